@@ -1,0 +1,48 @@
+package cli
+
+import (
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+	ctrl "sigs.k8s.io/controller-runtime"
+
+	"github.com/flotilla-dev/flotilla/internal/hub"
+)
+
+type hubOptions struct {
+	kubeconfig string
+	hub.Options
+}
+
+func newHubCommand() *cobra.Command {
+	o := &hubOptions{}
+	cmd := &cobra.Command{
+		Use:   "hub",
+		Short: "Run the hub controller manager against the hub cluster",
+		Long: `Run the hub controller manager. It reconciles Clusters, Fleets, Promises,
+instances, Works and Rollouts held in the hub cluster's API; several replicas
+elect a leader when --leader-elect is set.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return o.run(cmd)
+		},
+	}
+	o.addFlags(cmd.Flags())
+	return cmd
+}
+
+func (o *hubOptions) addFlags(flags *pflag.FlagSet) {
+	flags.StringVar(&o.kubeconfig, "kubeconfig", "", "hub kubeconfig (default: $KUBECONFIG, then in-cluster)")
+	flags.StringVar(&o.MetricsAddr, "metrics-bind-address", ":8080", `address of the Prometheus metrics endpoint ("0" disables it)`)
+	flags.StringVar(&o.ProbeAddr, "health-probe-bind-address", ":8081", "address of /healthz and /readyz")
+	flags.BoolVar(&o.LeaderElect, "leader-elect", false, "elect a leader among hub replicas")
+	flags.StringVar(&o.LeaderElectionNamespace, "leader-election-namespace", "", "namespace of the leader Lease (default: the pod's namespace)")
+	flags.BoolVar(&o.InstallCRDs, "install-crds", true, "install or upgrade Flotilla's CRDs at start")
+}
+
+func (o *hubOptions) run(cmd *cobra.Command) error {
+	config, err := restConfig(o.kubeconfig)
+	if err != nil {
+		return err
+	}
+	return hub.Run(ctrl.LoggerInto(cmd.Context(), ctrl.Log), config, o.Options)
+}
