@@ -85,10 +85,12 @@ type ControlPlane struct {
 	// Server is the API server URL.
 	Server string
 
-	ownsDir  bool
-	mu       sync.Mutex
-	procs    []*process
-	stopOnce sync.Once
+	ownsDir       bool
+	binDir        string
+	apiserverArgs []string // kept to restart it on the same port and data
+	mu            sync.Mutex
+	procs         []*process
+	stopOnce      sync.Once
 }
 
 // Start brings a control plane up and waits until it serves (and, for a
@@ -191,16 +193,17 @@ func (c *ControlPlane) startEtcdAndAPIServer(ctx context.Context, binDir string,
 	}
 
 	c.Server = "https://127.0.0.1:" + strconv.Itoa(apiPort)
-	apiserver, err := c.run("kube-apiserver", filepath.Join(binDir, "kube-apiserver"),
-		"--etcd-servers="+etcdURL,
+	c.binDir = binDir
+	c.apiserverArgs = []string{
+		"--etcd-servers=" + etcdURL,
 		"--bind-address=127.0.0.1",
 		"--advertise-address=127.0.0.1",
-		"--secure-port="+strconv.Itoa(apiPort),
-		"--tls-cert-file="+c.path(servingCertFile),
-		"--tls-private-key-file="+c.path(servingKeyFile),
-		"--client-ca-file="+c.path(caCertFile),
-		"--service-account-key-file="+c.path(saPubFile),
-		"--service-account-signing-key-file="+c.path(saKeyFile),
+		"--secure-port=" + strconv.Itoa(apiPort),
+		"--tls-cert-file=" + c.path(servingCertFile),
+		"--tls-private-key-file=" + c.path(servingKeyFile),
+		"--client-ca-file=" + c.path(caCertFile),
+		"--service-account-key-file=" + c.path(saPubFile),
+		"--service-account-signing-key-file=" + c.path(saKeyFile),
 		"--service-account-issuer=https://kubernetes.default.svc",
 		"--service-cluster-ip-range=10.0.0.0/24",
 		"--authorization-mode=Node,RBAC",
@@ -208,7 +211,8 @@ func (c *ControlPlane) startEtcdAndAPIServer(ctx context.Context, binDir string,
 		"--endpoint-reconciler-type=none",
 		"--allow-privileged=true",
 		"--v=0",
-	)
+	}
+	apiserver, err := c.run("kube-apiserver", filepath.Join(binDir, "kube-apiserver"), c.apiserverArgs...)
 	if err != nil {
 		return err
 	}
@@ -274,6 +278,39 @@ func (c *ControlPlane) startWorkloadPlane(ctx context.Context, binDir string, no
 		return err
 	}
 	return c.waitNodesSchedulable(ctx, client, nodes)
+}
+
+// StopAPIServer stops the kube-apiserver only, leaving etcd and everything
+// else running: the hub outage that agents must survive.
+func (c *ControlPlane) StopAPIServer() {
+	c.mu.Lock()
+	var apiserver *process
+	for i, p := range c.procs {
+		if p.name == "kube-apiserver" {
+			apiserver = p
+			c.procs = append(c.procs[:i], c.procs[i+1:]...)
+			break
+		}
+	}
+	c.mu.Unlock()
+	if apiserver != nil {
+		apiserver.stop(10 * time.Second)
+	}
+}
+
+// StartAPIServer starts the kube-apiserver again after StopAPIServer, on the
+// same port and data, and waits until it serves.
+func (c *ControlPlane) StartAPIServer(ctx context.Context) error {
+	for _, p := range c.processes() {
+		if p.name == "kube-apiserver" {
+			return errors.New("kube-apiserver is already running")
+		}
+	}
+	apiserver, err := c.run("kube-apiserver", filepath.Join(c.binDir, "kube-apiserver"), c.apiserverArgs...)
+	if err != nil {
+		return err
+	}
+	return c.waitServing(ctx, apiserver)
 }
 
 // run starts one child process and remembers it for Stop.

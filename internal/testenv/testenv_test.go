@@ -219,3 +219,25 @@ func waitFor(t *testing.T, ctx context.Context, what string, check func() (bool,
 		}
 	}
 }
+
+func TestAPIServerRestartKeepsData(t *testing.T) {
+	hub := testenv.NewHub(t)
+	client := kubernetes.NewForConfigOrDie(hub.RESTConfig)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "survives-restart"}}
+	if _, err := client.CoreV1().Namespaces().Create(ctx, ns, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+
+	hub.StopAPIServer()
+	if _, err := client.CoreV1().Namespaces().Get(ctx, ns.Name, metav1.GetOptions{}); err == nil {
+		t.Fatal("API server still answers after StopAPIServer")
+	}
+	if err := hub.StartAPIServer(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := client.CoreV1().Namespaces().Get(ctx, ns.Name, metav1.GetOptions{}); err != nil {
+		t.Fatalf("namespace lost across the restart: %v", err)
+	}
+}
