@@ -1,0 +1,102 @@
+package v1alpha1
+
+// Condition types. Every kind with a status carries Ready, Reconciling and
+// Stalled (the kstatus trio: `kubectl wait --for=condition=Ready` and Argo CD
+// health work on them) plus the domain conditions listed per kind.
+const (
+	// ConditionReady is True when the object has reached its desired state.
+	ConditionReady = "Ready"
+	// ConditionReconciling is True while the hub is working towards the desired state.
+	ConditionReconciling = "Reconciling"
+	// ConditionStalled is True when progress needs a human: bad input or a
+	// failure the hub will not retry on its own.
+	ConditionStalled = "Stalled"
+
+	// ConditionAvailable (Cluster) is True while the agent heartbeats in time.
+	ConditionAvailable = "Available"
+	// ConditionOffline (Cluster) is True once heartbeats are missed past the grace period.
+	ConditionOffline = "Offline"
+	// ConditionDelivered (Cluster, Git delivery) is True when the last push succeeded.
+	ConditionDelivered = "Delivered"
+
+	// ConditionRendered (Promise, PromiseRevision) is True when the templates
+	// render every declared example.
+	ConditionRendered = "Rendered"
+	// ConditionAPIEstablished (Promise) is True when the generated instance CRD is established.
+	ConditionAPIEstablished = "APIEstablished"
+
+	// ConditionApplied (Work) is True when every manifest was applied to the member.
+	ConditionApplied = "Applied"
+	// ConditionHealthy (Work) is True when every applied resource is Current.
+	ConditionHealthy = "Healthy"
+	// ConditionDrifted (Work) is True when a managed field differs from what was
+	// applied and no DriftException accepts it.
+	ConditionDrifted = "Drifted"
+
+	// ConditionApproved (Rollout) is True when the current wave's approval was given.
+	ConditionApproved = "Approved"
+	// ConditionSuperseded (Rollout) is True when a newer Rollout took over its subject.
+	ConditionSuperseded = "Superseded"
+	// ConditionFrozen (Rollout) is True while a FleetFreeze holds it.
+	ConditionFrozen = "Frozen"
+
+	// ConditionActive (DriftException, FleetFreeze) is True until it expires.
+	ConditionActive = "Active"
+)
+
+// Condition reasons: CamelCase, stable, safe to match on in tools.
+const (
+	ReasonSucceeded   = "Succeeded"
+	ReasonProgressing = "Progressing"
+	ReasonInvalidSpec = "InvalidSpec"
+	ReasonNotFound    = "NotFound"
+
+	// Cluster
+	ReasonHeartbeating     = "Heartbeating"
+	ReasonHeartbeatMissed  = "HeartbeatMissed"
+	ReasonNeverConnected   = "NeverConnected"
+	ReasonGitPushed        = "GitPushed"
+	ReasonGitPushFailed    = "GitPushFailed"
+	ReasonGitAuthFailed    = "GitAuthFailed"
+	ReasonGitUnreachable   = "GitUnreachable"
+	ReasonSecretNotFound   = "SecretNotFound"
+	ReasonInstancesPresent = "InstancesPresent"
+
+	// Promise and PromiseRevision
+	ReasonRenderFailed    = "RenderFailed"
+	ReasonExamplesInvalid = "ExamplesInvalid"
+	ReasonAPIConflict     = "APIConflict"
+	ReasonChartNotFound   = "ChartNotFound"
+	ReasonRevisionCreated = "RevisionCreated"
+
+	// Work
+	ReasonApplied        = "Applied"
+	ReasonApplyFailed    = "ApplyFailed"
+	ReasonPruneFailed    = "PruneFailed"
+	ReasonHealthy        = "Healthy"
+	ReasonUnhealthy      = "Unhealthy"
+	ReasonInProgress     = "InProgress"
+	ReasonDriftDetected  = "DriftDetected"
+	ReasonDriftCorrected = "DriftCorrected"
+	ReasonDriftAccepted  = "DriftAccepted"
+	ReasonNoDrift        = "NoDrift"
+
+	// Rollout
+	ReasonWaitingForApproval       = "WaitingForApproval"
+	ReasonBaking                   = "Baking"
+	ReasonPaused                   = "Paused"
+	ReasonAborted                  = "Aborted"
+	ReasonFailureBudgetExceeded    = "FailureBudgetExceeded"
+	ReasonProgressDeadlineExceeded = "ProgressDeadlineExceeded"
+	ReasonClusterOffline           = "ClusterOffline"
+	ReasonRollingBack              = "RollingBack"
+	ReasonRolledBack               = "RolledBack"
+	ReasonSupersededByRollout      = "SupersededByRollout"
+	ReasonFleetFrozen              = "FleetFrozen"
+	ReasonDeadlineReached          = "DeadlineReached"
+	ReasonStrategyNotFound         = "StrategyNotFound"
+	ReasonRevisionNotFound         = "RevisionNotFound"
+
+	// DriftException and FleetFreeze
+	ReasonExpired = "Expired"
+)

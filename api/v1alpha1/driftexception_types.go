@@ -1,0 +1,104 @@
+package v1alpha1
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// DriftExceptionSpec says which drift is accepted, by whom, why and until when.
+type DriftExceptionSpec struct {
+	// owner is accountable for the exception: a person, team or ticket queue.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	Owner string `json:"owner"`
+
+	// reason the drift is accepted.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=1024
+	Reason string `json:"reason"`
+
+	// expiresAt ends the exception: matching drift becomes unexplained again and
+	// the drift policy applies.
+	// +required
+	ExpiresAt metav1.Time `json:"expiresAt"`
+
+	// clusterSelector picks the clusters; empty means every cluster.
+	// +optional
+	ClusterSelector ClusterSelector `json:"clusterSelector,omitempty"`
+
+	// resources matched on the member clusters. They must belong to instances
+	// in this exception's namespace (any instance for flotilla-system).
+	// +required
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=32
+	Resources []ResourceSelector `json:"resources"`
+
+	// paths that may differ, as dotted field paths such as spec.replicas or
+	// metadata.annotations; a path covers everything below it. Empty means any field.
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=32
+	// +kubebuilder:validation:items:MaxLength=512
+	// +kubebuilder:validation:items:Pattern=`^[A-Za-z0-9_$-]+(\[[^\]]+\])?(\.[A-Za-z0-9_$/-]+(\[[^\]]+\])?)*$`
+	Paths []string `json:"paths,omitempty"`
+}
+
+// DriftExceptionStatus reports whether the exception is in force and what it covers.
+type DriftExceptionStatus struct {
+	// observedGeneration is the generation the hub last acted on.
+	// +optional
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+
+	// conditions: Ready, Active (False with reason Expired once expired).
+	// +optional
+	// +listType=map
+	// +listMapKey=type
+	// +kubebuilder:validation:MaxItems=16
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+
+	// matchedResources is the number of drifted resources this exception currently accepts.
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	MatchedResources int32 `json:"matchedResources,omitempty"`
+}
+
+// DriftException is governed, accepted drift: a team declares that some
+// fields of some resources may differ from what Flotilla applied, with an
+// owner, a reason and an expiry. It is namespaced so a team can only excuse
+// drift on its own instances.
+//
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:resource:scope=Namespaced,shortName=dex,categories=flotilla
+// +kubebuilder:printcolumn:name="Owner",type=string,JSONPath=`.spec.owner`
+// +kubebuilder:printcolumn:name="Expires",type=string,JSONPath=`.spec.expiresAt`
+// +kubebuilder:printcolumn:name="Active",type=string,JSONPath=`.status.conditions[?(@.type=="Active")].status`
+// +kubebuilder:printcolumn:name="Matched",type=integer,JSONPath=`.status.matchedResources`
+// +kubebuilder:printcolumn:name="Reason",type=string,JSONPath=`.spec.reason`,priority=1
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+type DriftException struct {
+	metav1.TypeMeta `json:",inline"`
+	// metadata is the standard object metadata.
+	// +optional
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	// spec is the accepted drift.
+	// +required
+	Spec DriftExceptionSpec `json:"spec"`
+
+	// status reports whether it is in force.
+	// +optional
+	Status DriftExceptionStatus `json:"status,omitempty"`
+}
+
+// DriftExceptionList is a list of DriftExceptions.
+// +kubebuilder:object:root=true
+type DriftExceptionList struct {
+	metav1.TypeMeta `json:",inline"`
+	// metadata is the standard list metadata.
+	// +optional
+	metav1.ListMeta `json:"metadata,omitempty"`
+	// items are the DriftExceptions.
+	Items []DriftException `json:"items"`
+}

@@ -1,0 +1,119 @@
+package v1alpha1
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"strings"
+)
+
+// Well-known namespaces and name prefixes.
+const (
+	// PlatformNamespace holds the platform team's namespaced objects: Rollouts of
+	// PromiseRevisions, fleet-wide Overrides, and the hub itself.
+	PlatformNamespace = "flotilla-system"
+
+	// ClusterNamespacePrefix prefixes the hub namespace of each member cluster,
+	// which holds its Works and its agent's Lease.
+	ClusterNamespacePrefix = "flotilla-cluster-"
+
+	// MaxClusterNameLength keeps flotilla-cluster-<name> within a DNS label (63).
+	MaxClusterNameLength = 63 - len(ClusterNamespacePrefix)
+
+	// MaxPromiseNameLength keeps PromiseRevision names (<promise>-<10 hex>)
+	// within a label value (63), since Works are labelled with them.
+	MaxPromiseNameLength = 63 - 1 - revisionHashLength
+
+	revisionHashLength = 10
+
+	// FieldManager is the server-side apply field manager used on member clusters.
+	FieldManager = "flotilla"
+
+	// Finalizer is set by the hub on objects whose deletion needs cleanup.
+	Finalizer = Group + "/finalizer"
+)
+
+// Labels set by the hub so objects can be selected without reading them.
+const (
+	// LabelCluster names the member cluster a Work (or Lease) belongs to.
+	LabelCluster = Group + "/cluster"
+	// LabelPromise names the Promise a PromiseRevision, Work or Rollout belongs to.
+	LabelPromise = Group + "/promise"
+	// LabelRevision names the PromiseRevision a Work renders.
+	LabelRevision = Group + "/revision"
+	// LabelInstance names the instance a Work renders; empty for fleet resources.
+	LabelInstance = Group + "/instance"
+	// LabelInstanceNamespace is the namespace of the instance a Work renders.
+	LabelInstanceNamespace = Group + "/instance-namespace"
+	// LabelRollout names the Rollout that last admitted a Work's revision.
+	LabelRollout = Group + "/rollout"
+	// LabelManagedBy marks objects the hub created, with value ManagedByValue.
+	LabelManagedBy = "app.kubernetes.io/managed-by"
+	// ManagedByValue is the value of LabelManagedBy on Flotilla's objects.
+	ManagedByValue = "flotilla"
+)
+
+// Annotations users put on rendered manifests or on live member objects.
+const (
+	// AnnotationReconcile set to ReconcileDisabled stops Flotilla from managing an
+	// object without deleting it: no apply, no drift correction, no prune.
+	AnnotationReconcile = Group + "/reconcile"
+	// AnnotationPrune set to PruneDisabled keeps an object on the member when it
+	// leaves its Work.
+	AnnotationPrune = Group + "/prune"
+	// ReconcileDisabled is the value that turns management off.
+	ReconcileDisabled = "disabled"
+	// PruneDisabled is the value that turns pruning off.
+	PruneDisabled = "disabled"
+)
+
+// ClusterNamespace returns the hub namespace of the member cluster name.
+func ClusterNamespace(cluster string) string {
+	return ClusterNamespacePrefix + cluster
+}
+
+// ClusterNameFromNamespace returns the member cluster a hub namespace belongs
+// to, and false when ns is not a cluster namespace.
+func ClusterNameFromNamespace(ns string) (string, bool) {
+	name, ok := strings.CutPrefix(ns, ClusterNamespacePrefix)
+	if !ok || name == "" {
+		return "", false
+	}
+	return name, true
+}
+
+// PromiseRevisionName returns the name of a Promise's revision with the given
+// content hash (hex): the promise name and the hash's first 10 characters.
+func PromiseRevisionName(promise, contentHash string) string {
+	if len(contentHash) > revisionHashLength {
+		contentHash = contentHash[:revisionHashLength]
+	}
+	return promise + "-" + contentHash
+}
+
+// WorkName returns the name of the Work that renders an instance of a Promise
+// on one cluster. The Work lives in the cluster's namespace, so the cluster is
+// not part of the name. An empty instance name means the Promise's fleet
+// resources. Names are deterministic, at most 63 characters, and distinct for
+// distinct inputs (a hash suffix avoids collisions such as "a-b"/"c" vs "a"/"b-c").
+func WorkName(promise, instanceNamespace, instanceName string) string {
+	if instanceName == "" {
+		return dnsSafe(promise, 45) + "-fleet-" + shortHash(promise)
+	}
+	h := shortHash(promise + "/" + instanceNamespace + "/" + instanceName)
+	return dnsSafe(promise, 20) + "-" + dnsSafe(instanceName, 30) + "-" + h
+}
+
+func shortHash(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(sum[:])[:10]
+}
+
+// dnsSafe makes a name part fit a DNS label: dots become dashes, at most n
+// characters, no dash at either end.
+func dnsSafe(s string, n int) string {
+	s = strings.ReplaceAll(s, ".", "-")
+	if len(s) > n {
+		s = s[:n]
+	}
+	return strings.Trim(s, "-")
+}

@@ -1,0 +1,91 @@
+package v1alpha1
+
+import (
+	"regexp"
+	"strings"
+	"testing"
+)
+
+func TestClusterNamespaceRoundTrip(t *testing.T) {
+	ns := ClusterNamespace("edge-1")
+	if ns != "flotilla-cluster-edge-1" {
+		t.Fatalf("ClusterNamespace = %q", ns)
+	}
+	name, ok := ClusterNameFromNamespace(ns)
+	if !ok || name != "edge-1" {
+		t.Fatalf("ClusterNameFromNamespace(%q) = %q, %v", ns, name, ok)
+	}
+	for _, ns := range []string{"flotilla-system", "flotilla-cluster-", "default", ""} {
+		if name, ok := ClusterNameFromNamespace(ns); ok {
+			t.Errorf("ClusterNameFromNamespace(%q) = %q, true; want false", ns, name)
+		}
+	}
+}
+
+// The Cluster CRD's CEL rule hard-codes 46; keep it in step with the prefix.
+func TestMaxClusterNameLength(t *testing.T) {
+	if MaxClusterNameLength != 46 {
+		t.Fatalf("MaxClusterNameLength = %d; update the Cluster XValidation rule and WorkSpec.Cluster MaxLength", MaxClusterNameLength)
+	}
+	if n := len(ClusterNamespace(strings.Repeat("a", MaxClusterNameLength))); n != 63 {
+		t.Fatalf("longest cluster namespace is %d characters, want 63", n)
+	}
+}
+
+var dnsLabel = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
+
+func TestWorkName(t *testing.T) {
+	long := strings.Repeat("x", 253)
+	cases := []struct{ promise, ns, name string }{
+		{"postgres", "team-a", "orders"},
+		{"postgres", "team-a", ""},
+		{"postgres", "a-b", "c"},
+		{"postgres", "a", "b-c"},
+		{"postgres", "team-a", "db.v2"},
+		{long, "team-a", long},
+		{long, "team-a", ""},
+		{"p", "ns", "-x-"},
+	}
+	seen := map[string]int{}
+	for i, c := range cases {
+		got := WorkName(c.promise, c.ns, c.name)
+		if len(got) > 63 || !dnsLabel.MatchString(got) {
+			t.Errorf("WorkName(%q, %q, %q) = %q: not a DNS label of ≤ 63 characters", c.promise, c.ns, c.name, got)
+		}
+		if again := WorkName(c.promise, c.ns, c.name); again != got {
+			t.Errorf("WorkName is not deterministic: %q then %q", got, again)
+		}
+		if j, dup := seen[got]; dup {
+			t.Errorf("cases %d and %d collide on %q", j, i, got)
+		}
+		seen[got] = i
+	}
+}
+
+func TestRolloutPhaseIsTerminal(t *testing.T) {
+	terminal := map[RolloutPhase]bool{
+		RolloutPhaseSucceeded: true, RolloutPhaseFailed: true, RolloutPhaseAborted: true,
+		RolloutPhaseRolledBack: true, RolloutPhaseSuperseded: true,
+	}
+	for _, p := range []RolloutPhase{RolloutPhasePending, RolloutPhaseProgressing, RolloutPhasePaused,
+		RolloutPhaseWaitingForApproval, RolloutPhaseBaking, RolloutPhaseHalted, RolloutPhaseRollingBack,
+		RolloutPhaseRolledBack, RolloutPhaseSucceeded, RolloutPhaseFailed, RolloutPhaseAborted, RolloutPhaseSuperseded} {
+		if got := p.IsTerminal(); got != terminal[p] {
+			t.Errorf("%s.IsTerminal() = %v, want %v", p, got, terminal[p])
+		}
+	}
+}
+
+func TestPromiseRevisionName(t *testing.T) {
+	hash := strings.Repeat("ab", 32)
+	if got := PromiseRevisionName("postgres", hash); got != "postgres-ababababab" {
+		t.Fatalf("PromiseRevisionName = %q", got)
+	}
+	longest := PromiseRevisionName(strings.Repeat("p", MaxPromiseNameLength), hash)
+	if len(longest) != 63 {
+		t.Fatalf("longest revision name has %d characters, want 63 (a label value)", len(longest))
+	}
+	if MaxPromiseNameLength != 52 {
+		t.Fatalf("MaxPromiseNameLength = %d; update the Promise XValidation rule", MaxPromiseNameLength)
+	}
+}

@@ -1,0 +1,454 @@
+package v1alpha1
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// RolloutDesiredState is what people ask a Rollout to do.
+// +kubebuilder:validation:Enum=Running;Paused;Aborted
+type RolloutDesiredState string
+
+const (
+	// RolloutRunning: progress normally (the default; set it to resume).
+	RolloutRunning RolloutDesiredState = "Running"
+	// RolloutPaused: admit no more clusters; admitted ones stay as they are.
+	RolloutPaused RolloutDesiredState = "Paused"
+	// RolloutAborted: stop for good; admitted clusters stay on the target
+	// revision until a rollback or a newer Rollout moves them. Terminal.
+	RolloutAborted RolloutDesiredState = "Aborted"
+)
+
+// RolloutPhase is where a Rollout is in its life.
+// +kubebuilder:validation:Enum=Pending;Progressing;Paused;WaitingForApproval;Baking;Halted;RollingBack;RolledBack;Succeeded;Failed;Aborted;Superseded
+type RolloutPhase string
+
+const (
+	// RolloutPhasePending: waiting to freeze its target set or for a strategy or revision to exist.
+	RolloutPhasePending RolloutPhase = "Pending"
+	// RolloutPhaseProgressing: admitting clusters of the current wave.
+	RolloutPhaseProgressing RolloutPhase = "Progressing"
+	// RolloutPhasePaused: desiredState is Paused (or a FleetFreeze holds it).
+	RolloutPhasePaused RolloutPhase = "Paused"
+	// RolloutPhaseWaitingForApproval: the next wave needs an approval.
+	RolloutPhaseWaitingForApproval RolloutPhase = "WaitingForApproval"
+	// RolloutPhaseBaking: every admitted cluster of the wave is healthy; waiting out bakeTime.
+	RolloutPhaseBaking RolloutPhase = "Baking"
+	// RolloutPhaseHalted: a failure budget was exceeded (onFailure Halt) or a freeze halted it.
+	RolloutPhaseHalted RolloutPhase = "Halted"
+	// RolloutPhaseRollingBack: moving admitted clusters back to the rollback revision.
+	RolloutPhaseRollingBack RolloutPhase = "RollingBack"
+	// RolloutPhaseRolledBack: every admitted cluster is back on the rollback revision. Terminal.
+	RolloutPhaseRolledBack RolloutPhase = "RolledBack"
+	// RolloutPhaseSucceeded: every target is healthy on the target revision. Terminal.
+	RolloutPhaseSucceeded RolloutPhase = "Succeeded"
+	// RolloutPhaseFailed: cannot proceed and cannot roll back, e.g. the target revision is gone. Terminal.
+	RolloutPhaseFailed RolloutPhase = "Failed"
+	// RolloutPhaseAborted: desiredState is Aborted. Terminal.
+	RolloutPhaseAborted RolloutPhase = "Aborted"
+	// RolloutPhaseSuperseded: a newer Rollout for the same subject took over. Terminal.
+	RolloutPhaseSuperseded RolloutPhase = "Superseded"
+)
+
+// IsTerminal reports whether a Rollout in phase p will never act again.
+func (p RolloutPhase) IsTerminal() bool {
+	switch p {
+	case RolloutPhaseRolledBack, RolloutPhaseSucceeded, RolloutPhaseFailed,
+		RolloutPhaseAborted, RolloutPhaseSuperseded:
+		return true
+	}
+	return false
+}
+
+// WavePhase is where one wave is.
+// +kubebuilder:validation:Enum=Pending;WaitingForApproval;Progressing;Baking;Succeeded;Failed;Skipped
+type WavePhase string
+
+const (
+	// WavePhasePending: not started.
+	WavePhasePending WavePhase = "Pending"
+	// WavePhaseWaitingForApproval: waiting for its approval.
+	WavePhaseWaitingForApproval WavePhase = "WaitingForApproval"
+	// WavePhaseProgressing: admitting clusters.
+	WavePhaseProgressing WavePhase = "Progressing"
+	// WavePhaseBaking: all admitted clusters healthy; waiting out bakeTime.
+	WavePhaseBaking WavePhase = "Baking"
+	// WavePhaseSucceeded: baked.
+	WavePhaseSucceeded WavePhase = "Succeeded"
+	// WavePhaseFailed: its failure budget was exceeded.
+	WavePhaseFailed WavePhase = "Failed"
+	// WavePhaseSkipped: never run (the Rollout ended first, or the wave has no clusters).
+	WavePhaseSkipped WavePhase = "Skipped"
+)
+
+// RolloutSubject is what moves: every instance of a Promise (a PromiseRevision
+// change, Rollout in flotilla-system) or one instance (an instance change,
+// Rollout in the instance's namespace, so team RBAC governs it).
+type RolloutSubject struct {
+	// promise whose revision moves.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	Promise string `json:"promise"`
+
+	// instance, in the Rollout's namespace, when the subject is one instance's change.
+	// +optional
+	Instance *LocalObjectReference `json:"instance,omitempty"`
+}
+
+// RolloutSpec is one change moving across its target set.
+// Revisions are PromiseRevision names for a Promise subject, and instance
+// revision (ControllerRevision) names for an instance subject.
+// +kubebuilder:validation:XValidation:rule="!(has(self.strategyRef) && has(self.strategy))",message="set at most one of strategyRef and strategy"
+// +kubebuilder:validation:XValidation:rule="!has(self.fromRevision) || self.fromRevision != self.targetRevision",message="fromRevision and targetRevision must differ"
+// +kubebuilder:validation:XValidation:rule="!has(self.rollback) || !has(self.rollback.toRevision) || self.rollback.toRevision != self.targetRevision",message="rollback.toRevision must differ from targetRevision"
+// +kubebuilder:validation:XValidation:rule="!has(oldSelf.rollback) || has(self.rollback)",message="a requested rollback cannot be withdrawn"
+type RolloutSpec struct {
+	// subject is what moves.
+	// +required
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="subject is immutable"
+	Subject RolloutSubject `json:"subject"`
+
+	// fromRevision is the stable revision clusters run before this Rollout;
+	// empty for a first rollout. Rollback returns to it.
+	// +optional
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="fromRevision is immutable"
+	FromRevision string `json:"fromRevision,omitempty"`
+
+	// targetRevision is the revision to move to.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="targetRevision is immutable"
+	TargetRevision string `json:"targetRevision"`
+
+	// strategyRef names a RolloutStrategy; with neither strategyRef nor
+	// strategy, the Promise's strategy applies.
+	// +optional
+	StrategyRef *LocalObjectReference `json:"strategyRef,omitempty"`
+
+	// strategy is an inline strategy, for ad hoc rollouts.
+	// +optional
+	Strategy *RolloutStrategySpec `json:"strategy,omitempty"`
+
+	// updatePolicy is Progressive, Immediate (reason required) or Deadline (deadline required).
+	// +optional
+	// +kubebuilder:default={mode: Progressive}
+	UpdatePolicy UpdatePolicy `json:"updatePolicy,omitempty"`
+
+	// desiredState pauses (Paused), resumes (Running, the default) or aborts
+	// (Aborted, terminal) the Rollout.
+	// +optional
+	// +kubebuilder:default=Running
+	// +kubebuilder:validation:XValidation:rule="oldSelf != 'Aborted' || self == 'Aborted'",message="an aborted rollout cannot be resumed or paused"
+	DesiredState RolloutDesiredState `json:"desiredState,omitempty"`
+
+	// stateChange records who last set desiredState, when and why.
+	// +optional
+	StateChange *ChangeRecord `json:"stateChange,omitempty"`
+
+	// approvals given, at most one per wave. A wave with approval Required
+	// starts only once it appears here.
+	// +optional
+	// +listType=map
+	// +listMapKey=wave
+	// +kubebuilder:validation:MaxItems=21
+	Approvals []Approval `json:"approvals,omitempty"`
+
+	// rollback, once set, moves every admitted cluster back to toRevision. It
+	// cannot be withdrawn.
+	// +optional
+	Rollback *RollbackRequest `json:"rollback,omitempty"`
+}
+
+// Approval lets one wave start.
+type Approval struct {
+	// wave approved, by name.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=63
+	Wave string `json:"wave"`
+
+	ChangeRecord `json:",inline"`
+}
+
+// RollbackRequest asks for a manual rollback.
+type RollbackRequest struct {
+	// toRevision is the revision to return to; defaults to fromRevision.
+	// +optional
+	// +kubebuilder:validation:MaxLength=253
+	ToRevision string `json:"toRevision,omitempty"`
+
+	ChangeRecord `json:",inline"`
+}
+
+// RolloutCounts counts target clusters by state. Every target is in exactly one
+// of healthy, failed, pending, offline; admitted counts those given the target
+// revision (healthy and failed ones included).
+type RolloutCounts struct {
+	// total target clusters.
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	Total int32 `json:"total,omitempty"`
+
+	// admitted to the target revision.
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	Admitted int32 `json:"admitted,omitempty"`
+
+	// healthy on the target revision.
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	Healthy int32 `json:"healthy,omitempty"`
+
+	// failed: unhealthy past the progress deadline, or failed to apply.
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	Failed int32 `json:"failed,omitempty"`
+
+	// pending: not admitted yet, or admitted and still converging.
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	Pending int32 `json:"pending,omitempty"`
+
+	// offline target clusters.
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	Offline int32 `json:"offline,omitempty"`
+}
+
+// WaveStatus is the roll-up of one wave. Its clusters are frozen when the
+// Rollout starts.
+type WaveStatus struct {
+	// name of the wave; "remaining" for the implicit last wave.
+	// +required
+	// +kubebuilder:validation:MaxLength=63
+	Name string `json:"name"`
+
+	// phase of the wave.
+	// +optional
+	Phase WavePhase `json:"phase,omitempty"`
+
+	// clusters in the wave, sorted; frozen at start.
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=10000
+	// +kubebuilder:validation:items:MaxLength=46
+	Clusters []string `json:"clusters,omitempty"`
+
+	// counts of the wave's clusters by state.
+	// +optional
+	Counts RolloutCounts `json:"counts,omitempty"`
+
+	// startedAt is when the wave admitted its first cluster.
+	// +optional
+	StartedAt *metav1.Time `json:"startedAt,omitempty"`
+
+	// bakeStartedAt is when every admitted cluster was last seen healthy together.
+	// +optional
+	BakeStartedAt *metav1.Time `json:"bakeStartedAt,omitempty"`
+
+	// completedAt is when the wave succeeded or failed.
+	// +optional
+	CompletedAt *metav1.Time `json:"completedAt,omitempty"`
+
+	// approval, as recorded when the wave started.
+	// +optional
+	Approval *ChangeRecord `json:"approval,omitempty"`
+}
+
+// ClusterFailure is one failed cluster and why.
+type ClusterFailure struct {
+	// cluster that failed.
+	// +required
+	// +kubebuilder:validation:MaxLength=46
+	Cluster string `json:"cluster"`
+
+	// wave the cluster belongs to.
+	// +optional
+	// +kubebuilder:validation:MaxLength=63
+	Wave string `json:"wave,omitempty"`
+
+	// reason is CamelCase, e.g. ProgressDeadlineExceeded, ApplyFailed, ClusterOffline.
+	// +required
+	// +kubebuilder:validation:MaxLength=128
+	Reason string `json:"reason"`
+
+	// message gives detail, e.g. the failing resource and its status.
+	// +optional
+	// +kubebuilder:validation:MaxLength=1024
+	Message string `json:"message,omitempty"`
+
+	// time the failure was recorded.
+	// +required
+	Time metav1.Time `json:"time"`
+}
+
+// HistoryEntry records one phase transition and who caused it.
+type HistoryEntry struct {
+	// time of the transition.
+	// +required
+	Time metav1.Time `json:"time"`
+
+	// from is the phase left.
+	// +optional
+	From RolloutPhase `json:"from,omitempty"`
+
+	// to is the phase entered.
+	// +required
+	To RolloutPhase `json:"to"`
+
+	// wave current at the transition.
+	// +optional
+	// +kubebuilder:validation:MaxLength=63
+	Wave string `json:"wave,omitempty"`
+
+	// actor who caused it: a user identity, "hub" for automatic steps, or "unknown".
+	// +optional
+	// +kubebuilder:validation:MaxLength=253
+	Actor string `json:"actor,omitempty"`
+
+	// message explains the transition.
+	// +optional
+	// +kubebuilder:validation:MaxLength=1024
+	Message string `json:"message,omitempty"`
+}
+
+// AdoptionStatus reports a Deadline-mode rollout's voluntary adoption.
+type AdoptionStatus struct {
+	// instances of the subject.
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	Instances int32 `json:"instances,omitempty"`
+
+	// adopted instances: their owners moved them to the target before the deadline.
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	Adopted int32 `json:"adopted,omitempty"`
+
+	// forcedAt is when the deadline passed and the rest were forced through the strategy.
+	// +optional
+	ForcedAt *metav1.Time `json:"forcedAt,omitempty"`
+}
+
+// RolloutStatus is the roll-up of the change across the fleet.
+type RolloutStatus struct {
+	// observedGeneration is the generation the hub last acted on.
+	// +optional
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+
+	// conditions: Ready, Reconciling, Stalled, Approved, Superseded, Frozen.
+	// +optional
+	// +listType=map
+	// +listMapKey=type
+	// +kubebuilder:validation:MaxItems=16
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+
+	// phase of the Rollout.
+	// +optional
+	Phase RolloutPhase `json:"phase,omitempty"`
+
+	// currentWave is the name of the wave in progress.
+	// +optional
+	// +kubebuilder:validation:MaxLength=63
+	CurrentWave string `json:"currentWave,omitempty"`
+
+	// counts over the whole target set.
+	// +optional
+	Counts RolloutCounts `json:"counts,omitempty"`
+
+	// percentOnTarget is the percentage of target clusters healthy on targetRevision.
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=100
+	PercentOnTarget int32 `json:"percentOnTarget,omitempty"`
+
+	// waves in order, each with its frozen clusters; together they are the
+	// target set frozen at start.
+	// +optional
+	// +kubebuilder:validation:MaxItems=21
+	Waves []WaveStatus `json:"waves,omitempty"`
+
+	// failures lists failed clusters, most recent first; at most 50 are kept
+	// (see failureCount for the total).
+	// +optional
+	// +kubebuilder:validation:MaxItems=50
+	Failures []ClusterFailure `json:"failures,omitempty"`
+
+	// failureCount is the total number of failed clusters.
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	FailureCount int32 `json:"failureCount,omitempty"`
+
+	// history of phase transitions, oldest first; the most recent 50 are kept.
+	// +optional
+	// +kubebuilder:validation:MaxItems=50
+	History []HistoryEntry `json:"history,omitempty"`
+
+	// rollbackRevision is the revision a rollback returns clusters to.
+	// +optional
+	// +kubebuilder:validation:MaxLength=253
+	RollbackRevision string `json:"rollbackRevision,omitempty"`
+
+	// supersededBy names the newer Rollout that took over the subject.
+	// +optional
+	// +kubebuilder:validation:MaxLength=253
+	SupersededBy string `json:"supersededBy,omitempty"`
+
+	// adoption reports Deadline-mode adoption; time left is spec.updatePolicy.deadline minus now.
+	// +optional
+	Adoption *AdoptionStatus `json:"adoption,omitempty"`
+
+	// startedAt is when the target set was frozen.
+	// +optional
+	StartedAt *metav1.Time `json:"startedAt,omitempty"`
+
+	// completedAt is when the Rollout reached a terminal phase.
+	// +optional
+	CompletedAt *metav1.Time `json:"completedAt,omitempty"`
+}
+
+// Rollout moves one subject from its current revision to a target revision
+// across a target set frozen at start, wave by wave. The hub creates one per
+// change (people may create ad hoc ones); people pause, resume, abort,
+// approve and roll back by changing its spec. It never applies anything
+// itself: it admits clusters to a revision, and its status is the roll-up.
+//
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:resource:scope=Namespaced,shortName=fro,categories=flotilla
+// +kubebuilder:printcolumn:name="Subject",type=string,JSONPath=`.spec.subject.promise`
+// +kubebuilder:printcolumn:name="Instance",type=string,JSONPath=`.spec.subject.instance.name`,priority=1
+// +kubebuilder:printcolumn:name="From",type=string,JSONPath=`.spec.fromRevision`,priority=1
+// +kubebuilder:printcolumn:name="Target",type=string,JSONPath=`.spec.targetRevision`
+// +kubebuilder:printcolumn:name="Mode",type=string,JSONPath=`.spec.updatePolicy.mode`,priority=1
+// +kubebuilder:printcolumn:name="Phase",type=string,JSONPath=`.status.phase`
+// +kubebuilder:printcolumn:name="Wave",type=string,JSONPath=`.status.currentWave`
+// +kubebuilder:printcolumn:name="Progress",type=integer,JSONPath=`.status.percentOnTarget`,description="percent of targets healthy on the target revision"
+// +kubebuilder:printcolumn:name="Failed",type=integer,JSONPath=`.status.counts.failed`,priority=1
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+type Rollout struct {
+	metav1.TypeMeta `json:",inline"`
+	// metadata is the standard object metadata.
+	// +optional
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	// spec is the change and the operations asked of it.
+	// +required
+	Spec RolloutSpec `json:"spec"`
+
+	// status is the roll-up.
+	// +optional
+	Status RolloutStatus `json:"status,omitempty"`
+}
+
+// RolloutList is a list of Rollouts.
+// +kubebuilder:object:root=true
+type RolloutList struct {
+	metav1.TypeMeta `json:",inline"`
+	// metadata is the standard list metadata.
+	// +optional
+	metav1.ListMeta `json:"metadata,omitempty"`
+	// items are the Rollouts.
+	Items []Rollout `json:"items"`
+}

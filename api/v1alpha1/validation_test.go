@@ -1,0 +1,944 @@
+package v1alpha1_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
+
+	v1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
+	"github.com/flotilla-dev/flotilla/config/crd"
+	"github.com/flotilla-dev/flotilla/internal/testenv"
+)
+
+const (
+	clusterNS = "flotilla-cluster-edge-1"
+	teamNS    = "team-a"
+)
+
+// createCase creates obj (after deleting the remove paths) and expects it to
+// be accepted when want is empty, else rejected as Invalid with every want
+// substring in the message (the field path and the rule's message).
+type createCase struct {
+	name   string
+	obj    client.Object
+	remove []string
+	want   []string
+}
+
+// updateCase creates obj, applies update and expects the update to be
+// accepted (want empty) or rejected as Invalid naming want.
+type updateCase struct {
+	name   string
+	obj    client.Object
+	update func(client.Object)
+	want   []string
+}
+
+// TestValidation runs every kind's schema, defaults and CEL rules against a
+// real kube-apiserver with the generated CRDs installed. One hub for all.
+func TestValidation(t *testing.T) {
+	hub := testenv.NewHub(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+
+	crds, err := crd.CRDs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := hub.InstallCRDs(ctx, crds); err != nil {
+		t.Fatalf("installing CRDs: %v", err)
+	}
+	scheme := runtime.NewScheme()
+	if err := clientgoscheme.AddToScheme(scheme); err != nil {
+		t.Fatal(err)
+	}
+	if err := v1.AddToScheme(scheme); err != nil {
+		t.Fatal(err)
+	}
+	c, err := client.New(hub.RESTConfig, client.Options{Scheme: scheme})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ns := range []string{v1.PlatformNamespace, clusterNS, teamNS} {
+		if err := c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	groups := []struct {
+		kind    string
+		creates []createCase
+		updates []updateCase
+	}{
+		{"Cluster", clusterCases(), nil},
+		{"Fleet", fleetCases(), nil},
+		{"Promise", promiseCases(), promiseUpdates()},
+		{"PromiseRevision", promiseRevisionCases(), promiseRevisionUpdates()},
+		{"Work", workCases(), workUpdates()},
+		{"RolloutStrategy", rolloutStrategyCases(), nil},
+		{"Rollout", rolloutCases(), rolloutUpdates()},
+		{"Override", overrideCases(), nil},
+		{"DriftException", driftExceptionCases(), nil},
+		{"FleetFreeze", fleetFreezeCases(), nil},
+	}
+	n := 0
+	for _, g := range groups {
+		t.Run(g.kind, func(t *testing.T) {
+			var accepted, rejected int
+			for _, tc := range g.creates {
+				n++
+				t.Run(tc.name, func(t *testing.T) {
+					u := toUnstructured(t, scheme, tc.obj, fmt.Sprintf("c%d", n))
+					for _, path := range tc.remove {
+						unstructured.RemoveNestedField(u.Object, strings.Split(path, ".")...)
+					}
+					expectResult(t, c.Create(ctx, u), tc.want)
+				})
+				if len(tc.want) == 0 {
+					accepted++
+				} else {
+					rejected++
+				}
+			}
+			for _, tc := range g.updates {
+				n++
+				t.Run(tc.name, func(t *testing.T) {
+					obj := tc.obj
+					if obj.GetName() == "" {
+						obj.SetName(fmt.Sprintf("u%d", n))
+					}
+					if err := c.Create(ctx, obj); err != nil {
+						t.Fatalf("creating: %v", err)
+					}
+					tc.update(obj)
+					expectResult(t, c.Update(ctx, obj), tc.want)
+				})
+			}
+			if accepted == 0 || rejected == 0 {
+				t.Errorf("%s needs at least one accepted and one rejected case (got %d, %d)", g.kind, accepted, rejected)
+			}
+		})
+	}
+
+	t.Run("Defaults", func(t *testing.T) { testDefaults(ctx, t, c) })
+}
+
+func expectResult(t *testing.T, err error, want []string) {
+	t.Helper()
+	if len(want) == 0 {
+		if err != nil {
+			t.Fatalf("want accepted, got: %v", err)
+		}
+		return
+	}
+	if err == nil {
+		t.Fatalf("want rejected with %q, got accepted", want)
+	}
+	t.Logf("rejected: %v", err)
+	if !apierrors.IsInvalid(err) {
+		t.Fatalf("want an Invalid error, got %T: %v", err, err)
+	}
+	for _, w := range want {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("error does not mention %q:\n%v", w, err)
+		}
+	}
+}
+
+// toUnstructured round-trips through JSON so cases can delete fields that the
+// typed structs would always serialize.
+func toUnstructured(t *testing.T, scheme *runtime.Scheme, obj client.Object, name string) *unstructured.Unstructured {
+	t.Helper()
+	gvk, err := apiutil.GVKForObject(obj, scheme)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := json.Marshal(obj)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := &unstructured.Unstructured{}
+	if err := json.Unmarshal(data, &u.Object); err != nil {
+		t.Fatal(err)
+	}
+	u.SetGroupVersionKind(gvk)
+	if u.GetName() == "" {
+		u.SetName(name)
+	}
+	return u
+}
+
+// with returns a copy of base changed by fn, so each case states only its difference.
+func with[T client.Object](base T, fn func(T)) T {
+	obj := base.DeepCopyObject().(T)
+	fn(obj)
+	return obj
+}
+
+// raw encodes a fixture built from maps, slices and scalars, which cannot fail.
+func raw(v any) runtime.RawExtension {
+	data, _ := json.Marshal(v)
+	return runtime.RawExtension{Raw: data}
+}
+
+func manifest(obj map[string]any) v1.Manifest {
+	return v1.Manifest{RawExtension: raw(obj)}
+}
+
+func ptr[T any](v T) *T { return &v }
+
+var (
+	future      = metav1.NewTime(time.Date(2031, 1, 2, 3, 4, 5, 0, time.UTC))
+	contentHash = strings.Repeat("0123456789abcdef", 4)
+)
+
+func duration(d time.Duration) *metav1.Duration { return &metav1.Duration{Duration: d} }
+
+// ---- Cluster ----
+
+func validCluster() *v1.Cluster {
+	return &v1.Cluster{ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"env": "prod", "region": "eu"}}}
+}
+
+func gitCluster() *v1.Cluster {
+	return with(validCluster(), func(c *v1.Cluster) {
+		c.Spec.Delivery = v1.Delivery{Mode: v1.DeliveryGit, Git: &v1.GitDelivery{
+			URL: "https://git.example.com/fleet.git", Path: "clusters/edge",
+			SecretRef: &v1.SecretReference{Name: "git-creds"},
+		}}
+	})
+}
+
+func clusterCases() []createCase {
+	return []createCase{
+		{name: "agent delivery by default", obj: validCluster()},
+		{name: "no spec at all", obj: validCluster(), remove: []string{"spec"}},
+		{name: "git delivery", obj: gitCluster()},
+		{name: "longest name", obj: with(validCluster(), func(c *v1.Cluster) { c.Name = strings.Repeat("a", 46) })},
+		{
+			name: "git mode without git block",
+			obj:  with(validCluster(), func(c *v1.Cluster) { c.Spec.Delivery.Mode = v1.DeliveryGit }),
+			want: []string{"spec.delivery", "git is required when mode is Git"},
+		},
+		{
+			name: "git block with agent mode",
+			obj:  with(gitCluster(), func(c *v1.Cluster) { c.Spec.Delivery.Mode = v1.DeliveryAgent }),
+			want: []string{"spec.delivery", "not allowed otherwise"},
+		},
+		{
+			name: "git url scheme",
+			obj:  with(gitCluster(), func(c *v1.Cluster) { c.Spec.Delivery.Git.URL = "ftp://example.com/x" }),
+			want: []string{"spec.delivery.git.url"},
+		},
+		{
+			name:   "git url missing",
+			obj:    gitCluster(),
+			remove: []string{"spec.delivery.git.url"},
+			want:   []string{"spec.delivery.git.url", "Required value"},
+		},
+		{
+			name: "git path escapes",
+			obj:  with(gitCluster(), func(c *v1.Cluster) { c.Spec.Delivery.Git.Path = "../other" }),
+			want: []string{"spec.delivery.git.path", "must be relative"},
+		},
+		{
+			name: "unknown delivery mode",
+			obj:  with(validCluster(), func(c *v1.Cluster) { c.Spec.Delivery.Mode = "Push" }),
+			want: []string{"spec.delivery.mode", "Unsupported value"},
+		},
+		{
+			name: "name too long for its namespace",
+			obj:  with(validCluster(), func(c *v1.Cluster) { c.Name = strings.Repeat("a", 47) }),
+			want: []string{"metadata.name must be a DNS label of at most 46 characters"},
+		},
+		{
+			name: "name with a dot",
+			obj:  with(validCluster(), func(c *v1.Cluster) { c.Name = "edge.1" }),
+			want: []string{"metadata.name must be a DNS label"},
+		},
+	}
+}
+
+// ---- Fleet ----
+
+func validFleet() *v1.Fleet {
+	return &v1.Fleet{Spec: v1.FleetSpec{
+		Selector: metav1.LabelSelector{MatchLabels: map[string]string{"env": "prod"}},
+		Tenants:  &v1.Tenants{Namespaces: []string{teamNS}},
+	}}
+}
+
+func fleetCases() []createCase {
+	return []createCase{
+		{name: "valid", obj: validFleet()},
+		{name: "tenants by selector", obj: with(validFleet(), func(f *v1.Fleet) {
+			f.Spec.Tenants = &v1.Tenants{NamespaceSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"flotilla.dev/tenant": "true"}}}
+		})},
+		{name: "missing spec", obj: validFleet(), remove: []string{"spec"}, want: []string{"spec", "Required value"}},
+		{name: "missing selector", obj: validFleet(), remove: []string{"spec.selector"}, want: []string{"spec.selector", "Required value"}},
+		{
+			name: "empty tenants",
+			obj:  with(validFleet(), func(f *v1.Fleet) { f.Spec.Tenants = &v1.Tenants{} }),
+			want: []string{"spec.tenants", "set namespaces, namespaceSelector or both"},
+		},
+		{
+			name: "duplicate tenant",
+			obj:  with(validFleet(), func(f *v1.Fleet) { f.Spec.Tenants.Namespaces = []string{teamNS, teamNS} }),
+			want: []string{"spec.tenants.namespaces[1]", "Duplicate value"},
+		},
+	}
+}
+
+// ---- Promise ----
+
+func validContent() v1.PromiseContent {
+	return v1.PromiseContent{
+		API: v1.PromiseAPI{
+			Group: "platform.example.com",
+			Kind:  "Postgres",
+			Schema: raw(map[string]any{
+				"type":       "object",
+				"properties": map[string]any{"size": map[string]any{"type": "string", "enum": []string{"small", "large"}}},
+			}),
+		},
+		Templates: &v1.Templates{GoTemplates: []v1.GoTemplate{{
+			Name:     "configmap.yaml",
+			Template: "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Instance.Name }}\n",
+		}}},
+		FleetResources: []v1.Manifest{manifest(map[string]any{
+			"apiVersion": "v1", "kind": "Namespace", "metadata": map[string]any{"name": "postgres-system"},
+		})},
+		Examples: []v1.PromiseExample{{Name: "small", Spec: raw(map[string]any{"size": "small"})}},
+	}
+}
+
+func validPromise() *v1.Promise {
+	return &v1.Promise{Spec: v1.PromiseSpec{
+		PromiseContent: validContent(),
+		Placement:      &v1.ClusterSelector{Fleets: []string{"prod"}},
+		StrategyRef:    &v1.LocalObjectReference{Name: "default"},
+	}}
+}
+
+func helmPromise() *v1.Promise {
+	return with(validPromise(), func(p *v1.Promise) {
+		p.Spec.Templates = &v1.Templates{Engine: v1.TemplateEngineHelm, Helm: &v1.HelmTemplate{
+			Repository: &v1.HelmRepository{URL: "https://charts.example.com", Chart: "redis", Version: "1.2.3"},
+			Values:     ptr(raw(map[string]any{"replicas": 1})),
+		}}
+	})
+}
+
+func promiseCases() []createCase {
+	return []createCase{
+		{name: "go templates", obj: validPromise()},
+		{name: "helm chart from a repository", obj: helmPromise()},
+		{name: "helm chart from a ConfigMap", obj: with(helmPromise(), func(p *v1.Promise) {
+			p.Spec.Templates.Helm.Repository = nil
+			p.Spec.Templates.Helm.ConfigMapRef = &v1.ConfigMapKeyReference{Name: "redis-chart"}
+		})},
+		{name: "immediate with reason", obj: with(validPromise(), func(p *v1.Promise) {
+			p.Spec.UpdatePolicy = v1.UpdatePolicy{Mode: v1.UpdateModeImmediate, Reason: "CVE-2031-0001"}
+		})},
+		{name: "deadline with deadline", obj: with(validPromise(), func(p *v1.Promise) {
+			p.Spec.UpdatePolicy = v1.UpdatePolicy{Mode: v1.UpdateModeDeadline, Deadline: &future}
+		})},
+		{
+			name: "deadline without deadline",
+			obj:  with(validPromise(), func(p *v1.Promise) { p.Spec.UpdatePolicy.Mode = v1.UpdateModeDeadline }),
+			want: []string{"spec.updatePolicy", "deadline is required when mode is Deadline"},
+		},
+		{
+			name: "immediate without reason",
+			obj:  with(validPromise(), func(p *v1.Promise) { p.Spec.UpdatePolicy.Mode = v1.UpdateModeImmediate }),
+			want: []string{"spec.updatePolicy", "reason is required when mode is Immediate"},
+		},
+		{
+			name: "helm engine without chart",
+			obj:  with(validPromise(), func(p *v1.Promise) { p.Spec.Templates.Engine = v1.TemplateEngineHelm }),
+			want: []string{"spec.templates", "engine Helm needs helm"},
+		},
+		{
+			name: "two chart sources",
+			obj: with(helmPromise(), func(p *v1.Promise) {
+				p.Spec.Templates.Helm.ConfigMapRef = &v1.ConfigMapKeyReference{Name: "redis-chart"}
+			}),
+			want: []string{"spec.templates.helm", "set exactly one of inline, configMapRef, repository"},
+		},
+		{
+			name: "lower-case kind",
+			obj:  with(validPromise(), func(p *v1.Promise) { p.Spec.API.Kind = "postgres" }),
+			want: []string{"spec.api.kind"},
+		},
+		{
+			name: "reserved group",
+			obj:  with(validPromise(), func(p *v1.Promise) { p.Spec.API.Group = "fleet.flotilla.dev" }),
+			want: []string{"spec.api", "api group must not be fleet.flotilla.dev"},
+		},
+		{
+			name:   "missing schema",
+			obj:    validPromise(),
+			remove: []string{"spec.api.schema"},
+			want:   []string{"spec.api.schema", "Required value"},
+		},
+		{
+			name: "fleet resource without kind",
+			obj: with(validPromise(), func(p *v1.Promise) {
+				p.Spec.FleetResources = []v1.Manifest{manifest(map[string]any{"apiVersion": "v1", "metadata": map[string]any{"name": "x"}})}
+			}),
+			want: []string{"spec.fleetResources[0].kind", "Required value"},
+		},
+		{
+			name: "revision history limit",
+			obj:  with(validPromise(), func(p *v1.Promise) { p.Spec.RevisionHistoryLimit = ptr[int32](0) }),
+			want: []string{"spec.revisionHistoryLimit"},
+		},
+		{
+			name: "name too long for revision labels",
+			obj:  with(validPromise(), func(p *v1.Promise) { p.Name = strings.Repeat("p", 53) }),
+			want: []string{"metadata.name must be at most 52 characters"},
+		},
+	}
+}
+
+func promiseUpdates() []updateCase {
+	return []updateCase{
+		{
+			name:   "templates may change",
+			obj:    validPromise(),
+			update: func(o client.Object) { o.(*v1.Promise).Spec.Templates.GoTemplates[0].Template += "# changed\n" },
+		},
+		{
+			name:   "kind is immutable",
+			obj:    validPromise(),
+			update: func(o client.Object) { o.(*v1.Promise).Spec.API.Kind = "Mysql" },
+			want:   []string{"spec.api", "api group and kind are immutable"},
+		},
+	}
+}
+
+// ---- PromiseRevision ----
+
+func validPromiseRevision() *v1.PromiseRevision {
+	return &v1.PromiseRevision{Spec: v1.PromiseRevisionSpec{
+		Promise: "postgres", Revision: 1, ContentHash: contentHash, Content: validContent(),
+	}}
+}
+
+func promiseRevisionCases() []createCase {
+	return []createCase{
+		{name: "valid", obj: validPromiseRevision()},
+		{
+			name: "short hash",
+			obj:  with(validPromiseRevision(), func(r *v1.PromiseRevision) { r.Spec.ContentHash = "abc" }),
+			want: []string{"spec.contentHash"},
+		},
+		{
+			name: "revision zero",
+			obj:  with(validPromiseRevision(), func(r *v1.PromiseRevision) { r.Spec.Revision = 0 }),
+			want: []string{"spec.revision"},
+		},
+		{
+			name:   "missing content",
+			obj:    validPromiseRevision(),
+			remove: []string{"spec.content"},
+			want:   []string{"spec.content", "Required value"},
+		},
+	}
+}
+
+func promiseRevisionUpdates() []updateCase {
+	return []updateCase{
+		{
+			name:   "labels may change",
+			obj:    validPromiseRevision(),
+			update: func(o client.Object) { o.SetLabels(map[string]string{"x": "y"}) },
+		},
+		{
+			name: "spec is immutable",
+			obj:  validPromiseRevision(),
+			update: func(o client.Object) {
+				o.(*v1.PromiseRevision).Spec.Content.Templates.GoTemplates[0].Template = "changed"
+			},
+			want: []string{"spec", "spec is immutable"},
+		},
+	}
+}
+
+// ---- Work ----
+
+func validWork() *v1.Work {
+	return &v1.Work{
+		ObjectMeta: metav1.ObjectMeta{Namespace: clusterNS},
+		Spec: v1.WorkSpec{
+			Cluster:  "edge-1",
+			Subject:  v1.WorkSubject{Promise: "postgres", Instance: &v1.InstanceReference{Namespace: teamNS, Name: "orders"}},
+			Revision: "postgres-0123456789",
+			Manifests: []v1.Manifest{manifest(map[string]any{
+				"apiVersion": "v1", "kind": "ConfigMap",
+				"metadata": map[string]any{"name": "orders", "namespace": teamNS},
+				"data":     map[string]any{"size": "small"},
+			})},
+			Overrides: []string{"flotilla-system/edge-replicas"},
+		},
+	}
+}
+
+func workCases() []createCase {
+	return []createCase{
+		{name: "valid", obj: validWork()},
+		{name: "fleet resources", obj: with(validWork(), func(w *v1.Work) { w.Spec.Subject.Instance = nil })},
+		{
+			name: "manifest without apiVersion",
+			obj: with(validWork(), func(w *v1.Work) {
+				w.Spec.Manifests = append(w.Spec.Manifests, manifest(map[string]any{"kind": "Secret", "metadata": map[string]any{"name": "x"}}))
+			}),
+			want: []string{"spec.manifests[1].apiVersion", "Required value"},
+		},
+		{
+			name:   "missing revision",
+			obj:    validWork(),
+			remove: []string{"spec.revision"},
+			want:   []string{"spec.revision", "Required value"},
+		},
+		{
+			name: "unknown drift policy",
+			obj:  with(validWork(), func(w *v1.Work) { w.Spec.DriftPolicy = "Ignore" }),
+			want: []string{"spec.driftPolicy", "Unsupported value"},
+		},
+		{
+			name: "cluster name too long",
+			obj:  with(validWork(), func(w *v1.Work) { w.Spec.Cluster = strings.Repeat("c", 47) }),
+			want: []string{"spec.cluster", "Too long"},
+		},
+	}
+}
+
+func workUpdates() []updateCase {
+	return []updateCase{
+		{
+			name:   "revision may change",
+			obj:    validWork(),
+			update: func(o client.Object) { o.(*v1.Work).Spec.Revision = "postgres-abcdef0123" },
+		},
+		{
+			name:   "cluster is immutable",
+			obj:    validWork(),
+			update: func(o client.Object) { o.(*v1.Work).Spec.Cluster = "edge-2" },
+			want:   []string{"spec.cluster", "cluster is immutable"},
+		},
+	}
+}
+
+// ---- RolloutStrategy ----
+
+func validStrategySpec() v1.RolloutStrategySpec {
+	return v1.RolloutStrategySpec{
+		Waves: []v1.Wave{
+			{
+				Name:           "canary",
+				Selector:       &metav1.LabelSelector{MatchLabels: map[string]string{"wave": "canary"}},
+				MaxConcurrency: ptr(intstr.FromInt32(1)),
+				MaxFailures:    ptr(intstr.FromInt32(0)),
+				BakeTime:       duration(5 * time.Minute),
+			},
+			{
+				Name:             "general",
+				MaxConcurrency:   ptr(intstr.FromString("25%")),
+				MaxFailures:      ptr(intstr.FromString("10%")),
+				Approval:         v1.ApprovalRequired,
+				ProgressDeadline: duration(15 * time.Minute),
+			},
+		},
+		OnFailure:     v1.FailureRollback,
+		OfflinePolicy: v1.OfflineCountAsFailure,
+	}
+}
+
+func validStrategy() *v1.RolloutStrategy {
+	return &v1.RolloutStrategy{Spec: validStrategySpec()}
+}
+
+func withWave(fn func(w *v1.Wave)) *v1.RolloutStrategy {
+	return with(validStrategy(), func(s *v1.RolloutStrategy) { fn(&s.Spec.Waves[0]) })
+}
+
+func rolloutStrategyCases() []createCase {
+	return []createCase{
+		{name: "valid", obj: validStrategy()},
+		{name: "100%", obj: withWave(func(w *v1.Wave) { w.MaxConcurrency = ptr(intstr.FromString("100%")) })},
+		{name: "0% failures", obj: withWave(func(w *v1.Wave) { w.MaxFailures = ptr(intstr.FromString("0%")) })},
+		{name: "compound duration", obj: withWave(func(w *v1.Wave) { w.BakeTime = duration(90 * time.Minute) })},
+		{
+			name: "percent over 100",
+			obj:  withWave(func(w *v1.Wave) { w.MaxConcurrency = ptr(intstr.FromString("150%")) }),
+			want: []string{"spec.waves[0].maxConcurrency", "percentage from 1% to 100%"},
+		},
+		{
+			name: "zero concurrency",
+			obj:  withWave(func(w *v1.Wave) { w.MaxConcurrency = ptr(intstr.FromInt32(0)) }),
+			want: []string{"spec.waves[0].maxConcurrency", "count of at least 1"},
+		},
+		{
+			name: "not a percentage",
+			obj:  withWave(func(w *v1.Wave) { w.MaxConcurrency = ptr(intstr.FromString("half")) }),
+			want: []string{"spec.waves[0].maxConcurrency"},
+		},
+		{
+			name: "negative failures",
+			obj:  withWave(func(w *v1.Wave) { w.MaxFailures = ptr(intstr.FromInt32(-1)) }),
+			want: []string{"spec.waves[0].maxFailures", "count of at least 0"},
+		},
+		{
+			name: "failure percent over 100",
+			obj:  with(validStrategy(), func(s *v1.RolloutStrategy) { s.Spec.Waves[1].MaxFailures = ptr(intstr.FromString("101%")) }),
+			want: []string{"spec.waves[1].maxFailures"},
+		},
+		{
+			name: "bad bake time",
+			obj:  withWave(func(w *v1.Wave) { w.BakeTime = &metav1.Duration{Duration: -time.Minute} }),
+			want: []string{"spec.waves[0].bakeTime"},
+		},
+		{
+			name: "reserved wave name",
+			obj:  withWave(func(w *v1.Wave) { w.Name = v1.ImplicitWaveName }),
+			want: []string{"spec.waves[0].name", "reserved"},
+		},
+		{
+			name: "duplicate wave",
+			obj:  with(validStrategy(), func(s *v1.RolloutStrategy) { s.Spec.Waves[1].Name = "canary" }),
+			want: []string{"spec.waves[1]", "Duplicate value"},
+		},
+		{
+			name: "no waves",
+			obj:  with(validStrategy(), func(s *v1.RolloutStrategy) { s.Spec.Waves = nil }),
+			want: []string{"spec.waves", "Required value"},
+		},
+		{
+			name: "unknown approval",
+			obj:  withWave(func(w *v1.Wave) { w.Approval = "Maybe" }),
+			want: []string{"spec.waves[0].approval", "Unsupported value"},
+		},
+		{
+			name: "unknown offline policy",
+			obj:  with(validStrategy(), func(s *v1.RolloutStrategy) { s.Spec.OfflinePolicy = "Ignore" }),
+			want: []string{"spec.offlinePolicy", "Unsupported value"},
+		},
+	}
+}
+
+// ---- Rollout ----
+
+func validRollout() *v1.Rollout {
+	return &v1.Rollout{
+		ObjectMeta: metav1.ObjectMeta{Namespace: v1.PlatformNamespace},
+		Spec: v1.RolloutSpec{
+			Subject:        v1.RolloutSubject{Promise: "postgres"},
+			FromRevision:   "postgres-0123456789",
+			TargetRevision: "postgres-abcdef0123",
+			StrategyRef:    &v1.LocalObjectReference{Name: "default"},
+		},
+	}
+}
+
+func rolloutCases() []createCase {
+	return []createCase{
+		{name: "promise revision", obj: validRollout()},
+		{name: "first rollout", obj: with(validRollout(), func(r *v1.Rollout) { r.Spec.FromRevision = "" })},
+		{name: "instance change with approval", obj: with(validRollout(), func(r *v1.Rollout) {
+			r.Namespace = teamNS
+			r.Spec.Subject.Instance = &v1.LocalObjectReference{Name: "orders"}
+			r.Spec.Approvals = []v1.Approval{{Wave: "canary", ChangeRecord: v1.ChangeRecord{By: "alice", At: &future}}}
+		})},
+		{name: "inline strategy", obj: with(validRollout(), func(r *v1.Rollout) {
+			r.Spec.StrategyRef = nil
+			r.Spec.Strategy = ptr(validStrategySpec())
+		})},
+		{name: "immediate with reason", obj: with(validRollout(), func(r *v1.Rollout) {
+			r.Spec.UpdatePolicy = v1.UpdatePolicy{Mode: v1.UpdateModeImmediate, Reason: "CVE-2031-0001"}
+		})},
+		{
+			name: "immediate without reason",
+			obj:  with(validRollout(), func(r *v1.Rollout) { r.Spec.UpdatePolicy.Mode = v1.UpdateModeImmediate }),
+			want: []string{"spec.updatePolicy", "reason is required when mode is Immediate"},
+		},
+		{
+			name: "deadline without deadline",
+			obj:  with(validRollout(), func(r *v1.Rollout) { r.Spec.UpdatePolicy.Mode = v1.UpdateModeDeadline }),
+			want: []string{"spec.updatePolicy", "deadline is required when mode is Deadline"},
+		},
+		{
+			name: "deadline in progressive mode",
+			obj:  with(validRollout(), func(r *v1.Rollout) { r.Spec.UpdatePolicy.Deadline = &future }),
+			want: []string{"spec.updatePolicy", "not allowed otherwise"},
+		},
+		{
+			name: "strategyRef and strategy",
+			obj:  with(validRollout(), func(r *v1.Rollout) { r.Spec.Strategy = ptr(validStrategySpec()) }),
+			want: []string{"spec", "set at most one of strategyRef and strategy"},
+		},
+		{
+			name: "inline strategy with bad percent",
+			obj: with(validRollout(), func(r *v1.Rollout) {
+				r.Spec.StrategyRef = nil
+				r.Spec.Strategy = ptr(validStrategySpec())
+				r.Spec.Strategy.Waves[0].MaxFailures = ptr(intstr.FromString("150%"))
+			}),
+			want: []string{"spec.strategy.waves[0].maxFailures"},
+		},
+		{
+			name: "from equals target",
+			obj:  with(validRollout(), func(r *v1.Rollout) { r.Spec.FromRevision = r.Spec.TargetRevision }),
+			want: []string{"fromRevision and targetRevision must differ"},
+		},
+		{
+			name:   "missing target",
+			obj:    validRollout(),
+			remove: []string{"spec.targetRevision"},
+			want:   []string{"spec.targetRevision", "Required value"},
+		},
+		{
+			name: "unknown desired state",
+			obj:  with(validRollout(), func(r *v1.Rollout) { r.Spec.DesiredState = "Stopped" }),
+			want: []string{"spec.desiredState", "Unsupported value"},
+		},
+		{
+			name: "rollback to the target",
+			obj: with(validRollout(), func(r *v1.Rollout) {
+				r.Spec.Rollback = &v1.RollbackRequest{ToRevision: r.Spec.TargetRevision}
+			}),
+			want: []string{"rollback.toRevision must differ from targetRevision"},
+		},
+		{
+			name: "two approvals for one wave",
+			obj: with(validRollout(), func(r *v1.Rollout) {
+				r.Spec.Approvals = []v1.Approval{{Wave: "canary"}, {Wave: "canary"}}
+			}),
+			want: []string{"spec.approvals[1]", "Duplicate value"},
+		},
+	}
+}
+
+func rolloutUpdates() []updateCase {
+	rollout := func(o client.Object) *v1.Rollout { return o.(*v1.Rollout) }
+	return []updateCase{
+		{
+			name: "pause",
+			obj:  validRollout(),
+			update: func(o client.Object) {
+				rollout(o).Spec.DesiredState = v1.RolloutPaused
+				rollout(o).Spec.StateChange = &v1.ChangeRecord{By: "alice", At: &future, Message: "investigating"}
+			},
+		},
+		{
+			name: "approve and roll back",
+			obj:  validRollout(),
+			update: func(o client.Object) {
+				rollout(o).Spec.Approvals = []v1.Approval{{Wave: "general", ChangeRecord: v1.ChangeRecord{By: "bob"}}}
+				rollout(o).Spec.Rollback = &v1.RollbackRequest{ChangeRecord: v1.ChangeRecord{By: "bob"}}
+			},
+		},
+		{
+			name:   "resume after abort",
+			obj:    with(validRollout(), func(r *v1.Rollout) { r.Spec.DesiredState = v1.RolloutAborted }),
+			update: func(o client.Object) { rollout(o).Spec.DesiredState = v1.RolloutRunning },
+			want:   []string{"spec.desiredState", "an aborted rollout cannot be resumed"},
+		},
+		{
+			name: "withdraw rollback",
+			obj: with(validRollout(), func(r *v1.Rollout) {
+				r.Spec.Rollback = &v1.RollbackRequest{ToRevision: "postgres-0123456789"}
+			}),
+			update: func(o client.Object) { rollout(o).Spec.Rollback = nil },
+			want:   []string{"a requested rollback cannot be withdrawn"},
+		},
+		{
+			name:   "retarget",
+			obj:    validRollout(),
+			update: func(o client.Object) { rollout(o).Spec.TargetRevision = "postgres-ffffffffff" },
+			want:   []string{"spec.targetRevision", "targetRevision is immutable"},
+		},
+	}
+}
+
+// ---- Override ----
+
+func validOverride() *v1.Override {
+	return &v1.Override{
+		ObjectMeta: metav1.ObjectMeta{Namespace: v1.PlatformNamespace},
+		Spec: v1.OverrideSpec{
+			ClusterSelector: v1.ClusterSelector{Names: []string{"edge-1"}},
+			Promise:         "postgres",
+			Resources:       []v1.ResourceSelector{{Group: "apps", Kind: "Deployment"}},
+			Type:            v1.PatchStrategicMerge,
+			Patch:           raw(map[string]any{"spec": map[string]any{"replicas": 3}}),
+		},
+	}
+}
+
+func overrideCases() []createCase {
+	return []createCase{
+		{name: "strategic merge", obj: validOverride()},
+		{name: "values in a team namespace", obj: with(validOverride(), func(o *v1.Override) {
+			o.Namespace = teamNS
+			o.Spec.Type = v1.PatchValues
+			o.Spec.Resources = nil
+			o.Spec.InstanceSelector = &metav1.LabelSelector{MatchLabels: map[string]string{"tier": "gold"}}
+			o.Spec.Patch = raw(map[string]any{"size": "large"})
+		})},
+		{
+			name: "values with resources",
+			obj:  with(validOverride(), func(o *v1.Override) { o.Spec.Type = v1.PatchValues }),
+			want: []string{"spec", "resources cannot be set for type Values"},
+		},
+		{
+			name: "instance selector without promise",
+			obj: with(validOverride(), func(o *v1.Override) {
+				o.Spec.Promise = ""
+				o.Spec.InstanceSelector = &metav1.LabelSelector{}
+			}),
+			want: []string{"instanceSelector requires promise"},
+		},
+		{
+			name: "unknown patch type",
+			obj:  with(validOverride(), func(o *v1.Override) { o.Spec.Type = "JSONPatch" }),
+			want: []string{"spec.type", "Unsupported value"},
+		},
+		{
+			name:   "missing patch",
+			obj:    validOverride(),
+			remove: []string{"spec.patch"},
+			want:   []string{"spec.patch", "Required value"},
+		},
+		{
+			name: "resource without kind",
+			obj: with(validOverride(), func(o *v1.Override) {
+				o.Spec.Resources = []v1.ResourceSelector{{Group: "apps"}}
+			}),
+			want: []string{"spec.resources[0].kind"},
+		},
+	}
+}
+
+// ---- DriftException ----
+
+func validDriftException() *v1.DriftException {
+	return &v1.DriftException{
+		ObjectMeta: metav1.ObjectMeta{Namespace: teamNS},
+		Spec: v1.DriftExceptionSpec{
+			Owner:           "team-a-oncall",
+			Reason:          "HPA-like manual scaling during the sale",
+			ExpiresAt:       future,
+			ClusterSelector: v1.ClusterSelector{Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"region": "eu"}}},
+			Resources:       []v1.ResourceSelector{{Group: "apps", Kind: "Deployment", Namespace: teamNS, Name: "orders"}},
+			Paths:           []string{"spec.replicas", "metadata.annotations", "spec.template.spec.containers[name=app].resources"},
+		},
+	}
+}
+
+func driftExceptionCases() []createCase {
+	return []createCase{
+		{name: "valid", obj: validDriftException()},
+		{name: "any field", obj: with(validDriftException(), func(d *v1.DriftException) { d.Spec.Paths = nil })},
+		{name: "missing owner", obj: validDriftException(), remove: []string{"spec.owner"}, want: []string{"spec.owner", "Required value"}},
+		{name: "missing reason", obj: validDriftException(), remove: []string{"spec.reason"}, want: []string{"spec.reason", "Required value"}},
+		{name: "missing expiry", obj: validDriftException(), remove: []string{"spec.expiresAt"}, want: []string{"spec.expiresAt", "Required value"}},
+		{
+			name: "empty owner",
+			obj:  with(validDriftException(), func(d *v1.DriftException) { d.Spec.Owner = "" }),
+			want: []string{"spec.owner"},
+		},
+		{
+			name: "no resources",
+			obj:  with(validDriftException(), func(d *v1.DriftException) { d.Spec.Resources = nil }),
+			want: []string{"spec.resources", "Required value"},
+		},
+		{
+			name: "malformed path",
+			obj:  with(validDriftException(), func(d *v1.DriftException) { d.Spec.Paths = []string{"spec..replicas"} }),
+			want: []string{"spec.paths[0]"},
+		},
+	}
+}
+
+// ---- FleetFreeze ----
+
+func validFleetFreeze() *v1.FleetFreeze {
+	return &v1.FleetFreeze{Spec: v1.FleetFreezeSpec{Reason: "incident 42", Action: v1.FreezeRollback, Until: &future}}
+}
+
+func fleetFreezeCases() []createCase {
+	return []createCase{
+		{name: "valid", obj: validFleetFreeze()},
+		{name: "halt until deleted", obj: with(validFleetFreeze(), func(f *v1.FleetFreeze) {
+			f.Spec.Action = ""
+			f.Spec.Until = nil
+		})},
+		{name: "missing reason", obj: validFleetFreeze(), remove: []string{"spec.reason"}, want: []string{"spec.reason", "Required value"}},
+		{
+			name: "unknown action",
+			obj:  with(validFleetFreeze(), func(f *v1.FleetFreeze) { f.Spec.Action = "Stop" }),
+			want: []string{"spec.action", "Unsupported value"},
+		},
+	}
+}
+
+// ---- Defaults ----
+
+func testDefaults(ctx context.Context, t *testing.T, c client.Client) {
+	cluster := with(validCluster(), func(c *v1.Cluster) { c.Name = "defaults" })
+	if err := c.Create(ctx, cluster); err != nil {
+		t.Fatal(err)
+	}
+	if got := cluster.Spec.Delivery.Mode; got != v1.DeliveryAgent {
+		t.Errorf("cluster delivery mode defaulted to %q, want Agent", got)
+	}
+
+	strategy := with(validStrategy(), func(s *v1.RolloutStrategy) {
+		s.Name = "defaults"
+		s.Spec.Waves[0] = v1.Wave{Name: "all"}
+		s.Spec.OnFailure, s.Spec.OfflinePolicy = "", ""
+	})
+	if err := c.Create(ctx, strategy); err != nil {
+		t.Fatal(err)
+	}
+	w := strategy.Spec.Waves[0]
+	if w.MaxConcurrency == nil || w.MaxConcurrency.String() != "100%" ||
+		w.MaxFailures == nil || w.MaxFailures.IntValue() != 0 ||
+		w.Approval != v1.ApprovalNone || w.ProgressDeadline == nil || w.ProgressDeadline.Duration != 10*time.Minute {
+		t.Errorf("wave defaults: %+v", w)
+	}
+	if strategy.Spec.OnFailure != v1.FailureHalt || strategy.Spec.OfflinePolicy != v1.OfflineWait {
+		t.Errorf("strategy defaults: onFailure %q, offlinePolicy %q", strategy.Spec.OnFailure, strategy.Spec.OfflinePolicy)
+	}
+
+	rollout := with(validRollout(), func(r *v1.Rollout) { r.Name = "defaults" })
+	if err := c.Create(ctx, rollout); err != nil {
+		t.Fatal(err)
+	}
+	if rollout.Spec.DesiredState != v1.RolloutRunning || rollout.Spec.UpdatePolicy.Mode != v1.UpdateModeProgressive {
+		t.Errorf("rollout defaults: desiredState %q, mode %q", rollout.Spec.DesiredState, rollout.Spec.UpdatePolicy.Mode)
+	}
+
+	promise := with(validPromise(), func(p *v1.Promise) { p.Name = "defaults" })
+	if err := c.Create(ctx, promise); err != nil {
+		t.Fatal(err)
+	}
+	if promise.Spec.API.Version != "v1alpha1" || promise.Spec.Templates.Engine != v1.TemplateEngineGoTemplate ||
+		promise.Spec.DriftPolicy != v1.DriftPolicyCorrect || promise.Spec.RevisionHistoryLimit == nil || *promise.Spec.RevisionHistoryLimit != 10 {
+		t.Errorf("promise defaults: %+v", promise.Spec)
+	}
+}

@@ -1,0 +1,321 @@
+package v1alpha1
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// PrunePolicy says what happens to member objects that leave a Work, or when
+// the Work is deleted.
+// +kubebuilder:validation:Enum=Delete;Orphan
+type PrunePolicy string
+
+const (
+	// PruneDelete deletes objects the agent created once they leave the Work.
+	PruneDelete PrunePolicy = "Delete"
+	// PruneOrphan leaves them on the member, unmanaged.
+	PruneOrphan PrunePolicy = "Orphan"
+)
+
+// ApplyResult is the outcome of the agent's last action on one resource.
+// +kubebuilder:validation:Enum=Applied;Failed;Pruned;Skipped
+type ApplyResult string
+
+const (
+	// ApplyResultApplied: server-side apply succeeded.
+	ApplyResultApplied ApplyResult = "Applied"
+	// ApplyResultFailed: apply (or prune) failed; see message.
+	ApplyResultFailed ApplyResult = "Failed"
+	// ApplyResultPruned: the object left the Work and was deleted.
+	ApplyResultPruned ApplyResult = "Pruned"
+	// ApplyResultSkipped: the live object carries fleet.flotilla.dev/reconcile: disabled.
+	ApplyResultSkipped ApplyResult = "Skipped"
+)
+
+// HealthStatus is the kstatus judgement of one resource.
+// +kubebuilder:validation:Enum=Current;InProgress;Failed;Unknown
+type HealthStatus string
+
+const (
+	// HealthCurrent: the resource reached its desired state.
+	HealthCurrent HealthStatus = "Current"
+	// HealthInProgress: still converging.
+	HealthInProgress HealthStatus = "InProgress"
+	// HealthFailed: it will not converge without a change.
+	HealthFailed HealthStatus = "Failed"
+	// HealthUnknown: not judged (yet).
+	HealthUnknown HealthStatus = "Unknown"
+)
+
+// DriftState says whether observed drift is excused.
+// +kubebuilder:validation:Enum=Unexplained;Accepted
+type DriftState string
+
+const (
+	// DriftUnexplained: no DriftException matches; the drift policy applies.
+	DriftUnexplained DriftState = "Unexplained"
+	// DriftAccepted: a DriftException matches; the drift is left alone.
+	DriftAccepted DriftState = "Accepted"
+)
+
+// WorkSubject says what a Work renders: an instance, or a Promise's fleet resources.
+type WorkSubject struct {
+	// promise is the Promise rendered.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	Promise string `json:"promise"`
+
+	// instance rendered; unset for the Promise's fleet resources.
+	// +optional
+	Instance *InstanceReference `json:"instance,omitempty"`
+}
+
+// WorkSpec is the rendered desired state of one subject on one cluster at one
+// revision: the agent's only input.
+type WorkSpec struct {
+	// cluster is the member this Work targets; it matches the namespace flotilla-cluster-<cluster>.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=46
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="cluster is immutable"
+	Cluster string `json:"cluster"`
+
+	// subject is the instance or fleet resources rendered.
+	// +required
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="subject is immutable"
+	Subject WorkSubject `json:"subject"`
+
+	// revision is the PromiseRevision rendered: the one admitted to this
+	// cluster, not simply the latest.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	Revision string `json:"revision"`
+
+	// instanceRevision is the instance revision rendered (the name of the
+	// ControllerRevision snapshotting the instance spec); empty for fleet resources.
+	// +optional
+	// +kubebuilder:validation:MaxLength=253
+	InstanceRevision string `json:"instanceRevision,omitempty"`
+
+	// manifests are the objects to apply, in any order (the agent orders CRDs
+	// and Namespaces first).
+	// +optional
+	// +kubebuilder:validation:MaxItems=500
+	Manifests []Manifest `json:"manifests,omitempty"`
+
+	// overrides lists the Overrides that shaped these manifests, as namespace/name, in order applied.
+	// +optional
+	// +kubebuilder:validation:MaxItems=64
+	// +kubebuilder:validation:items:MaxLength=317
+	Overrides []string `json:"overrides,omitempty"`
+
+	// driftPolicy for these resources: Correct (default) or Report.
+	// +optional
+	// +kubebuilder:default=Correct
+	DriftPolicy DriftPolicy `json:"driftPolicy,omitempty"`
+
+	// prunePolicy for resources leaving this Work: Delete (default) or Orphan.
+	// +optional
+	// +kubebuilder:default=Delete
+	PrunePolicy PrunePolicy `json:"prunePolicy,omitempty"`
+
+	// rollout that admitted this revision to the cluster, for commit messages and audit.
+	// +optional
+	Rollout *RolloutReference `json:"rollout,omitempty"`
+}
+
+// RolloutReference names a Rollout and the wave that admitted a cluster.
+type RolloutReference struct {
+	// namespace of the Rollout.
+	// +required
+	// +kubebuilder:validation:MaxLength=63
+	Namespace string `json:"namespace"`
+
+	// name of the Rollout.
+	// +required
+	// +kubebuilder:validation:MaxLength=253
+	Name string `json:"name"`
+
+	// wave that admitted the cluster.
+	// +optional
+	// +kubebuilder:validation:MaxLength=63
+	Wave string `json:"wave,omitempty"`
+}
+
+// WorkStatus is written by the agent (or the git publisher).
+type WorkStatus struct {
+	// observedGeneration is the Work generation last applied.
+	// +optional
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+
+	// conditions: Ready, Reconciling, Stalled, Applied, Healthy, Drifted.
+	// +optional
+	// +listType=map
+	// +listMapKey=type
+	// +kubebuilder:validation:MaxItems=16
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+
+	// appliedRevision is the revision whose manifests were last applied in full.
+	// +optional
+	// +kubebuilder:validation:MaxLength=253
+	AppliedRevision string `json:"appliedRevision,omitempty"`
+
+	// appliedInstanceRevision is the instance revision last applied in full.
+	// +optional
+	// +kubebuilder:validation:MaxLength=253
+	AppliedInstanceRevision string `json:"appliedInstanceRevision,omitempty"`
+
+	// lastAppliedTime is when the agent last finished applying.
+	// +optional
+	LastAppliedTime *metav1.Time `json:"lastAppliedTime,omitempty"`
+
+	// resources reports each resource of the last apply, and those pruned by it.
+	// +optional
+	// +kubebuilder:validation:MaxItems=1000
+	Resources []ResourceStatus `json:"resources,omitempty"`
+
+	// drift summarises drift across the resources.
+	// +optional
+	Drift *DriftSummary `json:"drift,omitempty"`
+}
+
+// ResourceStatus is the agent's report on one resource.
+type ResourceStatus struct {
+	// group of the resource; empty for the core group.
+	// +optional
+	// +kubebuilder:validation:MaxLength=253
+	Group string `json:"group,omitempty"`
+
+	// version of the resource.
+	// +required
+	// +kubebuilder:validation:MaxLength=63
+	Version string `json:"version"`
+
+	// kind of the resource.
+	// +required
+	// +kubebuilder:validation:MaxLength=63
+	Kind string `json:"kind"`
+
+	// namespace of the resource; empty if cluster-scoped.
+	// +optional
+	// +kubebuilder:validation:MaxLength=63
+	Namespace string `json:"namespace,omitempty"`
+
+	// name of the resource.
+	// +required
+	// +kubebuilder:validation:MaxLength=253
+	Name string `json:"name"`
+
+	// result of the last action: Applied, Failed, Pruned or Skipped.
+	// +required
+	Result ApplyResult `json:"result"`
+
+	// health of the live object: Current, InProgress, Failed or Unknown.
+	// +optional
+	Health HealthStatus `json:"health,omitempty"`
+
+	// message explains a failure or the health judgement.
+	// +optional
+	// +kubebuilder:validation:MaxLength=1024
+	Message string `json:"message,omitempty"`
+
+	// drift on this resource, if any.
+	// +optional
+	Drift *ResourceDrift `json:"drift,omitempty"`
+}
+
+// ResourceDrift describes fields of a live object that differ from what was applied.
+type ResourceDrift struct {
+	// state: Unexplained (the drift policy applies) or Accepted (a DriftException matches).
+	// +required
+	State DriftState `json:"state"`
+
+	// fields that differ, as dotted paths such as spec.replicas.
+	// +optional
+	// +kubebuilder:validation:MaxItems=32
+	// +kubebuilder:validation:items:MaxLength=512
+	Fields []string `json:"fields,omitempty"`
+
+	// since is when the drift was first seen.
+	// +optional
+	Since *metav1.Time `json:"since,omitempty"`
+
+	// by is the field manager that made the change, when managedFields tell.
+	// +optional
+	// +kubebuilder:validation:MaxLength=253
+	By string `json:"by,omitempty"`
+
+	// exception is the namespace/name of the DriftException accepting it.
+	// +optional
+	// +kubebuilder:validation:MaxLength=317
+	Exception string `json:"exception,omitempty"`
+}
+
+// DriftSummary counts drift across a Work.
+type DriftSummary struct {
+	// unexplained is the number of resources with unexplained drift.
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	Unexplained int32 `json:"unexplained,omitempty"`
+
+	// accepted is the number of resources whose drift a DriftException accepts.
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	Accepted int32 `json:"accepted,omitempty"`
+
+	// corrections is the total number of drift corrections made.
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	Corrections int64 `json:"corrections,omitempty"`
+
+	// lastCorrectionTime is when drift was last corrected.
+	// +optional
+	LastCorrectionTime *metav1.Time `json:"lastCorrectionTime,omitempty"`
+
+	// lastCheckTime is when drift was last checked.
+	// +optional
+	LastCheckTime *metav1.Time `json:"lastCheckTime,omitempty"`
+}
+
+// Work is the rendered manifests for one instance (or a Promise's fleet
+// resources) on one cluster at one revision. The hub writes it into the
+// cluster's namespace flotilla-cluster-<name>; the cluster's agent applies it
+// and reports status.
+//
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:resource:scope=Namespaced,shortName=wk,categories=flotilla
+// +kubebuilder:printcolumn:name="Cluster",type=string,JSONPath=`.spec.cluster`
+// +kubebuilder:printcolumn:name="Promise",type=string,JSONPath=`.spec.subject.promise`
+// +kubebuilder:printcolumn:name="Instance",type=string,JSONPath=`.spec.subject.instance.name`
+// +kubebuilder:printcolumn:name="Revision",type=string,JSONPath=`.spec.revision`
+// +kubebuilder:printcolumn:name="Applied",type=string,JSONPath=`.status.appliedRevision`
+// +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
+// +kubebuilder:printcolumn:name="Drifted",type=string,JSONPath=`.status.conditions[?(@.type=="Drifted")].status`,priority=1
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+type Work struct {
+	metav1.TypeMeta `json:",inline"`
+	// metadata is the standard object metadata.
+	// +optional
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	// spec is the rendered desired state.
+	// +required
+	Spec WorkSpec `json:"spec"`
+
+	// status is reported by the agent.
+	// +optional
+	Status WorkStatus `json:"status,omitempty"`
+}
+
+// WorkList is a list of Works.
+// +kubebuilder:object:root=true
+type WorkList struct {
+	metav1.TypeMeta `json:",inline"`
+	// metadata is the standard list metadata.
+	// +optional
+	metav1.ListMeta `json:"metadata,omitempty"`
+	// items are the Works.
+	Items []Work `json:"items"`
+}
