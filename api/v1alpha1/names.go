@@ -52,7 +52,7 @@ const (
 	ManagedByValue = "flotilla"
 )
 
-// Annotations users put on rendered manifests or on live member objects.
+// Annotations users put on rendered manifests, live member objects or instances.
 const (
 	// AnnotationReconcile set to ReconcileDisabled stops Flotilla from managing an
 	// object without deleting it: no apply, no drift correction, no prune.
@@ -60,6 +60,9 @@ const (
 	// AnnotationPrune set to PruneDisabled keeps an object on the member when it
 	// leaves its Work.
 	AnnotationPrune = Group + "/prune"
+	// AnnotationAdoptRevision on an instance names the PromiseRevision its owner
+	// adopts ahead of a Deadline-mode rollout (`flotilla upgrade KIND/NAME`).
+	AnnotationAdoptRevision = Group + "/adopt-revision"
 	// ReconcileDisabled is the value that turns management off.
 	ReconcileDisabled = "disabled"
 	// PruneDisabled is the value that turns pruning off.

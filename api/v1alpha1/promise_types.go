@@ -45,6 +45,7 @@ type PromiseContent struct {
 // PromiseSpec is a platform API: what it renders (PromiseContent) and how
 // changes to it reach the fleet.
 type PromiseSpec struct {
+	// PromiseContent is what the Promise renders; it is inlined into spec.
 	PromiseContent `json:",inline"`
 
 	// placement picks the clusters instances may land on. Instances narrow it

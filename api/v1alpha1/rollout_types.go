@@ -169,6 +169,7 @@ type Approval struct {
 	// +kubebuilder:validation:MaxLength=63
 	Wave string `json:"wave"`
 
+	// ChangeRecord says who approved, when and why.
 	ChangeRecord `json:",inline"`
 }
 
@@ -179,6 +180,7 @@ type RollbackRequest struct {
 	// +kubebuilder:validation:MaxLength=253
 	ToRevision string `json:"toRevision,omitempty"`
 
+	// ChangeRecord says who asked for the rollback, when and why.
 	ChangeRecord `json:",inline"`
 }
 

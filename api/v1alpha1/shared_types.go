@@ -94,6 +94,7 @@ type InstanceReference struct {
 // +kubebuilder:validation:XEmbeddedResource
 // +kubebuilder:pruning:PreserveUnknownFields
 type Manifest struct {
+	// RawExtension holds the object's JSON; its methods make Manifest (un)marshal as the bare object.
 	runtime.RawExtension `json:",inline"`
 }
 

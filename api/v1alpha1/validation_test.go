@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -17,6 +19,7 @@ import (
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
+	"sigs.k8s.io/yaml"
 
 	v1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
 	"github.com/flotilla-dev/flotilla/config/crd"
@@ -134,6 +137,7 @@ func TestValidation(t *testing.T) {
 	}
 
 	t.Run("Defaults", func(t *testing.T) { testDefaults(ctx, t, c) })
+	t.Run("DocsExamples", func(t *testing.T) { testDocsExamples(ctx, t, c) })
 }
 
 func expectResult(t *testing.T, err error, want []string) {
@@ -940,5 +944,32 @@ func testDefaults(ctx context.Context, t *testing.T, c client.Client) {
 	if promise.Spec.API.Version != "v1alpha1" || promise.Spec.Templates.Engine != v1.TemplateEngineGoTemplate ||
 		promise.Spec.DriftPolicy != v1.DriftPolicyCorrect || promise.Spec.RevisionHistoryLimit == nil || *promise.Spec.RevisionHistoryLimit != 10 {
 		t.Errorf("promise defaults: %+v", promise.Spec)
+	}
+}
+
+// ---- docs/api.md ----
+
+var yamlBlock = regexp.MustCompile("(?s)```yaml\n(.*?)```")
+
+// testDocsExamples creates every YAML example of docs/api.md, so the
+// reference never shows an object the API server would reject.
+func testDocsExamples(ctx context.Context, t *testing.T, c client.Client) {
+	doc, err := os.ReadFile("../../docs/api.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	blocks := yamlBlock.FindAllSubmatch(doc, -1)
+	if len(blocks) < 9 {
+		t.Fatalf("docs/api.md has %d YAML examples, want one per kind (9, PromiseRevision has none)", len(blocks))
+	}
+	for _, b := range blocks {
+		u := &unstructured.Unstructured{}
+		if err := yaml.Unmarshal(b[1], &u.Object); err != nil {
+			t.Errorf("decoding example:\n%s\n%v", b[1], err)
+			continue
+		}
+		if err := c.Create(ctx, u); err != nil {
+			t.Errorf("creating the %s example %q: %v", u.GetKind(), u.GetName(), err)
+		}
 	}
 }
