@@ -120,3 +120,17 @@ func dnsSafe(s string, n int) string {
 	}
 	return strings.Trim(s, "-")
 }
+
+// The agent's identity on the hub. `flotilla join` creates all three in the
+// cluster's namespace; the agent only reads and updates them (RBAC is scoped by
+// resourceNames), so it never needs create rights on the hub.
+const (
+	// AgentServiceAccount is the hub ServiceAccount the agent authenticates as.
+	AgentServiceAccount = "flotilla-agent"
+	// AgentLease is the coordination.k8s.io Lease the agent renews as its heartbeat.
+	AgentLease = "flotilla-agent"
+	// LabelWork marks an object on a member with the Work that applied it
+	// ("<work namespace>.<work name>"), so prune never deletes what another Work
+	// or a person created.
+	LabelWork = Group + "/work"
+)
