@@ -129,8 +129,17 @@ const (
 	AgentServiceAccount = "flotilla-agent"
 	// AgentLease is the coordination.k8s.io Lease the agent renews as its heartbeat.
 	AgentLease = "flotilla-agent"
-	// LabelWork marks an object on a member with the Work that applied it
-	// ("<work namespace>.<work name>"), so prune never deletes what another Work
-	// or a person created.
+	// LabelWork marks an object on a member with the Work that applied it (see
+	// WorkLabelValue), so prune never deletes what another Work or a person created.
+	// The namespace is implied: one agent serves one cluster namespace.
 	LabelWork = Group + "/work"
 )
+
+// WorkLabelValue is the LabelWork value for a Work: its name when that fits a
+// label value, else a truncation made unique by a hash of the full name.
+func WorkLabelValue(workName string) string {
+	if len(workName) <= 63 {
+		return workName
+	}
+	return dnsSafe(workName, 52) + "-" + shortHash(workName)
+}

@@ -89,3 +89,18 @@ func TestPromiseRevisionName(t *testing.T) {
 		t.Fatalf("MaxPromiseNameLength = %d; update the Promise XValidation rule", MaxPromiseNameLength)
 	}
 }
+
+func TestWorkLabelValueFitsALabel(t *testing.T) {
+	short := "postgres-orders-abc123"
+	if got := WorkLabelValue(short); got != short {
+		t.Errorf("short name changed: %q", got)
+	}
+	long := strings.Repeat("a", 200)
+	got := WorkLabelValue(long)
+	if len(got) > 63 {
+		t.Errorf("label value %q is %d characters", got, len(got))
+	}
+	if got == WorkLabelValue(long+"b") {
+		t.Error("two long names map to the same label value")
+	}
+}
