@@ -1,83 +1,277 @@
-// Package agent is Flotilla's pull agent: it runs in a member cluster, reads
-// the Work in its own hub namespace and applies it to the member.
+// Package agent is Flotilla's pull agent. It runs next to one member
+// cluster, watches the Works in the cluster's own hub namespace, applies them
+// to the member with server-side apply, prunes what leaves them, reports
+// status and health back, heartbeats with a Lease, and keeps the last desired
+// state on local disk so that it keeps the member as it was while the hub is
+// unreachable.
 package agent
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"net/http"
+	"os"
+	"sync"
+	"time"
 
-	"k8s.io/apimachinery/pkg/util/validation"
-	"k8s.io/client-go/kubernetes"
+	"github.com/go-logr/logr"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/rest"
-	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/cache"
-	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/util/workqueue"
+	"k8s.io/klog/v2"
 
 	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
-	"github.com/flotilla-dev/flotilla/internal/kube"
 )
 
-// Options configure one agent.
-type Options struct {
-	// ClusterName is the member's name on the hub (its Cluster object).
-	ClusterName string
-	// MetricsAddr serves Prometheus metrics; "0" disables it.
-	MetricsAddr string
-	// ProbeAddr serves /healthz and /readyz.
-	ProbeAddr string
+// Run starts an agent and blocks until ctx is done; it returns nil on a
+// clean stop. hub is scoped by RBAC to the cluster's own namespace (plus its
+// own Cluster's status); member is the cluster the agent manages. Options are
+// defaulted (see Options.Default) and validated first.
+//
+// Run does not need the hub to start: Works recorded in StateDir are applied
+// to the member straight away, and status reporting resumes once the hub
+// answers.
+func Run(ctx context.Context, hub, member *rest.Config, opts Options) error {
+	if err := opts.Validate(); err != nil {
+		return fmt.Errorf("invalid agent options: %w", err)
+	}
+	if hub == nil || member == nil {
+		return errors.New("invalid agent options: hub and member configurations are required")
+	}
+	opts = opts.Default()
+	m, err := newAPIMember(member)
+	if err != nil {
+		return err
+	}
+	h, err := newHubClient(hub, opts.ClusterName)
+	if err != nil {
+		return err
+	}
+	a, err := newAgent(ctx, opts, h, m)
+	if err != nil {
+		return err
+	}
+	return a.run(ctx, m.ping)
 }
 
-// Validate checks the options before anything connects anywhere.
-func (o Options) Validate() error {
-	if o.ClusterName == "" {
-		return errors.New("--cluster is required")
+func newAgent(ctx context.Context, opts Options, h *hubClient, m member) (*agent, error) {
+	st, err := newStore(opts.StateDir, opts.ClusterName)
+	if err != nil {
+		return nil, err
 	}
-	if errs := validation.IsDNS1123Label(o.ClusterName); len(errs) > 0 {
-		return fmt.Errorf("--cluster %q: %s", o.ClusterName, errs[0])
+	met := newMetrics()
+	a := &agent{
+		opts:    opts,
+		log:     logr.FromContextOrDiscard(ctx).WithName("agent").WithValues("cluster", opts.ClusterName),
+		hub:     h,
+		member:  m,
+		applier: &applier{member: m, metrics: met},
+		store:   st,
+		metrics: met,
+		queue: workqueue.NewTypedRateLimitingQueueWithConfig(newJitterRateLimiter(time.Second, time.Minute),
+			workqueue.TypedRateLimitingQueueConfig[string]{Name: ""}),
+		now:   time.Now,
+		rand:  jitterRand,
+		works: map[string]*workState{},
 	}
+	a.informer = h.workInformer()
+	return a, nil
+}
+
+// run runs the agent until ctx is done. ping checks the member for /healthz.
+func (a *agent) run(ctx context.Context, ping func(context.Context) error) error {
+	log := a.log
+	// client-go's reflector logs through klog's contextual logger.
+	ctx = klog.NewContext(logr.NewContext(ctx, log), log)
+
+	records, bad, err := a.store.load()
+	if err != nil {
+		return err
+	}
+	for path, err := range bad {
+		log.Error(err, "ignoring unreadable state file; it is left for inspection", "file", path)
+	}
+	for name, rec := range records {
+		a.setState(name, &workState{record: rec})
+	}
+	log.Info("starting agent", "namespace", a.hub.namespace, "recordedWorks", len(records),
+		"heartbeatInterval", a.opts.HeartbeatInterval, "heartbeatGrace", a.opts.HeartbeatGrace, "resyncInterval", a.opts.ResyncInterval)
+
+	servers, err := a.listen(ping)
+	if err != nil {
+		return err
+	}
+
+	if _, err := a.informer.AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc:    a.enqueue,
+		UpdateFunc: func(_, obj any) { a.enqueue(obj) },
+		DeleteFunc: a.enqueue,
+	}); err != nil {
+		return fmt.Errorf("watching works: %w", err)
+	}
+	if err := a.informer.SetWatchErrorHandlerWithContext(func(ctx context.Context, r *cache.Reflector, err error) {
+		if !errors.Is(err, io.EOF) && !apierrors.IsResourceExpired(err) && !apierrors.IsGone(err) {
+			a.metrics.hubConnected.Set(0)
+		}
+		cache.DefaultWatchErrorHandler(ctx, r, err)
+	}); err != nil {
+		return fmt.Errorf("watching works: %w", err)
+	}
+
+	// The member first: what was applied before keeps being applied, hub or not.
+	for name := range records {
+		a.queue.Add(name)
+	}
+
+	var wg sync.WaitGroup
+	wg.Go(func() { a.informer.RunWithContext(ctx) })
+	wg.Go(func() {
+		if !cache.WaitForCacheSync(ctx.Done(), a.informer.HasSynced) {
+			return
+		}
+		a.metrics.hubConnected.Set(1)
+		// Now the hub is the truth: Works recorded locally but gone from the
+		// hub get pruned, the others get their status.
+		names := a.workNames()
+		for _, key := range a.informer.GetStore().ListKeys() {
+			if _, name, err := cache.SplitMetaNamespaceKey(key); err == nil {
+				names = append(names, name)
+			}
+		}
+		for _, name := range names {
+			a.queue.Add(name)
+		}
+		log.Info("hub work cache synced", "works", len(a.informer.GetStore().ListKeys()))
+	})
+	wg.Go(func() { a.heartbeat(ctx) })
+	wg.Go(func() { a.runWorkers(ctx) })
+	for _, s := range servers {
+		wg.Go(func() {
+			if err := s.srv.Serve(s.listener); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				log.Error(err, "server stopped", "address", s.listener.Addr().String())
+			}
+		})
+	}
+
+	<-ctx.Done()
+	log.Info("stopping agent")
+	a.queue.ShutDownWithDrain()
+	for _, s := range servers {
+		shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		_ = s.srv.Shutdown(shutdownCtx)
+		cancel()
+	}
+	wg.Wait()
 	return nil
 }
 
-// Run starts the agent and blocks until ctx is cancelled. hub is scoped by RBAC
-// to the cluster's own namespace; member is the cluster the agent manages.
-func Run(ctx context.Context, hub, member *rest.Config, opts Options) error {
-	if err := opts.Validate(); err != nil {
-		return err
+func (a *agent) enqueue(obj any) {
+	if d, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+		obj = d.Obj
 	}
-	namespace := fleetv1alpha1.ClusterNamespace(opts.ClusterName)
-	memberClient, err := kubernetes.NewForConfig(member)
-	if err != nil {
-		return fmt.Errorf("creating member client: %w", err)
+	if w, ok := obj.(*fleetv1alpha1.Work); ok {
+		a.queue.Add(w.Name)
 	}
+}
 
-	mgr, err := ctrl.NewManager(hub, ctrl.Options{
-		Scheme:                 kube.NewScheme(),
-		Metrics:                metricsserver.Options{BindAddress: opts.MetricsAddr},
-		HealthProbeBindAddress: opts.ProbeAddr,
-		// The agent may only read its own namespace on the hub; a cluster-wide
-		// cache would fail on RBAC.
-		Cache: cache.Options{DefaultNamespaces: map[string]cache.Config{namespace: {}}},
-	})
-	if err != nil {
-		return fmt.Errorf("creating agent manager: %w", err)
+// heartbeat renews the Lease every HeartbeatInterval and reports cluster
+// facts once at start and whenever they change. The Lease is renewed first:
+// it is what keeps the cluster Available.
+func (a *agent) heartbeat(ctx context.Context) {
+	log := a.log
+	holder, err := os.Hostname()
+	if err != nil || holder == "" {
+		holder = "flotilla-agent"
 	}
-	// Healthy means the member's API server answers: the agent's reason to exist.
-	if err := mgr.AddHealthzCheck("member", func(*http.Request) error {
-		_, err := memberClient.Discovery().ServerVersion()
-		return err
-	}); err != nil {
-		return fmt.Errorf("adding health check: %w", err)
-	}
-	if err := mgr.AddReadyzCheck("hub-cache", func(req *http.Request) error {
-		if !mgr.GetCache().WaitForCacheSync(req.Context()) {
-			return errors.New("hub cache not synced")
+	var reported *clusterFacts
+	leaseMissingLogged := false
+	// Jitter only shortens the period, so renewals never come later than
+	// the interval the grace was computed from.
+	wait.JitterUntilWithContext(ctx, func(ctx context.Context) {
+		err := a.hub.renewLease(ctx, holder, a.opts.HeartbeatGrace, a.now())
+		a.metrics.heartbeats.WithLabelValues(outcome(err)).Inc()
+		switch {
+		case apierrors.IsNotFound(err):
+			a.metrics.hubConnected.Set(1)
+			if !leaseMissingLogged {
+				log.Error(err, "agent lease missing on the hub; `flotilla join` creates it; retrying")
+				leaseMissingLogged = true
+			}
+		case err != nil:
+			a.metrics.hubConnected.Set(0)
+			log.V(1).Info("heartbeat failed", "error", err.Error())
+			return
+		default:
+			a.metrics.hubConnected.Set(1)
+			leaseMissingLogged = false
 		}
+
+		facts, err := a.member.facts(ctx)
+		if err != nil {
+			log.V(1).Info("reading cluster facts", "error", err.Error())
+			return
+		}
+		if reported != nil && *reported == facts {
+			return
+		}
+		if err := a.hub.reportFacts(ctx, facts, a.opts.Version); err != nil {
+			log.V(1).Info("reporting cluster facts", "error", err.Error())
+			return
+		}
+		log.Info("reported cluster facts", "kubernetesVersion", facts.KubernetesVersion, "nodeCount", facts.NodeCount, "agentVersion", a.opts.Version)
+		reported = &facts
+	}, a.opts.HeartbeatInterval*9/10, 1.0/9, true)
+}
+
+type server struct {
+	srv      *http.Server
+	listener net.Listener
+}
+
+// listen opens the metrics and probe endpoints (so that a taken port is an
+// error from Run, not a log line).
+func (a *agent) listen(ping func(context.Context) error) ([]server, error) {
+	var servers []server
+	add := func(addr string, handler http.Handler) error {
+		if !enabled(addr) {
+			return nil
+		}
+		l, err := net.Listen("tcp", addr)
+		if err != nil {
+			return fmt.Errorf("listening on %s: %w", addr, err)
+		}
+		servers = append(servers, server{listener: l, srv: &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}})
 		return nil
-	}); err != nil {
-		return fmt.Errorf("adding ready check: %w", err)
 	}
-	ctrl.LoggerFrom(ctx).Info("starting agent", "cluster", opts.ClusterName, "namespace", namespace)
-	return mgr.Start(ctx)
+	metricsMux := http.NewServeMux()
+	metricsMux.Handle("/metrics", promhttp.HandlerFor(a.metrics.registry, promhttp.HandlerOpts{}))
+	if err := add(a.opts.MetricsAddr, metricsMux); err != nil {
+		return nil, err
+	}
+	probeMux := http.NewServeMux()
+	// Alive means the member answers: applying to it is the agent's job.
+	// Ready is the same: the hub being away is a state the agent handles,
+	// not a reason to restart it or to take it out of rotation.
+	check := func(w http.ResponseWriter, r *http.Request) {
+		if err := ping(r.Context()); err != nil {
+			http.Error(w, "member unreachable: "+err.Error(), http.StatusServiceUnavailable)
+			return
+		}
+		_, _ = w.Write([]byte("ok"))
+	}
+	probeMux.HandleFunc("/healthz", check)
+	probeMux.HandleFunc("/readyz", check)
+	if err := add(a.opts.ProbeAddr, probeMux); err != nil {
+		for _, s := range servers {
+			_ = s.listener.Close()
+		}
+		return nil, err
+	}
+	return servers, nil
 }

@@ -1,12 +1,20 @@
 package cli
 
 import (
+	"context"
+	"errors"
+
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 	ctrl "sigs.k8s.io/controller-runtime"
 
 	"github.com/flotilla-dev/flotilla/internal/agent"
+	"github.com/flotilla-dev/flotilla/internal/version"
 )
+
+// DefaultAgentStateDir is where the agent keeps desired state and inventory
+// unless told otherwise (a volume in the agent's Deployment).
+const DefaultAgentStateDir = "/var/lib/flotilla-agent"
 
 type agentOptions struct {
 	hubKubeconfig    string
@@ -19,14 +27,18 @@ func newAgentCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "agent",
 		Short: "Run the pull agent of one member cluster",
-		Long: `Run the pull agent inside a member cluster. It watches the Work in its own
-hub namespace (flotilla-cluster-<name>) and applies it to the member.`,
-		Args: cobra.NoArgs,
+		Long: `Run the pull agent of one member cluster. It watches the Works in its own hub
+namespace (flotilla-cluster-<name>), server-side-applies them to the member,
+prunes what leaves them, reports health and status back to the hub, renews its
+Lease as a heartbeat, and keeps the last desired state in --state-dir so that
+it keeps the member as it was while the hub is unreachable.`,
+		Example: `  flotilla agent --cluster edge-1 --hub-kubeconfig /etc/flotilla/hub.kubeconfig`,
+		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := o.Validate(); err != nil {
+			if err := o.validate(); err != nil {
 				return err
 			}
-			return o.run(cmd)
+			return o.run(cmd.Context())
 		},
 	}
 	o.addFlags(cmd.Flags())
@@ -35,14 +47,25 @@ hub namespace (flotilla-cluster-<name>) and applies it to the member.`,
 
 func (o *agentOptions) addFlags(flags *pflag.FlagSet) {
 	flags.StringVar(&o.ClusterName, "cluster", "", "this member's cluster name on the hub (required)")
-	flags.StringVar(&o.hubKubeconfig, "hub-kubeconfig", "", "kubeconfig for the hub, scoped to this cluster's namespace (required)")
+	flags.StringVar(&o.hubKubeconfig, "hub-kubeconfig", "", "kubeconfig for the hub, scoped to this cluster's namespace (required; `flotilla join --write-kubeconfig` writes one)")
 	flags.StringVar(&o.memberKubeconfig, "kubeconfig", "", "member kubeconfig (default: $KUBECONFIG, then in-cluster)")
+	flags.StringVar(&o.StateDir, "state-dir", DefaultAgentStateDir, "directory for the last desired state and the inventory of applied objects")
+	flags.DurationVar(&o.HeartbeatInterval, "heartbeat-interval", agent.DefaultHeartbeatInterval, "how often the agent renews its Lease on the hub")
+	flags.DurationVar(&o.HeartbeatGrace, "heartbeat-grace", 0, "how long the hub waits after a renewal before marking the cluster Offline (whole seconds; default 3 × --heartbeat-interval)")
+	flags.DurationVar(&o.ResyncInterval, "resync-interval", agent.DefaultResyncInterval, "how often settled Works are checked again on the member")
 	flags.StringVar(&o.MetricsAddr, "metrics-bind-address", ":8080", `address of the Prometheus metrics endpoint ("0" disables it)`)
-	flags.StringVar(&o.ProbeAddr, "health-probe-bind-address", ":8081", "address of /healthz and /readyz")
-	_ = cobra.MarkFlagRequired(flags, "hub-kubeconfig")
+	flags.StringVar(&o.ProbeAddr, "health-probe-bind-address", ":8081", `address of /healthz and /readyz ("0" disables it)`)
 }
 
-func (o *agentOptions) run(cmd *cobra.Command) error {
+func (o *agentOptions) validate() error {
+	if o.hubKubeconfig == "" {
+		return errors.New("--hub-kubeconfig is required")
+	}
+	o.Version = version.String()
+	return o.Validate()
+}
+
+func (o *agentOptions) run(ctx context.Context) error {
 	hub, err := restConfig(o.hubKubeconfig)
 	if err != nil {
 		return err
@@ -51,5 +74,5 @@ func (o *agentOptions) run(cmd *cobra.Command) error {
 	if err != nil {
 		return err
 	}
-	return agent.Run(ctrl.LoggerInto(cmd.Context(), ctrl.Log), hub, member, o.Options)
+	return agent.Run(ctrl.LoggerInto(ctx, ctrl.Log), hub, member, o.Options)
 }

@@ -1,0 +1,340 @@
+package agent
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/go-logr/logr"
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/util/workqueue"
+
+	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
+)
+
+// workers is how many Works are applied at once.
+const workers = 4
+
+// agent is one running agent. All mutable state hangs off it: several
+// agents run side by side in one process.
+type agent struct {
+	opts     Options
+	log      logr.Logger
+	hub      *hubClient
+	member   member
+	applier  *applier
+	store    *store
+	metrics  *metrics
+	informer cache.SharedIndexInformer
+	queue    workqueue.TypedRateLimitingInterface[string]
+	now      func() time.Time
+	rand     func() float64
+
+	mu    sync.Mutex
+	works map[string]*workState
+}
+
+// workState is what the agent knows about one Work. Only the worker holding
+// the Work's key touches its fields (the queue never hands a key to two
+// workers); the map itself is guarded by agent.mu.
+type workState struct {
+	// record mirrors the Work's file in the state directory.
+	record *workRecord
+	// appliedHash is the spec hash of the last apply pass in this process.
+	appliedHash string
+	// last is that pass, with the health seen since.
+	last *passRecord
+	// attempt counts unsettled looks since the last change, for backoff.
+	attempt int
+	// nextCheck is when the Work is due for another look at the member.
+	nextCheck time.Time
+	// written is the status last written, and the resourceVersion it was
+	// written over: while the informer still shows that version, it has not
+	// caught up with the write yet.
+	written       *fleetv1alpha1.WorkStatus
+	writtenOverRV string
+}
+
+func (a *agent) state(name string) *workState {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.works[name]
+}
+
+func (a *agent) setState(name string, st *workState) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if st == nil {
+		delete(a.works, name)
+	} else {
+		a.works[name] = st
+	}
+	a.metrics.worksManaged.Set(float64(len(a.works)))
+}
+
+func (a *agent) workNames() []string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	names := make([]string, 0, len(a.works))
+	for n := range a.works {
+		names = append(names, n)
+	}
+	return names
+}
+
+// runWorkers processes the queue until it shuts down.
+func (a *agent) runWorkers(ctx context.Context) {
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for a.processNext(ctx) {
+			}
+		})
+	}
+	wg.Wait()
+}
+
+func (a *agent) processNext(ctx context.Context) bool {
+	name, shutdown := a.queue.Get()
+	if shutdown {
+		return false
+	}
+	defer a.queue.Done(name)
+	log := a.log.WithValues("work", name)
+	err := a.sync(logr.NewContext(ctx, log), name)
+	switch {
+	case err == nil:
+		a.queue.Forget(name)
+		a.metrics.lastSync.SetToCurrentTime()
+	case ctx.Err() != nil:
+		// Shutting down.
+	default:
+		log.V(1).Info("sync failed; retrying with backoff", "error", err.Error())
+		a.queue.AddRateLimited(name)
+	}
+	return true
+}
+
+// sync brings one Work's objects on the member in line with its desired
+// state and reports status. The desired state comes from the hub when the
+// informer has synced, from the local record until then: a Work missing from
+// an unsynced informer is never pruned.
+func (a *agent) sync(ctx context.Context, name string) error {
+	log := logr.FromContextOrDiscard(ctx)
+	now := a.now()
+	st := a.state(name)
+	hubWork, onHub, err := a.hubWork(name)
+	if err != nil {
+		return err
+	}
+	synced := a.informer.HasSynced()
+
+	switch {
+	case onHub && hubWork.DeletionTimestamp != nil:
+		return a.syncDeleting(ctx, name, st, hubWork)
+	case !onHub && synced:
+		return a.syncDeleted(ctx, name, st)
+	case !onHub && st == nil:
+		return nil // never heard of it
+	}
+
+	desired := hubWork
+	if !onHub {
+		desired = st.record.Work // hub not seen yet: keep the member as it was
+	}
+	if st == nil {
+		st = &workState{record: &workRecord{}}
+		a.setState(name, st)
+	}
+	hash := specHash(desired)
+	if st.record.Work == nil || st.record.Work.UID != desired.UID || st.record.Work.Generation != desired.Generation || specHash(st.record.Work) != hash {
+		st.record.Work = stripForRecord(desired)
+		if err := a.store.save(st.record); err != nil {
+			// Without the record a restart would not know this Work; carry on
+			// applying (the hub is the source of truth) and try again soon.
+			log.Error(err, "saving desired state")
+			a.queue.AddAfter(name, maxRecheck)
+		}
+	}
+
+	switch {
+	case hash != st.appliedHash:
+		st.attempt = 0
+		a.applyWork(ctx, st, desired, hash, now)
+	case !now.Before(st.nextCheck) && !st.last.pass.complete():
+		a.applyWork(ctx, st, desired, hash, now) // retry what failed
+	case !now.Before(st.nextCheck):
+		a.applier.refreshHealth(ctx, st.last.pass.resources)
+	}
+	if !now.Before(st.nextCheck) {
+		isSettled := settled(st.last.pass)
+		if isSettled {
+			st.attempt = 0
+		}
+		st.nextCheck = now.Add(recheckAfter(isSettled, st.attempt, a.opts.ResyncInterval, a.rand))
+		if !isSettled {
+			st.attempt++
+		}
+	}
+	a.queue.AddAfter(name, st.nextCheck.Sub(now))
+
+	if !onHub {
+		return nil // status waits for the hub
+	}
+	return a.writeStatus(ctx, st, hubWork, computeStatus(hubWork.Status, st.last, now))
+}
+
+// applyWork runs an apply pass and records its result and inventory.
+func (a *agent) applyWork(ctx context.Context, st *workState, work *fleetv1alpha1.Work, hash string, now time.Time) {
+	log := logr.FromContextOrDiscard(ctx)
+	saveInv := func(inv inventory) error {
+		st.record.Inventory = inv
+		return a.store.save(st.record)
+	}
+	pass := a.applier.apply(ctx, work, st.record.Inventory, saveInv)
+	if !pass.inventory.equal(st.record.Inventory) {
+		if err := saveInv(pass.inventory); err != nil {
+			log.Error(err, "saving inventory")
+		}
+	}
+	st.appliedHash = hash
+	st.last = &passRecord{generation: work.Generation, revision: work.Spec.Revision,
+		instanceRevision: work.Spec.InstanceRevision, at: now, pass: pass}
+	st.nextCheck = time.Time{} // judge it now
+	logPass(log, work, pass)
+}
+
+func logPass(log logr.Logger, work *fleetv1alpha1.Work, pass *applyPass) {
+	failedCount := 0
+	for _, r := range pass.resources {
+		if r.result == fleetv1alpha1.ApplyResultFailed {
+			failedCount++
+			log.V(1).Info("resource failed", "resource", r.ref.String(), "message", r.message)
+		}
+	}
+	for _, r := range pass.pruned {
+		log.Info("pruned", "resource", r.ref.String(), "result", r.result, "message", r.message)
+	}
+	log.Info("applied", "revision", work.Spec.Revision, "generation", work.Generation,
+		"resources", len(pass.resources), "failed", failedCount, "pruned", len(pass.pruned), "pruneDeferred", pass.pruneDeferred)
+}
+
+// syncDeleting prunes a Work that is being deleted on the hub (a finalizer
+// holds it) and reports what pruning did.
+func (a *agent) syncDeleting(ctx context.Context, name string, st *workState, hubWork *fleetv1alpha1.Work) error {
+	var pruned []resourceResult
+	if st != nil {
+		var done bool
+		pruned, done = a.pruneAll(ctx, name, st)
+		if !done {
+			a.queue.AddAfter(name, recheckAfter(false, st.attempt, a.opts.ResyncInterval, a.rand))
+			st.attempt++
+		}
+	} else {
+		st = &workState{record: &workRecord{Work: stripForRecord(hubWork)}}
+		a.setState(name, st)
+	}
+	return a.writeStatus(ctx, st, hubWork, deletingStatus(hubWork.Status, hubWork.Generation, pruned, a.now()))
+}
+
+// syncDeleted prunes a Work the hub no longer has and forgets it.
+func (a *agent) syncDeleted(ctx context.Context, name string, st *workState) error {
+	if st == nil {
+		return nil
+	}
+	if _, done := a.pruneAll(ctx, name, st); !done {
+		a.queue.AddAfter(name, recheckAfter(false, st.attempt, a.opts.ResyncInterval, a.rand))
+		st.attempt++
+		return nil
+	}
+	if err := a.store.remove(name); err != nil {
+		return err
+	}
+	a.setState(name, nil)
+	logr.FromContextOrDiscard(ctx).Info("forgot deleted work")
+	return nil
+}
+
+// pruneAll prunes every object of a Work's inventory, by its last known
+// prunePolicy. It reports whether nothing is left to retry.
+func (a *agent) pruneAll(ctx context.Context, name string, st *workState) ([]resourceResult, bool) {
+	if len(st.record.Inventory) == 0 {
+		return nil, true
+	}
+	orphan := st.record.Work != nil && st.record.Work.Spec.PrunePolicy == fleetv1alpha1.PruneOrphan
+	results, retry := a.applier.prune(ctx, name, st.record.Inventory, orphan)
+	for _, r := range results {
+		logr.FromContextOrDiscard(ctx).Info("pruned", "resource", r.ref.String(), "result", r.result, "message", r.message)
+	}
+	st.record.Inventory = newInventory(retry...)
+	if st.record.Work != nil {
+		if err := a.store.save(st.record); err != nil {
+			logr.FromContextOrDiscard(ctx).Error(err, "saving inventory")
+		}
+	}
+	return results, len(retry) == 0
+}
+
+// writeStatus writes status when it differs from what the hub holds, and
+// not again while the informer has not caught up with the last write.
+func (a *agent) writeStatus(ctx context.Context, st *workState, hubWork *fleetv1alpha1.Work, status fleetv1alpha1.WorkStatus) error {
+	if equality.Semantic.DeepEqual(status, hubWork.Status) {
+		return nil
+	}
+	if st.written != nil && st.writtenOverRV == hubWork.ResourceVersion && equality.Semantic.DeepEqual(status, *st.written) {
+		return nil
+	}
+	update := hubWork.DeepCopy()
+	update.Status = status
+	_, err := a.hub.updateWorkStatus(ctx, update)
+	a.metrics.statusWrites.WithLabelValues(outcome(err)).Inc()
+	if err != nil {
+		if apierrors.IsConflict(err) || apierrors.IsNotFound(err) {
+			// The informer brings the newer Work (or its deletion) shortly.
+			a.queue.AddAfter(hubWork.Name, minRecheck)
+			return nil
+		}
+		a.metrics.hubConnected.Set(0)
+		return err
+	}
+	a.metrics.hubConnected.Set(1)
+	st.written, st.writtenOverRV = &status, hubWork.ResourceVersion
+	return nil
+}
+
+func (a *agent) hubWork(name string) (*fleetv1alpha1.Work, bool, error) {
+	obj, exists, err := a.informer.GetStore().GetByKey(a.hub.namespace + "/" + name)
+	if err != nil || !exists {
+		return nil, false, err
+	}
+	work, ok := obj.(*fleetv1alpha1.Work)
+	if !ok {
+		return nil, false, fmt.Errorf("unexpected %T in the work informer", obj)
+	}
+	return work, true, nil
+}
+
+// specHash identifies a desired state: any change to the spec re-applies.
+func specHash(work *fleetv1alpha1.Work) string {
+	data, err := json.Marshal(work.Spec)
+	if err != nil {
+		return ""
+	}
+	sum := sha256.Sum256(data)
+	return hex.EncodeToString(sum[:])
+}
+
+// stripForRecord keeps what the local record needs: identity and spec.
+func stripForRecord(work *fleetv1alpha1.Work) *fleetv1alpha1.Work {
+	w := work.DeepCopy()
+	w.Status = fleetv1alpha1.WorkStatus{}
+	w.ManagedFields = nil
+	w.ResourceVersion = ""
+	return w
+}

@@ -1,0 +1,353 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
+	"github.com/flotilla-dev/flotilla/internal/health"
+)
+
+// resourceResult is the outcome of one manifest, or of one pruned object.
+type resourceResult struct {
+	ref     objectRef
+	result  fleetv1alpha1.ApplyResult
+	health  health.Result
+	message string
+	// permanent marks a failure that retrying will not fix: the manifest
+	// needs a change (or a kind the member does not have).
+	permanent bool
+}
+
+// applyPass is what one apply of a Work did.
+type applyPass struct {
+	// resources has one result per manifest, in manifest order.
+	resources []resourceResult
+	// pruned has one result per object that left the Work.
+	pruned []resourceResult
+	// pruneDeferred is set when invalid manifests made the desired set
+	// uncertain, so nothing was pruned.
+	pruneDeferred bool
+	// inventory after the pass.
+	inventory inventory
+}
+
+// complete reports whether every manifest is on the member as desired
+// (applied, or deliberately skipped).
+func (p *applyPass) complete() bool {
+	for _, r := range p.resources {
+		if r.result == fleetv1alpha1.ApplyResultFailed {
+			return false
+		}
+	}
+	return true
+}
+
+// crdEstablishTimeout bounds the wait for new CRDs before the objects of
+// their kinds are applied; past it those objects fail and are retried.
+const crdEstablishTimeout = 30 * time.Second
+
+// applier applies Works to the member and prunes what leaves them.
+type applier struct {
+	member  member
+	metrics *metrics
+}
+
+// apply applies a Work: CRDs first (waiting until they are established),
+// then Namespaces, then the rest; then prunes what left the Work. saveInv is
+// called with the inventory before any object not yet in it is created, so a
+// crash never leaves an object the agent cannot prune later.
+func (a *applier) apply(ctx context.Context, work *fleetv1alpha1.Work, inv inventory, saveInv func(inventory) error) *applyPass {
+	objs := decodeManifests(work.Name, work.Spec.Manifests)
+	pass := &applyPass{resources: make([]resourceResult, len(objs))}
+	uncertain := false // some manifest's identity is unknown: do not prune
+	for i, d := range objs {
+		pass.resources[i] = resourceResult{ref: d.ref}
+		if d.err != nil {
+			pass.resources[i] = failed(d.ref, "", d.err, true)
+			uncertain = true
+		}
+	}
+	definedKinds := crdKinds(objs)
+
+	for _, p := range []phase{phaseCRDs, phaseNamespaces, phaseRest} {
+		batch := byPhase(objs, p)
+		if len(batch) == 0 {
+			continue
+		}
+		// Resolve scope now: kinds defined by this Work's CRDs exist only after phaseCRDs.
+		ready := batch[:0]
+		for _, d := range batch {
+			if err := a.normalize(d); err != nil {
+				permanent := !definedKinds[d.ref.gvk().GroupKind()]
+				pass.resources[d.index] = failed(d.ref, "", err, permanent)
+				uncertain = true
+				continue
+			}
+			pass.resources[d.index].ref = d.ref
+			ready = append(ready, d)
+		}
+		refs := make([]objectRef, 0, len(ready))
+		for _, d := range ready {
+			refs = append(refs, d.ref)
+		}
+		if next := inv.union(refs...); !next.equal(inv) {
+			if err := saveInv(next); err != nil {
+				for _, d := range ready {
+					pass.resources[d.index] = failed(d.ref, "recording the inventory", err, false)
+				}
+				continue
+			}
+			inv = next
+		}
+		var crds []*desiredObject
+		for _, d := range ready {
+			pass.resources[d.index] = a.applyOne(ctx, work.Name, d)
+			if d.ref.isCRD() && pass.resources[d.index].result == fleetv1alpha1.ApplyResultApplied {
+				crds = append(crds, d)
+			}
+		}
+		if len(crds) > 0 {
+			a.waitEstablished(ctx, crds, pass.resources)
+			a.member.resetKinds()
+		}
+	}
+
+	desired := make([]objectRef, 0, len(objs))
+	for _, r := range pass.resources {
+		if r.ref.Name != "" {
+			desired = append(desired, r.ref)
+		}
+	}
+	if uncertain {
+		pass.pruneDeferred = true
+		pass.inventory = inv
+		return pass
+	}
+	gone := inv.without(desired...)
+	results, keep := a.prune(ctx, work.Name, gone, work.Spec.PrunePolicy == fleetv1alpha1.PruneOrphan)
+	pass.pruned = results
+	pass.inventory = inv.without(gone...)
+	pass.inventory = pass.inventory.union(keep...)
+	return pass
+}
+
+// normalize settles the object's namespace by the kind's scope: namespaced
+// objects without one go to "default" (as with kubectl), cluster-scoped ones
+// lose a stray namespace.
+func (a *applier) normalize(d *desiredObject) error {
+	namespaced, err := a.member.namespaced(d.ref.gvk())
+	if err != nil {
+		return err
+	}
+	switch {
+	case namespaced && d.obj.GetNamespace() == "":
+		d.obj.SetNamespace("default")
+	case !namespaced && d.obj.GetNamespace() != "":
+		d.obj.SetNamespace("")
+	}
+	d.ref = refOf(d.obj)
+	return nil
+}
+
+// applyOne applies one object, unless it (as written or as live) turns
+// reconciliation off.
+func (a *applier) applyOne(ctx context.Context, workName string, d *desiredObject) resourceResult {
+	if d.obj.GetAnnotations()[fleetv1alpha1.AnnotationReconcile] == fleetv1alpha1.ReconcileDisabled {
+		a.metrics.applies.WithLabelValues(resultLabel(fleetv1alpha1.ApplyResultSkipped)).Inc()
+		return resourceResult{ref: d.ref, result: fleetv1alpha1.ApplyResultSkipped,
+			message: fleetv1alpha1.AnnotationReconcile + "=" + fleetv1alpha1.ReconcileDisabled + " on the manifest"}
+	}
+	live, err := a.member.get(ctx, d.ref)
+	if err != nil && !apierrors.IsNotFound(err) {
+		a.metrics.applies.WithLabelValues(resultLabel(fleetv1alpha1.ApplyResultFailed)).Inc()
+		return failed(d.ref, "reading the live object", err, permanentError(err))
+	}
+	note := ""
+	if err == nil {
+		if live.GetAnnotations()[fleetv1alpha1.AnnotationReconcile] == fleetv1alpha1.ReconcileDisabled {
+			a.metrics.applies.WithLabelValues(resultLabel(fleetv1alpha1.ApplyResultSkipped)).Inc()
+			return resourceResult{ref: d.ref, result: fleetv1alpha1.ApplyResultSkipped, health: health.Of(live),
+				message: fleetv1alpha1.AnnotationReconcile + "=" + fleetv1alpha1.ReconcileDisabled + " on the live object"}
+		}
+		if owner := live.GetLabels()[fleetv1alpha1.LabelWork]; owner != "" && owner != fleetv1alpha1.WorkLabelValue(workName) {
+			note = "taken over from Work " + owner
+		}
+	}
+	out, err := a.member.apply(ctx, d.obj)
+	if err != nil {
+		a.metrics.applies.WithLabelValues(resultLabel(fleetv1alpha1.ApplyResultFailed)).Inc()
+		return failed(d.ref, "", err, permanentError(err))
+	}
+	a.metrics.applies.WithLabelValues(resultLabel(fleetv1alpha1.ApplyResultApplied)).Inc()
+	r := resourceResult{ref: d.ref, result: fleetv1alpha1.ApplyResultApplied, health: health.Of(out), message: note}
+	return r
+}
+
+// waitEstablished waits, bounded, until the applied CRDs are established,
+// updating their health; those that are not yet stay InProgress.
+func (a *applier) waitEstablished(ctx context.Context, crds []*desiredObject, results []resourceResult) {
+	ctx, cancel := context.WithTimeout(ctx, crdEstablishTimeout)
+	defer cancel()
+	delay := 50 * time.Millisecond
+	for {
+		pending := 0
+		for _, d := range crds {
+			r := &results[d.index]
+			if r.health.Status == fleetv1alpha1.HealthCurrent || r.health.Status == fleetv1alpha1.HealthFailed {
+				continue
+			}
+			live, err := a.member.get(ctx, d.ref)
+			if err != nil {
+				pending++
+				continue
+			}
+			r.health = health.Of(live)
+			if r.health.Status != fleetv1alpha1.HealthCurrent && r.health.Status != fleetv1alpha1.HealthFailed {
+				pending++
+			}
+		}
+		if pending == 0 {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(delay):
+		}
+		delay = min(2*delay, time.Second)
+	}
+}
+
+// prune deletes the objects that left a Work (all of them when the Work is
+// deleted), unless orphan is set. It only deletes objects that still carry
+// this Work's label and do not opt out by annotation; a Namespace or CRD is
+// kept when deleting it would take along objects the Work did not create.
+// It returns a result per object and the refs to try again later.
+func (a *applier) prune(ctx context.Context, workName string, refs []objectRef, orphan bool) ([]resourceResult, []objectRef) {
+	var results []resourceResult
+	var retry []objectRef
+	label := fleetv1alpha1.WorkLabelValue(workName)
+	for _, ref := range pruneOrder(refs) {
+		r := a.pruneOne(ctx, ref, label, orphan)
+		if r.result == fleetv1alpha1.ApplyResultFailed {
+			retry = append(retry, ref)
+		}
+		a.metrics.prunes.WithLabelValues(resultLabel(r.result)).Inc()
+		results = append(results, r)
+	}
+	return results, retry
+}
+
+func (a *applier) pruneOne(ctx context.Context, ref objectRef, label string, orphan bool) resourceResult {
+	skipped := func(msg string) resourceResult {
+		return resourceResult{ref: ref, result: fleetv1alpha1.ApplyResultSkipped, message: "left in place: " + msg}
+	}
+	pruned := func(msg string) resourceResult {
+		return resourceResult{ref: ref, result: fleetv1alpha1.ApplyResultPruned, message: msg}
+	}
+	if orphan {
+		return skipped("prunePolicy is Orphan")
+	}
+	live, err := a.member.get(ctx, ref)
+	switch {
+	case apierrors.IsNotFound(err) || meta.IsNoMatchError(err):
+		return pruned("already gone")
+	case err != nil:
+		return failed(ref, "reading the live object before pruning", err, false)
+	}
+	if owner := live.GetLabels()[fleetv1alpha1.LabelWork]; owner != label {
+		if owner == "" {
+			return skipped("it no longer carries the " + fleetv1alpha1.LabelWork + " label")
+		}
+		return skipped("it now belongs to Work " + owner)
+	}
+	annotations := live.GetAnnotations()
+	if annotations[fleetv1alpha1.AnnotationPrune] == fleetv1alpha1.PruneDisabled {
+		return skipped(fleetv1alpha1.AnnotationPrune + "=" + fleetv1alpha1.PruneDisabled)
+	}
+	if annotations[fleetv1alpha1.AnnotationReconcile] == fleetv1alpha1.ReconcileDisabled {
+		return skipped(fleetv1alpha1.AnnotationReconcile + "=" + fleetv1alpha1.ReconcileDisabled)
+	}
+	if live.GetDeletionTimestamp() != nil {
+		return pruned("being deleted")
+	}
+	if ref.isNamespace() || ref.isCRD() {
+		const shown = 5
+		others, err := a.member.foreign(ctx, ref, label, shown)
+		if err != nil {
+			return failed(ref, "checking what deleting it would take along", err, false)
+		}
+		if len(others) > 0 {
+			return skipped("deleting it would delete objects this Work did not create: " + strings.Join(others, ", "))
+		}
+	}
+	if err := a.member.delete(ctx, ref, live.GetUID()); err != nil {
+		switch {
+		case apierrors.IsNotFound(err):
+			return pruned("already gone")
+		case apierrors.IsConflict(err):
+			// The UID precondition failed: someone recreated it meanwhile.
+			return skipped("it was recreated by someone else")
+		}
+		return failed(ref, "deleting", err, false)
+	}
+	return pruned("")
+}
+
+// refreshHealth reads the live state of applied objects and judges it again.
+func (a *applier) refreshHealth(ctx context.Context, results []resourceResult) {
+	for i := range results {
+		r := &results[i]
+		if r.result != fleetv1alpha1.ApplyResultApplied && r.result != fleetv1alpha1.ApplyResultSkipped {
+			continue
+		}
+		live, err := a.member.get(ctx, r.ref)
+		switch {
+		case apierrors.IsNotFound(err) || meta.IsNoMatchError(err):
+			r.health = health.Of(nil)
+		case err != nil:
+			r.health = health.Result{Status: fleetv1alpha1.HealthUnknown, Message: "reading the live object: " + errorMessage(err)}
+		default:
+			r.health = health.Of(live)
+		}
+	}
+}
+
+// failed is a Failed result; doing says what the agent was doing, if the
+// error does not say it already.
+func failed(ref objectRef, doing string, err error, permanent bool) resourceResult {
+	msg := errorMessage(err)
+	if doing != "" {
+		msg = doing + ": " + msg
+	}
+	return resourceResult{ref: ref, result: fleetv1alpha1.ApplyResultFailed, message: msg, permanent: permanent}
+}
+
+// permanentError: failures retrying will not fix without a new manifest.
+func permanentError(err error) bool {
+	return meta.IsNoMatchError(err) || errors.Is(err, errInvalidManifest) ||
+		apierrors.IsInvalid(err) || apierrors.IsBadRequest(err) || apierrors.IsMethodNotSupported(err) ||
+		apierrors.IsUnsupportedMediaType(err) || apierrors.IsRequestEntityTooLargeError(err)
+}
+
+// crdKinds returns the kinds the Work's own CRDs define.
+func crdKinds(objs []desiredObject) map[schema.GroupKind]bool {
+	kinds := map[schema.GroupKind]bool{}
+	for _, d := range objs {
+		if d.err != nil || !d.ref.isCRD() {
+			continue
+		}
+		group, _, _ := unstructured.NestedString(d.obj.Object, "spec", "group")
+		kind, _, _ := unstructured.NestedString(d.obj.Object, "spec", "names", "kind")
+		kinds[schema.GroupKind{Group: group, Kind: kind}] = true
+	}
+	return kinds
+}

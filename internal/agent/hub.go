@@ -1,0 +1,149 @@
+package agent
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/serializer"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/cache"
+
+	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
+)
+
+// hubRequestTimeout bounds every non-watch request to the hub.
+const hubRequestTimeout = 15 * time.Second
+
+// hubClient is everything the agent does on the hub, all of it inside the
+// cluster's own namespace except reading and patching its own Cluster's
+// status. It holds no cache beyond the Work informer.
+type hubClient struct {
+	cluster   string
+	namespace string
+	fleet     rest.Interface       // fleet.flotilla.dev/v1alpha1
+	kube      kubernetes.Interface // coordination.k8s.io Leases
+}
+
+func newHubClient(config *rest.Config, cluster string) (*hubClient, error) {
+	// A scheme with Flotilla's kinds only: the agent decodes nothing else from the hub.
+	scheme := runtime.NewScheme()
+	if err := fleetv1alpha1.AddToScheme(scheme); err != nil {
+		return nil, fmt.Errorf("registering Flotilla's API: %w", err)
+	}
+	fleetConfig := rest.CopyConfig(config)
+	fleetConfig.GroupVersion = &fleetv1alpha1.GroupVersion
+	fleetConfig.APIPath = "/apis"
+	fleetConfig.ContentType = runtime.ContentTypeJSON
+	fleetConfig.NegotiatedSerializer = serializer.NewCodecFactory(scheme).WithoutConversion()
+	if fleetConfig.UserAgent == "" {
+		fleetConfig.UserAgent = "flotilla-agent"
+	}
+	fleet, err := rest.RESTClientFor(fleetConfig)
+	if err != nil {
+		return nil, fmt.Errorf("creating hub client: %w", err)
+	}
+	kubeConfig := rest.CopyConfig(config)
+	if kubeConfig.UserAgent == "" {
+		kubeConfig.UserAgent = "flotilla-agent"
+	}
+	kube, err := kubernetes.NewForConfig(kubeConfig)
+	if err != nil {
+		return nil, fmt.Errorf("creating hub client: %w", err)
+	}
+	return &hubClient{cluster: cluster, namespace: fleetv1alpha1.ClusterNamespace(cluster), fleet: fleet, kube: kube}, nil
+}
+
+// workInformer watches the Works of the cluster's namespace, and nothing else.
+// Its reflector retries with jittered backoff while the hub is unreachable.
+func (h *hubClient) workInformer() cache.SharedIndexInformer {
+	lw := &cache.ListWatch{
+		ListWithContextFunc: func(ctx context.Context, opts metav1.ListOptions) (runtime.Object, error) {
+			list := &fleetv1alpha1.WorkList{}
+			err := h.fleet.Get().Namespace(h.namespace).Resource("works").
+				VersionedParams(&opts, metav1.ParameterCodec).Do(ctx).Into(list)
+			return list, err
+		},
+		WatchFuncWithContext: func(ctx context.Context, opts metav1.ListOptions) (watch.Interface, error) {
+			opts.Watch = true
+			return h.fleet.Get().Namespace(h.namespace).Resource("works").
+				VersionedParams(&opts, metav1.ParameterCodec).Watch(ctx)
+		},
+	}
+	inf := cache.NewSharedIndexInformerWithOptions(lw, &fleetv1alpha1.Work{}, cache.SharedIndexInformerOptions{})
+	// managedFields are never read; dropping them halves the memory per Work.
+	_ = inf.SetTransform(func(obj any) (any, error) {
+		if w, ok := obj.(*fleetv1alpha1.Work); ok {
+			w.ManagedFields = nil
+		}
+		return obj, nil
+	})
+	return inf
+}
+
+// updateWorkStatus writes a Work's status (optimistic concurrency on the
+// resourceVersion of work) and returns the stored object.
+func (h *hubClient) updateWorkStatus(ctx context.Context, work *fleetv1alpha1.Work) (*fleetv1alpha1.Work, error) {
+	ctx, cancel := context.WithTimeout(ctx, hubRequestTimeout)
+	defer cancel()
+	out := &fleetv1alpha1.Work{}
+	err := h.fleet.Put().Namespace(h.namespace).Resource("works").Name(work.Name).SubResource("status").
+		Body(work).Do(ctx).Into(out)
+	if err != nil {
+		return nil, fmt.Errorf("updating status of work %s: %w", work.Name, err)
+	}
+	return out, nil
+}
+
+// renewLease renews the agent's Lease with one merge patch (no read first:
+// one request per heartbeat). The Lease is created by `flotilla join`; the
+// agent has no right to create it, so a missing Lease is a NotFound error.
+func (h *hubClient) renewLease(ctx context.Context, holder string, grace time.Duration, now time.Time) error {
+	ctx, cancel := context.WithTimeout(ctx, hubRequestTimeout)
+	defer cancel()
+	patch, err := json.Marshal(map[string]any{
+		"spec": map[string]any{
+			"holderIdentity":       holder,
+			"leaseDurationSeconds": int64(grace / time.Second),
+			"renewTime":            metav1.NewMicroTime(now),
+		},
+	})
+	if err != nil {
+		return fmt.Errorf("encoding lease renewal: %w", err)
+	}
+	_, err = h.kube.CoordinationV1().Leases(h.namespace).Patch(ctx, fleetv1alpha1.AgentLease, types.MergePatchType, patch, metav1.PatchOptions{})
+	if err != nil {
+		return fmt.Errorf("renewing lease %s/%s: %w", h.namespace, fleetv1alpha1.AgentLease, err)
+	}
+	return nil
+}
+
+// reportFacts merge-patches only the agent's fields of its Cluster status;
+// the hub's Cluster controller owns the rest (availability, conditions,
+// lastHeartbeatTime), and a merge patch leaves those alone.
+func (h *hubClient) reportFacts(ctx context.Context, facts clusterFacts, agentVersion string) error {
+	ctx, cancel := context.WithTimeout(ctx, hubRequestTimeout)
+	defer cancel()
+	patch, err := json.Marshal(map[string]any{
+		"status": map[string]any{
+			"kubernetesVersion": facts.KubernetesVersion,
+			"nodeCount":         facts.NodeCount,
+			"agentVersion":      agentVersion,
+		},
+	})
+	if err != nil {
+		return fmt.Errorf("encoding cluster facts: %w", err)
+	}
+	err = h.fleet.Patch(types.MergePatchType).Resource("clusters").Name(h.cluster).SubResource("status").
+		Body(patch).Do(ctx).Error()
+	if err != nil {
+		return fmt.Errorf("reporting facts on cluster %s: %w", h.cluster, err)
+	}
+	return nil
+}

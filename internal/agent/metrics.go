@@ -1,0 +1,80 @@
+package agent
+
+import (
+	"strings"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
+)
+
+// metrics are one agent's Prometheus metrics, in a registry of its own so
+// that several agents can run in one process. Labels are bounded: results
+// and nothing per Work, object or revision.
+type metrics struct {
+	registry     *prometheus.Registry
+	applies      *prometheus.CounterVec
+	prunes       *prometheus.CounterVec
+	lastSync     prometheus.Gauge
+	worksManaged prometheus.Gauge
+	hubConnected prometheus.Gauge
+	heartbeats   *prometheus.CounterVec
+	statusWrites *prometheus.CounterVec
+}
+
+func newMetrics() *metrics {
+	m := &metrics{
+		registry: prometheus.NewRegistry(),
+		applies: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "flotilla_agent_applies_total",
+			Help: "Objects applied to the member, by result (applied, failed, skipped).",
+		}, []string{"result"}),
+		prunes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "flotilla_agent_prunes_total",
+			Help: "Objects that left a Work, by result (pruned, failed, skipped: left in place).",
+		}, []string{"result"}),
+		lastSync: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "flotilla_agent_last_successful_sync_timestamp_seconds",
+			Help: "When a Work was last applied or checked and its status reported without error (Unix time).",
+		}),
+		worksManaged: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "flotilla_agent_works_managed",
+			Help: "Works whose objects the agent manages on the member (from the hub or its local state).",
+		}),
+		hubConnected: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "flotilla_agent_hub_connected",
+			Help: "1 when the last request to the hub succeeded, 0 otherwise.",
+		}),
+		heartbeats: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "flotilla_agent_heartbeats_total",
+			Help: "Lease renewals on the hub, by result (success, error).",
+		}, []string{"result"}),
+		statusWrites: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "flotilla_agent_status_writes_total",
+			Help: "Work status writes to the hub, by result (success, error).",
+		}, []string{"result"}),
+	}
+	m.registry.MustRegister(m.applies, m.prunes, m.lastSync, m.worksManaged, m.hubConnected, m.heartbeats, m.statusWrites,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	for _, r := range []fleetv1alpha1.ApplyResult{fleetv1alpha1.ApplyResultApplied, fleetv1alpha1.ApplyResultFailed, fleetv1alpha1.ApplyResultSkipped} {
+		m.applies.WithLabelValues(resultLabel(r))
+	}
+	for _, r := range []fleetv1alpha1.ApplyResult{fleetv1alpha1.ApplyResultPruned, fleetv1alpha1.ApplyResultFailed, fleetv1alpha1.ApplyResultSkipped} {
+		m.prunes.WithLabelValues(resultLabel(r))
+	}
+	for _, r := range []string{"success", "error"} {
+		m.heartbeats.WithLabelValues(r)
+		m.statusWrites.WithLabelValues(r)
+	}
+	return m
+}
+
+func resultLabel(r fleetv1alpha1.ApplyResult) string { return strings.ToLower(string(r)) }
+
+func outcome(err error) string {
+	if err != nil {
+		return "error"
+	}
+	return "success"
+}

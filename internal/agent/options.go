@@ -1,0 +1,103 @@
+package agent
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"time"
+
+	"k8s.io/apimachinery/pkg/util/validation"
+
+	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
+)
+
+// Defaults of the options left zero.
+const (
+	DefaultHeartbeatInterval = 60 * time.Second
+	DefaultResyncInterval    = 5 * time.Minute
+	// DefaultHeartbeatGraceFactor times the heartbeat interval is the default grace.
+	DefaultHeartbeatGraceFactor = 3
+)
+
+// Options configure one agent. Zero durations take their defaults (see Default).
+type Options struct {
+	// ClusterName is the member's name on the hub (its Cluster object): a DNS
+	// label of at most fleetv1alpha1.MaxClusterNameLength characters. Required.
+	ClusterName string
+	// StateDir keeps the last desired state of every Work and the inventory of
+	// what was applied, so the agent can restart without the hub. Required.
+	StateDir string
+	// HeartbeatInterval is how often the agent renews its Lease on the hub.
+	// Default 60s.
+	HeartbeatInterval time.Duration
+	// HeartbeatGrace is written as the Lease's leaseDurationSeconds: the hub
+	// marks the cluster Offline after renewTime+grace. Default 3×HeartbeatInterval.
+	HeartbeatGrace time.Duration
+	// ResyncInterval is how often a settled Work's health is checked again.
+	// Default 5m.
+	ResyncInterval time.Duration
+	// MetricsAddr serves Prometheus metrics on /metrics; "" or "0" disables it.
+	MetricsAddr string
+	// ProbeAddr serves /healthz and /readyz; "" or "0" disables it.
+	ProbeAddr string
+	// Version is reported on the Cluster status as agentVersion.
+	Version string
+}
+
+// Default returns the options with every zero duration set to its default.
+func (o Options) Default() Options {
+	if o.HeartbeatInterval == 0 {
+		o.HeartbeatInterval = DefaultHeartbeatInterval
+	}
+	if o.HeartbeatGrace == 0 {
+		o.HeartbeatGrace = DefaultHeartbeatGraceFactor * o.HeartbeatInterval
+	}
+	if o.ResyncInterval == 0 {
+		o.ResyncInterval = DefaultResyncInterval
+	}
+	return o
+}
+
+// Validate checks the options before anything connects anywhere. Zero
+// durations are valid (they mean the default); Validate never changes o.
+func (o Options) Validate() error {
+	var errs []error
+	switch {
+	case o.ClusterName == "":
+		errs = append(errs, errors.New("cluster name is required"))
+	case len(o.ClusterName) > fleetv1alpha1.MaxClusterNameLength:
+		errs = append(errs, fmt.Errorf("cluster name %q is longer than %d characters", o.ClusterName, fleetv1alpha1.MaxClusterNameLength))
+	default:
+		if msgs := validation.IsDNS1123Label(o.ClusterName); len(msgs) > 0 {
+			errs = append(errs, fmt.Errorf("cluster name %q: %s", o.ClusterName, msgs[0]))
+		}
+	}
+	if o.StateDir == "" {
+		errs = append(errs, errors.New("state directory is required"))
+	}
+	d := o.Default()
+	if d.HeartbeatInterval < time.Second {
+		errs = append(errs, fmt.Errorf("heartbeat interval %s must be at least 1s", o.HeartbeatInterval))
+	}
+	if d.HeartbeatGrace <= d.HeartbeatInterval {
+		errs = append(errs, fmt.Errorf("heartbeat grace %s must be longer than the heartbeat interval %s", d.HeartbeatGrace, d.HeartbeatInterval))
+	}
+	if d.HeartbeatGrace%time.Second != 0 {
+		errs = append(errs, fmt.Errorf("heartbeat grace %s must be whole seconds (it becomes the Lease's leaseDurationSeconds)", d.HeartbeatGrace))
+	}
+	if d.ResyncInterval < time.Second {
+		errs = append(errs, fmt.Errorf("resync interval %s must be at least 1s", o.ResyncInterval))
+	}
+	for _, a := range []struct{ name, addr string }{{"metrics address", o.MetricsAddr}, {"probe address", o.ProbeAddr}} {
+		if !enabled(a.addr) {
+			continue
+		}
+		if _, _, err := net.SplitHostPort(a.addr); err != nil {
+			errs = append(errs, fmt.Errorf("%s %q: %w", a.name, a.addr, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// enabled reports whether an address turns a server on.
+func enabled(addr string) bool { return addr != "" && addr != "0" }

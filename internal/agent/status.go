@@ -1,0 +1,297 @@
+package agent
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"time"
+	"unicode/utf8"
+
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
+	"github.com/flotilla-dev/flotilla/internal/health"
+)
+
+// Bounds from the Work API.
+const (
+	maxStatusResources = 1000
+	maxMessageLength   = 1024
+)
+
+// passRecord is the last apply of a Work with the health seen since.
+type passRecord struct {
+	generation       int64
+	revision         string
+	instanceRevision string
+	at               time.Time
+	pass             *applyPass
+}
+
+// computeStatus returns the Work status for the last pass, starting from the
+// status the hub holds (prev) so that condition transition times and the
+// last full apply survive. It is pure: now is passed in.
+func computeStatus(prev fleetv1alpha1.WorkStatus, rec *passRecord, now time.Time) fleetv1alpha1.WorkStatus {
+	st := *prev.DeepCopy()
+	st.ObservedGeneration = rec.generation
+	pass := rec.pass
+	if pass.complete() {
+		st.AppliedRevision = rec.revision
+		st.AppliedInstanceRevision = rec.instanceRevision
+		st.LastAppliedTime = ptrTime(rec.at)
+	}
+
+	st.Resources = make([]fleetv1alpha1.ResourceStatus, 0, min(len(pass.resources)+len(pass.pruned), maxStatusResources))
+	for _, r := range append(append([]resourceResult(nil), pass.resources...), pass.pruned...) {
+		if len(st.Resources) == maxStatusResources {
+			break
+		}
+		st.Resources = append(st.Resources, resourceStatus(r))
+	}
+
+	var failedApply, failedPrune, permanent, transient int
+	var firstApplyFailure, firstPruneFailure *resourceResult
+	var summary health.Summary
+	var firstUnhealthy, firstFailedHealth *resourceResult
+	for i := range pass.resources {
+		r := &pass.resources[i]
+		switch r.result {
+		case fleetv1alpha1.ApplyResultFailed:
+			failedApply++
+			if r.permanent {
+				permanent++
+			} else {
+				transient++
+			}
+			if firstApplyFailure == nil {
+				firstApplyFailure = r
+			}
+		case fleetv1alpha1.ApplyResultApplied, fleetv1alpha1.ApplyResultSkipped:
+			summary.Add(r.health.Status)
+			if r.health.Status == fleetv1alpha1.HealthFailed && firstFailedHealth == nil {
+				firstFailedHealth = r
+			}
+			if r.health.Status != fleetv1alpha1.HealthCurrent && firstUnhealthy == nil {
+				firstUnhealthy = r
+			}
+		}
+	}
+	for i := range pass.pruned {
+		if pass.pruned[i].result == fleetv1alpha1.ApplyResultFailed {
+			failedPrune++
+			if firstPruneFailure == nil {
+				firstPruneFailure = &pass.pruned[i]
+			}
+		}
+	}
+
+	set := func(condType string, status metav1.ConditionStatus, reason, message string) {
+		meta.SetStatusCondition(&st.Conditions, metav1.Condition{
+			Type: condType, Status: status, Reason: reason, Message: truncate(message),
+			ObservedGeneration: rec.generation, LastTransitionTime: metav1.NewTime(now.Truncate(time.Second)),
+		})
+	}
+
+	// Applied
+	appliedOK := false
+	switch {
+	case failedApply > 0:
+		set(fleetv1alpha1.ConditionApplied, metav1.ConditionFalse, fleetv1alpha1.ReasonApplyFailed,
+			fmt.Sprintf("%d of %d resources failed to apply; first: %s: %s", failedApply, len(pass.resources), firstApplyFailure.ref, firstApplyFailure.message))
+	case failedPrune > 0:
+		set(fleetv1alpha1.ConditionApplied, metav1.ConditionFalse, fleetv1alpha1.ReasonPruneFailed,
+			fmt.Sprintf("%d objects that left the Work could not be pruned; first: %s: %s", failedPrune, firstPruneFailure.ref, firstPruneFailure.message))
+	default:
+		appliedOK = true
+		set(fleetv1alpha1.ConditionApplied, metav1.ConditionTrue, fleetv1alpha1.ReasonApplied, appliedMessage(pass))
+	}
+
+	// Healthy, judged over what is on the member.
+	healthOK := false
+	switch summary.Status() {
+	case fleetv1alpha1.HealthCurrent:
+		healthOK = true
+		set(fleetv1alpha1.ConditionHealthy, metav1.ConditionTrue, fleetv1alpha1.ReasonHealthy, summary.String())
+	case fleetv1alpha1.HealthFailed:
+		set(fleetv1alpha1.ConditionHealthy, metav1.ConditionFalse, fleetv1alpha1.ReasonUnhealthy,
+			fmt.Sprintf("%s; %s: %s", summary, firstFailedHealth.ref, firstFailedHealth.health.Message))
+	default:
+		set(fleetv1alpha1.ConditionHealthy, metav1.ConditionFalse, fleetv1alpha1.ReasonInProgress,
+			fmt.Sprintf("%s; %s: %s", summary, firstUnhealthy.ref, firstUnhealthy.health.Message))
+	}
+
+	// Ready: applied in full and healthy.
+	applied := meta.FindStatusCondition(st.Conditions, fleetv1alpha1.ConditionApplied)
+	healthy := meta.FindStatusCondition(st.Conditions, fleetv1alpha1.ConditionHealthy)
+	switch {
+	case appliedOK && healthOK:
+		set(fleetv1alpha1.ConditionReady, metav1.ConditionTrue, fleetv1alpha1.ReasonSucceeded,
+			fmt.Sprintf("revision %s applied and healthy", rec.revision))
+	case !appliedOK:
+		set(fleetv1alpha1.ConditionReady, metav1.ConditionFalse, applied.Reason, applied.Message)
+	default:
+		set(fleetv1alpha1.ConditionReady, metav1.ConditionFalse, healthy.Reason, healthy.Message)
+	}
+
+	// Stalled: needs a person (bad manifests, a resource that will not converge).
+	switch {
+	case permanent > 0:
+		set(fleetv1alpha1.ConditionStalled, metav1.ConditionTrue, fleetv1alpha1.ReasonInvalidSpec, applied.Message)
+	case summary.Failed > 0:
+		set(fleetv1alpha1.ConditionStalled, metav1.ConditionTrue, fleetv1alpha1.ReasonUnhealthy, healthy.Message)
+	default:
+		meta.RemoveStatusCondition(&st.Conditions, fleetv1alpha1.ConditionStalled)
+	}
+	// Reconciling: the agent is still working on it by itself.
+	switch {
+	case transient > 0 || failedPrune > 0:
+		set(fleetv1alpha1.ConditionReconciling, metav1.ConditionTrue, fleetv1alpha1.ReasonProgressing, "retrying: "+applied.Message)
+	case summary.InProgress > 0 || summary.Unknown > 0:
+		set(fleetv1alpha1.ConditionReconciling, metav1.ConditionTrue, fleetv1alpha1.ReasonProgressing, healthy.Message)
+	default:
+		meta.RemoveStatusCondition(&st.Conditions, fleetv1alpha1.ConditionReconciling)
+	}
+	return st
+}
+
+// deletingStatus is the status of a Work being deleted (held by a finalizer):
+// what pruning did.
+func deletingStatus(prev fleetv1alpha1.WorkStatus, generation int64, pruned []resourceResult, now time.Time) fleetv1alpha1.WorkStatus {
+	st := *prev.DeepCopy()
+	st.ObservedGeneration = generation
+	st.Resources = make([]fleetv1alpha1.ResourceStatus, 0, min(len(pruned), maxStatusResources))
+	failedPrune := 0
+	for _, r := range pruned {
+		if r.result == fleetv1alpha1.ApplyResultFailed {
+			failedPrune++
+		}
+		if len(st.Resources) < maxStatusResources {
+			st.Resources = append(st.Resources, resourceStatus(r))
+		}
+	}
+	reason, msg := fleetv1alpha1.ReasonProgressing, fmt.Sprintf("deleting: %d objects handled", len(pruned))
+	if failedPrune > 0 {
+		reason, msg = fleetv1alpha1.ReasonPruneFailed, fmt.Sprintf("deleting: %d objects could not be pruned yet", failedPrune)
+	}
+	meta.SetStatusCondition(&st.Conditions, metav1.Condition{
+		Type: fleetv1alpha1.ConditionReady, Status: metav1.ConditionFalse, Reason: reason, Message: msg,
+		ObservedGeneration: generation, LastTransitionTime: metav1.NewTime(now.Truncate(time.Second)),
+	})
+	return st
+}
+
+func appliedMessage(pass *applyPass) string {
+	applied, skipped, pruned, kept := 0, 0, 0, 0
+	for _, r := range pass.resources {
+		if r.result == fleetv1alpha1.ApplyResultSkipped {
+			skipped++
+		} else {
+			applied++
+		}
+	}
+	for _, r := range pass.pruned {
+		if r.result == fleetv1alpha1.ApplyResultPruned {
+			pruned++
+		} else {
+			kept++
+		}
+	}
+	msg := fmt.Sprintf("%d resources applied", applied)
+	if skipped > 0 {
+		msg += fmt.Sprintf(", %d skipped (reconcile disabled)", skipped)
+	}
+	if pruned > 0 {
+		msg += fmt.Sprintf(", %d pruned", pruned)
+	}
+	if kept > 0 {
+		msg += fmt.Sprintf(", %d left the Work but were left in place", kept)
+	}
+	return msg
+}
+
+func resourceStatus(r resourceResult) fleetv1alpha1.ResourceStatus {
+	rs := fleetv1alpha1.ResourceStatus{
+		Group: r.ref.Group, Version: r.ref.Version, Kind: r.ref.Kind,
+		Namespace: r.ref.Namespace, Name: r.ref.Name,
+		Result: r.result, Health: r.health.Status,
+	}
+	rs.Message = r.message
+	if rs.Message == "" && r.health.Status != "" && r.health.Status != fleetv1alpha1.HealthCurrent {
+		rs.Message = r.health.Message
+	}
+	rs.Message = truncate(rs.Message)
+	// Keep the API's bounds even for the identity of a malformed manifest.
+	rs.Group, rs.Version, rs.Kind = clip(rs.Group, 253), clip(rs.Version, 63), clip(rs.Kind, 63)
+	rs.Namespace, rs.Name = clip(rs.Namespace, 63), clip(rs.Name, 253)
+	return rs
+}
+
+// settled reports whether the last pass needs no quick re-check: nothing is
+// converging and nothing failed that the agent retries by itself.
+func settled(pass *applyPass) bool {
+	for _, r := range pass.resources {
+		switch {
+		case r.result == fleetv1alpha1.ApplyResultFailed && !r.permanent:
+			return false
+		case r.result == fleetv1alpha1.ApplyResultApplied || r.result == fleetv1alpha1.ApplyResultSkipped:
+			if r.health.Status == fleetv1alpha1.HealthInProgress || r.health.Status == fleetv1alpha1.HealthUnknown {
+				return false
+			}
+		}
+	}
+	for _, r := range pass.pruned {
+		if r.result == fleetv1alpha1.ApplyResultFailed {
+			return false
+		}
+	}
+	return true
+}
+
+// Re-check backoff while a Work converges.
+const (
+	minRecheck = time.Second
+	maxRecheck = 30 * time.Second
+)
+
+// recheckAfter is the delay before the next look at a Work: backing off
+// from minRecheck to maxRecheck while it is unsettled (attempt counts the
+// unsettled looks so far), the resync interval once settled; jittered so
+// that many Works (and many agents) do not move in step.
+func recheckAfter(isSettled bool, attempt int, resync time.Duration, rnd func() float64) time.Duration {
+	if isSettled {
+		// ±10% around the resync interval.
+		return time.Duration(float64(resync) * (0.9 + 0.2*rnd()))
+	}
+	d := minRecheck
+	for i := 0; i < attempt && d < maxRecheck; i++ {
+		d *= 2
+	}
+	d = min(d, maxRecheck)
+	// Up to +25%, never below the minimum.
+	return time.Duration(float64(d) * (1 + 0.25*rnd()))
+}
+
+func jitterRand() float64 { return rand.Float64() } //nolint:gosec // jitter, not security
+
+func truncate(s string) string { return clip(s, maxMessageLength) }
+
+// clip shortens s to at most n bytes (so also n characters), on a rune
+// boundary, marking the cut with "...".
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	cut, suffix := n-3, "..."
+	if cut < 0 {
+		cut, suffix = n, ""
+	}
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + suffix
+}
+
+func ptrTime(t time.Time) *metav1.Time {
+	mt := metav1.NewTime(t.Truncate(time.Second))
+	return &mt
+}
