@@ -1,0 +1,159 @@
+package membership
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	authenticationv1 "k8s.io/api/authentication/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/rest"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
+
+	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
+	"github.com/flotilla-dev/flotilla/internal/kube"
+)
+
+// Join makes a member cluster known to the hub, or brings an existing
+// membership up to date: it applies (server-side, field manager FieldManager)
+// the Cluster, its namespace, the agent's ServiceAccount and pre-created
+// Lease, and the agent's Role/RoleBinding and ClusterRole/ClusterRoleBinding;
+// then it issues a fresh token for the agent. Running it again updates labels
+// and delivery and issues a new token; earlier tokens stay valid until they
+// expire.
+func Join(ctx context.Context, hub *rest.Config, opts JoinOptions) (*Joined, error) {
+	opts, err := opts.normalize()
+	if err != nil {
+		return nil, err
+	}
+	c, err := newClient(hub)
+	if err != nil {
+		return nil, err
+	}
+	ns := fleetv1alpha1.ClusterNamespace(opts.Name)
+	if err := checkNotTerminating(ctx, c, ns); err != nil {
+		return nil, err
+	}
+
+	cluster := clusterObject(opts)
+	if err := apply(ctx, c, cluster); err != nil {
+		return nil, err
+	}
+	owner := metav1.OwnerReference{
+		APIVersion: fleetv1alpha1.GroupVersion.String(), Kind: "Cluster",
+		Name: cluster.Name, UID: cluster.UID,
+	}
+	for _, obj := range hubObjects(opts.Name, owner) {
+		if err := apply(ctx, c, obj); err != nil {
+			return nil, err
+		}
+	}
+
+	token, expiry, err := requestToken(ctx, c, ns, opts.TokenTTL)
+	if err != nil {
+		return nil, err
+	}
+	server := opts.HubServer
+	if server == "" {
+		server = hub.Host
+	}
+	kubeconfig, err := agentKubeconfig(hub, server, opts.Name, token)
+	if err != nil {
+		return nil, err
+	}
+	return &Joined{Cluster: cluster, Namespace: ns, HubKubeconfig: kubeconfig, TokenExpiry: expiry}, nil
+}
+
+func newClient(hub *rest.Config) (client.Client, error) {
+	c, err := client.New(hub, client.Options{Scheme: kube.NewScheme()})
+	if err != nil {
+		return nil, fmt.Errorf("connecting to the hub: %w", err)
+	}
+	return c, nil
+}
+
+// checkNotTerminating refuses to join while an earlier unjoin's namespace is
+// still being deleted: nothing can be created in it until it is gone.
+func checkNotTerminating(ctx context.Context, c client.Client, ns string) error {
+	existing := &corev1.Namespace{}
+	err := c.Get(ctx, client.ObjectKey{Name: ns}, existing)
+	switch {
+	case apierrors.IsNotFound(err):
+		return nil
+	case err != nil:
+		return fmt.Errorf("reading namespace %s: %w", ns, err)
+	case existing.DeletionTimestamp != nil:
+		return fmt.Errorf("namespace %s is still being deleted after an unjoin; join again once it is gone", ns)
+	}
+	return nil
+}
+
+// apply server-side applies the fields obj sets, taking them over from any
+// other manager, and reads the result back into obj.
+func apply(ctx context.Context, c client.Client, obj client.Object) error {
+	u, err := toUnstructured(obj, c.Scheme())
+	if err != nil {
+		return err
+	}
+	if err := c.Apply(ctx, client.ApplyConfigurationFromUnstructured(u), client.FieldOwner(FieldManager), client.ForceOwnership); err != nil {
+		return fmt.Errorf("applying %s: %w", describe(c, obj), err)
+	}
+	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, obj); err != nil {
+		return fmt.Errorf("reading applied %s: %w", describe(c, obj), err)
+	}
+	return nil
+}
+
+// toUnstructured converts a typed object, setting its apiVersion and kind and
+// dropping the zero values typed objects carry (creationTimestamp, status),
+// which would otherwise be applied or printed as if they were meant.
+func toUnstructured(obj client.Object, scheme *runtime.Scheme) (*unstructured.Unstructured, error) {
+	gvk, err := apiutil.GVKForObject(obj, scheme)
+	if err != nil {
+		return nil, fmt.Errorf("converting %T: %w", obj, err)
+	}
+	content, err := runtime.DefaultUnstructuredConverter.ToUnstructured(obj)
+	if err != nil {
+		return nil, fmt.Errorf("converting %s %s: %w", gvk.Kind, obj.GetName(), err)
+	}
+	u := &unstructured.Unstructured{Object: content}
+	u.SetGroupVersionKind(gvk)
+	unstructured.RemoveNestedField(u.Object, "metadata", "creationTimestamp")
+	unstructured.RemoveNestedField(u.Object, "status")
+	return u, nil
+}
+
+// describe names obj for errors: "Role flotilla-cluster-a/flotilla-agent".
+func describe(c client.Client, obj client.Object) string {
+	kind := fmt.Sprintf("%T", obj)
+	if gvk, err := apiutil.GVKForObject(obj, c.Scheme()); err == nil {
+		kind = gvk.Kind
+	}
+	if obj.GetNamespace() == "" {
+		return kind + " " + obj.GetName()
+	}
+	return kind + " " + obj.GetNamespace() + "/" + obj.GetName()
+}
+
+// requestToken issues a token for the agent's ServiceAccount. It is bound to
+// the ServiceAccount's UID: deleting the ServiceAccount (unjoin) revokes it.
+func requestToken(ctx context.Context, c client.Client, ns string, ttl time.Duration) (string, time.Time, error) {
+	sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: fleetv1alpha1.AgentServiceAccount}}
+	req := &authenticationv1.TokenRequest{Spec: authenticationv1.TokenRequestSpec{
+		ExpirationSeconds: ptr.To(int64(ttl / time.Second)),
+	}}
+	if err := c.SubResource("token").Create(ctx, sa, req); err != nil {
+		return "", time.Time{}, fmt.Errorf("requesting a token for %s/%s: %w", ns, sa.Name, err)
+	}
+	if req.Status.Token == "" {
+		return "", time.Time{}, errors.New("the hub returned an empty token")
+	}
+	return req.Status.Token, req.Status.ExpirationTimestamp.Time, nil
+}

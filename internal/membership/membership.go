@@ -1,0 +1,149 @@
+// Package membership joins member clusters to the hub and removes them:
+// `flotilla join` and `flotilla unjoin` delegate here. Join creates a
+// cluster's Cluster object, its hub namespace and the agent's identity with
+// exactly the rights the agent needs; it returns a token-based kubeconfig for
+// the agent and can render the manifests that install the agent on the member.
+package membership
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"k8s.io/apimachinery/pkg/util/validation"
+
+	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
+)
+
+// Token lifetimes. The token join issues only has to last until the agent
+// first connects: the agent may request fresh tokens for its own
+// ServiceAccount, and re-running join issues a new one.
+const (
+	DefaultTokenTTL = 24 * time.Hour
+	// MinTokenTTL is the API server's minimum for a TokenRequest.
+	MinTokenTTL = 10 * time.Minute
+	MaxTokenTTL = 365 * 24 * time.Hour
+)
+
+// FieldManager owns, through server-side apply, what join writes on the hub.
+const FieldManager = "flotilla-join"
+
+// JoinOptions describe a member cluster to join.
+type JoinOptions struct {
+	// Name of the cluster: a DNS label of at most MaxClusterNameLength characters.
+	Name string
+	// Labels of the Cluster (env, region, tier, …). Re-running join with other
+	// labels sets these and removes those an earlier join set; labels set by
+	// other means (kubectl label) are kept.
+	Labels map[string]string
+	// Delivery mode: Agent (default) or Git.
+	Delivery fleetv1alpha1.DeliveryMode
+	// Git is where the hub commits this cluster's manifests; required for Git delivery.
+	Git *fleetv1alpha1.GitDelivery
+	// TokenTTL is the lifetime of the agent's token; DefaultTokenTTL when zero,
+	// between MinTokenTTL and MaxTokenTTL. The API server may shorten it
+	// (--service-account-max-token-expiration); Joined.TokenExpiry is the truth.
+	TokenTTL time.Duration
+	// HubServer overrides the URL agents use to reach the hub; by default the
+	// host of the hub rest.Config join runs with. Set it when that address is
+	// not reachable from members (a load balancer, an in-cluster service address).
+	HubServer string
+}
+
+// Joined is the result of a join.
+type Joined struct {
+	// Cluster as stored on the hub.
+	Cluster *fleetv1alpha1.Cluster
+	// Namespace on the hub holding the cluster's Works, Lease and ServiceAccount.
+	Namespace string
+	// HubKubeconfig is a token-based kubeconfig for the agent, scoped by RBAC
+	// to the cluster's namespace and its own Cluster.
+	HubKubeconfig []byte
+	// TokenExpiry is when the token in HubKubeconfig expires.
+	TokenExpiry time.Time
+}
+
+// normalize validates opts and fills in defaults. Errors name the flag or
+// field at fault.
+func (o JoinOptions) normalize() (JoinOptions, error) {
+	var errs []error
+	if err := ValidateName(o.Name); err != nil {
+		errs = append(errs, err)
+	}
+	keys := make([]string, 0, len(o.Labels))
+	for k := range o.Labels {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		if msgs := validation.IsQualifiedName(k); len(msgs) > 0 {
+			errs = append(errs, fmt.Errorf("label key %q: %s", k, strings.Join(msgs, "; ")))
+		}
+		if msgs := validation.IsValidLabelValue(o.Labels[k]); len(msgs) > 0 {
+			errs = append(errs, fmt.Errorf("label %s value %q: %s", k, o.Labels[k], strings.Join(msgs, "; ")))
+		}
+	}
+	if o.Delivery == "" {
+		o.Delivery = fleetv1alpha1.DeliveryAgent
+	}
+	switch o.Delivery {
+	case fleetv1alpha1.DeliveryAgent:
+		if o.Git != nil {
+			errs = append(errs, errors.New("git settings are only allowed with delivery Git"))
+		}
+	case fleetv1alpha1.DeliveryGit:
+		errs = append(errs, validateGit(o.Git)...)
+	default:
+		errs = append(errs, fmt.Errorf("delivery %q: must be Agent or Git", o.Delivery))
+	}
+	if o.TokenTTL == 0 {
+		o.TokenTTL = DefaultTokenTTL
+	}
+	if o.TokenTTL < MinTokenTTL || o.TokenTTL > MaxTokenTTL {
+		errs = append(errs, fmt.Errorf("token TTL %s: must be between %s and %s", o.TokenTTL, MinTokenTTL, MaxTokenTTL))
+	}
+	if o.HubServer != "" {
+		if u, err := url.Parse(o.HubServer); err != nil || u.Scheme != "https" || u.Host == "" {
+			errs = append(errs, fmt.Errorf("hub server %q: must be an https:// URL", o.HubServer))
+		}
+	}
+	return o, errors.Join(errs...)
+}
+
+// ValidateName checks a cluster name: a DNS label short enough to name its
+// hub namespace flotilla-cluster-<name>.
+func ValidateName(name string) error {
+	if name == "" {
+		return errors.New("cluster name is required")
+	}
+	if len(name) > fleetv1alpha1.MaxClusterNameLength {
+		return fmt.Errorf("cluster name %q is %d characters, at most %d are allowed (it names the hub namespace %s<name>)",
+			name, len(name), fleetv1alpha1.MaxClusterNameLength, fleetv1alpha1.ClusterNamespacePrefix)
+	}
+	if msgs := validation.IsDNS1123Label(name); len(msgs) > 0 {
+		return fmt.Errorf("cluster name %q: %s", name, strings.Join(msgs, "; "))
+	}
+	return nil
+}
+
+func validateGit(git *fleetv1alpha1.GitDelivery) []error {
+	if git == nil || git.URL == "" {
+		return []error{errors.New("git delivery needs a repository URL (--git-url)")}
+	}
+	var errs []error
+	if u, err := url.Parse(git.URL); err != nil || !slices.Contains([]string{"https", "http", "ssh", "git", "file"}, u.Scheme) {
+		errs = append(errs, fmt.Errorf("git URL %q: must start with https://, http://, ssh://, git:// or file://", git.URL))
+	}
+	if strings.HasPrefix(git.Path, "/") || strings.Contains(git.Path, "..") {
+		errs = append(errs, fmt.Errorf("git path %q: must be relative and must not contain '..'", git.Path))
+	}
+	switch git.HealthSource {
+	case "", fleetv1alpha1.GitHealthAgent, fleetv1alpha1.GitHealthNone:
+	default:
+		errs = append(errs, fmt.Errorf("git health source %q: must be Agent or None", git.HealthSource))
+	}
+	return errs
+}
