@@ -5,6 +5,7 @@ import (
 	"github.com/spf13/pflag"
 	ctrl "sigs.k8s.io/controller-runtime"
 
+	"github.com/flotilla-dev/flotilla/internal/controller/cluster"
 	"github.com/flotilla-dev/flotilla/internal/hub"
 )
 
@@ -37,6 +38,10 @@ func (o *hubOptions) addFlags(flags *pflag.FlagSet) {
 	flags.BoolVar(&o.LeaderElect, "leader-elect", false, "elect a leader among hub replicas")
 	flags.StringVar(&o.LeaderElectionNamespace, "leader-election-namespace", "", "namespace of the leader Lease (default: the pod's namespace)")
 	flags.BoolVar(&o.InstallCRDs, "install-crds", true, "install or upgrade Flotilla's CRDs at start")
+	flags.DurationVar(&o.ClusterOfflineGrace, "cluster-offline-grace", 0,
+		"time without a heartbeat after which a cluster is Offline (0: each agent's lease duration)")
+	flags.DurationVar(&o.HeartbeatStatusResolution, "heartbeat-status-resolution", cluster.DefaultHeartbeatStatusResolution,
+		"how stale a Cluster's status.lastHeartbeatTime may get while its availability holds (bounds status writes)")
 }
 
 func (o *hubOptions) run(cmd *cobra.Command) error {

@@ -1,0 +1,110 @@
+package cluster
+
+import (
+	"fmt"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
+)
+
+// DefaultOfflineGrace is the grace used when the agent's Lease does not say
+// (no leaseDurationSeconds) and the hub sets no override.
+const DefaultOfflineGrace = 180 * time.Second
+
+// ReasonHeartbeatNotRequired: a git-delivered cluster with healthSource None
+// has no agent, so it counts as available without a heartbeat.
+// TODO(api): move to api/v1alpha1/conditions.go with the other reasons.
+const ReasonHeartbeatNotRequired = "HeartbeatNotRequired"
+
+// heartbeat is what the hub reads from the agent's Lease.
+type heartbeat struct {
+	// RenewTime is the last renewal; zero when the agent never renewed.
+	RenewTime time.Time
+	// Duration is the agent's leaseDurationSeconds; zero when unset.
+	Duration time.Duration
+}
+
+// judgement is the availability of a cluster at one instant.
+type judgement struct {
+	Availability fleetv1alpha1.ClusterAvailability
+	// Conditions are Ready, Available and Offline, without observedGeneration
+	// or transition times (status.go sets those).
+	Conditions []metav1.Condition
+	// RequeueAfter is when the judgement changes by itself (the Lease expires);
+	// zero when only a new heartbeat can change it.
+	RequeueAfter time.Duration
+}
+
+// availability judges a cluster from its agent's heartbeat. hb is nil when the
+// Lease does not exist. graceOverride, when positive, replaces the agent's own
+// leaseDurationSeconds (the hub's --cluster-offline-grace). A cluster is
+// Available while now is before renewTime + grace; the grace is measured on the
+// renewTime the agent wrote, so the member's clock must be roughly in step with
+// the hub's (skew shortens or lengthens the grace by as much).
+func availability(hb *heartbeat, now time.Time, graceOverride time.Duration) judgement {
+	if hb == nil {
+		return unknown(fmt.Sprintf("the agent's Lease %s does not exist; re-run `flotilla join` to create it", fleetv1alpha1.AgentLease))
+	}
+	if hb.RenewTime.IsZero() {
+		return unknown("the agent has not heartbeated yet")
+	}
+	grace := hb.Duration
+	if graceOverride > 0 {
+		grace = graceOverride
+	}
+	if grace <= 0 {
+		grace = DefaultOfflineGrace
+	}
+	expiry := hb.RenewTime.Add(grace)
+	if now.Before(expiry) {
+		msg := fmt.Sprintf("the agent heartbeats; grace %s", grace)
+		return judgement{
+			Availability: fleetv1alpha1.ClusterAvailabilityAvailable,
+			Conditions:   conditions(metav1.ConditionTrue, fleetv1alpha1.ReasonHeartbeating, msg),
+			RequeueAfter: expiry.Sub(now),
+		}
+	}
+	msg := fmt.Sprintf("no heartbeat for %s (last at %s, grace %s)",
+		now.Sub(hb.RenewTime).Round(time.Second), hb.RenewTime.UTC().Format(time.RFC3339), grace)
+	return judgement{
+		Availability: fleetv1alpha1.ClusterAvailabilityOffline,
+		Conditions:   conditions(metav1.ConditionFalse, fleetv1alpha1.ReasonHeartbeatMissed, msg),
+	}
+}
+
+// availableWithoutHeartbeat is the judgement of a cluster that has no agent to
+// heartbeat: a git-delivered cluster whose health source is None.
+func availableWithoutHeartbeat() judgement {
+	return judgement{
+		Availability: fleetv1alpha1.ClusterAvailabilityAvailable,
+		Conditions: conditions(metav1.ConditionTrue, ReasonHeartbeatNotRequired,
+			"git delivery with healthSource None: no agent heartbeats; health comes from the push"),
+	}
+}
+
+func unknown(msg string) judgement {
+	return judgement{
+		Availability: fleetv1alpha1.ClusterAvailabilityUnknown,
+		Conditions: []metav1.Condition{
+			{Type: fleetv1alpha1.ConditionReady, Status: metav1.ConditionUnknown, Reason: fleetv1alpha1.ReasonNeverConnected, Message: msg},
+			{Type: fleetv1alpha1.ConditionAvailable, Status: metav1.ConditionUnknown, Reason: fleetv1alpha1.ReasonNeverConnected, Message: msg},
+			{Type: fleetv1alpha1.ConditionOffline, Status: metav1.ConditionUnknown, Reason: fleetv1alpha1.ReasonNeverConnected, Message: msg},
+		},
+	}
+}
+
+// conditions returns Ready and Available with status available, and Offline
+// with the opposite.
+func conditions(available metav1.ConditionStatus, reason, msg string) []metav1.Condition {
+	offline := metav1.ConditionFalse
+	if available == metav1.ConditionFalse {
+		offline = metav1.ConditionTrue
+	}
+	return []metav1.Condition{
+		{Type: fleetv1alpha1.ConditionReady, Status: available, Reason: reason, Message: msg},
+		{Type: fleetv1alpha1.ConditionAvailable, Status: available, Reason: reason, Message: msg},
+		{Type: fleetv1alpha1.ConditionOffline, Status: offline, Reason: reason, Message: msg},
+	}
+}

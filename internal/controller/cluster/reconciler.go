@@ -1,0 +1,114 @@
+// Package cluster is the hub's Cluster controller: it judges each member's
+// availability from its agent's Lease and writes the Cluster's status.
+package cluster
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	coordinationv1 "k8s.io/api/coordination/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/events"
+	"k8s.io/utils/clock"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
+	"github.com/flotilla-dev/flotilla/internal/controller"
+)
+
+// Reconciler reconciles Clusters.
+type Reconciler struct {
+	Client   client.Client
+	Recorder events.EventRecorder
+	Clock    clock.PassiveClock
+	// OfflineGrace, when positive, replaces every agent's own lease duration as
+	// the time without a heartbeat after which a cluster is Offline.
+	OfflineGrace time.Duration
+	// HeartbeatStatusResolution bounds how stale status.lastHeartbeatTime may
+	// get while availability does not change (see newStatus).
+	HeartbeatStatusResolution time.Duration
+}
+
+// Reconcile implements reconcile.Reconciler.
+func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	log := ctrl.LoggerFrom(ctx).WithValues("cluster", req.Name)
+	ctx = ctrl.LoggerInto(ctx, log)
+
+	cluster := &fleetv1alpha1.Cluster{}
+	if err := r.Client.Get(ctx, req.NamespacedName, cluster); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	if !cluster.DeletionTimestamp.IsZero() {
+		return ctrl.Result{}, nil
+	}
+
+	now := r.Clock.Now()
+	status, requeueAfter, err := r.reconcile(ctx, cluster, now)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	previous := cluster.Status.Availability
+	if previous == "" {
+		previous = fleetv1alpha1.ClusterAvailabilityUnknown
+	}
+	if err := controller.PatchStatus(ctx, r.Client, cluster, func(c *fleetv1alpha1.Cluster) { c.Status = status }); err != nil {
+		return ctrl.Result{}, err
+	}
+	if previous != status.Availability {
+		r.recordTransition(ctx, cluster, previous)
+	}
+	return ctrl.Result{RequeueAfter: requeueAfter}, nil
+}
+
+// reconcile returns the status the cluster should have at now and when to look again.
+func (r *Reconciler) reconcile(ctx context.Context, cluster *fleetv1alpha1.Cluster, now time.Time) (fleetv1alpha1.ClusterStatus, time.Duration, error) {
+	if git := cluster.Spec.Delivery.Git; cluster.Spec.Delivery.Mode == fleetv1alpha1.DeliveryGit && git != nil && git.HealthSource == fleetv1alpha1.GitHealthNone {
+		return newStatus(cluster, availableWithoutHeartbeat(), nil, now, r.HeartbeatStatusResolution), 0, nil
+	}
+	hb, err := r.heartbeat(ctx, cluster.Name)
+	if err != nil {
+		return fleetv1alpha1.ClusterStatus{}, 0, err
+	}
+	j := availability(hb, now, r.OfflineGrace)
+	return newStatus(cluster, j, hb, now, r.HeartbeatStatusResolution), j.RequeueAfter, nil
+}
+
+// heartbeat reads the agent's Lease from the cache; nil when it does not exist.
+func (r *Reconciler) heartbeat(ctx context.Context, cluster string) (*heartbeat, error) {
+	lease := &coordinationv1.Lease{}
+	key := types.NamespacedName{Namespace: fleetv1alpha1.ClusterNamespace(cluster), Name: fleetv1alpha1.AgentLease}
+	if err := r.Client.Get(ctx, key, lease); err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("reading lease %s: %w", key, err)
+	}
+	hb := &heartbeat{}
+	if t := lease.Spec.RenewTime; t != nil {
+		hb.RenewTime = t.Time
+	}
+	if d := lease.Spec.LeaseDurationSeconds; d != nil {
+		hb.Duration = time.Duration(*d) * time.Second
+	}
+	return hb, nil
+}
+
+// recordTransition logs an availability change and emits an Event for it.
+func (r *Reconciler) recordTransition(ctx context.Context, cluster *fleetv1alpha1.Cluster, previous fleetv1alpha1.ClusterAvailability) {
+	current := cluster.Status.Availability
+	reason, message := "", ""
+	if ready := meta.FindStatusCondition(cluster.Status.Conditions, fleetv1alpha1.ConditionReady); ready != nil {
+		reason, message = ready.Reason, ready.Message
+	}
+	ctrl.LoggerFrom(ctx).Info("cluster availability changed", "from", previous, "to", current, "reason", reason)
+	eventType := corev1.EventTypeNormal
+	if current == fleetv1alpha1.ClusterAvailabilityOffline {
+		eventType = corev1.EventTypeWarning
+	}
+	r.Recorder.Eventf(cluster, nil, eventType, reason, "Heartbeat", "%s -> %s: %s", previous, current, message)
+}

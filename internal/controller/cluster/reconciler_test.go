@@ -1,0 +1,242 @@
+package cluster_test
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	dto "github.com/prometheus/client_model/go"
+	coordinationv1 "k8s.io/api/coordination/v1"
+	corev1 "k8s.io/api/core/v1"
+	eventsv1 "k8s.io/api/events/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/clientcmd"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/metrics"
+
+	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
+	"github.com/flotilla-dev/flotilla/internal/controller/cluster"
+	"github.com/flotilla-dev/flotilla/internal/hub"
+	"github.com/flotilla-dev/flotilla/internal/kube"
+	"github.com/flotilla-dev/flotilla/internal/membership"
+)
+
+// agent plays a member's agent: it renews its Lease on the hub with the
+// credentials join issued, as the real agent does.
+type agent struct {
+	t      *testing.T
+	client client.Client
+	key    types.NamespacedName
+}
+
+func joinCluster(ctx context.Context, t *testing.T, opts membership.JoinOptions) *agent {
+	t.Helper()
+	joined, err := membership.Join(ctx, hubCP.RESTConfig, opts)
+	if err != nil {
+		t.Fatalf("joining %s: %v", opts.Name, err)
+	}
+	cfg, err := clientcmd.RESTConfigFromKubeConfig(joined.HubKubeconfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := client.New(cfg, client.Options{Scheme: kube.NewScheme()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &agent{t: t, client: c, key: types.NamespacedName{Namespace: joined.Namespace, Name: fleetv1alpha1.AgentLease}}
+}
+
+// renew renews the agent's Lease now, with the given lease duration, and
+// returns the renew time it wrote.
+func (a *agent) renew(ctx context.Context, duration time.Duration) time.Time {
+	a.t.Helper()
+	lease := &coordinationv1.Lease{}
+	if err := a.client.Get(ctx, a.key, lease); err != nil {
+		a.t.Fatalf("agent reading its lease: %v", err)
+	}
+	now := time.Now()
+	lease.Spec.HolderIdentity = ptr.To("agent-0")
+	lease.Spec.LeaseDurationSeconds = ptr.To(int32(duration / time.Second))
+	lease.Spec.RenewTime = ptr.To(metav1.NewMicroTime(now))
+	if err := a.client.Update(ctx, lease); err != nil {
+		a.t.Fatalf("agent renewing its lease: %v", err)
+	}
+	return now
+}
+
+// waitFor polls the Cluster until check passes and returns how long it took.
+func waitFor(ctx context.Context, t *testing.T, c client.Client, name, what string, timeout time.Duration, check func(*fleetv1alpha1.Cluster) bool) time.Duration {
+	t.Helper()
+	start := time.Now()
+	cl := &fleetv1alpha1.Cluster{}
+	for time.Since(start) < timeout {
+		if err := c.Get(ctx, client.ObjectKey{Name: name}, cl); err != nil {
+			t.Fatalf("reading cluster %s: %v", name, err)
+		}
+		if check(cl) {
+			return time.Since(start)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("cluster %s not %s after %s: status %+v", name, what, timeout, cl.Status)
+	return 0
+}
+
+func is(availability fleetv1alpha1.ClusterAvailability, reason string) func(*fleetv1alpha1.Cluster) bool {
+	return func(c *fleetv1alpha1.Cluster) bool {
+		ready := meta.FindStatusCondition(c.Status.Conditions, fleetv1alpha1.ConditionReady)
+		return c.Status.Availability == availability && ready != nil && ready.Reason == reason &&
+			c.Status.ObservedGeneration == c.Generation && ready.ObservedGeneration == c.Generation
+	}
+}
+
+func TestAvailabilityFollowsTheAgentLease(t *testing.T) {
+	ctx := testContext(t)
+	admin := adminClient(t)
+	startHub(t, hub.Options{})
+	const name = "edge-1"
+	agent := joinCluster(ctx, t, membership.JoinOptions{Name: name, Labels: map[string]string{"env": "prod"}})
+
+	waitFor(ctx, t, admin, name, "Unknown/NeverConnected", 10*time.Second, is(fleetv1alpha1.ClusterAvailabilityUnknown, fleetv1alpha1.ReasonNeverConnected))
+
+	// First heartbeat: Available at once.
+	const grace = 2 * time.Second
+	agent.renew(ctx, grace)
+	took := waitFor(ctx, t, admin, name, "Available", 5*time.Second, is(fleetv1alpha1.ClusterAvailabilityAvailable, fleetv1alpha1.ReasonHeartbeating))
+	t.Logf("Available %s after the first heartbeat", took.Round(time.Millisecond))
+	checkGauge(t, fleetv1alpha1.ClusterAvailabilityAvailable, 1)
+
+	// Steady heartbeats cost the hub no Cluster writes (resolution 5m).
+	before := &fleetv1alpha1.Cluster{}
+	if err := admin.Get(ctx, client.ObjectKey{Name: name}, before); err != nil {
+		t.Fatal(err)
+	}
+	var last time.Time
+	for range 6 {
+		last = agent.renew(ctx, grace)
+		time.Sleep(400 * time.Millisecond)
+	}
+	after := &fleetv1alpha1.Cluster{}
+	if err := admin.Get(ctx, client.ObjectKey{Name: name}, after); err != nil {
+		t.Fatal(err)
+	}
+	if after.ResourceVersion != before.ResourceVersion {
+		t.Errorf("6 heartbeats changed the Cluster (resourceVersion %s -> %s): %+v", before.ResourceVersion, after.ResourceVersion, after.Status)
+	}
+
+	// Heartbeats stop: Offline once the lease expires, not before.
+	took = waitFor(ctx, t, admin, name, "Offline", 10*time.Second, is(fleetv1alpha1.ClusterAvailabilityOffline, fleetv1alpha1.ReasonHeartbeatMissed))
+	sinceLast := time.Since(last)
+	t.Logf("Offline %s after the last heartbeat (grace %s)", sinceLast.Round(time.Millisecond), grace)
+	if sinceLast < grace {
+		t.Errorf("Offline %s after the last heartbeat, before the %s grace ran out", sinceLast, grace)
+	}
+	if took > grace+2*time.Second {
+		t.Errorf("Offline only %s after the lease expired", took-grace)
+	}
+	offline := &fleetv1alpha1.Cluster{}
+	if err := admin.Get(ctx, client.ObjectKey{Name: name}, offline); err != nil {
+		t.Fatal(err)
+	}
+	if got := offline.Status.LastHeartbeatTime; got == nil || !got.Time.Equal(last.Truncate(time.Second)) {
+		t.Errorf("lastHeartbeatTime = %v, want the last renewal %s", got, last.Truncate(time.Second))
+	}
+	cond := meta.FindStatusCondition(offline.Status.Conditions, fleetv1alpha1.ConditionOffline)
+	if cond == nil || cond.Status != metav1.ConditionTrue || !strings.Contains(cond.Message, "no heartbeat for") {
+		t.Errorf("Offline condition = %+v", cond)
+	}
+	checkGauge(t, fleetv1alpha1.ClusterAvailabilityOffline, 1)
+
+	// The agent comes back.
+	agent.renew(ctx, grace)
+	took = waitFor(ctx, t, admin, name, "Available again", 5*time.Second, is(fleetv1alpha1.ClusterAvailabilityAvailable, fleetv1alpha1.ReasonHeartbeating))
+	t.Logf("Available %s after heartbeats resumed", took.Round(time.Millisecond))
+
+	// Each transition left an Event on the Cluster.
+	var reasons []string
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		events := &eventsv1.EventList{}
+		if err := admin.List(ctx, events, client.InNamespace(metav1.NamespaceDefault)); err != nil {
+			t.Fatal(err)
+		}
+		reasons = reasons[:0]
+		for _, e := range events.Items {
+			if e.Regarding.Name == name && e.Regarding.Kind == "Cluster" {
+				reasons = append(reasons, e.Type+"/"+e.Reason)
+			}
+		}
+		if slices.Contains(reasons, corev1.EventTypeWarning+"/"+fleetv1alpha1.ReasonHeartbeatMissed) &&
+			slices.Contains(reasons, corev1.EventTypeNormal+"/"+fleetv1alpha1.ReasonHeartbeating) {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if !slices.Contains(reasons, corev1.EventTypeWarning+"/"+fleetv1alpha1.ReasonHeartbeatMissed) ||
+		!slices.Contains(reasons, corev1.EventTypeNormal+"/"+fleetv1alpha1.ReasonHeartbeating) {
+		t.Errorf("events on the cluster: %v", reasons)
+	}
+}
+
+func TestGitClusterWithoutHealthSourceIsAvailable(t *testing.T) {
+	ctx := testContext(t)
+	startHub(t, hub.Options{})
+	joinCluster(ctx, t, membership.JoinOptions{Name: "git-1", Delivery: fleetv1alpha1.DeliveryGit,
+		Git: &fleetv1alpha1.GitDelivery{URL: "https://git.example.com/fleet.git", HealthSource: fleetv1alpha1.GitHealthNone}})
+	waitFor(ctx, t, adminClient(t), "git-1", "Available without heartbeat", 10*time.Second,
+		is(fleetv1alpha1.ClusterAvailabilityAvailable, cluster.ReasonHeartbeatNotRequired))
+}
+
+// The hub's --cluster-offline-grace overrides what agents write in their Lease.
+// This is also the package's second (third) hub manager in one process.
+func TestOfflineGraceOverride(t *testing.T) {
+	ctx := testContext(t)
+	startHub(t, hub.Options{ClusterOfflineGrace: time.Second})
+	agent := joinCluster(ctx, t, membership.JoinOptions{Name: "edge-override"})
+	agent.renew(ctx, time.Hour)
+	admin := adminClient(t)
+	waitFor(ctx, t, admin, "edge-override", "Available", 5*time.Second, is(fleetv1alpha1.ClusterAvailabilityAvailable, fleetv1alpha1.ReasonHeartbeating))
+	took := waitFor(ctx, t, admin, "edge-override", "Offline", 5*time.Second, is(fleetv1alpha1.ClusterAvailabilityOffline, fleetv1alpha1.ReasonHeartbeatMissed))
+	t.Logf("Offline %s after Available with a 1s override of a 1h lease", took.Round(time.Millisecond))
+}
+
+// checkGauge checks flotilla_clusters{availability} counts at least n.
+// Other tests' clusters may count too, so it checks a lower bound.
+func checkGauge(t *testing.T, availability fleetv1alpha1.ClusterAvailability, n float64) {
+	t.Helper()
+	var got float64
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		families, err := metrics.Registry.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = gauge(families, "flotilla_clusters", "availability", string(availability))
+		if got >= n {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Errorf("flotilla_clusters{availability=%q} = %v, want at least %v", availability, got, n)
+}
+
+func gauge(families []*dto.MetricFamily, name, label, value string) float64 {
+	for _, f := range families {
+		if f.GetName() != name {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == label && l.GetValue() == value {
+					return m.GetGauge().GetValue()
+				}
+			}
+		}
+	}
+	return -1
+}

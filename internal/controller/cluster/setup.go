@@ -1,0 +1,63 @@
+package cluster
+
+import (
+	"context"
+	"time"
+
+	coordinationv1 "k8s.io/api/coordination/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/utils/clock"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
+)
+
+// Options configure the Cluster controller.
+type Options struct {
+	// OfflineGrace, when positive, replaces each agent's lease duration as the
+	// time without a heartbeat after which a cluster is Offline.
+	OfflineGrace time.Duration
+	// HeartbeatStatusResolution bounds how stale status.lastHeartbeatTime may
+	// get; DefaultHeartbeatStatusResolution when zero.
+	HeartbeatStatusResolution time.Duration
+}
+
+// EventSource is the reporting controller named on the hub's Events.
+const EventSource = "flotilla-hub"
+
+// SetupWithManager registers the Cluster controller and its metrics with mgr.
+func SetupWithManager(mgr ctrl.Manager, opts Options) error {
+	if opts.HeartbeatStatusResolution <= 0 {
+		opts.HeartbeatStatusResolution = DefaultHeartbeatStatusResolution
+	}
+	r := &Reconciler{
+		Client:                    mgr.GetClient(),
+		Recorder:                  mgr.GetEventRecorder(EventSource),
+		Clock:                     clock.RealClock{},
+		OfflineGrace:              opts.OfflineGrace,
+		HeartbeatStatusResolution: opts.HeartbeatStatusResolution,
+	}
+	if err := mgr.Add(metricsRunnable(mgr.GetClient())); err != nil {
+		return err
+	}
+	return ctrl.NewControllerManagedBy(mgr).
+		Named("cluster").
+		For(&fleetv1alpha1.Cluster{}).
+		Watches(&coordinationv1.Lease{}, handler.EnqueueRequestsFromMapFunc(leaseToCluster)).
+		Complete(r)
+}
+
+// leaseToCluster maps an agent's Lease to its Cluster; every other Lease to nothing.
+func leaseToCluster(_ context.Context, lease client.Object) []reconcile.Request {
+	if lease.GetName() != fleetv1alpha1.AgentLease {
+		return nil
+	}
+	name, ok := fleetv1alpha1.ClusterNameFromNamespace(lease.GetNamespace())
+	if !ok {
+		return nil
+	}
+	return []reconcile.Request{{NamespacedName: types.NamespacedName{Name: name}}}
+}

@@ -1,0 +1,88 @@
+package cluster_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/go-logr/logr/testr"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/flotilla-dev/flotilla/config/crd"
+	"github.com/flotilla-dev/flotilla/internal/hub"
+	"github.com/flotilla-dev/flotilla/internal/kube"
+	"github.com/flotilla-dev/flotilla/internal/testenv"
+)
+
+// hubCP is the hub control plane the package's tests share. Each test runs its
+// own hub manager against it (one at a time) and uses cluster names of its own.
+var hubCP *testenv.ControlPlane
+
+func TestMain(m *testing.M) {
+	os.Exit(run(m))
+}
+
+func run(m *testing.M) int {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	var err error
+	hubCP, err = testenv.Start(ctx, testenv.Options{Name: "hub"})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "starting the hub:", err)
+		return 1
+	}
+	defer func() { _ = hubCP.Stop() }()
+	crds, err := crd.CRDs()
+	if err == nil {
+		err = hubCP.InstallCRDs(ctx, crds)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "installing CRDs:", err)
+		return 1
+	}
+	code := m.Run()
+	if code != 0 {
+		fmt.Fprintf(os.Stderr, "hub logs:\n%s", hubCP.Logs(30))
+	}
+	return code
+}
+
+// startHub runs the hub manager, as `flotilla hub` does, until the test ends.
+func startHub(t *testing.T, opts hub.Options) {
+	t.Helper()
+	opts.MetricsAddr, opts.ProbeAddr = "0", "0"
+	ctx, cancel := context.WithCancel(ctrl.LoggerInto(context.Background(), testr.NewWithOptions(t, testr.Options{Verbosity: 0})))
+	done := make(chan error, 1)
+	go func() { done <- hub.Run(ctx, hubCP.RESTConfig, opts) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil && !errors.Is(err, context.Canceled) {
+				t.Errorf("hub stopped with: %v", err)
+			}
+		case <-time.After(30 * time.Second):
+			t.Error("hub did not stop within 30s")
+		}
+	})
+}
+
+func adminClient(t *testing.T) client.WithWatch {
+	t.Helper()
+	c, err := client.NewWithWatch(hubCP.RESTConfig, client.Options{Scheme: kube.NewScheme()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func testContext(t *testing.T) context.Context {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	t.Cleanup(cancel)
+	return ctx
+}

@@ -1,0 +1,58 @@
+package controller
+
+import (
+	"context"
+	"fmt"
+
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
+)
+
+// Field indexes on Work in the hub's cache. Use them with client.MatchingFields
+// so roll-ups read one cluster's, one Promise's or one instance's Works from
+// the cache without scanning the fleet:
+//
+//	c.List(ctx, works, client.MatchingFields{controller.IndexWorkByInstance: controller.InstanceKey(ns, name)})
+const (
+	// IndexWorkByCluster indexes Works by spec.cluster.
+	IndexWorkByCluster = "spec.cluster"
+	// IndexWorkByPromise indexes Works by spec.subject.promise.
+	IndexWorkByPromise = "spec.subject.promise"
+	// IndexWorkByInstance indexes Works by their instance as InstanceKey(namespace, name);
+	// fleet-resource Works (no instance) are not indexed.
+	IndexWorkByInstance = "spec.subject.instance"
+)
+
+// InstanceKey is the IndexWorkByInstance value of an instance.
+func InstanceKey(namespace, name string) string { return namespace + "/" + name }
+
+// SetupIndexes registers the hub's field indexes.
+func SetupIndexes(ctx context.Context, indexer client.FieldIndexer) error {
+	indexes := []struct {
+		field   string
+		extract func(*fleetv1alpha1.Work) []string
+	}{
+		{IndexWorkByCluster, func(w *fleetv1alpha1.Work) []string { return []string{w.Spec.Cluster} }},
+		{IndexWorkByPromise, func(w *fleetv1alpha1.Work) []string { return []string{w.Spec.Subject.Promise} }},
+		{IndexWorkByInstance, func(w *fleetv1alpha1.Work) []string {
+			if i := w.Spec.Subject.Instance; i != nil {
+				return []string{InstanceKey(i.Namespace, i.Name)}
+			}
+			return nil
+		}},
+	}
+	for _, ix := range indexes {
+		extract := ix.extract
+		if err := indexer.IndexField(ctx, &fleetv1alpha1.Work{}, ix.field, func(obj client.Object) []string {
+			w, ok := obj.(*fleetv1alpha1.Work)
+			if !ok {
+				return nil
+			}
+			return extract(w)
+		}); err != nil {
+			return fmt.Errorf("indexing Works by %s: %w", ix.field, err)
+		}
+	}
+	return nil
+}

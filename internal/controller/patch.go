@@ -1,0 +1,32 @@
+// Package controller holds what the hub's controllers share: the status patch
+// helper, condition handling and the field indexes.
+package controller
+
+import (
+	"context"
+	"fmt"
+
+	"k8s.io/apimachinery/pkg/api/equality"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+)
+
+// PatchStatus sets obj's status with update and sends the difference as a JSON
+// merge patch to the status subresource. Nothing is sent when update changes
+// nothing, so a reconcile that observes no change costs the API server no
+// write. Fields update leaves alone are not in the patch, so writers of other
+// status fields (the agent on a Cluster) are never overwritten with stale
+// values from the cache.
+func PatchStatus[T client.Object](ctx context.Context, c client.Client, obj T, update func(T)) error {
+	base, ok := obj.DeepCopyObject().(T)
+	if !ok {
+		return fmt.Errorf("copying %T", obj)
+	}
+	update(obj)
+	if equality.Semantic.DeepEqual(base, obj) {
+		return nil
+	}
+	if err := c.Status().Patch(ctx, obj, client.MergeFrom(base)); err != nil {
+		return fmt.Errorf("patching status of %s: %w", client.ObjectKeyFromObject(obj), err)
+	}
+	return nil
+}
