@@ -44,10 +44,13 @@ verify: generate
 	@if [ -n "$$(git status --porcelain)" ]; then \
 	  echo "the tree is dirty after generate:"; git status --porcelain; git --no-pager diff --stat; exit 1; fi
 
-## test: every test, against real control planes (builds the tools first)
+## test: every test, against real control planes (builds the tools first), then
+## a check that none of this run's control-plane processes outlived its test
 test: tools
-	$(GO) test -timeout $(TEST_TIMEOUT) ./...
-	hack/check-orphans.sh
+	run_dir=$$(mktemp -d -t flotilla-test-run.XXXXXX); \
+	  status=0; TMPDIR=$$run_dir $(GO) test -timeout $(TEST_TIMEOUT) ./... || status=$$?; \
+	  hack/check-orphans.sh "$$run_dir" || status=1; \
+	  rm -rf "$$run_dir"; exit $$status
 
 ## demo: start a hub and 3 members, show what runs, then stop (DEMO_KEEP=1 keeps it running)
 demo: build tools

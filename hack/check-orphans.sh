@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# Fails when a control-plane process started by the tests is still running:
-# every testenv directory name starts with flotilla-testenv-, and every child
-# process carries its directory in its command line.
+# Fails when a control-plane process started by a test run is still running.
+# Every testenv directory lives under the run's TMPDIR (given as $1) and every
+# child process carries its directory in its command line, so processes of
+# other runs on the same machine are not mistaken for ours.
 set -euo pipefail
-left=$(pgrep -af -- 'flotilla-testenv-' | grep -v -e pgrep -e check-orphans || true)
+marker=${1:?usage: check-orphans.sh RUN_TMPDIR}
+left=$(pgrep -af -- "$marker/flotilla-testenv-" | grep -v -e pgrep -e check-orphans || true)
 if [ -n "$left" ]; then
   echo "processes left behind by the tests:" >&2
   echo "$left" >&2
