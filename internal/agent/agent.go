@@ -163,6 +163,11 @@ func (a *agent) sync(ctx context.Context, name string) error {
 		}
 	}
 
+	if hash == st.appliedHash && st.last.generation != desired.Generation {
+		// The spec came back to what was applied (an edit reverted): nothing
+		// to apply, but this generation is observed.
+		st.last.generation = desired.Generation
+	}
 	switch {
 	case hash != st.appliedHash:
 		st.attempt = 0

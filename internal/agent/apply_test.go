@@ -23,8 +23,8 @@ func TestAppliesWorkAndReportsHealthyDeployment(t *testing.T) {
 	opts := testOptions(t, cluster)
 	e.startAgent(t, hubCreds, opts)
 
-	w := work(cluster, "web", "rev-1",
-		deploymentObj(ns, "web", 2), // listed first: the agent orders the Namespace before it
+	w := work(cluster, "web",
+		deploymentObj(ns, 2), // listed first: the agent orders the Namespace before it
 		configMapObj(ns, "settings", map[string]string{"color": "blue"}),
 		namespaceObj(ns),
 	)
@@ -62,7 +62,7 @@ func TestAppliesWorkAndReportsHealthyDeployment(t *testing.T) {
 	// A new revision: applied, appliedRevision and observedGeneration follow.
 	mustf(t, e.hubClient.Get(e.ctx, types.NamespacedName{Namespace: w.Namespace, Name: w.Name}, w), "reading work")
 	w.Spec.Revision = "rev-2"
-	setManifests(w, namespaceObj(ns), configMapObj(ns, "settings", map[string]string{"color": "green"}), deploymentObj(ns, "web", 2))
+	setManifests(w, namespaceObj(ns), configMapObj(ns, "settings", map[string]string{"color": "green"}), deploymentObj(ns, 2))
 	mustf(t, e.hubClient.Update(e.ctx, w), "updating work")
 	waitFor(t, 30*time.Second, "rev-2 applied", func() (bool, string) {
 		got, err := e.getWork(t, cluster, "web")
@@ -124,7 +124,7 @@ func TestAgentCredentialsAreScopedToTheirCluster(t *testing.T) {
 	e := newEnv(t)
 	credsA := e.join(t, "iso-a")
 	e.join(t, "iso-b")
-	mustf(t, e.hubClient.Create(e.ctx, work("iso-b", "secret-work", "rev-1")), "creating work")
+	mustf(t, e.hubClient.Create(e.ctx, work("iso-b", "secret-work")), "creating work")
 
 	asA := kubernetes.NewForConfigOrDie(credsA)
 	h, err := newHubClient(credsA, "iso-a")

@@ -254,14 +254,14 @@ func freeAddr(t *testing.T) string {
 	return "127.0.0.1:" + strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
 }
 
-// work builds a Work of cluster holding the given objects.
-func work(cluster, name, revision string, objs ...any) *fleetv1alpha1.Work {
+// work builds a Work of cluster at revision rev-1 holding the given objects.
+func work(cluster, name string, objs ...any) *fleetv1alpha1.Work {
 	w := &fleetv1alpha1.Work{
 		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: fleetv1alpha1.ClusterNamespace(cluster)},
 		Spec: fleetv1alpha1.WorkSpec{
 			Cluster:  cluster,
 			Subject:  fleetv1alpha1.WorkSubject{Promise: "test"},
-			Revision: revision,
+			Revision: "rev-1",
 		},
 	}
 	setManifests(w, objs...)
@@ -295,7 +295,9 @@ func configMapObj(ns, name string, data map[string]string) map[string]any {
 		"metadata": map[string]any{"name": name, "namespace": ns}, "data": data}
 }
 
-func deploymentObj(ns, name string, replicas int) map[string]any {
+// deploymentObj is Deployment "web" in ns.
+func deploymentObj(ns string, replicas int) map[string]any {
+	const name = "web"
 	labels := map[string]any{"app": name}
 	return map[string]any{
 		"apiVersion": "apps/v1", "kind": "Deployment",
