@@ -43,6 +43,8 @@ func newRootCommand() *cobra.Command {
 		newHubCommand(),
 		newAgentCommand(),
 		newDevCommand(),
+		newJoinCommand(),
+		newUnjoinCommand(),
 	)
 	return root
 }

@@ -1,0 +1,35 @@
+package controller
+
+import (
+	"testing"
+	"time"
+
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+func TestSetCondition(t *testing.T) {
+	t0 := time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC)
+	var conds []metav1.Condition
+	SetCondition(&conds, metav1.Condition{Type: "Ready", Status: metav1.ConditionFalse, Reason: "Down", Message: "down for 1s", ObservedGeneration: 1}, t0)
+
+	// Same status and reason: nothing changes, not even the message.
+	SetCondition(&conds, metav1.Condition{Type: "Ready", Status: metav1.ConditionFalse, Reason: "Down", Message: "down for 9s", ObservedGeneration: 1}, t0.Add(8*time.Second))
+	if c := meta.FindStatusCondition(conds, "Ready"); c.Message != "down for 1s" || !c.LastTransitionTime.Time.Equal(t0) {
+		t.Errorf("unchanged condition was rewritten: %+v", c)
+	}
+	// New generation: message and generation refresh, the transition time stays.
+	SetCondition(&conds, metav1.Condition{Type: "Ready", Status: metav1.ConditionFalse, Reason: "Down", Message: "down for 20s", ObservedGeneration: 2}, t0.Add(20*time.Second))
+	if c := meta.FindStatusCondition(conds, "Ready"); c.Message != "down for 20s" || c.ObservedGeneration != 2 || !c.LastTransitionTime.Time.Equal(t0) {
+		t.Errorf("after a new generation: %+v", c)
+	}
+	// New status: transition time moves (to the second).
+	t1 := t0.Add(time.Minute + 300*time.Millisecond)
+	SetCondition(&conds, metav1.Condition{Type: "Ready", Status: metav1.ConditionTrue, Reason: "Up", ObservedGeneration: 2}, t1)
+	if c := meta.FindStatusCondition(conds, "Ready"); c.Status != metav1.ConditionTrue || !c.LastTransitionTime.Time.Equal(t1.Truncate(time.Second)) {
+		t.Errorf("after a transition: %+v", c)
+	}
+	if len(conds) != 1 {
+		t.Errorf("conditions = %+v", conds)
+	}
+}
