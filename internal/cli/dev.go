@@ -31,8 +31,11 @@ func newDevUpCommand() *cobra.Command {
 		Short: "Start a hub and N member clusters; stays in the foreground until interrupted",
 		Long: `Start a hub (etcd + kube-apiserver) and N member clusters (plus
 kube-controller-manager, kube-scheduler and kwok fake nodes) on loopback ports.
-Writes DIR/hub.kubeconfig, DIR/member-N.kubeconfig and, once everything is
-ready, DIR/READY. Ctrl-C or 'flotilla dev down --dir DIR' stops it all.`,
+It also runs, in this process, the hub controller and one agent per member,
+joined with 'flotilla join' credentials. Writes DIR/hub.kubeconfig,
+DIR/member-N.kubeconfig (admin), DIR/member-N.agent-hub.kubeconfig (the
+agent's scoped hub credentials) and, once everything is ready, DIR/READY.
+Ctrl-C or 'flotilla dev down --dir DIR' stops it all.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := o.Validate(); err != nil {
@@ -49,6 +52,9 @@ func (o *devUpOptions) addFlags(flags *pflag.FlagSet) {
 	flags.StringVar(&o.Dir, "dir", ".flotilla-dev", "directory for kubeconfigs, data and logs")
 	flags.IntVar(&o.Members, "members", 3, "number of member clusters")
 	flags.IntVar(&o.Nodes, "nodes", testenv.DefaultNodes, "kwok nodes per member")
+	flags.BoolVar(&o.NoControllers, "no-controllers", false, "start the control planes only: no hub controller, no agents")
+	flags.DurationVar(&o.HeartbeatInterval, "heartbeat-interval", devenv.DefaultHeartbeatInterval, "agent heartbeat period (a member is Offline after 3 missed)")
+	flags.DurationVar(&o.ResyncInterval, "resync-interval", devenv.DefaultResyncInterval, "how often agents re-check health without a change")
 }
 
 func (o *devUpOptions) run(cmd *cobra.Command) error {

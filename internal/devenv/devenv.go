@@ -39,7 +39,21 @@ type Options struct {
 	Nodes int
 	// BinDir holds the control-plane binaries; empty means testenv.BinDir().
 	BinDir string
+	// NoControllers starts the control planes only: no hub controller, no agents.
+	NoControllers bool
+	// HeartbeatInterval is every agent's heartbeat period; the hub marks a
+	// member Offline after three missed ones.
+	HeartbeatInterval time.Duration
+	// ResyncInterval is how often agents re-check health without a change.
+	ResyncInterval time.Duration
 }
+
+// Defaults for a development fleet: quicker than production, so a stopped
+// agent shows up as Offline while you watch.
+const (
+	DefaultHeartbeatInterval = 5 * time.Second
+	DefaultResyncInterval    = 30 * time.Second
+)
 
 // Validate checks the options before anything starts.
 func (o Options) Validate() error {
@@ -52,6 +66,9 @@ func (o Options) Validate() error {
 	if o.Nodes < 1 || o.Nodes > 100 {
 		return fmt.Errorf("--nodes must be between 1 and 100, got %d", o.Nodes)
 	}
+	if o.HeartbeatInterval < 0 || o.ResyncInterval < 0 {
+		return errors.New("intervals must not be negative")
+	}
 	return nil
 }
 
@@ -63,6 +80,8 @@ type Env struct {
 	Dir     string
 	Hub     *testenv.ControlPlane
 	Members []*testenv.ControlPlane
+
+	ctrl *controllers // nil with NoControllers
 }
 
 // Up starts the hub and members in parallel, installs Flotilla's CRDs on the
@@ -132,6 +151,17 @@ func (e *Env) start(ctx context.Context, opts Options) error {
 	if err := e.Hub.InstallCRDs(ctx, crds); err != nil {
 		return fmt.Errorf("installing CRDs on the hub: %w", err)
 	}
+	if !opts.NoControllers {
+		if opts.HeartbeatInterval == 0 {
+			opts.HeartbeatInterval = DefaultHeartbeatInterval
+		}
+		if opts.ResyncInterval == 0 {
+			opts.ResyncInterval = DefaultResyncInterval
+		}
+		if err := e.startControllers(ctx, opts); err != nil {
+			return err
+		}
+	}
 	if err := copyFile(e.Hub.KubeconfigPath, filepath.Join(e.Dir, HubKubeconfig)); err != nil {
 		return err
 	}
@@ -151,12 +181,19 @@ func (e *Env) Summary() string {
 	for _, m := range e.Members {
 		fmt.Fprintf(&b, "%-10s %-8s %-24s %s\n", m.Name, "member", m.Server, filepath.Join(e.Dir, m.Name+".kubeconfig"))
 	}
+	if e.ctrl != nil {
+		fmt.Fprintf(&b, "in-process: the hub controller (log: %s) and %d joined agents (logs: %s)\n",
+			filepath.Join(e.Dir, "hub", "controller.log"), len(e.Members), filepath.Join(e.Dir, "member-*", "agent.log"))
+	}
 	return b.String()
 }
 
 // Stop stops every control plane and removes READY and the pid file. Control
 // plane directories are kept for their logs.
 func (e *Env) Stop() {
+	if e.ctrl != nil {
+		_ = e.ctrl.stop()
+	}
 	var wg sync.WaitGroup
 	for _, cp := range append([]*testenv.ControlPlane{e.Hub}, e.Members...) {
 		if cp == nil {
