@@ -18,9 +18,9 @@ import (
 	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
 )
 
-// Token lifetimes. The token join issues only has to last until the agent
-// first connects: the agent may request fresh tokens for its own
-// ServiceAccount, and re-running join issues a new one.
+// Token lifetimes. The agent's RBAC lets it request fresh tokens for its own
+// ServiceAccount; until it does, the token join issues bounds how long the
+// agent can reach the hub, and re-running join issues a new one.
 const (
 	DefaultTokenTTL = 24 * time.Hour
 	// MinTokenTTL is the API server's minimum for a TokenRequest.
