@@ -46,7 +46,7 @@ func (c *ControlPlane) waitNodesSchedulable(ctx context.Context, client kubernet
 	for {
 		for _, p := range c.processes() {
 			if done, why := p.exited(); done {
-				return fmt.Errorf("%s %v; last log lines:\n%s", p.name, why, p.tailLog(20))
+				return fmt.Errorf("%s %w; last log lines:\n%s", p.name, why, p.tailLog(20))
 			}
 		}
 		nodes, err := client.CoreV1().Nodes().List(ctx, metav1.ListOptions{})

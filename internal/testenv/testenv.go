@@ -339,7 +339,7 @@ func (c *ControlPlane) waitServing(ctx context.Context, deps ...*process) error 
 	for {
 		for _, p := range deps {
 			if done, why := p.exited(); done {
-				return fmt.Errorf("%s %v; last log lines:\n%s", p.name, why, p.tailLog(20))
+				return fmt.Errorf("%s %w; last log lines:\n%s", p.name, why, p.tailLog(20))
 			}
 		}
 		body, err := client.Discovery().RESTClient().Get().AbsPath("/readyz").DoRaw(ctx)
@@ -349,7 +349,10 @@ func (c *ControlPlane) waitServing(ctx context.Context, deps ...*process) error 
 		lastErr = err
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("waiting for kube-apiserver to be ready: %w (last error: %v)", ctx.Err(), lastErr)
+			if lastErr == nil {
+				return fmt.Errorf("waiting for kube-apiserver to be ready: %w", ctx.Err())
+			}
+			return fmt.Errorf("waiting for kube-apiserver to be ready: %w (last error: %w)", ctx.Err(), lastErr)
 		case <-time.After(100 * time.Millisecond):
 		}
 	}

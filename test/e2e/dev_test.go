@@ -82,7 +82,10 @@ func TestDevUpAndDown(t *testing.T) {
 	}
 	run(t, flotilla, "dev", "down", "--dir", dir)
 	select {
-	case <-exited:
+	case err := <-exited:
+		if err != nil {
+			t.Errorf("dev up exited with %v after dev down", err)
+		}
 	case <-time.After(30 * time.Second):
 		t.Fatal("dev up still running after dev down")
 	}
