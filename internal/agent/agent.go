@@ -32,6 +32,7 @@ type agent struct {
 	store    *store
 	metrics  *metrics
 	informer cache.SharedIndexInformer
+	rotator  *tokenRotator // nil unless the hub credentials are a rotatable token
 	queue    workqueue.TypedRateLimitingInterface[string]
 	now      func() time.Time
 	rand     func() float64
@@ -135,13 +136,30 @@ func (a *agent) sync(ctx context.Context, name string) error {
 	}
 	synced := a.informer.HasSynced()
 
-	switch {
-	case onHub && hubWork.DeletionTimestamp != nil:
-		return a.syncDeleting(ctx, name, st, hubWork)
-	case !onHub && synced:
-		return a.syncDeleted(ctx, name, st)
-	case !onHub && st == nil:
-		return nil // never heard of it
+	deleting := onHub && hubWork.DeletionTimestamp != nil
+	deleted := !onHub && synced && st != nil
+	if deleting || deleted {
+		// Prune only when the hub itself confirms the deletion to the agent.
+		// A Work that vanishes because the cluster is being unjoined (its
+		// namespace deleted after the agent's access was revoked) must not
+		// take the member's workloads with it.
+		confirmed, err := a.confirmDeleted(ctx, name)
+		switch {
+		case err != nil:
+			log.Info("work gone from the hub's watch but the hub does not confirm it to the agent; not pruning", "error", err.Error())
+			a.queue.AddAfter(name, recheckAfter(true, 0, a.opts.ResyncInterval, a.rand))
+			return nil
+		case !confirmed:
+			a.queue.AddAfter(name, minRecheck) // the informer is behind
+			return nil
+		case deleting:
+			return a.syncDeleting(ctx, name, st, hubWork)
+		default:
+			return a.syncDeleted(ctx, name, st)
+		}
+	}
+	if !onHub && st == nil {
+		return nil // never heard of it, or already forgotten
 	}
 
 	desired := hubWork
@@ -311,6 +329,19 @@ func (a *agent) writeStatus(ctx context.Context, st *workState, hubWork *fleetv1
 	a.metrics.hubConnected.Set(1)
 	st.written, st.writtenOverRV = &status, hubWork.ResourceVersion
 	return nil
+}
+
+// confirmDeleted asks the hub whether a Work is gone or being deleted.
+func (a *agent) confirmDeleted(ctx context.Context, name string) (bool, error) {
+	w, err := a.hub.getWork(ctx, name)
+	switch {
+	case apierrors.IsNotFound(err):
+		return true, nil
+	case err != nil:
+		return false, err
+	default:
+		return w.DeletionTimestamp != nil, nil
+	}
 }
 
 func (a *agent) hubWork(name string) (*fleetv1alpha1.Work, bool, error) {

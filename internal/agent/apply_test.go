@@ -3,6 +3,7 @@ package agent
 import (
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -111,6 +112,12 @@ func TestAppliesWorkAndReportsHealthyDeployment(t *testing.T) {
 			t.Errorf("metrics lack %q", want)
 		}
 	}
+	// Steady state: re-checks (every ResyncInterval, 5s here) write no status.
+	writes := metricValue(t, body, `flotilla_agent_status_writes_total{result="success"}`)
+	time.Sleep(opts.ResyncInterval + time.Second)
+	if again := metricValue(t, httpGet(t, "http://"+opts.MetricsAddr+"/metrics"), `flotilla_agent_status_writes_total{result="success"}`); again != writes {
+		t.Errorf("status written %v times at steady state", again-writes)
+	}
 	for _, path := range []string{"/healthz", "/readyz"} {
 		if got := httpGet(t, "http://"+opts.ProbeAddr+path); got != "ok" {
 			t.Errorf("%s = %q", path, got)
@@ -120,11 +127,25 @@ func TestAppliesWorkAndReportsHealthyDeployment(t *testing.T) {
 
 // The agent's credentials see nothing of other clusters: the isolation the
 // RBAC of `flotilla join` promises, checked against the real API server.
+// Two agents run in this one process, sharing a state directory, as in
+// `flotilla dev up`.
 func TestAgentCredentialsAreScopedToTheirCluster(t *testing.T) {
 	e := newEnv(t)
 	credsA := e.join(t, "iso-a")
-	e.join(t, "iso-b")
-	mustf(t, e.hubClient.Create(e.ctx, work("iso-b", "secret-work")), "creating work")
+	credsB := e.join(t, "iso-b")
+	optsA, optsB := testOptions(t, "iso-a"), testOptions(t, "iso-b")
+	optsB.StateDir = optsA.StateDir
+	e.startAgent(t, credsA, optsA)
+	e.startAgent(t, credsB, optsB)
+	mustf(t, e.hubClient.Create(e.ctx, work("iso-a", "own-work", configMapObj("default", "iso-a", nil))), "creating work")
+	mustf(t, e.hubClient.Create(e.ctx, work("iso-b", "secret-work", configMapObj("default", "iso-b", nil))), "creating work")
+	e.waitWorkReady(t, "iso-a", "own-work", 30*time.Second)
+	e.waitWorkReady(t, "iso-b", "secret-work", 30*time.Second)
+	for _, o := range []Options{optsA, optsB} {
+		if v := metricValue(t, httpGet(t, "http://"+o.MetricsAddr+"/metrics"), "flotilla_agent_works_managed"); v != 1 {
+			t.Errorf("agent %s manages %v works, want 1", o.ClusterName, v)
+		}
+	}
 
 	asA := kubernetes.NewForConfigOrDie(credsA)
 	h, err := newHubClient(credsA, "iso-a")
@@ -157,4 +178,18 @@ func httpGet(t *testing.T, url string) string {
 	data, err := io.ReadAll(resp.Body)
 	mustf(t, err, "reading %s", url)
 	return string(data)
+}
+
+// metricValue reads one sample from a Prometheus text exposition.
+func metricValue(t *testing.T, body, series string) float64 {
+	t.Helper()
+	for _, line := range strings.Split(body, "\n") {
+		if rest, ok := strings.CutPrefix(line, series+" "); ok {
+			v, err := strconv.ParseFloat(strings.TrimSpace(rest), 64)
+			mustf(t, err, "parsing %s", line)
+			return v
+		}
+	}
+	t.Fatalf("metric %s not found", series)
+	return 0
 }

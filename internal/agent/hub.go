@@ -87,6 +87,17 @@ func (h *hubClient) workInformer() cache.SharedIndexInformer {
 	return inf
 }
 
+// getWork reads one Work straight from the hub (not from the informer).
+func (h *hubClient) getWork(ctx context.Context, name string) (*fleetv1alpha1.Work, error) {
+	ctx, cancel := context.WithTimeout(ctx, hubRequestTimeout)
+	defer cancel()
+	out := &fleetv1alpha1.Work{}
+	if err := h.fleet.Get().Namespace(h.namespace).Resource("works").Name(name).Do(ctx).Into(out); err != nil {
+		return nil, fmt.Errorf("reading work %s: %w", name, err)
+	}
+	return out, nil
+}
+
 // updateWorkStatus writes a Work's status (optimistic concurrency on the
 // resourceVersion of work) and returns the stored object.
 func (h *hubClient) updateWorkStatus(ctx context.Context, work *fleetv1alpha1.Work) (*fleetv1alpha1.Work, error) {

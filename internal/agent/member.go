@@ -75,7 +75,7 @@ func newAPIMember(config *rest.Config) (*apiMember, error) {
 	// A full re-apply of 500 objects is ~1000 requests; client-go's default
 	// 5 QPS would take minutes. The member is the agent's own cluster.
 	if config.QPS == 0 {
-		config.QPS, config.Burst = 50, 100
+		config.QPS, config.Burst = 50, 300
 	}
 	// No request to the member may hang a worker forever (the agent never
 	// watches the member, so a client timeout cuts nothing long-lived).

@@ -137,3 +137,37 @@ func TestPrunesEmptyNamespaceWithTheWork(t *testing.T) {
 		return n.DeletionTimestamp != nil, "namespace not being deleted"
 	})
 }
+
+// Unjoin revokes the agent's access, then deletes the cluster's namespace and
+// with it the Works. The agent's open watch still reports the deletions; the
+// agent must not prune on them: the member keeps its workloads.
+func TestRevokedAgentDoesNotPruneOnDeletedWorks(t *testing.T) {
+	e := newEnv(t)
+	const cluster, ns = "revoked", "revoked-app"
+	hubCreds := e.join(t, cluster)
+	e.startAgent(t, hubCreds, testOptions(t, cluster))
+
+	w := work(cluster, "app", namespaceObj(ns), configMapObj(ns, "a", nil))
+	mustf(t, e.hubClient.Create(e.ctx, w), "creating work")
+	e.waitWorkReady(t, cluster, "app", 30*time.Second)
+	before, err := e.memberKube.CoreV1().ConfigMaps(ns).Get(e.ctx, "a", metav1.GetOptions{})
+	mustf(t, err, "reading configmap")
+
+	// Revoke, as unjoin does first, then delete the Work.
+	mustf(t, e.hubKube.RbacV1().RoleBindings(w.Namespace).Delete(e.ctx, "flotilla-agent", metav1.DeleteOptions{}), "revoking the agent's rights")
+	waitFor(t, 10*time.Second, "revocation effective", func() (bool, string) {
+		h, err := newHubClient(hubCreds, cluster)
+		if err != nil {
+			return false, err.Error()
+		}
+		err = h.fleet.Get().Namespace(w.Namespace).Resource("works").Name("app").Do(e.ctx).Error()
+		return apierrors.IsForbidden(err), errString(err)
+	})
+	mustf(t, e.hubClient.Delete(e.ctx, w), "deleting work")
+
+	time.Sleep(3 * time.Second)
+	after, err := e.memberKube.CoreV1().ConfigMaps(ns).Get(e.ctx, "a", metav1.GetOptions{})
+	if err != nil || after.UID != before.UID {
+		t.Fatalf("configmap of a Work deleted after revocation was pruned: %v", err)
+	}
+}

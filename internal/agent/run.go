@@ -49,6 +49,10 @@ func Run(ctx context.Context, hub, member *rest.Config, opts Options) error {
 	if err != nil {
 		return err
 	}
+	hub, rotator, err := setupTokenRotation(hub, opts.StateDir, opts.ClusterName, time.Now())
+	if err != nil {
+		return err
+	}
 	h, err := newHubClient(hub, opts.ClusterName)
 	if err != nil {
 		return err
@@ -57,6 +61,7 @@ func Run(ctx context.Context, hub, member *rest.Config, opts Options) error {
 	if err != nil {
 		return err
 	}
+	a.rotator = rotator
 	return a.run(ctx, m.ping)
 }
 
@@ -150,6 +155,10 @@ func (a *agent) run(ctx context.Context, ping func(context.Context) error) error
 		log.Info("hub work cache synced", "works", len(a.informer.GetStore().ListKeys()))
 	})
 	wg.Go(func() { a.heartbeat(ctx) })
+	if a.rotator != nil {
+		log.Info("renewing the hub token before it expires", "expires", a.rotator.claims.expiry(), "file", a.rotator.path)
+		wg.Go(func() { a.rotator.run(ctx) })
+	}
 	wg.Go(func() { a.runWorkers(ctx) })
 	for _, s := range servers {
 		wg.Go(func() {
@@ -190,7 +199,7 @@ func (a *agent) heartbeat(ctx context.Context) {
 		holder = "flotilla-agent"
 	}
 	var reported *clusterFacts
-	leaseMissingLogged := false
+	leaseMissingLogged, unauthorizedLogged := false, false
 	// Jitter only shortens the period, so renewals never come later than
 	// the interval the grace was computed from.
 	wait.JitterUntilWithContext(ctx, func(ctx context.Context) {
@@ -203,13 +212,20 @@ func (a *agent) heartbeat(ctx context.Context) {
 				log.Error(err, "agent lease missing on the hub; `flotilla join` creates it; retrying")
 				leaseMissingLogged = true
 			}
+		case apierrors.IsUnauthorized(err) || apierrors.IsForbidden(err):
+			a.metrics.hubConnected.Set(0)
+			if !unauthorizedLogged {
+				log.Error(err, "the hub refuses the agent's credentials (expired or revoked token, or the cluster was unjoined); the member is kept as it is")
+				unauthorizedLogged = true
+			}
+			return
 		case err != nil:
 			a.metrics.hubConnected.Set(0)
 			log.V(1).Info("heartbeat failed", "error", err.Error())
 			return
 		default:
 			a.metrics.hubConnected.Set(1)
-			leaseMissingLogged = false
+			leaseMissingLogged, unauthorizedLogged = false, false
 		}
 
 		facts, err := a.member.facts(ctx)

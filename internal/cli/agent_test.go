@@ -1,0 +1,54 @@
+package cli
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/spf13/cobra"
+)
+
+func TestAgentFlags(t *testing.T) {
+	tests := []struct {
+		args    []string
+		wantErr string
+		check   func(*agentOptions) bool
+	}{
+		{args: []string{"--cluster", "edge-1", "--hub-kubeconfig", "hub.kubeconfig"}, check: func(o *agentOptions) bool {
+			return o.ClusterName == "edge-1" && o.hubKubeconfig == "hub.kubeconfig" && o.StateDir == DefaultAgentStateDir &&
+				o.HeartbeatInterval == time.Minute && o.HeartbeatGrace == 0 && o.ResyncInterval == 5*time.Minute &&
+				o.MetricsAddr == ":8080" && o.ProbeAddr == ":8081" && o.Version != ""
+		}},
+		{args: []string{"--cluster", "edge-1", "--hub-kubeconfig", "h", "--kubeconfig", "m", "--state-dir", "/s",
+			"--heartbeat-interval", "10s", "--heartbeat-grace", "45s", "--resync-interval", "1m",
+			"--metrics-bind-address", "0", "--health-probe-bind-address", "127.0.0.1:9000"}, check: func(o *agentOptions) bool {
+			return o.memberKubeconfig == "m" && o.StateDir == "/s" && o.HeartbeatInterval == 10*time.Second &&
+				o.HeartbeatGrace == 45*time.Second && o.ResyncInterval == time.Minute && o.MetricsAddr == "0" && o.ProbeAddr == "127.0.0.1:9000"
+		}},
+		{args: []string{"--cluster", "edge-1"}, wantErr: "--hub-kubeconfig is required"},
+		{args: []string{"--hub-kubeconfig", "h"}, wantErr: "cluster name is required"},
+		{args: []string{"--cluster", "Edge_1", "--hub-kubeconfig", "h"}, wantErr: `cluster name "Edge_1"`},
+		{args: []string{"--cluster", "edge-1", "--hub-kubeconfig", "h", "--heartbeat-interval", "10s", "--heartbeat-grace", "5s"}, wantErr: "must be longer than the heartbeat interval"},
+		{args: []string{"--cluster", "edge-1", "--hub-kubeconfig", "h", "--state-dir", ""}, wantErr: "state directory is required"},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			cmd := &cobra.Command{}
+			o := &agentOptions{}
+			o.addFlags(cmd.Flags())
+			if err := cmd.Flags().Parse(tt.args); err != nil {
+				t.Fatal(err)
+			}
+			err := o.validate()
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("error = %v, want %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil || !tt.check(o) {
+				t.Errorf("options = %+v, err %v", o, err)
+			}
+		})
+	}
+}
