@@ -25,6 +25,11 @@ const (
 	// ConditionAPIEstablished (Promise) is True when the generated instance CRD is established.
 	ConditionAPIEstablished = "APIEstablished"
 
+	// ConditionPlaced (instance) is True when the instance's placement is valid
+	// and matches at least one cluster; False with a reason (TenancyViolation,
+	// NoMatchingClusters, InvalidSpec) otherwise.
+	ConditionPlaced = "Placed"
+
 	// ConditionApplied (Work) is True when every manifest was applied to the member.
 	ConditionApplied = "Applied"
 	// ConditionHealthy (Work) is True when every applied resource is Current.
@@ -68,6 +73,17 @@ const (
 	ReasonAPIConflict     = "APIConflict"
 	ReasonChartNotFound   = "ChartNotFound"
 	ReasonRevisionCreated = "RevisionCreated"
+	ReasonForceDeleting   = "ForceDeleting"
+
+	// Instances
+	ReasonPlaced             = "Placed"
+	ReasonTenancyViolation   = "TenancyViolation"
+	ReasonNoMatchingClusters = "NoMatchingClusters"
+	ReasonPromiseNotReady    = "PromiseNotReady"
+	ReasonWorksFailing       = "WorksFailing"
+
+	// Override
+	ReasonOutOfScope = "OutOfScope"
 
 	// Work
 	ReasonApplied        = "Applied"

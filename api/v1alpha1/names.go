@@ -63,11 +63,23 @@ const (
 	// AnnotationAdoptRevision on an instance names the PromiseRevision its owner
 	// adopts ahead of a Deadline-mode rollout (`flotilla upgrade KIND/NAME`).
 	AnnotationAdoptRevision = Group + "/adopt-revision"
+	// AnnotationForceDelete set to ForceDeleteValue on a Promise lets it be
+	// deleted while instances of it exist: the hub deletes the instances' Works
+	// (so agents prune what they rendered), then the instances and the API.
+	AnnotationForceDelete = Group + "/force-delete"
+	// ForceDeleteValue is the value of AnnotationForceDelete that forces deletion.
+	ForceDeleteValue = "true"
 	// ReconcileDisabled is the value that turns management off.
 	ReconcileDisabled = "disabled"
 	// PruneDisabled is the value that turns pruning off.
 	PruneDisabled = "disabled"
 )
+
+// InstancePlacementField is the field of every instance's spec that Flotilla
+// reserves: a ClusterSelector (names, fleets, selector) narrowing the Promise's
+// placement for that instance. The generated CRD declares it, a Promise schema
+// may not, and it is removed from the spec before rendering.
+const InstancePlacementField = "placement"
 
 // ClusterNamespace returns the hub namespace of the member cluster name.
 func ClusterNamespace(cluster string) string {
