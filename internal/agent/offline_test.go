@@ -11,9 +11,11 @@ import (
 	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
 )
 
-// The agent restarts while the hub's API server is down: it applies what it
-// recorded without waiting for the hub, deletes and recreates nothing, and
-// reports status again once the hub is back.
+// The hub's API server goes away twice: for a few seconds while the agent
+// runs (its watch recovers and a new revision arrives), then for longer while
+// the agent restarts: it applies what it recorded without waiting for the
+// hub, deletes and recreates nothing, and reports status again once the hub
+// is back.
 func TestRestartWhileHubIsDownKeepsTheMemberAndCatchesUp(t *testing.T) {
 	e := newEnv(t)
 	const cluster, ns = "offline", "offline-app"
@@ -24,6 +26,22 @@ func TestRestartWhileHubIsDownKeepsTheMemberAndCatchesUp(t *testing.T) {
 	w := work(cluster, "web", namespaceObj(ns), configMapObj(ns, "settings", map[string]string{"a": "b"}), deploymentObj(ns, 2))
 	mustf(t, e.hubClient.Create(e.ctx, w), "creating work")
 	e.waitWorkReady(t, cluster, "web", 60*time.Second)
+
+	// A short outage while the agent runs: its watch recovers by itself.
+	e.hub.StopAPIServer()
+	time.Sleep(3 * time.Second)
+	mustf(t, e.hub.StartAPIServer(e.ctx), "restarting the hub's API server")
+	mustf(t, e.hubClient.Get(e.ctx, types.NamespacedName{Namespace: w.Namespace, Name: w.Name}, w), "reading work")
+	w.Spec.Revision = "rev-2"
+	setManifests(w, namespaceObj(ns), configMapObj(ns, "settings", map[string]string{"a": "c"}), deploymentObj(ns, 2))
+	mustf(t, e.hubClient.Update(e.ctx, w), "updating work")
+	waitFor(t, 45*time.Second, "rev-2 applied after the outage", func() (bool, string) {
+		got, err := e.getWork(t, cluster, "web")
+		if err != nil {
+			return false, err.Error()
+		}
+		return got.Status.AppliedRevision == "rev-2" && conditionTrue(got.Status.Conditions, fleetv1alpha1.ConditionReady), describeStatus(got)
+	})
 	first.stop(t)
 
 	// What must survive: the Namespace and the Deployment, neither deleted
@@ -61,8 +79,8 @@ func TestRestartWhileHubIsDownKeepsTheMemberAndCatchesUp(t *testing.T) {
 	t.Logf("hub was down for %s", time.Since(outageStart).Round(time.Second))
 
 	got := e.waitWorkReady(t, cluster, "web", 45*time.Second)
-	if got.Status.AppliedRevision != "rev-1" {
-		t.Errorf("appliedRevision %q, want rev-1", got.Status.AppliedRevision)
+	if got.Status.AppliedRevision != "rev-2" {
+		t.Errorf("appliedRevision %q, want rev-2", got.Status.AppliedRevision)
 	}
 	nsAfter, err := e.memberKube.CoreV1().Namespaces().Get(e.ctx, ns, metav1.GetOptions{})
 	mustf(t, err, "reading namespace")

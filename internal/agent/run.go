@@ -199,7 +199,7 @@ func (a *agent) heartbeat(ctx context.Context) {
 		holder = "flotilla-agent"
 	}
 	var reported *clusterFacts
-	leaseMissingLogged, unauthorizedLogged := false, false
+	leaseMissingLogged, refusals := false, 0
 	// Jitter only shortens the period, so renewals never come later than
 	// the interval the grace was computed from.
 	wait.JitterUntilWithContext(ctx, func(ctx context.Context) {
@@ -208,15 +208,17 @@ func (a *agent) heartbeat(ctx context.Context) {
 		switch {
 		case apierrors.IsNotFound(err):
 			a.metrics.hubConnected.Set(1)
+			refusals = 0
 			if !leaseMissingLogged {
 				log.Error(err, "agent lease missing on the hub; `flotilla join` creates it; retrying")
 				leaseMissingLogged = true
 			}
 		case apierrors.IsUnauthorized(err) || apierrors.IsForbidden(err):
 			a.metrics.hubConnected.Set(0)
-			if !unauthorizedLogged {
-				log.Error(err, "the hub refuses the agent's credentials (expired or revoked token, or the cluster was unjoined); the member is kept as it is")
-				unauthorizedLogged = true
+			// A hub API server that just started refuses for a moment while
+			// its caches fill; say so only when it lasts.
+			if refusals++; refusals == 3 {
+				log.Error(err, "the hub keeps refusing the agent's credentials (expired or revoked token, or the cluster was unjoined); the member is kept as it is")
 			}
 			return
 		case err != nil:
@@ -225,7 +227,7 @@ func (a *agent) heartbeat(ctx context.Context) {
 			return
 		default:
 			a.metrics.hubConnected.Set(1)
-			leaseMissingLogged, unauthorizedLogged = false, false
+			leaseMissingLogged, refusals = false, 0
 		}
 
 		facts, err := a.member.facts(ctx)
