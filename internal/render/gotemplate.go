@@ -1,0 +1,124 @@
+package render
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"text/template"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/flotilla-dev/flotilla/api/v1alpha1"
+)
+
+// maxOutput bounds what one render may produce (a Work must fit in etcd anyway).
+const maxOutput = 8 << 20
+
+// templateData is what Go templates see; see docs/templates.md.
+func templateData(in Input, spec map[string]any) map[string]any {
+	inst := in.Instance
+	md := map[string]any{
+		"name":        inst.GetName(),
+		"namespace":   inst.GetNamespace(),
+		"labels":      stringMap(inst.GetLabels()),
+		"annotations": stringMap(inst.GetAnnotations()),
+	}
+	return map[string]any{
+		"instance": map[string]any{
+			"apiVersion": inst.GetAPIVersion(),
+			"kind":       inst.GetKind(),
+			"metadata":   md,
+			"spec":       spec,
+		},
+		"spec": spec,
+		"cluster": map[string]any{
+			"name":              in.Cluster.Name,
+			"labels":            stringMap(in.Cluster.Labels),
+			"kubernetesVersion": in.Cluster.KubernetesVersion,
+		},
+		"promise":  in.Promise,
+		"revision": in.Revision,
+	}
+}
+
+func stringMap(m map[string]string) map[string]any {
+	out := make(map[string]any, len(m))
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
+}
+
+// parseGoTemplates parses every template into one set, so a template can use
+// what another defines ({{ define }} / {{ include }}).
+func parseGoTemplates(tpls []v1alpha1.GoTemplate) (*template.Template, error) {
+	if len(tpls) == 0 {
+		return nil, errors.New("engine GoTemplate without goTemplates")
+	}
+	root := template.New("").Option("missingkey=error")
+	root.Funcs(funcMap(root))
+	for _, gt := range tpls {
+		if gt.Name == "" {
+			return nil, errors.New("a Go template has no name")
+		}
+		if root.Lookup(gt.Name) != nil {
+			return nil, fmt.Errorf("template %s is defined twice", gt.Name)
+		}
+		// Errors read "template: NAME:LINE: …".
+		if _, err := root.New(gt.Name).Parse(gt.Template); err != nil {
+			return nil, err
+		}
+	}
+	return root, nil
+}
+
+// renderGoTemplates executes each template (helpers, whose name starts with
+// "_", render nothing) and decodes the YAML documents they produce.
+func renderGoTemplates(tpls []v1alpha1.GoTemplate, data map[string]any) ([]*unstructured.Unstructured, error) {
+	root, err := parseGoTemplates(tpls)
+	if err != nil {
+		return nil, err
+	}
+	var objs []*unstructured.Unstructured
+	w := &limitedBuilder{}
+	for _, gt := range tpls {
+		if strings.HasPrefix(gt.Name, "_") {
+			continue
+		}
+		start := w.Len()
+		// Errors read "template: NAME:LINE:COL: executing "NAME" at <…>: …".
+		if err := root.ExecuteTemplate(w, gt.Name, data); err != nil {
+			if errors.Is(err, errOutputTooLarge) {
+				return nil, fmt.Errorf("template %s: %w", gt.Name, err)
+			}
+			return nil, err
+		}
+		docs, err := decodeDocuments("template "+gt.Name, w.String()[start:])
+		if err != nil {
+			return nil, err
+		}
+		objs = append(objs, docs...)
+	}
+	return objs, nil
+}
+
+var errOutputTooLarge = fmt.Errorf("rendered output exceeds %d bytes", maxOutput)
+
+// limitedBuilder is a strings.Builder that fails once it holds more than maxOutput bytes.
+type limitedBuilder struct {
+	strings.Builder
+}
+
+func (b *limitedBuilder) Write(p []byte) (int, error) {
+	if b.Len()+len(p) > maxOutput {
+		return 0, errOutputTooLarge
+	}
+	return b.Builder.Write(p)
+}
+
+func (b *limitedBuilder) WriteString(s string) (int, error) {
+	if b.Len()+len(s) > maxOutput {
+		return 0, errOutputTooLarge
+	}
+	return b.Builder.WriteString(s)
+}
