@@ -10,7 +10,7 @@ GOLANGCI_LINT := $(GO) run github.com/golangci/golangci-lint/v2/cmd/golangci-lin
 TEST_TIMEOUT ?= 25m
 DEMO_DIR ?= .flotilla-dev
 
-.PHONY: all build tools generate fmt vet lint verify test demo clean
+.PHONY: all build tools generate fmt vet lint verify test demo bench-agent clean
 
 all: build
 
@@ -51,6 +51,10 @@ test: tools
 	  status=0; TMPDIR=$$run_dir $(GO) test -timeout $(TEST_TIMEOUT) ./... || status=$$?; \
 	  hack/check-orphans.sh "$$run_dir" || status=1; \
 	  rm -rf "$$run_dir"; exit $$status
+
+## bench-agent: the agent's RSS and CPU with 50 Works / 500 resources (about 7 minutes; not part of test)
+bench-agent: tools
+	FLOTILLA_AGENT_FOOTPRINT=5m30s $(GO) test -count=1 -timeout 30m -run TestFootprint -v ./internal/agent/
 
 ## demo: start a hub and 3 members, show what runs, then stop (DEMO_KEEP=1 keeps it running)
 demo: build tools
