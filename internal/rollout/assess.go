@@ -1,0 +1,221 @@
+package rollout
+
+import (
+	"fmt"
+	"time"
+
+	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
+)
+
+// state is where one target cluster stands in its wave.
+type state int
+
+const (
+	// statePending: not admitted; online (or its wave has not started).
+	statePending state = iota
+	// stateConverging: admitted, not healthy yet, within its progress deadline.
+	stateConverging
+	// stateHealthy: healthy on the target revision (last known, if now offline).
+	stateHealthy
+	// stateFailed: failed, past its progress deadline, or offline and failing
+	// under the offline policy.
+	stateFailed
+	// stateWaiting: offline under the Wait policy, within its progress deadline.
+	stateWaiting
+	// stateSkipped: offline under the Skip policy, or gone from the fleet.
+	stateSkipped
+	// stateOffline: offline in a wave that has not started; no policy applies yet.
+	stateOffline
+)
+
+// verdict is the judgement of one cluster.
+type verdict struct {
+	state state
+	// since is when a healthy cluster became healthy on the target.
+	since time.Time
+	// deadline is when a converging or waiting cluster will count as failed.
+	deadline time.Time
+	// failure explains a failed cluster.
+	failure fleetv1alpha1.ClusterFailure
+}
+
+// assessment sums up one wave.
+type assessment struct {
+	counts   fleetv1alpha1.RolloutCounts
+	failures []fleetv1alpha1.ClusterFailure
+	// admittable lists online clusters not admitted yet, in name order.
+	admittable []string
+	// inFlight counts admitted clusters neither healthy nor failed: the ones
+	// maxConcurrency limits.
+	inFlight int
+	// unfinished counts clusters that keep the wave from completing.
+	unfinished int
+	// healthy counts clusters healthy on the target; bakeStart is the latest
+	// time one of them became healthy, and bakeUnknown says some did not say.
+	healthy     int
+	bakeStart   time.Time
+	bakeUnknown bool
+	// next is the earliest deadline still ahead.
+	next time.Time
+}
+
+// assess judges every cluster of a wave against the current observations
+// (including this plan's admissions).
+func (p *planner) assess(w *wave) assessment {
+	var a assessment
+	for _, name := range w.st.Clusters {
+		o := p.obs[name]
+		v := p.judge(o, w)
+		a.add(o, v, p.in.Spec.TargetRevision)
+		if v.state == statePending && o != nil && o.Online {
+			a.admittable = append(a.admittable, name)
+		}
+	}
+	return a
+}
+
+// add counts one cluster. Every cluster is counted in exactly one of
+// healthy, failed, pending and offline: failed first, then offline (an
+// offline cluster's health is only last known), then healthy.
+func (a *assessment) add(o *ClusterObservation, v verdict, target string) {
+	a.counts.Total++
+	if o != nil && o.Revision == target {
+		a.counts.Admitted++
+	}
+	switch {
+	case v.state == stateFailed:
+		a.counts.Failed++
+	case o == nil || !o.Online:
+		a.counts.Offline++
+	case v.state == stateHealthy:
+		a.counts.Healthy++
+	default:
+		a.counts.Pending++
+	}
+
+	switch v.state {
+	case stateHealthy:
+		a.healthy++
+		if v.since.IsZero() {
+			a.bakeUnknown = true
+		} else if v.since.After(a.bakeStart) {
+			a.bakeStart = v.since
+		}
+	case stateFailed:
+		a.failures = append(a.failures, v.failure)
+	case stateConverging:
+		a.inFlight++
+		a.unfinished++
+	case stateWaiting:
+		if o.Revision == target {
+			a.inFlight++
+		}
+		a.unfinished++
+	case statePending:
+		a.unfinished++
+	}
+	if !v.deadline.IsZero() && (a.next.IsZero() || v.deadline.Before(a.next)) {
+		a.next = v.deadline
+	}
+}
+
+// judge decides one cluster's state. In order: healthy on the target; failed
+// on it; offline (the offline policy, once the wave started); converging
+// within or past its progress deadline; not admitted.
+func (p *planner) judge(o *ClusterObservation, w *wave) verdict {
+	if o == nil {
+		return verdict{state: stateSkipped}
+	}
+	target := p.in.Spec.TargetRevision
+	admitted := o.Revision == target
+	switch {
+	case admitted && o.AppliedRevision == target && o.Health == HealthHealthy:
+		return verdict{state: stateHealthy, since: since(o)}
+	case admitted && o.Health == HealthFailed:
+		return p.failed(o, w, or(o.Reason, fleetv1alpha1.ReasonUnhealthy), o.Message, since(o))
+	case !o.Online && w.started():
+		return p.judgeOffline(o, w)
+	case !o.Online:
+		return verdict{state: stateOffline}
+	case admitted:
+		return p.judgeConverging(o, w)
+	}
+	return verdict{state: statePending}
+}
+
+// judgeOffline applies the offline policy to a cluster of a started wave
+// that is offline and not (known to be) healthy on the target.
+func (p *planner) judgeOffline(o *ClusterObservation, w *wave) verdict {
+	ref := w.st.StartedAt.Time
+	if o.Revision == p.in.Spec.TargetRevision && o.AdmittedAt.After(ref) {
+		ref = o.AdmittedAt
+	}
+	switch p.in.Strategy.OfflinePolicy {
+	case fleetv1alpha1.OfflineSkip:
+		return verdict{state: stateSkipped}
+	case fleetv1alpha1.OfflineCountAsFailure:
+		return p.failed(o, w, fleetv1alpha1.ReasonClusterOffline, "the cluster is offline (offlinePolicy CountAsFailure)", ref)
+	}
+	deadline := ref.Add(w.cfg.progressDeadline)
+	if !p.now.Before(deadline) {
+		msg := fmt.Sprintf("the cluster has been offline for longer than the progress deadline (%s)", w.cfg.progressDeadline)
+		return p.failed(o, w, fleetv1alpha1.ReasonClusterOffline, msg, deadline)
+	}
+	return verdict{state: stateWaiting, deadline: deadline}
+}
+
+// judgeConverging checks an admitted, online, not yet healthy cluster
+// against its progress deadline, counted from the later of its admission and
+// its last change of health.
+func (p *planner) judgeConverging(o *ClusterObservation, w *wave) verdict {
+	from := since(o)
+	if from.IsZero() && w.started() {
+		from = w.st.StartedAt.Time
+	}
+	if from.IsZero() {
+		return verdict{state: stateConverging}
+	}
+	deadline := from.Add(w.cfg.progressDeadline)
+	if !p.now.Before(deadline) {
+		msg := fmt.Sprintf("not healthy within the progress deadline (%s)", w.cfg.progressDeadline)
+		if o.Message != "" {
+			msg += ": " + o.Message
+		}
+		return p.failed(o, w, fleetv1alpha1.ReasonProgressDeadlineExceeded, msg, deadline)
+	}
+	return verdict{state: stateConverging, deadline: deadline}
+}
+
+// failed builds a failed verdict, recorded at the time the failure began
+// (never later than now), so the failure list does not change from one plan
+// to the next while nothing changes.
+func (p *planner) failed(o *ClusterObservation, w *wave, reason, message string, at time.Time) verdict {
+	if at.IsZero() || at.After(p.now) {
+		at = p.now
+	}
+	return verdict{state: stateFailed, failure: fleetv1alpha1.ClusterFailure{
+		Cluster: o.Name,
+		Wave:    w.st.Name,
+		Reason:  truncate(reason, 128),
+		Message: truncate(message, 1024),
+		Time:    stamp(at),
+	}}
+}
+
+// since is when a cluster's current health began on its current revision:
+// the later of its admission and its last change of health; zero if neither
+// is known.
+func since(o *ClusterObservation) time.Time {
+	if o.HealthSince.After(o.AdmittedAt) {
+		return o.HealthSince
+	}
+	return o.AdmittedAt
+}
+
+// or returns s, or def when s is empty.
+func or(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}

@@ -1,0 +1,197 @@
+package rollout
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+
+	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
+)
+
+// wave is one frozen wave of the run: its status (in the next status, edited
+// in place) and its settings resolved for its size.
+type wave struct {
+	st  *fleetv1alpha1.WaveStatus
+	cfg waveConfig
+}
+
+// waveConfig is a wave's policy with counts and percentages resolved.
+type waveConfig struct {
+	maxConcurrency   int
+	maxFailures      int
+	bakeTime         time.Duration
+	progressDeadline time.Duration
+	approval         bool
+}
+
+// done reports whether the wave needs no more attention.
+func (w *wave) done() bool {
+	return w.st.Phase == fleetv1alpha1.WavePhaseSucceeded || w.st.Phase == fleetv1alpha1.WavePhaseSkipped
+}
+
+// started reports whether the wave began admitting.
+func (w *wave) started() bool { return w.st.StartedAt != nil }
+
+// freezeWaves assigns every candidate cluster to a wave: the first strategy
+// wave whose selector matches, else the implicit last wave (in Immediate
+// mode, the single immediate wave). Every strategy wave is listed, empty ones
+// already Skipped; the implicit wave only when some cluster falls into it.
+func freezeWaves(in Input) ([]fleetv1alpha1.WaveStatus, error) {
+	names := make([]string, len(in.Clusters))
+	byName := make(map[string]map[string]string, len(in.Clusters))
+	for i, c := range in.Clusters {
+		names[i] = c.Name
+		byName[c.Name] = c.Labels
+	}
+	slices.Sort(names)
+
+	var waves []fleetv1alpha1.WaveStatus
+	if mode(in.Spec) == fleetv1alpha1.UpdateModeImmediate {
+		waves = []fleetv1alpha1.WaveStatus{{Name: ImmediateWaveName, Clusters: names}}
+	} else {
+		var err error
+		if waves, err = assignWaves(in.Strategy.Waves, names, byName); err != nil {
+			return nil, err
+		}
+	}
+	for i := range waves {
+		w := &waves[i]
+		if len(w.Clusters) > maxWaveClusters {
+			return nil, fmt.Errorf("wave %s has %d clusters, more than the %d a Rollout status can hold",
+				w.Name, len(w.Clusters), maxWaveClusters)
+		}
+		w.Phase = fleetv1alpha1.WavePhasePending
+		if len(w.Clusters) == 0 {
+			w.Phase = fleetv1alpha1.WavePhaseSkipped
+		}
+	}
+	return waves, nil
+}
+
+// assignWaves puts each cluster (names sorted) in the first wave whose
+// selector matches its labels; a wave without a selector takes every cluster
+// left.
+func assignWaves(specs []fleetv1alpha1.Wave, names []string, labelsOf map[string]map[string]string) ([]fleetv1alpha1.WaveStatus, error) {
+	selectors := make([]labels.Selector, len(specs))
+	for i, w := range specs {
+		if w.Selector == nil {
+			selectors[i] = labels.Everything()
+			continue
+		}
+		sel, err := metav1.LabelSelectorAsSelector(w.Selector)
+		if err != nil {
+			return nil, fmt.Errorf("invalid strategy: wave %s: selector: %w", w.Name, err)
+		}
+		selectors[i] = sel
+	}
+	waves := make([]fleetv1alpha1.WaveStatus, len(specs), len(specs)+1)
+	for i, w := range specs {
+		waves[i].Name = w.Name
+	}
+	var rest []string
+	for _, name := range names {
+		set := labels.Set(labelsOf[name])
+		i := slices.IndexFunc(selectors, func(s labels.Selector) bool { return s.Matches(set) })
+		if i < 0 {
+			rest = append(rest, name)
+			continue
+		}
+		waves[i].Clusters = append(waves[i].Clusters, name)
+	}
+	if len(rest) > 0 {
+		waves = append(waves, fleetv1alpha1.WaveStatus{Name: fleetv1alpha1.ImplicitWaveName, Clusters: rest})
+	}
+	return waves, nil
+}
+
+// configFor resolves the policy of a frozen wave. The immediate wave uses
+// the strategy's immediate policy; the implicit last wave, and a frozen wave
+// the strategy no longer has, use the settings of the strategy's last wave.
+func configFor(s fleetv1alpha1.RolloutStrategySpec, st *fleetv1alpha1.WaveStatus) (waveConfig, error) {
+	size := len(st.Clusters)
+	if st.Name == ImmediateWaveName {
+		return immediateConfig(s.Immediate, size)
+	}
+	spec := s.Waves[len(s.Waves)-1]
+	if i := slices.IndexFunc(s.Waves, func(w fleetv1alpha1.Wave) bool { return w.Name == st.Name }); i >= 0 {
+		spec = s.Waves[i]
+	}
+	conc, err := concurrencyLimit(spec.MaxConcurrency, size)
+	if err != nil {
+		return waveConfig{}, err
+	}
+	fails, err := failureBudget(spec.MaxFailures, defaultMaxFailures, size)
+	if err != nil {
+		return waveConfig{}, err
+	}
+	return waveConfig{
+		maxConcurrency:   conc,
+		maxFailures:      fails,
+		bakeTime:         duration(spec.BakeTime, 0),
+		progressDeadline: duration(spec.ProgressDeadline, defaultProgressDeadline),
+		approval:         spec.Approval == fleetv1alpha1.ApprovalRequired,
+	}, nil
+}
+
+// immediateConfig is the policy of the immediate wave: no bake, no approval.
+func immediateConfig(p *fleetv1alpha1.ImmediatePolicy, size int) (waveConfig, error) {
+	if p == nil {
+		p = &fleetv1alpha1.ImmediatePolicy{}
+	}
+	conc, err := concurrencyLimit(p.MaxConcurrency, size)
+	if err != nil {
+		return waveConfig{}, err
+	}
+	fails, err := failureBudget(p.MaxFailures, defaultImmediateMaxFailures, size)
+	if err != nil {
+		return waveConfig{}, err
+	}
+	return waveConfig{
+		maxConcurrency:   conc,
+		maxFailures:      fails,
+		progressDeadline: duration(p.ProgressDeadline, defaultProgressDeadline),
+	}, nil
+}
+
+// isImmediateLayout reports whether the frozen waves are the single immediate wave.
+func isImmediateLayout(waves []fleetv1alpha1.WaveStatus) bool {
+	return len(waves) == 1 && waves[0].Name == ImmediateWaveName
+}
+
+// mergeForImmediate turns a wave layout into the single immediate wave,
+// keeping the frozen target set, when the mode is switched to Immediate
+// after the start.
+func mergeForImmediate(waves []fleetv1alpha1.WaveStatus) []fleetv1alpha1.WaveStatus {
+	var names []string
+	for _, w := range waves {
+		names = append(names, w.Clusters...)
+	}
+	slices.Sort(names)
+	names = slices.Compact(names)
+	phase := fleetv1alpha1.WavePhasePending
+	if len(names) == 0 {
+		phase = fleetv1alpha1.WavePhaseSkipped
+	}
+	return []fleetv1alpha1.WaveStatus{{Name: ImmediateWaveName, Phase: phase, Clusters: names}}
+}
+
+// describeWaves summarises a layout: "pilot (1), canary (2), remaining (9)".
+func describeWaves(waves []fleetv1alpha1.WaveStatus) string {
+	parts := make([]string, len(waves))
+	for i, w := range waves {
+		parts[i] = fmt.Sprintf("%s (%d)", w.Name, len(w.Clusters))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// mode is the update mode, Progressive when unset.
+func mode(s fleetv1alpha1.RolloutSpec) fleetv1alpha1.UpdateMode {
+	if s.UpdatePolicy.Mode == "" {
+		return fleetv1alpha1.UpdateModeProgressive
+	}
+	return s.UpdatePolicy.Mode
+}

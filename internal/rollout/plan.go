@@ -1,0 +1,391 @@
+package rollout
+
+import (
+	"fmt"
+	"time"
+
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
+)
+
+// Plan decides the next step of a rollout from its spec, its previous
+// status and what is observed of its target clusters. It is pure and
+// deterministic: the same input gives the same decision. It returns an error
+// only for input it cannot act on (no waves, an unparsable selector or
+// budget, a Deadline rollout without a deadline, a cluster observed twice),
+// and never panics.
+func Plan(in Input) (Decision, error) {
+	if err := validate(in); err != nil {
+		return Decision{}, err
+	}
+	p := newPlanner(in)
+	if p.st.Phase.IsTerminal() {
+		return p.decision(), nil
+	}
+	starting := len(p.st.Waves) == 0
+	if starting {
+		waves, err := freezeWaves(in)
+		if err != nil {
+			return Decision{}, fmt.Errorf("freezing the target set: %w", err)
+		}
+		p.st.Waves = waves
+		p.st.StartedAt = ptr(stamp(p.now))
+	}
+	relaid := p.relayoutForImmediate()
+	if err := p.bindWaves(); err != nil {
+		return Decision{}, fmt.Errorf("resolving wave policy: %w", err)
+	}
+	o := p.decide()
+	switch {
+	case starting:
+		o = p.startOutcome(o)
+	case relaid:
+		o.force, o.warning, o.actor, o.reason = true, true, ActorUnknown, ReasonModeChanged
+		o.cause = "update mode changed to Immediate; every remaining target now moves in one wave: " + p.in.Spec.UpdatePolicy.Reason
+	}
+	p.transition(o)
+	p.rollup()
+	p.setConditions(o)
+	return p.decision(), nil
+}
+
+// planner holds one Plan call's working state.
+type planner struct {
+	in  Input
+	now time.Time
+	// st is the next status, built from a copy of the previous one.
+	st *fleetv1alpha1.RolloutStatus
+	// prev is the previous status, read-only.
+	prev *fleetv1alpha1.RolloutStatus
+	// obs maps cluster names to observations; an admission replaces the
+	// entry with a copy as the cluster will look once admitted.
+	obs   map[string]*ClusterObservation
+	waves []*wave
+
+	admit  []Admission
+	events []Event
+	wakeAt time.Time
+	noWake bool
+}
+
+// outcome is where a plan leaves the rollout and why.
+type outcome struct {
+	phase  fleetv1alpha1.RolloutPhase
+	wave   string
+	actor  string
+	reason string
+	// message describes the state reached (the conditions' message);
+	// cause, if any, says what moved it there (history and Events only).
+	message string
+	cause   string
+	warning bool
+	// force records a history entry even if phase and wave did not change.
+	force bool
+	// waveStarted: a wave started in this plan, and actor names its cause.
+	waveStarted bool
+}
+
+func newPlanner(in Input) *planner {
+	p := &planner{
+		in:   in,
+		now:  in.Now,
+		st:   in.Status.DeepCopy(),
+		prev: &in.Status,
+		obs:  make(map[string]*ClusterObservation, len(in.Clusters)),
+	}
+	for i := range in.Clusters {
+		p.obs[in.Clusters[i].Name] = &in.Clusters[i]
+	}
+	return p
+}
+
+// bindWaves resolves each frozen wave's policy.
+func (p *planner) bindWaves() error {
+	p.waves = make([]*wave, len(p.st.Waves))
+	for i := range p.st.Waves {
+		st := &p.st.Waves[i]
+		cfg, err := configFor(p.in.Strategy, st)
+		if err != nil {
+			return fmt.Errorf("wave %s: %w", st.Name, err)
+		}
+		p.waves[i] = &wave{st: st, cfg: cfg}
+	}
+	return nil
+}
+
+// relayoutForImmediate merges the frozen waves into the immediate wave when
+// the mode was switched to Immediate after the start (not while rolling back).
+func (p *planner) relayoutForImmediate() bool {
+	if mode(p.in.Spec) != fleetv1alpha1.UpdateModeImmediate || isImmediateLayout(p.st.Waves) ||
+		p.st.Phase == fleetv1alpha1.RolloutPhaseRollingBack {
+		return false
+	}
+	p.st.Waves = mergeForImmediate(p.st.Waves)
+	return true
+}
+
+// decide applies the rules in order of precedence: supersede, rollback
+// (running, requested, or forced by a Rollback freeze), abort, hold (freeze
+// or pause), a standing halt, then normal progress.
+func (p *planner) decide() outcome {
+	spec := p.in.Spec
+	freeze := p.in.Freeze
+	switch {
+	case p.in.SupersededBy != "":
+		p.st.SupersededBy = p.in.SupersededBy
+		return outcome{phase: fleetv1alpha1.RolloutPhaseSuperseded, wave: p.st.CurrentWave, actor: ActorHub,
+			reason: fleetv1alpha1.ReasonSupersededByRollout, message: "superseded by Rollout " + p.in.SupersededBy}
+	case p.st.Phase == fleetv1alpha1.RolloutPhaseRollingBack:
+		return p.rollBack()
+	case spec.Rollback != nil:
+		return p.requestedRollback()
+	case freeze != nil && freeze.Action == fleetv1alpha1.FreezeRollback && spec.FromRevision != "" && p.anyTouched():
+		msg := fmt.Sprintf("FleetFreeze %s rolls back every rollout in flight: %s", freeze.Name, freeze.Reason)
+		return p.startRollback(spec.FromRevision, actorOf(freeze.By), fleetv1alpha1.ReasonFleetFrozen, msg)
+	case spec.DesiredState == fleetv1alpha1.RolloutAborted:
+		return outcome{phase: fleetv1alpha1.RolloutPhaseAborted, wave: p.st.CurrentWave,
+			actor: changeActor(spec.StateChange), reason: fleetv1alpha1.ReasonAborted,
+			message: changeMessage(spec.StateChange, "aborted; admitted clusters stay on "+spec.TargetRevision)}
+	}
+
+	// A halt needs a person: only pausing, or resuming after it, moves it.
+	// A freeze does not, so that the end of a freeze cannot resume it.
+	paused := spec.DesiredState == fleetv1alpha1.RolloutPaused
+	wasHalted := p.st.Phase == fleetv1alpha1.RolloutPhaseHalted
+	if wasHalted && !paused && (freeze != nil || !p.resumeRequested()) {
+		return outcome{phase: fleetv1alpha1.RolloutPhaseHalted, wave: p.st.CurrentWave, reason: fleetv1alpha1.ReasonFailureBudgetExceeded,
+			message: p.prevReadyMessage(), warning: true}
+	}
+	hold := freeze != nil || paused
+	o := p.advance(hold)
+	switch {
+	case hold && !o.phase.IsTerminal():
+		return p.holdOutcome(o.wave)
+	case wasHalted && o.phase == fleetv1alpha1.RolloutPhaseHalted:
+		o.force, o.actor = true, changeActor(spec.StateChange)
+		o.cause = "resume requested, but the failure budget is still exceeded"
+	case (wasHalted || p.st.Phase == fleetv1alpha1.RolloutPhasePaused) && !o.waveStarted && isForward(o.phase):
+		o.actor, o.reason = changeActor(spec.StateChange), ReasonResumed
+		o.cause = changeMessage(spec.StateChange, "resumed")
+		if p.prevFrozen() && freeze == nil {
+			o.actor, o.cause = ActorHub, "the fleet freeze ended"
+		}
+	}
+	return o
+}
+
+// holdOutcome is the Paused phase of a held rollout: by a freeze, or by
+// desiredState Paused.
+func (p *planner) holdOutcome(wave string) outcome {
+	if f := p.in.Freeze; f != nil {
+		msg := fmt.Sprintf("held by FleetFreeze %s: %s", f.Name, f.Reason)
+		if f.Action == fleetv1alpha1.FreezeRollback && p.in.Spec.FromRevision == "" && p.anyTouched() {
+			msg += "; it cannot roll back (no fromRevision)"
+		}
+		return outcome{phase: fleetv1alpha1.RolloutPhasePaused, wave: wave, actor: actorOf(f.By), reason: fleetv1alpha1.ReasonFleetFrozen,
+			message: msg, warning: true}
+	}
+	sc := p.in.Spec.StateChange
+	return outcome{phase: fleetv1alpha1.RolloutPhasePaused, wave: wave, actor: changeActor(sc), reason: fleetv1alpha1.ReasonPaused,
+		message: changeMessage(sc, "paused; no more clusters are admitted")}
+}
+
+// startOutcome describes the start of the run in the first transition.
+func (p *planner) startOutcome(o outcome) outcome {
+	o.actor = actorOf(p.in.StartedBy)
+	msg := fmt.Sprintf("started %s → %s in %s mode over %s", or(p.in.Spec.FromRevision, "(none)"),
+		p.in.Spec.TargetRevision, mode(p.in.Spec), describeWaves(p.st.Waves))
+	switch mode(p.in.Spec) {
+	case fleetv1alpha1.UpdateModeImmediate:
+		o.warning, o.reason = true, ReasonImmediateRollout
+		msg += "; reason: " + p.in.Spec.UpdatePolicy.Reason
+	}
+	if !o.phase.IsTerminal() && o.reason != ReasonImmediateRollout {
+		o.reason = ReasonStarted
+	}
+	o.cause = join(msg, o.cause)
+	o.force = true
+	return o
+}
+
+// resumeRequested reports whether someone resumed a Halted rollout: set
+// desiredState (Running) after it halted, as `flotilla rollout resume` does.
+func (p *planner) resumeRequested() bool {
+	sc := p.in.Spec.StateChange
+	if sc == nil || sc.At == nil {
+		return false
+	}
+	return sc.At.After(p.phaseSince(fleetv1alpha1.RolloutPhaseHalted))
+}
+
+// phaseSince is when the rollout last entered phase, from its history.
+func (p *planner) phaseSince(phase fleetv1alpha1.RolloutPhase) time.Time {
+	for i := len(p.prev.History) - 1; i >= 0; i-- {
+		if h := p.prev.History[i]; h.To == phase {
+			return h.Time.Time
+		}
+	}
+	return time.Time{}
+}
+
+// prevReadyMessage keeps the conditions' message of a standing halt.
+func (p *planner) prevReadyMessage() string {
+	if c := meta.FindStatusCondition(p.prev.Conditions, fleetv1alpha1.ConditionReady); c != nil {
+		return c.Message
+	}
+	return "halted"
+}
+
+// prevFrozen reports whether a freeze held the rollout at the last plan.
+func (p *planner) prevFrozen() bool {
+	for _, c := range p.prev.Conditions {
+		if c.Type == fleetv1alpha1.ConditionFrozen {
+			return c.Status == metav1.ConditionTrue
+		}
+	}
+	return false
+}
+
+// transition moves the status to the outcome's phase and wave, recording a
+// history entry and an Event when either changed (or when forced).
+func (p *planner) transition(o outcome) {
+	frozenChanged := p.prevFrozen() != (p.in.Freeze != nil && !o.phase.IsTerminal())
+	if o.phase == p.st.Phase && o.wave == p.st.CurrentWave && !o.force && !frozenChanged {
+		return
+	}
+	if o.phase.IsTerminal() {
+		p.finish(o.phase)
+	}
+	actor := or(o.actor, ActorHub)
+	p.st.History = append(p.st.History, fleetv1alpha1.HistoryEntry{
+		Time:    stamp(p.now),
+		From:    p.st.Phase,
+		To:      o.phase,
+		Wave:    o.wave,
+		Actor:   truncate(actor, 253),
+		Message: truncate(join(o.cause, o.message), 1024),
+	})
+	if n := len(p.st.History) - maxHistory; n > 0 {
+		p.st.History = append([]fleetv1alpha1.HistoryEntry(nil), p.st.History[n:]...)
+	}
+	typ := EventNormal
+	if o.warning {
+		typ = EventWarning
+	}
+	reason := or(o.reason, string(o.phase))
+	p.event(typ, reason, fmt.Sprintf("%s (by %s)", join(o.cause, o.message), actor))
+	p.st.Phase, p.st.CurrentWave = o.phase, o.wave
+}
+
+// finish ends the run: waves that never started are Skipped.
+func (p *planner) finish(phase fleetv1alpha1.RolloutPhase) {
+	p.st.CompletedAt = ptr(stamp(p.now))
+	for _, w := range p.waves {
+		if !w.started() && !w.done() {
+			w.st.Phase = fleetv1alpha1.WavePhaseSkipped
+		}
+	}
+	if phase == fleetv1alpha1.RolloutPhaseSucceeded {
+		p.noWake = true
+	}
+}
+
+// decision assembles the result.
+func (p *planner) decision() Decision {
+	d := Decision{Status: *p.st, Admit: p.admit, Events: p.events}
+	if !p.wakeAt.IsZero() && !p.noWake && !p.st.Phase.IsTerminal() {
+		d.RequeueAfter = p.wakeAt.Sub(p.now)
+	}
+	return d
+}
+
+// wake asks to be planned again at t, if t is ahead.
+func (p *planner) wake(t time.Time) {
+	if t.After(p.now) && (p.wakeAt.IsZero() || t.Before(p.wakeAt)) {
+		p.wakeAt = t
+	}
+}
+
+// event records one Event.
+func (p *planner) event(typ EventType, reason, message string) {
+	p.events = append(p.events, Event{Type: typ, Reason: reason, Message: truncate(message, 1024)})
+}
+
+// admitCluster admits one cluster to rev and updates its observation to how
+// it will look once admitted: converging from now on. A cluster already
+// rendering rev, or not observed, is left alone.
+func (p *planner) admitCluster(name, rev, wave string) bool {
+	o := p.obs[name]
+	if o == nil || o.Revision == rev {
+		return false
+	}
+	next := *o
+	next.Revision, next.AdmittedAt = rev, p.now
+	next.Health, next.HealthSince, next.Reason, next.Message = HealthProgressing, p.now, "", ""
+	p.obs[name] = &next
+	p.admit = append(p.admit, Admission{Cluster: name, Revision: rev, Wave: wave})
+	return true
+}
+
+// anyTouched reports whether any cluster of the frozen set renders or runs
+// the target revision.
+func (p *planner) anyTouched() bool {
+	target := p.in.Spec.TargetRevision
+	for _, w := range p.st.Waves {
+		for _, name := range w.Clusters {
+			if o := p.obs[name]; o != nil && (o.Revision == target || o.AppliedRevision == target) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// actorOf is who, or "unknown".
+func actorOf(by string) string { return or(by, ActorUnknown) }
+
+// changeActor is who made a manual change, or "unknown".
+func changeActor(c *fleetv1alpha1.ChangeRecord) string {
+	if c == nil {
+		return ActorUnknown
+	}
+	return actorOf(c.By)
+}
+
+// changeMessage is a manual change's message, or def.
+func changeMessage(c *fleetv1alpha1.ChangeRecord, def string) string {
+	if c == nil || c.Message == "" {
+		return def
+	}
+	return def + ": " + c.Message
+}
+
+// stamp is t as the API stores it, to the second, so a status read back
+// from the API server equals the one Plan returned.
+func stamp(t time.Time) metav1.Time {
+	return metav1.NewTime(t.Truncate(time.Second))
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// join joins a cause and a message with "; ", either possibly empty.
+func join(cause, message string) string {
+	switch {
+	case cause == "":
+		return message
+	case message == "":
+		return cause
+	}
+	return cause + "; " + message
+}
+
+// isForward reports whether phase is one of normal progress.
+func isForward(phase fleetv1alpha1.RolloutPhase) bool {
+	switch phase {
+	case fleetv1alpha1.RolloutPhaseProgressing, fleetv1alpha1.RolloutPhaseBaking, fleetv1alpha1.RolloutPhaseWaitingForApproval:
+		return true
+	}
+	return false
+}

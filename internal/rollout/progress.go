@@ -1,0 +1,253 @@
+package rollout
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
+)
+
+// advance moves the rollout forward through its waves in order: the first
+// wave not done is active; when it completes, the next one may start in the
+// same plan. A held rollout (paused or frozen) admits nothing, starts no
+// wave and defers its failure budget, but its waves still complete.
+func (p *planner) advance(hold bool) outcome {
+	if o, waiting := p.adoption(hold); waiting {
+		return o
+	}
+	forced := p.forcedNow()
+	for _, w := range p.waves {
+		if w.done() {
+			continue
+		}
+		o, completed := p.stepWave(w, hold)
+		if completed {
+			continue
+		}
+		if forced {
+			o.reason, o.cause = fleetv1alpha1.ReasonDeadlineReached, join("the deadline passed; the rest are forced through the waves", o.cause)
+		}
+		return o
+	}
+	return outcome{phase: fleetv1alpha1.RolloutPhaseSucceeded, reason: fleetv1alpha1.ReasonSucceeded,
+		message: fmt.Sprintf("every wave completed; %s is on %s", p.in.Spec.Subject.Promise, p.in.Spec.TargetRevision)}
+}
+
+// stepWave works on the active wave: start it (once approved), enforce its
+// failure budget, admit clusters up to maxConcurrency, and complete it once
+// every cluster is healthy, failed or skipped and the healthy ones baked. It
+// reports whether the wave completed.
+func (p *planner) stepWave(w *wave, hold bool) (outcome, bool) {
+	var o outcome
+	if !w.started() {
+		if hold {
+			return outcome{phase: fleetv1alpha1.RolloutPhaseProgressing, wave: w.st.Name}, false
+		}
+		approval := p.approvalFor(w)
+		if w.cfg.approval && approval == nil {
+			w.st.Phase = fleetv1alpha1.WavePhaseWaitingForApproval
+			return outcome{phase: fleetv1alpha1.RolloutPhaseWaitingForApproval, wave: w.st.Name,
+				reason:  fleetv1alpha1.ReasonWaitingForApproval,
+				message: fmt.Sprintf("wave %s (%s) waits for an approval", w.st.Name, clusters(len(w.st.Clusters)))}, false
+		}
+		o = p.startWave(w, approval)
+	}
+
+	a := p.assess(w)
+	if len(a.failures) > w.cfg.maxFailures && !hold {
+		return p.onFailure(w, a), false
+	}
+	if !hold {
+		p.admitWave(w, a)
+	}
+	a = p.assess(w)
+	if a.unfinished > 0 {
+		if w.st.Phase == fleetv1alpha1.WavePhaseBaking {
+			p.event(EventNormal, ReasonBakeReset, fmt.Sprintf("wave %s: bake reset, a cluster is no longer healthy", w.st.Name))
+		}
+		w.st.Phase, w.st.BakeStartedAt, w.st.CompletedAt = fleetv1alpha1.WavePhaseProgressing, nil, nil
+		p.wake(a.next)
+		return p.progressOutcome(w, a, o), false
+	}
+	if start, baking := p.bake(w, a); baking {
+		return outcome{phase: fleetv1alpha1.RolloutPhaseBaking, wave: w.st.Name, reason: fleetv1alpha1.ReasonBaking,
+			message: fmt.Sprintf("wave %s: %d healthy, baking for %s until %s", w.st.Name, a.healthy, w.cfg.bakeTime,
+				start.Add(w.cfg.bakeTime).UTC().Format(time.RFC3339)), waveStarted: o.waveStarted, actor: o.actor, cause: o.cause}, false
+	}
+	w.st.Phase, w.st.CompletedAt = fleetv1alpha1.WavePhaseSucceeded, ptr(stamp(p.now))
+	p.event(EventNormal, ReasonWaveSucceeded, fmt.Sprintf("wave %s succeeded: %d healthy, %d failed, %d offline",
+		w.st.Name, a.counts.Healthy, a.counts.Failed, a.counts.Offline))
+	return outcome{}, true
+}
+
+// progressOutcome is the Progressing outcome of an unfinished wave.
+func (p *planner) progressOutcome(w *wave, a assessment, started outcome) outcome {
+	o := outcome{phase: fleetv1alpha1.RolloutPhaseProgressing, wave: w.st.Name, reason: fleetv1alpha1.ReasonProgressing,
+		message: fmt.Sprintf("wave %s: %d/%d healthy, %d in flight (max %d), %d failed (max %d)", w.st.Name,
+			a.counts.Healthy, a.counts.Total, a.inFlight, w.cfg.maxConcurrency, len(a.failures), w.cfg.maxFailures)}
+	if started.waveStarted {
+		o.waveStarted, o.actor, o.reason, o.cause = true, started.actor, started.reason, started.cause
+	}
+	return o
+}
+
+// startWave starts an approved (or approval-free) wave.
+func (p *planner) startWave(w *wave, approval *fleetv1alpha1.Approval) outcome {
+	w.st.StartedAt = ptr(stamp(p.now))
+	w.st.Phase = fleetv1alpha1.WavePhaseProgressing
+	o := outcome{waveStarted: true, actor: ActorHub, reason: ReasonWaveStarted,
+		cause: fmt.Sprintf("wave %s started (%s)", w.st.Name, clusters(len(w.st.Clusters)))}
+	if approval != nil && w.cfg.approval {
+		rec := approval.ChangeRecord
+		w.st.Approval = rec.DeepCopy()
+		o.actor, o.reason = actorOf(rec.By), ReasonWaveApproved
+		o.cause = fmt.Sprintf("wave %s approved by %s and started (%s)", w.st.Name, o.actor, clusters(len(w.st.Clusters)))
+		if rec.Message != "" {
+			o.cause += ": " + rec.Message
+		}
+	}
+	return o
+}
+
+// admitWave admits the wave's waiting clusters, in name order, while fewer
+// than maxConcurrency are in flight.
+func (p *planner) admitWave(w *wave, a assessment) {
+	room := w.cfg.maxConcurrency - a.inFlight
+	for _, name := range a.admittable {
+		if room <= 0 {
+			return
+		}
+		if p.admitCluster(name, p.in.Spec.TargetRevision, w.st.Name) {
+			room--
+		}
+	}
+}
+
+// bake decides whether a complete wave is still baking: its healthy
+// clusters must all have been healthy for bakeTime. The bake starts when the
+// last of them became healthy, so a cluster that flapped restarts it.
+func (p *planner) bake(w *wave, a assessment) (time.Time, bool) {
+	if w.cfg.bakeTime <= 0 || a.healthy == 0 {
+		return time.Time{}, false
+	}
+	start := a.bakeStart
+	if a.bakeUnknown {
+		// Some cluster did not say since when it is healthy: count from
+		// when the wave was first seen complete.
+		unknownFrom := p.now
+		if w.st.Phase == fleetv1alpha1.WavePhaseBaking && w.st.BakeStartedAt != nil {
+			unknownFrom = w.st.BakeStartedAt.Time
+		}
+		if unknownFrom.After(start) {
+			start = unknownFrom
+		}
+	}
+	if w.st.Phase == fleetv1alpha1.WavePhaseBaking && w.st.BakeStartedAt != nil && stamp(start).After(w.st.BakeStartedAt.Time) {
+		p.event(EventNormal, ReasonBakeReset, fmt.Sprintf("wave %s: bake restarted, a cluster became healthy again at %s",
+			w.st.Name, start.UTC().Format(time.RFC3339)))
+	}
+	w.st.BakeStartedAt = ptr(stamp(start))
+	end := start.Add(w.cfg.bakeTime)
+	if p.now.Before(end) {
+		w.st.Phase, w.st.CompletedAt = fleetv1alpha1.WavePhaseBaking, nil
+		p.wake(end)
+		return start, true
+	}
+	return start, false
+}
+
+// onFailure applies the strategy's onFailure to a wave whose failures
+// exceed its budget: Halt, or Rollback to fromRevision (Halt when there is
+// none).
+func (p *planner) onFailure(w *wave, a assessment) outcome {
+	w.st.Phase, w.st.CompletedAt = fleetv1alpha1.WavePhaseFailed, ptr(stamp(p.now))
+	msg := fmt.Sprintf("wave %s: %d of %d clusters failed, more than its budget of %d: %s",
+		w.st.Name, len(a.failures), len(w.st.Clusters), w.cfg.maxFailures, listFailures(a.failures, 5))
+	if p.in.Strategy.OnFailure == fleetv1alpha1.FailureRollback {
+		if from := p.in.Spec.FromRevision; from != "" {
+			return p.startRollback(from, ActorHub, fleetv1alpha1.ReasonFailureBudgetExceeded, msg)
+		}
+		msg += "; halted instead of rolling back: there is no fromRevision"
+	}
+	return outcome{phase: fleetv1alpha1.RolloutPhaseHalted, wave: w.st.Name, actor: ActorHub,
+		reason: fleetv1alpha1.ReasonFailureBudgetExceeded, message: msg, warning: true}
+}
+
+// approvalFor finds the approval of a wave in the spec.
+func (p *planner) approvalFor(w *wave) *fleetv1alpha1.Approval {
+	for i := range p.in.Spec.Approvals {
+		if a := &p.in.Spec.Approvals[i]; a.Wave == w.st.Name {
+			return a
+		}
+	}
+	return nil
+}
+
+// adoption runs the Deadline mode's adoption window: until the deadline, no
+// wave starts and only clusters whose owners adopted the target are
+// admitted. It reports whether the window is still open. Adopted clusters
+// are admitted whenever seen, before and after the deadline.
+func (p *planner) adoption(hold bool) (outcome, bool) {
+	if mode(p.in.Spec) != fleetv1alpha1.UpdateModeDeadline {
+		return outcome{}, false
+	}
+	for _, w := range p.waves {
+		for _, name := range w.st.Clusters {
+			if o := p.obs[name]; o != nil && o.Adopted && o.Online && !hold {
+				p.admitCluster(name, p.in.Spec.TargetRevision, w.st.Name)
+			}
+		}
+	}
+	deadline := p.in.Spec.UpdatePolicy.Deadline.Time
+	if p.st.Adoption != nil && p.st.Adoption.ForcedAt != nil {
+		return outcome{}, false
+	}
+	if p.now.Before(deadline) && !p.anyWaveStarted() {
+		p.wake(deadline)
+		return outcome{phase: fleetv1alpha1.RolloutPhaseProgressing, reason: fleetv1alpha1.ReasonProgressing,
+			message: fmt.Sprintf("owners may adopt %s until %s; the rest are forced through the waves then",
+				p.in.Spec.TargetRevision, deadline.UTC().Format(time.RFC3339))}, true
+	}
+	if p.st.Adoption == nil {
+		p.st.Adoption = &fleetv1alpha1.AdoptionStatus{}
+	}
+	p.st.Adoption.ForcedAt = ptr(stamp(p.now))
+	return outcome{}, false
+}
+
+// forcedNow reports whether the Deadline mode forced the waves in this plan.
+func (p *planner) forcedNow() bool {
+	a := p.st.Adoption
+	return a != nil && a.ForcedAt != nil && (p.prev.Adoption == nil || p.prev.Adoption.ForcedAt == nil)
+}
+
+// anyWaveStarted reports whether some wave has started.
+func (p *planner) anyWaveStarted() bool {
+	for _, w := range p.waves {
+		if w.started() {
+			return true
+		}
+	}
+	return false
+}
+
+// listFailures names up to n failures: "a (ProgressDeadlineExceeded), b (…)".
+func listFailures(fs []fleetv1alpha1.ClusterFailure, n int) string {
+	parts := make([]string, 0, min(n, len(fs)))
+	for _, f := range fs[:min(n, len(fs))] {
+		parts = append(parts, fmt.Sprintf("%s (%s)", f.Cluster, f.Reason))
+	}
+	if len(fs) > n {
+		parts = append(parts, fmt.Sprintf("and %d more", len(fs)-n))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// clusters is "1 cluster" or "n clusters".
+func clusters(n int) string {
+	if n == 1 {
+		return "1 cluster"
+	}
+	return fmt.Sprintf("%d clusters", n)
+}

@@ -1,0 +1,74 @@
+package rollout
+
+import (
+	"fmt"
+
+	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
+)
+
+// requestedRollback starts the rollback asked for in spec.rollback, to its
+// toRevision or else fromRevision. With neither, the rollout cannot roll
+// back and, since the request cannot be withdrawn, it ends Failed.
+func (p *planner) requestedRollback() outcome {
+	rb := p.in.Spec.Rollback
+	rev := or(rb.ToRevision, p.in.Spec.FromRevision)
+	actor := actorOf(rb.By)
+	if rev == "" {
+		return outcome{phase: fleetv1alpha1.RolloutPhaseFailed, wave: p.st.CurrentWave, actor: actor, reason: ReasonCannotRollBack,
+			message: "rollback requested, but there is no revision to return to (no toRevision and no fromRevision)", warning: true}
+	}
+	msg := "rollback to " + rev + " requested"
+	if rb.Message != "" {
+		msg += ": " + rb.Message
+	}
+	return p.startRollback(rev, actor, fleetv1alpha1.ReasonRollingBack, msg)
+}
+
+// startRollback records the rollback revision and takes the first step.
+func (p *planner) startRollback(rev, actor, reason, message string) outcome {
+	p.st.RollbackRevision = rev
+	p.recordFailures()
+	o := p.rollBack()
+	o.actor, o.reason, o.warning, o.cause, o.force = actor, reason, true, message, true
+	return o
+}
+
+// rollBack admits every cluster of the frozen set that renders the target
+// back to the rollback revision, all at once (even offline ones, which
+// apply it when they return), and ends RolledBack once none renders or runs
+// the target any more. Offline clusters are waited for, unless the offline
+// policy is Skip. A Halt freeze holds the rollback: nothing is admitted.
+func (p *planner) rollBack() outcome {
+	rev, target := p.st.RollbackRevision, p.in.Spec.TargetRevision
+	held := p.in.Freeze != nil && p.in.Freeze.Action != fleetv1alpha1.FreezeRollback
+	skipOffline := p.in.Strategy.OfflinePolicy == fleetv1alpha1.OfflineSkip
+	left := 0
+	for _, w := range p.waves {
+		for _, name := range w.st.Clusters {
+			o := p.obs[name]
+			if o == nil {
+				continue
+			}
+			if o.Revision == target && !held {
+				p.admitCluster(name, rev, w.st.Name)
+				o = p.obs[name]
+			}
+			switch {
+			case o.Revision == target:
+				left++
+			case o.Revision == rev && o.AppliedRevision == target && (o.Online || !skipOffline):
+				left++
+			}
+		}
+	}
+	if left == 0 {
+		return outcome{phase: fleetv1alpha1.RolloutPhaseRolledBack, wave: p.st.CurrentWave, reason: fleetv1alpha1.ReasonRolledBack,
+			message: "every cluster is back on " + rev, warning: true}
+	}
+	msg := fmt.Sprintf("rolling back to %s: %s still on %s", rev, clusters(left), target)
+	if held {
+		msg = fmt.Sprintf("rollback to %s held by FleetFreeze %s: %s; %s still on %s", rev, p.in.Freeze.Name, p.in.Freeze.Reason, clusters(left), target)
+	}
+	return outcome{phase: fleetv1alpha1.RolloutPhaseRollingBack, wave: p.st.CurrentWave, reason: fleetv1alpha1.ReasonRollingBack,
+		message: msg, warning: true}
+}

@@ -1,0 +1,291 @@
+package simulate
+
+import (
+	"errors"
+	"fmt"
+	"reflect"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+
+	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
+	"github.com/flotilla-dev/flotilla/internal/rollout"
+)
+
+// checker verifies the engine's invariants after every plan, with its own
+// reading of the strategy (not the engine's):
+//
+//   - Plan is deterministic, and re-planning from the status it returned,
+//     before its admissions are executed (a crash in between), gives the same
+//     admissions, status and requeue and no new Events;
+//   - no wave admits clusters beyond maxConcurrency in flight;
+//   - no wave starts before every earlier wave completed (and baked), nor
+//     without its approval, nor before a Deadline-mode deadline;
+//   - a rollout that goes on has no wave over its failure budget;
+//   - rollback admissions go only to the recorded rollback revision, which
+//     is fromRevision or the requested toRevision;
+//   - no cluster is admitted twice to the same revision;
+//   - counts add up, and bounded lists stay bounded.
+type checker struct {
+	s        Scenario
+	admitted map[[2]string]bool
+}
+
+func newChecker(s Scenario) *checker {
+	return &checker{s: s, admitted: map[[2]string]bool{}}
+}
+
+// step checks one plan.
+func (c *checker) step(in rollout.Input, d rollout.Decision) error {
+	checks := []func(rollout.Input, rollout.Decision) error{
+		c.deterministic, c.healsAfterCrash, c.concurrency, c.waveOrder, c.budget, c.rollback, c.onceEach, c.counts,
+	}
+	for _, check := range checks {
+		if err := check(in, d); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (c *checker) deterministic(in rollout.Input, d rollout.Decision) error {
+	again, err := rollout.Plan(in)
+	if err != nil {
+		return fmt.Errorf("second plan failed: %w", err)
+	}
+	if !reflect.DeepEqual(again, d) {
+		return errors.New("two plans of the same input differ")
+	}
+	return nil
+}
+
+func (c *checker) healsAfterCrash(in rollout.Input, d rollout.Decision) error {
+	in.Status = d.Status
+	again, err := rollout.Plan(in)
+	if err != nil {
+		return fmt.Errorf("re-plan failed: %w", err)
+	}
+	switch {
+	case !slices.Equal(again.Admit, d.Admit):
+		return fmt.Errorf("re-plan before executing admits %v, not %v", again.Admit, d.Admit)
+	case len(again.Events) > 0:
+		return fmt.Errorf("re-plan before executing records Events again: %v", again.Events)
+	case again.RequeueAfter != d.RequeueAfter:
+		return fmt.Errorf("re-plan before executing requeues after %s, not %s", again.RequeueAfter, d.RequeueAfter)
+	case !reflect.DeepEqual(again.Status, d.Status):
+		return errors.New("re-plan before executing changes the status again")
+	}
+	return nil
+}
+
+// concurrency: when a wave admitted clusters, the ones in flight (admitted,
+// online, not healthy, not failed, within the progress deadline) are within
+// its maxConcurrency.
+func (c *checker) concurrency(in rollout.Input, d rollout.Decision) error {
+	obs := observed(in, d)
+	for _, w := range d.Status.Waves {
+		admittedHere := slices.ContainsFunc(d.Admit, func(a rollout.Admission) bool {
+			return a.Wave == w.Name && a.Revision == in.Spec.TargetRevision && !obs[a.Cluster].Adopted
+		})
+		if !admittedHere {
+			continue
+		}
+		lim := c.limits(w)
+		inFlight := 0
+		for _, name := range w.Clusters {
+			o := obs[name]
+			if o.Revision != in.Spec.TargetRevision || !o.Online || o.Health == rollout.HealthFailed ||
+				(o.AppliedRevision == o.Revision && o.Health == rollout.HealthHealthy) {
+				continue
+			}
+			if from := later(o.AdmittedAt, o.HealthSince); !in.Now.Before(from.Add(lim.deadline)) {
+				continue
+			}
+			inFlight++
+		}
+		if inFlight > lim.concurrency {
+			return fmt.Errorf("wave %s has %d clusters in flight, more than maxConcurrency %d", w.Name, inFlight, lim.concurrency)
+		}
+	}
+	return nil
+}
+
+// waveOrder: a wave that started in this plan follows completed (and baked)
+// waves, has its approval, and in Deadline mode starts after the deadline.
+func (c *checker) waveOrder(in rollout.Input, d rollout.Decision) error {
+	for i, w := range d.Status.Waves {
+		if w.StartedAt == nil || (i < len(in.Status.Waves) && in.Status.Waves[i].StartedAt != nil) {
+			continue
+		}
+		for _, prev := range d.Status.Waves[:i] {
+			if prev.Phase != fleetv1alpha1.WavePhaseSucceeded && prev.Phase != fleetv1alpha1.WavePhaseSkipped {
+				return fmt.Errorf("wave %s started while wave %s is %s", w.Name, prev.Name, prev.Phase)
+			}
+			if bake := c.limits(prev).bake; bake > 0 && prev.BakeStartedAt != nil && in.Now.Sub(prev.BakeStartedAt.Time) < bake {
+				return fmt.Errorf("wave %s started before wave %s baked for %s", w.Name, prev.Name, bake)
+			}
+		}
+		if c.limits(w).approval && !slices.ContainsFunc(in.Spec.Approvals, func(a fleetv1alpha1.Approval) bool { return a.Wave == w.Name }) {
+			return fmt.Errorf("wave %s started without its approval", w.Name)
+		}
+		if p := in.Spec.UpdatePolicy; p.Mode == fleetv1alpha1.UpdateModeDeadline && in.Now.Before(p.Deadline.Time) {
+			return fmt.Errorf("wave %s started before the deadline", w.Name)
+		}
+	}
+	return nil
+}
+
+// budget: a rollout still moving forward has no wave over its failure budget.
+func (c *checker) budget(in rollout.Input, d rollout.Decision) error {
+	switch d.Status.Phase {
+	case fleetv1alpha1.RolloutPhaseProgressing, fleetv1alpha1.RolloutPhaseBaking, fleetv1alpha1.RolloutPhaseWaitingForApproval:
+	default:
+		return nil
+	}
+	for _, w := range d.Status.Waves {
+		if w.Name != d.Status.CurrentWave {
+			continue
+		}
+		if lim := c.limits(w); int(w.Counts.Failed) > lim.failures {
+			return fmt.Errorf("rollout is %s with %d failures in wave %s, over its budget of %d",
+				d.Status.Phase, w.Counts.Failed, w.Name, lim.failures)
+		}
+	}
+	return nil
+}
+
+// rollback: every admission to another revision than the target goes to
+// the recorded rollback revision, which is fromRevision or toRevision.
+func (c *checker) rollback(in rollout.Input, d rollout.Decision) error {
+	rev := d.Status.RollbackRevision
+	if rev != "" && rev != in.Spec.FromRevision && (in.Spec.Rollback == nil || rev != in.Spec.Rollback.ToRevision) {
+		return fmt.Errorf("rollback revision %s is neither fromRevision nor the requested toRevision", rev)
+	}
+	for _, a := range d.Admit {
+		if a.Revision != in.Spec.TargetRevision && a.Revision != rev {
+			return fmt.Errorf("cluster %s admitted to %s, neither the target nor the rollback revision %q", a.Cluster, a.Revision, rev)
+		}
+	}
+	return nil
+}
+
+// onceEach: no cluster is admitted twice to one revision over the run.
+func (c *checker) onceEach(_ rollout.Input, d rollout.Decision) error {
+	for _, a := range d.Admit {
+		k := [2]string{a.Cluster, a.Revision}
+		if c.admitted[k] {
+			return fmt.Errorf("cluster %s admitted to %s twice", a.Cluster, a.Revision)
+		}
+		c.admitted[k] = true
+	}
+	return nil
+}
+
+// counts: every cluster is in one of healthy, failed, pending, offline; the
+// waves add up to the whole; bounded lists stay bounded.
+func (c *checker) counts(_ rollout.Input, d rollout.Decision) error {
+	st := d.Status
+	var sum fleetv1alpha1.RolloutCounts
+	for _, w := range st.Waves {
+		k := w.Counts
+		if k.Healthy+k.Failed+k.Pending+k.Offline != k.Total || int(k.Total) != len(w.Clusters) {
+			return fmt.Errorf("wave %s counts do not add up: %+v for %d clusters", w.Name, k, len(w.Clusters))
+		}
+		sum.Total += k.Total
+		sum.Admitted += k.Admitted
+		sum.Healthy += k.Healthy
+		sum.Failed += k.Failed
+		sum.Pending += k.Pending
+		sum.Offline += k.Offline
+	}
+	if sum != st.Counts {
+		return fmt.Errorf("rollout counts %+v are not the sum of the waves' %+v", st.Counts, sum)
+	}
+	if len(st.History) > 50 || len(st.Failures) > 50 {
+		return fmt.Errorf("%d history entries and %d failures: over the bound of 50", len(st.History), len(st.Failures))
+	}
+	return nil
+}
+
+// observed is every cluster as it looks once the plan's admissions ran.
+func observed(in rollout.Input, d rollout.Decision) map[string]rollout.ClusterObservation {
+	obs := make(map[string]rollout.ClusterObservation, len(in.Clusters))
+	for _, o := range in.Clusters {
+		obs[o.Name] = o
+	}
+	for _, a := range d.Admit {
+		o := obs[a.Cluster]
+		o.Revision, o.AdmittedAt, o.Health, o.HealthSince = a.Revision, in.Now, rollout.HealthProgressing, in.Now
+		obs[a.Cluster] = o
+	}
+	return obs
+}
+
+// limits is the checker's own reading of a wave's policy.
+type limits struct {
+	concurrency, failures int
+	bake, deadline        time.Duration
+	approval              bool
+}
+
+func (c *checker) limits(w fleetv1alpha1.WaveStatus) limits {
+	size := len(w.Clusters)
+	s := c.s.Strategy
+	if w.Name == rollout.ImmediateWaveName {
+		im := s.Immediate
+		if im == nil {
+			im = &fleetv1alpha1.ImmediatePolicy{}
+		}
+		return limits{
+			concurrency: max(1, percent(im.MaxConcurrency, "100%", size, true)),
+			failures:    percent(im.MaxFailures, "10%", size, false),
+			deadline:    dur(im.ProgressDeadline, 10*time.Minute),
+		}
+	}
+	spec := s.Waves[len(s.Waves)-1]
+	for _, sw := range s.Waves {
+		if sw.Name == w.Name {
+			spec = sw
+		}
+	}
+	return limits{
+		concurrency: max(1, percent(spec.MaxConcurrency, "100%", size, true)),
+		failures:    percent(spec.MaxFailures, "0", size, false),
+		bake:        dur(spec.BakeTime, 0),
+		deadline:    dur(spec.ProgressDeadline, 10*time.Minute),
+		approval:    spec.Approval == fleetv1alpha1.ApprovalRequired,
+	}
+}
+
+// percent reads a count or percentage with float arithmetic (the engine
+// uses integers), rounding as asked.
+func percent(v *intstr.IntOrString, def string, size int, up bool) int {
+	s := def
+	if v != nil {
+		if v.Type == intstr.Int {
+			return int(v.IntVal)
+		}
+		s = v.StrVal
+	}
+	digits, isPct := strings.CutSuffix(s, "%")
+	n, _ := strconv.Atoi(digits)
+	if !isPct {
+		return n
+	}
+	x := float64(n) * float64(size) / 100
+	if up {
+		return int(x + 0.999999)
+	}
+	return int(x)
+}
+
+func dur(d *metav1.Duration, def time.Duration) time.Duration {
+	if d == nil {
+		return def
+	}
+	return d.Duration
+}

@@ -1,0 +1,203 @@
+package rollout
+
+import (
+	"cmp"
+	"slices"
+	"unicode/utf8"
+
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
+)
+
+// Bounds of the status lists (the API's maxItems).
+const (
+	maxHistory  = 50
+	maxFailures = 50
+)
+
+// rollup recomputes the counts of every wave and of the whole run, the
+// percentage on target, the failures and, in Deadline mode, the adoption.
+// While rolling back (and once rolled back) the failure list keeps the
+// failures that led there.
+func (p *planner) rollup() {
+	var total fleetv1alpha1.RolloutCounts
+	var failures []fleetv1alpha1.ClusterFailure
+	for _, w := range p.waves {
+		a := p.assess(w)
+		w.st.Counts = a.counts
+		total = addCounts(total, a.counts)
+		failures = append(failures, a.failures...)
+		if !rollingBack(p.st.Phase) {
+			p.wake(a.next)
+		}
+	}
+	p.st.Counts = total
+	p.st.PercentOnTarget = 100
+	if total.Total > 0 {
+		p.st.PercentOnTarget = int32(int64(total.Healthy) * 100 / int64(total.Total))
+	}
+	if !rollingBack(p.st.Phase) {
+		p.setFailures(failures)
+	}
+	if mode(p.in.Spec) == fleetv1alpha1.UpdateModeDeadline {
+		p.rollupAdoption(total.Total)
+	}
+}
+
+// rollupAdoption counts the clusters whose owners adopted the target.
+func (p *planner) rollupAdoption(total int32) {
+	if p.st.Adoption == nil {
+		p.st.Adoption = &fleetv1alpha1.AdoptionStatus{}
+	}
+	var adopted int32
+	for _, w := range p.waves {
+		for _, name := range w.st.Clusters {
+			if o := p.obs[name]; o != nil && o.Adopted {
+				adopted++
+			}
+		}
+	}
+	p.st.Adoption.Instances, p.st.Adoption.Adopted = total, adopted
+}
+
+// recordFailures records the failures as they stand, before a rollback
+// moves the failed clusters off the target.
+func (p *planner) recordFailures() {
+	var failures []fleetv1alpha1.ClusterFailure
+	for _, w := range p.waves {
+		failures = append(failures, p.assess(w).failures...)
+	}
+	p.setFailures(failures)
+}
+
+func (p *planner) setFailures(fs []fleetv1alpha1.ClusterFailure) {
+	p.st.Failures, p.st.FailureCount = boundFailures(fs), int32(len(fs))
+}
+
+// rollingBack reports whether the phase is a rollback's.
+func rollingBack(phase fleetv1alpha1.RolloutPhase) bool {
+	return phase == fleetv1alpha1.RolloutPhaseRollingBack || phase == fleetv1alpha1.RolloutPhaseRolledBack
+}
+
+func addCounts(a, b fleetv1alpha1.RolloutCounts) fleetv1alpha1.RolloutCounts {
+	return fleetv1alpha1.RolloutCounts{
+		Total:    a.Total + b.Total,
+		Admitted: a.Admitted + b.Admitted,
+		Healthy:  a.Healthy + b.Healthy,
+		Failed:   a.Failed + b.Failed,
+		Pending:  a.Pending + b.Pending,
+		Offline:  a.Offline + b.Offline,
+	}
+}
+
+// boundFailures keeps the most recent failures, newest first (ties by
+// cluster name).
+func boundFailures(fs []fleetv1alpha1.ClusterFailure) []fleetv1alpha1.ClusterFailure {
+	if len(fs) == 0 {
+		return nil
+	}
+	slices.SortFunc(fs, func(a, b fleetv1alpha1.ClusterFailure) int {
+		if c := b.Time.Compare(a.Time.Time); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.Cluster, b.Cluster)
+	})
+	return slices.Clip(fs[:min(len(fs), maxFailures)])
+}
+
+// phaseConditions are the kstatus conditions of each phase: whether it is
+// Ready, Reconciling or Stalled (needs a person).
+var phaseConditions = map[fleetv1alpha1.RolloutPhase]struct{ ready, reconciling, stalled bool }{
+	fleetv1alpha1.RolloutPhaseProgressing:        {reconciling: true},
+	fleetv1alpha1.RolloutPhaseBaking:             {reconciling: true},
+	fleetv1alpha1.RolloutPhaseWaitingForApproval: {reconciling: true},
+	fleetv1alpha1.RolloutPhaseRollingBack:        {reconciling: true},
+	fleetv1alpha1.RolloutPhasePaused:             {},
+	fleetv1alpha1.RolloutPhaseHalted:             {stalled: true},
+	fleetv1alpha1.RolloutPhaseFailed:             {stalled: true},
+	fleetv1alpha1.RolloutPhaseSucceeded:          {ready: true},
+	fleetv1alpha1.RolloutPhaseRolledBack:         {},
+	fleetv1alpha1.RolloutPhaseAborted:            {},
+	fleetv1alpha1.RolloutPhaseSuperseded:         {},
+}
+
+// setConditions sets Ready, Reconciling and Stalled from the phase, and the
+// domain conditions Approved, Frozen and Superseded.
+func (p *planner) setConditions(o outcome) {
+	phase := p.st.Phase
+	pc := phaseConditions[phase]
+	// The reason names the state, not what led to it, so that planning
+	// again from this status sets the same conditions.
+	reason := string(phase)
+	switch phase {
+	case fleetv1alpha1.RolloutPhasePaused:
+		if p.in.Freeze != nil {
+			reason = fleetv1alpha1.ReasonFleetFrozen
+		}
+	case fleetv1alpha1.RolloutPhaseHalted:
+		reason = fleetv1alpha1.ReasonFailureBudgetExceeded
+	case fleetv1alpha1.RolloutPhaseFailed:
+		reason = or(o.reason, reason)
+	case fleetv1alpha1.RolloutPhaseSuperseded:
+		reason = fleetv1alpha1.ReasonSupersededByRollout
+	}
+	p.setCondition(fleetv1alpha1.ConditionReady, pc.ready, reason, o.message)
+	p.setCondition(fleetv1alpha1.ConditionReconciling, pc.reconciling, reason, o.message)
+	p.setCondition(fleetv1alpha1.ConditionStalled, pc.stalled, reason, o.message)
+
+	if f := p.in.Freeze; f != nil && !phase.IsTerminal() {
+		p.setCondition(fleetv1alpha1.ConditionFrozen, true, fleetv1alpha1.ReasonFleetFrozen, "FleetFreeze "+f.Name+": "+f.Reason)
+	} else {
+		meta.RemoveStatusCondition(&p.st.Conditions, fleetv1alpha1.ConditionFrozen)
+	}
+	if phase == fleetv1alpha1.RolloutPhaseSuperseded {
+		p.setCondition(fleetv1alpha1.ConditionSuperseded, true, fleetv1alpha1.ReasonSupersededByRollout, "superseded by Rollout "+p.st.SupersededBy)
+	}
+	p.setApproved()
+}
+
+// setApproved reports the current wave's approval, for waves that need one.
+func (p *planner) setApproved() {
+	i := slices.IndexFunc(p.waves, func(w *wave) bool { return w.st.Name == p.st.CurrentWave })
+	if i < 0 || !p.waves[i].cfg.approval || p.st.Phase.IsTerminal() {
+		meta.RemoveStatusCondition(&p.st.Conditions, fleetv1alpha1.ConditionApproved)
+		return
+	}
+	w := p.waves[i]
+	if rec := w.st.Approval; rec != nil {
+		p.setCondition(fleetv1alpha1.ConditionApproved, true, fleetv1alpha1.ReasonSucceeded,
+			"wave "+w.st.Name+" approved by "+actorOf(rec.By))
+		return
+	}
+	p.setCondition(fleetv1alpha1.ConditionApproved, false, fleetv1alpha1.ReasonWaitingForApproval,
+		"wave "+w.st.Name+" waits for an approval")
+}
+
+// setCondition sets one condition at now, keeping the observedGeneration the
+// controller stamped.
+func (p *planner) setCondition(typ string, ok bool, reason, message string) {
+	status := metav1.ConditionFalse
+	if ok {
+		status = metav1.ConditionTrue
+	}
+	c := metav1.Condition{Type: typ, Status: status, Reason: reason, Message: truncate(message, 1024),
+		LastTransitionTime: stamp(p.now)}
+	if old := meta.FindStatusCondition(p.st.Conditions, typ); old != nil {
+		c.ObservedGeneration = old.ObservedGeneration
+	}
+	meta.SetStatusCondition(&p.st.Conditions, c)
+}
+
+// truncate cuts s to at most n bytes without splitting a character.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	cut := n - len("…")
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
+}

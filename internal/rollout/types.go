@@ -1,0 +1,166 @@
+package rollout
+
+import (
+	"time"
+
+	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
+)
+
+// ImmediateWaveName names the single pseudo-wave of an Immediate-mode
+// rollout: every target, under the strategy's immediate limits. It is
+// capitalised so that it can never be the name of a strategy wave (those are
+// lower-case DNS labels).
+const ImmediateWaveName = "Immediate"
+
+// Actors recorded in history when no person caused a transition.
+const (
+	// ActorHub is the actor of automatic steps (a wave baked, a budget was exceeded).
+	ActorHub = "hub"
+	// ActorUnknown stands for a person whose identity was not recorded, e.g.
+	// an approval added with kubectl edit and no "by".
+	ActorUnknown = "unknown"
+)
+
+// Input is everything Plan looks at. The controller fills it from the
+// Rollout, its resolved strategy, the FleetFreeze and the target clusters'
+// Works; Plan reads nothing else.
+type Input struct {
+	// Now is the time of this reconcile; Plan never reads the clock.
+	Now time.Time
+	// Strategy is the resolved strategy (spec.strategy, spec.strategyRef or the Promise's).
+	Strategy fleetv1alpha1.RolloutStrategySpec
+	// Spec is the Rollout's spec: revisions, update policy, desired state,
+	// approvals and rollback request.
+	Spec fleetv1alpha1.RolloutSpec
+	// Status is the Rollout's status as last written: phase, the frozen
+	// waves, history. Empty for a Rollout that has not started.
+	Status fleetv1alpha1.RolloutStatus
+	// Clusters observes every cluster of the frozen target set. Before the
+	// start (no waves in Status) it lists every candidate, and the set is
+	// frozen from it. Clusters outside the frozen set are ignored.
+	Clusters []ClusterObservation
+	// Freeze is the active FleetFreeze, if any; an expired one is nil.
+	Freeze *FreezeObservation
+	// SupersededBy names the newer Rollout that took over the subject;
+	// non-empty ends this one as Superseded.
+	SupersededBy string
+	// StartedBy is who created the Rollout ("hub" for Rollouts the hub
+	// creates), recorded in the first history entry; Immediate mode asks for it.
+	StartedBy string
+}
+
+// Health is a cluster's health for the subject, judged from its Work.
+type Health string
+
+const (
+	// HealthHealthy: every applied resource is Current.
+	HealthHealthy Health = "Healthy"
+	// HealthProgressing: applied (or applying) and still converging.
+	HealthProgressing Health = "Progressing"
+	// HealthFailed: the apply failed or a resource failed; Reason says which.
+	HealthFailed Health = "Failed"
+	// HealthUnknown: nothing reported yet.
+	HealthUnknown Health = "Unknown"
+)
+
+// ClusterObservation is what the controller sees of one target cluster.
+type ClusterObservation struct {
+	// Name of the Cluster.
+	Name string
+	// Labels of the Cluster, matched against wave selectors when the target set is frozen.
+	Labels map[string]string
+	// Online is true while the agent heartbeats within its grace period
+	// (Git-delivered clusters without a health source are always online).
+	Online bool
+	// Revision is the revision the cluster's Work renders: the one admitted.
+	Revision string
+	// AdmittedAt is when Revision was admitted (set on the Work with it);
+	// the progress deadline counts from here. Zero if unknown.
+	AdmittedAt time.Time
+	// AppliedRevision is the revision the agent last applied in full.
+	AppliedRevision string
+	// Health of what is applied. It describes AppliedRevision, so a cluster
+	// is healthy on the target only when AppliedRevision is the target too.
+	Health Health
+	// HealthSince is when Health took its current value (the Work's Healthy
+	// condition's lastTransitionTime, or the last apply if later). Bake time
+	// and progress deadlines count from the later of this and AdmittedAt.
+	HealthSince time.Time
+	// Reason and Message explain a Failed or Progressing health, e.g.
+	// ApplyFailed and the failing resource.
+	Reason  string
+	Message string
+	// Adopted is true when the instance owner adopted the target revision
+	// ahead of a Deadline-mode rollout.
+	Adopted bool
+}
+
+// FreezeObservation is an active FleetFreeze.
+type FreezeObservation struct {
+	// Name of the FleetFreeze.
+	Name string
+	// Action is Halt (hold every rollout) or Rollback (roll back every rollout in flight).
+	Action fleetv1alpha1.FreezeAction
+	// Reason shown on every held Rollout.
+	Reason string
+	// By is who froze the fleet.
+	By string
+}
+
+// Decision is what Plan wants done.
+type Decision struct {
+	// Status is the Rollout's next status. The controller stamps
+	// observedGeneration and writes it before executing Admit.
+	Status fleetv1alpha1.RolloutStatus
+	// Admit lists clusters whose Work must render another revision now.
+	// Each is idempotent, and a cluster already rendering the revision is
+	// never listed.
+	Admit []Admission
+	// RequeueAfter is when something can next change by time alone (a bake
+	// ends, a progress deadline or the update deadline passes); zero when
+	// only a change in the observations can move the Rollout.
+	RequeueAfter time.Duration
+	// Events to record on the Rollout, in order.
+	Events []Event
+}
+
+// Admission sets which revision one cluster's Work renders.
+type Admission struct {
+	// Cluster to change.
+	Cluster string
+	// Revision its Work must render: the target, or the rollback revision.
+	Revision string
+	// Wave that admitted it, for the Work's spec.rollout.wave.
+	Wave string
+}
+
+// EventType is the type of a Kubernetes Event.
+type EventType string
+
+const (
+	// EventNormal is a transition that needs no attention.
+	EventNormal EventType = "Normal"
+	// EventWarning is a transition someone should look at.
+	EventWarning EventType = "Warning"
+)
+
+// Event is one Kubernetes Event to record on the Rollout.
+type Event struct {
+	Type    EventType
+	Reason  string
+	Message string
+}
+
+// Event reasons that are not condition reasons.
+const (
+	ReasonStarted          = "Started"
+	ReasonWaveStarted      = "WaveStarted"
+	ReasonWaveSucceeded    = "WaveSucceeded"
+	ReasonWaveSkipped      = "WaveSkipped"
+	ReasonWaveApproved     = "WaveApproved"
+	ReasonBakeReset        = "BakeReset"
+	ReasonResumed          = "Resumed"
+	ReasonImmediateRollout = "ImmediateRollout"
+	ReasonCannotRollBack   = "CannotRollBack"
+	ReasonModeChanged      = "ModeChanged"
+)
