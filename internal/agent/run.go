@@ -200,8 +200,9 @@ func (a *agent) heartbeat(ctx context.Context) {
 	}
 	var reported *clusterFacts
 	leaseMissingLogged, refusals := false, 0
-	// Jitter only shortens the period, so renewals never come later than
-	// the interval the grace was computed from.
+	// Jitter only shortens the period, and the period is not sliding (it
+	// starts before the renewal, not after it), so renewals never come later
+	// than the interval the grace was computed from.
 	wait.JitterUntilWithContext(ctx, func(ctx context.Context) {
 		err := a.hub.renewLease(ctx, holder, a.opts.HeartbeatGrace, a.now())
 		a.metrics.heartbeats.WithLabelValues(outcome(err)).Inc()
@@ -244,7 +245,7 @@ func (a *agent) heartbeat(ctx context.Context) {
 		}
 		log.Info("reported cluster facts", "kubernetesVersion", facts.KubernetesVersion, "nodeCount", facts.NodeCount, "agentVersion", a.opts.Version)
 		reported = &facts
-	}, a.opts.HeartbeatInterval*9/10, 1.0/9, true)
+	}, a.opts.HeartbeatInterval*9/10, 1.0/9, false)
 }
 
 type server struct {
