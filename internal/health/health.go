@@ -2,7 +2,7 @@
 // It is pure: it reads objects it is given and talks to no API server.
 //
 // Per-object health comes from kstatus (sigs.k8s.io/cli-utils/pkg/kstatus),
-// the rules kubectl, Flux and Argo CD's kstatus mode share: built-in kinds
+// the rules Flux and kpt use for health checks: built-in kinds
 // have specific rules (a Deployment is Current when its new ReplicaSet is
 // available), anything else is judged from observedGeneration and the
 // Ready/Reconciling/Stalled conditions, and a kind with none of those is
