@@ -6,16 +6,26 @@ import (
 	"fmt"
 	"time"
 
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/selection"
+	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	ctrlconfig "sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
+	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
 	"github.com/flotilla-dev/flotilla/config/crd"
 	"github.com/flotilla-dev/flotilla/internal/controller"
 	"github.com/flotilla-dev/flotilla/internal/controller/cluster"
+	"github.com/flotilla-dev/flotilla/internal/controller/instance"
+	"github.com/flotilla-dev/flotilla/internal/controller/override"
+	"github.com/flotilla-dev/flotilla/internal/controller/promise"
 	"github.com/flotilla-dev/flotilla/internal/kube"
 )
 
@@ -41,7 +51,27 @@ type Options struct {
 	// status writes at one per cluster per resolution. Zero means
 	// cluster.DefaultHeartbeatStatusResolution (5m).
 	HeartbeatStatusResolution time.Duration
+
+	// KubeAPIQPS and KubeAPIBurst limit the hub's requests to its API server.
+	// Zero means DefaultKubeAPIQPS and DefaultKubeAPIBurst: a Promise change
+	// rewrites one Work per instance and cluster, and client-go's own default
+	// (5 QPS) would take minutes for a thousand instances.
+	KubeAPIQPS   float32
+	KubeAPIBurst int
+	// InstanceWorkers is how many instances are rendered at once; zero means
+	// instance.DefaultWorkers.
+	InstanceWorkers int
+	// Revisions decides which PromiseRevision each cluster renders; nil admits
+	// every cluster to the latest at once (instance.LatestRevision). The
+	// rollout controller provides one that follows Rollouts.
+	Revisions instance.RevisionSelector
 }
+
+// Defaults for the hub's API client (see Options.KubeAPIQPS).
+const (
+	DefaultKubeAPIQPS   = 500
+	DefaultKubeAPIBurst = 1000
+)
 
 // LeaderElectionID names the Lease hub replicas compete for.
 const LeaderElectionID = "flotilla-hub.fleet.flotilla.dev"
@@ -76,8 +106,27 @@ func NewManager(ctx context.Context, config *rest.Config, opts Options) (ctrl.Ma
 	if probeAddr == "" {
 		probeAddr = "0"
 	}
+	config = rest.CopyConfig(config)
+	config.QPS, config.Burst = opts.KubeAPIQPS, opts.KubeAPIBurst
+	if config.QPS == 0 {
+		config.QPS = DefaultKubeAPIQPS
+	}
+	if config.Burst == 0 {
+		config.Burst = DefaultKubeAPIBurst
+	}
+	scheme := kube.NewScheme()
+	utilruntime.Must(apiextensionsv1.AddToScheme(scheme))
+	// The hub caches only the CRDs it generates for Promises, not every CRD
+	// of the hub cluster.
+	generated, err := labels.NewRequirement(fleetv1alpha1.LabelPromise, selection.Exists, nil)
+	if err != nil {
+		return nil, err
+	}
 	mgr, err := ctrl.NewManager(config, ctrl.Options{
-		Scheme:                  kube.NewScheme(),
+		Scheme: scheme,
+		Cache: cache.Options{ByObject: map[client.Object]cache.ByObject{
+			&apiextensionsv1.CustomResourceDefinition{}: {Label: labels.NewSelector().Add(*generated)},
+		}},
 		Logger:                  ctrl.LoggerFrom(ctx).WithName("hub"),
 		Metrics:                 metricsserver.Options{BindAddress: opts.MetricsAddr},
 		HealthProbeBindAddress:  probeAddr,
@@ -105,6 +154,19 @@ func NewManager(ctx context.Context, config *rest.Config, opts Options) (ctrl.Ma
 		HeartbeatStatusResolution: opts.HeartbeatStatusResolution,
 	}); err != nil {
 		return nil, fmt.Errorf("setting up the Cluster controller: %w", err)
+	}
+	kinds := &promise.Kinds{Cache: mgr.GetCache()}
+	charts := promise.NewCharts(mgr, nil)
+	if err := promise.SetupWithManager(ctx, mgr, promise.Options{Kinds: kinds, Charts: charts}); err != nil {
+		return nil, fmt.Errorf("setting up the Promise controller: %w", err)
+	}
+	if _, err := instance.SetupWithManager(mgr, instance.Options{
+		Kinds: kinds, Charts: charts, Revisions: opts.Revisions, Workers: opts.InstanceWorkers,
+	}); err != nil {
+		return nil, fmt.Errorf("setting up the instance controller: %w", err)
+	}
+	if err := override.SetupWithManager(ctx, mgr); err != nil {
+		return nil, fmt.Errorf("setting up the Override controller: %w", err)
 	}
 	return mgr, nil
 }

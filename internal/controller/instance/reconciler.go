@@ -1,0 +1,497 @@
+// Package instance is the hub's instance controller. It serves every kind
+// Promises generate (registered at run time, no restart), and for each
+// instance: places it (Promise placement, the instance's spec.placement,
+// tenancy), asks the RevisionSelector which revision each placed cluster is
+// admitted to, renders it per cluster with the Overrides that select it, and
+// writes one Work per (instance, cluster) in the cluster's namespace, only
+// when it changed. It also writes each Promise's fleet-resource Works, deletes
+// the Works of deleted instances (a finalizer: owner references cannot cross
+// namespaces) and rolls the Works' health up into the instance's status.
+package instance
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/events"
+	"k8s.io/utils/clock"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+
+	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
+	"github.com/flotilla-dev/flotilla/internal/controller"
+	"github.com/flotilla-dev/flotilla/internal/controller/promise"
+	"github.com/flotilla-dev/flotilla/internal/placement"
+	"github.com/flotilla-dev/flotilla/internal/render"
+)
+
+// Key identifies what the controller renders: an instance of a Promise, or,
+// with Namespace and Name empty, the Promise's fleet resources.
+type Key struct {
+	Promise   string
+	Namespace string
+	Name      string
+}
+
+// IsFleet reports whether k is a Promise's fleet resources.
+func (k Key) IsFleet() bool { return k.Name == "" }
+
+// Subject is the Work subject k renders.
+func (k Key) Subject() fleetv1alpha1.WorkSubject {
+	s := fleetv1alpha1.WorkSubject{Promise: k.Promise}
+	if !k.IsFleet() {
+		s.Instance = &fleetv1alpha1.InstanceReference{Namespace: k.Namespace, Name: k.Name}
+	}
+	return s
+}
+
+func (k Key) String() string {
+	if k.IsFleet() {
+		return k.Promise + " fleet resources"
+	}
+	return k.Promise + " " + k.Namespace + "/" + k.Name
+}
+
+// Reconciler renders instances and fleet resources into Works.
+type Reconciler struct {
+	// Client reads typed objects from the hub's cache and writes.
+	Client client.Client
+	// Cache reads instances (unstructured) from the hub's cache.
+	Cache client.Reader
+	// APIReader lists an instance's Works from the API server before its
+	// finalizer is removed, so a Work the cache has not seen yet is not orphaned.
+	APIReader client.Reader
+	Recorder  events.EventRecorder
+	Clock     clock.PassiveClock
+	Charts    *promise.Charts
+	Revisions RevisionSelector
+	Kinds     *promise.Kinds
+
+	views     viewCache
+	revisions revisionCache
+}
+
+// Reconcile implements reconcile.TypedReconciler.
+func (r *Reconciler) Reconcile(ctx context.Context, key Key) (ctrl.Result, error) {
+	log := ctrl.LoggerFrom(ctx).WithValues("promise", key.Promise)
+	if !key.IsFleet() {
+		log = log.WithValues("instance", key.Namespace+"/"+key.Name)
+	}
+	ctx = ctrl.LoggerInto(ctx, log)
+
+	p := &fleetv1alpha1.Promise{}
+	if err := r.Client.Get(ctx, types.NamespacedName{Name: key.Promise}, p); err != nil {
+		if !apierrors.IsNotFound(err) {
+			return ctrl.Result{}, err
+		}
+		p = nil
+	}
+	if key.IsFleet() {
+		return ctrl.Result{}, r.reconcileFleet(ctx, key, p)
+	}
+	if p == nil {
+		// The Promise's finalizer deletes Works before it goes; whatever is
+		// left belongs to nothing.
+		return ctrl.Result{}, r.deleteWorks(ctx, key, nil)
+	}
+	inst := promise.NewInstance(promise.GVK(&p.Spec.API))
+	if err := r.Cache.Get(ctx, types.NamespacedName{Namespace: key.Namespace, Name: key.Name}, inst); err != nil {
+		if apierrors.IsNotFound(err) {
+			return ctrl.Result{}, r.deleteWorks(ctx, key, nil)
+		}
+		return ctrl.Result{}, fmt.Errorf("reading instance: %w", err)
+	}
+	if !inst.GetDeletionTimestamp().IsZero() {
+		return ctrl.Result{}, r.finalize(ctx, key, inst)
+	}
+	if !p.DeletionTimestamp.IsZero() {
+		// The Promise controller decides what happens to its instances.
+		return ctrl.Result{}, nil
+	}
+	if !controllerutil.ContainsFinalizer(inst, fleetv1alpha1.Finalizer) {
+		patch := client.MergeFromWithOptions(inst.DeepCopy(), client.MergeFromWithOptimisticLock{})
+		controllerutil.AddFinalizer(inst, fleetv1alpha1.Finalizer)
+		if err := r.Client.Patch(ctx, inst, patch); err != nil {
+			return ctrl.Result{}, fmt.Errorf("adding finalizer: %w", err)
+		}
+	}
+
+	old := fleetv1alpha1.InstanceStatus{}
+	if raw, ok := inst.Object["status"].(map[string]any); ok {
+		_ = runtime.DefaultUnstructuredConverter.FromUnstructured(raw, &old)
+	}
+	o, err := r.reconcileInstance(ctx, key, p, inst)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	status := newStatus(old, inst.GetGeneration(), o, r.Clock.Now())
+	raw, err := runtime.DefaultUnstructuredConverter.ToUnstructured(&status)
+	if err != nil {
+		return ctrl.Result{}, fmt.Errorf("encoding status: %w", err)
+	}
+	if err := controller.PatchStatus(ctx, r.Client, inst, func(u *unstructured.Unstructured) { u.Object["status"] = raw }); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	r.recordTransition(ctx, inst, old, status)
+	return ctrl.Result{}, nil
+}
+
+// reconcileInstance places and renders an instance, writes its Works and
+// returns what the status is made from.
+func (r *Reconciler) reconcileInstance(ctx context.Context, key Key, p *fleetv1alpha1.Promise, inst *unstructured.Unstructured) (observation, error) {
+	o := observation{renderErrors: map[string]error{}}
+	latest := p.Status.LatestRevision
+	existing, err := r.works(ctx, key)
+	if err != nil {
+		return o, err
+	}
+	if latest == "" {
+		o.promiseNotReady = fmt.Sprintf("Promise %s has no revision yet (see its conditions)", p.Name)
+		return o, nil
+	}
+	view, err := r.view(ctx)
+	if err != nil {
+		return o, err
+	}
+	ns := &corev1.Namespace{}
+	if err := r.Client.Get(ctx, types.NamespacedName{Name: key.Namespace}, ns); client.IgnoreNotFound(err) != nil {
+		return o, fmt.Errorf("reading namespace %s: %w", key.Namespace, err)
+	}
+	narrow, err := instancePlacement(inst)
+	if err != nil {
+		o.placement = placement.Result{Violations: []placement.Violation{{Reason: fleetv1alpha1.ReasonInvalidSpec, Message: err.Error()}}}
+		return o, nil
+	}
+	o.placement = view.Place(placement.Request{
+		Promise:   p.Spec.Placement,
+		Instance:  narrow,
+		Namespace: placement.Namespace{Name: key.Namespace, Labels: ns.Labels},
+	})
+	if len(o.placement.Violations) > 0 {
+		// Nothing is written, and nothing already written is taken away: a
+		// violation is most often a mistake in a Fleet, to be fixed.
+		o.works = pick(existing, o.placement.Clusters)
+		return o, nil
+	}
+	overrides, err := r.overrides(ctx)
+	if err != nil {
+		return o, err
+	}
+	renderable := inst.DeepCopy()
+	unstructured.RemoveNestedField(renderable.Object, "spec", fleetv1alpha1.InstancePlacementField)
+	instLabels := inst.GetLabels()
+
+	for _, cluster := range o.placement.Clusters {
+		log := ctrl.LoggerFrom(ctx).WithValues("cluster", cluster)
+		current := existing[cluster]
+		rev, err := r.admitted(ctx, key, cluster, current, latest)
+		if err != nil {
+			return o, err
+		}
+		facts, _ := view.Cluster(cluster)
+		selected := view.SelectOverrides(overrides, placement.Subject{
+			Promise:  key.Promise,
+			Cluster:  cluster,
+			Instance: &placement.Instance{Namespace: key.Namespace, Name: key.Name, Labels: instLabels},
+		})
+		chart, err := r.Charts.Load(ctx, &rev.Spec.Content)
+		if err != nil {
+			if !permanent(err) {
+				return o, err
+			}
+			o.renderErrors[cluster] = err
+			continue
+		}
+		start := time.Now()
+		out, err := render.Render(render.Input{
+			Promise:   key.Promise,
+			Revision:  rev.Name,
+			Content:   &rev.Spec.Content,
+			Instance:  renderable,
+			Cluster:   render.ClusterFacts{Name: cluster, Labels: facts.Labels, KubernetesVersion: facts.KubernetesVersion},
+			Overrides: selected,
+			Chart:     chart,
+		})
+		renderDuration.Observe(time.Since(start).Seconds())
+		if err != nil {
+			renderErrors.WithLabelValues(key.Promise).Inc()
+			log.V(1).Info("render failed", "revision", rev.Name, "error", err.Error())
+			o.renderErrors[cluster] = err
+			continue
+		}
+		if err := r.write(ctx, key, cluster, rev.Name, out, p.Spec.DriftPolicy, current); err != nil {
+			return o, err
+		}
+	}
+	if err := r.deleteUnplaced(ctx, existing, o.placement.Clusters); err != nil {
+		return o, err
+	}
+	works, err := r.works(ctx, key)
+	if err != nil {
+		return o, err
+	}
+	o.works = pick(works, o.placement.Clusters)
+	return o, nil
+}
+
+// reconcileFleet writes the Promise's fleet-resource Works: one per cluster
+// of its placement, for the revision admitted there.
+func (r *Reconciler) reconcileFleet(ctx context.Context, key Key, p *fleetv1alpha1.Promise) error {
+	if p == nil {
+		return r.deleteWorks(ctx, key, nil)
+	}
+	if !p.DeletionTimestamp.IsZero() || p.Status.LatestRevision == "" {
+		return nil
+	}
+	existing, err := r.works(ctx, key)
+	if err != nil {
+		return err
+	}
+	view, err := r.view(ctx)
+	if err != nil {
+		return err
+	}
+	overrides, err := r.overrides(ctx)
+	if err != nil {
+		return err
+	}
+	res := view.Place(placement.Request{Promise: p.Spec.Placement, Namespace: placement.Namespace{Name: fleetv1alpha1.PlatformNamespace}})
+	var keep []string
+	var failed []error
+	for _, cluster := range res.Clusters {
+		current := existing[cluster]
+		rev, err := r.admitted(ctx, key, cluster, current, p.Status.LatestRevision)
+		if err != nil {
+			return err
+		}
+		if len(rev.Spec.Content.FleetResources) == 0 {
+			continue
+		}
+		keep = append(keep, cluster)
+		facts, _ := view.Cluster(cluster)
+		out, err := render.RenderFleetResources(render.Input{
+			Promise:   key.Promise,
+			Revision:  rev.Name,
+			Content:   &rev.Spec.Content,
+			Cluster:   render.ClusterFacts{Name: cluster, Labels: facts.Labels, KubernetesVersion: facts.KubernetesVersion},
+			Overrides: view.SelectOverrides(overrides, placement.Subject{Promise: key.Promise, Cluster: cluster}),
+		})
+		if err != nil {
+			renderErrors.WithLabelValues(key.Promise).Inc()
+			failed = append(failed, fmt.Errorf("%s: %w", cluster, err))
+			continue
+		}
+		if err := r.write(ctx, key, cluster, rev.Name, out, p.Spec.DriftPolicy, current); err != nil {
+			return err
+		}
+	}
+	if len(failed) > 0 {
+		err := errors.Join(failed...)
+		ctrl.LoggerFrom(ctx).Info("rendering fleet resources failed; their Works are left as they were", "error", err.Error())
+		r.Recorder.Eventf(p, nil, corev1.EventTypeWarning, fleetv1alpha1.ReasonRenderFailed, "RenderFleetResources",
+			"rendering fleet resources failed; their Works are left as they were: %v", err)
+	}
+	return r.deleteUnplaced(ctx, existing, keep)
+}
+
+// admitted returns the revision the selector admits cluster to.
+func (r *Reconciler) admitted(ctx context.Context, key Key, cluster string, current *fleetv1alpha1.Work, latest string) (*fleetv1alpha1.PromiseRevision, error) {
+	cur := ""
+	if current != nil {
+		cur = current.Spec.Revision
+	}
+	name, err := r.Revisions.Revision(ctx, key.Subject(), cluster, cur, latest)
+	if err != nil {
+		return nil, fmt.Errorf("choosing the revision for cluster %s: %w", cluster, err)
+	}
+	rev, err := r.revision(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	if rev.Spec.Promise != key.Promise {
+		return nil, fmt.Errorf("revision %s belongs to promise %s, not %s", name, rev.Spec.Promise, key.Promise)
+	}
+	return rev, nil
+}
+
+// write renders out into the cluster's Work, writing only a change.
+func (r *Reconciler) write(ctx context.Context, key Key, cluster, revision string, out render.Output, drift fleetv1alpha1.DriftPolicy, existing *fleetv1alpha1.Work) error {
+	var rollout *fleetv1alpha1.RolloutReference
+	if rr, ok := r.Revisions.(RolloutReporter); ok {
+		rollout = rr.AdmittedBy(ctx, key.Subject(), cluster, revision)
+	}
+	desired, err := desiredWork(key, cluster, revision, out.Manifests, out.AppliedOverrides, drift, rollout)
+	if err != nil {
+		return err
+	}
+	op, err := writeWork(ctx, r.Client, existing, desired)
+	if err != nil {
+		return err
+	}
+	if op != "" {
+		worksWritten.WithLabelValues(op).Inc()
+		ctrl.LoggerFrom(ctx).V(1).Info("wrote work", "cluster", cluster, "revision", revision, "operation", op)
+	}
+	return nil
+}
+
+// works returns the subject's Works from the cache, by cluster.
+func (r *Reconciler) works(ctx context.Context, key Key) (map[string]*fleetv1alpha1.Work, error) {
+	list := &fleetv1alpha1.WorkList{}
+	var opts []client.ListOption
+	if key.IsFleet() {
+		opts = append(opts, client.MatchingFields{controller.IndexWorkByPromise: key.Promise})
+	} else {
+		opts = append(opts, client.MatchingFields{controller.IndexWorkByInstance: controller.InstanceKey(key.Namespace, key.Name)})
+	}
+	if err := r.Client.List(ctx, list, opts...); err != nil {
+		return nil, fmt.Errorf("listing works: %w", err)
+	}
+	out := map[string]*fleetv1alpha1.Work{}
+	want := key.Subject()
+	for i := range list.Items {
+		w := &list.Items[i]
+		if w.Spec.Subject.Promise != want.Promise || (w.Spec.Subject.Instance == nil) != key.IsFleet() || !w.DeletionTimestamp.IsZero() {
+			continue
+		}
+		out[w.Spec.Cluster] = w
+	}
+	return out, nil
+}
+
+func pick(works map[string]*fleetv1alpha1.Work, clusters []string) []fleetv1alpha1.Work {
+	out := make([]fleetv1alpha1.Work, 0, len(clusters))
+	for _, c := range clusters {
+		if w, ok := works[c]; ok {
+			out = append(out, *w)
+		}
+	}
+	return out
+}
+
+// deleteUnplaced deletes the Works on clusters the subject is no longer placed on.
+func (r *Reconciler) deleteUnplaced(ctx context.Context, existing map[string]*fleetv1alpha1.Work, placed []string) error {
+	keep := make(map[string]bool, len(placed))
+	for _, c := range placed {
+		keep[c] = true
+	}
+	for cluster, w := range existing {
+		if keep[cluster] {
+			continue
+		}
+		if err := r.Client.Delete(ctx, w); client.IgnoreNotFound(err) != nil {
+			return fmt.Errorf("deleting work %s/%s: %w", w.Namespace, w.Name, err)
+		}
+		worksWritten.WithLabelValues("delete").Inc()
+		ctrl.LoggerFrom(ctx).Info("removed from cluster", "cluster", cluster)
+	}
+	return nil
+}
+
+// deleteWorks deletes every Work of the subject. With reader set, it lists
+// them from there (the API server) rather than the cache.
+func (r *Reconciler) deleteWorks(ctx context.Context, key Key, reader client.Reader) error {
+	var works []*fleetv1alpha1.Work
+	if reader == nil {
+		byCluster, err := r.works(ctx, key)
+		if err != nil {
+			return err
+		}
+		for _, w := range byCluster {
+			works = append(works, w)
+		}
+	} else {
+		list := &fleetv1alpha1.WorkList{}
+		if err := reader.List(ctx, list, client.MatchingLabels{
+			fleetv1alpha1.LabelPromise:           key.Promise,
+			fleetv1alpha1.LabelInstanceNamespace: key.Namespace,
+			fleetv1alpha1.LabelInstance:          fleetv1alpha1.WorkLabelValue(key.Name),
+		}); err != nil {
+			return fmt.Errorf("listing works: %w", err)
+		}
+		for i := range list.Items {
+			w := &list.Items[i]
+			if i := w.Spec.Subject.Instance; i != nil && i.Namespace == key.Namespace && i.Name == key.Name {
+				works = append(works, w)
+			}
+		}
+	}
+	for _, w := range works {
+		if err := r.Client.Delete(ctx, w); client.IgnoreNotFound(err) != nil {
+			return fmt.Errorf("deleting work %s/%s: %w", w.Namespace, w.Name, err)
+		}
+		worksWritten.WithLabelValues("delete").Inc()
+	}
+	if len(works) > 0 {
+		ctrl.LoggerFrom(ctx).Info("deleted works", "count", len(works))
+	}
+	return nil
+}
+
+// finalize deletes a deleted instance's Works in every cluster namespace
+// (agents then prune what they applied) and releases the instance.
+func (r *Reconciler) finalize(ctx context.Context, key Key, inst *unstructured.Unstructured) error {
+	if !controllerutil.ContainsFinalizer(inst, fleetv1alpha1.Finalizer) {
+		return nil
+	}
+	if err := r.deleteWorks(ctx, key, r.APIReader); err != nil {
+		return err
+	}
+	patch := client.MergeFromWithOptions(inst.DeepCopy(), client.MergeFromWithOptimisticLock{})
+	controllerutil.RemoveFinalizer(inst, fleetv1alpha1.Finalizer)
+	if err := r.Client.Patch(ctx, inst, patch); client.IgnoreNotFound(err) != nil {
+		return fmt.Errorf("removing finalizer: %w", err)
+	}
+	ctrl.LoggerFrom(ctx).Info("instance deleted; its Works are gone")
+	return nil
+}
+
+// instancePlacement reads the instance's spec.placement.
+func instancePlacement(inst *unstructured.Unstructured) (*fleetv1alpha1.ClusterSelector, error) {
+	v, ok, _ := unstructured.NestedFieldNoCopy(inst.Object, "spec", fleetv1alpha1.InstancePlacementField)
+	if !ok || v == nil {
+		return nil, nil
+	}
+	raw, err := json.Marshal(v)
+	if err != nil {
+		return nil, fmt.Errorf("spec.placement: %w", err)
+	}
+	sel := &fleetv1alpha1.ClusterSelector{}
+	if err := json.Unmarshal(raw, sel); err != nil {
+		return nil, fmt.Errorf("spec.placement: %w", err)
+	}
+	return sel, nil
+}
+
+func permanent(err error) bool {
+	var ce *promise.ChartError
+	return errors.As(err, &ce) && ce.Permanent
+}
+
+// recordTransition logs and emits an Event when the instance's Ready
+// condition changes status or reason.
+func (r *Reconciler) recordTransition(ctx context.Context, inst *unstructured.Unstructured, old, cur fleetv1alpha1.InstanceStatus) {
+	before := meta.FindStatusCondition(old.Conditions, fleetv1alpha1.ConditionReady)
+	after := meta.FindStatusCondition(cur.Conditions, fleetv1alpha1.ConditionReady)
+	if after == nil || (before != nil && before.Status == after.Status && before.Reason == after.Reason) {
+		return
+	}
+	ctrl.LoggerFrom(ctx).Info("instance readiness changed", "ready", after.Status, "reason", after.Reason, "message", after.Message)
+	eventType := corev1.EventTypeNormal
+	switch after.Reason {
+	case fleetv1alpha1.ReasonSucceeded, fleetv1alpha1.ReasonProgressing, fleetv1alpha1.ReasonPromiseNotReady:
+	default:
+		eventType = corev1.EventTypeWarning
+	}
+	r.Recorder.Eventf(inst, nil, eventType, after.Reason, "Reconcile", "%s", after.Message)
+}

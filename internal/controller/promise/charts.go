@@ -1,0 +1,208 @@
+package promise
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"net/http"
+	"sync"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
+	"github.com/flotilla-dev/flotilla/internal/render"
+)
+
+// ChartError is a chart that cannot be resolved. Permanent errors (a missing
+// ConfigMap or key, an archive that does not load) need a person; the others
+// (a repository that does not answer) are retried.
+type ChartError struct {
+	Permanent bool
+	Err       error
+}
+
+func (e *ChartError) Error() string { return e.Err.Error() }
+func (e *ChartError) Unwrap() error { return e.Err }
+
+// maxCachedCharts bounds the loaded charts the hub keeps in memory.
+const maxCachedCharts = 64
+
+// Charts resolves the Helm chart of a Promise or PromiseRevision and caches
+// it: archives from repositories by url, chart and version (an exact version
+// names one archive), loaded charts by the archive's SHA-256. It is safe for
+// concurrent use; the Promise and instance controllers share one.
+type Charts struct {
+	// Reader reads ConfigMaps and Secrets; the hub passes its API reader, so
+	// they are not cached (read only when a Promise changes).
+	Reader client.Reader
+	// HTTP fetches from chart repositories; nil means a client with a 60s timeout.
+	HTTP *http.Client
+
+	mu       sync.Mutex
+	archives map[string][]byte
+	loaded   map[[32]byte]*render.LoadedChart
+	order    [][32]byte
+}
+
+// Snapshot returns the content a PromiseRevision records: content itself,
+// except that a chart from a ConfigMap is copied inline, so the revision does
+// not change when the ConfigMap does (a changed ConfigMap makes a new
+// revision instead). Repository charts stay references: their exact version
+// names one archive.
+func (c *Charts) Snapshot(ctx context.Context, content *fleetv1alpha1.PromiseContent) (*fleetv1alpha1.PromiseContent, error) {
+	out := content.DeepCopy()
+	h := helmOf(out)
+	if h == nil || h.ConfigMapRef == nil {
+		return out, nil
+	}
+	archive, err := c.configMapChart(ctx, h.ConfigMapRef)
+	if err != nil {
+		return nil, err
+	}
+	h.Inline = archive
+	h.ConfigMapRef = nil
+	return out, nil
+}
+
+// Load returns the loaded chart content renders with; nil when it does not
+// use the Helm engine.
+func (c *Charts) Load(ctx context.Context, content *fleetv1alpha1.PromiseContent) (*render.LoadedChart, error) {
+	h := helmOf(content)
+	if h == nil {
+		return nil, nil
+	}
+	var archive []byte
+	var err error
+	switch {
+	case len(h.Inline) > 0:
+		archive = h.Inline
+	case h.ConfigMapRef != nil:
+		archive, err = c.configMapChart(ctx, h.ConfigMapRef)
+	case h.Repository != nil:
+		archive, err = c.repositoryChart(ctx, h.Repository)
+	default:
+		err = &ChartError{Permanent: true, Err: errors.New("helm: no chart source")}
+	}
+	if err != nil {
+		return nil, err
+	}
+	return c.load(archive)
+}
+
+func helmOf(content *fleetv1alpha1.PromiseContent) *fleetv1alpha1.HelmTemplate {
+	if content == nil || content.Templates == nil || content.Templates.Engine != fleetv1alpha1.TemplateEngineHelm {
+		return nil
+	}
+	return content.Templates.Helm
+}
+
+func (c *Charts) load(archive []byte) (*render.LoadedChart, error) {
+	sum := sha256.Sum256(archive)
+	c.mu.Lock()
+	if lc, ok := c.loaded[sum]; ok {
+		c.mu.Unlock()
+		return lc, nil
+	}
+	c.mu.Unlock()
+	lc, err := render.LoadChart(archive)
+	if err != nil {
+		return nil, &ChartError{Permanent: true, Err: err}
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.loaded == nil {
+		c.loaded = map[[32]byte]*render.LoadedChart{}
+	}
+	if _, ok := c.loaded[sum]; !ok {
+		c.loaded[sum] = lc
+		c.order = append(c.order, sum)
+		if len(c.order) > maxCachedCharts {
+			delete(c.loaded, c.order[0])
+			c.order = c.order[1:]
+		}
+	}
+	return lc, nil
+}
+
+func (c *Charts) configMapChart(ctx context.Context, ref *fleetv1alpha1.ConfigMapKeyReference) ([]byte, error) {
+	ns := ref.Namespace
+	if ns == "" {
+		ns = fleetv1alpha1.PlatformNamespace
+	}
+	key := ref.Key
+	if key == "" {
+		key = "chart.tgz"
+	}
+	cm := &corev1.ConfigMap{}
+	if err := c.Reader.Get(ctx, types.NamespacedName{Namespace: ns, Name: ref.Name}, cm); err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil, &ChartError{Permanent: true, Err: fmt.Errorf("helm chart: ConfigMap %s/%s not found", ns, ref.Name)}
+		}
+		return nil, &ChartError{Err: fmt.Errorf("helm chart: reading ConfigMap %s/%s: %w", ns, ref.Name, err)}
+	}
+	if b, ok := cm.BinaryData[key]; ok {
+		return b, nil
+	}
+	if s, ok := cm.Data[key]; ok {
+		return []byte(s), nil
+	}
+	return nil, &ChartError{Permanent: true, Err: fmt.Errorf("helm chart: ConfigMap %s/%s has no key %q", ns, ref.Name, key)}
+}
+
+func (c *Charts) repositoryChart(ctx context.Context, repo *fleetv1alpha1.HelmRepository) ([]byte, error) {
+	key := repo.URL + "\x00" + repo.Chart + "\x00" + repo.Version
+	c.mu.Lock()
+	archive, ok := c.archives[key]
+	c.mu.Unlock()
+	if ok {
+		return archive, nil
+	}
+	auth, err := c.repositoryAuth(ctx, repo.SecretRef)
+	if err != nil {
+		return nil, err
+	}
+	httpClient := c.HTTP
+	if httpClient == nil {
+		httpClient = &http.Client{Timeout: 60 * time.Second}
+	}
+	archive, err = render.FetchChart(ctx, httpClient, *repo, auth)
+	if err != nil {
+		return nil, &ChartError{Err: err}
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.archives == nil {
+		c.archives = map[string][]byte{}
+	}
+	if len(c.archives) >= maxCachedCharts {
+		for k := range c.archives { // evict any one: a miss only costs a fetch
+			delete(c.archives, k)
+			break
+		}
+	}
+	c.archives[key] = archive
+	return archive, nil
+}
+
+func (c *Charts) repositoryAuth(ctx context.Context, ref *fleetv1alpha1.SecretReference) (*render.BasicAuth, error) {
+	if ref == nil {
+		return nil, nil
+	}
+	ns := ref.Namespace
+	if ns == "" {
+		ns = fleetv1alpha1.PlatformNamespace
+	}
+	s := &corev1.Secret{}
+	if err := c.Reader.Get(ctx, types.NamespacedName{Namespace: ns, Name: ref.Name}, s); err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil, &ChartError{Permanent: true, Err: fmt.Errorf("helm repository credentials: Secret %s/%s not found", ns, ref.Name)}
+		}
+		return nil, &ChartError{Err: fmt.Errorf("helm repository credentials: reading Secret %s/%s: %w", ns, ref.Name, err)}
+	}
+	return &render.BasicAuth{Username: string(s.Data["username"]), Password: string(s.Data["password"])}, nil
+}

@@ -1,0 +1,263 @@
+package promise
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/utils/ptr"
+
+	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
+)
+
+// DefaultAPIVersion is the version of a generated kind when spec.api.version is unset.
+const DefaultAPIVersion = "v1alpha1"
+
+// Category is the kubectl category of every generated instance kind:
+// `kubectl get flotilla` lists instances next to Flotilla's own objects.
+const Category = "flotilla"
+
+// Plural returns the plural resource name of api: spec.api.plural, or the
+// lower-cased kind plus "s".
+func Plural(api *fleetv1alpha1.PromiseAPI) string {
+	if api.Plural != "" {
+		return api.Plural
+	}
+	return strings.ToLower(api.Kind) + "s"
+}
+
+// GVK returns the group, version and kind of a Promise's instances.
+func GVK(api *fleetv1alpha1.PromiseAPI) schema.GroupVersionKind {
+	v := api.Version
+	if v == "" {
+		v = DefaultAPIVersion
+	}
+	return schema.GroupVersionKind{Group: api.Group, Version: v, Kind: api.Kind}
+}
+
+// CRDName returns the name of the CRD generated for api: <plural>.<group>.
+func CRDName(api *fleetv1alpha1.PromiseAPI) string { return Plural(api) + "." + api.Group }
+
+// GenerateCRD returns the CustomResourceDefinition of the instance kind that
+// Promise promise declares with api. Instances are namespaced; their spec is
+// api.schema plus the reserved spec.placement (a ClusterSelector narrowing
+// the Promise's placement); their status has the InstanceStatus shape and is
+// a subresource. A schema that is not an object schema, or that declares
+// spec.placement itself, is refused.
+func GenerateCRD(promise string, api *fleetv1alpha1.PromiseAPI) (*apiextensionsv1.CustomResourceDefinition, error) {
+	spec, err := specSchema(api)
+	if err != nil {
+		return nil, err
+	}
+	gvk := GVK(api)
+	plural := Plural(api)
+	crd := &apiextensionsv1.CustomResourceDefinition{
+		TypeMeta: metav1.TypeMeta{APIVersion: apiextensionsv1.SchemeGroupVersion.String(), Kind: "CustomResourceDefinition"},
+		ObjectMeta: metav1.ObjectMeta{
+			Name: CRDName(api),
+			Labels: map[string]string{
+				fleetv1alpha1.LabelPromise:   promise,
+				fleetv1alpha1.LabelManagedBy: fleetv1alpha1.ManagedByValue,
+			},
+		},
+		Spec: apiextensionsv1.CustomResourceDefinitionSpec{
+			Group: gvk.Group,
+			Names: apiextensionsv1.CustomResourceDefinitionNames{
+				Kind:       gvk.Kind,
+				ListKind:   gvk.Kind + "List",
+				Plural:     plural,
+				Singular:   strings.ToLower(gvk.Kind),
+				Categories: []string{Category},
+			},
+			Scope: apiextensionsv1.NamespaceScoped,
+			Versions: []apiextensionsv1.CustomResourceDefinitionVersion{{
+				Name:    gvk.Version,
+				Served:  true,
+				Storage: true,
+				Schema: &apiextensionsv1.CustomResourceValidation{OpenAPIV3Schema: &apiextensionsv1.JSONSchemaProps{
+					Type:        "object",
+					Description: fmt.Sprintf("%s is an instance of the Promise %s, served by Flotilla.", gvk.Kind, promise),
+					Required:    []string{"spec"},
+					Properties: map[string]apiextensionsv1.JSONSchemaProps{
+						"apiVersion": {Type: "string"},
+						"kind":       {Type: "string"},
+						"metadata":   {Type: "object"},
+						"spec":       *spec,
+						"status":     InstanceStatusSchema(),
+					},
+				}},
+				Subresources: &apiextensionsv1.CustomResourceSubresources{Status: &apiextensionsv1.CustomResourceSubresourceStatus{}},
+				AdditionalPrinterColumns: []apiextensionsv1.CustomResourceColumnDefinition{
+					{Name: "Ready", Type: "string", JSONPath: `.status.conditions[?(@.type=="Ready")].status`},
+					{Name: "Clusters", Type: "integer", JSONPath: ".status.clusters.placed"},
+					{Name: "Healthy", Type: "integer", JSONPath: ".status.clusters.ready"},
+					{Name: "Failing", Type: "integer", JSONPath: ".status.clusters.failing", Priority: 1},
+					{Name: "Revision", Type: "string", JSONPath: ".status.revision"},
+					{Name: "Reason", Type: "string", JSONPath: `.status.conditions[?(@.type=="Ready")].reason`, Priority: 1},
+					{Name: "Age", Type: "date", JSONPath: ".metadata.creationTimestamp"},
+				},
+			}},
+		},
+	}
+	return crd, nil
+}
+
+// specSchema returns the instance's spec schema: api.schema with the reserved
+// placement field added.
+func specSchema(api *fleetv1alpha1.PromiseAPI) (*apiextensionsv1.JSONSchemaProps, error) {
+	s := &apiextensionsv1.JSONSchemaProps{}
+	if len(api.Schema.Raw) > 0 {
+		dec := json.NewDecoder(strings.NewReader(string(api.Schema.Raw)))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(s); err != nil {
+			return nil, fmt.Errorf("spec.api.schema: not an OpenAPI v3 schema: %w", err)
+		}
+	}
+	if s.Type == "" {
+		s.Type = "object"
+	}
+	if s.Type != "object" {
+		return nil, fmt.Errorf("spec.api.schema: type must be object, not %q", s.Type)
+	}
+	if _, ok := s.Properties[fleetv1alpha1.InstancePlacementField]; ok {
+		return nil, fmt.Errorf("spec.api.schema: properties.%s is reserved: every instance may narrow its placement with spec.%s",
+			fleetv1alpha1.InstancePlacementField, fleetv1alpha1.InstancePlacementField)
+	}
+	if s.Properties == nil {
+		if s.XPreserveUnknownFields == nil || !*s.XPreserveUnknownFields {
+			// An object with neither properties nor preserve-unknown-fields
+			// would prune every field the team sets; say so instead.
+			if s.AdditionalProperties == nil {
+				return nil, errors.New("spec.api.schema: declare properties (or x-kubernetes-preserve-unknown-fields: true)")
+			}
+		}
+		s.Properties = map[string]apiextensionsv1.JSONSchemaProps{}
+	}
+	s.Properties[fleetv1alpha1.InstancePlacementField] = placementSchema()
+	return s, nil
+}
+
+// placementSchema is the schema of spec.placement: fleetv1alpha1.ClusterSelector.
+func placementSchema() apiextensionsv1.JSONSchemaProps {
+	stringList := func(desc string, maxItems int64, maxLen int64) apiextensionsv1.JSONSchemaProps {
+		return apiextensionsv1.JSONSchemaProps{
+			Type:        "array",
+			Description: desc,
+			MaxItems:    ptr.To(maxItems),
+			XListType:   ptr.To("set"),
+			Items:       &apiextensionsv1.JSONSchemaPropsOrArray{Schema: &apiextensionsv1.JSONSchemaProps{Type: "string", MaxLength: ptr.To(maxLen)}},
+		}
+	}
+	return apiextensionsv1.JSONSchemaProps{
+		Type: "object",
+		Description: "placement narrows the Promise's placement for this instance (set by Flotilla, not the Promise): " +
+			"every term set must match, and tenancy still applies.",
+		Properties: map[string]apiextensionsv1.JSONSchemaProps{
+			"names":    stringList("names lists clusters by name.", 256, 63),
+			"fleets":   stringList("fleets lists Fleets; a cluster must be a member of at least one, and each must admit the instance's namespace.", 64, 253),
+			"selector": labelSelectorSchema("selector matches Cluster labels."),
+		},
+	}
+}
+
+// labelSelectorSchema is the schema of a metav1.LabelSelector.
+func labelSelectorSchema(desc string) apiextensionsv1.JSONSchemaProps {
+	return apiextensionsv1.JSONSchemaProps{
+		Type:        "object",
+		Description: desc,
+		XMapType:    ptr.To("atomic"),
+		Properties: map[string]apiextensionsv1.JSONSchemaProps{
+			"matchLabels": {
+				Type:                 "object",
+				AdditionalProperties: &apiextensionsv1.JSONSchemaPropsOrBool{Allows: true, Schema: &apiextensionsv1.JSONSchemaProps{Type: "string"}},
+			},
+			"matchExpressions": {
+				Type:      "array",
+				XListType: ptr.To("atomic"),
+				Items: &apiextensionsv1.JSONSchemaPropsOrArray{Schema: &apiextensionsv1.JSONSchemaProps{
+					Type:     "object",
+					Required: []string{"key", "operator"},
+					Properties: map[string]apiextensionsv1.JSONSchemaProps{
+						"key":      {Type: "string"},
+						"operator": {Type: "string", Enum: jsonStrings("In", "NotIn", "Exists", "DoesNotExist")},
+						"values": {
+							Type:      "array",
+							XListType: ptr.To("atomic"),
+							Items:     &apiextensionsv1.JSONSchemaPropsOrArray{Schema: &apiextensionsv1.JSONSchemaProps{Type: "string"}},
+						},
+					},
+				}},
+			},
+		},
+	}
+}
+
+// InstanceStatusSchema is the schema of fleetv1alpha1.InstanceStatus, the
+// status every generated instance kind has.
+func InstanceStatusSchema() apiextensionsv1.JSONSchemaProps {
+	count := func(desc string) apiextensionsv1.JSONSchemaProps {
+		return apiextensionsv1.JSONSchemaProps{Type: "integer", Format: "int32", Minimum: ptr.To(0.0), Description: desc}
+	}
+	return apiextensionsv1.JSONSchemaProps{
+		Type:        "object",
+		Description: "status is written by the Flotilla hub.",
+		Properties: map[string]apiextensionsv1.JSONSchemaProps{
+			"observedGeneration": {Type: "integer", Format: "int64", Description: "observedGeneration is the instance generation the hub last acted on."},
+			"conditions": {
+				Type:         "array",
+				Description:  "conditions: Ready, Reconciling, Stalled, Placed.",
+				MaxItems:     ptr.To[int64](16),
+				XListType:    ptr.To("map"),
+				XListMapKeys: []string{"type"},
+				Items:        &apiextensionsv1.JSONSchemaPropsOrArray{Schema: ptr.To(ConditionSchema())},
+			},
+			"revision":         {Type: "string", MaxLength: ptr.To[int64](253), Description: "revision is the PromiseRevision most of the instance's clusters are admitted to."},
+			"instanceRevision": {Type: "string", MaxLength: ptr.To[int64](253), Description: "instanceRevision is the instance revision of the current spec."},
+			"clusters": {
+				Type:        "object",
+				Description: "clusters counts the instance's clusters by state.",
+				Properties: map[string]apiextensionsv1.JSONSchemaProps{
+					"placed":  count("placed is the number of clusters the instance is placed on."),
+					"ready":   count("ready is the number whose Work is Ready."),
+					"failing": count("failing is the number whose Work failed to apply or is unhealthy."),
+				},
+			},
+		},
+	}
+}
+
+// ConditionSchema is the schema controller-gen writes for metav1.Condition.
+func ConditionSchema() apiextensionsv1.JSONSchemaProps {
+	return apiextensionsv1.JSONSchemaProps{
+		Type:        "object",
+		Description: "Condition contains details for one aspect of the current state of this API Resource.",
+		Required:    []string{"lastTransitionTime", "message", "reason", "status", "type"},
+		Properties: map[string]apiextensionsv1.JSONSchemaProps{
+			"lastTransitionTime": {Type: "string", Format: "date-time"},
+			"message":            {Type: "string", MaxLength: ptr.To[int64](32768)},
+			"observedGeneration": {Type: "integer", Format: "int64", Minimum: ptr.To(0.0)},
+			"reason": {
+				Type: "string", MaxLength: ptr.To[int64](1024), MinLength: ptr.To[int64](1),
+				Pattern: `^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$`,
+			},
+			"status": {Type: "string", Enum: jsonStrings("True", "False", "Unknown")},
+			"type": {
+				Type: "string", MaxLength: ptr.To[int64](316),
+				Pattern: `^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$`,
+			},
+		},
+	}
+}
+
+func jsonStrings(values ...string) []apiextensionsv1.JSON {
+	out := make([]apiextensionsv1.JSON, 0, len(values))
+	for _, v := range values {
+		b, _ := json.Marshal(v)
+		out = append(out, apiextensionsv1.JSON{Raw: b})
+	}
+	return out
+}

@@ -1,0 +1,138 @@
+package placement
+
+import (
+	"cmp"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+
+	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
+)
+
+// Instance identifies an instance for Override selection.
+type Instance struct {
+	Namespace string
+	Name      string
+	Labels    map[string]string
+}
+
+// Subject is one rendering: a Promise's instance (or its fleet resources) on one cluster.
+type Subject struct {
+	Promise string
+	Cluster string
+	// Instance is nil for the Promise's fleet resources.
+	Instance *Instance
+}
+
+// SelectOverrides returns the Overrides that shape subject, in the order they
+// apply: lower priority first, then by namespace/name, so the highest priority
+// is applied last and wins a conflict. An Override:
+//   - in the platform namespace may shape any instance, and the fleet
+//     resources when it has no instanceSelector;
+//   - in any other namespace shapes only instances in that namespace, never
+//     fleet resources;
+//   - with spec.promise set only shapes that Promise's renderings;
+//   - with an instanceSelector only instances whose labels match it;
+//   - only clusters its clusterSelector matches (empty: every cluster).
+//
+// Overrides being deleted, and those CheckOverride rejects, shape nothing.
+func (v *View) SelectOverrides(overrides []fleetv1alpha1.Override, s Subject) []fleetv1alpha1.Override {
+	cluster, ok := v.Cluster(s.Cluster)
+	if !ok {
+		return nil
+	}
+	var out []fleetv1alpha1.Override
+	for i := range overrides {
+		o := &overrides[i]
+		if v.Selects(o, s, cluster) {
+			out = append(out, *o)
+		}
+	}
+	SortOverrides(out)
+	return out
+}
+
+// Selects reports whether Override o shapes subject s on cluster.
+func (v *View) Selects(o *fleetv1alpha1.Override, s Subject, cluster Cluster) bool {
+	if o.DeletionTimestamp != nil || CheckOverride(o) != nil {
+		return false
+	}
+	if o.Spec.Promise != "" && o.Spec.Promise != s.Promise {
+		return false
+	}
+	platform := o.Namespace == fleetv1alpha1.PlatformNamespace
+	if s.Instance == nil {
+		if !platform || o.Spec.InstanceSelector != nil {
+			return false
+		}
+	} else {
+		if !platform && o.Namespace != s.Instance.Namespace {
+			return false
+		}
+		if o.Spec.InstanceSelector != nil {
+			sel, err := metav1.LabelSelectorAsSelector(o.Spec.InstanceSelector)
+			if err != nil || !sel.Matches(labels.Set(s.Instance.Labels)) {
+				return false
+			}
+		}
+	}
+	m, err := v.Compile(&o.Spec.ClusterSelector)
+	return err == nil && m.Matches(cluster)
+}
+
+// SortOverrides orders overrides as they apply: priority, then namespace/name.
+func SortOverrides(overrides []fleetv1alpha1.Override) {
+	slices.SortFunc(overrides, func(a, b fleetv1alpha1.Override) int {
+		return cmp.Or(cmp.Compare(a.Spec.Priority, b.Spec.Priority),
+			cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.Name, b.Name))
+	})
+}
+
+// OverrideKey is how a Work lists an Override: namespace/name.
+func OverrideKey(o *fleetv1alpha1.Override) string { return o.Namespace + "/" + o.Name }
+
+// CheckOverride returns why an Override cannot shape anything, or nil:
+// selectors that do not parse, a patch that is not a JSON object, and, for a
+// team's Override (outside the platform namespace), a patch that would move
+// or rename rendered resources (metadata.namespace or metadata.name), since
+// a team may only change its own instances where they are.
+func CheckOverride(o *fleetv1alpha1.Override) error {
+	if s := o.Spec.ClusterSelector.Selector; s != nil {
+		if _, err := metav1.LabelSelectorAsSelector(s); err != nil {
+			return fmt.Errorf("spec.clusterSelector.selector: %w", err)
+		}
+	}
+	if s := o.Spec.InstanceSelector; s != nil {
+		if _, err := metav1.LabelSelectorAsSelector(s); err != nil {
+			return fmt.Errorf("spec.instanceSelector: %w", err)
+		}
+	}
+	var patch map[string]any
+	if err := json.Unmarshal(o.Spec.Patch.Raw, &patch); err != nil || patch == nil {
+		return errors.New("spec.patch: must be an object")
+	}
+	if o.Namespace == fleetv1alpha1.PlatformNamespace || o.Spec.Type == fleetv1alpha1.PatchValues {
+		return nil
+	}
+	if meta, ok := patch["metadata"].(map[string]any); ok {
+		for _, field := range []string{"namespace", "name"} {
+			if _, set := meta[field]; set {
+				return &ScopeError{Field: "spec.patch.metadata." + field,
+					Message: fmt.Sprintf("an Override in namespace %s may not move or rename rendered resources", o.Namespace)}
+			}
+		}
+	}
+	return nil
+}
+
+// ScopeError is a team's Override reaching beyond the team's own instances.
+type ScopeError struct {
+	Field   string
+	Message string
+}
+
+func (e *ScopeError) Error() string { return e.Field + ": " + e.Message }
