@@ -61,7 +61,8 @@ func newHubClient(config *rest.Config, cluster string) (*hubClient, error) {
 }
 
 // workInformer watches the Works of the cluster's namespace, and nothing else.
-// Its reflector retries with jittered backoff while the hub is unreachable.
+// While the hub is unreachable its List and Watch retry with a short jittered
+// backoff (see reconnectingListerWatcher).
 func (h *hubClient) workInformer() cache.SharedIndexInformer {
 	lw := &cache.ListWatch{
 		ListWithContextFunc: func(ctx context.Context, opts metav1.ListOptions) (runtime.Object, error) {
@@ -76,7 +77,7 @@ func (h *hubClient) workInformer() cache.SharedIndexInformer {
 				VersionedParams(&opts, metav1.ParameterCodec).Watch(ctx)
 		},
 	}
-	inf := cache.NewSharedIndexInformerWithOptions(lw, &fleetv1alpha1.Work{}, cache.SharedIndexInformerOptions{})
+	inf := cache.NewSharedIndexInformerWithOptions(newReconnectingListerWatcher(lw), &fleetv1alpha1.Work{}, cache.SharedIndexInformerOptions{})
 	// managedFields are never read; dropping them halves the memory per Work.
 	_ = inf.SetTransform(func(obj any) (any, error) {
 		if w, ok := obj.(*fleetv1alpha1.Work); ok {
