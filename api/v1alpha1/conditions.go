@@ -57,15 +57,18 @@ const (
 	ReasonNotFound    = "NotFound"
 
 	// Cluster
-	ReasonHeartbeating     = "Heartbeating"
-	ReasonHeartbeatMissed  = "HeartbeatMissed"
-	ReasonNeverConnected   = "NeverConnected"
-	ReasonGitPushed        = "GitPushed"
-	ReasonGitPushFailed    = "GitPushFailed"
-	ReasonGitAuthFailed    = "GitAuthFailed"
-	ReasonGitUnreachable   = "GitUnreachable"
-	ReasonSecretNotFound   = "SecretNotFound"
-	ReasonInstancesPresent = "InstancesPresent"
+	ReasonHeartbeating    = "Heartbeating"
+	ReasonHeartbeatMissed = "HeartbeatMissed"
+	ReasonNeverConnected  = "NeverConnected"
+	// ReasonHeartbeatNotRequired: a git-delivered cluster with healthSource None
+	// has no agent, so it counts as available without a heartbeat.
+	ReasonHeartbeatNotRequired = "HeartbeatNotRequired"
+	ReasonGitPushed            = "GitPushed"
+	ReasonGitPushFailed        = "GitPushFailed"
+	ReasonGitAuthFailed        = "GitAuthFailed"
+	ReasonGitUnreachable       = "GitUnreachable"
+	ReasonSecretNotFound       = "SecretNotFound"
+	ReasonInstancesPresent     = "InstancesPresent"
 
 	// Promise and PromiseRevision
 	ReasonRenderFailed    = "RenderFailed"

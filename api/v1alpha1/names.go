@@ -3,7 +3,11 @@ package v1alpha1
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
+	"fmt"
 	"strings"
+
+	"k8s.io/apimachinery/pkg/util/validation"
 )
 
 // Well-known namespaces and name prefixes.
@@ -154,4 +158,20 @@ func WorkLabelValue(workName string) string {
 		return workName
 	}
 	return dnsSafe(workName, 52) + "-" + shortHash(workName)
+}
+
+// ValidateClusterName checks a cluster name: a DNS label short enough that
+// its hub namespace, flotilla-cluster-<name>, is one too.
+func ValidateClusterName(name string) error {
+	if name == "" {
+		return errors.New("cluster name is required")
+	}
+	if len(name) > MaxClusterNameLength {
+		return fmt.Errorf("cluster name %q is %d characters, at most %d are allowed (it names the hub namespace %s<name>)",
+			name, len(name), MaxClusterNameLength, ClusterNamespacePrefix)
+	}
+	if msgs := validation.IsDNS1123Label(name); len(msgs) > 0 {
+		return fmt.Errorf("cluster name %q: %s", name, strings.Join(msgs, "; "))
+	}
+	return nil
 }

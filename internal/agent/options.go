@@ -6,8 +6,6 @@ import (
 	"net"
 	"time"
 
-	"k8s.io/apimachinery/pkg/util/validation"
-
 	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
 )
 
@@ -62,15 +60,8 @@ func (o Options) Default() Options {
 // durations are valid (they mean the default); Validate never changes o.
 func (o Options) Validate() error {
 	var errs []error
-	switch {
-	case o.ClusterName == "":
-		errs = append(errs, errors.New("cluster name is required"))
-	case len(o.ClusterName) > fleetv1alpha1.MaxClusterNameLength:
-		errs = append(errs, fmt.Errorf("cluster name %q is longer than %d characters", o.ClusterName, fleetv1alpha1.MaxClusterNameLength))
-	default:
-		if msgs := validation.IsDNS1123Label(o.ClusterName); len(msgs) > 0 {
-			errs = append(errs, fmt.Errorf("cluster name %q: %s", o.ClusterName, msgs[0]))
-		}
+	if err := fleetv1alpha1.ValidateClusterName(o.ClusterName); err != nil {
+		errs = append(errs, err)
 	}
 	if o.StateDir == "" {
 		errs = append(errs, errors.New("state directory is required"))

@@ -29,7 +29,7 @@ func TestOptionsValidate(t *testing.T) {
 	}{
 		{"no cluster", func(o *Options) { o.ClusterName = "" }, "cluster name is required"},
 		{"bad cluster", func(o *Options) { o.ClusterName = "Edge_1" }, `cluster name "Edge_1"`},
-		{"long cluster", func(o *Options) { o.ClusterName = strings.Repeat("a", 47) }, "longer than 46"},
+		{"long cluster", func(o *Options) { o.ClusterName = strings.Repeat("a", 47) }, "at most 46 are allowed"},
 		{"no state dir", func(o *Options) { o.StateDir = "" }, "state directory is required"},
 		{"short interval", func(o *Options) { o.HeartbeatInterval = 100 * time.Millisecond }, "at least 1s"},
 		{"negative interval", func(o *Options) { o.HeartbeatInterval = -time.Second }, "at least 1s"},

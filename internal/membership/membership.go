@@ -113,21 +113,8 @@ func (o JoinOptions) normalize() (JoinOptions, error) {
 	return o, errors.Join(errs...)
 }
 
-// ValidateName checks a cluster name: a DNS label short enough to name its
-// hub namespace flotilla-cluster-<name>.
-func ValidateName(name string) error {
-	if name == "" {
-		return errors.New("cluster name is required")
-	}
-	if len(name) > fleetv1alpha1.MaxClusterNameLength {
-		return fmt.Errorf("cluster name %q is %d characters, at most %d are allowed (it names the hub namespace %s<name>)",
-			name, len(name), fleetv1alpha1.MaxClusterNameLength, fleetv1alpha1.ClusterNamespacePrefix)
-	}
-	if msgs := validation.IsDNS1123Label(name); len(msgs) > 0 {
-		return fmt.Errorf("cluster name %q: %s", name, strings.Join(msgs, "; "))
-	}
-	return nil
-}
+// ValidateName checks a cluster name; see v1alpha1.ValidateClusterName.
+func ValidateName(name string) error { return fleetv1alpha1.ValidateClusterName(name) }
 
 func validateGit(git *fleetv1alpha1.GitDelivery) []error {
 	if git == nil || git.URL == "" {

@@ -13,11 +13,6 @@ import (
 // (no leaseDurationSeconds) and the hub sets no override.
 const DefaultOfflineGrace = 180 * time.Second
 
-// ReasonHeartbeatNotRequired: a git-delivered cluster with healthSource None
-// has no agent, so it counts as available without a heartbeat.
-// TODO(api): move to api/v1alpha1/conditions.go with the other reasons.
-const ReasonHeartbeatNotRequired = "HeartbeatNotRequired"
-
 // heartbeat is what the hub reads from the agent's Lease.
 type heartbeat struct {
 	// RenewTime is the last renewal; zero when the agent never renewed.
@@ -79,7 +74,7 @@ func availability(hb *heartbeat, now time.Time, graceOverride time.Duration) jud
 func availableWithoutHeartbeat() judgement {
 	return judgement{
 		Availability: fleetv1alpha1.ClusterAvailabilityAvailable,
-		Conditions: conditions(metav1.ConditionTrue, ReasonHeartbeatNotRequired,
+		Conditions: conditions(metav1.ConditionTrue, fleetv1alpha1.ReasonHeartbeatNotRequired,
 			"git delivery with healthSource None: no agent heartbeats; health comes from the push"),
 	}
 }

@@ -84,5 +84,5 @@ func TestAvailableWithoutHeartbeat(t *testing.T) {
 	if j.Availability != fleetv1alpha1.ClusterAvailabilityAvailable || j.RequeueAfter != 0 {
 		t.Errorf("got %s, requeue %s", j.Availability, j.RequeueAfter)
 	}
-	checkConditions(t, j, ReasonHeartbeatNotRequired)
+	checkConditions(t, j, fleetv1alpha1.ReasonHeartbeatNotRequired)
 }

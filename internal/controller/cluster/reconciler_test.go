@@ -20,7 +20,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
-	"github.com/flotilla-dev/flotilla/internal/controller/cluster"
 	"github.com/flotilla-dev/flotilla/internal/hub"
 	"github.com/flotilla-dev/flotilla/internal/kube"
 	"github.com/flotilla-dev/flotilla/internal/membership"
@@ -189,7 +188,7 @@ func TestGitClusterWithoutHealthSourceIsAvailable(t *testing.T) {
 	joinCluster(ctx, t, membership.JoinOptions{Name: "git-1", Delivery: fleetv1alpha1.DeliveryGit,
 		Git: &fleetv1alpha1.GitDelivery{URL: "https://git.example.com/fleet.git", HealthSource: fleetv1alpha1.GitHealthNone}})
 	waitFor(ctx, t, adminClient(t), "git-1", "Available without heartbeat", 10*time.Second,
-		is(fleetv1alpha1.ClusterAvailabilityAvailable, cluster.ReasonHeartbeatNotRequired))
+		is(fleetv1alpha1.ClusterAvailabilityAvailable, fleetv1alpha1.ReasonHeartbeatNotRequired))
 }
 
 // The hub's --cluster-offline-grace overrides what agents write in their Lease.
