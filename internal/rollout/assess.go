@@ -43,8 +43,8 @@ type verdict struct {
 type assessment struct {
 	counts   fleetv1alpha1.RolloutCounts
 	failures []fleetv1alpha1.ClusterFailure
-	// admittable lists online clusters not admitted yet, in name order.
-	admittable []string
+	// admittable indexes the online clusters not admitted yet, in name order.
+	admittable []int
 	// inFlight counts admitted clusters neither healthy nor failed: the ones
 	// maxConcurrency limits.
 	inFlight int
@@ -63,12 +63,11 @@ type assessment struct {
 // (including this plan's admissions).
 func (p *planner) assess(w *wave) assessment {
 	var a assessment
-	for _, name := range w.st.Clusters {
-		o := p.obs[name]
+	for i, o := range w.obs {
 		v := p.judge(o, w)
 		a.add(o, v, p.in.Spec.TargetRevision)
 		if v.state == statePending && o != nil && o.Online {
-			a.admittable = append(a.admittable, name)
+			a.admittable = append(a.admittable, i)
 		}
 	}
 	return a
@@ -130,9 +129,9 @@ func (p *planner) judge(o *ClusterObservation, w *wave) verdict {
 	admitted := o.Revision == target
 	switch {
 	case admitted && o.AppliedRevision == target && o.Health == HealthHealthy:
-		return verdict{state: stateHealthy, since: since(o)}
+		return verdict{state: stateHealthy, since: since(o, w)}
 	case admitted && o.Health == HealthFailed:
-		return p.failed(o, w, or(o.Reason, fleetv1alpha1.ReasonUnhealthy), o.Message, since(o))
+		return p.failed(o, w, or(o.Reason, fleetv1alpha1.ReasonUnhealthy), o.Message, since(o, w))
 	case !o.Online && w.started():
 		return p.judgeOffline(o, w)
 	case !o.Online:
@@ -168,10 +167,7 @@ func (p *planner) judgeOffline(o *ClusterObservation, w *wave) verdict {
 // against its progress deadline, counted from the later of its admission and
 // its last change of health.
 func (p *planner) judgeConverging(o *ClusterObservation, w *wave) verdict {
-	from := since(o)
-	if from.IsZero() && w.started() {
-		from = w.st.StartedAt.Time
-	}
+	from := since(o, w)
 	if from.IsZero() {
 		return verdict{state: stateConverging}
 	}
@@ -203,13 +199,18 @@ func (p *planner) failed(o *ClusterObservation, w *wave, reason, message string,
 }
 
 // since is when a cluster's current health began on its current revision:
-// the later of its admission and its last change of health; zero if neither
-// is known.
-func since(o *ClusterObservation) time.Time {
-	if o.HealthSince.After(o.AdmittedAt) {
-		return o.HealthSince
+// the latest of its admission, its last change of health and the start of
+// its wave (a cluster is not judged on time spent before its wave started,
+// e.g. healthy on the previous revision); zero if none is known.
+func since(o *ClusterObservation, w *wave) time.Time {
+	t := o.AdmittedAt
+	if o.HealthSince.After(t) {
+		t = o.HealthSince
 	}
-	return o.AdmittedAt
+	if w.started() && w.st.StartedAt.After(t) {
+		t = w.st.StartedAt.Time
+	}
+	return t
 }
 
 // or returns s, or def when s is empty.

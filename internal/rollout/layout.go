@@ -17,6 +17,10 @@ import (
 type wave struct {
 	st  *fleetv1alpha1.WaveStatus
 	cfg waveConfig
+	// obs[i] observes st.Clusters[i] (nil if the cluster is gone); an
+	// admission replaces it with a copy as the cluster will look once
+	// admitted.
+	obs []*ClusterObservation
 }
 
 // waveConfig is a wave's policy with counts and percentages resolved.

@@ -17,10 +17,11 @@ import (
 // budget, a Deadline rollout without a deadline, a cluster observed twice),
 // and never panics.
 func Plan(in Input) (Decision, error) {
-	if err := validate(in); err != nil {
+	obs, err := validate(in)
+	if err != nil {
 		return Decision{}, err
 	}
-	p := newPlanner(in)
+	p := newPlanner(in, obs)
 	if p.st.Phase.IsTerminal() {
 		return p.decision(), nil
 	}
@@ -59,8 +60,7 @@ type planner struct {
 	st *fleetv1alpha1.RolloutStatus
 	// prev is the previous status, read-only.
 	prev *fleetv1alpha1.RolloutStatus
-	// obs maps cluster names to observations; an admission replaces the
-	// entry with a copy as the cluster will look once admitted.
+	// obs maps cluster names to their observations.
 	obs   map[string]*ClusterObservation
 	waves []*wave
 
@@ -87,21 +87,17 @@ type outcome struct {
 	waveStarted bool
 }
 
-func newPlanner(in Input) *planner {
-	p := &planner{
+func newPlanner(in Input, obs map[string]*ClusterObservation) *planner {
+	return &planner{
 		in:   in,
 		now:  in.Now,
 		st:   in.Status.DeepCopy(),
 		prev: &in.Status,
-		obs:  make(map[string]*ClusterObservation, len(in.Clusters)),
+		obs:  obs,
 	}
-	for i := range in.Clusters {
-		p.obs[in.Clusters[i].Name] = &in.Clusters[i]
-	}
-	return p
 }
 
-// bindWaves resolves each frozen wave's policy.
+// bindWaves resolves each frozen wave's policy and observations.
 func (p *planner) bindWaves() error {
 	p.waves = make([]*wave, len(p.st.Waves))
 	for i := range p.st.Waves {
@@ -110,7 +106,11 @@ func (p *planner) bindWaves() error {
 		if err != nil {
 			return fmt.Errorf("wave %s: %w", st.Name, err)
 		}
-		p.waves[i] = &wave{st: st, cfg: cfg}
+		w := &wave{st: st, cfg: cfg, obs: make([]*ClusterObservation, len(st.Clusters))}
+		for j, name := range st.Clusters {
+			w.obs[j] = p.obs[name]
+		}
+		p.waves[i] = w
 	}
 	return nil
 }
@@ -313,19 +313,19 @@ func (p *planner) event(typ EventType, reason, message string) {
 	p.events = append(p.events, Event{Type: typ, Reason: reason, Message: truncate(message, 1024)})
 }
 
-// admitCluster admits one cluster to rev and updates its observation to how
-// it will look once admitted: converging from now on. A cluster already
-// rendering rev, or not observed, is left alone.
-func (p *planner) admitCluster(name, rev, wave string) bool {
-	o := p.obs[name]
+// admit admits the i-th cluster of a wave to rev and updates its
+// observation to how it will look once admitted: converging from now on. A
+// cluster already rendering rev, or not observed, is left alone.
+func (p *planner) admitCluster(w *wave, i int, rev string) bool {
+	o := w.obs[i]
 	if o == nil || o.Revision == rev {
 		return false
 	}
 	next := *o
 	next.Revision, next.AdmittedAt = rev, p.now
 	next.Health, next.HealthSince, next.Reason, next.Message = HealthProgressing, p.now, "", ""
-	p.obs[name] = &next
-	p.admit = append(p.admit, Admission{Cluster: name, Revision: rev, Wave: wave})
+	w.obs[i] = &next
+	p.admit = append(p.admit, Admission{Cluster: o.Name, Revision: rev, Wave: w.st.Name})
 	return true
 }
 
@@ -333,9 +333,9 @@ func (p *planner) admitCluster(name, rev, wave string) bool {
 // the target revision.
 func (p *planner) anyTouched() bool {
 	target := p.in.Spec.TargetRevision
-	for _, w := range p.st.Waves {
-		for _, name := range w.Clusters {
-			if o := p.obs[name]; o != nil && (o.Revision == target || o.AppliedRevision == target) {
+	for _, w := range p.waves {
+		for _, o := range w.obs {
+			if o != nil && (o.Revision == target || o.AppliedRevision == target) {
 				return true
 			}
 		}

@@ -13,9 +13,19 @@ import (
 // same plan. A held rollout (paused or frozen) admits nothing, starts no
 // wave and defers its failure budget, but its waves still complete.
 func (p *planner) advance(hold bool) outcome {
-	if o, waiting := p.adoption(hold); waiting {
+	if o, waiting := p.adoptionWindow(); waiting {
+		p.admitAdopted(hold)
 		return o
 	}
+	o := p.advanceWaves(hold)
+	if isForward(o.phase) {
+		p.admitAdopted(hold)
+	}
+	return o
+}
+
+// advanceWaves steps the active wave, and the next ones while they complete.
+func (p *planner) advanceWaves(hold bool) outcome {
 	forced := p.forcedNow()
 	for _, w := range p.waves {
 		if w.done() {
@@ -44,6 +54,11 @@ func (p *planner) stepWave(w *wave, hold bool) (outcome, bool) {
 		if hold {
 			return outcome{phase: fleetv1alpha1.RolloutPhaseProgressing, wave: w.st.Name}, false
 		}
+		// Clusters adopted early (Deadline mode) may have failed already:
+		// a wave over its budget does not start, nor ask for an approval.
+		if a := p.assess(w); len(a.failures) > w.cfg.maxFailures {
+			return p.onFailure(w, a), false
+		}
 		approval := p.approvalFor(w)
 		if w.cfg.approval && approval == nil {
 			w.st.Phase = fleetv1alpha1.WavePhaseWaitingForApproval
@@ -58,10 +73,9 @@ func (p *planner) stepWave(w *wave, hold bool) (outcome, bool) {
 	if len(a.failures) > w.cfg.maxFailures && !hold {
 		return p.onFailure(w, a), false
 	}
-	if !hold {
-		p.admitWave(w, a)
+	if !hold && p.admitWave(w, a) {
+		a = p.assess(w)
 	}
-	a = p.assess(w)
 	if a.unfinished > 0 {
 		if w.st.Phase == fleetv1alpha1.WavePhaseBaking {
 			p.event(EventNormal, ReasonBakeReset, fmt.Sprintf("wave %s: bake reset, a cluster is no longer healthy", w.st.Name))
@@ -111,17 +125,20 @@ func (p *planner) startWave(w *wave, approval *fleetv1alpha1.Approval) outcome {
 }
 
 // admitWave admits the wave's waiting clusters, in name order, while fewer
-// than maxConcurrency are in flight.
-func (p *planner) admitWave(w *wave, a assessment) {
+// than maxConcurrency are in flight. It reports whether it admitted any.
+func (p *planner) admitWave(w *wave, a assessment) bool {
 	room := w.cfg.maxConcurrency - a.inFlight
-	for _, name := range a.admittable {
+	admitted := false
+	for _, i := range a.admittable {
 		if room <= 0 {
-			return
+			break
 		}
-		if p.admitCluster(name, p.in.Spec.TargetRevision, w.st.Name) {
+		if p.admitCluster(w, i, p.in.Spec.TargetRevision) {
 			room--
+			admitted = true
 		}
 	}
+	return admitted
 }
 
 // bake decides whether a complete wave is still baking: its healthy
@@ -184,20 +201,29 @@ func (p *planner) approvalFor(w *wave) *fleetv1alpha1.Approval {
 	return nil
 }
 
-// adoption runs the Deadline mode's adoption window: until the deadline, no
-// wave starts and only clusters whose owners adopted the target are
-// admitted. It reports whether the window is still open. Adopted clusters
-// are admitted whenever seen, before and after the deadline.
-func (p *planner) adoption(hold bool) (outcome, bool) {
-	if mode(p.in.Spec) != fleetv1alpha1.UpdateModeDeadline {
-		return outcome{}, false
+// admitAdopted admits, in Deadline mode, the online clusters whose owners
+// adopted the target, whatever their wave, before and after the deadline,
+// unless the rollout is held. They do not wait for a concurrency slot: their
+// owners chose the moment.
+func (p *planner) admitAdopted(hold bool) {
+	if mode(p.in.Spec) != fleetv1alpha1.UpdateModeDeadline || hold {
+		return
 	}
 	for _, w := range p.waves {
-		for _, name := range w.st.Clusters {
-			if o := p.obs[name]; o != nil && o.Adopted && o.Online && !hold {
-				p.admitCluster(name, p.in.Spec.TargetRevision, w.st.Name)
+		for i, o := range w.obs {
+			if o != nil && o.Adopted && o.Online {
+				p.admitCluster(w, i, p.in.Spec.TargetRevision)
 			}
 		}
+	}
+}
+
+// adoptionWindow runs the Deadline mode's adoption window: until the
+// deadline no wave starts. It reports whether the window is still open, and
+// records when the deadline forced the waves.
+func (p *planner) adoptionWindow() (outcome, bool) {
+	if mode(p.in.Spec) != fleetv1alpha1.UpdateModeDeadline {
+		return outcome{}, false
 	}
 	deadline := p.in.Spec.UpdatePolicy.Deadline.Time
 	if p.st.Adoption != nil && p.st.Adoption.ForcedAt != nil {

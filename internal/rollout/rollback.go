@@ -44,18 +44,18 @@ func (p *planner) rollBack() outcome {
 	skipOffline := p.in.Strategy.OfflinePolicy == fleetv1alpha1.OfflineSkip
 	left := 0
 	for _, w := range p.waves {
-		for _, name := range w.st.Clusters {
-			o := p.obs[name]
+		for i, o := range w.obs {
 			if o == nil {
 				continue
 			}
-			if o.Revision == target && !held {
-				p.admitCluster(name, rev, w.st.Name)
-				o = p.obs[name]
-			}
 			switch {
 			case o.Revision == target:
+				// Still to do, even once admitted here: its Work changes
+				// only after this plan, so the run cannot end yet.
 				left++
+				if !held {
+					p.admitCluster(w, i, rev)
+				}
 			case o.Revision == rev && o.AppliedRevision == target && (o.Online || !skipOffline):
 				left++
 			}

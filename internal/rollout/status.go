@@ -53,8 +53,8 @@ func (p *planner) rollupAdoption(total int32) {
 	}
 	var adopted int32
 	for _, w := range p.waves {
-		for _, name := range w.st.Clusters {
-			if o := p.obs[name]; o != nil && o.Adopted {
+		for _, o := range w.obs {
+			if o != nil && o.Adopted {
 				adopted++
 			}
 		}

@@ -26,27 +26,29 @@ var (
 
 const defaultProgressDeadline = 10 * time.Minute
 
-// validate rejects input Plan cannot act on. The API server enforces most of
-// these rules; Plan checks them again because inline strategies, tests and
-// future callers may not have gone through it.
-func validate(in Input) error {
+// validate rejects input Plan cannot act on, and indexes the observations
+// by cluster name. The API server enforces most of these rules; Plan checks
+// them again because inline strategies, tests and future callers may not
+// have gone through it.
+func validate(in Input) (map[string]*ClusterObservation, error) {
 	if in.Now.IsZero() {
-		return errors.New("invalid input: now is not set")
+		return nil, errors.New("invalid input: now is not set")
 	}
 	if err := validateSpec(in.Spec); err != nil {
-		return fmt.Errorf("invalid rollout spec: %w", err)
+		return nil, fmt.Errorf("invalid rollout spec: %w", err)
 	}
 	if err := validateStrategy(in.Strategy); err != nil {
-		return fmt.Errorf("invalid strategy: %w", err)
-	}
-	if err := validateClusters(in.Clusters); err != nil {
-		return fmt.Errorf("invalid observations: %w", err)
+		return nil, fmt.Errorf("invalid strategy: %w", err)
 	}
 	if f := in.Freeze; f != nil && f.Action != "" &&
 		f.Action != fleetv1alpha1.FreezeHalt && f.Action != fleetv1alpha1.FreezeRollback {
-		return fmt.Errorf("invalid freeze %s: unknown action %q", f.Name, f.Action)
+		return nil, fmt.Errorf("invalid freeze %s: unknown action %q", f.Name, f.Action)
 	}
-	return nil
+	obs, err := indexClusters(in.Clusters)
+	if err != nil {
+		return nil, fmt.Errorf("invalid observations: %w", err)
+	}
+	return obs, nil
 }
 
 func validateSpec(s fleetv1alpha1.RolloutSpec) error {
@@ -147,19 +149,21 @@ func validateDuration(field string, d *metav1.Duration) error {
 	return nil
 }
 
-func validateClusters(cs []ClusterObservation) error {
-	seen := make(map[string]struct{}, len(cs))
+// indexClusters maps names to observations, rejecting unnamed and
+// duplicate ones.
+func indexClusters(cs []ClusterObservation) (map[string]*ClusterObservation, error) {
+	obs := make(map[string]*ClusterObservation, len(cs))
 	for i := range cs {
 		name := cs[i].Name
 		if name == "" {
-			return fmt.Errorf("cluster %d has no name", i)
+			return nil, fmt.Errorf("cluster %d has no name", i)
 		}
-		if _, dup := seen[name]; dup {
-			return fmt.Errorf("cluster %s observed twice", name)
+		if _, dup := obs[name]; dup {
+			return nil, fmt.Errorf("cluster %s observed twice", name)
 		}
-		seen[name] = struct{}{}
+		obs[name] = &cs[i]
 	}
-	return nil
+	return obs, nil
 }
 
 // concurrencyLimit resolves maxConcurrency for a wave of size clusters: a

@@ -21,13 +21,16 @@ import (
 //
 //   - Plan is deterministic, and re-planning from the status it returned,
 //     before its admissions are executed (a crash in between), gives the same
-//     admissions, status and requeue and no new Events;
-//   - no wave admits clusters beyond maxConcurrency in flight;
+//     admissions, status and requeue and no new Events; a plan that ends the
+//     run admits nothing;
+//   - no wave admits clusters beyond maxConcurrency in flight (adopted
+//     clusters aside);
 //   - no wave starts before every earlier wave completed (and baked), nor
 //     without its approval, nor before a Deadline-mode deadline;
 //   - a rollout that goes on has no wave over its failure budget;
 //   - rollback admissions go only to the recorded rollback revision, which
-//     is fromRevision or the requested toRevision;
+//     was fromRevision or the requested toRevision when recorded, and never
+//     changes;
 //   - no cluster is admitted twice to the same revision;
 //   - counts add up, and bounded lists stay bounded.
 type checker struct {
@@ -42,7 +45,7 @@ func newChecker(s Scenario) *checker {
 // step checks one plan.
 func (c *checker) step(in rollout.Input, d rollout.Decision) error {
 	checks := []func(rollout.Input, rollout.Decision) error{
-		c.deterministic, c.healsAfterCrash, c.concurrency, c.waveOrder, c.budget, c.rollback, c.onceEach, c.counts,
+		c.deterministic, c.healsAfterCrash, c.terminal, c.concurrency, c.waveOrder, c.budget, c.rollback, c.onceEach, c.counts,
 	}
 	for _, check := range checks {
 		if err := check(in, d); err != nil {
@@ -82,9 +85,19 @@ func (c *checker) healsAfterCrash(in rollout.Input, d rollout.Decision) error {
 	return nil
 }
 
+// terminal: a plan that ends the run asks for nothing more, so a crash
+// before its admissions ran cannot leave them undone for good.
+func (c *checker) terminal(_ rollout.Input, d rollout.Decision) error {
+	if d.Status.Phase.IsTerminal() && (len(d.Admit) > 0 || d.RequeueAfter > 0) {
+		return fmt.Errorf("terminal phase %s with %d admissions and requeue %s", d.Status.Phase, len(d.Admit), d.RequeueAfter)
+	}
+	return nil
+}
+
 // concurrency: when a wave admitted clusters, the ones in flight (admitted,
-// online, not healthy, not failed, within the progress deadline) are within
-// its maxConcurrency.
+// online, not healthy, not failed, within the progress deadline, and not
+// adopted by their owners, who choose their own moment) are within its
+// maxConcurrency.
 func (c *checker) concurrency(in rollout.Input, d rollout.Decision) error {
 	obs := observed(in, d)
 	for _, w := range d.Status.Waves {
@@ -98,7 +111,7 @@ func (c *checker) concurrency(in rollout.Input, d rollout.Decision) error {
 		inFlight := 0
 		for _, name := range w.Clusters {
 			o := obs[name]
-			if o.Revision != in.Spec.TargetRevision || !o.Online || o.Health == rollout.HealthFailed ||
+			if o.Revision != in.Spec.TargetRevision || !o.Online || o.Adopted || o.Health == rollout.HealthFailed ||
 				(o.AppliedRevision == o.Revision && o.Health == rollout.HealthHealthy) {
 				continue
 			}
@@ -162,7 +175,10 @@ func (c *checker) budget(in rollout.Input, d rollout.Decision) error {
 // the recorded rollback revision, which is fromRevision or toRevision.
 func (c *checker) rollback(in rollout.Input, d rollout.Decision) error {
 	rev := d.Status.RollbackRevision
-	if rev != "" && rev != in.Spec.FromRevision && (in.Spec.Rollback == nil || rev != in.Spec.Rollback.ToRevision) {
+	switch prev := in.Status.RollbackRevision; {
+	case prev != "" && rev != prev:
+		return fmt.Errorf("rollback revision changed from %s to %s", prev, rev)
+	case prev == "" && rev != "" && rev != in.Spec.FromRevision && (in.Spec.Rollback == nil || rev != in.Spec.Rollback.ToRevision):
 		return fmt.Errorf("rollback revision %s is neither fromRevision nor the requested toRevision", rev)
 	}
 	for _, a := range d.Admit {

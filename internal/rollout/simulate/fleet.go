@@ -18,6 +18,7 @@ type fleet struct {
 	rng      *rand.Rand
 	clusters []*cluster
 	byName   map[string]*cluster
+	buf      []rollout.ClusterObservation
 }
 
 // cluster is one fake member.
@@ -56,13 +57,16 @@ func newFleet(s Scenario, start time.Time) (*fleet, error) {
 	return f, nil
 }
 
-// observe returns what the controller would see.
+// observe returns what the controller would see, in a buffer reused from
+// one step to the next.
 func (f *fleet) observe() []rollout.ClusterObservation {
-	out := make([]rollout.ClusterObservation, len(f.clusters))
-	for i, c := range f.clusters {
-		out[i] = c.obs
+	if len(f.buf) != len(f.clusters) {
+		f.buf = make([]rollout.ClusterObservation, len(f.clusters))
 	}
-	return out
+	for i, c := range f.clusters {
+		f.buf[i] = c.obs
+	}
+	return f.buf
 }
 
 // admit sets a cluster's Work to a revision: the controller then reports it

@@ -56,6 +56,10 @@ type run struct {
 // Run plays a scenario to its end: a terminal phase, a quiet fleet with
 // nothing left to happen, or the scenario's until.
 func Run(s Scenario, opts Options) (Result, error) {
+	s.Script = append([]Step(nil), s.Script...)
+	if err := s.defaults(); err != nil {
+		return Result{}, fmt.Errorf("checking scenario: %w", err)
+	}
 	f, err := newFleet(s, Start)
 	if err != nil {
 		return Result{}, err
