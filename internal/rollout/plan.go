@@ -67,7 +67,6 @@ type planner struct {
 	admit  []Admission
 	events []Event
 	wakeAt time.Time
-	noWake bool
 }
 
 // outcome is where a plan leaves the rollout and why.
@@ -116,10 +115,11 @@ func (p *planner) bindWaves() error {
 }
 
 // relayoutForImmediate merges the frozen waves into the immediate wave when
-// the mode was switched to Immediate after the start (not while rolling back).
+// the mode was switched to Immediate after the start; not while rolling back
+// or halted (a halted rollout switches once resumed).
 func (p *planner) relayoutForImmediate() bool {
 	if mode(p.in.Spec) != fleetv1alpha1.UpdateModeImmediate || isImmediateLayout(p.st.Waves) ||
-		p.st.Phase == fleetv1alpha1.RolloutPhaseRollingBack {
+		p.st.Phase == fleetv1alpha1.RolloutPhaseRollingBack || p.st.Phase == fleetv1alpha1.RolloutPhaseHalted {
 		return false
 	}
 	p.st.Waves = mergeForImmediate(p.st.Waves)
@@ -197,12 +197,11 @@ func (p *planner) startOutcome(o outcome) outcome {
 	o.actor = actorOf(p.in.StartedBy)
 	msg := fmt.Sprintf("started %s → %s in %s mode over %s", or(p.in.Spec.FromRevision, "(none)"),
 		p.in.Spec.TargetRevision, mode(p.in.Spec), describeWaves(p.st.Waves))
-	switch mode(p.in.Spec) {
-	case fleetv1alpha1.UpdateModeImmediate:
+	switch {
+	case mode(p.in.Spec) == fleetv1alpha1.UpdateModeImmediate:
 		o.warning, o.reason = true, ReasonImmediateRollout
 		msg += "; reason: " + p.in.Spec.UpdatePolicy.Reason
-	}
-	if !o.phase.IsTerminal() && o.reason != ReasonImmediateRollout {
+	case !o.phase.IsTerminal():
 		o.reason = ReasonStarted
 	}
 	o.cause = join(msg, o.cause)
@@ -256,7 +255,7 @@ func (p *planner) transition(o outcome) {
 		return
 	}
 	if o.phase.IsTerminal() {
-		p.finish(o.phase)
+		p.finish()
 	}
 	actor := or(o.actor, ActorHub)
 	p.st.History = append(p.st.History, fleetv1alpha1.HistoryEntry{
@@ -280,22 +279,19 @@ func (p *planner) transition(o outcome) {
 }
 
 // finish ends the run: waves that never started are Skipped.
-func (p *planner) finish(phase fleetv1alpha1.RolloutPhase) {
+func (p *planner) finish() {
 	p.st.CompletedAt = ptr(stamp(p.now))
 	for _, w := range p.waves {
 		if !w.started() && !w.done() {
 			w.st.Phase = fleetv1alpha1.WavePhaseSkipped
 		}
 	}
-	if phase == fleetv1alpha1.RolloutPhaseSucceeded {
-		p.noWake = true
-	}
 }
 
 // decision assembles the result.
 func (p *planner) decision() Decision {
 	d := Decision{Status: *p.st, Admit: p.admit, Events: p.events}
-	if !p.wakeAt.IsZero() && !p.noWake && !p.st.Phase.IsTerminal() {
+	if !p.wakeAt.IsZero() && !p.st.Phase.IsTerminal() {
 		d.RequeueAfter = p.wakeAt.Sub(p.now)
 	}
 	return d
@@ -313,7 +309,7 @@ func (p *planner) event(typ EventType, reason, message string) {
 	p.events = append(p.events, Event{Type: typ, Reason: reason, Message: truncate(message, 1024)})
 }
 
-// admit admits the i-th cluster of a wave to rev and updates its
+// admitCluster admits the i-th cluster of a wave to rev and updates its
 // observation to how it will look once admitted: converging from now on. A
 // cluster already rendering rev, or not observed, is left alone.
 func (p *planner) admitCluster(w *wave, i int, rev string) bool {

@@ -156,7 +156,6 @@ const (
 	ReasonStarted          = "Started"
 	ReasonWaveStarted      = "WaveStarted"
 	ReasonWaveSucceeded    = "WaveSucceeded"
-	ReasonWaveSkipped      = "WaveSkipped"
 	ReasonWaveApproved     = "WaveApproved"
 	ReasonBakeReset        = "BakeReset"
 	ReasonResumed          = "Resumed"
