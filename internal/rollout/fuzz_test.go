@@ -125,7 +125,11 @@ func randomScenario(seed uint64) simulate.Scenario {
 		case 8, 9:
 			st.Unfreeze = true
 		case 10:
-			st.SupersededBy = "next"
+			if r.IntN(2) == 0 || s.Rollout.UpdatePolicy.Mode != "" {
+				st.SupersededBy = "next"
+			} else {
+				st.Mode, st.Message = fleetv1alpha1.UpdateModeImmediate, "escalated"
+			}
 		default:
 			st.DesiredState, st.At.Duration = fleetv1alpha1.RolloutRunning, st.At.Duration/2
 		}

@@ -115,14 +115,17 @@ func (p *planner) bindWaves() error {
 }
 
 // relayoutForImmediate merges the frozen waves into the immediate wave when
-// the mode was switched to Immediate after the start; not while rolling back
-// or halted (a halted rollout switches once resumed).
+// the mode was switched to Immediate after the start (not while rolling
+// back). A halted rollout stays halted, in the new layout.
 func (p *planner) relayoutForImmediate() bool {
 	if mode(p.in.Spec) != fleetv1alpha1.UpdateModeImmediate || isImmediateLayout(p.st.Waves) ||
-		p.st.Phase == fleetv1alpha1.RolloutPhaseRollingBack || p.st.Phase == fleetv1alpha1.RolloutPhaseHalted {
+		p.st.Phase == fleetv1alpha1.RolloutPhaseRollingBack {
 		return false
 	}
 	p.st.Waves = mergeForImmediate(p.st.Waves)
+	if p.st.CurrentWave != "" {
+		p.st.CurrentWave = ImmediateWaveName
+	}
 	return true
 }
 

@@ -131,6 +131,21 @@ func slicesDelete(cs []rollout.ClusterObservation, name string) []rollout.Cluste
 	return out
 }
 
+func TestStrategyChangedMidRun(t *testing.T) {
+	f := newFixture(t, strategy(wave("canary"), wave("general", catchAll, concurrency("1"))),
+		append(clusters("c", 1, "ring", "canary"), clusters("g", 3)...)...)
+	f.plan()
+	// The strategy is edited: general is renamed, a wave is added. The
+	// frozen waves stay; one the strategy lost takes its last wave's settings.
+	f.in.Strategy = strategy(wave("canary"), wave("new-first", concurrency("5")), wave("everyone", catchAll, concurrency("2")))
+	f.at(time.Minute).healthyAll().plan()
+	f.wantPhase(fleetv1alpha1.RolloutPhaseProgressing, "general")
+	f.wantAdmitted("g-1", "g-2")
+	if len(f.d.Status.Waves) != 2 {
+		t.Fatalf("waves %v: the layout changed", f.d.Status.Waves)
+	}
+}
+
 func TestImplicitWaveTakesLastWaveSettings(t *testing.T) {
 	f := newFixture(t, strategy(wave("canary"), wave("bank", approval, concurrency("1"))),
 		cluster("c1", "ring", "canary"), cluster("x1"), cluster("x2"))
@@ -556,6 +571,23 @@ func TestSwitchToImmediateMidRun(t *testing.T) {
 	if h := f.lastHistory(); !strings.Contains(h.Message, "exploited in the wild") {
 		t.Fatalf("history %+v", h)
 	}
+
+	// A halted rollout switched to Immediate stays halted until resumed,
+	// then goes on in the new layout.
+	s := strategy(wave("canary"), wave("general", catchAll))
+	s.Immediate = &fleetv1alpha1.ImmediatePolicy{MaxFailures: ptr(intstr.FromInt32(1))}
+	f = newFixture(t, s, append(clusters("c", 2, "ring", "canary"), clusters("g", 3)...)...)
+	f.plan()
+	f.at(time.Minute).failing("c-1").plan()
+	f.wantPhase(fleetv1alpha1.RolloutPhaseHalted, "canary")
+	f.in.Spec.UpdatePolicy = fleetv1alpha1.UpdatePolicy{Mode: fleetv1alpha1.UpdateModeImmediate, Reason: "push it"}
+	f.at(2 * time.Minute).plan()
+	f.wantPhase(fleetv1alpha1.RolloutPhaseHalted, rollout.ImmediateWaveName)
+	f.wantAdmitted()
+	f.in.Spec.StateChange = ptr(record("oncall", t0.Add(3*time.Minute), ""))
+	f.at(3 * time.Minute).plan()
+	f.wantPhase(fleetv1alpha1.RolloutPhaseProgressing, rollout.ImmediateWaveName)
+	f.wantAdmitted("g-1", "g-2", "g-3") // 1 failure is within the immediate budget
 }
 
 func TestDeadlineMode(t *testing.T) {

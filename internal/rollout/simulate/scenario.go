@@ -45,6 +45,8 @@
 //	- at: 9m
 //	  unfreeze: true
 //	- at: 10m
+//	  mode: Immediate     # with message: the reason
+//	- at: 11m
 //	  supersededBy: app-r3
 package simulate
 
@@ -163,6 +165,9 @@ type Step struct {
 	Unfreeze bool    `json:"unfreeze,omitempty"`
 	// SupersededBy marks the rollout superseded.
 	SupersededBy string `json:"supersededBy,omitempty"`
+	// Mode switches the update mode (Progressive or Immediate; Message is
+	// the Immediate reason).
+	Mode fleetv1alpha1.UpdateMode `json:"mode,omitempty"`
 
 	// By and Message record who did it (approve, desiredState).
 	By      string `json:"by,omitempty"`
