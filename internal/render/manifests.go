@@ -10,6 +10,8 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	utiljson "k8s.io/apimachinery/pkg/util/json"
 	"sigs.k8s.io/yaml"
+
+	"github.com/flotilla-dev/flotilla/api/v1alpha1"
 )
 
 // decodeDocuments splits rendered YAML into documents and decodes each into an
@@ -234,8 +236,8 @@ var clusterScoped = map[string]bool{
 	"ImageReview.imagepolicy.k8s.io":                                true,
 }
 
-// instanceSpec returns a copy of the instance's spec; an instance without
-// spec has an empty one.
+// instanceSpec returns a copy of the instance's spec without the field
+// Flotilla reserves for placement; an instance without spec has an empty one.
 func instanceSpec(inst *unstructured.Unstructured) (map[string]any, error) {
 	v, ok := inst.Object["spec"]
 	if !ok || v == nil {
@@ -245,7 +247,9 @@ func instanceSpec(inst *unstructured.Unstructured) (map[string]any, error) {
 	if !ok {
 		return nil, errors.New("instance spec is not an object")
 	}
-	return copyMap(m), nil
+	spec := copyMap(m)
+	delete(spec, v1alpha1.InstancePlacementField)
+	return spec, nil
 }
 
 // rawObject decodes a RawExtension holding a JSON object; empty is an empty object.
