@@ -65,7 +65,7 @@ func randomScenario(seed uint64) simulate.Scenario {
 		s.Rollout.UpdatePolicy = fleetv1alpha1.UpdatePolicy{Mode: fleetv1alpha1.UpdateModeImmediate, Reason: "fuzz"}
 	case 1:
 		s.Rollout.UpdatePolicy = fleetv1alpha1.UpdatePolicy{Mode: fleetv1alpha1.UpdateModeDeadline,
-			Deadline: ptr(metav1.NewTime(simulate.Start.Add(time.Duration(r.IntN(90)) * time.Minute)))}
+			Deadline: ptr(metav1.NewTime(simulate.Start().Add(time.Duration(r.IntN(90)) * time.Minute)))}
 	}
 
 	nWaves := 1 + r.IntN(4)

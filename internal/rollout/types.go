@@ -79,8 +79,11 @@ type ClusterObservation struct {
 	AdmittedAt time.Time
 	// AppliedRevision is the revision the agent last applied in full.
 	AppliedRevision string
-	// Health of what is applied. It describes AppliedRevision, so a cluster
-	// is healthy on the target only when AppliedRevision is the target too.
+	// Health of the Work as it now is: Progressing (or Unknown) until the
+	// agent has acted on the current spec (the Work status's
+	// observedGeneration), then the agent's judgement, Failed also when the
+	// apply failed. A cluster counts as healthy on the target only when
+	// AppliedRevision is the target too.
 	Health Health
 	// HealthSince is when Health took its current value (the Work's Healthy
 	// condition's lastTransitionTime, or the last apply if later). Bake time

@@ -11,8 +11,11 @@ import (
 	"github.com/flotilla-dev/flotilla/internal/rollout"
 )
 
-// Start is the simulated time of the first plan.
-var Start = time.Date(2031, time.January, 1, 0, 0, 0, 0, time.UTC)
+// start is the simulated time of the first plan.
+var start = time.Date(2031, time.January, 1, 0, 0, 0, 0, time.UTC)
+
+// Start is the simulated time of the first plan; scripts count from it.
+func Start() time.Time { return start }
 
 // maxPlans stops a run that would never end.
 const maxPlans = 100000
@@ -60,7 +63,7 @@ func Run(s Scenario, opts Options) (Result, error) {
 	if err := s.defaults(); err != nil {
 		return Result{}, fmt.Errorf("checking scenario: %w", err)
 	}
-	f, err := newFleet(s, Start)
+	f, err := newFleet(s, start)
 	if err != nil {
 		return Result{}, err
 	}
@@ -76,7 +79,7 @@ func Run(s Scenario, opts Options) (Result, error) {
 }
 
 func (r *run) loop() error {
-	now := Start
+	now := start
 	for r.res.Plans < maxPlans {
 		actions, err := r.runScript(now)
 		if err != nil {
@@ -93,7 +96,7 @@ func (r *run) loop() error {
 			return fmt.Errorf("plan at %s: %w", since(now), err)
 		}
 		r.res.Plans++
-		r.res.Elapsed = now.Sub(Start)
+		r.res.Elapsed = now.Sub(start)
 		if r.check != nil {
 			if err := r.check.step(in, d); err != nil {
 				return fmt.Errorf("invariant broken at %s: %w", since(now), err)
@@ -113,7 +116,7 @@ func (r *run) loop() error {
 			r.trace.note(now, "quiet: nothing left to happen")
 			return nil
 		}
-		if next.Sub(Start) > r.s.Until.Duration {
+		if next.Sub(start) > r.s.Until.Duration {
 			r.trace.note(now, "stopped: until "+r.s.Until.Duration.String()+" reached")
 			return nil
 		}
@@ -127,7 +130,7 @@ func (r *run) loop() error {
 func (r *run) next(now time.Time, requeue time.Duration) time.Time {
 	next := r.fleet.next(now)
 	if len(r.script) > 0 {
-		next = earliest(next, Start.Add(r.script[0].At.Duration))
+		next = earliest(next, start.Add(r.script[0].At.Duration))
 	}
 	if requeue > 0 {
 		next = earliest(next, now.Add(requeue))
@@ -141,7 +144,7 @@ func (r *run) next(now time.Time, requeue time.Duration) time.Time {
 // runScript applies every scripted step due by now and describes them.
 func (r *run) runScript(now time.Time) ([]string, error) {
 	var done []string
-	for len(r.script) > 0 && !Start.Add(r.script[0].At.Duration).After(now) {
+	for len(r.script) > 0 && !start.Add(r.script[0].At.Duration).After(now) {
 		st := r.script[0]
 		r.script = r.script[1:]
 		desc, err := r.apply(st, now)

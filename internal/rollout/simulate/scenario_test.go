@@ -52,7 +52,7 @@ script: [{at: 1s, cluster: nope, do: Fail}]
 }
 
 func TestSince(t *testing.T) {
-	if got := since(Start.Add(26*time.Hour + 3*time.Minute + 4*time.Second)); got != "+26:03:04" {
+	if got := since(start.Add(26*time.Hour + 3*time.Minute + 4*time.Second)); got != "+26:03:04" {
 		t.Fatalf("since = %s", got)
 	}
 }

@@ -121,7 +121,7 @@ func admissions(as []rollout.Admission, brief bool) string {
 
 // since formats the simulated time since the start as +hh:mm:ss.
 func since(t time.Time) string {
-	d := t.Sub(Start)
+	d := t.Sub(start)
 	sign := "+"
 	if d < 0 {
 		sign, d = "-", -d
