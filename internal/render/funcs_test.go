@@ -59,6 +59,7 @@ func TestFuncs(t *testing.T) {
 		{`{{ printf "%s-%d" "a" 1 }}`, "a-1"},
 		{`{{ define "h" }}[{{ . }}]{{ end }}{{ include "h" "x" | upper }}`, "[X]"},
 		{`{{ index .spec "nope" | default "zero value" }}`, "zero value"},
+		{`{{ .spec.null }}`, "<no value>"}, // renderGoTemplates removes it (see TestNullPrintsNothing)
 	}
 	for _, tc := range cases {
 		src := tc.src
@@ -102,5 +103,16 @@ func TestSplitDocuments(t *testing.T) {
 	}
 	if docs[2].line != 4 || !strings.HasPrefix(docs[2].text, "b: 2\n---x") {
 		t.Errorf("third document %+v", docs[2])
+	}
+}
+
+func TestNullPrintsNothing(t *testing.T) {
+	c := goPromise("cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\ndata:\n  a: \"{{ .spec.null }}\"\n")
+	out, err := Render(Input{Promise: "p", Content: c, Instance: instance("ns", "x", map[string]any{"null": nil})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := out.Manifests[0].Object["data"].(map[string]any)["a"]; got != "" {
+		t.Fatalf("data.a = %q", got)
 	}
 }

@@ -93,7 +93,9 @@ func renderGoTemplates(tpls []v1alpha1.GoTemplate, data map[string]any) ([]*unst
 			}
 			return nil, err
 		}
-		docs, err := decodeDocuments("template "+gt.Name, w.String()[start:])
+		// A null value prints as "<no value>"; like Helm, render it as nothing.
+		out := strings.ReplaceAll(w.String()[start:], "<no value>", "")
+		docs, err := decodeDocuments("template "+gt.Name, out)
 		if err != nil {
 			return nil, err
 		}

@@ -121,7 +121,7 @@ func checkObject(obj *unstructured.Unstructured) error {
 		return fmt.Errorf("object %s has no %s (every object needs apiVersion, kind and metadata.name)",
 			describe(apiVersion, kind, name), strings.Join(missing, ", "))
 	}
-	if _, err := runtimeGV(apiVersion); err != nil {
+	if err := checkAPIVersion(apiVersion); err != nil {
 		return fmt.Errorf("object %s: %w", describe(apiVersion, kind, name), err)
 	}
 	if !isMap {
@@ -158,11 +158,11 @@ func checkMetaField(md map[string]any, field string) error {
 	return nil
 }
 
-func runtimeGV(apiVersion string) (string, error) {
+func checkAPIVersion(apiVersion string) error {
 	if strings.Count(apiVersion, "/") > 1 || strings.HasPrefix(apiVersion, "/") || strings.HasSuffix(apiVersion, "/") {
-		return "", fmt.Errorf("apiVersion %q is not group/version or version", apiVersion)
+		return fmt.Errorf("apiVersion %q is not group/version or version", apiVersion)
 	}
-	return apiVersion, nil
+	return nil
 }
 
 // describe names a possibly incomplete object for error messages.
