@@ -10,7 +10,7 @@ GOLANGCI_LINT := $(GO) run github.com/golangci/golangci-lint/v2/cmd/golangci-lin
 TEST_TIMEOUT ?= 25m
 DEMO_DIR ?= .flotilla-dev
 
-.PHONY: all build tools generate fmt vet lint verify test demo bench-agent clean
+.PHONY: all build tools generate fmt vet lint verify test demo bench-agent bench-promise clean
 
 all: build
 
@@ -55,6 +55,10 @@ test: tools
 ## bench-agent: the agent's RSS and CPU with 50 Works / 500 resources (about 7 minutes; not part of test)
 bench-agent: tools
 	FLOTILLA_AGENT_FOOTPRINT=5m30s $(GO) test -count=1 -timeout 30m -run TestFootprint -v ./internal/agent/
+
+## bench-promise: a Promise change re-rendering 1,000 instances into Works on a real hub (about 1 minute; not part of test)
+bench-promise: tools
+	$(GO) test -run '^$$' -bench BenchmarkPromiseChange1000Instances -benchtime 3x -count 1 -timeout 20m ./internal/controller/instance/
 
 ## demo: start a hub and 3 members, show what runs, then stop (DEMO_KEEP=1 keeps it running)
 demo: build tools

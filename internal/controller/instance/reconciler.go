@@ -14,19 +14,23 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
 	"k8s.io/utils/clock"
+	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
 
 	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
 	"github.com/flotilla-dev/flotilla/internal/controller"
@@ -79,6 +83,27 @@ type Reconciler struct {
 
 	views     viewCache
 	revisions revisionCache
+	// deferred holds the keys whose status write was put off once (see Reconcile).
+	deferred sync.Map
+}
+
+// statusDelay is how long an instance's status report waits after its Works
+// were written (see Reconcile).
+const statusDelay = 100 * time.Millisecond
+
+// sameConditions reports whether two condition lists agree on every type's
+// status and reason.
+func sameConditions(a, b []metav1.Condition) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for _, c := range a {
+		d := meta.FindStatusCondition(b, c.Type)
+		if d == nil || d.Status != c.Status || d.Reason != c.Reason {
+			return false
+		}
+	}
+	return true
 }
 
 // Reconcile implements reconcile.TypedReconciler.
@@ -135,6 +160,15 @@ func (r *Reconciler) Reconcile(ctx context.Context, key Key) (ctrl.Result, error
 		return ctrl.Result{}, err
 	}
 	status := newStatus(old, inst.GetGeneration(), o, r.Clock.Now())
+	if o.wrote > 0 && sameConditions(old.Conditions, status.Conditions) {
+		// Works change what runs on members; the status only reports. When a
+		// change fans out to many instances, write every Work first: report
+		// a little later, at low priority (once; the next reconcile writes it).
+		if _, deferred := r.deferred.LoadOrStore(key, true); !deferred {
+			return ctrl.Result{RequeueAfter: statusDelay, Priority: ptr.To(handler.LowPriority)}, nil
+		}
+	}
+	r.deferred.Delete(key)
 	raw, err := runtime.DefaultUnstructuredConverter.ToUnstructured(&status)
 	if err != nil {
 		return ctrl.Result{}, fmt.Errorf("encoding status: %w", err)
@@ -229,18 +263,21 @@ func (r *Reconciler) reconcileInstance(ctx context.Context, key Key, p *fleetv1a
 			o.renderErrors[cluster] = err
 			continue
 		}
-		if err := r.write(ctx, key, cluster, rev.Name, out, p.Spec.DriftPolicy, current); err != nil {
+		w, err := r.write(ctx, key, cluster, rev.Name, out, p.Spec.DriftPolicy, current)
+		if err != nil {
 			return o, err
 		}
+		if w != current {
+			o.wrote++
+		}
+		// The status rolls up what was just written, not the cache, which
+		// has not seen the write yet.
+		existing[cluster] = w
 	}
 	if err := r.deleteUnplaced(ctx, existing, o.placement.Clusters); err != nil {
 		return o, err
 	}
-	works, err := r.works(ctx, key)
-	if err != nil {
-		return o, err
-	}
-	o.works = pick(works, o.placement.Clusters)
+	o.works = pick(existing, o.placement.Clusters)
 	return o, nil
 }
 
@@ -291,7 +328,7 @@ func (r *Reconciler) reconcileFleet(ctx context.Context, key Key, p *fleetv1alph
 			failed = append(failed, fmt.Errorf("%s: %w", cluster, err))
 			continue
 		}
-		if err := r.write(ctx, key, cluster, rev.Name, out, p.Spec.DriftPolicy, current); err != nil {
+		if _, err := r.write(ctx, key, cluster, rev.Name, out, p.Spec.DriftPolicy, current); err != nil {
 			return err
 		}
 	}
@@ -324,25 +361,26 @@ func (r *Reconciler) admitted(ctx context.Context, key Key, cluster string, curr
 	return rev, nil
 }
 
-// write renders out into the cluster's Work, writing only a change.
-func (r *Reconciler) write(ctx context.Context, key Key, cluster, revision string, out render.Output, drift fleetv1alpha1.DriftPolicy, existing *fleetv1alpha1.Work) error {
+// write renders out into the cluster's Work, writing only a change, and
+// returns the Work as it now is.
+func (r *Reconciler) write(ctx context.Context, key Key, cluster, revision string, out render.Output, drift fleetv1alpha1.DriftPolicy, existing *fleetv1alpha1.Work) (*fleetv1alpha1.Work, error) {
 	var rollout *fleetv1alpha1.RolloutReference
 	if rr, ok := r.Revisions.(RolloutReporter); ok {
 		rollout = rr.AdmittedBy(ctx, key.Subject(), cluster, revision)
 	}
 	desired, err := desiredWork(key, cluster, revision, out.Manifests, out.AppliedOverrides, drift, rollout)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	op, err := writeWork(ctx, r.Client, existing, desired)
+	w, op, err := writeWork(ctx, r.Client, existing, desired)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if op != "" {
 		worksWritten.WithLabelValues(op).Inc()
 		ctrl.LoggerFrom(ctx).V(1).Info("wrote work", "cluster", cluster, "revision", revision, "operation", op)
 	}
-	return nil
+	return w, nil
 }
 
 // works returns the subject's Works from the cache, by cluster.

@@ -216,11 +216,11 @@ func SetupWithManager(mgr ctrl.Manager, opts Options) (*Controller, error) {
 	}
 	// Works: the agent's reports roll up into the instance's status; a Work
 	// deleted by someone else is written again. The hub's own writes (spec
-	// changes) need no second look.
+	// and label changes) need no second look: the reconcile that wrote them
+	// rolled them up already.
 	if err := c.Watch(source.TypedKind(cache, &fleetv1alpha1.Work{}, handler.TypedFuncs[*fleetv1alpha1.Work, Key]{
 		UpdateFunc: func(_ context.Context, e event.TypedUpdateEvent[*fleetv1alpha1.Work], q workqueue.TypedRateLimitingInterface[Key]) {
-			if !equality.Semantic.DeepEqual(e.ObjectOld.Status, e.ObjectNew.Status) ||
-				!equality.Semantic.DeepEqual(e.ObjectOld.Labels, e.ObjectNew.Labels) {
+			if !equality.Semantic.DeepEqual(e.ObjectOld.Status, e.ObjectNew.Status) {
 				q.Add(workKey(e.ObjectNew))
 			}
 		},

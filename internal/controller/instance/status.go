@@ -28,6 +28,8 @@ type observation struct {
 	renderErrors map[string]error
 	// works are the instance's Works on its placed clusters.
 	works []fleetv1alpha1.Work
+	// wrote is how many Works this reconcile created or updated.
+	wrote int
 }
 
 // newStatus returns the status an instance should have given what was

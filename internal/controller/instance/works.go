@@ -106,19 +106,20 @@ func sameJSON(a, b []byte) bool {
 }
 
 // writeWork creates desired or updates existing to it; nothing is sent when
-// existing is already up to date. It returns what it did: "", "create" or "update".
-func writeWork(ctx context.Context, c client.Client, existing, desired *fleetv1alpha1.Work) (string, error) {
+// existing is already up to date. It returns the Work as it now is and what
+// it did: "", "create" or "update".
+func writeWork(ctx context.Context, c client.Client, existing, desired *fleetv1alpha1.Work) (*fleetv1alpha1.Work, string, error) {
 	if existing == nil {
 		if err := c.Create(ctx, desired); err != nil {
 			if apierrors.IsAlreadyExists(err) {
-				return "", fmt.Errorf("creating work %s/%s: the cache is behind, retrying: %w", desired.Namespace, desired.Name, err)
+				return nil, "", fmt.Errorf("creating work %s/%s: the cache is behind, retrying: %w", desired.Namespace, desired.Name, err)
 			}
-			return "", fmt.Errorf("creating work %s/%s: %w", desired.Namespace, desired.Name, err)
+			return nil, "", fmt.Errorf("creating work %s/%s: %w", desired.Namespace, desired.Name, err)
 		}
-		return "create", nil
+		return desired, "create", nil
 	}
 	if workUpToDate(existing, desired) {
-		return "", nil
+		return existing, "", nil
 	}
 	update := existing.DeepCopy()
 	if update.Labels == nil {
@@ -127,12 +128,9 @@ func writeWork(ctx context.Context, c client.Client, existing, desired *fleetv1a
 	for k, v := range desired.Labels {
 		update.Labels[k] = v
 	}
-	if desired.Name == "" || desired.Spec.Subject.Promise == "" {
-		return "", fmt.Errorf("refusing to write an incomplete work %s/%s", desired.Namespace, desired.Name)
-	}
 	update.Spec = desired.Spec
 	if err := c.Update(ctx, update); err != nil {
-		return "", fmt.Errorf("updating work %s/%s: %w", desired.Namespace, desired.Name, err)
+		return nil, "", fmt.Errorf("updating work %s/%s: %w", desired.Namespace, desired.Name, err)
 	}
-	return "update", nil
+	return update, "update", nil
 }
