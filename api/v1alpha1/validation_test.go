@@ -23,6 +23,7 @@ import (
 
 	v1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
 	"github.com/flotilla-dev/flotilla/config/crd"
+	"github.com/flotilla-dev/flotilla/internal/render"
 	"github.com/flotilla-dev/flotilla/internal/testenv"
 )
 
@@ -971,5 +972,22 @@ func testDocsExamples(ctx context.Context, t *testing.T, c client.Client) {
 		if err := c.Create(ctx, u); err != nil {
 			t.Errorf("creating the %s example %q: %v", u.GetKind(), u.GetName(), err)
 		}
+		if u.GetKind() == "Promise" {
+			checkPromiseExampleRenders(t, b[1])
+		}
+	}
+}
+
+// checkPromiseExampleRenders renders a documented Promise's own examples, so
+// the reference never shows templates that would leave the Promise Stalled.
+func checkPromiseExampleRenders(t *testing.T, doc []byte) {
+	t.Helper()
+	var promise v1.Promise
+	if err := yaml.UnmarshalStrict(doc, &promise); err != nil {
+		t.Errorf("decoding the Promise example: %v", err)
+		return
+	}
+	if err := render.RenderExamples(&promise.Spec.PromiseContent, nil); err != nil {
+		t.Errorf("the Promise example %q does not render: %v", promise.Name, err)
 	}
 }
