@@ -10,13 +10,18 @@ GOLANGCI_LINT := $(GO) run github.com/golangci/golangci-lint/v2/cmd/golangci-lin
 TEST_TIMEOUT ?= 25m
 DEMO_DIR ?= .flotilla-dev
 
-.PHONY: all build tools generate fmt vet lint verify test demo bench-agent bench-promise clean
+.PHONY: all build build-agent tools generate fmt vet lint verify test demo bench-agent bench-promise clean
 
 all: build
 
 ## build: the flotilla binary in bin/
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o bin/flotilla ./cmd/flotilla
+
+## build-agent: bin/flotilla-agent, the same CLI built with -tags agent: only `agent` and
+## `version`, without the hub's dependencies — what member clusters run
+build-agent:
+	$(GO) build -tags agent -ldflags "$(LDFLAGS)" -o bin/flotilla-agent ./cmd/flotilla
 
 ## tools: pinned kube-apiserver, kube-controller-manager, kube-scheduler, kubectl, etcd and kwok in bin/kube (cached)
 tools:

@@ -36,7 +36,8 @@ func TestFootprint(t *testing.T) {
 	hubCreds := e.join(t, cluster)
 	dir := t.TempDir()
 	bin := filepath.Join(dir, "flotilla")
-	build := exec.Command("go", "build", "-o", bin, "github.com/flotilla-dev/flotilla/cmd/flotilla")
+	// The agent build (-tags agent) is what members run: see docs/agent.md.
+	build := exec.Command("go", "build", "-tags", "agent", "-o", bin, "github.com/flotilla-dev/flotilla/cmd/flotilla")
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("building flotilla: %v\n%s", err, out)
 	}

@@ -38,13 +38,7 @@ func newRootCommand() *cobra.Command {
 	logOpts.BindFlags(goFlags)
 	root.PersistentFlags().AddGoFlagSet(goFlags)
 
-	root.AddCommand(
-		newVersionCommand(),
-		newHubCommand(),
-		newAgentCommand(),
-		newDevCommand(),
-		newJoinCommand(),
-		newUnjoinCommand(),
-	)
+	root.AddCommand(newVersionCommand(), newAgentCommand())
+	root.AddCommand(platformCommands()...)
 	return root
 }
