@@ -52,6 +52,7 @@ verify: generate
 ## test: every test, against real control planes (builds the tools first), then
 ## a check that none of this run's control-plane processes outlived its test
 test: tools
+	$(GO) build -tags agent -o /dev/null ./cmd/flotilla
 	run_dir=$$(mktemp -d -t flotilla-test-run.XXXXXX); \
 	  status=0; TMPDIR=$$run_dir $(GO) test -timeout $(TEST_TIMEOUT) ./... || status=$$?; \
 	  hack/check-orphans.sh "$$run_dir" || status=1; \
