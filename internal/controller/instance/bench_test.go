@@ -23,6 +23,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
+	"github.com/flotilla-dev/flotilla/internal/controller/promise/promisetest"
 	"github.com/flotilla-dev/flotilla/internal/hub"
 	"github.com/flotilla-dev/flotilla/internal/kube"
 )
@@ -101,7 +102,7 @@ func setupBench(b *testing.B) *benchFixture {
 	benchOnce.Do(func() {
 		instances := envInt(b, "FLOTILLA_BENCH_INSTANCES", 1000)
 		clusters := envInt(b, "FLOTILLA_BENCH_CLUSTERS", 1)
-		e := &env{tb: b, ctx: context.Background(), c: adminClient(b)}
+		e := &promisetest.Env{TB: b, Ctx: context.Background(), C: adminClient(b)}
 		ctx := context.Background()
 		if path := os.Getenv("FLOTILLA_BENCH_LOG"); path != "" {
 			logFile, err := os.Create(path)
@@ -116,14 +117,14 @@ func setupBench(b *testing.B) *benchFixture {
 		}()
 		const group, kind = "bench.example.com", "Bench"
 		for i := range clusters {
-			e.cluster(fmt.Sprintf("bench-%d", i), map[string]string{"story": "bench"})
+			e.Cluster(fmt.Sprintf("bench-%d", i), map[string]string{"story": "bench"})
 		}
-		e.fleet("bench", map[string]string{"story": "bench"}, "bench-team")
-		e.namespace("bench-team", nil)
+		e.Fleet("bench", map[string]string{"story": "bench"}, "bench-team")
+		e.Namespace("bench-team", nil)
 		p := configMapPromise("bench-db", group, kind, "bench")
-		e.create(p)
-		f := &benchFixture{c: e.c, template: p.Spec.Templates.GoTemplates[0].Template, works: instances * clusters, instances: instances}
-		f.rev = e.promiseReady("bench-db")
+		e.Create(p)
+		f := &benchFixture{c: e.C, template: p.Spec.Templates.GoTemplates[0].Template, works: instances * clusters, instances: instances}
+		f.rev = e.PromiseReady("bench-db")
 		// Count Works by revision with a metadata-only informer (the revision is a label).
 		f.counter = watchWorkRevisions(b, "bench-db")
 		f.statuses = watchInstanceRevisions(b, group, kind)
@@ -141,7 +142,7 @@ func setupBench(b *testing.B) *benchFixture {
 			sem <- struct{}{}
 			go func() {
 				defer func() { <-sem; wg.Done() }()
-				if err := c.Create(e.ctx, instance(group, kind, "bench-team", fmt.Sprintf("db-%04d", i), map[string]any{"size": "small"})); err != nil {
+				if err := c.Create(e.Ctx, instance(group, kind, "bench-team", fmt.Sprintf("db-%04d", i), map[string]any{"size": "small"})); err != nil {
 					failed.Add(1)
 				}
 			}()

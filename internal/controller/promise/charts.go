@@ -3,6 +3,7 @@ package promise
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/http"
@@ -11,6 +12,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -34,12 +36,16 @@ const maxCachedCharts = 64
 
 // Charts resolves the Helm chart of a Promise or PromiseRevision and caches
 // it: archives from repositories by url, chart and version (an exact version
-// names one archive), loaded charts by the archive's SHA-256. It is safe for
-// concurrent use; the Promise and instance controllers share one.
+// names one archive), archives from ConfigMaps by resourceVersion, loaded
+// charts by the archive's SHA-256. It is safe for concurrent use; the Promise
+// and instance controllers share one.
 type Charts struct {
 	// Reader reads ConfigMaps and Secrets; the hub passes its API reader, so
-	// they are not cached (read only when a Promise changes).
+	// their data is not cached by the manager.
 	Reader client.Reader
+	// Meta, when set, reads ConfigMap metadata from a cache, so a ConfigMap
+	// whose resourceVersion did not change is not read again.
+	Meta client.Reader
 	// HTTP fetches from chart repositories; nil means a client with a 60s timeout.
 	HTTP *http.Client
 
@@ -49,24 +55,40 @@ type Charts struct {
 	order    [][32]byte
 }
 
-// Snapshot returns the content a PromiseRevision records: content itself,
-// except that a chart from a ConfigMap is copied inline, so the revision does
-// not change when the ConfigMap does (a changed ConfigMap makes a new
-// revision instead). Repository charts stay references: their exact version
-// names one archive.
-func (c *Charts) Snapshot(ctx context.Context, content *fleetv1alpha1.PromiseContent) (*fleetv1alpha1.PromiseContent, error) {
+// ChartSnapshotPrefix starts the name of the immutable ConfigMaps (in the
+// platform namespace) that hold charts snapshotted for PromiseRevisions.
+const ChartSnapshotPrefix = "flotilla-chart-"
+
+// ChartSnapshotKey is the key of the chart in a snapshot ConfigMap.
+const ChartSnapshotKey = "chart.tgz"
+
+// ChartSnapshotName names the snapshot ConfigMap of archive: content-addressed.
+func ChartSnapshotName(archive []byte) string {
+	sum := sha256.Sum256(archive)
+	return ChartSnapshotPrefix + hex.EncodeToString(sum[:])[:20]
+}
+
+// Snapshot returns the content a PromiseRevision records, and the chart
+// archive to store when the content names a snapshot: a chart from a
+// ConfigMap is replaced by a reference to an immutable, content-addressed
+// snapshot ConfigMap (ChartSnapshotName), so the revision does not change
+// when the ConfigMap does (a changed ConfigMap makes a new revision
+// instead). Inline and repository charts stay as they are: an exact
+// repository version names one archive.
+func (c *Charts) Snapshot(ctx context.Context, content *fleetv1alpha1.PromiseContent) (*fleetv1alpha1.PromiseContent, []byte, error) {
 	out := content.DeepCopy()
 	h := helmOf(out)
 	if h == nil || h.ConfigMapRef == nil {
-		return out, nil
+		return out, nil, nil
 	}
 	archive, err := c.configMapChart(ctx, h.ConfigMapRef)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	h.Inline = archive
-	h.ConfigMapRef = nil
-	return out, nil
+	h.ConfigMapRef = &fleetv1alpha1.ConfigMapKeyReference{
+		Name: ChartSnapshotName(archive), Namespace: fleetv1alpha1.PlatformNamespace, Key: ChartSnapshotKey,
+	}
+	return out, archive, nil
 }
 
 // Load returns the loaded chart content renders with; nil when it does not
@@ -100,6 +122,9 @@ func helmOf(content *fleetv1alpha1.PromiseContent) *fleetv1alpha1.HelmTemplate {
 	}
 	return content.Templates.Helm
 }
+
+// LoadArchive loads a packaged chart, from the cache when it was loaded before.
+func (c *Charts) LoadArchive(archive []byte) (*render.LoadedChart, error) { return c.load(archive) }
 
 func (c *Charts) load(archive []byte) (*render.LoadedChart, error) {
 	sum := sha256.Sum256(archive)
@@ -136,30 +161,64 @@ func (c *Charts) configMapChart(ctx context.Context, ref *fleetv1alpha1.ConfigMa
 	}
 	key := ref.Key
 	if key == "" {
-		key = "chart.tgz"
+		key = ChartSnapshotKey
+	}
+	nn := types.NamespacedName{Namespace: ns, Name: ref.Name}
+	if c.Meta != nil {
+		m := &metav1.PartialObjectMetadata{}
+		m.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("ConfigMap"))
+		if err := c.Meta.Get(ctx, nn, m); err == nil {
+			if archive, ok := c.cached("cm\x00" + nn.String() + "\x00" + key + "\x00" + m.ResourceVersion); ok {
+				return archive, nil
+			}
+		}
 	}
 	cm := &corev1.ConfigMap{}
-	if err := c.Reader.Get(ctx, types.NamespacedName{Namespace: ns, Name: ref.Name}, cm); err != nil {
+	if err := c.Reader.Get(ctx, nn, cm); err != nil {
 		if apierrors.IsNotFound(err) {
-			return nil, &ChartError{Permanent: true, Err: fmt.Errorf("helm chart: ConfigMap %s/%s not found", ns, ref.Name)}
+			return nil, &ChartError{Permanent: true, Err: fmt.Errorf("helm chart: ConfigMap %s not found", nn)}
 		}
-		return nil, &ChartError{Err: fmt.Errorf("helm chart: reading ConfigMap %s/%s: %w", ns, ref.Name, err)}
+		return nil, &ChartError{Err: fmt.Errorf("helm chart: reading ConfigMap %s: %w", nn, err)}
 	}
-	if b, ok := cm.BinaryData[key]; ok {
-		return b, nil
+	archive, ok := cm.BinaryData[key]
+	if !ok {
+		s, ok := cm.Data[key]
+		if !ok {
+			return nil, &ChartError{Permanent: true, Err: fmt.Errorf("helm chart: ConfigMap %s has no key %q", nn, key)}
+		}
+		archive = []byte(s)
 	}
-	if s, ok := cm.Data[key]; ok {
-		return []byte(s), nil
+	c.remember("cm\x00"+nn.String()+"\x00"+key+"\x00"+cm.ResourceVersion, archive)
+	return archive, nil
+}
+
+func (c *Charts) cached(key string) ([]byte, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	b, ok := c.archives[key]
+	return b, ok
+}
+
+// remember caches an archive under key, evicting an arbitrary one when full
+// (a miss only costs a read).
+func (c *Charts) remember(key string, archive []byte) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.archives == nil {
+		c.archives = map[string][]byte{}
 	}
-	return nil, &ChartError{Permanent: true, Err: fmt.Errorf("helm chart: ConfigMap %s/%s has no key %q", ns, ref.Name, key)}
+	if len(c.archives) >= maxCachedCharts {
+		for k := range c.archives {
+			delete(c.archives, k)
+			break
+		}
+	}
+	c.archives[key] = archive
 }
 
 func (c *Charts) repositoryChart(ctx context.Context, repo *fleetv1alpha1.HelmRepository) ([]byte, error) {
-	key := repo.URL + "\x00" + repo.Chart + "\x00" + repo.Version
-	c.mu.Lock()
-	archive, ok := c.archives[key]
-	c.mu.Unlock()
-	if ok {
+	key := "repo\x00" + repo.URL + "\x00" + repo.Chart + "\x00" + repo.Version
+	if archive, ok := c.cached(key); ok {
 		return archive, nil
 	}
 	auth, err := c.repositoryAuth(ctx, repo.SecretRef)
@@ -170,22 +229,11 @@ func (c *Charts) repositoryChart(ctx context.Context, repo *fleetv1alpha1.HelmRe
 	if httpClient == nil {
 		httpClient = &http.Client{Timeout: 60 * time.Second}
 	}
-	archive, err = render.FetchChart(ctx, httpClient, *repo, auth)
+	archive, err := render.FetchChart(ctx, httpClient, *repo, auth)
 	if err != nil {
 		return nil, &ChartError{Err: err}
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.archives == nil {
-		c.archives = map[string][]byte{}
-	}
-	if len(c.archives) >= maxCachedCharts {
-		for k := range c.archives { // evict any one: a miss only costs a fetch
-			delete(c.archives, k)
-			break
-		}
-	}
-	c.archives[key] = archive
+	c.remember(key, archive)
 	return archive, nil
 }
 

@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -25,6 +26,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/tools/events"
 	"k8s.io/utils/clock"
+	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
@@ -57,6 +59,8 @@ type Reconciler struct {
 	Recorder  events.EventRecorder
 	Clock     clock.PassiveClock
 	Charts    *Charts
+	// rendered remembers content that renders its examples.
+	rendered hashSet
 	// Kinds is told when a Promise's instance kind is served and when it is gone.
 	Kinds *Kinds
 }
@@ -129,13 +133,13 @@ func (r *Reconciler) reconcile(ctx context.Context, p *fleetv1alpha1.Promise, no
 	var result ctrl.Result
 	var created string
 
-	content, crd, prob, err := r.prepare(ctx, p)
+	prep, prob, err := r.prepare(ctx, p)
 	if err != nil {
 		return status, "", ctrl.Result{}, err
 	}
 	if prob == nil {
 		o.rendered = true
-		o.established, prob, err = r.installAPI(ctx, p, crd)
+		o.established, prob, err = r.installAPI(ctx, p, prep.crd)
 		if err != nil {
 			return status, "", ctrl.Result{}, err
 		}
@@ -144,8 +148,15 @@ func (r *Reconciler) reconcile(ctx context.Context, p *fleetv1alpha1.Promise, no
 		o.established = r.ownedCRDEstablished(ctx, p)
 	}
 	if prob == nil && o.established {
-		rev, isNew, err := r.ensureRevision(ctx, p, content, revisions)
+		// The chart snapshot exists before the revision that names it.
+		if err := r.ensureChartSnapshot(ctx, prep, nil); err != nil {
+			return status, "", ctrl.Result{}, err
+		}
+		rev, isNew, err := r.ensureRevision(ctx, p, prep, revisions)
 		if err != nil {
+			return status, "", ctrl.Result{}, err
+		}
+		if err := r.ensureChartSnapshot(ctx, prep, rev); err != nil {
 			return status, "", ctrl.Result{}, err
 		}
 		if isNew {
@@ -180,30 +191,130 @@ func (r *Reconciler) reconcile(ctx context.Context, p *fleetv1alpha1.Promise, no
 	return status, created, result, nil
 }
 
+// prepared is content ready to become a revision.
+type prepared struct {
+	content *fleetv1alpha1.PromiseContent
+	hash    string
+	// chart is the archive to keep in a snapshot ConfigMap, for content whose
+	// chart came from a ConfigMap; nil otherwise.
+	chart []byte
+	crd   *apiextensionsv1.CustomResourceDefinition
+}
+
 // prepare generates the CRD, resolves the chart and renders the examples. A
 // problem means the content must not become a revision.
-func (r *Reconciler) prepare(ctx context.Context, p *fleetv1alpha1.Promise) (*fleetv1alpha1.PromiseContent, *apiextensionsv1.CustomResourceDefinition, *problem, error) {
+func (r *Reconciler) prepare(ctx context.Context, p *fleetv1alpha1.Promise) (*prepared, *problem, error) {
 	crd, err := GenerateCRD(p.Name, &p.Spec.API)
 	if err != nil {
-		return nil, nil, &problem{condition: fleetv1alpha1.ConditionAPIEstablished, reason: fleetv1alpha1.ReasonInvalidSpec, message: err.Error(), stalled: true}, nil
+		return nil, &problem{condition: fleetv1alpha1.ConditionAPIEstablished, reason: fleetv1alpha1.ReasonInvalidSpec, message: err.Error(), stalled: true}, nil
 	}
-	content, err := r.Charts.Snapshot(ctx, &p.Spec.PromiseContent)
+	chartProblem := func(err error) (*prepared, *problem, error) {
+		var ce *ChartError
+		if !errors.As(err, &ce) {
+			return nil, nil, err
+		}
+		return nil, &problem{condition: fleetv1alpha1.ConditionRendered, reason: fleetv1alpha1.ReasonChartNotFound, message: err.Error(), stalled: ce.Permanent}, nil
+	}
+	content, archive, err := r.Charts.Snapshot(ctx, &p.Spec.PromiseContent)
+	if err != nil {
+		return chartProblem(err)
+	}
+	hash, err := ContentHash(content)
+	if err != nil {
+		return nil, nil, err
+	}
+	out := &prepared{content: content, hash: hash, chart: archive, crd: crd}
+	if r.rendered.has(hash) {
+		return out, nil, nil
+	}
 	var chart *render.LoadedChart
-	if err == nil {
+	if archive != nil {
+		chart, err = r.Charts.LoadArchive(archive)
+	} else {
 		chart, err = r.Charts.Load(ctx, content)
 	}
 	if err != nil {
-		var ce *ChartError
-		if !errors.As(err, &ce) {
-			return nil, nil, nil, err
-		}
-		return nil, nil, &problem{condition: fleetv1alpha1.ConditionRendered, reason: fleetv1alpha1.ReasonChartNotFound, message: err.Error(), stalled: ce.Permanent}, nil
+		return chartProblem(err)
 	}
 	if err := render.RenderExamples(content, chart); err != nil {
-		return nil, nil, &problem{condition: fleetv1alpha1.ConditionRendered, reason: fleetv1alpha1.ReasonRenderFailed,
+		return nil, &problem{condition: fleetv1alpha1.ConditionRendered, reason: fleetv1alpha1.ReasonRenderFailed,
 			message: "no new revision: " + err.Error(), stalled: true}, nil
 	}
-	return content, crd, nil, nil
+	r.rendered.add(hash)
+	return out, nil, nil
+}
+
+// hashSet remembers content hashes whose examples render, so a Promise that
+// is reconciled again (its usage counts change with every Work) does not
+// render its examples again. Bounded: forgetting costs one render.
+type hashSet struct {
+	mu sync.Mutex
+	m  map[string]bool
+}
+
+func (h *hashSet) has(hash string) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.m[hash]
+}
+
+func (h *hashSet) add(hash string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.m == nil || len(h.m) >= 1024 {
+		h.m = map[string]bool{}
+	}
+	h.m[hash] = true
+}
+
+// ensureChartSnapshot stores a chart that came from a ConfigMap in its
+// immutable, content-addressed snapshot ConfigMap, owned by the revisions
+// that use it (so it goes when the last of them does).
+func (r *Reconciler) ensureChartSnapshot(ctx context.Context, prep *prepared, rev *fleetv1alpha1.PromiseRevision) error {
+	if prep.chart == nil {
+		return nil
+	}
+	ref := prep.content.Templates.Helm.ConfigMapRef
+	cm := &corev1.ConfigMap{}
+	key := client.ObjectKey{Namespace: ref.Namespace, Name: ref.Name}
+	err := r.APIReader.Get(ctx, key, cm)
+	if apierrors.IsNotFound(err) {
+		cm = &corev1.ConfigMap{
+			ObjectMeta: metav1.ObjectMeta{Namespace: ref.Namespace, Name: ref.Name, Labels: map[string]string{
+				fleetv1alpha1.LabelManagedBy: fleetv1alpha1.ManagedByValue,
+			}},
+			Immutable:  ptr.To(true),
+			BinaryData: map[string][]byte{ChartSnapshotKey: prep.chart},
+		}
+		if rev != nil {
+			if err := controllerutil.SetOwnerReference(rev, cm, r.Client.Scheme()); err != nil {
+				return err
+			}
+		}
+		if err := r.Client.Create(ctx, cm); err != nil && !apierrors.IsAlreadyExists(err) {
+			return fmt.Errorf("storing chart snapshot %s: %w", key, err)
+		}
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("reading chart snapshot %s: %w", key, err)
+	}
+	if rev == nil {
+		return nil
+	}
+	for _, o := range cm.OwnerReferences {
+		if o.UID == rev.UID {
+			return nil
+		}
+	}
+	patch := client.MergeFromWithOptions(cm.DeepCopy(), client.MergeFromWithOptimisticLock{})
+	if err := controllerutil.SetOwnerReference(rev, cm, r.Client.Scheme()); err != nil {
+		return err
+	}
+	if err := r.Client.Patch(ctx, cm, patch); err != nil {
+		return fmt.Errorf("adding revision %s as owner of chart snapshot %s: %w", rev.Name, key, err)
+	}
+	return nil
 }
 
 // installAPI creates or updates the instance CRD and reports whether it is
@@ -339,11 +450,8 @@ func (r *Reconciler) ownedCRDEstablished(ctx context.Context, p *fleetv1alpha1.P
 
 // ensureRevision returns the revision of content, creating it when it does
 // not exist yet (numbered one past the highest).
-func (r *Reconciler) ensureRevision(ctx context.Context, p *fleetv1alpha1.Promise, content *fleetv1alpha1.PromiseContent, revisions []fleetv1alpha1.PromiseRevision) (*fleetv1alpha1.PromiseRevision, bool, error) {
-	hash, err := ContentHash(content)
-	if err != nil {
-		return nil, false, err
-	}
+func (r *Reconciler) ensureRevision(ctx context.Context, p *fleetv1alpha1.Promise, prep *prepared, revisions []fleetv1alpha1.PromiseRevision) (*fleetv1alpha1.PromiseRevision, bool, error) {
+	content, hash := prep.content, prep.hash
 	name := fleetv1alpha1.PromiseRevisionName(p.Name, hash)
 	if existing := findRevision(revisions, name); existing != nil {
 		if existing.Spec.ContentHash != hash {
@@ -560,6 +668,7 @@ func (r *Reconciler) refuseDeletion(ctx context.Context, p *fleetv1alpha1.Promis
 	now := r.Clock.Now()
 	before := meta.FindStatusCondition(p.Status.Conditions, fleetv1alpha1.ConditionReady)
 	if err := controller.PatchStatus(ctx, r.Client, p, func(p *fleetv1alpha1.Promise) {
+		p.Status.ObservedGeneration = p.Generation
 		p.Status.Instances = int32(len(instances))
 		for _, typ := range []string{fleetv1alpha1.ConditionReady, fleetv1alpha1.ConditionStalled} {
 			s := metav1.ConditionFalse

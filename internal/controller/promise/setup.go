@@ -45,7 +45,7 @@ type Options struct {
 
 // NewCharts returns the chart resolver the hub's controllers share.
 func NewCharts(mgr ctrl.Manager, httpClient *http.Client) *Charts {
-	return &Charts{Reader: mgr.GetAPIReader(), HTTP: httpClient}
+	return &Charts{Reader: mgr.GetAPIReader(), Meta: mgr.GetCache(), HTTP: httpClient}
 }
 
 // SetupWithManager registers the Promise controller, its index and metrics with mgr.

@@ -1,0 +1,119 @@
+package instance
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
+	"github.com/flotilla-dev/flotilla/internal/placement"
+)
+
+func testWork(cluster, revision string, state string) fleetv1alpha1.Work {
+	w := fleetv1alpha1.Work{
+		ObjectMeta: metav1.ObjectMeta{Name: "w", Namespace: fleetv1alpha1.ClusterNamespace(cluster), Generation: 2},
+		Spec:       fleetv1alpha1.WorkSpec{Cluster: cluster, Revision: revision},
+	}
+	cond := func(typ string, s metav1.ConditionStatus, reason string) metav1.Condition {
+		return metav1.Condition{Type: typ, Status: s, Reason: reason, Message: reason}
+	}
+	switch state {
+	case "healthy":
+		w.Status = fleetv1alpha1.WorkStatus{ObservedGeneration: 2, AppliedRevision: revision, Conditions: []metav1.Condition{
+			cond(fleetv1alpha1.ConditionApplied, metav1.ConditionTrue, fleetv1alpha1.ReasonApplied),
+			cond(fleetv1alpha1.ConditionReady, metav1.ConditionTrue, fleetv1alpha1.ReasonHealthy),
+		}}
+	case "failed":
+		w.Status = fleetv1alpha1.WorkStatus{ObservedGeneration: 2, Conditions: []metav1.Condition{
+			cond(fleetv1alpha1.ConditionApplied, metav1.ConditionFalse, fleetv1alpha1.ReasonApplyFailed),
+		}}
+	}
+	return w
+}
+
+func TestNewStatus(t *testing.T) {
+	now := time.Date(2031, 1, 2, 3, 4, 5, 0, time.UTC)
+	two := placement.Result{Clusters: []string{"c1", "c2"}}
+	for _, tc := range []struct {
+		name                      string
+		o                         observation
+		ready, placed, stalled    metav1.ConditionStatus
+		readyReason, placedReason string
+		counts                    fleetv1alpha1.InstanceClusterCounts
+		revision                  string
+	}{
+		{name: "all healthy", o: observation{placement: two, works: []fleetv1alpha1.Work{testWork("c1", "r2", "healthy"), testWork("c2", "r2", "healthy")}},
+			ready: metav1.ConditionTrue, placed: metav1.ConditionTrue, stalled: metav1.ConditionFalse,
+			readyReason: fleetv1alpha1.ReasonSucceeded, placedReason: fleetv1alpha1.ReasonPlaced,
+			counts: fleetv1alpha1.InstanceClusterCounts{Placed: 2, Ready: 2}, revision: "r2"},
+		{name: "progressing, most clusters on r1", o: observation{placement: placement.Result{Clusters: []string{"c1", "c2", "c3"}},
+			works: []fleetv1alpha1.Work{testWork("c1", "r1", "healthy"), testWork("c2", "r1", ""), testWork("c3", "r2", "")}},
+			ready: metav1.ConditionFalse, placed: metav1.ConditionTrue, stalled: metav1.ConditionFalse,
+			readyReason: fleetv1alpha1.ReasonProgressing, placedReason: fleetv1alpha1.ReasonPlaced,
+			counts: fleetv1alpha1.InstanceClusterCounts{Placed: 3, Ready: 1}, revision: "r1"},
+		{name: "a failing cluster", o: observation{placement: two, works: []fleetv1alpha1.Work{testWork("c1", "r2", "healthy"), testWork("c2", "r2", "failed")}},
+			ready: metav1.ConditionFalse, placed: metav1.ConditionTrue, stalled: metav1.ConditionFalse,
+			readyReason: fleetv1alpha1.ReasonWorksFailing, placedReason: fleetv1alpha1.ReasonPlaced,
+			counts: fleetv1alpha1.InstanceClusterCounts{Placed: 2, Ready: 1, Failing: 1}, revision: "r2"},
+		{name: "tenancy violation", o: observation{placement: placement.Result{Violations: []placement.Violation{{Reason: fleetv1alpha1.ReasonTenancyViolation, Message: "namespace x is not a tenant of any Fleet"}}}},
+			ready: metav1.ConditionFalse, placed: metav1.ConditionFalse, stalled: metav1.ConditionTrue,
+			readyReason: fleetv1alpha1.ReasonTenancyViolation, placedReason: fleetv1alpha1.ReasonTenancyViolation},
+		{name: "nothing matches", o: observation{},
+			ready: metav1.ConditionFalse, placed: metav1.ConditionFalse, stalled: metav1.ConditionFalse,
+			readyReason: fleetv1alpha1.ReasonNoMatchingClusters, placedReason: fleetv1alpha1.ReasonNoMatchingClusters},
+		{name: "render failed on one cluster", o: observation{placement: two, works: []fleetv1alpha1.Work{testWork("c1", "r2", "healthy")},
+			renderErrors: map[string]error{"c2": errors.New("template configmap.yaml:3: boom")}},
+			ready: metav1.ConditionFalse, placed: metav1.ConditionTrue, stalled: metav1.ConditionTrue,
+			readyReason: fleetv1alpha1.ReasonRenderFailed, placedReason: fleetv1alpha1.ReasonPlaced,
+			counts: fleetv1alpha1.InstanceClusterCounts{Placed: 2, Ready: 1}, revision: "r2"},
+		{name: "promise without a revision", o: observation{promiseNotReady: "Promise p has no revision yet"},
+			ready: metav1.ConditionFalse, placed: metav1.ConditionUnknown, stalled: metav1.ConditionFalse,
+			readyReason: fleetv1alpha1.ReasonPromiseNotReady, placedReason: fleetv1alpha1.ReasonPromiseNotReady},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			st := newStatus(fleetv1alpha1.InstanceStatus{InstanceRevision: "keep"}, 7, tc.o, now)
+			check := func(typ string, status metav1.ConditionStatus, reason string) {
+				t.Helper()
+				c := meta.FindStatusCondition(st.Conditions, typ)
+				if c == nil || c.Status != status || (reason != "" && c.Reason != reason) || c.ObservedGeneration != 7 {
+					t.Errorf("%s = %+v, want %s %s", typ, c, status, reason)
+				}
+			}
+			check(fleetv1alpha1.ConditionReady, tc.ready, tc.readyReason)
+			check(fleetv1alpha1.ConditionPlaced, tc.placed, tc.placedReason)
+			check(fleetv1alpha1.ConditionStalled, tc.stalled, "")
+			if st.Clusters != tc.counts || st.Revision != tc.revision || st.ObservedGeneration != 7 || st.InstanceRevision != "keep" {
+				t.Errorf("status %+v", st)
+			}
+		})
+	}
+}
+
+func TestNewStatusKeepsTransitionTimes(t *testing.T) {
+	t0 := time.Date(2031, 1, 2, 3, 4, 5, 0, time.UTC)
+	o := observation{placement: placement.Result{Clusters: []string{"c1"}}, works: []fleetv1alpha1.Work{testWork("c1", "r1", "")}}
+	first := newStatus(fleetv1alpha1.InstanceStatus{}, 1, o, t0)
+	second := newStatus(first, 1, o, t0.Add(time.Hour))
+	c := meta.FindStatusCondition(second.Conditions, fleetv1alpha1.ConditionReady)
+	if !c.LastTransitionTime.Time.Equal(t0) {
+		t.Errorf("transition time moved without a transition: %s", c.LastTransitionTime)
+	}
+	if !sameConditions(first.Conditions, second.Conditions) {
+		t.Error("sameConditions")
+	}
+}
+
+func TestRenderMessageNamesClusters(t *testing.T) {
+	msg := renderMessage(map[string]error{"b": errors.New("x"), "a": errors.New("line 3: boom")})
+	if !strings.Contains(msg, "(a, b)") || !strings.Contains(msg, "line 3: boom") {
+		t.Errorf("message %q", msg)
+	}
+	long := truncate(strings.Repeat("é", maxMessage))
+	if len(long) > maxMessage || !strings.HasSuffix(long, "…") {
+		t.Errorf("truncate gave %d bytes", len(long))
+	}
+}

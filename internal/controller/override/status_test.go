@@ -1,0 +1,50 @@
+package override
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+
+	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
+)
+
+func TestNewStatus(t *testing.T) {
+	now := time.Date(2031, 1, 2, 3, 4, 5, 0, time.UTC)
+	works := []fleetv1alpha1.Work{
+		{Spec: fleetv1alpha1.WorkSpec{Cluster: "a"}},
+		{Spec: fleetv1alpha1.WorkSpec{Cluster: "a"}},
+		{Spec: fleetv1alpha1.WorkSpec{Cluster: "b"}},
+	}
+	for _, tc := range []struct {
+		name, ns, patch, reason, message string
+		ready                            metav1.ConditionStatus
+	}{
+		{"platform", fleetv1alpha1.PlatformNamespace, `{"data":{"a":"b"}}`, fleetv1alpha1.ReasonSucceeded, "any instance", metav1.ConditionTrue},
+		{"team", "team-a", `{"data":{"a":"b"}}`, fleetv1alpha1.ReasonSucceeded, "instances in namespace team-a only", metav1.ConditionTrue},
+		{"team moving resources", "team-a", `{"metadata":{"namespace":"kube-system"}}`, fleetv1alpha1.ReasonOutOfScope, "may not move or rename", metav1.ConditionFalse},
+		{"invalid patch", "team-a", `"x"`, fleetv1alpha1.ReasonInvalidSpec, "spec.patch", metav1.ConditionFalse},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			o := &fleetv1alpha1.Override{
+				ObjectMeta: metav1.ObjectMeta{Namespace: tc.ns, Name: "o", Generation: 4},
+				Spec:       fleetv1alpha1.OverrideSpec{Type: fleetv1alpha1.PatchJSONMerge, Patch: runtime.RawExtension{Raw: []byte(tc.patch)}},
+			}
+			st := newStatus(o, works, now)
+			if st.AffectedWorks != 3 || st.AffectedClusters != 2 || st.ObservedGeneration != 4 {
+				t.Errorf("counts %+v", st)
+			}
+			c := meta.FindStatusCondition(st.Conditions, fleetv1alpha1.ConditionReady)
+			if c == nil || c.Status != tc.ready || c.Reason != tc.reason || !strings.Contains(c.Message, tc.message) {
+				t.Errorf("Ready = %+v", c)
+			}
+			stalled := meta.IsStatusConditionTrue(st.Conditions, fleetv1alpha1.ConditionStalled)
+			if stalled != (tc.ready == metav1.ConditionFalse) {
+				t.Errorf("Stalled = %v", stalled)
+			}
+		})
+	}
+}
