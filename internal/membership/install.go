@@ -39,7 +39,9 @@ const (
 
 // What the install manifests create on the member, and where the agent finds things.
 const (
-	DefaultImageRepository = "ghcr.io/flotilla-dev/flotilla"
+	// DefaultImageRepository holds the agent build of flotilla (`make build-agent`):
+	// the same CLI without the hub's dependencies, a third smaller in memory.
+	DefaultImageRepository = "ghcr.io/flotilla-dev/flotilla-agent"
 	DefaultMemberNamespace = fleetv1alpha1.PlatformNamespace
 	DefaultHostPath        = "/var/lib/flotilla"
 	// AgentName names the agent's ServiceAccount, ClusterRoleBinding and Deployment on the member.
