@@ -1,8 +1,11 @@
 package instance_test
 
 import (
+	"context"
 	"fmt"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -10,6 +13,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
+	"github.com/flotilla-dev/flotilla/internal/controller/promise/promisetest"
 	"github.com/flotilla-dev/flotilla/internal/hub"
 )
 
@@ -133,4 +137,255 @@ func placedMessage(st fleetv1alpha1.InstanceStatus) string {
 		}
 	}
 	return ""
+}
+
+// pinning is a RevisionSelector that keeps pinned clusters on the revision
+// they run, as a Rollout keeps clusters it has not admitted yet.
+type pinning struct {
+	mu     sync.Mutex
+	pinned map[string]bool
+}
+
+func (s *pinning) Revision(_ context.Context, _ fleetv1alpha1.WorkSubject, cluster, current, latest string) (string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.pinned[cluster] && current != "" {
+		return current, nil
+	}
+	return latest, nil
+}
+
+func (s *pinning) AdmittedBy(_ context.Context, _ fleetv1alpha1.WorkSubject, cluster, _ string) *fleetv1alpha1.RolloutReference {
+	return &fleetv1alpha1.RolloutReference{Namespace: fleetv1alpha1.PlatformNamespace, Name: "test-rollout", Wave: "wave-" + cluster}
+}
+
+func (s *pinning) unpin(cluster string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.pinned, cluster)
+}
+
+// The story: the RevisionSelector, not the latest revision, decides what each
+// cluster renders. A new revision reaches the clusters it admits; a pinned
+// cluster keeps rendering its revision until it is admitted; the Work names
+// the Rollout that admitted it.
+func TestRevisionSelectorDecidesEachClustersRevision(t *testing.T) {
+	e := newEnv(t)
+	sel := &pinning{pinned: map[string]bool{"seam-1": true}}
+	startHub(t, hub.Options{Revisions: sel})
+	const group, kind = "seam.example.com", "SeamDb"
+	e.Cluster("seam-1", map[string]string{"story": "seam"})
+	e.Cluster("seam-2", map[string]string{"story": "seam"})
+	e.Fleet("seam", map[string]string{"story": "seam"}, "seam-team")
+	e.Namespace("seam-team", nil)
+	p := configMapPromise("seam-db", group, kind, "seam")
+	e.Create(p)
+	rev1 := e.PromiseReady("seam-db")
+	e.Create(instance(group, kind, "seam-team", "orders", map[string]any{"size": "small"}))
+	at := func(rev string) func(*fleetv1alpha1.Work) (bool, string) {
+		return func(w *fleetv1alpha1.Work) (bool, string) { return w.Spec.Revision == rev, w.Spec.Revision }
+	}
+	w1 := e.WaitWork("seam-db", "seam-team", "orders", "seam-1", at(rev1))
+	e.WaitWork("seam-db", "seam-team", "orders", "seam-2", at(rev1))
+	if r := w1.Spec.Rollout; r == nil || r.Name != "test-rollout" || r.Wave != "wave-seam-1" {
+		t.Errorf("spec.rollout %+v", r)
+	}
+
+	// A new revision: seam-2 is admitted, seam-1 is not.
+	eventually(t, 30*time.Second, "change the template", func() (bool, string) {
+		cur := &fleetv1alpha1.Promise{}
+		if err := e.C.Get(e.Ctx, client.ObjectKey{Name: "seam-db"}, cur); err != nil {
+			return false, err.Error()
+		}
+		cur.Spec.Templates.GoTemplates[0].Template = p.Spec.Templates.GoTemplates[0].Template + "  version: two\n"
+		err := e.C.Update(e.Ctx, cur)
+		return err == nil, fmt.Sprint(err)
+	})
+	var rev2 string
+	eventually(t, time.Minute, "revision 2", func() (bool, string) {
+		cur := &fleetv1alpha1.Promise{}
+		if err := e.C.Get(e.Ctx, client.ObjectKey{Name: "seam-db"}, cur); err != nil {
+			return false, err.Error()
+		}
+		rev2 = cur.Status.LatestRevision
+		return rev2 != rev1, rev2
+	})
+	w2 := e.WaitWork("seam-db", "seam-team", "orders", "seam-2", at(rev2))
+	if manifestData(t, w2, "version") != "two" {
+		t.Error("seam-2 does not render revision 2's template")
+	}
+	time.Sleep(time.Second) // give a wrong write time to happen
+	if w := e.Work("seam-db", "seam-team", "orders", "seam-1"); w.Spec.Revision != rev1 || w.Generation != w1.Generation {
+		t.Errorf("pinned seam-1 moved: revision %s generation %d (was %d)", w.Spec.Revision, w.Generation, w1.Generation)
+	}
+
+	// Admitting seam-1 and asking for a new render moves it too.
+	sel.unpin("seam-1")
+	u := instance(group, kind, "seam-team", "orders", nil)
+	if err := e.C.Get(e.Ctx, client.ObjectKeyFromObject(u), u); err != nil {
+		t.Fatal(err)
+	}
+	u.SetLabels(map[string]string{"poke": "1"})
+	if err := e.C.Update(e.Ctx, u); err != nil {
+		t.Fatal(err)
+	}
+	e.WaitWork("seam-db", "seam-team", "orders", "seam-1", at(rev2))
+}
+
+// The story: an instance change that its Promise's templates cannot render
+// gives the instance a Stalled condition naming the template, and its Works
+// stay exactly as they were, so nothing changes on the members.
+func TestRenderErrorsLeaveWorksAlone(t *testing.T) {
+	e := newEnv(t)
+	startHub(t, hub.Options{})
+	const group, kind = "renderr.example.com", "Fragile"
+	e.Cluster("renderr-1", map[string]string{"story": "renderr"})
+	e.Fleet("renderr", map[string]string{"story": "renderr"}, "renderr-team")
+	e.Namespace("renderr-team", nil)
+	p := configMapPromise("renderr-db", group, kind, "renderr")
+	p.Spec.API.Schema = promisetest.Raw(map[string]any{"type": "object", "properties": map[string]any{
+		"size":  map[string]any{"type": "string"},
+		"extra": map[string]any{"type": "object", "properties": map[string]any{"note": map[string]any{"type": "string"}}},
+	}})
+	p.Spec.Templates.GoTemplates[0].Template += "  note: {{ .spec.extra.note }}\n"
+	p.Spec.Examples = []fleetv1alpha1.PromiseExample{{Name: "noted", Spec: promisetest.Raw(map[string]any{"size": "small", "extra": map[string]any{"note": "hi"}})}}
+	e.Create(p)
+	e.PromiseReady("renderr-db")
+	e.Create(instance(group, kind, "renderr-team", "orders", map[string]any{"size": "small", "extra": map[string]any{"note": "hello"}}))
+	before := e.WaitWork("renderr-db", "renderr-team", "orders", "renderr-1", func(w *fleetv1alpha1.Work) (bool, string) {
+		return manifestData(t, w, "note") == "hello", ""
+	})
+
+	u := instance(group, kind, "renderr-team", "orders", nil)
+	if err := e.C.Get(e.Ctx, client.ObjectKeyFromObject(u), u); err != nil {
+		t.Fatal(err)
+	}
+	u.Object["spec"] = map[string]any{"size": "large"}
+	if err := e.C.Update(e.Ctx, u); err != nil {
+		t.Fatal(err)
+	}
+	st := e.WaitInstance(group, kind, "renderr-team", "orders", "stalled", func(s fleetv1alpha1.InstanceStatus) bool {
+		return conditionIs(s.Conditions, fleetv1alpha1.ConditionStalled, metav1.ConditionTrue) && s.ObservedGeneration == 2
+	})
+	msg := ""
+	for _, c := range st.Conditions {
+		if c.Type == fleetv1alpha1.ConditionStalled {
+			msg = c.Message
+		}
+	}
+	if !strings.Contains(msg, "configmap.yaml") || conditionReason(st.Conditions, fleetv1alpha1.ConditionReady) != fleetv1alpha1.ReasonRenderFailed {
+		t.Errorf("Stalled message %q does not name the template; conditions %+v", msg, st.Conditions)
+	}
+	after := e.Work("renderr-db", "renderr-team", "orders", "renderr-1")
+	if after.Generation != before.Generation || manifestData(t, after, "size") != "small" {
+		t.Errorf("the Work changed: generation %d -> %d", before.Generation, after.Generation)
+	}
+}
+
+// The story: fleet resources land once per cluster of the placement; a
+// platform Override reshapes one cluster's rendering and is listed in the
+// Works it shaped and counted in its status; a team's Override only touches
+// its own instances and may not move resources; removing an Override undoes it.
+func TestFleetResourcesAndOverrides(t *testing.T) {
+	e := newEnv(t)
+	startHub(t, hub.Options{})
+	const group, kind = "ovr.example.com", "OvrDb"
+	e.Cluster("ovr-1", map[string]string{"story": "ovr", "tier": "edge"})
+	e.Cluster("ovr-2", map[string]string{"story": "ovr"})
+	e.Fleet("ovr", map[string]string{"story": "ovr"}, "ovr-team", "ovr-other")
+	e.Namespace("ovr-team", nil)
+	e.Namespace("ovr-other", nil)
+	p := configMapPromise("ovr-db", group, kind, "ovr")
+	p.Spec.FleetResources = []fleetv1alpha1.Manifest{
+		{RawExtension: promisetest.Raw(map[string]any{"apiVersion": "v1", "kind": "Namespace", "metadata": map[string]any{"name": "ovr-system"}})},
+		{RawExtension: promisetest.Raw(map[string]any{"apiVersion": "v1", "kind": "ConfigMap",
+			"metadata": map[string]any{"name": "ovr-operator", "namespace": "ovr-system"}, "data": map[string]any{"size": "shared"}})},
+	}
+	e.Create(p)
+	e.PromiseReady("ovr-db")
+	for _, c := range []string{"ovr-1", "ovr-2"} {
+		w := e.WaitWork("ovr-db", "", "", c, func(*fleetv1alpha1.Work) (bool, string) { return true, "" })
+		if len(w.Spec.Manifests) != 2 || w.Spec.Subject.Instance != nil || w.Labels[fleetv1alpha1.LabelInstance] != "" {
+			t.Errorf("fleet Work on %s: %d manifests, subject %+v", c, len(w.Spec.Manifests), w.Spec.Subject)
+		}
+	}
+	e.Create(instance(group, kind, "ovr-team", "orders", map[string]any{"size": "small"}))
+	e.Create(instance(group, kind, "ovr-other", "billing", map[string]any{"size": "small"}))
+	for _, c := range []string{"ovr-1", "ovr-2"} {
+		e.WaitWork("ovr-db", "ovr-team", "orders", c, func(*fleetv1alpha1.Work) (bool, string) { return true, "" })
+	}
+
+	// The platform team makes edge clusters tiny.
+	e.Create(&fleetv1alpha1.Override{
+		ObjectMeta: metav1.ObjectMeta{Name: "edge-tiny", Namespace: fleetv1alpha1.PlatformNamespace},
+		Spec: fleetv1alpha1.OverrideSpec{
+			ClusterSelector: fleetv1alpha1.ClusterSelector{Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"tier": "edge"}}},
+			Promise:         "ovr-db",
+			Resources:       []fleetv1alpha1.ResourceSelector{{Kind: "ConfigMap"}},
+			Type:            fleetv1alpha1.PatchJSONMerge,
+			Patch:           promisetest.Raw(map[string]any{"data": map[string]any{"size": "tiny"}}),
+		},
+	})
+	shaped := func(name string) func(*fleetv1alpha1.Work) (bool, string) {
+		return func(w *fleetv1alpha1.Work) (bool, string) {
+			return manifestData(t, w, "size") == "tiny" && slices.Equal(w.Spec.Overrides, []string{name}), fmt.Sprint(w.Spec.Overrides)
+		}
+	}
+	e.WaitWork("ovr-db", "ovr-team", "orders", "ovr-1", shaped("flotilla-system/edge-tiny"))
+	e.WaitWork("ovr-db", "", "", "ovr-1", shaped("flotilla-system/edge-tiny"))
+	if w := e.Work("ovr-db", "ovr-team", "orders", "ovr-2"); manifestData(t, w, "size") != "small" || len(w.Spec.Overrides) != 0 {
+		t.Errorf("ovr-2 was shaped: %v", w.Spec.Overrides)
+	}
+	waitOverride(t, e, fleetv1alpha1.PlatformNamespace, "edge-tiny", func(o *fleetv1alpha1.Override) bool {
+		return o.Status.AffectedClusters == 1 && o.Status.AffectedWorks == 3
+	})
+
+	// A team's Override touches only its own instances.
+	e.Create(&fleetv1alpha1.Override{
+		ObjectMeta: metav1.ObjectMeta{Name: "bigger", Namespace: "ovr-team"},
+		Spec: fleetv1alpha1.OverrideSpec{
+			ClusterSelector: fleetv1alpha1.ClusterSelector{Names: []string{"ovr-2"}},
+			Type:            fleetv1alpha1.PatchValues,
+			Patch:           promisetest.Raw(map[string]any{"size": "large"}),
+		},
+	})
+	e.WaitWork("ovr-db", "ovr-team", "orders", "ovr-2", func(w *fleetv1alpha1.Work) (bool, string) {
+		return manifestData(t, w, "size") == "large" && slices.Equal(w.Spec.Overrides, []string{"ovr-team/bigger"}), fmt.Sprint(w.Spec.Overrides)
+	})
+	if w := e.Work("ovr-db", "ovr-other", "billing", "ovr-2"); manifestData(t, w, "size") != "small" {
+		t.Error("a team's Override shaped another team's instance")
+	}
+	if w := e.Work("ovr-db", "", "", "ovr-2"); len(w.Spec.Overrides) != 0 {
+		t.Error("a team's Override shaped fleet resources")
+	}
+	// ... and may not move resources.
+	e.Create(&fleetv1alpha1.Override{
+		ObjectMeta: metav1.ObjectMeta{Name: "escape", Namespace: "ovr-team"},
+		Spec: fleetv1alpha1.OverrideSpec{
+			Type:  fleetv1alpha1.PatchJSONMerge,
+			Patch: promisetest.Raw(map[string]any{"metadata": map[string]any{"namespace": "kube-system"}}),
+		},
+	})
+	waitOverride(t, e, "ovr-team", "escape", func(o *fleetv1alpha1.Override) bool {
+		return conditionReason(o.Status.Conditions, fleetv1alpha1.ConditionStalled) == fleetv1alpha1.ReasonOutOfScope && o.Status.AffectedWorks == 0
+	})
+
+	// Removing the platform Override undoes it.
+	if err := e.C.Delete(e.Ctx, &fleetv1alpha1.Override{ObjectMeta: metav1.ObjectMeta{Name: "edge-tiny", Namespace: fleetv1alpha1.PlatformNamespace}}); err != nil {
+		t.Fatal(err)
+	}
+	e.WaitWork("ovr-db", "ovr-team", "orders", "ovr-1", func(w *fleetv1alpha1.Work) (bool, string) {
+		return manifestData(t, w, "size") == "small" && len(w.Spec.Overrides) == 0, fmt.Sprint(w.Spec.Overrides)
+	})
+}
+
+func waitOverride(t *testing.T, e *promisetest.Env, ns, name string, check func(*fleetv1alpha1.Override) bool) {
+	t.Helper()
+	eventually(t, time.Minute, "override "+ns+"/"+name, func() (bool, string) {
+		o := &fleetv1alpha1.Override{}
+		if err := e.C.Get(e.Ctx, client.ObjectKey{Namespace: ns, Name: name}, o); err != nil {
+			return false, err.Error()
+		}
+		return check(o), fmt.Sprintf("%+v", o.Status)
+	})
 }
