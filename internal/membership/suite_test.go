@@ -2,12 +2,10 @@ package membership
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"testing"
 	"time"
 
-	"github.com/flotilla-dev/flotilla/config/crd"
 	"github.com/flotilla-dev/flotilla/internal/testenv"
 )
 
@@ -16,32 +14,7 @@ import (
 var hub *testenv.ControlPlane
 
 func TestMain(m *testing.M) {
-	os.Exit(run(m))
-}
-
-func run(m *testing.M) int {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	var err error
-	hub, err = testenv.Start(ctx, testenv.Options{Name: "hub"})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "starting the hub:", err)
-		return 1
-	}
-	defer func() { _ = hub.Stop() }()
-	crds, err := crd.CRDs()
-	if err == nil {
-		err = hub.InstallCRDs(ctx, crds)
-	}
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "installing CRDs:", err)
-		return 1
-	}
-	code := m.Run()
-	if code != 0 {
-		fmt.Fprintf(os.Stderr, "hub logs:\n%s", hub.Logs(30))
-	}
-	return code
+	os.Exit(testenv.MainWithHub(m, func(h *testenv.ControlPlane) { hub = h }))
 }
 
 func testContext(t *testing.T) context.Context {

@@ -2,7 +2,12 @@ package testenv
 
 import (
 	"context"
+	"fmt"
+	"os"
 	"testing"
+	"time"
+
+	"github.com/flotilla-dev/flotilla/config/crd"
 )
 
 // NewHub starts a hub control plane (etcd + kube-apiserver) for a test and
@@ -34,4 +39,34 @@ func newForTest(t testing.TB, opts Options) *ControlPlane {
 		}
 	})
 	return cp
+}
+
+// MainWithHub runs a package's tests against one hub, with Flotilla's CRDs
+// installed, that all its tests share (a hub costs seconds to start). use
+// receives the hub before the tests run. Call it from TestMain:
+//
+//	func TestMain(m *testing.M) { os.Exit(testenv.MainWithHub(m, func(h *testenv.ControlPlane) { hub = h })) }
+func MainWithHub(m *testing.M, use func(*ControlPlane)) int {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	hub, err := Start(ctx, Options{Name: "hub"})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "testenv: starting the hub:", err)
+		return 1
+	}
+	defer func() { _ = hub.Stop() }()
+	crds, err := crd.CRDs()
+	if err == nil {
+		err = hub.InstallCRDs(ctx, crds)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "testenv: installing CRDs:", err)
+		return 1
+	}
+	use(hub)
+	code := m.Run()
+	if code != 0 {
+		fmt.Fprintf(os.Stderr, "hub logs:\n%s", hub.Logs(30))
+	}
+	return code
 }

@@ -3,7 +3,6 @@ package cluster_test
 import (
 	"context"
 	"errors"
-	"fmt"
 	"os"
 	"testing"
 	"time"
@@ -12,7 +11,6 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/flotilla-dev/flotilla/config/crd"
 	"github.com/flotilla-dev/flotilla/internal/hub"
 	"github.com/flotilla-dev/flotilla/internal/kube"
 	"github.com/flotilla-dev/flotilla/internal/testenv"
@@ -23,32 +21,7 @@ import (
 var hubCP *testenv.ControlPlane
 
 func TestMain(m *testing.M) {
-	os.Exit(run(m))
-}
-
-func run(m *testing.M) int {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	var err error
-	hubCP, err = testenv.Start(ctx, testenv.Options{Name: "hub"})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "starting the hub:", err)
-		return 1
-	}
-	defer func() { _ = hubCP.Stop() }()
-	crds, err := crd.CRDs()
-	if err == nil {
-		err = hubCP.InstallCRDs(ctx, crds)
-	}
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "installing CRDs:", err)
-		return 1
-	}
-	code := m.Run()
-	if code != 0 {
-		fmt.Fprintf(os.Stderr, "hub logs:\n%s", hubCP.Logs(30))
-	}
-	return code
+	os.Exit(testenv.MainWithHub(m, func(h *testenv.ControlPlane) { hubCP = h }))
 }
 
 // startHub runs the hub manager, as `flotilla hub` does, until the test ends.
