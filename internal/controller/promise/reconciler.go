@@ -291,7 +291,16 @@ func (r *Reconciler) ensureChartSnapshot(ctx context.Context, prep *prepared, re
 				return err
 			}
 		}
-		if err := r.Client.Create(ctx, cm); err != nil && !apierrors.IsAlreadyExists(err) {
+		err := r.Client.Create(ctx, cm)
+		if apierrors.IsNotFound(err) {
+			// The platform namespace does not exist yet (a fresh hub): make it.
+			ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ref.Namespace}}
+			if err := r.Client.Create(ctx, ns); err != nil && !apierrors.IsAlreadyExists(err) {
+				return fmt.Errorf("creating namespace %s: %w", ref.Namespace, err)
+			}
+			err = r.Client.Create(ctx, cm)
+		}
+		if err != nil && !apierrors.IsAlreadyExists(err) {
 			return fmt.Errorf("storing chart snapshot %s: %w", key, err)
 		}
 		return nil
