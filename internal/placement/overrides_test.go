@@ -1,6 +1,7 @@
 package placement
 
 import (
+	"errors"
 	"slices"
 	"strings"
 	"testing"
@@ -127,9 +128,9 @@ func TestCheckOverride(t *testing.T) {
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("error %v, want one containing %q", err, tc.want)
 			}
-			_, isScope := err.(*ScopeError)
-			if isScope != tc.scope {
-				t.Errorf("scope error = %v, want %v", isScope, tc.scope)
+			var se *ScopeError
+			if isScope := errors.As(err, &se); isScope != tc.scope {
+				t.Errorf("scope error = %v, want %v", se != nil, tc.scope)
 			}
 		})
 	}

@@ -75,7 +75,7 @@ func TestPlace(t *testing.T) {
 				Instance: &fleetv1alpha1.ClusterSelector{Names: []string{"lone-1"}}, Namespace: teamA},
 			want: nil},
 		{name: "no cluster matches: no violation, nothing placed",
-			req: Request{Promise: &fleetv1alpha1.ClusterSelector{Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"env": "staging"}}}, Namespace: teamA},
+			req:  Request{Promise: &fleetv1alpha1.ClusterSelector{Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"env": "staging"}}}, Namespace: teamA},
 			want: nil},
 		{name: "namespace of no Fleet",
 			req: Request{Namespace: Namespace{Name: "team-c"}}, violation: "namespace team-c is not a tenant of any Fleet", reason: ReasonTenancyViolation},

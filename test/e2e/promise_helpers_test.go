@@ -195,16 +195,6 @@ func (f *fleet) thenAbsent(member string, within time.Duration, objs ...client.O
 	})
 }
 
-// works lists the Works of a Promise (and, with an instance name, of one instance) on the hub.
-func (f *fleet) works(promise string) []fleetv1alpha1.Work {
-	f.t.Helper()
-	list := &fleetv1alpha1.WorkList{}
-	if err := f.hub.List(context.Background(), list, client.MatchingLabels{fleetv1alpha1.LabelPromise: promise}); err != nil {
-		f.t.Fatal(err)
-	}
-	return list.Items
-}
-
 // workOf returns the Work of an instance on a member, or nil.
 func (f *fleet) workOf(promise, ns, name, member string) *fleetv1alpha1.Work {
 	f.t.Helper()

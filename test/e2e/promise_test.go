@@ -101,9 +101,9 @@ func TestPromisesStory(t *testing.T) {
 
 	t.Run("invalid parameters are refused by the API server", func(t *testing.T) {
 		for spec, field := range map[string]string{
-			`{"size":"huge"}`:                "spec.size",
+			`{"size":"huge"}`:               "spec.size",
 			`{"size":"small","replicas":9}`: "spec.replicas",
-			`{}`:                             "spec.size",
+			`{}`:                            "spec.size",
 		} {
 			var m map[string]any
 			if err := json.Unmarshal([]byte(spec), &m); err != nil {

@@ -60,14 +60,14 @@ func BenchmarkPromiseChange1000Instances(b *testing.B) {
 			next = cur.Status.LatestRevision
 			return next != f.rev, next
 		})
-		f.counter.wait(b, next, f.works, 5*time.Minute)
+		f.counter.wait(b, next, f.works)
 		elapsed := time.Since(start)
 		total += elapsed
 		used := processCPU(b).sub(cpu)
 		sent := requestCounts(b).sub(requests)
 		// The rest of the change: every instance's status reports the new revision.
 		b.StopTimer()
-		f.statuses.wait(b, next, f.instances, 5*time.Minute)
+		f.statuses.wait(b, next, f.instances)
 		settled := time.Since(start)
 		b.Logf("change %d: %d Works at %s after %s, instance statuses after %s (CPU until Works: hub and benchmark %s, kube-apiserver %s, etcd %s; hub requests: %v)",
 			f.changes, f.works, next, elapsed.Round(time.Millisecond), settled.Round(time.Millisecond),
@@ -151,8 +151,8 @@ func setupBench(b *testing.B) *benchFixture {
 		if failed.Load() > 0 {
 			b.Fatalf("%d instances not created", failed.Load())
 		}
-		f.counter.wait(b, f.rev, f.works, 5*time.Minute)
-		f.statuses.wait(b, f.rev, f.instances, 5*time.Minute)
+		f.counter.wait(b, f.rev, f.works)
+		f.statuses.wait(b, f.rev, f.instances)
 		bench = f
 	})
 	if bench == nil {
@@ -289,7 +289,8 @@ func (rc *revisionCounter) count(rev string) int {
 	return len(rc.byRev[rev])
 }
 
-func (rc *revisionCounter) wait(tb testing.TB, rev string, want int, within time.Duration) {
+func (rc *revisionCounter) wait(tb testing.TB, rev string, want int) {
+	const within = 5 * time.Minute
 	tb.Helper()
 	deadline := time.Now().Add(within)
 	for rc.count(rev) < want {
