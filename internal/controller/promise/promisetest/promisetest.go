@@ -23,45 +23,15 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
-	"github.com/flotilla-dev/flotilla/config/crd"
 	"github.com/flotilla-dev/flotilla/internal/hub"
 	"github.com/flotilla-dev/flotilla/internal/kube"
 	"github.com/flotilla-dev/flotilla/internal/testenv"
 )
 
-// Main starts a hub control plane with Flotilla's CRDs and the platform
-// namespace, stores it in *cp, runs the tests and stops it: a package's TestMain.
+// Main runs a package's tests against one shared hub control plane with
+// Flotilla's CRDs (testenv.MainWithHub), stored in *cp: a TestMain.
 func Main(m *testing.M, cp **testenv.ControlPlane) int {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	hubCP, err := testenv.Start(ctx, testenv.Options{Name: "hub"})
-	if err != nil {
-		fmt.Println("starting the hub:", err)
-		return 1
-	}
-	defer func() { _ = hubCP.Stop() }()
-	crds, err := crd.CRDs()
-	if err == nil {
-		err = hubCP.InstallCRDs(ctx, crds)
-	}
-	if err != nil {
-		fmt.Println("installing CRDs:", err)
-		return 1
-	}
-	c, err := client.New(hubCP.RESTConfig, client.Options{Scheme: kube.NewScheme()})
-	if err == nil {
-		err = c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: fleetv1alpha1.PlatformNamespace}})
-	}
-	if err != nil {
-		fmt.Println("creating the platform namespace:", err)
-		return 1
-	}
-	*cp = hubCP
-	code := m.Run()
-	if code != 0 {
-		fmt.Printf("hub logs:\n%s", hubCP.Logs(30))
-	}
-	return code
+	return testenv.MainWithHub(m, func(hub *testenv.ControlPlane) { *cp = hub })
 }
 
 // StartHub runs the hub manager against cfg, as `flotilla hub` does, until tb ends.
@@ -113,9 +83,14 @@ type Env struct {
 	C   client.Client
 }
 
-// NewEnv returns an Env on the hub at cfg.
+// NewEnv returns an Env on the hub at cfg, whose platform namespace exists.
 func NewEnv(tb testing.TB, cfg *rest.Config) *Env {
-	return &Env{TB: tb, Ctx: TestContext(tb), C: AdminClient(tb, cfg)}
+	e := &Env{TB: tb, Ctx: TestContext(tb), C: AdminClient(tb, cfg)}
+	err := e.C.Create(e.Ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: fleetv1alpha1.PlatformNamespace}})
+	if err != nil && !apierrors.IsAlreadyExists(err) {
+		tb.Fatalf("creating the platform namespace: %v", err)
+	}
+	return e
 }
 
 // Create creates obj or fails the test.
