@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-logr/logr"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/labels"
@@ -104,6 +105,8 @@ func setupBench(b *testing.B) *benchFixture {
 		clusters := envInt(b, "FLOTILLA_BENCH_CLUSTERS", 1)
 		e := &promisetest.Env{TB: b, Ctx: context.Background(), C: adminClient(b)}
 		ctx := context.Background()
+		// controller-runtime's global logger (used by the caches below) stays quiet.
+		ctrl.SetLogger(logr.Discard())
 		if path := os.Getenv("FLOTILLA_BENCH_LOG"); path != "" {
 			logFile, err := os.Create(path)
 			if err != nil {
