@@ -132,6 +132,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, key Key) (ctrl.Result, error
 	inst := promise.NewInstance(promise.GVK(&p.Spec.API))
 	if err := r.Cache.Get(ctx, types.NamespacedName{Namespace: key.Namespace, Name: key.Name}, inst); err != nil {
 		if apierrors.IsNotFound(err) {
+			r.deferred.Delete(key)
 			return ctrl.Result{}, r.deleteWorks(ctx, key, nil)
 		}
 		return ctrl.Result{}, fmt.Errorf("reading instance: %w", err)
@@ -402,9 +403,19 @@ func (r *Reconciler) works(ctx context.Context, key Key) (map[string]*fleetv1alp
 		if w.Spec.Subject.Promise != want.Promise || (w.Spec.Subject.Instance == nil) != key.IsFleet() || !w.DeletionTimestamp.IsZero() {
 			continue
 		}
+		if !hubOwned(w) {
+			continue // written by someone else (an ad hoc Work): never the hub's to replace or delete
+		}
 		out[w.Spec.Cluster] = w
 	}
 	return out, nil
+}
+
+// hubOwned reports whether the hub wrote w (see desiredWork's labels). Works
+// applied by people or other tools share the namespace and may name the same
+// subject; the hub leaves them alone.
+func hubOwned(w *fleetv1alpha1.Work) bool {
+	return w.Labels[fleetv1alpha1.LabelManagedBy] == fleetv1alpha1.ManagedByValue
 }
 
 func pick(works map[string]*fleetv1alpha1.Work, clusters []string) []fleetv1alpha1.Work {
@@ -459,7 +470,7 @@ func (r *Reconciler) deleteWorks(ctx context.Context, key Key, reader client.Rea
 		}
 		for i := range list.Items {
 			w := &list.Items[i]
-			if i := w.Spec.Subject.Instance; i != nil && i.Namespace == key.Namespace && i.Name == key.Name {
+			if i := w.Spec.Subject.Instance; i != nil && i.Namespace == key.Namespace && i.Name == key.Name && hubOwned(w) {
 				works = append(works, w)
 			}
 		}

@@ -389,3 +389,48 @@ func waitOverride(t *testing.T, e *promisetest.Env, ns, name string, check func(
 		return check(o), fmt.Sprintf("%+v", o.Status)
 	})
 }
+
+// The story: someone applies Works by hand into a cluster namespace — one
+// naming a Promise that does not exist, one naming a real Promise's instance.
+// The hub reconciles that Promise and instance around them and leaves both
+// alone: it replaces and deletes only the Works it wrote.
+func TestAdHocWorksAreLeftAlone(t *testing.T) {
+	e := newEnv(t)
+	startHub(t, hub.Options{})
+	const group, kind = "adhoc.example.com", "Cache"
+	e.Cluster("adhoc-1", map[string]string{"story": "adhoc"})
+	e.Fleet("adhoc", map[string]string{"story": "adhoc"}, "adhoc-team")
+	e.Namespace("adhoc-team", nil)
+	adHoc := func(name, promise string, inst *fleetv1alpha1.InstanceReference) *fleetv1alpha1.Work {
+		return &fleetv1alpha1.Work{
+			ObjectMeta: metav1.ObjectMeta{Namespace: fleetv1alpha1.ClusterNamespace("adhoc-1"), Name: name},
+			Spec: fleetv1alpha1.WorkSpec{
+				Cluster:  "adhoc-1",
+				Subject:  fleetv1alpha1.WorkSubject{Promise: promise, Instance: inst},
+				Revision: "by-hand",
+			},
+		}
+	}
+	ghost := adHoc("ghost", "no-such-promise", nil)
+	twin := adHoc("twin", "adhoc-cache", &fleetv1alpha1.InstanceReference{Namespace: "adhoc-team", Name: "orders"})
+	e.Create(ghost)
+	e.Create(twin)
+
+	e.Create(configMapPromise("adhoc-cache", group, kind, "adhoc"))
+	e.PromiseReady("adhoc-cache")
+	e.Create(instance(group, kind, "adhoc-team", "orders", map[string]any{"size": "small"}))
+	e.WaitWork("adhoc-cache", "adhoc-team", "orders", "adhoc-1", func(w *fleetv1alpha1.Work) (bool, string) {
+		return w.Name != twin.Name, "the hub's own Work"
+	})
+	time.Sleep(time.Second) // let any reconcile of the ad hoc Works' subjects finish
+	for _, w := range []*fleetv1alpha1.Work{ghost, twin} {
+		var got fleetv1alpha1.Work
+		if err := e.C.Get(e.Ctx, client.ObjectKeyFromObject(w), &got); err != nil {
+			t.Errorf("ad hoc Work %s: %v", w.Name, err)
+			continue
+		}
+		if got.Spec.Revision != "by-hand" || got.Labels[fleetv1alpha1.LabelManagedBy] != "" {
+			t.Errorf("ad hoc Work %s was rewritten by the hub: revision %q, labels %v", w.Name, got.Spec.Revision, got.Labels)
+		}
+	}
+}
