@@ -373,7 +373,7 @@ func (r *Reconciler) write(ctx context.Context, key Key, cluster, revision strin
 	if err != nil {
 		return nil, err
 	}
-	w, op, err := writeWork(ctx, r.Client, existing, desired)
+	w, op, err := writeWork(ctx, r.Client, r.APIReader, existing, desired)
 	if err != nil {
 		return nil, err
 	}

@@ -107,8 +107,10 @@ func sameJSON(a, b []byte) bool {
 
 // writeWork creates desired or updates existing to it; nothing is sent when
 // existing is already up to date. It returns the Work as it now is and what
-// it did: "", "create" or "update".
-func writeWork(ctx context.Context, c client.Client, existing, desired *fleetv1alpha1.Work) (*fleetv1alpha1.Work, string, error) {
+// it did: "", "create" or "update". An update that conflicts (the agent wrote
+// the Work's status since the cache saw it) is retried once on the Work read
+// from reader (the API server).
+func writeWork(ctx context.Context, c client.Client, reader client.Reader, existing, desired *fleetv1alpha1.Work) (*fleetv1alpha1.Work, string, error) {
 	if existing == nil {
 		if err := c.Create(ctx, desired); err != nil {
 			if apierrors.IsAlreadyExists(err) {
@@ -118,19 +120,29 @@ func writeWork(ctx context.Context, c client.Client, existing, desired *fleetv1a
 		}
 		return desired, "create", nil
 	}
-	if workUpToDate(existing, desired) {
-		return existing, "", nil
+	for attempt := 0; ; attempt++ {
+		if workUpToDate(existing, desired) {
+			return existing, "", nil
+		}
+		update := existing.DeepCopy()
+		if update.Labels == nil {
+			update.Labels = map[string]string{}
+		}
+		for k, v := range desired.Labels {
+			update.Labels[k] = v
+		}
+		update.Spec = desired.Spec
+		err := c.Update(ctx, update)
+		if err == nil {
+			return update, "update", nil
+		}
+		if !apierrors.IsConflict(err) || attempt > 0 {
+			return nil, "", fmt.Errorf("updating work %s/%s: %w", desired.Namespace, desired.Name, err)
+		}
+		fresh := &fleetv1alpha1.Work{}
+		if err := reader.Get(ctx, client.ObjectKeyFromObject(existing), fresh); err != nil {
+			return nil, "", fmt.Errorf("reading work %s/%s: %w", desired.Namespace, desired.Name, err)
+		}
+		existing = fresh
 	}
-	update := existing.DeepCopy()
-	if update.Labels == nil {
-		update.Labels = map[string]string{}
-	}
-	for k, v := range desired.Labels {
-		update.Labels[k] = v
-	}
-	update.Spec = desired.Spec
-	if err := c.Update(ctx, update); err != nil {
-		return nil, "", fmt.Errorf("updating work %s/%s: %w", desired.Namespace, desired.Name, err)
-	}
-	return update, "update", nil
 }
