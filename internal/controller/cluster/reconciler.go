@@ -23,9 +23,12 @@ import (
 
 // Reconciler reconciles Clusters.
 type Reconciler struct {
-	Client   client.Client
-	Recorder events.EventRecorder
-	Clock    clock.PassiveClock
+	Client client.Client
+	// LiveReader reads from the API server, not the cache: a cluster is only
+	// declared Offline after its Lease, read live, says so (see reconcile).
+	LiveReader client.Reader
+	Recorder   events.EventRecorder
+	Clock      clock.PassiveClock
 	// OfflineGrace, when positive, replaces every agent's own lease duration as
 	// the time without a heartbeat after which a cluster is Offline.
 	OfflineGrace time.Duration
@@ -70,19 +73,31 @@ func (r *Reconciler) reconcile(ctx context.Context, cluster *fleetv1alpha1.Clust
 	if git := cluster.Spec.Delivery.Git; cluster.Spec.Delivery.Mode == fleetv1alpha1.DeliveryGit && git != nil && git.HealthSource == fleetv1alpha1.GitHealthNone {
 		return newStatus(cluster, availableWithoutHeartbeat(), nil, now, r.HeartbeatStatusResolution), 0, nil
 	}
-	hb, err := r.heartbeat(ctx, cluster.Name)
+	hb, err := r.heartbeat(ctx, r.Client, cluster.Name)
 	if err != nil {
 		return fleetv1alpha1.ClusterStatus{}, 0, err
 	}
 	j := availability(hb, now, r.OfflineGrace)
+	// The cache may be stale: after the hub's own API server was unreachable,
+	// its Lease watch takes a while to catch up, and every cluster would look
+	// Offline at once. Confirm the transition with a live read (one request,
+	// only when a cluster is about to go Offline); if that read fails, retry
+	// rather than guess.
+	if j.Availability == fleetv1alpha1.ClusterAvailabilityOffline &&
+		cluster.Status.Availability != fleetv1alpha1.ClusterAvailabilityOffline && r.LiveReader != nil {
+		if hb, err = r.heartbeat(ctx, r.LiveReader, cluster.Name); err != nil {
+			return fleetv1alpha1.ClusterStatus{}, 0, fmt.Errorf("confirming a missed heartbeat: %w", err)
+		}
+		j = availability(hb, now, r.OfflineGrace)
+	}
 	return newStatus(cluster, j, hb, now, r.HeartbeatStatusResolution), j.RequeueAfter, nil
 }
 
-// heartbeat reads the agent's Lease from the cache; nil when it does not exist.
-func (r *Reconciler) heartbeat(ctx context.Context, cluster string) (*heartbeat, error) {
+// heartbeat reads the agent's Lease through reader; nil when it does not exist.
+func (r *Reconciler) heartbeat(ctx context.Context, reader client.Reader, cluster string) (*heartbeat, error) {
 	lease := &coordinationv1.Lease{}
 	key := types.NamespacedName{Namespace: fleetv1alpha1.ClusterNamespace(cluster), Name: fleetv1alpha1.AgentLease}
-	if err := r.Client.Get(ctx, key, lease); err != nil {
+	if err := reader.Get(ctx, key, lease); err != nil {
 		if apierrors.IsNotFound(err) {
 			return nil, nil
 		}

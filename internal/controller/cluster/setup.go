@@ -35,6 +35,7 @@ func SetupWithManager(mgr ctrl.Manager, opts Options) error {
 	}
 	r := &Reconciler{
 		Client:                    mgr.GetClient(),
+		LiveReader:                mgr.GetAPIReader(),
 		Recorder:                  mgr.GetEventRecorder(EventSource),
 		Clock:                     clock.RealClock{},
 		OfflineGrace:              opts.OfflineGrace,
