@@ -89,13 +89,8 @@ func SetupWithManager(mgr ctrl.Manager, opts Options) (*Controller, error) {
 		Reconciler:              r,
 		MaxConcurrentReconciles: opts.Workers,
 		SkipNameValidation:      ptr.To(true),
-		LogConstructor: func(k *Key) logr.Logger {
-			log := mgr.GetLogger().WithValues("controller", "instance")
-			if k != nil {
-				log = log.WithValues("promise", k.Promise)
-			}
-			return log
-		},
+		// Reconcile adds the promise and instance keys.
+		LogConstructor: func(*Key) logr.Logger { return mgr.GetLogger().WithValues("controller", "instance") },
 	})
 	if err != nil {
 		return nil, err
