@@ -156,10 +156,13 @@ type GoTemplate struct {
 // HelmTemplate is a Helm chart from exactly one source, plus base values.
 // +kubebuilder:validation:XValidation:rule="(has(self.inline) ? 1 : 0) + (has(self.configMapRef) ? 1 : 0) + (has(self.repository) ? 1 : 0) == 1",message="set exactly one of inline, configMapRef, repository"
 type HelmTemplate struct {
-	// inline is a packaged chart (.tgz), base64-encoded.
+	// inline is a packaged chart (.tgz) in standard base64 (as `base64 -w0 chart.tgz`
+	// prints it). A string rather than bytes: the API server's CEL rules decode
+	// byte-format fields as URL-safe base64 and would reject "+" and "/".
 	// +optional
 	// +kubebuilder:validation:MaxLength=1048576
-	Inline []byte `json:"inline,omitempty"`
+	// +kubebuilder:validation:Pattern=`^[A-Za-z0-9+/]*={0,2}$`
+	Inline string `json:"inline,omitempty"`
 
 	// configMapRef names a ConfigMap key on the hub holding a packaged chart (binaryData).
 	// +optional

@@ -2,6 +2,7 @@ package v1alpha1_test
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -354,6 +355,11 @@ func promiseCases() []createCase {
 		{name: "helm chart from a ConfigMap", obj: with(helmPromise(), func(p *v1.Promise) {
 			p.Spec.Templates.Helm.Repository = nil
 			p.Spec.Templates.Helm.ConfigMapRef = &v1.ConfigMapKeyReference{Name: "redis-chart"}
+		})},
+		// Bytes whose standard base64 holds "+" and "/", as nearly every real chart's does.
+		{name: "helm chart inline", obj: with(helmPromise(), func(p *v1.Promise) {
+			p.Spec.Templates.Helm.Repository = nil
+			p.Spec.Templates.Helm.Inline = base64.StdEncoding.EncodeToString([]byte{0xfb, 0xff, 0xbf, 0x1f, 0x8b, 0x08})
 		})},
 		{name: "immediate with reason", obj: with(validPromise(), func(p *v1.Promise) {
 			p.Spec.UpdatePolicy = v1.UpdatePolicy{Mode: v1.UpdateModeImmediate, Reason: "CVE-2031-0001"}

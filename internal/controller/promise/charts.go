@@ -3,6 +3,7 @@ package promise
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -101,8 +102,10 @@ func (c *Charts) Load(ctx context.Context, content *fleetv1alpha1.PromiseContent
 	var archive []byte
 	var err error
 	switch {
-	case len(h.Inline) > 0:
-		archive = h.Inline
+	case h.Inline != "":
+		if archive, err = base64.StdEncoding.DecodeString(h.Inline); err != nil {
+			err = &ChartError{Permanent: true, Err: fmt.Errorf("helm: decoding the inline chart: %w", err)}
+		}
 	case h.ConfigMapRef != nil:
 		archive, err = c.configMapChart(ctx, h.ConfigMapRef)
 	case h.Repository != nil:

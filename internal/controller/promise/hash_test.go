@@ -1,6 +1,7 @@
 package promise
 
 import (
+	"encoding/base64"
 	"testing"
 
 	"k8s.io/apimachinery/pkg/runtime"
@@ -13,7 +14,7 @@ func content(schema, values string) *fleetv1alpha1.PromiseContent {
 		API: fleetv1alpha1.PromiseAPI{Group: "g.example.com", Kind: "K", Schema: runtime.RawExtension{Raw: []byte(schema)}},
 		Templates: &fleetv1alpha1.Templates{
 			Engine: fleetv1alpha1.TemplateEngineHelm,
-			Helm:   &fleetv1alpha1.HelmTemplate{Inline: []byte("chart"), Values: &runtime.RawExtension{Raw: []byte(values)}},
+			Helm:   &fleetv1alpha1.HelmTemplate{Inline: base64.StdEncoding.EncodeToString([]byte("chart")), Values: &runtime.RawExtension{Raw: []byte(values)}},
 		},
 	}
 	return c
@@ -41,7 +42,7 @@ func TestContentHashSeesEveryChange(t *testing.T) {
 		"schema":     content(`{"type":"object","x-kubernetes-preserve-unknown-fields":true}`, `{"replicas":1}`),
 		"chart": func() *fleetv1alpha1.PromiseContent {
 			c := content(`{"type":"object"}`, `{"replicas":1}`)
-			c.Templates.Helm.Inline = []byte("chart2")
+			c.Templates.Helm.Inline = base64.StdEncoding.EncodeToString([]byte("chart2"))
 			return c
 		}(),
 		"fleet resource": func() *fleetv1alpha1.PromiseContent {

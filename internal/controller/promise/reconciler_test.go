@@ -344,7 +344,7 @@ func TestHelmChartsFromConfigMapAndRepository(t *testing.T) {
 	}))
 	rev1 := e.PromiseReady("helm-cm")
 	r := revisionsOf(e, "helm-cm")[rev1]
-	if h := r.Spec.Content.Templates.Helm; h.ConfigMapRef == nil || h.ConfigMapRef.Name != promise.ChartSnapshotName(v1) || len(h.Inline) != 0 {
+	if h := r.Spec.Content.Templates.Helm; h.ConfigMapRef == nil || h.ConfigMapRef.Name != promise.ChartSnapshotName(v1) || h.Inline != "" {
 		t.Errorf("the revision does not name the chart's snapshot: configMapRef=%v inline=%d bytes", h.ConfigMapRef, len(h.Inline))
 	}
 	snap := &corev1.ConfigMap{}
@@ -374,7 +374,7 @@ func TestHelmChartsFromConfigMapAndRepository(t *testing.T) {
 		Values:     &runtime.RawExtension{Raw: []byte(`{"greeting":"hey"}`)},
 	}))
 	rev := e.PromiseReady("helm-repo")
-	if h := revisionsOf(e, "helm-repo")[rev].Spec.Content.Templates.Helm; h.Repository == nil || len(h.Inline) != 0 {
+	if h := revisionsOf(e, "helm-repo")[rev].Spec.Content.Templates.Helm; h.Repository == nil || h.Inline != "" {
 		t.Errorf("a repository chart should stay a reference: %+v", h)
 	}
 	if n := repo.Gets("greeter", "0.1.0"); n != 1 {
