@@ -89,6 +89,9 @@ func Run(ctx context.Context, config *rest.Config, opts Options) error {
 		}
 		log.Info("installed CRDs", "count", len(crds))
 	}
+	if err := kube.EnsureNamespace(ctx, config, fleetv1alpha1.PlatformNamespace); err != nil {
+		return err
+	}
 	mgr, err := NewManager(ctx, config, opts)
 	if err != nil {
 		return err

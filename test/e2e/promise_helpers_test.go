@@ -42,14 +42,14 @@ func (f *fleet) givenTenantFleet(name, member, tenant string) {
 	})
 }
 
-// givenPlatformNamespace makes sure flotilla-system exists on the hub: the
-// platform team's Overrides live there.
+// givenPlatformNamespace waits for the hub to have created flotilla-system,
+// where the platform team's Overrides live.
 func (f *fleet) givenPlatformNamespace() {
 	f.t.Helper()
-	err := f.hub.Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: fleetv1alpha1.PlatformNamespace}})
-	if err != nil && !apierrors.IsAlreadyExists(err) {
-		f.t.Fatal(err)
-	}
+	f.eventually(30*time.Second, "the hub creates "+fleetv1alpha1.PlatformNamespace, func() (bool, string) {
+		err := f.hub.Get(context.Background(), client.ObjectKey{Name: fleetv1alpha1.PlatformNamespace}, &corev1.Namespace{})
+		return err == nil, fmt.Sprint(err)
+	})
 }
 
 // givenTeamNamespaces creates the teams' namespaces on the hub (where they
