@@ -29,6 +29,12 @@ for member in member-1 member-2 member-3; do
   "$kubectl" --kubeconfig "$dir/$member.kubeconfig" get nodes
 done
 
+echo
+echo "== the members, joined with 'flotilla join', heartbeating through their agents"
+"$kubectl" --kubeconfig "$dir/hub.kubeconfig" wait clusters --all --timeout=60s \
+  --for=jsonpath='{.status.availability}'=Available >/dev/null
+"$kubectl" --kubeconfig "$dir/hub.kubeconfig" get clusters --show-labels
+
 if [ "${DEMO_KEEP:-}" = 1 ]; then
   echo
   echo "running; press Ctrl-C to stop"
