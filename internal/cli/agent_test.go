@@ -4,8 +4,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/spf13/cobra"
 )
 
 func TestAgentFlags(t *testing.T) {
@@ -33,22 +31,7 @@ func TestAgentFlags(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
-			cmd := &cobra.Command{}
-			o := &agentOptions{}
-			o.addFlags(cmd.Flags())
-			if err := cmd.Flags().Parse(tt.args); err != nil {
-				t.Fatal(err)
-			}
-			err := o.validate()
-			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Fatalf("error = %v, want %q", err, tt.wantErr)
-				}
-				return
-			}
-			if err != nil || !tt.check(o) {
-				t.Errorf("options = %+v, err %v", o, err)
-			}
+			checkFlags(t, &agentOptions{}, tt.args, tt.wantErr, tt.check)
 		})
 	}
 }

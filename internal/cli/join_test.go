@@ -6,8 +6,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/spf13/cobra"
-
 	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
 )
 
@@ -33,22 +31,7 @@ func TestJoinFlags(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
-			cmd := &cobra.Command{}
-			o := &joinOptions{}
-			o.addFlags(cmd.Flags())
-			if err := cmd.Flags().Parse(tt.args[1:]); err != nil {
-				t.Fatal(err)
-			}
-			err := o.validate()
-			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Fatalf("error = %v, want %q", err, tt.wantErr)
-				}
-				return
-			}
-			if err != nil || !tt.check(o) {
-				t.Errorf("options = %+v, err %v", o, err)
-			}
+			checkFlags(t, &joinOptions{}, tt.args[1:], tt.wantErr, tt.check)
 		})
 	}
 }
