@@ -1,6 +1,8 @@
 package render
 
 import (
+	"github.com/flotilla-dev/flotilla/internal/render/charttest"
+
 	"archive/tar"
 	"bytes"
 	"compress/gzip"
@@ -9,9 +11,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"sort"
 	"testing"
-	"time"
 
 	"sigs.k8s.io/yaml"
 )
@@ -33,7 +33,7 @@ func TestChartArchives(t *testing.T) {
 		archive := filepath.Join("testdata", "charts", meta.Name+"-"+meta.Version+".tgz")
 		want := chartFiles(t, dir)
 		if *update {
-			if err := os.WriteFile(archive, packageChart(t, meta.Name, want), 0o644); err != nil {
+			if err := os.WriteFile(archive, charttest.PackageFiles(t, meta.Name, want), 0o644); err != nil {
 				t.Fatal(err)
 			}
 			continue
@@ -85,39 +85,6 @@ func chartFiles(t testing.TB, dir string) map[string][]byte {
 		t.Fatal(err)
 	}
 	return files
-}
-
-// packageChart builds a .tgz like `helm package`, with sorted entries and fixed times.
-func packageChart(t testing.TB, name string, files map[string][]byte) []byte {
-	t.Helper()
-	names := make([]string, 0, len(files))
-	for n := range files {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	var buf bytes.Buffer
-	zw := gzip.NewWriter(&buf)
-	tw := tar.NewWriter(zw)
-	for _, n := range names {
-		hdr := &tar.Header{
-			Name:     name + "/" + n,
-			Mode:     0o644,
-			Size:     int64(len(files[n])),
-			ModTime:  time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC),
-			Typeflag: tar.TypeReg,
-			Format:   tar.FormatPAX,
-		}
-		if err := tw.WriteHeader(hdr); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := tw.Write(files[n]); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := errors.Join(tw.Close(), zw.Close()); err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
 }
 
 func archiveFiles(t testing.TB, raw []byte) map[string][]byte {

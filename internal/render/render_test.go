@@ -1,6 +1,8 @@
 package render
 
 import (
+	"github.com/flotilla-dev/flotilla/internal/render/charttest"
+
 	"encoding/json"
 	"fmt"
 	"reflect"
@@ -267,7 +269,7 @@ func TestLoadChartErrors(t *testing.T) {
 	}{
 		{"empty", nil, "loading helm chart: empty archive"},
 		{"not gzip", []byte("hello"), "loading helm chart:"},
-		{"library chart", packageChart(t, "lib", map[string][]byte{
+		{"library chart", charttest.PackageFiles(t, "lib", map[string][]byte{
 			"Chart.yaml": []byte("apiVersion: v2\nname: lib\nversion: 0.1.0\ntype: library\n"),
 		}), "a library chart cannot be rendered"},
 	} {
@@ -319,7 +321,7 @@ func TestHelmSubchartCondition(t *testing.T) {
 	cm := func(name string) []byte {
 		return []byte("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}-" + name + "\ndata:\n  from: {{ .Values.from | quote }}\n")
 	}
-	archive := packageChart(t, "parent", map[string][]byte{
+	archive := charttest.PackageFiles(t, "parent", map[string][]byte{
 		"Chart.yaml": []byte(`apiVersion: v2
 name: parent
 version: 1.0.0

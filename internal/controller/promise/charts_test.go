@@ -8,7 +8,7 @@ import (
 
 	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
 	"github.com/flotilla-dev/flotilla/internal/controller/promise"
-	"github.com/flotilla-dev/flotilla/internal/controller/promise/charttest"
+	"github.com/flotilla-dev/flotilla/internal/render/charttest"
 )
 
 func TestInlineChartIsStandardBase64(t *testing.T) {

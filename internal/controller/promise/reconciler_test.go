@@ -18,9 +18,9 @@ import (
 
 	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
 	"github.com/flotilla-dev/flotilla/internal/controller/promise"
-	"github.com/flotilla-dev/flotilla/internal/controller/promise/charttest"
 	pt "github.com/flotilla-dev/flotilla/internal/controller/promise/promisetest"
 	"github.com/flotilla-dev/flotilla/internal/kube"
+	"github.com/flotilla-dev/flotilla/internal/render/charttest"
 )
 
 func crdClient(t *testing.T) client.Client {

@@ -8,6 +8,7 @@ import (
 	"compress/gzip"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -29,28 +30,42 @@ func Package(tb testing.TB, name, version, values string, templates map[string]s
 	for f, body := range templates {
 		files["templates/"+f] = body
 	}
+	raw := make(map[string][]byte, len(files))
+	for f, body := range files {
+		raw[f] = []byte(body)
+	}
+	return PackageFiles(tb, name, raw)
+}
+
+// PackageFiles builds a .tgz like `helm package` from files (path inside the
+// chart → content), byte for byte reproducible: sorted entries, fixed times.
+func PackageFiles(tb testing.TB, name string, files map[string][]byte) []byte {
+	tb.Helper()
 	names := make([]string, 0, len(files))
-	for f := range files {
-		names = append(names, f)
+	for n := range files {
+		names = append(names, n)
 	}
 	sort.Strings(names)
 	var buf bytes.Buffer
-	gz := gzip.NewWriter(&buf)
-	tw := tar.NewWriter(gz)
-	for _, f := range names {
-		body := files[f]
-		hdr := &tar.Header{Name: name + "/" + f, Mode: 0o644, Size: int64(len(body)), ModTime: time.Unix(0, 0), Typeflag: tar.TypeReg}
+	zw := gzip.NewWriter(&buf)
+	tw := tar.NewWriter(zw)
+	for _, n := range names {
+		hdr := &tar.Header{
+			Name:     name + "/" + n,
+			Mode:     0o644,
+			Size:     int64(len(files[n])),
+			ModTime:  time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC),
+			Typeflag: tar.TypeReg,
+			Format:   tar.FormatPAX,
+		}
 		if err := tw.WriteHeader(hdr); err != nil {
 			tb.Fatal(err)
 		}
-		if _, err := tw.Write([]byte(body)); err != nil {
+		if _, err := tw.Write(files[n]); err != nil {
 			tb.Fatal(err)
 		}
 	}
-	if err := tw.Close(); err != nil {
-		tb.Fatal(err)
-	}
-	if err := gz.Close(); err != nil {
+	if err := errors.Join(tw.Close(), zw.Close()); err != nil {
 		tb.Fatal(err)
 	}
 	return buf.Bytes()
