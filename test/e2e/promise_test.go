@@ -18,7 +18,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
-	"github.com/flotilla-dev/flotilla/internal/controller/promise/charttest"
+	"github.com/flotilla-dev/flotilla/internal/render/charttest"
 )
 
 var (
