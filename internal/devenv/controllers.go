@@ -160,18 +160,6 @@ func (e *Env) StopAgent(name string) error {
 	return r.stop()
 }
 
-// AgentHubConfig returns the credentials `flotilla join` issued to member
-// name's agent: what a test uses to act as that agent.
-func (e *Env) AgentHubConfig(name string) (*rest.Config, error) {
-	e.ctrl.mu.Lock()
-	defer e.ctrl.mu.Unlock()
-	cfg, ok := e.ctrl.agentConfigs[name]
-	if !ok {
-		return nil, fmt.Errorf("no member %q", name)
-	}
-	return rest.CopyConfig(cfg.hub), nil
-}
-
 func (c *controllers) stop() error {
 	c.mu.Lock()
 	runners := make([]*runner, 0, len(c.agents)+1)
