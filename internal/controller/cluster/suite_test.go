@@ -2,16 +2,14 @@ package cluster_test
 
 import (
 	"context"
-	"errors"
 	"os"
 	"testing"
 	"time"
 
-	"github.com/go-logr/logr/testr"
-	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/flotilla-dev/flotilla/internal/hub"
+	"github.com/flotilla-dev/flotilla/internal/hub/hubtest"
 	"github.com/flotilla-dev/flotilla/internal/kube"
 	"github.com/flotilla-dev/flotilla/internal/testenv"
 )
@@ -27,21 +25,7 @@ func TestMain(m *testing.M) {
 // startHub runs the hub manager, as `flotilla hub` does, until the test ends.
 func startHub(t *testing.T, opts hub.Options) {
 	t.Helper()
-	opts.MetricsAddr, opts.ProbeAddr = "0", "0"
-	ctx, cancel := context.WithCancel(ctrl.LoggerInto(context.Background(), testr.NewWithOptions(t, testr.Options{Verbosity: 0})))
-	done := make(chan error, 1)
-	go func() { done <- hub.Run(ctx, hubCP.RESTConfig, opts) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil && !errors.Is(err, context.Canceled) {
-				t.Errorf("hub stopped with: %v", err)
-			}
-		case <-time.After(30 * time.Second):
-			t.Error("hub did not stop within 30s")
-		}
-	})
+	hubtest.Start(t, hubCP.RESTConfig, opts)
 }
 
 func adminClient(t *testing.T) client.WithWatch {

@@ -6,24 +6,21 @@ package promisetest
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"testing"
 	"time"
 
-	"github.com/go-logr/logr"
-	"github.com/go-logr/logr/testr"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/rest"
-	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
 	"github.com/flotilla-dev/flotilla/internal/hub"
+	"github.com/flotilla-dev/flotilla/internal/hub/hubtest"
 	"github.com/flotilla-dev/flotilla/internal/kube"
 	"github.com/flotilla-dev/flotilla/internal/testenv"
 )
@@ -34,28 +31,10 @@ func Main(m *testing.M, cp **testenv.ControlPlane) int {
 	return testenv.MainWithHub(m, func(hub *testenv.ControlPlane) { *cp = hub })
 }
 
-// StartHub runs the hub manager against cfg, as `flotilla hub` does, until tb ends.
+// StartHub runs the hub manager against cfg until tb ends (see hubtest.Start).
 func StartHub(tb testing.TB, cfg *rest.Config, opts hub.Options) {
 	tb.Helper()
-	opts.MetricsAddr, opts.ProbeAddr = "0", "0"
-	log := logr.Discard()
-	if t, ok := tb.(*testing.T); ok {
-		log = testr.NewWithOptions(t, testr.Options{Verbosity: 0})
-	}
-	ctx, cancel := context.WithCancel(ctrl.LoggerInto(context.Background(), log))
-	done := make(chan error, 1)
-	go func() { done <- hub.Run(ctx, cfg, opts) }()
-	tb.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil && !errors.Is(err, context.Canceled) {
-				tb.Errorf("hub stopped with: %v", err)
-			}
-		case <-time.After(30 * time.Second):
-			tb.Error("hub did not stop within 30s")
-		}
-	})
+	hubtest.Start(tb, cfg, opts)
 }
 
 // AdminClient is an admin client of cfg.

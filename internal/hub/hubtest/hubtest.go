@@ -1,0 +1,61 @@
+// Package hubtest runs the hub manager inside a test.
+package hubtest
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/go-logr/logr"
+	"github.com/go-logr/logr/funcr"
+	"k8s.io/client-go/rest"
+	ctrl "sigs.k8s.io/controller-runtime"
+
+	"github.com/flotilla-dev/flotilla/internal/hub"
+)
+
+// Start runs the hub manager against cfg, as `flotilla hub` does, until tb
+// ends; metrics and probes are off.
+func Start(tb testing.TB, cfg *rest.Config, opts hub.Options) {
+	tb.Helper()
+	opts.MetricsAddr, opts.ProbeAddr = "0", "0"
+	ctx, cancel := context.WithCancel(ctrl.LoggerInto(context.Background(), Logger(tb)))
+	done := make(chan error, 1)
+	go func() { done <- hub.Run(ctx, cfg, opts) }()
+	tb.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil && !errors.Is(err, context.Canceled) {
+				tb.Errorf("hub stopped with: %v", err)
+			}
+		case <-time.After(30 * time.Second):
+			tb.Error("hub did not stop within 30s")
+		}
+	})
+}
+
+// Logger logs to tb until the test ends and is silent after: controllers
+// still log while they shut down, and testing panics on a log from a test
+// that has completed.
+func Logger(tb testing.TB) logr.Logger {
+	var (
+		mu    sync.Mutex
+		ended bool
+	)
+	// Registered first, so it runs after every later cleanup (they run last-in, first-out).
+	tb.Cleanup(func() {
+		mu.Lock()
+		ended = true
+		mu.Unlock()
+	})
+	return funcr.New(func(prefix, args string) {
+		mu.Lock()
+		defer mu.Unlock()
+		if !ended {
+			tb.Log(prefix, args)
+		}
+	}, funcr.Options{})
+}
