@@ -56,6 +56,17 @@ const (
 	ManagedByValue = "flotilla"
 )
 
+// Annotations the hub sets on its own objects.
+const (
+	// AnnotationAdmittedAt on a Work is when its spec.revision last changed
+	// (RFC 3339): when its cluster was admitted to that revision. Rollout
+	// progress deadlines count from it.
+	AnnotationAdmittedAt = Group + "/admitted-at"
+	// AnnotationStartedBy on a Rollout names who started it ("hub" for the
+	// Rollouts the hub creates when a Promise changes).
+	AnnotationStartedBy = Group + "/started-by"
+)
+
 // Annotations users put on rendered manifests, live member objects or instances.
 const (
 	// AnnotationReconcile set to ReconcileDisabled stops Flotilla from managing an

@@ -24,6 +24,10 @@ const (
 	IndexWorkByInstance = "spec.subject.instance"
 )
 
+// IndexRolloutByPromise indexes Promise-subject Rollouts (not instance
+// changes) by spec.subject.promise.
+const IndexRolloutByPromise = "spec.subject.promise"
+
 // InstanceKey is the IndexWorkByInstance value of an instance.
 func InstanceKey(namespace, name string) string { return namespace + "/" + name }
 
@@ -53,6 +57,15 @@ func SetupIndexes(ctx context.Context, indexer client.FieldIndexer) error {
 		}); err != nil {
 			return fmt.Errorf("indexing Works by %s: %w", ix.field, err)
 		}
+	}
+	if err := indexer.IndexField(ctx, &fleetv1alpha1.Rollout{}, IndexRolloutByPromise, func(obj client.Object) []string {
+		r, ok := obj.(*fleetv1alpha1.Rollout)
+		if !ok || r.Spec.Subject.Instance != nil {
+			return nil
+		}
+		return []string{r.Spec.Subject.Promise}
+	}); err != nil {
+		return fmt.Errorf("indexing Rollouts by %s: %w", IndexRolloutByPromise, err)
 	}
 	return nil
 }

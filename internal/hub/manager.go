@@ -26,6 +26,7 @@ import (
 	"github.com/flotilla-dev/flotilla/internal/controller/instance"
 	"github.com/flotilla-dev/flotilla/internal/controller/override"
 	"github.com/flotilla-dev/flotilla/internal/controller/promise"
+	"github.com/flotilla-dev/flotilla/internal/controller/rollout"
 	"github.com/flotilla-dev/flotilla/internal/kube"
 )
 
@@ -160,13 +161,31 @@ func NewManager(ctx context.Context, config *rest.Config, opts Options) (ctrl.Ma
 	}
 	kinds := &promise.Kinds{Cache: mgr.GetCache()}
 	charts := promise.NewCharts(mgr, nil)
-	if err := promise.SetupWithManager(ctx, mgr, promise.Options{Kinds: kinds, Charts: charts}); err != nil {
+	var starter promise.RolloutStarter
+	if opts.Revisions == nil {
+		starter = &rollout.Starter{Client: mgr.GetClient(), Reader: mgr.GetAPIReader()}
+	}
+	if err := promise.SetupWithManager(ctx, mgr, promise.Options{Kinds: kinds, Charts: charts, Rollouts: starter}); err != nil {
 		return nil, fmt.Errorf("setting up the Promise controller: %w", err)
 	}
-	if _, err := instance.SetupWithManager(mgr, instance.Options{
-		Kinds: kinds, Charts: charts, Revisions: opts.Revisions, Workers: opts.InstanceWorkers,
-	}); err != nil {
+	// Rollouts decide which revision each cluster renders, unless the
+	// caller chose another selector (tests of rendering alone).
+	var router *rollout.Router
+	revisions := opts.Revisions
+	if revisions == nil {
+		router = rollout.NewRouter(mgr.GetCache())
+		revisions = router
+	}
+	instances, err := instance.SetupWithManager(mgr, instance.Options{
+		Kinds: kinds, Charts: charts, Revisions: revisions, Workers: opts.InstanceWorkers,
+	})
+	if err != nil {
 		return nil, fmt.Errorf("setting up the instance controller: %w", err)
+	}
+	if router != nil {
+		if err := rollout.SetupWithManager(mgr, router, instances); err != nil {
+			return nil, fmt.Errorf("setting up the Rollout controller: %w", err)
+		}
 	}
 	if err := override.SetupWithManager(ctx, mgr); err != nil {
 		return nil, fmt.Errorf("setting up the Override controller: %w", err)

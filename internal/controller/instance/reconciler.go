@@ -373,6 +373,9 @@ func (r *Reconciler) write(ctx context.Context, key Key, cluster, revision strin
 	if err != nil {
 		return nil, err
 	}
+	if existing == nil || existing.Spec.Revision != revision {
+		desired.Annotations = map[string]string{fleetv1alpha1.AnnotationAdmittedAt: r.Clock.Now().UTC().Format(time.RFC3339)}
+	}
 	w, op, err := writeWork(ctx, r.Client, r.APIReader, existing, desired)
 	if err != nil {
 		return nil, err

@@ -54,13 +54,23 @@ type Controller struct {
 }
 
 // EnqueuePromise renders every instance of promise, and its fleet resources, again.
-func (c *Controller) EnqueuePromise(promise string) {
-	c.trigger <- event.TypedGenericEvent[Key]{Object: Key{Promise: promise, Name: allInstances}}
+func (c *Controller) EnqueuePromise(ctx context.Context, promise string) {
+	c.enqueue(ctx, Key{Promise: promise, Name: allInstances})
 }
 
-// EnqueueInstance renders one instance again.
-func (c *Controller) EnqueueInstance(promise, namespace, name string) {
-	c.trigger <- event.TypedGenericEvent[Key]{Object: Key{Promise: promise, Namespace: namespace, Name: name}}
+// EnqueueInstance renders one instance again; with namespace and name empty,
+// the Promise's fleet resources.
+func (c *Controller) EnqueueInstance(ctx context.Context, promise, namespace, name string) {
+	c.enqueue(ctx, Key{Promise: promise, Namespace: namespace, Name: name})
+}
+
+// enqueue hands key to the controller, giving up when ctx ends (the
+// controller may have stopped, and nothing drains the channel then).
+func (c *Controller) enqueue(ctx context.Context, key Key) {
+	select {
+	case c.trigger <- event.TypedGenericEvent[Key]{Object: key}:
+	case <-ctx.Done():
+	}
 }
 
 // allInstances marks a trigger for every key of a Promise; it is not a valid

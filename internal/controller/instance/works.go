@@ -131,6 +131,12 @@ func writeWork(ctx context.Context, c client.Client, reader client.Reader, exist
 		for k, v := range desired.Labels {
 			update.Labels[k] = v
 		}
+		if len(desired.Annotations) > 0 && update.Annotations == nil {
+			update.Annotations = map[string]string{}
+		}
+		for k, v := range desired.Annotations {
+			update.Annotations[k] = v
+		}
 		update.Spec = desired.Spec
 		err := c.Update(ctx, update)
 		if err == nil {

@@ -45,6 +45,12 @@ const (
 	retryDeletion = 30 * time.Second
 )
 
+// RolloutStarter starts the Rollout that moves a Promise's instances from
+// the revision they run to its new latest revision. It must be idempotent.
+type RolloutStarter interface {
+	StartRollout(ctx context.Context, p *fleetv1alpha1.Promise, previous, latest string) error
+}
+
 // Reconciler reconciles Promises.
 type Reconciler struct {
 	// Client reads from the hub's cache and writes.
@@ -59,6 +65,8 @@ type Reconciler struct {
 	Recorder  events.EventRecorder
 	Clock     clock.PassiveClock
 	Charts    *Charts
+	// Rollouts, if set, starts the Rollout of each new latest revision.
+	Rollouts RolloutStarter
 	// rendered remembers content that renders its examples.
 	rendered hashSet
 	// Kinds is told when a Promise's instance kind is served and when it is gone.
@@ -90,6 +98,13 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	status, created, result, err := r.reconcile(ctx, p, now)
 	if err != nil {
 		return ctrl.Result{}, err
+	}
+	if prev := p.Status.LatestRevision; r.Rollouts != nil && prev != "" && status.LatestRevision != prev {
+		// Before the new revision is published: whoever sees it finds its
+		// Rollout, and a crash here starts the same Rollout again.
+		if err := r.Rollouts.StartRollout(ctx, p, prev, status.LatestRevision); err != nil {
+			return ctrl.Result{}, fmt.Errorf("starting the rollout of %s: %w", status.LatestRevision, err)
+		}
 	}
 	if err := controller.PatchStatus(ctx, r.Client, p, func(p *fleetv1alpha1.Promise) { p.Status = status }); err != nil {
 		return ctrl.Result{}, err

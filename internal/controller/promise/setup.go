@@ -41,6 +41,9 @@ type Options struct {
 	Kinds *Kinds
 	// Charts resolves Helm charts; shared with the instance controller.
 	Charts *Charts
+	// Rollouts starts a Rollout whenever a Promise's latest revision
+	// changes; nil starts none.
+	Rollouts RolloutStarter
 }
 
 // NewCharts returns the chart resolver the hub's controllers share.
@@ -72,6 +75,7 @@ func SetupWithManager(ctx context.Context, mgr ctrl.Manager, opts Options) error
 		Clock:     clock.RealClock{},
 		Charts:    opts.Charts,
 		Kinds:     opts.Kinds,
+		Rollouts:  opts.Rollouts,
 	}
 	if err := mgr.Add(metricsRunnable(mgr.GetClient())); err != nil {
 		return err

@@ -1,0 +1,119 @@
+package rollout
+
+import (
+	"sort"
+	"time"
+
+	"k8s.io/apimachinery/pkg/api/meta"
+
+	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
+	"github.com/flotilla-dev/flotilla/internal/rollout"
+)
+
+// observeCluster sums up a subject's Works on one cluster (at least one) as
+// the engine sees a cluster:
+//
+//   - Revision is the target as soon as any Work renders it (the cluster was
+//     admitted, even if a crash left some of its Works behind); otherwise
+//     the revision the Works render (the first, by name, when they differ).
+//   - AppliedRevision is the revision every Work applied in full, if they agree.
+//   - Health is the worst of the Works': Failed, then Progressing (a Work
+//     the agent has not acted on yet counts as Progressing), then Healthy.
+//   - AdmittedAt and HealthSince are the latest of the Works'.
+//   - Adopted is true when every instance on the cluster adopted the target
+//     (adopted reports an instance Work's adoption; fleet Works do not adopt).
+func observeCluster(c *fleetv1alpha1.Cluster, works []*fleetv1alpha1.Work, target string, adopted func(*fleetv1alpha1.Work) bool) rollout.ClusterObservation {
+	sort.Slice(works, func(i, j int) bool { return works[i].Name < works[j].Name })
+	o := rollout.ClusterObservation{
+		Name:   c.Name,
+		Labels: c.Labels,
+		Online: c.Status.Availability == fleetv1alpha1.ClusterAvailabilityAvailable,
+		Health: rollout.HealthHealthy,
+	}
+	instances, adopters := 0, 0
+	applied, appliedAgree := "", true
+	for i, w := range works {
+		if i == 0 || w.Spec.Revision == target {
+			o.Revision = w.Spec.Revision
+		}
+		if w.Spec.Subject.Instance != nil {
+			instances++
+			if adopted != nil && adopted(w) {
+				adopters++
+			}
+		}
+		if i == 0 {
+			applied = w.Status.AppliedRevision
+		} else if w.Status.AppliedRevision != applied {
+			appliedAgree = false
+		}
+		if t := admittedAt(w); t.After(o.AdmittedAt) && w.Spec.Revision == target {
+			o.AdmittedAt = t
+		}
+		h, since, reason, message := workHealth(w)
+		if since.After(o.HealthSince) {
+			o.HealthSince = since
+		}
+		if worse(h, o.Health) {
+			o.Health, o.Reason, o.Message = h, reason, message
+			if inst := w.Spec.Subject.Instance; inst != nil && message != "" {
+				o.Message = inst.Namespace + "/" + inst.Name + ": " + message
+			}
+		}
+	}
+	if appliedAgree {
+		o.AppliedRevision = applied
+	}
+	if o.AdmittedAt.IsZero() {
+		for _, w := range works {
+			if t := admittedAt(w); t.After(o.AdmittedAt) {
+				o.AdmittedAt = t
+			}
+		}
+	}
+	o.Adopted = instances > 0 && adopters == instances
+	return o
+}
+
+// severity orders health from best to worst.
+var severity = map[rollout.Health]int{
+	rollout.HealthHealthy:     0,
+	rollout.HealthProgressing: 1,
+	rollout.HealthUnknown:     2,
+	rollout.HealthFailed:      3,
+}
+
+func worse(a, b rollout.Health) bool { return severity[a] > severity[b] }
+
+// workHealth judges one Work: Progressing until the agent has acted on its
+// current spec; Failed when the apply failed or a resource failed; Healthy
+// when every resource is Current; Unknown before any report. since is when
+// that health began.
+func workHealth(w *fleetv1alpha1.Work) (h rollout.Health, since time.Time, reason, message string) {
+	if w.Status.ObservedGeneration < w.Generation {
+		return rollout.HealthProgressing, admittedAt(w), fleetv1alpha1.ReasonProgressing, "waiting for the agent to apply the new revision"
+	}
+	if a := meta.FindStatusCondition(w.Status.Conditions, fleetv1alpha1.ConditionApplied); a != nil && a.Status == "False" &&
+		(a.Reason == fleetv1alpha1.ReasonApplyFailed || a.Reason == fleetv1alpha1.ReasonPruneFailed) {
+		return rollout.HealthFailed, a.LastTransitionTime.Time, a.Reason, a.Message
+	}
+	c := meta.FindStatusCondition(w.Status.Conditions, fleetv1alpha1.ConditionHealthy)
+	switch {
+	case c == nil:
+		return rollout.HealthUnknown, time.Time{}, fleetv1alpha1.ReasonProgressing, "no health reported yet"
+	case c.Status == "True":
+		return rollout.HealthHealthy, c.LastTransitionTime.Time, c.Reason, c.Message
+	case c.Reason == fleetv1alpha1.ReasonUnhealthy:
+		return rollout.HealthFailed, c.LastTransitionTime.Time, c.Reason, c.Message
+	}
+	return rollout.HealthProgressing, c.LastTransitionTime.Time, c.Reason, c.Message
+}
+
+// admittedAt reads a Work's admission time; zero when it has none.
+func admittedAt(w *fleetv1alpha1.Work) time.Time {
+	t, err := time.Parse(time.RFC3339, w.Annotations[fleetv1alpha1.AnnotationAdmittedAt])
+	if err != nil {
+		return time.Time{}
+	}
+	return t
+}

@@ -1,0 +1,484 @@
+// Package rollout is the hub's Rollout controller. For each Rollout it
+// observes the subject's Works, the clusters, the strategy and any
+// FleetFreeze, asks the pure engine (internal/rollout.Plan) for the next
+// step, writes the status, then admits clusters: it tells the Router which
+// revision each admitted cluster renders and asks the instance controller to
+// render those Works again. It never applies anything itself.
+//
+// It also starts Rollouts: the Promise controller calls Starter when a
+// Promise's latest revision changes, before it publishes that revision.
+package rollout
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"sync"
+	"time"
+
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/events"
+	"k8s.io/utils/clock"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
+	"github.com/flotilla-dev/flotilla/internal/controller"
+	"github.com/flotilla-dev/flotilla/internal/controller/promise"
+	"github.com/flotilla-dev/flotilla/internal/rollout"
+)
+
+// Renderer renders a subject's Works again: the instance controller.
+type Renderer interface {
+	EnqueuePromise(ctx context.Context, promise string)
+	EnqueueInstance(ctx context.Context, promise, namespace, name string)
+}
+
+// adoptionPoll is how often a Deadline rollout looks for new adopters while
+// owners may adopt: adoption is an annotation on an instance, which this
+// controller does not watch.
+const adoptionPoll = 5 * time.Second
+
+// Reconciler plans and executes Rollouts.
+type Reconciler struct {
+	// Client reads typed objects from the hub's cache and writes.
+	Client client.Client
+	// Cache reads instances (unstructured) for Deadline-mode adoption.
+	Cache     client.Reader
+	Recorder  events.EventRecorder
+	Clock     clock.PassiveClock
+	Router    *Router
+	Instances Renderer
+
+	// settled remembers the ended Rollouts whose subject was rendered again
+	// after they ended, so the clusters outside their target set settled.
+	settled sync.Map
+}
+
+// blocked is a reason a Rollout cannot be planned yet.
+type blocked struct {
+	reason, message string
+}
+
+func (b *blocked) Error() string { return b.message }
+
+// Reconcile implements reconcile.Reconciler.
+func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	log := ctrl.LoggerFrom(ctx).WithValues("rollout", req.String())
+	ctx = ctrl.LoggerInto(ctx, log)
+
+	ro := &fleetv1alpha1.Rollout{}
+	if err := r.Client.Get(ctx, req.NamespacedName, ro); err != nil {
+		if apierrors.IsNotFound(err) {
+			r.Router.forget(req.NamespacedName)
+			r.settled.Delete(req.NamespacedName)
+		}
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	if ro.Status.Phase.IsTerminal() {
+		return ctrl.Result{}, r.settle(ctx, ro)
+	}
+	now := r.Clock.Now()
+	o, err := r.observe(ctx, ro, now)
+	var b *blocked
+	if errors.As(err, &b) {
+		return ctrl.Result{}, r.writeStatus(ctx, ro, blockedStatus(ro, b, now))
+	}
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	d, err := rollout.Plan(o.in)
+	if err != nil {
+		return ctrl.Result{}, r.writeStatus(ctx, ro, blockedStatus(ro, &blocked{fleetv1alpha1.ReasonInvalidSpec, err.Error()}, now))
+	}
+	status := d.Status
+	status.ObservedGeneration = ro.Generation
+	if status.Adoption != nil {
+		adoption, err := r.adoption(ctx, ro)
+		if err != nil {
+			return ctrl.Result{}, err
+		}
+		adoption.ForcedAt = status.Adoption.ForcedAt
+		status.Adoption = adoption
+	}
+	old := ro.Status
+	if err := r.writeStatus(ctx, ro, status); err != nil {
+		return ctrl.Result{}, err
+	}
+	// Only once the status that decided them is stored: a crash from here on
+	// plans the same admissions again.
+	r.admit(ctx, ro, o.works, d.Admit)
+	for _, e := range d.Events {
+		r.Recorder.Eventf(ro, nil, string(e.Type), e.Reason, "Rollout", "%s", e.Message)
+	}
+	if old.Phase != status.Phase || old.CurrentWave != status.CurrentWave {
+		log.Info("rollout moved", "phase", status.Phase, "wave", status.CurrentWave,
+			"percentOnTarget", status.PercentOnTarget, "failed", status.Counts.Failed)
+	}
+	if len(d.Admit) > 0 {
+		log.V(1).Info("admitted clusters", "count", len(d.Admit))
+	}
+	return ctrl.Result{RequeueAfter: requeue(o, d)}, nil
+}
+
+// settle runs once per ended Rollout: if it still governs its subject, every
+// Work is rendered again, so clusters that joined during the run (and kept
+// the stable revision) now settle on the outcome.
+func (r *Reconciler) settle(ctx context.Context, ro *fleetv1alpha1.Rollout) error {
+	key := client.ObjectKeyFromObject(ro)
+	r.Router.forget(key)
+	if _, done := r.settled.LoadOrStore(key, true); done {
+		return nil
+	}
+	rollouts, err := listRollouts(ctx, r.Client, ro.Spec.Subject.Promise)
+	if err != nil {
+		r.settled.Delete(key)
+		return err
+	}
+	if n := rollout.Newest(rollouts); n != nil && n.Name == ro.Name && n.Namespace == ro.Namespace {
+		r.Instances.EnqueuePromise(ctx, ro.Spec.Subject.Promise)
+	}
+	return nil
+}
+
+// observation is what one reconcile saw.
+type observation struct {
+	in rollout.Input
+	// works are the subject's Works by cluster.
+	works map[string][]*fleetv1alpha1.Work
+	// freezeLifts is when an active freeze first lifts by itself; zero if none does.
+	freezeLifts time.Time
+}
+
+// observe gathers Plan's input, and the subject's Works by cluster.
+func (r *Reconciler) observe(ctx context.Context, ro *fleetv1alpha1.Rollout, now time.Time) (observation, error) {
+	o := observation{in: rollout.Input{Now: now, Spec: ro.Spec, Status: *ro.Status.DeepCopy()}}
+	in := &o.in
+	if ro.Spec.Subject.Instance != nil {
+		return o, &blocked{fleetv1alpha1.ReasonInvalidSpec,
+			"rollouts of one instance's change are not supported yet: a Rollout moves a Promise's revision (leave subject.instance unset)"}
+	}
+	if ro.Namespace != fleetv1alpha1.PlatformNamespace {
+		return o, &blocked{fleetv1alpha1.ReasonInvalidSpec,
+			fmt.Sprintf("a Rollout of a Promise's revision must live in namespace %s", fleetv1alpha1.PlatformNamespace)}
+	}
+	p := &fleetv1alpha1.Promise{}
+	if err := r.Client.Get(ctx, types.NamespacedName{Name: ro.Spec.Subject.Promise}, p); err != nil {
+		if apierrors.IsNotFound(err) {
+			return o, &blocked{fleetv1alpha1.ReasonNotFound, fmt.Sprintf("promise %s not found", ro.Spec.Subject.Promise)}
+		}
+		return o, fmt.Errorf("reading promise: %w", err)
+	}
+	for _, rev := range []string{ro.Spec.TargetRevision, ro.Spec.FromRevision} {
+		if err := r.checkRevision(ctx, p.Name, rev); err != nil {
+			return o, err
+		}
+	}
+	strategy, err := r.strategy(ctx, ro, p)
+	if err != nil {
+		return o, err
+	}
+	in.Strategy = strategy
+
+	rollouts, err := listRollouts(ctx, r.Client, p.Name)
+	if err != nil {
+		return o, err
+	}
+	in.SupersededBy = rollout.SupersededBy(ro, rollouts)
+	in.StartedBy = ro.Annotations[fleetv1alpha1.AnnotationStartedBy]
+	if in.StartedBy == "" {
+		in.StartedBy = rollout.ActorUnknown
+	}
+	if in.Freeze, o.freezeLifts, err = r.activeFreeze(ctx, now); err != nil {
+		return o, err
+	}
+
+	works, err := r.works(ctx, p.Name)
+	if err != nil {
+		return o, err
+	}
+	o.works = works
+	var adopted func(*fleetv1alpha1.Work) bool
+	if ro.Spec.UpdatePolicy.Mode == fleetv1alpha1.UpdateModeDeadline {
+		adopters, err := r.adopters(ctx, ro, p)
+		if err != nil {
+			return o, err
+		}
+		adopted = func(w *fleetv1alpha1.Work) bool {
+			i := w.Spec.Subject.Instance
+			return i != nil && adopters[types.NamespacedName{Namespace: i.Namespace, Name: i.Name}]
+		}
+	}
+	clusters := &fleetv1alpha1.ClusterList{}
+	if err := r.Client.List(ctx, clusters); err != nil {
+		return o, fmt.Errorf("listing clusters: %w", err)
+	}
+	for i := range clusters.Items {
+		c := &clusters.Items[i]
+		if ws := works[c.Name]; len(ws) > 0 && c.DeletionTimestamp.IsZero() {
+			in.Clusters = append(in.Clusters, observeCluster(c, ws, ro.Spec.TargetRevision, adopted))
+		}
+	}
+	return o, nil
+}
+
+// checkRevision blocks a Rollout whose revision does not exist (yet).
+func (r *Reconciler) checkRevision(ctx context.Context, promise, name string) error {
+	if name == "" {
+		return nil
+	}
+	rev := &fleetv1alpha1.PromiseRevision{}
+	if err := r.Client.Get(ctx, types.NamespacedName{Name: name}, rev); err != nil {
+		if apierrors.IsNotFound(err) {
+			return &blocked{fleetv1alpha1.ReasonRevisionNotFound, fmt.Sprintf("PromiseRevision %s not found", name)}
+		}
+		return fmt.Errorf("reading revision %s: %w", name, err)
+	}
+	if rev.Spec.Promise != promise {
+		return &blocked{fleetv1alpha1.ReasonInvalidSpec, fmt.Sprintf("PromiseRevision %s belongs to promise %s, not %s", name, rev.Spec.Promise, promise)}
+	}
+	return nil
+}
+
+// DefaultStrategyName names the RolloutStrategy used by Promises that name none.
+const DefaultStrategyName = "default"
+
+// allAtOnce is the strategy of a Promise that names none when no
+// RolloutStrategy "default" exists: one wave, every cluster at once, no
+// failure allowed.
+func allAtOnce() fleetv1alpha1.RolloutStrategySpec {
+	return fleetv1alpha1.RolloutStrategySpec{Waves: []fleetv1alpha1.Wave{{Name: "all"}}}
+}
+
+// strategy resolves the Rollout's strategy: inline, named, the Promise's, the
+// RolloutStrategy "default", or all at once.
+func (r *Reconciler) strategy(ctx context.Context, ro *fleetv1alpha1.Rollout, p *fleetv1alpha1.Promise) (fleetv1alpha1.RolloutStrategySpec, error) {
+	if ro.Spec.Strategy != nil {
+		return *ro.Spec.Strategy, nil
+	}
+	ref, required := ro.Spec.StrategyRef, true
+	if ref == nil {
+		ref = p.Spec.StrategyRef
+	}
+	if ref == nil {
+		ref, required = &fleetv1alpha1.LocalObjectReference{Name: DefaultStrategyName}, false
+	}
+	s := &fleetv1alpha1.RolloutStrategy{}
+	if err := r.Client.Get(ctx, types.NamespacedName{Name: ref.Name}, s); err != nil {
+		if !apierrors.IsNotFound(err) {
+			return fleetv1alpha1.RolloutStrategySpec{}, fmt.Errorf("reading RolloutStrategy %s: %w", ref.Name, err)
+		}
+		if required {
+			return fleetv1alpha1.RolloutStrategySpec{}, &blocked{fleetv1alpha1.ReasonStrategyNotFound, fmt.Sprintf("RolloutStrategy %s not found", ref.Name)}
+		}
+		return allAtOnce(), nil
+	}
+	return s.Spec, nil
+}
+
+// activeFreeze returns the FleetFreeze in force, if any (one that rolls back
+// wins over one that halts, then the first by name), and when the first of
+// the active freezes lifts by itself (zero if none does).
+func (r *Reconciler) activeFreeze(ctx context.Context, now time.Time) (*rollout.FreezeObservation, time.Time, error) {
+	list := &fleetv1alpha1.FleetFreezeList{}
+	if err := r.Client.List(ctx, list); err != nil {
+		return nil, time.Time{}, fmt.Errorf("listing fleet freezes: %w", err)
+	}
+	active := activeFreezes(list.Items, now)
+	if len(active) == 0 {
+		return nil, time.Time{}, nil
+	}
+	var lifts time.Time
+	for _, f := range active {
+		if f.Spec.Until != nil && (lifts.IsZero() || f.Spec.Until.Before(&metav1.Time{Time: lifts})) {
+			lifts = f.Spec.Until.Time
+		}
+	}
+	f := active[0]
+	return &rollout.FreezeObservation{Name: f.Name, Action: freezeAction(f), Reason: f.Spec.Reason, By: f.Spec.FrozenBy}, lifts, nil
+}
+
+// activeFreezes returns the freezes in force at now, the one that decides first.
+func activeFreezes(freezes []fleetv1alpha1.FleetFreeze, now time.Time) []fleetv1alpha1.FleetFreeze {
+	var active []fleetv1alpha1.FleetFreeze
+	for _, f := range freezes {
+		if f.DeletionTimestamp.IsZero() && (f.Spec.Until == nil || now.Before(f.Spec.Until.Time)) {
+			active = append(active, f)
+		}
+	}
+	sort.Slice(active, func(i, j int) bool {
+		ri, rj := freezeAction(active[i]) == fleetv1alpha1.FreezeRollback, freezeAction(active[j]) == fleetv1alpha1.FreezeRollback
+		if ri != rj {
+			return ri
+		}
+		return active[i].Name < active[j].Name
+	})
+	return active
+}
+
+func freezeAction(f fleetv1alpha1.FleetFreeze) fleetv1alpha1.FreezeAction {
+	if f.Spec.Action == "" {
+		return fleetv1alpha1.FreezeHalt
+	}
+	return f.Spec.Action
+}
+
+// works returns the hub's Works of a Promise (instances and fleet resources)
+// by cluster, leaving out those being deleted.
+func (r *Reconciler) works(ctx context.Context, promise string) (map[string][]*fleetv1alpha1.Work, error) {
+	list := &fleetv1alpha1.WorkList{}
+	if err := r.Client.List(ctx, list, client.MatchingFields{controller.IndexWorkByPromise: promise}); err != nil {
+		return nil, fmt.Errorf("listing works: %w", err)
+	}
+	out := map[string][]*fleetv1alpha1.Work{}
+	for i := range list.Items {
+		w := &list.Items[i]
+		if w.Labels[fleetv1alpha1.LabelManagedBy] != fleetv1alpha1.ManagedByValue || !w.DeletionTimestamp.IsZero() {
+			continue
+		}
+		out[w.Spec.Cluster] = append(out[w.Spec.Cluster], w)
+	}
+	return out, nil
+}
+
+// instances lists the Promise's instances from the cache.
+func (r *Reconciler) instances(ctx context.Context, p *fleetv1alpha1.Promise) ([]unstructured.Unstructured, error) {
+	gvk := promise.GVK(&p.Spec.API)
+	list := &unstructured.UnstructuredList{}
+	list.SetGroupVersionKind(gvk.GroupVersion().WithKind(gvk.Kind + "List"))
+	if err := r.Cache.List(ctx, list); err != nil {
+		return nil, fmt.Errorf("listing %s instances: %w", gvk.Kind, err)
+	}
+	return list.Items, nil
+}
+
+// adopters returns the instances whose owners adopted the Rollout's target.
+func (r *Reconciler) adopters(ctx context.Context, ro *fleetv1alpha1.Rollout, p *fleetv1alpha1.Promise) (map[types.NamespacedName]bool, error) {
+	items, err := r.instances(ctx, p)
+	if err != nil {
+		return nil, err
+	}
+	out := map[types.NamespacedName]bool{}
+	for _, inst := range items {
+		if inst.GetAnnotations()[fleetv1alpha1.AnnotationAdoptRevision] == ro.Spec.TargetRevision {
+			out[types.NamespacedName{Namespace: inst.GetNamespace(), Name: inst.GetName()}] = true
+		}
+	}
+	return out, nil
+}
+
+// adoption counts instances, not clusters: the owners who adopted.
+func (r *Reconciler) adoption(ctx context.Context, ro *fleetv1alpha1.Rollout) (*fleetv1alpha1.AdoptionStatus, error) {
+	p := &fleetv1alpha1.Promise{}
+	if err := r.Client.Get(ctx, types.NamespacedName{Name: ro.Spec.Subject.Promise}, p); err != nil {
+		return nil, fmt.Errorf("reading promise: %w", err)
+	}
+	items, err := r.instances(ctx, p)
+	if err != nil {
+		return nil, err
+	}
+	a := &fleetv1alpha1.AdoptionStatus{Instances: int32(len(items))}
+	for _, inst := range items {
+		if inst.GetAnnotations()[fleetv1alpha1.AnnotationAdoptRevision] == ro.Spec.TargetRevision {
+			a.Adopted++
+		}
+	}
+	return a, nil
+}
+
+// admit executes Plan's admissions. The Router learns which revision each
+// admitted cluster renders: those admitted now, and those already on the
+// target (so a cluster whose Works were only partly rewritten before a crash
+// completes). Then every Work not yet on its cluster's revision is rendered
+// again.
+func (r *Reconciler) admit(ctx context.Context, ro *fleetv1alpha1.Rollout, works map[string][]*fleetv1alpha1.Work, admissions []rollout.Admission) {
+	frozen := map[string]bool{}
+	for _, w := range ro.Status.Waves {
+		for _, c := range w.Clusters {
+			frozen[c] = true
+		}
+	}
+	admitted := map[string]string{}
+	for cluster, ws := range works {
+		for _, w := range ws {
+			if frozen[cluster] && w.Spec.Revision == ro.Spec.TargetRevision {
+				admitted[cluster] = ro.Spec.TargetRevision
+			}
+		}
+	}
+	for _, a := range admissions {
+		admitted[a.Cluster] = a.Revision
+	}
+	r.Router.set(client.ObjectKeyFromObject(ro), admitted)
+	for cluster, rev := range admitted {
+		for _, w := range works[cluster] {
+			if w.Spec.Revision == rev {
+				continue
+			}
+			ns, name := "", ""
+			if i := w.Spec.Subject.Instance; i != nil {
+				ns, name = i.Namespace, i.Name
+			}
+			r.Instances.EnqueueInstance(ctx, ro.Spec.Subject.Promise, ns, name)
+		}
+	}
+}
+
+// requeue is when the Rollout must be looked at again by time alone: when
+// Plan asks, when a freeze lifts by itself (the FleetFreeze watch sees only
+// edits and deletions), and often while Deadline-mode owners may adopt.
+func requeue(o observation, d rollout.Decision) time.Duration {
+	after := d.RequeueAfter
+	sooner := func(t time.Duration) {
+		if t > 0 && (after == 0 || t < after) {
+			after = t
+		}
+	}
+	if !o.freezeLifts.IsZero() {
+		sooner(o.freezeLifts.Sub(o.in.Now) + time.Second)
+	}
+	if d.Status.Adoption != nil && d.Status.Adoption.ForcedAt == nil && !d.Status.Phase.IsTerminal() {
+		sooner(adoptionPoll)
+	}
+	return after
+}
+
+// writeStatus stores status when it changed. The write is guarded by the
+// resourceVersion read: a plan made from a stale status never overwrites a
+// newer one (the conflict requeues, and the next plan starts from the new one).
+func (r *Reconciler) writeStatus(ctx context.Context, ro *fleetv1alpha1.Rollout, status fleetv1alpha1.RolloutStatus) error {
+	if equality.Semantic.DeepEqual(ro.Status, status) {
+		return nil
+	}
+	base := ro.DeepCopy()
+	ro.Status = status
+	if err := r.Client.Status().Patch(ctx, ro, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{})); err != nil {
+		return fmt.Errorf("writing status: %w", err)
+	}
+	return nil
+}
+
+// blockedStatus reports a Rollout that cannot be planned: Stalled with why.
+// A Rollout that never started stays Pending; one that started keeps its
+// phase and admits nothing until the problem is fixed.
+func blockedStatus(ro *fleetv1alpha1.Rollout, b *blocked, now time.Time) fleetv1alpha1.RolloutStatus {
+	st := *ro.Status.DeepCopy()
+	st.ObservedGeneration = ro.Generation
+	if st.Phase == "" {
+		st.Phase = fleetv1alpha1.RolloutPhasePending
+	}
+	set := func(typ string, status metav1.ConditionStatus, reason string) {
+		controller.SetCondition(&st.Conditions, metav1.Condition{
+			Type: typ, Status: status, Reason: reason, Message: b.message, ObservedGeneration: ro.Generation,
+		}, now)
+	}
+	set(fleetv1alpha1.ConditionReady, metav1.ConditionFalse, b.reason)
+	set(fleetv1alpha1.ConditionReconciling, metav1.ConditionFalse, b.reason)
+	set(fleetv1alpha1.ConditionStalled, metav1.ConditionTrue, b.reason)
+	return st
+}

@@ -1,0 +1,114 @@
+package rollout
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"sync"
+
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
+	"github.com/flotilla-dev/flotilla/internal/controller"
+	"github.com/flotilla-dev/flotilla/internal/rollout"
+)
+
+// Router is the instance controller's RevisionSelector while rollouts run:
+// it answers, for each subject and cluster, the revision the governing
+// Rollout admits (rollout.RevisionFor), and names that Rollout on the Work.
+//
+// What a Rollout admitted lives in the Works themselves (their
+// spec.revision); the Router only holds, per Rollout, the clusters its last
+// reconcile admitted or holds on its target, so that every Work of an
+// admitted cluster follows. After a restart it holds nothing until the
+// Rollout controller reconciles again, and meanwhile every Work stays where
+// it is.
+type Router struct {
+	// Cache reads Rollouts.
+	Cache client.Reader
+
+	mu       sync.RWMutex
+	admitted map[types.NamespacedName]map[string]string
+}
+
+// NewRouter returns a Router reading Rollouts from cache.
+func NewRouter(cache client.Reader) *Router {
+	return &Router{Cache: cache, admitted: map[types.NamespacedName]map[string]string{}}
+}
+
+// Revision implements instance.RevisionSelector.
+func (r *Router) Revision(ctx context.Context, subject fleetv1alpha1.WorkSubject, cluster, current, latest string) (string, error) {
+	rollouts, err := r.rollouts(ctx, subject.Promise)
+	if err != nil {
+		return "", err
+	}
+	route := rollout.Route{Governing: rollout.Newest(rollouts)}
+	if route.Governing != nil {
+		r.mu.RLock()
+		route.Admitted = r.admitted[client.ObjectKeyFromObject(route.Governing)]
+		r.mu.RUnlock()
+	}
+	return rollout.RevisionFor(route, cluster, current, latest), nil
+}
+
+// AdmittedBy implements instance.RolloutReporter: the newest Rollout whose
+// target is revision, with the cluster's wave in it. The answer does not
+// change when that Rollout ends, so finishing a Rollout rewrites no Work.
+func (r *Router) AdmittedBy(ctx context.Context, subject fleetv1alpha1.WorkSubject, cluster, revision string) *fleetv1alpha1.RolloutReference {
+	rollouts, err := r.rollouts(ctx, subject.Promise)
+	if err != nil {
+		return nil
+	}
+	var matching []fleetv1alpha1.Rollout
+	for _, ro := range rollouts {
+		if ro.Spec.TargetRevision == revision {
+			matching = append(matching, ro)
+		}
+	}
+	ro := rollout.Newest(matching)
+	if ro == nil {
+		return nil
+	}
+	return &fleetv1alpha1.RolloutReference{Namespace: ro.Namespace, Name: ro.Name, Wave: waveOf(ro, cluster)}
+}
+
+// waveOf returns the wave of ro's frozen target set that holds cluster, or "".
+func waveOf(ro *fleetv1alpha1.Rollout, cluster string) string {
+	for _, w := range ro.Status.Waves {
+		if i := sort.SearchStrings(w.Clusters, cluster); i < len(w.Clusters) && w.Clusters[i] == cluster {
+			return w.Name
+		}
+	}
+	return ""
+}
+
+// set records what a Rollout's reconcile admitted: cluster → revision.
+func (r *Router) set(key types.NamespacedName, admitted map[string]string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.admitted[key] = admitted
+}
+
+// forget drops what the Router holds for a Rollout that ended or is gone.
+func (r *Router) forget(key types.NamespacedName) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	delete(r.admitted, key)
+}
+
+// rollouts lists the Promise-subject Rollouts of promise from the cache.
+func (r *Router) rollouts(ctx context.Context, promise string) ([]fleetv1alpha1.Rollout, error) {
+	return listRollouts(ctx, r.Cache, promise)
+}
+
+// listRollouts lists the Promise-subject Rollouts of promise. Only those in
+// the platform namespace count: a Rollout elsewhere cannot move a Promise.
+func listRollouts(ctx context.Context, c client.Reader, promise string) ([]fleetv1alpha1.Rollout, error) {
+	list := &fleetv1alpha1.RolloutList{}
+	if err := c.List(ctx, list, client.InNamespace(fleetv1alpha1.PlatformNamespace),
+		client.MatchingFields{controller.IndexRolloutByPromise: promise}); err != nil {
+		return nil, fmt.Errorf("listing rollouts of promise %s: %w", promise, err)
+	}
+	return list.Items, nil
+}

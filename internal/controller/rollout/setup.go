@@ -1,0 +1,123 @@
+package rollout
+
+import (
+	"context"
+
+	"k8s.io/apimachinery/pkg/api/equality"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/utils/clock"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	ctrlcontroller "sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
+	"github.com/flotilla-dev/flotilla/internal/controller"
+)
+
+// EventSource is the reporting controller named on the hub's Events.
+const EventSource = "flotilla-hub"
+
+// DefaultWorkers is how many Rollouts are reconciled at once.
+const DefaultWorkers = 4
+
+// SetupWithManager registers the Rollout controller with mgr. router must be
+// the instance controller's RevisionSelector, and instances that controller.
+func SetupWithManager(mgr ctrl.Manager, router *Router, instances Renderer) error {
+	r := &Reconciler{
+		Client:    mgr.GetClient(),
+		Cache:     mgr.GetCache(),
+		Recorder:  mgr.GetEventRecorder(EventSource),
+		Clock:     clock.RealClock{},
+		Router:    router,
+		Instances: instances,
+	}
+	c := mgr.GetClient()
+	return ctrl.NewControllerManagedBy(mgr).
+		Named("rollout").
+		For(&fleetv1alpha1.Rollout{}).
+		// Agents report on Works; admissions rewrite them.
+		Watches(&fleetv1alpha1.Work{}, handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, o client.Object) []reconcile.Request {
+			w, ok := o.(*fleetv1alpha1.Work)
+			if !ok {
+				return nil
+			}
+			return running(ctx, c, w.Spec.Subject.Promise)
+		}), builder.WithPredicates(workChanged())).
+		// Clusters going offline or coming back; relabelled ones matter only
+		// before a target set is frozen.
+		Watches(&fleetv1alpha1.Cluster{}, handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, _ client.Object) []reconcile.Request {
+			return running(ctx, c, "")
+		}), builder.WithPredicates(clusterChanged())).
+		Watches(&fleetv1alpha1.FleetFreeze{}, handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, _ client.Object) []reconcile.Request {
+			return running(ctx, c, "")
+		})).
+		Watches(&fleetv1alpha1.RolloutStrategy{}, handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, _ client.Object) []reconcile.Request {
+			return running(ctx, c, "")
+		})).
+		Watches(&fleetv1alpha1.PromiseRevision{}, handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, o client.Object) []reconcile.Request {
+			rev, ok := o.(*fleetv1alpha1.PromiseRevision)
+			if !ok {
+				return nil
+			}
+			return running(ctx, c, rev.Spec.Promise)
+		})).
+		WithOptions(ctrlcontroller.Options{MaxConcurrentReconciles: DefaultWorkers}).
+		Complete(r)
+}
+
+// running returns the Rollouts not yet ended, of promise ("" for every Promise).
+func running(ctx context.Context, c client.Reader, promise string) []reconcile.Request {
+	list := &fleetv1alpha1.RolloutList{}
+	var opts []client.ListOption
+	if promise != "" {
+		opts = append(opts, client.MatchingFields{controller.IndexRolloutByPromise: promise})
+	}
+	if err := c.List(ctx, list, opts...); err != nil {
+		ctrl.LoggerFrom(ctx).Error(err, "listing rollouts")
+		return nil
+	}
+	var out []reconcile.Request
+	for _, ro := range list.Items {
+		if !ro.Status.Phase.IsTerminal() {
+			out = append(out, reconcile.Request{NamespacedName: types.NamespacedName{Namespace: ro.Namespace, Name: ro.Name}})
+		}
+	}
+	return out
+}
+
+// workChanged passes Work events that can move a Rollout: creation,
+// deletion, a new revision or generation, and a status change.
+func workChanged() predicate.Predicate {
+	return predicate.Funcs{
+		UpdateFunc: func(e event.UpdateEvent) bool {
+			o, ok1 := e.ObjectOld.(*fleetv1alpha1.Work)
+			n, ok2 := e.ObjectNew.(*fleetv1alpha1.Work)
+			if !ok1 || !ok2 {
+				return true
+			}
+			return o.Generation != n.Generation || !equality.Semantic.DeepEqual(o.Status, n.Status) ||
+				o.DeletionTimestamp.IsZero() != n.DeletionTimestamp.IsZero()
+		},
+	}
+}
+
+// clusterChanged passes Cluster events that can move a Rollout: availability,
+// labels, creation and deletion. Heartbeat timestamps alone do not.
+func clusterChanged() predicate.Predicate {
+	return predicate.Funcs{
+		UpdateFunc: func(e event.UpdateEvent) bool {
+			o, ok1 := e.ObjectOld.(*fleetv1alpha1.Cluster)
+			n, ok2 := e.ObjectNew.(*fleetv1alpha1.Cluster)
+			if !ok1 || !ok2 {
+				return true
+			}
+			return o.Status.Availability != n.Status.Availability || !equality.Semantic.DeepEqual(o.Labels, n.Labels) ||
+				o.DeletionTimestamp.IsZero() != n.DeletionTimestamp.IsZero()
+		},
+	}
+}

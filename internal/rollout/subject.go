@@ -1,0 +1,119 @@
+package rollout
+
+import (
+	"strconv"
+
+	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
+)
+
+// AnnotationPromiseGeneration on a Rollout the hub created records the
+// generation of the Promise whose change it carries; it orders Rollouts
+// created within the same second.
+const AnnotationPromiseGeneration = fleetv1alpha1.Group + "/promise-generation"
+
+// Newest returns the Rollout that governs a subject: the most recently
+// created of rollouts (creation time, then Promise generation, then name),
+// or nil for none.
+func Newest(rollouts []fleetv1alpha1.Rollout) *fleetv1alpha1.Rollout {
+	var newest *fleetv1alpha1.Rollout
+	for i := range rollouts {
+		if r := &rollouts[i]; newest == nil || newer(r, newest) {
+			newest = r
+		}
+	}
+	return newest
+}
+
+// newer reports whether a was created after b.
+func newer(a, b *fleetv1alpha1.Rollout) bool {
+	ta, tb := a.CreationTimestamp.Time, b.CreationTimestamp.Time
+	if !ta.Equal(tb) {
+		return ta.After(tb)
+	}
+	ga, gb := promiseGeneration(a), promiseGeneration(b)
+	if ga != gb {
+		return ga > gb
+	}
+	return a.Name > b.Name
+}
+
+func promiseGeneration(r *fleetv1alpha1.Rollout) int64 {
+	g, err := strconv.ParseInt(r.Annotations[AnnotationPromiseGeneration], 10, 64)
+	if err != nil {
+		return 0
+	}
+	return g
+}
+
+// SupersededBy names the Rollout that supersedes r among rollouts of the same
+// subject (the newest, when it is not r), or "".
+func SupersededBy(r *fleetv1alpha1.Rollout, rollouts []fleetv1alpha1.Rollout) string {
+	n := Newest(rollouts)
+	if n == nil || n.Name == r.Name && n.Namespace == r.Namespace || !newer(n, r) {
+		return ""
+	}
+	return n.Name
+}
+
+// StableRevision is the revision a subject's clusters settle on once r (its
+// governing Rollout) is over, and so the fromRevision of the Rollout that
+// follows it: the target after success, the rollback revision after a
+// rollback, and otherwise (in flight, aborted, failed) fromRevision, or the
+// target for a first rollout.
+func StableRevision(r *fleetv1alpha1.Rollout) string {
+	switch r.Status.Phase {
+	case fleetv1alpha1.RolloutPhaseSucceeded:
+		return r.Spec.TargetRevision
+	case fleetv1alpha1.RolloutPhaseRolledBack:
+		return or(r.Status.RollbackRevision, r.Spec.FromRevision)
+	}
+	return or(r.Spec.FromRevision, r.Spec.TargetRevision)
+}
+
+// Route is what the router knows of the Rollout governing a subject.
+type Route struct {
+	// Governing is the newest Rollout of the subject; nil when it has none.
+	Governing *fleetv1alpha1.Rollout
+	// Admitted maps the clusters the governing Rollout admitted (or holds on
+	// its target) to their revision. Empty until the Rollout controller has
+	// reconciled it since the hub started.
+	Admitted map[string]string
+}
+
+// RevisionFor decides which revision a subject's Work on cluster renders:
+// current is what it renders now ("" for a new Work), latest the Promise's
+// latest revision.
+//
+//   - No Rollout ever: latest for a new Work, current otherwise (a change is
+//     only ever moved by a Rollout, which the hub creates before it publishes
+//     the new latest revision).
+//   - A Rollout in flight: the revision it admitted the cluster to; else
+//     current; else (a new Work) fromRevision. Clusters outside its frozen
+//     target set are never admitted, so they stay on the stable revision
+//     until it ends.
+//   - A finished Rollout of the latest revision: every cluster settles on its
+//     StableRevision, except after an abort or failure, where clusters stay
+//     where they are (new Works get fromRevision).
+//   - A finished Rollout of an older revision (the Rollout of the latest is
+//     still being created, or was deleted): current; else its StableRevision.
+func RevisionFor(route Route, cluster, current, latest string) string {
+	r := route.Governing
+	if r == nil {
+		return or(current, latest)
+	}
+	stable := StableRevision(r)
+	if !r.Status.Phase.IsTerminal() {
+		if rev, ok := route.Admitted[cluster]; ok {
+			return rev
+		}
+		return or(current, stable)
+	}
+	if r.Spec.TargetRevision != latest {
+		return or(current, stable)
+	}
+	switch r.Status.Phase {
+	case fleetv1alpha1.RolloutPhaseSucceeded, fleetv1alpha1.RolloutPhaseRolledBack:
+		return stable
+	}
+	return or(current, stable)
+}
