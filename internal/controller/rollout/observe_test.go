@@ -1,0 +1,185 @@
+package rollout
+
+import (
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
+	"github.com/flotilla-dev/flotilla/internal/rollout"
+)
+
+var t0 = time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
+
+// work is a Work of promise web on cluster c1 for instance name ("" for
+// fleet resources), rendering rev, admitted at admitted, whose agent acted on
+// its spec and reported healthy (a Healthy condition) since since.
+func work(name, rev string, admitted time.Time, healthy metav1.ConditionStatus, reason string, since time.Time) *fleetv1alpha1.Work {
+	w := &fleetv1alpha1.Work{
+		ObjectMeta: metav1.ObjectMeta{Name: "web-" + name, Generation: 2,
+			Annotations: map[string]string{fleetv1alpha1.AnnotationAdmittedAt: admitted.Format(time.RFC3339)}},
+		Spec: fleetv1alpha1.WorkSpec{Cluster: "c1", Revision: rev, Subject: fleetv1alpha1.WorkSubject{Promise: "web"}},
+		Status: fleetv1alpha1.WorkStatus{ObservedGeneration: 2, AppliedRevision: rev, Conditions: []metav1.Condition{
+			{Type: fleetv1alpha1.ConditionHealthy, Status: healthy, Reason: reason, Message: "deployment " + reason, LastTransitionTime: metav1.NewTime(since)},
+		}},
+	}
+	if name != "" {
+		w.Spec.Subject.Instance = &fleetv1alpha1.InstanceReference{Namespace: "team-a", Name: name}
+	}
+	return w
+}
+
+func cluster(availability fleetv1alpha1.ClusterAvailability) *fleetv1alpha1.Cluster {
+	return &fleetv1alpha1.Cluster{
+		ObjectMeta: metav1.ObjectMeta{Name: "c1", Labels: map[string]string{"ring": "canary"}},
+		Status:     fleetv1alpha1.ClusterStatus{Availability: availability},
+	}
+}
+
+func TestObserveCluster(t *testing.T) {
+	healthyOld := func(name string) *fleetv1alpha1.Work {
+		return work(name, "r1", t0, metav1.ConditionTrue, fleetv1alpha1.ReasonHealthy, t0)
+	}
+	for _, tc := range []struct {
+		name    string
+		cluster *fleetv1alpha1.Cluster
+		works   []*fleetv1alpha1.Work
+		adopted map[string]bool
+		want    rollout.ClusterObservation
+	}{
+		{
+			name:    "not admitted: every Work on the old revision",
+			cluster: cluster(fleetv1alpha1.ClusterAvailabilityAvailable),
+			works:   []*fleetv1alpha1.Work{healthyOld("a"), healthyOld("")},
+			want: rollout.ClusterObservation{Revision: "r1", AppliedRevision: "r1", Health: rollout.HealthHealthy,
+				HealthSince: t0, AdmittedAt: t0, Online: true},
+		},
+		{
+			name:    "admitted in part (a crash between two Work writes) counts as admitted, not applied",
+			cluster: cluster(fleetv1alpha1.ClusterAvailabilityAvailable),
+			works: []*fleetv1alpha1.Work{healthyOld("a"),
+				work("b", "r2", t0.Add(time.Minute), metav1.ConditionTrue, fleetv1alpha1.ReasonHealthy, t0.Add(2*time.Minute))},
+			want: rollout.ClusterObservation{Revision: "r2", Health: rollout.HealthHealthy,
+				HealthSince: t0.Add(2 * time.Minute), AdmittedAt: t0.Add(time.Minute), Online: true},
+		},
+		{
+			name:    "the worst Work decides, and names its instance",
+			cluster: cluster(fleetv1alpha1.ClusterAvailabilityAvailable),
+			works: []*fleetv1alpha1.Work{
+				work("a", "r2", t0, metav1.ConditionFalse, fleetv1alpha1.ReasonInProgress, t0),
+				work("b", "r2", t0, metav1.ConditionFalse, fleetv1alpha1.ReasonUnhealthy, t0.Add(time.Second)),
+			},
+			want: rollout.ClusterObservation{Revision: "r2", AppliedRevision: "r2", Health: rollout.HealthFailed,
+				Reason: fleetv1alpha1.ReasonUnhealthy, Message: "team-a/b: deployment Unhealthy",
+				HealthSince: t0.Add(time.Second), AdmittedAt: t0, Online: true},
+		},
+		{
+			name:    "offline cluster; every instance adopted",
+			cluster: cluster(fleetv1alpha1.ClusterAvailabilityOffline),
+			works:   []*fleetv1alpha1.Work{healthyOld("a"), healthyOld("b"), healthyOld("")},
+			adopted: map[string]bool{"a": true, "b": true},
+			want: rollout.ClusterObservation{Revision: "r1", AppliedRevision: "r1", Health: rollout.HealthHealthy,
+				HealthSince: t0, AdmittedAt: t0, Adopted: true},
+		},
+		{
+			name:    "one instance of two adopted: the cluster has not",
+			cluster: cluster(fleetv1alpha1.ClusterAvailabilityAvailable),
+			works:   []*fleetv1alpha1.Work{healthyOld("a"), healthyOld("b")},
+			adopted: map[string]bool{"a": true},
+			want: rollout.ClusterObservation{Revision: "r1", AppliedRevision: "r1", Health: rollout.HealthHealthy,
+				HealthSince: t0, AdmittedAt: t0, Online: true},
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			adopted := func(w *fleetv1alpha1.Work) bool {
+				return w.Spec.Subject.Instance != nil && tc.adopted[w.Spec.Subject.Instance.Name]
+			}
+			got := observeCluster(tc.cluster, tc.works, "r2", adopted)
+			tc.want.Name, tc.want.Labels = "c1", tc.cluster.Labels
+			if got.Name != tc.want.Name || got.Revision != tc.want.Revision || got.AppliedRevision != tc.want.AppliedRevision ||
+				got.Health != tc.want.Health || got.Online != tc.want.Online || got.Adopted != tc.want.Adopted ||
+				!got.HealthSince.Equal(tc.want.HealthSince) || !got.AdmittedAt.Equal(tc.want.AdmittedAt) ||
+				got.Reason != tc.want.Reason || got.Message != tc.want.Message {
+				t.Errorf("observeCluster =\n%+v\nwant\n%+v", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestWorkHealth(t *testing.T) {
+	pending := work("a", "r2", t0, metav1.ConditionTrue, fleetv1alpha1.ReasonHealthy, t0.Add(-time.Hour))
+	pending.Generation = 3 // the agent has not seen the new revision yet
+	failedApply := work("a", "r2", t0, metav1.ConditionTrue, fleetv1alpha1.ReasonHealthy, t0)
+	failedApply.Status.Conditions = append(failedApply.Status.Conditions, metav1.Condition{
+		Type: fleetv1alpha1.ConditionApplied, Status: metav1.ConditionFalse, Reason: fleetv1alpha1.ReasonApplyFailed,
+		Message: "Deployment web: forbidden", LastTransitionTime: metav1.NewTime(t0.Add(time.Minute)),
+	})
+	silent := work("a", "r2", t0, metav1.ConditionTrue, "", t0)
+	silent.Status.Conditions = nil
+	for _, tc := range []struct {
+		name   string
+		w      *fleetv1alpha1.Work
+		health rollout.Health
+		since  time.Time
+		reason string
+	}{
+		{"not acted on: progressing since admission", pending, rollout.HealthProgressing, t0, fleetv1alpha1.ReasonProgressing},
+		{"apply failed", failedApply, rollout.HealthFailed, t0.Add(time.Minute), fleetv1alpha1.ReasonApplyFailed},
+		{"healthy", work("a", "r2", t0, metav1.ConditionTrue, fleetv1alpha1.ReasonHealthy, t0), rollout.HealthHealthy, t0, fleetv1alpha1.ReasonHealthy},
+		{"in progress", work("a", "r2", t0, metav1.ConditionFalse, fleetv1alpha1.ReasonInProgress, t0), rollout.HealthProgressing, t0, fleetv1alpha1.ReasonInProgress},
+		{"unhealthy", work("a", "r2", t0, metav1.ConditionFalse, fleetv1alpha1.ReasonUnhealthy, t0), rollout.HealthFailed, t0, fleetv1alpha1.ReasonUnhealthy},
+		{"nothing reported", silent, rollout.HealthUnknown, time.Time{}, fleetv1alpha1.ReasonProgressing},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h, since, reason, _ := workHealth(tc.w)
+			if h != tc.health || !since.Equal(tc.since) || reason != tc.reason {
+				t.Errorf("workHealth = %s since %s (%s), want %s since %s (%s)", h, since, reason, tc.health, tc.since, tc.reason)
+			}
+		})
+	}
+}
+
+func TestFromRevision(t *testing.T) {
+	ro := func(phase fleetv1alpha1.RolloutPhase) *fleetv1alpha1.Rollout {
+		return &fleetv1alpha1.Rollout{
+			Spec:   fleetv1alpha1.RolloutSpec{FromRevision: "r1", TargetRevision: "r2"},
+			Status: fleetv1alpha1.RolloutStatus{Phase: phase},
+		}
+	}
+	for _, tc := range []struct {
+		name   string
+		newest *fleetv1alpha1.Rollout
+		latest string
+		want   string
+	}{
+		{"first change", nil, "r2", "r1"},
+		{"after a success", ro(fleetv1alpha1.RolloutPhaseSucceeded), "r3", "r2"},
+		{"after a rollback", ro(fleetv1alpha1.RolloutPhaseRolledBack), "r3", "r1"},
+		{"over one in flight", ro(fleetv1alpha1.RolloutPhaseProgressing), "r3", "r1"},
+		{"reverting one in flight", ro(fleetv1alpha1.RolloutPhaseProgressing), "r1", "r2"},
+		{"reverting an aborted one", ro(fleetv1alpha1.RolloutPhaseAborted), "r1", "r2"},
+		{"back to what a rollback left: nothing to do", ro(fleetv1alpha1.RolloutPhaseRolledBack), "r1", "r1"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := FromRevision(tc.newest, "r1", tc.latest); got != tc.want {
+				t.Errorf("FromRevision = %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestRolloutName(t *testing.T) {
+	p := &fleetv1alpha1.Promise{ObjectMeta: metav1.ObjectMeta{Name: "web", Generation: 7}}
+	if got := RolloutName(p); got != "web-7" {
+		t.Errorf("RolloutName = %q", got)
+	}
+	long := make([]byte, 253)
+	for i := range long {
+		long[i] = 'a'
+	}
+	p.Name = string(long)
+	if got := RolloutName(p); len(got) != 253 || got[len(got)-2:] != "-7" {
+		t.Errorf("RolloutName of a long name = %q (%d)", got, len(got))
+	}
+}

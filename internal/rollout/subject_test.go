@@ -1,0 +1,130 @@
+package rollout
+
+import (
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
+)
+
+func subjectRollout(name string, created time.Time, gen, from, target string, phase fleetv1alpha1.RolloutPhase) fleetv1alpha1.Rollout {
+	r := fleetv1alpha1.Rollout{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: fleetv1alpha1.PlatformNamespace, CreationTimestamp: metav1.NewTime(created)},
+		Spec:       fleetv1alpha1.RolloutSpec{Subject: fleetv1alpha1.RolloutSubject{Promise: "web"}, FromRevision: from, TargetRevision: target},
+		Status:     fleetv1alpha1.RolloutStatus{Phase: phase},
+	}
+	if gen != "" {
+		r.Annotations = map[string]string{AnnotationPromiseGeneration: gen}
+	}
+	return r
+}
+
+func TestNewestOrdersByCreationThenGenerationThenName(t *testing.T) {
+	t0 := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		name     string
+		rollouts []fleetv1alpha1.Rollout
+		want     string
+	}{
+		{"none", nil, ""},
+		{"later creation wins", []fleetv1alpha1.Rollout{
+			subjectRollout("web-9", t0.Add(time.Second), "9", "a", "b", ""),
+			subjectRollout("web-10", t0, "10", "b", "c", ""),
+		}, "web-9"},
+		{"same second: higher generation wins, whatever the names", []fleetv1alpha1.Rollout{
+			subjectRollout("web-10", t0, "10", "a", "b", ""),
+			subjectRollout("web-9", t0, "9", "b", "c", ""),
+		}, "web-10"},
+		{"same second, no generation: name decides", []fleetv1alpha1.Rollout{
+			subjectRollout("adhoc-a", t0, "", "a", "b", ""),
+			subjectRollout("adhoc-b", t0, "", "b", "c", ""),
+		}, "adhoc-b"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := ""
+			if n := Newest(tc.rollouts); n != nil {
+				got = n.Name
+			}
+			if got != tc.want {
+				t.Errorf("Newest = %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestSupersededBy(t *testing.T) {
+	t0 := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
+	old := subjectRollout("web-2", t0, "2", "r1", "r2", fleetv1alpha1.RolloutPhaseProgressing)
+	newer := subjectRollout("web-3", t0.Add(time.Minute), "3", "r1", "r3", "")
+	all := []fleetv1alpha1.Rollout{old, newer}
+	if got := SupersededBy(&old, all); got != "web-3" {
+		t.Errorf("old rollout superseded by %q, want web-3", got)
+	}
+	if got := SupersededBy(&newer, all); got != "" {
+		t.Errorf("newest rollout superseded by %q, want none", got)
+	}
+	if got := SupersededBy(&old, all[:1]); got != "" {
+		t.Errorf("sole rollout superseded by %q, want none", got)
+	}
+}
+
+func TestStableRevision(t *testing.T) {
+	for _, tc := range []struct {
+		phase          fleetv1alpha1.RolloutPhase
+		from, rollback string
+		want           string
+	}{
+		{fleetv1alpha1.RolloutPhaseSucceeded, "r1", "", "r2"},
+		{fleetv1alpha1.RolloutPhaseRolledBack, "r1", "r0", "r0"},
+		{fleetv1alpha1.RolloutPhaseRolledBack, "r1", "", "r1"},
+		{fleetv1alpha1.RolloutPhaseProgressing, "r1", "", "r1"},
+		{fleetv1alpha1.RolloutPhaseAborted, "r1", "", "r1"},
+		{fleetv1alpha1.RolloutPhaseProgressing, "", "", "r2"},
+	} {
+		r := subjectRollout("web-2", time.Time{}, "", tc.from, "r2", tc.phase)
+		r.Status.RollbackRevision = tc.rollback
+		if got := StableRevision(&r); got != tc.want {
+			t.Errorf("%s from %q rollback %q: stable %q, want %q", tc.phase, tc.from, tc.rollback, got, tc.want)
+		}
+	}
+}
+
+func TestRevisionFor(t *testing.T) {
+	inFlight := subjectRollout("web-2", time.Time{}, "", "r1", "r2", fleetv1alpha1.RolloutPhaseProgressing)
+	succeeded := subjectRollout("web-2", time.Time{}, "", "r1", "r2", fleetv1alpha1.RolloutPhaseSucceeded)
+	rolledBack := subjectRollout("web-2", time.Time{}, "", "r1", "r2", fleetv1alpha1.RolloutPhaseRolledBack)
+	rolledBack.Status.RollbackRevision = "r1"
+	aborted := subjectRollout("web-2", time.Time{}, "", "r1", "r2", fleetv1alpha1.RolloutPhaseAborted)
+	admitted := map[string]string{"c1": "r2"}
+
+	for _, tc := range []struct {
+		name                     string
+		route                    Route
+		cluster, current, latest string
+		want                     string
+	}{
+		{"no rollout: a new Work renders latest", Route{}, "c1", "", "r1", "r1"},
+		{"no rollout: a Work stays where it is", Route{}, "c1", "r1", "r2", "r1"},
+		{"in flight: admitted cluster moves", Route{&inFlight, admitted}, "c1", "r1", "r2", "r2"},
+		{"in flight: other cluster stays", Route{&inFlight, admitted}, "c2", "r1", "r2", "r1"},
+		{"in flight: new Work on a cluster not admitted gets from", Route{&inFlight, admitted}, "c2", "", "r2", "r1"},
+		{"in flight: new Work on an admitted cluster gets the target", Route{&inFlight, admitted}, "c1", "", "r2", "r2"},
+		{"in flight after a restart: nothing moves", Route{&inFlight, nil}, "c1", "r1", "r2", "r1"},
+		{"in flight: rollback admission", Route{&inFlight, map[string]string{"c1": "r1"}}, "c1", "r2", "r2", "r1"},
+		{"succeeded: stragglers settle on the target", Route{&succeeded, nil}, "c9", "r1", "r2", "r2"},
+		{"rolled back: everything on the rollback revision", Route{&rolledBack, nil}, "c1", "r2", "r2", "r1"},
+		{"rolled back: new Works too", Route{&rolledBack, nil}, "c1", "", "r2", "r1"},
+		{"aborted: clusters stay", Route{&aborted, nil}, "c1", "r2", "r2", "r2"},
+		{"aborted: new Works get from", Route{&aborted, nil}, "c1", "", "r2", "r1"},
+		{"finished rollout of an older revision: nothing moves until the new one", Route{&succeeded, nil}, "c1", "r2", "r3", "r2"},
+		{"finished rollout of an older revision: new Works get its outcome", Route{&succeeded, nil}, "c1", "", "r3", "r2"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := RevisionFor(tc.route, tc.cluster, tc.current, tc.latest); got != tc.want {
+				t.Errorf("RevisionFor = %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
