@@ -61,6 +61,8 @@ type controllers struct {
 	mu     sync.Mutex
 	hub    *runner
 	agents map[string]*runner
+	// hubOptions remember how the hub controller was started, so StartHub can restart it.
+	hubOptions hub.Options
 	// agentConfigs remember how each agent was started, so StartAgent can restart it.
 	agentConfigs map[string]agentConfig
 }
@@ -73,27 +75,33 @@ type agentConfig struct {
 
 // startControllers runs the hub controller, joins every member and starts its agent.
 func (e *Env) startControllers(ctx context.Context, opts Options) error {
-	e.ctrl = &controllers{agents: map[string]*runner{}, agentConfigs: map[string]agentConfig{}}
-	ctrl.SetLogger(logr.Discard()) // components log to their own files via context
-
-	hubRunner, err := startRunner("hub", filepath.Join(e.Dir, "hub", "controller.log"), func(ctx context.Context) error {
-		return hub.Run(ctx, e.Hub.RESTConfig, hub.Options{
+	e.ctrl = &controllers{
+		agents:       map[string]*runner{},
+		agentConfigs: map[string]agentConfig{},
+		hubOptions: hub.Options{
 			MetricsAddr: "0",
 			ProbeAddr:   "0",
 			// Short enough that a stopped agent shows as Offline within a demo.
 			ClusterOfflineGrace:       3 * opts.HeartbeatInterval,
 			HeartbeatStatusResolution: time.Minute,
-		})
-	})
-	if err != nil {
+		},
+	}
+	ctrl.SetLogger(logr.Discard()) // components log to their own files via context
+
+	if err := e.StartHub(); err != nil {
 		return err
 	}
-	e.ctrl.hub = hubRunner
 
-	for _, m := range e.Members {
+	for i, m := range e.Members {
+		labels := map[string]string{"env": "dev", "member": m.Name}
+		if opts.MemberLabels != nil {
+			for k, v := range opts.MemberLabels(i + 1) {
+				labels[k] = v
+			}
+		}
 		joined, err := membership.Join(ctx, e.Hub.RESTConfig, membership.JoinOptions{
 			Name:   m.Name,
-			Labels: map[string]string{"env": "dev", "member": m.Name},
+			Labels: labels,
 		})
 		if err != nil {
 			return fmt.Errorf("joining %s: %w", m.Name, err)
@@ -123,6 +131,47 @@ func (e *Env) startControllers(ctx context.Context, opts Options) error {
 		if err := e.StartAgent(m.Name); err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+// StartHub starts the in-process hub controller (again), with the options it
+// was first started with; its log goes on in DIR/hub/controller.log.
+func (e *Env) StartHub() error {
+	if e.ctrl == nil {
+		return errors.New("the environment runs no controllers")
+	}
+	e.ctrl.mu.Lock()
+	defer e.ctrl.mu.Unlock()
+	if e.ctrl.hub != nil {
+		return errors.New("the hub controller is already running")
+	}
+	opts := e.ctrl.hubOptions
+	r, err := startRunner("hub", filepath.Join(e.Dir, "hub", "controller.log"), func(ctx context.Context) error {
+		return hub.Run(ctx, e.Hub.RESTConfig, opts)
+	})
+	if err != nil {
+		return err
+	}
+	e.ctrl.hub = r
+	return nil
+}
+
+// StopHub stops the in-process hub controller and waits until it has, as a
+// crashed or restarted hub would: agents and control planes keep running.
+func (e *Env) StopHub() error {
+	if e.ctrl == nil {
+		return errors.New("the environment runs no controllers")
+	}
+	e.ctrl.mu.Lock()
+	r := e.ctrl.hub
+	e.ctrl.hub = nil
+	e.ctrl.mu.Unlock()
+	if r == nil {
+		return errors.New("the hub controller is not running")
+	}
+	if err := r.stop(); err != nil && !errors.Is(err, context.Canceled) {
+		return err
 	}
 	return nil
 }

@@ -46,6 +46,10 @@ type Options struct {
 	HeartbeatInterval time.Duration
 	// ResyncInterval is how often agents re-check health without a change.
 	ResyncInterval time.Duration
+	// MemberLabels, when set, gives the i-th member (1-based, as in MemberName)
+	// extra Cluster labels at join time, merged over the default ones
+	// (env=dev, member=<name>); tests use it to sort members into rollout waves.
+	MemberLabels func(i int) map[string]string
 }
 
 // Defaults for a development fleet: quicker than production, so a stopped

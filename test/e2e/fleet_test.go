@@ -34,17 +34,20 @@ type fleet struct {
 // each member joined and served by its agent.
 func givenFleet(t *testing.T, n int) *fleet {
 	t.Helper()
+	return givenFleetWith(t, devenv.Options{Members: n})
+}
+
+// givenFleetWith is givenFleet with more options (e.g. member labels); Dir,
+// Nodes and the agents' intervals are the fixture's own.
+func givenFleetWith(t *testing.T, opts devenv.Options) *fleet {
+	t.Helper()
 	dir, err := os.MkdirTemp("", testenv.DirPrefix+"fleet-")
 	if err != nil {
 		t.Fatal(err)
 	}
-	env, err := devenv.Up(context.Background(), devenv.Options{
-		Dir:               dir,
-		Members:           n,
-		Nodes:             1,
-		HeartbeatInterval: time.Second,
-		ResyncInterval:    5 * time.Second,
-	})
+	opts.Dir, opts.Nodes = dir, 1
+	opts.HeartbeatInterval, opts.ResyncInterval = time.Second, 5*time.Second
+	env, err := devenv.Up(context.Background(), opts)
 	if err != nil {
 		_ = os.RemoveAll(dir)
 		t.Fatal(err)
