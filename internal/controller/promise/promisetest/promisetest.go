@@ -278,6 +278,7 @@ func (e *Env) ReportReady(w *fleetv1alpha1.Work) {
 		LastAppliedTime:    &now,
 		Conditions: []metav1.Condition{
 			{Type: fleetv1alpha1.ConditionApplied, Status: metav1.ConditionTrue, Reason: fleetv1alpha1.ReasonApplied, LastTransitionTime: now},
+			{Type: fleetv1alpha1.ConditionHealthy, Status: metav1.ConditionTrue, Reason: fleetv1alpha1.ReasonHealthy, LastTransitionTime: now},
 			{Type: fleetv1alpha1.ConditionReady, Status: metav1.ConditionTrue, Reason: fleetv1alpha1.ReasonHealthy, LastTransitionTime: now},
 		},
 	}

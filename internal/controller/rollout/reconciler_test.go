@@ -1,0 +1,258 @@
+package rollout_test
+
+import (
+	"strconv"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
+	"github.com/flotilla-dev/flotilla/internal/controller/promise/promisetest"
+	"github.com/flotilla-dev/flotilla/internal/rollout"
+)
+
+// template renders the instance's ConfigMap with a release marker, so each
+// release is a new revision.
+func template(release string) string {
+	return `apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: {{ .instance.metadata.name }}
+data:
+  size: {{ .spec.size }}
+  release: "` + release + `"
+`
+}
+
+// givenSite publishes Promise name (kind Site in group) on three clusters,
+// <name>-c1 in ring canary and <name>-g1, <name>-g2 in ring general, with
+// one instance "shop" in namespace <name>-team placed on all three, and
+// reports its Works healthy. It returns the first revision.
+func (s *story) givenSite(name, strategy string) string {
+	s.TB.Helper()
+	team := name + "-team"
+	s.cluster(name+"-c1", map[string]string{"suite": name, "ring": "canary"})
+	s.cluster(name+"-g1", map[string]string{"suite": name, "ring": "general"})
+	s.cluster(name+"-g2", map[string]string{"suite": name, "ring": "general"})
+	s.Fleet(name, map[string]string{"suite": name}, team)
+	s.Namespace(team, nil)
+	p := promisetest.ConfigMapPromise(name, s.group, "Site", name)
+	p.Spec.Templates.GoTemplates[0].Template = template("1")
+	if strategy != "" {
+		p.Spec.StrategyRef = &fleetv1alpha1.LocalObjectReference{Name: strategy}
+	}
+	s.Create(p)
+	r1 := s.PromiseReady(name)
+	s.Create(promisetest.Instance(s.group, "Site", team, "shop", map[string]any{"size": "small"}))
+	for _, c := range s.clusters(name) {
+		s.WaitWork(name, team, "shop", c, func(w *fleetv1alpha1.Work) (bool, string) { return w.Spec.Revision == r1, w.Spec.Revision })
+	}
+	s.reportReady(name, team, "shop", s.clusters(name)...)
+	return r1
+}
+
+// cluster registers a member that counts as online without an agent: Git
+// delivery without a health source (the tests write Work status themselves).
+func (s *story) cluster(name string, labels map[string]string) {
+	s.TB.Helper()
+	s.Namespace(fleetv1alpha1.ClusterNamespace(name), nil)
+	s.Create(&fleetv1alpha1.Cluster{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels},
+		Spec: fleetv1alpha1.ClusterSpec{Delivery: fleetv1alpha1.Delivery{Mode: fleetv1alpha1.DeliveryGit, Git: &fleetv1alpha1.GitDelivery{
+			URL: "https://git.example.com/fleet.git", HealthSource: fleetv1alpha1.GitHealthNone}}},
+	})
+}
+
+func (s *story) clusters(name string) []string {
+	return []string{name + "-c1", name + "-g1", name + "-g2"}
+}
+
+// release changes the Promise to a new release and returns the name of the
+// Rollout the hub starts for it and the new revision.
+func (s *story) release(name, release, previous string) (string, string) {
+	s.TB.Helper()
+	gen := s.changePromise(name, template(release))
+	var latest string
+	promisetest.Eventually(s.TB, time.Minute, "a new revision of "+name, func() (bool, string) {
+		p := &fleetv1alpha1.Promise{}
+		if err := s.C.Get(s.Ctx, client.ObjectKey{Name: name}, p); err != nil {
+			return false, err.Error()
+		}
+		latest = p.Status.LatestRevision
+		return latest != previous && latest != "", latest
+	})
+	return name + "-" + strconv.FormatInt(gen, 10), latest
+}
+
+// stays checks for a while that the clusters' Works keep rendering rev.
+func (s *story) stays(name, rev string, clusters ...string) {
+	s.TB.Helper()
+	deadline := time.Now().Add(time.Second)
+	for time.Now().Before(deadline) {
+		for _, c := range clusters {
+			if got := s.workRevision(name, name+"-team", "shop", c); got != rev {
+				s.TB.Fatalf("the Work on %s renders %s, want it to stay on %s", c, got, rev)
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// moves waits until the clusters' Works render rev.
+func (s *story) moves(name, rev string, clusters ...string) {
+	s.TB.Helper()
+	for _, c := range clusters {
+		s.WaitWork(name, name+"-team", "shop", c, func(w *fleetv1alpha1.Work) (bool, string) { return w.Spec.Revision == rev, w.Spec.Revision })
+	}
+}
+
+func (s *story) patchRollout(name string, change func(*fleetv1alpha1.Rollout)) {
+	s.TB.Helper()
+	ro := s.rollout(name)
+	base := ro.DeepCopy()
+	change(ro)
+	if err := s.C.Patch(s.Ctx, ro, client.MergeFrom(base)); err != nil {
+		s.TB.Fatal(err)
+	}
+}
+
+// A Promise change moves through the waves: the canary first, then, once it
+// is healthy and the general wave approved, the rest. Nothing moves before
+// its turn, and each admitted Work names the Rollout and wave that admitted it.
+func TestPromiseChangeRollsOutWaveByWave(t *testing.T) {
+	s := newStory(t, "waves.example.com")
+	s.strategy("waves", fleetv1alpha1.FailureHalt, wave("canary"), wave("general", func(w *fleetv1alpha1.Wave) {
+		w.Approval = fleetv1alpha1.ApprovalRequired
+	}))
+	r1 := s.givenSite("waves", "waves")
+
+	list := &fleetv1alpha1.RolloutList{}
+	if err := s.C.List(s.Ctx, list, client.MatchingLabels{fleetv1alpha1.LabelPromise: "waves"}); err != nil || len(list.Items) != 0 {
+		t.Fatalf("a Promise's first revision needs no Rollout; got %d (%v)", len(list.Items), err)
+	}
+
+	name, r2 := s.release("waves", "2", r1)
+	ro := s.waitRollout(name, "admitting the canary", func(ro *fleetv1alpha1.Rollout) bool {
+		return ro.Status.CurrentWave == "canary" && ro.Status.Counts.Admitted == 1
+	})
+	if ro.Spec.FromRevision != r1 || ro.Spec.TargetRevision != r2 || ro.Annotations[fleetv1alpha1.AnnotationStartedBy] != rollout.ActorHub {
+		t.Errorf("rollout spec %+v, annotations %v", ro.Spec, ro.Annotations)
+	}
+	s.moves("waves", r2, "waves-c1")
+	s.stays("waves", r1, "waves-g1", "waves-g2")
+	w := s.Work("waves", "waves-team", "shop", "waves-c1")
+	if w.Spec.Rollout == nil || w.Spec.Rollout.Name != name || w.Spec.Rollout.Wave != "canary" || w.Annotations[fleetv1alpha1.AnnotationAdmittedAt] == "" {
+		t.Errorf("admitted Work: rollout %+v, annotations %v", w.Spec.Rollout, w.Annotations)
+	}
+
+	s.reportReady("waves", "waves-team", "shop", "waves-c1")
+	s.waitRollout(name, "waiting for the general wave's approval", phaseIs(fleetv1alpha1.RolloutPhaseWaitingForApproval))
+	s.stays("waves", r1, "waves-g1", "waves-g2")
+
+	s.patchRollout(name, func(ro *fleetv1alpha1.Rollout) {
+		ro.Spec.Approvals = append(ro.Spec.Approvals, fleetv1alpha1.Approval{Wave: "general",
+			ChangeRecord: fleetv1alpha1.ChangeRecord{By: "alice", At: &metav1.Time{Time: time.Now().Truncate(time.Second)}}})
+	})
+	s.moves("waves", r2, "waves-g1", "waves-g2")
+	s.reportReady("waves", "waves-team", "shop", "waves-g1", "waves-g2")
+	ro = s.waitRollout(name, "succeeded", phaseIs(fleetv1alpha1.RolloutPhaseSucceeded))
+	if ro.Status.PercentOnTarget != 100 || ro.Status.Counts.Healthy != 3 {
+		t.Errorf("succeeded with %d%% on target, counts %+v", ro.Status.PercentOnTarget, ro.Status.Counts)
+	}
+	approved := false
+	for _, h := range ro.Status.History {
+		approved = approved || h.Actor == "alice" && h.Wave == "general"
+	}
+	if !approved {
+		t.Errorf("history does not name the approver: %+v", ro.Status.History)
+	}
+}
+
+// A failing canary exceeds its budget and, with onFailure Rollback, moves
+// back to the previous revision; the general wave is never touched.
+func TestFailingCanaryRollsBack(t *testing.T) {
+	s := newStory(t, "rollback.example.com")
+	s.strategy("rollback", fleetv1alpha1.FailureRollback, wave("canary"), wave("general"))
+	r1 := s.givenSite("rollback", "rollback")
+
+	name, r2 := s.release("rollback", "2", r1)
+	s.moves("rollback", r2, "rollback-c1")
+	w := s.Work("rollback", "rollback-team", "shop", "rollback-c1")
+	now := metav1.Now()
+	w.Status = fleetv1alpha1.WorkStatus{ObservedGeneration: w.Generation, AppliedRevision: r2, Conditions: []metav1.Condition{
+		{Type: fleetv1alpha1.ConditionApplied, Status: metav1.ConditionTrue, Reason: fleetv1alpha1.ReasonApplied, LastTransitionTime: now},
+		{Type: fleetv1alpha1.ConditionHealthy, Status: metav1.ConditionFalse, Reason: fleetv1alpha1.ReasonUnhealthy,
+			Message: "Deployment shop: CrashLoopBackOff", LastTransitionTime: now},
+	}}
+	if err := s.C.Status().Update(s.Ctx, w); err != nil {
+		t.Fatal(err)
+	}
+
+	ro := s.waitRollout(name, "rolling back", phaseIs(fleetv1alpha1.RolloutPhaseRollingBack))
+	if ro.Status.RollbackRevision != r1 || ro.Status.FailureCount != 1 || ro.Status.Failures[0].Cluster != "rollback-c1" {
+		t.Errorf("rollback to %q with failures %+v", ro.Status.RollbackRevision, ro.Status.Failures)
+	}
+	s.moves("rollback", r1, "rollback-c1")
+	s.reportReady("rollback", "rollback-team", "shop", "rollback-c1")
+	s.waitRollout(name, "rolled back", phaseIs(fleetv1alpha1.RolloutPhaseRolledBack))
+	s.stays("rollback", r1, s.clusters("rollback")...)
+}
+
+// A Rollout that cannot be planned says why (Stalled) and starts as soon as
+// the cause is fixed; a Rollout of a Promise outside the platform namespace
+// never moves anything.
+func TestBlockedRollouts(t *testing.T) {
+	s := newStory(t, "blocked.example.com")
+	r1 := s.givenSite("blocked", "blocked-strategy")
+	name, _ := s.release("blocked", "2", r1)
+	s.waitRollout(name, "stalled on its missing strategy", func(ro *fleetv1alpha1.Rollout) bool {
+		return promisetest.ConditionReason(ro.Status.Conditions, fleetv1alpha1.ConditionStalled) == fleetv1alpha1.ReasonStrategyNotFound &&
+			ro.Status.Phase == fleetv1alpha1.RolloutPhasePending
+	})
+	s.stays("blocked", r1, s.clusters("blocked")...)
+	s.strategy("blocked-strategy", fleetv1alpha1.FailureHalt, wave("canary"), wave("general"))
+	s.waitRollout(name, "admitting once its strategy exists", func(ro *fleetv1alpha1.Rollout) bool {
+		return ro.Status.Counts.Admitted == 1 && !promisetest.ConditionIs(ro.Status.Conditions, fleetv1alpha1.ConditionStalled, metav1.ConditionTrue)
+	})
+
+	adhoc := &fleetv1alpha1.Rollout{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "blocked-team", Name: "sneaky"},
+		Spec: fleetv1alpha1.RolloutSpec{Subject: fleetv1alpha1.RolloutSubject{Promise: "blocked"},
+			FromRevision: r1, TargetRevision: r1 + "x"},
+	}
+	s.Create(adhoc)
+	promisetest.Eventually(t, time.Minute, "the team's Rollout stalled", func() (bool, string) {
+		if err := s.C.Get(s.Ctx, client.ObjectKeyFromObject(adhoc), adhoc); err != nil {
+			return false, err.Error()
+		}
+		return promisetest.ConditionReason(adhoc.Status.Conditions, fleetv1alpha1.ConditionStalled) == fleetv1alpha1.ReasonInvalidSpec,
+			string(adhoc.Status.Phase)
+	})
+}
+
+// A second change while the first is rolling out supersedes it: the first
+// stops where it is, and the second starts from the fleet's stable revision
+// and takes the admitted canary on to the newest revision.
+func TestNewerChangeSupersedes(t *testing.T) {
+	s := newStory(t, "supersede.example.com")
+	s.strategy("supersede", fleetv1alpha1.FailureHalt, wave("canary"), wave("general", func(w *fleetv1alpha1.Wave) {
+		w.Approval = fleetv1alpha1.ApprovalRequired
+	}))
+	r1 := s.givenSite("supersede", "supersede")
+	first, r2 := s.release("supersede", "2", r1)
+	s.moves("supersede", r2, "supersede-c1")
+
+	second, r3 := s.release("supersede", "3", r2)
+	ro := s.waitRollout(first, "superseded", phaseIs(fleetv1alpha1.RolloutPhaseSuperseded))
+	if ro.Status.SupersededBy != second {
+		t.Errorf("superseded by %q, want %q", ro.Status.SupersededBy, second)
+	}
+	ro = s.waitRollout(second, "started", func(ro *fleetv1alpha1.Rollout) bool { return ro.Status.CurrentWave == "canary" })
+	if ro.Spec.FromRevision != r1 || ro.Spec.TargetRevision != r3 {
+		t.Errorf("second rollout moves %s → %s, want %s → %s", ro.Spec.FromRevision, ro.Spec.TargetRevision, r1, r3)
+	}
+	s.moves("supersede", r3, "supersede-c1")
+	s.stays("supersede", r1, "supersede-g1", "supersede-g2")
+}
