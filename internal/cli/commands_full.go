@@ -13,5 +13,9 @@ func platformCommands() []*cobra.Command {
 		newDevCommand(),
 		newJoinCommand(),
 		newUnjoinCommand(),
+		newRolloutCommand(),
+		newFreezeCommand(),
+		newUnfreezeCommand(),
+		newUpgradeCommand(),
 	}
 }

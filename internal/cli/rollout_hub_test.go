@@ -1,0 +1,141 @@
+//go:build !agent
+
+package cli
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
+	"github.com/flotilla-dev/flotilla/config/crd"
+	"github.com/flotilla-dev/flotilla/internal/kube"
+	"github.com/flotilla-dev/flotilla/internal/testenv"
+)
+
+// The verbs wired end to end, through the command tree, against a real hub
+// API server (the operations themselves are tested in internal/rolloutctl).
+func TestRolloutVerbsAgainstAHub(t *testing.T) {
+	hub := testenv.NewHub(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	crds, err := crd.CRDs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := hub.InstallCRDs(ctx, crds); err != nil {
+		t.Fatal(err)
+	}
+	c, err := client.New(hub.RESTConfig, client.Options{Scheme: kube.NewScheme()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: fleetv1alpha1.PlatformNamespace}}); err != nil {
+		t.Fatal(err)
+	}
+	r := &fleetv1alpha1.Rollout{
+		ObjectMeta: metav1.ObjectMeta{Name: "app-r2", Namespace: fleetv1alpha1.PlatformNamespace},
+		Spec:       fleetv1alpha1.RolloutSpec{Subject: fleetv1alpha1.RolloutSubject{Promise: "app"}, FromRevision: "app-r1", TargetRevision: "app-r2"},
+	}
+	if err := c.Create(ctx, r); err != nil {
+		t.Fatal(err)
+	}
+	r.Status = fleetv1alpha1.RolloutStatus{Phase: fleetv1alpha1.RolloutPhaseWaitingForApproval, CurrentWave: "canary",
+		Waves: []fleetv1alpha1.WaveStatus{{Name: "canary", Phase: fleetv1alpha1.WavePhaseWaitingForApproval, Clusters: []string{"a"}}}}
+	if err := c.Status().Update(ctx, r); err != nil {
+		t.Fatal(err)
+	}
+
+	run := func(ctx context.Context, out io.Writer, args ...string) error {
+		root := newRootCommand()
+		root.SetOut(out)
+		root.SetErr(out)
+		root.SetArgs(append(args, "--kubeconfig", hub.KubeconfigPath))
+		return root.ExecuteContext(ctx)
+	}
+	steps := []struct {
+		args    []string
+		want    string
+		wantErr string
+	}{
+		{args: []string{"rollout", "list"}, want: "app-r2  app      app-r2  Progressive  WaitingForApproval  canary"},
+		{args: []string{"rollout", "approve", "app-r2", "-m", "go"}, want: "wave canary of rollout app-r2 approved by admin"},
+		{args: []string{"rollout", "approve", "app-r2", "--wave", "prod"}, wantErr: `rollout app-r2 has no wave "prod"; its waves are: canary`},
+		{args: []string{"rollout", "pause", "app-r2"}, want: "resume it with: flotilla rollout resume app-r2\n"},
+		{args: []string{"rollout", "rollback", "app-r2", "--to-revision", "app-r0"}, want: "rollback of rollout app-r2 to app-r0 requested by admin"},
+		{args: []string{"rollout", "abort", "app-r2"}, want: "a rollback wins over an abort"},
+		{args: []string{"rollout", "resume", "app-r2"}, wantErr: "an aborted rollout cannot be resumed"},
+		{args: []string{"rollout", "status", "app-r2"}, want: "Rollback:  to app-r0, requested by admin at "},
+		{args: []string{"rollout", "status", "app-r2", "-o", "json"}, want: `"desiredState": "Aborted"`},
+		{args: []string{"rollout", "history", "app-r2"}, want: "rollout app-r2 has no history yet\n"},
+		{args: []string{"rollout", "status", "app-r2", "-n", "team-a"}, wantErr: "rollout app-r2 not found in namespace team-a"},
+		{args: []string{"freeze", "--reason", "incident 42", "--until", "2h"}, want: "fleet frozen by admin (FleetFreeze fleet-freeze)"},
+		{args: []string{"freeze", "--reason", "again"}, wantErr: "FleetFreeze fleet-freeze already exists"},
+		{args: []string{"unfreeze"}, want: "FleetFreeze fleet-freeze removed (Halt, by admin: incident 42)"},
+		{args: []string{"upgrade", "postgres/orders", "-n", "team-a"}, wantErr: "no Promise serves kind postgres"},
+	}
+	for _, s := range steps {
+		var b bytes.Buffer
+		err := run(ctx, &b, s.args...)
+		out := b.String()
+		switch {
+		case s.wantErr != "" && (err == nil || !strings.Contains(err.Error(), s.wantErr)):
+			t.Errorf("flotilla %s: error %v, want %q (output %q)", strings.Join(s.args, " "), err, s.wantErr, out)
+		case s.wantErr == "" && (err != nil || !strings.Contains(out, s.want)):
+			t.Errorf("flotilla %s: %v, output:\n%s\nwant it to contain %q", strings.Join(s.args, " "), err, out, s.want)
+		}
+	}
+
+	// status -w prints every change and returns once the rollout is terminal.
+	out := &syncBuffer{}
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, out, "rollout", "status", "-w", "app-r2") }()
+	for !strings.Contains(out.String(), "Phase:     WaitingForApproval") {
+		select {
+		case err := <-done:
+			t.Fatalf("status -w ended early: %v, output:\n%s", err, out)
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	if err := c.Get(ctx, client.ObjectKeyFromObject(r), r); err != nil {
+		t.Fatal(err)
+	}
+	r.Status.Phase = fleetv1alpha1.RolloutPhaseRolledBack
+	if err := c.Status().Update(ctx, r); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		if err != nil || !strings.Contains(out.String(), "Phase:     RolledBack") {
+			t.Errorf("status -w: %v, output:\n%s", err, out)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("status -w did not return once the rollout rolled back")
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for a writer and a reader at once.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}

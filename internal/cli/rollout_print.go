@@ -1,0 +1,305 @@
+//go:build !agent
+
+package cli
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/duration"
+	"sigs.k8s.io/yaml"
+
+	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
+)
+
+// Bounds of the status roll-up, so that it fits a terminal however big the
+// rollout; `flotilla rollout history` and -o yaml show everything.
+const (
+	statusFailures      = 10
+	statusHistory       = 5
+	statusMessageLength = 120
+)
+
+// printRolloutStatus writes the human-readable roll-up of r as of now.
+func printRolloutStatus(w io.Writer, r *fleetv1alpha1.Rollout, now time.Time) {
+	spec, st := &r.Spec, &r.Status
+	tw := tabwriter.NewWriter(w, 0, 4, 1, ' ', 0)
+	field := func(name, format string, args ...any) {
+		fmt.Fprintf(tw, "%s:\t%s\n", name, fmt.Sprintf(format, args...))
+	}
+	field("Rollout", "%s/%s", r.Namespace, r.Name)
+	if spec.Subject.Instance != nil {
+		field("Subject", "promise %s, instance %s", spec.Subject.Promise, spec.Subject.Instance.Name)
+	} else {
+		field("Subject", "promise %s (every instance)", spec.Subject.Promise)
+	}
+	field("Revisions", "%s → %s", orDefault(spec.FromRevision, "(none)"), spec.TargetRevision)
+	field("Mode", "%s", describeMode(r, now))
+	phase := orDefault(string(st.Phase), "Pending (not started)")
+	if st.CurrentWave != "" {
+		phase += ", wave " + st.CurrentWave
+	}
+	field("Phase", "%s", phase)
+	if spec.DesiredState == fleetv1alpha1.RolloutPaused || spec.DesiredState == fleetv1alpha1.RolloutAborted {
+		field("Requested", "%s %s", strings.ToLower(string(spec.DesiredState)), describeChange(spec.StateChange))
+	}
+	switch {
+	case spec.Rollback != nil:
+		field("Rollback", "to %s, requested %s", orDefault(st.RollbackRevision, orDefault(spec.Rollback.ToRevision, spec.FromRevision)),
+			describeChange(&spec.Rollback.ChangeRecord))
+	case st.RollbackRevision != "":
+		field("Rollback", "to %s", st.RollbackRevision)
+	}
+	if st.SupersededBy != "" {
+		field("Superseded", "by rollout %s", st.SupersededBy)
+	}
+	c := st.Counts
+	field("Progress", "%d%% on target (%d of %d clusters healthy)", st.PercentOnTarget, c.Healthy, c.Total)
+	field("Clusters", "%s", describeCounts(c))
+	if st.FailureCount > 0 {
+		field("Failed", "%d", st.FailureCount)
+	}
+	if st.StartedAt != nil {
+		field("Started", "%s", describeTime(st.StartedAt, now))
+	}
+	if st.CompletedAt != nil {
+		field("Completed", "%s", describeTime(st.CompletedAt, now))
+	}
+	for i, cond := range st.Conditions {
+		label := ""
+		if i == 0 {
+			label = "Conditions:"
+		}
+		line := fmt.Sprintf("%s=%s %s", cond.Type, cond.Status, cond.Reason)
+		if cond.Message != "" {
+			line += ": " + truncate(oneLine(cond.Message), statusMessageLength)
+		}
+		fmt.Fprintf(tw, "%s\t%s\n", label, line)
+	}
+	_ = tw.Flush()
+
+	if len(st.Waves) > 0 {
+		fmt.Fprintln(w, "\nWaves:")
+		tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "  WAVE\tPHASE\tCLUSTERS\tHEALTHY\tFAILED\tPENDING\tOFFLINE\tAPPROVAL\tBAKE STARTED")
+		for i := range st.Waves {
+			wv := &st.Waves[i]
+			bake := "-"
+			if wv.BakeStartedAt != nil {
+				bake = ago(wv.BakeStartedAt, now) + " ago"
+			}
+			fmt.Fprintf(tw, "  %s\t%s\t%d\t%d\t%d\t%d\t%d\t%s\t%s\n", wv.Name, orDefault(string(wv.Phase), "Pending"), len(wv.Clusters),
+				wv.Counts.Healthy, wv.Counts.Failed, wv.Counts.Pending, wv.Counts.Offline, describeApproval(r, wv, now), bake)
+		}
+		_ = tw.Flush()
+	}
+
+	if len(st.Failures) > 0 {
+		shown := min(len(st.Failures), statusFailures)
+		fmt.Fprintf(w, "\nFailed clusters (newest first):\n")
+		tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "  CLUSTER\tWAVE\tREASON\tSINCE\tMESSAGE")
+		for _, f := range st.Failures[:shown] {
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\n", f.Cluster, orDefault(f.Wave, "-"), f.Reason, ago(&f.Time, now),
+				orDefault(truncate(oneLine(f.Message), statusMessageLength), "-"))
+		}
+		_ = tw.Flush()
+		if more := int(max(st.FailureCount, int32(len(st.Failures)))) - shown; more > 0 {
+			fmt.Fprintf(w, "  and %d more\n", more)
+		}
+	}
+
+	if n := len(st.History); n > 0 {
+		from := max(0, n-statusHistory)
+		fmt.Fprintf(w, "\nRecent history (%d of %d; all with `flotilla rollout history`):\n", n-from, n)
+		printHistoryTable(w, st.History[from:], "  ", statusMessageLength)
+	}
+}
+
+// printRolloutHistory writes the whole status.history of r, oldest first.
+func printRolloutHistory(w io.Writer, r *fleetv1alpha1.Rollout) {
+	if len(r.Status.History) == 0 {
+		fmt.Fprintf(w, "rollout %s has no history yet\n", r.Name)
+		return
+	}
+	printHistoryTable(w, r.Status.History, "", 0)
+}
+
+// printHistoryTable writes history entries, each line prefixed; messages are
+// cut to maxMessage characters unless it is 0.
+func printHistoryTable(w io.Writer, history []fleetv1alpha1.HistoryEntry, prefix string, maxMessage int) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "%sTIME\tFROM → TO\tWAVE\tACTOR\tMESSAGE\n", prefix)
+	for _, h := range history {
+		msg := oneLine(h.Message)
+		if maxMessage > 0 {
+			msg = truncate(msg, maxMessage)
+		}
+		fmt.Fprintf(tw, "%s%s\t%s → %s\t%s\t%s\t%s\n", prefix, h.Time.UTC().Format(time.RFC3339), orDefault(string(h.From), "-"), h.To,
+			orDefault(h.Wave, "-"), orDefault(h.Actor, "-"), orDefault(msg, "-"))
+	}
+	_ = tw.Flush()
+}
+
+// printRolloutList writes one line per Rollout, with their namespace when
+// allNamespaces.
+func printRolloutList(w io.Writer, items []fleetv1alpha1.Rollout, allNamespaces bool, now time.Time) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	if allNamespaces {
+		fmt.Fprint(tw, "NAMESPACE\t")
+	}
+	fmt.Fprintln(tw, "NAME\tSUBJECT\tTARGET\tMODE\tPHASE\tWAVE\tPROGRESS\tFAILED\tAGE")
+	for i := range items {
+		r := &items[i]
+		if allNamespaces {
+			fmt.Fprintf(tw, "%s\t", r.Namespace)
+		}
+		subject := r.Spec.Subject.Promise
+		if r.Spec.Subject.Instance != nil {
+			subject += "/" + r.Spec.Subject.Instance.Name
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d%%\t%d\t%s\n", r.Name, subject, r.Spec.TargetRevision,
+			orDefault(string(r.Spec.UpdatePolicy.Mode), string(fleetv1alpha1.UpdateModeProgressive)), orDefault(string(r.Status.Phase), "Pending"),
+			orDefault(r.Status.CurrentWave, "-"), r.Status.PercentOnTarget, max(r.Status.FailureCount, r.Status.Counts.Failed), ago(&r.CreationTimestamp, now))
+	}
+	_ = tw.Flush()
+}
+
+// printObject writes obj as YAML or JSON, with its kind and without managed fields.
+func printObject(w io.Writer, obj any, format string) error {
+	var (
+		out []byte
+		err error
+	)
+	switch format {
+	case "json":
+		out, err = json.MarshalIndent(obj, "", "  ")
+		out = append(out, '\n')
+	default:
+		out, err = yaml.Marshal(obj)
+	}
+	if err != nil {
+		return fmt.Errorf("encoding as %s: %w", format, err)
+	}
+	_, err = w.Write(out)
+	return err
+}
+
+// forOutput is r ready for -o: with apiVersion and kind, without managed fields.
+func forOutput(r *fleetv1alpha1.Rollout) *fleetv1alpha1.Rollout {
+	r = r.DeepCopy()
+	r.APIVersion, r.Kind = fleetv1alpha1.GroupVersion.String(), "Rollout"
+	r.ManagedFields = nil
+	return r
+}
+
+// describeMode is the update mode with what matters for it: the reason of
+// an Immediate rollout, the adoption and time left of a Deadline one.
+func describeMode(r *fleetv1alpha1.Rollout, now time.Time) string {
+	p := r.Spec.UpdatePolicy
+	switch p.Mode {
+	case fleetv1alpha1.UpdateModeImmediate:
+		return fmt.Sprintf("Immediate (reason: %s)", p.Reason)
+	case fleetv1alpha1.UpdateModeDeadline:
+		s := "Deadline"
+		if a := r.Status.Adoption; a != nil {
+			s += fmt.Sprintf(", %d of %d instances adopted", a.Adopted, a.Instances)
+		}
+		if p.Deadline == nil {
+			return s
+		}
+		deadline := p.Deadline.UTC().Format(time.RFC3339)
+		switch a := r.Status.Adoption; {
+		case a != nil && a.ForcedAt != nil:
+			s += fmt.Sprintf(", deadline %s passed: the rest forced through the waves since %s", deadline, describeTime(a.ForcedAt, now))
+		case p.Deadline.After(now):
+			s += fmt.Sprintf(", deadline %s (%s left)", deadline, duration.HumanDuration(p.Deadline.Sub(now)))
+		default:
+			s += fmt.Sprintf(", deadline %s passed %s ago", deadline, duration.HumanDuration(now.Sub(p.Deadline.Time)))
+		}
+		return s
+	}
+	return orDefault(string(p.Mode), string(fleetv1alpha1.UpdateModeProgressive))
+}
+
+// describeApproval is a wave's approval: the one recorded when it started,
+// one given ahead of time, or that it waits for one.
+func describeApproval(r *fleetv1alpha1.Rollout, wv *fleetv1alpha1.WaveStatus, now time.Time) string {
+	if a := wv.Approval; a != nil {
+		return approvalText(a, now)
+	}
+	for i := range r.Spec.Approvals {
+		if a := &r.Spec.Approvals[i]; a.Wave == wv.Name {
+			return "given: " + approvalText(&a.ChangeRecord, now)
+		}
+	}
+	if wv.Phase == fleetv1alpha1.WavePhaseWaitingForApproval {
+		return "waiting"
+	}
+	return "-"
+}
+
+func approvalText(a *fleetv1alpha1.ChangeRecord, now time.Time) string {
+	s := orDefault(a.By, "unknown")
+	if a.At != nil {
+		s += ", " + ago(a.At, now) + " ago"
+	}
+	return s
+}
+
+// describeChange is who made a change, when, and why.
+func describeChange(c *fleetv1alpha1.ChangeRecord) string {
+	if c == nil {
+		return "by unknown"
+	}
+	s := "by " + orDefault(c.By, "unknown")
+	if c.At != nil {
+		s += " at " + c.At.UTC().Format(time.RFC3339)
+	}
+	if c.Message != "" {
+		s += ": " + c.Message
+	}
+	return s
+}
+
+func describeCounts(c fleetv1alpha1.RolloutCounts) string {
+	return fmt.Sprintf("total %d, admitted %d, healthy %d, failed %d, pending %d, offline %d",
+		c.Total, c.Admitted, c.Healthy, c.Failed, c.Pending, c.Offline)
+}
+
+// describeTime is t in RFC 3339 (UTC) and how long before now it was.
+func describeTime(t *metav1.Time, now time.Time) string {
+	return fmt.Sprintf("%s (%s ago)", t.UTC().Format(time.RFC3339), ago(t, now))
+}
+
+// ago is how long before now t was, as kubectl shows ages.
+func ago(t *metav1.Time, now time.Time) string {
+	if t == nil || t.IsZero() {
+		return "-"
+	}
+	return duration.HumanDuration(now.Sub(t.Time))
+}
+
+// orDefault is s, or def when s is empty.
+func orDefault(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
+// truncate cuts s to n characters (runes), marking the cut.
+func truncate(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return string(r[:n-1]) + "…"
+}
+
+func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
