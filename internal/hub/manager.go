@@ -62,9 +62,9 @@ type Options struct {
 	// InstanceWorkers is how many instances are rendered at once; zero means
 	// instance.DefaultWorkers.
 	InstanceWorkers int
-	// Revisions decides which PromiseRevision each cluster renders; nil admits
-	// every cluster to the latest at once (instance.LatestRevision). The
-	// rollout controller provides one that follows Rollouts.
+	// Revisions, when set, decides which PromiseRevision each cluster renders
+	// instead of Rollouts (tests of rendering alone): no Rollout controller
+	// runs and Promise changes start no Rollout.
 	Revisions instance.RevisionSelector
 }
 
