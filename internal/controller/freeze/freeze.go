@@ -1,0 +1,128 @@
+// Package freeze is the hub's FleetFreeze controller. The Rollout controller
+// enforces a freeze (it passes the active one to the engine); this controller
+// only reports on it: whether it is still active, how many Rollouts it holds
+// and how many it rolled back.
+package freeze
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/clock"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
+	"github.com/flotilla-dev/flotilla/internal/controller"
+)
+
+// Reconciler writes FleetFreeze status.
+type Reconciler struct {
+	Client client.Client
+	Clock  clock.PassiveClock
+}
+
+// SetupWithManager registers the FleetFreeze controller with mgr.
+func SetupWithManager(mgr ctrl.Manager) error {
+	r := &Reconciler{Client: mgr.GetClient(), Clock: clock.RealClock{}}
+	c := mgr.GetClient()
+	return ctrl.NewControllerManagedBy(mgr).
+		Named("fleetfreeze").
+		For(&fleetv1alpha1.FleetFreeze{}).
+		// Rollouts it holds or rolls back change its counts.
+		Watches(&fleetv1alpha1.Rollout{}, handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, _ client.Object) []reconcile.Request {
+			list := &fleetv1alpha1.FleetFreezeList{}
+			if err := c.List(ctx, list); err != nil {
+				return nil
+			}
+			out := make([]reconcile.Request, 0, len(list.Items))
+			for _, f := range list.Items {
+				out = append(out, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&f)})
+			}
+			return out
+		})).
+		Complete(r)
+}
+
+// Reconcile implements reconcile.Reconciler.
+func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	f := &fleetv1alpha1.FleetFreeze{}
+	if err := r.Client.Get(ctx, req.NamespacedName, f); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	rollouts := &fleetv1alpha1.RolloutList{}
+	if err := r.Client.List(ctx, rollouts); err != nil {
+		return ctrl.Result{}, fmt.Errorf("listing rollouts: %w", err)
+	}
+	now := r.Clock.Now()
+	status := Status(f, rollouts.Items, now)
+	if err := controller.PatchStatus(ctx, r.Client, f, func(f *fleetv1alpha1.FleetFreeze) { f.Status = status }); err != nil {
+		return ctrl.Result{}, err
+	}
+	if f.Spec.Until != nil && now.Before(f.Spec.Until.Time) {
+		return ctrl.Result{RequeueAfter: f.Spec.Until.Sub(now) + time.Second}, nil
+	}
+	return ctrl.Result{}, nil
+}
+
+// Status is a freeze's status at now: Active until `until`, the Rollouts it
+// holds (those it names in their Frozen condition) and the Rollouts it rolled
+// back (those whose history names it as the cause of a rollback).
+func Status(f *fleetv1alpha1.FleetFreeze, rollouts []fleetv1alpha1.Rollout, now time.Time) fleetv1alpha1.FleetFreezeStatus {
+	st := *f.Status.DeepCopy()
+	st.ObservedGeneration = f.Generation
+	st.HeldRollouts, st.RolledBackRollouts = 0, 0
+	// The engine names the freeze as "FleetFreeze NAME: reason" (Frozen) or
+	// "FleetFreeze NAME rolls back …" (history).
+	mentions := func(msg string) bool {
+		m := "FleetFreeze " + f.Name
+		return strings.Contains(msg, m+":") || strings.Contains(msg, m+" ")
+	}
+	for _, ro := range rollouts {
+		if c := findCondition(ro.Status.Conditions, fleetv1alpha1.ConditionFrozen); c != nil && c.Status == metav1.ConditionTrue &&
+			mentions(c.Message) && !ro.Status.Phase.IsTerminal() {
+			st.HeldRollouts++
+		}
+		for _, h := range ro.Status.History {
+			if h.To == fleetv1alpha1.RolloutPhaseRollingBack && mentions(h.Message) {
+				st.RolledBackRollouts++
+				break
+			}
+		}
+	}
+	active := f.Spec.Until == nil || now.Before(f.Spec.Until.Time)
+	set := func(typ string, status metav1.ConditionStatus, reason, message string) {
+		controller.SetCondition(&st.Conditions, metav1.Condition{Type: typ, Status: status, Reason: reason, Message: message,
+			ObservedGeneration: f.Generation}, now)
+	}
+	action := f.Spec.Action
+	if action == "" {
+		action = fleetv1alpha1.FreezeHalt
+	}
+	if active {
+		msg := fmt.Sprintf("no rollout admits any cluster (%s): %s", action, f.Spec.Reason)
+		if action == fleetv1alpha1.FreezeRollback {
+			msg = "every rollout in flight rolls back, and none admits a cluster: " + f.Spec.Reason
+		}
+		set(fleetv1alpha1.ConditionActive, metav1.ConditionTrue, fleetv1alpha1.ReasonFleetFrozen, msg)
+	} else {
+		set(fleetv1alpha1.ConditionActive, metav1.ConditionFalse, fleetv1alpha1.ReasonExpired,
+			"ended at "+f.Spec.Until.UTC().Format(time.RFC3339)+"; delete it to tidy up")
+	}
+	set(fleetv1alpha1.ConditionReady, metav1.ConditionTrue, fleetv1alpha1.ReasonSucceeded, "observed")
+	return st
+}
+
+func findCondition(conds []metav1.Condition, typ string) *metav1.Condition {
+	for i := range conds {
+		if conds[i].Type == typ {
+			return &conds[i]
+		}
+	}
+	return nil
+}

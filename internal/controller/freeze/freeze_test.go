@@ -1,0 +1,44 @@
+package freeze
+
+import (
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
+)
+
+func TestStatus(t *testing.T) {
+	now := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
+	until := metav1.NewTime(now.Add(time.Hour))
+	f := &fleetv1alpha1.FleetFreeze{
+		ObjectMeta: metav1.ObjectMeta{Name: "incident-42", Generation: 2},
+		Spec:       fleetv1alpha1.FleetFreezeSpec{Reason: "bad node image", Action: fleetv1alpha1.FreezeRollback, Until: &until},
+	}
+	held := fleetv1alpha1.Rollout{Status: fleetv1alpha1.RolloutStatus{Phase: fleetv1alpha1.RolloutPhasePaused, Conditions: []metav1.Condition{
+		{Type: fleetv1alpha1.ConditionFrozen, Status: metav1.ConditionTrue, Message: "FleetFreeze incident-42: bad node image"},
+	}}}
+	heldByOther := fleetv1alpha1.Rollout{Status: fleetv1alpha1.RolloutStatus{Phase: fleetv1alpha1.RolloutPhasePaused, Conditions: []metav1.Condition{
+		{Type: fleetv1alpha1.ConditionFrozen, Status: metav1.ConditionTrue, Message: "FleetFreeze incident-4: other"},
+	}}}
+	rolledBack := fleetv1alpha1.Rollout{Status: fleetv1alpha1.RolloutStatus{Phase: fleetv1alpha1.RolloutPhaseRolledBack, History: []fleetv1alpha1.HistoryEntry{
+		{To: fleetv1alpha1.RolloutPhaseProgressing},
+		{To: fleetv1alpha1.RolloutPhaseRollingBack, Message: "FleetFreeze incident-42 rolls back every rollout in flight: bad node image"},
+		{To: fleetv1alpha1.RolloutPhaseRolledBack},
+	}}}
+	rollouts := []fleetv1alpha1.Rollout{held, heldByOther, rolledBack}
+
+	st := Status(f, rollouts, now)
+	if st.HeldRollouts != 1 || st.RolledBackRollouts != 1 || st.ObservedGeneration != 2 {
+		t.Errorf("status %+v", st)
+	}
+	if c := findCondition(st.Conditions, fleetv1alpha1.ConditionActive); c == nil || c.Status != metav1.ConditionTrue {
+		t.Errorf("active freeze: %+v", st.Conditions)
+	}
+
+	st = Status(f, nil, now.Add(2*time.Hour))
+	if c := findCondition(st.Conditions, fleetv1alpha1.ConditionActive); c == nil || c.Status != metav1.ConditionFalse || c.Reason != fleetv1alpha1.ReasonExpired {
+		t.Errorf("expired freeze: %+v", st.Conditions)
+	}
+}
