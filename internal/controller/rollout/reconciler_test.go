@@ -49,7 +49,7 @@ func (s *story) givenSite(name, strategy string) string {
 	for _, c := range s.clusters(name) {
 		s.WaitWork(name, team, "shop", c, func(w *fleetv1alpha1.Work) (bool, string) { return w.Spec.Revision == r1, w.Spec.Revision })
 	}
-	s.reportReady(name, team, "shop", s.clusters(name)...)
+	s.reportReady(name, team, s.clusters(name)...)
 	return r1
 }
 
@@ -147,7 +147,7 @@ func TestPromiseChangeRollsOutWaveByWave(t *testing.T) {
 		t.Errorf("admitted Work: rollout %+v, annotations %v", w.Spec.Rollout, w.Annotations)
 	}
 
-	s.reportReady("waves", "waves-team", "shop", "waves-c1")
+	s.reportReady("waves", "waves-team", "waves-c1")
 	s.waitRollout(name, "waiting for the general wave's approval", phaseIs(fleetv1alpha1.RolloutPhaseWaitingForApproval))
 	s.stays("waves", r1, "waves-g1", "waves-g2")
 
@@ -156,7 +156,7 @@ func TestPromiseChangeRollsOutWaveByWave(t *testing.T) {
 			ChangeRecord: fleetv1alpha1.ChangeRecord{By: "alice", At: &metav1.Time{Time: time.Now().Truncate(time.Second)}}})
 	})
 	s.moves("waves", r2, "waves-g1", "waves-g2")
-	s.reportReady("waves", "waves-team", "shop", "waves-g1", "waves-g2")
+	s.reportReady("waves", "waves-team", "waves-g1", "waves-g2")
 	ro = s.waitRollout(name, "succeeded", phaseIs(fleetv1alpha1.RolloutPhaseSucceeded))
 	if ro.Status.PercentOnTarget != 100 || ro.Status.Counts.Healthy != 3 {
 		t.Errorf("succeeded with %d%% on target, counts %+v", ro.Status.PercentOnTarget, ro.Status.Counts)
@@ -195,7 +195,7 @@ func TestFailingCanaryRollsBack(t *testing.T) {
 		t.Errorf("rollback to %q with failures %+v", ro.Status.RollbackRevision, ro.Status.Failures)
 	}
 	s.moves("rollback", r1, "rollback-c1")
-	s.reportReady("rollback", "rollback-team", "shop", "rollback-c1")
+	s.reportReady("rollback", "rollback-team", "rollback-c1")
 	s.waitRollout(name, "rolled back", phaseIs(fleetv1alpha1.RolloutPhaseRolledBack))
 	s.stays("rollback", r1, s.clusters("rollback")...)
 }

@@ -75,11 +75,11 @@ func (s *story) changePromise(name, template string) int64 {
 }
 
 // reportReady writes, for each cluster, the status of an agent that applied
-// the Work's current revision and found it healthy.
-func (s *story) reportReady(promise, ns, name string, clusters ...string) {
+// the current revision of instance shop's Work and found it healthy.
+func (s *story) reportReady(promise, ns string, clusters ...string) {
 	s.TB.Helper()
 	for _, c := range clusters {
-		s.ReportReady(s.Work(promise, ns, name, c))
+		s.ReportReady(s.Work(promise, ns, "shop", c))
 	}
 }
 
