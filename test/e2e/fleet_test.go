@@ -31,7 +31,8 @@ type fleet struct {
 }
 
 // givenFleet starts a hub and n members, with the hub controller running and
-// each member joined and served by its agent.
+// each member joined and served by its agent. Its directory (logs included)
+// is kept when the test fails, or always with E2E_KEEP_FLEET set.
 func givenFleet(t *testing.T, n int) *fleet {
 	t.Helper()
 	return givenFleetWith(t, devenv.Options{Members: n})
@@ -53,7 +54,7 @@ func givenFleetWith(t *testing.T, opts devenv.Options) *fleet {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		if t.Failed() {
+		if t.Failed() || os.Getenv("E2E_KEEP_FLEET") != "" {
 			t.Logf("fleet logs kept in %s", dir)
 			env.Stop()
 			return
