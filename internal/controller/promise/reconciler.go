@@ -33,6 +33,7 @@ import (
 
 	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
 	"github.com/flotilla-dev/flotilla/internal/controller"
+	"github.com/flotilla-dev/flotilla/internal/rollout"
 	"github.com/flotilla-dev/flotilla/internal/render"
 )
 
@@ -534,6 +535,34 @@ func findRevision(revisions []fleetv1alpha1.PromiseRevision, name string) *fleet
 	return nil
 }
 
+// rolloutRevisions adds to inUse the revisions the Promise's Rollouts may
+// still move clusters to: those of every Rollout in flight (a rollback goes
+// back to its fromRevision), and the revision the newest one settles on
+// (new instances render it).
+func (r *Reconciler) rolloutRevisions(ctx context.Context, promise string, inUse map[string]bool) error {
+	list := &fleetv1alpha1.RolloutList{}
+	if err := r.Client.List(ctx, list, client.InNamespace(fleetv1alpha1.PlatformNamespace),
+		client.MatchingFields{controller.IndexRolloutByPromise: promise}); err != nil {
+		return fmt.Errorf("listing rollouts of promise %s: %w", promise, err)
+	}
+	for _, ro := range list.Items {
+		if ro.Status.Phase.IsTerminal() {
+			continue
+		}
+		for _, rev := range []string{ro.Spec.FromRevision, ro.Spec.TargetRevision, ro.Status.RollbackRevision} {
+			inUse[rev] = true
+		}
+		if rb := ro.Spec.Rollback; rb != nil {
+			inUse[rb.ToRevision] = true
+		}
+	}
+	if n := rollout.Newest(list.Items); n != nil {
+		inUse[rollout.StableRevision(n)] = true
+	}
+	delete(inUse, "")
+	return nil
+}
+
 // collectRevisions counts where each revision runs, deletes revisions beyond
 // the history limit that nothing uses, and updates the revisions' status. It
 // returns the usage and the names deleted.
@@ -543,6 +572,9 @@ func (r *Reconciler) collectRevisions(ctx context.Context, p *fleetv1alpha1.Prom
 		return nil, nil, fmt.Errorf("listing works of promise %s: %w", p.Name, err)
 	}
 	usage, inUse := WorkUsage(works.Items)
+	if err := r.rolloutRevisions(ctx, p.Name, inUse); err != nil {
+		return nil, nil, err
+	}
 	deleted := []string{}
 	if latest != "" {
 		limit := DefaultRevisionHistoryLimit
