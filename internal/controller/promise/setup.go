@@ -91,6 +91,13 @@ func SetupWithManager(ctx context.Context, mgr ctrl.Manager, opts Options) error
 		Watches(&apiextensionsv1.CustomResourceDefinition{}, handler.EnqueueRequestsFromMapFunc(crdToPromise)).
 		WatchesMetadata(&corev1.ConfigMap{}, handler.EnqueueRequestsFromMapFunc(r.configMapToPromises)).
 		Watches(&fleetv1alpha1.Work{}, workToPromise()).
+		// A Rollout that ends frees the revisions it kept from collection.
+		Watches(&fleetv1alpha1.Rollout{}, handler.EnqueueRequestsFromMapFunc(rolloutToPromise),
+			builder.WithPredicates(predicate.Funcs{UpdateFunc: func(e event.UpdateEvent) bool {
+				o, ok1 := e.ObjectOld.(*fleetv1alpha1.Rollout)
+				n, ok2 := e.ObjectNew.(*fleetv1alpha1.Rollout)
+				return !ok1 || !ok2 || o.Status.Phase != n.Status.Phase
+			}})).
 		Build(r)
 	if err != nil {
 		return err
@@ -152,4 +159,13 @@ func workToPromise() handler.EventHandler {
 			add(e.Object, q)
 		},
 	}
+}
+
+// rolloutToPromise maps a Rollout to the Promise it moves.
+func rolloutToPromise(_ context.Context, o client.Object) []reconcile.Request {
+	ro, ok := o.(*fleetv1alpha1.Rollout)
+	if !ok || ro.Spec.Subject.Promise == "" {
+		return nil
+	}
+	return []reconcile.Request{{NamespacedName: types.NamespacedName{Name: ro.Spec.Subject.Promise}}}
 }
