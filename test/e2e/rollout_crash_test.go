@@ -28,9 +28,9 @@ func hubKillStory(t *testing.T, f *rolloutFleet) {
 	// long enough for every kill to land in it.
 	f.givenStrategy("crash", fleetv1alpha1.RolloutStrategySpec{
 		Waves: []fleetv1alpha1.Wave{
-			ringWave("canary", 4*time.Second, progressDeadline, oneAtATime),
-			ringWave("early", 4*time.Second, progressDeadline, oneAtATime),
-			ringWave("general", 4*time.Second, progressDeadline, oneAtATime),
+			ringWave("canary", 5*time.Second, progressDeadline, oneAtATime),
+			ringWave("early", 5*time.Second, progressDeadline, oneAtATime),
+			ringWave("general", 5*time.Second, progressDeadline, oneAtATime),
 		},
 		OnFailure: fleetv1alpha1.FailureRollback,
 	})
@@ -66,13 +66,14 @@ func hubKillStory(t *testing.T, f *rolloutFleet) {
 	}()
 	began = time.Now()
 	name = f.whenImageChanges(crashed, webV2)
+	f.thenRollout(name, "created", 30*time.Second, func(*fleetv1alpha1.Rollout) bool { return true })
 	// Kill it until ten kills landed while the rollout was in flight (or,
-	// should it end first, ten in all), up for 0.1–1.5s, down for 0–2s each
+	// should it end first, ten in all), up for 0.1–1.2s, down for 0–2s each
 	// time, so that it dies in every part of its work, startup included.
 	inFlight, kills := 0, 0
 	var schedule []string
 	for kills < 3*hubKills && (inFlight < hubKills && !f.ended(name) || kills < hubKills) {
-		up := 100*time.Millisecond + time.Duration(rng.Int64N(int64(1400*time.Millisecond)))
+		up := 100*time.Millisecond + time.Duration(rng.Int64N(int64(1100*time.Millisecond)))
 		down := time.Duration(rng.Int64N(int64(2 * time.Second)))
 		time.Sleep(up)
 		phase := "not started"

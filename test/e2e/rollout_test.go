@@ -3,11 +3,13 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/intstr"
@@ -457,6 +459,7 @@ func haltFreezeStory(t *testing.T, f *rolloutFleet) {
 	if c := findCondition(ro, fleetv1alpha1.ConditionFrozen); !strings.Contains(c.Message, "quarter close") {
 		t.Errorf("Frozen condition does not carry the freeze's reason: %+v", c)
 	}
+	f.thenFreezeCounts("quarter-close", 1, 0)
 	time.Sleep(bakeCanary + 2*time.Second)
 	ro = f.rollout(name)
 	if ro.Status.Phase != fleetv1alpha1.RolloutPhasePaused || wave(ro, "early").StartedAt != nil {
@@ -496,6 +499,7 @@ func rollbackFreezeStory(t *testing.T, f *rolloutFleet) {
 	if !historyHas(ro, fleetv1alpha1.RolloutPhaseRollingBack, "", "e2e-oncall") {
 		t.Errorf("history does not record the freeze's author rolling back: %s", describe(ro))
 	}
+	f.thenFreezeCounts("incident-42", 0, 1)
 	f.thenWebRuns(ns, "shop", webV1, 30*time.Second, allMembers...)
 	f.thenWorksRender(w, ns, "shop", v1, 10*time.Second, allMembers...)
 	later := append(slices.Clone(earlyMembers), generalMembers...)
@@ -517,6 +521,20 @@ func rollbackFreezeStory(t *testing.T, f *rolloutFleet) {
 	f.thenWebRuns(ns, "shop", webV3, 30*time.Second, allMembers...)
 }
 
+// thenFreezeCounts waits until a FleetFreeze reports it is active and how
+// many Rollouts it holds and rolled back.
+func (f *rolloutFleet) thenFreezeCounts(name string, held, rolledBack int32) {
+	f.t.Helper()
+	f.eventually(10*time.Second, fmt.Sprintf("freeze %s holds %d and rolled back %d", name, held, rolledBack), func() (bool, string) {
+		fz := &fleetv1alpha1.FleetFreeze{}
+		if err := f.hub.Get(context.Background(), client.ObjectKey{Name: name}, fz); err != nil {
+			return false, err.Error()
+		}
+		active := meta.IsStatusConditionTrue(fz.Status.Conditions, fleetv1alpha1.ConditionActive)
+		return active && fz.Status.HeldRollouts == held && fz.Status.RolledBackRollouts == rolledBack, fmt.Sprintf("%+v", fz.Status)
+	})
+}
+
 func findCondition(ro *fleetv1alpha1.Rollout, typ string) *metav1.Condition {
 	for i := range ro.Status.Conditions {
 		if ro.Status.Conditions[i].Type == typ {
@@ -535,4 +553,3 @@ func keys[V any](m map[string]V) []string {
 	slices.Sort(out)
 	return out
 }
-
