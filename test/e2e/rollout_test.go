@@ -224,6 +224,14 @@ func (g *goodRollout) badRevisionStory(t *testing.T, f *rolloutFleet) {
 	f.thenWebRuns(g.ns, "shop", webV2, 30*time.Second, allMembers...)
 	f.thenWorksRender(g.w, g.ns, "shop", g.goodRev, 10*time.Second, allMembers...)
 	f.thenRolloutEvent(name, "Warning", fleetv1alpha1.ReasonFailureBudgetExceeded, 10*time.Second)
+
+	// The bad revision is still the Promise's latest, but the fleet settled
+	// on the good one: a new instance gets the good one too.
+	if latest := f.promise(g.w.promise).Status.LatestRevision; latest != bad {
+		t.Errorf("promise latest revision %s, want %s", latest, bad)
+	}
+	f.givenWebInstance(g.w, g.ns, "late", webV2, "member-4")
+	f.thenWorksRender(g.w, g.ns, "late", g.goodRev, 10*time.Second, "member-4")
 }
 
 // Story 4: an emergency change ignores waves, bakes and approvals and
