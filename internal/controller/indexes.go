@@ -28,6 +28,10 @@ const (
 // changes) by spec.subject.promise.
 const IndexRolloutByPromise = "spec.subject.promise"
 
+// IndexRolloutByInstance indexes instance-change Rollouts by their instance
+// as InstanceKey(namespace, name) (an instance lives in its Rollout's namespace).
+const IndexRolloutByInstance = "spec.subject.instance"
+
 // InstanceKey is the IndexWorkByInstance value of an instance.
 func InstanceKey(namespace, name string) string { return namespace + "/" + name }
 
@@ -66,6 +70,15 @@ func SetupIndexes(ctx context.Context, indexer client.FieldIndexer) error {
 		return []string{r.Spec.Subject.Promise}
 	}); err != nil {
 		return fmt.Errorf("indexing Rollouts by %s: %w", IndexRolloutByPromise, err)
+	}
+	if err := indexer.IndexField(ctx, &fleetv1alpha1.Rollout{}, IndexRolloutByInstance, func(obj client.Object) []string {
+		r, ok := obj.(*fleetv1alpha1.Rollout)
+		if !ok || r.Spec.Subject.Instance == nil {
+			return nil
+		}
+		return []string{InstanceKey(r.Namespace, r.Spec.Subject.Instance.Name)}
+	}); err != nil {
+		return fmt.Errorf("indexing Rollouts by %s: %w", IndexRolloutByInstance, err)
 	}
 	return nil
 }

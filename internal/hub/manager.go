@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/selection"
@@ -131,6 +132,8 @@ func NewManager(ctx context.Context, config *rest.Config, opts Options) (ctrl.Ma
 		Scheme: scheme,
 		Cache: cache.Options{ByObject: map[client.Object]cache.ByObject{
 			&apiextensionsv1.CustomResourceDefinition{}: {Label: labels.NewSelector().Add(*generated)},
+			// Instance revisions only, not every workload's history.
+			&appsv1.ControllerRevision{}: {Label: labels.NewSelector().Add(*generated)},
 		}},
 		Logger:                  ctrl.LoggerFrom(ctx).WithName("hub"),
 		Metrics:                 metricsserver.Options{BindAddress: opts.MetricsAddr},
@@ -162,11 +165,14 @@ func NewManager(ctx context.Context, config *rest.Config, opts Options) (ctrl.Ma
 	}
 	kinds := &promise.Kinds{Cache: mgr.GetCache()}
 	charts := promise.NewCharts(mgr, nil)
-	var starter promise.RolloutStarter
+	var starter *rollout.Starter
+	var promiseRollouts promise.RolloutStarter
+	var instanceRollouts instance.InstanceRolloutStarter
 	if opts.Revisions == nil {
-		starter = &rollout.Starter{Client: mgr.GetClient(), Reader: mgr.GetAPIReader()}
+		starter = &rollout.Starter{Client: mgr.GetClient(), Cache: mgr.GetClient(), Reader: mgr.GetAPIReader()}
+		promiseRollouts, instanceRollouts = starter, starter
 	}
-	if err := promise.SetupWithManager(ctx, mgr, promise.Options{Kinds: kinds, Charts: charts, Rollouts: starter}); err != nil {
+	if err := promise.SetupWithManager(ctx, mgr, promise.Options{Kinds: kinds, Charts: charts, Rollouts: promiseRollouts}); err != nil {
 		return nil, fmt.Errorf("setting up the Promise controller: %w", err)
 	}
 	// Rollouts decide which revision each cluster renders, unless the
@@ -178,7 +184,7 @@ func NewManager(ctx context.Context, config *rest.Config, opts Options) (ctrl.Ma
 		revisions = router
 	}
 	instances, err := instance.SetupWithManager(mgr, instance.Options{
-		Kinds: kinds, Charts: charts, Revisions: revisions, Workers: opts.InstanceWorkers,
+		Kinds: kinds, Charts: charts, Revisions: revisions, Workers: opts.InstanceWorkers, InstanceRollouts: instanceRollouts,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("setting up the instance controller: %w", err)

@@ -6,10 +6,10 @@ import (
 	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
 )
 
-// AnnotationPromiseGeneration on a Rollout the hub created records the
-// generation of the Promise whose change it carries; it orders Rollouts
-// created within the same second.
-const AnnotationPromiseGeneration = fleetv1alpha1.Group + "/promise-generation"
+// AnnotationChangeGeneration on a Rollout the hub created records the
+// generation of the Promise (or instance) whose change it carries; it orders
+// Rollouts created within the same second.
+const AnnotationChangeGeneration = fleetv1alpha1.Group + "/change-generation"
 
 // Newest returns the Rollout that governs a subject: the most recently
 // created of rollouts (creation time, then Promise generation, then name),
@@ -30,15 +30,15 @@ func newer(a, b *fleetv1alpha1.Rollout) bool {
 	if !ta.Equal(tb) {
 		return ta.After(tb)
 	}
-	ga, gb := promiseGeneration(a), promiseGeneration(b)
+	ga, gb := changeGeneration(a), changeGeneration(b)
 	if ga != gb {
 		return ga > gb
 	}
 	return a.Name > b.Name
 }
 
-func promiseGeneration(r *fleetv1alpha1.Rollout) int64 {
-	g, err := strconv.ParseInt(r.Annotations[AnnotationPromiseGeneration], 10, 64)
+func changeGeneration(r *fleetv1alpha1.Rollout) int64 {
+	g, err := strconv.ParseInt(r.Annotations[AnnotationChangeGeneration], 10, 64)
 	if err != nil {
 		return 0
 	}

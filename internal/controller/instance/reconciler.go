@@ -80,6 +80,8 @@ type Reconciler struct {
 	Charts    *promise.Charts
 	Revisions RevisionSelector
 	Kinds     *promise.Kinds
+	// InstanceRollouts, if set, starts the Rollout of each instance change.
+	InstanceRollouts InstanceRolloutStarter
 
 	views     viewCache
 	revisions revisionCache
@@ -222,8 +224,16 @@ func (r *Reconciler) reconcileInstance(ctx context.Context, key Key, p *fleetv1a
 	if err != nil {
 		return o, err
 	}
+	latestInst, err := r.ensureInstanceRevision(ctx, key, inst, existing)
+	if err != nil {
+		return o, err
+	}
+	if err := r.startInstanceRollout(ctx, p, inst, existing, latestInst); err != nil {
+		return o, err
+	}
 	renderable := inst.DeepCopy()
 	unstructured.RemoveNestedField(renderable.Object, "spec", fleetv1alpha1.InstancePlacementField)
+	renderables := map[string]*unstructured.Unstructured{latestInst: renderable}
 	instLabels := inst.GetLabels()
 
 	for _, cluster := range o.placement.Clusters {
@@ -232,6 +242,17 @@ func (r *Reconciler) reconcileInstance(ctx context.Context, key Key, p *fleetv1a
 		rev, err := r.admitted(ctx, key, cluster, current, latest)
 		if err != nil {
 			return o, err
+		}
+		instRev, err := r.admittedInstance(ctx, key, cluster, current, latestInst)
+		if err != nil {
+			return o, err
+		}
+		renderable, ok := renderables[instRev]
+		if !ok {
+			if renderable, err = r.renderableAt(ctx, inst, instRev); err != nil {
+				return o, err
+			}
+			renderables[instRev] = renderable
 		}
 		facts, _ := view.Cluster(cluster)
 		selected := view.SelectOverrides(overrides, placement.Subject{
@@ -247,8 +268,7 @@ func (r *Reconciler) reconcileInstance(ctx context.Context, key Key, p *fleetv1a
 			o.renderErrors[cluster] = err
 			continue
 		}
-		start := time.Now()
-		out, err := render.Render(render.Input{
+		in := render.Input{
 			Promise:   key.Promise,
 			Revision:  rev.Name,
 			Content:   &rev.Spec.Content,
@@ -256,15 +276,24 @@ func (r *Reconciler) reconcileInstance(ctx context.Context, key Key, p *fleetv1a
 			Cluster:   render.ClusterFacts{Name: cluster, Labels: facts.Labels, KubernetesVersion: facts.KubernetesVersion},
 			Overrides: selected,
 			Chart:     chart,
-		})
+		}
+		start := time.Now()
+		out, err := render.Render(in)
 		renderDuration.Observe(time.Since(start).Seconds())
+		if err == nil && instRev != latestInst {
+			// The cluster keeps an earlier spec until a Rollout admits it to
+			// the new one; a new spec that cannot render is reported now,
+			// not when its turn comes.
+			in.Instance = renderables[latestInst]
+			_, err = render.Render(in)
+		}
 		if err != nil {
 			renderErrors.WithLabelValues(key.Promise).Inc()
 			log.V(1).Info("render failed", "revision", rev.Name, "error", err.Error())
 			o.renderErrors[cluster] = err
 			continue
 		}
-		w, err := r.write(ctx, key, cluster, rev.Name, out, p.Spec.DriftPolicy, current)
+		w, err := r.write(ctx, key, cluster, revisions{rev.Name, instRev}, out, p.Spec.DriftPolicy, current)
 		if err != nil {
 			return o, err
 		}
@@ -329,7 +358,7 @@ func (r *Reconciler) reconcileFleet(ctx context.Context, key Key, p *fleetv1alph
 			failed = append(failed, fmt.Errorf("%s: %w", cluster, err))
 			continue
 		}
-		if _, err := r.write(ctx, key, cluster, rev.Name, out, p.Spec.DriftPolicy, current); err != nil {
+		if _, err := r.write(ctx, key, cluster, revisions{promise: rev.Name}, out, p.Spec.DriftPolicy, current); err != nil {
 			return err
 		}
 	}
@@ -362,18 +391,24 @@ func (r *Reconciler) admitted(ctx context.Context, key Key, cluster string, curr
 	return rev, nil
 }
 
+// revisions is what a Work renders: a PromiseRevision and, for an instance,
+// an instance revision.
+type revisions struct {
+	promise, instance string
+}
+
 // write renders out into the cluster's Work, writing only a change, and
 // returns the Work as it now is.
-func (r *Reconciler) write(ctx context.Context, key Key, cluster, revision string, out render.Output, drift fleetv1alpha1.DriftPolicy, existing *fleetv1alpha1.Work) (*fleetv1alpha1.Work, error) {
+func (r *Reconciler) write(ctx context.Context, key Key, cluster string, revs revisions, out render.Output, drift fleetv1alpha1.DriftPolicy, existing *fleetv1alpha1.Work) (*fleetv1alpha1.Work, error) {
 	var rollout *fleetv1alpha1.RolloutReference
 	if rr, ok := r.Revisions.(RolloutReporter); ok {
-		rollout = rr.AdmittedBy(ctx, key.Subject(), cluster, revision)
+		rollout = rr.AdmittedBy(ctx, key.Subject(), cluster, revs.promise)
 	}
-	desired, err := desiredWork(key, cluster, revision, out.Manifests, out.AppliedOverrides, drift, rollout)
+	desired, err := desiredWork(key, cluster, revs, out.Manifests, out.AppliedOverrides, drift, rollout)
 	if err != nil {
 		return nil, err
 	}
-	if existing == nil || existing.Spec.Revision != revision {
+	if existing == nil || existing.Spec.Revision != revs.promise || existing.Spec.InstanceRevision != revs.instance {
 		desired.Annotations = map[string]string{fleetv1alpha1.AnnotationAdmittedAt: r.Clock.Now().UTC().Format(time.RFC3339)}
 	}
 	w, op, err := writeWork(ctx, r.Client, r.APIReader, existing, desired)
@@ -382,9 +417,48 @@ func (r *Reconciler) write(ctx context.Context, key Key, cluster, revision strin
 	}
 	if op != "" {
 		worksWritten.WithLabelValues(op).Inc()
-		ctrl.LoggerFrom(ctx).V(1).Info("wrote work", "cluster", cluster, "revision", revision, "operation", op)
+		ctrl.LoggerFrom(ctx).V(1).Info("wrote work", "cluster", cluster, "revision", revs.promise, "instanceRevision", revs.instance, "operation", op)
 	}
 	return w, nil
+}
+
+// admittedInstance returns the instance revision the selector admits cluster
+// to: latest, unless the selector decides instance revisions too.
+func (r *Reconciler) admittedInstance(ctx context.Context, key Key, cluster string, current *fleetv1alpha1.Work, latest string) (string, error) {
+	sel, ok := r.Revisions.(InstanceRevisionSelector)
+	if !ok {
+		return latest, nil
+	}
+	cur := ""
+	if current != nil {
+		cur = current.Spec.InstanceRevision
+	}
+	name, err := sel.InstanceRevision(ctx, key.Subject(), cluster, cur, latest)
+	if err != nil {
+		return "", fmt.Errorf("choosing the instance revision for cluster %s: %w", cluster, err)
+	}
+	return name, nil
+}
+
+// startInstanceRollout asks for the Rollout of an instance change when some
+// of its Works render an earlier instance revision.
+func (r *Reconciler) startInstanceRollout(ctx context.Context, p *fleetv1alpha1.Promise, inst *unstructured.Unstructured, works map[string]*fleetv1alpha1.Work, latest string) error {
+	if r.InstanceRollouts == nil {
+		return nil
+	}
+	previous := ""
+	for _, w := range works {
+		if rev := w.Spec.InstanceRevision; rev != "" && rev != latest && (previous == "" || rev < previous) {
+			previous = rev
+		}
+	}
+	if previous == "" {
+		return nil
+	}
+	if err := r.InstanceRollouts.StartInstanceRollout(ctx, p, inst, previous, latest); err != nil {
+		return fmt.Errorf("starting the rollout of instance revision %s: %w", latest, err)
+	}
+	return nil
 }
 
 // works returns the subject's Works from the cache, by cluster.

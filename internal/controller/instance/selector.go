@@ -3,6 +3,8 @@ package instance
 import (
 	"context"
 
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
 	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
 )
 
@@ -31,6 +33,23 @@ type RevisionSelector interface {
 // the Work's spec.rollout. nil records nothing.
 type RolloutReporter interface {
 	AdmittedBy(ctx context.Context, subject fleetv1alpha1.WorkSubject, cluster, revision string) *fleetv1alpha1.RolloutReference
+}
+
+// InstanceRevisionSelector may be implemented by a RevisionSelector to decide,
+// the same way, which instance revision (a snapshot of the instance's spec)
+// an instance renders on one cluster, so that an instance change moves
+// cluster by cluster too. current and latest are instance revision names.
+// Without it, every cluster renders the instance's spec as it is now.
+type InstanceRevisionSelector interface {
+	InstanceRevision(ctx context.Context, subject fleetv1alpha1.WorkSubject, cluster, current, latest string) (string, error)
+}
+
+// InstanceRolloutStarter starts the Rollout of an instance change: some of
+// the instance's Works render previous while its spec is now latest. It is
+// called on every reconcile where that holds, so it must be idempotent (and
+// start nothing when a Rollout to latest already exists).
+type InstanceRolloutStarter interface {
+	StartInstanceRollout(ctx context.Context, p *fleetv1alpha1.Promise, inst *unstructured.Unstructured, previous, latest string) error
 }
 
 // LatestRevision admits every cluster to the latest revision at once: what

@@ -43,6 +43,8 @@ type Options struct {
 	Revisions RevisionSelector
 	// Workers is the number of concurrent reconciles; 0 means DefaultWorkers.
 	Workers int
+	// InstanceRollouts starts the Rollout of each instance change; nil starts none.
+	InstanceRollouts InstanceRolloutStarter
 }
 
 // Controller is the running instance controller. Other controllers use it to
@@ -94,6 +96,8 @@ func SetupWithManager(mgr ctrl.Manager, opts Options) (*Controller, error) {
 		Charts:    opts.Charts,
 		Revisions: opts.Revisions,
 		Kinds:     opts.Kinds,
+
+		InstanceRollouts: opts.InstanceRollouts,
 	}
 	c, err := controller.NewTyped[Key]("instance", mgr, controller.TypedOptions[Key]{
 		Reconciler:              r,

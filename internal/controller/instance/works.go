@@ -17,7 +17,7 @@ import (
 )
 
 // desiredWork is the Work the hub wants for one subject on one cluster.
-func desiredWork(key Key, cluster, revision string, manifests []*unstructured.Unstructured, overrides []string,
+func desiredWork(key Key, cluster string, revs revisions, manifests []*unstructured.Unstructured, overrides []string,
 	drift fleetv1alpha1.DriftPolicy, rollout *fleetv1alpha1.RolloutReference) (*fleetv1alpha1.Work, error) {
 	w := &fleetv1alpha1.Work{
 		ObjectMeta: metav1.ObjectMeta{
@@ -25,19 +25,20 @@ func desiredWork(key Key, cluster, revision string, manifests []*unstructured.Un
 			Namespace: fleetv1alpha1.ClusterNamespace(cluster),
 			Labels: map[string]string{
 				fleetv1alpha1.LabelPromise:   key.Promise,
-				fleetv1alpha1.LabelRevision:  revision,
+				fleetv1alpha1.LabelRevision:  revs.promise,
 				fleetv1alpha1.LabelCluster:   cluster,
 				fleetv1alpha1.LabelManagedBy: fleetv1alpha1.ManagedByValue,
 			},
 		},
 		Spec: fleetv1alpha1.WorkSpec{
-			Cluster:     cluster,
-			Subject:     key.Subject(),
-			Revision:    revision,
-			Overrides:   overrides,
-			DriftPolicy: drift,
-			PrunePolicy: fleetv1alpha1.PruneDelete,
-			Rollout:     rollout,
+			Cluster:          cluster,
+			Subject:          key.Subject(),
+			Revision:         revs.promise,
+			InstanceRevision: revs.instance,
+			Overrides:        overrides,
+			DriftPolicy:      drift,
+			PrunePolicy:      fleetv1alpha1.PruneDelete,
+			Rollout:          rollout,
 		},
 	}
 	if w.Spec.DriftPolicy == "" {

@@ -22,7 +22,11 @@ import (
 //   - AdmittedAt and HealthSince are the latest of the Works'.
 //   - Adopted is true when every instance on the cluster adopted the target
 //     (adopted reports an instance Work's adoption; fleet Works do not adopt).
-func observeCluster(c *fleetv1alpha1.Cluster, works []*fleetv1alpha1.Work, target string, adopted func(*fleetv1alpha1.Work) bool) rollout.ClusterObservation {
+//
+// revisionOf reads the revision a Work renders and last applied, of the kind
+// the Rollout moves (PromiseRevision or instance revision).
+func observeCluster(c *fleetv1alpha1.Cluster, works []*fleetv1alpha1.Work, target string,
+	revisionOf func(*fleetv1alpha1.Work) (rendered, applied string), adopted func(*fleetv1alpha1.Work) bool) rollout.ClusterObservation {
 	sort.Slice(works, func(i, j int) bool { return works[i].Name < works[j].Name })
 	o := rollout.ClusterObservation{
 		Name:   c.Name,
@@ -33,8 +37,9 @@ func observeCluster(c *fleetv1alpha1.Cluster, works []*fleetv1alpha1.Work, targe
 	instances, adopters := 0, 0
 	applied, appliedAgree := "", true
 	for i, w := range works {
-		if i == 0 || w.Spec.Revision == target {
-			o.Revision = w.Spec.Revision
+		rendered, appliedRev := revisionOf(w)
+		if i == 0 || rendered == target {
+			o.Revision = rendered
 		}
 		if w.Spec.Subject.Instance != nil {
 			instances++
@@ -43,11 +48,11 @@ func observeCluster(c *fleetv1alpha1.Cluster, works []*fleetv1alpha1.Work, targe
 			}
 		}
 		if i == 0 {
-			applied = w.Status.AppliedRevision
-		} else if w.Status.AppliedRevision != applied {
+			applied = appliedRev
+		} else if appliedRev != applied {
 			appliedAgree = false
 		}
-		if t := admittedAt(w); t.After(o.AdmittedAt) && w.Spec.Revision == target {
+		if t := admittedAt(w); t.After(o.AdmittedAt) && rendered == target {
 			o.AdmittedAt = t
 		}
 		h, since, reason, message := workHealth(w)

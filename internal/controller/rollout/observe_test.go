@@ -95,7 +95,8 @@ func TestObserveCluster(t *testing.T) {
 			adopted := func(w *fleetv1alpha1.Work) bool {
 				return w.Spec.Subject.Instance != nil && tc.adopted[w.Spec.Subject.Instance.Name]
 			}
-			got := observeCluster(tc.cluster, tc.works, "r2", adopted)
+			promiseRevision := func(w *fleetv1alpha1.Work) (string, string) { return w.Spec.Revision, w.Status.AppliedRevision }
+			got := observeCluster(tc.cluster, tc.works, "r2", promiseRevision, adopted)
 			tc.want.Name, tc.want.Labels = "c1", tc.cluster.Labels
 			if got.Name != tc.want.Name || got.Revision != tc.want.Revision || got.AppliedRevision != tc.want.AppliedRevision ||
 				got.Health != tc.want.Health || got.Online != tc.want.Online || got.Adopted != tc.want.Adopted ||

@@ -17,6 +17,7 @@ import (
 	"sync"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -38,6 +39,9 @@ type Renderer interface {
 	EnqueuePromise(ctx context.Context, promise string)
 	EnqueueInstance(ctx context.Context, promise, namespace, name string)
 }
+
+// blockedRetry is how often a Rollout that cannot be planned looks again.
+const blockedRetry = 10 * time.Second
 
 // adoptionPoll is how often a Deadline rollout looks for new adopters while
 // owners may adopt: adoption is an annotation on an instance, which this
@@ -87,7 +91,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	o, err := r.observe(ctx, ro, now)
 	var b *blocked
 	if errors.As(err, &b) {
-		return ctrl.Result{}, r.writeStatus(ctx, ro, blockedStatus(ro, b, now))
+		// Strategies and PromiseRevisions are watched; the rest (a Promise
+		// or an instance revision that appears) is looked for again.
+		return ctrl.Result{RequeueAfter: blockedRetry}, r.writeStatus(ctx, ro, blockedStatus(ro, b, now))
 	}
 	if err != nil {
 		return ctrl.Result{}, err
@@ -135,14 +141,20 @@ func (r *Reconciler) settle(ctx context.Context, ro *fleetv1alpha1.Rollout) erro
 	if _, done := r.settled.LoadOrStore(key, true); done {
 		return nil
 	}
-	rollouts, err := listRollouts(ctx, r.Client, ro.Spec.Subject.Promise)
+	sub := subjectOf(ro)
+	rollouts, err := sub.rollouts(ctx, r.Client)
 	if err != nil {
 		r.settled.Delete(key)
 		return err
 	}
-	if n := rollout.Newest(rollouts); n != nil && n.Name == ro.Name && n.Namespace == ro.Namespace {
-		r.Instances.EnqueuePromise(ctx, ro.Spec.Subject.Promise)
+	if n := rollout.Newest(rollouts); n == nil || n.Name != ro.Name || n.Namespace != ro.Namespace {
+		return nil
 	}
+	if sub.instance != nil {
+		r.Instances.EnqueueInstance(ctx, sub.promise, sub.instance.Namespace, sub.instance.Name)
+		return nil
+	}
+	r.Instances.EnqueuePromise(ctx, sub.promise)
 	return nil
 }
 
@@ -159,11 +171,8 @@ type observation struct {
 func (r *Reconciler) observe(ctx context.Context, ro *fleetv1alpha1.Rollout, now time.Time) (observation, error) {
 	o := observation{in: rollout.Input{Now: now, Spec: ro.Spec, Status: *ro.Status.DeepCopy()}}
 	in := &o.in
-	if ro.Spec.Subject.Instance != nil {
-		return o, &blocked{fleetv1alpha1.ReasonInvalidSpec,
-			"rollouts of one instance's change are not supported yet: a Rollout moves a Promise's revision (leave subject.instance unset)"}
-	}
-	if ro.Namespace != fleetv1alpha1.PlatformNamespace {
+	sub := subjectOf(ro)
+	if sub.instance == nil && ro.Namespace != fleetv1alpha1.PlatformNamespace {
 		return o, &blocked{fleetv1alpha1.ReasonInvalidSpec,
 			fmt.Sprintf("a Rollout of a Promise's revision must live in namespace %s", fleetv1alpha1.PlatformNamespace)}
 	}
@@ -175,7 +184,7 @@ func (r *Reconciler) observe(ctx context.Context, ro *fleetv1alpha1.Rollout, now
 		return o, fmt.Errorf("reading promise: %w", err)
 	}
 	for _, rev := range []string{ro.Spec.TargetRevision, ro.Spec.FromRevision} {
-		if err := r.checkRevision(ctx, p.Name, rev); err != nil {
+		if err := r.checkRevision(ctx, sub, rev); err != nil {
 			return o, err
 		}
 	}
@@ -185,7 +194,7 @@ func (r *Reconciler) observe(ctx context.Context, ro *fleetv1alpha1.Rollout, now
 	}
 	in.Strategy = strategy
 
-	rollouts, err := listRollouts(ctx, r.Client, p.Name)
+	rollouts, err := sub.rollouts(ctx, r.Client)
 	if err != nil {
 		return o, err
 	}
@@ -198,13 +207,13 @@ func (r *Reconciler) observe(ctx context.Context, ro *fleetv1alpha1.Rollout, now
 		return o, err
 	}
 
-	works, err := r.works(ctx, p.Name)
+	works, err := r.works(ctx, sub)
 	if err != nil {
 		return o, err
 	}
 	o.works = works
 	var adopted func(*fleetv1alpha1.Work) bool
-	if ro.Spec.UpdatePolicy.Mode == fleetv1alpha1.UpdateModeDeadline {
+	if ro.Spec.UpdatePolicy.Mode == fleetv1alpha1.UpdateModeDeadline && sub.instance == nil {
 		adopters, err := r.adopters(ctx, ro, p)
 		if err != nil {
 			return o, err
@@ -221,15 +230,29 @@ func (r *Reconciler) observe(ctx context.Context, ro *fleetv1alpha1.Rollout, now
 	for i := range clusters.Items {
 		c := &clusters.Items[i]
 		if ws := works[c.Name]; len(ws) > 0 && c.DeletionTimestamp.IsZero() {
-			in.Clusters = append(in.Clusters, observeCluster(c, ws, ro.Spec.TargetRevision, adopted))
+			in.Clusters = append(in.Clusters, observeCluster(c, ws, ro.Spec.TargetRevision, sub.revisionOf, adopted))
 		}
 	}
 	return o, nil
 }
 
-// checkRevision blocks a Rollout whose revision does not exist (yet).
-func (r *Reconciler) checkRevision(ctx context.Context, promise, name string) error {
+// checkRevision blocks a Rollout whose revision does not exist (yet): a
+// PromiseRevision of its Promise, or a revision of its instance.
+func (r *Reconciler) checkRevision(ctx context.Context, sub subject, name string) error {
 	if name == "" {
+		return nil
+	}
+	if sub.instance != nil {
+		cr := &appsv1.ControllerRevision{}
+		if err := r.Client.Get(ctx, types.NamespacedName{Namespace: sub.instance.Namespace, Name: name}, cr); err != nil {
+			if apierrors.IsNotFound(err) {
+				return &blocked{fleetv1alpha1.ReasonRevisionNotFound, fmt.Sprintf("instance revision %s not found in namespace %s", name, sub.instance.Namespace)}
+			}
+			return fmt.Errorf("reading instance revision %s: %w", name, err)
+		}
+		if cr.Labels[fleetv1alpha1.LabelPromise] != sub.promise || cr.Labels[fleetv1alpha1.LabelInstance] != fleetv1alpha1.WorkLabelValue(sub.instance.Name) {
+			return &blocked{fleetv1alpha1.ReasonInvalidSpec, fmt.Sprintf("%s is not a revision of %s %s", name, sub.promise, sub.instance.Name)}
+		}
 		return nil
 	}
 	rev := &fleetv1alpha1.PromiseRevision{}
@@ -239,8 +262,8 @@ func (r *Reconciler) checkRevision(ctx context.Context, promise, name string) er
 		}
 		return fmt.Errorf("reading revision %s: %w", name, err)
 	}
-	if rev.Spec.Promise != promise {
-		return &blocked{fleetv1alpha1.ReasonInvalidSpec, fmt.Sprintf("PromiseRevision %s belongs to promise %s, not %s", name, rev.Spec.Promise, promise)}
+	if rev.Spec.Promise != sub.promise {
+		return &blocked{fleetv1alpha1.ReasonInvalidSpec, fmt.Sprintf("PromiseRevision %s belongs to promise %s, not %s", name, rev.Spec.Promise, sub.promise)}
 	}
 	return nil
 }
@@ -328,22 +351,59 @@ func freezeAction(f fleetv1alpha1.FleetFreeze) fleetv1alpha1.FreezeAction {
 	return f.Spec.Action
 }
 
-// works returns the hub's Works of a Promise (instances and fleet resources)
-// by cluster, leaving out those being deleted.
-func (r *Reconciler) works(ctx context.Context, promise string) (map[string][]*fleetv1alpha1.Work, error) {
+// works returns the hub's Works of the subject (a Promise's instances and
+// fleet resources, or one instance) by cluster, leaving out those being deleted.
+func (r *Reconciler) works(ctx context.Context, sub subject) (map[string][]*fleetv1alpha1.Work, error) {
 	list := &fleetv1alpha1.WorkList{}
-	if err := r.Client.List(ctx, list, client.MatchingFields{controller.IndexWorkByPromise: promise}); err != nil {
+	field := client.MatchingFields{controller.IndexWorkByPromise: sub.promise}
+	if sub.instance != nil {
+		field = client.MatchingFields{controller.IndexWorkByInstance: controller.InstanceKey(sub.instance.Namespace, sub.instance.Name)}
+	}
+	if err := r.Client.List(ctx, list, field); err != nil {
 		return nil, fmt.Errorf("listing works: %w", err)
 	}
 	out := map[string][]*fleetv1alpha1.Work{}
 	for i := range list.Items {
 		w := &list.Items[i]
-		if w.Labels[fleetv1alpha1.LabelManagedBy] != fleetv1alpha1.ManagedByValue || !w.DeletionTimestamp.IsZero() {
+		if w.Labels[fleetv1alpha1.LabelManagedBy] != fleetv1alpha1.ManagedByValue || !w.DeletionTimestamp.IsZero() ||
+			w.Spec.Subject.Promise != sub.promise {
 			continue
 		}
 		out[w.Spec.Cluster] = append(out[w.Spec.Cluster], w)
 	}
 	return out, nil
+}
+
+// subject is what a Rollout moves: every instance of a Promise (instance
+// nil), or one instance.
+type subject struct {
+	promise  string
+	instance *types.NamespacedName
+}
+
+func subjectOf(ro *fleetv1alpha1.Rollout) subject {
+	s := subject{promise: ro.Spec.Subject.Promise}
+	if i := ro.Spec.Subject.Instance; i != nil {
+		s.instance = &types.NamespacedName{Namespace: ro.Namespace, Name: i.Name}
+	}
+	return s
+}
+
+// revisionOf is the revision of the subject's kind a Work renders and last
+// applied: a PromiseRevision, or an instance revision.
+func (s subject) revisionOf(w *fleetv1alpha1.Work) (rendered, applied string) {
+	if s.instance != nil {
+		return w.Spec.InstanceRevision, w.Status.AppliedInstanceRevision
+	}
+	return w.Spec.Revision, w.Status.AppliedRevision
+}
+
+// rollouts lists the Rollouts of the subject.
+func (s subject) rollouts(ctx context.Context, c client.Reader) ([]fleetv1alpha1.Rollout, error) {
+	if s.instance != nil {
+		return listInstanceRollouts(ctx, c, s.promise, s.instance.Namespace, s.instance.Name)
+	}
+	return listRollouts(ctx, c, s.promise)
 }
 
 // instances lists the Promise's instances from the cache.
@@ -403,10 +463,11 @@ func (r *Reconciler) admit(ctx context.Context, ro *fleetv1alpha1.Rollout, works
 			frozen[c] = true
 		}
 	}
+	sub := subjectOf(ro)
 	admitted := map[string]string{}
 	for cluster, ws := range works {
 		for _, w := range ws {
-			if frozen[cluster] && w.Spec.Revision == ro.Spec.TargetRevision {
+			if rendered, _ := sub.revisionOf(w); frozen[cluster] && rendered == ro.Spec.TargetRevision {
 				admitted[cluster] = ro.Spec.TargetRevision
 			}
 		}
@@ -417,7 +478,7 @@ func (r *Reconciler) admit(ctx context.Context, ro *fleetv1alpha1.Rollout, works
 	r.Router.set(client.ObjectKeyFromObject(ro), admitted)
 	for cluster, rev := range admitted {
 		for _, w := range works[cluster] {
-			if w.Spec.Revision == rev {
+			if rendered, _ := sub.revisionOf(w); rendered == rev {
 				continue
 			}
 			ns, name := "", ""

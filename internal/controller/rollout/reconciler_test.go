@@ -6,6 +6,7 @@ import (
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
@@ -255,4 +256,77 @@ func TestNewerChangeSupersedes(t *testing.T) {
 	}
 	s.moves("supersede", r3, "supersede-c1")
 	s.stays("supersede", r1, "supersede-g1", "supersede-g2")
+}
+
+// An instance's own change is a Rollout too, in the team's namespace: the
+// new spec reaches the canary first, the rest after an approval, and a
+// rollback renders the old spec (kept as an instance revision) again.
+func TestInstanceChangeRollsOut(t *testing.T) {
+	s := newStory(t, "ichange.example.com")
+	s.strategy("ichange", fleetv1alpha1.FailureHalt, wave("canary"), wave("general", func(w *fleetv1alpha1.Wave) {
+		w.Approval = fleetv1alpha1.ApprovalRequired
+	}))
+	s.givenSite("ichange", "ichange")
+	size := func(cluster string) string {
+		return promisetest.ManifestData(t, s.Work("ichange", "ichange-team", "shop", cluster), "size")
+	}
+	before := s.Work("ichange", "ichange-team", "shop", "ichange-c1").Spec.InstanceRevision
+	if before == "" {
+		t.Fatal("the Work names no instance revision")
+	}
+
+	inst := promisetest.Instance(s.group, "Site", "ichange-team", "shop", nil)
+	patch := client.RawPatch(types.MergePatchType, []byte(`{"spec":{"size":"large"}}`))
+	if err := s.C.Patch(s.Ctx, inst, patch); err != nil {
+		t.Fatal(err)
+	}
+	name := "site-shop-" + strconv.FormatInt(inst.GetGeneration(), 10)
+	var ro *fleetv1alpha1.Rollout
+	promisetest.Eventually(t, time.Minute, "the instance's Rollout admitting the canary", func() (bool, string) {
+		ro = &fleetv1alpha1.Rollout{}
+		if err := s.C.Get(s.Ctx, client.ObjectKey{Namespace: "ichange-team", Name: name}, ro); err != nil {
+			return false, err.Error()
+		}
+		return ro.Status.Counts.Admitted == 1, string(ro.Status.Phase)
+	})
+	if ro.Spec.FromRevision != before || ro.Spec.Subject.Instance == nil || ro.Spec.Subject.Instance.Name != "shop" {
+		t.Errorf("instance rollout spec %+v", ro.Spec)
+	}
+	promisetest.Eventually(t, time.Minute, "the canary renders the new spec", func() (bool, string) {
+		return size("ichange-c1") == "large", size("ichange-c1")
+	})
+	for _, c := range []string{"ichange-g1", "ichange-g2"} {
+		if got := size(c); got != "small" {
+			t.Errorf("%s renders size %s before its wave, want small", c, got)
+		}
+	}
+
+	// The owner takes it back: every cluster renders the old spec again.
+	s.ReportReady(s.Work("ichange", "ichange-team", "shop", "ichange-c1"))
+	promisetest.Eventually(t, time.Minute, "waiting for the general wave's approval", func() (bool, string) {
+		if err := s.C.Get(s.Ctx, client.ObjectKeyFromObject(ro), ro); err != nil {
+			return false, err.Error()
+		}
+		return ro.Status.Phase == fleetv1alpha1.RolloutPhaseWaitingForApproval, string(ro.Status.Phase)
+	})
+	base := ro.DeepCopy()
+	ro.Spec.Rollback = &fleetv1alpha1.RollbackRequest{ChangeRecord: fleetv1alpha1.ChangeRecord{By: "owner", Message: "size large was a mistake"}}
+	if err := s.C.Patch(s.Ctx, ro, client.MergeFrom(base)); err != nil {
+		t.Fatal(err)
+	}
+	promisetest.Eventually(t, time.Minute, "the canary renders the old spec again", func() (bool, string) {
+		return size("ichange-c1") == "small", size("ichange-c1")
+	})
+	s.ReportReady(s.Work("ichange", "ichange-team", "shop", "ichange-c1"))
+	promisetest.Eventually(t, time.Minute, "rolled back", func() (bool, string) {
+		if err := s.C.Get(s.Ctx, client.ObjectKeyFromObject(ro), ro); err != nil {
+			return false, err.Error()
+		}
+		return ro.Status.Phase == fleetv1alpha1.RolloutPhaseRolledBack, string(ro.Status.Phase)
+	})
+	for _, c := range s.clusters("ichange") {
+		if got := size(c); got != "small" {
+			t.Errorf("%s renders size %s after the rollback, want small", c, got)
+		}
+	}
 }

@@ -43,13 +43,31 @@ func (r *Router) Revision(ctx context.Context, subject fleetv1alpha1.WorkSubject
 	if err != nil {
 		return "", err
 	}
+	return rollout.RevisionFor(r.route(rollouts), cluster, current, latest), nil
+}
+
+// InstanceRevision implements instance.InstanceRevisionSelector: the same
+// rules, over the Rollouts of the instance's changes.
+func (r *Router) InstanceRevision(ctx context.Context, subject fleetv1alpha1.WorkSubject, cluster, current, latest string) (string, error) {
+	if subject.Instance == nil {
+		return latest, nil
+	}
+	rollouts, err := listInstanceRollouts(ctx, r.Cache, subject.Promise, subject.Instance.Namespace, subject.Instance.Name)
+	if err != nil {
+		return "", err
+	}
+	return rollout.RevisionFor(r.route(rollouts), cluster, current, latest), nil
+}
+
+// route is what the Router knows of the newest of rollouts.
+func (r *Router) route(rollouts []fleetv1alpha1.Rollout) rollout.Route {
 	route := rollout.Route{Governing: rollout.Newest(rollouts)}
 	if route.Governing != nil {
 		r.mu.RLock()
 		route.Admitted = r.admitted[client.ObjectKeyFromObject(route.Governing)]
 		r.mu.RUnlock()
 	}
-	return rollout.RevisionFor(route, cluster, current, latest), nil
+	return route
 }
 
 // AdmittedBy implements instance.RolloutReporter: the newest Rollout whose
@@ -111,4 +129,20 @@ func listRollouts(ctx context.Context, c client.Reader, promise string) ([]fleet
 		return nil, fmt.Errorf("listing rollouts of promise %s: %w", promise, err)
 	}
 	return list.Items, nil
+}
+
+// listInstanceRollouts lists the Rollouts of one instance's changes.
+func listInstanceRollouts(ctx context.Context, c client.Reader, promise, namespace, name string) ([]fleetv1alpha1.Rollout, error) {
+	list := &fleetv1alpha1.RolloutList{}
+	if err := c.List(ctx, list, client.InNamespace(namespace),
+		client.MatchingFields{controller.IndexRolloutByInstance: controller.InstanceKey(namespace, name)}); err != nil {
+		return nil, fmt.Errorf("listing rollouts of instance %s/%s: %w", namespace, name, err)
+	}
+	out := list.Items[:0]
+	for _, ro := range list.Items {
+		if ro.Spec.Subject.Promise == promise {
+			out = append(out, ro)
+		}
+	}
+	return out, nil
 }

@@ -46,7 +46,11 @@ func SetupWithManager(mgr ctrl.Manager, router *Router, instances Renderer) erro
 			if !ok {
 				return nil
 			}
-			return running(ctx, c, w.Spec.Subject.Promise)
+			out := running(ctx, c, w.Spec.Subject.Promise)
+			if i := w.Spec.Subject.Instance; i != nil {
+				out = append(out, runningForInstance(ctx, c, i.Namespace, i.Name)...)
+			}
+			return out
 		}), builder.WithPredicates(workChanged())).
 		// Clusters going offline or coming back; relabelled ones matter only
 		// before a target set is frozen.
@@ -70,7 +74,8 @@ func SetupWithManager(mgr ctrl.Manager, router *Router, instances Renderer) erro
 		Complete(r)
 }
 
-// running returns the Rollouts not yet ended, of promise ("" for every Promise).
+// running returns the Rollouts not yet ended of promise's changes, or of
+// every change when promise is "".
 func running(ctx context.Context, c client.Reader, promise string) []reconcile.Request {
 	list := &fleetv1alpha1.RolloutList{}
 	var opts []client.ListOption
@@ -81,8 +86,24 @@ func running(ctx context.Context, c client.Reader, promise string) []reconcile.R
 		ctrl.LoggerFrom(ctx).Error(err, "listing rollouts")
 		return nil
 	}
+	return unfinished(list.Items)
+}
+
+// runningForInstance returns the Rollouts not yet ended of one instance's changes.
+func runningForInstance(ctx context.Context, c client.Reader, namespace, name string) []reconcile.Request {
+	list := &fleetv1alpha1.RolloutList{}
+	if err := c.List(ctx, list, client.InNamespace(namespace),
+		client.MatchingFields{controller.IndexRolloutByInstance: controller.InstanceKey(namespace, name)}); err != nil {
+		ctrl.LoggerFrom(ctx).Error(err, "listing rollouts")
+		return nil
+	}
+	return unfinished(list.Items)
+}
+
+// unfinished returns requests for the Rollouts that have not ended.
+func unfinished(rollouts []fleetv1alpha1.Rollout) []reconcile.Request {
 	var out []reconcile.Request
-	for _, ro := range list.Items {
+	for _, ro := range rollouts {
 		if !ro.Status.Phase.IsTerminal() {
 			out = append(out, reconcile.Request{NamespacedName: types.NamespacedName{Namespace: ro.Namespace, Name: ro.Name}})
 		}

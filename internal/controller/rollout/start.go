@@ -4,9 +4,11 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"strings"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -18,6 +20,8 @@ import (
 type Starter struct {
 	// Client creates Rollouts.
 	Client client.Client
+	// Cache lists Rollouts cheaply, for the check made on every instance reconcile.
+	Cache client.Reader
 	// Reader lists Rollouts from the API server, not a cache that may not
 	// have seen the previous Rollout yet.
 	Reader client.Reader
@@ -52,8 +56,8 @@ func (s *Starter) StartRollout(ctx context.Context, p *fleetv1alpha1.Promise, pr
 				fleetv1alpha1.LabelManagedBy: fleetv1alpha1.ManagedByValue,
 			},
 			Annotations: map[string]string{
-				fleetv1alpha1.AnnotationStartedBy:   rollout.ActorHub,
-				rollout.AnnotationPromiseGeneration: strconv.FormatInt(p.Generation, 10),
+				fleetv1alpha1.AnnotationStartedBy:  rollout.ActorHub,
+				rollout.AnnotationChangeGeneration: strconv.FormatInt(p.Generation, 10),
 			},
 			OwnerReferences: []metav1.OwnerReference{{
 				APIVersion: fleetv1alpha1.GroupVersion.String(), Kind: "Promise", Name: p.Name, UID: p.UID,
@@ -103,6 +107,87 @@ func FromRevision(newest *fleetv1alpha1.Rollout, previous, latest string) string
 func RolloutName(p *fleetv1alpha1.Promise) string {
 	suffix := "-" + strconv.FormatInt(p.Generation, 10)
 	name := p.Name
+	if len(name)+len(suffix) > 253 {
+		name = name[:253-len(suffix)]
+	}
+	return name + suffix
+}
+
+// StartInstanceRollout creates the Rollout that moves an instance's Works
+// from previous to latest (instance revisions), in the instance's namespace,
+// so the team that owns the instance operates it. Nothing is started when a
+// Rollout to latest exists (in flight or finished: a rolled-back change stays
+// rolled back until the spec changes again). It is named after the instance's
+// kind, name and generation.
+func (s *Starter) StartInstanceRollout(ctx context.Context, p *fleetv1alpha1.Promise, inst *unstructured.Unstructured, previous, latest string) error {
+	ns, name := inst.GetNamespace(), inst.GetName()
+	cached, err := listInstanceRollouts(ctx, s.Cache, p.Name, ns, name)
+	if err != nil {
+		return err
+	}
+	if n := rollout.Newest(cached); n != nil && n.Spec.TargetRevision == latest {
+		return nil
+	}
+	// The API server knows no field index: list the namespace and filter.
+	list := &fleetv1alpha1.RolloutList{}
+	if err := s.Reader.List(ctx, list, client.InNamespace(ns)); err != nil {
+		return fmt.Errorf("listing rollouts: %w", err)
+	}
+	var live []fleetv1alpha1.Rollout
+	for _, ro := range list.Items {
+		if i := ro.Spec.Subject.Instance; i != nil && i.Name == name && ro.Spec.Subject.Promise == p.Name {
+			live = append(live, ro)
+		}
+	}
+	newest := rollout.Newest(live)
+	if newest != nil && newest.Spec.TargetRevision == latest {
+		return nil
+	}
+	from := FromRevision(newest, previous, latest)
+	if from == latest {
+		return nil
+	}
+	ro := &fleetv1alpha1.Rollout{
+		ObjectMeta: metav1.ObjectMeta{
+			Name:      instanceRolloutName(inst),
+			Namespace: ns,
+			Labels: map[string]string{
+				fleetv1alpha1.LabelPromise:   p.Name,
+				fleetv1alpha1.LabelInstance:  fleetv1alpha1.WorkLabelValue(name),
+				fleetv1alpha1.LabelManagedBy: fleetv1alpha1.ManagedByValue,
+			},
+			Annotations: map[string]string{
+				fleetv1alpha1.AnnotationStartedBy:  rollout.ActorHub,
+				rollout.AnnotationChangeGeneration: strconv.FormatInt(inst.GetGeneration(), 10),
+			},
+			OwnerReferences: []metav1.OwnerReference{{
+				APIVersion: inst.GetAPIVersion(), Kind: inst.GetKind(), Name: name, UID: inst.GetUID(),
+				BlockOwnerDeletion: ptr.To(false),
+			}},
+		},
+		Spec: fleetv1alpha1.RolloutSpec{
+			Subject:        fleetv1alpha1.RolloutSubject{Promise: p.Name, Instance: &fleetv1alpha1.LocalObjectReference{Name: name}},
+			FromRevision:   from,
+			TargetRevision: latest,
+			// An owner's own change has no adoption window.
+			UpdatePolicy: fleetv1alpha1.UpdatePolicy{Mode: fleetv1alpha1.UpdateModeProgressive},
+			DesiredState: fleetv1alpha1.RolloutRunning,
+		},
+	}
+	if p.Spec.UpdatePolicy.Mode == fleetv1alpha1.UpdateModeImmediate {
+		ro.Spec.UpdatePolicy = *p.Spec.UpdatePolicy.DeepCopy()
+	}
+	if err := s.Client.Create(ctx, ro); err != nil && !apierrors.IsAlreadyExists(err) {
+		return fmt.Errorf("creating rollout %s/%s: %w", ns, ro.Name, err)
+	}
+	return nil
+}
+
+// instanceRolloutName names the Rollout of an instance change: its kind,
+// name and the generation that changed it.
+func instanceRolloutName(inst *unstructured.Unstructured) string {
+	suffix := "-" + strconv.FormatInt(inst.GetGeneration(), 10)
+	name := strings.ToLower(inst.GetKind()) + "-" + inst.GetName()
 	if len(name)+len(suffix) > 253 {
 		name = name[:253-len(suffix)]
 	}

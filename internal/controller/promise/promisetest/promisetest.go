@@ -273,9 +273,10 @@ func (e *Env) ReportReady(w *fleetv1alpha1.Work) {
 	e.TB.Helper()
 	now := metav1.Now()
 	w.Status = fleetv1alpha1.WorkStatus{
-		ObservedGeneration: w.Generation,
-		AppliedRevision:    w.Spec.Revision,
-		LastAppliedTime:    &now,
+		ObservedGeneration:      w.Generation,
+		AppliedRevision:         w.Spec.Revision,
+		AppliedInstanceRevision: w.Spec.InstanceRevision,
+		LastAppliedTime:         &now,
 		Conditions: []metav1.Condition{
 			{Type: fleetv1alpha1.ConditionApplied, Status: metav1.ConditionTrue, Reason: fleetv1alpha1.ReasonApplied, LastTransitionTime: now},
 			{Type: fleetv1alpha1.ConditionHealthy, Status: metav1.ConditionTrue, Reason: fleetv1alpha1.ReasonHealthy, LastTransitionTime: now},
