@@ -16,7 +16,7 @@ func subjectRollout(name string, created time.Time, gen, from, target string, ph
 		Status:     fleetv1alpha1.RolloutStatus{Phase: phase},
 	}
 	if gen != "" {
-		r.Annotations = map[string]string{AnnotationPromiseGeneration: gen}
+		r.Annotations = map[string]string{AnnotationChangeGeneration: gen}
 	}
 	return r
 }
