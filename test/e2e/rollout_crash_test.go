@@ -36,7 +36,7 @@ func hubKillStory(t *testing.T, f *rolloutFleet) {
 	})
 	reference, crashed := webPromise("web-reference"), webPromise("web-crashed")
 	for _, w := range []web{reference, crashed} {
-		f.givenWebPromise(w, "crash", webV1)
+		f.givenWebPromise(w, "crash")
 		f.givenTeam("team-" + w.promise)
 		f.givenWebInstance(w, "team-"+w.promise, "shop", webV1)
 	}

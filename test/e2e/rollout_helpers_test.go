@@ -130,9 +130,9 @@ spec:
         image: ` + image + "\n"
 }
 
-// givenWebPromise publishes the web Promise rolling out with strategy and
-// waits until it is Ready; it returns its first revision.
-func (f *rolloutFleet) givenWebPromise(w web, strategy, image string) string {
+// givenWebPromise publishes the web Promise running webV1, rolling out with
+// strategy, and waits until it is Ready; it returns its first revision.
+func (f *rolloutFleet) givenWebPromise(w web, strategy string) string {
 	f.t.Helper()
 	return f.givenPromise(&fleetv1alpha1.Promise{
 		ObjectMeta: metav1.ObjectMeta{Name: w.promise},
@@ -144,7 +144,7 @@ func (f *rolloutFleet) givenWebPromise(w web, strategy, image string) string {
 				},
 				Templates: &fleetv1alpha1.Templates{
 					Engine:      fleetv1alpha1.TemplateEngineGoTemplate,
-					GoTemplates: []fleetv1alpha1.GoTemplate{{Name: "deployment.yaml", Template: webTemplate(image)}},
+					GoTemplates: []fleetv1alpha1.GoTemplate{{Name: "deployment.yaml", Template: webTemplate(webV1)}},
 				},
 			},
 			StrategyRef: &fleetv1alpha1.LocalObjectReference{Name: strategy},
@@ -426,10 +426,11 @@ func (f *rolloutFleet) rolloutEvents(name string) []string {
 	return out
 }
 
-// thenRolloutEvent waits until the Rollout has an Event of type and reason.
-func (f *rolloutFleet) thenRolloutEvent(name, typ, reason string, within time.Duration) {
+// thenRolloutEvent waits (briefly: the hub records Events as it acts) until
+// the Rollout has an Event of type and reason.
+func (f *rolloutFleet) thenRolloutEvent(name, typ, reason string) {
 	f.t.Helper()
-	f.eventually(within, fmt.Sprintf("a %s Event %s on rollout %s", typ, reason, name), func() (bool, string) {
+	f.eventually(10*time.Second, fmt.Sprintf("a %s Event %s on rollout %s", typ, reason, name), func() (bool, string) {
 		events := f.rolloutEvents(name)
 		for _, e := range events {
 			if strings.HasPrefix(e, typ+" "+reason+":") {

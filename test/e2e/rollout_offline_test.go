@@ -51,7 +51,7 @@ func offlineStory(t *testing.T, f *rolloutFleet) {
 			OnFailure:     fleetv1alpha1.FailureHalt,
 			OfflinePolicy: p.offline,
 		})
-		f.givenWebPromise(p.w, p.strategy, webV1)
+		f.givenWebPromise(p.w, p.strategy)
 		f.givenTeam(ns(p))
 		f.givenWebInstance(p.w, ns(p), "shop", webV1)
 	}

@@ -101,7 +101,7 @@ func (g *goodRollout) story(t *testing.T, f *rolloutFleet) {
 		},
 		OnFailure: fleetv1alpha1.FailureRollback,
 	})
-	v1 := f.givenWebPromise(g.w, "good", webV1)
+	v1 := f.givenWebPromise(g.w, "good")
 	f.givenTeam(g.ns)
 	f.givenWebInstance(g.w, g.ns, "shop", webV1)
 
@@ -169,7 +169,7 @@ func (g *goodRollout) story(t *testing.T, f *rolloutFleet) {
 		t.Errorf("succeeded rollout not Ready: %s", describe(ro))
 	}
 	for _, reason := range []string{"WaveStarted", "WaveApproved", "WaveSucceeded"} {
-		f.thenRolloutEvent(name, "Normal", reason, 10*time.Second)
+		f.thenRolloutEvent(name, "Normal", reason)
 	}
 	g.goodRev, g.finished = target, true
 }
@@ -223,7 +223,7 @@ func (g *goodRollout) badRevisionStory(t *testing.T, f *rolloutFleet) {
 	}
 	f.thenWebRuns(g.ns, "shop", webV2, 30*time.Second, allMembers...)
 	f.thenWorksRender(g.w, g.ns, "shop", g.goodRev, 10*time.Second, allMembers...)
-	f.thenRolloutEvent(name, "Warning", fleetv1alpha1.ReasonFailureBudgetExceeded, 10*time.Second)
+	f.thenRolloutEvent(name, "Warning", fleetv1alpha1.ReasonFailureBudgetExceeded)
 
 	// The bad revision is still the Promise's latest, but the fleet settled
 	// on the good one: a new instance gets the good one too.
@@ -245,7 +245,7 @@ func immediateStory(t *testing.T, f *rolloutFleet) {
 			ProgressDeadline: &metav1.Duration{Duration: progressDeadline},
 		}
 	}))
-	f.givenWebPromise(w, "gated", webV1)
+	f.givenWebPromise(w, "gated")
 	f.givenTeam(ns)
 	f.givenWebInstance(w, ns, "shop", webV1)
 
@@ -283,7 +283,7 @@ func immediateStory(t *testing.T, f *rolloutFleet) {
 	if last.Sub(first) > 2*time.Second {
 		t.Errorf("clusters admitted from %s to %s, want all at once", first, last)
 	}
-	f.thenRolloutEvent(name, "Warning", "ImmediateRollout", 10*time.Second)
+	f.thenRolloutEvent(name, "Warning", "ImmediateRollout")
 }
 
 // Story 5: in Deadline mode owners adopt the new revision when they choose;
@@ -293,7 +293,7 @@ func deadlineStory(t *testing.T, f *rolloutFleet) {
 	f.givenStrategy("quick", ringsStrategy(func(s *fleetv1alpha1.RolloutStrategySpec) {
 		s.Waves[0].BakeTime = &metav1.Duration{Duration: time.Second}
 	}))
-	f.givenWebPromise(w, "quick", webV1)
+	f.givenWebPromise(w, "quick")
 	f.givenTeam(ns)
 	f.givenWebInstance(w, ns, "eager", webV1, "member-3")
 	laggards := []string{"member-1", "member-2", "member-4", "member-5"}
@@ -310,7 +310,7 @@ func deadlineStory(t *testing.T, f *rolloutFleet) {
 
 	// When the owner of "eager" adopts the new revision…
 	f.whenInstanceAdopts(w, ns, "eager", target)
-	ro = f.thenRollout(name, "1 of 2 instances adopted", 15*time.Second, func(ro *fleetv1alpha1.Rollout) bool {
+	f.thenRollout(name, "1 of 2 instances adopted", 15*time.Second, func(ro *fleetv1alpha1.Rollout) bool {
 		a := ro.Status.Adoption
 		return a != nil && a.Adopted == 1 && a.Instances == 2
 	})
@@ -352,7 +352,7 @@ func deadlineStory(t *testing.T, f *rolloutFleet) {
 	if a := ro.Status.Adoption; a == nil || a.Adopted != 1 || a.Instances != 2 {
 		t.Errorf("final adoption %+v", a)
 	}
-	f.thenRolloutEvent(name, "Normal", fleetv1alpha1.ReasonDeadlineReached, 10*time.Second)
+	f.thenRolloutEvent(name, "Normal", fleetv1alpha1.ReasonDeadlineReached)
 }
 
 // whenInstanceAdopts is an owner adopting a revision ahead of the deadline
@@ -370,7 +370,7 @@ func (f *rolloutFleet) whenInstanceAdopts(w web, ns, name, revision string) {
 func pauseStory(t *testing.T, f *rolloutFleet) {
 	w, ns := webPromise("web-pause"), "team-pause"
 	f.givenStrategy("pause", ringsStrategy())
-	f.givenWebPromise(w, "pause", webV1)
+	f.givenWebPromise(w, "pause")
 	f.givenTeam(ns)
 	f.givenWebInstance(w, ns, "shop", webV1)
 
@@ -413,7 +413,7 @@ func pauseStory(t *testing.T, f *rolloutFleet) {
 func abortStory(t *testing.T, f *rolloutFleet) {
 	w, ns := webPromise("web-abort"), "team-abort"
 	f.givenStrategy("abort", ringsStrategy())
-	f.givenWebPromise(w, "abort", webV1)
+	f.givenWebPromise(w, "abort")
 	f.givenTeam(ns)
 	f.givenWebInstance(w, ns, "shop", webV1)
 
@@ -451,7 +451,7 @@ func abortStory(t *testing.T, f *rolloutFleet) {
 func haltFreezeStory(t *testing.T, f *rolloutFleet) {
 	w, ns := webPromise("web-halt"), "team-halt"
 	f.givenStrategy("halt", ringsStrategy())
-	f.givenWebPromise(w, "halt", webV1)
+	f.givenWebPromise(w, "halt")
 	f.givenTeam(ns)
 	f.givenWebInstance(w, ns, "shop", webV1)
 
@@ -491,7 +491,7 @@ func haltFreezeStory(t *testing.T, f *rolloutFleet) {
 func rollbackFreezeStory(t *testing.T, f *rolloutFleet) {
 	w, ns := webPromise("web-incident"), "team-incident"
 	f.givenStrategy("incident", ringsStrategy())
-	v1 := f.givenWebPromise(w, "incident", webV1)
+	v1 := f.givenWebPromise(w, "incident")
 	f.givenTeam(ns)
 	f.givenWebInstance(w, ns, "shop", webV1)
 
