@@ -104,13 +104,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	}
 	status := d.Status
 	status.ObservedGeneration = ro.Generation
-	if status.Adoption != nil {
-		adoption, err := r.adoption(ctx, ro)
-		if err != nil {
-			return ctrl.Result{}, err
-		}
-		adoption.ForcedAt = status.Adoption.ForcedAt
-		status.Adoption = adoption
+	if status.Adoption != nil && o.adoption != nil {
+		// The engine counts clusters; owners adopt instances.
+		status.Adoption.Instances, status.Adoption.Adopted = o.adoption.Instances, o.adoption.Adopted
 	}
 	old := ro.Status
 	if err := r.writeStatus(ctx, ro, status); err != nil {
@@ -165,6 +161,9 @@ type observation struct {
 	works map[string][]*fleetv1alpha1.Work
 	// freezeLifts is when an active freeze first lifts by itself; zero if none does.
 	freezeLifts time.Time
+	// adoption counts the instances whose owners adopted the target (Deadline
+	// mode of a Promise change); nil otherwise.
+	adoption *fleetv1alpha1.AdoptionStatus
 }
 
 // observe gathers Plan's input, and the subject's Works by cluster.
@@ -218,9 +217,10 @@ func (r *Reconciler) observe(ctx context.Context, ro *fleetv1alpha1.Rollout, now
 		if err != nil {
 			return o, err
 		}
+		o.adoption = &fleetv1alpha1.AdoptionStatus{Instances: adopters.instances, Adopted: int32(len(adopters.adopted))}
 		adopted = func(w *fleetv1alpha1.Work) bool {
 			i := w.Spec.Subject.Instance
-			return i != nil && adopters[types.NamespacedName{Namespace: i.Namespace, Name: i.Name}]
+			return i != nil && adopters.adopted[types.NamespacedName{Namespace: i.Namespace, Name: i.Name}]
 		}
 	}
 	clusters := &fleetv1alpha1.ClusterList{}
@@ -417,35 +417,22 @@ func (r *Reconciler) instances(ctx context.Context, p *fleetv1alpha1.Promise) ([
 	return list.Items, nil
 }
 
-// adopters returns the instances whose owners adopted the Rollout's target.
-func (r *Reconciler) adopters(ctx context.Context, ro *fleetv1alpha1.Rollout, p *fleetv1alpha1.Promise) (map[types.NamespacedName]bool, error) {
-	items, err := r.instances(ctx, p)
-	if err != nil {
-		return nil, err
-	}
-	out := map[types.NamespacedName]bool{}
-	for _, inst := range items {
-		if inst.GetAnnotations()[fleetv1alpha1.AnnotationAdoptRevision] == ro.Spec.TargetRevision {
-			out[types.NamespacedName{Namespace: inst.GetNamespace(), Name: inst.GetName()}] = true
-		}
-	}
-	return out, nil
+// adopters are a Promise's instances and those whose owners adopted a target.
+type adopters struct {
+	instances int32
+	adopted   map[types.NamespacedName]bool
 }
 
-// adoption counts instances, not clusters: the owners who adopted.
-func (r *Reconciler) adoption(ctx context.Context, ro *fleetv1alpha1.Rollout) (*fleetv1alpha1.AdoptionStatus, error) {
-	p := &fleetv1alpha1.Promise{}
-	if err := r.Client.Get(ctx, types.NamespacedName{Name: ro.Spec.Subject.Promise}, p); err != nil {
-		return nil, fmt.Errorf("reading promise: %w", err)
-	}
+// adopters returns the instances whose owners adopted the Rollout's target.
+func (r *Reconciler) adopters(ctx context.Context, ro *fleetv1alpha1.Rollout, p *fleetv1alpha1.Promise) (adopters, error) {
 	items, err := r.instances(ctx, p)
 	if err != nil {
-		return nil, err
+		return adopters{}, err
 	}
-	a := &fleetv1alpha1.AdoptionStatus{Instances: int32(len(items))}
+	a := adopters{instances: int32(len(items)), adopted: map[types.NamespacedName]bool{}}
 	for _, inst := range items {
 		if inst.GetAnnotations()[fleetv1alpha1.AnnotationAdoptRevision] == ro.Spec.TargetRevision {
-			a.Adopted++
+			a.adopted[types.NamespacedName{Namespace: inst.GetNamespace(), Name: inst.GetName()}] = true
 		}
 	}
 	return a, nil
