@@ -57,15 +57,15 @@ func SupersededBy(r *fleetv1alpha1.Rollout, rollouts []fleetv1alpha1.Rollout) st
 
 // StableRevision is the revision a subject's clusters settle on once r (its
 // governing Rollout) is over, and so the fromRevision of the Rollout that
-// follows it: the target after success, the rollback revision after a
-// rollback, and otherwise (in flight, aborted, failed) fromRevision, or the
-// target for a first rollout.
+// follows it: the target after success, the rollback revision once a
+// rollback started, and otherwise (in flight, aborted, failed) fromRevision,
+// or the target for a first rollout.
 func StableRevision(r *fleetv1alpha1.Rollout) string {
-	switch r.Status.Phase {
-	case fleetv1alpha1.RolloutPhaseSucceeded:
+	if r.Status.Phase == fleetv1alpha1.RolloutPhaseSucceeded {
 		return r.Spec.TargetRevision
-	case fleetv1alpha1.RolloutPhaseRolledBack:
-		return or(r.Status.RollbackRevision, r.Spec.FromRevision)
+	}
+	if r.Status.RollbackRevision != "" {
+		return r.Status.RollbackRevision
 	}
 	return or(r.Spec.FromRevision, r.Spec.TargetRevision)
 }

@@ -82,6 +82,7 @@ func TestStableRevision(t *testing.T) {
 		{fleetv1alpha1.RolloutPhaseProgressing, "r1", "", "r1"},
 		{fleetv1alpha1.RolloutPhaseAborted, "r1", "", "r1"},
 		{fleetv1alpha1.RolloutPhaseProgressing, "", "", "r2"},
+		{fleetv1alpha1.RolloutPhaseRollingBack, "r1", "r0", "r0"},
 	} {
 		r := subjectRollout("web-2", time.Time{}, "", tc.from, "r2", tc.phase)
 		r.Status.RollbackRevision = tc.rollback
