@@ -120,7 +120,7 @@ func adoptionEffect(res *UpgradeResult, ro *fleetv1alpha1.Rollout) string {
 	if a := ro.Status.Adoption; a != nil && a.ForcedAt != nil {
 		res.Notes = append(res.Notes, fmt.Sprintf("rollout %s passed its deadline: the rest of the fleet is already going through the waves", ro.Name))
 	}
-	return "its Works move at once"
+	return "its Works move at once on each cluster where every instance of the Promise has adopted"
 }
 
 // rolloutInProgress is the newest non-terminal Rollout of promise in the

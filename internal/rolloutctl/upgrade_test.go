@@ -81,7 +81,7 @@ func TestUpgrade(t *testing.T) {
 		t.Fatal(err)
 	}
 	if !res.Changed || res.Promise != "website" || res.Revision != "website-r2" || res.Rollout == nil || res.Rollout.Name != "up-website-r2" ||
-		res.Summary != "Website team-a/shop adopts revision website-r2; its Works move at once" {
+		res.Summary != "Website team-a/shop adopts revision website-r2; its Works move at once on each cluster where every instance of the Promise has adopted" {
 		t.Fatalf("result %+v", res)
 	}
 	got := instance("Website", "shop")
