@@ -172,7 +172,9 @@ func (p *planner) decide() outcome {
 	case (wasHalted || p.st.Phase == fleetv1alpha1.RolloutPhasePaused) && !o.waveStarted && isForward(o.phase):
 		o.actor, o.reason = changeActor(spec.StateChange), ReasonResumed
 		o.cause = changeMessage(spec.StateChange, "resumed")
-		if p.prevFrozen() && freeze == nil {
+		// The end of a freeze resumes a rollout by itself, except a halted
+		// one: that needed the person who resumed it.
+		if p.prevFrozen() && freeze == nil && !wasHalted {
 			o.actor, o.cause = ActorHub, "the fleet freeze ended"
 		}
 	}

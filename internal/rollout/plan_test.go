@@ -273,6 +273,28 @@ func TestHaltAdmitsNothingAndNeedsAPerson(t *testing.T) {
 	}
 }
 
+// A halted rollout resumed during a freeze carries on when the freeze ends,
+// and the history names the person who resumed it, not the freeze's end.
+func TestResumeDuringAFreezeTakesEffectWhenItEnds(t *testing.T) {
+	f := newFixture(t, strategy(wave("canary", concurrency("1")), wave("general", catchAll)),
+		append(clusters("canary", 3, "ring", "canary"), clusters("g", 2)...)...)
+	f.plan()
+	f.at(time.Minute).failing("canary-1").plan()
+	f.wantPhase(fleetv1alpha1.RolloutPhaseHalted, "canary")
+	f.in.Freeze = &rollout.FreezeObservation{Name: "f", Reason: "r"}
+	f.at(2 * time.Minute).healthy("canary-1").plan()
+	f.in.Spec.StateChange = ptr(record("oncall", t0.Add(3*time.Minute), "checked"))
+	f.at(3 * time.Minute).plan()
+	f.wantPhase(fleetv1alpha1.RolloutPhaseHalted, "canary")
+	f.wantAdmitted()
+	f.in.Freeze = nil
+	f.at(4 * time.Minute).plan()
+	f.wantPhase(fleetv1alpha1.RolloutPhaseProgressing, "canary")
+	if h := f.lastHistory(); h.From != fleetv1alpha1.RolloutPhaseHalted || h.Actor != "oncall" {
+		t.Fatalf("history %+v", h)
+	}
+}
+
 func TestResumeWhileStillFailingIsRecordedAndRefused(t *testing.T) {
 	f := newFixture(t, strategy(wave("general", catchAll, concurrency("1"))), clusters("m", 3)...)
 	f.plan()
