@@ -130,6 +130,20 @@ spec:
         image: ` + image + "\n"
 }
 
+// givenRingsStory sets up a story named story on its own: strategy story
+// (ringsStrategy), Promise web-<story> rolling out with it, team-<story> and
+// its instance "shop" running webV1. It returns the Promise, the team
+// namespace and the Promise's first revision.
+func (f *rolloutFleet) givenRingsStory(story string) (web, string, string) {
+	f.t.Helper()
+	w, ns := webPromise("web-"+story), "team-"+story
+	f.givenStrategy(story, ringsStrategy())
+	first := f.givenWebPromise(w, story)
+	f.givenTeam(ns)
+	f.givenWebInstance(w, ns, "shop", webV1)
+	return w, ns, first
+}
+
 // givenWebPromise publishes the web Promise running webV1, rolling out with
 // strategy, and waits until it is Ready; it returns its first revision.
 func (f *rolloutFleet) givenWebPromise(w web, strategy string) string {

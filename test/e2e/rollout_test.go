@@ -368,11 +368,7 @@ func (f *rolloutFleet) whenInstanceAdopts(w web, ns, name, revision string) {
 // Story 6a: pausing during the canary wave holds every admission, however
 // long; resuming completes the rollout.
 func pauseStory(t *testing.T, f *rolloutFleet) {
-	w, ns := webPromise("web-pause"), "team-pause"
-	f.givenStrategy("pause", ringsStrategy())
-	f.givenWebPromise(w, "pause")
-	f.givenTeam(ns)
-	f.givenWebInstance(w, ns, "shop", webV1)
+	w, ns, _ := f.givenRingsStory("pause")
 
 	name := f.whenImageChanges(w, webV2)
 	ro := f.thenRolloutAt(name, fleetv1alpha1.RolloutPhaseBaking, "canary", 30*time.Second)
@@ -411,11 +407,7 @@ func pauseStory(t *testing.T, f *rolloutFleet) {
 // Story 6b: aborting stops the rollout for good: admitted clusters stay on
 // the target, the others on the old revision, and nothing more is admitted.
 func abortStory(t *testing.T, f *rolloutFleet) {
-	w, ns := webPromise("web-abort"), "team-abort"
-	f.givenStrategy("abort", ringsStrategy())
-	f.givenWebPromise(w, "abort")
-	f.givenTeam(ns)
-	f.givenWebInstance(w, ns, "shop", webV1)
+	w, ns, _ := f.givenRingsStory("abort")
 
 	name := f.whenImageChanges(w, webV2)
 	ro := f.thenRolloutAt(name, fleetv1alpha1.RolloutPhaseBaking, "canary", 30*time.Second)
@@ -449,11 +441,7 @@ func abortStory(t *testing.T, f *rolloutFleet) {
 // Story 7a: a Halt freeze holds a rollout in flight (Paused, Frozen) and
 // admits nothing; lifting it resumes the rollout.
 func haltFreezeStory(t *testing.T, f *rolloutFleet) {
-	w, ns := webPromise("web-halt"), "team-halt"
-	f.givenStrategy("halt", ringsStrategy())
-	f.givenWebPromise(w, "halt")
-	f.givenTeam(ns)
-	f.givenWebInstance(w, ns, "shop", webV1)
+	w, ns, _ := f.givenRingsStory("halt")
 
 	name := f.whenImageChanges(w, webV2)
 	ro := f.thenRolloutAt(name, fleetv1alpha1.RolloutPhaseBaking, "canary", 30*time.Second)
@@ -489,11 +477,7 @@ func haltFreezeStory(t *testing.T, f *rolloutFleet) {
 // Story 7b: a Rollback freeze rolls back a rollout in flight, for good; once
 // lifted, a new change rolls out normally.
 func rollbackFreezeStory(t *testing.T, f *rolloutFleet) {
-	w, ns := webPromise("web-incident"), "team-incident"
-	f.givenStrategy("incident", ringsStrategy())
-	v1 := f.givenWebPromise(w, "incident")
-	f.givenTeam(ns)
-	f.givenWebInstance(w, ns, "shop", webV1)
+	w, ns, v1 := f.givenRingsStory("incident")
 
 	name := f.whenImageChanges(w, webV2)
 	ro := f.thenRolloutAt(name, fleetv1alpha1.RolloutPhaseBaking, "canary", 30*time.Second)

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -84,7 +85,7 @@ func Status(f *fleetv1alpha1.FleetFreeze, rollouts []fleetv1alpha1.Rollout, now 
 		return strings.Contains(msg, m+":") || strings.Contains(msg, m+" ")
 	}
 	for _, ro := range rollouts {
-		if c := findCondition(ro.Status.Conditions, fleetv1alpha1.ConditionFrozen); c != nil && c.Status == metav1.ConditionTrue &&
+		if c := meta.FindStatusCondition(ro.Status.Conditions, fleetv1alpha1.ConditionFrozen); c != nil && c.Status == metav1.ConditionTrue &&
 			mentions(c.Message) && !ro.Status.Phase.IsTerminal() {
 			st.HeldRollouts++
 		}
@@ -116,13 +117,4 @@ func Status(f *fleetv1alpha1.FleetFreeze, rollouts []fleetv1alpha1.Rollout, now 
 	}
 	set(fleetv1alpha1.ConditionReady, metav1.ConditionTrue, fleetv1alpha1.ReasonSucceeded, "observed")
 	return st
-}
-
-func findCondition(conds []metav1.Condition, typ string) *metav1.Condition {
-	for i := range conds {
-		if conds[i].Type == typ {
-			return &conds[i]
-		}
-	}
-	return nil
 }

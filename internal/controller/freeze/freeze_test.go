@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
@@ -33,12 +34,12 @@ func TestStatus(t *testing.T) {
 	if st.HeldRollouts != 1 || st.RolledBackRollouts != 1 || st.ObservedGeneration != 2 {
 		t.Errorf("status %+v", st)
 	}
-	if c := findCondition(st.Conditions, fleetv1alpha1.ConditionActive); c == nil || c.Status != metav1.ConditionTrue {
+	if c := meta.FindStatusCondition(st.Conditions, fleetv1alpha1.ConditionActive); c == nil || c.Status != metav1.ConditionTrue {
 		t.Errorf("active freeze: %+v", st.Conditions)
 	}
 
 	st = Status(f, nil, now.Add(2*time.Hour))
-	if c := findCondition(st.Conditions, fleetv1alpha1.ConditionActive); c == nil || c.Status != metav1.ConditionFalse || c.Reason != fleetv1alpha1.ReasonExpired {
+	if c := meta.FindStatusCondition(st.Conditions, fleetv1alpha1.ConditionActive); c == nil || c.Status != metav1.ConditionFalse || c.Reason != fleetv1alpha1.ReasonExpired {
 		t.Errorf("expired freeze: %+v", st.Conditions)
 	}
 }

@@ -21,6 +21,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
+	"github.com/flotilla-dev/flotilla/internal/controller"
 )
 
 // Instance revisions are ControllerRevisions in the instance's namespace,
@@ -148,11 +149,12 @@ func (r *Reconciler) collectInstanceRevisions(ctx context.Context, key Key, revi
 		inUse[w.Spec.InstanceRevision], inUse[w.Status.AppliedInstanceRevision] = true, true
 	}
 	rollouts := &fleetv1alpha1.RolloutList{}
-	if err := r.Client.List(ctx, rollouts, client.InNamespace(key.Namespace)); err != nil {
+	if err := r.Client.List(ctx, rollouts, client.InNamespace(key.Namespace),
+		client.MatchingFields{controller.IndexRolloutByInstance: controller.InstanceKey(key.Namespace, key.Name)}); err != nil {
 		return fmt.Errorf("listing rollouts: %w", err)
 	}
 	for _, ro := range rollouts.Items {
-		if i := ro.Spec.Subject.Instance; i != nil && i.Name == key.Name && ro.Spec.Subject.Promise == key.Promise {
+		if ro.Spec.Subject.Promise == key.Promise {
 			inUse[ro.Spec.FromRevision], inUse[ro.Spec.TargetRevision], inUse[ro.Status.RollbackRevision] = true, true, true
 		}
 	}

@@ -39,7 +39,7 @@ func NewRouter(cache client.Reader) *Router {
 
 // Revision implements instance.RevisionSelector.
 func (r *Router) Revision(ctx context.Context, subject fleetv1alpha1.WorkSubject, cluster, current, latest string) (string, error) {
-	rollouts, err := r.rollouts(ctx, subject.Promise)
+	rollouts, err := listRollouts(ctx, r.Cache, subject.Promise)
 	if err != nil {
 		return "", err
 	}
@@ -74,7 +74,7 @@ func (r *Router) route(rollouts []fleetv1alpha1.Rollout) rollout.Route {
 // target is revision, with the cluster's wave in it. The answer does not
 // change when that Rollout ends, so finishing a Rollout rewrites no Work.
 func (r *Router) AdmittedBy(ctx context.Context, subject fleetv1alpha1.WorkSubject, cluster, revision string) *fleetv1alpha1.RolloutReference {
-	rollouts, err := r.rollouts(ctx, subject.Promise)
+	rollouts, err := listRollouts(ctx, r.Cache, subject.Promise)
 	if err != nil {
 		return nil
 	}
@@ -113,11 +113,6 @@ func (r *Router) forget(key types.NamespacedName) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	delete(r.admitted, key)
-}
-
-// rollouts lists the Promise-subject Rollouts of promise from the cache.
-func (r *Router) rollouts(ctx context.Context, promise string) ([]fleetv1alpha1.Rollout, error) {
-	return listRollouts(ctx, r.Cache, promise)
 }
 
 // listRollouts lists the Promise-subject Rollouts of promise. Only those in
