@@ -86,11 +86,7 @@ func SummarizeWorks(works []fleetv1alpha1.Work) Summary {
 			s.AppliedRevisions[r]++
 		}
 		if state == StateFailed {
-			reason, message := failureReason(w)
-			failures = append(failures, Failure{
-				Cluster: w.Spec.Cluster, Namespace: w.Namespace, Name: w.Name,
-				Revision: w.Spec.Revision, Reason: reason, Message: truncate(message, maxMessage),
-			})
+			failures = append(failures, Explain(w))
 		}
 	}
 	slices.SortFunc(failures, func(a, b Failure) int {
@@ -137,6 +133,16 @@ func Classify(w *fleetv1alpha1.Work) (state State, applied bool) {
 		return StateHealthy, applied
 	default:
 		return StateProgressing, applied
+	}
+}
+
+// Explain describes a failed Work: its cluster, name, revision and why it
+// fails, with the message bounded.
+func Explain(w *fleetv1alpha1.Work) Failure {
+	reason, message := failureReason(w)
+	return Failure{
+		Cluster: w.Spec.Cluster, Namespace: w.Namespace, Name: w.Name,
+		Revision: w.Spec.Revision, Reason: reason, Message: truncate(message, maxMessage),
 	}
 }
 

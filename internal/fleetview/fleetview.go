@@ -1,0 +1,495 @@
+// Package fleetview answers the question a platform engineer asks during a
+// release — what share of the fleet runs which revision, where did it fail
+// and why — from lists of the hub's objects. It is pure: `flotilla status`
+// and the dashboard read a Snapshot from the hub and call Build; both show
+// the same numbers because they share this package.
+package fleetview
+
+import (
+	"cmp"
+	"slices"
+	"time"
+
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
+	"github.com/flotilla-dev/flotilla/internal/rollup"
+)
+
+// MaxFailures bounds View.Failures; View.FailureCount tells how many there are.
+const MaxFailures = 50
+
+// MaxFinishedRollouts bounds how many finished Rollouts a View keeps (newest
+// first), so a release's outcome stays visible for a while after it ends.
+const MaxFinishedRollouts = 5
+
+// Revision buckets for clusters that don't run one revision of a Promise.
+const (
+	// RevisionPending: no Work of the Promise on the cluster was applied yet.
+	RevisionPending = "(pending)"
+	// RevisionMixed: the cluster's Works of the Promise run different revisions.
+	RevisionMixed = "(mixed)"
+)
+
+// Health is a cluster's state in the fleet grid.
+type Health string
+
+const (
+	HealthHealthy     Health = "Healthy"
+	HealthFailed      Health = "Failed"
+	HealthProgressing Health = "Progressing"
+	HealthOffline     Health = "Offline"
+	// HealthIdle: the cluster is reachable and runs no Work.
+	HealthIdle Health = "Idle"
+)
+
+// Snapshot is what a View is built from: the hub's objects as the reader may
+// see them, and the time they were read. Hidden names what the reader may not
+// list (Kubernetes RBAC decides), so a View can say what it leaves out.
+type Snapshot struct {
+	Now      time.Time
+	Clusters []fleetv1alpha1.Cluster
+	Works    []fleetv1alpha1.Work
+	Rollouts []fleetv1alpha1.Rollout
+	Promises []fleetv1alpha1.Promise
+	Freezes  []fleetv1alpha1.FleetFreeze
+	Hidden   []string
+}
+
+// View is the fleet roll-up.
+type View struct {
+	GeneratedAt time.Time     `json:"generatedAt"`
+	Clusters    ClusterCounts `json:"clusters"`
+	// Tiles has one entry per cluster, by name.
+	Tiles    []ClusterTile `json:"tiles"`
+	Promises []PromiseView `json:"promises"`
+	// Rollouts are the ones in flight, oldest first, then up to
+	// MaxFinishedRollouts finished ones, newest first.
+	Rollouts []RolloutView `json:"rollouts"`
+	// Failures are failing Works, by cluster, at most MaxFailures.
+	Failures     []Failure `json:"failures"`
+	FailureCount int       `json:"failureCount"`
+	Offline      []Offline `json:"offline"`
+	// Freezes are the FleetFreezes in force.
+	Freezes []Freeze `json:"freezes"`
+	// Hidden names what the reader was not allowed to list.
+	Hidden []string `json:"hidden,omitempty"`
+}
+
+// ClusterCounts counts clusters by availability.
+type ClusterCounts struct {
+	Total     int `json:"total"`
+	Available int `json:"available"`
+	Offline   int `json:"offline"`
+	Unknown   int `json:"unknown"`
+}
+
+// ClusterTile is one cluster in the fleet grid.
+type ClusterTile struct {
+	Name         string            `json:"name"`
+	Labels       map[string]string `json:"labels,omitempty"`
+	Availability string            `json:"availability"`
+	Health       Health            `json:"health"`
+	// Revisions maps each Promise on the cluster to the revision it runs
+	// there (or RevisionPending / RevisionMixed).
+	Revisions map[string]string `json:"revisions,omitempty"`
+	Works     int               `json:"works"`
+	Failed    int               `json:"failed"`
+	// Reason says why the cluster is Failed or Offline.
+	Reason string `json:"reason,omitempty"`
+	// Rollout and Wave name the in-flight Rollout (newest) and its wave the
+	// cluster belongs to, if any.
+	Rollout string `json:"rollout,omitempty"`
+	Wave    string `json:"wave,omitempty"`
+}
+
+// PromiseView is one Promise's version distribution over clusters.
+type PromiseView struct {
+	Name           string `json:"name"`
+	LatestRevision string `json:"latestRevision,omitempty"`
+	Instances      int32  `json:"instances"`
+	// Clusters counts the clusters that run at least one Work of the Promise.
+	Clusters  int             `json:"clusters"`
+	Revisions []RevisionShare `json:"revisions"`
+}
+
+// RevisionShare is how many of a Promise's clusters run one revision.
+type RevisionShare struct {
+	Revision string  `json:"revision"`
+	Clusters int     `json:"clusters"`
+	Percent  float64 `json:"percent"`
+	Latest   bool    `json:"latest,omitempty"`
+}
+
+// RolloutView is a Rollout's progress, wave by wave.
+type RolloutView struct {
+	Namespace       string                         `json:"namespace"`
+	Name            string                         `json:"name"`
+	Promise         string                         `json:"promise"`
+	Instance        string                         `json:"instance,omitempty"`
+	FromRevision    string                         `json:"fromRevision,omitempty"`
+	TargetRevision  string                         `json:"targetRevision"`
+	Phase           fleetv1alpha1.RolloutPhase     `json:"phase"`
+	Finished        bool                           `json:"finished"`
+	CurrentWave     string                         `json:"currentWave,omitempty"`
+	PercentOnTarget int32                          `json:"percentOnTarget"`
+	Counts          fleetv1alpha1.RolloutCounts    `json:"counts"`
+	Waves           []WaveView                     `json:"waves"`
+	Failures        []fleetv1alpha1.ClusterFailure `json:"failures,omitempty"`
+	FailureCount    int32                          `json:"failureCount"`
+	// AwaitingApproval names the wave waiting for a person, if any.
+	AwaitingApproval string     `json:"awaitingApproval,omitempty"`
+	StartedAt        *time.Time `json:"startedAt,omitempty"`
+	CompletedAt      *time.Time `json:"completedAt,omitempty"`
+	// Message is the Ready condition's message: why it is where it is.
+	Message string `json:"message,omitempty"`
+}
+
+// WaveView is one wave's progress.
+type WaveView struct {
+	Name     string                      `json:"name"`
+	Phase    fleetv1alpha1.WavePhase     `json:"phase"`
+	Clusters []string                    `json:"clusters,omitempty"`
+	Counts   fleetv1alpha1.RolloutCounts `json:"counts"`
+	Approval *fleetv1alpha1.ChangeRecord `json:"approval,omitempty"`
+}
+
+// Failure is one failing Work.
+type Failure struct {
+	Cluster  string `json:"cluster"`
+	Promise  string `json:"promise"`
+	Instance string `json:"instance,omitempty"`
+	Work     string `json:"work"`
+	Revision string `json:"revision"`
+	Reason   string `json:"reason"`
+	Message  string `json:"message,omitempty"`
+}
+
+// Offline is a cluster whose agent stopped heartbeating.
+type Offline struct {
+	Cluster       string     `json:"cluster"`
+	LastHeartbeat *time.Time `json:"lastHeartbeat,omitempty"`
+	Reason        string     `json:"reason,omitempty"`
+}
+
+// Freeze is a FleetFreeze in force.
+type Freeze struct {
+	Name     string                     `json:"name"`
+	Action   fleetv1alpha1.FreezeAction `json:"action"`
+	Reason   string                     `json:"reason"`
+	FrozenBy string                     `json:"frozenBy,omitempty"`
+	Until    *time.Time                 `json:"until,omitempty"`
+	Held     int32                      `json:"held"`
+}
+
+// Build rolls a Snapshot up into a View. The result depends only on the
+// snapshot, not on the order of its lists.
+func Build(s Snapshot) View {
+	v := View{
+		GeneratedAt: s.Now,
+		Tiles:       []ClusterTile{},
+		Promises:    []PromiseView{},
+		Rollouts:    []RolloutView{},
+		Failures:    []Failure{},
+		Offline:     []Offline{},
+		Freezes:     []Freeze{},
+		Hidden:      slices.Sorted(slices.Values(s.Hidden)),
+	}
+	worksByCluster := map[string][]*fleetv1alpha1.Work{}
+	for i := range s.Works {
+		w := &s.Works[i]
+		worksByCluster[w.Spec.Cluster] = append(worksByCluster[w.Spec.Cluster], w)
+	}
+	rollouts := sortedRollouts(s.Rollouts)
+	waveOf := clusterWaves(rollouts)
+
+	var failures []Failure
+	for i := range s.Clusters {
+		c := &s.Clusters[i]
+		tile, fs := buildTile(c, worksByCluster[c.Name])
+		if w, ok := waveOf[c.Name]; ok {
+			tile.Rollout, tile.Wave = w.rollout, w.wave
+		}
+		v.Tiles = append(v.Tiles, tile)
+		failures = append(failures, fs...)
+		switch c.Status.Availability {
+		case fleetv1alpha1.ClusterAvailabilityAvailable:
+			v.Clusters.Available++
+		case fleetv1alpha1.ClusterAvailabilityOffline:
+			v.Clusters.Offline++
+			v.Offline = append(v.Offline, Offline{
+				Cluster:       c.Name,
+				LastHeartbeat: timePtr(c.Status.LastHeartbeatTime),
+				Reason:        tile.Reason,
+			})
+		default:
+			v.Clusters.Unknown++
+		}
+	}
+	v.Clusters.Total = len(s.Clusters)
+	slices.SortFunc(v.Tiles, func(a, b ClusterTile) int { return cmp.Compare(a.Name, b.Name) })
+	slices.SortFunc(v.Offline, func(a, b Offline) int { return cmp.Compare(a.Cluster, b.Cluster) })
+
+	slices.SortFunc(failures, func(a, b Failure) int {
+		return cmp.Or(cmp.Compare(a.Cluster, b.Cluster), cmp.Compare(a.Work, b.Work))
+	})
+	v.FailureCount = len(failures)
+	if len(failures) > MaxFailures {
+		failures = failures[:MaxFailures]
+	}
+	v.Failures = append(v.Failures, failures...)
+
+	v.Promises = buildPromises(s.Promises, v.Tiles)
+	v.Rollouts = buildRollouts(rollouts)
+	v.Freezes = buildFreezes(s.Freezes, s.Now)
+	return v
+}
+
+// buildTile judges one cluster from its Works, and lists its failing ones.
+func buildTile(c *fleetv1alpha1.Cluster, works []*fleetv1alpha1.Work) (ClusterTile, []Failure) {
+	tile := ClusterTile{
+		Name:         c.Name,
+		Labels:       c.Labels,
+		Availability: string(c.Status.Availability),
+		Works:        len(works),
+	}
+	if tile.Availability == "" {
+		tile.Availability = string(fleetv1alpha1.ClusterAvailabilityUnknown)
+	}
+	var failures []Failure
+	progressing := 0
+	applied := map[string]map[string]bool{} // promise → applied revisions
+	for _, w := range works {
+		state, isApplied := rollup.Classify(w)
+		promise := w.Spec.Subject.Promise
+		if applied[promise] == nil {
+			applied[promise] = map[string]bool{}
+		}
+		rev := w.Status.AppliedRevision
+		if !isApplied && rev == "" {
+			rev = RevisionPending
+		}
+		applied[promise][rev] = true
+		switch state {
+		case rollup.StateFailed:
+			tile.Failed++
+			f := rollup.Explain(w)
+			failures = append(failures, Failure{
+				Cluster: c.Name, Promise: promise, Instance: instanceName(w),
+				Work: w.Name, Revision: f.Revision, Reason: f.Reason, Message: f.Message,
+			})
+		case rollup.StateProgressing:
+			progressing++
+		}
+	}
+	if len(applied) > 0 {
+		tile.Revisions = map[string]string{}
+		for promise, revs := range applied {
+			tile.Revisions[promise] = onlyRevision(revs)
+		}
+	}
+	switch {
+	case c.Status.Availability == fleetv1alpha1.ClusterAvailabilityOffline:
+		tile.Health = HealthOffline
+		if cond := meta.FindStatusCondition(c.Status.Conditions, fleetv1alpha1.ConditionOffline); cond != nil {
+			tile.Reason = cond.Message
+		}
+	case tile.Failed > 0:
+		tile.Health = HealthFailed
+		tile.Reason = failures[0].Reason
+	case progressing > 0:
+		tile.Health = HealthProgressing
+	case len(works) == 0:
+		tile.Health = HealthIdle
+	default:
+		tile.Health = HealthHealthy
+	}
+	return tile, failures
+}
+
+// onlyRevision names the one revision in revs, or says the cluster is mixed.
+func onlyRevision(revs map[string]bool) string {
+	if len(revs) == 1 {
+		for r := range revs {
+			return r
+		}
+	}
+	return RevisionMixed
+}
+
+func instanceName(w *fleetv1alpha1.Work) string {
+	ref := w.Spec.Subject.Instance
+	if ref == nil {
+		return ""
+	}
+	return ref.Namespace + "/" + ref.Name
+}
+
+// buildPromises counts, per Promise, the clusters on each revision. Promises
+// the reader cannot see but whose Works it can still appear, so nothing that
+// runs is left out.
+func buildPromises(promises []fleetv1alpha1.Promise, tiles []ClusterTile) []PromiseView {
+	byName := map[string]*PromiseView{}
+	for i := range promises {
+		p := &promises[i]
+		byName[p.Name] = &PromiseView{Name: p.Name, LatestRevision: p.Status.LatestRevision, Instances: p.Status.Instances}
+	}
+	counts := map[string]map[string]int{}
+	for _, t := range tiles {
+		for promise, rev := range t.Revisions {
+			if byName[promise] == nil {
+				byName[promise] = &PromiseView{Name: promise}
+			}
+			if counts[promise] == nil {
+				counts[promise] = map[string]int{}
+			}
+			counts[promise][rev]++
+		}
+	}
+	views := make([]PromiseView, 0, len(byName))
+	for name, pv := range byName {
+		for rev, n := range counts[name] {
+			pv.Clusters += n
+			pv.Revisions = append(pv.Revisions, RevisionShare{Revision: rev, Clusters: n, Latest: rev == pv.LatestRevision})
+		}
+		for i := range pv.Revisions {
+			pv.Revisions[i].Percent = percent(pv.Revisions[i].Clusters, pv.Clusters)
+		}
+		// Most clusters first; ties by name, so output is stable.
+		slices.SortFunc(pv.Revisions, func(a, b RevisionShare) int {
+			return cmp.Or(cmp.Compare(b.Clusters, a.Clusters), cmp.Compare(a.Revision, b.Revision))
+		})
+		if pv.Revisions == nil {
+			pv.Revisions = []RevisionShare{}
+		}
+		views = append(views, *pv)
+	}
+	slices.SortFunc(views, func(a, b PromiseView) int { return cmp.Compare(a.Name, b.Name) })
+	return views
+}
+
+// percent is n of total, rounded to one decimal.
+func percent(n, total int) float64 {
+	if total == 0 {
+		return 0
+	}
+	return float64(n*1000/total) / 10
+}
+
+// sortedRollouts orders Rollouts by start (creation) time, then namespace and name.
+func sortedRollouts(in []fleetv1alpha1.Rollout) []*fleetv1alpha1.Rollout {
+	out := make([]*fleetv1alpha1.Rollout, 0, len(in))
+	for i := range in {
+		out = append(out, &in[i])
+	}
+	slices.SortFunc(out, func(a, b *fleetv1alpha1.Rollout) int {
+		return cmp.Or(a.CreationTimestamp.Compare(b.CreationTimestamp.Time),
+			cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.Name, b.Name))
+	})
+	return out
+}
+
+type clusterWave struct{ rollout, wave string }
+
+// clusterWaves maps each cluster to its wave in the newest in-flight Rollout
+// that has it in a wave.
+func clusterWaves(rollouts []*fleetv1alpha1.Rollout) map[string]clusterWave {
+	waves := map[string]clusterWave{}
+	for _, r := range rollouts { // oldest first, so newer ones win
+		if r.Status.Phase.IsTerminal() {
+			continue
+		}
+		for _, w := range r.Status.Waves {
+			for _, c := range w.Clusters {
+				waves[c] = clusterWave{rollout: r.Namespace + "/" + r.Name, wave: w.Name}
+			}
+		}
+	}
+	return waves
+}
+
+// buildRollouts keeps every Rollout in flight (oldest first) and the newest
+// MaxFinishedRollouts finished ones.
+func buildRollouts(rollouts []*fleetv1alpha1.Rollout) []RolloutView {
+	var inFlight, finished []RolloutView
+	for _, r := range rollouts {
+		rv := rolloutView(r)
+		if rv.Finished {
+			finished = append(finished, rv)
+		} else {
+			inFlight = append(inFlight, rv)
+		}
+	}
+	slices.Reverse(finished)
+	if len(finished) > MaxFinishedRollouts {
+		finished = finished[:MaxFinishedRollouts]
+	}
+	return append(append([]RolloutView{}, inFlight...), finished...)
+}
+
+func rolloutView(r *fleetv1alpha1.Rollout) RolloutView {
+	st := &r.Status
+	rv := RolloutView{
+		Namespace:       r.Namespace,
+		Name:            r.Name,
+		Promise:         r.Spec.Subject.Promise,
+		FromRevision:    r.Spec.FromRevision,
+		TargetRevision:  r.Spec.TargetRevision,
+		Phase:           st.Phase,
+		Finished:        st.Phase.IsTerminal(),
+		CurrentWave:     st.CurrentWave,
+		PercentOnTarget: st.PercentOnTarget,
+		Counts:          st.Counts,
+		Waves:           make([]WaveView, 0, len(st.Waves)),
+		Failures:        st.Failures,
+		FailureCount:    st.FailureCount,
+		StartedAt:       timePtr(st.StartedAt),
+		CompletedAt:     timePtr(st.CompletedAt),
+	}
+	if rv.Phase == "" {
+		rv.Phase = fleetv1alpha1.RolloutPhasePending
+	}
+	if ref := r.Spec.Subject.Instance; ref != nil {
+		rv.Instance = r.Namespace + "/" + ref.Name
+	}
+	for _, w := range st.Waves {
+		rv.Waves = append(rv.Waves, WaveView{Name: w.Name, Phase: w.Phase, Clusters: w.Clusters, Counts: w.Counts, Approval: w.Approval})
+		if w.Phase == fleetv1alpha1.WavePhaseWaitingForApproval {
+			rv.AwaitingApproval = w.Name
+		}
+	}
+	if c := meta.FindStatusCondition(st.Conditions, fleetv1alpha1.ConditionReady); c != nil {
+		rv.Message = c.Message
+	}
+	return rv
+}
+
+// buildFreezes keeps the FleetFreezes in force at now.
+func buildFreezes(freezes []fleetv1alpha1.FleetFreeze, now time.Time) []Freeze {
+	out := []Freeze{}
+	for i := range freezes {
+		f := &freezes[i]
+		if f.Spec.Until != nil && !now.Before(f.Spec.Until.Time) {
+			continue
+		}
+		out = append(out, Freeze{
+			Name:     f.Name,
+			Action:   f.Spec.Action,
+			Reason:   f.Spec.Reason,
+			FrozenBy: f.Spec.FrozenBy,
+			Until:    timePtr(f.Spec.Until),
+			Held:     f.Status.HeldRollouts,
+		})
+	}
+	slices.SortFunc(out, func(a, b Freeze) int { return cmp.Compare(a.Name, b.Name) })
+	return out
+}
+
+func timePtr(t *metav1.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	v := t.Time
+	return &v
+}

@@ -1,0 +1,234 @@
+package fleetview
+
+import (
+	"encoding/json"
+	"math/rand/v2"
+	"reflect"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
+)
+
+var now = time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
+
+func cluster(name string, avail fleetv1alpha1.ClusterAvailability, labels map[string]string) fleetv1alpha1.Cluster {
+	c := fleetv1alpha1.Cluster{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels}}
+	c.Status.Availability = avail
+	if avail == fleetv1alpha1.ClusterAvailabilityOffline {
+		c.Status.LastHeartbeatTime = &metav1.Time{Time: now.Add(-time.Minute)}
+		c.Status.Conditions = []metav1.Condition{{Type: fleetv1alpha1.ConditionOffline, Status: metav1.ConditionTrue, Reason: "HeartbeatMissed", Message: "no heartbeat for 1m0s"}}
+	}
+	return c
+}
+
+type workState int
+
+const (
+	healthy workState = iota
+	failed
+	progressing
+)
+
+// work is promise's Work for instance ns/name on cluster, asking for rev and
+// reporting applied as the agent would.
+func work(cluster, promise, instance, rev, applied string, state workState) fleetv1alpha1.Work {
+	w := fleetv1alpha1.Work{ObjectMeta: metav1.ObjectMeta{
+		Namespace: fleetv1alpha1.ClusterNamespace(cluster), Name: promise + "-" + instance, Generation: 2,
+	}}
+	w.Spec.Cluster = cluster
+	w.Spec.Subject = fleetv1alpha1.WorkSubject{Promise: promise, Instance: &fleetv1alpha1.InstanceReference{Namespace: "team-a", Name: instance}}
+	w.Spec.Revision = rev
+	w.Status.ObservedGeneration = 2
+	w.Status.AppliedRevision = applied
+	cond := func(t string, s metav1.ConditionStatus, reason string) metav1.Condition {
+		return metav1.Condition{Type: t, Status: s, Reason: reason, Message: reason + " message"}
+	}
+	switch state {
+	case healthy:
+		w.Status.Conditions = []metav1.Condition{cond(fleetv1alpha1.ConditionApplied, metav1.ConditionTrue, "Applied"), cond(fleetv1alpha1.ConditionReady, metav1.ConditionTrue, "Ready")}
+	case failed:
+		w.Status.Conditions = []metav1.Condition{cond(fleetv1alpha1.ConditionApplied, metav1.ConditionTrue, "Applied"), cond(fleetv1alpha1.ConditionStalled, metav1.ConditionTrue, "ImagePullBackOff")}
+	case progressing:
+		w.Status.ObservedGeneration = 1
+	}
+	return w
+}
+
+func rollout(name string, created time.Time, phase fleetv1alpha1.RolloutPhase, waves ...fleetv1alpha1.WaveStatus) fleetv1alpha1.Rollout {
+	r := fleetv1alpha1.Rollout{ObjectMeta: metav1.ObjectMeta{
+		Namespace: fleetv1alpha1.PlatformNamespace, Name: name, CreationTimestamp: metav1.Time{Time: created},
+	}}
+	r.Spec.Subject.Promise = "web"
+	r.Spec.TargetRevision = "web-2"
+	r.Spec.FromRevision = "web-1"
+	r.Status.Phase = phase
+	r.Status.Waves = waves
+	return r
+}
+
+func fleetSnapshot() Snapshot {
+	web := fleetv1alpha1.Promise{ObjectMeta: metav1.ObjectMeta{Name: "web"}}
+	web.Status.LatestRevision = "web-2"
+	web.Status.Instances = 2
+	return Snapshot{
+		Now: now,
+		Clusters: []fleetv1alpha1.Cluster{
+			cluster("pilot-1", fleetv1alpha1.ClusterAvailabilityAvailable, map[string]string{"ring": "pilot"}),
+			cluster("canary-1", fleetv1alpha1.ClusterAvailabilityAvailable, map[string]string{"ring": "canary"}),
+			cluster("canary-2", fleetv1alpha1.ClusterAvailabilityAvailable, map[string]string{"ring": "canary"}),
+			cluster("general-1", fleetv1alpha1.ClusterAvailabilityOffline, map[string]string{"ring": "general"}),
+			cluster("general-2", "", nil),
+		},
+		Works: []fleetv1alpha1.Work{
+			work("pilot-1", "web", "shop", "web-2", "web-2", healthy),
+			work("pilot-1", "web", "blog", "web-2", "web-2", healthy),
+			work("canary-1", "web", "shop", "web-2", "web-2", failed),
+			work("canary-2", "web", "shop", "web-2", "web-1", healthy), // asks for web-2, still runs web-1: mixed with blog, progressing
+			work("canary-2", "web", "blog", "web-2", "web-2", healthy),
+			work("general-1", "web", "shop", "web-1", "web-1", healthy),
+			work("general-2", "web", "shop", "web-1", "", progressing),
+			work("general-2", "db", "orders", "db-1", "db-1", healthy),
+		},
+		Rollouts: []fleetv1alpha1.Rollout{
+			rollout("web-1", now.Add(-time.Hour), fleetv1alpha1.RolloutPhaseSucceeded),
+			rollout("web-2", now.Add(-time.Minute), fleetv1alpha1.RolloutPhaseWaitingForApproval,
+				fleetv1alpha1.WaveStatus{Name: "pilot", Phase: fleetv1alpha1.WavePhaseSucceeded, Clusters: []string{"pilot-1"}},
+				fleetv1alpha1.WaveStatus{Name: "canary", Phase: fleetv1alpha1.WavePhaseWaitingForApproval, Clusters: []string{"canary-1", "canary-2"}}),
+		},
+		Promises: []fleetv1alpha1.Promise{web},
+		Freezes: []fleetv1alpha1.FleetFreeze{
+			{ObjectMeta: metav1.ObjectMeta{Name: "cve"}, Spec: fleetv1alpha1.FleetFreezeSpec{Reason: "incident", Action: fleetv1alpha1.FreezeHalt}},
+			{ObjectMeta: metav1.ObjectMeta{Name: "old"}, Spec: fleetv1alpha1.FleetFreezeSpec{Reason: "done", Until: &metav1.Time{Time: now.Add(-time.Second)}}},
+		},
+	}
+}
+
+func TestBuild(t *testing.T) {
+	v := Build(fleetSnapshot())
+
+	if want := (ClusterCounts{Total: 5, Available: 3, Offline: 1, Unknown: 1}); v.Clusters != want {
+		t.Errorf("Clusters = %+v, want %+v", v.Clusters, want)
+	}
+	health := map[string]Health{}
+	revisions := map[string]string{}
+	waves := map[string]string{}
+	for _, tile := range v.Tiles {
+		health[tile.Name] = tile.Health
+		revisions[tile.Name] = tile.Revisions["web"]
+		waves[tile.Name] = tile.Wave
+	}
+	wantHealth := map[string]Health{
+		"pilot-1": HealthHealthy, "canary-1": HealthFailed, "canary-2": HealthProgressing,
+		"general-1": HealthOffline, "general-2": HealthProgressing,
+	}
+	if !reflect.DeepEqual(health, wantHealth) {
+		t.Errorf("health = %v, want %v", health, wantHealth)
+	}
+	wantRevisions := map[string]string{
+		"pilot-1": "web-2", "canary-1": "web-2", "canary-2": RevisionMixed,
+		"general-1": "web-1", "general-2": RevisionPending,
+	}
+	if !reflect.DeepEqual(revisions, wantRevisions) {
+		t.Errorf("web revisions = %v, want %v", revisions, wantRevisions)
+	}
+	wantWaves := map[string]string{"pilot-1": "pilot", "canary-1": "canary", "canary-2": "canary", "general-1": "", "general-2": ""}
+	if !reflect.DeepEqual(waves, wantWaves) {
+		t.Errorf("waves = %v, want %v", waves, wantWaves)
+	}
+	if v.Tiles[0].Name != "canary-1" || v.Tiles[0].Reason != "ImagePullBackOff" {
+		t.Errorf("first tile = %+v, want canary-1 failing with ImagePullBackOff", v.Tiles[0])
+	}
+
+	wantPromises := []PromiseView{
+		{Name: "db", Clusters: 1, Revisions: []RevisionShare{{Revision: "db-1", Clusters: 1, Percent: 100}}},
+		{Name: "web", LatestRevision: "web-2", Instances: 2, Clusters: 5, Revisions: []RevisionShare{
+			{Revision: "web-2", Clusters: 2, Percent: 40, Latest: true},
+			{Revision: RevisionMixed, Clusters: 1, Percent: 20},
+			{Revision: RevisionPending, Clusters: 1, Percent: 20},
+			{Revision: "web-1", Clusters: 1, Percent: 20},
+		}},
+	}
+	if !reflect.DeepEqual(v.Promises, wantPromises) {
+		t.Errorf("Promises =\n%+v\nwant\n%+v", v.Promises, wantPromises)
+	}
+
+	if v.FailureCount != 1 || len(v.Failures) != 1 {
+		t.Fatalf("failures = %d %+v, want 1", v.FailureCount, v.Failures)
+	}
+	if f := v.Failures[0]; f.Cluster != "canary-1" || f.Reason != "ImagePullBackOff" || f.Instance != "team-a/shop" || f.Promise != "web" {
+		t.Errorf("failure = %+v", f)
+	}
+	if len(v.Offline) != 1 || v.Offline[0].Cluster != "general-1" || v.Offline[0].Reason != "no heartbeat for 1m0s" {
+		t.Errorf("offline = %+v", v.Offline)
+	}
+
+	if len(v.Rollouts) != 2 || v.Rollouts[0].Name != "web-2" || v.Rollouts[1].Name != "web-1" {
+		t.Fatalf("rollouts = %+v, want web-2 in flight, then web-1 finished", v.Rollouts)
+	}
+	if r := v.Rollouts[0]; r.Finished || r.AwaitingApproval != "canary" || len(r.Waves) != 2 {
+		t.Errorf("web-2 = %+v", r)
+	}
+	if !v.Rollouts[1].Finished {
+		t.Errorf("web-1 should be finished")
+	}
+	if len(v.Freezes) != 1 || v.Freezes[0].Name != "cve" {
+		t.Errorf("freezes = %+v, want only cve in force", v.Freezes)
+	}
+}
+
+// The View does not depend on the order of the snapshot's lists.
+func TestBuildIgnoresOrder(t *testing.T) {
+	want, err := json.Marshal(Build(fleetSnapshot()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for range 20 {
+		s := fleetSnapshot()
+		rng.Shuffle(len(s.Clusters), func(i, j int) { s.Clusters[i], s.Clusters[j] = s.Clusters[j], s.Clusters[i] })
+		rng.Shuffle(len(s.Works), func(i, j int) { s.Works[i], s.Works[j] = s.Works[j], s.Works[i] })
+		rng.Shuffle(len(s.Rollouts), func(i, j int) { s.Rollouts[i], s.Rollouts[j] = s.Rollouts[j], s.Rollouts[i] })
+		got, err := json.Marshal(Build(s))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(got) != string(want) {
+			t.Fatalf("shuffled input gave a different view:\n%s\nwant\n%s", got, want)
+		}
+	}
+}
+
+func TestBuildBoundsFailuresAndFinishedRollouts(t *testing.T) {
+	s := Snapshot{Now: now}
+	for i := range MaxFailures + 7 {
+		name := "c-" + string(rune('a'+i/26)) + string(rune('a'+i%26))
+		s.Clusters = append(s.Clusters, cluster(name, fleetv1alpha1.ClusterAvailabilityAvailable, nil))
+		s.Works = append(s.Works, work(name, "web", "shop", "web-2", "web-2", failed))
+	}
+	for i := range MaxFinishedRollouts + 3 {
+		s.Rollouts = append(s.Rollouts, rollout("web-"+string(rune('a'+i)), now.Add(time.Duration(i)*time.Minute), fleetv1alpha1.RolloutPhaseSucceeded))
+	}
+	v := Build(s)
+	if v.FailureCount != MaxFailures+7 || len(v.Failures) != MaxFailures {
+		t.Errorf("failures: count %d, listed %d; want %d and %d", v.FailureCount, len(v.Failures), MaxFailures+7, MaxFailures)
+	}
+	if len(v.Rollouts) != MaxFinishedRollouts || v.Rollouts[0].Name != "web-h" {
+		t.Errorf("finished rollouts = %d, first %q; want %d, newest first (web-h)", len(v.Rollouts), v.Rollouts[0].Name, MaxFinishedRollouts)
+	}
+}
+
+// An empty hub gives empty lists, not nulls, so the dashboard's code needs no
+// special cases.
+func TestBuildEmpty(t *testing.T) {
+	got, err := json.Marshal(Build(Snapshot{Now: now}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{"generatedAt":"2026-11-22T12:00:00Z","clusters":{"total":0,"available":0,"offline":0,"unknown":0},"tiles":[],"promises":[],"rollouts":[],"failures":[],"failureCount":0,"offline":[],"freezes":[]}`
+	if string(got) != want {
+		t.Errorf("empty view = %s\nwant %s", got, want)
+	}
+}
