@@ -43,14 +43,14 @@ func work(cluster, promise, instance, rev, applied string, state workState) flee
 	w.Spec.Revision = rev
 	w.Status.ObservedGeneration = 2
 	w.Status.AppliedRevision = applied
-	cond := func(t string, s metav1.ConditionStatus, reason string) metav1.Condition {
-		return metav1.Condition{Type: t, Status: s, Reason: reason, Message: reason + " message"}
+	isTrue := func(t, reason string) metav1.Condition {
+		return metav1.Condition{Type: t, Status: metav1.ConditionTrue, Reason: reason, Message: reason + " message"}
 	}
 	switch state {
 	case healthy:
-		w.Status.Conditions = []metav1.Condition{cond(fleetv1alpha1.ConditionApplied, metav1.ConditionTrue, "Applied"), cond(fleetv1alpha1.ConditionReady, metav1.ConditionTrue, "Ready")}
+		w.Status.Conditions = []metav1.Condition{isTrue(fleetv1alpha1.ConditionApplied, "Applied"), isTrue(fleetv1alpha1.ConditionReady, "Ready")}
 	case failed:
-		w.Status.Conditions = []metav1.Condition{cond(fleetv1alpha1.ConditionApplied, metav1.ConditionTrue, "Applied"), cond(fleetv1alpha1.ConditionStalled, metav1.ConditionTrue, "ImagePullBackOff")}
+		w.Status.Conditions = []metav1.Condition{isTrue(fleetv1alpha1.ConditionApplied, "Applied"), isTrue(fleetv1alpha1.ConditionStalled, "ImagePullBackOff")}
 	case progressing:
 		w.Status.ObservedGeneration = 1
 	}
