@@ -27,9 +27,11 @@ build-agent:
 tools:
 	hack/build-kube.sh >/dev/null
 
-## generate: deepcopy and CRDs from api/ (controller-gen)
+## generate: deepcopy and CRDs from api/ (controller-gen), then the generated docs: the
+## field tables of docs/reference/*.md (from the CRDs) and the command reference docs/reference/cli
 generate:
 	$(GO) generate ./...
+	$(GO) run ./hack/gen-api-docs && $(GO) run ./hack/gen-cli-docs
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')
