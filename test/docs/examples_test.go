@@ -94,7 +94,7 @@ func examplePages(t *testing.T) []string {
 		}
 		pages = append(pages, m...)
 	}
-	if len(pages) < 11 {
+	if len(pages) < 16 {
 		t.Fatalf("found %d pages with examples; the globs are wrong", len(pages))
 	}
 	return pages
