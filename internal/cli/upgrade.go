@@ -26,7 +26,8 @@ func newUpgradeCommand() *cobra.Command {
 		Short: "Adopt a Deadline-mode rollout's revision for one instance now",
 		Long: `Adopt the revision a Deadline-mode rollout is moving to, for one instance, ahead
 of the deadline: the instance gets the annotation fleet.flotilla.dev/adopt-revision,
-and the rollout admits its clusters at once (they do not wait for their wave).
+and the rollout admits each of its clusters as soon as every instance of the
+Promise there has adopted (a cluster moves as a whole; it does not wait for its wave).
 
 KIND is the instance's kind (any case), its plural, or either followed by
 .GROUP. The revision is --to-revision, or else the target of the newest Rollout

@@ -148,13 +148,11 @@ func flagTable(b *bytes.Buffer, flags *pflag.FlagSet) {
 	b.WriteString("\n")
 }
 
-// defaultValue is a flag's default, or empty when it is the type's zero value.
+// defaultValue is a flag's default, or empty when there is nothing to say:
+// an empty string or list, or a bool that is off.
 func defaultValue(f *pflag.Flag) string {
-	switch f.DefValue {
-	case "", "false", "[]", "0", "0s":
-		if f.Value.Type() != "int" && f.Value.Type() != "duration" || f.DefValue == "" {
-			return ""
-		}
+	if f.DefValue == "" || f.DefValue == "[]" || (f.Value.Type() == "bool" && f.DefValue == "false") {
+		return ""
 	}
 	return "`" + strings.ReplaceAll(f.DefValue, "|", `\|`) + "`"
 }
