@@ -1,9 +1,8 @@
 //go:build !agent
 
-// Package docs holds the tests that keep docs/ true: the generated reference
-// pages match the commands and the CRDs, every condition reason is
-// documented, every YAML example is accepted by a real API server, the RBAC
-// of the per-team how-to does what it says, and relative links resolve.
+// The command reference is generated from the full build's commands, which
+// the agent build leaves out.
+
 package docs
 
 import (
@@ -14,8 +13,6 @@ import (
 	"github.com/flotilla-dev/flotilla/internal/cli"
 	"github.com/flotilla-dev/flotilla/internal/clidocs"
 )
-
-const docsDir = "../../docs"
 
 // TestCLIReferenceUpToDate fails when docs/reference/cli does not match the
 // command tree, e.g. after a verb or a flag was added.
