@@ -24,6 +24,7 @@ import (
 	"github.com/flotilla-dev/flotilla/config/crd"
 	"github.com/flotilla-dev/flotilla/internal/controller"
 	"github.com/flotilla-dev/flotilla/internal/controller/cluster"
+	"github.com/flotilla-dev/flotilla/internal/controller/fleet"
 	"github.com/flotilla-dev/flotilla/internal/controller/freeze"
 	"github.com/flotilla-dev/flotilla/internal/controller/instance"
 	"github.com/flotilla-dev/flotilla/internal/controller/override"
@@ -193,6 +194,9 @@ func NewManager(ctx context.Context, config *rest.Config, opts Options) (ctrl.Ma
 		if err := rollout.SetupWithManager(mgr, router, instances); err != nil {
 			return nil, fmt.Errorf("setting up the Rollout controller: %w", err)
 		}
+	}
+	if err := fleet.SetupWithManager(mgr); err != nil {
+		return nil, fmt.Errorf("setting up the fleet controller: %w", err)
 	}
 	if err := freeze.SetupWithManager(mgr); err != nil {
 		return nil, fmt.Errorf("setting up the FleetFreeze controller: %w", err)
