@@ -20,8 +20,10 @@ import (
 	commonutil "helm.sh/helm/v4/pkg/chart/common/util"
 	"helm.sh/helm/v4/pkg/chart/v2/loader"
 	"helm.sh/helm/v4/pkg/engine"
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
+	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 
 	"github.com/flotilla-dev/flotilla/internal/kube"
@@ -192,7 +194,11 @@ func without(objs []*unstructured.Unstructured, kinds ...string) []*unstructured
 }
 
 // scheme knows every kind the manifests hold.
-var scheme = kube.NewScheme()
+var scheme = func() *runtime.Scheme {
+	s := kube.NewScheme()
+	utilruntime.Must(apiextensionsv1.AddToScheme(s))
+	return s
+}()
 
 func readFile(tb testing.TB, path string) []byte {
 	tb.Helper()
