@@ -156,7 +156,7 @@ func TestHubLeastPrivilege(t *testing.T) {
 		e.PromiseReady("cache")
 		e.Create(promisetest.Instance(instanceGroup, "Cache", team, "orders", map[string]any{"size": "small"}))
 		waitInstanceReady(e, "Cache", "orders")
-		waitMemberConfigMap(t, memberClient, team, "orders", "size", "small")
+		waitMemberConfigMap(t, memberClient, "orders", "size", "small")
 	})
 
 	step("a Helm Promise whose chart is in a ConfigMap", func(t *testing.T, e *promisetest.Env) {
@@ -171,7 +171,7 @@ func TestHubLeastPrivilege(t *testing.T) {
 		e.PromiseReady("web")
 		e.Create(promisetest.Instance(instanceGroup, "Web", team, "site", map[string]any{"greeting": "hello"}))
 		waitInstanceReady(e, "Web", "site")
-		waitMemberConfigMap(t, memberClient, team, "site", "greeting", "hello")
+		waitMemberConfigMap(t, memberClient, "site", "greeting", "hello")
 		// The revision froze the chart in a snapshot in the platform namespace.
 		snapshots := &corev1.ConfigMapList{}
 		if err := admin.List(ctx, snapshots, client.InNamespace(platformNamespace)); err != nil {
@@ -227,7 +227,7 @@ func TestHubLeastPrivilege(t *testing.T) {
 			}
 			return false, fmt.Sprintf("%d rollouts, none to %s", len(list.Items), target)
 		})
-		waitMemberConfigMap(t, memberClient, team, "orders", "release", "two")
+		waitMemberConfigMap(t, memberClient, "orders", "release", "two")
 	})
 
 	step("an Override reshapes the member", func(t *testing.T, e *promisetest.Env) {
@@ -240,7 +240,7 @@ func TestHubLeastPrivilege(t *testing.T) {
 				Patch:     runtime.RawExtension{Raw: []byte(`{"data":{"tier":"gold"}}`)},
 			},
 		})
-		waitMemberConfigMap(t, memberClient, team, "orders", "tier", "gold")
+		waitMemberConfigMap(t, memberClient, "orders", "tier", "gold")
 		waitFor(t, time.Minute, "the Override's status", func() (bool, string) {
 			o := &fleetv1alpha1.Override{}
 			if err := admin.Get(ctx, client.ObjectKey{Namespace: team, Name: "gold"}, o); err != nil {
@@ -422,12 +422,12 @@ func waitInstanceReady(e *promisetest.Env, kind, name string) {
 	})
 }
 
-// waitMemberConfigMap waits until the member has the ConfigMap with data[key] = value.
-func waitMemberConfigMap(t *testing.T, c client.Client, ns, name, key, value string) {
+// waitMemberConfigMap waits until the member has the team's ConfigMap with data[key] = value.
+func waitMemberConfigMap(t *testing.T, c client.Client, name, key, value string) {
 	t.Helper()
-	waitFor(t, time.Minute, fmt.Sprintf("ConfigMap %s/%s with %s=%s on the member", ns, name, key, value), func() (bool, string) {
+	waitFor(t, time.Minute, fmt.Sprintf("ConfigMap %s/%s with %s=%s on the member", team, name, key, value), func() (bool, string) {
 		cm := &corev1.ConfigMap{}
-		if err := c.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: name}, cm); err != nil {
+		if err := c.Get(context.Background(), client.ObjectKey{Namespace: team, Name: name}, cm); err != nil {
 			return false, err.Error()
 		}
 		return cm.Data[key] == value, fmt.Sprintf("%v", cm.Data)
@@ -442,4 +442,3 @@ func waitGone(t *testing.T, c client.Client, obj client.Object) {
 		return apierrors.IsNotFound(err), fmt.Sprint(err)
 	})
 }
-
