@@ -27,10 +27,12 @@ build-agent:
 tools:
 	hack/build-kube.sh >/dev/null
 
-## generate: deepcopy and CRDs from api/ (controller-gen), then the generated docs: the
-## field tables of docs/reference/*.md (from the CRDs) and the command reference docs/reference/cli
+## generate: deepcopy and CRDs from api/ (controller-gen), a copy of the CRDs for the Helm chart,
+## then the generated docs: the field tables of docs/reference/*.md (from the CRDs) and the
+## command reference docs/reference/cli
 generate:
 	$(GO) generate ./...
+	rm -f charts/flotilla/crds/*.yaml && cp config/crd/bases/*.yaml charts/flotilla/crds/
 	$(GO) run ./hack/gen-api-docs && $(GO) run ./hack/gen-cli-docs
 
 fmt:

@@ -8,9 +8,12 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/selection"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
+	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -93,7 +96,7 @@ func Run(ctx context.Context, config *rest.Config, opts Options) error {
 		}
 		log.Info("installed CRDs", "count", len(crds))
 	}
-	if err := kube.EnsureNamespace(ctx, config, fleetv1alpha1.PlatformNamespace); err != nil {
+	if err := ensurePlatformNamespace(ctx, config); err != nil {
 		return err
 	}
 	mgr, err := NewManager(ctx, config, opts)
@@ -102,6 +105,24 @@ func Run(ctx context.Context, config *rest.Config, opts Options) error {
 	}
 	log.Info("starting hub", "leaderElection", opts.LeaderElect)
 	return mgr.Start(ctx)
+}
+
+// ensurePlatformNamespace creates the platform namespace unless it exists. It
+// reads first: a hub installed with its manifests (config/hub) finds the
+// namespace there and holds no right to create namespaces.
+func ensurePlatformNamespace(ctx context.Context, config *rest.Config) error {
+	client, err := kubernetes.NewForConfig(config)
+	if err != nil {
+		return fmt.Errorf("creating client: %w", err)
+	}
+	_, err = client.CoreV1().Namespaces().Get(ctx, fleetv1alpha1.PlatformNamespace, metav1.GetOptions{})
+	if err == nil {
+		return nil
+	}
+	if !apierrors.IsNotFound(err) {
+		return fmt.Errorf("reading namespace %s: %w", fleetv1alpha1.PlatformNamespace, err)
+	}
+	return kube.EnsureNamespace(ctx, config, fleetv1alpha1.PlatformNamespace)
 }
 
 // NewManager returns the hub's controller manager with every index and
