@@ -250,6 +250,17 @@ func TestHubLeastPrivilege(t *testing.T) {
 		})
 	})
 
+	step("a Fleet's member counts", func(t *testing.T, e *promisetest.Env) {
+		e.Create(&fleetv1alpha1.Fleet{ObjectMeta: metav1.ObjectMeta{Name: "everything"}})
+		waitFor(t, time.Minute, "the Fleet's status", func() (bool, string) {
+			f := &fleetv1alpha1.Fleet{}
+			if err := admin.Get(ctx, client.ObjectKey{Name: "everything"}, f); err != nil {
+				return false, err.Error()
+			}
+			return f.Status.ObservedGeneration == f.Generation && f.Status.Clusters == 1, fmt.Sprintf("%+v", f.Status)
+		})
+	})
+
 	step("a FleetFreeze", func(t *testing.T, e *promisetest.Env) {
 		e.Create(&fleetv1alpha1.FleetFreeze{
 			ObjectMeta: metav1.ObjectMeta{Name: "maintenance"},
