@@ -171,7 +171,10 @@ func rolloutProgressLine(r *fleetv1alpha1.Rollout, command string) string {
 			break
 		}
 	}
-	return printable(strings.Join(parts, "  "))
+	for i := range parts {
+		parts[i] = printable(parts[i])
+	}
+	return strings.Join(parts, "  ")
 }
 
 // printRolloutHistory writes the whole status.history of r, oldest first.

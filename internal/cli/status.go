@@ -144,7 +144,8 @@ func (o *statusOptions) show(ctx context.Context, out, stderr io.Writer, command
 				return err
 			}
 			snapshot++
-			last = &v
+			shown := v
+			last = &shown
 		}
 		select {
 		case <-ctx.Done():

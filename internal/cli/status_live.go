@@ -22,7 +22,7 @@ func detectTerminal(w io.Writer) (bool, int, int) {
 	if !ok {
 		return false, 0, 0
 	}
-	fd := int(f.Fd()) //nolint:gosec // a file descriptor fits an int
+	fd := int(f.Fd())
 	if !term.IsTerminal(fd) {
 		return false, 0, 0
 	}

@@ -104,21 +104,25 @@ func printRolloutsInFlight(w io.Writer, rollouts []fleetview.RolloutView, comman
 		fmt.Fprintf(w, "\nRollouts in flight (%d):\n", len(inFlight))
 	}
 	for _, r := range inFlight {
-		line := fmt.Sprintf("  %s/%s  %s  %s → %s  %s", r.Namespace, r.Name, rolloutSubject(r),
-			orDefault(r.FromRevision, "(none)"), r.TargetRevision, r.Phase)
+		phase := string(r.Phase)
 		if r.CurrentWave != "" {
-			line += ", wave " + r.CurrentWave
+			phase += ", wave " + r.CurrentWave
 		}
-		line += fmt.Sprintf("  %d%% on target (%d/%d)", r.PercentOnTarget, r.Counts.Healthy, r.Counts.Total)
-		fmt.Fprintln(w, printable(line))
+		fmt.Fprintf(w, "  %s/%s  %s  %s → %s  %s  %d%% on target (%d/%d)\n", r.Namespace, r.Name, printable(rolloutSubject(r)),
+			printable(orDefault(r.FromRevision, "(none)")), printable(r.TargetRevision), printable(phase),
+			r.PercentOnTarget, r.Counts.Healthy, r.Counts.Total)
 		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 		for _, wv := range r.Waves {
 			total := int(wv.Counts.Total)
 			if total == 0 {
 				total = len(wv.Clusters)
 			}
-			fmt.Fprintf(tw, "    %s\t%s\t%s\t%d/%d healthy\t%s\n", printable(wv.Name), orDefault(string(wv.Phase), "Pending"),
-				bar(int(wv.Counts.Healthy), total), wv.Counts.Healthy, total, describeWaveTrouble(wv.Counts))
+			fmt.Fprintf(tw, "    %s\t%s\t%s\t%d/%d healthy", printable(wv.Name), orDefault(string(wv.Phase), "Pending"),
+				bar(int(wv.Counts.Healthy), total), wv.Counts.Healthy, total)
+			if trouble := describeWaveTrouble(wv.Counts); trouble != "" {
+				fmt.Fprintf(tw, "\t%s", trouble)
+			}
+			fmt.Fprintln(tw)
 		}
 		_ = tw.Flush()
 		if r.AwaitingApproval != "" {
@@ -146,7 +150,9 @@ func printRolloutsInFlight(w io.Writer, rollouts []fleetview.RolloutView, comman
 
 func rolloutSubject(r fleetview.RolloutView) string {
 	if r.Instance != "" {
-		return r.Promise + " " + r.Instance
+		// Instance is namespace/name, and the namespace is the rollout's.
+		_, name, _ := strings.Cut(r.Instance, "/")
+		return r.Promise + "/" + name
 	}
 	return r.Promise
 }
@@ -188,7 +194,7 @@ func printFailures(w io.Writer, v *fleetview.View, command string) {
 	}
 	_ = tw.Flush()
 	if more := v.FailureCount - shown; more > 0 {
-		fmt.Fprintf(w, "  and %d more (all of them: %s get works -A -o wide)\n", more, command)
+		fmt.Fprintf(w, "  and %d more (%s get works -o wide: every Work, with STATE and REASON)\n", more, command)
 	}
 }
 
