@@ -183,7 +183,7 @@ func TestFleetCommandsAgainstAHub(t *testing.T) {
 			"  web               latest web-2, 1 instance, on 4 clusters\n" +
 				"    web-1           2   50.0%  ██████████░░░░░░░░░░\n" + // a tie: by name
 				"    web-2 (latest)  2   50.0%  ██████████░░░░░░░░░░\n",
-			"Rollouts in flight (1):\n  flotilla-system/web-2  web  web-1 → web-2  WaitingForApproval, wave canary  33% on target (1/3)\n" +
+			"Rollouts in flight (1):\n  flotilla-system/web-2  web  web-1 → web-2\n    WaitingForApproval, wave canary: 33% on target (1 of 3 clusters healthy)\n" +
 				"    pilot   Succeeded           ████████████████████  1/1 healthy\n" +
 				"    canary  WaitingForApproval  ░░░░░░░░░░░░░░░░░░░░  0/2 healthy  1 failed, 1 pending\n" +
 				"    wave canary waits for approval: flotilla rollout approve web-2 --wave canary\n",

@@ -108,8 +108,10 @@ func printRolloutsInFlight(w io.Writer, rollouts []fleetview.RolloutView, comman
 		if r.CurrentWave != "" {
 			phase += ", wave " + r.CurrentWave
 		}
-		fmt.Fprintf(w, "  %s/%s  %s  %s → %s  %s  %d%% on target (%d/%d)\n", r.Namespace, r.Name, printable(rolloutSubject(r)),
-			printable(orDefault(r.FromRevision, "(none)")), printable(r.TargetRevision), printable(phase),
+		// Two short lines rather than one long one: revision names are long.
+		fmt.Fprintf(w, "  %s/%s  %s  %s → %s\n", r.Namespace, r.Name, printable(rolloutSubject(r)),
+			printable(orDefault(r.FromRevision, "(none)")), printable(r.TargetRevision))
+		fmt.Fprintf(w, "    %s: %d%% on target (%d of %d clusters healthy)\n", printable(phase),
 			r.PercentOnTarget, r.Counts.Healthy, r.Counts.Total)
 		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 		for _, wv := range r.Waves {
@@ -125,6 +127,9 @@ func printRolloutsInFlight(w io.Writer, rollouts []fleetview.RolloutView, comman
 			fmt.Fprintln(tw)
 		}
 		_ = tw.Flush()
+		if failed := describeRolloutFailures(r); failed != "" {
+			fmt.Fprintf(w, "    failed: %s\n", failed)
+		}
 		if r.AwaitingApproval != "" {
 			fmt.Fprintf(w, "    wave %s waits for approval: %s rollout approve %s%s --wave %s\n",
 				printable(r.AwaitingApproval), command, r.Name, namespaceFlag(r.Namespace), printable(r.AwaitingApproval))
@@ -141,8 +146,16 @@ func printRolloutsInFlight(w io.Writer, rollouts []fleetview.RolloutView, comman
 			if r.CompletedAt != nil {
 				when = duration.HumanDuration(now.Sub(*r.CompletedAt)) + " ago"
 			}
-			fmt.Fprintf(tw, "  %s/%s\t%s\t→ %s\t%s\t%s\n", r.Namespace, r.Name, printable(rolloutSubject(r)),
+			why := ""
+			if r.Phase != fleetv1alpha1.RolloutPhaseSucceeded {
+				why = orDefault(describeRolloutFailures(r), truncate(printable(r.Message), fleetStatusMessage))
+			}
+			fmt.Fprintf(tw, "  %s/%s\t%s\t→ %s\t%s\t%s", r.Namespace, r.Name, printable(rolloutSubject(r)),
 				printable(r.TargetRevision), r.Phase, when)
+			if why != "" {
+				fmt.Fprintf(tw, "\t%s", why)
+			}
+			fmt.Fprintln(tw)
 		}
 		_ = tw.Flush()
 	}
@@ -155,6 +168,31 @@ func rolloutSubject(r fleetview.RolloutView) string {
 		return r.Promise + "/" + name
 	}
 	return r.Promise
+}
+
+// rolloutFailuresShown bounds the failed clusters named on a rollout's line.
+const rolloutFailuresShown = 3
+
+// describeRolloutFailures names the clusters a rollout counts as failed
+// (newest first, as the rollout keeps them) with their reasons.
+func describeRolloutFailures(r fleetview.RolloutView) string {
+	if len(r.Failures) == 0 {
+		return ""
+	}
+	shown := min(len(r.Failures), rolloutFailuresShown)
+	parts := make([]string, 0, shown)
+	for _, f := range r.Failures[:shown] {
+		part := printable(f.Cluster)
+		if f.Reason != "" {
+			part += " (" + printable(f.Reason) + ")"
+		}
+		parts = append(parts, part)
+	}
+	s := strings.Join(parts, ", ")
+	if more := max(int(r.FailureCount), len(r.Failures)) - shown; more > 0 {
+		s += fmt.Sprintf(" and %d more", more)
+	}
+	return s
 }
 
 // describeWaveTrouble names the clusters of a wave that are not moving on.

@@ -53,12 +53,20 @@ func releaseView() fleetview.View {
 			{
 				Namespace: "team-a", Name: "orders-7d9f", Promise: "db", Instance: "team-a/orders", TargetRevision: "db-2",
 				Phase: fleetv1alpha1.RolloutPhaseHalted, Counts: fleetv1alpha1.RolloutCounts{Total: 1, Failed: 1},
-				Waves:   []fleetview.WaveView{{Name: "Immediate", Phase: fleetv1alpha1.WavePhaseProgressing, Counts: fleetv1alpha1.RolloutCounts{Total: 1, Failed: 1}}},
-				Message: "failure budget exceeded:\n1 of 1 failed",
+				Waves:        []fleetview.WaveView{{Name: "Immediate", Phase: fleetv1alpha1.WavePhaseProgressing, Counts: fleetv1alpha1.RolloutCounts{Total: 1, Failed: 1}}},
+				Message:      "failure budget exceeded:\n1 of 1 failed",
+				Failures:     []fleetv1alpha1.ClusterFailure{{Cluster: "eu-1", Reason: "ProgressDeadlineExceeded"}},
+				FailureCount: 1,
 			},
 			{
 				Namespace: "flotilla-system", Name: "web-1", Promise: "web", TargetRevision: "web-1",
 				Phase: fleetv1alpha1.RolloutPhaseSucceeded, Finished: true, CompletedAt: timeAgo(time.Hour),
+			},
+			{
+				Namespace: "flotilla-system", Name: "web-0", Promise: "web", TargetRevision: "web-0",
+				Phase: fleetv1alpha1.RolloutPhaseRolledBack, Finished: true, CompletedAt: timeAgo(2 * time.Hour),
+				Failures:     []fleetv1alpha1.ClusterFailure{{Cluster: "a"}, {Cluster: "b", Reason: "ApplyFailed"}, {Cluster: "c"}, {Cluster: "d"}},
+				FailureCount: 7,
 			},
 		},
 		Failures: []fleetview.Failure{
@@ -105,17 +113,21 @@ Promises (clusters on each revision):
     (mixed)         1   25.0%  █████░░░░░░░░░░░░░░░
 
 Rollouts in flight (2):
-  flotilla-system/web-2  web  web-1 → web-2  WaitingForApproval, wave canary  33% on target (1/3)
+  flotilla-system/web-2  web  web-1 → web-2
+    WaitingForApproval, wave canary: 33% on target (1 of 3 clusters healthy)
     pilot      Succeeded           ████████████████████  1/1 healthy
     canary     WaitingForApproval  ░░░░░░░░░░░░░░░░░░░░  0/2 healthy  1 failed, 1 pending
     remaining  Pending             ░░░░░░░░░░░░░░░░░░░░  0/2 healthy
     wave canary waits for approval: kubectl flotilla rollout approve web-2 --wave canary
-  team-a/orders-7d9f  db/orders  (none) → db-2  Halted  0% on target (0/1)
+  team-a/orders-7d9f  db/orders  (none) → db-2
+    Halted: 0% on target (0 of 1 clusters healthy)
     Immediate  Progressing  ░░░░░░░░░░░░░░░░░░░░  0/1 healthy  1 failed
+    failed: eu-1 (ProgressDeadlineExceeded)
     failure budget exceeded: 1 of 1 failed
 
 Recently finished:
-  flotilla-system/web-1  web  → web-1  Succeeded  60m ago
+  flotilla-system/web-1  web  → web-1  Succeeded   60m ago
+  flotilla-system/web-0  web  → web-0  RolledBack  120m ago  a, b (ApplyFailed), c and 4 more
 
 Failing: 1 Work on 1 cluster
   CLUSTER   PROMISE  INSTANCE     REVISION  REASON            MESSAGE
