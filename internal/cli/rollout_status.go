@@ -104,8 +104,7 @@ func (o *rolloutStatusOptions) watcher(out io.Writer, command string, now func()
 	if terminal == nil {
 		terminal = detectTerminal
 	}
-	if isTerminal, width, height := terminal(out); isTerminal {
-		frames := &frameWriter{w: out, width: width, height: height}
+	if frames := newFrameWriter(out, terminal); frames != nil {
 		return func(r *fleetv1alpha1.Rollout) error {
 			var b bytes.Buffer
 			printRolloutStatus(&b, r, now())

@@ -121,8 +121,8 @@ func (o *statusOptions) show(ctx context.Context, out, stderr io.Writer, command
 		snapshot int
 		warning  string // the last read's error, shown in the frame on a terminal
 	)
-	if isTerminal, width, height := terminal(out); isTerminal && o.output == "" {
-		frames = &frameWriter{w: out, width: width, height: height}
+	if o.output == "" {
+		frames = newFrameWriter(out, terminal)
 	}
 	ticker := time.NewTicker(interval)
 	defer ticker.Stop()

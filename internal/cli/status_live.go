@@ -47,17 +47,31 @@ const (
 // lines would make the cursor arithmetic wrong), and a frame is cut to its
 // height (the cursor cannot move above the top of the screen).
 type frameWriter struct {
-	w             io.Writer
-	width, height int
+	w io.Writer
+	// size is the terminal's width and height, read at each draw as the
+	// terminal may have been resized (0 when unknown).
+	size func() (width, height int)
 	// rows is how many rows the last frame took.
 	rows int
 }
 
+// newFrameWriter returns a frameWriter over out when it is a terminal, else nil.
+func newFrameWriter(out io.Writer, terminal terminalInfo) *frameWriter {
+	if isTerminal, _, _ := terminal(out); !isTerminal {
+		return nil
+	}
+	return &frameWriter{w: out, size: func() (int, int) {
+		_, width, height := terminal(out)
+		return width, height
+	}}
+}
+
 // draw replaces the previous frame with frame (text lines ending in "\n").
 func (f *frameWriter) draw(frame string) error {
+	width, height := f.size()
 	lines := strings.Split(strings.TrimSuffix(frame, "\n"), "\n")
-	if f.height > 1 && len(lines) > f.height-1 {
-		keep := max(f.height-2, 0)
+	if height > 1 && len(lines) > height-1 {
+		keep := max(height-2, 0)
 		lines = append(lines[:keep], fmt.Sprintf(moreLinesFormat, len(lines)-keep))
 	}
 	var b strings.Builder
@@ -66,8 +80,8 @@ func (f *frameWriter) draw(frame string) error {
 	}
 	b.WriteString(ansiClearToEnd)
 	for _, l := range lines {
-		if f.width > 0 {
-			l = truncate(l, f.width)
+		if width > 0 {
+			l = truncate(l, width)
 		}
 		b.WriteString(l + "\n")
 	}

@@ -142,11 +142,16 @@ func TestStatusWatch(t *testing.T) {
 }
 
 func TestFrameWriter(t *testing.T) {
+	if f := newFrameWriter(io.Discard, terminalOf(false, 0, 0)); f != nil {
+		t.Error("a frame writer for a writer that is no terminal")
+	}
 	var b bytes.Buffer
-	f := &frameWriter{w: &b, width: 10, height: 5}
+	width := 80
+	f := newFrameWriter(&b, func(io.Writer) (bool, int, int) { return true, width, 5 })
 	if err := f.draw("one\ntwo\n"); err != nil {
 		t.Fatal(err)
 	}
+	width = 10 // resized
 	// Cut to the width, and to the height less one row for the cursor.
 	if err := f.draw("a line longer than ten\n2\n3\n4\n5\n6\n"); err != nil {
 		t.Fatal(err)
