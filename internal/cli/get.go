@@ -63,6 +63,16 @@ namespace unless -n says otherwise. NAME picks one object; -l filters by labels.
   flotilla get works -l fleet.flotilla.dev/cluster=eu-1 -o wide
   flotilla get promise postgres -o yaml`,
 		Args: cobra.RangeArgs(1, 2),
+		ValidArgsFunction: func(_ *cobra.Command, args []string, _ string) ([]cobra.Completion, cobra.ShellCompDirective) {
+			if len(args) > 0 {
+				return nil, cobra.ShellCompDirectiveNoFileComp
+			}
+			plurals := make([]cobra.Completion, 0, len(getResources))
+			for _, r := range getResources {
+				plurals = append(plurals, r.plural)
+			}
+			return plurals, cobra.ShellCompDirectiveNoFileComp
+		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.resourceArg = args[0]
 			if len(args) > 1 {
