@@ -14,9 +14,10 @@ DEMO_DIR ?= .flotilla-dev
 
 all: build
 
-## build: the flotilla binary in bin/
+## build: the flotilla binary in bin/, and bin/kubectl-flotilla (a hard link) for `kubectl flotilla`
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o bin/flotilla ./cmd/flotilla
+	ln -f bin/flotilla bin/kubectl-flotilla
 
 ## build-agent: bin/flotilla-agent, the same CLI built with -tags agent: only `agent` and
 ## `version`, without the hub's dependencies — what member clusters run

@@ -17,5 +17,7 @@ func platformCommands() []*cobra.Command {
 		newFreezeCommand(),
 		newUnfreezeCommand(),
 		newUpgradeCommand(),
+		newStatusCommand(),
+		newGetCommand(),
 	}
 }

@@ -94,11 +94,11 @@ func TestRolloutVerbsAgainstAHub(t *testing.T) {
 		}
 	}
 
-	// status -w prints every change and returns once the rollout is terminal.
+	// status -w, piped, prints a line per change and returns once the rollout is terminal.
 	out := &syncBuffer{}
 	done := make(chan error, 1)
 	go func() { done <- run(ctx, out, "rollout", "status", "-w", "app-r2") }()
-	for !strings.Contains(out.String(), "Phase:     WaitingForApproval") {
+	for !strings.Contains(out.String(), "  WaitingForApproval  wave canary  0/0 healthy") {
 		select {
 		case err := <-done:
 			t.Fatalf("status -w ended early: %v, output:\n%s", err, out)
@@ -114,7 +114,7 @@ func TestRolloutVerbsAgainstAHub(t *testing.T) {
 	}
 	select {
 	case err := <-done:
-		if err != nil || !strings.Contains(out.String(), "Phase:     RolledBack") {
+		if err != nil || !strings.Contains(out.String(), "  RolledBack  wave canary") {
 			t.Errorf("status -w: %v, output:\n%s", err, out)
 		}
 	case <-time.After(30 * time.Second):

@@ -121,6 +121,62 @@ func printRolloutStatus(w io.Writer, r *fleetv1alpha1.Rollout, now time.Time) {
 	}
 }
 
+// rolloutProgressLog prints `rollout status -w` when it is not on a
+// terminal: a line naming the rollout, then one line per change of its
+// progress, each with the time, so that a CI log reads as a timeline.
+type rolloutProgressLog struct {
+	w       io.Writer
+	command string // how the reader runs flotilla, for the approve command
+	last    string
+}
+
+// print writes the progress line of r unless it is the same as the last one.
+func (l *rolloutProgressLog) print(r *fleetv1alpha1.Rollout, now time.Time) error {
+	line := rolloutProgressLine(r, l.command)
+	if line == l.last {
+		return nil
+	}
+	var b strings.Builder
+	if l.last == "" {
+		fmt.Fprintf(&b, "rollout %s/%s: promise %s", r.Namespace, r.Name, r.Spec.Subject.Promise)
+		if r.Spec.Subject.Instance != nil {
+			b.WriteString(", instance " + r.Spec.Subject.Instance.Name)
+		}
+		fmt.Fprintf(&b, ", %s → %s\n", orDefault(r.Spec.FromRevision, "(none)"), r.Spec.TargetRevision)
+	}
+	l.last = line
+	b.WriteString(now.Format(time.RFC3339) + "  " + line + "\n")
+	_, err := io.WriteString(l.w, b.String())
+	return err
+}
+
+// rolloutProgressLine is where r stands, on one line: phase, wave, healthy
+// of total clusters, share on target, failures, and the command that
+// approves a wave waiting for it.
+func rolloutProgressLine(r *fleetv1alpha1.Rollout, command string) string {
+	st := &r.Status
+	parts := []string{orDefault(string(st.Phase), "Pending")}
+	if st.CurrentWave != "" {
+		parts = append(parts, "wave "+st.CurrentWave)
+	}
+	parts = append(parts, fmt.Sprintf("%d/%d healthy", st.Counts.Healthy, st.Counts.Total),
+		fmt.Sprintf("%d%% on target", st.PercentOnTarget))
+	if failed := max(st.FailureCount, st.Counts.Failed); failed > 0 {
+		parts = append(parts, fmt.Sprintf("%d failed", failed))
+	}
+	for i := range st.Waves {
+		if wv := &st.Waves[i]; wv.Phase == fleetv1alpha1.WavePhaseWaitingForApproval {
+			parts = append(parts, fmt.Sprintf("approve wave %s with: %s rollout approve %s%s --wave %s",
+				wv.Name, command, r.Name, namespaceFlag(r.Namespace), wv.Name))
+			break
+		}
+	}
+	for i := range parts {
+		parts[i] = printable(parts[i])
+	}
+	return strings.Join(parts, "  ")
+}
+
 // printRolloutHistory writes the whole status.history of r, oldest first.
 func printRolloutHistory(w io.Writer, r *fleetv1alpha1.Rollout) {
 	if len(r.Status.History) == 0 {

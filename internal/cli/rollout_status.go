@@ -3,9 +3,11 @@
 package cli
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -18,6 +20,10 @@ type rolloutStatusOptions struct {
 	rolloutOptions
 	watch  bool
 	output string
+
+	// Injected by tests; nil means the real ones.
+	terminal terminalInfo
+	now      func() time.Time
 }
 
 func newRolloutStatusCommand() *cobra.Command {
@@ -29,9 +35,11 @@ wave, the share of clusters healthy on the target, counts, one line per wave
 (phase, clusters, counts, approval, bake start), the newest failed clusters,
 conditions and the last history entries.
 
-With -w it watches the Rollout and prints it again on every change, until it
-reaches a terminal phase or you interrupt it. With -o yaml|json it prints the
-object itself.`,
+With -w it watches the Rollout until it reaches a terminal phase or you
+interrupt it: on a terminal it redraws the roll-up in place on every change;
+otherwise (piped, in CI) it prints one line per change: time, phase, wave,
+healthy of total clusters, share on target, failures. With -o yaml|json it
+prints the object itself (with -w, once per change).`,
 		&o.rolloutOptions, o, o.run)
 	cmd.Example = `  flotilla rollout status postgres-abcdef0123
   flotilla rollout status -w orders-7d9f -n team-a
@@ -55,12 +63,9 @@ func (o *rolloutStatusOptions) run(cmd *cobra.Command) error {
 		return err
 	}
 	out := cmd.OutOrStdout()
-	show := func(r *fleetv1alpha1.Rollout) error {
-		if o.output != "" {
-			return printObject(out, forOutput(r), o.output)
-		}
-		printRolloutStatus(out, r, time.Now())
-		return nil
+	now := o.now
+	if now == nil {
+		now = time.Now
 	}
 	ctx := cmd.Context()
 	if !o.watch {
@@ -68,22 +73,44 @@ func (o *rolloutStatusOptions) run(cmd *cobra.Command) error {
 		if err != nil {
 			return err
 		}
-		return show(r)
-	}
-	first := true
-	err = c.Watch(ctx, o.namespace, o.name, func(r *fleetv1alpha1.Rollout) error {
-		switch {
-		case first:
-			first = false
-		case o.output == "yaml":
-			fmt.Fprintln(out, "---")
-		case o.output == "":
-			fmt.Fprintf(out, "\n--- %s ---\n", time.Now().Format(time.TimeOnly))
+		if o.output != "" {
+			return printObject(out, forOutput(r), o.output)
 		}
-		return show(r)
-	})
+		printRolloutStatus(out, r, now())
+		return nil
+	}
+	err = c.Watch(ctx, o.namespace, o.name, o.watcher(out, cmd.Root().DisplayName(), now))
 	if errors.Is(err, context.Canceled) && ctx.Err() != nil {
 		return nil // interrupted: watching ends there
 	}
 	return err
+}
+
+// watcher returns what -w does with each version of the Rollout: print the
+// object (-o), redraw the roll-up in place (a terminal), or print a line
+// when the progress changed (anything else).
+func (o *rolloutStatusOptions) watcher(out io.Writer, command string, now func() time.Time) func(*fleetv1alpha1.Rollout) error {
+	if o.output != "" {
+		first := true
+		return func(r *fleetv1alpha1.Rollout) error {
+			if !first && o.output == "yaml" {
+				fmt.Fprintln(out, "---")
+			}
+			first = false
+			return printObject(out, forOutput(r), o.output)
+		}
+	}
+	terminal := o.terminal
+	if terminal == nil {
+		terminal = detectTerminal
+	}
+	if frames := newFrameWriter(out, terminal); frames != nil {
+		return func(r *fleetv1alpha1.Rollout) error {
+			var b bytes.Buffer
+			printRolloutStatus(&b, r, now())
+			return frames.draw(b.String())
+		}
+	}
+	lines := &rolloutProgressLog{w: out, command: command}
+	return func(r *fleetv1alpha1.Rollout) error { return lines.print(r, now()) }
 }

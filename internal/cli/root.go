@@ -7,6 +7,8 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"path/filepath"
+	"strings"
 
 	"github.com/spf13/cobra"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -16,6 +18,7 @@ import (
 // Execute runs the command line and returns the process exit code.
 func Execute(ctx context.Context) int {
 	root := newRootCommand()
+	nameAfter(root, os.Args[0])
 	if err := root.ExecuteContext(ctx); err != nil {
 		fmt.Fprintln(os.Stderr, "error:", err)
 		return 1
@@ -41,4 +44,28 @@ func newRootCommand() *cobra.Command {
 	root.AddCommand(newVersionCommand(), newAgentCommand())
 	root.AddCommand(platformCommands()...)
 	return root
+}
+
+// kubectlPlugin is the binary name under which kubectl finds flotilla on
+// PATH and runs it for `kubectl flotilla …`.
+const kubectlPlugin = "kubectl-flotilla"
+
+// nameAfter makes help, examples and suggested commands say `kubectl
+// flotilla` when the binary runs as the kubectl plugin (arg0 is os.Args[0]).
+func nameAfter(root *cobra.Command, arg0 string) {
+	if strings.TrimSuffix(filepath.Base(arg0), ".exe") != kubectlPlugin {
+		return
+	}
+	if root.Annotations == nil {
+		root.Annotations = map[string]string{}
+	}
+	root.Annotations[cobra.CommandDisplayNameAnnotation] = "kubectl flotilla"
+	var rename func(*cobra.Command)
+	rename = func(c *cobra.Command) {
+		c.Example = strings.ReplaceAll(c.Example, "  flotilla ", "  kubectl flotilla ")
+		for _, sub := range c.Commands() {
+			rename(sub)
+		}
+	}
+	rename(root)
 }

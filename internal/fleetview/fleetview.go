@@ -7,6 +7,7 @@ package fleetview
 
 import (
 	"cmp"
+	"math"
 	"slices"
 	"time"
 
@@ -374,7 +375,7 @@ func percent(n, total int) float64 {
 	if total == 0 {
 		return 0
 	}
-	return float64(n*1000/total) / 10
+	return math.Round(float64(n)*1000/float64(total)) / 10
 }
 
 // sortedRollouts orders Rollouts by start (creation) time, then namespace and name.

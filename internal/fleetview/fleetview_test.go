@@ -232,3 +232,14 @@ func TestBuildEmpty(t *testing.T) {
 		t.Errorf("empty view = %s\nwant %s", got, want)
 	}
 }
+
+func TestPercentRounds(t *testing.T) {
+	for _, tt := range []struct {
+		n, total int
+		want     float64
+	}{{0, 0, 0}, {1, 3, 33.3}, {2, 3, 66.7}, {1, 6, 16.7}, {1, 8, 12.5}, {3, 3, 100}} {
+		if got := percent(tt.n, tt.total); got != tt.want {
+			t.Errorf("percent(%d, %d) = %v, want %v", tt.n, tt.total, got, tt.want)
+		}
+	}
+}

@@ -1,0 +1,300 @@
+//go:build !agent
+
+package cli
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"k8s.io/apimachinery/pkg/util/duration"
+
+	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
+	"github.com/flotilla-dev/flotilla/internal/fleetview"
+)
+
+// Bounds of `flotilla status`, so that it fits a terminal however big the
+// fleet; -o yaml|json prints the whole view.
+const (
+	fleetStatusFailures = 10
+	fleetStatusOffline  = 10
+	fleetStatusMessage  = 100
+	barWidth            = 20
+)
+
+// printFleetStatus writes the human-readable fleet roll-up of v, as of
+// v.GeneratedAt. command is how the reader runs flotilla ("flotilla", or
+// "kubectl flotilla" for the plugin), for the commands it suggests.
+func printFleetStatus(w io.Writer, v *fleetview.View, command string) {
+	now := v.GeneratedAt
+	c := v.Clusters
+	fmt.Fprintf(w, "Clusters: %d total, %d available, %d offline, %d unknown\n", c.Total, c.Available, c.Offline, c.Unknown)
+
+	printPromiseShares(w, v.Promises)
+	printRolloutsInFlight(w, v.Rollouts, command, now)
+	printFailures(w, v, command)
+	printOffline(w, v.Offline, now)
+	printFreezes(w, v.Freezes, now)
+	if len(v.Hidden) > 0 {
+		fmt.Fprintf(w, "\nNot shown (your credentials may not list them): %s\n", strings.Join(v.Hidden, ", "))
+	}
+}
+
+// printPromiseShares writes, per Promise, the share of its clusters on each
+// revision, the latest marked (and listed even when no cluster runs it yet).
+func printPromiseShares(w io.Writer, promises []fleetview.PromiseView) {
+	if len(promises) == 0 {
+		fmt.Fprintln(w, "\nPromises: none")
+		return
+	}
+	fmt.Fprintln(w, "\nPromises (clusters on each revision):")
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	for _, p := range promises {
+		fmt.Fprintf(tw, "  %s\t%s\n", printable(p.Name), describePromise(p))
+		shares := p.Revisions
+		if p.LatestRevision != "" && p.Clusters > 0 && !hasRevision(shares, p.LatestRevision) {
+			shares = append([]fleetview.RevisionShare{{Revision: p.LatestRevision, Latest: true}}, shares...)
+		}
+		for _, s := range shares {
+			rev := printable(s.Revision)
+			if s.Latest {
+				rev += " (latest)"
+			}
+			fmt.Fprintf(tw, "    %s\t%d\t%5.1f%%\t%s\n", rev, s.Clusters, s.Percent, bar(s.Clusters, p.Clusters))
+		}
+	}
+	_ = tw.Flush()
+}
+
+func describePromise(p fleetview.PromiseView) string {
+	var parts []string
+	if p.LatestRevision != "" {
+		parts = append(parts, "latest "+printable(p.LatestRevision))
+	}
+	parts = append(parts, plural(int(p.Instances), "instance"), "on "+plural(p.Clusters, "cluster"))
+	return strings.Join(parts, ", ")
+}
+
+func hasRevision(shares []fleetview.RevisionShare, rev string) bool {
+	for _, s := range shares {
+		if s.Revision == rev {
+			return true
+		}
+	}
+	return false
+}
+
+// printRolloutsInFlight writes each Rollout in flight with one line per wave
+// and its progress bar, the command that approves a waiting wave, then the
+// Rollouts that finished recently.
+func printRolloutsInFlight(w io.Writer, rollouts []fleetview.RolloutView, command string, now time.Time) {
+	var inFlight, finished []fleetview.RolloutView
+	for _, r := range rollouts {
+		if r.Finished {
+			finished = append(finished, r)
+		} else {
+			inFlight = append(inFlight, r)
+		}
+	}
+	if len(inFlight) == 0 {
+		fmt.Fprintln(w, "\nRollouts in flight: none")
+	} else {
+		fmt.Fprintf(w, "\nRollouts in flight (%d):\n", len(inFlight))
+	}
+	for _, r := range inFlight {
+		phase := string(r.Phase)
+		if r.CurrentWave != "" {
+			phase += ", wave " + r.CurrentWave
+		}
+		// Two short lines rather than one long one: revision names are long.
+		fmt.Fprintf(w, "  %s/%s  %s  %s → %s\n", r.Namespace, r.Name, printable(rolloutSubject(r)),
+			printable(orDefault(r.FromRevision, "(none)")), printable(r.TargetRevision))
+		fmt.Fprintf(w, "    %s: %d%% on target (%d of %d clusters healthy)\n", printable(phase),
+			r.PercentOnTarget, r.Counts.Healthy, r.Counts.Total)
+		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		for _, wv := range r.Waves {
+			total := int(wv.Counts.Total)
+			if total == 0 {
+				total = len(wv.Clusters)
+			}
+			fmt.Fprintf(tw, "    %s\t%s\t%s\t%d/%d healthy", printable(wv.Name), orDefault(string(wv.Phase), "Pending"),
+				bar(int(wv.Counts.Healthy), total), wv.Counts.Healthy, total)
+			if trouble := describeWaveTrouble(wv.Counts); trouble != "" {
+				fmt.Fprintf(tw, "\t%s", trouble)
+			}
+			fmt.Fprintln(tw)
+		}
+		_ = tw.Flush()
+		if failed := describeRolloutFailures(r); failed != "" {
+			fmt.Fprintf(w, "    failed: %s\n", failed)
+		}
+		if r.AwaitingApproval != "" {
+			fmt.Fprintf(w, "    wave %s waits for approval: %s rollout approve %s%s --wave %s\n",
+				printable(r.AwaitingApproval), command, r.Name, namespaceFlag(r.Namespace), printable(r.AwaitingApproval))
+		}
+		if r.Message != "" && r.AwaitingApproval == "" {
+			fmt.Fprintf(w, "    %s\n", truncate(printable(r.Message), fleetStatusMessage))
+		}
+	}
+	if len(finished) > 0 {
+		fmt.Fprintln(w, "\nRecently finished:")
+		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		for _, r := range finished {
+			when := "-"
+			if r.CompletedAt != nil {
+				when = duration.HumanDuration(now.Sub(*r.CompletedAt)) + " ago"
+			}
+			why := ""
+			if r.Phase != fleetv1alpha1.RolloutPhaseSucceeded {
+				why = orDefault(describeRolloutFailures(r), truncate(printable(r.Message), fleetStatusMessage))
+			}
+			fmt.Fprintf(tw, "  %s/%s\t%s\t→ %s\t%s\t%s", r.Namespace, r.Name, printable(rolloutSubject(r)),
+				printable(r.TargetRevision), r.Phase, when)
+			if why != "" {
+				fmt.Fprintf(tw, "\t%s", why)
+			}
+			fmt.Fprintln(tw)
+		}
+		_ = tw.Flush()
+	}
+}
+
+func rolloutSubject(r fleetview.RolloutView) string {
+	if r.Instance != "" {
+		// Instance is namespace/name, and the namespace is the rollout's.
+		_, name, _ := strings.Cut(r.Instance, "/")
+		return r.Promise + "/" + name
+	}
+	return r.Promise
+}
+
+// rolloutFailuresShown bounds the failed clusters named on a rollout's line.
+const rolloutFailuresShown = 3
+
+// describeRolloutFailures names the clusters a rollout counts as failed
+// (newest first, as the rollout keeps them) with their reasons.
+func describeRolloutFailures(r fleetview.RolloutView) string {
+	if len(r.Failures) == 0 {
+		return ""
+	}
+	shown := min(len(r.Failures), rolloutFailuresShown)
+	parts := make([]string, 0, shown)
+	for _, f := range r.Failures[:shown] {
+		part := printable(f.Cluster)
+		if f.Reason != "" {
+			part += " (" + printable(f.Reason) + ")"
+		}
+		parts = append(parts, part)
+	}
+	s := strings.Join(parts, ", ")
+	if more := max(int(r.FailureCount), len(r.Failures)) - shown; more > 0 {
+		s += fmt.Sprintf(" and %d more", more)
+	}
+	return s
+}
+
+// describeWaveTrouble names the clusters of a wave that are not moving on.
+func describeWaveTrouble(c fleetv1alpha1.RolloutCounts) string {
+	var parts []string
+	for _, n := range []struct {
+		count int32
+		what  string
+	}{{c.Failed, "failed"}, {c.Pending, "pending"}, {c.Offline, "offline"}} {
+		if n.count > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", n.count, n.what))
+		}
+	}
+	return strings.Join(parts, ", ")
+}
+
+// printFailures writes the failing Works, at most fleetStatusFailures.
+func printFailures(w io.Writer, v *fleetview.View, command string) {
+	if v.FailureCount == 0 {
+		fmt.Fprintln(w, "\nFailing: none")
+		return
+	}
+	clusters := map[string]bool{}
+	for _, t := range v.Tiles {
+		if t.Failed > 0 {
+			clusters[t.Name] = true
+		}
+	}
+	fmt.Fprintf(w, "\nFailing: %s on %s\n", plural(v.FailureCount, "Work"), plural(len(clusters), "cluster"))
+	shown := min(len(v.Failures), fleetStatusFailures)
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "  CLUSTER\tPROMISE\tINSTANCE\tREVISION\tREASON\tMESSAGE")
+	for _, f := range v.Failures[:shown] {
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\n", printable(f.Cluster), printable(f.Promise), orDefault(printable(f.Instance), "-"),
+			orDefault(printable(f.Revision), "-"), orDefault(printable(f.Reason), "-"),
+			orDefault(truncate(printable(f.Message), fleetStatusMessage), "-"))
+	}
+	_ = tw.Flush()
+	if more := v.FailureCount - shown; more > 0 {
+		fmt.Fprintf(w, "  and %d more (%s get works -o wide: every Work, with STATE and REASON)\n", more, command)
+	}
+}
+
+// printOffline writes the offline clusters with the age of their last
+// heartbeat, at most fleetStatusOffline.
+func printOffline(w io.Writer, offline []fleetview.Offline, now time.Time) {
+	if len(offline) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "\nOffline: %s\n", plural(len(offline), "cluster"))
+	shown := min(len(offline), fleetStatusOffline)
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "  CLUSTER\tLAST HEARTBEAT\tREASON")
+	for _, o := range offline[:shown] {
+		heartbeat := "never"
+		if o.LastHeartbeat != nil {
+			heartbeat = duration.HumanDuration(now.Sub(*o.LastHeartbeat)) + " ago"
+		}
+		fmt.Fprintf(tw, "  %s\t%s\t%s\n", printable(o.Cluster), heartbeat, orDefault(truncate(printable(o.Reason), fleetStatusMessage), "-"))
+	}
+	_ = tw.Flush()
+	if more := len(offline) - shown; more > 0 {
+		fmt.Fprintf(w, "  and %d more\n", more)
+	}
+}
+
+// printFreezes writes the FleetFreezes in force.
+func printFreezes(w io.Writer, freezes []fleetview.Freeze, now time.Time) {
+	if len(freezes) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "\nFrozen: %s in force\n", plural(len(freezes), "FleetFreeze"))
+	for _, f := range freezes {
+		parts := []string{string(f.Action)}
+		if f.FrozenBy != "" {
+			parts = append(parts, "by "+f.FrozenBy)
+		}
+		if f.Until != nil {
+			parts = append(parts, fmt.Sprintf("until %s (%s left)", f.Until.UTC().Format(time.RFC3339), duration.HumanDuration(f.Until.Sub(now))))
+		} else {
+			parts = append(parts, "until unfrozen")
+		}
+		parts = append(parts, "holding "+plural(int(f.Held), "rollout"))
+		fmt.Fprintf(w, "  %s: %s: %s\n", printable(f.Name), printable(strings.Join(parts, ", ")),
+			truncate(printable(f.Reason), fleetStatusMessage))
+	}
+}
+
+// bar is n of total as a bar of barWidth cells, rounded down, so that a
+// full bar means all of them.
+func bar(n, total int) string {
+	filled := 0
+	if total > 0 {
+		filled = min(max(n*barWidth/total, 0), barWidth)
+	}
+	return strings.Repeat("█", filled) + strings.Repeat("░", barWidth-filled)
+}
+
+// plural is "1 cluster" or "n clusters".
+func plural(n int, what string) string {
+	if n == 1 {
+		return "1 " + what
+	}
+	return fmt.Sprintf("%d %ss", n, what)
+}

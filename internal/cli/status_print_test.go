@@ -1,0 +1,199 @@
+//go:build !agent
+
+package cli
+
+import (
+	"bytes"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
+	"github.com/flotilla-dev/flotilla/internal/fleetview"
+)
+
+func timeAgo(d time.Duration) *time.Time {
+	t := now.Add(-d)
+	return &t
+}
+
+// releaseView is a fleet in the middle of a release: a Promise on two
+// revisions, a rollout waiting for approval of its second wave, failures,
+// an offline cluster, a freeze, and what the reader may not see.
+func releaseView() fleetview.View {
+	return fleetview.View{
+		GeneratedAt: now,
+		Clusters:    fleetview.ClusterCounts{Total: 5, Available: 3, Offline: 1, Unknown: 1},
+		Tiles: []fleetview.ClusterTile{
+			{Name: "canary-1", Failed: 1}, {Name: "canary-2"}, {Name: "general-1"},
+		},
+		Promises: []fleetview.PromiseView{
+			{Name: "db", Instances: 1},
+			{Name: "web", LatestRevision: "web-2", Instances: 2, Clusters: 4, Revisions: []fleetview.RevisionShare{
+				{Revision: "web-2", Clusters: 2, Percent: 50, Latest: true},
+				{Revision: "web-1", Clusters: 1, Percent: 25},
+				{Revision: fleetview.RevisionMixed, Clusters: 1, Percent: 25},
+			}},
+		},
+		Rollouts: []fleetview.RolloutView{
+			{
+				Namespace: "flotilla-system", Name: "web-2", Promise: "web", FromRevision: "web-1", TargetRevision: "web-2",
+				Phase: fleetv1alpha1.RolloutPhaseWaitingForApproval, CurrentWave: "canary", PercentOnTarget: 33,
+				Counts: fleetv1alpha1.RolloutCounts{Total: 3, Healthy: 1, Failed: 1},
+				Waves: []fleetview.WaveView{
+					{Name: "pilot", Phase: fleetv1alpha1.WavePhaseSucceeded, Clusters: []string{"pilot-1"},
+						Counts: fleetv1alpha1.RolloutCounts{Total: 1, Healthy: 1}},
+					{Name: "canary", Phase: fleetv1alpha1.WavePhaseWaitingForApproval, Clusters: []string{"canary-1", "canary-2"},
+						Counts: fleetv1alpha1.RolloutCounts{Total: 2, Failed: 1, Pending: 1}},
+					{Name: "remaining", Clusters: []string{"general-1", "general-2"}},
+				},
+				AwaitingApproval: "canary",
+			},
+			{
+				Namespace: "team-a", Name: "orders-7d9f", Promise: "db", Instance: "team-a/orders", TargetRevision: "db-2",
+				Phase: fleetv1alpha1.RolloutPhaseHalted, Counts: fleetv1alpha1.RolloutCounts{Total: 1, Failed: 1},
+				Waves:        []fleetview.WaveView{{Name: "Immediate", Phase: fleetv1alpha1.WavePhaseProgressing, Counts: fleetv1alpha1.RolloutCounts{Total: 1, Failed: 1}}},
+				Message:      "failure budget exceeded:\n1 of 1 failed",
+				Failures:     []fleetv1alpha1.ClusterFailure{{Cluster: "eu-1", Reason: "ProgressDeadlineExceeded"}},
+				FailureCount: 1,
+			},
+			{
+				Namespace: "flotilla-system", Name: "web-1", Promise: "web", TargetRevision: "web-1",
+				Phase: fleetv1alpha1.RolloutPhaseSucceeded, Finished: true, CompletedAt: timeAgo(time.Hour),
+			},
+			{
+				Namespace: "flotilla-system", Name: "web-0", Promise: "web", TargetRevision: "web-0",
+				Phase: fleetv1alpha1.RolloutPhaseRolledBack, Finished: true, CompletedAt: timeAgo(2 * time.Hour),
+				Failures:     []fleetv1alpha1.ClusterFailure{{Cluster: "a"}, {Cluster: "b", Reason: "ApplyFailed"}, {Cluster: "c"}, {Cluster: "d"}},
+				FailureCount: 7,
+			},
+		},
+		Failures: []fleetview.Failure{
+			{Cluster: "canary-1", Promise: "web", Instance: "team-a/shop", Work: "web-shop", Revision: "web-2",
+				Reason: "ImagePullBackOff", Message: "Deployment team-a/shop: \x1b[31mimage\x1b[0m not found"},
+		},
+		FailureCount: 1,
+		Offline:      []fleetview.Offline{{Cluster: "general-1", LastHeartbeat: timeAgo(90 * time.Second), Reason: "no heartbeat for 1m30s"}},
+		Freezes: []fleetview.Freeze{{Name: "cve", Action: fleetv1alpha1.FreezeHalt, Reason: "incident 42", FrozenBy: "alice",
+			Until: func() *time.Time { t := now.Add(2 * time.Hour); return &t }(), Held: 2}},
+		Hidden: []string{"rollouts outside namespace team-a", "works"},
+	}
+}
+
+func TestPrintFleetStatus(t *testing.T) {
+	tests := []struct {
+		name    string
+		view    fleetview.View
+		command string
+		want    string
+	}{{
+		name:    "empty fleet",
+		view:    fleetview.View{GeneratedAt: now},
+		command: "flotilla",
+		want: `Clusters: 0 total, 0 available, 0 offline, 0 unknown
+
+Promises: none
+
+Rollouts in flight: none
+
+Failing: none
+`,
+	}, {
+		name:    "during a release, as a kubectl plugin",
+		view:    releaseView(),
+		command: "kubectl flotilla",
+		want: `Clusters: 5 total, 3 available, 1 offline, 1 unknown
+
+Promises (clusters on each revision):
+  db                1 instance, on 0 clusters
+  web               latest web-2, 2 instances, on 4 clusters
+    web-2 (latest)  2   50.0%  ██████████░░░░░░░░░░
+    web-1           1   25.0%  █████░░░░░░░░░░░░░░░
+    (mixed)         1   25.0%  █████░░░░░░░░░░░░░░░
+
+Rollouts in flight (2):
+  flotilla-system/web-2  web  web-1 → web-2
+    WaitingForApproval, wave canary: 33% on target (1 of 3 clusters healthy)
+    pilot      Succeeded           ████████████████████  1/1 healthy
+    canary     WaitingForApproval  ░░░░░░░░░░░░░░░░░░░░  0/2 healthy  1 failed, 1 pending
+    remaining  Pending             ░░░░░░░░░░░░░░░░░░░░  0/2 healthy
+    wave canary waits for approval: kubectl flotilla rollout approve web-2 --wave canary
+  team-a/orders-7d9f  db/orders  (none) → db-2
+    Halted: 0% on target (0 of 1 clusters healthy)
+    Immediate  Progressing  ░░░░░░░░░░░░░░░░░░░░  0/1 healthy  1 failed
+    failed: eu-1 (ProgressDeadlineExceeded)
+    failure budget exceeded: 1 of 1 failed
+
+Recently finished:
+  flotilla-system/web-1  web  → web-1  Succeeded   60m ago
+  flotilla-system/web-0  web  → web-0  RolledBack  120m ago  a, b (ApplyFailed), c and 4 more
+
+Failing: 1 Work on 1 cluster
+  CLUSTER   PROMISE  INSTANCE     REVISION  REASON            MESSAGE
+  canary-1  web      team-a/shop  web-2     ImagePullBackOff  Deployment team-a/shop: ?[31mimage?[0m not found
+
+Offline: 1 cluster
+  CLUSTER    LAST HEARTBEAT  REASON
+  general-1  90s ago         no heartbeat for 1m30s
+
+Frozen: 1 FleetFreeze in force
+  cve: Halt, by alice, until 2031-01-02T14:00:00Z (120m left), holding 2 rollouts: incident 42
+
+Not shown (your credentials may not list them): rollouts outside namespace team-a, works
+`,
+	}}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var b bytes.Buffer
+			printFleetStatus(&b, &tt.view, tt.command)
+			if got := b.String(); got != tt.want {
+				t.Errorf("got:\n%s\nwant:\n%s", got, tt.want)
+			}
+		})
+	}
+}
+
+// The latest revision is listed even before any cluster runs it; failures
+// and offline clusters are bounded, saying how many more there are.
+func TestPrintFleetStatusBounds(t *testing.T) {
+	v := fleetview.View{GeneratedAt: now, Promises: []fleetview.PromiseView{{
+		Name: "web", LatestRevision: "web-3", Clusters: 2,
+		Revisions: []fleetview.RevisionShare{{Revision: "web-2", Clusters: 2, Percent: 100}},
+	}}}
+	for i := range 50 {
+		v.Failures = append(v.Failures, fleetview.Failure{Cluster: fmt.Sprintf("c-%02d", i), Promise: "web", Reason: "ApplyFailed"})
+		v.Tiles = append(v.Tiles, fleetview.ClusterTile{Name: fmt.Sprintf("c-%02d", i), Failed: 1})
+		v.Offline = append(v.Offline, fleetview.Offline{Cluster: fmt.Sprintf("o-%02d", i)})
+	}
+	v.FailureCount = 70
+	var b bytes.Buffer
+	printFleetStatus(&b, &v, "flotilla")
+	out := b.String()
+	for _, want := range []string{
+		"    web-3 (latest)  0    0.0%  ░░░░░░░░░░░░░░░░░░░░\n    web-2           2  100.0%  ████████████████████\n",
+		"Failing: 70 Works on 50 clusters\n",
+		"  c-09     web      -         -         ApplyFailed  -\n  and 60 more (flotilla get works -o wide: every Work, with STATE and REASON)\n",
+		"Offline: 50 clusters\n",
+		"  o-09     never           -\n  and 40 more\n",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "c-10") || strings.Contains(out, "o-10") {
+		t.Errorf("more failures or offline clusters than the bound:\n%s", out)
+	}
+}
+
+func TestBar(t *testing.T) {
+	for _, tt := range []struct {
+		n, total int
+		filled   int
+	}{{0, 0, 0}, {0, 5, 0}, {1, 3, 6}, {2, 3, 13}, {3, 3, 20}, {7, 3, 20}, {-1, 3, 0}} {
+		got := bar(tt.n, tt.total)
+		if want := strings.Repeat("█", tt.filled) + strings.Repeat("░", barWidth-tt.filled); got != want {
+			t.Errorf("bar(%d, %d) = %q, want %d filled", tt.n, tt.total, got, tt.filled)
+		}
+	}
+}
