@@ -10,7 +10,9 @@ import (
 )
 
 func succeeded() *fleetv1alpha1.Rollout {
-	healthy := func(n int32) fleetv1alpha1.RolloutCounts { return fleetv1alpha1.RolloutCounts{Total: n, Admitted: n, Healthy: n} }
+	healthy := func(n int32) fleetv1alpha1.RolloutCounts {
+		return fleetv1alpha1.RolloutCounts{Total: n, Admitted: n, Healthy: n}
+	}
 	return &fleetv1alpha1.Rollout{
 		ObjectMeta: metav1.ObjectMeta{Name: "web-2"},
 		Status: fleetv1alpha1.RolloutStatus{
