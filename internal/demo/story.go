@@ -308,7 +308,11 @@ func (d *demo) follow(ctx context.Context, name string, stop func(*fleetv1alpha1
 			if ro != nil {
 				phase = orDash(string(ro.Status.Phase))
 			}
-			return nil, fmt.Errorf("rollout %s: not done within %s (phase %s, last error: %v)", name, rolloutTimeout, phase, lastErr)
+			err := fmt.Errorf("rollout %s: not done within %s (phase %s)", name, rolloutTimeout, phase)
+			if lastErr != nil {
+				err = fmt.Errorf("%w; last error: %w", err, lastErr)
+			}
+			return nil, err
 		}
 		if !sleep(ctx, liveViewInterval) {
 			return nil, fmt.Errorf("following rollout %s: %w", name, ctx.Err())

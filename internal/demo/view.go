@@ -60,8 +60,9 @@ func rolloutFrame(name string, ro *fleetv1alpha1.Rollout, members []memberState)
 		width = max(width, len(w.Name))
 	}
 	for _, w := range st.Waves {
+		failed := waveFailures(ro, w)
 		frame = append(frame, line{"wave " + w.Name, fmt.Sprintf("  wave %-*s  %-23s %d/%d healthy, %d failed   %s",
-			width, w.Name, wavePhaseText(w), w.Counts.Healthy, len(w.Clusters), w.Counts.Failed, strings.Join(w.Clusters, " "))})
+			width, w.Name, wavePhaseText(w, failed), w.Counts.Healthy, len(w.Clusters), failed, strings.Join(w.Clusters, " "))})
 	}
 	for _, m := range members {
 		frame = append(frame, line{"member " + m.Name, fmt.Sprintf("  %-9s %-8s %s", m.Name, m.Wave, runsText(m.Instances))})
@@ -69,8 +70,21 @@ func rolloutFrame(name string, ro *fleetv1alpha1.Rollout, members []memberState)
 	return frame
 }
 
-// wavePhaseText is a wave's phase as a person reads it.
-func wavePhaseText(w fleetv1alpha1.WaveStatus) string {
+// waveFailures is how many of a wave's clusters failed: as counted now, or
+// as recorded in the Rollout's failures, which outlive a rollback (the
+// counts then describe the clusters on their way back).
+func waveFailures(ro *fleetv1alpha1.Rollout, w fleetv1alpha1.WaveStatus) int {
+	recorded := 0
+	for _, f := range ro.Status.Failures {
+		if f.Wave == w.Name {
+			recorded++
+		}
+	}
+	return max(int(w.Counts.Failed), recorded)
+}
+
+// wavePhaseText is a wave's phase, with its failed clusters, as a person reads it.
+func wavePhaseText(w fleetv1alpha1.WaveStatus, failed int) string {
 	switch w.Phase {
 	case "", fleetv1alpha1.WavePhasePending:
 		return "pending"
@@ -80,7 +94,7 @@ func wavePhaseText(w fleetv1alpha1.WaveStatus) string {
 		return "baking"
 	case fleetv1alpha1.WavePhaseSucceeded:
 		switch {
-		case w.Counts.Failed > 0:
+		case failed > 0:
 			return "succeeded within budget"
 		case w.Approval != nil:
 			return "succeeded (approved)"

@@ -55,6 +55,18 @@ func TestRolloutFrame(t *testing.T) {
 		}
 	}
 
+	// After a rollback the counts describe the way back; the failures stay.
+	ro.Status.Phase = fleetv1alpha1.RolloutPhaseRolledBack
+	ro.Status.Waves[0].Counts.Failed = 0
+	ro.Status.Waves[1].Phase = fleetv1alpha1.WavePhaseFailed
+	ro.Status.Failures = []fleetv1alpha1.ClusterFailure{{Cluster: "member-1", Wave: "pilot"}, {Cluster: "member-2", Wave: "canary"}, {Cluster: "member-3", Wave: "canary"}}
+	frame = rolloutFrame("web-3", ro, nil)
+	for i, want := range []string{"RolledBack", "succeeded within budget 0/1 healthy, 1 failed", "failed                  0/2 healthy, 2 failed"} {
+		if !strings.Contains(frame[i].text, want) {
+			t.Errorf("after the rollback, line %d = %q, want %q in it", i, frame[i].text, want)
+		}
+	}
+
 	frame = rolloutFrame("web-2", nil, members)
 	if len(frame) != 1 || !strings.Contains(frame[0].text, "waiting for the hub to create it") {
 		t.Errorf("frame before the rollout exists: %q", frame)
