@@ -30,7 +30,7 @@ command that shows the same:
     bake times, an approval before general, short progress deadlines);
   - a Promise (Web) and one instance for each of two teams, on every member;
   - a good image change rolled out wave by wave, approved before the general
-    wave as you (your identity on the hub);
+    wave by the user of DIR/hub.kubeconfig (recorded in the Rollout's history);
   - a bad image change that breaches the canary's failure budget and rolls
     back automatically.
 
