@@ -8,7 +8,7 @@ LDFLAGS := -X github.com/flotilla-dev/flotilla/internal/version.Version=$(VERSIO
 GOLANGCI_LINT := $(GO) run github.com/golangci/golangci-lint/v2/cmd/golangci-lint@v2.15.0
 # Cold `make test` must stay well inside CI's 90 minutes; the go test timeout is the backstop.
 TEST_TIMEOUT ?= 25m
-DEMO_DIR ?= .flotilla-dev
+DEMO_DIR ?= .flotilla-demo
 
 .PHONY: all build build-agent tools generate fmt vet lint verify test demo bench-agent bench-promise clean
 
@@ -71,9 +71,10 @@ bench-agent: tools
 bench-promise: tools
 	$(GO) test -run '^$$' -bench BenchmarkPromiseChange1000Instances -benchtime 3x -count 1 -timeout 20m ./internal/controller/instance/
 
-## demo: start a hub and 3 members, show what runs, then stop (DEMO_KEEP=1 keeps it running)
+## demo: the guided demo (docs/quickstart.md): a hub and 5 members, a Promise, a good rollout
+## with an approval and a bad one that rolls back; then stop (DEMO_KEEP=1 keeps it running)
 demo: build tools
-	hack/demo.sh "$(DEMO_DIR)"
+	bin/flotilla demo --dir "$(DEMO_DIR)"$(if $(filter 1,$(DEMO_KEEP)), --keep)
 
 clean:
-	rm -rf bin $(DEMO_DIR)
+	rm -rf bin $(DEMO_DIR) .flotilla-dev

@@ -11,6 +11,7 @@ func platformCommands() []*cobra.Command {
 	return []*cobra.Command{
 		newHubCommand(),
 		newDevCommand(),
+		newDemoCommand(),
 		newJoinCommand(),
 		newUnjoinCommand(),
 		newRolloutCommand(),

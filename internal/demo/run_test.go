@@ -1,0 +1,105 @@
+package demo
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/flotilla-dev/flotilla/internal/devenv"
+	"github.com/flotilla-dev/flotilla/internal/testenv"
+)
+
+func TestOptionsValidate(t *testing.T) {
+	if err := (Options{}).validate(); err == nil || !strings.Contains(err.Error(), "--dir") || !strings.Contains(err.Error(), "output") {
+		t.Errorf("empty options: %v", err)
+	}
+	if err := (Options{Dir: "d", Out: &bytes.Buffer{}}).validate(); err != nil {
+		t.Errorf("valid options: %v", err)
+	}
+	if err := Run(context.Background(), Options{Out: &bytes.Buffer{}}); err == nil {
+		t.Error("Run without a directory started")
+	}
+}
+
+func TestWaves(t *testing.T) {
+	var got []string
+	for i := 1; i <= memberCount; i++ {
+		got = append(got, waveOf(i))
+	}
+	if want := "pilot canary canary general general"; strings.Join(got, " ") != want {
+		t.Errorf("waves %v, want %s", got, want)
+	}
+}
+
+func TestForgetPreviousRun(t *testing.T) {
+	dir := t.TempDir()
+	state := filepath.Join(dir, devenv.MemberName(2), "agent-state", "member-2", "works")
+	if err := os.MkdirAll(state, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	kubeconfig := filepath.Join(dir, devenv.MemberName(2), "admin.kubeconfig")
+	if err := os.WriteFile(kubeconfig, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	// While an environment runs there (this process, say), nothing goes.
+	pidFile := filepath.Join(dir, devenv.PIDFile)
+	if err := os.WriteFile(pidFile, []byte(strconv.Itoa(os.Getpid())+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := forgetPreviousRun(dir); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(state); err != nil {
+		t.Errorf("agent state of a running environment removed: %v", err)
+	}
+
+	if err := os.Remove(pidFile); err != nil {
+		t.Fatal(err)
+	}
+	if err := forgetPreviousRun(dir); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, devenv.MemberName(2), "agent-state")); !os.IsNotExist(err) {
+		t.Errorf("agent state of a stopped environment kept: %v", err)
+	}
+	if _, err := os.Stat(kubeconfig); err != nil {
+		t.Errorf("other files of the member removed: %v", err)
+	}
+}
+
+func TestDisplayPath(t *testing.T) {
+	wd, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := displayPath(filepath.Join(wd, "x", "y")); got != filepath.Join("x", "y") {
+		t.Errorf("a path below the working directory shows as %q", got)
+	}
+	if got := displayPath("/"); got != "/" {
+		t.Errorf("a path above the working directory shows as %q", got)
+	}
+}
+
+func TestKeepSaysHowToReachTheFleetAndWaits(t *testing.T) {
+	dir := t.TempDir()
+	env := &devenv.Env{Dir: dir, Members: []*testenv.ControlPlane{{Name: "member-1"}, {Name: "member-2"}}}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	var out bytes.Buffer
+	keep(ctx, env, &out)
+	for _, want := range []string{
+		filepath.Join(dir, devenv.HubKubeconfig),
+		filepath.Join(dir, "member-2.kubeconfig") + "   (wave canary)",
+		"flotilla dashboard --kubeconfig " + filepath.Join(dir, devenv.HubKubeconfig),
+		"flotilla dev down --dir " + dir,
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("keep's output lacks %q:\n%s", want, out.String())
+		}
+	}
+}
