@@ -14,7 +14,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"time"
 
@@ -112,9 +111,6 @@ func Run(ctx context.Context, opts Options) error {
 	n.say("The commands shown run against the hub with KUBECONFIG=%s (kubectl: bin/kube/kubectl).",
 		filepath.Join(shown, devenv.HubKubeconfig))
 
-	if err := forgetPreviousRun(opts.Dir); err != nil {
-		return err
-	}
 	if err := writeAssets(opts.Dir); err != nil {
 		return err
 	}
@@ -198,25 +194,4 @@ func displayPath(path string) string {
 		return abs
 	}
 	return rel
-}
-
-// forgetPreviousRun removes the agents' local state a previous run left in
-// dir. Every start wipes the control planes' etcd data, but the agents'
-// state (DIR/member-N/agent-state) survives, and an agent applies what it
-// recorded there at once: the previous run's Deployments would show up on
-// the new members until the hub's empty Work list has them pruned. Nothing
-// is removed while an environment still runs in dir (devenv.Up refuses it).
-func forgetPreviousRun(dir string) error {
-	if data, err := os.ReadFile(filepath.Join(dir, devenv.PIDFile)); err == nil {
-		if pid, err := strconv.Atoi(strings.TrimSpace(string(data))); err == nil && pid > 0 && testenv.ProcessAlive(pid) {
-			return nil
-		}
-	}
-	for i := 1; i <= memberCount; i++ {
-		state := filepath.Join(dir, devenv.MemberName(i), "agent-state")
-		if err := os.RemoveAll(state); err != nil {
-			return fmt.Errorf("removing the previous run's agent state %s: %w", state, err)
-		}
-	}
-	return nil
 }

@@ -5,7 +5,6 @@ import (
 	"context"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 
@@ -32,43 +31,6 @@ func TestWaves(t *testing.T) {
 	}
 	if want := "pilot canary canary general general"; strings.Join(got, " ") != want {
 		t.Errorf("waves %v, want %s", got, want)
-	}
-}
-
-func TestForgetPreviousRun(t *testing.T) {
-	dir := t.TempDir()
-	state := filepath.Join(dir, devenv.MemberName(2), "agent-state", "member-2", "works")
-	if err := os.MkdirAll(state, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	kubeconfig := filepath.Join(dir, devenv.MemberName(2), "admin.kubeconfig")
-	if err := os.WriteFile(kubeconfig, nil, 0o600); err != nil {
-		t.Fatal(err)
-	}
-
-	// While an environment runs there (this process, say), nothing goes.
-	pidFile := filepath.Join(dir, devenv.PIDFile)
-	if err := os.WriteFile(pidFile, []byte(strconv.Itoa(os.Getpid())+"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := forgetPreviousRun(dir); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(state); err != nil {
-		t.Errorf("agent state of a running environment removed: %v", err)
-	}
-
-	if err := os.Remove(pidFile); err != nil {
-		t.Fatal(err)
-	}
-	if err := forgetPreviousRun(dir); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(filepath.Join(dir, devenv.MemberName(2), "agent-state")); !os.IsNotExist(err) {
-		t.Errorf("agent state of a stopped environment kept: %v", err)
-	}
-	if _, err := os.Stat(kubeconfig); err != nil {
-		t.Errorf("other files of the member removed: %v", err)
 	}
 }
 

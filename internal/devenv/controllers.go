@@ -114,12 +114,19 @@ func (e *Env) startControllers(ctx context.Context, opts Options) error {
 		if err != nil {
 			return fmt.Errorf("loading the agent kubeconfig of %s: %w", m.Name, err)
 		}
+		// Every start wipes the members' etcd, so what an agent of an earlier
+		// run in this directory recorded is stale: left in place, the new
+		// agent would re-apply the old Works to the new member, then prune them.
+		stateDir := filepath.Join(m.Dir, "agent-state")
+		if err := os.RemoveAll(stateDir); err != nil {
+			return fmt.Errorf("removing the previous run's agent state %s: %w", stateDir, err)
+		}
 		e.ctrl.agentConfigs[m.Name] = agentConfig{
 			hub:    hubConfig,
 			member: m.RESTConfig,
 			opts: agent.Options{
 				ClusterName:       m.Name,
-				StateDir:          filepath.Join(m.Dir, "agent-state"),
+				StateDir:          stateDir,
 				HeartbeatInterval: opts.HeartbeatInterval,
 				ResyncInterval:    opts.ResyncInterval,
 				MetricsAddr:       "0",

@@ -26,6 +26,13 @@ func TestDevUpAndDown(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = os.RemoveAll(dir) })
 
+	// What an agent of an earlier run here recorded is stale (every start wipes
+	// the members' etcd): dev up must not hand it to the new agents.
+	stale := filepath.Join(dir, devenv.MemberName(1), "agent-state", "stale")
+	if err := os.MkdirAll(stale, 0o700); err != nil {
+		t.Fatal(err)
+	}
+
 	up := exec.Command(flotilla, "dev", "up", "--members", "2", "--nodes", "2", "--dir", dir)
 	upLog := filepath.Join(dir, "up.log")
 	logFile, err := os.Create(upLog)
@@ -55,6 +62,10 @@ func TestDevUpAndDown(t *testing.T) {
 			t.Fatal("dev up not READY within 2 minutes")
 		case <-time.After(200 * time.Millisecond):
 		}
+	}
+
+	if fileExists(stale) {
+		t.Errorf("the earlier run's agent state %s survived dev up", stale)
 	}
 
 	for _, name := range []string{"hub", devenv.MemberName(1), devenv.MemberName(2)} {
