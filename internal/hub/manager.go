@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	appsv1 "k8s.io/api/apps/v1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -15,6 +16,7 @@ import (
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
+	"k8s.io/utils/clock"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
@@ -34,12 +36,18 @@ import (
 	"github.com/flotilla-dev/flotilla/internal/controller/promise"
 	"github.com/flotilla-dev/flotilla/internal/controller/rollout"
 	"github.com/flotilla-dev/flotilla/internal/kube"
+	"github.com/flotilla-dev/flotilla/internal/metrics"
 )
 
 // Options configure the hub controller manager.
 type Options struct {
-	// MetricsAddr serves Prometheus metrics; "0" disables it.
+	// MetricsAddr serves Prometheus metrics on /metrics; "0" disables it
+	// and "" means :8080.
 	MetricsAddr string
+	// MetricsRegistry receives the hub's own metrics (flotilla_*); nil means
+	// a new registry. It is served at MetricsAddr with controller-runtime's
+	// global registry; tests pass one to gather from the hub they started.
+	MetricsRegistry *prometheus.Registry
 	// ProbeAddr serves /healthz and /readyz; "" or "0" disables it.
 	ProbeAddr string
 	// LeaderElect makes replicas elect one active leader (HA hubs).
@@ -157,8 +165,9 @@ func NewManager(ctx context.Context, config *rest.Config, opts Options) (ctrl.Ma
 			// Instance revisions only, not every workload's history.
 			&appsv1.ControllerRevision{}: {Label: labels.NewSelector().Add(*generated)},
 		}},
-		Logger:                  ctrl.LoggerFrom(ctx).WithName("hub"),
-		Metrics:                 metricsserver.Options{BindAddress: opts.MetricsAddr},
+		Logger: ctrl.LoggerFrom(ctx).WithName("hub"),
+		// The hub serves metrics itself (see addMetrics).
+		Metrics:                 metricsserver.Options{BindAddress: "0"},
 		HealthProbeBindAddress:  probeAddr,
 		LeaderElection:          opts.LeaderElect,
 		LeaderElectionID:        LeaderElectionID,
@@ -177,6 +186,10 @@ func NewManager(ctx context.Context, config *rest.Config, opts Options) (ctrl.Ma
 		return nil, fmt.Errorf("adding ready check: %w", err)
 	}
 	if err := controller.SetupIndexes(ctx, mgr.GetFieldIndexer()); err != nil {
+		return nil, err
+	}
+	hubMetrics, err := addMetrics(ctx, mgr, opts)
+	if err != nil {
 		return nil, err
 	}
 	if err := cluster.SetupWithManager(mgr, cluster.Options{
@@ -212,7 +225,7 @@ func NewManager(ctx context.Context, config *rest.Config, opts Options) (ctrl.Ma
 		return nil, fmt.Errorf("setting up the instance controller: %w", err)
 	}
 	if router != nil {
-		if err := rollout.SetupWithManager(mgr, router, instances); err != nil {
+		if err := rollout.SetupWithManager(mgr, router, instances, hubMetrics); err != nil {
 			return nil, fmt.Errorf("setting up the Rollout controller: %w", err)
 		}
 	}
@@ -226,4 +239,30 @@ func NewManager(ctx context.Context, config *rest.Config, opts Options) (ctrl.Ma
 		return nil, fmt.Errorf("setting up the Override controller: %w", err)
 	}
 	return mgr, nil
+}
+
+// addMetrics registers the hub's own metrics in a registry of this manager
+// (several hubs run in one process, and each reports its own fleet) and
+// serves it, with controller-runtime's global registry, at opts.MetricsAddr.
+func addMetrics(ctx context.Context, mgr ctrl.Manager, opts Options) (*metrics.Hub, error) {
+	registry := opts.MetricsRegistry
+	if registry == nil {
+		registry = prometheus.NewRegistry()
+	}
+	m, err := metrics.NewHub(registry, mgr.GetCache(), clock.RealClock{}, mgr.Elected())
+	if err != nil {
+		return nil, fmt.Errorf("registering the hub's metrics: %w", err)
+	}
+	addr := opts.MetricsAddr
+	if addr == "" {
+		addr = metricsserver.DefaultBindAddress
+	}
+	if addr == "0" {
+		return m, nil
+	}
+	log := ctrl.LoggerFrom(ctx).WithName("hub").WithName("metrics")
+	if err := mgr.Add(&metrics.Server{Addr: addr, Handler: metrics.Handler(registry, log), Log: log}); err != nil {
+		return nil, fmt.Errorf("adding the metrics server: %w", err)
+	}
+	return m, nil
 }

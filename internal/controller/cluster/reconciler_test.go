@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -17,7 +18,6 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
 	"github.com/flotilla-dev/flotilla/internal/hub"
@@ -97,7 +97,8 @@ func is(availability fleetv1alpha1.ClusterAvailability, reason string) func(*fle
 func TestAvailabilityFollowsTheAgentLease(t *testing.T) {
 	ctx := testContext(t)
 	admin := adminClient(t)
-	startHub(t, hub.Options{})
+	registry := prometheus.NewRegistry()
+	startHub(t, hub.Options{MetricsRegistry: registry})
 	const name = "edge-1"
 	agent := joinCluster(ctx, t, membership.JoinOptions{Name: name, Labels: map[string]string{"env": "prod"}})
 
@@ -108,7 +109,7 @@ func TestAvailabilityFollowsTheAgentLease(t *testing.T) {
 	agent.renew(ctx, grace)
 	took := waitFor(ctx, t, admin, name, "Available", 5*time.Second, is(fleetv1alpha1.ClusterAvailabilityAvailable, fleetv1alpha1.ReasonHeartbeating))
 	t.Logf("Available %s after the first heartbeat", took.Round(time.Millisecond))
-	checkGauge(t, fleetv1alpha1.ClusterAvailabilityAvailable, 1)
+	checkGauge(t, registry, fleetv1alpha1.ClusterAvailabilityAvailable, 1)
 
 	// Steady heartbeats cost the hub no Cluster writes (resolution 5m).
 	before := &fleetv1alpha1.Cluster{}
@@ -149,7 +150,7 @@ func TestAvailabilityFollowsTheAgentLease(t *testing.T) {
 	if cond == nil || cond.Status != metav1.ConditionTrue || !strings.Contains(cond.Message, "no heartbeat for") {
 		t.Errorf("Offline condition = %+v", cond)
 	}
-	checkGauge(t, fleetv1alpha1.ClusterAvailabilityOffline, 1)
+	checkGauge(t, registry, fleetv1alpha1.ClusterAvailabilityOffline, 1)
 
 	// The agent comes back.
 	agent.renew(ctx, grace)
@@ -206,12 +207,12 @@ func TestOfflineGraceOverride(t *testing.T) {
 
 // checkGauge checks flotilla_clusters{availability} counts at least n.
 // Other tests' clusters may count too, so it checks a lower bound.
-func checkGauge(t *testing.T, availability fleetv1alpha1.ClusterAvailability, n float64) {
+func checkGauge(t *testing.T, registry prometheus.Gatherer, availability fleetv1alpha1.ClusterAvailability, n float64) {
 	t.Helper()
 	var got float64
 	deadline := time.Now().Add(5 * time.Second)
 	for time.Now().Before(deadline) {
-		families, err := metrics.Registry.Gather()
+		families, err := registry.Gather()
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -28,7 +28,8 @@ type Options struct {
 // EventSource is the reporting controller named on the hub's Events.
 const EventSource = "flotilla-hub"
 
-// SetupWithManager registers the Cluster controller and its metrics with mgr.
+// SetupWithManager registers the Cluster controller with mgr (its gauge,
+// flotilla_clusters, is in package metrics).
 func SetupWithManager(mgr ctrl.Manager, opts Options) error {
 	if opts.HeartbeatStatusResolution <= 0 {
 		opts.HeartbeatStatusResolution = DefaultHeartbeatStatusResolution
@@ -40,9 +41,6 @@ func SetupWithManager(mgr ctrl.Manager, opts Options) error {
 		Clock:                     clock.RealClock{},
 		OfflineGrace:              opts.OfflineGrace,
 		HeartbeatStatusResolution: opts.HeartbeatStatusResolution,
-	}
-	if err := mgr.Add(metricsRunnable(mgr.GetClient())); err != nil {
-		return err
 	}
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("cluster").

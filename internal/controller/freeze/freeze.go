@@ -10,8 +10,10 @@ import (
 	"strings"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/tools/events"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -22,15 +24,32 @@ import (
 	"github.com/flotilla-dev/flotilla/internal/controller"
 )
 
+// Event reasons on a FleetFreeze. It becoming active or expired is
+// recorded here; the Rollout controller records the Rollouts it holds or
+// rolls back (with the Rollout as the related object).
+const (
+	// ReasonActivated: the freeze is in force.
+	ReasonActivated = "Activated"
+	// ReasonRolloutHeld: a Rollout stopped admitting clusters because of the freeze.
+	ReasonRolloutHeld = "RolloutHeld"
+	// ReasonRolloutRolledBack: the freeze (action Rollback) started rolling a Rollout back.
+	ReasonRolloutRolledBack = "RolloutRolledBack"
+	// fleetv1alpha1.ReasonExpired: the freeze's `until` passed.
+)
+
+// EventSource is the reporting controller named on the hub's Events.
+const EventSource = "flotilla-hub"
+
 // Reconciler writes FleetFreeze status.
 type Reconciler struct {
-	Client client.Client
-	Clock  clock.PassiveClock
+	Client   client.Client
+	Clock    clock.PassiveClock
+	Recorder events.EventRecorder
 }
 
 // SetupWithManager registers the FleetFreeze controller with mgr.
 func SetupWithManager(mgr ctrl.Manager) error {
-	r := &Reconciler{Client: mgr.GetClient(), Clock: clock.RealClock{}}
+	r := &Reconciler{Client: mgr.GetClient(), Clock: clock.RealClock{}, Recorder: mgr.GetEventRecorder(EventSource)}
 	c := mgr.GetClient()
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("fleetfreeze").
@@ -62,9 +81,12 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	}
 	now := r.Clock.Now()
 	status := Status(f, rollouts.Items, now)
+	was := meta.FindStatusCondition(f.Status.Conditions, fleetv1alpha1.ConditionActive)
+	wasActive := was != nil && was.Status == metav1.ConditionTrue
 	if err := controller.PatchStatus(ctx, r.Client, f, func(f *fleetv1alpha1.FleetFreeze) { f.Status = status }); err != nil {
 		return ctrl.Result{}, err
 	}
+	r.recordTransition(ctx, f, wasActive)
 	if f.Spec.Until != nil && now.Before(f.Spec.Until.Time) {
 		return ctrl.Result{RequeueAfter: f.Spec.Until.Sub(now) + time.Second}, nil
 	}
@@ -117,4 +139,29 @@ func Status(f *fleetv1alpha1.FleetFreeze, rollouts []fleetv1alpha1.Rollout, now 
 	}
 	set(fleetv1alpha1.ConditionReady, metav1.ConditionTrue, fleetv1alpha1.ReasonSucceeded, "observed")
 	return st
+}
+
+// recordTransition logs and records the freeze becoming active or expired,
+// once its status says so.
+func (r *Reconciler) recordTransition(ctx context.Context, f *fleetv1alpha1.FleetFreeze, wasActive bool) {
+	c := meta.FindStatusCondition(f.Status.Conditions, fleetv1alpha1.ConditionActive)
+	active := c != nil && c.Status == metav1.ConditionTrue
+	if c == nil || active == wasActive {
+		return
+	}
+	log := ctrl.LoggerFrom(ctx).WithValues("freeze", f.Name)
+	if active {
+		log.Info("fleet freeze active", "action", f.Spec.Action, "frozenBy", f.Spec.FrozenBy, "reason", f.Spec.Reason)
+		r.Recorder.Eventf(f, nil, corev1.EventTypeWarning, ReasonActivated, "Freeze", "%s (by %s)", c.Message, or(f.Spec.FrozenBy, "unknown"))
+		return
+	}
+	log.Info("fleet freeze expired")
+	r.Recorder.Eventf(f, nil, corev1.EventTypeNormal, c.Reason, "Freeze", "%s", c.Message)
+}
+
+func or(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
 }

@@ -1,11 +1,14 @@
 package freeze
 
 import (
+	"context"
+	"strings"
 	"testing"
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/tools/events"
 
 	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
 )
@@ -41,5 +44,46 @@ func TestStatus(t *testing.T) {
 	st = Status(f, nil, now.Add(2*time.Hour))
 	if c := meta.FindStatusCondition(st.Conditions, fleetv1alpha1.ConditionActive); c == nil || c.Status != metav1.ConditionFalse || c.Reason != fleetv1alpha1.ReasonExpired {
 		t.Errorf("expired freeze: %+v", st.Conditions)
+	}
+}
+
+// The freeze's Event follows its Active condition: one when it turns
+// active, one when it expires, none while it stays as it was.
+func TestRecordTransition(t *testing.T) {
+	now := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
+	until := metav1.NewTime(now.Add(time.Hour))
+	f := &fleetv1alpha1.FleetFreeze{
+		ObjectMeta: metav1.ObjectMeta{Name: "incident-42"},
+		Spec:       fleetv1alpha1.FleetFreezeSpec{Reason: "bad node image", FrozenBy: "alice", Until: &until},
+	}
+	rec := events.NewFakeRecorder(10)
+	r := &Reconciler{Recorder: rec}
+	ctx := context.Background()
+	next := func() string {
+		select {
+		case e := <-rec.Events:
+			return e
+		default:
+			return ""
+		}
+	}
+
+	f.Status = Status(f, nil, now)
+	r.recordTransition(ctx, f, false)
+	if e := next(); e != "Warning Activated no rollout admits any cluster (Halt): bad node image (by alice)" {
+		t.Errorf("activation event %q", e)
+	}
+	r.recordTransition(ctx, f, true)
+	if e := next(); e != "" {
+		t.Errorf("an active freeze that stays active recorded %q", e)
+	}
+	f.Status = Status(f, nil, now.Add(2*time.Hour))
+	r.recordTransition(ctx, f, true)
+	if e := next(); !strings.HasPrefix(e, "Normal Expired ended at 2026-11-22T11:00:00Z") {
+		t.Errorf("expiry event %q", e)
+	}
+	r.recordTransition(ctx, f, false)
+	if e := next(); e != "" {
+		t.Errorf("an expired freeze that stays expired recorded %q", e)
 	}
 }

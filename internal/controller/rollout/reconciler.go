@@ -31,6 +31,7 @@ import (
 	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
 	"github.com/flotilla-dev/flotilla/internal/controller"
 	"github.com/flotilla-dev/flotilla/internal/controller/promise"
+	"github.com/flotilla-dev/flotilla/internal/metrics"
 	"github.com/flotilla-dev/flotilla/internal/rollout"
 )
 
@@ -58,6 +59,8 @@ type Reconciler struct {
 	Clock     clock.PassiveClock
 	Router    *Router
 	Instances Renderer
+	// Metrics counts transitions and rollbacks; nil counts nothing.
+	Metrics *metrics.Hub
 
 	// settled remembers the ended Rollouts whose subject was rendered again
 	// after they ended, so the clusters outside their target set settled.
@@ -93,14 +96,14 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if errors.As(err, &b) {
 		// Strategies and PromiseRevisions are watched; the rest (a Promise
 		// or an instance revision that appears) is looked for again.
-		return ctrl.Result{RequeueAfter: blockedRetry}, r.writeStatus(ctx, ro, blockedStatus(ro, b, now))
+		return ctrl.Result{RequeueAfter: blockedRetry}, r.block(ctx, ro, b, now)
 	}
 	if err != nil {
 		return ctrl.Result{}, err
 	}
 	d, err := rollout.Plan(o.in)
 	if err != nil {
-		return ctrl.Result{}, r.writeStatus(ctx, ro, blockedStatus(ro, &blocked{fleetv1alpha1.ReasonInvalidSpec, err.Error()}, now))
+		return ctrl.Result{}, r.block(ctx, ro, &blocked{fleetv1alpha1.ReasonInvalidSpec, err.Error()}, now)
 	}
 	status := d.Status
 	status.ObservedGeneration = ro.Generation
@@ -115,16 +118,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	// Only once the status that decided them is stored: a crash from here on
 	// plans the same admissions again.
 	r.admit(ctx, ro, o.works, d.Admit)
-	for _, e := range d.Events {
-		r.Recorder.Eventf(ro, nil, string(e.Type), e.Reason, "Rollout", "%s", e.Message)
-	}
-	if old.Phase != status.Phase || old.CurrentWave != status.CurrentWave {
-		log.Info("rollout moved", "phase", status.Phase, "wave", status.CurrentWave,
-			"percentOnTarget", status.PercentOnTarget, "failed", status.Counts.Failed)
-	}
-	if len(d.Admit) > 0 {
-		log.V(1).Info("admitted clusters", "count", len(d.Admit))
-	}
+	r.record(ctx, ro, o.in, old, d)
 	return ctrl.Result{RequeueAfter: requeue(o, d)}, nil
 }
 

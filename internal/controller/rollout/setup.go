@@ -17,6 +17,7 @@ import (
 
 	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
 	"github.com/flotilla-dev/flotilla/internal/controller"
+	"github.com/flotilla-dev/flotilla/internal/metrics"
 )
 
 // EventSource is the reporting controller named on the hub's Events.
@@ -26,8 +27,9 @@ const EventSource = "flotilla-hub"
 const DefaultWorkers = 4
 
 // SetupWithManager registers the Rollout controller with mgr. router must be
-// the instance controller's RevisionSelector, and instances that controller.
-func SetupWithManager(mgr ctrl.Manager, router *Router, instances Renderer) error {
+// the instance controller's RevisionSelector, and instances that controller;
+// m (optional) counts transitions and rollbacks.
+func SetupWithManager(mgr ctrl.Manager, router *Router, instances Renderer, m *metrics.Hub) error {
 	r := &Reconciler{
 		Client:    mgr.GetClient(),
 		Cache:     mgr.GetCache(),
@@ -35,6 +37,7 @@ func SetupWithManager(mgr ctrl.Manager, router *Router, instances Renderer) erro
 		Clock:     clock.RealClock{},
 		Router:    router,
 		Instances: instances,
+		Metrics:   m,
 	}
 	c := mgr.GetClient()
 	return ctrl.NewControllerManagedBy(mgr).

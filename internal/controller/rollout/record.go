@@ -1,0 +1,141 @@
+package rollout
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	ctrl "sigs.k8s.io/controller-runtime"
+
+	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
+	"github.com/flotilla-dev/flotilla/internal/controller/freeze"
+	"github.com/flotilla-dev/flotilla/internal/metrics"
+	"github.com/flotilla-dev/flotilla/internal/rollout"
+)
+
+// eventAction is the action named on the Rollout controller's Events.
+const eventAction = "Rollout"
+
+// record reports a step whose status is stored: the engine's Events on the
+// Rollout, an Event on the FleetFreeze that holds or rolls it back, the
+// transition and rollback counters, and a log line per transition and
+// admission. old is the status the step started from.
+func (r *Reconciler) record(ctx context.Context, ro *fleetv1alpha1.Rollout, in rollout.Input, old fleetv1alpha1.RolloutStatus, d rollout.Decision) {
+	log := ctrl.LoggerFrom(ctx)
+	st := &ro.Status
+	for _, e := range d.Events {
+		r.Recorder.Eventf(ro, nil, string(e.Type), e.Reason, eventAction, "%s", e.Message)
+	}
+	if old.Phase != st.Phase || old.CurrentWave != st.CurrentWave {
+		log.Info("rollout moved", "from", old.Phase, "phase", st.Phase, "wave", st.CurrentWave,
+			"revision", ro.Spec.TargetRevision, "percentOnTarget", st.PercentOnTarget, "failed", st.Counts.Failed)
+	}
+	if old.Phase != st.Phase {
+		r.Metrics.RolloutTransition(st.Phase)
+	}
+	cause, rollingBack := rollbackCause(ro.Spec, in.Freeze, old.Phase, st.Phase)
+	if rollingBack {
+		r.Metrics.RolloutRollback(cause)
+		log.Info("rollback started", "cause", cause, "wave", st.CurrentWave, "revision", st.RollbackRevision)
+	}
+	if f := in.Freeze; f != nil {
+		switch {
+		case rollingBack && cause == metrics.RollbackFreeze:
+			r.freezeEvent(ctx, f.Name, ro, corev1.EventTypeWarning, freeze.ReasonRolloutRolledBack,
+				"rolls back Rollout %s/%s to %s", ro.Namespace, ro.Name, st.RollbackRevision)
+		case frozen(st) && !frozen(&old):
+			r.freezeEvent(ctx, f.Name, ro, corev1.EventTypeNormal, freeze.ReasonRolloutHeld,
+				"holds Rollout %s/%s (%s, wave %s)", ro.Namespace, ro.Name, st.Phase, or(st.CurrentWave, "none"))
+		}
+	}
+	logAdmissions(ctx, d.Admit)
+}
+
+// rollbackCause says why a Rollout that moved from one phase to another
+// started rolling back, and whether it did. The engine's precedence decides:
+// a requested rollback, then a Rollback freeze, then a failure budget.
+func rollbackCause(spec fleetv1alpha1.RolloutSpec, f *rollout.FreezeObservation, from, to fleetv1alpha1.RolloutPhase) (metrics.RollbackCause, bool) {
+	if to != fleetv1alpha1.RolloutPhaseRollingBack || from == fleetv1alpha1.RolloutPhaseRollingBack {
+		return "", false
+	}
+	switch {
+	case spec.Rollback != nil:
+		return metrics.RollbackManual, true
+	case f != nil && f.Action == fleetv1alpha1.FreezeRollback:
+		return metrics.RollbackFreeze, true
+	default:
+		return metrics.RollbackFailure, true
+	}
+}
+
+// frozen reports whether a freeze holds the Rollout.
+func frozen(st *fleetv1alpha1.RolloutStatus) bool {
+	return meta.IsStatusConditionTrue(st.Conditions, fleetv1alpha1.ConditionFrozen)
+}
+
+// freezeEvent records an Event on the FleetFreeze name, naming the Rollout
+// as the related object. A freeze already gone gets none.
+func (r *Reconciler) freezeEvent(ctx context.Context, name string, ro *fleetv1alpha1.Rollout, typ, reason, format string, args ...any) {
+	f := &fleetv1alpha1.FleetFreeze{}
+	if err := r.Client.Get(ctx, types.NamespacedName{Name: name}, f); err != nil {
+		ctrl.LoggerFrom(ctx).V(1).Info("no event on the fleet freeze", "freeze", name, "error", err.Error())
+		return
+	}
+	r.Recorder.Eventf(f, ro, typ, reason, "Freeze", format, args...)
+}
+
+// logAdmissions logs the clusters admitted in one step: a line per wave and
+// revision at Info, one per cluster at V(1).
+func logAdmissions(ctx context.Context, admissions []rollout.Admission) {
+	if len(admissions) == 0 {
+		return
+	}
+	log := ctrl.LoggerFrom(ctx)
+	type step struct{ wave, revision string }
+	counts := map[step]int{}
+	for _, a := range admissions {
+		counts[step{a.Wave, a.Revision}]++
+		log.V(1).Info("admitted cluster", "cluster", a.Cluster, "wave", a.Wave, "revision", a.Revision)
+	}
+	steps := make([]step, 0, len(counts))
+	for s := range counts {
+		steps = append(steps, s)
+	}
+	sort.Slice(steps, func(i, j int) bool {
+		return steps[i].wave < steps[j].wave || steps[i].wave == steps[j].wave && steps[i].revision < steps[j].revision
+	})
+	for _, s := range steps {
+		log.Info("admitted clusters", "wave", s.wave, "revision", s.revision, "count", counts[s])
+	}
+}
+
+// block stores the status of a Rollout that cannot be planned, and reports
+// it once when it becomes blocked (or blocked for another reason).
+func (r *Reconciler) block(ctx context.Context, ro *fleetv1alpha1.Rollout, b *blocked, now time.Time) error {
+	old := ro.Status.DeepCopy()
+	if err := r.writeStatus(ctx, ro, blockedStatus(ro, b, now)); err != nil {
+		return err
+	}
+	if old.Phase != ro.Status.Phase {
+		r.Metrics.RolloutTransition(ro.Status.Phase)
+	}
+	if prev := meta.FindStatusCondition(old.Conditions, fleetv1alpha1.ConditionStalled); prev != nil &&
+		prev.Status == metav1.ConditionTrue && prev.Reason == b.reason {
+		return nil
+	}
+	r.Recorder.Eventf(ro, nil, corev1.EventTypeWarning, b.reason, eventAction, "%s", fmt.Sprintf("blocked: %s", b.message))
+	ctrl.LoggerFrom(ctx).Info("rollout blocked", "reason", b.reason, "message", b.message, "revision", ro.Spec.TargetRevision)
+	return nil
+}
+
+func or(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}

@@ -1,0 +1,187 @@
+package metrics
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"k8s.io/utils/clock"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
+	"github.com/flotilla-dev/flotilla/internal/fleetview"
+)
+
+// Labels are bounded. Availability, phase, state and action are enums;
+// Promise names are what the platform team publishes. Revision names are
+// bounded by revision garbage collection (a Promise keeps
+// revisionHistoryLimit revisions plus those still in use), and a cluster
+// counts under one of them, "(pending)" or "(mixed)". Rollout names appear
+// only while the Rollout is in flight, so they are bounded by the rollouts
+// running at once. Never a cluster or instance name.
+var (
+	clustersDesc = prometheus.NewDesc("flotilla_clusters",
+		"Member clusters by availability (Available, Offline, Unknown).", []string{"availability"}, nil)
+	promiseClustersDesc = prometheus.NewDesc("flotilla_promise_clusters",
+		"Clusters running a Promise, by the revision their Works applied; (pending) when none applied yet, (mixed) when they differ.",
+		[]string{"promise", "revision"}, nil)
+	rolloutsDesc = prometheus.NewDesc("flotilla_rollouts",
+		"Rollouts by phase, ended ones included.", []string{"phase"}, nil)
+	rolloutPhaseDesc = prometheus.NewDesc("flotilla_rollout_phase",
+		"1 for the phase a Rollout in flight is in, 0 for its other phases in flight.", []string{"namespace", "rollout", "phase"}, nil)
+	rolloutWaveIndexDesc = prometheus.NewDesc("flotilla_rollout_wave_index",
+		"Position (from 1) of the current wave of a Rollout in flight; 0 before its first wave.", []string{"namespace", "rollout"}, nil)
+	rolloutWavesDesc = prometheus.NewDesc("flotilla_rollout_waves",
+		"Waves of a Rollout in flight.", []string{"namespace", "rollout"}, nil)
+	rolloutPercentDesc = prometheus.NewDesc("flotilla_rollout_percent_on_target",
+		"Percentage of a Rollout's target clusters healthy on its target revision (Rollouts in flight).", []string{"namespace", "rollout"}, nil)
+	rolloutClustersDesc = prometheus.NewDesc("flotilla_rollout_clusters",
+		"Target clusters of a Rollout in flight by state (total, admitted, healthy, failed, pending, offline).",
+		[]string{"namespace", "rollout", "state"}, nil)
+	freezeActiveDesc = prometheus.NewDesc("flotilla_freeze_active",
+		"FleetFreezes in force, by action (Halt, Rollback).", []string{"action"}, nil)
+)
+
+// collectTimeout bounds the cache reads of one scrape.
+const collectTimeout = 10 * time.Second
+
+// collector reports the fleet gauges from the manager's cache at scrape
+// time: always consistent with the API, and no state of its own to keep.
+type collector struct {
+	reader  client.Reader
+	clock   clock.PassiveClock
+	elected <-chan struct{}
+}
+
+func (c *collector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{clustersDesc, promiseClustersDesc, rolloutsDesc, rolloutPhaseDesc,
+		rolloutWaveIndexDesc, rolloutWavesDesc, rolloutPercentDesc, rolloutClustersDesc, freezeActiveDesc} {
+		ch <- d
+	}
+}
+
+func (c *collector) Collect(ch chan<- prometheus.Metric) {
+	select {
+	case <-c.elected:
+	default:
+		return // a standby replica: the leader reports the fleet
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), collectTimeout)
+	defer cancel()
+	s, err := read(ctx, c.reader, c.clock.Now())
+	if err != nil {
+		ch <- prometheus.NewInvalidMetric(clustersDesc, err)
+		return
+	}
+	fleetMetrics(s, func(m prometheus.Metric) { ch <- m })
+}
+
+// read lists what the gauges are computed from.
+func read(ctx context.Context, r client.Reader, now time.Time) (fleetview.Snapshot, error) {
+	s := fleetview.Snapshot{Now: now}
+	lists := []struct {
+		what string
+		list client.ObjectList
+	}{
+		{"clusters", &fleetv1alpha1.ClusterList{}},
+		{"works", &fleetv1alpha1.WorkList{}},
+		{"rollouts", &fleetv1alpha1.RolloutList{}},
+		{"promises", &fleetv1alpha1.PromiseList{}},
+		{"fleet freezes", &fleetv1alpha1.FleetFreezeList{}},
+	}
+	for _, l := range lists {
+		// The cache's objects are only read here, never changed.
+		if err := r.List(ctx, l.list, client.UnsafeDisableDeepCopy); err != nil {
+			return s, fmt.Errorf("listing %s: %w", l.what, err)
+		}
+	}
+	s.Clusters = lists[0].list.(*fleetv1alpha1.ClusterList).Items
+	s.Works = lists[1].list.(*fleetv1alpha1.WorkList).Items
+	s.Rollouts = lists[2].list.(*fleetv1alpha1.RolloutList).Items
+	s.Promises = lists[3].list.(*fleetv1alpha1.PromiseList).Items
+	s.Freezes = lists[4].list.(*fleetv1alpha1.FleetFreezeList).Items
+	return s, nil
+}
+
+// fleetMetrics computes the gauges of a snapshot. Clusters, revisions and
+// freezes come from fleetview, so the metrics and `flotilla status` agree.
+func fleetMetrics(s fleetview.Snapshot, emit func(prometheus.Metric)) {
+	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
+		emit(prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...))
+	}
+	v := fleetview.Build(s)
+	gauge(clustersDesc, float64(v.Clusters.Available), string(fleetv1alpha1.ClusterAvailabilityAvailable))
+	gauge(clustersDesc, float64(v.Clusters.Offline), string(fleetv1alpha1.ClusterAvailabilityOffline))
+	gauge(clustersDesc, float64(v.Clusters.Unknown), string(fleetv1alpha1.ClusterAvailabilityUnknown))
+	for _, p := range v.Promises {
+		for _, r := range p.Revisions {
+			gauge(promiseClustersDesc, float64(r.Clusters), p.Name, r.Revision)
+		}
+	}
+
+	freezes := map[fleetv1alpha1.FreezeAction]int{fleetv1alpha1.FreezeHalt: 0, fleetv1alpha1.FreezeRollback: 0}
+	for _, f := range v.Freezes {
+		action := f.Action
+		if action == "" {
+			action = fleetv1alpha1.FreezeHalt
+		}
+		freezes[action]++
+	}
+	for action, n := range freezes {
+		gauge(freezeActiveDesc, float64(n), string(action))
+	}
+
+	byPhase := map[fleetv1alpha1.RolloutPhase]int{}
+	for i := range s.Rollouts {
+		ro := &s.Rollouts[i]
+		phase := phaseOf(ro)
+		byPhase[phase]++
+		if !phase.IsTerminal() {
+			rolloutMetrics(ro, phase, gauge)
+		}
+	}
+	for _, p := range Phases {
+		gauge(rolloutsDesc, float64(byPhase[p]), string(p))
+	}
+}
+
+// phaseOf is a Rollout's phase; one not planned yet is Pending.
+func phaseOf(ro *fleetv1alpha1.Rollout) fleetv1alpha1.RolloutPhase {
+	if ro.Status.Phase == "" {
+		return fleetv1alpha1.RolloutPhasePending
+	}
+	return ro.Status.Phase
+}
+
+// rolloutMetrics are the gauges of one Rollout in flight.
+func rolloutMetrics(ro *fleetv1alpha1.Rollout, phase fleetv1alpha1.RolloutPhase, gauge func(*prometheus.Desc, float64, ...string)) {
+	ns, name := ro.Namespace, ro.Name
+	for _, p := range Phases {
+		if p.IsTerminal() {
+			continue
+		}
+		v := 0.0
+		if p == phase {
+			v = 1
+		}
+		gauge(rolloutPhaseDesc, v, ns, name, string(p))
+	}
+	index := 0
+	for i, w := range ro.Status.Waves {
+		if w.Name == ro.Status.CurrentWave {
+			index = i + 1
+			break
+		}
+	}
+	gauge(rolloutWaveIndexDesc, float64(index), ns, name)
+	gauge(rolloutWavesDesc, float64(len(ro.Status.Waves)), ns, name)
+	gauge(rolloutPercentDesc, float64(ro.Status.PercentOnTarget), ns, name)
+	c := ro.Status.Counts
+	for _, s := range []struct {
+		state string
+		n     int32
+	}{{"total", c.Total}, {"admitted", c.Admitted}, {"healthy", c.Healthy}, {"failed", c.Failed}, {"pending", c.Pending}, {"offline", c.Offline}} {
+		gauge(rolloutClustersDesc, float64(s.n), ns, name, s.state)
+	}
+}

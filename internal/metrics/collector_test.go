@@ -1,0 +1,209 @@
+package metrics
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	clocktesting "k8s.io/utils/clock/testing"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/fake"
+
+	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
+	"github.com/flotilla-dev/flotilla/internal/kube"
+)
+
+var now = time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
+
+func cluster(name string, a fleetv1alpha1.ClusterAvailability) *fleetv1alpha1.Cluster {
+	return &fleetv1alpha1.Cluster{ObjectMeta: metav1.ObjectMeta{Name: name}, Status: fleetv1alpha1.ClusterStatus{Availability: a}}
+}
+
+func work(name, cluster, promise, applied string) *fleetv1alpha1.Work {
+	return &fleetv1alpha1.Work{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: fleetv1alpha1.ClusterNamespace(cluster)},
+		Spec:       fleetv1alpha1.WorkSpec{Cluster: cluster, Subject: fleetv1alpha1.WorkSubject{Promise: promise}, Revision: "r2"},
+		Status:     fleetv1alpha1.WorkStatus{AppliedRevision: applied},
+	}
+}
+
+func rolloutObj(name string, phase fleetv1alpha1.RolloutPhase, wave string, percent int32, counts fleetv1alpha1.RolloutCounts) *fleetv1alpha1.Rollout {
+	return &fleetv1alpha1.Rollout{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: fleetv1alpha1.PlatformNamespace},
+		Status: fleetv1alpha1.RolloutStatus{Phase: phase, CurrentWave: wave, PercentOnTarget: percent, Counts: counts,
+			Waves: []fleetv1alpha1.WaveStatus{{Name: "canary"}, {Name: "early"}, {Name: "rest"}}},
+	}
+}
+
+func freezeObj(name string, action fleetv1alpha1.FreezeAction, until *time.Time) *fleetv1alpha1.FleetFreeze {
+	f := &fleetv1alpha1.FleetFreeze{ObjectMeta: metav1.ObjectMeta{Name: name}, Spec: fleetv1alpha1.FleetFreezeSpec{Action: action}}
+	if until != nil {
+		f.Spec.Until = &metav1.Time{Time: *until}
+	}
+	return f
+}
+
+func newCollector(t *testing.T, elected bool, objs ...client.Object) *collector {
+	t.Helper()
+	c := fake.NewClientBuilder().WithScheme(kube.NewScheme()).WithObjects(objs...).
+		WithStatusSubresource(&fleetv1alpha1.Cluster{}, &fleetv1alpha1.Work{}, &fleetv1alpha1.Rollout{}).Build()
+	ch := make(chan struct{})
+	if elected {
+		close(ch)
+	}
+	return &collector{reader: c, clock: clocktesting.NewFakePassiveClock(now), elected: ch}
+}
+
+// The gauges count clusters by availability, clusters per Promise revision
+// (one revision, pending or mixed), Rollouts by phase with per-Rollout
+// gauges only for those in flight, and freezes in force by action.
+func TestCollector(t *testing.T) {
+	later, earlier := now.Add(time.Hour), now.Add(-time.Hour)
+	c := newCollector(t, true,
+		cluster("a1", fleetv1alpha1.ClusterAvailabilityAvailable),
+		cluster("a2", fleetv1alpha1.ClusterAvailabilityAvailable),
+		cluster("a3", fleetv1alpha1.ClusterAvailabilityAvailable),
+		cluster("off", fleetv1alpha1.ClusterAvailabilityOffline),
+		cluster("new", ""),
+		work("db-x", "a1", "db", "r1"),
+		work("db-x", "a2", "db", "r2"),
+		work("db-y", "a2", "db", "r2"),
+		work("db-x", "a3", "db", "r1"),
+		work("db-y", "a3", "db", "r2"),
+		work("db-x", "off", "db", ""),
+		work("cache-x", "a1", "cache", "c1"),
+		rolloutObj("db-2", fleetv1alpha1.RolloutPhaseWaitingForApproval, "early", 40,
+			fleetv1alpha1.RolloutCounts{Total: 5, Admitted: 2, Healthy: 2, Pending: 3, Offline: 1}),
+		rolloutObj("db-1", fleetv1alpha1.RolloutPhaseSucceeded, "rest", 100, fleetv1alpha1.RolloutCounts{Total: 5, Healthy: 5}),
+		rolloutObj("cache-3", "", "", 0, fleetv1alpha1.RolloutCounts{}),
+		freezeObj("incident", "", nil),
+		freezeObj("old", fleetv1alpha1.FreezeRollback, &earlier),
+		freezeObj("window", fleetv1alpha1.FreezeRollback, &later),
+	)
+	want := `
+# HELP flotilla_clusters Member clusters by availability (Available, Offline, Unknown).
+# TYPE flotilla_clusters gauge
+flotilla_clusters{availability="Available"} 3
+flotilla_clusters{availability="Offline"} 1
+flotilla_clusters{availability="Unknown"} 1
+# HELP flotilla_freeze_active FleetFreezes in force, by action (Halt, Rollback).
+# TYPE flotilla_freeze_active gauge
+flotilla_freeze_active{action="Halt"} 1
+flotilla_freeze_active{action="Rollback"} 1
+# HELP flotilla_promise_clusters Clusters running a Promise, by the revision their Works applied; (pending) when none applied yet, (mixed) when they differ.
+# TYPE flotilla_promise_clusters gauge
+flotilla_promise_clusters{promise="cache",revision="c1"} 1
+flotilla_promise_clusters{promise="db",revision="(mixed)"} 1
+flotilla_promise_clusters{promise="db",revision="(pending)"} 1
+flotilla_promise_clusters{promise="db",revision="r1"} 1
+flotilla_promise_clusters{promise="db",revision="r2"} 1
+# HELP flotilla_rollout_clusters Target clusters of a Rollout in flight by state (total, admitted, healthy, failed, pending, offline).
+# TYPE flotilla_rollout_clusters gauge
+flotilla_rollout_clusters{namespace="flotilla-system",rollout="cache-3",state="admitted"} 0
+flotilla_rollout_clusters{namespace="flotilla-system",rollout="cache-3",state="failed"} 0
+flotilla_rollout_clusters{namespace="flotilla-system",rollout="cache-3",state="healthy"} 0
+flotilla_rollout_clusters{namespace="flotilla-system",rollout="cache-3",state="offline"} 0
+flotilla_rollout_clusters{namespace="flotilla-system",rollout="cache-3",state="pending"} 0
+flotilla_rollout_clusters{namespace="flotilla-system",rollout="cache-3",state="total"} 0
+flotilla_rollout_clusters{namespace="flotilla-system",rollout="db-2",state="admitted"} 2
+flotilla_rollout_clusters{namespace="flotilla-system",rollout="db-2",state="failed"} 0
+flotilla_rollout_clusters{namespace="flotilla-system",rollout="db-2",state="healthy"} 2
+flotilla_rollout_clusters{namespace="flotilla-system",rollout="db-2",state="offline"} 1
+flotilla_rollout_clusters{namespace="flotilla-system",rollout="db-2",state="pending"} 3
+flotilla_rollout_clusters{namespace="flotilla-system",rollout="db-2",state="total"} 5
+# HELP flotilla_rollout_percent_on_target Percentage of a Rollout's target clusters healthy on its target revision (Rollouts in flight).
+# TYPE flotilla_rollout_percent_on_target gauge
+flotilla_rollout_percent_on_target{namespace="flotilla-system",rollout="cache-3"} 0
+flotilla_rollout_percent_on_target{namespace="flotilla-system",rollout="db-2"} 40
+# HELP flotilla_rollout_phase 1 for the phase a Rollout in flight is in, 0 for its other phases in flight.
+# TYPE flotilla_rollout_phase gauge
+flotilla_rollout_phase{namespace="flotilla-system",phase="Baking",rollout="cache-3"} 0
+flotilla_rollout_phase{namespace="flotilla-system",phase="Baking",rollout="db-2"} 0
+flotilla_rollout_phase{namespace="flotilla-system",phase="Halted",rollout="cache-3"} 0
+flotilla_rollout_phase{namespace="flotilla-system",phase="Halted",rollout="db-2"} 0
+flotilla_rollout_phase{namespace="flotilla-system",phase="Paused",rollout="cache-3"} 0
+flotilla_rollout_phase{namespace="flotilla-system",phase="Paused",rollout="db-2"} 0
+flotilla_rollout_phase{namespace="flotilla-system",phase="Pending",rollout="cache-3"} 1
+flotilla_rollout_phase{namespace="flotilla-system",phase="Pending",rollout="db-2"} 0
+flotilla_rollout_phase{namespace="flotilla-system",phase="Progressing",rollout="cache-3"} 0
+flotilla_rollout_phase{namespace="flotilla-system",phase="Progressing",rollout="db-2"} 0
+flotilla_rollout_phase{namespace="flotilla-system",phase="RollingBack",rollout="cache-3"} 0
+flotilla_rollout_phase{namespace="flotilla-system",phase="RollingBack",rollout="db-2"} 0
+flotilla_rollout_phase{namespace="flotilla-system",phase="WaitingForApproval",rollout="cache-3"} 0
+flotilla_rollout_phase{namespace="flotilla-system",phase="WaitingForApproval",rollout="db-2"} 1
+# HELP flotilla_rollout_wave_index Position (from 1) of the current wave of a Rollout in flight; 0 before its first wave.
+# TYPE flotilla_rollout_wave_index gauge
+flotilla_rollout_wave_index{namespace="flotilla-system",rollout="cache-3"} 0
+flotilla_rollout_wave_index{namespace="flotilla-system",rollout="db-2"} 2
+# HELP flotilla_rollout_waves Waves of a Rollout in flight.
+# TYPE flotilla_rollout_waves gauge
+flotilla_rollout_waves{namespace="flotilla-system",rollout="cache-3"} 3
+flotilla_rollout_waves{namespace="flotilla-system",rollout="db-2"} 3
+# HELP flotilla_rollouts Rollouts by phase, ended ones included.
+# TYPE flotilla_rollouts gauge
+flotilla_rollouts{phase="Aborted"} 0
+flotilla_rollouts{phase="Baking"} 0
+flotilla_rollouts{phase="Failed"} 0
+flotilla_rollouts{phase="Halted"} 0
+flotilla_rollouts{phase="Paused"} 0
+flotilla_rollouts{phase="Pending"} 1
+flotilla_rollouts{phase="Progressing"} 0
+flotilla_rollouts{phase="RolledBack"} 0
+flotilla_rollouts{phase="RollingBack"} 0
+flotilla_rollouts{phase="Succeeded"} 1
+flotilla_rollouts{phase="Superseded"} 0
+flotilla_rollouts{phase="WaitingForApproval"} 1
+`
+	if err := testutil.CollectAndCompare(c, strings.NewReader(want)); err != nil {
+		t.Error(err)
+	}
+}
+
+// A standby replica reports no fleet gauges: the leader does.
+func TestCollectorWaitsForLeadership(t *testing.T) {
+	c := newCollector(t, false, cluster("a1", fleetv1alpha1.ClusterAvailabilityAvailable))
+	if n := testutil.CollectAndCount(c); n != 0 {
+		t.Errorf("a standby collected %d metrics, want none", n)
+	}
+}
+
+// Counters start at zero for every phase and cause, and count what the
+// Rollout controller reports; a nil Hub counts nothing and does not panic.
+func TestHubCounters(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	h, err := NewHub(reg, newCollector(t, true).reader, clocktesting.NewFakePassiveClock(now), make(chan struct{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.RolloutTransition(fleetv1alpha1.RolloutPhaseProgressing)
+	h.RolloutTransition(fleetv1alpha1.RolloutPhaseProgressing)
+	h.RolloutTransition("")
+	h.RolloutRollback(RollbackManual)
+	var none *Hub
+	none.RolloutTransition(fleetv1alpha1.RolloutPhaseFailed)
+	none.RolloutRollback(RollbackFailure)
+
+	if got := testutil.ToFloat64(h.transitions.WithLabelValues("Progressing")); got != 2 {
+		t.Errorf("Progressing transitions %v, want 2", got)
+	}
+	if n := testutil.CollectAndCount(h.transitions); n != len(Phases) {
+		t.Errorf("%d transition series, want one per phase (%d)", n, len(Phases))
+	}
+	want := `
+# HELP flotilla_rollout_rollbacks_total Rollbacks started, by cause (failure, manual, freeze).
+# TYPE flotilla_rollout_rollbacks_total counter
+flotilla_rollout_rollbacks_total{cause="failure"} 0
+flotilla_rollout_rollbacks_total{cause="freeze"} 0
+flotilla_rollout_rollbacks_total{cause="manual"} 1
+`
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "flotilla_rollout_rollbacks_total"); err != nil {
+		t.Error(err)
+	}
+	// A second hub's metrics cannot go into the same registry.
+	if _, err := NewHub(reg, newCollector(t, true).reader, clocktesting.NewFakePassiveClock(now), make(chan struct{})); err == nil {
+		t.Error("registering a second hub in one registry succeeded")
+	}
+}
