@@ -220,8 +220,14 @@ func (a *agent) applyWork(ctx context.Context, st *workState, work *fleetv1alpha
 		st.record.Inventory = inv
 		return a.store.save(st.record)
 	}
-	pass := a.applier.apply(ctx, work, st.record.Inventory, saveInv)
-	if !pass.inventory.equal(st.record.Inventory) {
+	pass := a.applier.apply(ctx, work, st.record.Inventory, saveInv, inSync(st, hash))
+	// A spec applied in full is recorded, so that after a restart its
+	// re-apply counts what it changes as drift corrections.
+	appliedInFull := pass.complete() && st.record.AppliedHash != hash
+	if appliedInFull {
+		st.record.AppliedHash = hash
+	}
+	if appliedInFull || !pass.inventory.equal(st.record.Inventory) {
 		if err := saveInv(pass.inventory); err != nil {
 			log.Error(err, "saving inventory")
 		}
@@ -231,6 +237,26 @@ func (a *agent) applyWork(ctx context.Context, st *workState, work *fleetv1alpha
 		instanceRevision: work.Spec.InstanceRevision, at: now, pass: pass}
 	st.nextCheck = time.Time{} // judge it now
 	logPass(log, work, pass)
+}
+
+// inSync returns the objects an apply of spec hash should find as an
+// earlier pass left them: for a retry of the same spec, those it applied;
+// for the first pass after a restart, every object, if the spec was applied
+// in full before.
+func inSync(st *workState, hash string) func(objectRef) bool {
+	switch {
+	case st.appliedHash == hash && st.last != nil:
+		applied := map[refKey]bool{}
+		for _, r := range st.last.pass.resources {
+			if r.result == fleetv1alpha1.ApplyResultApplied {
+				applied[r.ref.key()] = true
+			}
+		}
+		return func(ref objectRef) bool { return applied[ref.key()] }
+	case st.appliedHash == "" && st.record.AppliedHash == hash:
+		return func(objectRef) bool { return true }
+	}
+	return nil
 }
 
 func logPass(log logr.Logger, work *fleetv1alpha1.Work, pass *applyPass) {

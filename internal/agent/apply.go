@@ -6,6 +6,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/go-logr/logr"
+	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -63,8 +65,11 @@ type applier struct {
 // apply applies a Work: CRDs first (waiting until they are established),
 // then Namespaces, then the rest; then prunes what left the Work. saveInv is
 // called with the inventory before any object not yet in it is created, so a
-// crash never leaves an object the agent cannot prune later.
-func (a *applier) apply(ctx context.Context, work *fleetv1alpha1.Work, inv inventory, saveInv func(inventory) error) *applyPass {
+// crash never leaves an object the agent cannot prune later. inSync (nil:
+// none) names the objects an earlier pass of the same spec left as desired:
+// applying one of them changes it only to undo someone else's change, a
+// drift correction.
+func (a *applier) apply(ctx context.Context, work *fleetv1alpha1.Work, inv inventory, saveInv func(inventory) error, inSync func(objectRef) bool) *applyPass {
 	objs := decodeManifests(work.Name, work.Spec.Manifests)
 	pass := &applyPass{resources: make([]resourceResult, len(objs))}
 	uncertain := false // some manifest's identity is unknown: do not prune
@@ -109,7 +114,7 @@ func (a *applier) apply(ctx context.Context, work *fleetv1alpha1.Work, inv inven
 		}
 		var crds []*desiredObject
 		for _, d := range ready {
-			pass.resources[d.index] = a.applyOne(ctx, work.Name, d)
+			pass.resources[d.index] = a.applyOne(ctx, work.Name, d, inSync != nil && inSync(d.ref))
 			if d.ref.isCRD() && pass.resources[d.index].result == fleetv1alpha1.ApplyResultApplied {
 				crds = append(crds, d)
 			}
@@ -158,8 +163,9 @@ func (a *applier) normalize(d *desiredObject) error {
 }
 
 // applyOne applies one object, unless it (as written or as live) turns
-// reconciliation off.
-func (a *applier) applyOne(ctx context.Context, workName string, d *desiredObject) resourceResult {
+// reconciliation off. inSync says an earlier pass of the same spec applied
+// it, so a change now is a drift correction.
+func (a *applier) applyOne(ctx context.Context, workName string, d *desiredObject, inSync bool) resourceResult {
 	if d.obj.GetAnnotations()[fleetv1alpha1.AnnotationReconcile] == fleetv1alpha1.ReconcileDisabled {
 		a.metrics.applies.WithLabelValues(resultLabel(fleetv1alpha1.ApplyResultSkipped)).Inc()
 		return resourceResult{ref: d.ref, result: fleetv1alpha1.ApplyResultSkipped,
@@ -171,7 +177,8 @@ func (a *applier) applyOne(ctx context.Context, workName string, d *desiredObjec
 		return failed(d.ref, "reading the live object", err, permanentError(err))
 	}
 	note := ""
-	if err == nil {
+	existed := err == nil
+	if existed {
 		if live.GetAnnotations()[fleetv1alpha1.AnnotationReconcile] == fleetv1alpha1.ReconcileDisabled {
 			a.metrics.applies.WithLabelValues(resultLabel(fleetv1alpha1.ApplyResultSkipped)).Inc()
 			return resourceResult{ref: d.ref, result: fleetv1alpha1.ApplyResultSkipped, health: health.Of(live),
@@ -187,8 +194,32 @@ func (a *applier) applyOne(ctx context.Context, workName string, d *desiredObjec
 		return failed(d.ref, "", err, permanentError(err))
 	}
 	a.metrics.applies.WithLabelValues(resultLabel(fleetv1alpha1.ApplyResultApplied)).Inc()
+	if inSync && existed && changed(live, out) {
+		a.metrics.driftCorrections.Inc()
+		logr.FromContextOrDiscard(ctx).Info("corrected drift", "resource", d.ref.String())
+	}
 	r := resourceResult{ref: d.ref, result: fleetv1alpha1.ApplyResultApplied, health: health.Of(out), message: note}
 	return r
+}
+
+// changed reports whether an apply changed the live object: the result has
+// a new resourceVersion and differs from what was read, status and
+// bookkeeping metadata aside (a status write between the read and the apply
+// also moves the resourceVersion, and changes nothing the agent applies).
+func changed(live, out *unstructured.Unstructured) bool {
+	if live.GetResourceVersion() == out.GetResourceVersion() {
+		return false
+	}
+	return !equality.Semantic.DeepEqual(appliedContent(live), appliedContent(out))
+}
+
+func appliedContent(u *unstructured.Unstructured) map[string]any {
+	c := u.DeepCopy().Object
+	delete(c, "status")
+	for _, f := range []string{"resourceVersion", "managedFields", "generation"} {
+		unstructured.RemoveNestedField(c, "metadata", f)
+	}
+	return c
 }
 
 // waitEstablished waits, bounded, until the applied CRDs are established,

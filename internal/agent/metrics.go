@@ -21,6 +21,9 @@ type metrics struct {
 	hubConnected prometheus.Gauge
 	heartbeats   *prometheus.CounterVec
 	statusWrites *prometheus.CounterVec
+	// driftCorrections counts re-applies of an unchanged spec that changed
+	// the live object: someone else had changed it.
+	driftCorrections prometheus.Counter
 }
 
 func newMetrics() *metrics {
@@ -54,8 +57,12 @@ func newMetrics() *metrics {
 			Name: "flotilla_agent_status_writes_total",
 			Help: "Work status writes to the hub, by result (success, error).",
 		}, []string{"result"}),
+		driftCorrections: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "flotilla_agent_drift_corrections_total",
+			Help: "Objects a re-apply of an unchanged Work spec changed back: someone had changed them on the member.",
+		}),
 	}
-	m.registry.MustRegister(m.applies, m.prunes, m.lastSync, m.worksManaged, m.hubConnected, m.heartbeats, m.statusWrites,
+	m.registry.MustRegister(m.applies, m.prunes, m.lastSync, m.worksManaged, m.hubConnected, m.heartbeats, m.statusWrites, m.driftCorrections,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	for _, r := range []fleetv1alpha1.ApplyResult{fleetv1alpha1.ApplyResultApplied, fleetv1alpha1.ApplyResultFailed, fleetv1alpha1.ApplyResultSkipped} {
 		m.applies.WithLabelValues(resultLabel(r))

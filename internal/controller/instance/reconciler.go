@@ -408,7 +408,8 @@ func (r *Reconciler) write(ctx context.Context, key Key, cluster string, revs re
 	if err != nil {
 		return nil, err
 	}
-	if existing == nil || existing.Spec.Revision != revs.promise || existing.Spec.InstanceRevision != revs.instance {
+	moved := existing == nil || existing.Spec.Revision != revs.promise || existing.Spec.InstanceRevision != revs.instance
+	if moved {
 		desired.Annotations = map[string]string{fleetv1alpha1.AnnotationAdmittedAt: r.Clock.Now().UTC().Format(time.RFC3339)}
 	}
 	w, op, err := writeWork(ctx, r.Client, r.APIReader, existing, desired)
@@ -417,7 +418,16 @@ func (r *Reconciler) write(ctx context.Context, key Key, cluster string, revs re
 	}
 	if op != "" {
 		worksWritten.WithLabelValues(op).Inc()
-		ctrl.LoggerFrom(ctx).V(1).Info("wrote work", "cluster", cluster, "revision", revs.promise, "instanceRevision", revs.instance, "operation", op)
+		log := ctrl.LoggerFrom(ctx).WithValues("cluster", cluster, "revision", revs.promise, "instanceRevision", revs.instance)
+		if rollout != nil {
+			log = log.WithValues("rollout", rollout.Namespace+"/"+rollout.Name, "wave", rollout.Wave)
+		}
+		if moved {
+			// The transition a Rollout's admission leads to, once per Work.
+			log.Info("work moved to revision", "operation", op)
+		} else {
+			log.V(1).Info("wrote work", "operation", op)
+		}
 	}
 	return w, nil
 }

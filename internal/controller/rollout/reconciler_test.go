@@ -195,6 +195,7 @@ func TestFailingCanaryRollsBack(t *testing.T) {
 	if ro.Status.RollbackRevision != r1 || ro.Status.FailureCount != 1 || ro.Status.Failures[0].Cluster != "rollback-c1" {
 		t.Errorf("rollback to %q with failures %+v", ro.Status.RollbackRevision, ro.Status.Failures)
 	}
+	s.hasEvent(name, "Warning FailureBudgetExceeded wave canary: 1 of 1 clusters failed")
 	s.moves("rollback", r1, "rollback-c1")
 	s.reportReady("rollback", "rollback-team", "rollback-c1")
 	s.waitRollout(name, "rolled back", phaseIs(fleetv1alpha1.RolloutPhaseRolledBack))
@@ -212,6 +213,7 @@ func TestBlockedRollouts(t *testing.T) {
 		return promisetest.ConditionReason(ro.Status.Conditions, fleetv1alpha1.ConditionStalled) == fleetv1alpha1.ReasonStrategyNotFound &&
 			ro.Status.Phase == fleetv1alpha1.RolloutPhasePending
 	})
+	s.hasEvent(name, "Warning StrategyNotFound blocked: RolloutStrategy blocked-strategy not found")
 	s.stays("blocked", r1, s.clusters("blocked")...)
 	s.strategy("blocked-strategy", fleetv1alpha1.FailureHalt, wave("canary"), wave("general"))
 	s.waitRollout(name, "admitting once its strategy exists", func(ro *fleetv1alpha1.Rollout) bool {

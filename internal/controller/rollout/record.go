@@ -3,7 +3,6 @@ package rollout
 import (
 	"context"
 	"fmt"
-	"sort"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -23,8 +22,8 @@ const eventAction = "Rollout"
 
 // record reports a step whose status is stored: the engine's Events on the
 // Rollout, an Event on the FleetFreeze that holds or rolls it back, the
-// transition and rollback counters, and a log line per transition and
-// admission. old is the status the step started from.
+// transition and rollback counters, and the logs: transitions at Info,
+// admissions at V(1). old is the status the step started from.
 func (r *Reconciler) record(ctx context.Context, ro *fleetv1alpha1.Rollout, in rollout.Input, old fleetv1alpha1.RolloutStatus, d rollout.Decision) {
 	log := ctrl.LoggerFrom(ctx)
 	st := &ro.Status
@@ -89,28 +88,13 @@ func (r *Reconciler) freezeEvent(ctx context.Context, name string, ro *fleetv1al
 	r.Recorder.Eventf(f, ro, typ, reason, "Freeze", format, args...)
 }
 
-// logAdmissions logs the clusters admitted in one step: a line per wave and
-// revision at Info, one per cluster at V(1).
+// logAdmissions logs the clusters admitted in one step at V(1): until the
+// instance controller rewrites a cluster's Works (and logs that at Info),
+// the next step admits it again.
 func logAdmissions(ctx context.Context, admissions []rollout.Admission) {
-	if len(admissions) == 0 {
-		return
-	}
-	log := ctrl.LoggerFrom(ctx)
-	type step struct{ wave, revision string }
-	counts := map[step]int{}
+	log := ctrl.LoggerFrom(ctx).V(1)
 	for _, a := range admissions {
-		counts[step{a.Wave, a.Revision}]++
-		log.V(1).Info("admitted cluster", "cluster", a.Cluster, "wave", a.Wave, "revision", a.Revision)
-	}
-	steps := make([]step, 0, len(counts))
-	for s := range counts {
-		steps = append(steps, s)
-	}
-	sort.Slice(steps, func(i, j int) bool {
-		return steps[i].wave < steps[j].wave || steps[i].wave == steps[j].wave && steps[i].revision < steps[j].revision
-	})
-	for _, s := range steps {
-		log.Info("admitted clusters", "wave", s.wave, "revision", s.revision, "count", counts[s])
+		log.Info("admitted cluster", "cluster", a.Cluster, "wave", a.Wave, "revision", a.Revision)
 	}
 }
 
