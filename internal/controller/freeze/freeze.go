@@ -24,9 +24,10 @@ import (
 	"github.com/flotilla-dev/flotilla/internal/controller"
 )
 
-// Event reasons on a FleetFreeze. It becoming active or expired is
-// recorded here; the Rollout controller records the Rollouts it holds or
-// rolls back (with the Rollout as the related object).
+// Event reasons on a FleetFreeze, besides fleetv1alpha1.ReasonExpired (its
+// `until` passed). It becoming active or expired is recorded here; the
+// Rollout controller records the Rollouts it holds or rolls back (with the
+// Rollout as the related object).
 const (
 	// ReasonActivated: the freeze is in force.
 	ReasonActivated = "Activated"
@@ -34,7 +35,6 @@ const (
 	ReasonRolloutHeld = "RolloutHeld"
 	// ReasonRolloutRolledBack: the freeze (action Rollback) started rolling a Rollout back.
 	ReasonRolloutRolledBack = "RolloutRolledBack"
-	// fleetv1alpha1.ReasonExpired: the freeze's `until` passed.
 )
 
 // EventSource is the reporting controller named on the hub's Events.
