@@ -62,6 +62,9 @@ func (s *Server) routes() (*http.ServeMux, error) {
 		_, _ = w.Write(b.Bytes())
 	})
 	mux.Handle("GET /static/", http.StripPrefix("/static/", http.FileServerFS(assets)))
+	mux.HandleFunc("GET /favicon.ico", func(w http.ResponseWriter, r *http.Request) {
+		http.ServeFileFS(w, r, assets, "favicon.svg")
+	})
 	mux.HandleFunc("GET /api/fleet", s.handleFleet)
 	mux.HandleFunc("GET /api/whoami", s.handleWhoami)
 	mux.HandleFunc("GET /api/rollouts/{ns}/{name}", s.handleRollout)

@@ -70,13 +70,13 @@ func TestGuard(t *testing.T) {
 		{name: "action from a script (no Origin)", method: "POST", path: "/api/rollouts/a/b/pause", host: "127.0.0.1:8089",
 			tweak: []func(*http.Request){withToken}},
 		{name: "action from another origin", method: "POST", path: "/api/rollouts/a/b/pause", host: "127.0.0.1:8089",
-			tweak: []func(*http.Request){withToken, func(r *http.Request) { r.Header.Set("Origin", "http://attacker.example") }},
+			tweak:      []func(*http.Request){withToken, func(r *http.Request) { r.Header.Set("Origin", "http://attacker.example") }},
 			wantStatus: http.StatusForbidden, wantMsg: "cross-origin"},
 		{name: "action from another port", method: "POST", path: "/api/rollouts/a/b/pause", host: "127.0.0.1:8089",
-			tweak: []func(*http.Request){withToken, func(r *http.Request) { r.Header.Set("Origin", "http://127.0.0.1:9999") }},
+			tweak:      []func(*http.Request){withToken, func(r *http.Request) { r.Header.Set("Origin", "http://127.0.0.1:9999") }},
 			wantStatus: http.StatusForbidden},
 		{name: "action from another site", method: "POST", path: "/api/rollouts/a/b/pause", host: "127.0.0.1:8089",
-			tweak: []func(*http.Request){withToken, func(r *http.Request) { r.Header.Set("Sec-Fetch-Site", "cross-site") }},
+			tweak:      []func(*http.Request){withToken, func(r *http.Request) { r.Header.Set("Sec-Fetch-Site", "cross-site") }},
 			wantStatus: http.StatusForbidden, wantMsg: "cross-site"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

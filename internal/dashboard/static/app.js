@@ -55,6 +55,7 @@
   }
 
   const n = (x) => x || 0;
+  const plural = (count, word) => count + " " + word + (count === 1 ? "" : "s");
 
   function fmtTime(iso) {
     if (!iso) return "";
@@ -71,25 +72,36 @@
     return Math.round(s / 86400) + "d ago";
   }
 
-  // Revision colours: a fixed palette picked by a hash of the name, so a
-  // revision has the same colour in the grid and in the charts.
-  const palette = ["#1565c0", "#6a1b9a", "#00838f", "#ef6c00", "#ad1457", "#2e7d32", "#4527a0", "#827717", "#4e342e", "#00695c"];
-  function revColour(rev) {
-    let h = 0;
-    for (const ch of rev) h = (h * 31 + ch.codePointAt(0)) >>> 0;
-    return palette[h % palette.length];
+  // Revision colours: per Promise, the latest revision is blue and the
+  // others take the next colours of a fixed palette in the order of their
+  // names, so a revision has the same colour in the grid and in its chart,
+  // and no two revisions of a Promise share one.
+  const palette = ["#1565c0", "#ef6c00", "#6a1b9a", "#00838f", "#ad1457", "#827717", "#4527a0", "#4e342e", "#00695c", "#37474f"];
+  let colours = new Map(); // promise -> Map(revision -> colour)
+  function assignColours(v) {
+    colours = new Map();
+    const revsOf = new Map();
+    const add = (p, r) => {
+      if (!revsOf.has(p)) revsOf.set(p, new Set());
+      if (r !== "(pending)" && r !== "(mixed)") revsOf.get(p).add(r);
+    };
+    for (const p of v.promises || []) for (const r of p.revisions || []) add(p.name, r.revision);
+    for (const t of v.tiles || []) for (const [p, r] of Object.entries(t.revisions || {})) add(p, r);
+    const latest = new Map((v.promises || []).map((p) => [p.name, p.latestRevision]));
+    for (const [p, revs] of revsOf) {
+      const ordered = [...revs].sort((a, b) => (a === latest.get(p) ? -1 : b === latest.get(p) ? 1 : b.localeCompare(a)));
+      colours.set(p, new Map(ordered.map((r, i) => [r, palette[i % palette.length]])));
+    }
   }
-  function revChip(rev, extraClass) {
-    const chip = el("span", { class: "chip " + (extraClass || ""), "aria-hidden": "true" });
-    if (rev === "(pending)") chip.classList.add("rev-pending");
-    else if (rev === "(mixed)") chip.classList.add("rev-mixed");
-    else chip.style.background = revColour(rev);
-    return chip;
-  }
-  function paintRev(node, rev) {
+  function paintRev(node, promise, rev) {
     if (rev === "(pending)") node.classList.add("rev-pending");
     else if (rev === "(mixed)") node.classList.add("rev-mixed");
-    else node.style.background = revColour(rev);
+    else node.style.background = (colours.get(promise) || new Map()).get(rev) || palette[palette.length - 1];
+  }
+  function revChip(promise, rev) {
+    const chip = el("span", { class: "chip", "aria-hidden": "true" });
+    paintRev(chip, promise, rev);
+    return chip;
   }
 
   // ---- header ------------------------------------------------------------
@@ -174,7 +186,7 @@
     el("span", { class: "name", text: t.name }),
     el("span", { class: "health", text: t.health + (t.failed ? " · " + t.failed + " failing" : "") }),
     el("ul", { class: "revs" }, revs.map(([p, r]) =>
-      el("li", { "data-promise": p, "data-revision": r }, revChip(r), el("span", { text: p + ": " + r })))));
+      el("li", { "data-promise": p, "data-revision": r }, revChip(p, r), el("span", { text: p + ": " + r })))));
   }
 
   function renderGrid(v) {
@@ -208,7 +220,7 @@
         : "on no cluster yet");
       return el("div", { class: "promise", "data-testid": "promise-chart", "data-promise": p.name },
         el("h3", {}, p.name, el("small", {
-          text: (p.latestRevision ? "latest " + p.latestRevision + " · " : "") + n(p.instances) + " instances · " + total + " clusters",
+          text: (p.latestRevision ? "latest " + p.latestRevision + " · " : "") + plural(n(p.instances), "instance") + " · " + plural(total, "cluster"),
         })),
         el("div", { class: "stack", role: "img", "aria-label": label }, revs.map((r) => {
           const seg = el("div", {
@@ -216,12 +228,12 @@
             "data-testid": "revision-segment", "data-revision": r.revision, "data-clusters": r.clusters,
           }, r.clusters / total >= 0.12 ? r.percent + "%" : "");
           seg.style.width = (total ? (100 * r.clusters) / total : 0) + "%";
-          paintRev(seg, r.revision);
+          paintRev(seg, p.name, r.revision);
           return seg;
         })),
         el("ul", { class: "legend" }, revs.map((r) =>
-          el("li", {}, revChip(r.revision), el("span", {
-            text: r.revision + (r.latest ? " (latest)" : "") + " — " + r.clusters + " clusters, " + r.percent + "%",
+          el("li", {}, revChip(p.name, r.revision), el("span", {
+            text: r.revision + (r.latest ? " (latest)" : "") + " — " + plural(r.clusters, "cluster") + ", " + r.percent + "%",
           })))));
     }));
   }
@@ -355,13 +367,14 @@
         el("td", { "data-testid": "history-actor", text: h.actor || "" }),
         el("td", { text: h.message || "" })));
       const approvals = (d.approvals || []).map((a) => "wave " + a.wave + " by " + (a.by || "unknown") + (a.at ? " at " + fmtTime(a.at) : ""));
-      c.historyBody.replaceChildren(
+      c.historyBody.replaceChildren(...[
         approvals.length ? el("p", { class: "muted", text: "Approvals: " + approvals.join("; ") }) : null,
         d.stateChange ? el("p", { class: "muted", text: "Desired state " + (d.desiredState || "Running") + " (by " + (d.stateChange.by || "unknown") + ")" }) : null,
         rows.length
           ? el("table", {}, el("thead", {}, el("tr", {}, ["Time", "Phase", "Wave", "By", "Message"].map((h) => el("th", { scope: "col", text: h })))),
             el("tbody", {}, rows))
-          : el("p", { class: "empty", text: "No history yet." }));
+          : el("p", { class: "empty", text: "No history yet." }),
+      ].filter(Boolean));
     } catch (e) {
       c.historyBody.replaceChildren(el("p", { class: "action-status error", text: e.message }));
     }
@@ -379,11 +392,11 @@
       const res = await api("POST", "/api/rollouts/" + encodeURIComponent(c.ns) + "/" + encodeURIComponent(c.name) + "/" + action,
         Object.assign({ message: c.message.value }, extra || {}));
       c.status.className = "action-status ok";
-      c.status.textContent = [res.summary, ...(res.notes || []).map((x) => "Note: " + x)].join(" ");
+      c.status.textContent = [new Date().toISOString().slice(11, 19) + "Z", res.summary, ...(res.notes || []).map((x) => "Note: " + x)].join(" ");
       c.message.value = "";
     } catch (e) {
       c.status.className = "action-status error";
-      c.status.textContent = (e.status === 403 ? "Forbidden: " : "Refused: ") + e.message;
+      c.status.textContent = new Date().toISOString().slice(11, 19) + "Z " + (e.status === 403 ? "Forbidden: " : "Refused: ") + e.message;
     } finally {
       busy.delete(c.key);
     }
@@ -414,6 +427,7 @@
   // ---- loop ----------------------------------------------------------------
 
   function render(v) {
+    assignColours(v);
     renderHeader(v);
     renderGrid(v);
     renderPromises(v);
