@@ -275,9 +275,9 @@ func statusOf(err error) (int, metav1.StatusReason) {
 	var apiStatus apierrors.APIStatus
 	if errors.As(err, &apiStatus) {
 		st := apiStatus.Status()
-		switch code := int(st.Code); {
-		case code == http.StatusForbidden, code == http.StatusUnauthorized, code == http.StatusNotFound,
-			code == http.StatusConflict, code == http.StatusUnprocessableEntity, code == http.StatusBadRequest:
+		switch code := int(st.Code); code {
+		case http.StatusForbidden, http.StatusUnauthorized, http.StatusNotFound,
+			http.StatusConflict, http.StatusUnprocessableEntity, http.StatusBadRequest:
 			return code, st.Reason
 		default:
 			return http.StatusBadGateway, st.Reason

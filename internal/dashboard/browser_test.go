@@ -40,7 +40,7 @@ var (
 // that fails is the test skipped, with a message nobody can miss.
 func needChromium(t *testing.T) string {
 	t.Helper()
-	chromiumOnce.Do(func() { chromiumErr = installChromium(t) })
+	chromiumOnce.Do(func() { chromiumErr = installChromium(t, chromiumPath, "apt-get") })
 	if chromiumErr != nil {
 		msg := fmt.Sprintf("SKIPPING BROWSER TEST %s: %s is missing and could not be installed: %v", t.Name(), chromiumPath, chromiumErr)
 		banner := strings.Repeat("!", 78)
@@ -50,18 +50,20 @@ func needChromium(t *testing.T) string {
 	return chromiumPath
 }
 
-func installChromium(t *testing.T) error {
-	if _, err := os.Stat(chromiumPath); err == nil {
+// installChromium installs Debian's chromium package with aptGet unless
+// path exists.
+func installChromium(t *testing.T, path, aptGet string) error {
+	if _, err := os.Stat(path); err == nil {
 		return nil
 	}
-	if _, err := exec.LookPath("apt-get"); err != nil {
+	if _, err := exec.LookPath(aptGet); err != nil {
 		return fmt.Errorf("no apt-get to install Debian's chromium package with: %w", err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
-	aptGet := func(args ...string) error {
+	run := func(args ...string) error {
 		start := time.Now()
-		cmd := exec.CommandContext(ctx, "apt-get", args...)
+		cmd := exec.CommandContext(ctx, aptGet, args...)
 		cmd.Env = append(os.Environ(), "DEBIAN_FRONTEND=noninteractive")
 		out, err := cmd.CombinedOutput()
 		t.Logf("apt-get %s: %s (%v)", strings.Join(args, " "), time.Since(start).Round(time.Second), err)
@@ -71,19 +73,31 @@ func installChromium(t *testing.T) error {
 		return nil
 	}
 	install := []string{"install", "-y", "--no-install-recommends", "chromium"}
-	if err := aptGet(install...); err != nil {
+	if err := run(install...); err != nil {
 		// The package lists may be missing or stale.
-		if uerr := aptGet("update"); uerr != nil {
+		if uerr := run("update"); uerr != nil {
 			return errors.Join(err, uerr)
 		}
-		if err := aptGet(install...); err != nil {
+		if err := run(install...); err != nil {
 			return err
 		}
 	}
-	if _, err := os.Stat(chromiumPath); err != nil {
-		return fmt.Errorf("chromium was installed, but not as %s: %w", chromiumPath, err)
+	if _, err := os.Stat(path); err != nil {
+		return fmt.Errorf("chromium was installed, but not as %s: %w", path, err)
 	}
 	return nil
+}
+
+// Without apt-get, the install says why it cannot be done (and the browser
+// tests skip with that reason).
+func TestInstallChromiumWithoutAptGetSaysWhy(t *testing.T) {
+	err := installChromium(t, filepath.Join(t.TempDir(), "chromium"), "flotilla-test-no-such-apt-get")
+	if err == nil || !strings.Contains(err.Error(), "no apt-get") {
+		t.Errorf("install without apt-get: %v", err)
+	}
+	if err := installChromium(t, os.Args[0], "flotilla-test-no-such-apt-get"); err != nil {
+		t.Errorf("a browser that exists is not installed again, yet: %v", err)
+	}
 }
 
 func lastLines(b []byte, n int) string {

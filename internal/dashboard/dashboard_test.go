@@ -354,7 +354,8 @@ func TestServeOnLoopbackUntilCancelled(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("Serve did not stop within 30s")
 	}
-	if _, err := http.Get(url); err == nil {
+	if res, err := http.Get(url); err == nil {
+		_ = res.Body.Close()
 		t.Error("still answering after Serve returned")
 	}
 }
