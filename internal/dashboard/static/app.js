@@ -85,7 +85,10 @@
       if (!revsOf.has(p)) revsOf.set(p, new Set());
       if (r !== "(pending)" && r !== "(mixed)") revsOf.get(p).add(r);
     };
-    for (const p of v.promises || []) for (const r of p.revisions || []) add(p.name, r.revision);
+    for (const p of v.promises || []) {
+      if (p.latestRevision) add(p.name, p.latestRevision); // blue even before any cluster runs it
+      for (const r of p.revisions || []) add(p.name, r.revision);
+    }
     for (const t of v.tiles || []) for (const [p, r] of Object.entries(t.revisions || {})) add(p, r);
     const latest = new Map((v.promises || []).map((p) => [p.name, p.latestRevision]));
     for (const [p, revs] of revsOf) {
