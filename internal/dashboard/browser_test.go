@@ -344,7 +344,8 @@ func checkScreenshot(t *testing.T, data []byte, width, height int) {
 }
 
 // Bob may read but not patch Rollouts: his click on Approve shows the API
-// server's refusal in the page, and nothing changes.
+// server's refusal in the page, and nothing changes. Carol, who may list
+// only Clusters, sees them and a notice of what is hidden from her.
 func TestBrowserShowsTheServersRefusal(t *testing.T) {
 	cfg := fixtureFleet(t)
 	_, ts := dashboardFor(t, cfg, bob)
@@ -367,5 +368,22 @@ func TestBrowserShowsTheServersRefusal(t *testing.T) {
 	}
 	if got := count(b, card+` [data-testid=wave-approval]`); got != 0 {
 		t.Errorf("the page shows %d approvals after a refused one", got)
+	}
+
+	// Carol may list only Clusters: the page shows them and names the rest
+	// as hidden.
+	_, carolTS := dashboardFor(t, cfg, carol)
+	b.do(30*time.Second, "loading carol's page", chromedp.Navigate(carolTS.URL),
+		chromedp.Poll[chromedp.Void](`document.body.dataset.loaded === "true"`, chromedp.WithPollingTimeout(20*time.Second)))
+	notice := text(b, `[data-testid=hidden-notice]`)
+	if eval[bool](b, `document.querySelector('[data-testid=hidden-notice]').hidden`) ||
+		!strings.Contains(notice, "fleetfreezes, promises, rollouts, works") {
+		t.Errorf("hidden notice %q", notice)
+	}
+	if got := count(b, `[data-testid=cluster-tile]`); got != 6 {
+		t.Errorf("carol sees %d tiles, want 6", got)
+	}
+	if got := text(b, `[data-testid=rollouts]`); got != "No rollouts you may see." {
+		t.Errorf("carol's rollouts: %q", got)
 	}
 }
