@@ -43,9 +43,9 @@ func TestBrowserApproveMovesTheRolloutOn(t *testing.T) {
 
 	clicked := time.Now()
 	b.do(10*time.Second, "clicking Approve", chromedp.Click(chromedp.CSS(approve)))
-	b.waitFor(15*time.Second, "the approval confirmed",
+	b.waitFor(30*time.Second, "the approval confirmed",
 		fmt.Sprintf(`(document.querySelector(%q) || {}).textContent?.includes("approved by alice")`, card+` [data-testid=action-status]`))
-	b.waitFor(20*time.Second, "the general wave progressing",
+	b.waitFor(60*time.Second, "the general wave progressing",
 		fmt.Sprintf(`["Progressing", "Baking", "Succeeded"].includes(document.querySelector(%q)?.dataset.phase)`,
 			card+` [data-testid=wave][data-wave=general]`))
 	t.Logf("from the click to the next wave on the page: %s", time.Since(clicked).Round(time.Millisecond))
@@ -62,7 +62,7 @@ func TestBrowserApproveMovesTheRolloutOn(t *testing.T) {
 		})
 		s.env.ReportReady(w)
 	}
-	b.waitFor(30*time.Second, "the rollout succeeded", fmt.Sprintf(`document.querySelector(%q)?.dataset.phase === "Succeeded"`, card))
+	b.waitFor(60*time.Second, "the rollout succeeded", fmt.Sprintf(`document.querySelector(%q)?.dataset.phase === "Succeeded"`, card))
 	if got := text(b, card+` [data-testid=percent-on-target]`); got != "100% on target" {
 		t.Errorf("the page says %q", got)
 	}

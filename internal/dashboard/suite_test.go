@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	authorizationv1 "k8s.io/api/authorization/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -66,6 +67,20 @@ func grantRoles(t testing.TB, c client.Client) {
 				t.Fatalf("creating %T %s: %v", o, name, err)
 			}
 		}
+	}
+	// The authorizer reads RBAC from a cache: wait until it knows the grants.
+	for user, attrs := range map[string]authorizationv1.ResourceAttributes{
+		alice: {Group: fleetv1alpha1.GroupVersion.Group, Resource: "rollouts", Verb: "patch", Namespace: fleetv1alpha1.PlatformNamespace},
+		bob:   {Group: fleetv1alpha1.GroupVersion.Group, Resource: "works", Verb: "list"},
+		carol: {Group: fleetv1alpha1.GroupVersion.Group, Resource: "clusters", Verb: "list"},
+	} {
+		promisetest.Eventually(t, 30*time.Second, "the grants of "+user+" in force", func() (bool, string) {
+			review := &authorizationv1.SubjectAccessReview{Spec: authorizationv1.SubjectAccessReviewSpec{User: user, ResourceAttributes: &attrs}}
+			if err := c.Create(ctx, review); err != nil {
+				return false, err.Error()
+			}
+			return review.Status.Allowed, review.Status.Reason
+		})
 	}
 }
 
