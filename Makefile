@@ -10,7 +10,7 @@ GOLANGCI_LINT := $(GO) run github.com/golangci/golangci-lint/v2/cmd/golangci-lin
 TEST_TIMEOUT ?= 25m
 DEMO_DIR ?= .flotilla-demo
 
-.PHONY: all build build-agent tools generate fmt vet lint verify test demo bench-agent bench-promise clean
+.PHONY: all build build-agent tools chromium generate fmt vet lint verify test demo bench-agent bench-promise clean
 
 all: build
 
@@ -27,6 +27,17 @@ build-agent:
 ## tools: pinned kube-apiserver, kube-controller-manager, kube-scheduler, kubectl, etcd and kwok in bin/kube (cached)
 tools:
 	hack/build-kube.sh >/dev/null
+
+## chromium: Debian's chromium for the dashboard's browser tests, installed when missing
+## (as root, with apt-get); if that fails the tests install it themselves or skip loudly
+chromium:
+	@if [ ! -x /usr/bin/chromium ]; then \
+	  echo "installing Debian's chromium for the dashboard's browser tests"; \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  { apt-get install -y -qq --no-install-recommends chromium >/dev/null \
+	    || { apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium >/dev/null; }; } \
+	    || echo "WARNING: could not install chromium; the dashboard's browser tests will skip"; \
+	fi
 
 ## generate: deepcopy and CRDs from api/ (controller-gen), a copy of the CRDs for the Helm chart,
 ## then the generated docs: the field tables of docs/reference/*.md (from the CRDs) and the
@@ -56,7 +67,7 @@ verify: generate
 
 ## test: every test, against real control planes (builds the tools first), then
 ## a check that none of this run's control-plane processes outlived its test
-test: tools
+test: tools chromium
 	$(GO) build -tags agent -o /dev/null ./cmd/flotilla
 	run_dir=$$(mktemp -d -t flotilla-test-run.XXXXXX); \
 	  status=0; TMPDIR=$$run_dir $(GO) test -timeout $(TEST_TIMEOUT) ./... || status=$$?; \

@@ -20,5 +20,6 @@ func platformCommands() []*cobra.Command {
 		newUpgradeCommand(),
 		newStatusCommand(),
 		newGetCommand(),
+		newDashboardCommand(),
 	}
 }
