@@ -36,7 +36,8 @@ command that shows the same:
 
 It exits 0 only if every outcome was as it should be, and stops the fleet
 unless --keep is given: then it stays up until Ctrl-C (or
-'flotilla dev down --dir DIR'). DIR holds the kubeconfigs, the logs and the
+'flotilla dev down --dir DIR') and serves the dashboard on 127.0.0.1:8089
+(or a free loopback port when that one is taken). DIR holds the kubeconfigs, the logs and the
 demo's manifests. Needs the control-plane binaries ('make tools').`,
 		Example: `  flotilla demo
   flotilla demo --dir /tmp/flotilla-demo --keep`,

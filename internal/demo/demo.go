@@ -8,6 +8,7 @@
 package demo
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -33,7 +34,15 @@ type Options struct {
 	Out io.Writer
 	// BinDir holds the control-plane binaries; empty means testenv.BinDir().
 	BinDir string
+	// DashboardAddress is where Keep serves the dashboard (a loopback
+	// host:port); empty means DefaultDashboardAddress. When that port is
+	// taken, any free loopback port is used instead.
+	DashboardAddress string
 }
+
+// DefaultDashboardAddress is where `flotilla demo --keep` serves the
+// dashboard, the same port `flotilla dashboard` uses by default.
+const DefaultDashboardAddress = "127.0.0.1:8089"
 
 func (o Options) validate() error {
 	var errs []error
@@ -145,7 +154,7 @@ func Run(ctx context.Context, opts Options) error {
 		n.say("\nThe demo ended as it should, in %s.", time.Since(started).Round(time.Second))
 	}
 	if opts.Keep {
-		keep(ctx, env, opts.Out)
+		keep(ctx, env, opts.Out, cmp.Or(opts.DashboardAddress, DefaultDashboardAddress))
 	}
 	return err
 }

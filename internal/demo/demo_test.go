@@ -3,10 +3,13 @@ package demo
 import (
 	"bytes"
 	"context"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -34,11 +37,32 @@ func TestDemoEndToEnd(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
 	defer cancel()
 
-	var out bytes.Buffer
+	// With Keep, the demo stays up after its story and serves the dashboard;
+	// the test reads the page, then ends it as Ctrl-C would.
+	var out syncBuffer
 	start := time.Now()
-	err = Run(ctx, Options{Dir: dir, Out: &out})
+	done := make(chan error, 1)
+	go func() {
+		done <- Run(ctx, Options{Dir: dir, Out: &out, Keep: true, DashboardAddress: "127.0.0.1:0"})
+	}()
+	dashboardURL := regexp.MustCompile(`Dashboard: (http://127\.0\.0\.1:\d+/)`)
+	var page string
+	for page == "" {
+		select {
+		case err := <-done:
+			t.Fatalf("demo ended before it served the dashboard: %v\nnarration:\n%s", err, out.String())
+		case <-time.After(time.Second):
+		}
+		if m := dashboardURL.FindStringSubmatch(out.String()); m != nil {
+			page = getPage(t, m[1])
+		}
+	}
 	t.Logf("the demo ran in %s", time.Since(start).Round(time.Second))
-	if err != nil {
+	if !strings.Contains(page, "<html") {
+		t.Errorf("the dashboard the demo serves answered:\n%s", page)
+	}
+	cancel()
+	if err := <-done; err != nil {
 		t.Fatalf("demo failed: %v\nnarration:\n%s", err, out.String())
 	}
 	narration := out.String()
@@ -76,4 +100,36 @@ func TestDemoEndToEnd(t *testing.T) {
 			t.Errorf("%s left after the demo stopped: %v", f, err)
 		}
 	}
+}
+
+// syncBuffer is a bytes.Buffer the demo writes while the test reads it.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+func getPage(t *testing.T, url string) string {
+	t.Helper()
+	resp, err := http.Get(url) //nolint:noctx // a test's one request to loopback
+	if err != nil {
+		t.Fatalf("reading the dashboard at %s: %v", url, err)
+	}
+	defer func() { _ = resp.Body.Close() }()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("dashboard at %s: status %d, error %v", url, resp.StatusCode, err)
+	}
+	return string(body)
 }

@@ -53,11 +53,11 @@ func TestKeepSaysHowToReachTheFleetAndWaits(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	var out bytes.Buffer
-	keep(ctx, env, &out)
+	keep(ctx, env, &out, DefaultDashboardAddress)
 	for _, want := range []string{
 		filepath.Join(dir, devenv.HubKubeconfig),
 		filepath.Join(dir, "member-2.kubeconfig") + "   (wave canary)",
-		"flotilla dashboard --kubeconfig " + filepath.Join(dir, devenv.HubKubeconfig),
+		"Dashboard: not started (no hub); run: flotilla dashboard --kubeconfig " + filepath.Join(dir, devenv.HubKubeconfig),
 		"flotilla dev down --dir " + dir,
 	} {
 		if !strings.Contains(out.String(), want) {
