@@ -253,6 +253,9 @@ func addMetrics(ctx context.Context, mgr ctrl.Manager, opts Options) (*metrics.H
 	if err != nil {
 		return nil, fmt.Errorf("registering the hub's metrics: %w", err)
 	}
+	if err := registry.Register(promise.NewCollector(mgr.GetCache())); err != nil {
+		return nil, fmt.Errorf("registering the Promise metrics: %w", err)
+	}
 	addr := opts.MetricsAddr
 	if addr == "" {
 		addr = metricsserver.DefaultBindAddress

@@ -81,6 +81,15 @@ flotilla_clusters{availability="Unknown"} 1
 # TYPE flotilla_promise_clusters gauge
 flotilla_promise_clusters{promise="shop",revision=%q} 3
 `, r1), "flotilla_clusters", "flotilla_promise_clusters", "flotilla_rollout_phase")
+	// The Promise gauges are this hub's too.
+	s.gauges("the Promise and its instances", `
+# HELP flotilla_instances Instances of each Promise.
+# TYPE flotilla_instances gauge
+flotilla_instances{promise="shop"} 1
+# HELP flotilla_promise_ready 1 when the Promise is Ready (API established, latest content renders), else 0.
+# TYPE flotilla_promise_ready gauge
+flotilla_promise_ready{promise="shop"} 1
+`, "flotilla_instances", "flotilla_promise_ready")
 
 	// A release: the canary moves, the general wave waits for an approval.
 	ro2, r2 := s.release("2", r1)

@@ -2,14 +2,11 @@ package promise
 
 import (
 	"context"
-	"errors"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/manager"
-	"sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
 )
@@ -25,7 +22,11 @@ var (
 		"1 when the Promise is Ready (API established, latest content renders), else 0.", []string{"promise"}, nil)
 )
 
-// collector reports Promise gauges from the manager's cache at scrape time.
+// NewCollector reports Promise gauges from reader (the hub manager's cache)
+// at scrape time. The hub registers it in its own registry, so several hubs
+// in one process each report their own Promises.
+func NewCollector(reader client.Reader) prometheus.Collector { return collector{reader: reader} }
+
 type collector struct{ reader client.Reader }
 
 func (c collector) Describe(ch chan<- *prometheus.Desc) {
@@ -61,21 +62,4 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(instancesDesc, prometheus.GaugeValue, float64(p.Status.Instances), p.Name)
 		ch <- prometheus.MustNewConstMetric(readyDesc, prometheus.GaugeValue, ready, p.Name)
 	}
-}
-
-// metricsRunnable registers the collector while the manager runs (see the
-// Cluster controller's: several hubs in one process take turns).
-func metricsRunnable(reader client.Reader) manager.Runnable {
-	return manager.RunnableFunc(func(ctx context.Context) error {
-		c := collector{reader: reader}
-		if err := metrics.Registry.Register(c); err != nil {
-			if are := (prometheus.AlreadyRegisteredError{}); errors.As(err, &are) {
-				return nil
-			}
-			return err
-		}
-		<-ctx.Done()
-		metrics.Registry.Unregister(c)
-		return nil
-	})
 }

@@ -77,9 +77,6 @@ func SetupWithManager(ctx context.Context, mgr ctrl.Manager, opts Options) error
 		Kinds:     opts.Kinds,
 		Rollouts:  opts.Rollouts,
 	}
-	if err := mgr.Add(metricsRunnable(mgr.GetClient())); err != nil {
-		return err
-	}
 	c, err := ctrl.NewControllerManagedBy(mgr).
 		Named("promise").
 		For(&fleetv1alpha1.Promise{}, builder.WithPredicates(predicate.Or(
