@@ -2,7 +2,6 @@ package metrics
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -11,6 +10,7 @@ import (
 
 	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
 	"github.com/flotilla-dev/flotilla/internal/fleetview"
+	"github.com/flotilla-dev/flotilla/internal/fleetview/hubread"
 )
 
 // Labels are bounded. Availability, phase, state and action are enums;
@@ -69,39 +69,12 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), collectTimeout)
 	defer cancel()
-	s, err := read(ctx, c.reader, c.clock.Now())
+	s, err := hubread.Read(ctx, c.reader, c.clock.Now(), hubread.Options{FromCache: true})
 	if err != nil {
 		ch <- prometheus.NewInvalidMetric(clustersDesc, err)
 		return
 	}
 	fleetMetrics(s, func(m prometheus.Metric) { ch <- m })
-}
-
-// read lists what the gauges are computed from.
-func read(ctx context.Context, r client.Reader, now time.Time) (fleetview.Snapshot, error) {
-	s := fleetview.Snapshot{Now: now}
-	lists := []struct {
-		what string
-		list client.ObjectList
-	}{
-		{"clusters", &fleetv1alpha1.ClusterList{}},
-		{"works", &fleetv1alpha1.WorkList{}},
-		{"rollouts", &fleetv1alpha1.RolloutList{}},
-		{"promises", &fleetv1alpha1.PromiseList{}},
-		{"fleet freezes", &fleetv1alpha1.FleetFreezeList{}},
-	}
-	for _, l := range lists {
-		// The cache's objects are only read here, never changed.
-		if err := r.List(ctx, l.list, client.UnsafeDisableDeepCopy); err != nil {
-			return s, fmt.Errorf("listing %s: %w", l.what, err)
-		}
-	}
-	s.Clusters = lists[0].list.(*fleetv1alpha1.ClusterList).Items
-	s.Works = lists[1].list.(*fleetv1alpha1.WorkList).Items
-	s.Rollouts = lists[2].list.(*fleetv1alpha1.RolloutList).Items
-	s.Promises = lists[3].list.(*fleetv1alpha1.PromiseList).Items
-	s.Freezes = lists[4].list.(*fleetv1alpha1.FleetFreezeList).Items
-	return s, nil
 }
 
 // fleetMetrics computes the gauges of a snapshot. Clusters, revisions and

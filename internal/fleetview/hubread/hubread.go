@@ -20,25 +20,33 @@ type Options struct {
 	// Namespace, when set, is where Rollouts are listed if the reader may not
 	// list them in every namespace (a team's own namespace).
 	Namespace string
+	// FromCache says c is an informer cache whose objects the caller only
+	// reads: Read then skips deep copies (the hub's metrics, every scrape).
+	FromCache bool
 }
 
 // Read lists the hub's Clusters, Works, Rollouts, Promises and FleetFreezes.
 func Read(ctx context.Context, c client.Reader, now time.Time, opts Options) (fleetview.Snapshot, error) {
 	s := fleetview.Snapshot{Now: now}
-	lists := []struct {
+	var listOpts []client.ListOption
+	if opts.FromCache {
+		listOpts = append(listOpts, client.UnsafeDisableDeepCopy)
+	}
+	clusters, works, rollouts := &fleetv1alpha1.ClusterList{}, &fleetv1alpha1.WorkList{}, &fleetv1alpha1.RolloutList{}
+	promises, freezes := &fleetv1alpha1.PromiseList{}, &fleetv1alpha1.FleetFreezeList{}
+	for _, l := range []struct {
 		what string
 		list client.ObjectList
 	}{
-		{"clusters", &fleetv1alpha1.ClusterList{}},
-		{"works", &fleetv1alpha1.WorkList{}},
-		{"rollouts", &fleetv1alpha1.RolloutList{}},
-		{"promises", &fleetv1alpha1.PromiseList{}},
-		{"fleetfreezes", &fleetv1alpha1.FleetFreezeList{}},
-	}
-	for _, l := range lists {
-		err := c.List(ctx, l.list)
+		{"clusters", clusters},
+		{"works", works},
+		{"rollouts", rollouts},
+		{"promises", promises},
+		{"fleetfreezes", freezes},
+	} {
+		err := c.List(ctx, l.list, listOpts...)
 		if apierrors.IsForbidden(err) && l.what == "rollouts" && opts.Namespace != "" {
-			err = c.List(ctx, l.list, client.InNamespace(opts.Namespace))
+			err = c.List(ctx, l.list, append(listOpts, client.InNamespace(opts.Namespace))...)
 			if err == nil {
 				s.Hidden = append(s.Hidden, "rollouts outside namespace "+opts.Namespace)
 			}
@@ -46,15 +54,10 @@ func Read(ctx context.Context, c client.Reader, now time.Time, opts Options) (fl
 		switch {
 		case apierrors.IsForbidden(err):
 			s.Hidden = append(s.Hidden, l.what)
-			continue
 		case err != nil:
 			return fleetview.Snapshot{}, fmt.Errorf("listing %s: %w", l.what, err)
 		}
 	}
-	s.Clusters = lists[0].list.(*fleetv1alpha1.ClusterList).Items
-	s.Works = lists[1].list.(*fleetv1alpha1.WorkList).Items
-	s.Rollouts = lists[2].list.(*fleetv1alpha1.RolloutList).Items
-	s.Promises = lists[3].list.(*fleetv1alpha1.PromiseList).Items
-	s.Freezes = lists[4].list.(*fleetv1alpha1.FleetFreezeList).Items
+	s.Clusters, s.Works, s.Rollouts, s.Promises, s.Freezes = clusters.Items, works.Items, rollouts.Items, promises.Items, freezes.Items
 	return s, nil
 }
