@@ -193,7 +193,7 @@ func (a *agent) sync(ctx context.Context, name string) error {
 	case !now.Before(st.nextCheck) && !st.last.pass.complete():
 		a.applyWork(ctx, st, desired, hash, now) // retry what failed
 	case !now.Before(st.nextCheck):
-		a.applier.refreshHealth(ctx, st.last.pass.resources)
+		st.last.corrected = append(st.last.corrected, a.applier.check(ctx, desired, st.last.pass.resources)...)
 	}
 	if !now.Before(st.nextCheck) {
 		isSettled := settled(st.last.pass)
@@ -210,7 +210,16 @@ func (a *agent) sync(ctx context.Context, name string) error {
 	if !onHub {
 		return nil // status waits for the hub
 	}
-	return a.writeStatus(ctx, st, hubWork, computeStatus(hubWork.Status, st.last, now))
+	prev := hubWork.Status
+	if st.written != nil && st.writtenOverRV == hubWork.ResourceVersion {
+		// The informer has not caught up with the last write: it is newer.
+		prev = *st.written
+	}
+	written, err := a.writeStatus(ctx, st, hubWork, computeStatus(prev, st.last, now))
+	if written {
+		st.last.corrected = nil // counted in the status now
+	}
+	return err
 }
 
 // applyWork runs an apply pass and records its result and inventory.
@@ -233,8 +242,20 @@ func (a *agent) applyWork(ctx context.Context, st *workState, work *fleetv1alpha
 		}
 	}
 	st.appliedHash = hash
+	// Corrections not yet reported carry over to the new pass.
+	var corrected []resourceResult
+	if st.last != nil {
+		corrected = st.last.corrected
+	}
+	for _, r := range pass.resources {
+		if r.corrected != nil {
+			corrected = append(corrected, r)
+		}
+	}
+	_, canJudge := a.member.(dryRunner)
 	st.last = &passRecord{generation: work.Generation, revision: work.Spec.Revision,
-		instanceRevision: work.Spec.InstanceRevision, at: now, pass: pass}
+		instanceRevision: work.Spec.InstanceRevision, at: now, pass: pass,
+		corrected: corrected, driftJudged: canJudge}
 	st.nextCheck = time.Time{} // judge it now
 	logPass(log, work, pass)
 }
@@ -289,7 +310,8 @@ func (a *agent) syncDeleting(ctx context.Context, name string, st *workState, hu
 		st = &workState{record: &workRecord{Work: stripForRecord(hubWork)}}
 		a.setState(name, st)
 	}
-	return a.writeStatus(ctx, st, hubWork, deletingStatus(hubWork.Status, hubWork.Generation, pruned, a.now()))
+	_, err := a.writeStatus(ctx, st, hubWork, deletingStatus(hubWork.Status, hubWork.Generation, pruned, a.now()))
+	return err
 }
 
 // syncDeleted prunes a Work the hub no longer has and forgets it.
@@ -331,13 +353,14 @@ func (a *agent) pruneAll(ctx context.Context, name string, st *workState) ([]res
 }
 
 // writeStatus writes status when it differs from what the hub holds, and
-// not again while the informer has not caught up with the last write.
-func (a *agent) writeStatus(ctx context.Context, st *workState, hubWork *fleetv1alpha1.Work, status fleetv1alpha1.WorkStatus) error {
+// not again while the informer has not caught up with the last write. It
+// reports whether the hub holds status now.
+func (a *agent) writeStatus(ctx context.Context, st *workState, hubWork *fleetv1alpha1.Work, status fleetv1alpha1.WorkStatus) (bool, error) {
 	if equality.Semantic.DeepEqual(status, hubWork.Status) {
-		return nil
+		return true, nil
 	}
 	if st.written != nil && st.writtenOverRV == hubWork.ResourceVersion && equality.Semantic.DeepEqual(status, *st.written) {
-		return nil
+		return true, nil
 	}
 	update := hubWork.DeepCopy()
 	update.Status = status
@@ -347,14 +370,14 @@ func (a *agent) writeStatus(ctx context.Context, st *workState, hubWork *fleetv1
 		if apierrors.IsConflict(err) || apierrors.IsNotFound(err) {
 			// The informer brings the newer Work (or its deletion) shortly.
 			a.queue.AddAfter(hubWork.Name, minRecheck)
-			return nil
+			return false, nil
 		}
 		a.metrics.hubConnected.Set(0)
-		return err
+		return false, err
 	}
 	a.metrics.hubConnected.Set(1)
 	st.written, st.writtenOverRV = &status, hubWork.ResourceVersion
-	return nil
+	return true, nil
 }
 
 // confirmDeleted asks the hub whether a Work is gone or being deleted.

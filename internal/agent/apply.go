@@ -14,6 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
+	"github.com/flotilla-dev/flotilla/internal/drift"
 	"github.com/flotilla-dev/flotilla/internal/health"
 )
 
@@ -26,6 +27,11 @@ type resourceResult struct {
 	// permanent marks a failure that retrying will not fix: the manifest
 	// needs a change (or a kind the member does not have).
 	permanent bool
+	// drift the object has now and the agent leaves (Report, or a failed
+	// correction); nil when none was found or it was not judged.
+	drift *drift.Result
+	// corrected is the drift this pass or check undid; nil when none.
+	corrected *drift.Result
 }
 
 // applyPass is what one apply of a Work did.
@@ -114,7 +120,7 @@ func (a *applier) apply(ctx context.Context, work *fleetv1alpha1.Work, inv inven
 		}
 		var crds []*desiredObject
 		for _, d := range ready {
-			pass.resources[d.index] = a.applyOne(ctx, work.Name, d, inSync != nil && inSync(d.ref))
+			pass.resources[d.index] = a.applyOne(ctx, work, d, inSync != nil && inSync(d.ref))
 			if d.ref.isCRD() && pass.resources[d.index].result == fleetv1alpha1.ApplyResultApplied {
 				crds = append(crds, d)
 			}
@@ -164,8 +170,9 @@ func (a *applier) normalize(d *desiredObject) error {
 
 // applyOne applies one object, unless it (as written or as live) turns
 // reconciliation off. inSync says an earlier pass of the same spec applied
-// it, so a change now is a drift correction.
-func (a *applier) applyOne(ctx context.Context, workName string, d *desiredObject, inSync bool) resourceResult {
+// it, so a change now is a drift correction; under the Report drift policy
+// such an object is not applied again, only judged.
+func (a *applier) applyOne(ctx context.Context, work *fleetv1alpha1.Work, d *desiredObject, inSync bool) resourceResult {
 	if d.obj.GetAnnotations()[fleetv1alpha1.AnnotationReconcile] == fleetv1alpha1.ReconcileDisabled {
 		a.metrics.applies.WithLabelValues(resultLabel(fleetv1alpha1.ApplyResultSkipped)).Inc()
 		return resourceResult{ref: d.ref, result: fleetv1alpha1.ApplyResultSkipped,
@@ -178,15 +185,26 @@ func (a *applier) applyOne(ctx context.Context, workName string, d *desiredObjec
 	}
 	note := ""
 	existed := err == nil
+	if !existed {
+		live = nil
+	}
 	if existed {
 		if live.GetAnnotations()[fleetv1alpha1.AnnotationReconcile] == fleetv1alpha1.ReconcileDisabled {
 			a.metrics.applies.WithLabelValues(resultLabel(fleetv1alpha1.ApplyResultSkipped)).Inc()
-			return resourceResult{ref: d.ref, result: fleetv1alpha1.ApplyResultSkipped, health: health.Of(live),
-				message: fleetv1alpha1.AnnotationReconcile + "=" + fleetv1alpha1.ReconcileDisabled + " on the live object"}
+			return skippedLive(d.ref, live)
 		}
-		if owner := live.GetLabels()[fleetv1alpha1.LabelWork]; owner != "" && owner != fleetv1alpha1.WorkLabelValue(workName) {
+		if owner := live.GetLabels()[fleetv1alpha1.LabelWork]; owner != "" && owner != fleetv1alpha1.WorkLabelValue(work.Name) {
 			note = "taken over from Work " + owner
 		}
+	}
+	if inSync && work.Spec.DriftPolicy == fleetv1alpha1.DriftPolicyReport {
+		// Applied before with this very spec: whatever differs now is drift,
+		// and Report never touches it.
+		r := resourceResult{ref: d.ref, result: fleetv1alpha1.ApplyResultApplied, health: health.Of(live)}
+		if res, ok := a.judge(ctx, d, live); ok && res.Drifted() {
+			r.drift = &res
+		}
+		return r
 	}
 	out, err := a.member.apply(ctx, d.obj)
 	if err != nil {
@@ -194,12 +212,134 @@ func (a *applier) applyOne(ctx context.Context, workName string, d *desiredObjec
 		return failed(d.ref, "", err, permanentError(err))
 	}
 	a.metrics.applies.WithLabelValues(resultLabel(fleetv1alpha1.ApplyResultApplied)).Inc()
-	if inSync && existed && changed(live, out) {
-		a.metrics.driftCorrections.Inc()
-		logr.FromContextOrDiscard(ctx).Info("corrected drift", "resource", d.ref.String())
-	}
 	r := resourceResult{ref: d.ref, result: fleetv1alpha1.ApplyResultApplied, health: health.Of(out), message: note}
+	if inSync && (!existed || changed(live, out)) {
+		// The apply response is what was applied: judge the object as it
+		// was against it, to say what was corrected and who changed it.
+		res, err := drift.Judge(out, live, fleetv1alpha1.FieldManager)
+		if err != nil {
+			res = drift.Result{Deleted: live == nil}
+		}
+		a.countCorrection(ctx, d.ref, res)
+		r.corrected = &res
+	}
 	return r
+}
+
+// skippedLive is the result for a live object that turns reconciliation off.
+func skippedLive(ref objectRef, live *unstructured.Unstructured) resourceResult {
+	return resourceResult{ref: ref, result: fleetv1alpha1.ApplyResultSkipped, health: health.Of(live),
+		message: fleetv1alpha1.AnnotationReconcile + "=" + fleetv1alpha1.ReconcileDisabled + " on the live object"}
+}
+
+// judge compares a live object (nil: gone) with what applying d would
+// store, by a dry run of the apply. It reports false when the member cannot
+// dry-run or the judgement failed (logged): nothing is known then.
+func (a *applier) judge(ctx context.Context, d *desiredObject, live *unstructured.Unstructured) (drift.Result, bool) {
+	dr, ok := a.member.(dryRunner)
+	if !ok {
+		return drift.Result{}, false
+	}
+	log := logr.FromContextOrDiscard(ctx)
+	applied, err := dr.dryRunApply(ctx, d.obj)
+	if err != nil {
+		log.V(1).Info("judging drift: dry-run apply failed", "resource", d.ref.String(), "error", errorMessage(err))
+		return drift.Result{}, false
+	}
+	res, err := drift.Judge(applied, live, fleetv1alpha1.FieldManager)
+	if err != nil {
+		log.V(1).Info("judging drift", "resource", d.ref.String(), "error", err.Error())
+		return drift.Result{}, false
+	}
+	return res, true
+}
+
+func (a *applier) countCorrection(ctx context.Context, ref objectRef, res drift.Result) {
+	a.metrics.driftCorrections.Inc()
+	logr.FromContextOrDiscard(ctx).Info("corrected drift", "resource", ref.String(),
+		"fields", res.Fields, "by", res.By, "deleted", res.Deleted)
+}
+
+// check looks at the live objects of the last pass again: the health of
+// each, and the drift of those applied. Under the Correct drift policy a
+// drifted object is applied again; under Report it is left as it is and its
+// drift recorded. It returns the corrections made. Drift is judged only on
+// members that can dry-run an apply; elsewhere check judges health alone.
+func (a *applier) check(ctx context.Context, work *fleetv1alpha1.Work, results []resourceResult) []resourceResult {
+	_, canJudge := a.member.(dryRunner)
+	var desired map[refKey]*desiredObject
+	if canJudge {
+		desired = a.desiredByRef(work)
+	}
+	var corrected []resourceResult
+	for i := range results {
+		r := &results[i]
+		if r.result != fleetv1alpha1.ApplyResultApplied && r.result != fleetv1alpha1.ApplyResultSkipped {
+			continue
+		}
+		r.corrected = nil
+		live, err := a.member.get(ctx, r.ref)
+		switch {
+		case apierrors.IsNotFound(err) || meta.IsNoMatchError(err):
+			live = nil
+			r.health = health.Of(nil)
+		case err != nil:
+			r.health = health.Result{Status: fleetv1alpha1.HealthUnknown, Message: "reading the live object: " + errorMessage(err)}
+			continue
+		default:
+			r.health = health.Of(live)
+		}
+		d := desired[r.ref.key()]
+		if r.result != fleetv1alpha1.ApplyResultApplied || d == nil {
+			continue
+		}
+		if live != nil && live.GetAnnotations()[fleetv1alpha1.AnnotationReconcile] == fleetv1alpha1.ReconcileDisabled {
+			*r = skippedLive(r.ref, live) // no longer managed: no drift, no correction, no prune
+			continue
+		}
+		res, ok := a.judge(ctx, d, live)
+		if !ok {
+			continue
+		}
+		r.drift = nil
+		if !res.Drifted() {
+			continue
+		}
+		if work.Spec.DriftPolicy == fleetv1alpha1.DriftPolicyReport {
+			r.drift = &res
+			continue
+		}
+		out, err := a.member.apply(ctx, d.obj)
+		if err != nil {
+			a.metrics.applies.WithLabelValues(resultLabel(fleetv1alpha1.ApplyResultFailed)).Inc()
+			r.drift = &res
+			r.message = truncate("correcting drift: " + errorMessage(err))
+			continue
+		}
+		a.metrics.applies.WithLabelValues(resultLabel(fleetv1alpha1.ApplyResultApplied)).Inc()
+		a.countCorrection(ctx, r.ref, res)
+		r.health = health.Of(out)
+		r.corrected = &res
+		if strings.HasPrefix(r.message, "correcting drift: ") {
+			r.message = ""
+		}
+		corrected = append(corrected, *r)
+	}
+	return corrected
+}
+
+// desiredByRef decodes a Work's valid manifests, as apply would apply them.
+func (a *applier) desiredByRef(work *fleetv1alpha1.Work) map[refKey]*desiredObject {
+	objs := decodeManifests(work.Name, work.Spec.Manifests)
+	out := make(map[refKey]*desiredObject, len(objs))
+	for i := range objs {
+		d := &objs[i]
+		if d.err != nil || a.normalize(d) != nil {
+			continue
+		}
+		out[d.ref.key()] = d
+	}
+	return out
 }
 
 // changed reports whether an apply changed the live object: the result has
@@ -331,25 +471,6 @@ func (a *applier) pruneOne(ctx context.Context, ref objectRef, label string, orp
 		return failed(ref, "deleting", err, false)
 	}
 	return pruned("")
-}
-
-// refreshHealth reads the live state of applied objects and judges it again.
-func (a *applier) refreshHealth(ctx context.Context, results []resourceResult) {
-	for i := range results {
-		r := &results[i]
-		if r.result != fleetv1alpha1.ApplyResultApplied && r.result != fleetv1alpha1.ApplyResultSkipped {
-			continue
-		}
-		live, err := a.member.get(ctx, r.ref)
-		switch {
-		case apierrors.IsNotFound(err) || meta.IsNoMatchError(err):
-			r.health = health.Of(nil)
-		case err != nil:
-			r.health = health.Result{Status: fleetv1alpha1.HealthUnknown, Message: "reading the live object: " + errorMessage(err)}
-		default:
-			r.health = health.Of(live)
-		}
-	}
 }
 
 // failed is a Failed result; doing says what the agent was doing, if the

@@ -2,11 +2,18 @@ package agent
 
 import (
 	"net/http"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/util/retry"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
 )
@@ -111,5 +118,236 @@ func TestRetryCorrectsDrift(t *testing.T) {
 	e.waitWorkReady(t, cluster, "web", 60*time.Second)
 	if n := driftCorrections(t, opts); n != 1 {
 		t.Errorf("%s = %v once every object is applied, want 1", driftSeries, n)
+	}
+}
+
+// editDeployment changes a Deployment as kubectl edit does: an Update by field
+// manager kubectl-edit, retried on conflicts with the controllers.
+func (e *env) editDeployment(t *testing.T, ns, name string, change func(d *appsv1.Deployment)) {
+	t.Helper()
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		d, err := e.memberKube.AppsV1().Deployments(ns).Get(e.ctx, name, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		change(d)
+		_, err = e.memberKube.AppsV1().Deployments(ns).Update(e.ctx, d, metav1.UpdateOptions{FieldManager: "kubectl-edit"})
+		return err
+	})
+	mustf(t, err, "editing deployment %s", name)
+}
+
+func (e *env) editConfigMap(t *testing.T, ns, name string, change func(cm *corev1.ConfigMap)) {
+	t.Helper()
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		cm, err := e.memberKube.CoreV1().ConfigMaps(ns).Get(e.ctx, name, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		change(cm)
+		_, err = e.memberKube.CoreV1().ConfigMaps(ns).Update(e.ctx, cm, metav1.UpdateOptions{FieldManager: "kubectl-edit"})
+		return err
+	})
+	mustf(t, err, "editing configmap %s", name)
+}
+
+func driftedCondition(w *fleetv1alpha1.Work) *metav1.Condition {
+	return meta.FindStatusCondition(w.Status.Conditions, fleetv1alpha1.ConditionDrifted)
+}
+
+// Under the Correct policy (the default) a resync finds replicas changed
+// with kubectl edit, says what changed and who changed it, and changes it
+// back. Fields Flotilla does not set (an annotation, minReadySeconds),
+// defaulted fields and status are left as they are and are not drift.
+func TestResyncCorrectsDrift(t *testing.T) {
+	e := newEnv(t)
+	const cluster, ns = "drift-correct", "drift-correct-app"
+	hubCreds := e.join(t, cluster)
+	opts := testOptions(t, cluster)
+	e.startAgent(t, hubCreds, opts)
+
+	w := work(cluster, "web", namespaceObj(ns), deploymentObj(ns, 2))
+	mustf(t, e.hubClient.Create(e.ctx, w), "creating work")
+	ready := e.waitWorkReady(t, cluster, "web", 90*time.Second)
+	if c := driftedCondition(ready); c == nil || c.Status != metav1.ConditionFalse || c.Reason != fleetv1alpha1.ReasonNoDrift {
+		t.Fatalf("Drifted condition of a fresh Work = %+v, want False/NoDrift", c)
+	}
+
+	// Out of band, but not drift: fields Flotilla does not own.
+	e.editDeployment(t, ns, "web", func(d *appsv1.Deployment) {
+		d.Annotations = map[string]string{"team": "checkout"}
+		d.Spec.MinReadySeconds = 5
+	})
+	edited := time.Now()
+	e.editDeployment(t, ns, "web", func(d *appsv1.Deployment) { d.Spec.Replicas = ptr.To[int32](5) })
+
+	var got *fleetv1alpha1.Work
+	waitFor(t, 3*opts.ResyncInterval+30*time.Second, "drift corrected", func() (bool, string) {
+		d, err := e.memberKube.AppsV1().Deployments(ns).Get(e.ctx, "web", metav1.GetOptions{})
+		if err != nil {
+			return false, err.Error()
+		}
+		got, err = e.getWork(t, cluster, "web")
+		if err != nil {
+			return false, err.Error()
+		}
+		c := driftedCondition(got)
+		return *d.Spec.Replicas == 2 && got.Status.Drift != nil && got.Status.Drift.Corrections == 1 &&
+			c != nil && c.Reason == fleetv1alpha1.ReasonDriftCorrected, describeStatus(got)
+	})
+	t.Logf("drift corrected %s after the edit (resync interval %s)", time.Since(edited).Round(time.Second), opts.ResyncInterval)
+	c := driftedCondition(got)
+	if c.Status != metav1.ConditionFalse || !strings.Contains(c.Message, "Deployment.apps/"+ns+"/web: spec.replicas (by kubectl-edit)") {
+		t.Errorf("Drifted condition = %+v, want False naming spec.replicas by kubectl-edit", c)
+	}
+	for _, notDrift := range []string{"minReadySeconds", "annotations", "status", "strategy", "progressDeadlineSeconds"} {
+		if strings.Contains(c.Message, notDrift) {
+			t.Errorf("Drifted condition names %s: %s", notDrift, c.Message)
+		}
+	}
+	if got.Status.Drift.Unexplained != 0 || got.Status.Drift.LastCorrectionTime == nil {
+		t.Errorf("drift summary = %+v, want no unexplained drift and a last correction time", got.Status.Drift)
+	}
+	d, err := e.memberKube.AppsV1().Deployments(ns).Get(e.ctx, "web", metav1.GetOptions{})
+	mustf(t, err, "reading deployment")
+	if d.Annotations["team"] != "checkout" || d.Spec.MinReadySeconds != 5 {
+		t.Errorf("fields Flotilla does not own were changed: annotations %v, minReadySeconds %d", d.Annotations, d.Spec.MinReadySeconds)
+	}
+	if n := driftCorrections(t, opts); n != 1 {
+		t.Errorf("%s = %v, want 1", driftSeries, n)
+	}
+	e.waitWorkReady(t, cluster, "web", 60*time.Second)
+}
+
+// Under the Report policy drift is reported, per resource with its fields,
+// who made it and since when, and left alone, also by a restarted agent.
+// Replicas an autoscaler sets through the scale subresource, when the
+// manifest leaves them out, are not drift.
+func TestResyncReportsDrift(t *testing.T) {
+	e := newEnv(t)
+	const cluster, ns = "drift-report", "drift-report-app"
+	hubCreds := e.join(t, cluster)
+	opts := testOptions(t, cluster)
+	first := e.startAgent(t, hubCreds, opts)
+
+	deploy := deploymentObj(ns, 1)
+	delete(deploy["spec"].(map[string]any), "replicas")
+	w := work(cluster, "web", namespaceObj(ns), deploy, configMapObj(ns, "settings", map[string]string{"color": "blue"}))
+	w.Spec.DriftPolicy = fleetv1alpha1.DriftPolicyReport
+	mustf(t, e.hubClient.Create(e.ctx, w), "creating work")
+	e.waitWorkReady(t, cluster, "web", 90*time.Second)
+
+	scale, err := e.memberKube.AppsV1().Deployments(ns).GetScale(e.ctx, "web", metav1.GetOptions{})
+	mustf(t, err, "reading scale")
+	scale.Spec.Replicas = 3
+	_, err = e.memberKube.AppsV1().Deployments(ns).UpdateScale(e.ctx, "web", scale, metav1.UpdateOptions{FieldManager: "horizontal-pod-autoscaler"})
+	mustf(t, err, "scaling")
+	e.editConfigMap(t, ns, "settings", func(cm *corev1.ConfigMap) { cm.Data["color"] = "red" })
+
+	reported := func(timeout time.Duration) *fleetv1alpha1.Work {
+		var got *fleetv1alpha1.Work
+		waitFor(t, timeout, "drift reported", func() (bool, string) {
+			var err error
+			got, err = e.getWork(t, cluster, "web")
+			if err != nil {
+				return false, err.Error()
+			}
+			c := driftedCondition(got)
+			cm := findResource(got, "ConfigMap", "settings", fleetv1alpha1.ApplyResultApplied)
+			return c != nil && c.Status == metav1.ConditionTrue && c.Reason == fleetv1alpha1.ReasonDriftDetected &&
+				cm != nil && cm.Drift != nil, describeStatus(got)
+		})
+		return got
+	}
+	got := reported(3*opts.ResyncInterval + 30*time.Second)
+	cm := findResource(got, "ConfigMap", "settings", "")
+	if cm.Drift.State != fleetv1alpha1.DriftUnexplained || !slices.Equal(cm.Drift.Fields, []string{"data.color"}) ||
+		cm.Drift.By != "kubectl-edit" || cm.Drift.Since == nil {
+		t.Errorf("configmap drift = %+v, want Unexplained data.color by kubectl-edit with a since", cm.Drift)
+	}
+	if dep := findResource(got, "Deployment", "web", ""); dep == nil || dep.Drift != nil {
+		t.Errorf("deployment resource = %+v, want no drift (replicas belong to the autoscaler)", dep)
+	}
+	if got.Status.Drift == nil || got.Status.Drift.Unexplained != 1 || got.Status.Drift.Corrections != 0 {
+		t.Errorf("drift summary = %+v, want 1 unexplained, no corrections", got.Status.Drift)
+	}
+	since := cm.Drift.Since.DeepCopy()
+
+	// A restarted agent applies its Works again, but not over Report drift.
+	first.stop(t)
+	restarted := time.Now()
+	e.startAgent(t, hubCreds, opts)
+	waitFor(t, 60*time.Second, "the restarted agent's first pass", func() (bool, string) {
+		w, err := e.getWork(t, cluster, "web")
+		if err != nil {
+			return false, err.Error()
+		}
+		return w.Status.LastAppliedTime != nil && !w.Status.LastAppliedTime.Time.Before(restarted.Truncate(time.Second)), describeStatus(w)
+	})
+	got = reported(30 * time.Second)
+	if cm := findResource(got, "ConfigMap", "settings", ""); cm.Drift == nil || !cm.Drift.Since.Equal(since) {
+		t.Errorf("configmap drift after the restart = %+v, want the same since %v", cm.Drift, since)
+	}
+	live, err := e.memberKube.CoreV1().ConfigMaps(ns).Get(e.ctx, "settings", metav1.GetOptions{})
+	mustf(t, err, "reading configmap")
+	if live.Data["color"] != "red" {
+		t.Errorf("color = %q, want red: Report must not correct", live.Data["color"])
+	}
+	d, err := e.memberKube.AppsV1().Deployments(ns).Get(e.ctx, "web", metav1.GetOptions{})
+	mustf(t, err, "reading deployment")
+	if *d.Spec.Replicas != 3 {
+		t.Errorf("replicas = %d, want the autoscaler's 3", *d.Spec.Replicas)
+	}
+	if n := driftCorrections(t, opts); n != 0 {
+		t.Errorf("%s = %v, want 0 under Report", driftSeries, n)
+	}
+}
+
+// fleet.flotilla.dev/reconcile: disabled on a live object stops managing it
+// without deleting it: its drift is neither reported nor corrected, and it
+// is not pruned when it leaves the Work.
+func TestReconcileDisabledStopsManaging(t *testing.T) {
+	e := newEnv(t)
+	const cluster, ns = "drift-unmanaged", "drift-unmanaged-app"
+	hubCreds := e.join(t, cluster)
+	opts := testOptions(t, cluster)
+	e.startAgent(t, hubCreds, opts)
+
+	w := work(cluster, "web", namespaceObj(ns), configMapObj(ns, "settings", map[string]string{"color": "blue"}))
+	mustf(t, e.hubClient.Create(e.ctx, w), "creating work")
+	e.waitWorkReady(t, cluster, "web", 60*time.Second)
+
+	e.editConfigMap(t, ns, "settings", func(cm *corev1.ConfigMap) {
+		cm.Annotations = map[string]string{fleetv1alpha1.AnnotationReconcile: fleetv1alpha1.ReconcileDisabled}
+		cm.Data["color"] = "red"
+	})
+	waitFor(t, 3*opts.ResyncInterval+30*time.Second, "configmap skipped", func() (bool, string) {
+		got, err := e.getWork(t, cluster, "web")
+		if err != nil {
+			return false, err.Error()
+		}
+		r := findResource(got, "ConfigMap", "settings", fleetv1alpha1.ApplyResultSkipped)
+		return r != nil && r.Drift == nil && strings.Contains(r.Message, "on the live object"), describeStatus(got)
+	})
+	cm, err := e.memberKube.CoreV1().ConfigMaps(ns).Get(e.ctx, "settings", metav1.GetOptions{})
+	mustf(t, err, "reading configmap")
+	if cm.Data["color"] != "red" || driftCorrections(t, opts) != 0 {
+		t.Errorf("color %q, %s %v: an unmanaged object was corrected", cm.Data["color"], driftSeries, driftCorrections(t, opts))
+	}
+
+	// Leaving the Work, it stays (orphaned).
+	mustf(t, e.hubClient.Get(e.ctx, client.ObjectKeyFromObject(w), w), "reading work")
+	setManifests(w, namespaceObj(ns))
+	mustf(t, e.hubClient.Update(e.ctx, w), "updating work")
+	waitFor(t, 60*time.Second, "configmap left in place", func() (bool, string) {
+		got, err := e.getWork(t, cluster, "web")
+		if err != nil {
+			return false, err.Error()
+		}
+		r := findResource(got, "ConfigMap", "settings", fleetv1alpha1.ApplyResultSkipped)
+		return got.Status.ObservedGeneration == got.Generation && r != nil, describeStatus(got)
+	})
+	if _, err := e.memberKube.CoreV1().ConfigMaps(ns).Get(e.ctx, "settings", metav1.GetOptions{}); err != nil {
+		t.Errorf("unmanaged configmap after it left the Work: %v", err)
 	}
 }

@@ -48,6 +48,16 @@ type member interface {
 	resetKinds()
 }
 
+// dryRunner is a member that can show what an apply would store without
+// storing it. Under the Report drift policy drift is judged only on members
+// that can (the API server can; the fleet simulator's member cannot).
+type dryRunner interface {
+	// dryRunApply server-side-applies obj as apply does, with dryRun=All.
+	dryRunApply(ctx context.Context, obj *unstructured.Unstructured) (*unstructured.Unstructured, error)
+}
+
+var _ dryRunner = (*apiMember)(nil)
+
 // clusterFacts are reported on the Cluster status.
 type clusterFacts struct {
 	KubernetesVersion string
@@ -164,6 +174,14 @@ func (m *apiMember) apply(ctx context.Context, obj *unstructured.Unstructured) (
 		return nil, err
 	}
 	return ri.Apply(ctx, obj.GetName(), obj, metav1.ApplyOptions{FieldManager: fleetv1alpha1.FieldManager, Force: true})
+}
+
+func (m *apiMember) dryRunApply(ctx context.Context, obj *unstructured.Unstructured) (*unstructured.Unstructured, error) {
+	ri, err := m.resource(refOf(obj), false)
+	if err != nil {
+		return nil, err
+	}
+	return ri.Apply(ctx, obj.GetName(), obj, metav1.ApplyOptions{FieldManager: fleetv1alpha1.FieldManager, Force: true, DryRun: []string{metav1.DryRunAll}})
 }
 
 func (m *apiMember) delete(ctx context.Context, ref objectRef, uid types.UID) error {

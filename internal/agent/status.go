@@ -3,6 +3,7 @@ package agent
 import (
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -10,6 +11,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
+	"github.com/flotilla-dev/flotilla/internal/drift"
 	"github.com/flotilla-dev/flotilla/internal/health"
 )
 
@@ -26,6 +28,11 @@ type passRecord struct {
 	instanceRevision string
 	at               time.Time
 	pass             *applyPass
+	// corrected are the drift corrections made since status was last
+	// written (by this pass or by checks since).
+	corrected []resourceResult
+	// driftJudged says drift is judged on this member (it can dry-run).
+	driftJudged bool
 }
 
 // computeStatus returns the Work status for the last pass, starting from the
@@ -41,12 +48,17 @@ func computeStatus(prev fleetv1alpha1.WorkStatus, rec *passRecord, now time.Time
 		st.LastAppliedTime = ptrTime(rec.at)
 	}
 
+	since := driftSince(prev)
 	st.Resources = make([]fleetv1alpha1.ResourceStatus, 0, min(len(pass.resources)+len(pass.pruned), maxStatusResources))
 	for _, r := range append(append([]resourceResult(nil), pass.resources...), pass.pruned...) {
 		if len(st.Resources) == maxStatusResources {
 			break
 		}
-		st.Resources = append(st.Resources, resourceStatus(r))
+		rs := resourceStatus(r)
+		if r.drift != nil {
+			rs.Drift = resourceDrift(r, since, now)
+		}
+		st.Resources = append(st.Resources, rs)
 	}
 
 	var failedApply, failedPrune, permanent, transient int
@@ -142,6 +154,8 @@ func computeStatus(prev fleetv1alpha1.WorkStatus, rec *passRecord, now time.Time
 	default:
 		meta.RemoveStatusCondition(&st.Conditions, fleetv1alpha1.ConditionStalled)
 	}
+	setDrift(&st, prev, rec, now, set)
+
 	// Reconciling: the agent is still working on it by itself.
 	switch {
 	case transient > 0 || failedPrune > 0:
@@ -152,6 +166,90 @@ func computeStatus(prev fleetv1alpha1.WorkStatus, rec *passRecord, now time.Time
 		meta.RemoveStatusCondition(&st.Conditions, fleetv1alpha1.ConditionReconciling)
 	}
 	return st
+}
+
+// setDrift sets the drift summary and the Drifted condition: True while an
+// object differs from what was applied (drift policy Report, or a failed
+// correction); False with reason DriftCorrected once the agent undid drift
+// (until drift is seen again), NoDrift otherwise. The condition is left out
+// on members where drift is not judged.
+func setDrift(st *fleetv1alpha1.WorkStatus, prev fleetv1alpha1.WorkStatus, rec *passRecord, now time.Time,
+	set func(condType string, status metav1.ConditionStatus, reason, message string)) {
+	var drifted []resourceResult
+	for _, r := range rec.pass.resources {
+		if r.drift != nil {
+			drifted = append(drifted, r)
+		}
+	}
+	if len(drifted) > 0 || len(rec.corrected) > 0 || prev.Drift != nil {
+		sum := &fleetv1alpha1.DriftSummary{}
+		if prev.Drift != nil {
+			sum = prev.Drift.DeepCopy()
+		}
+		sum.Unexplained = int32(min(len(drifted), maxStatusResources)) //nolint:gosec // bounded
+		if n := len(rec.corrected); n > 0 {
+			sum.Corrections += int64(n)
+			sum.LastCorrectionTime = ptrTime(now)
+		}
+		st.Drift = sum
+	}
+	if !rec.driftJudged {
+		return
+	}
+	switch {
+	case len(drifted) > 0:
+		set(fleetv1alpha1.ConditionDrifted, metav1.ConditionTrue, fleetv1alpha1.ReasonDriftDetected,
+			fmt.Sprintf("%d resources differ from what was applied; first: %s: %s", len(drifted), drifted[0].ref, describeDrift(*drifted[0].drift)))
+	case len(rec.corrected) > 0:
+		last := rec.corrected[len(rec.corrected)-1]
+		set(fleetv1alpha1.ConditionDrifted, metav1.ConditionFalse, fleetv1alpha1.ReasonDriftCorrected,
+			fmt.Sprintf("corrected drift on %d resources; last: %s: %s", len(rec.corrected), last.ref, describeDrift(*last.corrected)))
+	default:
+		if c := meta.FindStatusCondition(st.Conditions, fleetv1alpha1.ConditionDrifted); c != nil &&
+			c.Status == metav1.ConditionFalse && c.Reason == fleetv1alpha1.ReasonDriftCorrected {
+			return // keep saying what was corrected last
+		}
+		set(fleetv1alpha1.ConditionDrifted, metav1.ConditionFalse, fleetv1alpha1.ReasonNoDrift, "managed fields are as applied")
+	}
+}
+
+// describeDrift renders a drift for a condition message.
+func describeDrift(d drift.Result) string {
+	if d.Deleted {
+		return "deleted"
+	}
+	msg := strings.Join(d.Fields, ", ")
+	if d.Count > len(d.Fields) {
+		msg += fmt.Sprintf(" and %d more", d.Count-len(d.Fields))
+	}
+	if d.By != "" {
+		msg += " (by " + d.By + ")"
+	}
+	return msg
+}
+
+// driftSince maps each resource that had drift in prev to when it was first seen.
+func driftSince(prev fleetv1alpha1.WorkStatus) map[refKey]metav1.Time {
+	out := map[refKey]metav1.Time{}
+	for _, rs := range prev.Resources {
+		if rs.Drift != nil && rs.Drift.Since != nil {
+			out[refKey{rs.Group, rs.Kind, rs.Namespace, rs.Name}] = *rs.Drift.Since
+		}
+	}
+	return out
+}
+
+func resourceDrift(r resourceResult, since map[refKey]metav1.Time, now time.Time) *fleetv1alpha1.ResourceDrift {
+	d := &fleetv1alpha1.ResourceDrift{State: fleetv1alpha1.DriftUnexplained, By: clip(r.drift.By, 253)}
+	for _, f := range r.drift.Fields {
+		d.Fields = append(d.Fields, clip(f, 512))
+	}
+	if t, ok := since[r.ref.key()]; ok {
+		d.Since = &t
+	} else {
+		d.Since = ptrTime(now)
+	}
+	return d
 }
 
 // deletingStatus is the status of a Work being deleted (held by a finalizer):

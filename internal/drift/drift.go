@@ -12,7 +12,6 @@
 package drift
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"reflect"
@@ -102,7 +101,7 @@ func ownedFields(entries []metav1.ManagedFieldsEntry, manager string) (*fieldpat
 		if e.FieldsV1 == nil {
 			return set, nil
 		}
-		if err := set.FromJSON(bytes.NewReader(e.FieldsV1.Raw)); err != nil {
+		if err := set.FromJSON(e.FieldsV1.GetRawReader()); err != nil {
 			return nil, fmt.Errorf("reading the managed fields of %s: %w", manager, err)
 		}
 		return set, nil
@@ -225,7 +224,7 @@ func changedBy(entries []metav1.ManagedFieldsEntry, manager string, drifted []fi
 			continue
 		}
 		set := &fieldpath.Set{}
-		if err := set.FromJSON(bytes.NewReader(e.FieldsV1.Raw)); err != nil {
+		if err := set.FromJSON(e.FieldsV1.GetRawReader()); err != nil {
 			continue
 		}
 		o := owner{name: e.Manager}

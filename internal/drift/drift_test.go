@@ -43,7 +43,7 @@ func entry(t *testing.T, mgr string, op metav1.ManagedFieldsOperationType, subre
 	}
 	mt := metav1.NewTime(ts)
 	return metav1.ManagedFieldsEntry{Manager: mgr, Operation: op, APIVersion: "apps/v1", Subresource: subresource,
-		FieldsType: "FieldsV1", FieldsV1: &metav1.FieldsV1{Raw: raw}, Time: &mt}
+		FieldsType: "FieldsV1", FieldsV1: metav1.NewFieldsV1(string(raw)), Time: &mt}
 }
 
 // withFields replaces the managedFields entry of the same manager, operation
