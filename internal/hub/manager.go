@@ -35,6 +35,7 @@ import (
 	"github.com/flotilla-dev/flotilla/internal/controller/override"
 	"github.com/flotilla-dev/flotilla/internal/controller/promise"
 	"github.com/flotilla-dev/flotilla/internal/controller/rollout"
+	"github.com/flotilla-dev/flotilla/internal/gitdelivery"
 	"github.com/flotilla-dev/flotilla/internal/kube"
 	"github.com/flotilla-dev/flotilla/internal/metrics"
 )
@@ -80,6 +81,8 @@ type Options struct {
 	// instead of Rollouts (tests of rendering alone): no Rollout controller
 	// runs and Promise changes start no Rollout.
 	Revisions instance.RevisionSelector
+	// GitDelivery configures the publisher of git-delivered clusters.
+	GitDelivery gitdelivery.Options
 }
 
 // Defaults for the hub's API client (see Options.KubeAPIQPS).
@@ -237,6 +240,9 @@ func NewManager(ctx context.Context, config *rest.Config, opts Options) (ctrl.Ma
 	}
 	if err := override.SetupWithManager(ctx, mgr); err != nil {
 		return nil, fmt.Errorf("setting up the Override controller: %w", err)
+	}
+	if err := gitdelivery.SetupWithManager(mgr, opts.GitDelivery); err != nil {
+		return nil, fmt.Errorf("setting up git delivery: %w", err)
 	}
 	return mgr, nil
 }

@@ -1,0 +1,226 @@
+package gitdelivery
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/events"
+	"k8s.io/utils/clock"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
+	"github.com/flotilla-dev/flotilla/internal/controller"
+)
+
+// Reconciler publishes the Works of each git-delivered Cluster.
+type Reconciler struct {
+	Client client.Client
+	// SecretReader reads credentials from the API server: the hub may only
+	// get Secrets, so it must not cache (list and watch) them.
+	SecretReader client.Reader
+	Recorder     events.EventRecorder
+	Clock        clock.PassiveClock
+	Publisher    *Publisher
+	// RetryInterval is when a failed publish is tried again.
+	RetryInterval time.Duration
+	// ResyncInterval is when a published cluster is published again, to
+	// restore files changed in the repository behind the hub's back.
+	ResyncInterval time.Duration
+}
+
+// Reconcile implements reconcile.Reconciler.
+func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	log := ctrl.LoggerFrom(ctx).WithValues("cluster", req.Name)
+	ctx = ctrl.LoggerInto(ctx, log)
+
+	cluster := &fleetv1alpha1.Cluster{}
+	if err := r.Client.Get(ctx, req.NamespacedName, cluster); err != nil {
+		if apierrors.IsNotFound(err) {
+			return ctrl.Result{}, r.forget(req.Name)
+		}
+		return ctrl.Result{}, err
+	}
+	git := cluster.Spec.Delivery.Git
+	if cluster.Spec.Delivery.Mode != fleetv1alpha1.DeliveryGit || git == nil || !cluster.DeletionTimestamp.IsZero() {
+		return ctrl.Result{}, r.forget(cluster.Name)
+	}
+
+	works := &fleetv1alpha1.WorkList{}
+	if err := r.Client.List(ctx, works, client.InNamespace(fleetv1alpha1.ClusterNamespace(cluster.Name))); err != nil {
+		return ctrl.Result{}, fmt.Errorf("listing the Works of cluster %s: %w", cluster.Name, err)
+	}
+	target := Target{URL: git.URL, Branch: git.Branch, Path: git.Path}
+	if target.Branch == "" {
+		target.Branch = "main"
+	}
+	if target.Path == "" {
+		target.Path = DefaultPath(cluster.Name)
+	}
+
+	res, err := r.publish(ctx, cluster, target, works.Items)
+	now := r.Clock.Now()
+	var perr *Error
+	if errors.As(err, &perr) {
+		log.Info("git delivery failed", "reason", perr.Reason, "message", perr.Message)
+		if err := r.setDelivered(ctx, cluster, metav1.ConditionFalse, perr.Reason, perr.Message, nil, now); err != nil {
+			return ctrl.Result{}, err
+		}
+		return ctrl.Result{RequeueAfter: r.RetryInterval}, nil
+	}
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	if res.Pushed {
+		log.Info("pushed", "commit", res.Commit, "branch", target.Branch, "attempts", res.Attempts)
+	}
+	msg := fmt.Sprintf("%s of branch %s holds the %d Works under %s", short(res.Commit), target.Branch, len(works.Items), target.Path)
+	if err := r.setDelivered(ctx, cluster, metav1.ConditionTrue, fleetv1alpha1.ReasonGitPushed, msg, &res, now); err != nil {
+		return ctrl.Result{}, err
+	}
+	if err := r.markDelivered(ctx, works.Items, git.HealthSource, res.Commit, target.Branch, now); err != nil {
+		return ctrl.Result{}, err
+	}
+	return ctrl.Result{RequeueAfter: r.ResyncInterval}, nil
+}
+
+// publish reads the credentials and writes the Works' files. A failure the
+// user must fix comes back as *Error.
+func (r *Reconciler) publish(ctx context.Context, cluster *fleetv1alpha1.Cluster, t Target, works []fleetv1alpha1.Work) (Result, error) {
+	var data map[string][]byte
+	if ref := cluster.Spec.Delivery.Git.SecretRef; ref != nil {
+		ns := ref.Namespace
+		if ns == "" {
+			ns = fleetv1alpha1.PlatformNamespace
+		}
+		secret := &corev1.Secret{}
+		if err := r.SecretReader.Get(ctx, types.NamespacedName{Namespace: ns, Name: ref.Name}, secret); err != nil {
+			if apierrors.IsNotFound(err) || apierrors.IsForbidden(err) {
+				return Result{}, &Error{Reason: fleetv1alpha1.ReasonSecretNotFound,
+					Message: fmt.Sprintf("secret %s/%s cannot be read: %s", ns, ref.Name, apierrors.ReasonForError(err))}
+			}
+			return Result{}, fmt.Errorf("reading secret %s/%s: %w", ns, ref.Name, err)
+		}
+		data = secret.Data
+	}
+	auth, err := NewAuth(data, filepath.Join(r.Publisher.Dir, ".ssh", cluster.Name))
+	if err != nil {
+		return Result{}, &Error{Reason: fleetv1alpha1.ReasonSecretNotFound, Message: err.Error()}
+	}
+	files, err := Files(t.Path, works)
+	if err != nil {
+		return Result{}, &Error{Reason: fleetv1alpha1.ReasonGitPushFailed, Message: err.Error()}
+	}
+	var changed []*fleetv1alpha1.Work
+	for i := range works {
+		if !delivered(&works[i]) {
+			changed = append(changed, &works[i])
+		}
+	}
+	return r.Publisher.Publish(ctx, cluster.Name, t, auth, files, CommitMessage(cluster.Name, changed))
+}
+
+// setDelivered writes the Delivered condition and, after a publish, status.git.
+// The Cluster controller writes the rest of the status; the patch carries the
+// resourceVersion so neither overwrites the other's conditions with a stale copy.
+func (r *Reconciler) setDelivered(ctx context.Context, cluster *fleetv1alpha1.Cluster, status metav1.ConditionStatus,
+	reason, message string, res *Result, now time.Time) error {
+	previous := meta.FindStatusCondition(cluster.Status.Conditions, fleetv1alpha1.ConditionDelivered)
+	base := cluster.DeepCopy()
+	controller.SetCondition(&cluster.Status.Conditions, metav1.Condition{
+		Type: fleetv1alpha1.ConditionDelivered, Status: status, Reason: reason, Message: message,
+		ObservedGeneration: cluster.Generation,
+	}, now)
+	if res != nil && res.Commit != "" {
+		g := cluster.Status.Git
+		if g == nil {
+			g = &fleetv1alpha1.GitDeliveryStatus{}
+			cluster.Status.Git = g
+		}
+		if res.Pushed || g.LastCommit == "" {
+			t := metav1.NewTime(now.Truncate(time.Second))
+			g.LastCommit, g.LastPushTime = res.Commit, &t
+		}
+	}
+	if err := r.Client.Status().Patch(ctx, cluster, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{})); err != nil {
+		return fmt.Errorf("patching status of cluster %s: %w", cluster.Name, err)
+	}
+	switch {
+	case res != nil && res.Pushed:
+		r.Recorder.Eventf(cluster, nil, corev1.EventTypeNormal, reason, "Push", "pushed %s: %s", short(res.Commit), message)
+	case previous == nil || previous.Status != status || previous.Reason != reason:
+		eventType := corev1.EventTypeNormal
+		if status != metav1.ConditionTrue {
+			eventType = corev1.EventTypeWarning
+		}
+		r.Recorder.Eventf(cluster, nil, eventType, reason, "Push", "%s", message)
+	}
+	return nil
+}
+
+// markDelivered writes, on each Work whose files are at commit, the status an
+// agent would after applying it, so Rollouts count git clusters unchanged:
+// Applied (admitted) once pushed, and Healthy at once with healthSource
+// None. With healthSource Agent, health is left to the agent in report-only
+// mode, and the Work waits as Progressing until it reports.
+func (r *Reconciler) markDelivered(ctx context.Context, works []fleetv1alpha1.Work, source fleetv1alpha1.GitHealthSource,
+	commit, branch string, now time.Time) error {
+	at := metav1.NewTime(now.Truncate(time.Second))
+	for i := range works {
+		w := &works[i]
+		if !w.DeletionTimestamp.IsZero() || delivered(w) {
+			continue
+		}
+		err := controller.PatchStatus(ctx, r.Client, w, func(w *fleetv1alpha1.Work) {
+			w.Status.ObservedGeneration = w.Generation
+			w.Status.AppliedRevision = w.Spec.Revision
+			w.Status.AppliedInstanceRevision = w.Spec.InstanceRevision
+			w.Status.LastAppliedTime = &at
+			msg := fmt.Sprintf("committed to branch %s at %s", branch, short(commit))
+			set := func(typ string, status metav1.ConditionStatus, reason, message string) {
+				controller.SetCondition(&w.Status.Conditions, metav1.Condition{Type: typ, Status: status, Reason: reason,
+					Message: message, ObservedGeneration: w.Generation}, now)
+			}
+			set(fleetv1alpha1.ConditionApplied, metav1.ConditionTrue, fleetv1alpha1.ReasonApplied, msg)
+			if source == fleetv1alpha1.GitHealthNone {
+				set(fleetv1alpha1.ConditionHealthy, metav1.ConditionTrue, fleetv1alpha1.ReasonHealthy, "healthSource None: healthy once pushed")
+				set(fleetv1alpha1.ConditionReady, metav1.ConditionTrue, fleetv1alpha1.ReasonHealthy, msg)
+			} else if meta.FindStatusCondition(w.Status.Conditions, fleetv1alpha1.ConditionHealthy) == nil {
+				set(fleetv1alpha1.ConditionReady, metav1.ConditionFalse, fleetv1alpha1.ReasonInProgress,
+					msg+"; waiting for health from the agent in report-only mode")
+			}
+		})
+		if client.IgnoreNotFound(err) != nil {
+			return fmt.Errorf("marking Work %s/%s delivered: %w", w.Namespace, w.Name, err)
+		}
+	}
+	return nil
+}
+
+// delivered reports whether w's current spec was already published.
+func delivered(w *fleetv1alpha1.Work) bool {
+	return w.Status.ObservedGeneration == w.Generation && w.Status.AppliedRevision == w.Spec.Revision &&
+		meta.IsStatusConditionTrue(w.Status.Conditions, fleetv1alpha1.ConditionApplied)
+}
+
+func (r *Reconciler) forget(cluster string) error {
+	if err := r.Publisher.Forget(cluster); err != nil {
+		return fmt.Errorf("removing the clone of cluster %s: %w", cluster, err)
+	}
+	return nil
+}
+
+func short(sha string) string {
+	if len(sha) > 12 {
+		return sha[:12]
+	}
+	return sha
+}

@@ -1,0 +1,134 @@
+package gitdelivery
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"time"
+
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/util/workqueue"
+	"k8s.io/utils/clock"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
+)
+
+// Defaults for Options.
+const (
+	DefaultBatchWindow    = 2 * time.Second
+	DefaultRetryInterval  = 30 * time.Second
+	DefaultResyncInterval = 5 * time.Minute
+	DefaultWorkers        = 4
+)
+
+// Options configure git delivery.
+type Options struct {
+	// Dir holds the clones; empty means a new temporary directory, removed
+	// when the manager stops.
+	Dir string
+	// BatchWindow is how long a Work change waits for others on the same
+	// cluster before the cluster is published: every change in the window
+	// goes into one commit. Zero means DefaultBatchWindow.
+	BatchWindow time.Duration
+	// RetryInterval, ResyncInterval: see Reconciler. Zero means the defaults.
+	RetryInterval, ResyncInterval time.Duration
+	// Workers is how many clusters are published at once; zero means DefaultWorkers.
+	Workers int
+}
+
+// EventSource is the reporting controller named on git delivery's Events.
+const EventSource = "flotilla-hub"
+
+// SetupWithManager registers the git delivery controller with mgr.
+func SetupWithManager(mgr ctrl.Manager, opts Options) error {
+	if opts.BatchWindow <= 0 {
+		opts.BatchWindow = DefaultBatchWindow
+	}
+	if opts.RetryInterval <= 0 {
+		opts.RetryInterval = DefaultRetryInterval
+	}
+	if opts.ResyncInterval <= 0 {
+		opts.ResyncInterval = DefaultResyncInterval
+	}
+	if opts.Workers <= 0 {
+		opts.Workers = DefaultWorkers
+	}
+	dir := opts.Dir
+	if dir == "" {
+		tmp, err := os.MkdirTemp("", "flotilla-git-")
+		if err != nil {
+			return fmt.Errorf("creating the git clones' directory: %w", err)
+		}
+		dir = tmp
+		if err := mgr.Add(manager.RunnableFunc(func(ctx context.Context) error {
+			<-ctx.Done()
+			return os.RemoveAll(tmp)
+		})); err != nil {
+			return fmt.Errorf("adding the clones' cleanup: %w", err)
+		}
+	} else if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("creating the git clones' directory: %w", err)
+	}
+	r := &Reconciler{
+		Client:         mgr.GetClient(),
+		SecretReader:   mgr.GetAPIReader(),
+		Recorder:       mgr.GetEventRecorder(EventSource),
+		Clock:          clock.RealClock{},
+		Publisher:      &Publisher{Dir: dir, AuthorName: "Flotilla", AuthorEmail: "flotilla@flotilla.dev"},
+		RetryInterval:  opts.RetryInterval,
+		ResyncInterval: opts.ResyncInterval,
+	}
+	return ctrl.NewControllerManagedBy(mgr).
+		Named("gitdelivery").
+		For(&fleetv1alpha1.Cluster{}, builder.WithPredicates(predicate.Funcs{
+			CreateFunc:  func(e event.CreateEvent) bool { return isGit(e.Object) },
+			DeleteFunc:  func(e event.DeleteEvent) bool { return isGit(e.Object) },
+			UpdateFunc:  func(e event.UpdateEvent) bool { return isGit(e.ObjectOld) || isGit(e.ObjectNew) },
+			GenericFunc: func(e event.GenericEvent) bool { return isGit(e.Object) },
+		})).
+		Watches(&fleetv1alpha1.Work{}, batched(opts.BatchWindow)).
+		WithOptions(controller.Options{MaxConcurrentReconciles: opts.Workers}).
+		Complete(r)
+}
+
+func isGit(o client.Object) bool {
+	c, ok := o.(*fleetv1alpha1.Cluster)
+	return ok && c.Spec.Delivery.Mode == fleetv1alpha1.DeliveryGit
+}
+
+// batched enqueues a Work's cluster window after a change to the Work's spec
+// (or its creation or deletion). A delayed item keeps its earliest time, so
+// every change within the window is published by one reconcile. Status
+// changes are ignored: the publisher writes them itself.
+func batched(window time.Duration) handler.EventHandler {
+	enqueue := func(o client.Object, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+		name, ok := fleetv1alpha1.ClusterNameFromNamespace(o.GetNamespace())
+		if !ok {
+			return
+		}
+		q.AddAfter(reconcile.Request{NamespacedName: types.NamespacedName{Name: name}}, window)
+	}
+	return handler.Funcs{
+		CreateFunc: func(_ context.Context, e event.CreateEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+			enqueue(e.Object, q)
+		},
+		UpdateFunc: func(_ context.Context, e event.UpdateEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+			if e.ObjectOld.GetGeneration() != e.ObjectNew.GetGeneration() ||
+				e.ObjectOld.GetDeletionTimestamp().IsZero() != e.ObjectNew.GetDeletionTimestamp().IsZero() {
+				enqueue(e.ObjectNew, q)
+			}
+		},
+		DeleteFunc: func(_ context.Context, e event.DeleteEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+			enqueue(e.Object, q)
+		},
+	}
+}
