@@ -243,6 +243,9 @@ func (g *gitCmd) commit(ctx context.Context, parent, dir string, files map[strin
 	fail := func(err error) (string, bool, error) {
 		return "", false, &Error{Reason: fleetv1alpha1.ReasonGitPushFailed, Message: err.Error()}
 	}
+	if parent == "" && len(files) == 0 {
+		return "", false, nil // nothing to write, and no branch to create for it
+	}
 	readTree := []string{"read-tree", "--empty"}
 	if parent != "" {
 		readTree = []string{"read-tree", parent}
