@@ -1,6 +1,7 @@
 package gitdelivery_test
 
 import (
+	"os/exec"
 	"strconv"
 	"strings"
 	"testing"
@@ -57,10 +58,14 @@ func TestFileRepositoryRollout(t *testing.T) {
 				t.Errorf("%s/%s file:\n%s", c, name, got)
 			}
 		}
-		cl := delivered(e, c, metav1.ConditionTrue, fleetv1alpha1.ReasonGitPushed)
-		if cl.Status.Git == nil || cl.Status.Git.LastCommit == "" || cl.Status.Git.LastPushTime == nil {
-			t.Errorf("%s status.git = %+v", c, cl.Status.Git)
-		}
+		// The push comes before the status: wait for the status to name the commit.
+		head := git(t, repo, "log", "-1", "--format=%H", "main", "--", "clusters/"+c)
+		promisetest.Eventually(t, time.Minute, c+" status.git naming "+head, func() (bool, string) {
+			cl := delivered(e, c, metav1.ConditionTrue, fleetv1alpha1.ReasonGitPushed)
+			g := cl.Status.Git
+			return g != nil && g.LastPushTime != nil && g.LastCommit != "" &&
+				isAncestor(repo, head, g.LastCommit), strFmt(g)
+		})
 		for _, name := range instances {
 			e.WaitWork("gdfile", team, name, c, func(w *fleetv1alpha1.Work) (bool, string) {
 				return w.Status.ObservedGeneration == w.Generation && w.Status.AppliedRevision == r1 &&
@@ -118,4 +123,11 @@ func commits(t *testing.T, repo, path string) int {
 		t.Fatal(err)
 	}
 	return n
+}
+
+// isAncestor reports whether commit a is b or an ancestor of it.
+func isAncestor(repo, a, b string) bool {
+	cmd := exec.Command("git", "merge-base", "--is-ancestor", a, b)
+	cmd.Dir = repo
+	return cmd.Run() == nil
 }

@@ -83,6 +83,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		log.Info("pushed", "commit", res.Commit, "branch", target.Branch, "attempts", res.Attempts)
 	}
 	msg := fmt.Sprintf("%s of branch %s holds the %d Works under %s", short(res.Commit), target.Branch, len(works.Items), target.Path)
+	if res.Commit == "" {
+		msg = fmt.Sprintf("no Works to publish; branch %s does not exist yet", target.Branch)
+	}
 	if err := r.setDelivered(ctx, cluster, metav1.ConditionTrue, fleetv1alpha1.ReasonGitPushed, msg, &res, now); err != nil {
 		return ctrl.Result{}, err
 	}
