@@ -12,8 +12,7 @@ import (
 
 // pendingPages are linked from the index but written on other branches; the
 // test says when one has arrived, so the entry is removed at merge time.
-var pendingPages = map[string]bool{
-}
+var pendingPages = map[string]bool{}
 
 var (
 	mdLink  = regexp.MustCompile(`\]\(([^)\s]+)\)`)
