@@ -9,8 +9,8 @@ import (
 	"sync"
 	"time"
 
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -82,7 +82,7 @@ var builtinKinds = map[schema.GroupKind]bool{
 	{Group: "rbac.authorization.k8s.io", Kind: "Role"}: true, {Group: "rbac.authorization.k8s.io", Kind: "RoleBinding"}: true,
 	{Group: "rbac.authorization.k8s.io", Kind: "ClusterRole"}: false, {Group: "rbac.authorization.k8s.io", Kind: "ClusterRoleBinding"}: false,
 	{Group: "apiextensions.k8s.io", Kind: "CustomResourceDefinition"}: false,
-	{Group: "storage.k8s.io", Kind: "StorageClass"}: false, {Group: "scheduling.k8s.io", Kind: "PriorityClass"}: false,
+	{Group: "storage.k8s.io", Kind: "StorageClass"}:                   false, {Group: "scheduling.k8s.io", Kind: "PriorityClass"}: false,
 }
 
 // NewSimMember returns an empty in-memory member.
