@@ -55,7 +55,7 @@ member cannot run a changed workload: it never becomes available) and which
 are offline (joined, but their agent never starts). It runs until Ctrl-C,
 printing how many clusters are joined and Available.`,
 		Example: `  flotilla sim --clusters 1000 --fail-rate 0.02 --offline-rate 0.01 --seed 7
-  kubectl --kubeconfig .flotilla-sim/hub/kubeconfig get clusters`,
+  kubectl --kubeconfig .flotilla-sim/hub/admin.kubeconfig get clusters`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := o.validate(); err != nil {

@@ -73,6 +73,9 @@ type BenchResult struct {
 	// the rollout (GC'd), and SimRSS the simulator's RSS.
 	PerAgent int64
 	SimRSS   int64
+	// LoadBefore and LoadAfter are the machine's 1-minute load average at the
+	// start and end: other work on the machine skews every figure.
+	LoadBefore, LoadAfter string
 }
 
 // Bench starts a hub control plane and a separate hub controller process,
@@ -137,7 +140,7 @@ func Bench(ctx context.Context, o BenchOptions) (*BenchResult, error) {
 	defer func() { _ = agentLog.Close() }()
 	fleetCtx := logr.NewContext(ctx, zap.New(zap.WriteTo(agentLog), zap.UseDevMode(false)))
 
-	res := &BenchResult{Clusters: fo.Clusters, Mode: o.Mode}
+	res := &BenchResult{Clusters: fo.Clusters, Mode: o.Mode, LoadBefore: loadAverage()}
 	for _, c := range Plan(fo) {
 		if c.Offline {
 			res.Offline++
@@ -277,6 +280,7 @@ func Bench(ctx context.Context, o BenchOptions) (*BenchResult, error) {
 		}
 	}
 	res.SimRSS = res.Total["simulator"].RSS
+	res.LoadAfter = loadAverage()
 	return res, nil
 }
 
@@ -337,7 +341,21 @@ func (r *BenchResult) Table() string {
 	if r.RequestsPerClusterMinute > 0 {
 		row("API requests per cluster per minute at steady state", fmt.Sprintf("%.2f", r.RequestsPerClusterMinute))
 	}
+	row("machine load average (1 min) at start / end", r.LoadBefore+" / "+r.LoadAfter)
 	return b.String()
 }
 
 func mib(b int64) string { return fmt.Sprintf("%.0f MiB", float64(b)/(1<<20)) }
+
+// loadAverage is the machine's 1-minute load average, "?" when unknown.
+func loadAverage() string {
+	data, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
+	}
+	fields := strings.Fields(string(data))
+	if len(fields) == 0 {
+		return "?"
+	}
+	return fields[0]
+}
