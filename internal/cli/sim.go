@@ -233,6 +233,7 @@ waves (sim.flotilla.dev/wave 1, 2, 3), no bake, no approvals.`,
 	addSimFleetFlags(cmd.Flags(), &o.Fleet, ".flotilla-sim-bench")
 	cmd.Flags().StringVar(&o.Mode, "mode", sim.ModeImmediate, "immediate or waves")
 	cmd.Flags().DurationVar(&o.Settle, "settle", 30*time.Second, "wait after the rollout before counting requests")
+	cmd.Flags().StringVar(&o.HeapProfile, "heap-profile", "", "write the simulator's heap profile here after the rollout")
 	cmd.Flags().DurationVar(&o.SteadyWindow, "steady-window", time.Minute, "how long to count requests at steady state (0 skips it)")
 	return cmd
 }

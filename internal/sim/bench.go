@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"time"
@@ -45,6 +46,9 @@ type BenchOptions struct {
 	Settle time.Duration
 	// Progress receives one line per step.
 	Progress io.Writer
+	// HeapProfile, when set, is where the simulator's heap profile is
+	// written after the rollout (what the agents cost, by allocation site).
+	HeapProfile string
 }
 
 // BenchResult is what a benchmark run measured.
@@ -244,6 +248,11 @@ func Bench(ctx context.Context, o BenchOptions) (*BenchResult, error) {
 	if running := fleet.Running(); running > 0 {
 		res.PerAgent = int64(ms.HeapInuse+ms.StackInuse) / int64(running)
 	}
+	if o.HeapProfile != "" {
+		if err := writeHeapProfile(o.HeapProfile); err != nil {
+			return nil, err
+		}
+	}
 
 	if o.SteadyWindow > 0 {
 		step("settling %s, then counting requests for %s", o.Settle, o.SteadyWindow)
@@ -358,4 +367,16 @@ func loadAverage() string {
 		return "?"
 	}
 	return fields[0]
+}
+
+func writeHeapProfile(path string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("creating the heap profile: %w", err)
+	}
+	if err := pprof.WriteHeapProfile(f); err != nil {
+		_ = f.Close()
+		return fmt.Errorf("writing the heap profile: %w", err)
+	}
+	return f.Close()
 }
