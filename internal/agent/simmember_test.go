@@ -14,10 +14,10 @@ import (
 	"github.com/flotilla-dev/flotilla/internal/health"
 )
 
-func simWorkload(kind, name, image string) *unstructured.Unstructured {
+func simWorkload(kind, image string) *unstructured.Unstructured {
 	return &unstructured.Unstructured{Object: map[string]any{
 		"apiVersion": "apps/v1", "kind": kind,
-		"metadata": map[string]any{"name": name, "namespace": "team-a", "labels": map[string]any{fleetv1alpha1.LabelWork: "w1"}},
+		"metadata": map[string]any{"name": "web", "namespace": "team-a", "labels": map[string]any{fleetv1alpha1.LabelWork: "w1"}},
 		"spec": map[string]any{"replicas": int64(2), "template": map[string]any{"spec": map[string]any{
 			"containers": []any{map[string]any{"name": "web", "image": image}},
 		}}},
@@ -35,7 +35,7 @@ func TestSimMemberWorkloadsBecomeAvailableAfterLatency(t *testing.T) {
 		t.Run(kind, func(t *testing.T) {
 			c := &clock{t: time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)}
 			m := NewSimMember(SimMemberOptions{ApplyLatency: 2 * time.Second, Now: c.now})
-			out, err := m.apply(ctx, simWorkload(kind, "web", "web:1"))
+			out, err := m.apply(ctx, simWorkload(kind, "web:1"))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -58,7 +58,7 @@ func TestSimMemberWorkloadsBecomeAvailableAfterLatency(t *testing.T) {
 			}
 
 			// The same apply again changes nothing.
-			again, err := m.apply(ctx, simWorkload(kind, "web", "web:1"))
+			again, err := m.apply(ctx, simWorkload(kind, "web:1"))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -67,7 +67,7 @@ func TestSimMemberWorkloadsBecomeAvailableAfterLatency(t *testing.T) {
 			}
 
 			// A new spec is a new generation, in progress until the latency passed again.
-			changed, err := m.apply(ctx, simWorkload(kind, "web", "web:2"))
+			changed, err := m.apply(ctx, simWorkload(kind, "web:2"))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -86,14 +86,14 @@ func TestSimMemberFailingRunsOnlyTheFirstSpec(t *testing.T) {
 	ctx := context.Background()
 	c := &clock{t: time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)}
 	m := NewSimMember(SimMemberOptions{Failing: true, Now: c.now})
-	first, err := m.apply(ctx, simWorkload("Deployment", "web", "web:1"))
+	first, err := m.apply(ctx, simWorkload("Deployment", "web:1"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if h := health.Of(first); h.Status != fleetv1alpha1.HealthCurrent {
 		t.Fatalf("first spec on a failing member: %+v, want Current", h)
 	}
-	if _, err := m.apply(ctx, simWorkload("Deployment", "web", "web:2")); err != nil {
+	if _, err := m.apply(ctx, simWorkload("Deployment", "web:2")); err != nil {
 		t.Fatal(err)
 	}
 	c.t = c.t.Add(time.Hour)
@@ -102,7 +102,7 @@ func TestSimMemberFailingRunsOnlyTheFirstSpec(t *testing.T) {
 		t.Fatalf("changed spec on a failing member an hour later: %+v, want InProgress", h)
 	}
 	// Going back to the first spec (a rollback) runs again.
-	back, _ := m.apply(ctx, simWorkload("Deployment", "web", "web:1"))
+	back, _ := m.apply(ctx, simWorkload("Deployment", "web:1"))
 	if h := health.Of(back); h.Status != fleetv1alpha1.HealthCurrent {
 		t.Fatalf("rolled back: %+v, want Current", h)
 	}
@@ -137,7 +137,7 @@ func TestSimMemberKindsDeleteAndForeign(t *testing.T) {
 	if _, err := m.apply(ctx, widget); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := m.apply(ctx, simWorkload("Deployment", "web", "web:1")); err != nil {
+	if _, err := m.apply(ctx, simWorkload("Deployment", "web:1")); err != nil {
 		t.Fatal(err)
 	}
 	if got, _ := m.foreign(ctx, refOf(out), "w1", 5); len(got) != 1 || got[0] != "Widget/team-a/w" {

@@ -224,7 +224,10 @@ func (f *Fleet) Stop() {
 	deadline := time.After(time.Minute)
 	for _, d := range dones {
 		select {
-		case <-d:
+		case err := <-d:
+			if err != nil && !errors.Is(err, context.Canceled) {
+				f.log.Error(err, "agent stopped with an error")
+			}
 		case <-deadline:
 			f.log.Info("agents did not stop within a minute; leaving them")
 			return

@@ -107,11 +107,19 @@ func StartHubProcess(binary, kubeconfig, logPath string, args ...string) (*HubCo
 	}
 	return &HubController{PID: cmd.Process.Pid, stop: func() error {
 		_ = cmd.Process.Signal(syscall.SIGTERM)
+		var err error
 		select {
-		case <-done:
+		case err = <-done:
 		case <-time.After(30 * time.Second):
 			_ = cmd.Process.Kill()
-			<-done
+			err = <-done
+		}
+		var exitErr *exec.ExitError
+		if errors.As(err, &exitErr) && !exitErr.Exited() {
+			return nil // ended by our signal
+		}
+		if err != nil {
+			return fmt.Errorf("hub controller: %w", err)
 		}
 		return nil
 	}}, nil
