@@ -10,7 +10,7 @@ GOLANGCI_LINT := $(GO) run github.com/golangci/golangci-lint/v2/cmd/golangci-lin
 TEST_TIMEOUT ?= 25m
 DEMO_DIR ?= .flotilla-demo
 
-.PHONY: all build build-agent tools chromium generate fmt vet lint verify test demo bench-agent bench-promise clean
+.PHONY: all build build-agent tools chromium generate fmt vet lint verify test demo bench bench-agent bench-promise clean
 
 all: build
 
@@ -81,6 +81,19 @@ bench-agent: tools
 ## bench-promise: a Promise change re-rendering 1,000 instances into Works on a real hub (about 1 minute; not part of test)
 bench-promise: tools
 	$(GO) test -run '^$$' -bench BenchmarkPromiseChange1000Instances -benchtime 3x -count 1 -timeout 20m ./internal/controller/instance/
+
+## bench: fleet-scale benchmarks with the simulator (docs/sim.md; not part of test): an Immediate
+## rollout to 1,000 and to 10,000 clusters and a 3-wave rollout over 1,000; tables on stdout,
+## progress on stderr. BENCH_SIZES="1000" skips 10,000; state goes to BENCH_DIR (a tmpfs by default)
+BENCH_DIR ?= $(if $(wildcard /dev/shm),/dev/shm,$(CURDIR))/flotilla-bench
+BENCH_SIZES ?= 1000 10000
+bench: build tools
+	for n in $(BENCH_SIZES); do \
+	  bin/flotilla sim bench --clusters $$n --mode immediate --dir "$(BENCH_DIR)/immediate-$$n"; \
+	  rm -rf "$(BENCH_DIR)/immediate-$$n"; \
+	done
+	bin/flotilla sim bench --clusters 1000 --mode waves --dir "$(BENCH_DIR)/waves-1000"
+	rm -rf "$(BENCH_DIR)/waves-1000"
 
 ## demo: the guided demo (docs/quickstart.md): a hub and 5 members, a Promise, a good rollout
 ## with an approval and a bad one that rolls back; then stop (DEMO_KEEP=1 keeps it running)

@@ -44,11 +44,29 @@ func Run(ctx context.Context, hub, member *rest.Config, opts Options) error {
 	if hub == nil || member == nil {
 		return errors.New("invalid agent options: hub and member configurations are required")
 	}
-	opts = opts.Default()
 	m, err := newAPIMember(member)
 	if err != nil {
 		return err
 	}
+	return runWith(ctx, hub, m, m.ping, opts.Default())
+}
+
+// RunWithMember runs an agent as Run does, with the same hub client, token
+// rotation, queue and status reporting, but applying to an in-memory member
+// instead of a member API server: the fleet simulator runs thousands of
+// agents in one process this way. Its probes always answer ok.
+func RunWithMember(ctx context.Context, hub *rest.Config, member *SimMember, opts Options) error {
+	if err := opts.Validate(); err != nil {
+		return fmt.Errorf("invalid agent options: %w", err)
+	}
+	if hub == nil || member == nil {
+		return errors.New("invalid agent options: hub configuration and member are required")
+	}
+	return runWith(ctx, hub, member, func(context.Context) error { return nil }, opts.Default())
+}
+
+// runWith runs an agent on member m (ping checks it) with defaulted options.
+func runWith(ctx context.Context, hub *rest.Config, m member, ping func(context.Context) error, opts Options) error {
 	hub, rotator, err := setupTokenRotation(hub, opts.StateDir, opts.ClusterName, time.Now())
 	if err != nil {
 		return err
@@ -62,7 +80,7 @@ func Run(ctx context.Context, hub, member *rest.Config, opts Options) error {
 		return err
 	}
 	a.rotator = rotator
-	return a.run(ctx, m.ping)
+	return a.run(ctx, ping)
 }
 
 func newAgent(ctx context.Context, opts Options, h *hubClient, m member) (*agent, error) {

@@ -21,5 +21,6 @@ func platformCommands() []*cobra.Command {
 		newStatusCommand(),
 		newGetCommand(),
 		newDashboardCommand(),
+		newSimCommand(),
 	}
 }

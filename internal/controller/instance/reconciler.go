@@ -236,6 +236,7 @@ func (r *Reconciler) reconcileInstance(ctx context.Context, key Key, p *fleetv1a
 	renderables := map[string]*unstructured.Unstructured{latestInst: renderable}
 	instLabels := inst.GetLabels()
 
+	var writes []pendingWrite
 	for _, cluster := range o.placement.Clusters {
 		log := ctrl.LoggerFrom(ctx).WithValues("cluster", cluster)
 		current := existing[cluster]
@@ -293,16 +294,22 @@ func (r *Reconciler) reconcileInstance(ctx context.Context, key Key, p *fleetv1a
 			o.renderErrors[cluster] = err
 			continue
 		}
-		w, err := r.write(ctx, key, cluster, revisions{rev.Name, instRev}, out, p.Spec.DriftPolicy, current)
-		if err != nil {
-			return o, err
+		writes = append(writes, pendingWrite{cluster: cluster, revs: revisions{rev.Name, instRev}, out: out, current: current})
+	}
+	written, err := r.writeAll(ctx, key, writes, p.Spec.DriftPolicy)
+	for i, w := range written {
+		if w == nil {
+			continue // not written: its write failed, or another's did first
 		}
-		if w != current {
+		if w != writes[i].current {
 			o.wrote++
 		}
 		// The status rolls up what was just written, not the cache, which
 		// has not seen the write yet.
-		existing[cluster] = w
+		existing[writes[i].cluster] = w
+	}
+	if err != nil {
+		return o, err
 	}
 	if err := r.deleteUnplaced(ctx, existing, o.placement.Clusters); err != nil {
 		return o, err
@@ -389,6 +396,58 @@ func (r *Reconciler) admitted(ctx context.Context, key Key, cluster string, curr
 		return nil, fmt.Errorf("revision %s belongs to promise %s, not %s", name, rev.Spec.Promise, key.Promise)
 	}
 	return rev, nil
+}
+
+// writeParallelism is how many of an instance's Works are written at once.
+// One instance placed on thousands of clusters has as many Works; written
+// one after the other, a Promise change would take a round trip per cluster.
+const writeParallelism = 16
+
+// pendingWrite is one cluster's rendered Work, waiting to be written.
+type pendingWrite struct {
+	cluster string
+	revs    revisions
+	out     render.Output
+	current *fleetv1alpha1.Work
+}
+
+// writeAll writes the Works of writes, writeParallelism at a time, and
+// returns each one as it now is (nil where it was not written). After a
+// failure no new write starts; the first error is returned.
+func (r *Reconciler) writeAll(ctx context.Context, key Key, writes []pendingWrite, drift fleetv1alpha1.DriftPolicy) ([]*fleetv1alpha1.Work, error) {
+	written := make([]*fleetv1alpha1.Work, len(writes))
+	var (
+		mu       sync.Mutex
+		firstErr error
+		wg       sync.WaitGroup
+	)
+	next := make(chan int)
+	for range min(writeParallelism, len(writes)) {
+		wg.Go(func() {
+			for i := range next {
+				w := writes[i]
+				out, err := r.write(ctx, key, w.cluster, w.revs, w.out, drift, w.current)
+				mu.Lock()
+				if err != nil && firstErr == nil {
+					firstErr = err
+				}
+				written[i] = out
+				mu.Unlock()
+			}
+		})
+	}
+	for i := range writes {
+		mu.Lock()
+		failed := firstErr != nil
+		mu.Unlock()
+		if failed {
+			break
+		}
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	return written, firstErr
 }
 
 // revisions is what a Work renders: a PromiseRevision and, for an instance,

@@ -1,0 +1,382 @@
+package sim
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"runtime/pprof"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/go-logr/logr"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/client-go/kubernetes"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+
+	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
+)
+
+// Benchmark modes: how the Promise change rolls out.
+const (
+	// ModeImmediate: updatePolicy Immediate, every cluster at once.
+	ModeImmediate = "immediate"
+	// ModeWaves: three waves (LabelWave 1, 2, 3), no bake, no approvals.
+	ModeWaves = "waves"
+)
+
+// BenchOptions describe one benchmark run.
+type BenchOptions struct {
+	// Fleet is the simulated fleet (Dir: where everything goes).
+	Fleet Options
+	// Mode is ModeImmediate or ModeWaves.
+	Mode string
+	// HubBinary is the flotilla binary run as `flotilla hub`.
+	HubBinary string
+	// SteadyWindow is how long request counts are sampled at steady state; 0 skips it.
+	SteadyWindow time.Duration
+	// Settle is how long to wait after the rollout before sampling.
+	Settle time.Duration
+	// Progress receives one line per step.
+	Progress io.Writer
+	// HeapProfile, when set, is where the simulator's heap profile is
+	// written after the rollout (what the agents cost, by allocation site).
+	HeapProfile string
+}
+
+// BenchResult is what a benchmark run measured.
+type BenchResult struct {
+	Clusters, Offline, Failing int
+	Mode                       string
+	// Join is how long joining every cluster took (agents started as they joined).
+	Join time.Duration
+	// FirstReady is from requesting the instance until every running agent
+	// reported the first revision Ready.
+	FirstReady time.Duration
+	// Rollout is from the Promise change until every running agent reported
+	// the new revision applied and Ready; RolloutEnded until the Rollout's
+	// phase was terminal (as the driver saw it; it polls every 250 ms).
+	Rollout, RolloutEnded time.Duration
+	Phase                 fleetv1alpha1.RolloutPhase
+	// RolloutCPU is each process's CPU time during the rollout; Total its
+	// CPU and peak RSS over the whole run.
+	RolloutCPU map[string]time.Duration
+	Total      map[string]ProcStats
+	// RequestsPerClusterMinute is apiserver_request_total's growth over the
+	// steady window, per cluster per minute (every client: agents, hub
+	// controller, the driver's watch).
+	RequestsPerClusterMinute float64
+	// PerAgent is the simulator's heap and stacks per running agent after
+	// the rollout (GC'd), and SimRSS the simulator's RSS.
+	PerAgent int64
+	SimRSS   int64
+	// LoadBefore and LoadAfter are the machine's 1-minute load average at the
+	// start and end: other work on the machine skews every figure.
+	LoadBefore, LoadAfter string
+}
+
+// Bench starts a hub control plane and a separate hub controller process,
+// joins a simulated fleet, creates a Promise and an instance, changes the
+// Promise and measures the rollout, the processes' CPU and memory and the
+// steady-state request rate.
+func Bench(ctx context.Context, o BenchOptions) (*BenchResult, error) {
+	if o.Mode != ModeImmediate && o.Mode != ModeWaves {
+		return nil, fmt.Errorf("mode %q: must be %s or %s", o.Mode, ModeImmediate, ModeWaves)
+	}
+	fo := o.Fleet.Default()
+	if err := fo.Validate(); err != nil {
+		return nil, fmt.Errorf("invalid simulator options: %w", err)
+	}
+	out := o.Progress
+	if out == nil {
+		out = io.Discard
+	}
+	step := func(format string, args ...any) {
+		fmt.Fprintf(out, "%s  %s\n", time.Now().Format(time.TimeOnly), fmt.Sprintf(format, args...))
+	}
+	if err := os.MkdirAll(fo.Dir, 0o700); err != nil {
+		return nil, fmt.Errorf("creating %s: %w", fo.Dir, err)
+	}
+
+	step("starting the hub control plane in %s", filepath.Join(fo.Dir, "hub"))
+	cp, err := StartControlPlane(ctx, filepath.Join(fo.Dir, "hub"))
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = cp.Stop() }()
+	procs := map[string]int{}
+	for _, pid := range cp.PIDs() {
+		procs[ProcessName(pid)] = pid
+	}
+	hc, err := StartHubProcess(o.HubBinary, cp.KubeconfigPath, filepath.Join(fo.Dir, "hub-controller.log"))
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = hc.Stop() }()
+	procs["hub-controller"] = hc.PID
+	for _, name := range []string{"etcd", "kube-apiserver", "hub-controller"} {
+		if procs[name] == 0 {
+			return nil, fmt.Errorf("no %s process found among %v", name, procs)
+		}
+	}
+	procs["simulator"] = os.Getpid()
+	cpu := func() map[string]time.Duration {
+		m := map[string]time.Duration{}
+		for name, pid := range procs {
+			if st, err := ReadProc(pid); err == nil {
+				m[name] = st.CPU
+			}
+		}
+		return m
+	}
+
+	agentLog, err := os.OpenFile(filepath.Join(fo.Dir, "agents.log"), os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("opening the agents' log: %w", err)
+	}
+	defer func() { _ = agentLog.Close() }()
+	fleetCtx := logr.NewContext(ctx, zap.New(zap.WriteTo(agentLog), zap.UseDevMode(false)))
+
+	res := &BenchResult{Clusters: fo.Clusters, Mode: o.Mode, LoadBefore: loadAverage()}
+	for _, c := range Plan(fo) {
+		if c.Offline {
+			res.Offline++
+		} else if c.Failing {
+			res.Failing++
+		}
+	}
+	step("joining %d clusters (%d offline, %d failing)", fo.Clusters, res.Offline, res.Failing)
+	start := time.Now()
+	last := time.Now()
+	fleet, err := Join(fleetCtx, cp.RESTConfig, fo, func(n int) {
+		if time.Since(last) > 10*time.Second {
+			last = time.Now()
+			step("joined %d/%d", n, fo.Clusters)
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	defer fleet.Stop()
+	res.Join = time.Since(start)
+	step("joined %d clusters in %s", fo.Clusters, res.Join.Round(time.Millisecond))
+
+	sc, err := NewScenario(ctx, cp.RESTConfig, fo.Prefix)
+	if err != nil {
+		return nil, err
+	}
+	defer sc.Close()
+	var strategy *fleetv1alpha1.RolloutStrategySpec
+	policy := fleetv1alpha1.UpdatePolicy{Mode: fleetv1alpha1.UpdateModeProgressive}
+	deadline := &metav1.Duration{Duration: 10 * time.Minute}
+	if o.Mode == ModeImmediate {
+		policy = fleetv1alpha1.UpdatePolicy{Mode: fleetv1alpha1.UpdateModeImmediate, Reason: "fleet simulator benchmark"}
+		strategy = &fleetv1alpha1.RolloutStrategySpec{
+			OfflinePolicy: fleetv1alpha1.OfflineSkip,
+			Waves:         []fleetv1alpha1.Wave{{Name: "all", ProgressDeadline: deadline}},
+			Immediate:     &fleetv1alpha1.ImmediatePolicy{ProgressDeadline: deadline},
+		}
+	} else {
+		strategy = &fleetv1alpha1.RolloutStrategySpec{OfflinePolicy: fleetv1alpha1.OfflineSkip}
+		budget := intstr.FromString("100%")
+		for i := 1; i <= 3; i++ {
+			strategy.Waves = append(strategy.Waves, fleetv1alpha1.Wave{
+				Name:             "wave-" + strconv.Itoa(i),
+				Selector:         &metav1.LabelSelector{MatchLabels: map[string]string{LabelWave: strconv.Itoa(i)}},
+				MaxFailures:      &budget,
+				ProgressDeadline: deadline,
+			})
+		}
+	}
+	online := fo.Clusters - res.Offline
+	start = time.Now()
+	v1, err := sc.Setup(ctx, "registry.example/web:1.0", strategy, policy)
+	if err != nil {
+		return nil, err
+	}
+	if res.FirstReady, err = sc.WaitWorksReady(ctx, v1, online, 20*time.Minute); err != nil {
+		return nil, err
+	}
+	res.FirstReady = time.Since(start)
+	step("first revision ready on %d clusters in %s", online, res.FirstReady.Round(time.Millisecond))
+
+	before := cpu()
+	start = time.Now()
+	name, err := sc.ChangeImage(ctx, "registry.example/web:2.0")
+	if err != nil {
+		return nil, err
+	}
+	var target string
+	err = poll(ctx, 5*time.Minute, "rollout "+name+" to start", func() (bool, error) {
+		ro, err := sc.Rollout(ctx, name)
+		if ro != nil {
+			target = ro.Spec.TargetRevision
+		}
+		return target != "", err
+	})
+	if err != nil {
+		return nil, err
+	}
+	// Clusters that cannot run the change never report it Ready.
+	if res.Rollout, err = sc.WaitWorksReady(ctx, target, online-res.Failing, 30*time.Minute); err != nil {
+		return nil, err
+	}
+	res.Rollout = time.Since(start)
+	step("new revision ready on %d clusters in %s", online-res.Failing, res.Rollout.Round(time.Millisecond))
+	ro, err := sc.WaitRolloutTerminal(ctx, name, 30*time.Minute)
+	if err != nil {
+		return nil, err
+	}
+	res.RolloutEnded, res.Phase = time.Since(start), ro.Status.Phase
+	after := cpu()
+	res.RolloutCPU = map[string]time.Duration{}
+	for n, t := range after {
+		res.RolloutCPU[n] = t - before[n]
+	}
+	step("rollout %s %s in %s", name, ro.Status.Phase, res.RolloutEnded.Round(time.Millisecond))
+
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	if running := fleet.Running(); running > 0 {
+		res.PerAgent = int64(ms.HeapInuse+ms.StackInuse) / int64(running)
+	}
+	if o.HeapProfile != "" {
+		if err := writeHeapProfile(o.HeapProfile); err != nil {
+			return nil, err
+		}
+	}
+
+	if o.SteadyWindow > 0 {
+		step("settling %s, then counting requests for %s", o.Settle, o.SteadyWindow)
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(o.Settle):
+		}
+		kc, err := kubernetes.NewForConfig(cp.RESTConfig)
+		if err != nil {
+			return nil, err
+		}
+		r0, err := requestTotal(ctx, kc)
+		if err != nil {
+			return nil, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(o.SteadyWindow):
+		}
+		r1, err := requestTotal(ctx, kc)
+		if err != nil {
+			return nil, err
+		}
+		res.RequestsPerClusterMinute = (r1 - r0) / float64(fo.Clusters) / o.SteadyWindow.Minutes()
+		step("%.0f requests in %s: %.2f per cluster per minute", r1-r0, o.SteadyWindow, res.RequestsPerClusterMinute)
+	}
+
+	res.Total = map[string]ProcStats{}
+	for n, pid := range procs {
+		if st, err := ReadProc(pid); err == nil {
+			res.Total[n] = st
+		}
+	}
+	res.SimRSS = res.Total["simulator"].RSS
+	res.LoadAfter = loadAverage()
+	return res, nil
+}
+
+// requestTotal sums apiserver_request_total from the API server's metrics.
+func requestTotal(ctx context.Context, kc kubernetes.Interface) (float64, error) {
+	data, err := kc.CoreV1().RESTClient().Get().AbsPath("/metrics").DoRaw(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("reading the API server's metrics: %w", err)
+	}
+	return sumMetric(data, "apiserver_request_total")
+}
+
+// sumMetric adds up every sample of a metric in Prometheus text format.
+func sumMetric(data []byte, name string) (float64, error) {
+	var sum float64
+	found := false
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		if !strings.HasPrefix(line, name+"{") && !strings.HasPrefix(line, name+" ") {
+			continue
+		}
+		i := strings.LastIndexByte(line, ' ')
+		v, err := strconv.ParseFloat(line[i+1:], 64)
+		if err != nil {
+			return 0, fmt.Errorf("parsing %q: %w", line, err)
+		}
+		sum += v
+		found = true
+	}
+	if err := sc.Err(); err != nil {
+		return 0, err
+	}
+	if !found {
+		return 0, errors.New("no " + name + " in the metrics")
+	}
+	return sum, nil
+}
+
+// Table renders a result as Markdown rows: what, figure.
+func (r *BenchResult) Table() string {
+	var b strings.Builder
+	row := func(what, figure string) { fmt.Fprintf(&b, "| %s | %s |\n", what, figure) }
+	b.WriteString("| what | figure |\n|---|---|\n")
+	row("clusters (offline, failing)", fmt.Sprintf("%d (%d, %d)", r.Clusters, r.Offline, r.Failing))
+	row("mode", r.Mode)
+	row("join every cluster", r.Join.Round(time.Millisecond).String())
+	row("first revision Ready everywhere", r.FirstReady.Round(time.Millisecond).String())
+	row("Promise change until every cluster reports it Ready", r.Rollout.Round(time.Millisecond).String())
+	row("Promise change until the Rollout is "+string(r.Phase), r.RolloutEnded.Round(time.Millisecond).String())
+	for _, n := range []string{"hub-controller", "kube-apiserver", "etcd", "simulator"} {
+		st := r.Total[n]
+		row(n+" CPU during the rollout / whole run", fmt.Sprintf("%.1f s / %.1f s", r.RolloutCPU[n].Seconds(), st.CPU.Seconds()))
+		row(n+" peak RSS", mib(st.PeakRSS))
+	}
+	row("simulator heap+stacks per running agent", fmt.Sprintf("%.1f KiB", float64(r.PerAgent)/1024))
+	if r.RequestsPerClusterMinute > 0 {
+		row("API requests per cluster per minute at steady state", fmt.Sprintf("%.2f", r.RequestsPerClusterMinute))
+	}
+	row("machine load average (1 min) at start / end", r.LoadBefore+" / "+r.LoadAfter)
+	return b.String()
+}
+
+func mib(b int64) string { return fmt.Sprintf("%.0f MiB", float64(b)/(1<<20)) }
+
+// loadAverage is the machine's 1-minute load average, "?" when unknown.
+func loadAverage() string {
+	data, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
+	}
+	fields := strings.Fields(string(data))
+	if len(fields) == 0 {
+		return "?"
+	}
+	return fields[0]
+}
+
+func writeHeapProfile(path string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("creating the heap profile: %w", err)
+	}
+	if err := pprof.WriteHeapProfile(f); err != nil {
+		_ = f.Close()
+		return fmt.Errorf("writing the heap profile: %w", err)
+	}
+	return f.Close()
+}
