@@ -18,6 +18,7 @@ import (
 	coordinationv1 "k8s.io/api/coordination/v1"
 	eventsv1 "k8s.io/api/events/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -103,8 +104,9 @@ flotilla_promise_clusters{promise="shop",revision=%q} 2
 flotilla_promise_clusters{promise="shop",revision=%q} 1
 `, r1, r2), rolloutGauges("flotilla_promise_clusters")...)
 
-	// A freeze holds it, and lifts by itself.
-	until := metav1.NewTime(time.Now().Add(8 * time.Second).Truncate(time.Second))
+	// A freeze holds it, and lifts by itself. It lasts until the held gauges
+	// were seen (however slow a loaded machine is), then ends a moment later.
+	until := metav1.NewTime(time.Now().Add(10 * time.Minute).Truncate(time.Second))
 	s.Create(&fleetv1alpha1.FleetFreeze{ObjectMeta: metav1.ObjectMeta{Name: "shop-window"},
 		Spec: fleetv1alpha1.FleetFreezeSpec{Reason: "change window", FrozenBy: "carol", Until: &until}})
 	s.waitRollout(ro2, "held by the freeze", fleetv1alpha1.RolloutPhasePaused)
@@ -114,6 +116,12 @@ flotilla_promise_clusters{promise="shop",revision=%q} 1
 flotilla_freeze_active{action="Halt"} 1
 flotilla_freeze_active{action="Rollback"} 0
 `, rolloutGauges("flotilla_freeze_active")...)
+	until = metav1.NewTime(time.Now().Add(2 * time.Second).Truncate(time.Second))
+	endSoon := fmt.Sprintf(`{"spec":{"until":%q}}`, until.UTC().Format(time.RFC3339))
+	if err := s.C.Patch(s.Ctx, &fleetv1alpha1.FleetFreeze{ObjectMeta: metav1.ObjectMeta{Name: "shop-window"}},
+		client.RawPatch(types.MergePatchType, []byte(endSoon))); err != nil {
+		t.Fatalf("ending the freeze: %v", err)
+	}
 	s.waitRollout(ro2, "waiting for approval once the freeze expired", fleetv1alpha1.RolloutPhaseWaitingForApproval)
 	s.hasEvents("default", "FleetFreeze", "shop-window",
 		"Warning Activated no rollout admits any cluster (Halt): change window (by carol)",
