@@ -122,7 +122,7 @@ func (s *Scenario) Setup(ctx context.Context, image string, strategy *fleetv1alp
 				API: fleetv1alpha1.PromiseAPI{Group: kind.Group, Kind: kind.Kind, Schema: runtime.RawExtension{Raw: schemaJSON}},
 				Templates: &fleetv1alpha1.Templates{
 					Engine:      fleetv1alpha1.TemplateEngineGoTemplate,
-					GoTemplates: []fleetv1alpha1.GoTemplate{{Name: "deployment.yaml", Template: webTemplate(image)}},
+					GoTemplates: []fleetv1alpha1.GoTemplate{{Name: "deployment.yaml", Template: WebTemplate(image)}},
 				},
 			},
 			StrategyRef:  strategyRef,
@@ -171,7 +171,7 @@ func (s *Scenario) ChangeImage(ctx context.Context, image string) (string, error
 		if err := s.client.Get(ctx, client.ObjectKey{Name: s.Promise}, p); err != nil {
 			return false, err
 		}
-		p.Spec.Templates.GoTemplates[0].Template = webTemplate(image)
+		p.Spec.Templates.GoTemplates[0].Template = WebTemplate(image)
 		if err := s.client.Update(ctx, p); apierrors.IsConflict(err) {
 			return false, nil
 		} else if err != nil {
@@ -260,8 +260,9 @@ func WorkReadyAt(w *fleetv1alpha1.Work, revision string) bool {
 		meta.IsStatusConditionTrue(w.Status.Conditions, fleetv1alpha1.ConditionReady)
 }
 
-// webTemplate renders an instance as a one-replica Deployment running image.
-func webTemplate(image string) string {
+// WebTemplate renders an instance as a one-replica Deployment running image:
+// the Promise template of the simulator and of the end-to-end rollout stories.
+func WebTemplate(image string) string {
 	return `apiVersion: apps/v1
 kind: Deployment
 metadata:

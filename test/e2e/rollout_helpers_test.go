@@ -26,6 +26,7 @@ import (
 	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
 	"github.com/flotilla-dev/flotilla/internal/devenv"
 	"github.com/flotilla-dev/flotilla/internal/kube"
+	"github.com/flotilla-dev/flotilla/internal/sim"
 )
 
 // Helpers for the Rollout stories, on top of fleet_test.go's fixture and
@@ -109,27 +110,6 @@ func webPromise(name string) web {
 	return web{promise: name, kind: schema.GroupVersionKind{Group: webGroup, Version: "v1alpha1", Kind: kind}}
 }
 
-// webTemplate renders an instance as a one-replica Deployment running image.
-func webTemplate(image string) string {
-	return `apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: {{ .instance.metadata.name }}
-spec:
-  replicas: 1
-  selector:
-    matchLabels:
-      app: {{ .instance.metadata.name }}
-  template:
-    metadata:
-      labels:
-        app: {{ .instance.metadata.name }}
-    spec:
-      containers:
-      - name: web
-        image: ` + image + "\n"
-}
-
 // givenRingsStory sets up a story named story on its own: strategy story
 // (ringsStrategy), Promise web-<story> rolling out with it, team-<story> and
 // its instance "shop" running webV1. It returns the Promise, the team
@@ -158,7 +138,7 @@ func (f *rolloutFleet) givenWebPromise(w web, strategy string) string {
 				},
 				Templates: &fleetv1alpha1.Templates{
 					Engine:      fleetv1alpha1.TemplateEngineGoTemplate,
-					GoTemplates: []fleetv1alpha1.GoTemplate{{Name: "deployment.yaml", Template: webTemplate(webV1)}},
+					GoTemplates: []fleetv1alpha1.GoTemplate{{Name: "deployment.yaml", Template: sim.WebTemplate(webV1)}},
 				},
 			},
 			StrategyRef: &fleetv1alpha1.LocalObjectReference{Name: strategy},
@@ -232,7 +212,7 @@ func (f *rolloutFleet) whenImageChanges(w web, image string, more ...func(*fleet
 	var generation int64
 	f.eventually(30*time.Second, "update promise "+w.promise, func() (bool, string) {
 		p := f.promise(w.promise)
-		p.Spec.Templates.GoTemplates[0].Template = webTemplate(image)
+		p.Spec.Templates.GoTemplates[0].Template = sim.WebTemplate(image)
 		for _, fn := range more {
 			fn(p)
 		}
