@@ -1,6 +1,6 @@
 // Package fleetview answers the question a platform engineer asks during a
 // release — what share of the fleet runs which revision, where did it fail
-// and why — from lists of the hub's objects. It is pure: `flotilla status`
+// and why, what drifted — from lists of the hub's objects. It is pure: `flotilla status`
 // and the dashboard read a Snapshot from the hub and call Build; both show
 // the same numbers because they share this package.
 package fleetview
@@ -55,7 +55,9 @@ type Snapshot struct {
 	Rollouts []fleetv1alpha1.Rollout
 	Promises []fleetv1alpha1.Promise
 	Freezes  []fleetv1alpha1.FleetFreeze
-	Hidden   []string
+	// DriftExceptions name the owner, reason and expiry of accepted drift.
+	DriftExceptions []fleetv1alpha1.DriftException
+	Hidden          []string
 }
 
 // View is the fleet roll-up.
@@ -74,6 +76,8 @@ type View struct {
 	Offline      []Offline `json:"offline"`
 	// Freezes are the FleetFreezes in force.
 	Freezes []Freeze `json:"freezes"`
+	// Drift is drift across the fleet, its list bounded by MaxDriftItems.
+	Drift Drift `json:"drift"`
 	// Hidden names what the reader was not allowed to list.
 	Hidden []string `json:"hidden,omitempty"`
 }
@@ -244,6 +248,7 @@ func Build(s Snapshot) View {
 	v.Promises = buildPromises(s.Promises, v.Tiles)
 	v.Rollouts = buildRollouts(rollouts)
 	v.Freezes = buildFreezes(s.Freezes, s.Now)
+	v.Drift = BuildDrift(s, DriftFilter{}, MaxDriftItems)
 	return v
 }
 

@@ -17,15 +17,24 @@ import (
 
 // Options narrow what Read lists.
 type Options struct {
-	// Namespace, when set, is where Rollouts are listed if the reader may not
-	// list them in every namespace (a team's own namespace).
+	// Namespace, when set, is where Rollouts and DriftExceptions are listed
+	// if the reader may not list them in every namespace (a team's own
+	// namespace).
 	Namespace string
 	// FromCache says c is an informer cache whose objects the caller only
 	// reads: Read then skips deep copies (the hub's metrics, every scrape).
 	FromCache bool
+	// SkipDriftExceptions leaves DriftExceptions out: drift counts do not
+	// need them, only the owner, reason and expiry a listed resource shows.
+	SkipDriftExceptions bool
 }
 
-// Read lists the hub's Clusters, Works, Rollouts, Promises and FleetFreezes.
+// namespaced are the kinds Read lists in Options.Namespace when the reader
+// may not list them in every namespace.
+var namespaced = map[string]bool{"rollouts": true, "driftexceptions": true}
+
+// Read lists the hub's Clusters, Works, Rollouts, Promises, FleetFreezes and
+// DriftExceptions.
 func Read(ctx context.Context, c client.Reader, now time.Time, opts Options) (fleetview.Snapshot, error) {
 	s := fleetview.Snapshot{Now: now}
 	var listOpts []client.ListOption
@@ -34,21 +43,27 @@ func Read(ctx context.Context, c client.Reader, now time.Time, opts Options) (fl
 	}
 	clusters, works, rollouts := &fleetv1alpha1.ClusterList{}, &fleetv1alpha1.WorkList{}, &fleetv1alpha1.RolloutList{}
 	promises, freezes := &fleetv1alpha1.PromiseList{}, &fleetv1alpha1.FleetFreezeList{}
-	for _, l := range []struct {
+	exceptions := &fleetv1alpha1.DriftExceptionList{}
+	type kind struct {
 		what string
 		list client.ObjectList
-	}{
+	}
+	kinds := []kind{
 		{"clusters", clusters},
 		{"works", works},
 		{"rollouts", rollouts},
 		{"promises", promises},
 		{"fleetfreezes", freezes},
-	} {
+	}
+	if !opts.SkipDriftExceptions {
+		kinds = append(kinds, kind{"driftexceptions", exceptions})
+	}
+	for _, l := range kinds {
 		err := c.List(ctx, l.list, listOpts...)
-		if apierrors.IsForbidden(err) && l.what == "rollouts" && opts.Namespace != "" {
+		if apierrors.IsForbidden(err) && namespaced[l.what] && opts.Namespace != "" {
 			err = c.List(ctx, l.list, append(listOpts, client.InNamespace(opts.Namespace))...)
 			if err == nil {
-				s.Hidden = append(s.Hidden, "rollouts outside namespace "+opts.Namespace)
+				s.Hidden = append(s.Hidden, l.what+" outside namespace "+opts.Namespace)
 			}
 		}
 		switch {
@@ -59,5 +74,6 @@ func Read(ctx context.Context, c client.Reader, now time.Time, opts Options) (fl
 		}
 	}
 	s.Clusters, s.Works, s.Rollouts, s.Promises, s.Freezes = clusters.Items, works.Items, rollouts.Items, promises.Items, freezes.Items
+	s.DriftExceptions = exceptions.Items
 	return s, nil
 }

@@ -54,9 +54,17 @@ func TestReadWithTheCallersCredentials(t *testing.T) {
 			Spec:       fleetv1alpha1.RolloutSpec{Subject: fleetv1alpha1.RolloutSubject{Promise: "web"}, TargetRevision: "web-2"},
 		})
 	}
+	for _, ns := range []string{"team-a", "team-b"} {
+		create(&fleetv1alpha1.DriftException{
+			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "hotfix"},
+			Spec: fleetv1alpha1.DriftExceptionSpec{Owner: "alice", Reason: "incident", ExpiresAt: metav1.NewTime(time.Now().Add(time.Hour)),
+				Resources: []fleetv1alpha1.ResourceSelector{{Kind: "ConfigMap"}}},
+		})
+	}
 	create(&rbacv1.Role{
 		ObjectMeta: metav1.ObjectMeta{Namespace: "team-a", Name: "rollout-reader"},
-		Rules:      []rbacv1.PolicyRule{{APIGroups: []string{fleetv1alpha1.GroupVersion.Group}, Resources: []string{"rollouts"}, Verbs: []string{"get", "list"}}},
+		Rules: []rbacv1.PolicyRule{{APIGroups: []string{fleetv1alpha1.GroupVersion.Group},
+			Resources: []string{"rollouts", "driftexceptions"}, Verbs: []string{"get", "list"}}},
 	})
 	create(&rbacv1.RoleBinding{
 		ObjectMeta: metav1.ObjectMeta{Namespace: "team-a", Name: "alice"},
@@ -69,25 +77,32 @@ func TestReadWithTheCallersCredentials(t *testing.T) {
 
 	now := time.Now()
 	tests := []struct {
-		name         string
-		reader       client.Reader
-		opts         Options
-		wantRollouts []string
-		wantHidden   []string
-		wantClusters int
+		name           string
+		reader         client.Reader
+		opts           Options
+		wantRollouts   []string
+		wantExceptions []string
+		wantHidden     []string
+		wantClusters   int
 	}{{
 		name: "admin", reader: admin, wantClusters: 1,
+		wantRollouts:   []string{"flotilla-system/web-2", "team-a/web-2", "team-b/web-2"},
+		wantExceptions: []string{"team-a/hotfix", "team-b/hotfix"},
+	}, {
+		name: "admin, for the counts only", reader: admin, opts: Options{SkipDriftExceptions: true}, wantClusters: 1,
 		wantRollouts: []string{"flotilla-system/web-2", "team-a/web-2", "team-b/web-2"},
 	}, {
 		name: "team member with their namespace", reader: alice, opts: Options{Namespace: "team-a"},
-		wantRollouts: []string{"team-a/web-2"},
-		wantHidden:   []string{"clusters", "fleetfreezes", "promises", "rollouts outside namespace team-a", "works"},
+		wantRollouts:   []string{"team-a/web-2"},
+		wantExceptions: []string{"team-a/hotfix"},
+		wantHidden: []string{"clusters", "driftexceptions outside namespace team-a", "fleetfreezes", "promises",
+			"rollouts outside namespace team-a", "works"},
 	}, {
 		name: "team member without a namespace", reader: alice,
-		wantHidden: []string{"clusters", "fleetfreezes", "promises", "rollouts", "works"},
+		wantHidden: []string{"clusters", "driftexceptions", "fleetfreezes", "promises", "rollouts", "works"},
 	}, {
 		name: "team member with a namespace they may not read", reader: alice, opts: Options{Namespace: "team-b"},
-		wantHidden: []string{"clusters", "fleetfreezes", "promises", "rollouts", "works"},
+		wantHidden: []string{"clusters", "driftexceptions", "fleetfreezes", "promises", "rollouts", "works"},
 	}}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -100,6 +115,14 @@ func TestReadWithTheCallersCredentials(t *testing.T) {
 				rollouts = append(rollouts, r.Namespace+"/"+r.Name)
 			}
 			slices.Sort(rollouts)
+			var exceptions []string
+			for _, e := range s.DriftExceptions {
+				exceptions = append(exceptions, e.Namespace+"/"+e.Name)
+			}
+			slices.Sort(exceptions)
+			if !slices.Equal(exceptions, tt.wantExceptions) {
+				t.Errorf("drift exceptions %v, want %v", exceptions, tt.wantExceptions)
+			}
 			hidden := slices.Sorted(slices.Values(s.Hidden))
 			if !slices.Equal(rollouts, tt.wantRollouts) || !slices.Equal(hidden, tt.wantHidden) || len(s.Clusters) != tt.wantClusters || !s.Now.Equal(now) {
 				t.Errorf("rollouts %v, hidden %v, %d clusters; want %v, %v, %d", rollouts, hidden, len(s.Clusters), tt.wantRollouts, tt.wantHidden, tt.wantClusters)

@@ -1,0 +1,259 @@
+package fleetview
+
+import (
+	"cmp"
+	"slices"
+	"strings"
+	"time"
+
+	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
+)
+
+// MaxDriftItems bounds View.Drift.Items; View.Drift.Resources counts them all.
+const MaxDriftItems = 50
+
+// Drift is drift across the fleet as the agents report it on their Works:
+// resources whose live objects differ from what was applied, unexplained
+// (the drift policy applies) or accepted (a DriftException excuses them).
+type Drift struct {
+	// Resources counts drifted resources by state.
+	Resources DriftCounts `json:"resources"`
+	// Clusters counts clusters with drifted resources in each state; a
+	// cluster with both counts under both, and once in Total.
+	Clusters DriftCounts `json:"clusters"`
+	// Corrections is the total the agents made (status.drift.corrections).
+	Corrections int64 `json:"corrections"`
+	// Promises are the Promises with drifted resources, by name.
+	Promises []PromiseDrift `json:"promises"`
+	// PerCluster are the clusters with drifted resources, by name.
+	PerCluster []ClusterDrift `json:"perCluster"`
+	// Items are the drifted resources, unexplained first, oldest first; a
+	// View keeps at most MaxDriftItems of them.
+	Items []DriftedResource `json:"items"`
+}
+
+// DriftCounts counts by drift state.
+type DriftCounts struct {
+	Unexplained int `json:"unexplained"`
+	Accepted    int `json:"accepted"`
+	Total       int `json:"total"`
+}
+
+func (c *DriftCounts) add(state fleetv1alpha1.DriftState) {
+	if state == fleetv1alpha1.DriftAccepted {
+		c.Accepted++
+	} else {
+		c.Unexplained++
+	}
+	c.Total++
+}
+
+// PromiseDrift is the drift of one Promise's resources.
+type PromiseDrift struct {
+	Promise   string      `json:"promise"`
+	Resources DriftCounts `json:"resources"`
+	// Clusters counts the clusters where the Promise has drifted resources.
+	Clusters int `json:"clusters"`
+}
+
+// ClusterDrift is the drift on one cluster.
+type ClusterDrift struct {
+	Cluster   string      `json:"cluster"`
+	Resources DriftCounts `json:"resources"`
+}
+
+// DriftedResource is one drifted resource on one cluster.
+type DriftedResource struct {
+	Cluster  string `json:"cluster"`
+	Promise  string `json:"promise"`
+	Instance string `json:"instance,omitempty"`
+	Work     string `json:"work"`
+
+	Group     string `json:"group,omitempty"`
+	Kind      string `json:"kind"`
+	Namespace string `json:"namespace,omitempty"`
+	Name      string `json:"name"`
+
+	State  fleetv1alpha1.DriftState `json:"state"`
+	Fields []string                 `json:"fields,omitempty"`
+	// By is the field manager that made the change, when known.
+	By string `json:"by,omitempty"`
+	// Since is when the agent first saw the drift; the age is GeneratedAt - Since.
+	Since *time.Time `json:"since,omitempty"`
+	// Exception is the DriftException accepting the drift.
+	Exception *DriftExceptionView `json:"exception,omitempty"`
+}
+
+// DriftExceptionView names a DriftException and, when the reader may see it,
+// who owns it, why and until when.
+type DriftExceptionView struct {
+	Namespace string     `json:"namespace,omitempty"`
+	Name      string     `json:"name"`
+	Owner     string     `json:"owner,omitempty"`
+	Reason    string     `json:"reason,omitempty"`
+	ExpiresAt *time.Time `json:"expiresAt,omitempty"`
+}
+
+// DriftFilter narrows a Drift to one cluster, one Promise and the instances of
+// one namespace; empty fields match everything.
+type DriftFilter struct {
+	Cluster string
+	Promise string
+	// Namespace is the instances' namespace; a Promise's fleet resources
+	// (Works without an instance) belong to flotilla-system.
+	Namespace string
+}
+
+func (f DriftFilter) matches(w *fleetv1alpha1.Work) bool {
+	return (f.Cluster == "" || f.Cluster == w.Spec.Cluster) &&
+		(f.Promise == "" || f.Promise == w.Spec.Subject.Promise) &&
+		(f.Namespace == "" || f.Namespace == workNamespace(w))
+}
+
+// workNamespace is the namespace a Work's subject belongs to.
+func workNamespace(w *fleetv1alpha1.Work) string {
+	if ref := w.Spec.Subject.Instance; ref != nil {
+		return ref.Namespace
+	}
+	return fleetv1alpha1.PlatformNamespace
+}
+
+// BuildDrift rolls up the drift the snapshot's Works report, of those f
+// matches, listing at most limit resources (every one if limit <= 0). The
+// counts cover every matching resource, listed or not. The result depends
+// only on the snapshot, not on the order of its lists.
+func BuildDrift(s Snapshot, f DriftFilter, limit int) Drift {
+	exceptions := map[string]*fleetv1alpha1.DriftException{}
+	for i := range s.DriftExceptions {
+		e := &s.DriftExceptions[i]
+		exceptions[e.Namespace+"/"+e.Name] = e
+	}
+	d := Drift{Promises: []PromiseDrift{}, PerCluster: []ClusterDrift{}, Items: []DriftedResource{}}
+	promises := map[string]*PromiseDrift{}
+	promiseClusters := map[string]map[string]bool{}
+	clusters := map[string]*ClusterDrift{}
+	var items []DriftedResource
+	for i := range s.Works {
+		w := &s.Works[i]
+		if !f.matches(w) {
+			continue
+		}
+		if w.Status.Drift != nil {
+			d.Corrections += w.Status.Drift.Corrections
+		}
+		for _, r := range w.Status.Resources {
+			if r.Drift == nil {
+				continue
+			}
+			item := driftedResource(w, &r, exceptions)
+			d.Resources.add(item.State)
+			p := promises[item.Promise]
+			if p == nil {
+				p = &PromiseDrift{Promise: item.Promise}
+				promises[item.Promise] = p
+				promiseClusters[item.Promise] = map[string]bool{}
+			}
+			p.Resources.add(item.State)
+			promiseClusters[item.Promise][item.Cluster] = true
+			c := clusters[item.Cluster]
+			if c == nil {
+				c = &ClusterDrift{Cluster: item.Cluster}
+				clusters[item.Cluster] = c
+			}
+			c.Resources.add(item.State)
+			items = append(items, item)
+		}
+	}
+	for name, p := range promises {
+		p.Clusters = len(promiseClusters[name])
+		d.Promises = append(d.Promises, *p)
+	}
+	slices.SortFunc(d.Promises, func(a, b PromiseDrift) int { return cmp.Compare(a.Promise, b.Promise) })
+	for _, c := range clusters {
+		d.PerCluster = append(d.PerCluster, *c)
+		if c.Resources.Unexplained > 0 {
+			d.Clusters.Unexplained++
+		}
+		if c.Resources.Accepted > 0 {
+			d.Clusters.Accepted++
+		}
+		d.Clusters.Total++
+	}
+	slices.SortFunc(d.PerCluster, func(a, b ClusterDrift) int { return cmp.Compare(a.Cluster, b.Cluster) })
+	slices.SortFunc(items, compareDrifted)
+	if limit > 0 && len(items) > limit {
+		items = items[:limit]
+	}
+	d.Items = append(d.Items, items...)
+	return d
+}
+
+func driftedResource(w *fleetv1alpha1.Work, r *fleetv1alpha1.ResourceStatus, exceptions map[string]*fleetv1alpha1.DriftException) DriftedResource {
+	item := DriftedResource{
+		Cluster:   w.Spec.Cluster,
+		Promise:   w.Spec.Subject.Promise,
+		Instance:  instanceName(w),
+		Work:      w.Name,
+		Group:     r.Group,
+		Kind:      r.Kind,
+		Namespace: r.Namespace,
+		Name:      r.Name,
+		State:     r.Drift.State,
+		Fields:    r.Drift.Fields,
+		By:        r.Drift.By,
+		Since:     timePtr(r.Drift.Since),
+	}
+	if item.State != fleetv1alpha1.DriftAccepted {
+		// Anything not accepted is left to the drift policy.
+		item.State = fleetv1alpha1.DriftUnexplained
+	}
+	if ref := r.Drift.Exception; ref != "" {
+		ev := &DriftExceptionView{Name: ref}
+		if ns, name, ok := strings.Cut(ref, "/"); ok {
+			ev.Namespace, ev.Name = ns, name
+		}
+		if e := exceptions[ref]; e != nil {
+			ev.Owner, ev.Reason = e.Spec.Owner, e.Spec.Reason
+			expires := e.Spec.ExpiresAt.Time
+			ev.ExpiresAt = &expires
+		}
+		item.Exception = ev
+	}
+	return item
+}
+
+// compareDrifted orders unexplained drift first, then the oldest first (drift
+// of unknown age last), then by where it is.
+func compareDrifted(a, b DriftedResource) int {
+	return cmp.Or(
+		cmp.Compare(stateRank(a.State), stateRank(b.State)),
+		compareSince(a.Since, b.Since),
+		cmp.Compare(a.Cluster, b.Cluster),
+		cmp.Compare(a.Promise, b.Promise),
+		cmp.Compare(a.Instance, b.Instance),
+		cmp.Compare(a.Work, b.Work),
+		cmp.Compare(a.Group, b.Group),
+		cmp.Compare(a.Kind, b.Kind),
+		cmp.Compare(a.Namespace, b.Namespace),
+		cmp.Compare(a.Name, b.Name),
+	)
+}
+
+func stateRank(s fleetv1alpha1.DriftState) int {
+	if s == fleetv1alpha1.DriftUnexplained {
+		return 0
+	}
+	return 1
+}
+
+func compareSince(a, b *time.Time) int {
+	switch {
+	case a == nil && b == nil:
+		return 0
+	case a == nil:
+		return 1
+	case b == nil:
+		return -1
+	}
+	return a.Compare(*b)
+}

@@ -1,0 +1,223 @@
+package fleetview
+
+import (
+	"encoding/json"
+	"math/rand/v2"
+	"reflect"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
+)
+
+// drifted is a resource of a Work reporting drift in state, first seen ago
+// before now (never, when ago is 0).
+func drifted(kind, ns, name string, state fleetv1alpha1.DriftState, ago time.Duration, exception string, fields ...string) fleetv1alpha1.ResourceStatus {
+	r := fleetv1alpha1.ResourceStatus{Version: "v1", Kind: kind, Namespace: ns, Name: name, Result: fleetv1alpha1.ApplyResultApplied,
+		Drift: &fleetv1alpha1.ResourceDrift{State: state, Fields: fields, By: "kubectl-edit", Exception: exception}}
+	if kind == "Deployment" {
+		r.Group = "apps"
+	}
+	if ago > 0 {
+		r.Drift.Since = &metav1.Time{Time: now.Add(-ago)}
+	}
+	return r
+}
+
+// withDrift gives w the resources and corrections an agent would report.
+func withDrift(w fleetv1alpha1.Work, corrections int64, resources ...fleetv1alpha1.ResourceStatus) fleetv1alpha1.Work {
+	clean := fleetv1alpha1.ResourceStatus{Version: "v1", Kind: "Service", Namespace: "team-a", Name: "clean", Result: fleetv1alpha1.ApplyResultApplied}
+	w.Status.Resources = append([]fleetv1alpha1.ResourceStatus{clean}, resources...)
+	w.Status.Drift = &fleetv1alpha1.DriftSummary{Corrections: corrections}
+	for _, r := range resources {
+		if r.Drift.State == fleetv1alpha1.DriftAccepted {
+			w.Status.Drift.Accepted++
+		} else {
+			w.Status.Drift.Unexplained++
+		}
+	}
+	return w
+}
+
+func fleetWork(cluster, promise string) fleetv1alpha1.Work {
+	w := work(cluster, promise, "", "r-1", "r-1", healthy)
+	w.Name = promise + "-fleet"
+	w.Spec.Subject.Instance = nil
+	return w
+}
+
+func teamBWork(cluster, promise, instance string) fleetv1alpha1.Work {
+	w := work(cluster, promise, instance, "r-1", "r-1", healthy)
+	w.Spec.Subject.Instance.Namespace = "team-b"
+	return w
+}
+
+// driftSnapshot: drift on three clusters, of two Promises, one of it
+// accepted by a DriftException the reader sees and one by one it does not.
+func driftSnapshot() Snapshot {
+	const U, A = fleetv1alpha1.DriftUnexplained, fleetv1alpha1.DriftAccepted
+	return Snapshot{
+		Now: now,
+		Works: []fleetv1alpha1.Work{
+			withDrift(work("c1", "web", "shop", "web-2", "web-2", healthy), 3,
+				drifted("Deployment", "team-a", "shop", U, time.Hour, "", "spec.replicas"),
+				drifted("ConfigMap", "team-a", "shop", A, 3*time.Hour, "team-a/hotfix", "data.color")),
+			withDrift(work("c2", "web", "shop", "web-2", "web-2", healthy), 0,
+				drifted("Deployment", "team-a", "shop", U, 2*time.Hour, "", "spec.template.spec.containers[name=app].image")),
+			withDrift(teamBWork("c2", "web", "blog"), 1,
+				drifted("ConfigMap", "team-b", "blog", A, time.Hour, "team-b/legacy", "data.mode")),
+			withDrift(fleetWork("c3", "db"), 0,
+				drifted("ClusterRole", "", "db-reader", U, 0, "")),
+			withDrift(work("c3", "web", "shop", "web-2", "web-2", healthy), 2), // corrected, none left
+			work("c4", "web", "shop", "web-2", "web-2", healthy),               // never drifted
+		},
+		DriftExceptions: []fleetv1alpha1.DriftException{{
+			ObjectMeta: metav1.ObjectMeta{Namespace: "team-a", Name: "hotfix"},
+			Spec: fleetv1alpha1.DriftExceptionSpec{Owner: "alice", Reason: "incident 7",
+				ExpiresAt: metav1.Time{Time: now.Add(48 * time.Hour)}},
+		}},
+	}
+}
+
+func TestBuildDrift(t *testing.T) {
+	at := func(ago time.Duration) *time.Time { v := now.Add(-ago); return &v }
+	expires := now.Add(48 * time.Hour)
+	deployC2 := DriftedResource{Cluster: "c2", Promise: "web", Instance: "team-a/shop", Work: "web-shop", Group: "apps", Kind: "Deployment",
+		Namespace: "team-a", Name: "shop", State: fleetv1alpha1.DriftUnexplained,
+		Fields: []string{"spec.template.spec.containers[name=app].image"}, By: "kubectl-edit", Since: at(2 * time.Hour)}
+	deployC1 := DriftedResource{Cluster: "c1", Promise: "web", Instance: "team-a/shop", Work: "web-shop", Group: "apps", Kind: "Deployment",
+		Namespace: "team-a", Name: "shop", State: fleetv1alpha1.DriftUnexplained, Fields: []string{"spec.replicas"}, By: "kubectl-edit", Since: at(time.Hour)}
+	roleC3 := DriftedResource{Cluster: "c3", Promise: "db", Work: "db-fleet", Kind: "ClusterRole", Name: "db-reader",
+		State: fleetv1alpha1.DriftUnexplained, By: "kubectl-edit"}
+	cmC1 := DriftedResource{Cluster: "c1", Promise: "web", Instance: "team-a/shop", Work: "web-shop", Kind: "ConfigMap", Namespace: "team-a", Name: "shop",
+		State: fleetv1alpha1.DriftAccepted, Fields: []string{"data.color"}, By: "kubectl-edit", Since: at(3 * time.Hour),
+		Exception: &DriftExceptionView{Namespace: "team-a", Name: "hotfix", Owner: "alice", Reason: "incident 7", ExpiresAt: &expires}}
+	cmC2 := DriftedResource{Cluster: "c2", Promise: "web", Instance: "team-b/blog", Work: "web-blog", Kind: "ConfigMap", Namespace: "team-b", Name: "blog",
+		State: fleetv1alpha1.DriftAccepted, Fields: []string{"data.mode"}, By: "kubectl-edit", Since: at(time.Hour),
+		Exception: &DriftExceptionView{Namespace: "team-b", Name: "legacy"}} // not in the snapshot: its name only
+	counts := func(u, a int) DriftCounts { return DriftCounts{Unexplained: u, Accepted: a, Total: u + a} }
+
+	for _, tt := range []struct {
+		name   string
+		filter DriftFilter
+		limit  int
+		want   Drift
+	}{{
+		name: "the whole fleet",
+		want: Drift{
+			Resources: counts(3, 2), Clusters: DriftCounts{Unexplained: 3, Accepted: 2, Total: 3}, Corrections: 6,
+			Promises: []PromiseDrift{{Promise: "db", Resources: counts(1, 0), Clusters: 1}, {Promise: "web", Resources: counts(2, 2), Clusters: 2}},
+			PerCluster: []ClusterDrift{{Cluster: "c1", Resources: counts(1, 1)}, {Cluster: "c2", Resources: counts(1, 1)},
+				{Cluster: "c3", Resources: counts(1, 0)}},
+			Items: []DriftedResource{deployC2, deployC1, roleC3, cmC1, cmC2},
+		},
+	}, {
+		name:  "bounded: the counts stay whole",
+		limit: 2,
+		want: Drift{
+			Resources: counts(3, 2), Clusters: DriftCounts{Unexplained: 3, Accepted: 2, Total: 3}, Corrections: 6,
+			Promises: []PromiseDrift{{Promise: "db", Resources: counts(1, 0), Clusters: 1}, {Promise: "web", Resources: counts(2, 2), Clusters: 2}},
+			PerCluster: []ClusterDrift{{Cluster: "c1", Resources: counts(1, 1)}, {Cluster: "c2", Resources: counts(1, 1)},
+				{Cluster: "c3", Resources: counts(1, 0)}},
+			Items: []DriftedResource{deployC2, deployC1},
+		},
+	}, {
+		name:   "one cluster",
+		filter: DriftFilter{Cluster: "c2"},
+		want: Drift{
+			Resources: counts(1, 1), Clusters: DriftCounts{Unexplained: 1, Accepted: 1, Total: 1}, Corrections: 1,
+			Promises:   []PromiseDrift{{Promise: "web", Resources: counts(1, 1), Clusters: 1}},
+			PerCluster: []ClusterDrift{{Cluster: "c2", Resources: counts(1, 1)}},
+			Items:      []DriftedResource{deployC2, cmC2},
+		},
+	}, {
+		name:   "one Promise",
+		filter: DriftFilter{Promise: "db"},
+		want: Drift{
+			Resources: counts(1, 0), Clusters: counts(1, 0),
+			Promises:   []PromiseDrift{{Promise: "db", Resources: counts(1, 0), Clusters: 1}},
+			PerCluster: []ClusterDrift{{Cluster: "c3", Resources: counts(1, 0)}},
+			Items:      []DriftedResource{roleC3},
+		},
+	}, {
+		name:   "one team's instances",
+		filter: DriftFilter{Namespace: "team-a"},
+		want: Drift{
+			Resources: counts(2, 1), Clusters: DriftCounts{Unexplained: 2, Accepted: 1, Total: 2}, Corrections: 5,
+			Promises:   []PromiseDrift{{Promise: "web", Resources: counts(2, 1), Clusters: 2}},
+			PerCluster: []ClusterDrift{{Cluster: "c1", Resources: counts(1, 1)}, {Cluster: "c2", Resources: counts(1, 0)}},
+			Items:      []DriftedResource{deployC2, deployC1, cmC1},
+		},
+	}, {
+		name:   "fleet resources belong to flotilla-system",
+		filter: DriftFilter{Namespace: fleetv1alpha1.PlatformNamespace, Cluster: "c3"},
+		want: Drift{
+			Resources: counts(1, 0), Clusters: counts(1, 0),
+			Promises:   []PromiseDrift{{Promise: "db", Resources: counts(1, 0), Clusters: 1}},
+			PerCluster: []ClusterDrift{{Cluster: "c3", Resources: counts(1, 0)}},
+			Items:      []DriftedResource{roleC3},
+		},
+	}, {
+		name:   "nothing matches",
+		filter: DriftFilter{Cluster: "c4"},
+		want:   Drift{Promises: []PromiseDrift{}, PerCluster: []ClusterDrift{}, Items: []DriftedResource{}},
+	}} {
+		t.Run(tt.name, func(t *testing.T) {
+			got := BuildDrift(driftSnapshot(), tt.filter, tt.limit)
+			if !reflect.DeepEqual(got, tt.want) {
+				g, _ := json.MarshalIndent(got, "", " ")
+				w, _ := json.MarshalIndent(tt.want, "", " ")
+				t.Errorf("got\n%s\nwant\n%s", g, w)
+			}
+		})
+	}
+}
+
+// The View carries the fleet's drift, bounded.
+func TestBuildBoundsDrift(t *testing.T) {
+	s := Snapshot{Now: now}
+	for i := range MaxDriftItems + 3 {
+		name := "c-" + string(rune('a'+i/26)) + string(rune('a'+i%26))
+		s.Works = append(s.Works, withDrift(work(name, "web", "shop", "web-2", "web-2", healthy), 0,
+			drifted("ConfigMap", "team-a", "shop", fleetv1alpha1.DriftUnexplained, time.Duration(i+1)*time.Minute, "", "data.x")))
+	}
+	d := Build(s).Drift
+	if d.Resources.Total != MaxDriftItems+3 || d.Clusters.Unexplained != MaxDriftItems+3 || len(d.Items) != MaxDriftItems {
+		t.Errorf("drift: %d resources on %d clusters, %d listed; want %d, %d and %d",
+			d.Resources.Total, d.Clusters.Unexplained, len(d.Items), MaxDriftItems+3, MaxDriftItems+3, MaxDriftItems)
+	}
+	if first := d.Items[0]; first.Cluster != "c-ca" { // the oldest: 53 minutes
+		t.Errorf("first listed = %s, want the oldest drift, on c-ca", first.Cluster)
+	}
+}
+
+// Drift does not depend on the order of the Works, their resources or the
+// DriftExceptions.
+func TestBuildDriftIgnoresOrder(t *testing.T) {
+	want, err := json.Marshal(BuildDrift(driftSnapshot(), DriftFilter{}, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(3, 4))
+	for range 20 {
+		s := driftSnapshot()
+		s.DriftExceptions = append(s.DriftExceptions, fleetv1alpha1.DriftException{ObjectMeta: metav1.ObjectMeta{Namespace: "team-c", Name: "other"}})
+		rng.Shuffle(len(s.Works), func(i, j int) { s.Works[i], s.Works[j] = s.Works[j], s.Works[i] })
+		rng.Shuffle(len(s.DriftExceptions), func(i, j int) {
+			s.DriftExceptions[i], s.DriftExceptions[j] = s.DriftExceptions[j], s.DriftExceptions[i]
+		})
+		for i := range s.Works {
+			r := s.Works[i].Status.Resources
+			rng.Shuffle(len(r), func(i, j int) { r[i], r[j] = r[j], r[i] })
+		}
+		got, err := json.Marshal(BuildDrift(s, DriftFilter{}, 0))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(got) != string(want) {
+			t.Fatalf("shuffled input gave different drift:\n%s\nwant\n%s", got, want)
+		}
+	}
+}
