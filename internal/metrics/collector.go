@@ -19,7 +19,8 @@ import (
 // revisionHistoryLimit revisions plus those still in use), and a cluster
 // counts under one of them, "(pending)" or "(mixed)". Rollout names appear
 // only while the Rollout is in flight, so they are bounded by the rollouts
-// running at once. Never a cluster or instance name.
+// running at once. Never a cluster or instance name: drift is counted per
+// Promise and state, and clusters with drift only as a number per state.
 var (
 	clustersDesc = prometheus.NewDesc("flotilla_clusters",
 		"Member clusters by availability (Available, Offline, Unknown).", []string{"availability"}, nil)
@@ -41,6 +42,10 @@ var (
 		[]string{"namespace", "rollout", "state"}, nil)
 	freezeActiveDesc = prometheus.NewDesc("flotilla_freeze_active",
 		"FleetFreezes in force, by action (Halt, Rollback).", []string{"action"}, nil)
+	driftResourcesDesc = prometheus.NewDesc("flotilla_drift_resources",
+		"Drifted resources the agents report, by Promise and state (Unexplained, Accepted).", []string{"promise", "state"}, nil)
+	driftClustersDesc = prometheus.NewDesc("flotilla_drift_clusters",
+		"Clusters with any drifted resource in a state (Unexplained, Accepted).", []string{"state"}, nil)
 )
 
 // collectTimeout bounds the cache reads of one scrape.
@@ -56,7 +61,8 @@ type collector struct {
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{clustersDesc, promiseClustersDesc, rolloutsDesc, rolloutPhaseDesc,
-		rolloutWaveIndexDesc, rolloutWavesDesc, rolloutPercentDesc, rolloutClustersDesc, freezeActiveDesc} {
+		rolloutWaveIndexDesc, rolloutWavesDesc, rolloutPercentDesc, rolloutClustersDesc, freezeActiveDesc,
+		driftResourcesDesc, driftClustersDesc} {
 		ch <- d
 	}
 }
@@ -69,7 +75,9 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), collectTimeout)
 	defer cancel()
-	s, err := hubread.Read(ctx, c.reader, c.clock.Now(), hubread.Options{FromCache: true})
+	// The gauges count drift; they need no DriftException (nor does the
+	// hub's cache have to hold them).
+	s, err := hubread.Read(ctx, c.reader, c.clock.Now(), hubread.Options{FromCache: true, SkipDriftExceptions: true})
 	if err != nil {
 		ch <- prometheus.NewInvalidMetric(clustersDesc, err)
 		return
@@ -77,8 +85,9 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	fleetMetrics(s, func(m prometheus.Metric) { ch <- m })
 }
 
-// fleetMetrics computes the gauges of a snapshot. Clusters, revisions and
-// freezes come from fleetview, so the metrics and `flotilla status` agree.
+// fleetMetrics computes the gauges of a snapshot. Clusters, revisions,
+// freezes and drift come from fleetview, so the metrics, `flotilla status`
+// and `flotilla drift` agree.
 func fleetMetrics(s fleetview.Snapshot, emit func(prometheus.Metric)) {
 	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
 		emit(prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...))
@@ -104,6 +113,8 @@ func fleetMetrics(s fleetview.Snapshot, emit func(prometheus.Metric)) {
 	for action, n := range freezes {
 		gauge(freezeActiveDesc, float64(n), string(action))
 	}
+
+	driftMetrics(&v, gauge)
 
 	byPhase := map[fleetv1alpha1.RolloutPhase]int{}
 	for i := range s.Rollouts {
@@ -157,4 +168,22 @@ func rolloutMetrics(ro *fleetv1alpha1.Rollout, phase fleetv1alpha1.RolloutPhase,
 	}{{"total", c.Total}, {"admitted", c.Admitted}, {"healthy", c.Healthy}, {"failed", c.Failed}, {"pending", c.Pending}, {"offline", c.Offline}} {
 		gauge(rolloutClustersDesc, float64(s.n), ns, name, s.state)
 	}
+}
+
+// driftMetrics are the drift gauges: per Promise (every Promise, so a series
+// that falls to 0 stays) and state, and the clusters with drift per state.
+func driftMetrics(v *fleetview.View, gauge func(*prometheus.Desc, float64, ...string)) {
+	promises := map[string]fleetview.DriftCounts{}
+	for _, p := range v.Promises {
+		promises[p.Name] = fleetview.DriftCounts{}
+	}
+	for _, p := range v.Drift.Promises {
+		promises[p.Promise] = p.Resources
+	}
+	for name, c := range promises {
+		gauge(driftResourcesDesc, float64(c.Unexplained), name, string(fleetv1alpha1.DriftUnexplained))
+		gauge(driftResourcesDesc, float64(c.Accepted), name, string(fleetv1alpha1.DriftAccepted))
+	}
+	gauge(driftClustersDesc, float64(v.Drift.Clusters.Unexplained), string(fleetv1alpha1.DriftUnexplained))
+	gauge(driftClustersDesc, float64(v.Drift.Clusters.Accepted), string(fleetv1alpha1.DriftAccepted))
 }

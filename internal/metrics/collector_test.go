@@ -1,6 +1,7 @@
 package metrics
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -28,6 +29,16 @@ func work(name, cluster, promise, applied string) *fleetv1alpha1.Work {
 		Spec:       fleetv1alpha1.WorkSpec{Cluster: cluster, Subject: fleetv1alpha1.WorkSubject{Promise: promise}, Revision: "r2"},
 		Status:     fleetv1alpha1.WorkStatus{AppliedRevision: applied},
 	}
+}
+
+// drifting gives w one drifted resource per state given.
+func drifting(w *fleetv1alpha1.Work, states ...fleetv1alpha1.DriftState) *fleetv1alpha1.Work {
+	for i, state := range states {
+		w.Status.Resources = append(w.Status.Resources, fleetv1alpha1.ResourceStatus{Version: "v1", Kind: "ConfigMap",
+			Name: fmt.Sprintf("cm-%d", i), Result: fleetv1alpha1.ApplyResultApplied,
+			Drift: &fleetv1alpha1.ResourceDrift{State: state, Fields: []string{"data.x"}}})
+	}
+	return w
 }
 
 func rolloutObj(name string, phase fleetv1alpha1.RolloutPhase, wave string, percent int32, counts fleetv1alpha1.RolloutCounts) *fleetv1alpha1.Rollout {
@@ -59,7 +70,9 @@ func newCollector(t *testing.T, elected bool, objs ...client.Object) *collector 
 
 // The gauges count clusters by availability, clusters per Promise revision
 // (one revision, pending or mixed), Rollouts by phase with per-Rollout
-// gauges only for those in flight, and freezes in force by action.
+// gauges only for those in flight, freezes in force by action, and drifted
+// resources per Promise and state (0 for a Promise without) and clusters
+// with drift per state.
 func TestCollector(t *testing.T) {
 	later, earlier := now.Add(time.Hour), now.Add(-time.Hour)
 	c := newCollector(t, true,
@@ -70,8 +83,8 @@ func TestCollector(t *testing.T) {
 		cluster("new", ""),
 		work("db-x", "a1", "db", "r1"),
 		work("db-x", "a2", "db", "r2"),
-		work("db-y", "a2", "db", "r2"),
-		work("db-x", "a3", "db", "r1"),
+		drifting(work("db-y", "a2", "db", "r2"), fleetv1alpha1.DriftUnexplained, fleetv1alpha1.DriftAccepted),
+		drifting(work("db-x", "a3", "db", "r1"), fleetv1alpha1.DriftUnexplained),
 		work("db-y", "a3", "db", "r2"),
 		work("db-x", "off", "db", ""),
 		work("cache-x", "a1", "cache", "c1"),
@@ -89,6 +102,16 @@ func TestCollector(t *testing.T) {
 flotilla_clusters{availability="Available"} 3
 flotilla_clusters{availability="Offline"} 1
 flotilla_clusters{availability="Unknown"} 1
+# HELP flotilla_drift_clusters Clusters with any drifted resource in a state (Unexplained, Accepted).
+# TYPE flotilla_drift_clusters gauge
+flotilla_drift_clusters{state="Accepted"} 1
+flotilla_drift_clusters{state="Unexplained"} 2
+# HELP flotilla_drift_resources Drifted resources the agents report, by Promise and state (Unexplained, Accepted).
+# TYPE flotilla_drift_resources gauge
+flotilla_drift_resources{promise="cache",state="Accepted"} 0
+flotilla_drift_resources{promise="cache",state="Unexplained"} 0
+flotilla_drift_resources{promise="db",state="Accepted"} 1
+flotilla_drift_resources{promise="db",state="Unexplained"} 2
 # HELP flotilla_freeze_active FleetFreezes in force, by action (Halt, Rollback).
 # TYPE flotilla_freeze_active gauge
 flotilla_freeze_active{action="Halt"} 1

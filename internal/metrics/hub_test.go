@@ -81,7 +81,8 @@ flotilla_clusters{availability="Unknown"} 1
 # HELP flotilla_promise_clusters Clusters running a Promise, by the revision their Works applied; (pending) when none applied yet, (mixed) when they differ.
 # TYPE flotilla_promise_clusters gauge
 flotilla_promise_clusters{promise="shop",revision=%q} 3
-`, r1), "flotilla_clusters", "flotilla_promise_clusters", "flotilla_rollout_phase")
+`, r1)+driftGauges(0, 0, 0, 0), "flotilla_clusters", "flotilla_promise_clusters", "flotilla_rollout_phase",
+		"flotilla_drift_resources", "flotilla_drift_clusters")
 	// The Promise gauges are this hub's too.
 	s.gauges("the Promise and its instances", `
 # HELP flotilla_instances Instances of each Promise.
@@ -185,6 +186,17 @@ flotilla_rollout_rollbacks_total{cause="manual"} 1
 		s.transitions(ro2, ro3), rolloutGauges("flotilla_promise_clusters", "flotilla_rollout_rollbacks_total",
 		"flotilla_rollouts", "flotilla_rollout_transitions_total")...)
 
+	// Agents report drift: two resources on the canary (one accepted by a
+	// DriftException), one on a general member. The gauges count resources
+	// per Promise and state, and clusters per state, never a cluster name.
+	const U, A = fleetv1alpha1.DriftUnexplained, fleetv1alpha1.DriftAccepted
+	s.reportDrift("shop-c1", U, A)
+	s.reportDrift("shop-g1", U)
+	s.gauges("drift on two members", driftGauges(2, 1, 2, 1), "flotilla_drift_resources", "flotilla_drift_clusters")
+	// The canary's drift is corrected, the accepted one stays.
+	s.reportDrift("shop-c1", A)
+	s.gauges("the unexplained drift on the canary corrected", driftGauges(1, 1, 1, 1), "flotilla_drift_resources", "flotilla_drift_clusters")
+
 	// What the hub serves on /metrics: its own metrics and controller-runtime's.
 	srv := httptest.NewServer(metrics.Handler(s.registry, logr.Discard()))
 	defer srv.Close()
@@ -286,6 +298,46 @@ func (s *story) reportReady(clusters ...string) {
 	for _, c := range clusters {
 		s.ReportReady(s.Work(promiseName, team, "web", c))
 	}
+}
+
+// reportDrift writes the status of an agent that found the cluster's Work
+// healthy with one drifted ConfigMap per state given, and 2 corrections made.
+func (s *story) reportDrift(cluster string, states ...fleetv1alpha1.DriftState) {
+	s.TB.Helper()
+	w := s.Work(promiseName, team, "web", cluster)
+	w.Status.Resources = []fleetv1alpha1.ResourceStatus{{Version: "v1", Kind: "ConfigMap", Namespace: team, Name: "web",
+		Result: fleetv1alpha1.ApplyResultApplied, Health: fleetv1alpha1.HealthCurrent}}
+	w.Status.Drift = &fleetv1alpha1.DriftSummary{Corrections: 2}
+	since := metav1.NewTime(time.Now().Add(-time.Minute).Truncate(time.Second))
+	for i, state := range states {
+		r := fleetv1alpha1.ResourceStatus{Version: "v1", Kind: "ConfigMap", Namespace: team, Name: fmt.Sprintf("extra-%d", i),
+			Result: fleetv1alpha1.ApplyResultApplied, Health: fleetv1alpha1.HealthCurrent,
+			Drift: &fleetv1alpha1.ResourceDrift{State: state, Fields: []string{"data.color"}, By: "kubectl-edit", Since: &since}}
+		if state == fleetv1alpha1.DriftAccepted {
+			r.Drift.Exception = team + "/hotfix"
+			w.Status.Drift.Accepted++
+		} else {
+			w.Status.Drift.Unexplained++
+		}
+		w.Status.Resources = append(w.Status.Resources, r)
+	}
+	if err := s.C.Status().Update(s.Ctx, w); err != nil {
+		s.TB.Fatal(err)
+	}
+}
+
+// driftGauges is the exposition of the drift gauges of Promise shop.
+func driftGauges(unexplained, accepted, unexplainedClusters, acceptedClusters int) string {
+	return fmt.Sprintf(`
+# HELP flotilla_drift_clusters Clusters with any drifted resource in a state (Unexplained, Accepted).
+# TYPE flotilla_drift_clusters gauge
+flotilla_drift_clusters{state="Accepted"} %d
+flotilla_drift_clusters{state="Unexplained"} %d
+# HELP flotilla_drift_resources Drifted resources the agents report, by Promise and state (Unexplained, Accepted).
+# TYPE flotilla_drift_resources gauge
+flotilla_drift_resources{promise="shop",state="Accepted"} %d
+flotilla_drift_resources{promise="shop",state="Unexplained"} %d
+`, acceptedClusters, unexplainedClusters, accepted, unexplained)
 }
 
 func (s *story) rollout(name string) *fleetv1alpha1.Rollout {
