@@ -19,6 +19,7 @@ func platformCommands() []*cobra.Command {
 		newUnfreezeCommand(),
 		newUpgradeCommand(),
 		newStatusCommand(),
+		newDriftCommand(),
 		newGetCommand(),
 		newDashboardCommand(),
 		newSimCommand(),

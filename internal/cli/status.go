@@ -41,8 +41,10 @@ func newStatusCommand() *cobra.Command {
 		Long: `Show the fleet roll-up: how many clusters are available, offline or unknown;
 per Promise, the share of its clusters on each revision (the latest marked);
 the rollouts in flight with one progress bar per wave and the command that
-approves a waiting wave; the failing Works with their reasons; the offline
-clusters with the age of their last heartbeat; the FleetFreezes in force.
+approves a waiting wave; the failing Works with their reasons; a line
+counting drifted resources, when there are any (flotilla drift lists them);
+the offline clusters with the age of their last heartbeat; the FleetFreezes
+in force.
 
 It reads with your credentials: what they may not list is left out and named
 at the end, so a team member sees their slice of the fleet (-n names the

@@ -35,6 +35,9 @@ func printFleetStatus(w io.Writer, v *fleetview.View, command string) {
 	printPromiseShares(w, v.Promises)
 	printRolloutsInFlight(w, v.Rollouts, command, now)
 	printFailures(w, v, command)
+	if v.Drift.Resources.Total > 0 {
+		fmt.Fprintf(w, "\nDrift: %s (%s drift lists them)\n", driftSummary(&v.Drift), command)
+	}
 	printOffline(w, v.Offline, now)
 	printFreezes(w, v.Freezes, now)
 	if len(v.Hidden) > 0 {

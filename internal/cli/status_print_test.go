@@ -74,7 +74,9 @@ func releaseView() fleetview.View {
 				Reason: "ImagePullBackOff", Message: "Deployment team-a/shop: \x1b[31mimage\x1b[0m not found"},
 		},
 		FailureCount: 1,
-		Offline:      []fleetview.Offline{{Cluster: "general-1", LastHeartbeat: timeAgo(90 * time.Second), Reason: "no heartbeat for 1m30s"}},
+		Drift: fleetview.Drift{Resources: fleetview.DriftCounts{Unexplained: 2, Accepted: 1, Total: 3},
+			Clusters: fleetview.DriftCounts{Unexplained: 2, Accepted: 1, Total: 2}},
+		Offline: []fleetview.Offline{{Cluster: "general-1", LastHeartbeat: timeAgo(90 * time.Second), Reason: "no heartbeat for 1m30s"}},
 		Freezes: []fleetview.Freeze{{Name: "cve", Action: fleetv1alpha1.FreezeHalt, Reason: "incident 42", FrozenBy: "alice",
 			Until: func() *time.Time { t := now.Add(2 * time.Hour); return &t }(), Held: 2}},
 		Hidden: []string{"rollouts outside namespace team-a", "works"},
@@ -132,6 +134,8 @@ Recently finished:
 Failing: 1 Work on 1 cluster
   CLUSTER   PROMISE  INSTANCE     REVISION  REASON            MESSAGE
   canary-1  web      team-a/shop  web-2     ImagePullBackOff  Deployment team-a/shop: ?[31mimage?[0m not found
+
+Drift: 3 resources drifted on 2 clusters: 2 unexplained, 1 accepted (kubectl flotilla drift lists them)
 
 Offline: 1 cluster
   CLUSTER    LAST HEARTBEAT  REASON
