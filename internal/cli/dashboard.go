@@ -56,7 +56,7 @@ func (o *dashboardOptions) addFlags(flags *pflag.FlagSet) {
 	flags.StringVar(&o.kubeconfig, "kubeconfig", "", "hub kubeconfig (default: $KUBECONFIG, then ~/.kube/config)")
 	flags.StringVar(&o.kubeContext, "context", "", "kubeconfig context to use (default: the current context)")
 	flags.StringVarP(&o.namespace, "namespace", "n", "",
-		"namespace whose Rollouts are shown if you may not list Rollouts in every namespace (default: the context's namespace)")
+		"namespace whose Rollouts and DriftExceptions are shown if you may not list them in every namespace (default: the context's namespace)")
 	flags.StringVar(&o.address, "address", "127.0.0.1", "loopback address to listen on (127.0.0.1, ::1 or localhost)")
 	flags.IntVar(&o.port, "port", dashboard.DefaultPort, "port to listen on (0 picks a free one)")
 }

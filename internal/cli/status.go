@@ -71,7 +71,7 @@ dashboard shows).`,
 
 func (o *statusOptions) addFlags(flags *pflag.FlagSet) {
 	o.hubClientOptions.addFlags(flags)
-	flags.StringVarP(&o.namespace, "namespace", "n", "", "read Rollouts from this namespace when you may not list them in every namespace")
+	flags.StringVarP(&o.namespace, "namespace", "n", "", "read Rollouts and DriftExceptions from this namespace when you may not list them in every namespace")
 	flags.StringVarP(&o.output, "output", "o", "", "print the roll-up as yaml or json instead")
 	flags.BoolVarP(&o.watch, "watch", "w", false, "read the hub every 2s and show the roll-up again until interrupted")
 }

@@ -247,7 +247,7 @@ func TestFleetCommandsAgainstAHub(t *testing.T) {
 			t.Fatal(err)
 		}
 		if !strings.Contains(out, "Clusters: 0 total") || !strings.Contains(out, "Rollouts in flight: none") ||
-			!strings.Contains(out, "Not shown (your credentials may not list them): clusters, fleetfreezes, promises, rollouts outside namespace team-a, works\n") {
+			!strings.Contains(out, "Not shown (your credentials may not list them): clusters, driftexceptions, fleetfreezes, promises, rollouts outside namespace team-a, works\n") {
 			t.Errorf("unexpected status for bob:\n%s", out)
 		}
 	})

@@ -281,6 +281,26 @@ func TestBrowserShowsTheFleet(t *testing.T) {
 	if !eval[bool](b, `document.querySelector('[data-testid=hidden-notice]').hidden`) {
 		t.Error("alice sees a hidden-by-RBAC notice")
 	}
+	// The Drift panel: the counts, then unexplained drift first, highlighted.
+	if got := text(b, `[data-testid=drift-summary]`); got != "2 resources drifted on 2 clusters: 1 unexplained, 1 accepted" {
+		t.Errorf("drift summary %q", got)
+	}
+	if got := count(b, `[data-testid=drift-row]`); got != 2 {
+		t.Errorf("%d drift rows, want 2", got)
+	}
+	if got := text(b, `[data-testid=drift-row].drift-Unexplained[data-cluster=eu-1]`); !strings.Contains(got, "ConfigMap/shop/cart") ||
+		!strings.Contains(got, "data.size") || !strings.Contains(got, "kubectl-edit") {
+		t.Errorf("eu-1's unexplained drift row %q", got)
+	}
+	if got := text(b, `[data-testid=drift-row].drift-Accepted[data-cluster=us-1]`); !strings.Contains(got, "shop/tolerated (db-team, expires ") {
+		t.Errorf("us-1's accepted drift row %q", got)
+	}
+	if !eval[bool](b, `getComputedStyle(document.querySelector('[data-testid=drift-row]')).backgroundColor !== getComputedStyle(document.querySelectorAll('[data-testid=drift-row]')[1]).backgroundColor`) {
+		t.Error("the unexplained drift row is not highlighted")
+	}
+	if got := text(b, `[data-testid=count-drift] dd`); got != "1" {
+		t.Errorf("header counts %q unexplained drift", got)
+	}
 
 	// Group by a label instead.
 	b.do(10*time.Second, "grouping by region",

@@ -101,9 +101,29 @@ func TestFleetAPIReturnsTheView(t *testing.T) {
 		t.Errorf("alice may list everything, yet hidden: %v", v.Hidden)
 	}
 
+	// Drift: unexplained on eu-1 (web), accepted on us-1 (db) by a
+	// DriftException alice may read.
+	if d := v.Drift; d.Resources != (fleetview.DriftCounts{Unexplained: 1, Accepted: 1, Total: 2}) ||
+		d.Clusters != (fleetview.DriftCounts{Unexplained: 1, Accepted: 1, Total: 2}) || d.Corrections != 2 ||
+		len(d.Promises) != 2 || d.Promises[0].Promise != "db" || d.Promises[1].Resources.Unexplained != 1 ||
+		len(d.PerCluster) != 2 || d.PerCluster[0].Cluster != "eu-1" || len(d.Items) != 2 {
+		t.Errorf("drift %+v", d)
+	} else {
+		unexplained, accepted := d.Items[0], d.Items[1]
+		if unexplained.Cluster != "eu-1" || unexplained.State != fleetv1alpha1.DriftUnexplained || unexplained.Instance != "shop/cart" ||
+			unexplained.Kind != "ConfigMap" || unexplained.By != "kubectl-edit" || len(unexplained.Fields) != 1 || unexplained.Since == nil ||
+			unexplained.Exception != nil {
+			t.Errorf("first drifted resource %+v, want eu-1's unexplained drift", unexplained)
+		}
+		if e := accepted.Exception; accepted.Cluster != "us-1" || accepted.State != fleetv1alpha1.DriftAccepted || e == nil ||
+			e.Namespace != "shop" || e.Name != "tolerated" || e.Owner != "db-team" || e.Reason != "tuning by hand" || e.ExpiresAt == nil {
+			t.Errorf("second drifted resource %+v (exception %+v), want us-1's, accepted by shop/tolerated", accepted, e)
+		}
+	}
+
 	// The page reads these names: keep them.
 	raw := decode[map[string]any](t, body)
-	for _, k := range []string{"generatedAt", "clusters", "tiles", "promises", "rollouts", "failures", "failureCount", "offline", "freezes"} {
+	for _, k := range []string{"generatedAt", "clusters", "tiles", "promises", "rollouts", "failures", "failureCount", "offline", "freezes", "drift"} {
 		if _, ok := raw[k]; !ok {
 			t.Errorf("the fleet JSON has no %q: %s", k, body)
 		}
@@ -120,11 +140,12 @@ func TestFleetAPIHidesWhatRBACForbids(t *testing.T) {
 		t.Fatalf("GET /api/fleet as carol: %d %s", status, body)
 	}
 	v := decode[fleetview.View](t, body)
-	if want := []string{"fleetfreezes", "promises", "rollouts", "works"}; !slices.Equal(v.Hidden, want) {
+	if want := []string{"driftexceptions", "fleetfreezes", "promises", "rollouts", "works"}; !slices.Equal(v.Hidden, want) {
 		t.Errorf("hidden %v, want %v", v.Hidden, want)
 	}
-	if v.Clusters.Total != 6 || len(v.Rollouts) != 0 || len(v.Failures) != 0 {
-		t.Errorf("carol sees %+v clusters, %d rollouts, %d failures", v.Clusters, len(v.Rollouts), len(v.Failures))
+	if v.Clusters.Total != 6 || len(v.Rollouts) != 0 || len(v.Failures) != 0 || v.Drift.Resources.Total != 0 {
+		t.Errorf("carol sees %+v clusters, %d rollouts, %d failures, %d drifted resources", v.Clusters, len(v.Rollouts), len(v.Failures),
+			v.Drift.Resources.Total)
 	}
 
 	status, body = call(t, ts, "GET", "/api/whoami", s.Token(), "")

@@ -233,14 +233,15 @@ func createFixtureFleet(t testing.TB) {
 	works := []struct {
 		cluster, promise, revision string
 		failing                    bool
+		drift                      fleetv1alpha1.DriftState
 	}{
-		{"eu-1", "web", "web-r2", false},
-		{"eu-2", "web", "web-r2", false},
-		{"us-1", "web", "web-r1", false},
-		{"us-2", "web", "web-r2", true},
-		{"ap-1", "web", "web-r1", false},
-		{"eu-1", "db", "db-r1", false},
-		{"us-1", "db", "db-r1", false},
+		{"eu-1", "web", "web-r2", false, fleetv1alpha1.DriftUnexplained},
+		{"eu-2", "web", "web-r2", false, ""},
+		{"us-1", "web", "web-r1", false, ""},
+		{"us-2", "web", "web-r2", true, ""},
+		{"ap-1", "web", "web-r1", false, ""},
+		{"eu-1", "db", "db-r1", false, ""},
+		{"us-1", "db", "db-r1", false, fleetv1alpha1.DriftAccepted},
 	}
 	for _, w := range works {
 		work := &fleetv1alpha1.Work{
@@ -267,7 +268,16 @@ func createFixtureFleet(t testing.TB) {
 			continue
 		}
 		e.ReportReady(work)
+		if w.drift != "" {
+			reportDrift(t, e, work, w.drift, now)
+		}
 	}
+	e.Namespace("shop", nil)
+	e.Create(&fleetv1alpha1.DriftException{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "tolerated"},
+		Spec: fleetv1alpha1.DriftExceptionSpec{Owner: "db-team", Reason: "tuning by hand", ExpiresAt: metav1.NewTime(now.Add(72 * time.Hour)),
+			Resources: []fleetv1alpha1.ResourceSelector{{Kind: "ConfigMap"}}},
+	})
 
 	e.Create(&fleetv1alpha1.FleetFreeze{
 		ObjectMeta: metav1.ObjectMeta{Name: "holidays"},
@@ -277,6 +287,24 @@ func createFixtureFleet(t testing.TB) {
 
 	createRollout(t, e, fixtureRollout, "web", "web-r1", "web-r2", now)
 	createRollout(t, e, otherRollout, "db", "db-r1", "db-r2", now)
+}
+
+// reportDrift writes what an agent reports of a Work with one drifted
+// ConfigMap (first seen two hours before now), in state.
+func reportDrift(t testing.TB, e *promisetest.Env, w *fleetv1alpha1.Work, state fleetv1alpha1.DriftState, now metav1.Time) {
+	t.Helper()
+	drift := &fleetv1alpha1.ResourceDrift{State: state, Fields: []string{"data.size"}, By: "kubectl-edit",
+		Since: &metav1.Time{Time: now.Add(-2 * time.Hour)}}
+	w.Status.Drift = &fleetv1alpha1.DriftSummary{Unexplained: 1, Corrections: 2}
+	if state == fleetv1alpha1.DriftAccepted {
+		drift.Exception = "shop/tolerated"
+		w.Status.Drift = &fleetv1alpha1.DriftSummary{Accepted: 1}
+	}
+	w.Status.Resources = []fleetv1alpha1.ResourceStatus{{Version: "v1", Kind: "ConfigMap", Namespace: "shop", Name: "cart",
+		Result: fleetv1alpha1.ApplyResultApplied, Health: fleetv1alpha1.HealthCurrent, Drift: drift}}
+	if err := e.C.Status().Update(e.Ctx, w); err != nil {
+		t.Fatalf("reporting drift on Work %s/%s: %v", w.Namespace, w.Name, err)
+	}
 }
 
 // createRollout creates a Rollout of promise from one revision to another

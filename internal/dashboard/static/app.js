@@ -120,6 +120,7 @@
       item("unknown", n(c.unknown), false, "count-unknown"),
       item("failing Works", n(v.failureCount), n(v.failureCount) > 0, "count-failures"),
       item("rollouts in flight", (v.rollouts || []).filter((r) => !r.finished).length, false, "count-rollouts"),
+      item("unexplained drift", n(drift(v).resources.unexplained), n(drift(v).resources.unexplained) > 0, "count-drift"),
     );
     document.getElementById("freezes").replaceChildren(
       ...(v.freezes || []).map((f) =>
@@ -427,6 +428,52 @@
       : [el("li", { class: "empty", text: "None." })]));
   }
 
+  // ---- drift ---------------------------------------------------------------
+
+  function drift(v) {
+    const d = v.drift || {};
+    return { resources: d.resources || {}, clusters: d.clusters || {}, items: d.items || [] };
+  }
+
+  // resourceName is Kind[.group]/[namespace/]name, as `flotilla drift` prints it.
+  function resourceName(r) {
+    return r.kind + (r.group ? "." + r.group : "") + "/" + (r.namespace ? r.namespace + "/" : "") + r.name;
+  }
+
+  function describeException(e, nowIso) {
+    if (!e) return "—";
+    let s = (e.namespace ? e.namespace + "/" : "") + e.name;
+    const parts = [];
+    if (e.owner) parts.push(e.owner);
+    if (e.expiresAt) {
+      const left = new Date(e.expiresAt) - new Date(nowIso);
+      parts.push(left > 0 ? "expires " + fmtTime(e.expiresAt) : "expired " + age(e.expiresAt, nowIso));
+    }
+    if (parts.length) s += " (" + parts.join(", ") + ")";
+    return s;
+  }
+
+  function renderDrift(v) {
+    const d = drift(v);
+    const total = n(d.resources.total);
+    document.getElementById("drift-summary").textContent = plural(total, "resource") + " drifted on " +
+      plural(n(d.clusters.total), "cluster") + ": " + n(d.resources.unexplained) + " unexplained, " +
+      n(d.resources.accepted) + " accepted";
+    const body = document.getElementById("drift-rows");
+    body.replaceChildren(...(d.items.length ? d.items.map((r) => el("tr", {
+      class: "drift-" + r.state, "data-testid": "drift-row", "data-cluster": r.cluster, "data-state": r.state,
+    },
+    el("td", { text: r.cluster }), el("td", { text: r.promise }), el("td", { text: r.instance || "—" }),
+    el("td", { text: resourceName(r) }), el("td", { class: "state", text: r.state }),
+    el("td", { class: "fields", text: (r.fields || []).join(", ") || "—" }), el("td", { text: r.by || "—" }),
+    el("td", { text: r.since ? age(r.since, v.generatedAt).replace(/ ago$/, "") : "—", title: r.since ? fmtTime(r.since) : undefined }),
+    el("td", { text: describeException(r.exception, v.generatedAt), title: (r.exception && r.exception.reason) || undefined })))
+      : [el("tr", {}, el("td", { colspan: "9", class: "empty", text: "No drift." }))]));
+    const more = document.getElementById("drift-more");
+    more.hidden = total <= d.items.length;
+    more.textContent = "Showing " + d.items.length + " of " + total + " drifted resources; flotilla drift lists them all.";
+  }
+
   // ---- loop ----------------------------------------------------------------
 
   function render(v) {
@@ -436,6 +483,7 @@
     renderPromises(v);
     renderRollouts(v);
     renderFailures(v);
+    renderDrift(v);
     document.body.dataset.loaded = "true";
     document.body.dataset.generatedAt = v.generatedAt;
   }
