@@ -15,6 +15,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
+	"github.com/flotilla-dev/flotilla/internal/gitdelivery/stamp"
 )
 
 // FleetFile names the file holding a Promise's fleet resources, next to the
@@ -38,7 +39,8 @@ func FilePath(root string, w *fleetv1alpha1.Work) string {
 
 // Files renders works as the files of root: file path → content. Each file
 // is a multi-document YAML stream of the Work's manifests in a stable order
-// (kind, namespace, name), after a comment naming the Work and its revisions.
+// (kind, namespace, name), each stamped with its rendered hash (annotation
+// stamp.Annotation), after a comment naming the Work and its revisions.
 // Works being deleted are left out, so their files go.
 func Files(root string, works []fleetv1alpha1.Work) (map[string][]byte, error) {
 	files := make(map[string][]byte, len(works))
@@ -74,7 +76,13 @@ func fileContent(w *fleetv1alpha1.Work) ([]byte, error) {
 		if err := json.Unmarshal(m.Raw, &obj); err != nil {
 			return nil, fmt.Errorf("reading manifest %d: %w", i, err)
 		}
-		y, err := yaml.JSONToYAML(m.Raw)
+		// The stamp tells a report-only agent whether the live object is this
+		// rendering (see package stamp).
+		stamped, err := stamp.Stamp(m.Raw)
+		if err != nil {
+			return nil, fmt.Errorf("stamping manifest %d: %w", i, err)
+		}
+		y, err := yaml.JSONToYAML(stamped)
 		if err != nil {
 			return nil, fmt.Errorf("converting manifest %d: %w", i, err)
 		}

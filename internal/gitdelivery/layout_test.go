@@ -8,6 +8,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 
 	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
+	"github.com/flotilla-dev/flotilla/internal/gitdelivery/stamp"
 )
 
 func work(promise, ns, name string, rollout *fleetv1alpha1.RolloutReference, manifests ...string) fleetv1alpha1.Work {
@@ -43,6 +44,9 @@ func TestFilesLayoutAndOrder(t *testing.T) {
 		t.Fatalf("files: %v", files)
 	}
 	got := string(files["clusters/a/db/team/orders.yaml"])
+	// Each manifest carries its rendered hash, for report-only agents.
+	deploy, _ := stamp.Hash([]byte(`{"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"orders"}}`))
+	service, _ := stamp.Hash([]byte(`{"apiVersion":"v1","kind":"Service","metadata":{"name":"orders"}}`))
 	want := `# Written by Flotilla from Work flotilla-cluster-a/db-orders; changes here are overwritten.
 # revision: db-r1
 # instanceRevision: orders-i1
@@ -50,11 +54,15 @@ func TestFilesLayoutAndOrder(t *testing.T) {
 apiVersion: apps/v1
 kind: Deployment
 metadata:
+  annotations:
+    fleet.flotilla.dev/rendered-hash: ` + deploy + `
   name: orders
 ---
 apiVersion: v1
 kind: Service
 metadata:
+  annotations:
+    fleet.flotilla.dev/rendered-hash: ` + service + `
   name: orders
 `
 	if got != want {

@@ -13,6 +13,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
+	"k8s.io/client-go/util/retry"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -172,40 +173,67 @@ func (r *Reconciler) setDelivered(ctx context.Context, cluster *fleetv1alpha1.Cl
 // markDelivered writes, on each Work whose files are at commit, the status an
 // agent would after applying it, so Rollouts count git clusters unchanged:
 // Applied (admitted) once pushed, and Healthy at once with healthSource
-// None. With healthSource Agent, health is left to the agent in report-only
-// mode, and the Work waits as Progressing until it reports.
+// None. With healthSource Agent, health is the report-only agent's: a Healthy
+// it reported for an earlier generation is replaced by InProgress until it
+// reports on this one, so a Rollout never counts the new revision healthy on
+// the old revision's report.
+//
+// The agent writes the same status (Healthy, Ready, resources), so every
+// patch carries the resourceVersion and is retried on a conflict from a fresh
+// read: neither writer drops the other's conditions.
 func (r *Reconciler) markDelivered(ctx context.Context, works []fleetv1alpha1.Work, source fleetv1alpha1.GitHealthSource,
 	commit, branch string, now time.Time) error {
-	at := metav1.NewTime(now.Truncate(time.Second))
 	for i := range works {
 		w := &works[i]
 		if !w.DeletionTimestamp.IsZero() || delivered(w) {
 			continue
 		}
-		err := controller.PatchStatus(ctx, r.Client, w, func(w *fleetv1alpha1.Work) {
-			w.Status.ObservedGeneration = w.Generation
-			w.Status.AppliedRevision = w.Spec.Revision
-			w.Status.AppliedInstanceRevision = w.Spec.InstanceRevision
-			w.Status.LastAppliedTime = &at
-			msg := fmt.Sprintf("committed to branch %s at %s", branch, short(commit))
-			set := func(typ string, status metav1.ConditionStatus, reason, message string) {
-				controller.SetCondition(&w.Status.Conditions, metav1.Condition{Type: typ, Status: status, Reason: reason,
-					Message: message, ObservedGeneration: w.Generation}, now)
+		published, cur, reread := w.Generation, w, false
+		err := retry.RetryOnConflict(retry.DefaultBackoff, func() error {
+			if reread {
+				cur = &fleetv1alpha1.Work{}
+				if err := r.Client.Get(ctx, client.ObjectKeyFromObject(w), cur); err != nil {
+					return err
+				}
 			}
-			set(fleetv1alpha1.ConditionApplied, metav1.ConditionTrue, fleetv1alpha1.ReasonApplied, msg)
-			if source == fleetv1alpha1.GitHealthNone {
-				set(fleetv1alpha1.ConditionHealthy, metav1.ConditionTrue, fleetv1alpha1.ReasonHealthy, "healthSource None: healthy once pushed")
-				set(fleetv1alpha1.ConditionReady, metav1.ConditionTrue, fleetv1alpha1.ReasonHealthy, msg)
-			} else if meta.FindStatusCondition(w.Status.Conditions, fleetv1alpha1.ConditionHealthy) == nil {
-				set(fleetv1alpha1.ConditionReady, metav1.ConditionFalse, fleetv1alpha1.ReasonInProgress,
-					msg+"; waiting for health from the agent in report-only mode")
+			reread = true
+			if cur.Generation != published || !cur.DeletionTimestamp.IsZero() || delivered(cur) {
+				return nil // changed since the publish: the next publish marks it
 			}
+			base := cur.DeepCopy()
+			markWork(cur, source, commit, branch, now)
+			return r.Client.Status().Patch(ctx, cur, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{}))
 		})
 		if client.IgnoreNotFound(err) != nil {
 			return fmt.Errorf("marking Work %s/%s delivered: %w", w.Namespace, w.Name, err)
 		}
 	}
 	return nil
+}
+
+// markWork sets the status of a Work whose files were pushed at commit.
+func markWork(w *fleetv1alpha1.Work, source fleetv1alpha1.GitHealthSource, commit, branch string, now time.Time) {
+	at := metav1.NewTime(now.Truncate(time.Second))
+	w.Status.ObservedGeneration = w.Generation
+	w.Status.AppliedRevision = w.Spec.Revision
+	w.Status.AppliedInstanceRevision = w.Spec.InstanceRevision
+	w.Status.LastAppliedTime = &at
+	msg := fmt.Sprintf("committed to branch %s at %s", branch, short(commit))
+	set := func(typ string, status metav1.ConditionStatus, reason, message string) {
+		controller.SetCondition(&w.Status.Conditions, metav1.Condition{Type: typ, Status: status, Reason: reason,
+			Message: message, ObservedGeneration: w.Generation}, now)
+	}
+	set(fleetv1alpha1.ConditionApplied, metav1.ConditionTrue, fleetv1alpha1.ReasonApplied, msg)
+	if source == fleetv1alpha1.GitHealthNone {
+		set(fleetv1alpha1.ConditionHealthy, metav1.ConditionTrue, fleetv1alpha1.ReasonHealthy, "healthSource None: healthy once pushed")
+		set(fleetv1alpha1.ConditionReady, metav1.ConditionTrue, fleetv1alpha1.ReasonHealthy, msg)
+		return
+	}
+	if h := meta.FindStatusCondition(w.Status.Conditions, fleetv1alpha1.ConditionHealthy); h == nil || h.ObservedGeneration != w.Generation {
+		waiting := fmt.Sprintf("waiting for the agent in report-only mode to report revision %s", w.Spec.Revision)
+		set(fleetv1alpha1.ConditionHealthy, metav1.ConditionFalse, fleetv1alpha1.ReasonInProgress, waiting)
+		set(fleetv1alpha1.ConditionReady, metav1.ConditionFalse, fleetv1alpha1.ReasonInProgress, msg+"; "+waiting)
+	}
 }
 
 // delivered reports whether w's current spec was already published.
