@@ -108,7 +108,11 @@ func (a *agent) processNext(ctx context.Context) bool {
 	}
 	defer a.queue.Done(name)
 	log := a.log.WithValues("work", name)
-	err := a.sync(logr.NewContext(ctx, log), name)
+	syncWork := a.sync
+	if a.opts.ReportOnly {
+		syncWork = a.reportSync
+	}
+	err := syncWork(logr.NewContext(ctx, log), name)
 	switch {
 	case err == nil:
 		a.queue.Forget(name)

@@ -40,6 +40,10 @@ type Options struct {
 	ProbeAddr string
 	// Version is reported on the Cluster status as agentVersion.
 	Version string
+	// ReportOnly makes the agent of a git-delivered cluster report health
+	// without ever writing to the member: a GitOps tool applies the Works
+	// there (see reportonly.go).
+	ReportOnly bool
 }
 
 // Default returns the options with every zero duration set to its default.

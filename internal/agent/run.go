@@ -89,6 +89,9 @@ func newAgent(ctx context.Context, opts Options, h *hubClient, m member) (*agent
 		return nil, err
 	}
 	met := newMetrics()
+	if opts.ReportOnly {
+		m = readOnlyMember{m}
+	}
 	a := &agent{
 		opts:    opts,
 		log:     logr.FromContextOrDiscard(ctx).WithName("agent").WithValues("cluster", opts.ClusterName),
@@ -124,7 +127,7 @@ func (a *agent) run(ctx context.Context, ping func(context.Context) error) error
 		a.setState(name, &workState{record: rec})
 	}
 	log.Info("starting agent", "namespace", a.hub.namespace, "recordedWorks", len(records),
-		"heartbeatInterval", a.opts.HeartbeatInterval, "heartbeatGrace", a.opts.HeartbeatGrace, "resyncInterval", a.opts.ResyncInterval)
+		"heartbeatInterval", a.opts.HeartbeatInterval, "heartbeatGrace", a.opts.HeartbeatGrace, "resyncInterval", a.opts.ResyncInterval, "reportOnly", a.opts.ReportOnly)
 
 	servers, err := a.listen(ping)
 	if err != nil {

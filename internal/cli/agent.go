@@ -57,6 +57,7 @@ func (o *agentOptions) addFlags(flags *pflag.FlagSet) {
 	flags.DurationVar(&o.ResyncInterval, "resync-interval", agent.DefaultResyncInterval, "how often settled Works are checked again on the member")
 	flags.StringVar(&o.MetricsAddr, "metrics-bind-address", ":8080", `address of the Prometheus metrics endpoint ("0" disables it)`)
 	flags.StringVar(&o.ProbeAddr, "health-probe-bind-address", ":8081", `address of /healthz and /readyz ("0" disables it)`)
+	flags.BoolVar(&o.ReportOnly, "report-only", false, "only report health, never write to the member: for git-delivered clusters, whose Works a GitOps tool applies")
 }
 
 func (o *agentOptions) validate() error {
