@@ -182,8 +182,12 @@ func (o *joinOptions) summary(j *membership.Joined, rerun string) string {
 		b.WriteString("git delivery without a health source: no agent to install\n")
 	case o.writeKubeconfig != "":
 		fmt.Fprintf(&b, "wrote the agent's hub kubeconfig to %s\n", o.writeKubeconfig)
-		fmt.Fprintf(&b, "next: run the agent against the member cluster:\n  flotilla agent --cluster %s --hub-kubeconfig %s --kubeconfig MEMBER-KUBECONFIG --state-dir DIR\n",
-			name, o.writeKubeconfig)
+		reportOnly := "" // a git cluster's agent only reports; the GitOps tool applies
+		if j.Cluster.Spec.Delivery.Mode == fleetv1alpha1.DeliveryGit {
+			reportOnly = " --report-only"
+		}
+		fmt.Fprintf(&b, "next: run the agent against the member cluster:\n  flotilla agent --cluster %s --hub-kubeconfig %s --kubeconfig MEMBER-KUBECONFIG --state-dir DIR%s\n",
+			name, o.writeKubeconfig, reportOnly)
 	default:
 		fmt.Fprintf(&b, "next: install the agent on the member cluster (this issues a new token):\n  %s -o yaml | kubectl --kubeconfig MEMBER-KUBECONFIG apply -f -\n", rerun)
 		fmt.Fprintf(&b, "or run it by hand:\n  %s --write-kubeconfig %s-hub.kubeconfig\n", rerun, name)

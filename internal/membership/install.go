@@ -115,7 +115,9 @@ func (o InstallOptions) normalize() (InstallOptions, error) {
 
 // InstallManifests returns the multi-document YAML that installs j's agent on
 // its member cluster: a Namespace, a ServiceAccount bound to cluster-admin,
-// a Secret with the hub kubeconfig and the agent's Deployment.
+// a Secret with the hub kubeconfig and the agent's Deployment. A
+// git-delivered cluster's agent runs with --report-only and is bound to a
+// read-only ClusterRole instead.
 //
 // The agent is bound to cluster-admin on the member because it applies
 // whatever the platform team's Promises render there (CRDs, Namespaces, RBAC,
@@ -167,18 +169,39 @@ func memberObjects(j *Joined, opts InstallOptions) []client.Object {
 	if !j.TokenExpiry.IsZero() {
 		secret.Annotations = map[string]string{annotationTokenExpiry: j.TokenExpiry.UTC().Format(time.RFC3339)}
 	}
-	return []client.Object{
+	sa := rbacv1.Subject{Kind: rbacv1.ServiceAccountKind, Namespace: opts.Namespace, Name: AgentName}
+	objs := []client.Object{
 		&corev1.Namespace{ObjectMeta: meta("", opts.Namespace)},
 		&corev1.ServiceAccount{ObjectMeta: meta(opts.Namespace, AgentName)},
+	}
+	binding, role := AgentName, "cluster-admin"
+	if j.Cluster.Spec.Delivery.Mode == fleetv1alpha1.DeliveryGit {
+		// The GitOps tool applies the Works: the agent only reports, and may
+		// only read (everything, to judge whatever the Works hold, Secrets
+		// included).
+		opts.ExtraArgs = append([]string{"--report-only"}, opts.ExtraArgs...)
+		binding, role = ReportOnlyRoleName, ReportOnlyRoleName
+		objs = append(objs, &rbacv1.ClusterRole{
+			ObjectMeta: meta("", ReportOnlyRoleName),
+			Rules:      []rbacv1.PolicyRule{{APIGroups: []string{"*"}, Resources: []string{"*"}, Verbs: []string{"get", "list", "watch"}}},
+		})
+	}
+	return append(objs,
 		&rbacv1.ClusterRoleBinding{
-			ObjectMeta: meta("", AgentName),
-			RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "cluster-admin"},
-			Subjects:   []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Namespace: opts.Namespace, Name: AgentName}},
+			ObjectMeta: meta("", binding),
+			RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: role},
+			Subjects:   []rbacv1.Subject{sa},
 		},
 		secret,
 		agentDeployment(cluster, j.HubKubeconfig, labels, opts),
-	}
+	)
 }
+
+// ReportOnlyRoleName names the read-only ClusterRole (and its binding) of a
+// git-delivered cluster's agent. It differs from AgentName because a
+// binding's roleRef cannot change: a cluster switched from agent to git
+// delivery gets a new binding, and its old cluster-admin one is deleted by hand.
+const ReportOnlyRoleName = AgentName + "-report-only"
 
 func agentDeployment(cluster string, kubeconfig []byte, labels map[string]string, opts InstallOptions) *appsv1.Deployment {
 	selector := map[string]string{"app.kubernetes.io/name": AgentName}
