@@ -274,7 +274,7 @@ func gitopsSync(t *testing.T, ctx context.Context, repo, dir string, member clie
 			if u.GetNamespace() == "" {
 				u.SetNamespace("default") // the test's manifests are all namespaced
 			}
-			if err := member.Patch(ctx, u, client.Apply, client.FieldOwner(gitopsManager), client.ForceOwnership); err != nil {
+			if err := member.Apply(ctx, client.ApplyConfigurationFromUnstructured(u), client.FieldOwner(gitopsManager), client.ForceOwnership); err != nil {
 				return err
 			}
 			applied++

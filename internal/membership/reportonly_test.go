@@ -10,6 +10,7 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -102,8 +103,9 @@ func TestReportOnlyRoleIsReadOnly(t *testing.T) {
 		"create": agent.Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "new"}}),
 		"update": agent.Update(ctx, target.DeepCopy()),
 		"patch":  agent.Patch(ctx, target.DeepCopy(), client.RawPatch("application/merge-patch+json", []byte(`{"data":{"a":"2"}}`))),
-		"apply": agent.Patch(ctx, &corev1.ConfigMap{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "ConfigMap"},
-			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "target"}}, client.Apply, client.FieldOwner("flotilla"), client.ForceOwnership),
+		"apply": agent.Apply(ctx, client.ApplyConfigurationFromUnstructured(&unstructured.Unstructured{Object: map[string]any{
+			"apiVersion": "v1", "kind": "ConfigMap", "metadata": map[string]any{"namespace": ns, "name": "target"}}}),
+			client.FieldOwner("flotilla"), client.ForceOwnership),
 		"delete": agent.Delete(ctx, target.DeepCopy()),
 	}
 	for verb, err := range writes {
