@@ -123,6 +123,42 @@ type WorkSpec struct {
 	// rollout that admitted this revision to the cluster, for commit messages and audit.
 	// +optional
 	Rollout *RolloutReference `json:"rollout,omitempty"`
+
+	// driftExceptions are the DriftExceptions in force for this Work's
+	// resources on this cluster, copied by the hub (the agent cannot read them):
+	// drift they cover is reported Accepted and never corrected until expiresAt.
+	// Sorted by name.
+	// +optional
+	// +listType=map
+	// +listMapKey=name
+	// +kubebuilder:validation:MaxItems=16
+	DriftExceptions []WorkDriftException `json:"driftExceptions,omitempty"`
+}
+
+// WorkDriftException is a DriftException as the agent needs it.
+type WorkDriftException struct {
+	// name of the DriftException as namespace/name.
+	// +required
+	// +kubebuilder:validation:MinLength=3
+	// +kubebuilder:validation:MaxLength=317
+	Name string `json:"name"`
+
+	// resources it matches on the member.
+	// +required
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=32
+	Resources []ResourceSelector `json:"resources"`
+
+	// paths that may differ (a path covers everything below it); empty means any field.
+	// +optional
+	// +kubebuilder:validation:MaxItems=32
+	// +kubebuilder:validation:items:MaxLength=512
+	Paths []string `json:"paths,omitempty"`
+
+	// expiresAt ends it; the agent checks it itself, so an offline agent
+	// expires it on time.
+	// +required
+	ExpiresAt metav1.Time `json:"expiresAt"`
 }
 
 // RolloutReference names a Rollout and the wave that admitted a cluster.
