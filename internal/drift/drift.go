@@ -45,6 +45,15 @@ type Result struct {
 	By string
 	// Deleted is set when the live object is gone.
 	Deleted bool
+	// all holds every drifted field, also past MaxFields, sorted by its
+	// dotted path: exceptions must cover each of them.
+	all []field
+}
+
+// field is one drifted field: its path and its dotted rendering.
+type field struct {
+	path fieldpath.Path
+	str  string
 }
 
 // Drifted reports whether anything differs.
@@ -78,11 +87,11 @@ func Judge(applied, live *unstructured.Unstructured, manager string) (Result, er
 	})
 	res := Result{Count: len(drifted), Deleted: live == nil}
 	for _, p := range drifted {
-		res.Fields = append(res.Fields, PathString(p))
+		res.all = append(res.all, field{path: p, str: PathString(p)})
 	}
-	sort.Strings(res.Fields)
-	if len(res.Fields) > MaxFields {
-		res.Fields = res.Fields[:MaxFields]
+	sort.Slice(res.all, func(i, j int) bool { return res.all[i].str < res.all[j].str })
+	for _, f := range res.all[:min(len(res.all), MaxFields)] {
+		res.Fields = append(res.Fields, f.str)
 	}
 	if live != nil {
 		res.By = changedBy(live.GetManagedFields(), manager, drifted)

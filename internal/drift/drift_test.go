@@ -255,6 +255,10 @@ func TestJudge(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			if len(got.all) != got.Count {
+				t.Errorf("Judge() keeps %d of %d drifted fields for exceptions", len(got.all), got.Count)
+			}
+			got.all = nil
 			if !reflect.DeepEqual(got, tc.want) {
 				t.Errorf("Judge() = %#v\nwant %#v", got, tc.want)
 			}
