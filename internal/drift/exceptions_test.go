@@ -43,7 +43,7 @@ var (
 	imagePath    = fieldpath.MakePathOrDie("spec", "template", "spec", "containers",
 		fieldpath.KeyByFields("name", "app"), "image")
 	argsPath = fieldpath.MakePathOrDie("spec", "template", "spec", "containers",
-			fieldpath.KeyByFields("name", "app"), "args", 0)
+		fieldpath.KeyByFields("name", "app"), "args", 0)
 	finalizerPath = fieldpath.MakePathOrDie("metadata", "finalizers", value.NewValueInterface("example.com/x"))
 )
 
