@@ -13,9 +13,11 @@ import (
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/tools/record"
 	"k8s.io/client-go/util/workqueue"
 
 	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
+	"github.com/flotilla-dev/flotilla/internal/drift"
 )
 
 // workers is how many Works are applied at once.
@@ -34,6 +36,8 @@ type agent struct {
 	informer cache.SharedIndexInformer
 	rotator  *tokenRotator // nil unless the hub credentials are a rotatable token
 	queue    workqueue.TypedRateLimitingInterface[string]
+	// events records drift Events on Works in the hub; nil records none.
+	events   record.EventRecorder
 	now      func() time.Time
 	rand     func() float64
 
@@ -49,6 +53,9 @@ type workState struct {
 	record *workRecord
 	// appliedHash is the spec hash of the last apply pass in this process.
 	appliedHash string
+	// exceptionsHash identifies the DriftExceptions that pass or a later
+	// check judged with.
+	exceptionsHash string
 	// last is that pass, with the health seen since.
 	last *passRecord
 	// attempt counts unsettled looks since the last change, for backoff.
@@ -186,9 +193,16 @@ func (a *agent) sync(ctx context.Context, name string) error {
 	}
 
 	if hash == st.appliedHash && st.last.generation != desired.Generation {
-		// The spec came back to what was applied (an edit reverted): nothing
-		// to apply, but this generation is observed.
+		// The spec came back to what was applied (an edit reverted), or only
+		// its DriftExceptions changed: nothing to apply, but this generation
+		// is observed.
 		st.last.generation = desired.Generation
+	}
+	if excHash := exceptionsHash(desired); hash == st.appliedHash && excHash != st.exceptionsHash {
+		// Other exceptions: judge drift again now (and correct what they no
+		// longer accept), rather than apply the same manifests again.
+		st.exceptionsHash = excHash
+		st.nextCheck = time.Time{}
 	}
 	switch {
 	case hash != st.appliedHash:
@@ -197,7 +211,9 @@ func (a *agent) sync(ctx context.Context, name string) error {
 	case !now.Before(st.nextCheck) && !st.last.pass.complete():
 		a.applyWork(ctx, st, desired, hash, now) // retry what failed
 	case !now.Before(st.nextCheck):
-		st.last.corrected = append(st.last.corrected, a.applier.check(ctx, desired, st.last.pass.resources)...)
+		corrected := a.applier.check(ctx, desired, st.last.pass.resources, now)
+		a.recordCorrections(desired, corrected)
+		st.last.corrected = append(st.last.corrected, corrected...)
 	}
 	if !now.Before(st.nextCheck) {
 		isSettled := settled(st.last.pass)
@@ -209,6 +225,11 @@ func (a *agent) sync(ctx context.Context, name string) error {
 			st.attempt++
 		}
 	}
+	if exp := drift.NextExpiry(desired.Spec.DriftExceptions, now); !exp.IsZero() && exp.Before(st.nextCheck) {
+		// Judge again as an exception expires, hub or not: its drift turns
+		// unexplained and the policy applies.
+		st.nextCheck = exp.Add(expiryMargin)
+	}
 	a.queue.AddAfter(name, st.nextCheck.Sub(now))
 
 	if !onHub {
@@ -219,12 +240,18 @@ func (a *agent) sync(ctx context.Context, name string) error {
 		// The informer has not caught up with the last write: it is newer.
 		prev = *st.written
 	}
-	written, err := a.writeStatus(ctx, st, hubWork, computeStatus(prev, st.last, now))
+	status := computeStatus(prev, st.last, now)
+	written, err := a.writeStatus(ctx, st, hubWork, status)
 	if written {
 		st.last.corrected = nil // counted in the status now
+		a.recordDriftTransitions(hubWork, prev, status, now)
 	}
 	return err
 }
+
+// expiryMargin is how long after an exception's expiresAt the agent looks
+// again, so that the look sees it expired.
+const expiryMargin = 10 * time.Millisecond
 
 // applyWork runs an apply pass and records its result and inventory.
 func (a *agent) applyWork(ctx context.Context, st *workState, work *fleetv1alpha1.Work, hash string, now time.Time) {
@@ -233,7 +260,8 @@ func (a *agent) applyWork(ctx context.Context, st *workState, work *fleetv1alpha
 		st.record.Inventory = inv
 		return a.store.save(st.record)
 	}
-	pass := a.applier.apply(ctx, work, st.record.Inventory, saveInv, inSync(st, hash))
+	pass := a.applier.apply(ctx, work, st.record.Inventory, saveInv, inSync(st, hash), acceptedDrift(st, work), now)
+	st.exceptionsHash = exceptionsHash(work)
 	// A spec applied in full is recorded, so that after a restart its
 	// re-apply counts what it changes as drift corrections.
 	appliedInFull := pass.complete() && st.record.AppliedHash != hash
@@ -251,17 +279,41 @@ func (a *agent) applyWork(ctx context.Context, st *workState, work *fleetv1alpha
 	if st.last != nil {
 		corrected = st.last.corrected
 	}
+	var correctedNow []resourceResult
 	for _, r := range pass.resources {
 		if r.corrected != nil {
-			corrected = append(corrected, r)
+			correctedNow = append(correctedNow, r)
 		}
 	}
+	a.recordCorrections(work, correctedNow)
+	corrected = append(corrected, correctedNow...)
 	_, canJudge := a.member.(dryRunner)
 	st.last = &passRecord{generation: work.Generation, revision: work.Spec.Revision,
 		instanceRevision: work.Spec.InstanceRevision, at: now, pass: pass,
 		corrected: corrected, driftJudged: canJudge}
 	st.nextCheck = time.Time{} // judge it now
 	logPass(log, work, pass)
+}
+
+// acceptedDrift returns the fields DriftExceptions accepted on each object
+// before this apply: in the last pass and its checks, or, for the first pass
+// in this process, in the status the hub holds.
+func acceptedDrift(st *workState, work *fleetv1alpha1.Work) acceptedBefore {
+	out := acceptedBefore{}
+	if st.last != nil {
+		for _, r := range st.last.pass.resources {
+			if r.accepted != nil {
+				out[r.ref.key()] = r.accepted.Fields
+			}
+		}
+		return out
+	}
+	for _, rs := range work.Status.Resources {
+		if d := rs.Drift; d != nil && d.State == fleetv1alpha1.DriftAccepted {
+			out[refKey{rs.Group, rs.Kind, rs.Namespace, rs.Name}] = d.Fields
+		}
+	}
+	return out
 }
 
 // inSync returns the objects an apply of spec hash should find as an
@@ -409,9 +461,25 @@ func (a *agent) hubWork(name string) (*fleetv1alpha1.Work, bool, error) {
 	return work, true, nil
 }
 
-// specHash identifies a desired state: any change to the spec re-applies.
+// specHash identifies a desired state: any change to the spec but its
+// DriftExceptions re-applies. Exceptions change what drift is accepted, not
+// what is desired: the agent judges drift again instead (see exceptionsHash).
 func specHash(work *fleetv1alpha1.Work) string {
-	data, err := json.Marshal(work.Spec)
+	spec := work.Spec
+	spec.DriftExceptions = nil
+	return hashOf(spec)
+}
+
+// exceptionsHash identifies a Work's DriftExceptions.
+func exceptionsHash(work *fleetv1alpha1.Work) string {
+	if len(work.Spec.DriftExceptions) == 0 {
+		return ""
+	}
+	return hashOf(work.Spec.DriftExceptions)
+}
+
+func hashOf(v any) string {
+	data, err := json.Marshal(v)
 	if err != nil {
 		return ""
 	}

@@ -32,6 +32,10 @@ type resourceResult struct {
 	drift *drift.Result
 	// corrected is the drift this pass or check undid; nil when none.
 	corrected *drift.Result
+	// accepted is drift a DriftException accepts, left in place whatever
+	// the policy; exception names it. nil when none.
+	accepted  *drift.Result
+	exception string
 }
 
 // applyPass is what one apply of a Work did.
@@ -58,6 +62,10 @@ func (p *applyPass) complete() bool {
 	return true
 }
 
+// acceptedBefore maps objects to the drifted fields DriftExceptions accepted
+// on them before a new spec: only those stay accepted through its apply.
+type acceptedBefore map[refKey][]string
+
 // crdEstablishTimeout bounds the wait for new CRDs before the objects of
 // their kinds are applied; past it those objects fail and are retried.
 const crdEstablishTimeout = 30 * time.Second
@@ -74,8 +82,10 @@ type applier struct {
 // crash never leaves an object the agent cannot prune later. inSync (nil:
 // none) names the objects an earlier pass of the same spec left as desired:
 // applying one of them changes it only to undo someone else's change, a
-// drift correction.
-func (a *applier) apply(ctx context.Context, work *fleetv1alpha1.Work, inv inventory, saveInv func(inventory) error, inSync func(objectRef) bool) *applyPass {
+// drift correction. prevAccepted (nil: none) is the drift exceptions
+// accepted before; at now the Work's exceptions decide what stays accepted.
+func (a *applier) apply(ctx context.Context, work *fleetv1alpha1.Work, inv inventory, saveInv func(inventory) error,
+	inSync func(objectRef) bool, prevAccepted acceptedBefore, now time.Time) *applyPass {
 	objs := decodeManifests(work.Name, work.Spec.Manifests)
 	pass := &applyPass{resources: make([]resourceResult, len(objs))}
 	uncertain := false // some manifest's identity is unknown: do not prune
@@ -120,7 +130,7 @@ func (a *applier) apply(ctx context.Context, work *fleetv1alpha1.Work, inv inven
 		}
 		var crds []*desiredObject
 		for _, d := range ready {
-			pass.resources[d.index] = a.applyOne(ctx, work, d, inSync != nil && inSync(d.ref))
+			pass.resources[d.index] = a.applyOne(ctx, work, d, inSync != nil && inSync(d.ref), prevAccepted[d.ref.key()], now)
 			if d.ref.isCRD() && pass.resources[d.index].result == fleetv1alpha1.ApplyResultApplied {
 				crds = append(crds, d)
 			}
@@ -172,7 +182,13 @@ func (a *applier) normalize(d *desiredObject) error {
 // reconciliation off. inSync says an earlier pass of the same spec applied
 // it, so a change now is a drift correction; under the Report drift policy
 // such an object is not applied again, only judged.
-func (a *applier) applyOne(ctx context.Context, work *fleetv1alpha1.Work, d *desiredObject, inSync bool) resourceResult {
+//
+// Drift a DriftException accepts is never undone: the object is judged first
+// and applied without the accepted fields, so server-side apply leaves them
+// as whoever changed them set them. With a new spec (not inSync) only fields
+// accepted before (prevAccepted) stay accepted: a field the new spec changes
+// is not drift.
+func (a *applier) applyOne(ctx context.Context, work *fleetv1alpha1.Work, d *desiredObject, inSync bool, prevAccepted []string, now time.Time) resourceResult {
 	if d.obj.GetAnnotations()[fleetv1alpha1.AnnotationReconcile] == fleetv1alpha1.ReconcileDisabled {
 		a.metrics.applies.WithLabelValues(resultLabel(fleetv1alpha1.ApplyResultSkipped)).Inc()
 		return resourceResult{ref: d.ref, result: fleetv1alpha1.ApplyResultSkipped,
@@ -202,17 +218,36 @@ func (a *applier) applyOne(ctx context.Context, work *fleetv1alpha1.Work, d *des
 		// and Report never touches it.
 		r := resourceResult{ref: d.ref, result: fleetv1alpha1.ApplyResultApplied, health: health.Of(live)}
 		if res, ok := a.judge(ctx, d, live); ok && res.Drifted() {
-			r.drift = &res
+			r.setDrift(drift.Accept(res, resourceOf(d.ref), work.Spec.DriftExceptions, now))
 		}
 		return r
 	}
-	out, err := a.member.apply(ctx, d.obj)
+	obj := d.obj
+	var accepted drift.Split
+	if excs := matchingExceptions(work.Spec.DriftExceptions, d.ref, now); len(excs) > 0 && (existed || inSync) {
+		if res, ok := a.judge(ctx, d, live); ok && res.Drifted() {
+			accepted = drift.Accept(res, resourceOf(d.ref), excs, now)
+			if !inSync {
+				accepted.Accepted = drift.Restrict(accepted.Accepted, prevAccepted)
+			}
+		}
+	}
+	if accepted.Accepted.Deleted {
+		// Someone deleted it, and an exception accepts that: not created again.
+		return resourceResult{ref: d.ref, result: fleetv1alpha1.ApplyResultApplied, health: health.Of(nil),
+			accepted: &accepted.Accepted, exception: accepted.Exception}
+	}
+	obj = drift.Strip(obj, accepted.Accepted)
+	out, err := a.member.apply(ctx, obj)
 	if err != nil {
 		a.metrics.applies.WithLabelValues(resultLabel(fleetv1alpha1.ApplyResultFailed)).Inc()
 		return failed(d.ref, "", err, permanentError(err))
 	}
 	a.metrics.applies.WithLabelValues(resultLabel(fleetv1alpha1.ApplyResultApplied)).Inc()
 	r := resourceResult{ref: d.ref, result: fleetv1alpha1.ApplyResultApplied, health: health.Of(out), message: note}
+	if accepted.Accepted.Drifted() {
+		r.accepted, r.exception = &accepted.Accepted, accepted.Exception
+	}
 	if inSync && (!existed || changed(live, out)) {
 		// The apply response is what was applied: judge the object as it
 		// was against it, to say what was corrected and who changed it.
@@ -224,6 +259,42 @@ func (a *applier) applyOne(ctx context.Context, work *fleetv1alpha1.Work, d *des
 		r.corrected = &res
 	}
 	return r
+}
+
+// setDrift records a judged drift divided by the exceptions: the unexplained
+// part as drift, the accepted part as accepted.
+func (r *resourceResult) setDrift(s drift.Split) {
+	r.drift, r.accepted, r.exception = nil, nil, ""
+	if s.Unexplained.Drifted() {
+		r.drift = &s.Unexplained
+	}
+	if s.Accepted.Drifted() {
+		r.accepted, r.exception = &s.Accepted, s.Exception
+	}
+}
+
+// resourceOf is the identity exceptions match an object by.
+func resourceOf(ref objectRef) drift.Resource {
+	return drift.Resource{Group: ref.Group, Kind: ref.Kind, Namespace: ref.Namespace, Name: ref.Name}
+}
+
+// matchingExceptions returns the exceptions in force at now whose resource
+// selectors match ref.
+func matchingExceptions(excs []fleetv1alpha1.WorkDriftException, ref objectRef, now time.Time) []fleetv1alpha1.WorkDriftException {
+	var out []fleetv1alpha1.WorkDriftException
+	r := resourceOf(ref)
+	for _, e := range excs {
+		if !drift.Active(e, now) {
+			continue
+		}
+		for _, sel := range e.Resources {
+			if drift.SelectorMatches(sel, r) {
+				out = append(out, e)
+				break
+			}
+		}
+	}
+	return out
 }
 
 // skippedLive is the result for a live object that turns reconciliation off.
@@ -265,7 +336,9 @@ func (a *applier) countCorrection(ctx context.Context, ref objectRef, res drift.
 // drifted object is applied again; under Report it is left as it is and its
 // drift recorded. It returns the corrections made. Drift is judged only on
 // members that can dry-run an apply; elsewhere check judges health alone.
-func (a *applier) check(ctx context.Context, work *fleetv1alpha1.Work, results []resourceResult) []resourceResult {
+// Drift the Work's DriftExceptions accept at now is recorded as accepted and
+// left alone under either policy; a correction of other fields leaves it too.
+func (a *applier) check(ctx context.Context, work *fleetv1alpha1.Work, results []resourceResult, now time.Time) []resourceResult {
 	_, canJudge := a.member.(dryRunner)
 	var desired map[refKey]*desiredObject
 	if canJudge {
@@ -301,15 +374,14 @@ func (a *applier) check(ctx context.Context, work *fleetv1alpha1.Work, results [
 		if !ok {
 			continue
 		}
+		split := drift.Accept(res, resourceOf(r.ref), work.Spec.DriftExceptions, now)
+		r.setDrift(split)
+		if r.drift == nil || work.Spec.DriftPolicy == fleetv1alpha1.DriftPolicyReport {
+			continue
+		}
+		res = split.Unexplained
 		r.drift = nil
-		if !res.Drifted() {
-			continue
-		}
-		if work.Spec.DriftPolicy == fleetv1alpha1.DriftPolicyReport {
-			r.drift = &res
-			continue
-		}
-		out, err := a.member.apply(ctx, d.obj)
+		out, err := a.member.apply(ctx, drift.Strip(d.obj, split.Accepted))
 		if err != nil {
 			a.metrics.applies.WithLabelValues(resultLabel(fleetv1alpha1.ApplyResultFailed)).Inc()
 			r.drift = &res

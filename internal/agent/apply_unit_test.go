@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
@@ -53,7 +54,7 @@ func TestApplyOrdersCRDsAndNamespacesFirst(t *testing.T) {
 		namespaceObj("ns1"),
 		crdObj("example.com", "Widget", "widgets"),
 	)
-	pass := a.apply(context.Background(), w, nil, noSave, nil)
+	pass := a.apply(context.Background(), w, nil, noSave, nil, nil, time.Now())
 	want := []string{
 		"apply CustomResourceDefinition.apiextensions.k8s.io/widgets.example.com",
 		"resetKinds",
@@ -92,7 +93,7 @@ func TestApplyRecordsInventoryBeforeCreating(t *testing.T) {
 		t.Errorf("%s applied before it was in the saved inventory %v", refOf(obj), saved)
 	}
 	w := unitWork("w", namespaceObj("ns1"), configMapObj("ns1", "a", nil), configMapObj("ns1", "b", nil))
-	a.apply(context.Background(), w, nil, func(inv inventory) error { saved = inv; return nil }, nil)
+	a.apply(context.Background(), w, nil, func(inv inventory) error { saved = inv; return nil }, nil, nil, time.Now())
 	if len(saved) != 3 {
 		t.Errorf("saved inventory %v", saved)
 	}
@@ -101,7 +102,7 @@ func TestApplyRecordsInventoryBeforeCreating(t *testing.T) {
 func TestApplyFailsWhenInventoryCannotBeSaved(t *testing.T) {
 	a, m := newTestApplier()
 	w := unitWork("w", configMapObj("ns1", "a", nil))
-	pass := a.apply(context.Background(), w, nil, func(inventory) error { return errors.New("disk full") }, nil)
+	pass := a.apply(context.Background(), w, nil, func(inventory) error { return errors.New("disk full") }, nil, nil, time.Now())
 	if len(m.calls) != 0 {
 		t.Errorf("applied without a saved inventory: %v", m.calls)
 	}
@@ -119,7 +120,7 @@ func TestApplyBadInputFailsAloneAndDefersPrune(t *testing.T) {
 		map[string]any{"apiVersion": "v1", "kind": "ConfigMap", "metadata": map[string]any{"namespace": "ns1"}},
 		configMapObj("ns1", "good", nil),
 	)
-	pass := a.apply(context.Background(), w, old, noSave, nil)
+	pass := a.apply(context.Background(), w, old, noSave, nil, nil, time.Now())
 	if r := pass.resources[0]; r.result != fleetv1alpha1.ApplyResultFailed || !r.permanent || !strings.Contains(r.message, "unknown kind") {
 		t.Errorf("unknown kind: %+v", r)
 	}
@@ -142,7 +143,7 @@ func TestApplyRetriesKindOfItsOwnCRDAsTransient(t *testing.T) {
 	m.failApply["widgets.example.com"] = errors.New("etcd hiccup")
 	w := unitWork("w", crdObj("example.com", "Widget", "widgets"),
 		map[string]any{"apiVersion": "example.com/v1", "kind": "Widget", "metadata": map[string]any{"name": "x", "namespace": "a"}})
-	pass := a.apply(context.Background(), w, nil, noSave, nil)
+	pass := a.apply(context.Background(), w, nil, noSave, nil, nil, time.Now())
 	if r := pass.resources[1]; r.result != fleetv1alpha1.ApplyResultFailed || r.permanent {
 		t.Errorf("widget whose CRD failed: %+v, want a transient failure", r)
 	}
@@ -161,7 +162,7 @@ func TestApplySkipsWhatReconcileDisabledAndNotesTakeover(t *testing.T) {
 	m.put(labelled(configMapObj("ns1", "moved", nil), "other-work"))
 
 	w := unitWork("w", off, configMapObj("ns1", "live-off", map[string]string{"new": "data"}), configMapObj("ns1", "moved", nil))
-	pass := a.apply(context.Background(), w, nil, noSave, nil)
+	pass := a.apply(context.Background(), w, nil, noSave, nil, nil, time.Now())
 	for i, want := range []string{"on the manifest", "on the live object"} {
 		if r := pass.resources[i]; r.result != fleetv1alpha1.ApplyResultSkipped || !strings.Contains(r.message, want) {
 			t.Errorf("resources[%d] = %+v, want Skipped %s", i, r, want)
@@ -269,9 +270,9 @@ func TestPruneOrphanDeletesNothing(t *testing.T) {
 func TestApplyPrunesWhatLeftTheWork(t *testing.T) {
 	a, m := newTestApplier()
 	w := unitWork("w", configMapObj("ns1", "a", nil), configMapObj("ns1", "b", nil))
-	pass := a.apply(context.Background(), w, nil, noSave, nil)
+	pass := a.apply(context.Background(), w, nil, noSave, nil, nil, time.Now())
 	w2 := unitWork("w", configMapObj("ns1", "a", nil))
-	pass = a.apply(context.Background(), w2, pass.inventory, noSave, nil)
+	pass = a.apply(context.Background(), w2, pass.inventory, noSave, nil, nil, time.Now())
 	if len(pass.pruned) != 1 || pass.pruned[0].ref.Name != "b" || pass.pruned[0].result != fleetv1alpha1.ApplyResultPruned {
 		t.Errorf("pruned %+v", pass.pruned)
 	}

@@ -129,6 +129,15 @@ func (a *agent) run(ctx context.Context, ping func(context.Context) error) error
 	log.Info("starting agent", "namespace", a.hub.namespace, "recordedWorks", len(records),
 		"heartbeatInterval", a.opts.HeartbeatInterval, "heartbeatGrace", a.opts.HeartbeatGrace, "resyncInterval", a.opts.ResyncInterval, "reportOnly", a.opts.ReportOnly)
 
+	if _, judges := a.member.(dryRunner); judges {
+		// Drift Events, where drift is judged (not in the fleet simulator).
+		rec, stop, err := newEventRecorder(ctx, a.hub, a.opts.ClusterName)
+		if err != nil {
+			return err
+		}
+		a.events = rec
+		defer stop()
+	}
 	servers, err := a.listen(ping)
 	if err != nil {
 		return err

@@ -55,9 +55,7 @@ func computeStatus(prev fleetv1alpha1.WorkStatus, rec *passRecord, now time.Time
 			break
 		}
 		rs := resourceStatus(r)
-		if r.drift != nil {
-			rs.Drift = resourceDrift(r, since, now)
-		}
+		rs.Drift = resourceDrift(r, since, now)
 		st.Resources = append(st.Resources, rs)
 	}
 
@@ -169,24 +167,29 @@ func computeStatus(prev fleetv1alpha1.WorkStatus, rec *passRecord, now time.Time
 }
 
 // setDrift sets the drift summary and the Drifted condition: True while an
-// object differs from what was applied (drift policy Report, or a failed
-// correction); False with reason DriftCorrected once the agent undid drift
-// (until drift is seen again), NoDrift otherwise. The condition is left out
-// on members where drift is not judged.
+// object differs from what was applied and no DriftException accepts it
+// (drift policy Report, or a failed correction); False with reason
+// DriftCorrected once the agent undid drift (until drift is seen again),
+// DriftAccepted while all drift left is accepted, NoDrift otherwise. The
+// condition is left out on members where drift is not judged.
 func setDrift(st *fleetv1alpha1.WorkStatus, prev fleetv1alpha1.WorkStatus, rec *passRecord, now time.Time,
 	set func(condType string, status metav1.ConditionStatus, reason, message string)) {
-	var drifted []resourceResult
+	var drifted, accepted []resourceResult
 	for _, r := range rec.pass.resources {
-		if r.drift != nil {
+		switch {
+		case r.drift != nil:
 			drifted = append(drifted, r)
+		case r.accepted != nil:
+			accepted = append(accepted, r)
 		}
 	}
-	if len(drifted) > 0 || len(rec.corrected) > 0 || prev.Drift != nil {
+	if len(drifted) > 0 || len(accepted) > 0 || len(rec.corrected) > 0 || prev.Drift != nil {
 		sum := &fleetv1alpha1.DriftSummary{}
 		if prev.Drift != nil {
 			sum = prev.Drift.DeepCopy()
 		}
 		sum.Unexplained = int32(min(len(drifted), maxStatusResources)) //nolint:gosec // bounded
+		sum.Accepted = int32(min(len(accepted), maxStatusResources))   //nolint:gosec // bounded
 		if n := len(rec.corrected); n > 0 {
 			sum.Corrections += int64(n)
 			sum.LastCorrectionTime = ptrTime(now)
@@ -204,6 +207,10 @@ func setDrift(st *fleetv1alpha1.WorkStatus, prev fleetv1alpha1.WorkStatus, rec *
 		last := rec.corrected[len(rec.corrected)-1]
 		set(fleetv1alpha1.ConditionDrifted, metav1.ConditionFalse, fleetv1alpha1.ReasonDriftCorrected,
 			fmt.Sprintf("corrected drift on %d resources; last: %s: %s", len(rec.corrected), last.ref, describeDrift(*last.corrected)))
+	case len(accepted) > 0:
+		set(fleetv1alpha1.ConditionDrifted, metav1.ConditionFalse, fleetv1alpha1.ReasonDriftAccepted,
+			fmt.Sprintf("%d resources differ from what was applied as DriftExceptions accept; first: %s: %s (DriftException %s)",
+				len(accepted), accepted[0].ref, describeDrift(*accepted[0].accepted), accepted[0].exception))
 	default:
 		if c := meta.FindStatusCondition(st.Conditions, fleetv1alpha1.ConditionDrifted); c != nil &&
 			c.Status == metav1.ConditionFalse && c.Reason == fleetv1alpha1.ReasonDriftCorrected {
@@ -239,9 +246,20 @@ func driftSince(prev fleetv1alpha1.WorkStatus) map[refKey]metav1.Time {
 	return out
 }
 
+// resourceDrift is the drift reported on a resource: unexplained drift if
+// any (the policy applies to it), else accepted drift; nil when none.
 func resourceDrift(r resourceResult, since map[refKey]metav1.Time, now time.Time) *fleetv1alpha1.ResourceDrift {
-	d := &fleetv1alpha1.ResourceDrift{State: fleetv1alpha1.DriftUnexplained, By: clip(r.drift.By, 253)}
-	for _, f := range r.drift.Fields {
+	res := r.drift
+	d := &fleetv1alpha1.ResourceDrift{State: fleetv1alpha1.DriftUnexplained}
+	if res == nil {
+		if r.accepted == nil {
+			return nil
+		}
+		res = r.accepted
+		d.State, d.Exception = fleetv1alpha1.DriftAccepted, clip(r.exception, 317)
+	}
+	d.By = clip(res.By, 253)
+	for _, f := range res.Fields {
 		d.Fields = append(d.Fields, clip(f, 512))
 	}
 	if t, ok := since[r.ref.key()]; ok {

@@ -70,3 +70,61 @@ func TestStatusDrift(t *testing.T) {
 	st = computeStatus(fleetv1alpha1.WorkStatus{}, pass(1, "rev", []resourceResult{applied(cmA, fleetv1alpha1.HealthCurrent, "")}), t0)
 	wantCond(t, st, fleetv1alpha1.ConditionDrifted, "", "", "")
 }
+
+// Accepted drift is reported with its exception, counted apart from
+// unexplained drift, and gives the Drifted condition its own reason; Events
+// mark the transitions only.
+func TestStatusAcceptedDrift(t *testing.T) {
+	judged := func(p *passRecord) *passRecord { p.driftJudged = true; return p }
+	const exc = "team-a/scale-test"
+	dep := applied(depB, fleetv1alpha1.HealthCurrent, "")
+	dep.accepted = &drift.Result{Fields: []string{"spec.replicas"}, Count: 1, By: "kubectl-edit"}
+	dep.exception = exc
+	rec := judged(pass(1, "rev", []resourceResult{applied(cmA, fleetv1alpha1.HealthCurrent, ""), dep}))
+	st := computeStatus(fleetv1alpha1.WorkStatus{}, rec, t0)
+	wantCond(t, st, fleetv1alpha1.ConditionDrifted, metav1.ConditionFalse, fleetv1alpha1.ReasonDriftAccepted,
+		"1 resources differ from what was applied as DriftExceptions accept; first: Deployment.apps/ns/b: spec.replicas (by kubectl-edit) (DriftException team-a/scale-test)")
+	rd := st.Resources[1].Drift
+	if rd == nil || rd.State != fleetv1alpha1.DriftAccepted || rd.Exception != exc || rd.By != "kubectl-edit" || len(rd.Fields) != 1 {
+		t.Fatalf("resource drift = %+v, want Accepted by %s", rd, exc)
+	}
+	if st.Drift == nil || st.Drift.Accepted != 1 || st.Drift.Unexplained != 0 {
+		t.Errorf("summary = %+v, want 1 accepted, 0 unexplained", st.Drift)
+	}
+
+	later := metav1.NewTime(t0.Add(time.Hour))
+	excs := []fleetv1alpha1.WorkDriftException{{Name: exc, ExpiresAt: later}}
+	events := driftTransitions(fleetv1alpha1.WorkStatus{}, st, excs, t0)
+	if len(events) != 1 || events[0].reason != fleetv1alpha1.ReasonDriftAccepted ||
+		events[0].message != "drift on Deployment.apps/ns/b accepted by DriftException team-a/scale-test: spec.replicas (by kubectl-edit)" {
+		t.Errorf("events when drift is first accepted = %+v", events)
+	}
+	if events := driftTransitions(st, st, excs, t0); len(events) != 0 {
+		t.Errorf("events for an unchanged status = %+v, want none", events)
+	}
+
+	// The exception expired; under Report the drift is unexplained now.
+	dep.accepted, dep.exception = nil, ""
+	dep.drift = &drift.Result{Fields: []string{"spec.replicas"}, Count: 1, By: "kubectl-edit"}
+	next := computeStatus(st, judged(pass(1, "rev", []resourceResult{applied(cmA, fleetv1alpha1.HealthCurrent, ""), dep})), t0.Add(2*time.Hour))
+	if got := next.Resources[1].Drift; got.State != fleetv1alpha1.DriftUnexplained || !got.Since.Time.Equal(t0) {
+		t.Errorf("drift after expiry = %+v, want Unexplained, first seen at %v", got, t0)
+	}
+	events = driftTransitions(st, next, excs, t0.Add(2*time.Hour))
+	if len(events) != 2 || events[0].reason != EventDriftExceptionExpired || events[1].reason != fleetv1alpha1.ReasonDriftDetected ||
+		events[1].eventType != "Warning" {
+		t.Errorf("events on expiry = %+v, want DriftExceptionExpired then a Warning DriftDetected", events)
+	}
+	// Under Correct it was corrected instead: the expiry alone is recorded
+	// here (the correction has its own Event).
+	fixed := applied(depB, fleetv1alpha1.HealthCurrent, "")
+	fixedRec := judged(pass(1, "rev", []resourceResult{applied(cmA, fleetv1alpha1.HealthCurrent, ""), fixed}))
+	events = driftTransitions(st, computeStatus(st, fixedRec, t0.Add(2*time.Hour)), excs, t0.Add(2*time.Hour))
+	if len(events) != 1 || events[0].reason != EventDriftExceptionExpired {
+		t.Errorf("events on expiry under Correct = %+v, want DriftExceptionExpired", events)
+	}
+	// Someone put the object back while the exception holds: nothing expired.
+	if events := driftTransitions(st, computeStatus(st, fixedRec, t0), excs, t0); len(events) != 0 {
+		t.Errorf("events when accepted drift goes away = %+v, want none", events)
+	}
+}

@@ -1,0 +1,121 @@
+package agent
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
+	"k8s.io/client-go/tools/record"
+
+	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
+	"github.com/flotilla-dev/flotilla/internal/drift"
+)
+
+// EventDriftExceptionExpired is the reason of the Event the agent records
+// when drift a DriftException accepted is accepted no longer because the
+// exception expired (or left the Work). The other drift Events use the
+// Drifted condition's reasons: DriftDetected, DriftAccepted, DriftCorrected.
+const EventDriftExceptionExpired = "DriftExceptionExpired"
+
+// eventComponent is the source of the agent's Events.
+const eventComponent = "flotilla-agent"
+
+// newEventRecorder records core/v1 Events on Works in the cluster's hub
+// namespace (the agent may create and patch Events there). client-go's
+// correlator aggregates similar Events and rate-limits each Work's, so a
+// flapping object cannot flood the hub. stop flushes and ends it.
+func newEventRecorder(ctx context.Context, h *hubClient, cluster string) (record.EventRecorder, func(), error) {
+	scheme := runtime.NewScheme()
+	if err := fleetv1alpha1.AddToScheme(scheme); err != nil {
+		return nil, nil, fmt.Errorf("registering Flotilla's API for events: %w", err)
+	}
+	b := record.NewBroadcaster(record.WithContext(ctx))
+	b.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: h.kube.CoreV1().Events(h.namespace)})
+	return b.NewRecorder(scheme, corev1.EventSource{Component: eventComponent, Host: cluster}), b.Shutdown, nil
+}
+
+// recordCorrections records one DriftCorrected Event per correction made.
+func (a *agent) recordCorrections(work *fleetv1alpha1.Work, corrected []resourceResult) {
+	if a.events == nil {
+		return
+	}
+	for _, r := range corrected {
+		a.events.Eventf(work, corev1.EventTypeNormal, fleetv1alpha1.ReasonDriftCorrected,
+			"corrected drift on %s: %s", r.ref, describeDrift(*r.corrected))
+	}
+}
+
+// recordDriftTransitions records the drift transitions between two
+// statuses of a Work, per resource: unexplained drift appearing
+// (DriftDetected: left in place, by the Report policy or a failed
+// correction), drift becoming accepted (DriftAccepted), and accepted drift
+// losing its exception (DriftExceptionExpired). Checks that find what the
+// last one found record nothing.
+func (a *agent) recordDriftTransitions(work *fleetv1alpha1.Work, prev, cur fleetv1alpha1.WorkStatus, now time.Time) {
+	if a.events == nil {
+		return
+	}
+	for _, t := range driftTransitions(prev, cur, work.Spec.DriftExceptions, now) {
+		a.events.Event(work, t.eventType, t.reason, t.message)
+	}
+}
+
+// transition is one Event to record.
+type transition struct {
+	eventType, reason, message string
+}
+
+// driftTransitions compares the drift of each resource in prev and cur.
+// excs and now tell whether an exception that accepted drift before is still
+// in force.
+func driftTransitions(prev, cur fleetv1alpha1.WorkStatus, excs []fleetv1alpha1.WorkDriftException, now time.Time) []transition {
+	before := map[refKey]*fleetv1alpha1.ResourceDrift{}
+	for i := range prev.Resources {
+		rs := &prev.Resources[i]
+		if rs.Drift != nil {
+			before[refKey{rs.Group, rs.Kind, rs.Namespace, rs.Name}] = rs.Drift
+		}
+	}
+	active := map[string]bool{}
+	for _, e := range excs {
+		if drift.Active(e, now) {
+			active[e.Name] = true
+		}
+	}
+	var out []transition
+	for i := range cur.Resources {
+		rs := &cur.Resources[i]
+		old, d := before[refKey{rs.Group, rs.Kind, rs.Namespace, rs.Name}], rs.Drift
+		ref := resourceName(rs)
+		if old != nil && old.State == fleetv1alpha1.DriftAccepted && !active[old.Exception] &&
+			(d == nil || d.State != fleetv1alpha1.DriftAccepted || d.Exception != old.Exception) {
+			out = append(out, transition{corev1.EventTypeNormal, EventDriftExceptionExpired,
+				fmt.Sprintf("DriftException %s expired: drift on %s (%s) is no longer accepted", old.Exception, ref, fields(old))})
+		}
+		if d == nil {
+			continue
+		}
+		switch {
+		case d.State == fleetv1alpha1.DriftUnexplained && (old == nil || old.State != fleetv1alpha1.DriftUnexplained):
+			out = append(out, transition{corev1.EventTypeWarning, fleetv1alpha1.ReasonDriftDetected,
+				fmt.Sprintf("drift on %s left in place: %s", ref, fields(d))})
+		case d.State == fleetv1alpha1.DriftAccepted && (old == nil || old.State != fleetv1alpha1.DriftAccepted || old.Exception != d.Exception):
+			out = append(out, transition{corev1.EventTypeNormal, fleetv1alpha1.ReasonDriftAccepted,
+				fmt.Sprintf("drift on %s accepted by DriftException %s: %s", ref, d.Exception, fields(d))})
+		}
+	}
+	return out
+}
+
+// resourceName renders a resource of a Work status as objectRef does.
+func resourceName(rs *fleetv1alpha1.ResourceStatus) string {
+	return objectRef{Group: rs.Group, Version: rs.Version, Kind: rs.Kind, Namespace: rs.Namespace, Name: rs.Name}.String()
+}
+
+// fields describes a reported drift: its fields and who made it.
+func fields(d *fleetv1alpha1.ResourceDrift) string {
+	return describeDrift(drift.Result{Fields: d.Fields, Count: len(d.Fields), By: d.By})
+}
