@@ -351,3 +351,122 @@ func TestReconcileDisabledStopsManaging(t *testing.T) {
 		t.Errorf("unmanaged configmap after it left the Work: %v", err)
 	}
 }
+
+// hubEvents returns "Type Reason: message" of the Events on a Work.
+func (e *env) hubEvents(t *testing.T, cluster, work string) []string {
+	t.Helper()
+	list, err := e.hubKube.CoreV1().Events(fleetv1alpha1.ClusterNamespace(cluster)).List(e.ctx, metav1.ListOptions{})
+	mustf(t, err, "listing events")
+	var out []string
+	for _, ev := range list.Items {
+		if ev.InvolvedObject.Kind == "Work" && ev.InvolvedObject.Name == work {
+			out = append(out, ev.Type+" "+ev.Reason+": "+ev.Message)
+		}
+	}
+	return out
+}
+
+func hasEvent(events []string, prefix string) bool {
+	return slices.ContainsFunc(events, func(e string) bool { return strings.HasPrefix(e, prefix) })
+}
+
+// A DriftException in the Work accepts replicas changed with kubectl: the
+// drift is reported Accepted, naming the exception, and left alone across
+// resyncs and across a new Work generation (whose image change applies);
+// once the exception expires it is corrected, with an Event.
+func TestDriftExceptionAcceptsDrift(t *testing.T) {
+	e := newEnv(t)
+	const cluster, ns, exc = "drift-accepted", "drift-accepted-app", "team-a/scale-test"
+	hubCreds := e.join(t, cluster)
+	opts := testOptions(t, cluster)
+	e.startAgent(t, hubCreds, opts)
+
+	w := work(cluster, "web", namespaceObj(ns), deploymentObj(ns, 2))
+	w.Spec.DriftExceptions = []fleetv1alpha1.WorkDriftException{{
+		Name:      exc,
+		Resources: []fleetv1alpha1.ResourceSelector{{Group: "apps", Kind: "Deployment", Name: "web"}},
+		Paths:     []string{"spec.replicas"},
+		ExpiresAt: metav1.NewTime(time.Now().Add(time.Hour)),
+	}}
+	mustf(t, e.hubClient.Create(e.ctx, w), "creating work")
+	e.waitWorkReady(t, cluster, "web", 90*time.Second)
+
+	e.editDeployment(t, ns, "web", func(d *appsv1.Deployment) { d.Spec.Replicas = ptr.To[int32](5) })
+	accepted := func(what string) *fleetv1alpha1.Work {
+		var got *fleetv1alpha1.Work
+		waitFor(t, 3*opts.ResyncInterval+30*time.Second, what, func() (bool, string) {
+			var err error
+			if got, err = e.getWork(t, cluster, "web"); err != nil {
+				return false, err.Error()
+			}
+			dep := findResource(got, "Deployment", "web", fleetv1alpha1.ApplyResultApplied)
+			c := driftedCondition(got)
+			return got.Status.ObservedGeneration == got.Generation && dep != nil && dep.Drift != nil &&
+				dep.Drift.State == fleetv1alpha1.DriftAccepted && c != nil && c.Reason == fleetv1alpha1.ReasonDriftAccepted, describeStatus(got)
+		})
+		return got
+	}
+	got := accepted("drift accepted")
+	dep := findResource(got, "Deployment", "web", "")
+	if dep.Drift.Exception != exc || !slices.Equal(dep.Drift.Fields, []string{"spec.replicas"}) || dep.Drift.By != "kubectl-edit" {
+		t.Errorf("deployment drift = %+v, want spec.replicas by kubectl-edit accepted by %s", dep.Drift, exc)
+	}
+	if got.Status.Drift == nil || got.Status.Drift.Accepted != 1 || got.Status.Drift.Unexplained != 0 {
+		t.Errorf("drift summary = %+v, want 1 accepted, 0 unexplained", got.Status.Drift)
+	}
+	replicas := func() int32 {
+		d, err := e.memberKube.AppsV1().Deployments(ns).Get(e.ctx, "web", metav1.GetOptions{})
+		mustf(t, err, "reading deployment")
+		return *d.Spec.Replicas
+	}
+	// Left alone across resyncs: this asserts a state over time, so it polls
+	// for two resync intervals.
+	for end := time.Now().Add(2 * opts.ResyncInterval); time.Now().Before(end); time.Sleep(500 * time.Millisecond) {
+		if n := replicas(); n != 5 {
+			t.Fatalf("replicas = %d, want the accepted 5", n)
+		}
+	}
+
+	// A new generation applies its change, not over the accepted drift.
+	mustf(t, e.hubClient.Get(e.ctx, client.ObjectKeyFromObject(w), w), "reading work")
+	newImage := deploymentObj(ns, 2)
+	newImage["spec"].(map[string]any)["template"].(map[string]any)["spec"].(map[string]any)["containers"] = []any{
+		map[string]any{"name": "app", "image": "registry.example/web:2.0"}}
+	setManifests(w, namespaceObj(ns), newImage)
+	mustf(t, e.hubClient.Update(e.ctx, w), "updating work")
+	waitFor(t, 60*time.Second, "image 2.0 applied", func() (bool, string) {
+		d, err := e.memberKube.AppsV1().Deployments(ns).Get(e.ctx, "web", metav1.GetOptions{})
+		if err != nil {
+			return false, err.Error()
+		}
+		return d.Spec.Template.Spec.Containers[0].Image == "registry.example/web:2.0", d.Spec.Template.Spec.Containers[0].Image
+	})
+	got = accepted("drift still accepted after a new generation")
+	if n := replicas(); n != 5 {
+		t.Errorf("replicas = %d after a new generation, want the accepted 5", n)
+	}
+	if n := driftCorrections(t, opts); n != 0 {
+		t.Errorf("%s = %v while the drift is accepted, want 0", driftSeries, n)
+	}
+
+	// The exception expires: the drift is unexplained now and corrected.
+	w = got
+	w.Spec.DriftExceptions[0].ExpiresAt = metav1.NewTime(time.Now().Add(2 * time.Second))
+	mustf(t, e.hubClient.Update(e.ctx, w), "shortening the exception")
+	waitFor(t, 60*time.Second, "drift corrected after the exception expired", func() (bool, string) {
+		got, err := e.getWork(t, cluster, "web")
+		if err != nil {
+			return false, err.Error()
+		}
+		c := driftedCondition(got)
+		return replicas() == 2 && driftCorrections(t, opts) == 1 && c != nil && c.Reason == fleetv1alpha1.ReasonDriftCorrected &&
+			got.Status.Drift != nil && got.Status.Drift.Accepted == 0, describeStatus(got)
+	})
+	var events []string
+	waitFor(t, 30*time.Second, "drift events", func() (bool, string) {
+		events = e.hubEvents(t, cluster, "web")
+		return hasEvent(events, "Normal DriftCorrected: corrected drift on Deployment.apps/"+ns+"/web: spec.replicas (by kubectl-edit)") &&
+			hasEvent(events, "Normal DriftAccepted: drift on Deployment.apps/"+ns+"/web accepted by DriftException "+exc) &&
+			hasEvent(events, "Normal DriftExceptionExpired: DriftException "+exc+" expired"), strings.Join(events, "\n")
+	})
+}
