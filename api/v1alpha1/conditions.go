@@ -118,4 +118,6 @@ const (
 
 	// DriftException and FleetFreeze
 	ReasonExpired = "Expired"
+	// ReasonInForce (DriftException): Active, until expiresAt.
+	ReasonInForce = "InForce"
 )

@@ -37,9 +37,9 @@ type agent struct {
 	rotator  *tokenRotator // nil unless the hub credentials are a rotatable token
 	queue    workqueue.TypedRateLimitingInterface[string]
 	// events records drift Events on Works in the hub; nil records none.
-	events   record.EventRecorder
-	now      func() time.Time
-	rand     func() float64
+	events record.EventRecorder
+	now    func() time.Time
+	rand   func() float64
 
 	mu    sync.Mutex
 	works map[string]*workState

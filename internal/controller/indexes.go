@@ -3,6 +3,7 @@ package controller
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -22,6 +23,9 @@ const (
 	// IndexWorkByInstance indexes Works by their instance as InstanceKey(namespace, name);
 	// fleet-resource Works (no instance) are not indexed.
 	IndexWorkByInstance = "spec.subject.instance"
+	// IndexWorkByDriftException indexes Works by the DriftExceptions
+	// (namespace/name) that accept drift on their resources, by status.
+	IndexWorkByDriftException = "status.resources.drift.exception"
 )
 
 // IndexRolloutByPromise indexes Promise-subject Rollouts (not instance
@@ -34,6 +38,18 @@ const IndexRolloutByInstance = "spec.subject.instance"
 
 // InstanceKey is the IndexWorkByInstance value of an instance.
 func InstanceKey(namespace, name string) string { return namespace + "/" + name }
+
+// AcceptingExceptions returns the DriftExceptions (namespace/name) that
+// accept drift on w's resources, each once.
+func AcceptingExceptions(w *fleetv1alpha1.Work) []string {
+	var out []string
+	for _, r := range w.Status.Resources {
+		if d := r.Drift; d != nil && d.State == fleetv1alpha1.DriftAccepted && d.Exception != "" && !slices.Contains(out, d.Exception) {
+			out = append(out, d.Exception)
+		}
+	}
+	return out
+}
 
 // SetupIndexes registers the hub's field indexes.
 func SetupIndexes(ctx context.Context, indexer client.FieldIndexer) error {
@@ -49,6 +65,7 @@ func SetupIndexes(ctx context.Context, indexer client.FieldIndexer) error {
 			}
 			return nil
 		}},
+		{IndexWorkByDriftException, AcceptingExceptions},
 	}
 	for _, ix := range indexes {
 		extract := ix.extract

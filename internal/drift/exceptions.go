@@ -152,6 +152,27 @@ func subset(res Result, fields []field) Result {
 	return out
 }
 
+// Restrict narrows accepted drift to the fields listed in fields (dotted
+// paths): after a spec change only drift accepted before stays accepted, as a
+// field the new spec changes differs from the live object without being drift.
+// A deletion stays accepted as it was.
+func Restrict(accepted Result, fields []string) Result {
+	if accepted.Deleted {
+		return accepted
+	}
+	keep := make(map[string]bool, len(fields))
+	for _, f := range fields {
+		keep[f] = true
+	}
+	var out []field
+	for _, f := range accepted.all {
+		if keep[f.str] {
+			out = append(out, f)
+		}
+	}
+	return subset(accepted, out)
+}
+
 // Strip returns a copy of the manifest obj without the fields of accepted
 // drift, so that a server-side apply of it leaves those fields as they are
 // on the member (with whoever changed them owning them) and applies the rest.

@@ -29,6 +29,7 @@ import (
 	"github.com/flotilla-dev/flotilla/config/crd"
 	"github.com/flotilla-dev/flotilla/internal/controller"
 	"github.com/flotilla-dev/flotilla/internal/controller/cluster"
+	"github.com/flotilla-dev/flotilla/internal/controller/driftexception"
 	"github.com/flotilla-dev/flotilla/internal/controller/fleet"
 	"github.com/flotilla-dev/flotilla/internal/controller/freeze"
 	"github.com/flotilla-dev/flotilla/internal/controller/instance"
@@ -237,6 +238,9 @@ func NewManager(ctx context.Context, config *rest.Config, opts Options) (ctrl.Ma
 	}
 	if err := freeze.SetupWithManager(mgr); err != nil {
 		return nil, fmt.Errorf("setting up the FleetFreeze controller: %w", err)
+	}
+	if err := driftexception.SetupWithManager(mgr); err != nil {
+		return nil, fmt.Errorf("setting up the DriftException controller: %w", err)
 	}
 	if err := override.SetupWithManager(ctx, mgr); err != nil {
 		return nil, fmt.Errorf("setting up the Override controller: %w", err)

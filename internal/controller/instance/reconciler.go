@@ -124,7 +124,11 @@ func (r *Reconciler) Reconcile(ctx context.Context, key Key) (ctrl.Result, error
 		p = nil
 	}
 	if key.IsFleet() {
-		return ctrl.Result{}, r.reconcileFleet(ctx, key, p)
+		next, err := r.reconcileFleet(ctx, key, p)
+		if err != nil || next.IsZero() {
+			return ctrl.Result{}, err
+		}
+		return ctrl.Result{RequeueAfter: max(next.Sub(r.Clock.Now()), 0) + time.Second}, nil
 	}
 	if p == nil {
 		// The Promise's finalizer deletes Works before it goes; whatever is
@@ -172,6 +176,11 @@ func (r *Reconciler) Reconcile(ctx context.Context, key Key) (ctrl.Result, error
 		}
 	}
 	r.deferred.Delete(key)
+	result := ctrl.Result{}
+	if !o.nextExpiry.IsZero() {
+		// Drop the expired DriftException from the Works then.
+		result.RequeueAfter = max(o.nextExpiry.Sub(r.Clock.Now()), 0) + time.Second
+	}
 	raw, err := runtime.DefaultUnstructuredConverter.ToUnstructured(&status)
 	if err != nil {
 		return ctrl.Result{}, fmt.Errorf("encoding status: %w", err)
@@ -180,7 +189,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, key Key) (ctrl.Result, error
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	r.recordTransition(ctx, inst, old, status)
-	return ctrl.Result{}, nil
+	return result, nil
 }
 
 // reconcileInstance places and renders an instance, writes its Works and
@@ -221,6 +230,10 @@ func (r *Reconciler) reconcileInstance(ctx context.Context, key Key, p *fleetv1a
 		return o, nil
 	}
 	overrides, err := r.overrides(ctx)
+	if err != nil {
+		return o, err
+	}
+	exceptions, err := r.driftExceptions(ctx, key, r.Clock.Now())
 	if err != nil {
 		return o, err
 	}
@@ -294,7 +307,8 @@ func (r *Reconciler) reconcileInstance(ctx context.Context, key Key, p *fleetv1a
 			o.renderErrors[cluster] = err
 			continue
 		}
-		writes = append(writes, pendingWrite{cluster: cluster, revs: revisions{rev.Name, instRev}, out: out, current: current})
+		writes = append(writes, pendingWrite{cluster: cluster, revs: revisions{rev.Name, instRev}, out: out, current: current,
+			exceptions: workExceptions(view.View, cluster, out.Manifests, exceptions)})
 	}
 	written, err := r.writeAll(ctx, key, writes, p.Spec.DriftPolicy)
 	for i, w := range written {
@@ -315,29 +329,35 @@ func (r *Reconciler) reconcileInstance(ctx context.Context, key Key, p *fleetv1a
 		return o, err
 	}
 	o.works = pick(existing, o.placement.Clusters)
+	o.nextExpiry = nextExpiry(pickMap(existing, o.placement.Clusters))
 	return o, nil
 }
 
 // reconcileFleet writes the Promise's fleet-resource Works: one per cluster
-// of its placement, for the revision admitted there.
-func (r *Reconciler) reconcileFleet(ctx context.Context, key Key, p *fleetv1alpha1.Promise) error {
+// of its placement, for the revision admitted there. It returns when the
+// first DriftException in them expires (zero: none).
+func (r *Reconciler) reconcileFleet(ctx context.Context, key Key, p *fleetv1alpha1.Promise) (time.Time, error) {
 	if p == nil {
-		return r.deleteWorks(ctx, key, nil)
+		return time.Time{}, r.deleteWorks(ctx, key, nil)
 	}
 	if !p.DeletionTimestamp.IsZero() || p.Status.LatestRevision == "" {
-		return nil
+		return time.Time{}, nil
 	}
 	existing, err := r.works(ctx, key)
 	if err != nil {
-		return err
+		return time.Time{}, err
 	}
 	view, err := r.view(ctx)
 	if err != nil {
-		return err
+		return time.Time{}, err
 	}
 	overrides, err := r.overrides(ctx)
 	if err != nil {
-		return err
+		return time.Time{}, err
+	}
+	exceptions, err := r.driftExceptions(ctx, key, r.Clock.Now())
+	if err != nil {
+		return time.Time{}, err
 	}
 	res := view.Place(placement.Request{Promise: p.Spec.Placement, Namespace: placement.Namespace{Name: fleetv1alpha1.PlatformNamespace}})
 	var keep []string
@@ -346,7 +366,7 @@ func (r *Reconciler) reconcileFleet(ctx context.Context, key Key, p *fleetv1alph
 		current := existing[cluster]
 		rev, err := r.admitted(ctx, key, cluster, current, p.Status.LatestRevision)
 		if err != nil {
-			return err
+			return time.Time{}, err
 		}
 		if len(rev.Spec.Content.FleetResources) == 0 {
 			continue
@@ -365,9 +385,12 @@ func (r *Reconciler) reconcileFleet(ctx context.Context, key Key, p *fleetv1alph
 			failed = append(failed, fmt.Errorf("%s: %w", cluster, err))
 			continue
 		}
-		if _, err := r.write(ctx, key, cluster, revisions{promise: rev.Name}, out, p.Spec.DriftPolicy, current); err != nil {
-			return err
+		w, err := r.write(ctx, key, cluster, revisions{promise: rev.Name}, out, p.Spec.DriftPolicy, current,
+			workExceptions(view.View, cluster, out.Manifests, exceptions))
+		if err != nil {
+			return time.Time{}, err
 		}
+		existing[cluster] = w
 	}
 	if len(failed) > 0 {
 		err := errors.Join(failed...)
@@ -375,7 +398,21 @@ func (r *Reconciler) reconcileFleet(ctx context.Context, key Key, p *fleetv1alph
 		r.Recorder.Eventf(p, nil, corev1.EventTypeWarning, fleetv1alpha1.ReasonRenderFailed, "RenderFleetResources",
 			"rendering fleet resources failed; their Works are left as they were: %v", err)
 	}
-	return r.deleteUnplaced(ctx, existing, keep)
+	if err := r.deleteUnplaced(ctx, existing, keep); err != nil {
+		return time.Time{}, err
+	}
+	return nextExpiry(pickMap(existing, keep)), nil
+}
+
+// pickMap keeps the Works of clusters.
+func pickMap(works map[string]*fleetv1alpha1.Work, clusters []string) map[string]*fleetv1alpha1.Work {
+	out := make(map[string]*fleetv1alpha1.Work, len(clusters))
+	for _, c := range clusters {
+		if w, ok := works[c]; ok {
+			out[c] = w
+		}
+	}
+	return out
 }
 
 // admitted returns the revision the selector admits cluster to.
@@ -409,6 +446,8 @@ type pendingWrite struct {
 	revs    revisions
 	out     render.Output
 	current *fleetv1alpha1.Work
+	// exceptions are the DriftExceptions for the Work.
+	exceptions []fleetv1alpha1.WorkDriftException
 }
 
 // writeAll writes the Works of writes, writeParallelism at a time, and
@@ -426,7 +465,7 @@ func (r *Reconciler) writeAll(ctx context.Context, key Key, writes []pendingWrit
 		wg.Go(func() {
 			for i := range next {
 				w := writes[i]
-				out, err := r.write(ctx, key, w.cluster, w.revs, w.out, drift, w.current)
+				out, err := r.write(ctx, key, w.cluster, w.revs, w.out, drift, w.current, w.exceptions)
 				mu.Lock()
 				if err != nil && firstErr == nil {
 					firstErr = err
@@ -458,7 +497,8 @@ type revisions struct {
 
 // write renders out into the cluster's Work, writing only a change, and
 // returns the Work as it now is.
-func (r *Reconciler) write(ctx context.Context, key Key, cluster string, revs revisions, out render.Output, drift fleetv1alpha1.DriftPolicy, existing *fleetv1alpha1.Work) (*fleetv1alpha1.Work, error) {
+func (r *Reconciler) write(ctx context.Context, key Key, cluster string, revs revisions, out render.Output, drift fleetv1alpha1.DriftPolicy,
+	existing *fleetv1alpha1.Work, exceptions []fleetv1alpha1.WorkDriftException) (*fleetv1alpha1.Work, error) {
 	var rollout *fleetv1alpha1.RolloutReference
 	if rr, ok := r.Revisions.(RolloutReporter); ok {
 		rollout = rr.AdmittedBy(ctx, key.Subject(), cluster, revs.promise)
@@ -467,6 +507,7 @@ func (r *Reconciler) write(ctx context.Context, key Key, cluster string, revs re
 	if err != nil {
 		return nil, err
 	}
+	desired.Spec.DriftExceptions = exceptions
 	moved := existing == nil || existing.Spec.Revision != revs.promise || existing.Spec.InstanceRevision != revs.instance
 	if moved {
 		desired.Annotations = map[string]string{fleetv1alpha1.AnnotationAdmittedAt: r.Clock.Now().UTC().Format(time.RFC3339)}

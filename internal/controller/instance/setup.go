@@ -223,6 +223,32 @@ func SetupWithManager(mgr ctrl.Manager, opts Options) (*Controller, error) {
 	})); err != nil {
 		return nil, err
 	}
+	// DriftExceptions: the instances they may excuse drift on, those of
+	// their namespace (all, and the fleet resources, for the platform's).
+	exceptionHandler := func(ctx context.Context, e *fleetv1alpha1.DriftException, q workqueue.TypedRateLimitingInterface[Key]) {
+		if e.Namespace == fleetv1alpha1.PlatformNamespace {
+			m.addAll(ctx, q)
+			return
+		}
+		m.addNamespace(ctx, e.Namespace, "", q)
+	}
+	if err := c.Watch(source.TypedKind(cache, &fleetv1alpha1.DriftException{}, handler.TypedFuncs[*fleetv1alpha1.DriftException, Key]{
+		CreateFunc: func(ctx context.Context, e event.TypedCreateEvent[*fleetv1alpha1.DriftException], q workqueue.TypedRateLimitingInterface[Key]) {
+			exceptionHandler(ctx, e.Object, q)
+		},
+		UpdateFunc: func(ctx context.Context, e event.TypedUpdateEvent[*fleetv1alpha1.DriftException], q workqueue.TypedRateLimitingInterface[Key]) {
+			if e.ObjectOld.Generation == e.ObjectNew.Generation &&
+				e.ObjectOld.DeletionTimestamp.IsZero() == e.ObjectNew.DeletionTimestamp.IsZero() {
+				return
+			}
+			exceptionHandler(ctx, e.ObjectNew, q)
+		},
+		DeleteFunc: func(ctx context.Context, e event.TypedDeleteEvent[*fleetv1alpha1.DriftException], q workqueue.TypedRateLimitingInterface[Key]) {
+			exceptionHandler(ctx, e.Object, q)
+		},
+	})); err != nil {
+		return nil, err
+	}
 	// Works: the agent's reports roll up into the instance's status; a Work
 	// deleted by someone else is written again. The hub's own writes (spec
 	// and label changes) need no second look: the reconcile that wrote them

@@ -30,6 +30,8 @@ type observation struct {
 	works []fleetv1alpha1.Work
 	// wrote is how many Works this reconcile created or updated.
 	wrote int
+	// nextExpiry is when the first DriftException in the Works expires; zero: none.
+	nextExpiry time.Time
 }
 
 // newStatus returns the status an instance should have given what was

@@ -70,7 +70,8 @@ func workUpToDate(existing, desired *fleetv1alpha1.Work) bool {
 	if a.Cluster != b.Cluster || a.Revision != b.Revision || a.InstanceRevision != b.InstanceRevision ||
 		a.DriftPolicy != b.DriftPolicy || a.PrunePolicy != b.PrunePolicy ||
 		!equality.Semantic.DeepEqual(a.Subject, b.Subject) || !equality.Semantic.DeepEqual(a.Rollout, b.Rollout) ||
-		!stringsEqual(a.Overrides, b.Overrides) || len(a.Manifests) != len(b.Manifests) {
+		!stringsEqual(a.Overrides, b.Overrides) || len(a.Manifests) != len(b.Manifests) ||
+		!equality.Semantic.DeepEqual(a.DriftExceptions, b.DriftExceptions) {
 		return false
 	}
 	for i := range a.Manifests {

@@ -1,0 +1,153 @@
+// Package driftexception is the hub's DriftException controller. The
+// instance controller copies exceptions in force into the Works they may
+// excuse drift on, and the agents judge drift against them; this controller
+// only reports on an exception: whether it is still in force and how many
+// drifted resources it accepts now, as the agents report them.
+package driftexception
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/events"
+	"k8s.io/client-go/util/workqueue"
+	"k8s.io/utils/clock"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
+	"github.com/flotilla-dev/flotilla/internal/controller"
+)
+
+// EventSource is the reporting controller named on the hub's Events.
+const EventSource = "flotilla-hub"
+
+// Reconciler writes DriftException status.
+type Reconciler struct {
+	Client   client.Client
+	Clock    clock.PassiveClock
+	Recorder events.EventRecorder
+}
+
+// SetupWithManager registers the DriftException controller with mgr. It
+// needs the Work index controller.IndexWorkByDriftException (SetupIndexes).
+func SetupWithManager(mgr ctrl.Manager) error {
+	r := &Reconciler{Client: mgr.GetClient(), Clock: clock.RealClock{}, Recorder: mgr.GetEventRecorder(EventSource)}
+	return ctrl.NewControllerManagedBy(mgr).
+		Named("driftexception").
+		For(&fleetv1alpha1.DriftException{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
+		// The agents' reports name the exceptions that accept drift: those
+		// named before and after a status change are counted again.
+		Watches(&fleetv1alpha1.Work{}, handler.Funcs{
+			UpdateFunc: func(_ context.Context, e event.UpdateEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+				o, ok1 := e.ObjectOld.(*fleetv1alpha1.Work)
+				n, ok2 := e.ObjectNew.(*fleetv1alpha1.Work)
+				if !ok1 || !ok2 {
+					return
+				}
+				enqueue(q, controller.AcceptingExceptions(o), controller.AcceptingExceptions(n))
+			},
+			DeleteFunc: func(_ context.Context, e event.DeleteEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+				if w, ok := e.Object.(*fleetv1alpha1.Work); ok {
+					enqueue(q, controller.AcceptingExceptions(w))
+				}
+			},
+		}).
+		Complete(r)
+}
+
+// enqueue adds the exceptions named namespace/name.
+func enqueue(q workqueue.TypedRateLimitingInterface[reconcile.Request], names ...[]string) {
+	for _, list := range names {
+		for _, n := range list {
+			ns, name, ok := splitName(n)
+			if ok {
+				q.Add(reconcile.Request{NamespacedName: types.NamespacedName{Namespace: ns, Name: name}})
+			}
+		}
+	}
+}
+
+func splitName(s string) (string, string, bool) {
+	for i := range len(s) {
+		if s[i] == '/' {
+			return s[:i], s[i+1:], i > 0 && i < len(s)-1
+		}
+	}
+	return "", "", false
+}
+
+// Reconcile implements reconcile.Reconciler.
+func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	e := &fleetv1alpha1.DriftException{}
+	if err := r.Client.Get(ctx, req.NamespacedName, e); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	works := &fleetv1alpha1.WorkList{}
+	if err := r.Client.List(ctx, works, client.MatchingFields{controller.IndexWorkByDriftException: e.Namespace + "/" + e.Name},
+		client.UnsafeDisableDeepCopy); err != nil {
+		return ctrl.Result{}, fmt.Errorf("listing works: %w", err)
+	}
+	now := r.Clock.Now()
+	status := Status(e, works.Items, now)
+	was := meta.FindStatusCondition(e.Status.Conditions, fleetv1alpha1.ConditionActive)
+	if err := controller.PatchStatus(ctx, r.Client, e, func(e *fleetv1alpha1.DriftException) { e.Status = status }); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	r.recordTransition(ctx, e, was)
+	if now.Before(e.Spec.ExpiresAt.Time) {
+		return ctrl.Result{RequeueAfter: e.Spec.ExpiresAt.Sub(now) + time.Second}, nil
+	}
+	return ctrl.Result{}, nil
+}
+
+// Status is an exception's status at now: Active until expiresAt, and the
+// number of drifted resources of works whose drift it accepts.
+func Status(e *fleetv1alpha1.DriftException, works []fleetv1alpha1.Work, now time.Time) fleetv1alpha1.DriftExceptionStatus {
+	st := *e.Status.DeepCopy()
+	st.ObservedGeneration = e.Generation
+	name := e.Namespace + "/" + e.Name
+	var matched int32
+	for i := range works {
+		for _, rs := range works[i].Status.Resources {
+			if d := rs.Drift; d != nil && d.State == fleetv1alpha1.DriftAccepted && d.Exception == name {
+				matched++
+			}
+		}
+	}
+	st.MatchedResources = matched
+	set := func(typ string, status metav1.ConditionStatus, reason, message string) {
+		controller.SetCondition(&st.Conditions, metav1.Condition{Type: typ, Status: status, Reason: reason, Message: message,
+			ObservedGeneration: e.Generation}, now)
+	}
+	until := e.Spec.ExpiresAt.UTC().Format(time.RFC3339)
+	if now.Before(e.Spec.ExpiresAt.Time) {
+		set(fleetv1alpha1.ConditionActive, metav1.ConditionTrue, fleetv1alpha1.ReasonInForce,
+			"drift it covers is accepted until "+until+" (owner "+e.Spec.Owner+")")
+	} else {
+		set(fleetv1alpha1.ConditionActive, metav1.ConditionFalse, fleetv1alpha1.ReasonExpired,
+			"expired at "+until+"; the drift it covered is unexplained again and the drift policy applies; delete it to tidy up")
+	}
+	set(fleetv1alpha1.ConditionReady, metav1.ConditionTrue, fleetv1alpha1.ReasonSucceeded, "observed")
+	return st
+}
+
+// recordTransition logs and records the exception expiring.
+func (r *Reconciler) recordTransition(ctx context.Context, e *fleetv1alpha1.DriftException, was *metav1.Condition) {
+	c := meta.FindStatusCondition(e.Status.Conditions, fleetv1alpha1.ConditionActive)
+	if c == nil || c.Status != metav1.ConditionFalse || (was != nil && was.Status == metav1.ConditionFalse) {
+		return
+	}
+	ctrl.LoggerFrom(ctx).Info("drift exception expired", "owner", e.Spec.Owner)
+	r.Recorder.Eventf(e, nil, corev1.EventTypeNormal, c.Reason, "Expire", "%s", c.Message)
+}
