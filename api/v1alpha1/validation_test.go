@@ -535,6 +535,30 @@ func workCases() []createCase {
 			obj:  with(validWork(), func(w *v1.Work) { w.Spec.Cluster = strings.Repeat("c", 47) }),
 			want: []string{"spec.cluster", "Too long"},
 		},
+		{
+			name: "drift exceptions",
+			obj: with(validWork(), func(w *v1.Work) {
+				w.Spec.DriftExceptions = []v1.WorkDriftException{{Name: teamNS + "/scale", Resources: []v1.ResourceSelector{{Kind: "ConfigMap"}},
+					Paths: []string{"data.size"}, ExpiresAt: metav1.NewTime(time.Date(2031, 1, 1, 0, 0, 0, 0, time.UTC))}}
+			}),
+		},
+		{
+			name: "drift exception without resources",
+			obj: with(validWork(), func(w *v1.Work) {
+				w.Spec.DriftExceptions = []v1.WorkDriftException{{Name: teamNS + "/scale", ExpiresAt: metav1.NewTime(time.Date(2031, 1, 1, 0, 0, 0, 0, time.UTC))}}
+			}),
+			want: []string{"spec.driftExceptions[0].resources", "Required value"},
+		},
+		{
+			name: "too many drift exceptions",
+			obj: with(validWork(), func(w *v1.Work) {
+				for i := range 17 {
+					w.Spec.DriftExceptions = append(w.Spec.DriftExceptions, v1.WorkDriftException{Name: fmt.Sprintf("%s/e%02d", teamNS, i),
+						Resources: []v1.ResourceSelector{{Kind: "ConfigMap"}}, ExpiresAt: metav1.NewTime(time.Date(2031, 1, 1, 0, 0, 0, 0, time.UTC))})
+				}
+			}),
+			want: []string{"spec.driftExceptions", "Too many"},
+		},
 	}
 }
 
