@@ -1,0 +1,69 @@
+package instance
+
+import (
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
+	"github.com/flotilla-dev/flotilla/internal/placement"
+)
+
+func TestWorkExceptions(t *testing.T) {
+	view := placement.NewView([]placement.Cluster{
+		{Name: "edge-1", Labels: map[string]string{"tier": "edge"}},
+		{Name: "core-1", Labels: map[string]string{"tier": "core"}},
+	}, []placement.Fleet{{Name: "edge", Selector: metav1.LabelSelector{MatchLabels: map[string]string{"tier": "edge"}}}})
+	manifests := []*unstructured.Unstructured{
+		{Object: map[string]any{"apiVersion": "apps/v1", "kind": "Deployment", "metadata": map[string]any{"name": "web", "namespace": "shop"}}},
+		{Object: map[string]any{"apiVersion": "v1", "kind": "ConfigMap", "metadata": map[string]any{"name": "settings"}}},
+	}
+	expires := metav1.NewTime(time.Date(2031, 1, 1, 0, 0, 0, 0, time.UTC))
+	exc := func(name string, sel fleetv1alpha1.ClusterSelector, res ...fleetv1alpha1.ResourceSelector) fleetv1alpha1.DriftException {
+		return fleetv1alpha1.DriftException{ObjectMeta: metav1.ObjectMeta{Namespace: "team-a", Name: name},
+			Spec: fleetv1alpha1.DriftExceptionSpec{ClusterSelector: sel, Resources: res, ExpiresAt: expires, Paths: []string{"spec"}}}
+	}
+	excs := []fleetv1alpha1.DriftException{
+		exc("z-any", fleetv1alpha1.ClusterSelector{}, fleetv1alpha1.ResourceSelector{Group: "apps", Kind: "Deployment"}),
+		exc("edge-fleet", fleetv1alpha1.ClusterSelector{Fleets: []string{"edge"}}, fleetv1alpha1.ResourceSelector{Group: "*", Kind: "Deployment", Name: "web"}),
+		exc("by-name", fleetv1alpha1.ClusterSelector{Names: []string{"core-1"}}, fleetv1alpha1.ResourceSelector{Kind: "Deployment"}), // core group: no match
+		exc("other-ns", fleetv1alpha1.ClusterSelector{}, fleetv1alpha1.ResourceSelector{Group: "apps", Kind: "Deployment", Namespace: "other"}),
+		exc("cm-any-ns", fleetv1alpha1.ClusterSelector{}, fleetv1alpha1.ResourceSelector{Kind: "ConfigMap", Namespace: "team-a"}),
+		exc("bad-selector", fleetv1alpha1.ClusterSelector{Selector: &metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{{Key: "x", Operator: "Bogus"}}}},
+			fleetv1alpha1.ResourceSelector{Kind: "ConfigMap"}),
+	}
+	names := func(cluster string) []string {
+		var out []string
+		for _, e := range workExceptions(view, cluster, manifests, excs) {
+			out = append(out, e.Name)
+		}
+		return out
+	}
+	if got, want := names("edge-1"), []string{"team-a/cm-any-ns", "team-a/edge-fleet", "team-a/z-any"}; !slices.Equal(got, want) {
+		t.Errorf("edge-1: %v, want %v", got, want)
+	}
+	if got, want := names("core-1"), []string{"team-a/cm-any-ns", "team-a/z-any"}; !slices.Equal(got, want) {
+		t.Errorf("core-1: %v, want %v", got, want)
+	}
+	if got := workExceptions(view, "gone", manifests, excs); got != nil {
+		t.Errorf("unknown cluster: %v, want none", got)
+	}
+	got := workExceptions(view, "edge-1", manifests, excs)
+	if !slices.Equal(got[2].Paths, []string{"spec"}) || !got[2].ExpiresAt.Equal(&expires) || got[2].Resources[0].Kind != "Deployment" {
+		t.Errorf("copied exception = %+v", got[2])
+	}
+
+	var many []fleetv1alpha1.DriftException
+	for i := range maxWorkExceptions + 4 {
+		many = append(many, exc(fmt.Sprintf("e%02d", maxWorkExceptions+4-i), fleetv1alpha1.ClusterSelector{}, fleetv1alpha1.ResourceSelector{Kind: "ConfigMap"}))
+	}
+	bounded := workExceptions(view, "core-1", manifests, many)
+	if len(bounded) != maxWorkExceptions || bounded[0].Name != "team-a/e01" || bounded[maxWorkExceptions-1].Name != "team-a/e16" {
+		t.Errorf("bounded to %d, first %s, last %s; want %d from team-a/e01 to team-a/e16", len(bounded), bounded[0].Name,
+			bounded[len(bounded)-1].Name, maxWorkExceptions)
+	}
+}
