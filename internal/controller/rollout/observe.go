@@ -95,7 +95,7 @@ func worse(a, b rollout.Health) bool { return severity[a] > severity[b] }
 // when every resource is Current; Unknown before any report. since is when
 // that health began.
 func workHealth(w *fleetv1alpha1.Work) (h rollout.Health, since time.Time, reason, message string) {
-	if w.Status.ObservedGeneration < w.Generation {
+	if w.Status.ObservedGeneration < w.Generation && !sameRevisionApplied(w) {
 		return rollout.HealthProgressing, admittedAt(w), fleetv1alpha1.ReasonProgressing, "waiting for the agent to apply the new revision"
 	}
 	if a := meta.FindStatusCondition(w.Status.Conditions, fleetv1alpha1.ConditionApplied); a != nil && a.Status == "False" &&
@@ -112,6 +112,16 @@ func workHealth(w *fleetv1alpha1.Work) (h rollout.Health, since time.Time, reaso
 		return rollout.HealthFailed, c.LastTransitionTime.Time, c.Reason, c.Message
 	}
 	return rollout.HealthProgressing, c.LastTransitionTime.Time, c.Reason, c.Message
+}
+
+// sameRevisionApplied says a Work whose generation moved on still renders the
+// revision (and instance revision) its agent last applied in full: a change
+// that is not the rollout's, such as a DriftException or an Override edit.
+// Its last judged health stands until the agent reports again; judging it
+// Progressing since admission would fail a long-healthy cluster whose wave
+// began more than a progress deadline ago.
+func sameRevisionApplied(w *fleetv1alpha1.Work) bool {
+	return w.Status.AppliedRevision == w.Spec.Revision && w.Status.AppliedInstanceRevision == w.Spec.InstanceRevision
 }
 
 // admittedAt reads a Work's admission time; zero when it has none.

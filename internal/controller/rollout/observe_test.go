@@ -111,6 +111,9 @@ func TestObserveCluster(t *testing.T) {
 func TestWorkHealth(t *testing.T) {
 	pending := work("a", "r2", t0, metav1.ConditionTrue, fleetv1alpha1.ReasonHealthy, t0.Add(-time.Hour))
 	pending.Generation = 3 // the agent has not seen the new revision yet
+	pending.Status.AppliedRevision = "r1"
+	sameRevision := work("a", "r2", t0.Add(-time.Hour), metav1.ConditionTrue, fleetv1alpha1.ReasonHealthy, t0)
+	sameRevision.Generation = 3 // e.g. a DriftException reached the Work: its revision is unchanged
 	failedApply := work("a", "r2", t0, metav1.ConditionTrue, fleetv1alpha1.ReasonHealthy, t0)
 	failedApply.Status.Conditions = append(failedApply.Status.Conditions, metav1.Condition{
 		Type: fleetv1alpha1.ConditionApplied, Status: metav1.ConditionFalse, Reason: fleetv1alpha1.ReasonApplyFailed,
@@ -126,6 +129,7 @@ func TestWorkHealth(t *testing.T) {
 		reason string
 	}{
 		{"not acted on: progressing since admission", pending, rollout.HealthProgressing, t0, fleetv1alpha1.ReasonProgressing},
+		{"generation moved, revision applied: last health stands", sameRevision, rollout.HealthHealthy, t0, fleetv1alpha1.ReasonHealthy},
 		{"apply failed", failedApply, rollout.HealthFailed, t0.Add(time.Minute), fleetv1alpha1.ReasonApplyFailed},
 		{"healthy", work("a", "r2", t0, metav1.ConditionTrue, fleetv1alpha1.ReasonHealthy, t0), rollout.HealthHealthy, t0, fleetv1alpha1.ReasonHealthy},
 		{"in progress", work("a", "r2", t0, metav1.ConditionFalse, fleetv1alpha1.ReasonInProgress, t0), rollout.HealthProgressing, t0, fleetv1alpha1.ReasonInProgress},
