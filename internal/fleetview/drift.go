@@ -9,7 +9,7 @@ import (
 	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
 )
 
-// MaxDriftItems bounds View.Drift.Items; View.Drift.Resources counts them all.
+// MaxDriftItems bounds View.Drift.Items and View.Drift.PerCluster; the counts stay whole.
 const MaxDriftItems = 50
 
 // Drift is drift across the fleet as the agents report it on their Works:
@@ -25,7 +25,8 @@ type Drift struct {
 	Corrections int64 `json:"corrections"`
 	// Promises are the Promises with drifted resources, by name.
 	Promises []PromiseDrift `json:"promises"`
-	// PerCluster are the clusters with drifted resources, by name.
+	// PerCluster are the clusters with drifted resources, most unexplained
+	// drift first, then by name; bounded like Items (Clusters.Total counts all).
 	PerCluster []ClusterDrift `json:"perCluster"`
 	// Items are the drifted resources, unexplained first, oldest first; a
 	// View keeps at most MaxDriftItems of them.
@@ -179,13 +180,30 @@ func BuildDrift(s Snapshot, f DriftFilter, limit int) Drift {
 		}
 		d.Clusters.Total++
 	}
-	slices.SortFunc(d.PerCluster, func(a, b ClusterDrift) int { return cmp.Compare(a.Cluster, b.Cluster) })
+	slices.SortFunc(d.PerCluster, compareClusterDrift)
 	slices.SortFunc(items, compareDrifted)
 	if limit > 0 && len(items) > limit {
 		items = items[:limit]
 	}
+	// A fleet of 10,000 drifting clusters must not make every view carry
+	// 10,000 rows; the counts above stay whole.
+	if limit > 0 && len(d.PerCluster) > limit {
+		d.PerCluster = d.PerCluster[:limit]
+	}
 	d.Items = append(d.Items, items...)
 	return d
+}
+
+// compareClusterDrift orders clusters with the most unexplained drift first,
+// then the most accepted, then by name.
+func compareClusterDrift(a, b ClusterDrift) int {
+	if c := cmp.Compare(b.Resources.Unexplained, a.Resources.Unexplained); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(b.Resources.Accepted, a.Resources.Accepted); c != 0 {
+		return c
+	}
+	return cmp.Compare(a.Cluster, b.Cluster)
 }
 
 func driftedResource(w *fleetv1alpha1.Work, r *fleetv1alpha1.ResourceStatus, exceptions map[string]*fleetv1alpha1.DriftException) DriftedResource {
