@@ -36,6 +36,9 @@ type agent struct {
 	informer cache.SharedIndexInformer
 	rotator  *tokenRotator // nil unless the hub credentials are a rotatable token
 	queue    workqueue.TypedRateLimitingInterface[string]
+	// driftWatch watches the member for changes to applied objects; nil
+	// when off (--drift-watch=false, report-only, the fleet simulator).
+	driftWatch *driftWatch
 	// events records drift Events on Works in the hub; nil records none.
 	events record.EventRecorder
 	now    func() time.Time
@@ -181,6 +184,9 @@ func (a *agent) sync(ctx context.Context, name string) error {
 		st = &workState{record: &workRecord{}}
 		a.setState(name, st)
 	}
+	if a.driftWatch.takeDue(name) {
+		st.nextCheck = time.Time{} // a watch event: look now
+	}
 	hash := specHash(desired)
 	if st.record.Work == nil || st.record.Work.UID != desired.UID || st.record.Work.Generation != desired.Generation || specHash(st.record.Work) != hash {
 		st.record.Work = stripForRecord(desired)
@@ -215,6 +221,7 @@ func (a *agent) sync(ctx context.Context, name string) error {
 		a.recordCorrections(desired, corrected)
 		st.last.corrected = append(st.last.corrected, corrected...)
 	}
+	a.driftWatch.track(name, st.record.Inventory)
 	if !now.Before(st.nextCheck) {
 		isSettled := settled(st.last.pass)
 		if isSettled {
@@ -384,6 +391,7 @@ func (a *agent) syncDeleted(ctx context.Context, name string, st *workState) err
 		return err
 	}
 	a.setState(name, nil)
+	a.driftWatch.track(name, nil)
 	logr.FromContextOrDiscard(ctx).Info("forgot deleted work")
 	return nil
 }

@@ -68,8 +68,11 @@ type clusterFacts struct {
 // for objects, a discovery-backed RESTMapper for kinds (no scheme, no cache
 // of member objects).
 type apiMember struct {
-	dynamic   dynamic.Interface
-	metadata  metadata.Interface
+	dynamic  dynamic.Interface
+	metadata metadata.Interface
+	// watcher is a metadata client without a client timeout, for the
+	// long-lived drift watches (driftwatch.go).
+	watcher   metadata.Interface
 	discovery discovery.CachedDiscoveryInterface
 	mapper    *restmapper.DeferredDiscoveryRESTMapper
 
@@ -87,8 +90,10 @@ func newAPIMember(config *rest.Config) (*apiMember, error) {
 	if config.QPS == 0 {
 		config.QPS, config.Burst = 50, 300
 	}
-	// No request to the member may hang a worker forever (the agent never
-	// watches the member, so a client timeout cuts nothing long-lived).
+	// No request to the member may hang a worker forever. The drift
+	// watches, which are long-lived, have a client of their own.
+	watchConfig := rest.CopyConfig(config)
+	watchConfig.Timeout = 0
 	if config.Timeout == 0 {
 		config.Timeout = 30 * time.Second
 	}
@@ -100,6 +105,10 @@ func newAPIMember(config *rest.Config) (*apiMember, error) {
 	if err != nil {
 		return nil, fmt.Errorf("creating member metadata client: %w", err)
 	}
+	watcher, err := metadata.NewForConfig(watchConfig)
+	if err != nil {
+		return nil, fmt.Errorf("creating member watch client: %w", err)
+	}
 	dc, err := discovery.NewDiscoveryClientForConfig(config)
 	if err != nil {
 		return nil, fmt.Errorf("creating member discovery client: %w", err)
@@ -108,6 +117,7 @@ func newAPIMember(config *rest.Config) (*apiMember, error) {
 	return &apiMember{
 		dynamic:   dyn,
 		metadata:  md,
+		watcher:   watcher,
 		discovery: cached,
 		mapper:    restmapper.NewDeferredDiscoveryRESTMapper(cached),
 	}, nil

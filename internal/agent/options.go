@@ -44,6 +44,10 @@ type Options struct {
 	// without ever writing to the member: a GitOps tool applies the Works
 	// there (see reportonly.go).
 	ReportOnly bool
+	// DisableDriftWatch turns off the metadata watches that look for drift
+	// between resyncs (driftwatch.go); the resync still does. Report-only
+	// agents and in-memory members never watch.
+	DisableDriftWatch bool
 }
 
 // Default returns the options with every zero duration set to its default.

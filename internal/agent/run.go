@@ -89,6 +89,7 @@ func newAgent(ctx context.Context, opts Options, h *hubClient, m member) (*agent
 		return nil, err
 	}
 	met := newMetrics()
+	watcher, canWatch := m.(metadataWatcher)
 	if opts.ReportOnly {
 		m = readOnlyMember{m}
 	}
@@ -107,6 +108,12 @@ func newAgent(ctx context.Context, opts Options, h *hubClient, m member) (*agent
 		works: map[string]*workState{},
 	}
 	a.informer = h.workInformer()
+	if canWatch && !opts.DisableDriftWatch && !opts.ReportOnly {
+		a.driftWatch, err = newDriftWatch(watcher, a.queue.AddAfter, met.registry)
+		if err != nil {
+			return nil, err
+		}
+	}
 	return a, nil
 }
 
@@ -127,7 +134,7 @@ func (a *agent) run(ctx context.Context, ping func(context.Context) error) error
 		a.setState(name, &workState{record: rec})
 	}
 	log.Info("starting agent", "namespace", a.hub.namespace, "recordedWorks", len(records),
-		"heartbeatInterval", a.opts.HeartbeatInterval, "heartbeatGrace", a.opts.HeartbeatGrace, "resyncInterval", a.opts.ResyncInterval, "reportOnly", a.opts.ReportOnly)
+		"heartbeatInterval", a.opts.HeartbeatInterval, "heartbeatGrace", a.opts.HeartbeatGrace, "resyncInterval", a.opts.ResyncInterval, "reportOnly", a.opts.ReportOnly, "driftWatch", a.driftWatch != nil)
 
 	if _, judges := a.member.(dryRunner); judges {
 		// Drift Events, where drift is judged (not in the fleet simulator).
@@ -190,6 +197,9 @@ func (a *agent) run(ctx context.Context, ping func(context.Context) error) error
 		wg.Go(func() { a.rotator.run(ctx) })
 	}
 	wg.Go(func() { a.runWorkers(ctx) })
+	if a.driftWatch != nil {
+		wg.Go(func() { a.driftWatch.run(ctx) })
+	}
 	for _, s := range servers {
 		wg.Go(func() {
 			if err := s.srv.Serve(s.listener); err != nil && !errors.Is(err, http.ErrServerClosed) {

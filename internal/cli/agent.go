@@ -21,6 +21,7 @@ const DefaultAgentStateDir = "/var/lib/flotilla-agent"
 type agentOptions struct {
 	hubKubeconfig    string
 	memberKubeconfig string
+	driftWatch       bool
 	agent.Options
 }
 
@@ -57,6 +58,7 @@ func (o *agentOptions) addFlags(flags *pflag.FlagSet) {
 	flags.DurationVar(&o.ResyncInterval, "resync-interval", agent.DefaultResyncInterval, "how often settled Works are checked again on the member")
 	flags.StringVar(&o.MetricsAddr, "metrics-bind-address", ":8080", `address of the Prometheus metrics endpoint ("0" disables it)`)
 	flags.StringVar(&o.ProbeAddr, "health-probe-bind-address", ":8081", `address of /healthz and /readyz ("0" disables it)`)
+	flags.BoolVar(&o.driftWatch, "drift-watch", true, "watch the metadata of applied objects on the member, to find drift as it happens rather than on the next resync")
 	flags.BoolVar(&o.ReportOnly, "report-only", false, "only report health, never write to the member: for git-delivered clusters, whose Works a GitOps tool applies")
 }
 
@@ -65,6 +67,7 @@ func (o *agentOptions) validate() error {
 		return errors.New("--hub-kubeconfig is required")
 	}
 	o.Version = version.String()
+	o.DisableDriftWatch = !o.driftWatch
 	return o.Validate()
 }
 

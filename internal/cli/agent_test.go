@@ -15,7 +15,10 @@ func TestAgentFlags(t *testing.T) {
 		{args: []string{"--cluster", "edge-1", "--hub-kubeconfig", "hub.kubeconfig"}, check: func(o *agentOptions) bool {
 			return o.ClusterName == "edge-1" && o.hubKubeconfig == "hub.kubeconfig" && o.StateDir == DefaultAgentStateDir &&
 				o.HeartbeatInterval == time.Minute && o.HeartbeatGrace == 0 && o.ResyncInterval == 5*time.Minute &&
-				o.MetricsAddr == ":8080" && o.ProbeAddr == ":8081" && o.Version != ""
+				o.MetricsAddr == ":8080" && o.ProbeAddr == ":8081" && o.Version != "" && !o.DisableDriftWatch
+		}},
+		{args: []string{"--cluster", "edge-1", "--hub-kubeconfig", "h", "--drift-watch=false"}, check: func(o *agentOptions) bool {
+			return o.DisableDriftWatch
 		}},
 		{args: []string{"--cluster", "edge-1", "--hub-kubeconfig", "h", "--kubeconfig", "m", "--state-dir", "/s",
 			"--heartbeat-interval", "10s", "--heartbeat-grace", "45s", "--resync-interval", "1m",

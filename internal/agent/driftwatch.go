@@ -1,0 +1,428 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/go-logr/logr"
+	"github.com/prometheus/client_golang/prometheus"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/apimachinery/pkg/watch"
+
+	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
+)
+
+// Drift watch: between resyncs the agent learns of changes to the objects it
+// applied from one metadata-only watch per resource kind on the member,
+// selected by the LabelWork label. It keeps no cache of the member: a watch
+// starts at a current resourceVersion (a list with limit 1), and each event
+// only names a Work to check, through the Work's normal sync. The resync
+// stays the safety net for anything a watch misses.
+
+// metadataWatcher is a member that can watch objects' metadata. The API
+// server can; the fleet simulator's in-memory member cannot, and its agents
+// run without drift watches.
+type metadataWatcher interface {
+	// resourceOf maps a kind to the resource to watch.
+	resourceOf(gvk schema.GroupVersionKind) (schema.GroupVersionResource, error)
+	// currentVersion returns a resourceVersion to start watching objects
+	// matching selector from.
+	currentVersion(ctx context.Context, gvr schema.GroupVersionResource, selector string) (string, error)
+	// watchMetadata watches the metadata of objects matching selector,
+	// cluster-wide, from resourceVersion rv on.
+	watchMetadata(ctx context.Context, gvr schema.GroupVersionResource, selector, rv string) (watch.Interface, error)
+}
+
+var _ metadataWatcher = (*apiMember)(nil)
+
+// driftWatchDebounce is how long events on one Work's objects are coalesced
+// into one check: an edit that takes several writes is judged once.
+const driftWatchDebounce = time.Second
+
+// driftWatchRetry is how often kinds that could not be mapped to a resource
+// (a CRD not installed yet) are tried again.
+const driftWatchRetry = 30 * time.Second
+
+// driftWatchSelector selects every object the agent applied.
+const driftWatchSelector = fleetv1alpha1.LabelWork
+
+// driftWatch runs the watches and turns their events into checks.
+type driftWatch struct {
+	member metadataWatcher
+	// check asks for a look at a Work after a delay (the agent's queue).
+	check   func(work string, after time.Duration)
+	backoff wait.Backoff
+
+	open     prometheus.Gauge
+	requests prometheus.Counter
+
+	mu sync.Mutex
+	// kinds are the kinds of each Work's inventory, sorted.
+	kinds map[string][]schema.GroupVersionKind
+	// works maps a LabelWork value to its Work.
+	works map[string]string
+	// due are Works an event asked to check.
+	due map[string]bool
+	// users are the Works holding objects of each watched resource.
+	users map[schema.GroupVersionResource][]string
+	// changed wakes run when the kinds changed.
+	changed chan struct{}
+}
+
+func newDriftWatch(m metadataWatcher, check func(string, time.Duration), registry prometheus.Registerer) (*driftWatch, error) {
+	d := &driftWatch{
+		member:  m,
+		check:   check,
+		backoff: wait.Backoff{Duration: time.Second, Factor: 2, Jitter: 0.2, Steps: 1 << 30, Cap: time.Minute},
+		open: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "flotilla_agent_drift_watches",
+			Help: "Metadata watches open on the member, one per kind of object in the applied Works.",
+		}),
+		requests: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "flotilla_agent_drift_watch_checks_total",
+			Help: "Checks of a Work asked for by a watch event on one of its objects (changed or deleted by someone else).",
+		}),
+		kinds:   map[string][]schema.GroupVersionKind{},
+		works:   map[string]string{},
+		due:     map[string]bool{},
+		users:   map[schema.GroupVersionResource][]string{},
+		changed: make(chan struct{}, 1),
+	}
+	if err := registry.Register(d.open); err != nil {
+		return nil, fmt.Errorf("registering drift watch metrics: %w", err)
+	}
+	if err := registry.Register(d.requests); err != nil {
+		return nil, fmt.Errorf("registering drift watch metrics: %w", err)
+	}
+	return d, nil
+}
+
+// track records the kinds of a Work's inventory; a nil inventory forgets the
+// Work. Safe on a nil driftWatch (watches off).
+func (d *driftWatch) track(work string, inv inventory) {
+	if d == nil {
+		return
+	}
+	kinds := kindsOf(inv)
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if sameKinds(d.kinds[work], kinds) {
+		return
+	}
+	if len(kinds) == 0 {
+		delete(d.kinds, work)
+		delete(d.works, fleetv1alpha1.WorkLabelValue(work))
+		delete(d.due, work)
+	} else {
+		d.kinds[work] = kinds
+		d.works[fleetv1alpha1.WorkLabelValue(work)] = work
+	}
+	select {
+	case d.changed <- struct{}{}:
+	default:
+	}
+}
+
+// takeDue reports whether an event asked to check work since the last call.
+// Safe on a nil driftWatch.
+func (d *driftWatch) takeDue(work string) bool {
+	if d == nil {
+		return false
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	due := d.due[work]
+	delete(d.due, work)
+	return due
+}
+
+// request asks for a check of the Work a LabelWork value names, after the
+// debounce. Values of Works the agent does not know are ignored.
+func (d *driftWatch) request(labelValue string) {
+	d.mu.Lock()
+	work, ok := d.works[labelValue]
+	if ok {
+		d.due[work] = true
+	}
+	d.mu.Unlock()
+	if ok {
+		d.requests.Inc()
+		d.check(work, driftWatchDebounce)
+	}
+}
+
+// requestAll asks for a check of every Work holding objects of gvr: after a
+// gap in its watch, events may have been missed.
+func (d *driftWatch) requestAll(gvr schema.GroupVersionResource) {
+	d.mu.Lock()
+	works := append([]string(nil), d.users[gvr]...)
+	for _, w := range works {
+		d.due[w] = true
+	}
+	d.mu.Unlock()
+	for _, w := range works {
+		d.check(w, driftWatchDebounce)
+	}
+}
+
+// run starts and stops watches as the kinds in the Works change, until ctx
+// is done.
+func (d *driftWatch) run(ctx context.Context) {
+	log := logr.FromContextOrDiscard(ctx).WithName("driftwatch")
+	type running struct {
+		cancel context.CancelFunc
+		done   chan struct{}
+	}
+	watches := map[schema.GroupVersionResource]running{}
+	defer func() {
+		for _, w := range watches {
+			w.cancel()
+			<-w.done
+		}
+		d.open.Set(0)
+	}()
+	retry := time.NewTimer(driftWatchRetry)
+	defer retry.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-d.changed:
+		case <-retry.C:
+		}
+		want, unmapped := d.resources(log)
+		for gvr, w := range watches {
+			if !want[gvr] {
+				w.cancel()
+				<-w.done
+				delete(watches, gvr)
+				log.V(1).Info("stopped drift watch", "resource", gvr.String())
+			}
+		}
+		for gvr := range want {
+			if _, ok := watches[gvr]; ok {
+				continue
+			}
+			wctx, cancel := context.WithCancel(ctx)
+			w := running{cancel: cancel, done: make(chan struct{})}
+			watches[gvr] = w
+			go func() {
+				defer close(w.done)
+				d.watch(logr.NewContext(wctx, log.WithValues("resource", gvr.String())), gvr)
+			}()
+			log.V(1).Info("started drift watch", "resource", gvr.String())
+		}
+		d.open.Set(float64(len(watches)))
+		if unmapped {
+			retry.Reset(driftWatchRetry)
+		}
+	}
+}
+
+// resources maps the tracked kinds to the resources to watch, and records
+// which Works use each. It reports whether some kind could not be mapped.
+func (d *driftWatch) resources(log logr.Logger) (map[schema.GroupVersionResource]bool, bool) {
+	d.mu.Lock()
+	byKind := map[schema.GroupVersionKind][]string{}
+	for work, kinds := range d.kinds {
+		for _, k := range kinds {
+			byKind[k] = append(byKind[k], work)
+		}
+	}
+	d.mu.Unlock()
+
+	want := map[schema.GroupVersionResource]bool{}
+	users := map[schema.GroupVersionResource][]string{}
+	unmapped := false
+	for gvk, works := range byKind {
+		gvr, err := d.member.resourceOf(gvk)
+		if err != nil {
+			log.V(1).Info("not watching a kind the member does not serve", "kind", gvk.String(), "error", err.Error())
+			unmapped = true
+			continue
+		}
+		want[gvr] = true
+		users[gvr] = append(users[gvr], works...)
+	}
+	d.mu.Lock()
+	d.users = users
+	d.mu.Unlock()
+	return want, unmapped
+}
+
+// watch keeps one resource watched until ctx is done, reconnecting with
+// backoff. A resourceVersion too old to resume from (410 Gone) starts over
+// at a current one, and checks every Work holding objects of the resource:
+// changes made in the gap were not seen.
+func (d *driftWatch) watch(ctx context.Context, gvr schema.GroupVersionResource) {
+	log := logr.FromContextOrDiscard(ctx)
+	backoff := d.backoff
+	rv, gap := "", false
+	for ctx.Err() == nil {
+		var err error
+		if rv == "" {
+			rv, err = d.member.currentVersion(ctx, gvr, driftWatchSelector)
+			if err == nil && gap {
+				d.requestAll(gvr)
+			}
+		}
+		if err == nil {
+			rv, err = d.follow(ctx, gvr, rv)
+		}
+		switch {
+		case ctx.Err() != nil:
+			return
+		case err == nil:
+			backoff = d.backoff // the server closed a healthy watch: resume at once
+			continue
+		case apierrors.IsResourceExpired(err) || apierrors.IsGone(err):
+			log.V(1).Info("drift watch expired; starting over at the current version")
+			rv, gap = "", true
+			continue
+		}
+		log.V(1).Info("drift watch failed; retrying", "error", err.Error())
+		if rv == "" {
+			gap = true
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(backoff.Step()):
+		}
+	}
+}
+
+// follow watches gvr from rv until the watch ends and returns the last
+// resourceVersion seen. A watch that ends without error returns nil.
+func (d *driftWatch) follow(ctx context.Context, gvr schema.GroupVersionResource, rv string) (string, error) {
+	w, err := d.member.watchMetadata(ctx, gvr, driftWatchSelector, rv)
+	if err != nil {
+		return rv, err
+	}
+	defer w.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return rv, ctx.Err()
+		case ev, ok := <-w.ResultChan():
+			if !ok {
+				return rv, nil
+			}
+			if ev.Type == watch.Error {
+				return rv, apierrors.FromObject(ev.Object)
+			}
+			obj, ok := ev.Object.(*metav1.PartialObjectMetadata)
+			if !ok {
+				return rv, fmt.Errorf("unexpected %T in a metadata watch", ev.Object)
+			}
+			rv = obj.ResourceVersion
+			if wantsCheck(ev.Type, obj) {
+				d.request(obj.Labels[fleetv1alpha1.LabelWork])
+			}
+		}
+	}
+}
+
+// wantsCheck reports whether an event may show drift: an object deleted, or
+// changed by someone other than the agent. Changes the agent applied itself
+// (the newest managedFields entry is its apply) and status updates are not
+// drift; watching them would only cost checks. Added objects are the agent's
+// own creations.
+func wantsCheck(t watch.EventType, obj *metav1.PartialObjectMetadata) bool {
+	switch t {
+	case watch.Deleted:
+		return true
+	case watch.Modified:
+		return !ownOrStatusWrite(obj.ManagedFields)
+	}
+	return false
+}
+
+// ownOrStatusWrite reports whether every newest managedFields entry is the
+// agent's apply or a status update. Times have a resolution of a second: a
+// change by someone else within the second of the agent's apply counts as
+// someone else's.
+func ownOrStatusWrite(entries []metav1.ManagedFieldsEntry) bool {
+	var newest time.Time
+	for _, e := range entries {
+		if e.Time != nil && e.Time.After(newest) {
+			newest = e.Time.Time
+		}
+	}
+	if newest.IsZero() {
+		return false
+	}
+	for _, e := range entries {
+		if e.Time == nil || !e.Time.Time.Equal(newest) {
+			continue
+		}
+		own := e.Manager == fleetv1alpha1.FieldManager && e.Operation == metav1.ManagedFieldsOperationApply
+		if !own && e.Subresource != "status" {
+			return false
+		}
+	}
+	return true
+}
+
+// kindsOf returns the kinds of an inventory's objects, sorted, each once.
+func kindsOf(inv inventory) []schema.GroupVersionKind {
+	seen := map[schema.GroupVersionKind]bool{}
+	var out []schema.GroupVersionKind
+	for _, r := range inv {
+		if k := r.gvk(); !seen[k] {
+			seen[k] = true
+			out = append(out, k)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].String() < out[j].String() })
+	return out
+}
+
+func sameKinds(a, b []schema.GroupVersionKind) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// resourceOf maps a kind to its resource, at the version applied or the
+// preferred one.
+func (m *apiMember) resourceOf(gvk schema.GroupVersionKind) (schema.GroupVersionResource, error) {
+	mapping, err := m.mapping(gvk, true)
+	if err != nil {
+		return schema.GroupVersionResource{}, err
+	}
+	return mapping.Resource, nil
+}
+
+func (m *apiMember) currentVersion(ctx context.Context, gvr schema.GroupVersionResource, selector string) (string, error) {
+	// Limit 1: only the list's resourceVersion is wanted, not its items.
+	list, err := m.metadata.Resource(gvr).List(ctx, metav1.ListOptions{LabelSelector: selector, Limit: 1})
+	if err != nil {
+		return "", fmt.Errorf("listing %s: %w", gvr.GroupResource(), err)
+	}
+	return list.ResourceVersion, nil
+}
+
+func (m *apiMember) watchMetadata(ctx context.Context, gvr schema.GroupVersionResource, selector, rv string) (watch.Interface, error) {
+	if m.watcher == nil {
+		return nil, errors.New("member has no watch client")
+	}
+	w, err := m.watcher.Resource(gvr).Watch(ctx, metav1.ListOptions{LabelSelector: selector, ResourceVersion: rv, AllowWatchBookmarks: true})
+	if err != nil {
+		return nil, fmt.Errorf("watching %s: %w", gvr.GroupResource(), err)
+	}
+	return w, nil
+}
