@@ -1,0 +1,201 @@
+package agent
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
+)
+
+func TestWantsCheck(t *testing.T) {
+	at := func(sec int) *metav1.Time { return ptr.To(metav1.NewTime(time.Unix(int64(1_800_000_000+sec), 0))) }
+	apply := func(manager string, sec int) metav1.ManagedFieldsEntry {
+		return metav1.ManagedFieldsEntry{Manager: manager, Operation: metav1.ManagedFieldsOperationApply, Time: at(sec)}
+	}
+	update := func(manager, subresource string, sec int) metav1.ManagedFieldsEntry {
+		return metav1.ManagedFieldsEntry{Manager: manager, Operation: metav1.ManagedFieldsOperationUpdate, Subresource: subresource, Time: at(sec)}
+	}
+	tests := []struct {
+		name    string
+		event   watch.EventType
+		entries []metav1.ManagedFieldsEntry
+		want    bool
+	}{
+		{"the agent's own apply", watch.Modified, []metav1.ManagedFieldsEntry{update("kubectl-edit", "", 1), apply("flotilla", 2)}, false},
+		{"an edit after the apply", watch.Modified, []metav1.ManagedFieldsEntry{apply("flotilla", 1), update("kubectl-edit", "", 2)}, true},
+		{"kubectl scale", watch.Modified, []metav1.ManagedFieldsEntry{apply("flotilla", 1), update("kubectl", "scale", 2)}, true},
+		{"a status update", watch.Modified, []metav1.ManagedFieldsEntry{apply("flotilla", 1), update("kube-controller-manager", "status", 2)}, false},
+		{"an edit in the second of the apply", watch.Modified, []metav1.ManagedFieldsEntry{apply("flotilla", 2), update("kubectl-edit", "", 2)}, true},
+		{"another manager's apply", watch.Modified, []metav1.ManagedFieldsEntry{apply("flotilla", 1), apply("argocd", 2)}, true},
+		{"an update as flotilla is not the agent's", watch.Modified, []metav1.ManagedFieldsEntry{update("flotilla", "", 2)}, true},
+		{"no managed fields", watch.Modified, nil, true},
+		{"deleted", watch.Deleted, []metav1.ManagedFieldsEntry{apply("flotilla", 2)}, true},
+		{"added", watch.Added, []metav1.ManagedFieldsEntry{update("kubectl-create", "", 2)}, false},
+		{"bookmark", watch.Bookmark, nil, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			obj := &metav1.PartialObjectMetadata{ObjectMeta: metav1.ObjectMeta{ManagedFields: tt.entries}}
+			if got := wantsCheck(tt.event, obj); got != tt.want {
+				t.Errorf("wantsCheck = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+// agentMetric reads one series from a running agent's metrics.
+func agentMetric(t *testing.T, opts Options, series string) float64 {
+	t.Helper()
+	return metricValue(t, httpGet(t, "http://"+opts.MetricsAddr+"/metrics"), series)
+}
+
+// With a resync interval of 10 minutes, drift is found through the drift
+// watch within seconds: changed replicas are corrected, a deleted object is
+// created again, and drift under Report is reported. The agent's own applies
+// cause no further applies and no status writes, and a kind's watch stops
+// when no Work holds that kind any more.
+func TestDriftWatch(t *testing.T) {
+	e := newEnv(t)
+	const cluster, ns = "drift-watch", "drift-watch-app"
+	hubCreds := e.join(t, cluster)
+	opts := testOptions(t, cluster)
+	opts.ResyncInterval = 10 * time.Minute
+	e.startAgent(t, hubCreds, opts)
+	const (
+		watches  = "flotilla_agent_drift_watches"
+		checks   = "flotilla_agent_drift_watch_checks_total"
+		applied  = `flotilla_agent_applies_total{result="applied"}`
+		writes   = `flotilla_agent_status_writes_total{result="success"}`
+		fast     = 20 * time.Second // well under the resync interval
+		quietFor = 5 * time.Second
+	)
+
+	w := work(cluster, "web", namespaceObj(ns), deploymentObj(ns, 2), configMapObj(ns, "settings", map[string]string{"color": "blue"}))
+	mustf(t, e.hubClient.Create(e.ctx, w), "creating work")
+	e.waitWorkReady(t, cluster, "web", 90*time.Second)
+	waitFor(t, fast, "a watch per kind", func() (bool, string) {
+		n := agentMetric(t, opts, watches)
+		return n == 3, describeAny(map[string]any{watches: n})
+	})
+
+	// The agent's own apply of a new spec: no apply, no status write, no
+	// check after it has settled.
+	mustf(t, e.hubClient.Get(e.ctx, client.ObjectKeyFromObject(w), w), "reading work")
+	setManifests(w, namespaceObj(ns), deploymentObj(ns, 2), configMapObj(ns, "settings", map[string]string{"color": "green"}))
+	mustf(t, e.hubClient.Update(e.ctx, w), "updating work")
+	e.waitWorkReady(t, cluster, "web", 60*time.Second)
+	waitFor(t, fast, "the agent quiet", func() (bool, string) {
+		before := map[string]float64{}
+		for _, s := range []string{applied, writes, checks} {
+			before[s] = agentMetric(t, opts, s)
+		}
+		w1, err := e.getWork(t, cluster, "web")
+		if err != nil {
+			return false, err.Error()
+		}
+		time.Sleep(quietFor) // a quiet period: what happens in it is the point
+		w2, err := e.getWork(t, cluster, "web")
+		if err != nil {
+			return false, err.Error()
+		}
+		for s, v := range before {
+			if n := agentMetric(t, opts, s); n != v {
+				return false, describeAny(map[string]any{s: []float64{v, n}})
+			}
+		}
+		return w1.ResourceVersion == w2.ResourceVersion, "work resourceVersion " + w1.ResourceVersion + " → " + w2.ResourceVersion
+	})
+	quiet := map[string]float64{}
+	for _, s := range []string{applied, writes, checks} {
+		quiet[s] = agentMetric(t, opts, s)
+	}
+	rv := func() string {
+		got, err := e.getWork(t, cluster, "web")
+		mustf(t, err, "reading work")
+		return got.ResourceVersion
+	}()
+	time.Sleep(quietFor) // a second quiet period right after the first: no cycle restarts
+	for s, v := range quiet {
+		if n := agentMetric(t, opts, s); n != v {
+			t.Errorf("%s went from %v to %v while nobody changed anything", s, v, n)
+		}
+	}
+	if now := func() string { got, _ := e.getWork(t, cluster, "web"); return got.ResourceVersion }(); now != rv {
+		t.Errorf("work resourceVersion went from %s to %s while nobody changed anything", rv, now)
+	}
+
+	// Replicas changed with kubectl edit: corrected within seconds.
+	edited := time.Now()
+	e.editDeployment(t, ns, "web", func(d *appsv1.Deployment) { d.Spec.Replicas = ptr.To[int32](5) })
+	waitFor(t, fast, "replicas corrected", func() (bool, string) {
+		d, err := e.memberKube.AppsV1().Deployments(ns).Get(e.ctx, "web", metav1.GetOptions{})
+		if err != nil {
+			return false, err.Error()
+		}
+		got, err := e.getWork(t, cluster, "web")
+		if err != nil {
+			return false, err.Error()
+		}
+		c := driftedCondition(got)
+		return *d.Spec.Replicas == 2 && got.Status.Drift != nil && got.Status.Drift.Corrections == 1 &&
+			c != nil && c.Reason == fleetv1alpha1.ReasonDriftCorrected && strings.Contains(c.Message, "spec.replicas (by kubectl-edit)"),
+			describeStatus(got)
+	})
+	t.Logf("replicas corrected %s after the edit (resync interval %s)", time.Since(edited).Round(100*time.Millisecond), opts.ResyncInterval)
+
+	// A deleted object: created again within seconds.
+	deleted := time.Now()
+	mustf(t, e.memberKube.CoreV1().ConfigMaps(ns).Delete(e.ctx, "settings", metav1.DeleteOptions{}), "deleting configmap")
+	waitFor(t, fast, "configmap created again", func() (bool, string) {
+		cm, err := e.memberKube.CoreV1().ConfigMaps(ns).Get(e.ctx, "settings", metav1.GetOptions{})
+		if err != nil {
+			return false, err.Error()
+		}
+		return cm.Data["color"] == "green", describeAny(cm.Data)
+	})
+	t.Logf("configmap created again %s after its deletion", time.Since(deleted).Round(100*time.Millisecond))
+	if n := driftCorrections(t, opts); n != 2 {
+		t.Errorf("%s = %v, want 2", driftSeries, n)
+	}
+
+	// Report, without the Deployment: drift reported within seconds, and the
+	// Deployment's watch stops.
+	mustf(t, e.hubClient.Get(e.ctx, client.ObjectKeyFromObject(w), w), "reading work")
+	w.Spec.DriftPolicy = fleetv1alpha1.DriftPolicyReport
+	setManifests(w, namespaceObj(ns), configMapObj(ns, "settings", map[string]string{"color": "green"}))
+	mustf(t, e.hubClient.Update(e.ctx, w), "updating work")
+	e.waitWorkReady(t, cluster, "web", 60*time.Second)
+	waitFor(t, fast, "the deployments watch stopped", func() (bool, string) {
+		n := agentMetric(t, opts, watches)
+		return n == 2, describeAny(map[string]any{watches: n})
+	})
+	e.editConfigMap(t, ns, "settings", func(cm *corev1.ConfigMap) { cm.Data["color"] = "red" })
+	waitFor(t, fast, "drift reported", func() (bool, string) {
+		got, err := e.getWork(t, cluster, "web")
+		if err != nil {
+			return false, err.Error()
+		}
+		c := driftedCondition(got)
+		return c != nil && c.Status == metav1.ConditionTrue && strings.Contains(c.Message, "data.color (by kubectl-edit)"), describeStatus(got)
+	})
+	cm, err := e.memberKube.CoreV1().ConfigMaps(ns).Get(e.ctx, "settings", metav1.GetOptions{})
+	mustf(t, err, "reading configmap")
+	if cm.Data["color"] != "red" {
+		t.Errorf("color = %q, want red: Report must not correct", cm.Data["color"])
+	}
+
+	// No Work left: no watch left.
+	mustf(t, e.hubClient.Delete(e.ctx, w), "deleting work")
+	waitFor(t, 60*time.Second, "every watch stopped", func() (bool, string) {
+		n := agentMetric(t, opts, watches)
+		return n == 0, describeAny(map[string]any{watches: n})
+	})
+}
