@@ -1,13 +1,19 @@
 package agent
 
 import (
+	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -198,4 +204,119 @@ func TestDriftWatch(t *testing.T) {
 		n := agentMetric(t, opts, watches)
 		return n == 0, describeAny(map[string]any{watches: n})
 	})
+}
+
+// fakeWatcher is a metadataWatcher whose watches the test drives.
+type fakeWatcher struct {
+	versions chan string             // what currentVersion returns, in turn
+	opened   chan *watch.FakeWatcher // each watch opened
+	from     chan string             // the resourceVersion each watch starts from
+}
+
+func (f *fakeWatcher) resourceOf(gvk schema.GroupVersionKind) (schema.GroupVersionResource, error) {
+	return schema.GroupVersionResource{Group: gvk.Group, Version: gvk.Version, Resource: strings.ToLower(gvk.Kind) + "s"}, nil
+}
+
+func (f *fakeWatcher) currentVersion(ctx context.Context, _ schema.GroupVersionResource, _ string) (string, error) {
+	select {
+	case v := <-f.versions:
+		return v, nil
+	case <-ctx.Done():
+		return "", ctx.Err()
+	}
+}
+
+func (f *fakeWatcher) watchMetadata(_ context.Context, _ schema.GroupVersionResource, _, rv string) (watch.Interface, error) {
+	w := watch.NewFakeWithChanSize(10, false)
+	f.from <- rv
+	f.opened <- w
+	return w, nil
+}
+
+// The watch loop without a member: events by others ask for a check of
+// their Work, the agent's own do not; a closed watch resumes where it was;
+// an expired one starts over at a current version and checks every Work
+// holding the kind; a kind no Work holds any more is not watched.
+func TestDriftWatchLoop(t *testing.T) {
+	f := &fakeWatcher{versions: make(chan string, 2), opened: make(chan *watch.FakeWatcher, 4), from: make(chan string, 4)}
+	checks := make(chan string, 10)
+	d, err := newDriftWatch(f, func(work string, _ time.Duration) { checks <- work }, prometheus.NewRegistry())
+	mustf(t, err, "creating drift watch")
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); d.run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+
+	noCheck := func() {
+		t.Helper()
+		select {
+		case w := <-checks:
+			t.Fatalf("check of %s asked for, want none", w)
+		case <-time.After(300 * time.Millisecond):
+		}
+	}
+	cm := func(rv string, entries ...metav1.ManagedFieldsEntry) *metav1.PartialObjectMetadata {
+		return &metav1.PartialObjectMetadata{ObjectMeta: metav1.ObjectMeta{Name: "settings", ResourceVersion: rv,
+			Labels: map[string]string{fleetv1alpha1.LabelWork: "web"}, ManagedFields: entries}}
+	}
+	now := ptr.To(metav1.Now())
+	own := metav1.ManagedFieldsEntry{Manager: fleetv1alpha1.FieldManager, Operation: metav1.ManagedFieldsOperationApply, Time: now}
+	edit := metav1.ManagedFieldsEntry{Manager: "kubectl-edit", Operation: metav1.ManagedFieldsOperationUpdate, Time: now}
+
+	f.versions <- "10"
+	d.track("web", inventory{{Version: "v1", Kind: "ConfigMap", Namespace: "app", Name: "settings"}})
+	w := receive(t, f.opened, "a watch")
+	if rv := receive(t, f.from, "its version"); rv != "10" {
+		t.Errorf("watch started from %v, want 10", rv)
+	}
+	waitFor(t, 10*time.Second, "one watch open", func() (bool, string) {
+		n := testutil.ToFloat64(d.open)
+		return n == 1, fmt.Sprint(n)
+	})
+
+	w.Modify(cm("11", own))
+	noCheck()
+	w.Modify(cm("12", edit))
+	if got := receive(t, checks, "a check"); got != "web" || !d.takeDue("web") || d.takeDue("web") {
+		t.Errorf("check of %v, or not due exactly once", got)
+	}
+
+	// The server closes the watch: resume from the last version seen.
+	w.Stop()
+	w = receive(t, f.opened, "the watch resumed")
+	if rv := receive(t, f.from, "its version"); rv != "12" {
+		t.Errorf("watch resumed from %v, want 12", rv)
+	}
+	noCheck()
+
+	// Expired: start over, and look at every Work of the kind.
+	f.versions <- "30"
+	w.Error(&metav1.Status{Status: metav1.StatusFailure, Code: 410, Reason: metav1.StatusReasonExpired, Message: "too old resource version"})
+	w = receive(t, f.opened, "the watch started over")
+	if rv := receive(t, f.from, "its version"); rv != "30" {
+		t.Errorf("watch started over from %v, want 30", rv)
+	}
+	if got := receive(t, checks, "a check after the gap"); got != "web" {
+		t.Errorf("check of %v after the gap, want web", got)
+	}
+
+	// The Work goes: its kind is not watched any more.
+	d.track("web", nil)
+	waitFor(t, 10*time.Second, "no watch open", func() (bool, string) {
+		n := testutil.ToFloat64(d.open)
+		return n == 0 && w.IsStopped(), fmt.Sprint(n)
+	})
+}
+
+// receive waits for a value from ch.
+func receive[T any](t *testing.T, ch <-chan T, what string) T {
+	t.Helper()
+	select {
+	case v := <-ch:
+		return v
+	case <-time.After(10 * time.Second):
+		t.Fatalf("timed out waiting for %s", what)
+	}
+	var zero T
+	return zero
 }

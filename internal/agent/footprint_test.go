@@ -23,6 +23,8 @@ import (
 // resources each (500 objects), idle and during a full re-apply. It takes
 // minutes, so it only runs when FLOTILLA_AGENT_FOOTPRINT is set (to the idle
 // window to measure, e.g. 5m); docs/agent.md records the results.
+// FLOTILLA_AGENT_FOOTPRINT_ARGS adds agent flags (e.g. --drift-watch=false,
+// to compare).
 func TestFootprint(t *testing.T) {
 	idleWindow, err := time.ParseDuration(os.Getenv("FLOTILLA_AGENT_FOOTPRINT"))
 	if err != nil {
@@ -53,6 +55,7 @@ func TestFootprint(t *testing.T) {
 	cmd := exec.Command(bin, "agent", "--cluster", cluster, "--hub-kubeconfig", hubKubeconfig,
 		"--kubeconfig", e.member.KubeconfigPath, "--state-dir", filepath.Join(dir, "state"),
 		"--metrics-bind-address", metricsAddr, "--health-probe-bind-address", "0")
+	cmd.Args = append(cmd.Args, strings.Fields(os.Getenv("FLOTILLA_AGENT_FOOTPRINT_ARGS"))...)
 	logFile, err := os.Create(filepath.Join(dir, "agent.log"))
 	mustf(t, err, "creating log")
 	cmd.Stdout, cmd.Stderr = logFile, logFile
