@@ -152,7 +152,7 @@ func TestDriftWatch(t *testing.T) {
 		}
 		c := driftedCondition(got)
 		return *d.Spec.Replicas == 2 && got.Status.Drift != nil && got.Status.Drift.Corrections == 1 &&
-			c != nil && c.Reason == fleetv1alpha1.ReasonDriftCorrected && strings.Contains(c.Message, "spec.replicas (by kubectl-edit)"),
+				c != nil && c.Reason == fleetv1alpha1.ReasonDriftCorrected && strings.Contains(c.Message, "spec.replicas (by kubectl-edit)"),
 			describeStatus(got)
 	})
 	t.Logf("replicas corrected %s after the edit (resync interval %s)", time.Since(edited).Round(100*time.Millisecond), opts.ResyncInterval)
