@@ -258,39 +258,41 @@ func (d *driftWatch) resources(log logr.Logger) (map[schema.GroupVersionResource
 }
 
 // watch keeps one resource watched until ctx is done, reconnecting with
-// backoff. A resourceVersion too old to resume from (410 Gone) starts over
-// at a current one, and checks every Work holding objects of the resource:
-// changes made in the gap were not seen.
+// backoff. A watch the server closes resumes where it was. A resourceVersion
+// too old to resume from (410 Gone) starts over at a current one and checks
+// every Work holding objects of the resource: changes made in the gap were
+// not seen.
 func (d *driftWatch) watch(ctx context.Context, gvr schema.GroupVersionResource) {
 	log := logr.FromContextOrDiscard(ctx)
 	backoff := d.backoff
-	rv, gap := "", false
+	rv, listed := "", false
 	for ctx.Err() == nil {
 		var err error
 		if rv == "" {
 			rv, err = d.member.currentVersion(ctx, gvr, driftWatchSelector)
-			if err == nil && gap {
+			if err == nil && listed {
 				d.requestAll(gvr)
 			}
+			listed = listed || err == nil
 		}
+		opened := time.Now()
 		if err == nil {
 			rv, err = d.follow(ctx, gvr, rv)
 		}
 		switch {
 		case ctx.Err() != nil:
 			return
-		case err == nil:
+		case err == nil && time.Since(opened) >= minHealthyWatch:
 			backoff = d.backoff // the server closed a healthy watch: resume at once
 			continue
 		case apierrors.IsResourceExpired(err) || apierrors.IsGone(err):
 			log.V(1).Info("drift watch expired; starting over at the current version")
-			rv, gap = "", true
+			rv = ""
 			continue
+		case err != nil:
+			log.V(1).Info("drift watch failed; retrying", "error", err.Error())
 		}
-		log.V(1).Info("drift watch failed; retrying", "error", err.Error())
-		if rv == "" {
-			gap = true
-		}
+		// Failed, or closed at once (a proxy cutting watches): wait.
 		select {
 		case <-ctx.Done():
 			return
@@ -298,6 +300,10 @@ func (d *driftWatch) watch(ctx context.Context, gvr schema.GroupVersionResource)
 		}
 	}
 }
+
+// minHealthyWatch is how long a watch must have lasted for its closing to
+// be the server's routine timeout rather than a failure.
+const minHealthyWatch = 10 * time.Second
 
 // follow watches gvr from rv until the watch ends and returns the last
 // resourceVersion seen. A watch that ends without error returns nil.

@@ -14,6 +14,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -242,6 +243,7 @@ func TestDriftWatchLoop(t *testing.T) {
 	checks := make(chan string, 10)
 	d, err := newDriftWatch(f, func(work string, _ time.Duration) { checks <- work }, prometheus.NewRegistry())
 	mustf(t, err, "creating drift watch")
+	d.backoff = wait.Backoff{Duration: 10 * time.Millisecond, Factor: 1, Steps: 1 << 30}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { defer close(done); d.run(ctx) }()
