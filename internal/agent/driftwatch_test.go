@@ -3,6 +3,7 @@ package agent
 import (
 	"context"
 	"fmt"
+	"maps"
 	"strings"
 	"testing"
 	"time"
@@ -99,44 +100,27 @@ func TestDriftWatch(t *testing.T) {
 	setManifests(w, namespaceObj(ns), deploymentObj(ns, 2), configMapObj(ns, "settings", map[string]string{"color": "green"}))
 	mustf(t, e.hubClient.Update(e.ctx, w), "updating work")
 	e.waitWorkReady(t, cluster, "web", 60*time.Second)
-	waitFor(t, fast, "the agent quiet", func() (bool, string) {
-		before := map[string]float64{}
-		for _, s := range []string{applied, writes, checks} {
-			before[s] = agentMetric(t, opts, s)
-		}
-		w1, err := e.getWork(t, cluster, "web")
-		if err != nil {
-			return false, err.Error()
-		}
-		time.Sleep(quietFor) // a quiet period: what happens in it is the point
-		w2, err := e.getWork(t, cluster, "web")
-		if err != nil {
-			return false, err.Error()
-		}
-		for s, v := range before {
-			if n := agentMetric(t, opts, s); n != v {
-				return false, describeAny(map[string]any{s: []float64{v, n}})
-			}
-		}
-		return w1.ResourceVersion == w2.ResourceVersion, "work resourceVersion " + w1.ResourceVersion + " → " + w2.ResourceVersion
-	})
-	quiet := map[string]float64{}
-	for _, s := range []string{applied, writes, checks} {
-		quiet[s] = agentMetric(t, opts, s)
-	}
-	rv := func() string {
+	// What the agent did so far: its counters and the Work's resourceVersion.
+	snapshot := func() map[string]string {
 		got, err := e.getWork(t, cluster, "web")
 		mustf(t, err, "reading work")
-		return got.ResourceVersion
-	}()
-	time.Sleep(quietFor) // a second quiet period right after the first: no cycle restarts
-	for s, v := range quiet {
-		if n := agentMetric(t, opts, s); n != v {
-			t.Errorf("%s went from %v to %v while nobody changed anything", s, v, n)
+		out := map[string]string{"work resourceVersion": got.ResourceVersion}
+		for _, s := range []string{applied, writes, checks} {
+			out[s] = fmt.Sprint(agentMetric(t, opts, s))
 		}
+		return out
 	}
-	if now := func() string { got, _ := e.getWork(t, cluster, "web"); return got.ResourceVersion }(); now != rv {
-		t.Errorf("work resourceVersion went from %s to %s while nobody changed anything", rv, now)
+	waitFor(t, fast, "the agent settled", func() (bool, string) {
+		before := snapshot()
+		time.Sleep(quietFor) // a measurement window, not a wait for something
+		after := snapshot()
+		return maps.Equal(before, after), describeAny(map[string]any{"before": before, "after": after})
+	})
+	// Settled, it stays so: no apply → event → check cycle starts again.
+	before := snapshot()
+	time.Sleep(quietFor)
+	if after := snapshot(); !maps.Equal(before, after) {
+		t.Errorf("the agent acted while nobody changed anything: before %v, after %v", before, after)
 	}
 
 	// Replicas changed with kubectl edit: corrected within seconds.
@@ -152,9 +136,9 @@ func TestDriftWatch(t *testing.T) {
 			return false, err.Error()
 		}
 		c := driftedCondition(got)
-		return *d.Spec.Replicas == 2 && got.Status.Drift != nil && got.Status.Drift.Corrections == 1 &&
-				c != nil && c.Reason == fleetv1alpha1.ReasonDriftCorrected && strings.Contains(c.Message, "spec.replicas (by kubectl-edit)"),
-			describeStatus(got)
+		corrected := *d.Spec.Replicas == 2 && got.Status.Drift != nil && got.Status.Drift.Corrections == 1 &&
+			c != nil && c.Reason == fleetv1alpha1.ReasonDriftCorrected && strings.Contains(c.Message, "spec.replicas (by kubectl-edit)")
+		return corrected, describeStatus(got)
 	})
 	t.Logf("replicas corrected %s after the edit (resync interval %s)", time.Since(edited).Round(100*time.Millisecond), opts.ResyncInterval)
 
