@@ -121,9 +121,11 @@ func TestRetryCorrectsDrift(t *testing.T) {
 	}
 }
 
-// editDeployment changes a Deployment as kubectl edit does: an Update by field
-// manager kubectl-edit, retried on conflicts with the controllers.
-func (e *env) editDeployment(t *testing.T, ns, name string, change func(d *appsv1.Deployment)) {
+// editDeployment changes Deployment "web" (deploymentObj) as kubectl edit
+// does: an Update by field manager kubectl-edit, retried on conflicts with
+// the controllers.
+func (e *env) editDeployment(t *testing.T, ns string, change func(d *appsv1.Deployment)) {
+	const name = "web"
 	t.Helper()
 	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
 		d, err := e.memberKube.AppsV1().Deployments(ns).Get(e.ctx, name, metav1.GetOptions{})
@@ -174,12 +176,12 @@ func TestResyncCorrectsDrift(t *testing.T) {
 	}
 
 	// Out of band, but not drift: fields Flotilla does not own.
-	e.editDeployment(t, ns, "web", func(d *appsv1.Deployment) {
+	e.editDeployment(t, ns, func(d *appsv1.Deployment) {
 		d.Annotations = map[string]string{"team": "checkout"}
 		d.Spec.MinReadySeconds = 5
 	})
 	edited := time.Now()
-	e.editDeployment(t, ns, "web", func(d *appsv1.Deployment) { d.Spec.Replicas = ptr.To[int32](5) })
+	e.editDeployment(t, ns, func(d *appsv1.Deployment) { d.Spec.Replicas = ptr.To[int32](5) })
 
 	var got *fleetv1alpha1.Work
 	waitFor(t, 3*opts.ResyncInterval+30*time.Second, "drift corrected", func() (bool, string) {
@@ -391,7 +393,7 @@ func TestDriftExceptionAcceptsDrift(t *testing.T) {
 	mustf(t, e.hubClient.Create(e.ctx, w), "creating work")
 	e.waitWorkReady(t, cluster, "web", 90*time.Second)
 
-	e.editDeployment(t, ns, "web", func(d *appsv1.Deployment) { d.Spec.Replicas = ptr.To[int32](5) })
+	e.editDeployment(t, ns, func(d *appsv1.Deployment) { d.Spec.Replicas = ptr.To[int32](5) })
 	accepted := func(what string) *fleetv1alpha1.Work {
 		var got *fleetv1alpha1.Work
 		waitFor(t, 3*opts.ResyncInterval+30*time.Second, what, func() (bool, string) {

@@ -83,7 +83,7 @@ func TestDriftWatch(t *testing.T) {
 		applied  = `flotilla_agent_applies_total{result="applied"}`
 		writes   = `flotilla_agent_status_writes_total{result="success"}`
 		fast     = 20 * time.Second // well under the resync interval
-		quietFor = 5 * time.Second
+		quietFor = 3 * time.Second
 	)
 
 	w := work(cluster, "web", namespaceObj(ns), deploymentObj(ns, 2), configMapObj(ns, "settings", map[string]string{"color": "blue"}))
@@ -125,7 +125,7 @@ func TestDriftWatch(t *testing.T) {
 
 	// Replicas changed with kubectl edit: corrected within seconds.
 	edited := time.Now()
-	e.editDeployment(t, ns, "web", func(d *appsv1.Deployment) { d.Spec.Replicas = ptr.To[int32](5) })
+	e.editDeployment(t, ns, func(d *appsv1.Deployment) { d.Spec.Replicas = ptr.To[int32](5) })
 	waitFor(t, fast, "replicas corrected", func() (bool, string) {
 		d, err := e.memberKube.AppsV1().Deployments(ns).Get(e.ctx, "web", metav1.GetOptions{})
 		if err != nil {
