@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"fmt"
 	"io"
 	"net/http"
 	"strconv"
@@ -90,14 +91,15 @@ func TestAppliesWorkAndReportsHealthyDeployment(t *testing.T) {
 			lease.Spec.HolderIdentity != nil && *lease.Spec.HolderIdentity != ""
 		return ok, lease.Spec.String()
 	})
-	// Cluster facts on the Cluster status.
-	waitFor(t, 10*time.Second, "cluster facts", func() (bool, string) {
-		c := &fleetv1alpha1.Cluster{}
-		if err := e.hubClient.Get(e.ctx, types.NamespacedName{Name: cluster}, c); err != nil {
+	// Cluster facts on the Lease, for the hub to copy into the Cluster status.
+	waitFor(t, 10*time.Second, "cluster facts on the lease", func() (bool, string) {
+		lease := &coordinationv1.Lease{}
+		if err := e.hubClient.Get(e.ctx, types.NamespacedName{Namespace: w.Namespace, Name: fleetv1alpha1.AgentLease}, lease); err != nil {
 			return false, err.Error()
 		}
-		return strings.HasPrefix(c.Status.KubernetesVersion, "v1.") && c.Status.NodeCount == 3 && c.Status.AgentVersion == "v0.0.0-test",
-			describeAny(c.Status)
+		a := lease.Annotations
+		return strings.HasPrefix(a[fleetv1alpha1.AnnotationKubernetesVersion], "v1.") && a[fleetv1alpha1.AnnotationNodeCount] == "3" &&
+			a[fleetv1alpha1.AnnotationAgentVersion] == "v0.0.0-test", fmt.Sprint(a)
 	})
 
 	// Metrics and probes.

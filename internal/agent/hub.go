@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -22,8 +23,7 @@ import (
 const hubRequestTimeout = 15 * time.Second
 
 // hubClient is everything the agent does on the hub, all of it inside the
-// cluster's own namespace except reading and patching its own Cluster's
-// status. It holds no cache beyond the Work informer.
+// cluster's own namespace. It holds no cache beyond the Work informer.
 type hubClient struct {
 	cluster   string
 	namespace string
@@ -114,18 +114,16 @@ func (h *hubClient) updateWorkStatus(ctx context.Context, work *fleetv1alpha1.Wo
 }
 
 // renewLease renews the agent's Lease with one merge patch (no read first:
-// one request per heartbeat). The Lease is created by `flotilla join`; the
-// agent has no right to create it, so a missing Lease is a NotFound error.
-func (h *hubClient) renewLease(ctx context.Context, holder string, grace time.Duration, now time.Time) error {
+// one request per heartbeat). The member's facts, when known, ride along as
+// annotations (see fleetv1alpha1.AnnotationKubernetesVersion): the hub copies
+// them into the Cluster's status, so reporting them costs no request and no
+// right outside the cluster's namespace. The Lease is created by `flotilla
+// join`; the agent has no right to create it, so a missing Lease is a
+// NotFound error.
+func (h *hubClient) renewLease(ctx context.Context, holder string, grace time.Duration, now time.Time, facts *clusterFacts, agentVersion string) error {
 	ctx, cancel := context.WithTimeout(ctx, hubRequestTimeout)
 	defer cancel()
-	patch, err := json.Marshal(map[string]any{
-		"spec": map[string]any{
-			"holderIdentity":       holder,
-			"leaseDurationSeconds": int64(grace / time.Second),
-			"renewTime":            metav1.NewMicroTime(now),
-		},
-	})
+	patch, err := json.Marshal(leaseRenewal(holder, grace, now, facts, agentVersion))
 	if err != nil {
 		return fmt.Errorf("encoding lease renewal: %w", err)
 	}
@@ -136,26 +134,22 @@ func (h *hubClient) renewLease(ctx context.Context, holder string, grace time.Du
 	return nil
 }
 
-// reportFacts merge-patches only the agent's fields of its Cluster status;
-// the hub's Cluster controller owns the rest (availability, conditions,
-// lastHeartbeatTime), and a merge patch leaves those alone.
-func (h *hubClient) reportFacts(ctx context.Context, facts clusterFacts, agentVersion string) error {
-	ctx, cancel := context.WithTimeout(ctx, hubRequestTimeout)
-	defer cancel()
-	patch, err := json.Marshal(map[string]any{
-		"status": map[string]any{
-			"kubernetesVersion": facts.KubernetesVersion,
-			"nodeCount":         facts.NodeCount,
-			"agentVersion":      agentVersion,
+// leaseRenewal is the merge patch that renews the Lease and, when facts is
+// not nil, reports them. A merge patch leaves other annotations alone.
+func leaseRenewal(holder string, grace time.Duration, now time.Time, facts *clusterFacts, agentVersion string) map[string]any {
+	patch := map[string]any{
+		"spec": map[string]any{
+			"holderIdentity":       holder,
+			"leaseDurationSeconds": int64(grace / time.Second),
+			"renewTime":            metav1.NewMicroTime(now),
 		},
-	})
-	if err != nil {
-		return fmt.Errorf("encoding cluster facts: %w", err)
 	}
-	err = h.fleet.Patch(types.MergePatchType).Resource("clusters").Name(h.cluster).SubResource("status").
-		Body(patch).Do(ctx).Error()
-	if err != nil {
-		return fmt.Errorf("reporting facts on cluster %s: %w", h.cluster, err)
+	if facts != nil {
+		patch["metadata"] = map[string]any{"annotations": map[string]string{
+			fleetv1alpha1.AnnotationKubernetesVersion: facts.KubernetesVersion,
+			fleetv1alpha1.AnnotationNodeCount:         strconv.FormatInt(int64(facts.NodeCount), 10),
+			fleetv1alpha1.AnnotationAgentVersion:      agentVersion,
+		}}
 	}
-	return nil
+	return patch
 }

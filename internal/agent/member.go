@@ -2,6 +2,7 @@ package agent
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -14,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/version"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/discovery/cached/memory"
 	"k8s.io/client-go/dynamic"
@@ -58,7 +60,8 @@ type dryRunner interface {
 
 var _ dryRunner = (*apiMember)(nil)
 
-// clusterFacts are reported on the Cluster status.
+// clusterFacts are reported on the agent's Lease; the hub copies them into
+// the Cluster status.
 type clusterFacts struct {
 	KubernetesVersion string
 	NodeCount         int32
@@ -207,9 +210,14 @@ func (m *apiMember) delete(ctx context.Context, ref objectRef, uid types.UID) er
 }
 
 func (m *apiMember) facts(ctx context.Context) (clusterFacts, error) {
-	v, err := m.discovery.ServerVersion()
+	// discovery's ServerVersion takes no context; the heartbeat bounds this call.
+	raw, err := m.discovery.RESTClient().Get().AbsPath("/version").Do(ctx).Raw()
 	if err != nil {
 		return clusterFacts{}, fmt.Errorf("reading member version: %w", err)
+	}
+	var v version.Info
+	if err := json.Unmarshal(raw, &v); err != nil {
+		return clusterFacts{}, fmt.Errorf("decoding member version: %w", err)
 	}
 	// Metadata only, from the watch cache: counting Nodes costs the member little.
 	nodes, err := m.metadata.Resource(schema.GroupVersionResource{Version: "v1", Resource: "nodes"}).

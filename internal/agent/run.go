@@ -229,22 +229,31 @@ func (a *agent) enqueue(obj any) {
 	}
 }
 
-// heartbeat renews the Lease every HeartbeatInterval and reports cluster
-// facts once at start and whenever they change. The Lease is renewed first:
-// it is what keeps the cluster Available.
+// heartbeat renews the Lease every HeartbeatInterval, with the member's
+// facts on it (see hubClient.renewLease). Facts are read first, bounded by
+// factsTimeout: a member that does not answer delays the renewal by at most
+// that, and the last facts read are sent instead.
 func (a *agent) heartbeat(ctx context.Context) {
 	log := a.log
 	holder, err := os.Hostname()
 	if err != nil || holder == "" {
 		holder = "flotilla-agent"
 	}
-	var reported *clusterFacts
+	var known *clusterFacts
 	leaseMissingLogged, refusals := false, 0
 	// Jitter only shortens the period, and the period is not sliding (it
 	// starts before the renewal, not after it), so renewals never come later
 	// than the interval the grace was computed from.
 	wait.JitterUntilWithContext(ctx, func(ctx context.Context) {
-		err := a.hub.renewLease(ctx, holder, a.opts.HeartbeatGrace, a.now())
+		if facts, err := a.readFacts(ctx); err != nil {
+			log.V(1).Info("reading cluster facts", "error", err.Error())
+		} else {
+			if known == nil || *known != facts {
+				log.Info("reporting cluster facts", "kubernetesVersion", facts.KubernetesVersion, "nodeCount", facts.NodeCount, "agentVersion", a.opts.Version)
+			}
+			known = &facts
+		}
+		err := a.hub.renewLease(ctx, holder, a.opts.HeartbeatGrace, a.now(), known, a.opts.Version)
 		a.metrics.heartbeats.WithLabelValues(outcome(err)).Inc()
 		switch {
 		case apierrors.IsNotFound(err):
@@ -261,32 +270,27 @@ func (a *agent) heartbeat(ctx context.Context) {
 			if refusals++; refusals == 3 {
 				log.Error(err, "the hub keeps refusing the agent's credentials (expired or revoked token, or the cluster was unjoined); the member is kept as it is")
 			}
-			return
 		case err != nil:
 			a.metrics.hubConnected.Set(0)
 			log.V(1).Info("heartbeat failed", "error", err.Error())
-			return
 		default:
 			a.metrics.hubConnected.Set(1)
 			leaseMissingLogged, refusals = false, 0
 		}
-
-		facts, err := a.member.facts(ctx)
-		if err != nil {
-			log.V(1).Info("reading cluster facts", "error", err.Error())
-			return
-		}
-		if reported != nil && *reported == facts {
-			return
-		}
-		if err := a.hub.reportFacts(ctx, facts, a.opts.Version); err != nil {
-			log.V(1).Info("reporting cluster facts", "error", err.Error())
-			return
-		}
-		log.Info("reported cluster facts", "kubernetesVersion", facts.KubernetesVersion, "nodeCount", facts.NodeCount, "agentVersion", a.opts.Version)
-		reported = &facts
 	}, a.opts.HeartbeatInterval*9/10, 1.0/9, false)
 }
+
+// readFacts reads the member's facts, giving up after factsTimeout (or a
+// third of the heartbeat interval, when shorter) so a slow member does not
+// hold back the heartbeat.
+func (a *agent) readFacts(ctx context.Context) (clusterFacts, error) {
+	ctx, cancel := context.WithTimeout(ctx, min(factsTimeout, a.opts.HeartbeatInterval/3))
+	defer cancel()
+	return a.member.facts(ctx)
+}
+
+// factsTimeout bounds reading the member's facts before a heartbeat.
+const factsTimeout = 5 * time.Second
 
 type server struct {
 	srv      *http.Server

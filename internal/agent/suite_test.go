@@ -138,18 +138,6 @@ func (e *env) join(t *testing.T, cluster string) *rest.Config {
 			RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: "flotilla-agent"},
 			Subjects:   []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Name: sa, Namespace: ns}},
 		},
-		&rbacv1.ClusterRole{
-			ObjectMeta: metav1.ObjectMeta{Name: "flotilla-agent-" + cluster},
-			Rules: []rbacv1.PolicyRule{
-				{APIGroups: []string{fleetv1alpha1.Group}, Resources: []string{"clusters"}, ResourceNames: []string{cluster}, Verbs: []string{"get"}},
-				{APIGroups: []string{fleetv1alpha1.Group}, Resources: []string{"clusters/status"}, ResourceNames: []string{cluster}, Verbs: []string{"get", "update", "patch"}},
-			},
-		},
-		&rbacv1.ClusterRoleBinding{
-			ObjectMeta: metav1.ObjectMeta{Name: "flotilla-agent-" + cluster},
-			RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "flotilla-agent-" + cluster},
-			Subjects:   []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Name: sa, Namespace: ns}},
-		},
 		&coordinationv1.Lease{ObjectMeta: metav1.ObjectMeta{Name: fleetv1alpha1.AgentLease, Namespace: ns}},
 	}
 	for _, obj := range objs {

@@ -175,7 +175,6 @@ func (o *joinOptions) summary(j *membership.Joined, rerun string) string {
 	}
 	b.WriteString(")\n")
 	fmt.Fprintf(&b, "  hub namespace  %s: ServiceAccount, Lease, Role and RoleBinding %s\n", j.Namespace, fleetv1alpha1.AgentServiceAccount)
-	fmt.Fprintf(&b, "  cluster role   %s: read Cluster %s, write its status\n", membership.AgentClusterRoleName(name), name)
 	fmt.Fprintf(&b, "  agent token    expires %s (in %s)\n", j.TokenExpiry.UTC().Format(time.RFC3339), time.Until(j.TokenExpiry).Round(time.Minute))
 	switch {
 	case j.Cluster.Spec.Delivery.Git != nil && j.Cluster.Spec.Delivery.Git.HealthSource == fleetv1alpha1.GitHealthNone:

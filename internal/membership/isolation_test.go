@@ -78,13 +78,11 @@ func TestAgentCredentialsAreIsolated(t *testing.T) {
 			t.Errorf("renew own Lease: %v", err)
 		}
 
-		own := &fleetv1alpha1.Cluster{}
-		if err := agent.Get(ctx, client.ObjectKey{Name: a}, own); err != nil {
-			t.Fatalf("get own Cluster: %v", err)
-		}
-		facts := []byte(`{"status":{"kubernetesVersion":"v1.36.3","nodeCount":3,"agentVersion":"test"}}`)
-		if err := agent.Status().Patch(ctx, own, client.RawPatch(types.MergePatchType, facts)); err != nil {
-			t.Errorf("patch own Cluster status: %v", err)
+		// Its facts ride on the Lease renewal, as annotations.
+		facts := []byte(`{"metadata":{"annotations":{"` + fleetv1alpha1.AnnotationKubernetesVersion + `":"v1.36.3","` +
+			fleetv1alpha1.AnnotationNodeCount + `":"3","` + fleetv1alpha1.AnnotationAgentVersion + `":"test"}},"spec":{"holderIdentity":"agent-a"}}`)
+		if err := agent.Patch(ctx, lease, client.RawPatch(types.MergePatchType, facts)); err != nil {
+			t.Errorf("patch own Lease with facts: %v", err)
 		}
 		if err := agent.SubResource("token").Create(ctx,
 			&corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: nsA, Name: fleetv1alpha1.AgentServiceAccount}},
@@ -116,6 +114,11 @@ func TestAgentCredentialsAreIsolated(t *testing.T) {
 			"delete its own Work": func() error { return agent.Delete(ctx, testWork(a)) },
 			"list Clusters":       func() error { return agent.List(ctx, &fleetv1alpha1.ClusterList{}) },
 			"get B's Cluster":     func() error { return agent.Get(ctx, client.ObjectKey{Name: b}, &fleetv1alpha1.Cluster{}) },
+			"get its own Cluster": func() error { return agent.Get(ctx, client.ObjectKey{Name: a}, &fleetv1alpha1.Cluster{}) },
+			"patch its own Cluster status": func() error {
+				return agent.Status().Patch(ctx, &fleetv1alpha1.Cluster{ObjectMeta: metav1.ObjectMeta{Name: a}},
+					client.RawPatch(types.MergePatchType, []byte(`{"status":{"nodeCount":7}}`)))
+			},
 			"patch B's Cluster status": func() error {
 				return agent.Status().Patch(ctx, &fleetv1alpha1.Cluster{ObjectMeta: metav1.ObjectMeta{Name: b}},
 					client.RawPatch(types.MergePatchType, []byte(`{"status":{"nodeCount":7}}`)))

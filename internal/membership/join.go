@@ -8,6 +8,7 @@ import (
 
 	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -24,8 +25,9 @@ import (
 // Join makes a member cluster known to the hub, or brings an existing
 // membership up to date: it applies (server-side, field manager FieldManager)
 // the Cluster, its namespace, the agent's ServiceAccount and pre-created
-// Lease, and the agent's Role/RoleBinding and ClusterRole/ClusterRoleBinding;
-// then it issues a fresh token for the agent. Running it again updates labels
+// Lease, and the agent's Role/RoleBinding; it removes the ClusterRole and
+// ClusterRoleBinding earlier versions gave the agent; then it issues a fresh
+// token for the agent. Running it again updates labels
 // and delivery and issues a new token; earlier tokens stay valid until they
 // expire.
 func Join(ctx context.Context, hub *rest.Config, opts JoinOptions) (*Joined, error) {
@@ -54,6 +56,10 @@ func Join(ctx context.Context, hub *rest.Config, opts JoinOptions) (*Joined, err
 		if err := apply(ctx, c, obj); err != nil {
 			return nil, err
 		}
+	}
+
+	if err := removeLegacyClusterRBAC(ctx, c, opts.Name); err != nil {
+		return nil, err
 	}
 
 	token, expiry, err := requestToken(ctx, c, ns, opts.TokenTTL)
@@ -156,4 +162,31 @@ func requestToken(ctx context.Context, c client.Client, ns string, ttl time.Dura
 		return "", time.Time{}, errors.New("the hub returned an empty token")
 	}
 	return req.Status.Token, req.Status.ExpirationTimestamp.Time, nil
+}
+
+// removeLegacyClusterRBAC deletes the ClusterRoleBinding and ClusterRole that
+// joins before agents reported facts on their Lease created for the cluster:
+// the agent no longer uses them, and each ClusterRoleBinding slows every
+// request to the hub. Only objects join made (its labels, this cluster) are
+// deleted; the binding goes first, so the agent never holds a dangling grant.
+func removeLegacyClusterRBAC(ctx context.Context, c client.Client, cluster string) error {
+	name := legacyAgentClusterRoleName(cluster)
+	for _, obj := range []client.Object{&rbacv1.ClusterRoleBinding{}, &rbacv1.ClusterRole{}} {
+		err := c.Get(ctx, client.ObjectKey{Name: name}, obj)
+		switch {
+		case apierrors.IsNotFound(err):
+			continue
+		case err != nil:
+			return fmt.Errorf("reading %s: %w", describe(c, obj), err)
+		}
+		labels := obj.GetLabels()
+		if labels[fleetv1alpha1.LabelManagedBy] != fleetv1alpha1.ManagedByValue || labels[fleetv1alpha1.LabelCluster] != cluster {
+			continue // not join's: leave it to whoever made it
+		}
+		uid := obj.GetUID()
+		if err := c.Delete(ctx, obj, client.Preconditions{UID: &uid}); client.IgnoreNotFound(err) != nil {
+			return fmt.Errorf("removing %s, which agents no longer need: %w", describe(c, obj), err)
+		}
+	}
+	return nil
 }

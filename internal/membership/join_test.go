@@ -196,6 +196,57 @@ func TestJoinIsIdempotentAndUnjoinRemovesEverything(t *testing.T) {
 	}
 }
 
+// A cluster joined by an earlier version has a ClusterRole and binding for its
+// agent; joining again removes them, and leaves alone a ClusterRole of the
+// same name that join did not make.
+func TestJoinRemovesTheClusterRBACOfEarlierVersions(t *testing.T) {
+	t.Parallel()
+	ctx := testContext(t)
+	admin := adminClient(t)
+	const old, foreign = "legacy-1", "legacy-2"
+	for _, name := range []string{old, foreign} {
+		if _, err := Join(ctx, hub.RESTConfig, JoinOptions{Name: name}); err != nil {
+			t.Fatalf("join %s: %v", name, err)
+		}
+	}
+	// What joins before agents reported facts on their Lease created.
+	legacy := func(cluster string, labelled bool) []client.Object {
+		meta := metav1.ObjectMeta{Name: legacyAgentClusterRoleName(cluster)}
+		if labelled {
+			meta.Labels = map[string]string{fleetv1alpha1.LabelManagedBy: fleetv1alpha1.ManagedByValue, fleetv1alpha1.LabelCluster: cluster}
+		}
+		return []client.Object{
+			&rbacv1.ClusterRole{ObjectMeta: meta, Rules: []rbacv1.PolicyRule{{APIGroups: []string{fleetv1alpha1.Group},
+				Resources: []string{"clusters/status"}, Verbs: []string{"get", "update", "patch"}, ResourceNames: []string{cluster}}}},
+			&rbacv1.ClusterRoleBinding{ObjectMeta: meta,
+				RoleRef: rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: meta.Name},
+				Subjects: []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Namespace: fleetv1alpha1.ClusterNamespace(cluster),
+					Name: fleetv1alpha1.AgentServiceAccount}}},
+		}
+	}
+	for _, obj := range append(legacy(old, true), legacy(foreign, false)...) {
+		if err := admin.Create(ctx, obj); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	for _, name := range []string{old, foreign} {
+		if _, err := Join(ctx, hub.RESTConfig, JoinOptions{Name: name}); err != nil {
+			t.Fatalf("re-join %s: %v", name, err)
+		}
+	}
+	for _, obj := range legacy(old, true) {
+		if err := admin.Get(ctx, client.ObjectKeyFromObject(obj), obj); !apierrors.IsNotFound(err) {
+			t.Errorf("%s after re-join: %v, want NotFound", describe(admin, obj), err)
+		}
+	}
+	for _, obj := range legacy(foreign, false) {
+		if err := admin.Get(ctx, client.ObjectKeyFromObject(obj), obj); err != nil {
+			t.Errorf("%s, not join's, after re-join: %v", describe(admin, obj), err)
+		}
+	}
+}
+
 func getCluster(ctx context.Context, t *testing.T, c client.Client, name string) *fleetv1alpha1.Cluster {
 	t.Helper()
 	cluster := &fleetv1alpha1.Cluster{}
@@ -228,24 +279,17 @@ func checkHubObjects(ctx context.Context, t *testing.T, c client.Client, name st
 	if !equality.Semantic.DeepEqual(role.Rules, agentRoleRules()) {
 		t.Errorf("role rules = %+v", role.Rules)
 	}
-	clusterRole := &rbacv1.ClusterRole{}
-	if err := c.Get(ctx, client.ObjectKey{Name: AgentClusterRoleName(name)}, clusterRole); err != nil {
-		t.Fatal(err)
-	}
-	if !equality.Semantic.DeepEqual(clusterRole.Rules, agentClusterRoleRules(name)) {
-		t.Errorf("cluster role rules = %+v", clusterRole.Rules)
-	}
 	rb := &rbacv1.RoleBinding{}
 	if err := c.Get(ctx, types.NamespacedName{Namespace: ns, Name: fleetv1alpha1.AgentServiceAccount}, rb); err != nil {
 		t.Fatal(err)
 	}
-	crb := &rbacv1.ClusterRoleBinding{}
-	if err := c.Get(ctx, client.ObjectKey{Name: AgentClusterRoleName(name)}, crb); err != nil {
-		t.Fatal(err)
+	if len(rb.Subjects) != 1 || rb.Subjects[0].Namespace != ns || rb.Subjects[0].Name != fleetv1alpha1.AgentServiceAccount {
+		t.Errorf("binding subjects = %+v", rb.Subjects)
 	}
-	for _, subjects := range [][]rbacv1.Subject{rb.Subjects, crb.Subjects} {
-		if len(subjects) != 1 || subjects[0].Namespace != ns || subjects[0].Name != fleetv1alpha1.AgentServiceAccount {
-			t.Errorf("binding subjects = %+v", subjects)
+	// Nothing cluster-scoped for the agent: see hubObjects.
+	for _, obj := range []client.Object{&rbacv1.ClusterRoleBinding{}, &rbacv1.ClusterRole{}} {
+		if err := c.Get(ctx, client.ObjectKey{Name: legacyAgentClusterRoleName(name)}, obj); !apierrors.IsNotFound(err) {
+			t.Errorf("%s: %v, want NotFound", describe(c, obj), err)
 		}
 	}
 	sas := &corev1.ServiceAccountList{}

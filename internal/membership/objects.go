@@ -10,9 +10,11 @@ import (
 	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
 )
 
-// AgentClusterRoleName names the ClusterRole (and its binding) that lets a
-// cluster's agent read its own Cluster and write its status.
-func AgentClusterRoleName(cluster string) string { return "flotilla-agent-" + cluster }
+// legacyAgentClusterRoleName names the ClusterRole and ClusterRoleBinding
+// that joins before this version gave each agent to report its facts on its
+// Cluster's status. Agents now report them on their Lease (see
+// fleetv1alpha1.AnnotationKubernetesVersion), and join removes these.
+func legacyAgentClusterRoleName(cluster string) string { return "flotilla-agent-" + cluster }
 
 // agentRoleRules are the agent's rights in its cluster's hub namespace, and no more.
 func agentRoleRules() []rbacv1.PolicyRule {
@@ -32,22 +34,12 @@ func agentRoleRules() []rbacv1.PolicyRule {
 	}
 }
 
-// agentClusterRoleRules let the agent read its own Cluster and report cluster
-// facts (versions, node count) on its status. Cluster is cluster-scoped, so
-// this takes a ClusterRole, limited by resourceNames to the one Cluster.
-func agentClusterRoleRules(cluster string) []rbacv1.PolicyRule {
-	return []rbacv1.PolicyRule{
-		{APIGroups: []string{fleetv1alpha1.Group}, Resources: []string{"clusters"}, Verbs: []string{"get"},
-			ResourceNames: []string{cluster}},
-		{APIGroups: []string{fleetv1alpha1.Group}, Resources: []string{"clusters/status"}, Verbs: []string{"get", "update", "patch"},
-			ResourceNames: []string{cluster}},
-	}
-}
-
 // hubObjects returns what join applies on the hub for a cluster, besides the
-// Cluster itself, in apply order. owner (the Cluster) owns the cluster-scoped
-// objects, so deleting the Cluster lets the garbage collector remove them and,
-// with the namespace, everything in it.
+// Cluster itself, in apply order: all of it in the cluster's namespace, so the
+// agent holds no cluster-scoped right (every ClusterRoleBinding costs the RBAC
+// authorizer time on every request to the hub, whoever makes it). owner (the
+// Cluster) owns the namespace, so deleting the Cluster lets the garbage
+// collector remove it and everything in it.
 func hubObjects(cluster string, owner metav1.OwnerReference) []client.Object {
 	ns := fleetv1alpha1.ClusterNamespace(cluster)
 	meta := func(namespace, name string, owned bool) metav1.ObjectMeta {
@@ -69,12 +61,6 @@ func hubObjects(cluster string, owner metav1.OwnerReference) []client.Object {
 		&rbacv1.RoleBinding{
 			ObjectMeta: meta(ns, fleetv1alpha1.AgentServiceAccount, false),
 			RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: fleetv1alpha1.AgentServiceAccount},
-			Subjects:   []rbacv1.Subject{agent},
-		},
-		&rbacv1.ClusterRole{ObjectMeta: meta("", AgentClusterRoleName(cluster), true), Rules: agentClusterRoleRules(cluster)},
-		&rbacv1.ClusterRoleBinding{
-			ObjectMeta: meta("", AgentClusterRoleName(cluster), true),
-			RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: AgentClusterRoleName(cluster)},
 			Subjects:   []rbacv1.Subject{agent},
 		},
 	}

@@ -94,7 +94,9 @@ func Unjoin(ctx context.Context, hub *rest.Config, name string, opts UnjoinOptio
 			return fmt.Errorf("deleting %s: %w", describe(c, obj), err)
 		}
 	}
-	return nil
+	// A cluster joined by an earlier version also has cluster-scoped RBAC; the
+	// garbage collector would remove it with the Cluster, this does it now.
+	return removeLegacyClusterRBAC(ctx, c, name)
 }
 
 // deleteWorks deletes the Works in ns and waits until they are gone.

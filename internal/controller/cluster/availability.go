@@ -19,6 +19,8 @@ type heartbeat struct {
 	RenewTime time.Time
 	// Duration is the agent's leaseDurationSeconds; zero when unset.
 	Duration time.Duration
+	// Facts are the member's facts the agent reported on the Lease.
+	Facts facts
 }
 
 // judgement is the availability of a cluster at one instant.

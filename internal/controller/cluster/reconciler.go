@@ -110,6 +110,7 @@ func (r *Reconciler) heartbeat(ctx context.Context, reader client.Reader, cluste
 	if d := lease.Spec.LeaseDurationSeconds; d != nil {
 		hb.Duration = time.Duration(*d) * time.Second
 	}
+	hb.Facts = factsFromAnnotations(lease.Annotations)
 	return hb, nil
 }
 

@@ -12,6 +12,7 @@ import (
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	eventsv1 "k8s.io/api/events/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -180,6 +181,37 @@ func TestAvailabilityFollowsTheAgentLease(t *testing.T) {
 	if !slices.Contains(reasons, corev1.EventTypeWarning+"/"+fleetv1alpha1.ReasonHeartbeatMissed) ||
 		!slices.Contains(reasons, corev1.EventTypeNormal+"/"+fleetv1alpha1.ReasonHeartbeating) {
 		t.Errorf("events on the cluster: %v", reasons)
+	}
+}
+
+// The agent reports its member's facts on the Lease it renews (it has no
+// right on the Cluster); the hub copies them into the Cluster status.
+func TestFactsOnTheLeaseReachTheClusterStatus(t *testing.T) {
+	ctx := testContext(t)
+	startHub(t, hub.Options{})
+	const name = "edge-facts"
+	agent := joinCluster(ctx, t, membership.JoinOptions{Name: name})
+
+	// As the agent does: one merge patch renews the Lease and carries the facts.
+	patch := []byte(`{"metadata":{"annotations":{` +
+		`"` + fleetv1alpha1.AnnotationKubernetesVersion + `":"v1.36.3",` +
+		`"` + fleetv1alpha1.AnnotationNodeCount + `":"4",` +
+		`"` + fleetv1alpha1.AnnotationAgentVersion + `":"v0.9.0"}},` +
+		`"spec":{"holderIdentity":"agent-0","leaseDurationSeconds":60,"renewTime":"` +
+		metav1.NewMicroTime(time.Now()).UTC().Format(metav1.RFC3339Micro) + `"}}`)
+	lease := &coordinationv1.Lease{ObjectMeta: metav1.ObjectMeta{Namespace: agent.key.Namespace, Name: agent.key.Name}}
+	if err := agent.client.Patch(ctx, lease, client.RawPatch(types.MergePatchType, patch)); err != nil {
+		t.Fatalf("agent renewing its lease with facts: %v", err)
+	}
+	waitFor(ctx, t, adminClient(t), name, "Available with the reported facts", 10*time.Second, func(c *fleetv1alpha1.Cluster) bool {
+		return c.Status.Availability == fleetv1alpha1.ClusterAvailabilityAvailable &&
+			c.Status.KubernetesVersion == "v1.36.3" && c.Status.NodeCount == 4 && c.Status.AgentVersion == "v0.9.0"
+	})
+
+	// The agent's credentials reach no further than its namespace.
+	cl := &fleetv1alpha1.Cluster{}
+	if err := agent.client.Get(ctx, client.ObjectKey{Name: name}, cl); !apierrors.IsForbidden(err) {
+		t.Errorf("agent reading its Cluster: err = %v, want Forbidden", err)
 	}
 }
 

@@ -15,8 +15,9 @@ const DefaultHeartbeatStatusResolution = 5 * time.Minute
 
 // newStatus returns the status the hub wants for cluster given judgement j.
 // The hub owns availability, conditions, observedGeneration and
-// lastHeartbeatTime; the agent's fields (versions, node count) and git's are
-// copied unchanged.
+// lastHeartbeatTime; the agent's facts (versions, node count) come from its
+// Lease when it reported them there, and are otherwise copied unchanged, as
+// git's fields are.
 //
 // lastHeartbeatTime follows the Lease only coarsely: it moves when
 // availability changes, or when the recorded time is resolution or more behind
@@ -32,6 +33,9 @@ func newStatus(cluster *fleetv1alpha1.Cluster, j judgement, hb *heartbeat, now t
 	for _, c := range j.Conditions {
 		c.ObservedGeneration = cluster.Generation
 		controller.SetCondition(&status.Conditions, c, now)
+	}
+	if hb != nil {
+		applyFacts(&status, hb.Facts)
 	}
 	if hb != nil && !hb.RenewTime.IsZero() {
 		status.LastHeartbeatTime = lastHeartbeat(status.LastHeartbeatTime, hb.RenewTime, changed, resolution)
