@@ -37,6 +37,7 @@ func (o *hubOptions) addFlags(flags *pflag.FlagSet) {
 	flags.StringVar(&o.kubeconfig, "kubeconfig", "", "hub kubeconfig (default: $KUBECONFIG, then in-cluster)")
 	flags.StringVar(&o.MetricsAddr, "metrics-bind-address", ":8080", `address of the Prometheus metrics endpoint ("0" disables it)`)
 	flags.StringVar(&o.ProbeAddr, "health-probe-bind-address", ":8081", "address of /healthz and /readyz")
+	flags.StringVar(&o.PprofAddr, "pprof-bind-address", "0", `address of Go's /debug/pprof/ profiles ("0" disables it)`)
 	flags.BoolVar(&o.LeaderElect, "leader-elect", false, "elect a leader among hub replicas")
 	flags.StringVar(&o.LeaderElectionNamespace, "leader-election-namespace", "", "namespace of the leader Lease (default: the pod's namespace)")
 	flags.BoolVar(&o.InstallCRDs, "install-crds", true, "install or upgrade Flotilla's CRDs at start")

@@ -52,6 +52,8 @@ type Options struct {
 	MetricsRegistry *prometheus.Registry
 	// ProbeAddr serves /healthz and /readyz; "" or "0" disables it.
 	ProbeAddr string
+	// PprofAddr serves Go's /debug/pprof/ profiles; "" or "0" disables it.
+	PprofAddr string
 	// LeaderElect makes replicas elect one active leader (HA hubs).
 	LeaderElect bool
 	// LeaderElectionNamespace holds the leader Lease; defaults to the in-cluster namespace.
@@ -173,6 +175,7 @@ func NewManager(ctx context.Context, config *rest.Config, opts Options) (ctrl.Ma
 		// The hub serves metrics itself (see addMetrics).
 		Metrics:                 metricsserver.Options{BindAddress: "0"},
 		HealthProbeBindAddress:  probeAddr,
+		PprofBindAddress:        opts.PprofAddr,
 		LeaderElection:          opts.LeaderElect,
 		LeaderElectionID:        LeaderElectionID,
 		LeaderElectionNamespace: opts.LeaderElectionNamespace,

@@ -49,6 +49,11 @@ type BenchOptions struct {
 	// HeapProfile, when set, is where the simulator's heap profile is
 	// written after the rollout (what the agents cost, by allocation site).
 	HeapProfile string
+	// CPUProfileDir, when set, receives CPU profiles of the hub controller
+	// and kube-apiserver taken over CPUProfileWindow from the Promise change
+	// (hub-controller.pprof, kube-apiserver.pprof).
+	CPUProfileDir    string
+	CPUProfileWindow time.Duration
 }
 
 // BenchResult is what a benchmark run measured.
@@ -115,7 +120,24 @@ func Bench(ctx context.Context, o BenchOptions) (*BenchResult, error) {
 	for _, pid := range cp.PIDs() {
 		procs[ProcessName(pid)] = pid
 	}
-	hc, err := StartHubProcess(o.HubBinary, cp.KubeconfigPath, filepath.Join(fo.Dir, "hub-controller.log"))
+	var hubArgs []string
+	var profiler *cpuProfiler
+	if o.CPUProfileDir != "" {
+		if err := os.MkdirAll(o.CPUProfileDir, 0o700); err != nil {
+			return nil, fmt.Errorf("creating %s: %w", o.CPUProfileDir, err)
+		}
+		addr, err := freeLocalAddr()
+		if err != nil {
+			return nil, err
+		}
+		kc, err := kubernetes.NewForConfig(cp.RESTConfig)
+		if err != nil {
+			return nil, err
+		}
+		profiler = &cpuProfiler{dir: o.CPUProfileDir, hubPprof: addr, apiserver: kc.CoreV1().RESTClient()}
+		hubArgs = append(hubArgs, "--pprof-bind-address", addr)
+	}
+	hc, err := StartHubProcess(o.HubBinary, cp.KubeconfigPath, filepath.Join(fo.Dir, "hub-controller.log"), hubArgs...)
 	if err != nil {
 		return nil, err
 	}
@@ -209,6 +231,14 @@ func Bench(ctx context.Context, o BenchOptions) (*BenchResult, error) {
 
 	before := cpu()
 	start = time.Now()
+	if profiler != nil {
+		window := o.CPUProfileWindow
+		if window <= 0 {
+			window = 30 * time.Second
+		}
+		step("profiling the hub controller and kube-apiserver for %s into %s", window, o.CPUProfileDir)
+		profiler.start(ctx, window)
+	}
 	name, err := sc.ChangeImage(ctx, "registry.example/web:2.0")
 	if err != nil {
 		return nil, err
@@ -241,6 +271,12 @@ func Bench(ctx context.Context, o BenchOptions) (*BenchResult, error) {
 		res.RolloutCPU[n] = t - before[n]
 	}
 	step("rollout %s %s in %s", name, ro.Status.Phase, res.RolloutEnded.Round(time.Millisecond))
+	if profiler != nil {
+		if err := profiler.wait(); err != nil {
+			return nil, err
+		}
+		step("wrote CPU profiles to %s", o.CPUProfileDir)
+	}
 
 	runtime.GC()
 	var ms runtime.MemStats
