@@ -166,11 +166,18 @@ func NewManager(ctx context.Context, config *rest.Config, opts Options) (ctrl.Ma
 	}
 	mgr, err := ctrl.NewManager(config, ctrl.Options{
 		Scheme: scheme,
-		Cache: cache.Options{ByObject: map[client.Object]cache.ByObject{
-			&apiextensionsv1.CustomResourceDefinition{}: {Label: labels.NewSelector().Add(*generated)},
-			// Instance revisions only, not every workload's history.
-			&appsv1.ControllerRevision{}: {Label: labels.NewSelector().Add(*generated)},
-		}},
+		Cache: cache.Options{
+			// No controller reads managedFields, and they were half the
+			// time spent copying Clusters and Works out of the cache in a
+			// 3,000-cluster profile (and memory in proportion). Updates
+			// from cached objects leave the stored managedFields as they
+			// are (an absent list is not a reset).
+			DefaultTransform: cache.TransformStripManagedFields(),
+			ByObject: map[client.Object]cache.ByObject{
+				&apiextensionsv1.CustomResourceDefinition{}: {Label: labels.NewSelector().Add(*generated)},
+				// Instance revisions only, not every workload's history.
+				&appsv1.ControllerRevision{}: {Label: labels.NewSelector().Add(*generated)},
+			}},
 		Logger: ctrl.LoggerFrom(ctx).WithName("hub"),
 		// The hub serves metrics itself (see addMetrics).
 		Metrics:                 metricsserver.Options{BindAddress: "0"},

@@ -117,10 +117,16 @@ func (r *Router) forget(key types.NamespacedName) {
 
 // listRollouts lists the Promise-subject Rollouts of promise. Only those in
 // the platform namespace count: a Rollout elsewhere cannot move a Promise.
+//
+// The Rollouts are the cache's own objects, not copies: callers must not
+// change them. The instance controller asks once per cluster per reconcile,
+// and a Rollout's status lists every cluster of its waves, so copying it each
+// time cost O(clusters²) per reconcile (a quarter of the hub's CPU during a
+// 3,000-cluster rollout).
 func listRollouts(ctx context.Context, c client.Reader, promise string) ([]fleetv1alpha1.Rollout, error) {
 	list := &fleetv1alpha1.RolloutList{}
 	if err := c.List(ctx, list, client.InNamespace(fleetv1alpha1.PlatformNamespace),
-		client.MatchingFields{controller.IndexRolloutByPromise: promise}); err != nil {
+		client.MatchingFields{controller.IndexRolloutByPromise: promise}, client.UnsafeDisableDeepCopy); err != nil {
 		return nil, fmt.Errorf("listing rollouts of promise %s: %w", promise, err)
 	}
 	return list.Items, nil
