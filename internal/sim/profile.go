@@ -55,7 +55,7 @@ func (p *cpuProfiler) start(ctx context.Context, window time.Duration) {
 	}()
 	go func() {
 		defer p.wg.Done()
-		data, err := p.apiserver.Get().AbsPath("/debug/pprof/profile").Param("seconds", secs).Timeout(window+time.Minute).DoRaw(ctx)
+		data, err := p.apiserver.Get().AbsPath("/debug/pprof/profile").Param("seconds", secs).Timeout(window + time.Minute).DoRaw(ctx)
 		if err != nil {
 			p.record(fmt.Errorf("profiling kube-apiserver: %w", err))
 			return
