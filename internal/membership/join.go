@@ -167,8 +167,8 @@ func requestToken(ctx context.Context, c client.Client, ns string, ttl time.Dura
 // removeLegacyClusterRBAC deletes the ClusterRoleBinding and ClusterRole that
 // joins before agents reported facts on their Lease created for the cluster:
 // the agent no longer uses them, and each ClusterRoleBinding slows every
-// request to the hub. Only objects join made (its labels, this cluster) are
-// deleted; the binding goes first, so the agent never holds a dangling grant.
+// request to the hub. Only objects join made are deleted (see madeByJoin);
+// the binding goes first, so the agent never holds a dangling grant.
 func removeLegacyClusterRBAC(ctx context.Context, c client.Client, cluster string) error {
 	name := legacyAgentClusterRoleName(cluster)
 	for _, obj := range []client.Object{&rbacv1.ClusterRoleBinding{}, &rbacv1.ClusterRole{}} {
@@ -179,8 +179,7 @@ func removeLegacyClusterRBAC(ctx context.Context, c client.Client, cluster strin
 		case err != nil:
 			return fmt.Errorf("reading %s: %w", describe(c, obj), err)
 		}
-		labels := obj.GetLabels()
-		if labels[fleetv1alpha1.LabelManagedBy] != fleetv1alpha1.ManagedByValue || labels[fleetv1alpha1.LabelCluster] != cluster {
+		if !madeByJoin(obj, cluster) {
 			continue // not join's: leave it to whoever made it
 		}
 		uid := obj.GetUID()
@@ -189,4 +188,21 @@ func removeLegacyClusterRBAC(ctx context.Context, c client.Client, cluster strin
 		}
 	}
 	return nil
+}
+
+// madeByJoin reports whether obj is one an earlier join made for cluster: it
+// carries join's labels and is owned by the Cluster. (A member-side object of
+// the agent's install may carry the same labels, and on a hub that is also
+// the member, the same name.)
+func madeByJoin(obj client.Object, cluster string) bool {
+	labels := obj.GetLabels()
+	if labels[fleetv1alpha1.LabelManagedBy] != fleetv1alpha1.ManagedByValue || labels[fleetv1alpha1.LabelCluster] != cluster {
+		return false
+	}
+	for _, ref := range obj.GetOwnerReferences() {
+		if ref.Kind == "Cluster" && ref.APIVersion == fleetv1alpha1.GroupVersion.String() && ref.Name == cluster {
+			return true
+		}
+	}
+	return false
 }

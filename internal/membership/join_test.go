@@ -198,7 +198,8 @@ func TestJoinIsIdempotentAndUnjoinRemovesEverything(t *testing.T) {
 
 // A cluster joined by an earlier version has a ClusterRole and binding for its
 // agent; joining again removes them, and leaves alone a ClusterRole of the
-// same name that join did not make.
+// same name and labels that join did not make (not owned by the Cluster, as
+// the agent's member-side install on a hub that is also a member).
 func TestJoinRemovesTheClusterRBACOfEarlierVersions(t *testing.T) {
 	t.Parallel()
 	ctx := testContext(t)
@@ -210,10 +211,14 @@ func TestJoinRemovesTheClusterRBACOfEarlierVersions(t *testing.T) {
 		}
 	}
 	// What joins before agents reported facts on their Lease created.
-	legacy := func(cluster string, labelled bool) []client.Object {
-		meta := metav1.ObjectMeta{Name: legacyAgentClusterRoleName(cluster)}
-		if labelled {
-			meta.Labels = map[string]string{fleetv1alpha1.LabelManagedBy: fleetv1alpha1.ManagedByValue, fleetv1alpha1.LabelCluster: cluster}
+	legacy := func(cluster string, joins bool) []client.Object {
+		// Both carry join's labels; only join's are owned by the Cluster.
+		meta := metav1.ObjectMeta{Name: legacyAgentClusterRoleName(cluster),
+			Labels: map[string]string{fleetv1alpha1.LabelManagedBy: fleetv1alpha1.ManagedByValue, fleetv1alpha1.LabelCluster: cluster}}
+		if joins {
+			owner := getCluster(ctx, t, admin, cluster)
+			meta.OwnerReferences = []metav1.OwnerReference{{APIVersion: fleetv1alpha1.GroupVersion.String(), Kind: "Cluster",
+				Name: cluster, UID: owner.UID}}
 		}
 		return []client.Object{
 			&rbacv1.ClusterRole{ObjectMeta: meta, Rules: []rbacv1.PolicyRule{{APIGroups: []string{fleetv1alpha1.Group},
