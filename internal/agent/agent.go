@@ -70,7 +70,17 @@ type workState struct {
 	// caught up with the write yet.
 	written       *fleetv1alpha1.WorkStatus
 	writtenOverRV string
+	// statusHeldUntil holds back the status of a new spec, applied in full
+	// but still converging, until its first re-check: most workloads are
+	// ready by then, and one write (Ready) replaces two (InProgress, then
+	// Ready). See statusHold.
+	statusHeldUntil time.Time
 }
+
+// statusHold bounds how long a fresh apply's status may wait for its first
+// re-check (minRecheck plus its jitter): at 10,000 clusters the agents'
+// status writes are a third of a rollout's load on the API server.
+const statusHold = 2 * minRecheck
 
 func (a *agent) state(name string) *workState {
 	a.mu.Lock()
@@ -210,10 +220,12 @@ func (a *agent) sync(ctx context.Context, name string) error {
 		st.exceptionsHash = excHash
 		st.nextCheck = time.Time{}
 	}
+	freshApply := false
 	switch {
 	case hash != st.appliedHash:
 		st.attempt = 0
 		a.applyWork(ctx, st, desired, hash, now)
+		freshApply = true
 	case !now.Before(st.nextCheck) && !st.last.pass.complete():
 		a.applyWork(ctx, st, desired, hash, now) // retry what failed
 	case !now.Before(st.nextCheck):
@@ -241,6 +253,12 @@ func (a *agent) sync(ctx context.Context, name string) error {
 
 	if !onHub {
 		return nil // status waits for the hub
+	}
+	if freshApply && st.last.pass.complete() && !settled(st.last.pass) && st.nextCheck.Sub(now) <= statusHold {
+		st.statusHeldUntil = st.nextCheck
+	}
+	if now.Before(st.statusHeldUntil) {
+		return nil // reported at the re-check, with the health seen then
 	}
 	prev := hubWork.Status
 	if st.written != nil && st.writtenOverRV == hubWork.ResourceVersion {
