@@ -85,7 +85,7 @@ bench-promise: tools
 ## bench: fleet-scale benchmarks with the simulator (docs/sim.md; not part of test): an Immediate
 ## rollout to 1,000 and to 10,000 clusters and a 3-wave rollout over 1,000; tables on stdout,
 ## progress on stderr. About 8 minutes per 1,000-cluster run (5 of them counting steady-state
-## requests); 10,000 takes about 30 minutes on 2 cores (docs/benchmarks.md).
+## requests); 10,000 takes about 15 minutes on 2 cores (docs/benchmarks.md).
 ## BENCH_SIZES="1000" skips 10,000, BENCH_SIZES="10000" skips the Immediate 1,000; BENCH_FLAGS adds flags
 ## (e.g. --cpu-profile-dir DIR). State goes to BENCH_DIR (a tmpfs by default)
 BENCH_DIR ?= $(if $(wildcard /dev/shm),/dev/shm,$(CURDIR))/flotilla-bench
