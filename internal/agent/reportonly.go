@@ -197,18 +197,7 @@ func reportStatus(prev fleetv1alpha1.WorkStatus, rec *passRecord, now time.Time)
 		})
 	}
 
-	healthOK := false
-	switch summary.Status() {
-	case fleetv1alpha1.HealthCurrent:
-		healthOK = true
-		set(fleetv1alpha1.ConditionHealthy, metav1.ConditionTrue, fleetv1alpha1.ReasonHealthy, summary.String())
-	case fleetv1alpha1.HealthFailed:
-		set(fleetv1alpha1.ConditionHealthy, metav1.ConditionFalse, fleetv1alpha1.ReasonUnhealthy,
-			fmt.Sprintf("%s; %s: %s", summary, firstFailed.ref, firstFailed.health.Message))
-	default:
-		set(fleetv1alpha1.ConditionHealthy, metav1.ConditionFalse, fleetv1alpha1.ReasonInProgress,
-			fmt.Sprintf("%s; %s: %s", summary, firstUnhealthy.ref, firstUnhealthy.health.Message))
-	}
+	healthOK := setHealthy(set, summary, firstFailed, firstUnhealthy)
 	healthy := meta.FindStatusCondition(st.Conditions, fleetv1alpha1.ConditionHealthy)
 
 	// Ready: committed (the publisher's Applied, for this generation) and healthy.

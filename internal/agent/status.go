@@ -117,18 +117,7 @@ func computeStatus(prev fleetv1alpha1.WorkStatus, rec *passRecord, now time.Time
 	}
 
 	// Healthy, judged over what is on the member.
-	healthOK := false
-	switch summary.Status() {
-	case fleetv1alpha1.HealthCurrent:
-		healthOK = true
-		set(fleetv1alpha1.ConditionHealthy, metav1.ConditionTrue, fleetv1alpha1.ReasonHealthy, summary.String())
-	case fleetv1alpha1.HealthFailed:
-		set(fleetv1alpha1.ConditionHealthy, metav1.ConditionFalse, fleetv1alpha1.ReasonUnhealthy,
-			fmt.Sprintf("%s; %s: %s", summary, firstFailedHealth.ref, firstFailedHealth.health.Message))
-	default:
-		set(fleetv1alpha1.ConditionHealthy, metav1.ConditionFalse, fleetv1alpha1.ReasonInProgress,
-			fmt.Sprintf("%s; %s: %s", summary, firstUnhealthy.ref, firstUnhealthy.health.Message))
-	}
+	healthOK := setHealthy(set, summary, firstFailedHealth, firstUnhealthy)
 
 	// Ready: applied in full and healthy.
 	applied := meta.FindStatusCondition(st.Conditions, fleetv1alpha1.ConditionApplied)
@@ -410,4 +399,23 @@ func clip(s string, n int) string {
 func ptrTime(t time.Time) *metav1.Time {
 	mt := metav1.NewTime(t.Truncate(time.Second))
 	return &mt
+}
+
+// setHealthy sets the Healthy condition from the health of the resources,
+// naming the first failed (or else the first not yet current) one, and
+// reports whether all of them are current.
+func setHealthy(set func(condType string, status metav1.ConditionStatus, reason, message string),
+	summary health.Summary, firstFailed, firstUnhealthy *resourceResult) bool {
+	switch summary.Status() {
+	case fleetv1alpha1.HealthCurrent:
+		set(fleetv1alpha1.ConditionHealthy, metav1.ConditionTrue, fleetv1alpha1.ReasonHealthy, summary.String())
+		return true
+	case fleetv1alpha1.HealthFailed:
+		set(fleetv1alpha1.ConditionHealthy, metav1.ConditionFalse, fleetv1alpha1.ReasonUnhealthy,
+			fmt.Sprintf("%s; %s: %s", summary, firstFailed.ref, firstFailed.health.Message))
+	default:
+		set(fleetv1alpha1.ConditionHealthy, metav1.ConditionFalse, fleetv1alpha1.ReasonInProgress,
+			fmt.Sprintf("%s; %s: %s", summary, firstUnhealthy.ref, firstUnhealthy.health.Message))
+	}
+	return false
 }
