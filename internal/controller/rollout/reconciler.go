@@ -218,7 +218,8 @@ func (r *Reconciler) observe(ctx context.Context, ro *fleetv1alpha1.Rollout, now
 		}
 	}
 	clusters := &fleetv1alpha1.ClusterList{}
-	if err := r.Client.List(ctx, clusters); err != nil {
+	// Read only, like the Works above (observeCluster keeps the labels map).
+	if err := r.Client.List(ctx, clusters, client.UnsafeDisableDeepCopy); err != nil {
 		return o, fmt.Errorf("listing clusters: %w", err)
 	}
 	for i := range clusters.Items {
@@ -353,7 +354,10 @@ func (r *Reconciler) works(ctx context.Context, sub subject) (map[string][]*flee
 	if sub.instance != nil {
 		field = client.MatchingFields{controller.IndexWorkByInstance: controller.InstanceKey(sub.instance.Namespace, sub.instance.Name)}
 	}
-	if err := r.Client.List(ctx, list, field); err != nil {
+	// The cached Works themselves, not copies: a reconcile only reads them
+	// (observe, admit), and copying 10,000 Works with their manifests was a
+	// tenth of the hub's CPU during a 10,000-cluster rollout.
+	if err := r.Client.List(ctx, list, field, client.UnsafeDisableDeepCopy); err != nil {
 		return nil, fmt.Errorf("listing works: %w", err)
 	}
 	out := map[string][]*fleetv1alpha1.Work{}
