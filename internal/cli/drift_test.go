@@ -18,9 +18,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
-	"github.com/flotilla-dev/flotilla/config/crd"
 	"github.com/flotilla-dev/flotilla/internal/fleetview"
-	"github.com/flotilla-dev/flotilla/internal/kube"
 	"github.com/flotilla-dev/flotilla/internal/testenv"
 )
 
@@ -176,17 +174,7 @@ func TestDriftAgainstAHub(t *testing.T) {
 	hub := testenv.NewHub(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	crds, err := crd.CRDs()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := hub.InstallCRDs(ctx, crds); err != nil {
-		t.Fatal(err)
-	}
-	c, err := client.New(hub.RESTConfig, client.Options{Scheme: kube.NewScheme()})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := installCRDs(ctx, t, hub)
 	driftFixture(ctx, t, c, time.Now())
 
 	// carol may list Works everywhere, and DriftExceptions in team-a only.

@@ -16,8 +16,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
-	"github.com/flotilla-dev/flotilla/config/crd"
-	"github.com/flotilla-dev/flotilla/internal/kube"
 	"github.com/flotilla-dev/flotilla/internal/testenv"
 )
 
@@ -27,17 +25,7 @@ func TestRolloutVerbsAgainstAHub(t *testing.T) {
 	hub := testenv.NewHub(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	crds, err := crd.CRDs()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := hub.InstallCRDs(ctx, crds); err != nil {
-		t.Fatal(err)
-	}
-	c, err := client.New(hub.RESTConfig, client.Options{Scheme: kube.NewScheme()})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := installCRDs(ctx, t, hub)
 	if err := c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: fleetv1alpha1.PlatformNamespace}}); err != nil {
 		t.Fatal(err)
 	}

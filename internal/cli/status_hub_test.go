@@ -145,17 +145,7 @@ func TestFleetCommandsAgainstAHub(t *testing.T) {
 	hub := testenv.NewHub(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	crds, err := crd.CRDs()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := hub.InstallCRDs(ctx, crds); err != nil {
-		t.Fatal(err)
-	}
-	c, err := client.New(hub.RESTConfig, client.Options{Scheme: kube.NewScheme()})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := installCRDs(ctx, t, hub)
 	fleetFixture(ctx, t, c)
 
 	// run runs flotilla with args against the hub (as the admin, unless
@@ -336,4 +326,21 @@ func TestFleetCommandsAgainstAHub(t *testing.T) {
 			t.Errorf("kubectl flotilla status does not suggest the plugin's command:\n%s", out)
 		}
 	})
+}
+
+// installCRDs installs Flotilla's CRDs on hub and returns a client for it.
+func installCRDs(ctx context.Context, t *testing.T, hub *testenv.ControlPlane) client.Client {
+	t.Helper()
+	crds, err := crd.CRDs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := hub.InstallCRDs(ctx, crds); err != nil {
+		t.Fatal(err)
+	}
+	c, err := client.New(hub.RESTConfig, client.Options{Scheme: kube.NewScheme()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
 }
