@@ -163,13 +163,7 @@ func givenRolloutWaitingForApproval(t *testing.T) *approveStory {
 	}
 
 	// Release 2: the hub starts a Rollout for the new revision.
-	if err := e.C.Get(e.Ctx, client.ObjectKey{Name: "site"}, p); err != nil {
-		t.Fatal(err)
-	}
-	p.Spec.Templates.GoTemplates[0].Template = siteTemplate("2")
-	if err := e.C.Update(e.Ctx, p); err != nil {
-		t.Fatal(err)
-	}
+	p = e.UpdatePromise("site", func(p *fleetv1alpha1.Promise) { p.Spec.Templates.GoTemplates[0].Template = siteTemplate("2") })
 	s := &approveStory{t: t, cfg: cp.RESTConfig, env: e}
 	promisetest.Eventually(t, time.Minute, "a rollout of the second revision", func() (bool, string) {
 		list := &fleetv1alpha1.RolloutList{}

@@ -80,14 +80,7 @@ func TestFileRepositoryRollout(t *testing.T) {
 
 	// A new release: the Rollout moves every cluster; each cluster's three
 	// Works change together and land in one commit.
-	cur := &fleetv1alpha1.Promise{}
-	if err := e.C.Get(e.Ctx, client.ObjectKey{Name: "gdfile"}, cur); err != nil {
-		t.Fatal(err)
-	}
-	cur.Spec.Templates.GoTemplates[0].Template = release("2")
-	if err := e.C.Update(e.Ctx, cur); err != nil {
-		t.Fatal(err)
-	}
+	cur := e.UpdatePromise("gdfile", func(p *fleetv1alpha1.Promise) { p.Spec.Templates.GoTemplates[0].Template = release("2") })
 	rolloutName := "gdfile-" + strconv.FormatInt(cur.Generation, 10)
 	promisetest.Eventually(t, 2*time.Minute, "rollout "+rolloutName+" Succeeded", func() (bool, string) {
 		ro := &fleetv1alpha1.Rollout{}

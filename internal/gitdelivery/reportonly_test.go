@@ -107,14 +107,7 @@ func TestReportOnlyAgentWaitsForTheGitOpsSync(t *testing.T) {
 
 	// A new release rolls out over the cluster: pushed, then healthy only
 	// once the GitOps tool synced it.
-	cur := &fleetv1alpha1.Promise{}
-	if err := e.C.Get(e.Ctx, client.ObjectKey{Name: "gdro"}, cur); err != nil {
-		t.Fatal(err)
-	}
-	cur.Spec.Templates.GoTemplates[0].Template = release("2")
-	if err := e.C.Update(e.Ctx, cur); err != nil {
-		t.Fatal(err)
-	}
+	cur := e.UpdatePromise("gdro", func(p *fleetv1alpha1.Promise) { p.Spec.Templates.GoTemplates[0].Template = release("2") })
 	rolloutName := "gdro-" + strconv.FormatInt(cur.Generation, 10)
 	waitFile(t, repo, file, `release: "2"`)
 	w := e.WaitWork("gdro", team, "shop", cluster, func(w *fleetv1alpha1.Work) (bool, string) {

@@ -264,14 +264,8 @@ func (s *story) givenFleet() string {
 // starts for it and the new revision.
 func (s *story) release(release, previous string) (string, string) {
 	s.TB.Helper()
-	p := &fleetv1alpha1.Promise{}
-	if err := s.C.Get(s.Ctx, client.ObjectKey{Name: promiseName}, p); err != nil {
-		s.TB.Fatal(err)
-	}
-	p.Spec.Templates.GoTemplates[0].Template = template(release)
-	if err := s.C.Update(s.Ctx, p); err != nil {
-		s.TB.Fatal(err)
-	}
+	p := s.UpdatePromise(promiseName, func(p *fleetv1alpha1.Promise) { p.Spec.Templates.GoTemplates[0].Template = template(release) })
+	gen := p.Generation
 	latest := ""
 	promisetest.Eventually(s.TB, time.Minute, "a new revision", func() (bool, string) {
 		if err := s.C.Get(s.Ctx, client.ObjectKey{Name: promiseName}, p); err != nil {
@@ -280,7 +274,7 @@ func (s *story) release(release, previous string) (string, string) {
 		latest = p.Status.LatestRevision
 		return latest != previous && latest != "", latest
 	})
-	return promiseName + "-" + strconv.FormatInt(p.Generation, 10), latest
+	return promiseName + "-" + strconv.FormatInt(gen, 10), latest
 }
 
 // moves waits until the instance's Works on clusters render rev.

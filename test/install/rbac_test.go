@@ -21,6 +21,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
+	"k8s.io/client-go/util/retry"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -201,13 +202,17 @@ func TestHubLeastPrivilege(t *testing.T) {
 	})
 
 	step("a Promise change rolls out", func(t *testing.T, e *promisetest.Env) {
-		p := &fleetv1alpha1.Promise{}
-		if err := admin.Get(ctx, client.ObjectKey{Name: "cache"}, p); err != nil {
-			t.Fatal(err)
-		}
-		before := p.Status.LatestRevision
-		p.Spec.Templates.GoTemplates[0].Template += "  release: two\n"
-		if err := admin.Update(ctx, p); err != nil {
+		var before string
+		err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+			p := &fleetv1alpha1.Promise{}
+			if err := admin.Get(ctx, client.ObjectKey{Name: "cache"}, p); err != nil {
+				return err
+			}
+			before = p.Status.LatestRevision
+			p.Spec.Templates.GoTemplates[0].Template += "  release: two\n"
+			return admin.Update(ctx, p)
+		})
+		if err != nil {
 			t.Fatal(err)
 		}
 		var target string

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
@@ -221,14 +222,9 @@ func TestRevisionSelectorDecidesEachClustersRevision(t *testing.T) {
 
 	// Admitting seam-1 and asking for a new render moves it too.
 	sel.unpin("seam-1")
-	u := instance(group, kind, "seam-team", "orders", nil)
-	if err := e.C.Get(e.Ctx, client.ObjectKeyFromObject(u), u); err != nil {
-		t.Fatal(err)
-	}
-	u.SetLabels(map[string]string{"poke": "1"})
-	if err := e.C.Update(e.Ctx, u); err != nil {
-		t.Fatal(err)
-	}
+	e.UpdateInstance(instance(group, kind, "seam-team", "orders", nil), func(u *unstructured.Unstructured) {
+		u.SetLabels(map[string]string{"poke": "1"})
+	})
 	e.WaitWork("seam-db", "seam-team", "orders", "seam-1", at(rev2))
 }
 
@@ -256,14 +252,9 @@ func TestRenderErrorsLeaveWorksAlone(t *testing.T) {
 		return manifestData(t, w, "note") == "hello", ""
 	})
 
-	u := instance(group, kind, "renderr-team", "orders", nil)
-	if err := e.C.Get(e.Ctx, client.ObjectKeyFromObject(u), u); err != nil {
-		t.Fatal(err)
-	}
-	u.Object["spec"] = map[string]any{"size": "large"}
-	if err := e.C.Update(e.Ctx, u); err != nil {
-		t.Fatal(err)
-	}
+	e.UpdateInstance(instance(group, kind, "renderr-team", "orders", nil), func(u *unstructured.Unstructured) {
+		u.Object["spec"] = map[string]any{"size": "large"}
+	})
 	st := e.WaitInstance(group, kind, "renderr-team", "orders", "stalled", func(s fleetv1alpha1.InstanceStatus) bool {
 		return conditionIs(s.Conditions, fleetv1alpha1.ConditionStalled, metav1.ConditionTrue) && s.ObservedGeneration == 2
 	})

@@ -63,14 +63,7 @@ func (s *story) waitRollout(name, what string, check func(*fleetv1alpha1.Rollout
 // generation that changed it.
 func (s *story) changePromise(name, template string) int64 {
 	s.TB.Helper()
-	p := &fleetv1alpha1.Promise{}
-	if err := s.C.Get(s.Ctx, client.ObjectKey{Name: name}, p); err != nil {
-		s.TB.Fatal(err)
-	}
-	p.Spec.Templates.GoTemplates[0].Template = template
-	if err := s.C.Update(s.Ctx, p); err != nil {
-		s.TB.Fatal(err)
-	}
+	p := s.UpdatePromise(name, func(p *fleetv1alpha1.Promise) { p.Spec.Templates.GoTemplates[0].Template = template })
 	return p.Generation
 }
 

@@ -16,6 +16,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/rest"
+	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
@@ -176,6 +177,40 @@ func Eventually(tb testing.TB, within time.Duration, what string, check func() (
 	}
 }
 
+// UpdatePromise applies change to the latest Promise and updates it,
+// retrying on conflicts: the hub writes the Promise's status at any moment,
+// so a plain get-and-update races with it. It returns the updated Promise.
+func (e *Env) UpdatePromise(name string, change func(*fleetv1alpha1.Promise)) *fleetv1alpha1.Promise {
+	e.TB.Helper()
+	p := &fleetv1alpha1.Promise{}
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		if err := e.C.Get(e.Ctx, client.ObjectKey{Name: name}, p); err != nil {
+			return err
+		}
+		change(p)
+		return e.C.Update(e.Ctx, p)
+	})
+	if err != nil {
+		e.TB.Fatalf("update promise %s: %v", name, err)
+	}
+	return p
+}
+
+// UpdateInstance is UpdatePromise for an instance: the hub writes its status.
+func (e *Env) UpdateInstance(u *unstructured.Unstructured, change func(*unstructured.Unstructured)) {
+	e.TB.Helper()
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		if err := e.C.Get(e.Ctx, client.ObjectKeyFromObject(u), u); err != nil {
+			return err
+		}
+		change(u)
+		return e.C.Update(e.Ctx, u)
+	})
+	if err != nil {
+		e.TB.Fatalf("update instance %s/%s: %v", u.GetNamespace(), u.GetName(), err)
+	}
+}
+
 // PromiseReady waits until the Promise is Ready and returns its latest revision.
 func (e *Env) PromiseReady(name string) string {
 	e.TB.Helper()
@@ -283,7 +318,17 @@ func (e *Env) ReportReady(w *fleetv1alpha1.Work) {
 			{Type: fleetv1alpha1.ConditionReady, Status: metav1.ConditionTrue, Reason: fleetv1alpha1.ReasonHealthy, LastTransitionTime: now},
 		},
 	}
-	if err := e.C.Status().Update(e.Ctx, w); err != nil {
+	err := e.C.Status().Update(e.Ctx, w)
+	if apierrors.IsConflict(err) {
+		// The hub changed the Work meanwhile: report on what it asks now,
+		// as an agent would.
+		if err := e.C.Get(e.Ctx, client.ObjectKeyFromObject(w), w); err != nil {
+			e.TB.Fatal(err)
+		}
+		e.ReportReady(w)
+		return
+	}
+	if err != nil {
 		e.TB.Fatal(err)
 	}
 }
