@@ -163,7 +163,7 @@ func givenRolloutWaitingForApproval(t *testing.T) *approveStory {
 	}
 
 	// Release 2: the hub starts a Rollout for the new revision.
-	p = e.UpdatePromise("site", func(p *fleetv1alpha1.Promise) { p.Spec.Templates.GoTemplates[0].Template = siteTemplate("2") })
+	e.UpdatePromise("site", func(p *fleetv1alpha1.Promise) { p.Spec.Templates.GoTemplates[0].Template = siteTemplate("2") })
 	s := &approveStory{t: t, cfg: cp.RESTConfig, env: e}
 	promisetest.Eventually(t, time.Minute, "a rollout of the second revision", func() (bool, string) {
 		list := &fleetv1alpha1.RolloutList{}
