@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -36,6 +37,7 @@ type simOptions struct {
 	sim.Options
 	kubeconfig    string
 	hubController string
+	apiserverArgs []string
 }
 
 func newSimCommand() *cobra.Command {
@@ -87,6 +89,25 @@ func (o *simOptions) addFlags(flags *pflag.FlagSet) {
 	addSimFleetFlags(flags, &o.Options, ".flotilla-sim")
 	flags.StringVar(&o.kubeconfig, "kubeconfig", "", "admin kubeconfig of an existing hub (default: start one in DIR/hub)")
 	flags.StringVar(&o.hubController, "hub-controller", simHubInProcess, "where the hub controller runs: in-process, process or none")
+	addAPIServerArgFlag(flags, &o.apiserverArgs)
+}
+
+// validateAPIServerArgs refuses what kube-apiserver would only refuse after
+// sim spent a minute starting etcd: each value is one --flag[=value].
+func validateAPIServerArgs(args []string) error {
+	for _, a := range args {
+		if !strings.HasPrefix(a, "--") || len(a) < 3 {
+			return fmt.Errorf("--apiserver-arg %q: must be a kube-apiserver flag, like --feature-gates=DetectCacheInconsistency=false", a)
+		}
+	}
+	return nil
+}
+
+// addAPIServerArgFlag adds --apiserver-arg: extra flags for the hub
+// control plane's kube-apiserver that sim starts.
+func addAPIServerArgFlag(flags *pflag.FlagSet, args *[]string) {
+	flags.StringArrayVar(args, "apiserver-arg", nil,
+		"extra kube-apiserver flag for the hub control plane sim starts, e.g. --apiserver-arg=--feature-gates=DetectCacheInconsistency=false (repeatable)")
 }
 
 func (o *simOptions) validate() error {
@@ -99,6 +120,10 @@ func (o *simOptions) validate() error {
 	default:
 		errs = append(errs, fmt.Errorf("--hub-controller %q: must be in-process, process or none", o.hubController))
 	}
+	if o.kubeconfig != "" && len(o.apiserverArgs) > 0 {
+		errs = append(errs, errors.New("--apiserver-arg: only for the hub sim starts, not with --kubeconfig"))
+	}
+	errs = append(errs, validateAPIServerArgs(o.apiserverArgs))
 	return errors.Join(errs...)
 }
 
@@ -111,7 +136,7 @@ func (o *simOptions) run(ctx context.Context, out io.Writer) error {
 	var config *rest.Config
 	if kubeconfig == "" {
 		fmt.Fprintf(out, "starting a hub control plane in %s\n", filepath.Join(o.Dir, "hub"))
-		cp, err := sim.StartControlPlane(ctx, filepath.Join(o.Dir, "hub"))
+		cp, err := sim.StartControlPlane(ctx, filepath.Join(o.Dir, "hub"), o.apiserverArgs)
 		if err != nil {
 			return err
 		}
@@ -215,6 +240,9 @@ waves (sim.flotilla.dev/wave 1, 2, 3), no bake, no approvals.`,
 		Example: `  flotilla sim bench --clusters 1000 --mode waves --dir /dev/shm/flotilla-bench`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := validateAPIServerArgs(o.APIServerArgs); err != nil {
+				return err
+			}
 			binary, err := os.Executable()
 			if err != nil {
 				return fmt.Errorf("finding the flotilla binary: %w", err)
@@ -240,5 +268,6 @@ waves (sim.flotilla.dev/wave 1, 2, 3), no bake, no approvals.`,
 	// Five minutes: the hub refreshes every Cluster's heartbeat time once per
 	// 5 min, so a shorter window over- or under-counts those writes.
 	cmd.Flags().DurationVar(&o.SteadyWindow, "steady-window", 5*time.Minute, "how long to count requests at steady state (0 skips it)")
+	addAPIServerArgFlag(cmd.Flags(), &o.APIServerArgs)
 	return cmd
 }

@@ -54,6 +54,8 @@ type BenchOptions struct {
 	// (hub-controller.pprof, kube-apiserver.pprof).
 	CPUProfileDir    string
 	CPUProfileWindow time.Duration
+	// APIServerArgs are extra flags for the hub's kube-apiserver.
+	APIServerArgs []string
 }
 
 // BenchResult is what a benchmark run measured.
@@ -111,7 +113,7 @@ func Bench(ctx context.Context, o BenchOptions) (*BenchResult, error) {
 	}
 
 	step("starting the hub control plane in %s", filepath.Join(fo.Dir, "hub"))
-	cp, err := StartControlPlane(ctx, filepath.Join(fo.Dir, "hub"))
+	cp, err := StartControlPlane(ctx, filepath.Join(fo.Dir, "hub"), o.APIServerArgs)
 	if err != nil {
 		return nil, err
 	}

@@ -24,9 +24,11 @@ import (
 )
 
 // StartControlPlane starts a hub control plane (etcd + kube-apiserver, see
-// internal/testenv) in dir and installs Flotilla's CRDs.
-func StartControlPlane(ctx context.Context, dir string) (*testenv.ControlPlane, error) {
-	cp, err := testenv.Start(ctx, testenv.Options{Name: "hub", Role: testenv.RoleHub, Dir: dir, StartTimeout: 2 * time.Minute})
+// internal/testenv) in dir, kube-apiserver with the extra apiserverArgs, and
+// installs Flotilla's CRDs.
+func StartControlPlane(ctx context.Context, dir string, apiserverArgs []string) (*testenv.ControlPlane, error) {
+	cp, err := testenv.Start(ctx, testenv.Options{Name: "hub", Role: testenv.RoleHub, Dir: dir, StartTimeout: 2 * time.Minute,
+		APIServerArgs: apiserverArgs})
 	if err != nil {
 		return nil, err
 	}

@@ -82,10 +82,26 @@ func TestMemberRunsDeploymentsAndFailingImageNeverBecomesAvailable(t *testing.T)
 	}
 }
 
+// Stop reaps etcd and kube-apiserver; and extra kube-apiserver flags reach it
+// (the one sim bench's --apiserver-arg uses, read back from its metrics).
 func TestStopReapsEveryProcess(t *testing.T) {
-	hub, err := testenv.Start(context.Background(), testenv.Options{Name: "reap"})
+	hub, err := testenv.Start(context.Background(), testenv.Options{Name: "reap",
+		APIServerArgs: []string{"--feature-gates=DetectCacheInconsistency=false"}})
 	if err != nil {
 		t.Fatal(err)
+	}
+	metrics, err := kubernetes.NewForConfigOrDie(hub.RESTConfig).CoreV1().RESTClient().Get().AbsPath("/metrics").DoRaw(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	gate := ""
+	for line := range strings.Lines(string(metrics)) {
+		if strings.HasPrefix(line, `kubernetes_feature_enabled{name="DetectCacheInconsistency"`) {
+			gate = strings.TrimSpace(line)
+		}
+	}
+	if !strings.HasSuffix(gate, " 0") {
+		t.Errorf("the feature gate the extra flag turns off: %q, want it reported disabled", gate)
 	}
 	pids := hub.PIDs()
 	if len(pids) != 2 {
