@@ -62,10 +62,10 @@ func TestAppliesWorkAndReportsHealthyDeployment(t *testing.T) {
 	}
 
 	// A new revision: applied, appliedRevision and observedGeneration follow.
-	mustf(t, e.hubClient.Get(e.ctx, types.NamespacedName{Namespace: w.Namespace, Name: w.Name}, w), "reading work")
-	w.Spec.Revision = "rev-2"
-	setManifests(w, namespaceObj(ns), configMapObj(ns, "settings", map[string]string{"color": "green"}), deploymentObj(ns, 2))
-	mustf(t, e.hubClient.Update(e.ctx, w), "updating work")
+	e.updateWork(t, w, func(w *fleetv1alpha1.Work) {
+		w.Spec.Revision = "rev-2"
+		setManifests(w, namespaceObj(ns), configMapObj(ns, "settings", map[string]string{"color": "green"}), deploymentObj(ns, 2))
+	})
 	waitFor(t, 30*time.Second, "rev-2 applied", func() (bool, string) {
 		got, err := e.getWork(t, cluster, "web")
 		if err != nil {

@@ -13,7 +13,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/util/retry"
 	"k8s.io/utils/ptr"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
 )
@@ -338,9 +337,7 @@ func TestReconcileDisabledStopsManaging(t *testing.T) {
 	}
 
 	// Leaving the Work, it stays (orphaned).
-	mustf(t, e.hubClient.Get(e.ctx, client.ObjectKeyFromObject(w), w), "reading work")
-	setManifests(w, namespaceObj(ns))
-	mustf(t, e.hubClient.Update(e.ctx, w), "updating work")
+	e.updateWork(t, w, func(w *fleetv1alpha1.Work) { setManifests(w, namespaceObj(ns)) })
 	waitFor(t, 60*time.Second, "configmap left in place", func() (bool, string) {
 		got, err := e.getWork(t, cluster, "web")
 		if err != nil {
@@ -430,12 +427,10 @@ func TestDriftExceptionAcceptsDrift(t *testing.T) {
 	}
 
 	// A new generation applies its change, not over the accepted drift.
-	mustf(t, e.hubClient.Get(e.ctx, client.ObjectKeyFromObject(w), w), "reading work")
 	newImage := deploymentObj(ns, 2)
 	newImage["spec"].(map[string]any)["template"].(map[string]any)["spec"].(map[string]any)["containers"] = []any{
 		map[string]any{"name": "app", "image": "registry.example/web:2.0"}}
-	setManifests(w, namespaceObj(ns), newImage)
-	mustf(t, e.hubClient.Update(e.ctx, w), "updating work")
+	e.updateWork(t, w, func(w *fleetv1alpha1.Work) { setManifests(w, namespaceObj(ns), newImage) })
 	waitFor(t, 60*time.Second, "image 2.0 applied", func() (bool, string) {
 		d, err := e.memberKube.AppsV1().Deployments(ns).Get(e.ctx, "web", metav1.GetOptions{})
 		if err != nil {
@@ -452,9 +447,9 @@ func TestDriftExceptionAcceptsDrift(t *testing.T) {
 	}
 
 	// The exception expires: the drift is unexplained now and corrected.
-	w = got
-	w.Spec.DriftExceptions[0].ExpiresAt = metav1.NewTime(time.Now().Add(2 * time.Second))
-	mustf(t, e.hubClient.Update(e.ctx, w), "shortening the exception")
+	e.updateWork(t, got, func(w *fleetv1alpha1.Work) {
+		w.Spec.DriftExceptions[0].ExpiresAt = metav1.NewTime(time.Now().Add(2 * time.Second))
+	})
 	waitFor(t, 60*time.Second, "drift corrected after the exception expired", func() (bool, string) {
 		got, err := e.getWork(t, cluster, "web")
 		if err != nil {

@@ -18,7 +18,6 @@ import (
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/utils/ptr"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
 )
@@ -96,9 +95,9 @@ func TestDriftWatch(t *testing.T) {
 
 	// The agent's own apply of a new spec: no apply, no status write, no
 	// check after it has settled.
-	mustf(t, e.hubClient.Get(e.ctx, client.ObjectKeyFromObject(w), w), "reading work")
-	setManifests(w, namespaceObj(ns), deploymentObj(ns, 2), configMapObj(ns, "settings", map[string]string{"color": "green"}))
-	mustf(t, e.hubClient.Update(e.ctx, w), "updating work")
+	e.updateWork(t, w, func(w *fleetv1alpha1.Work) {
+		setManifests(w, namespaceObj(ns), deploymentObj(ns, 2), configMapObj(ns, "settings", map[string]string{"color": "green"}))
+	})
 	e.waitWorkReady(t, cluster, "web", 60*time.Second)
 	// What the agent did so far: its counters and the Work's resourceVersion.
 	snapshot := func() map[string]string {
@@ -159,10 +158,10 @@ func TestDriftWatch(t *testing.T) {
 
 	// Report, without the Deployment: drift reported within seconds, and the
 	// Deployment's watch stops.
-	mustf(t, e.hubClient.Get(e.ctx, client.ObjectKeyFromObject(w), w), "reading work")
-	w.Spec.DriftPolicy = fleetv1alpha1.DriftPolicyReport
-	setManifests(w, namespaceObj(ns), configMapObj(ns, "settings", map[string]string{"color": "green"}))
-	mustf(t, e.hubClient.Update(e.ctx, w), "updating work")
+	e.updateWork(t, w, func(w *fleetv1alpha1.Work) {
+		w.Spec.DriftPolicy = fleetv1alpha1.DriftPolicyReport
+		setManifests(w, namespaceObj(ns), configMapObj(ns, "settings", map[string]string{"color": "green"}))
+	})
 	e.waitWorkReady(t, cluster, "web", 60*time.Second)
 	waitFor(t, fast, "the deployments watch stopped", func() (bool, string) {
 		n := agentMetric(t, opts, watches)

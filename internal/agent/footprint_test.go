@@ -110,8 +110,7 @@ func TestFootprint(t *testing.T) {
 	for _, n := range names {
 		w, err := e.getWork(t, cluster, n)
 		mustf(t, err, "reading work")
-		w.Spec.Revision = "rev-2"
-		mustf(t, e.hubClient.Update(e.ctx, w), "updating work")
+		e.updateWork(t, w, func(w *fleetv1alpha1.Work) { w.Spec.Revision = "rev-2" })
 	}
 	waitAll("rev-2")
 	took := time.Since(wall1)

@@ -31,10 +31,10 @@ func TestRestartWhileHubIsDownKeepsTheMemberAndCatchesUp(t *testing.T) {
 	e.hub.StopAPIServer()
 	time.Sleep(3 * time.Second)
 	mustf(t, e.hub.StartAPIServer(e.ctx), "restarting the hub's API server")
-	mustf(t, e.hubClient.Get(e.ctx, types.NamespacedName{Namespace: w.Namespace, Name: w.Name}, w), "reading work")
-	w.Spec.Revision = "rev-2"
-	setManifests(w, namespaceObj(ns), configMapObj(ns, "settings", map[string]string{"a": "c"}), deploymentObj(ns, 2))
-	mustf(t, e.hubClient.Update(e.ctx, w), "updating work")
+	e.updateWork(t, w, func(w *fleetv1alpha1.Work) {
+		w.Spec.Revision = "rev-2"
+		setManifests(w, namespaceObj(ns), configMapObj(ns, "settings", map[string]string{"a": "c"}), deploymentObj(ns, 2))
+	})
 	waitFor(t, 45*time.Second, "rev-2 applied after the outage", func() (bool, string) {
 		got, err := e.getWork(t, cluster, "web")
 		if err != nil {

@@ -8,7 +8,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/types"
 
 	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
 )
@@ -54,10 +53,10 @@ func TestPrunesWhatLeavesTheWorkAndNothingElse(t *testing.T) {
 	}
 
 	// app-b and app-keep leave the Work: app-b is pruned, app-keep opted out.
-	mustf(t, e.hubClient.Get(e.ctx, types.NamespacedName{Namespace: w.Namespace, Name: w.Name}, w), "reading work")
-	w.Spec.Revision = "rev-2"
-	setManifests(w, namespaceObj(ns), keep)
-	mustf(t, e.hubClient.Update(e.ctx, w), "updating work")
+	e.updateWork(t, w, func(w *fleetv1alpha1.Work) {
+		w.Spec.Revision = "rev-2"
+		setManifests(w, namespaceObj(ns), keep)
+	})
 	waitFor(t, 30*time.Second, "app-b pruned", func() (bool, string) {
 		_, err := e.memberKube.CoreV1().ConfigMaps(ns).Get(e.ctx, "app-b", metav1.GetOptions{})
 		return apierrors.IsNotFound(err), "app-b still there"

@@ -70,9 +70,10 @@ func TestFreshApplyIsReportedOnceWhenReadyByTheFirstRecheck(t *testing.T) {
 			mustf(t, err, "reading work")
 			d := deploymentObj(cluster+"-app", 2)
 			d["spec"].(map[string]any)["template"].(map[string]any)["spec"].(map[string]any)["containers"].([]any)[0].(map[string]any)["image"] = "registry.example/web:2.0"
-			setManifests(got, namespaceObj(cluster+"-app"), d)
-			got.Spec.Revision = "rev-2"
-			mustf(t, e.hubClient.Update(e.ctx, got), "updating work")
+			e.updateWork(t, got, func(w *fleetv1alpha1.Work) {
+				setManifests(w, namespaceObj(cluster+"-app"), d)
+				w.Spec.Revision = "rev-2"
+			})
 			waitFor(t, 60*time.Second, "rev-2 ready", func() (bool, string) {
 				w, err := e.getWork(t, cluster, "web")
 				if err != nil {

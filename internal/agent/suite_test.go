@@ -23,6 +23,7 @@ import (
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
+	"k8s.io/client-go/util/retry"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
@@ -328,6 +329,22 @@ func (e *env) getWork(t *testing.T, cluster, name string) (*fleetv1alpha1.Work, 
 	w := &fleetv1alpha1.Work{}
 	err := e.hubClient.Get(e.ctx, types.NamespacedName{Namespace: fleetv1alpha1.ClusterNamespace(cluster), Name: name}, w)
 	return w, err
+}
+
+// updateWork changes the Work as the hub would and updates it, re-reading
+// and retrying on conflicts: the agent writes the Work's status meanwhile.
+// w holds the updated Work afterwards.
+func (e *env) updateWork(t *testing.T, w *fleetv1alpha1.Work, change func(*fleetv1alpha1.Work)) {
+	t.Helper()
+	key := client.ObjectKeyFromObject(w)
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		if err := e.hubClient.Get(e.ctx, key, w); err != nil {
+			return err
+		}
+		change(w)
+		return e.hubClient.Update(e.ctx, w)
+	})
+	mustf(t, err, "updating work %s", key)
 }
 
 // waitWorkReady waits until the Work's status is Ready for its current generation.
