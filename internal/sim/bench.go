@@ -80,6 +80,12 @@ type BenchResult struct {
 	// steady window, per cluster per minute (every client: agents, hub
 	// controller, the driver's watch).
 	RequestsPerClusterMinute float64
+	// JoinRequests, FirstRequests and RolloutRequests count the API
+	// server's requests while the fleet joined, the first revision rolled out
+	// and the change rolled out; their Refused ones were answered 429 Too
+	// Many Requests (the server's in-flight limit: an overloaded server, and
+	// the clients retry).
+	JoinRequests, FirstRequests, RolloutRequests RequestCounts
 	// PerAgent is the simulator's heap and stacks per running agent after
 	// the rollout (GC'd), and SimRSS the simulator's RSS.
 	PerAgent int64
@@ -176,6 +182,22 @@ func Bench(ctx context.Context, o BenchOptions) (*BenchResult, error) {
 			res.Failing++
 		}
 	}
+	kc, err := kubernetes.NewForConfig(cp.RESTConfig)
+	if err != nil {
+		return nil, err
+	}
+	// counted reads the API server's request counts and returns those since
+	// the last call.
+	var lastCounts RequestCounts
+	counted := func() (RequestCounts, error) {
+		now, err := requestCounts(ctx, kc)
+		since := now.Sub(lastCounts)
+		lastCounts = now
+		return since, err
+	}
+	if _, err := counted(); err != nil {
+		return nil, err
+	}
 	step("joining %d clusters (%d offline, %d failing)", fo.Clusters, res.Offline, res.Failing)
 	start := time.Now()
 	last := time.Now()
@@ -190,7 +212,10 @@ func Bench(ctx context.Context, o BenchOptions) (*BenchResult, error) {
 	}
 	defer fleet.Stop()
 	res.Join = time.Since(start)
-	step("joined %d clusters in %s", fo.Clusters, res.Join.Round(time.Millisecond))
+	if res.JoinRequests, err = counted(); err != nil {
+		return nil, err
+	}
+	step("joined %d clusters in %s; API requests %s", fo.Clusters, res.Join.Round(time.Millisecond), res.JoinRequests)
 
 	sc, err := NewScenario(ctx, cp.RESTConfig, fo.Prefix)
 	if err != nil {
@@ -229,7 +254,10 @@ func Bench(ctx context.Context, o BenchOptions) (*BenchResult, error) {
 		return nil, err
 	}
 	res.FirstReady = time.Since(start)
-	step("first revision ready on %d clusters in %s", online, res.FirstReady.Round(time.Millisecond))
+	if res.FirstRequests, err = counted(); err != nil {
+		return nil, err
+	}
+	step("first revision ready on %d clusters in %s; API requests %s", online, res.FirstReady.Round(time.Millisecond), res.FirstRequests)
 
 	before := cpu()
 	start = time.Now()
@@ -268,11 +296,14 @@ func Bench(ctx context.Context, o BenchOptions) (*BenchResult, error) {
 	}
 	res.RolloutEnded, res.Phase = time.Since(start), ro.Status.Phase
 	after := cpu()
+	if res.RolloutRequests, err = counted(); err != nil {
+		return nil, err
+	}
 	res.RolloutCPU = map[string]time.Duration{}
 	for n, t := range after {
 		res.RolloutCPU[n] = t - before[n]
 	}
-	step("rollout %s %s in %s", name, ro.Status.Phase, res.RolloutEnded.Round(time.Millisecond))
+	step("rollout %s %s in %s; API requests %s", name, ro.Status.Phase, res.RolloutEnded.Round(time.Millisecond), res.RolloutRequests)
 	if profiler != nil {
 		if err := profiler.wait(); err != nil {
 			return nil, err
@@ -299,11 +330,7 @@ func Bench(ctx context.Context, o BenchOptions) (*BenchResult, error) {
 			return nil, ctx.Err()
 		case <-time.After(o.Settle):
 		}
-		kc, err := kubernetes.NewForConfig(cp.RESTConfig)
-		if err != nil {
-			return nil, err
-		}
-		r0, err := requestTotal(ctx, kc)
+		r0, err := requestCounts(ctx, kc)
 		if err != nil {
 			return nil, err
 		}
@@ -312,12 +339,13 @@ func Bench(ctx context.Context, o BenchOptions) (*BenchResult, error) {
 			return nil, ctx.Err()
 		case <-time.After(o.SteadyWindow):
 		}
-		r1, err := requestTotal(ctx, kc)
+		r1, err := requestCounts(ctx, kc)
 		if err != nil {
 			return nil, err
 		}
-		res.RequestsPerClusterMinute = (r1 - r0) / float64(fo.Clusters) / o.SteadyWindow.Minutes()
-		step("%.0f requests in %s: %.2f per cluster per minute", r1-r0, o.SteadyWindow, res.RequestsPerClusterMinute)
+		steady := r1.Sub(r0)
+		res.RequestsPerClusterMinute = steady.Total / float64(fo.Clusters) / o.SteadyWindow.Minutes()
+		step("%s requests in %s: %.2f per cluster per minute", steady, o.SteadyWindow, res.RequestsPerClusterMinute)
 	}
 
 	res.Total = map[string]ProcStats{}
@@ -331,17 +359,43 @@ func Bench(ctx context.Context, o BenchOptions) (*BenchResult, error) {
 	return res, nil
 }
 
-// requestTotal sums apiserver_request_total from the API server's metrics.
-func requestTotal(ctx context.Context, kc kubernetes.Interface) (float64, error) {
-	data, err := kc.CoreV1().RESTClient().Get().AbsPath("/metrics").DoRaw(ctx)
-	if err != nil {
-		return 0, fmt.Errorf("reading the API server's metrics: %w", err)
-	}
-	return sumMetric(data, "apiserver_request_total")
+// RequestCounts is how many requests the API server answered, and how many
+// of them it refused with 429 Too Many Requests.
+type RequestCounts struct {
+	Total, Refused float64
 }
 
-// sumMetric adds up every sample of a metric in Prometheus text format.
-func sumMetric(data []byte, name string) (float64, error) {
+// Sub is the count of requests between an earlier reading and this one.
+func (c RequestCounts) Sub(earlier RequestCounts) RequestCounts {
+	return RequestCounts{Total: c.Total - earlier.Total, Refused: c.Refused - earlier.Refused}
+}
+
+func (c RequestCounts) String() string {
+	return fmt.Sprintf("%.0f (%.0f refused 429)", c.Total, c.Refused)
+}
+
+// requestCounts reads apiserver_request_total from the API server's metrics.
+func requestCounts(ctx context.Context, kc kubernetes.Interface) (RequestCounts, error) {
+	data, err := kc.CoreV1().RESTClient().Get().AbsPath("/metrics").DoRaw(ctx)
+	if err != nil {
+		return RequestCounts{}, fmt.Errorf("reading the API server's metrics: %w", err)
+	}
+	total, found, err := sumMetric(data, "apiserver_request_total", "")
+	if err == nil && !found {
+		err = errors.New("no apiserver_request_total in the API server's metrics")
+	}
+	if err != nil {
+		return RequestCounts{}, err
+	}
+	// No sample with code 429 is none refused yet.
+	refused, _, err := sumMetric(data, "apiserver_request_total", `code="429"`)
+	return RequestCounts{Total: total, Refused: refused}, err
+}
+
+// sumMetric adds up every sample of a metric in Prometheus text format
+// whose labels contain label (every sample when label is empty), and says
+// whether there was any.
+func sumMetric(data []byte, name, label string) (float64, bool, error) {
 	var sum float64
 	found := false
 	sc := bufio.NewScanner(bytes.NewReader(data))
@@ -351,21 +405,21 @@ func sumMetric(data []byte, name string) (float64, error) {
 		if !strings.HasPrefix(line, name+"{") && !strings.HasPrefix(line, name+" ") {
 			continue
 		}
+		if label != "" && !strings.Contains(line[:strings.LastIndexByte(line, ' ')+1], label) {
+			continue
+		}
 		i := strings.LastIndexByte(line, ' ')
 		v, err := strconv.ParseFloat(line[i+1:], 64)
 		if err != nil {
-			return 0, fmt.Errorf("parsing %q: %w", line, err)
+			return 0, false, fmt.Errorf("parsing %q: %w", line, err)
 		}
 		sum += v
 		found = true
 	}
 	if err := sc.Err(); err != nil {
-		return 0, err
+		return 0, false, err
 	}
-	if !found {
-		return 0, errors.New("no " + name + " in the metrics")
-	}
-	return sum, nil
+	return sum, found, nil
 }
 
 // Table renders a result as Markdown rows: what, figure.
@@ -384,6 +438,7 @@ func (r *BenchResult) Table() string {
 		row(n+" CPU during the rollout / whole run", fmt.Sprintf("%.1f s / %.1f s", r.RolloutCPU[n].Seconds(), st.CPU.Seconds()))
 		row(n+" peak RSS", mib(st.PeakRSS))
 	}
+	row("API requests during join / first revision / the change", fmt.Sprintf("%s / %s / %s", r.JoinRequests, r.FirstRequests, r.RolloutRequests))
 	row("simulator heap+stacks per running agent", fmt.Sprintf("%.1f KiB", float64(r.PerAgent)/1024))
 	if r.RequestsPerClusterMinute > 0 {
 		row("API requests per cluster per minute at steady state", fmt.Sprintf("%.2f", r.RequestsPerClusterMinute))

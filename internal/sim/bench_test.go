@@ -1,0 +1,36 @@
+package sim
+
+import "testing"
+
+func TestSumMetric(t *testing.T) {
+	const metrics = `# HELP apiserver_request_total Counter of apiserver requests.
+# TYPE apiserver_request_total counter
+apiserver_request_total{code="200",resource="leases",verb="PATCH"} 168311
+apiserver_request_total{code="429",resource="leases",verb="PATCH"} 302648
+apiserver_request_total{code="429",resource="works",subresource="status",verb="PUT"} 47364
+apiserver_request_total_other{code="429"} 5
+apiserver_request_duration_seconds_count{code="429"} 7
+`
+	for _, tc := range []struct {
+		label string
+		want  float64
+		found bool
+	}{
+		{"", 518323, true},
+		{`code="429"`, 350012, true},
+		{`code="504"`, 0, false},
+	} {
+		got, found, err := sumMetric([]byte(metrics), "apiserver_request_total", tc.label)
+		if err != nil || got != tc.want || found != tc.found {
+			t.Errorf("label %q: %v, %v, %v; want %v, %v", tc.label, got, found, err, tc.want, tc.found)
+		}
+	}
+	if _, _, err := sumMetric([]byte("apiserver_request_total{code=\"200\"} x\n"), "apiserver_request_total", ""); err == nil {
+		t.Error("a value that is not a number: no error")
+	}
+
+	since := RequestCounts{Total: 500, Refused: 120}.Sub(RequestCounts{Total: 200, Refused: 20})
+	if since != (RequestCounts{Total: 300, Refused: 100}) || since.String() != "300 (100 refused 429)" {
+		t.Errorf("since = %+v, %q", since, since)
+	}
+}
