@@ -24,11 +24,20 @@ import (
 )
 
 // StartControlPlane starts a hub control plane (etcd + kube-apiserver, see
-// internal/testenv) in dir, kube-apiserver with the extra apiserverArgs, and
-// installs Flotilla's CRDs.
+// internal/testenv) in dir, kube-apiserver with API Priority and Fairness
+// and the extra apiserverArgs, and installs Flotilla's CRDs.
+//
+// testenv turns API Priority and Fairness off (tests start faster); a
+// simulated fleet needs it on, as every production API server has it. Without
+// it an overloaded server answers 429 to whatever exceeds its in-flight
+// limit, thousands of agents retry, and the retries overload it further: at
+// 10,000 clusters it refused 350,000 requests, Lease renewals among them, and
+// the hub saw clusters go Offline. With it, agents' requests wait in fair
+// queues (the hub's, as system:masters, are exempt) and none were refused.
 func StartControlPlane(ctx context.Context, dir string, apiserverArgs []string) (*testenv.ControlPlane, error) {
+	args := append([]string{"--enable-priority-and-fairness=true"}, apiserverArgs...)
 	cp, err := testenv.Start(ctx, testenv.Options{Name: "hub", Role: testenv.RoleHub, Dir: dir, StartTimeout: 2 * time.Minute,
-		APIServerArgs: apiserverArgs})
+		APIServerArgs: args})
 	if err != nil {
 		return nil, err
 	}
