@@ -33,7 +33,8 @@ import (
 // limit, thousands of agents retry, and the retries overload it further: at
 // 10,000 clusters it refused 350,000 requests, Lease renewals among them, and
 // the hub saw clusters go Offline. With it, agents' requests wait in fair
-// queues (the hub's, as system:masters, are exempt) and none were refused.
+// queues (the hub's, as system:masters, are exempt) and none were refused
+// during a rollout.
 func StartControlPlane(ctx context.Context, dir string, apiserverArgs []string) (*testenv.ControlPlane, error) {
 	args := append([]string{"--enable-priority-and-fairness=true"}, apiserverArgs...)
 	cp, err := testenv.Start(ctx, testenv.Options{Name: "hub", Role: testenv.RoleHub, Dir: dir, StartTimeout: 2 * time.Minute,
