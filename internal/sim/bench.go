@@ -380,7 +380,7 @@ func requestCounts(ctx context.Context, kc kubernetes.Interface) (RequestCounts,
 	if err != nil {
 		return RequestCounts{}, fmt.Errorf("reading the API server's metrics: %w", err)
 	}
-	total, found, err := sumMetric(data, "apiserver_request_total", "")
+	total, found, err := sumRequests(data, "")
 	if err == nil && !found {
 		err = errors.New("no apiserver_request_total in the API server's metrics")
 	}
@@ -388,14 +388,15 @@ func requestCounts(ctx context.Context, kc kubernetes.Interface) (RequestCounts,
 		return RequestCounts{}, err
 	}
 	// No sample with code 429 is none refused yet.
-	refused, _, err := sumMetric(data, "apiserver_request_total", `code="429"`)
+	refused, _, err := sumRequests(data, `code="429"`)
 	return RequestCounts{Total: total, Refused: refused}, err
 }
 
-// sumMetric adds up every sample of a metric in Prometheus text format
-// whose labels contain label (every sample when label is empty), and says
-// whether there was any.
-func sumMetric(data []byte, name, label string) (float64, bool, error) {
+// sumRequests adds up the samples of apiserver_request_total in Prometheus
+// text format whose labels contain label (every sample when label is
+// empty), and says whether there was any.
+func sumRequests(data []byte, label string) (float64, bool, error) {
+	const name = "apiserver_request_total"
 	var sum float64
 	found := false
 	sc := bufio.NewScanner(bytes.NewReader(data))
@@ -405,10 +406,13 @@ func sumMetric(data []byte, name, label string) (float64, bool, error) {
 		if !strings.HasPrefix(line, name+"{") && !strings.HasPrefix(line, name+" ") {
 			continue
 		}
-		if label != "" && !strings.Contains(line[:strings.LastIndexByte(line, ' ')+1], label) {
+		i := strings.LastIndexByte(line, ' ')
+		if i < 0 {
+			return 0, false, fmt.Errorf("parsing %q: no value", line)
+		}
+		if label != "" && !strings.Contains(line[:i], label) {
 			continue
 		}
-		i := strings.LastIndexByte(line, ' ')
 		v, err := strconv.ParseFloat(line[i+1:], 64)
 		if err != nil {
 			return 0, false, fmt.Errorf("parsing %q: %w", line, err)

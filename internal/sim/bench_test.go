@@ -2,7 +2,7 @@ package sim
 
 import "testing"
 
-func TestSumMetric(t *testing.T) {
+func TestSumRequests(t *testing.T) {
 	const metrics = `# HELP apiserver_request_total Counter of apiserver requests.
 # TYPE apiserver_request_total counter
 apiserver_request_total{code="200",resource="leases",verb="PATCH"} 168311
@@ -20,13 +20,15 @@ apiserver_request_duration_seconds_count{code="429"} 7
 		{`code="429"`, 350012, true},
 		{`code="504"`, 0, false},
 	} {
-		got, found, err := sumMetric([]byte(metrics), "apiserver_request_total", tc.label)
+		got, found, err := sumRequests([]byte(metrics), tc.label)
 		if err != nil || got != tc.want || found != tc.found {
 			t.Errorf("label %q: %v, %v, %v; want %v, %v", tc.label, got, found, err, tc.want, tc.found)
 		}
 	}
-	if _, _, err := sumMetric([]byte("apiserver_request_total{code=\"200\"} x\n"), "apiserver_request_total", ""); err == nil {
-		t.Error("a value that is not a number: no error")
+	for _, bad := range []string{`apiserver_request_total{code="200"} x`, `apiserver_request_total{code="200"}`} {
+		if _, _, err := sumRequests([]byte(bad+"\n"), `code="200"`); err == nil {
+			t.Errorf("%s: no error", bad)
+		}
 	}
 
 	since := RequestCounts{Total: 500, Refused: 120}.Sub(RequestCounts{Total: 200, Refused: 20})
