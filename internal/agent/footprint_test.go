@@ -108,9 +108,7 @@ func TestFootprint(t *testing.T) {
 	// Full re-apply: every Work gets a new revision.
 	cpu1, wall1 := cpuSeconds(t, cmd.Process.Pid), time.Now()
 	for _, n := range names {
-		w, err := e.getWork(t, cluster, n)
-		mustf(t, err, "reading work")
-		e.updateWork(t, w, func(w *fleetv1alpha1.Work) { w.Spec.Revision = "rev-2" })
+		e.updateWork(t, workRef(cluster, n), func(w *fleetv1alpha1.Work) { w.Spec.Revision = "rev-2" })
 	}
 	waitAll("rev-2")
 	took := time.Since(wall1)

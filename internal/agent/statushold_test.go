@@ -66,11 +66,9 @@ func TestFreshApplyIsReportedOnceWhenReadyByTheFirstRecheck(t *testing.T) {
 			}
 
 			// A new spec (a new image) is reported the same way.
-			got, err := e.getWork(t, cluster, "web")
-			mustf(t, err, "reading work")
 			d := deploymentObj(cluster+"-app", 2)
 			d["spec"].(map[string]any)["template"].(map[string]any)["spec"].(map[string]any)["containers"].([]any)[0].(map[string]any)["image"] = "registry.example/web:2.0"
-			e.updateWork(t, got, func(w *fleetv1alpha1.Work) {
+			e.updateWork(t, workRef(cluster, "web"), func(w *fleetv1alpha1.Work) {
 				setManifests(w, namespaceObj(cluster+"-app"), d)
 				w.Spec.Revision = "rev-2"
 			})

@@ -331,6 +331,11 @@ func (e *env) getWork(t *testing.T, cluster, name string) (*fleetv1alpha1.Work, 
 	return w, err
 }
 
+// workRef is a Work to read by name: a cluster's Work called name.
+func workRef(cluster, name string) *fleetv1alpha1.Work {
+	return &fleetv1alpha1.Work{ObjectMeta: metav1.ObjectMeta{Namespace: fleetv1alpha1.ClusterNamespace(cluster), Name: name}}
+}
+
 // updateWork changes the Work as the hub would and updates it, re-reading
 // and retrying on conflicts: the agent writes the Work's status meanwhile.
 // w holds the updated Work afterwards.
