@@ -15,7 +15,7 @@ import (
 	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
 )
 
-// hubKills is how many times the story stops the hub controller.
+// hubKills is how many kills, at least, land while the rollout is in flight.
 const hubKills = 10
 
 // Story 3: the hub controller is killed at random points of a rollout, at
@@ -24,13 +24,15 @@ const hubKills = 10
 //
 // E2E_ROLLOUT_SEED replays a run's kill schedule (the seed is logged).
 func hubKillStory(t *testing.T, f *rolloutFleet) {
-	// Three waves admitting one cluster at a time, so that the run lasts
-	// long enough for every kill to land in it.
+	// Three waves admitting one cluster at a time, the last behind an
+	// approval. The story approves it only once ten kills have landed, so the
+	// rollout cannot end before they do, however fast the machine is.
 	f.givenStrategy("crash", fleetv1alpha1.RolloutStrategySpec{
 		Waves: []fleetv1alpha1.Wave{
 			ringWave("canary", 5*time.Second, progressDeadline, oneAtATime),
 			ringWave("early", 5*time.Second, progressDeadline, oneAtATime),
-			ringWave("general", 5*time.Second, progressDeadline, oneAtATime),
+			ringWave("general", 5*time.Second, progressDeadline, oneAtATime,
+				func(w *fleetv1alpha1.Wave) { w.Approval = fleetv1alpha1.ApprovalRequired }),
 		},
 		OnFailure: fleetv1alpha1.FailureRollback,
 	})
@@ -44,6 +46,8 @@ func hubKillStory(t *testing.T, f *rolloutFleet) {
 	// The reference run, uninterrupted.
 	began := time.Now()
 	name := f.whenImageChanges(reference, webV2)
+	f.thenRolloutAt(name, fleetv1alpha1.RolloutPhaseWaitingForApproval, "general", 2*time.Minute)
+	f.whenApproved(name, "general", crashApprover)
 	ro := f.thenRolloutPhase(name, fleetv1alpha1.RolloutPhaseSucceeded, 2*time.Minute)
 	want := f.outcome(reference, ro)
 	t.Logf("reference run: %s in %s", name, time.Since(began).Round(time.Millisecond))
@@ -67,12 +71,13 @@ func hubKillStory(t *testing.T, f *rolloutFleet) {
 	began = time.Now()
 	name = f.whenImageChanges(crashed, webV2)
 	f.thenRollout(name, "created", 30*time.Second, func(*fleetv1alpha1.Rollout) bool { return true })
-	// Kill it until ten kills landed while the rollout was in flight (or,
-	// should it end first, ten in all), up for 0.1–1.2s, down for 0–2s each
+	// Kill it until the rollout ends, up for 0.1–1.2s, down for 0–2s each
 	// time, so that it dies in every part of its work, startup included.
-	inFlight, kills := 0, 0
+	// The general wave is approved once ten kills landed in flight and the
+	// rollout waits for it; the kills go on through that wave.
+	inFlight, kills, approved := 0, 0, false
 	var schedule []string
-	for kills < 3*hubKills && (inFlight < hubKills && !f.ended(name) || kills < hubKills) {
+	for kills < 3*hubKills && !f.ended(name) {
 		up := 100*time.Millisecond + time.Duration(rng.Int64N(int64(1100*time.Millisecond)))
 		down := time.Duration(rng.Int64N(int64(2 * time.Second)))
 		time.Sleep(up)
@@ -95,6 +100,14 @@ func hubKillStory(t *testing.T, f *rolloutFleet) {
 			t.Fatalf("kill %d: starting the hub: %v", kill, err)
 		}
 		hubDown = false
+		if !approved && inFlight >= hubKills && waitingAt(f.rollout(name), "general") {
+			f.whenApproved(name, "general", crashApprover)
+			approved = true
+		}
+	}
+	if !approved {
+		f.thenRolloutAt(name, fleetv1alpha1.RolloutPhaseWaitingForApproval, "general", 2*time.Minute)
+		f.whenApproved(name, "general", crashApprover)
 	}
 	t.Logf("%d kills, %d of them while the rollout was in flight:\n  %s", kills, inFlight, strings.Join(schedule, "\n  "))
 	ro = f.thenRolloutPhase(name, fleetv1alpha1.RolloutPhaseSucceeded, 2*time.Minute)
@@ -134,6 +147,14 @@ func hubKillStory(t *testing.T, f *rolloutFleet) {
 		}
 	}
 	f.thenWebRuns("team-"+crashed.promise, "shop", webV2, 30*time.Second, allMembers...)
+}
+
+// crashApprover approves the last wave of both runs of the story.
+const crashApprover = "e2e-approver"
+
+// waitingAt reports whether a Rollout waits for the approval of a wave.
+func waitingAt(ro *fleetv1alpha1.Rollout, wave string) bool {
+	return ro != nil && ro.Status.Phase == fleetv1alpha1.RolloutPhaseWaitingForApproval && ro.Status.CurrentWave == wave
 }
 
 // ended reports whether a Rollout reached a terminal phase.
