@@ -29,11 +29,7 @@ func driftCorrections(t *testing.T, opts Options) float64 {
 // with kubectl would.
 func (e *env) editColor(t *testing.T, ns, name, color string) {
 	t.Helper()
-	cm, err := e.memberKube.CoreV1().ConfigMaps(ns).Get(e.ctx, name, metav1.GetOptions{})
-	mustf(t, err, "reading configmap %s", name)
-	cm.Data["color"] = color
-	_, err = e.memberKube.CoreV1().ConfigMaps(ns).Update(e.ctx, cm, metav1.UpdateOptions{})
-	mustf(t, err, "editing configmap %s", name)
+	e.editConfigMap(t, ns, name, func(cm *corev1.ConfigMap) { cm.Data["color"] = color })
 }
 
 // waitColor waits until the ConfigMap's data.color is color and the drift

@@ -13,9 +13,11 @@ import (
 	"testing"
 	"time"
 
+	authorizationv1 "k8s.io/api/authorization/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -70,7 +72,7 @@ func fleetFixture(ctx context.Context, t *testing.T, c client.Client) {
 		case "general-1":
 			setStatus(cl, func() {
 				cl.Status.Availability = fleetv1alpha1.ClusterAvailabilityOffline
-				cl.Status.LastHeartbeatTime = &metav1.Time{Time: time.Now().Add(-10 * time.Minute)}
+				cl.Status.LastHeartbeatTime = &metav1.Time{Time: time.Now().Add(-10*time.Minute - 20*time.Second)}
 				cl.Status.Conditions = []metav1.Condition{{Type: fleetv1alpha1.ConditionOffline, Status: metav1.ConditionTrue,
 					Reason: fleetv1alpha1.ReasonHeartbeatMissed, Message: "no heartbeat for 10m", LastTransitionTime: metav1.Now()}}
 			})
@@ -228,6 +230,10 @@ func TestFleetCommandsAgainstAHub(t *testing.T) {
 		for _, a := range cfg.AuthInfos {
 			a.Impersonate = "bob"
 		}
+		// The authorizer's RBAC cache trails the binding just created.
+		bob := rest.CopyConfig(hub.RESTConfig)
+		bob.Impersonate = rest.ImpersonationConfig{UserName: "bob"}
+		testenv.WaitAllowed(t, bob, authorizationv1.ResourceAttributes{Group: fleetv1alpha1.Group, Resource: "rollouts", Verb: "list", Namespace: "team-a"})
 		bobConfig := filepath.Join(t.TempDir(), "bob.kubeconfig")
 		if err := clientcmd.WriteToFile(*cfg, bobConfig); err != nil {
 			t.Fatal(err)

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	appsv1 "k8s.io/api/apps/v1"
+	authorizationv1 "k8s.io/api/authorization/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -16,6 +17,7 @@ import (
 
 	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
 	"github.com/flotilla-dev/flotilla/internal/kube"
+	"github.com/flotilla-dev/flotilla/internal/testenv"
 )
 
 func gitJoined(name string) *Joined {
@@ -86,6 +88,8 @@ func TestReportOnlyRoleIsReadOnly(t *testing.T) {
 	}
 	cfg := rest.CopyConfig(hub.RESTConfig)
 	cfg.Impersonate = rest.ImpersonationConfig{UserName: "system:serviceaccount:" + ns + ":" + AgentName}
+	// The authorizer's RBAC cache trails the binding just created.
+	testenv.WaitAllowed(t, cfg, authorizationv1.ResourceAttributes{Resource: "configmaps", Verb: "get", Namespace: ns})
 	agent, err := client.New(cfg, client.Options{Scheme: kube.NewScheme()})
 	if err != nil {
 		t.Fatal(err)

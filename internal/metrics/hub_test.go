@@ -298,26 +298,24 @@ func (s *story) reportReady(clusters ...string) {
 // healthy with one drifted ConfigMap per state given, and 2 corrections made.
 func (s *story) reportDrift(cluster string, states ...fleetv1alpha1.DriftState) {
 	s.TB.Helper()
-	w := s.Work(promiseName, team, "web", cluster)
-	w.Status.Resources = []fleetv1alpha1.ResourceStatus{{Version: "v1", Kind: "ConfigMap", Namespace: team, Name: "web",
-		Result: fleetv1alpha1.ApplyResultApplied, Health: fleetv1alpha1.HealthCurrent}}
-	w.Status.Drift = &fleetv1alpha1.DriftSummary{Corrections: 2}
 	since := metav1.NewTime(time.Now().Add(-time.Minute).Truncate(time.Second))
-	for i, state := range states {
-		r := fleetv1alpha1.ResourceStatus{Version: "v1", Kind: "ConfigMap", Namespace: team, Name: fmt.Sprintf("extra-%d", i),
-			Result: fleetv1alpha1.ApplyResultApplied, Health: fleetv1alpha1.HealthCurrent,
-			Drift: &fleetv1alpha1.ResourceDrift{State: state, Fields: []string{"data.color"}, By: "kubectl-edit", Since: &since}}
-		if state == fleetv1alpha1.DriftAccepted {
-			r.Drift.Exception = team + "/hotfix"
-			w.Status.Drift.Accepted++
-		} else {
-			w.Status.Drift.Unexplained++
+	s.UpdateWorkStatus(s.Work(promiseName, team, "web", cluster), func(w *fleetv1alpha1.Work) {
+		w.Status.Resources = []fleetv1alpha1.ResourceStatus{{Version: "v1", Kind: "ConfigMap", Namespace: team, Name: "web",
+			Result: fleetv1alpha1.ApplyResultApplied, Health: fleetv1alpha1.HealthCurrent}}
+		w.Status.Drift = &fleetv1alpha1.DriftSummary{Corrections: 2}
+		for i, state := range states {
+			r := fleetv1alpha1.ResourceStatus{Version: "v1", Kind: "ConfigMap", Namespace: team, Name: fmt.Sprintf("extra-%d", i),
+				Result: fleetv1alpha1.ApplyResultApplied, Health: fleetv1alpha1.HealthCurrent,
+				Drift: &fleetv1alpha1.ResourceDrift{State: state, Fields: []string{"data.color"}, By: "kubectl-edit", Since: &since}}
+			if state == fleetv1alpha1.DriftAccepted {
+				r.Drift.Exception = team + "/hotfix"
+				w.Status.Drift.Accepted++
+			} else {
+				w.Status.Drift.Unexplained++
+			}
+			w.Status.Resources = append(w.Status.Resources, r)
 		}
-		w.Status.Resources = append(w.Status.Resources, r)
-	}
-	if err := s.C.Status().Update(s.Ctx, w); err != nil {
-		s.TB.Fatal(err)
-	}
+	})
 }
 
 // driftGauges is the exposition of the drift gauges of Promise shop.

@@ -7,6 +7,11 @@ import (
 	"testing"
 	"time"
 
+	authorizationv1 "k8s.io/api/authorization/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+
 	"github.com/flotilla-dev/flotilla/config/crd"
 )
 
@@ -69,4 +74,32 @@ func MainWithHub(m *testing.M, use func(*ControlPlane)) int {
 		fmt.Fprintf(os.Stderr, "hub logs:\n%s", hub.Logs(30))
 	}
 	return code
+}
+
+// WaitAllowed waits until the API server allows the user of cfg (an
+// impersonated one too) the action attrs describe. The RBAC authorizer reads
+// roles and bindings from a cache that trails their creation by a moment, so
+// a test that grants a role and acts at once may be refused.
+func WaitAllowed(t testing.TB, cfg *rest.Config, attrs authorizationv1.ResourceAttributes) {
+	t.Helper()
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		t.Fatalf("testenv: %v", err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		review := &authorizationv1.SelfSubjectAccessReview{Spec: authorizationv1.SelfSubjectAccessReviewSpec{ResourceAttributes: &attrs}}
+		got, err := cs.AuthorizationV1().SelfSubjectAccessReviews().Create(context.Background(), review, metav1.CreateOptions{})
+		if err == nil && got.Status.Allowed {
+			return
+		}
+		if time.Now().After(deadline) {
+			why := fmt.Sprint(err)
+			if err == nil {
+				why = got.Status.Reason
+			}
+			t.Fatalf("testenv: %s %s/%s in %q still not allowed after 30s: %s", attrs.Verb, attrs.Group, attrs.Resource, attrs.Namespace, why)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }

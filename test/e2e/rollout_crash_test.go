@@ -150,7 +150,7 @@ func hubKillStory(t *testing.T, f *rolloutFleet) {
 }
 
 // crashApprover approves the last wave of both runs of the story.
-const crashApprover = "e2e-approver"
+const crashApprover = "e2e-release-manager"
 
 // waitingAt reports whether a Rollout waits for the approval of a wave.
 func waitingAt(ro *fleetv1alpha1.Rollout, wave string) bool {

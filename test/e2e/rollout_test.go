@@ -30,8 +30,10 @@ const (
 
 // Strategies of the stories. Short timings keep the file within minutes.
 const (
-	// bakeCanary is long enough for a story to act while the canary bakes.
-	bakeCanary = 4 * time.Second
+	// bakeCanary is long enough for a story to act while the canary bakes,
+	// on a loaded machine too: the bake counts from the agent's report, and
+	// the story sees Baking only after the hub wrote it.
+	bakeCanary = 10 * time.Second
 	// progressDeadline bounds how long an admitted cluster may take.
 	progressDeadline = 15 * time.Second
 )

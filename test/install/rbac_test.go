@@ -106,6 +106,15 @@ func TestHubLeastPrivilege(t *testing.T) {
 	if err := apply(ctx, admin, objs, false); err != nil {
 		t.Fatal(err)
 	}
+	// The authorizer reads RBAC from a cache that trails what was just
+	// applied: start the hub once its Role and both ClusterRoles are in force.
+	for _, attrs := range []authorizationv1.ResourceAttributes{
+		{Group: "coordination.k8s.io", Resource: "leases", Verb: "create", Namespace: platformNamespace},
+		{Group: fleetv1alpha1.Group, Resource: "clusters", Verb: "list"},
+		{Group: "platform.example.com", Resource: "databases", Verb: "list"},
+	} {
+		testenv.WaitAllowed(t, asHub(hubCP.RESTConfig), attrs)
+	}
 	refused := &forbiddenLog{}
 	hubCfg := asHub(hubCP.RESTConfig)
 	hubCfg.Wrap(refused.wrap)

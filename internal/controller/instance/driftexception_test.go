@@ -8,6 +8,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
@@ -99,12 +100,11 @@ func TestDriftExceptionsReachTheirWorks(t *testing.T) {
 	}
 
 	// An agent reports drift the team's exception accepts: it counts it.
-	w.Status.Resources = []fleetv1alpha1.ResourceStatus{{Version: "v1", Kind: "ConfigMap", Namespace: "default", Name: "orders",
-		Result: fleetv1alpha1.ApplyResultApplied, Drift: &fleetv1alpha1.ResourceDrift{State: fleetv1alpha1.DriftAccepted,
-			Fields: []string{"data.size"}, Exception: "dex-a/edge-size"}}}
-	if err := e.C.Status().Update(e.Ctx, w); err != nil {
-		t.Fatal(err)
-	}
+	e.UpdateWorkStatus(w, func(w *fleetv1alpha1.Work) {
+		w.Status.Resources = []fleetv1alpha1.ResourceStatus{{Version: "v1", Kind: "ConfigMap", Namespace: "default", Name: "orders",
+			Result: fleetv1alpha1.ApplyResultApplied, Drift: &fleetv1alpha1.ResourceDrift{State: fleetv1alpha1.DriftAccepted,
+				Fields: []string{"data.size"}, Exception: "dex-a/edge-size"}}}
+	})
 	waitException(t, e, "dex-a", "edge-size", func(st fleetv1alpha1.DriftExceptionStatus) bool {
 		c := meta.FindStatusCondition(st.Conditions, fleetv1alpha1.ConditionActive)
 		return st.MatchedResources == 1 && st.ObservedGeneration == 1 && c != nil && c.Status == metav1.ConditionTrue &&
@@ -114,9 +114,15 @@ func TestDriftExceptionsReachTheirWorks(t *testing.T) {
 		return st.MatchedResources == 0 && conditionIs(st.Conditions, fleetv1alpha1.ConditionActive, metav1.ConditionTrue)
 	})
 
-	// A short exception lands, then expires and drops out.
-	e.Create(driftException("dex-b", "short", time.Now().Add(4*time.Second), fleetv1alpha1.ClusterSelector{Names: []string{"dex-2"}}, "ConfigMap"))
+	// An exception lands; shortened to expire in seconds, it drops out. It
+	// is shortened only once it landed, so a slow hub cannot miss it.
+	short := driftException("dex-b", "short", time.Now().Add(time.Hour), fleetv1alpha1.ClusterSelector{Names: []string{"dex-2"}}, "ConfigMap")
+	e.Create(short)
 	e.WaitWork("dex-db", "dex-b", "billing", "dex-2", hasExceptions("dex-b/short", "flotilla-system/all-configmaps"))
+	expiry := []byte(`{"spec":{"expiresAt":"` + time.Now().Add(2*time.Second).UTC().Format(time.RFC3339) + `"}}`)
+	if err := e.C.Patch(e.Ctx, short, client.RawPatch(types.MergePatchType, expiry)); err != nil {
+		t.Fatalf("shortening the exception: %v", err)
+	}
 	e.WaitWork("dex-db", "dex-b", "billing", "dex-2", hasExceptions("flotilla-system/all-configmaps"))
 	waitException(t, e, "dex-b", "short", func(st fleetv1alpha1.DriftExceptionStatus) bool {
 		return conditionReason(st.Conditions, fleetv1alpha1.ConditionActive) == fleetv1alpha1.ReasonExpired &&

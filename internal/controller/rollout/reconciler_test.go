@@ -180,16 +180,14 @@ func TestFailingCanaryRollsBack(t *testing.T) {
 
 	name, r2 := s.release("rollback", "2", r1)
 	s.moves("rollback", r2, "rollback-c1")
-	w := s.Work("rollback", "rollback-team", "shop", "rollback-c1")
 	now := metav1.Now()
-	w.Status = fleetv1alpha1.WorkStatus{ObservedGeneration: w.Generation, AppliedRevision: r2, Conditions: []metav1.Condition{
-		{Type: fleetv1alpha1.ConditionApplied, Status: metav1.ConditionTrue, Reason: fleetv1alpha1.ReasonApplied, LastTransitionTime: now},
-		{Type: fleetv1alpha1.ConditionHealthy, Status: metav1.ConditionFalse, Reason: fleetv1alpha1.ReasonUnhealthy,
-			Message: "Deployment shop: CrashLoopBackOff", LastTransitionTime: now},
-	}}
-	if err := s.C.Status().Update(s.Ctx, w); err != nil {
-		t.Fatal(err)
-	}
+	s.UpdateWorkStatus(s.Work("rollback", "rollback-team", "shop", "rollback-c1"), func(w *fleetv1alpha1.Work) {
+		w.Status = fleetv1alpha1.WorkStatus{ObservedGeneration: w.Generation, AppliedRevision: r2, Conditions: []metav1.Condition{
+			{Type: fleetv1alpha1.ConditionApplied, Status: metav1.ConditionTrue, Reason: fleetv1alpha1.ReasonApplied, LastTransitionTime: now},
+			{Type: fleetv1alpha1.ConditionHealthy, Status: metav1.ConditionFalse, Reason: fleetv1alpha1.ReasonUnhealthy,
+				Message: "Deployment shop: CrashLoopBackOff", LastTransitionTime: now},
+		}}
+	})
 
 	ro := s.waitRollout(name, "rolling back", phaseIs(fleetv1alpha1.RolloutPhaseRollingBack))
 	if ro.Status.RollbackRevision != r1 || ro.Status.FailureCount != 1 || ro.Status.Failures[0].Cluster != "rollback-c1" {

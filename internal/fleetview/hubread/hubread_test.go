@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	authorizationv1 "k8s.io/api/authorization/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -74,6 +75,8 @@ func TestReadWithTheCallersCredentials(t *testing.T) {
 	aliceConfig := rest.CopyConfig(hub.RESTConfig)
 	aliceConfig.Impersonate = rest.ImpersonationConfig{UserName: "alice"}
 	alice := newClient(t, aliceConfig)
+	// The authorizer's RBAC cache trails the binding just created.
+	testenv.WaitAllowed(t, aliceConfig, authorizationv1.ResourceAttributes{Group: fleetv1alpha1.Group, Resource: "driftexceptions", Verb: "list", Namespace: "team-a"})
 
 	now := time.Now()
 	tests := []struct {

@@ -211,6 +211,26 @@ func (e *Env) UpdateInstance(u *unstructured.Unstructured, change func(*unstruct
 	}
 }
 
+// UpdateWorkStatus changes a Work's status as an agent does, reading it
+// again and changing it anew when the hub wrote the Work meanwhile.
+func (e *Env) UpdateWorkStatus(w *fleetv1alpha1.Work, change func(*fleetv1alpha1.Work)) {
+	e.TB.Helper()
+	first := true
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		if !first {
+			if err := e.C.Get(e.Ctx, client.ObjectKeyFromObject(w), w); err != nil {
+				return err
+			}
+		}
+		first = false
+		change(w)
+		return e.C.Status().Update(e.Ctx, w)
+	})
+	if err != nil {
+		e.TB.Fatalf("update work %s/%s status: %v", w.Namespace, w.Name, err)
+	}
+}
+
 // PromiseReady waits until the Promise is Ready and returns its latest revision.
 func (e *Env) PromiseReady(name string) string {
 	e.TB.Helper()
