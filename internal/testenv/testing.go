@@ -96,9 +96,9 @@ func WaitAllowed(t testing.TB, cfg *rest.Config, attrs authorizationv1.ResourceA
 		if time.Now().After(deadline) {
 			why := fmt.Sprint(err)
 			if err == nil {
-				why = got.Status.Reason
+				why = fmt.Sprintf("refused (reason %q, evaluation error %q)", got.Status.Reason, got.Status.EvaluationError)
 			}
-			t.Fatalf("testenv: %s %s/%s in %q still not allowed after 30s: %s", attrs.Verb, attrs.Group, attrs.Resource, attrs.Namespace, why)
+			t.Fatalf("testenv: %s %s/%s %q in %q still not allowed after 30s: %s", attrs.Verb, attrs.Group, attrs.Resource, attrs.Name, attrs.Namespace, why)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}

@@ -51,7 +51,8 @@ func joinCluster(ctx context.Context, t *testing.T, opts membership.JoinOptions)
 		t.Fatal(err)
 	}
 	// The agent's Role may take a moment to reach the authorizer's cache.
-	testenv.WaitAllowed(t, cfg, authorizationv1.ResourceAttributes{Group: coordinationv1.GroupName, Resource: "leases", Verb: "update", Namespace: joined.Namespace})
+	testenv.WaitAllowed(t, cfg, authorizationv1.ResourceAttributes{
+		Group: coordinationv1.GroupName, Resource: "leases", Verb: "update", Namespace: joined.Namespace, Name: fleetv1alpha1.AgentLease})
 	return &agent{t: t, client: c, key: types.NamespacedName{Namespace: joined.Namespace, Name: fleetv1alpha1.AgentLease}}
 }
 
