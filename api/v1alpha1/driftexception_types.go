@@ -57,7 +57,8 @@ type DriftExceptionStatus struct {
 	// +kubebuilder:validation:MaxItems=16
 	Conditions []metav1.Condition `json:"conditions,omitempty"`
 
-	// matchedResources is the number of drifted resources this exception currently accepts.
+	// matchedResources is the number of drifted resources whose drift (all of
+	// it, or some fields beside unexplained drift) this exception accepts now.
 	// +optional
 	// +kubebuilder:validation:Minimum=0
 	MatchedResources int32 `json:"matchedResources,omitempty"`

@@ -282,10 +282,20 @@ type ResourceDrift struct {
 	// +kubebuilder:validation:MaxLength=253
 	By string `json:"by,omitempty"`
 
-	// exception is the namespace/name of the DriftException accepting it.
+	// exception is the namespace/name of the DriftException accepting it
+	// (state Accepted), or accepting acceptedFields (state Unexplained).
 	// +optional
 	// +kubebuilder:validation:MaxLength=317
 	Exception string `json:"exception,omitempty"`
+
+	// acceptedFields are the fields a DriftException accepts on a resource
+	// that also has unexplained drift (state Unexplained). The drift policy
+	// applies to the fields above; these are left as they are. Empty when the
+	// state is Accepted: fields lists them then.
+	// +optional
+	// +kubebuilder:validation:MaxItems=32
+	// +kubebuilder:validation:items:MaxLength=512
+	AcceptedFields []string `json:"acceptedFields,omitempty"`
 }
 
 // DriftSummary counts drift across a Work.
@@ -295,7 +305,8 @@ type DriftSummary struct {
 	// +kubebuilder:validation:Minimum=0
 	Unexplained int32 `json:"unexplained,omitempty"`
 
-	// accepted is the number of resources whose drift a DriftException accepts.
+	// accepted is the number of resources whose drift DriftExceptions accept
+	// in full; a resource with unexplained drift too counts as unexplained.
 	// +optional
 	// +kubebuilder:validation:Minimum=0
 	Accepted int32 `json:"accepted,omitempty"`

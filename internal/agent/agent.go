@@ -334,8 +334,13 @@ func acceptedDrift(st *workState, work *fleetv1alpha1.Work) acceptedBefore {
 		return out
 	}
 	for _, rs := range work.Status.Resources {
-		if d := rs.Drift; d != nil && d.State == fleetv1alpha1.DriftAccepted {
+		d := rs.Drift
+		switch {
+		case d == nil:
+		case d.State == fleetv1alpha1.DriftAccepted:
 			out[refKey{rs.Group, rs.Kind, rs.Namespace, rs.Name}] = d.Fields
+		case len(d.AcceptedFields) > 0:
+			out[refKey{rs.Group, rs.Kind, rs.Namespace, rs.Name}] = d.AcceptedFields
 		}
 	}
 	return out

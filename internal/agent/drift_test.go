@@ -217,7 +217,8 @@ func TestResyncCorrectsDrift(t *testing.T) {
 }
 
 // Under the Report policy drift is reported, per resource with its fields,
-// who made it and since when, and left alone, also by a restarted agent.
+// who made it and since when, and left alone, also by a restarted agent; the
+// fields an exception accepts on the same resource are reported apart.
 // Replicas an autoscaler sets through the scale subresource, when the
 // manifest leaves them out, are not drift.
 func TestResyncReportsDrift(t *testing.T) {
@@ -229,8 +230,16 @@ func TestResyncReportsDrift(t *testing.T) {
 
 	deploy := deploymentObj(ns, 1)
 	delete(deploy["spec"].(map[string]any), "replicas")
-	w := work(cluster, "web", namespaceObj(ns), deploy, configMapObj(ns, "settings", map[string]string{"color": "blue"}))
+	w := work(cluster, "web", namespaceObj(ns), deploy, configMapObj(ns, "settings", map[string]string{"color": "blue", "size": "s"}))
 	w.Spec.DriftPolicy = fleetv1alpha1.DriftPolicyReport
+	// An exception accepts one of the ConfigMap's keys, not the other.
+	const exc = "drift-report/size"
+	w.Spec.DriftExceptions = []fleetv1alpha1.WorkDriftException{{
+		Name:      exc,
+		Resources: []fleetv1alpha1.ResourceSelector{{Kind: "ConfigMap", Name: "settings"}},
+		Paths:     []string{"data.size"},
+		ExpiresAt: metav1.NewTime(time.Now().Add(time.Hour)),
+	}}
 	mustf(t, e.hubClient.Create(e.ctx, w), "creating work")
 	e.waitWorkReady(t, cluster, "web", 90*time.Second)
 
@@ -239,7 +248,7 @@ func TestResyncReportsDrift(t *testing.T) {
 	scale.Spec.Replicas = 3
 	_, err = e.memberKube.AppsV1().Deployments(ns).UpdateScale(e.ctx, "web", scale, metav1.UpdateOptions{FieldManager: "horizontal-pod-autoscaler"})
 	mustf(t, err, "scaling")
-	e.editConfigMap(t, ns, "settings", func(cm *corev1.ConfigMap) { cm.Data["color"] = "red" })
+	e.editConfigMap(t, ns, "settings", func(cm *corev1.ConfigMap) { cm.Data["color"], cm.Data["size"] = "red", "xl" })
 
 	reported := func(timeout time.Duration) *fleetv1alpha1.Work {
 		var got *fleetv1alpha1.Work
@@ -259,8 +268,9 @@ func TestResyncReportsDrift(t *testing.T) {
 	got := reported(3*opts.ResyncInterval + 30*time.Second)
 	cm := findResource(got, "ConfigMap", "settings", "")
 	if cm.Drift.State != fleetv1alpha1.DriftUnexplained || !slices.Equal(cm.Drift.Fields, []string{"data.color"}) ||
-		cm.Drift.By != "kubectl-edit" || cm.Drift.Since == nil {
-		t.Errorf("configmap drift = %+v, want Unexplained data.color by kubectl-edit with a since", cm.Drift)
+		cm.Drift.By != "kubectl-edit" || cm.Drift.Since == nil ||
+		!slices.Equal(cm.Drift.AcceptedFields, []string{"data.size"}) || cm.Drift.Exception != exc {
+		t.Errorf("configmap drift = %+v, want Unexplained data.color by kubectl-edit with a since, and data.size accepted by %s", cm.Drift, exc)
 	}
 	if dep := findResource(got, "Deployment", "web", ""); dep == nil || dep.Drift != nil {
 		t.Errorf("deployment resource = %+v, want no drift (replicas belong to the autoscaler)", dep)
@@ -282,13 +292,14 @@ func TestResyncReportsDrift(t *testing.T) {
 		return w.Status.LastAppliedTime != nil && !w.Status.LastAppliedTime.Time.Before(restarted.Truncate(time.Second)), describeStatus(w)
 	})
 	got = reported(30 * time.Second)
-	if cm := findResource(got, "ConfigMap", "settings", ""); cm.Drift == nil || !cm.Drift.Since.Equal(since) {
-		t.Errorf("configmap drift after the restart = %+v, want the same since %v", cm.Drift, since)
+	if cm := findResource(got, "ConfigMap", "settings", ""); cm.Drift == nil || !cm.Drift.Since.Equal(since) ||
+		!slices.Equal(cm.Drift.AcceptedFields, []string{"data.size"}) {
+		t.Errorf("configmap drift after the restart = %+v, want the same since %v and data.size accepted", cm.Drift, since)
 	}
 	live, err := e.memberKube.CoreV1().ConfigMaps(ns).Get(e.ctx, "settings", metav1.GetOptions{})
 	mustf(t, err, "reading configmap")
-	if live.Data["color"] != "red" {
-		t.Errorf("color = %q, want red: Report must not correct", live.Data["color"])
+	if live.Data["color"] != "red" || live.Data["size"] != "xl" {
+		t.Errorf("data = %v, want color red and size xl: Report must not correct", live.Data)
 	}
 	d, err := e.memberKube.AppsV1().Deployments(ns).Get(e.ctx, "web", metav1.GetOptions{})
 	mustf(t, err, "reading deployment")

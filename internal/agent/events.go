@@ -90,21 +90,22 @@ func driftTransitions(prev, cur fleetv1alpha1.WorkStatus, excs []fleetv1alpha1.W
 		rs := &cur.Resources[i]
 		old, d := before[refKey{rs.Group, rs.Kind, rs.Namespace, rs.Name}], rs.Drift
 		ref := resourceName(rs)
-		if old != nil && old.State == fleetv1alpha1.DriftAccepted && !active[old.Exception] &&
-			(d == nil || d.State != fleetv1alpha1.DriftAccepted || d.Exception != old.Exception) {
+		oldExc, oldAccepted, oldBy := acceptedPart(old)
+		newExc, newAccepted, newBy := acceptedPart(d)
+		if oldExc != "" && !active[oldExc] && newExc != oldExc {
 			out = append(out, transition{corev1.EventTypeNormal, EventDriftExceptionExpired,
-				fmt.Sprintf("DriftException %s expired: drift on %s (%s) is no longer accepted", old.Exception, ref, fields(old))})
+				fmt.Sprintf("DriftException %s expired: drift on %s (%s) is no longer accepted", oldExc, ref, describeFields(oldAccepted, oldBy))})
 		}
 		if d == nil {
 			continue
 		}
-		switch {
-		case d.State == fleetv1alpha1.DriftUnexplained && (old == nil || old.State != fleetv1alpha1.DriftUnexplained):
+		if d.State == fleetv1alpha1.DriftUnexplained && (old == nil || old.State != fleetv1alpha1.DriftUnexplained) {
 			out = append(out, transition{corev1.EventTypeWarning, fleetv1alpha1.ReasonDriftDetected,
 				fmt.Sprintf("drift on %s left in place: %s", ref, fields(d))})
-		case d.State == fleetv1alpha1.DriftAccepted && (old == nil || old.State != fleetv1alpha1.DriftAccepted || old.Exception != d.Exception):
+		}
+		if newExc != "" && newExc != oldExc {
 			out = append(out, transition{corev1.EventTypeNormal, fleetv1alpha1.ReasonDriftAccepted,
-				fmt.Sprintf("drift on %s accepted by DriftException %s: %s", ref, d.Exception, fields(d))})
+				fmt.Sprintf("drift on %s accepted by DriftException %s: %s", ref, newExc, describeFields(newAccepted, newBy))})
 		}
 	}
 	return out
@@ -117,5 +118,26 @@ func resourceName(rs *fleetv1alpha1.ResourceStatus) string {
 
 // fields describes a reported drift: its fields and who made it.
 func fields(d *fleetv1alpha1.ResourceDrift) string {
-	return describeDrift(drift.Result{Fields: d.Fields, Count: len(d.Fields), By: d.By})
+	return describeFields(d.Fields, d.By)
+}
+
+// describeFields renders drifted fields and who changed them for an Event.
+func describeFields(fields []string, by string) string {
+	return describeDrift(drift.Result{Fields: fields, Count: len(fields), By: by})
+}
+
+// acceptedPart is the exception accepting a reported drift, the fields it
+// accepts and who changed them: all fields when the state is Accepted,
+// acceptedFields alongside unexplained drift (by tells of the unexplained
+// fields then, so it is left out); no exception ("") otherwise.
+func acceptedPart(d *fleetv1alpha1.ResourceDrift) (exception string, fields []string, by string) {
+	switch {
+	case d == nil || d.Exception == "":
+		return "", nil, ""
+	case d.State == fleetv1alpha1.DriftAccepted:
+		return d.Exception, d.Fields, d.By
+	case len(d.AcceptedFields) > 0:
+		return d.Exception, d.AcceptedFields, ""
+	}
+	return "", nil, ""
 }

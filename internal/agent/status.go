@@ -209,6 +209,15 @@ func setDrift(st *fleetv1alpha1.WorkStatus, prev fleetv1alpha1.WorkStatus, rec *
 	}
 }
 
+// clipFields bounds each field path as the API does.
+func clipFields(fields []string) []string {
+	var out []string
+	for _, f := range fields {
+		out = append(out, clip(f, 512))
+	}
+	return out
+}
+
 // describeDrift renders a drift for a condition message.
 func describeDrift(d drift.Result) string {
 	if d.Deleted {
@@ -236,21 +245,22 @@ func driftSince(prev fleetv1alpha1.WorkStatus) map[refKey]metav1.Time {
 }
 
 // resourceDrift is the drift reported on a resource: unexplained drift if
-// any (the policy applies to it), else accepted drift; nil when none.
+// any (the policy applies to it), with the fields an exception accepts
+// alongside; else accepted drift; nil when none.
 func resourceDrift(r resourceResult, since map[refKey]metav1.Time, now time.Time) *fleetv1alpha1.ResourceDrift {
 	res := r.drift
 	d := &fleetv1alpha1.ResourceDrift{State: fleetv1alpha1.DriftUnexplained}
-	if res == nil {
-		if r.accepted == nil {
-			return nil
-		}
+	switch {
+	case res == nil && r.accepted == nil:
+		return nil
+	case res == nil:
 		res = r.accepted
 		d.State, d.Exception = fleetv1alpha1.DriftAccepted, clip(r.exception, 317)
+	case r.accepted != nil:
+		d.Exception, d.AcceptedFields = clip(r.exception, 317), clipFields(r.accepted.Fields)
 	}
 	d.By = clip(res.By, 253)
-	for _, f := range res.Fields {
-		d.Fields = append(d.Fields, clip(f, 512))
-	}
+	d.Fields = clipFields(res.Fields)
 	if t, ok := since[r.ref.key()]; ok {
 		d.Since = &t
 	} else {

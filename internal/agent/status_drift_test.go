@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"slices"
 	"testing"
 	"time"
 
@@ -126,5 +127,59 @@ func TestStatusAcceptedDrift(t *testing.T) {
 	// Someone put the object back while the exception holds: nothing expired.
 	if events := driftTransitions(st, computeStatus(st, fixedRec, t0), excs, t0); len(events) != 0 {
 		t.Errorf("events when accepted drift goes away = %+v, want none", events)
+	}
+}
+
+// A resource with unexplained drift and drift an exception accepts reports
+// both: the policy's fields, and the accepted ones with their exception. The
+// accepted fields survive a restart through the status, and each part has
+// its own Events.
+func TestStatusMixedDrift(t *testing.T) {
+	const exc = "team-a/scale-test"
+	dep := applied(depB, fleetv1alpha1.HealthCurrent, "")
+	dep.drift = &drift.Result{Fields: []string{"spec.template.spec.containers[name=web].image"}, Count: 1, By: "kubectl-set"}
+	dep.accepted = &drift.Result{Fields: []string{"spec.replicas"}, Count: 1, By: "hpa-like"}
+	dep.exception = exc
+	rec := pass(1, "rev", []resourceResult{applied(cmA, fleetv1alpha1.HealthCurrent, ""), dep})
+	rec.driftJudged = true
+	st := computeStatus(fleetv1alpha1.WorkStatus{}, rec, t0)
+
+	rd := st.Resources[1].Drift
+	if rd == nil || rd.State != fleetv1alpha1.DriftUnexplained || rd.Exception != exc || rd.By != "kubectl-set" ||
+		!slices.Equal(rd.Fields, dep.drift.Fields) || !slices.Equal(rd.AcceptedFields, []string{"spec.replicas"}) {
+		t.Fatalf("resource drift = %+v, want unexplained image, accepted replicas by %s", rd, exc)
+	}
+	if st.Drift == nil || st.Drift.Unexplained != 1 || st.Drift.Accepted != 0 {
+		t.Errorf("summary = %+v, want 1 unexplained (a resource counts once)", st.Drift)
+	}
+	wantCond(t, st, fleetv1alpha1.ConditionDrifted, metav1.ConditionTrue, fleetv1alpha1.ReasonDriftDetected, "image (by kubectl-set)")
+
+	// After a restart the agent knows which fields were accepted from the status.
+	prev := acceptedDrift(&workState{}, &fleetv1alpha1.Work{Status: st})
+	if got := prev[depB.key()]; !slices.Equal(got, []string{"spec.replicas"}) {
+		t.Errorf("accepted before, read from the status = %v, want spec.replicas", got)
+	}
+
+	later := metav1.NewTime(t0.Add(time.Hour))
+	excs := []fleetv1alpha1.WorkDriftException{{Name: exc, ExpiresAt: later}}
+	events := driftTransitions(fleetv1alpha1.WorkStatus{}, st, excs, t0)
+	if len(events) != 2 || events[0].reason != fleetv1alpha1.ReasonDriftDetected ||
+		events[1].message != "drift on Deployment.apps/ns/b accepted by DriftException team-a/scale-test: spec.replicas" {
+		t.Errorf("events when mixed drift appears = %+v, want DriftDetected, then DriftAccepted for replicas", events)
+	}
+
+	// The exception expired: all of it is unexplained now.
+	dep.accepted, dep.exception = nil, ""
+	dep.drift = &drift.Result{Fields: []string{"spec.replicas", "spec.template.spec.containers[name=web].image"}, Count: 2}
+	rec = pass(1, "rev", []resourceResult{applied(cmA, fleetv1alpha1.HealthCurrent, ""), dep})
+	rec.driftJudged = true
+	next := computeStatus(st, rec, t0.Add(2*time.Hour))
+	if got := next.Resources[1].Drift; got.Exception != "" || len(got.AcceptedFields) != 0 || !got.Since.Time.Equal(t0) {
+		t.Errorf("drift after expiry = %+v, want no accepted part, first seen at %v", got, t0)
+	}
+	events = driftTransitions(st, next, excs, t0.Add(2*time.Hour))
+	if len(events) != 1 || events[0].reason != EventDriftExceptionExpired ||
+		events[0].message != "DriftException team-a/scale-test expired: drift on Deployment.apps/ns/b (spec.replicas) is no longer accepted" {
+		t.Errorf("events on expiry = %+v, want DriftExceptionExpired naming replicas", events)
 	}
 }

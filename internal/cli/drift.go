@@ -46,7 +46,9 @@ applies to it), then drift a DriftException accepts; the oldest first.
 RESOURCE is Kind[.group]/[namespace/]name on the member. BY is the field
 manager that made the change, when the agent could tell. AGE is how long
 ago the agent first saw the drift. An accepted row names its DriftException
-with its owner and the time left until it expires.
+with its owner and the time left until it expires. An unexplained row lists
+after its fields, in brackets, the fields a DriftException accepts on the
+same resource, and names that exception.
 
 --cluster and --promise narrow both the summary and the rows; -n narrows them
 to the instances of a namespace (a Promise's fleet resources belong to
@@ -154,7 +156,7 @@ func printDrift(w io.Writer, r *driftReport) {
 				age = duration.HumanDuration(r.GeneratedAt.Sub(*d.Since))
 			}
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", printable(d.Cluster), printable(d.Promise),
-				orDefault(printable(d.Instance), "-"), printable(resourceName(d)), d.State, orDefault(printable(driftFields(d.Fields)), "-"),
+				orDefault(printable(d.Instance), "-"), printable(resourceName(d)), d.State, orDefault(printable(describeFields(d)), "-"),
 				orDefault(printable(d.By), "-"), age, printable(describeException(d.Exception, r.GeneratedAt)))
 		}
 		_ = tw.Flush()
@@ -174,6 +176,16 @@ func resourceName(d fleetview.DriftedResource) string {
 		s += "/" + d.Namespace
 	}
 	return s + "/" + d.Name
+}
+
+// describeFields is a row's drifted fields, then the fields an exception
+// accepts alongside unexplained ones, in brackets.
+func describeFields(d fleetview.DriftedResource) string {
+	s := driftFields(d.Fields)
+	if len(d.AcceptedFields) > 0 {
+		s += " [accepted: " + driftFields(d.AcceptedFields) + "]"
+	}
+	return s
 }
 
 // driftFields names the first driftFieldsShown fields and how many more.

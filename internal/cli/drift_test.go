@@ -31,7 +31,8 @@ func TestPrintDrift(t *testing.T) {
 			Clusters:  fleetview.DriftCounts{Unexplained: 1, Accepted: 2, Total: 2},
 			Items: []fleetview.DriftedResource{
 				{Cluster: "eu-1", Promise: "db", Kind: "ClusterRole", Group: "rbac.authorization.k8s.io", Name: "db-reader",
-					State: fleetv1alpha1.DriftUnexplained, Fields: []string{"rules"}},
+					State: fleetv1alpha1.DriftUnexplained, Fields: []string{"rules"}, AcceptedFields: []string{"metadata.labels"},
+					Exception: &fleetview.DriftExceptionView{Namespace: "flotilla-system", Name: "labels", Owner: "platform", ExpiresAt: in(72*time.Hour + time.Minute)}},
 				{Cluster: "eu-1", Promise: "web", Instance: "team-a/shop", Kind: "Deployment", Group: "apps", Namespace: "team-a", Name: "shop",
 					State: fleetv1alpha1.DriftUnexplained, By: "kubectl\x1b[31m", Since: in(-5 * time.Hour),
 					Fields: []string{"spec.replicas", "spec.template.spec.containers[name=app].image", "metadata.labels.app", "spec.paused"}},
@@ -52,7 +53,7 @@ func TestPrintDrift(t *testing.T) {
 	printDrift(&b, &report)
 	want := `5 resources drifted on 2 clusters: 2 unexplained, 3 accepted
 CLUSTER  PROMISE  INSTANCE     RESOURCE                                         STATE        FIELDS                                                                                BY            AGE  EXCEPTION
-eu-1     db       -            ClusterRole.rbac.authorization.k8s.io/db-reader  Unexplained  rules                                                                                 -             -    -
+eu-1     db       -            ClusterRole.rbac.authorization.k8s.io/db-reader  Unexplained  rules [accepted: metadata.labels]                                                     -             -    flotilla-system/labels (platform, 3d left)
 eu-1     web      team-a/shop  Deployment.apps/team-a/shop                      Unexplained  spec.replicas,spec.template.spec.containers[name=app].image,metadata.labels.app (+1)  kubectl?[31m  5h   -
 eu-1     web      team-a/shop  ConfigMap/team-a/shop                            Accepted     data.color                                                                            kubectl-edit  26h  team-a/hotfix (alice, 3d left)
 eu-2     web      team-a/shop  ConfigMap/team-a/shop                            Accepted     data.color                                                                            -             60m  team-a/old (bob, expired 10m ago)

@@ -289,7 +289,7 @@ func TestBrowserShowsTheFleet(t *testing.T) {
 		t.Errorf("%d drift rows, want 2", got)
 	}
 	if got := text(b, `[data-testid=drift-row].drift-Unexplained[data-cluster=eu-1]`); !strings.Contains(got, "ConfigMap/shop/cart") ||
-		!strings.Contains(got, "data.size") || !strings.Contains(got, "kubectl-edit") {
+		!strings.Contains(got, "data.size [accepted: data.color]") || !strings.Contains(got, "kubectl-edit") {
 		t.Errorf("eu-1's unexplained drift row %q", got)
 	}
 	if got := text(b, `[data-testid=drift-row].drift-Accepted[data-cluster=us-1]`); !strings.Contains(got, "shop/tolerated (db-team, expires ") {

@@ -112,8 +112,8 @@ func TestFleetAPIReturnsTheView(t *testing.T) {
 		unexplained, accepted := d.Items[0], d.Items[1]
 		if unexplained.Cluster != "eu-1" || unexplained.State != fleetv1alpha1.DriftUnexplained || unexplained.Instance != "shop/cart" ||
 			unexplained.Kind != "ConfigMap" || unexplained.By != "kubectl-edit" || len(unexplained.Fields) != 1 || unexplained.Since == nil ||
-			unexplained.Exception != nil {
-			t.Errorf("first drifted resource %+v, want eu-1's unexplained drift", unexplained)
+			!slices.Equal(unexplained.AcceptedFields, []string{"data.color"}) || unexplained.Exception == nil || unexplained.Exception.Name != "tolerated" {
+			t.Errorf("first drifted resource %+v, want eu-1's unexplained drift with data.color accepted by shop/tolerated", unexplained)
 		}
 		if e := accepted.Exception; accepted.Cluster != "us-1" || accepted.State != fleetv1alpha1.DriftAccepted || e == nil ||
 			e.Namespace != "shop" || e.Name != "tolerated" || e.Owner != "db-team" || e.Reason != "tuning by hand" || e.ExpiresAt == nil {

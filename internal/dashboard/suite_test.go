@@ -296,7 +296,10 @@ func reportDrift(t testing.TB, e *promisetest.Env, w *fleetv1alpha1.Work, state 
 	drift := &fleetv1alpha1.ResourceDrift{State: state, Fields: []string{"data.size"}, By: "kubectl-edit",
 		Since: &metav1.Time{Time: now.Add(-2 * time.Hour)}}
 	w.Status.Drift = &fleetv1alpha1.DriftSummary{Unexplained: 1, Corrections: 2}
+	// Unexplained drift comes with a field the exception accepts.
+	drift.AcceptedFields, drift.Exception = []string{"data.color"}, "shop/tolerated"
 	if state == fleetv1alpha1.DriftAccepted {
+		drift.AcceptedFields = nil
 		drift.Exception = "shop/tolerated"
 		w.Status.Drift = &fleetv1alpha1.DriftSummary{Accepted: 1}
 	}

@@ -77,11 +77,15 @@ type DriftedResource struct {
 
 	State  fleetv1alpha1.DriftState `json:"state"`
 	Fields []string                 `json:"fields,omitempty"`
+	// AcceptedFields are fields Exception accepts on a resource whose other
+	// drift is unexplained (State Unexplained); left as they are.
+	AcceptedFields []string `json:"acceptedFields,omitempty"`
 	// By is the field manager that made the change, when known.
 	By string `json:"by,omitempty"`
 	// Since is when the agent first saw the drift; the age is GeneratedAt - Since.
 	Since *time.Time `json:"since,omitempty"`
-	// Exception is the DriftException accepting the drift.
+	// Exception is the DriftException accepting the drift (State Accepted)
+	// or AcceptedFields.
 	Exception *DriftExceptionView `json:"exception,omitempty"`
 }
 
@@ -222,8 +226,10 @@ func driftedResource(w *fleetv1alpha1.Work, r *fleetv1alpha1.ResourceStatus, exc
 		Since:     timePtr(r.Drift.Since),
 	}
 	if item.State != fleetv1alpha1.DriftAccepted {
-		// Anything not accepted is left to the drift policy.
+		// Anything not accepted is left to the drift policy; fields an
+		// exception accepts alongside are listed apart.
 		item.State = fleetv1alpha1.DriftUnexplained
+		item.AcceptedFields = r.Drift.AcceptedFields
 	}
 	if ref := r.Drift.Exception; ref != "" {
 		ev := &DriftExceptionView{Name: ref}

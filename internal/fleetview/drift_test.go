@@ -41,6 +41,13 @@ func withDrift(w fleetv1alpha1.Work, corrections int64, resources ...fleetv1alph
 	return w
 }
 
+// alsoAccepted adds fields an exception accepts to a resource with
+// unexplained drift.
+func alsoAccepted(r fleetv1alpha1.ResourceStatus, fields ...string) fleetv1alpha1.ResourceStatus {
+	r.Drift.AcceptedFields = fields
+	return r
+}
+
 func fleetWork(cluster, promise string) fleetv1alpha1.Work {
 	w := work(cluster, promise, "", "r-1", "r-1", healthy)
 	w.Name = promise + "-fleet"
@@ -62,7 +69,7 @@ func driftSnapshot() Snapshot {
 		Now: now,
 		Works: []fleetv1alpha1.Work{
 			withDrift(work("c1", "web", "shop", "web-2", "web-2", healthy), 3,
-				drifted("Deployment", "team-a", "shop", U, time.Hour, "", "spec.replicas"),
+				alsoAccepted(drifted("Deployment", "team-a", "shop", U, time.Hour, "team-a/hotfix", "spec.replicas"), "metadata.labels.tier"),
 				drifted("ConfigMap", "team-a", "shop", A, 3*time.Hour, "team-a/hotfix", "data.color")),
 			withDrift(work("c2", "web", "shop", "web-2", "web-2", healthy), 0,
 				drifted("Deployment", "team-a", "shop", U, 2*time.Hour, "", "spec.template.spec.containers[name=app].image")),
@@ -88,7 +95,9 @@ func TestBuildDrift(t *testing.T) {
 		Namespace: "team-a", Name: "shop", State: fleetv1alpha1.DriftUnexplained,
 		Fields: []string{"spec.template.spec.containers[name=app].image"}, By: "kubectl-edit", Since: at(2 * time.Hour)}
 	deployC1 := DriftedResource{Cluster: "c1", Promise: "web", Instance: "team-a/shop", Work: "web-shop", Group: "apps", Kind: "Deployment",
-		Namespace: "team-a", Name: "shop", State: fleetv1alpha1.DriftUnexplained, Fields: []string{"spec.replicas"}, By: "kubectl-edit", Since: at(time.Hour)}
+		Namespace: "team-a", Name: "shop", State: fleetv1alpha1.DriftUnexplained, Fields: []string{"spec.replicas"}, By: "kubectl-edit", Since: at(time.Hour),
+		AcceptedFields: []string{"metadata.labels.tier"}, // and the exception that accepts them:
+		Exception:      &DriftExceptionView{Namespace: "team-a", Name: "hotfix", Owner: "alice", Reason: "incident 7", ExpiresAt: &expires}}
 	roleC3 := DriftedResource{Cluster: "c3", Promise: "db", Work: "db-fleet", Kind: "ClusterRole", Name: "db-reader",
 		State: fleetv1alpha1.DriftUnexplained, By: "kubectl-edit"}
 	cmC1 := DriftedResource{Cluster: "c1", Promise: "web", Instance: "team-a/shop", Work: "web-shop", Kind: "ConfigMap", Namespace: "team-a", Name: "shop",

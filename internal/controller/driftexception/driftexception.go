@@ -112,7 +112,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 }
 
 // Status is an exception's status at now: Active until expiresAt, and the
-// number of drifted resources of works whose drift it accepts.
+// number of drifted resources of works whose drift (or part of it) it accepts.
 func Status(e *fleetv1alpha1.DriftException, works []fleetv1alpha1.Work, now time.Time) fleetv1alpha1.DriftExceptionStatus {
 	st := *e.Status.DeepCopy()
 	st.ObservedGeneration = e.Generation
@@ -120,7 +120,8 @@ func Status(e *fleetv1alpha1.DriftException, works []fleetv1alpha1.Work, now tim
 	var matched int32
 	for i := range works {
 		for _, rs := range works[i].Status.Resources {
-			if d := rs.Drift; d != nil && d.State == fleetv1alpha1.DriftAccepted && d.Exception == name {
+			// Accepted in full, or some fields beside unexplained drift.
+			if d := rs.Drift; d != nil && d.Exception == name && (d.State == fleetv1alpha1.DriftAccepted || len(d.AcceptedFields) > 0) {
 				matched++
 			}
 		}

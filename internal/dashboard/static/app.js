@@ -453,6 +453,14 @@
     return s;
   }
 
+  // driftFields lists a row's drifted fields, then in brackets the fields an
+  // exception accepts on the same resource while the rest is unexplained.
+  function driftFields(r) {
+    let s = (r.fields || []).join(", ") || "—";
+    if (r.acceptedFields && r.acceptedFields.length) s += " [accepted: " + r.acceptedFields.join(", ") + "]";
+    return s;
+  }
+
   function renderDrift(v) {
     const d = drift(v);
     const total = n(d.resources.total);
@@ -465,7 +473,7 @@
     },
     el("td", { text: r.cluster }), el("td", { text: r.promise }), el("td", { text: r.instance || "—" }),
     el("td", { text: resourceName(r) }), el("td", { class: "state", text: r.state }),
-    el("td", { class: "fields", text: (r.fields || []).join(", ") || "—" }), el("td", { text: r.by || "—" }),
+    el("td", { class: "fields", text: driftFields(r) }), el("td", { text: r.by || "—" }),
     el("td", { text: r.since ? age(r.since, v.generatedAt).replace(/ ago$/, "") : "—", title: r.since ? fmtTime(r.since) : undefined }),
     el("td", { text: describeException(r.exception, v.generatedAt), title: (r.exception && r.exception.reason) || undefined })))
       : [el("tr", {}, el("td", { colspan: "9", class: "empty", text: "No drift." }))]));

@@ -1,0 +1,47 @@
+package driftexception
+
+import (
+	"testing"
+	"time"
+
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
+)
+
+// matchedResources counts the resources whose drift the exception accepts,
+// in full or beside unexplained drift; Active follows expiresAt.
+func TestStatus(t *testing.T) {
+	now := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
+	e := &fleetv1alpha1.DriftException{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "team-a", Name: "sale", Generation: 2},
+		Spec:       fleetv1alpha1.DriftExceptionSpec{Owner: "alice", ExpiresAt: metav1.NewTime(now.Add(time.Hour))},
+	}
+	resource := func(d *fleetv1alpha1.ResourceDrift) fleetv1alpha1.ResourceStatus {
+		return fleetv1alpha1.ResourceStatus{Kind: "ConfigMap", Name: "x", Drift: d}
+	}
+	const U, A = fleetv1alpha1.DriftUnexplained, fleetv1alpha1.DriftAccepted
+	works := []fleetv1alpha1.Work{{Status: fleetv1alpha1.WorkStatus{Resources: []fleetv1alpha1.ResourceStatus{
+		resource(&fleetv1alpha1.ResourceDrift{State: A, Fields: []string{"data.size"}, Exception: "team-a/sale"}),                                         // counts
+		resource(&fleetv1alpha1.ResourceDrift{State: U, Fields: []string{"data.color"}, AcceptedFields: []string{"data.size"}, Exception: "team-a/sale"}), // counts
+		resource(&fleetv1alpha1.ResourceDrift{State: A, Fields: []string{"data.size"}, Exception: "team-b/sale"}),                                         // another exception
+		resource(&fleetv1alpha1.ResourceDrift{State: U, Fields: []string{"data.color"}}),                                                                  // unexplained only
+		resource(nil),
+	}}}}
+
+	st := Status(e, works, now)
+	if st.MatchedResources != 2 || st.ObservedGeneration != 2 {
+		t.Errorf("matchedResources %d, observedGeneration %d; want 2 and 2", st.MatchedResources, st.ObservedGeneration)
+	}
+	if c := meta.FindStatusCondition(st.Conditions, fleetv1alpha1.ConditionActive); c == nil || c.Status != metav1.ConditionTrue || c.Reason != fleetv1alpha1.ReasonInForce {
+		t.Errorf("Active before expiry = %+v, want True/InForce", c)
+	}
+	st = Status(e, nil, now.Add(time.Hour))
+	if c := meta.FindStatusCondition(st.Conditions, fleetv1alpha1.ConditionActive); c == nil || c.Status != metav1.ConditionFalse || c.Reason != fleetv1alpha1.ReasonExpired {
+		t.Errorf("Active at expiry = %+v, want False/Expired", c)
+	}
+	if st.MatchedResources != 0 {
+		t.Errorf("matchedResources without works = %d", st.MatchedResources)
+	}
+}
