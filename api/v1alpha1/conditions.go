@@ -63,12 +63,15 @@ const (
 	// ReasonHeartbeatNotRequired: a git-delivered cluster with healthSource None
 	// has no agent, so it counts as available without a heartbeat.
 	ReasonHeartbeatNotRequired = "HeartbeatNotRequired"
-	ReasonGitPushed            = "GitPushed"
-	ReasonGitPushFailed        = "GitPushFailed"
-	ReasonGitAuthFailed        = "GitAuthFailed"
-	ReasonGitUnreachable       = "GitUnreachable"
-	ReasonSecretNotFound       = "SecretNotFound"
-	ReasonInstancesPresent     = "InstancesPresent"
+	// ReasonAgentModeMismatch (Cluster Ready False): the agent heartbeats, but
+	// its mode does not fit the cluster's delivery (see AnnotationAgentMode).
+	ReasonAgentModeMismatch = "AgentModeMismatch"
+	ReasonGitPushed         = "GitPushed"
+	ReasonGitPushFailed     = "GitPushFailed"
+	ReasonGitAuthFailed     = "GitAuthFailed"
+	ReasonGitUnreachable    = "GitUnreachable"
+	ReasonSecretNotFound    = "SecretNotFound"
+	ReasonInstancesPresent  = "InstancesPresent"
 
 	// Promise and PromiseRevision
 	ReasonRenderFailed    = "RenderFailed"

@@ -11,4 +11,16 @@ const (
 	AnnotationNodeCount = Group + "/node-count"
 	// AnnotationAgentVersion is the version of the agent running on the member.
 	AnnotationAgentVersion = Group + "/agent-version"
+	// AnnotationAgentMode is how the agent delivers: AgentModeApply or
+	// AgentModeReportOnly. The hub checks it against the Cluster's delivery.
+	AnnotationAgentMode = Group + "/agent-mode"
+)
+
+// Agent modes (AnnotationAgentMode).
+const (
+	// AgentModeApply: the agent applies Works (delivery Agent).
+	AgentModeApply = "Apply"
+	// AgentModeReportOnly: the agent only reports health and drift of what
+	// a GitOps tool applied (delivery Git, healthSource Agent).
+	AgentModeReportOnly = "ReportOnly"
 )

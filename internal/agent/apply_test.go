@@ -99,7 +99,8 @@ func TestAppliesWorkAndReportsHealthyDeployment(t *testing.T) {
 		}
 		a := lease.Annotations
 		return strings.HasPrefix(a[fleetv1alpha1.AnnotationKubernetesVersion], "v1.") && a[fleetv1alpha1.AnnotationNodeCount] == "3" &&
-			a[fleetv1alpha1.AnnotationAgentVersion] == "v0.0.0-test", fmt.Sprint(a)
+			a[fleetv1alpha1.AnnotationAgentVersion] == "v0.0.0-test" &&
+			a[fleetv1alpha1.AnnotationAgentMode] == fleetv1alpha1.AgentModeApply, fmt.Sprint(a)
 	})
 
 	// Metrics and probes.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"strconv"
 	"sync"
 	"time"
@@ -133,12 +134,13 @@ func (h *hubClient) updateWorkStatus(ctx context.Context, work *fleetv1alpha1.Wo
 // A conflict (someone else wrote the Lease: `flotilla join` again) falls
 // back to the patch at once; any other failure makes the next renewal patch.
 //
-// The member's facts, when known, ride along as annotations (see
-// fleetv1alpha1.AnnotationKubernetesVersion): the hub copies them into the
-// Cluster's status, so reporting them costs no request and no right outside
+// The member's facts, when known, and the agent's version and mode ride
+// along as annotations (see fleetv1alpha1.AnnotationKubernetesVersion): the
+// hub copies them into the Cluster's status and checks the mode against the
+// cluster's delivery, so reporting them costs no request and no right outside
 // the cluster's namespace. The Lease is created by `flotilla join`; the
 // agent has no right to create it, so a missing Lease is a NotFound error.
-func (h *hubClient) renewLease(ctx context.Context, holder string, grace time.Duration, now time.Time, facts *clusterFacts, agentVersion string) error {
+func (h *hubClient) renewLease(ctx context.Context, holder string, grace time.Duration, now time.Time, facts *clusterFacts, self agentIdentity) error {
 	ctx, cancel := context.WithTimeout(ctx, hubRequestTimeout)
 	defer cancel()
 	h.leaseMu.Lock()
@@ -150,12 +152,12 @@ func (h *hubClient) renewLease(ctx context.Context, holder string, grace time.Du
 	)
 	if h.lease != nil {
 		update := h.lease.DeepCopy()
-		renew(update, holder, grace, now, facts, agentVersion)
+		renew(update, holder, grace, now, facts, self)
 		stored, err = leases.Update(ctx, update, metav1.UpdateOptions{})
 	}
 	if h.lease == nil || apierrors.IsConflict(err) {
 		var patch []byte
-		if patch, err = json.Marshal(leaseRenewal(holder, grace, now, facts, agentVersion)); err != nil {
+		if patch, err = json.Marshal(leaseRenewal(holder, grace, now, facts, self)); err != nil {
 			return fmt.Errorf("encoding lease renewal: %w", err)
 		}
 		stored, err = leases.Patch(ctx, fleetv1alpha1.AgentLease, types.MergePatchType, patch, metav1.PatchOptions{})
@@ -171,40 +173,49 @@ func (h *hubClient) renewLease(ctx context.Context, holder string, grace time.Du
 	return nil
 }
 
+// agentIdentity is what the agent says of itself on its Lease: its version
+// and mode (fleetv1alpha1.AgentModeApply or AgentModeReportOnly).
+type agentIdentity struct {
+	Version, Mode string
+}
+
 // renew sets what a renewal writes on a Lease read before: the same fields
 // leaseRenewal patches.
-func renew(lease *coordinationv1.Lease, holder string, grace time.Duration, now time.Time, facts *clusterFacts, agentVersion string) {
+func renew(lease *coordinationv1.Lease, holder string, grace time.Duration, now time.Time, facts *clusterFacts, self agentIdentity) {
 	duration := int32(grace / time.Second)
 	renewTime := metav1.NewMicroTime(now)
 	lease.Spec.HolderIdentity = &holder
 	lease.Spec.LeaseDurationSeconds = &duration
 	lease.Spec.RenewTime = &renewTime
-	if facts != nil {
-		if lease.Annotations == nil {
-			lease.Annotations = map[string]string{}
-		}
-		lease.Annotations[fleetv1alpha1.AnnotationKubernetesVersion] = facts.KubernetesVersion
-		lease.Annotations[fleetv1alpha1.AnnotationNodeCount] = strconv.FormatInt(int64(facts.NodeCount), 10)
-		lease.Annotations[fleetv1alpha1.AnnotationAgentVersion] = agentVersion
+	if lease.Annotations == nil {
+		lease.Annotations = map[string]string{}
 	}
+	maps.Copy(lease.Annotations, leaseAnnotations(facts, self))
 }
 
-// leaseRenewal is the merge patch that renews the Lease and, when facts is
-// not nil, reports them. A merge patch leaves other annotations alone.
-func leaseRenewal(holder string, grace time.Duration, now time.Time, facts *clusterFacts, agentVersion string) map[string]any {
-	patch := map[string]any{
+// leaseRenewal is the merge patch that renews the Lease and says what
+// leaseAnnotations do. A merge patch leaves other annotations alone.
+func leaseRenewal(holder string, grace time.Duration, now time.Time, facts *clusterFacts, self agentIdentity) map[string]any {
+	return map[string]any{
+		"metadata": map[string]any{"annotations": leaseAnnotations(facts, self)},
 		"spec": map[string]any{
 			"holderIdentity":       holder,
 			"leaseDurationSeconds": int64(grace / time.Second),
 			"renewTime":            metav1.NewMicroTime(now),
 		},
 	}
-	if facts != nil {
-		patch["metadata"] = map[string]any{"annotations": map[string]string{
-			fleetv1alpha1.AnnotationKubernetesVersion: facts.KubernetesVersion,
-			fleetv1alpha1.AnnotationNodeCount:         strconv.FormatInt(int64(facts.NodeCount), 10),
-			fleetv1alpha1.AnnotationAgentVersion:      agentVersion,
-		}}
+}
+
+// leaseAnnotations are the agent's version and mode, and the member's facts
+// when known.
+func leaseAnnotations(facts *clusterFacts, self agentIdentity) map[string]string {
+	out := map[string]string{
+		fleetv1alpha1.AnnotationAgentVersion: self.Version,
+		fleetv1alpha1.AnnotationAgentMode:    self.Mode,
 	}
-	return patch
+	if facts != nil {
+		out[fleetv1alpha1.AnnotationKubernetesVersion] = facts.KubernetesVersion
+		out[fleetv1alpha1.AnnotationNodeCount] = strconv.FormatInt(int64(facts.NodeCount), 10)
+	}
+	return out
 }

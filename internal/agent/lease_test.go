@@ -40,7 +40,7 @@ func TestLeaseRenewalPatchesFirstThenUpdates(t *testing.T) {
 	h := &hubClient{cluster: "edge-1", namespace: ns, kube: kube}
 	facts := &clusterFacts{KubernetesVersion: "v1.34.1", NodeCount: 3}
 	renewAt := func(sec int) error {
-		return h.renewLease(context.Background(), "agent-0", 3*time.Minute, time.Unix(int64(sec), 0), facts, "v0.9.0")
+		return h.renewLease(context.Background(), "agent-0", 3*time.Minute, time.Unix(int64(sec), 0), facts, agentIdentity{Version: "v0.9.0", Mode: fleetv1alpha1.AgentModeReportOnly})
 	}
 	expect := func(step string, err error, want ...string) {
 		t.Helper()
@@ -71,7 +71,8 @@ func TestLeaseRenewalPatchesFirstThenUpdates(t *testing.T) {
 		t.Errorf("lease spec after updates: renew %d, holder %q, duration %d", got, *lease.Spec.HolderIdentity, *lease.Spec.LeaseDurationSeconds)
 	}
 	if lease.Annotations["owner"] != "join" || lease.Annotations[fleetv1alpha1.AnnotationKubernetesVersion] != "v1.34.1" ||
-		lease.Annotations[fleetv1alpha1.AnnotationNodeCount] != "3" || lease.Annotations[fleetv1alpha1.AnnotationAgentVersion] != "v0.9.0" {
+		lease.Annotations[fleetv1alpha1.AnnotationNodeCount] != "3" || lease.Annotations[fleetv1alpha1.AnnotationAgentVersion] != "v0.9.0" ||
+		lease.Annotations[fleetv1alpha1.AnnotationAgentMode] != fleetv1alpha1.AgentModeReportOnly {
 		t.Errorf("annotations after updates: %v", lease.Annotations)
 	}
 

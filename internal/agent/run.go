@@ -240,6 +240,10 @@ func (a *agent) heartbeat(ctx context.Context) {
 		holder = "flotilla-agent"
 	}
 	var known *clusterFacts
+	self := agentIdentity{Version: a.opts.Version, Mode: fleetv1alpha1.AgentModeApply}
+	if a.opts.ReportOnly {
+		self.Mode = fleetv1alpha1.AgentModeReportOnly
+	}
 	leaseMissingLogged, refusals := false, 0
 	// Jitter only shortens the period, and the period is not sliding (it
 	// starts before the renewal, not after it), so renewals never come later
@@ -253,7 +257,7 @@ func (a *agent) heartbeat(ctx context.Context) {
 			}
 			known = &facts
 		}
-		err := a.hub.renewLease(ctx, holder, a.opts.HeartbeatGrace, a.now(), known, a.opts.Version)
+		err := a.hub.renewLease(ctx, holder, a.opts.HeartbeatGrace, a.now(), known, self)
 		a.metrics.heartbeats.WithLabelValues(outcome(err)).Inc()
 		switch {
 		case apierrors.IsNotFound(err):

@@ -15,6 +15,7 @@ import (
 
 	"github.com/go-logr/logr/funcr"
 	authenticationv1 "k8s.io/api/authentication/v1"
+	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -66,6 +67,21 @@ func TestReportOnlyAgentWaitsForTheGitOpsSync(t *testing.T) {
 	}
 	memberAgent := installReportOnlyIdentity(t, e.Ctx, member, memberAdmin, joined)
 	runReportOnlyAgent(t, joined, memberAgent, cluster)
+
+	// The agent says it only reports, which fits the git delivery: Ready.
+	promisetest.Eventually(t, time.Minute, cluster+" Ready, its agent reporting mode "+fleetv1alpha1.AgentModeReportOnly, func() (bool, string) {
+		lease := &coordinationv1.Lease{}
+		if err := e.C.Get(e.Ctx, client.ObjectKey{Namespace: joined.Namespace, Name: fleetv1alpha1.AgentLease}, lease); err != nil {
+			return false, err.Error()
+		}
+		cl := &fleetv1alpha1.Cluster{}
+		if err := e.C.Get(e.Ctx, client.ObjectKey{Name: cluster}, cl); err != nil {
+			return false, err.Error()
+		}
+		ready := meta.FindStatusCondition(cl.Status.Conditions, fleetv1alpha1.ConditionReady)
+		return lease.Annotations[fleetv1alpha1.AnnotationAgentMode] == fleetv1alpha1.AgentModeReportOnly &&
+			ready != nil && ready.Status == metav1.ConditionTrue && ready.Reason == fleetv1alpha1.ReasonHeartbeating, strFmt(cl.Status)
+	})
 
 	// Someone created an object of the rendered name by hand, before any sync
 	// (in the instance's namespace, where the Promise renders it).

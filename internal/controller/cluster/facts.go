@@ -17,6 +17,10 @@ type facts struct {
 	KubernetesVersion *string
 	AgentVersion      *string
 	NodeCount         *int32
+	// AgentMode is the agent's mode (fleetv1alpha1.AgentModeApply or
+	// AgentModeReportOnly); not written to the status but checked against
+	// the cluster's delivery.
+	AgentMode *string
 }
 
 // factsFromAnnotations reads the facts the agent put on its Lease (see
@@ -29,6 +33,9 @@ func factsFromAnnotations(annotations map[string]string) facts {
 	}
 	if v, ok := annotations[fleetv1alpha1.AnnotationAgentVersion]; ok && len(v) <= maxFactLength {
 		f.AgentVersion = &v
+	}
+	if v := annotations[fleetv1alpha1.AnnotationAgentMode]; v == fleetv1alpha1.AgentModeApply || v == fleetv1alpha1.AgentModeReportOnly {
+		f.AgentMode = &v
 	}
 	if v, ok := annotations[fleetv1alpha1.AnnotationNodeCount]; ok {
 		if n, err := strconv.ParseInt(v, 10, 32); err == nil && n >= 0 {

@@ -23,7 +23,9 @@ func TestFactsFromAnnotations(t *testing.T) {
 			fleetv1alpha1.AnnotationKubernetesVersion: "v1.36.3",
 			fleetv1alpha1.AnnotationAgentVersion:      "v0.9.0",
 			fleetv1alpha1.AnnotationNodeCount:         "3",
-		}, want: facts{KubernetesVersion: ptr.To("v1.36.3"), AgentVersion: ptr.To("v0.9.0"), NodeCount: ptr.To[int32](3)}},
+			fleetv1alpha1.AnnotationAgentMode:         fleetv1alpha1.AgentModeReportOnly,
+		}, want: facts{KubernetesVersion: ptr.To("v1.36.3"), AgentVersion: ptr.To("v0.9.0"), NodeCount: ptr.To[int32](3),
+			AgentMode: ptr.To(fleetv1alpha1.AgentModeReportOnly)}},
 		{name: "empty values are reported values", annotations: map[string]string{
 			fleetv1alpha1.AnnotationKubernetesVersion: "",
 			fleetv1alpha1.AnnotationNodeCount:         "0",
@@ -32,6 +34,7 @@ func TestFactsFromAnnotations(t *testing.T) {
 			fleetv1alpha1.AnnotationKubernetesVersion: long,
 			fleetv1alpha1.AnnotationAgentVersion:      long,
 			fleetv1alpha1.AnnotationNodeCount:         "-1",
+			fleetv1alpha1.AnnotationAgentMode:         "Sometimes",
 		}, want: facts{}},
 		{name: "a node count beyond int32 is ignored", annotations: map[string]string{
 			fleetv1alpha1.AnnotationNodeCount: "4294967296",
@@ -43,7 +46,7 @@ func TestFactsFromAnnotations(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			got := factsFromAnnotations(tc.annotations)
 			if !equalPtr(got.KubernetesVersion, tc.want.KubernetesVersion) || !equalPtr(got.AgentVersion, tc.want.AgentVersion) ||
-				!equalPtr(got.NodeCount, tc.want.NodeCount) {
+				!equalPtr(got.NodeCount, tc.want.NodeCount) || !equalPtr(got.AgentMode, tc.want.AgentMode) {
 				t.Errorf("factsFromAnnotations(%v) = %s, want %s", tc.annotations, show(got), show(tc.want))
 			}
 		})
@@ -84,5 +87,6 @@ func show(f facts) string {
 	if f.NodeCount != nil {
 		n = strconv.Itoa(int(*f.NodeCount))
 	}
-	return "{kubernetesVersion " + s(f.KubernetesVersion) + ", agentVersion " + s(f.AgentVersion) + ", nodeCount " + n + "}"
+	return "{kubernetesVersion " + s(f.KubernetesVersion) + ", agentVersion " + s(f.AgentVersion) + ", nodeCount " + n +
+		", agentMode " + s(f.AgentMode) + "}"
 }

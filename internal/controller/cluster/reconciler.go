@@ -55,7 +55,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	previous := cluster.Status.Availability
+	previous, readyReasonBefore := cluster.Status.Availability, readyReason(cluster.Status)
 	if previous == "" {
 		previous = fleetv1alpha1.ClusterAvailabilityUnknown
 	}
@@ -64,6 +64,11 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	}
 	if previous != status.Availability {
 		r.recordTransition(ctx, cluster, previous)
+	}
+	if readyReason(status) == fleetv1alpha1.ReasonAgentModeMismatch && readyReasonBefore != fleetv1alpha1.ReasonAgentModeMismatch {
+		ready := meta.FindStatusCondition(status.Conditions, fleetv1alpha1.ConditionReady)
+		ctrl.LoggerFrom(ctx).Info("the agent's mode does not fit the cluster's delivery", "message", ready.Message)
+		r.Recorder.Eventf(cluster, nil, corev1.EventTypeWarning, fleetv1alpha1.ReasonAgentModeMismatch, "Heartbeat", "%s", ready.Message)
 	}
 	return ctrl.Result{RequeueAfter: requeueAfter}, nil
 }
@@ -90,7 +95,20 @@ func (r *Reconciler) reconcile(ctx context.Context, cluster *fleetv1alpha1.Clust
 		}
 		j = availability(hb, now, r.OfflineGrace)
 	}
+	if j.Availability == fleetv1alpha1.ClusterAvailabilityAvailable && hb != nil {
+		if msg := agentModeMismatch(cluster.Spec.Delivery, hb.Facts.AgentMode); msg != "" {
+			j = withModeMismatch(j, msg)
+		}
+	}
 	return newStatus(cluster, j, hb, now, r.HeartbeatStatusResolution), j.RequeueAfter, nil
+}
+
+// readyReason is the reason of a cluster status's Ready condition.
+func readyReason(status fleetv1alpha1.ClusterStatus) string {
+	if c := meta.FindStatusCondition(status.Conditions, fleetv1alpha1.ConditionReady); c != nil {
+		return c.Reason
+	}
+	return ""
 }
 
 // heartbeat reads the agent's Lease through reader; nil when it does not exist.
@@ -118,8 +136,9 @@ func (r *Reconciler) heartbeat(ctx context.Context, reader client.Reader, cluste
 func (r *Reconciler) recordTransition(ctx context.Context, cluster *fleetv1alpha1.Cluster, previous fleetv1alpha1.ClusterAvailability) {
 	current := cluster.Status.Availability
 	reason, message := "", ""
-	if ready := meta.FindStatusCondition(cluster.Status.Conditions, fleetv1alpha1.ConditionReady); ready != nil {
-		reason, message = ready.Reason, ready.Message
+	// Available, not Ready: Ready may say something else (AgentModeMismatch).
+	if available := meta.FindStatusCondition(cluster.Status.Conditions, fleetv1alpha1.ConditionAvailable); available != nil {
+		reason, message = available.Reason, available.Message
 	}
 	ctrl.LoggerFrom(ctx).Info("cluster availability changed", "from", previous, "to", current, "reason", reason)
 	eventType := corev1.EventTypeNormal

@@ -165,33 +165,43 @@ func TestAvailabilityFollowsTheAgentLease(t *testing.T) {
 	t.Logf("Available %s after heartbeats resumed", took.Round(time.Millisecond))
 
 	// Each transition left an Event on the Cluster.
+	waitEvents(ctx, t, admin, name, corev1.EventTypeWarning+"/"+fleetv1alpha1.ReasonHeartbeatMissed,
+		corev1.EventTypeNormal+"/"+fleetv1alpha1.ReasonHeartbeating)
+}
+
+// waitEvents waits until the Cluster has Events of each type/reason given.
+func waitEvents(ctx context.Context, t *testing.T, c client.Client, cluster string, want ...string) {
+	t.Helper()
 	var reasons []string
-	deadline := time.Now().Add(5 * time.Second)
-	for time.Now().Before(deadline) {
+	has := func() bool {
+		for _, w := range want {
+			if !slices.Contains(reasons, w) {
+				return false
+			}
+		}
+		return true
+	}
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
 		events := &eventsv1.EventList{}
-		if err := admin.List(ctx, events, client.InNamespace(metav1.NamespaceDefault)); err != nil {
+		if err := c.List(ctx, events, client.InNamespace(metav1.NamespaceDefault)); err != nil {
 			t.Fatal(err)
 		}
 		reasons = reasons[:0]
 		for _, e := range events.Items {
-			if e.Regarding.Name == name && e.Regarding.Kind == "Cluster" {
+			if e.Regarding.Name == cluster && e.Regarding.Kind == "Cluster" {
 				reasons = append(reasons, e.Type+"/"+e.Reason)
 			}
 		}
-		if slices.Contains(reasons, corev1.EventTypeWarning+"/"+fleetv1alpha1.ReasonHeartbeatMissed) &&
-			slices.Contains(reasons, corev1.EventTypeNormal+"/"+fleetv1alpha1.ReasonHeartbeating) {
-			break
+		if has() {
+			return
 		}
-		time.Sleep(100 * time.Millisecond)
 	}
-	if !slices.Contains(reasons, corev1.EventTypeWarning+"/"+fleetv1alpha1.ReasonHeartbeatMissed) ||
-		!slices.Contains(reasons, corev1.EventTypeNormal+"/"+fleetv1alpha1.ReasonHeartbeating) {
-		t.Errorf("events on the cluster: %v", reasons)
-	}
+	t.Errorf("events on cluster %s: %v, want %v", cluster, reasons, want)
 }
 
 // The agent reports its member's facts on the Lease it renews (it has no
-// right on the Cluster); the hub copies them into the Cluster status.
+// right on the Cluster); the hub copies them into the Cluster status, and
+// checks the agent's mode against the cluster's delivery.
 func TestFactsOnTheLeaseReachTheClusterStatus(t *testing.T) {
 	ctx := testContext(t)
 	startHub(t, hub.Options{})
@@ -213,6 +223,26 @@ func TestFactsOnTheLeaseReachTheClusterStatus(t *testing.T) {
 		return c.Status.Availability == fleetv1alpha1.ClusterAvailabilityAvailable &&
 			c.Status.KubernetesVersion == "v1.36.3" && c.Status.NodeCount == 4 && c.Status.AgentVersion == "v0.9.0"
 	})
+
+	// An agent in the wrong mode for the cluster's delivery: Ready says so,
+	// with a Warning, while the cluster stays Available; fixed, it clears.
+	setMode := func(mode string) {
+		t.Helper()
+		patch := []byte(`{"metadata":{"annotations":{"` + fleetv1alpha1.AnnotationAgentMode + `":"` + mode + `"}}}`)
+		if err := agent.client.Patch(ctx, lease, client.RawPatch(types.MergePatchType, patch)); err != nil {
+			t.Fatalf("agent reporting mode %s: %v", mode, err)
+		}
+	}
+	setMode(fleetv1alpha1.AgentModeReportOnly)
+	mismatched := waitFor(ctx, t, adminClient(t), name, "Ready False with the mode mismatch", 10*time.Second, func(c *fleetv1alpha1.Cluster) bool {
+		ready := meta.FindStatusCondition(c.Status.Conditions, fleetv1alpha1.ConditionReady)
+		return c.Status.Availability == fleetv1alpha1.ClusterAvailabilityAvailable && ready != nil && ready.Status == metav1.ConditionFalse &&
+			ready.Reason == fleetv1alpha1.ReasonAgentModeMismatch && strings.Contains(ready.Message, "nothing is applied")
+	})
+	t.Logf("mode mismatch shown %s after the agent reported it", mismatched.Round(time.Millisecond))
+	waitEvents(ctx, t, adminClient(t), name, corev1.EventTypeWarning+"/"+fleetv1alpha1.ReasonAgentModeMismatch)
+	setMode(fleetv1alpha1.AgentModeApply)
+	waitFor(ctx, t, adminClient(t), name, "Ready again", 10*time.Second, is(fleetv1alpha1.ClusterAvailabilityAvailable, fleetv1alpha1.ReasonHeartbeating))
 
 	// The agent's credentials reach no further than its namespace.
 	cl := &fleetv1alpha1.Cluster{}
