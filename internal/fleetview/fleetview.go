@@ -295,12 +295,17 @@ func buildTile(c *fleetv1alpha1.Cluster, works []*fleetv1alpha1.Work) (ClusterTi
 			tile.Revisions[promise] = onlyRevision(revs)
 		}
 	}
+	mismatch := agentModeMismatch(c)
 	switch {
 	case c.Status.Availability == fleetv1alpha1.ClusterAvailabilityOffline:
 		tile.Health = HealthOffline
 		if cond := meta.FindStatusCondition(c.Status.Conditions, fleetv1alpha1.ConditionOffline); cond != nil {
 			tile.Reason = cond.Message
 		}
+	case mismatch != "":
+		// Its agent cannot deliver what the Works ask (see clusters.md).
+		tile.Health = HealthFailed
+		tile.Reason = mismatch
 	case tile.Failed > 0:
 		tile.Health = HealthFailed
 		tile.Reason = failures[0].Reason
@@ -312,6 +317,16 @@ func buildTile(c *fleetv1alpha1.Cluster, works []*fleetv1alpha1.Work) (ClusterTi
 		tile.Health = HealthHealthy
 	}
 	return tile, failures
+}
+
+// agentModeMismatch is the hub's message when the cluster's agent runs in a
+// mode its delivery does not fit; "" otherwise.
+func agentModeMismatch(c *fleetv1alpha1.Cluster) string {
+	if ready := meta.FindStatusCondition(c.Status.Conditions, fleetv1alpha1.ConditionReady); ready != nil &&
+		ready.Reason == fleetv1alpha1.ReasonAgentModeMismatch {
+		return fleetv1alpha1.ReasonAgentModeMismatch + ": " + ready.Message
+	}
+	return ""
 }
 
 // onlyRevision names the one revision in revs, or says the cluster is mixed.

@@ -243,3 +243,18 @@ func TestPercentRounds(t *testing.T) {
 		}
 	}
 }
+
+// A cluster whose agent runs in the wrong mode for its delivery shows as
+// Failed, saying so, whatever its Works report.
+func TestBuildShowsAnAgentModeMismatch(t *testing.T) {
+	c := cluster("git-1", fleetv1alpha1.ClusterAvailabilityAvailable, nil)
+	c.Status.Conditions = []metav1.Condition{{Type: fleetv1alpha1.ConditionReady, Status: metav1.ConditionFalse,
+		Reason: fleetv1alpha1.ReasonAgentModeMismatch, Message: "the agent applies Works itself"}}
+	v := Build(Snapshot{Now: now, Clusters: []fleetv1alpha1.Cluster{c}, Works: []fleetv1alpha1.Work{work("git-1", "web", "shop", "web-1", "web-1", healthy)}})
+	if tile := v.Tiles[0]; tile.Health != HealthFailed || tile.Reason != "AgentModeMismatch: the agent applies Works itself" {
+		t.Errorf("tile = %+v, want Failed with the mismatch", tile)
+	}
+	if v.Clusters.Available != 1 || v.FailureCount != 0 {
+		t.Errorf("clusters %+v, %d failures: want it Available with no Work failing", v.Clusters, v.FailureCount)
+	}
+}
