@@ -17,7 +17,7 @@ const (
 )
 
 // ApplyResult is the outcome of the agent's last action on one resource.
-// +kubebuilder:validation:Enum=Applied;Failed;Pruned;Skipped
+// +kubebuilder:validation:Enum=Applied;Failed;Pruned;Skipped;NotSynced
 type ApplyResult string
 
 const (
@@ -27,8 +27,14 @@ const (
 	ApplyResultFailed ApplyResult = "Failed"
 	// ApplyResultPruned: the object left the Work and was deleted.
 	ApplyResultPruned ApplyResult = "Pruned"
-	// ApplyResultSkipped: the live object carries fleet.flotilla.dev/reconcile: disabled.
+	// ApplyResultSkipped: the agent left the object alone: it carries
+	// fleet.flotilla.dev/reconcile: disabled, or (pruning) it is not the
+	// Work's to delete.
 	ApplyResultSkipped ApplyResult = "Skipped"
+	// ApplyResultNotSynced (report-only agent, git delivery): the live object
+	// is not yet the one the hub wrote to git (missing, or rendered from
+	// another revision): the GitOps tool has yet to sync it.
+	ApplyResultNotSynced ApplyResult = "NotSynced"
 )
 
 // HealthStatus is the kstatus judgement of one resource.

@@ -117,7 +117,7 @@ func (a *agent) observe(ctx context.Context, work *fleetv1alpha1.Work) []resourc
 	for i := range objs {
 		d := &objs[i]
 		notSynced := func(why string) resourceResult {
-			return resourceResult{ref: d.ref, result: fleetv1alpha1.ApplyResultSkipped,
+			return resourceResult{ref: d.ref, result: fleetv1alpha1.ApplyResultNotSynced,
 				health: health.Result{Status: fleetv1alpha1.HealthInProgress, Message: truncate(waiting + ": " + why)}}
 		}
 		if d.err != nil {
@@ -148,7 +148,7 @@ func (a *agent) observe(ctx context.Context, work *fleetv1alpha1.Work) []resourc
 		case meta.IsNoMatchError(err):
 			out[i] = notSynced("the member does not serve its kind yet")
 		default:
-			out[i] = resourceResult{ref: d.ref, result: fleetv1alpha1.ApplyResultSkipped,
+			out[i] = resourceResult{ref: d.ref, result: fleetv1alpha1.ApplyResultNotSynced,
 				health: health.Result{Status: fleetv1alpha1.HealthUnknown, Message: truncate("reading the live object: " + errorMessage(err))}}
 		}
 	}

@@ -62,10 +62,10 @@ func TestObserveWaitsForTheRenderedObject(t *testing.T) {
 		message string
 	}{
 		{fleetv1alpha1.ApplyResultApplied, fleetv1alpha1.HealthCurrent, ""},
-		{fleetv1alpha1.ApplyResultSkipped, fleetv1alpha1.HealthInProgress, "the live object is rendering 0123456789abcdef, the Work's is " + hash(1)},
-		{fleetv1alpha1.ApplyResultSkipped, fleetv1alpha1.HealthInProgress, "not written from Flotilla's files"},
-		{fleetv1alpha1.ApplyResultSkipped, fleetv1alpha1.HealthInProgress, "not on the member yet"},
-		{fleetv1alpha1.ApplyResultSkipped, fleetv1alpha1.HealthInProgress, "does not serve its kind yet"},
+		{fleetv1alpha1.ApplyResultNotSynced, fleetv1alpha1.HealthInProgress, "the live object is rendering 0123456789abcdef, the Work's is " + hash(1)},
+		{fleetv1alpha1.ApplyResultNotSynced, fleetv1alpha1.HealthInProgress, "not written from Flotilla's files"},
+		{fleetv1alpha1.ApplyResultNotSynced, fleetv1alpha1.HealthInProgress, "not on the member yet"},
+		{fleetv1alpha1.ApplyResultNotSynced, fleetv1alpha1.HealthInProgress, "does not serve its kind yet"},
 	}
 	if len(results) != len(want) {
 		t.Fatalf("%d results, want %d", len(results), len(want))
@@ -125,7 +125,7 @@ func TestReportStatusKeepsThePublishersFields(t *testing.T) {
 		return &passRecord{generation: gen, revision: "r2", pass: &applyPass{resources: []resourceResult{r}}}
 	}
 
-	waiting := reportStatus(prev, rec(2, fleetv1alpha1.HealthInProgress, fleetv1alpha1.ApplyResultSkipped), now)
+	waiting := reportStatus(prev, rec(2, fleetv1alpha1.HealthInProgress, fleetv1alpha1.ApplyResultNotSynced), now)
 	if waiting.ObservedGeneration != 2 || waiting.AppliedRevision != "r2" {
 		t.Errorf("publisher's fields changed: %+v", waiting)
 	}

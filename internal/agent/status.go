@@ -76,7 +76,7 @@ func computeStatus(prev fleetv1alpha1.WorkStatus, rec *passRecord, now time.Time
 			if firstApplyFailure == nil {
 				firstApplyFailure = r
 			}
-		case fleetv1alpha1.ApplyResultApplied, fleetv1alpha1.ApplyResultSkipped:
+		case fleetv1alpha1.ApplyResultApplied, fleetv1alpha1.ApplyResultSkipped, fleetv1alpha1.ApplyResultNotSynced:
 			summary.Add(r.health.Status)
 			if r.health.Status == fleetv1alpha1.HealthFailed && firstFailedHealth == nil {
 				firstFailedHealth = r
@@ -348,7 +348,8 @@ func settled(pass *applyPass) bool {
 		switch {
 		case r.result == fleetv1alpha1.ApplyResultFailed && !r.permanent:
 			return false
-		case r.result == fleetv1alpha1.ApplyResultApplied || r.result == fleetv1alpha1.ApplyResultSkipped:
+		case r.result == fleetv1alpha1.ApplyResultApplied || r.result == fleetv1alpha1.ApplyResultSkipped ||
+			r.result == fleetv1alpha1.ApplyResultNotSynced:
 			if r.health.Status == fleetv1alpha1.HealthInProgress || r.health.Status == fleetv1alpha1.HealthUnknown {
 				return false
 			}

@@ -182,6 +182,8 @@ func TestSettled(t *testing.T) {
 		{"permanent failure", applyPass{resources: []resourceResult{{result: fleetv1alpha1.ApplyResultFailed, permanent: true}}}, true},
 		{"transient failure", applyPass{resources: []resourceResult{{result: fleetv1alpha1.ApplyResultFailed}}}, false},
 		{"prune failure", applyPass{pruned: []resourceResult{{result: fleetv1alpha1.ApplyResultFailed}}}, false},
+		{"not synced yet (report-only)", applyPass{resources: []resourceResult{
+			{result: fleetv1alpha1.ApplyResultNotSynced, health: health.Result{Status: fleetv1alpha1.HealthInProgress}}}}, false},
 	}
 	for _, tt := range tests {
 		if got := settled(&tt.pass); got != tt.want {

@@ -110,7 +110,8 @@ func TestReportOnlyAgentWaitsForTheGitOpsSync(t *testing.T) {
 		return w.Status.AppliedRevision == r1 && promisetest.ConditionIs(w.Status.Conditions, fleetv1alpha1.ConditionApplied, metav1.ConditionTrue) &&
 			h != nil && h.Status == metav1.ConditionFalse && h.Reason == fleetv1alpha1.ReasonInProgress &&
 			strings.Contains(h.Message, "waiting for the GitOps tool to sync revision "+r1) &&
-			strings.Contains(h.Message, "not written from Flotilla's files"), strFmt(w.Status)
+			strings.Contains(h.Message, "not written from Flotilla's files") &&
+			len(w.Status.Resources) == 1 && w.Status.Resources[0].Result == fleetv1alpha1.ApplyResultNotSynced, strFmt(w.Status)
 	})
 
 	gitopsSync(t, e.Ctx, repo, "clusters/"+cluster, memberAdmin)
@@ -118,7 +119,8 @@ func TestReportOnlyAgentWaitsForTheGitOpsSync(t *testing.T) {
 		return promisetest.ConditionIs(w.Status.Conditions, fleetv1alpha1.ConditionHealthy, metav1.ConditionTrue) &&
 			promisetest.ConditionIs(w.Status.Conditions, fleetv1alpha1.ConditionReady, metav1.ConditionTrue) &&
 			promisetest.ConditionIs(w.Status.Conditions, fleetv1alpha1.ConditionApplied, metav1.ConditionTrue) &&
-			len(w.Status.Resources) == 1 && w.Status.Resources[0].Health == fleetv1alpha1.HealthCurrent, strFmt(w.Status)
+			len(w.Status.Resources) == 1 && w.Status.Resources[0].Health == fleetv1alpha1.HealthCurrent &&
+			w.Status.Resources[0].Result == fleetv1alpha1.ApplyResultApplied, strFmt(w.Status)
 	})
 
 	// A new release rolls out over the cluster: pushed, then healthy only
