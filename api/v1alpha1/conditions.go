@@ -87,9 +87,22 @@ const (
 	ReasonNoMatchingClusters = "NoMatchingClusters"
 	ReasonPromiseNotReady    = "PromiseNotReady"
 	ReasonWorksFailing       = "WorksFailing"
+	// ReasonOutputNotAllowed (instance Ready False): the render produced an
+	// object outside the Promise's output (kind or namespace); nothing was written.
+	ReasonOutputNotAllowed = "OutputNotAllowed"
+	// ReasonValueCreatesStructure (instance Ready False): a value printed by a
+	// template made YAML structure (keys, objects, documents); nothing was written.
+	ReasonValueCreatesStructure = "ValueCreatesStructure"
+	// ReasonRenderBudgetExceeded (instance Ready False): the render ran past
+	// its bound on steps or memory and was stopped.
+	ReasonRenderBudgetExceeded = "RenderBudgetExceeded"
 
 	// Override
 	ReasonOutOfScope = "OutOfScope"
+	// ReasonPatchNotAllowed (Override Ready False): a team's patch changes an
+	// object's identity (apiVersion, kind, name, namespace), uses a $
+	// directive, or its values break the Promise's schema.
+	ReasonPatchNotAllowed = "PatchNotAllowed"
 
 	// Work
 	ReasonApplied        = "Applied"

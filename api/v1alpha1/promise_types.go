@@ -18,6 +18,7 @@ const (
 
 // PromiseContent is everything that decides what a Promise renders. A change
 // to it creates a new PromiseRevision, which moves across the fleet as a Rollout.
+// +kubebuilder:validation:XValidation:rule="!has(self.templates) || (has(self.output) && has(self.output.kinds) && size(self.output.kinds) > 0)",message="templates need output.kinds: the kinds an instance may render (see docs/security.md)"
 type PromiseContent struct {
 	// api declares the instance kind the hub generates a CRD for.
 	// +required
@@ -33,6 +34,13 @@ type PromiseContent struct {
 	// +kubebuilder:validation:MaxItems=256
 	FleetResources []Manifest `json:"fleetResources,omitempty"`
 
+	// output declares what an instance may render on a member: its kinds,
+	// the namespaces beyond the instance's own, and whether objects that
+	// already exist may be adopted. The hub refuses a render outside it and
+	// the agent refuses such objects again. Required with templates.
+	// +optional
+	Output *PromiseOutput `json:"output,omitempty"`
+
 	// examples are instance specs the templates must render; a Promise whose
 	// examples fail to render is Stalled and none of its revisions roll out.
 	// +optional
@@ -41,6 +49,68 @@ type PromiseContent struct {
 	// +kubebuilder:validation:MaxItems=16
 	Examples []PromiseExample `json:"examples,omitempty"`
 }
+
+// PromiseOutput confines what a Promise's instances render: every object is
+// of a declared kind and namespaced in the instance's namespace or one the
+// namespaces rules name. Cluster-scoped objects come only from fleetResources;
+// a Namespace object is allowed only when kinds lists Namespace, and only for
+// an allowed namespace.
+type PromiseOutput struct {
+	// kinds an instance may render, e.g. {group: apps, kind: Deployment};
+	// the core group is empty. Namespace allows the instance's own Namespace
+	// object (and those the namespaces rules allow).
+	// +optional
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=64
+	Kinds []OutputKind `json:"kinds,omitempty"`
+
+	// namespaces an instance may render into besides its own: names in which
+	// ${namespace} and ${name} stand for the instance's namespace and name,
+	// e.g. ${namespace}-cache. A rule without a placeholder names one shared
+	// namespace.
+	// +optional
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=16
+	// +kubebuilder:validation:items:MaxLength=63
+	// +kubebuilder:validation:items:Pattern=`^([a-z0-9]|\$\{namespace\}|\$\{name\})([-a-z0-9]|\$\{namespace\}|\$\{name\})*$`
+	Namespaces []string `json:"namespaces,omitempty"`
+
+	// adoption says what the agent does with an object that already exists
+	// on the member and was not created by the Work: Never (default) reports
+	// it as a Conflict and leaves it untouched; IfUnowned adopts it unless
+	// another Work owns it. It applies to the Promise's fleet resources too.
+	// +optional
+	// +kubebuilder:default=Never
+	Adoption AdoptionPolicy `json:"adoption,omitempty"`
+}
+
+// OutputKind names a kind by group and kind (any version).
+type OutputKind struct {
+	// group of the kind; empty for the core group.
+	// +optional
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*)?$`
+	Group string `json:"group,omitempty"`
+
+	// kind, e.g. Deployment.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=63
+	// +kubebuilder:validation:Pattern=`^[A-Z][A-Za-z0-9]*$`
+	Kind string `json:"kind"`
+}
+
+// AdoptionPolicy says whether the agent may take over an object that exists
+// on the member but was not created by the Work applying it.
+// +kubebuilder:validation:Enum=Never;IfUnowned
+type AdoptionPolicy string
+
+const (
+	// AdoptionNever: an existing object the Work did not create is a Conflict, left untouched.
+	AdoptionNever AdoptionPolicy = "Never"
+	// AdoptionIfUnowned: an existing object no other Work owns is adopted.
+	AdoptionIfUnowned AdoptionPolicy = "IfUnowned"
+)
 
 // PromiseSpec is a platform API: what it renders (PromiseContent) and how
 // changes to it reach the fleet.

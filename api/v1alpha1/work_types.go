@@ -17,7 +17,7 @@ const (
 )
 
 // ApplyResult is the outcome of the agent's last action on one resource.
-// +kubebuilder:validation:Enum=Applied;Failed;Pruned;Skipped;NotSynced
+// +kubebuilder:validation:Enum=Applied;Failed;Pruned;Skipped;NotSynced;Conflict;Refused
 type ApplyResult string
 
 const (
@@ -31,6 +31,13 @@ const (
 	// fleet.flotilla.dev/reconcile: disabled, or (pruning) it is not the
 	// Work's to delete.
 	ApplyResultSkipped ApplyResult = "Skipped"
+	// ApplyResultConflict: the object exists on the member and this Work did
+	// not create it (it existed before, or another Work owns it); the agent
+	// left it untouched. The message names the owner.
+	ApplyResultConflict ApplyResult = "Conflict"
+	// ApplyResultRefused: the object is outside the Work's scope (kind or
+	// namespace); the agent did not apply it.
+	ApplyResultRefused ApplyResult = "Refused"
 	// ApplyResultNotSynced (report-only agent, git delivery): the live object
 	// is not yet the one the hub wrote to git (missing, or rendered from
 	// another revision): the GitOps tool has yet to sync it.
@@ -76,8 +83,29 @@ type WorkSubject struct {
 	Instance *InstanceReference `json:"instance,omitempty"`
 }
 
+// WorkScope is where an instance's manifests may land on the member. The hub
+// derives it from the Promise's output and the instance; the agent applies
+// nothing outside it (and cannot change it: it cannot write a Work's spec).
+type WorkScope struct {
+	// namespaces the objects may be in; a Namespace object may be one of them.
+	// +required
+	// +listType=atomic
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=17
+	// +kubebuilder:validation:items:MaxLength=63
+	Namespaces []string `json:"namespaces"`
+
+	// kinds the objects may be of.
+	// +required
+	// +listType=atomic
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=64
+	Kinds []OutputKind `json:"kinds"`
+}
+
 // WorkSpec is the rendered desired state of one subject on one cluster at one
 // revision: the agent's only input.
+// +kubebuilder:validation:XValidation:rule="!has(self.subject.instance) || has(self.scope)",message="an instance's Work needs a scope"
 type WorkSpec struct {
 	// cluster is the member this Work targets; it matches the namespace flotilla-cluster-<cluster>.
 	// +required
@@ -120,6 +148,18 @@ type WorkSpec struct {
 	// +optional
 	// +kubebuilder:default=Correct
 	DriftPolicy DriftPolicy `json:"driftPolicy,omitempty"`
+
+	// scope confines the manifests of an instance's Work (set by the hub on
+	// every one); the agent refuses, per resource, anything outside it.
+	// Unset on fleet-resource Works, which only the platform team shapes.
+	// +optional
+	Scope *WorkScope `json:"scope,omitempty"`
+
+	// adoption is the Promise's: whether the agent may take over an existing
+	// object this Work did not create. Never (default) or IfUnowned.
+	// +optional
+	// +kubebuilder:default=Never
+	Adoption AdoptionPolicy `json:"adoption,omitempty"`
 
 	// prunePolicy for resources leaving this Work: Delete (default) or Orphan.
 	// +optional
@@ -249,7 +289,8 @@ type ResourceStatus struct {
 	// +kubebuilder:validation:MaxLength=253
 	Name string `json:"name"`
 
-	// result of the last action: Applied, Failed, Pruned or Skipped.
+	// result of the last action: Applied, Failed, Pruned, Skipped,
+	// NotSynced, Conflict (exists, not this Work's) or Refused (outside the scope).
 	// +required
 	Result ApplyResult `json:"result"`
 
