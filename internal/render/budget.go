@@ -14,9 +14,10 @@ import (
 const (
 	// maxSteps bounds the steps of one execution: each iteration of a range
 	// loop and each execution of a template (a file, {{ template }},
-	// {{ include }}) is one. The postgres test Promise takes 60; a loop over
-	// a 10,000-item list with two nested helpers takes 30,000.
-	maxSteps = 200_000
+	// {{ include }}) is one. The postgres test Promise takes 10; a loop over
+	// a 10,000-item list calling a helper takes 20,000. A step costs
+	// 1–2 µs, so the bound stops a runaway loop within ≈ 0.2 s.
+	maxSteps = 100_000
 	// maxFuncBytes bounds the sum of the sizes of the strings functions
 	// return in one execution; each single result is bounded by maxOutput.
 	maxFuncBytes = 64 << 20
