@@ -136,6 +136,15 @@ func (b *budget) bounded(fm template.FuncMap) template.FuncMap {
 		}
 		return b.out("join", s)
 	}
+	b.builtins(fm)
+	fm[tickFunc] = b.tick
+	return fm
+}
+
+// builtins replaces text/template's printf, print, println, html, js and
+// urlquery with versions that refuse a result too large before building it
+// and count it.
+func (b *budget) builtins(fm template.FuncMap) {
 	fm["printf"] = func(format string, args ...any) (string, error) {
 		width, err := checkFormat(format)
 		if err != nil {
@@ -171,8 +180,6 @@ func (b *budget) bounded(fm template.FuncMap) template.FuncMap {
 			return b.out(name, f(args...))
 		}
 	}
-	fm[tickFunc] = b.tick
-	return fm
 }
 
 // maxIndent bounds the N of indent and nindent.

@@ -1,0 +1,155 @@
+package render
+
+import (
+	"fmt"
+	"reflect"
+	"strings"
+	"sync"
+	"text/template"
+	"time"
+	"unicode/utf8"
+
+	"github.com/Masterminds/sprig/v3"
+)
+
+// helmRenderTimeout is the backstop for what helmFuncs cannot bound in a
+// chart (a range over a large integer, exponential {{ template }} or
+// include recursion, key generation in a loop): after it the render fails
+// and frees the hub's worker. Helm's engine cannot be interrupted, so its
+// goroutine runs on until the template ends (see docs/templates.md).
+const helmRenderTimeout = 10 * time.Second
+
+// sprigFuncs are Sprig's functions, which Helm's engine starts from; helmFuncs
+// wraps some of them. Read only.
+var sprigFuncs = sync.OnceValue(func() template.FuncMap { return sprig.TxtFuncMap() })
+
+// helmFuncs replaces the functions of Helm's engine that can build huge lists
+// or strings from small arguments with versions that refuse, before building
+// it, a result over the bounds of Go templates (maxSteps items, maxOutput
+// bytes, maxFuncBytes in all); each call also counts as a step. The results
+// are otherwise Sprig's.
+func helmFuncs(b *budget) template.FuncMap {
+	sp := sprigFuncs()
+	fm := template.FuncMap{}
+	b.builtins(fm)
+	listBound := func(fn string, n int) error {
+		if _, err := b.tick(); err != nil {
+			return err
+		}
+		if n > maxSteps || n < 0 {
+			return fmt.Errorf("%s: a list of more than %d items: %w", fn, maxSteps, ErrBudgetExceeded)
+		}
+		return nil
+	}
+	strBound := func(fn string, n int) error {
+		if _, err := b.tick(); err != nil {
+			return err
+		}
+		if n < 0 {
+			n = maxOutput + 1
+		}
+		return b.check(fn, n)
+	}
+	until := sp["until"].(func(int) []int)
+	fm["until"] = func(count int) ([]int, error) {
+		if err := listBound("until", absInt(count)); err != nil {
+			return nil, err
+		}
+		return until(count), nil
+	}
+	untilStep := sp["untilStep"].(func(int, int, int) []int)
+	fm["untilStep"] = func(start, stop, step int) ([]int, error) {
+		n := 0
+		if step != 0 {
+			n = absInt(stop-start) / absInt(step)
+		}
+		if err := listBound("untilStep", n); err != nil {
+			return nil, err
+		}
+		return untilStep(start, stop, step), nil
+	}
+	seq := sp["seq"].(func(...int) string)
+	fm["seq"] = func(params ...int) (string, error) {
+		n := 0
+		if len(params) == 3 && params[1] != 0 {
+			n = absInt(params[2]-params[0]) / absInt(params[1])
+		} else {
+			for _, p := range params {
+				n += absInt(p)
+			}
+		}
+		if err := listBound("seq", n); err != nil {
+			return "", err
+		}
+		return b.out("seq", seq(params...))
+	}
+	repeat := sp["repeat"].(func(int, string) string)
+	fm["repeat"] = func(count int, str string) (string, error) {
+		if err := strBound("repeat", mulBound(count, len(str))); err != nil {
+			return "", err
+		}
+		return b.out("repeat", repeat(count, str))
+	}
+	for _, name := range []string{"indent", "nindent"} {
+		f := sp[name].(func(int, string) string)
+		fm[name] = func(spaces int, v string) (string, error) {
+			if err := strBound(name, len(v)+1+mulBound(strings.Count(v, "\n")+1, max(spaces, 0))); err != nil {
+				return "", err
+			}
+			return b.out(name, f(spaces, v))
+		}
+	}
+	replace := sp["replace"].(func(string, string, string) string)
+	fm["replace"] = func(old, new, src string) (string, error) {
+		n := strings.Count(src, old)
+		if old == "" {
+			n = utf8.RuneCountInString(src) + 1
+		}
+		if err := strBound("replace", len(src)+mulBound(n, len(new))); err != nil {
+			return "", err
+		}
+		return b.out("replace", replace(old, new, src))
+	}
+	join := sp["join"].(func(string, any) string)
+	fm["join"] = func(sep string, v any) (string, error) {
+		n := 0
+		if rv := reflect.ValueOf(v); rv.Kind() == reflect.Slice || rv.Kind() == reflect.Array {
+			n = rv.Len()
+		}
+		if err := strBound("join", mulBound(n, len(sep))); err != nil {
+			return "", err
+		}
+		return b.out("join", join(sep, v))
+	}
+	for _, name := range []string{"randAlphaNum", "randAlpha", "randAscii", "randNumeric"} {
+		f := sp[name].(func(int) string)
+		fm[name] = func(count int) (string, error) {
+			if err := strBound(name, count); err != nil {
+				return "", err
+			}
+			return b.out(name, f(count))
+		}
+	}
+	return fm
+}
+
+func absInt(n int) int {
+	if n < 0 {
+		if -n < 0 { // the smallest int
+			return int(^uint(0) >> 1)
+		}
+		return -n
+	}
+	return n
+}
+
+// mulBound is a*b for sizes, saturating instead of overflowing.
+func mulBound(a, b int) int {
+	if a < 0 || b < 0 {
+		return -1
+	}
+	if a != 0 && b > (maxOutput+1)/a {
+		return maxOutput + 1
+	}
+	return a * b
+}
