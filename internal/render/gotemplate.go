@@ -126,18 +126,20 @@ func renderGoTemplates(tpls []v1alpha1.GoTemplate, data map[string]any) ([]*unst
 		}
 		// A null value prints as "<no value>"; like Helm, render it as nothing.
 		out := strings.ReplaceAll(w.String()[start:], "<no value>", "")
-		docs, err := decodeDocuments("template "+gt.Name, out)
-		if err != nil {
-			return nil, err
-		}
+		// The shapes are compared first: a value that makes structure often
+		// makes incomplete objects too, and is the cause to report.
 		if err := probe.ExecuteTemplate(pw, gt.Name, data); err != nil {
-			if errors.Is(err, ErrBudgetExceeded) || errors.Is(err, errOutputTooLarge) {
+			if errors.Is(err, ErrBudgetExceeded) {
 				return nil, execError(gt.Name, err)
 			}
 			return nil, fmt.Errorf("template %s: checking that values make no YAML structure: %w", gt.Name, err)
 		}
 		pout := strings.ReplaceAll(pw.String()[pstart:], "<no value>", "")
 		if err := compareShapes("template "+gt.Name, out, pout); err != nil {
+			return nil, err
+		}
+		docs, err := decodeDocuments("template "+gt.Name, out)
+		if err != nil {
 			return nil, err
 		}
 		objs = append(objs, docs...)

@@ -108,14 +108,14 @@ func renderHelm(lc *LoadedChart, vals, probeVals map[string]any, inst *unstructu
 		if strings.HasPrefix(base, "_") || base == "NOTES.txt" {
 			continue
 		}
-		docs, err := decodeDocuments("template "+name, files[name])
-		if err != nil {
-			return nil, err
-		}
 		if probe != nil {
 			if err := compareShapes("template "+name, files[name], probe[name]); err != nil {
 				return nil, fmt.Errorf("chart %s: %w", lc.chart.Name(), err)
 			}
+		}
+		docs, err := decodeDocuments("template "+name, files[name])
+		if err != nil {
+			return nil, err
 		}
 		for _, d := range docs {
 			if _, hook := d.GetAnnotations()[helmHookAnnotation]; hook {
