@@ -72,7 +72,7 @@ func TestHelmValuesMakeNoStructure(t *testing.T) {
 		if !errors.Is(err, ErrValueCreatesStructure) {
 			t.Fatalf("error %v, want ErrValueCreatesStructure", err)
 		}
-		if !strings.Contains(err.Error(), "chart pg: template pg/templates/pod.yaml: a value made a document separator") {
+		if !strings.Contains(err.Error(), "chart pg: template pg/templates/pod.yaml: rendered document 2 (from output line 10): a value made a document separator") {
 			t.Fatalf("error %q", err)
 		}
 	})

@@ -282,8 +282,18 @@ const injectionAdvice = "print instance values quoted ({{ .spec.version | quote 
 func compareShapes(source, out, probe string) error {
 	docs, pdocs := splitDocuments(out), splitDocuments(probe)
 	if len(docs) != len(pdocs) {
-		return fmt.Errorf("%s: a value made a document separator (---): the output has %d YAML documents, %d without the values' special characters; %s: %w",
-			source, len(docs), len(pdocs), injectionAdvice, ErrValueCreatesStructure)
+		// Name the first document that differs.
+		i, n := 0, min(len(docs), len(pdocs))
+		for ; i < n; i++ {
+			a, err1 := yamlShape(docs[i].text)
+			b, err2 := yamlShape(pdocs[i].text)
+			if _, _, _, same := sameShape(a, b, ""); err1 != nil || err2 != nil || !same {
+				break
+			}
+		}
+		i = min(i, len(docs)-1)
+		return fmt.Errorf("%s: rendered document %d (from output line %d): a value made a document separator (---): the output has %d YAML documents, %d without the values' special characters; %s: %w",
+			source, docs[i].index, docs[i].line, len(docs), len(pdocs), injectionAdvice, ErrValueCreatesStructure)
 	}
 	for i, d := range docs {
 		if d.text == pdocs[i].text {

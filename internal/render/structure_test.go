@@ -112,6 +112,7 @@ func TestValuesMakeNoStructureRefused(t *testing.T) {
 			if !errors.Is(err, ErrValueCreatesStructure) {
 				t.Fatalf("error %v, want ErrValueCreatesStructure", err)
 			}
+			t.Log(err)
 			if !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "template t.yaml") ||
 				!strings.Contains(err.Error(), "| quote") {
 				t.Fatalf("error %q does not contain %q, the template and the advice", err, tc.want)
