@@ -47,6 +47,8 @@ func LoadChart(archive []byte) (*LoadedChart, error) {
 	if ch.Metadata.Type == "library" {
 		return nil, fmt.Errorf("loading helm chart %s: a library chart cannot be rendered", ch.Name())
 	}
+	// Loops and template calls count steps (see helmFuncs).
+	tickChart(ch)
 	return &LoadedChart{chart: ch}, nil
 }
 

@@ -2,9 +2,13 @@ package render
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
+	"text/template"
 	"time"
+
+	"github.com/Masterminds/sprig/v3"
 
 	"github.com/flotilla-dev/flotilla/api/v1alpha1"
 	"github.com/flotilla-dev/flotilla/internal/render/charttest"
@@ -114,6 +118,76 @@ func TestHelmRenderBounds(t *testing.T) {
 		"join":       "{{ join (repeat 1000000 \"x\") (until 100000) }}",
 		"in a loop":  "{{ range $i := .Values.big }}{{ trim \"x\" | repeat 1 }}{{ end }}",
 		"from value": "{{ range $i := until (int .Values.big) }}{{ end }}",
+	} {
+		t.Run(name, func(t *testing.T) {
+			chart := pgChart(t, map[string]string{"loop.yaml": tpl})
+			start := time.Now()
+			_, err := Render(helmInput(chart, map[string]any{"big": int64(1) << 40}))
+			if !errors.Is(err, ErrBudgetExceeded) {
+				t.Fatalf("error %v, want ErrBudgetExceeded", err)
+			}
+			if took := time.Since(start); took > time.Second {
+				t.Errorf("took %v", took)
+			}
+		})
+	}
+}
+
+// The ticks inserted into chart templates change nothing in their output.
+func TestTickTemplateKeepsOutput(t *testing.T) {
+	srcs := []string{
+		"",
+		"plain text",
+		"{{- range $i := until 3 }}\n  - {{ $i }}\n{{- end }}\n",
+		"a:\n{{ range . -}}\n   x{{ . }}\n{{ end -}}\n  b",
+		"{{ range $k, $v := . }}{{ $k }}{{ else }}none{{ end }}",
+		"{{ define \"x\" -}}\n  body {{ . }}\n{{- end }}{{ define \"empty\" }}  {{ end }}[{{ template \"x\" 1 }}|{{ template \"empty\" }}]",
+		"{{/* a comment with }} and {{ range */}}{{ \"}}{{ range\" }}{{ `}}` }}{{ '}' }}",
+		"{{- /* trimmed comment */ -}}\n\n  {{ block \"b\" . }}  block {{ end }}",
+		"{{ range $i := 2 }}{{ range $j := 2 }}{{ $i }}{{ $j }} {{ end }}{{ end }}",
+		"{{ with . }}{{ range . }}{{ if . }}y{{ else }}n{{ end }}{{ end }}{{ end }}",
+		"{{ 3 -}}   {{- -3 }}",
+	}
+	data := []any{1, 0, 2}
+	for _, src := range srcs {
+		run := func(text string) string {
+			tpl, err := template.New("t").Funcs(sprig.TxtFuncMap()).Funcs(template.FuncMap{tickFunc: func() string { return "" }}).Parse(text)
+			if err != nil {
+				t.Fatalf("%q: %v", text, err)
+			}
+			var b strings.Builder
+			if err := tpl.Execute(&b, data); err != nil {
+				t.Fatalf("%q: %v", text, err)
+			}
+			return b.String()
+		}
+		ticked := tickTemplate(src)
+		if got, want := run(ticked), run(src); got != want {
+			t.Errorf("%q rewritten as %q renders %q, want %q", src, ticked, got, want)
+		}
+		if strings.Count(ticked, "\n") != strings.Count(src, "\n") {
+			t.Errorf("%q: the rewrite changed line numbers: %q", src, ticked)
+		}
+	}
+	if got := tickTemplate("{{ range . }}{{ end }}"); got != "{{__flotillaTick}}{{ range . }}{{__flotillaTick}}{{ end }}" {
+		t.Errorf("rewritten as %q", got)
+	}
+}
+
+// Loops and recursion in a chart stop at the step bound.
+func TestHelmLoopsAreBounded(t *testing.T) {
+	var rec strings.Builder
+	rec.WriteString(`{{ define "t0" }}x{{ end }}`)
+	for i := 1; i <= 40; i++ {
+		fmt.Fprintf(&rec, `{{ define "t%d" }}{{ template "t%d" . }}{{ template "t%d" . }}{{ end }}`, i, i-1, i-1)
+	}
+	for name, tpl := range map[string]string{
+		"range over a value":       "{{ range $i := .Values.big }}{{ end }}",
+		"range over a literal":     "{{- range $i := 1000000000000 -}}{{- end -}}",
+		"template recursion":       rec.String() + "# {{ template \"t40\" . }}",
+		"include recursion":        strings.ReplaceAll(rec.String(), "template", "include") + "# {{ include \"t40\" . }}",
+		"nested ranges":            "{{ range $i := 100000 }}{{ range $j := 100000 }}{{ end }}{{ end }}",
+		"range over a value, trim": "{{- range $i := .Values.big -}}\n{{- end -}}",
 	} {
 		t.Run(name, func(t *testing.T) {
 			chart := pgChart(t, map[string]string{"loop.yaml": tpl})

@@ -10,13 +10,15 @@ import (
 	"unicode/utf8"
 
 	"github.com/Masterminds/sprig/v3"
+	"helm.sh/helm/v4/pkg/chart/common"
+	chart "helm.sh/helm/v4/pkg/chart/v2"
 )
 
-// helmRenderTimeout is the backstop for what helmFuncs cannot bound in a
-// chart (a range over a large integer, exponential {{ template }} or
-// include recursion, key generation in a loop): after it the render fails
-// and frees the hub's worker. Helm's engine cannot be interrupted, so its
-// goroutine runs on until the template ends (see docs/templates.md).
+// helmRenderTimeout is the backstop for what the bounds cannot catch in a
+// chart (costly functions such as genPrivateKey called in a loop): after it
+// the render fails and frees the hub's worker. Helm's engine cannot be
+// interrupted, so its goroutine runs on until the template ends (see
+// docs/templates.md).
 const helmRenderTimeout = 10 * time.Second
 
 // sprigFuncs are Sprig's functions, which Helm's engine starts from; helmFuncs
@@ -30,7 +32,7 @@ var sprigFuncs = sync.OnceValue(func() template.FuncMap { return sprig.TxtFuncMa
 // are otherwise Sprig's.
 func helmFuncs(b *budget) template.FuncMap {
 	sp := sprigFuncs()
-	fm := template.FuncMap{}
+	fm := template.FuncMap{tickFunc: b.tick}
 	b.builtins(fm)
 	listBound := func(fn string, n int) error {
 		if _, err := b.tick(); err != nil {
@@ -153,3 +155,116 @@ func mulBound(a, b int) int {
 	}
 	return a * b
 }
+
+// tickChart makes every template of a chart (and of its subcharts) call
+// tickFunc at its start and at the start of every range, define and block
+// body, as rewriteTicks does for Go templates: Helm's engine parses the
+// templates itself, so the call is inserted into their source. The inserted
+// actions hold no line break, so line numbers in errors stay right (columns
+// after an insertion on the same line move).
+func tickChart(c *chart.Chart) {
+	files := make([]*common.File, len(c.Templates))
+	for i, f := range c.Templates {
+		files[i] = &common.File{Name: f.Name, Data: []byte(tickTemplate(string(f.Data))), ModTime: f.ModTime}
+	}
+	c.Templates = files
+	for _, d := range c.Dependencies() {
+		tickChart(d)
+	}
+}
+
+// tickTemplate inserts the tick actions into one template's source. Source it
+// cannot scan is left as is from there on, for Helm to report.
+func tickTemplate(src string) string {
+	var b strings.Builder
+	b.Grow(len(src) + 64)
+	b.WriteString("{{" + tickFunc + "}}")
+	i := 0
+	for {
+		j := strings.Index(src[i:], "{{")
+		if j < 0 {
+			b.WriteString(src[i:])
+			return b.String()
+		}
+		end, keyword, trimRight, ok := scanAction(src, i+j)
+		if !ok {
+			b.WriteString(src[i:])
+			return b.String()
+		}
+		b.WriteString(src[i:end])
+		i = end
+		switch keyword {
+		case "define", "block":
+			// An empty definition must stay empty: text/template keeps an
+			// earlier non-empty one of the same name over it.
+			if k := strings.Index(src[end:], "{{"); k >= 0 && strings.TrimSpace(src[end:end+k]) == "" {
+				if _, next, _, ok := scanAction(src, end+k); ok && next == "end" {
+					continue
+				}
+			}
+		case "range":
+		default:
+			continue
+		}
+		if trimRight {
+			b.WriteString("{{" + tickFunc + " -}}")
+		} else {
+			b.WriteString("{{" + tickFunc + "}}")
+		}
+	}
+}
+
+// scanAction scans the action starting at src[start:] ("{{"): the offset
+// after its "}}", its first word, and whether it ends with a trim marker.
+func scanAction(src string, start int) (end int, keyword string, trimRight, ok bool) {
+	p := start + 2
+	if p+1 < len(src) && src[p] == '-' && isTemplateSpace(src[p+1]) {
+		p += 2
+	}
+	for p < len(src) && isTemplateSpace(src[p]) {
+		p++
+	}
+	if strings.HasPrefix(src[p:], "/*") {
+		k := strings.Index(src[p+2:], "*/")
+		if k < 0 {
+			return 0, "", false, false
+		}
+		p += 2 + k + 2
+	} else {
+		k := p
+		for k < len(src) && (src[k] == '_' || 'a' <= src[k] && src[k] <= 'z' || 'A' <= src[k] && src[k] <= 'Z') {
+			k++
+		}
+		keyword = src[p:k]
+	}
+	for p < len(src) {
+		switch c := src[p]; c {
+		case '"', '\'':
+			p++
+			for p < len(src) && src[p] != c {
+				if src[p] == '\\' {
+					p++
+				}
+				p++
+			}
+			p++
+		case '`':
+			k := strings.IndexByte(src[p+1:], '`')
+			if k < 0 {
+				return 0, "", false, false
+			}
+			p += 1 + k + 1
+		case '}':
+			if strings.HasPrefix(src[p:], "}}") {
+				trimRight = p-start >= 4 && src[p-1] == '-' && isTemplateSpace(src[p-2])
+				return p + 2, keyword, trimRight, true
+			}
+			p++
+		default:
+			p++
+		}
+	}
+	return 0, "", false, false
+}
+
+func isTemplateSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\r' || c == '\n' }
