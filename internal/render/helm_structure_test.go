@@ -129,6 +129,7 @@ func TestHelmRenderBounds(t *testing.T) {
 			if took := time.Since(start); took > time.Second {
 				t.Errorf("took %v", took)
 			}
+			t.Log(err)
 		})
 	}
 }
@@ -199,6 +200,7 @@ func TestHelmLoopsAreBounded(t *testing.T) {
 			if took := time.Since(start); took > time.Second {
 				t.Errorf("took %v", took)
 			}
+			t.Log(err)
 		})
 	}
 }
