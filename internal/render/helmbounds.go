@@ -123,6 +123,43 @@ func helmFuncs(b *budget) template.FuncMap {
 		}
 		return b.out("join", join(sep, v))
 	}
+	// Functions whose result can be a multiple of their arguments: checked
+	// after they are built (at most a few times maxOutput), so that doubling
+	// a string in a loop stops at maxOutput and maxFuncBytes.
+	for _, name := range []string{"cat", "quote", "squote"} {
+		f := sp[name].(func(...any) string)
+		fm[name] = func(args ...any) (string, error) {
+			if err := strBound(name, argsSize(args)); err != nil {
+				return "", err
+			}
+			return b.out(name, f(args...))
+		}
+	}
+	for _, name := range []string{"b64enc", "b32enc"} {
+		f := sp[name].(func(string) string)
+		fm[name] = func(v string) (string, error) {
+			if err := strBound(name, len(v)); err != nil {
+				return "", err
+			}
+			return b.out(name, f(v))
+		}
+	}
+	for _, name := range []string{"toPrettyJson", "toRawJson"} {
+		f := sp[name].(func(any) string)
+		fm[name] = func(v any) (string, error) {
+			if _, err := b.tick(); err != nil {
+				return "", err
+			}
+			return b.out(name, f(v))
+		}
+	}
+	wrapWith := sp["wrapWith"].(func(int, string, string) string)
+	fm["wrapWith"] = func(l int, sep, str string) (string, error) {
+		if err := strBound("wrapWith", len(str)+mulBound(len(str)/max(l, 1)+1, len(sep))); err != nil {
+			return "", err
+		}
+		return b.out("wrapWith", wrapWith(l, sep, str))
+	}
 	for _, name := range []string{"randAlphaNum", "randAlpha", "randAscii", "randNumeric"} {
 		f := sp[name].(func(int) string)
 		fm[name] = func(count int) (string, error) {
