@@ -287,18 +287,15 @@ func walkTicks(n parse.Node) {
 	}
 }
 
-// funcAction is {{ NAME }}, an action calling a function without arguments.
-func funcAction(name string, pos parse.Pos, line int) *parse.ActionNode {
+// tickNode is {{ __flotillaTick }}.
+func tickNode(pos parse.Pos, line int) *parse.ActionNode {
 	return &parse.ActionNode{NodeType: parse.NodeAction, Pos: pos, Line: line, Pipe: &parse.PipeNode{
 		NodeType: parse.NodePipe, Pos: pos, Line: line,
-		Cmds: []*parse.CommandNode{funcCommand(name, pos)},
+		Cmds: []*parse.CommandNode{funcCommand(tickFunc, pos)},
 	}}
 }
 
+// funcCommand is a command calling the function name.
 func funcCommand(name string, pos parse.Pos) *parse.CommandNode {
 	return &parse.CommandNode{NodeType: parse.NodeCommand, Pos: pos, Args: []parse.Node{parse.NewIdentifier(name).SetPos(pos)}}
-}
-
-func tickNode(pos parse.Pos, line int) *parse.ActionNode {
-	return funcAction(tickFunc, pos, line)
 }

@@ -309,7 +309,7 @@ func compareShapes(source, out, probe string) error {
 		}
 		pr, err := yamlShape(pdocs[i].text)
 		if err != nil {
-			return fmt.Errorf("%s: it is valid YAML only thanks to special characters of a value (without them: %v); %s: %w",
+			return fmt.Errorf("%s: it is valid YAML only thanks to special characters of a value (without them: %w); %s: %w",
 				where, err, injectionAdvice, ErrValueCreatesStructure)
 		}
 		if path, got, want, ok := sameShape(real, pr, ""); !ok {
@@ -387,20 +387,21 @@ func joinPath(path, key string) string {
 func shapeName(v any) string {
 	switch v := v.(type) {
 	case yamlv2.MapSlice:
-		return plural(len(v), "a mapping of %d key", "s")
+		return plural(len(v), "a mapping of %d key")
 	case []any:
-		return plural(len(v), "a sequence of %d item", "s")
+		return plural(len(v), "a sequence of %d item")
 	case map[any]any:
-		return plural(len(v), "a mapping of %d key", "s")
+		return plural(len(v), "a mapping of %d key")
 	default:
 		return "a scalar"
 	}
 }
 
-func plural(n int, format, suffix string) string {
+// plural formats n and adds an s unless n is 1.
+func plural(n int, format string) string {
 	s := fmt.Sprintf(format, n)
 	if n != 1 {
-		s += suffix
+		s += "s"
 	}
 	return s
 }
