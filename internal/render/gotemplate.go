@@ -53,10 +53,6 @@ func stringMap(m map[string]string) map[string]any {
 // what another defines ({{ define }} / {{ include }}). Its functions count
 // against a fresh budget, and its template and range bodies tick it.
 func parseGoTemplates(tpls []v1alpha1.GoTemplate) (*template.Template, error) {
-	return parseGoTemplatesWith(tpls, &budget{})
-}
-
-func parseGoTemplatesWith(tpls []v1alpha1.GoTemplate, b *budget) (*template.Template, error) {
 	if len(tpls) == 0 {
 		return nil, errors.New("engine GoTemplate without goTemplates")
 	}
@@ -74,8 +70,8 @@ func parseGoTemplatesWith(tpls []v1alpha1.GoTemplate, b *budget) (*template.Temp
 			return nil, err
 		}
 	}
-	// Only now the functions templates cannot call themselves.
-	root.Funcs(b.bounded(funcMap(root)))
+	// Only now the function templates cannot call themselves (tickFunc).
+	root.Funcs((&budget{}).bounded(funcMap(root)))
 	for _, t := range root.Templates() {
 		rewriteTicks(t.Tree)
 	}
