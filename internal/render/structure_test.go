@@ -103,6 +103,10 @@ func TestValuesMakeNoStructureRefused(t *testing.T) {
 			map[string]any{"script": "a: 1\nextra: 1"}, "valid YAML only thanks to special characters of a value"},
 		{"a value makes a key", cmHead + "data:\n  {{ .spec.k }}: v\n",
 			map[string]any{"k": "a: {b: c}\n  d"}, "value"},
+		{"U+2028 as a line break", cmHead + "data:\n  a: {{ .spec.a }}\n",
+			map[string]any{"a": "a\u2028b: c"}, "at the top a value made YAML structure"},
+		{"U+0085 as a line break", cmHead + "data:\n  a: {{ .spec.a }}\n",
+			map[string]any{"a": "a\u0085b: c"}, "at the top a value made YAML structure"},
 		{"an anchor", cmHead + "data: {{ .spec.a }}\n",
 			map[string]any{"a": "{x: y}"}, "at data a value made YAML structure"},
 	}
