@@ -107,7 +107,7 @@ func TestValuesMakeNoStructureRefused(t *testing.T) {
 			map[string]any{"a": "a\u2028b: c"}, "at the top a value made YAML structure"},
 		{"U+0085 as a line break", cmHead + "data:\n  a: {{ .spec.a }}\n",
 			map[string]any{"a": "a\u0085b: c"}, "at the top a value made YAML structure"},
-		{"an anchor", cmHead + "data: {{ .spec.a }}\n",
+		{"a flow mapping", cmHead + "data: {{ .spec.a }}\n",
 			map[string]any{"a": "{x: y}"}, "at data a value made YAML structure"},
 	}
 	for _, tc := range cases {
