@@ -86,7 +86,7 @@ func TestFuncErrors(t *testing.T) {
 		{`{{ join "," .spec.s }}`, "join: string is not a list"},
 		{`{{ define "loop" }}{{ include "loop" . }}{{ end }}{{ include "loop" . }}`, "nested more than 64 deep"},
 		{`{{ include "nope" . }}`, `no template "nope"`},
-		{`{{ range 10000000 }}0123456789{{ end }}`, "rendered output exceeds 8388608 bytes"},
+		{`{{ range 100000 }}{{ printf "%0100d" 1 }}{{ end }}`, "rendered output exceeds 8388608 bytes"},
 	}
 	for _, tc := range cases {
 		_, err := execute(t, tc.src, data)

@@ -3,7 +3,6 @@ package render
 import (
 	"bytes"
 	"encoding/json"
-	"regexp"
 	"testing"
 
 	"github.com/flotilla-dev/flotilla/api/v1alpha1"
@@ -33,13 +32,8 @@ func FuzzRenderGoTemplate(f *testing.F) {
 	} {
 		f.Add(seed, `{"size":"small","n":1,"list":[1,"a",null],"m":{"k":{"k":true}}}`)
 	}
-	longLoop := regexp.MustCompile(`range[^}]*[0-9]{4}`)
 	f.Fuzz(func(t *testing.T, tpl, specJSON string) {
-		if longLoop.MatchString(tpl) {
-			// Templates may loop for long (CPU is not bounded, see
-			// docs/templates.md); skip what would only stall the fuzzer.
-			t.Skip()
-		}
+		// No skip for long loops: the render budget stops them (docs/templates.md).
 		spec := map[string]any{}
 		if err := json.Unmarshal([]byte(specJSON), &spec); err != nil {
 			spec = map[string]any{}
@@ -70,4 +64,73 @@ func FuzzRenderGoTemplate(f *testing.F) {
 			t.Fatal("two renders differ")
 		}
 	})
+}
+
+// unquotedTemplates print an instance string unquoted in the places a value
+// could make structure from: a block value, a flow sequence, a key, a
+// double-quoted scalar of the template, a block scalar, an include.
+var unquotedTemplates = []string{
+	"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\ndata:\n  a: {{ .spec.v }}\n  b: c\n",
+	"apiVersion: v1\nkind: Pod\nmetadata:\n  name: x\nspec:\n  args: [{{ .spec.v }}, b]\n",
+	"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\ndata:\n  {{ .spec.v }}: b\n",
+	"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\ndata: {a: \"{{ .spec.v }}\", b: 'x{{ .spec.v }}'}\n",
+	"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\ndata:\n  a: |\n{{ .spec.v | indent 4 }}\n  b: x\n",
+	"{{ define \"h\" }}k: {{ .spec.v }}{{ end }}apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\ndata:{{ include \"h\" . | nindent 2 }}\n",
+	"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\ndata:\n  a: {{ toYaml .spec.v }}\n",
+}
+
+// FuzzValueMakesNoStructure renders templates that print an instance string
+// unquoted: whatever the string, a render that succeeds has no more objects,
+// keys or list items than the render of a benign value, and none panics.
+//
+//	go test ./internal/render -run '^$' -fuzz FuzzValueMakesNoStructure -fuzztime 1m
+func FuzzValueMakesNoStructure(f *testing.F) {
+	for _, seed := range []string{"16", "", "a\nb: c", "16\n---\nkind: X", "1, 2", "x\", y: \"z", "{a: b}", "*a", "&a x", "a\n  b: c",
+		"- a", "a: b", "\u2028b: c", "\u0085b: c", "x'", "? a", "|\n  a", "a #b", "!!map {}"} {
+		f.Add(seed)
+	}
+	benign := make([]int, len(unquotedTemplates))
+	for i, tpl := range unquotedTemplates {
+		out, err := renderOne(map[string]any{"v": "benign"}, "t.yaml", tpl)
+		if err != nil {
+			f.Fatalf("template %d: %v", i, err)
+		}
+		benign[i] = countStructure(out)
+	}
+	f.Fuzz(func(t *testing.T, v string) {
+		for i, tpl := range unquotedTemplates {
+			out, err := renderOne(map[string]any{"v": v}, "t.yaml", tpl)
+			if err != nil {
+				continue
+			}
+			if n := countStructure(out); n > benign[i] {
+				t.Fatalf("template %d with %q: %d objects, keys and items, the benign value %d", i, v, n, benign[i])
+			}
+		}
+	})
+}
+
+// countStructure counts the objects, keys and list items of a render.
+func countStructure(out Output) int {
+	n := 0
+	var walk func(v any)
+	walk = func(v any) {
+		switch v := v.(type) {
+		case map[string]any:
+			for _, e := range v {
+				n++
+				walk(e)
+			}
+		case []any:
+			for _, e := range v {
+				n++
+				walk(e)
+			}
+		}
+	}
+	for _, m := range out.Manifests {
+		n++
+		walk(m.Object)
+	}
+	return n
 }

@@ -50,7 +50,8 @@ func stringMap(m map[string]string) map[string]any {
 }
 
 // parseGoTemplates parses every template into one set, so a template can use
-// what another defines ({{ define }} / {{ include }}).
+// what another defines ({{ define }} / {{ include }}). Its functions count
+// against a fresh budget, and its template and range bodies tick it.
 func parseGoTemplates(tpls []v1alpha1.GoTemplate) (*template.Template, error) {
 	if len(tpls) == 0 {
 		return nil, errors.New("engine GoTemplate without goTemplates")
@@ -69,32 +70,70 @@ func parseGoTemplates(tpls []v1alpha1.GoTemplate) (*template.Template, error) {
 			return nil, err
 		}
 	}
+	// Only now the function templates cannot call themselves (tickFunc).
+	root.Funcs((&budget{}).bounded(funcMap(root)))
+	for _, t := range root.Templates() {
+		rewriteTicks(t.Tree)
+	}
 	return root, nil
 }
 
+// probeSet copies a parsed template set into the probe render's set (see
+// structure.go), with its own budget.
+func probeSet(root *template.Template, m markers) (*template.Template, error) {
+	probe := template.New("").Option("missingkey=error")
+	probe.Funcs(probeFuncMap((&budget{}).bounded(funcMap(probe)), m))
+	for _, t := range root.Templates() {
+		if t.Tree == nil {
+			continue
+		}
+		tree := t.Tree.Copy()
+		rewriteProbe(tree.Root)
+		if _, err := probe.AddParseTree(t.Name(), tree); err != nil {
+			return nil, err
+		}
+	}
+	return probe, nil
+}
+
 // renderGoTemplates executes each template (helpers, whose name starts with
-// "_", render nothing) and decodes the YAML documents they produce.
+// "_", render nothing) and decodes the YAML documents they produce. Each
+// template is executed a second time as a probe, and its output must have
+// the same YAML shape (compareShapes).
 func renderGoTemplates(tpls []v1alpha1.GoTemplate, data map[string]any) ([]*unstructured.Unstructured, error) {
 	root, err := parseGoTemplates(tpls)
 	if err != nil {
 		return nil, err
 	}
+	probe, err := probeSet(root, newMarkers())
+	if err != nil {
+		return nil, err
+	}
 	var objs []*unstructured.Unstructured
-	w := &limitedBuilder{}
+	w, pw := &limitedBuilder{}, &limitedBuilder{}
 	for _, gt := range tpls {
 		if strings.HasPrefix(gt.Name, "_") {
 			continue
 		}
-		start := w.Len()
+		start, pstart := w.Len(), pw.Len()
 		// Errors read "template: NAME:LINE:COL: executing "NAME" at <…>: …".
 		if err := root.ExecuteTemplate(w, gt.Name, data); err != nil {
-			if errors.Is(err, errOutputTooLarge) {
-				return nil, fmt.Errorf("template %s: %w", gt.Name, err)
-			}
-			return nil, err
+			return nil, execError(gt.Name, err)
 		}
 		// A null value prints as "<no value>"; like Helm, render it as nothing.
 		out := strings.ReplaceAll(w.String()[start:], "<no value>", "")
+		// The shapes are compared first: a value that makes structure often
+		// makes incomplete objects too, and is the cause to report.
+		if err := probe.ExecuteTemplate(pw, gt.Name, data); err != nil {
+			if errors.Is(err, ErrBudgetExceeded) {
+				return nil, execError(gt.Name, err)
+			}
+			return nil, fmt.Errorf("template %s: checking that values make no YAML structure: %w", gt.Name, err)
+		}
+		pout := strings.ReplaceAll(pw.String()[pstart:], "<no value>", "")
+		if err := compareShapes("template "+gt.Name, out, pout); err != nil {
+			return nil, err
+		}
 		docs, err := decodeDocuments("template "+gt.Name, out)
 		if err != nil {
 			return nil, err
@@ -104,7 +143,15 @@ func renderGoTemplates(tpls []v1alpha1.GoTemplate, data map[string]any) ([]*unst
 	return objs, nil
 }
 
-var errOutputTooLarge = fmt.Errorf("rendered output exceeds %d bytes", maxOutput)
+// execError names the template in errors of the render's bounds.
+func execError(name string, err error) error {
+	if errors.Is(err, errOutputTooLarge) || errors.Is(err, ErrBudgetExceeded) {
+		return fmt.Errorf("template %s: %w", name, err)
+	}
+	return err
+}
+
+var errOutputTooLarge = fmt.Errorf("rendered output exceeds %d bytes: %w", maxOutput, ErrBudgetExceeded)
 
 // limitedBuilder is a strings.Builder that fails once it holds more than maxOutput bytes.
 type limitedBuilder struct {

@@ -2,11 +2,14 @@ package render
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"path"
+	"reflect"
 	"sort"
 	"strings"
+	"time"
 
 	"helm.sh/helm/v4/pkg/chart/common"
 	commonutil "helm.sh/helm/v4/pkg/chart/common/util"
@@ -15,6 +18,7 @@ import (
 	chartutil "helm.sh/helm/v4/pkg/chart/v2/util"
 	"helm.sh/helm/v4/pkg/engine"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
 
 	"github.com/flotilla-dev/flotilla/api/v1alpha1"
 )
@@ -43,6 +47,8 @@ func LoadChart(archive []byte) (*LoadedChart, error) {
 	if ch.Metadata.Type == "library" {
 		return nil, fmt.Errorf("loading helm chart %s: a library chart cannot be rendered", ch.Name())
 	}
+	// Loops and template calls count steps (see helmFuncs).
+	tickChart(ch)
 	return &LoadedChart{chart: ch}, nil
 }
 
@@ -69,10 +75,62 @@ func helmValues(h *v1alpha1.HelmTemplate, spec map[string]any) (map[string]any, 
 // cluster is contacted (lookup returns nothing), and hooks and NOTES.txt are
 // dropped. The chart's crds/ are not here: they are cluster-wide, so they are
 // rendered once per cluster with the fleet resources (chartCRDs).
-func renderHelm(lc *LoadedChart, vals map[string]any, inst *unstructured.Unstructured, cluster ClusterFacts) ([]*unstructured.Unstructured, error) {
+//
+// probeVals are vals with the characters that can make YAML structure
+// neutralised in what the instance and team Overrides gave (see
+// helmProbeValues); when they differ from vals, the chart is rendered with
+// them too, and each file must have the same YAML shape both times.
+func renderHelm(lc *LoadedChart, vals, probeVals map[string]any, inst *unstructured.Unstructured, cluster ClusterFacts) ([]*unstructured.Unstructured, error) {
 	if lc == nil || lc.chart == nil {
 		return nil, errors.New("helm chart not loaded")
 	}
+	files, err := renderHelmFiles(lc, vals, inst, cluster)
+	if err != nil {
+		return nil, err
+	}
+	var probe map[string]string
+	if probeVals != nil && !reflect.DeepEqual(vals, probeVals) {
+		probe, err = renderHelmFiles(lc, probeVals, inst, cluster)
+		if err != nil {
+			if errors.Is(err, ErrBudgetExceeded) {
+				return nil, err
+			}
+			return nil, fmt.Errorf("checking that values make no YAML structure: %w", err)
+		}
+	}
+
+	var objs []*unstructured.Unstructured
+	names := make([]string, 0, len(files))
+	for name := range files {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		base := path.Base(name)
+		if strings.HasPrefix(base, "_") || base == "NOTES.txt" {
+			continue
+		}
+		if probe != nil {
+			if err := compareShapes("template "+name, files[name], probe[name]); err != nil {
+				return nil, fmt.Errorf("chart %s: %w", lc.chart.Name(), err)
+			}
+		}
+		docs, err := decodeDocuments("template "+name, files[name])
+		if err != nil {
+			return nil, err
+		}
+		for _, d := range docs {
+			if _, hook := d.GetAnnotations()[helmHookAnnotation]; hook {
+				continue
+			}
+			objs = append(objs, d)
+		}
+	}
+	return objs, nil
+}
+
+// renderHelmFiles renders the chart's templates with vals: file name → output.
+func renderHelmFiles(lc *LoadedChart, vals map[string]any, inst *unstructured.Unstructured, cluster ClusterFacts) (map[string]string, error) {
 	ch := cloneChart(lc.chart)
 	caps := common.DefaultCapabilities.Copy()
 	if cluster.KubernetesVersion != "" {
@@ -98,35 +156,55 @@ func renderHelm(lc *LoadedChart, vals map[string]any, inst *unstructured.Unstruc
 	if err != nil {
 		return nil, fmt.Errorf("chart %s: values: %w", ch.Name(), err)
 	}
-	files, err := engine.Engine{}.Render(ch, top)
-	if err != nil {
-		// Engine errors name the file and line: "template: webapp/templates/x.yaml:12:3: …".
-		return nil, fmt.Errorf("chart %s: %w", ch.Name(), err)
+	type result struct {
+		files map[string]string
+		err   error
 	}
+	done := make(chan result, 1)
+	go func() {
+		files, err := engine.Engine{CustomTemplateFuncs: helmFuncs(&budget{})}.Render(ch, top)
+		done <- result{files, err}
+	}()
+	timer := time.NewTimer(helmRenderTimeout)
+	defer timer.Stop()
+	select {
+	case r := <-done:
+		if r.err != nil {
+			// Engine errors name the file and line: "template: webapp/templates/x.yaml:12:3: …".
+			return nil, fmt.Errorf("chart %s: %w", ch.Name(), r.err)
+		}
+		return r.files, nil
+	case <-timer.C:
+		return nil, fmt.Errorf("chart %s: rendering took more than %v: %w", ch.Name(), helmRenderTimeout, ErrBudgetExceeded)
+	}
+}
 
-	var objs []*unstructured.Unstructured
-	names := make([]string, 0, len(files))
-	for name := range files {
-		names = append(names, name)
+// helmProbeValues are the values of the probe render: the instance spec and
+// the patches of Values Overrides from outside flotilla-system (team
+// Overrides) with neutralised strings and keys (neutraliseHelm); the
+// Promise's values, the chart's and the platform's Overrides are trusted.
+func helmProbeValues(h *v1alpha1.HelmTemplate, spec map[string]any, in Input) (map[string]any, error) {
+	vals, err := helmValues(h, neutraliseHelm(spec).(map[string]any))
+	if err != nil {
+		return nil, err
 	}
-	sort.Strings(names)
-	for _, name := range names {
-		base := path.Base(name)
-		if strings.HasPrefix(base, "_") || base == "NOTES.txt" {
-			continue
-		}
-		docs, err := decodeDocuments("template "+name, files[name])
-		if err != nil {
-			return nil, err
-		}
-		for _, d := range docs {
-			if _, hook := d.GetAnnotations()[helmHookAnnotation]; hook {
-				continue
+	probeIn := in
+	probeIn.Overrides = make([]v1alpha1.Override, len(in.Overrides))
+	for i, o := range in.Overrides {
+		if o.Namespace != v1alpha1.PlatformNamespace && o.Spec.Type == v1alpha1.PatchValues {
+			patch, err := rawObject(&o.Spec.Patch)
+			if err != nil {
+				return nil, fmt.Errorf("override %s: patch: %w", overrideName(&o), err)
 			}
-			objs = append(objs, d)
+			raw, err := json.Marshal(neutraliseHelm(patch))
+			if err != nil {
+				return nil, err
+			}
+			o.Spec.Patch = runtime.RawExtension{Raw: raw}
 		}
+		probeIn.Overrides[i] = o
 	}
-	return objs, nil
+	return applyValuesOverrides(vals, probeIn, make([]bool, len(in.Overrides)), true)
 }
 
 // chartCRDs are the objects in the crds/ directories of the chart and its

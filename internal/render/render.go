@@ -123,7 +123,12 @@ func renderInstance(in Input) (Output, error) {
 			if err != nil {
 				return Output{}, err
 			}
-			objs, err = renderHelm(in.Chart, vals, in.Instance, in.Cluster)
+			var probeVals map[string]any
+			probeVals, err = helmProbeValues(t.Helm, spec, in)
+			if err != nil {
+				return Output{}, err
+			}
+			objs, err = renderHelm(in.Chart, vals, probeVals, in.Instance, in.Cluster)
 		default:
 			return Output{}, fmt.Errorf("unknown template engine %q", t.Engine)
 		}

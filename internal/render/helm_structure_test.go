@@ -1,0 +1,210 @@
+package render
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"text/template"
+	"time"
+
+	"github.com/Masterminds/sprig/v3"
+
+	"github.com/flotilla-dev/flotilla/api/v1alpha1"
+	"github.com/flotilla-dev/flotilla/internal/render/charttest"
+)
+
+// pgChart prints .Values.version unquoted in an image, and quoted.
+func pgChart(t *testing.T, extra map[string]string) *LoadedChart {
+	t.Helper()
+	tpls := map[string]string{
+		"pod.yaml": "apiVersion: v1\nkind: Pod\nmetadata:\n  name: {{ .Release.Name }}\nspec:\n  containers:\n  - name: pg\n    image: postgres:{{ .Values.version }}\n",
+		"cm.yaml":  "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}\ndata:\n  version: {{ .Values.version | quote }}\n",
+	}
+	for k, v := range extra {
+		tpls[k] = v
+	}
+	c, err := LoadChart(charttest.Package(t, "pg", "0.1.0", "version: \"16\"\nn: 0\n", tpls))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func helmInput(chart *LoadedChart, spec map[string]any, overrides ...v1alpha1.Override) Input {
+	return Input{
+		Promise:   "pg",
+		Revision:  "pg-0123456789",
+		Content:   &v1alpha1.PromiseContent{Templates: &v1alpha1.Templates{Engine: v1alpha1.TemplateEngineHelm, Helm: &v1alpha1.HelmTemplate{}}},
+		Chart:     chart,
+		Instance:  instance("team-a", "orders", spec),
+		Cluster:   SampleCluster(),
+		Overrides: overrides,
+	}
+}
+
+func valuesOverride(ns, patch string) v1alpha1.Override {
+	o := v1alpha1.Override{}
+	o.Name, o.Namespace = "o", ns
+	o.Spec.Type = v1alpha1.PatchValues
+	o.Spec.Patch = raw(patch)
+	return o
+}
+
+func TestHelmValuesMakeNoStructure(t *testing.T) {
+	chart := pgChart(t, nil)
+	t.Run("a plain version renders", func(t *testing.T) {
+		out, err := Render(helmInput(chart, map[string]any{"version": "17.2"}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(out.Manifests) != 2 {
+			t.Fatalf("%d objects", len(out.Manifests))
+		}
+	})
+	t.Run("special characters in a value are fine where they make no structure", func(t *testing.T) {
+		out, err := Render(helmInput(chart, map[string]any{"version": "16@sha256:abc", "other": "a\nb: c"}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(out.Manifests) != 2 {
+			t.Fatalf("%d objects", len(out.Manifests))
+		}
+	})
+	t.Run("the instance cannot add objects", func(t *testing.T) {
+		_, err := Render(helmInput(chart, map[string]any{"version": injection}))
+		if !errors.Is(err, ErrValueCreatesStructure) {
+			t.Fatalf("error %v, want ErrValueCreatesStructure", err)
+		}
+		if !strings.Contains(err.Error(), "chart pg: template pg/templates/pod.yaml: rendered document 2 (from output line 10): a value made a document separator") {
+			t.Fatalf("error %q", err)
+		}
+	})
+	t.Run("nor add keys", func(t *testing.T) {
+		_, err := Render(helmInput(chart, map[string]any{"version": "16\n    command: [sh]"}))
+		if !errors.Is(err, ErrValueCreatesStructure) || !strings.Contains(err.Error(), "at spec.containers[0]") {
+			t.Fatalf("error %v, want ErrValueCreatesStructure at spec.containers[0]", err)
+		}
+	})
+	t.Run("nor can a team Override", func(t *testing.T) {
+		_, err := Render(helmInput(chart, nil, valuesOverride("team-a", `{"version":"16\n---\nkind: X"}`)))
+		if !errors.Is(err, ErrValueCreatesStructure) {
+			t.Fatalf("error %v, want ErrValueCreatesStructure", err)
+		}
+	})
+	t.Run("a platform Override is trusted", func(t *testing.T) {
+		o := valuesOverride(v1alpha1.PlatformNamespace, `{"version":"16\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: extra}"}`)
+		out, err := Render(helmInput(chart, nil, o))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(out.Manifests) != 3 {
+			t.Fatalf("%d objects", len(out.Manifests))
+		}
+	})
+}
+
+func TestHelmRenderBounds(t *testing.T) {
+	for name, tpl := range map[string]string{
+		"until":      "{{ range $i := until 1000000000 }}{{ end }}",
+		"untilStep":  "{{ range $i := untilStep 0 1000000000 1 }}{{ end }}",
+		"seq":        "{{ seq 1000000000 }}",
+		"repeat":     "{{ repeat 1000000000 \"x\" }}",
+		"indent":     "{{ indent 1000000000 \"x\" }}",
+		"printf":     "{{ printf \"%099999999d\" 1 }}",
+		"doubling":   "{{ $s := \"x\" }}{{ range $i := until 64 }}{{ $s = printf \"%s%s\" $s $s }}{{ end }}",
+		"replace":    "{{ $s := repeat 1000000 \"x\" }}{{ replace \"x\" $s $s }}",
+		"randAlpha":  "{{ randAlphaNum 1000000000 }}",
+		"cat":        "{{ $s := \"x\" }}{{ range $i := until 64 }}{{ $s = cat $s $s }}{{ end }}",
+		"quote":      "{{ $s := \"x\" }}{{ range $i := until 64 }}{{ $s = quote $s $s }}{{ end }}",
+		"b64enc":     "{{ $s := \"xxxxxxxxxxxx\" }}{{ range $i := until 200 }}{{ $s = b64enc $s }}{{ end }}",
+		"wrapWith":   "{{ $s := repeat 1000000 \"x\" }}{{ wrapWith 1 $s $s }}",
+		"join":       "{{ join (repeat 1000000 \"x\") (until 100000) }}",
+		"in a loop":  "{{ range $i := .Values.big }}{{ trim \"x\" | repeat 1 }}{{ end }}",
+		"from value": "{{ range $i := until (int .Values.big) }}{{ end }}",
+	} {
+		t.Run(name, func(t *testing.T) {
+			chart := pgChart(t, map[string]string{"loop.yaml": tpl})
+			start := time.Now()
+			_, err := Render(helmInput(chart, map[string]any{"big": int64(1) << 40}))
+			if !errors.Is(err, ErrBudgetExceeded) {
+				t.Fatalf("error %v, want ErrBudgetExceeded", err)
+			}
+			if took := time.Since(start); took > time.Second {
+				t.Errorf("took %v", took)
+			}
+			t.Log(err)
+		})
+	}
+}
+
+// The ticks inserted into chart templates change nothing in their output.
+func TestTickTemplateKeepsOutput(t *testing.T) {
+	srcs := []string{
+		"",
+		"plain text",
+		"{{- range $i := until 3 }}\n  - {{ $i }}\n{{- end }}\n",
+		"a:\n{{ range . -}}\n   x{{ . }}\n{{ end -}}\n  b",
+		"{{ range $k, $v := . }}{{ $k }}{{ else }}none{{ end }}",
+		"{{ define \"x\" -}}\n  body {{ . }}\n{{- end }}{{ define \"empty\" }}  {{ end }}[{{ template \"x\" 1 }}|{{ template \"empty\" }}]",
+		"{{/* a comment with }} and {{ range */}}{{ \"}}{{ range\" }}{{ `}}` }}{{ '}' }}",
+		"{{- /* trimmed comment */ -}}\n\n  {{ block \"b\" . }}  block {{ end }}",
+		"{{ range $i := 2 }}{{ range $j := 2 }}{{ $i }}{{ $j }} {{ end }}{{ end }}",
+		"{{ with . }}{{ range . }}{{ if . }}y{{ else }}n{{ end }}{{ end }}{{ end }}",
+		"{{ 3 -}}   {{- -3 }}",
+	}
+	data := []any{1, 0, 2}
+	for _, src := range srcs {
+		run := func(text string) string {
+			tpl, err := template.New("t").Funcs(sprig.TxtFuncMap()).Funcs(template.FuncMap{tickFunc: func() string { return "" }}).Parse(text)
+			if err != nil {
+				t.Fatalf("%q: %v", text, err)
+			}
+			var b strings.Builder
+			if err := tpl.Execute(&b, data); err != nil {
+				t.Fatalf("%q: %v", text, err)
+			}
+			return b.String()
+		}
+		ticked := tickTemplate(src)
+		if got, want := run(ticked), run(src); got != want {
+			t.Errorf("%q rewritten as %q renders %q, want %q", src, ticked, got, want)
+		}
+		if strings.Count(ticked, "\n") != strings.Count(src, "\n") {
+			t.Errorf("%q: the rewrite changed line numbers: %q", src, ticked)
+		}
+	}
+	if got := tickTemplate("{{ range . }}{{ end }}"); got != "{{__flotillaTick}}{{ range . }}{{__flotillaTick}}{{ end }}" {
+		t.Errorf("rewritten as %q", got)
+	}
+}
+
+// Loops and recursion in a chart stop at the step bound.
+func TestHelmLoopsAreBounded(t *testing.T) {
+	var rec strings.Builder
+	rec.WriteString(`{{ define "t0" }}x{{ end }}`)
+	for i := 1; i <= 40; i++ {
+		fmt.Fprintf(&rec, `{{ define "t%d" }}{{ template "t%d" . }}{{ template "t%d" . }}{{ end }}`, i, i-1, i-1)
+	}
+	for name, tpl := range map[string]string{
+		"range over a value":       "{{ range $i := .Values.big }}{{ end }}",
+		"range over a literal":     "{{- range $i := 1000000000000 -}}{{- end -}}",
+		"template recursion":       rec.String() + "# {{ template \"t40\" . }}",
+		"include recursion":        strings.ReplaceAll(rec.String(), "template", "include") + "# {{ include \"t40\" . }}",
+		"nested ranges":            "{{ range $i := 100000 }}{{ range $j := 100000 }}{{ end }}{{ end }}",
+		"range over a value, trim": "{{- range $i := .Values.big -}}\n{{- end -}}",
+	} {
+		t.Run(name, func(t *testing.T) {
+			chart := pgChart(t, map[string]string{"loop.yaml": tpl})
+			start := time.Now()
+			_, err := Render(helmInput(chart, map[string]any{"big": int64(1) << 40}))
+			if !errors.Is(err, ErrBudgetExceeded) {
+				t.Fatalf("error %v, want ErrBudgetExceeded", err)
+			}
+			if took := time.Since(start); took > time.Second {
+				t.Errorf("took %v", took)
+			}
+			t.Log(err)
+		})
+	}
+}

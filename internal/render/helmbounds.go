@@ -1,0 +1,307 @@
+package render
+
+import (
+	"fmt"
+	"reflect"
+	"strings"
+	"sync"
+	"text/template"
+	"time"
+	"unicode/utf8"
+
+	"github.com/Masterminds/sprig/v3"
+	"helm.sh/helm/v4/pkg/chart/common"
+	chart "helm.sh/helm/v4/pkg/chart/v2"
+)
+
+// helmRenderTimeout is the backstop for what the bounds cannot catch in a
+// chart (costly functions such as genPrivateKey called in a loop): after it
+// the render fails and frees the hub's worker. Helm's engine cannot be
+// interrupted, so its goroutine runs on until the template ends (see
+// docs/templates.md).
+const helmRenderTimeout = 10 * time.Second
+
+// sprigFuncs are Sprig's functions, which Helm's engine starts from; helmFuncs
+// wraps some of them. Read only.
+var sprigFuncs = sync.OnceValue(func() template.FuncMap { return sprig.TxtFuncMap() })
+
+// helmFuncs replaces the functions of Helm's engine that can build huge lists
+// or strings from small arguments with versions that refuse, before building
+// it, a result over the bounds of Go templates (maxSteps items, maxOutput
+// bytes, maxFuncBytes in all); each call also counts as a step. The results
+// are otherwise Sprig's.
+func helmFuncs(b *budget) template.FuncMap {
+	sp := sprigFuncs()
+	fm := template.FuncMap{tickFunc: b.tick}
+	b.builtins(fm)
+	listBound := func(fn string, n int) error {
+		if _, err := b.tick(); err != nil {
+			return err
+		}
+		if n > maxSteps || n < 0 {
+			return fmt.Errorf("%s: a list of more than %d items: %w", fn, maxSteps, ErrBudgetExceeded)
+		}
+		return nil
+	}
+	strBound := func(fn string, n int) error {
+		if _, err := b.tick(); err != nil {
+			return err
+		}
+		if n < 0 {
+			n = maxOutput + 1
+		}
+		return b.check(fn, n)
+	}
+	until := sp["until"].(func(int) []int)
+	fm["until"] = func(count int) ([]int, error) {
+		if err := listBound("until", absInt(count)); err != nil {
+			return nil, err
+		}
+		return until(count), nil
+	}
+	untilStep := sp["untilStep"].(func(int, int, int) []int)
+	fm["untilStep"] = func(start, stop, step int) ([]int, error) {
+		n := 0
+		if step != 0 {
+			n = absInt(stop-start) / absInt(step)
+		}
+		if err := listBound("untilStep", n); err != nil {
+			return nil, err
+		}
+		return untilStep(start, stop, step), nil
+	}
+	seq := sp["seq"].(func(...int) string)
+	fm["seq"] = func(params ...int) (string, error) {
+		n := 0
+		if len(params) == 3 && params[1] != 0 {
+			n = absInt(params[2]-params[0]) / absInt(params[1])
+		} else {
+			for _, p := range params {
+				n += absInt(p)
+			}
+		}
+		if err := listBound("seq", n); err != nil {
+			return "", err
+		}
+		return b.out("seq", seq(params...))
+	}
+	repeat := sp["repeat"].(func(int, string) string)
+	fm["repeat"] = func(count int, str string) (string, error) {
+		if err := strBound("repeat", mulBound(count, len(str))); err != nil {
+			return "", err
+		}
+		return b.out("repeat", repeat(count, str))
+	}
+	for _, name := range []string{"indent", "nindent"} {
+		f := sp[name].(func(int, string) string)
+		fm[name] = func(spaces int, v string) (string, error) {
+			if err := strBound(name, len(v)+1+mulBound(strings.Count(v, "\n")+1, max(spaces, 0))); err != nil {
+				return "", err
+			}
+			return b.out(name, f(spaces, v))
+		}
+	}
+	replace := sp["replace"].(func(string, string, string) string)
+	fm["replace"] = func(old, new, src string) (string, error) {
+		n := strings.Count(src, old)
+		if old == "" {
+			n = utf8.RuneCountInString(src) + 1
+		}
+		if err := strBound("replace", len(src)+mulBound(n, len(new))); err != nil {
+			return "", err
+		}
+		return b.out("replace", replace(old, new, src))
+	}
+	join := sp["join"].(func(string, any) string)
+	fm["join"] = func(sep string, v any) (string, error) {
+		n := 0
+		if rv := reflect.ValueOf(v); rv.Kind() == reflect.Slice || rv.Kind() == reflect.Array {
+			n = rv.Len()
+		}
+		if err := strBound("join", mulBound(n, len(sep))); err != nil {
+			return "", err
+		}
+		return b.out("join", join(sep, v))
+	}
+	// Functions whose result can be a multiple of their arguments: checked
+	// after they are built (at most a few times maxOutput), so that doubling
+	// a string in a loop stops at maxOutput and maxFuncBytes.
+	for _, name := range []string{"cat", "quote", "squote"} {
+		f := sp[name].(func(...any) string)
+		fm[name] = func(args ...any) (string, error) {
+			if err := strBound(name, argsSize(args)); err != nil {
+				return "", err
+			}
+			return b.out(name, f(args...))
+		}
+	}
+	for _, name := range []string{"b64enc", "b32enc"} {
+		f := sp[name].(func(string) string)
+		fm[name] = func(v string) (string, error) {
+			if err := strBound(name, len(v)); err != nil {
+				return "", err
+			}
+			return b.out(name, f(v))
+		}
+	}
+	for _, name := range []string{"toPrettyJson", "toRawJson"} {
+		f := sp[name].(func(any) string)
+		fm[name] = func(v any) (string, error) {
+			if _, err := b.tick(); err != nil {
+				return "", err
+			}
+			return b.out(name, f(v))
+		}
+	}
+	wrapWith := sp["wrapWith"].(func(int, string, string) string)
+	fm["wrapWith"] = func(l int, sep, str string) (string, error) {
+		if err := strBound("wrapWith", len(str)+mulBound(len(str)/max(l, 1)+1, len(sep))); err != nil {
+			return "", err
+		}
+		return b.out("wrapWith", wrapWith(l, sep, str))
+	}
+	for _, name := range []string{"randAlphaNum", "randAlpha", "randAscii", "randNumeric"} {
+		f := sp[name].(func(int) string)
+		fm[name] = func(count int) (string, error) {
+			if err := strBound(name, count); err != nil {
+				return "", err
+			}
+			return b.out(name, f(count))
+		}
+	}
+	return fm
+}
+
+func absInt(n int) int {
+	if n < 0 {
+		if -n < 0 { // the smallest int
+			return int(^uint(0) >> 1)
+		}
+		return -n
+	}
+	return n
+}
+
+// mulBound is a*b for sizes, saturating instead of overflowing.
+func mulBound(a, b int) int {
+	if a < 0 || b < 0 {
+		return -1
+	}
+	if a != 0 && b > (maxOutput+1)/a {
+		return maxOutput + 1
+	}
+	return a * b
+}
+
+// tickChart makes every template of a chart (and of its subcharts) call
+// tickFunc at its start and at the start of every range, define and block
+// body, as rewriteTicks does for Go templates: Helm's engine parses the
+// templates itself, so the call is inserted into their source. The inserted
+// actions hold no line break, so line numbers in errors stay right (columns
+// after an insertion on the same line move).
+func tickChart(c *chart.Chart) {
+	files := make([]*common.File, len(c.Templates))
+	for i, f := range c.Templates {
+		files[i] = &common.File{Name: f.Name, Data: []byte(tickTemplate(string(f.Data))), ModTime: f.ModTime}
+	}
+	c.Templates = files
+	for _, d := range c.Dependencies() {
+		tickChart(d)
+	}
+}
+
+// tickTemplate inserts the tick actions into one template's source. Source it
+// cannot scan is left as is from there on, for Helm to report.
+func tickTemplate(src string) string {
+	var b strings.Builder
+	b.Grow(len(src) + 64)
+	b.WriteString("{{" + tickFunc + "}}")
+	i := 0
+	for {
+		j := strings.Index(src[i:], "{{")
+		if j < 0 {
+			b.WriteString(src[i:])
+			return b.String()
+		}
+		end, keyword, trimRight, ok := scanAction(src, i+j)
+		if !ok {
+			b.WriteString(src[i:])
+			return b.String()
+		}
+		b.WriteString(src[i:end])
+		i = end
+		switch keyword {
+		case "define", "block":
+			// An empty definition must stay empty: text/template keeps an
+			// earlier non-empty one of the same name over it.
+			if k := strings.Index(src[end:], "{{"); k >= 0 && strings.TrimSpace(src[end:end+k]) == "" {
+				if _, next, _, ok := scanAction(src, end+k); ok && next == "end" {
+					continue
+				}
+			}
+		case "range":
+		default:
+			continue
+		}
+		if trimRight {
+			b.WriteString("{{" + tickFunc + " -}}")
+		} else {
+			b.WriteString("{{" + tickFunc + "}}")
+		}
+	}
+}
+
+// scanAction scans the action starting at src[start:] ("{{"): the offset
+// after its "}}", its first word, and whether it ends with a trim marker.
+func scanAction(src string, start int) (end int, keyword string, trimRight, ok bool) {
+	p := start + 2
+	if p+1 < len(src) && src[p] == '-' && isTemplateSpace(src[p+1]) {
+		p += 2
+	}
+	for p < len(src) && isTemplateSpace(src[p]) {
+		p++
+	}
+	if strings.HasPrefix(src[p:], "/*") {
+		k := strings.Index(src[p+2:], "*/")
+		if k < 0 {
+			return 0, "", false, false
+		}
+		p += 2 + k + 2
+	} else {
+		k := p
+		for k < len(src) && (src[k] == '_' || 'a' <= src[k] && src[k] <= 'z' || 'A' <= src[k] && src[k] <= 'Z') {
+			k++
+		}
+		keyword = src[p:k]
+	}
+	for p < len(src) {
+		switch c := src[p]; c {
+		case '"', '\'':
+			p++
+			for p < len(src) && src[p] != c {
+				if src[p] == '\\' {
+					p++
+				}
+				p++
+			}
+			p++
+		case '`':
+			k := strings.IndexByte(src[p+1:], '`')
+			if k < 0 {
+				return 0, "", false, false
+			}
+			p += 1 + k + 1
+		case '}':
+			if strings.HasPrefix(src[p:], "}}") {
+				trimRight = p-start >= 4 && src[p-1] == '-' && isTemplateSpace(src[p-2])
+				return p + 2, keyword, trimRight, true
+			}
+			p++
+		default:
+			p++
+		}
+	}
+	return 0, "", false, false
+}
+
+func isTemplateSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\r' || c == '\n' }
