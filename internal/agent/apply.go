@@ -77,6 +77,8 @@ const crdEstablishTimeout = 30 * time.Second
 type applier struct {
 	member  member
 	metrics *metrics
+	// objects serialises the claim and apply of one object across workers.
+	objects objectLocks
 }
 
 // apply applies a Work: CRDs first (waiting until they are established),
@@ -286,6 +288,7 @@ func (a *applier) applyOne(ctx context.Context, work *fleetv1alpha1.Work, d *des
 		return resourceResult{ref: d.ref, result: fleetv1alpha1.ApplyResultSkipped,
 			message: fleetv1alpha1.AnnotationReconcile + "=" + fleetv1alpha1.ReconcileDisabled + " on the manifest"}
 	}
+	defer a.objects.lock(d.ref.key())()
 	live, err := a.member.get(ctx, d.ref)
 	if err != nil && !apierrors.IsNotFound(err) {
 		a.metrics.applies.WithLabelValues(resultLabel(fleetv1alpha1.ApplyResultFailed)).Inc()

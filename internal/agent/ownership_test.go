@@ -414,3 +414,28 @@ func equalJSON(a, b *unstructured.Unstructured) bool {
 	y, _ := json.Marshal(b.Object)
 	return string(x) == string(y)
 }
+
+// Two Works applied at once that list the same new object: one creates it,
+// the other finds it and reports a conflict; never both.
+func TestConcurrentWorksNeverBothClaimAnObject(t *testing.T) {
+	for range 20 {
+		a, m := newTestApplier()
+		m.onApply = func(*unstructured.Unstructured) { time.Sleep(time.Millisecond) } // widen the window
+		results := make(chan *applyPass, 2)
+		for _, name := range []string{"w1", "w2"} {
+			go func() {
+				w := unitWork(name, configMapObj("ns1", "shared", nil))
+				results <- a.apply(context.Background(), w, nil, noSave, nil, nil, time.Now())
+			}()
+		}
+		p1, p2 := <-results, <-results
+		r1, r2 := p1.resources[0].result, p2.resources[0].result
+		if !(r1 == fleetv1alpha1.ApplyResultApplied && r2 == fleetv1alpha1.ApplyResultConflict) &&
+			!(r2 == fleetv1alpha1.ApplyResultApplied && r1 == fleetv1alpha1.ApplyResultConflict) {
+			t.Fatalf("results %s and %s, want one Applied and one Conflict", r1, r2)
+		}
+		if len(p1.inventory)+len(p2.inventory) != 1 {
+			t.Fatalf("inventories %v and %v: want the object in one", p1.inventory, p2.inventory)
+		}
+	}
+}
