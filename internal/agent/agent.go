@@ -229,9 +229,14 @@ func (a *agent) sync(ctx context.Context, name string) error {
 	case !now.Before(st.nextCheck) && !st.last.pass.complete():
 		a.applyWork(ctx, st, desired, hash, now) // retry what failed
 	case !now.Before(st.nextCheck):
-		corrected := a.applier.check(ctx, desired, st.last.pass.resources, now)
+		corrected, reapply := a.applier.check(ctx, desired, st.last.pass.resources, now)
 		a.recordCorrections(desired, corrected)
 		st.last.corrected = append(st.last.corrected, corrected...)
+		if reapply {
+			// An object was deleted or replaced: only a full apply creates
+			// objects (recording their UIDs) and judges who owns them.
+			a.applyWork(ctx, st, desired, hash, now)
+		}
 	}
 	a.driftWatch.track(name, st.record.Inventory)
 	if !now.Before(st.nextCheck) {
@@ -369,9 +374,13 @@ func inSync(st *workState, hash string) func(objectRef) bool {
 func logPass(log logr.Logger, work *fleetv1alpha1.Work, pass *applyPass) {
 	failedCount := 0
 	for _, r := range pass.resources {
-		if r.result == fleetv1alpha1.ApplyResultFailed {
+		switch r.result {
+		case fleetv1alpha1.ApplyResultFailed:
 			failedCount++
 			log.V(1).Info("resource failed", "resource", r.ref.String(), "message", r.message)
+		case fleetv1alpha1.ApplyResultConflict, fleetv1alpha1.ApplyResultRefused:
+			failedCount++
+			log.Info("resource not applied", "resource", r.ref.String(), "result", r.result, "message", r.message)
 		}
 	}
 	for _, r := range pass.pruned {

@@ -16,6 +16,7 @@ import (
 	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
 	"github.com/flotilla-dev/flotilla/internal/drift"
 	"github.com/flotilla-dev/flotilla/internal/health"
+	"github.com/flotilla-dev/flotilla/internal/scope"
 )
 
 // resourceResult is the outcome of one manifest, or of one pruned object.
@@ -52,10 +53,12 @@ type applyPass struct {
 }
 
 // complete reports whether every manifest is on the member as desired
-// (applied, or deliberately skipped).
+// (applied, or deliberately skipped): none failed, was refused (outside the
+// Work's scope) or is in conflict (an existing object not the Work's).
 func (p *applyPass) complete() bool {
 	for _, r := range p.resources {
-		if r.result == fleetv1alpha1.ApplyResultFailed {
+		switch r.result {
+		case fleetv1alpha1.ApplyResultFailed, fleetv1alpha1.ApplyResultConflict, fleetv1alpha1.ApplyResultRefused:
 			return false
 		}
 	}
@@ -74,6 +77,8 @@ const crdEstablishTimeout = 30 * time.Second
 type applier struct {
 	member  member
 	metrics *metrics
+	// objects serialises the claim and apply of one object across workers.
+	objects objectLocks
 }
 
 // apply applies a Work: CRDs first (waiting until they are established),
@@ -84,10 +89,16 @@ type applier struct {
 // applying one of them changes it only to undo someone else's change, a
 // drift correction. prevAccepted (nil: none) is the drift exceptions
 // accepted before; at now the Work's exceptions decide what stays accepted.
+//
+// Objects outside the Work's scope are Refused and never reach the member
+// nor the inventory; existing objects the Work did not create are a
+// Conflict, left untouched (claimOf). The inventory records the UID of each
+// object the Work creates or adopts, and prune deletes only those.
 func (a *applier) apply(ctx context.Context, work *fleetv1alpha1.Work, inv inventory, saveInv func(inventory) error,
 	inSync func(objectRef) bool, prevAccepted acceptedBefore, now time.Time) *applyPass {
 	objs := decodeManifests(work.Name, work.Spec.Manifests)
 	pass := &applyPass{resources: make([]resourceResult, len(objs))}
+	led := &ledger{inv: inv, save: saveInv}
 	uncertain := false // some manifest's identity is unknown: do not prune
 	for i, d := range objs {
 		pass.resources[i] = resourceResult{ref: d.ref}
@@ -97,6 +108,7 @@ func (a *applier) apply(ctx context.Context, work *fleetv1alpha1.Work, inv inven
 		}
 	}
 	definedKinds := crdKinds(objs)
+	unscoped := work.Spec.Subject.Instance != nil && work.Spec.Scope == nil
 
 	for _, p := range []phase{phaseCRDs, phaseNamespaces, phaseRest} {
 		batch := byPhase(objs, p)
@@ -106,34 +118,55 @@ func (a *applier) apply(ctx context.Context, work *fleetv1alpha1.Work, inv inven
 		// Resolve scope now: kinds defined by this Work's CRDs exist only after phaseCRDs.
 		ready := batch[:0]
 		for _, d := range batch {
-			if err := a.normalize(d); err != nil {
+			if unscoped {
+				pass.resources[d.index] = a.refused(d.ref, errUnscopedInstance.Error())
+				continue
+			}
+			namespaced, err := a.place(d, work.Spec.Scope)
+			switch {
+			case err != nil && work.Spec.Scope != nil && meta.IsNoMatchError(err) && !kindAllowed(work.Spec.Scope, d.ref):
+				// Unknown here, and not a kind the Work may have anyway.
+				pass.resources[d.index] = a.refused(d.ref, violationMessage(confine(work.Spec.Scope, d.ref, true)))
+				continue
+			case err != nil:
 				permanent := !definedKinds[d.ref.gvk().GroupKind()]
 				pass.resources[d.index] = failed(d.ref, "", err, permanent)
 				uncertain = true
 				continue
 			}
 			pass.resources[d.index].ref = d.ref
+			if err := confine(work.Spec.Scope, d.ref, namespaced); err != nil {
+				pass.resources[d.index] = a.refused(d.ref, violationMessage(err))
+				continue
+			}
+			if !namespaced {
+				d.obj.SetNamespace("") // a stray namespace on an allowed cluster-scoped object
+				d.ref = refOf(d.obj)
+				pass.resources[d.index].ref = d.ref
+			}
 			ready = append(ready, d)
 		}
 		refs := make([]objectRef, 0, len(ready))
 		for _, d := range ready {
 			refs = append(refs, d.ref)
 		}
-		if next := inv.union(refs...); !next.equal(inv) {
-			if err := saveInv(next); err != nil {
-				for _, d := range ready {
-					pass.resources[d.index] = failed(d.ref, "recording the inventory", err, false)
-				}
-				continue
+		if err := led.add(refs...); err != nil {
+			for _, d := range ready {
+				pass.resources[d.index] = failed(d.ref, "recording the inventory", err, false)
 			}
-			inv = next
+			continue
 		}
 		var crds []*desiredObject
 		for _, d := range ready {
-			pass.resources[d.index] = a.applyOne(ctx, work, d, inSync != nil && inSync(d.ref), prevAccepted[d.ref.key()], now)
+			pass.resources[d.index] = a.applyOne(ctx, work, d, led, inSync != nil && inSync(d.ref), prevAccepted[d.ref.key()], now)
 			if d.ref.isCRD() && pass.resources[d.index].result == fleetv1alpha1.ApplyResultApplied {
 				crds = append(crds, d)
 			}
+		}
+		// The UIDs of what this phase created; should this fail, the
+		// objects' labels still tell the agent they are the Work's.
+		if err := led.flush(); err != nil {
+			logr.FromContextOrDiscard(ctx).Error(err, "recording the UIDs of created objects")
 		}
 		if len(crds) > 0 {
 			a.waitEstablished(ctx, crds, pass.resources)
@@ -147,6 +180,7 @@ func (a *applier) apply(ctx context.Context, work *fleetv1alpha1.Work, inv inven
 			desired = append(desired, r.ref)
 		}
 	}
+	inv = led.inv
 	if uncertain {
 		pass.pruneDeferred = true
 		pass.inventory = inv
@@ -155,27 +189,87 @@ func (a *applier) apply(ctx context.Context, work *fleetv1alpha1.Work, inv inven
 	gone := inv.without(desired...)
 	results, keep := a.prune(ctx, work.Name, gone, work.Spec.PrunePolicy == fleetv1alpha1.PruneOrphan)
 	pass.pruned = results
-	pass.inventory = inv.without(gone...)
+	pass.inventory = newInventory(inv.without(gone...)...)
 	pass.inventory = pass.inventory.union(keep...)
 	return pass
+}
+
+// errUnscopedInstance refuses every object of an instance's Work without a
+// scope: only a hub older than the agent writes one.
+var errUnscopedInstance = errors.New("this instance's Work has no spec.scope (written by a hub older than the agent); " +
+	"the agent applies no object of an instance without one: upgrade the hub")
+
+// place settles the object's namespace by the kind's scope and reports
+// whether the kind is namespaced: a namespaced object without a namespace
+// goes to "default" (as with kubectl). Without a Work scope a cluster-scoped
+// object loses a stray namespace here; with one it keeps it until the scope
+// has judged it, so that a namespace does not make it look allowed.
+func (a *applier) place(d *desiredObject, sc *fleetv1alpha1.WorkScope) (bool, error) {
+	namespaced, err := a.member.namespaced(d.ref.gvk())
+	if err != nil {
+		return false, err
+	}
+	switch {
+	case namespaced && d.obj.GetNamespace() == "":
+		d.obj.SetNamespace("default")
+	case !namespaced && d.obj.GetNamespace() != "" && sc == nil:
+		d.obj.SetNamespace("")
+	}
+	d.ref = refOf(d.obj)
+	return namespaced, nil
 }
 
 // normalize settles the object's namespace by the kind's scope: namespaced
 // objects without one go to "default" (as with kubectl), cluster-scoped ones
 // lose a stray namespace.
 func (a *applier) normalize(d *desiredObject) error {
-	namespaced, err := a.member.namespaced(d.ref.gvk())
-	if err != nil {
-		return err
-	}
-	switch {
-	case namespaced && d.obj.GetNamespace() == "":
-		d.obj.SetNamespace("default")
-	case !namespaced && d.obj.GetNamespace() != "":
+	namespaced, err := a.place(d, nil)
+	if err == nil && !namespaced && d.obj.GetNamespace() != "" {
 		d.obj.SetNamespace("")
+		d.ref = refOf(d.obj)
 	}
-	d.ref = refOf(d.obj)
-	return nil
+	return err
+}
+
+// confine checks an object against the Work's scope (nil: anything goes).
+func confine(sc *fleetv1alpha1.WorkScope, ref objectRef, namespaced bool) error {
+	return scope.Check(sc, scope.Object{Group: ref.Group, Kind: ref.Kind, Namespace: ref.Namespace, Name: ref.Name,
+		ClusterScoped: !namespaced})
+}
+
+// kindAllowed reports whether the scope lists ref's kind.
+func kindAllowed(sc *fleetv1alpha1.WorkScope, ref objectRef) bool {
+	for _, k := range sc.Kinds {
+		if k.Group == ref.Group && k.Kind == ref.Kind {
+			return true
+		}
+	}
+	return false
+}
+
+// violationMessage is the resource message for a scope violation: the rule
+// broken (the resource status names the object already).
+func violationMessage(err error) string {
+	var v *scope.Violation
+	if errors.As(err, &v) {
+		return "outside the Work's scope: " + v.Rule
+	}
+	return err.Error()
+}
+
+// refused is the result of an object the agent will not apply: Failed
+// health, permanent (the Work must change).
+func (a *applier) refused(ref objectRef, msg string) resourceResult {
+	a.metrics.applies.WithLabelValues(resultLabel(fleetv1alpha1.ApplyResultRefused)).Inc()
+	return resourceResult{ref: ref, result: fleetv1alpha1.ApplyResultRefused, message: msg, permanent: true,
+		health: health.Result{Status: fleetv1alpha1.HealthFailed, Message: msg}}
+}
+
+// conflict is the result of an existing object that is not the Work's.
+func (a *applier) conflict(ref objectRef, msg string) resourceResult {
+	a.metrics.applies.WithLabelValues(resultLabel(fleetv1alpha1.ApplyResultConflict)).Inc()
+	return resourceResult{ref: ref, result: fleetv1alpha1.ApplyResultConflict, message: msg, permanent: true,
+		health: health.Result{Status: fleetv1alpha1.HealthFailed, Message: msg}}
 }
 
 // applyOne applies one object, unless it (as written or as live) turns
@@ -188,35 +282,57 @@ func (a *applier) normalize(d *desiredObject) error {
 // as whoever changed them set them. With a new spec (not inSync) only fields
 // accepted before (prevAccepted) stay accepted: a field the new spec changes
 // is not drift.
-func (a *applier) applyOne(ctx context.Context, work *fleetv1alpha1.Work, d *desiredObject, inSync bool, prevAccepted []string, now time.Time) resourceResult {
+func (a *applier) applyOne(ctx context.Context, work *fleetv1alpha1.Work, d *desiredObject, led *ledger, inSync bool, prevAccepted []string, now time.Time) resourceResult {
 	if d.obj.GetAnnotations()[fleetv1alpha1.AnnotationReconcile] == fleetv1alpha1.ReconcileDisabled {
 		a.metrics.applies.WithLabelValues(resultLabel(fleetv1alpha1.ApplyResultSkipped)).Inc()
 		return resourceResult{ref: d.ref, result: fleetv1alpha1.ApplyResultSkipped,
 			message: fleetv1alpha1.AnnotationReconcile + "=" + fleetv1alpha1.ReconcileDisabled + " on the manifest"}
 	}
+	defer a.objects.lock(d.ref.key())()
 	live, err := a.member.get(ctx, d.ref)
 	if err != nil && !apierrors.IsNotFound(err) {
 		a.metrics.applies.WithLabelValues(resultLabel(fleetv1alpha1.ApplyResultFailed)).Inc()
 		return failed(d.ref, "reading the live object", err, permanentError(err))
 	}
-	note := ""
+	note, adopting := "", false
 	existed := err == nil
 	if !existed {
 		live = nil
 	}
 	if existed {
+		c, msg := claimOf(fleetv1alpha1.WorkLabelValue(work.Name), led.uid(d.ref), live.GetUID(),
+			live.GetLabels()[fleetv1alpha1.LabelWork], work.Spec.Adoption)
+		if c == claimConflict {
+			led.forget(d.ref) // not the Work's: never pruned by it
+			return a.conflict(d.ref, msg)
+		}
+		adopting = c == claimAdopted
+		if !adopting {
+			led.setUID(d.ref, live.GetUID()) // known already, or recognised by its label
+		}
+		note = msg
 		if live.GetAnnotations()[fleetv1alpha1.AnnotationReconcile] == fleetv1alpha1.ReconcileDisabled {
 			a.metrics.applies.WithLabelValues(resultLabel(fleetv1alpha1.ApplyResultSkipped)).Inc()
 			return skippedLive(d.ref, live)
 		}
-		if owner := live.GetLabels()[fleetv1alpha1.LabelWork]; owner != "" && owner != fleetv1alpha1.WorkLabelValue(work.Name) {
-			note = "taken over from Work " + owner
+	} else if led.uid(d.ref) != "" {
+		// The object the Work created is gone and is about to be created
+		// again: forget its UID first, so that a crash before the new one is
+		// recorded leaves the label to recognise it by, not a stale UID.
+		led.setUID(d.ref, "")
+		if err := led.flush(); err != nil {
+			a.metrics.applies.WithLabelValues(resultLabel(fleetv1alpha1.ApplyResultFailed)).Inc()
+			return failed(d.ref, "recording the inventory", err, false)
 		}
+	}
+	ref := d.ref
+	if existed {
+		ref.UID = live.GetUID()
 	}
 	if inSync && work.Spec.DriftPolicy == fleetv1alpha1.DriftPolicyReport {
 		// Applied before with this very spec: whatever differs now is drift,
 		// and Report never touches it.
-		r := resourceResult{ref: d.ref, result: fleetv1alpha1.ApplyResultApplied, health: health.Of(live)}
+		r := resourceResult{ref: ref, result: fleetv1alpha1.ApplyResultApplied, health: health.Of(live)}
 		if res, ok := a.judge(ctx, d, live); ok && res.Drifted() {
 			r.setDrift(drift.Accept(res, resourceOf(d.ref), work.Spec.DriftExceptions, now))
 		}
@@ -234,7 +350,7 @@ func (a *applier) applyOne(ctx context.Context, work *fleetv1alpha1.Work, d *des
 	}
 	if accepted.Accepted.Deleted {
 		// Someone deleted it, and an exception accepts that: not created again.
-		return resourceResult{ref: d.ref, result: fleetv1alpha1.ApplyResultApplied, health: health.Of(nil),
+		return resourceResult{ref: ref, result: fleetv1alpha1.ApplyResultApplied, health: health.Of(nil),
 			accepted: &accepted.Accepted, exception: accepted.Exception}
 	}
 	obj = drift.Strip(obj, accepted.Accepted)
@@ -244,7 +360,12 @@ func (a *applier) applyOne(ctx context.Context, work *fleetv1alpha1.Work, d *des
 		return failed(d.ref, "", err, permanentError(err))
 	}
 	a.metrics.applies.WithLabelValues(resultLabel(fleetv1alpha1.ApplyResultApplied)).Inc()
-	r := resourceResult{ref: d.ref, result: fleetv1alpha1.ApplyResultApplied, health: health.Of(out), message: note}
+	if !existed || adopting {
+		// Created (or adopted) by this apply: the Work's from now on.
+		led.setUID(d.ref, out.GetUID())
+	}
+	ref.UID = out.GetUID()
+	r := resourceResult{ref: ref, result: fleetv1alpha1.ApplyResultApplied, health: health.Of(out), message: note}
 	if accepted.Accepted.Drifted() {
 		r.accepted, r.exception = &accepted.Accepted, accepted.Exception
 	}
@@ -338,13 +459,17 @@ func (a *applier) countCorrection(ctx context.Context, ref objectRef, res drift.
 // members that can dry-run an apply; elsewhere check judges health alone.
 // Drift the Work's DriftExceptions accept at now is recorded as accepted and
 // left alone under either policy; a correction of other fields leaves it too.
-func (a *applier) check(ctx context.Context, work *fleetv1alpha1.Work, results []resourceResult, now time.Time) []resourceResult {
+//
+// check never creates an object nor touches one that is not the one the
+// last pass applied (its UID): it reports reapply instead, and the caller
+// applies the Work in full, which records what it creates and judges who
+// owns what (apply).
+func (a *applier) check(ctx context.Context, work *fleetv1alpha1.Work, results []resourceResult, now time.Time) (corrected []resourceResult, reapply bool) {
 	_, canJudge := a.member.(dryRunner)
 	var desired map[refKey]*desiredObject
 	if canJudge {
 		desired = a.desiredByRef(work)
 	}
-	var corrected []resourceResult
 	for i := range results {
 		r := &results[i]
 		if r.result != fleetv1alpha1.ApplyResultApplied && r.result != fleetv1alpha1.ApplyResultSkipped {
@@ -358,6 +483,11 @@ func (a *applier) check(ctx context.Context, work *fleetv1alpha1.Work, results [
 			r.health = health.Of(nil)
 		case err != nil:
 			r.health = health.Result{Status: fleetv1alpha1.HealthUnknown, Message: "reading the live object: " + errorMessage(err)}
+			continue
+		case r.result == fleetv1alpha1.ApplyResultApplied && live.GetUID() != r.ref.UID:
+			// Not the object applied: deleted and created again by someone,
+			// maybe someone else. The full apply decides whose it is.
+			reapply = true
 			continue
 		default:
 			r.health = health.Of(live)
@@ -379,6 +509,12 @@ func (a *applier) check(ctx context.Context, work *fleetv1alpha1.Work, results [
 		if r.drift == nil || work.Spec.DriftPolicy == fleetv1alpha1.DriftPolicyReport {
 			continue
 		}
+		if live == nil {
+			// Deleted: creating it again is the full apply's job, which
+			// records the new object's UID.
+			reapply = true
+			continue
+		}
 		res = split.Unexplained
 		r.drift = nil
 		out, err := a.member.apply(ctx, drift.Strip(d.obj, split.Accepted))
@@ -397,7 +533,7 @@ func (a *applier) check(ctx context.Context, work *fleetv1alpha1.Work, results [
 		}
 		corrected = append(corrected, *r)
 	}
-	return corrected
+	return corrected, reapply
 }
 
 // desiredByRef decodes a Work's valid manifests, as apply would apply them.
@@ -470,10 +606,11 @@ func (a *applier) waitEstablished(ctx context.Context, crds []*desiredObject, re
 }
 
 // prune deletes the objects that left a Work (all of them when the Work is
-// deleted), unless orphan is set. It only deletes objects that still carry
-// this Work's label and do not opt out by annotation; a Namespace or CRD is
-// kept when deleting it would take along objects the Work did not create.
-// It returns a result per object and the refs to try again later.
+// deleted), unless orphan is set. It only deletes objects the Work created
+// or adopted (their live UID is the one the inventory recorded), that still
+// carry this Work's label and do not opt out by annotation; a Namespace or
+// CRD is kept when deleting it would take along objects the Work did not
+// create. It returns a result per object and the refs to try again later.
 func (a *applier) prune(ctx context.Context, workName string, refs []objectRef, orphan bool) ([]resourceResult, []objectRef) {
 	var results []resourceResult
 	var retry []objectRef
@@ -506,6 +643,12 @@ func (a *applier) pruneOne(ctx context.Context, ref objectRef, label string, orp
 	case err != nil:
 		return failed(ref, "reading the live object before pruning", err, false)
 	}
+	switch {
+	case ref.UID == "":
+		return skipped("no UID was recorded for it, so the agent cannot tell that this Work created it")
+	case live.GetUID() != ref.UID:
+		return skipped("it is not the object this Work created (that was uid " + string(ref.UID) + "; someone replaced it)")
+	}
 	if owner := live.GetLabels()[fleetv1alpha1.LabelWork]; owner != label {
 		if owner == "" {
 			return skipped("it no longer carries the " + fleetv1alpha1.LabelWork + " label")
@@ -532,7 +675,7 @@ func (a *applier) pruneOne(ctx context.Context, ref objectRef, label string, orp
 			return skipped("deleting it would delete objects this Work did not create: " + strings.Join(others, ", "))
 		}
 	}
-	if err := a.member.delete(ctx, ref, live.GetUID()); err != nil {
+	if err := a.member.delete(ctx, ref, ref.UID); err != nil {
 		switch {
 		case apierrors.IsNotFound(err):
 			return pruned("already gone")

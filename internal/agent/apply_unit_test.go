@@ -152,13 +152,13 @@ func TestApplyRetriesKindOfItsOwnCRDAsTransient(t *testing.T) {
 	}
 }
 
-func TestApplySkipsWhatReconcileDisabledAndNotesTakeover(t *testing.T) {
+func TestApplySkipsWhatReconcileDisabledAndTakesNothingOver(t *testing.T) {
 	a, m := newTestApplier()
 	off := configMapObj("ns1", "off", nil)
 	off["metadata"].(map[string]any)["annotations"] = map[string]any{fleetv1alpha1.AnnotationReconcile: "disabled"}
-	liveOff := configMapObj("ns1", "live-off", nil)
-	liveOff["metadata"].(map[string]any)["annotations"] = map[string]any{fleetv1alpha1.AnnotationReconcile: "disabled"}
-	m.put(toUnstructured(liveOff))
+	liveOff := labelled(configMapObj("ns1", "live-off", nil), "w")
+	liveOff.SetAnnotations(map[string]string{fleetv1alpha1.AnnotationReconcile: "disabled"})
+	m.put(liveOff)
 	m.put(labelled(configMapObj("ns1", "moved", nil), "other-work"))
 
 	w := unitWork("w", off, configMapObj("ns1", "live-off", map[string]string{"new": "data"}), configMapObj("ns1", "moved", nil))
@@ -171,11 +171,19 @@ func TestApplySkipsWhatReconcileDisabledAndNotesTakeover(t *testing.T) {
 	if slices.Contains(m.calls, "apply ConfigMap/ns1/off") || slices.Contains(m.calls, "apply ConfigMap/ns1/live-off") {
 		t.Errorf("applied a reconcile-disabled object: %v", m.calls)
 	}
-	if r := pass.resources[2]; r.result != fleetv1alpha1.ApplyResultApplied || r.message != "taken over from Work other-work" {
+	// Another Work's object is not taken over (it once was: "taken over from Work ...").
+	if r := pass.resources[2]; r.result != fleetv1alpha1.ApplyResultConflict || r.message != "owned by Work other-work; left untouched" ||
+		r.health.Status != fleetv1alpha1.HealthFailed || !r.permanent {
 		t.Errorf("moved: %+v", r)
 	}
-	if !pass.complete() {
-		t.Error("skipped objects make the pass incomplete")
+	if slices.Contains(m.calls, "apply ConfigMap/ns1/moved") {
+		t.Errorf("applied another Work's object: %v", m.calls)
+	}
+	if pass.complete() {
+		t.Error("a pass with a conflict is complete")
+	}
+	if len(pass.inventory) != 2 || slices.ContainsFunc(pass.inventory, func(r objectRef) bool { return r.Name == "moved" }) {
+		t.Errorf("inventory %v: want off and live-off (the Work's), not moved", pass.inventory)
 	}
 }
 
@@ -200,6 +208,17 @@ func labelled(obj map[string]any, work string) *unstructured.Unstructured {
 
 func TestPruneDeletesOnlyWhatTheWorkCreated(t *testing.T) {
 	a, m := newTestApplier()
+	ctx := context.Background()
+	// recorded is the inventory entry of an object on the member: its UID
+	// as the Work recorded it.
+	recorded := func(ref objectRef) objectRef {
+		live, err := m.get(ctx, ref)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ref.UID = live.GetUID()
+		return ref
+	}
 	cm := func(name string) objectRef {
 		return objectRef{Version: "v1", Kind: "ConfigMap", Namespace: "ns1", Name: name}
 	}
@@ -214,12 +233,20 @@ func TestPruneDeletesOnlyWhatTheWorkCreated(t *testing.T) {
 	m.put(labelled(namespaceObj("ns1"), "w"))
 	m.foreignObjects["ns1"] = []string{"ConfigMap/unlabelled"}
 	m.put(labelled(namespaceObj("ns2"), "w"))
+	// Labelled as the Work's, but no UID recorded (a store from before UIDs,
+	// or an object the agent never saw created): not provably the Work's.
+	m.put(labelled(configMapObj("ns1", "no-uid", nil), "w"))
+	// The Work created "replaced"; someone deleted it and created another.
+	m.put(labelled(configMapObj("ns1", "replaced", nil), "w"))
+	replaced := recorded(cm("replaced"))
+	m.put(labelled(configMapObj("ns1", "replaced", nil), "w")) // a new UID
 
 	refs := []objectRef{
-		{Version: "v1", Kind: "Namespace", Name: "ns1"}, {Version: "v1", Kind: "Namespace", Name: "ns2"},
-		cm("ours"), cm("unlabelled"), cm("others"), cm("opt-out"), cm("stuck"), cm("missing"),
+		recorded(objectRef{Version: "v1", Kind: "Namespace", Name: "ns1"}), recorded(objectRef{Version: "v1", Kind: "Namespace", Name: "ns2"}),
+		recorded(cm("ours")), recorded(cm("unlabelled")), recorded(cm("others")), recorded(cm("opt-out")), recorded(cm("stuck")),
+		cm("missing"), cm("no-uid"), replaced,
 	}
-	results, retry := a.prune(context.Background(), "w", refs, false)
+	results, retry := a.prune(ctx, "w", refs, false)
 	got := map[string]resourceResult{}
 	for _, r := range results {
 		got[r.ref.Name] = r
@@ -234,6 +261,8 @@ func TestPruneDeletesOnlyWhatTheWorkCreated(t *testing.T) {
 		"opt-out":    {fleetv1alpha1.ApplyResultSkipped, "prune=disabled"},
 		"stuck":      {fleetv1alpha1.ApplyResultFailed, "deleting: connection refused"},
 		"missing":    {fleetv1alpha1.ApplyResultPruned, "already gone"},
+		"no-uid":     {fleetv1alpha1.ApplyResultSkipped, "no UID was recorded"},
+		"replaced":   {fleetv1alpha1.ApplyResultSkipped, "not the object this Work created"},
 		"ns1":        {fleetv1alpha1.ApplyResultSkipped, "objects this Work did not create: ConfigMap/unlabelled"},
 		"ns2":        {fleetv1alpha1.ApplyResultPruned, ""},
 	}
@@ -250,7 +279,7 @@ func TestPruneDeletesOnlyWhatTheWorkCreated(t *testing.T) {
 	if last := m.calls[len(m.calls)-1]; last != "delete Namespace/ns2" {
 		t.Errorf("last call %q, want the namespace deleted last; calls %v", last, m.calls)
 	}
-	for _, name := range []string{"unlabelled", "others", "opt-out"} {
+	for _, name := range []string{"unlabelled", "others", "opt-out", "no-uid", "replaced"} {
 		if !m.has(cm(name)) {
 			t.Errorf("%s was deleted", name)
 		}

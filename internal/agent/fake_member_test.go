@@ -35,6 +35,8 @@ func newFakeMember() *fakeMember {
 		kinds: map[schema.GroupKind]bool{
 			{Kind: "Namespace"}: false, {Kind: "ConfigMap"}: true, {Group: "apps", Kind: "Deployment"}: true,
 			{Group: "apiextensions.k8s.io", Kind: "CustomResourceDefinition"}: false,
+			{Group: "rbac.authorization.k8s.io", Kind: "ClusterRoleBinding"}:  false,
+			{Group: "rbac.authorization.k8s.io", Kind: "RoleBinding"}:         true,
 		},
 		pending:        map[schema.GroupKind]bool{},
 		objects:        map[refKey]*unstructured.Unstructured{},

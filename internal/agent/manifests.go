@@ -8,6 +8,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
 
 	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
 )
@@ -20,6 +21,11 @@ type objectRef struct {
 	Kind      string `json:"kind"`
 	Namespace string `json:"namespace,omitempty"`
 	Name      string `json:"name"`
+	// UID, in the inventory, is the UID of the object the Work created or
+	// adopted; empty until known (and in stores written before UIDs were
+	// recorded). In a result, the UID the object was applied as. It is not
+	// part of the key: the same name is the same desired object.
+	UID types.UID `json:"uid,omitempty"`
 }
 
 func refOf(obj *unstructured.Unstructured) objectRef {

@@ -31,7 +31,7 @@ func newMetrics() *metrics {
 		registry: prometheus.NewRegistry(),
 		applies: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "flotilla_agent_applies_total",
-			Help: "Objects applied to the member, by result (applied, failed, skipped).",
+			Help: "Objects applied to the member, by result (applied, failed, skipped; conflict, refused: not applied).",
 		}, []string{"result"}),
 		prunes: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "flotilla_agent_prunes_total",
@@ -64,7 +64,8 @@ func newMetrics() *metrics {
 	}
 	m.registry.MustRegister(m.applies, m.prunes, m.lastSync, m.worksManaged, m.hubConnected, m.heartbeats, m.statusWrites, m.driftCorrections,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	for _, r := range []fleetv1alpha1.ApplyResult{fleetv1alpha1.ApplyResultApplied, fleetv1alpha1.ApplyResultFailed, fleetv1alpha1.ApplyResultSkipped} {
+	for _, r := range []fleetv1alpha1.ApplyResult{fleetv1alpha1.ApplyResultApplied, fleetv1alpha1.ApplyResultFailed, fleetv1alpha1.ApplyResultSkipped,
+		fleetv1alpha1.ApplyResultConflict, fleetv1alpha1.ApplyResultRefused} {
 		m.applies.WithLabelValues(resultLabel(r))
 	}
 	for _, r := range []fleetv1alpha1.ApplyResult{fleetv1alpha1.ApplyResultPruned, fleetv1alpha1.ApplyResultFailed, fleetv1alpha1.ApplyResultSkipped} {

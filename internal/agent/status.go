@@ -59,15 +59,21 @@ func computeStatus(prev fleetv1alpha1.WorkStatus, rec *passRecord, now time.Time
 		st.Resources = append(st.Resources, rs)
 	}
 
-	var failedApply, failedPrune, permanent, transient int
+	var failedApply, failedPrune, permanent, transient, refusedN, conflictN int
 	var firstApplyFailure, firstPruneFailure *resourceResult
 	var summary health.Summary
 	var firstUnhealthy, firstFailedHealth *resourceResult
 	for i := range pass.resources {
 		r := &pass.resources[i]
 		switch r.result {
-		case fleetv1alpha1.ApplyResultFailed:
+		case fleetv1alpha1.ApplyResultFailed, fleetv1alpha1.ApplyResultConflict, fleetv1alpha1.ApplyResultRefused:
 			failedApply++
+			switch r.result {
+			case fleetv1alpha1.ApplyResultRefused:
+				refusedN++
+			case fleetv1alpha1.ApplyResultConflict:
+				conflictN++
+			}
 			if r.permanent {
 				permanent++
 			} else {
@@ -107,7 +113,7 @@ func computeStatus(prev fleetv1alpha1.WorkStatus, rec *passRecord, now time.Time
 	switch {
 	case failedApply > 0:
 		set(fleetv1alpha1.ConditionApplied, metav1.ConditionFalse, fleetv1alpha1.ReasonApplyFailed,
-			fmt.Sprintf("%d of %d resources failed to apply; first: %s: %s", failedApply, len(pass.resources), firstApplyFailure.ref, firstApplyFailure.message))
+			applyFailedMessage(failedApply, len(pass.resources), refusedN, conflictN, firstApplyFailure))
 	case failedPrune > 0:
 		set(fleetv1alpha1.ConditionApplied, metav1.ConditionFalse, fleetv1alpha1.ReasonPruneFailed,
 			fmt.Sprintf("%d objects that left the Work could not be pruned; first: %s: %s", failedPrune, firstPruneFailure.ref, firstPruneFailure.message))
@@ -293,6 +299,28 @@ func deletingStatus(prev fleetv1alpha1.WorkStatus, generation int64, pruned []re
 		ObservedGeneration: generation, LastTransitionTime: metav1.NewTime(now.Truncate(time.Second)),
 	})
 	return st
+}
+
+// applyFailedMessage says how many resources were not applied, of which how
+// many were refused (outside the Work's scope) or in conflict (existing
+// objects the Work did not create), and names the first.
+func applyFailedMessage(failed, total, refusedN, conflictN int, first *resourceResult) string {
+	msg := fmt.Sprintf("%d of %d resources failed to apply", failed, total)
+	var kinds []string
+	if refusedN > 0 {
+		kinds = append(kinds, fmt.Sprintf("%d refused: outside the Work's scope", refusedN))
+	}
+	if conflictN > 0 {
+		kinds = append(kinds, fmt.Sprintf("%d in conflict: existing objects this Work did not create", conflictN))
+	}
+	if len(kinds) > 0 {
+		msg += " (" + strings.Join(kinds, "; ") + ")"
+	}
+	what := first.message
+	if first.result != fleetv1alpha1.ApplyResultFailed {
+		what = string(first.result) + ": " + what
+	}
+	return fmt.Sprintf("%s; first: %s: %s", msg, first.ref, what)
 }
 
 func appliedMessage(pass *applyPass) string {

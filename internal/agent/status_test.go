@@ -254,3 +254,31 @@ func TestClip(t *testing.T) {
 		t.Errorf("clip tiny = %q", got)
 	}
 }
+
+func TestStatusRefusedAndConflictingResourcesFailTheApply(t *testing.T) {
+	a := &applier{metrics: newMetrics()}
+	crb := objectRef{Group: "rbac.authorization.k8s.io", Version: "v1", Kind: "ClusterRoleBinding", Name: "pwn"}
+	st := computeStatus(fleetv1alpha1.WorkStatus{}, pass(2, "rev-2", []resourceResult{
+		applied(depB, fleetv1alpha1.HealthCurrent, ""),
+		a.refused(crb, "outside the Work's scope: kind ClusterRoleBinding.rbac.authorization.k8s.io is not in the Promise's output.kinds (ConfigMap)"),
+		a.conflict(cmA, "owned by Work team-b-db; left untouched"),
+	}), t0)
+	if st.AppliedRevision != "" {
+		t.Errorf("appliedRevision %q: the revision is not applied in full", st.AppliedRevision)
+	}
+	wantCond(t, st, fleetv1alpha1.ConditionApplied, metav1.ConditionFalse, fleetv1alpha1.ReasonApplyFailed,
+		"2 of 3 resources failed to apply (1 refused: outside the Work's scope; 1 in conflict: existing objects this Work did not create); "+
+			"first: ClusterRoleBinding.rbac.authorization.k8s.io/pwn: Refused: outside the Work's scope: kind ClusterRoleBinding")
+	wantCond(t, st, fleetv1alpha1.ConditionReady, metav1.ConditionFalse, fleetv1alpha1.ReasonApplyFailed, "Refused")
+	wantCond(t, st, fleetv1alpha1.ConditionStalled, metav1.ConditionTrue, fleetv1alpha1.ReasonInvalidSpec, "1 in conflict")
+	wantCond(t, st, fleetv1alpha1.ConditionReconciling, "", "", "")
+	if r := st.Resources[2]; r.Result != fleetv1alpha1.ApplyResultConflict || r.Health != fleetv1alpha1.HealthFailed || r.Message != "owned by Work team-b-db; left untouched" {
+		t.Errorf("conflict resource %+v", r)
+	}
+	if r := st.Resources[1]; r.Result != fleetv1alpha1.ApplyResultRefused || r.Health != fleetv1alpha1.HealthFailed {
+		t.Errorf("refused resource %+v", r)
+	}
+	if !settled(&applyPass{resources: []resourceResult{a.refused(crb, "x"), a.conflict(cmA, "y")}}) {
+		t.Error("refusals and conflicts are retried quickly: only a change (or the resync) can settle them")
+	}
+}

@@ -29,7 +29,8 @@ const (
 	// StateHealthy: the agent applied the current spec and every resource is Current.
 	StateHealthy State = "Healthy"
 	// StateFailed: the agent applied the current spec and something failed
-	// (apply error, Stalled, or a resource kstatus judges Failed).
+	// (apply error, a resource Refused or in Conflict, Stalled, or a
+	// resource kstatus judges Failed).
 	StateFailed State = "Failed"
 	// StateProgressing: the agent has not reported on the current spec yet,
 	// or its resources are still converging.
@@ -161,18 +162,27 @@ func failureReason(w *fleetv1alpha1.Work) (reason, message string) {
 		return "", ""
 	}
 	reason = fleetv1alpha1.ReasonApplyFailed
-	if r.Result != fleetv1alpha1.ApplyResultFailed {
+	what := r.Message
+	switch r.Result {
+	case fleetv1alpha1.ApplyResultFailed:
+	case fleetv1alpha1.ApplyResultConflict, fleetv1alpha1.ApplyResultRefused:
+		what = string(r.Result) + ": " + what
+	default:
 		reason = fleetv1alpha1.ReasonUnhealthy
 	}
-	return reason, fmt.Sprintf("%s %s: %s", r.Kind, objectName(r.Namespace, r.Name), r.Message)
+	return reason, fmt.Sprintf("%s %s: %s", r.Kind, objectName(r.Namespace, r.Name), what)
 }
 
-// failedResource returns the first resource that failed to apply or that
-// kstatus judges Failed; nil when none did.
+// failedResource returns the first resource that was not applied (failed,
+// refused as outside the Work's scope, or in conflict with an existing
+// object the Work did not create) or that kstatus judges Failed; nil when
+// none was.
 func failedResource(w *fleetv1alpha1.Work) *fleetv1alpha1.ResourceStatus {
 	for i := range w.Status.Resources {
 		r := &w.Status.Resources[i]
-		if r.Result == fleetv1alpha1.ApplyResultFailed || r.Health == fleetv1alpha1.HealthFailed {
+		switch {
+		case r.Result == fleetv1alpha1.ApplyResultFailed, r.Result == fleetv1alpha1.ApplyResultConflict,
+			r.Result == fleetv1alpha1.ApplyResultRefused, r.Health == fleetv1alpha1.HealthFailed:
 			return r
 		}
 	}

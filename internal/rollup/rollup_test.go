@@ -67,6 +67,12 @@ func TestClassify(t *testing.T) {
 			cond(fleetv1alpha1.ConditionStalled, metav1.ConditionTrue, fleetv1alpha1.ReasonProgressDeadlineExceeded, "stuck")), StateFailed, false},
 		{"a resource kstatus judges Failed", work("a", "p-1", append(healthy("p-1"), resource(fleetv1alpha1.ResourceStatus{
 			Kind: "Deployment", Name: "web", Result: fleetv1alpha1.ApplyResultApplied, Health: fleetv1alpha1.HealthFailed}))...), StateFailed, true},
+		// Even a status that (wrongly) says Applied and Ready fails on a
+		// resource the agent refused or left in conflict.
+		{"a resource refused", work("a", "p-1", append(healthy("p-1"), resource(fleetv1alpha1.ResourceStatus{
+			Kind: "ClusterRoleBinding", Name: "admin", Result: fleetv1alpha1.ApplyResultRefused}))...), StateFailed, true},
+		{"a resource in conflict", work("a", "p-1", append(healthy("p-1"), resource(fleetv1alpha1.ResourceStatus{
+			Kind: "ConfigMap", Namespace: "team-b", Name: "db-root", Result: fleetv1alpha1.ApplyResultConflict}))...), StateFailed, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -152,5 +158,17 @@ func TestSummarizeNoWorks(t *testing.T) {
 	s := SummarizeWorks(nil)
 	if s.Total != 0 || len(s.Failures) != 0 || s.ByRevision == nil || s.AppliedRevisions == nil {
 		t.Errorf("empty summary = %+v", s)
+	}
+}
+
+func TestExplainNamesRefusedAndConflictingResources(t *testing.T) {
+	for _, result := range []fleetv1alpha1.ApplyResult{fleetv1alpha1.ApplyResultConflict, fleetv1alpha1.ApplyResultRefused} {
+		w := work("a", "p-1", observed, resource(fleetv1alpha1.ResourceStatus{
+			Kind: "ConfigMap", Namespace: "kube-system", Name: "coredns-custom", Result: result, Message: "left untouched"}))
+		f := Explain(&w)
+		want := "ConfigMap kube-system/coredns-custom: " + string(result) + ": left untouched"
+		if f.Reason != fleetv1alpha1.ReasonApplyFailed || f.Message != want {
+			t.Errorf("%s: Explain = %s %q, want %s %q", result, f.Reason, f.Message, fleetv1alpha1.ReasonApplyFailed, want)
+		}
 	}
 }
