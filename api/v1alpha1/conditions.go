@@ -16,6 +16,10 @@ const (
 	ConditionAvailable = "Available"
 	// ConditionOffline (Cluster) is True once heartbeats are missed past the grace period.
 	ConditionOffline = "Offline"
+	// ConditionFactsValid (Cluster) is True when every fact the agent reported
+	// on its Lease (versions, node count, mode) is valid; False with reason
+	// InvalidFacts when one was dropped instead of copied into the status.
+	ConditionFactsValid = "FactsValid"
 	// ConditionDelivered (Cluster, Git delivery) is True when the last push succeeded.
 	ConditionDelivered = "Delivered"
 
@@ -72,6 +76,12 @@ const (
 	ReasonGitUnreachable    = "GitUnreachable"
 	ReasonSecretNotFound    = "SecretNotFound"
 	ReasonInstancesPresent  = "InstancesPresent"
+
+	// ReasonFactsAccepted (Cluster FactsValid True): the Lease's facts are valid.
+	ReasonFactsAccepted = "FactsAccepted"
+	// ReasonInvalidFacts (Cluster FactsValid False): a fact on the Lease is not
+	// valid (not a version, out of bounds, control characters) and was dropped.
+	ReasonInvalidFacts = "InvalidFacts"
 
 	// Promise and PromiseRevision
 	ReasonRenderFailed    = "RenderFailed"
