@@ -90,6 +90,10 @@ const (
 	ReasonChartNotFound   = "ChartNotFound"
 	ReasonRevisionCreated = "RevisionCreated"
 	ReasonForceDeleting   = "ForceDeleting"
+	// ReasonChartCredentialsRefused (Promise Stalled): the Helm repository's
+	// secretRef names a Secret not marked for chart repositories, or one whose
+	// hosts do not include the repository's, or the repository is plain http.
+	ReasonChartCredentialsRefused = "ChartCredentialsRefused"
 
 	// Instances
 	ReasonPlaced             = "Placed"
