@@ -95,8 +95,9 @@ func TestChartCredentialsAreScoped(t *testing.T) {
 	hosts := func(h string) map[string]string {
 		return map[string]string{fleetv1alpha1.AnnotationChartCredentialsHosts: h}
 	}
-	charts := &promise.Charts{Reader: e.C, HTTP: repo.Client()}
 	load := func(repoURL string, ref *fleetv1alpha1.SecretReference) error {
+		// A fresh cache each time: a cached archive is not fetched again.
+		charts := &promise.Charts{Reader: e.C, HTTP: repo.Client()}
 		_, err := charts.Load(e.Ctx, &fleetv1alpha1.PromiseContent{Templates: &fleetv1alpha1.Templates{
 			Engine: fleetv1alpha1.TemplateEngineHelm,
 			Helm:   &fleetv1alpha1.HelmTemplate{Repository: &fleetv1alpha1.HelmRepository{URL: repoURL, Chart: "greeter", Version: "0.1.0", SecretRef: ref}},
@@ -134,8 +135,8 @@ func TestChartCredentialsAreScoped(t *testing.T) {
 			t.Errorf("credentials marked for %q: %v", h, err)
 		}
 	}
-	if repo.authed.Load() == 0 {
-		t.Error("the repository never received the credentials")
+	if n := repo.authed.Load(); n != 4 {
+		t.Errorf("the repository received the credentials %d times, want 4 (index and chart, twice)", n)
 	}
 }
 
@@ -148,11 +149,15 @@ func TestRefusedChartCredentialsStallThePromise(t *testing.T) {
 		ObjectMeta: metav1.ObjectMeta{Name: "flotilla-git-token", Namespace: fleetv1alpha1.PlatformNamespace},
 		Data:       map[string][]byte{"username": []byte("git"), "password": []byte("token")},
 	})
-	e.Create(helmPromise("helm-steal", "helmsteal.example.com", "Greeter", &fleetv1alpha1.HelmTemplate{
+	p := helmPromise("helm-steal", "helmsteal.example.com", "Greeter", &fleetv1alpha1.HelmTemplate{
 		Repository: &fleetv1alpha1.HelmRepository{URL: "https://attacker.example.com/charts", Chart: "greeter", Version: "0.1.0",
 			SecretRef: &fleetv1alpha1.SecretReference{Name: "flotilla-git-token"}},
-	}))
-	p := waitObserved(e, "helm-steal", func(p *fleetv1alpha1.Promise) bool {
+	})
+	if p.Spec.Output == nil {
+		p.Spec.Output = &fleetv1alpha1.PromiseOutput{Kinds: []fleetv1alpha1.OutputKind{{Kind: "ConfigMap"}}}
+	}
+	e.Create(p)
+	p = waitObserved(e, "helm-steal", func(p *fleetv1alpha1.Promise) bool {
 		return meta.IsStatusConditionTrue(p.Status.Conditions, fleetv1alpha1.ConditionStalled)
 	})
 	if c := meta.FindStatusCondition(p.Status.Conditions, fleetv1alpha1.ConditionStalled); c.Reason != fleetv1alpha1.ReasonChartCredentialsRefused ||
