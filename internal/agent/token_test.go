@@ -244,9 +244,9 @@ func TestTokenRotationWithinTheJoinLifetime(t *testing.T) {
 		}
 		return claims
 	}
-	second := run(first.refreshAt().Sub(time.Now())+time.Second, "at 80% of the first token's lifetime")
+	second := run(time.Until(first.refreshAt())+time.Second, "at 80% of the first token's lifetime")
 	if !second.expiry().After(first.expiry()) {
 		t.Errorf("the renewed token expires %s, not after the first (%s)", second.expiry(), first.expiry())
 	}
-	run(first.expiry().Sub(time.Now())+time.Minute, "past the first token's expiry")
+	run(time.Until(first.expiry())+time.Minute, "past the first token's expiry")
 }
