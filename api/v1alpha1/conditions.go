@@ -16,6 +16,10 @@ const (
 	ConditionAvailable = "Available"
 	// ConditionOffline (Cluster) is True once heartbeats are missed past the grace period.
 	ConditionOffline = "Offline"
+	// ConditionFactsValid (Cluster) is True when every fact the agent reported
+	// on its Lease (versions, node count, mode) is valid; False with reason
+	// InvalidFacts when one was dropped instead of copied into the status.
+	ConditionFactsValid = "FactsValid"
 	// ConditionDelivered (Cluster, Git delivery) is True when the last push succeeded.
 	ConditionDelivered = "Delivered"
 
@@ -73,6 +77,12 @@ const (
 	ReasonSecretNotFound    = "SecretNotFound"
 	ReasonInstancesPresent  = "InstancesPresent"
 
+	// ReasonFactsAccepted (Cluster FactsValid True): the Lease's facts are valid.
+	ReasonFactsAccepted = "FactsAccepted"
+	// ReasonInvalidFacts (Cluster FactsValid False): a fact on the Lease is not
+	// valid (not a version, out of bounds, control characters) and was dropped.
+	ReasonInvalidFacts = "InvalidFacts"
+
 	// Promise and PromiseRevision
 	ReasonRenderFailed    = "RenderFailed"
 	ReasonExamplesInvalid = "ExamplesInvalid"
@@ -80,6 +90,10 @@ const (
 	ReasonChartNotFound   = "ChartNotFound"
 	ReasonRevisionCreated = "RevisionCreated"
 	ReasonForceDeleting   = "ForceDeleting"
+	// ReasonChartCredentialsRefused (Promise Stalled): the Helm repository's
+	// secretRef names a Secret not marked for chart repositories, or one whose
+	// hosts do not include the repository's, or the repository is plain http.
+	ReasonChartCredentialsRefused = "ChartCredentialsRefused"
 
 	// Instances
 	ReasonPlaced             = "Placed"

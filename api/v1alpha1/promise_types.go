@@ -289,7 +289,10 @@ type HelmRepository struct {
 	// +kubebuilder:validation:MaxLength=128
 	Version string `json:"version"`
 
-	// secretRef holds repository credentials (username/password).
+	// secretRef holds repository credentials (username/password): a Secret
+	// labelled fleet.flotilla.dev/chart-credentials "true" whose annotation
+	// fleet.flotilla.dev/chart-credentials-hosts lists the repository's host.
+	// They are only sent there, and only over https (or oci).
 	// +optional
 	SecretRef *SecretReference `json:"secretRef,omitempty"`
 }

@@ -28,6 +28,11 @@ import (
 // itself with the TokenRequest API (RBAC: serviceaccounts/token create, on
 // its own ServiceAccount only) and writes it over the file. A restart picks
 // the newer of the file's token and the kubeconfig's.
+//
+// The lifetime of every token it requests is that of the token `flotilla
+// join` issued (in the kubeconfig): the platform sets it with --token-ttl.
+// The hub's admission policy (membership.AgentTokenPolicy) refuses the
+// agent's identity any longer token, whoever asks with it.
 
 const (
 	tokenFileName = "hub-token"
@@ -93,8 +98,11 @@ type tokenRotator struct {
 	path    string
 	cluster string
 	claims  tokenClaims
-	kube    kubernetes.Interface
-	now     func() time.Time
+	// lifetime is what each new token is requested for: the lifetime of the
+	// token join issued.
+	lifetime time.Duration
+	kube     kubernetes.Interface
+	now      func() time.Time
 }
 
 // setupTokenRotation returns the hub configuration to use and, when the
@@ -114,6 +122,7 @@ func setupTokenRotation(config *rest.Config, stateDir, cluster string, now time.
 	if token == "" || err != nil || claims.Subject != agentSubject(cluster) {
 		return config, nil, nil
 	}
+	lifetime := claims.lifetime()
 
 	dir := filepath.Join(stateDir, cluster)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
@@ -141,7 +150,7 @@ func setupTokenRotation(config *rest.Config, stateDir, cluster string, now time.
 	if err != nil {
 		return nil, nil, fmt.Errorf("creating hub client: %w", err)
 	}
-	return config, &tokenRotator{path: path, cluster: cluster, claims: claims, kube: kube, now: time.Now}, nil
+	return config, &tokenRotator{path: path, cluster: cluster, claims: claims, lifetime: lifetime, kube: kube, now: time.Now}, nil
 }
 
 // run renews the token at refreshAt, retrying with jittered backoff, until
@@ -178,11 +187,11 @@ func (r *tokenRotator) run(ctx context.Context) {
 }
 
 // refresh requests a new token for the agent's ServiceAccount, with the
-// lifetime of the current one, and writes it to the token file.
+// lifetime join set, and writes it to the token file.
 func (r *tokenRotator) refresh(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, hubRequestTimeout)
 	defer cancel()
-	seconds := int64(r.claims.lifetime() / time.Second)
+	seconds := int64(r.lifetime / time.Second)
 	tr, err := r.kube.CoreV1().ServiceAccounts(fleetv1alpha1.ClusterNamespace(r.cluster)).CreateToken(ctx, fleetv1alpha1.AgentServiceAccount,
 		&authenticationv1.TokenRequest{Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: &seconds}}, metav1.CreateOptions{})
 	if err != nil {

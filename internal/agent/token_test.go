@@ -1,17 +1,25 @@
 package agent
 
 import (
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	authenticationv1 "k8s.io/api/authentication/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+	"k8s.io/utils/ptr"
 
 	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
+	"github.com/flotilla-dev/flotilla/internal/membership"
 )
 
 // fakeJWT builds an unsigned token with the given claims (the agent never
@@ -92,7 +100,7 @@ func TestSetupTokenRotation(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, r, err = setupTokenRotation(&rest.Config{Host: "https://hub", BearerToken: day}, dir, cluster, now.Add(21*time.Hour))
-	if err != nil || readFile() != rotated || !r.claims.expiry().Equal(now.Add(44*time.Hour)) {
+	if err != nil || readFile() != rotated || !r.claims.expiry().Equal(now.Add(44*time.Hour)) || r.lifetime != 24*time.Hour {
 		t.Errorf("rotated token not kept: %v %q", err, readFile())
 	}
 	// …and a re-join's newer kubeconfig token wins over it.
@@ -100,6 +108,13 @@ func TestSetupTokenRotation(t *testing.T) {
 	_, _, err = setupTokenRotation(&rest.Config{Host: "https://hub", BearerToken: rejoined}, dir, cluster, now.Add(30*time.Hour))
 	if err != nil || readFile() != rejoined {
 		t.Errorf("re-joined token not used: %v %q", err, readFile())
+	}
+	// A re-join with a shorter --token-ttl: the longer-lived token on file
+	// stays until it expires, but renewals ask for the new lifetime only.
+	shorter := fakeJWT(sub, now.Add(31*time.Hour), now.Add(32*time.Hour))
+	_, r, err = setupTokenRotation(&rest.Config{Host: "https://hub", BearerToken: shorter}, dir, cluster, now.Add(31*time.Hour))
+	if err != nil || readFile() != rejoined || r.lifetime != time.Hour {
+		t.Errorf("after a re-join with a 1h token: file %q, renewal lifetime %s, %v; want the rejoined token kept, 1h", readFile(), r.lifetime, err)
 	}
 	// A token file (projected volume style) works as the source too.
 	src := filepath.Join(t.TempDir(), "token")
@@ -142,4 +157,96 @@ func TestTokenRotationAgainstTheHub(t *testing.T) {
 	if err := h.fleet.Get().Namespace(fleetv1alpha1.ClusterNamespace(cluster)).Resource("works").Name("w").Do(e.ctx).Error(); err != nil {
 		t.Errorf("reading own work with the renewed token: %v", err)
 	}
+}
+
+// Joined by `flotilla join` with the shortest lifetime the API server issues
+// (10 minutes): the agent renews its token before it expires, each time for
+// exactly that lifetime, and keeps reaching the hub on the renewed tokens,
+// also once the clock has passed the first token's expiry. The hub's
+// admission policy refuses the agent's identity a longer token. (The API
+// server issues nothing shorter than 10 minutes, so the rotator's clock is
+// moved instead of waiting.)
+func TestTokenRotationWithinTheJoinLifetime(t *testing.T) {
+	e := newEnv(t)
+	const cluster = "rotate-bound"
+	ttl := membership.MinTokenTTL
+	joined, err := membership.Join(e.ctx, e.hub.RESTConfig, membership.JoinOptions{Name: cluster, TokenTTL: ttl})
+	mustf(t, err, "joining")
+	creds, err := clientcmd.RESTConfigFromKubeConfig(joined.HubKubeconfig)
+	mustf(t, err, "reading the agent's kubeconfig")
+	mustf(t, e.hubClient.Create(e.ctx, work(cluster, "w")), "creating work")
+
+	start := time.Now()
+	var offset atomic.Int64
+	cfg, r, err := setupTokenRotation(creds, t.TempDir(), cluster, start)
+	mustf(t, err, "setting up rotation")
+	if r == nil || r.lifetime != ttl {
+		t.Fatalf("rotator %+v, want one renewing for %s", r, ttl)
+	}
+	r.now = func() time.Time { return time.Now().Add(time.Duration(offset.Load())) }
+	first := r.claims
+	h, err := newHubClient(cfg, cluster)
+	mustf(t, err, "creating hub client")
+	readWork := func() error {
+		return h.fleet.Get().Namespace(fleetv1alpha1.ClusterNamespace(cluster)).Resource("works").Name("w").Do(e.ctx).Error()
+	}
+
+	// The agent's identity may not mint a longer token, nor one without a
+	// lifetime (the API's default is an hour). The policy takes a moment to load.
+	longer := func(seconds *int64) error {
+		_, err := r.kube.CoreV1().ServiceAccounts(fleetv1alpha1.ClusterNamespace(cluster)).CreateToken(e.ctx, fleetv1alpha1.AgentServiceAccount,
+			&authenticationv1.TokenRequest{Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: seconds}}, metav1.CreateOptions{})
+		return err
+	}
+	tenYears := int64(10 * 365 * 24 * 3600)
+	var refused error
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		if refused = longer(&tenYears); refused != nil {
+			break
+		}
+	}
+	if !apierrors.IsForbidden(refused) || !strings.Contains(refused.Error(), "at most 600 seconds") {
+		t.Fatalf("a ten-year token for the agent: %v, want Forbidden by the lifetime policy", refused)
+	}
+	for _, seconds := range []*int64{ptr.To(int64(ttl/time.Second) + 1), nil} {
+		if err := longer(seconds); !apierrors.IsForbidden(err) {
+			t.Errorf("a token of %v seconds for the agent: %v, want Forbidden", seconds, err)
+		}
+	}
+
+	run := func(at time.Duration, what string) tokenClaims {
+		t.Helper()
+		before := r.path
+		data, _ := os.ReadFile(before)
+		offset.Store(int64(at))
+		ctx, cancel := context.WithCancel(e.ctx)
+		done := make(chan struct{})
+		go func() { r.run(ctx); close(done) }()
+		var claims tokenClaims
+		for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+			now, _ := os.ReadFile(r.path)
+			if string(now) != string(data) {
+				claims, err = parseToken(string(now))
+				mustf(t, err, "reading the renewed token")
+				break
+			}
+		}
+		cancel()
+		<-done
+		if claims.Expiry == 0 {
+			t.Fatalf("%s: the token was not renewed", what)
+		}
+		if claims.lifetime() != ttl {
+			t.Errorf("%s: renewed for %s, want the join lifetime %s", what, claims.lifetime(), ttl)
+		}
+		if err := readWork(); err != nil {
+			t.Errorf("%s: reading own work on the renewed token: %v", what, err)
+		}
+		return claims
+	}
+	second := run(time.Until(first.refreshAt())+time.Second, "at 80% of the first token's lifetime")
+	if !second.expiry().After(first.expiry()) {
+		t.Errorf("the renewed token expires %s, not after the first (%s)", second.expiry(), first.expiry())
+	}
+	run(time.Until(first.expiry())+time.Minute, "past the first token's expiry")
 }

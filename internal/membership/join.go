@@ -24,8 +24,10 @@ import (
 
 // Join makes a member cluster known to the hub, or brings an existing
 // membership up to date: it applies (server-side, field manager FieldManager)
+// the admission policy bounding the lifetime of agents' tokens (tokenPolicy),
 // the Cluster, its namespace, the agent's ServiceAccount and pre-created
-// Lease, and the agent's Role/RoleBinding; it removes the ClusterRole and
+// Lease, the bound of its tokens (opts.TokenTTL), and the agent's
+// Role/RoleBinding; it removes the ClusterRole and
 // ClusterRoleBinding earlier versions gave the agent; then it issues a fresh
 // token for the agent. Running it again updates labels
 // and delivery and issues a new token; earlier tokens stay valid until they
@@ -52,7 +54,7 @@ func Join(ctx context.Context, hub *rest.Config, opts JoinOptions) (*Joined, err
 		APIVersion: fleetv1alpha1.GroupVersion.String(), Kind: "Cluster",
 		Name: cluster.Name, UID: cluster.UID,
 	}
-	for _, obj := range hubObjects(opts.Name, owner) {
+	for _, obj := range append(tokenPolicy(), hubObjects(opts.Name, owner, opts.TokenTTL)...) {
 		if err := apply(ctx, c, obj); err != nil {
 			return nil, err
 		}

@@ -159,7 +159,7 @@ func TestJoinIsIdempotentAndUnjoinRemovesEverything(t *testing.T) {
 		t.Fatalf("unjoin: %v", err)
 	}
 	t.Logf("unjoin took %s", time.Since(start).Round(time.Millisecond))
-	for _, obj := range append(hubObjects(name, metav1.OwnerReference{}), &fleetv1alpha1.Cluster{ObjectMeta: metav1.ObjectMeta{Name: name}}) {
+	for _, obj := range append(hubObjects(name, metav1.OwnerReference{}, 0), &fleetv1alpha1.Cluster{ObjectMeta: metav1.ObjectMeta{Name: name}}) {
 		err := admin.Get(ctx, client.ObjectKeyFromObject(obj), obj)
 		if _, isNamespace := obj.(*corev1.Namespace); isNamespace && err == nil {
 			if obj.GetDeletionTimestamp() == nil {

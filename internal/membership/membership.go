@@ -18,14 +18,17 @@ import (
 	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
 )
 
-// Token lifetimes. The agent's RBAC lets it request fresh tokens for its own
-// ServiceAccount; until it does, the token join issues bounds how long the
-// agent can reach the hub, and re-running join issues a new one.
+// Token lifetimes. The platform sets the lifetime of an agent's tokens at
+// join (JoinOptions.TokenTTL); the agent renews its own token before it
+// expires, with exactly that lifetime, and an admission policy on the hub
+// refuses it a longer one (see tokenPolicy).
 const (
 	DefaultTokenTTL = 24 * time.Hour
 	// MinTokenTTL is the API server's minimum for a TokenRequest.
 	MinTokenTTL = 10 * time.Minute
-	MaxTokenTTL = 365 * 24 * time.Hour
+	// MaxTokenTTL bounds the lifetime join accepts: the agent rotates its
+	// token, so a long-lived one only widens what a stolen token is worth.
+	MaxTokenTTL = 30 * 24 * time.Hour
 )
 
 // FieldManager owns, through server-side apply, what join writes on the hub.

@@ -1,6 +1,8 @@
 package membership
 
 import (
+	"time"
+
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
@@ -39,8 +41,9 @@ func agentRoleRules() []rbacv1.PolicyRule {
 // agent holds no cluster-scoped right (every ClusterRoleBinding costs the RBAC
 // authorizer time on every request to the hub, whoever makes it). owner (the
 // Cluster) owns the namespace, so deleting the Cluster lets the garbage
-// collector remove it and everything in it.
-func hubObjects(cluster string, owner metav1.OwnerReference) []client.Object {
+// collector remove it and everything in it. tokenTTL is the lifetime of the
+// agent's tokens (the parameter of tokenPolicy, applied before these).
+func hubObjects(cluster string, owner metav1.OwnerReference, tokenTTL time.Duration) []client.Object {
 	ns := fleetv1alpha1.ClusterNamespace(cluster)
 	meta := func(namespace, name string, owned bool) metav1.ObjectMeta {
 		m := metav1.ObjectMeta{Namespace: namespace, Name: name, Labels: map[string]string{
@@ -57,6 +60,8 @@ func hubObjects(cluster string, owner metav1.OwnerReference) []client.Object {
 		&corev1.Namespace{ObjectMeta: meta("", ns, true)},
 		&corev1.ServiceAccount{ObjectMeta: meta(ns, fleetv1alpha1.AgentServiceAccount, false)},
 		&coordinationv1.Lease{ObjectMeta: meta(ns, fleetv1alpha1.AgentLease, false)},
+		// Before the Role: the agent may not mint a token until its bound is set.
+		tokenConfigMap(meta(ns, AgentTokenConfigMap, false), tokenTTL),
 		&rbacv1.Role{ObjectMeta: meta(ns, fleetv1alpha1.AgentServiceAccount, false), Rules: agentRoleRules()},
 		&rbacv1.RoleBinding{
 			ObjectMeta: meta(ns, fleetv1alpha1.AgentServiceAccount, false),

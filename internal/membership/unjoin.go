@@ -87,7 +87,7 @@ func Unjoin(ctx context.Context, hub *rest.Config, name string, opts UnjoinOptio
 	// rights and identity, explicitly rather than through the namespace, so
 	// access ends at once even while the namespace takes time to terminate;
 	// the namespace last.
-	objects := hubObjects(name, metav1.OwnerReference{})
+	objects := hubObjects(name, metav1.OwnerReference{}, 0)
 	slices.Reverse(objects)
 	for _, obj := range append([]client.Object{cluster}, objects...) {
 		if err := c.Delete(ctx, obj); client.IgnoreNotFound(err) != nil {

@@ -35,6 +35,9 @@ const (
 // helmChartLayer is the media type of a chart's content in an OCI registry.
 const helmChartLayer = "application/vnd.cncf.helm.chart.content.v1.tar+gzip"
 
+// ErrCredentialsOverHTTP: credentials are never sent over plain http.
+var ErrCredentialsOverHTTP = errors.New("repository credentials are only sent over https (or oci://, which is https)")
+
 // BasicAuth holds chart repository credentials.
 type BasicAuth struct {
 	Username string
@@ -44,7 +47,10 @@ type BasicAuth struct {
 // FetchChart downloads the packaged chart (.tgz) repo names, at exactly
 // repo.Version, from an HTTP(S) chart repository (through its index.yaml) or
 // an OCI registry (oci://host/path, the chart at host/path/<chart>:<version>).
-// Credentials, when given, are sent to the repository's host only. A digest
+// Credentials, when given, are sent to the repository's host only, and only
+// over https: with an http:// repository they are refused
+// (ErrCredentialsOverHTTP), and a redirect that would carry them to plain
+// http fails. A digest
 // the index lists is verified. httpClient nil means http.DefaultClient.
 func FetchChart(ctx context.Context, httpClient *http.Client, repo v1alpha1.HelmRepository, auth *BasicAuth) ([]byte, error) {
 	if httpClient == nil {
@@ -53,6 +59,9 @@ func FetchChart(ctx context.Context, httpClient *http.Client, repo v1alpha1.Helm
 	u, err := url.Parse(repo.URL)
 	if err != nil {
 		return nil, fmt.Errorf("fetching chart %s: repository url: %w", repo.Chart, err)
+	}
+	if auth != nil && u.Scheme == "http" {
+		return nil, fmt.Errorf("fetching chart %s from %s: %w", repo.Chart, u.Redacted(), ErrCredentialsOverHTTP)
 	}
 	var b []byte
 	switch u.Scheme {
@@ -148,8 +157,24 @@ func httpGet(ctx context.Context, c *http.Client, u, repo *url.URL, ba *BasicAut
 	if err != nil {
 		return nil, err
 	}
-	if ba != nil && u.Scheme == repo.Scheme && u.Host == repo.Host {
+	if ba != nil && u.Scheme == "https" && u.Scheme == repo.Scheme && u.Host == repo.Host {
 		req.SetBasicAuth(ba.Username, ba.Password)
+		// net/http keeps the header on a redirect to the same host, even to http.
+		cc := *c
+		next := c.CheckRedirect
+		cc.CheckRedirect = func(r *http.Request, via []*http.Request) error {
+			if r.URL.Scheme != "https" && r.Header.Get("Authorization") != "" {
+				return fmt.Errorf("redirected to %s: %w", r.URL.Redacted(), ErrCredentialsOverHTTP)
+			}
+			if next != nil {
+				return next(r, via)
+			}
+			if len(via) >= 10 {
+				return errors.New("stopped after 10 redirects")
+			}
+			return nil
+		}
+		c = &cc
 	}
 	resp, err := c.Do(req)
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -24,7 +25,7 @@ func sha256hex(b []byte) string {
 	return hex.EncodeToString(s[:])
 }
 
-// chartRepo is a loopback HTTP chart repository: an index.yaml and the
+// chartRepo is a loopback HTTPS chart repository: an index.yaml and the
 // charts it lists, optionally behind basic auth. It records which requests
 // carried credentials.
 type chartRepo struct {
@@ -73,8 +74,10 @@ entries:
     urls: [%s/webapp-0.0.9.tgz]
   - version: 0.0.1
     urls: [charts/missing.tgz]
+  - version: 0.0.8
+    urls: [to-http/webapp-0.0.8.tgz]
 `, sha256hex([]byte("the original")), sha256hex(webapp), r.elsewhere.URL)
-	r.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+	r.Server = httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		u, p, ok := req.BasicAuth()
 		r.mu.Lock()
 		r.authed[req.URL.Path] = ok
@@ -85,6 +88,11 @@ entries:
 			return
 		}
 		path := strings.TrimPrefix(req.URL.Path, "/repo")
+		if rest, ok := strings.CutPrefix(path, "/to-http/"); ok {
+			// Same host name, another port, plain http: net/http would keep the credentials.
+			http.Redirect(w, req, r.elsewhere.URL+"/"+rest, http.StatusFound)
+			return
+		}
 		b, found := r.files[path]
 		if !found {
 			http.NotFound(w, req)
@@ -142,7 +150,7 @@ func TestFetchChartFromIndex(t *testing.T) {
 		{"index 404", repo.URL + "/nothing-here", "webapp", "0.1.0", "GET " + repo.URL + "/nothing-here/index.yaml: 404 Not Found"},
 		{"chart 404", repo.URL, "webapp", "0.0.1", "GET " + repo.URL + "/charts/missing.tgz: 404 Not Found"},
 		{"unknown chart", repo.URL, "nope", "0.1.0", "fetching chart nope 0.1.0 from " + repo.URL + ": no such chart in the repository index"},
-		{"unknown version", repo.URL, "webapp", "9.9.9", "no such version in the repository index (it has 0.3.0, 0.2.0, 0.1.0, 0.0.9, 0.0.1)"},
+		{"unknown version", repo.URL, "webapp", "9.9.9", "no such version in the repository index (it has 0.3.0, 0.2.0, 0.1.0, 0.0.9, 0.0.1, 0.0.8)"},
 		{"digest mismatch", repo.URL, "webapp", "0.3.0", "has digest sha256:" + sha256hex([]byte("tampered")) + ", the index says"},
 		{"bad scheme", "ftp://example.com", "webapp", "0.1.0", `unsupported repository url scheme "ftp"`},
 	}
@@ -178,9 +186,36 @@ func TestFetchChartBasicAuth(t *testing.T) {
 		t.Fatalf("chart on another host: %q, %v", b, err)
 	}
 	repo.mu.Lock()
-	defer repo.mu.Unlock()
 	if repo.authed["elsewhere/webapp-0.0.9.tgz"] {
 		t.Error("credentials were sent to another host")
+	}
+	repo.mu.Unlock()
+
+	// A redirect to plain http on the same host name fails rather than send them.
+	r.Version = "0.0.8"
+	if _, err := FetchChart(ctx, repo.Client(), r, &BasicAuth{Username: "alice", Password: "s3cret"}); !errors.Is(err, ErrCredentialsOverHTTP) {
+		t.Errorf("a redirect to http with credentials: %v, want ErrCredentialsOverHTTP", err)
+	}
+	repo.mu.Lock()
+	if sent, requested := repo.authed["elsewhere/webapp-0.0.8.tgz"]; requested || sent {
+		t.Errorf("the redirect to http was followed (credentials sent: %v)", sent)
+	}
+	repo.mu.Unlock()
+	// Without credentials the same redirect is followed.
+	r.Version, repo.user = "0.0.8", ""
+	if b, err := FetchChart(ctx, repo.Client(), r, nil); err != nil || string(b) != "chart from elsewhere" {
+		t.Errorf("a redirect to http without credentials: %q, %v", b, err)
+	}
+
+	// A plain http repository never gets them.
+	plain := v1alpha1.HelmRepository{URL: repo.elsewhere.URL, Chart: "webapp", Version: "0.1.0"}
+	if _, err := FetchChart(ctx, repo.Client(), plain, &BasicAuth{Username: "alice", Password: "s3cret"}); !errors.Is(err, ErrCredentialsOverHTTP) {
+		t.Errorf("credentials for an http:// repository: %v, want ErrCredentialsOverHTTP", err)
+	}
+	repo.mu.Lock()
+	defer repo.mu.Unlock()
+	if _, requested := repo.authed["elsewhere/index.yaml"]; requested {
+		t.Error("the http repository was asked at all")
 	}
 }
 

@@ -73,6 +73,9 @@ func TestExamples(t *testing.T) {
 			created := createAll(ctx, t, hub, c, examples)
 			if filepath.Base(page) == "per-team-setup.md" {
 				checkTeamRBAC(ctx, t, c)
+				if n := checkCanILines(ctx, t, c, page); n < 10 {
+					t.Errorf("checked %d kubectl auth can-i lines of %s; the parser missed some", n, page)
+				}
 			}
 			for i := len(created) - 1; i >= 0; i-- {
 				if err := c.Delete(ctx, created[i]); client.IgnoreNotFound(err) != nil {
@@ -226,6 +229,12 @@ func checkTeamRBAC(ctx context.Context, t *testing.T, c client.Client) {
 	const fleet = fleetv1alpha1.Group
 	checks := []check{
 		{"create", "platform.example.com", "databases", "team-a", true},
+		// Status is the hub's (RBAC's "*" would include it).
+		{"update", "platform.example.com", "databases/status", "team-a", false},
+		{"patch", "platform.example.com", "databases/status", "team-a", false},
+		{"update", fleet, "rollouts/status", "team-a", false},
+		{"patch", fleet, "overrides/status", "team-a", false},
+		{"patch", fleet, "driftexceptions/status", "team-a", false},
 		{"patch", "platform.example.com", "databases", "team-a", true},
 		{"delete", "platform.example.com", "databases", "team-a", true},
 		{"create", "platform.example.com", "databases", "team-b", false},
@@ -270,11 +279,13 @@ func checkTeamRBAC(ctx context.Context, t *testing.T, c client.Client) {
 	}
 }
 
-// allowedFor asks the API server whether user in groups may do verb on a resource.
+// allowedFor asks the API server whether user in groups may do verb on a
+// resource ("databases", or "databases/status" for a subresource).
 func allowedFor(ctx context.Context, c client.Client, user string, groups []string, verb, group, resource, namespace string) (bool, error) {
+	resource, subresource, _ := strings.Cut(resource, "/")
 	sar := &authorizationv1.SubjectAccessReview{Spec: authorizationv1.SubjectAccessReviewSpec{
 		User: user, Groups: groups,
-		ResourceAttributes: &authorizationv1.ResourceAttributes{Verb: verb, Group: group, Resource: resource, Namespace: namespace},
+		ResourceAttributes: &authorizationv1.ResourceAttributes{Verb: verb, Group: group, Resource: resource, Subresource: subresource, Namespace: namespace},
 	}}
 	if err := c.Create(ctx, sar); err != nil {
 		return false, fmt.Errorf("reviewing %s %s.%s: %w", verb, resource, group, err)

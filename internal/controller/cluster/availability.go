@@ -13,10 +13,18 @@ import (
 // (no leaseDurationSeconds) and the hub sets no override.
 const DefaultOfflineGrace = 180 * time.Second
 
+// MaxAgentGrace bounds the grace an agent may ask for with its Lease's
+// leaseDurationSeconds (the agent writes it, so it is not trusted beyond
+// this); the hub's --cluster-offline-grace is not bounded.
+const MaxAgentGrace = time.Hour
+
 // heartbeat is what the hub reads from the agent's Lease.
 type heartbeat struct {
-	// RenewTime is the last renewal; zero when the agent never renewed.
-	RenewTime time.Time
+	// Seen is when the hub saw the last renewal, by its own clock (see
+	// observe); zero when the agent never renewed.
+	Seen time.Time
+	// Written is the renewTime the agent wrote; never used as a time.
+	Written time.Time
 	// Duration is the agent's leaseDurationSeconds; zero when unset.
 	Duration time.Duration
 	// Facts are the member's facts the agent reported on the Lease.
@@ -36,25 +44,25 @@ type judgement struct {
 
 // availability judges a cluster from its agent's heartbeat. hb is nil when the
 // Lease does not exist. graceOverride, when positive, replaces the agent's own
-// leaseDurationSeconds (the hub's --cluster-offline-grace). A cluster is
-// Available while now is before renewTime + grace; the grace is measured on the
-// renewTime the agent wrote, so the member's clock must be roughly in step with
-// the hub's (skew shortens or lengthens the grace by as much).
+// leaseDurationSeconds (the hub's --cluster-offline-grace); the agent's own is
+// bounded by MaxAgentGrace. A cluster is Available while now is before the
+// hub saw the last renewal + grace: both times are the hub's clock, so neither
+// the member's clock nor what the agent writes as renewTime moves the expiry.
 func availability(hb *heartbeat, now time.Time, graceOverride time.Duration) judgement {
 	if hb == nil {
 		return unknown(fmt.Sprintf("the agent's Lease %s does not exist; re-run `flotilla join` to create it", fleetv1alpha1.AgentLease))
 	}
-	if hb.RenewTime.IsZero() {
+	if hb.Seen.IsZero() {
 		return unknown("the agent has not heartbeated yet")
 	}
-	grace := hb.Duration
+	grace := min(hb.Duration, MaxAgentGrace)
 	if graceOverride > 0 {
 		grace = graceOverride
 	}
 	if grace <= 0 {
 		grace = DefaultOfflineGrace
 	}
-	expiry := hb.RenewTime.Add(grace)
+	expiry := hb.Seen.Add(grace)
 	if now.Before(expiry) {
 		msg := fmt.Sprintf("the agent heartbeats; grace %s", grace)
 		return judgement{
@@ -64,7 +72,7 @@ func availability(hb *heartbeat, now time.Time, graceOverride time.Duration) jud
 		}
 	}
 	msg := fmt.Sprintf("no heartbeat for %s (last at %s, grace %s)",
-		now.Sub(hb.RenewTime).Round(time.Second), hb.RenewTime.UTC().Format(time.RFC3339), grace)
+		now.Sub(hb.Seen).Round(time.Second), hb.Seen.UTC().Format(time.RFC3339), grace)
 	return judgement{
 		Availability: fleetv1alpha1.ClusterAvailabilityOffline,
 		Conditions:   conditions(metav1.ConditionFalse, fleetv1alpha1.ReasonHeartbeatMissed, msg),

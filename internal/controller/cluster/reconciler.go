@@ -11,6 +11,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
 	"k8s.io/utils/clock"
@@ -35,6 +36,9 @@ type Reconciler struct {
 	// HeartbeatStatusResolution bounds how stale status.lastHeartbeatTime may
 	// get while availability does not change (see newStatus).
 	HeartbeatStatusResolution time.Duration
+
+	// renewals is when this hub saw each Lease's last renewal (see observe).
+	renewals renewals
 }
 
 // Reconcile implements reconcile.Reconciler.
@@ -44,9 +48,13 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 
 	cluster := &fleetv1alpha1.Cluster{}
 	if err := r.Client.Get(ctx, req.NamespacedName, cluster); err != nil {
+		if apierrors.IsNotFound(err) {
+			r.renewals.forget(req.Name)
+		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	if !cluster.DeletionTimestamp.IsZero() {
+		r.renewals.forget(req.Name)
 		return ctrl.Result{}, nil
 	}
 
@@ -56,6 +64,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		return ctrl.Result{}, err
 	}
 	previous, readyReasonBefore := cluster.Status.Availability, readyReason(cluster.Status)
+	factsBefore := meta.FindStatusCondition(cluster.Status.Conditions, fleetv1alpha1.ConditionFactsValid).DeepCopy()
 	if previous == "" {
 		previous = fleetv1alpha1.ClusterAvailabilityUnknown
 	}
@@ -70,6 +79,11 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		ctrl.LoggerFrom(ctx).Info("the agent's mode does not fit the cluster's delivery", "message", ready.Message)
 		r.Recorder.Eventf(cluster, nil, corev1.EventTypeWarning, fleetv1alpha1.ReasonAgentModeMismatch, "Heartbeat", "%s", ready.Message)
 	}
+	if c := meta.FindStatusCondition(status.Conditions, fleetv1alpha1.ConditionFactsValid); c != nil && c.Status == metav1.ConditionFalse &&
+		(factsBefore == nil || factsBefore.Status != c.Status || factsBefore.Message != c.Message) {
+		ctrl.LoggerFrom(ctx).Info("the agent reported invalid facts", "message", c.Message)
+		r.Recorder.Eventf(cluster, nil, corev1.EventTypeWarning, fleetv1alpha1.ReasonInvalidFacts, "Heartbeat", "%s", c.Message)
+	}
 	return ctrl.Result{RequeueAfter: requeueAfter}, nil
 }
 
@@ -78,7 +92,7 @@ func (r *Reconciler) reconcile(ctx context.Context, cluster *fleetv1alpha1.Clust
 	if git := cluster.Spec.Delivery.Git; cluster.Spec.Delivery.Mode == fleetv1alpha1.DeliveryGit && git != nil && git.HealthSource == fleetv1alpha1.GitHealthNone {
 		return newStatus(cluster, availableWithoutHeartbeat(), nil, now, r.HeartbeatStatusResolution), 0, nil
 	}
-	hb, err := r.heartbeat(ctx, r.Client, cluster.Name)
+	hb, err := r.heartbeat(ctx, r.Client, cluster.Name, now)
 	if err != nil {
 		return fleetv1alpha1.ClusterStatus{}, 0, err
 	}
@@ -90,7 +104,7 @@ func (r *Reconciler) reconcile(ctx context.Context, cluster *fleetv1alpha1.Clust
 	// rather than guess.
 	if j.Availability == fleetv1alpha1.ClusterAvailabilityOffline &&
 		cluster.Status.Availability != fleetv1alpha1.ClusterAvailabilityOffline && r.LiveReader != nil {
-		if hb, err = r.heartbeat(ctx, r.LiveReader, cluster.Name); err != nil {
+		if hb, err = r.heartbeat(ctx, r.LiveReader, cluster.Name, now); err != nil {
 			return fleetv1alpha1.ClusterStatus{}, 0, fmt.Errorf("confirming a missed heartbeat: %w", err)
 		}
 		j = availability(hb, now, r.OfflineGrace)
@@ -111,20 +125,23 @@ func readyReason(status fleetv1alpha1.ClusterStatus) string {
 	return ""
 }
 
-// heartbeat reads the agent's Lease through reader; nil when it does not exist.
-func (r *Reconciler) heartbeat(ctx context.Context, reader client.Reader, cluster string) (*heartbeat, error) {
+// heartbeat reads the agent's Lease through reader at now and records its
+// renewal as seen (see observe); nil when it does not exist.
+func (r *Reconciler) heartbeat(ctx context.Context, reader client.Reader, cluster string, now time.Time) (*heartbeat, error) {
 	lease := &coordinationv1.Lease{}
 	key := types.NamespacedName{Namespace: fleetv1alpha1.ClusterNamespace(cluster), Name: fleetv1alpha1.AgentLease}
 	if err := reader.Get(ctx, key, lease); err != nil {
 		if apierrors.IsNotFound(err) {
+			r.renewals.forget(cluster)
 			return nil, nil
 		}
 		return nil, fmt.Errorf("reading lease %s: %w", key, err)
 	}
 	hb := &heartbeat{}
 	if t := lease.Spec.RenewTime; t != nil {
-		hb.RenewTime = t.Time
+		hb.Written = t.Time
 	}
+	hb.Seen = r.renewals.observe(cluster, hb.Written, now)
 	if d := lease.Spec.LeaseDurationSeconds; d != nil {
 		hb.Duration = time.Duration(*d) * time.Second
 	}

@@ -2,6 +2,7 @@ package cluster_test
 
 import (
 	"context"
+	"encoding/json"
 	"slices"
 	"strings"
 	"testing"
@@ -60,11 +61,17 @@ func joinCluster(ctx context.Context, t *testing.T, opts membership.JoinOptions)
 // returns the renew time it wrote.
 func (a *agent) renew(ctx context.Context, duration time.Duration) time.Time {
 	a.t.Helper()
+	return a.renewAt(ctx, time.Now(), duration)
+}
+
+// renewAt renews the agent's Lease with renewTime now, whatever the time is,
+// as an agent that lies can.
+func (a *agent) renewAt(ctx context.Context, now time.Time, duration time.Duration) time.Time {
+	a.t.Helper()
 	lease := &coordinationv1.Lease{}
 	if err := a.client.Get(ctx, a.key, lease); err != nil {
 		a.t.Fatalf("agent reading its lease: %v", err)
 	}
-	now := time.Now()
 	lease.Spec.HolderIdentity = ptr.To("agent-0")
 	lease.Spec.LeaseDurationSeconds = ptr.To(int32(duration / time.Second))
 	lease.Spec.RenewTime = ptr.To(metav1.NewMicroTime(now))
@@ -150,8 +157,14 @@ func TestAvailabilityFollowsTheAgentLease(t *testing.T) {
 	if err := admin.Get(ctx, client.ObjectKey{Name: name}, offline); err != nil {
 		t.Fatal(err)
 	}
-	if got := offline.Status.LastHeartbeatTime; got == nil || !got.Time.Equal(last.Truncate(time.Second)) {
-		t.Errorf("lastHeartbeatTime = %v, want the last renewal %s", got, last.Truncate(time.Second))
+	// The hub dates the last renewal by its own clock, when it saw it: a
+	// moment after the agent wrote it.
+	var seen time.Time
+	if got := offline.Status.LastHeartbeatTime; got != nil {
+		seen = got.Time
+	}
+	if seen.Before(last.Truncate(time.Second)) || seen.After(last.Add(2*time.Second)) {
+		t.Errorf("lastHeartbeatTime = %v, want when the hub saw the last renewal (written %s)", seen, last)
 	}
 	cond := meta.FindStatusCondition(offline.Status.Conditions, fleetv1alpha1.ConditionOffline)
 	if cond == nil || cond.Status != metav1.ConditionTrue || !strings.Contains(cond.Message, "no heartbeat for") {
@@ -249,6 +262,89 @@ func TestFactsOnTheLeaseReachTheClusterStatus(t *testing.T) {
 	if err := agent.client.Get(ctx, client.ObjectKey{Name: name}, cl); !apierrors.IsForbidden(err) {
 		t.Errorf("agent reading its Cluster: err = %v, want Forbidden", err)
 	}
+}
+
+// A member cannot lie about being alive: with its own credentials it writes
+// renewTime 2099, then stops. The hub dates the renewal by its own clock, so
+// the cluster goes Offline one grace after the hub saw the write. (The grace
+// an agent may ask for is bounded too: TestAvailability.)
+func TestAFarFutureRenewTimeGoesOfflineOnTime(t *testing.T) {
+	ctx := testContext(t)
+	const grace = 3 * time.Second
+	startHub(t, hub.Options{})
+	const name = "edge-liar"
+	agent := joinCluster(ctx, t, membership.JoinOptions{Name: name})
+	admin := adminClient(t)
+	waitFor(ctx, t, admin, name, "Unknown/NeverConnected", 10*time.Second, is(fleetv1alpha1.ClusterAvailabilityUnknown, fleetv1alpha1.ReasonNeverConnected))
+
+	agent.renew(ctx, grace)
+	waitFor(ctx, t, admin, name, "Available", 5*time.Second, is(fleetv1alpha1.ClusterAvailabilityAvailable, fleetv1alpha1.ReasonHeartbeating))
+	wrote := time.Now()
+	agent.renewAt(ctx, time.Date(2099, 1, 1, 0, 0, 0, 0, time.UTC), grace)
+	took := waitFor(ctx, t, admin, name, "Offline", grace+5*time.Second, is(fleetv1alpha1.ClusterAvailabilityOffline, fleetv1alpha1.ReasonHeartbeatMissed))
+	since := time.Since(wrote)
+	t.Logf("Offline %s after the agent wrote renewTime 2099 (grace %s)", since.Round(time.Millisecond), grace)
+	if since < grace-100*time.Millisecond {
+		t.Errorf("Offline %s after the last write, before the %s grace ran out", since, grace)
+	}
+	if took > grace+2*time.Second {
+		t.Errorf("Offline only %s after the grace ran out", took-grace)
+	}
+	cl := &fleetv1alpha1.Cluster{}
+	if err := admin.Get(ctx, client.ObjectKey{Name: name}, cl); err != nil {
+		t.Fatal(err)
+	}
+	if hb := cl.Status.LastHeartbeatTime; hb == nil || hb.Year() != wrote.Year() {
+		t.Errorf("lastHeartbeatTime = %v, want the hub's time of the last renewal, not the agent's 2099", hb)
+	}
+}
+
+// An agent reports facts that are not facts (a version with a newline,
+// a node count of a billion): they are dropped, said on FactsValid and in
+// a Warning Event, and never reach the status.
+func TestInvalidFactsAreDropped(t *testing.T) {
+	ctx := testContext(t)
+	startHub(t, hub.Options{})
+	const name = "edge-badfacts"
+	agent := joinCluster(ctx, t, membership.JoinOptions{Name: name})
+	annotate := func(version, nodes string) {
+		t.Helper()
+		lease := &coordinationv1.Lease{ObjectMeta: metav1.ObjectMeta{Namespace: agent.key.Namespace, Name: agent.key.Name}}
+		patch, err := json.Marshal(map[string]any{
+			"metadata": map[string]any{"annotations": map[string]string{
+				fleetv1alpha1.AnnotationKubernetesVersion: version,
+				fleetv1alpha1.AnnotationNodeCount:         nodes,
+			}},
+			"spec": map[string]any{"holderIdentity": "agent-0", "leaseDurationSeconds": 60,
+				"renewTime": metav1.NewMicroTime(time.Now()).UTC().Format(metav1.RFC3339Micro)},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := agent.client.Patch(ctx, lease, client.RawPatch(types.MergePatchType, patch)); err != nil {
+			t.Fatalf("agent renewing its lease: %v", err)
+		}
+	}
+	annotate("v1.36.3", "3")
+	waitFor(ctx, t, adminClient(t), name, "Available with valid facts", 10*time.Second, func(c *fleetv1alpha1.Cluster) bool {
+		return c.Status.KubernetesVersion == "v1.36.3" && c.Status.NodeCount == 3 &&
+			meta.IsStatusConditionTrue(c.Status.Conditions, fleetv1alpha1.ConditionFactsValid)
+	})
+	annotate("v1.99.0\nReady: True", "1000000000")
+	cl := &fleetv1alpha1.Cluster{}
+	waitFor(ctx, t, adminClient(t), name, "FactsValid False", 10*time.Second, func(c *fleetv1alpha1.Cluster) bool {
+		cl = c
+		f := meta.FindStatusCondition(c.Status.Conditions, fleetv1alpha1.ConditionFactsValid)
+		return f != nil && f.Status == metav1.ConditionFalse && f.Reason == fleetv1alpha1.ReasonInvalidFacts
+	})
+	if cl.Status.KubernetesVersion != "v1.36.3" || cl.Status.NodeCount != 3 || cl.Status.Availability != fleetv1alpha1.ClusterAvailabilityAvailable {
+		t.Errorf("invalid facts changed the status: %+v", cl.Status)
+	}
+	f := meta.FindStatusCondition(cl.Status.Conditions, fleetv1alpha1.ConditionFactsValid)
+	if strings.Contains(f.Message, "\n") || !strings.Contains(f.Message, fleetv1alpha1.AnnotationNodeCount) {
+		t.Errorf("FactsValid message %q", f.Message)
+	}
+	waitEvents(ctx, t, adminClient(t), name, corev1.EventTypeWarning+"/"+fleetv1alpha1.ReasonInvalidFacts)
 }
 
 func TestGitClusterWithoutHealthSourceIsAvailable(t *testing.T) {

@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"strings"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -36,9 +37,16 @@ func newStatus(cluster *fleetv1alpha1.Cluster, j judgement, hb *heartbeat, now t
 	}
 	if hb != nil {
 		applyFacts(&status, hb.Facts)
+		c := metav1.Condition{Type: fleetv1alpha1.ConditionFactsValid, Status: metav1.ConditionTrue,
+			Reason: fleetv1alpha1.ReasonFactsAccepted, Message: "the facts on the agent's Lease are valid", ObservedGeneration: cluster.Generation}
+		if len(hb.Facts.Invalid) > 0 {
+			c.Status, c.Reason = metav1.ConditionFalse, fleetv1alpha1.ReasonInvalidFacts
+			c.Message = "dropped from the agent's Lease, not copied into the status: " + strings.Join(hb.Facts.Invalid, "; ")
+		}
+		controller.SetCondition(&status.Conditions, c, now)
 	}
-	if hb != nil && !hb.RenewTime.IsZero() {
-		status.LastHeartbeatTime = lastHeartbeat(status.LastHeartbeatTime, hb.RenewTime, changed, resolution)
+	if hb != nil && !hb.Seen.IsZero() {
+		status.LastHeartbeatTime = lastHeartbeat(status.LastHeartbeatTime, hb.Seen, changed, resolution)
 	}
 	return status
 }

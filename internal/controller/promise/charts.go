@@ -8,6 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
+	"strings"
 	"sync"
 	"time"
 
@@ -26,7 +28,9 @@ import (
 // (a repository that does not answer) are retried.
 type ChartError struct {
 	Permanent bool
-	Err       error
+	// Reason is the condition reason to report; ReasonChartNotFound when empty.
+	Reason string
+	Err    error
 }
 
 func (e *ChartError) Error() string { return e.Err.Error() }
@@ -224,7 +228,7 @@ func (c *Charts) repositoryChart(ctx context.Context, repo *fleetv1alpha1.HelmRe
 	if archive, ok := c.cached(key); ok {
 		return archive, nil
 	}
-	auth, err := c.repositoryAuth(ctx, repo.SecretRef)
+	auth, err := c.repositoryAuth(ctx, repo)
 	if err != nil {
 		return nil, err
 	}
@@ -240,13 +244,29 @@ func (c *Charts) repositoryChart(ctx context.Context, repo *fleetv1alpha1.HelmRe
 	return archive, nil
 }
 
-func (c *Charts) repositoryAuth(ctx context.Context, ref *fleetv1alpha1.SecretReference) (*render.BasicAuth, error) {
+// repositoryAuth reads the credentials repo names, refusing a Secret that is
+// not marked for chart repositories (LabelChartCredentials), a repository
+// host the Secret does not list (AnnotationChartCredentialsHosts), and plain
+// http: otherwise a Promise could send any Secret the hub can read to any URL.
+func (c *Charts) repositoryAuth(ctx context.Context, repo *fleetv1alpha1.HelmRepository) (*render.BasicAuth, error) {
+	ref := repo.SecretRef
 	if ref == nil {
 		return nil, nil
 	}
 	ns := ref.Namespace
 	if ns == "" {
 		ns = fleetv1alpha1.PlatformNamespace
+	}
+	refused := func(format string, args ...any) error {
+		return &ChartError{Permanent: true, Reason: fleetv1alpha1.ReasonChartCredentialsRefused,
+			Err: fmt.Errorf("helm repository credentials: Secret %s/%s: "+format, append([]any{ns, ref.Name}, args...)...)}
+	}
+	u, err := url.Parse(repo.URL)
+	if err != nil {
+		return nil, &ChartError{Permanent: true, Err: fmt.Errorf("helm repository url: %w", err)}
+	}
+	if u.Scheme != "https" && u.Scheme != "oci" {
+		return nil, refused("not sent to %s: %v", u.Redacted(), render.ErrCredentialsOverHTTP)
 	}
 	s := &corev1.Secret{}
 	if err := c.Reader.Get(ctx, types.NamespacedName{Namespace: ns, Name: ref.Name}, s); err != nil {
@@ -255,5 +275,24 @@ func (c *Charts) repositoryAuth(ctx context.Context, ref *fleetv1alpha1.SecretRe
 		}
 		return nil, &ChartError{Err: fmt.Errorf("helm repository credentials: reading Secret %s/%s: %w", ns, ref.Name, err)}
 	}
+	if s.Labels[fleetv1alpha1.LabelChartCredentials] != "true" {
+		return nil, refused("not marked for chart repositories (label %s=true)", fleetv1alpha1.LabelChartCredentials)
+	}
+	if !hostAllowed(s.Annotations[fleetv1alpha1.AnnotationChartCredentialsHosts], u) {
+		return nil, refused("may not be sent to %s (annotation %s lists the hosts it may be sent to)",
+			u.Host, fleetv1alpha1.AnnotationChartCredentialsHosts)
+	}
 	return &render.BasicAuth{Username: string(s.Data["username"]), Password: string(s.Data["password"])}, nil
+}
+
+// hostAllowed reports whether u's host is in hosts, a comma-separated list
+// of host or host:port (a bare host allows any port).
+func hostAllowed(hosts string, u *url.URL) bool {
+	for _, h := range strings.Split(hosts, ",") {
+		h = strings.TrimSpace(h)
+		if h != "" && (strings.EqualFold(h, u.Host) || strings.EqualFold(h, u.Hostname())) {
+			return true
+		}
+	}
+	return false
 }

@@ -229,7 +229,11 @@ func (r *Reconciler) prepare(ctx context.Context, p *fleetv1alpha1.Promise) (*pr
 		if !errors.As(err, &ce) {
 			return nil, nil, err
 		}
-		return nil, &problem{condition: fleetv1alpha1.ConditionRendered, reason: fleetv1alpha1.ReasonChartNotFound, message: err.Error(), stalled: ce.Permanent}, nil
+		reason := fleetv1alpha1.ReasonChartNotFound
+		if ce.Reason != "" {
+			reason = ce.Reason
+		}
+		return nil, &problem{condition: fleetv1alpha1.ConditionRendered, reason: reason, message: err.Error(), stalled: ce.Permanent}, nil
 	}
 	content, archive, err := r.Charts.Snapshot(ctx, &p.Spec.PromiseContent)
 	if err != nil {

@@ -1,0 +1,108 @@
+package membership
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	authenticationv1 "k8s.io/api/authentication/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
+)
+
+// The agent's credentials can mint tokens for its own ServiceAccount (to
+// rotate), but never one longer-lived than the lifetime join set: the API
+// server's admission policy refuses it, whoever calls with the token.
+func TestAgentTokensAreBoundedByTheJoinLifetime(t *testing.T) {
+	t.Parallel()
+	ctx := testContext(t)
+	const name = "token-bound"
+	ns := fleetv1alpha1.ClusterNamespace(name)
+	ttl := 20 * time.Minute
+	joined, err := Join(ctx, hub.RESTConfig, JoinOptions{Name: name, TokenTTL: ttl})
+	if err != nil {
+		t.Fatal(err)
+	}
+	agent := agentClient(t, joined.HubKubeconfig)
+	mint := func(seconds *int64) (*authenticationv1.TokenRequest, error) {
+		sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: fleetv1alpha1.AgentServiceAccount}}
+		req := &authenticationv1.TokenRequest{Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: seconds}}
+		return req, agent.SubResource("token").Create(ctx, sa, req)
+	}
+	seconds := func(d time.Duration) *int64 { return ptr.To(int64(d / time.Second)) }
+
+	// The policy and its parameter take a moment to reach the admission plugin.
+	waitRefused(ctx, t, func() error { _, err := mint(seconds(10 * 365 * 24 * time.Hour)); return err }, "at most 1200 seconds")
+	for _, s := range []*int64{seconds(ttl + time.Second), seconds(2 * ttl), nil} {
+		if _, err := mint(s); !apierrors.IsForbidden(err) || !strings.Contains(err.Error(), "flotilla join --token-ttl") {
+			t.Errorf("the agent minting a token of %v seconds: %v, want Forbidden by the lifetime policy", ptrValue(s), err)
+		}
+	}
+	for _, d := range []time.Duration{ttl, MinTokenTTL} {
+		req, err := mint(seconds(d))
+		if err != nil {
+			t.Errorf("the agent renewing for %s: %v", d, err)
+			continue
+		}
+		if got := time.Until(req.Status.ExpirationTimestamp.Time); got > d || got < d-time.Minute {
+			t.Errorf("a token requested for %s expires in %s", d, got)
+		}
+	}
+
+	// Only ServiceAccounts are bound: join (an admin) issues what it is asked for.
+	longer, err := Join(ctx, hub.RESTConfig, JoinOptions{Name: name, TokenTTL: time.Hour})
+	if err != nil {
+		t.Fatalf("re-join with a longer lifetime: %v", err)
+	}
+	if d := time.Until(longer.TokenExpiry); d < time.Hour-time.Minute {
+		t.Errorf("re-join's token expires in %s, want about 1h", d)
+	}
+	// And the re-join's lifetime is the agent's new bound.
+	cm := &corev1.ConfigMap{}
+	if err := adminClient(t).Get(ctx, client.ObjectKey{Namespace: ns, Name: AgentTokenConfigMap}, cm); err != nil || cm.Data[AgentTokenMaxSecondsKey] != "3600" {
+		t.Errorf("ConfigMap %s = %v (%v), want %s 3600", AgentTokenConfigMap, cm.Data, err, AgentTokenMaxSecondsKey)
+	}
+	var lastErr error
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		if _, lastErr = mint(seconds(time.Hour)); lastErr == nil {
+			break
+		}
+	}
+	if lastErr != nil {
+		t.Errorf("the agent renewing for the new lifetime 1h: %v", lastErr)
+	}
+
+	// The agent cannot move its bound: it has no right on ConfigMaps.
+	cm.Data[AgentTokenMaxSecondsKey] = "315360000"
+	if err := agent.Update(ctx, cm); !apierrors.IsForbidden(err) {
+		t.Errorf("the agent raising its own bound: %v, want Forbidden", err)
+	}
+}
+
+// waitRefused calls try until it is refused as Forbidden with a message
+// containing want, or fails the test after 30 s.
+func waitRefused(ctx context.Context, t *testing.T, try func() error, want string) {
+	t.Helper()
+	var err error
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline) && ctx.Err() == nil; time.Sleep(200 * time.Millisecond) {
+		if err = try(); err != nil {
+			break
+		}
+	}
+	if !apierrors.IsForbidden(err) || !strings.Contains(err.Error(), want) {
+		t.Fatalf("got %v, want Forbidden containing %q", err, want)
+	}
+}
+
+func ptrValue(p *int64) any {
+	if p == nil {
+		return "no"
+	}
+	return *p
+}
