@@ -257,3 +257,37 @@ func TestTeamOverridesStayInsideTheirObjects(t *testing.T) {
 		}
 	})
 }
+
+func TestCheckValuesPatch(t *testing.T) {
+	c := webPromise()
+	c.API.Schema = raw(`{"type":"object","required":["port"],"properties":{"port":{"type":"integer","maximum":65535},"name":{"type":"string"}}}`)
+	for _, tc := range []struct {
+		name, patch, want string
+		team             bool
+	}{
+		{"a valid value, required fields aside", `{"name":"x"}`, "", true},
+		{"removing a key", `{"name":null}`, "", true},
+		{"a string into an integer", `{"port":"80\n---\nkind: Secret"}`, "spec.port: Invalid value: \"string\": port in body must be of type integer", true},
+		{"out of bounds", `{"port":99999}`, "less than or equal to 65535", true},
+		{"an undeclared field", `{"ports":[1]}`, "spec.ports: Forbidden: not a field of the Promise's schema", true},
+		{"the platform's is not judged", `{"port":"x"}`, "", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			o := teamOverrideOf("v", v1alpha1.PatchValues, tc.patch)
+			if !tc.team {
+				o.Namespace = v1alpha1.PlatformNamespace
+			}
+			err := CheckValuesPatch(c, &o)
+			if tc.want == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			var oe *OverrideError
+			if !errors.As(err, &oe) || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error %v, want an *OverrideError containing %q", err, tc.want)
+			}
+		})
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 
 	"k8s.io/apiextensions-apiserver/pkg/apis/apiextensions"
@@ -14,6 +15,8 @@ import (
 	apiservervalidation "k8s.io/apiextensions-apiserver/pkg/apiserver/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	celconfig "k8s.io/apiserver/pkg/apis/cel"
+
+	"github.com/flotilla-dev/flotilla/api/v1alpha1"
 )
 
 // specValidator checks an instance spec as the API server checks the
@@ -58,6 +61,15 @@ func newSpecValidator(raw []byte) (*specValidator, error) {
 
 // validate returns why spec is not a valid instance spec, or nil.
 func (v *specValidator) validate(spec map[string]any) error {
+	if errs := v.fieldErrors(spec, true); len(errs) > 0 {
+		return errors.New(joinErrors(errs))
+	}
+	return nil
+}
+
+// fieldErrors validates spec with the OpenAPI schema and for unknown fields,
+// then, with rules and when that found nothing, the CEL rules.
+func (v *specValidator) fieldErrors(spec map[string]any, rules bool) field.ErrorList {
 	path := field.NewPath("spec")
 	errs := apiservervalidation.ValidateCustomResource(path, spec, v.openapi)
 	if v.structural != nil {
@@ -69,16 +81,65 @@ func (v *specValidator) validate(spec map[string]any) error {
 			errs = append(errs, field.Forbidden(field.NewPath(p), "not a field of the Promise's schema"))
 		}
 	}
-	if len(errs) == 0 && v.cel != nil {
+	if rules && len(errs) == 0 && v.cel != nil {
 		celErrs, _ := v.cel.Validate(context.Background(), path, v.structural, spec, nil, celconfig.RuntimeCELCostBudget)
 		errs = append(errs, celErrs...)
 	}
-	if len(errs) == 0 {
-		return nil
-	}
+	return errs
+}
+
+func joinErrors(errs field.ErrorList) string {
 	msgs := make([]string, 0, len(errs))
 	for _, e := range errs {
 		msgs = append(msgs, e.Error())
 	}
-	return errors.New(strings.Join(msgs, "; "))
+	return strings.Join(msgs, "; ")
+}
+
+// CheckValuesPatch judges a team's Values Override against a Promise from
+// the patch alone, before any instance renders with it: every value it sets
+// must have the type, format, enum and bounds the Promise's api.schema gives
+// it, and every field must be one the schema declares. (Required fields and
+// x-kubernetes-validations rules depend on the whole spec: the render checks
+// them, per instance.) It returns nil for platform Overrides, other patch
+// types and Helm Promises, else an *OverrideError or nil.
+func CheckValuesPatch(content *v1alpha1.PromiseContent, o *v1alpha1.Override) error {
+	if content == nil || !teamOverride(o) || o.Spec.Type != v1alpha1.PatchValues || !specValues(content) {
+		return nil
+	}
+	patch, err := rawObject(&o.Spec.Patch)
+	if err != nil {
+		return &OverrideError{Override: overrideName(o), Reason: "patch: " + err.Error()}
+	}
+	v, err := newSpecValidator(content.API.Schema.Raw)
+	if err != nil {
+		return fmt.Errorf("the Promise's api.schema: %w", err)
+	}
+	errs := v.fieldErrors(dropNulls(patch), false)
+	kept := errs[:0]
+	for _, e := range errs {
+		if e.Type != field.ErrorTypeRequired {
+			kept = append(kept, e)
+		}
+	}
+	if len(kept) == 0 {
+		return nil
+	}
+	return &OverrideError{Override: overrideName(o), Reason: "the values it patches in break the Promise's schema: " + joinErrors(kept)}
+}
+
+// dropNulls copies m without its null values: in a merge patch they remove a
+// key, which the schema cannot judge without the spec.
+func dropNulls(m map[string]any) map[string]any {
+	out := make(map[string]any, len(m))
+	for k, v := range m {
+		switch v := v.(type) {
+		case nil:
+		case map[string]any:
+			out[k] = dropNulls(v)
+		default:
+			out[k] = copyValue(v)
+		}
+	}
+	return out
 }
