@@ -263,7 +263,7 @@ func TestCheckValuesPatch(t *testing.T) {
 	c.API.Schema = raw(`{"type":"object","required":["port"],"properties":{"port":{"type":"integer","maximum":65535},"name":{"type":"string"}}}`)
 	for _, tc := range []struct {
 		name, patch, want string
-		team             bool
+		team              bool
 	}{
 		{"a valid value, required fields aside", `{"name":"x"}`, "", true},
 		{"removing a key", `{"name":null}`, "", true},
