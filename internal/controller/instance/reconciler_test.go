@@ -243,7 +243,7 @@ func TestRenderErrorsLeaveWorksAlone(t *testing.T) {
 		"size":  map[string]any{"type": "string"},
 		"extra": map[string]any{"type": "object", "properties": map[string]any{"note": map[string]any{"type": "string"}}},
 	}})
-	p.Spec.Templates.GoTemplates[0].Template += "  note: {{ .spec.extra.note }}\n"
+	p.Spec.Templates.GoTemplates[0].Template += "  note: {{ .spec.extra.note | quote }}\n"
 	p.Spec.Examples = []fleetv1alpha1.PromiseExample{{Name: "noted", Spec: promisetest.Raw(map[string]any{"size": "small", "extra": map[string]any{"note": "hi"}})}}
 	e.Create(p)
 	e.PromiseReady("renderr-db")
