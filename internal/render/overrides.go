@@ -158,9 +158,9 @@ func applyValuesOverrides(vals map[string]any, in Input, applied []bool, keepNul
 		if err != nil {
 			return nil, fmt.Errorf("override %s: patch: %w", overrideName(o), err)
 		}
-		vals = merge(vals, patch, keepNull)
-		applied[i] = true
 		if !teamOverride(o) || !specValues(in.Content) {
+			vals = merge(vals, patch, keepNull)
+			applied[i] = true
 			continue
 		}
 		if schema == nil {
@@ -168,8 +168,14 @@ func applyValuesOverrides(vals map[string]any, in Input, applied []bool, keepNul
 				return nil, fmt.Errorf("override %s: the Promise's api.schema: %w", overrideName(o), err)
 			}
 		}
-		if err := schema.validate(vals); err != nil {
-			return nil, &OverrideError{Override: overrideName(o), Reason: "the values it patches in break the Promise's schema: " + err.Error()}
+		// Only what the patch breaks counts: a spec the schema already
+		// refuses in part (an instance rendered at an older revision than
+		// the CRD's, say) is not the team Override's doing.
+		before := schema.fieldErrors(vals, true)
+		vals = merge(vals, patch, keepNull)
+		applied[i] = true
+		if broken := newErrors(before, schema.fieldErrors(vals, true)); len(broken) > 0 {
+			return nil, &OverrideError{Override: overrideName(o), Reason: "the values it patches in break the Promise's schema: " + joinErrors(broken)}
 		}
 	}
 	return vals, nil

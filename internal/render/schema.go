@@ -3,7 +3,6 @@ package render
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strings"
 
@@ -59,12 +58,19 @@ func newSpecValidator(raw []byte) (*specValidator, error) {
 	return v, nil
 }
 
-// validate returns why spec is not a valid instance spec, or nil.
-func (v *specValidator) validate(spec map[string]any) error {
-	if errs := v.fieldErrors(spec, true); len(errs) > 0 {
-		return errors.New(joinErrors(errs))
+// newErrors are the errors of after that before does not have.
+func newErrors(before, after field.ErrorList) field.ErrorList {
+	had := make(map[string]bool, len(before))
+	for _, e := range before {
+		had[e.Error()] = true
 	}
-	return nil
+	var out field.ErrorList
+	for _, e := range after {
+		if !had[e.Error()] {
+			out = append(out, e)
+		}
+	}
+	return out
 }
 
 // fieldErrors validates spec with the OpenAPI schema and for unknown fields,
