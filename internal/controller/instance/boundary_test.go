@@ -125,6 +125,32 @@ metadata:
 	if w := e.Work("bnd-db", "bnd-team", "inside", "bnd-1"); w == nil || len(w.Spec.Overrides) != 0 {
 		t.Errorf("the refused Override shaped the Work: %+v", w)
 	}
+
+	// A team's Values Override must leave a spec the Promise's schema accepts.
+	if err := e.C.Delete(e.Ctx, &fleetv1alpha1.Override{ObjectMeta: metav1.ObjectMeta{Name: "rekind", Namespace: "bnd-team"}}); err != nil {
+		t.Fatal(err)
+	}
+	e.Create(&fleetv1alpha1.Override{
+		ObjectMeta: metav1.ObjectMeta{Name: "retype", Namespace: "bnd-team"},
+		Spec: fleetv1alpha1.OverrideSpec{
+			Promise: "bnd-db",
+			Type:    fleetv1alpha1.PatchValues,
+			Patch:   promisetest.Raw(map[string]any{"size": 5}),
+		},
+	})
+	waitOverride(t, e, "bnd-team", "retype", func(o *fleetv1alpha1.Override) bool {
+		c := meta.FindStatusCondition(o.Status.Conditions, fleetv1alpha1.ConditionReady)
+		return c != nil && c.Reason == fleetv1alpha1.ReasonPatchNotAllowed && strings.Contains(c.Message, "spec.size")
+	})
+	// Ask for a new render (a label change) rather than rely on the timing
+	// of the Override's events against the deletion just before.
+	e.UpdateInstance(instance(group, kind, "bnd-team", "inside", nil), func(u *unstructured.Unstructured) {
+		u.SetLabels(map[string]string{"poke": "1"})
+	})
+	e.WaitInstance(group, kind, "bnd-team", "inside", "values override refused", func(s fleetv1alpha1.InstanceStatus) bool {
+		c := meta.FindStatusCondition(s.Conditions, fleetv1alpha1.ConditionReady)
+		return c != nil && c.Reason == fleetv1alpha1.ReasonPatchNotAllowed && strings.Contains(c.Message, "override bnd-team/retype")
+	})
 }
 
 // waitEvents waits until the instance ns/name has an events.k8s.io Event

@@ -80,7 +80,8 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 // refusal judges a team's patch as the render will, from what can be known
 // without rendering: a JSONMerge or StrategicMerge patch from its spec (no $
 // directive, no apiVersion, kind, name or namespace), a Values patch against
-// the schema of its Promise's latest revision (when spec.promise names one).
+// the schema of its Promise's latest revision (when spec.promise names one;
+// a change of the Promise judges it again).
 // It returns the *render.OverrideError, or nil.
 func (r *Reconciler) refusal(ctx context.Context, o *fleetv1alpha1.Override) (error, error) {
 	if err := render.CheckTeamPatch(o); err != nil {
