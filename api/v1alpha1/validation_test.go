@@ -322,8 +322,9 @@ func validContent() v1.PromiseContent {
 		},
 		Templates: &v1.Templates{GoTemplates: []v1.GoTemplate{{
 			Name:     "configmap.yaml",
-			Template: "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Instance.Name }}\n",
+			Template: "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .instance.metadata.name | quote }}\n",
 		}}},
+		Output: &v1.PromiseOutput{Kinds: []v1.OutputKind{{Kind: "ConfigMap"}}},
 		FleetResources: []v1.Manifest{manifest(map[string]any{
 			"apiVersion": "v1", "kind": "Namespace", "metadata": map[string]any{"name": "postgres-system"},
 		})},
@@ -422,6 +423,34 @@ func promiseCases() []createCase {
 			obj:  with(validPromise(), func(p *v1.Promise) { p.Name = strings.Repeat("p", 53) }),
 			want: []string{"metadata.name must be at most 52 characters"},
 		},
+		{name: "output with namespace rules and adoption", obj: with(validPromise(), func(p *v1.Promise) {
+			p.Spec.Output.Kinds = append(p.Spec.Output.Kinds, v1.OutputKind{Kind: "Namespace"}, v1.OutputKind{Group: "apps", Kind: "Deployment"})
+			p.Spec.Output.Namespaces = []string{"${namespace}-cache", "${namespace}-${name}", "shared-metrics"}
+			p.Spec.Output.Adoption = v1.AdoptionIfUnowned
+		})},
+		{name: "fleet resources only, without output", obj: with(validPromise(), func(p *v1.Promise) {
+			p.Spec.Templates, p.Spec.Output, p.Spec.Examples = nil, nil, nil
+		})},
+		{
+			name: "templates without output",
+			obj:  with(validPromise(), func(p *v1.Promise) { p.Spec.Output = nil }),
+			want: []string{"spec", "templates need output.kinds"},
+		},
+		{
+			name: "templates with output but no kinds",
+			obj:  with(validPromise(), func(p *v1.Promise) { p.Spec.Output.Kinds = nil }),
+			want: []string{"templates need output.kinds"},
+		},
+		{
+			name: "a namespace rule that is no name",
+			obj:  with(validPromise(), func(p *v1.Promise) { p.Spec.Output.Namespaces = []string{"${namespace}/x"} }),
+			want: []string{"spec.output.namespaces[0]"},
+		},
+		{
+			name: "unknown adoption",
+			obj:  with(validPromise(), func(p *v1.Promise) { p.Spec.Output.Adoption = "Always" }),
+			want: []string{"spec.output.adoption", "Unsupported value"},
+		},
 	}
 }
 
@@ -504,6 +533,7 @@ func validWork() *v1.Work {
 				"data":     map[string]any{"size": "small"},
 			})},
 			Overrides: []string{"flotilla-system/edge-replicas"},
+			Scope:     &v1.WorkScope{Namespaces: []string{teamNS}, Kinds: []v1.OutputKind{{Kind: "ConfigMap"}}},
 		},
 	}
 }
@@ -511,7 +541,20 @@ func validWork() *v1.Work {
 func workCases() []createCase {
 	return []createCase{
 		{name: "valid", obj: validWork()},
-		{name: "fleet resources", obj: with(validWork(), func(w *v1.Work) { w.Spec.Subject.Instance = nil })},
+		{name: "fleet resources", obj: with(validWork(), func(w *v1.Work) { w.Spec.Subject.Instance, w.Spec.Scope = nil, nil })},
+		{name: "an instance that may render nothing", obj: with(validWork(), func(w *v1.Work) {
+			w.Spec.Manifests, w.Spec.Scope.Kinds = nil, []v1.OutputKind{}
+		})},
+		{
+			name: "an instance's Work without scope",
+			obj:  with(validWork(), func(w *v1.Work) { w.Spec.Scope = nil }),
+			want: []string{"an instance's Work needs a scope"},
+		},
+		{
+			name: "unknown adoption",
+			obj:  with(validWork(), func(w *v1.Work) { w.Spec.Adoption = "Always" }),
+			want: []string{"spec.adoption", "Unsupported value"},
+		},
 		{
 			name: "manifest without apiVersion",
 			obj: with(validWork(), func(w *v1.Work) {

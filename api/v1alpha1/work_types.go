@@ -95,10 +95,10 @@ type WorkScope struct {
 	// +kubebuilder:validation:items:MaxLength=63
 	Namespaces []string `json:"namespaces"`
 
-	// kinds the objects may be of.
+	// kinds the objects may be of. Empty allows no object at all (an
+	// instance of a Promise without templates renders none).
 	// +required
 	// +listType=atomic
-	// +kubebuilder:validation:MinItems=1
 	// +kubebuilder:validation:MaxItems=64
 	Kinds []OutputKind `json:"kinds"`
 }

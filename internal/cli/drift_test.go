@@ -139,6 +139,10 @@ func driftFixture(ctx context.Context, t *testing.T, c client.Client, now time.T
 			Spec: fleetv1alpha1.WorkSpec{Cluster: w.cluster, Revision: w.promise + "-1",
 				Subject: fleetv1alpha1.WorkSubject{Promise: w.promise, Instance: w.instance}},
 		}
+		if w.instance != nil {
+			work.Spec.Scope = &fleetv1alpha1.WorkScope{Namespaces: []string{w.instance.Namespace},
+				Kinds: []fleetv1alpha1.OutputKind{{Kind: "ConfigMap"}, {Group: "apps", Kind: "Deployment"}}}
+		}
 		create(work)
 		// As the agent reports it: through the status subresource.
 		work.Status = fleetv1alpha1.WorkStatus{ObservedGeneration: work.Generation, AppliedRevision: w.promise + "-1",

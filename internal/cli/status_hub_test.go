@@ -94,7 +94,8 @@ func fleetFixture(ctx context.Context, t *testing.T, c client.Client) {
 			ObjectMeta: metav1.ObjectMeta{Namespace: fleetv1alpha1.ClusterNamespace(w.cluster), Name: "web-shop",
 				Labels: map[string]string{fleetv1alpha1.LabelCluster: w.cluster, fleetv1alpha1.LabelPromise: "web"}},
 			Spec: fleetv1alpha1.WorkSpec{Cluster: w.cluster, Revision: w.revision,
-				Subject: fleetv1alpha1.WorkSubject{Promise: "web", Instance: &fleetv1alpha1.InstanceReference{Namespace: "team-a", Name: "shop"}}},
+				Subject: fleetv1alpha1.WorkSubject{Promise: "web", Instance: &fleetv1alpha1.InstanceReference{Namespace: "team-a", Name: "shop"}},
+				Scope:   &fleetv1alpha1.WorkScope{Namespaces: []string{"team-a"}, Kinds: []fleetv1alpha1.OutputKind{{Group: "apps", Kind: "Deployment"}}}},
 		}
 		create(work)
 		setStatus(work, func() {

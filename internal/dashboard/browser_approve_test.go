@@ -211,9 +211,9 @@ func siteTemplate(release string) string {
 		"apiVersion: v1",
 		"kind: ConfigMap",
 		"metadata:",
-		"  name: {{ .instance.metadata.name }}",
+		"  name: {{ .instance.metadata.name | quote }}",
 		"data:",
-		"  size: {{ .spec.size }}",
+		"  size: {{ .spec.size | quote }}",
 		`  release: "` + release + `"`,
 		"",
 	}, "\n")

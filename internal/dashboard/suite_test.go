@@ -249,6 +249,7 @@ func createFixtureFleet(t testing.TB) {
 			Spec: fleetv1alpha1.WorkSpec{
 				Cluster:  w.cluster,
 				Subject:  fleetv1alpha1.WorkSubject{Promise: w.promise, Instance: &fleetv1alpha1.InstanceReference{Namespace: "shop", Name: "cart"}},
+				Scope:    &fleetv1alpha1.WorkScope{Namespaces: []string{"shop"}, Kinds: []fleetv1alpha1.OutputKind{{Kind: "ConfigMap"}}},
 				Revision: w.revision,
 			},
 		}

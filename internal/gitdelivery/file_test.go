@@ -18,9 +18,9 @@ func release(n string) string {
 	return `apiVersion: v1
 kind: ConfigMap
 metadata:
-  name: {{ .instance.metadata.name }}
+  name: {{ .instance.metadata.name | quote }}
 data:
-  size: {{ .spec.size }}
+  size: {{ .spec.size | quote }}
   release: "` + n + `"
 `
 }

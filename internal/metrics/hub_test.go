@@ -57,7 +57,7 @@ func template(release string) string {
 	return `apiVersion: v1
 kind: ConfigMap
 metadata:
-  name: {{ .instance.metadata.name }}
+  name: {{ .instance.metadata.name | quote }}
 data:
   release: "` + release + `"
 `

@@ -13,6 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/flotilla-dev/flotilla/api/v1alpha1"
+	"github.com/flotilla-dev/flotilla/internal/scope"
 )
 
 // Names used when rendering examples.
@@ -34,7 +35,8 @@ func SampleCluster() ClusterFacts {
 // SampleCluster without Overrides. Each example is an instance named after
 // it in namespace "example", with the defaults of api.schema applied to its
 // spec as the API server would. The error names every failing example, with
-// the template and line.
+// the template and line. With spec.output set, every example must also stay
+// inside it (see scope.ForInstance).
 func RenderExamples(content *v1alpha1.PromiseContent, chart *LoadedChart) error {
 	if content == nil {
 		return errors.New("rendering examples: no promise content")
@@ -83,6 +85,13 @@ func renderExample(in Input, ex v1alpha1.PromiseExample, schema *structuralschem
 		"metadata":   map[string]any{"name": ex.Name, "namespace": exampleNamespace},
 		"spec":       spec,
 	}}
+	if in.Content.Output != nil {
+		// The example must stay inside the Promise's output too, so a
+		// Promise whose own examples leave it never rolls out.
+		if in.Scope, err = scope.ForInstance(in.Content.Output, exampleNamespace, ex.Name); err != nil {
+			return err
+		}
+	}
 	_, err = renderInstance(in)
 	return err
 }

@@ -12,6 +12,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/flotilla-dev/flotilla/api/v1alpha1"
+	"github.com/flotilla-dev/flotilla/internal/scope"
 )
 
 // decodeDocuments splits rendered YAML into documents and decodes each into an
@@ -186,54 +187,11 @@ func defaultNamespace(objs []*unstructured.Unstructured, ns string) {
 			continue
 		}
 		gvk := obj.GroupVersionKind()
-		if clusterScoped[gvk.GroupKind().String()] {
+		if scope.BuiltinClusterScoped(gvk.Group, gvk.Kind) {
 			continue
 		}
 		obj.SetNamespace(ns)
 	}
-}
-
-// clusterScoped lists the cluster-scoped kinds of Kubernetes' built-in APIs,
-// as Kind.group ("Namespace" for the core group).
-var clusterScoped = map[string]bool{
-	"ComponentStatus":  true,
-	"Namespace":        true,
-	"Node":             true,
-	"PersistentVolume": true,
-	"MutatingWebhookConfiguration.admissionregistration.k8s.io":     true,
-	"ValidatingWebhookConfiguration.admissionregistration.k8s.io":   true,
-	"ValidatingAdmissionPolicy.admissionregistration.k8s.io":        true,
-	"ValidatingAdmissionPolicyBinding.admissionregistration.k8s.io": true,
-	"MutatingAdmissionPolicy.admissionregistration.k8s.io":          true,
-	"MutatingAdmissionPolicyBinding.admissionregistration.k8s.io":   true,
-	"CustomResourceDefinition.apiextensions.k8s.io":                 true,
-	"APIService.apiregistration.k8s.io":                             true,
-	"SelfSubjectReview.authentication.k8s.io":                       true,
-	"TokenReview.authentication.k8s.io":                             true,
-	"SelfSubjectAccessReview.authorization.k8s.io":                  true,
-	"SelfSubjectRulesReview.authorization.k8s.io":                   true,
-	"SubjectAccessReview.authorization.k8s.io":                      true,
-	"CertificateSigningRequest.certificates.k8s.io":                 true,
-	"ClusterTrustBundle.certificates.k8s.io":                        true,
-	"FlowSchema.flowcontrol.apiserver.k8s.io":                       true,
-	"PriorityLevelConfiguration.flowcontrol.apiserver.k8s.io":       true,
-	"IngressClass.networking.k8s.io":                                true,
-	"IPAddress.networking.k8s.io":                                   true,
-	"ServiceCIDR.networking.k8s.io":                                 true,
-	"RuntimeClass.node.k8s.io":                                      true,
-	"ClusterRole.rbac.authorization.k8s.io":                         true,
-	"ClusterRoleBinding.rbac.authorization.k8s.io":                  true,
-	"DeviceClass.resource.k8s.io":                                   true,
-	"ResourceSlice.resource.k8s.io":                                 true,
-	"PriorityClass.scheduling.k8s.io":                               true,
-	"CSIDriver.storage.k8s.io":                                      true,
-	"CSINode.storage.k8s.io":                                        true,
-	"StorageClass.storage.k8s.io":                                   true,
-	"VolumeAttachment.storage.k8s.io":                               true,
-	"VolumeAttributesClass.storage.k8s.io":                          true,
-	"StorageVersionMigration.storagemigration.k8s.io":               true,
-	"StorageVersion.internal.apiserver.k8s.io":                      true,
-	"ImageReview.imagepolicy.k8s.io":                                true,
 }
 
 // instanceSpec returns a copy of the instance's spec without the field

@@ -3,6 +3,8 @@ package render
 import (
 	"encoding/json"
 	"fmt"
+	"sort"
+	"strings"
 
 	jsonpatch "github.com/evanphx/json-patch/v5"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -18,6 +20,115 @@ func overrideName(o *v1alpha1.Override) string {
 	return o.Namespace + "/" + o.Name
 }
 
+// OverrideError is an Override a render refuses: a team's patch that reaches
+// beyond the objects it patches (their identity, a $ directive) or values
+// that break the Promise's schema. Nothing of the render is used.
+type OverrideError struct {
+	// Override is "<namespace>/<name>".
+	Override string
+	// Reason says what the patch may not do.
+	Reason string
+}
+
+func (e *OverrideError) Error() string { return "override " + e.Override + ": " + e.Reason }
+
+// teamOverride says whether o is a team's: any Override outside the platform
+// namespace. A team's patch stays inside the objects it patches; the platform
+// team's is unrestricted (but its result is still checked against the
+// instance's scope).
+func teamOverride(o *v1alpha1.Override) bool {
+	return o.Namespace != v1alpha1.PlatformNamespace
+}
+
+// identityFields are what a team's JSONMerge or StrategicMerge patch may not
+// set: they decide which object is written, not how it looks.
+var identityFields = [][]string{{"apiVersion"}, {"kind"}, {"metadata", "name"}, {"metadata", "namespace"}}
+
+// CheckTeamPatch judges a team's JSONMerge or StrategicMerge Override from
+// its spec alone: the patch may use no $ directive ($patch, $retainKeys,
+// $setElementOrder, $deleteFromPrimitiveList…) anywhere, may not set or
+// remove apiVersion, kind, metadata.name or metadata.namespace, nor replace
+// metadata as a whole. It returns nil for platform Overrides and Values
+// patches (those are judged against the Promise's schema at render time),
+// else an *OverrideError.
+func CheckTeamPatch(o *v1alpha1.Override) error {
+	if !teamOverride(o) || (o.Spec.Type != v1alpha1.PatchJSONMerge && o.Spec.Type != v1alpha1.PatchStrategicMerge) {
+		return nil
+	}
+	patch, err := rawObject(&o.Spec.Patch)
+	if err != nil {
+		return &OverrideError{Override: overrideName(o), Reason: "patch: " + err.Error()}
+	}
+	refuse := func(format string, args ...any) error {
+		return &OverrideError{Override: overrideName(o), Reason: fmt.Sprintf(format, args...)}
+	}
+	if path, key, ok := directive(patch, "patch"); ok {
+		return refuse("the patch uses %q at %s: a team's Override may not use $ directives, which can drop or replace whole parts of an object",
+			key, path)
+	}
+	if md, ok := patch["metadata"]; ok {
+		if _, isMap := md.(map[string]any); !isMap {
+			return refuse("the patch replaces metadata: a team's Override may change labels and annotations, not an object's identity")
+		}
+	}
+	for _, f := range identityFields {
+		if _, set, _ := unstructured.NestedFieldNoCopy(patch, f...); set {
+			return refuse("the patch sets %s: a team's Override changes objects, never which object (apiVersion, kind, metadata.name, metadata.namespace)",
+				strings.Join(f, "."))
+		}
+	}
+	return nil
+}
+
+// directive finds the first key beginning with $ in v (maps in sorted key
+// order, lists in order) and returns its path.
+func directive(v any, path string) (string, string, bool) {
+	switch v := v.(type) {
+	case map[string]any:
+		keys := make([]string, 0, len(v))
+		for k := range v {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			if strings.HasPrefix(k, "$") {
+				return path, k, true
+			}
+			if p, key, ok := directive(v[k], path+"."+k); ok {
+				return p, key, true
+			}
+		}
+	case []any:
+		for i, e := range v {
+			if p, key, ok := directive(e, fmt.Sprintf("%s[%d]", path, i)); ok {
+				return p, key, true
+			}
+		}
+	}
+	return "", "", false
+}
+
+// checkIdentity refuses a team's patch result that is not the same object:
+// apiVersion, kind, name and namespace must be as rendered. (CheckTeamPatch
+// refuses the patches that say so; this catches any other way there.)
+func checkIdentity(o *v1alpha1.Override, before, after *unstructured.Unstructured) error {
+	for _, f := range []struct {
+		field     string
+		was, will string
+	}{
+		{"apiVersion", before.GetAPIVersion(), after.GetAPIVersion()},
+		{"kind", before.GetKind(), after.GetKind()},
+		{"metadata.name", before.GetName(), after.GetName()},
+		{"metadata.namespace", before.GetNamespace(), after.GetNamespace()},
+	} {
+		if f.was != f.will {
+			return &OverrideError{Override: overrideName(o), Reason: fmt.Sprintf(
+				"patching %s would change %s from %q to %q: a team's Override changes objects, never which object", keyOf(before), f.field, f.was, f.will)}
+		}
+	}
+	return nil
+}
+
 // forPromise says whether an Override may shape this Promise's render: one
 // that names another Promise never does. (Cluster, namespace and instance
 // selection are the caller's.)
@@ -28,7 +139,16 @@ func forPromise(o *v1alpha1.Override, promise string) bool {
 // applyValuesOverrides merges every Values Override's patch over vals (an
 // RFC 7386 merge patch: null removes a key; with keepNull it stays null, for
 // Helm) and marks them applied.
+//
+// For Go templates vals is the instance spec, and after each team Values
+// Override the spec must still be one the API server would accept for the
+// instance: valid against the Promise's api.schema (types, formats, enums,
+// bounds, x-kubernetes-validations rules) and with no field the schema does
+// not declare. A team cannot make with an Override what it cannot write in
+// its instance. (For Helm, vals are the chart's values; the chart's
+// values.schema.json checks them.)
 func applyValuesOverrides(vals map[string]any, in Input, applied []bool, keepNull bool) (map[string]any, error) {
+	var schema *specValidator
 	for i := range in.Overrides {
 		o := &in.Overrides[i]
 		if o.Spec.Type != v1alpha1.PatchValues || !forPromise(o, in.Promise) {
@@ -38,10 +158,33 @@ func applyValuesOverrides(vals map[string]any, in Input, applied []bool, keepNul
 		if err != nil {
 			return nil, fmt.Errorf("override %s: patch: %w", overrideName(o), err)
 		}
+		if !teamOverride(o) || !specValues(in.Content) {
+			vals = merge(vals, patch, keepNull)
+			applied[i] = true
+			continue
+		}
+		if schema == nil {
+			if schema, err = newSpecValidator(in.Content.API.Schema.Raw); err != nil {
+				return nil, fmt.Errorf("override %s: the Promise's api.schema: %w", overrideName(o), err)
+			}
+		}
+		// Only what the patch breaks counts: a spec the schema already
+		// refuses in part (an instance rendered at an older revision than
+		// the CRD's, say) is not the team Override's doing.
+		before := schema.fieldErrors(vals, true)
 		vals = merge(vals, patch, keepNull)
 		applied[i] = true
+		if broken := newErrors(before, schema.fieldErrors(vals, true)); len(broken) > 0 {
+			return nil, &OverrideError{Override: overrideName(o), Reason: "the values it patches in break the Promise's schema: " + joinErrors(broken)}
+		}
 	}
 	return vals, nil
+}
+
+// specValues says whether a Values Override patches the instance spec (Go
+// templates) rather than Helm values.
+func specValues(c *v1alpha1.PromiseContent) bool {
+	return c.Templates == nil || c.Templates.Engine != v1alpha1.TemplateEngineHelm
 }
 
 // applyPatchOverrides applies every JSONMerge and StrategicMerge Override to
@@ -60,6 +203,12 @@ func applyPatchOverrides(objs []*unstructured.Unstructured, in Input, applied []
 		if !forPromise(o, in.Promise) {
 			continue
 		}
+		team := teamOverride(o)
+		if team {
+			if err := CheckTeamPatch(o); err != nil {
+				return nil, err
+			}
+		}
 		patch, err := patchJSON(o)
 		if err != nil {
 			return nil, err
@@ -71,6 +220,11 @@ func applyPatchOverrides(objs []*unstructured.Unstructured, in Input, applied []
 			patched, err := patchObject(obj, o.Spec.Type, patch)
 			if err != nil {
 				return nil, fmt.Errorf("override %s: patching %s: %w", overrideName(o), keyOf(obj), err)
+			}
+			if team {
+				if err := checkIdentity(o, obj, patched); err != nil {
+					return nil, err
+				}
 			}
 			objs[j] = patched
 			applied[i] = true

@@ -22,6 +22,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/flotilla-dev/flotilla/api/v1alpha1"
+	"github.com/flotilla-dev/flotilla/internal/scope"
 )
 
 // ClusterFacts is what templates may know about the target cluster.
@@ -51,6 +52,11 @@ type Input struct {
 	Overrides []v1alpha1.Override
 	// Chart is the Helm chart, already fetched and loaded by the caller; nil for GoTemplate.
 	Chart *LoadedChart
+	// Scope confines an instance's render (scope.ForInstance of the
+	// revision's output): every object, after all Overrides, must be inside
+	// it, or the render fails with a *scope.Violation. Nil confines nothing;
+	// the hub always sets it for instances. Fleet resources ignore it.
+	Scope *v1alpha1.WorkScope
 }
 
 // Output is the result of one render.
@@ -166,17 +172,29 @@ func renderFleet(in Input) (Output, error) {
 }
 
 // finish applies the patch Overrides, labels and sorts the objects, and lists
-// the Overrides that applied.
+// the Overrides that applied. An instance's objects are then checked against
+// in.Scope: one outside it fails the whole render (nothing of it may reach a
+// member), with the *scope.Violation wrapped.
 func finish(in Input, objs []*unstructured.Unstructured, applied []bool, instance bool) (Output, error) {
 	objs, err := applyPatchOverrides(objs, in, applied)
 	if err != nil {
 		return Output{}, err
+	}
+	if instance {
+		// An Override may have dropped a namespace (a platform one may): an
+		// instance's object never lands in the member's default namespace.
+		defaultNamespace(objs, in.Instance.GetNamespace())
 	}
 	for _, obj := range objs {
 		setLabels(obj, in, instance)
 	}
 	if err := sortObjects(objs); err != nil {
 		return Output{}, err
+	}
+	if instance {
+		if err := checkScope(in.Scope, objs); err != nil {
+			return Output{}, err
+		}
 	}
 	out := Output{Manifests: objs}
 	for i, ok := range applied {
@@ -185,6 +203,28 @@ func finish(in Input, objs []*unstructured.Unstructured, applied []bool, instanc
 		}
 	}
 	return out, nil
+}
+
+// checkScope returns the first object (in output order) outside sc, as a
+// wrapped *scope.Violation.
+func checkScope(sc *v1alpha1.WorkScope, objs []*unstructured.Unstructured) error {
+	if sc == nil {
+		return nil
+	}
+	for _, obj := range objs {
+		gvk := obj.GroupVersionKind()
+		err := scope.Check(sc, scope.Object{
+			Group:         gvk.Group,
+			Kind:          gvk.Kind,
+			Namespace:     obj.GetNamespace(),
+			Name:          obj.GetName(),
+			ClusterScoped: scope.BuiltinClusterScoped(gvk.Group, gvk.Kind),
+		})
+		if err != nil {
+			return fmt.Errorf("refusing the whole render, an object is outside the Promise's output: %w", err)
+		}
+	}
+	return nil
 }
 
 // setLabels puts Flotilla's labels on a rendered object; they win over labels

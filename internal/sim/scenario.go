@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -124,6 +125,7 @@ func (s *Scenario) Setup(ctx context.Context, image string, strategy *fleetv1alp
 					Engine:      fleetv1alpha1.TemplateEngineGoTemplate,
 					GoTemplates: []fleetv1alpha1.GoTemplate{{Name: "deployment.yaml", Template: WebTemplate(image)}},
 				},
+				Output: WebOutput(),
 			},
 			StrategyRef:  strategyRef,
 			UpdatePolicy: policy,
@@ -260,26 +262,31 @@ func WorkReadyAt(w *fleetv1alpha1.Work, revision string) bool {
 		meta.IsStatusConditionTrue(w.Status.Conditions, fleetv1alpha1.ConditionReady)
 }
 
+// WebOutput is the output WebTemplate's Promises declare: one Deployment.
+func WebOutput() *fleetv1alpha1.PromiseOutput {
+	return &fleetv1alpha1.PromiseOutput{Kinds: []fleetv1alpha1.OutputKind{{Group: "apps", Kind: "Deployment"}}}
+}
+
 // WebTemplate renders an instance as a one-replica Deployment running image:
 // the Promise template of the simulator and of the end-to-end rollout stories.
 func WebTemplate(image string) string {
 	return `apiVersion: apps/v1
 kind: Deployment
 metadata:
-  name: {{ .instance.metadata.name }}
+  name: {{ .instance.metadata.name | quote }}
 spec:
   replicas: 1
   selector:
     matchLabels:
-      app: {{ .instance.metadata.name }}
+      app: {{ .instance.metadata.name | quote }}
   template:
     metadata:
       labels:
-        app: {{ .instance.metadata.name }}
+        app: {{ .instance.metadata.name | quote }}
     spec:
       containers:
       - name: web
-        image: ` + image + "\n"
+        image: ` + strconv.Quote(image) + "\n"
 }
 
 // poll calls cond every 250 ms until it is true, returns an error, or

@@ -127,7 +127,7 @@ func TestPromisesStory(t *testing.T) {
 		var original string
 		f.whenPromiseIsChanged("database", func(p *fleetv1alpha1.Promise) {
 			original = p.Spec.Templates.GoTemplates[0].Template
-			p.Spec.Templates.GoTemplates[0].Template = strings.Replace(original, "{{ .spec.size }}", "{{ .spec.size ", 1)
+			p.Spec.Templates.GoTemplates[0].Template = strings.Replace(original, "{{ .spec.size | quote }}", "{{ .spec.size | quote ", 1)
 		})
 		f.eventually(time.Minute, "database Stalled", func() (bool, string) {
 			p := f.promise("database")
@@ -249,28 +249,28 @@ func databasePromise() *fleetv1alpha1.Promise {
 						{Name: "configmap.yaml", Template: `apiVersion: v1
 kind: ConfigMap
 metadata:
-  name: {{ .instance.metadata.name }}-config
+  name: {{ printf "%s-config" .instance.metadata.name | quote }}
 data:
-  size: {{ .spec.size }}
-  cluster: {{ .cluster.name }}
+  size: {{ .spec.size | quote }}
+  cluster: {{ .cluster.name | quote }}
   max_connections: "{{ if eq .spec.size "large" }}500{{ else }}100{{ end }}"
 `},
 						{Name: "secret.yaml", Template: `apiVersion: v1
 kind: Secret
 metadata:
-  name: {{ .instance.metadata.name }}-credentials
+  name: {{ printf "%s-credentials" .instance.metadata.name | quote }}
 stringData:
   username: app
-  database: {{ .instance.metadata.name }}
+  database: {{ .instance.metadata.name | quote }}
 `},
 						{Name: "service.yaml", Template: `apiVersion: v1
 kind: Service
 metadata:
-  name: {{ .instance.metadata.name }}
+  name: {{ .instance.metadata.name | quote }}
 spec:
   clusterIP: None
   selector:
-    app: {{ .instance.metadata.name }}
+    app: {{ .instance.metadata.name | quote }}
   ports:
   - name: postgres
     port: 5432
@@ -278,29 +278,32 @@ spec:
 						{Name: "statefulset.yaml", Template: `apiVersion: apps/v1
 kind: StatefulSet
 metadata:
-  name: {{ .instance.metadata.name }}
+  name: {{ .instance.metadata.name | quote }}
 spec:
-  serviceName: {{ .instance.metadata.name }}
+  serviceName: {{ .instance.metadata.name | quote }}
   replicas: {{ .spec.replicas }}
   selector:
     matchLabels:
-      app: {{ .instance.metadata.name }}
+      app: {{ .instance.metadata.name | quote }}
   template:
     metadata:
       labels:
-        app: {{ .instance.metadata.name }}
+        app: {{ .instance.metadata.name | quote }}
     spec:
       containers:
       - name: postgres
         image: postgres:16
         envFrom:
         - configMapRef:
-            name: {{ .instance.metadata.name }}-config
+            name: {{ printf "%s-config" .instance.metadata.name | quote }}
         - secretRef:
-            name: {{ .instance.metadata.name }}-credentials
+            name: {{ printf "%s-credentials" .instance.metadata.name | quote }}
 `},
 					},
 				},
+				Output: &fleetv1alpha1.PromiseOutput{Kinds: []fleetv1alpha1.OutputKind{
+					{Kind: "ConfigMap"}, {Kind: "Secret"}, {Kind: "Service"}, {Group: "apps", Kind: "StatefulSet"},
+				}},
 				FleetResources: []fleetv1alpha1.Manifest{
 					{RawExtension: raw(map[string]any{"apiVersion": "v1", "kind": "Namespace", "metadata": map[string]any{"name": "databases-system"}})},
 					{RawExtension: raw(map[string]any{"apiVersion": "v1", "kind": "ConfigMap",
@@ -323,7 +326,7 @@ func cacheChart(t *testing.T) []byte {
 		"configmap.yaml": `apiVersion: v1
 kind: ConfigMap
 metadata:
-  name: {{ .Release.Name }}
+  name: {{ .Release.Name | quote }}
 data:
   greeting: {{ .Values.greeting | quote }}
   owner: {{ .Values.owner | quote }}
@@ -331,16 +334,16 @@ data:
 		"deployment.yaml": `apiVersion: apps/v1
 kind: Deployment
 metadata:
-  name: {{ .Release.Name }}
+  name: {{ .Release.Name | quote }}
 spec:
   replicas: {{ .Values.replicas }}
   selector:
     matchLabels:
-      app: {{ .Release.Name }}
+      app: {{ .Release.Name | quote }}
   template:
     metadata:
       labels:
-        app: {{ .Release.Name }}
+        app: {{ .Release.Name | quote }}
     spec:
       containers:
       - name: cache
@@ -369,6 +372,7 @@ func cachePromise(url string) *fleetv1alpha1.Promise {
 						Values:     &runtime.RawExtension{Raw: []byte(`{"owner":"platform"}`)},
 					},
 				},
+				Output:   &fleetv1alpha1.PromiseOutput{Kinds: []fleetv1alpha1.OutputKind{{Kind: "ConfigMap"}, {Group: "apps", Kind: "Deployment"}}},
 				Examples: []fleetv1alpha1.PromiseExample{{Name: "default", Spec: raw(map[string]any{"greeting": "hi"})}},
 			},
 			Placement: &fleetv1alpha1.ClusterSelector{Fleets: []string{"fleet-a", "fleet-b"}},

@@ -140,6 +140,7 @@ func (f *rolloutFleet) givenWebPromise(w web, strategy string) string {
 					Engine:      fleetv1alpha1.TemplateEngineGoTemplate,
 					GoTemplates: []fleetv1alpha1.GoTemplate{{Name: "deployment.yaml", Template: sim.WebTemplate(webV1)}},
 				},
+				Output: sim.WebOutput(),
 			},
 			StrategyRef: &fleetv1alpha1.LocalObjectReference{Name: strategy},
 		},

@@ -427,6 +427,7 @@ func helmPromise(name, kind string) *fleetv1alpha1.Promise {
 					}),
 				},
 				Templates: &fleetv1alpha1.Templates{Engine: fleetv1alpha1.TemplateEngineHelm, Helm: &fleetv1alpha1.HelmTemplate{}},
+				Output:    &fleetv1alpha1.PromiseOutput{Kinds: []fleetv1alpha1.OutputKind{{Kind: "ConfigMap"}}},
 				Examples:  []fleetv1alpha1.PromiseExample{{Name: "hi", Spec: promisetest.Raw(map[string]any{"greeting": "hi"})}},
 			},
 			Placement: &fleetv1alpha1.ClusterSelector{Fleets: []string{"prod"}},
@@ -439,7 +440,7 @@ func greetingChart(t *testing.T, name string) []byte {
 	return charttest.Package(t, name, "1.0.0", "greeting: hi\n", map[string]string{"configmap.yaml": `apiVersion: v1
 kind: ConfigMap
 metadata:
-  name: {{ .Release.Name }}
+  name: {{ .Release.Name | quote }}
 data:
   greeting: {{ .Values.greeting | quote }}
 `})

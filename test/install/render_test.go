@@ -38,6 +38,7 @@ func TestHubKustomization(t *testing.T) {
 		"Role/flotilla-system/flotilla-hub", "RoleBinding/flotilla-system/flotilla-hub",
 		"Service/flotilla-system/flotilla-hub-metrics", "ServiceAccount/flotilla-system/flotilla-hub",
 		"ValidatingAdmissionPolicy//flotilla-promise-api", "ValidatingAdmissionPolicyBinding//flotilla-promise-api",
+		"ValidatingAdmissionPolicy//flotilla-team-overrides", "ValidatingAdmissionPolicyBinding//flotilla-team-overrides",
 	}
 	for _, c := range crds {
 		want = append(want, "CustomResourceDefinition//"+c.Name)
@@ -223,14 +224,15 @@ func substance(u *unstructured.Unstructured) map[string]any {
 // TestChartValues: values change what they say and nothing else.
 func TestChartValues(t *testing.T) {
 	objs := mustHelmTemplate(t, map[string]any{
-		"image":             map[string]any{"repository": "registry.example/flotilla", "tag": "v9.9.9", "pullPolicy": "Always"},
-		"replicas":          2,
-		"leaderElection":    false,
-		"installCRDs":       false,
-		"metrics":           map[string]any{"enabled": false},
-		"resources":         map[string]any{"requests": map[string]any{"cpu": "1", "memory": "2Gi"}},
-		"instanceAPIGroups": []any{"db.example.com", "web.example.com"},
-		"promiseAPIPolicy":  false,
+		"image":              map[string]any{"repository": "registry.example/flotilla", "tag": "v9.9.9", "pullPolicy": "Always"},
+		"replicas":           2,
+		"leaderElection":     false,
+		"installCRDs":        false,
+		"metrics":            map[string]any{"enabled": false},
+		"resources":          map[string]any{"requests": map[string]any{"cpu": "1", "memory": "2Gi"}},
+		"instanceAPIGroups":  []any{"db.example.com", "web.example.com"},
+		"promiseAPIPolicy":   false,
+		"teamOverridePolicy": false,
 	})
 	d := typed(t, find(t, objs, "Deployment", "flotilla-hub"), &appsv1.Deployment{})
 	c := d.Spec.Template.Spec.Containers[0]

@@ -37,6 +37,7 @@ import (
 	"github.com/flotilla-dev/flotilla/internal/controller/promise"
 	"github.com/flotilla-dev/flotilla/internal/placement"
 	"github.com/flotilla-dev/flotilla/internal/render"
+	"github.com/flotilla-dev/flotilla/internal/scope"
 )
 
 // Key identifies what the controller renders: an instance of a Promise, or,
@@ -282,6 +283,16 @@ func (r *Reconciler) reconcileInstance(ctx context.Context, key Key, p *fleetv1a
 			o.renderErrors[cluster] = err
 			continue
 		}
+		// The admitted revision's output confines the render (and, through
+		// the Work, the agent): an earlier revision keeps its own.
+		sc, err := scope.ForInstance(rev.Spec.Content.Output, key.Namespace, key.Name)
+		if err != nil {
+			o.renderErrors[cluster] = fmt.Errorf("promise revision %s: %w", rev.Name, err)
+			continue
+		}
+		if sc.Kinds == nil {
+			sc.Kinds = []fleetv1alpha1.OutputKind{} // no output: nothing is allowed (and the Work says so)
+		}
 		in := render.Input{
 			Promise:   key.Promise,
 			Revision:  rev.Name,
@@ -290,6 +301,7 @@ func (r *Reconciler) reconcileInstance(ctx context.Context, key Key, p *fleetv1a
 			Cluster:   render.ClusterFacts{Name: cluster, Labels: facts.Labels, KubernetesVersion: facts.KubernetesVersion},
 			Overrides: selected,
 			Chart:     chart,
+			Scope:     sc,
 		}
 		start := time.Now()
 		out, err := render.Render(in)
@@ -308,7 +320,8 @@ func (r *Reconciler) reconcileInstance(ctx context.Context, key Key, p *fleetv1a
 			continue
 		}
 		writes = append(writes, pendingWrite{cluster: cluster, revs: revisions{rev.Name, instRev}, out: out, current: current,
-			exceptions: workExceptions(view.View, cluster, out.Manifests, exceptions)})
+			exceptions: workExceptions(view.View, cluster, out.Manifests, exceptions),
+			confine:    confinement{scope: sc, adoption: adoption(rev.Spec.Content.Output)}})
 	}
 	written, err := r.writeAll(ctx, key, writes, p.Spec.DriftPolicy)
 	for i, w := range written {
@@ -386,7 +399,7 @@ func (r *Reconciler) reconcileFleet(ctx context.Context, key Key, p *fleetv1alph
 			continue
 		}
 		w, err := r.write(ctx, key, cluster, revisions{promise: rev.Name}, out, p.Spec.DriftPolicy, current,
-			workExceptions(view.View, cluster, out.Manifests, exceptions))
+			workExceptions(view.View, cluster, out.Manifests, exceptions), confinement{adoption: adoption(rev.Spec.Content.Output)})
 		if err != nil {
 			return time.Time{}, err
 		}
@@ -448,6 +461,22 @@ type pendingWrite struct {
 	current *fleetv1alpha1.Work
 	// exceptions are the DriftExceptions for the Work.
 	exceptions []fleetv1alpha1.WorkDriftException
+	confine    confinement
+}
+
+// confinement is what the agent checks a Work's manifests against again:
+// its scope (instances only) and the Promise's adoption policy.
+type confinement struct {
+	scope    *fleetv1alpha1.WorkScope
+	adoption fleetv1alpha1.AdoptionPolicy
+}
+
+// adoption is the adoption policy of a revision's output, Never by default.
+func adoption(out *fleetv1alpha1.PromiseOutput) fleetv1alpha1.AdoptionPolicy {
+	if out == nil || out.Adoption == "" {
+		return fleetv1alpha1.AdoptionNever
+	}
+	return out.Adoption
 }
 
 // writeAll writes the Works of writes, writeParallelism at a time, and
@@ -465,7 +494,7 @@ func (r *Reconciler) writeAll(ctx context.Context, key Key, writes []pendingWrit
 		wg.Go(func() {
 			for i := range next {
 				w := writes[i]
-				out, err := r.write(ctx, key, w.cluster, w.revs, w.out, drift, w.current, w.exceptions)
+				out, err := r.write(ctx, key, w.cluster, w.revs, w.out, drift, w.current, w.exceptions, w.confine)
 				mu.Lock()
 				if err != nil && firstErr == nil {
 					firstErr = err
@@ -498,7 +527,7 @@ type revisions struct {
 // write renders out into the cluster's Work, writing only a change, and
 // returns the Work as it now is.
 func (r *Reconciler) write(ctx context.Context, key Key, cluster string, revs revisions, out render.Output, drift fleetv1alpha1.DriftPolicy,
-	existing *fleetv1alpha1.Work, exceptions []fleetv1alpha1.WorkDriftException) (*fleetv1alpha1.Work, error) {
+	existing *fleetv1alpha1.Work, exceptions []fleetv1alpha1.WorkDriftException, confine confinement) (*fleetv1alpha1.Work, error) {
 	var rollout *fleetv1alpha1.RolloutReference
 	if rr, ok := r.Revisions.(RolloutReporter); ok {
 		rollout = rr.AdmittedBy(ctx, key.Subject(), cluster, revs.promise)
@@ -508,6 +537,8 @@ func (r *Reconciler) write(ctx context.Context, key Key, cluster string, revs re
 		return nil, err
 	}
 	desired.Spec.DriftExceptions = exceptions
+	desired.Spec.Scope = confine.scope
+	desired.Spec.Adoption = confine.adoption
 	moved := existing == nil || existing.Spec.Revision != revs.promise || existing.Spec.InstanceRevision != revs.instance
 	if moved {
 		desired.Annotations = map[string]string{fleetv1alpha1.AnnotationAdmittedAt: r.Clock.Now().UTC().Format(time.RFC3339)}

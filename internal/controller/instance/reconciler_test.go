@@ -243,7 +243,7 @@ func TestRenderErrorsLeaveWorksAlone(t *testing.T) {
 		"size":  map[string]any{"type": "string"},
 		"extra": map[string]any{"type": "object", "properties": map[string]any{"note": map[string]any{"type": "string"}}},
 	}})
-	p.Spec.Templates.GoTemplates[0].Template += "  note: {{ .spec.extra.note }}\n"
+	p.Spec.Templates.GoTemplates[0].Template += "  note: {{ .spec.extra.note | quote }}\n"
 	p.Spec.Examples = []fleetv1alpha1.PromiseExample{{Name: "noted", Spec: promisetest.Raw(map[string]any{"size": "small", "extra": map[string]any{"note": "hi"}})}}
 	e.Create(p)
 	e.PromiseReady("renderr-db")
@@ -393,7 +393,7 @@ func TestAdHocWorksAreLeftAlone(t *testing.T) {
 	e.Fleet("adhoc", map[string]string{"story": "adhoc"}, "adhoc-team")
 	e.Namespace("adhoc-team", nil)
 	adHoc := func(name, promise string, inst *fleetv1alpha1.InstanceReference) *fleetv1alpha1.Work {
-		return &fleetv1alpha1.Work{
+		w := &fleetv1alpha1.Work{
 			ObjectMeta: metav1.ObjectMeta{Namespace: fleetv1alpha1.ClusterNamespace("adhoc-1"), Name: name},
 			Spec: fleetv1alpha1.WorkSpec{
 				Cluster:  "adhoc-1",
@@ -401,6 +401,10 @@ func TestAdHocWorksAreLeftAlone(t *testing.T) {
 				Revision: "by-hand",
 			},
 		}
+		if inst != nil {
+			w.Spec.Scope = &fleetv1alpha1.WorkScope{Namespaces: []string{inst.Namespace}, Kinds: []fleetv1alpha1.OutputKind{{Kind: "ConfigMap"}}}
+		}
+		return w
 	}
 	ghost := adHoc("ghost", "no-such-promise", nil)
 	twin := adHoc("twin", "adhoc-cache", &fleetv1alpha1.InstanceReference{Namespace: "adhoc-team", Name: "orders"})

@@ -2,6 +2,7 @@ package instance
 
 import (
 	"cmp"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -12,7 +13,9 @@ import (
 	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
 	"github.com/flotilla-dev/flotilla/internal/controller"
 	"github.com/flotilla-dev/flotilla/internal/placement"
+	"github.com/flotilla-dev/flotilla/internal/render"
 	"github.com/flotilla-dev/flotilla/internal/rollup"
+	"github.com/flotilla-dev/flotilla/internal/scope"
 )
 
 // maxMessage bounds condition messages built from lists.
@@ -74,7 +77,7 @@ func newStatus(old fleetv1alpha1.InstanceStatus, generation int64, o observation
 	case len(o.placement.Violations) > 0:
 		stalledReason, stalledMsg = o.placement.Violations[0].Reason, o.placement.Message()
 	case len(o.renderErrors) > 0:
-		stalledReason, stalledMsg = fleetv1alpha1.ReasonRenderFailed, renderMessage(o.renderErrors)
+		stalledReason, stalledMsg = renderFailure(o.renderErrors)
 	}
 	if stalledReason != "" {
 		set(fleetv1alpha1.ConditionStalled, metav1.ConditionTrue, stalledReason, stalledMsg)
@@ -123,14 +126,50 @@ func mostCommonRevision(byRevision map[string]rollup.Counts) string {
 	return best
 }
 
-func renderMessage(errs map[string]error) string {
+// renderFailure is the reason and message of failed renders: the first
+// cluster's (by name) whose render was refused for crossing the tenant
+// boundary, else the first cluster's.
+func renderFailure(errs map[string]error) (reason, message string) {
 	clusters := make([]string, 0, len(errs))
 	for c := range errs {
 		clusters = append(clusters, c)
 	}
 	slices.Sort(clusters)
-	return fmt.Sprintf("rendering failed on %d clusters (%s); their Works are left as they were: %v",
-		len(clusters), strings.Join(clusters, ", "), errs[clusters[0]])
+	shown := clusters[0]
+	reason = renderReason(errs[shown])
+	for _, c := range clusters {
+		if r := renderReason(errs[c]); r != fleetv1alpha1.ReasonRenderFailed {
+			shown, reason = c, r
+			break
+		}
+	}
+	what := "rendering failed"
+	if reason != fleetv1alpha1.ReasonRenderFailed {
+		what = "the render was refused"
+	}
+	if len(clusters) == 1 {
+		return reason, fmt.Sprintf("%s on cluster %s; its Work is left as it was: %v", what, shown, errs[shown])
+	}
+	return reason, fmt.Sprintf("%s on %d clusters (%s); their Works are left as they were: %s: %v",
+		what, len(clusters), strings.Join(clusters, ", "), shown, errs[shown])
+}
+
+// renderReason is the Ready reason of a failed render.
+func renderReason(err error) string {
+	var violation *scope.Violation
+	var override *render.OverrideError
+	switch {
+	case errors.As(err, &violation):
+		return fleetv1alpha1.ReasonOutputNotAllowed
+	case errors.As(err, &override):
+		return fleetv1alpha1.ReasonPatchNotAllowed
+	case errors.Is(err, render.ErrValueCreatesStructure):
+		return fleetv1alpha1.ReasonValueCreatesStructure
+	case errors.Is(err, render.ErrBudgetExceeded):
+		return fleetv1alpha1.ReasonRenderBudgetExceeded
+	default:
+		return fleetv1alpha1.ReasonRenderFailed
+	}
 }
 
 func failureMessage(sum rollup.Summary) string {

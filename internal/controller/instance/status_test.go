@@ -2,6 +2,7 @@ package instance
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -11,6 +12,8 @@ import (
 
 	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
 	"github.com/flotilla-dev/flotilla/internal/placement"
+	"github.com/flotilla-dev/flotilla/internal/render"
+	"github.com/flotilla-dev/flotilla/internal/scope"
 )
 
 func testWork(cluster, revision string, state string) fleetv1alpha1.Work {
@@ -107,13 +110,43 @@ func TestNewStatusKeepsTransitionTimes(t *testing.T) {
 	}
 }
 
-func TestRenderMessageNamesClusters(t *testing.T) {
-	msg := renderMessage(map[string]error{"b": errors.New("x"), "a": errors.New("line 3: boom")})
-	if !strings.Contains(msg, "(a, b)") || !strings.Contains(msg, "line 3: boom") {
-		t.Errorf("message %q", msg)
+func TestRenderFailure(t *testing.T) {
+	reason, msg := renderFailure(map[string]error{"b": errors.New("x"), "a": errors.New("line 3: boom")})
+	if reason != fleetv1alpha1.ReasonRenderFailed || !strings.Contains(msg, "(a, b)") || !strings.Contains(msg, "a: line 3: boom") {
+		t.Errorf("%s: message %q", reason, msg)
 	}
 	long := truncate(strings.Repeat("é", maxMessage))
 	if len(long) > maxMessage || !strings.HasSuffix(long, "…") {
 		t.Errorf("truncate gave %d bytes", len(long))
+	}
+
+	violation := fmt.Errorf("rendering promise p for t/i: %w", &scope.Violation{Object: "ClusterRoleBinding.rbac.authorization.k8s.io evil", Rule: "kind ClusterRoleBinding.rbac.authorization.k8s.io is not in the Promise's output.kinds (ConfigMap)"})
+	for _, tc := range []struct {
+		name   string
+		errs   map[string]error
+		reason string
+		want   string
+	}{
+		{"an object outside the output", map[string]error{"c1": violation}, fleetv1alpha1.ReasonOutputNotAllowed,
+			"the render was refused on cluster c1; its Work is left as it was: rendering promise p for t/i: ClusterRoleBinding.rbac.authorization.k8s.io evil: kind"},
+		{"a refused Override", map[string]error{"c1": fmt.Errorf("rendering: %w", &render.OverrideError{Override: "t/o", Reason: "the patch sets kind"})},
+			fleetv1alpha1.ReasonPatchNotAllowed, "override t/o: the patch sets kind"},
+		{"a value making structure", map[string]error{"c1": fmt.Errorf("template a.yaml: %w", render.ErrValueCreatesStructure)},
+			fleetv1alpha1.ReasonValueCreatesStructure, "a value created YAML structure"},
+		{"a render over budget", map[string]error{"c1": fmt.Errorf("template a.yaml: %w", render.ErrBudgetExceeded)},
+			fleetv1alpha1.ReasonRenderBudgetExceeded, "render budget exceeded"},
+		{"a refusal is shown before a plain failure", map[string]error{"a": errors.New("chart gone"), "b": violation},
+			fleetv1alpha1.ReasonOutputNotAllowed, "on 2 clusters (a, b); their Works are left as they were: b: rendering promise p"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			reason, msg := renderFailure(tc.errs)
+			if reason != tc.reason || !strings.Contains(msg, tc.want) {
+				t.Errorf("%s %q, want %s %q", reason, msg, tc.reason, tc.want)
+			}
+			st := newStatus(fleetv1alpha1.InstanceStatus{}, 1, observation{placement: placement.Result{Clusters: []string{"a", "b", "c1"}}, renderErrors: tc.errs}, time.Now())
+			if c := meta.FindStatusCondition(st.Conditions, fleetv1alpha1.ConditionReady); c.Status != metav1.ConditionFalse || c.Reason != tc.reason {
+				t.Errorf("Ready %+v", c)
+			}
+		})
 	}
 }

@@ -71,7 +71,8 @@ func workUpToDate(existing, desired *fleetv1alpha1.Work) bool {
 		a.DriftPolicy != b.DriftPolicy || a.PrunePolicy != b.PrunePolicy ||
 		!equality.Semantic.DeepEqual(a.Subject, b.Subject) || !equality.Semantic.DeepEqual(a.Rollout, b.Rollout) ||
 		!stringsEqual(a.Overrides, b.Overrides) || len(a.Manifests) != len(b.Manifests) ||
-		!equality.Semantic.DeepEqual(a.DriftExceptions, b.DriftExceptions) {
+		!equality.Semantic.DeepEqual(a.DriftExceptions, b.DriftExceptions) ||
+		a.Adoption != b.Adoption || !equality.Semantic.DeepEqual(a.Scope, b.Scope) {
 		return false
 	}
 	for i := range a.Manifests {

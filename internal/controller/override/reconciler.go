@@ -2,8 +2,10 @@
 // by the instance controller at render time; this controller reports what
 // each one affects (the clusters and Works it shaped, so `kubectl get
 // overrides` shows it) and whether it is valid and within its scope: an
-// Override in a team namespace shapes only that namespace's instances and may
-// not move or rename rendered resources.
+// Override in a team namespace shapes only that namespace's instances, may
+// not move or rename rendered resources, and its patch must stay inside the
+// objects it patches (see render.CheckTeamPatch and render.CheckValuesPatch;
+// the render refuses the same, per instance).
 package override
 
 import (
@@ -13,8 +15,10 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -23,6 +27,7 @@ import (
 	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
 	"github.com/flotilla-dev/flotilla/internal/controller"
 	"github.com/flotilla-dev/flotilla/internal/placement"
+	"github.com/flotilla-dev/flotilla/internal/render"
 )
 
 // IndexWorkByOverride indexes Works by the Overrides that shaped them
@@ -51,8 +56,12 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if err := r.Client.List(ctx, works, client.MatchingFields{IndexWorkByOverride: placement.OverrideKey(o)}, client.UnsafeDisableDeepCopy); err != nil {
 		return ctrl.Result{}, fmt.Errorf("listing works: %w", err)
 	}
+	refused, err := r.refusal(ctx, o)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
 	before := meta.FindStatusCondition(o.Status.Conditions, fleetv1alpha1.ConditionReady)
-	status := newStatus(o, works.Items, r.Clock.Now())
+	status := newStatus(o, works.Items, refused, r.Clock.Now())
 	if err := controller.PatchStatus(ctx, r.Client, o, func(o *fleetv1alpha1.Override) { o.Status = status }); err != nil {
 		return ctrl.Result{}, err
 	}
@@ -68,8 +77,42 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	return ctrl.Result{}, nil
 }
 
-// newStatus is the Override's status given the Works it shaped.
-func newStatus(o *fleetv1alpha1.Override, works []fleetv1alpha1.Work, now time.Time) fleetv1alpha1.OverrideStatus {
+// refusal judges a team's patch as the render will, from what can be known
+// without rendering: a JSONMerge or StrategicMerge patch from its spec (no $
+// directive, no apiVersion, kind, name or namespace), a Values patch against
+// the schema of its Promise's latest revision (when spec.promise names one;
+// a change of the Promise judges it again).
+// It returns the *render.OverrideError, or nil.
+func (r *Reconciler) refusal(ctx context.Context, o *fleetv1alpha1.Override) (error, error) {
+	if err := render.CheckTeamPatch(o); err != nil {
+		return err, nil
+	}
+	if o.Spec.Type != fleetv1alpha1.PatchValues || o.Spec.Promise == "" || o.Namespace == fleetv1alpha1.PlatformNamespace {
+		return nil, nil
+	}
+	p := &fleetv1alpha1.Promise{}
+	if err := r.Client.Get(ctx, types.NamespacedName{Name: o.Spec.Promise}, p); err != nil {
+		return nil, client.IgnoreNotFound(err)
+	}
+	content := &p.Spec.PromiseContent
+	if latest := p.Status.LatestRevision; latest != "" {
+		rev := &fleetv1alpha1.PromiseRevision{}
+		if err := r.Client.Get(ctx, types.NamespacedName{Name: latest}, rev); err == nil {
+			content = &rev.Spec.Content
+		} else if !apierrors.IsNotFound(err) {
+			return nil, err
+		}
+	}
+	var oe *render.OverrideError
+	if err := render.CheckValuesPatch(content, o); errors.As(err, &oe) {
+		return err, nil
+	}
+	return nil, nil
+}
+
+// newStatus is the Override's status given the Works it shaped and, if its
+// patch is refused, why.
+func newStatus(o *fleetv1alpha1.Override, works []fleetv1alpha1.Work, refused error, now time.Time) fleetv1alpha1.OverrideStatus {
 	status := *o.Status.DeepCopy()
 	status.ObservedGeneration = o.Generation
 	clusters := map[string]bool{}
@@ -93,6 +136,14 @@ func newStatus(o *fleetv1alpha1.Override, works []fleetv1alpha1.Work, now time.T
 		set(fleetv1alpha1.ConditionReady, metav1.ConditionFalse, reason, msg)
 		set(fleetv1alpha1.ConditionStalled, metav1.ConditionTrue, reason, msg)
 		set(fleetv1alpha1.ConditionReconciling, metav1.ConditionFalse, reason, "")
+		return status
+	}
+	if refused != nil {
+		// A render it selects fails, naming it: the instance keeps its Works.
+		msg := refused.Error() + "; the instances it selects keep their Works as they were, and say so"
+		set(fleetv1alpha1.ConditionReady, metav1.ConditionFalse, fleetv1alpha1.ReasonPatchNotAllowed, msg)
+		set(fleetv1alpha1.ConditionStalled, metav1.ConditionTrue, fleetv1alpha1.ReasonPatchNotAllowed, msg)
+		set(fleetv1alpha1.ConditionReconciling, metav1.ConditionFalse, fleetv1alpha1.ReasonPatchNotAllowed, "")
 		return status
 	}
 	scope := "any instance and the fleet resources"

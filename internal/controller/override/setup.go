@@ -40,7 +40,27 @@ func SetupWithManager(ctx context.Context, mgr ctrl.Manager) error {
 		Named("override").
 		For(&fleetv1alpha1.Override{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		Watches(&fleetv1alpha1.Work{}, workToOverrides()).
+		Watches(&fleetv1alpha1.Promise{}, promiseToValuesOverrides(mgr.GetClient())).
 		Complete(r)
+}
+
+// promiseToValuesOverrides enqueues the team Values Overrides naming a
+// Promise when it changes: they are judged against its latest schema.
+func promiseToValuesOverrides(c client.Client) handler.EventHandler {
+	return handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, obj client.Object) []reconcile.Request {
+		list := &fleetv1alpha1.OverrideList{}
+		if err := c.List(ctx, list); err != nil {
+			return nil
+		}
+		var out []reconcile.Request
+		for i := range list.Items {
+			o := &list.Items[i]
+			if o.Spec.Promise == obj.GetName() && o.Spec.Type == fleetv1alpha1.PatchValues && o.Namespace != fleetv1alpha1.PlatformNamespace {
+				out = append(out, reconcile.Request{NamespacedName: types.NamespacedName{Namespace: o.Namespace, Name: o.Name}})
+			}
+		}
+		return out
+	})
 }
 
 // workToOverrides enqueues, a little later, the Overrides a Work lists

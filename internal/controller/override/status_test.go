@@ -10,6 +10,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 
 	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
+	"github.com/flotilla-dev/flotilla/internal/render"
 )
 
 func TestNewStatus(t *testing.T) {
@@ -27,13 +28,19 @@ func TestNewStatus(t *testing.T) {
 		{"team", "team-a", `{"data":{"a":"b"}}`, fleetv1alpha1.ReasonSucceeded, "instances in namespace team-a only", metav1.ConditionTrue},
 		{"team moving resources", "team-a", `{"metadata":{"namespace":"kube-system"}}`, fleetv1alpha1.ReasonOutOfScope, "may not move or rename", metav1.ConditionFalse},
 		{"invalid patch", "team-a", `"x"`, fleetv1alpha1.ReasonInvalidSpec, "spec.patch", metav1.ConditionFalse},
+		{"team changing kind", "team-a", `{"apiVersion":"rbac.authorization.k8s.io/v1","kind":"ClusterRoleBinding"}`, fleetv1alpha1.ReasonPatchNotAllowed,
+			"override team-a/o: the patch sets apiVersion", metav1.ConditionFalse},
+		{"team using $retainKeys", "team-a", `{"metadata":{"$retainKeys":["name"]}}`, fleetv1alpha1.ReasonPatchNotAllowed,
+			`the patch uses "$retainKeys" at patch.metadata`, metav1.ConditionFalse},
+		{"platform using $retainKeys", fleetv1alpha1.PlatformNamespace, `{"metadata":{"$retainKeys":["name"]}}`, fleetv1alpha1.ReasonSucceeded,
+			"any instance", metav1.ConditionTrue},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			o := &fleetv1alpha1.Override{
 				ObjectMeta: metav1.ObjectMeta{Namespace: tc.ns, Name: "o", Generation: 4},
 				Spec:       fleetv1alpha1.OverrideSpec{Type: fleetv1alpha1.PatchJSONMerge, Patch: runtime.RawExtension{Raw: []byte(tc.patch)}},
 			}
-			st := newStatus(o, works, now)
+			st := newStatus(o, works, render.CheckTeamPatch(o), now)
 			if st.AffectedWorks != 3 || st.AffectedClusters != 2 || st.ObservedGeneration != 4 {
 				t.Errorf("counts %+v", st)
 			}

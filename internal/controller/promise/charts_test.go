@@ -22,7 +22,7 @@ import (
 
 func TestInlineChartIsStandardBase64(t *testing.T) {
 	archive := charttest.Package(t, "inline", "0.1.0", "", map[string]string{
-		"cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}\n",
+		"cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name | quote }}\n",
 	})
 	content := func(inline string) *fleetv1alpha1.PromiseContent {
 		return &fleetv1alpha1.PromiseContent{Templates: &fleetv1alpha1.Templates{

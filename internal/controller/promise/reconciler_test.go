@@ -143,7 +143,8 @@ func TestRevisionsHistoryAndGarbageCollection(t *testing.T) {
 		ObjectMeta: metav1.ObjectMeta{Name: "pinned", Namespace: fleetv1alpha1.ClusterNamespace("rev-c1"),
 			Labels: map[string]string{fleetv1alpha1.LabelRevision: rev1}},
 		Spec: fleetv1alpha1.WorkSpec{Cluster: "rev-c1", Subject: fleetv1alpha1.WorkSubject{Promise: "rev-db",
-			Instance: &fleetv1alpha1.InstanceReference{Namespace: "team", Name: "old"}}, Revision: rev1},
+			Instance: &fleetv1alpha1.InstanceReference{Namespace: "team", Name: "old"}}, Revision: rev1,
+			Scope: &fleetv1alpha1.WorkScope{Namespaces: []string{"team"}, Kinds: []fleetv1alpha1.OutputKind{{Kind: "ConfigMap"}}}},
 	})
 
 	// Three content changes: revisions 2, 3, 4.

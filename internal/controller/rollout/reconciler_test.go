@@ -20,9 +20,9 @@ func template(release string) string {
 	return `apiVersion: v1
 kind: ConfigMap
 metadata:
-  name: {{ .instance.metadata.name }}
+  name: {{ .instance.metadata.name | quote }}
 data:
-  size: {{ .spec.size }}
+  size: {{ .spec.size | quote }}
   release: "` + release + `"
 `
 }

@@ -47,7 +47,8 @@ func TestReadWithTheCallersCredentials(t *testing.T) {
 	create(&fleetv1alpha1.Work{
 		ObjectMeta: metav1.ObjectMeta{Namespace: fleetv1alpha1.ClusterNamespace("eu-1"), Name: "web-shop"},
 		Spec: fleetv1alpha1.WorkSpec{Cluster: "eu-1", Revision: "web-1",
-			Subject: fleetv1alpha1.WorkSubject{Promise: "web", Instance: &fleetv1alpha1.InstanceReference{Namespace: "team-a", Name: "shop"}}},
+			Subject: fleetv1alpha1.WorkSubject{Promise: "web", Instance: &fleetv1alpha1.InstanceReference{Namespace: "team-a", Name: "shop"}},
+			Scope:   &fleetv1alpha1.WorkScope{Namespaces: []string{"team-a"}, Kinds: []fleetv1alpha1.OutputKind{{Group: "apps", Kind: "Deployment"}}}},
 	})
 	for _, ns := range []string{fleetv1alpha1.PlatformNamespace, "team-a", "team-b"} {
 		create(&fleetv1alpha1.Rollout{

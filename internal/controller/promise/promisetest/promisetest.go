@@ -129,12 +129,13 @@ func ConfigMapPromise(name, group, kind string, fleets ...string) *fleetv1alpha1
 					GoTemplates: []fleetv1alpha1.GoTemplate{{Name: "configmap.yaml", Template: `apiVersion: v1
 kind: ConfigMap
 metadata:
-  name: {{ .instance.metadata.name }}
+  name: {{ .instance.metadata.name | quote }}
 data:
-  size: {{ .spec.size }}
-  cluster: {{ .cluster.name }}
+  size: {{ .spec.size | quote }}
+  cluster: {{ .cluster.name | quote }}
 `}},
 				},
+				Output:   &fleetv1alpha1.PromiseOutput{Kinds: []fleetv1alpha1.OutputKind{{Kind: "ConfigMap"}}},
 				Examples: []fleetv1alpha1.PromiseExample{{Name: "small", Spec: Raw(map[string]any{"size": "small"})}},
 			},
 			Placement: &fleetv1alpha1.ClusterSelector{Fleets: fleets},

@@ -1,0 +1,293 @@
+package render
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/flotilla-dev/flotilla/api/v1alpha1"
+	"github.com/flotilla-dev/flotilla/internal/scope"
+)
+
+// The tenant boundary: what an instance renders stays inside the Promise's
+// output, and a team's Override stays inside the objects it patches.
+
+const webTemplate = `apiVersion: v1
+kind: Service
+metadata:
+  name: {{ .instance.metadata.name | quote }}
+spec:
+  ports:
+  - name: http
+    port: {{ .spec.port }}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: {{ printf "%s-config" .instance.metadata.name | quote }}
+data:
+  port: {{ .spec.port | quote }}
+`
+
+// webPromise renders a Service and a ConfigMap from an integer spec.port.
+func webPromise(extra ...string) *v1alpha1.PromiseContent {
+	c := goPromise(append([]string{"web.yaml", webTemplate}, extra...)...)
+	c.API.Schema = raw(`{"type":"object","properties":{"port":{"type":"integer","minimum":1,"maximum":65535}},
+		"x-kubernetes-validations":[{"rule":"!has(self.port) || self.port != 22","message":"port 22 is for ssh"}]}`)
+	c.Output = &v1alpha1.PromiseOutput{Kinds: []v1alpha1.OutputKind{{Kind: "Service"}, {Kind: "ConfigMap"}}}
+	return c
+}
+
+func webInput(t *testing.T, c *v1alpha1.PromiseContent, overrides ...v1alpha1.Override) Input {
+	t.Helper()
+	sc, err := scope.ForInstance(c.Output, "team-a", "web")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return Input{Promise: "web", Revision: "web-1", Content: c, Instance: instance("team-a", "web", map[string]any{"port": int64(80)}),
+		Cluster: SampleCluster(), Overrides: overrides, Scope: sc}
+}
+
+func teamOverrideOf(name string, typ v1alpha1.PatchType, patch string, resources ...v1alpha1.ResourceSelector) v1alpha1.Override {
+	o := override(name, typ, patch)
+	o.Namespace = "team-a"
+	o.Spec.Resources = resources
+	return o
+}
+
+func TestScopeConfinesInstanceRender(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		template string
+		want     string
+	}{{
+		name:     "an undeclared cluster-scoped kind",
+		template: "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\nmetadata:\n  name: evil\nroleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: cluster-admin}\n",
+		want:     "ClusterRoleBinding.rbac.authorization.k8s.io evil: kind ClusterRoleBinding.rbac.authorization.k8s.io is not in the Promise's output.kinds (Service, ConfigMap)",
+	}, {
+		name:     "another namespace",
+		template: "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: evil\n  namespace: kube-system\n",
+		want:     "ConfigMap kube-system/evil: namespace kube-system is neither the instance's (team-a) nor one the Promise's output.namespaces allow",
+	}, {
+		name:     "an undeclared namespaced kind",
+		template: "apiVersion: v1\nkind: Secret\nmetadata:\n  name: s\n",
+		want:     "Secret team-a/s: kind Secret is not in the Promise's output.kinds",
+	}} {
+		t.Run(tc.name, func(t *testing.T) {
+			in := webInput(t, webPromise("extra.yaml", tc.template))
+			_, err := Render(in)
+			var v *scope.Violation
+			if !errors.As(err, &v) {
+				t.Fatalf("error %v, want a *scope.Violation", err)
+			}
+			if !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "rendering promise web for team-a/web") {
+				t.Errorf("error %q does not contain %q", err, tc.want)
+			}
+			// Without a scope (callers that check elsewhere) it renders.
+			in.Scope = nil
+			if _, err := Render(in); err != nil {
+				t.Errorf("without scope: %v", err)
+			}
+		})
+	}
+
+	t.Run("a namespace rule allows its namespace, and a declared Namespace object", func(t *testing.T) {
+		c := webPromise("ns.yaml", "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: team-a-web-cache\n---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\n  namespace: team-a-web-cache\n")
+		c.Output.Kinds = append(c.Output.Kinds, v1alpha1.OutputKind{Kind: "Namespace"})
+		c.Output.Namespaces = []string{"${namespace}-${name}-cache"}
+		if _, err := Render(webInput(t, c)); err != nil {
+			t.Fatal(err)
+		}
+	})
+
+	t.Run("fleet resources are not confined", func(t *testing.T) {
+		c := webPromise()
+		c.FleetResources = []v1alpha1.Manifest{{RawExtension: raw(`{"apiVersion":"rbac.authorization.k8s.io/v1","kind":"ClusterRole","metadata":{"name":"web-reader"}}`)}}
+		if _, err := RenderFleetResources(webInput(t, c)); err != nil {
+			t.Fatal(err)
+		}
+	})
+
+	t.Run("a platform Override is checked too", func(t *testing.T) {
+		in := webInput(t, webPromise(), override("p", v1alpha1.PatchJSONMerge,
+			`{"apiVersion":"rbac.authorization.k8s.io/v1","kind":"ClusterRoleBinding","spec":null,"roleRef":{"kind":"ClusterRole","name":"cluster-admin"}}`))
+		in.Overrides[0].Spec.Resources = []v1alpha1.ResourceSelector{{Kind: "Service"}}
+		_, err := Render(in)
+		var v *scope.Violation
+		if !errors.As(err, &v) || !strings.Contains(v.Object, "ClusterRoleBinding") {
+			t.Fatalf("error %v, want a *scope.Violation for the ClusterRoleBinding", err)
+		}
+	})
+
+	t.Run("examples must stay inside the output", func(t *testing.T) {
+		c := webPromise("extra.yaml", "apiVersion: v1\nkind: Secret\nmetadata:\n  name: s\n")
+		c.Examples = []v1alpha1.PromiseExample{{Name: "small", Spec: raw(`{"port":80}`)}}
+		err := RenderExamples(c, nil)
+		if err == nil || !strings.Contains(err.Error(), `example "small"`) || !strings.Contains(err.Error(), "not in the Promise's output.kinds") {
+			t.Fatalf("error %v", err)
+		}
+	})
+}
+
+func TestTeamOverridesStayInsideTheirObjects(t *testing.T) {
+	svc := v1alpha1.ResourceSelector{Kind: "Service"}
+	for _, tc := range []struct {
+		name string
+		o    v1alpha1.Override
+		want string
+	}{{
+		name: "JSONMerge changing apiVersion and kind",
+		o: teamOverrideOf("escalate", v1alpha1.PatchJSONMerge,
+			`{"apiVersion":"rbac.authorization.k8s.io/v1","kind":"ClusterRoleBinding","roleRef":{"kind":"ClusterRole","name":"cluster-admin"}}`, svc),
+		want: "override team-a/escalate: the patch sets apiVersion",
+	}, {
+		name: "JSONMerge changing only kind",
+		o:    teamOverrideOf("kind", v1alpha1.PatchJSONMerge, `{"kind":"Secret"}`, svc),
+		want: "the patch sets kind",
+	}, {
+		name: "StrategicMerge $retainKeys dropping the namespace",
+		o:    teamOverrideOf("retain", v1alpha1.PatchStrategicMerge, `{"metadata":{"$retainKeys":["name","labels"]}}`, svc),
+		want: `override team-a/retain: the patch uses "$retainKeys" at patch.metadata`,
+	}, {
+		name: "StrategicMerge $patch: replace",
+		o:    teamOverrideOf("replace", v1alpha1.PatchStrategicMerge, `{"spec":{"$patch":"replace","ports":[{"port":1}]}}`, svc),
+		want: `the patch uses "$patch" at patch.spec`,
+	}, {
+		name: "a directive deep in a list",
+		o:    teamOverrideOf("deep", v1alpha1.PatchStrategicMerge, `{"spec":{"ports":[{"name":"http","$patch":"delete"}]}}`, svc),
+		want: `"$patch" at patch.spec.ports[0]`,
+	}, {
+		name: "renaming",
+		o:    teamOverrideOf("rename", v1alpha1.PatchJSONMerge, `{"metadata":{"name":"other"}}`, svc),
+		want: "the patch sets metadata.name",
+	}, {
+		name: "moving",
+		o:    teamOverrideOf("move", v1alpha1.PatchJSONMerge, `{"metadata":{"namespace":null}}`, svc),
+		want: "the patch sets metadata.namespace",
+	}, {
+		name: "dropping metadata",
+		o:    teamOverrideOf("nometa", v1alpha1.PatchJSONMerge, `{"metadata":null}`, svc),
+		want: "the patch replaces metadata",
+	}, {
+		name: "values breaking the schema's type",
+		o:    teamOverrideOf("inject", v1alpha1.PatchValues, `{"port":"80\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding"}`),
+		want: "override team-a/inject: the values it patches in break the Promise's schema: spec.port: Invalid value: \"string\": port in body must be of type integer",
+	}, {
+		name: "values out of bounds",
+		o:    teamOverrideOf("big", v1alpha1.PatchValues, `{"port":70000}`),
+		want: "spec.port: Invalid value: 70000: port in body should be less than or equal to 65535",
+	}, {
+		name: "values with a field the schema does not declare",
+		o:    teamOverrideOf("extra", v1alpha1.PatchValues, `{"annotations":{"a":"b"}}`),
+		want: "spec.annotations: Forbidden: not a field of the Promise's schema",
+	}, {
+		name: "values breaking a CEL rule",
+		o:    teamOverrideOf("ssh", v1alpha1.PatchValues, `{"port":22}`),
+		want: "port 22 is for ssh",
+	}} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Render(webInput(t, webPromise(), tc.o))
+			var oe *OverrideError
+			if !errors.As(err, &oe) {
+				t.Fatalf("error %v, want an *OverrideError", err)
+			}
+			if oe.Override != "team-a/"+tc.o.Name || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("error %q does not contain %q", err, tc.want)
+			}
+			if tc.o.Spec.Type != v1alpha1.PatchValues {
+				// The controller judges the same from the spec alone.
+				if err := CheckTeamPatch(&tc.o); !errors.As(err, &oe) {
+					t.Errorf("CheckTeamPatch: %v", err)
+				}
+			}
+		})
+	}
+
+	t.Run("a team may change what it owns", func(t *testing.T) {
+		out, err := Render(webInput(t, webPromise(),
+			teamOverrideOf("labels", v1alpha1.PatchStrategicMerge, `{"metadata":{"labels":{"tier":"web"}},"spec":{"ports":[{"name":"http","port":8080}]}}`, svc),
+			teamOverrideOf("port", v1alpha1.PatchValues, `{"port":8081}`)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := out.AppliedOverrides; len(got) != 2 {
+			t.Errorf("applied %v", got)
+		}
+		for _, m := range out.Manifests {
+			if m.GetKind() == "Service" && m.GetLabels()["tier"] != "web" {
+				t.Errorf("service labels %v", m.GetLabels())
+			}
+			if m.GetKind() == "ConfigMap" && m.Object["data"].(map[string]any)["port"] != "8081" {
+				t.Errorf("configmap %v", m.Object["data"])
+			}
+		}
+	})
+
+	t.Run("the platform team's Overrides are not restricted", func(t *testing.T) {
+		rename := override("rename", v1alpha1.PatchJSONMerge, `{"metadata":{"name":"web-edge"}}`)
+		rename.Spec.Resources = []v1alpha1.ResourceSelector{svc}
+		retain := override("retain", v1alpha1.PatchStrategicMerge, `{"metadata":{"$retainKeys":["name","labels"]}}`)
+		retain.Spec.Resources = []v1alpha1.ResourceSelector{{Kind: "ConfigMap"}}
+		values := override("values", v1alpha1.PatchValues, `{"port":"eighty"}`)
+		out, err := Render(webInput(t, webPromise(), rename, retain, values))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range out.Manifests {
+			if m.GetKind() == "Service" && m.GetName() != "web-edge" {
+				t.Errorf("service %s", m.GetName())
+			}
+			// The namespace $retainKeys dropped is the instance's again, never the member's default.
+			if m.GetNamespace() != "team-a" {
+				t.Errorf("%s %s in namespace %q", m.GetKind(), m.GetName(), m.GetNamespace())
+			}
+		}
+	})
+
+	t.Run("an identity change is refused however it came about", func(t *testing.T) {
+		o := teamOverrideOf("o", v1alpha1.PatchJSONMerge, `{}`)
+		before := instance("team-a", "web", nil)
+		after := before.DeepCopy()
+		unstructured.RemoveNestedField(after.Object, "metadata", "namespace")
+		err := checkIdentity(&o, before, after)
+		if err == nil || !strings.Contains(err.Error(), `would change metadata.namespace from "team-a" to ""`) {
+			t.Fatalf("error %v", err)
+		}
+	})
+}
+
+func TestCheckValuesPatch(t *testing.T) {
+	c := webPromise()
+	c.API.Schema = raw(`{"type":"object","required":["port"],"properties":{"port":{"type":"integer","maximum":65535},"name":{"type":"string"}}}`)
+	for _, tc := range []struct {
+		name, patch, want string
+		team              bool
+	}{
+		{"a valid value, required fields aside", `{"name":"x"}`, "", true},
+		{"removing a key", `{"name":null}`, "", true},
+		{"a string into an integer", `{"port":"80\n---\nkind: Secret"}`, "spec.port: Invalid value: \"string\": port in body must be of type integer", true},
+		{"out of bounds", `{"port":99999}`, "less than or equal to 65535", true},
+		{"an undeclared field", `{"ports":[1]}`, "spec.ports: Forbidden: not a field of the Promise's schema", true},
+		{"the platform's is not judged", `{"port":"x"}`, "", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			o := teamOverrideOf("v", v1alpha1.PatchValues, tc.patch)
+			if !tc.team {
+				o.Namespace = v1alpha1.PlatformNamespace
+			}
+			err := CheckValuesPatch(c, &o)
+			if tc.want == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			var oe *OverrideError
+			if !errors.As(err, &oe) || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error %v, want an *OverrideError containing %q", err, tc.want)
+			}
+		})
+	}
+}

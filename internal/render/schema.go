@@ -1,0 +1,151 @@
+package render
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	"k8s.io/apiextensions-apiserver/pkg/apis/apiextensions"
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	structuralschema "k8s.io/apiextensions-apiserver/pkg/apiserver/schema"
+	"k8s.io/apiextensions-apiserver/pkg/apiserver/schema/cel"
+	"k8s.io/apiextensions-apiserver/pkg/apiserver/schema/pruning"
+	apiservervalidation "k8s.io/apiextensions-apiserver/pkg/apiserver/validation"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+	celconfig "k8s.io/apiserver/pkg/apis/cel"
+
+	"github.com/flotilla-dev/flotilla/api/v1alpha1"
+)
+
+// specValidator checks an instance spec as the API server checks the
+// instance: the OpenAPI schema (types, formats, enums, bounds, required,
+// patterns), unknown fields (which the API server would prune, so no
+// instance can carry them) and the x-kubernetes-validations CEL rules,
+// within the API server's CEL cost budget.
+type specValidator struct {
+	openapi    apiservervalidation.SchemaValidator
+	structural *structuralschema.Structural
+	cel        *cel.Validator
+}
+
+// newSpecValidator compiles the schema of an instance's spec (a Promise's
+// api.schema). An empty schema accepts nothing but an empty spec's absence
+// of fields: every field is unknown to it.
+func newSpecValidator(raw []byte) (*specValidator, error) {
+	if len(strings.TrimSpace(string(raw))) == 0 {
+		raw = []byte(`{"type":"object"}`)
+	}
+	var v1 apiextensionsv1.JSONSchemaProps
+	if err := json.Unmarshal(raw, &v1); err != nil {
+		return nil, err
+	}
+	var internal apiextensions.JSONSchemaProps
+	if err := apiextensionsv1.Convert_v1_JSONSchemaProps_To_apiextensions_JSONSchemaProps(&v1, &internal, nil); err != nil {
+		return nil, err
+	}
+	openapi, _, err := apiservervalidation.NewSchemaValidator(&internal)
+	if err != nil {
+		return nil, err
+	}
+	v := &specValidator{openapi: openapi}
+	// A schema that is not structural has no pruning nor CEL rules (the
+	// generated CRD is refused for it anyway): the OpenAPI check is all.
+	if s, err := structuralschema.NewStructural(&internal); err == nil {
+		v.structural = s
+		v.cel = cel.NewValidator(s, false, celconfig.PerCallLimit)
+	}
+	return v, nil
+}
+
+// newErrors are the errors of after that before does not have.
+func newErrors(before, after field.ErrorList) field.ErrorList {
+	had := make(map[string]bool, len(before))
+	for _, e := range before {
+		had[e.Error()] = true
+	}
+	var out field.ErrorList
+	for _, e := range after {
+		if !had[e.Error()] {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// fieldErrors validates spec with the OpenAPI schema and for unknown fields,
+// then, with rules and when that found nothing, the CEL rules.
+func (v *specValidator) fieldErrors(spec map[string]any, rules bool) field.ErrorList {
+	path := field.NewPath("spec")
+	errs := apiservervalidation.ValidateCustomResource(path, spec, v.openapi)
+	if v.structural != nil {
+		// Prune a copy: the unknown paths are what we want to know.
+		unknown := pruning.PruneWithOptions(copyMap(spec), v.structural, false, structuralschema.UnknownFieldPathOptions{
+			TrackUnknownFieldPaths: true, ParentPath: []string{"spec"},
+		})
+		for _, p := range unknown {
+			errs = append(errs, field.Forbidden(field.NewPath(p), "not a field of the Promise's schema"))
+		}
+	}
+	if rules && len(errs) == 0 && v.cel != nil {
+		celErrs, _ := v.cel.Validate(context.Background(), path, v.structural, spec, nil, celconfig.RuntimeCELCostBudget)
+		errs = append(errs, celErrs...)
+	}
+	return errs
+}
+
+func joinErrors(errs field.ErrorList) string {
+	msgs := make([]string, 0, len(errs))
+	for _, e := range errs {
+		msgs = append(msgs, e.Error())
+	}
+	return strings.Join(msgs, "; ")
+}
+
+// CheckValuesPatch judges a team's Values Override against a Promise from
+// the patch alone, before any instance renders with it: every value it sets
+// must have the type, format, enum and bounds the Promise's api.schema gives
+// it, and every field must be one the schema declares. (Required fields and
+// x-kubernetes-validations rules depend on the whole spec: the render checks
+// them, per instance.) It returns nil for platform Overrides, other patch
+// types and Helm Promises, else an *OverrideError or nil.
+func CheckValuesPatch(content *v1alpha1.PromiseContent, o *v1alpha1.Override) error {
+	if content == nil || !teamOverride(o) || o.Spec.Type != v1alpha1.PatchValues || !specValues(content) {
+		return nil
+	}
+	patch, err := rawObject(&o.Spec.Patch)
+	if err != nil {
+		return &OverrideError{Override: overrideName(o), Reason: "patch: " + err.Error()}
+	}
+	v, err := newSpecValidator(content.API.Schema.Raw)
+	if err != nil {
+		return fmt.Errorf("the Promise's api.schema: %w", err)
+	}
+	errs := v.fieldErrors(dropNulls(patch), false)
+	kept := errs[:0]
+	for _, e := range errs {
+		if e.Type != field.ErrorTypeRequired {
+			kept = append(kept, e)
+		}
+	}
+	if len(kept) == 0 {
+		return nil
+	}
+	return &OverrideError{Override: overrideName(o), Reason: "the values it patches in break the Promise's schema: " + joinErrors(kept)}
+}
+
+// dropNulls copies m without its null values: in a merge patch they remove a
+// key, which the schema cannot judge without the spec.
+func dropNulls(m map[string]any) map[string]any {
+	out := make(map[string]any, len(m))
+	for k, v := range m {
+		switch v := v.(type) {
+		case nil:
+		case map[string]any:
+			out[k] = dropNulls(v)
+		default:
+			out[k] = copyValue(v)
+		}
+	}
+	return out
+}
