@@ -111,7 +111,6 @@ func TestAttacks(t *testing.T) {
 		a := a.in(f)
 		a.override("escape-kind", fleetv1alpha1.PatchJSONMerge, []fleetv1alpha1.ResourceSelector{{Kind: "Service"}}, map[string]any{
 			"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
-			"metadata": map[string]any{"name": "flotilla-pwned", "namespace": nil},
 			"roleRef":  map[string]any{"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "cluster-admin"},
 			"subjects": []any{map[string]any{"kind": "ServiceAccount", "name": "default", "namespace": "team-a"}},
 			"spec":     nil,
@@ -292,11 +291,10 @@ func (a *attacker) override(name string, typ fleetv1alpha1.PatchType, resources 
 		},
 	}
 	if err := a.c.Create(context.Background(), o); err != nil {
-		if apierrors.IsInvalid(err) {
-			a.t.Logf("the API server refused Override %s: %v", name, err)
-			return // refused at admission: the earliest point
+		if !apierrors.IsInvalid(err) && !apierrors.IsForbidden(err) {
+			a.t.Fatalf("creating Override %s: %v", name, err)
 		}
-		a.t.Fatalf("creating Override %s: %v", name, err)
+		a.t.Logf("the API server refused Override %s (the earliest point): %v", name, err)
 	}
 	inst := newInstance(appKind, a.namespace(), name, map[string]any{"version": "16"})
 	inst.SetLabels(map[string]string{"target": name})
@@ -417,11 +415,19 @@ func (a *attacker) thenUnchanged(before map[string]*corev1.ConfigMap) {
 }
 
 // givenTeamMember grants user, in group team, the roles of
-// docs/howto/per-team-setup.md (the page's own YAML, with team-a's
+// docs/howto/per-team-setup.md (the page's own YAML, with this suite's
+// Promises added to the tenant role as the page says to, and team-a's
 // RoleBinding copied for other teams) and returns a client acting as them.
 func (f *fleet) givenTeamMember(t *testing.T, user, team string) client.Client {
 	t.Helper()
 	for _, obj := range perTeamRBAC(t) {
+		if cr, ok := obj.(*rbacv1.ClusterRole); ok && cr.Name == "flotilla-tenant" {
+			for i, rule := range cr.Rules {
+				if len(rule.APIGroups) == 1 && rule.APIGroups[0] == appKind.Group {
+					cr.Rules[i].Resources = append(rule.Resources, "apps", "charts")
+				}
+			}
+		}
 		if rb, ok := obj.(*rbacv1.RoleBinding); ok && rb.Namespace == "team-a" {
 			rb.Namespace = team
 			for i := range rb.Subjects {
