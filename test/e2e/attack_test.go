@@ -548,7 +548,7 @@ metadata:
 {{- end }}`},
 					},
 				},
-				Output: &fleetv1alpha1.PromiseOutput{Kinds: []fleetv1alpha1.OutputKind{{Kind: "ConfigMap"}, {Kind: "Service"}}},
+				Output:   &fleetv1alpha1.PromiseOutput{Kinds: []fleetv1alpha1.OutputKind{{Kind: "ConfigMap"}, {Kind: "Service"}}},
 				Examples: []fleetv1alpha1.PromiseExample{{Name: "default", Spec: raw(map[string]any{"version": "16"})}},
 			},
 			Placement: &fleetv1alpha1.ClusterSelector{Fleets: []string{"everywhere"}},
