@@ -167,7 +167,12 @@ func TestAttacks(t *testing.T) {
 		f := f.in(t)
 		a := a.in(f)
 		for i := range 16 {
-			a.request(appKind, fmt.Sprintf("loop-%d", i), map[string]any{"version": "16", "copies": int64(1) << 40})
+			// Half render a ConfigMap per iteration, half loop without output.
+			field := "copies"
+			if i%2 == 1 {
+				field = "spin"
+			}
+			a.request(appKind, fmt.Sprintf("loop-%d", i), map[string]any{"version": "16", field: int64(1) << 40})
 		}
 		start := time.Now()
 		bob := &attacker{fleet: f, c: f.givenTeamMember(t, "bob", "team-b"), ns: "team-b"}
@@ -491,7 +496,7 @@ func perTeamRBAC(t *testing.T) []client.Object {
 // appPromise is the platform's App API, written as users write templates:
 // instance fields interpolated unquoted. It renders a ConfigMap and a
 // Service, a ConfigMap named by the instance when asked, and one ConfigMap
-// per copy.
+// per copy; spin loops that many times without output.
 func appPromise() *fleetv1alpha1.Promise {
 	return &fleetv1alpha1.Promise{
 		ObjectMeta: metav1.ObjectMeta{Name: "app"},
@@ -507,6 +512,7 @@ func appPromise() *fleetv1alpha1.Promise {
 							"replicas":  map[string]any{"type": "integer", "minimum": 1, "maximum": 5, "default": 1},
 							"copies":    map[string]any{"type": "integer", "minimum": 0, "default": 0},
 							"extraName": map[string]any{"type": "string", "maxLength": 63, "default": ""},
+							"spin":      map[string]any{"type": "integer", "minimum": 0, "default": 0},
 						},
 					}),
 				},
@@ -546,6 +552,7 @@ kind: ConfigMap
 metadata:
   name: {{ $.instance.metadata.name }}-copy-{{ $i }}
 {{- end }}`},
+						{Name: "spin.yaml", Template: `{{- range $i := .spec.spin }}{{- end }}`},
 					},
 				},
 				Output:   &fleetv1alpha1.PromiseOutput{Kinds: []fleetv1alpha1.OutputKind{{Kind: "ConfigMap"}, {Kind: "Service"}}},
