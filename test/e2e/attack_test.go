@@ -43,7 +43,8 @@ var (
 
 // injection is an instance value that, pasted unquoted into YAML, adds three
 // documents: cluster-admin for team-a's ServiceAccount, a ConfigMap in
-// kube-system, and an overwrite of team-b's ConfigMap.
+// kube-system, and an overwrite of team-b's ConfigMap, whose data takes in
+// the template's lines that follow the value.
 const injection = `16
 ---
 apiVersion: rbac.authorization.k8s.io/v1
@@ -61,7 +62,8 @@ data: {owned: "yes"}
 apiVersion: v1
 kind: ConfigMap
 metadata: {name: victim, namespace: team-b}
-data: {secret: stolen}`
+data:
+  secret: stolen`
 
 func TestAttacks(t *testing.T) {
 	f := givenFleet(t, 2)
