@@ -136,6 +136,14 @@ type RolloutSpec struct {
 	// +kubebuilder:default={mode: Progressive}
 	UpdatePolicy UpdatePolicy `json:"updatePolicy,omitempty"`
 
+	// policyChange records who last changed strategyRef, strategy or
+	// updatePolicy (a switch to Immediate, a forced Deadline), when and why.
+	// Changing any of them on an existing Rollout requires a new policyChange
+	// by the requesting user, and the right to update rolloutstrategies
+	// (admission policy flotilla-rollout-actors).
+	// +optional
+	PolicyChange *ChangeRecord `json:"policyChange,omitempty"`
+
 	// desiredState pauses (Paused), resumes (Running, the default) or aborts
 	// (Aborted, terminal) the Rollout.
 	// +optional

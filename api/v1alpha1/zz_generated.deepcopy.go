@@ -1452,6 +1452,11 @@ func (in *RolloutSpec) DeepCopyInto(out *RolloutSpec) {
 		(*in).DeepCopyInto(*out)
 	}
 	in.UpdatePolicy.DeepCopyInto(&out.UpdatePolicy)
+	if in.PolicyChange != nil {
+		in, out := &in.PolicyChange, &out.PolicyChange
+		*out = new(ChangeRecord)
+		(*in).DeepCopyInto(*out)
+	}
 	if in.StateChange != nil {
 		in, out := &in.StateChange, &out.StateChange
 		*out = new(ChangeRecord)

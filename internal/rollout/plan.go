@@ -43,7 +43,7 @@ func Plan(in Input) (Decision, error) {
 	case starting:
 		o = p.startOutcome(o)
 	case relaid:
-		o.force, o.warning, o.actor, o.reason = true, true, ActorUnknown, ReasonModeChanged
+		o.force, o.warning, o.actor, o.reason = true, true, changeActor(p.in.Spec.PolicyChange), ReasonModeChanged
 		o.cause = "update mode changed to Immediate; every remaining target now moves in one wave: " + p.in.Spec.UpdatePolicy.Reason
 	}
 	p.transition(o)
