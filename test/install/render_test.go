@@ -38,6 +38,8 @@ func TestHubKustomization(t *testing.T) {
 		"Role/flotilla-system/flotilla-hub", "RoleBinding/flotilla-system/flotilla-hub",
 		"Service/flotilla-system/flotilla-hub-metrics", "ServiceAccount/flotilla-system/flotilla-hub",
 		"ValidatingAdmissionPolicy//flotilla-promise-api", "ValidatingAdmissionPolicyBinding//flotilla-promise-api",
+		"ValidatingAdmissionPolicy//flotilla-rollout-actors", "ValidatingAdmissionPolicyBinding//flotilla-rollout-actors",
+		"ValidatingAdmissionPolicy//flotilla-freeze-actors", "ValidatingAdmissionPolicyBinding//flotilla-freeze-actors",
 	}
 	for _, c := range crds {
 		want = append(want, "CustomResourceDefinition//"+c.Name)
@@ -231,6 +233,7 @@ func TestChartValues(t *testing.T) {
 		"resources":         map[string]any{"requests": map[string]any{"cpu": "1", "memory": "2Gi"}},
 		"instanceAPIGroups": []any{"db.example.com", "web.example.com"},
 		"promiseAPIPolicy":  false,
+		"actorsPolicy":      false,
 	})
 	d := typed(t, find(t, objs, "Deployment", "flotilla-hub"), &appsv1.Deployment{})
 	c := d.Spec.Template.Spec.Containers[0]
