@@ -301,3 +301,51 @@ func TestCLIOperationsRecordTheCaller(t *testing.T) {
 		t.Errorf("frozenBy = %q, want alice", f.Spec.FrozenBy)
 	}
 }
+
+// The mode verbs (flotilla rollout immediate / force) record the caller in
+// policyChange, and are the platform's.
+func TestModeVerbsArePlatformOnlyAndRecordTheCaller(t *testing.T) {
+	ctx := testContext(t)
+	team, _, teamCfg, platformCfg := actorsSetup(t, ctx)
+	teamRollout(t, ctx, "mode-immediate")
+	teamRollout(t, ctx, "mode-deadline", func(r *fleetv1alpha1.Rollout) {
+		r.Spec.UpdatePolicy = fleetv1alpha1.UpdatePolicy{Mode: fleetv1alpha1.UpdateModeDeadline,
+			Deadline: &metav1.Time{Time: time.Now().Add(24 * time.Hour).Truncate(time.Second)}}
+	})
+	waitPolicy(t, ctx, team, "mode-immediate")
+
+	alice, err := New(teamCfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pat, err := New(platformCfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = alice.SwitchToImmediate(ctx, actorsNS, "mode-immediate", "skip the waves")
+	wantRefused(t, "team: immediate", err, "only the platform may change")
+	_, err = alice.ForceDeadline(ctx, actorsNS, "mode-deadline", "now")
+	wantRefused(t, "team: force", err, "only the platform may change")
+
+	if _, err := pat.SwitchToImmediate(ctx, actorsNS, "mode-immediate", "CVE-1"); err != nil {
+		t.Fatalf("platform: immediate: %v", err)
+	}
+	if _, err := pat.ForceDeadline(ctx, actorsNS, "mode-deadline", "enough waiting"); err != nil {
+		t.Fatalf("platform: force: %v", err)
+	}
+	for _, name := range []string{"mode-immediate", "mode-deadline"} {
+		got := &fleetv1alpha1.Rollout{}
+		if err := adminClient(t).Get(ctx, client.ObjectKey{Namespace: actorsNS, Name: name}, got); err != nil {
+			t.Fatal(err)
+		}
+		if got.Spec.PolicyChange == nil || got.Spec.PolicyChange.By != platUser {
+			t.Errorf("%s: policyChange = %+v, want by pat", name, got.Spec.PolicyChange)
+		}
+		if name == "mode-immediate" && got.Spec.UpdatePolicy.Mode != fleetv1alpha1.UpdateModeImmediate {
+			t.Errorf("%s: updatePolicy = %+v", name, got.Spec.UpdatePolicy)
+		}
+		if name == "mode-deadline" && got.Spec.UpdatePolicy.Deadline.After(time.Now()) {
+			t.Errorf("%s: deadline %v not forced", name, got.Spec.UpdatePolicy.Deadline)
+		}
+	}
+}
