@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	authorizationv1 "k8s.io/api/authorization/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -131,6 +132,18 @@ func wantAccepted(t *testing.T, what string, err error) {
 // policy: admission policies load a moment after they are created.
 func waitPolicy(t *testing.T, ctx context.Context, team client.Client, name string) {
 	t.Helper()
+	// The expressions type-check against the CRDs' schemas, where a
+	// kube-controller-manager has checked them (test hubs run none: the
+	// refusals below are the real check).
+	for _, policy := range []string{"flotilla-rollout-actors", "flotilla-freeze-actors"} {
+		vap := &admissionregistrationv1.ValidatingAdmissionPolicy{}
+		if err := adminClient(t).Get(ctx, client.ObjectKey{Name: policy}, vap); err != nil {
+			t.Fatal(err)
+		}
+		if tc := vap.Status.TypeChecking; tc != nil && len(tc.ExpressionWarnings) > 0 {
+			t.Errorf("%s: type checking warnings %+v", policy, tc.ExpressionWarnings)
+		}
+	}
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		err := patch(ctx, team, name, `{"spec":{"approvals":[{"wave":"probe","by":"`+cto+`"}]}}`)
