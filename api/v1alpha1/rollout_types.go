@@ -409,6 +409,11 @@ type RolloutStatus struct {
 	// +optional
 	Adoption *AdoptionStatus `json:"adoption,omitempty"`
 
+	// observedPolicyChange is the last spec.policyChange recorded in the
+	// history, so each change of strategy or update policy is recorded once.
+	// +optional
+	ObservedPolicyChange *ChangeRecord `json:"observedPolicyChange,omitempty"`
+
 	// startedAt is when the target set was frozen.
 	// +optional
 	StartedAt *metav1.Time `json:"startedAt,omitempty"`

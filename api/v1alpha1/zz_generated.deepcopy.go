@@ -1523,6 +1523,11 @@ func (in *RolloutStatus) DeepCopyInto(out *RolloutStatus) {
 		*out = new(AdoptionStatus)
 		(*in).DeepCopyInto(*out)
 	}
+	if in.ObservedPolicyChange != nil {
+		in, out := &in.ObservedPolicyChange, &out.ObservedPolicyChange
+		*out = new(ChangeRecord)
+		(*in).DeepCopyInto(*out)
+	}
 	if in.StartedAt != nil {
 		in, out := &in.StartedAt, &out.StartedAt
 		*out = (*in).DeepCopy()

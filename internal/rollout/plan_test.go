@@ -146,6 +146,27 @@ func TestStrategyChangedMidRun(t *testing.T) {
 	}
 }
 
+func TestPolicyChangeIsRecordedOnceWithItsActor(t *testing.T) {
+	f := newFixture(t, strategy(wave("canary"), wave("general", catchAll)),
+		append(clusters("c", 1, "ring", "canary"), clusters("g", 2)...)...)
+	f.plan()
+	n := len(f.d.Status.History)
+	f.in.Strategy = strategy(wave("canary"), wave("general", catchAll, concurrency("1")))
+	f.in.Spec.PolicyChange = ptr(record("pat", t0.Add(time.Minute), "slower general wave"))
+	f.at(time.Minute).plan()
+	h := f.d.Status.History
+	if len(h) != n+1 || h[n].Actor != "pat" || h[n].From != h[n].To || !strings.Contains(h[n].Message, "slower general wave") {
+		t.Fatalf("history %+v, want one entry by pat", h[n:])
+	}
+	if e := f.d.Events[len(f.d.Events)-1]; e.Reason != rollout.ReasonPolicyChanged || !strings.Contains(e.Message, "by pat") {
+		t.Fatalf("event %+v", e)
+	}
+	f.at(2 * time.Minute).plan()
+	if len(f.d.Status.History) != n+1 {
+		t.Fatalf("history %+v: the change recorded again", f.d.Status.History[n:])
+	}
+}
+
 func TestImplicitWaveTakesLastWaveSettings(t *testing.T) {
 	f := newFixture(t, strategy(wave("canary"), wave("bank", approval, concurrency("1"))),
 		cluster("c1", "ring", "canary"), cluster("x1"), cluster("x2"))
