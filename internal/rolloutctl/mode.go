@@ -57,7 +57,7 @@ func (c *Client) ForceDeadline(ctx context.Context, ns, name, message string) (*
 			return false, fmt.Errorf("rollout %s is in %s mode, not Deadline: there is no deadline to force", r.Name, or(p.Mode, fleetv1alpha1.UpdateModeProgressive))
 		}
 		now := c.now()
-		if !p.Deadline.Time.After(now) {
+		if !p.Deadline.After(now) {
 			res.Summary = fmt.Sprintf("the deadline of rollout %s passed at %s; nothing changed", r.Name, p.Deadline.UTC().Format(time.RFC3339))
 			return false, nil
 		}
