@@ -136,6 +136,14 @@ type RolloutSpec struct {
 	// +kubebuilder:default={mode: Progressive}
 	UpdatePolicy UpdatePolicy `json:"updatePolicy,omitempty"`
 
+	// policyChange records who last changed strategyRef, strategy or
+	// updatePolicy (a switch to Immediate, a forced Deadline), when and why.
+	// Changing any of them on an existing Rollout requires a new policyChange
+	// by the requesting user, and the right to update rolloutstrategies
+	// (admission policy flotilla-rollout-actors).
+	// +optional
+	PolicyChange *ChangeRecord `json:"policyChange,omitempty"`
+
 	// desiredState pauses (Paused), resumes (Running, the default) or aborts
 	// (Aborted, terminal) the Rollout.
 	// +optional
@@ -400,6 +408,11 @@ type RolloutStatus struct {
 	// adoption reports Deadline-mode adoption; time left is spec.updatePolicy.deadline minus now.
 	// +optional
 	Adoption *AdoptionStatus `json:"adoption,omitempty"`
+
+	// observedPolicyChange is the last spec.policyChange recorded in the
+	// history, so each change of strategy or update policy is recorded once.
+	// +optional
+	ObservedPolicyChange *ChangeRecord `json:"observedPolicyChange,omitempty"`
 
 	// startedAt is when the target set was frozen.
 	// +optional

@@ -146,8 +146,9 @@ type UpdatePolicy struct {
 }
 
 // ChangeRecord says who asked for a manual change, when and why. The CLI fills
-// it from the caller's identity (SelfSubjectReview); a plain kubectl edit may
-// leave it empty, and the hub then records the actor as "unknown".
+// it from the caller's identity (SelfSubjectReview). The admission policy
+// flotilla-rollout-actors refuses a new or changed record whose by is not the
+// requesting user, so by is always who made the change.
 type ChangeRecord struct {
 	// by is the identity of whoever made the change.
 	// +optional

@@ -1452,6 +1452,11 @@ func (in *RolloutSpec) DeepCopyInto(out *RolloutSpec) {
 		(*in).DeepCopyInto(*out)
 	}
 	in.UpdatePolicy.DeepCopyInto(&out.UpdatePolicy)
+	if in.PolicyChange != nil {
+		in, out := &in.PolicyChange, &out.PolicyChange
+		*out = new(ChangeRecord)
+		(*in).DeepCopyInto(*out)
+	}
 	if in.StateChange != nil {
 		in, out := &in.StateChange, &out.StateChange
 		*out = new(ChangeRecord)
@@ -1516,6 +1521,11 @@ func (in *RolloutStatus) DeepCopyInto(out *RolloutStatus) {
 	if in.Adoption != nil {
 		in, out := &in.Adoption, &out.Adoption
 		*out = new(AdoptionStatus)
+		(*in).DeepCopyInto(*out)
+	}
+	if in.ObservedPolicyChange != nil {
+		in, out := &in.ObservedPolicyChange, &out.ObservedPolicyChange
+		*out = new(ChangeRecord)
 		(*in).DeepCopyInto(*out)
 	}
 	if in.StartedAt != nil {

@@ -22,7 +22,7 @@ func newRolloutCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:     "rollout",
 		Aliases: []string{"rollouts", "ro"},
-		Short:   "Operate Rollouts: approve, pause, resume, abort, roll back, watch",
+		Short:   "Operate Rollouts: approve, pause, resume, abort, roll back, switch mode, watch",
 		Long: `Operate Rollouts on the hub. Each operation is a plain edit of the Rollout's
 spec (kubectl edit does the same), recording who made it (your username on the
 hub, from a SelfSubjectReview), when, and the message you give with -m.
@@ -39,6 +39,8 @@ rollouts live in the instance's namespace (-n).`,
 		newRolloutResumeCommand(),
 		newRolloutAbortCommand(),
 		newRolloutRollbackCommand(),
+		newRolloutImmediateCommand(),
+		newRolloutForceCommand(),
 	)
 	return cmd
 }

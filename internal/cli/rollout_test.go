@@ -34,6 +34,11 @@ func TestRolloutFlags(t *testing.T) {
 			return o.toRevision == "app-r0" && o.message == "broke"
 		})
 	})
+	t.Run("immediate and force", func(t *testing.T) {
+		checkFlags(t, &rolloutImmediateOptions{}, []string{"-m", "CVE-1"}, "", func(o *rolloutImmediateOptions) bool { return o.message == "CVE-1" })
+		checkFlags(t, &rolloutImmediateOptions{}, []string{}, "-m REASON is required", nil)
+		checkFlags(t, &rolloutForceOptions{}, []string{"-n", "team-a"}, "", func(o *rolloutForceOptions) bool { return o.namespace == "team-a" })
+	})
 	t.Run("status", func(t *testing.T) {
 		checkFlags(t, &rolloutStatusOptions{}, []string{"-w", "-o", "json"}, "", func(o *rolloutStatusOptions) bool { return o.watch && o.output == "json" })
 		checkFlags(t, &rolloutStatusOptions{}, []string{}, "", func(o *rolloutStatusOptions) bool { return !o.watch && o.output == "" })
@@ -55,7 +60,7 @@ func TestRolloutFlags(t *testing.T) {
 // (list none); the fleet verbs are at the top.
 func TestRolloutCommandTree(t *testing.T) {
 	root := newRootCommand()
-	for _, verb := range []string{"approve", "pause", "resume", "abort", "rollback", "status", "history"} {
+	for _, verb := range []string{"approve", "pause", "resume", "abort", "rollback", "immediate", "force", "status", "history"} {
 		cmd, _, err := root.Find([]string{"rollout", verb})
 		if err != nil || cmd.Name() != verb {
 			t.Fatalf("rollout %s: %v", verb, err)

@@ -39,12 +39,21 @@ func Plan(in Input) (Decision, error) {
 		return Decision{}, fmt.Errorf("resolving wave policy: %w", err)
 	}
 	o := p.decide()
+	policyChanged := p.newPolicyChange()
 	switch {
 	case starting:
 		o = p.startOutcome(o)
 	case relaid:
-		o.force, o.warning, o.actor, o.reason = true, true, ActorUnknown, ReasonModeChanged
+		o.force, o.warning, o.actor, o.reason = true, true, changeActor(p.in.Spec.PolicyChange), ReasonModeChanged
 		o.cause = "update mode changed to Immediate; every remaining target now moves in one wave: " + p.in.Spec.UpdatePolicy.Reason
+	case policyChanged:
+		// Recorded where the rollout stands, before what it does next.
+		pc := p.in.Spec.PolicyChange
+		p.transition(outcome{phase: p.st.Phase, wave: p.st.CurrentWave, force: true, actor: changeActor(pc), reason: ReasonPolicyChanged,
+			cause: join("strategy or update policy changed (mode "+string(mode(p.in.Spec))+")", pc.Message)})
+	}
+	if policyChanged {
+		p.st.ObservedPolicyChange = p.in.Spec.PolicyChange.DeepCopy()
 	}
 	p.transition(o)
 	p.rollup()
@@ -342,6 +351,18 @@ func (p *planner) anyTouched() bool {
 		}
 	}
 	return false
+}
+
+// newPolicyChange reports whether spec.policyChange is one the history has
+// not recorded yet.
+func (p *planner) newPolicyChange() bool {
+	pc := p.in.Spec.PolicyChange
+	if pc == nil {
+		return false
+	}
+	seen := p.prev.ObservedPolicyChange
+	return seen == nil || seen.By != pc.By || seen.Message != pc.Message ||
+		(seen.At == nil) != (pc.At == nil) || (seen.At != nil && !seen.At.Equal(pc.At))
 }
 
 // actorOf is who, or "unknown".

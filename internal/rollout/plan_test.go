@@ -146,6 +146,27 @@ func TestStrategyChangedMidRun(t *testing.T) {
 	}
 }
 
+func TestPolicyChangeIsRecordedOnceWithItsActor(t *testing.T) {
+	f := newFixture(t, strategy(wave("canary"), wave("general", catchAll)),
+		append(clusters("c", 1, "ring", "canary"), clusters("g", 2)...)...)
+	f.plan()
+	n := len(f.d.Status.History)
+	f.in.Strategy = strategy(wave("canary"), wave("general", catchAll, concurrency("1")))
+	f.in.Spec.PolicyChange = ptr(record("pat", t0.Add(time.Minute), "slower general wave"))
+	f.at(time.Minute).plan()
+	h := f.d.Status.History
+	if len(h) != n+1 || h[n].Actor != "pat" || h[n].From != h[n].To || !strings.Contains(h[n].Message, "slower general wave") {
+		t.Fatalf("history %+v, want one entry by pat", h[n:])
+	}
+	if e := f.d.Events[len(f.d.Events)-1]; e.Reason != rollout.ReasonPolicyChanged || !strings.Contains(e.Message, "by pat") {
+		t.Fatalf("event %+v", e)
+	}
+	f.at(2 * time.Minute).plan()
+	if len(f.d.Status.History) != n+1 {
+		t.Fatalf("history %+v: the change recorded again", f.d.Status.History[n:])
+	}
+}
+
 func TestImplicitWaveTakesLastWaveSettings(t *testing.T) {
 	f := newFixture(t, strategy(wave("canary"), wave("bank", approval, concurrency("1"))),
 		cluster("c1", "ring", "canary"), cluster("x1"), cluster("x2"))
@@ -587,11 +608,12 @@ func TestSwitchToImmediateMidRun(t *testing.T) {
 	f.at(time.Minute).healthyAll().plan()
 	f.wantPhase(fleetv1alpha1.RolloutPhaseBaking, "canary")
 	f.in.Spec.UpdatePolicy = fleetv1alpha1.UpdatePolicy{Mode: fleetv1alpha1.UpdateModeImmediate, Reason: "exploited in the wild"}
+	f.in.Spec.PolicyChange = ptr(record("security@example.com", t0.Add(2*time.Minute), "exploited in the wild"))
 	f.at(2 * time.Minute).plan()
 	f.wantPhase(fleetv1alpha1.RolloutPhaseProgressing, rollout.ImmediateWaveName)
 	f.wantAdmitted("g-1", "g-2", "g-3")
-	if h := f.lastHistory(); !strings.Contains(h.Message, "exploited in the wild") {
-		t.Fatalf("history %+v", h)
+	if h := f.lastHistory(); !strings.Contains(h.Message, "exploited in the wild") || h.Actor != "security@example.com" {
+		t.Fatalf("history %+v, want the switch by security@example.com", h)
 	}
 
 	// A halted rollout switched to Immediate stays halted until resumed,
@@ -638,15 +660,18 @@ func TestDeadlineMode(t *testing.T) {
 		}
 	}
 
-	// At the deadline the rest are forced through the waves.
-	f.at(time.Hour).healthy("g-2").plan()
+	// At the deadline the rest are forced through the waves; the
+	// platform engineer who moved the deadline to now is the actor.
+	f.in.Spec.UpdatePolicy.Deadline = ptr(metav1.NewTime(t0.Add(50 * time.Minute)))
+	f.in.Spec.PolicyChange = ptr(record("pat", t0.Add(50*time.Minute), "enough waiting"))
+	f.at(50 * time.Minute).healthy("g-2").plan()
 	f.wantPhase(fleetv1alpha1.RolloutPhaseProgressing, "canary")
 	f.wantAdmitted("c-1")
-	if a := f.d.Status.Adoption; a.ForcedAt == nil || !a.ForcedAt.Time.Equal(t0.Add(time.Hour)) {
+	if a := f.d.Status.Adoption; a.ForcedAt == nil || !a.ForcedAt.Time.Equal(t0.Add(50*time.Minute)) {
 		t.Fatalf("adoption %+v", a)
 	}
-	if h := f.lastHistory(); !strings.Contains(h.Message, "deadline") {
-		t.Fatalf("history %+v", h)
+	if h := f.lastHistory(); !strings.Contains(h.Message, "deadline") || h.Actor != "pat" {
+		t.Fatalf("history %+v, want the deadline forced by pat", h)
 	}
 	f.at(61 * time.Minute).healthyAll().plan()
 	f.at(62 * time.Minute).healthyAll().plan()

@@ -37,6 +37,12 @@ func (p *planner) advanceWaves(hold bool) outcome {
 		}
 		if forced {
 			o.reason, o.cause = fleetv1alpha1.ReasonDeadlineReached, join("the deadline passed; the rest are forced through the waves", o.cause)
+			// Whoever last changed the update policy set the deadline
+			// (moving it to now forces the rollout); otherwise it is the
+			// Promise's, and the step the hub's.
+			if pc := p.in.Spec.PolicyChange; pc != nil {
+				o.actor = changeActor(pc)
+			}
 		}
 		return o
 	}

@@ -165,4 +165,5 @@ const (
 	ReasonImmediateRollout = "ImmediateRollout"
 	ReasonCannotRollBack   = "CannotRollBack"
 	ReasonModeChanged      = "ModeChanged"
+	ReasonPolicyChanged    = "PolicyChanged"
 )

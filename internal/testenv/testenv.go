@@ -12,6 +12,7 @@ import (
 	_ "embed"
 	"errors"
 	"fmt"
+	hubconfig "github.com/flotilla-dev/flotilla/config/hub"
 	"net"
 	"os"
 	"path/filepath"
@@ -483,7 +484,31 @@ func (c *ControlPlane) processes() []*process {
 	return append([]*process(nil), c.procs...)
 }
 
-// InstallCRDs installs CRDs into this control plane and waits until they are Established.
+// InstallCRDs installs CRDs into this control plane and waits until they are
+// Established. When they include Flotilla's Rollout CRD, it also installs the
+// admission policies every hub runs with (config/hub/actors-policy.yaml), so
+// that every test hub and `flotilla dev up` enforce them.
 func (c *ControlPlane) InstallCRDs(ctx context.Context, crds []*apiextensionsv1.CustomResourceDefinition) error {
-	return kube.InstallCRDs(ctx, c.RESTConfig, crds)
+	if err := kube.InstallCRDs(ctx, c.RESTConfig, crds); err != nil {
+		return err
+	}
+	for _, crd := range crds {
+		if crd.Name == rolloutCRD {
+			return c.InstallHubPolicies(ctx)
+		}
+	}
+	return nil
+}
+
+// rolloutCRD names the CRD of Rollouts.
+const rolloutCRD = "rollouts.fleet.flotilla.dev"
+
+// InstallHubPolicies installs the hub's admission policies
+// (config/hub/actors-policy.yaml).
+func (c *ControlPlane) InstallHubPolicies(ctx context.Context) error {
+	policies, bindings, err := hubconfig.ActorPolicies()
+	if err != nil {
+		return err
+	}
+	return kube.InstallAdmissionPolicies(ctx, c.RESTConfig, policies, bindings)
 }

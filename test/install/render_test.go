@@ -39,6 +39,8 @@ func TestHubKustomization(t *testing.T) {
 		"Service/flotilla-system/flotilla-hub-metrics", "ServiceAccount/flotilla-system/flotilla-hub",
 		"ValidatingAdmissionPolicy//flotilla-promise-api", "ValidatingAdmissionPolicyBinding//flotilla-promise-api",
 		"ValidatingAdmissionPolicy//flotilla-team-overrides", "ValidatingAdmissionPolicyBinding//flotilla-team-overrides",
+		"ValidatingAdmissionPolicy//flotilla-rollout-actors", "ValidatingAdmissionPolicyBinding//flotilla-rollout-actors",
+		"ValidatingAdmissionPolicy//flotilla-freeze-actors", "ValidatingAdmissionPolicyBinding//flotilla-freeze-actors",
 	}
 	for _, c := range crds {
 		want = append(want, "CustomResourceDefinition//"+c.Name)
@@ -233,6 +235,7 @@ func TestChartValues(t *testing.T) {
 		"instanceAPIGroups":  []any{"db.example.com", "web.example.com"},
 		"promiseAPIPolicy":   false,
 		"teamOverridePolicy": false,
+		"actorsPolicy":       false,
 	})
 	d := typed(t, find(t, objs, "Deployment", "flotilla-hub"), &appsv1.Deployment{})
 	c := d.Spec.Template.Spec.Containers[0]

@@ -195,6 +195,7 @@ func (r *run) apply(st Step, now time.Time) (string, error) {
 		return "superseded by " + st.SupersededBy, nil
 	case st.Mode == fleetv1alpha1.UpdateModeImmediate || st.Mode == fleetv1alpha1.UpdateModeProgressive:
 		r.spec.UpdatePolicy = fleetv1alpha1.UpdatePolicy{Mode: st.Mode, Reason: st.Message}
+		r.spec.PolicyChange = &rec
 		return fmt.Sprintf("mode %s (%s)", st.Mode, or(st.By, "?")), nil
 	}
 	return "", fmt.Errorf("step does nothing")

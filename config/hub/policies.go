@@ -1,0 +1,47 @@
+// Package hub embeds the hub's admission policies that every hub runs with,
+// so that test hubs and `flotilla dev up` install the very manifests
+// config/hub ships (the chart holds a copy, checked by test/install).
+package hub
+
+import (
+	_ "embed"
+	"fmt"
+	"strings"
+
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/serializer"
+	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
+)
+
+//go:embed actors-policy.yaml
+var actorsPolicy string
+
+// ActorPolicies decodes the ValidatingAdmissionPolicies and bindings of
+// actors-policy.yaml: the "by" of every change on a Rollout or FleetFreeze is
+// the requesting user, and only the platform changes a Rollout's strategy or
+// update policy. Each call returns fresh objects.
+func ActorPolicies() ([]*admissionregistrationv1.ValidatingAdmissionPolicy, []*admissionregistrationv1.ValidatingAdmissionPolicyBinding, error) {
+	scheme := runtime.NewScheme()
+	utilruntime.Must(admissionregistrationv1.AddToScheme(scheme))
+	decoder := serializer.NewCodecFactory(scheme).UniversalDeserializer()
+	var (
+		policies []*admissionregistrationv1.ValidatingAdmissionPolicy
+		bindings []*admissionregistrationv1.ValidatingAdmissionPolicyBinding
+	)
+	for i, doc := range strings.Split(actorsPolicy, "\n---\n") {
+		obj, _, err := decoder.Decode([]byte(doc), nil, nil)
+		if err != nil {
+			return nil, nil, fmt.Errorf("decoding document %d of actors-policy.yaml: %w", i, err)
+		}
+		switch o := obj.(type) {
+		case *admissionregistrationv1.ValidatingAdmissionPolicy:
+			policies = append(policies, o)
+		case *admissionregistrationv1.ValidatingAdmissionPolicyBinding:
+			bindings = append(bindings, o)
+		default:
+			return nil, nil, fmt.Errorf("document %d of actors-policy.yaml is a %T", i, obj)
+		}
+	}
+	return policies, bindings, nil
+}

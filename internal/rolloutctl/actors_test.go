@@ -1,0 +1,364 @@
+package rolloutctl
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
+	authorizationv1 "k8s.io/api/authorization/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
+	"github.com/flotilla-dev/flotilla/internal/kube"
+	"github.com/flotilla-dev/flotilla/internal/testenv"
+)
+
+// The hub's admission policies (config/hub/actors-policy.yaml) are installed
+// on every test hub: these tests act as a team member and as a platform
+// engineer, impersonated, with the per-team RBAC of
+// docs/howto/per-team-setup.md.
+
+const (
+	actorsNS = "team-actors"
+	teamUser = "alice"
+	platUser = "pat"
+	cto      = "cto@example.com"
+)
+
+// actorsSetup grants the team (alice, group team-actors) the per-team rights
+// on actorsNS, plus creating FleetFreezes, and the platform (pat) the rights
+// of a platform engineer; it returns clients acting as each.
+func actorsSetup(t *testing.T, ctx context.Context) (team, platform client.WithWatch, teamCfg, platformCfg *rest.Config) {
+	t.Helper()
+	admin := adminClient(t)
+	ensureNamespace(t, ctx, admin, actorsNS)
+	objs := []client.Object{
+		&rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: "actors-tenant"}, Rules: []rbacv1.PolicyRule{
+			{APIGroups: []string{fleetv1alpha1.Group}, Resources: []string{"rollouts"}, Verbs: []string{"get", "list", "watch", "patch"}},
+			// Not in the per-team how-to: lets the test show a forged frozenBy is refused.
+			{APIGroups: []string{fleetv1alpha1.Group}, Resources: []string{"fleetfreezes"}, Verbs: []string{"get", "list", "create", "update", "patch", "delete"}},
+			{APIGroups: []string{fleetv1alpha1.Group}, Resources: []string{"rolloutstrategies"}, Verbs: []string{"get", "list", "watch"}},
+		}},
+		&rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Name: "actors-tenant", Namespace: actorsNS},
+			RoleRef:  rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "actors-tenant"},
+			Subjects: []rbacv1.Subject{{APIGroup: rbacv1.GroupName, Kind: "Group", Name: "team-actors"}}},
+		&rbacv1.ClusterRoleBinding{ObjectMeta: metav1.ObjectMeta{Name: "actors-tenant-freeze"},
+			RoleRef:  rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "actors-tenant"},
+			Subjects: []rbacv1.Subject{{APIGroup: rbacv1.GroupName, Kind: "Group", Name: "team-actors"}}},
+		&rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: "actors-platform"}, Rules: []rbacv1.PolicyRule{
+			{APIGroups: []string{fleetv1alpha1.Group}, Resources: []string{"rollouts", "rolloutstrategies", "fleetfreezes"}, Verbs: []string{"*"}},
+		}},
+		&rbacv1.ClusterRoleBinding{ObjectMeta: metav1.ObjectMeta{Name: "actors-platform"},
+			RoleRef:  rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "actors-platform"},
+			Subjects: []rbacv1.Subject{{APIGroup: rbacv1.GroupName, Kind: "User", Name: platUser}}},
+	}
+	for _, o := range objs {
+		if err := admin.Create(ctx, o); err != nil && !apierrors.IsAlreadyExists(err) {
+			t.Fatal(err)
+		}
+	}
+	teamCfg = rest.CopyConfig(hub.RESTConfig)
+	teamCfg.Impersonate = rest.ImpersonationConfig{UserName: teamUser, Groups: []string{"team-actors", "system:authenticated"}}
+	platformCfg = rest.CopyConfig(hub.RESTConfig)
+	platformCfg.Impersonate = rest.ImpersonationConfig{UserName: platUser, Groups: []string{"platform", "system:authenticated"}}
+	testenv.WaitAllowed(t, teamCfg, authorizationv1.ResourceAttributes{Namespace: actorsNS, Verb: "patch", Group: fleetv1alpha1.Group, Resource: "rollouts"})
+	testenv.WaitAllowed(t, teamCfg, authorizationv1.ResourceAttributes{Verb: "create", Group: fleetv1alpha1.Group, Resource: "fleetfreezes"})
+	testenv.WaitAllowed(t, platformCfg, authorizationv1.ResourceAttributes{Namespace: actorsNS, Verb: "patch", Group: fleetv1alpha1.Group, Resource: "rollouts"})
+	testenv.WaitAllowed(t, platformCfg, authorizationv1.ResourceAttributes{Verb: "update", Group: fleetv1alpha1.Group, Resource: "rolloutstrategies"})
+	newc := func(cfg *rest.Config) client.WithWatch {
+		c, err := client.NewWithWatch(cfg, client.Options{Scheme: kube.NewScheme()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	return newc(teamCfg), newc(platformCfg), teamCfg, platformCfg
+}
+
+// teamRollout creates, as admin, an instance Rollout in actorsNS the way the
+// hub does: Progressive, with the Promise's strategy.
+func teamRollout(t *testing.T, ctx context.Context, name string, edit ...func(*fleetv1alpha1.Rollout)) {
+	t.Helper()
+	r := &fleetv1alpha1.Rollout{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: actorsNS},
+		Spec: fleetv1alpha1.RolloutSpec{
+			Subject:        fleetv1alpha1.RolloutSubject{Promise: "app", Instance: &fleetv1alpha1.LocalObjectReference{Name: "db"}},
+			FromRevision:   "db-r1",
+			TargetRevision: "db-r2",
+			UpdatePolicy:   fleetv1alpha1.UpdatePolicy{Mode: fleetv1alpha1.UpdateModeProgressive},
+		},
+	}
+	for _, fn := range edit {
+		fn(r)
+	}
+	if err := adminClient(t).Create(ctx, r); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// patch merge-patches Rollout actorsNS/name as c.
+func patch(ctx context.Context, c client.Client, name, body string) error {
+	r := &fleetv1alpha1.Rollout{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: actorsNS}}
+	return c.Patch(ctx, r, client.RawPatch(types.MergePatchType, []byte(body)))
+}
+
+// wantRefused fails unless err is the admission policy's refusal mentioning want.
+func wantRefused(t *testing.T, what string, err error, want string) {
+	t.Helper()
+	if err == nil {
+		t.Errorf("%s: accepted, want refused", what)
+		return
+	}
+	if !apierrors.IsForbidden(err) && !apierrors.IsInvalid(err) || !strings.Contains(err.Error(), want) {
+		t.Errorf("%s: %v, want a refusal saying %q", what, err, want)
+	}
+}
+
+func wantAccepted(t *testing.T, what string, err error) {
+	t.Helper()
+	if err != nil {
+		t.Errorf("%s: %v, want accepted", what, err)
+	}
+}
+
+// waitPolicy waits until the API server enforces the freshly installed
+// policy: admission policies load a moment after they are created.
+func waitPolicy(t *testing.T, ctx context.Context, team client.Client, name string) {
+	t.Helper()
+	// The expressions type-check against the CRDs' schemas, where a
+	// kube-controller-manager has checked them (test hubs run none: the
+	// refusals below are the real check).
+	for _, policy := range []string{"flotilla-rollout-actors", "flotilla-freeze-actors"} {
+		vap := &admissionregistrationv1.ValidatingAdmissionPolicy{}
+		if err := adminClient(t).Get(ctx, client.ObjectKey{Name: policy}, vap); err != nil {
+			t.Fatal(err)
+		}
+		if tc := vap.Status.TypeChecking; tc != nil && len(tc.ExpressionWarnings) > 0 {
+			t.Errorf("%s: type checking warnings %+v", policy, tc.ExpressionWarnings)
+		}
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		err := patch(ctx, team, name, `{"spec":{"approvals":[{"wave":"probe","by":"`+cto+`"}]}}`)
+		if err != nil {
+			return
+		}
+		_ = patch(ctx, adminClient(t), name, `{"spec":{"approvals":null}}`)
+		if time.Now().After(deadline) {
+			t.Fatal("the admission policy flotilla-rollout-actors is not enforced after 30s")
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+func TestForgedActorsAreRefused(t *testing.T) {
+	ctx := testContext(t)
+	team, _, _, _ := actorsSetup(t, ctx)
+	teamRollout(t, ctx, "forged", func(r *fleetv1alpha1.Rollout) {
+		r.Spec.Approvals = []fleetv1alpha1.Approval{{Wave: "dev", ChangeRecord: fleetv1alpha1.ChangeRecord{By: "bob", Message: "given earlier"}}}
+	})
+	waitPolicy(t, ctx, team, "forged")
+
+	// approvals: a new approval names the caller; an existing one stays.
+	wantRefused(t, "approval by the CTO", patch(ctx, team, "forged",
+		`{"spec":{"approvals":[{"wave":"dev","by":"bob","message":"given earlier"},{"wave":"prod","by":"`+cto+`"}]}}`), "set by to alice")
+	wantRefused(t, "approval without by", patch(ctx, team, "forged",
+		`{"spec":{"approvals":[{"wave":"dev","by":"bob","message":"given earlier"},{"wave":"prod"}]}}`), "set by to alice")
+	wantRefused(t, "bob's approval rewritten", patch(ctx, team, "forged",
+		`{"spec":{"approvals":[{"wave":"dev","by":"bob","message":"changed"}]}}`), "set by to alice")
+	wantAccepted(t, "approval by the caller", patch(ctx, team, "forged",
+		`{"spec":{"approvals":[{"wave":"dev","by":"bob","message":"given earlier"},{"wave":"prod","by":"alice"}]}}`))
+
+	// stateChange: a new record names the caller, and comes with any desiredState change.
+	wantRefused(t, "pause by the CTO", patch(ctx, team, "forged",
+		`{"spec":{"desiredState":"Paused","stateChange":{"by":"`+cto+`"}}}`), "set stateChange.by to alice")
+	wantAccepted(t, "pause by the caller", patch(ctx, team, "forged",
+		`{"spec":{"desiredState":"Paused","stateChange":{"by":"alice","message":"look"}}}`))
+	wantRefused(t, "resume keeping alice's record", patch(ctx, adminAsTeam(t, "bob"), "forged",
+		`{"spec":{"desiredState":"Running"}}`), "needs a new stateChange")
+
+	// rollback
+	wantRefused(t, "rollback by the CTO", patch(ctx, team, "forged",
+		`{"spec":{"rollback":{"by":"`+cto+`"}}}`), "set rollback.by to alice")
+	wantAccepted(t, "rollback by the caller", patch(ctx, team, "forged",
+		`{"spec":{"rollback":{"by":"alice","message":"bad"}}}`))
+
+	got := &fleetv1alpha1.Rollout{}
+	if err := adminClient(t).Get(ctx, client.ObjectKey{Namespace: actorsNS, Name: "forged"}, got); err != nil {
+		t.Fatal(err)
+	}
+	if a := approvalOf(got, "dev"); a == nil || a.By != "bob" {
+		t.Errorf("bob's approval = %+v, want kept", a)
+	}
+	if a := approvalOf(got, "prod"); a == nil || a.By != teamUser {
+		t.Errorf("prod approval = %+v, want alice's", a)
+	}
+	if got.Spec.StateChange == nil || got.Spec.StateChange.By != teamUser || got.Spec.Rollback == nil || got.Spec.Rollback.By != teamUser {
+		t.Errorf("stateChange = %+v, rollback = %+v, want alice's", got.Spec.StateChange, got.Spec.Rollback)
+	}
+
+	// frozenBy
+	freeze := func(name, by string) *fleetv1alpha1.FleetFreeze {
+		return &fleetv1alpha1.FleetFreeze{ObjectMeta: metav1.ObjectMeta{Name: name},
+			Spec: fleetv1alpha1.FleetFreezeSpec{Reason: "incident", FrozenBy: by}}
+	}
+	wantRefused(t, "freeze by the CTO", team.Create(ctx, freeze("actors-forged", cto)), "set frozenBy to alice")
+	wantRefused(t, "freeze without frozenBy", team.Create(ctx, freeze("actors-anon", "")), "set frozenBy to alice")
+	f := freeze("actors-own", teamUser)
+	wantAccepted(t, "freeze by the caller", team.Create(ctx, f))
+	t.Cleanup(func() { _ = adminClient(t).Delete(context.Background(), f) })
+	wantRefused(t, "freeze handed to the CTO", team.Patch(ctx, f, client.RawPatch(types.MergePatchType,
+		[]byte(`{"spec":{"frozenBy":"`+cto+`"}}`))), "set frozenBy to alice")
+	wantAccepted(t, "freeze metadata-only update", team.Patch(ctx, f, client.RawPatch(types.MergePatchType,
+		[]byte(`{"metadata":{"labels":{"seen":"yes"}}}`))))
+}
+
+// adminAsTeam is a client acting as another member of the team.
+func adminAsTeam(t *testing.T, user string) client.Client {
+	t.Helper()
+	cfg := rest.CopyConfig(hub.RESTConfig)
+	cfg.Impersonate = rest.ImpersonationConfig{UserName: user, Groups: []string{"team-actors", "system:authenticated"}}
+	c, err := client.New(cfg, client.Options{Scheme: kube.NewScheme()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func TestOnlyThePlatformChangesStrategyOrMode(t *testing.T) {
+	ctx := testContext(t)
+	team, platform, _, _ := actorsSetup(t, ctx)
+	teamRollout(t, ctx, "gates", func(r *fleetv1alpha1.Rollout) {
+		r.Spec.StrategyRef = &fleetv1alpha1.LocalObjectReference{Name: "careful"}
+	})
+	waitPolicy(t, ctx, team, "gates")
+
+	for _, tc := range []struct{ what, body string }{
+		{"inline strategy", `{"spec":{"strategyRef":null,"strategy":{"waves":[{"name":"all","selector":{}}]},"policyChange":{"by":"alice"}}}`},
+		{"strategyRef", `{"spec":{"strategyRef":{"name":"yolo"},"policyChange":{"by":"alice"}}}`},
+		{"Immediate", `{"spec":{"updatePolicy":{"mode":"Immediate","reason":"now"},"policyChange":{"by":"alice"}}}`},
+	} {
+		wantRefused(t, "team: "+tc.what, patch(ctx, team, "gates", tc.body), "only the platform may change")
+	}
+
+	wantRefused(t, "platform: Immediate without a record", patch(ctx, platform, "gates",
+		`{"spec":{"updatePolicy":{"mode":"Immediate","reason":"CVE"}}}`), "needs a new policyChange")
+	wantRefused(t, "platform: Immediate recorded as the CTO", patch(ctx, platform, "gates",
+		`{"spec":{"updatePolicy":{"mode":"Immediate","reason":"CVE"},"policyChange":{"by":"`+cto+`"}}}`), "set policyChange.by to pat")
+	wantAccepted(t, "platform: Immediate", patch(ctx, platform, "gates",
+		`{"spec":{"updatePolicy":{"mode":"Immediate","reason":"CVE"},"policyChange":{"by":"pat","message":"CVE"}}}`))
+	wantAccepted(t, "platform: strategyRef", patch(ctx, platform, "gates",
+		`{"spec":{"strategyRef":{"name":"fast"},"policyChange":{"by":"pat","message":"faster"}}}`))
+
+	// The team still operates the Rollout, with pat's record left as it is.
+	wantAccepted(t, "team: approval after the platform's change", patch(ctx, team, "gates",
+		`{"spec":{"approvals":[{"wave":"prod","by":"alice"}]}}`))
+}
+
+// The CLI's operations fill by from a SelfSubjectReview: they pass the
+// policy and record the caller.
+func TestCLIOperationsRecordTheCaller(t *testing.T) {
+	ctx := testContext(t)
+	team, _, teamCfg, _ := actorsSetup(t, ctx)
+	teamRollout(t, ctx, "cli-ops", func(r *fleetv1alpha1.Rollout) {
+		r.Spec.Approvals = []fleetv1alpha1.Approval{{Wave: "dev", ChangeRecord: fleetv1alpha1.ChangeRecord{By: "bob"}}}
+	})
+	waitPolicy(t, ctx, team, "cli-ops")
+
+	c, err := New(teamCfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Approve(ctx, actorsNS, "cli-ops", ApproveOptions{Wave: "prod", Message: "ok"}); err != nil {
+		t.Fatalf("approve: %v", err)
+	}
+	if _, err := c.Pause(ctx, actorsNS, "cli-ops", "look"); err != nil {
+		t.Fatalf("pause: %v", err)
+	}
+	if _, err := c.Resume(ctx, actorsNS, "cli-ops", "go"); err != nil {
+		t.Fatalf("resume: %v", err)
+	}
+	if _, err := c.Rollback(ctx, actorsNS, "cli-ops", RollbackOptions{Message: "bad"}); err != nil {
+		t.Fatalf("rollback: %v", err)
+	}
+	f, err := c.Freeze(ctx, FreezeOptions{Name: "actors-cli", Reason: "incident"})
+	if err != nil {
+		t.Fatalf("freeze: %v", err)
+	}
+	t.Cleanup(func() { _ = adminClient(t).Delete(context.Background(), f) })
+
+	got := &fleetv1alpha1.Rollout{}
+	if err := adminClient(t).Get(ctx, client.ObjectKey{Namespace: actorsNS, Name: "cli-ops"}, got); err != nil {
+		t.Fatal(err)
+	}
+	if a := approvalOf(got, "prod"); a == nil || a.By != teamUser {
+		t.Errorf("approval = %+v, want by alice", a)
+	}
+	if a := approvalOf(got, "dev"); a == nil || a.By != "bob" {
+		t.Errorf("bob's approval = %+v, want kept", a)
+	}
+	if got.Spec.StateChange == nil || got.Spec.StateChange.By != teamUser {
+		t.Errorf("stateChange = %+v, want by alice", got.Spec.StateChange)
+	}
+	if got.Spec.Rollback == nil || got.Spec.Rollback.By != teamUser {
+		t.Errorf("rollback = %+v, want by alice", got.Spec.Rollback)
+	}
+	if f.Spec.FrozenBy != teamUser {
+		t.Errorf("frozenBy = %q, want alice", f.Spec.FrozenBy)
+	}
+}
+
+// The mode verbs (flotilla rollout immediate / force) record the caller in
+// policyChange, and are the platform's.
+func TestModeVerbsArePlatformOnlyAndRecordTheCaller(t *testing.T) {
+	ctx := testContext(t)
+	team, _, teamCfg, platformCfg := actorsSetup(t, ctx)
+	teamRollout(t, ctx, "mode-immediate")
+	teamRollout(t, ctx, "mode-deadline", func(r *fleetv1alpha1.Rollout) {
+		r.Spec.UpdatePolicy = fleetv1alpha1.UpdatePolicy{Mode: fleetv1alpha1.UpdateModeDeadline,
+			Deadline: &metav1.Time{Time: time.Now().Add(24 * time.Hour).Truncate(time.Second)}}
+	})
+	waitPolicy(t, ctx, team, "mode-immediate")
+
+	alice, err := New(teamCfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pat, err := New(platformCfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = alice.SwitchToImmediate(ctx, actorsNS, "mode-immediate", "skip the waves")
+	wantRefused(t, "team: immediate", err, "only the platform may change")
+	_, err = alice.ForceDeadline(ctx, actorsNS, "mode-deadline", "now")
+	wantRefused(t, "team: force", err, "only the platform may change")
+
+	if _, err := pat.SwitchToImmediate(ctx, actorsNS, "mode-immediate", "CVE-1"); err != nil {
+		t.Fatalf("platform: immediate: %v", err)
+	}
+	if _, err := pat.ForceDeadline(ctx, actorsNS, "mode-deadline", "enough waiting"); err != nil {
+		t.Fatalf("platform: force: %v", err)
+	}
+	for _, name := range []string{"mode-immediate", "mode-deadline"} {
+		got := &fleetv1alpha1.Rollout{}
+		if err := adminClient(t).Get(ctx, client.ObjectKey{Namespace: actorsNS, Name: name}, got); err != nil {
+			t.Fatal(err)
+		}
+		if got.Spec.PolicyChange == nil || got.Spec.PolicyChange.By != platUser {
+			t.Errorf("%s: policyChange = %+v, want by pat", name, got.Spec.PolicyChange)
+		}
+		if name == "mode-immediate" && got.Spec.UpdatePolicy.Mode != fleetv1alpha1.UpdateModeImmediate {
+			t.Errorf("%s: updatePolicy = %+v", name, got.Spec.UpdatePolicy)
+		}
+		if name == "mode-deadline" && got.Spec.UpdatePolicy.Deadline.After(time.Now()) {
+			t.Errorf("%s: deadline %v not forced", name, got.Spec.UpdatePolicy.Deadline)
+		}
+	}
+}
