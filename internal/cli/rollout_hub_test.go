@@ -13,6 +13,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
@@ -28,6 +29,18 @@ func TestRolloutVerbsAgainstAHub(t *testing.T) {
 	c := installCRDs(ctx, t, hub)
 	if err := c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: fleetv1alpha1.PlatformNamespace}}); err != nil {
 		t.Fatal(err)
+	}
+	// The revisions the rollback may name must exist: the CLI checks them.
+	for i, name := range []string{"app-r0", "app-r1", "app-r2"} {
+		rev := &fleetv1alpha1.PromiseRevision{
+			ObjectMeta: metav1.ObjectMeta{Name: name},
+			Spec: fleetv1alpha1.PromiseRevisionSpec{Promise: "app", Revision: int64(i + 1), ContentHash: strings.Repeat("0123456789abcdef", 4),
+				Content: fleetv1alpha1.PromiseContent{API: fleetv1alpha1.PromiseAPI{Group: "platform.example.com", Kind: "App",
+					Schema: runtime.RawExtension{Raw: []byte(`{"type":"object"}`)}}}},
+		}
+		if err := c.Create(ctx, rev); err != nil {
+			t.Fatal(err)
+		}
 	}
 	r := &fleetv1alpha1.Rollout{
 		ObjectMeta: metav1.ObjectMeta{Name: "app-r2", Namespace: fleetv1alpha1.PlatformNamespace},

@@ -24,8 +24,9 @@ alone. The Rollout ends RolledBack.
 
 The revision is --to-revision, or the Rollout's fromRevision. A request cannot be
 withdrawn or changed, so it is refused when one exists, when the Rollout is
-terminal, and for a first rollout (no fromRevision) without --to-revision. It
-wins over a pause and over an abort.`,
+terminal, when --to-revision is not a revision of the Rollout's subject (the
+error lists those it may name), and for a first rollout (no fromRevision)
+without --to-revision. It wins over a pause and over an abort.`,
 		&o.rolloutOptions, o, o.run)
 }
 

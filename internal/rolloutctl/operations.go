@@ -4,11 +4,15 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"sort"
 	"strings"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
 )
@@ -220,6 +224,11 @@ func (c *Client) Rollback(ctx context.Context, ns, name string, opts RollbackOpt
 		case to == r.Spec.TargetRevision:
 			return false, fmt.Errorf("rollout %s targets %s: the rollback revision must be another one", r.Name, to)
 		}
+		if to != "" {
+			if err := c.checkRevisionOf(ctx, r, to); err != nil {
+				return false, err
+			}
+		}
 		rec := c.record(ctx, opts.Message)
 		r.Spec.Rollback = &fleetv1alpha1.RollbackRequest{ToRevision: to, ChangeRecord: rec}
 		res.Summary = fmt.Sprintf("rollback of rollout %s to %s requested by %s: every cluster rendering %s goes back at once; the request cannot be withdrawn",
@@ -318,4 +327,89 @@ func or[T ~string](s, def T) T {
 		return def
 	}
 	return s
+}
+
+// checkRevisionOf refuses a rollback revision that is not one of the
+// Rollout's subject: a typo, or another instance's revision, would leave the
+// Rollout rolling back to something that cannot render. It lists the valid
+// ones, newest first. When the caller may not list revisions, the hub judges.
+func (c *Client) checkRevisionOf(ctx context.Context, r *fleetv1alpha1.Rollout, to string) error {
+	names, err := c.subjectRevisions(ctx, r)
+	if apierrors.IsForbidden(err) {
+		c.warnf("cannot list the revisions of %s to check --to-revision %s: %v", subjectName(r), to, err)
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("listing the revisions of %s: %w", subjectName(r), err)
+	}
+	var valid []string
+	for _, n := range names {
+		if n == to {
+			return nil
+		}
+		if n != r.Spec.TargetRevision {
+			valid = append(valid, n)
+		}
+	}
+	if len(valid) == 0 {
+		return fmt.Errorf("%s is not a revision of %s, which has no other revision than the target %s to roll back to",
+			to, subjectName(r), r.Spec.TargetRevision)
+	}
+	return fmt.Errorf("%s is not a revision of %s; roll back to one of: %s", to, subjectName(r), strings.Join(valid, ", "))
+}
+
+// subjectRevisions lists the revision names of a Rollout's subject, newest
+// first: the Promise's PromiseRevisions, or the instance's ControllerRevisions.
+func (c *Client) subjectRevisions(ctx context.Context, r *fleetv1alpha1.Rollout) ([]string, error) {
+	type rev struct {
+		name    string
+		created time.Time
+	}
+	var revs []rev
+	if inst := r.Spec.Subject.Instance; inst != nil {
+		list := &appsv1.ControllerRevisionList{}
+		if err := c.c.List(ctx, list, client.InNamespace(r.Namespace), client.MatchingLabels{
+			fleetv1alpha1.LabelPromise:  r.Spec.Subject.Promise,
+			fleetv1alpha1.LabelInstance: fleetv1alpha1.WorkLabelValue(inst.Name),
+		}); err != nil {
+			return nil, err
+		}
+		for _, cr := range list.Items {
+			for _, o := range cr.OwnerReferences {
+				if o.Name == inst.Name {
+					revs = append(revs, rev{cr.Name, cr.CreationTimestamp.Time})
+					break
+				}
+			}
+		}
+	} else {
+		list := &fleetv1alpha1.PromiseRevisionList{}
+		if err := c.c.List(ctx, list); err != nil {
+			return nil, err
+		}
+		for _, pr := range list.Items {
+			if pr.Spec.Promise == r.Spec.Subject.Promise {
+				revs = append(revs, rev{pr.Name, pr.CreationTimestamp.Time})
+			}
+		}
+	}
+	sort.SliceStable(revs, func(i, j int) bool {
+		if !revs[i].created.Equal(revs[j].created) {
+			return revs[i].created.After(revs[j].created)
+		}
+		return revs[i].name > revs[j].name
+	})
+	names := make([]string, len(revs))
+	for i, r := range revs {
+		names[i] = r.name
+	}
+	return names, nil
+}
+
+// subjectName says what a Rollout moves, for messages.
+func subjectName(r *fleetv1alpha1.Rollout) string {
+	if inst := r.Spec.Subject.Instance; inst != nil {
+		return "instance " + r.Namespace + "/" + inst.Name + " (Promise " + r.Spec.Subject.Promise + ")"
+	}
+	return "Promise " + r.Spec.Subject.Promise
 }

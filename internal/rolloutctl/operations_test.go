@@ -242,8 +242,25 @@ func TestRollback(t *testing.T) {
 	c, _ := newClient(t, admin, clock.RealClock{})
 	start := time.Now()
 
+	// The Promise's revisions, and another Promise's: a rollback may name only the former.
+	for i, name := range []string{"app-r0", "app-r1", "app-r2", "other-r1"} {
+		promise := strings.Split(name, "-")[0]
+		create(t, ctx, admin, &fleetv1alpha1.PromiseRevision{
+			ObjectMeta: metav1.ObjectMeta{Name: name},
+			Spec: fleetv1alpha1.PromiseRevisionSpec{Promise: promise, Revision: int64(i + 1), ContentHash: strings.Repeat("0123456789abcdef", 4),
+				Content: testPromise(promise, "platform.example.com", "App").Spec.PromiseContent},
+		})
+	}
+
 	givenRollout(t, ctx, admin, "rb", threeWaves(fleetv1alpha1.RolloutPhaseHalted, "canary"))
-	_, err := c.Rollback(ctx, ns, "rb", RollbackOptions{ToRevision: "app-r2"})
+	_, err := c.Rollback(ctx, ns, "rb", RollbackOptions{ToRevision: "nonsense"})
+	wantErr(t, err, "nonsense is not a revision of Promise app; roll back to one of: ", "app-r1", "app-r0")
+	_, err = c.Rollback(ctx, ns, "rb", RollbackOptions{ToRevision: "other-r1"})
+	wantErr(t, err, "other-r1 is not a revision of Promise app")
+	if r := get(t, ctx, admin, "rb"); r.Spec.Rollback != nil {
+		t.Fatalf("a refused rollback was written: %+v", r.Spec.Rollback)
+	}
+	_, err = c.Rollback(ctx, ns, "rb", RollbackOptions{ToRevision: "app-r2"})
 	wantErr(t, err, "rollout rb targets app-r2: the rollback revision must be another one")
 	res, err := c.Rollback(ctx, ns, "rb", RollbackOptions{Message: "canary broke"})
 	if err != nil || !res.Changed || !strings.Contains(res.Summary, "rollback of rollout rb to app-r1 requested by admin") {
