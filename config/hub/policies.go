@@ -17,11 +17,27 @@ import (
 //go:embed actors-policy.yaml
 var actorsPolicy string
 
+//go:embed override-patch-policy.yaml
+var overridePatchPolicy string
+
 // ActorPolicies decodes the ValidatingAdmissionPolicies and bindings of
 // actors-policy.yaml: the "by" of every change on a Rollout or FleetFreeze is
 // the requesting user, and only the platform changes a Rollout's strategy or
 // update policy. Each call returns fresh objects.
 func ActorPolicies() ([]*admissionregistrationv1.ValidatingAdmissionPolicy, []*admissionregistrationv1.ValidatingAdmissionPolicyBinding, error) {
+	return decodePolicies("actors-policy.yaml", actorsPolicy)
+}
+
+// TeamOverridePolicies decodes override-patch-policy.yaml: a team's Override
+// may not change which object it patches nor use $ directives. Test hubs do
+// not install it (the render enforces the same rules; some tests write such
+// Overrides on purpose); its own test does.
+func TeamOverridePolicies() ([]*admissionregistrationv1.ValidatingAdmissionPolicy, []*admissionregistrationv1.ValidatingAdmissionPolicyBinding, error) {
+	return decodePolicies("override-patch-policy.yaml", overridePatchPolicy)
+}
+
+// decodePolicies decodes the policies and bindings of one embedded file.
+func decodePolicies(file, text string) ([]*admissionregistrationv1.ValidatingAdmissionPolicy, []*admissionregistrationv1.ValidatingAdmissionPolicyBinding, error) {
 	scheme := runtime.NewScheme()
 	utilruntime.Must(admissionregistrationv1.AddToScheme(scheme))
 	decoder := serializer.NewCodecFactory(scheme).UniversalDeserializer()
@@ -29,10 +45,10 @@ func ActorPolicies() ([]*admissionregistrationv1.ValidatingAdmissionPolicy, []*a
 		policies []*admissionregistrationv1.ValidatingAdmissionPolicy
 		bindings []*admissionregistrationv1.ValidatingAdmissionPolicyBinding
 	)
-	for i, doc := range strings.Split(actorsPolicy, "\n---\n") {
+	for i, doc := range strings.Split(text, "\n---\n") {
 		obj, _, err := decoder.Decode([]byte(doc), nil, nil)
 		if err != nil {
-			return nil, nil, fmt.Errorf("decoding document %d of actors-policy.yaml: %w", i, err)
+			return nil, nil, fmt.Errorf("decoding document %d of %s: %w", i, file, err)
 		}
 		switch o := obj.(type) {
 		case *admissionregistrationv1.ValidatingAdmissionPolicy:
@@ -40,7 +56,7 @@ func ActorPolicies() ([]*admissionregistrationv1.ValidatingAdmissionPolicy, []*a
 		case *admissionregistrationv1.ValidatingAdmissionPolicyBinding:
 			bindings = append(bindings, o)
 		default:
-			return nil, nil, fmt.Errorf("document %d of actors-policy.yaml is a %T", i, obj)
+			return nil, nil, fmt.Errorf("document %d of %s is a %T", i, file, obj)
 		}
 	}
 	return policies, bindings, nil

@@ -2,20 +2,18 @@ package override
 
 import (
 	"context"
-	"os"
 	"strings"
 	"testing"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/yaml"
 
 	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
 	"github.com/flotilla-dev/flotilla/config/crd"
+	hubconfig "github.com/flotilla-dev/flotilla/config/hub"
 	"github.com/flotilla-dev/flotilla/internal/kube"
 	"github.com/flotilla-dev/flotilla/internal/testenv"
 )
@@ -44,18 +42,12 @@ func TestTeamOverridePolicy(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	raw, err := os.ReadFile("../../../config/hub/override-patch-policy.yaml")
+	policies, bindings, err := hubconfig.TeamOverridePolicies()
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, doc := range strings.Split(string(raw), "\n---\n") {
-		u := &unstructured.Unstructured{}
-		if err := yaml.Unmarshal([]byte(doc), &u.Object); err != nil {
-			t.Fatal(err)
-		}
-		if err := c.Create(ctx, u); err != nil {
-			t.Fatalf("creating %s %s: %v", u.GetKind(), u.GetName(), err)
-		}
+	if err := kube.InstallAdmissionPolicies(ctx, hub.RESTConfig, policies, bindings); err != nil {
+		t.Fatal(err)
 	}
 
 	override := func(ns string, typ fleetv1alpha1.PatchType, patch string) *fleetv1alpha1.Override {
@@ -64,7 +56,7 @@ func TestTeamOverridePolicy(t *testing.T) {
 			Spec:       fleetv1alpha1.OverrideSpec{Type: typ, Patch: runtime.RawExtension{Raw: []byte(patch)}},
 		}
 	}
-	// The policy takes a moment to be enforced once created.
+	// The policy takes a moment to be enforced once installed.
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		err := c.Create(ctx, override("team-a", fleetv1alpha1.PatchJSONMerge, `{"kind":"ClusterRoleBinding"}`), client.DryRunAll)
