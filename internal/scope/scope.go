@@ -28,7 +28,7 @@ func ForInstance(out *v1alpha1.PromiseOutput, namespace, name string) (*v1alpha1
 	}
 	seen := map[string]bool{namespace: true}
 	for _, rule := range out.Namespaces {
-		ns := Expand(rule, namespace, name)
+		ns := expand(rule, namespace, name)
 		if errs := validation.IsDNS1123Label(ns); len(errs) > 0 {
 			return nil, fmt.Errorf("output.namespaces rule %q gives %q for this instance, not a namespace name: %s",
 				rule, ns, strings.Join(errs, "; "))
@@ -42,8 +42,8 @@ func ForInstance(out *v1alpha1.PromiseOutput, namespace, name string) (*v1alpha1
 	return sc, nil
 }
 
-// Expand replaces ${namespace} and ${name} in a namespaces rule.
-func Expand(rule, namespace, name string) string {
+// expand replaces ${namespace} and ${name} in a namespaces rule.
+func expand(rule, namespace, name string) string {
 	return strings.NewReplacer("${namespace}", namespace, "${name}", name).Replace(rule)
 }
 
@@ -57,10 +57,7 @@ type Object struct {
 }
 
 func (o Object) String() string {
-	gk := o.Kind
-	if o.Group != "" {
-		gk += "." + o.Group
-	}
+	gk := groupKind(o.Group, o.Kind)
 	if o.Namespace == "" {
 		return gk + " " + o.Name
 	}
