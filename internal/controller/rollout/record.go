@@ -2,12 +2,9 @@ package rollout
 
 import (
 	"context"
-	"fmt"
-	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
 
@@ -98,22 +95,21 @@ func logAdmissions(ctx context.Context, admissions []rollout.Admission) {
 	}
 }
 
-// block stores the status of a Rollout that cannot be planned, and reports
-// it once when it becomes blocked (or blocked for another reason).
-func (r *Reconciler) block(ctx context.Context, ro *fleetv1alpha1.Rollout, b *blocked, now time.Time) error {
-	old := ro.Status.DeepCopy()
-	if err := r.writeStatus(ctx, ro, blockedStatus(ro, b, now)); err != nil {
+// block stores the status of a Rollout that cannot be planned, as the
+// engine decides it (Stalled with why, or Aborted if an abort is asked
+// for), and reports it once when it becomes blocked or blocked for another
+// reason.
+func (r *Reconciler) block(ctx context.Context, ro *fleetv1alpha1.Rollout, in rollout.Input, b *blocked) error {
+	d := rollout.PlanBlocked(in, rollout.Blocked{Reason: b.reason, Message: b.message})
+	d.Status.ObservedGeneration = ro.Generation
+	old := ro.Status
+	if err := r.writeStatus(ctx, ro, d.Status); err != nil {
 		return err
 	}
-	if old.Phase != ro.Status.Phase {
-		r.Metrics.RolloutTransition(ro.Status.Phase)
+	if len(d.Events) > 0 {
+		ctrl.LoggerFrom(ctx).Info("rollout blocked", "reason", b.reason, "message", b.message, "revision", ro.Spec.TargetRevision)
 	}
-	if prev := meta.FindStatusCondition(old.Conditions, fleetv1alpha1.ConditionStalled); prev != nil &&
-		prev.Status == metav1.ConditionTrue && prev.Reason == b.reason {
-		return nil
-	}
-	r.Recorder.Eventf(ro, nil, corev1.EventTypeWarning, b.reason, eventAction, "%s", fmt.Sprintf("blocked: %s", b.message))
-	ctrl.LoggerFrom(ctx).Info("rollout blocked", "reason", b.reason, "message", b.message, "revision", ro.Spec.TargetRevision)
+	r.record(ctx, ro, in, old, d)
 	return nil
 }
 
