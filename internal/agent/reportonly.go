@@ -139,6 +139,9 @@ func (a *agent) observe(ctx context.Context, work *fleetv1alpha1.Work) []resourc
 			live, err = a.member.get(ctx, d.ref)
 			if err == nil {
 				out[i] = judgeLive(d.ref, live, want, notSynced)
+				if out[i].result == fleetv1alpha1.ApplyResultApplied {
+					a.applier.explain(ctx, &out[i], live)
+				}
 				continue
 			}
 		}
@@ -183,8 +186,8 @@ func reportStatus(prev fleetv1alpha1.WorkStatus, rec *passRecord, now time.Time)
 			st.Resources = append(st.Resources, resourceStatus(*r))
 		}
 		summary.Add(r.health.Status)
-		if r.health.Status == fleetv1alpha1.HealthFailed && firstFailed == nil {
-			firstFailed = r
+		if r.health.Status == fleetv1alpha1.HealthFailed && (firstFailed == nil || firstFailed.cause == nil && r.cause != nil) {
+			firstFailed = r // the first with a cause, else the first
 		}
 		if r.health.Status != fleetv1alpha1.HealthCurrent && firstUnhealthy == nil {
 			firstUnhealthy = r
@@ -216,7 +219,7 @@ func reportStatus(prev fleetv1alpha1.WorkStatus, rec *passRecord, now time.Time)
 	}
 
 	if summary.Failed > 0 {
-		set(fleetv1alpha1.ConditionStalled, metav1.ConditionTrue, fleetv1alpha1.ReasonUnhealthy, healthy.Message)
+		set(fleetv1alpha1.ConditionStalled, metav1.ConditionTrue, healthy.Reason, healthy.Message)
 	} else {
 		meta.RemoveStatusCondition(&st.Conditions, fleetv1alpha1.ConditionStalled)
 	}

@@ -84,8 +84,8 @@ func computeStatus(prev fleetv1alpha1.WorkStatus, rec *passRecord, now time.Time
 			}
 		case fleetv1alpha1.ApplyResultApplied, fleetv1alpha1.ApplyResultSkipped, fleetv1alpha1.ApplyResultNotSynced:
 			summary.Add(r.health.Status)
-			if r.health.Status == fleetv1alpha1.HealthFailed && firstFailedHealth == nil {
-				firstFailedHealth = r
+			if r.health.Status == fleetv1alpha1.HealthFailed && (firstFailedHealth == nil || firstFailedHealth.cause == nil && r.cause != nil) {
+				firstFailedHealth = r // the first with a cause, else the first
 			}
 			if r.health.Status != fleetv1alpha1.HealthCurrent && firstUnhealthy == nil {
 				firstUnhealthy = r
@@ -143,7 +143,7 @@ func computeStatus(prev fleetv1alpha1.WorkStatus, rec *passRecord, now time.Time
 	case permanent > 0:
 		set(fleetv1alpha1.ConditionStalled, metav1.ConditionTrue, fleetv1alpha1.ReasonInvalidSpec, applied.Message)
 	case summary.Failed > 0:
-		set(fleetv1alpha1.ConditionStalled, metav1.ConditionTrue, fleetv1alpha1.ReasonUnhealthy, healthy.Message)
+		set(fleetv1alpha1.ConditionStalled, metav1.ConditionTrue, healthy.Reason, healthy.Message)
 	default:
 		meta.RemoveStatusCondition(&st.Conditions, fleetv1alpha1.ConditionStalled)
 	}
@@ -363,6 +363,7 @@ func resourceStatus(r resourceResult) fleetv1alpha1.ResourceStatus {
 		rs.Message = r.health.Message
 	}
 	rs.Message = truncate(rs.Message)
+	rs.Cause = causeStatus(r.cause)
 	// Keep the API's bounds even for the identity of a malformed manifest.
 	rs.Group, rs.Version, rs.Kind = clip(rs.Group, 253), clip(rs.Version, 63), clip(rs.Kind, 63)
 	rs.Namespace, rs.Name = clip(rs.Namespace, 63), clip(rs.Name, 253)
@@ -379,6 +380,11 @@ func settled(pass *applyPass) bool {
 		case r.result == fleetv1alpha1.ApplyResultApplied || r.result == fleetv1alpha1.ApplyResultSkipped ||
 			r.result == fleetv1alpha1.ApplyResultNotSynced:
 			if r.health.Status == fleetv1alpha1.HealthInProgress || r.health.Status == fleetv1alpha1.HealthUnknown {
+				return false
+			}
+			if r.cause != nil {
+				// Failed by what the member says (a Pod backing off), not by
+				// the object itself: it may recover, look again soon.
 				return false
 			}
 		}
@@ -450,6 +456,13 @@ func setHealthy(set func(condType string, status metav1.ConditionStatus, reason,
 		set(fleetv1alpha1.ConditionHealthy, metav1.ConditionTrue, fleetv1alpha1.ReasonHealthy, summary.String())
 		return true
 	case fleetv1alpha1.HealthFailed:
+		if c := firstFailed.cause; c != nil {
+			// The member's reason is the condition's, so that it travels
+			// as it is to the Rollout's failures, Events and metrics.
+			set(fleetv1alpha1.ConditionHealthy, metav1.ConditionFalse, conditionReason(c.Reason),
+				fmt.Sprintf("%s: %s (%s)", firstFailed.ref, c.Detail(), summary))
+			return false
+		}
 		set(fleetv1alpha1.ConditionHealthy, metav1.ConditionFalse, fleetv1alpha1.ReasonUnhealthy,
 			fmt.Sprintf("%s; %s: %s", summary, firstFailed.ref, firstFailed.health.Message))
 	default:
@@ -457,4 +470,28 @@ func setHealthy(set func(condType string, status metav1.ConditionStatus, reason,
 			fmt.Sprintf("%s; %s: %s", summary, firstUnhealthy.ref, firstUnhealthy.health.Message))
 	}
 	return false
+}
+
+// conditionReason makes a cause's reason a valid condition reason (letters,
+// digits, '_', ',' and ':', starting with a letter, at most 1024 bytes);
+// Unhealthy when nothing of it is.
+func conditionReason(reason string) string {
+	var b strings.Builder
+	for _, r := range reason {
+		switch {
+		case r >= 'A' && r <= 'Z' || r >= 'a' && r <= 'z':
+		case b.Len() > 0 && (r >= '0' && r <= '9' || r == '_' || r == ',' || r == ':'):
+		default:
+			continue
+		}
+		if b.Len() == 128 {
+			break
+		}
+		b.WriteRune(r)
+	}
+	out := strings.TrimRight(b.String(), ",:")
+	if out == "" {
+		return fleetv1alpha1.ReasonUnhealthy
+	}
+	return out
 }
