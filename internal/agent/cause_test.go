@@ -83,7 +83,7 @@ func TestExplainFailsAWorkloadWhosePodBacksOff(t *testing.T) {
 	}
 
 	st := computeStatus(fleetv1alpha1.WorkStatus{}, pass(2, "rev-2", []resourceResult{applied(cmA, fleetv1alpha1.HealthCurrent, ""), r}), t0)
-	msg := `Deployment.apps/ns/b: Pod b-1 container app: Back-off pulling image "bad:1" (1/2 current, 1 failed)`
+	msg := `Deployment ns/b: container app: Back-off pulling image "bad:1" (Pod b-1; 1/2 current, 1 failed)`
 	wantCond(t, st, fleetv1alpha1.ConditionHealthy, metav1.ConditionFalse, "ImagePullBackOff", msg)
 	wantCond(t, st, fleetv1alpha1.ConditionReady, metav1.ConditionFalse, "ImagePullBackOff", msg)
 	wantCond(t, st, fleetv1alpha1.ConditionStalled, metav1.ConditionTrue, "ImagePullBackOff", msg)

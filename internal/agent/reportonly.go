@@ -189,7 +189,7 @@ func reportStatus(prev fleetv1alpha1.WorkStatus, rec *passRecord, now time.Time)
 		if r.health.Status == fleetv1alpha1.HealthFailed && (firstFailed == nil || firstFailed.cause == nil && r.cause != nil) {
 			firstFailed = r // the first with a cause, else the first
 		}
-		if r.health.Status != fleetv1alpha1.HealthCurrent && firstUnhealthy == nil {
+		if r.health.Status != fleetv1alpha1.HealthCurrent && (firstUnhealthy == nil || firstUnhealthy.cause == nil && r.cause != nil) {
 			firstUnhealthy = r
 		}
 	}

@@ -87,7 +87,7 @@ func computeStatus(prev fleetv1alpha1.WorkStatus, rec *passRecord, now time.Time
 			if r.health.Status == fleetv1alpha1.HealthFailed && (firstFailedHealth == nil || firstFailedHealth.cause == nil && r.cause != nil) {
 				firstFailedHealth = r // the first with a cause, else the first
 			}
-			if r.health.Status != fleetv1alpha1.HealthCurrent && firstUnhealthy == nil {
+			if r.health.Status != fleetv1alpha1.HealthCurrent && (firstUnhealthy == nil || firstUnhealthy.cause == nil && r.cause != nil) {
 				firstUnhealthy = r
 			}
 		}
@@ -459,8 +459,14 @@ func setHealthy(set func(condType string, status metav1.ConditionStatus, reason,
 		if c := firstFailed.cause; c != nil {
 			// The member's reason is the condition's, so that it travels
 			// as it is to the Rollout's failures, Events and metrics.
+			// The member's words come first, so that they survive the
+			// cuts of one-line views (`flotilla rollout status`).
+			where := summary.String()
+			if c.Object != "" {
+				where = c.Object + "; " + where
+			}
 			set(fleetv1alpha1.ConditionHealthy, metav1.ConditionFalse, conditionReason(c.Reason),
-				fmt.Sprintf("%s: %s (%s)", firstFailed.ref, c.Detail(), summary))
+				fmt.Sprintf("%s %s: %s (%s)", firstFailed.ref.Kind, objectName(firstFailed.ref.Namespace, firstFailed.ref.Name), c.Brief(), where))
 			return false
 		}
 		set(fleetv1alpha1.ConditionHealthy, metav1.ConditionFalse, fleetv1alpha1.ReasonUnhealthy,
@@ -494,4 +500,11 @@ func conditionReason(reason string) string {
 		return fleetv1alpha1.ReasonUnhealthy
 	}
 	return out
+}
+
+func objectName(namespace, name string) string {
+	if namespace == "" {
+		return name
+	}
+	return namespace + "/" + name
 }

@@ -69,6 +69,19 @@ func (c Cause) Detail() string {
 	return what
 }
 
+// Brief is Detail without the object: "container app: Back-off pulling
+// image …", for a message that names the object elsewhere.
+func (c Cause) Brief() string {
+	what := c.Message
+	if what == "" {
+		what = c.Reason
+	}
+	if c.Container != "" {
+		return "container " + c.Container + ": " + what
+	}
+	return what
+}
+
 // String is the cause with its reason, for a message whose reason is not
 // the cause's: "Pod web-x2x4z container app waiting: ContainerCreating".
 func (c Cause) String() string {
