@@ -118,6 +118,7 @@ func TestCausesTravel(t *testing.T) {
 
 			// …and so does `flotilla rollout status`.
 			out := runCLI(t, flotilla, f.env.Hub.KubeconfigPath, "rollout", "status", name, "-n", fleetv1alpha1.PlatformNamespace)
+			t.Logf("flotilla rollout status %s:\n%s", name, out)
 			if !strings.Contains(out, "member-1") || !strings.Contains(out, story.reason) || !strings.Contains(out, story.message[0]) {
 				t.Errorf("`flotilla rollout status` does not show %s (%s):\n%s", story.reason, story.message[0], out)
 			}
