@@ -127,6 +127,19 @@ func TestExplainWithoutPodLister(t *testing.T) {
 	}
 }
 
+func TestInWords(t *testing.T) {
+	for in, want := range map[string]string{
+		"Available: 1/2": "1 of 2 replicas available",
+		"Updated: 0/3; Pod web-1 container app waiting: ContainerCreating": "0 of 3 replicas updated; Pod web-1 container app waiting: ContainerCreating",
+		"Pending termination: 1":            "1 old replicas terminating",
+		"Deployment generation is 3, but …": "Deployment generation is 3, but …",
+	} {
+		if got := inWords(in); got != want {
+			t.Errorf("inWords(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
 func TestConditionReason(t *testing.T) {
 	for in, want := range map[string]string{
 		"ImagePullBackOff": "ImagePullBackOff", "": fleetv1alpha1.ReasonUnhealthy, "9 lives": "lives",

@@ -3,6 +3,7 @@ package agent
 import (
 	"fmt"
 	"math/rand/v2"
+	"regexp"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -472,8 +473,9 @@ func setHealthy(set func(condType string, status metav1.ConditionStatus, reason,
 		set(fleetv1alpha1.ConditionHealthy, metav1.ConditionFalse, fleetv1alpha1.ReasonUnhealthy,
 			fmt.Sprintf("%s; %s: %s", summary, firstFailed.ref, firstFailed.health.Message))
 	default:
+		r := firstUnhealthy
 		set(fleetv1alpha1.ConditionHealthy, metav1.ConditionFalse, fleetv1alpha1.ReasonInProgress,
-			fmt.Sprintf("%s; %s: %s", summary, firstUnhealthy.ref, firstUnhealthy.health.Message))
+			fmt.Sprintf("%s; %s %s: %s", summary, r.ref.Kind, objectName(r.ref.Namespace, r.ref.Name), inWords(r.health.Message)))
 	}
 	return false
 }
@@ -507,4 +509,24 @@ func objectName(namespace, name string) string {
 		return name
 	}
 	return namespace + "/" + name
+}
+
+// kstatusCounts matches kstatus's replica counts of workloads ("Available:
+// 1/2", "Updated: 0/2", "Ready: 1/3") and inWords says them as a person
+// would: "1 of 2 replicas available".
+var (
+	kstatusCounts      = regexp.MustCompile(`\b(Available|Updated|Ready): (\d+)/(\d+)`)
+	kstatusTerminating = regexp.MustCompile(`\bPending termination: (\d+)`)
+)
+
+// inWords rewrites kstatus's terse workload progress for the Healthy
+// condition, which is what a cluster past its progress deadline says it
+// was waiting for: "Available: 1/2" becomes "1 of 2 replicas available",
+// "Pending termination: 1" "1 old replicas terminating".
+func inWords(msg string) string {
+	msg = kstatusCounts.ReplaceAllStringFunc(msg, func(m string) string {
+		g := kstatusCounts.FindStringSubmatch(m)
+		return g[2] + " of " + g[3] + " replicas " + strings.ToLower(g[1])
+	})
+	return kstatusTerminating.ReplaceAllString(msg, "$1 old replicas terminating")
 }
