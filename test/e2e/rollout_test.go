@@ -215,9 +215,12 @@ func (g *goodRollout) badRevisionStory(t *testing.T, f *rolloutFleet) {
 			t.Errorf("failure %+v, want ImagePullBackOff in canary naming container web", fl)
 		}
 	}
+	// The first canary cluster to fail breaches the budget of 0: the other
+	// may not have been seen failing by then.
 	slices.Sort(failed)
-	if !slices.Equal(failed, canaryMembers) || ro.Status.FailureCount != 2 {
-		t.Errorf("failures name %v (count %d), want %v", failed, ro.Status.FailureCount, canaryMembers)
+	if len(failed) == 0 || int(ro.Status.FailureCount) != len(failed) ||
+		slices.ContainsFunc(failed, func(c string) bool { return !slices.Contains(canaryMembers, c) }) {
+		t.Errorf("failures name %v (count %d), want one or both of %v", failed, ro.Status.FailureCount, canaryMembers)
 	}
 	later := append(slices.Clone(earlyMembers), generalMembers...)
 	if got := f.works.rendered(g.w.promise, bad, later...); len(got) > 0 {
