@@ -173,7 +173,8 @@ func ownsPods(obj *unstructured.Unstructured) bool {
 // a Job from its Failed condition, else (a Job, or a workload PodSelector
 // accepts) from pods, the Pods listed with its selector. Of those it
 // reports the first failing cause (Pods by name), else the first thing
-// waited for. ok is false when nothing more specific than the object's own
+// waited for; a failed Pod of a workload (evicted, or a Job's attempt) only
+// explains, as its controller replaces it. ok is false when nothing more specific than the object's own
 // health is seen. It never panics on malformed input.
 func CauseOf(obj *unstructured.Unstructured, pods []unstructured.Unstructured) (Cause, bool) {
 	if obj == nil {
@@ -214,6 +215,11 @@ func CauseOf(obj *unstructured.Unstructured, pods []unstructured.Unstructured) (
 	var waiting *Cause
 	for i := range typed {
 		c, ok := PodCause(&typed[i], "Pod "+typed[i].Name)
+		if ok && typed[i].Status.Phase == corev1.PodFailed {
+			// Its controller replaces it (a Job retries, or its Failed
+			// condition says it gave up): worth saying, not a failure.
+			c.Severity = fleetv1alpha1.CauseWaiting
+		}
 		switch {
 		case !ok:
 		case c.Severity == fleetv1alpha1.CauseFailing:

@@ -183,6 +183,9 @@ func TestWorkloadCause(t *testing.T) {
 			Cause{Reason: "ErrImagePull", Message: "nope", Object: "Pod web-b", Container: "app", Severity: failing}},
 		{"waiting only", deployment(t), pods(pod("web-a", readyPod), pod("web-b", waitingIn("ContainerCreating", ""))),
 			Cause{Reason: "ContainerCreating", Object: "Pod web-b", Container: "app", Severity: waiting}},
+		{"a failed pod of a workload is replaced: it only explains", deployment(t),
+			pods(pod("web-a", func(p *corev1.Pod) { p.Status.Phase, p.Status.Reason = corev1.PodFailed, "Evicted" })),
+			Cause{Reason: "Evicted", Object: "Pod web-a", Severity: waiting}},
 		{"a ConfigMap has no cause", &unstructured.Unstructured{Object: map[string]any{"apiVersion": "v1", "kind": "ConfigMap",
 			"metadata": map[string]any{"name": "c"}}}, pods(pod("web-b", waitingIn("ErrImagePull", ""))), Cause{}},
 		{"failed job", job(func(j *batchv1.Job) {
