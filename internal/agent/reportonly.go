@@ -59,6 +59,16 @@ func (r readOnlyMember) facts(ctx context.Context) (clusterFacts, error) { retur
 
 func (r readOnlyMember) resetKinds() { r.m.resetKinds() }
 
+// listPods is a read: it goes through when the member can list Pods, so
+// report-only agents report causes too.
+func (r readOnlyMember) listPods(ctx context.Context, namespace, selector string, limit int64) ([]unstructured.Unstructured, error) {
+	pl, ok := r.m.(podLister)
+	if !ok {
+		return nil, nil
+	}
+	return pl.listPods(ctx, namespace, selector, limit)
+}
+
 // reportSync looks at one Work's objects on the member, when due, and
 // reports what it saw. It never prunes: a Work gone from the hub is
 // forgotten, its objects are the GitOps tool's to delete.
