@@ -2,6 +2,7 @@ package agent
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 
@@ -17,10 +18,14 @@ type podMember struct {
 	*fakeMember
 	pods  []unstructured.Unstructured
 	lists []string
+	err   error // fails every list
 }
 
 func (m *podMember) listPods(_ context.Context, namespace, selector string, limit int64) ([]unstructured.Unstructured, error) {
 	m.lists = append(m.lists, namespace+"?"+selector)
+	if m.err != nil {
+		return nil, m.err
+	}
 	return m.pods[:min(len(m.pods), int(limit))], nil
 }
 
@@ -137,6 +142,18 @@ func TestInWords(t *testing.T) {
 		if got := inWords(in); got != want {
 			t.Errorf("inWords(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// A Pod list that fails leaves the kstatus judgement as it is.
+func TestExplainWhenPodsCannotBeListed(t *testing.T) {
+	m := &podMember{fakeMember: newFakeMember(), err: errors.New("the server is currently unable to handle the request")}
+	a := &applier{member: m, metrics: newMetrics()}
+	live := liveDeployment(false)
+	r := resourceResult{ref: depB, result: fleetv1alpha1.ApplyResultApplied, health: health.Of(live)}
+	a.explain(context.Background(), &r, live)
+	if len(m.lists) != 1 || r.cause != nil || r.health != health.Of(live) {
+		t.Errorf("lists %v, health %+v, cause %+v", m.lists, r.health, r.cause)
 	}
 }
 
