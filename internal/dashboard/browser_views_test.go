@@ -3,6 +3,8 @@ package dashboard
 import (
 	"fmt"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -156,6 +158,20 @@ func (b *browser) load(url string) {
 		chromedp.Poll[chromedp.Void](`document.body.dataset.loaded === "true"`, chromedp.WithPollingTimeout(20*time.Second)))
 }
 
+// screenshot saves the whole page as name in artifactDir.
+func (b *browser) screenshot(name string) {
+	b.t.Helper()
+	shot, err := chromedp.Run(b.ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	path := filepath.Join(artifactDir(b.t), name)
+	if err := os.WriteFile(path, shot, 0o644); err != nil {
+		b.t.Fatal(err)
+	}
+	b.t.Logf("screenshot: %s", path)
+}
+
 // visible reports whether the first element matching selector is rendered.
 func visible(b *browser, selector string) bool {
 	b.t.Helper()
@@ -232,6 +248,7 @@ func TestBrowserViews(t *testing.T) {
 		if got := text(b, legend+` li[data-revision=web-r2]`); got != "web-r2 — 2 clusters, 100%" {
 			t.Errorf("the legend's web-r2 reads %q", got)
 		}
+		b.screenshot("dashboard-rollouts.png")
 		if problems := b.report(); problems != "" {
 			t.Errorf("the page reported errors:%s", problems)
 		}
@@ -287,6 +304,7 @@ func TestBrowserViews(t *testing.T) {
 		if got := count(b, `[data-testid=rollout]`); got != 2 {
 			t.Errorf("dave sees %d Rollouts, want team-a's 2", got)
 		}
+		b.screenshot("dashboard-team.png")
 		if problems := b.report(); problems != "" {
 			t.Errorf("the page reported errors:%s", problems)
 		}
