@@ -86,3 +86,13 @@ Not shown (your credentials may not list them): clusters, fleetfreezes, promises
 		})
 	}
 }
+
+// flotilla drift without Works says drift is unknown, not "0 resources".
+func TestPrintDriftWithoutWorks(t *testing.T) {
+	var b bytes.Buffer
+	printDrift(&b, &driftReport{GeneratedAt: now, Hidden: []string{"works"}})
+	want := "Drift: unknown (hidden: your credentials may not list Works)\nNot shown (your credentials may not list them): works\n"
+	if got := b.String(); got != want {
+		t.Errorf("got:\n%s\nwant:\n%s", got, want)
+	}
+}
