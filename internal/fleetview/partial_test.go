@@ -37,8 +37,8 @@ func TestBuildPartialView(t *testing.T) {
 		want   Visibility
 		health map[string]Health
 	}{{
-		name: "everything listed",
-		want: Visibility{Clusters: ListedAll, Works: ListedAll, Rollouts: ListedAll, Promises: ListedAll, FleetFreezes: ListedAll, DriftExceptions: ListedAll},
+		name:   "everything listed",
+		want:   Visibility{Clusters: ListedAll, Works: ListedAll, Rollouts: ListedAll, Promises: ListedAll, FleetFreezes: ListedAll, DriftExceptions: ListedAll},
 		health: map[string]Health{"pilot-1": HealthIdle, "canary-1": HealthIdle, "general-1": HealthOffline, "general-2": HealthIdle},
 	}, {
 		name:   "a team: no Works, Rollouts in its namespace",
