@@ -98,6 +98,8 @@ func GenerateCRD(promise string, api *fleetv1alpha1.PromiseAPI) (*apiextensionsv
 					{Name: "Failing", Type: "integer", JSONPath: ".status.clusters.failing", Priority: 1},
 					{Name: "Revision", Type: "string", JSONPath: ".status.revision"},
 					{Name: "Reason", Type: "string", JSONPath: `.status.conditions[?(@.type=="Ready")].reason`, Priority: 1},
+					// False after a rolled-back spec change: the fleet runs an earlier spec.
+					{Name: "Spec-Applied", Type: "string", JSONPath: `.status.conditions[?(@.type=="SpecApplied")].status`, Priority: 1},
 					{Name: "Age", Type: "date", JSONPath: ".metadata.creationTimestamp"},
 				},
 			}},
