@@ -32,7 +32,8 @@ import (
 //
 // Promise web's latest revision is web-r3, which no cluster runs yet; a
 // Rollout web-3 (web-r2 → web-r3) halted with two failed clusters and their
-// causes; a Rollout web-2 that succeeded an hour ago. Team A's member dave
+// causes; a Rollout web-2 that succeeded an hour ago; a Rollout web-4 that
+// was rolled back to web-r2 half an hour ago, with one failed cluster. Team A's member dave
 // has the per-team RBAC of docs/howto/per-team-setup.md: Clusters,
 // Promises and FleetFreezes across the hub, Rollouts in team-a, no Works.
 func viewsFleet(t *testing.T) *rest.Config {
@@ -125,6 +126,22 @@ func viewsFleet(t *testing.T) *rest.Config {
 			Counts: fleetv1alpha1.RolloutCounts{Total: 2, Admitted: 2, Healthy: 2}}},
 	}
 	if err := e.C.Status().Update(e.Ctx, done); err != nil {
+		t.Fatal(err)
+	}
+
+	rolledBack := &fleetv1alpha1.Rollout{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "team-a", Name: "web-4"},
+		Spec:       fleetv1alpha1.RolloutSpec{Subject: fleetv1alpha1.RolloutSubject{Promise: "web"}, FromRevision: "web-r2", TargetRevision: "web-r4"},
+	}
+	e.Create(rolledBack)
+	rbCompleted := metav1.NewTime(now.Add(-30 * time.Minute))
+	rolledBack.Status = fleetv1alpha1.RolloutStatus{
+		Phase: fleetv1alpha1.RolloutPhaseRolledBack, StartedAt: &doneStarted, CompletedAt: &rbCompleted, RollbackRevision: "web-r2",
+		Counts:       fleetv1alpha1.RolloutCounts{Total: 2, Failed: 1},
+		Failures:     []fleetv1alpha1.ClusterFailure{{Cluster: "v-2", Wave: "all", Reason: "CrashLoopBackOff", Message: "container web exited 1", Time: rbCompleted}},
+		FailureCount: 1,
+	}
+	if err := e.C.Status().Update(e.Ctx, rolledBack); err != nil {
 		t.Fatal(err)
 	}
 
@@ -225,6 +242,18 @@ func TestBrowserViews(t *testing.T) {
 		if got := text(b, done+` [data-testid=rollout-time]`); !strings.HasPrefix(got, "finished ") || !strings.HasSuffix(got, " ago") {
 			t.Errorf("finished Rollout time %q", got)
 		}
+		rolled := `[data-testid=rollout][data-rollout="team-a/web-4"]`
+		if got := text(b, rolled+` [data-testid=rollout-outcome]`); got != "rolled back to web-r2 · 1 failed cluster" {
+			t.Errorf("rolled-back Rollout outcome %q", got)
+		}
+		if visible(b, rolled+` [data-testid=rollout-failures]`) {
+			t.Error("the compact rolled-back Rollout shows its failure list before it is opened")
+		}
+		b.do(10*time.Second, "opening the rolled-back Rollout", chromedp.Click(chromedp.CSS(rolled+` [data-testid=rollout-toggle]`)))
+		if got := text(b, rolled+` [data-testid=rollout-failure][data-cluster=v-2]`); !strings.Contains(got, "CrashLoopBackOff: container web exited 1") ||
+			!visible(b, rolled+` [data-testid=rollout-failures]`) {
+			t.Errorf("the opened rolled-back Rollout lists %q", got)
+		}
 		compactHeight := eval[float64](b, fmt.Sprintf(`document.querySelector(%q).getBoundingClientRect().height`, done))
 		haltedHeight := eval[float64](b, fmt.Sprintf(`document.querySelector(%q).getBoundingClientRect().height`, halted))
 		if compactHeight >= haltedHeight/2 {
@@ -301,8 +330,8 @@ func TestBrowserViews(t *testing.T) {
 		if strings.Contains(text(b, `[data-testid=failures]`), "No failing Works") {
 			t.Error("the failures table says there are none")
 		}
-		if got := count(b, `[data-testid=rollout]`); got != 2 {
-			t.Errorf("dave sees %d Rollouts, want team-a's 2", got)
+		if got := count(b, `[data-testid=rollout]`); got != 3 {
+			t.Errorf("dave sees %d Rollouts, want team-a's 3", got)
 		}
 		b.screenshot("dashboard-team.png")
 		if problems := b.report(); problems != "" {
