@@ -139,28 +139,28 @@ type RevisionShare struct {
 
 // RolloutView is a Rollout's progress, wave by wave.
 type RolloutView struct {
-	Namespace      string `json:"namespace"`
-	Name           string `json:"name"`
-	Promise        string `json:"promise"`
-	Instance       string `json:"instance,omitempty"`
-	FromRevision   string `json:"fromRevision,omitempty"`
-	TargetRevision string `json:"targetRevision"`
-	// RollbackRevision is where a rollback took (or takes) the clusters.
-	RollbackRevision string                         `json:"rollbackRevision,omitempty"`
-	Phase            fleetv1alpha1.RolloutPhase     `json:"phase"`
-	Finished         bool                           `json:"finished"`
-	CurrentWave      string                         `json:"currentWave,omitempty"`
-	PercentOnTarget  int32                          `json:"percentOnTarget"`
-	Counts           fleetv1alpha1.RolloutCounts    `json:"counts"`
-	Waves            []WaveView                     `json:"waves"`
-	Failures         []fleetv1alpha1.ClusterFailure `json:"failures,omitempty"`
-	FailureCount     int32                          `json:"failureCount"`
+	Namespace       string                         `json:"namespace"`
+	Name            string                         `json:"name"`
+	Promise         string                         `json:"promise"`
+	Instance        string                         `json:"instance,omitempty"`
+	FromRevision    string                         `json:"fromRevision,omitempty"`
+	TargetRevision  string                         `json:"targetRevision"`
+	Phase           fleetv1alpha1.RolloutPhase     `json:"phase"`
+	Finished        bool                           `json:"finished"`
+	CurrentWave     string                         `json:"currentWave,omitempty"`
+	PercentOnTarget int32                          `json:"percentOnTarget"`
+	Counts          fleetv1alpha1.RolloutCounts    `json:"counts"`
+	Waves           []WaveView                     `json:"waves"`
+	Failures        []fleetv1alpha1.ClusterFailure `json:"failures,omitempty"`
+	FailureCount    int32                          `json:"failureCount"`
 	// AwaitingApproval names the wave waiting for a person, if any.
 	AwaitingApproval string     `json:"awaitingApproval,omitempty"`
 	StartedAt        *time.Time `json:"startedAt,omitempty"`
 	CompletedAt      *time.Time `json:"completedAt,omitempty"`
 	// Message is the Ready condition's message: why it is where it is.
 	Message string `json:"message,omitempty"`
+	// RollbackRevision is where a rollback took (or takes) the clusters.
+	RollbackRevision string `json:"rollbackRevision,omitempty"`
 }
 
 // WaveView is one wave's progress.
@@ -471,26 +471,26 @@ func buildRollouts(rollouts []*fleetv1alpha1.Rollout) []RolloutView {
 func rolloutView(r *fleetv1alpha1.Rollout) RolloutView {
 	st := &r.Status
 	rv := RolloutView{
-		Namespace:        r.Namespace,
-		Name:             r.Name,
-		Promise:          r.Spec.Subject.Promise,
-		FromRevision:     r.Spec.FromRevision,
-		TargetRevision:   r.Spec.TargetRevision,
-		RollbackRevision: st.RollbackRevision,
-		Phase:            st.Phase,
-		Finished:         st.Phase.IsTerminal(),
-		CurrentWave:      st.CurrentWave,
-		PercentOnTarget:  st.PercentOnTarget,
-		Counts:           st.Counts,
-		Waves:            make([]WaveView, 0, len(st.Waves)),
-		Failures:         st.Failures,
-		FailureCount:     st.FailureCount,
-		StartedAt:        timePtr(st.StartedAt),
-		CompletedAt:      timePtr(st.CompletedAt),
+		Namespace:       r.Namespace,
+		Name:            r.Name,
+		Promise:         r.Spec.Subject.Promise,
+		FromRevision:    r.Spec.FromRevision,
+		TargetRevision:  r.Spec.TargetRevision,
+		Phase:           st.Phase,
+		Finished:        st.Phase.IsTerminal(),
+		CurrentWave:     st.CurrentWave,
+		PercentOnTarget: st.PercentOnTarget,
+		Counts:          st.Counts,
+		Waves:           make([]WaveView, 0, len(st.Waves)),
+		Failures:        st.Failures,
+		FailureCount:    st.FailureCount,
+		StartedAt:       timePtr(st.StartedAt),
+		CompletedAt:     timePtr(st.CompletedAt),
 	}
 	if rv.Phase == "" {
 		rv.Phase = fleetv1alpha1.RolloutPhasePending
 	}
+	rv.RollbackRevision = st.RollbackRevision
 	if ref := r.Spec.Subject.Instance; ref != nil {
 		rv.Instance = r.Namespace + "/" + ref.Name
 	}
