@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"k8s.io/utils/clock"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"time"
 
 	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
 )
@@ -24,7 +25,11 @@ type Hub struct {
 	registry    *prometheus.Registry
 	transitions *prometheus.CounterVec
 	rollbacks   *prometheus.CounterVec
-	failures    *prometheus.CounterVec
+	// The instance controller's: Works written, render failures and time.
+	worksWritten   *prometheus.CounterVec
+	renderErrors   *prometheus.CounterVec
+	renderDuration prometheus.Histogram
+	failures       *prometheus.CounterVec
 }
 
 // RollbackCause says what started a rollback (the cause label).
@@ -69,6 +74,21 @@ func NewHub(registry *prometheus.Registry, reader client.Reader, clk clock.Passi
 			Help: "Clusters a Rollout counted as failed, by reason: the cause seen on the member (ImagePullBackOff, CrashLoopBackOff, Unschedulable…) or the hub's (ProgressDeadlineExceeded, ClusterOffline, ApplyFailed…); reasons outside a fixed set count as Other.",
 		}, []string{"reason"}),
 	}
+	// Labels are bounded: operations are three words, and Promise names are
+	// what the platform team publishes. Never a cluster, instance or revision.
+	h.worksWritten = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "flotilla_works_written_total",
+		Help: "Works the hub wrote, by operation (create, update, delete). Unchanged Works are not written.",
+	}, []string{"operation"})
+	h.renderErrors = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "flotilla_render_errors_total",
+		Help: "Renders (one subject on one cluster) that failed, by Promise.",
+	}, []string{"promise"})
+	h.renderDuration = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name:    "flotilla_render_duration_seconds",
+		Help:    "Time to render one instance for one cluster.",
+		Buckets: prometheus.ExponentialBuckets(0.0001, 4, 8),
+	})
 	for _, p := range Phases {
 		h.transitions.WithLabelValues(string(p))
 	}
@@ -79,7 +99,7 @@ func NewHub(registry *prometheus.Registry, reader client.Reader, clk clock.Passi
 		h.failures.WithLabelValues(r)
 	}
 	c := &collector{reader: reader, clock: clk, elected: elected}
-	for _, m := range []prometheus.Collector{h.transitions, h.rollbacks, h.failures, c} {
+	for _, m := range []prometheus.Collector{h.transitions, h.rollbacks, h.failures, h.worksWritten, h.renderErrors, h.renderDuration, c} {
 		if err := registry.Register(m); err != nil {
 			return nil, err
 		}
@@ -94,6 +114,30 @@ func (h *Hub) RolloutTransition(phase fleetv1alpha1.RolloutPhase) {
 		return
 	}
 	h.transitions.WithLabelValues(string(phase)).Inc()
+}
+
+// WorkWritten counts a Work the hub created, updated or deleted (op).
+func (h *Hub) WorkWritten(op string) {
+	if h == nil {
+		return
+	}
+	h.worksWritten.WithLabelValues(op).Inc()
+}
+
+// RenderFailed counts a failed render of one of promise's subjects on one cluster.
+func (h *Hub) RenderFailed(promise string) {
+	if h == nil {
+		return
+	}
+	h.renderErrors.WithLabelValues(promise).Inc()
+}
+
+// Rendered observes the time one render took.
+func (h *Hub) Rendered(d time.Duration) {
+	if h == nil {
+		return
+	}
+	h.renderDuration.Observe(d.Seconds())
 }
 
 // RolloutRollback counts a rollback that started.

@@ -23,6 +23,7 @@ import (
 
 	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
 	"github.com/flotilla-dev/flotilla/internal/controller/promise"
+	"github.com/flotilla-dev/flotilla/internal/metrics"
 )
 
 // EventSource is the reporting controller named on the hub's Events.
@@ -45,6 +46,8 @@ type Options struct {
 	Workers int
 	// InstanceRollouts starts the Rollout of each instance change; nil starts none.
 	InstanceRollouts InstanceRolloutStarter
+	// Metrics counts Works written and renders, in the manager's registry; nil counts nothing.
+	Metrics *metrics.Hub
 }
 
 // Controller is the running instance controller. Other controllers use it to
@@ -98,6 +101,7 @@ func SetupWithManager(mgr ctrl.Manager, opts Options) (*Controller, error) {
 		Kinds:     opts.Kinds,
 
 		InstanceRollouts: opts.InstanceRollouts,
+		Metrics:          opts.Metrics,
 	}
 	c, err := controller.NewTyped[Key]("instance", mgr, controller.TypedOptions[Key]{
 		Reconciler:              r,
