@@ -57,11 +57,12 @@ vet:
 lint:
 	$(GOLANGCI_LINT) run ./...
 
-## verify: generate + gofmt + vet + lint, then fail if anything changed the tree
+## verify: generate + gofmt + vet + lint + the import rules (test/layers), then fail if anything changed the tree
 verify: generate
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); \
 	  if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
 	$(MAKE) vet lint
+	$(GO) test -count=1 ./test/layers/
 	@if [ -n "$$(git status --porcelain)" ]; then \
 	  echo "the tree is dirty after generate:"; git status --porcelain; git --no-pager diff --stat; exit 1; fi
 

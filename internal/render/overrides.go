@@ -11,7 +11,6 @@ import (
 	"k8s.io/apimachinery/pkg/util/strategicpatch"
 	// The scheme is only a registry of Kubernetes' built-in Go types, which
 	// strategic merge patches need for their merge keys; nothing talks to a cluster.
-	"k8s.io/client-go/kubernetes/scheme"
 
 	"github.com/flotilla-dev/flotilla/api/v1alpha1"
 )
@@ -271,7 +270,7 @@ func patchObject(obj *unstructured.Unstructured, typ v1alpha1.PatchType, patch [
 	}
 	var out []byte
 	if typ == v1alpha1.PatchStrategicMerge {
-		if typed, terr := scheme.Scheme.New(obj.GroupVersionKind()); terr == nil {
+		if typed, terr := builtinTypes.New(obj.GroupVersionKind()); terr == nil {
 			out, err = strategicpatch.StrategicMergePatch(orig, patch, typed)
 		} else {
 			out, err = jsonpatch.MergePatch(orig, patch)

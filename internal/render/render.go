@@ -8,8 +8,8 @@
 // are complete objects and are not templated. Overrides patch the render
 // input (type Values) or the rendered objects (JSONMerge, StrategicMerge).
 //
-// Loading a chart archive (LoadChart) is separate from rendering, and fetching
-// one from a repository (FetchChart, in fetch.go) is the only I/O here.
+// Loading a chart archive (LoadChart) is separate from rendering; fetching
+// one from a repository is internal/chartfetch's. The package does no I/O.
 //
 // See docs/templates.md for the template data, functions and error messages.
 package render

@@ -20,6 +20,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
+	"github.com/flotilla-dev/flotilla/internal/chartfetch"
 	"github.com/flotilla-dev/flotilla/internal/render"
 )
 
@@ -236,7 +237,7 @@ func (c *Charts) repositoryChart(ctx context.Context, repo *fleetv1alpha1.HelmRe
 	if httpClient == nil {
 		httpClient = &http.Client{Timeout: 60 * time.Second}
 	}
-	archive, err := render.FetchChart(ctx, httpClient, *repo, auth)
+	archive, err := chartfetch.Fetch(ctx, httpClient, *repo, auth)
 	if err != nil {
 		return nil, &ChartError{Err: err}
 	}
@@ -248,7 +249,7 @@ func (c *Charts) repositoryChart(ctx context.Context, repo *fleetv1alpha1.HelmRe
 // not marked for chart repositories (LabelChartCredentials), a repository
 // host the Secret does not list (AnnotationChartCredentialsHosts), and plain
 // http: otherwise a Promise could send any Secret the hub can read to any URL.
-func (c *Charts) repositoryAuth(ctx context.Context, repo *fleetv1alpha1.HelmRepository) (*render.BasicAuth, error) {
+func (c *Charts) repositoryAuth(ctx context.Context, repo *fleetv1alpha1.HelmRepository) (*chartfetch.BasicAuth, error) {
 	ref := repo.SecretRef
 	if ref == nil {
 		return nil, nil
@@ -266,7 +267,7 @@ func (c *Charts) repositoryAuth(ctx context.Context, repo *fleetv1alpha1.HelmRep
 		return nil, &ChartError{Permanent: true, Err: fmt.Errorf("helm repository url: %w", err)}
 	}
 	if u.Scheme != "https" && u.Scheme != "oci" {
-		return nil, refused("not sent to %s: %v", u.Redacted(), render.ErrCredentialsOverHTTP)
+		return nil, refused("not sent to %s: %v", u.Redacted(), chartfetch.ErrCredentialsOverHTTP)
 	}
 	s := &corev1.Secret{}
 	if err := c.Reader.Get(ctx, types.NamespacedName{Namespace: ns, Name: ref.Name}, s); err != nil {
@@ -282,7 +283,7 @@ func (c *Charts) repositoryAuth(ctx context.Context, repo *fleetv1alpha1.HelmRep
 		return nil, refused("may not be sent to %s (annotation %s lists the hosts it may be sent to)",
 			u.Host, fleetv1alpha1.AnnotationChartCredentialsHosts)
 	}
-	return &render.BasicAuth{Username: string(s.Data["username"]), Password: string(s.Data["password"])}, nil
+	return &chartfetch.BasicAuth{Username: string(s.Data["username"]), Password: string(s.Data["password"])}, nil
 }
 
 // hostAllowed reports whether u's host is in hosts, a comma-separated list

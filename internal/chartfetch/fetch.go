@@ -1,7 +1,8 @@
-package render
-
-// This is the package's only file that does I/O: fetching a chart archive from
-// a chart repository. Rendering never calls it.
+// Package chartfetch fetches Helm chart archives from chart repositories
+// (an index.yaml over https, or an OCI registry), bounded in size and never
+// sending credentials over plain http. It is the I/O half of Helm support:
+// internal/render, which is pure, loads and renders the archives it returns.
+package chartfetch
 
 import (
 	"context"
@@ -26,7 +27,7 @@ import (
 	"github.com/flotilla-dev/flotilla/api/v1alpha1"
 )
 
-// Size limits of what FetchChart reads.
+// Size limits of what Fetch reads.
 const (
 	maxIndexBytes = 64 << 20
 	maxChartBytes = 16 << 20
@@ -44,7 +45,7 @@ type BasicAuth struct {
 	Password string
 }
 
-// FetchChart downloads the packaged chart (.tgz) repo names, at exactly
+// Fetch downloads the packaged chart (.tgz) repo names, at exactly
 // repo.Version, from an HTTP(S) chart repository (through its index.yaml) or
 // an OCI registry (oci://host/path, the chart at host/path/<chart>:<version>).
 // Credentials, when given, are sent to the repository's host only, and only
@@ -52,7 +53,7 @@ type BasicAuth struct {
 // (ErrCredentialsOverHTTP), and a redirect that would carry them to plain
 // http fails. A digest
 // the index lists is verified. httpClient nil means http.DefaultClient.
-func FetchChart(ctx context.Context, httpClient *http.Client, repo v1alpha1.HelmRepository, auth *BasicAuth) ([]byte, error) {
+func Fetch(ctx context.Context, httpClient *http.Client, repo v1alpha1.HelmRepository, auth *BasicAuth) ([]byte, error) {
 	if httpClient == nil {
 		httpClient = http.DefaultClient
 	}

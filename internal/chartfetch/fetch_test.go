@@ -1,4 +1,4 @@
-package render
+package chartfetch
 
 import (
 	"bytes"
@@ -18,6 +18,7 @@ import (
 	"testing"
 
 	"github.com/flotilla-dev/flotilla/api/v1alpha1"
+	"github.com/flotilla-dev/flotilla/internal/render"
 )
 
 func sha256hex(b []byte) string {
@@ -40,7 +41,7 @@ type chartRepo struct {
 
 func newChartRepo(t *testing.T, user, password string) *chartRepo {
 	t.Helper()
-	webapp, err := os.ReadFile(filepath.Join("testdata", "charts", "webapp-0.1.0.tgz"))
+	webapp, err := os.ReadFile(filepath.Join("..", "render", "testdata", "charts", "webapp-0.1.0.tgz"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -109,7 +110,7 @@ func TestFetchChartFromIndex(t *testing.T) {
 	webapp := repo.files["/charts/webapp-0.1.0.tgz"]
 	ctx := context.Background()
 	get := func(url, version string) ([]byte, error) {
-		return FetchChart(ctx, repo.Client(), v1alpha1.HelmRepository{URL: url, Chart: "webapp", Version: version}, nil)
+		return Fetch(ctx, repo.Client(), v1alpha1.HelmRepository{URL: url, Chart: "webapp", Version: version}, nil)
 	}
 
 	for _, tc := range []struct{ name, url, version string }{
@@ -125,7 +126,7 @@ func TestFetchChartFromIndex(t *testing.T) {
 			if !bytes.Equal(b, webapp) {
 				t.Fatal("wrong bytes")
 			}
-			if _, err := LoadChart(b); err != nil {
+			if _, err := render.LoadChart(b); err != nil {
 				t.Fatal(err)
 			}
 		})
@@ -156,7 +157,7 @@ func TestFetchChartFromIndex(t *testing.T) {
 	}
 	for _, tc := range errorCases {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := FetchChart(ctx, repo.Client(), v1alpha1.HelmRepository{URL: tc.url, Chart: tc.chart, Version: tc.version}, nil)
+			_, err := Fetch(ctx, repo.Client(), v1alpha1.HelmRepository{URL: tc.url, Chart: tc.chart, Version: tc.version}, nil)
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("error %v, want one containing %q", err, tc.want)
 			}
@@ -169,19 +170,19 @@ func TestFetchChartBasicAuth(t *testing.T) {
 	ctx := context.Background()
 	r := v1alpha1.HelmRepository{URL: repo.URL, Chart: "webapp", Version: "0.1.0"}
 
-	if _, err := FetchChart(ctx, repo.Client(), r, nil); err == nil || !strings.Contains(err.Error(), "401 Unauthorized") {
+	if _, err := Fetch(ctx, repo.Client(), r, nil); err == nil || !strings.Contains(err.Error(), "401 Unauthorized") {
 		t.Fatalf("without credentials: %v", err)
 	}
-	if _, err := FetchChart(ctx, repo.Client(), r, &BasicAuth{Username: "alice", Password: "wrong"}); err == nil {
+	if _, err := Fetch(ctx, repo.Client(), r, &BasicAuth{Username: "alice", Password: "wrong"}); err == nil {
 		t.Fatal("wrong password accepted")
 	}
-	b, err := FetchChart(ctx, repo.Client(), r, &BasicAuth{Username: "alice", Password: "s3cret"})
+	b, err := Fetch(ctx, repo.Client(), r, &BasicAuth{Username: "alice", Password: "s3cret"})
 	if err != nil || !bytes.Equal(b, repo.files["/charts/webapp-0.1.0.tgz"]) {
 		t.Fatalf("with credentials: %v", err)
 	}
 
 	r.Version = "0.0.9" // on another host
-	b, err = FetchChart(ctx, repo.Client(), r, &BasicAuth{Username: "alice", Password: "s3cret"})
+	b, err = Fetch(ctx, repo.Client(), r, &BasicAuth{Username: "alice", Password: "s3cret"})
 	if err != nil || string(b) != "chart from elsewhere" {
 		t.Fatalf("chart on another host: %q, %v", b, err)
 	}
@@ -193,7 +194,7 @@ func TestFetchChartBasicAuth(t *testing.T) {
 
 	// A redirect to plain http on the same host name fails rather than send them.
 	r.Version = "0.0.8"
-	if _, err := FetchChart(ctx, repo.Client(), r, &BasicAuth{Username: "alice", Password: "s3cret"}); !errors.Is(err, ErrCredentialsOverHTTP) {
+	if _, err := Fetch(ctx, repo.Client(), r, &BasicAuth{Username: "alice", Password: "s3cret"}); !errors.Is(err, ErrCredentialsOverHTTP) {
 		t.Errorf("a redirect to http with credentials: %v, want ErrCredentialsOverHTTP", err)
 	}
 	repo.mu.Lock()
@@ -203,13 +204,13 @@ func TestFetchChartBasicAuth(t *testing.T) {
 	repo.mu.Unlock()
 	// Without credentials the same redirect is followed.
 	r.Version, repo.user = "0.0.8", ""
-	if b, err := FetchChart(ctx, repo.Client(), r, nil); err != nil || string(b) != "chart from elsewhere" {
+	if b, err := Fetch(ctx, repo.Client(), r, nil); err != nil || string(b) != "chart from elsewhere" {
 		t.Errorf("a redirect to http without credentials: %q, %v", b, err)
 	}
 
 	// A plain http repository never gets them.
 	plain := v1alpha1.HelmRepository{URL: repo.elsewhere.URL, Chart: "webapp", Version: "0.1.0"}
-	if _, err := FetchChart(ctx, repo.Client(), plain, &BasicAuth{Username: "alice", Password: "s3cret"}); !errors.Is(err, ErrCredentialsOverHTTP) {
+	if _, err := Fetch(ctx, repo.Client(), plain, &BasicAuth{Username: "alice", Password: "s3cret"}); !errors.Is(err, ErrCredentialsOverHTTP) {
 		t.Errorf("credentials for an http:// repository: %v, want ErrCredentialsOverHTTP", err)
 	}
 	repo.mu.Lock()
@@ -269,7 +270,7 @@ func fakeRegistry(t *testing.T, chart []byte) *httptest.Server {
 }
 
 func TestFetchChartFromOCI(t *testing.T) {
-	chart, err := os.ReadFile(filepath.Join("testdata", "charts", "webapp-0.1.0.tgz"))
+	chart, err := os.ReadFile(filepath.Join("..", "render", "testdata", "charts", "webapp-0.1.0.tgz"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -282,18 +283,18 @@ func TestFetchChartFromOCI(t *testing.T) {
 	ctx := context.Background()
 	creds := &BasicAuth{Username: "bob", Password: "pw"}
 
-	b, err := FetchChart(ctx, reg.Client(), repo, creds)
+	b, err := Fetch(ctx, reg.Client(), repo, creds)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !bytes.Equal(b, chart) {
 		t.Fatal("wrong bytes")
 	}
-	if _, err := FetchChart(ctx, reg.Client(), repo, nil); err == nil {
+	if _, err := Fetch(ctx, reg.Client(), repo, nil); err == nil {
 		t.Error("fetched without credentials")
 	}
 	repo.Version = "9.9.9"
-	if _, err := FetchChart(ctx, reg.Client(), repo, creds); err == nil || !strings.Contains(err.Error(), "9.9.9") {
+	if _, err := Fetch(ctx, reg.Client(), repo, creds); err == nil || !strings.Contains(err.Error(), "9.9.9") {
 		t.Errorf("missing tag: %v", err)
 	}
 }
