@@ -8,9 +8,11 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 )
@@ -37,13 +39,95 @@ func newRootCommand() *cobra.Command {
 			ctrl.SetLogger(zap.New(zap.UseFlagOptions(logOpts)))
 		},
 	}
-	goFlags := flag.NewFlagSet("log", flag.ContinueOnError)
-	logOpts.BindFlags(goFlags)
-	root.PersistentFlags().AddGoFlagSet(goFlags)
+	addLogFlags(root.PersistentFlags(), logOpts)
 
 	root.AddCommand(newVersionCommand(), newAgentCommand())
 	root.AddCommand(platformCommands()...)
+	root.InitDefaultCompletionCmd() // now, so that the rule below covers it too
+	requireSubcommands(root)
 	return root
+}
+
+// addLogFlags adds -v/--log-level, the one logging flag help shows. zap's own
+// flags (--zap-log-level, --zap-encoder, …) stay accepted but hidden, for
+// whoever needs the finer settings (a hub's Deployment, say).
+func addLogFlags(flags *pflag.FlagSet, opts *zap.Options) {
+	goFlags := flag.NewFlagSet("log", flag.ContinueOnError)
+	opts.BindFlags(goFlags)
+	flags.AddGoFlagSet(goFlags)
+	goFlags.VisitAll(func(f *flag.Flag) { _ = flags.MarkHidden(f.Name) })
+	flags.VarP(&logLevelFlag{zapLevel: flags.Lookup("zap-log-level").Value}, "log-level", "v",
+		"log verbosity: info, debug, error, or a number N to also log detail up to V(N)")
+}
+
+// logLevelFlag is --log-level: a name for --zap-log-level, whose parser it uses.
+type logLevelFlag struct {
+	zapLevel pflag.Value
+	value    string
+}
+
+func (f *logLevelFlag) String() string {
+	if f.value == "" {
+		return "info"
+	}
+	return f.value
+}
+
+func (f *logLevelFlag) Set(s string) error {
+	if err := f.zapLevel.Set(s); err != nil {
+		return fmt.Errorf("want info, debug, error or a number of 1 or more: %w", err)
+	}
+	f.value = s
+	return nil
+}
+
+func (f *logLevelFlag) Type() string { return "level" }
+
+// requireSubcommands makes every command that only groups others (it has
+// children and no Run of its own) behave as kubectl's do: without arguments
+// it prints its help; an unknown subcommand is an error that suggests the
+// nearest ones, with a non-zero exit (cobra would print help and exit 0).
+func requireSubcommands(c *cobra.Command) {
+	for _, sub := range c.Commands() {
+		requireSubcommands(sub)
+	}
+	if !c.HasSubCommands() {
+		return
+	}
+	if c.Args == nil {
+		c.Args = unknownSubcommand
+	}
+	if c.Run != nil || c.RunE != nil {
+		return
+	}
+	c.RunE = func(cmd *cobra.Command, _ []string) error { return cmd.Help() }
+}
+
+// unknownSubcommand refuses any argument of a command that only groups others.
+func unknownSubcommand(cmd *cobra.Command, args []string) error {
+	if len(args) == 0 {
+		return nil
+	}
+	msg := fmt.Sprintf("unknown command %q for %q", args[0], cmd.CommandPath())
+	if cmd.SuggestionsMinimumDistance <= 0 {
+		cmd.SuggestionsMinimumDistance = 2
+	}
+	if suggestions := cmd.SuggestionsFor(args[0]); len(suggestions) > 0 {
+		msg += "; did you mean " + quoteAll(suggestions) + "?"
+	}
+	return fmt.Errorf("%s\nRun '%s --help' for usage", msg, cmd.CommandPath())
+}
+
+// quoteAll is "a", "a" or "b", "a", "b" or "c".
+func quoteAll(words []string) string {
+	q := make([]string, len(words))
+	for i, w := range words {
+		q[i] = strconv.Quote(w)
+	}
+	if len(q) == 1 {
+		return q[0]
+	}
+	return strings.Join(q[:len(q)-1], ", ") + " or " + q[len(q)-1]
 }
 
 // kubectlPlugin is the binary name under which kubectl finds flotilla on
