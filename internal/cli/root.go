@@ -6,6 +6,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -19,10 +20,19 @@ import (
 
 // Execute runs the command line and returns the process exit code.
 func Execute(ctx context.Context) int {
+	return execute(ctx, os.Args, os.Stdout, os.Stderr)
+}
+
+// execute runs the command line args (args[0] is the binary) with its output
+// on stdout and stderr, and returns the exit code: 1 after an error.
+func execute(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	root := newRootCommand()
-	nameAfter(root, os.Args[0])
+	nameAfter(root, args[0])
+	root.SetArgs(args[1:])
+	root.SetOut(stdout)
+	root.SetErr(stderr)
 	if err := root.ExecuteContext(ctx); err != nil {
-		fmt.Fprintln(os.Stderr, "error:", err)
+		fmt.Fprintln(stderr, "error:", err)
 		return 1
 	}
 	return 0
@@ -82,6 +92,9 @@ func (f *logLevelFlag) Set(s string) error {
 }
 
 func (f *logLevelFlag) Type() string { return "level" }
+
+// groupOnly is the annotation of a command that only groups others.
+const groupOnly = "flotilla.dev/group-only"
 
 // requireSubcommands makes every command that only groups others (it has
 // children and no Run of its own) behave as kubectl's do: without arguments
