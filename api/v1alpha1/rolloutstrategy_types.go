@@ -158,7 +158,9 @@ type RolloutStrategyStatus struct {
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
 
-	// conditions: Ready, Stalled (e.g. a selector that does not parse).
+	// conditions: Ready, Stalled (e.g. a selector that does not parse). Reserved:
+	// no controller writes a RolloutStrategy's status in this release; a
+	// strategy a Rollout cannot use shows on that Rollout instead.
 	// +optional
 	// +listType=map
 	// +listMapKey=type
