@@ -65,7 +65,7 @@ namespace unless -n says otherwise. NAME picks one object; -l filters by labels.
   flotilla get fleetfreezes
   flotilla get works -l fleet.flotilla.dev/cluster=eu-1 -o wide
   flotilla get promise postgres -o yaml`,
-		Args: cobra.RangeArgs(1, 2),
+		Args: positional(1, 2),
 		ValidArgsFunction: func(_ *cobra.Command, args []string, _ string) ([]cobra.Completion, cobra.ShellCompDirective) {
 			if len(args) > 0 {
 				return nil, cobra.ShellCompDirectiveNoFileComp

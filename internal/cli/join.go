@@ -52,7 +52,7 @@ there; --write-kubeconfig writes the agent's hub kubeconfig for running
   flotilla join store-0042 --label env=prod -o yaml | kubectl --context store-0042 apply -f -
   flotilla join lab-1 --write-kubeconfig lab-1-hub.kubeconfig
   flotilla join edge-7 --delivery git --git-url https://git.example.com/fleet.git --git-secret fleet-git`,
-		Args: cobra.ExactArgs(1),
+		Args: positional(1, 1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.join.Name = args[0]
 			if err := o.validate(); err != nil {

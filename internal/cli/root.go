@@ -166,3 +166,37 @@ func nameAfter(root *cobra.Command, arg0 string) {
 	}
 	rename(root)
 }
+
+// positional is the Args of a command that takes from min to max arguments
+// (max < 0: any number), named by its Use ("get RESOURCE [NAME]"). A missing
+// or extra argument is an error that names it and shows the usage line,
+// rather than cobra's "accepts 1 arg(s), received 0".
+func positional(min, max int) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		switch {
+		case len(args) < min:
+			names := argNames(cmd.Use)
+			missing := fmt.Sprintf("%d more argument(s)", min-len(args))
+			if len(names) >= min {
+				missing = strings.Join(names[len(args):min], " and ")
+			}
+			return fmt.Errorf("missing %s\nUsage: %s", missing, cmd.UseLine())
+		case max >= 0 && len(args) > max:
+			return fmt.Errorf("unexpected argument(s) %s\nUsage: %s", quoteAll(args[max:]), cmd.UseLine())
+		}
+		return nil
+	}
+}
+
+// argNames are the argument words of a Use line: NAME, KIND/NAME and [NAME]
+// (without brackets), up to the first flag.
+func argNames(use string) []string {
+	var names []string
+	for _, w := range strings.Fields(use)[1:] {
+		if strings.HasPrefix(w, "-") {
+			break
+		}
+		names = append(names, strings.Trim(w, "[]."))
+	}
+	return names
+}

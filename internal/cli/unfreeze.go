@@ -30,7 +30,7 @@ func newUnfreezeCommand() *cobra.Command {
 		Long: `Lift a fleet freeze: delete the FleetFreeze NAME (fleet-freeze by default), or
 every FleetFreeze with --all. Rollouts it held resume by themselves once no
 freeze is left; halted ones stay halted, and rollbacks it started carry on.`,
-		Args: cobra.MaximumNArgs(1),
+		Args: positional(0, 1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 1 {
 				o.name = args[0]
