@@ -53,7 +53,8 @@ with its owner and the time left until it expires. An unexplained row lists
 after its fields, in brackets, the fields a DriftException accepts on the
 same resource, and names that exception.
 
---cluster and --promise narrow both the summary and the rows; -n narrows them
+--cluster and --promise narrow both the summary and the rows (a name that
+matches no Cluster or Promise on the hub is an error); -n narrows them
 to the instances of a namespace (a Promise's fleet resources belong to
 flotilla-system) and reads DriftExceptions there when you may not list them
 in every namespace. Without -n, or with -A, every namespace is shown.
