@@ -234,6 +234,7 @@ func NewManager(ctx context.Context, config *rest.Config, opts Options) (ctrl.Ma
 	}
 	instances, err := instance.SetupWithManager(mgr, instance.Options{
 		Kinds: kinds, Charts: charts, Revisions: revisions, Workers: opts.InstanceWorkers, InstanceRollouts: instanceRollouts,
+		Metrics: hubMetrics,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("setting up the instance controller: %w", err)

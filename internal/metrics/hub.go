@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"k8s.io/utils/clock"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"time"
 
 	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
 )
@@ -24,6 +25,11 @@ type Hub struct {
 	registry    *prometheus.Registry
 	transitions *prometheus.CounterVec
 	rollbacks   *prometheus.CounterVec
+	// The instance controller's: Works written, render failures and time.
+	worksWritten   *prometheus.CounterVec
+	renderErrors   *prometheus.CounterVec
+	renderDuration prometheus.Histogram
+	failures       *prometheus.CounterVec
 }
 
 // RollbackCause says what started a rollback (the cause label).
@@ -63,15 +69,37 @@ func NewHub(registry *prometheus.Registry, reader client.Reader, clk clock.Passi
 			Name: "flotilla_rollout_rollbacks_total",
 			Help: "Rollbacks started, by cause (failure, manual, freeze).",
 		}, []string{"cause"}),
+		failures: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "flotilla_rollout_cluster_failures_total",
+			Help: "Clusters a Rollout counted as failed, by reason: the cause seen on the member (ImagePullBackOff, CrashLoopBackOff, Unschedulable…) or the hub's (ProgressDeadlineExceeded, ClusterOffline, ApplyFailed…); reasons outside a fixed set count as Other.",
+		}, []string{"reason"}),
 	}
+	// Labels are bounded: operations are three words, and Promise names are
+	// what the platform team publishes. Never a cluster, instance or revision.
+	h.worksWritten = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "flotilla_works_written_total",
+		Help: "Works the hub wrote, by operation (create, update, delete). Unchanged Works are not written.",
+	}, []string{"operation"})
+	h.renderErrors = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "flotilla_render_errors_total",
+		Help: "Renders (one subject on one cluster) that failed, by Promise.",
+	}, []string{"promise"})
+	h.renderDuration = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name:    "flotilla_render_duration_seconds",
+		Help:    "Time to render one instance for one cluster.",
+		Buckets: prometheus.ExponentialBuckets(0.0001, 4, 8),
+	})
 	for _, p := range Phases {
 		h.transitions.WithLabelValues(string(p))
 	}
 	for _, c := range []RollbackCause{RollbackFailure, RollbackManual, RollbackFreeze} {
 		h.rollbacks.WithLabelValues(string(c))
 	}
+	for _, r := range FailureReasons {
+		h.failures.WithLabelValues(r)
+	}
 	c := &collector{reader: reader, clock: clk, elected: elected}
-	for _, m := range []prometheus.Collector{h.transitions, h.rollbacks, c} {
+	for _, m := range []prometheus.Collector{h.transitions, h.rollbacks, h.failures, h.worksWritten, h.renderErrors, h.renderDuration, c} {
 		if err := registry.Register(m); err != nil {
 			return nil, err
 		}
@@ -88,10 +116,67 @@ func (h *Hub) RolloutTransition(phase fleetv1alpha1.RolloutPhase) {
 	h.transitions.WithLabelValues(string(phase)).Inc()
 }
 
+// WorkWritten counts a Work the hub created, updated or deleted (op).
+func (h *Hub) WorkWritten(op string) {
+	if h == nil {
+		return
+	}
+	h.worksWritten.WithLabelValues(op).Inc()
+}
+
+// RenderFailed counts a failed render of one of promise's subjects on one cluster.
+func (h *Hub) RenderFailed(promise string) {
+	if h == nil {
+		return
+	}
+	h.renderErrors.WithLabelValues(promise).Inc()
+}
+
+// Rendered observes the time one render took.
+func (h *Hub) Rendered(d time.Duration) {
+	if h == nil {
+		return
+	}
+	h.renderDuration.Observe(d.Seconds())
+}
+
 // RolloutRollback counts a rollback that started.
 func (h *Hub) RolloutRollback(cause RollbackCause) {
 	if h == nil {
 		return
 	}
 	h.rollbacks.WithLabelValues(string(cause)).Inc()
+}
+
+// FailureReasons are the reason label values of
+// flotilla_rollout_cluster_failures_total: the causes the agent reports and
+// the hub's own reasons. Any other reason counts as ReasonOther, so the
+// label stays bounded whatever a member says.
+var FailureReasons = []string{
+	"ImagePullBackOff", "ErrImagePull", "InvalidImageName", "CrashLoopBackOff", "OOMKilled",
+	"CreateContainerConfigError", "CreateContainerError", "RunContainerError", "Unschedulable",
+	"BackoffLimitExceeded", "DeadlineExceeded", "Evicted",
+	fleetv1alpha1.ReasonUnhealthy, fleetv1alpha1.ReasonApplyFailed, fleetv1alpha1.ReasonPruneFailed,
+	fleetv1alpha1.ReasonProgressDeadlineExceeded, fleetv1alpha1.ReasonClusterOffline, ReasonOther,
+}
+
+// ReasonOther is the reason label of a failure whose reason is not one of FailureReasons.
+const ReasonOther = "Other"
+
+// FailureReasonLabel maps a cluster failure's reason onto FailureReasons.
+func FailureReasonLabel(reason string) string {
+	for _, r := range FailureReasons {
+		if r == reason {
+			return r
+		}
+	}
+	return ReasonOther
+}
+
+// ClusterFailed counts a cluster a Rollout newly counts as failed.
+func (h *Hub) ClusterFailed(reason string) {
+	if h == nil {
+		return
+	}
+	h.failures.WithLabelValues(FailureReasonLabel(reason)).Inc()
 }

@@ -35,6 +35,7 @@ import (
 	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
 	"github.com/flotilla-dev/flotilla/internal/controller"
 	"github.com/flotilla-dev/flotilla/internal/controller/promise"
+	"github.com/flotilla-dev/flotilla/internal/metrics"
 	"github.com/flotilla-dev/flotilla/internal/placement"
 	"github.com/flotilla-dev/flotilla/internal/render"
 	"github.com/flotilla-dev/flotilla/internal/scope"
@@ -83,6 +84,8 @@ type Reconciler struct {
 	Kinds     *promise.Kinds
 	// InstanceRollouts, if set, starts the Rollout of each instance change.
 	InstanceRollouts InstanceRolloutStarter
+	// Metrics counts Works written and renders; nil counts nothing.
+	Metrics *metrics.Hub
 
 	views     viewCache
 	revisions revisionCache
@@ -245,6 +248,10 @@ func (r *Reconciler) reconcileInstance(ctx context.Context, key Key, p *fleetv1a
 	if err := r.startInstanceRollout(ctx, p, inst, existing, latestInst); err != nil {
 		return o, err
 	}
+	o.instanceRevision = latestInst
+	if o.specRollout, err = r.specRollout(ctx, key, latestInst); err != nil {
+		return o, err
+	}
 	renderable := inst.DeepCopy()
 	unstructured.RemoveNestedField(renderable.Object, "spec", fleetv1alpha1.InstancePlacementField)
 	renderables := map[string]*unstructured.Unstructured{latestInst: renderable}
@@ -305,7 +312,7 @@ func (r *Reconciler) reconcileInstance(ctx context.Context, key Key, p *fleetv1a
 		}
 		start := time.Now()
 		out, err := render.Render(in)
-		renderDuration.Observe(time.Since(start).Seconds())
+		r.Metrics.Rendered(time.Since(start))
 		if err == nil && instRev != latestInst {
 			// The cluster keeps an earlier spec until a Rollout admits it to
 			// the new one; a new spec that cannot render is reported now,
@@ -314,7 +321,7 @@ func (r *Reconciler) reconcileInstance(ctx context.Context, key Key, p *fleetv1a
 			_, err = render.Render(in)
 		}
 		if err != nil {
-			renderErrors.WithLabelValues(key.Promise).Inc()
+			r.Metrics.RenderFailed(key.Promise)
 			log.V(1).Info("render failed", "revision", rev.Name, "error", err.Error())
 			o.renderErrors[cluster] = err
 			continue
@@ -394,7 +401,7 @@ func (r *Reconciler) reconcileFleet(ctx context.Context, key Key, p *fleetv1alph
 			Overrides: view.SelectOverrides(overrides, placement.Subject{Promise: key.Promise, Cluster: cluster}),
 		})
 		if err != nil {
-			renderErrors.WithLabelValues(key.Promise).Inc()
+			r.Metrics.RenderFailed(key.Promise)
 			failed = append(failed, fmt.Errorf("%s: %w", cluster, err))
 			continue
 		}
@@ -548,7 +555,7 @@ func (r *Reconciler) write(ctx context.Context, key Key, cluster string, revs re
 		return nil, err
 	}
 	if op != "" {
-		worksWritten.WithLabelValues(op).Inc()
+		r.Metrics.WorkWritten(op)
 		log := ctrl.LoggerFrom(ctx).WithValues("cluster", cluster, "revision", revs.promise, "instanceRevision", revs.instance)
 		if rollout != nil {
 			log = log.WithValues("rollout", rollout.Namespace+"/"+rollout.Name, "wave", rollout.Wave)
@@ -659,7 +666,7 @@ func (r *Reconciler) deleteUnplaced(ctx context.Context, existing map[string]*fl
 		if err := r.Client.Delete(ctx, w); client.IgnoreNotFound(err) != nil {
 			return fmt.Errorf("deleting work %s/%s: %w", w.Namespace, w.Name, err)
 		}
-		worksWritten.WithLabelValues("delete").Inc()
+		r.Metrics.WorkWritten("delete")
 		ctrl.LoggerFrom(ctx).Info("removed from cluster", "cluster", cluster)
 	}
 	return nil
@@ -697,7 +704,7 @@ func (r *Reconciler) deleteWorks(ctx context.Context, key Key, reader client.Rea
 		if err := r.Client.Delete(ctx, w); client.IgnoreNotFound(err) != nil {
 			return fmt.Errorf("deleting work %s/%s: %w", w.Namespace, w.Name, err)
 		}
-		worksWritten.WithLabelValues("delete").Inc()
+		r.Metrics.WorkWritten("delete")
 	}
 	if len(works) > 0 {
 		ctrl.LoggerFrom(ctx).Info("deleted works", "count", len(works))

@@ -23,6 +23,7 @@ import (
 
 	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
 	"github.com/flotilla-dev/flotilla/internal/controller/promise"
+	"github.com/flotilla-dev/flotilla/internal/metrics"
 )
 
 // EventSource is the reporting controller named on the hub's Events.
@@ -45,6 +46,8 @@ type Options struct {
 	Workers int
 	// InstanceRollouts starts the Rollout of each instance change; nil starts none.
 	InstanceRollouts InstanceRolloutStarter
+	// Metrics counts Works written and renders, in the manager's registry; nil counts nothing.
+	Metrics *metrics.Hub
 }
 
 // Controller is the running instance controller. Other controllers use it to
@@ -98,6 +101,7 @@ func SetupWithManager(mgr ctrl.Manager, opts Options) (*Controller, error) {
 		Kinds:     opts.Kinds,
 
 		InstanceRollouts: opts.InstanceRollouts,
+		Metrics:          opts.Metrics,
 	}
 	c, err := controller.NewTyped[Key]("instance", mgr, controller.TypedOptions[Key]{
 		Reconciler:              r,
@@ -261,6 +265,33 @@ func SetupWithManager(mgr ctrl.Manager, opts Options) (*Controller, error) {
 		},
 		DeleteFunc: func(_ context.Context, e event.TypedDeleteEvent[*fleetv1alpha1.Work], q workqueue.TypedRateLimitingInterface[Key]) {
 			q.Add(workKey(e.Object))
+		},
+	})); err != nil {
+		return nil, err
+	}
+	// The Rollouts of an instance's own changes: their phase decides the
+	// instance's SpecApplied (rolled back, halted), which no Work change
+	// announces.
+	rolloutKey := func(ro *fleetv1alpha1.Rollout) (Key, bool) {
+		if ro.Spec.Subject.Instance == nil {
+			return Key{}, false
+		}
+		return Key{Promise: ro.Spec.Subject.Promise, Namespace: ro.Namespace, Name: ro.Spec.Subject.Instance.Name}, true
+	}
+	if err := c.Watch(source.TypedKind(cache, &fleetv1alpha1.Rollout{}, handler.TypedFuncs[*fleetv1alpha1.Rollout, Key]{
+		UpdateFunc: func(_ context.Context, e event.TypedUpdateEvent[*fleetv1alpha1.Rollout], q workqueue.TypedRateLimitingInterface[Key]) {
+			if e.ObjectOld.Status.Phase == e.ObjectNew.Status.Phase &&
+				e.ObjectOld.Status.RollbackRevision == e.ObjectNew.Status.RollbackRevision {
+				return
+			}
+			if k, ok := rolloutKey(e.ObjectNew); ok {
+				q.Add(k)
+			}
+		},
+		DeleteFunc: func(_ context.Context, e event.TypedDeleteEvent[*fleetv1alpha1.Rollout], q workqueue.TypedRateLimitingInterface[Key]) {
+			if k, ok := rolloutKey(e.Object); ok {
+				q.Add(k)
+			}
 		},
 	})); err != nil {
 		return nil, err
