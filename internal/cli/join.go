@@ -67,7 +67,8 @@ there; --write-kubeconfig writes the agent's hub kubeconfig for running
 
 func (o *joinOptions) addFlags(flags *pflag.FlagSet) {
 	flags.StringVar(&o.kubeconfig, "kubeconfig", "", "hub kubeconfig (default: $KUBECONFIG, then ~/.kube/config)")
-	flags.StringArrayVarP(&o.labels, "label", "l", nil, "cluster label key=value (repeatable)")
+	// No -l: with kubectl (and flotilla get) -l is a label selector.
+	flags.StringArrayVar(&o.labels, "label", nil, "cluster label key=value (repeatable)")
 	flags.StringVar(&o.delivery, "delivery", "agent", "how manifests reach the cluster: agent or git")
 	flags.StringVar(&o.git.URL, "git-url", "", "git delivery: repository URL (https://, ssh://, git:// or file://)")
 	flags.StringVar(&o.git.Branch, "git-branch", "", "git delivery: branch (default main)")

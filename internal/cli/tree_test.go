@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"context"
+	"maps"
 	"strings"
 	"testing"
 
@@ -34,6 +35,12 @@ func runCommandLine(t *testing.T, args ...string) (code int, stdout, stderr stri
 	return code, out.String(), errOut.String()
 }
 
+// kubectlShorthands are the one-letter flags every kubectl user knows: where
+// a flotilla command has one, it means what it means to kubectl.
+var kubectlShorthands = map[string]string{
+	"n": "namespace", "A": "all-namespaces", "l": "selector", "o": "output", "w": "watch", "h": "help",
+}
+
 // TestCommandTree walks the whole command tree and checks, for every
 // command, the conventions kubectl users expect (docs/cli.md):
 //
@@ -44,9 +51,13 @@ func runCommandLine(t *testing.T, args ...string) (code int, stdout, stderr stri
 //     stderr naming it, suggesting the nearest when one is near, exit code 1
 //     (cobra's default prints help and exits 0); a command that only groups
 //     others prints its help, exit code 0, when given none;
-//   - aliases do not collide with a sibling's name or alias.
+//   - aliases do not collide with a sibling's name or alias;
+//   - a one-letter flag means the same everywhere, and what it means to
+//     kubectl when kubectl has it (-n, -A, -l, -o, -w).
 func TestCommandTree(t *testing.T) {
 	root := newRootCommand()
+	// One meaning per shorthand across the tree, kubectl's where it has one.
+	shorthands := maps.Clone(kubectlShorthands)
 	walk(root, nil, func(c *cobra.Command, words []string) {
 		path := strings.Join(append([]string{"flotilla"}, words...), " ")
 		t.Run(path, func(t *testing.T) {
@@ -77,6 +88,15 @@ func TestCommandTree(t *testing.T) {
 			}
 			c.LocalFlags().VisitAll(check)
 			c.InheritedFlags().VisitAll(check)
+			c.LocalFlags().VisitAll(func(f *pflag.Flag) {
+				if f.Shorthand == "" {
+					return
+				}
+				if other, ok := shorthands[f.Shorthand]; ok && other != f.Name {
+					t.Errorf("-%s is --%s here and --%s elsewhere", f.Shorthand, f.Name, other)
+				}
+				shorthands[f.Shorthand] = f.Name
+			})
 
 			if !c.HasSubCommands() {
 				return
