@@ -52,19 +52,20 @@ type ClusterSpec struct {
 // Delivery says how rendered manifests reach a member cluster.
 // +kubebuilder:validation:XValidation:rule="self.mode == 'Git' ? has(self.git) : !has(self.git)",message="git is required when mode is Git and not allowed otherwise"
 type Delivery struct {
-	// mode is Agent (pull agent, the default) or Git (commits to a repository).
+	// mode is Agent (pull agent, the default) or Git (the hub commits the
+	// cluster's Works to a repository, which a GitOps tool syncs to it).
 	// +optional
 	// +kubebuilder:default=Agent
 	Mode DeliveryMode `json:"mode,omitempty"`
 
-	// git is where the hub writes this cluster's manifests; required when mode is Git.
+	// git is where the hub commits this cluster's manifests; required when mode is Git.
 	// +optional
 	Git *GitDelivery `json:"git,omitempty"`
 }
 
 // GitDelivery is a location in a git repository.
 type GitDelivery struct {
-	// url of the repository: https://, ssh:// or file://.
+	// url of the repository: https://, http://, ssh://, git:// or file://.
 	// +required
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=2048
@@ -83,8 +84,9 @@ type GitDelivery struct {
 	// +kubebuilder:validation:XValidation:rule="!self.startsWith('/') && !self.contains('..')",message="path must be relative and must not contain '..'"
 	Path string `json:"path,omitempty"`
 
-	// secretRef holds credentials: keys username/password (HTTP) or
-	// identity/known_hosts (SSH). Never copied to status, Events or logs.
+	// secretRef holds credentials: keys username with password or token
+	// (HTTP(S)), or identity with known_hosts (SSH). Never copied to status,
+	// Events or logs.
 	// +optional
 	SecretRef *SecretReference `json:"secretRef,omitempty"`
 

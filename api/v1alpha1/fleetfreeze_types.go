@@ -73,6 +73,7 @@ type FleetFreezeStatus struct {
 // +kubebuilder:printcolumn:name="Until",type=string,JSONPath=`.spec.until`
 // +kubebuilder:printcolumn:name="Active",type=string,JSONPath=`.status.conditions[?(@.type=="Active")].status`
 // +kubebuilder:printcolumn:name="Held",type=integer,JSONPath=`.status.heldRollouts`
+// +kubebuilder:printcolumn:name="Rolled-Back",type=integer,JSONPath=`.status.rolledBackRollouts`
 // +kubebuilder:printcolumn:name="Reason",type=string,JSONPath=`.spec.reason`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 type FleetFreeze struct {

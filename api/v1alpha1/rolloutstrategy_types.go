@@ -158,7 +158,9 @@ type RolloutStrategyStatus struct {
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
 
-	// conditions: Ready, Stalled (e.g. a selector that does not parse).
+	// conditions: Ready, Stalled (e.g. a selector that does not parse). Reserved:
+	// no controller writes a RolloutStrategy's status in this release; a
+	// strategy a Rollout cannot use shows on that Rollout instead.
 	// +optional
 	// +listType=map
 	// +listMapKey=type
@@ -169,12 +171,13 @@ type RolloutStrategyStatus struct {
 // RolloutStrategy is rollout policy as code, written by the platform team and
 // referenced from Promises or Rollouts: ordered waves with concurrency,
 // failure budget, bake time, approval and progress deadline; what to do on
-// failure; how to treat offline clusters.
+// failure; how to treat offline clusters. kubectl's printer columns show only
+// the first item of a list, so the waves are not a column here:
+// `flotilla get rolloutstrategies` lists every wave in order.
 //
 // +kubebuilder:object:root=true
 // +kubebuilder:subresource:status
 // +kubebuilder:resource:scope=Cluster,shortName=rost,categories=flotilla
-// +kubebuilder:printcolumn:name="Waves",type=string,JSONPath=`.spec.waves[*].name`
 // +kubebuilder:printcolumn:name="On-Failure",type=string,JSONPath=`.spec.onFailure`
 // +kubebuilder:printcolumn:name="Offline",type=string,JSONPath=`.spec.offlinePolicy`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`

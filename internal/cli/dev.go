@@ -86,7 +86,13 @@ func newDevDownCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "down",
 		Short: "Stop the environment started by `flotilla dev up --dir DIR`",
-		Args:  cobra.NoArgs,
+		Long: `Stop the fleet that 'flotilla dev up --dir DIR' (or 'flotilla demo --keep
+--dir DIR') serves: that process is asked to stop (SIGTERM), which stops its
+control planes and agents, and is killed after --grace. The logs stay in DIR.
+Nothing running in DIR is not an error.`,
+		Example: `  flotilla dev down
+  flotilla dev down --dir .flotilla-demo`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := devenv.Down(cmd.Context(), o.dir, o.grace); err != nil {
 				return err

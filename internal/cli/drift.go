@@ -3,6 +3,7 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -13,9 +14,11 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/util/duration"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
 	"github.com/flotilla-dev/flotilla/internal/fleetview"
 	"github.com/flotilla-dev/flotilla/internal/fleetview/hubread"
 	"github.com/flotilla-dev/flotilla/internal/kube"
@@ -50,7 +53,8 @@ with its owner and the time left until it expires. An unexplained row lists
 after its fields, in brackets, the fields a DriftException accepts on the
 same resource, and names that exception.
 
---cluster and --promise narrow both the summary and the rows; -n narrows them
+--cluster and --promise narrow both the summary and the rows (a name that
+matches no Cluster or Promise on the hub is an error); -n narrows them
 to the instances of a namespace (a Promise's fleet resources belong to
 flotilla-system) and reads DriftExceptions there when you may not list them
 in every namespace. Without -n, or with -A, every namespace is shown.
@@ -107,6 +111,9 @@ func (o *driftOptions) run(cmd *cobra.Command) error {
 	if err != nil {
 		return fmt.Errorf("creating hub client: %w", err)
 	}
+	if err := o.checkNames(cmd.Context(), c); err != nil {
+		return err
+	}
 	s, err := hubread.Read(cmd.Context(), c, time.Now(), hubread.Options{Namespace: o.namespace})
 	if err != nil {
 		return fmt.Errorf("reading the fleet: %w", err)
@@ -124,6 +131,31 @@ func (o *driftOptions) run(cmd *cobra.Command) error {
 	printDrift(&b, &report)
 	_, err = io.WriteString(out, b.String())
 	return err
+}
+
+// checkNames refuses a --cluster or --promise that names nothing on the hub:
+// a typo must not read as "no drift". When the reader may not read the
+// object, there is nothing to tell and the (empty) result stands.
+func (o *driftOptions) checkNames(ctx context.Context, c client.Reader) error {
+	for _, named := range []struct {
+		kind, name string
+		obj        client.Object
+	}{
+		{"cluster", o.cluster, &fleetv1alpha1.Cluster{}},
+		{"promise", o.promise, &fleetv1alpha1.Promise{}},
+	} {
+		if named.name == "" {
+			continue
+		}
+		err := c.Get(ctx, client.ObjectKey{Name: named.name}, named.obj)
+		switch {
+		case apierrors.IsNotFound(err):
+			return fmt.Errorf("%s %q not found", named.kind, named.name)
+		case err != nil && !apierrors.IsForbidden(err):
+			return fmt.Errorf("reading %s %q: %w", named.kind, named.name, err)
+		}
+	}
+	return nil
 }
 
 // driftHidden keeps what drift is read from of what the reader may not list.

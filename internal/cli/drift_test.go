@@ -18,6 +18,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
+	"github.com/flotilla-dev/flotilla/internal/controller/promise/promisetest"
 	"github.com/flotilla-dev/flotilla/internal/fleetview"
 	"github.com/flotilla-dev/flotilla/internal/testenv"
 )
@@ -90,6 +91,12 @@ func driftFixture(ctx context.Context, t *testing.T, c client.Client, now time.T
 	for _, ns := range []string{fleetv1alpha1.PlatformNamespace, "team-a", "team-b"} {
 		create(&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}})
 	}
+	// --cluster and --promise must name objects that exist.
+	for _, name := range []string{"eu-1", "eu-2", "us-1"} {
+		create(&fleetv1alpha1.Cluster{ObjectMeta: metav1.ObjectMeta{Name: name}})
+	}
+	create(promisetest.ConfigMapPromise("web", "example.com", "Web", "prod"))
+	create(promisetest.ConfigMapPromise("db", "example.com", "DB", "prod"))
 	ago := func(d time.Duration) *metav1.Time { return &metav1.Time{Time: now.Add(-d).Truncate(time.Second)} }
 	resource := func(group, kind, ns, name string, drift *fleetv1alpha1.ResourceDrift) fleetv1alpha1.ResourceStatus {
 		return fleetv1alpha1.ResourceStatus{Group: group, Version: "v1", Kind: kind, Namespace: ns, Name: name,
@@ -308,6 +315,18 @@ func TestDriftAgainstAHub(t *testing.T) {
 		if got.Resources != want || got.Clusters.Total != 2 || got.Corrections != 4 || len(got.Items) != 3 ||
 			got.Items[2].Exception == nil || got.Items[2].Exception.Owner != "bob" || got.Items[2].Exception.ExpiresAt == nil {
 			t.Errorf("unexpected drift:\n%s", out)
+		}
+	})
+
+	t.Run("a name that matches nothing is an error, not an empty result", func(t *testing.T) {
+		for _, tt := range []struct{ args, want string }{
+			{"drift --cluster nosuch", `cluster "nosuch" not found`},
+			{"drift --promise nosuch", `promise "nosuch" not found`},
+			{"drift --promise web --cluster nosuch", `cluster "nosuch" not found`},
+		} {
+			if out, err := run(strings.Fields(tt.args)...); err == nil || err.Error() != tt.want {
+				t.Errorf("flotilla %s: error %v, want %q\n%s", tt.args, err, tt.want, out)
+			}
 		}
 	})
 

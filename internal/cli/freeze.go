@@ -38,11 +38,14 @@ func newFreezeCommand() *cobra.Command {
 		Long: `Freeze the fleet: create a FleetFreeze (cluster-scoped, named fleet-freeze
 unless --name says otherwise). Within one reconcile every Rollout is held: phase
 Paused, condition Frozen with your reason, nothing admitted, no wave started.
-Clusters already admitted stay as they are.
+Without --rollback-in-flight (action Halt), clusters already admitted stay as
+they are.
 
 With --rollback-in-flight (action Rollback), every Rollout in flight (one with a
-cluster rendering or running its target) also rolls back to its fromRevision and
-ends RolledBack, even if the freeze is lifted meanwhile.
+cluster rendering or running its target) rolls back instead: the clusters it
+admitted return to its fromRevision at once, and it ends RolledBack, even if the
+freeze is lifted meanwhile. Rollouts that admitted no cluster yet, and first
+rollouts (no fromRevision), are held as with Halt.
 
 The freeze lasts until 'flotilla unfreeze', or until --until: a duration from now
 (90m, 2h) or an RFC 3339 time. Rollouts it held then resume by themselves
@@ -127,10 +130,15 @@ func (o *freezeOptions) run(cmd *cobra.Command) error {
 // printFreeze says what a new FleetFreeze does.
 func printFreeze(w io.Writer, f *fleetv1alpha1.FleetFreeze, now time.Time) error {
 	var b strings.Builder
-	fmt.Fprintf(&b, "fleet frozen by %s (FleetFreeze %s): no Rollout admits any cluster; clusters already admitted stay as they are\n",
-		f.Spec.FrozenBy, f.Name)
+	fmt.Fprintf(&b, "fleet frozen by %s (FleetFreeze %s, action %s): no Rollout admits any cluster", f.Spec.FrozenBy, f.Name, f.Spec.Action)
 	if f.Spec.Action == fleetv1alpha1.FreezeRollback {
-		b.WriteString("every Rollout in flight rolls back to its fromRevision and ends RolledBack, even if the freeze is lifted meanwhile\n")
+		// Say what happens, and only that: the clusters admitted do not stay.
+		b.WriteString(" except to roll it back\n" +
+			"every Rollout in flight rolls back: the clusters it admitted return to its fromRevision at once, " +
+			"and it ends RolledBack, even if the freeze is lifted meanwhile\n" +
+			"Rollouts that admitted no cluster yet, and first rollouts (no fromRevision), are held as with Halt\n")
+	} else {
+		b.WriteString("; clusters already admitted stay as they are\n")
 	}
 	if u := f.Spec.Until; u != nil {
 		fmt.Fprintf(&b, "the freeze ends at %s (in %s)\n", u.UTC().Format(time.RFC3339), duration.HumanDuration(u.Sub(now)))

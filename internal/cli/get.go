@@ -43,13 +43,14 @@ func newGetCommand() *cobra.Command {
 	o := &getOptions{}
 	names := make([]string, 0, len(getResources))
 	for _, r := range getResources {
-		names = append(names, fmt.Sprintf("  %-9s %s", r.plural, strings.Join(r.names[1:], ", ")))
+		names = append(names, fmt.Sprintf("  %-17s  %s", r.plural, strings.Join(r.names[1:], ", ")))
 	}
 	cmd := &cobra.Command{
 		Use:   "get RESOURCE [NAME]",
-		Short: "List Clusters, Fleets, Promises, Rollouts or Works, as kubectl get does",
-		Long: `List the hub's Clusters, Fleets, Promises, Rollouts or Works in a table (the
-columns of kubectl get, and more with -o wide), or print them as yaml or json.
+		Short: "List Clusters, Fleets, Promises, Rollouts, Works, RolloutStrategies or FleetFreezes, as kubectl get does",
+		Long: `List the hub's Clusters, Fleets, Promises, Rollouts, Works, RolloutStrategies or
+FleetFreezes in a table (the columns of kubectl get, complete where kubectl's
+show only a part, and more with -o wide), or print them as yaml or json.
 
 Resources and the other names they answer to:
 ` + strings.Join(names, "\n") + `
@@ -60,9 +61,11 @@ namespace unless -n says otherwise. NAME picks one object; -l filters by labels.
 		Example: `  flotilla get clusters -o wide
   flotilla get clusters -l env=prod
   flotilla get rollouts -A
+  flotilla get rolloutstrategies
+  flotilla get fleetfreezes
   flotilla get works -l fleet.flotilla.dev/cluster=eu-1 -o wide
   flotilla get promise postgres -o yaml`,
-		Args: cobra.RangeArgs(1, 2),
+		Args: positional(1, 2),
 		ValidArgsFunction: func(_ *cobra.Command, args []string, _ string) ([]cobra.Completion, cobra.ShellCompDirective) {
 			if len(args) > 0 {
 				return nil, cobra.ShellCompDirectiveNoFileComp

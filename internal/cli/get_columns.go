@@ -168,6 +168,48 @@ var getResources = []*getResource{
 			}),
 		},
 	},
+	{
+		plural: "rolloutstrategies", names: []string{"rolloutstrategies", "rolloutstrategy", "rost"}, kind: "RolloutStrategy",
+		newList: func() client.ObjectList { return &fleetv1alpha1.RolloutStrategyList{} }, newObject: func() client.Object { return &fleetv1alpha1.RolloutStrategy{} },
+		columns: []column{
+			// Every wave, in order: kubectl's column can show only the first.
+			col("WAVES", false, func(s *fleetv1alpha1.RolloutStrategy, _ time.Time) string {
+				names := make([]string, 0, len(s.Spec.Waves))
+				for _, w := range s.Spec.Waves {
+					names = append(names, w.Name)
+				}
+				return strings.Join(names, ",")
+			}),
+			col("ON-FAILURE", false, func(s *fleetv1alpha1.RolloutStrategy, _ time.Time) string { return string(s.Spec.OnFailure) }),
+			col("OFFLINE", false, func(s *fleetv1alpha1.RolloutStrategy, _ time.Time) string { return string(s.Spec.OfflinePolicy) }),
+			ageColumn,
+		},
+	},
+	{
+		plural: "fleetfreezes", names: []string{"fleetfreezes", "fleetfreeze", "freeze"}, kind: "FleetFreeze",
+		newList: func() client.ObjectList { return &fleetv1alpha1.FleetFreezeList{} }, newObject: func() client.Object { return &fleetv1alpha1.FleetFreeze{} },
+		columns: []column{
+			col("ACTION", false, func(f *fleetv1alpha1.FleetFreeze, _ time.Time) string { return string(f.Spec.Action) }),
+			col("UNTIL", false, func(f *fleetv1alpha1.FleetFreeze, _ time.Time) string {
+				if f.Spec.Until == nil {
+					return ""
+				}
+				return f.Spec.Until.UTC().Format(time.RFC3339)
+			}),
+			col("ACTIVE", false, func(f *fleetv1alpha1.FleetFreeze, _ time.Time) string {
+				return conditionStatus(f.Status.Conditions, fleetv1alpha1.ConditionActive)
+			}),
+			col("HELD", false, func(f *fleetv1alpha1.FleetFreeze, _ time.Time) string { return fmt.Sprint(f.Status.HeldRollouts) }),
+			col("ROLLED-BACK", false, func(f *fleetv1alpha1.FleetFreeze, _ time.Time) string {
+				return fmt.Sprint(f.Status.RolledBackRollouts)
+			}),
+			col("REASON", false, func(f *fleetv1alpha1.FleetFreeze, _ time.Time) string {
+				return truncate(printable(f.Spec.Reason), fleetStatusMessage)
+			}),
+			ageColumn,
+			col("BY", true, func(f *fleetv1alpha1.FleetFreeze, _ time.Time) string { return f.Spec.FrozenBy }),
+		},
+	},
 }
 
 var ageColumn = column{header: "AGE", value: func(o client.Object, now time.Time) string {
@@ -186,10 +228,43 @@ func findResource(name string) (*getResource, error) {
 		}
 	}
 	known := make([]string, 0, len(getResources))
+	var suggestions []string
 	for _, r := range getResources {
 		known = append(known, fmt.Sprintf("%s (%s)", r.plural, strings.Join(r.names[1:], ", ")))
+		for _, alias := range r.names {
+			if strings.HasPrefix(alias, n) || (len(n) >= 4 && strings.Contains(alias, n)) || editDistance(alias, n) <= 2 {
+				suggestions = append(suggestions, r.plural)
+				break
+			}
+		}
 	}
-	return nil, fmt.Errorf("unknown resource %q: flotilla get knows %s", name, strings.Join(known, ", "))
+	msg := fmt.Sprintf("unknown resource %q", name)
+	if len(suggestions) > 0 {
+		msg += "; did you mean " + quoteAll(suggestions) + "?"
+	}
+	return nil, fmt.Errorf("%s\nflotilla get knows %s", msg, strings.Join(known, ", "))
+}
+
+// editDistance is the Levenshtein distance of a and b (bytes; resource
+// names are ASCII).
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
 }
 
 // printTable writes objs as kubectl does: aligned columns, a NAMESPACE column

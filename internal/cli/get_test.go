@@ -31,7 +31,11 @@ func TestGetFlags(t *testing.T) {
 		return o.listNamespace() == "" // cluster-scoped: -n does not apply, as with kubectl
 	})
 	checkFlags(t, &getOptions{resourceArg: "pods"}, nil,
-		`unknown resource "pods": flotilla get knows clusters (cluster, fcl), fleets (fleet, flt), promises (promise, prm), rollouts (rollout, ro, fro), works (work, wk)`, nil)
+		`unknown resource "pods"
+flotilla get knows clusters (cluster, fcl), fleets (fleet, flt), promises (promise, prm), rollouts (rollout, ro, fro), works (work, wk), rolloutstrategies (rolloutstrategy, rost), fleetfreezes (fleetfreeze, freeze)`, nil)
+	checkFlags(t, &getOptions{resourceArg: "rollotus"}, nil, `unknown resource "rollotus"; did you mean "rollouts"?`, nil)
+	checkFlags(t, &getOptions{resourceArg: "strategies"}, nil, `unknown resource "strategies"; did you mean "rolloutstrategies"?`, nil)
+	checkFlags(t, &getOptions{resourceArg: "freezes"}, nil, `unknown resource "freezes"; did you mean "fleetfreezes"?`, nil)
 	checkFlags(t, &getOptions{resourceArg: "clusters"}, []string{"-o", "table"}, `-o "table": want wide, yaml, json or name`, nil)
 	checkFlags(t, &getOptions{resourceArg: "works"}, []string{"-n", "a", "-A"}, "-n and -A cannot be combined", nil)
 	checkFlags(t, &getOptions{resourceArg: "works", name: "w"}, []string{"-l", "a=b"}, "NAME and -l cannot be combined", nil)
@@ -54,6 +58,18 @@ func TestGetTables(t *testing.T) {
 		{Type: fleetv1alpha1.ConditionApplied, Status: metav1.ConditionTrue, Reason: "Applied"},
 		{Type: fleetv1alpha1.ConditionReady, Status: metav1.ConditionFalse, Reason: "Stalled"},
 		{Type: fleetv1alpha1.ConditionStalled, Status: metav1.ConditionTrue, Reason: "ImagePullBackOff", Message: "Deployment shop:\nimage not found"},
+	}}
+
+	strategy := &fleetv1alpha1.RolloutStrategy{ObjectMeta: metav1.ObjectMeta{Name: "pilot-canary-general", CreationTimestamp: created}}
+	strategy.Spec = fleetv1alpha1.RolloutStrategySpec{
+		Waves:     []fleetv1alpha1.Wave{{Name: "pilot"}, {Name: "canary"}, {Name: "general"}},
+		OnFailure: fleetv1alpha1.FailureRollback, OfflinePolicy: fleetv1alpha1.OfflineWait,
+	}
+	until := metav1.NewTime(time.Date(2031, 12, 27, 8, 0, 0, 0, time.UTC))
+	freeze := &fleetv1alpha1.FleetFreeze{ObjectMeta: metav1.ObjectMeta{Name: "incident-42", CreationTimestamp: created}}
+	freeze.Spec = fleetv1alpha1.FleetFreezeSpec{Reason: "incident 42", Action: fleetv1alpha1.FreezeRollback, Until: &until, FrozenBy: "alice"}
+	freeze.Status = fleetv1alpha1.FleetFreezeStatus{HeldRollouts: 1, RolledBackRollouts: 2, Conditions: []metav1.Condition{
+		{Type: fleetv1alpha1.ConditionActive, Status: metav1.ConditionTrue, Reason: "Active"},
 	}}
 
 	tests := []struct {
@@ -82,6 +98,17 @@ flotilla-cluster-eu-1   web-shop   eu-1      web       shop       web-2      web
 		resource: "works", objs: []client.Object{failing}, wide: true,
 		want: `NAME       CLUSTER   PROMISE   INSTANCE   REVISION   APPLIED   READY   DRIFTED   AGE    STATE    REASON
 web-shop   eu-1      web       shop       web-2      web-2     False             2d1h   Failed   ImagePullBackOff: Deployment shop: image not found
+`,
+	}, {
+		// Every wave: kubectl's column shows only the first.
+		resource: "rost", objs: []client.Object{strategy},
+		want: `NAME                   WAVES                  ON-FAILURE   OFFLINE   AGE
+pilot-canary-general   pilot,canary,general   Rollback     Wait      2d1h
+`,
+	}, {
+		resource: "fleetfreezes", objs: []client.Object{freeze}, wide: true,
+		want: `NAME          ACTION     UNTIL                  ACTIVE   HELD   ROLLED-BACK   REASON        AGE    BY
+incident-42   Rollback   2031-12-27T08:00:00Z   True     1      2             incident 42   2d1h   alice
 `,
 	}}
 	for _, tt := range tests {

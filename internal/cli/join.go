@@ -52,7 +52,7 @@ there; --write-kubeconfig writes the agent's hub kubeconfig for running
   flotilla join store-0042 --label env=prod -o yaml | kubectl --context store-0042 apply -f -
   flotilla join lab-1 --write-kubeconfig lab-1-hub.kubeconfig
   flotilla join edge-7 --delivery git --git-url https://git.example.com/fleet.git --git-secret fleet-git`,
-		Args: cobra.ExactArgs(1),
+		Args: positional(1, 1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.join.Name = args[0]
 			if err := o.validate(); err != nil {
@@ -67,7 +67,8 @@ there; --write-kubeconfig writes the agent's hub kubeconfig for running
 
 func (o *joinOptions) addFlags(flags *pflag.FlagSet) {
 	flags.StringVar(&o.kubeconfig, "kubeconfig", "", "hub kubeconfig (default: $KUBECONFIG, then ~/.kube/config)")
-	flags.StringArrayVarP(&o.labels, "label", "l", nil, "cluster label key=value (repeatable)")
+	// No -l: with kubectl (and flotilla get) -l is a label selector.
+	flags.StringArrayVar(&o.labels, "label", nil, "cluster label key=value (repeatable)")
 	flags.StringVar(&o.delivery, "delivery", "agent", "how manifests reach the cluster: agent or git")
 	flags.StringVar(&o.git.URL, "git-url", "", "git delivery: repository URL (https://, ssh://, git:// or file://)")
 	flags.StringVar(&o.git.Branch, "git-branch", "", "git delivery: branch (default main)")

@@ -15,7 +15,7 @@ func TestJoinFlags(t *testing.T) {
 		wantErr string
 		check   func(*joinOptions) bool
 	}{
-		{args: []string{"edge-1", "--label", "env=prod", "-l", "region=eu"}, check: func(o *joinOptions) bool {
+		{args: []string{"edge-1", "--label", "env=prod", "--label", "region=eu"}, check: func(o *joinOptions) bool {
 			return o.join.Labels["env"] == "prod" && o.join.Labels["region"] == "eu" && o.join.Delivery == fleetv1alpha1.DeliveryAgent
 		}},
 		{args: []string{"edge-1", "--delivery", "Git", "--git-url", "https://g/x.git", "--git-secret", "ops/creds", "--git-health-source", "none"}, check: func(o *joinOptions) bool {
@@ -38,7 +38,7 @@ func TestJoinFlags(t *testing.T) {
 
 func TestJoinRerunKeepsFlags(t *testing.T) {
 	cmd := newJoinCommand()
-	if err := cmd.Flags().Parse([]string{"-l", "env=prod", "-l", "owner=team a", "--token-ttl", "1h", "-o", "yaml", "--write-kubeconfig", "f"}); err != nil {
+	if err := cmd.Flags().Parse([]string{"--label", "env=prod", "--label", "owner=team a", "--token-ttl", "1h", "-o", "yaml", "--write-kubeconfig", "f"}); err != nil {
 		t.Fatal(err)
 	}
 	got := rerun(cmd, "edge-1")

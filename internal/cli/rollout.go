@@ -121,7 +121,7 @@ func rolloutVerb(use, short, long string, ref *rolloutOptions, o flagOptions, ru
 		Use:   use,
 		Short: short,
 		Long:  long,
-		Args:  cobra.ExactArgs(1),
+		Args:  positional(1, 1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ref.name = args[0]
 			if err := o.validate(); err != nil {

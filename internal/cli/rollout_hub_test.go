@@ -78,7 +78,7 @@ func TestRolloutVerbsAgainstAHub(t *testing.T) {
 		{args: []string{"rollout", "status", "app-r2", "-o", "json"}, want: `"desiredState": "Aborted"`},
 		{args: []string{"rollout", "history", "app-r2"}, want: "rollout app-r2 has no history yet\n"},
 		{args: []string{"rollout", "status", "app-r2", "-n", "team-a"}, wantErr: "rollout app-r2 not found in namespace team-a"},
-		{args: []string{"freeze", "--reason", "incident 42", "--until", "2h"}, want: "fleet frozen by admin (FleetFreeze fleet-freeze)"},
+		{args: []string{"freeze", "--reason", "incident 42", "--until", "2h"}, want: "fleet frozen by admin (FleetFreeze fleet-freeze, action Halt)"},
 		{args: []string{"freeze", "--reason", "again"}, wantErr: "FleetFreeze fleet-freeze already exists"},
 		{args: []string{"unfreeze"}, want: "FleetFreeze fleet-freeze removed (Halt, by admin: incident 42)"},
 		{args: []string{"upgrade", "postgres/orders", "-n", "team-a"}, wantErr: "no Promise serves kind postgres"},

@@ -295,8 +295,9 @@ func TestPrintFreezeAndUnfreeze(t *testing.T) {
 	if err := printFreeze(&b, f, now); err != nil {
 		t.Fatal(err)
 	}
-	want := `fleet frozen by alice (FleetFreeze incident-42): no Rollout admits any cluster; clusters already admitted stay as they are
-every Rollout in flight rolls back to its fromRevision and ends RolledBack, even if the freeze is lifted meanwhile
+	want := `fleet frozen by alice (FleetFreeze incident-42, action Rollback): no Rollout admits any cluster except to roll it back
+every Rollout in flight rolls back: the clusters it admitted return to its fromRevision at once, and it ends RolledBack, even if the freeze is lifted meanwhile
+Rollouts that admitted no cluster yet, and first rollouts (no fromRevision), are held as with Halt
 the freeze ends at 2031-01-02T13:30:00Z (in 90m)
 lift it with: flotilla unfreeze incident-42
 `
@@ -310,6 +311,7 @@ lift it with: flotilla unfreeze incident-42
 	}
 	want = `FleetFreeze incident-42 removed (Rollback, by alice: bad node image)
 the Rollouts it held resume by themselves once no freeze is left (halted ones stay halted)
+the rollbacks it started carry on until RolledBack
 `
 	if got := b.String(); got != want {
 		t.Errorf("got:\n%s\nwant:\n%s", got, want)

@@ -58,7 +58,7 @@ are offline (joined, but their agent never starts). It runs until Ctrl-C,
 printing how many clusters are joined and Available.`,
 		Example: `  flotilla sim --clusters 1000 --fail-rate 0.02 --offline-rate 0.01 --seed 7
   kubectl --kubeconfig .flotilla-sim/hub/admin.kubeconfig get clusters`,
-		Args: cobra.NoArgs,
+		Args: unknownSubcommand, // no arguments; a word is a mistyped subcommand
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := o.validate(); err != nil {
 				return err

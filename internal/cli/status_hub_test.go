@@ -275,7 +275,9 @@ func TestFleetCommandsAgainstAHub(t *testing.T) {
 			{args: []string{"get", "work", "web-shop", "-n", "flotilla-cluster-pilot-1", "-o", "json"}, want: "{\n  \"kind\": \"Work\",\n  \"apiVersion\": \"fleet.flotilla.dev/v1alpha1\","},
 			{args: []string{"get", "work", "web-shop", "-n", "team-a"}, wantErr: `work "web-shop" not found in namespace team-a`},
 			{args: []string{"get", "work", "nope"}, wantErr: `work "nope" not found in any namespace`},
-			{args: []string{"get", "pods"}, wantErr: `unknown resource "pods": flotilla get knows clusters (cluster, fcl), `},
+			{args: []string{"get", "pods"}, wantErr: "unknown resource \"pods\"\nflotilla get knows clusters (cluster, fcl), "},
+			{args: []string{"get", "rolloutstrategy"}, wantStderr: "No resources found\n"},
+			{args: []string{"get", "fleetfreezes", "-o", "wide"}, want: "NAME   ACTION   UNTIL   ACTIVE   HELD   ROLLED-BACK   REASON        AGE   BY\ncve    Halt                      0      0             incident 42   "},
 		}
 		for _, s := range steps {
 			out, stderr, err := run(s.args...)

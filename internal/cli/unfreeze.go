@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -29,7 +30,7 @@ func newUnfreezeCommand() *cobra.Command {
 		Long: `Lift a fleet freeze: delete the FleetFreeze NAME (fleet-freeze by default), or
 every FleetFreeze with --all. Rollouts it held resume by themselves once no
 freeze is left; halted ones stay halted, and rollbacks it started carry on.`,
-		Args: cobra.MaximumNArgs(1),
+		Args: positional(0, 1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 1 {
 				o.name = args[0]
@@ -86,6 +87,9 @@ func printUnfreeze(w io.Writer, removed []fleetv1alpha1.FleetFreeze, all bool) e
 	switch {
 	case len(removed) > 0:
 		b.WriteString("the Rollouts it held resume by themselves once no freeze is left (halted ones stay halted)\n")
+		if slices.ContainsFunc(removed, func(f fleetv1alpha1.FleetFreeze) bool { return f.Spec.Action == fleetv1alpha1.FreezeRollback }) {
+			b.WriteString("the rollbacks it started carry on until RolledBack\n")
+		}
 	case all:
 		b.WriteString("no FleetFreeze to remove: the fleet is not frozen\n")
 	}

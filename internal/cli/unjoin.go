@@ -32,7 +32,7 @@ By default the member's workloads stay where they are: the agent loses access to
 the hub and stops changing anything. With --delete-workloads the cluster's Works
 are deleted first, so the agent prunes what it applied, and unjoin waits (up to
 --timeout) until they are gone.`,
-		Args: cobra.ExactArgs(1),
+		Args: positional(1, 1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return o.run(cmd, args[0])
 		},

@@ -34,7 +34,7 @@ KIND is the instance's kind (any case), its plural, or either followed by
 in progress for the instance's Promise (in flotilla-system).`,
 		Example: `  flotilla upgrade postgres/orders -n team-a
   flotilla upgrade websites.platform.example.com/shop -n web --to-revision website-3f2a9c01de`,
-		Args: cobra.ExactArgs(1),
+		Args: positional(1, 1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.ref = args[0]
 			if err := o.validate(); err != nil {

@@ -12,7 +12,10 @@ func newVersionCommand() *cobra.Command {
 	return &cobra.Command{
 		Use:   "version",
 		Short: "Print the flotilla version",
-		Args:  cobra.NoArgs,
+		Long: `Print the flotilla version: the release, followed by +COMMIT (12 hex
+digits) when the binary was built from a git checkout.`,
+		Example: `  flotilla version`,
+		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			_, err := fmt.Fprintln(cmd.OutOrStdout(), version.String())
 			return err
