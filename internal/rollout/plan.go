@@ -295,9 +295,21 @@ func (p *planner) transition(o outcome) {
 // finish ends the run: waves that never started are Skipped.
 func (p *planner) finish() {
 	p.st.CompletedAt = ptr(stamp(p.now))
+	p.stopWaves()
+}
+
+// stopWaves ends the waves when the run leaves normal progress (it ends, or
+// a rollback starts): waves that never started are Skipped, and one at work
+// (Progressing, Baking) is Stopped, so that no wave of a rollout that rolls
+// back or ended shows a live phase.
+func (p *planner) stopWaves() {
 	for _, w := range p.waves {
-		if !w.started() && !w.done() {
+		switch {
+		case w.done() || w.st.Phase == fleetv1alpha1.WavePhaseFailed:
+		case !w.started():
 			w.st.Phase = fleetv1alpha1.WavePhaseSkipped
+		case live(w.st.Phase):
+			w.st.Phase, w.st.CompletedAt = fleetv1alpha1.WavePhaseStopped, ptr(stamp(p.now))
 		}
 	}
 }
