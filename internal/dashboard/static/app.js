@@ -220,24 +220,34 @@
       const total = n(p.clusters);
       const revs = p.revisions || [];
       const label = p.name + ": " + (revs.length
-        ? revs.map((r) => r.revision + " " + r.percent + "% (" + r.clusters + " clusters)").join(", ")
+        ? revs.map((r) => r.revision + " " + r.percent + "% healthy (" + n(r.healthy) + " of " + r.clusters + " clusters)").join(", ")
         : "on no cluster yet");
       return el("div", { class: "promise", "data-testid": "promise-chart", "data-promise": p.name },
         el("h3", {}, p.name, el("small", {
           text: (p.latestRevision ? "latest " + p.latestRevision + " · " : "") + plural(n(p.instances), "instance") + " · " + plural(total, "cluster"),
         })),
-        el("div", { class: "stack", role: "img", "aria-label": label }, revs.map((r) => {
+        // A revision counts where it is healthy; clusters that applied it but
+        // are not healthy get a hatched segment of their own.
+        el("div", { class: "stack", role: "img", "aria-label": label }, revs.flatMap((r) => {
           const seg = el("div", {
-            class: "segment", title: r.revision + ": " + r.clusters + " clusters, " + r.percent + "%",
-            "data-testid": "revision-segment", "data-revision": r.revision, "data-clusters": r.clusters,
-          }, r.clusters / total >= 0.12 ? r.percent + "%" : "");
-          seg.style.width = (total ? (100 * r.clusters) / total : 0) + "%";
+            class: "segment", title: r.revision + ": " + n(r.healthy) + " of " + r.clusters + " clusters healthy, " + r.percent + "%",
+            "data-testid": "revision-segment", "data-revision": r.revision, "data-clusters": r.clusters, "data-healthy": n(r.healthy),
+          }, n(r.healthy) / total >= 0.12 ? r.percent + "%" : "");
+          seg.style.width = (total ? (100 * n(r.healthy)) / total : 0) + "%";
           paintRev(seg, p.name, r.revision);
-          return seg;
+          if (!n(r.notHealthy)) return [seg];
+          const bad = el("div", {
+            class: "segment not-healthy", title: r.revision + ": " + n(r.notHealthy) + " clusters applied it but are not healthy",
+            "data-testid": "revision-segment-not-healthy", "data-revision": r.revision,
+          }, n(r.notHealthy) / total >= 0.12 ? n(r.notHealthyPercent) + "%" : "");
+          bad.style.width = (total ? (100 * n(r.notHealthy)) / total : 0) + "%";
+          paintRev(bad, p.name, r.revision);
+          return [seg, bad];
         })),
         el("ul", { class: "legend" }, revs.map((r) =>
           el("li", {}, revChip(p.name, r.revision), el("span", {
-            text: r.revision + (r.latest ? " (latest)" : "") + " — " + plural(r.clusters, "cluster") + ", " + r.percent + "%",
+            text: r.revision + (r.latest ? " (latest)" : "") + " — " + plural(n(r.healthy), "cluster") + " healthy, " + r.percent + "%" +
+              (n(r.notHealthy) ? "; " + n(r.notHealthy) + " applied, not healthy" : ""),
           })))));
     }));
   }
@@ -302,7 +312,7 @@
     c.node.classList.toggle("finished", !!r.finished);
     c.head.replaceChildren(
       el("h3", { text: r.name }),
-      el("span", { class: "phase phase-" + r.phase, "data-testid": "rollout-phase", text: r.phase }),
+      el("span", { class: "phase phase-" + (r.outcome || r.phase), "data-testid": "rollout-phase", text: r.outcome || r.phase }),
       el("span", {
         class: "what",
         text: "Promise " + r.promise + (r.instance ? " · instance " + r.instance : "") + " · " +
