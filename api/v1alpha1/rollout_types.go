@@ -60,7 +60,7 @@ func (p RolloutPhase) IsTerminal() bool {
 }
 
 // WavePhase is where one wave is.
-// +kubebuilder:validation:Enum=Pending;WaitingForApproval;Progressing;Baking;Succeeded;SucceededWithFailures;Failed;Stopped;Skipped
+// +kubebuilder:validation:Enum=Pending;WaitingForApproval;Progressing;Baking;Succeeded;SucceededWithFailures;Failed;Stopped;RolledBack;Skipped
 type WavePhase string
 
 const (
@@ -80,9 +80,12 @@ const (
 	WavePhaseSucceededWithFailures WavePhase = "SucceededWithFailures"
 	// WavePhaseFailed: its failure budget was exceeded.
 	WavePhaseFailed WavePhase = "Failed"
-	// WavePhaseStopped: it had started, but the Rollout left normal progress
-	// (a rollback, an abort, a supersede) before the wave completed.
+	// WavePhaseStopped: it had started, but the Rollout ended (aborted,
+	// superseded, failed) before the wave completed.
 	WavePhaseStopped WavePhase = "Stopped"
+	// WavePhaseRolledBack: it had started (or completed), and the Rollout's
+	// rollback moves its clusters back to the rollback revision.
+	WavePhaseRolledBack WavePhase = "RolledBack"
 	// WavePhaseSkipped: never run (the Rollout ended first, or the wave has no clusters).
 	WavePhaseSkipped WavePhase = "Skipped"
 )

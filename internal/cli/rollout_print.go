@@ -308,6 +308,8 @@ func describeMode(r *fleetv1alpha1.Rollout, now time.Time) string {
 		switch a := r.Status.Adoption; {
 		case a != nil && a.ForcedAt != nil:
 			s += fmt.Sprintf(", deadline %s passed: the rest forced through the waves since %s", deadline, describeTime(a.ForcedAt, now))
+		case r.Status.Phase == fleetv1alpha1.RolloutPhaseSucceeded && r.Status.CompletedAt != nil && r.Status.CompletedAt.Before(p.Deadline):
+			s += fmt.Sprintf(", completed before the deadline %s: every target adopted", deadline)
 		case p.Deadline.After(now):
 			s += fmt.Sprintf(", deadline %s (%s left)", deadline, duration.HumanDuration(p.Deadline.Sub(now)))
 		default:

@@ -551,20 +551,28 @@ func Outcome(r *fleetv1alpha1.Rollout) string {
 	return string(r.Status.Phase)
 }
 
-// WavePhase is the phase to show for a wave of r: as stored, except that a
-// Rollout that rolls back or ended shows no wave at work (statuses written
-// before the hub stopped such waves itself): a wave that started is
-// Stopped, one that did not is Skipped.
+// WavePhase is the phase to show for a wave of r: as stored, except for
+// statuses written before the hub stopped the waves of a rollout that left
+// normal progress itself. Once a rollback started, a wave that started and
+// did not fail is RolledBack; in an ended rollout, a wave at work is Stopped;
+// a wave that never started is Skipped.
 func WavePhase(r *fleetv1alpha1.Rollout, w *fleetv1alpha1.WaveStatus) fleetv1alpha1.WavePhase {
-	if !r.Status.Phase.IsTerminal() && r.Status.Phase != fleetv1alpha1.RolloutPhaseRollingBack {
+	phase := r.Status.Phase
+	rollback := r.Status.RollbackRevision != "" && (phase == fleetv1alpha1.RolloutPhaseRollingBack || phase == fleetv1alpha1.RolloutPhaseRolledBack)
+	if !phase.IsTerminal() && !rollback {
 		return w.Phase
 	}
 	switch w.Phase {
-	case fleetv1alpha1.WavePhaseProgressing, fleetv1alpha1.WavePhaseBaking, fleetv1alpha1.WavePhaseWaitingForApproval:
-		if w.StartedAt != nil {
+	case "", fleetv1alpha1.WavePhasePending, fleetv1alpha1.WavePhaseProgressing, fleetv1alpha1.WavePhaseBaking,
+		fleetv1alpha1.WavePhaseWaitingForApproval, fleetv1alpha1.WavePhaseSucceeded, fleetv1alpha1.WavePhaseSucceededWithFailures:
+		switch {
+		case w.StartedAt == nil && (w.Phase == "" || w.Phase == fleetv1alpha1.WavePhaseWaitingForApproval || w.Phase == fleetv1alpha1.WavePhasePending):
+			return fleetv1alpha1.WavePhaseSkipped
+		case rollback:
+			return fleetv1alpha1.WavePhaseRolledBack
+		case w.Phase != fleetv1alpha1.WavePhaseSucceeded && w.Phase != fleetv1alpha1.WavePhaseSucceededWithFailures:
 			return fleetv1alpha1.WavePhaseStopped
 		}
-		return fleetv1alpha1.WavePhaseSkipped
 	}
 	return w.Phase
 }

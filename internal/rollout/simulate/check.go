@@ -297,8 +297,9 @@ func countStray(clusters []rollout.ClusterObservation, waves []fleetv1alpha1.Wav
 }
 
 // honestWaves: a rollout that rolls back or ended has no wave Progressing,
-// Baking or WaitingForApproval; a Succeeded wave of a rollout moving
-// forward (or just Succeeded) has every cluster healthy on the target.
+// Baking or WaitingForApproval, and one that rolls back no wave Succeeded;
+// a Succeeded wave of a rollout moving forward (or just Succeeded) has every
+// cluster healthy on the target.
 func (c *checker) honestWaves(_ rollout.Input, d rollout.Decision) error {
 	for _, w := range d.Status.Waves {
 		switch w.Phase {
@@ -306,8 +307,11 @@ func (c *checker) honestWaves(_ rollout.Input, d rollout.Decision) error {
 			if rollingBackOrEnded(d.Status.Phase) {
 				return fmt.Errorf("rollout is %s with wave %s still %s", d.Status.Phase, w.Name, w.Phase)
 			}
-		case fleetv1alpha1.WavePhaseSucceeded:
-			if rollingBackOrEnded(d.Status.Phase) && d.Status.Phase != fleetv1alpha1.RolloutPhaseSucceeded {
+		case fleetv1alpha1.WavePhaseSucceeded, fleetv1alpha1.WavePhaseSucceededWithFailures:
+			if d.Status.RollbackRevision != "" {
+				return fmt.Errorf("rollout is %s, rolling back, with wave %s still %s", d.Status.Phase, w.Name, w.Phase)
+			}
+			if w.Phase == fleetv1alpha1.WavePhaseSucceededWithFailures || (rollingBackOrEnded(d.Status.Phase) && d.Status.Phase != fleetv1alpha1.RolloutPhaseSucceeded) {
 				continue
 			}
 			if k := w.Counts; k.Failed+k.Pending > 0 {
