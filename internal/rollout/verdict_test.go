@@ -63,7 +63,7 @@ func TestSucceededWithFailures(t *testing.T) {
 	if w := f.wave("pilot"); w.Phase != fleetv1alpha1.WavePhaseSucceeded {
 		t.Fatalf("pilot %s, want Succeeded", w.Phase)
 	}
-	f.at(20*time.Second).healthy("general-1").failing("general-2").plan()
+	f.at(20 * time.Second).healthy("general-1").failing("general-2").plan()
 	f.wantPhase(fleetv1alpha1.RolloutPhaseSucceeded, "")
 	if w := f.wave("general"); w.Phase != fleetv1alpha1.WavePhaseSucceededWithFailures {
 		t.Errorf("general %s, want SucceededWithFailures", w.Phase)
