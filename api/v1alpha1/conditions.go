@@ -33,6 +33,12 @@ const (
 	// and matches at least one cluster; False with a reason (TenancyViolation,
 	// NoMatchingClusters, InvalidSpec) otherwise.
 	ConditionPlaced = "Placed"
+	// ConditionSpecApplied (instance) is True when every placed cluster
+	// applied the instance revision of the current spec; False while a change
+	// rolls out (Progressing, RollingBack) and after its Rollout was rolled
+	// back (RolledBack) or stopped (RolloutHalted), when the fleet runs an
+	// earlier spec than the one the instance shows.
+	ConditionSpecApplied = "SpecApplied"
 
 	// ConditionApplied (Work) is True when every manifest was applied to the member.
 	ConditionApplied = "Applied"
@@ -106,6 +112,10 @@ const (
 	ReasonNoMatchingClusters = "NoMatchingClusters"
 	ReasonPromiseNotReady    = "PromiseNotReady"
 	ReasonWorksFailing       = "WorksFailing"
+	// ReasonRolloutHalted (instance SpecApplied False, Ready False): the
+	// Rollout of the current spec was halted, aborted or failed; clusters stay
+	// where they were.
+	ReasonRolloutHalted = "RolloutHalted"
 	// ReasonOutputNotAllowed (instance Ready False): the render produced an
 	// object outside the Promise's output (kind or namespace); nothing was written.
 	ReasonOutputNotAllowed = "OutputNotAllowed"

@@ -13,7 +13,8 @@ type InstanceStatus struct {
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
 
-	// conditions: Ready, Reconciling, Stalled (e.g. placement violates tenancy).
+	// conditions: Ready, Reconciling, Stalled (e.g. placement violates tenancy),
+	// Placed and SpecApplied.
 	// +optional
 	// +listType=map
 	// +listMapKey=type
@@ -29,6 +30,15 @@ type InstanceStatus struct {
 	// +optional
 	// +kubebuilder:validation:MaxLength=253
 	InstanceRevision string `json:"instanceRevision,omitempty"`
+
+	// appliedInstanceRevision is the instance revision most of the instance's
+	// clusters last applied: what the fleet runs. It differs from
+	// instanceRevision while a change of the spec rolls out, and after that
+	// change was rolled back or halted (condition SpecApplied says which),
+	// until the spec is brought back in line or rolled forward.
+	// +optional
+	// +kubebuilder:validation:MaxLength=253
+	AppliedInstanceRevision string `json:"appliedInstanceRevision,omitempty"`
 
 	// clusters counts the instance's clusters by state.
 	// +optional

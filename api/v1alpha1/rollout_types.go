@@ -112,6 +112,7 @@ type RolloutSubject struct {
 // +kubebuilder:validation:XValidation:rule="!has(self.fromRevision) || self.fromRevision != self.targetRevision",message="fromRevision and targetRevision must differ"
 // +kubebuilder:validation:XValidation:rule="!has(self.rollback) || !has(self.rollback.toRevision) || self.rollback.toRevision != self.targetRevision",message="rollback.toRevision must differ from targetRevision"
 // +kubebuilder:validation:XValidation:rule="!has(oldSelf.rollback) || has(self.rollback)",message="a requested rollback cannot be withdrawn"
+// +kubebuilder:validation:XValidation:rule="!has(self.rollback) || !has(self.rollback.toRevision) || (has(self.subject.instance) ? self.rollback.toRevision.contains('-' + self.subject.instance.name + '-') : self.rollback.toRevision.startsWith(self.subject.promise + '-'))",message="rollback.toRevision must be a revision of the subject: PromiseRevisions are named <promise>-<hash>, instance revisions <kind>-<instance>-<hash> (flotilla rollout rollback lists the valid ones)"
 type RolloutSpec struct {
 	// subject is what moves.
 	// +required

@@ -801,6 +801,30 @@ func rolloutCases() []createCase {
 			want: []string{"rollback.toRevision must differ from targetRevision"},
 		},
 		{
+			name: "rollback to a revision of another promise",
+			obj: with(validRollout(), func(r *v1.Rollout) {
+				r.Spec.Rollback = &v1.RollbackRequest{ToRevision: "nonsense"}
+			}),
+			want: []string{"rollback.toRevision must be a revision of the subject"},
+		},
+		{
+			name: "instance rollback to another instance's revision",
+			obj: with(validRollout(), func(r *v1.Rollout) {
+				r.Namespace = teamNS
+				r.Spec.Subject.Instance = &v1.LocalObjectReference{Name: "orders"}
+				r.Spec.Rollback = &v1.RollbackRequest{ToRevision: "queue-billing-0123456789"}
+			}),
+			want: []string{"rollback.toRevision must be a revision of the subject"},
+		},
+		{
+			name: "instance rollback to one of its revisions",
+			obj: with(validRollout(), func(r *v1.Rollout) {
+				r.Namespace = teamNS
+				r.Spec.Subject.Instance = &v1.LocalObjectReference{Name: "orders"}
+				r.Spec.Rollback = &v1.RollbackRequest{ToRevision: "queue-orders-0123456789"}
+			}),
+		},
+		{
 			name: "two approvals for one wave",
 			obj: with(validRollout(), func(r *v1.Rollout) {
 				r.Spec.Approvals = []v1.Approval{{Wave: "canary"}, {Wave: "canary"}}

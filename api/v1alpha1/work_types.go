@@ -306,7 +306,62 @@ type ResourceStatus struct {
 	// drift on this resource, if any.
 	// +optional
 	Drift *ResourceDrift `json:"drift,omitempty"`
+
+	// cause is the most specific reason the agent sees on the member for a
+	// resource that is not healthy: the waiting or terminated reason of a
+	// failing container (ImagePullBackOff, CrashLoopBackOff, OOMKilled…),
+	// an unschedulable Pod, a failed Job, read from the object itself or from
+	// the Pods it owns. Absent while the resource is healthy.
+	// +optional
+	Cause *ResourceCause `json:"cause,omitempty"`
 }
+
+// ResourceCause is why a resource is not healthy, as seen on the member.
+type ResourceCause struct {
+	// reason is the Kubernetes reason, e.g. ImagePullBackOff, ErrImagePull,
+	// CrashLoopBackOff, OOMKilled, CreateContainerConfigError, Unschedulable,
+	// BackoffLimitExceeded, ContainerCreating.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=128
+	Reason string `json:"reason"`
+
+	// message is the member's own words (the kubelet's, the scheduler's, the
+	// Job controller's), cut to 512 bytes.
+	// +optional
+	// +kubebuilder:validation:MaxLength=512
+	Message string `json:"message,omitempty"`
+
+	// object names the object the cause was seen on when it is not the
+	// resource itself, e.g. "Pod web-7d9f-x2x4z".
+	// +optional
+	// +kubebuilder:validation:MaxLength=317
+	Object string `json:"object,omitempty"`
+
+	// container names the failing container, if the cause is a container's.
+	// +optional
+	// +kubebuilder:validation:MaxLength=63
+	Container string `json:"container,omitempty"`
+
+	// severity is Failing for a cause that does not go away by waiting
+	// (ImagePullBackOff, CrashLoopBackOff, Unschedulable, a failed Job…):
+	// the resource's health is Failed as soon as it is seen; Waiting for a
+	// resource still on its way (ContainerCreating, a Pod not yet scheduled).
+	// +required
+	Severity CauseSeverity `json:"severity"`
+}
+
+// CauseSeverity says whether a cause fails a resource now or only explains
+// what it waits for.
+// +kubebuilder:validation:Enum=Failing;Waiting
+type CauseSeverity string
+
+const (
+	// CauseFailing: the resource is Failed as soon as the cause is seen.
+	CauseFailing CauseSeverity = "Failing"
+	// CauseWaiting: the resource is still progressing; the cause says what it waits for.
+	CauseWaiting CauseSeverity = "Waiting"
+)
 
 // ResourceDrift describes fields of a live object that differ from what was applied.
 type ResourceDrift struct {

@@ -37,6 +37,9 @@ type resourceResult struct {
 	// the policy; exception names it. nil when none.
 	accepted  *drift.Result
 	exception string
+	// cause is why the object is not healthy, as seen on the member
+	// (explain); nil when healthy or when nothing more specific is known.
+	cause *health.Cause
 }
 
 // applyPass is what one apply of a Work did.
@@ -476,6 +479,7 @@ func (a *applier) check(ctx context.Context, work *fleetv1alpha1.Work, results [
 			continue
 		}
 		r.corrected = nil
+		r.cause = nil
 		live, err := a.member.get(ctx, r.ref)
 		switch {
 		case apierrors.IsNotFound(err) || meta.IsNoMatchError(err):
@@ -491,6 +495,7 @@ func (a *applier) check(ctx context.Context, work *fleetv1alpha1.Work, results [
 			continue
 		default:
 			r.health = health.Of(live)
+			a.explain(ctx, r, live)
 		}
 		d := desired[r.ref.key()]
 		if r.result != fleetv1alpha1.ApplyResultApplied || d == nil {
@@ -527,6 +532,9 @@ func (a *applier) check(ctx context.Context, work *fleetv1alpha1.Work, results [
 		a.metrics.applies.WithLabelValues(resultLabel(fleetv1alpha1.ApplyResultApplied)).Inc()
 		a.countCorrection(ctx, r.ref, res)
 		r.health = health.Of(out)
+		if r.cause != nil {
+			r.health = withCause(r.health, *r.cause)
+		}
 		r.corrected = &res
 		if strings.HasPrefix(r.message, "correcting drift: ") {
 			r.message = ""

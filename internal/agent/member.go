@@ -60,6 +60,27 @@ type dryRunner interface {
 
 var _ dryRunner = (*apiMember)(nil)
 
+// podLister is a member that can list Pods, to find why a workload is not
+// healthy (cause.go). The fleet simulator's member cannot: its workloads
+// report no causes.
+type podLister interface {
+	// listPods lists at most limit Pods of namespace matching selector, in
+	// one request.
+	listPods(ctx context.Context, namespace, selector string, limit int64) ([]unstructured.Unstructured, error)
+}
+
+var _ podLister = (*apiMember)(nil)
+
+var podsResource = schema.GroupVersionResource{Version: "v1", Resource: "pods"}
+
+func (m *apiMember) listPods(ctx context.Context, namespace, selector string, limit int64) ([]unstructured.Unstructured, error) {
+	list, err := m.dynamic.Resource(podsResource).Namespace(namespace).List(ctx, metav1.ListOptions{LabelSelector: selector, Limit: limit})
+	if err != nil {
+		return nil, err
+	}
+	return list.Items, nil
+}
+
 // clusterFacts are reported on the agent's Lease; the hub copies them into
 // the Cluster status.
 type clusterFacts struct {

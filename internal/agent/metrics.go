@@ -24,6 +24,8 @@ type metrics struct {
 	// driftCorrections counts re-applies of an unchanged spec that changed
 	// the live object: someone else had changed it.
 	driftCorrections prometheus.Counter
+	// podLists counts the Pod lists made to explain unhealthy workloads.
+	podLists prometheus.Counter
 }
 
 func newMetrics() *metrics {
@@ -61,8 +63,12 @@ func newMetrics() *metrics {
 			Name: "flotilla_agent_drift_corrections_total",
 			Help: "Objects a re-apply of an unchanged Work spec changed back: someone had changed them on the member.",
 		}),
+		podLists: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "flotilla_agent_pod_lists_total",
+			Help: "Pod lists on the member (at most 20 Pods each) to find why a workload that is not healthy is not: the cost of reporting causes.",
+		}),
 	}
-	m.registry.MustRegister(m.applies, m.prunes, m.lastSync, m.worksManaged, m.hubConnected, m.heartbeats, m.statusWrites, m.driftCorrections,
+	m.registry.MustRegister(m.applies, m.prunes, m.lastSync, m.worksManaged, m.hubConnected, m.heartbeats, m.statusWrites, m.driftCorrections, m.podLists,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	for _, r := range []fleetv1alpha1.ApplyResult{fleetv1alpha1.ApplyResultApplied, fleetv1alpha1.ApplyResultFailed, fleetv1alpha1.ApplyResultSkipped,
 		fleetv1alpha1.ApplyResultConflict, fleetv1alpha1.ApplyResultRefused} {

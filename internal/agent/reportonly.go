@@ -59,6 +59,16 @@ func (r readOnlyMember) facts(ctx context.Context) (clusterFacts, error) { retur
 
 func (r readOnlyMember) resetKinds() { r.m.resetKinds() }
 
+// listPods is a read: it goes through when the member can list Pods, so
+// report-only agents report causes too.
+func (r readOnlyMember) listPods(ctx context.Context, namespace, selector string, limit int64) ([]unstructured.Unstructured, error) {
+	pl, ok := r.m.(podLister)
+	if !ok {
+		return nil, nil
+	}
+	return pl.listPods(ctx, namespace, selector, limit)
+}
+
 // reportSync looks at one Work's objects on the member, when due, and
 // reports what it saw. It never prunes: a Work gone from the hub is
 // forgotten, its objects are the GitOps tool's to delete.
@@ -139,6 +149,9 @@ func (a *agent) observe(ctx context.Context, work *fleetv1alpha1.Work) []resourc
 			live, err = a.member.get(ctx, d.ref)
 			if err == nil {
 				out[i] = judgeLive(d.ref, live, want, notSynced)
+				if out[i].result == fleetv1alpha1.ApplyResultApplied {
+					a.applier.explain(ctx, &out[i], live)
+				}
 				continue
 			}
 		}
@@ -183,10 +196,10 @@ func reportStatus(prev fleetv1alpha1.WorkStatus, rec *passRecord, now time.Time)
 			st.Resources = append(st.Resources, resourceStatus(*r))
 		}
 		summary.Add(r.health.Status)
-		if r.health.Status == fleetv1alpha1.HealthFailed && firstFailed == nil {
-			firstFailed = r
+		if r.health.Status == fleetv1alpha1.HealthFailed && (firstFailed == nil || firstFailed.cause == nil && r.cause != nil) {
+			firstFailed = r // the first with a cause, else the first
 		}
-		if r.health.Status != fleetv1alpha1.HealthCurrent && firstUnhealthy == nil {
+		if r.health.Status != fleetv1alpha1.HealthCurrent && (firstUnhealthy == nil || firstUnhealthy.cause == nil && r.cause != nil) {
 			firstUnhealthy = r
 		}
 	}
@@ -216,7 +229,7 @@ func reportStatus(prev fleetv1alpha1.WorkStatus, rec *passRecord, now time.Time)
 	}
 
 	if summary.Failed > 0 {
-		set(fleetv1alpha1.ConditionStalled, metav1.ConditionTrue, fleetv1alpha1.ReasonUnhealthy, healthy.Message)
+		set(fleetv1alpha1.ConditionStalled, metav1.ConditionTrue, healthy.Reason, healthy.Message)
 	} else {
 		meta.RemoveStatusCondition(&st.Conditions, fleetv1alpha1.ConditionStalled)
 	}

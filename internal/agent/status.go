@@ -3,6 +3,7 @@ package agent
 import (
 	"fmt"
 	"math/rand/v2"
+	"regexp"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -84,10 +85,10 @@ func computeStatus(prev fleetv1alpha1.WorkStatus, rec *passRecord, now time.Time
 			}
 		case fleetv1alpha1.ApplyResultApplied, fleetv1alpha1.ApplyResultSkipped, fleetv1alpha1.ApplyResultNotSynced:
 			summary.Add(r.health.Status)
-			if r.health.Status == fleetv1alpha1.HealthFailed && firstFailedHealth == nil {
-				firstFailedHealth = r
+			if r.health.Status == fleetv1alpha1.HealthFailed && (firstFailedHealth == nil || firstFailedHealth.cause == nil && r.cause != nil) {
+				firstFailedHealth = r // the first with a cause, else the first
 			}
-			if r.health.Status != fleetv1alpha1.HealthCurrent && firstUnhealthy == nil {
+			if r.health.Status != fleetv1alpha1.HealthCurrent && (firstUnhealthy == nil || firstUnhealthy.cause == nil && r.cause != nil) {
 				firstUnhealthy = r
 			}
 		}
@@ -143,7 +144,7 @@ func computeStatus(prev fleetv1alpha1.WorkStatus, rec *passRecord, now time.Time
 	case permanent > 0:
 		set(fleetv1alpha1.ConditionStalled, metav1.ConditionTrue, fleetv1alpha1.ReasonInvalidSpec, applied.Message)
 	case summary.Failed > 0:
-		set(fleetv1alpha1.ConditionStalled, metav1.ConditionTrue, fleetv1alpha1.ReasonUnhealthy, healthy.Message)
+		set(fleetv1alpha1.ConditionStalled, metav1.ConditionTrue, healthy.Reason, healthy.Message)
 	default:
 		meta.RemoveStatusCondition(&st.Conditions, fleetv1alpha1.ConditionStalled)
 	}
@@ -363,6 +364,7 @@ func resourceStatus(r resourceResult) fleetv1alpha1.ResourceStatus {
 		rs.Message = r.health.Message
 	}
 	rs.Message = truncate(rs.Message)
+	rs.Cause = causeStatus(r.cause)
 	// Keep the API's bounds even for the identity of a malformed manifest.
 	rs.Group, rs.Version, rs.Kind = clip(rs.Group, 253), clip(rs.Version, 63), clip(rs.Kind, 63)
 	rs.Namespace, rs.Name = clip(rs.Namespace, 63), clip(rs.Name, 253)
@@ -379,6 +381,11 @@ func settled(pass *applyPass) bool {
 		case r.result == fleetv1alpha1.ApplyResultApplied || r.result == fleetv1alpha1.ApplyResultSkipped ||
 			r.result == fleetv1alpha1.ApplyResultNotSynced:
 			if r.health.Status == fleetv1alpha1.HealthInProgress || r.health.Status == fleetv1alpha1.HealthUnknown {
+				return false
+			}
+			if r.cause != nil {
+				// Failed by what the member says (a Pod backing off), not by
+				// the object itself: it may recover, look again soon.
 				return false
 			}
 		}
@@ -450,11 +457,76 @@ func setHealthy(set func(condType string, status metav1.ConditionStatus, reason,
 		set(fleetv1alpha1.ConditionHealthy, metav1.ConditionTrue, fleetv1alpha1.ReasonHealthy, summary.String())
 		return true
 	case fleetv1alpha1.HealthFailed:
+		if c := firstFailed.cause; c != nil {
+			// The member's reason is the condition's, so that it travels
+			// as it is to the Rollout's failures, Events and metrics.
+			// The member's words come first, so that they survive the
+			// cuts of one-line views (`flotilla rollout status`).
+			where := summary.String()
+			if c.Object != "" {
+				where = c.Object + "; " + where
+			}
+			set(fleetv1alpha1.ConditionHealthy, metav1.ConditionFalse, conditionReason(c.Reason),
+				fmt.Sprintf("%s %s: %s (%s)", firstFailed.ref.Kind, objectName(firstFailed.ref.Namespace, firstFailed.ref.Name), c.Brief(), where))
+			return false
+		}
 		set(fleetv1alpha1.ConditionHealthy, metav1.ConditionFalse, fleetv1alpha1.ReasonUnhealthy,
 			fmt.Sprintf("%s; %s: %s", summary, firstFailed.ref, firstFailed.health.Message))
 	default:
+		r := firstUnhealthy
 		set(fleetv1alpha1.ConditionHealthy, metav1.ConditionFalse, fleetv1alpha1.ReasonInProgress,
-			fmt.Sprintf("%s; %s: %s", summary, firstUnhealthy.ref, firstUnhealthy.health.Message))
+			fmt.Sprintf("%s; %s %s: %s", summary, r.ref.Kind, objectName(r.ref.Namespace, r.ref.Name), inWords(r.health.Message)))
 	}
 	return false
+}
+
+// conditionReason makes a cause's reason a valid condition reason (letters,
+// digits, '_', ',' and ':', starting with a letter, at most 1024 bytes);
+// Unhealthy when nothing of it is.
+func conditionReason(reason string) string {
+	var b strings.Builder
+	for _, r := range reason {
+		switch {
+		case r >= 'A' && r <= 'Z' || r >= 'a' && r <= 'z':
+		case b.Len() > 0 && (r >= '0' && r <= '9' || r == '_' || r == ',' || r == ':'):
+		default:
+			continue
+		}
+		if b.Len() == 128 {
+			break
+		}
+		b.WriteRune(r)
+	}
+	out := strings.TrimRight(b.String(), ",:")
+	if out == "" {
+		return fleetv1alpha1.ReasonUnhealthy
+	}
+	return out
+}
+
+func objectName(namespace, name string) string {
+	if namespace == "" {
+		return name
+	}
+	return namespace + "/" + name
+}
+
+// kstatusCounts matches kstatus's replica counts of workloads ("Available:
+// 1/2", "Updated: 0/2", "Ready: 1/3") and inWords says them as a person
+// would: "1 of 2 replicas available".
+var (
+	kstatusCounts      = regexp.MustCompile(`\b(Available|Updated|Ready): (\d+)/(\d+)`)
+	kstatusTerminating = regexp.MustCompile(`\bPending termination: (\d+)`)
+)
+
+// inWords rewrites kstatus's terse workload progress for the Healthy
+// condition, which is what a cluster past its progress deadline says it
+// was waiting for: "Available: 1/2" becomes "1 of 2 replicas available",
+// "Pending termination: 1" "1 old replicas terminating".
+func inWords(msg string) string {
+	msg = kstatusCounts.ReplaceAllStringFunc(msg, func(m string) string {
+		g := kstatusCounts.FindStringSubmatch(m)
+		return g[2] + " of " + g[3] + " replicas " + strings.ToLower(g[1])
+	})
+	return kstatusTerminating.ReplaceAllString(msg, "$1 old replicas terminating")
 }

@@ -73,7 +73,7 @@ func TestStatusInProgressIsReconciling(t *testing.T) {
 		applied(cmA, fleetv1alpha1.HealthCurrent, ""), applied(depB, fleetv1alpha1.HealthInProgress, "Available: 0/2"),
 	}), t0)
 	wantCond(t, st, fleetv1alpha1.ConditionApplied, metav1.ConditionTrue, fleetv1alpha1.ReasonApplied, "")
-	wantCond(t, st, fleetv1alpha1.ConditionHealthy, metav1.ConditionFalse, fleetv1alpha1.ReasonInProgress, "Deployment.apps/ns/b: Available: 0/2")
+	wantCond(t, st, fleetv1alpha1.ConditionHealthy, metav1.ConditionFalse, fleetv1alpha1.ReasonInProgress, "Deployment ns/b: 0 of 2 replicas available")
 	wantCond(t, st, fleetv1alpha1.ConditionReady, metav1.ConditionFalse, fleetv1alpha1.ReasonInProgress, "1/2 current")
 	wantCond(t, st, fleetv1alpha1.ConditionReconciling, metav1.ConditionTrue, fleetv1alpha1.ReasonProgressing, "1 in progress")
 	wantCond(t, st, fleetv1alpha1.ConditionStalled, "", "", "")

@@ -146,7 +146,12 @@ func driftSummary(d *fleetview.Drift) string {
 
 // printDrift writes the summary line and a row per drifted resource.
 func printDrift(w io.Writer, r *driftReport) {
-	fmt.Fprintln(w, driftSummary(&r.Drift))
+	if slices.Contains(r.Hidden, fleetview.KindWorks) {
+		// Drift is read from Works: without them it is unknown, not none.
+		fmt.Fprintf(w, "Drift: %s\n", unknownList("Works"))
+	} else {
+		fmt.Fprintln(w, driftSummary(&r.Drift))
+	}
 	if len(r.Items) > 0 {
 		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "CLUSTER\tPROMISE\tINSTANCE\tRESOURCE\tSTATE\tFIELDS\tBY\tAGE\tEXCEPTION")

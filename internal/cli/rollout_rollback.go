@@ -26,7 +26,9 @@ The revision is --to-revision, or the Rollout's fromRevision. A request cannot b
 withdrawn or changed, so it is refused when one exists, when the Rollout is
 terminal, when --to-revision is not a revision of the Rollout's subject (the
 error lists those it may name), and for a first rollout (no fromRevision)
-without --to-revision. It wins over a pause and over an abort.`,
+without --to-revision. It wins over a pause and over an abort. A request that
+names a revision the subject does not have (written with kubectl) holds the
+Rollout Stalled: this command replaces it, and an abort ends the Rollout.`,
 		&o.rolloutOptions, o, o.run)
 }
 

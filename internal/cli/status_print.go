@@ -29,27 +29,60 @@ const (
 // "kubectl flotilla" for the plugin), for the commands it suggests.
 func printFleetStatus(w io.Writer, v *fleetview.View, command string) {
 	now := v.GeneratedAt
+	seen := v.Visibility
 	c := v.Clusters
-	fmt.Fprintf(w, "Clusters: %d total, %d available, %d offline, %d unknown\n", c.Total, c.Available, c.Offline, c.Unknown)
+	if seen.Clusters.Known() {
+		fmt.Fprintf(w, "Clusters: %d total, %d available, %d offline, %d unknown\n", c.Total, c.Available, c.Offline, c.Unknown)
+	} else {
+		fmt.Fprintf(w, "Clusters: %s\n", unknownList("Clusters"))
+	}
 
-	printPromiseShares(w, v.Promises)
-	printRolloutsInFlight(w, v.Rollouts, command, now)
+	printPromiseShares(w, v.Promises, seen)
+	printRolloutsInFlight(w, v.Rollouts, command, now, seen)
 	printFailures(w, v, command)
-	if v.Drift.Resources.Total > 0 {
+	switch {
+	case !seen.Works.Known():
+		fmt.Fprintf(w, "\nDrift: %s\n", unknownList("Works"))
+	case v.Drift.Resources.Total > 0:
 		fmt.Fprintf(w, "\nDrift: %s (%s drift lists them)\n", driftSummary(&v.Drift), command)
 	}
 	printOffline(w, v.Offline, now)
+	if !seen.FleetFreezes.Known() {
+		fmt.Fprintf(w, "\nFrozen: %s\n", unknownList("FleetFreezes"))
+	}
 	printFreezes(w, v.Freezes, now)
 	if len(v.Hidden) > 0 {
 		fmt.Fprintf(w, "\nNot shown (your credentials may not list them): %s\n", strings.Join(v.Hidden, ", "))
 	}
 }
 
+// unknownList says a part of the status is unknown, not empty or zero: the
+// reader may not list the kind it is read from (a partial view).
+func unknownList(kind string) string {
+	return "unknown (hidden: your credentials may not list " + kind + ")"
+}
+
 // printPromiseShares writes, per Promise, the share of its clusters on each
 // revision, the latest marked (and listed even when no cluster runs it yet).
-func printPromiseShares(w io.Writer, promises []fleetview.PromiseView) {
-	if len(promises) == 0 {
+// Without Works what runs where is unknown, and it says so.
+func printPromiseShares(w io.Writer, promises []fleetview.PromiseView, seen fleetview.Visibility) {
+	switch {
+	case len(promises) == 0 && !seen.Promises.Known():
+		fmt.Fprintf(w, "\nPromises: %s\n", unknownList("Promises"))
+		return
+	case len(promises) == 0:
 		fmt.Fprintln(w, "\nPromises: none")
+		return
+	}
+	if !seen.Works.Known() {
+		fmt.Fprintf(w, "\nPromises (clusters on each revision: %s):\n", unknownList("Works"))
+		for _, p := range promises {
+			latest := ""
+			if p.LatestRevision != "" {
+				latest = "latest " + printable(p.LatestRevision) + ", "
+			}
+			fmt.Fprintf(w, "  %s  %s%s\n", printable(p.Name), latest, plural(int(p.Instances), "instance"))
+		}
 		return
 	}
 	fmt.Fprintln(w, "\nPromises (clusters healthy on each revision; those that applied it but are not healthy apart):")
@@ -96,7 +129,7 @@ func hasRevision(shares []fleetview.RevisionShare, rev string) bool {
 // printRolloutsInFlight writes each Rollout in flight with one line per wave
 // and its progress bar, the command that approves a waiting wave, then the
 // Rollouts that finished recently.
-func printRolloutsInFlight(w io.Writer, rollouts []fleetview.RolloutView, command string, now time.Time) {
+func printRolloutsInFlight(w io.Writer, rollouts []fleetview.RolloutView, command string, now time.Time, seen fleetview.Visibility) {
 	var inFlight, finished []fleetview.RolloutView
 	for _, r := range rollouts {
 		if r.Finished {
@@ -105,10 +138,21 @@ func printRolloutsInFlight(w io.Writer, rollouts []fleetview.RolloutView, comman
 			inFlight = append(inFlight, r)
 		}
 	}
-	if len(inFlight) == 0 {
+	// A partial list says whose Rollouts it holds: none in a namespace is
+	// not none in the fleet.
+	only := ""
+	if seen.Rollouts == fleetview.ListedNamespace {
+		only = " in namespace " + printable(seen.Namespace) + "; others hidden"
+	}
+	switch {
+	case !seen.Rollouts.Known():
+		fmt.Fprintf(w, "\nRollouts in flight: %s\n", unknownList("Rollouts"))
+	case len(inFlight) == 0 && only != "":
+		fmt.Fprintf(w, "\nRollouts in flight: none%s\n", only)
+	case len(inFlight) == 0:
 		fmt.Fprintln(w, "\nRollouts in flight: none")
-	} else {
-		fmt.Fprintf(w, "\nRollouts in flight (%d):\n", len(inFlight))
+	default:
+		fmt.Fprintf(w, "\nRollouts in flight (%d%s):\n", len(inFlight), only)
 	}
 	for _, r := range inFlight {
 		phase := outcome(r)
@@ -252,6 +296,10 @@ func describeWaveTrouble(c fleetv1alpha1.RolloutCounts) string {
 
 // printFailures writes the failing Works, at most fleetStatusFailures.
 func printFailures(w io.Writer, v *fleetview.View, command string) {
+	if !v.Visibility.Works.Known() {
+		fmt.Fprintf(w, "\nFailing: %s\n", unknownList("Works"))
+		return
+	}
 	if v.FailureCount == 0 {
 		fmt.Fprintln(w, "\nFailing: none")
 		return

@@ -63,7 +63,8 @@ func TestBrowserApproveMovesTheRolloutOn(t *testing.T) {
 		s.env.ReportReady(w)
 	}
 	b.waitFor(60*time.Second, "the rollout succeeded", fmt.Sprintf(`document.querySelector(%q)?.dataset.phase === "Succeeded"`, card))
-	if got := text(b, card+` [data-testid=percent-on-target]`); got != "100% on target" {
+	// Finished, the card is compact: its outcome in a line.
+	if got := text(b, card+` [data-testid=rollout-outcome]`); !strings.Contains(got, "healthy on "+s.target) {
 		t.Errorf("the page says %q", got)
 	}
 
@@ -79,7 +80,8 @@ func TestBrowserApproveMovesTheRolloutOn(t *testing.T) {
 	}
 
 	// The history in the page names alice too.
-	b.do(10*time.Second, "opening the history", chromedp.Click(chromedp.CSS(card+` [data-testid=history] summary`)))
+	b.do(10*time.Second, "opening the history", chromedp.Click(chromedp.CSS(card+` [data-testid=rollout-toggle]`)),
+		chromedp.Click(chromedp.CSS(card+` [data-testid=history] summary`)))
 	b.waitFor(10*time.Second, "alice in the history",
 		fmt.Sprintf(`[...document.querySelectorAll(%q)].some((td) => td.textContent === "alice")`, card+` [data-testid=history-actor]`))
 

@@ -408,7 +408,14 @@ func TestBrowserShowsTheServersRefusal(t *testing.T) {
 	if got := count(b, `[data-testid=cluster-tile]`); got != 6 {
 		t.Errorf("carol sees %d tiles, want 6", got)
 	}
-	if got := text(b, `[data-testid=rollouts]`); got != "No rollouts you may see." {
+	if got := text(b, `[data-testid=rollouts]`); got != "Rollouts are hidden: your credentials may not list them." {
 		t.Errorf("carol's rollouts: %q", got)
+	}
+	// What she may not list is unknown, not idle or zero.
+	if got := count(b, `[data-testid=cluster-tile][data-health=Hidden]`); got != 5 {
+		t.Errorf("carol sees %d Hidden tiles, want every cluster but the offline one", got)
+	}
+	if got := text(b, `[data-testid=count-failures] dd`); got != "hidden" {
+		t.Errorf("carol's header counts %q failing Works", got)
 	}
 }

@@ -148,6 +148,16 @@ func TestFleetAPIHidesWhatRBACForbids(t *testing.T) {
 		t.Errorf("carol sees %+v clusters, %d rollouts, %d failures, %d drifted resources", v.Clusters, len(v.Rollouts), len(v.Failures),
 			v.Drift.Resources.Total)
 	}
+	// What she may not list is unknown, not empty: the view says so.
+	if !v.Visibility.Partial || v.Visibility.Works != fleetview.ListedNone || v.Visibility.Rollouts != fleetview.ListedNone ||
+		v.Visibility.Clusters != fleetview.ListedAll {
+		t.Errorf("carol's visibility %+v", v.Visibility)
+	}
+	for _, tile := range v.Tiles {
+		if tile.Health == fleetview.HealthIdle || !tile.WorksHidden {
+			t.Errorf("carol's tile %s: %s, worksHidden %v; want Hidden (or Offline), never Idle", tile.Name, tile.Health, tile.WorksHidden)
+		}
+	}
 
 	status, body = call(t, ts, "GET", "/api/whoami", s.Token(), "")
 	if status != http.StatusOK || decode[Whoami](t, body).User != carol {

@@ -78,8 +78,8 @@ func TestDemoEndToEnd(t *testing.T) {
 		// looks, the terminal phase never does.
 		regexp.MustCompile(`\[\d:\d\d\] rollout web-3: RolledBack \(wave canary\)`),
 		regexp.MustCompile(`(?m)^ok: rollout web-3 RolledBack: wave canary \(member-2, member-3\) breached its failure budget, and every member is back on nginx:1\.28\.$`),
-		regexp.MustCompile(`member-2 \(wave canary\): ProgressDeadlineExceeded\n\s+not healthy within the progress deadline`),
-		regexp.MustCompile(`member-3 \(wave canary\): ProgressDeadlineExceeded`),
+		regexp.MustCompile(`member-2 \(wave canary\): ImagePullBackOff\n\s+.*container \S+: Back-off pulling image`),
+		regexp.MustCompile(`member-3 \(wave canary\): ImagePullBackOff`),
 		regexp.MustCompile(`(?m)^The demo ended as it should`),
 	} {
 		if !want.MatchString(narration) {

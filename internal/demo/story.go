@@ -236,8 +236,8 @@ func (d *demo) approve(ctx context.Context, name string) error {
 func (d *demo) badChange(ctx context.Context) (*fleetv1alpha1.Rollout, error) {
 	d.n.heading("Change 2: a bad release, "+badImage,
 		"This image never starts on these clusters (kwok keeps images under "+testenv.FailingImagePrefix+" in ImagePullBackOff): a release",
-		"that crashes. The pilot takes it first and misses its progress deadline; its budget tolerates that one",
-		"failure, so the canary gets it next. Both canary clusters fail: more than the canary's budget of one,",
+		"that crashes. The pilot takes it first and fails within seconds, naming the member's reason (ImagePullBackOff);",
+		"its budget tolerates that one failure, so the canary gets it next. Both canary clusters fail: more than the canary's budget of one,",
 		"so the hub rolls every admitted cluster back to "+goodImage+" by itself. The general wave never sees it.")
 	name, err := d.changeImage(ctx, goodImage, badImage)
 	if err != nil {
@@ -251,7 +251,7 @@ func (d *demo) badChange(ctx context.Context) (*fleetv1alpha1.Rollout, error) {
 // 8. After the rollback: the fleet on the good image, and why.
 func (d *demo) aftermath(ctx context.Context, ro *fleetv1alpha1.Rollout) error {
 	d.n.heading("After the rollback: every member back on "+goodImage,
-		"The Rollout ended RolledBack. Its status keeps the failed clusters with the hub's reasons, and its history",
+		"The Rollout ended RolledBack. Its status keeps the failed clusters with the members' reasons, and its history",
 		"who did what: here the hub itself, when the canary's budget was breached.")
 	d.n.cmd("flotilla rollout status "+ro.Name, "flotilla rollout history "+ro.Name, "flotilla rollout list")
 	var canary []string

@@ -43,6 +43,9 @@ const (
 	HealthOffline     Health = "Offline"
 	// HealthIdle: the cluster is reachable and runs no Work.
 	HealthIdle Health = "Idle"
+	// HealthHidden: the reader may not list Works, so what the cluster runs
+	// and how it does is unknown (never Idle: it may run anything).
+	HealthHidden Health = "Hidden"
 )
 
 // Snapshot is what a View is built from: the hub's objects as the reader may
@@ -80,6 +83,10 @@ type View struct {
 	Drift Drift `json:"drift"`
 	// Hidden names what the reader was not allowed to list.
 	Hidden []string `json:"hidden,omitempty"`
+	// Visibility says, per list, how much the reader saw: a count built from
+	// a hidden list (FailureCount without Works, Clusters without Clusters,
+	// Drift without Works) is unknown, not zero.
+	Visibility Visibility `json:"visibility"`
 }
 
 // ClusterCounts counts clusters by availability.
@@ -101,6 +108,9 @@ type ClusterTile struct {
 	Revisions map[string]string `json:"revisions,omitempty"`
 	Works     int               `json:"works"`
 	Failed    int               `json:"failed"`
+	// WorksHidden: the reader may not list Works, so Works, Failed and
+	// Revisions are unknown rather than zero.
+	WorksHidden bool `json:"worksHidden,omitempty"`
 	// Reason says why the cluster is Failed or Offline.
 	Reason string `json:"reason,omitempty"`
 	// Rollout and Wave name the in-flight Rollout (newest) and its wave the
@@ -161,9 +171,8 @@ type RolloutView struct {
 	// Failures and FailureCount are the clusters counted as failed; once a
 	// rollback started (RollbackRevision set), the failures that led to it,
 	// while Counts.Failed stays the clusters failed on the target now.
-	Failures         []fleetv1alpha1.ClusterFailure `json:"failures,omitempty"`
-	FailureCount     int32                          `json:"failureCount"`
-	RollbackRevision string                         `json:"rollbackRevision,omitempty"`
+	Failures     []fleetv1alpha1.ClusterFailure `json:"failures,omitempty"`
+	FailureCount int32                          `json:"failureCount"`
 	// UnattributedFailures are failures on its clusters that are not the
 	// Rollout's (another revision, an instance it did not move): shown,
 	// never counted.
@@ -175,6 +184,9 @@ type RolloutView struct {
 	CompletedAt      *time.Time `json:"completedAt,omitempty"`
 	// Message is the Ready condition's message: why it is where it is.
 	Message string `json:"message,omitempty"`
+	// RollbackRevision is where a rollback took (or takes) the clusters;
+	// set, Failures are those that led to the rollback.
+	RollbackRevision string `json:"rollbackRevision,omitempty"`
 }
 
 // WaveView is one wave's progress.
@@ -226,6 +238,7 @@ func Build(s Snapshot) View {
 		Offline:     []Offline{},
 		Freezes:     []Freeze{},
 		Hidden:      slices.Sorted(slices.Values(s.Hidden)),
+		Visibility:  visibility(s.Hidden),
 	}
 	worksByCluster := map[string][]*fleetv1alpha1.Work{}
 	for i := range s.Works {
@@ -239,7 +252,7 @@ func Build(s Snapshot) View {
 	healthy := map[string]map[string]bool{} // cluster → promise → healthy
 	for i := range s.Clusters {
 		c := &s.Clusters[i]
-		tile, fs := buildTile(c, worksByCluster[c.Name])
+		tile, fs := buildTile(c, worksByCluster[c.Name], v.Visibility.Works.Known())
 		healthy[c.Name] = promiseHealth(c, worksByCluster[c.Name])
 		if w, ok := waveOf[c.Name]; ok {
 			tile.Rollout, tile.Wave = w.rollout, w.wave
@@ -281,12 +294,15 @@ func Build(s Snapshot) View {
 }
 
 // buildTile judges one cluster from its Works, and lists its failing ones.
-func buildTile(c *fleetv1alpha1.Cluster, works []*fleetv1alpha1.Work) (ClusterTile, []Failure) {
+// worksKnown is false when the reader may not list Works: the cluster's own
+// status still says Offline or a mode mismatch; the rest is Hidden.
+func buildTile(c *fleetv1alpha1.Cluster, works []*fleetv1alpha1.Work, worksKnown bool) (ClusterTile, []Failure) {
 	tile := ClusterTile{
 		Name:         c.Name,
 		Labels:       c.Labels,
 		Availability: string(c.Status.Availability),
 		Works:        len(works),
+		WorksHidden:  !worksKnown,
 	}
 	if tile.Availability == "" {
 		tile.Availability = string(fleetv1alpha1.ClusterAvailabilityUnknown)
@@ -334,6 +350,9 @@ func buildTile(c *fleetv1alpha1.Cluster, works []*fleetv1alpha1.Work) (ClusterTi
 		// Its agent cannot deliver what the Works ask (see clusters.md).
 		tile.Health = HealthFailed
 		tile.Reason = mismatch
+	case !worksKnown:
+		tile.Health = HealthHidden
+		tile.Reason = "your credentials may not list Works"
 	case tile.Failed > 0:
 		tile.Health = HealthFailed
 		tile.Reason = failures[0].Reason
@@ -517,7 +536,6 @@ func rolloutView(r *fleetv1alpha1.Rollout) RolloutView {
 		Waves:                    make([]WaveView, 0, len(st.Waves)),
 		Failures:                 st.Failures,
 		FailureCount:             st.FailureCount,
-		RollbackRevision:         st.RollbackRevision,
 		UnattributedFailures:     st.UnattributedFailures,
 		UnattributedFailureCount: st.UnattributedFailureCount,
 		StartedAt:                timePtr(st.StartedAt),
@@ -526,6 +544,7 @@ func rolloutView(r *fleetv1alpha1.Rollout) RolloutView {
 	if rv.Phase == "" {
 		rv.Phase, rv.Outcome = fleetv1alpha1.RolloutPhasePending, string(fleetv1alpha1.RolloutPhasePending)
 	}
+	rv.RollbackRevision = st.RollbackRevision
 	if ref := r.Spec.Subject.Instance; ref != nil {
 		rv.Instance = r.Namespace + "/" + ref.Name
 	}

@@ -230,7 +230,7 @@ func TestBuildEmpty(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := `{"generatedAt":"2026-11-22T12:00:00Z","clusters":{"total":0,"available":0,"offline":0,"unknown":0},"tiles":[],"promises":[],"rollouts":[],"failures":[],"failureCount":0,"offline":[],"freezes":[],"drift":{"resources":{"unexplained":0,"accepted":0,"total":0},"clusters":{"unexplained":0,"accepted":0,"total":0},"corrections":0,"promises":[],"perCluster":[],"items":[]}}`
+	want := `{"generatedAt":"2026-11-22T12:00:00Z","clusters":{"total":0,"available":0,"offline":0,"unknown":0},"tiles":[],"promises":[],"rollouts":[],"failures":[],"failureCount":0,"offline":[],"freezes":[],"drift":{"resources":{"unexplained":0,"accepted":0,"total":0},"clusters":{"unexplained":0,"accepted":0,"total":0},"corrections":0,"promises":[],"perCluster":[],"items":[]},"visibility":{"partial":false,"clusters":"All","works":"All","rollouts":"All","promises":"All","fleetFreezes":"All","driftExceptions":"All"}}`
 	if string(got) != want {
 		t.Errorf("empty view = %s\nwant %s", got, want)
 	}

@@ -2,7 +2,6 @@ package fleetview
 
 import (
 	"encoding/json"
-	"flag"
 	"os"
 	"path/filepath"
 	"testing"
@@ -10,8 +9,6 @@ import (
 	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
 	"github.com/flotilla-dev/flotilla/internal/rollout/simulate"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files in testdata/verdicts")
 
 // verdictScenarios are engine sequences whose end the views must tell
 // honestly: a rollback after failures, a success with failures within the

@@ -24,6 +24,7 @@ type Hub struct {
 	registry    *prometheus.Registry
 	transitions *prometheus.CounterVec
 	rollbacks   *prometheus.CounterVec
+	failures    *prometheus.CounterVec
 }
 
 // RollbackCause says what started a rollback (the cause label).
@@ -63,6 +64,10 @@ func NewHub(registry *prometheus.Registry, reader client.Reader, clk clock.Passi
 			Name: "flotilla_rollout_rollbacks_total",
 			Help: "Rollbacks started, by cause (failure, manual, freeze).",
 		}, []string{"cause"}),
+		failures: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "flotilla_rollout_cluster_failures_total",
+			Help: "Clusters a Rollout counted as failed, by reason: the cause seen on the member (ImagePullBackOff, CrashLoopBackOff, Unschedulable…) or the hub's (ProgressDeadlineExceeded, ClusterOffline, ApplyFailed…); reasons outside a fixed set count as Other.",
+		}, []string{"reason"}),
 	}
 	for _, p := range Phases {
 		h.transitions.WithLabelValues(string(p))
@@ -70,8 +75,11 @@ func NewHub(registry *prometheus.Registry, reader client.Reader, clk clock.Passi
 	for _, c := range []RollbackCause{RollbackFailure, RollbackManual, RollbackFreeze} {
 		h.rollbacks.WithLabelValues(string(c))
 	}
+	for _, r := range FailureReasons {
+		h.failures.WithLabelValues(r)
+	}
 	c := &collector{reader: reader, clock: clk, elected: elected}
-	for _, m := range []prometheus.Collector{h.transitions, h.rollbacks, c} {
+	for _, m := range []prometheus.Collector{h.transitions, h.rollbacks, h.failures, c} {
 		if err := registry.Register(m); err != nil {
 			return nil, err
 		}
@@ -94,4 +102,37 @@ func (h *Hub) RolloutRollback(cause RollbackCause) {
 		return
 	}
 	h.rollbacks.WithLabelValues(string(cause)).Inc()
+}
+
+// FailureReasons are the reason label values of
+// flotilla_rollout_cluster_failures_total: the causes the agent reports and
+// the hub's own reasons. Any other reason counts as ReasonOther, so the
+// label stays bounded whatever a member says.
+var FailureReasons = []string{
+	"ImagePullBackOff", "ErrImagePull", "InvalidImageName", "CrashLoopBackOff", "OOMKilled",
+	"CreateContainerConfigError", "CreateContainerError", "RunContainerError", "Unschedulable",
+	"BackoffLimitExceeded", "DeadlineExceeded", "Evicted",
+	fleetv1alpha1.ReasonUnhealthy, fleetv1alpha1.ReasonApplyFailed, fleetv1alpha1.ReasonPruneFailed,
+	fleetv1alpha1.ReasonProgressDeadlineExceeded, fleetv1alpha1.ReasonClusterOffline, ReasonOther,
+}
+
+// ReasonOther is the reason label of a failure whose reason is not one of FailureReasons.
+const ReasonOther = "Other"
+
+// FailureReasonLabel maps a cluster failure's reason onto FailureReasons.
+func FailureReasonLabel(reason string) string {
+	for _, r := range FailureReasons {
+		if r == reason {
+			return r
+		}
+	}
+	return ReasonOther
+}
+
+// ClusterFailed counts a cluster a Rollout newly counts as failed.
+func (h *Hub) ClusterFailed(reason string) {
+	if h == nil {
+		return
+	}
+	h.failures.WithLabelValues(FailureReasonLabel(reason)).Inc()
 }

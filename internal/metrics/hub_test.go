@@ -494,3 +494,14 @@ func get(t *testing.T, url string) string {
 	}
 	return string(b)
 }
+
+func TestFailureReasonLabel(t *testing.T) {
+	for in, want := range map[string]string{
+		"ImagePullBackOff": "ImagePullBackOff", "ProgressDeadlineExceeded": "ProgressDeadlineExceeded",
+		"SomethingNew": metrics.ReasonOther, "": metrics.ReasonOther,
+	} {
+		if got := metrics.FailureReasonLabel(in); got != want {
+			t.Errorf("FailureReasonLabel(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

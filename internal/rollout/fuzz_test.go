@@ -119,7 +119,7 @@ func randomScenario(seed uint64) simulate.Scenario {
 		case 5:
 			st.DesiredState = fleetv1alpha1.RolloutDesiredState(pick("Paused", "Running", "Running", "Aborted"))
 		case 6:
-			st.Rollback = &fleetv1alpha1.RollbackRequest{ToRevision: pick("", "r0")}
+			st.Rollback = &fleetv1alpha1.RollbackRequest{ToRevision: pick("", "r0", simulate.MissingRevisionPrefix+"r9")}
 		case 7:
 			st.Freeze = &simulate.Freeze{Name: "f", Action: fleetv1alpha1.FreezeAction(pick("Halt", "Rollback")), Reason: "fuzz"}
 		case 8, 9:

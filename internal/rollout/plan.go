@@ -93,6 +93,9 @@ type outcome struct {
 	force bool
 	// waveStarted: a wave started in this plan, and actor names its cause.
 	waveStarted bool
+	// blocked: the rollout cannot proceed until a person acts; it is
+	// Stalled with this reason whatever its phase.
+	blocked *Blocked
 }
 
 func newPlanner(in Input, obs map[string]*ClusterObservation) *planner {
@@ -138,8 +141,9 @@ func (p *planner) relayoutForImmediate() bool {
 	return true
 }
 
-// decide applies the rules in order of precedence: supersede, rollback
-// (running, requested, or forced by a Rollback freeze), abort, hold (freeze
+// decide applies the rules in order of precedence: supersede, a requested
+// rollback that cannot proceed (which an abort ends), rollback (running,
+// requested, or forced by a Rollback freeze), abort, hold (freeze
 // or pause), a standing halt, then normal progress.
 func (p *planner) decide() outcome {
 	spec := p.in.Spec
@@ -149,6 +153,8 @@ func (p *planner) decide() outcome {
 		p.st.SupersededBy = p.in.SupersededBy
 		return outcome{phase: fleetv1alpha1.RolloutPhaseSuperseded, wave: p.st.CurrentWave, actor: ActorHub,
 			reason: fleetv1alpha1.ReasonSupersededByRollout, message: "superseded by Rollout " + p.in.SupersededBy}
+	case p.rollbackBlocked():
+		return p.blockedRollback()
 	case p.st.Phase == fleetv1alpha1.RolloutPhaseRollingBack:
 		return p.rollBack()
 	case spec.Rollback != nil:

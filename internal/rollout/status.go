@@ -157,6 +157,9 @@ func (p *planner) setConditions(o outcome) {
 			reason = fleetv1alpha1.ReasonSucceededWithFailures
 		}
 	}
+	if b := o.blocked; b != nil {
+		pc.ready, pc.reconciling, pc.stalled, reason = false, false, true, b.Reason
+	}
 	p.setCondition(fleetv1alpha1.ConditionReady, pc.ready, reason, o.message)
 	p.setCondition(fleetv1alpha1.ConditionReconciling, pc.reconciling, reason, o.message)
 	p.setCondition(fleetv1alpha1.ConditionStalled, pc.stalled, reason, o.message)

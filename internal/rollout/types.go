@@ -47,6 +47,10 @@ type Input struct {
 	// StartedBy is who created the Rollout ("hub" for Rollouts the hub
 	// creates), recorded in the first history entry; Immediate mode asks for it.
 	StartedBy string
+	// RollbackBlocked says why the revision spec.rollback asks for
+	// (toRevision, or else fromRevision) cannot be used: it does not exist,
+	// or is not a revision of the subject. Nil when it can, or none is asked.
+	RollbackBlocked *Blocked
 }
 
 // Health is a cluster's health for the subject, judged from its Work.

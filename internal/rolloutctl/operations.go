@@ -94,6 +94,12 @@ func (c *Client) Pause(ctx context.Context, ns, name, message string) (*Result, 
 		rec := c.record(ctx, message)
 		r.Spec.DesiredState, r.Spec.StateChange = fleetv1alpha1.RolloutPaused, &rec
 		res.Summary = fmt.Sprintf("rollout %s paused by %s: no more clusters are admitted and no wave starts; admitted clusters finish and are still observed", r.Name, rec.By)
+		if rb := r.Spec.Rollback; rb != nil && rb.ToRevision != "" && c.checkRevisionOf(ctx, r, rb.ToRevision) != nil {
+			res.Summary = fmt.Sprintf("rollout %s aborted by %s: the rollback it asks for, to %s, cannot proceed (not a revision of %s), so the abort ends it; "+
+				"clusters already admitted stay on %s and the others on %s until a newer Rollout moves them",
+				r.Name, rec.By, rb.ToRevision, subjectName(r), r.Spec.TargetRevision, or(r.Spec.FromRevision, "what they run"))
+			return true, nil
+		}
 		if r.Spec.Rollback != nil || r.Status.Phase == fleetv1alpha1.RolloutPhaseRollingBack {
 			res.Notes = append(res.Notes, "it is rolling back, and a rollback is not paused")
 		}
@@ -180,6 +186,12 @@ func (c *Client) Abort(ctx context.Context, ns, name, message string) (*Result, 
 		}
 		rec := c.record(ctx, message)
 		r.Spec.DesiredState, r.Spec.StateChange = fleetv1alpha1.RolloutAborted, &rec
+		if rb := r.Spec.Rollback; rb != nil && rb.ToRevision != "" && c.checkRevisionOf(ctx, r, rb.ToRevision) != nil {
+			res.Summary = fmt.Sprintf("rollout %s aborted by %s: the rollback it asks for, to %s, cannot proceed (not a revision of %s), so the abort ends it; "+
+				"clusters already admitted stay on %s and the others on %s until a newer Rollout moves them",
+				r.Name, rec.By, rb.ToRevision, subjectName(r), r.Spec.TargetRevision, or(r.Spec.FromRevision, "what they run"))
+			return true, nil
+		}
 		if r.Spec.Rollback != nil || r.Status.Phase == fleetv1alpha1.RolloutPhaseRollingBack {
 			res.Summary = fmt.Sprintf("rollout %s aborted by %s, but a rollback is requested or under way, and a rollback wins over an abort: "+
 				"it carries on and the rollout ends RolledBack", r.Name, rec.By)
@@ -206,9 +218,15 @@ type RollbackOptions struct {
 // no revision to return to.
 func (c *Client) Rollback(ctx context.Context, ns, name string, opts RollbackOptions) (*Result, error) {
 	return c.edit(ctx, ns, name, "rolling back", func(r *fleetv1alpha1.Rollout, res *Result) (bool, error) {
+		replaces := ""
 		if rb := r.Spec.Rollback; rb != nil {
-			return false, fmt.Errorf("rollout %s already has a rollback requested (to %s, %s); a rollback request cannot be withdrawn or changed",
-				r.Name, or(rb.ToRevision, or(r.Spec.FromRevision, "(none)")), describeRecord(rb.ChangeRecord))
+			// A request to a revision that is not the subject's holds the
+			// rollout Stalled: it may be replaced (never withdrawn).
+			if rb.ToRevision == "" || c.checkRevisionOf(ctx, r, rb.ToRevision) == nil {
+				return false, fmt.Errorf("rollout %s already has a rollback requested (to %s, %s); a rollback request cannot be withdrawn or changed",
+					r.Name, or(rb.ToRevision, or(r.Spec.FromRevision, "(none)")), describeRecord(rb.ChangeRecord))
+			}
+			replaces = fmt.Sprintf(" (replacing the request to %s, which is not a revision of %s)", rb.ToRevision, subjectName(r))
 		}
 		if r.Status.Phase.IsTerminal() {
 			return false, fmt.Errorf("rollout %s is %s and will not act again; create a new Rollout to move its clusters", r.Name, r.Status.Phase)
@@ -231,8 +249,8 @@ func (c *Client) Rollback(ctx context.Context, ns, name string, opts RollbackOpt
 		}
 		rec := c.record(ctx, opts.Message)
 		r.Spec.Rollback = &fleetv1alpha1.RollbackRequest{ToRevision: to, ChangeRecord: rec}
-		res.Summary = fmt.Sprintf("rollback of rollout %s to %s requested by %s: every cluster rendering %s goes back at once; the request cannot be withdrawn",
-			r.Name, or(to, r.Spec.FromRevision), rec.By, r.Spec.TargetRevision)
+		res.Summary = fmt.Sprintf("rollback of rollout %s to %s requested by %s%s: every cluster rendering %s goes back at once; the request cannot be withdrawn",
+			r.Name, or(to, r.Spec.FromRevision), rec.By, replaces, r.Spec.TargetRevision)
 		return true, nil
 	})
 }

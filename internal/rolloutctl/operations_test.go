@@ -286,6 +286,25 @@ func TestRollback(t *testing.T) {
 	_, err = c.Rollback(ctx, ns, "rb-done", RollbackOptions{})
 	wantErr(t, err, "rollout rb-done is Aborted and will not act again")
 
+	// A request that names a revision the subject does not have (written
+	// around the CLI) stalls the rollout: it may be replaced, or aborted.
+	stuck := func(name string) {
+		givenRollout(t, ctx, admin, name, threeWaves(fleetv1alpha1.RolloutPhaseProgressing, "canary"), func(r *fleetv1alpha1.Rollout) {
+			r.Spec.Rollback = &fleetv1alpha1.RollbackRequest{ToRevision: "app-r9", ChangeRecord: fleetv1alpha1.ChangeRecord{By: "admin"}}
+		})
+	}
+	stuck("rb-stuck")
+	if res, err = c.Rollback(ctx, ns, "rb-stuck", RollbackOptions{ToRevision: "app-r0"}); err != nil || !res.Changed ||
+		!strings.Contains(res.Summary, "replacing the request to app-r9, which is not a revision of Promise app") ||
+		get(t, ctx, admin, "rb-stuck").Spec.Rollback.ToRevision != "app-r0" {
+		t.Fatalf("replacing a stalled rollback: %+v, %v", res, err)
+	}
+	stuck("rb-stuck-abort")
+	if res, err = c.Abort(ctx, ns, "rb-stuck-abort", "typo"); err != nil || !res.Changed ||
+		!strings.Contains(res.Summary, "the rollback it asks for, to app-r9, cannot proceed (not a revision of Promise app), so the abort ends it") {
+		t.Fatalf("aborting a stalled rollback: %+v, %v", res, err)
+	}
+
 	givenRollout(t, ctx, admin, "rb-auto", fleetv1alpha1.RolloutStatus{Phase: fleetv1alpha1.RolloutPhaseRollingBack, RollbackRevision: "app-r1"})
 	if res, err = c.Rollback(ctx, ns, "rb-auto", RollbackOptions{}); err != nil || res.Changed || !strings.Contains(res.Summary, "already rolling back to app-r1") {
 		t.Fatalf("rolling back a rollback: %+v, %v", res, err)

@@ -169,6 +169,9 @@ func failureReason(w *fleetv1alpha1.Work) (reason, message string) {
 		what = string(r.Result) + ": " + what
 	default:
 		reason = fleetv1alpha1.ReasonUnhealthy
+		if r.Cause != nil {
+			reason = r.Cause.Reason // what the agent saw on the member, e.g. ImagePullBackOff
+		}
 	}
 	return reason, fmt.Sprintf("%s %s: %s", r.Kind, objectName(r.Namespace, r.Name), what)
 }

@@ -46,9 +46,14 @@ const (
 // prove that no process outlived its test.
 const DirPrefix = "flotilla-testenv-"
 
-// FailingImagePrefix is the image prefix kwok never makes Ready: a Deployment
-// rolled to such an image simulates a bad release.
+// FailingImagePrefix is the image prefix kwok never makes Ready (its Pods
+// wait in ImagePullBackOff): a Deployment rolled to such an image simulates
+// a bad release.
 const FailingImagePrefix = "fail.invalid/"
+
+// CrashingImagePrefix is the image prefix whose Pods kwok runs and reports
+// crash-looping (CrashLoopBackOff, last exit code 1), never Ready.
+const CrashingImagePrefix = "crash.invalid/"
 
 // DefaultNodes is how many fake nodes a member gets unless told otherwise.
 const DefaultNodes = 3

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"testing"
 	"time"
 
 	authorizationv1 "k8s.io/api/authorization/v1"
@@ -15,21 +14,38 @@ import (
 	"github.com/flotilla-dev/flotilla/config/crd"
 )
 
+// TB is the part of testing.TB these helpers use. Naming it here keeps the
+// testing package (and its flags) out of the flotilla binary, which starts
+// control planes for the demo and dev fleets through this package.
+type TB interface {
+	Helper()
+	Cleanup(func())
+	Failed() bool
+	Logf(format string, args ...any)
+	Errorf(format string, args ...any)
+	Fatalf(format string, args ...any)
+}
+
+// TestingM is the part of *testing.M that MainWithHub uses.
+type TestingM interface {
+	Run() int
+}
+
 // NewHub starts a hub control plane (etcd + kube-apiserver) for a test and
 // stops it when the test ends. It fails the test if the hub cannot start.
-func NewHub(t testing.TB) *ControlPlane {
+func NewHub(t TB) *ControlPlane {
 	t.Helper()
 	return newForTest(t, Options{Name: "hub", Role: RoleHub})
 }
 
 // NewMember starts a member control plane with DefaultNodes kwok nodes for a
 // test and stops it when the test ends.
-func NewMember(t testing.TB) *ControlPlane {
+func NewMember(t TB) *ControlPlane {
 	t.Helper()
 	return newForTest(t, Options{Name: "member", Role: RoleMember})
 }
 
-func newForTest(t testing.TB, opts Options) *ControlPlane {
+func newForTest(t TB, opts Options) *ControlPlane {
 	t.Helper()
 	cp, err := Start(context.Background(), opts)
 	if err != nil {
@@ -50,8 +66,8 @@ func newForTest(t testing.TB, opts Options) *ControlPlane {
 // installed, that all its tests share (a hub costs seconds to start). use
 // receives the hub before the tests run. Call it from TestMain:
 //
-//	func TestMain(m *testing.M) { os.Exit(testenv.MainWithHub(m, func(h *testenv.ControlPlane) { hub = h })) }
-func MainWithHub(m *testing.M, use func(*ControlPlane)) int {
+//	func TestMain(m TestingM) { os.Exit(testenv.MainWithHub(m, func(h *testenv.ControlPlane) { hub = h })) }
+func MainWithHub(m TestingM, use func(*ControlPlane)) int {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	hub, err := Start(ctx, Options{Name: "hub"})
@@ -80,7 +96,7 @@ func MainWithHub(m *testing.M, use func(*ControlPlane)) int {
 // impersonated one too) the action attrs describe. The RBAC authorizer reads
 // roles and bindings from a cache that trails their creation by a moment, so
 // a test that grants a role and acts at once may be refused.
-func WaitAllowed(t testing.TB, cfg *rest.Config, attrs authorizationv1.ResourceAttributes) {
+func WaitAllowed(t TB, cfg *rest.Config, attrs authorizationv1.ResourceAttributes) {
 	t.Helper()
 	cs, err := kubernetes.NewForConfig(cfg)
 	if err != nil {

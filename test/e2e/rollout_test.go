@@ -177,7 +177,8 @@ func (g *goodRollout) story(t *testing.T, f *rolloutFleet) {
 }
 
 // Story 2: a revision whose image never becomes Ready fails the canary wave
-// by its progress deadline and rolls back; no later wave is ever touched.
+// (at once: its Pods back off pulling the image) and rolls back; no later
+// wave is ever touched.
 func (g *goodRollout) badRevisionStory(t *testing.T, f *rolloutFleet) {
 	if !g.finished {
 		t.Skip("needs the good revision of the previous story")
@@ -208,13 +209,18 @@ func (g *goodRollout) badRevisionStory(t *testing.T, f *rolloutFleet) {
 	var failed []string
 	for _, fl := range ro.Status.Failures {
 		failed = append(failed, fl.Cluster)
-		if fl.Reason != fleetv1alpha1.ReasonProgressDeadlineExceeded || fl.Message == "" || fl.Wave != "canary" {
-			t.Errorf("failure %+v, want ProgressDeadlineExceeded in canary with a message", fl)
+		// The member's reason, seen by the agent: the cluster fails at
+		// once, not at its progress deadline (cause_test.go).
+		if fl.Reason != "ImagePullBackOff" || !strings.Contains(fl.Message, "container web") || fl.Wave != "canary" {
+			t.Errorf("failure %+v, want ImagePullBackOff in canary naming container web", fl)
 		}
 	}
+	// The first canary cluster to fail breaches the budget of 0: the other
+	// may not have been seen failing by then.
 	slices.Sort(failed)
-	if !slices.Equal(failed, canaryMembers) || ro.Status.FailureCount != 2 {
-		t.Errorf("failures name %v (count %d), want %v", failed, ro.Status.FailureCount, canaryMembers)
+	if len(failed) == 0 || int(ro.Status.FailureCount) != len(failed) ||
+		slices.ContainsFunc(failed, func(c string) bool { return !slices.Contains(canaryMembers, c) }) {
+		t.Errorf("failures name %v (count %d), want one or both of %v", failed, ro.Status.FailureCount, canaryMembers)
 	}
 	later := append(slices.Clone(earlyMembers), generalMembers...)
 	if got := f.works.rendered(g.w.promise, bad, later...); len(got) > 0 {

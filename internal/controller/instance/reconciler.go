@@ -245,6 +245,10 @@ func (r *Reconciler) reconcileInstance(ctx context.Context, key Key, p *fleetv1a
 	if err := r.startInstanceRollout(ctx, p, inst, existing, latestInst); err != nil {
 		return o, err
 	}
+	o.instanceRevision = latestInst
+	if o.specRollout, err = r.specRollout(ctx, key, latestInst); err != nil {
+		return o, err
+	}
 	renderable := inst.DeepCopy()
 	unstructured.RemoveNestedField(renderable.Object, "spec", fleetv1alpha1.InstancePlacementField)
 	renderables := map[string]*unstructured.Unstructured{latestInst: renderable}

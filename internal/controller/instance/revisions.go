@@ -186,3 +186,25 @@ func (r *Reconciler) renderableAt(ctx context.Context, inst *unstructured.Unstru
 	out.Object["spec"] = spec
 	return out, nil
 }
+
+// specRollout returns the newest Rollout of the instance whose target is
+// instance revision target (the current spec), or nil.
+func (r *Reconciler) specRollout(ctx context.Context, key Key, target string) (*fleetv1alpha1.Rollout, error) {
+	rollouts := &fleetv1alpha1.RolloutList{}
+	if err := r.Client.List(ctx, rollouts, client.InNamespace(key.Namespace),
+		client.MatchingFields{controller.IndexRolloutByInstance: controller.InstanceKey(key.Namespace, key.Name)}); err != nil {
+		return nil, fmt.Errorf("listing rollouts: %w", err)
+	}
+	var newest *fleetv1alpha1.Rollout
+	for i := range rollouts.Items {
+		ro := &rollouts.Items[i]
+		if ro.Spec.Subject.Promise != key.Promise || ro.Spec.TargetRevision != target {
+			continue
+		}
+		if newest == nil || newest.CreationTimestamp.Before(&ro.CreationTimestamp) ||
+			(newest.CreationTimestamp.Equal(&ro.CreationTimestamp) && ro.Name > newest.Name) {
+			newest = ro
+		}
+	}
+	return newest, nil
+}

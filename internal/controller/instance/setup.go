@@ -265,6 +265,33 @@ func SetupWithManager(mgr ctrl.Manager, opts Options) (*Controller, error) {
 	})); err != nil {
 		return nil, err
 	}
+	// The Rollouts of an instance's own changes: their phase decides the
+	// instance's SpecApplied (rolled back, halted), which no Work change
+	// announces.
+	rolloutKey := func(ro *fleetv1alpha1.Rollout) (Key, bool) {
+		if ro.Spec.Subject.Instance == nil {
+			return Key{}, false
+		}
+		return Key{Promise: ro.Spec.Subject.Promise, Namespace: ro.Namespace, Name: ro.Spec.Subject.Instance.Name}, true
+	}
+	if err := c.Watch(source.TypedKind(cache, &fleetv1alpha1.Rollout{}, handler.TypedFuncs[*fleetv1alpha1.Rollout, Key]{
+		UpdateFunc: func(_ context.Context, e event.TypedUpdateEvent[*fleetv1alpha1.Rollout], q workqueue.TypedRateLimitingInterface[Key]) {
+			if e.ObjectOld.Status.Phase == e.ObjectNew.Status.Phase &&
+				e.ObjectOld.Status.RollbackRevision == e.ObjectNew.Status.RollbackRevision {
+				return
+			}
+			if k, ok := rolloutKey(e.ObjectNew); ok {
+				q.Add(k)
+			}
+		},
+		DeleteFunc: func(_ context.Context, e event.TypedDeleteEvent[*fleetv1alpha1.Rollout], q workqueue.TypedRateLimitingInterface[Key]) {
+			if k, ok := rolloutKey(e.Object); ok {
+				q.Add(k)
+			}
+		},
+	})); err != nil {
+		return nil, err
+	}
 	// Revisions are immutable; only forget deleted ones.
 	if err := c.Watch(source.TypedKind(cache, &fleetv1alpha1.PromiseRevision{}, handler.TypedFuncs[*fleetv1alpha1.PromiseRevision, Key]{
 		DeleteFunc: func(_ context.Context, e event.TypedDeleteEvent[*fleetv1alpha1.PromiseRevision], _ workqueue.TypedRateLimitingInterface[Key]) {

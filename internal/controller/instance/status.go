@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
@@ -35,11 +36,16 @@ type observation struct {
 	wrote int
 	// nextExpiry is when the first DriftException in the Works expires; zero: none.
 	nextExpiry time.Time
+	// instanceRevision is the instance revision of the current spec; "" when
+	// none was made (the instance was not placed).
+	instanceRevision string
+	// specRollout is the newest Rollout of the instance whose target is
+	// instanceRevision; nil when there is none.
+	specRollout *fleetv1alpha1.Rollout
 }
 
 // newStatus returns the status an instance should have given what was
-// observed. It keeps instanceRevision (not written by this controller) and
-// condition transition times.
+// observed. It keeps condition transition times.
 func newStatus(old fleetv1alpha1.InstanceStatus, generation int64, o observation, now time.Time) fleetv1alpha1.InstanceStatus {
 	status := *old.DeepCopy()
 	status.ObservedGeneration = generation
@@ -55,6 +61,20 @@ func newStatus(old fleetv1alpha1.InstanceStatus, generation int64, o observation
 		Failing: int32(sum.Failed),
 	}
 	status.Revision = mostCommonRevision(sum.ByRevision)
+	if o.instanceRevision != "" {
+		status.InstanceRevision = o.instanceRevision
+	}
+	status.AppliedInstanceRevision = appliedInstanceRevision(o.works)
+	spec := specApplied(o)
+	if spec.reason == "" {
+		meta.RemoveStatusCondition(&status.Conditions, fleetv1alpha1.ConditionSpecApplied)
+	} else {
+		s := metav1.ConditionFalse
+		if spec.reason == fleetv1alpha1.ReasonSucceeded {
+			s = metav1.ConditionTrue
+		}
+		set(fleetv1alpha1.ConditionSpecApplied, s, spec.reason, spec.message)
+	}
 
 	// Placed.
 	placedMsg := ""
@@ -78,6 +98,10 @@ func newStatus(old fleetv1alpha1.InstanceStatus, generation int64, o observation
 		stalledReason, stalledMsg = o.placement.Violations[0].Reason, o.placement.Message()
 	case len(o.renderErrors) > 0:
 		stalledReason, stalledMsg = renderFailure(o.renderErrors)
+	case spec.stalled:
+		// The fleet settled on an earlier spec and stays there: bringing
+		// the spec back in line, or rolling it forward, takes a person.
+		stalledReason, stalledMsg = spec.reason, spec.message
 	}
 	if stalledReason != "" {
 		set(fleetv1alpha1.ConditionStalled, metav1.ConditionTrue, stalledReason, stalledMsg)
@@ -97,6 +121,10 @@ func newStatus(old fleetv1alpha1.InstanceStatus, generation int64, o observation
 		readyReason, readyMsg = fleetv1alpha1.ReasonNoMatchingClusters, "placed on no cluster"
 	case sum.Failed > 0:
 		readyReason, readyMsg = fleetv1alpha1.ReasonWorksFailing, failureMessage(sum)
+	case spec.reason != "" && spec.reason != fleetv1alpha1.ReasonSucceeded:
+		// Healthy is not Ready while the clusters run another spec than
+		// the one the instance shows.
+		readyReason, readyMsg = spec.reason, spec.message
 	case sum.Healthy < placed:
 		readyReason, readyMsg = fleetv1alpha1.ReasonProgressing, fmt.Sprintf("%d of %d clusters ready", sum.Healthy, placed)
 	}
@@ -106,12 +134,84 @@ func newStatus(old fleetv1alpha1.InstanceStatus, generation int64, o observation
 		return status
 	}
 	set(fleetv1alpha1.ConditionReady, metav1.ConditionFalse, readyReason, readyMsg)
-	if readyReason == fleetv1alpha1.ReasonProgressing || readyReason == fleetv1alpha1.ReasonPromiseNotReady {
+	if readyReason == fleetv1alpha1.ReasonProgressing || readyReason == fleetv1alpha1.ReasonPromiseNotReady ||
+		readyReason == fleetv1alpha1.ReasonRollingBack {
 		set(fleetv1alpha1.ConditionReconciling, metav1.ConditionTrue, readyReason, readyMsg)
 	} else {
 		set(fleetv1alpha1.ConditionReconciling, metav1.ConditionFalse, readyReason, "")
 	}
 	return status
+}
+
+// specState is the SpecApplied condition's reason and message ("" reason:
+// not judged), and whether it needs a person.
+type specState struct {
+	reason, message string
+	stalled         bool
+}
+
+// specApplied judges whether the instance's clusters run the current spec
+// (o.instanceRevision), and if not, why: its Rollout is still moving it, is
+// moving the clusters back, or was rolled back or stopped, so the fleet runs
+// an earlier spec than the one the instance shows.
+func specApplied(o observation) specState {
+	want := o.instanceRevision
+	if want == "" || len(o.works) == 0 {
+		return specState{}
+	}
+	behind := 0
+	for i := range o.works {
+		w := &o.works[i]
+		if w.Spec.InstanceRevision != want || w.Status.AppliedInstanceRevision != want {
+			behind++
+		}
+	}
+	placed := len(o.placement.Clusters)
+	if behind == 0 {
+		return specState{reason: fleetv1alpha1.ReasonSucceeded,
+			message: fmt.Sprintf("%d of %d clusters applied instance revision %s", len(o.works), placed, want)}
+	}
+	running := appliedInstanceRevision(o.works)
+	on := fmt.Sprintf("%d of %d clusters applied instance revision %s of the current spec", len(o.works)-behind, placed, want)
+	ro := o.specRollout
+	if ro == nil {
+		return specState{reason: fleetv1alpha1.ReasonProgressing, message: on}
+	}
+	name := fmt.Sprintf("Rollout %s/%s", ro.Namespace, ro.Name)
+	inLine := fmt.Sprintf("; the fleet runs instance revision %s: apply that spec again to bring the instance in line, "+
+		"or change the spec to roll forward", running)
+	switch {
+	case ro.Status.Phase == fleetv1alpha1.RolloutPhaseRollingBack:
+		return specState{reason: fleetv1alpha1.ReasonRollingBack,
+			message: fmt.Sprintf("%s is rolling back to instance revision %s; %s", name, ro.Status.RollbackRevision, on)}
+	case ro.Status.Phase == fleetv1alpha1.RolloutPhaseRolledBack ||
+		(ro.Status.Phase.IsTerminal() && ro.Status.RollbackRevision != ""):
+		return specState{reason: fleetv1alpha1.ReasonRolledBack, stalled: true,
+			message: fmt.Sprintf("%s rolled the current spec back; %s%s", name, on, inLine)}
+	case ro.Status.Phase == fleetv1alpha1.RolloutPhaseHalted || ro.Status.Phase == fleetv1alpha1.RolloutPhaseAborted ||
+		ro.Status.Phase == fleetv1alpha1.RolloutPhaseFailed:
+		return specState{reason: fleetv1alpha1.ReasonRolloutHalted, stalled: true,
+			message: fmt.Sprintf("%s is %s; %s%s", name, ro.Status.Phase, on, inLine)}
+	}
+	return specState{reason: fleetv1alpha1.ReasonProgressing, message: fmt.Sprintf("%s: %s", name, on)}
+}
+
+// appliedInstanceRevision is the instance revision most Works last applied;
+// ties go to the greater name, so the answer does not depend on order.
+func appliedInstanceRevision(works []fleetv1alpha1.Work) string {
+	counts := map[string]int{}
+	for i := range works {
+		if rev := works[i].Status.AppliedInstanceRevision; rev != "" {
+			counts[rev]++
+		}
+	}
+	best, n := "", 0
+	for rev, c := range counts {
+		if c > n || (c == n && rev > best) {
+			best, n = rev, c
+		}
+	}
+	return best
 }
 
 // mostCommonRevision is the revision most Works ask for; ties go to the

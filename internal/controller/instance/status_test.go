@@ -150,3 +150,74 @@ func TestRenderFailure(t *testing.T) {
 		})
 	}
 }
+
+// After the Rollout of a new spec is rolled back the clusters are healthy on
+// the old spec: the instance must not read Ready on the spec it shows.
+func TestNewStatusSpecApplied(t *testing.T) {
+	now := time.Date(2031, 1, 2, 3, 4, 5, 0, time.UTC)
+	two := placement.Result{Clusters: []string{"c1", "c2"}}
+	on := func(cluster, instRev string) fleetv1alpha1.Work {
+		w := testWork(cluster, "r1", "healthy")
+		w.Spec.InstanceRevision, w.Status.AppliedInstanceRevision = instRev, instRev
+		return w
+	}
+	rollout := func(phase fleetv1alpha1.RolloutPhase, rollback string) *fleetv1alpha1.Rollout {
+		return &fleetv1alpha1.Rollout{
+			ObjectMeta: metav1.ObjectMeta{Namespace: "team", Name: "site-shop-2"},
+			Spec:       fleetv1alpha1.RolloutSpec{FromRevision: "site-shop-old", TargetRevision: "site-shop-new"},
+			Status:     fleetv1alpha1.RolloutStatus{Phase: phase, RollbackRevision: rollback},
+		}
+	}
+	for _, tc := range []struct {
+		name                 string
+		works                []fleetv1alpha1.Work
+		rollout              *fleetv1alpha1.Rollout
+		spec, ready, stalled metav1.ConditionStatus
+		reason, readyReason  string
+		applied              string
+		message              string
+	}{
+		{name: "every cluster on the spec", works: []fleetv1alpha1.Work{on("c1", "site-shop-new"), on("c2", "site-shop-new")},
+			rollout: rollout(fleetv1alpha1.RolloutPhaseSucceeded, ""),
+			spec:    metav1.ConditionTrue, reason: fleetv1alpha1.ReasonSucceeded, ready: metav1.ConditionTrue, readyReason: fleetv1alpha1.ReasonSucceeded,
+			stalled: metav1.ConditionFalse, applied: "site-shop-new"},
+		{name: "rolling out", works: []fleetv1alpha1.Work{on("c1", "site-shop-new"), on("c2", "site-shop-old")},
+			rollout: rollout(fleetv1alpha1.RolloutPhaseWaitingForApproval, ""),
+			spec:    metav1.ConditionFalse, reason: fleetv1alpha1.ReasonProgressing, ready: metav1.ConditionFalse, readyReason: fleetv1alpha1.ReasonProgressing,
+			stalled: metav1.ConditionFalse, applied: "site-shop-old", message: "1 of 2 clusters applied instance revision site-shop-new"},
+		{name: "rolling back", works: []fleetv1alpha1.Work{on("c1", "site-shop-new"), on("c2", "site-shop-old")},
+			rollout: rollout(fleetv1alpha1.RolloutPhaseRollingBack, "site-shop-old"),
+			spec:    metav1.ConditionFalse, reason: fleetv1alpha1.ReasonRollingBack, ready: metav1.ConditionFalse, readyReason: fleetv1alpha1.ReasonRollingBack,
+			stalled: metav1.ConditionFalse, applied: "site-shop-old", message: "is rolling back to instance revision site-shop-old"},
+		{name: "rolled back", works: []fleetv1alpha1.Work{on("c1", "site-shop-old"), on("c2", "site-shop-old")},
+			rollout: rollout(fleetv1alpha1.RolloutPhaseRolledBack, "site-shop-old"),
+			spec:    metav1.ConditionFalse, reason: fleetv1alpha1.ReasonRolledBack, ready: metav1.ConditionFalse, readyReason: fleetv1alpha1.ReasonRolledBack,
+			stalled: metav1.ConditionTrue, applied: "site-shop-old",
+			message: "Rollout team/site-shop-2 rolled the current spec back; 0 of 2 clusters applied instance revision site-shop-new of the current spec; the fleet runs instance revision site-shop-old: apply that spec again"},
+		{name: "aborted half way", works: []fleetv1alpha1.Work{on("c1", "site-shop-new"), on("c2", "site-shop-old")},
+			rollout: rollout(fleetv1alpha1.RolloutPhaseAborted, ""),
+			spec:    metav1.ConditionFalse, reason: fleetv1alpha1.ReasonRolloutHalted, ready: metav1.ConditionFalse, readyReason: fleetv1alpha1.ReasonRolloutHalted,
+			stalled: metav1.ConditionTrue, applied: "site-shop-old", message: "is Aborted"},
+		{name: "no Rollout yet", works: []fleetv1alpha1.Work{on("c1", "site-shop-old"), on("c2", "site-shop-old")},
+			spec: metav1.ConditionFalse, reason: fleetv1alpha1.ReasonProgressing, ready: metav1.ConditionFalse, readyReason: fleetv1alpha1.ReasonProgressing,
+			stalled: metav1.ConditionFalse, applied: "site-shop-old"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			o := observation{placement: two, works: tc.works, instanceRevision: "site-shop-new", specRollout: tc.rollout}
+			st := newStatus(fleetv1alpha1.InstanceStatus{}, 3, o, now)
+			check := func(typ string, status metav1.ConditionStatus, reason, message string) {
+				t.Helper()
+				c := meta.FindStatusCondition(st.Conditions, typ)
+				if c == nil || c.Status != status || (reason != "" && c.Reason != reason) || !strings.Contains(c.Message, message) {
+					t.Errorf("%s = %+v, want %s %s %q", typ, c, status, reason, message)
+				}
+			}
+			check(fleetv1alpha1.ConditionSpecApplied, tc.spec, tc.reason, tc.message)
+			check(fleetv1alpha1.ConditionReady, tc.ready, tc.readyReason, tc.message)
+			check(fleetv1alpha1.ConditionStalled, tc.stalled, "", "")
+			if st.InstanceRevision != "site-shop-new" || st.AppliedInstanceRevision != tc.applied {
+				t.Errorf("instanceRevision %q appliedInstanceRevision %q, want site-shop-new %q", st.InstanceRevision, st.AppliedInstanceRevision, tc.applied)
+			}
+		})
+	}
+}

@@ -98,6 +98,8 @@ func GenerateCRD(promise string, api *fleetv1alpha1.PromiseAPI) (*apiextensionsv
 					{Name: "Failing", Type: "integer", JSONPath: ".status.clusters.failing", Priority: 1},
 					{Name: "Revision", Type: "string", JSONPath: ".status.revision"},
 					{Name: "Reason", Type: "string", JSONPath: `.status.conditions[?(@.type=="Ready")].reason`, Priority: 1},
+					// False after a rolled-back spec change: the fleet runs an earlier spec.
+					{Name: "Spec-Applied", Type: "string", JSONPath: `.status.conditions[?(@.type=="SpecApplied")].status`, Priority: 1},
 					{Name: "Age", Type: "date", JSONPath: ".metadata.creationTimestamp"},
 				},
 			}},
@@ -209,7 +211,7 @@ func InstanceStatusSchema() apiextensionsv1.JSONSchemaProps {
 			"observedGeneration": {Type: "integer", Format: "int64", Description: "observedGeneration is the instance generation the hub last acted on."},
 			"conditions": {
 				Type:         "array",
-				Description:  "conditions: Ready, Reconciling, Stalled, Placed.",
+				Description:  "conditions: Ready, Reconciling, Stalled, Placed, SpecApplied.",
 				MaxItems:     ptr.To[int64](16),
 				XListType:    ptr.To("map"),
 				XListMapKeys: []string{"type"},
@@ -217,6 +219,8 @@ func InstanceStatusSchema() apiextensionsv1.JSONSchemaProps {
 			},
 			"revision":         {Type: "string", MaxLength: ptr.To[int64](253), Description: "revision is the PromiseRevision most of the instance's clusters are admitted to."},
 			"instanceRevision": {Type: "string", MaxLength: ptr.To[int64](253), Description: "instanceRevision is the instance revision of the current spec."},
+			"appliedInstanceRevision": {Type: "string", MaxLength: ptr.To[int64](253),
+				Description: "appliedInstanceRevision is the instance revision most of the instance's clusters last applied: what the fleet runs. Condition SpecApplied says why it differs from instanceRevision."},
 			"clusters": {
 				Type:        "object",
 				Description: "clusters counts the instance's clusters by state.",

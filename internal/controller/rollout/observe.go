@@ -144,8 +144,10 @@ var severity = map[rollout.Health]int{
 func worse(a, b rollout.Health) bool { return severity[a] > severity[b] }
 
 // workHealth judges one Work: Progressing until the agent has acted on its
-// current spec; Failed when the apply failed or a resource failed; Healthy
-// when every resource is Current; Unknown before any report. since is when
+// current spec; Failed when the apply failed or a resource failed (Healthy
+// False with any reason but InProgress: Unhealthy, or the cause the agent
+// saw, such as ImagePullBackOff); Healthy when every resource is Current;
+// Unknown before any report. since is when
 // that health began.
 func workHealth(w *fleetv1alpha1.Work) (h rollout.Health, since time.Time, reason, message string) {
 	if w.Status.ObservedGeneration < w.Generation && !sameRevisionApplied(w) {
@@ -161,7 +163,10 @@ func workHealth(w *fleetv1alpha1.Work) (h rollout.Health, since time.Time, reaso
 		return rollout.HealthUnknown, time.Time{}, fleetv1alpha1.ReasonProgressing, "no health reported yet"
 	case c.Status == "True":
 		return rollout.HealthHealthy, c.LastTransitionTime.Time, c.Reason, c.Message
-	case c.Reason == fleetv1alpha1.ReasonUnhealthy:
+	case c.Reason != fleetv1alpha1.ReasonInProgress && c.Reason != fleetv1alpha1.ReasonProgressing:
+		// Unhealthy, or the cause the agent saw on the member
+		// (ImagePullBackOff, CrashLoopBackOff, Unschedulable…): failed now,
+		// with that reason, not at the progress deadline.
 		return rollout.HealthFailed, c.LastTransitionTime.Time, c.Reason, c.Message
 	}
 	return rollout.HealthProgressing, c.LastTransitionTime.Time, c.Reason, c.Message

@@ -198,6 +198,7 @@ func TestWorkHealth(t *testing.T) {
 		{"healthy", work("a", "r2", t0, metav1.ConditionTrue, fleetv1alpha1.ReasonHealthy, t0), rollout.HealthHealthy, t0, fleetv1alpha1.ReasonHealthy},
 		{"in progress", work("a", "r2", t0, metav1.ConditionFalse, fleetv1alpha1.ReasonInProgress, t0), rollout.HealthProgressing, t0, fleetv1alpha1.ReasonInProgress},
 		{"unhealthy", work("a", "r2", t0, metav1.ConditionFalse, fleetv1alpha1.ReasonUnhealthy, t0), rollout.HealthFailed, t0, fleetv1alpha1.ReasonUnhealthy},
+		{"a cause the agent saw on the member fails it now", work("a", "r2", t0, metav1.ConditionFalse, "ImagePullBackOff", t0), rollout.HealthFailed, t0, "ImagePullBackOff"},
 		{"nothing reported", silent, rollout.HealthUnknown, time.Time{}, fleetv1alpha1.ReasonProgressing},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

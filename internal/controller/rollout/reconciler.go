@@ -96,14 +96,14 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if errors.As(err, &b) {
 		// Strategies and PromiseRevisions are watched; the rest (a Promise
 		// or an instance revision that appears) is looked for again.
-		return ctrl.Result{RequeueAfter: blockedRetry}, r.block(ctx, ro, b, now)
+		return ctrl.Result{RequeueAfter: blockedRetry}, r.block(ctx, ro, o.in, b)
 	}
 	if err != nil {
 		return ctrl.Result{}, err
 	}
 	d, err := rollout.Plan(o.in)
 	if err != nil {
-		return ctrl.Result{}, r.block(ctx, ro, &blocked{fleetv1alpha1.ReasonInvalidSpec, err.Error()}, now)
+		return ctrl.Result{}, r.block(ctx, ro, o.in, &blocked{fleetv1alpha1.ReasonInvalidSpec, err.Error()})
 	}
 	status := d.Status
 	status.ObservedGeneration = ro.Generation
@@ -177,7 +177,17 @@ func (r *Reconciler) observe(ctx context.Context, ro *fleetv1alpha1.Rollout, now
 		return o, fmt.Errorf("reading promise: %w", err)
 	}
 	for _, rev := range []string{ro.Spec.TargetRevision, ro.Spec.FromRevision} {
-		if err := r.checkRevision(ctx, sub, rev); err != nil {
+		if err := checkRevision(ctx, r.Client, sub, rev); err != nil {
+			return o, err
+		}
+	}
+	// A rollback to a revision that cannot be used holds the rollout, not
+	// the subject: the engine stalls it until it is replaced or aborted.
+	if rb := ro.Spec.Rollback; rb != nil && rb.ToRevision != "" {
+		var b *blocked
+		if err := checkRevision(ctx, r.Client, sub, rb.ToRevision); errors.As(err, &b) {
+			in.RollbackBlocked = &rollout.Blocked{Reason: b.reason, Message: b.message}
+		} else if err != nil {
 			return o, err
 		}
 	}
@@ -237,13 +247,13 @@ func (r *Reconciler) observe(ctx context.Context, ro *fleetv1alpha1.Rollout, now
 
 // checkRevision blocks a Rollout whose revision does not exist (yet): a
 // PromiseRevision of its Promise, or a revision of its instance.
-func (r *Reconciler) checkRevision(ctx context.Context, sub subject, name string) error {
+func checkRevision(ctx context.Context, c client.Reader, sub subject, name string) error {
 	if name == "" {
 		return nil
 	}
 	if sub.instance != nil {
 		cr := &appsv1.ControllerRevision{}
-		if err := r.Client.Get(ctx, types.NamespacedName{Namespace: sub.instance.Namespace, Name: name}, cr); err != nil {
+		if err := c.Get(ctx, types.NamespacedName{Namespace: sub.instance.Namespace, Name: name}, cr); err != nil {
 			if apierrors.IsNotFound(err) {
 				return &blocked{fleetv1alpha1.ReasonRevisionNotFound, fmt.Sprintf("instance revision %s not found in namespace %s", name, sub.instance.Namespace)}
 			}
@@ -255,7 +265,7 @@ func (r *Reconciler) checkRevision(ctx context.Context, sub subject, name string
 		return nil
 	}
 	rev := &fleetv1alpha1.PromiseRevision{}
-	if err := r.Client.Get(ctx, types.NamespacedName{Name: name}, rev); err != nil {
+	if err := c.Get(ctx, types.NamespacedName{Name: name}, rev); err != nil {
 		if apierrors.IsNotFound(err) {
 			return &blocked{fleetv1alpha1.ReasonRevisionNotFound, fmt.Sprintf("PromiseRevision %s not found", name)}
 		}
@@ -511,24 +521,4 @@ func (r *Reconciler) writeStatus(ctx context.Context, ro *fleetv1alpha1.Rollout,
 		return fmt.Errorf("writing status: %w", err)
 	}
 	return nil
-}
-
-// blockedStatus reports a Rollout that cannot be planned: Stalled with why.
-// A Rollout that never started stays Pending; one that started keeps its
-// phase and admits nothing until the problem is fixed.
-func blockedStatus(ro *fleetv1alpha1.Rollout, b *blocked, now time.Time) fleetv1alpha1.RolloutStatus {
-	st := *ro.Status.DeepCopy()
-	st.ObservedGeneration = ro.Generation
-	if st.Phase == "" {
-		st.Phase = fleetv1alpha1.RolloutPhasePending
-	}
-	set := func(typ string, status metav1.ConditionStatus, reason string) {
-		controller.SetCondition(&st.Conditions, metav1.Condition{
-			Type: typ, Status: status, Reason: reason, Message: b.message, ObservedGeneration: ro.Generation,
-		}, now)
-	}
-	set(fleetv1alpha1.ConditionReady, metav1.ConditionFalse, b.reason)
-	set(fleetv1alpha1.ConditionReconciling, metav1.ConditionFalse, b.reason)
-	set(fleetv1alpha1.ConditionStalled, metav1.ConditionTrue, b.reason)
-	return st
 }

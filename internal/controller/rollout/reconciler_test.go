@@ -2,9 +2,11 @@ package rollout_test
 
 import (
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -231,6 +233,50 @@ func TestBlockedRollouts(t *testing.T) {
 		return promisetest.ConditionReason(adhoc.Status.Conditions, fleetv1alpha1.ConditionStalled) == fleetv1alpha1.ReasonInvalidSpec,
 			string(adhoc.Status.Phase)
 	})
+}
+
+// A rollback to a revision that does not exist stalls the Rollout (nothing
+// moves), an abort ends it, and the next change starts from the revision the
+// fleet settled on, not from the one that does not exist.
+func TestStalledRollbackCanBeAborted(t *testing.T) {
+	s := newStory(t, "stuckrb.example.com")
+	s.strategy("stuckrb", fleetv1alpha1.FailureHalt, wave("canary"), wave("general", func(w *fleetv1alpha1.Wave) {
+		w.Approval = fleetv1alpha1.ApprovalRequired
+	}))
+	r1 := s.givenSite("stuckrb", "stuckrb")
+	name, r2 := s.release("stuckrb", "2", r1)
+	s.moves("stuckrb", r2, "stuckrb-c1")
+
+	missing := "stuckrb-0000000000"
+	s.patchRollout(name, func(ro *fleetv1alpha1.Rollout) {
+		ro.Spec.Rollback = &fleetv1alpha1.RollbackRequest{ToRevision: missing}
+	})
+	ro := s.waitRollout(name, "stalled on its rollback", func(ro *fleetv1alpha1.Rollout) bool {
+		return promisetest.ConditionReason(ro.Status.Conditions, fleetv1alpha1.ConditionStalled) == fleetv1alpha1.ReasonRevisionNotFound
+	})
+	if c := meta.FindStatusCondition(ro.Status.Conditions, fleetv1alpha1.ConditionStalled); !strings.Contains(c.Message, "the rollback to "+missing) ||
+		!strings.Contains(c.Message, "flotilla rollout abort") || ro.Status.Phase == fleetv1alpha1.RolloutPhaseRollingBack {
+		t.Fatalf("phase %s, Stalled %+v", ro.Status.Phase, c)
+	}
+	s.hasEvent(name, "Warning RevisionNotFound the rollback to "+missing)
+	s.stays("stuckrb", r2, "stuckrb-c1")
+	s.stays("stuckrb", r1, "stuckrb-g1", "stuckrb-g2")
+
+	s.patchRollout(name, func(ro *fleetv1alpha1.Rollout) {
+		ro.Spec.DesiredState = fleetv1alpha1.RolloutAborted
+		ro.Spec.StateChange = &fleetv1alpha1.ChangeRecord{By: "ops@example.com", Message: "typo in the rollback"}
+	})
+	ro = s.waitRollout(name, "aborted", phaseIs(fleetv1alpha1.RolloutPhaseAborted))
+	if h := ro.Status.History[len(ro.Status.History)-1]; h.Actor != "ops@example.com" || ro.Status.RollbackRevision != "" {
+		t.Fatalf("history %+v, rollbackRevision %q", h, ro.Status.RollbackRevision)
+	}
+
+	next, r3 := s.release("stuckrb", "3", r2)
+	ro = s.waitRollout(next, "the next change admits its canary", func(ro *fleetv1alpha1.Rollout) bool { return ro.Status.Counts.Admitted >= 1 })
+	if ro.Spec.FromRevision != r1 || promisetest.ConditionIs(ro.Status.Conditions, fleetv1alpha1.ConditionStalled, metav1.ConditionTrue) {
+		t.Fatalf("next rollout %s → %s (want from %s), conditions %+v", ro.Spec.FromRevision, ro.Spec.TargetRevision, r1, ro.Status.Conditions)
+	}
+	s.moves("stuckrb", r3, "stuckrb-c1")
 }
 
 // A second change while the first is rolling out supersedes it: the first

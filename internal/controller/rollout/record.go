@@ -2,12 +2,10 @@ package rollout
 
 import (
 	"context"
-	"fmt"
-	"time"
+	"unicode/utf8"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
 
@@ -29,6 +27,11 @@ func (r *Reconciler) record(ctx context.Context, ro *fleetv1alpha1.Rollout, in r
 	st := &ro.Status
 	for _, e := range d.Events {
 		r.Recorder.Eventf(ro, nil, string(e.Type), e.Reason, eventAction, "%s", e.Message)
+	}
+	for _, f := range newFailures(old.Failures, st.Failures) {
+		r.Recorder.Eventf(ro, nil, corev1.EventTypeWarning, ReasonClusterFailed, eventAction, "%s", failureEvent(f))
+		r.Metrics.ClusterFailed(f.Reason)
+		log.Info("cluster failed", "cluster", f.Cluster, "wave", f.Wave, "reason", f.Reason, "message", f.Message)
 	}
 	if old.Phase != st.Phase || old.CurrentWave != st.CurrentWave {
 		log.Info("rollout moved", "from", old.Phase, "phase", st.Phase, "wave", st.CurrentWave,
@@ -98,22 +101,21 @@ func logAdmissions(ctx context.Context, admissions []rollout.Admission) {
 	}
 }
 
-// block stores the status of a Rollout that cannot be planned, and reports
-// it once when it becomes blocked (or blocked for another reason).
-func (r *Reconciler) block(ctx context.Context, ro *fleetv1alpha1.Rollout, b *blocked, now time.Time) error {
-	old := ro.Status.DeepCopy()
-	if err := r.writeStatus(ctx, ro, blockedStatus(ro, b, now)); err != nil {
+// block stores the status of a Rollout that cannot be planned, as the
+// engine decides it (Stalled with why, or Aborted if an abort is asked
+// for), and reports it once when it becomes blocked or blocked for another
+// reason.
+func (r *Reconciler) block(ctx context.Context, ro *fleetv1alpha1.Rollout, in rollout.Input, b *blocked) error {
+	d := rollout.PlanBlocked(in, rollout.Blocked{Reason: b.reason, Message: b.message})
+	d.Status.ObservedGeneration = ro.Generation
+	old := ro.Status
+	if err := r.writeStatus(ctx, ro, d.Status); err != nil {
 		return err
 	}
-	if old.Phase != ro.Status.Phase {
-		r.Metrics.RolloutTransition(ro.Status.Phase)
+	if len(d.Events) > 0 {
+		ctrl.LoggerFrom(ctx).Info("rollout blocked", "reason", b.reason, "message", b.message, "revision", ro.Spec.TargetRevision)
 	}
-	if prev := meta.FindStatusCondition(old.Conditions, fleetv1alpha1.ConditionStalled); prev != nil &&
-		prev.Status == metav1.ConditionTrue && prev.Reason == b.reason {
-		return nil
-	}
-	r.Recorder.Eventf(ro, nil, corev1.EventTypeWarning, b.reason, eventAction, "%s", fmt.Sprintf("blocked: %s", b.message))
-	ctrl.LoggerFrom(ctx).Info("rollout blocked", "reason", b.reason, "message", b.message, "revision", ro.Spec.TargetRevision)
+	r.record(ctx, ro, in, old, d)
 	return nil
 }
 
@@ -122,4 +124,49 @@ func or(s, def string) string {
 		return def
 	}
 	return s
+}
+
+// ReasonClusterFailed is the reason of the Event recorded when a Rollout
+// newly counts a cluster as failed; the message carries the failure's own
+// reason (ImagePullBackOff, ProgressDeadlineExceeded…) and message.
+const ReasonClusterFailed = "ClusterFailed"
+
+// newFailures returns the failures of now that were not in before (by
+// cluster, wave and reason): a cluster that fails, or fails for another
+// reason. The failure list is bounded, so a long-failed cluster pushed out
+// and back in is reported again; that is rare and harmless.
+func newFailures(before, now []fleetv1alpha1.ClusterFailure) []fleetv1alpha1.ClusterFailure {
+	type key struct{ cluster, wave, reason string }
+	seen := make(map[key]bool, len(before))
+	for _, f := range before {
+		seen[key{f.Cluster, f.Wave, f.Reason}] = true
+	}
+	var out []fleetv1alpha1.ClusterFailure
+	for _, f := range now {
+		if !seen[key{f.Cluster, f.Wave, f.Reason}] {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// failureEvent is the message of a ClusterFailed Event.
+func failureEvent(f fleetv1alpha1.ClusterFailure) string {
+	msg := "cluster " + f.Cluster
+	if f.Wave != "" {
+		msg += " (wave " + f.Wave + ")"
+	}
+	msg += " failed: " + f.Reason
+	if f.Message != "" {
+		msg += ": " + f.Message
+	}
+	// An Event's note holds at most 1 kB.
+	if len(msg) > 1000 {
+		cut := 1000
+		for cut > 0 && !utf8.RuneStart(msg[cut]) {
+			cut--
+		}
+		msg = msg[:cut] + "…"
+	}
+	return msg
 }

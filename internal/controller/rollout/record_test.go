@@ -132,3 +132,23 @@ func counterValue(t *testing.T, reg *prometheus.Registry, name, value string) fl
 	t.Fatalf("no series %s{%q}", name, value)
 	return 0
 }
+
+func TestNewFailures(t *testing.T) {
+	f := func(cluster, reason string) fleetv1alpha1.ClusterFailure {
+		return fleetv1alpha1.ClusterFailure{Cluster: cluster, Wave: "pilot", Reason: reason, Message: "team/web: Pod web-1 container app: Back-off"}
+	}
+	before := []fleetv1alpha1.ClusterFailure{f("a", "ImagePullBackOff"), f("b", "ImagePullBackOff")}
+	now := []fleetv1alpha1.ClusterFailure{f("a", "ImagePullBackOff"), f("b", "ProgressDeadlineExceeded"), f("c", "CrashLoopBackOff")}
+	got := newFailures(before, now)
+	if len(got) != 2 || got[0].Cluster != "b" || got[1].Cluster != "c" {
+		t.Errorf("newFailures = %+v", got)
+	}
+	if msg := failureEvent(now[2]); msg != "cluster c (wave pilot) failed: CrashLoopBackOff: team/web: Pod web-1 container app: Back-off" {
+		t.Errorf("event message %q", msg)
+	}
+	long := f("d", "X")
+	long.Message = string(make([]byte, 2000))
+	if msg := failureEvent(long); len(msg) > 1024 {
+		t.Errorf("event message of %d bytes", len(msg))
+	}
+}

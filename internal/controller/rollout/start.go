@@ -2,6 +2,7 @@ package rollout
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -9,6 +10,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -43,7 +45,10 @@ func (s *Starter) StartRollout(ctx context.Context, p *fleetv1alpha1.Promise, pr
 			rollouts = append(rollouts, ro)
 		}
 	}
-	from := FromRevision(rollout.Newest(rollouts), previous, latest)
+	from, err := s.usableFrom(ctx, subject{promise: p.Name}, FromRevision(rollout.Newest(rollouts), previous, latest), previous)
+	if err != nil {
+		return err
+	}
 	if from == latest {
 		return nil
 	}
@@ -102,6 +107,22 @@ func FromRevision(newest *fleetv1alpha1.Rollout, previous, latest string) string
 	return newest.Spec.TargetRevision
 }
 
+// usableFrom is from, unless it is not a revision of the subject that
+// exists: then previous. A new Rollout never inherits a revision that
+// would block it for good.
+func (s *Starter) usableFrom(ctx context.Context, sub subject, from, previous string) (string, error) {
+	if from == previous || from == "" {
+		return from, nil
+	}
+	var b *blocked
+	if err := checkRevision(ctx, s.Reader, sub, from); errors.As(err, &b) {
+		return previous, nil
+	} else if err != nil {
+		return "", err
+	}
+	return from, nil
+}
+
 // RolloutName names the Rollout of a Promise's change: the Promise and the
 // generation that changed it.
 func RolloutName(p *fleetv1alpha1.Promise) string {
@@ -143,7 +164,11 @@ func (s *Starter) StartInstanceRollout(ctx context.Context, p *fleetv1alpha1.Pro
 	if newest != nil && newest.Spec.TargetRevision == latest {
 		return nil
 	}
-	from := FromRevision(newest, previous, latest)
+	from, err := s.usableFrom(ctx, subject{promise: p.Name, instance: &types.NamespacedName{Namespace: ns, Name: name}},
+		FromRevision(newest, previous, latest), previous)
+	if err != nil {
+		return err
+	}
 	if from == latest {
 		return nil
 	}

@@ -55,6 +55,13 @@
   }
 
   const n = (x) => x || 0;
+
+  // A view built from what the user may list is partial when RBAC hides a
+  // list: what it would hold is unknown, never idle or zero.
+  const seen = (v) => v.visibility || {};
+  const known = (v, list) => seen(v)[list] !== "Hidden";
+  const onlyIn = (v, list) => (seen(v)[list] === "Namespace" ? seen(v).namespace || "your namespace" : "");
+  const hiddenText = "hidden";
   const plural = (count, word) => count + " " + word + (count === 1 ? "" : "s");
 
   function fmtTime(iso) {
@@ -111,16 +118,23 @@
 
   function renderHeader(v) {
     const c = v.clusters || {};
-    const item = (label, value, bad, id) =>
-      el("div", { class: bad ? "bad" : "", "data-testid": id }, el("dt", { text: label }), el("dd", { text: value }));
+    // A count read from a hidden list says "hidden", not 0.
+    const item = (label, value, bad, id, list) => {
+      const isHidden = list && !known(v, list);
+      return el("div", {
+        class: (bad && !isHidden ? "bad" : "") + (isHidden ? " unknown" : ""), "data-testid": id, "data-hidden": isHidden ? "true" : undefined,
+        title: isHidden ? "unknown: your credentials may not list " + list : undefined,
+      }, el("dt", { text: label }), el("dd", { text: isHidden ? hiddenText : value }));
+    };
+    const ns = onlyIn(v, "rollouts");
     document.getElementById("counts").replaceChildren(
-      item("clusters", n(c.total), false, "count-total"),
-      item("available", n(c.available), false, "count-available"),
-      item("offline", n(c.offline), n(c.offline) > 0, "count-offline"),
-      item("unknown", n(c.unknown), false, "count-unknown"),
-      item("failing Works", n(v.failureCount), n(v.failureCount) > 0, "count-failures"),
-      item("rollouts in flight", (v.rollouts || []).filter((r) => !r.finished).length, false, "count-rollouts"),
-      item("unexplained drift", n(drift(v).resources.unexplained), n(drift(v).resources.unexplained) > 0, "count-drift"),
+      item("clusters", n(c.total), false, "count-total", "clusters"),
+      item("available", n(c.available), false, "count-available", "clusters"),
+      item("offline", n(c.offline), n(c.offline) > 0, "count-offline", "clusters"),
+      item("unknown", n(c.unknown), false, "count-unknown", "clusters"),
+      item("failing Works", n(v.failureCount), n(v.failureCount) > 0, "count-failures", "works"),
+      item("rollouts in flight" + (ns ? " in " + ns : ""), (v.rollouts || []).filter((r) => !r.finished).length, false, "count-rollouts", "rollouts"),
+      item("unexplained drift", n(drift(v).resources.unexplained), n(drift(v).resources.unexplained) > 0, "count-drift", "works"),
     );
     document.getElementById("freezes").replaceChildren(
       ...(v.freezes || []).map((f) =>
@@ -132,8 +146,9 @@
     );
     const hidden = document.getElementById("hidden-notice");
     if (v.hidden && v.hidden.length) {
-      hidden.replaceChildren(el("strong", { text: "Hidden by RBAC: " }),
-        "your credentials may not list " + v.hidden.join(", ") + ", so the page leaves them out.");
+      hidden.replaceChildren(el("strong", { text: "Partial view — hidden by RBAC: " }),
+        "your credentials may not list " + v.hidden.join(", ") + ". What they would show is unknown: " +
+        "the page marks it hidden, never idle or zero.");
       hidden.hidden = false;
     } else {
       hidden.hidden = true;
@@ -188,7 +203,7 @@
       "data-testid": "cluster-tile", "data-cluster": t.name, "data-health": t.health,
     },
     el("span", { class: "name", text: t.name }),
-    el("span", { class: "health", text: t.health + (t.failed ? " · " + t.failed + " failing" : "") }),
+    el("span", { class: "health", text: (t.health === "Hidden" ? "Hidden · Works unknown" : t.health) + (t.failed ? " · " + t.failed + " failing" : "") }),
     el("ul", { class: "revs" }, revs.map(([p, r]) =>
       el("li", { "data-promise": p, "data-revision": r }, revChip(p, r), el("span", { text: p + ": " + r })))));
   }
@@ -196,6 +211,10 @@
   function renderGrid(v) {
     updateGroupOptions(v.tiles || []);
     const grid = document.getElementById("grid");
+    if (!known(v, "clusters")) {
+      grid.replaceChildren(el("p", { class: "empty", "data-testid": "clusters-hidden", text: "Clusters are hidden: your credentials may not list them." }));
+      return;
+    }
     if (!(v.tiles || []).length) {
       grid.replaceChildren(el("p", { class: "empty", text: "No clusters you may see." }));
       return;
@@ -216,9 +235,22 @@
       box.replaceChildren(el("p", { class: "empty", text: "No Promises you may see." }));
       return;
     }
+    if (!known(v, "works")) {
+      // Which cluster runs which revision comes from Works.
+      box.replaceChildren(el("p", { class: "empty", "data-testid": "versions-hidden",
+        text: "Which clusters run which revision is hidden: your credentials may not list Works." }),
+      ...promises.map((p) => el("div", { class: "promise", "data-testid": "promise-chart", "data-promise": p.name, "data-hidden": "true" },
+        el("h3", {}, p.name, el("small", {
+          text: (p.latestRevision ? "latest " + p.latestRevision + " · " : "") + plural(n(p.instances), "instance") + " · clusters hidden",
+        })))));
+      return;
+    }
     box.replaceChildren(...promises.map((p) => {
       const total = n(p.clusters);
       const revs = p.revisions || [];
+      // The legend keeps the latest revision, at 0% before any cluster runs it.
+      const legend = revs.some((r) => r.revision === p.latestRevision) || !p.latestRevision
+        ? revs : [{ revision: p.latestRevision, clusters: 0, percent: 0, latest: true }, ...revs];
       const label = p.name + ": " + (revs.length
         ? revs.map((r) => r.revision + " " + r.percent + "% healthy (" + n(r.healthy) + " of " + r.clusters + " clusters)").join(", ")
         : "on no cluster yet");
@@ -244,8 +276,8 @@
           paintRev(bad, p.name, r.revision);
           return [seg, bad];
         })),
-        el("ul", { class: "legend" }, revs.map((r) =>
-          el("li", {}, revChip(p.name, r.revision), el("span", {
+        el("ul", { class: "legend", "data-testid": "revision-legend" }, legend.map((r) =>
+          el("li", { "data-revision": r.revision, "data-latest": r.latest ? "true" : undefined }, revChip(p.name, r.revision), el("span", {
             text: r.revision + (r.latest ? " (latest)" : "") + " — " + plural(n(r.healthy), "cluster") + " healthy, " + r.percent + "%" +
               (n(r.notHealthy) ? "; " + n(r.notHealthy) + " applied, not healthy" : ""),
           })))));
@@ -272,22 +304,33 @@
       type: "button", class: cls, "data-testid": action, "data-action": action,
       "aria-label": text + " rollout " + k, onclick: () => act(c, action),
     }, text);
+    const bodyId = "rollout-body-" + k.replace(/[^A-Za-z0-9_-]/g, "_");
     c = {
       key: k, ns: r.namespace, name: r.name, message, status, history, historyBody,
+      expanded: false, // a finished card's details, opened by the user
       head: el("div", { class: "rollout-head" }),
+      what: el("p", { class: "what" }),
       text: el("p", { class: "message" }),
+      failures: el("div", { class: "rollout-failures" }),
       waves: el("ol", { class: "waves", "aria-label": "Waves of rollout " + k }),
+      controls: null,
+      body: null,
+      toggle: el("button", {
+        type: "button", class: "toggle", "data-testid": "rollout-toggle", "aria-controls": bodyId,
+        onclick: () => { c.expanded = !c.expanded; renderCard(c.data); },
+      }),
       buttons: {
         pause: button("pause", "Pause"),
         resume: button("resume", "Resume"),
         rollback: button("rollback", "Roll back", "danger"),
       },
     };
+    c.controls = el("div", { class: "controls" }, el("label", {}, "Message", message),
+      c.buttons.pause, c.buttons.resume, c.buttons.rollback);
+    c.body = el("div", { class: "rollout-body", id: bodyId, "data-testid": "rollout-body" },
+      c.what, c.text, c.failures, c.waves, c.controls, status, history);
     c.node = el("article", { class: "rollout", "data-testid": "rollout", "data-rollout": k, "aria-label": "Rollout " + k },
-      c.head, c.text, c.waves,
-      el("div", { class: "controls" }, el("label", {}, "Message", message),
-        c.buttons.pause, c.buttons.resume, c.buttons.rollback),
-      status, history);
+      c.head, c.body);
     cards.set(k, c);
     return c;
   }
@@ -305,21 +348,86 @@
     }, part("healthy", healthy), part("failed", failed), part("admitted", inProgress));
   }
 
+  // failedCount is how many clusters the Rollout counts as failed: it keeps
+  // the newest failures (bounded) and counts them all.
+  const failedCount = (r) => Math.max(n(r.failureCount), (r.failures || []).length);
+
+  // outcome is a finished Rollout's result in a few words.
+  function outcome(r) {
+    const c = r.counts || {};
+    let s;
+    switch (r.phase) {
+      case "Succeeded": s = n(c.healthy) + " of " + n(c.total) + " clusters healthy on " + r.targetRevision; break;
+      case "RolledBack": s = "rolled back to " + (r.rollbackRevision || r.fromRevision || "the previous revision"); break;
+      case "Aborted": s = "aborted; clusters stay where they were (" + n(r.percentOnTarget) + "% on target)"; break;
+      case "Superseded": s = "superseded by a newer rollout"; break;
+      case "Failed": s = "failed (" + n(r.percentOnTarget) + "% on target)"; break;
+      default: s = n(r.percentOnTarget) + "% on target";
+    }
+    const failed = failedCount(r);
+    if (failed && r.rollbackRevision) return s + " · after " + plural(failed, "failed cluster");
+    return failed ? s + " · " + plural(failed, "failed cluster") : s;
+  }
+
+  // failureList lists the clusters the Rollout counts as failed, each with
+  // its wave and cause (reason: message).
+  function failureList(r, k) {
+    const fs = r.failures || [];
+    if (!fs.length) return [];
+    const more = failedCount(r) - fs.length;
+    return [
+      el("h4", { text: (r.rollbackRevision ? "Failures that led to the rollback (" : "Failed clusters (") + failedCount(r) + ")" }),
+      el("ul", { class: "failed-clusters", "data-testid": "rollout-failures", "aria-label": "Failed clusters of rollout " + k },
+        fs.map((f) => el("li", { "data-testid": "rollout-failure", "data-cluster": f.cluster, "data-wave": f.wave || undefined, "data-reason": f.reason || undefined },
+          el("strong", { class: "cluster", text: f.cluster }),
+          f.wave ? el("span", { class: "muted", text: " · wave " + f.wave }) : null,
+          el("span", { class: "reason", text: " · " + (f.reason || "no reason reported") }),
+          f.message ? el("span", { class: "cause", text: ": " + f.message }) : null))),
+      more > 0 ? el("p", { class: "muted", "data-testid": "rollout-failures-more", text: "and " + more + " more (the Rollout keeps the newest)" }) : null,
+    ];
+  }
+
   function renderCard(r) {
     const c = card(r);
     c.data = r;
     c.node.dataset.phase = r.phase;
-    c.node.classList.toggle("finished", !!r.finished);
-    c.head.replaceChildren(
-      el("h3", { text: r.name }),
-      el("span", { class: "phase phase-" + (r.outcome || r.phase), "data-testid": "rollout-phase", text: r.outcome || r.phase }),
-      el("span", {
-        class: "what",
-        text: "Promise " + r.promise + (r.instance ? " · instance " + r.instance : "") + " · " +
-          (r.fromRevision || "(first)") + " → " + r.targetRevision + (r.namespace !== "flotilla-system" ? " · namespace " + r.namespace : ""),
-      }),
-      el("span", { class: "pct", "data-testid": "percent-on-target", text: n(r.percentOnTarget) + "% on target" }),
-    );
+    const finished = !!r.finished;
+    // A finished Rollout is compact: name, phase, outcome and time, with
+    // its details behind a toggle.
+    const compact = finished && !c.expanded;
+    c.node.classList.toggle("finished", finished);
+    c.node.classList.toggle("compact", compact);
+    c.node.dataset.compact = compact ? "true" : "false";
+    c.body.hidden = compact;
+    c.toggle.textContent = c.expanded ? "Hide details" : "Details";
+    c.toggle.setAttribute("aria-expanded", String(!compact));
+    c.toggle.setAttribute("aria-label", (c.expanded ? "Hide details of" : "Show details of") + " rollout " + c.key);
+    const what = "Promise " + r.promise + (r.instance ? " · instance " + r.instance : "") + " · " +
+      (r.fromRevision || "(first)") + " → " + r.targetRevision + (r.namespace !== "flotilla-system" ? " · namespace " + r.namespace : "");
+    if (finished) {
+      c.head.replaceChildren(
+        el("h3", { text: r.name }),
+        el("span", { class: "phase phase-" + (r.outcome || r.phase), "data-testid": "rollout-phase", text: r.outcome || r.phase }),
+        el("span", { class: "outcome", "data-testid": "rollout-outcome", text: outcome(r) }),
+        el("span", {
+          class: "when", "data-testid": "rollout-time", title: r.completedAt ? fmtTime(r.completedAt) : undefined,
+          text: r.completedAt ? "finished " + age(r.completedAt, view ? view.generatedAt : r.completedAt) : "finished",
+        }),
+        c.toggle,
+      );
+      c.what.textContent = what;
+      c.what.hidden = false;
+    } else {
+      c.head.replaceChildren(
+        el("h3", { text: r.name }),
+        el("span", { class: "phase phase-" + (r.outcome || r.phase), "data-testid": "rollout-phase", text: r.outcome || r.phase }),
+        el("span", { class: "what", text: what }),
+        el("span", { class: "pct", "data-testid": "percent-on-target", text: n(r.percentOnTarget) + "% on target" }),
+      );
+      c.what.hidden = true;
+    }
+    c.controls.hidden = finished;
+    c.failures.replaceChildren(...failureList(r, c.key).filter(Boolean));
     c.text.textContent = r.message || "";
     c.text.hidden = !r.message;
     const waves = r.waves || [];
@@ -356,12 +464,26 @@
     return c;
   }
 
+  const partialNote = el("p", { class: "muted partial", "data-testid": "rollouts-partial" });
+
   function renderRollouts(v) {
     const box = document.getElementById("rollouts");
-    const rollouts = v.rollouts || [];
-    const seen = new Set(rollouts.map(key));
-    for (const [k, c] of cards) if (!seen.has(k)) { c.node.remove(); cards.delete(k); }
+    const rollouts = known(v, "rollouts") ? v.rollouts || [] : [];
+    const present = new Set(rollouts.map(key));
+    for (const [k, c] of cards) if (!present.has(k)) { c.node.remove(); cards.delete(k); }
     const nodes = rollouts.map((r) => renderCard(r).node);
+    const ns = onlyIn(v, "rollouts");
+    if (!known(v, "rollouts")) {
+      box.replaceChildren(el("p", { class: "empty", "data-testid": "rollouts-hidden", text: "Rollouts are hidden: your credentials may not list them." }));
+      return;
+    }
+    if (ns) {
+      // Only one namespace's Rollouts: say so before them (one node, kept,
+      // so the cards below are not moved on every poll).
+      partialNote.textContent = (nodes.length ? "Rollouts in namespace " + ns + " only" : "No rollouts in namespace " + ns) +
+        "; the others are hidden: your credentials may not list them.";
+      nodes.unshift(partialNote);
+    }
     if (!nodes.length) {
       box.replaceChildren(el("p", { class: "empty", text: "No rollouts you may see." }));
       return;
@@ -422,7 +544,10 @@
   function renderFailures(v) {
     const failures = v.failures || [];
     const body = document.getElementById("failure-rows");
-    body.replaceChildren(...(failures.length ? failures.map((f) => el("tr", {
+    if (!known(v, "works")) {
+      body.replaceChildren(el("tr", {}, el("td", { colspan: "6", class: "empty", "data-testid": "failures-hidden",
+        text: "Failing Works are hidden: your credentials may not list Works." })));
+    } else body.replaceChildren(...(failures.length ? failures.map((f) => el("tr", {
       "data-testid": "failure-row", "data-cluster": f.cluster, "data-work": f.work,
     },
     el("td", { text: f.cluster }), el("td", { text: f.promise }), el("td", { text: f.instance || "—" }),
@@ -432,6 +557,10 @@
     more.hidden = n(v.failureCount) <= failures.length;
     more.textContent = "Showing " + failures.length + " of " + n(v.failureCount) + " failing Works.";
     const offline = v.offline || [];
+    if (!known(v, "clusters")) {
+      document.getElementById("offline").replaceChildren(el("li", { class: "empty", text: "Hidden: your credentials may not list Clusters." }));
+      return;
+    }
     document.getElementById("offline").replaceChildren(...(offline.length ? offline.map((o) =>
       el("li", { "data-testid": "offline-cluster", "data-cluster": o.cluster },
         el("strong", { text: o.cluster }), " — last heartbeat " + age(o.lastHeartbeat, v.generatedAt) + (o.reason ? " · " + o.reason : "")))
@@ -474,6 +603,12 @@
   function renderDrift(v) {
     const d = drift(v);
     const total = n(d.resources.total);
+    if (!known(v, "works")) {
+      document.getElementById("drift-summary").textContent = "Drift is hidden: your credentials may not list Works.";
+      document.getElementById("drift-rows").replaceChildren();
+      document.getElementById("drift-more").hidden = true;
+      return;
+    }
     document.getElementById("drift-summary").textContent = plural(total, "resource") + " drifted on " +
       plural(n(d.clusters.total), "cluster") + ": " + n(d.resources.unexplained) + " unexplained, " +
       n(d.resources.accepted) + " accepted";

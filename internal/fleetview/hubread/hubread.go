@@ -31,7 +31,7 @@ type Options struct {
 
 // namespaced are the kinds Read lists in Options.Namespace when the reader
 // may not list them in every namespace.
-var namespaced = map[string]bool{"rollouts": true, "driftexceptions": true}
+var namespaced = map[string]bool{fleetview.KindRollouts: true, fleetview.KindDriftExceptions: true}
 
 // Read lists the hub's Clusters, Works, Rollouts, Promises, FleetFreezes and
 // DriftExceptions.
@@ -49,21 +49,21 @@ func Read(ctx context.Context, c client.Reader, now time.Time, opts Options) (fl
 		list client.ObjectList
 	}
 	kinds := []kind{
-		{"clusters", clusters},
-		{"works", works},
-		{"rollouts", rollouts},
-		{"promises", promises},
-		{"fleetfreezes", freezes},
+		{fleetview.KindClusters, clusters},
+		{fleetview.KindWorks, works},
+		{fleetview.KindRollouts, rollouts},
+		{fleetview.KindPromises, promises},
+		{fleetview.KindFleetFreezes, freezes},
 	}
 	if !opts.SkipDriftExceptions {
-		kinds = append(kinds, kind{"driftexceptions", exceptions})
+		kinds = append(kinds, kind{fleetview.KindDriftExceptions, exceptions})
 	}
 	for _, l := range kinds {
 		err := c.List(ctx, l.list, listOpts...)
 		if apierrors.IsForbidden(err) && namespaced[l.what] && opts.Namespace != "" {
 			err = c.List(ctx, l.list, append(listOpts, client.InNamespace(opts.Namespace))...)
 			if err == nil {
-				s.Hidden = append(s.Hidden, l.what+" outside namespace "+opts.Namespace)
+				s.Hidden = append(s.Hidden, fleetview.HiddenOutside(l.what, opts.Namespace))
 			}
 		}
 		switch {

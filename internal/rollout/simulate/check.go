@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 
@@ -29,8 +30,8 @@ import (
 //     without its approval, nor before a Deadline-mode deadline;
 //   - a rollout that goes on has no wave over its failure budget;
 //   - rollback admissions go only to the recorded rollback revision, which
-//     was fromRevision or the requested toRevision when recorded, and never
-//     changes;
+//     was fromRevision or the requested toRevision when recorded, exists,
+//     and never changes;
 //   - no cluster is admitted twice to the same revision;
 //   - counts add up, and bounded lists stay bounded;
 //   - attribution: failures that are not the rollout's (a Work on another
@@ -169,6 +170,13 @@ func (c *checker) budget(in rollout.Input, d rollout.Decision) error {
 	default:
 		return nil
 	}
+	// A stalled rollout does not go on: it admits nothing until a person acts.
+	if meta.IsStatusConditionTrue(d.Status.Conditions, fleetv1alpha1.ConditionStalled) {
+		if len(d.Admit) > 0 {
+			return fmt.Errorf("rollout is stalled but admitted %d clusters", len(d.Admit))
+		}
+		return nil
+	}
 	for _, w := range d.Status.Waves {
 		if w.Name != d.Status.CurrentWave {
 			continue
@@ -190,6 +198,9 @@ func (c *checker) rollback(in rollout.Input, d rollout.Decision) error {
 		return fmt.Errorf("rollback revision changed from %s to %s", prev, rev)
 	case prev == "" && rev != "" && rev != in.Spec.FromRevision && (in.Spec.Rollback == nil || rev != in.Spec.Rollback.ToRevision):
 		return fmt.Errorf("rollback revision %s is neither fromRevision nor the requested toRevision", rev)
+	}
+	if strings.HasPrefix(rev, MissingRevisionPrefix) {
+		return fmt.Errorf("rollback revision %s does not exist", rev)
 	}
 	for _, a := range d.Admit {
 		if a.Revision != in.Spec.TargetRevision && a.Revision != rev {

@@ -91,7 +91,7 @@ func (r *run) loop() error {
 		in := rollout.Input{
 			Now: now, Strategy: r.s.Strategy, Spec: r.spec, Status: r.status,
 			Clusters: r.fleet.observe(), Freeze: r.freeze, SupersededBy: r.superBy,
-			StartedBy: or(r.s.StartedBy, rollout.ActorHub),
+			StartedBy: or(r.s.StartedBy, rollout.ActorHub), RollbackBlocked: rollbackBlocked(r.spec),
 		}
 		d, err := rollout.Plan(in)
 		if err != nil {
@@ -228,3 +228,15 @@ func later(a, b time.Time) time.Time {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// MissingRevisionPrefix starts the revision names that do not exist in a
+// scenario: a rollback to one is blocked, as the hub blocks a typo.
+const MissingRevisionPrefix = "missing-"
+
+// rollbackBlocked is what the hub observes of a rollback request's revision.
+func rollbackBlocked(spec fleetv1alpha1.RolloutSpec) *rollout.Blocked {
+	if rb := spec.Rollback; rb != nil && strings.HasPrefix(rb.ToRevision, MissingRevisionPrefix) {
+		return &rollout.Blocked{Reason: fleetv1alpha1.ReasonRevisionNotFound, Message: "revision " + rb.ToRevision + " not found"}
+	}
+	return nil
+}

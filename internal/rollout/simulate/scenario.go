@@ -39,7 +39,7 @@
 //	  desiredState: Paused
 //	  by: bob
 //	- at: 7m
-//	  rollback: {toRevision: r0, by: carol}
+//	  rollback: {toRevision: r0, by: carol}  # a toRevision starting "missing-" does not exist
 //	- at: 8m
 //	  freeze: {name: incident-1, action: Rollback, reason: bad node image, by: dave}
 //	- at: 9m

@@ -1,0 +1,132 @@
+package rollout_test
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
+	"github.com/flotilla-dev/flotilla/internal/rollout"
+)
+
+// A rollback to a revision that is not the subject's (a typo, another
+// instance's) must not wedge the rollout: it stalls, admits nothing, says how
+// to get out, and can be replaced or aborted.
+func TestRollbackToAnUnusableRevision(t *testing.T) {
+	start := func(t *testing.T) *fixture {
+		f := newFixture(t, strategy(wave("general", catchAll, concurrency("2"))), clusters("m", 4)...)
+		f.plan()
+		f.at(time.Minute).healthy("m-1", "m-2").plan()
+		f.in.Spec.Rollback = &fleetv1alpha1.RollbackRequest{ToRevision: "app-nonsense", ChangeRecord: record("carol", t0.Add(2*time.Minute), "typo")}
+		f.in.RollbackBlocked = &rollout.Blocked{Reason: fleetv1alpha1.ReasonRevisionNotFound, Message: "PromiseRevision app-nonsense not found"}
+		f.at(2 * time.Minute).plan()
+		return f
+	}
+	stalled := func(t *testing.T, f *fixture) {
+		t.Helper()
+		c := f.condition(fleetv1alpha1.ConditionStalled)
+		if c.Status != metav1.ConditionTrue || c.Reason != fleetv1alpha1.ReasonRevisionNotFound ||
+			!strings.Contains(c.Message, "rollback to app-nonsense requested by carol cannot proceed") ||
+			!strings.Contains(c.Message, "flotilla rollout abort") {
+			t.Fatalf("Stalled %+v", c)
+		}
+		if r := f.condition(fleetv1alpha1.ConditionReconciling); r.Status != metav1.ConditionFalse {
+			t.Fatalf("Reconciling %+v", r)
+		}
+	}
+
+	t.Run("stalls without admitting anything", func(t *testing.T) {
+		f := start(t)
+		f.wantPhase(fleetv1alpha1.RolloutPhaseProgressing, "general")
+		f.wantAdmitted()
+		stalled(t, f)
+		if f.d.Status.RollbackRevision != "" {
+			t.Fatalf("rollbackRevision %q", f.d.Status.RollbackRevision)
+		}
+		h := f.lastHistory()
+		if h.Actor != rollout.ActorHub || !strings.Contains(h.Message, "cannot proceed") || len(f.d.Events) != 1 ||
+			f.d.Events[0].Type != rollout.EventWarning {
+			t.Fatalf("history %+v, events %+v", h, f.d.Events)
+		}
+		// Recorded once: planning again adds no entry and no Event.
+		n := len(f.d.Status.History)
+		f.at(3 * time.Minute).healthyAll().plan()
+		f.wantAdmitted()
+		stalled(t, f)
+		if len(f.d.Status.History) != n || len(f.d.Events) != 0 {
+			t.Fatalf("recorded again: %+v, %+v", f.d.Status.History[n-1:], f.d.Events)
+		}
+	})
+	t.Run("an abort ends it without rolling back", func(t *testing.T) {
+		f := start(t)
+		f.in.Spec.DesiredState = fleetv1alpha1.RolloutAborted
+		f.in.Spec.StateChange = ptr(record("dave", t0.Add(3*time.Minute), "typo in the rollback"))
+		f.at(3 * time.Minute).plan()
+		f.wantPhase(fleetv1alpha1.RolloutPhaseAborted, "general")
+		f.wantAdmitted()
+		if h := f.lastHistory(); h.Actor != "dave" || !strings.Contains(h.Message, "aborted while stalled") {
+			t.Fatalf("history %+v", h)
+		}
+		// The next Rollout starts from what the subject settles on: fromRevision.
+		ro := &fleetv1alpha1.Rollout{Spec: f.in.Spec, Status: f.d.Status}
+		if got := rollout.StableRevision(ro); got != f.in.Spec.FromRevision {
+			t.Fatalf("stable revision %q, want %q", got, f.in.Spec.FromRevision)
+		}
+	})
+	t.Run("a usable revision replaces it", func(t *testing.T) {
+		f := start(t)
+		f.in.Spec.Rollback = &fleetv1alpha1.RollbackRequest{ToRevision: "app-r0", ChangeRecord: record("carol", t0.Add(3*time.Minute), "")}
+		f.in.RollbackBlocked = nil
+		f.at(3 * time.Minute).plan()
+		f.wantPhase(fleetv1alpha1.RolloutPhaseRollingBack, "general")
+		f.wantAdmitted("m-1", "m-2", "m-3", "m-4")
+		if c := f.condition(fleetv1alpha1.ConditionStalled); c.Status != metav1.ConditionFalse {
+			t.Fatalf("Stalled %+v", c)
+		}
+	})
+}
+
+func TestPlanBlocked(t *testing.T) {
+	b := rollout.Blocked{Reason: fleetv1alpha1.ReasonStrategyNotFound, Message: "RolloutStrategy s not found"}
+	in := rollout.Input{Now: t0, Spec: fleetv1alpha1.RolloutSpec{TargetRevision: target, FromRevision: from}}
+
+	d := rollout.PlanBlocked(in, b)
+	if d.Status.Phase != fleetv1alpha1.RolloutPhasePending || len(d.Admit) != 0 || len(d.Events) != 1 {
+		t.Fatalf("decision %+v", d)
+	}
+	if c := findCondition(d.Status.Conditions, fleetv1alpha1.ConditionStalled); c == nil || c.Status != metav1.ConditionTrue ||
+		c.Reason != b.Reason || !strings.HasPrefix(c.Message, "blocked: RolloutStrategy s not found; ") {
+		t.Fatalf("Stalled %+v", c)
+	}
+	in.Status = d.Status
+	in.Now = t0.Add(time.Minute)
+	if d = rollout.PlanBlocked(in, b); len(d.Events) != 0 || len(d.Status.History) != 1 {
+		t.Fatalf("recorded twice: %+v", d)
+	}
+
+	// Aborted, even though it cannot be planned.
+	in.Spec.DesiredState = fleetv1alpha1.RolloutAborted
+	in.Spec.StateChange = ptr(record("erin", t0.Add(time.Minute), ""))
+	in.Status.Waves = []fleetv1alpha1.WaveStatus{{Name: "general", Phase: fleetv1alpha1.WavePhasePending}}
+	d = rollout.PlanBlocked(in, b)
+	if d.Status.Phase != fleetv1alpha1.RolloutPhaseAborted || d.Status.CompletedAt == nil ||
+		d.Status.Waves[0].Phase != fleetv1alpha1.WavePhaseSkipped || d.Status.History[len(d.Status.History)-1].Actor != "erin" {
+		t.Fatalf("status %+v", d.Status)
+	}
+	// Terminal: nothing changes.
+	in.Status = d.Status
+	if d2 := rollout.PlanBlocked(in, b); len(d2.Events) != 0 || len(d2.Status.History) != len(d.Status.History) {
+		t.Fatalf("a terminal rollout acted: %+v", d2)
+	}
+}
+
+func findCondition(cs []metav1.Condition, typ string) *metav1.Condition {
+	for i := range cs {
+		if cs[i].Type == typ {
+			return &cs[i]
+		}
+	}
+	return nil
+}
