@@ -144,9 +144,14 @@ func (c *checker) waveOrder(in rollout.Input, d rollout.Decision) error {
 		if w.StartedAt == nil || (i < len(in.Status.Waves) && in.Status.Waves[i].StartedAt != nil) {
 			continue
 		}
+		// A wave may complete, the next start and at once exceed its budget
+		// in one plan (e.g. an offline cluster under CountAsFailure): the
+		// rollback that starts then marks the completed wave RolledBack.
+		rollbackNow := in.Status.RollbackRevision == "" && d.Status.RollbackRevision != ""
 		for _, prev := range d.Status.Waves[:i] {
-			if prev.Phase != fleetv1alpha1.WavePhaseSucceeded && prev.Phase != fleetv1alpha1.WavePhaseSucceededWithFailures &&
-				prev.Phase != fleetv1alpha1.WavePhaseSkipped {
+			completedThenRolledBack := rollbackNow && prev.Phase == fleetv1alpha1.WavePhaseRolledBack && prev.CompletedAt != nil
+			if !completedThenRolledBack && prev.Phase != fleetv1alpha1.WavePhaseSucceeded &&
+				prev.Phase != fleetv1alpha1.WavePhaseSucceededWithFailures && prev.Phase != fleetv1alpha1.WavePhaseSkipped {
 				return fmt.Errorf("wave %s started while wave %s is %s", w.Name, prev.Name, prev.Phase)
 			}
 			if bake := c.limits(prev).bake; bake > 0 && prev.BakeStartedAt != nil && in.Now.Sub(prev.BakeStartedAt.Time) < bake {
