@@ -281,7 +281,7 @@ fleet frozen by admin (FleetFreeze fleet-freeze, action Halt): no Rollout admits
 		ok       bool
 	}{
 		{"NAME PHASE WAVE PROGRESS AGE\nweb-2 Succeeded general 100 1m\nweb-3 RolledBack canary 40 10s\n", true},
-		{"web-3   RolledBack   canary   40   2h\n", true},                     // columns and ages are loose
+		{"web-3   RolledBack   canary   40   2h\n", true},                   // columns and ages are loose
 		{"revision web-0a1b2c3d4e applied at 2031-01-01T00:00:00Z\n", true}, // hashes and times too
 		{"fleet frozen by … (FleetFreeze fleet-freeze, action Halt): …\n", true},
 		{"web-3 RolledBack canary 40 10s\nweb-2 Succeeded general 100 1m\n", false}, // order matters

@@ -116,6 +116,9 @@ func runPage(t *testing.T, page string, steps []step, binDir, kubeDir string) {
 		"FLOTILLA_KUBE_BIN="+kubeDir,
 		"NO_COLOR=1",
 	)
+	// A reader runs the blocks in one shell: what a block exports (and
+	// where it cd's to) carries over to the next, as there.
+	state := filepath.Join(t.TempDir(), "shell-state")
 	var lastOutput string
 	for _, s := range steps {
 		switch s.kind {
@@ -125,7 +128,7 @@ func runPage(t *testing.T, page string, steps []step, binDir, kubeDir string) {
 			}
 		case stepRun:
 			began := time.Now()
-			out, err := runBlock(work, environ, s.body)
+			out, err := runBlock(work, environ, state, s.body)
 			lastOutput = out
 			t.Logf("%s:%d ran in %s", page, s.line, time.Since(began).Round(time.Millisecond))
 			if err != nil {
@@ -141,12 +144,18 @@ func runPage(t *testing.T, page string, steps []step, binDir, kubeDir string) {
 }
 
 // runBlock runs script with bash in dir and returns its combined output.
-// The script and everything it starts run in their own process group,
-// which is killed when the block times out.
-func runBlock(dir string, environ []string, script string) (string, error) {
+// The shell starts from the exported variables and working directory the
+// previous block left in the file state, and leaves its own there. The
+// script and everything it starts run in their own process group, which is
+// killed when the block times out.
+func runBlock(dir string, environ []string, state, script string) (string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), blockTimeout)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "bash", "--noprofile", "--norc", "-c", "set -eo pipefail\n"+script)
+	q := "'" + strings.ReplaceAll(state, "'", `'\''`) + "'"
+	full := "if [ -f " + q + " ]; then source " + q + "; fi\n" +
+		"set -eo pipefail\n" + script + "\n" +
+		"{ export -p; printf 'cd %q\\n' \"$PWD\"; } > " + q + "\n"
+	cmd := exec.CommandContext(ctx, "bash", "--noprofile", "--norc", "-c", full)
 	cmd.Dir, cmd.Env = dir, environ
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
