@@ -2,6 +2,8 @@ package docs
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -299,5 +301,30 @@ fleet frozen by admin (FleetFreeze fleet-freeze, action Halt): no Rollout admits
 		if (err == nil) != tc.ok {
 			t.Errorf("expected block %q: err=%v, want ok=%v", tc.expected, err, tc.ok)
 		}
+	}
+}
+
+// TestRunBlockCarriesShellState checks what a reader's shell does between
+// blocks: exports and the working directory carry over; a failing command
+// fails its block.
+func TestRunBlockCarriesShellState(t *testing.T) {
+	dir := t.TempDir()
+	state := filepath.Join(t.TempDir(), "state")
+	environ := os.Environ()
+	if out, err := runBlock(dir, environ, state, "export GREETING='hello there'\nmkdir sub && cd sub\n"); err != nil {
+		t.Fatalf("first block: %v\n%s", err, out)
+	}
+	out, err := runBlock(dir, environ, state, "echo \"$GREETING from $(basename \"$PWD\")\"\n")
+	if err != nil || out != "hello there from sub\n" {
+		t.Errorf("second block: %q, %v", out, err)
+	}
+	if out, err := runBlock(dir, environ, state, "false\necho not reached\n"); err == nil || strings.Contains(out, "not reached") {
+		t.Errorf("a failing command did not fail its block: %q, %v", out, err)
+	}
+	if out, err := runBlock(dir, environ, state, "false | true\n"); err != nil {
+		t.Errorf("a pipeline ending well failed: %q, %v", out, err)
+	}
+	if _, err := runBlock(dir, environ, state, "true | false | true\n"); err == nil {
+		t.Error("pipefail is off")
 	}
 }
