@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"os"
 	"os/exec"
@@ -45,18 +46,32 @@ const blockTimeout = 3 * time.Minute
 // PATH, KUBECONFIG at the hub, and a working directory holding the files
 // the page writes (.flotilla-dev there is the fleet's directory, as after
 // `flotilla dev up --dir .flotilla-dev`). A page that stops working fails.
-// A fleet per page costs a few seconds and keeps every page's story its own,
-// whatever an earlier page left behind.
+// A fleet per page keeps every page's story its own, whatever an earlier
+// page left behind; the next page's fleet starts while a page runs, so
+// that costs little time.
 func TestRunDocs(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the how-tos against dev fleets; not in -short")
+	}
+	// Fleets are alike: the one started here, while flotilla builds, serves
+	// whichever page runs first; each page starts the next one's.
+	next := startDevFleet()
+	t.Cleanup(func() {
+		if next != nil {
+			(<-next).stop(t)
+		}
+	})
+	// With -run naming one page, starting another fleet would waste it.
+	prefetch := true
+	if f := flag.Lookup("test.run"); f != nil && strings.Contains(f.Value.String(), "/") {
+		prefetch = false
 	}
 	binDir := buildFlotillaForDocs(t)
 	kubeDir, err := testenv.BinDir()
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, page := range runnablePages {
+	for i, page := range runnablePages {
 		t.Run(strings.TrimSuffix(filepath.Base(page), ".md"), func(t *testing.T) {
 			doc, err := os.ReadFile(filepath.Join(docsDir, page))
 			if err != nil {
@@ -75,41 +90,78 @@ func TestRunDocs(t *testing.T) {
 			if runs == 0 {
 				t.Fatalf("%s has no ```sh run block: it is listed as runnable", page)
 			}
-			runPage(t, page, steps, binDir, kubeDir)
+			started := next
+			next = nil
+			if started == nil {
+				started = startDevFleet()
+			}
+			fleet := <-started
+			t.Cleanup(func() { fleet.stop(t) })
+			if fleet.err != nil {
+				t.Fatalf("starting the dev fleet: %v", fleet.err)
+			}
+			t.Logf("%s: its dev fleet took %s to start (in the background, while flotilla built or the page before ran)", page, fleet.took.Round(time.Millisecond))
+			if prefetch && i+1 < len(runnablePages) {
+				next = startDevFleet()
+			}
+			runPage(t, page, steps, fleet.dir, binDir, kubeDir)
 		})
 	}
 }
 
-// runPage starts a dev fleet and executes steps against it.
-func runPage(t *testing.T, page string, steps []step, binDir, kubeDir string) {
-	start := time.Now()
-	work := t.TempDir()
-	devDir, err := os.MkdirTemp("", testenv.DirPrefix+"rundocs-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	env, err := devenv.Up(context.Background(), devenv.Options{
-		Dir: devDir, Members: runDocsMembers, Nodes: 1,
-		// As quick as the e2e fleets: rollouts see health within seconds.
-		HeartbeatInterval: time.Second, ResyncInterval: 5 * time.Second,
-	})
-	if err != nil {
-		_ = os.RemoveAll(devDir)
-		t.Fatalf("starting the dev fleet: %v", err)
-	}
-	t.Cleanup(func() {
-		env.Stop()
-		if t.Failed() {
-			t.Logf("the fleet's logs are kept in %s (hub/controller.log, member-N/agent.log)", devDir)
+// devFleet is a dev fleet started for one page.
+type devFleet struct {
+	env  *devenv.Env
+	dir  string
+	took time.Duration
+	err  error
+}
+
+// startDevFleet starts a dev fleet in the background.
+func startDevFleet() <-chan devFleet {
+	ch := make(chan devFleet, 1)
+	go func() {
+		start := time.Now()
+		dir, err := os.MkdirTemp("", testenv.DirPrefix+"rundocs-")
+		if err != nil {
+			ch <- devFleet{err: err}
 			return
 		}
-		_ = os.RemoveAll(devDir)
-	})
+		env, err := devenv.Up(context.Background(), devenv.Options{
+			Dir: dir, Members: runDocsMembers, Nodes: 1,
+			// As quick as the e2e fleets: rollouts see health within seconds.
+			HeartbeatInterval: time.Second, ResyncInterval: 5 * time.Second,
+		})
+		if err != nil {
+			_ = os.RemoveAll(dir)
+			ch <- devFleet{err: err}
+			return
+		}
+		ch <- devFleet{env: env, dir: dir, took: time.Since(start)}
+	}()
+	return ch
+}
+
+// stop stops the fleet; its directory stays, for its logs, if t failed.
+func (f devFleet) stop(t *testing.T) {
+	if f.env == nil {
+		return
+	}
+	f.env.Stop()
+	if t.Failed() {
+		t.Logf("the fleet's logs are kept in %s (hub/controller.log, member-N/agent.log)", f.dir)
+		return
+	}
+	_ = os.RemoveAll(f.dir)
+}
+
+// runPage executes steps against the dev fleet in devDir.
+func runPage(t *testing.T, page string, steps []step, devDir, binDir, kubeDir string) {
+	start := time.Now()
+	work := t.TempDir()
 	if err := os.Symlink(devDir, filepath.Join(work, ".flotilla-dev")); err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("%s: dev fleet up in %s", page, time.Since(start).Round(time.Millisecond))
-
 	environ := append(os.Environ(),
 		"PATH="+binDir+string(os.PathListSeparator)+kubeDir+string(os.PathListSeparator)+os.Getenv("PATH"),
 		"KUBECONFIG="+filepath.Join(devDir, devenv.HubKubeconfig),
