@@ -184,15 +184,36 @@ func runPage(t *testing.T, page string, steps []step, devDir, binDir, kubeDir st
 			lastOutput = out
 			t.Logf("%s:%d ran in %s", page, s.line, time.Since(began).Round(time.Millisecond))
 			if err != nil {
+				logFleetTails(t, devDir)
 				t.Fatalf("%s:%d: the block failed: %v\n--- block\n%s--- output\n%s", page, s.line, err, s.body, out)
 			}
 		case stepExpect:
 			if err := matchExpected(s.body, lastOutput); err != nil {
+				logFleetTails(t, devDir)
 				t.Fatalf("%s:%d: the output does not match the expected block: %v\n--- expected\n%s--- output\n%s", page, s.line, err, s.body, lastOutput)
 			}
 		}
 	}
 	t.Logf("%s: ran in %s", page, time.Since(start).Round(time.Millisecond))
+}
+
+// logFleetTails logs the end of the hub controller's and every agent's log:
+// `make test` removes its TMPDIR, fleet directories included, when it ends.
+func logFleetTails(t *testing.T, devDir string) {
+	t.Helper()
+	logs, _ := filepath.Glob(filepath.Join(devDir, "member-*", "agent.log"))
+	for _, path := range append([]string{filepath.Join(devDir, "hub", "controller.log")}, logs...) {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			continue
+		}
+		lines := strings.Split(strings.TrimRight(string(data), "\n"), "\n")
+		if len(lines) > 40 {
+			lines = lines[len(lines)-40:]
+		}
+		rel, _ := filepath.Rel(devDir, path)
+		t.Logf("--- the last lines of %s\n%s", rel, strings.Join(lines, "\n"))
+	}
 }
 
 // runBlock runs script with bash in dir and returns its combined output.
