@@ -54,6 +54,11 @@ const (
 	ConditionSuperseded = "Superseded"
 	// ConditionFrozen (Rollout) is True while a FleetFreeze holds it.
 	ConditionFrozen = "Frozen"
+	// ConditionDegraded (Rollout) is True on a Rollout that Succeeded while
+	// some of its clusters were not healthy on the target (failed within
+	// their wave's budget, skipped offline, or unhealthy since their wave
+	// completed); reason SucceededWithFailures.
+	ConditionDegraded = "Degraded"
 
 	// ConditionActive (DriftException, FleetFreeze) is True until it expires.
 	ConditionActive = "Active"
@@ -155,6 +160,9 @@ const (
 	ReasonDeadlineReached          = "DeadlineReached"
 	ReasonStrategyNotFound         = "StrategyNotFound"
 	ReasonRevisionNotFound         = "RevisionNotFound"
+	// ReasonSucceededWithFailures (Rollout Ready True, Degraded True): every
+	// wave completed, but not every cluster is healthy on the target.
+	ReasonSucceededWithFailures = "SucceededWithFailures"
 
 	// DriftException and FleetFreeze
 	ReasonExpired = "Expired"

@@ -51,15 +51,18 @@ type FleetFreezeStatus struct {
 	// +kubebuilder:validation:MaxItems=16
 	Conditions []metav1.Condition `json:"conditions,omitempty"`
 
-	// heldRollouts is the number of Rollouts the freeze holds.
+	// heldRollouts is the number of Rollouts the freeze holds now (a
+	// Rollout it rolled back is held while it rolls back, and counted in
+	// rolledBackRollouts once rolled back). Always written, 0 included.
 	// +optional
 	// +kubebuilder:validation:Minimum=0
-	HeldRollouts int32 `json:"heldRollouts,omitempty"`
+	HeldRollouts int32 `json:"heldRollouts"`
 
-	// rolledBackRollouts is the number of Rollouts it rolled back.
+	// rolledBackRollouts is the number of Rollouts it rolled back. Always
+	// written, 0 included.
 	// +optional
 	// +kubebuilder:validation:Minimum=0
-	RolledBackRollouts int32 `json:"rolledBackRollouts,omitempty"`
+	RolledBackRollouts int32 `json:"rolledBackRollouts"`
 }
 
 // FleetFreeze is the kill switch: while one is active, no Rollout admits any

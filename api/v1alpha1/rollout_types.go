@@ -60,7 +60,7 @@ func (p RolloutPhase) IsTerminal() bool {
 }
 
 // WavePhase is where one wave is.
-// +kubebuilder:validation:Enum=Pending;WaitingForApproval;Progressing;Baking;Succeeded;Failed;Skipped
+// +kubebuilder:validation:Enum=Pending;WaitingForApproval;Progressing;Baking;Succeeded;SucceededWithFailures;Failed;Stopped;RolledBack;Skipped
 type WavePhase string
 
 const (
@@ -72,10 +72,20 @@ const (
 	WavePhaseProgressing WavePhase = "Progressing"
 	// WavePhaseBaking: all admitted clusters healthy; waiting out bakeTime.
 	WavePhaseBaking WavePhase = "Baking"
-	// WavePhaseSucceeded: baked.
+	// WavePhaseSucceeded: baked, and every cluster of the wave is healthy on the target.
 	WavePhaseSucceeded WavePhase = "Succeeded"
+	// WavePhaseSucceededWithFailures: completed (the next wave may start),
+	// but some of its clusters are not healthy on the target: failed within
+	// the budget, skipped offline, or unhealthy since the wave completed.
+	WavePhaseSucceededWithFailures WavePhase = "SucceededWithFailures"
 	// WavePhaseFailed: its failure budget was exceeded.
 	WavePhaseFailed WavePhase = "Failed"
+	// WavePhaseStopped: it had started, but the Rollout ended (aborted,
+	// superseded, failed) before the wave completed.
+	WavePhaseStopped WavePhase = "Stopped"
+	// WavePhaseRolledBack: it had started (or completed), and the Rollout's
+	// rollback moves its clusters back to the rollback revision.
+	WavePhaseRolledBack WavePhase = "RolledBack"
 	// WavePhaseSkipped: never run (the Rollout ended first, or the wave has no clusters).
 	WavePhaseSkipped WavePhase = "Skipped"
 )
@@ -293,6 +303,13 @@ type ClusterFailure struct {
 	// time the failure was recorded.
 	// +required
 	Time metav1.Time `json:"time"`
+
+	// revision that failed: the Rollout's target for the failures that
+	// count against it; another revision for unattributed ones (e.g. a new
+	// instance still rendered at fromRevision).
+	// +optional
+	// +kubebuilder:validation:MaxLength=253
+	Revision string `json:"revision,omitempty"`
 }
 
 // HistoryEntry records one phase transition and who caused it.
@@ -386,10 +403,29 @@ type RolloutStatus struct {
 	// +kubebuilder:validation:MaxItems=50
 	Failures []ClusterFailure `json:"failures,omitempty"`
 
-	// failureCount is the total number of failed clusters.
+	// failureCount is the total number of failed clusters. While rolling
+	// back and after, failures and failureCount keep the failures that led
+	// to the rollback (counts.failed stays live, relative to the target).
 	// +optional
 	// +kubebuilder:validation:Minimum=0
 	FailureCount int32 `json:"failureCount,omitempty"`
+
+	// unattributedFailures lists target clusters with a failure that is not
+	// this Rollout's: a Work of the subject failing on another revision than
+	// the one the Rollout admitted there (a cluster not admitted yet, a new
+	// instance rendered at the old revision), or a Work the Rollout did not
+	// move (an instance created after the Rollout started). They never count
+	// against a failure budget nor trigger onFailure. Most recent first, at
+	// most 50.
+	// +optional
+	// +kubebuilder:validation:MaxItems=50
+	UnattributedFailures []ClusterFailure `json:"unattributedFailures,omitempty"`
+
+	// unattributedFailureCount is the total number of clusters with an
+	// unattributed failure.
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	UnattributedFailureCount int32 `json:"unattributedFailureCount,omitempty"`
 
 	// history of phase transitions, oldest first; the most recent 50 are kept.
 	// +optional
@@ -441,7 +477,9 @@ type RolloutStatus struct {
 // +kubebuilder:printcolumn:name="Phase",type=string,JSONPath=`.status.phase`
 // +kubebuilder:printcolumn:name="Wave",type=string,JSONPath=`.status.currentWave`
 // +kubebuilder:printcolumn:name="Progress",type=integer,JSONPath=`.status.percentOnTarget`,description="percent of targets healthy on the target revision"
-// +kubebuilder:printcolumn:name="Failed",type=integer,JSONPath=`.status.counts.failed`,priority=1
+// +kubebuilder:printcolumn:name="Failed",type=integer,JSONPath=`.status.counts.failed`,description="target clusters failed on the target revision now"
+// +kubebuilder:printcolumn:name="Degraded",type=string,JSONPath=`.status.conditions[?(@.type=="Degraded")].reason`,description="SucceededWithFailures when it succeeded with clusters not healthy on the target"
+// +kubebuilder:printcolumn:name="Unattributed",type=integer,JSONPath=`.status.unattributedFailureCount`,priority=1,description="clusters failing on something that is not this rollout's change"
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 type Rollout struct {
 	metav1.TypeMeta `json:",inline"`

@@ -122,7 +122,16 @@ var getResources = []*getResource{
 			col("PROGRESS", false, func(r *fleetv1alpha1.Rollout, _ time.Time) string {
 				return fmt.Sprintf("%d%%", r.Status.PercentOnTarget)
 			}),
-			col("FAILED", true, func(r *fleetv1alpha1.Rollout, _ time.Time) string { return fmt.Sprint(r.Status.Counts.Failed) }),
+			col("FAILED", false, func(r *fleetv1alpha1.Rollout, _ time.Time) string { return fmt.Sprint(r.Status.Counts.Failed) }),
+			col("DEGRADED", false, func(r *fleetv1alpha1.Rollout, _ time.Time) string {
+				if c := meta.FindStatusCondition(r.Status.Conditions, fleetv1alpha1.ConditionDegraded); c != nil {
+					return c.Reason
+				}
+				return ""
+			}),
+			col("UNATTRIBUTED", true, func(r *fleetv1alpha1.Rollout, _ time.Time) string {
+				return fmt.Sprint(r.Status.UnattributedFailureCount)
+			}),
 			ageColumn,
 			col("MESSAGE", true, func(r *fleetv1alpha1.Rollout, _ time.Time) string {
 				if c := meta.FindStatusCondition(r.Status.Conditions, fleetv1alpha1.ConditionReady); c != nil {

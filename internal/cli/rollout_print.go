@@ -15,6 +15,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
+	"github.com/flotilla-dev/flotilla/internal/fleetview"
 )
 
 // Bounds of the status roll-up, so that it fits a terminal however big the
@@ -40,7 +41,7 @@ func printRolloutStatus(w io.Writer, r *fleetv1alpha1.Rollout, now time.Time) {
 	}
 	field("Revisions", "%s → %s", orDefault(spec.FromRevision, "(none)"), spec.TargetRevision)
 	field("Mode", "%s", describeMode(r, now))
-	phase := orDefault(string(st.Phase), "Pending (not started)")
+	phase := orDefault(fleetview.Outcome(r), "Pending (not started)")
 	if st.CurrentWave != "" {
 		phase += ", wave " + st.CurrentWave
 	}
@@ -61,8 +62,15 @@ func printRolloutStatus(w io.Writer, r *fleetv1alpha1.Rollout, now time.Time) {
 	c := st.Counts
 	field("Progress", "%d%% on target (%d of %d clusters healthy)", st.PercentOnTarget, c.Healthy, c.Total)
 	field("Clusters", "%s", describeCounts(c))
-	if st.FailureCount > 0 {
+	switch {
+	case st.RollbackRevision != "" && st.FailureCount > 0:
+		field("Rolled back", "after %s failed (listed below)", plural(int(st.FailureCount), "cluster"))
+	case st.FailureCount > 0:
 		field("Failed", "%d", st.FailureCount)
+	}
+	if st.UnattributedFailureCount > 0 {
+		field("Unattributed", "%s failing on something that is not this rollout's change (never counted)",
+			plural(int(st.UnattributedFailureCount), "cluster"))
 	}
 	if st.StartedAt != nil {
 		field("Started", "%s", describeTime(st.StartedAt, now))
@@ -93,31 +101,52 @@ func printRolloutStatus(w io.Writer, r *fleetv1alpha1.Rollout, now time.Time) {
 			if wv.BakeStartedAt != nil {
 				bake = ago(wv.BakeStartedAt, now) + " ago"
 			}
-			fmt.Fprintf(tw, "  %s\t%s\t%d\t%d\t%d\t%d\t%d\t%s\t%s\n", wv.Name, orDefault(string(wv.Phase), "Pending"), len(wv.Clusters),
+			fmt.Fprintf(tw, "  %s\t%s\t%d\t%d\t%d\t%d\t%d\t%s\t%s\n", wv.Name, orDefault(string(fleetview.WavePhase(r, wv)), "Pending"), len(wv.Clusters),
 				wv.Counts.Healthy, wv.Counts.Failed, wv.Counts.Pending, wv.Counts.Offline, describeApproval(r, wv, now), bake)
 		}
 		_ = tw.Flush()
 	}
 
-	if len(st.Failures) > 0 {
-		shown := min(len(st.Failures), statusFailures)
-		fmt.Fprintf(w, "\nFailed clusters (newest first):\n")
-		tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "  CLUSTER\tWAVE\tREASON\tSINCE\tMESSAGE")
-		for _, f := range st.Failures[:shown] {
-			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\n", f.Cluster, orDefault(f.Wave, "-"), f.Reason, ago(&f.Time, now),
-				orDefault(truncate(oneLine(f.Message), statusMessageLength), "-"))
-		}
-		_ = tw.Flush()
-		if more := int(max(st.FailureCount, int32(len(st.Failures)))) - shown; more > 0 {
-			fmt.Fprintf(w, "  and %d more\n", more)
-		}
+	title := "Failed clusters (newest first):"
+	if st.RollbackRevision != "" {
+		title = "Failures that led to the rollback (newest first):"
 	}
+	printClusterFailures(w, title, st.Failures, st.FailureCount, false, now)
+	printClusterFailures(w, "Failures not attributed to this rollout (newest first; never counted):",
+		st.UnattributedFailures, st.UnattributedFailureCount, true, now)
 
 	if n := len(st.History); n > 0 {
 		from := max(0, n-statusHistory)
 		fmt.Fprintf(w, "\nRecent history (%d of %d; all with `flotilla rollout history`):\n", n-from, n)
 		printHistoryTable(w, st.History[from:], "  ", statusMessageLength)
+	}
+}
+
+// printClusterFailures writes a list of failed clusters under title, at
+// most statusFailures of total; withRevision adds the revision that failed.
+func printClusterFailures(w io.Writer, title string, fs []fleetv1alpha1.ClusterFailure, total int32, withRevision bool, now time.Time) {
+	if len(fs) == 0 {
+		return
+	}
+	shown := min(len(fs), statusFailures)
+	fmt.Fprintf(w, "\n%s\n", title)
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	if withRevision {
+		fmt.Fprintln(tw, "  CLUSTER\tWAVE\tREVISION\tREASON\tSINCE\tMESSAGE")
+	} else {
+		fmt.Fprintln(tw, "  CLUSTER\tWAVE\tREASON\tSINCE\tMESSAGE")
+	}
+	for _, f := range fs[:shown] {
+		rev := ""
+		if withRevision {
+			rev = orDefault(f.Revision, "-") + "\t"
+		}
+		fmt.Fprintf(tw, "  %s\t%s\t%s%s\t%s\t%s\n", f.Cluster, orDefault(f.Wave, "-"), rev, f.Reason, ago(&f.Time, now),
+			orDefault(truncate(oneLine(f.Message), statusMessageLength), "-"))
+	}
+	_ = tw.Flush()
+	if more := int(max(total, int32(len(fs)))) - shown; more > 0 {
+		fmt.Fprintf(w, "  and %d more\n", more)
 	}
 }
 
@@ -155,14 +184,20 @@ func (l *rolloutProgressLog) print(r *fleetv1alpha1.Rollout, now time.Time) erro
 // approves a wave waiting for it.
 func rolloutProgressLine(r *fleetv1alpha1.Rollout, command string) string {
 	st := &r.Status
-	parts := []string{orDefault(string(st.Phase), "Pending")}
+	parts := []string{orDefault(fleetview.Outcome(r), "Pending")}
 	if st.CurrentWave != "" {
 		parts = append(parts, "wave "+st.CurrentWave)
 	}
 	parts = append(parts, fmt.Sprintf("%d/%d healthy", st.Counts.Healthy, st.Counts.Total),
 		fmt.Sprintf("%d%% on target", st.PercentOnTarget))
-	if failed := max(st.FailureCount, st.Counts.Failed); failed > 0 {
+	if failed := st.Counts.Failed; failed > 0 {
 		parts = append(parts, fmt.Sprintf("%d failed", failed))
+	}
+	if st.RollbackRevision != "" && st.FailureCount > 0 {
+		parts = append(parts, fmt.Sprintf("rolled back after %d failed", st.FailureCount))
+	}
+	if n := st.UnattributedFailureCount; n > 0 {
+		parts = append(parts, fmt.Sprintf("%d unattributed", n))
 	}
 	for i := range st.Waves {
 		if wv := &st.Waves[i]; wv.Phase == fleetv1alpha1.WavePhaseWaitingForApproval {
@@ -220,8 +255,8 @@ func printRolloutList(w io.Writer, items []fleetv1alpha1.Rollout, allNamespaces 
 			subject += "/" + r.Spec.Subject.Instance.Name
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d%%\t%d\t%s\n", r.Name, subject, r.Spec.TargetRevision,
-			orDefault(string(r.Spec.UpdatePolicy.Mode), string(fleetv1alpha1.UpdateModeProgressive)), orDefault(string(r.Status.Phase), "Pending"),
-			orDefault(r.Status.CurrentWave, "-"), r.Status.PercentOnTarget, max(r.Status.FailureCount, r.Status.Counts.Failed), ago(&r.CreationTimestamp, now))
+			orDefault(string(r.Spec.UpdatePolicy.Mode), string(fleetv1alpha1.UpdateModeProgressive)), orDefault(fleetview.Outcome(r), "Pending"),
+			orDefault(r.Status.CurrentWave, "-"), r.Status.PercentOnTarget, r.Status.Counts.Failed, ago(&r.CreationTimestamp, now))
 	}
 	_ = tw.Flush()
 }
@@ -273,6 +308,8 @@ func describeMode(r *fleetv1alpha1.Rollout, now time.Time) string {
 		switch a := r.Status.Adoption; {
 		case a != nil && a.ForcedAt != nil:
 			s += fmt.Sprintf(", deadline %s passed: the rest forced through the waves since %s", deadline, describeTime(a.ForcedAt, now))
+		case r.Status.Phase == fleetv1alpha1.RolloutPhaseSucceeded && r.Status.CompletedAt != nil && r.Status.CompletedAt.Before(p.Deadline):
+			s += fmt.Sprintf(", completed before the deadline %s: every target adopted", deadline)
 		case p.Deadline.After(now):
 			s += fmt.Sprintf(", deadline %s (%s left)", deadline, duration.HumanDuration(p.Deadline.Sub(now)))
 		default:

@@ -249,8 +249,10 @@ func TestPrintRolloutList(t *testing.T) {
 
 	var out strings.Builder
 	printRolloutList(&out, items, false, now)
+	// FAILED is counts.failed, the figure kubectl get and the dashboard show
+	// (failureCount may keep older failures, e.g. those that led to a rollback).
 	want := `NAME                 SUBJECT          TARGET               MODE         PHASE        WAVE    PROGRESS  FAILED  AGE
-postgres-abcdef0123  postgres         postgres-abcdef0123  Progressive  Progressing  canary  40%       2       3h
+postgres-abcdef0123  postgres         postgres-abcdef0123  Progressive  Progressing  canary  40%       1       3h
 orders-7d9f          postgres/orders  orders-2             Progressive  Pending      -       0%        0       5d
 `
 	if got := out.String(); got != want {

@@ -39,7 +39,8 @@ func newStatusCommand() *cobra.Command {
 		Use:   "status",
 		Short: "Show the fleet: revisions per Promise, rollouts by wave, failures, offline clusters, freezes",
 		Long: `Show the fleet roll-up: how many clusters are available, offline or unknown;
-per Promise, the share of its clusters on each revision (the latest marked);
+per Promise, the share of its clusters healthy on each revision (the latest
+marked), those that applied it but are not healthy apart;
 the rollouts in flight with one progress bar per wave and the command that
 approves a waiting wave; the failing Works with their reasons; a line
 counting drifted resources, when there are any (flotilla drift lists them);

@@ -173,9 +173,11 @@ func TestFleetCommandsAgainstAHub(t *testing.T) {
 		}
 		for _, want := range []string{
 			"Clusters: 5 total, 3 available, 1 offline, 1 unknown\n",
+			// Healthy where healthy: web-1 is applied on the offline
+			// general-1 and web-2 on the failing canary-1.
 			"  web               latest web-2, 1 instance, on 4 clusters\n" +
-				"    web-1           2   50.0%  ██████████░░░░░░░░░░\n" + // a tie: by name
-				"    web-2 (latest)  2   50.0%  ██████████░░░░░░░░░░\n",
+				"    web-1           1 healthy   25.0%  █████▒▒▒▒▒░░░░░░░░░░  +1 applied, not healthy (25.0%)\n" + // a tie: by name
+				"    web-2 (latest)  1 healthy   25.0%  █████▒▒▒▒▒░░░░░░░░░░  +1 applied, not healthy (25.0%)\n",
 			"Rollouts in flight (1):\n  flotilla-system/web-2  web  web-1 → web-2\n    WaitingForApproval, wave canary: 33% on target (1 of 3 clusters healthy)\n" +
 				"    pilot   Succeeded           ████████████████████  1/1 healthy\n" +
 				"    canary  WaitingForApproval  ░░░░░░░░░░░░░░░░░░░░  0/2 healthy  1 failed, 1 pending\n" +
@@ -204,7 +206,7 @@ func TestFleetCommandsAgainstAHub(t *testing.T) {
 			t.Fatalf("%v in:\n%s", err, out)
 		}
 		if v.Clusters != (fleetview.ClusterCounts{Total: 5, Available: 3, Offline: 1, Unknown: 1}) || len(v.Tiles) != 5 ||
-			len(v.Promises) != 1 || len(v.Promises[0].Revisions) != 2 || v.Promises[0].Revisions[0].Percent != 50 ||
+			len(v.Promises) != 1 || len(v.Promises[0].Revisions) != 2 || v.Promises[0].Revisions[0].Percent != 25 || v.Promises[0].Revisions[0].NotHealthy != 1 ||
 			len(v.Rollouts) != 1 || v.Rollouts[0].AwaitingApproval != "canary" || len(v.Rollouts[0].Waves) != 2 ||
 			v.FailureCount != 1 || len(v.Offline) != 1 || len(v.Freezes) != 1 {
 			t.Errorf("unexpected view:\n%s", out)

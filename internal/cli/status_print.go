@@ -85,7 +85,7 @@ func printPromiseShares(w io.Writer, promises []fleetview.PromiseView, seen flee
 		}
 		return
 	}
-	fmt.Fprintln(w, "\nPromises (clusters on each revision):")
+	fmt.Fprintln(w, "\nPromises (clusters healthy on each revision; those that applied it but are not healthy apart):")
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	for _, p := range promises {
 		fmt.Fprintf(tw, "  %s\t%s\n", printable(p.Name), describePromise(p))
@@ -98,7 +98,11 @@ func printPromiseShares(w io.Writer, promises []fleetview.PromiseView, seen flee
 			if s.Latest {
 				rev += " (latest)"
 			}
-			fmt.Fprintf(tw, "    %s\t%d\t%5.1f%%\t%s\n", rev, s.Clusters, s.Percent, bar(s.Clusters, p.Clusters))
+			fmt.Fprintf(tw, "    %s\t%d healthy\t%5.1f%%\t%s", rev, s.Healthy, s.Percent, shareBar(s.Healthy, s.NotHealthy, p.Clusters))
+			if s.NotHealthy > 0 {
+				fmt.Fprintf(tw, "\t+%d applied, not healthy (%.1f%%)", s.NotHealthy, s.NotHealthyPercent)
+			}
+			fmt.Fprintln(tw)
 		}
 	}
 	_ = tw.Flush()
@@ -151,7 +155,7 @@ func printRolloutsInFlight(w io.Writer, rollouts []fleetview.RolloutView, comman
 		fmt.Fprintf(w, "\nRollouts in flight (%d%s):\n", len(inFlight), only)
 	}
 	for _, r := range inFlight {
-		phase := string(r.Phase)
+		phase := outcome(r)
 		if r.CurrentWave != "" {
 			phase += ", wave " + r.CurrentWave
 		}
@@ -175,7 +179,10 @@ func printRolloutsInFlight(w io.Writer, rollouts []fleetview.RolloutView, comman
 		}
 		_ = tw.Flush()
 		if failed := describeRolloutFailures(r); failed != "" {
-			fmt.Fprintf(w, "    failed: %s\n", failed)
+			fmt.Fprintf(w, "    %s: %s\n", failuresLabel(r), failed)
+		}
+		if stray := describeUnattributed(r); stray != "" {
+			fmt.Fprintf(w, "    not this rollout's (never counted): %s\n", stray)
 		}
 		if r.AwaitingApproval != "" {
 			fmt.Fprintf(w, "    wave %s waits for approval: %s rollout approve %s%s --wave %s\n",
@@ -194,11 +201,17 @@ func printRolloutsInFlight(w io.Writer, rollouts []fleetview.RolloutView, comman
 				when = duration.HumanDuration(now.Sub(*r.CompletedAt)) + " ago"
 			}
 			why := ""
-			if r.Phase != fleetv1alpha1.RolloutPhaseSucceeded {
-				why = orDefault(describeRolloutFailures(r), truncate(printable(r.Message), fleetStatusMessage))
+			if outcome(r) != string(fleetv1alpha1.RolloutPhaseSucceeded) {
+				why = truncate(printable(r.Message), fleetStatusMessage)
+				if failed := describeRolloutFailures(r); failed != "" {
+					why = failuresLabel(r) + ": " + failed
+				}
+			}
+			if stray := describeUnattributed(r); stray != "" {
+				why = strings.TrimPrefix(why+"; not this rollout's: "+stray, "; ")
 			}
 			fmt.Fprintf(tw, "  %s/%s\t%s\t→ %s\t%s\t%s", r.Namespace, r.Name, printable(rolloutSubject(r)),
-				printable(r.TargetRevision), r.Phase, when)
+				printable(r.TargetRevision), printable(outcome(r)), when)
 			if why != "" {
 				fmt.Fprintf(tw, "\t%s", why)
 			}
@@ -223,12 +236,17 @@ const rolloutFailuresShown = 3
 // describeRolloutFailures names the clusters a rollout counts as failed
 // (newest first, as the rollout keeps them) with their reasons.
 func describeRolloutFailures(r fleetview.RolloutView) string {
-	if len(r.Failures) == 0 {
+	return describeFailureList(r.Failures, r.FailureCount)
+}
+
+// describeFailureList names up to rolloutFailuresShown failures of count.
+func describeFailureList(fs []fleetv1alpha1.ClusterFailure, count int32) string {
+	if len(fs) == 0 {
 		return ""
 	}
-	shown := min(len(r.Failures), rolloutFailuresShown)
+	shown := min(len(fs), rolloutFailuresShown)
 	parts := make([]string, 0, shown)
-	for _, f := range r.Failures[:shown] {
+	for _, f := range fs[:shown] {
 		part := printable(f.Cluster)
 		if f.Reason != "" {
 			part += " (" + printable(f.Reason) + ")"
@@ -236,10 +254,30 @@ func describeRolloutFailures(r fleetview.RolloutView) string {
 		parts = append(parts, part)
 	}
 	s := strings.Join(parts, ", ")
-	if more := max(int(r.FailureCount), len(r.Failures)) - shown; more > 0 {
+	if more := max(int(count), len(fs)) - shown; more > 0 {
 		s += fmt.Sprintf(" and %d more", more)
 	}
 	return s
+}
+
+// outcome is a rollout's outcome (its phase, or SucceededWithFailures).
+func outcome(r fleetview.RolloutView) string {
+	return orDefault(r.Outcome, string(r.Phase))
+}
+
+// failuresLabel says what a rollout's failure list is: the clusters failed,
+// or, once it rolled back, the failures that led to the rollback.
+func failuresLabel(r fleetview.RolloutView) string {
+	if r.RollbackRevision != "" {
+		return "rolled back after"
+	}
+	return "failed"
+}
+
+// describeUnattributed names the failures on a rollout's clusters that are
+// not its own, as describeRolloutFailures does.
+func describeUnattributed(r fleetview.RolloutView) string {
+	return describeFailureList(r.UnattributedFailures, r.UnattributedFailureCount)
 }
 
 // describeWaveTrouble names the clusters of a wave that are not moving on.
@@ -340,6 +378,18 @@ func bar(n, total int) string {
 		filled = min(max(n*barWidth/total, 0), barWidth)
 	}
 	return strings.Repeat("█", filled) + strings.Repeat("░", barWidth-filled)
+}
+
+// shareBar is a revision's share of a Promise's clusters: healthy ones
+// filled, those that applied it but are not healthy shaded, in barWidth
+// cells rounded down.
+func shareBar(healthy, notHealthy, total int) string {
+	full, shaded := 0, 0
+	if total > 0 {
+		full = min(max(healthy*barWidth/total, 0), barWidth)
+		shaded = min(max((healthy+notHealthy)*barWidth/total, 0), barWidth) - full
+	}
+	return strings.Repeat("█", full) + strings.Repeat("▒", shaded) + strings.Repeat("░", barWidth-full-shaded)
 }
 
 // plural is "1 cluster" or "n clusters".

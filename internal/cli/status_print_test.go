@@ -31,9 +31,9 @@ func releaseView() fleetview.View {
 		Promises: []fleetview.PromiseView{
 			{Name: "db", Instances: 1},
 			{Name: "web", LatestRevision: "web-2", Instances: 2, Clusters: 4, Revisions: []fleetview.RevisionShare{
-				{Revision: "web-2", Clusters: 2, Percent: 50, Latest: true},
-				{Revision: "web-1", Clusters: 1, Percent: 25},
-				{Revision: fleetview.RevisionMixed, Clusters: 1, Percent: 25},
+				{Revision: "web-2", Clusters: 2, Healthy: 1, NotHealthy: 1, Percent: 25, NotHealthyPercent: 25, Latest: true},
+				{Revision: "web-1", Clusters: 1, Healthy: 1, Percent: 25},
+				{Revision: fleetview.RevisionMixed, Clusters: 1, NotHealthy: 1, NotHealthyPercent: 25},
 			}},
 		},
 		Rollouts: []fleetview.RolloutView{
@@ -64,7 +64,7 @@ func releaseView() fleetview.View {
 			},
 			{
 				Namespace: "flotilla-system", Name: "web-0", Promise: "web", TargetRevision: "web-0",
-				Phase: fleetv1alpha1.RolloutPhaseRolledBack, Finished: true, CompletedAt: timeAgo(2 * time.Hour),
+				Phase: fleetv1alpha1.RolloutPhaseRolledBack, Finished: true, CompletedAt: timeAgo(2 * time.Hour), RollbackRevision: "web-z",
 				Failures:     []fleetv1alpha1.ClusterFailure{{Cluster: "a"}, {Cluster: "b", Reason: "ApplyFailed"}, {Cluster: "c"}, {Cluster: "d"}},
 				FailureCount: 7,
 			},
@@ -107,12 +107,12 @@ Failing: none
 		command: "kubectl flotilla",
 		want: `Clusters: 5 total, 3 available, 1 offline, 1 unknown
 
-Promises (clusters on each revision):
+Promises (clusters healthy on each revision; those that applied it but are not healthy apart):
   db                1 instance, on 0 clusters
   web               latest web-2, 2 instances, on 4 clusters
-    web-2 (latest)  2   50.0%  ██████████░░░░░░░░░░
-    web-1           1   25.0%  █████░░░░░░░░░░░░░░░
-    (mixed)         1   25.0%  █████░░░░░░░░░░░░░░░
+    web-2 (latest)  1 healthy   25.0%  █████▒▒▒▒▒░░░░░░░░░░  +1 applied, not healthy (25.0%)
+    web-1           1 healthy   25.0%  █████░░░░░░░░░░░░░░░
+    (mixed)         0 healthy    0.0%  ▒▒▒▒▒░░░░░░░░░░░░░░░  +1 applied, not healthy (25.0%)
 
 Rollouts in flight (2):
   flotilla-system/web-2  web  web-1 → web-2
@@ -129,7 +129,7 @@ Rollouts in flight (2):
 
 Recently finished:
   flotilla-system/web-1  web  → web-1  Succeeded   60m ago
-  flotilla-system/web-0  web  → web-0  RolledBack  120m ago  a, b (ApplyFailed), c and 4 more
+  flotilla-system/web-0  web  → web-0  RolledBack  120m ago  rolled back after: a, b (ApplyFailed), c and 4 more
 
 Failing: 1 Work on 1 cluster
   CLUSTER   PROMISE  INSTANCE     REVISION  REASON            MESSAGE
@@ -163,7 +163,7 @@ Not shown (your credentials may not list them): rollouts outside namespace team-
 func TestPrintFleetStatusBounds(t *testing.T) {
 	v := fleetview.View{GeneratedAt: now, Promises: []fleetview.PromiseView{{
 		Name: "web", LatestRevision: "web-3", Clusters: 2,
-		Revisions: []fleetview.RevisionShare{{Revision: "web-2", Clusters: 2, Percent: 100}},
+		Revisions: []fleetview.RevisionShare{{Revision: "web-2", Clusters: 2, Healthy: 2, Percent: 100}},
 	}}}
 	for i := range 50 {
 		v.Failures = append(v.Failures, fleetview.Failure{Cluster: fmt.Sprintf("c-%02d", i), Promise: "web", Reason: "ApplyFailed"})
@@ -175,7 +175,7 @@ func TestPrintFleetStatusBounds(t *testing.T) {
 	printFleetStatus(&b, &v, "flotilla")
 	out := b.String()
 	for _, want := range []string{
-		"    web-3 (latest)  0    0.0%  ░░░░░░░░░░░░░░░░░░░░\n    web-2           2  100.0%  ████████████████████\n",
+		"    web-3 (latest)  0 healthy    0.0%  ░░░░░░░░░░░░░░░░░░░░\n    web-2           2 healthy  100.0%  ████████████████████\n",
 		"Failing: 70 Works on 50 clusters\n",
 		"  c-09     web      -         -         ApplyFailed  -\n  and 60 more (flotilla get works -o wide: every Work, with STATE and REASON)\n",
 		"Offline: 50 clusters\n",

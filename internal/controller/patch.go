@@ -15,7 +15,11 @@ import (
 // nothing, so a reconcile that observes no change costs the API server no
 // write. Fields update leaves alone are not in the patch, so writers of other
 // status fields (the agent on a Cluster) are never overwritten with stale
-// values from the cache.
+// values from the cache. The patch carries the resourceVersion it was built
+// on (optimistic locking): a list such as conditions is replaced whole by a
+// merge patch, so a write from a stale cache would undo another writer's
+// condition (git delivery's Delivered on a Cluster); instead it is refused
+// with a conflict and the reconcile runs again on fresh state.
 func PatchStatus[T client.Object](ctx context.Context, c client.Client, obj T, update func(T)) error {
 	base, ok := obj.DeepCopyObject().(T)
 	if !ok {
@@ -25,7 +29,7 @@ func PatchStatus[T client.Object](ctx context.Context, c client.Client, obj T, u
 	if equality.Semantic.DeepEqual(base, obj) {
 		return nil
 	}
-	if err := c.Status().Patch(ctx, obj, client.MergeFrom(base)); err != nil {
+	if err := c.Status().Patch(ctx, obj, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{})); err != nil {
 		return fmt.Errorf("patching status of %s: %w", client.ObjectKeyFromObject(obj), err)
 	}
 	return nil

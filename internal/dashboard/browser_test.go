@@ -257,8 +257,13 @@ func TestBrowserShowsTheFleet(t *testing.T) {
 	if got := count(b, `[data-testid=promise-chart][data-promise=web] [data-testid=revision-segment]`); got != 2 {
 		t.Errorf("web's chart has %d segments, want 2", got)
 	}
-	if got := text(b, `[data-testid=promise-chart][data-promise=web] [data-revision=web-r2]`); got != "60%" {
-		t.Errorf("web-r2's segment says %q, want 60%%", got)
+	// web-r2 is applied on eu-1, eu-2 and us-2, but us-2 fails on it: 2 of 5
+	// clusters are healthy on it, and us-2 is shown apart.
+	if got := text(b, `[data-testid=promise-chart][data-promise=web] [data-testid=revision-segment][data-revision=web-r2]`); got != "40%" {
+		t.Errorf("web-r2's segment says %q, want 40%%", got)
+	}
+	if got := text(b, `[data-testid=promise-chart][data-promise=web] [data-testid=revision-segment-not-healthy][data-revision=web-r2]`); got != "20%" {
+		t.Errorf("web-r2's not-healthy segment says %q, want 20%%", got)
 	}
 	if got := count(b, `[data-testid=failure-row]`); got != 1 {
 		t.Errorf("%d failure rows, want 1", got)

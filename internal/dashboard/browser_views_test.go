@@ -243,7 +243,7 @@ func TestBrowserViews(t *testing.T) {
 			t.Errorf("finished Rollout time %q", got)
 		}
 		rolled := `[data-testid=rollout][data-rollout="team-a/web-4"]`
-		if got := text(b, rolled+` [data-testid=rollout-outcome]`); got != "rolled back to web-r2 · 1 failed cluster" {
+		if got := text(b, rolled+` [data-testid=rollout-outcome]`); got != "rolled back to web-r2 · after 1 failed cluster" {
 			t.Errorf("rolled-back Rollout outcome %q", got)
 		}
 		if visible(b, rolled+` [data-testid=rollout-failures]`) {
@@ -271,10 +271,12 @@ func TestBrowserViews(t *testing.T) {
 		}
 
 		legend := `[data-testid=promise-chart][data-promise=web] [data-testid=revision-legend]`
-		if got := text(b, legend+` li[data-revision=web-r3]`); got != "web-r3 (latest) — 0 clusters, 0%" {
+		if got := text(b, legend+` li[data-revision=web-r3]`); got != "web-r3 (latest) — 0 clusters healthy, 0%" {
 			t.Errorf("the legend's latest revision reads %q, want it at 0%%", got)
 		}
-		if got := text(b, legend+` li[data-revision=web-r2]`); got != "web-r2 — 2 clusters, 100%" {
+		// A revision counts where it is healthy; the cluster that applied it
+		// but is not healthy is shown apart.
+		if got := text(b, legend+` li[data-revision=web-r2]`); got != "web-r2 — 1 cluster healthy, 50%; 1 applied, not healthy" {
 			t.Errorf("the legend's web-r2 reads %q", got)
 		}
 		b.screenshot("dashboard-rollouts.png")

@@ -72,8 +72,9 @@ func TestFleetAPIReturnsTheView(t *testing.T) {
 		}
 	}
 	if web == nil || web.Clusters != 5 || web.LatestRevision != "web-r2" || len(web.Revisions) != 2 ||
-		web.Revisions[0] != (fleetview.RevisionShare{Revision: "web-r2", Clusters: 3, Percent: 60, Latest: true}) ||
-		web.Revisions[1] != (fleetview.RevisionShare{Revision: "web-r1", Clusters: 2, Percent: 40}) {
+		// Healthy where healthy: us-2 fails on web-r2, ap-1 (web-r1) is offline.
+		web.Revisions[0] != (fleetview.RevisionShare{Revision: "web-r2", Clusters: 3, Healthy: 2, NotHealthy: 1, Percent: 40, NotHealthyPercent: 20, Latest: true}) ||
+		web.Revisions[1] != (fleetview.RevisionShare{Revision: "web-r1", Clusters: 2, Healthy: 1, NotHealthy: 1, Percent: 20, NotHealthyPercent: 20}) {
 		t.Errorf("web's versions: %+v", web)
 	}
 

@@ -100,6 +100,10 @@ func wavePhaseText(w fleetv1alpha1.WaveStatus, failed int) string {
 			return "succeeded (approved)"
 		}
 		return "succeeded"
+	case fleetv1alpha1.WavePhaseSucceededWithFailures:
+		return "succeeded with failures"
+	case fleetv1alpha1.WavePhaseRolledBack:
+		return "rolled back"
 	}
 	return strings.ToLower(string(w.Phase))
 }

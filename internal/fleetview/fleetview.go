@@ -129,37 +129,63 @@ type PromiseView struct {
 	Revisions []RevisionShare `json:"revisions"`
 }
 
-// RevisionShare is how many of a Promise's clusters run one revision.
+// RevisionShare is how many of a Promise's clusters run one revision, and
+// how many of them are healthy on it: a revision counts as reached where it
+// is healthy, not merely applied.
 type RevisionShare struct {
-	Revision string  `json:"revision"`
-	Clusters int     `json:"clusters"`
-	Percent  float64 `json:"percent"`
-	Latest   bool    `json:"latest,omitempty"`
+	Revision string `json:"revision"`
+	// Clusters whose Works of the Promise applied this revision.
+	Clusters int `json:"clusters"`
+	// Healthy of them: every Work of the Promise there is healthy, and the
+	// cluster is not offline.
+	Healthy int `json:"healthy"`
+	// NotHealthy of them: applied but failing, converging or offline.
+	NotHealthy int `json:"notHealthy"`
+	// Percent of the Promise's clusters healthy on this revision.
+	Percent float64 `json:"percent"`
+	// NotHealthyPercent of the Promise's clusters that applied it but are not healthy.
+	NotHealthyPercent float64 `json:"notHealthyPercent"`
+	Latest            bool    `json:"latest,omitempty"`
 }
 
-// RolloutView is a Rollout's progress, wave by wave.
+// RolloutView is a Rollout's progress, wave by wave. Every number is the
+// Rollout's status as the hub wrote it (counts, percentOnTarget, failures),
+// so the CLI, the dashboard and the metrics show the same figures.
 type RolloutView struct {
-	Namespace       string                         `json:"namespace"`
-	Name            string                         `json:"name"`
-	Promise         string                         `json:"promise"`
-	Instance        string                         `json:"instance,omitempty"`
-	FromRevision    string                         `json:"fromRevision,omitempty"`
-	TargetRevision  string                         `json:"targetRevision"`
-	Phase           fleetv1alpha1.RolloutPhase     `json:"phase"`
-	Finished        bool                           `json:"finished"`
-	CurrentWave     string                         `json:"currentWave,omitempty"`
-	PercentOnTarget int32                          `json:"percentOnTarget"`
-	Counts          fleetv1alpha1.RolloutCounts    `json:"counts"`
-	Waves           []WaveView                     `json:"waves"`
-	Failures        []fleetv1alpha1.ClusterFailure `json:"failures,omitempty"`
-	FailureCount    int32                          `json:"failureCount"`
+	Namespace      string                     `json:"namespace"`
+	Name           string                     `json:"name"`
+	Promise        string                     `json:"promise"`
+	Instance       string                     `json:"instance,omitempty"`
+	FromRevision   string                     `json:"fromRevision,omitempty"`
+	TargetRevision string                     `json:"targetRevision"`
+	Phase          fleetv1alpha1.RolloutPhase `json:"phase"`
+	// Outcome is the phase, except that a Rollout that Succeeded with
+	// clusters not healthy on the target (condition Degraded) is
+	// SucceededWithFailures.
+	Outcome         string                      `json:"outcome"`
+	Finished        bool                        `json:"finished"`
+	CurrentWave     string                      `json:"currentWave,omitempty"`
+	PercentOnTarget int32                       `json:"percentOnTarget"`
+	Counts          fleetv1alpha1.RolloutCounts `json:"counts"`
+	Waves           []WaveView                  `json:"waves"`
+	// Failures and FailureCount are the clusters counted as failed; once a
+	// rollback started (RollbackRevision set), the failures that led to it,
+	// while Counts.Failed stays the clusters failed on the target now.
+	Failures     []fleetv1alpha1.ClusterFailure `json:"failures,omitempty"`
+	FailureCount int32                          `json:"failureCount"`
+	// UnattributedFailures are failures on its clusters that are not the
+	// Rollout's (another revision, an instance it did not move): shown,
+	// never counted.
+	UnattributedFailures     []fleetv1alpha1.ClusterFailure `json:"unattributedFailures,omitempty"`
+	UnattributedFailureCount int32                          `json:"unattributedFailureCount"`
 	// AwaitingApproval names the wave waiting for a person, if any.
 	AwaitingApproval string     `json:"awaitingApproval,omitempty"`
 	StartedAt        *time.Time `json:"startedAt,omitempty"`
 	CompletedAt      *time.Time `json:"completedAt,omitempty"`
 	// Message is the Ready condition's message: why it is where it is.
 	Message string `json:"message,omitempty"`
-	// RollbackRevision is where a rollback took (or takes) the clusters.
+	// RollbackRevision is where a rollback took (or takes) the clusters;
+	// set, Failures are those that led to the rollback.
 	RollbackRevision string `json:"rollbackRevision,omitempty"`
 }
 
@@ -223,9 +249,11 @@ func Build(s Snapshot) View {
 	waveOf := clusterWaves(rollouts)
 
 	var failures []Failure
+	healthy := map[string]map[string]bool{} // cluster → promise → healthy
 	for i := range s.Clusters {
 		c := &s.Clusters[i]
 		tile, fs := buildTile(c, worksByCluster[c.Name], v.Visibility.Works.Known())
+		healthy[c.Name] = promiseHealth(c, worksByCluster[c.Name])
 		if w, ok := waveOf[c.Name]; ok {
 			tile.Rollout, tile.Wave = w.rollout, w.wave
 		}
@@ -258,7 +286,7 @@ func Build(s Snapshot) View {
 	}
 	v.Failures = append(v.Failures, failures...)
 
-	v.Promises = buildPromises(s.Promises, v.Tiles)
+	v.Promises = buildPromises(s.Promises, v.Tiles, healthy)
 	v.Rollouts = buildRollouts(rollouts)
 	v.Freezes = buildFreezes(s.Freezes, s.Now)
 	v.Drift = BuildDrift(s, DriftFilter{}, MaxDriftItems)
@@ -338,6 +366,20 @@ func buildTile(c *fleetv1alpha1.Cluster, works []*fleetv1alpha1.Work, worksKnown
 	return tile, failures
 }
 
+// promiseHealth says, for each Promise on a cluster, whether it is healthy
+// there: the cluster is not offline (nor unable to deliver) and every Work of the Promise is healthy.
+func promiseHealth(c *fleetv1alpha1.Cluster, works []*fleetv1alpha1.Work) map[string]bool {
+	out := map[string]bool{}
+	online := c.Status.Availability != fleetv1alpha1.ClusterAvailabilityOffline && agentModeMismatch(c) == ""
+	for _, w := range works {
+		promise := w.Spec.Subject.Promise
+		state, _ := rollup.Classify(w)
+		ok, seen := out[promise]
+		out[promise] = (ok || !seen) && online && state == rollup.StateHealthy
+	}
+	return out
+}
+
 // agentModeMismatch is the hub's message when the cluster's agent runs in a
 // mode its delivery does not fit; "" otherwise.
 func agentModeMismatch(c *fleetv1alpha1.Cluster) string {
@@ -369,32 +411,41 @@ func instanceName(w *fleetv1alpha1.Work) string {
 // buildPromises counts, per Promise, the clusters on each revision. Promises
 // the reader cannot see but whose Works it can still appear, so nothing that
 // runs is left out.
-func buildPromises(promises []fleetv1alpha1.Promise, tiles []ClusterTile) []PromiseView {
+func buildPromises(promises []fleetv1alpha1.Promise, tiles []ClusterTile, healthy map[string]map[string]bool) []PromiseView {
 	byName := map[string]*PromiseView{}
 	for i := range promises {
 		p := &promises[i]
 		byName[p.Name] = &PromiseView{Name: p.Name, LatestRevision: p.Status.LatestRevision, Instances: p.Status.Instances}
 	}
-	counts := map[string]map[string]int{}
+	type count struct{ clusters, healthy int }
+	counts := map[string]map[string]*count{}
 	for _, t := range tiles {
 		for promise, rev := range t.Revisions {
 			if byName[promise] == nil {
 				byName[promise] = &PromiseView{Name: promise}
 			}
 			if counts[promise] == nil {
-				counts[promise] = map[string]int{}
+				counts[promise] = map[string]*count{}
 			}
-			counts[promise][rev]++
+			if counts[promise][rev] == nil {
+				counts[promise][rev] = &count{}
+			}
+			counts[promise][rev].clusters++
+			if healthy[t.Name][promise] && rev != RevisionPending {
+				counts[promise][rev].healthy++
+			}
 		}
 	}
 	views := make([]PromiseView, 0, len(byName))
 	for name, pv := range byName {
 		for rev, n := range counts[name] {
-			pv.Clusters += n
-			pv.Revisions = append(pv.Revisions, RevisionShare{Revision: rev, Clusters: n, Latest: rev == pv.LatestRevision})
+			pv.Clusters += n.clusters
+			pv.Revisions = append(pv.Revisions, RevisionShare{Revision: rev, Clusters: n.clusters, Healthy: n.healthy,
+				NotHealthy: n.clusters - n.healthy, Latest: rev == pv.LatestRevision})
 		}
 		for i := range pv.Revisions {
-			pv.Revisions[i].Percent = percent(pv.Revisions[i].Clusters, pv.Clusters)
+			r := &pv.Revisions[i]
+			r.Percent, r.NotHealthyPercent = percent(r.Healthy, pv.Clusters), percent(r.NotHealthy, pv.Clusters)
 		}
 		// Most clusters first; ties by name, so output is stable.
 		slices.SortFunc(pv.Revisions, func(a, b RevisionShare) int {
@@ -471,31 +522,35 @@ func buildRollouts(rollouts []*fleetv1alpha1.Rollout) []RolloutView {
 func rolloutView(r *fleetv1alpha1.Rollout) RolloutView {
 	st := &r.Status
 	rv := RolloutView{
-		Namespace:       r.Namespace,
-		Name:            r.Name,
-		Promise:         r.Spec.Subject.Promise,
-		FromRevision:    r.Spec.FromRevision,
-		TargetRevision:  r.Spec.TargetRevision,
-		Phase:           st.Phase,
-		Finished:        st.Phase.IsTerminal(),
-		CurrentWave:     st.CurrentWave,
-		PercentOnTarget: st.PercentOnTarget,
-		Counts:          st.Counts,
-		Waves:           make([]WaveView, 0, len(st.Waves)),
-		Failures:        st.Failures,
-		FailureCount:    st.FailureCount,
-		StartedAt:       timePtr(st.StartedAt),
-		CompletedAt:     timePtr(st.CompletedAt),
+		Namespace:                r.Namespace,
+		Name:                     r.Name,
+		Promise:                  r.Spec.Subject.Promise,
+		FromRevision:             r.Spec.FromRevision,
+		TargetRevision:           r.Spec.TargetRevision,
+		Phase:                    st.Phase,
+		Outcome:                  Outcome(r),
+		Finished:                 st.Phase.IsTerminal(),
+		CurrentWave:              st.CurrentWave,
+		PercentOnTarget:          st.PercentOnTarget,
+		Counts:                   st.Counts,
+		Waves:                    make([]WaveView, 0, len(st.Waves)),
+		Failures:                 st.Failures,
+		FailureCount:             st.FailureCount,
+		UnattributedFailures:     st.UnattributedFailures,
+		UnattributedFailureCount: st.UnattributedFailureCount,
+		StartedAt:                timePtr(st.StartedAt),
+		CompletedAt:              timePtr(st.CompletedAt),
 	}
 	if rv.Phase == "" {
-		rv.Phase = fleetv1alpha1.RolloutPhasePending
+		rv.Phase, rv.Outcome = fleetv1alpha1.RolloutPhasePending, string(fleetv1alpha1.RolloutPhasePending)
 	}
 	rv.RollbackRevision = st.RollbackRevision
 	if ref := r.Spec.Subject.Instance; ref != nil {
 		rv.Instance = r.Namespace + "/" + ref.Name
 	}
-	for _, w := range st.Waves {
-		rv.Waves = append(rv.Waves, WaveView{Name: w.Name, Phase: w.Phase, Clusters: w.Clusters, Counts: w.Counts, Approval: w.Approval})
+	for i := range st.Waves {
+		w := &st.Waves[i]
+		rv.Waves = append(rv.Waves, WaveView{Name: w.Name, Phase: WavePhase(r, w), Clusters: w.Clusters, Counts: w.Counts, Approval: w.Approval})
 		if w.Phase == fleetv1alpha1.WavePhaseWaitingForApproval {
 			rv.AwaitingApproval = w.Name
 		}
@@ -504,6 +559,41 @@ func rolloutView(r *fleetv1alpha1.Rollout) RolloutView {
 		rv.Message = c.Message
 	}
 	return rv
+}
+
+// Outcome is a Rollout's phase, or SucceededWithFailures for one that
+// Succeeded with condition Degraded True.
+func Outcome(r *fleetv1alpha1.Rollout) string {
+	if r.Status.Phase == fleetv1alpha1.RolloutPhaseSucceeded && meta.IsStatusConditionTrue(r.Status.Conditions, fleetv1alpha1.ConditionDegraded) {
+		return fleetv1alpha1.ReasonSucceededWithFailures
+	}
+	return string(r.Status.Phase)
+}
+
+// WavePhase is the phase to show for a wave of r: as stored, except for
+// statuses written before the hub stopped the waves of a rollout that left
+// normal progress itself. Once a rollback started, a wave that started and
+// did not fail is RolledBack; in an ended rollout, a wave at work is Stopped;
+// a wave that never started is Skipped.
+func WavePhase(r *fleetv1alpha1.Rollout, w *fleetv1alpha1.WaveStatus) fleetv1alpha1.WavePhase {
+	phase := r.Status.Phase
+	rollback := r.Status.RollbackRevision != "" && (phase == fleetv1alpha1.RolloutPhaseRollingBack || phase == fleetv1alpha1.RolloutPhaseRolledBack)
+	if !phase.IsTerminal() && !rollback {
+		return w.Phase
+	}
+	switch w.Phase {
+	case "", fleetv1alpha1.WavePhasePending, fleetv1alpha1.WavePhaseProgressing, fleetv1alpha1.WavePhaseBaking,
+		fleetv1alpha1.WavePhaseWaitingForApproval, fleetv1alpha1.WavePhaseSucceeded, fleetv1alpha1.WavePhaseSucceededWithFailures:
+		switch {
+		case w.StartedAt == nil && (w.Phase == "" || w.Phase == fleetv1alpha1.WavePhaseWaitingForApproval || w.Phase == fleetv1alpha1.WavePhasePending):
+			return fleetv1alpha1.WavePhaseSkipped
+		case rollback:
+			return fleetv1alpha1.WavePhaseRolledBack
+		case w.Phase != fleetv1alpha1.WavePhaseSucceeded && w.Phase != fleetv1alpha1.WavePhaseSucceededWithFailures:
+			return fleetv1alpha1.WavePhaseStopped
+		}
+	}
+	return w.Phase
 }
 
 // buildFreezes keeps the FleetFreezes in force at now.

@@ -143,12 +143,15 @@ func TestBuild(t *testing.T) {
 	}
 
 	wantPromises := []PromiseView{
-		{Name: "db", Clusters: 1, Revisions: []RevisionShare{{Revision: "db-1", Clusters: 1, Percent: 100}}},
+		{Name: "db", Clusters: 1, Revisions: []RevisionShare{{Revision: "db-1", Clusters: 1, Healthy: 1, Percent: 100}}},
+		// web-2 is applied on two clusters but healthy on one (canary-1
+		// fails): 20% of the clusters are on it, 20% more applied it and are
+		// not healthy. general-1 is offline: not counted healthy.
 		{Name: "web", LatestRevision: "web-2", Instances: 2, Clusters: 5, Revisions: []RevisionShare{
-			{Revision: "web-2", Clusters: 2, Percent: 40, Latest: true},
-			{Revision: RevisionMixed, Clusters: 1, Percent: 20},
-			{Revision: RevisionPending, Clusters: 1, Percent: 20},
-			{Revision: "web-1", Clusters: 1, Percent: 20},
+			{Revision: "web-2", Clusters: 2, Healthy: 1, NotHealthy: 1, Percent: 20, NotHealthyPercent: 20, Latest: true},
+			{Revision: RevisionMixed, Clusters: 1, NotHealthy: 1, NotHealthyPercent: 20},
+			{Revision: RevisionPending, Clusters: 1, NotHealthy: 1, NotHealthyPercent: 20},
+			{Revision: "web-1", Clusters: 1, NotHealthy: 1, NotHealthyPercent: 20},
 		}},
 	}
 	if !reflect.DeepEqual(v.Promises, wantPromises) {

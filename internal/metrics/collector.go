@@ -27,6 +27,9 @@ var (
 	promiseClustersDesc = prometheus.NewDesc("flotilla_promise_clusters",
 		"Clusters running a Promise, by the revision their Works applied; (pending) when none applied yet, (mixed) when they differ.",
 		[]string{"promise", "revision"}, nil)
+	promiseClustersHealthyDesc = prometheus.NewDesc("flotilla_promise_clusters_healthy",
+		"Clusters healthy on a Promise's revision (every Work of the Promise there healthy, the cluster not offline); flotilla_promise_clusters minus this is applied but not healthy.",
+		[]string{"promise", "revision"}, nil)
 	rolloutsDesc = prometheus.NewDesc("flotilla_rollouts",
 		"Rollouts by phase, ended ones included.", []string{"phase"}, nil)
 	rolloutPhaseDesc = prometheus.NewDesc("flotilla_rollout_phase",
@@ -38,7 +41,7 @@ var (
 	rolloutPercentDesc = prometheus.NewDesc("flotilla_rollout_percent_on_target",
 		"Percentage of a Rollout's target clusters healthy on its target revision (Rollouts in flight).", []string{"namespace", "rollout"}, nil)
 	rolloutClustersDesc = prometheus.NewDesc("flotilla_rollout_clusters",
-		"Target clusters of a Rollout in flight by state (total, admitted, healthy, failed, pending, offline).",
+		"Target clusters of a Rollout in flight by state (total, admitted, healthy, failed, pending, offline; unattributed: failing on something that is not the Rollout's change, never counted against it).",
 		[]string{"namespace", "rollout", "state"}, nil)
 	freezeActiveDesc = prometheus.NewDesc("flotilla_freeze_active",
 		"FleetFreezes in force, by action (Halt, Rollback).", []string{"action"}, nil)
@@ -60,7 +63,7 @@ type collector struct {
 }
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{clustersDesc, promiseClustersDesc, rolloutsDesc, rolloutPhaseDesc,
+	for _, d := range []*prometheus.Desc{clustersDesc, promiseClustersDesc, promiseClustersHealthyDesc, rolloutsDesc, rolloutPhaseDesc,
 		rolloutWaveIndexDesc, rolloutWavesDesc, rolloutPercentDesc, rolloutClustersDesc, freezeActiveDesc,
 		driftResourcesDesc, driftClustersDesc} {
 		ch <- d
@@ -99,6 +102,7 @@ func fleetMetrics(s fleetview.Snapshot, emit func(prometheus.Metric)) {
 	for _, p := range v.Promises {
 		for _, r := range p.Revisions {
 			gauge(promiseClustersDesc, float64(r.Clusters), p.Name, r.Revision)
+			gauge(promiseClustersHealthyDesc, float64(r.Healthy), p.Name, r.Revision)
 		}
 	}
 
@@ -165,7 +169,8 @@ func rolloutMetrics(ro *fleetv1alpha1.Rollout, phase fleetv1alpha1.RolloutPhase,
 	for _, s := range []struct {
 		state string
 		n     int32
-	}{{"total", c.Total}, {"admitted", c.Admitted}, {"healthy", c.Healthy}, {"failed", c.Failed}, {"pending", c.Pending}, {"offline", c.Offline}} {
+	}{{"total", c.Total}, {"admitted", c.Admitted}, {"healthy", c.Healthy}, {"failed", c.Failed}, {"pending", c.Pending}, {"offline", c.Offline},
+		{"unattributed", ro.Status.UnattributedFailureCount}} {
 		gauge(rolloutClustersDesc, float64(s.n), ns, name, s.state)
 	}
 }

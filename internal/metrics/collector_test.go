@@ -123,7 +123,14 @@ flotilla_promise_clusters{promise="db",revision="(mixed)"} 1
 flotilla_promise_clusters{promise="db",revision="(pending)"} 1
 flotilla_promise_clusters{promise="db",revision="r1"} 1
 flotilla_promise_clusters{promise="db",revision="r2"} 1
-# HELP flotilla_rollout_clusters Target clusters of a Rollout in flight by state (total, admitted, healthy, failed, pending, offline).
+# HELP flotilla_promise_clusters_healthy Clusters healthy on a Promise's revision (every Work of the Promise there healthy, the cluster not offline); flotilla_promise_clusters minus this is applied but not healthy.
+# TYPE flotilla_promise_clusters_healthy gauge
+flotilla_promise_clusters_healthy{promise="cache",revision="c1"} 0
+flotilla_promise_clusters_healthy{promise="db",revision="(mixed)"} 0
+flotilla_promise_clusters_healthy{promise="db",revision="(pending)"} 0
+flotilla_promise_clusters_healthy{promise="db",revision="r1"} 0
+flotilla_promise_clusters_healthy{promise="db",revision="r2"} 0
+# HELP flotilla_rollout_clusters Target clusters of a Rollout in flight by state (total, admitted, healthy, failed, pending, offline; unattributed: failing on something that is not the Rollout's change, never counted against it).
 # TYPE flotilla_rollout_clusters gauge
 flotilla_rollout_clusters{namespace="flotilla-system",rollout="cache-3",state="admitted"} 0
 flotilla_rollout_clusters{namespace="flotilla-system",rollout="cache-3",state="failed"} 0
@@ -131,12 +138,14 @@ flotilla_rollout_clusters{namespace="flotilla-system",rollout="cache-3",state="h
 flotilla_rollout_clusters{namespace="flotilla-system",rollout="cache-3",state="offline"} 0
 flotilla_rollout_clusters{namespace="flotilla-system",rollout="cache-3",state="pending"} 0
 flotilla_rollout_clusters{namespace="flotilla-system",rollout="cache-3",state="total"} 0
+flotilla_rollout_clusters{namespace="flotilla-system",rollout="cache-3",state="unattributed"} 0
 flotilla_rollout_clusters{namespace="flotilla-system",rollout="db-2",state="admitted"} 2
 flotilla_rollout_clusters{namespace="flotilla-system",rollout="db-2",state="failed"} 0
 flotilla_rollout_clusters{namespace="flotilla-system",rollout="db-2",state="healthy"} 2
 flotilla_rollout_clusters{namespace="flotilla-system",rollout="db-2",state="offline"} 1
 flotilla_rollout_clusters{namespace="flotilla-system",rollout="db-2",state="pending"} 3
 flotilla_rollout_clusters{namespace="flotilla-system",rollout="db-2",state="total"} 5
+flotilla_rollout_clusters{namespace="flotilla-system",rollout="db-2",state="unattributed"} 0
 # HELP flotilla_rollout_percent_on_target Percentage of a Rollout's target clusters healthy on its target revision (Rollouts in flight).
 # TYPE flotilla_rollout_percent_on_target gauge
 flotilla_rollout_percent_on_target{namespace="flotilla-system",rollout="cache-3"} 0

@@ -386,13 +386,13 @@ func rolloutGauges(more ...string) []string {
 func inFlight(name string, phase fleetv1alpha1.RolloutPhase) string {
 	var b strings.Builder
 	b.WriteString(`
-# HELP flotilla_rollout_clusters Target clusters of a Rollout in flight by state (total, admitted, healthy, failed, pending, offline).
+# HELP flotilla_rollout_clusters Target clusters of a Rollout in flight by state (total, admitted, healthy, failed, pending, offline; unattributed: failing on something that is not the Rollout's change, never counted against it).
 # TYPE flotilla_rollout_clusters gauge
 `)
 	for _, s := range []struct {
 		state string
 		n     int
-	}{{"admitted", 1}, {"failed", 0}, {"healthy", 1}, {"offline", 0}, {"pending", 2}, {"total", 3}} {
+	}{{"admitted", 1}, {"failed", 0}, {"healthy", 1}, {"offline", 0}, {"pending", 2}, {"total", 3}, {"unattributed", 0}} {
 		fmt.Fprintf(&b, "flotilla_rollout_clusters{namespace=%q,rollout=%q,state=%q} %d\n", fleetv1alpha1.PlatformNamespace, name, s.state, s.n)
 	}
 	fmt.Fprintf(&b, `# HELP flotilla_rollout_percent_on_target Percentage of a Rollout's target clusters healthy on its target revision (Rollouts in flight).

@@ -57,6 +57,12 @@ type assessment struct {
 	bakeUnknown bool
 	// next is the earliest deadline still ahead.
 	next time.Time
+	// notHealthy counts clusters not healthy on the target (failed,
+	// converging, pending, waiting or skipped): a completed wave with any
+	// is SucceededWithFailures, not Succeeded.
+	notHealthy int
+	// unattributed lists the wave's failures that are not the rollout's.
+	unattributed []fleetv1alpha1.ClusterFailure
 }
 
 // assess judges every cluster of a wave against the current observations
@@ -69,8 +75,33 @@ func (p *planner) assess(w *wave) assessment {
 		if v.state == statePending && o != nil && o.Online {
 			a.admittable = append(a.admittable, i)
 		}
+		if o != nil && o.Unattributed != nil {
+			a.unattributed = append(a.unattributed, p.unattributed(o, w))
+		}
 	}
 	return a
+}
+
+// unattributed reports a cluster's failure that is not the rollout's, at the
+// time it began (else when the run started), so that the list does not
+// change from one plan to the next while nothing changes.
+func (p *planner) unattributed(o *ClusterObservation, w *wave) fleetv1alpha1.ClusterFailure {
+	u := o.Unattributed
+	at := u.Since
+	if at.IsZero() || at.After(p.now) {
+		at = p.now
+		if p.st.StartedAt != nil {
+			at = p.st.StartedAt.Time
+		}
+	}
+	return fleetv1alpha1.ClusterFailure{
+		Cluster:  o.Name,
+		Wave:     w.st.Name,
+		Reason:   truncate(or(u.Reason, fleetv1alpha1.ReasonUnhealthy), 128),
+		Message:  truncate(u.Message, 1024),
+		Time:     stamp(at),
+		Revision: truncate(u.Revision, 253),
+	}
 }
 
 // add counts one cluster. Every cluster is counted in exactly one of
@@ -92,6 +123,10 @@ func (a *assessment) add(o *ClusterObservation, v verdict, target string) {
 		a.counts.Pending++
 	}
 
+	if v.state != stateHealthy && o != nil {
+		// A cluster gone from the fleet is no failure of the wave.
+		a.notHealthy++
+	}
 	switch v.state {
 	case stateHealthy:
 		a.healthy++
@@ -189,12 +224,17 @@ func (p *planner) failed(o *ClusterObservation, w *wave, reason, message string,
 	if at.IsZero() || at.After(p.now) {
 		at = p.now
 	}
+	rev := ""
+	if o.Revision == p.in.Spec.TargetRevision {
+		rev = o.Revision
+	}
 	return verdict{state: stateFailed, failure: fleetv1alpha1.ClusterFailure{
-		Cluster: o.Name,
-		Wave:    w.st.Name,
-		Reason:  truncate(reason, 128),
-		Message: truncate(message, 1024),
-		Time:    stamp(at),
+		Revision: truncate(rev, 253),
+		Cluster:  o.Name,
+		Wave:     w.st.Name,
+		Reason:   truncate(reason, 128),
+		Message:  truncate(message, 1024),
+		Time:     stamp(at),
 	}}
 }
 

@@ -113,7 +113,7 @@ func randomScenario(seed uint64) simulate.Scenario {
 		switch r.IntN(12) {
 		case 0, 1, 2:
 			st.Cluster = pick(clusterNames...)
-			st.Do = simulate.Action(pick("Fail", "Flap", "Heal", "Offline", "Online", "Adopt"))
+			st.Do = simulate.Action(pick("Fail", "Flap", "Heal", "Offline", "Online", "Adopt", "StrayFail", "StrayFail", "StrayHeal"))
 		case 3, 4:
 			st.Approve = pick(waveNames...)
 		case 5:

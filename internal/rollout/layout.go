@@ -34,7 +34,23 @@ type waveConfig struct {
 
 // done reports whether the wave needs no more attention.
 func (w *wave) done() bool {
-	return w.st.Phase == fleetv1alpha1.WavePhaseSucceeded || w.st.Phase == fleetv1alpha1.WavePhaseSkipped
+	return completed(w.st.Phase) || w.st.Phase == fleetv1alpha1.WavePhaseSkipped
+}
+
+// completed reports whether a wave phase is a completed wave's: Succeeded,
+// or SucceededWithFailures.
+func completed(phase fleetv1alpha1.WavePhase) bool {
+	return phase == fleetv1alpha1.WavePhaseSucceeded || phase == fleetv1alpha1.WavePhaseSucceededWithFailures
+}
+
+// live reports whether a wave phase says the wave is at work: it must not
+// outlive the rollout's normal progress.
+func live(phase fleetv1alpha1.WavePhase) bool {
+	switch phase {
+	case fleetv1alpha1.WavePhaseProgressing, fleetv1alpha1.WavePhaseBaking, fleetv1alpha1.WavePhaseWaitingForApproval:
+		return true
+	}
+	return false
 }
 
 // started reports whether the wave began admitting.

@@ -301,9 +301,28 @@ func (p *planner) transition(o outcome) {
 // finish ends the run: waves that never started are Skipped.
 func (p *planner) finish() {
 	p.st.CompletedAt = ptr(stamp(p.now))
+	p.stopWaves(false)
+}
+
+// stopWaves ends the waves when the run leaves normal progress (it ends, or
+// a rollback starts), so that no wave of such a rollout shows a live phase:
+// waves that never started are Skipped; with a rollback, every wave that
+// started and did not fail is RolledBack (its clusters go back); otherwise
+// one at work (Progressing, Baking) is Stopped. A Failed wave stays Failed.
+func (p *planner) stopWaves(rollback bool) {
 	for _, w := range p.waves {
-		if !w.started() && !w.done() {
+		switch {
+		case w.st.Phase == fleetv1alpha1.WavePhaseFailed || w.st.Phase == fleetv1alpha1.WavePhaseSkipped ||
+			w.st.Phase == fleetv1alpha1.WavePhaseRolledBack:
+		case !w.started() && !w.done():
 			w.st.Phase = fleetv1alpha1.WavePhaseSkipped
+		case rollback:
+			if !w.done() {
+				w.st.CompletedAt = ptr(stamp(p.now))
+			}
+			w.st.Phase = fleetv1alpha1.WavePhaseRolledBack
+		case live(w.st.Phase):
+			w.st.Phase, w.st.CompletedAt = fleetv1alpha1.WavePhaseStopped, ptr(stamp(p.now))
 		}
 	}
 }

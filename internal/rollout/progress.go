@@ -14,6 +14,9 @@ import (
 // wave and defers its failure budget, but its waves still complete.
 func (p *planner) advance(hold bool) outcome {
 	if o, waiting := p.adoptionWindow(); waiting {
+		if !hold && p.allAdoptedAndHealthy() {
+			return p.completeEarly()
+		}
 		p.admitAdopted(hold)
 		return o
 	}
@@ -46,8 +49,31 @@ func (p *planner) advanceWaves(hold bool) outcome {
 		}
 		return o
 	}
-	return outcome{phase: fleetv1alpha1.RolloutPhaseSucceeded, reason: fleetv1alpha1.ReasonSucceeded,
-		message: fmt.Sprintf("every wave completed; %s is on %s", p.in.Spec.Subject.Promise, p.in.Spec.TargetRevision)}
+	return p.succeeded("every wave completed")
+}
+
+// succeeded is the Succeeded outcome. Clusters not healthy on the target
+// (failed within budget, skipped offline, unhealthy since their wave
+// completed) make it SucceededWithFailures, named in the message.
+func (p *planner) succeeded(why string) outcome {
+	o := outcome{phase: fleetv1alpha1.RolloutPhaseSucceeded, reason: fleetv1alpha1.ReasonSucceeded,
+		message: fmt.Sprintf("%s; %s is on %s", why, p.in.Spec.Subject.Promise, p.in.Spec.TargetRevision)}
+	var notHealthy, total int
+	var failures []fleetv1alpha1.ClusterFailure
+	for _, w := range p.waves {
+		a := p.assess(w)
+		notHealthy += a.notHealthy
+		total += int(a.counts.Total)
+		failures = append(failures, a.failures...)
+	}
+	if notHealthy > 0 {
+		o.reason, o.warning = fleetv1alpha1.ReasonSucceededWithFailures, true
+		o.message += fmt.Sprintf(", but %d of %s %s not healthy on it", notHealthy, clusters(total), isAre(notHealthy))
+		if len(failures) > 0 {
+			o.message += fmt.Sprintf(" (%d failed within the budget: %s)", len(failures), listFailures(boundFailures(failures), 5))
+		}
+	}
+	return o
 }
 
 // stepWave works on the active wave: start it (once approved), enforce its
@@ -96,8 +122,12 @@ func (p *planner) stepWave(w *wave, hold bool) (outcome, bool) {
 				start.Add(w.cfg.bakeTime).UTC().Format(time.RFC3339)), waveStarted: o.waveStarted, actor: o.actor, cause: o.cause}, false
 	}
 	w.st.Phase, w.st.CompletedAt = fleetv1alpha1.WavePhaseSucceeded, ptr(stamp(p.now))
-	p.event(EventNormal, ReasonWaveSucceeded, fmt.Sprintf("wave %s succeeded: %d healthy, %d failed, %d offline",
-		w.st.Name, a.counts.Healthy, a.counts.Failed, a.counts.Offline))
+	verdict := "succeeded"
+	if a.notHealthy > 0 {
+		verdict = "succeeded with failures"
+	}
+	p.event(EventNormal, ReasonWaveSucceeded, fmt.Sprintf("wave %s %s: %d healthy, %d failed, %d offline",
+		w.st.Name, verdict, a.counts.Healthy, a.counts.Failed, a.counts.Offline))
 	return outcome{}, true
 }
 
@@ -248,6 +278,34 @@ func (p *planner) adoptionWindow() (outcome, bool) {
 	return outcome{}, false
 }
 
+// allAdoptedAndHealthy reports whether, in the adoption window, every
+// target cluster is online, adopted by its owners and healthy on the target.
+func (p *planner) allAdoptedAndHealthy() bool {
+	n := 0
+	for _, w := range p.waves {
+		for _, o := range w.obs {
+			if o == nil || !o.Online || !o.Adopted || p.judge(o, w).state != stateHealthy {
+				return false
+			}
+			n++
+		}
+	}
+	return n > 0
+}
+
+// completeEarly ends a Deadline rollout before its deadline once every
+// target adopted and is healthy: nothing is left to force, so its waves
+// complete without starting (no bake, no approval: each owner chose the
+// moment) and the rollout Succeeds.
+func (p *planner) completeEarly() outcome {
+	for _, w := range p.waves {
+		if len(w.st.Clusters) > 0 && !w.done() {
+			w.st.Phase, w.st.CompletedAt = fleetv1alpha1.WavePhaseSucceeded, ptr(stamp(p.now))
+		}
+	}
+	return p.succeeded("every target adopted " + p.in.Spec.TargetRevision + " and is healthy on it, before the deadline")
+}
+
 // forcedNow reports whether the Deadline mode forced the waves in this plan.
 func (p *planner) forcedNow() bool {
 	a := p.st.Adoption
@@ -282,4 +340,12 @@ func clusters(n int) string {
 		return "1 cluster"
 	}
 	return fmt.Sprintf("%d clusters", n)
+}
+
+// isAre is "is" for one, "are" for more.
+func isAre(n int) string {
+	if n == 1 {
+		return "is"
+	}
+	return "are"
 }

@@ -28,6 +28,7 @@ func (p *planner) requestedRollback() outcome {
 func (p *planner) startRollback(rev, actor, reason, message string) outcome {
 	p.st.RollbackRevision = rev
 	p.recordFailures()
+	p.stopWaves(true)
 	o := p.rollBack()
 	o.actor, o.reason, o.warning, o.cause, o.force = actor, reason, true, message, true
 	return o

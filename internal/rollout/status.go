@@ -23,16 +23,26 @@ const (
 // failures that led there.
 func (p *planner) rollup() {
 	var total fleetv1alpha1.RolloutCounts
-	var failures []fleetv1alpha1.ClusterFailure
+	var failures, unattributed []fleetv1alpha1.ClusterFailure
 	for _, w := range p.waves {
 		a := p.assess(w)
 		w.st.Counts = a.counts
 		total = addCounts(total, a.counts)
 		failures = append(failures, a.failures...)
+		unattributed = append(unattributed, a.unattributed...)
 		if !rollingBack(p.st.Phase) {
 			p.wake(a.next)
+			// A completed wave says whether every cluster of it is healthy
+			// on the target now, not only when it completed.
+			if completed(w.st.Phase) {
+				w.st.Phase = fleetv1alpha1.WavePhaseSucceeded
+				if a.notHealthy > 0 {
+					w.st.Phase = fleetv1alpha1.WavePhaseSucceededWithFailures
+				}
+			}
 		}
 	}
+	p.st.UnattributedFailures, p.st.UnattributedFailureCount = boundFailures(unattributed), int32(len(unattributed))
 	p.st.Counts = total
 	p.st.PercentOnTarget = 100
 	if total.Total > 0 {
@@ -142,6 +152,10 @@ func (p *planner) setConditions(o outcome) {
 		reason = or(o.reason, reason)
 	case fleetv1alpha1.RolloutPhaseSuperseded:
 		reason = fleetv1alpha1.ReasonSupersededByRollout
+	case fleetv1alpha1.RolloutPhaseSucceeded:
+		if p.degraded() {
+			reason = fleetv1alpha1.ReasonSucceededWithFailures
+		}
 	}
 	if b := o.blocked; b != nil {
 		pc.ready, pc.reconciling, pc.stalled, reason = false, false, true, b.Reason
@@ -149,6 +163,11 @@ func (p *planner) setConditions(o outcome) {
 	p.setCondition(fleetv1alpha1.ConditionReady, pc.ready, reason, o.message)
 	p.setCondition(fleetv1alpha1.ConditionReconciling, pc.reconciling, reason, o.message)
 	p.setCondition(fleetv1alpha1.ConditionStalled, pc.stalled, reason, o.message)
+	if reason == fleetv1alpha1.ReasonSucceededWithFailures {
+		p.setCondition(fleetv1alpha1.ConditionDegraded, true, reason, o.message)
+	} else {
+		meta.RemoveStatusCondition(&p.st.Conditions, fleetv1alpha1.ConditionDegraded)
+	}
 
 	if f := p.in.Freeze; f != nil && !phase.IsTerminal() {
 		p.setCondition(fleetv1alpha1.ConditionFrozen, true, fleetv1alpha1.ReasonFleetFrozen, "FleetFreeze "+f.Name+": "+f.Reason)
@@ -161,10 +180,18 @@ func (p *planner) setConditions(o outcome) {
 	p.setApproved()
 }
 
+// degraded reports whether some wave completed with clusters not healthy
+// on the target.
+func (p *planner) degraded() bool {
+	return slices.ContainsFunc(p.st.Waves, func(w fleetv1alpha1.WaveStatus) bool {
+		return w.Phase == fleetv1alpha1.WavePhaseSucceededWithFailures
+	})
+}
+
 // setApproved reports the current wave's approval, for waves that need one.
 func (p *planner) setApproved() {
 	i := slices.IndexFunc(p.waves, func(w *wave) bool { return w.st.Name == p.st.CurrentWave })
-	if i < 0 || !p.waves[i].cfg.approval || p.st.Phase.IsTerminal() {
+	if i < 0 || !p.waves[i].cfg.approval || p.st.Phase.IsTerminal() || rollingBack(p.st.Phase) {
 		meta.RemoveStatusCondition(&p.st.Conditions, fleetv1alpha1.ConditionApproved)
 		return
 	}

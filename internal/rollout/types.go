@@ -100,6 +100,26 @@ type ClusterObservation struct {
 	// Adopted is true when the instance owner adopted the target revision
 	// ahead of a Deadline-mode rollout.
 	Adopted bool
+	// Unattributed, if set, is a failure on the cluster that is not this
+	// Rollout's (see Unattributed). Health, AppliedRevision and Reason
+	// never include it: they describe only the Works the Rollout moves.
+	Unattributed *Unattributed
+}
+
+// Unattributed is a failure on a target cluster that does not count against
+// the Rollout: a Work of the subject failing on another revision than the
+// one the Rollout admitted there (the cluster is not admitted yet, or a new
+// instance renders the old revision), or failing on a Work the Rollout did
+// not move (an instance created after the Rollout started). It is reported
+// in status.unattributedFailures and never counts against a failure budget.
+type Unattributed struct {
+	// Revision the failing Work renders.
+	Revision string
+	// Reason and Message explain the failure, naming the failing instance.
+	Reason  string
+	Message string
+	// Since is when the failure began; zero if unknown.
+	Since time.Time
 }
 
 // FreezeObservation is an active FleetFreeze.

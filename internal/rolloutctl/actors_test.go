@@ -2,6 +2,7 @@ package rolloutctl
 
 import (
 	"context"
+	"encoding/json"
 	"strings"
 	"testing"
 	"time"
@@ -144,13 +145,25 @@ func waitPolicy(t *testing.T, ctx context.Context, team client.Client, name stri
 			t.Errorf("%s: type checking warnings %+v", policy, tc.ExpressionWarnings)
 		}
 	}
+	// A probe the policy lets through (not enforced yet) is undone by
+	// putting back the approvals the test started with.
+	before := &fleetv1alpha1.Rollout{}
+	if err := adminClient(t).Get(ctx, client.ObjectKey{Namespace: actorsNS, Name: name}, before); err != nil {
+		t.Fatal(err)
+	}
+	restore, err := json.Marshal(map[string]any{"spec": map[string]any{"approvals": before.Spec.Approvals}})
+	if err != nil {
+		t.Fatal(err)
+	}
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		err := patch(ctx, team, name, `{"spec":{"approvals":[{"wave":"probe","by":"`+cto+`"}]}}`)
 		if err != nil {
 			return
 		}
-		_ = patch(ctx, adminClient(t), name, `{"spec":{"approvals":null}}`)
+		if err := patch(ctx, adminClient(t), name, string(restore)); err != nil {
+			t.Fatal(err)
+		}
 		if time.Now().After(deadline) {
 			t.Fatal("the admission policy flotilla-rollout-actors is not enforced after 30s")
 		}

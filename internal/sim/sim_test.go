@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/go-logr/logr"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -146,6 +147,11 @@ func TestSimulatedRollout(t *testing.T) {
 	if ro.Spec.FromRevision != v1 || ro.Status.Phase != fleetv1alpha1.RolloutPhaseSucceeded {
 		t.Fatalf("rollout from %s ended %s, want from %s Succeeded", ro.Spec.FromRevision, ro.Status.Phase, v1)
 	}
+	// Failures inside the budget: it says so.
+	if c := meta.FindStatusCondition(ro.Status.Conditions, fleetv1alpha1.ConditionDegraded); c == nil ||
+		c.Status != metav1.ConditionTrue || c.Reason != fleetv1alpha1.ReasonSucceededWithFailures {
+		t.Errorf("Degraded = %+v, want True/%s", c, fleetv1alpha1.ReasonSucceededWithFailures)
+	}
 	want := fleetv1alpha1.RolloutCounts{Total: int32(len(plan)), Admitted: int32(healthy + len(failing)),
 		Healthy: int32(healthy), Failed: int32(len(failing)), Offline: int32(len(offline))}
 	if ro.Status.Counts != want {
@@ -164,8 +170,9 @@ func TestSimulatedRollout(t *testing.T) {
 	}
 	for _, w := range ro.Status.Waves {
 		n := perWave[w.Name]
-		if w.Phase != fleetv1alpha1.WavePhaseSucceeded || int(w.Counts.Healthy) != n[0] || int(w.Counts.Failed) != n[1] || int(w.Counts.Offline) != n[2] {
-			t.Errorf("wave %s: %s %s, want Succeeded healthy=%d failed=%d offline=%d", w.Name, w.Phase, counts(w.Counts), n[0], n[1], n[2])
+		// Every wave has failing clusters (the seed is picked so).
+		if w.Phase != fleetv1alpha1.WavePhaseSucceededWithFailures || int(w.Counts.Healthy) != n[0] || int(w.Counts.Failed) != n[1] || int(w.Counts.Offline) != n[2] {
+			t.Errorf("wave %s: %s %s, want SucceededWithFailures healthy=%d failed=%d offline=%d", w.Name, w.Phase, counts(w.Counts), n[0], n[1], n[2])
 		}
 	}
 	// The hub's view agrees with the agents': exactly the healthy clusters

@@ -80,8 +80,12 @@ func offlineStory(t *testing.T, f *rolloutFleet) {
 	if c := ro.Status.Counts; c.Offline != 1 || c.Healthy != 4 || c.Failed != 0 || ro.Status.PercentOnTarget != 80 {
 		t.Errorf("skip: %s", describe(ro))
 	}
-	if w := wave(ro, "general"); w.Phase != fleetv1alpha1.WavePhaseSucceeded || w.Counts.Offline != 1 {
+	// It says so: the skipped cluster is not on the target.
+	if w := wave(ro, "general"); w.Phase != fleetv1alpha1.WavePhaseSucceededWithFailures || w.Counts.Offline != 1 {
 		t.Errorf("skip: general wave %+v", w)
+	}
+	if !conditionIs(ro, fleetv1alpha1.ConditionDegraded, metav1.ConditionTrue, fleetv1alpha1.ReasonSucceededWithFailures) {
+		t.Errorf("skip: want Degraded=True SucceededWithFailures: %s", describe(ro))
 	}
 
 	// CountAsFailure: failed at once, the rollout halts before the wave admits anything.

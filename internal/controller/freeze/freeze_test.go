@@ -2,6 +2,7 @@ package freeze
 
 import (
 	"context"
+	"encoding/json"
 	"strings"
 	"testing"
 	"time"
@@ -49,6 +50,34 @@ func TestStatus(t *testing.T) {
 
 // The freeze's Event follows its Active condition: one when it turns
 // active, one when it expires, none while it stays as it was.
+// After a Rollback freeze every Rollout it rolled back has ended: it holds
+// none, and says so. The counts are written even when 0, so `kubectl get
+// fleetfreezes` shows HELD 0 (a merge patch from 1 to an omitted 0 would
+// delete the field and leave the column blank).
+func TestStatusAfterARollbackFreezeShowsZeroHeld(t *testing.T) {
+	now := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
+	f := &fleetv1alpha1.FleetFreeze{
+		ObjectMeta: metav1.ObjectMeta{Name: "incident-42", Generation: 1},
+		Spec:       fleetv1alpha1.FleetFreezeSpec{Reason: "bad node image", Action: fleetv1alpha1.FreezeRollback},
+		Status:     fleetv1alpha1.FleetFreezeStatus{HeldRollouts: 1},
+	}
+	rolledBack := fleetv1alpha1.Rollout{Status: fleetv1alpha1.RolloutStatus{Phase: fleetv1alpha1.RolloutPhaseRolledBack, History: []fleetv1alpha1.HistoryEntry{
+		{To: fleetv1alpha1.RolloutPhaseRollingBack, Message: "FleetFreeze incident-42 rolls back every rollout in flight: bad node image"},
+		{To: fleetv1alpha1.RolloutPhaseRolledBack},
+	}}}
+	st := Status(f, []fleetv1alpha1.Rollout{rolledBack}, now)
+	if st.HeldRollouts != 0 || st.RolledBackRollouts != 1 {
+		t.Errorf("status %+v, want 0 held and 1 rolled back", st)
+	}
+	out, err := json.Marshal(st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(out), `"heldRollouts":0`) || !strings.Contains(string(out), `"rolledBackRollouts":1`) {
+		t.Errorf("status JSON %s leaves out heldRollouts 0", out)
+	}
+}
+
 func TestRecordTransition(t *testing.T) {
 	now := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
 	until := metav1.NewTime(now.Add(time.Hour))

@@ -11,21 +11,31 @@ import (
 )
 
 // observeCluster sums up a subject's Works on one cluster (at least one) as
-// the engine sees a cluster:
+// the engine sees a cluster. Only the Works the Rollout moves count for it:
+// those that existed when it started (startedAt; every Work before the
+// start). A Work created since (a new instance) is not the Rollout's, and
+// neither is a failure on another revision than the cluster's.
 //
 //   - Revision is the target as soon as any Work renders it (the cluster was
 //     admitted, even if a crash left some of its Works behind); otherwise
 //     the revision the Works render (the first, by name, when they differ).
-//   - AppliedRevision is the revision every Work applied in full, if they agree.
-//   - Health is the worst of the Works': Failed, then Progressing (a Work
-//     the agent has not acted on yet counts as Progressing), then Healthy.
-//   - AdmittedAt and HealthSince are the latest of the Works'.
+//   - AppliedRevision is the revision every moved Work applied in full, if
+//     they agree.
+//   - Health is the worst of the moved Works': Failed, then Progressing (a
+//     Work the agent has not acted on yet counts as Progressing, and so does
+//     a moved Work not yet on the target of an admitted cluster), then
+//     Healthy.
+//   - Unattributed is the first failing Work (by name) whose failure is not
+//     the Rollout's: one on another revision than the cluster's Revision
+//     (not admitted yet, left behind, or a new instance still at the old
+//     revision), or one created after the start, whatever its revision.
+//   - AdmittedAt and HealthSince are the latest of the moved Works'.
 //   - Adopted is true when every instance on the cluster adopted the target
 //     (adopted reports an instance Work's adoption; fleet Works do not adopt).
 //
 // revisionOf reads the revision a Work renders and last applied, of the kind
 // the Rollout moves (PromiseRevision or instance revision).
-func observeCluster(c *fleetv1alpha1.Cluster, works []*fleetv1alpha1.Work, target string,
+func observeCluster(c *fleetv1alpha1.Cluster, works []*fleetv1alpha1.Work, target string, startedAt time.Time,
 	revisionOf func(*fleetv1alpha1.Work) (rendered, applied string), adopted func(*fleetv1alpha1.Work) bool) rollout.ClusterObservation {
 	sort.Slice(works, func(i, j int) bool { return works[i].Name < works[j].Name })
 	o := rollout.ClusterObservation{
@@ -35,9 +45,8 @@ func observeCluster(c *fleetv1alpha1.Cluster, works []*fleetv1alpha1.Work, targe
 		Health: rollout.HealthHealthy,
 	}
 	instances, adopters := 0, 0
-	applied, appliedAgree := "", true
 	for i, w := range works {
-		rendered, appliedRev := revisionOf(w)
+		rendered, _ := revisionOf(w)
 		if i == 0 || rendered == target {
 			o.Revision = rendered
 		}
@@ -47,6 +56,29 @@ func observeCluster(c *fleetv1alpha1.Cluster, works []*fleetv1alpha1.Work, targe
 				adopters++
 			}
 		}
+	}
+	o.Adopted = instances > 0 && adopters == instances
+	moved := works
+	if !startedAt.IsZero() {
+		moved = nil
+		for _, w := range works {
+			if !w.CreationTimestamp.After(startedAt) {
+				moved = append(moved, w)
+			}
+		}
+		if len(moved) == 0 {
+			// Every Work was replaced since the start: judge what is there.
+			moved = works
+		}
+	}
+	isMoved := make(map[*fleetv1alpha1.Work]bool, len(moved))
+	for _, w := range moved {
+		isMoved[w] = true
+	}
+
+	applied, appliedAgree := "", true
+	for i, w := range moved {
+		rendered, appliedRev := revisionOf(w)
 		if i == 0 {
 			applied = appliedRev
 		} else if appliedRev != applied {
@@ -59,6 +91,10 @@ func observeCluster(c *fleetv1alpha1.Cluster, works []*fleetv1alpha1.Work, targe
 		if since.After(o.HealthSince) {
 			o.HealthSince = since
 		}
+		if rendered != o.Revision {
+			// Left behind on an admitted cluster: the Rollout moves it next.
+			h, reason, message = rollout.HealthProgressing, fleetv1alpha1.ReasonProgressing, "not on "+target+" yet"
+		}
 		if worse(h, o.Health) {
 			o.Health, o.Reason, o.Message = h, reason, message
 			if inst := w.Spec.Subject.Instance; inst != nil && message != "" {
@@ -70,14 +106,31 @@ func observeCluster(c *fleetv1alpha1.Cluster, works []*fleetv1alpha1.Work, targe
 		o.AppliedRevision = applied
 	}
 	if o.AdmittedAt.IsZero() {
-		for _, w := range works {
+		for _, w := range moved {
 			if t := admittedAt(w); t.After(o.AdmittedAt) {
 				o.AdmittedAt = t
 			}
 		}
 	}
-	o.Adopted = instances > 0 && adopters == instances
+	for _, w := range works {
+		rendered, _ := revisionOf(w)
+		if isMoved[w] && rendered == target {
+			continue
+		}
+		if h, since, reason, message := workHealth(w); h == rollout.HealthFailed {
+			o.Unattributed = &rollout.Unattributed{Revision: rendered, Reason: reason, Message: workLabel(w) + ": " + message, Since: since}
+			break
+		}
+	}
 	return o
+}
+
+// workLabel names what a Work renders: its instance, or the fleet resources.
+func workLabel(w *fleetv1alpha1.Work) string {
+	if inst := w.Spec.Subject.Instance; inst != nil {
+		return inst.Namespace + "/" + inst.Name
+	}
+	return "fleet resources"
 }
 
 // severity orders health from best to worst.

@@ -1,6 +1,7 @@
 package rollout
 
 import (
+	"reflect"
 	"testing"
 	"time"
 
@@ -30,6 +31,19 @@ func work(name, rev string, admitted time.Time, healthy metav1.ConditionStatus, 
 	return w
 }
 
+// created sets when a Work was created.
+func created(w *fleetv1alpha1.Work, at time.Time) *fleetv1alpha1.Work {
+	w.CreationTimestamp = metav1.NewTime(at)
+	return w
+}
+
+// failedApply makes a Work report that its apply failed (namespace missing) at t0+3m.
+func failedApply(w *fleetv1alpha1.Work) *fleetv1alpha1.Work {
+	w.Status.Conditions = append(w.Status.Conditions, metav1.Condition{Type: fleetv1alpha1.ConditionApplied, Status: metav1.ConditionFalse,
+		Reason: fleetv1alpha1.ReasonApplyFailed, Message: `namespaces "team-c" not found`, LastTransitionTime: metav1.NewTime(t0.Add(3 * time.Minute))})
+	return w
+}
+
 func cluster(availability fleetv1alpha1.ClusterAvailability) *fleetv1alpha1.Cluster {
 	return &fleetv1alpha1.Cluster{
 		ObjectMeta: metav1.ObjectMeta{Name: "c1", Labels: map[string]string{"ring": "canary"}},
@@ -46,6 +60,7 @@ func TestObserveCluster(t *testing.T) {
 		cluster *fleetv1alpha1.Cluster
 		works   []*fleetv1alpha1.Work
 		adopted map[string]bool
+		started time.Time
 		want    rollout.ClusterObservation
 	}{
 		{
@@ -60,8 +75,57 @@ func TestObserveCluster(t *testing.T) {
 			cluster: cluster(fleetv1alpha1.ClusterAvailabilityAvailable),
 			works: []*fleetv1alpha1.Work{healthyOld("a"),
 				work("b", "r2", t0.Add(time.Minute), metav1.ConditionTrue, fleetv1alpha1.ReasonHealthy, t0.Add(2*time.Minute))},
-			want: rollout.ClusterObservation{Revision: "r2", Health: rollout.HealthHealthy,
+			want: rollout.ClusterObservation{Revision: "r2", Health: rollout.HealthProgressing,
+				Reason: fleetv1alpha1.ReasonProgressing, Message: "team-a/a: not on r2 yet",
 				HealthSince: t0.Add(2 * time.Minute), AdmittedAt: t0.Add(time.Minute), Online: true},
+		},
+		{
+			name:    "a new instance failing on the old revision on an admitted cluster is not the rollout's",
+			cluster: cluster(fleetv1alpha1.ClusterAvailabilityAvailable),
+			started: t0.Add(30 * time.Second),
+			works: []*fleetv1alpha1.Work{
+				work("a", "r2", t0.Add(time.Minute), metav1.ConditionTrue, fleetv1alpha1.ReasonHealthy, t0.Add(2*time.Minute)),
+				created(failedApply(work("ledger", "r1", t0.Add(90*time.Second), metav1.ConditionFalse, fleetv1alpha1.ReasonInProgress, t0)), t0.Add(time.Minute)),
+			},
+			want: rollout.ClusterObservation{Revision: "r2", AppliedRevision: "r2", Health: rollout.HealthHealthy,
+				HealthSince: t0.Add(2 * time.Minute), AdmittedAt: t0.Add(time.Minute), Online: true,
+				Unattributed: &rollout.Unattributed{Revision: "r1", Reason: fleetv1alpha1.ReasonApplyFailed,
+					Message: "team-a/ledger: namespaces \"team-c\" not found", Since: t0.Add(3 * time.Minute)}},
+		},
+		{
+			name:    "a new instance failing on the target is not the rollout's either",
+			cluster: cluster(fleetv1alpha1.ClusterAvailabilityAvailable),
+			started: t0.Add(30 * time.Second),
+			works: []*fleetv1alpha1.Work{
+				work("a", "r2", t0.Add(time.Minute), metav1.ConditionTrue, fleetv1alpha1.ReasonHealthy, t0.Add(2*time.Minute)),
+				created(work("ledger", "r2", t0.Add(time.Minute), metav1.ConditionFalse, fleetv1alpha1.ReasonUnhealthy, t0.Add(3*time.Minute)), t0.Add(time.Minute)),
+			},
+			want: rollout.ClusterObservation{Revision: "r2", AppliedRevision: "r2", Health: rollout.HealthHealthy,
+				HealthSince: t0.Add(2 * time.Minute), AdmittedAt: t0.Add(time.Minute), Online: true,
+				Unattributed: &rollout.Unattributed{Revision: "r2", Reason: fleetv1alpha1.ReasonUnhealthy,
+					Message: "team-a/ledger: deployment Unhealthy", Since: t0.Add(3 * time.Minute)}},
+		},
+		{
+			name:    "a moved Work failing on the target is the rollout's",
+			cluster: cluster(fleetv1alpha1.ClusterAvailabilityAvailable),
+			started: t0.Add(30 * time.Second),
+			works: []*fleetv1alpha1.Work{
+				work("a", "r2", t0.Add(time.Minute), metav1.ConditionFalse, fleetv1alpha1.ReasonUnhealthy, t0.Add(2*time.Minute)),
+			},
+			want: rollout.ClusterObservation{Revision: "r2", AppliedRevision: "r2", Health: rollout.HealthFailed,
+				Reason: fleetv1alpha1.ReasonUnhealthy, Message: "team-a/a: deployment Unhealthy",
+				HealthSince: t0.Add(2 * time.Minute), AdmittedAt: t0.Add(time.Minute), Online: true},
+		},
+		{
+			name:    "not admitted: a failure on the old revision is reported apart",
+			cluster: cluster(fleetv1alpha1.ClusterAvailabilityAvailable),
+			started: t0.Add(30 * time.Second),
+			works:   []*fleetv1alpha1.Work{healthyOld(""), work("a", "r1", t0, metav1.ConditionFalse, fleetv1alpha1.ReasonUnhealthy, t0)},
+			want: rollout.ClusterObservation{Revision: "r1", AppliedRevision: "r1", Health: rollout.HealthFailed,
+				Reason: fleetv1alpha1.ReasonUnhealthy, Message: "team-a/a: deployment Unhealthy",
+				HealthSince: t0, AdmittedAt: t0, Online: true,
+				Unattributed: &rollout.Unattributed{Revision: "r1", Reason: fleetv1alpha1.ReasonUnhealthy,
+					Message: "team-a/a: deployment Unhealthy", Since: t0}},
 		},
 		{
 			name:    "the worst Work decides, and names its instance",
@@ -96,13 +160,13 @@ func TestObserveCluster(t *testing.T) {
 				return w.Spec.Subject.Instance != nil && tc.adopted[w.Spec.Subject.Instance.Name]
 			}
 			promiseRevision := func(w *fleetv1alpha1.Work) (string, string) { return w.Spec.Revision, w.Status.AppliedRevision }
-			got := observeCluster(tc.cluster, tc.works, "r2", promiseRevision, adopted)
+			got := observeCluster(tc.cluster, tc.works, "r2", tc.started, promiseRevision, adopted)
 			tc.want.Name, tc.want.Labels = "c1", tc.cluster.Labels
 			if got.Name != tc.want.Name || got.Revision != tc.want.Revision || got.AppliedRevision != tc.want.AppliedRevision ||
 				got.Health != tc.want.Health || got.Online != tc.want.Online || got.Adopted != tc.want.Adopted ||
 				!got.HealthSince.Equal(tc.want.HealthSince) || !got.AdmittedAt.Equal(tc.want.AdmittedAt) ||
-				got.Reason != tc.want.Reason || got.Message != tc.want.Message {
-				t.Errorf("observeCluster =\n%+v\nwant\n%+v", got, tc.want)
+				got.Reason != tc.want.Reason || got.Message != tc.want.Message || !reflect.DeepEqual(got.Unattributed, tc.want.Unattributed) {
+				t.Errorf("observeCluster =\n%+v %+v\nwant\n%+v %+v", got, got.Unattributed, tc.want, tc.want.Unattributed)
 			}
 		})
 	}

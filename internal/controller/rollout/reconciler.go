@@ -232,10 +232,14 @@ func (r *Reconciler) observe(ctx context.Context, ro *fleetv1alpha1.Rollout, now
 	if err := r.Client.List(ctx, clusters, client.UnsafeDisableDeepCopy); err != nil {
 		return o, fmt.Errorf("listing clusters: %w", err)
 	}
+	var startedAt time.Time
+	if ro.Status.StartedAt != nil {
+		startedAt = ro.Status.StartedAt.Time
+	}
 	for i := range clusters.Items {
 		c := &clusters.Items[i]
 		if ws := works[c.Name]; len(ws) > 0 && c.DeletionTimestamp.IsZero() {
-			in.Clusters = append(in.Clusters, observeCluster(c, ws, ro.Spec.TargetRevision, sub.revisionOf, adopted))
+			in.Clusters = append(in.Clusters, observeCluster(c, ws, ro.Spec.TargetRevision, startedAt, sub.revisionOf, adopted))
 		}
 	}
 	return o, nil

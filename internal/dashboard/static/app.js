@@ -252,24 +252,34 @@
       const legend = revs.some((r) => r.revision === p.latestRevision) || !p.latestRevision
         ? revs : [{ revision: p.latestRevision, clusters: 0, percent: 0, latest: true }, ...revs];
       const label = p.name + ": " + (revs.length
-        ? revs.map((r) => r.revision + " " + r.percent + "% (" + r.clusters + " clusters)").join(", ")
+        ? revs.map((r) => r.revision + " " + r.percent + "% healthy (" + n(r.healthy) + " of " + r.clusters + " clusters)").join(", ")
         : "on no cluster yet");
       return el("div", { class: "promise", "data-testid": "promise-chart", "data-promise": p.name },
         el("h3", {}, p.name, el("small", {
           text: (p.latestRevision ? "latest " + p.latestRevision + " · " : "") + plural(n(p.instances), "instance") + " · " + plural(total, "cluster"),
         })),
-        el("div", { class: "stack", role: "img", "aria-label": label }, revs.map((r) => {
+        // A revision counts where it is healthy; clusters that applied it but
+        // are not healthy get a hatched segment of their own.
+        el("div", { class: "stack", role: "img", "aria-label": label }, revs.flatMap((r) => {
           const seg = el("div", {
-            class: "segment", title: r.revision + ": " + r.clusters + " clusters, " + r.percent + "%",
-            "data-testid": "revision-segment", "data-revision": r.revision, "data-clusters": r.clusters,
-          }, r.clusters / total >= 0.12 ? r.percent + "%" : "");
-          seg.style.width = (total ? (100 * r.clusters) / total : 0) + "%";
+            class: "segment", title: r.revision + ": " + n(r.healthy) + " of " + r.clusters + " clusters healthy, " + r.percent + "%",
+            "data-testid": "revision-segment", "data-revision": r.revision, "data-clusters": r.clusters, "data-healthy": n(r.healthy),
+          }, n(r.healthy) / total >= 0.12 ? r.percent + "%" : "");
+          seg.style.width = (total ? (100 * n(r.healthy)) / total : 0) + "%";
           paintRev(seg, p.name, r.revision);
-          return seg;
+          if (!n(r.notHealthy)) return [seg];
+          const bad = el("div", {
+            class: "segment not-healthy", title: r.revision + ": " + n(r.notHealthy) + " clusters applied it but are not healthy",
+            "data-testid": "revision-segment-not-healthy", "data-revision": r.revision,
+          }, n(r.notHealthy) / total >= 0.12 ? n(r.notHealthyPercent) + "%" : "");
+          bad.style.width = (total ? (100 * n(r.notHealthy)) / total : 0) + "%";
+          paintRev(bad, p.name, r.revision);
+          return [seg, bad];
         })),
         el("ul", { class: "legend", "data-testid": "revision-legend" }, legend.map((r) =>
           el("li", { "data-revision": r.revision, "data-latest": r.latest ? "true" : undefined }, revChip(p.name, r.revision), el("span", {
-            text: r.revision + (r.latest ? " (latest)" : "") + " — " + plural(r.clusters, "cluster") + ", " + r.percent + "%",
+            text: r.revision + (r.latest ? " (latest)" : "") + " — " + plural(n(r.healthy), "cluster") + " healthy, " + r.percent + "%" +
+              (n(r.notHealthy) ? "; " + n(r.notHealthy) + " applied, not healthy" : ""),
           })))));
     }));
   }
@@ -344,7 +354,6 @@
 
   // outcome is a finished Rollout's result in a few words.
   function outcome(r) {
-    if (r.outcome) return r.outcome;
     const c = r.counts || {};
     let s;
     switch (r.phase) {
@@ -356,6 +365,7 @@
       default: s = n(r.percentOnTarget) + "% on target";
     }
     const failed = failedCount(r);
+    if (failed && r.rollbackRevision) return s + " · after " + plural(failed, "failed cluster");
     return failed ? s + " · " + plural(failed, "failed cluster") : s;
   }
 
@@ -366,7 +376,7 @@
     if (!fs.length) return [];
     const more = failedCount(r) - fs.length;
     return [
-      el("h4", { text: "Failed clusters (" + failedCount(r) + ")" }),
+      el("h4", { text: (r.rollbackRevision ? "Failures that led to the rollback (" : "Failed clusters (") + failedCount(r) + ")" }),
       el("ul", { class: "failed-clusters", "data-testid": "rollout-failures", "aria-label": "Failed clusters of rollout " + k },
         fs.map((f) => el("li", { "data-testid": "rollout-failure", "data-cluster": f.cluster, "data-wave": f.wave || undefined, "data-reason": f.reason || undefined },
           el("strong", { class: "cluster", text: f.cluster }),
@@ -397,7 +407,7 @@
     if (finished) {
       c.head.replaceChildren(
         el("h3", { text: r.name }),
-        el("span", { class: "phase phase-" + r.phase, "data-testid": "rollout-phase", text: r.phase }),
+        el("span", { class: "phase phase-" + (r.outcome || r.phase), "data-testid": "rollout-phase", text: r.outcome || r.phase }),
         el("span", { class: "outcome", "data-testid": "rollout-outcome", text: outcome(r) }),
         el("span", {
           class: "when", "data-testid": "rollout-time", title: r.completedAt ? fmtTime(r.completedAt) : undefined,
@@ -410,7 +420,7 @@
     } else {
       c.head.replaceChildren(
         el("h3", { text: r.name }),
-        el("span", { class: "phase phase-" + r.phase, "data-testid": "rollout-phase", text: r.phase }),
+        el("span", { class: "phase phase-" + (r.outcome || r.phase), "data-testid": "rollout-phase", text: r.outcome || r.phase }),
         el("span", { class: "what", text: what }),
         el("span", { class: "pct", "data-testid": "percent-on-target", text: n(r.percentOnTarget) + "% on target" }),
       );

@@ -33,7 +33,15 @@ import (
 //     was fromRevision or the requested toRevision when recorded, exists,
 //     and never changes;
 //   - no cluster is admitted twice to the same revision;
-//   - counts add up, and bounded lists stay bounded.
+//   - counts add up, and bounded lists stay bounded;
+//   - attribution: failures that are not the rollout's (a Work on another
+//     revision, an instance it did not move) change nothing but the
+//     unattributed list: planning the same input without them gives the
+//     same decision otherwise, so they never count against a budget nor
+//     trigger onFailure; and a failure the rollout counts names a cluster
+//     admitted to the target, or offline;
+//   - no wave of a rollout that rolls back or ended shows a live phase, and
+//     a Succeeded wave has every cluster healthy.
 type checker struct {
 	s        Scenario
 	admitted map[[2]string]bool
@@ -47,6 +55,7 @@ func newChecker(s Scenario) *checker {
 func (c *checker) step(in rollout.Input, d rollout.Decision) error {
 	checks := []func(rollout.Input, rollout.Decision) error{
 		c.deterministic, c.healsAfterCrash, c.terminal, c.concurrency, c.waveOrder, c.budget, c.rollback, c.onceEach, c.counts,
+		c.attribution, c.honestWaves,
 	}
 	for _, check := range checks {
 		if err := check(in, d); err != nil {
@@ -135,8 +144,14 @@ func (c *checker) waveOrder(in rollout.Input, d rollout.Decision) error {
 		if w.StartedAt == nil || (i < len(in.Status.Waves) && in.Status.Waves[i].StartedAt != nil) {
 			continue
 		}
+		// A wave may complete, the next start and at once exceed its budget
+		// in one plan (e.g. an offline cluster under CountAsFailure): the
+		// rollback that starts then marks the completed wave RolledBack.
+		rollbackNow := in.Status.RollbackRevision == "" && d.Status.RollbackRevision != ""
 		for _, prev := range d.Status.Waves[:i] {
-			if prev.Phase != fleetv1alpha1.WavePhaseSucceeded && prev.Phase != fleetv1alpha1.WavePhaseSkipped {
+			completedThenRolledBack := rollbackNow && prev.Phase == fleetv1alpha1.WavePhaseRolledBack && prev.CompletedAt != nil
+			if !completedThenRolledBack && prev.Phase != fleetv1alpha1.WavePhaseSucceeded &&
+				prev.Phase != fleetv1alpha1.WavePhaseSucceededWithFailures && prev.Phase != fleetv1alpha1.WavePhaseSkipped {
 				return fmt.Errorf("wave %s started while wave %s is %s", w.Name, prev.Name, prev.Phase)
 			}
 			if bake := c.limits(prev).bake; bake > 0 && prev.BakeStartedAt != nil && in.Now.Sub(prev.BakeStartedAt.Time) < bake {
@@ -236,6 +251,95 @@ func (c *checker) counts(_ rollout.Input, d rollout.Decision) error {
 		return fmt.Errorf("%d history entries and %d failures: over the bound of 50", len(st.History), len(st.Failures))
 	}
 	return nil
+}
+
+// attribution: the rollout's decisions do not depend on unattributed
+// failures, and the failures it counts are of clusters on its target (or
+// offline, under the offline policy).
+func (c *checker) attribution(in rollout.Input, d rollout.Decision) error {
+	clean := in
+	clean.Clusters = make([]rollout.ClusterObservation, len(in.Clusters))
+	stray := false
+	for i, o := range in.Clusters {
+		stray = stray || o.Unattributed != nil
+		o.Unattributed = nil
+		clean.Clusters[i] = o
+	}
+	clean.Status = *in.Status.DeepCopy()
+	clean.Status.UnattributedFailures, clean.Status.UnattributedFailureCount = nil, 0
+	if stray || in.Status.UnattributedFailureCount > 0 {
+		again, err := rollout.Plan(clean)
+		if err != nil {
+			return fmt.Errorf("plan without unattributed failures failed: %w", err)
+		}
+		want := d
+		want.Status = *d.Status.DeepCopy()
+		want.Status.UnattributedFailures, want.Status.UnattributedFailureCount = nil, 0
+		if !reflect.DeepEqual(again, want) {
+			return errors.New("an unattributed failure changed the decision")
+		}
+	}
+	if int(d.Status.UnattributedFailureCount) != countStray(in.Clusters, d.Status.Waves) {
+		return fmt.Errorf("%d unattributed failures reported, %d observed", d.Status.UnattributedFailureCount, countStray(in.Clusters, d.Status.Waves))
+	}
+	if rollingBackOrEnded(d.Status.Phase) {
+		return nil
+	}
+	obs := observed(in, d)
+	for _, f := range d.Status.Failures {
+		o := obs[f.Cluster]
+		if f.Reason != fleetv1alpha1.ReasonClusterOffline && o.Revision != in.Spec.TargetRevision {
+			return fmt.Errorf("cluster %s counted failed (%s) but not admitted to %s", f.Cluster, f.Reason, in.Spec.TargetRevision)
+		}
+	}
+	return nil
+}
+
+// countStray counts the frozen clusters observed with an unattributed failure.
+func countStray(clusters []rollout.ClusterObservation, waves []fleetv1alpha1.WaveStatus) int {
+	frozen := map[string]bool{}
+	for _, w := range waves {
+		for _, name := range w.Clusters {
+			frozen[name] = true
+		}
+	}
+	n := 0
+	for _, o := range clusters {
+		if o.Unattributed != nil && frozen[o.Name] {
+			n++
+		}
+	}
+	return n
+}
+
+// honestWaves: a rollout that rolls back or ended has no wave Progressing,
+// Baking or WaitingForApproval, and one that rolls back no wave Succeeded;
+// a Succeeded wave of a rollout moving forward (or just Succeeded) has every
+// cluster healthy on the target.
+func (c *checker) honestWaves(_ rollout.Input, d rollout.Decision) error {
+	for _, w := range d.Status.Waves {
+		switch w.Phase {
+		case fleetv1alpha1.WavePhaseProgressing, fleetv1alpha1.WavePhaseBaking, fleetv1alpha1.WavePhaseWaitingForApproval:
+			if rollingBackOrEnded(d.Status.Phase) {
+				return fmt.Errorf("rollout is %s with wave %s still %s", d.Status.Phase, w.Name, w.Phase)
+			}
+		case fleetv1alpha1.WavePhaseSucceeded, fleetv1alpha1.WavePhaseSucceededWithFailures:
+			if d.Status.RollbackRevision != "" {
+				return fmt.Errorf("rollout is %s, rolling back, with wave %s still %s", d.Status.Phase, w.Name, w.Phase)
+			}
+			if w.Phase == fleetv1alpha1.WavePhaseSucceededWithFailures || (rollingBackOrEnded(d.Status.Phase) && d.Status.Phase != fleetv1alpha1.RolloutPhaseSucceeded) {
+				continue
+			}
+			if k := w.Counts; k.Failed+k.Pending > 0 {
+				return fmt.Errorf("wave %s is Succeeded with %d of %d clusters healthy", w.Name, k.Healthy, k.Total)
+			}
+		}
+	}
+	return nil
+}
+
+func rollingBackOrEnded(phase fleetv1alpha1.RolloutPhase) bool {
+	return phase.IsTerminal() || phase == fleetv1alpha1.RolloutPhaseRollingBack
 }
 
 // observed is every cluster as it looks once the plan's admissions ran.

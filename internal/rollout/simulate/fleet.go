@@ -15,6 +15,7 @@ import (
 type fleet struct {
 	timing   Fleet
 	target   string
+	from     string
 	rng      *rand.Rand
 	clusters []*cluster
 	byName   map[string]*cluster
@@ -36,6 +37,7 @@ func newFleet(s Scenario, start time.Time) (*fleet, error) {
 	f := &fleet{
 		timing: s.Fleet,
 		target: s.Rollout.TargetRevision,
+		from:   s.Rollout.FromRevision,
 		rng:    rand.New(rand.NewPCG(s.Fleet.Seed, 0)),
 		byName: map[string]*cluster{},
 	}
@@ -177,6 +179,15 @@ func (f *fleet) act(name string, a Action, now time.Time) error {
 		}
 	case Adopt:
 		c.obs.Adopted = true
+	case StrayFail:
+		rev := f.from
+		if rev == "" {
+			rev = f.target
+		}
+		c.obs.Unattributed = &rollout.Unattributed{Revision: rev, Reason: "ApplyFailed", Since: now,
+			Message: "team-c/ledger: namespaces \"team-c\" not found"}
+	case StrayHeal:
+		c.obs.Unattributed = nil
 	default:
 		return fmt.Errorf("unknown action %q", a)
 	}

@@ -39,6 +39,8 @@ type Result struct {
 	Plans, Admissions int
 	// Elapsed is the simulated time from the start to the last plan.
 	Elapsed time.Duration
+	// Clusters is the fleet as last observed, by name.
+	Clusters []rollout.ClusterObservation
 }
 
 // run is one simulation in progress.
@@ -203,6 +205,7 @@ func (r *run) apply(st Step, now time.Time) (string, error) {
 
 func (r *run) finish() Result {
 	r.res.Status = r.status
+	r.res.Clusters = append([]rollout.ClusterObservation(nil), r.fleet.observe()...)
 	if !r.opts.NoTrace {
 		r.trace.summary(r.status, r.res)
 		r.res.Trace = r.trace.b.String()

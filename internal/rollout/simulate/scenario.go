@@ -31,7 +31,7 @@
 //	script:
 //	- at: 90s
 //	  cluster: canary-2 # or clusters: [...]
-//	  do: Fail          # Fail, Flap, Heal, Offline, Online, Adopt
+//	  do: Fail          # Fail, Flap, Heal, Offline, Online, Adopt, StrayFail, StrayHeal
 //	- at: 5m
 //	  approve: canary
 //	  by: alice
@@ -143,6 +143,11 @@ const (
 	Online  Action = "Online"
 	// Adopt: the instance owners adopt the target (Deadline mode).
 	Adopt Action = "Adopt"
+	// StrayFail: a Work of the subject on the cluster that is not the
+	// rollout's fails (a new instance rendered at the old revision); the
+	// rollout must report it apart and never count it. StrayHeal clears it.
+	StrayFail Action = "StrayFail"
+	StrayHeal Action = "StrayHeal"
 )
 
 // Step is one scripted event at a time since the start.

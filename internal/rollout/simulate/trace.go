@@ -88,6 +88,17 @@ func (t *tracer) summary(st fleetv1alpha1.RolloutStatus, res Result) {
 		fmt.Fprintf(&t.b, " %s/%s@%s", f.Cluster, f.Reason, since(f.Time.Time))
 	}
 	t.b.WriteString("\n")
+	if st.UnattributedFailureCount > 0 {
+		fmt.Fprintf(&t.b, "unattributed %d:", st.UnattributedFailureCount)
+		for i, f := range st.UnattributedFailures {
+			if i == 5 {
+				fmt.Fprintf(&t.b, " …")
+				break
+			}
+			fmt.Fprintf(&t.b, " %s/%s@%s on %s", f.Cluster, f.Reason, since(f.Time.Time), f.Revision)
+		}
+		t.b.WriteString("\n")
+	}
 	for _, h := range st.History {
 		fmt.Fprintf(&t.b, "history %s %s → %s [%s] by %s\n", since(h.Time.Time), or(h.From, "(new)"), h.To, or(h.Wave, "-"), h.Actor)
 	}
