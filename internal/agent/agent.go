@@ -71,9 +71,9 @@ type workState struct {
 	written       *fleetv1alpha1.WorkStatus
 	writtenOverRV string
 	// statusHeldUntil holds back the status of a new spec, applied in full
-	// but still converging, until its first re-check: most workloads are
-	// ready by then, and one write (Ready) replaces two (InProgress, then
-	// Ready). See statusHold.
+	// but still converging, until it settles or its first re-check, whichever
+	// is first: most workloads are ready by then, and one write (Ready)
+	// replaces two (InProgress, then Ready). See statusHold.
 	statusHeldUntil time.Time
 }
 
@@ -244,6 +244,9 @@ func (a *agent) sync(ctx context.Context, name string) error {
 		if isSettled {
 			st.attempt = 0
 		}
+		// While it converges, a status update of one of its objects on the
+		// member (a Deployment becoming available) asks for a look at once.
+		a.driftWatch.setConverging(name, !isSettled)
 		st.nextCheck = now.Add(recheckAfter(isSettled, st.attempt, a.opts.ResyncInterval, a.rand))
 		if !isSettled {
 			st.attempt++
@@ -262,8 +265,11 @@ func (a *agent) sync(ctx context.Context, name string) error {
 	if freshApply && st.last.pass.complete() && !settled(st.last.pass) && st.nextCheck.Sub(now) <= statusHold {
 		st.statusHeldUntil = st.nextCheck
 	}
-	if now.Before(st.statusHeldUntil) {
-		return nil // reported at the re-check, with the health seen then
+	if now.Before(st.statusHeldUntil) && !settled(st.last.pass) {
+		// Reported when it settles (a look the drift watch asks for when an
+		// object's status changes) or at the hold's end, whichever is first.
+		a.queue.AddAfter(name, st.statusHeldUntil.Sub(now))
+		return nil
 	}
 	prev := hubWork.Status
 	if st.written != nil && st.writtenOverRV == hubWork.ResourceVersion {
