@@ -70,6 +70,10 @@ type workState struct {
 	// caught up with the write yet.
 	written       *fleetv1alpha1.WorkStatus
 	writtenOverRV string
+	// writtenRV is the resourceVersion the last write produced: a write
+	// that follows before the informer caught up goes over it, not over
+	// the informer's older one (a sure conflict, and a second's delay).
+	writtenRV string
 	// statusHeldUntil holds back the status of a new spec, applied in full
 	// but still converging, until it settles or its first re-check, whichever
 	// is first: most workloads are ready by then, and one write (Ready)
@@ -466,7 +470,10 @@ func (a *agent) writeStatus(ctx context.Context, st *workState, hubWork *fleetv1
 	}
 	update := hubWork.DeepCopy()
 	update.Status = status
-	_, err := a.hub.updateWorkStatus(ctx, update)
+	if st.written != nil && st.writtenOverRV == hubWork.ResourceVersion && st.writtenRV != "" {
+		update.ResourceVersion = st.writtenRV // the informer is behind our own last write
+	}
+	out, err := a.hub.updateWorkStatus(ctx, update)
 	a.metrics.statusWrites.WithLabelValues(outcome(err)).Inc()
 	if err != nil {
 		if apierrors.IsConflict(err) || apierrors.IsNotFound(err) {
@@ -478,7 +485,7 @@ func (a *agent) writeStatus(ctx context.Context, st *workState, hubWork *fleetv1
 		return false, err
 	}
 	a.metrics.hubConnected.Set(1)
-	st.written, st.writtenOverRV = &status, hubWork.ResourceVersion
+	st.written, st.writtenOverRV, st.writtenRV = &status, hubWork.ResourceVersion, out.ResourceVersion
 	return true, nil
 }
 
