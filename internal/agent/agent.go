@@ -266,7 +266,9 @@ func (a *agent) sync(ctx context.Context, name string) error {
 	if !onHub {
 		return nil // status waits for the hub
 	}
-	if freshApply && st.last.pass.complete() && !settled(st.last.pass) && st.nextCheck.Sub(now) <= statusHold {
+	// No hold while other Works wait for a worker: the re-check would wait
+	// behind them, and the Work's report with it.
+	if freshApply && st.last.pass.complete() && !settled(st.last.pass) && st.nextCheck.Sub(now) <= statusHold && a.queue.Len() == 0 {
 		st.statusHeldUntil = st.nextCheck
 	}
 	if now.Before(st.statusHeldUntil) && !settled(st.last.pass) {
