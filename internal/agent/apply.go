@@ -641,7 +641,7 @@ func appliedFingerprint(u *unstructured.Unstructured) string {
 		}
 		h.Write([]byte{0})
 		if e.FieldsV1 != nil {
-			h.Write(e.FieldsV1.Raw)
+			h.Write(e.FieldsV1.GetRawBytes())
 		}
 		return string(u.GetUID()) + "/" + hex.EncodeToString(h.Sum(nil)[:16])
 	}

@@ -90,7 +90,7 @@ func TestAppliedFingerprint(t *testing.T) {
 	}
 	entry := func(manager string, op metav1.ManagedFieldsOperationType, subresource, fields string, t metav1.Time) metav1.ManagedFieldsEntry {
 		return metav1.ManagedFieldsEntry{Manager: manager, Operation: op, Subresource: subresource, APIVersion: "v1", Time: &t,
-			FieldsType: "FieldsV1", FieldsV1: &metav1.FieldsV1{Raw: []byte(fields)}}
+			FieldsType: "FieldsV1", FieldsV1: metav1.NewFieldsV1(fields)}
 	}
 	const apply, update = metav1.ManagedFieldsOperationApply, metav1.ManagedFieldsOperationUpdate
 	ours := entry("flotilla", apply, "", `{"f:data":{"f:a":{},"f:b":{}}}`, at)

@@ -108,7 +108,9 @@ func TestTimeToGreen(t *testing.T) {
 	go func() { agentDone <- Run(agentCtx, hubCreds, memberCfg, opts) }()
 	defer func() {
 		stopAgent()
-		<-agentDone
+		if err := <-agentDone; err != nil {
+			t.Errorf("agent returned %v", err)
+		}
 	}()
 	// Let the agent start (informer synced, first heartbeat) before the clock starts.
 	waitFor(t, time.Minute, "agent connected", func() (bool, string) {
