@@ -70,10 +70,14 @@ type workState struct {
 	// caught up with the write yet.
 	written       *fleetv1alpha1.WorkStatus
 	writtenOverRV string
+	// writtenRV is the resourceVersion the last write produced: a write
+	// that follows before the informer caught up goes over it, not over
+	// the informer's older one (a sure conflict, and a second's delay).
+	writtenRV string
 	// statusHeldUntil holds back the status of a new spec, applied in full
-	// but still converging, until its first re-check: most workloads are
-	// ready by then, and one write (Ready) replaces two (InProgress, then
-	// Ready). See statusHold.
+	// but still converging, until it settles or its first re-check, whichever
+	// is first: most workloads are ready by then, and one write (Ready)
+	// replaces two (InProgress, then Ready). See statusHold.
 	statusHeldUntil time.Time
 }
 
@@ -244,6 +248,9 @@ func (a *agent) sync(ctx context.Context, name string) error {
 		if isSettled {
 			st.attempt = 0
 		}
+		// While it converges, a status update of one of its objects on the
+		// member (a Deployment becoming available) asks for a look at once.
+		a.driftWatch.setConverging(name, !isSettled)
 		st.nextCheck = now.Add(recheckAfter(isSettled, st.attempt, a.opts.ResyncInterval, a.rand))
 		if !isSettled {
 			st.attempt++
@@ -259,11 +266,16 @@ func (a *agent) sync(ctx context.Context, name string) error {
 	if !onHub {
 		return nil // status waits for the hub
 	}
-	if freshApply && st.last.pass.complete() && !settled(st.last.pass) && st.nextCheck.Sub(now) <= statusHold {
+	// No hold while other Works wait for a worker: the re-check would wait
+	// behind them, and the Work's report with it.
+	if freshApply && st.last.pass.complete() && !settled(st.last.pass) && st.nextCheck.Sub(now) <= statusHold && a.queue.Len() == 0 {
 		st.statusHeldUntil = st.nextCheck
 	}
-	if now.Before(st.statusHeldUntil) {
-		return nil // reported at the re-check, with the health seen then
+	if now.Before(st.statusHeldUntil) && !settled(st.last.pass) {
+		// Reported when it settles (a look the drift watch asks for when an
+		// object's status changes) or at the hold's end, whichever is first.
+		a.queue.AddAfter(name, st.statusHeldUntil.Sub(now))
+		return nil
 	}
 	prev := hubWork.Status
 	if st.written != nil && st.writtenOverRV == hubWork.ResourceVersion {
@@ -460,7 +472,10 @@ func (a *agent) writeStatus(ctx context.Context, st *workState, hubWork *fleetv1
 	}
 	update := hubWork.DeepCopy()
 	update.Status = status
-	_, err := a.hub.updateWorkStatus(ctx, update)
+	if st.written != nil && st.writtenOverRV == hubWork.ResourceVersion && st.writtenRV != "" {
+		update.ResourceVersion = st.writtenRV // the informer is behind our own last write
+	}
+	out, err := a.hub.updateWorkStatus(ctx, update)
 	a.metrics.statusWrites.WithLabelValues(outcome(err)).Inc()
 	if err != nil {
 		if apierrors.IsConflict(err) || apierrors.IsNotFound(err) {
@@ -472,7 +487,7 @@ func (a *agent) writeStatus(ctx context.Context, st *workState, hubWork *fleetv1
 		return false, err
 	}
 	a.metrics.hubConnected.Set(1)
-	st.written, st.writtenOverRV = &status, hubWork.ResourceVersion
+	st.written, st.writtenOverRV, st.writtenRV = &status, hubWork.ResourceVersion, out.ResourceVersion
 	return true, nil
 }
 

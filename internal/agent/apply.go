@@ -2,6 +2,8 @@ package agent
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"strings"
 	"time"
@@ -10,6 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
@@ -40,6 +43,16 @@ type resourceResult struct {
 	// cause is why the object is not healthy, as seen on the member
 	// (explain); nil when healthy or when nothing more specific is known.
 	cause *health.Cause
+	// asApplied fingerprints the agent's managedFields entry on the object
+	// when it was last known to be as applied (no drift, none accepted):
+	// while the live entry is the same, nobody changed a field the agent
+	// owns, and check need not judge drift again. "" when not known.
+	asApplied string
+	// resourceVersion is the live object's when last read (or applied),
+	// at readAt (taken before the request): while the drift watch shows no
+	// other version since, check need not read it again.
+	resourceVersion string
+	readAt          time.Time
 }
 
 // applyPass is what one apply of a Work did.
@@ -82,6 +95,9 @@ type applier struct {
 	metrics *metrics
 	// objects serialises the claim and apply of one object across workers.
 	objects objectLocks
+	// watch, when set, tells which objects no one changed since they were
+	// last read; check does not read those again.
+	watch *driftWatch
 }
 
 // apply applies a Work: CRDs first (waiting until they are established),
@@ -292,6 +308,7 @@ func (a *applier) applyOne(ctx context.Context, work *fleetv1alpha1.Work, d *des
 			message: fleetv1alpha1.AnnotationReconcile + "=" + fleetv1alpha1.ReconcileDisabled + " on the manifest"}
 	}
 	defer a.objects.lock(d.ref.key())()
+	readAt := time.Now()
 	live, err := a.member.get(ctx, d.ref)
 	if err != nil && !apierrors.IsNotFound(err) {
 		a.metrics.applies.WithLabelValues(resultLabel(fleetv1alpha1.ApplyResultFailed)).Inc()
@@ -336,6 +353,9 @@ func (a *applier) applyOne(ctx context.Context, work *fleetv1alpha1.Work, d *des
 		// Applied before with this very spec: whatever differs now is drift,
 		// and Report never touches it.
 		r := resourceResult{ref: ref, result: fleetv1alpha1.ApplyResultApplied, health: health.Of(live)}
+		if live != nil {
+			r.resourceVersion, r.readAt = live.GetResourceVersion(), readAt
+		}
 		if res, ok := a.judge(ctx, d, live); ok && res.Drifted() {
 			r.setDrift(drift.Accept(res, resourceOf(d.ref), work.Spec.DriftExceptions, now))
 		}
@@ -368,9 +388,12 @@ func (a *applier) applyOne(ctx context.Context, work *fleetv1alpha1.Work, d *des
 		led.setUID(d.ref, out.GetUID())
 	}
 	ref.UID = out.GetUID()
-	r := resourceResult{ref: ref, result: fleetv1alpha1.ApplyResultApplied, health: health.Of(out), message: note}
+	r := resourceResult{ref: ref, result: fleetv1alpha1.ApplyResultApplied, health: health.Of(out), message: note,
+		resourceVersion: out.GetResourceVersion(), readAt: readAt}
 	if accepted.Accepted.Drifted() {
 		r.accepted, r.exception = &accepted.Accepted, accepted.Exception
+	} else {
+		r.asApplied = appliedFingerprint(out)
 	}
 	if inSync && (!existed || changed(live, out)) {
 		// The apply response is what was applied: judge the object as it
@@ -479,8 +502,16 @@ func (a *applier) check(ctx context.Context, work *fleetv1alpha1.Work, results [
 			continue
 		}
 		r.corrected = nil
+		if a.unchangedSinceRead(r) {
+			continue // healthy and as applied when read, and not changed since
+		}
 		r.cause = nil
+		readAt := time.Now()
 		live, err := a.member.get(ctx, r.ref)
+		r.resourceVersion, r.readAt = "", time.Time{}
+		if err == nil {
+			r.resourceVersion, r.readAt = live.GetResourceVersion(), readAt
+		}
 		switch {
 		case apierrors.IsNotFound(err) || meta.IsNoMatchError(err):
 			live = nil
@@ -505,12 +536,23 @@ func (a *applier) check(ctx context.Context, work *fleetv1alpha1.Work, results [
 			*r = skippedLive(r.ref, live) // no longer managed: no drift, no correction, no prune
 			continue
 		}
+		if live != nil && r.drift == nil && r.accepted == nil && r.asApplied != "" && r.asApplied == appliedFingerprint(live) {
+			// As applied when last seen, and nobody has changed a field the
+			// agent owns since: server-side apply moves a field changed by
+			// anyone else to them, which changes the agent's entry. No dry
+			// run needed to know there is no drift.
+			continue
+		}
+		r.asApplied = ""
 		res, ok := a.judge(ctx, d, live)
 		if !ok {
 			continue
 		}
 		split := drift.Accept(res, resourceOf(r.ref), work.Spec.DriftExceptions, now)
 		r.setDrift(split)
+		if r.drift == nil && r.accepted == nil && live != nil {
+			r.asApplied = appliedFingerprint(live)
+		}
 		if r.drift == nil || work.Spec.DriftPolicy == fleetv1alpha1.DriftPolicyReport {
 			continue
 		}
@@ -532,6 +574,10 @@ func (a *applier) check(ctx context.Context, work *fleetv1alpha1.Work, results [
 		a.metrics.applies.WithLabelValues(resultLabel(fleetv1alpha1.ApplyResultApplied)).Inc()
 		a.countCorrection(ctx, r.ref, res)
 		r.health = health.Of(out)
+		r.resourceVersion = out.GetResourceVersion()
+		if r.accepted == nil {
+			r.asApplied = appliedFingerprint(out)
+		}
 		if r.cause != nil {
 			r.health = withCause(r.health, *r.cause)
 		}
@@ -542,6 +588,25 @@ func (a *applier) check(ctx context.Context, work *fleetv1alpha1.Work, results [
 		corrected = append(corrected, *r)
 	}
 	return corrected, reapply
+}
+
+// unchangedSinceRead reports whether check can skip reading an object: it
+// was healthy and as applied (no drift, none accepted) when last read, and
+// the drift watch has seen no other version of it since.
+func (a *applier) unchangedSinceRead(r *resourceResult) bool {
+	if a.watch == nil || r.result != fleetv1alpha1.ApplyResultApplied || r.health.Status != fleetv1alpha1.HealthCurrent ||
+		r.cause != nil || r.drift != nil || r.accepted != nil || r.asApplied == "" {
+		return false
+	}
+	mw, ok := a.member.(metadataWatcher)
+	if !ok {
+		return false
+	}
+	gvr, err := mw.resourceOf(r.ref.gvk())
+	if err != nil {
+		return false
+	}
+	return a.watch.unchanged(gvr, r.ref.Namespace, r.ref.Name, r.resourceVersion, r.readAt)
 }
 
 // desiredByRef decodes a Work's valid manifests, as apply would apply them.
@@ -556,6 +621,31 @@ func (a *applier) desiredByRef(work *fleetv1alpha1.Work) map[refKey]*desiredObje
 		out[d.ref.key()] = d
 	}
 	return out
+}
+
+// appliedFingerprint identifies the agent's server-side apply entry in an
+// object's managedFields (the fields it owns, as of when): "" when it has
+// none. Another writer changing or removing a field the agent owns takes
+// that field out of the entry, so an unchanged fingerprint means the fields
+// the agent applied are as it applied them.
+func appliedFingerprint(u *unstructured.Unstructured) string {
+	for _, e := range u.GetManagedFields() {
+		if e.Manager != fleetv1alpha1.FieldManager || e.Operation != metav1.ManagedFieldsOperationApply || e.Subresource != "" {
+			continue
+		}
+		h := sha256.New()
+		h.Write([]byte(e.APIVersion))
+		h.Write([]byte{0})
+		if e.Time != nil {
+			h.Write([]byte(e.Time.UTC().Format(time.RFC3339)))
+		}
+		h.Write([]byte{0})
+		if e.FieldsV1 != nil {
+			h.Write(e.FieldsV1.GetRawBytes())
+		}
+		return string(u.GetUID()) + "/" + hex.EncodeToString(h.Sum(nil)[:16])
+	}
+	return ""
 }
 
 // changed reports whether an apply changed the live object: the result has

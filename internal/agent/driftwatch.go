@@ -74,7 +74,31 @@ type driftWatch struct {
 	users map[schema.GroupVersionResource][]string
 	// changed wakes run when the kinds changed.
 	changed chan struct{}
+	// since is when the unbroken stream of events of each watched resource
+	// began: changes after it are seen (a watch that reconnects resumes
+	// where it was; only a new list starts a new stream).
+	since map[schema.GroupVersionResource]time.Time
+	// last is the resourceVersion of the last event seen for each object.
+	last map[watchedObject]string
+	// converging are Works waiting for their objects to become healthy: a
+	// status update of one of their objects asks for a look (healthDebounce).
+	converging map[string]bool
 }
+
+// watchedObject identifies an object of a watched resource.
+type watchedObject struct {
+	gvr             schema.GroupVersionResource
+	namespace, name string
+}
+
+// maxWatchedObjects bounds the versions remembered (objects deleted while
+// a watch lasts are remembered as deleted until it restarts).
+const maxWatchedObjects = 100000
+
+// healthDebounce is how long status updates of a converging Work's objects
+// are coalesced into one look: a Deployment becoming available writes its
+// status a few times within milliseconds.
+const healthDebounce = 100 * time.Millisecond
 
 func newDriftWatch(m metadataWatcher, check func(string, time.Duration), registry prometheus.Registerer) (*driftWatch, error) {
 	d := &driftWatch{
@@ -94,6 +118,10 @@ func newDriftWatch(m metadataWatcher, check func(string, time.Duration), registr
 		due:     map[string]bool{},
 		users:   map[schema.GroupVersionResource][]string{},
 		changed: make(chan struct{}, 1),
+		since:   map[schema.GroupVersionResource]time.Time{},
+		last:    map[watchedObject]string{},
+
+		converging: map[string]bool{},
 	}
 	if err := registry.Register(d.open); err != nil {
 		return nil, fmt.Errorf("registering drift watch metrics: %w", err)
@@ -120,6 +148,7 @@ func (d *driftWatch) track(work string, inv inventory) {
 		delete(d.kinds, work)
 		delete(d.works, fleetv1alpha1.WorkLabelValue(work))
 		delete(d.due, work)
+		delete(d.converging, work)
 	} else {
 		d.kinds[work] = kinds
 		d.works[fleetv1alpha1.WorkLabelValue(work)] = work
@@ -141,6 +170,86 @@ func (d *driftWatch) takeDue(work string) bool {
 	due := d.due[work]
 	delete(d.due, work)
 	return due
+}
+
+// setConverging records whether a Work waits for its objects to become
+// healthy. Safe on a nil driftWatch.
+func (d *driftWatch) setConverging(work string, converging bool) {
+	if d == nil {
+		return
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if converging {
+		d.converging[work] = true
+	} else {
+		delete(d.converging, work)
+	}
+}
+
+// unchanged reports whether the object of gvr named namespace/name is known
+// to be as it was at resourceVersion rv, read at or after readAt: its
+// resource has been watched without a break since before readAt and no event
+// since showed it at another version. False when not known (no watch, a
+// watch started after the read). Safe on a nil driftWatch.
+func (d *driftWatch) unchanged(gvr schema.GroupVersionResource, namespace, name, rv string, readAt time.Time) bool {
+	if d == nil || rv == "" || readAt.IsZero() {
+		return false
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	since, ok := d.since[gvr]
+	if !ok || !since.Before(readAt) {
+		return false
+	}
+	last, seen := d.last[watchedObject{gvr, namespace, name}]
+	return !seen || last == rv
+}
+
+// streamStarted records that gvr's events are seen from now on; a nil
+// time forgets the resource (its watch stopped).
+func (d *driftWatch) streamStarted(gvr schema.GroupVersionResource, at time.Time) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if at.IsZero() {
+		delete(d.since, gvr)
+		for k := range d.last {
+			if k.gvr == gvr {
+				delete(d.last, k)
+			}
+		}
+		return
+	}
+	d.since[gvr] = at
+}
+
+// observe records an event's object version, and asks for a look at a
+// converging Work whose object's status changed.
+func (d *driftWatch) observe(gvr schema.GroupVersionResource, t watch.EventType, obj *metav1.PartialObjectMetadata) {
+	key := watchedObject{gvr, obj.Namespace, obj.Name}
+	d.mu.Lock()
+	if len(d.last) >= maxWatchedObjects {
+		// Bounded memory: forget every version, and so know nothing
+		// unchanged that was read before now.
+		clear(d.last)
+		for r := range d.since {
+			d.since[r] = time.Now()
+		}
+	}
+	if t == watch.Deleted {
+		d.last[key] = "deleted"
+	} else {
+		d.last[key] = obj.ResourceVersion
+	}
+	work, known := d.works[obj.Labels[fleetv1alpha1.LabelWork]]
+	health := known && t == watch.Modified && d.converging[work] && !ownWrite(obj.ManagedFields)
+	if health {
+		d.due[work] = true
+	}
+	d.mu.Unlock()
+	if health {
+		d.check(work, healthDebounce)
+	}
 }
 
 // request asks for a check of the Work a LabelWork value names, after the
@@ -264,12 +373,20 @@ func (d *driftWatch) resources(log logr.Logger) (map[schema.GroupVersionResource
 // not seen.
 func (d *driftWatch) watch(ctx context.Context, gvr schema.GroupVersionResource) {
 	log := logr.FromContextOrDiscard(ctx)
+	defer d.streamStarted(gvr, time.Time{})
 	backoff := d.backoff
 	rv, listed := "", false
 	for ctx.Err() == nil {
 		var err error
 		if rv == "" {
+			// A new stream: what changed before it is not seen. Stamped
+			// before the list, so a read after this time is covered.
+			d.streamStarted(gvr, time.Time{})
+			listedAt := time.Now()
 			rv, err = d.member.currentVersion(ctx, gvr, driftWatchSelector)
+			if err == nil {
+				d.streamStarted(gvr, listedAt)
+			}
 			if err == nil && listed {
 				d.requestAll(gvr)
 			}
@@ -328,7 +445,12 @@ func (d *driftWatch) follow(ctx context.Context, gvr schema.GroupVersionResource
 			if !ok {
 				return rv, fmt.Errorf("unexpected %T in a metadata watch", ev.Object)
 			}
+			if ev.Type == watch.Bookmark {
+				rv = obj.ResourceVersion
+				continue
+			}
 			rv = obj.ResourceVersion
+			d.observe(gvr, ev.Type, obj)
 			if wantsCheck(ev.Type, obj) {
 				d.request(obj.Labels[fleetv1alpha1.LabelWork])
 			}
@@ -371,6 +493,27 @@ func ownOrStatusWrite(entries []metav1.ManagedFieldsEntry) bool {
 		}
 		own := e.Manager == fleetv1alpha1.FieldManager && e.Operation == metav1.ManagedFieldsOperationApply
 		if !own && e.Subresource != "status" {
+			return false
+		}
+	}
+	return true
+}
+
+// ownWrite reports whether the newest managedFields entries are the
+// agent's apply alone.
+func ownWrite(entries []metav1.ManagedFieldsEntry) bool {
+	var newest time.Time
+	for _, e := range entries {
+		if e.Time != nil && e.Time.After(newest) {
+			newest = e.Time.Time
+		}
+	}
+	if newest.IsZero() {
+		return false
+	}
+	for _, e := range entries {
+		if e.Time != nil && e.Time.Time.Equal(newest) &&
+			(e.Manager != fleetv1alpha1.FieldManager || e.Operation != metav1.ManagedFieldsOperationApply) {
 			return false
 		}
 	}

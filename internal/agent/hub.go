@@ -40,6 +40,13 @@ type hubClient struct {
 	lease   *coordinationv1.Lease
 }
 
+// The hub client's rate limit for Works and their status, unless the
+// kubeconfig sets one. Heartbeats and Events keep client-go's default.
+const (
+	hubStatusQPS   = 20
+	hubStatusBurst = 100
+)
+
 func newHubClient(config *rest.Config, cluster string) (*hubClient, error) {
 	// A scheme with Flotilla's kinds only: the agent decodes nothing else from the hub.
 	scheme := runtime.NewScheme()
@@ -53,6 +60,13 @@ func newHubClient(config *rest.Config, cluster string) (*hubClient, error) {
 	fleetConfig.NegotiatedSerializer = serializer.NewCodecFactory(scheme).WithoutConversion()
 	if fleetConfig.UserAgent == "" {
 		fleetConfig.UserAgent = "flotilla-agent"
+	}
+	if fleetConfig.QPS == 0 {
+		// Work status writes: client-go's default 5 a second made 50 Works
+		// applied together wait 8 s for their first reports. A burst of one
+		// write per Work of a large member goes out at once; the hub's API
+		// Priority and Fairness queues agents fairly among themselves.
+		fleetConfig.QPS, fleetConfig.Burst = hubStatusQPS, hubStatusBurst
 	}
 	fleet, err := rest.RESTClientFor(fleetConfig)
 	if err != nil {

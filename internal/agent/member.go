@@ -104,15 +104,25 @@ type apiMember struct {
 	lastReset time.Time
 }
 
+// The member client's rate limit, unless the kubeconfig sets one.
+const (
+	memberQPS   = 300
+	memberBurst = 600
+)
+
 // minKindResetInterval bounds rediscovery when manifests name unknown kinds.
 const minKindResetInterval = 10 * time.Second
 
 func newAPIMember(config *rest.Config) (*apiMember, error) {
 	config = rest.CopyConfig(config)
-	// A full re-apply of 500 objects is ~1000 requests; client-go's default
-	// 5 QPS would take minutes. The member is the agent's own cluster.
+	// A full apply of 500 objects is ~1000 requests (a read and an apply
+	// each); client-go's default 5 QPS would take minutes, and 50 took 20 s
+	// (docs/benchmarks.md). The member is the agent's own cluster, its only
+	// client of this kind, and its API server guards itself (API Priority
+	// and Fairness queues the agent with other workloads): the client-side
+	// limit is only a bound on a runaway loop, not the pace of a rollout.
 	if config.QPS == 0 {
-		config.QPS, config.Burst = 50, 300
+		config.QPS, config.Burst = memberQPS, memberBurst
 	}
 	// No request to the member may hang a worker forever. The drift
 	// watches, which are long-lived, have a client of their own.

@@ -113,6 +113,7 @@ func newAgent(ctx context.Context, opts Options, h *hubClient, m member) (*agent
 		if err != nil {
 			return nil, err
 		}
+		a.applier.watch = a.driftWatch
 	}
 	return a, nil
 }
