@@ -478,30 +478,22 @@ func wantsCheck(t watch.EventType, obj *metav1.PartialObjectMetadata) bool {
 // change by someone else within the second of the agent's apply counts as
 // someone else's.
 func ownOrStatusWrite(entries []metav1.ManagedFieldsEntry) bool {
-	var newest time.Time
-	for _, e := range entries {
-		if e.Time != nil && e.Time.After(newest) {
-			newest = e.Time.Time
-		}
-	}
-	if newest.IsZero() {
-		return false
-	}
-	for _, e := range entries {
-		if e.Time == nil || !e.Time.Time.Equal(newest) {
-			continue
-		}
-		own := e.Manager == fleetv1alpha1.FieldManager && e.Operation == metav1.ManagedFieldsOperationApply
-		if !own && e.Subresource != "status" {
-			return false
-		}
-	}
-	return true
+	return newestAre(entries, func(e metav1.ManagedFieldsEntry) bool { return ownApply(e) || e.Subresource == "status" })
 }
 
 // ownWrite reports whether the newest managedFields entries are the
 // agent's apply alone.
 func ownWrite(entries []metav1.ManagedFieldsEntry) bool {
+	return newestAre(entries, ownApply)
+}
+
+func ownApply(e metav1.ManagedFieldsEntry) bool {
+	return e.Manager == fleetv1alpha1.FieldManager && e.Operation == metav1.ManagedFieldsOperationApply
+}
+
+// newestAre reports whether every entry of the newest time satisfies ok;
+// false when no entry has a time.
+func newestAre(entries []metav1.ManagedFieldsEntry, ok func(metav1.ManagedFieldsEntry) bool) bool {
 	var newest time.Time
 	for _, e := range entries {
 		if e.Time != nil && e.Time.After(newest) {
@@ -512,8 +504,7 @@ func ownWrite(entries []metav1.ManagedFieldsEntry) bool {
 		return false
 	}
 	for _, e := range entries {
-		if e.Time != nil && e.Time.Time.Equal(newest) &&
-			(e.Manager != fleetv1alpha1.FieldManager || e.Operation != metav1.ManagedFieldsOperationApply) {
+		if e.Time != nil && e.Time.Time.Equal(newest) && !ok(e) {
 			return false
 		}
 	}

@@ -30,15 +30,10 @@ func TestVerdictOutputs(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			s, err := simulate.Parse(data)
+			o, err := simulate.PlayToObjects(data, "app-2")
 			if err != nil {
 				t.Fatal(err)
 			}
-			res, err := simulate.Run(s, simulate.Options{NoTrace: true})
-			if err != nil {
-				t.Fatal(err)
-			}
-			o := simulate.ObjectsOf(s, res, "app-2")
 			var rolloutOut, statusOut bytes.Buffer
 			printRolloutStatus(&rolloutOut, &o.Rollout, o.Now)
 			v := fleetview.Build(fleetview.Snapshot{Now: o.Now, Clusters: o.Clusters, Works: o.Works,

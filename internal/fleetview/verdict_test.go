@@ -24,15 +24,10 @@ func verdictSnapshot(t *testing.T, scenario string) Snapshot {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := simulate.Parse(data)
+	o, err := simulate.PlayToObjects(data, "app-2")
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := simulate.Run(s, simulate.Options{NoTrace: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	o := simulate.ObjectsOf(s, res, "app-2")
 	return Snapshot{Now: o.Now, Clusters: o.Clusters, Works: o.Works, Rollouts: []fleetv1alpha1.Rollout{o.Rollout},
 		Promises: []fleetv1alpha1.Promise{o.Promise}}
 }

@@ -85,3 +85,17 @@ func work(promise, cluster, ns, instance, rev, applied string, h rollout.Health,
 	}
 	return w
 }
+
+// PlayToObjects parses a scenario, runs it without a trace and returns the
+// hub's objects at its end, the Rollout named name.
+func PlayToObjects(scenario []byte, name string) (Objects, error) {
+	s, err := Parse(scenario)
+	if err != nil {
+		return Objects{}, err
+	}
+	res, err := Run(s, Options{NoTrace: true})
+	if err != nil {
+		return Objects{}, err
+	}
+	return ObjectsOf(s, res, name), nil
+}
