@@ -54,8 +54,37 @@ func newRootCommand() *cobra.Command {
 	root.AddCommand(newVersionCommand(), newAgentCommand())
 	root.AddCommand(platformCommands()...)
 	root.InitDefaultCompletionCmd() // now, so that the rule below covers it too
+	root.SetHelpCommand(newHelpCommand(root))
 	requireSubcommands(root)
 	return root
+}
+
+// newHelpCommand is `flotilla help [command]`. Cobra's own prints "Unknown
+// help topic" and exits 0; this one refuses an unknown topic like an unknown
+// command: an error naming it, the nearest commands, exit code 1.
+func newHelpCommand(root *cobra.Command) *cobra.Command {
+	return &cobra.Command{
+		Use:   "help [command]",
+		Short: "Help about any command",
+		Long:  "Help provides help for any command in the application: flotilla help [path to command].",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			target, rest, err := root.Find(args)
+			if err != nil || len(rest) > 0 {
+				parent := target
+				if parent == nil {
+					parent = root
+				}
+				word := ""
+				if len(rest) > 0 {
+					word = rest[0]
+				} else if len(args) > 0 {
+					word = args[len(args)-1]
+				}
+				return unknownSubcommand(parent, []string{word})
+			}
+			return target.Help()
+		},
+	}
 }
 
 // addLogFlags adds -v/--log-level, the one logging flag help shows. zap's own
