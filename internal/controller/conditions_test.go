@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
@@ -13,10 +14,17 @@ func TestSetCondition(t *testing.T) {
 	var conds []metav1.Condition
 	SetCondition(&conds, metav1.Condition{Type: "Ready", Status: metav1.ConditionFalse, Reason: "Down", Message: "down for 1s", ObservedGeneration: 1}, t0)
 
-	// Same status and reason: nothing changes, not even the message.
-	SetCondition(&conds, metav1.Condition{Type: "Ready", Status: metav1.ConditionFalse, Reason: "Down", Message: "down for 9s", ObservedGeneration: 1}, t0.Add(8*time.Second))
-	if c := meta.FindStatusCondition(conds, "Ready"); c.Message != "down for 1s" || !c.LastTransitionTime.Time.Equal(t0) {
-		t.Errorf("unchanged condition was rewritten: %+v", c)
+	// The same condition: nothing changes.
+	before := append([]metav1.Condition(nil), conds...)
+	SetCondition(&conds, metav1.Condition{Type: "Ready", Status: metav1.ConditionFalse, Reason: "Down", Message: "down for 1s", ObservedGeneration: 1}, t0.Add(8*time.Second))
+	if !equality.Semantic.DeepEqual(before, conds) {
+		t.Errorf("an unchanged condition was rewritten: %+v", conds)
+	}
+	// Same status and reason, another message: the message says what is
+	// true now, the transition time stays.
+	SetCondition(&conds, metav1.Condition{Type: "Ready", Status: metav1.ConditionFalse, Reason: "Down", Message: "down: override b", ObservedGeneration: 1}, t0.Add(8*time.Second))
+	if c := meta.FindStatusCondition(conds, "Ready"); c.Message != "down: override b" || !c.LastTransitionTime.Time.Equal(t0) {
+		t.Errorf("after a new message: %+v", c)
 	}
 	// New generation: message and generation refresh, the transition time stays.
 	SetCondition(&conds, metav1.Condition{Type: "Ready", Status: metav1.ConditionFalse, Reason: "Down", Message: "down for 20s", ObservedGeneration: 2}, t0.Add(20*time.Second))

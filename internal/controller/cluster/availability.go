@@ -71,8 +71,9 @@ func availability(hb *heartbeat, now time.Time, graceOverride time.Duration) jud
 			RequeueAfter: expiry.Sub(now),
 		}
 	}
-	msg := fmt.Sprintf("no heartbeat for %s (last at %s, grace %s)",
-		now.Sub(hb.Seen).Round(time.Second), hb.Seen.UTC().Format(time.RFC3339), grace)
+	// No age in the message: it would change on every reconcile, and each
+	// change is a status write (lastHeartbeatTime and the CLI show the age).
+	msg := fmt.Sprintf("no heartbeat since %s (grace %s)", hb.Seen.UTC().Format(time.RFC3339), grace)
 	return judgement{
 		Availability: fleetv1alpha1.ClusterAvailabilityOffline,
 		Conditions:   conditions(metav1.ConditionFalse, fleetv1alpha1.ReasonHeartbeatMissed, msg),

@@ -167,7 +167,7 @@ func TestAvailabilityFollowsTheAgentLease(t *testing.T) {
 		t.Errorf("lastHeartbeatTime = %v, want when the hub saw the last renewal (written %s)", seen, last)
 	}
 	cond := meta.FindStatusCondition(offline.Status.Conditions, fleetv1alpha1.ConditionOffline)
-	if cond == nil || cond.Status != metav1.ConditionTrue || !strings.Contains(cond.Message, "no heartbeat for") {
+	if cond == nil || cond.Status != metav1.ConditionTrue || !strings.Contains(cond.Message, "no heartbeat since") {
 		t.Errorf("Offline condition = %+v", cond)
 	}
 	checkGauge(t, registry, fleetv1alpha1.ClusterAvailabilityOffline, 1)

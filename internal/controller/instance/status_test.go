@@ -221,3 +221,32 @@ func TestNewStatusSpecApplied(t *testing.T) {
 		})
 	}
 }
+
+// TestNewStatusMessagesFollowTheCause: a condition whose status and reason
+// stay the same still says what is true now. Two refused Overrides in a row
+// (the same reason, PatchNotAllowed) once left Ready naming the deleted one,
+// and "1 of 3 clusters ready" stayed while more became ready.
+func TestNewStatusMessagesFollowTheCause(t *testing.T) {
+	now := time.Date(2031, 1, 2, 3, 4, 5, 0, time.UTC)
+	three := placement.Result{Clusters: []string{"c1", "c2", "c3"}}
+	o := observation{placement: three, works: []fleetv1alpha1.Work{
+		testWork("c1", "r1", "healthy"), testWork("c2", "r1", ""), testWork("c3", "r1", "")}}
+	st := newStatus(fleetv1alpha1.InstanceStatus{}, 1, o, now)
+	o.works[1] = testWork("c2", "r1", "healthy")
+	st = newStatus(st, 1, o, now.Add(time.Second))
+	if c := meta.FindStatusCondition(st.Conditions, fleetv1alpha1.ConditionReady); c.Reason != fleetv1alpha1.ReasonProgressing || c.Message != "2 of 3 clusters ready" {
+		t.Errorf("Ready after a second cluster became ready: %+v", c)
+	}
+
+	refused := func(override string) observation {
+		return observation{placement: three, renderErrors: map[string]error{
+			"c1": &render.OverrideError{Override: override, Reason: "the patch sets apiVersion"}}}
+	}
+	st = newStatus(fleetv1alpha1.InstanceStatus{}, 1, refused("team/rekind"), now)
+	st = newStatus(st, 1, refused("team/retype"), now.Add(time.Second))
+	for _, typ := range []string{fleetv1alpha1.ConditionReady, fleetv1alpha1.ConditionStalled} {
+		if c := meta.FindStatusCondition(st.Conditions, typ); !strings.Contains(c.Message, "team/retype") {
+			t.Errorf("%s names an Override that no longer applies: %+v", typ, c)
+		}
+	}
+}
