@@ -10,7 +10,7 @@ GOLANGCI_LINT := $(GO) run github.com/golangci/golangci-lint/v2/cmd/golangci-lin
 TEST_TIMEOUT ?= 25m
 DEMO_DIR ?= .flotilla-demo
 
-.PHONY: all build build-agent tools chromium generate fmt vet lint verify test demo bench bench-agent bench-agent-green bench-promise clean
+.PHONY: all build build-agent tools chromium prometheus generate fmt vet lint verify test demo bench bench-agent bench-agent-green bench-promise clean
 
 all: build
 
@@ -28,16 +28,26 @@ build-agent:
 tools:
 	hack/build-kube.sh >/dev/null
 
-## chromium: Debian's chromium for the dashboard's browser tests, installed when missing
-## (as root, with apt-get); if that fails the tests install it themselves or skip loudly
-chromium:
-	@if [ ! -x /usr/bin/chromium ]; then \
-	  echo "installing Debian's chromium for the dashboard's browser tests"; \
+# debian_package installs Debian's package $(1) when $(2) is missing (as root, with apt-get,
+# updating the package lists if the first try fails); $(3) are the tests that need it, which
+# install it themselves or skip loudly if this fails.
+define debian_package
+	@if [ ! -x $(2) ]; then \
+	  echo "installing Debian's $(1) for $(3)"; \
 	  export DEBIAN_FRONTEND=noninteractive; \
-	  { apt-get install -y -qq --no-install-recommends chromium >/dev/null \
-	    || { apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium >/dev/null; }; } \
-	    || echo "WARNING: could not install chromium; the dashboard's browser tests will skip"; \
+	  { apt-get install -y -qq --no-install-recommends $(1) >/dev/null \
+	    || { apt-get update -qq && apt-get install -y -qq --no-install-recommends $(1) >/dev/null; }; } \
+	    || echo "WARNING: could not install $(1); $(3) will skip"; \
 	fi
+endef
+
+## chromium: Debian's chromium for the dashboard's browser tests, installed when missing
+chromium:
+	$(call debian_package,chromium,/usr/bin/chromium,the dashboard's browser tests)
+
+## prometheus: Debian's prometheus for the verification checks' tests, installed when missing
+prometheus:
+	$(call debian_package,prometheus,/usr/bin/prometheus,the verification checks' tests)
 
 ## generate: deepcopy and CRDs from api/ (controller-gen), a copy of the CRDs for the Helm chart,
 ## then the generated docs: the field tables of docs/reference/*.md (from the CRDs) and the
@@ -69,7 +79,7 @@ verify: generate
 
 ## test: every test, against real control planes (builds the tools first), then
 ## a check that none of this run's control-plane processes outlived its test
-test: tools chromium
+test: tools chromium prometheus
 	$(GO) build -tags agent -o /dev/null ./cmd/flotilla
 	run_dir=$$(mktemp -d -t flotilla-test-run.XXXXXX); \
 	  status=0; TMPDIR=$$run_dir $(GO) test -timeout $(TEST_TIMEOUT) ./... || status=$$?; \

@@ -3,12 +3,10 @@ package dashboard
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"image"
 	"image/png"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -16,6 +14,8 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/flotilla-dev/flotilla/internal/testenv"
 )
 
 // The browser tests drive Debian's chromium in headless mode through the
@@ -29,80 +29,12 @@ const chromiumPath = "/usr/bin/chromium"
 var chromiumFlags = []string{"headless", "no-sandbox", "disable-gpu", "disable-background-networking",
 	"disable-component-update", "disable-sync"}
 
-var (
-	chromiumOnce sync.Once
-	chromiumErr  error
-)
 
-// needChromium returns the browser's path. Once per test binary it installs
-// Debian's chromium package when the browser is missing (as root, through
-// apt-get, updating the package lists if the first try fails). Only if
-// that fails is the test skipped, with a message nobody can miss.
+// needChromium returns the browser's path, installing Debian's chromium
+// package when it is missing (or skipping the test loudly if that fails).
 func needChromium(t *testing.T) string {
 	t.Helper()
-	chromiumOnce.Do(func() { chromiumErr = installChromium(t, chromiumPath, "apt-get") })
-	if chromiumErr != nil {
-		msg := fmt.Sprintf("SKIPPING BROWSER TEST %s: %s is missing and could not be installed: %v", t.Name(), chromiumPath, chromiumErr)
-		banner := strings.Repeat("!", 78)
-		fmt.Fprintf(os.Stderr, "\n%s\n%s\n%s\n\n", banner, msg, banner)
-		t.Skip(msg)
-	}
-	return chromiumPath
-}
-
-// installChromium installs Debian's chromium package with aptGet unless
-// path exists.
-func installChromium(t *testing.T, path, aptGet string) error {
-	if _, err := os.Stat(path); err == nil {
-		return nil
-	}
-	if _, err := exec.LookPath(aptGet); err != nil {
-		return fmt.Errorf("no apt-get to install Debian's chromium package with: %w", err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
-	defer cancel()
-	run := func(args ...string) error {
-		start := time.Now()
-		cmd := exec.CommandContext(ctx, aptGet, args...)
-		cmd.Env = append(os.Environ(), "DEBIAN_FRONTEND=noninteractive")
-		out, err := cmd.CombinedOutput()
-		t.Logf("apt-get %s: %s (%v)", strings.Join(args, " "), time.Since(start).Round(time.Second), err)
-		if err != nil {
-			return fmt.Errorf("apt-get %s: %w: %s", strings.Join(args, " "), err, lastLines(out, 5))
-		}
-		return nil
-	}
-	install := []string{"install", "-y", "--no-install-recommends", "chromium"}
-	if err := run(install...); err != nil {
-		// The package lists may be missing or stale.
-		if uerr := run("update"); uerr != nil {
-			return errors.Join(err, uerr)
-		}
-		if err := run(install...); err != nil {
-			return err
-		}
-	}
-	if _, err := os.Stat(path); err != nil {
-		return fmt.Errorf("chromium was installed, but not as %s: %w", path, err)
-	}
-	return nil
-}
-
-// Without apt-get, the install says why it cannot be done (and the browser
-// tests skip with that reason).
-func TestInstallChromiumWithoutAptGetSaysWhy(t *testing.T) {
-	err := installChromium(t, filepath.Join(t.TempDir(), "chromium"), "flotilla-test-no-such-apt-get")
-	if err == nil || !strings.Contains(err.Error(), "no apt-get") {
-		t.Errorf("install without apt-get: %v", err)
-	}
-	if err := installChromium(t, os.Args[0], "flotilla-test-no-such-apt-get"); err != nil {
-		t.Errorf("a browser that exists is not installed again, yet: %v", err)
-	}
-}
-
-func lastLines(b []byte, n int) string {
-	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
-	return strings.Join(lines[max(0, len(lines)-n):], "\n")
+	return testenv.NeedDebianPackage(t, "chromium", chromiumPath)
 }
 
 // browser is a headless chromium tab for one test.

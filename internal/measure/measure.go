@@ -1,0 +1,63 @@
+package measure
+
+import (
+	"context"
+	"time"
+
+	"github.com/flotilla-dev/flotilla/internal/verify"
+)
+
+// Metric takes one measurement of a metric check: it runs query on prom at
+// now and judges the result with cond. An error reaching or asking the
+// endpoint is an Inconclusive measurement that says why.
+func Metric(ctx context.Context, prom *Prometheus, cond *verify.Condition, query string, now time.Time) verify.Measurement {
+	result, err := prom.Query(ctx, query, now)
+	if err != nil {
+		return verify.Measurement{At: now, Outcome: verify.Inconclusive, Message: err.Error()}
+	}
+	return judge(cond, result, now)
+}
+
+// HTTP takes one measurement of an HTTP check.
+func HTTP(ctx context.Context, check *HTTPCheck, cond *verify.Condition, now time.Time) verify.Measurement {
+	result, err := check.Do(ctx)
+	if err != nil {
+		return verify.Measurement{At: now, Outcome: verify.Inconclusive, Message: err.Error()}
+	}
+	return judge(cond, result, now)
+}
+
+func judge(cond *verify.Condition, result any, now time.Time) verify.Measurement {
+	outcome, value, err := cond.Judge(result)
+	m := verify.Measurement{At: now, Outcome: outcome, Value: value}
+	if err != nil {
+		m.Message = err.Error()
+	}
+	return m
+}
+
+// MetricEach measures one query per cluster (queries[i] for cluster i) with
+// at most parallel queries in flight, all judged at now: a wave's
+// per-cluster checks in one pass.
+func MetricEach(ctx context.Context, prom *Prometheus, cond *verify.Condition, queries []string, now time.Time, parallel int) []verify.Measurement {
+	out := make([]verify.Measurement, len(queries))
+	next := make(chan int)
+	done := make(chan struct{})
+	parallel = max(1, min(parallel, len(queries)))
+	for range parallel {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			for i := range next {
+				out[i] = Metric(ctx, prom, cond, queries[i], now)
+			}
+		}()
+	}
+	for i := range queries {
+		next <- i
+	}
+	close(next)
+	for range parallel {
+		<-done
+	}
+	return out
+}

@@ -1,0 +1,153 @@
+package verify
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/google/cel-go/cel"
+	"github.com/google/cel-go/common/types"
+)
+
+// maxConditionLength bounds a condition's source; the API enforces the same.
+const maxConditionLength = 1024
+
+// conditionCostLimit bounds one evaluation (CEL's cost units); a condition
+// over a 10,000-sample vector stays well inside it.
+const conditionCostLimit = 1_000_000
+
+// maxJSONBody is the largest HTTP body the condition sees parsed as `json`.
+const maxJSONBody = 64 << 10
+
+// Condition is a check's compiled success condition: a CEL expression over
+// `result` that is true when the measurement passes.
+//
+//   - Metric: result is the list of the vector's values (list(double)), and
+//     samples the list of {"labels": map(string, string), "value": double}.
+//     Example: result.size() > 0 && result[0] < 0.05.
+//   - HTTP: result is {"code": int, "body": string, "latencySeconds":
+//     double, "json": the body parsed as JSON, or null}. Example:
+//     result.code == 200 && result.latencySeconds < 0.5.
+//   - Job: result is {"succeeded": bool, "logTail": string}. Unset, a Job
+//     check passes when the Job succeeded.
+type Condition struct {
+	kind    Kind
+	source  string
+	program cel.Program
+}
+
+// DefaultJobCondition is a Job check's condition when it declares none.
+const DefaultJobCondition = "result.succeeded"
+
+// Compile type-checks source as the condition of a check of kind.
+func Compile(kind Kind, source string) (*Condition, error) {
+	source = strings.TrimSpace(source)
+	if source == "" && kind == KindJob {
+		source = DefaultJobCondition
+	}
+	if source == "" {
+		return nil, errors.New("a check needs a condition")
+	}
+	if len(source) > maxConditionLength {
+		return nil, fmt.Errorf("the condition is %d bytes, more than %d", len(source), maxConditionLength)
+	}
+	var vars []cel.EnvOption
+	switch kind {
+	case KindMetric:
+		vars = []cel.EnvOption{
+			cel.Variable("result", cel.ListType(cel.DoubleType)),
+			cel.Variable("samples", cel.ListType(cel.MapType(cel.StringType, cel.DynType))),
+		}
+	case KindHTTP, KindJob:
+		vars = []cel.EnvOption{cel.Variable("result", cel.MapType(cel.StringType, cel.DynType))}
+	default:
+		return nil, fmt.Errorf("unknown check kind %q", kind)
+	}
+	env, err := cel.NewEnv(vars...)
+	if err != nil {
+		return nil, err
+	}
+	ast, iss := env.Compile(source)
+	if iss.Err() != nil {
+		return nil, fmt.Errorf("condition %q: %w", source, iss.Err())
+	}
+	if ast.OutputType() != cel.BoolType && ast.OutputType() != cel.DynType {
+		return nil, fmt.Errorf("condition %q is %s, not bool", source, ast.OutputType())
+	}
+	prg, err := env.Program(ast, cel.CostLimit(conditionCostLimit))
+	if err != nil {
+		return nil, fmt.Errorf("condition %q: %w", source, err)
+	}
+	return &Condition{kind: kind, source: source, program: prg}, nil
+}
+
+// String is the condition's source.
+func (c *Condition) String() string { return c.source }
+
+// Judge evaluates the condition over result (a MetricResult, HTTPResult or
+// JobResult, matching the check's kind) and returns the measurement's outcome
+// and printable value. No data, an evaluation error or a non-bool answer is
+// Inconclusive: a check never passes on a result it could not judge.
+func (c *Condition) Judge(result any) (Outcome, string, error) {
+	vars, err := c.variables(result)
+	if err != nil {
+		return Inconclusive, "", err
+	}
+	shown := Describe(result)
+	if m, ok := result.(MetricResult); ok && len(m.Samples) == 0 {
+		return Inconclusive, shown, errors.New("the query returned no data")
+	}
+	out, _, err := c.program.Eval(vars)
+	if err != nil {
+		return Inconclusive, shown, fmt.Errorf("evaluating %q: %w", c.source, err)
+	}
+	pass, ok := out.(types.Bool)
+	if !ok {
+		return Inconclusive, shown, fmt.Errorf("condition %q returned %v, not a bool", c.source, out.Type())
+	}
+	if pass {
+		return Passed, shown, nil
+	}
+	return Failed, shown, nil
+}
+
+// variables are the CEL activation for result.
+func (c *Condition) variables(result any) (map[string]any, error) {
+	switch r := result.(type) {
+	case MetricResult:
+		if c.kind != KindMetric {
+			break
+		}
+		values := make([]float64, len(r.Samples))
+		samples := make([]map[string]any, len(r.Samples))
+		for i, s := range r.Samples {
+			values[i] = s.Value
+			labels := s.Labels
+			if labels == nil {
+				labels = map[string]string{}
+			}
+			samples[i] = map[string]any{"labels": labels, "value": s.Value}
+		}
+		return map[string]any{"result": values, "samples": samples}, nil
+	case HTTPResult:
+		if c.kind != KindHTTP {
+			break
+		}
+		var parsed any
+		if len(r.Body) <= maxJSONBody {
+			if err := json.Unmarshal([]byte(r.Body), &parsed); err != nil {
+				parsed = nil
+			}
+		}
+		return map[string]any{"result": map[string]any{
+			"code": int64(r.Code), "body": r.Body, "latencySeconds": r.Latency.Seconds(), "json": parsed,
+		}}, nil
+	case JobResult:
+		if c.kind != KindJob {
+			break
+		}
+		return map[string]any{"result": map[string]any{"succeeded": r.Succeeded, "logTail": r.LogTail}}, nil
+	}
+	return nil, fmt.Errorf("a %s check cannot judge a %T", c.kind, result)
+}

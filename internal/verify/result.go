@@ -1,0 +1,89 @@
+package verify
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Kind is what a check measures.
+type Kind string
+
+const (
+	// KindMetric is a PromQL instant query; its result is the vector's values.
+	KindMetric Kind = "Metric"
+	// KindHTTP is a request to an endpoint; its result is the response.
+	KindHTTP Kind = "HTTP"
+	// KindJob is a test Job; its result is whether it succeeded.
+	KindJob Kind = "Job"
+)
+
+// Sample is one element of a metric query's result.
+type Sample struct {
+	Labels map[string]string
+	Value  float64
+}
+
+// MetricResult is an instant query's result: a scalar is one sample without
+// labels. Samples are in the order Prometheus returned them.
+type MetricResult struct {
+	Samples []Sample
+}
+
+// HTTPResult is an HTTP check's response.
+type HTTPResult struct {
+	Code    int
+	Body    string
+	Latency time.Duration
+}
+
+// JobResult is a test Job's outcome; LogTail is the end of its Pod's log.
+type JobResult struct {
+	Succeeded bool
+	LogTail   string
+}
+
+// maxShown bounds how much of a result a measurement's Value keeps: it is
+// shown in the Rollout's status and Events.
+const maxShown = 200
+
+// Describe is a short, printable form of a result, for a measurement's Value.
+func Describe(result any) string {
+	var s string
+	switch r := result.(type) {
+	case MetricResult:
+		values := make([]string, len(r.Samples))
+		for i, smp := range r.Samples {
+			values[i] = strconv.FormatFloat(smp.Value, 'g', 6, 64)
+		}
+		s = "[" + strings.Join(values, ", ") + "]"
+	case HTTPResult:
+		s = fmt.Sprintf("HTTP %d in %s", r.Code, r.Latency.Round(time.Millisecond))
+	case JobResult:
+		s = "the Job failed"
+		if r.Succeeded {
+			s = "the Job succeeded"
+		}
+		if tail := strings.TrimSpace(r.LogTail); tail != "" {
+			s += ": " + tail
+		}
+	default:
+		s = fmt.Sprintf("%v", result)
+	}
+	return truncate(s, maxShown)
+}
+
+// truncate cuts s to at most n bytes on a rune boundary, marking the cut.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	cut := n - len("…")
+	for cut > 0 && !utf8RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
+}
+
+func utf8RuneStart(b byte) bool { return b&0xC0 != 0x80 }
