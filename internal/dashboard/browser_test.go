@@ -29,7 +29,6 @@ const chromiumPath = "/usr/bin/chromium"
 var chromiumFlags = []string{"headless", "no-sandbox", "disable-gpu", "disable-background-networking",
 	"disable-component-update", "disable-sync"}
 
-
 // needChromium returns the browser's path, installing Debian's chromium
 // package when it is missing (or skipping the test loudly if that fails).
 func needChromium(t *testing.T) string {
