@@ -80,7 +80,7 @@ func (p *Prometheus) waitReady(timeout time.Duration) error {
 	defer cancel()
 	for {
 		if done, err := p.proc.exited(); done {
-			return fmt.Errorf("exited: %v", err)
+			return fmt.Errorf("exited: %w", err)
 		}
 		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, p.URL+"/-/ready", nil)
 		if resp, err := http.DefaultClient.Do(req); err == nil {
