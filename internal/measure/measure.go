@@ -61,3 +61,13 @@ func MetricEach(ctx context.Context, prom *Prometheus, cond *verify.Condition, q
 	}
 	return out
 }
+
+// Job takes one measurement of a test Job check: it runs the Job and judges
+// its result with cond.
+func Job(ctx context.Context, check *JobCheck, cond *verify.Condition, now time.Time) verify.Measurement {
+	result, err := check.Run(ctx)
+	if err != nil {
+		return verify.Measurement{At: now, Outcome: verify.Inconclusive, Message: err.Error()}
+	}
+	return judge(cond, result, now)
+}
