@@ -58,6 +58,19 @@ type Options struct {
 	LeaderElect bool
 	// LeaderElectionNamespace holds the leader Lease; defaults to the in-cluster namespace.
 	LeaderElectionNamespace string
+	// LeaseDuration is how long a standby waits, after the leader's last
+	// renewal, before it takes the Lease over: the takeover time after a
+	// leader dies without releasing it (a crash, SIGKILL, a lost node). A
+	// leader that stops cleanly releases it, and a standby takes over at its
+	// next retry. Zero means DefaultLeaseDuration.
+	LeaseDuration time.Duration
+	// RenewDeadline is how long the leader keeps trying to renew before it
+	// gives up leading (and the process exits); shorter than LeaseDuration.
+	// Zero means DefaultRenewDeadline.
+	RenewDeadline time.Duration
+	// RetryPeriod is how often replicas try to acquire or renew the Lease.
+	// Zero means DefaultRetryPeriod.
+	RetryPeriod time.Duration
 	// InstallCRDs makes the hub install or upgrade Flotilla's CRDs before starting.
 	InstallCRDs bool
 
@@ -96,6 +109,40 @@ const (
 
 // LeaderElectionID names the Lease hub replicas compete for.
 const LeaderElectionID = "flotilla-hub.fleet.flotilla.dev"
+
+// Defaults of the leader election's timings: controller-runtime's and
+// kube-controller-manager's. A standby takes over at most LeaseDuration +
+// RetryPeriod after a leader died without releasing the Lease.
+const (
+	DefaultLeaseDuration = 15 * time.Second
+	DefaultRenewDeadline = 10 * time.Second
+	DefaultRetryPeriod   = 2 * time.Second
+)
+
+// leaderElectionTimings returns the options' timings with defaults, or an
+// error when they cannot work: client-go's leader elector wants
+// LeaseDuration > RenewDeadline > 1.2 × RetryPeriod.
+func (o Options) leaderElectionTimings() (lease, renew, retry time.Duration, err error) {
+	lease, renew, retry = o.LeaseDuration, o.RenewDeadline, o.RetryPeriod
+	if lease == 0 {
+		lease = DefaultLeaseDuration
+	}
+	if renew == 0 {
+		renew = DefaultRenewDeadline
+	}
+	if retry == 0 {
+		retry = DefaultRetryPeriod
+	}
+	switch {
+	case lease < 0 || renew < 0 || retry < 0:
+		err = fmt.Errorf("leader election timings must not be negative (lease duration %s, renew deadline %s, retry period %s)", lease, renew, retry)
+	case lease <= renew:
+		err = fmt.Errorf("the leader election lease duration (%s) must be longer than the renew deadline (%s)", lease, renew)
+	case float64(renew) <= 1.2*float64(retry):
+		err = fmt.Errorf("the leader election renew deadline (%s) must be longer than 1.2 × the retry period (%s)", renew, retry)
+	}
+	return lease, renew, retry, err
+}
 
 // Run starts the hub and blocks until ctx is cancelled.
 func Run(ctx context.Context, config *rest.Config, opts Options) error {
@@ -148,6 +195,10 @@ func NewManager(ctx context.Context, config *rest.Config, opts Options) (ctrl.Ma
 	if probeAddr == "" {
 		probeAddr = "0"
 	}
+	lease, renew, retry, err := opts.leaderElectionTimings()
+	if err != nil {
+		return nil, err
+	}
 	config = rest.CopyConfig(config)
 	config.QPS, config.Burst = opts.KubeAPIQPS, opts.KubeAPIBurst
 	if config.QPS == 0 {
@@ -186,6 +237,9 @@ func NewManager(ctx context.Context, config *rest.Config, opts Options) (ctrl.Ma
 		LeaderElection:          opts.LeaderElect,
 		LeaderElectionID:        LeaderElectionID,
 		LeaderElectionNamespace: opts.LeaderElectionNamespace,
+		LeaseDuration:           &lease,
+		RenewDeadline:           &renew,
+		RetryPeriod:             &retry,
 		// A hub that loses its lease stops at once rather than racing the new leader.
 		LeaderElectionReleaseOnCancel: true,
 		Controller:                    ctrlconfig.Controller{SkipNameValidation: ptr.To(true)},
@@ -198,6 +252,11 @@ func NewManager(ctx context.Context, config *rest.Config, opts Options) (ctrl.Ma
 	}
 	if err := mgr.AddReadyzCheck("ping", healthz.Ping); err != nil {
 		return nil, fmt.Errorf("adding ready check: %w", err)
+	}
+	if opts.LeaderElect {
+		if err := mgr.Add(leading{log: ctrl.LoggerFrom(ctx).WithName("hub"), started: time.Now()}); err != nil {
+			return nil, fmt.Errorf("adding the leadership log: %w", err)
+		}
 	}
 	if err := controller.SetupIndexes(ctx, mgr.GetFieldIndexer()); err != nil {
 		return nil, err
@@ -274,7 +333,8 @@ func addMetrics(ctx context.Context, mgr ctrl.Manager, opts Options) (*metrics.H
 	if err != nil {
 		return nil, fmt.Errorf("registering the hub's metrics: %w", err)
 	}
-	if err := registry.Register(promise.NewCollector(mgr.GetCache())); err != nil {
+	// The Promise gauges are read from the cache, which a standby keeps too.
+	if err := registry.Register(leaderOnly{Collector: promise.NewCollector(mgr.GetCache()), elected: mgr.Elected()}); err != nil {
 		return nil, fmt.Errorf("registering the Promise metrics: %w", err)
 	}
 	addr := opts.MetricsAddr
