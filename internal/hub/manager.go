@@ -14,8 +14,10 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/selection"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
+	"k8s.io/client-go/util/retry"
 	"k8s.io/utils/clock"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -148,14 +150,11 @@ func (o Options) leaderElectionTimings() (lease, renew, retry time.Duration, err
 func Run(ctx context.Context, config *rest.Config, opts Options) error {
 	log := ctrl.LoggerFrom(ctx).WithName("hub")
 	if opts.InstallCRDs {
-		crds, err := crd.CRDs()
+		n, err := installCRDs(ctx, config)
 		if err != nil {
-			return fmt.Errorf("loading embedded CRDs: %w", err)
-		}
-		if err := kube.InstallCRDs(ctx, config, crds); err != nil {
 			return err
 		}
-		log.Info("installed CRDs", "count", len(crds))
+		log.Info("installed CRDs", "count", n)
 	}
 	if err := ensurePlatformNamespace(ctx, config); err != nil {
 		return err
@@ -166,6 +165,23 @@ func Run(ctx context.Context, config *rest.Config, opts Options) error {
 	}
 	log.Info("starting hub", "leaderElection", opts.LeaderElect)
 	return mgr.Start(ctx)
+}
+
+// installCRDs installs or upgrades Flotilla's CRDs and returns how many.
+// Replicas that start together install the same CRDs at once: one that
+// loses a create or an update to another reads what the other wrote and
+// tries again, rather than exiting (and crash-looping until the other is done).
+func installCRDs(ctx context.Context, config *rest.Config) (int, error) {
+	crds, err := crd.CRDs()
+	if err != nil {
+		return 0, fmt.Errorf("loading embedded CRDs: %w", err)
+	}
+	lost := func(err error) bool { return apierrors.IsConflict(err) || apierrors.IsAlreadyExists(err) }
+	backoff := wait.Backoff{Steps: 6, Duration: 100 * time.Millisecond, Factor: 2, Jitter: 0.5}
+	if err := retry.OnError(backoff, lost, func() error { return kube.InstallCRDs(ctx, config, crds) }); err != nil {
+		return 0, err
+	}
+	return len(crds), nil
 }
 
 // ensurePlatformNamespace creates the platform namespace unless it exists. It
