@@ -187,8 +187,12 @@ func TestHubReplicas(t *testing.T) {
 		}
 	}
 	f.thenWebRuns("team-"+failover.promise, "shop", webV2, 30*time.Second, allMembers...)
-	if !hubs.replicas[standby.name].running() || !hubs.replicas[leader.name].running() {
+	if !standby.running() || !leader.running() {
 		t.Errorf("a replica stopped: %s running %v, %s running %v", standby.name, standby.running(), leader.name, leader.running())
+	}
+	// The replica that came back did not take the Lease back.
+	if l := hubs.lease(); l != taken {
+		t.Errorf("the Lease moved again after the takeover: %+v, then %+v", taken, l)
 	}
 	t.Logf("TestHubReplicas: %s", time.Since(began).Round(time.Millisecond))
 }
