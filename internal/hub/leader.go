@@ -2,6 +2,7 @@ package hub
 
 import (
 	"context"
+	"os"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -13,7 +14,8 @@ import (
 //   - every replica: its cache (warm for a quick takeover), /healthz and
 //     /readyz (a standby is ready: readiness is not leadership), /metrics
 //     (metrics.Server), controller-runtime's own metrics, including
-//     leader_election_master_status;
+//     leader_election_master_status; the removal of its own temporary
+//     directories when it stops (removeOnStop);
 //   - the leader only: every controller (they write), the gauges computed
 //     from the cache (the fleet's and the Promises', through leaderOnly, so
 //     that sums over replicas stay right), the counters the controllers
@@ -51,3 +53,16 @@ func (l leading) Start(ctx context.Context) error {
 	<-ctx.Done()
 	return nil
 }
+
+// removeOnStop removes a directory of this process when the manager stops,
+// on every replica: each made its own, leader or not.
+type removeOnStop struct{ dir string }
+
+// Start implements manager.Runnable.
+func (r removeOnStop) Start(ctx context.Context) error {
+	<-ctx.Done()
+	return os.RemoveAll(r.dir)
+}
+
+// NeedLeaderElection implements manager.LeaderElectionRunnable: false.
+func (removeOnStop) NeedLeaderElection() bool { return false }

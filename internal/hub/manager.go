@@ -4,6 +4,7 @@ package hub
 import (
 	"context"
 	"fmt"
+	"os"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -331,7 +332,19 @@ func NewManager(ctx context.Context, config *rest.Config, opts Options) (ctrl.Ma
 	if err := override.SetupWithManager(ctx, mgr); err != nil {
 		return nil, fmt.Errorf("setting up the Override controller: %w", err)
 	}
-	if err := gitdelivery.SetupWithManager(mgr, opts.GitDelivery); err != nil {
+	git := opts.GitDelivery
+	if git.Dir == "" {
+		// The hub makes the clones' directory itself: gitdelivery would
+		// remove its own from a Runnable that needs leader election, which
+		// never runs on a standby, and every replica makes one.
+		if git.Dir, err = os.MkdirTemp("", "flotilla-git-"); err != nil {
+			return nil, fmt.Errorf("creating the git clones' directory: %w", err)
+		}
+		if err := mgr.Add(removeOnStop{dir: git.Dir}); err != nil {
+			return nil, fmt.Errorf("adding the clones' cleanup: %w", err)
+		}
+	}
+	if err := gitdelivery.SetupWithManager(mgr, git); err != nil {
 		return nil, fmt.Errorf("setting up git delivery: %w", err)
 	}
 	return mgr, nil

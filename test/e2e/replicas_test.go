@@ -194,6 +194,21 @@ func TestHubReplicas(t *testing.T) {
 	if l := hubs.lease(); l != taken {
 		t.Errorf("the Lease moved again after the takeover: %+v, then %+v", taken, l)
 	}
+
+	// A leader that stops cleanly (a rolling update, a drain) releases the
+	// Lease: the other replica takes over at its next try, not a lease later.
+	stopped := time.Now()
+	standby.stop(t, 30*time.Second)
+	handedOver := hubs.thenLeaseTakenOver(taken, time.Minute)
+	handover := time.Since(stopped)
+	t.Logf("handover: SIGTERM to %s → Lease held by %s (%s) in %s", standby.name, handedOver.holder, leader.name, handover.Round(time.Millisecond))
+	if handover >= replicaLeaseDuration {
+		t.Errorf("handover after SIGTERM took %s, a lease duration or more: the stopping leader did not release the Lease", handover)
+	}
+	f.eventually(30*time.Second, leader.name+" reports it leads", func() (bool, string) {
+		m, err := leader.scrape()
+		return err == nil && m[masterStatus] == 1, fmt.Sprintf("%s=%v (%v)", masterStatus, m[masterStatus], err)
+	})
 	t.Logf("TestHubReplicas: %s", time.Since(began).Round(time.Millisecond))
 }
 
@@ -371,6 +386,22 @@ func (r *hubReplica) kill(t *testing.T) {
 		t.Fatalf("killing %s: %v", r.name, err)
 	}
 	<-done
+}
+
+// stop sends SIGTERM, as the kubelet does, and waits until the replica exited.
+func (r *hubReplica) stop(t *testing.T, within time.Duration) {
+	t.Helper()
+	r.mu.Lock()
+	cmd, done := r.cmd, r.done
+	r.mu.Unlock()
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatalf("stopping %s: %v", r.name, err)
+	}
+	select {
+	case <-done:
+	case <-time.After(within):
+		t.Fatalf("%s still running %s after SIGTERM", r.name, within)
+	}
 }
 
 func (r *hubReplica) running() bool {
