@@ -125,26 +125,26 @@ const (
 // leaderElectionTimings returns the options' timings with defaults, or an
 // error when they cannot work: client-go's leader elector wants
 // LeaseDuration > RenewDeadline > 1.2 × RetryPeriod.
-func (o Options) leaderElectionTimings() (lease, renew, retry time.Duration, err error) {
-	lease, renew, retry = o.LeaseDuration, o.RenewDeadline, o.RetryPeriod
+func (o Options) leaderElectionTimings() (lease, renew, retryPeriod time.Duration, err error) {
+	lease, renew, retryPeriod = o.LeaseDuration, o.RenewDeadline, o.RetryPeriod
 	if lease == 0 {
 		lease = DefaultLeaseDuration
 	}
 	if renew == 0 {
 		renew = DefaultRenewDeadline
 	}
-	if retry == 0 {
-		retry = DefaultRetryPeriod
+	if retryPeriod == 0 {
+		retryPeriod = DefaultRetryPeriod
 	}
 	switch {
-	case lease < 0 || renew < 0 || retry < 0:
-		err = fmt.Errorf("leader election timings must not be negative (lease duration %s, renew deadline %s, retry period %s)", lease, renew, retry)
+	case lease < 0 || renew < 0 || retryPeriod < 0:
+		err = fmt.Errorf("leader election timings must not be negative (lease duration %s, renew deadline %s, retry period %s)", lease, renew, retryPeriod)
 	case lease <= renew:
 		err = fmt.Errorf("the leader election lease duration (%s) must be longer than the renew deadline (%s)", lease, renew)
-	case float64(renew) <= 1.2*float64(retry):
-		err = fmt.Errorf("the leader election renew deadline (%s) must be longer than 1.2 × the retry period (%s)", renew, retry)
+	case float64(renew) <= 1.2*float64(retryPeriod):
+		err = fmt.Errorf("the leader election renew deadline (%s) must be longer than 1.2 × the retry period (%s)", renew, retryPeriod)
 	}
-	return lease, renew, retry, err
+	return lease, renew, retryPeriod, err
 }
 
 // Run starts the hub and blocks until ctx is cancelled.
@@ -212,7 +212,7 @@ func NewManager(ctx context.Context, config *rest.Config, opts Options) (ctrl.Ma
 	if probeAddr == "" {
 		probeAddr = "0"
 	}
-	lease, renew, retry, err := opts.leaderElectionTimings()
+	lease, renew, retryPeriod, err := opts.leaderElectionTimings()
 	if err != nil {
 		return nil, err
 	}
@@ -256,7 +256,7 @@ func NewManager(ctx context.Context, config *rest.Config, opts Options) (ctrl.Ma
 		LeaderElectionNamespace: opts.LeaderElectionNamespace,
 		LeaseDuration:           &lease,
 		RenewDeadline:           &renew,
-		RetryPeriod:             &retry,
+		RetryPeriod:             &retryPeriod,
 		// A hub that loses its lease stops at once rather than racing the new leader.
 		LeaderElectionReleaseOnCancel: true,
 		Controller:                    ctrlconfig.Controller{SkipNameValidation: ptr.To(true)},
