@@ -43,9 +43,14 @@ const (
 // over and the Rollout ends exactly as an uninterrupted run of the same
 // change on the same two replicas: the same phase, waves, clusters and
 // revisions, the same history, the same admissions in the same order (none
-// twice, none out of wave order) and no Event twice. Every replica serves
-// its probes and /metrics; only the leader runs the controllers and reports
-// the fleet's and the Promises' gauges.
+// twice, none out of wave order) and no Event twice. It logs the takeover
+// time (SIGKILL → Lease taken → next admission). Every replica serves its
+// probes and /metrics; only the leader runs the controllers and reports the
+// fleet's and the Promises' gauges. The killed replica comes back as a
+// standby; last, a SIGTERMed leader hands the Lease over at once.
+//
+// What a Rollout admitted is rebuilt by the new leader from stored state
+// (the Rollout's status and its Works), never carried over in memory.
 func TestHubReplicas(t *testing.T) {
 	began := time.Now()
 	flotilla := startBuildingFlotilla(t)
