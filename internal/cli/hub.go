@@ -40,6 +40,12 @@ func (o *hubOptions) addFlags(flags *pflag.FlagSet) {
 	flags.StringVar(&o.PprofAddr, "pprof-bind-address", "0", `address of Go's /debug/pprof/ profiles ("0" disables it)`)
 	flags.BoolVar(&o.LeaderElect, "leader-elect", false, "elect a leader among hub replicas")
 	flags.StringVar(&o.LeaderElectionNamespace, "leader-election-namespace", "", "namespace of the leader Lease (default: the pod's namespace)")
+	flags.DurationVar(&o.LeaseDuration, "leader-election-lease-duration", hub.DefaultLeaseDuration,
+		"how long a standby waits after the leader's last renewal before it takes over (a leader that stops cleanly hands over at once)")
+	flags.DurationVar(&o.RenewDeadline, "leader-election-renew-deadline", hub.DefaultRenewDeadline,
+		"how long the leader retries renewing before it stops leading and exits; shorter than the lease duration")
+	flags.DurationVar(&o.RetryPeriod, "leader-election-retry-period", hub.DefaultRetryPeriod,
+		"how often replicas try to acquire or renew the leader Lease")
 	flags.BoolVar(&o.InstallCRDs, "install-crds", true, "install or upgrade Flotilla's CRDs at start")
 	flags.DurationVar(&o.ClusterOfflineGrace, "cluster-offline-grace", 0,
 		"time without a heartbeat after which a cluster is Offline (0: each agent's lease duration)")

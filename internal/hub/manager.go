@@ -4,6 +4,7 @@ package hub
 import (
 	"context"
 	"fmt"
+	"os"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -14,8 +15,10 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/selection"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
+	"k8s.io/client-go/util/retry"
 	"k8s.io/utils/clock"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -58,6 +61,19 @@ type Options struct {
 	LeaderElect bool
 	// LeaderElectionNamespace holds the leader Lease; defaults to the in-cluster namespace.
 	LeaderElectionNamespace string
+	// LeaseDuration is how long a standby waits, after the leader's last
+	// renewal, before it takes the Lease over: the takeover time after a
+	// leader dies without releasing it (a crash, SIGKILL, a lost node). A
+	// leader that stops cleanly releases it, and a standby takes over at its
+	// next retry. Zero means DefaultLeaseDuration.
+	LeaseDuration time.Duration
+	// RenewDeadline is how long the leader keeps trying to renew before it
+	// gives up leading (and the process exits); shorter than LeaseDuration.
+	// Zero means DefaultRenewDeadline.
+	RenewDeadline time.Duration
+	// RetryPeriod is how often replicas try to acquire or renew the Lease.
+	// Zero means DefaultRetryPeriod.
+	RetryPeriod time.Duration
 	// InstallCRDs makes the hub install or upgrade Flotilla's CRDs before starting.
 	InstallCRDs bool
 
@@ -97,18 +113,49 @@ const (
 // LeaderElectionID names the Lease hub replicas compete for.
 const LeaderElectionID = "flotilla-hub.fleet.flotilla.dev"
 
+// Defaults of the leader election's timings: controller-runtime's and
+// kube-controller-manager's. A standby takes over at most LeaseDuration +
+// RetryPeriod after a leader died without releasing the Lease.
+const (
+	DefaultLeaseDuration = 15 * time.Second
+	DefaultRenewDeadline = 10 * time.Second
+	DefaultRetryPeriod   = 2 * time.Second
+)
+
+// leaderElectionTimings returns the options' timings with defaults, or an
+// error when they cannot work: client-go's leader elector wants
+// LeaseDuration > RenewDeadline > 1.2 × RetryPeriod.
+func (o Options) leaderElectionTimings() (lease, renew, retryPeriod time.Duration, err error) {
+	lease, renew, retryPeriod = o.LeaseDuration, o.RenewDeadline, o.RetryPeriod
+	if lease == 0 {
+		lease = DefaultLeaseDuration
+	}
+	if renew == 0 {
+		renew = DefaultRenewDeadline
+	}
+	if retryPeriod == 0 {
+		retryPeriod = DefaultRetryPeriod
+	}
+	switch {
+	case lease < 0 || renew < 0 || retryPeriod < 0:
+		err = fmt.Errorf("leader election timings must not be negative (lease duration %s, renew deadline %s, retry period %s)", lease, renew, retryPeriod)
+	case lease <= renew:
+		err = fmt.Errorf("the leader election lease duration (%s) must be longer than the renew deadline (%s)", lease, renew)
+	case float64(renew) <= 1.2*float64(retryPeriod):
+		err = fmt.Errorf("the leader election renew deadline (%s) must be longer than 1.2 × the retry period (%s)", renew, retryPeriod)
+	}
+	return lease, renew, retryPeriod, err
+}
+
 // Run starts the hub and blocks until ctx is cancelled.
 func Run(ctx context.Context, config *rest.Config, opts Options) error {
 	log := ctrl.LoggerFrom(ctx).WithName("hub")
 	if opts.InstallCRDs {
-		crds, err := crd.CRDs()
+		n, err := installCRDs(ctx, config)
 		if err != nil {
-			return fmt.Errorf("loading embedded CRDs: %w", err)
-		}
-		if err := kube.InstallCRDs(ctx, config, crds); err != nil {
 			return err
 		}
-		log.Info("installed CRDs", "count", len(crds))
+		log.Info("installed CRDs", "count", n)
 	}
 	if err := ensurePlatformNamespace(ctx, config); err != nil {
 		return err
@@ -119,6 +166,23 @@ func Run(ctx context.Context, config *rest.Config, opts Options) error {
 	}
 	log.Info("starting hub", "leaderElection", opts.LeaderElect)
 	return mgr.Start(ctx)
+}
+
+// installCRDs installs or upgrades Flotilla's CRDs and returns how many.
+// Replicas that start together install the same CRDs at once: one that
+// loses a create or an update to another reads what the other wrote and
+// tries again, rather than exiting (and crash-looping until the other is done).
+func installCRDs(ctx context.Context, config *rest.Config) (int, error) {
+	crds, err := crd.CRDs()
+	if err != nil {
+		return 0, fmt.Errorf("loading embedded CRDs: %w", err)
+	}
+	lost := func(err error) bool { return apierrors.IsConflict(err) || apierrors.IsAlreadyExists(err) }
+	backoff := wait.Backoff{Steps: 6, Duration: 100 * time.Millisecond, Factor: 2, Jitter: 0.5}
+	if err := retry.OnError(backoff, lost, func() error { return kube.InstallCRDs(ctx, config, crds) }); err != nil {
+		return 0, err
+	}
+	return len(crds), nil
 }
 
 // ensurePlatformNamespace creates the platform namespace unless it exists. It
@@ -147,6 +211,10 @@ func NewManager(ctx context.Context, config *rest.Config, opts Options) (ctrl.Ma
 	probeAddr := opts.ProbeAddr
 	if probeAddr == "" {
 		probeAddr = "0"
+	}
+	lease, renew, retryPeriod, err := opts.leaderElectionTimings()
+	if err != nil {
+		return nil, err
 	}
 	config = rest.CopyConfig(config)
 	config.QPS, config.Burst = opts.KubeAPIQPS, opts.KubeAPIBurst
@@ -186,6 +254,9 @@ func NewManager(ctx context.Context, config *rest.Config, opts Options) (ctrl.Ma
 		LeaderElection:          opts.LeaderElect,
 		LeaderElectionID:        LeaderElectionID,
 		LeaderElectionNamespace: opts.LeaderElectionNamespace,
+		LeaseDuration:           &lease,
+		RenewDeadline:           &renew,
+		RetryPeriod:             &retryPeriod,
 		// A hub that loses its lease stops at once rather than racing the new leader.
 		LeaderElectionReleaseOnCancel: true,
 		Controller:                    ctrlconfig.Controller{SkipNameValidation: ptr.To(true)},
@@ -198,6 +269,11 @@ func NewManager(ctx context.Context, config *rest.Config, opts Options) (ctrl.Ma
 	}
 	if err := mgr.AddReadyzCheck("ping", healthz.Ping); err != nil {
 		return nil, fmt.Errorf("adding ready check: %w", err)
+	}
+	if opts.LeaderElect {
+		if err := mgr.Add(leading{log: ctrl.LoggerFrom(ctx).WithName("hub"), started: time.Now()}); err != nil {
+			return nil, fmt.Errorf("adding the leadership log: %w", err)
+		}
 	}
 	if err := controller.SetupIndexes(ctx, mgr.GetFieldIndexer()); err != nil {
 		return nil, err
@@ -256,7 +332,19 @@ func NewManager(ctx context.Context, config *rest.Config, opts Options) (ctrl.Ma
 	if err := override.SetupWithManager(ctx, mgr); err != nil {
 		return nil, fmt.Errorf("setting up the Override controller: %w", err)
 	}
-	if err := gitdelivery.SetupWithManager(mgr, opts.GitDelivery); err != nil {
+	git := opts.GitDelivery
+	if git.Dir == "" {
+		// The hub makes the clones' directory itself: gitdelivery would
+		// remove its own from a Runnable that needs leader election, which
+		// never runs on a standby, and every replica makes one.
+		if git.Dir, err = os.MkdirTemp("", "flotilla-git-"); err != nil {
+			return nil, fmt.Errorf("creating the git clones' directory: %w", err)
+		}
+		if err := mgr.Add(removeOnStop{dir: git.Dir}); err != nil {
+			return nil, fmt.Errorf("adding the clones' cleanup: %w", err)
+		}
+	}
+	if err := gitdelivery.SetupWithManager(mgr, git); err != nil {
 		return nil, fmt.Errorf("setting up git delivery: %w", err)
 	}
 	return mgr, nil
@@ -274,7 +362,8 @@ func addMetrics(ctx context.Context, mgr ctrl.Manager, opts Options) (*metrics.H
 	if err != nil {
 		return nil, fmt.Errorf("registering the hub's metrics: %w", err)
 	}
-	if err := registry.Register(promise.NewCollector(mgr.GetCache())); err != nil {
+	// The Promise gauges are read from the cache, which a standby keeps too.
+	if err := registry.Register(leaderOnly{Collector: promise.NewCollector(mgr.GetCache()), elected: mgr.Elected()}); err != nil {
 		return nil, fmt.Errorf("registering the Promise metrics: %w", err)
 	}
 	addr := opts.MetricsAddr

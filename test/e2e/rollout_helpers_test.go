@@ -474,6 +474,15 @@ type workLog struct {
 	// revisions by promise, then cluster/work name: each distinct
 	// spec.revision in the order seen.
 	revisions map[string]map[string][]string
+	// changes are the revision changes of existing Works (admissions and
+	// rollbacks), in the order seen, with when the watch saw them.
+	changes []workChange
+}
+
+// workChange is a Work seen rendering another revision than before.
+type workChange struct {
+	promise, cluster, work, revision string
+	seen                             time.Time
 }
 
 func startWorkLog(t *testing.T, f *fleet) *workLog {
@@ -548,7 +557,24 @@ func (l *workLog) record(w *fleetv1alpha1.Work) {
 	revs := byWork[key]
 	if len(revs) == 0 || revs[len(revs)-1] != w.Spec.Revision {
 		byWork[key] = append(revs, w.Spec.Revision)
+		if len(revs) > 0 {
+			l.changes = append(l.changes, workChange{promise: w.Spec.Subject.Promise, cluster: w.Spec.Cluster, work: w.Name,
+				revision: w.Spec.Revision, seen: time.Now()})
+		}
 	}
+}
+
+// changesOf returns the revision changes of promise's Works, in the order seen.
+func (l *workLog) changesOf(promise string) []workChange {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []workChange
+	for _, c := range l.changes {
+		if c.promise == promise {
+			out = append(out, c)
+		}
+	}
+	return out
 }
 
 // history returns each Work's revisions of promise, by cluster/work name.

@@ -227,7 +227,7 @@ func substance(u *unstructured.Unstructured) map[string]any {
 func TestChartValues(t *testing.T) {
 	objs := mustHelmTemplate(t, map[string]any{
 		"image":              map[string]any{"repository": "registry.example/flotilla", "tag": "v9.9.9", "pullPolicy": "Always"},
-		"replicas":           2,
+		"replicas":           1,
 		"leaderElection":     false,
 		"installCRDs":        false,
 		"metrics":            map[string]any{"enabled": false},
@@ -239,7 +239,7 @@ func TestChartValues(t *testing.T) {
 	})
 	d := typed(t, find(t, objs, "Deployment", "flotilla-hub"), &appsv1.Deployment{})
 	c := d.Spec.Template.Spec.Containers[0]
-	if c.Image != "registry.example/flotilla:v9.9.9" || c.ImagePullPolicy != corev1.PullAlways || *d.Spec.Replicas != 2 {
+	if c.Image != "registry.example/flotilla:v9.9.9" || c.ImagePullPolicy != corev1.PullAlways || *d.Spec.Replicas != 1 {
 		t.Errorf("image %s (%s), replicas %d", c.Image, c.ImagePullPolicy, *d.Spec.Replicas)
 	}
 	args := strings.Join(c.Args, " ")
@@ -276,6 +276,16 @@ func TestChartValues(t *testing.T) {
 	none := mustHelmTemplate(t, map[string]any{"instanceAPIGroups": []any{}})
 	if r := typed(t, find(t, none, "ClusterRole", "flotilla-hub-instances"), &rbacv1.ClusterRole{}); len(r.Rules) != 0 {
 		t.Errorf("no instance groups, rules %+v", r.Rules)
+	}
+
+	// Several replicas elect a leader, or the chart refuses them.
+	ha := typed(t, find(t, mustHelmTemplate(t, map[string]any{"replicas": 2}), "Deployment", "flotilla-hub"), &appsv1.Deployment{})
+	if *ha.Spec.Replicas != 2 || !slices.Contains(ha.Spec.Template.Spec.Containers[0].Args, "--leader-elect=true") {
+		t.Errorf("two replicas: replicas %d, args %v", *ha.Spec.Replicas, ha.Spec.Template.Spec.Containers[0].Args)
+	}
+	if _, err := helmTemplate(platformNamespace, map[string]any{"replicas": 2, "leaderElection": false}); err == nil ||
+		!strings.Contains(err.Error(), "leaderElection") {
+		t.Errorf("two replicas without leader election: %v, want a refusal", err)
 	}
 
 	if _, err := helmTemplate("flotilla", nil); err == nil || !strings.Contains(err.Error(), "flotilla-system") {
