@@ -91,23 +91,23 @@ func (a *agent) reportSync(ctx context.Context, name string) error {
 	}
 	now := a.now()
 	hash := specHash(hubWork)
-	if hash != st.appliedHash {
-		st.appliedHash, st.attempt, st.nextCheck = hash, 0, time.Time{}
+	if hash != st.AppliedHash {
+		st.AppliedHash, st.Attempt, st.NextCheck = hash, 0, time.Time{}
 	}
-	if !now.Before(st.nextCheck) {
+	if !now.Before(st.NextCheck) {
 		results := a.observe(ctx, hubWork)
 		st.last = &passRecord{generation: hubWork.Generation, revision: hubWork.Spec.Revision,
 			instanceRevision: hubWork.Spec.InstanceRevision, at: now, pass: &applyPass{resources: results}}
 		isSettled := settled(st.last.pass)
 		if isSettled {
-			st.attempt = 0
+			st.Attempt = 0
 		}
-		st.nextCheck = now.Add(recheckAfter(isSettled, st.attempt, a.opts.ResyncInterval, a.rand))
+		st.NextCheck = now.Add(recheckAfter(isSettled, st.Attempt, a.opts.ResyncInterval, a.rand))
 		if !isSettled {
-			st.attempt++
+			st.Attempt++
 		}
 	}
-	a.queue.AddAfter(name, st.nextCheck.Sub(now))
+	a.queue.AddAfter(name, st.NextCheck.Sub(now))
 
 	prev := hubWork.Status
 	if st.written != nil && st.writtenOverRV == hubWork.ResourceVersion {

@@ -12,6 +12,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
+	"github.com/flotilla-dev/flotilla/internal/agent/plan"
 	"github.com/flotilla-dev/flotilla/internal/drift"
 	"github.com/flotilla-dev/flotilla/internal/health"
 )
@@ -398,28 +399,9 @@ func settled(pass *applyPass) bool {
 	return true
 }
 
-// Re-check backoff while a Work converges.
-const (
-	minRecheck = time.Second
-	maxRecheck = 30 * time.Second
-)
-
-// recheckAfter is the delay before the next look at a Work: backing off
-// from minRecheck to maxRecheck while it is unsettled (attempt counts the
-// unsettled looks so far), the resync interval once settled; jittered so
-// that many Works (and many agents) do not move in step.
+// recheckAfter is plan.RecheckAfter with jitter drawn from rnd.
 func recheckAfter(isSettled bool, attempt int, resync time.Duration, rnd func() float64) time.Duration {
-	if isSettled {
-		// ±10% around the resync interval.
-		return time.Duration(float64(resync) * (0.9 + 0.2*rnd()))
-	}
-	d := minRecheck
-	for i := 0; i < attempt && d < maxRecheck; i++ {
-		d *= 2
-	}
-	d = min(d, maxRecheck)
-	// Up to +25%, never below the minimum.
-	return time.Duration(float64(d) * (1 + 0.25*rnd()))
+	return plan.RecheckAfter(isSettled, attempt, resync, rnd())
 }
 
 func jitterRand() float64 { return rand.Float64() } //nolint:gosec // jitter, not security
