@@ -140,7 +140,6 @@ func (a *agent) processNext(ctx context.Context) bool {
 // prune), then asks plan.End when to look again and whether to report now.
 // The decisions, and why, are in internal/agent/plan.
 func (a *agent) sync(ctx context.Context, name string) error {
-	log := logr.FromContextOrDiscard(ctx)
 	st := a.state(name)
 	hubWork, onHub, err := a.hubWork(name)
 	if err != nil {
@@ -148,50 +147,57 @@ func (a *agent) sync(ctx context.Context, name string) error {
 	}
 	look := a.look(name, st, hubWork, onHub)
 	start := plan.Begin(stateOf(st), look)
-	var unconfirmed error
 	if start.Action == plan.ConfirmDeletion {
+		var unconfirmed error
 		look.Deletion, unconfirmed = a.confirmDeleted(ctx, name)
+		if unconfirmed != nil {
+			logr.FromContextOrDiscard(ctx).Info("work gone from the hub's watch but the hub does not confirm it to the agent; not pruning",
+				"error", unconfirmed.Error())
+		}
 		start = plan.Begin(stateOf(st), look)
 	}
-
-	var desired *fleetv1alpha1.Work
-	out := plan.Outcome{PruneDone: true}
-	switch start.Action {
-	case plan.Nothing:
+	if start.Action == plan.Nothing {
 		return nil // never heard of it, or already forgotten
+	}
+	st, out := a.act(ctx, name, st, hubWork, start, look)
+	return a.finish(ctx, name, st, hubWork, start, look, out, plan.End(start, look, out.Outcome))
+}
+
+// acted is what act did, for plan.End and for the status.
+type acted struct {
+	plan.Outcome
+	// pruned are the results of a prune action.
+	pruned []resourceResult
+}
+
+// act executes what plan.Begin decided, and returns the Work's state (new
+// when the Work is new to the agent) and what the action did.
+func (a *agent) act(ctx context.Context, name string, st *workState, hubWork *fleetv1alpha1.Work, start plan.Start, look plan.Look) (*workState, acted) {
+	out := acted{Outcome: plan.Outcome{PruneDone: true}}
+	switch start.Action {
 	case plan.Wait:
-		if unconfirmed != nil {
-			log.Info("work gone from the hub's watch but the hub does not confirm it to the agent; not pruning", "error", unconfirmed.Error())
-		}
-	case plan.PruneDeleting:
-		if st == nil {
+	case plan.PruneDeleting, plan.PruneDeleted:
+		if st == nil { // PruneDeleting a Work the agent never applied: only report
 			st = &workState{record: &workRecord{Work: stripForRecord(hubWork)}}
 			a.setState(name, st)
 		}
-	case plan.PruneDeleted:
-	default:
-		desired = hubWork
-		if !onHub {
+		out.pruned, out.PruneDone = a.pruneAll(ctx, name, st)
+	default: // Apply, Retry, Check, Idle
+		desired := hubWork
+		if !look.OnHub {
 			desired = st.record.Work // hub not seen yet: keep the member as it was
 		}
 		if st == nil {
 			st = &workState{record: &workRecord{}}
 			a.setState(name, st)
 		}
-	}
-
-	var pruned []resourceResult
-	switch start.Action {
-	case plan.PruneDeleting, plan.PruneDeleted:
-		pruned, out.PruneDone = a.pruneAll(ctx, name, st)
-	case plan.Apply, plan.Retry, plan.Check, plan.Idle:
 		st.State = start.State
 		if start.SaveRecord {
 			st.record.Work = stripForRecord(desired)
 			if err := a.store.save(st.record); err != nil {
 				// Without the record a restart would not know this Work; carry on
 				// applying (the hub is the source of truth) and try again soon.
-				log.Error(err, "saving desired state")
+				logr.FromContextOrDiscard(ctx).Error(err, "saving desired state")
 				a.queue.AddAfter(name, plan.MaxRecheck)
 			}
 		}
@@ -203,8 +209,13 @@ func (a *agent) sync(ctx context.Context, name string) error {
 		out.QueueIdle = a.queue.Len() == 0
 		a.driftWatch.track(name, st.record.Inventory)
 	}
+	return st, out
+}
 
-	end := plan.End(start, look, out)
+// finish carries out what plan.End decided: the next look, the drift
+// watch's attention, forgetting the Work, the status report.
+func (a *agent) finish(ctx context.Context, name string, st *workState, hubWork *fleetv1alpha1.Work,
+	start plan.Start, look plan.Look, out acted, end plan.Finish) error {
 	if st != nil && start.Action != plan.Wait {
 		st.State = end.State
 	}
@@ -226,12 +237,12 @@ func (a *agent) sync(ctx context.Context, name string) error {
 		}
 		a.setState(name, nil)
 		a.driftWatch.track(name, nil)
-		log.Info("forgot deleted work")
+		logr.FromContextOrDiscard(ctx).Info("forgot deleted work")
 		return nil
 	case !end.Report:
 		return nil
 	case start.Action == plan.PruneDeleting:
-		_, err := a.writeStatus(ctx, st, hubWork, deletingStatus(hubWork.Status, hubWork.Generation, pruned, a.now()))
+		_, err := a.writeStatus(ctx, st, hubWork, deletingStatus(hubWork.Status, hubWork.Generation, out.pruned, a.now()))
 		return err
 	}
 	prev := hubWork.Status

@@ -70,12 +70,10 @@ type applyPass struct {
 }
 
 // complete reports whether every manifest is on the member as desired
-// (applied, or deliberately skipped): none failed, was refused (outside the
-// Work's scope) or is in conflict (an existing object not the Work's).
+// (plan.Complete).
 func (p *applyPass) complete() bool {
 	for _, r := range p.resources {
-		switch r.result {
-		case fleetv1alpha1.ApplyResultFailed, fleetv1alpha1.ApplyResultConflict, fleetv1alpha1.ApplyResultRefused:
+		if plan.Unapplied(r.result) {
 			return false
 		}
 	}
