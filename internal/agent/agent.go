@@ -17,7 +17,7 @@ import (
 	"k8s.io/client-go/util/workqueue"
 
 	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
-	"github.com/flotilla-dev/flotilla/internal/drift"
+	"github.com/flotilla-dev/flotilla/internal/agent/plan"
 )
 
 // workers is how many Works are applied at once.
@@ -52,19 +52,13 @@ type agent struct {
 // the Work's key touches its fields (the queue never hands a key to two
 // workers); the map itself is guarded by agent.mu.
 type workState struct {
+	// State is what decisions depend on: the spec and exceptions last
+	// applied and judged, the backoff, the next look, the status hold.
+	plan.State
 	// record mirrors the Work's file in the state directory.
 	record *workRecord
-	// appliedHash is the spec hash of the last apply pass in this process.
-	appliedHash string
-	// exceptionsHash identifies the DriftExceptions that pass or a later
-	// check judged with.
-	exceptionsHash string
-	// last is that pass, with the health seen since.
+	// last is the last pass, with the health seen since.
 	last *passRecord
-	// attempt counts unsettled looks since the last change, for backoff.
-	attempt int
-	// nextCheck is when the Work is due for another look at the member.
-	nextCheck time.Time
 	// written is the status last written, and the resourceVersion it was
 	// written over: while the informer still shows that version, it has not
 	// caught up with the write yet.
@@ -74,17 +68,7 @@ type workState struct {
 	// that follows before the informer caught up goes over it, not over
 	// the informer's older one (a sure conflict, and a second's delay).
 	writtenRV string
-	// statusHeldUntil holds back the status of a new spec, applied in full
-	// but still converging, until it settles or its first re-check, whichever
-	// is first: most workloads are ready by then, and one write (Ready)
-	// replaces two (InProgress, then Ready). See statusHold.
-	statusHeldUntil time.Time
 }
-
-// statusHold bounds how long a fresh apply's status may wait for its first
-// re-check (minRecheck plus its jitter): at 10,000 clusters the agents'
-// status writes are a third of a rollout's load on the API server.
-const statusHold = 2 * minRecheck
 
 func (a *agent) state(name string) *workState {
 	a.mu.Lock()
@@ -151,149 +135,193 @@ func (a *agent) processNext(ctx context.Context) bool {
 }
 
 // sync brings one Work's objects on the member in line with its desired
-// state and reports status. The desired state comes from the hub when the
-// informer has synced, from the local record until then: a Work missing from
-// an unsynced informer is never pruned.
+// state and reports status: it observes (the hub's Work, the local record,
+// the drift watch), asks plan.Begin what to do, does it (apply, check,
+// prune), then asks plan.End when to look again and whether to report now.
+// The decisions, and why, are in internal/agent/plan.
 func (a *agent) sync(ctx context.Context, name string) error {
-	log := logr.FromContextOrDiscard(ctx)
-	now := a.now()
 	st := a.state(name)
 	hubWork, onHub, err := a.hubWork(name)
 	if err != nil {
 		return err
 	}
-	synced := a.informer.HasSynced()
-
-	deleting := onHub && hubWork.DeletionTimestamp != nil
-	deleted := !onHub && synced && st != nil
-	if deleting || deleted {
-		// Prune only when the hub itself confirms the deletion to the agent.
-		// A Work that vanishes because the cluster is being unjoined (its
-		// namespace deleted after the agent's access was revoked) must not
-		// take the member's workloads with it.
-		confirmed, err := a.confirmDeleted(ctx, name)
-		switch {
-		case err != nil:
-			log.Info("work gone from the hub's watch but the hub does not confirm it to the agent; not pruning", "error", err.Error())
-			a.queue.AddAfter(name, recheckAfter(true, 0, a.opts.ResyncInterval, a.rand))
-			return nil
-		case !confirmed:
-			a.queue.AddAfter(name, minRecheck) // the informer is behind
-			return nil
-		case deleting:
-			return a.syncDeleting(ctx, name, st, hubWork)
-		default:
-			return a.syncDeleted(ctx, name, st)
+	look := a.look(name, st, hubWork, onHub)
+	start := plan.Begin(stateOf(st), look)
+	if start.Action == plan.ConfirmDeletion {
+		var unconfirmed error
+		look.Deletion, unconfirmed = a.confirmDeleted(ctx, name)
+		if unconfirmed != nil {
+			logr.FromContextOrDiscard(ctx).Info("work gone from the hub's watch but the hub does not confirm it to the agent; not pruning",
+				"error", unconfirmed.Error())
 		}
+		start = plan.Begin(stateOf(st), look)
 	}
-	if !onHub && st == nil {
+	if start.Action == plan.Nothing {
 		return nil // never heard of it, or already forgotten
 	}
+	st, out := a.act(ctx, name, st, hubWork, start, look)
+	return a.finish(ctx, name, st, hubWork, start, look, out, plan.End(start, look, out.Outcome))
+}
 
-	desired := hubWork
-	if !onHub {
-		desired = st.record.Work // hub not seen yet: keep the member as it was
-	}
-	if st == nil {
-		st = &workState{record: &workRecord{}}
-		a.setState(name, st)
-	}
-	if a.driftWatch.takeDue(name) {
-		st.nextCheck = time.Time{} // a watch event: look now
-	}
-	hash := specHash(desired)
-	if st.record.Work == nil || st.record.Work.UID != desired.UID || st.record.Work.Generation != desired.Generation || specHash(st.record.Work) != hash {
-		st.record.Work = stripForRecord(desired)
-		if err := a.store.save(st.record); err != nil {
-			// Without the record a restart would not know this Work; carry on
-			// applying (the hub is the source of truth) and try again soon.
-			log.Error(err, "saving desired state")
-			a.queue.AddAfter(name, maxRecheck)
-		}
-	}
+// acted is what act did, for plan.End and for the status.
+type acted struct {
+	plan.Outcome
+	// pruned are the results of a prune action.
+	pruned []resourceResult
+}
 
-	if hash == st.appliedHash && st.last.generation != desired.Generation {
-		// The spec came back to what was applied (an edit reverted), or only
-		// its DriftExceptions changed: nothing to apply, but this generation
-		// is observed.
-		st.last.generation = desired.Generation
-	}
-	if excHash := exceptionsHash(desired); hash == st.appliedHash && excHash != st.exceptionsHash {
-		// Other exceptions: judge drift again now (and correct what they no
-		// longer accept), rather than apply the same manifests again.
-		st.exceptionsHash = excHash
-		st.nextCheck = time.Time{}
-	}
-	freshApply := false
-	switch {
-	case hash != st.appliedHash:
-		st.attempt = 0
-		a.applyWork(ctx, st, desired, hash, now)
-		freshApply = true
-	case !now.Before(st.nextCheck) && !st.last.pass.complete():
-		a.applyWork(ctx, st, desired, hash, now) // retry what failed
-	case !now.Before(st.nextCheck):
-		corrected, reapply := a.applier.check(ctx, desired, st.last.pass.resources, now)
-		a.recordCorrections(desired, corrected)
-		st.last.corrected = append(st.last.corrected, corrected...)
-		if reapply {
-			// An object was deleted or replaced: only a full apply creates
-			// objects (recording their UIDs) and judges who owns them.
-			a.applyWork(ctx, st, desired, hash, now)
+// act executes what plan.Begin decided, and returns the Work's state (new
+// when the Work is new to the agent) and what the action did.
+func (a *agent) act(ctx context.Context, name string, st *workState, hubWork *fleetv1alpha1.Work, start plan.Start, look plan.Look) (*workState, acted) {
+	out := acted{Outcome: plan.Outcome{PruneDone: true}}
+	switch start.Action {
+	case plan.Wait:
+	case plan.PruneDeleting, plan.PruneDeleted:
+		if st == nil { // PruneDeleting a Work the agent never applied: only report
+			st = &workState{record: &workRecord{Work: stripForRecord(hubWork)}}
+			a.setState(name, st)
 		}
-	}
-	a.driftWatch.track(name, st.record.Inventory)
-	if !now.Before(st.nextCheck) {
-		isSettled := settled(st.last.pass)
-		if isSettled {
-			st.attempt = 0
+		out.pruned, out.PruneDone = a.pruneAll(ctx, name, st)
+	default: // Apply, Retry, Check, Idle
+		desired := hubWork
+		if !look.OnHub {
+			desired = st.record.Work // hub not seen yet: keep the member as it was
 		}
+		if st == nil {
+			st = &workState{record: &workRecord{}}
+			a.setState(name, st)
+		}
+		st.State = start.State
+		if start.SaveRecord {
+			st.record.Work = stripForRecord(desired)
+			if err := a.store.save(st.record); err != nil {
+				// Without the record a restart would not know this Work; carry on
+				// applying (the hub is the source of truth) and try again soon.
+				logr.FromContextOrDiscard(ctx).Error(err, "saving desired state")
+				a.queue.AddAfter(name, plan.MaxRecheck)
+			}
+		}
+		if start.ObserveGeneration {
+			st.last.generation = desired.Generation
+		}
+		out.Applied = a.execute(ctx, start.Action, st, desired, look)
+		out.Pass = &plan.Pass{Generation: st.last.generation, Complete: st.last.pass.complete(), Settled: settled(st.last.pass)}
+		out.QueueIdle = a.queue.Len() == 0
+		a.driftWatch.track(name, st.record.Inventory)
+	}
+	return st, out
+}
+
+// finish carries out what plan.End decided: the next look, the drift
+// watch's attention, forgetting the Work, the status report.
+func (a *agent) finish(ctx context.Context, name string, st *workState, hubWork *fleetv1alpha1.Work,
+	start plan.Start, look plan.Look, out acted, end plan.Finish) error {
+	if st != nil && start.Action != plan.Wait {
+		st.State = end.State
+	}
+	if end.Rescheduled {
 		// While it converges, a status update of one of its objects on the
 		// member (a Deployment becoming available) asks for a look at once.
-		a.driftWatch.setConverging(name, !isSettled)
-		st.nextCheck = now.Add(recheckAfter(isSettled, st.attempt, a.opts.ResyncInterval, a.rand))
-		if !isSettled {
-			st.attempt++
+		a.driftWatch.setConverging(name, end.Converging)
+	}
+	if end.Again {
+		a.queue.AddAfter(name, end.LookAfter)
+	}
+	if end.HoldFor > 0 {
+		a.queue.AddAfter(name, end.HoldFor)
+	}
+	switch {
+	case end.Forget:
+		if err := a.store.remove(name); err != nil {
+			return err
 		}
-	}
-	if exp := drift.NextExpiry(desired.Spec.DriftExceptions, now); !exp.IsZero() && exp.Before(st.nextCheck) {
-		// Judge again as an exception expires, hub or not: its drift turns
-		// unexplained and the policy applies.
-		st.nextCheck = exp.Add(expiryMargin)
-	}
-	a.queue.AddAfter(name, st.nextCheck.Sub(now))
-
-	if !onHub {
-		return nil // status waits for the hub
-	}
-	// No hold while other Works wait for a worker: the re-check would wait
-	// behind them, and the Work's report with it.
-	if freshApply && st.last.pass.complete() && !settled(st.last.pass) && st.nextCheck.Sub(now) <= statusHold && a.queue.Len() == 0 {
-		st.statusHeldUntil = st.nextCheck
-	}
-	if now.Before(st.statusHeldUntil) && !settled(st.last.pass) {
-		// Reported when it settles (a look the drift watch asks for when an
-		// object's status changes) or at the hold's end, whichever is first.
-		a.queue.AddAfter(name, st.statusHeldUntil.Sub(now))
+		a.setState(name, nil)
+		a.driftWatch.track(name, nil)
+		logr.FromContextOrDiscard(ctx).Info("forgot deleted work")
 		return nil
+	case !end.Report:
+		return nil
+	case start.Action == plan.PruneDeleting:
+		_, err := a.writeStatus(ctx, st, hubWork, deletingStatus(hubWork.Status, hubWork.Generation, out.pruned, a.now()))
+		return err
 	}
 	prev := hubWork.Status
 	if st.written != nil && st.writtenOverRV == hubWork.ResourceVersion {
 		// The informer has not caught up with the last write: it is newer.
 		prev = *st.written
 	}
-	status := computeStatus(prev, st.last, now)
+	status := computeStatus(prev, st.last, look.Now)
 	written, err := a.writeStatus(ctx, st, hubWork, status)
 	if written {
 		st.last.corrected = nil // counted in the status now
-		a.recordDriftTransitions(hubWork, prev, status, now)
+		a.recordDriftTransitions(hubWork, prev, status, look.Now)
 	}
 	return err
 }
 
-// expiryMargin is how long after an exception's expiresAt the agent looks
-// again, so that the look sees it expired.
-const expiryMargin = 10 * time.Millisecond
+// look observes what plan.Begin decides on: the hub's Work, the local
+// record and the last pass, the drift watch, the time.
+func (a *agent) look(name string, st *workState, hubWork *fleetv1alpha1.Work, onHub bool) plan.Look {
+	l := plan.Look{
+		Now: a.now(), Resync: a.opts.ResyncInterval, Jitter: a.rand(),
+		Known: st != nil, OnHub: onHub, Deleting: onHub && hubWork.DeletionTimestamp != nil,
+		InformerSynced: a.informer.HasSynced(),
+	}
+	desired := hubWork
+	if !onHub && st != nil {
+		desired = st.record.Work
+	}
+	if desired != nil {
+		l.Desired = identityOf(desired)
+		l.Exceptions = desired.Spec.DriftExceptions
+	}
+	if st != nil {
+		if st.record.Work != nil {
+			rec := identityOf(st.record.Work)
+			l.Recorded = &rec
+		}
+		if st.last != nil {
+			l.Last = &plan.Pass{Generation: st.last.generation, Complete: st.last.pass.complete(), Settled: settled(st.last.pass)}
+		}
+	}
+	if (onHub || st != nil) && !l.Deleting && (onHub || !l.InformerSynced) {
+		l.WatchDue = a.driftWatch.takeDue(name)
+	}
+	return l
+}
+
+// execute runs an apply, retry or check of a Work; it reports whether an
+// apply pass ran.
+func (a *agent) execute(ctx context.Context, action plan.Action, st *workState, desired *fleetv1alpha1.Work, look plan.Look) bool {
+	hash := look.Desired.SpecHash
+	switch action {
+	case plan.Apply, plan.Retry:
+		a.applyWork(ctx, st, desired, hash, look.Now)
+		return true
+	case plan.Check:
+		corrected, reapply := a.applier.check(ctx, desired, st.last.pass.resources, look.Now)
+		a.recordCorrections(desired, corrected)
+		st.last.corrected = append(st.last.corrected, corrected...)
+		if reapply {
+			// An object was deleted or replaced: only a full apply creates
+			// objects (recording their UIDs) and judges who owns them.
+			a.applyWork(ctx, st, desired, hash, look.Now)
+			return true
+		}
+	}
+	return false
+}
+
+func stateOf(st *workState) plan.State {
+	if st == nil {
+		return plan.State{}
+	}
+	return st.State
+}
+
+func identityOf(w *fleetv1alpha1.Work) plan.Identity {
+	return plan.Identity{UID: string(w.UID), Generation: w.Generation, SpecHash: specHash(w), ExceptionsHash: exceptionsHash(w)}
+}
 
 // applyWork runs an apply pass and records its result and inventory.
 func (a *agent) applyWork(ctx context.Context, st *workState, work *fleetv1alpha1.Work, hash string, now time.Time) {
@@ -303,7 +331,6 @@ func (a *agent) applyWork(ctx context.Context, st *workState, work *fleetv1alpha
 		return a.store.save(st.record)
 	}
 	pass := a.applier.apply(ctx, work, st.record.Inventory, saveInv, inSync(st, hash), acceptedDrift(st, work), now)
-	st.exceptionsHash = exceptionsHash(work)
 	// A spec applied in full is recorded, so that after a restart its
 	// re-apply counts what it changes as drift corrections.
 	appliedInFull := pass.complete() && st.record.AppliedHash != hash
@@ -315,7 +342,6 @@ func (a *agent) applyWork(ctx context.Context, st *workState, work *fleetv1alpha
 			log.Error(err, "saving inventory")
 		}
 	}
-	st.appliedHash = hash
 	// Corrections not yet reported carry over to the new pass.
 	var corrected []resourceResult
 	if st.last != nil {
@@ -333,7 +359,6 @@ func (a *agent) applyWork(ctx context.Context, st *workState, work *fleetv1alpha
 	st.last = &passRecord{generation: work.Generation, revision: work.Spec.Revision,
 		instanceRevision: work.Spec.InstanceRevision, at: now, pass: pass,
 		corrected: corrected, driftJudged: canJudge}
-	st.nextCheck = time.Time{} // judge it now
 	logPass(log, work, pass)
 }
 
@@ -369,7 +394,7 @@ func acceptedDrift(st *workState, work *fleetv1alpha1.Work) acceptedBefore {
 // in full before.
 func inSync(st *workState, hash string) func(objectRef) bool {
 	switch {
-	case st.appliedHash == hash && st.last != nil:
+	case st.AppliedHash == hash && st.last != nil:
 		applied := map[refKey]bool{}
 		for _, r := range st.last.pass.resources {
 			if r.result == fleetv1alpha1.ApplyResultApplied {
@@ -377,7 +402,7 @@ func inSync(st *workState, hash string) func(objectRef) bool {
 			}
 		}
 		return func(ref objectRef) bool { return applied[ref.key()] }
-	case st.appliedHash == "" && st.record.AppliedHash == hash:
+	case st.AppliedHash == "" && st.record.AppliedHash == hash:
 		return func(objectRef) bool { return true }
 	}
 	return nil
@@ -400,44 +425,6 @@ func logPass(log logr.Logger, work *fleetv1alpha1.Work, pass *applyPass) {
 	}
 	log.Info("applied", "revision", work.Spec.Revision, "generation", work.Generation,
 		"resources", len(pass.resources), "failed", failedCount, "pruned", len(pass.pruned), "pruneDeferred", pass.pruneDeferred)
-}
-
-// syncDeleting prunes a Work that is being deleted on the hub (a finalizer
-// holds it) and reports what pruning did.
-func (a *agent) syncDeleting(ctx context.Context, name string, st *workState, hubWork *fleetv1alpha1.Work) error {
-	var pruned []resourceResult
-	if st != nil {
-		var done bool
-		pruned, done = a.pruneAll(ctx, name, st)
-		if !done {
-			a.queue.AddAfter(name, recheckAfter(false, st.attempt, a.opts.ResyncInterval, a.rand))
-			st.attempt++
-		}
-	} else {
-		st = &workState{record: &workRecord{Work: stripForRecord(hubWork)}}
-		a.setState(name, st)
-	}
-	_, err := a.writeStatus(ctx, st, hubWork, deletingStatus(hubWork.Status, hubWork.Generation, pruned, a.now()))
-	return err
-}
-
-// syncDeleted prunes a Work the hub no longer has and forgets it.
-func (a *agent) syncDeleted(ctx context.Context, name string, st *workState) error {
-	if st == nil {
-		return nil
-	}
-	if _, done := a.pruneAll(ctx, name, st); !done {
-		a.queue.AddAfter(name, recheckAfter(false, st.attempt, a.opts.ResyncInterval, a.rand))
-		st.attempt++
-		return nil
-	}
-	if err := a.store.remove(name); err != nil {
-		return err
-	}
-	a.setState(name, nil)
-	a.driftWatch.track(name, nil)
-	logr.FromContextOrDiscard(ctx).Info("forgot deleted work")
-	return nil
 }
 
 // pruneAll prunes every object of a Work's inventory, by its last known
@@ -480,7 +467,7 @@ func (a *agent) writeStatus(ctx context.Context, st *workState, hubWork *fleetv1
 	if err != nil {
 		if apierrors.IsConflict(err) || apierrors.IsNotFound(err) {
 			// The informer brings the newer Work (or its deletion) shortly.
-			a.queue.AddAfter(hubWork.Name, minRecheck)
+			a.queue.AddAfter(hubWork.Name, plan.MinRecheck)
 			return false, nil
 		}
 		a.metrics.hubConnected.Set(0)
@@ -492,15 +479,17 @@ func (a *agent) writeStatus(ctx context.Context, st *workState, hubWork *fleetv1
 }
 
 // confirmDeleted asks the hub whether a Work is gone or being deleted.
-func (a *agent) confirmDeleted(ctx context.Context, name string) (bool, error) {
+func (a *agent) confirmDeleted(ctx context.Context, name string) (plan.Confirmation, error) {
 	w, err := a.hub.getWork(ctx, name)
 	switch {
 	case apierrors.IsNotFound(err):
-		return true, nil
+		return plan.Confirmed, nil
 	case err != nil:
-		return false, err
+		return plan.Unreachable, err
+	case w.DeletionTimestamp != nil:
+		return plan.Confirmed, nil
 	default:
-		return w.DeletionTimestamp != nil, nil
+		return plan.NotConfirmed, nil
 	}
 }
 

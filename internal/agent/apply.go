@@ -17,6 +17,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
+	"github.com/flotilla-dev/flotilla/internal/agent/plan"
 	"github.com/flotilla-dev/flotilla/internal/drift"
 	"github.com/flotilla-dev/flotilla/internal/health"
 	"github.com/flotilla-dev/flotilla/internal/scope"
@@ -69,12 +70,10 @@ type applyPass struct {
 }
 
 // complete reports whether every manifest is on the member as desired
-// (applied, or deliberately skipped): none failed, was refused (outside the
-// Work's scope) or is in conflict (an existing object not the Work's).
+// (plan.Complete).
 func (p *applyPass) complete() bool {
 	for _, r := range p.resources {
-		switch r.result {
-		case fleetv1alpha1.ApplyResultFailed, fleetv1alpha1.ApplyResultConflict, fleetv1alpha1.ApplyResultRefused:
+		if plan.Unapplied(r.result) {
 			return false
 		}
 	}
@@ -111,7 +110,7 @@ type applier struct {
 //
 // Objects outside the Work's scope are Refused and never reach the member
 // nor the inventory; existing objects the Work did not create are a
-// Conflict, left untouched (claimOf). The inventory records the UID of each
+// Conflict, left untouched (plan.ApplyObject). The inventory records the UID of each
 // object the Work creates or adopts, and prune deletes only those.
 func (a *applier) apply(ctx context.Context, work *fleetv1alpha1.Work, inv inventory, saveInv func(inventory) error,
 	inSync func(objectRef) bool, prevAccepted acceptedBefore, now time.Time) *applyPass {
@@ -302,10 +301,14 @@ func (a *applier) conflict(ref objectRef, msg string) resourceResult {
 // accepted before (prevAccepted) stay accepted: a field the new spec changes
 // is not drift.
 func (a *applier) applyOne(ctx context.Context, work *fleetv1alpha1.Work, d *desiredObject, led *ledger, inSync bool, prevAccepted []string, now time.Time) resourceResult {
-	if d.obj.GetAnnotations()[fleetv1alpha1.AnnotationReconcile] == fleetv1alpha1.ReconcileDisabled {
+	look := plan.ApplyLook{
+		ManifestReconcileDisabled: d.obj.GetAnnotations()[fleetv1alpha1.AnnotationReconcile] == fleetv1alpha1.ReconcileDisabled,
+		WorkLabel:                 fleetv1alpha1.WorkLabelValue(work.Name), Adoption: work.Spec.Adoption,
+		InSync: inSync, Policy: work.Spec.DriftPolicy,
+	}
+	if dec := plan.ApplyObject(look); dec.Step == plan.Skip {
 		a.metrics.applies.WithLabelValues(resultLabel(fleetv1alpha1.ApplyResultSkipped)).Inc()
-		return resourceResult{ref: d.ref, result: fleetv1alpha1.ApplyResultSkipped,
-			message: fleetv1alpha1.AnnotationReconcile + "=" + fleetv1alpha1.ReconcileDisabled + " on the manifest"}
+		return resourceResult{ref: d.ref, result: fleetv1alpha1.ApplyResultSkipped, message: dec.Message}
 	}
 	defer a.objects.lock(d.ref.key())()
 	readAt := time.Now()
@@ -314,31 +317,24 @@ func (a *applier) applyOne(ctx context.Context, work *fleetv1alpha1.Work, d *des
 		a.metrics.applies.WithLabelValues(resultLabel(fleetv1alpha1.ApplyResultFailed)).Inc()
 		return failed(d.ref, "reading the live object", err, permanentError(err))
 	}
-	note, adopting := "", false
 	existed := err == nil
 	if !existed {
 		live = nil
 	}
-	if existed {
-		c, msg := claimOf(fleetv1alpha1.WorkLabelValue(work.Name), led.uid(d.ref), live.GetUID(),
-			live.GetLabels()[fleetv1alpha1.LabelWork], work.Spec.Adoption)
-		if c == claimConflict {
-			led.forget(d.ref) // not the Work's: never pruned by it
-			return a.conflict(d.ref, msg)
-		}
-		adopting = c == claimAdopted
-		if !adopting {
-			led.setUID(d.ref, live.GetUID()) // known already, or recognised by its label
-		}
-		note = msg
-		if live.GetAnnotations()[fleetv1alpha1.AnnotationReconcile] == fleetv1alpha1.ReconcileDisabled {
-			a.metrics.applies.WithLabelValues(resultLabel(fleetv1alpha1.ApplyResultSkipped)).Inc()
-			return skippedLive(d.ref, live)
-		}
-	} else if led.uid(d.ref) != "" {
-		// The object the Work created is gone and is about to be created
-		// again: forget its UID first, so that a crash before the new one is
-		// recorded leaves the label to recognise it by, not a stale UID.
+	look.Read, look.Live, look.RecordedUID = true, liveOf(live), led.uid(d.ref)
+	dec := plan.ApplyObject(look)
+	if dec.RecordLiveUID {
+		led.setUID(d.ref, live.GetUID()) // known already, or recognised by its label
+	}
+	switch dec.Step {
+	case plan.LeaveConflict:
+		led.forget(d.ref) // not the Work's: never pruned by it
+		return a.conflict(d.ref, dec.Message)
+	case plan.SkipLive:
+		a.metrics.applies.WithLabelValues(resultLabel(fleetv1alpha1.ApplyResultSkipped)).Inc()
+		return skippedLive(d.ref, live)
+	}
+	if dec.ForgetUID {
 		led.setUID(d.ref, "")
 		if err := led.flush(); err != nil {
 			a.metrics.applies.WithLabelValues(resultLabel(fleetv1alpha1.ApplyResultFailed)).Inc()
@@ -349,9 +345,7 @@ func (a *applier) applyOne(ctx context.Context, work *fleetv1alpha1.Work, d *des
 	if existed {
 		ref.UID = live.GetUID()
 	}
-	if inSync && work.Spec.DriftPolicy == fleetv1alpha1.DriftPolicyReport {
-		// Applied before with this very spec: whatever differs now is drift,
-		// and Report never touches it.
+	if dec.Step == plan.Judge {
 		r := resourceResult{ref: ref, result: fleetv1alpha1.ApplyResultApplied, health: health.Of(live)}
 		if live != nil {
 			r.resourceVersion, r.readAt = live.GetResourceVersion(), readAt
@@ -361,6 +355,7 @@ func (a *applier) applyOne(ctx context.Context, work *fleetv1alpha1.Work, d *des
 		}
 		return r
 	}
+	note := dec.Message
 	obj := d.obj
 	var accepted drift.Split
 	if excs := matchingExceptions(work.Spec.DriftExceptions, d.ref, now); len(excs) > 0 && (existed || inSync) {
@@ -383,7 +378,7 @@ func (a *applier) applyOne(ctx context.Context, work *fleetv1alpha1.Work, d *des
 		return failed(d.ref, "", err, permanentError(err))
 	}
 	a.metrics.applies.WithLabelValues(resultLabel(fleetv1alpha1.ApplyResultApplied)).Inc()
-	if !existed || adopting {
+	if dec.RecordNewUID {
 		// Created (or adopted) by this apply: the Work's from now on.
 		led.setUID(d.ref, out.GetUID())
 	}
@@ -498,11 +493,12 @@ func (a *applier) check(ctx context.Context, work *fleetv1alpha1.Work, results [
 	}
 	for i := range results {
 		r := &results[i]
-		if r.result != fleetv1alpha1.ApplyResultApplied && r.result != fleetv1alpha1.ApplyResultSkipped {
-			continue
+		look := plan.CheckLook{Applied: appliedOf(r), Policy: work.Spec.DriftPolicy, CanJudge: canJudge}
+		if plan.CheckObject(look) == plan.Leave {
+			continue // neither applied nor skipped: nothing on the member to look at
 		}
 		r.corrected = nil
-		if a.unchangedSinceRead(r) {
+		if plan.MaySkipRead(look.Applied) && a.unchangedSinceRead(r) {
 			continue // healthy and as applied when read, and not changed since
 		}
 		r.cause = nil
@@ -512,35 +508,34 @@ func (a *applier) check(ctx context.Context, work *fleetv1alpha1.Work, results [
 		if err == nil {
 			r.resourceVersion, r.readAt = live.GetResourceVersion(), readAt
 		}
-		switch {
-		case apierrors.IsNotFound(err) || meta.IsNoMatchError(err):
+		gone := apierrors.IsNotFound(err) || meta.IsNoMatchError(err)
+		if gone {
 			live = nil
-			r.health = health.Of(nil)
-		case err != nil:
+		}
+		d := desired[r.ref.key()]
+		look.Read, look.ReadFailed, look.Live, look.Desired = true, err != nil && !gone, liveOf(live), d != nil
+		if live != nil {
+			look.LiveFingerprint = appliedFingerprint(live)
+		}
+		step := plan.CheckObject(look)
+		switch {
+		case step == plan.Unknown:
 			r.health = health.Result{Status: fleetv1alpha1.HealthUnknown, Message: "reading the live object: " + errorMessage(err)}
 			continue
-		case r.result == fleetv1alpha1.ApplyResultApplied && live.GetUID() != r.ref.UID:
-			// Not the object applied: deleted and created again by someone,
-			// maybe someone else. The full apply decides whose it is.
+		case step == plan.Reapply:
 			reapply = true
 			continue
+		case live == nil:
+			r.health = health.Of(nil)
 		default:
 			r.health = health.Of(live)
 			a.explain(ctx, r, live)
 		}
-		d := desired[r.ref.key()]
-		if r.result != fleetv1alpha1.ApplyResultApplied || d == nil {
-			continue
-		}
-		if live != nil && live.GetAnnotations()[fleetv1alpha1.AnnotationReconcile] == fleetv1alpha1.ReconcileDisabled {
+		switch step {
+		case plan.SkipLive:
 			*r = skippedLive(r.ref, live) // no longer managed: no drift, no correction, no prune
 			continue
-		}
-		if live != nil && r.drift == nil && r.accepted == nil && r.asApplied != "" && r.asApplied == appliedFingerprint(live) {
-			// As applied when last seen, and nobody has changed a field the
-			// agent owns since: server-side apply moves a field changed by
-			// anyone else to them, which changes the agent's entry. No dry
-			// run needed to know there is no drift.
+		case plan.Leave:
 			continue
 		}
 		r.asApplied = ""
@@ -553,13 +548,12 @@ func (a *applier) check(ctx context.Context, work *fleetv1alpha1.Work, results [
 		if r.drift == nil && r.accepted == nil && live != nil {
 			r.asApplied = appliedFingerprint(live)
 		}
-		if r.drift == nil || work.Spec.DriftPolicy == fleetv1alpha1.DriftPolicyReport {
-			continue
-		}
-		if live == nil {
-			// Deleted: creating it again is the full apply's job, which
-			// records the new object's UID.
+		look.Judged, look.Drift = true, r.drift != nil
+		switch plan.CheckObject(look) {
+		case plan.Reapply:
 			reapply = true
+			continue
+		case plan.Leave:
 			continue
 		}
 		res = split.Unexplained
@@ -590,12 +584,11 @@ func (a *applier) check(ctx context.Context, work *fleetv1alpha1.Work, results [
 	return corrected, reapply
 }
 
-// unchangedSinceRead reports whether check can skip reading an object: it
-// was healthy and as applied (no drift, none accepted) when last read, and
-// the drift watch has seen no other version of it since.
+// unchangedSinceRead reports whether the drift watch has seen no other
+// version of an object since it was last read (plan.MaySkipRead says
+// whether that lets check skip reading it).
 func (a *applier) unchangedSinceRead(r *resourceResult) bool {
-	if a.watch == nil || r.result != fleetv1alpha1.ApplyResultApplied || r.health.Status != fleetv1alpha1.HealthCurrent ||
-		r.cause != nil || r.drift != nil || r.accepted != nil || r.asApplied == "" {
+	if a.watch == nil {
 		return false
 	}
 	mw, ok := a.member.(metadataWatcher)
@@ -725,65 +718,66 @@ func (a *applier) prune(ctx context.Context, workName string, refs []objectRef, 
 }
 
 func (a *applier) pruneOne(ctx context.Context, ref objectRef, label string, orphan bool) resourceResult {
-	skipped := func(msg string) resourceResult {
-		return resourceResult{ref: ref, result: fleetv1alpha1.ApplyResultSkipped, message: "left in place: " + msg}
-	}
-	pruned := func(msg string) resourceResult {
-		return resourceResult{ref: ref, result: fleetv1alpha1.ApplyResultPruned, message: msg}
-	}
-	if orphan {
-		return skipped("prunePolicy is Orphan")
-	}
-	live, err := a.member.get(ctx, ref)
-	switch {
-	case apierrors.IsNotFound(err) || meta.IsNoMatchError(err):
-		return pruned("already gone")
-	case err != nil:
-		return failed(ref, "reading the live object before pruning", err, false)
-	}
-	switch {
-	case ref.UID == "":
-		return skipped("no UID was recorded for it, so the agent cannot tell that this Work created it")
-	case live.GetUID() != ref.UID:
-		return skipped("it is not the object this Work created (that was uid " + string(ref.UID) + "; someone replaced it)")
-	}
-	if owner := live.GetLabels()[fleetv1alpha1.LabelWork]; owner != label {
-		if owner == "" {
-			return skipped("it no longer carries the " + fleetv1alpha1.LabelWork + " label")
-		}
-		return skipped("it now belongs to Work " + owner)
-	}
-	annotations := live.GetAnnotations()
-	if annotations[fleetv1alpha1.AnnotationPrune] == fleetv1alpha1.PruneDisabled {
-		return skipped(fleetv1alpha1.AnnotationPrune + "=" + fleetv1alpha1.PruneDisabled)
-	}
-	if annotations[fleetv1alpha1.AnnotationReconcile] == fleetv1alpha1.ReconcileDisabled {
-		return skipped(fleetv1alpha1.AnnotationReconcile + "=" + fleetv1alpha1.ReconcileDisabled)
-	}
-	if live.GetDeletionTimestamp() != nil {
-		return pruned("being deleted")
-	}
-	if ref.isNamespace() || ref.isCRD() {
-		const shown = 5
-		others, err := a.member.foreign(ctx, ref, label, shown)
-		if err != nil {
-			return failed(ref, "checking what deleting it would take along", err, false)
-		}
-		if len(others) > 0 {
-			return skipped("deleting it would delete objects this Work did not create: " + strings.Join(others, ", "))
+	look := plan.PruneLook{Orphan: orphan, RecordedUID: ref.UID, WorkLabel: label, Container: ref.isNamespace() || ref.isCRD()}
+	for {
+		step, msg := plan.PruneObject(look)
+		switch step {
+		case plan.Keep:
+			return resourceResult{ref: ref, result: fleetv1alpha1.ApplyResultSkipped, message: msg}
+		case plan.Gone:
+			return resourceResult{ref: ref, result: fleetv1alpha1.ApplyResultPruned, message: msg}
+		case plan.Read:
+			live, err := a.member.get(ctx, ref)
+			switch {
+			case apierrors.IsNotFound(err) || meta.IsNoMatchError(err):
+				live = nil
+			case err != nil:
+				return failed(ref, "reading the live object before pruning", err, false)
+			}
+			look.Read, look.Live = true, liveOf(live)
+		case plan.CheckForeign:
+			const shown = 5
+			others, err := a.member.foreign(ctx, ref, label, shown)
+			if err != nil {
+				return failed(ref, "checking what deleting it would take along", err, false)
+			}
+			look.ForeignChecked, look.Foreign = true, others
+		default: // plan.Delete
+			if err := a.member.delete(ctx, ref, ref.UID); err != nil {
+				switch {
+				case apierrors.IsNotFound(err):
+					return resourceResult{ref: ref, result: fleetv1alpha1.ApplyResultPruned, message: "already gone"}
+				case apierrors.IsConflict(err):
+					// The UID precondition failed: someone recreated it meanwhile.
+					return resourceResult{ref: ref, result: fleetv1alpha1.ApplyResultSkipped, message: "left in place: it was recreated by someone else"}
+				}
+				return failed(ref, "deleting", err, false)
+			}
+			return resourceResult{ref: ref, result: fleetv1alpha1.ApplyResultPruned}
 		}
 	}
-	if err := a.member.delete(ctx, ref, ref.UID); err != nil {
-		switch {
-		case apierrors.IsNotFound(err):
-			return pruned("already gone")
-		case apierrors.IsConflict(err):
-			// The UID precondition failed: someone recreated it meanwhile.
-			return skipped("it was recreated by someone else")
-		}
-		return failed(ref, "deleting", err, false)
+}
+
+// liveOf is what plan's decisions need of a live object; nil when it does
+// not exist.
+func liveOf(u *unstructured.Unstructured) *plan.Live {
+	if u == nil {
+		return nil
 	}
-	return pruned("")
+	ann := u.GetAnnotations()
+	return &plan.Live{
+		UID: u.GetUID(), WorkLabel: u.GetLabels()[fleetv1alpha1.LabelWork],
+		ReconcileDisabled: ann[fleetv1alpha1.AnnotationReconcile] == fleetv1alpha1.ReconcileDisabled,
+		PruneDisabled:     ann[fleetv1alpha1.AnnotationPrune] == fleetv1alpha1.PruneDisabled,
+		Deleting:          u.GetDeletionTimestamp() != nil,
+	}
+}
+
+// appliedOf is what a check decides on of an object's last result.
+func appliedOf(r *resourceResult) plan.Applied {
+	return plan.Applied{Result: r.result, UID: r.ref.UID,
+		Healthy: r.health.Status == fleetv1alpha1.HealthCurrent && r.cause == nil,
+		Drifted: r.drift != nil, Accepted: r.accepted != nil, Fingerprint: r.asApplied}
 }
 
 // failed is a Failed result; doing says what the agent was doing, if the

@@ -64,12 +64,3 @@ func withCause(h health.Result, c health.Cause) health.Result {
 	}
 	return health.Result{Status: h.Status, Message: h.Message + "; " + c.String()}
 }
-
-// causeStatus is a cause as the Work status reports it.
-func causeStatus(c *health.Cause) *fleetv1alpha1.ResourceCause {
-	if c == nil {
-		return nil
-	}
-	return &fleetv1alpha1.ResourceCause{Reason: c.Reason, Message: c.Message, Object: c.Object,
-		Container: c.Container, Severity: c.Severity}
-}

@@ -132,19 +132,6 @@ func TestExplainWithoutPodLister(t *testing.T) {
 	}
 }
 
-func TestInWords(t *testing.T) {
-	for in, want := range map[string]string{
-		"Available: 1/2": "1 of 2 replicas available",
-		"Updated: 0/3; Pod web-1 container app waiting: ContainerCreating": "0 of 3 replicas updated; Pod web-1 container app waiting: ContainerCreating",
-		"Pending termination: 1":            "1 old replicas terminating",
-		"Deployment generation is 3, but …": "Deployment generation is 3, but …",
-	} {
-		if got := inWords(in); got != want {
-			t.Errorf("inWords(%q) = %q, want %q", in, got, want)
-		}
-	}
-}
-
 // A Pod list that fails leaves the kstatus judgement as it is.
 func TestExplainWhenPodsCannotBeListed(t *testing.T) {
 	m := &podMember{fakeMember: newFakeMember(), err: errors.New("the server is currently unable to handle the request")}
@@ -154,16 +141,5 @@ func TestExplainWhenPodsCannotBeListed(t *testing.T) {
 	a.explain(context.Background(), &r, live)
 	if len(m.lists) != 1 || r.cause != nil || r.health != health.Of(live) {
 		t.Errorf("lists %v, health %+v, cause %+v", m.lists, r.health, r.cause)
-	}
-}
-
-func TestConditionReason(t *testing.T) {
-	for in, want := range map[string]string{
-		"ImagePullBackOff": "ImagePullBackOff", "": fleetv1alpha1.ReasonUnhealthy, "9 lives": "lives",
-		"Odd-reason.v2": "Oddreasonv2", "---": fleetv1alpha1.ReasonUnhealthy, strings.Repeat("A", 300): strings.Repeat("A", 128),
-	} {
-		if got := conditionReason(in); got != want {
-			t.Errorf("conditionReason(%q) = %q, want %q", in, got, want)
-		}
 	}
 }

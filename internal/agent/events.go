@@ -11,6 +11,7 @@ import (
 	"k8s.io/client-go/tools/record"
 
 	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
+	"github.com/flotilla-dev/flotilla/internal/agent/plan"
 	"github.com/flotilla-dev/flotilla/internal/drift"
 )
 
@@ -44,7 +45,7 @@ func (a *agent) recordCorrections(work *fleetv1alpha1.Work, corrected []resource
 	}
 	for _, r := range corrected {
 		a.events.Eventf(work, corev1.EventTypeNormal, fleetv1alpha1.ReasonDriftCorrected,
-			"corrected drift on %s: %s", r.ref, describeDrift(*r.corrected))
+			"corrected drift on %s: %s", r.ref, plan.DescribeDrift(*r.corrected))
 	}
 }
 
@@ -123,7 +124,7 @@ func fields(d *fleetv1alpha1.ResourceDrift) string {
 
 // describeFields renders drifted fields and who changed them for an Event.
 func describeFields(fields []string, by string) string {
-	return describeDrift(drift.Result{Fields: fields, Count: len(fields), By: by})
+	return plan.DescribeDrift(drift.Result{Fields: fields, Count: len(fields), By: by})
 }
 
 // acceptedPart is the exception accepting a reported drift, the fields it

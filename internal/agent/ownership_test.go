@@ -11,43 +11,9 @@ import (
 	"time"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/types"
 
 	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
 )
-
-func TestClaimOf(t *testing.T) {
-	const never, ifUnowned = fleetv1alpha1.AdoptionNever, fleetv1alpha1.AdoptionIfUnowned
-	tests := []struct {
-		name           string
-		recorded, uid  types.UID
-		label          string
-		adoption       fleetv1alpha1.AdoptionPolicy
-		want           claim
-		messageContain string
-	}{
-		{"the UID recorded", "u1", "u1", "w", never, claimOwned, ""},
-		{"the UID recorded, label removed since", "u1", "u1", "", never, claimOwned, ""},
-		{"no UID recorded, the Work's label", "", "u1", "w", never, claimOwned, ""},
-		{"no UID recorded, unlabelled", "", "u1", "", never, claimConflict, "not created by Flotilla: it existed before"},
-		{"no UID recorded, unlabelled, adoption unset", "", "u1", "", "", claimConflict, "adoption policy is Never"},
-		{"no UID recorded, another Work's", "", "u1", "other", never, claimConflict, "owned by Work other"},
-		{"adoption IfUnowned, unlabelled", "", "u1", "", ifUnowned, claimAdopted, "adopted"},
-		{"adoption IfUnowned, another Work's", "", "u1", "other", ifUnowned, claimConflict, "owned by Work other"},
-		{"replaced by someone, the Work's label copied", "u1", "u2", "w", ifUnowned, claimConflict, "was replaced by another"},
-		{"replaced by someone, unlabelled", "u1", "u2", "", never, claimConflict, "not created by Flotilla"},
-		{"replaced by someone, unlabelled, IfUnowned", "u1", "u2", "", ifUnowned, claimAdopted, "adopted"},
-		{"replaced by another Work's", "u1", "u2", "other", ifUnowned, claimConflict, "owned by Work other"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got, msg := claimOf("w", tt.recorded, tt.uid, tt.label, tt.adoption)
-			if got != tt.want || !strings.Contains(msg, tt.messageContain) {
-				t.Errorf("claimOf = %d %q, want %d containing %q", got, msg, tt.want, tt.messageContain)
-			}
-		})
-	}
-}
 
 func TestInventoryUIDs(t *testing.T) {
 	a := objectRef{Version: "v1", Kind: "ConfigMap", Namespace: "ns", Name: "a"}
@@ -430,8 +396,9 @@ func TestConcurrentWorksNeverBothClaimAnObject(t *testing.T) {
 		}
 		p1, p2 := <-results, <-results
 		r1, r2 := p1.resources[0].result, p2.resources[0].result
-		if !(r1 == fleetv1alpha1.ApplyResultApplied && r2 == fleetv1alpha1.ApplyResultConflict) &&
-			!(r2 == fleetv1alpha1.ApplyResultApplied && r1 == fleetv1alpha1.ApplyResultConflict) {
+		oneEach := r1 == fleetv1alpha1.ApplyResultApplied && r2 == fleetv1alpha1.ApplyResultConflict ||
+			r2 == fleetv1alpha1.ApplyResultApplied && r1 == fleetv1alpha1.ApplyResultConflict
+		if !oneEach {
 			t.Fatalf("results %s and %s, want one Applied and one Conflict", r1, r2)
 		}
 		if len(p1.inventory)+len(p2.inventory) != 1 {

@@ -8,12 +8,12 @@ import (
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 
 	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
+	"github.com/flotilla-dev/flotilla/internal/agent/plan"
 	"github.com/flotilla-dev/flotilla/internal/gitdelivery/stamp"
 	"github.com/flotilla-dev/flotilla/internal/health"
 )
@@ -91,23 +91,23 @@ func (a *agent) reportSync(ctx context.Context, name string) error {
 	}
 	now := a.now()
 	hash := specHash(hubWork)
-	if hash != st.appliedHash {
-		st.appliedHash, st.attempt, st.nextCheck = hash, 0, time.Time{}
+	if hash != st.AppliedHash {
+		st.AppliedHash, st.Attempt, st.NextCheck = hash, 0, time.Time{}
 	}
-	if !now.Before(st.nextCheck) {
+	if !now.Before(st.NextCheck) {
 		results := a.observe(ctx, hubWork)
 		st.last = &passRecord{generation: hubWork.Generation, revision: hubWork.Spec.Revision,
 			instanceRevision: hubWork.Spec.InstanceRevision, at: now, pass: &applyPass{resources: results}}
 		isSettled := settled(st.last.pass)
 		if isSettled {
-			st.attempt = 0
+			st.Attempt = 0
 		}
-		st.nextCheck = now.Add(recheckAfter(isSettled, st.attempt, a.opts.ResyncInterval, a.rand))
+		st.NextCheck = now.Add(recheckAfter(isSettled, st.Attempt, a.opts.ResyncInterval, a.rand))
 		if !isSettled {
-			st.attempt++
+			st.Attempt++
 		}
 	}
-	a.queue.AddAfter(name, st.nextCheck.Sub(now))
+	a.queue.AddAfter(name, st.NextCheck.Sub(now))
 
 	prev := hubWork.Status
 	if st.written != nil && st.writtenOverRV == hubWork.ResourceVersion {
@@ -180,63 +180,8 @@ func judgeLive(ref objectRef, live *unstructured.Unstructured, want string, notS
 	return resourceResult{ref: ref, result: fleetv1alpha1.ApplyResultApplied, health: health.Of(live)}
 }
 
-// reportStatus returns the Work status for what a report-only agent saw,
-// starting from the status the hub holds (prev): the publisher's fields and
-// conditions are kept; Healthy, Ready, Reconciling, Stalled and the
-// resources are set. It is pure: now is passed in.
+// reportStatus returns the Work status for what a report-only agent saw
+// (plan.ReportOnlyStatus).
 func reportStatus(prev fleetv1alpha1.WorkStatus, rec *passRecord, now time.Time) fleetv1alpha1.WorkStatus {
-	st := *prev.DeepCopy()
-	resources := rec.pass.resources
-	st.Resources = make([]fleetv1alpha1.ResourceStatus, 0, min(len(resources), maxStatusResources))
-	var summary health.Summary
-	var firstUnhealthy, firstFailed *resourceResult
-	for i := range resources {
-		r := &resources[i]
-		if len(st.Resources) < maxStatusResources {
-			st.Resources = append(st.Resources, resourceStatus(*r))
-		}
-		summary.Add(r.health.Status)
-		if r.health.Status == fleetv1alpha1.HealthFailed && (firstFailed == nil || firstFailed.cause == nil && r.cause != nil) {
-			firstFailed = r // the first with a cause, else the first
-		}
-		if r.health.Status != fleetv1alpha1.HealthCurrent && (firstUnhealthy == nil || firstUnhealthy.cause == nil && r.cause != nil) {
-			firstUnhealthy = r
-		}
-	}
-	set := func(condType string, status metav1.ConditionStatus, reason, message string) {
-		meta.SetStatusCondition(&st.Conditions, metav1.Condition{
-			Type: condType, Status: status, Reason: reason, Message: truncate(message),
-			ObservedGeneration: rec.generation, LastTransitionTime: metav1.NewTime(now.Truncate(time.Second)),
-		})
-	}
-
-	healthOK := setHealthy(set, summary, firstFailed, firstUnhealthy)
-	healthy := meta.FindStatusCondition(st.Conditions, fleetv1alpha1.ConditionHealthy)
-
-	// Ready: committed (the publisher's Applied, for this generation) and healthy.
-	applied := meta.FindStatusCondition(st.Conditions, fleetv1alpha1.ConditionApplied)
-	committed := st.ObservedGeneration == rec.generation && applied != nil &&
-		applied.Status == metav1.ConditionTrue && applied.ObservedGeneration == rec.generation
-	switch {
-	case !committed:
-		set(fleetv1alpha1.ConditionReady, metav1.ConditionFalse, fleetv1alpha1.ReasonInProgress,
-			fmt.Sprintf("waiting for the hub to commit revision %s", rec.revision))
-	case healthOK:
-		set(fleetv1alpha1.ConditionReady, metav1.ConditionTrue, fleetv1alpha1.ReasonSucceeded,
-			fmt.Sprintf("revision %s committed, synced and healthy", rec.revision))
-	default:
-		set(fleetv1alpha1.ConditionReady, metav1.ConditionFalse, healthy.Reason, healthy.Message)
-	}
-
-	if summary.Failed > 0 {
-		set(fleetv1alpha1.ConditionStalled, metav1.ConditionTrue, healthy.Reason, healthy.Message)
-	} else {
-		meta.RemoveStatusCondition(&st.Conditions, fleetv1alpha1.ConditionStalled)
-	}
-	if summary.InProgress > 0 || summary.Unknown > 0 {
-		set(fleetv1alpha1.ConditionReconciling, metav1.ConditionTrue, fleetv1alpha1.ReasonProgressing, healthy.Message)
-	} else {
-		meta.RemoveStatusCondition(&st.Conditions, fleetv1alpha1.ConditionReconciling)
-	}
-	return st
+	return plan.ReportOnlyStatus(prev, rec.report(), now)
 }

@@ -86,7 +86,7 @@ func TestStatusInProgressIsReconciling(t *testing.T) {
 }
 
 func TestStatusBadManifestStallsAndKeepsLastAppliedRevision(t *testing.T) {
-	prev := fleetv1alpha1.WorkStatus{AppliedRevision: "rev-1", LastAppliedTime: ptrTime(t0.Add(-time.Hour))}
+	prev := fleetv1alpha1.WorkStatus{AppliedRevision: "rev-1", LastAppliedTime: &metav1.Time{Time: t0.Add(-time.Hour)}}
 	st := computeStatus(prev, pass(2, "rev-2", []resourceResult{
 		applied(cmA, fleetv1alpha1.HealthCurrent, ""),
 		{ref: depB, result: fleetv1alpha1.ApplyResultFailed, message: "unknown kind", permanent: true},
@@ -240,18 +240,6 @@ func TestJitterRateLimiter(t *testing.T) {
 	r.rand = func() float64 { return 0.999 }
 	if d := r.When("x"); d <= time.Second || d >= 1500*time.Millisecond {
 		t.Errorf("jittered first delay %s", d)
-	}
-}
-
-func TestClip(t *testing.T) {
-	if got := clip("héllo", 4); got != "h..." {
-		t.Errorf("clip = %q", got)
-	}
-	if got := clip("éééé", 6); got != "é..." {
-		t.Errorf("clip on rune boundary = %q", got)
-	}
-	if got := clip("abc", 2); got != "ab" {
-		t.Errorf("clip tiny = %q", got)
 	}
 }
 
