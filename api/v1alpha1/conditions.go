@@ -166,6 +166,18 @@ const (
 
 	// DriftException and FleetFreeze
 	ReasonExpired = "Expired"
+
+	// Event reasons on a FleetFreeze, besides ReasonExpired (its until
+	// passed). The FleetFreeze controller records it becoming active; the
+	// Rollout controller records the Rollouts it holds or rolls back (with
+	// the Rollout as the related object).
+
+	// ReasonActivated: the freeze is in force.
+	ReasonActivated = "Activated"
+	// ReasonRolloutHeld: a Rollout stopped admitting clusters because of the freeze.
+	ReasonRolloutHeld = "RolloutHeld"
+	// ReasonRolloutRolledBack: the freeze (action Rollback) started rolling a Rollout back.
+	ReasonRolloutRolledBack = "RolloutRolledBack"
 	// ReasonInForce (DriftException): Active, until expiresAt.
 	ReasonInForce = "InForce"
 )
