@@ -61,6 +61,8 @@ const (
 	ConditionDegraded = "Degraded"
 
 	// ConditionActive (DriftException, FleetFreeze) is True until it expires.
+	// Both kinds are Ready once observed, active or expired: they need
+	// nothing to settle.
 	ConditionActive = "Active"
 )
 

@@ -203,12 +203,7 @@ func reportStatus(prev fleetv1alpha1.WorkStatus, rec *passRecord, now time.Time)
 			firstUnhealthy = r
 		}
 	}
-	set := func(condType string, status metav1.ConditionStatus, reason, message string) {
-		meta.SetStatusCondition(&st.Conditions, metav1.Condition{
-			Type: condType, Status: status, Reason: reason, Message: truncate(message),
-			ObservedGeneration: rec.generation, LastTransitionTime: metav1.NewTime(now.Truncate(time.Second)),
-		})
-	}
+	set := fleetv1alpha1.NewConditionSetter(&st.Conditions, rec.generation, now).RefreshingMessages().Set
 
 	healthOK := setHealthy(set, summary, firstFailed, firstUnhealthy)
 	healthy := meta.FindStatusCondition(st.Conditions, fleetv1alpha1.ConditionHealthy)

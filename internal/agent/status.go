@@ -102,12 +102,8 @@ func computeStatus(prev fleetv1alpha1.WorkStatus, rec *passRecord, now time.Time
 		}
 	}
 
-	set := func(condType string, status metav1.ConditionStatus, reason, message string) {
-		meta.SetStatusCondition(&st.Conditions, metav1.Condition{
-			Type: condType, Status: status, Reason: reason, Message: truncate(message),
-			ObservedGeneration: rec.generation, LastTransitionTime: metav1.NewTime(now.Truncate(time.Second)),
-		})
-	}
+	// The message is the state here (counts, the first failure): refreshed.
+	set := fleetv1alpha1.NewConditionSetter(&st.Conditions, rec.generation, now).RefreshingMessages().Set
 
 	// Applied
 	appliedOK := false
@@ -295,10 +291,8 @@ func deletingStatus(prev fleetv1alpha1.WorkStatus, generation int64, pruned []re
 	if failedPrune > 0 {
 		reason, msg = fleetv1alpha1.ReasonPruneFailed, fmt.Sprintf("deleting: %d objects could not be pruned yet", failedPrune)
 	}
-	meta.SetStatusCondition(&st.Conditions, metav1.Condition{
-		Type: fleetv1alpha1.ConditionReady, Status: metav1.ConditionFalse, Reason: reason, Message: msg,
-		ObservedGeneration: generation, LastTransitionTime: metav1.NewTime(now.Truncate(time.Second)),
-	})
+	fleetv1alpha1.NewConditionSetter(&st.Conditions, generation, now).RefreshingMessages().
+		Set(fleetv1alpha1.ConditionReady, metav1.ConditionFalse, reason, msg)
 	return st
 }
 

@@ -239,12 +239,12 @@ func (p *planner) setCondition(typ string, ok bool, reason, message string) {
 	if ok {
 		status = metav1.ConditionTrue
 	}
-	c := metav1.Condition{Type: typ, Status: status, Reason: reason, Message: truncate(message, 1024),
-		LastTransitionTime: stamp(p.now)}
+	c := metav1.Condition{Type: typ, Status: status, Reason: reason, Message: message}
 	if old := meta.FindStatusCondition(p.st.Conditions, typ); old != nil {
 		c.ObservedGeneration = old.ObservedGeneration
 	}
-	meta.SetStatusCondition(&p.st.Conditions, c)
+	// Messages carry the state (counts, the wave): refreshed every plan.
+	fleetv1alpha1.RefreshCondition(&p.st.Conditions, c, p.now)
 }
 
 // truncate cuts s to at most n bytes without splitting a character.

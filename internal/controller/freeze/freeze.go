@@ -97,22 +97,21 @@ func Status(f *fleetv1alpha1.FleetFreeze, rollouts []fleetv1alpha1.Rollout, now 
 		}
 	}
 	active := f.ActiveAt(now)
-	set := func(typ string, status metav1.ConditionStatus, reason, message string) {
-		controller.SetCondition(&st.Conditions, metav1.Condition{Type: typ, Status: status, Reason: reason, Message: message,
-			ObservedGeneration: f.Generation}, now)
-	}
+	set := fleetv1alpha1.NewConditionSetter(&st.Conditions, f.Generation, now)
 	action := f.EffectiveAction()
 	if active {
 		msg := fmt.Sprintf("no rollout admits any cluster (%s): %s", action, f.Spec.Reason)
 		if action == fleetv1alpha1.FreezeRollback {
 			msg = "every rollout in flight rolls back, and none admits a cluster: " + f.Spec.Reason
 		}
-		set(fleetv1alpha1.ConditionActive, metav1.ConditionTrue, fleetv1alpha1.ReasonFleetFrozen, msg)
+		set.Set(fleetv1alpha1.ConditionActive, metav1.ConditionTrue, fleetv1alpha1.ReasonFleetFrozen, msg)
 	} else {
-		set(fleetv1alpha1.ConditionActive, metav1.ConditionFalse, fleetv1alpha1.ReasonExpired,
+		set.Set(fleetv1alpha1.ConditionActive, metav1.ConditionFalse, fleetv1alpha1.ReasonExpired,
 			"ended at "+f.Spec.Until.UTC().Format(time.RFC3339)+"; delete it to tidy up")
 	}
-	set(fleetv1alpha1.ConditionReady, metav1.ConditionTrue, fleetv1alpha1.ReasonSucceeded, "observed")
+	// A freeze needs nothing to settle: it is in force (or expired) as soon
+	// as it is observed, so it is Ready then, whether active or not.
+	set.Ready(fleetv1alpha1.ReasonSucceeded, "observed")
 	return st
 }
 
