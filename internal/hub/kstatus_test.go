@@ -171,7 +171,7 @@ func readyCondition(u *unstructured.Unstructured) *metav1.Condition {
 	}
 	var conds []metav1.Condition
 	for _, c := range obj.Status.Conditions {
-		conds = append(conds, metav1.Condition{Type: string(c.Type), Status: metav1.ConditionStatus(c.Status), Reason: c.Reason})
+		conds = append(conds, metav1.Condition{Type: c.Type, Status: metav1.ConditionStatus(c.Status), Reason: c.Reason})
 	}
 	c := meta.FindStatusCondition(conds, fleetv1alpha1.ConditionReady)
 	if c == nil {

@@ -438,7 +438,7 @@ func (c *checker) freezeCauses(in rollout.Input, d rollout.Decision) error {
 	case st.HeldBy() != want:
 		return fmt.Errorf("status.freeze.heldBy is %q, want %q", st.HeldBy(), want)
 	case frozen != (want != ""):
-		return fmt.Errorf("Frozen condition %v while heldBy is %q", frozen, st.HeldBy())
+		return fmt.Errorf("condition Frozen %v while heldBy is %q", frozen, st.HeldBy())
 	case st.Freeze != nil && *st.Freeze == (fleetv1alpha1.RolloutFreezeStatus{}):
 		return errors.New("status.freeze is set but names nothing")
 	}
