@@ -103,7 +103,12 @@ type ClusterStatus struct {
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
 
-	// conditions: Ready, Reconciling, Stalled, Available, Offline, Delivered (Git).
+	// conditions: Ready (joined, heartbeating in the right mode, and with
+	// git delivery the last push succeeded), Reconciling (the agent has not
+	// heartbeated yet, or a push is pending or retried), Stalled (a person
+	// must act: HeartbeatMissed, AgentModeMismatch, GitAuthFailed,
+	// SecretNotFound), Available, Offline, FactsValid, and Delivered (git
+	// delivery writes it).
 	// +optional
 	// +listType=map
 	// +listMapKey=type

@@ -61,6 +61,8 @@ const (
 	ConditionDegraded = "Degraded"
 
 	// ConditionActive (DriftException, FleetFreeze) is True until it expires.
+	// Both kinds are Ready once observed, active or expired: they need
+	// nothing to settle.
 	ConditionActive = "Active"
 )
 
@@ -166,6 +168,18 @@ const (
 
 	// DriftException and FleetFreeze
 	ReasonExpired = "Expired"
+
+	// Event reasons on a FleetFreeze, besides ReasonExpired (its until
+	// passed). The FleetFreeze controller records it becoming active; the
+	// Rollout controller records the Rollouts it holds or rolls back (with
+	// the Rollout as the related object).
+
+	// ReasonActivated: the freeze is in force.
+	ReasonActivated = "Activated"
+	// ReasonRolloutHeld: a Rollout stopped admitting clusters because of the freeze.
+	ReasonRolloutHeld = "RolloutHeld"
+	// ReasonRolloutRolledBack: the freeze (action Rollback) started rolling a Rollout back.
+	ReasonRolloutRolledBack = "RolloutRolledBack"
 	// ReasonInForce (DriftException): Active, until expiresAt.
 	ReasonInForce = "InForce"
 )

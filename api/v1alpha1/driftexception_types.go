@@ -50,7 +50,9 @@ type DriftExceptionStatus struct {
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
 
-	// conditions: Ready, Active (False with reason Expired once expired).
+	// conditions: Ready (True once observed: an exception needs nothing to
+	// settle), Reconciling and Stalled (both False), and Active (False with
+	// reason Expired once expired).
 	// +optional
 	// +listType=map
 	// +listMapKey=type

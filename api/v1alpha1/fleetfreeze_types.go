@@ -44,25 +44,42 @@ type FleetFreezeStatus struct {
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
 
-	// conditions: Ready, Active (False with reason Expired after until).
+	// conditions: Ready (True once observed: a freeze needs nothing to
+	// settle), Reconciling and Stalled (both False), and Active (False with
+	// reason Expired after until).
 	// +optional
 	// +listType=map
 	// +listMapKey=type
 	// +kubebuilder:validation:MaxItems=16
 	Conditions []metav1.Condition `json:"conditions,omitempty"`
 
-	// heldRollouts is the number of Rollouts the freeze holds now (a
-	// Rollout it rolled back is held while it rolls back, and counted in
-	// rolledBackRollouts once rolled back). Always written, 0 included.
+	// heldRollouts is the number of Rollouts the freeze holds now: those
+	// whose status.freeze.heldBy names it (a Rollout it rolled back is held
+	// while it rolls back). Always written, 0 included.
 	// +optional
 	// +kubebuilder:validation:Minimum=0
 	HeldRollouts int32 `json:"heldRollouts"`
 
-	// rolledBackRollouts is the number of Rollouts it rolled back. Always
-	// written, 0 included.
+	// rolledBackRollouts is the number of Rollouts it rolled back: those
+	// whose status.freeze.rolledBackBy names it. Always written, 0 included.
 	// +optional
 	// +kubebuilder:validation:Minimum=0
 	RolledBackRollouts int32 `json:"rolledBackRollouts"`
+}
+
+// RolloutFreezeStatus names, on a Rollout, the FleetFreezes that acted on it.
+type RolloutFreezeStatus struct {
+	// heldBy names the FleetFreeze that holds the Rollout now (the one its
+	// Frozen condition reports); empty when none does.
+	// +optional
+	// +kubebuilder:validation:MaxLength=253
+	HeldBy string `json:"heldBy,omitempty"`
+
+	// rolledBackBy names the FleetFreeze (action Rollback) that started
+	// the Rollout's rollback; kept once set.
+	// +optional
+	// +kubebuilder:validation:MaxLength=253
+	RolledBackBy string `json:"rolledBackBy,omitempty"`
 }
 
 // FleetFreeze is the kill switch: while one is active, no Rollout admits any

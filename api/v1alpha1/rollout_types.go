@@ -340,6 +340,15 @@ type HistoryEntry struct {
 	// +optional
 	// +kubebuilder:validation:MaxLength=1024
 	Message string `json:"message,omitempty"`
+
+	// ---- FleetFreeze (issue 18): the cause as a field, not in the message ----
+
+	// freeze names the FleetFreeze that caused the transition (it started
+	// or stopped holding the Rollout, or started its rollback); empty when
+	// no freeze did.
+	// +optional
+	// +kubebuilder:validation:MaxLength=253
+	Freeze string `json:"freeze,omitempty"`
 }
 
 // AdoptionStatus reports a Deadline-mode rollout's voluntary adoption.
@@ -458,6 +467,14 @@ type RolloutStatus struct {
 	// completedAt is when the Rollout reached a terminal phase.
 	// +optional
 	CompletedAt *metav1.Time `json:"completedAt,omitempty"`
+
+	// ---- FleetFreeze (issue 18): which freeze holds and which rolled back ----
+
+	// freeze names the FleetFreezes that hold the Rollout now or rolled it
+	// back; unset when none did. The FleetFreeze controller counts its
+	// heldRollouts and rolledBackRollouts from these fields.
+	// +optional
+	Freeze *RolloutFreezeStatus `json:"freeze,omitempty"`
 }
 
 // Rollout moves one subject from its current revision to a target revision

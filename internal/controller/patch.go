@@ -1,5 +1,6 @@
 // Package controller holds what the hub's controllers share: the status patch
-// helper, condition handling and the field indexes.
+// helper and the field indexes. Conditions are set with the API package's
+// helpers (fleetv1alpha1.NewConditionSetter), which the agent shares.
 package controller
 
 import (

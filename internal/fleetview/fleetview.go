@@ -601,12 +601,12 @@ func buildFreezes(freezes []fleetv1alpha1.FleetFreeze, now time.Time) []Freeze {
 	out := []Freeze{}
 	for i := range freezes {
 		f := &freezes[i]
-		if f.Spec.Until != nil && !now.Before(f.Spec.Until.Time) {
+		if !f.ActiveAt(now) {
 			continue
 		}
 		out = append(out, Freeze{
 			Name:     f.Name,
-			Action:   f.Spec.Action,
+			Action:   f.EffectiveAction(),
 			Reason:   f.Spec.Reason,
 			FrozenBy: f.Spec.FrozenBy,
 			Until:    timePtr(f.Spec.Until),

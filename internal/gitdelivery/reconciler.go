@@ -133,29 +133,27 @@ func (r *Reconciler) publish(ctx context.Context, cluster *fleetv1alpha1.Cluster
 }
 
 // setDelivered writes the Delivered condition and, after a publish, status.git.
-// The Cluster controller writes the rest of the status; the patch carries the
-// resourceVersion so neither overwrites the other's conditions with a stale copy.
+// The Cluster controller writes the rest of the status (and reads Delivered
+// for Ready); controller.PatchStatus carries the resourceVersion, so neither
+// overwrites the other's conditions with a stale copy.
 func (r *Reconciler) setDelivered(ctx context.Context, cluster *fleetv1alpha1.Cluster, status metav1.ConditionStatus,
 	reason, message string, res *Result, now time.Time) error {
-	previous := meta.FindStatusCondition(cluster.Status.Conditions, fleetv1alpha1.ConditionDelivered)
-	base := cluster.DeepCopy()
-	controller.SetCondition(&cluster.Status.Conditions, metav1.Condition{
-		Type: fleetv1alpha1.ConditionDelivered, Status: status, Reason: reason, Message: message,
-		ObservedGeneration: cluster.Generation,
-	}, now)
-	if res != nil && res.Commit != "" {
-		g := cluster.Status.Git
-		if g == nil {
-			g = &fleetv1alpha1.GitDeliveryStatus{}
-			cluster.Status.Git = g
+	previous := meta.FindStatusCondition(cluster.Status.Conditions, fleetv1alpha1.ConditionDelivered).DeepCopy()
+	if err := controller.PatchStatus(ctx, r.Client, cluster, func(cluster *fleetv1alpha1.Cluster) {
+		fleetv1alpha1.NewConditionSetter(&cluster.Status.Conditions, cluster.Generation, now).Set(fleetv1alpha1.ConditionDelivered, status, reason, message)
+		if res != nil && res.Commit != "" {
+			g := cluster.Status.Git
+			if g == nil {
+				g = &fleetv1alpha1.GitDeliveryStatus{}
+				cluster.Status.Git = g
+			}
+			if res.Pushed || g.LastCommit == "" {
+				t := metav1.NewTime(now.Truncate(time.Second))
+				g.LastCommit, g.LastPushTime = res.Commit, &t
+			}
 		}
-		if res.Pushed || g.LastCommit == "" {
-			t := metav1.NewTime(now.Truncate(time.Second))
-			g.LastCommit, g.LastPushTime = res.Commit, &t
-		}
-	}
-	if err := r.Client.Status().Patch(ctx, cluster, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{})); err != nil {
-		return fmt.Errorf("patching status of cluster %s: %w", cluster.Name, err)
+	}); err != nil {
+		return err
 	}
 	switch {
 	case res != nil && res.Pushed:
@@ -200,9 +198,7 @@ func (r *Reconciler) markDelivered(ctx context.Context, works []fleetv1alpha1.Wo
 			if cur.Generation != published || !cur.DeletionTimestamp.IsZero() || delivered(cur) {
 				return nil // changed since the publish: the next publish marks it
 			}
-			base := cur.DeepCopy()
-			markWork(cur, source, commit, branch, now)
-			return r.Client.Status().Patch(ctx, cur, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{}))
+			return controller.PatchStatus(ctx, r.Client, cur, func(w *fleetv1alpha1.Work) { markWork(w, source, commit, branch, now) })
 		})
 		if client.IgnoreNotFound(err) != nil {
 			return fmt.Errorf("marking Work %s/%s delivered: %w", w.Namespace, w.Name, err)
@@ -219,10 +215,7 @@ func markWork(w *fleetv1alpha1.Work, source fleetv1alpha1.GitHealthSource, commi
 	w.Status.AppliedInstanceRevision = w.Spec.InstanceRevision
 	w.Status.LastAppliedTime = &at
 	msg := fmt.Sprintf("committed to branch %s at %s", branch, short(commit))
-	set := func(typ string, status metav1.ConditionStatus, reason, message string) {
-		controller.SetCondition(&w.Status.Conditions, metav1.Condition{Type: typ, Status: status, Reason: reason,
-			Message: message, ObservedGeneration: w.Generation}, now)
-	}
+	set := fleetv1alpha1.NewConditionSetter(&w.Status.Conditions, w.Generation, now).Set
 	set(fleetv1alpha1.ConditionApplied, metav1.ConditionTrue, fleetv1alpha1.ReasonApplied, msg)
 	if source == fleetv1alpha1.GitHealthNone {
 		set(fleetv1alpha1.ConditionHealthy, metav1.ConditionTrue, fleetv1alpha1.ReasonHealthy, "healthSource None: healthy once pushed")

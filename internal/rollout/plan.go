@@ -96,6 +96,9 @@ type outcome struct {
 	// blocked: the rollout cannot proceed until a person acts; it is
 	// Stalled with this reason whatever its phase.
 	blocked *Blocked
+	// freeze names the FleetFreeze that caused the transition, if one did
+	// (the history entry's freeze field).
+	freeze string
 }
 
 func newPlanner(in Input, obs map[string]*ClusterObservation) *planner {
@@ -161,7 +164,10 @@ func (p *planner) decide() outcome {
 		return p.requestedRollback()
 	case freeze != nil && freeze.Action == fleetv1alpha1.FreezeRollback && spec.FromRevision != "" && p.anyTouched():
 		msg := fmt.Sprintf("FleetFreeze %s rolls back every rollout in flight: %s", freeze.Name, freeze.Reason)
-		return p.startRollback(spec.FromRevision, actorOf(freeze.By), fleetv1alpha1.ReasonFleetFrozen, msg)
+		o := p.startRollback(spec.FromRevision, actorOf(freeze.By), fleetv1alpha1.ReasonFleetFrozen, msg)
+		o.freeze = freeze.Name
+		p.freezeStatus().RolledBackBy = freeze.Name
+		return o
 	case spec.DesiredState == fleetv1alpha1.RolloutAborted:
 		return outcome{phase: fleetv1alpha1.RolloutPhaseAborted, wave: p.st.CurrentWave,
 			actor: changeActor(spec.StateChange), reason: fleetv1alpha1.ReasonAborted,
@@ -190,7 +196,7 @@ func (p *planner) decide() outcome {
 		// The end of a freeze resumes a rollout by itself, except a halted
 		// one: that needed the person who resumed it.
 		if p.prevFrozen() && freeze == nil && !wasHalted {
-			o.actor, o.cause = ActorHub, "the fleet freeze ended"
+			o.actor, o.cause, o.freeze = ActorHub, "the fleet freeze ended", p.prev.HeldBy()
 		}
 	}
 	return o
@@ -205,7 +211,7 @@ func (p *planner) holdOutcome(wave string) outcome {
 			msg += "; it cannot roll back (no fromRevision)"
 		}
 		return outcome{phase: fleetv1alpha1.RolloutPhasePaused, wave: wave, actor: actorOf(f.By), reason: fleetv1alpha1.ReasonFleetFrozen,
-			message: msg, warning: true}
+			message: msg, warning: true, freeze: f.Name}
 	}
 	sc := p.in.Spec.StateChange
 	return outcome{phase: fleetv1alpha1.RolloutPhasePaused, wave: wave, actor: changeActor(sc), reason: fleetv1alpha1.ReasonPaused,
@@ -278,6 +284,16 @@ func (p *planner) transition(o outcome) {
 		p.finish()
 	}
 	actor := or(o.actor, ActorHub)
+	// A freeze that starts or stops holding the rollout is its cause (not
+	// of an end: a rollout that ends is no longer held, whatever ended it).
+	cause := o.freeze
+	if cause == "" && frozenChanged && !o.phase.IsTerminal() {
+		if p.in.Freeze != nil {
+			cause = p.in.Freeze.Name
+		} else {
+			cause = p.prev.HeldBy()
+		}
+	}
 	p.st.History = append(p.st.History, fleetv1alpha1.HistoryEntry{
 		Time:    stamp(p.now),
 		From:    p.st.Phase,
@@ -285,6 +301,7 @@ func (p *planner) transition(o outcome) {
 		Wave:    o.wave,
 		Actor:   truncate(actor, 253),
 		Message: truncate(join(o.cause, o.message), 1024),
+		Freeze:  cause,
 	})
 	if n := len(p.st.History) - maxHistory; n > 0 {
 		p.st.History = append([]fleetv1alpha1.HistoryEntry(nil), p.st.History[n:]...)

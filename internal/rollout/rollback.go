@@ -70,6 +70,10 @@ func (p *planner) rollBack() outcome {
 	if held {
 		msg = fmt.Sprintf("rollback to %s held by FleetFreeze %s: %s; %s still on %s", rev, p.in.Freeze.Name, p.in.Freeze.Reason, clusters(left), target)
 	}
-	return outcome{phase: fleetv1alpha1.RolloutPhaseRollingBack, wave: p.st.CurrentWave, reason: fleetv1alpha1.ReasonRollingBack,
+	o := outcome{phase: fleetv1alpha1.RolloutPhaseRollingBack, wave: p.st.CurrentWave, reason: fleetv1alpha1.ReasonRollingBack,
 		message: msg, warning: true}
+	if held {
+		o.freeze = p.in.Freeze.Name
+	}
+	return o
 }

@@ -174,10 +174,37 @@ func (p *planner) setConditions(o outcome) {
 	} else {
 		meta.RemoveStatusCondition(&p.st.Conditions, fleetv1alpha1.ConditionFrozen)
 	}
+	p.setHeldBy()
 	if phase == fleetv1alpha1.RolloutPhaseSuperseded {
 		p.setCondition(fleetv1alpha1.ConditionSuperseded, true, fleetv1alpha1.ReasonSupersededByRollout, "superseded by Rollout "+p.st.SupersededBy)
 	}
 	p.setApproved()
+}
+
+// setHeldBy names, in status.freeze.heldBy, the freeze that holds the
+// rollout whenever its Frozen condition is True, and clears it otherwise;
+// status.freeze is unset while it names nothing.
+func (p *planner) setHeldBy() {
+	held := ""
+	if f := p.in.Freeze; f != nil && !p.st.Phase.IsTerminal() {
+		held = f.Name
+	}
+	if held != "" {
+		p.freezeStatus().HeldBy = held
+	} else if p.st.Freeze != nil {
+		p.st.Freeze.HeldBy = ""
+	}
+	if p.st.Freeze != nil && *p.st.Freeze == (fleetv1alpha1.RolloutFreezeStatus{}) {
+		p.st.Freeze = nil
+	}
+}
+
+// freezeStatus is status.freeze, created when unset.
+func (p *planner) freezeStatus() *fleetv1alpha1.RolloutFreezeStatus {
+	if p.st.Freeze == nil {
+		p.st.Freeze = &fleetv1alpha1.RolloutFreezeStatus{}
+	}
+	return p.st.Freeze
 }
 
 // degraded reports whether some wave completed with clusters not healthy
@@ -212,12 +239,12 @@ func (p *planner) setCondition(typ string, ok bool, reason, message string) {
 	if ok {
 		status = metav1.ConditionTrue
 	}
-	c := metav1.Condition{Type: typ, Status: status, Reason: reason, Message: truncate(message, 1024),
-		LastTransitionTime: stamp(p.now)}
+	c := metav1.Condition{Type: typ, Status: status, Reason: reason, Message: message}
 	if old := meta.FindStatusCondition(p.st.Conditions, typ); old != nil {
 		c.ObservedGeneration = old.ObservedGeneration
 	}
-	meta.SetStatusCondition(&p.st.Conditions, c)
+	// Messages carry the state (counts, the wave): refreshed every plan.
+	fleetv1alpha1.SetCondition(&p.st.Conditions, c, p.now)
 }
 
 // truncate cuts s to at most n bytes without splitting a character.

@@ -474,6 +474,9 @@ func haltFreezeStory(t *testing.T, f *rolloutFleet) {
 	if c := findCondition(ro, fleetv1alpha1.ConditionFrozen); !strings.Contains(c.Message, "quarter close") {
 		t.Errorf("Frozen condition does not carry the freeze's reason: %+v", c)
 	}
+	if ro.Status.HeldBy() != "quarter-close" {
+		t.Errorf("status.freeze.heldBy is %q, want quarter-close: %s", ro.Status.HeldBy(), describe(ro))
+	}
 	f.thenFreezeCounts("quarter-close", 1, 0)
 	// Under load the canary's bake may end before the freeze is seen, and
 	// the next wave start: what counts is that nothing moves once it holds.
@@ -491,6 +494,9 @@ func haltFreezeStory(t *testing.T, f *rolloutFleet) {
 
 	f.whenUnfrozen("quarter-close")
 	ro = f.thenRolloutPhase(name, fleetv1alpha1.RolloutPhaseSucceeded, time.Minute)
+	if ro.Status.HeldBy() != "" {
+		t.Errorf("status.freeze.heldBy still names %q after the freeze was lifted", ro.Status.HeldBy())
+	}
 	f.thenWebRuns(ns, "shop", webV2, 30*time.Second, allMembers...)
 	if findCondition(ro, fleetv1alpha1.ConditionFrozen) != nil && conditionIs(ro, fleetv1alpha1.ConditionFrozen, metav1.ConditionTrue, "") {
 		t.Errorf("still Frozen after the freeze was lifted: %s", describe(ro))
@@ -513,6 +519,11 @@ func rollbackFreezeStory(t *testing.T, f *rolloutFleet) {
 	}
 	if !historyHas(ro, fleetv1alpha1.RolloutPhaseRollingBack, "", "e2e-oncall") {
 		t.Errorf("history does not record the freeze's author rolling back: %s", describe(ro))
+	}
+	if ro.Status.RolledBackBy() != "incident-42" || !slices.ContainsFunc(ro.Status.History, func(h fleetv1alpha1.HistoryEntry) bool {
+		return h.To == fleetv1alpha1.RolloutPhaseRollingBack && h.Freeze == "incident-42"
+	}) {
+		t.Errorf("the rollback does not name FleetFreeze incident-42 in status.freeze.rolledBackBy and its history entry: %s", describe(ro))
 	}
 	f.thenFreezeCounts("incident-42", 0, 1)
 	f.thenWebRuns(ns, "shop", webV1, 30*time.Second, allMembers...)

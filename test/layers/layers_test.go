@@ -39,7 +39,6 @@ var impure = []string{
 var knownDebt = map[string]string{
 	"internal/controller/instance -> internal/controller/promise": "instance reads Kinds and Charts: move them to their own packages",
 	"internal/controller/rollout -> internal/controller/promise":  "the Starter implements promise.RolloutStarter: move the interface next to its caller",
-	"internal/controller/rollout -> internal/controller/freeze":   "event reasons on FleetFreezes: move them to the API package",
 	"internal/rolloutctl -> internal/controller/promise":          "rolloutctl reads Promise revisions through the controller's helpers",
 	"internal/apidocs -> internal/controller/promise":             "apidocs renders the generated instance CRD: move the generator to its own package",
 	"internal/cli -> internal/controller/cluster":                 "the CLI shares liveness rules with the cluster controller: move them to a pure package",

@@ -168,12 +168,8 @@ func Status(prev fleetv1alpha1.WorkStatus, rec Report, now time.Time) fleetv1alp
 		}
 	}
 
-	set := func(condType string, status metav1.ConditionStatus, reason, message string) {
-		meta.SetStatusCondition(&st.Conditions, metav1.Condition{
-			Type: condType, Status: status, Reason: reason, Message: Truncate(message),
-			ObservedGeneration: rec.Generation, LastTransitionTime: metav1.NewTime(now.Truncate(time.Second)),
-		})
-	}
+	// The message is the state here (counts, the first failure).
+	set := fleetv1alpha1.NewConditionSetter(&st.Conditions, rec.Generation, now).Set
 
 	// Applied
 	appliedOK := false
@@ -361,10 +357,7 @@ func DeletingStatus(prev fleetv1alpha1.WorkStatus, generation int64, pruned []Re
 	if failedPrune > 0 {
 		reason, msg = fleetv1alpha1.ReasonPruneFailed, fmt.Sprintf("deleting: %d objects could not be pruned yet", failedPrune)
 	}
-	meta.SetStatusCondition(&st.Conditions, metav1.Condition{
-		Type: fleetv1alpha1.ConditionReady, Status: metav1.ConditionFalse, Reason: reason, Message: msg,
-		ObservedGeneration: generation, LastTransitionTime: metav1.NewTime(now.Truncate(time.Second)),
-	})
+	fleetv1alpha1.NewConditionSetter(&st.Conditions, generation, now).Set(fleetv1alpha1.ConditionReady, metav1.ConditionFalse, reason, msg)
 	return st
 }
 
@@ -595,12 +588,8 @@ func ReportOnlyStatus(prev fleetv1alpha1.WorkStatus, rec Report, now time.Time) 
 			firstUnhealthy = r
 		}
 	}
-	set := func(condType string, status metav1.ConditionStatus, reason, message string) {
-		meta.SetStatusCondition(&st.Conditions, metav1.Condition{
-			Type: condType, Status: status, Reason: reason, Message: Truncate(message),
-			ObservedGeneration: rec.Generation, LastTransitionTime: metav1.NewTime(now.Truncate(time.Second)),
-		})
-	}
+	// The message is the state here (counts, the first failure).
+	set := fleetv1alpha1.NewConditionSetter(&st.Conditions, rec.Generation, now).Set
 
 	healthOK := setHealthy(set, summary, firstFailed, firstUnhealthy)
 	healthy := meta.FindStatusCondition(st.Conditions, fleetv1alpha1.ConditionHealthy)

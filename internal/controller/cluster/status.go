@@ -4,10 +4,10 @@ import (
 	"strings"
 	"time"
 
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
-	"github.com/flotilla-dev/flotilla/internal/controller"
 )
 
 // DefaultHeartbeatStatusResolution is how stale status.lastHeartbeatTime may
@@ -31,24 +31,75 @@ func newStatus(cluster *fleetv1alpha1.Cluster, j judgement, hb *heartbeat, now t
 	changed := status.Availability != j.Availability
 	status.Availability = j.Availability
 	status.ObservedGeneration = cluster.Generation
+	set := fleetv1alpha1.NewConditionSetter(&status.Conditions, cluster.Generation, now)
+	var ready metav1.Condition
 	for _, c := range j.Conditions {
-		c.ObservedGeneration = cluster.Generation
-		controller.SetCondition(&status.Conditions, c, now)
+		if c.Type == fleetv1alpha1.ConditionReady {
+			ready = c
+			continue
+		}
+		set.Set(c.Type, c.Status, c.Reason, c.Message)
 	}
+	setSummary(set, cluster, &status, ready)
 	if hb != nil {
 		applyFacts(&status, hb.Facts)
 		c := metav1.Condition{Type: fleetv1alpha1.ConditionFactsValid, Status: metav1.ConditionTrue,
-			Reason: fleetv1alpha1.ReasonFactsAccepted, Message: "the facts on the agent's Lease are valid", ObservedGeneration: cluster.Generation}
+			Reason: fleetv1alpha1.ReasonFactsAccepted, Message: "the facts on the agent's Lease are valid"}
 		if len(hb.Facts.Invalid) > 0 {
 			c.Status, c.Reason = metav1.ConditionFalse, fleetv1alpha1.ReasonInvalidFacts
 			c.Message = "dropped from the agent's Lease, not copied into the status: " + strings.Join(hb.Facts.Invalid, "; ")
 		}
-		controller.SetCondition(&status.Conditions, c, now)
+		set.Set(c.Type, c.Status, c.Reason, c.Message)
 	}
 	if hb != nil && !hb.Seen.IsZero() {
 		status.LastHeartbeatTime = lastHeartbeat(status.LastHeartbeatTime, hb.Seen, changed, resolution)
 	}
 	return status
+}
+
+// setSummary sets the kstatus trio of a Cluster from ready, the judgement
+// of its agent (availability and mode), and, for git delivery, the Delivered
+// condition git delivery wrote on it (read from status, where the other
+// writer left it; the status write is guarded by the resourceVersion, so it
+// never undoes a newer Delivered):
+//
+//   - Ready: joined, heartbeating (or needing no heartbeat) in the right
+//     mode, and, with git delivery, the last push succeeded;
+//   - Reconciling: on its way there by itself: the agent has not heartbeated
+//     yet, or the first push, or a push that failed for a reason that may
+//     pass (unreachable, rejected), is retried;
+//   - Stalled: it cannot proceed until a person acts: the agent stopped
+//     heartbeating (HeartbeatMissed), runs in the wrong mode
+//     (AgentModeMismatch), or git refuses the credentials or they cannot be
+//     read (GitAuthFailed, SecretNotFound).
+//
+// Ready keeps the judgement's reason and message when it holds; otherwise it
+// carries the reason that stops it.
+func setSummary(set fleetv1alpha1.ConditionSetter, cluster *fleetv1alpha1.Cluster, status *fleetv1alpha1.ClusterStatus, ready metav1.Condition) {
+	switch {
+	case ready.Status == metav1.ConditionUnknown:
+		set.Set(fleetv1alpha1.ConditionReady, metav1.ConditionUnknown, ready.Reason, ready.Message)
+		set.Set(fleetv1alpha1.ConditionReconciling, metav1.ConditionTrue, ready.Reason, ready.Message)
+		set.Set(fleetv1alpha1.ConditionStalled, metav1.ConditionFalse, ready.Reason, ready.Message)
+		return
+	case ready.Status != metav1.ConditionTrue:
+		set.Stalled(ready.Reason, ready.Message)
+		return
+	case cluster.Spec.Delivery.Mode != fleetv1alpha1.DeliveryGit:
+		set.Ready(ready.Reason, ready.Message)
+		return
+	}
+	delivered := meta.FindStatusCondition(status.Conditions, fleetv1alpha1.ConditionDelivered)
+	switch {
+	case delivered == nil:
+		set.Reconciling(fleetv1alpha1.ReasonProgressing, "waiting for the first push to the cluster's git repository")
+	case delivered.Status == metav1.ConditionTrue:
+		set.Ready(ready.Reason, ready.Message+"; "+delivered.Message)
+	case delivered.Reason == fleetv1alpha1.ReasonGitAuthFailed || delivered.Reason == fleetv1alpha1.ReasonSecretNotFound:
+		set.Stalled(delivered.Reason, "git delivery: "+delivered.Message)
+	default:
+		set.Reconciling(delivered.Reason, "git delivery, retried: "+delivered.Message)
+	}
 }
 
 // lastHeartbeat returns the lastHeartbeatTime to record given the recorded one

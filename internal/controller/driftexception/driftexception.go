@@ -127,19 +127,18 @@ func Status(e *fleetv1alpha1.DriftException, works []fleetv1alpha1.Work, now tim
 		}
 	}
 	st.MatchedResources = matched
-	set := func(typ string, status metav1.ConditionStatus, reason, message string) {
-		controller.SetCondition(&st.Conditions, metav1.Condition{Type: typ, Status: status, Reason: reason, Message: message,
-			ObservedGeneration: e.Generation}, now)
-	}
+	set := fleetv1alpha1.NewConditionSetter(&st.Conditions, e.Generation, now)
 	until := e.Spec.ExpiresAt.UTC().Format(time.RFC3339)
 	if now.Before(e.Spec.ExpiresAt.Time) {
-		set(fleetv1alpha1.ConditionActive, metav1.ConditionTrue, fleetv1alpha1.ReasonInForce,
+		set.Set(fleetv1alpha1.ConditionActive, metav1.ConditionTrue, fleetv1alpha1.ReasonInForce,
 			"drift it covers is accepted until "+until+" (owner "+e.Spec.Owner+")")
 	} else {
-		set(fleetv1alpha1.ConditionActive, metav1.ConditionFalse, fleetv1alpha1.ReasonExpired,
+		set.Set(fleetv1alpha1.ConditionActive, metav1.ConditionFalse, fleetv1alpha1.ReasonExpired,
 			"expired at "+until+"; the drift it covered is unexplained again and the drift policy applies; delete it to tidy up")
 	}
-	set(fleetv1alpha1.ConditionReady, metav1.ConditionTrue, fleetv1alpha1.ReasonSucceeded, "observed")
+	// Like a freeze, an exception needs nothing to settle: Ready once
+	// observed, in force or expired (Active says which).
+	set.Ready(fleetv1alpha1.ReasonSucceeded, "observed")
 	return st
 }
 

@@ -93,15 +93,11 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 func Status(f *fleetv1alpha1.Fleet, clusters []fleetv1alpha1.Cluster, now time.Time) fleetv1alpha1.FleetStatus {
 	st := *f.Status.DeepCopy()
 	st.ObservedGeneration = f.Generation
-	set := func(typ string, status metav1.ConditionStatus, reason, message string) {
-		controller.SetCondition(&st.Conditions, metav1.Condition{Type: typ, Status: status, Reason: reason, Message: message,
-			ObservedGeneration: f.Generation}, now)
-	}
+	set := fleetv1alpha1.NewConditionSetter(&st.Conditions, f.Generation, now)
 	selector, err := metav1.LabelSelectorAsSelector(&f.Spec.Selector)
 	if err != nil {
 		st.Clusters, st.AvailableClusters = 0, 0
-		set(fleetv1alpha1.ConditionStalled, metav1.ConditionTrue, fleetv1alpha1.ReasonInvalidSpec, "spec.selector: "+err.Error())
-		set(fleetv1alpha1.ConditionReady, metav1.ConditionFalse, fleetv1alpha1.ReasonInvalidSpec, "spec.selector: "+err.Error())
+		set.Stalled(fleetv1alpha1.ReasonInvalidSpec, "spec.selector: "+err.Error())
 		return st
 	}
 	st.Clusters, st.AvailableClusters = 0, 0
@@ -115,8 +111,6 @@ func Status(f *fleetv1alpha1.Fleet, clusters []fleetv1alpha1.Cluster, now time.T
 			st.AvailableClusters++
 		}
 	}
-	set(fleetv1alpha1.ConditionStalled, metav1.ConditionFalse, fleetv1alpha1.ReasonSucceeded, "selector is valid")
-	set(fleetv1alpha1.ConditionReady, metav1.ConditionTrue, fleetv1alpha1.ReasonSucceeded,
-		"counted the clusters the selector matches")
+	set.Ready(fleetv1alpha1.ReasonSucceeded, "counted the clusters the selector matches")
 	return st
 }

@@ -7,7 +7,6 @@ package freeze
 import (
 	"context"
 	"fmt"
-	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -22,19 +21,6 @@ import (
 
 	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
 	"github.com/flotilla-dev/flotilla/internal/controller"
-)
-
-// Event reasons on a FleetFreeze, besides fleetv1alpha1.ReasonExpired (its
-// `until` passed). It becoming active or expired is recorded here; the
-// Rollout controller records the Rollouts it holds or rolls back (with the
-// Rollout as the related object).
-const (
-	// ReasonActivated: the freeze is in force.
-	ReasonActivated = "Activated"
-	// ReasonRolloutHeld: a Rollout stopped admitting clusters because of the freeze.
-	ReasonRolloutHeld = "RolloutHeld"
-	// ReasonRolloutRolledBack: the freeze (action Rollback) started rolling a Rollout back.
-	ReasonRolloutRolledBack = "RolloutRolledBack"
 )
 
 // EventSource is the reporting controller named on the hub's Events.
@@ -87,57 +73,45 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		return ctrl.Result{}, err
 	}
 	r.recordTransition(ctx, f, wasActive)
-	if f.Spec.Until != nil && now.Before(f.Spec.Until.Time) {
-		return ctrl.Result{RequeueAfter: f.Spec.Until.Sub(now) + time.Second}, nil
+	if lifts := f.LiftsAt(); f.ActiveAt(now) && !lifts.IsZero() {
+		return ctrl.Result{RequeueAfter: lifts.Sub(now) + time.Second}, nil
 	}
 	return ctrl.Result{}, nil
 }
 
 // Status is a freeze's status at now: Active until `until`, the Rollouts it
-// holds (those it names in their Frozen condition) and the Rollouts it rolled
-// back (those whose history names it as the cause of a rollback).
+// holds (status.freeze.heldBy names it) and the Rollouts it rolled back
+// (status.freeze.rolledBackBy names it). Only those fields count, never the
+// text of a condition or history message.
 func Status(f *fleetv1alpha1.FleetFreeze, rollouts []fleetv1alpha1.Rollout, now time.Time) fleetv1alpha1.FleetFreezeStatus {
 	st := *f.Status.DeepCopy()
 	st.ObservedGeneration = f.Generation
 	st.HeldRollouts, st.RolledBackRollouts = 0, 0
-	// The engine names the freeze as "FleetFreeze NAME: reason" (Frozen) or
-	// "FleetFreeze NAME rolls back …" (history).
-	mentions := func(msg string) bool {
-		m := "FleetFreeze " + f.Name
-		return strings.Contains(msg, m+":") || strings.Contains(msg, m+" ")
-	}
-	for _, ro := range rollouts {
-		if c := meta.FindStatusCondition(ro.Status.Conditions, fleetv1alpha1.ConditionFrozen); c != nil && c.Status == metav1.ConditionTrue &&
-			mentions(c.Message) && !ro.Status.Phase.IsTerminal() {
+	for i := range rollouts {
+		ro := &rollouts[i].Status
+		if ro.HeldBy() == f.Name && !ro.Phase.IsTerminal() {
 			st.HeldRollouts++
 		}
-		for _, h := range ro.Status.History {
-			if h.To == fleetv1alpha1.RolloutPhaseRollingBack && mentions(h.Message) {
-				st.RolledBackRollouts++
-				break
-			}
+		if ro.RolledBackBy() == f.Name {
+			st.RolledBackRollouts++
 		}
 	}
-	active := f.Spec.Until == nil || now.Before(f.Spec.Until.Time)
-	set := func(typ string, status metav1.ConditionStatus, reason, message string) {
-		controller.SetCondition(&st.Conditions, metav1.Condition{Type: typ, Status: status, Reason: reason, Message: message,
-			ObservedGeneration: f.Generation}, now)
-	}
-	action := f.Spec.Action
-	if action == "" {
-		action = fleetv1alpha1.FreezeHalt
-	}
+	active := f.ActiveAt(now)
+	set := fleetv1alpha1.NewConditionSetter(&st.Conditions, f.Generation, now)
+	action := f.EffectiveAction()
 	if active {
 		msg := fmt.Sprintf("no rollout admits any cluster (%s): %s", action, f.Spec.Reason)
 		if action == fleetv1alpha1.FreezeRollback {
 			msg = "every rollout in flight rolls back, and none admits a cluster: " + f.Spec.Reason
 		}
-		set(fleetv1alpha1.ConditionActive, metav1.ConditionTrue, fleetv1alpha1.ReasonFleetFrozen, msg)
+		set.Set(fleetv1alpha1.ConditionActive, metav1.ConditionTrue, fleetv1alpha1.ReasonFleetFrozen, msg)
 	} else {
-		set(fleetv1alpha1.ConditionActive, metav1.ConditionFalse, fleetv1alpha1.ReasonExpired,
+		set.Set(fleetv1alpha1.ConditionActive, metav1.ConditionFalse, fleetv1alpha1.ReasonExpired,
 			"ended at "+f.Spec.Until.UTC().Format(time.RFC3339)+"; delete it to tidy up")
 	}
-	set(fleetv1alpha1.ConditionReady, metav1.ConditionTrue, fleetv1alpha1.ReasonSucceeded, "observed")
+	// A freeze needs nothing to settle: it is in force (or expired) as soon
+	// as it is observed, so it is Ready then, whether active or not.
+	set.Ready(fleetv1alpha1.ReasonSucceeded, "observed")
 	return st
 }
 
@@ -152,7 +126,7 @@ func (r *Reconciler) recordTransition(ctx context.Context, f *fleetv1alpha1.Flee
 	log := ctrl.LoggerFrom(ctx).WithValues("freeze", f.Name)
 	if active {
 		log.Info("fleet freeze active", "action", f.Spec.Action, "frozenBy", f.Spec.FrozenBy, "reason", f.Spec.Reason)
-		r.Recorder.Eventf(f, nil, corev1.EventTypeWarning, ReasonActivated, "Freeze", "%s (by %s)", c.Message, or(f.Spec.FrozenBy, "unknown"))
+		r.Recorder.Eventf(f, nil, corev1.EventTypeWarning, fleetv1alpha1.ReasonActivated, "Freeze", "%s (by %s)", c.Message, or(f.Spec.FrozenBy, "unknown"))
 		return
 	}
 	log.Info("fleet freeze expired")

@@ -21,17 +21,9 @@ func TestStatus(t *testing.T) {
 		ObjectMeta: metav1.ObjectMeta{Name: "incident-42", Generation: 2},
 		Spec:       fleetv1alpha1.FleetFreezeSpec{Reason: "bad node image", Action: fleetv1alpha1.FreezeRollback, Until: &until},
 	}
-	held := fleetv1alpha1.Rollout{Status: fleetv1alpha1.RolloutStatus{Phase: fleetv1alpha1.RolloutPhasePaused, Conditions: []metav1.Condition{
-		{Type: fleetv1alpha1.ConditionFrozen, Status: metav1.ConditionTrue, Message: "FleetFreeze incident-42: bad node image"},
-	}}}
-	heldByOther := fleetv1alpha1.Rollout{Status: fleetv1alpha1.RolloutStatus{Phase: fleetv1alpha1.RolloutPhasePaused, Conditions: []metav1.Condition{
-		{Type: fleetv1alpha1.ConditionFrozen, Status: metav1.ConditionTrue, Message: "FleetFreeze incident-4: other"},
-	}}}
-	rolledBack := fleetv1alpha1.Rollout{Status: fleetv1alpha1.RolloutStatus{Phase: fleetv1alpha1.RolloutPhaseRolledBack, History: []fleetv1alpha1.HistoryEntry{
-		{To: fleetv1alpha1.RolloutPhaseProgressing},
-		{To: fleetv1alpha1.RolloutPhaseRollingBack, Message: "FleetFreeze incident-42 rolls back every rollout in flight: bad node image"},
-		{To: fleetv1alpha1.RolloutPhaseRolledBack},
-	}}}
+	held := heldBy("incident-42", "FleetFreeze incident-42: bad node image")
+	heldByOther := heldBy("incident-4", "FleetFreeze incident-4: other")
+	rolledBack := rolledBackBy("incident-42", "FleetFreeze incident-42 rolls back every rollout in flight: bad node image")
 	rollouts := []fleetv1alpha1.Rollout{held, heldByOther, rolledBack}
 
 	st := Status(f, rollouts, now)
@@ -48,6 +40,70 @@ func TestStatus(t *testing.T) {
 	}
 }
 
+// The counts come from the Rollouts' fields (status.freeze), never from
+// their messages: text that names another freeze, or this one, changes
+// nothing; only the fields do.
+func TestStatusCountsFieldsNotMessages(t *testing.T) {
+	now := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
+	f := &fleetv1alpha1.FleetFreeze{
+		ObjectMeta: metav1.ObjectMeta{Name: "other", Generation: 1},
+		Spec:       fleetv1alpha1.FleetFreezeSpec{Reason: "r", Action: fleetv1alpha1.FreezeRollback},
+	}
+	for _, tc := range []struct {
+		name            string
+		rollout         fleetv1alpha1.Rollout
+		held, rolledBck int32
+	}{
+		{"held by another freeze, message names this one", heldBy("incident-1", "FleetFreeze other: not me"), 0, 0},
+		{"held by this freeze, message names another", heldBy("other", "FleetFreeze incident-1: says the text"), 1, 0},
+		{"held by this freeze, no message", heldBy("other", ""), 1, 0},
+		{"rolled back by another freeze, history names this one", rolledBackBy("incident-1", "FleetFreeze other rolls back every rollout in flight"), 0, 0},
+		{"rolled back by this freeze, history names another", rolledBackBy("other", "FleetFreeze incident-1 rolls back"), 0, 1},
+		{"no fields, every message names this one", fleetv1alpha1.Rollout{Status: fleetv1alpha1.RolloutStatus{
+			Phase: fleetv1alpha1.RolloutPhaseRollingBack,
+			Conditions: []metav1.Condition{{Type: fleetv1alpha1.ConditionFrozen, Status: metav1.ConditionTrue, Message: "FleetFreeze other: r"},
+				{Type: fleetv1alpha1.ConditionReady, Status: metav1.ConditionFalse, Message: "FleetFreeze other: r"}},
+			History: []fleetv1alpha1.HistoryEntry{{To: fleetv1alpha1.RolloutPhaseRollingBack, Message: "FleetFreeze other rolls back every rollout in flight: r"}},
+		}}, 0, 0},
+		{"held by this freeze, but ended", func() fleetv1alpha1.Rollout {
+			ro := heldBy("other", "")
+			ro.Status.Phase = fleetv1alpha1.RolloutPhaseAborted
+			return ro
+		}(), 0, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			st := Status(f, []fleetv1alpha1.Rollout{tc.rollout}, now)
+			if st.HeldRollouts != tc.held || st.RolledBackRollouts != tc.rolledBck {
+				t.Errorf("held %d, rolled back %d; want %d and %d", st.HeldRollouts, st.RolledBackRollouts, tc.held, tc.rolledBck)
+			}
+		})
+	}
+}
+
+// heldBy is a Paused Rollout whose status.freeze.heldBy names freeze, with
+// a Frozen condition saying message.
+func heldBy(freeze, message string) fleetv1alpha1.Rollout {
+	return fleetv1alpha1.Rollout{Status: fleetv1alpha1.RolloutStatus{
+		Phase:      fleetv1alpha1.RolloutPhasePaused,
+		Conditions: []metav1.Condition{{Type: fleetv1alpha1.ConditionFrozen, Status: metav1.ConditionTrue, Message: message}},
+		Freeze:     &fleetv1alpha1.RolloutFreezeStatus{HeldBy: freeze},
+	}}
+}
+
+// rolledBackBy is a RolledBack Rollout whose status.freeze.rolledBackBy
+// names freeze, with a history entry saying message.
+func rolledBackBy(freeze, message string) fleetv1alpha1.Rollout {
+	return fleetv1alpha1.Rollout{Status: fleetv1alpha1.RolloutStatus{
+		Phase: fleetv1alpha1.RolloutPhaseRolledBack,
+		History: []fleetv1alpha1.HistoryEntry{
+			{To: fleetv1alpha1.RolloutPhaseProgressing},
+			{To: fleetv1alpha1.RolloutPhaseRollingBack, Message: message, Freeze: freeze},
+			{To: fleetv1alpha1.RolloutPhaseRolledBack},
+		},
+		Freeze: &fleetv1alpha1.RolloutFreezeStatus{RolledBackBy: freeze},
+	}}
+}
+
 // The freeze's Event follows its Active condition: one when it turns
 // active, one when it expires, none while it stays as it was.
 // After a Rollback freeze every Rollout it rolled back has ended: it holds
@@ -61,10 +117,7 @@ func TestStatusAfterARollbackFreezeShowsZeroHeld(t *testing.T) {
 		Spec:       fleetv1alpha1.FleetFreezeSpec{Reason: "bad node image", Action: fleetv1alpha1.FreezeRollback},
 		Status:     fleetv1alpha1.FleetFreezeStatus{HeldRollouts: 1},
 	}
-	rolledBack := fleetv1alpha1.Rollout{Status: fleetv1alpha1.RolloutStatus{Phase: fleetv1alpha1.RolloutPhaseRolledBack, History: []fleetv1alpha1.HistoryEntry{
-		{To: fleetv1alpha1.RolloutPhaseRollingBack, Message: "FleetFreeze incident-42 rolls back every rollout in flight: bad node image"},
-		{To: fleetv1alpha1.RolloutPhaseRolledBack},
-	}}}
+	rolledBack := rolledBackBy("incident-42", "FleetFreeze incident-42 rolls back every rollout in flight: bad node image")
 	st := Status(f, []fleetv1alpha1.Rollout{rolledBack}, now)
 	if st.HeldRollouts != 0 || st.RolledBackRollouts != 1 {
 		t.Errorf("status %+v, want 0 held and 1 rolled back", st)

@@ -12,15 +12,11 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
-	"github.com/flotilla-dev/flotilla/internal/controller"
 	"github.com/flotilla-dev/flotilla/internal/placement"
 	"github.com/flotilla-dev/flotilla/internal/render"
 	"github.com/flotilla-dev/flotilla/internal/rollup"
 	"github.com/flotilla-dev/flotilla/internal/scope"
 )
-
-// maxMessage bounds condition messages built from lists.
-const maxMessage = 1024
 
 // observation is what one reconcile of an instance found.
 type observation struct {
@@ -49,11 +45,7 @@ type observation struct {
 func newStatus(old fleetv1alpha1.InstanceStatus, generation int64, o observation, now time.Time) fleetv1alpha1.InstanceStatus {
 	status := *old.DeepCopy()
 	status.ObservedGeneration = generation
-	set := func(typ string, s metav1.ConditionStatus, reason, message string) {
-		controller.SetCondition(&status.Conditions, metav1.Condition{
-			Type: typ, Status: s, Reason: reason, Message: truncate(message), ObservedGeneration: generation,
-		}, now)
-	}
+	set := fleetv1alpha1.NewConditionSetter(&status.Conditions, generation, now).Set
 	sum := rollup.SummarizeWorks(o.works)
 	status.Clusters = fleetv1alpha1.InstanceClusterCounts{
 		Placed:  int32(len(o.placement.Clusters)),
@@ -279,15 +271,4 @@ func failureMessage(sum rollup.Summary) string {
 	}
 	slices.SortFunc(parts, func(a, b string) int { return cmp.Compare(a, b) })
 	return fmt.Sprintf("%d clusters failing: %s", sum.Failed, strings.Join(parts, "; "))
-}
-
-func truncate(s string) string {
-	if len(s) <= maxMessage {
-		return s
-	}
-	cut := maxMessage - len("…")
-	for cut > 0 && s[cut]&0xC0 == 0x80 {
-		cut--
-	}
-	return s[:cut] + "…"
 }

@@ -121,11 +121,7 @@ func newStatus(o *fleetv1alpha1.Override, works []fleetv1alpha1.Work, refused er
 	}
 	status.AffectedWorks = int32(len(works))
 	status.AffectedClusters = int32(len(clusters))
-	set := func(typ string, s metav1.ConditionStatus, reason, message string) {
-		controller.SetCondition(&status.Conditions, metav1.Condition{
-			Type: typ, Status: s, Reason: reason, Message: message, ObservedGeneration: o.Generation,
-		}, now)
-	}
+	set := fleetv1alpha1.NewConditionSetter(&status.Conditions, o.Generation, now).Set
 	if err := placement.CheckOverride(o); err != nil {
 		reason := fleetv1alpha1.ReasonInvalidSpec
 		var se *placement.ScopeError

@@ -604,16 +604,9 @@ func (r *Reconciler) collectRevisions(ctx context.Context, p *fleetv1alpha1.Prom
 		if err := controller.PatchStatus(ctx, r.Client, rev, func(rev *fleetv1alpha1.PromiseRevision) {
 			rev.Status.ObservedGeneration = rev.Generation
 			rev.Status.Instances, rev.Status.Clusters = u.Instances, u.Clusters
-			for _, typ := range []string{fleetv1alpha1.ConditionRendered, fleetv1alpha1.ConditionReady} {
-				controller.SetCondition(&rev.Status.Conditions, metav1.Condition{
-					Type: typ, Status: metav1.ConditionTrue, Reason: fleetv1alpha1.ReasonSucceeded,
-					Message: "the templates render every example", ObservedGeneration: rev.Generation,
-				}, now)
-			}
-			controller.SetCondition(&rev.Status.Conditions, metav1.Condition{
-				Type: fleetv1alpha1.ConditionStalled, Status: metav1.ConditionFalse, Reason: fleetv1alpha1.ReasonSucceeded,
-				ObservedGeneration: rev.Generation,
-			}, now)
+			set := fleetv1alpha1.NewConditionSetter(&rev.Status.Conditions, rev.Generation, now)
+			set.Set(fleetv1alpha1.ConditionRendered, metav1.ConditionTrue, fleetv1alpha1.ReasonSucceeded, "the templates render every example")
+			set.Ready(fleetv1alpha1.ReasonSucceeded, "the templates render every example")
 		}); client.IgnoreNotFound(err) != nil {
 			return nil, nil, err
 		}
@@ -730,15 +723,7 @@ func (r *Reconciler) refuseDeletion(ctx context.Context, p *fleetv1alpha1.Promis
 	if err := controller.PatchStatus(ctx, r.Client, p, func(p *fleetv1alpha1.Promise) {
 		p.Status.ObservedGeneration = p.Generation
 		p.Status.Instances = int32(len(instances))
-		for _, typ := range []string{fleetv1alpha1.ConditionReady, fleetv1alpha1.ConditionStalled} {
-			s := metav1.ConditionFalse
-			if typ == fleetv1alpha1.ConditionStalled {
-				s = metav1.ConditionTrue
-			}
-			controller.SetCondition(&p.Status.Conditions, metav1.Condition{
-				Type: typ, Status: s, Reason: fleetv1alpha1.ReasonInstancesPresent, Message: msg, ObservedGeneration: p.Generation,
-			}, now)
-		}
+		fleetv1alpha1.NewConditionSetter(&p.Status.Conditions, p.Generation, now).Stalled(fleetv1alpha1.ReasonInstancesPresent, msg)
 	}); err != nil {
 		return ctrl.Result{}, err
 	}

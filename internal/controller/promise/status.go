@@ -9,7 +9,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
-	"github.com/flotilla-dev/flotilla/internal/controller"
 )
 
 // DefaultRevisionHistoryLimit is how many unused PromiseRevisions are kept
@@ -149,11 +148,7 @@ type outcome struct {
 
 // newConditions sets the Promise's conditions from o.
 func newConditions(status *fleetv1alpha1.PromiseStatus, generation int64, o outcome, now time.Time) {
-	set := func(typ string, s metav1.ConditionStatus, reason, message string) {
-		controller.SetCondition(&status.Conditions, metav1.Condition{
-			Type: typ, Status: s, Reason: reason, Message: message, ObservedGeneration: generation,
-		}, now)
-	}
+	set := fleetv1alpha1.NewConditionSetter(&status.Conditions, generation, now).Set
 	p := o.problem
 	switch {
 	case o.rendered:

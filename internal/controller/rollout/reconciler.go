@@ -13,14 +13,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sort"
 	"sync"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
@@ -118,7 +116,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	// Only once the status that decided them is stored: a crash from here on
 	// plans the same admissions again.
 	r.admit(ctx, ro, o.works, d.Admit)
-	r.record(ctx, ro, o.in, old, d)
+	r.record(ctx, ro, old, d)
 	return ctrl.Result{RequeueAfter: requeue(o, d)}, nil
 }
 
@@ -313,51 +311,20 @@ func (r *Reconciler) strategy(ctx context.Context, ro *fleetv1alpha1.Rollout, p 
 	return s.Spec, nil
 }
 
-// activeFreeze returns the FleetFreeze in force, if any (one that rolls back
-// wins over one that halts, then the first by name), and when the first of
-// the active freezes lifts by itself (zero if none does).
+// activeFreeze returns the FleetFreeze in force, if any, and when the first
+// of the active freezes lifts by itself (zero if none does); which freeze
+// decides is fleetv1alpha1.ActiveFreezes'.
 func (r *Reconciler) activeFreeze(ctx context.Context, now time.Time) (*rollout.FreezeObservation, time.Time, error) {
 	list := &fleetv1alpha1.FleetFreezeList{}
 	if err := r.Client.List(ctx, list); err != nil {
 		return nil, time.Time{}, fmt.Errorf("listing fleet freezes: %w", err)
 	}
-	active := activeFreezes(list.Items, now)
+	active, lifts := fleetv1alpha1.ActiveFreezes(list.Items, now)
 	if len(active) == 0 {
 		return nil, time.Time{}, nil
 	}
-	var lifts time.Time
-	for _, f := range active {
-		if f.Spec.Until != nil && (lifts.IsZero() || f.Spec.Until.Before(&metav1.Time{Time: lifts})) {
-			lifts = f.Spec.Until.Time
-		}
-	}
-	f := active[0]
-	return &rollout.FreezeObservation{Name: f.Name, Action: freezeAction(f), Reason: f.Spec.Reason, By: f.Spec.FrozenBy}, lifts, nil
-}
-
-// activeFreezes returns the freezes in force at now, the one that decides first.
-func activeFreezes(freezes []fleetv1alpha1.FleetFreeze, now time.Time) []fleetv1alpha1.FleetFreeze {
-	var active []fleetv1alpha1.FleetFreeze
-	for _, f := range freezes {
-		if f.DeletionTimestamp.IsZero() && (f.Spec.Until == nil || now.Before(f.Spec.Until.Time)) {
-			active = append(active, f)
-		}
-	}
-	sort.Slice(active, func(i, j int) bool {
-		ri, rj := freezeAction(active[i]) == fleetv1alpha1.FreezeRollback, freezeAction(active[j]) == fleetv1alpha1.FreezeRollback
-		if ri != rj {
-			return ri
-		}
-		return active[i].Name < active[j].Name
-	})
-	return active
-}
-
-func freezeAction(f fleetv1alpha1.FleetFreeze) fleetv1alpha1.FreezeAction {
-	if f.Spec.Action == "" {
-		return fleetv1alpha1.FreezeHalt
-	}
-	return f.Spec.Action
+	f := &active[0]
+	return &rollout.FreezeObservation{Name: f.Name, Action: f.EffectiveAction(), Reason: f.Spec.Reason, By: f.Spec.FrozenBy}, lifts, nil
 }
 
 // works returns the hub's Works of the subject (a Promise's instances and

@@ -5,12 +5,10 @@ import (
 	"unicode/utf8"
 
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
 
 	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
-	"github.com/flotilla-dev/flotilla/internal/controller/freeze"
 	"github.com/flotilla-dev/flotilla/internal/metrics"
 	"github.com/flotilla-dev/flotilla/internal/rollout"
 )
@@ -22,7 +20,7 @@ const eventAction = "Rollout"
 // Rollout, an Event on the FleetFreeze that holds or rolls it back, the
 // transition and rollback counters, and the logs: transitions at Info,
 // admissions at V(1). old is the status the step started from.
-func (r *Reconciler) record(ctx context.Context, ro *fleetv1alpha1.Rollout, in rollout.Input, old fleetv1alpha1.RolloutStatus, d rollout.Decision) {
+func (r *Reconciler) record(ctx context.Context, ro *fleetv1alpha1.Rollout, old fleetv1alpha1.RolloutStatus, d rollout.Decision) {
 	log := ctrl.LoggerFrom(ctx)
 	st := &ro.Status
 	for _, e := range d.Events {
@@ -40,44 +38,38 @@ func (r *Reconciler) record(ctx context.Context, ro *fleetv1alpha1.Rollout, in r
 	if old.Phase != st.Phase {
 		r.Metrics.RolloutTransition(st.Phase)
 	}
-	cause, rollingBack := rollbackCause(ro.Spec, in.Freeze, old.Phase, st.Phase)
+	cause, rollingBack := rollbackCause(ro.Spec, &old, st)
 	if rollingBack {
 		r.Metrics.RolloutRollback(cause)
 		log.Info("rollback started", "cause", cause, "wave", st.CurrentWave, "revision", st.RollbackRevision)
 	}
-	if f := in.Freeze; f != nil {
-		switch {
-		case rollingBack && cause == metrics.RollbackFreeze:
-			r.freezeEvent(ctx, f.Name, ro, corev1.EventTypeWarning, freeze.ReasonRolloutRolledBack,
-				"rolls back Rollout %s/%s to %s", ro.Namespace, ro.Name, st.RollbackRevision)
-		case frozen(st) && !frozen(&old):
-			r.freezeEvent(ctx, f.Name, ro, corev1.EventTypeNormal, freeze.ReasonRolloutHeld,
-				"holds Rollout %s/%s (%s, wave %s)", ro.Namespace, ro.Name, st.Phase, or(st.CurrentWave, "none"))
-		}
+	// The freeze that acted is the one the status names, not the one observed.
+	switch by := st.RolledBackBy(); {
+	case by != "" && old.RolledBackBy() == "":
+		r.freezeEvent(ctx, by, ro, corev1.EventTypeWarning, fleetv1alpha1.ReasonRolloutRolledBack,
+			"rolls back Rollout %s/%s to %s", ro.Namespace, ro.Name, st.RollbackRevision)
+	case st.HeldBy() != "" && st.HeldBy() != old.HeldBy():
+		r.freezeEvent(ctx, st.HeldBy(), ro, corev1.EventTypeNormal, fleetv1alpha1.ReasonRolloutHeld,
+			"holds Rollout %s/%s (%s, wave %s)", ro.Namespace, ro.Name, st.Phase, or(st.CurrentWave, "none"))
 	}
 	logAdmissions(ctx, d.Admit)
 }
 
 // rollbackCause says why a Rollout that moved from one phase to another
-// started rolling back, and whether it did. The engine's precedence decides:
-// a requested rollback, then a Rollback freeze, then a failure budget.
-func rollbackCause(spec fleetv1alpha1.RolloutSpec, f *rollout.FreezeObservation, from, to fleetv1alpha1.RolloutPhase) (metrics.RollbackCause, bool) {
-	if to != fleetv1alpha1.RolloutPhaseRollingBack || from == fleetv1alpha1.RolloutPhaseRollingBack {
+// started rolling back, and whether it did: a requested rollback, a freeze
+// (the status names the one that rolled it back), else a failure budget.
+func rollbackCause(spec fleetv1alpha1.RolloutSpec, old, st *fleetv1alpha1.RolloutStatus) (metrics.RollbackCause, bool) {
+	if st.Phase != fleetv1alpha1.RolloutPhaseRollingBack || old.Phase == fleetv1alpha1.RolloutPhaseRollingBack {
 		return "", false
 	}
 	switch {
 	case spec.Rollback != nil:
 		return metrics.RollbackManual, true
-	case f != nil && f.Action == fleetv1alpha1.FreezeRollback:
+	case st.RolledBackBy() != "" && old.RolledBackBy() == "":
 		return metrics.RollbackFreeze, true
 	default:
 		return metrics.RollbackFailure, true
 	}
-}
-
-// frozen reports whether a freeze holds the Rollout.
-func frozen(st *fleetv1alpha1.RolloutStatus) bool {
-	return meta.IsStatusConditionTrue(st.Conditions, fleetv1alpha1.ConditionFrozen)
 }
 
 // freezeEvent records an Event on the FleetFreeze name, naming the Rollout
@@ -115,7 +107,7 @@ func (r *Reconciler) block(ctx context.Context, ro *fleetv1alpha1.Rollout, in ro
 	if len(d.Events) > 0 {
 		ctrl.LoggerFrom(ctx).Info("rollout blocked", "reason", b.reason, "message", b.message, "revision", ro.Spec.TargetRevision)
 	}
-	r.record(ctx, ro, in, old, d)
+	r.record(ctx, ro, old, d)
 	return nil
 }
 

@@ -18,8 +18,8 @@ import (
 
 func TestRollbackCause(t *testing.T) {
 	requested := fleetv1alpha1.RolloutSpec{Rollback: &fleetv1alpha1.RollbackRequest{ChangeRecord: fleetv1alpha1.ChangeRecord{By: "bob"}}}
-	halt := &rollout.FreezeObservation{Name: "f", Action: fleetv1alpha1.FreezeHalt}
-	back := &rollout.FreezeObservation{Name: "f", Action: fleetv1alpha1.FreezeRollback}
+	held := &fleetv1alpha1.RolloutFreezeStatus{HeldBy: "f"}
+	back := &fleetv1alpha1.RolloutFreezeStatus{HeldBy: "f", RolledBackBy: "f"}
 	const (
 		progressing = fleetv1alpha1.RolloutPhaseProgressing
 		rollingBack = fleetv1alpha1.RolloutPhaseRollingBack
@@ -28,22 +28,24 @@ func TestRollbackCause(t *testing.T) {
 	for _, tt := range []struct {
 		name     string
 		spec     fleetv1alpha1.RolloutSpec
-		freeze   *rollout.FreezeObservation
+		freeze   *fleetv1alpha1.RolloutFreezeStatus
 		from, to fleetv1alpha1.RolloutPhase
 		want     metrics.RollbackCause
 		started  bool
 	}{
 		{name: "failure budget", from: progressing, to: rollingBack, want: metrics.RollbackFailure, started: true},
-		{name: "failure budget during a halting freeze", freeze: halt, from: progressing, to: rollingBack, want: metrics.RollbackFailure, started: true},
+		{name: "failure budget during a halting freeze", freeze: held, from: progressing, to: rollingBack, want: metrics.RollbackFailure, started: true},
 		{name: "requested", spec: requested, from: fleetv1alpha1.RolloutPhaseHalted, to: rollingBack, want: metrics.RollbackManual, started: true},
-		{name: "requested during a Rollback freeze", spec: requested, freeze: back, from: progressing, to: rollingBack, want: metrics.RollbackManual, started: true},
+		{name: "requested during a Rollback freeze", spec: requested, freeze: held, from: progressing, to: rollingBack, want: metrics.RollbackManual, started: true},
 		{name: "Rollback freeze", freeze: back, from: fleetv1alpha1.RolloutPhaseBaking, to: rollingBack, want: metrics.RollbackFreeze, started: true},
 		{name: "still rolling back", spec: requested, from: rollingBack, to: rollingBack},
 		{name: "rolled back", spec: requested, from: rollingBack, to: rolledBack},
-		{name: "no rollback", freeze: back, from: progressing, to: fleetv1alpha1.RolloutPhasePaused},
+		{name: "no rollback", freeze: held, from: progressing, to: fleetv1alpha1.RolloutPhasePaused},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			got, started := rollbackCause(tt.spec, tt.freeze, tt.from, tt.to)
+			old := &fleetv1alpha1.RolloutStatus{Phase: tt.from}
+			st := &fleetv1alpha1.RolloutStatus{Phase: tt.to, Freeze: tt.freeze}
+			got, started := rollbackCause(tt.spec, old, st)
 			if got != tt.want || started != tt.started {
 				t.Errorf("rollbackCause = %q, %v; want %q, %v", got, started, tt.want, tt.started)
 			}
@@ -83,17 +85,19 @@ func TestRecordFreezeEvents(t *testing.T) {
 			old := fleetv1alpha1.RolloutStatus{Phase: tt.from, CurrentWave: "canary"}
 			if tt.wasFrozen {
 				old.Conditions = frozenCond
+				old.Freeze = &fleetv1alpha1.RolloutFreezeStatus{HeldBy: "incident"}
 			}
 			ro := &fleetv1alpha1.Rollout{
 				ObjectMeta: metav1.ObjectMeta{Namespace: fleetv1alpha1.PlatformNamespace, Name: "web-2"},
 				Spec:       fleetv1alpha1.RolloutSpec{FromRevision: "web-1", TargetRevision: "web-2"},
-				Status:     fleetv1alpha1.RolloutStatus{Phase: tt.to, CurrentWave: "canary", Conditions: frozenCond},
+				Status: fleetv1alpha1.RolloutStatus{Phase: tt.to, CurrentWave: "canary", Conditions: frozenCond,
+					Freeze: &fleetv1alpha1.RolloutFreezeStatus{HeldBy: "incident"}},
 			}
 			if tt.to == fleetv1alpha1.RolloutPhaseRollingBack {
 				ro.Status.RollbackRevision = "web-1"
+				ro.Status.Freeze.RolledBackBy = "incident"
 			}
-			in := rollout.Input{Freeze: &rollout.FreezeObservation{Name: "incident", Action: tt.action}}
-			r.record(context.Background(), ro, in, old, rollout.Decision{})
+			r.record(context.Background(), ro, old, rollout.Decision{})
 
 			var got []string
 			for len(rec.Events) > 0 {

@@ -41,7 +41,12 @@ import (
 //     trigger onFailure; and a failure the rollout counts names a cluster
 //     admitted to the target, or offline;
 //   - no wave of a rollout that rolls back or ended shows a live phase, and
-//     a Succeeded wave has every cluster healthy.
+//     a Succeeded wave has every cluster healthy;
+//   - freeze causes are fields: status.freeze.heldBy names the active freeze
+//     exactly while the rollout is not terminal (with the Frozen condition),
+//     rolledBackBy is set only by a Rollback freeze starting the rollback
+//     and never changes, and a history entry names only a freeze that held
+//     the rollout before or holds it now.
 type checker struct {
 	s        Scenario
 	admitted map[[2]string]bool
@@ -55,7 +60,7 @@ func newChecker(s Scenario) *checker {
 func (c *checker) step(in rollout.Input, d rollout.Decision) error {
 	checks := []func(rollout.Input, rollout.Decision) error{
 		c.deterministic, c.healsAfterCrash, c.terminal, c.concurrency, c.waveOrder, c.budget, c.rollback, c.onceEach, c.counts,
-		c.attribution, c.honestWaves,
+		c.attribution, c.honestWaves, c.freezeCauses,
 	}
 	for _, check := range checks {
 		if err := check(in, d); err != nil {
@@ -419,4 +424,36 @@ func dur(d *metav1.Duration, def time.Duration) time.Duration {
 		return def
 	}
 	return d.Duration
+}
+
+// freezeCauses: see the checker's doc.
+func (c *checker) freezeCauses(in rollout.Input, d rollout.Decision) error {
+	st := &d.Status
+	want := ""
+	if in.Freeze != nil && !st.Phase.IsTerminal() {
+		want = in.Freeze.Name
+	}
+	frozen := meta.IsStatusConditionTrue(st.Conditions, fleetv1alpha1.ConditionFrozen)
+	switch {
+	case st.HeldBy() != want:
+		return fmt.Errorf("status.freeze.heldBy is %q, want %q", st.HeldBy(), want)
+	case frozen != (want != ""):
+		return fmt.Errorf("condition Frozen %v while heldBy is %q", frozen, st.HeldBy())
+	case st.Freeze != nil && *st.Freeze == (fleetv1alpha1.RolloutFreezeStatus{}):
+		return errors.New("status.freeze is set but names nothing")
+	}
+	prev, next := in.Status.RolledBackBy(), st.RolledBackBy()
+	switch {
+	case prev != "" && next != prev:
+		return fmt.Errorf("rolledBackBy changed from %q to %q", prev, next)
+	case prev == "" && next != "" && (in.Freeze == nil || in.Freeze.Name != next || in.Freeze.Action != fleetv1alpha1.FreezeRollback ||
+		st.Phase != fleetv1alpha1.RolloutPhaseRollingBack && st.Phase != fleetv1alpha1.RolloutPhaseRolledBack):
+		return fmt.Errorf("rolledBackBy %q set, but no Rollback freeze of that name started a rollback (phase %s)", next, st.Phase)
+	}
+	for _, h := range st.History[min(len(st.History), len(in.Status.History)):] {
+		if h.Freeze != "" && h.Freeze != in.Status.HeldBy() && (in.Freeze == nil || h.Freeze != in.Freeze.Name) {
+			return fmt.Errorf("history entry %s → %s names freeze %q, which neither held the rollout nor holds it", h.From, h.To, h.Freeze)
+		}
+	}
+	return nil
 }

@@ -99,8 +99,15 @@ func (t *tracer) summary(st fleetv1alpha1.RolloutStatus, res Result) {
 		}
 		t.b.WriteString("\n")
 	}
+	if f := st.Freeze; f != nil {
+		fmt.Fprintf(&t.b, "freeze heldBy=%s rolledBackBy=%s\n", or(f.HeldBy, "-"), or(f.RolledBackBy, "-"))
+	}
 	for _, h := range st.History {
-		fmt.Fprintf(&t.b, "history %s %s → %s [%s] by %s\n", since(h.Time.Time), or(h.From, "(new)"), h.To, or(h.Wave, "-"), h.Actor)
+		freeze := ""
+		if h.Freeze != "" {
+			freeze = " freeze=" + h.Freeze
+		}
+		fmt.Fprintf(&t.b, "history %s %s → %s [%s] by %s%s\n", since(h.Time.Time), or(h.From, "(new)"), h.To, or(h.Wave, "-"), h.Actor, freeze)
 	}
 	for _, c := range st.Conditions {
 		fmt.Fprintf(&t.b, "condition %s=%s %s\n", c.Type, c.Status, c.Reason)

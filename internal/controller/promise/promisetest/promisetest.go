@@ -334,9 +334,9 @@ func (e *Env) ReportReady(w *fleetv1alpha1.Work) {
 		AppliedInstanceRevision: w.Spec.InstanceRevision,
 		LastAppliedTime:         &now,
 		Conditions: []metav1.Condition{
-			{Type: fleetv1alpha1.ConditionApplied, Status: metav1.ConditionTrue, Reason: fleetv1alpha1.ReasonApplied, LastTransitionTime: now},
-			{Type: fleetv1alpha1.ConditionHealthy, Status: metav1.ConditionTrue, Reason: fleetv1alpha1.ReasonHealthy, LastTransitionTime: now},
-			{Type: fleetv1alpha1.ConditionReady, Status: metav1.ConditionTrue, Reason: fleetv1alpha1.ReasonHealthy, LastTransitionTime: now},
+			{Type: fleetv1alpha1.ConditionApplied, Status: metav1.ConditionTrue, Reason: fleetv1alpha1.ReasonApplied, LastTransitionTime: now, ObservedGeneration: w.Generation},
+			{Type: fleetv1alpha1.ConditionHealthy, Status: metav1.ConditionTrue, Reason: fleetv1alpha1.ReasonHealthy, LastTransitionTime: now, ObservedGeneration: w.Generation},
+			{Type: fleetv1alpha1.ConditionReady, Status: metav1.ConditionTrue, Reason: fleetv1alpha1.ReasonHealthy, LastTransitionTime: now, ObservedGeneration: w.Generation},
 		},
 	}
 	err := e.C.Status().Update(e.Ctx, w)
