@@ -352,8 +352,14 @@ func TestGitClusterWithoutHealthSourceIsAvailable(t *testing.T) {
 	startHub(t, hub.Options{})
 	joinCluster(ctx, t, membership.JoinOptions{Name: "git-1", Delivery: fleetv1alpha1.DeliveryGit,
 		Git: &fleetv1alpha1.GitDelivery{URL: "https://git.example.com/fleet.git", HealthSource: fleetv1alpha1.GitHealthNone}})
-	waitFor(ctx, t, adminClient(t), "git-1", "Available without heartbeat", 10*time.Second,
-		is(fleetv1alpha1.ClusterAvailabilityAvailable, fleetv1alpha1.ReasonHeartbeatNotRequired))
+	// Available without a heartbeat; not Ready, though: git.example.com
+	// cannot be reached, so nothing was delivered.
+	waitFor(ctx, t, adminClient(t), "git-1", "Available without heartbeat", 10*time.Second, func(c *fleetv1alpha1.Cluster) bool {
+		available := meta.FindStatusCondition(c.Status.Conditions, fleetv1alpha1.ConditionAvailable)
+		ready := meta.FindStatusCondition(c.Status.Conditions, fleetv1alpha1.ConditionReady)
+		return c.Status.Availability == fleetv1alpha1.ClusterAvailabilityAvailable && available != nil &&
+			available.Reason == fleetv1alpha1.ReasonHeartbeatNotRequired && ready != nil && ready.Status == metav1.ConditionFalse
+	})
 }
 
 // The hub's --cluster-offline-grace overrides what agents write in their Lease.
