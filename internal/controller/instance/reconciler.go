@@ -1,8 +1,9 @@
 // Package instance is the hub's instance controller. It serves every kind
 // Promises generate (registered at run time, no restart), and for each
 // instance: places it (Promise placement, the instance's spec.placement,
-// tenancy), asks the RevisionSelector which revision each placed cluster is
-// admitted to, renders it per cluster with the Overrides that select it, and
+// tenancy), reads which revision each placed cluster is admitted to from the
+// status of the Rollout that governs it (rollout.RevisionFor), renders it per
+// cluster with the Overrides that select it, and
 // writes one Work per (instance, cluster) in the cluster's namespace, only
 // when it changed. It also writes each Promise's fleet-resource Works, deletes
 // the Works of deleted instances (a finalizer: owner references cannot cross
@@ -80,8 +81,10 @@ type Reconciler struct {
 	Recorder  events.EventRecorder
 	Clock     clock.PassiveClock
 	Charts    *promise.Charts
-	Revisions RevisionSelector
 	Kinds     *promise.Kinds
+	// AdmitLatest renders every cluster at the latest revisions at once,
+	// whatever Rollouts say (Options.AdmitLatest).
+	AdmitLatest bool
 	// InstanceRollouts, if set, starts the Rollout of each instance change.
 	InstanceRollouts InstanceRolloutStarter
 	// Metrics counts Works written and renders; nil counts nothing.
@@ -252,6 +255,10 @@ func (r *Reconciler) reconcileInstance(ctx context.Context, key Key, p *fleetv1a
 	if o.specRollout, err = r.specRollout(ctx, key, latestInst); err != nil {
 		return o, err
 	}
+	rt, err := r.routesFor(ctx, key)
+	if err != nil {
+		return o, err
+	}
 	renderable := inst.DeepCopy()
 	unstructured.RemoveNestedField(renderable.Object, "spec", fleetv1alpha1.InstancePlacementField)
 	renderables := map[string]*unstructured.Unstructured{latestInst: renderable}
@@ -261,14 +268,15 @@ func (r *Reconciler) reconcileInstance(ctx context.Context, key Key, p *fleetv1a
 	for _, cluster := range o.placement.Clusters {
 		log := ctrl.LoggerFrom(ctx).WithValues("cluster", cluster)
 		current := existing[cluster]
-		rev, err := r.admitted(ctx, key, cluster, current, latest)
+		rev, err := r.admitted(ctx, key, rt, cluster, current, latest)
 		if err != nil {
 			return o, err
 		}
-		instRev, err := r.admittedInstance(ctx, key, cluster, current, latestInst)
-		if err != nil {
-			return o, err
+		curInst := ""
+		if current != nil {
+			curInst = current.Spec.InstanceRevision
 		}
+		instRev := rt.instanceRevision(cluster, curInst, latestInst)
 		renderable, ok := renderables[instRev]
 		if !ok {
 			if renderable, err = r.renderableAt(ctx, inst, instRev); err != nil {
@@ -327,6 +335,7 @@ func (r *Reconciler) reconcileInstance(ctx context.Context, key Key, p *fleetv1a
 			continue
 		}
 		writes = append(writes, pendingWrite{cluster: cluster, revs: revisions{rev.Name, instRev}, out: out, current: current,
+			rollout:    rt.admittedBy(cluster, rev.Name),
 			exceptions: workExceptions(view.View, cluster, out.Manifests, exceptions),
 			confine:    confinement{scope: sc, adoption: adoption(rev.Spec.Content.Output)}})
 	}
@@ -379,12 +388,16 @@ func (r *Reconciler) reconcileFleet(ctx context.Context, key Key, p *fleetv1alph
 	if err != nil {
 		return time.Time{}, err
 	}
+	rt, err := r.routesFor(ctx, key)
+	if err != nil {
+		return time.Time{}, err
+	}
 	res := view.Place(placement.Request{Promise: p.Spec.Placement, Namespace: placement.Namespace{Name: fleetv1alpha1.PlatformNamespace}})
 	var keep []string
 	var failed []error
 	for _, cluster := range res.Clusters {
 		current := existing[cluster]
-		rev, err := r.admitted(ctx, key, cluster, current, p.Status.LatestRevision)
+		rev, err := r.admitted(ctx, key, rt, cluster, current, p.Status.LatestRevision)
 		if err != nil {
 			return time.Time{}, err
 		}
@@ -405,7 +418,7 @@ func (r *Reconciler) reconcileFleet(ctx context.Context, key Key, p *fleetv1alph
 			failed = append(failed, fmt.Errorf("%s: %w", cluster, err))
 			continue
 		}
-		w, err := r.write(ctx, key, cluster, revisions{promise: rev.Name}, out, p.Spec.DriftPolicy, current,
+		w, err := r.write(ctx, key, cluster, revisions{promise: rev.Name}, rt.admittedBy(cluster, rev.Name), out, p.Spec.DriftPolicy, current,
 			workExceptions(view.View, cluster, out.Manifests, exceptions), confinement{adoption: adoption(rev.Spec.Content.Output)})
 		if err != nil {
 			return time.Time{}, err
@@ -435,16 +448,13 @@ func pickMap(works map[string]*fleetv1alpha1.Work, clusters []string) map[string
 	return out
 }
 
-// admitted returns the revision the selector admits cluster to.
-func (r *Reconciler) admitted(ctx context.Context, key Key, cluster string, current *fleetv1alpha1.Work, latest string) (*fleetv1alpha1.PromiseRevision, error) {
+// admitted returns the PromiseRevision cluster is admitted to.
+func (r *Reconciler) admitted(ctx context.Context, key Key, rt routes, cluster string, current *fleetv1alpha1.Work, latest string) (*fleetv1alpha1.PromiseRevision, error) {
 	cur := ""
 	if current != nil {
 		cur = current.Spec.Revision
 	}
-	name, err := r.Revisions.Revision(ctx, key.Subject(), cluster, cur, latest)
-	if err != nil {
-		return nil, fmt.Errorf("choosing the revision for cluster %s: %w", cluster, err)
-	}
+	name := rt.revision(cluster, cur, latest)
 	rev, err := r.revision(ctx, name)
 	if err != nil {
 		return nil, err
@@ -464,6 +474,8 @@ const writeParallelism = 16
 type pendingWrite struct {
 	cluster string
 	revs    revisions
+	// rollout names the Rollout that admitted the cluster to revs.promise.
+	rollout *fleetv1alpha1.RolloutReference
 	out     render.Output
 	current *fleetv1alpha1.Work
 	// exceptions are the DriftExceptions for the Work.
@@ -501,7 +513,7 @@ func (r *Reconciler) writeAll(ctx context.Context, key Key, writes []pendingWrit
 		wg.Go(func() {
 			for i := range next {
 				w := writes[i]
-				out, err := r.write(ctx, key, w.cluster, w.revs, w.out, drift, w.current, w.exceptions, w.confine)
+				out, err := r.write(ctx, key, w.cluster, w.revs, w.rollout, w.out, drift, w.current, w.exceptions, w.confine)
 				mu.Lock()
 				if err != nil && firstErr == nil {
 					firstErr = err
@@ -532,13 +544,10 @@ type revisions struct {
 }
 
 // write renders out into the cluster's Work, writing only a change, and
-// returns the Work as it now is.
-func (r *Reconciler) write(ctx context.Context, key Key, cluster string, revs revisions, out render.Output, drift fleetv1alpha1.DriftPolicy,
-	existing *fleetv1alpha1.Work, exceptions []fleetv1alpha1.WorkDriftException, confine confinement) (*fleetv1alpha1.Work, error) {
-	var rollout *fleetv1alpha1.RolloutReference
-	if rr, ok := r.Revisions.(RolloutReporter); ok {
-		rollout = rr.AdmittedBy(ctx, key.Subject(), cluster, revs.promise)
-	}
+// returns the Work as it now is. rollout names the Rollout that admitted
+// revs.promise there (nil: none).
+func (r *Reconciler) write(ctx context.Context, key Key, cluster string, revs revisions, rollout *fleetv1alpha1.RolloutReference, out render.Output,
+	drift fleetv1alpha1.DriftPolicy, existing *fleetv1alpha1.Work, exceptions []fleetv1alpha1.WorkDriftException, confine confinement) (*fleetv1alpha1.Work, error) {
 	desired, err := desiredWork(key, cluster, revs, out.Manifests, out.AppliedOverrides, drift, rollout)
 	if err != nil {
 		return nil, err
@@ -568,24 +577,6 @@ func (r *Reconciler) write(ctx context.Context, key Key, cluster string, revs re
 		}
 	}
 	return w, nil
-}
-
-// admittedInstance returns the instance revision the selector admits cluster
-// to: latest, unless the selector decides instance revisions too.
-func (r *Reconciler) admittedInstance(ctx context.Context, key Key, cluster string, current *fleetv1alpha1.Work, latest string) (string, error) {
-	sel, ok := r.Revisions.(InstanceRevisionSelector)
-	if !ok {
-		return latest, nil
-	}
-	cur := ""
-	if current != nil {
-		cur = current.Spec.InstanceRevision
-	}
-	name, err := sel.InstanceRevision(ctx, key.Subject(), cluster, cur, latest)
-	if err != nil {
-		return "", fmt.Errorf("choosing the instance revision for cluster %s: %w", cluster, err)
-	}
-	return name, nil
 }
 
 // startInstanceRollout asks for the Rollout of an instance change when some
