@@ -245,17 +245,18 @@ func SetupWithManager(mgr ctrl.Manager, opts Options) error {
 		CreateFunc: func(ctx context.Context, e event.TypedCreateEvent[*fleetv1alpha1.Rollout], q workqueue.TypedRateLimitingInterface[Key]) {
 			// Only a Rollout read with its status (a restart) admits anything yet.
 			if ro := e.Object; !ro.Status.Phase.IsTerminal() {
-				m.addRollout(ctx, ro, rollout.NewAdmissions(nil, ro), false, q)
+				m.addRollout(ctx, ro, rollout.NewAdmissions(nil, ro), false, false, q)
 			}
 		},
 		UpdateFunc: func(ctx context.Context, e event.TypedUpdateEvent[*fleetv1alpha1.Rollout], q workqueue.TypedRateLimitingInterface[Key]) {
 			o, n := e.ObjectOld, e.ObjectNew
+			// What RevisionFor reads besides the admissions: whether the
+			// Rollout ended (and how), and the rollback revision.
 			ended := o.Status.Phase.IsTerminal() != n.Status.Phase.IsTerminal() || o.Status.RollbackRevision != n.Status.RollbackRevision
-			phase := ended || o.Status.Phase != n.Status.Phase
-			m.addRollout(ctx, n, rollout.NewAdmissions(o, n), phase, q)
+			m.addRollout(ctx, n, rollout.NewAdmissions(o, n), ended, o.Status.Phase != n.Status.Phase, q)
 		},
 		DeleteFunc: func(ctx context.Context, e event.TypedDeleteEvent[*fleetv1alpha1.Rollout], q workqueue.TypedRateLimitingInterface[Key]) {
-			m.addRollout(ctx, e.Object, nil, true, q)
+			m.addRollout(ctx, e.Object, nil, true, true, q)
 		},
 	})); err != nil {
 		return err
@@ -359,19 +360,20 @@ func (m *mapper) addNamespace(ctx context.Context, ns, promiseName string, q wor
 	}
 }
 
-// addRollout enqueues what a Rollout event moves. For an instance's own
-// changes, that instance, when the Rollout admits anything new or its
-// phase changed. For a Promise's: addMoving, with the clusters it newly
-// admits when it governs the Promise, and only when something that
-// RevisionFor reads changed.
-func (m *mapper) addRollout(ctx context.Context, ro *fleetv1alpha1.Rollout, admitted []string, phase bool, q workqueue.TypedRateLimitingInterface[Key]) {
+// addRollout enqueues what a Rollout event moves: admitted are the
+// clusters it newly admits, ended says it ended (or its rollback revision
+// changed, or it is gone), phase that its phase changed. For an instance's
+// own changes, that instance, when any of them holds (its phase is in the
+// instance's status). For a Promise's, addMoving, only when something that
+// RevisionFor reads changed (admissions, the end).
+func (m *mapper) addRollout(ctx context.Context, ro *fleetv1alpha1.Rollout, admitted []string, ended, phase bool, q workqueue.TypedRateLimitingInterface[Key]) {
 	if i := ro.Spec.Subject.Instance; i != nil {
-		if phase || len(admitted) > 0 {
+		if ended || phase || len(admitted) > 0 {
 			q.Add(Key{Promise: ro.Spec.Subject.Promise, Namespace: ro.Namespace, Name: i.Name})
 		}
 		return
 	}
-	if ro.Namespace != fleetv1alpha1.PlatformNamespace || (!phase && len(admitted) == 0) {
+	if ro.Namespace != fleetv1alpha1.PlatformNamespace || (!ended && len(admitted) == 0) {
 		return
 	}
 	clusters := make(map[string]bool, len(admitted))
