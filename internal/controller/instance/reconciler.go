@@ -15,6 +15,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -92,7 +94,10 @@ type Reconciler struct {
 
 	views     viewCache
 	revisions revisionCache
-	// deferred holds the keys whose status write was put off once (see Reconcile).
+	// deferred holds the keys whose status write was put off once (see
+	// Reconcile), each with the renders of the reconcile that put it off
+	// (renderMemo), which the next reconcile of the key reuses where
+	// nothing they were made from changed.
 	deferred sync.Map
 }
 
@@ -178,7 +183,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, key Key) (ctrl.Result, error
 		// Works change what runs on members; the status only reports. When a
 		// change fans out to many instances, write every Work first: report
 		// a little later, at low priority (once; the next reconcile writes it).
-		if _, deferred := r.deferred.LoadOrStore(key, true); !deferred {
+		if _, deferred := r.deferred.LoadOrStore(key, o.rendered); !deferred {
 			return ctrl.Result{RequeueAfter: statusDelay, Priority: ptr.To(handler.LowPriority)}, nil
 		}
 	}
@@ -264,6 +269,14 @@ func (r *Reconciler) reconcileInstance(ctx context.Context, key Key, p *fleetv1a
 	renderables := map[string]*unstructured.Unstructured{latestInst: renderable}
 	instLabels := inst.GetLabels()
 
+	// The renders of the reconcile that put this one's status off, if any:
+	// that reconcile wrote the Works, this one reports them, and need not
+	// render what nothing changed since.
+	var memo renderMemo
+	if m, ok := r.deferred.Load(key); ok {
+		memo, _ = m.(renderMemo)
+	}
+	o.rendered = renderMemo{}
 	var writes []pendingWrite
 	for _, cluster := range o.placement.Clusters {
 		log := ctrl.LoggerFrom(ctx).WithValues("cluster", cluster)
@@ -318,6 +331,15 @@ func (r *Reconciler) reconcileInstance(ctx context.Context, key Key, p *fleetv1a
 			Chart:     chart,
 			Scope:     sc,
 		}
+		fp := renderFingerprint(in, instRev, latestInst, inst.GetResourceVersion())
+		if m, ok := memo[cluster]; ok && m.fingerprint == fp {
+			o.rendered[cluster] = m
+			writes = append(writes, pendingWrite{cluster: cluster, revs: revisions{rev.Name, instRev}, out: m.out, current: current,
+				rollout:    rt.admittedBy(cluster, rev.Name),
+				exceptions: workExceptions(view.View, cluster, m.out.Manifests, exceptions),
+				confine:    confinement{scope: sc, adoption: adoption(rev.Spec.Content.Output)}})
+			continue
+		}
 		start := time.Now()
 		out, err := render.Render(in)
 		r.Metrics.Rendered(time.Since(start))
@@ -334,6 +356,7 @@ func (r *Reconciler) reconcileInstance(ctx context.Context, key Key, p *fleetv1a
 			o.renderErrors[cluster] = err
 			continue
 		}
+		o.rendered[cluster] = memoEntry{fingerprint: fp, out: out}
 		writes = append(writes, pendingWrite{cluster: cluster, revs: revisions{rev.Name, instRev}, out: out, current: current,
 			rollout:    rt.admittedBy(cluster, rev.Name),
 			exceptions: workExceptions(view.View, cluster, out.Manifests, exceptions),
@@ -435,6 +458,45 @@ func (r *Reconciler) reconcileFleet(ctx context.Context, key Key, p *fleetv1alph
 		return time.Time{}, err
 	}
 	return nextExpiry(pickMap(existing, keep)), nil
+}
+
+// renderMemo holds, by cluster, what one reconcile of an instance rendered
+// and from what. It lives only from the reconcile that writes an instance's
+// Works to the one, a moment later, that reports its status (see
+// Reconcile): without it, every change would render each instance twice.
+type renderMemo map[string]memoEntry
+
+type memoEntry struct {
+	fingerprint string
+	out         render.Output
+}
+
+// renderFingerprint names everything a render of in reads: the revision
+// (its content is immutable), the instance revision rendered and the
+// current spec's (checked for errors too; both name their spec's hash), the
+// instance object itself (its resourceVersion: metadata, spec), the
+// cluster's facts and the selected Overrides (uid and resourceVersion).
+// Two renders with the same fingerprint give the same output.
+func renderFingerprint(in render.Input, instRev, latestInst, instVersion string) string {
+	var b strings.Builder
+	for _, s := range []string{in.Promise, in.Revision, instRev, latestInst, instVersion, in.Cluster.Name, in.Cluster.KubernetesVersion} {
+		b.WriteString(s)
+		b.WriteByte(0)
+	}
+	keys := make([]string, 0, len(in.Cluster.Labels))
+	for k := range in.Cluster.Labels {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		b.WriteString(k + "=" + in.Cluster.Labels[k])
+		b.WriteByte(0)
+	}
+	for _, o := range in.Overrides {
+		b.WriteString(string(o.UID) + "@" + o.ResourceVersion)
+		b.WriteByte(0)
+	}
+	return b.String()
 }
 
 // pickMap keeps the Works of clusters.
