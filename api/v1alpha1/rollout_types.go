@@ -59,6 +59,16 @@ func (p RolloutPhase) IsTerminal() bool {
 	return false
 }
 
+// The characters of WaveStatus.Admitted.
+const (
+	// AdmittedNone: the cluster is not admitted.
+	AdmittedNone = '.'
+	// AdmittedTarget: admitted to spec.targetRevision.
+	AdmittedTarget = 'T'
+	// AdmittedRollback: admitted to status.rollbackRevision.
+	AdmittedRollback = 'R'
+)
+
 // WavePhase is where one wave is.
 // +kubebuilder:validation:Enum=Pending;WaitingForApproval;Progressing;Baking;Succeeded;SucceededWithFailures;Failed;Stopped;RolledBack;Skipped
 type WavePhase string
@@ -240,6 +250,7 @@ type RolloutCounts struct {
 
 // WaveStatus is the roll-up of one wave. Its clusters are frozen when the
 // Rollout starts.
+// +kubebuilder:validation:XValidation:rule="!has(self.admitted) || size(self.admitted) == (has(self.clusters) ? size(self.clusters) : 0)",message="admitted has one character per cluster of clusters"
 type WaveStatus struct {
 	// name of the wave; "remaining" for the implicit last wave.
 	// +required
@@ -256,6 +267,27 @@ type WaveStatus struct {
 	// +kubebuilder:validation:MaxItems=10000
 	// +kubebuilder:validation:items:MaxLength=46
 	Clusters []string `json:"clusters,omitempty"`
+
+	// admitted is the Rollout's decision for each cluster of clusters, one
+	// character per cluster in the same order: "T" admitted to
+	// spec.targetRevision, "R" admitted to status.rollbackRevision, "." not
+	// admitted (its Works stay on the revision they render; a new Work gets
+	// the stable revision). Empty when no cluster of the wave is admitted.
+	// It lists the clusters admitted by the plan that wrote it and those
+	// already rendering the target, and is written with that plan, in one
+	// status write: the instance controller renders every Work from it, so
+	// a hub restarted at any point renders the same.
+	//
+	// One character per cluster, not a list of names: clusters already
+	// names them, sorted, and a wave holds up to 10,000; this costs 10 kB
+	// there (names could cost 460 kB, doubling the status), so the status
+	// of a 10,000-cluster Rollout stays far below etcd's 1.5 MiB object
+	// limit. Two letters, not revision names: a Rollout only ever admits a
+	// cluster to its target, or back to its rollback revision.
+	// +optional
+	// +kubebuilder:validation:MaxLength=10000
+	// +kubebuilder:validation:Pattern=`^[.TR]*$`
+	Admitted string `json:"admitted,omitempty"`
 
 	// counts of the wave's clusters by state.
 	// +optional

@@ -96,10 +96,15 @@ type Options struct {
 	// InstanceWorkers is how many instances are rendered at once; zero means
 	// instance.DefaultWorkers.
 	InstanceWorkers int
-	// Revisions, when set, decides which PromiseRevision each cluster renders
-	// instead of Rollouts (tests of rendering alone): no Rollout controller
-	// runs and Promise changes start no Rollout.
-	Revisions instance.RevisionSelector
+	// AdmitLatest renders every cluster at the latest revisions at once
+	// instead of following Rollouts (tests of rendering alone): no Rollout
+	// controller runs and changes start no Rollout.
+	AdmitLatest bool
+	// NoRolloutController leaves the Rollout controller out: changes still
+	// start Rollouts and the instance controller still renders what their
+	// status admits, but nothing plans them (tests of what a Rollout's
+	// stored admissions do alone, e.g. across a restart).
+	NoRolloutController bool
 	// GitDelivery configures the publisher of git-delivered clusters.
 	GitDelivery gitdelivery.Options
 }
@@ -293,30 +298,24 @@ func NewManager(ctx context.Context, config *rest.Config, opts Options) (ctrl.Ma
 	var starter *rollout.Starter
 	var promiseRollouts promise.RolloutStarter
 	var instanceRollouts instance.InstanceRolloutStarter
-	if opts.Revisions == nil {
+	if !opts.AdmitLatest {
 		starter = &rollout.Starter{Client: mgr.GetClient(), Cache: mgr.GetClient(), Reader: mgr.GetAPIReader()}
 		promiseRollouts, instanceRollouts = starter, starter
 	}
 	if err := promise.SetupWithManager(ctx, mgr, promise.Options{Kinds: kinds, Charts: charts, Rollouts: promiseRollouts}); err != nil {
 		return nil, fmt.Errorf("setting up the Promise controller: %w", err)
 	}
-	// Rollouts decide which revision each cluster renders, unless the
-	// caller chose another selector (tests of rendering alone).
-	var router *rollout.Router
-	revisions := opts.Revisions
-	if revisions == nil {
-		router = rollout.NewRouter(mgr.GetCache())
-		revisions = router
-	}
-	instances, err := instance.SetupWithManager(mgr, instance.Options{
-		Kinds: kinds, Charts: charts, Revisions: revisions, Workers: opts.InstanceWorkers, InstanceRollouts: instanceRollouts,
+	// Rollouts decide which revision each cluster renders: the Rollout
+	// controller stores its admissions in their status, and the instance
+	// controller renders from that. They share nothing else.
+	if err := instance.SetupWithManager(mgr, instance.Options{
+		Kinds: kinds, Charts: charts, AdmitLatest: opts.AdmitLatest, Workers: opts.InstanceWorkers, InstanceRollouts: instanceRollouts,
 		Metrics: hubMetrics,
-	})
-	if err != nil {
+	}); err != nil {
 		return nil, fmt.Errorf("setting up the instance controller: %w", err)
 	}
-	if router != nil {
-		if err := rollout.SetupWithManager(mgr, router, instances, hubMetrics); err != nil {
+	if !opts.AdmitLatest && !opts.NoRolloutController {
+		if err := rollout.SetupWithManager(mgr, hubMetrics); err != nil {
 			return nil, fmt.Errorf("setting up the Rollout controller: %w", err)
 		}
 	}

@@ -58,6 +58,7 @@ func Plan(in Input) (Decision, error) {
 	p.transition(o)
 	p.rollup()
 	p.setConditions(o)
+	p.storeAdmissions()
 	return p.decision(), nil
 }
 

@@ -1,6 +1,7 @@
 package rollout
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -92,38 +93,60 @@ func TestStableRevision(t *testing.T) {
 	}
 }
 
+// withAdmissions returns r with its frozen target set as waves of
+// clusters and their stored admissions (one character per cluster).
+func withAdmissions(r fleetv1alpha1.Rollout, waves ...[2]string) *fleetv1alpha1.Rollout {
+	for _, w := range waves {
+		ws := fleetv1alpha1.WaveStatus{Name: "w" + w[0][:2], Admitted: w[1]}
+		ws.Clusters = strings.Fields(w[0])
+		r.Status.Waves = append(r.Status.Waves, ws)
+	}
+	return &r
+}
+
 func TestRevisionFor(t *testing.T) {
 	inFlight := subjectRollout("web-2", time.Time{}, "", "r1", "r2", fleetv1alpha1.RolloutPhaseProgressing)
 	succeeded := subjectRollout("web-2", time.Time{}, "", "r1", "r2", fleetv1alpha1.RolloutPhaseSucceeded)
 	rolledBack := subjectRollout("web-2", time.Time{}, "", "r1", "r2", fleetv1alpha1.RolloutPhaseRolledBack)
 	rolledBack.Status.RollbackRevision = "r1"
+	rollingBack := subjectRollout("web-2", time.Time{}, "", "r1", "r2", fleetv1alpha1.RolloutPhaseRollingBack)
+	rollingBack.Status.RollbackRevision = "r0"
 	aborted := subjectRollout("web-2", time.Time{}, "", "r1", "r2", fleetv1alpha1.RolloutPhaseAborted)
-	admitted := map[string]string{"c1": "r2"}
+	// c1 admitted to the target in the first wave, c2 and c3 not; c4 in the second.
+	admitted := withAdmissions(inFlight, [2]string{"c1 c2 c3", "T.."}, [2]string{"c4", ""})
 
 	for _, tc := range []struct {
 		name                     string
-		route                    Route
+		governing                *fleetv1alpha1.Rollout
 		cluster, current, latest string
 		want                     string
 	}{
-		{"no rollout: a new Work renders latest", Route{}, "c1", "", "r1", "r1"},
-		{"no rollout: a Work stays where it is", Route{}, "c1", "r1", "r2", "r1"},
-		{"in flight: admitted cluster moves", Route{&inFlight, admitted}, "c1", "r1", "r2", "r2"},
-		{"in flight: other cluster stays", Route{&inFlight, admitted}, "c2", "r1", "r2", "r1"},
-		{"in flight: new Work on a cluster not admitted gets from", Route{&inFlight, admitted}, "c2", "", "r2", "r1"},
-		{"in flight: new Work on an admitted cluster gets the target", Route{&inFlight, admitted}, "c1", "", "r2", "r2"},
-		{"in flight after a restart: nothing moves", Route{&inFlight, nil}, "c1", "r1", "r2", "r1"},
-		{"in flight: rollback admission", Route{&inFlight, map[string]string{"c1": "r1"}}, "c1", "r2", "r2", "r1"},
-		{"succeeded: stragglers settle on the target", Route{&succeeded, nil}, "c9", "r1", "r2", "r2"},
-		{"rolled back: everything on the rollback revision", Route{&rolledBack, nil}, "c1", "r2", "r2", "r1"},
-		{"rolled back: new Works too", Route{&rolledBack, nil}, "c1", "", "r2", "r1"},
-		{"aborted: clusters stay", Route{&aborted, nil}, "c1", "r2", "r2", "r2"},
-		{"aborted: new Works get from", Route{&aborted, nil}, "c1", "", "r2", "r1"},
-		{"finished rollout of an older revision: nothing moves until the new one", Route{&succeeded, nil}, "c1", "r2", "r3", "r2"},
-		{"finished rollout of an older revision: new Works get its outcome", Route{&succeeded, nil}, "c1", "", "r3", "r2"},
+		{"no rollout: a new Work renders latest", nil, "c1", "", "r1", "r1"},
+		{"no rollout: a Work stays where it is", nil, "c1", "r1", "r2", "r1"},
+		{"in flight: admitted cluster moves", admitted, "c1", "r1", "r2", "r2"},
+		{"in flight: other cluster stays", admitted, "c2", "r1", "r2", "r1"},
+		{"in flight: a wave with none admitted stays", admitted, "c4", "r1", "r2", "r1"},
+		{"in flight: a cluster outside the target set stays", admitted, "c9", "r1", "r2", "r1"},
+		{"in flight: new Work on a cluster not admitted gets from", admitted, "c2", "", "r2", "r1"},
+		{"in flight: new Work on an admitted cluster gets the target", admitted, "c1", "", "r2", "r2"},
+		{"in flight before any admission: nothing moves", &inFlight, "c1", "r1", "r2", "r1"},
+		{"rolling back: an admission to the rollback revision", withAdmissions(rollingBack, [2]string{"c1 c2", "RT"}), "c1", "r2", "r2", "r0"},
+		{"rolling back: a cluster the rollback did not reach yet stays on the target", withAdmissions(rollingBack, [2]string{"c1 c2", "RT"}), "c2", "r2", "r2", "r2"},
+		{"rolling back: a cluster back on the rollback revision stays", withAdmissions(rollingBack, [2]string{"c1 c2", ".T"}), "c1", "r0", "r2", "r0"},
+		{"R without a rollback revision admits nothing", withAdmissions(inFlight, [2]string{"c1", "R"}), "c1", "r1", "r2", "r1"},
+		{"admissions of the wrong length admit nothing", withAdmissions(inFlight, [2]string{"c1 c2", "T"}), "c1", "r1", "r2", "r1"},
+		{"succeeded: stragglers settle on the target", &succeeded, "c9", "r1", "r2", "r2"},
+		{"succeeded: admissions are not read any more", withAdmissions(succeeded, [2]string{"c1", "."}), "c1", "r1", "r2", "r2"},
+		{"rolled back: everything on the rollback revision", &rolledBack, "c1", "r2", "r2", "r1"},
+		{"rolled back: new Works too", &rolledBack, "c1", "", "r2", "r1"},
+		{"aborted: clusters stay", withAdmissions(aborted, [2]string{"c1", "T"}), "c1", "r2", "r2", "r2"},
+		{"aborted: admitted but not rewritten stays too", withAdmissions(aborted, [2]string{"c1", "T"}), "c1", "r1", "r2", "r1"},
+		{"aborted: new Works get from", &aborted, "c1", "", "r2", "r1"},
+		{"finished rollout of an older revision: nothing moves until the new one", &succeeded, "c1", "r2", "r3", "r2"},
+		{"finished rollout of an older revision: new Works get its outcome", &succeeded, "c1", "", "r3", "r2"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := RevisionFor(tc.route, tc.cluster, tc.current, tc.latest); got != tc.want {
+			if got := RevisionFor(tc.governing, tc.cluster, tc.current, tc.latest); got != tc.want {
 				t.Errorf("RevisionFor = %q, want %q", got, tc.want)
 			}
 		})

@@ -137,11 +137,12 @@ type FreezeObservation struct {
 // Decision is what Plan wants done.
 type Decision struct {
 	// Status is the Rollout's next status. The controller stamps
-	// observedGeneration and writes it before executing Admit.
+	// observedGeneration and writes it; its waves' admitted fields hold
+	// the admissions (Admit among them), so that write executes them.
 	Status fleetv1alpha1.RolloutStatus
-	// Admit lists clusters whose Work must render another revision now.
-	// Each is idempotent, and a cluster already rendering the revision is
-	// never listed.
+	// Admit lists clusters whose Work must render another revision now,
+	// for Events, metrics and traces: the status holds them too. A
+	// cluster already rendering the revision is never listed.
 	Admit []Admission
 	// RequeueAfter is when something can next change by time alone (a bake
 	// ends, a progress deadline or the update deadline passes); zero when

@@ -29,7 +29,7 @@ func TestRenderOutsideTheOutputIsRefused(t *testing.T) {
 	e := newEnv(t)
 	// Every cluster is admitted to the latest revisions at once (as a
 	// finished Rollout would): a spec change reaches the Work unless refused.
-	startHub(t, hub.Options{Revisions: &pinning{pinned: map[string]bool{}}})
+	startHub(t, hub.Options{AdmitLatest: true})
 	const group, kind = "boundary.example.com", "Boxed"
 	e.Cluster("bnd-1", map[string]string{"story": "boundary"})
 	e.Fleet("bnd", map[string]string{"story": "boundary"}, "bnd-team")

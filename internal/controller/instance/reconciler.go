@@ -1,8 +1,9 @@
 // Package instance is the hub's instance controller. It serves every kind
 // Promises generate (registered at run time, no restart), and for each
 // instance: places it (Promise placement, the instance's spec.placement,
-// tenancy), asks the RevisionSelector which revision each placed cluster is
-// admitted to, renders it per cluster with the Overrides that select it, and
+// tenancy), reads which revision each placed cluster is admitted to from the
+// status of the Rollout that governs it (rollout.RevisionFor), renders it per
+// cluster with the Overrides that select it, and
 // writes one Work per (instance, cluster) in the cluster's namespace, only
 // when it changed. It also writes each Promise's fleet-resource Works, deletes
 // the Works of deleted instances (a finalizer: owner references cannot cross
@@ -14,6 +15,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -80,8 +83,10 @@ type Reconciler struct {
 	Recorder  events.EventRecorder
 	Clock     clock.PassiveClock
 	Charts    *promise.Charts
-	Revisions RevisionSelector
 	Kinds     *promise.Kinds
+	// AdmitLatest renders every cluster at the latest revisions at once,
+	// whatever Rollouts say (Options.AdmitLatest).
+	AdmitLatest bool
 	// InstanceRollouts, if set, starts the Rollout of each instance change.
 	InstanceRollouts InstanceRolloutStarter
 	// Metrics counts Works written and renders; nil counts nothing.
@@ -89,7 +94,10 @@ type Reconciler struct {
 
 	views     viewCache
 	revisions revisionCache
-	// deferred holds the keys whose status write was put off once (see Reconcile).
+	// deferred holds the keys whose status write was put off once (see
+	// Reconcile), each with the renders of the reconcile that put it off
+	// (renderMemo), which the next reconcile of the key reuses where
+	// nothing they were made from changed.
 	deferred sync.Map
 }
 
@@ -175,7 +183,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, key Key) (ctrl.Result, error
 		// Works change what runs on members; the status only reports. When a
 		// change fans out to many instances, write every Work first: report
 		// a little later, at low priority (once; the next reconcile writes it).
-		if _, deferred := r.deferred.LoadOrStore(key, true); !deferred {
+		if _, deferred := r.deferred.LoadOrStore(key, o.rendered); !deferred {
 			return ctrl.Result{RequeueAfter: statusDelay, Priority: ptr.To(handler.LowPriority)}, nil
 		}
 	}
@@ -252,23 +260,36 @@ func (r *Reconciler) reconcileInstance(ctx context.Context, key Key, p *fleetv1a
 	if o.specRollout, err = r.specRollout(ctx, key, latestInst); err != nil {
 		return o, err
 	}
+	rt, err := r.routesFor(ctx, key)
+	if err != nil {
+		return o, err
+	}
 	renderable := inst.DeepCopy()
 	unstructured.RemoveNestedField(renderable.Object, "spec", fleetv1alpha1.InstancePlacementField)
 	renderables := map[string]*unstructured.Unstructured{latestInst: renderable}
 	instLabels := inst.GetLabels()
 
+	// The renders of the reconcile that put this one's status off, if any:
+	// that reconcile wrote the Works, this one reports them, and need not
+	// render what nothing changed since.
+	var memo renderMemo
+	if m, ok := r.deferred.Load(key); ok {
+		memo, _ = m.(renderMemo)
+	}
+	o.rendered = renderMemo{}
 	var writes []pendingWrite
 	for _, cluster := range o.placement.Clusters {
 		log := ctrl.LoggerFrom(ctx).WithValues("cluster", cluster)
 		current := existing[cluster]
-		rev, err := r.admitted(ctx, key, cluster, current, latest)
+		rev, err := r.admitted(ctx, key, rt, cluster, current, latest)
 		if err != nil {
 			return o, err
 		}
-		instRev, err := r.admittedInstance(ctx, key, cluster, current, latestInst)
-		if err != nil {
-			return o, err
+		curInst := ""
+		if current != nil {
+			curInst = current.Spec.InstanceRevision
 		}
+		instRev := rt.instanceRevision(cluster, curInst, latestInst)
 		renderable, ok := renderables[instRev]
 		if !ok {
 			if renderable, err = r.renderableAt(ctx, inst, instRev); err != nil {
@@ -310,6 +331,15 @@ func (r *Reconciler) reconcileInstance(ctx context.Context, key Key, p *fleetv1a
 			Chart:     chart,
 			Scope:     sc,
 		}
+		fp := renderFingerprint(in, instRev, latestInst, inst.GetResourceVersion())
+		if m, ok := memo[cluster]; ok && m.fingerprint == fp {
+			o.rendered[cluster] = m
+			writes = append(writes, pendingWrite{cluster: cluster, revs: revisions{rev.Name, instRev}, out: m.out, current: current,
+				rollout:    rt.admittedBy(cluster, rev.Name),
+				exceptions: workExceptions(view.View, cluster, m.out.Manifests, exceptions),
+				confine:    confinement{scope: sc, adoption: adoption(rev.Spec.Content.Output)}})
+			continue
+		}
 		start := time.Now()
 		out, err := render.Render(in)
 		r.Metrics.Rendered(time.Since(start))
@@ -326,7 +356,9 @@ func (r *Reconciler) reconcileInstance(ctx context.Context, key Key, p *fleetv1a
 			o.renderErrors[cluster] = err
 			continue
 		}
+		o.rendered[cluster] = memoEntry{fingerprint: fp, out: out}
 		writes = append(writes, pendingWrite{cluster: cluster, revs: revisions{rev.Name, instRev}, out: out, current: current,
+			rollout:    rt.admittedBy(cluster, rev.Name),
 			exceptions: workExceptions(view.View, cluster, out.Manifests, exceptions),
 			confine:    confinement{scope: sc, adoption: adoption(rev.Spec.Content.Output)}})
 	}
@@ -379,12 +411,16 @@ func (r *Reconciler) reconcileFleet(ctx context.Context, key Key, p *fleetv1alph
 	if err != nil {
 		return time.Time{}, err
 	}
+	rt, err := r.routesFor(ctx, key)
+	if err != nil {
+		return time.Time{}, err
+	}
 	res := view.Place(placement.Request{Promise: p.Spec.Placement, Namespace: placement.Namespace{Name: fleetv1alpha1.PlatformNamespace}})
 	var keep []string
 	var failed []error
 	for _, cluster := range res.Clusters {
 		current := existing[cluster]
-		rev, err := r.admitted(ctx, key, cluster, current, p.Status.LatestRevision)
+		rev, err := r.admitted(ctx, key, rt, cluster, current, p.Status.LatestRevision)
 		if err != nil {
 			return time.Time{}, err
 		}
@@ -405,7 +441,7 @@ func (r *Reconciler) reconcileFleet(ctx context.Context, key Key, p *fleetv1alph
 			failed = append(failed, fmt.Errorf("%s: %w", cluster, err))
 			continue
 		}
-		w, err := r.write(ctx, key, cluster, revisions{promise: rev.Name}, out, p.Spec.DriftPolicy, current,
+		w, err := r.write(ctx, key, cluster, revisions{promise: rev.Name}, rt.admittedBy(cluster, rev.Name), out, p.Spec.DriftPolicy, current,
 			workExceptions(view.View, cluster, out.Manifests, exceptions), confinement{adoption: adoption(rev.Spec.Content.Output)})
 		if err != nil {
 			return time.Time{}, err
@@ -424,6 +460,45 @@ func (r *Reconciler) reconcileFleet(ctx context.Context, key Key, p *fleetv1alph
 	return nextExpiry(pickMap(existing, keep)), nil
 }
 
+// renderMemo holds, by cluster, what one reconcile of an instance rendered
+// and from what. It lives only from the reconcile that writes an instance's
+// Works to the one, a moment later, that reports its status (see
+// Reconcile): without it, every change would render each instance twice.
+type renderMemo map[string]memoEntry
+
+type memoEntry struct {
+	fingerprint string
+	out         render.Output
+}
+
+// renderFingerprint names everything a render of in reads: the revision
+// (its content is immutable), the instance revision rendered and the
+// current spec's (checked for errors too; both name their spec's hash), the
+// instance object itself (its resourceVersion: metadata, spec), the
+// cluster's facts and the selected Overrides (uid and resourceVersion).
+// Two renders with the same fingerprint give the same output.
+func renderFingerprint(in render.Input, instRev, latestInst, instVersion string) string {
+	var b strings.Builder
+	for _, s := range []string{in.Promise, in.Revision, instRev, latestInst, instVersion, in.Cluster.Name, in.Cluster.KubernetesVersion} {
+		b.WriteString(s)
+		b.WriteByte(0)
+	}
+	keys := make([]string, 0, len(in.Cluster.Labels))
+	for k := range in.Cluster.Labels {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		b.WriteString(k + "=" + in.Cluster.Labels[k])
+		b.WriteByte(0)
+	}
+	for _, o := range in.Overrides {
+		b.WriteString(string(o.UID) + "@" + o.ResourceVersion)
+		b.WriteByte(0)
+	}
+	return b.String()
+}
+
 // pickMap keeps the Works of clusters.
 func pickMap(works map[string]*fleetv1alpha1.Work, clusters []string) map[string]*fleetv1alpha1.Work {
 	out := make(map[string]*fleetv1alpha1.Work, len(clusters))
@@ -435,16 +510,13 @@ func pickMap(works map[string]*fleetv1alpha1.Work, clusters []string) map[string
 	return out
 }
 
-// admitted returns the revision the selector admits cluster to.
-func (r *Reconciler) admitted(ctx context.Context, key Key, cluster string, current *fleetv1alpha1.Work, latest string) (*fleetv1alpha1.PromiseRevision, error) {
+// admitted returns the PromiseRevision cluster is admitted to.
+func (r *Reconciler) admitted(ctx context.Context, key Key, rt routes, cluster string, current *fleetv1alpha1.Work, latest string) (*fleetv1alpha1.PromiseRevision, error) {
 	cur := ""
 	if current != nil {
 		cur = current.Spec.Revision
 	}
-	name, err := r.Revisions.Revision(ctx, key.Subject(), cluster, cur, latest)
-	if err != nil {
-		return nil, fmt.Errorf("choosing the revision for cluster %s: %w", cluster, err)
-	}
+	name := rt.revision(cluster, cur, latest)
 	rev, err := r.revision(ctx, name)
 	if err != nil {
 		return nil, err
@@ -464,6 +536,8 @@ const writeParallelism = 16
 type pendingWrite struct {
 	cluster string
 	revs    revisions
+	// rollout names the Rollout that admitted the cluster to revs.promise.
+	rollout *fleetv1alpha1.RolloutReference
 	out     render.Output
 	current *fleetv1alpha1.Work
 	// exceptions are the DriftExceptions for the Work.
@@ -501,7 +575,7 @@ func (r *Reconciler) writeAll(ctx context.Context, key Key, writes []pendingWrit
 		wg.Go(func() {
 			for i := range next {
 				w := writes[i]
-				out, err := r.write(ctx, key, w.cluster, w.revs, w.out, drift, w.current, w.exceptions, w.confine)
+				out, err := r.write(ctx, key, w.cluster, w.revs, w.rollout, w.out, drift, w.current, w.exceptions, w.confine)
 				mu.Lock()
 				if err != nil && firstErr == nil {
 					firstErr = err
@@ -532,13 +606,10 @@ type revisions struct {
 }
 
 // write renders out into the cluster's Work, writing only a change, and
-// returns the Work as it now is.
-func (r *Reconciler) write(ctx context.Context, key Key, cluster string, revs revisions, out render.Output, drift fleetv1alpha1.DriftPolicy,
-	existing *fleetv1alpha1.Work, exceptions []fleetv1alpha1.WorkDriftException, confine confinement) (*fleetv1alpha1.Work, error) {
-	var rollout *fleetv1alpha1.RolloutReference
-	if rr, ok := r.Revisions.(RolloutReporter); ok {
-		rollout = rr.AdmittedBy(ctx, key.Subject(), cluster, revs.promise)
-	}
+// returns the Work as it now is. rollout names the Rollout that admitted
+// revs.promise there (nil: none).
+func (r *Reconciler) write(ctx context.Context, key Key, cluster string, revs revisions, rollout *fleetv1alpha1.RolloutReference, out render.Output,
+	drift fleetv1alpha1.DriftPolicy, existing *fleetv1alpha1.Work, exceptions []fleetv1alpha1.WorkDriftException, confine confinement) (*fleetv1alpha1.Work, error) {
 	desired, err := desiredWork(key, cluster, revs, out.Manifests, out.AppliedOverrides, drift, rollout)
 	if err != nil {
 		return nil, err
@@ -568,24 +639,6 @@ func (r *Reconciler) write(ctx context.Context, key Key, cluster string, revs re
 		}
 	}
 	return w, nil
-}
-
-// admittedInstance returns the instance revision the selector admits cluster
-// to: latest, unless the selector decides instance revisions too.
-func (r *Reconciler) admittedInstance(ctx context.Context, key Key, cluster string, current *fleetv1alpha1.Work, latest string) (string, error) {
-	sel, ok := r.Revisions.(InstanceRevisionSelector)
-	if !ok {
-		return latest, nil
-	}
-	cur := ""
-	if current != nil {
-		cur = current.Spec.InstanceRevision
-	}
-	name, err := sel.InstanceRevision(ctx, key.Subject(), cluster, cur, latest)
-	if err != nil {
-		return "", fmt.Errorf("choosing the instance revision for cluster %s: %w", cluster, err)
-	}
-	return name, nil
 }
 
 // startInstanceRollout asks for the Rollout of an instance change when some

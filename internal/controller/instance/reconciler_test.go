@@ -1,11 +1,9 @@
 package instance_test
 
 import (
-	"context"
 	"fmt"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -140,40 +138,15 @@ func placedMessage(st fleetv1alpha1.InstanceStatus) string {
 	return ""
 }
 
-// pinning is a RevisionSelector that keeps pinned clusters on the revision
-// they run, as a Rollout keeps clusters it has not admitted yet.
-type pinning struct {
-	mu     sync.Mutex
-	pinned map[string]bool
-}
-
-func (s *pinning) Revision(_ context.Context, _ fleetv1alpha1.WorkSubject, cluster, current, latest string) (string, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.pinned[cluster] && current != "" {
-		return current, nil
-	}
-	return latest, nil
-}
-
-func (s *pinning) AdmittedBy(_ context.Context, _ fleetv1alpha1.WorkSubject, cluster, _ string) *fleetv1alpha1.RolloutReference {
-	return &fleetv1alpha1.RolloutReference{Namespace: fleetv1alpha1.PlatformNamespace, Name: "test-rollout", Wave: "wave-" + cluster}
-}
-
-func (s *pinning) unpin(cluster string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	delete(s.pinned, cluster)
-}
-
-// The story: the RevisionSelector, not the latest revision, decides what each
-// cluster renders. A new revision reaches the clusters it admits; a pinned
-// cluster keeps rendering its revision until it is admitted; the Work names
-// the Rollout that admitted it.
-func TestRevisionSelectorDecidesEachClustersRevision(t *testing.T) {
+// The story: a Rollout's status, and nothing else, decides what each
+// cluster renders. No Rollout controller runs: the test writes the
+// admissions a plan would. A new revision moves no Work until the Rollout's
+// status admits a cluster; then that cluster's Work follows and names the
+// Rollout and its wave, and the other stays. A restarted hub (a new
+// manager, nothing in memory) renders admissions stored while it was down.
+func TestStoredAdmissionsDecideEachClustersRevision(t *testing.T) {
 	e := newEnv(t)
-	sel := &pinning{pinned: map[string]bool{"seam-1": true}}
-	startHub(t, hub.Options{Revisions: sel})
+	stop := startHub(t, hub.Options{NoRolloutController: true})
 	const group, kind = "seam.example.com", "SeamDb"
 	e.Cluster("seam-1", map[string]string{"story": "seam"})
 	e.Cluster("seam-2", map[string]string{"story": "seam"})
@@ -188,19 +161,10 @@ func TestRevisionSelectorDecidesEachClustersRevision(t *testing.T) {
 	}
 	w1 := e.WaitWork("seam-db", "seam-team", "orders", "seam-1", at(rev1))
 	e.WaitWork("seam-db", "seam-team", "orders", "seam-2", at(rev1))
-	if r := w1.Spec.Rollout; r == nil || r.Name != "test-rollout" || r.Wave != "wave-seam-1" {
-		t.Errorf("spec.rollout %+v", r)
-	}
 
-	// A new revision: seam-2 is admitted, seam-1 is not.
-	eventually(t, 30*time.Second, "change the template", func() (bool, string) {
-		cur := &fleetv1alpha1.Promise{}
-		if err := e.C.Get(e.Ctx, client.ObjectKey{Name: "seam-db"}, cur); err != nil {
-			return false, err.Error()
-		}
+	// A new revision: the hub starts its Rollout, which nothing plans.
+	e.UpdatePromise("seam-db", func(cur *fleetv1alpha1.Promise) {
 		cur.Spec.Templates.GoTemplates[0].Template = p.Spec.Templates.GoTemplates[0].Template + "  version: two\n"
-		err := e.C.Update(e.Ctx, cur)
-		return err == nil, fmt.Sprint(err)
 	})
 	var rev2 string
 	eventually(t, time.Minute, "revision 2", func() (bool, string) {
@@ -211,21 +175,67 @@ func TestRevisionSelectorDecidesEachClustersRevision(t *testing.T) {
 		rev2 = cur.Status.LatestRevision
 		return rev2 != rev1, rev2
 	})
+	ro := &fleetv1alpha1.Rollout{}
+	eventually(t, time.Minute, "the rollout of revision 2", func() (bool, string) {
+		list := &fleetv1alpha1.RolloutList{}
+		if err := e.C.List(e.Ctx, list, client.InNamespace(fleetv1alpha1.PlatformNamespace)); err != nil {
+			return false, err.Error()
+		}
+		for _, r := range list.Items {
+			if r.Spec.Subject.Promise == "seam-db" && r.Spec.TargetRevision == rev2 {
+				*ro = r
+				return true, ""
+			}
+		}
+		return false, fmt.Sprintf("%d rollouts", len(list.Items))
+	})
+	// admit stores what a plan admits, as the Rollout controller would.
+	admit := func(admitted string) {
+		t.Helper()
+		eventually(t, 30*time.Second, "admissions "+admitted+" stored", func() (bool, string) {
+			cur := &fleetv1alpha1.Rollout{}
+			if err := e.C.Get(e.Ctx, client.ObjectKeyFromObject(ro), cur); err != nil {
+				return false, err.Error()
+			}
+			cur.Status.Phase = fleetv1alpha1.RolloutPhaseProgressing
+			cur.Status.CurrentWave = "all"
+			cur.Status.Waves = []fleetv1alpha1.WaveStatus{{Name: "all", Phase: fleetv1alpha1.WavePhaseProgressing,
+				Clusters: []string{"seam-1", "seam-2"}, Admitted: admitted}}
+			err := e.C.Status().Update(e.Ctx, cur)
+			return err == nil, fmt.Sprint(err)
+		})
+	}
+	time.Sleep(time.Second) // give a wrong write time to happen
+	if w := e.Work("seam-db", "seam-team", "orders", "seam-1"); w.Spec.Revision != rev1 {
+		t.Fatalf("seam-1 moved to %s before any admission", w.Spec.Revision)
+	}
+
+	// seam-2 is admitted, seam-1 is not.
+	admit(".T")
 	w2 := e.WaitWork("seam-db", "seam-team", "orders", "seam-2", at(rev2))
 	if manifestData(t, w2, "version") != "two" {
 		t.Error("seam-2 does not render revision 2's template")
 	}
+	if r := w2.Spec.Rollout; r == nil || r.Name != ro.Name || r.Namespace != ro.Namespace || r.Wave != "all" {
+		t.Errorf("spec.rollout %+v, want %s wave all", r, ro.Name)
+	}
 	time.Sleep(time.Second) // give a wrong write time to happen
 	if w := e.Work("seam-db", "seam-team", "orders", "seam-1"); w.Spec.Revision != rev1 || w.Generation != w1.Generation {
-		t.Errorf("pinned seam-1 moved: revision %s generation %d (was %d)", w.Spec.Revision, w.Generation, w1.Generation)
+		t.Errorf("seam-1, not admitted, moved: revision %s generation %d (was %d)", w.Spec.Revision, w.Generation, w1.Generation)
 	}
 
-	// Admitting seam-1 and asking for a new render moves it too.
-	sel.unpin("seam-1")
-	e.UpdateInstance(instance(group, kind, "seam-team", "orders", nil), func(u *unstructured.Unstructured) {
-		u.SetLabels(map[string]string{"poke": "1"})
-	})
+	// The hub stops; seam-1 is admitted meanwhile; a new hub renders it.
+	stop()
+	admit("TT")
+	time.Sleep(time.Second)
+	if w := e.Work("seam-db", "seam-team", "orders", "seam-1"); w.Spec.Revision != rev1 {
+		t.Fatalf("seam-1 moved to %s with no hub running", w.Spec.Revision)
+	}
+	startHub(t, hub.Options{NoRolloutController: true})
 	e.WaitWork("seam-db", "seam-team", "orders", "seam-1", at(rev2))
+	if w := e.Work("seam-db", "seam-team", "orders", "seam-2"); w.Spec.Revision != rev2 {
+		t.Errorf("seam-2 left %s after the restart: %s", rev2, w.Spec.Revision)
+	}
 }
 
 // The story: an instance change that its Promise's templates cannot render

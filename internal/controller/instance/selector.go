@@ -4,45 +4,12 @@ import (
 	"context"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
+	"github.com/flotilla-dev/flotilla/internal/controller"
+	"github.com/flotilla-dev/flotilla/internal/rollout"
 )
-
-// RevisionSelector decides which PromiseRevision a subject (an instance, or a
-// Promise's fleet resources) renders on one cluster: the revision admitted to
-// that cluster. It is the seam between rendering and rollouts.
-//
-// current is the revision the cluster's Work renders now ("" when there is no
-// Work yet); latest is the Promise's status.latestRevision, never "". The
-// default, LatestRevision, admits every cluster to latest at once. The rollout
-// controller replaces it so that a Rollout decides, cluster by cluster, when
-// a cluster moves from current to latest (or back, on rollback); whenever its
-// decision changes it calls Controller.EnqueuePromise or EnqueueInstance so
-// the affected Works are rendered again.
-//
-// Implementations are called from many workers at once, must be fast (they
-// run for every subject on every cluster each time the subject is
-// reconciled: read from informer caches, not the API server) and must return
-// a revision that exists; an error requeues the subject.
-type RevisionSelector interface {
-	Revision(ctx context.Context, subject fleetv1alpha1.WorkSubject, cluster, current, latest string) (string, error)
-}
-
-// RolloutReporter may be implemented by a RevisionSelector to name the
-// Rollout (and wave) that admitted a cluster to a revision; it is recorded in
-// the Work's spec.rollout. nil records nothing.
-type RolloutReporter interface {
-	AdmittedBy(ctx context.Context, subject fleetv1alpha1.WorkSubject, cluster, revision string) *fleetv1alpha1.RolloutReference
-}
-
-// InstanceRevisionSelector may be implemented by a RevisionSelector to decide,
-// the same way, which instance revision (a snapshot of the instance's spec)
-// an instance renders on one cluster, so that an instance change moves
-// cluster by cluster too. current and latest are instance revision names.
-// Without it, every cluster renders the instance's spec as it is now.
-type InstanceRevisionSelector interface {
-	InstanceRevision(ctx context.Context, subject fleetv1alpha1.WorkSubject, cluster, current, latest string) (string, error)
-}
 
 // InstanceRolloutStarter starts the Rollout of an instance change: some of
 // the instance's Works render previous while its spec is now latest. It is
@@ -52,11 +19,68 @@ type InstanceRolloutStarter interface {
 	StartInstanceRollout(ctx context.Context, p *fleetv1alpha1.Promise, inst *unstructured.Unstructured, previous, latest string) error
 }
 
-// LatestRevision admits every cluster to the latest revision at once: what
-// the hub does until a rollout engine decides otherwise.
-type LatestRevision struct{}
+// routes are the Rollouts that decide which revisions a subject's Works
+// render, read once per reconcile from the cache. Which cluster renders
+// which revision is the Rollouts' status (rollout.RevisionFor over
+// status.waves[].admitted): the Rollout controller writes it, this
+// controller only reads it, and neither holds it in memory.
+type routes struct {
+	// promise are the Rollouts of the Promise's changes: the cache's
+	// objects, read only.
+	promise []fleetv1alpha1.Rollout
+	// governing is the newest of promise; spec the newest Rollout of the
+	// instance's own changes (nil for fleet resources, or none).
+	governing, spec *fleetv1alpha1.Rollout
+	// latestOnly admits every cluster to the latest revisions at once
+	// (Options.AdmitLatest).
+	latestOnly bool
+}
 
-// Revision returns latest.
-func (LatestRevision) Revision(_ context.Context, _ fleetv1alpha1.WorkSubject, _, _, latest string) (string, error) {
-	return latest, nil
+// routesFor reads the Rollouts of key's subject.
+func (r *Reconciler) routesFor(ctx context.Context, key Key) (routes, error) {
+	rt, err := readRoutes(ctx, r.Client, key.Promise, r.AdmitLatest)
+	if err != nil || key.IsFleet() {
+		return rt, err
+	}
+	own, err := controller.InstanceRollouts(ctx, r.Client, key.Promise, key.Namespace, key.Name)
+	if err != nil {
+		return rt, err
+	}
+	rt.spec = rollout.Newest(own)
+	return rt, nil
+}
+
+// revision is the PromiseRevision cluster's Work renders: current now
+// ("" for a new Work), latest the Promise's latest revision.
+func (rt routes) revision(cluster, current, latest string) string {
+	if rt.latestOnly {
+		return latest
+	}
+	return rollout.RevisionFor(rt.governing, cluster, current, latest)
+}
+
+// instanceRevision is the instance revision cluster's Work renders, by the
+// same rules over the instance's own Rollouts.
+func (rt routes) instanceRevision(cluster, current, latest string) string {
+	if rt.latestOnly {
+		return latest
+	}
+	return rollout.RevisionFor(rt.spec, cluster, current, latest)
+}
+
+// admittedBy names the Rollout that admitted cluster to revision, for the
+// Work's spec.rollout.
+func (rt routes) admittedBy(cluster, revision string) *fleetv1alpha1.RolloutReference {
+	return rollout.AdmittedBy(rt.promise, cluster, revision)
+}
+
+// readRoutes reads the Rollouts of promise's changes.
+func readRoutes(ctx context.Context, c client.Reader, promise string, latestOnly bool) (routes, error) {
+	rt := routes{latestOnly: latestOnly}
+	var err error
+	if rt.promise, err = controller.PromiseRollouts(ctx, c, promise); err != nil {
+		return rt, err
+	}
+	rt.governing = rollout.Newest(rt.promise)
+	return rt, nil
 }

@@ -22,8 +22,10 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
+	ctrlindex "github.com/flotilla-dev/flotilla/internal/controller"
 	"github.com/flotilla-dev/flotilla/internal/controller/promise"
 	"github.com/flotilla-dev/flotilla/internal/metrics"
+	"github.com/flotilla-dev/flotilla/internal/rollout"
 )
 
 // EventSource is the reporting controller named on the hub's Events.
@@ -40,8 +42,12 @@ type Options struct {
 	Kinds *promise.Kinds
 	// Charts resolves Helm charts (shared with the Promise controller).
 	Charts *promise.Charts
-	// Revisions decides which revision each cluster renders; nil means LatestRevision.
-	Revisions RevisionSelector
+	// AdmitLatest renders every cluster at the latest revisions (the
+	// Promise's, the instance's) at once, as if every change's Rollout had
+	// succeeded, whatever Rollouts exist: for tests of rendering alone.
+	// Otherwise each cluster renders what the status of the Rollout that
+	// governs the subject admits it to.
+	AdmitLatest bool
 	// Workers is the number of concurrent reconciles; 0 means DefaultWorkers.
 	Workers int
 	// InstanceRollouts starts the Rollout of each instance change; nil starts none.
@@ -50,55 +56,20 @@ type Options struct {
 	Metrics *metrics.Hub
 }
 
-// Controller is the running instance controller. Other controllers use it to
-// ask for Works to be rendered again (the rollout controller, when it admits
-// clusters to a revision).
-type Controller struct {
-	r       *Reconciler
-	trigger chan event.TypedGenericEvent[Key]
-}
-
-// EnqueuePromise renders every instance of promise, and its fleet resources, again.
-func (c *Controller) EnqueuePromise(ctx context.Context, promise string) {
-	c.enqueue(ctx, Key{Promise: promise, Name: allInstances})
-}
-
-// EnqueueInstance renders one instance again; with namespace and name empty,
-// the Promise's fleet resources.
-func (c *Controller) EnqueueInstance(ctx context.Context, promise, namespace, name string) {
-	c.enqueue(ctx, Key{Promise: promise, Namespace: namespace, Name: name})
-}
-
-// enqueue hands key to the controller, giving up when ctx ends (the
-// controller may have stopped, and nothing drains the channel then).
-func (c *Controller) enqueue(ctx context.Context, key Key) {
-	select {
-	case c.trigger <- event.TypedGenericEvent[Key]{Object: key}:
-	case <-ctx.Done():
-	}
-}
-
-// allInstances marks a trigger for every key of a Promise; it is not a valid
-// object name, so it never names an instance.
-const allInstances = "*"
-
 // SetupWithManager registers the instance controller with mgr.
-func SetupWithManager(mgr ctrl.Manager, opts Options) (*Controller, error) {
-	if opts.Revisions == nil {
-		opts.Revisions = LatestRevision{}
-	}
+func SetupWithManager(mgr ctrl.Manager, opts Options) error {
 	if opts.Workers <= 0 {
 		opts.Workers = DefaultWorkers
 	}
 	r := &Reconciler{
-		Client:    mgr.GetClient(),
-		Cache:     mgr.GetCache(),
-		APIReader: mgr.GetAPIReader(),
-		Recorder:  mgr.GetEventRecorder(EventSource),
-		Clock:     clock.RealClock{},
-		Charts:    opts.Charts,
-		Revisions: opts.Revisions,
-		Kinds:     opts.Kinds,
+		Client:      mgr.GetClient(),
+		Cache:       mgr.GetCache(),
+		APIReader:   mgr.GetAPIReader(),
+		Recorder:    mgr.GetEventRecorder(EventSource),
+		Clock:       clock.RealClock{},
+		Charts:      opts.Charts,
+		AdmitLatest: opts.AdmitLatest,
+		Kinds:       opts.Kinds,
 
 		InstanceRollouts: opts.InstanceRollouts,
 		Metrics:          opts.Metrics,
@@ -111,39 +82,33 @@ func SetupWithManager(mgr ctrl.Manager, opts Options) (*Controller, error) {
 		LogConstructor: func(*Key) logr.Logger { return mgr.GetLogger().WithValues("controller", "instance") },
 	})
 	if err != nil {
-		return nil, err
+		return err
 	}
-	ctl := &Controller{r: r, trigger: make(chan event.TypedGenericEvent[Key], 1024)}
 	cache := mgr.GetCache()
 	m := &mapper{r: r}
 
-	// Triggers from other controllers.
-	if err := c.Watch(source.TypedChannel(ctl.trigger, handler.TypedFuncs[Key, Key]{
-		GenericFunc: func(ctx context.Context, e event.TypedGenericEvent[Key], q workqueue.TypedRateLimitingInterface[Key]) {
-			if e.Object.Name == allInstances {
-				m.addPromise(ctx, e.Object.Promise, q)
-				return
-			}
-			q.Add(e.Object)
-		},
-	})); err != nil {
-		return nil, err
-	}
-	// Promises: a new latest revision, placement, drift policy, API or deletion.
+	// Promises: their placement, drift policy, API or deletion, which apply
+	// at once, and their first revision. A new latest revision moves only
+	// the Works its Rollout admits (see the Rollout watch below), so it
+	// renders nothing by itself while a Rollout governs the Promise: a
+	// change renders each instance once, when its cluster is admitted.
 	if err := c.Watch(source.TypedKind(cache, &fleetv1alpha1.Promise{}, handler.TypedFuncs[*fleetv1alpha1.Promise, Key]{
 		CreateFunc: func(ctx context.Context, e event.TypedCreateEvent[*fleetv1alpha1.Promise], q workqueue.TypedRateLimitingInterface[Key]) {
 			m.addPromise(ctx, e.Object.Name, q)
 		},
 		UpdateFunc: func(ctx context.Context, e event.TypedUpdateEvent[*fleetv1alpha1.Promise], q workqueue.TypedRateLimitingInterface[Key]) {
-			if promiseChanged(e.ObjectOld, e.ObjectNew) {
-				m.addPromise(ctx, e.ObjectNew.Name, q)
+			switch o, n := e.ObjectOld, e.ObjectNew; {
+			case promiseChanged(o, n):
+				m.addPromise(ctx, n.Name, q)
+			case o.Status.LatestRevision != n.Status.LatestRevision:
+				m.addMoving(ctx, n.Name, nil, q)
 			}
 		},
 		DeleteFunc: func(_ context.Context, e event.TypedDeleteEvent[*fleetv1alpha1.Promise], q workqueue.TypedRateLimitingInterface[Key]) {
 			q.Add(Key{Promise: e.Object.Name})
 		},
 	})); err != nil {
-		return nil, err
+		return err
 	}
 	// Clusters joining, leaving, relabelled or upgraded; Fleets changing.
 	if err := c.Watch(source.TypedKind(cache, &fleetv1alpha1.Cluster{}, handler.TypedFuncs[*fleetv1alpha1.Cluster, Key]{
@@ -165,7 +130,7 @@ func SetupWithManager(mgr ctrl.Manager, opts Options) (*Controller, error) {
 			m.addAll(ctx, q)
 		},
 	})); err != nil {
-		return nil, err
+		return err
 	}
 	if err := c.Watch(source.TypedKind(cache, &fleetv1alpha1.Fleet{}, handler.TypedFuncs[*fleetv1alpha1.Fleet, Key]{
 		CreateFunc: func(ctx context.Context, _ event.TypedCreateEvent[*fleetv1alpha1.Fleet], q workqueue.TypedRateLimitingInterface[Key]) {
@@ -185,7 +150,7 @@ func SetupWithManager(mgr ctrl.Manager, opts Options) (*Controller, error) {
 			m.addAll(ctx, q)
 		},
 	})); err != nil {
-		return nil, err
+		return err
 	}
 	// A namespace's labels can admit it to (or drop it from) Fleets' tenants.
 	if err := c.Watch(source.TypedKind(cache, &corev1.Namespace{}, handler.TypedFuncs[*corev1.Namespace, Key]{
@@ -195,7 +160,7 @@ func SetupWithManager(mgr ctrl.Manager, opts Options) (*Controller, error) {
 			}
 		},
 	})); err != nil {
-		return nil, err
+		return err
 	}
 	// Overrides: what they may shape, before and after the change.
 	overrideHandler := func(ctx context.Context, o *fleetv1alpha1.Override, q workqueue.TypedRateLimitingInterface[Key]) {
@@ -225,7 +190,7 @@ func SetupWithManager(mgr ctrl.Manager, opts Options) (*Controller, error) {
 			overrideHandler(ctx, e.Object, q)
 		},
 	})); err != nil {
-		return nil, err
+		return err
 	}
 	// DriftExceptions: the instances they may excuse drift on, those of
 	// their namespace (all, and the fleet resources, for the platform's).
@@ -251,7 +216,7 @@ func SetupWithManager(mgr ctrl.Manager, opts Options) (*Controller, error) {
 			exceptionHandler(ctx, e.Object, q)
 		},
 	})); err != nil {
-		return nil, err
+		return err
 	}
 	// Works: the agent's reports roll up into the instance's status; a Work
 	// deleted by someone else is written again. The hub's own writes (spec
@@ -267,34 +232,34 @@ func SetupWithManager(mgr ctrl.Manager, opts Options) (*Controller, error) {
 			q.Add(workKey(e.Object))
 		},
 	})); err != nil {
-		return nil, err
+		return err
 	}
-	// The Rollouts of an instance's own changes: their phase decides the
-	// instance's SpecApplied (rolled back, halted), which no Work change
-	// announces.
-	rolloutKey := func(ro *fleetv1alpha1.Rollout) (Key, bool) {
-		if ro.Spec.Subject.Instance == nil {
-			return Key{}, false
-		}
-		return Key{Promise: ro.Spec.Subject.Promise, Namespace: ro.Namespace, Name: ro.Spec.Subject.Instance.Name}, true
-	}
+	// Rollouts: their status is what this controller renders from. A new
+	// admission (status.waves[].admitted) moves the Works on the clusters
+	// it admits; the end of a Rollout settles the clusters outside its
+	// target set; a deleted one hands its subject to the next newest.
+	// Only the subjects whose Works must move are rendered again. For an
+	// instance's own changes, the phase also decides the instance's
+	// SpecApplied (rolled back, halted), which no Work change announces.
 	if err := c.Watch(source.TypedKind(cache, &fleetv1alpha1.Rollout{}, handler.TypedFuncs[*fleetv1alpha1.Rollout, Key]{
-		UpdateFunc: func(_ context.Context, e event.TypedUpdateEvent[*fleetv1alpha1.Rollout], q workqueue.TypedRateLimitingInterface[Key]) {
-			if e.ObjectOld.Status.Phase == e.ObjectNew.Status.Phase &&
-				e.ObjectOld.Status.RollbackRevision == e.ObjectNew.Status.RollbackRevision {
-				return
-			}
-			if k, ok := rolloutKey(e.ObjectNew); ok {
-				q.Add(k)
+		CreateFunc: func(ctx context.Context, e event.TypedCreateEvent[*fleetv1alpha1.Rollout], q workqueue.TypedRateLimitingInterface[Key]) {
+			// Only a Rollout read with its status (a restart) admits anything yet.
+			if ro := e.Object; !ro.Status.Phase.IsTerminal() {
+				m.addRollout(ctx, ro, rollout.NewAdmissions(nil, ro), false, false, q)
 			}
 		},
-		DeleteFunc: func(_ context.Context, e event.TypedDeleteEvent[*fleetv1alpha1.Rollout], q workqueue.TypedRateLimitingInterface[Key]) {
-			if k, ok := rolloutKey(e.Object); ok {
-				q.Add(k)
-			}
+		UpdateFunc: func(ctx context.Context, e event.TypedUpdateEvent[*fleetv1alpha1.Rollout], q workqueue.TypedRateLimitingInterface[Key]) {
+			o, n := e.ObjectOld, e.ObjectNew
+			// What RevisionFor reads besides the admissions: whether the
+			// Rollout ended (and how), and the rollback revision.
+			ended := o.Status.Phase.IsTerminal() != n.Status.Phase.IsTerminal() || o.Status.RollbackRevision != n.Status.RollbackRevision
+			m.addRollout(ctx, n, rollout.NewAdmissions(o, n), ended, o.Status.Phase != n.Status.Phase, q)
+		},
+		DeleteFunc: func(ctx context.Context, e event.TypedDeleteEvent[*fleetv1alpha1.Rollout], q workqueue.TypedRateLimitingInterface[Key]) {
+			m.addRollout(ctx, e.Object, nil, true, true, q)
 		},
 	})); err != nil {
-		return nil, err
+		return err
 	}
 	// Revisions are immutable; only forget deleted ones.
 	if err := c.Watch(source.TypedKind(cache, &fleetv1alpha1.PromiseRevision{}, handler.TypedFuncs[*fleetv1alpha1.PromiseRevision, Key]{
@@ -302,7 +267,7 @@ func SetupWithManager(mgr ctrl.Manager, opts Options) (*Controller, error) {
 			r.revisions.forget(e.Object.Name)
 		},
 	})); err != nil {
-		return nil, err
+		return err
 	}
 	// Instances of every kind Promises serve, as they are registered.
 	if err := opts.Kinds.Subscribe(func(gvk schema.GroupVersionKind, p string) error {
@@ -320,9 +285,9 @@ func SetupWithManager(mgr ctrl.Manager, opts Options) (*Controller, error) {
 			},
 		}))
 	}); err != nil {
-		return nil, err
+		return err
 	}
-	return ctl, nil
+	return nil
 }
 
 func workKey(w *fleetv1alpha1.Work) Key {
@@ -333,11 +298,17 @@ func workKey(w *fleetv1alpha1.Work) Key {
 	return k
 }
 
-// promiseChanged reports a Promise change that can change what its Works
-// render: spec, the latest revision, the API becoming served, deletion.
+// promiseChanged reports a Promise change that changes what every one of
+// its Works renders, or whether it renders: what applies at once
+// (placement, drift policy, the API), the first revision, the API becoming
+// served, deletion. Everything else a Promise's spec holds (templates,
+// fleet resources, output) reaches the Works as a new revision, which a
+// Rollout moves.
 func promiseChanged(o, n *fleetv1alpha1.Promise) bool {
-	return o.Generation != n.Generation ||
-		o.Status.LatestRevision != n.Status.LatestRevision ||
+	return !equality.Semantic.DeepEqual(o.Spec.Placement, n.Spec.Placement) ||
+		o.Spec.DriftPolicy != n.Spec.DriftPolicy ||
+		!equality.Semantic.DeepEqual(o.Spec.API, n.Spec.API) ||
+		(o.Status.LatestRevision == "") != (n.Status.LatestRevision == "") ||
 		meta.IsStatusConditionTrue(o.Status.Conditions, fleetv1alpha1.ConditionAPIEstablished) !=
 			meta.IsStatusConditionTrue(n.Status.Conditions, fleetv1alpha1.ConditionAPIEstablished) ||
 		o.DeletionTimestamp.IsZero() != n.DeletionTimestamp.IsZero()
@@ -386,6 +357,72 @@ func (m *mapper) addNamespace(ctx context.Context, ns, promiseName string, q wor
 	}
 	for i := range list.Items {
 		m.addInstances(ctx, list.Items[i].Name, ns, q)
+	}
+}
+
+// addRollout enqueues what a Rollout event moves: admitted are the
+// clusters it newly admits, ended says it ended (or its rollback revision
+// changed, or it is gone), phase that its phase changed. For an instance's
+// own changes, that instance, when any of them holds (its phase is in the
+// instance's status). For a Promise's, addMoving, only when something that
+// RevisionFor reads changed (admissions, the end).
+func (m *mapper) addRollout(ctx context.Context, ro *fleetv1alpha1.Rollout, admitted []string, ended, phase bool, q workqueue.TypedRateLimitingInterface[Key]) {
+	if i := ro.Spec.Subject.Instance; i != nil {
+		if ended || phase || len(admitted) > 0 {
+			q.Add(Key{Promise: ro.Spec.Subject.Promise, Namespace: ro.Namespace, Name: i.Name})
+		}
+		return
+	}
+	if ro.Namespace != fleetv1alpha1.PlatformNamespace || (!ended && len(admitted) == 0) {
+		return
+	}
+	clusters := make(map[string]bool, len(admitted))
+	for _, c := range admitted {
+		clusters[c] = true
+	}
+	m.addMoving(ctx, ro.Spec.Subject.Promise, clusters, q)
+}
+
+// addMoving enqueues the subjects of promise whose Works must render
+// another revision: every Work on a cluster in admitted that the Rollout
+// governing the Promise admits (whatever the cache says it renders now,
+// as a write of it may be under way), and every Work whose revision is not
+// the one rollout.RevisionFor gives it now. The fleet resources are always
+// enqueued: a cluster admitted to a revision that adds some has no Work of
+// them yet.
+func (m *mapper) addMoving(ctx context.Context, promiseName string, admitted map[string]bool, q workqueue.TypedRateLimitingInterface[Key]) {
+	log := ctrl.LoggerFrom(ctx)
+	p := &fleetv1alpha1.Promise{}
+	if err := m.r.Client.Get(ctx, client.ObjectKey{Name: promiseName}, p); err != nil {
+		if client.IgnoreNotFound(err) != nil {
+			log.Error(err, "reading promise", "promise", promiseName)
+		}
+		return
+	}
+	latest := p.Status.LatestRevision
+	if latest == "" {
+		return
+	}
+	rt, err := readRoutes(ctx, m.r.Client, promiseName, m.r.AdmitLatest)
+	if err != nil {
+		log.Error(err, "listing rollouts", "promise", promiseName)
+		return
+	}
+	works := &fleetv1alpha1.WorkList{}
+	if err := m.r.Client.List(ctx, works, client.MatchingFields{ctrlindex.IndexWorkByPromise: promiseName}, client.UnsafeDisableDeepCopy); err != nil {
+		log.Error(err, "listing works", "promise", promiseName)
+		return
+	}
+	q.Add(Key{Promise: promiseName})
+	for i := range works.Items {
+		w := &works.Items[i]
+		if !hubOwned(w) || w.Spec.Subject.Promise != promiseName || !w.DeletionTimestamp.IsZero() {
+			continue
+		}
+		_, admits := rollout.Admitted(rt.governing, w.Spec.Cluster)
+		if (admitted[w.Spec.Cluster] && admits) || rt.revision(w.Spec.Cluster, w.Spec.Revision, latest) != w.Spec.Revision {
+			q.Add(workKey(w))
+		}
 	}
 }
 

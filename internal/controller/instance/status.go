@@ -38,6 +38,8 @@ type observation struct {
 	// specRollout is the newest Rollout of the instance whose target is
 	// instanceRevision; nil when there is none.
 	specRollout *fleetv1alpha1.Rollout
+	// rendered is what this reconcile rendered, by cluster.
+	rendered renderMemo
 }
 
 // newStatus returns the status an instance should have given what was

@@ -17,7 +17,9 @@ var hubCP *testenv.ControlPlane
 
 func TestMain(m *testing.M) { os.Exit(promisetest.Main(m, &hubCP)) }
 
-func startHub(tb testing.TB, opts hub.Options) { promisetest.StartHub(tb, hubCP.RESTConfig, opts) }
+func startHub(tb testing.TB, opts hub.Options) (stop func()) {
+	return promisetest.StartHub(tb, hubCP.RESTConfig, opts)
+}
 
 func newEnv(tb testing.TB) *promisetest.Env { return promisetest.NewEnv(tb, hubCP.RESTConfig) }
 

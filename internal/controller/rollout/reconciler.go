@@ -1,9 +1,11 @@
 // Package rollout is the hub's Rollout controller. For each Rollout it
 // observes the subject's Works, the clusters, the strategy and any
 // FleetFreeze, asks the pure engine (internal/rollout.Plan) for the next
-// step, writes the status, then admits clusters: it tells the Router which
-// revision each admitted cluster renders and asks the instance controller to
-// render those Works again. It never applies anything itself.
+// step and writes the status. That status records which cluster is admitted
+// to which revision (status.waves[].admitted): writing it is the admission.
+// The instance controller, watching Rollouts, renders each Work from it
+// (rollout.RevisionFor); the two share no memory. It never applies anything
+// itself.
 //
 // It also starts Rollouts: the Promise controller calls Starter when a
 // Promise's latest revision changes, before it publishes that revision.
@@ -13,7 +15,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -33,12 +34,6 @@ import (
 	"github.com/flotilla-dev/flotilla/internal/rollout"
 )
 
-// Renderer renders a subject's Works again: the instance controller.
-type Renderer interface {
-	EnqueuePromise(ctx context.Context, promise string)
-	EnqueueInstance(ctx context.Context, promise, namespace, name string)
-}
-
 // blockedRetry is how often a Rollout that cannot be planned looks again.
 const blockedRetry = 10 * time.Second
 
@@ -52,17 +47,11 @@ type Reconciler struct {
 	// Client reads typed objects from the hub's cache and writes.
 	Client client.Client
 	// Cache reads instances (unstructured) for Deadline-mode adoption.
-	Cache     client.Reader
-	Recorder  events.EventRecorder
-	Clock     clock.PassiveClock
-	Router    *Router
-	Instances Renderer
+	Cache    client.Reader
+	Recorder events.EventRecorder
+	Clock    clock.PassiveClock
 	// Metrics counts transitions and rollbacks; nil counts nothing.
 	Metrics *metrics.Hub
-
-	// settled remembers the ended Rollouts whose subject was rendered again
-	// after they ended, so the clusters outside their target set settled.
-	settled sync.Map
 }
 
 // blocked is a reason a Rollout cannot be planned yet.
@@ -79,14 +68,12 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 
 	ro := &fleetv1alpha1.Rollout{}
 	if err := r.Client.Get(ctx, req.NamespacedName, ro); err != nil {
-		if apierrors.IsNotFound(err) {
-			r.Router.forget(req.NamespacedName)
-			r.settled.Delete(req.NamespacedName)
-		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	if ro.Status.Phase.IsTerminal() {
-		return ctrl.Result{}, r.settle(ctx, ro)
+		// Its outcome is in its status: the instance controller settles
+		// the subject's Works on it (rollout.RevisionFor).
+		return ctrl.Result{}, nil
 	}
 	now := r.Clock.Now()
 	o, err := r.observe(ctx, ro, now)
@@ -110,47 +97,23 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		status.Adoption.Instances, status.Adoption.Adopted = o.adoption.Instances, o.adoption.Adopted
 	}
 	old := ro.Status
+	// The status write is the admission: it stores, with the plan that
+	// decided them, which clusters are admitted to which revision (Plan
+	// derives them from the observations, so a conflict or a crash before
+	// the write plans the same ones again). The instance controller sees
+	// the new status through its Rollout watch and renders the admitted
+	// clusters' Works; nothing else is to be done here, so nothing is left
+	// half-done by a crash after it.
 	if err := r.writeStatus(ctx, ro, status); err != nil {
 		return ctrl.Result{}, err
 	}
-	// Only once the status that decided them is stored: a crash from here on
-	// plans the same admissions again.
-	r.admit(ctx, ro, o.works, d.Admit)
 	r.record(ctx, ro, old, d)
 	return ctrl.Result{RequeueAfter: requeue(o, d)}, nil
-}
-
-// settle runs once per ended Rollout: if it still governs its subject, every
-// Work is rendered again, so clusters that joined during the run (and kept
-// the stable revision) now settle on the outcome.
-func (r *Reconciler) settle(ctx context.Context, ro *fleetv1alpha1.Rollout) error {
-	key := client.ObjectKeyFromObject(ro)
-	r.Router.forget(key)
-	if _, done := r.settled.LoadOrStore(key, true); done {
-		return nil
-	}
-	sub := subjectOf(ro)
-	rollouts, err := sub.rollouts(ctx, r.Client)
-	if err != nil {
-		r.settled.Delete(key)
-		return err
-	}
-	if n := rollout.Newest(rollouts); n == nil || n.Name != ro.Name || n.Namespace != ro.Namespace {
-		return nil
-	}
-	if sub.instance != nil {
-		r.Instances.EnqueueInstance(ctx, sub.promise, sub.instance.Namespace, sub.instance.Name)
-		return nil
-	}
-	r.Instances.EnqueuePromise(ctx, sub.promise)
-	return nil
 }
 
 // observation is what one reconcile saw.
 type observation struct {
 	in rollout.Input
-	// works are the subject's Works by cluster.
-	works map[string][]*fleetv1alpha1.Work
 	// freezeLifts is when an active freeze first lifts by itself; zero if none does.
 	freezeLifts time.Time
 	// adoption counts the instances whose owners adopted the target (Deadline
@@ -158,7 +121,7 @@ type observation struct {
 	adoption *fleetv1alpha1.AdoptionStatus
 }
 
-// observe gathers Plan's input, and the subject's Works by cluster.
+// observe gathers Plan's input.
 func (r *Reconciler) observe(ctx context.Context, ro *fleetv1alpha1.Rollout, now time.Time) (observation, error) {
 	o := observation{in: rollout.Input{Now: now, Spec: ro.Spec, Status: *ro.Status.DeepCopy()}}
 	in := &o.in
@@ -212,7 +175,6 @@ func (r *Reconciler) observe(ctx context.Context, ro *fleetv1alpha1.Rollout, now
 	if err != nil {
 		return o, err
 	}
-	o.works = works
 	var adopted func(*fleetv1alpha1.Work) bool
 	if ro.Spec.UpdatePolicy.Mode == fleetv1alpha1.UpdateModeDeadline && sub.instance == nil {
 		adopters, err := r.adopters(ctx, ro, p)
@@ -380,9 +342,9 @@ func (s subject) revisionOf(w *fleetv1alpha1.Work) (rendered, applied string) {
 // rollouts lists the Rollouts of the subject.
 func (s subject) rollouts(ctx context.Context, c client.Reader) ([]fleetv1alpha1.Rollout, error) {
 	if s.instance != nil {
-		return listInstanceRollouts(ctx, c, s.promise, s.instance.Namespace, s.instance.Name)
+		return controller.InstanceRollouts(ctx, c, s.promise, s.instance.Namespace, s.instance.Name)
 	}
-	return listRollouts(ctx, c, s.promise)
+	return controller.PromiseRollouts(ctx, c, s.promise)
 }
 
 // instances lists the Promise's instances from the cache.
@@ -415,45 +377,6 @@ func (r *Reconciler) adopters(ctx context.Context, ro *fleetv1alpha1.Rollout, p 
 		}
 	}
 	return a, nil
-}
-
-// admit executes Plan's admissions. The Router learns which revision each
-// admitted cluster renders: those admitted now, and those already on the
-// target (so a cluster whose Works were only partly rewritten before a crash
-// completes). Then every Work not yet on its cluster's revision is rendered
-// again.
-func (r *Reconciler) admit(ctx context.Context, ro *fleetv1alpha1.Rollout, works map[string][]*fleetv1alpha1.Work, admissions []rollout.Admission) {
-	frozen := map[string]bool{}
-	for _, w := range ro.Status.Waves {
-		for _, c := range w.Clusters {
-			frozen[c] = true
-		}
-	}
-	sub := subjectOf(ro)
-	admitted := map[string]string{}
-	for cluster, ws := range works {
-		for _, w := range ws {
-			if rendered, _ := sub.revisionOf(w); frozen[cluster] && rendered == ro.Spec.TargetRevision {
-				admitted[cluster] = ro.Spec.TargetRevision
-			}
-		}
-	}
-	for _, a := range admissions {
-		admitted[a.Cluster] = a.Revision
-	}
-	r.Router.set(client.ObjectKeyFromObject(ro), admitted)
-	for cluster, rev := range admitted {
-		for _, w := range works[cluster] {
-			if rendered, _ := sub.revisionOf(w); rendered == rev {
-				continue
-			}
-			ns, name := "", ""
-			if i := w.Spec.Subject.Instance; i != nil {
-				ns, name = i.Namespace, i.Name
-			}
-			r.Instances.EnqueueInstance(ctx, ro.Spec.Subject.Promise, ns, name)
-		}
-	}
 }
 
 // requeue is when the Rollout must be looked at again by time alone: when

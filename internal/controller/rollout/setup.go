@@ -26,18 +26,15 @@ const EventSource = "flotilla-hub"
 // DefaultWorkers is how many Rollouts are reconciled at once.
 const DefaultWorkers = 4
 
-// SetupWithManager registers the Rollout controller with mgr. router must be
-// the instance controller's RevisionSelector, and instances that controller;
-// m (optional) counts transitions and rollbacks.
-func SetupWithManager(mgr ctrl.Manager, router *Router, instances Renderer, m *metrics.Hub) error {
+// SetupWithManager registers the Rollout controller with mgr; m (optional)
+// counts transitions and rollbacks.
+func SetupWithManager(mgr ctrl.Manager, m *metrics.Hub) error {
 	r := &Reconciler{
-		Client:    mgr.GetClient(),
-		Cache:     mgr.GetCache(),
-		Recorder:  mgr.GetEventRecorder(EventSource),
-		Clock:     clock.RealClock{},
-		Router:    router,
-		Instances: instances,
-		Metrics:   m,
+		Client:   mgr.GetClient(),
+		Cache:    mgr.GetCache(),
+		Recorder: mgr.GetEventRecorder(EventSource),
+		Clock:    clock.RealClock{},
+		Metrics:  m,
 	}
 	c := mgr.GetClient()
 	return ctrl.NewControllerManagedBy(mgr).

@@ -15,6 +15,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
+	"github.com/flotilla-dev/flotilla/internal/controller"
 	"github.com/flotilla-dev/flotilla/internal/rollout"
 )
 
@@ -142,7 +143,7 @@ func RolloutName(p *fleetv1alpha1.Promise) string {
 // kind, name and generation.
 func (s *Starter) StartInstanceRollout(ctx context.Context, p *fleetv1alpha1.Promise, inst *unstructured.Unstructured, previous, latest string) error {
 	ns, name := inst.GetNamespace(), inst.GetName()
-	cached, err := listInstanceRollouts(ctx, s.Cache, p.Name, ns, name)
+	cached, err := controller.InstanceRollouts(ctx, s.Cache, p.Name, ns, name)
 	if err != nil {
 		return err
 	}

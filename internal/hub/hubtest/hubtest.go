@@ -17,24 +17,30 @@ import (
 )
 
 // Start runs the hub manager against cfg, as `flotilla hub` does, until tb
-// ends; metrics and probes are off.
-func Start(tb testing.TB, cfg *rest.Config, opts hub.Options) {
+// ends or the returned stop is called (it waits until the manager stopped);
+// metrics and probes are off.
+func Start(tb testing.TB, cfg *rest.Config, opts hub.Options) (stop func()) {
 	tb.Helper()
 	opts.MetricsAddr, opts.ProbeAddr = "0", "0"
 	ctx, cancel := context.WithCancel(ctrl.LoggerInto(context.Background(), Logger(tb)))
 	done := make(chan error, 1)
 	go func() { done <- hub.Run(ctx, cfg, opts) }()
-	tb.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil && !errors.Is(err, context.Canceled) {
-				tb.Errorf("hub stopped with: %v", err)
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			cancel()
+			select {
+			case err := <-done:
+				if err != nil && !errors.Is(err, context.Canceled) {
+					tb.Errorf("hub stopped with: %v", err)
+				}
+			case <-time.After(30 * time.Second):
+				tb.Error("hub did not stop within 30s")
 			}
-		case <-time.After(30 * time.Second):
-			tb.Error("hub did not stop within 30s")
-		}
-	})
+		})
+	}
+	tb.Cleanup(stop)
+	return stop
 }
 
 // Logger logs to tb until the test ends and is silent after: controllers

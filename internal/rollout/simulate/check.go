@@ -47,6 +47,11 @@ import (
 //     rolledBackBy is set only by a Rollback freeze starting the rollback
 //     and never changes, and a history entry names only a freeze that held
 //     the rollout before or holds it now.
+//   - the admissions stored in the status (status.waves[].admitted) are
+//     the plan's: one mark per frozen cluster; a cluster is admitted only to
+//     the target or the rollback revision, and only if it is admitted now
+//     or already renders the target; and RevisionFor over the status alone
+//     gives every cluster admitted now its revision and moves no other.
 type checker struct {
 	s        Scenario
 	admitted map[[2]string]bool
@@ -60,7 +65,7 @@ func newChecker(s Scenario) *checker {
 func (c *checker) step(in rollout.Input, d rollout.Decision) error {
 	checks := []func(rollout.Input, rollout.Decision) error{
 		c.deterministic, c.healsAfterCrash, c.terminal, c.concurrency, c.waveOrder, c.budget, c.rollback, c.onceEach, c.counts,
-		c.attribution, c.honestWaves, c.freezeCauses,
+		c.attribution, c.honestWaves, c.freezeCauses, c.storedAdmissions,
 	}
 	for _, check := range checks {
 		if err := check(in, d); err != nil {
@@ -338,6 +343,80 @@ func (c *checker) honestWaves(_ rollout.Input, d rollout.Decision) error {
 			if k := w.Counts; k.Failed+k.Pending > 0 {
 				return fmt.Errorf("wave %s is Succeeded with %d of %d clusters healthy", w.Name, k.Healthy, k.Total)
 			}
+		}
+	}
+	return nil
+}
+
+// storedAdmissions: the status holds the plan's admissions, and nothing
+// else, in a form RevisionFor reads alone.
+func (c *checker) storedAdmissions(in rollout.Input, d rollout.Decision) error {
+	st := d.Status
+	now := map[string]string{}
+	for _, a := range d.Admit {
+		now[a.Cluster] = a.Revision
+	}
+	before := map[string]rollout.ClusterObservation{}
+	for _, o := range in.Clusters {
+		before[o.Name] = o
+	}
+	frozen := map[string]bool{}
+	for _, w := range st.Waves {
+		if w.Admitted != "" && len(w.Admitted) != len(w.Clusters) {
+			return fmt.Errorf("wave %s stores %d admissions for %d clusters", w.Name, len(w.Admitted), len(w.Clusters))
+		}
+		for i, name := range w.Clusters {
+			frozen[name] = true
+			mark := byte(fleetv1alpha1.AdmittedNone)
+			if w.Admitted != "" {
+				mark = w.Admitted[i]
+			}
+			var rev string
+			switch mark {
+			case fleetv1alpha1.AdmittedNone:
+				if rev, ok := now[name]; ok && !st.Phase.IsTerminal() {
+					return fmt.Errorf("cluster %s admitted to %s, but the status does not store it", name, rev)
+				}
+				continue
+			case fleetv1alpha1.AdmittedTarget:
+				rev = in.Spec.TargetRevision
+			case fleetv1alpha1.AdmittedRollback:
+				if st.RollbackRevision == "" {
+					return fmt.Errorf("cluster %s stored as admitted to the rollback revision, but there is none", name)
+				}
+				rev = st.RollbackRevision
+			default:
+				return fmt.Errorf("cluster %s: unknown admission %q", name, mark)
+			}
+			if a, ok := now[name]; ok && a != rev {
+				return fmt.Errorf("cluster %s admitted to %s, stored as admitted to %s", name, a, rev)
+			}
+			if _, ok := now[name]; !ok && (rev != in.Spec.TargetRevision || before[name].Revision != rev) {
+				return fmt.Errorf("cluster %s stored as admitted to %s, neither admitted now nor rendering the target", name, rev)
+			}
+		}
+	}
+	for name := range now {
+		if !frozen[name] {
+			return fmt.Errorf("cluster %s admitted outside the frozen target set", name)
+		}
+	}
+	if st.Phase.IsTerminal() {
+		return nil // RevisionFor settles ended rollouts without reading admissions
+	}
+	ro := &fleetv1alpha1.Rollout{Spec: in.Spec, Status: st}
+	for name, o := range before {
+		if !frozen[name] {
+			continue
+		}
+		want := o.Revision
+		if rev, ok := now[name]; ok {
+			want = rev
+		} else if want == "" {
+			continue // renders nothing yet: a new Work gets the stable revision
+		}
+		if got := rollout.RevisionFor(ro, name, o.Revision, in.Spec.TargetRevision); got != want {
+			return fmt.Errorf("cluster %s on %s: the stored status renders %s, the plan wants %s", name, o.Revision, got, want)
 		}
 	}
 	return nil

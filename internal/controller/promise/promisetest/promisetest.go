@@ -32,10 +32,11 @@ func Main(m *testing.M, cp **testenv.ControlPlane) int {
 	return testenv.MainWithHub(m, func(hub *testenv.ControlPlane) { *cp = hub })
 }
 
-// StartHub runs the hub manager against cfg until tb ends (see hubtest.Start).
-func StartHub(tb testing.TB, cfg *rest.Config, opts hub.Options) {
+// StartHub runs the hub manager against cfg until tb ends or stop is
+// called (see hubtest.Start).
+func StartHub(tb testing.TB, cfg *rest.Config, opts hub.Options) (stop func()) {
 	tb.Helper()
-	hubtest.Start(tb, cfg, opts)
+	return hubtest.Start(tb, cfg, opts)
 }
 
 // AdminClient is an admin client of cfg.
