@@ -32,13 +32,6 @@ for name in "${names[@]}"; do
   [ -d "$tools/cmd/$name" ] || { echo "build-kube.sh: unknown binary $name (have: ${all[*]})" >&2; exit 2; }
 done
 
-if $download; then
-  # `go list -deps` fetches the modules that provide these packages, nothing else (a
-  # `go mod download` would fetch every module of the graph).
-  (cd "$tools" && go list -deps "${names[@]/#/./cmd/}" >/dev/null)
-  exit 0
-fi
-
 key=$(cd "$tools" && cat go.mod go.sum $(find cmd -name '*.go' | sort) "$root/hack/build-kube.sh" | sha256sum | cut -c1-16)
 cache=${FLOTILLA_TOOLS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/flotilla}
 out="$cache/kube-$key"
@@ -49,6 +42,14 @@ missing() {
     [ -x "$out/$name" ] || echo "$name"
   done
 }
+
+if $download; then
+  # `go list -deps` fetches the modules that provide these packages, nothing else (a
+  # `go mod download` would fetch every module of the graph); nothing when they are built.
+  todo=($(missing))
+  [ ${#todo[@]} -eq 0 ] || (cd "$tools" && go list -deps "${todo[@]/#/./cmd/}" >/dev/null)
+  exit 0
+fi
 
 if [ -n "$(missing)" ]; then
   mkdir -p "$cache"
