@@ -111,8 +111,8 @@ bench: build tools
 ## with an approval and a bad one that rolls back; then stop (DEMO_KEEP=1 keeps it running).
 ## Cold, it builds only what the demo starts: the control-plane modules download while flotilla
 ## compiles, then the five binaries build (sharing the standard library flotilla compiled);
-## kubectl, which the demo only shows, builds at low priority while the demo runs (at normal
-## priority after it, where the user may raise it again) (docs/benchmarks.md#time-to-first-demo)
+## kubectl, which the demo only shows, builds at low priority while the demo runs and at normal
+## priority after it where the system allows (docs/benchmarks.md#time-to-first-demo)
 DEMO_TOOLS := etcd kube-apiserver kube-controller-manager kube-scheduler kwok
 demo:
 	hack/build-kube.sh --download $(DEMO_TOOLS) & \
@@ -124,7 +124,7 @@ demo:
 	  echo 'bin/flotilla demo --dir "$(DEMO_DIR)"$(if $(filter 1,$(DEMO_KEEP)), --keep)   # kubectl builds meanwhile'; \
 	  status=0; bin/flotilla demo --dir "$(DEMO_DIR)"$(if $(filter 1,$(DEMO_KEEP)), --keep) || status=$$?; \
 	  renice -n 0 -g $$kubectl >/dev/null 2>&1 || true; \
-	  wait $$kubectl || { status=$$((status ? status : 1)); echo "building kubectl failed: $(DEMO_DIR)/build-kubectl.log" >&2; }; \
+	  wait $$kubectl || { status=$$((status ? status : 1)); echo "kubectl was not built ($(DEMO_DIR)/build-kubectl.log); make tools builds it" >&2; }; \
 	  exit $$status
 
 clean:
