@@ -78,16 +78,21 @@ func TestEveryKindSettlesCurrent(t *testing.T) {
 		Spec: fleetv1alpha1.DriftExceptionSpec{Owner: "team-ks", Reason: "autoscaled", ExpiresAt: metav1.NewTime(time.Now().Add(time.Hour)),
 			Resources: []fleetv1alpha1.ResourceSelector{{Group: "apps", Kind: "Deployment"}}, Paths: []string{"spec.replicas"}},
 	})
-	// Play the agent until the instance is Ready: the hub may write the
-	// Work again (the Rollout's admission), and the agent reports on each.
-	promisetest.Eventually(t, 2*time.Minute, "the instance Ready", func() (bool, string) {
+	// Play the agent: the hub may write the Work again (the Rollout's
+	// admission, the Rollout's end naming it on the Work), and the agent
+	// reports on each generation, until the end of the test.
+	playAgent := func() {
 		if w := e.Work("ksdb", team, "db", "ks-1"); w != nil && (w.Status.ObservedGeneration != w.Generation || w.Status.AppliedRevision != w.Spec.Revision) {
 			e.ReportReady(w)
 		}
+	}
+	promisetest.Eventually(t, 2*time.Minute, "the instance Ready", func() (bool, string) {
+		playAgent()
 		st := e.InstanceStatus(group, kind, team, "db")
 		return promisetest.ConditionIs(st.Conditions, fleetv1alpha1.ConditionReady, metav1.ConditionTrue), fmt.Sprintf("%+v", st.Conditions)
 	})
 	promisetest.Eventually(t, 2*time.Minute, "every Rollout ended", func() (bool, string) {
+		playAgent()
 		list := &fleetv1alpha1.RolloutList{}
 		if err := e.C.List(e.Ctx, list); err != nil {
 			return false, err.Error()
@@ -134,6 +139,7 @@ func TestEveryKindSettlesCurrent(t *testing.T) {
 		gvk := kinds[name]
 		t.Run(name, func(t *testing.T) {
 			promisetest.Eventually(t, time.Minute, name+" Current", func() (bool, string) {
+				playAgent()
 				list := &unstructured.UnstructuredList{}
 				list.SetGroupVersionKind(gvk.GroupVersion().WithKind(gvk.Kind + "List"))
 				if err := e.C.List(ctx, list); err != nil {
