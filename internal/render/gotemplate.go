@@ -87,7 +87,7 @@ func probeSet(root *template.Template, m markers) (*template.Template, error) {
 		if t.Tree == nil {
 			continue
 		}
-		tree := t.Tree.Copy()
+		tree := t.Copy() // the template's parse tree (embedded)
 		rewriteProbe(tree.Root)
 		if _, err := probe.AddParseTree(t.Name(), tree); err != nil {
 			return nil, err

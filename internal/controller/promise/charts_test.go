@@ -149,7 +149,7 @@ func TestRefusedChartCredentialsStallThePromise(t *testing.T) {
 		ObjectMeta: metav1.ObjectMeta{Name: "flotilla-git-token", Namespace: fleetv1alpha1.PlatformNamespace},
 		Data:       map[string][]byte{"username": []byte("git"), "password": []byte("token")},
 	})
-	p := helmPromise("helm-steal", "helmsteal.example.com", "Greeter", &fleetv1alpha1.HelmTemplate{
+	p := helmPromise("helm-steal", "helmsteal.example.com", &fleetv1alpha1.HelmTemplate{
 		Repository: &fleetv1alpha1.HelmRepository{URL: "https://attacker.example.com/charts", Chart: "greeter", Version: "0.1.0",
 			SecretRef: &fleetv1alpha1.SecretReference{Name: "flotilla-git-token"}},
 	})

@@ -318,8 +318,9 @@ data:
   greeting: {{ .Values.greeting | quote }}
 `}
 
-func helmPromise(name, group, kind string, helm *fleetv1alpha1.HelmTemplate) *fleetv1alpha1.Promise {
-	p := pt.ConfigMapPromise(name, group, kind)
+// helmPromise is a Promise of kind Greeter in group, rendered by helm.
+func helmPromise(name, group string, helm *fleetv1alpha1.HelmTemplate) *fleetv1alpha1.Promise {
+	p := pt.ConfigMapPromise(name, group, "Greeter")
 	p.Spec.API.Schema = pt.Raw(map[string]any{"type": "object", "properties": map[string]any{"greeting": map[string]any{"type": "string"}}})
 	p.Spec.Templates = &fleetv1alpha1.Templates{Engine: fleetv1alpha1.TemplateEngineHelm, Helm: helm}
 	p.Spec.Examples = []fleetv1alpha1.PromiseExample{{Name: "hi", Spec: pt.Raw(map[string]any{"greeting": "hi"})}}
@@ -340,7 +341,7 @@ func TestHelmChartsFromConfigMapAndRepository(t *testing.T) {
 		BinaryData: map[string][]byte{"chart.tgz": v1},
 	}
 	e.Create(cm)
-	e.Create(helmPromise("helm-cm", "helmcm.example.com", "Greeter", &fleetv1alpha1.HelmTemplate{
+	e.Create(helmPromise("helm-cm", "helmcm.example.com", &fleetv1alpha1.HelmTemplate{
 		ConfigMapRef: &fleetv1alpha1.ConfigMapKeyReference{Name: "greeter-chart"},
 	}))
 	rev1 := e.PromiseReady("helm-cm")
@@ -370,7 +371,7 @@ func TestHelmChartsFromConfigMapAndRepository(t *testing.T) {
 
 	repo := charttest.Serve(t)
 	repo.Add("greeter", "0.1.0", v1)
-	e.Create(helmPromise("helm-repo", "helmrepo.example.com", "Greeter", &fleetv1alpha1.HelmTemplate{
+	e.Create(helmPromise("helm-repo", "helmrepo.example.com", &fleetv1alpha1.HelmTemplate{
 		Repository: &fleetv1alpha1.HelmRepository{URL: repo.URL, Chart: "greeter", Version: "0.1.0"},
 		Values:     &runtime.RawExtension{Raw: []byte(`{"greeting":"hey"}`)},
 	}))
@@ -382,7 +383,7 @@ func TestHelmChartsFromConfigMapAndRepository(t *testing.T) {
 		t.Errorf("the chart was downloaded %d times, want once (cached)", n)
 	}
 
-	e.Create(helmPromise("helm-missing", "helmmissing.example.com", "Greeter", &fleetv1alpha1.HelmTemplate{
+	e.Create(helmPromise("helm-missing", "helmmissing.example.com", &fleetv1alpha1.HelmTemplate{
 		ConfigMapRef: &fleetv1alpha1.ConfigMapKeyReference{Name: "no-such-chart"},
 	}))
 	p = waitObserved(e, "helm-missing", func(p *fleetv1alpha1.Promise) bool {
