@@ -130,7 +130,7 @@ func TestHelmRenderBounds(t *testing.T) {
 			if !errors.Is(err, ErrBudgetExceeded) {
 				t.Fatalf("error %v, want ErrBudgetExceeded", err)
 			}
-			if took := time.Since(start); took > time.Second {
+			if took := time.Since(start); took > boundedRender {
 				t.Errorf("took %v", took)
 			}
 			t.Log(err)
@@ -201,10 +201,15 @@ func TestHelmLoopsAreBounded(t *testing.T) {
 			if !errors.Is(err, ErrBudgetExceeded) {
 				t.Fatalf("error %v, want ErrBudgetExceeded", err)
 			}
-			if took := time.Since(start); took > time.Second {
+			if took := time.Since(start); took > boundedRender {
 				t.Errorf("took %v", took)
 			}
 			t.Log(err)
 		})
 	}
 }
+
+// boundedRender tells a render the budget stopped from one it did not: a
+// second or so on a loaded machine (0.1 s idle) against hours. It does not
+// time the render; benchmarks do that.
+const boundedRender = 15 * time.Second
