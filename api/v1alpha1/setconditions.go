@@ -30,7 +30,7 @@ const MaxConditionMessage = 1024
 //     message must not embed what changes by itself, such as an age;
 //   - the message is cut to MaxConditionMessage.
 func SetCondition(conds *[]metav1.Condition, c metav1.Condition, now time.Time) {
-	c.Message = clipMessage(c.Message, MaxConditionMessage)
+	c.Message = ClipMessage(c.Message, MaxConditionMessage)
 	c.LastTransitionTime = metav1.NewTime(now.Truncate(time.Second))
 	if old := meta.FindStatusCondition(*conds, c.Type); old != nil && old.Status == c.Status {
 		c.LastTransitionTime = old.LastTransitionTime
@@ -38,8 +38,9 @@ func SetCondition(conds *[]metav1.Condition, c metav1.Condition, now time.Time) 
 	meta.SetStatusCondition(conds, c)
 }
 
-// clipMessage cuts s to at most n bytes without splitting a character.
-func clipMessage(s string, n int) string {
+// ClipMessage cuts s to at most n bytes without splitting a character,
+// marking the cut with "…": the one truncation of messages Flotilla shows.
+func ClipMessage(s string, n int) string {
 	if len(s) <= n {
 		return s
 	}

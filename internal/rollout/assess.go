@@ -97,10 +97,10 @@ func (p *planner) unattributed(o *ClusterObservation, w *wave) fleetv1alpha1.Clu
 	return fleetv1alpha1.ClusterFailure{
 		Cluster:  o.Name,
 		Wave:     w.st.Name,
-		Reason:   truncate(or(u.Reason, fleetv1alpha1.ReasonUnhealthy), 128),
-		Message:  truncate(u.Message, 1024),
+		Reason:   fleetv1alpha1.ClipMessage(or(u.Reason, fleetv1alpha1.ReasonUnhealthy), 128),
+		Message:  fleetv1alpha1.ClipMessage(u.Message, 1024),
 		Time:     stamp(at),
-		Revision: truncate(u.Revision, 253),
+		Revision: fleetv1alpha1.ClipMessage(u.Revision, 253),
 	}
 }
 
@@ -229,11 +229,11 @@ func (p *planner) failed(o *ClusterObservation, w *wave, reason, message string,
 		rev = o.Revision
 	}
 	return verdict{state: stateFailed, failure: fleetv1alpha1.ClusterFailure{
-		Revision: truncate(rev, 253),
+		Revision: fleetv1alpha1.ClipMessage(rev, 253),
 		Cluster:  o.Name,
 		Wave:     w.st.Name,
-		Reason:   truncate(reason, 128),
-		Message:  truncate(message, 1024),
+		Reason:   fleetv1alpha1.ClipMessage(reason, 128),
+		Message:  fleetv1alpha1.ClipMessage(message, 1024),
 		Time:     stamp(at),
 	}}
 }

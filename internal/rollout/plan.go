@@ -300,8 +300,8 @@ func (p *planner) transition(o outcome) {
 		From:    p.st.Phase,
 		To:      o.phase,
 		Wave:    o.wave,
-		Actor:   truncate(actor, 253),
-		Message: truncate(join(o.cause, o.message), 1024),
+		Actor:   fleetv1alpha1.ClipMessage(actor, 253),
+		Message: fleetv1alpha1.ClipMessage(join(o.cause, o.message), 1024),
 		Freeze:  cause,
 	})
 	if n := len(p.st.History) - maxHistory; n > 0 {
@@ -363,7 +363,7 @@ func (p *planner) wake(t time.Time) {
 
 // event records one Event.
 func (p *planner) event(typ EventType, reason, message string) {
-	p.events = append(p.events, Event{Type: typ, Reason: reason, Message: truncate(message, 1024)})
+	p.events = append(p.events, Event{Type: typ, Reason: reason, Message: fleetv1alpha1.ClipMessage(message, 1024)})
 }
 
 // admitCluster admits the i-th cluster of a wave to rev and updates its

@@ -3,7 +3,6 @@ package rollout
 import (
 	"cmp"
 	"slices"
-	"unicode/utf8"
 
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -245,16 +244,4 @@ func (p *planner) setCondition(typ string, ok bool, reason, message string) {
 	}
 	// Messages carry the state (counts, the wave): refreshed every plan.
 	fleetv1alpha1.SetCondition(&p.st.Conditions, c, p.now)
-}
-
-// truncate cuts s to at most n bytes without splitting a character.
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	cut := n - len("…")
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return s[:cut] + "…"
 }

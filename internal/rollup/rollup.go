@@ -7,7 +7,6 @@ import (
 	"cmp"
 	"fmt"
 	"slices"
-	"unicode/utf8"
 
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -143,7 +142,7 @@ func Explain(w *fleetv1alpha1.Work) Failure {
 	reason, message := failureReason(w)
 	return Failure{
 		Cluster: w.Spec.Cluster, Namespace: w.Namespace, Name: w.Name,
-		Revision: w.Spec.Revision, Reason: reason, Message: truncate(message, maxMessage),
+		Revision: w.Spec.Revision, Reason: reason, Message: fleetv1alpha1.ClipMessage(message, maxMessage),
 	}
 }
 
@@ -197,16 +196,4 @@ func objectName(namespace, name string) string {
 		return name
 	}
 	return namespace + "/" + name
-}
-
-// truncate shortens s to at most n bytes without splitting a UTF-8 character.
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	cut := n - len("…")
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return s[:cut] + "…"
 }
