@@ -145,6 +145,22 @@ type PromiseSpec struct {
 	// +optional
 	// +kubebuilder:default=Correct
 	DriftPolicy DriftPolicy `json:"driftPolicy,omitempty"`
+
+	// checks override the strategy's for this Promise's Rollouts: a check
+	// named like a strategy check (in any wave) replaces it, another is
+	// added to every wave.
+	// +optional
+	// +listType=map
+	// +listMapKey=name
+	// +kubebuilder:validation:MaxItems=8
+	Checks []Check `json:"checks,omitempty"`
+
+	// skipChecks names strategy checks this Promise's Rollouts do not run.
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=8
+	// +kubebuilder:validation:items:MaxLength=63
+	SkipChecks []string `json:"skipChecks,omitempty"`
 }
 
 // PromiseAPI declares the generated instance kind. Instances are namespaced.

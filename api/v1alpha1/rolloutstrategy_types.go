@@ -69,6 +69,15 @@ type RolloutStrategySpec struct {
 	// immediate limits the Immediate (emergency) mode, which ignores waves.
 	// +optional
 	Immediate *ImmediatePolicy `json:"immediate,omitempty"`
+
+	// checks every wave must pass (a wave's own checks replace those of the
+	// same name). A wave cannot finish baking until they have passed for
+	// its bake time.
+	// +optional
+	// +listType=map
+	// +listMapKey=name
+	// +kubebuilder:validation:MaxItems=8
+	Checks []Check `json:"checks,omitempty"`
 }
 
 // Wave is one step of a rollout.
@@ -123,6 +132,14 @@ type Wave struct {
 	// +kubebuilder:validation:Type=string
 	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$`
 	ProgressDeadline *metav1.Duration `json:"progressDeadline,omitempty"`
+
+	// checks this wave must pass besides the strategy's; one named like a
+	// strategy check replaces it for this wave.
+	// +optional
+	// +listType=map
+	// +listMapKey=name
+	// +kubebuilder:validation:MaxItems=8
+	Checks []Check `json:"checks,omitempty"`
 }
 
 // ImmediatePolicy limits the emergency lane: every target at once, but still

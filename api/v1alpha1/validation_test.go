@@ -715,7 +715,83 @@ func rolloutStrategyCases() []createCase {
 			obj:  with(validStrategy(), func(s *v1.RolloutStrategy) { s.Spec.OfflinePolicy = "Ignore" }),
 			want: []string{"spec.offlinePolicy", "Unsupported value"},
 		},
+		{name: "checks of every kind", obj: with(validStrategy(), func(s *v1.RolloutStrategy) {
+			s.Spec.Checks = []v1.Check{metricCheck(), httpCheck(), jobCheck()}
+			s.Spec.Waves[0].Checks = []v1.Check{with2(metricCheck(), func(c *v1.Check) { c.Scope = v1.CheckWholeWave })}
+		})},
+		{
+			name: "a check of two kinds",
+			obj: withWave(func(w *v1.Wave) {
+				w.Checks = []v1.Check{with2(metricCheck(), func(c *v1.Check) { c.HTTP = httpCheck().HTTP })}
+			}),
+			want: []string{"spec.waves[0].checks[0]", "exactly one of metric, http or job"},
+		},
+		{
+			name: "a check of no kind",
+			obj:  withWave(func(w *v1.Wave) { w.Checks = []v1.Check{{Name: "nothing", Condition: "true"}} }),
+			want: []string{"spec.waves[0].checks[0]", "exactly one of metric, http or job"},
+		},
+		{
+			name: "a metric check without a condition",
+			obj: with(validStrategy(), func(s *v1.RolloutStrategy) {
+				s.Spec.Checks = []v1.Check{with2(metricCheck(), func(c *v1.Check) { c.Condition = "" })}
+			}),
+			want: []string{"spec.checks[0]", "need a condition"},
+		},
+		{
+			name: "a whole-wave check on the agent",
+			obj: with(validStrategy(), func(s *v1.RolloutStrategy) {
+				s.Spec.Checks = []v1.Check{with2(httpCheck(), func(c *v1.Check) { c.Scope = v1.CheckWholeWave })}
+			}),
+			want: []string{"spec.checks[0]", "only a hub metric check can judge the whole wave"},
+		},
+		{
+			name: "a prometheus address that is not http",
+			obj: with(validStrategy(), func(s *v1.RolloutStrategy) {
+				s.Spec.Checks = []v1.Check{with2(metricCheck(), func(c *v1.Check) { c.Metric.Address = "file:///etc/passwd" })}
+			}),
+			want: []string{"spec.checks[0].metric.address"},
+		},
+		{
+			name: "duplicate check",
+			obj: with(validStrategy(), func(s *v1.RolloutStrategy) {
+				s.Spec.Checks = []v1.Check{metricCheck(), metricCheck()}
+			}),
+			want: []string{"spec.checks[1]", "Duplicate value"},
+		},
+		{
+			name: "negative failure limit",
+			obj: with(validStrategy(), func(s *v1.RolloutStrategy) {
+				s.Spec.Checks = []v1.Check{with2(metricCheck(), func(c *v1.Check) { c.FailureLimit = -1 })}
+			}),
+			want: []string{"spec.checks[0].failureLimit"},
+		},
 	}
+}
+
+// with2 is with for values that are not objects.
+func with2[T any](base T, fn func(*T)) T {
+	fn(&base)
+	return base
+}
+
+func metricCheck() v1.Check {
+	return v1.Check{Name: "error-rate", Condition: "result.size() > 0 && result[0] < 0.05", Metric: &v1.MetricCheck{
+		Address: "http://prometheus.monitoring:9090",
+		Query:   `sum(rate(http_requests_total{cluster="{{ .Cluster }}",code=~"5.."}[1m]))`,
+	}}
+}
+
+func httpCheck() v1.Check {
+	return v1.Check{Name: "health", Condition: "result.code == 200", HTTP: &v1.HTTPCheck{URL: "http://app.team-a.svc/healthz"}}
+}
+
+func jobCheck() v1.Check {
+	return v1.Check{Name: "smoke", Job: &v1.JobCheck{Template: raw(map[string]any{
+		"template": map[string]any{"spec": map[string]any{"restartPolicy": "Never", "containers": []any{
+			map[string]any{"name": "smoke", "image": "example.com/smoke:1"},
+		}}},
+	})}}
 }
 
 // ---- Rollout ----
@@ -1013,6 +1089,7 @@ func testDefaults(ctx context.Context, t *testing.T, c client.Client) {
 		s.Name = "defaults"
 		s.Spec.Waves[0] = v1.Wave{Name: "all"}
 		s.Spec.OnFailure, s.Spec.OfflinePolicy = "", ""
+		s.Spec.Checks = []v1.Check{metricCheck(), httpCheck()}
 	})
 	if err := c.Create(ctx, strategy); err != nil {
 		t.Fatal(err)
@@ -1025,6 +1102,15 @@ func testDefaults(ctx context.Context, t *testing.T, c client.Client) {
 	}
 	if strategy.Spec.OnFailure != v1.FailureHalt || strategy.Spec.OfflinePolicy != v1.OfflineWait {
 		t.Errorf("strategy defaults: onFailure %q, offlinePolicy %q", strategy.Spec.OnFailure, strategy.Spec.OfflinePolicy)
+	}
+	metric, http := strategy.Spec.Checks[0], strategy.Spec.Checks[1]
+	if metric.Scope != v1.CheckEachCluster || metric.When != v1.CheckDuringBake || metric.Interval == nil ||
+		metric.Interval.Duration != 30*time.Second || metric.FailureLimit != 0 || metric.InconclusiveLimit != 2 ||
+		metric.Metric.Placement != v1.CheckOnHub {
+		t.Errorf("metric check defaults: %+v, %+v", metric, *metric.Metric)
+	}
+	if http.HTTP.Method != "GET" || http.HTTP.Timeout == nil || http.HTTP.Timeout.Duration != 5*time.Second {
+		t.Errorf("http check defaults: %+v", *http.HTTP)
 	}
 
 	rollout := with(validRollout(), func(r *v1.Rollout) { r.Name = "defaults" })

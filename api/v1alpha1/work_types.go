@@ -179,6 +179,17 @@ type WorkSpec struct {
 	// +listMapKey=name
 	// +kubebuilder:validation:MaxItems=16
 	DriftExceptions []WorkDriftException `json:"driftExceptions,omitempty"`
+
+	// checks are the agent-placed verification checks of the Rollout that
+	// admitted this revision, for this cluster's wave, copied by the hub
+	// (the agent cannot read strategies or Rollouts). The agent measures
+	// each once the Work is healthy (a Job check) or from admission (per
+	// the check's when) and reports in status.checks.
+	// +optional
+	// +listType=map
+	// +listMapKey=name
+	// +kubebuilder:validation:MaxItems=16
+	Checks []WorkCheck `json:"checks,omitempty"`
 }
 
 // WorkDriftException is a DriftException as the agent needs it.
@@ -260,6 +271,13 @@ type WorkStatus struct {
 	// drift summarises drift across the resources.
 	// +optional
 	Drift *DriftSummary `json:"drift,omitempty"`
+
+	// checks reports each of spec.checks: its state for the run named.
+	// +optional
+	// +listType=map
+	// +listMapKey=name
+	// +kubebuilder:validation:MaxItems=16
+	Checks []WorkCheckStatus `json:"checks,omitempty"`
 }
 
 // ResourceStatus is the agent's report on one resource.

@@ -1,0 +1,339 @@
+package v1alpha1
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+)
+
+// ---- Verification checks (issue 17) ----
+//
+// A check is policy: the platform team declares it in a RolloutStrategy (for
+// every wave, or for one) and may override it per Promise. A wave cannot
+// finish baking until its checks have passed for the bake time; a failed
+// per-cluster check fails that cluster (reason AnalysisFailed) and counts
+// against the wave's failure budget; an inconclusive check holds the wave for
+// a person. internal/verify judges results; internal/measure takes them.
+
+// CheckPlacement is where a check is measured.
+// +kubebuilder:validation:Enum=Hub;Agent
+type CheckPlacement string
+
+const (
+	// CheckOnHub: the hub measures, against an endpoint it reaches (a
+	// central Prometheus-compatible store). Metric checks only.
+	CheckOnHub CheckPlacement = "Hub"
+	// CheckOnAgent: each cluster's agent measures inside its member and
+	// reports the result in its Work's status; the hub never reaches a member.
+	CheckOnAgent CheckPlacement = "Agent"
+)
+
+// CheckScope is what one measurement judges.
+// +kubebuilder:validation:Enum=Cluster;Wave
+type CheckScope string
+
+const (
+	// CheckEachCluster: one verdict per admitted cluster; a failure fails
+	// that cluster and counts against the failure budget.
+	CheckEachCluster CheckScope = "Cluster"
+	// CheckWholeWave: one verdict for the wave (a hub metric query over all
+	// its admitted clusters); a failure fails the wave.
+	CheckWholeWave CheckScope = "Wave"
+)
+
+// CheckWhen is when a check measures.
+// +kubebuilder:validation:Enum=Bake;Progress;Always
+type CheckWhen string
+
+const (
+	// CheckDuringBake: from the moment the wave's admitted clusters are all
+	// healthy, through the bake time (the default).
+	CheckDuringBake CheckWhen = "Bake"
+	// CheckDuringProgress: while clusters progress (from a cluster's
+	// admission for a per-cluster check, from the wave's start for a
+	// whole-wave one) until the bake starts; it never holds the bake.
+	CheckDuringProgress CheckWhen = "Progress"
+	// CheckAlways: both: while clusters progress and through the bake time.
+	CheckAlways CheckWhen = "Always"
+)
+
+// Check is one verification a wave must pass.
+// +kubebuilder:validation:XValidation:rule="(has(self.metric) ? 1 : 0) + (has(self.http) ? 1 : 0) + (has(self.job) ? 1 : 0) == 1",message="a check is exactly one of metric, http or job"
+// +kubebuilder:validation:XValidation:rule="has(self.job) || has(self.condition)",message="metric and http checks need a condition"
+// +kubebuilder:validation:XValidation:rule="!has(self.scope) || self.scope == 'Cluster' || (has(self.metric) && (!has(self.metric.placement) || self.metric.placement == 'Hub'))",message="only a hub metric check can judge the whole wave"
+type Check struct {
+	// name of the check, unique within a wave's checks; shown in the
+	// Rollout's status, Events and failure reasons.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=63
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
+	Name string `json:"name"`
+
+	// metric is a PromQL instant query.
+	// +optional
+	Metric *MetricCheck `json:"metric,omitempty"`
+
+	// http is a request the agent makes inside its member.
+	// +optional
+	HTTP *HTTPCheck `json:"http,omitempty"`
+
+	// job is a test Job the agent runs on its member once the cluster's
+	// change is healthy.
+	// +optional
+	Job *JobCheck `json:"job,omitempty"`
+
+	// condition is a CEL expression over the result, true when the check
+	// passes. Metric: `result` is the list of the vector's values
+	// (list(double)) and `samples` the list of {labels, value}; e.g.
+	// `result.size() > 0 && result[0] < 0.05`. HTTP: `result` is {code,
+	// body, latencySeconds, json}; e.g. `result.code == 200`. Job: `result`
+	// is {succeeded, logTail}; unset, the Job's success. A result with no
+	// data, or a condition that cannot be evaluated, is Inconclusive, never
+	// passed.
+	// +optional
+	// +kubebuilder:validation:MaxLength=1024
+	Condition string `json:"condition,omitempty"`
+
+	// scope is Cluster (default: one verdict per admitted cluster) or Wave
+	// (one verdict for the wave; hub metric checks only).
+	// +optional
+	// +kubebuilder:default=Cluster
+	Scope CheckScope `json:"scope,omitempty"`
+
+	// when is Bake (default), Progress or Always.
+	// +optional
+	// +kubebuilder:default=Bake
+	When CheckWhen `json:"when,omitempty"`
+
+	// interval between measurements.
+	// +optional
+	// +kubebuilder:default="30s"
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$`
+	Interval *metav1.Duration `json:"interval,omitempty"`
+
+	// failureLimit is how many failed measurements are tolerated; one more
+	// fails the check. 0 (default) fails it on the first.
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=100
+	FailureLimit int32 `json:"failureLimit,omitempty"`
+
+	// inconclusiveLimit is how many inconclusive measurements in a row are
+	// tolerated (the endpoint unreachable, no data); one more holds the wave
+	// for a person (Stalled), who re-runs or skips the check.
+	// +optional
+	// +kubebuilder:default=2
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=100
+	InconclusiveLimit int32 `json:"inconclusiveLimit,omitempty"`
+}
+
+// MetricCheck is a PromQL instant query.
+type MetricCheck struct {
+	// placement is Hub (default: the hub queries address, a central
+	// Prometheus-compatible endpoint such as Thanos, Mimir or
+	// VictoriaMetrics) or Agent (each agent queries address inside its
+	// member, e.g. http://prometheus.monitoring.svc:9090).
+	// +optional
+	// +kubebuilder:default=Hub
+	Placement CheckPlacement `json:"placement,omitempty"`
+
+	// address is the Prometheus HTTP API's base URL (http or https).
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=2048
+	// +kubebuilder:validation:Pattern=`^https?://`
+	Address string `json:"address"`
+
+	// query is a PromQL template (Go text/template, missing keys are
+	// errors). Variables: .Cluster and .Labels (the cluster measured; ""
+	// and empty for a whole-wave query), .Clusters (the wave's admitted
+	// clusters), .Wave, .Revision (the target), .FromRevision. Functions:
+	// {{ quote .Labels.region }} is a PromQL string literal; {{ regex
+	// .Clusters }} an anchored alternation for =~.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=4096
+	Query string `json:"query"`
+
+	// clusterLabel, for a whole-wave query that returns one sample per
+	// cluster, is the label naming the cluster: each sample is judged as
+	// that cluster's result (a per-cluster verdict from one query). Unset,
+	// the whole vector is judged once, for the wave.
+	// +optional
+	// +kubebuilder:validation:MaxLength=63
+	ClusterLabel string `json:"clusterLabel,omitempty"`
+
+	// credentialsRef names a Secret with `token` (a bearer token) or
+	// `username` and `password` (basic auth). Hub placement: a Secret on
+	// the hub (namespace defaults to flotilla-system). Agent placement: a
+	// Secret in the member's flotilla-system namespace. Never printed.
+	// +optional
+	CredentialsRef *SecretReference `json:"credentialsRef,omitempty"`
+}
+
+// HTTPCheck is a request the agent makes inside its member.
+type HTTPCheck struct {
+	// url to request (http or https), reachable from the agent.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=2048
+	// +kubebuilder:validation:Pattern=`^https?://`
+	URL string `json:"url"`
+
+	// method is GET (default) or HEAD.
+	// +optional
+	// +kubebuilder:default=GET
+	// +kubebuilder:validation:Enum=GET;HEAD
+	Method string `json:"method,omitempty"`
+
+	// timeout of one request; a request that times out is Inconclusive.
+	// +optional
+	// +kubebuilder:default="5s"
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$`
+	Timeout *metav1.Duration `json:"timeout,omitempty"`
+
+	// credentialsRef names a Secret in the member's flotilla-system
+	// namespace with `token` or `username` and `password`. Never printed.
+	// +optional
+	CredentialsRef *SecretReference `json:"credentialsRef,omitempty"`
+}
+
+// JobCheck is a test Job the agent creates on its member.
+type JobCheck struct {
+	// namespace on the member the Job runs in; defaults to flotilla-system.
+	// For an instance's Work it must lie within the Work's scope (the
+	// instance's tenant slice), like every other object the agent creates.
+	// +optional
+	// +kubebuilder:validation:MaxLength=63
+	Namespace string `json:"namespace,omitempty"`
+
+	// template is a batch/v1 Job spec (the `spec` of a Job). The agent
+	// names the Job, labels it, sets no service account the spec does not
+	// name, and deletes it when the check ends.
+	// +required
+	// +kubebuilder:pruning:PreserveUnknownFields
+	// +kubebuilder:validation:Type=object
+	Template runtime.RawExtension `json:"template"`
+
+	// timeout is how long the Job may run; one that has not finished by
+	// then is a failed measurement.
+	// +optional
+	// +kubebuilder:default="10m"
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$`
+	Timeout *metav1.Duration `json:"timeout,omitempty"`
+}
+
+// CheckVerdict is what a check says about its window.
+// +kubebuilder:validation:Enum=Pending;Passing;Passed;Failed;Inconclusive;Skipped
+type CheckVerdict string
+
+const (
+	// CheckPending: not measured since its window started.
+	CheckPending CheckVerdict = "Pending"
+	// CheckPassing: measured, nothing over a limit, the window not measured through.
+	CheckPassing CheckVerdict = "Passing"
+	// CheckPassed: measured through its window.
+	CheckPassed CheckVerdict = "Passed"
+	// CheckFailed: more failed measurements than its failure limit.
+	CheckFailed CheckVerdict = "Failed"
+	// CheckInconclusive: more inconclusive measurements in a row than its
+	// limit; the wave holds for a person.
+	CheckInconclusive CheckVerdict = "Inconclusive"
+	// CheckSkipped: a person skipped it for this wave, with a recorded reason.
+	CheckSkipped CheckVerdict = "Skipped"
+)
+
+// CheckMeasurement is one judged result of a check.
+type CheckMeasurement struct {
+	// time the measurement was taken.
+	// +required
+	Time metav1.Time `json:"time"`
+
+	// outcome is Passed, Failed or Inconclusive.
+	// +required
+	// +kubebuilder:validation:Enum=Passed;Failed;Inconclusive
+	Outcome string `json:"outcome"`
+
+	// value is the result, printable (e.g. "[0.31]", "HTTP 503 in 12ms").
+	// +optional
+	// +kubebuilder:validation:MaxLength=256
+	Value string `json:"value,omitempty"`
+
+	// message says why an Inconclusive measurement is (never a credential).
+	// +optional
+	// +kubebuilder:validation:MaxLength=512
+	Message string `json:"message,omitempty"`
+}
+
+// CheckState is what one check's measurements add up to, for one cluster or
+// for a wave: counts, not a history (internal/verify.State).
+type CheckState struct {
+	// since is when the check started measuring (its window's start).
+	// +required
+	Since metav1.Time `json:"since"`
+
+	// measurements, failures and inconclusives count what was recorded;
+	// inconclusiveRun counts the inconclusive ones since the last judged one.
+	// +optional
+	Measurements int32 `json:"measurements,omitempty"`
+	// +optional
+	Failures int32 `json:"failures,omitempty"`
+	// +optional
+	Inconclusives int32 `json:"inconclusives,omitempty"`
+	// +optional
+	InconclusiveRun int32 `json:"inconclusiveRun,omitempty"`
+
+	// last is the latest measurement.
+	// +optional
+	Last *CheckMeasurement `json:"last,omitempty"`
+
+	// decisive is the measurement that failed the check or held it: the
+	// verdict's evidence.
+	// +optional
+	Decisive *CheckMeasurement `json:"decisive,omitempty"`
+}
+
+// WorkCheck is an agent-placed check as the agent needs it, copied by the hub
+// onto the Work of an admitted cluster (the agent cannot read strategies or
+// Rollouts): the check and its run, which a person's re-run changes.
+type WorkCheck struct {
+	// Check is the check, its metric query rendered for this cluster.
+	Check `json:",inline"`
+
+	// rollout and wave the check belongs to.
+	// +required
+	// +kubebuilder:validation:MaxLength=253
+	Rollout string `json:"rollout"`
+	// +required
+	// +kubebuilder:validation:MaxLength=63
+	Wave string `json:"wave"`
+
+	// run counts a person's re-runs: a new run starts a fresh state.
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	Run int32 `json:"run,omitempty"`
+}
+
+// WorkCheckStatus is the agent's report on one WorkCheck.
+type WorkCheckStatus struct {
+	// name of the check.
+	// +required
+	// +kubebuilder:validation:MaxLength=63
+	Name string `json:"name"`
+
+	// run the state belongs to (spec.checks[].run when measured).
+	// +optional
+	Run int32 `json:"run,omitempty"`
+
+	// revision the measurements were taken on (status.appliedRevision then).
+	// +optional
+	// +kubebuilder:validation:MaxLength=253
+	Revision string `json:"revision,omitempty"`
+
+	// CheckState is the check's state, inlined.
+	CheckState `json:",inline"`
+}
