@@ -49,7 +49,7 @@ func TestRoute(t *testing.T) {
 			facts: instanceplan.Facts{Subject: inst, LatestRevision: "r1", InstanceRevision: "i3", Placement: two,
 				Works: []fleetv1alpha1.Work{hubWork(inst, "c1", "r1", "i2"), hubWork(inst, "c2", "r1", "i1"), hubWork(inst, "c3", "r1", "i3")}},
 			decision: instanceplan.Render, targets: []target{{"c1", "r1", "i2", ""}, {"c2", "r1", "i1", ""}},
-			start:    &instanceplan.InstanceChange{From: "i1", To: "i3"}},
+			start: &instanceplan.InstanceChange{From: "i1", To: "i3"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			rt := instanceplan.Route(tc.facts)
