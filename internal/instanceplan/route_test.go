@@ -1,6 +1,7 @@
 package instanceplan_test
 
 import (
+	"errors"
 	"slices"
 	"testing"
 
@@ -131,7 +132,7 @@ func TestFinish(t *testing.T) {
 	for _, d := range p.Delete {
 		deleted = append(deleted, d.Spec.Cluster)
 	}
-	if len(p.Writes) != 0 || !slices.Equal(p.Keep, []string{"c1"}) || !slices.Equal(deleted, []string{"c2", "c3"}) || p.Failed["c1"] != errTest {
+	if len(p.Writes) != 0 || !slices.Equal(p.Keep, []string{"c1"}) || !slices.Equal(deleted, []string{"c2", "c3"}) || !errors.Is(p.Failed["c1"], errTest) {
 		t.Errorf("writes %d, keep %v, delete %v, failed %v", len(p.Writes), p.Keep, deleted, p.Failed)
 	}
 	if _, err := instanceplan.Finish(rt, []instanceplan.Result{{Target: rt.Targets[0], Outcome: "Bogus"}}, w.inputs()); err == nil {

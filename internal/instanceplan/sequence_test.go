@@ -172,7 +172,7 @@ func play(script string) (string, error) {
 			if own {
 				list = &w.instRO
 			}
-			nth := len(*list)
+			var nth int
 			i := slices.IndexFunc(*list, func(r fleetv1alpha1.Rollout) bool { return r.Name == plain[1] })
 			if i < 0 {
 				rollouts++
