@@ -18,7 +18,6 @@ import (
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
-	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
@@ -103,8 +102,12 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	// the write plans the same ones again). The instance controller sees
 	// the new status through its Rollout watch and renders the admitted
 	// clusters' Works; nothing else is to be done here, so nothing is left
-	// half-done by a crash after it.
-	if err := r.writeStatus(ctx, ro, status); err != nil {
+	// half-done by a crash after it. controller.PatchStatus sends nothing
+	// when the plan changed nothing, and guards the write with the
+	// resourceVersion the plan was made from: a plan from a stale status
+	// (a lagging cache, another replica) is refused with a conflict and
+	// made again from the new one, never written over it.
+	if err := controller.PatchStatus(ctx, r.Client, ro, setStatus(status)); err != nil {
 		return ctrl.Result{}, err
 	}
 	r.record(ctx, ro, old, d)
@@ -398,17 +401,8 @@ func requeue(o observation, d rollout.Decision) time.Duration {
 	return after
 }
 
-// writeStatus stores status when it changed. The write is guarded by the
-// resourceVersion read: a plan made from a stale status never overwrites a
-// newer one (the conflict requeues, and the next plan starts from the new one).
-func (r *Reconciler) writeStatus(ctx context.Context, ro *fleetv1alpha1.Rollout, status fleetv1alpha1.RolloutStatus) error {
-	if equality.Semantic.DeepEqual(ro.Status, status) {
-		return nil
-	}
-	base := ro.DeepCopy()
-	ro.Status = status
-	if err := r.Client.Status().Patch(ctx, ro, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{})); err != nil {
-		return fmt.Errorf("writing status: %w", err)
-	}
-	return nil
+// setStatus is the update controller.PatchStatus applies: the whole status,
+// as planned.
+func setStatus(status fleetv1alpha1.RolloutStatus) func(*fleetv1alpha1.Rollout) {
+	return func(ro *fleetv1alpha1.Rollout) { ro.Status = status }
 }
