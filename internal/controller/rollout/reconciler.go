@@ -19,6 +19,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
@@ -69,12 +70,22 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if err := r.Client.Get(ctx, req.NamespacedName, ro); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
+	now := r.Clock.Now()
 	if ro.Status.Phase.IsTerminal() {
 		// Its outcome is in its status: the instance controller settles
-		// the subject's Works on it (rollout.RevisionFor).
-		return ctrl.Result{}, nil
+		// the subject's Works on it (rollout.RevisionFor). Nothing is
+		// observed; the status only follows the generation (a spec edited
+		// after the end), so that kstatus keeps reading the outcome, and
+		// nothing is written while it does. Every watch event (a Cluster,
+		// a freeze) reaches every Rollout, and the ended ones far
+		// outnumber the others: one whose status and Ready already
+		// observed this generation is left at once.
+		if endSettled(ro) {
+			return ctrl.Result{}, nil
+		}
+		d := rollout.Ended(rollout.Input{Now: now, Generation: ro.Generation, Spec: ro.Spec, Status: ro.Status})
+		return ctrl.Result{}, controller.PatchStatus(ctx, r.Client, ro, setStatus(d.Status))
 	}
-	now := r.Clock.Now()
 	o, err := r.observe(ctx, ro, now)
 	var b *blocked
 	if errors.As(err, &b) {
@@ -90,7 +101,6 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		return ctrl.Result{}, r.block(ctx, ro, o.in, &blocked{fleetv1alpha1.ReasonInvalidSpec, err.Error()})
 	}
 	status := d.Status
-	status.ObservedGeneration = ro.Generation
 	if status.Adoption != nil && o.adoption != nil {
 		// The engine counts clusters; owners adopt instances.
 		status.Adoption.Instances, status.Adoption.Adopted = o.adoption.Instances, o.adoption.Adopted
@@ -126,7 +136,7 @@ type observation struct {
 
 // observe gathers Plan's input.
 func (r *Reconciler) observe(ctx context.Context, ro *fleetv1alpha1.Rollout, now time.Time) (observation, error) {
-	o := observation{in: rollout.Input{Now: now, Spec: ro.Spec, Status: *ro.Status.DeepCopy()}}
+	o := observation{in: rollout.Input{Now: now, Generation: ro.Generation, Spec: ro.Spec, Status: *ro.Status.DeepCopy()}}
 	in := &o.in
 	sub := subjectOf(ro)
 	if sub.instance == nil && ro.Namespace != fleetv1alpha1.PlatformNamespace {
@@ -405,4 +415,11 @@ func requeue(o observation, d rollout.Decision) time.Duration {
 // as planned.
 func setStatus(status fleetv1alpha1.RolloutStatus) func(*fleetv1alpha1.Rollout) {
 	return func(ro *fleetv1alpha1.Rollout) { ro.Status = status }
+}
+
+// endSettled reports whether an ended Rollout's status, and its Ready
+// condition, observed its generation under the rules of rollout.Ended.
+func endSettled(ro *fleetv1alpha1.Rollout) bool {
+	ready := meta.FindStatusCondition(ro.Status.Conditions, fleetv1alpha1.ConditionReady)
+	return ro.Status.ObservedGeneration == ro.Generation && ready != nil && ready.ObservedGeneration == ro.Generation
 }

@@ -100,7 +100,6 @@ func logAdmissions(ctx context.Context, admissions []rollout.Admission) {
 // reason.
 func (r *Reconciler) block(ctx context.Context, ro *fleetv1alpha1.Rollout, in rollout.Input, b *blocked) error {
 	d := rollout.PlanBlocked(in, rollout.Blocked{Reason: b.reason, Message: b.message})
-	d.Status.ObservedGeneration = ro.Generation
 	old := ro.Status
 	if err := controller.PatchStatus(ctx, r.Client, ro, setStatus(d.Status)); err != nil {
 		return err
