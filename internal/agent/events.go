@@ -7,7 +7,6 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
-	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
 	"k8s.io/client-go/tools/record"
 
 	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
@@ -25,7 +24,8 @@ const EventDriftExceptionExpired = "DriftExceptionExpired"
 const eventComponent = "flotilla-agent"
 
 // newEventRecorder records core/v1 Events on Works in the cluster's hub
-// namespace (the agent may create and patch Events there). client-go's
+// namespace (the agent may create and patch Events there), through a client
+// that knows Events alone (hubkube.go). client-go's
 // correlator aggregates similar Events and rate-limits each Work's, so a
 // flapping object cannot flood the hub. stop flushes and ends it.
 func newEventRecorder(ctx context.Context, h *hubClient, cluster string) (record.EventRecorder, func(), error) {
@@ -34,7 +34,7 @@ func newEventRecorder(ctx context.Context, h *hubClient, cluster string) (record
 		return nil, nil, fmt.Errorf("registering Flotilla's API for events: %w", err)
 	}
 	b := record.NewBroadcaster(record.WithContext(ctx))
-	b.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: h.kube.CoreV1().Events(h.namespace)})
+	b.StartRecordingToSink(h.kube.events(h.namespace))
 	return b.NewRecorder(scheme, corev1.EventSource{Component: eventComponent, Host: cluster}), b.Shutdown, nil
 }
 
