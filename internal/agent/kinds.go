@@ -140,6 +140,9 @@ func (k *memberKinds) preferredNamespacedResources(ctx context.Context) ([]*meta
 			out = append(out, list)
 			for i := range resources {
 				r := &resources[i]
+				if strings.Contains(r.Name, "/") {
+					continue // a subresource
+				}
 				gr := schema.GroupResource{Group: g.Name, Resource: r.Name}
 				if _, seen := chosen[gr]; seen && v.Version != g.PreferredVersion.Version {
 					continue // only the preferred version overrides another
