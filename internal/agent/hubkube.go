@@ -13,7 +13,6 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/serializer"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/rest"
-	"k8s.io/client-go/tools/record"
 )
 
 // The agent's built-in kinds on the hub: Leases (heartbeat), Events (drift)
@@ -102,14 +101,14 @@ func (l restLeases) Patch(ctx context.Context, name string, pt types.PatchType, 
 	return out, err
 }
 
-// eventSink writes core/v1 Events of one namespace for client-go's event
-// broadcaster, as client-go's typed EventSinkImpl does.
+// eventSink writes core/v1 Events of one namespace for the event recorder,
+// as client-go's typed EventSinkImpl does.
 type eventSink struct {
 	client    rest.Interface
 	namespace string
 }
 
-var _ record.EventSink = eventSink{}
+var _ eventWriter = eventSink{}
 
 func (k *hubKube) events(namespace string) eventSink {
 	return eventSink{client: k.core, namespace: namespace}
@@ -121,15 +120,6 @@ func (s eventSink) Create(event *corev1.Event) (*corev1.Event, error) {
 	}
 	out := &corev1.Event{}
 	err := s.client.Post().Namespace(event.Namespace).Resource("events").Body(event).Do(context.Background()).Into(out)
-	return out, err
-}
-
-func (s eventSink) Update(event *corev1.Event) (*corev1.Event, error) {
-	if event.Namespace != s.namespace {
-		return nil, fmt.Errorf("can't update an event with namespace '%v' in namespace '%v'", event.Namespace, s.namespace)
-	}
-	out := &corev1.Event{}
-	err := s.client.Put().Namespace(event.Namespace).Resource("events").Name(event.Name).Body(event).Do(context.Background()).Into(out)
 	return out, err
 }
 
