@@ -45,7 +45,13 @@ type discovered struct {
 	// failed are the group versions that could not be read (stale in
 	// aggregated discovery, or an error).
 	failed map[schema.GroupVersion]error
-	mapper meta.RESTMapper
+
+	// mappers are the REST mappers of the groups asked for so far: a
+	// group's kinds map to its own resources alone, so one built from all
+	// groups (as client-go builds it) maps them the same, and would hold
+	// every kind of the member in memory.
+	mu      sync.Mutex
+	mappers map[string]meta.RESTMapper
 }
 
 // newMemberKinds creates the discovery client of a member: config with no
@@ -98,7 +104,19 @@ func (k *memberKinds) RESTMapping(gk schema.GroupKind, versions ...string) (*met
 	if err != nil {
 		return nil, err
 	}
-	return d.mapper.RESTMapping(gk, versions...)
+	return d.mapper(gk.Group).RESTMapping(gk, versions...)
+}
+
+// mapper returns the REST mapper of group, building it on first use.
+func (d *discovered) mapper(group string) meta.RESTMapper {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	m, ok := d.mappers[group]
+	if !ok {
+		m = newRESTMapper(d, group)
+		d.mappers[group] = m
+	}
+	return m
 }
 
 // preferredNamespacedResources lists the namespaced resources (no
@@ -188,7 +206,7 @@ const (
 // and /apis, each either aggregated (groups and resources in one response)
 // or not (then every group version is read on its own).
 func (k *memberKinds) discover(ctx context.Context) (*discovered, error) {
-	d := &discovered{resources: map[schema.GroupVersion][]metav1.APIResource{}, failed: map[schema.GroupVersion]error{}}
+	d := &discovered{resources: map[schema.GroupVersion][]metav1.APIResource{}, failed: map[schema.GroupVersion]error{}, mappers: map[string]meta.RESTMapper{}}
 	aggregated := true
 	for _, path := range []string{"/api", "/apis"} {
 		var contentType string
@@ -235,7 +253,6 @@ func (k *memberKinds) discover(ctx context.Context) (*discovered, error) {
 		clear(d.failed)
 		k.readGroupVersions(ctx, d)
 	}
-	d.mapper = newRESTMapper(d)
 	return d, nil
 }
 
@@ -343,15 +360,18 @@ func (l *aggregatedGroupList) addTo(d *discovered) {
 	}
 }
 
-// newRESTMapper maps kinds to resources as client-go's
-// restmapper.NewDiscoveryRESTMapper does (core v1 first, then each group's
+// newRESTMapper maps the kinds of group to resources as client-go's
+// restmapper.NewDiscoveryRESTMapper does (core v1 first, then the group's
 // preferred version, then its other versions), from what was discovered.
-func newRESTMapper(d *discovered) meta.RESTMapper {
+func newRESTMapper(d *discovered, group string) meta.RESTMapper {
 	union := meta.MultiRESTMapper{}
 	var groupPriority []string
 	resourcePriority := []schema.GroupVersionResource{{Group: "", Version: "v1", Resource: meta.AnyResource}}
 	kindPriority := []schema.GroupVersionKind{{Group: "", Version: "v1", Kind: meta.AnyKind}}
 	for _, g := range d.groups {
+		if g.Name != group {
+			continue
+		}
 		groupPriority = append(groupPriority, g.Name)
 		if preferred := g.PreferredVersion.Version; preferred != "" {
 			if _, ok := d.resources[schema.GroupVersion{Group: g.Name, Version: preferred}]; ok {
