@@ -13,7 +13,6 @@ import (
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/client-go/tools/cache"
-	"k8s.io/client-go/tools/record"
 	"k8s.io/client-go/util/workqueue"
 
 	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
@@ -40,7 +39,7 @@ type agent struct {
 	// when off (--drift-watch=false, report-only, the fleet simulator).
 	driftWatch *driftWatch
 	// events records drift Events on Works in the hub; nil records none.
-	events record.EventRecorder
+	events *eventRecorder
 	now    func() time.Time
 	rand   func() float64
 

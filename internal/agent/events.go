@@ -6,9 +6,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/runtime"
-	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
-	"k8s.io/client-go/tools/record"
+	kclock "k8s.io/utils/clock"
 
 	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
 	"github.com/flotilla-dev/flotilla/internal/agent/plan"
@@ -25,17 +23,13 @@ const EventDriftExceptionExpired = "DriftExceptionExpired"
 const eventComponent = "flotilla-agent"
 
 // newEventRecorder records core/v1 Events on Works in the cluster's hub
-// namespace (the agent may create and patch Events there). client-go's
-// correlator aggregates similar Events and rate-limits each Work's, so a
-// flapping object cannot flood the hub. stop flushes and ends it.
-func newEventRecorder(ctx context.Context, h *hubClient, cluster string) (record.EventRecorder, func(), error) {
-	scheme := runtime.NewScheme()
-	if err := fleetv1alpha1.AddToScheme(scheme); err != nil {
-		return nil, nil, fmt.Errorf("registering Flotilla's API for events: %w", err)
-	}
-	b := record.NewBroadcaster(record.WithContext(ctx))
-	b.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: h.kube.CoreV1().Events(h.namespace)})
-	return b.NewRecorder(scheme, corev1.EventSource{Component: eventComponent, Host: cluster}), b.Shutdown, nil
+// namespace (the agent may create and patch Events there), through a client
+// that knows Events alone (hubkube.go). The recorder aggregates similar
+// Events and rate-limits each Work's as client-go's does, so a flapping
+// object cannot flood the hub (eventrecorder.go). stop ends it.
+func newEventRecorder(ctx context.Context, h *hubClient, cluster string) (*eventRecorder, func()) {
+	r := newEventRecorderFor(ctx, h.kube.events(h.namespace), corev1.EventSource{Component: eventComponent, Host: cluster}, kclock.RealClock{})
+	return r, r.stop
 }
 
 // recordCorrections records one DriftCorrected Event per correction made.

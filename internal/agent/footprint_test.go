@@ -38,8 +38,10 @@ func TestFootprint(t *testing.T) {
 	hubCreds := e.join(t, cluster)
 	dir := t.TempDir()
 	bin := filepath.Join(dir, "flotilla")
-	// The agent build (-tags agent) is what members run: see docs/agent.md.
+	// The agent build (-tags agent, static) is what members run, as `make
+	// build-agent` builds it: see docs/agent.md.
 	build := exec.Command("go", "build", "-tags", "agent", "-o", bin, "github.com/flotilla-dev/flotilla/cmd/flotilla")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("building flotilla: %v\n%s", err, out)
 	}

@@ -16,7 +16,6 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/serializer"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/watch"
-	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/cache"
 
@@ -31,8 +30,9 @@ const hubRequestTimeout = 15 * time.Second
 type hubClient struct {
 	cluster   string
 	namespace string
-	fleet     rest.Interface       // fleet.flotilla.dev/v1alpha1
-	kube      kubernetes.Interface // Leases and Events, in protobuf
+	fleet     rest.Interface // fleet.flotilla.dev/v1alpha1
+	kube      *hubKube       // Events, in protobuf (hubkube.go)
+	leases    leaseClient    // the cluster namespace's Leases, in protobuf
 
 	// lease is the agent's Lease as its last renewal stored it; nil before
 	// the first renewal and after a failed one (see renewLease).
@@ -80,11 +80,12 @@ func newHubClient(config *rest.Config, cluster string) (*hubClient, error) {
 	if kubeConfig.UserAgent == "" {
 		kubeConfig.UserAgent = "flotilla-agent"
 	}
-	kube, err := kubernetes.NewForConfig(kubeConfig)
+	kube, err := newHubKube(kubeConfig)
 	if err != nil {
-		return nil, fmt.Errorf("creating hub client: %w", err)
+		return nil, err
 	}
-	return &hubClient{cluster: cluster, namespace: fleetv1alpha1.ClusterNamespace(cluster), fleet: fleet, kube: kube}, nil
+	namespace := fleetv1alpha1.ClusterNamespace(cluster)
+	return &hubClient{cluster: cluster, namespace: namespace, fleet: fleet, kube: kube, leases: kube.leases(namespace)}, nil
 }
 
 // workInformer watches the Works of the cluster's namespace, and nothing else.
@@ -159,7 +160,7 @@ func (h *hubClient) renewLease(ctx context.Context, holder string, grace time.Du
 	defer cancel()
 	h.leaseMu.Lock()
 	defer h.leaseMu.Unlock()
-	leases := h.kube.CoordinationV1().Leases(h.namespace)
+	leases := h.leases
 	var (
 		stored *coordinationv1.Lease
 		err    error

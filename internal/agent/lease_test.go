@@ -37,7 +37,7 @@ func TestLeaseRenewalPatchesFirstThenUpdates(t *testing.T) {
 		}
 		return false, nil, nil
 	})
-	h := &hubClient{cluster: "edge-1", namespace: ns, kube: kube}
+	h := &hubClient{cluster: "edge-1", namespace: ns, leases: kube.CoordinationV1().Leases(ns)}
 	facts := &clusterFacts{KubernetesVersion: "v1.34.1", NodeCount: 3}
 	renewAt := func(sec int) error {
 		return h.renewLease(context.Background(), "agent-0", 3*time.Minute, time.Unix(int64(sec), 0), facts, agentIdentity{Version: "v0.9.0", Mode: fleetv1alpha1.AgentModeReportOnly})

@@ -16,12 +16,9 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/version"
-	"k8s.io/client-go/discovery"
-	"k8s.io/client-go/discovery/cached/memory"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/metadata"
 	"k8s.io/client-go/rest"
-	"k8s.io/client-go/restmapper"
 
 	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
 )
@@ -89,16 +86,15 @@ type clusterFacts struct {
 }
 
 // apiMember is a member reached through its API server: the dynamic client
-// for objects, a discovery-backed RESTMapper for kinds (no scheme, no cache
-// of member objects).
+// for objects, a discovery-backed RESTMapper for kinds (memberKinds: no
+// scheme, no cache of member objects).
 type apiMember struct {
 	dynamic  dynamic.Interface
 	metadata metadata.Interface
 	// watcher is a metadata client without a client timeout, for the
 	// long-lived drift watches (driftwatch.go).
-	watcher   metadata.Interface
-	discovery discovery.CachedDiscoveryInterface
-	mapper    *restmapper.DeferredDiscoveryRESTMapper
+	watcher metadata.Interface
+	kinds   *memberKinds
 
 	mu        sync.Mutex
 	lastReset time.Time
@@ -143,25 +139,18 @@ func newAPIMember(config *rest.Config) (*apiMember, error) {
 	if err != nil {
 		return nil, fmt.Errorf("creating member watch client: %w", err)
 	}
-	dc, err := discovery.NewDiscoveryClientForConfig(config)
+	kinds, err := newMemberKinds(config)
 	if err != nil {
-		return nil, fmt.Errorf("creating member discovery client: %w", err)
+		return nil, err
 	}
-	cached := memory.NewMemCacheClient(dc)
-	return &apiMember{
-		dynamic:   dyn,
-		metadata:  md,
-		watcher:   watcher,
-		discovery: cached,
-		mapper:    restmapper.NewDeferredDiscoveryRESTMapper(cached),
-	}, nil
+	return &apiMember{dynamic: dyn, metadata: md, watcher: watcher, kinds: kinds}, nil
 }
 
 func (m *apiMember) resetKinds() {
 	m.mu.Lock()
 	m.lastReset = time.Now()
 	m.mu.Unlock()
-	m.mapper.Reset()
+	m.kinds.reset()
 }
 
 // mapping finds the resource of a kind at exactly the version asked, or at
@@ -169,18 +158,18 @@ func (m *apiMember) resetKinds() {
 // applied at a version the member no longer serves). An unknown kind leads to
 // one rediscovery, at most every minKindResetInterval.
 func (m *apiMember) mapping(gvk schema.GroupVersionKind, anyVersion bool) (*meta.RESTMapping, error) {
-	mapping, err := m.mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
+	mapping, err := m.kinds.RESTMapping(gvk.GroupKind(), gvk.Version)
 	if meta.IsNoMatchError(err) {
 		m.mu.Lock()
 		stale := time.Since(m.lastReset) > minKindResetInterval
 		m.mu.Unlock()
 		if stale {
 			m.resetKinds()
-			mapping, err = m.mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
+			mapping, err = m.kinds.RESTMapping(gvk.GroupKind(), gvk.Version)
 		}
 	}
 	if meta.IsNoMatchError(err) && anyVersion {
-		mapping, err = m.mapper.RESTMapping(gvk.GroupKind())
+		mapping, err = m.kinds.RESTMapping(gvk.GroupKind())
 	}
 	return mapping, err
 }
@@ -241,8 +230,7 @@ func (m *apiMember) delete(ctx context.Context, ref objectRef, uid types.UID) er
 }
 
 func (m *apiMember) facts(ctx context.Context) (clusterFacts, error) {
-	// discovery's ServerVersion takes no context; the heartbeat bounds this call.
-	raw, err := m.discovery.RESTClient().Get().AbsPath("/version").Do(ctx).Raw()
+	raw, err := m.kinds.client.Get().AbsPath("/version").Do(ctx).Raw()
 	if err != nil {
 		return clusterFacts{}, fmt.Errorf("reading member version: %w", err)
 	}
@@ -263,7 +251,7 @@ func (m *apiMember) facts(ctx context.Context) (clusterFacts, error) {
 func (m *apiMember) ping(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	_, err := m.discovery.RESTClient().Get().AbsPath("/readyz").DoRaw(ctx)
+	_, err := m.kinds.client.Get().AbsPath("/readyz").DoRaw(ctx)
 	return err
 }
 
@@ -275,7 +263,7 @@ func (m *apiMember) foreign(ctx context.Context, ref objectRef, workLabel string
 	selector := fleetv1alpha1.LabelWork + "!=" + workLabel
 	switch {
 	case ref.isNamespace():
-		resources, err := m.discovery.ServerPreferredNamespacedResources()
+		resources, err := m.kinds.preferredNamespacedResources(ctx)
 		if err != nil {
 			// Partial discovery could hide objects: refuse to decide.
 			return nil, fmt.Errorf("listing the member's namespaced kinds: %w", err)

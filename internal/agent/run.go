@@ -139,10 +139,7 @@ func (a *agent) run(ctx context.Context, ping func(context.Context) error) error
 
 	if _, judges := a.member.(dryRunner); judges {
 		// Drift Events, where drift is judged (not in the fleet simulator).
-		rec, stop, err := newEventRecorder(ctx, a.hub, a.opts.ClusterName)
-		if err != nil {
-			return err
-		}
+		rec, stop := newEventRecorder(ctx, a.hub, a.opts.ClusterName)
 		a.events = rec
 		defer stop()
 	}

@@ -14,8 +14,6 @@ import (
 
 	"github.com/go-logr/logr"
 	authenticationv1 "k8s.io/api/authentication/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
 	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
@@ -101,7 +99,7 @@ type tokenRotator struct {
 	// lifetime is what each new token is requested for: the lifetime of the
 	// token join issued.
 	lifetime time.Duration
-	kube     kubernetes.Interface
+	kube     *hubKube
 	now      func() time.Time
 }
 
@@ -146,11 +144,17 @@ func setupTokenRotation(config *rest.Config, stateDir, cluster string, now time.
 	config = rest.CopyConfig(config)
 	config.BearerToken = ""
 	config.BearerTokenFile = path
-	kube, err := kubernetes.NewForConfig(config)
+	kube, err := newHubKube(config)
 	if err != nil {
-		return nil, nil, fmt.Errorf("creating hub client: %w", err)
+		return nil, nil, err
 	}
 	return config, &tokenRotator{path: path, cluster: cluster, claims: claims, lifetime: lifetime, kube: kube, now: time.Now}, nil
+}
+
+// createToken requests a token for the agent's own ServiceAccount that
+// lasts seconds (the API's default when nil).
+func (r *tokenRotator) createToken(ctx context.Context, seconds *int64) (*authenticationv1.TokenRequest, error) {
+	return r.kube.createToken(ctx, fleetv1alpha1.ClusterNamespace(r.cluster), fleetv1alpha1.AgentServiceAccount, seconds)
 }
 
 // run renews the token at refreshAt, retrying with jittered backoff, until
@@ -192,8 +196,7 @@ func (r *tokenRotator) refresh(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, hubRequestTimeout)
 	defer cancel()
 	seconds := int64(r.lifetime / time.Second)
-	tr, err := r.kube.CoreV1().ServiceAccounts(fleetv1alpha1.ClusterNamespace(r.cluster)).CreateToken(ctx, fleetv1alpha1.AgentServiceAccount,
-		&authenticationv1.TokenRequest{Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: &seconds}}, metav1.CreateOptions{})
+	tr, err := r.createToken(ctx, &seconds)
 	if err != nil {
 		return fmt.Errorf("requesting a token for %s: %w", agentSubject(r.cluster), err)
 	}

@@ -11,9 +11,7 @@ import (
 	"testing"
 	"time"
 
-	authenticationv1 "k8s.io/api/authentication/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/utils/ptr"
@@ -194,8 +192,7 @@ func TestTokenRotationWithinTheJoinLifetime(t *testing.T) {
 	// The agent's identity may not mint a longer token, nor one without a
 	// lifetime (the API's default is an hour). The policy takes a moment to load.
 	longer := func(seconds *int64) error {
-		_, err := r.kube.CoreV1().ServiceAccounts(fleetv1alpha1.ClusterNamespace(cluster)).CreateToken(e.ctx, fleetv1alpha1.AgentServiceAccount,
-			&authenticationv1.TokenRequest{Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: seconds}}, metav1.CreateOptions{})
+		_, err := r.createToken(e.ctx, seconds)
 		return err
 	}
 	tenYears := int64(10 * 365 * 24 * 3600)

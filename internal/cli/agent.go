@@ -6,9 +6,9 @@ import (
 	"os"
 	"runtime/debug"
 
+	"github.com/go-logr/logr"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
-	ctrl "sigs.k8s.io/controller-runtime"
 
 	"github.com/flotilla-dev/flotilla/internal/agent"
 	"github.com/flotilla-dev/flotilla/internal/version"
@@ -22,11 +22,12 @@ type agentOptions struct {
 	hubKubeconfig    string
 	memberKubeconfig string
 	driftWatch       bool
+	logs             *logSettings
 	agent.Options
 }
 
-func newAgentCommand() *cobra.Command {
-	o := &agentOptions{}
+func newAgentCommand(logs *logSettings) *cobra.Command {
+	o := &agentOptions{logs: logs}
 	cmd := &cobra.Command{
 		Use:   "agent",
 		Short: "Run the pull agent of one member cluster",
@@ -88,5 +89,9 @@ func (o *agentOptions) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	return agent.Run(ctrl.LoggerInto(ctx, ctrl.Log), hub, member, o.Options)
+	log := logr.Discard()
+	if o.logs != nil {
+		log = o.logs.log
+	}
+	return agent.Run(logr.NewContext(ctx, log), hub, member, o.Options)
 }

@@ -14,8 +14,6 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
-	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 )
 
 // Execute runs the command line and returns the process exit code.
@@ -39,19 +37,19 @@ func execute(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 }
 
 func newRootCommand() *cobra.Command {
-	logOpts := &zap.Options{Development: false}
+	logs := newLogSettings()
 	root := &cobra.Command{
 		Use:           "flotilla",
 		Short:         "Flotilla manages a fleet of Kubernetes clusters as one unit",
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRun: func(cmd *cobra.Command, _ []string) {
-			ctrl.SetLogger(zap.New(zap.UseFlagOptions(logOpts)))
+			logs.setup()
 		},
 	}
-	addLogFlags(root.PersistentFlags(), logOpts)
+	addLogFlags(root.PersistentFlags(), logs)
 
-	root.AddCommand(newVersionCommand(), newAgentCommand())
+	root.AddCommand(newVersionCommand(), newAgentCommand(logs))
 	root.AddCommand(platformCommands()...)
 	root.InitDefaultCompletionCmd() // now, so that the rule below covers it too
 	root.SetHelpCommand(newHelpCommand(root))
@@ -90,9 +88,9 @@ func newHelpCommand(root *cobra.Command) *cobra.Command {
 // addLogFlags adds -v/--log-level, the one logging flag help shows. zap's own
 // flags (--zap-log-level, --zap-encoder, …) stay accepted but hidden, for
 // whoever needs the finer settings (a hub's Deployment, say).
-func addLogFlags(flags *pflag.FlagSet, opts *zap.Options) {
+func addLogFlags(flags *pflag.FlagSet, logs *logSettings) {
 	goFlags := flag.NewFlagSet("log", flag.ContinueOnError)
-	opts.BindFlags(goFlags)
+	logs.bindFlags(goFlags)
 	flags.AddGoFlagSet(goFlags)
 	goFlags.VisitAll(func(f *flag.Flag) { _ = flags.MarkHidden(f.Name) })
 	flags.VarP(&logLevelFlag{zapLevel: flags.Lookup("zap-log-level").Value}, "log-level", "v",
