@@ -44,8 +44,8 @@ type agent struct {
 	// checker measures verification checks; nil where the agent does not
 	// (report-only, the fleet simulator's in-memory member).
 	checker *checker
-	now    func() time.Time
-	rand   func() float64
+	now     func() time.Time
+	rand    func() float64
 
 	mu    sync.Mutex
 	works map[string]*workState

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -60,7 +61,7 @@ func (a *agent) runChecks(ctx context.Context, st *workState, desired, hubWork *
 	l := checks.Look{
 		Now: now, Work: desired.Name, Revision: desired.Spec.Revision,
 		Applied: applied, AppliedAt: st.last.at,
-		Healthy: applied && plan.Healthy(outcomes(st.last.pass.resources)),
+		Healthy:  applied && plan.Healthy(outcomes(st.last.pass.resources)),
 		Instance: desired.Spec.Subject.Instance != nil, Scope: desired.Spec.Scope,
 		Checks: desired.Spec.Checks, States: rec.Checks, Jobs: rec.CheckJobs,
 	}
@@ -89,6 +90,11 @@ func (a *agent) runChecks(ctx context.Context, st *workState, desired, hubWork *
 		}
 	}
 	wg.Wait()
+	for i, r := range results {
+		if r.Measurement != nil {
+			a.metrics.checkMeasurements.WithLabelValues(strings.ToLower(string(b.Tasks[i].Kind)), strings.ToLower(string(r.Measurement.Outcome))).Inc()
+		}
+	}
 
 	e := checks.End(l, b, results)
 	if e.Changed {

@@ -174,6 +174,11 @@ func TestHTTPChecks(t *testing.T) {
 		t.Errorf("over 10 s: %d measurements of each 2-second check and %v status writes; want about 5 and one write each", measured, writes)
 	}
 
+	body := httpGet(t, "http://"+opts.MetricsAddr+"/metrics")
+	if n := metricValue(t, body, `flotilla_agent_check_measurements_total{kind="http",outcome="failed"}`); n != 1 {
+		t.Errorf("failed HTTP measurements counted: %v, want 1", n)
+	}
+
 	w2, err := e.getWork(t, cluster, w.Name)
 	mustf(t, err, "reading work")
 	if data, _ := json.Marshal(w2.Status); strings.Contains(string(data), token) {
