@@ -531,11 +531,14 @@ func (a *agent) hubWork(name string) (*fleetv1alpha1.Work, bool, error) {
 }
 
 // specHash identifies a desired state: any change to the spec but its
-// DriftExceptions re-applies. Exceptions change what drift is accepted, not
-// what is desired: the agent judges drift again instead (see exceptionsHash).
+// DriftExceptions and Checks re-applies. Exceptions change what drift is
+// accepted, not what is desired: the agent judges drift again instead (see
+// exceptionsHash). Checks change what is measured (a re-run, the next
+// wave's checks), which the next look at the Work picks up.
 func specHash(work *fleetv1alpha1.Work) string {
 	spec := work.Spec
 	spec.DriftExceptions = nil
+	spec.Checks = nil
 	return hashOf(spec)
 }
 

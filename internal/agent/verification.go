@@ -98,7 +98,7 @@ func (a *agent) runChecks(ctx context.Context, st *workState, desired, hubWork *
 
 	e := checks.End(l, b, results)
 	if e.Changed {
-		logTransitions(log, rec.Checks, e.States, desired.Spec.Checks)
+		logTransitions(log, rec.Checks, e.States)
 		rec.Checks = e.States
 		if err := a.store.save(rec); err != nil {
 			log.Error(err, "saving check states")
@@ -109,7 +109,7 @@ func (a *agent) runChecks(ctx context.Context, st *workState, desired, hubWork *
 
 // logTransitions logs each check whose verdict (without a window) changed,
 // and each measurement at V(1).
-func logTransitions(log logr.Logger, before, after []fleetv1alpha1.WorkCheckStatus, specs []fleetv1alpha1.WorkCheck) {
+func logTransitions(log logr.Logger, before, after []fleetv1alpha1.WorkCheckStatus) {
 	prev := map[string]fleetv1alpha1.WorkCheckStatus{}
 	for _, s := range before {
 		prev[s.Name] = s

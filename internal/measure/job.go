@@ -42,8 +42,11 @@ const JobTTL = time.Hour
 // name.
 func NewJob(namespace, name string, labels map[string]string, template []byte, timeout time.Duration) (*unstructured.Unstructured, error) {
 	var spec map[string]any
-	if err := json.Unmarshal(template, &spec); err != nil || spec == nil {
-		return nil, fmt.Errorf("the Job template is not a JSON object: %v", err)
+	if err := json.Unmarshal(template, &spec); err != nil {
+		return nil, fmt.Errorf("the Job template is not a JSON object: %w", err)
+	}
+	if spec == nil {
+		return nil, errors.New("the Job template is empty")
 	}
 	podSpec, ok, _ := unstructured.NestedMap(spec, "template", "spec")
 	if !ok {

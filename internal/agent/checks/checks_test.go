@@ -96,9 +96,9 @@ func TestBeginStarts(t *testing.T) {
 	}
 }
 
-// measured is the state of a check measured once at t0+at.
-func measured(c fleetv1alpha1.WorkCheck, revision string, at time.Duration, outcome verify.Outcome) fleetv1alpha1.WorkCheckStatus {
-	s := verify.Record(PolicyOf(c), verify.Start(t0), verify.Measurement{At: t0.Add(at), Outcome: outcome, Value: "v"})
+// measured is the state of a check measured once, at t0.
+func measured(c fleetv1alpha1.WorkCheck, revision string, outcome verify.Outcome) fleetv1alpha1.WorkCheckStatus {
+	s := verify.Record(PolicyOf(c), verify.Start(t0), verify.Measurement{At: t0, Outcome: outcome, Value: "v"})
 	return fleetv1alpha1.WorkCheckStatus{Name: c.Name, Run: c.Run, Revision: revision, CheckState: toAPI(s)}
 }
 
@@ -114,14 +114,14 @@ func TestBeginDueAndFresh(t *testing.T) {
 		fresh    bool
 		noStates bool
 	}{
-		{name: "measured, not due", check: web, state: measured(web, "rev-1", 0, verify.Passed), now: 5 * time.Second},
-		{name: "due", check: web, state: measured(web, "rev-1", 0, verify.Passed), now: 10 * time.Second, due: true},
-		{name: "due within the slack", check: web, state: measured(web, "rev-1", 0, verify.Passed), now: 9*time.Second + 100*time.Millisecond, due: true},
-		{name: "failed sticks: never due", check: web, state: measured(web, "rev-1", 0, verify.Failed), now: time.Hour},
+		{name: "measured, not due", check: web, state: measured(web, "rev-1", verify.Passed), now: 5 * time.Second},
+		{name: "due", check: web, state: measured(web, "rev-1", verify.Passed), now: 10 * time.Second, due: true},
+		{name: "due within the slack", check: web, state: measured(web, "rev-1", verify.Passed), now: 9*time.Second + 100*time.Millisecond, due: true},
+		{name: "failed sticks: never due", check: web, state: measured(web, "rev-1", verify.Failed), now: time.Hour},
 		{name: "a re-run starts afresh", check: func() fleetv1alpha1.WorkCheck { c := web; c.Run = 1; return c }(),
-			state: measured(web, "rev-1", 0, verify.Failed), now: time.Hour, due: true, fresh: true},
-		{name: "a new revision starts afresh", check: web, state: measured(web, "rev-0", 0, verify.Failed), now: time.Hour, due: true, fresh: true},
-		{name: "a check no longer listed is dropped", state: measured(web, "rev-1", 0, verify.Passed), now: time.Hour, noStates: true},
+			state: measured(web, "rev-1", verify.Failed), now: time.Hour, due: true, fresh: true},
+		{name: "a new revision starts afresh", check: web, state: measured(web, "rev-0", verify.Failed), now: time.Hour, due: true, fresh: true},
+		{name: "a check no longer listed is dropped", state: measured(web, "rev-1", verify.Passed), now: time.Hour, noStates: true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			l := look(tc.now)

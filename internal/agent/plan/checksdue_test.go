@@ -22,9 +22,7 @@ func TestEndLooksWhenACheckIsDue(t *testing.T) {
 	} {
 		l := Look{Now: now, Resync: 5 * time.Minute, Jitter: 0.5, Known: true, OnHub: true, InformerSynced: true,
 			Desired: Identity{UID: "u", Generation: 1, SpecHash: "h"}, Last: settled}
-		switch {
-		case tc.checksDue == -1:
-		default:
+		if tc.checksDue != -1 {
 			l.ChecksDue = now.Add(tc.checksDue)
 		}
 		start := Begin(State{AppliedHash: "h", NextCheck: now.Add(5 * time.Minute)}, l)
