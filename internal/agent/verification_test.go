@@ -361,3 +361,42 @@ func TestMetricCheckAgainstARealPrometheus(t *testing.T) {
 		t.Errorf("error-rate: %s; want the measured rate", describeAny(got))
 	}
 }
+
+// The agent keeps measuring while the hub is away, and reports what it
+// measured when the hub is back.
+func TestChecksAreMeasuredWhileTheHubIsDown(t *testing.T) {
+	e := newEnv(t)
+	const cluster = "checks-offline"
+	var served atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		served.Add(1)
+		_, _ = w.Write([]byte("ok"))
+	}))
+	t.Cleanup(srv.Close)
+	e.startAgent(t, e.join(t, cluster), testOptions(t, cluster))
+	w := work(cluster, "edge", configMapObj("default", "checks-offline-edge", map[string]string{"k": "v"}))
+	w.Spec.Checks = []fleetv1alpha1.WorkCheck{workCheck("healthz", time.Second, httpCheck(srv.URL, "result.code == 200"))}
+	mustf(t, e.hubClient.Create(e.ctx, w), "creating work")
+	before := e.waitCheck(t, cluster, w.Name, "healthz", time.Minute, "measured", func(s fleetv1alpha1.WorkCheckStatus) bool {
+		return s.Measurements >= 1
+	})
+
+	e.hub.StopAPIServer()
+	restarted := false
+	t.Cleanup(func() {
+		if !restarted {
+			_ = e.hub.StartAPIServer(context.Background())
+		}
+	})
+	n := served.Load()
+	time.Sleep(6 * time.Second)
+	during := served.Load() - n
+	mustf(t, e.hub.StartAPIServer(e.ctx), "restarting the hub's API server")
+	restarted = true
+	if during < 3 {
+		t.Errorf("%d measurements in 6 s without the hub; want one a second", during)
+	}
+	e.waitCheck(t, cluster, w.Name, "healthz", time.Minute, "reported after the outage", func(s fleetv1alpha1.WorkCheckStatus) bool {
+		return s.Measurements >= before.Measurements+int32(during) && s.Failures == 0 && s.Inconclusives == 0
+	})
+}
