@@ -20,7 +20,10 @@ import (
 // on (optimistic locking): a list such as conditions is replaced whole by a
 // merge patch, so a write from a stale cache would undo another writer's
 // condition (git delivery's Delivered on a Cluster); instead it is refused
-// with a conflict and the reconcile runs again on fresh state.
+// with a conflict and the reconcile runs again on fresh state. The Rollout
+// controller's admissions (status.waves[].admitted) are written this way too:
+// a plan from a stale Rollout is made again, never written over a newer one.
+// It is the hub's one way to write status (docs/development.md).
 func PatchStatus[T client.Object](ctx context.Context, c client.Client, obj T, update func(T)) error {
 	base, ok := obj.DeepCopyObject().(T)
 	if !ok {

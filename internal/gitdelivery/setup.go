@@ -15,7 +15,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
-	"sigs.k8s.io/controller-runtime/pkg/manager"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
@@ -33,7 +32,7 @@ const (
 // Options configure git delivery.
 type Options struct {
 	// Dir holds the clones; empty means a new temporary directory, removed
-	// when the manager stops.
+	// when the manager stops (on every replica: a standby made one too).
 	Dir string
 	// BatchWindow is how long a Work change waits for others on the same
 	// cluster before the cluster is published: every change in the window
@@ -69,10 +68,7 @@ func SetupWithManager(mgr ctrl.Manager, opts Options) error {
 			return fmt.Errorf("creating the git clones' directory: %w", err)
 		}
 		dir = tmp
-		if err := mgr.Add(manager.RunnableFunc(func(ctx context.Context) error {
-			<-ctx.Done()
-			return os.RemoveAll(tmp)
-		})); err != nil {
+		if err := mgr.Add(removeOnStop{dir: tmp}); err != nil {
 			return fmt.Errorf("adding the clones' cleanup: %w", err)
 		}
 	} else if err := os.MkdirAll(dir, 0o700); err != nil {
@@ -99,6 +95,22 @@ func SetupWithManager(mgr ctrl.Manager, opts Options) error {
 		WithOptions(controller.Options{MaxConcurrentReconciles: opts.Workers}).
 		Complete(r)
 }
+
+// removeOnStop removes the clones' directory when the manager stops. It
+// runs on every hub replica, leader or not, since each made its own; it
+// writes nothing but the local disk. Everything that writes (the pushes,
+// the Cluster's and the Works' status) is the controller's, which runs on
+// the leader only, like every controller (TestOnlyTheLeaderWrites).
+type removeOnStop struct{ dir string }
+
+// Start implements manager.Runnable.
+func (r removeOnStop) Start(ctx context.Context) error {
+	<-ctx.Done()
+	return os.RemoveAll(r.dir)
+}
+
+// NeedLeaderElection implements manager.LeaderElectionRunnable: false.
+func (removeOnStop) NeedLeaderElection() bool { return false }
 
 func isGit(o client.Object) bool {
 	c, ok := o.(*fleetv1alpha1.Cluster)

@@ -127,11 +127,6 @@ func TestEveryKindSettlesCurrent(t *testing.T) {
 	// noStatusWriter are the kinds whose status no controller writes (it is
 	// reserved): kstatus finds them Current with no conditions.
 	noStatusWriter := map[string]bool{"RolloutStrategy": true}
-	// noConditionGeneration are the kinds whose conditions carry no
-	// observedGeneration yet (status.observedGeneration only, which kstatus
-	// checks): the Rollout engine keeps what the controller stamped, and the
-	// controller stamps none.
-	noConditionGeneration := map[string]bool{"Rollout": true}
 
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer cancel()
@@ -159,7 +154,7 @@ func TestEveryKindSettlesCurrent(t *testing.T) {
 					ready := readyCondition(u)
 					ok := res.Status == kstatus.CurrentStatus &&
 						(noStatusWriter[name] || ready != nil && ready.Status == metav1.ConditionTrue &&
-							(ready.ObservedGeneration == u.GetGeneration() || noConditionGeneration[name]))
+							ready.ObservedGeneration == u.GetGeneration())
 					settled = settled && ok
 					out = append(out, fmt.Sprintf("%s: %s (%s); Ready %+v", client.ObjectKeyFromObject(u), res.Status, res.Message, ready))
 				}
@@ -167,6 +162,117 @@ func TestEveryKindSettlesCurrent(t *testing.T) {
 			})
 		})
 	}
+}
+
+// Every way a Rollout ends is settled for kstatus, never InProgress for
+// ever: Current (Ready True for its generation) when it did what was asked
+// of it, Failed (Stalled) when its change failed (docs/rollouts.md,
+// "Conditions"). So too once its spec is edited after the end, and for a
+// Rollout that ended before its end was settled (all three False, no
+// generation on its conditions: written here as an earlier hub left it).
+func TestEndedRolloutsSettle(t *testing.T) {
+	promisetest.StartHub(t, hubCP.RESTConfig, hub.Options{})
+	e := promisetest.NewEnv(t, hubCP.RESTConfig)
+	e.Create(promisetest.ConfigMapPromise("endeddb", "ended.example.com", "EndedDB"))
+	rev := e.PromiseReady("endeddb")
+
+	rollout := func(name string, change func(*fleetv1alpha1.RolloutSpec)) *fleetv1alpha1.Rollout {
+		ro := &fleetv1alpha1.Rollout{
+			ObjectMeta: metav1.ObjectMeta{Namespace: fleetv1alpha1.PlatformNamespace, Name: name},
+			Spec: fleetv1alpha1.RolloutSpec{Subject: fleetv1alpha1.RolloutSubject{Promise: "endeddb"},
+				FromRevision: "endeddb-earlier", TargetRevision: rev},
+		}
+		if change != nil {
+			change(&ro.Spec)
+		}
+		e.Create(ro)
+		return ro
+	}
+	// Ended as an earlier hub left it: the phase, the three False.
+	endedBefore := func(ro *fleetv1alpha1.Rollout, phase fleetv1alpha1.RolloutPhase, change func(*fleetv1alpha1.RolloutStatus)) {
+		promisetest.Eventually(t, time.Minute, ro.Name+" ended", func() (bool, string) {
+			if err := e.C.Get(e.Ctx, client.ObjectKeyFromObject(ro), ro); err != nil {
+				return false, err.Error()
+			}
+			at := metav1.NewTime(time.Now().Truncate(time.Second))
+			ro.Status = fleetv1alpha1.RolloutStatus{Phase: phase, ObservedGeneration: ro.Generation}
+			for _, typ := range []string{fleetv1alpha1.ConditionReady, fleetv1alpha1.ConditionReconciling, fleetv1alpha1.ConditionStalled} {
+				ro.Status.Conditions = append(ro.Status.Conditions, metav1.Condition{Type: typ, Status: metav1.ConditionFalse,
+					Reason: string(phase), Message: "ended", LastTransitionTime: at})
+			}
+			if change != nil {
+				change(&ro.Status)
+			}
+			if err := e.C.Status().Update(e.Ctx, ro); err != nil {
+				return false, err.Error() // the controller wrote in between: again
+			}
+			return true, ""
+		})
+	}
+
+	want := map[string]kstatus.Status{}
+	// Aborted by the hub itself: asked at the start.
+	rollout("endeddb-aborted", func(s *fleetv1alpha1.RolloutSpec) { s.DesiredState = fleetv1alpha1.RolloutAborted })
+	want["endeddb-aborted"] = kstatus.CurrentStatus
+	endedBefore(rollout("endeddb-superseded", nil), fleetv1alpha1.RolloutPhaseSuperseded,
+		func(st *fleetv1alpha1.RolloutStatus) { st.SupersededBy = "endeddb-newer" })
+	want["endeddb-superseded"] = kstatus.CurrentStatus
+	endedBefore(rollout("endeddb-requested", func(s *fleetv1alpha1.RolloutSpec) { s.Rollback = &fleetv1alpha1.RollbackRequest{} }),
+		fleetv1alpha1.RolloutPhaseRolledBack, nil)
+	want["endeddb-requested"] = kstatus.CurrentStatus
+	endedBefore(rollout("endeddb-frozen", nil), fleetv1alpha1.RolloutPhaseRolledBack,
+		func(st *fleetv1alpha1.RolloutStatus) {
+			st.Freeze = &fleetv1alpha1.RolloutFreezeStatus{RolledBackBy: "incident"}
+		})
+	want["endeddb-frozen"] = kstatus.CurrentStatus
+	endedBefore(rollout("endeddb-failed-back", nil), fleetv1alpha1.RolloutPhaseRolledBack, nil)
+	want["endeddb-failed-back"] = kstatus.FailedStatus
+
+	settled := func(what string) {
+		t.Helper()
+		promisetest.Eventually(t, time.Minute, "ended Rollouts settled "+what, func() (bool, string) {
+			var out []string
+			ok := true
+			for _, name := range slices.Sorted(maps.Keys(want)) {
+				u := &unstructured.Unstructured{}
+				u.SetGroupVersionKind(fleetv1alpha1.GroupVersion.WithKind("Rollout"))
+				if err := e.C.Get(e.Ctx, client.ObjectKey{Namespace: fleetv1alpha1.PlatformNamespace, Name: name}, u); err != nil {
+					return false, err.Error()
+				}
+				res, err := kstatus.Compute(u)
+				if err != nil {
+					return false, err.Error()
+				}
+				ready := readyCondition(u)
+				phase, _, _ := unstructured.NestedString(u.Object, "status", "phase")
+				good := phase != "" && res.Status == want[name] && ready != nil && ready.ObservedGeneration == u.GetGeneration() &&
+					(ready.Status == metav1.ConditionTrue) == (want[name] == kstatus.CurrentStatus)
+				ok = ok && good
+				out = append(out, fmt.Sprintf("%s %s: %s, want %s (%s); Ready %+v", name, phase, res.Status, want[name], res.Message, ready))
+			}
+			return ok, strings.Join(out, "\n")
+		})
+	}
+	settled("at the end")
+
+	// A spec edited after the end: the status observes the new generation,
+	// and nothing else changes.
+	for name := range want {
+		ro := &fleetv1alpha1.Rollout{}
+		if err := e.C.Get(e.Ctx, client.ObjectKey{Namespace: fleetv1alpha1.PlatformNamespace, Name: name}, ro); err != nil {
+			t.Fatal(err)
+		}
+		base := ro.DeepCopy()
+		ro.Spec.Approvals = append(ro.Spec.Approvals, fleetv1alpha1.Approval{Wave: "late",
+			ChangeRecord: fleetv1alpha1.ChangeRecord{By: "alice", At: &metav1.Time{Time: time.Now().Truncate(time.Second)}}})
+		if err := e.C.Patch(e.Ctx, ro, client.MergeFrom(base)); err != nil {
+			t.Fatal(err)
+		}
+		if ro.Generation == base.Generation {
+			t.Fatalf("%s: the edit made no new generation", name)
+		}
+	}
+	settled("after an edit")
 }
 
 // readyCondition is the object's Ready condition, or nil.

@@ -2,7 +2,6 @@ package hub
 
 import (
 	"context"
-	"os"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -15,7 +14,7 @@ import (
 //     /readyz (a standby is ready: readiness is not leadership), /metrics
 //     (metrics.Server), controller-runtime's own metrics, including
 //     leader_election_master_status; the removal of its own temporary
-//     directories when it stops (removeOnStop);
+//     directory of git clones when it stops (gitdelivery's);
 //   - the leader only: every controller (they write), the gauges computed
 //     from the cache (the fleet's and the Promises', through leaderOnly, so
 //     that sums over replicas stay right), the counters the controllers
@@ -53,16 +52,3 @@ func (l leading) Start(ctx context.Context) error {
 	<-ctx.Done()
 	return nil
 }
-
-// removeOnStop removes a directory of this process when the manager stops,
-// on every replica: each made its own, leader or not.
-type removeOnStop struct{ dir string }
-
-// Start implements manager.Runnable.
-func (r removeOnStop) Start(ctx context.Context) error {
-	<-ctx.Done()
-	return os.RemoveAll(r.dir)
-}
-
-// NeedLeaderElection implements manager.LeaderElectionRunnable: false.
-func (removeOnStop) NeedLeaderElection() bool { return false }

@@ -1,13 +1,9 @@
 package hub
 
 import (
-	"context"
-	"os"
 	"strings"
 	"testing"
 	"time"
-
-	"sigs.k8s.io/controller-runtime/pkg/manager"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
@@ -64,23 +60,5 @@ func TestLeaderElectionTimings(t *testing.T) {
 				t.Errorf("got %s/%s/%s (%v), want %s/%s/%s", lease, renew, retry, err, tc.lease, tc.renew, tc.retry)
 			}
 		})
-	}
-}
-
-// The hub's temporary directories are removed when it stops, on a standby
-// too: the Runnable does not wait for leadership.
-func TestRemoveOnStopRunsOnEveryReplica(t *testing.T) {
-	dir := t.TempDir()
-	var r manager.Runnable = removeOnStop{dir: dir}
-	if le, ok := r.(manager.LeaderElectionRunnable); !ok || le.NeedLeaderElection() {
-		t.Fatal("removeOnStop waits for leadership: a standby would never remove its directory")
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	if err := r.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(dir); !os.IsNotExist(err) {
-		t.Errorf("%s still there: %v", dir, err)
 	}
 }

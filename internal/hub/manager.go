@@ -4,7 +4,6 @@ package hub
 import (
 	"context"
 	"fmt"
-	"os"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -331,19 +330,10 @@ func NewManager(ctx context.Context, config *rest.Config, opts Options) (ctrl.Ma
 	if err := override.SetupWithManager(ctx, mgr); err != nil {
 		return nil, fmt.Errorf("setting up the Override controller: %w", err)
 	}
-	git := opts.GitDelivery
-	if git.Dir == "" {
-		// The hub makes the clones' directory itself: gitdelivery would
-		// remove its own from a Runnable that needs leader election, which
-		// never runs on a standby, and every replica makes one.
-		if git.Dir, err = os.MkdirTemp("", "flotilla-git-"); err != nil {
-			return nil, fmt.Errorf("creating the git clones' directory: %w", err)
-		}
-		if err := mgr.Add(removeOnStop{dir: git.Dir}); err != nil {
-			return nil, fmt.Errorf("adding the clones' cleanup: %w", err)
-		}
-	}
-	if err := gitdelivery.SetupWithManager(mgr, git); err != nil {
+	// Git delivery writes (pushes, status) from its controller, on the
+	// leader only; its clones' temporary directory, made on every replica,
+	// is removed on every replica when it stops.
+	if err := gitdelivery.SetupWithManager(mgr, opts.GitDelivery); err != nil {
 		return nil, fmt.Errorf("setting up git delivery: %w", err)
 	}
 	return mgr, nil

@@ -26,6 +26,7 @@ type Blocked struct {
 func PlanBlocked(in Input, b Blocked) Decision {
 	p := newPlanner(in, nil)
 	if p.st.Phase.IsTerminal() {
+		p.settleEnded()
 		return p.decision()
 	}
 	p.finishBlocked(p.blockedOutcome(b, "blocked: "+b.Message))

@@ -23,6 +23,7 @@ func Plan(in Input) (Decision, error) {
 	}
 	p := newPlanner(in, obs)
 	if p.st.Phase.IsTerminal() {
+		p.settleEnded()
 		return p.decision(), nil
 	}
 	starting := len(p.st.Waves) == 0
@@ -347,6 +348,7 @@ func (p *planner) stopWaves(rollback bool) {
 
 // decision assembles the result.
 func (p *planner) decision() Decision {
+	p.st.ObservedGeneration = p.in.Generation
 	d := Decision{Status: *p.st, Admit: p.admit, Events: p.events}
 	if !p.wakeAt.IsZero() && !p.st.Phase.IsTerminal() {
 		d.RequeueAfter = p.wakeAt.Sub(p.now)

@@ -1055,16 +1055,30 @@ func TestConditionsPerPhase(t *testing.T) {
 	}
 }
 
-func TestObservedGenerationOfConditionsIsKept(t *testing.T) {
+// Every condition says which generation it observed (kstatus and `kubectl
+// wait` compare it), as does status.observedGeneration: the one Plan was
+// given, also when nothing else changes.
+func TestConditionsObserveTheGeneration(t *testing.T) {
 	f := newFixture(t, strategy(wave("general", catchAll)), clusters("m", 1)...)
+	f.in.Generation = 3
 	f.plan()
-	for i := range f.in.Status.Conditions {
-		f.in.Status.Conditions[i].ObservedGeneration = 7
-	}
-	f.at(time.Minute).healthyAll().plan()
-	for _, c := range f.d.Status.Conditions {
-		if c.ObservedGeneration != 7 {
-			t.Fatalf("condition %s observedGeneration %d, want the controller's 7", c.Type, c.ObservedGeneration)
+	want := func(gen int64) {
+		t.Helper()
+		if f.d.Status.ObservedGeneration != gen {
+			t.Fatalf("status.observedGeneration %d, want %d", f.d.Status.ObservedGeneration, gen)
 		}
+		for _, c := range f.d.Status.Conditions {
+			if c.ObservedGeneration != gen {
+				t.Fatalf("condition %s observedGeneration %d, want %d", c.Type, c.ObservedGeneration, gen)
+			}
+		}
+	}
+	want(3)
+	ready := *f.condition(fleetv1alpha1.ConditionReconciling)
+	f.in.Generation = 4 // an edit that changes nothing the plan decides
+	f.at(time.Minute).plan()
+	want(4)
+	if c := f.condition(fleetv1alpha1.ConditionReconciling); !c.LastTransitionTime.Equal(&ready.LastTransitionTime) {
+		t.Fatalf("a new generation moved the transition time: %v, was %v", c.LastTransitionTime, ready.LastTransitionTime)
 	}
 }

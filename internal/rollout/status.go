@@ -5,7 +5,6 @@ import (
 	"slices"
 
 	"k8s.io/apimachinery/pkg/api/meta"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
 )
@@ -117,7 +116,13 @@ func boundFailures(fs []fleetv1alpha1.ClusterFailure) []fleetv1alpha1.ClusterFai
 }
 
 // phaseConditions are the kstatus conditions of each phase: whether it is
-// Ready, Reconciling or Stalled (needs a person).
+// Ready, Reconciling or Stalled (needs a person). A Rollout that ended is
+// Ready (kstatus: Current) when it did what was asked of it: it succeeded,
+// was aborted, rolled back on request (spec.rollback, a Rollback freeze), or
+// was superseded by a newer Rollout that carries the subject on; it is
+// Stalled (Failed) when its change failed: Failed, or RolledBack because
+// the failure budget was exceeded (rolledBackOnFailure), which a person
+// follows up with a fixed change.
 var phaseConditions = map[fleetv1alpha1.RolloutPhase]struct{ ready, reconciling, stalled bool }{
 	fleetv1alpha1.RolloutPhaseProgressing:        {reconciling: true},
 	fleetv1alpha1.RolloutPhaseBaking:             {reconciling: true},
@@ -127,9 +132,9 @@ var phaseConditions = map[fleetv1alpha1.RolloutPhase]struct{ ready, reconciling,
 	fleetv1alpha1.RolloutPhaseHalted:             {stalled: true},
 	fleetv1alpha1.RolloutPhaseFailed:             {stalled: true},
 	fleetv1alpha1.RolloutPhaseSucceeded:          {ready: true},
-	fleetv1alpha1.RolloutPhaseRolledBack:         {},
-	fleetv1alpha1.RolloutPhaseAborted:            {},
-	fleetv1alpha1.RolloutPhaseSuperseded:         {},
+	fleetv1alpha1.RolloutPhaseRolledBack:         {ready: true},
+	fleetv1alpha1.RolloutPhaseAborted:            {ready: true},
+	fleetv1alpha1.RolloutPhaseSuperseded:         {ready: true},
 }
 
 // setConditions sets Ready, Reconciling and Stalled from the phase, and the
@@ -154,6 +159,10 @@ func (p *planner) setConditions(o outcome) {
 	case fleetv1alpha1.RolloutPhaseSucceeded:
 		if p.degraded() {
 			reason = fleetv1alpha1.ReasonSucceededWithFailures
+		}
+	case fleetv1alpha1.RolloutPhaseRolledBack:
+		if p.rolledBackOnFailure() {
+			pc.ready, pc.stalled = false, true
 		}
 	}
 	if b := o.blocked; b != nil {
@@ -231,17 +240,37 @@ func (p *planner) setApproved() {
 		"wave "+w.st.Name+" waits for an approval")
 }
 
-// setCondition sets one condition at now, keeping the observedGeneration the
-// controller stamped.
+// rolledBackOnFailure reports whether a RolledBack Rollout was rolled back
+// because its failure budget was exceeded, rather than on a person's
+// request (spec.rollback) or by a Rollback freeze.
+func (p *planner) rolledBackOnFailure() bool {
+	return p.in.Spec.Rollback == nil && p.st.RolledBackBy() == ""
+}
+
+// Ended is the decision for a Rollout whose phase is terminal, from its
+// spec and status alone (what it moved may be gone): it acts no more, and
+// its status only follows the generation, with the conditions of its
+// outcome. Plan and PlanBlocked decide the same for such a Rollout.
+func Ended(in Input) Decision {
+	p := newPlanner(in, nil)
+	p.settleEnded()
+	return p.decision()
+}
+
+// settleEnded keeps the conditions of a Rollout that ended true to the
+// current generation: it acts no more, so a spec edited after the end
+// changes nothing but the generation its status observed. The reason and
+// message stay those it ended with (Failed's reason names why).
+func (p *planner) settleEnded() {
+	o := outcome{phase: p.st.Phase}
+	if c := meta.FindStatusCondition(p.prev.Conditions, fleetv1alpha1.ConditionReady); c != nil {
+		o.reason, o.message = c.Reason, c.Message
+	}
+	p.setConditions(o)
+}
+
+// setCondition sets one condition at now, for the Rollout's generation.
+// Messages carry the state (counts, the wave): refreshed every plan.
 func (p *planner) setCondition(typ string, ok bool, reason, message string) {
-	status := metav1.ConditionFalse
-	if ok {
-		status = metav1.ConditionTrue
-	}
-	c := metav1.Condition{Type: typ, Status: status, Reason: reason, Message: message}
-	if old := meta.FindStatusCondition(p.st.Conditions, typ); old != nil {
-		c.ObservedGeneration = old.ObservedGeneration
-	}
-	// Messages carry the state (counts, the wave): refreshed every plan.
-	fleetv1alpha1.SetCondition(&p.st.Conditions, c, p.now)
+	fleetv1alpha1.NewConditionSetter(&p.st.Conditions, p.in.Generation, p.now).SetBool(typ, ok, reason, message)
 }

@@ -27,6 +27,9 @@ const (
 type Input struct {
 	// Now is the time of this reconcile; Plan never reads the clock.
 	Now time.Time
+	// Generation is the Rollout's metadata.generation: the status and each
+	// condition Plan writes say they observed it (kstatus reads both).
+	Generation int64
 	// Strategy is the resolved strategy (spec.strategy, spec.strategyRef or the Promise's).
 	Strategy fleetv1alpha1.RolloutStrategySpec
 	// Spec is the Rollout's spec: revisions, update policy, desired state,
@@ -136,9 +139,9 @@ type FreezeObservation struct {
 
 // Decision is what Plan wants done.
 type Decision struct {
-	// Status is the Rollout's next status. The controller stamps
-	// observedGeneration and writes it; its waves' admitted fields hold
-	// the admissions (Admit among them), so that write executes them.
+	// Status is the Rollout's next status, observing Input.Generation. The
+	// controller writes it; its waves' admitted fields hold the admissions
+	// (Admit among them), so that write executes them.
 	Status fleetv1alpha1.RolloutStatus
 	// Admit lists clusters whose Work must render another revision now,
 	// for Events, metrics and traces: the status holds them too. A

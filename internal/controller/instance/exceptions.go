@@ -3,114 +3,25 @@ package instance
 import (
 	"context"
 	"fmt"
-	"slices"
-	"strings"
 	"time"
 
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
-	"github.com/flotilla-dev/flotilla/internal/drift"
-	"github.com/flotilla-dev/flotilla/internal/placement"
+	"github.com/flotilla-dev/flotilla/internal/instanceplan"
 )
 
-// maxWorkExceptions is the Work API's bound on spec.driftExceptions.
-const maxWorkExceptions = 16
-
 // driftExceptions lists the DriftExceptions that may excuse drift on key's
-// Works: those in the instance's namespace and in the platform namespace
-// (which may excuse any instance, and alone the fleet resources). Only
-// exceptions in force at now, not being deleted, are returned.
+// Works at now (instanceplan.InForce), from the namespaces
+// instanceplan.ExceptionNamespaces names.
 func (r *Reconciler) driftExceptions(ctx context.Context, key Key, now time.Time) ([]fleetv1alpha1.DriftException, error) {
-	namespaces := []string{fleetv1alpha1.PlatformNamespace}
-	if !key.IsFleet() && key.Namespace != fleetv1alpha1.PlatformNamespace {
-		namespaces = append(namespaces, key.Namespace)
-	}
-	var out []fleetv1alpha1.DriftException
-	for _, ns := range namespaces {
+	var all []fleetv1alpha1.DriftException
+	for _, ns := range instanceplan.ExceptionNamespaces(key.plan()) {
 		list := &fleetv1alpha1.DriftExceptionList{}
 		if err := r.Client.List(ctx, list, client.InNamespace(ns), client.UnsafeDisableDeepCopy); err != nil {
 			return nil, fmt.Errorf("listing drift exceptions in %s: %w", ns, err)
 		}
-		for i := range list.Items {
-			e := &list.Items[i]
-			if e.DeletionTimestamp.IsZero() && now.Before(e.Spec.ExpiresAt.Time) {
-				out = append(out, *e)
-			}
-		}
+		all = append(all, list.Items...)
 	}
-	return out, nil
-}
-
-// workExceptions picks, from excs (see driftExceptions), those for one Work:
-// whose clusterSelector matches cluster and one of whose resource selectors
-// matches one of the Work's manifests. They are sorted by namespace/name and
-// bounded by the Work API; the same input always gives the same list, so
-// Works are not rewritten for nothing.
-func workExceptions(view *placement.View, cluster string, manifests []*unstructured.Unstructured, excs []fleetv1alpha1.DriftException) []fleetv1alpha1.WorkDriftException {
-	if len(excs) == 0 {
-		return nil
-	}
-	c, ok := view.Cluster(cluster)
-	if !ok {
-		return nil
-	}
-	var out []fleetv1alpha1.WorkDriftException
-	for i := range excs {
-		e := &excs[i]
-		m, err := view.Compile(&e.Spec.ClusterSelector)
-		if err != nil || !m.Matches(c) || !selectsManifest(e.Spec.Resources, manifests) {
-			continue
-		}
-		out = append(out, fleetv1alpha1.WorkDriftException{
-			Name:      e.Namespace + "/" + e.Name,
-			Resources: slices.Clone(e.Spec.Resources),
-			Paths:     slices.Clone(e.Spec.Paths),
-			ExpiresAt: e.Spec.ExpiresAt,
-		})
-	}
-	slices.SortFunc(out, func(a, b fleetv1alpha1.WorkDriftException) int { return strings.Compare(a.Name, b.Name) })
-	if len(out) > maxWorkExceptions {
-		out = out[:maxWorkExceptions]
-	}
-	return out
-}
-
-// selectsManifest reports whether a selector matches a manifest. A manifest
-// without a namespace matches any selector namespace: the agent settles its
-// namespace by the kind's scope, and matches exactly.
-func selectsManifest(sels []fleetv1alpha1.ResourceSelector, manifests []*unstructured.Unstructured) bool {
-	for _, m := range manifests {
-		gv, err := schema.ParseGroupVersion(m.GetAPIVersion())
-		if err != nil {
-			continue
-		}
-		r := drift.Resource{Group: gv.Group, Kind: m.GetKind(), Namespace: m.GetNamespace(), Name: m.GetName()}
-		for _, sel := range sels {
-			res := r
-			if res.Namespace == "" {
-				res.Namespace = sel.Namespace
-			}
-			if drift.SelectorMatches(sel, res) {
-				return true
-			}
-		}
-	}
-	return false
-}
-
-// nextExpiry is the earliest expiresAt among the exceptions of works, zero
-// when none: the subject is rendered again then, to drop expired ones.
-func nextExpiry(works map[string]*fleetv1alpha1.Work) time.Time {
-	var next time.Time
-	for _, w := range works {
-		for _, e := range w.Spec.DriftExceptions {
-			if t := e.ExpiresAt.Time; next.IsZero() || t.Before(next) {
-				next = t
-			}
-		}
-	}
-	return next
+	return instanceplan.InForce(key.plan(), all, now), nil
 }

@@ -23,7 +23,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
@@ -38,30 +37,39 @@ import (
 	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
 	"github.com/flotilla-dev/flotilla/internal/controller"
 	"github.com/flotilla-dev/flotilla/internal/controller/promise"
+	"github.com/flotilla-dev/flotilla/internal/instanceplan"
 	"github.com/flotilla-dev/flotilla/internal/metrics"
 	"github.com/flotilla-dev/flotilla/internal/placement"
 	"github.com/flotilla-dev/flotilla/internal/render"
 	"github.com/flotilla-dev/flotilla/internal/scope"
 )
 
-// Key identifies what the controller renders: an instance of a Promise, or,
-// with Namespace and Name empty, the Promise's fleet resources.
+// Key identifies what the controller renders: an instance of a Promise
+// (instanceKey), or, with Namespace and Name empty, the Promise's fleet
+// resources (fleetKey). It is the work queue's key, hence a plain value.
 type Key struct {
 	Promise   string
 	Namespace string
 	Name      string
 }
 
+// fleetKey is the key of promise's fleet resources.
+func fleetKey(promise string) Key { return Key{Promise: promise} }
+
+// instanceKey is the key of instance namespace/name of promise.
+func instanceKey(promise, namespace, name string) Key {
+	return Key{Promise: promise, Namespace: namespace, Name: name}
+}
+
 // IsFleet reports whether k is a Promise's fleet resources.
 func (k Key) IsFleet() bool { return k.Name == "" }
 
-// Subject is the Work subject k renders.
-func (k Key) Subject() fleetv1alpha1.WorkSubject {
-	s := fleetv1alpha1.WorkSubject{Promise: k.Promise}
-	if !k.IsFleet() {
-		s.Instance = &fleetv1alpha1.InstanceReference{Namespace: k.Namespace, Name: k.Name}
+// plan is the subject k renders, as the planner names it.
+func (k Key) plan() instanceplan.Subject {
+	if k.IsFleet() {
+		return instanceplan.FleetSubject(k.Promise)
 	}
-	return s
+	return instanceplan.InstanceSubject(k.Promise, k.Namespace, k.Name)
 }
 
 func (k Key) String() string {
@@ -104,21 +112,6 @@ type Reconciler struct {
 // statusDelay is how long an instance's status report waits after its Works
 // were written (see Reconcile).
 const statusDelay = 100 * time.Millisecond
-
-// sameConditions reports whether two condition lists agree on every type's
-// status and reason.
-func sameConditions(a, b []metav1.Condition) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for _, c := range a {
-		d := meta.FindStatusCondition(b, c.Type)
-		if d == nil || d.Status != c.Status || d.Reason != c.Reason {
-			return false
-		}
-	}
-	return true
-}
 
 // Reconcile implements reconcile.TypedReconciler.
 func (r *Reconciler) Reconcile(ctx context.Context, key Key) (ctrl.Result, error) {
@@ -178,8 +171,8 @@ func (r *Reconciler) Reconcile(ctx context.Context, key Key) (ctrl.Result, error
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	status := newStatus(old, inst.GetGeneration(), o, r.Clock.Now())
-	if o.wrote > 0 && sameConditions(old.Conditions, status.Conditions) {
+	status := instanceplan.Status(old, inst.GetGeneration(), o.report, r.Clock.Now())
+	if o.wrote > 0 && instanceplan.SameConditions(old.Conditions, status.Conditions) {
 		// Works change what runs on members; the status only reports. When a
 		// change fans out to many instances, write every Work first: report
 		// a little later, at low priority (once; the next reconcile writes it).
@@ -204,66 +197,128 @@ func (r *Reconciler) Reconcile(ctx context.Context, key Key) (ctrl.Result, error
 	return result, nil
 }
 
-// reconcileInstance places and renders an instance, writes its Works and
-// returns what the status is made from.
-func (r *Reconciler) reconcileInstance(ctx context.Context, key Key, p *fleetv1alpha1.Promise, inst *unstructured.Unstructured) (observation, error) {
-	o := observation{renderErrors: map[string]error{}}
-	latest := p.Status.LatestRevision
-	existing, err := r.works(ctx, key)
+// outcome is what one reconcile of an instance did: the Report its status
+// is made from, and what the controller itself keeps.
+type outcome struct {
+	report instanceplan.Report
+	// wrote is how many Works this reconcile created or updated.
+	wrote int
+	// nextExpiry is when the first DriftException in the Works expires; zero: none.
+	nextExpiry time.Time
+	// rendered is what this reconcile rendered, by cluster.
+	rendered renderMemo
+}
+
+// reconcileInstance is one pass of observe → plan → execute over an
+// instance: observe what the decision reads, instanceplan.Route it, render
+// the Targets, instanceplan.Finish, then write and delete. It returns what
+// the status is made from.
+func (r *Reconciler) reconcileInstance(ctx context.Context, key Key, p *fleetv1alpha1.Promise, inst *unstructured.Unstructured) (outcome, error) {
+	f, spec, err := r.observe(ctx, key, p, inst)
 	if err != nil {
-		return o, err
+		return outcome{}, err
 	}
-	if latest == "" {
-		o.promiseNotReady = fmt.Sprintf("Promise %s has no revision yet (see its conditions)", p.Name)
-		return o, nil
+	rt := instanceplan.Route(f)
+	if rt.Decision != instanceplan.Render {
+		return outcome{report: instanceplan.NewReport(rt, nil, rt.Existing)}, nil
+	}
+	if err := r.ensureInstanceRevision(ctx, key, inst, rt.InstanceRevision, spec, rt.Existing); err != nil {
+		return outcome{}, err
+	}
+	if err := r.startInstanceRollout(ctx, p, inst, rt.StartRollout); err != nil {
+		return outcome{}, err
 	}
 	view, err := r.view(ctx)
 	if err != nil {
-		return o, err
+		return outcome{}, err
+	}
+	in, err := r.workInputs(ctx, key, p, view)
+	if err != nil {
+		return outcome{}, err
+	}
+	results, rendered, err := r.renderInstance(ctx, key, inst, rt, view)
+	if err != nil {
+		return outcome{}, err
+	}
+	plan, err := instanceplan.Finish(rt, results, in)
+	if err != nil {
+		return outcome{}, err
+	}
+	works, wrote, err := r.execute(ctx, rt, plan)
+	if err != nil {
+		return outcome{}, err
+	}
+	return outcome{
+		report:     instanceplan.NewReport(rt, plan.Failed, works),
+		wrote:      wrote,
+		nextExpiry: instanceplan.NextExpiry(instanceplan.OnClusters(works, plan.Keep)),
+		rendered:   rendered,
+	}, nil
+}
+
+// observe reads what instanceplan.Route decides an instance's Works from,
+// and the snapshot of its spec (the instance revision's data). Placement
+// and Rollouts are read only once the Promise has a revision.
+func (r *Reconciler) observe(ctx context.Context, key Key, p *fleetv1alpha1.Promise, inst *unstructured.Unstructured) (instanceplan.Facts, []byte, error) {
+	f := instanceplan.Facts{Subject: key.plan(), LatestRevision: p.Status.LatestRevision}
+	var err error
+	if f.Works, err = r.listWorks(ctx, key); err != nil || !f.HasRevision() {
+		return f, nil, err
+	}
+	view, err := r.view(ctx)
+	if err != nil {
+		return f, nil, err
 	}
 	ns := &corev1.Namespace{}
 	if err := r.Client.Get(ctx, types.NamespacedName{Name: key.Namespace}, ns); client.IgnoreNotFound(err) != nil {
-		return o, fmt.Errorf("reading namespace %s: %w", key.Namespace, err)
+		return f, nil, fmt.Errorf("reading namespace %s: %w", key.Namespace, err)
 	}
 	narrow, err := instancePlacement(inst)
 	if err != nil {
-		o.placement = placement.Result{Violations: []placement.Violation{{Reason: fleetv1alpha1.ReasonInvalidSpec, Message: err.Error()}}}
-		return o, nil
+		f.Placement = placement.Result{Violations: []placement.Violation{{Reason: fleetv1alpha1.ReasonInvalidSpec, Message: err.Error()}}}
+		return f, nil, nil
 	}
-	o.placement = view.Place(placement.Request{
+	f.Placement = view.Place(placement.Request{
 		Promise:   p.Spec.Placement,
 		Instance:  narrow,
 		Namespace: placement.Namespace{Name: key.Namespace, Labels: ns.Labels},
 	})
-	if len(o.placement.Violations) > 0 {
-		// Nothing is written, and nothing already written is taken away: a
-		// violation is most often a mistake in a Fleet, to be fixed.
-		o.works = pick(existing, o.placement.Clusters)
-		return o, nil
+	if len(f.Placement.Violations) > 0 {
+		return f, nil, nil
 	}
+	spec, err := snapshotSpec(inst)
+	if err != nil {
+		return f, nil, err
+	}
+	f.InstanceRevision = InstanceRevisionName(inst.GetKind(), inst.GetName(), spec)
+	if f.Rollouts, err = r.rolloutsFor(ctx, key); err != nil {
+		return f, nil, err
+	}
+	return f, spec, nil
+}
+
+// workInputs reads what every Work of key is made from besides its render.
+func (r *Reconciler) workInputs(ctx context.Context, key Key, p *fleetv1alpha1.Promise, view *fleetView) (instanceplan.WorkInputs, error) {
+	now := r.Clock.Now()
+	exceptions, err := r.driftExceptions(ctx, key, now)
+	if err != nil {
+		return instanceplan.WorkInputs{}, err
+	}
+	return instanceplan.WorkInputs{DriftPolicy: p.Spec.DriftPolicy, Exceptions: exceptions, View: view.View, Now: now}, nil
+}
+
+// renderInstance renders each Target of rt: the admitted PromiseRevision at
+// the admitted instance revision, with the Overrides that select the
+// instance there, confined to its namespace. A render whose inputs did not
+// change since the reconcile that put this one's status off is reused
+// (renderMemo), so a change renders each Work once. Errors that a retry may
+// cure are returned; the others are the Target's Failed result.
+func (r *Reconciler) renderInstance(ctx context.Context, key Key, inst *unstructured.Unstructured, rt instanceplan.Routing, view *fleetView) ([]instanceplan.Result, renderMemo, error) {
 	overrides, err := r.overrides(ctx)
 	if err != nil {
-		return o, err
+		return nil, nil, err
 	}
-	exceptions, err := r.driftExceptions(ctx, key, r.Clock.Now())
-	if err != nil {
-		return o, err
-	}
-	latestInst, err := r.ensureInstanceRevision(ctx, key, inst, existing)
-	if err != nil {
-		return o, err
-	}
-	if err := r.startInstanceRollout(ctx, p, inst, existing, latestInst); err != nil {
-		return o, err
-	}
-	o.instanceRevision = latestInst
-	if o.specRollout, err = r.specRollout(ctx, key, latestInst); err != nil {
-		return o, err
-	}
-	rt, err := r.routesFor(ctx, key)
-	if err != nil {
-		return o, err
-	}
+	latestInst := rt.InstanceRevision
 	renderable := inst.DeepCopy()
 	unstructured.RemoveNestedField(renderable.Object, "spec", fleetv1alpha1.InstancePlacementField)
 	renderables := map[string]*unstructured.Unstructured{latestInst: renderable}
@@ -276,68 +331,61 @@ func (r *Reconciler) reconcileInstance(ctx context.Context, key Key, p *fleetv1a
 	if m, ok := r.deferred.Load(key); ok {
 		memo, _ = m.(renderMemo)
 	}
-	o.rendered = renderMemo{}
-	var writes []pendingWrite
-	for _, cluster := range o.placement.Clusters {
-		log := ctrl.LoggerFrom(ctx).WithValues("cluster", cluster)
-		current := existing[cluster]
-		rev, err := r.admitted(ctx, key, rt, cluster, current, latest)
+	rendered := renderMemo{}
+	results := make([]instanceplan.Result, 0, len(rt.Targets))
+	for _, t := range rt.Targets {
+		log := ctrl.LoggerFrom(ctx).WithValues("cluster", t.Cluster)
+		rev, err := r.loadRevision(ctx, key, t.Revision)
 		if err != nil {
-			return o, err
+			return nil, nil, err
 		}
-		curInst := ""
-		if current != nil {
-			curInst = current.Spec.InstanceRevision
-		}
-		instRev := rt.instanceRevision(cluster, curInst, latestInst)
+		instRev := t.InstanceRevision
 		renderable, ok := renderables[instRev]
 		if !ok {
 			if renderable, err = r.renderableAt(ctx, inst, instRev); err != nil {
-				return o, err
+				return nil, nil, err
 			}
 			renderables[instRev] = renderable
 		}
-		facts, _ := view.Cluster(cluster)
+		facts, _ := view.Cluster(t.Cluster)
 		selected := view.SelectOverrides(overrides, placement.Subject{
 			Promise:  key.Promise,
-			Cluster:  cluster,
+			Cluster:  t.Cluster,
 			Instance: &placement.Instance{Namespace: key.Namespace, Name: key.Name, Labels: instLabels},
 		})
 		chart, err := r.Charts.Load(ctx, &rev.Spec.Content)
 		if err != nil {
 			if !permanent(err) {
-				return o, err
+				return nil, nil, err
 			}
-			o.renderErrors[cluster] = err
+			results = append(results, t.Failed(err))
 			continue
 		}
 		// The admitted revision's output confines the render (and, through
 		// the Work, the agent): an earlier revision keeps its own.
 		sc, err := scope.ForInstance(rev.Spec.Content.Output, key.Namespace, key.Name)
 		if err != nil {
-			o.renderErrors[cluster] = fmt.Errorf("promise revision %s: %w", rev.Name, err)
+			results = append(results, t.Failed(fmt.Errorf("promise revision %s: %w", rev.Name, err)))
 			continue
 		}
 		if sc.Kinds == nil {
 			sc.Kinds = []fleetv1alpha1.OutputKind{} // no output: nothing is allowed (and the Work says so)
 		}
+		confine := instanceplan.Confinement{Scope: sc, Adoption: instanceplan.Adoption(rev.Spec.Content.Output)}
 		in := render.Input{
 			Promise:   key.Promise,
 			Revision:  rev.Name,
 			Content:   &rev.Spec.Content,
 			Instance:  renderable,
-			Cluster:   render.ClusterFacts{Name: cluster, Labels: facts.Labels, KubernetesVersion: facts.KubernetesVersion},
+			Cluster:   render.ClusterFacts{Name: t.Cluster, Labels: facts.Labels, KubernetesVersion: facts.KubernetesVersion},
 			Overrides: selected,
 			Chart:     chart,
 			Scope:     sc,
 		}
 		fp := renderFingerprint(in, instRev, latestInst, inst.GetResourceVersion())
-		if m, ok := memo[cluster]; ok && m.fingerprint == fp {
-			o.rendered[cluster] = m
-			writes = append(writes, pendingWrite{cluster: cluster, revs: revisions{rev.Name, instRev}, out: m.out, current: current,
-				rollout:    rt.admittedBy(cluster, rev.Name),
-				exceptions: workExceptions(view.View, cluster, m.out.Manifests, exceptions),
-				confine:    confinement{scope: sc, adoption: adoption(rev.Spec.Content.Output)}})
+		if m, ok := memo[t.Cluster]; ok && m.fingerprint == fp {
+			rendered[t.Cluster] = m
+			results = append(results, t.RenderedAs(m.out, confine))
 			continue
 		}
 		start := time.Now()
@@ -353,41 +401,45 @@ func (r *Reconciler) reconcileInstance(ctx context.Context, key Key, p *fleetv1a
 		if err != nil {
 			r.Metrics.RenderFailed(key.Promise)
 			log.V(1).Info("render failed", "revision", rev.Name, "error", err.Error())
-			o.renderErrors[cluster] = err
+			results = append(results, t.Failed(err))
 			continue
 		}
-		o.rendered[cluster] = memoEntry{fingerprint: fp, out: out}
-		writes = append(writes, pendingWrite{cluster: cluster, revs: revisions{rev.Name, instRev}, out: out, current: current,
-			rollout:    rt.admittedBy(cluster, rev.Name),
-			exceptions: workExceptions(view.View, cluster, out.Manifests, exceptions),
-			confine:    confinement{scope: sc, adoption: adoption(rev.Spec.Content.Output)}})
+		rendered[t.Cluster] = memoEntry{fingerprint: fp, out: out}
+		results = append(results, t.RenderedAs(out, confine))
 	}
-	written, err := r.writeAll(ctx, key, writes, p.Spec.DriftPolicy)
+	return results, rendered, nil
+}
+
+// execute carries out plan: it writes its Works, then deletes those it
+// names. It returns the subject's Works by cluster as they now are (the
+// status rolls up what was just written, not the cache, which has not seen
+// the writes yet) and how many were created or updated.
+func (r *Reconciler) execute(ctx context.Context, rt instanceplan.Routing, plan instanceplan.Plan) (map[string]*fleetv1alpha1.Work, int, error) {
+	works := make(map[string]*fleetv1alpha1.Work, len(rt.Existing))
+	for c, w := range rt.Existing {
+		works[c] = w
+	}
+	written, err := r.writeAll(ctx, plan.Writes)
+	wrote := 0
 	for i, w := range written {
 		if w == nil {
 			continue // not written: its write failed, or another's did first
 		}
-		if w != writes[i].current {
-			o.wrote++
+		if w != plan.Writes[i].Current {
+			wrote++
 		}
-		// The status rolls up what was just written, not the cache, which
-		// has not seen the write yet.
-		existing[writes[i].cluster] = w
+		works[plan.Writes[i].Cluster] = w
 	}
 	if err != nil {
-		return o, err
+		return works, wrote, err
 	}
-	if err := r.deleteUnplaced(ctx, existing, o.placement.Clusters); err != nil {
-		return o, err
-	}
-	o.works = pick(existing, o.placement.Clusters)
-	o.nextExpiry = nextExpiry(pickMap(existing, o.placement.Clusters))
-	return o, nil
+	return works, wrote, r.deleteAll(ctx, plan.Delete)
 }
 
 // reconcileFleet writes the Promise's fleet-resource Works: one per cluster
-// of its placement, for the revision admitted there. It returns when the
-// first DriftException in them expires (zero: none).
+// of its placement, for the revision admitted there, the same way
+// (observe → Route → render → Finish → execute). It returns when the first
+// DriftException in them expires (zero: none).
 func (r *Reconciler) reconcileFleet(ctx context.Context, key Key, p *fleetv1alpha1.Promise) (time.Time, error) {
 	if p == nil {
 		return time.Time{}, r.deleteWorks(ctx, key, nil)
@@ -395,11 +447,21 @@ func (r *Reconciler) reconcileFleet(ctx context.Context, key Key, p *fleetv1alph
 	if !p.DeletionTimestamp.IsZero() || p.Status.LatestRevision == "" {
 		return time.Time{}, nil
 	}
-	existing, err := r.works(ctx, key)
-	if err != nil {
+	f := instanceplan.Facts{Subject: key.plan(), LatestRevision: p.Status.LatestRevision}
+	var err error
+	if f.Works, err = r.listWorks(ctx, key); err != nil {
 		return time.Time{}, err
 	}
 	view, err := r.view(ctx)
+	if err != nil {
+		return time.Time{}, err
+	}
+	if f.Rollouts, err = r.rolloutsFor(ctx, key); err != nil {
+		return time.Time{}, err
+	}
+	f.Placement = view.Place(placement.Request{Promise: p.Spec.Placement, Namespace: placement.Namespace{Name: fleetv1alpha1.PlatformNamespace}})
+	rt := instanceplan.Route(f)
+	in, err := r.workInputs(ctx, key, p, view)
 	if err != nil {
 		return time.Time{}, err
 	}
@@ -407,57 +469,52 @@ func (r *Reconciler) reconcileFleet(ctx context.Context, key Key, p *fleetv1alph
 	if err != nil {
 		return time.Time{}, err
 	}
-	exceptions, err := r.driftExceptions(ctx, key, r.Clock.Now())
-	if err != nil {
-		return time.Time{}, err
-	}
-	rt, err := r.routesFor(ctx, key)
-	if err != nil {
-		return time.Time{}, err
-	}
-	res := view.Place(placement.Request{Promise: p.Spec.Placement, Namespace: placement.Namespace{Name: fleetv1alpha1.PlatformNamespace}})
-	var keep []string
-	var failed []error
-	for _, cluster := range res.Clusters {
-		current := existing[cluster]
-		rev, err := r.admitted(ctx, key, rt, cluster, current, p.Status.LatestRevision)
+	results := make([]instanceplan.Result, 0, len(rt.Targets))
+	for _, t := range rt.Targets {
+		rev, err := r.loadRevision(ctx, key, t.Revision)
 		if err != nil {
 			return time.Time{}, err
 		}
 		if len(rev.Spec.Content.FleetResources) == 0 {
+			results = append(results, t.Empty())
 			continue
 		}
-		keep = append(keep, cluster)
-		facts, _ := view.Cluster(cluster)
+		facts, _ := view.Cluster(t.Cluster)
 		out, err := render.RenderFleetResources(render.Input{
 			Promise:   key.Promise,
 			Revision:  rev.Name,
 			Content:   &rev.Spec.Content,
-			Cluster:   render.ClusterFacts{Name: cluster, Labels: facts.Labels, KubernetesVersion: facts.KubernetesVersion},
-			Overrides: view.SelectOverrides(overrides, placement.Subject{Promise: key.Promise, Cluster: cluster}),
+			Cluster:   render.ClusterFacts{Name: t.Cluster, Labels: facts.Labels, KubernetesVersion: facts.KubernetesVersion},
+			Overrides: view.SelectOverrides(overrides, placement.Subject{Promise: key.Promise, Cluster: t.Cluster}),
 		})
 		if err != nil {
 			r.Metrics.RenderFailed(key.Promise)
-			failed = append(failed, fmt.Errorf("%s: %w", cluster, err))
+			results = append(results, t.Failed(err))
 			continue
 		}
-		w, err := r.write(ctx, key, cluster, revisions{promise: rev.Name}, rt.admittedBy(cluster, rev.Name), out, p.Spec.DriftPolicy, current,
-			workExceptions(view.View, cluster, out.Manifests, exceptions), confinement{adoption: adoption(rev.Spec.Content.Output)})
-		if err != nil {
-			return time.Time{}, err
-		}
-		existing[cluster] = w
+		results = append(results, t.RenderedAs(out, instanceplan.Confinement{Adoption: instanceplan.Adoption(rev.Spec.Content.Output)}))
 	}
-	if len(failed) > 0 {
+	plan, err := instanceplan.Finish(rt, results, in)
+	if err != nil {
+		return time.Time{}, err
+	}
+	if len(plan.Failed) > 0 {
+		var failed []error
+		for _, t := range rt.Targets {
+			if err, ok := plan.Failed[t.Cluster]; ok {
+				failed = append(failed, fmt.Errorf("%s: %w", t.Cluster, err))
+			}
+		}
 		err := errors.Join(failed...)
 		ctrl.LoggerFrom(ctx).Info("rendering fleet resources failed; their Works are left as they were", "error", err.Error())
 		r.Recorder.Eventf(p, nil, corev1.EventTypeWarning, fleetv1alpha1.ReasonRenderFailed, "RenderFleetResources",
 			"rendering fleet resources failed; their Works are left as they were: %v", err)
 	}
-	if err := r.deleteUnplaced(ctx, existing, keep); err != nil {
+	works, _, err := r.execute(ctx, rt, plan)
+	if err != nil {
 		return time.Time{}, err
 	}
-	return nextExpiry(pickMap(existing, keep)), nil
+	return instanceplan.NextExpiry(instanceplan.OnClusters(works, plan.Keep)), nil
 }
 
 // renderMemo holds, by cluster, what one reconcile of an instance rendered
@@ -499,24 +556,8 @@ func renderFingerprint(in render.Input, instRev, latestInst, instVersion string)
 	return b.String()
 }
 
-// pickMap keeps the Works of clusters.
-func pickMap(works map[string]*fleetv1alpha1.Work, clusters []string) map[string]*fleetv1alpha1.Work {
-	out := make(map[string]*fleetv1alpha1.Work, len(clusters))
-	for _, c := range clusters {
-		if w, ok := works[c]; ok {
-			out[c] = w
-		}
-	}
-	return out
-}
-
-// admitted returns the PromiseRevision cluster is admitted to.
-func (r *Reconciler) admitted(ctx context.Context, key Key, rt routes, cluster string, current *fleetv1alpha1.Work, latest string) (*fleetv1alpha1.PromiseRevision, error) {
-	cur := ""
-	if current != nil {
-		cur = current.Spec.Revision
-	}
-	name := rt.revision(cluster, cur, latest)
+// loadRevision reads PromiseRevision name, which must be key's Promise's.
+func (r *Reconciler) loadRevision(ctx context.Context, key Key, name string) (*fleetv1alpha1.PromiseRevision, error) {
 	rev, err := r.revision(ctx, name)
 	if err != nil {
 		return nil, err
@@ -532,38 +573,10 @@ func (r *Reconciler) admitted(ctx context.Context, key Key, rt routes, cluster s
 // one after the other, a Promise change would take a round trip per cluster.
 const writeParallelism = 16
 
-// pendingWrite is one cluster's rendered Work, waiting to be written.
-type pendingWrite struct {
-	cluster string
-	revs    revisions
-	// rollout names the Rollout that admitted the cluster to revs.promise.
-	rollout *fleetv1alpha1.RolloutReference
-	out     render.Output
-	current *fleetv1alpha1.Work
-	// exceptions are the DriftExceptions for the Work.
-	exceptions []fleetv1alpha1.WorkDriftException
-	confine    confinement
-}
-
-// confinement is what the agent checks a Work's manifests against again:
-// its scope (instances only) and the Promise's adoption policy.
-type confinement struct {
-	scope    *fleetv1alpha1.WorkScope
-	adoption fleetv1alpha1.AdoptionPolicy
-}
-
-// adoption is the adoption policy of a revision's output, Never by default.
-func adoption(out *fleetv1alpha1.PromiseOutput) fleetv1alpha1.AdoptionPolicy {
-	if out == nil || out.Adoption == "" {
-		return fleetv1alpha1.AdoptionNever
-	}
-	return out.Adoption
-}
-
-// writeAll writes the Works of writes, writeParallelism at a time, and
-// returns each one as it now is (nil where it was not written). After a
-// failure no new write starts; the first error is returned.
-func (r *Reconciler) writeAll(ctx context.Context, key Key, writes []pendingWrite, drift fleetv1alpha1.DriftPolicy) ([]*fleetv1alpha1.Work, error) {
+// writeAll carries out writes, writeParallelism at a time, and returns each
+// Work as it now is (nil where it was not written). After a failure no new
+// write starts; the first error is returned.
+func (r *Reconciler) writeAll(ctx context.Context, writes []instanceplan.Write) ([]*fleetv1alpha1.Work, error) {
 	written := make([]*fleetv1alpha1.Work, len(writes))
 	var (
 		mu       sync.Mutex
@@ -574,8 +587,7 @@ func (r *Reconciler) writeAll(ctx context.Context, key Key, writes []pendingWrit
 	for range min(writeParallelism, len(writes)) {
 		wg.Go(func() {
 			for i := range next {
-				w := writes[i]
-				out, err := r.write(ctx, key, w.cluster, w.revs, w.rollout, w.out, drift, w.current, w.exceptions, w.confine)
+				out, err := r.write(ctx, writes[i])
 				mu.Lock()
 				if err != nil && firstErr == nil {
 					firstErr = err
@@ -599,71 +611,47 @@ func (r *Reconciler) writeAll(ctx context.Context, key Key, writes []pendingWrit
 	return written, firstErr
 }
 
-// revisions is what a Work renders: a PromiseRevision and, for an instance,
-// an instance revision.
-type revisions struct {
-	promise, instance string
-}
-
-// write renders out into the cluster's Work, writing only a change, and
-// returns the Work as it now is. rollout names the Rollout that admitted
-// revs.promise there (nil: none).
-func (r *Reconciler) write(ctx context.Context, key Key, cluster string, revs revisions, rollout *fleetv1alpha1.RolloutReference, out render.Output,
-	drift fleetv1alpha1.DriftPolicy, existing *fleetv1alpha1.Work, exceptions []fleetv1alpha1.WorkDriftException, confine confinement) (*fleetv1alpha1.Work, error) {
-	desired, err := desiredWork(key, cluster, revs, out.Manifests, out.AppliedOverrides, drift, rollout)
-	if err != nil {
-		return nil, err
+// write carries out one planned Write, sending nothing when the Work is
+// unchanged, and returns the Work as it now is.
+func (r *Reconciler) write(ctx context.Context, w instanceplan.Write) (*fleetv1alpha1.Work, error) {
+	if w.Op == instanceplan.Unchanged {
+		return w.Current, nil
 	}
-	desired.Spec.DriftExceptions = exceptions
-	desired.Spec.Scope = confine.scope
-	desired.Spec.Adoption = confine.adoption
-	moved := existing == nil || existing.Spec.Revision != revs.promise || existing.Spec.InstanceRevision != revs.instance
-	if moved {
-		desired.Annotations = map[string]string{fleetv1alpha1.AnnotationAdmittedAt: r.Clock.Now().UTC().Format(time.RFC3339)}
-	}
-	w, op, err := writeWork(ctx, r.Client, r.APIReader, existing, desired)
+	out, op, err := writeWork(ctx, r.Client, r.APIReader, w.Current, w.Desired)
 	if err != nil {
 		return nil, err
 	}
 	if op != "" {
 		r.Metrics.WorkWritten(op)
-		log := ctrl.LoggerFrom(ctx).WithValues("cluster", cluster, "revision", revs.promise, "instanceRevision", revs.instance)
-		if rollout != nil {
-			log = log.WithValues("rollout", rollout.Namespace+"/"+rollout.Name, "wave", rollout.Wave)
+		log := ctrl.LoggerFrom(ctx).WithValues("cluster", w.Cluster, "revision", w.Desired.Spec.Revision, "instanceRevision", w.Desired.Spec.InstanceRevision)
+		if ro := w.Rollout; ro != nil {
+			log = log.WithValues("rollout", ro.Namespace+"/"+ro.Name, "wave", ro.Wave)
 		}
-		if moved {
+		if w.Moved {
 			// The transition a Rollout's admission leads to, once per Work.
 			log.Info("work moved to revision", "operation", op)
 		} else {
 			log.V(1).Info("wrote work", "operation", op)
 		}
 	}
-	return w, nil
+	return out, nil
 }
 
-// startInstanceRollout asks for the Rollout of an instance change when some
-// of its Works render an earlier instance revision.
-func (r *Reconciler) startInstanceRollout(ctx context.Context, p *fleetv1alpha1.Promise, inst *unstructured.Unstructured, works map[string]*fleetv1alpha1.Work, latest string) error {
-	if r.InstanceRollouts == nil {
+// startInstanceRollout asks for the Rollout of an instance change (see
+// instanceplan.Routing.StartRollout).
+func (r *Reconciler) startInstanceRollout(ctx context.Context, p *fleetv1alpha1.Promise, inst *unstructured.Unstructured, change *instanceplan.InstanceChange) error {
+	if r.InstanceRollouts == nil || change == nil {
 		return nil
 	}
-	previous := ""
-	for _, w := range works {
-		if rev := w.Spec.InstanceRevision; rev != "" && rev != latest && (previous == "" || rev < previous) {
-			previous = rev
-		}
-	}
-	if previous == "" {
-		return nil
-	}
-	if err := r.InstanceRollouts.StartInstanceRollout(ctx, p, inst, previous, latest); err != nil {
-		return fmt.Errorf("starting the rollout of instance revision %s: %w", latest, err)
+	if err := r.InstanceRollouts.StartInstanceRollout(ctx, p, inst, change.From, change.To); err != nil {
+		return fmt.Errorf("starting the rollout of instance revision %s: %w", change.To, err)
 	}
 	return nil
 }
 
-// works returns the subject's Works from the cache, by cluster.
-func (r *Reconciler) works(ctx context.Context, key Key) (map[string]*fleetv1alpha1.Work, error) {
+// listWorks lists the Works the hub's index files under key's subject, from
+// the cache; instanceplan keeps those the subject owns.
+func (r *Reconciler) listWorks(ctx context.Context, key Key) ([]fleetv1alpha1.Work, error) {
 	list := &fleetv1alpha1.WorkList{}
 	var opts []client.ListOption
 	if key.IsFleet() {
@@ -674,53 +662,30 @@ func (r *Reconciler) works(ctx context.Context, key Key) (map[string]*fleetv1alp
 	if err := r.Client.List(ctx, list, opts...); err != nil {
 		return nil, fmt.Errorf("listing works: %w", err)
 	}
-	out := map[string]*fleetv1alpha1.Work{}
-	want := key.Subject()
-	for i := range list.Items {
-		w := &list.Items[i]
-		if w.Spec.Subject.Promise != want.Promise || (w.Spec.Subject.Instance == nil) != key.IsFleet() || !w.DeletionTimestamp.IsZero() {
-			continue
-		}
-		if !hubOwned(w) {
-			continue // written by someone else (an ad hoc Work): never the hub's to replace or delete
-		}
-		out[w.Spec.Cluster] = w
-	}
-	return out, nil
+	return list.Items, nil
 }
 
-// hubOwned reports whether the hub wrote w (see desiredWork's labels). Works
-// applied by people or other tools share the namespace and may name the same
-// subject; the hub leaves them alone.
-func hubOwned(w *fleetv1alpha1.Work) bool {
-	return w.Labels[fleetv1alpha1.LabelManagedBy] == fleetv1alpha1.ManagedByValue
-}
-
-func pick(works map[string]*fleetv1alpha1.Work, clusters []string) []fleetv1alpha1.Work {
-	out := make([]fleetv1alpha1.Work, 0, len(clusters))
-	for _, c := range clusters {
-		if w, ok := works[c]; ok {
-			out = append(out, *w)
+// owned keeps, of works, those key's subject owns (instanceplan.Subject.Owns).
+func owned(key Key, works []fleetv1alpha1.Work) []*fleetv1alpha1.Work {
+	var out []*fleetv1alpha1.Work
+	s := key.plan()
+	for i := range works {
+		if s.Owns(&works[i]) {
+			out = append(out, &works[i])
 		}
 	}
 	return out
 }
 
-// deleteUnplaced deletes the Works on clusters the subject is no longer placed on.
-func (r *Reconciler) deleteUnplaced(ctx context.Context, existing map[string]*fleetv1alpha1.Work, placed []string) error {
-	keep := make(map[string]bool, len(placed))
-	for _, c := range placed {
-		keep[c] = true
-	}
-	for cluster, w := range existing {
-		if keep[cluster] {
-			continue
-		}
+// deleteAll deletes works (a plan's Delete): the subject's Works on
+// clusters it keeps none on.
+func (r *Reconciler) deleteAll(ctx context.Context, works []*fleetv1alpha1.Work) error {
+	for _, w := range works {
 		if err := r.Client.Delete(ctx, w); client.IgnoreNotFound(err) != nil {
 			return fmt.Errorf("deleting work %s/%s: %w", w.Namespace, w.Name, err)
 		}
 		r.Metrics.WorkWritten("delete")
-		ctrl.LoggerFrom(ctx).Info("removed from cluster", "cluster", cluster)
+		ctrl.LoggerFrom(ctx).Info("removed from cluster", "cluster", w.Spec.Cluster)
 	}
 	return nil
 }
@@ -728,14 +693,11 @@ func (r *Reconciler) deleteUnplaced(ctx context.Context, existing map[string]*fl
 // deleteWorks deletes every Work of the subject. With reader set, it lists
 // them from there (the API server) rather than the cache.
 func (r *Reconciler) deleteWorks(ctx context.Context, key Key, reader client.Reader) error {
-	var works []*fleetv1alpha1.Work
+	var listed []fleetv1alpha1.Work
 	if reader == nil {
-		byCluster, err := r.works(ctx, key)
-		if err != nil {
+		var err error
+		if listed, err = r.listWorks(ctx, key); err != nil {
 			return err
-		}
-		for _, w := range byCluster {
-			works = append(works, w)
 		}
 	} else {
 		list := &fleetv1alpha1.WorkList{}
@@ -746,13 +708,9 @@ func (r *Reconciler) deleteWorks(ctx context.Context, key Key, reader client.Rea
 		}); err != nil {
 			return fmt.Errorf("listing works: %w", err)
 		}
-		for i := range list.Items {
-			w := &list.Items[i]
-			if i := w.Spec.Subject.Instance; i != nil && i.Namespace == key.Namespace && i.Name == key.Name && hubOwned(w) {
-				works = append(works, w)
-			}
-		}
+		listed = list.Items
 	}
+	works := owned(key, listed)
 	for _, w := range works {
 		if err := r.Client.Delete(ctx, w); client.IgnoreNotFound(err) != nil {
 			return fmt.Errorf("deleting work %s/%s: %w", w.Namespace, w.Name, err)

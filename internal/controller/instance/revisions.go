@@ -61,26 +61,21 @@ func snapshotSpec(inst *unstructured.Unstructured) ([]byte, error) {
 	return b, nil
 }
 
-// ensureInstanceRevision returns the name of the revision of inst's current
-// spec, creating its ControllerRevision (and collecting old unused ones) when
-// it is new.
-func (r *Reconciler) ensureInstanceRevision(ctx context.Context, key Key, inst *unstructured.Unstructured, works map[string]*fleetv1alpha1.Work) (string, error) {
-	spec, err := snapshotSpec(inst)
-	if err != nil {
-		return "", err
-	}
-	name := InstanceRevisionName(inst.GetKind(), inst.GetName(), spec)
+// ensureInstanceRevision makes sure the ControllerRevision of inst's current
+// spec exists: name (InstanceRevisionName) snapshotting spec (snapshotSpec).
+// It creates it when it is new, and collects old unused ones then.
+func (r *Reconciler) ensureInstanceRevision(ctx context.Context, key Key, inst *unstructured.Unstructured, name string, spec []byte, works map[string]*fleetv1alpha1.Work) error {
 	cr := &appsv1.ControllerRevision{}
-	err = r.Client.Get(ctx, types.NamespacedName{Namespace: key.Namespace, Name: name}, cr)
+	err := r.Client.Get(ctx, types.NamespacedName{Namespace: key.Namespace, Name: name}, cr)
 	if err == nil {
-		return name, nil
+		return nil
 	}
 	if !apierrors.IsNotFound(err) {
-		return "", fmt.Errorf("reading instance revision %s: %w", name, err)
+		return fmt.Errorf("reading instance revision %s: %w", name, err)
 	}
 	existing, err := r.instanceRevisions(ctx, key)
 	if err != nil {
-		return "", err
+		return err
 	}
 	var number int64
 	for _, e := range existing {
@@ -104,10 +99,10 @@ func (r *Reconciler) ensureInstanceRevision(ctx context.Context, key Key, inst *
 		Revision: number + 1,
 	}
 	if err := r.Client.Create(ctx, cr); err != nil && !apierrors.IsAlreadyExists(err) {
-		return "", fmt.Errorf("creating instance revision %s: %w", name, err)
+		return fmt.Errorf("creating instance revision %s: %w", name, err)
 	}
 	ctrl.LoggerFrom(ctx).Info("created instance revision", "instanceRevision", name, "number", number+1)
-	return name, r.collectInstanceRevisions(ctx, key, append(existing, *cr), works)
+	return r.collectInstanceRevisions(ctx, key, append(existing, *cr), works)
 }
 
 // instanceRevisions lists the revisions of one instance from the cache.
@@ -185,26 +180,4 @@ func (r *Reconciler) renderableAt(ctx context.Context, inst *unstructured.Unstru
 	out := inst.DeepCopy()
 	out.Object["spec"] = spec
 	return out, nil
-}
-
-// specRollout returns the newest Rollout of the instance whose target is
-// instance revision target (the current spec), or nil.
-func (r *Reconciler) specRollout(ctx context.Context, key Key, target string) (*fleetv1alpha1.Rollout, error) {
-	rollouts := &fleetv1alpha1.RolloutList{}
-	if err := r.Client.List(ctx, rollouts, client.InNamespace(key.Namespace),
-		client.MatchingFields{controller.IndexRolloutByInstance: controller.InstanceKey(key.Namespace, key.Name)}); err != nil {
-		return nil, fmt.Errorf("listing rollouts: %w", err)
-	}
-	var newest *fleetv1alpha1.Rollout
-	for i := range rollouts.Items {
-		ro := &rollouts.Items[i]
-		if ro.Spec.Subject.Promise != key.Promise || ro.Spec.TargetRevision != target {
-			continue
-		}
-		if newest == nil || newest.CreationTimestamp.Before(&ro.CreationTimestamp) ||
-			(newest.CreationTimestamp.Equal(&ro.CreationTimestamp) && ro.Name > newest.Name) {
-			newest = ro
-		}
-	}
-	return newest, nil
 }

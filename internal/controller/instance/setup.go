@@ -15,15 +15,18 @@ import (
 	"k8s.io/utils/clock"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
 	ctrlindex "github.com/flotilla-dev/flotilla/internal/controller"
 	"github.com/flotilla-dev/flotilla/internal/controller/promise"
+	"github.com/flotilla-dev/flotilla/internal/instanceplan"
 	"github.com/flotilla-dev/flotilla/internal/metrics"
 	"github.com/flotilla-dev/flotilla/internal/rollout"
 )
@@ -56,12 +59,53 @@ type Options struct {
 	Metrics *metrics.Hub
 }
 
-// SetupWithManager registers the instance controller with mgr.
+// queue is the instance controller's work queue.
+type queue = workqueue.TypedRateLimitingInterface[Key]
+
+// SetupWithManager registers the instance controller with mgr: the
+// reconciler, then one watch per kind it reads (each a small function
+// below), then the instance kinds as Promises register them.
 func SetupWithManager(mgr ctrl.Manager, opts Options) error {
 	if opts.Workers <= 0 {
 		opts.Workers = DefaultWorkers
 	}
-	r := &Reconciler{
+	r := newReconciler(mgr, opts)
+	c, err := controller.NewTyped[Key]("instance", mgr, controller.TypedOptions[Key]{
+		Reconciler:              r,
+		MaxConcurrentReconciles: opts.Workers,
+		SkipNameValidation:      ptr.To(true),
+		// Reconcile adds the promise and instance keys.
+		LogConstructor: func(*Key) logr.Logger { return mgr.GetLogger().WithValues("controller", "instance") },
+	})
+	if err != nil {
+		return err
+	}
+	informers := mgr.GetCache()
+	m := &mapper{r: r}
+	for _, src := range []source.TypedSource[Key]{
+		watchPromises(informers, m),
+		watchFleetChanges(informers, &fleetv1alpha1.Cluster{}, clusterChanged, m),
+		watchFleetChanges(informers, &fleetv1alpha1.Fleet{}, specChanged, m),
+		watchNamespaces(informers, m),
+		watchOverrides(informers, m),
+		watchDriftExceptions(informers, m),
+		watchWorks(informers),
+		watchRollouts(informers, m),
+		watchRevisions(informers, r),
+	} {
+		if err := c.Watch(src); err != nil {
+			return err
+		}
+	}
+	// Instances of every kind Promises serve, as they are registered.
+	return opts.Kinds.Subscribe(func(gvk schema.GroupVersionKind, p string) error {
+		return c.Watch(watchInstances(informers, gvk, p))
+	})
+}
+
+// newReconciler is the controller's Reconciler for opts.
+func newReconciler(mgr ctrl.Manager, opts Options) *Reconciler {
+	return &Reconciler{
 		Client:      mgr.GetClient(),
 		Cache:       mgr.GetCache(),
 		APIReader:   mgr.GetAPIReader(),
@@ -74,29 +118,48 @@ func SetupWithManager(mgr ctrl.Manager, opts Options) error {
 		InstanceRollouts: opts.InstanceRollouts,
 		Metrics:          opts.Metrics,
 	}
-	c, err := controller.NewTyped[Key]("instance", mgr, controller.TypedOptions[Key]{
-		Reconciler:              r,
-		MaxConcurrentReconciles: opts.Workers,
-		SkipNameValidation:      ptr.To(true),
-		// Reconcile adds the promise and instance keys.
-		LogConstructor: func(*Key) logr.Logger { return mgr.GetLogger().WithValues("controller", "instance") },
-	})
-	if err != nil {
-		return err
-	}
-	cache := mgr.GetCache()
-	m := &mapper{r: r}
+}
 
-	// Promises: their placement, drift policy, API or deletion, which apply
-	// at once, and their first revision. A new latest revision moves only
-	// the Works its Rollout admits (see the Rollout watch below), so it
-	// renders nothing by itself while a Rollout governs the Promise: a
-	// change renders each instance once, when its cluster is admitted.
-	if err := c.Watch(source.TypedKind(cache, &fleetv1alpha1.Promise{}, handler.TypedFuncs[*fleetv1alpha1.Promise, Key]{
-		CreateFunc: func(ctx context.Context, e event.TypedCreateEvent[*fleetv1alpha1.Promise], q workqueue.TypedRateLimitingInterface[Key]) {
+// specChanged is the one predicate for the objects whose spec alone
+// matters (Fleets, Overrides, DriftExceptions): an update counts when it
+// changes the spec (the generation) or starts the deletion; status and
+// metadata updates do not.
+func specChanged[T client.Object](o, n T) bool {
+	return o.GetGeneration() != n.GetGeneration() || o.GetDeletionTimestamp().IsZero() != n.GetDeletionTimestamp().IsZero()
+}
+
+// updates filters the update events of a watch by changed; creates and
+// deletes always pass.
+func updates[T client.Object](changed func(o, n T) bool) predicate.TypedPredicate[T] {
+	return predicate.TypedFuncs[T]{UpdateFunc: func(e event.TypedUpdateEvent[T]) bool { return changed(e.ObjectOld, e.ObjectNew) }}
+}
+
+// onEvent calls add with the object of every event: for an update, the
+// new object, and with old also the one before (what it selected then).
+func onEvent[T client.Object](add func(context.Context, T, queue), old bool) handler.TypedFuncs[T, Key] {
+	return handler.TypedFuncs[T, Key]{
+		CreateFunc: func(ctx context.Context, e event.TypedCreateEvent[T], q queue) { add(ctx, e.Object, q) },
+		UpdateFunc: func(ctx context.Context, e event.TypedUpdateEvent[T], q queue) {
+			if old {
+				add(ctx, e.ObjectOld, q)
+			}
+			add(ctx, e.ObjectNew, q)
+		},
+		DeleteFunc: func(ctx context.Context, e event.TypedDeleteEvent[T], q queue) { add(ctx, e.Object, q) },
+	}
+}
+
+// watchPromises: their placement, drift policy, API or deletion, which
+// apply at once, and their first revision. A new latest revision moves only
+// the Works its Rollout admits (see watchRollouts), so it renders nothing
+// by itself while a Rollout governs the Promise: a change renders each
+// instance once, when its cluster is admitted.
+func watchPromises(informers cache.Cache, m *mapper) source.TypedSource[Key] {
+	return source.TypedKind(informers, &fleetv1alpha1.Promise{}, handler.TypedFuncs[*fleetv1alpha1.Promise, Key]{
+		CreateFunc: func(ctx context.Context, e event.TypedCreateEvent[*fleetv1alpha1.Promise], q queue) {
 			m.addPromise(ctx, e.Object.Name, q)
 		},
-		UpdateFunc: func(ctx context.Context, e event.TypedUpdateEvent[*fleetv1alpha1.Promise], q workqueue.TypedRateLimitingInterface[Key]) {
+		UpdateFunc: func(ctx context.Context, e event.TypedUpdateEvent[*fleetv1alpha1.Promise], q queue) {
 			switch o, n := e.ObjectOld, e.ObjectNew; {
 			case promiseChanged(o, n):
 				m.addPromise(ctx, n.Name, q)
@@ -104,198 +167,119 @@ func SetupWithManager(mgr ctrl.Manager, opts Options) error {
 				m.addMoving(ctx, n.Name, nil, q)
 			}
 		},
-		DeleteFunc: func(_ context.Context, e event.TypedDeleteEvent[*fleetv1alpha1.Promise], q workqueue.TypedRateLimitingInterface[Key]) {
-			q.Add(Key{Promise: e.Object.Name})
+		DeleteFunc: func(_ context.Context, e event.TypedDeleteEvent[*fleetv1alpha1.Promise], q queue) {
+			q.Add(fleetKey(e.Object.Name))
 		},
-	})); err != nil {
-		return err
-	}
-	// Clusters joining, leaving, relabelled or upgraded; Fleets changing.
-	if err := c.Watch(source.TypedKind(cache, &fleetv1alpha1.Cluster{}, handler.TypedFuncs[*fleetv1alpha1.Cluster, Key]{
-		CreateFunc: func(ctx context.Context, _ event.TypedCreateEvent[*fleetv1alpha1.Cluster], q workqueue.TypedRateLimitingInterface[Key]) {
-			r.views.invalidate()
-			m.addAll(ctx, q)
-		},
-		UpdateFunc: func(ctx context.Context, e event.TypedUpdateEvent[*fleetv1alpha1.Cluster], q workqueue.TypedRateLimitingInterface[Key]) {
-			o, n := e.ObjectOld, e.ObjectNew
-			if equality.Semantic.DeepEqual(o.Labels, n.Labels) && o.Status.KubernetesVersion == n.Status.KubernetesVersion &&
-				o.DeletionTimestamp.IsZero() == n.DeletionTimestamp.IsZero() {
-				return
-			}
-			r.views.invalidate()
-			m.addAll(ctx, q)
-		},
-		DeleteFunc: func(ctx context.Context, _ event.TypedDeleteEvent[*fleetv1alpha1.Cluster], q workqueue.TypedRateLimitingInterface[Key]) {
-			r.views.invalidate()
-			m.addAll(ctx, q)
-		},
-	})); err != nil {
-		return err
-	}
-	if err := c.Watch(source.TypedKind(cache, &fleetv1alpha1.Fleet{}, handler.TypedFuncs[*fleetv1alpha1.Fleet, Key]{
-		CreateFunc: func(ctx context.Context, _ event.TypedCreateEvent[*fleetv1alpha1.Fleet], q workqueue.TypedRateLimitingInterface[Key]) {
-			r.views.invalidate()
-			m.addAll(ctx, q)
-		},
-		UpdateFunc: func(ctx context.Context, e event.TypedUpdateEvent[*fleetv1alpha1.Fleet], q workqueue.TypedRateLimitingInterface[Key]) {
-			if e.ObjectOld.Generation == e.ObjectNew.Generation &&
-				e.ObjectOld.DeletionTimestamp.IsZero() == e.ObjectNew.DeletionTimestamp.IsZero() {
-				return
-			}
-			r.views.invalidate()
-			m.addAll(ctx, q)
-		},
-		DeleteFunc: func(ctx context.Context, _ event.TypedDeleteEvent[*fleetv1alpha1.Fleet], q workqueue.TypedRateLimitingInterface[Key]) {
-			r.views.invalidate()
-			m.addAll(ctx, q)
-		},
-	})); err != nil {
-		return err
-	}
-	// A namespace's labels can admit it to (or drop it from) Fleets' tenants.
-	if err := c.Watch(source.TypedKind(cache, &corev1.Namespace{}, handler.TypedFuncs[*corev1.Namespace, Key]{
-		UpdateFunc: func(ctx context.Context, e event.TypedUpdateEvent[*corev1.Namespace], q workqueue.TypedRateLimitingInterface[Key]) {
+	})
+}
+
+// watchFleetChanges watches what placement reads (Clusters joining,
+// leaving, relabelled or upgraded; Fleets changing): the fleet view is
+// built again, and everything placed again.
+func watchFleetChanges[T client.Object](informers cache.Cache, obj T, changed func(o, n T) bool, m *mapper) source.TypedSource[Key] {
+	return source.TypedKind(informers, obj, onEvent(func(ctx context.Context, _ T, q queue) {
+		m.r.views.invalidate()
+		m.addAll(ctx, q)
+	}, false), updates(changed))
+}
+
+// clusterChanged reports a Cluster change placement or rendering reads.
+func clusterChanged(o, n *fleetv1alpha1.Cluster) bool {
+	return !equality.Semantic.DeepEqual(o.Labels, n.Labels) || o.Status.KubernetesVersion != n.Status.KubernetesVersion ||
+		o.DeletionTimestamp.IsZero() != n.DeletionTimestamp.IsZero()
+}
+
+// watchNamespaces: a namespace's labels can admit it to (or drop it from)
+// Fleets' tenants.
+func watchNamespaces(informers cache.Cache, m *mapper) source.TypedSource[Key] {
+	return source.TypedKind(informers, &corev1.Namespace{}, handler.TypedFuncs[*corev1.Namespace, Key]{
+		UpdateFunc: func(ctx context.Context, e event.TypedUpdateEvent[*corev1.Namespace], q queue) {
 			if !equality.Semantic.DeepEqual(e.ObjectOld.Labels, e.ObjectNew.Labels) {
-				m.addNamespace(ctx, e.ObjectNew.Name, "", q)
+				m.addNamespace(ctx, e.ObjectNew.Name, q)
 			}
 		},
-	})); err != nil {
-		return err
-	}
-	// Overrides: what they may shape, before and after the change.
-	overrideHandler := func(ctx context.Context, o *fleetv1alpha1.Override, q workqueue.TypedRateLimitingInterface[Key]) {
-		if o.Namespace == fleetv1alpha1.PlatformNamespace {
-			if o.Spec.Promise != "" {
-				m.addPromise(ctx, o.Spec.Promise, q)
-			} else {
-				m.addAll(ctx, q)
-			}
-			return
-		}
-		m.addNamespace(ctx, o.Namespace, o.Spec.Promise, q)
-	}
-	if err := c.Watch(source.TypedKind(cache, &fleetv1alpha1.Override{}, handler.TypedFuncs[*fleetv1alpha1.Override, Key]{
-		CreateFunc: func(ctx context.Context, e event.TypedCreateEvent[*fleetv1alpha1.Override], q workqueue.TypedRateLimitingInterface[Key]) {
-			overrideHandler(ctx, e.Object, q)
-		},
-		UpdateFunc: func(ctx context.Context, e event.TypedUpdateEvent[*fleetv1alpha1.Override], q workqueue.TypedRateLimitingInterface[Key]) {
-			if e.ObjectOld.Generation == e.ObjectNew.Generation &&
-				e.ObjectOld.DeletionTimestamp.IsZero() == e.ObjectNew.DeletionTimestamp.IsZero() {
-				return
-			}
-			overrideHandler(ctx, e.ObjectOld, q)
-			overrideHandler(ctx, e.ObjectNew, q)
-		},
-		DeleteFunc: func(ctx context.Context, e event.TypedDeleteEvent[*fleetv1alpha1.Override], q workqueue.TypedRateLimitingInterface[Key]) {
-			overrideHandler(ctx, e.Object, q)
-		},
-	})); err != nil {
-		return err
-	}
-	// DriftExceptions: the instances they may excuse drift on, those of
-	// their namespace (all, and the fleet resources, for the platform's).
-	exceptionHandler := func(ctx context.Context, e *fleetv1alpha1.DriftException, q workqueue.TypedRateLimitingInterface[Key]) {
-		if e.Namespace == fleetv1alpha1.PlatformNamespace {
-			m.addAll(ctx, q)
-			return
-		}
-		m.addNamespace(ctx, e.Namespace, "", q)
-	}
-	if err := c.Watch(source.TypedKind(cache, &fleetv1alpha1.DriftException{}, handler.TypedFuncs[*fleetv1alpha1.DriftException, Key]{
-		CreateFunc: func(ctx context.Context, e event.TypedCreateEvent[*fleetv1alpha1.DriftException], q workqueue.TypedRateLimitingInterface[Key]) {
-			exceptionHandler(ctx, e.Object, q)
-		},
-		UpdateFunc: func(ctx context.Context, e event.TypedUpdateEvent[*fleetv1alpha1.DriftException], q workqueue.TypedRateLimitingInterface[Key]) {
-			if e.ObjectOld.Generation == e.ObjectNew.Generation &&
-				e.ObjectOld.DeletionTimestamp.IsZero() == e.ObjectNew.DeletionTimestamp.IsZero() {
-				return
-			}
-			exceptionHandler(ctx, e.ObjectNew, q)
-		},
-		DeleteFunc: func(ctx context.Context, e event.TypedDeleteEvent[*fleetv1alpha1.DriftException], q workqueue.TypedRateLimitingInterface[Key]) {
-			exceptionHandler(ctx, e.Object, q)
-		},
-	})); err != nil {
-		return err
-	}
-	// Works: the agent's reports roll up into the instance's status; a Work
-	// deleted by someone else is written again. The hub's own writes (spec
-	// and label changes) need no second look: the reconcile that wrote them
-	// rolled them up already.
-	if err := c.Watch(source.TypedKind(cache, &fleetv1alpha1.Work{}, handler.TypedFuncs[*fleetv1alpha1.Work, Key]{
-		UpdateFunc: func(_ context.Context, e event.TypedUpdateEvent[*fleetv1alpha1.Work], q workqueue.TypedRateLimitingInterface[Key]) {
+	})
+}
+
+// watchOverrides: what an Override may shape, before and after the change.
+func watchOverrides(informers cache.Cache, m *mapper) source.TypedSource[Key] {
+	return source.TypedKind(informers, &fleetv1alpha1.Override{}, onEvent(m.addOverride, true), updates(specChanged[*fleetv1alpha1.Override]))
+}
+
+// watchDriftExceptions: the instances a DriftException may excuse drift
+// on, those of its namespace (all, and the fleet resources, for the
+// platform's).
+func watchDriftExceptions(informers cache.Cache, m *mapper) source.TypedSource[Key] {
+	return source.TypedKind(informers, &fleetv1alpha1.DriftException{}, onEvent(m.addDriftException, false),
+		updates(specChanged[*fleetv1alpha1.DriftException]))
+}
+
+// watchWorks: the agent's reports roll up into the instance's status; a
+// Work deleted by someone else is written again. The hub's own writes
+// (spec and label changes) need no second look: the reconcile that wrote
+// them rolled them up already.
+func watchWorks(informers cache.Cache) source.TypedSource[Key] {
+	return source.TypedKind(informers, &fleetv1alpha1.Work{}, handler.TypedFuncs[*fleetv1alpha1.Work, Key]{
+		UpdateFunc: func(_ context.Context, e event.TypedUpdateEvent[*fleetv1alpha1.Work], q queue) {
 			if !equality.Semantic.DeepEqual(e.ObjectOld.Status, e.ObjectNew.Status) {
 				q.Add(workKey(e.ObjectNew))
 			}
 		},
-		DeleteFunc: func(_ context.Context, e event.TypedDeleteEvent[*fleetv1alpha1.Work], q workqueue.TypedRateLimitingInterface[Key]) {
+		DeleteFunc: func(_ context.Context, e event.TypedDeleteEvent[*fleetv1alpha1.Work], q queue) {
 			q.Add(workKey(e.Object))
 		},
-	})); err != nil {
-		return err
-	}
-	// Rollouts: their status is what this controller renders from. A new
-	// admission (status.waves[].admitted) moves the Works on the clusters
-	// it admits; the end of a Rollout settles the clusters outside its
-	// target set; a deleted one hands its subject to the next newest.
-	// Only the subjects whose Works must move are rendered again. For an
-	// instance's own changes, the phase also decides the instance's
-	// SpecApplied (rolled back, halted), which no Work change announces.
-	if err := c.Watch(source.TypedKind(cache, &fleetv1alpha1.Rollout{}, handler.TypedFuncs[*fleetv1alpha1.Rollout, Key]{
-		CreateFunc: func(ctx context.Context, e event.TypedCreateEvent[*fleetv1alpha1.Rollout], q workqueue.TypedRateLimitingInterface[Key]) {
+	})
+}
+
+// watchRollouts: their status is what this controller renders from. A new
+// admission (status.waves[].admitted) moves the Works on the clusters it
+// admits; the end of a Rollout settles the clusters outside its target
+// set; a deleted one hands its subject to the next newest. Only the
+// subjects whose Works must move are rendered again. For an instance's own
+// changes, the phase also decides the instance's SpecApplied (rolled back,
+// halted), which no Work change announces.
+func watchRollouts(informers cache.Cache, m *mapper) source.TypedSource[Key] {
+	return source.TypedKind(informers, &fleetv1alpha1.Rollout{}, handler.TypedFuncs[*fleetv1alpha1.Rollout, Key]{
+		CreateFunc: func(ctx context.Context, e event.TypedCreateEvent[*fleetv1alpha1.Rollout], q queue) {
 			// Only a Rollout read with its status (a restart) admits anything yet.
 			if ro := e.Object; !ro.Status.Phase.IsTerminal() {
 				m.addRollout(ctx, ro, rollout.NewAdmissions(nil, ro), false, false, q)
 			}
 		},
-		UpdateFunc: func(ctx context.Context, e event.TypedUpdateEvent[*fleetv1alpha1.Rollout], q workqueue.TypedRateLimitingInterface[Key]) {
+		UpdateFunc: func(ctx context.Context, e event.TypedUpdateEvent[*fleetv1alpha1.Rollout], q queue) {
 			o, n := e.ObjectOld, e.ObjectNew
 			// What RevisionFor reads besides the admissions: whether the
 			// Rollout ended (and how), and the rollback revision.
 			ended := o.Status.Phase.IsTerminal() != n.Status.Phase.IsTerminal() || o.Status.RollbackRevision != n.Status.RollbackRevision
 			m.addRollout(ctx, n, rollout.NewAdmissions(o, n), ended, o.Status.Phase != n.Status.Phase, q)
 		},
-		DeleteFunc: func(ctx context.Context, e event.TypedDeleteEvent[*fleetv1alpha1.Rollout], q workqueue.TypedRateLimitingInterface[Key]) {
+		DeleteFunc: func(ctx context.Context, e event.TypedDeleteEvent[*fleetv1alpha1.Rollout], q queue) {
 			m.addRollout(ctx, e.Object, nil, true, true, q)
 		},
-	})); err != nil {
-		return err
-	}
-	// Revisions are immutable; only forget deleted ones.
-	if err := c.Watch(source.TypedKind(cache, &fleetv1alpha1.PromiseRevision{}, handler.TypedFuncs[*fleetv1alpha1.PromiseRevision, Key]{
-		DeleteFunc: func(_ context.Context, e event.TypedDeleteEvent[*fleetv1alpha1.PromiseRevision], _ workqueue.TypedRateLimitingInterface[Key]) {
+	})
+}
+
+// watchRevisions: revisions are immutable; only forget deleted ones.
+func watchRevisions(informers cache.Cache, r *Reconciler) source.TypedSource[Key] {
+	return source.TypedKind(informers, &fleetv1alpha1.PromiseRevision{}, handler.TypedFuncs[*fleetv1alpha1.PromiseRevision, Key]{
+		DeleteFunc: func(_ context.Context, e event.TypedDeleteEvent[*fleetv1alpha1.PromiseRevision], _ queue) {
 			r.revisions.forget(e.Object.Name)
 		},
-	})); err != nil {
-		return err
-	}
-	// Instances of every kind Promises serve, as they are registered.
-	if err := opts.Kinds.Subscribe(func(gvk schema.GroupVersionKind, p string) error {
-		return c.Watch(source.TypedKind(cache, promise.NewInstance(gvk), handler.TypedFuncs[*unstructured.Unstructured, Key]{
-			CreateFunc: func(_ context.Context, e event.TypedCreateEvent[*unstructured.Unstructured], q workqueue.TypedRateLimitingInterface[Key]) {
-				q.Add(Key{Promise: p, Namespace: e.Object.GetNamespace(), Name: e.Object.GetName()})
-			},
-			UpdateFunc: func(_ context.Context, e event.TypedUpdateEvent[*unstructured.Unstructured], q workqueue.TypedRateLimitingInterface[Key]) {
-				if instanceChanged(e.ObjectOld, e.ObjectNew) {
-					q.Add(Key{Promise: p, Namespace: e.ObjectNew.GetNamespace(), Name: e.ObjectNew.GetName()})
-				}
-			},
-			DeleteFunc: func(_ context.Context, e event.TypedDeleteEvent[*unstructured.Unstructured], q workqueue.TypedRateLimitingInterface[Key]) {
-				q.Add(Key{Promise: p, Namespace: e.Object.GetNamespace(), Name: e.Object.GetName()})
-			},
-		}))
-	}); err != nil {
-		return err
-	}
-	return nil
+	})
+}
+
+// watchInstances watches the instances of kind gvk, which Promise p serves.
+func watchInstances(informers cache.Cache, gvk schema.GroupVersionKind, p string) source.TypedSource[Key] {
+	return source.TypedKind(informers, promise.NewInstance(gvk), onEvent(func(_ context.Context, inst *unstructured.Unstructured, q queue) {
+		q.Add(instanceKey(p, inst.GetNamespace(), inst.GetName()))
+	}, false), updates(instanceChanged))
 }
 
 func workKey(w *fleetv1alpha1.Work) Key {
-	k := Key{Promise: w.Spec.Subject.Promise}
 	if i := w.Spec.Subject.Instance; i != nil {
-		k.Namespace, k.Name = i.Namespace, i.Name
+		return instanceKey(w.Spec.Subject.Promise, i.Namespace, i.Name)
 	}
-	return k
+	return fleetKey(w.Spec.Subject.Promise)
 }
 
 // promiseChanged reports a Promise change that changes what every one of
@@ -328,13 +312,13 @@ func instanceChanged(o, n *unstructured.Unstructured) bool {
 type mapper struct{ r *Reconciler }
 
 // addPromise enqueues a Promise's fleet resources and all its instances.
-func (m *mapper) addPromise(ctx context.Context, name string, q workqueue.TypedRateLimitingInterface[Key]) {
-	q.Add(Key{Promise: name})
-	m.addInstances(ctx, name, "", q)
+func (m *mapper) addPromise(ctx context.Context, name string, q queue) {
+	q.Add(fleetKey(name))
+	m.addInstances(ctx, name, q)
 }
 
 // addAll enqueues every Promise's fleet resources and instances.
-func (m *mapper) addAll(ctx context.Context, q workqueue.TypedRateLimitingInterface[Key]) {
+func (m *mapper) addAll(ctx context.Context, q queue) {
 	list := &fleetv1alpha1.PromiseList{}
 	if err := m.r.Client.List(ctx, list, client.UnsafeDisableDeepCopy); err != nil {
 		ctrl.LoggerFrom(ctx).Error(err, "listing promises")
@@ -345,19 +329,42 @@ func (m *mapper) addAll(ctx context.Context, q workqueue.TypedRateLimitingInterf
 	}
 }
 
-// addNamespace enqueues the instances in namespace ns, of one Promise or of all.
-func (m *mapper) addNamespace(ctx context.Context, ns, promiseName string, q workqueue.TypedRateLimitingInterface[Key]) {
-	if promiseName != "" {
-		m.addInstances(ctx, promiseName, ns, q)
-		return
-	}
+// addNamespace enqueues the instances in namespace ns, of every Promise.
+func (m *mapper) addNamespace(ctx context.Context, ns string, q queue) {
 	list := &fleetv1alpha1.PromiseList{}
 	if err := m.r.Client.List(ctx, list, client.UnsafeDisableDeepCopy); err != nil {
 		return
 	}
 	for i := range list.Items {
-		m.addInstances(ctx, list.Items[i].Name, ns, q)
+		m.addInstances(ctx, list.Items[i].Name, q, client.InNamespace(ns))
 	}
+}
+
+// addOverride enqueues what an Override may shape: in the platform
+// namespace, its Promise's fleet resources and instances (every Promise's
+// when it names none); elsewhere, the instances of its namespace (of its
+// Promise, or of all).
+func (m *mapper) addOverride(ctx context.Context, o *fleetv1alpha1.Override, q queue) {
+	switch platform, one := o.Namespace == fleetv1alpha1.PlatformNamespace, o.Spec.Promise != ""; {
+	case platform && one:
+		m.addPromise(ctx, o.Spec.Promise, q)
+	case platform:
+		m.addAll(ctx, q)
+	case one:
+		m.addInstances(ctx, o.Spec.Promise, q, client.InNamespace(o.Namespace))
+	default:
+		m.addNamespace(ctx, o.Namespace, q)
+	}
+}
+
+// addDriftException enqueues what a DriftException may excuse drift on:
+// everything for the platform namespace's, else its namespace's instances.
+func (m *mapper) addDriftException(ctx context.Context, e *fleetv1alpha1.DriftException, q queue) {
+	if e.Namespace == fleetv1alpha1.PlatformNamespace {
+		m.addAll(ctx, q)
+		return
+	}
+	m.addNamespace(ctx, e.Namespace, q)
 }
 
 // addRollout enqueues what a Rollout event moves: admitted are the
@@ -366,10 +373,10 @@ func (m *mapper) addNamespace(ctx context.Context, ns, promiseName string, q wor
 // own changes, that instance, when any of them holds (its phase is in the
 // instance's status). For a Promise's, addMoving, only when something that
 // RevisionFor reads changed (admissions, the end).
-func (m *mapper) addRollout(ctx context.Context, ro *fleetv1alpha1.Rollout, admitted []string, ended, phase bool, q workqueue.TypedRateLimitingInterface[Key]) {
+func (m *mapper) addRollout(ctx context.Context, ro *fleetv1alpha1.Rollout, admitted []string, ended, phase bool, q queue) {
 	if i := ro.Spec.Subject.Instance; i != nil {
 		if ended || phase || len(admitted) > 0 {
-			q.Add(Key{Promise: ro.Spec.Subject.Promise, Namespace: ro.Namespace, Name: i.Name})
+			q.Add(instanceKey(ro.Spec.Subject.Promise, ro.Namespace, i.Name))
 		}
 		return
 	}
@@ -390,7 +397,7 @@ func (m *mapper) addRollout(ctx context.Context, ro *fleetv1alpha1.Rollout, admi
 // the one rollout.RevisionFor gives it now. The fleet resources are always
 // enqueued: a cluster admitted to a revision that adds some has no Work of
 // them yet.
-func (m *mapper) addMoving(ctx context.Context, promiseName string, admitted map[string]bool, q workqueue.TypedRateLimitingInterface[Key]) {
+func (m *mapper) addMoving(ctx context.Context, promiseName string, admitted map[string]bool, q queue) {
 	log := ctrl.LoggerFrom(ctx)
 	p := &fleetv1alpha1.Promise{}
 	if err := m.r.Client.Get(ctx, client.ObjectKey{Name: promiseName}, p); err != nil {
@@ -403,7 +410,7 @@ func (m *mapper) addMoving(ctx context.Context, promiseName string, admitted map
 	if latest == "" {
 		return
 	}
-	rt, err := readRoutes(ctx, m.r.Client, promiseName, m.r.AdmitLatest)
+	rt, err := promiseRollouts(ctx, m.r.Client, promiseName, m.r.AdmitLatest)
 	if err != nil {
 		log.Error(err, "listing rollouts", "promise", promiseName)
 		return
@@ -413,31 +420,29 @@ func (m *mapper) addMoving(ctx context.Context, promiseName string, admitted map
 		log.Error(err, "listing works", "promise", promiseName)
 		return
 	}
-	q.Add(Key{Promise: promiseName})
+	q.Add(fleetKey(promiseName))
 	for i := range works.Items {
 		w := &works.Items[i]
-		if !hubOwned(w) || w.Spec.Subject.Promise != promiseName || !w.DeletionTimestamp.IsZero() {
+		if !instanceplan.HubOwned(w) || w.Spec.Subject.Promise != promiseName || !w.DeletionTimestamp.IsZero() {
 			continue
 		}
-		_, admits := rollout.Admitted(rt.governing, w.Spec.Cluster)
-		if (admitted[w.Spec.Cluster] && admits) || rt.revision(w.Spec.Cluster, w.Spec.Revision, latest) != w.Spec.Revision {
+		_, admits := rollout.Admitted(rt.Governing, w.Spec.Cluster)
+		if (admitted[w.Spec.Cluster] && admits) || rt.Revision(w.Spec.Cluster, w.Spec.Revision, latest) != w.Spec.Revision {
 			q.Add(workKey(w))
 		}
 	}
 }
 
-// addInstances enqueues the instances of a Promise (in namespace ns, or all).
-func (m *mapper) addInstances(ctx context.Context, promiseName, ns string, q workqueue.TypedRateLimitingInterface[Key]) {
+// addInstances enqueues the instances of a Promise: all, or those opts
+// select (client.InNamespace).
+func (m *mapper) addInstances(ctx context.Context, promiseName string, q queue, opts ...client.ListOption) {
 	gvk, ok := m.r.Kinds.Lookup(promiseName)
 	if !ok {
 		return
 	}
 	list := &unstructured.UnstructuredList{}
 	list.SetGroupVersionKind(gvk.GroupVersion().WithKind(gvk.Kind + "List"))
-	opts := []client.ListOption{client.UnsafeDisableDeepCopy}
-	if ns != "" {
-		opts = append(opts, client.InNamespace(ns))
-	}
+	opts = append(opts, client.UnsafeDisableDeepCopy)
 	// Event handlers must not block for long: a kind whose informer has not
 	// synced yet is picked up by its own create events instead.
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
@@ -447,6 +452,6 @@ func (m *mapper) addInstances(ctx context.Context, promiseName, ns string, q wor
 		return
 	}
 	for i := range list.Items {
-		q.Add(Key{Promise: promiseName, Namespace: list.Items[i].GetNamespace(), Name: list.Items[i].GetName()})
+		q.Add(instanceKey(promiseName, list.Items[i].GetNamespace(), list.Items[i].GetName()))
 	}
 }

@@ -18,8 +18,8 @@ import (
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
-	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
@@ -70,12 +70,22 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if err := r.Client.Get(ctx, req.NamespacedName, ro); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
+	now := r.Clock.Now()
 	if ro.Status.Phase.IsTerminal() {
 		// Its outcome is in its status: the instance controller settles
-		// the subject's Works on it (rollout.RevisionFor).
-		return ctrl.Result{}, nil
+		// the subject's Works on it (rollout.RevisionFor). Nothing is
+		// observed; the status only follows the generation (a spec edited
+		// after the end), so that kstatus keeps reading the outcome, and
+		// nothing is written while it does. Every watch event (a Cluster,
+		// a freeze) reaches every Rollout, and the ended ones far
+		// outnumber the others: one whose status and Ready already
+		// observed this generation is left at once.
+		if endSettled(ro) {
+			return ctrl.Result{}, nil
+		}
+		d := rollout.Ended(rollout.Input{Now: now, Generation: ro.Generation, Spec: ro.Spec, Status: ro.Status})
+		return ctrl.Result{}, controller.PatchStatus(ctx, r.Client, ro, setStatus(d.Status))
 	}
-	now := r.Clock.Now()
 	o, err := r.observe(ctx, ro, now)
 	var b *blocked
 	if errors.As(err, &b) {
@@ -91,7 +101,6 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		return ctrl.Result{}, r.block(ctx, ro, o.in, &blocked{fleetv1alpha1.ReasonInvalidSpec, err.Error()})
 	}
 	status := d.Status
-	status.ObservedGeneration = ro.Generation
 	if status.Adoption != nil && o.adoption != nil {
 		// The engine counts clusters; owners adopt instances.
 		status.Adoption.Instances, status.Adoption.Adopted = o.adoption.Instances, o.adoption.Adopted
@@ -103,8 +112,12 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	// the write plans the same ones again). The instance controller sees
 	// the new status through its Rollout watch and renders the admitted
 	// clusters' Works; nothing else is to be done here, so nothing is left
-	// half-done by a crash after it.
-	if err := r.writeStatus(ctx, ro, status); err != nil {
+	// half-done by a crash after it. controller.PatchStatus sends nothing
+	// when the plan changed nothing, and guards the write with the
+	// resourceVersion the plan was made from: a plan from a stale status
+	// (a lagging cache, another replica) is refused with a conflict and
+	// made again from the new one, never written over it.
+	if err := controller.PatchStatus(ctx, r.Client, ro, setStatus(status)); err != nil {
 		return ctrl.Result{}, err
 	}
 	r.record(ctx, ro, old, d)
@@ -123,7 +136,7 @@ type observation struct {
 
 // observe gathers Plan's input.
 func (r *Reconciler) observe(ctx context.Context, ro *fleetv1alpha1.Rollout, now time.Time) (observation, error) {
-	o := observation{in: rollout.Input{Now: now, Spec: ro.Spec, Status: *ro.Status.DeepCopy()}}
+	o := observation{in: rollout.Input{Now: now, Generation: ro.Generation, Spec: ro.Spec, Status: *ro.Status.DeepCopy()}}
 	in := &o.in
 	sub := subjectOf(ro)
 	if sub.instance == nil && ro.Namespace != fleetv1alpha1.PlatformNamespace {
@@ -398,17 +411,15 @@ func requeue(o observation, d rollout.Decision) time.Duration {
 	return after
 }
 
-// writeStatus stores status when it changed. The write is guarded by the
-// resourceVersion read: a plan made from a stale status never overwrites a
-// newer one (the conflict requeues, and the next plan starts from the new one).
-func (r *Reconciler) writeStatus(ctx context.Context, ro *fleetv1alpha1.Rollout, status fleetv1alpha1.RolloutStatus) error {
-	if equality.Semantic.DeepEqual(ro.Status, status) {
-		return nil
-	}
-	base := ro.DeepCopy()
-	ro.Status = status
-	if err := r.Client.Status().Patch(ctx, ro, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{})); err != nil {
-		return fmt.Errorf("writing status: %w", err)
-	}
-	return nil
+// setStatus is the update controller.PatchStatus applies: the whole status,
+// as planned.
+func setStatus(status fleetv1alpha1.RolloutStatus) func(*fleetv1alpha1.Rollout) {
+	return func(ro *fleetv1alpha1.Rollout) { ro.Status = status }
+}
+
+// endSettled reports whether an ended Rollout's status, and its Ready
+// condition, observed its generation under the rules of rollout.Ended.
+func endSettled(ro *fleetv1alpha1.Rollout) bool {
+	ready := meta.FindStatusCondition(ro.Status.Conditions, fleetv1alpha1.ConditionReady)
+	return ro.Status.ObservedGeneration == ro.Generation && ready != nil && ready.ObservedGeneration == ro.Generation
 }

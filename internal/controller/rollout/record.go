@@ -9,6 +9,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 
 	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
+	"github.com/flotilla-dev/flotilla/internal/controller"
 	"github.com/flotilla-dev/flotilla/internal/metrics"
 	"github.com/flotilla-dev/flotilla/internal/rollout"
 )
@@ -99,9 +100,8 @@ func logAdmissions(ctx context.Context, admissions []rollout.Admission) {
 // reason.
 func (r *Reconciler) block(ctx context.Context, ro *fleetv1alpha1.Rollout, in rollout.Input, b *blocked) error {
 	d := rollout.PlanBlocked(in, rollout.Blocked{Reason: b.reason, Message: b.message})
-	d.Status.ObservedGeneration = ro.Generation
 	old := ro.Status
-	if err := r.writeStatus(ctx, ro, d.Status); err != nil {
+	if err := controller.PatchStatus(ctx, r.Client, ro, setStatus(d.Status)); err != nil {
 		return err
 	}
 	if len(d.Events) > 0 {

@@ -1,4 +1,4 @@
-package instance
+package instanceplan
 
 import (
 	"cmp"
@@ -18,47 +18,66 @@ import (
 	"github.com/flotilla-dev/flotilla/internal/scope"
 )
 
-// observation is what one reconcile of an instance found.
-type observation struct {
-	// promiseNotReady explains why the Promise has no revision to render yet.
-	promiseNotReady string
-	// placement is where the instance lands, or its violations.
-	placement placement.Result
-	// renderErrors are the clusters whose rendering failed, with the error.
-	renderErrors map[string]error
-	// works are the instance's Works on its placed clusters.
-	works []fleetv1alpha1.Work
-	// wrote is how many Works this reconcile created or updated.
-	wrote int
-	// nextExpiry is when the first DriftException in the Works expires; zero: none.
-	nextExpiry time.Time
-	// instanceRevision is the instance revision of the current spec; "" when
-	// none was made (the instance was not placed).
-	instanceRevision string
-	// specRollout is the newest Rollout of the instance whose target is
-	// instanceRevision; nil when there is none.
-	specRollout *fleetv1alpha1.Rollout
-	// rendered is what this reconcile rendered, by cluster.
-	rendered renderMemo
+// Report is what one reconcile of an instance found and did: what the
+// status is made from.
+type Report struct {
+	// Decision is the Routing's.
+	Decision Decision
+	// Promise names the Promise (in the PromiseNotReady message).
+	Promise string
+	// Placement is where the instance lands, or its violations.
+	Placement placement.Result
+	// Failed are the clusters whose rendering failed, with the error.
+	Failed map[string]error
+	// Works are the instance's Works on its placed clusters, as written.
+	Works []fleetv1alpha1.Work
+	// InstanceRevision is the instance revision of the current spec; empty
+	// unless the Decision is Render.
+	InstanceRevision string
+	// SpecRollout is the newest Rollout of the instance whose target is
+	// InstanceRevision; nil when there is none.
+	SpecRollout *fleetv1alpha1.Rollout
 }
 
-// newStatus returns the status an instance should have given what was
-// observed. It keeps condition transition times.
-func newStatus(old fleetv1alpha1.InstanceStatus, generation int64, o observation, now time.Time) fleetv1alpha1.InstanceStatus {
+// NewReport is the Report of routing r once carried out: failed are the
+// failed renders, works the subject's Works as they now are, by cluster.
+func NewReport(r Routing, failed map[string]error, works map[string]*fleetv1alpha1.Work) Report {
+	return Report{
+		Decision:         r.Decision,
+		Promise:          r.Subject.Promise,
+		Placement:        r.Placement,
+		Failed:           failed,
+		Works:            OnClusters(works, r.Placement.Clusters),
+		InstanceRevision: r.InstanceRevision,
+		SpecRollout:      r.SpecRollout,
+	}
+}
+
+// promiseNotReady explains why there is nothing to render yet ("": there is).
+func (o Report) promiseNotReady() string {
+	if o.Decision != WaitForRevision {
+		return ""
+	}
+	return fmt.Sprintf("Promise %s has no revision yet (see its conditions)", o.Promise)
+}
+
+// Status returns the status an instance should have given what a reconcile
+// found and did. It keeps condition transition times.
+func Status(old fleetv1alpha1.InstanceStatus, generation int64, o Report, now time.Time) fleetv1alpha1.InstanceStatus {
 	status := *old.DeepCopy()
 	status.ObservedGeneration = generation
 	set := fleetv1alpha1.NewConditionSetter(&status.Conditions, generation, now).Set
-	sum := rollup.SummarizeWorks(o.works)
+	sum := rollup.SummarizeWorks(o.Works)
 	status.Clusters = fleetv1alpha1.InstanceClusterCounts{
-		Placed:  int32(len(o.placement.Clusters)),
+		Placed:  int32(len(o.Placement.Clusters)),
 		Ready:   int32(sum.Healthy),
 		Failing: int32(sum.Failed),
 	}
 	status.Revision = mostCommonRevision(sum.ByRevision)
-	if o.instanceRevision != "" {
-		status.InstanceRevision = o.instanceRevision
+	if o.InstanceRevision != "" {
+		status.InstanceRevision = o.InstanceRevision
 	}
-	status.AppliedInstanceRevision = appliedInstanceRevision(o.works)
+	status.AppliedInstanceRevision = appliedInstanceRevision(o.Works)
 	spec := specApplied(o)
 	if spec.reason == "" {
 		meta.RemoveStatusCondition(&status.Conditions, fleetv1alpha1.ConditionSpecApplied)
@@ -72,26 +91,27 @@ func newStatus(old fleetv1alpha1.InstanceStatus, generation int64, o observation
 
 	// Placed.
 	placedMsg := ""
+	notReady := o.promiseNotReady()
 	switch {
-	case o.promiseNotReady != "":
-		set(fleetv1alpha1.ConditionPlaced, metav1.ConditionUnknown, fleetv1alpha1.ReasonPromiseNotReady, o.promiseNotReady)
-	case len(o.placement.Violations) > 0:
-		set(fleetv1alpha1.ConditionPlaced, metav1.ConditionFalse, o.placement.Violations[0].Reason, o.placement.Message()+"; no Work is written")
-	case len(o.placement.Clusters) == 0:
+	case notReady != "":
+		set(fleetv1alpha1.ConditionPlaced, metav1.ConditionUnknown, fleetv1alpha1.ReasonPromiseNotReady, notReady)
+	case len(o.Placement.Violations) > 0:
+		set(fleetv1alpha1.ConditionPlaced, metav1.ConditionFalse, o.Placement.Violations[0].Reason, o.Placement.Message()+"; no Work is written")
+	case len(o.Placement.Clusters) == 0:
 		set(fleetv1alpha1.ConditionPlaced, metav1.ConditionFalse, fleetv1alpha1.ReasonNoMatchingClusters,
 			"no cluster matches the Promise's placement, the instance's spec.placement and its namespace's Fleets")
 	default:
-		placedMsg = fmt.Sprintf("placed on %d clusters: %s", len(o.placement.Clusters), strings.Join(o.placement.Clusters, ", "))
+		placedMsg = fmt.Sprintf("placed on %d clusters: %s", len(o.Placement.Clusters), strings.Join(o.Placement.Clusters, ", "))
 		set(fleetv1alpha1.ConditionPlaced, metav1.ConditionTrue, fleetv1alpha1.ReasonPlaced, placedMsg)
 	}
 
 	// Stalled: what needs a person.
 	stalledReason, stalledMsg := "", ""
 	switch {
-	case len(o.placement.Violations) > 0:
-		stalledReason, stalledMsg = o.placement.Violations[0].Reason, o.placement.Message()
-	case len(o.renderErrors) > 0:
-		stalledReason, stalledMsg = renderFailure(o.renderErrors)
+	case len(o.Placement.Violations) > 0:
+		stalledReason, stalledMsg = o.Placement.Violations[0].Reason, o.Placement.Message()
+	case len(o.Failed) > 0:
+		stalledReason, stalledMsg = renderFailure(o.Failed)
 	case spec.stalled:
 		// The fleet settled on an earlier spec and stays there: bringing
 		// the spec back in line, or rolling it forward, takes a person.
@@ -104,11 +124,11 @@ func newStatus(old fleetv1alpha1.InstanceStatus, generation int64, o observation
 	}
 
 	// Ready and Reconciling.
-	placed := len(o.placement.Clusters)
+	placed := len(o.Placement.Clusters)
 	var readyReason, readyMsg string
 	switch {
-	case o.promiseNotReady != "":
-		readyReason, readyMsg = fleetv1alpha1.ReasonPromiseNotReady, o.promiseNotReady
+	case notReady != "":
+		readyReason, readyMsg = fleetv1alpha1.ReasonPromiseNotReady, notReady
 	case stalledReason != "":
 		readyReason, readyMsg = stalledReason, stalledMsg
 	case placed == 0:
@@ -145,29 +165,29 @@ type specState struct {
 }
 
 // specApplied judges whether the instance's clusters run the current spec
-// (o.instanceRevision), and if not, why: its Rollout is still moving it, is
+// (o.InstanceRevision), and if not, why: its Rollout is still moving it, is
 // moving the clusters back, or was rolled back or stopped, so the fleet runs
 // an earlier spec than the one the instance shows.
-func specApplied(o observation) specState {
-	want := o.instanceRevision
-	if want == "" || len(o.works) == 0 {
+func specApplied(o Report) specState {
+	want := o.InstanceRevision
+	if want == "" || len(o.Works) == 0 {
 		return specState{}
 	}
 	behind := 0
-	for i := range o.works {
-		w := &o.works[i]
+	for i := range o.Works {
+		w := &o.Works[i]
 		if w.Spec.InstanceRevision != want || w.Status.AppliedInstanceRevision != want {
 			behind++
 		}
 	}
-	placed := len(o.placement.Clusters)
+	placed := len(o.Placement.Clusters)
 	if behind == 0 {
 		return specState{reason: fleetv1alpha1.ReasonSucceeded,
-			message: fmt.Sprintf("%d of %d clusters applied instance revision %s", len(o.works), placed, want)}
+			message: fmt.Sprintf("%d of %d clusters applied instance revision %s", len(o.Works), placed, want)}
 	}
-	running := appliedInstanceRevision(o.works)
-	on := fmt.Sprintf("%d of %d clusters applied instance revision %s of the current spec", len(o.works)-behind, placed, want)
-	ro := o.specRollout
+	running := appliedInstanceRevision(o.Works)
+	on := fmt.Sprintf("%d of %d clusters applied instance revision %s of the current spec", len(o.Works)-behind, placed, want)
+	ro := o.SpecRollout
 	if ro == nil {
 		return specState{reason: fleetv1alpha1.ReasonProgressing, message: on}
 	}
@@ -273,4 +293,20 @@ func failureMessage(sum rollup.Summary) string {
 	}
 	slices.SortFunc(parts, func(a, b string) int { return cmp.Compare(a, b) })
 	return fmt.Sprintf("%d clusters failing: %s", sum.Failed, strings.Join(parts, "; "))
+}
+
+// SameConditions reports whether two condition lists agree on every type's
+// status and reason. A reconcile that wrote Works puts off a status write
+// that says nothing new by them (see the controller's Reconcile).
+func SameConditions(a, b []metav1.Condition) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for _, c := range a {
+		d := meta.FindStatusCondition(b, c.Type)
+		if d == nil || d.Status != c.Status || d.Reason != c.Reason {
+			return false
+		}
+	}
+	return true
 }

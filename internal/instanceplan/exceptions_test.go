@@ -1,4 +1,4 @@
-package instance
+package instanceplan
 
 import (
 	"fmt"
@@ -38,7 +38,7 @@ func TestWorkExceptions(t *testing.T) {
 	}
 	names := func(cluster string) []string {
 		var out []string
-		for _, e := range workExceptions(view, cluster, manifests, excs) {
+		for _, e := range WorkExceptions(view, cluster, manifests, excs) {
 			out = append(out, e.Name)
 		}
 		return out
@@ -49,10 +49,10 @@ func TestWorkExceptions(t *testing.T) {
 	if got, want := names("core-1"), []string{"team-a/cm-any-ns", "team-a/z-any"}; !slices.Equal(got, want) {
 		t.Errorf("core-1: %v, want %v", got, want)
 	}
-	if got := workExceptions(view, "gone", manifests, excs); got != nil {
+	if got := WorkExceptions(view, "gone", manifests, excs); got != nil {
 		t.Errorf("unknown cluster: %v, want none", got)
 	}
-	got := workExceptions(view, "edge-1", manifests, excs)
+	got := WorkExceptions(view, "edge-1", manifests, excs)
 	if !slices.Equal(got[2].Paths, []string{"spec"}) || !got[2].ExpiresAt.Equal(&expires) || got[2].Resources[0].Kind != "Deployment" {
 		t.Errorf("copied exception = %+v", got[2])
 	}
@@ -61,7 +61,7 @@ func TestWorkExceptions(t *testing.T) {
 	for i := range maxWorkExceptions + 4 {
 		many = append(many, exc(fmt.Sprintf("e%02d", maxWorkExceptions+4-i), fleetv1alpha1.ClusterSelector{}, fleetv1alpha1.ResourceSelector{Kind: "ConfigMap"}))
 	}
-	bounded := workExceptions(view, "core-1", manifests, many)
+	bounded := WorkExceptions(view, "core-1", manifests, many)
 	if len(bounded) != maxWorkExceptions || bounded[0].Name != "team-a/e01" || bounded[maxWorkExceptions-1].Name != "team-a/e16" {
 		t.Errorf("bounded to %d, first %s, last %s; want %d from team-a/e01 to team-a/e16", len(bounded), bounded[0].Name,
 			bounded[len(bounded)-1].Name, maxWorkExceptions)

@@ -1,4 +1,4 @@
-package instance
+package instanceplan
 
 import (
 	"errors"
@@ -38,47 +38,47 @@ func testWork(cluster, revision string, state string) fleetv1alpha1.Work {
 	return w
 }
 
-func TestNewStatus(t *testing.T) {
+func TestStatus(t *testing.T) {
 	now := time.Date(2031, 1, 2, 3, 4, 5, 0, time.UTC)
 	two := placement.Result{Clusters: []string{"c1", "c2"}}
 	for _, tc := range []struct {
 		name                      string
-		o                         observation
+		o                         Report
 		ready, placed, stalled    metav1.ConditionStatus
 		readyReason, placedReason string
 		counts                    fleetv1alpha1.InstanceClusterCounts
 		revision                  string
 	}{
-		{name: "all healthy", o: observation{placement: two, works: []fleetv1alpha1.Work{testWork("c1", "r2", "healthy"), testWork("c2", "r2", "healthy")}},
+		{name: "all healthy", o: Report{Placement: two, Works: []fleetv1alpha1.Work{testWork("c1", "r2", "healthy"), testWork("c2", "r2", "healthy")}},
 			ready: metav1.ConditionTrue, placed: metav1.ConditionTrue, stalled: metav1.ConditionFalse,
 			readyReason: fleetv1alpha1.ReasonSucceeded, placedReason: fleetv1alpha1.ReasonPlaced,
 			counts: fleetv1alpha1.InstanceClusterCounts{Placed: 2, Ready: 2}, revision: "r2"},
-		{name: "progressing, most clusters on r1", o: observation{placement: placement.Result{Clusters: []string{"c1", "c2", "c3"}},
-			works: []fleetv1alpha1.Work{testWork("c1", "r1", "healthy"), testWork("c2", "r1", ""), testWork("c3", "r2", "")}},
+		{name: "progressing, most clusters on r1", o: Report{Placement: placement.Result{Clusters: []string{"c1", "c2", "c3"}},
+			Works: []fleetv1alpha1.Work{testWork("c1", "r1", "healthy"), testWork("c2", "r1", ""), testWork("c3", "r2", "")}},
 			ready: metav1.ConditionFalse, placed: metav1.ConditionTrue, stalled: metav1.ConditionFalse,
 			readyReason: fleetv1alpha1.ReasonProgressing, placedReason: fleetv1alpha1.ReasonPlaced,
 			counts: fleetv1alpha1.InstanceClusterCounts{Placed: 3, Ready: 1}, revision: "r1"},
-		{name: "a failing cluster", o: observation{placement: two, works: []fleetv1alpha1.Work{testWork("c1", "r2", "healthy"), testWork("c2", "r2", "failed")}},
+		{name: "a failing cluster", o: Report{Placement: two, Works: []fleetv1alpha1.Work{testWork("c1", "r2", "healthy"), testWork("c2", "r2", "failed")}},
 			ready: metav1.ConditionFalse, placed: metav1.ConditionTrue, stalled: metav1.ConditionFalse,
 			readyReason: fleetv1alpha1.ReasonWorksFailing, placedReason: fleetv1alpha1.ReasonPlaced,
 			counts: fleetv1alpha1.InstanceClusterCounts{Placed: 2, Ready: 1, Failing: 1}, revision: "r2"},
-		{name: "tenancy violation", o: observation{placement: placement.Result{Violations: []placement.Violation{{Reason: fleetv1alpha1.ReasonTenancyViolation, Message: "namespace x is not a tenant of any Fleet"}}}},
+		{name: "tenancy violation", o: Report{Placement: placement.Result{Violations: []placement.Violation{{Reason: fleetv1alpha1.ReasonTenancyViolation, Message: "namespace x is not a tenant of any Fleet"}}}},
 			ready: metav1.ConditionFalse, placed: metav1.ConditionFalse, stalled: metav1.ConditionTrue,
 			readyReason: fleetv1alpha1.ReasonTenancyViolation, placedReason: fleetv1alpha1.ReasonTenancyViolation},
-		{name: "nothing matches", o: observation{},
+		{name: "nothing matches", o: Report{},
 			ready: metav1.ConditionFalse, placed: metav1.ConditionFalse, stalled: metav1.ConditionFalse,
 			readyReason: fleetv1alpha1.ReasonNoMatchingClusters, placedReason: fleetv1alpha1.ReasonNoMatchingClusters},
-		{name: "render failed on one cluster", o: observation{placement: two, works: []fleetv1alpha1.Work{testWork("c1", "r2", "healthy")},
-			renderErrors: map[string]error{"c2": errors.New("template configmap.yaml:3: boom")}},
+		{name: "render failed on one cluster", o: Report{Placement: two, Works: []fleetv1alpha1.Work{testWork("c1", "r2", "healthy")},
+			Failed: map[string]error{"c2": errors.New("template configmap.yaml:3: boom")}},
 			ready: metav1.ConditionFalse, placed: metav1.ConditionTrue, stalled: metav1.ConditionTrue,
 			readyReason: fleetv1alpha1.ReasonRenderFailed, placedReason: fleetv1alpha1.ReasonPlaced,
 			counts: fleetv1alpha1.InstanceClusterCounts{Placed: 2, Ready: 1}, revision: "r2"},
-		{name: "promise without a revision", o: observation{promiseNotReady: "Promise p has no revision yet"},
+		{name: "promise without a revision", o: Report{Decision: WaitForRevision, Promise: "p"},
 			ready: metav1.ConditionFalse, placed: metav1.ConditionUnknown, stalled: metav1.ConditionFalse,
 			readyReason: fleetv1alpha1.ReasonPromiseNotReady, placedReason: fleetv1alpha1.ReasonPromiseNotReady},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			st := newStatus(fleetv1alpha1.InstanceStatus{InstanceRevision: "keep"}, 7, tc.o, now)
+			st := Status(fleetv1alpha1.InstanceStatus{InstanceRevision: "keep"}, 7, tc.o, now)
 			check := func(typ string, status metav1.ConditionStatus, reason string) {
 				t.Helper()
 				c := meta.FindStatusCondition(st.Conditions, typ)
@@ -96,17 +96,17 @@ func TestNewStatus(t *testing.T) {
 	}
 }
 
-func TestNewStatusKeepsTransitionTimes(t *testing.T) {
+func TestStatusKeepsTransitionTimes(t *testing.T) {
 	t0 := time.Date(2031, 1, 2, 3, 4, 5, 0, time.UTC)
-	o := observation{placement: placement.Result{Clusters: []string{"c1"}}, works: []fleetv1alpha1.Work{testWork("c1", "r1", "")}}
-	first := newStatus(fleetv1alpha1.InstanceStatus{}, 1, o, t0)
-	second := newStatus(first, 1, o, t0.Add(time.Hour))
+	o := Report{Placement: placement.Result{Clusters: []string{"c1"}}, Works: []fleetv1alpha1.Work{testWork("c1", "r1", "")}}
+	first := Status(fleetv1alpha1.InstanceStatus{}, 1, o, t0)
+	second := Status(first, 1, o, t0.Add(time.Hour))
 	c := meta.FindStatusCondition(second.Conditions, fleetv1alpha1.ConditionReady)
 	if !c.LastTransitionTime.Time.Equal(t0) {
 		t.Errorf("transition time moved without a transition: %s", c.LastTransitionTime)
 	}
-	if !sameConditions(first.Conditions, second.Conditions) {
-		t.Error("sameConditions")
+	if !SameConditions(first.Conditions, second.Conditions) {
+		t.Error("SameConditions")
 	}
 }
 
@@ -139,7 +139,7 @@ func TestRenderFailure(t *testing.T) {
 			if reason != tc.reason || !strings.Contains(msg, tc.want) {
 				t.Errorf("%s %q, want %s %q", reason, msg, tc.reason, tc.want)
 			}
-			st := newStatus(fleetv1alpha1.InstanceStatus{}, 1, observation{placement: placement.Result{Clusters: []string{"a", "b", "c1"}}, renderErrors: tc.errs}, time.Now())
+			st := Status(fleetv1alpha1.InstanceStatus{}, 1, Report{Placement: placement.Result{Clusters: []string{"a", "b", "c1"}}, Failed: tc.errs}, time.Now())
 			if c := meta.FindStatusCondition(st.Conditions, fleetv1alpha1.ConditionReady); c.Status != metav1.ConditionFalse || c.Reason != tc.reason {
 				t.Errorf("Ready %+v", c)
 			}
@@ -149,7 +149,7 @@ func TestRenderFailure(t *testing.T) {
 
 // After the Rollout of a new spec is rolled back the clusters are healthy on
 // the old spec: the instance must not read Ready on the spec it shows.
-func TestNewStatusSpecApplied(t *testing.T) {
+func TestStatusSpecApplied(t *testing.T) {
 	now := time.Date(2031, 1, 2, 3, 4, 5, 0, time.UTC)
 	two := placement.Result{Clusters: []string{"c1", "c2"}}
 	on := func(cluster, instRev string) fleetv1alpha1.Work {
@@ -199,8 +199,8 @@ func TestNewStatusSpecApplied(t *testing.T) {
 			stalled: metav1.ConditionFalse, applied: "site-shop-old"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			o := observation{placement: two, works: tc.works, instanceRevision: "site-shop-new", specRollout: tc.rollout}
-			st := newStatus(fleetv1alpha1.InstanceStatus{}, 3, o, now)
+			o := Report{Placement: two, Works: tc.works, InstanceRevision: "site-shop-new", SpecRollout: tc.rollout}
+			st := Status(fleetv1alpha1.InstanceStatus{}, 3, o, now)
 			check := func(typ string, status metav1.ConditionStatus, reason, message string) {
 				t.Helper()
 				c := meta.FindStatusCondition(st.Conditions, typ)
@@ -222,24 +222,24 @@ func TestNewStatusSpecApplied(t *testing.T) {
 // stay the same still says what is true now. Two refused Overrides in a row
 // (the same reason, PatchNotAllowed) once left Ready naming the deleted one,
 // and "1 of 3 clusters ready" stayed while more became ready.
-func TestNewStatusMessagesFollowTheCause(t *testing.T) {
+func TestStatusMessagesFollowTheCause(t *testing.T) {
 	now := time.Date(2031, 1, 2, 3, 4, 5, 0, time.UTC)
 	three := placement.Result{Clusters: []string{"c1", "c2", "c3"}}
-	o := observation{placement: three, works: []fleetv1alpha1.Work{
+	o := Report{Placement: three, Works: []fleetv1alpha1.Work{
 		testWork("c1", "r1", "healthy"), testWork("c2", "r1", ""), testWork("c3", "r1", "")}}
-	st := newStatus(fleetv1alpha1.InstanceStatus{}, 1, o, now)
-	o.works[1] = testWork("c2", "r1", "healthy")
-	st = newStatus(st, 1, o, now.Add(time.Second))
+	st := Status(fleetv1alpha1.InstanceStatus{}, 1, o, now)
+	o.Works[1] = testWork("c2", "r1", "healthy")
+	st = Status(st, 1, o, now.Add(time.Second))
 	if c := meta.FindStatusCondition(st.Conditions, fleetv1alpha1.ConditionReady); c.Reason != fleetv1alpha1.ReasonProgressing || c.Message != "2 of 3 clusters ready" {
 		t.Errorf("Ready after a second cluster became ready: %+v", c)
 	}
 
-	refused := func(override string) observation {
-		return observation{placement: three, renderErrors: map[string]error{
+	refused := func(override string) Report {
+		return Report{Placement: three, Failed: map[string]error{
 			"c1": &render.OverrideError{Override: override, Reason: "the patch sets apiVersion"}}}
 	}
-	st = newStatus(fleetv1alpha1.InstanceStatus{}, 1, refused("team/rekind"), now)
-	st = newStatus(st, 1, refused("team/retype"), now.Add(time.Second))
+	st = Status(fleetv1alpha1.InstanceStatus{}, 1, refused("team/rekind"), now)
+	st = Status(st, 1, refused("team/retype"), now.Add(time.Second))
 	for _, typ := range []string{fleetv1alpha1.ConditionReady, fleetv1alpha1.ConditionStalled} {
 		if c := meta.FindStatusCondition(st.Conditions, typ); !strings.Contains(c.Message, "team/retype") {
 			t.Errorf("%s names an Override that no longer applies: %+v", typ, c)

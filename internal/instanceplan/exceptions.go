@@ -1,0 +1,113 @@
+package instanceplan
+
+import (
+	"slices"
+	"strings"
+	"time"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
+	"github.com/flotilla-dev/flotilla/internal/drift"
+	"github.com/flotilla-dev/flotilla/internal/placement"
+)
+
+// maxWorkExceptions is the Work API's bound on spec.driftExceptions.
+const maxWorkExceptions = 16
+
+// ExceptionNamespaces are the namespaces whose DriftExceptions may excuse
+// drift on s's Works: the platform namespace (which may excuse any
+// instance, and alone the fleet resources) and an instance's own.
+func ExceptionNamespaces(s Subject) []string {
+	namespaces := []string{fleetv1alpha1.PlatformNamespace}
+	if s.Instance != nil && s.Instance.Namespace != fleetv1alpha1.PlatformNamespace {
+		namespaces = append(namespaces, s.Instance.Namespace)
+	}
+	return namespaces
+}
+
+// InForce keeps, of excs, those that may excuse drift on s's Works at now:
+// in one of ExceptionNamespaces(s), not being deleted, not expired.
+func InForce(s Subject, excs []fleetv1alpha1.DriftException, now time.Time) []fleetv1alpha1.DriftException {
+	namespaces := ExceptionNamespaces(s)
+	var out []fleetv1alpha1.DriftException
+	for i := range excs {
+		e := &excs[i]
+		if slices.Contains(namespaces, e.Namespace) && e.DeletionTimestamp.IsZero() && now.Before(e.Spec.ExpiresAt.Time) {
+			out = append(out, *e)
+		}
+	}
+	return out
+}
+
+// WorkExceptions picks, from excs (see InForce), those for one Work: whose
+// clusterSelector matches cluster and one of whose resource selectors
+// matches one of the Work's manifests. They are sorted by namespace/name and
+// bounded by the Work API; the same input always gives the same list, so
+// Works are not rewritten for nothing.
+func WorkExceptions(view *placement.View, cluster string, manifests []*unstructured.Unstructured, excs []fleetv1alpha1.DriftException) []fleetv1alpha1.WorkDriftException {
+	if len(excs) == 0 || view == nil {
+		return nil
+	}
+	c, ok := view.Cluster(cluster)
+	if !ok {
+		return nil
+	}
+	var out []fleetv1alpha1.WorkDriftException
+	for i := range excs {
+		e := &excs[i]
+		m, err := view.Compile(&e.Spec.ClusterSelector)
+		if err != nil || !m.Matches(c) || !selectsManifest(e.Spec.Resources, manifests) {
+			continue
+		}
+		out = append(out, fleetv1alpha1.WorkDriftException{
+			Name:      e.Namespace + "/" + e.Name,
+			Resources: slices.Clone(e.Spec.Resources),
+			Paths:     slices.Clone(e.Spec.Paths),
+			ExpiresAt: e.Spec.ExpiresAt,
+		})
+	}
+	slices.SortFunc(out, func(a, b fleetv1alpha1.WorkDriftException) int { return strings.Compare(a.Name, b.Name) })
+	if len(out) > maxWorkExceptions {
+		out = out[:maxWorkExceptions]
+	}
+	return out
+}
+
+// selectsManifest reports whether a selector matches a manifest. A manifest
+// without a namespace matches any selector namespace: the agent settles its
+// namespace by the kind's scope, and matches exactly.
+func selectsManifest(sels []fleetv1alpha1.ResourceSelector, manifests []*unstructured.Unstructured) bool {
+	for _, m := range manifests {
+		gv, err := schema.ParseGroupVersion(m.GetAPIVersion())
+		if err != nil {
+			continue
+		}
+		r := drift.Resource{Group: gv.Group, Kind: m.GetKind(), Namespace: m.GetNamespace(), Name: m.GetName()}
+		for _, sel := range sels {
+			res := r
+			if res.Namespace == "" {
+				res.Namespace = sel.Namespace
+			}
+			if drift.SelectorMatches(sel, res) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// NextExpiry is the earliest expiresAt among the exceptions of works, zero
+// when none: the subject is rendered again then, to drop expired ones.
+func NextExpiry(works []fleetv1alpha1.Work) time.Time {
+	var next time.Time
+	for i := range works {
+		for _, e := range works[i].Spec.DriftExceptions {
+			if t := e.ExpiresAt.Time; next.IsZero() || t.Before(next) {
+				next = t
+			}
+		}
+	}
+	return next
+}

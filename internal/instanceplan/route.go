@@ -1,0 +1,146 @@
+package instanceplan
+
+import (
+	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
+	"github.com/flotilla-dev/flotilla/internal/placement"
+)
+
+// Facts are what the controller observed of a subject, all Route reads.
+type Facts struct {
+	Subject Subject
+	// LatestRevision is the Promise's status.latestRevision; empty while it
+	// has none (see HasRevision).
+	LatestRevision string
+	// Placement is where the subject lands, or why it may not.
+	Placement placement.Result
+	// Works are the Works listed for the subject (by the hub's index); Route
+	// keeps only those the subject Owns.
+	Works []fleetv1alpha1.Work
+	// Rollouts govern the revisions the Works render.
+	Rollouts Rollouts
+	// InstanceRevision names the instance revision of the current spec
+	// (InstanceRevisionName); empty for fleet resources.
+	InstanceRevision string
+}
+
+// HasRevision reports whether the Promise published a revision to render.
+func (f Facts) HasRevision() bool { return f.LatestRevision != "" }
+
+// Decision is what a reconcile does with a subject's Works.
+type Decision string
+
+const (
+	// WaitForRevision: the Promise has no revision yet. Nothing is written
+	// and nothing taken away; the instance reports PromiseNotReady.
+	WaitForRevision Decision = "WaitForRevision"
+	// Hold: the placement is refused (tenancy, an invalid selector). Nothing
+	// is written and nothing already written is taken away: a violation is
+	// most often a mistake in a Fleet, to be fixed. Fleet resources, placed
+	// in the platform namespace, are never held.
+	Hold Decision = "Hold"
+	// Render: render every Target, then Finish.
+	Render Decision = "Render"
+)
+
+// Target is one placed cluster's Work, to be rendered.
+type Target struct {
+	Cluster string
+	// Current is the subject's Work on the cluster now; nil: none yet.
+	Current *fleetv1alpha1.Work
+	// Revision is the PromiseRevision to render (Rollouts.Revision).
+	Revision string
+	// InstanceRevision is the instance revision to render
+	// (Rollouts.InstanceRevision); empty for fleet resources.
+	InstanceRevision string
+	// Rollout names the Rollout that admitted the cluster to Revision, for
+	// the Work's spec.rollout; nil: none.
+	Rollout *fleetv1alpha1.RolloutReference
+}
+
+// Moved reports whether the Work moves to other revisions (or is new): the
+// transition a Rollout's admission leads to.
+func (t Target) Moved() bool {
+	return t.Current == nil || t.Current.Spec.Revision != t.Revision || t.Current.Spec.InstanceRevision != t.InstanceRevision
+}
+
+// InstanceChange asks for the Rollout of an instance change: some of the
+// instance's Works render From, an earlier instance revision than To, the
+// current spec's.
+type InstanceChange struct {
+	From, To string
+}
+
+// Routing is Route's answer.
+type Routing struct {
+	Decision  Decision
+	Subject   Subject
+	Placement placement.Result
+	// Existing are the subject's own Works (Subject.Owns), by cluster.
+	Existing map[string]*fleetv1alpha1.Work
+	// Targets are the placed clusters' Works to render, in placement order
+	// (Render only).
+	Targets []Target
+	// InstanceRevision is the current spec's instance revision (Render, an
+	// instance only; the controller makes sure it exists before rendering).
+	InstanceRevision string
+	// SpecRollout is the newest Rollout of the instance to InstanceRevision
+	// (Rollouts.SpecRollout), or nil.
+	SpecRollout *fleetv1alpha1.Rollout
+	// StartRollout, when set, asks for the Rollout of an instance change.
+	StartRollout *InstanceChange
+}
+
+// Route decides what a reconcile of f.Subject does, and for each placed
+// cluster which revisions its Work renders.
+func Route(f Facts) Routing {
+	r := Routing{Subject: f.Subject, Placement: f.Placement, Existing: map[string]*fleetv1alpha1.Work{}}
+	for i := range f.Works {
+		if w := &f.Works[i]; f.Subject.Owns(w) {
+			r.Existing[w.Spec.Cluster] = w
+		}
+	}
+	switch {
+	case !f.HasRevision():
+		r.Decision = WaitForRevision
+		return r
+	case !f.Subject.IsFleet() && len(f.Placement.Violations) > 0:
+		r.Decision = Hold
+		return r
+	}
+	r.Decision = Render
+	if !f.Subject.IsFleet() {
+		r.InstanceRevision = f.InstanceRevision
+		r.SpecRollout = f.Rollouts.SpecRollout(f.InstanceRevision)
+		r.StartRollout = instanceChange(r.Existing, f.InstanceRevision)
+	}
+	r.Targets = make([]Target, 0, len(f.Placement.Clusters))
+	for _, cluster := range f.Placement.Clusters {
+		t := Target{Cluster: cluster, Current: r.Existing[cluster]}
+		var curRev, curInst string
+		if t.Current != nil {
+			curRev, curInst = t.Current.Spec.Revision, t.Current.Spec.InstanceRevision
+		}
+		t.Revision = f.Rollouts.Revision(cluster, curRev, f.LatestRevision)
+		if !f.Subject.IsFleet() {
+			t.InstanceRevision = f.Rollouts.InstanceRevision(cluster, curInst, f.InstanceRevision)
+		}
+		t.Rollout = f.Rollouts.AdmittedBy(cluster, t.Revision)
+		r.Targets = append(r.Targets, t)
+	}
+	return r
+}
+
+// instanceChange asks for the Rollout to latest when some Work renders an
+// earlier instance revision (the least, by name, when several do).
+func instanceChange(works map[string]*fleetv1alpha1.Work, latest string) *InstanceChange {
+	previous := ""
+	for _, w := range works {
+		if rev := w.Spec.InstanceRevision; rev != "" && rev != latest && (previous == "" || rev < previous) {
+			previous = rev
+		}
+	}
+	if previous == "" {
+		return nil
+	}
+	return &InstanceChange{From: previous, To: latest}
+}

@@ -1,0 +1,302 @@
+package instanceplan_test
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
+	"github.com/flotilla-dev/flotilla/internal/instanceplan"
+	"github.com/flotilla-dev/flotilla/internal/placement"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata")
+
+// TestSequences plays every scenario in testdata/sequences (*.txt): a hub
+// set up line by line, and a reconcile (Route, a stand-in render, Finish,
+// the plan carried out) at each `reconcile`. The invariants of FuzzPlan are
+// checked at every reconcile, and the trace is compared with the
+// scenario's golden file (`go test ./internal/instanceplan -update`
+// rewrites them; review the diff).
+//
+// A scenario is one command a line ('#' starts a comment):
+//
+//	subject instance NS/NAME of PROMISE | subject fleet of PROMISE
+//	latest REV                 the Promise's latest revision (none until set)
+//	spec REV                   the instance revision of the current spec
+//	clusters C…                the fleet's clusters (label tier=edge for names edge-*)
+//	place C…                   the placement's clusters
+//	violation REASON           the placement is refused
+//	work C rev=R [inst=I] [foreign|deleting|other=NS/NAME]
+//	                           a Work on C: the hub's (foreign: someone else's;
+//	                           other: another instance's)
+//	rollout promise|instance NAME from=R to=R phase=P [rollback=R] [W:C,C:MARKS…]
+//	                           a Rollout (the same NAME again replaces it)
+//	exception NS/NAME [expires=D] [cluster=C]
+//	                           a DriftException on the subject's ConfigMap
+//	render C ok|failed|empty   what rendering C gives from now on
+//	apply [C…]                 the agent applies the subject's Works (all, or on C…)
+//	wait D                     time passes
+//	reconcile                  the controller reconciles the subject
+func TestSequences(t *testing.T) {
+	files, err := filepath.Glob("testdata/sequences/*.txt")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no scenarios: %v", err)
+	}
+	for _, file := range files {
+		name := strings.TrimSuffix(filepath.Base(file), ".txt")
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			data, err := os.ReadFile(file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			trace, err := play(string(data))
+			if err != nil {
+				t.Fatalf("%v\ntrace so far:\n%s", err, trace)
+			}
+			golden := strings.TrimSuffix(file, ".txt") + ".golden"
+			if *update {
+				if err := os.WriteFile(golden, []byte(trace), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			want, err := os.ReadFile(golden)
+			if err != nil {
+				t.Fatalf("%v (run with -update to create it)", err)
+			}
+			if string(want) != trace {
+				t.Errorf("trace differs from %s (run with -update to accept):\n%s\nfull trace:\n%s", golden, firstDiff(string(want), trace), trace)
+			}
+		})
+	}
+}
+
+func firstDiff(want, got string) string {
+	w, g := strings.Split(want, "\n"), strings.Split(got, "\n")
+	for i := 0; i < max(len(w), len(g)); i++ {
+		var a, b string
+		if i < len(w) {
+			a = w[i]
+		}
+		if i < len(g) {
+			b = g[i]
+		}
+		if a != b {
+			return fmt.Sprintf("line %d:\n  want: %s\n  got:  %s", i+1, a, b)
+		}
+	}
+	return ""
+}
+
+// play runs a scenario and returns its trace.
+func play(script string) (string, error) {
+	var out strings.Builder
+	var w *world
+	rollouts := 0
+	for n, line := range strings.Split(script, "\n") {
+		if i := strings.IndexByte(line, '#'); i >= 0 {
+			line = line[:i]
+		}
+		f := strings.Fields(line)
+		if len(f) == 0 {
+			continue
+		}
+		fail := func(format string, args ...any) (string, error) {
+			return out.String(), fmt.Errorf("line %d (%s): %s", n+1, strings.TrimSpace(line), fmt.Sprintf(format, args...))
+		}
+		if w == nil && f[0] != "subject" {
+			return fail("the first command is subject")
+		}
+		args := map[string]string{}
+		var plain []string
+		for _, a := range f[1:] {
+			if k, v, ok := strings.Cut(a, "="); ok {
+				args[k] = v
+			} else {
+				plain = append(plain, a)
+			}
+		}
+		switch f[0] {
+		case "subject":
+			switch {
+			case len(f) == 5 && f[1] == "instance" && f[3] == "of":
+				ns, name, _ := strings.Cut(f[2], "/")
+				w = newWorld(instanceplan.InstanceSubject(f[4], ns, name))
+			case len(f) == 4 && f[1] == "fleet" && f[2] == "of":
+				w = newWorld(instanceplan.FleetSubject(f[3]))
+			default:
+				return fail("subject instance NS/NAME of PROMISE | subject fleet of PROMISE")
+			}
+		case "latest":
+			w.latest = f[1]
+		case "spec":
+			w.instRev = f[1]
+		case "clusters":
+			w.clusters = nil
+			for _, c := range f[1:] {
+				tier, _, _ := strings.Cut(c, "-")
+				w.clusters = append(w.clusters, placement.Cluster{Name: c, Labels: map[string]string{"tier": tier}})
+			}
+		case "place":
+			w.placement = placement.Result{Clusters: f[1:]}
+		case "violation":
+			w.placement = placement.Result{Violations: []placement.Violation{{Reason: f[1], Message: "refused by the scenario"}}}
+		case "work":
+			wk := hubWork(w.subject, plain[0], args["rev"], args["inst"])
+			switch {
+			case slices.Contains(plain, "foreign"):
+				delete(wk.Labels, fleetv1alpha1.LabelManagedBy)
+			case slices.Contains(plain, "deleting"):
+				wk.DeletionTimestamp = &metav1.Time{Time: w.now}
+			case args["other"] != "":
+				ns, name, _ := strings.Cut(args["other"], "/")
+				wk = hubWork(instanceplan.InstanceSubject(w.subject.Promise, ns, name), plain[0], args["rev"], args["inst"])
+			}
+			w.works = append(w.works, wk)
+		case "rollout":
+			if len(plain) < 2 {
+				return fail("rollout promise|instance NAME …")
+			}
+			own := plain[0] == "instance"
+			list := &w.promiseRO
+			if own {
+				list = &w.instRO
+			}
+			var nth int
+			i := slices.IndexFunc(*list, func(r fleetv1alpha1.Rollout) bool { return r.Name == plain[1] })
+			if i < 0 {
+				rollouts++
+				nth = rollouts
+			} else {
+				nth = int((*list)[i].CreationTimestamp.Sub(epoch) / time.Second)
+			}
+			ro, err := newRollout(w.subject, own, plain[1], args["from"], args["to"], fleetv1alpha1.RolloutPhase(args["phase"]), nth, plain[2:]...)
+			if err != nil {
+				return fail("%v", err)
+			}
+			ro.Status.RollbackRevision = args["rollback"]
+			if i < 0 {
+				*list = append(*list, ro)
+			} else {
+				(*list)[i] = ro
+			}
+		case "exception":
+			ns, name, _ := strings.Cut(plain[0], "/")
+			d := time.Hour
+			if v, ok := args["expires"]; ok {
+				var err error
+				if d, err = time.ParseDuration(v); err != nil {
+					return fail("%v", err)
+				}
+			}
+			sel := fleetv1alpha1.ClusterSelector{}
+			if c, ok := args["cluster"]; ok {
+				sel.Names = []string{c}
+			}
+			w.excs = append(w.excs, fleetv1alpha1.DriftException{
+				ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
+				Spec: fleetv1alpha1.DriftExceptionSpec{ClusterSelector: sel, ExpiresAt: metav1.NewTime(w.now.Add(d)),
+					Resources: []fleetv1alpha1.ResourceSelector{{Kind: "ConfigMap"}}, Paths: []string{"data"}},
+			})
+		case "render":
+			switch f[2] {
+			case "ok":
+				delete(w.outcome, f[1])
+			case "failed":
+				w.outcome[f[1]] = instanceplan.Failed
+			case "empty":
+				w.outcome[f[1]] = instanceplan.Empty
+			default:
+				return fail("render C ok|failed|empty")
+			}
+		case "apply":
+			w.apply(f[1:]...)
+		case "wait":
+			d, err := time.ParseDuration(f[1])
+			if err != nil {
+				return fail("%v", err)
+			}
+			w.now = w.now.Add(d)
+		case "reconcile":
+			before := w.facts()
+			rt, p, err := w.step()
+			if err != nil {
+				return fail("%v", err)
+			}
+			if err := checkInvariants(before, w.inputs(), rt, p); err != nil {
+				return fail("invariant: %v", err)
+			}
+			trace(&out, w, rt, p)
+		default:
+			return fail("unknown command %q", f[0])
+		}
+		if f[0] != "reconcile" {
+			fmt.Fprintf(&out, "%s\n", strings.Join(f, " "))
+		}
+	}
+	return out.String(), nil
+}
+
+// trace writes one reconcile: the decision, each Target and what became
+// of its Work, the deletions, and the instance's conditions.
+func trace(out *strings.Builder, w *world, rt instanceplan.Routing, p instanceplan.Plan) {
+	fmt.Fprintf(out, "  reconcile +%s: %s\n", w.now.Sub(epoch), rt.Decision)
+	if c := rt.StartRollout; c != nil {
+		fmt.Fprintf(out, "    start the Rollout of instance revision %s (from %s)\n", c.To, c.From)
+	}
+	writes := map[string]instanceplan.Write{}
+	for _, wr := range p.Writes {
+		writes[wr.Cluster] = wr
+	}
+	for _, t := range rt.Targets {
+		revs := t.Revision
+		if t.InstanceRevision != "" {
+			revs += " " + t.InstanceRevision
+		}
+		by := ""
+		if t.Rollout != nil {
+			by = fmt.Sprintf(" by %s/%s", t.Rollout.Name, t.Rollout.Wave)
+		}
+		what := "empty: no Work"
+		if wr, ok := writes[t.Cluster]; ok {
+			what = string(wr.Op)
+			if wr.Op == instanceplan.Unchanged {
+				what = "unchanged"
+			}
+			if wr.Moved {
+				what += ", moved"
+			}
+			for _, e := range wr.Desired.Spec.DriftExceptions {
+				what += ", exception " + e.Name
+			}
+		} else if err, ok := p.Failed[t.Cluster]; ok {
+			what = "failed, left as it was: " + err.Error()
+		}
+		fmt.Fprintf(out, "    %-8s %s%s: %s\n", t.Cluster, revs, by, what)
+	}
+	for _, d := range p.Delete {
+		fmt.Fprintf(out, "    %-8s delete (%s)\n", d.Spec.Cluster, d.Spec.Revision)
+	}
+	if w.subject.Instance == nil {
+		return
+	}
+	for _, typ := range []string{fleetv1alpha1.ConditionReady, fleetv1alpha1.ConditionStalled, fleetv1alpha1.ConditionSpecApplied} {
+		if c := meta.FindStatusCondition(w.status.Conditions, typ); c != nil {
+			line := fmt.Sprintf("    %s=%s %s", typ, c.Status, c.Reason)
+			if c.Message != "" {
+				line += ": " + c.Message
+			}
+			fmt.Fprintln(out, line)
+		}
+	}
+}

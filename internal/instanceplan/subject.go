@@ -1,0 +1,121 @@
+package instanceplan
+
+import (
+	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
+	"github.com/flotilla-dev/flotilla/internal/rollout"
+)
+
+// Subject is what a plan writes Works for: an instance of a Promise, or the
+// Promise's fleet resources.
+type Subject struct {
+	Promise string
+	// Instance is the instance; nil for the Promise's fleet resources.
+	Instance *fleetv1alpha1.InstanceReference
+}
+
+// InstanceSubject is the subject of instance namespace/name of promise.
+func InstanceSubject(promise, namespace, name string) Subject {
+	return Subject{Promise: promise, Instance: &fleetv1alpha1.InstanceReference{Namespace: namespace, Name: name}}
+}
+
+// FleetSubject is the subject of promise's fleet resources.
+func FleetSubject(promise string) Subject { return Subject{Promise: promise} }
+
+// IsFleet reports whether s is a Promise's fleet resources.
+func (s Subject) IsFleet() bool { return s.Instance == nil }
+
+// WorkSubject is the Work's spec.subject for s.
+func (s Subject) WorkSubject() fleetv1alpha1.WorkSubject {
+	ws := fleetv1alpha1.WorkSubject{Promise: s.Promise}
+	if s.Instance != nil {
+		ws.Instance = &fleetv1alpha1.InstanceReference{Namespace: s.Instance.Namespace, Name: s.Instance.Name}
+	}
+	return ws
+}
+
+// Owns reports whether w is one of s's Works that the hub may replace or
+// delete: written by the hub (HubOwned), naming s as its subject, and not
+// being deleted.
+func (s Subject) Owns(w *fleetv1alpha1.Work) bool {
+	if !HubOwned(w) || !w.DeletionTimestamp.IsZero() || w.Spec.Subject.Promise != s.Promise {
+		return false
+	}
+	i := w.Spec.Subject.Instance
+	if s.Instance == nil || i == nil {
+		return s.Instance == nil && i == nil
+	}
+	return i.Namespace == s.Instance.Namespace && i.Name == s.Instance.Name
+}
+
+// HubOwned reports whether the hub wrote w (see DesiredWork's labels). Works
+// applied by people or other tools share the namespace and may name the
+// same subject; the hub leaves them alone.
+func HubOwned(w *fleetv1alpha1.Work) bool {
+	return w.Labels[fleetv1alpha1.LabelManagedBy] == fleetv1alpha1.ManagedByValue
+}
+
+// Rollouts are the Rollouts that decide which revisions a subject's Works
+// render: their status (rollout.RevisionFor over status.waves[].admitted)
+// says which cluster renders which revision. The slices are the cache's
+// objects, only read.
+type Rollouts struct {
+	// Promise are the Rollouts of the Promise's changes.
+	Promise []fleetv1alpha1.Rollout
+	// Governing is the newest of Promise (rollout.Newest), or nil.
+	Governing *fleetv1alpha1.Rollout
+	// Instance are the Rollouts of the instance's own changes (none for
+	// fleet resources).
+	Instance []fleetv1alpha1.Rollout
+	// Spec is the newest of Instance, or nil.
+	Spec *fleetv1alpha1.Rollout
+	// AdmitLatest admits every cluster to the latest revisions at once,
+	// whatever the Rollouts say (the controller's Options.AdmitLatest).
+	AdmitLatest bool
+}
+
+// NewRollouts picks the governing Rollouts of a subject's.
+func NewRollouts(promise, instance []fleetv1alpha1.Rollout, admitLatest bool) Rollouts {
+	return Rollouts{Promise: promise, Governing: rollout.Newest(promise), Instance: instance, Spec: rollout.Newest(instance), AdmitLatest: admitLatest}
+}
+
+// Revision is the PromiseRevision the Work on cluster renders: current is
+// the one it renders now ("" for a new Work), latest the Promise's latest.
+func (r Rollouts) Revision(cluster, current, latest string) string {
+	if r.AdmitLatest {
+		return latest
+	}
+	return rollout.RevisionFor(r.Governing, cluster, current, latest)
+}
+
+// InstanceRevision is the instance revision the Work on cluster renders, by
+// the same rules over the instance's own Rollouts.
+func (r Rollouts) InstanceRevision(cluster, current, latest string) string {
+	if r.AdmitLatest {
+		return latest
+	}
+	return rollout.RevisionFor(r.Spec, cluster, current, latest)
+}
+
+// AdmittedBy names the Rollout that admitted cluster to revision, for the
+// Work's spec.rollout (nil: none).
+func (r Rollouts) AdmittedBy(cluster, revision string) *fleetv1alpha1.RolloutReference {
+	return rollout.AdmittedBy(r.Promise, cluster, revision)
+}
+
+// SpecRollout is the newest of the instance's Rollouts whose target is
+// instance revision target (the current spec), by creation time then name,
+// or nil. Its phase decides the instance's SpecApplied condition.
+func (r Rollouts) SpecRollout(target string) *fleetv1alpha1.Rollout {
+	var newest *fleetv1alpha1.Rollout
+	for i := range r.Instance {
+		ro := &r.Instance[i]
+		if ro.Spec.TargetRevision != target {
+			continue
+		}
+		if newest == nil || newest.CreationTimestamp.Before(&ro.CreationTimestamp) ||
+			(newest.CreationTimestamp.Equal(&ro.CreationTimestamp) && ro.Name > newest.Name) {
+			newest = ro
+		}
+	}
+	return newest
+}

@@ -1,0 +1,268 @@
+package instanceplan
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"time"
+
+	"k8s.io/apimachinery/pkg/api/equality"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+
+	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
+	"github.com/flotilla-dev/flotilla/internal/placement"
+	"github.com/flotilla-dev/flotilla/internal/render"
+)
+
+// Outcome is what rendering a Target gave.
+type Outcome string
+
+const (
+	// Rendered: the Target rendered; its Work is written when it changed.
+	Rendered Outcome = "Rendered"
+	// Failed: rendering failed or was refused; the Work is left as it was
+	// and the instance reports the error.
+	Failed Outcome = "Failed"
+	// Empty: the revision has nothing to render for the subject (fleet
+	// resources of a revision without any); the Work goes.
+	Empty Outcome = "Empty"
+)
+
+// Confinement is what the agent checks a Work's manifests against again:
+// its scope (instances only) and the Promise's adoption policy.
+type Confinement struct {
+	Scope    *fleetv1alpha1.WorkScope
+	Adoption fleetv1alpha1.AdoptionPolicy
+}
+
+// Adoption is the adoption policy of a revision's output, Never by default.
+func Adoption(out *fleetv1alpha1.PromiseOutput) fleetv1alpha1.AdoptionPolicy {
+	if out == nil || out.Adoption == "" {
+		return fleetv1alpha1.AdoptionNever
+	}
+	return out.Adoption
+}
+
+// Result is what the controller made of one Target: its render.
+type Result struct {
+	Target  Target
+	Outcome Outcome
+	// Output is the render (Rendered).
+	Output render.Output
+	// Confine is the Work's confinement (Rendered).
+	Confine Confinement
+	// Err is why the render failed (Failed).
+	Err error
+}
+
+// RenderedAs is t rendered into out, confined by c.
+func (t Target) RenderedAs(out render.Output, c Confinement) Result {
+	return Result{Target: t, Outcome: Rendered, Output: out, Confine: c}
+}
+
+// Failed is t's failed render.
+func (t Target) Failed(err error) Result { return Result{Target: t, Outcome: Failed, Err: err} }
+
+// Empty is t with nothing to render.
+func (t Target) Empty() Result { return Result{Target: t, Outcome: Empty} }
+
+// WorkInputs are what every Work of a plan is made from besides its render.
+type WorkInputs struct {
+	// DriftPolicy is the Promise's (Correct when empty).
+	DriftPolicy fleetv1alpha1.DriftPolicy
+	// Exceptions are the DriftExceptions that may excuse drift on the
+	// subject's Works (InForce).
+	Exceptions []fleetv1alpha1.DriftException
+	// View matches the exceptions' cluster selectors.
+	View *placement.View
+	// Now stamps a Work that moves (AnnotationAdmittedAt).
+	Now time.Time
+}
+
+// Op is what a Write does.
+type Op string
+
+const (
+	// Unchanged: the Work already is as desired; nothing is sent.
+	Unchanged Op = ""
+	Create    Op = "create"
+	Update    Op = "update"
+)
+
+// Write is one Work as it should be.
+type Write struct {
+	Cluster string
+	// Current is the Work now (nil: none); Desired what it should be.
+	Current, Desired *fleetv1alpha1.Work
+	Op               Op
+	// Moved: the Work moves to other revisions, or is new.
+	Moved bool
+	// Rollout names the Rollout that admitted it (nil: none).
+	Rollout *fleetv1alpha1.RolloutReference
+}
+
+// Plan is Finish's answer: what to write and delete.
+type Plan struct {
+	// Writes are the rendered Targets' Works, in the Targets' order.
+	Writes []Write
+	// Delete are the subject's Works on clusters it keeps no Work on (not
+	// placed, or nothing to render), by cluster.
+	Delete []*fleetv1alpha1.Work
+	// Keep are the clusters the subject keeps a Work on: the Targets'
+	// clusters but the Empty ones, whether their render failed or not.
+	Keep []string
+	// Failed are the failed renders, by cluster.
+	Failed map[string]error
+}
+
+// Finish plans the Works of a Render routing from its Targets' results (one
+// per Target, in any order).
+func Finish(r Routing, results []Result, in WorkInputs) (Plan, error) {
+	p := Plan{Failed: map[string]error{}}
+	if r.Decision != Render {
+		return p, nil
+	}
+	keep := make(map[string]bool, len(results))
+	for _, rd := range results {
+		t := rd.Target
+		switch rd.Outcome {
+		case Empty:
+			continue
+		case Failed:
+			p.Failed[t.Cluster] = rd.Err
+		case Rendered:
+			desired, err := DesiredWork(r.Subject, rd, in)
+			if err != nil {
+				return p, err
+			}
+			w := Write{Cluster: t.Cluster, Current: t.Current, Desired: desired, Moved: t.Moved(), Rollout: t.Rollout}
+			switch {
+			case t.Current == nil:
+				w.Op = Create
+			case !UpToDate(t.Current, desired):
+				w.Op = Update
+			}
+			p.Writes = append(p.Writes, w)
+		default:
+			return p, fmt.Errorf("cluster %s: unknown render outcome %q", t.Cluster, rd.Outcome)
+		}
+		keep[t.Cluster] = true
+		p.Keep = append(p.Keep, t.Cluster)
+	}
+	clusters := make([]string, 0, len(r.Existing))
+	for c := range r.Existing {
+		if !keep[c] {
+			clusters = append(clusters, c)
+		}
+	}
+	slices.Sort(clusters)
+	for _, c := range clusters {
+		p.Delete = append(p.Delete, r.Existing[c])
+	}
+	return p, nil
+}
+
+// DesiredWork is the Work the hub wants for rd, a Rendered Target of s.
+func DesiredWork(s Subject, rd Result, in WorkInputs) (*fleetv1alpha1.Work, error) {
+	t := rd.Target
+	ns, name := "", ""
+	if s.Instance != nil {
+		ns, name = s.Instance.Namespace, s.Instance.Name
+	}
+	w := &fleetv1alpha1.Work{
+		ObjectMeta: metav1.ObjectMeta{
+			Name:      fleetv1alpha1.WorkName(s.Promise, ns, name),
+			Namespace: fleetv1alpha1.ClusterNamespace(t.Cluster),
+			Labels: map[string]string{
+				fleetv1alpha1.LabelPromise:   s.Promise,
+				fleetv1alpha1.LabelRevision:  t.Revision,
+				fleetv1alpha1.LabelCluster:   t.Cluster,
+				fleetv1alpha1.LabelManagedBy: fleetv1alpha1.ManagedByValue,
+			},
+		},
+		Spec: fleetv1alpha1.WorkSpec{
+			Cluster:          t.Cluster,
+			Subject:          s.WorkSubject(),
+			Revision:         t.Revision,
+			InstanceRevision: t.InstanceRevision,
+			Overrides:        rd.Output.AppliedOverrides,
+			DriftPolicy:      in.DriftPolicy,
+			PrunePolicy:      fleetv1alpha1.PruneDelete,
+			Rollout:          t.Rollout,
+			DriftExceptions:  WorkExceptions(in.View, t.Cluster, rd.Output.Manifests, in.Exceptions),
+			Scope:            rd.Confine.Scope,
+			Adoption:         rd.Confine.Adoption,
+		},
+	}
+	if w.Spec.DriftPolicy == "" {
+		w.Spec.DriftPolicy = fleetv1alpha1.DriftPolicyCorrect
+	}
+	if s.Instance != nil {
+		w.Labels[fleetv1alpha1.LabelInstance] = fleetv1alpha1.WorkLabelValue(name)
+		w.Labels[fleetv1alpha1.LabelInstanceNamespace] = ns
+	}
+	if t.Moved() {
+		w.Annotations = map[string]string{fleetv1alpha1.AnnotationAdmittedAt: in.Now.UTC().Format(time.RFC3339)}
+	}
+	w.Spec.Manifests = make([]fleetv1alpha1.Manifest, 0, len(rd.Output.Manifests))
+	for _, m := range rd.Output.Manifests {
+		raw, err := m.MarshalJSON()
+		if err != nil {
+			return nil, fmt.Errorf("encoding %s %s: %w", m.GetKind(), m.GetName(), err)
+		}
+		w.Spec.Manifests = append(w.Spec.Manifests, fleetv1alpha1.Manifest{RawExtension: runtime.RawExtension{Raw: raw}})
+	}
+	return w, nil
+}
+
+// UpToDate reports whether existing already carries desired's labels and
+// spec. Annotations do not count: the admission time is written only with
+// a change.
+func UpToDate(existing, desired *fleetv1alpha1.Work) bool {
+	for k, v := range desired.Labels {
+		if existing.Labels[k] != v {
+			return false
+		}
+	}
+	a, b := existing.Spec, desired.Spec
+	if a.Cluster != b.Cluster || a.Revision != b.Revision || a.InstanceRevision != b.InstanceRevision ||
+		a.DriftPolicy != b.DriftPolicy || a.PrunePolicy != b.PrunePolicy ||
+		!equality.Semantic.DeepEqual(a.Subject, b.Subject) || !equality.Semantic.DeepEqual(a.Rollout, b.Rollout) ||
+		!slices.Equal(a.Overrides, b.Overrides) || len(a.Manifests) != len(b.Manifests) ||
+		!equality.Semantic.DeepEqual(a.DriftExceptions, b.DriftExceptions) ||
+		a.Adoption != b.Adoption || !equality.Semantic.DeepEqual(a.Scope, b.Scope) {
+		return false
+	}
+	for i := range a.Manifests {
+		if !sameJSON(a.Manifests[i].Raw, b.Manifests[i].Raw) {
+			return false
+		}
+	}
+	return true
+}
+
+// sameJSON compares two JSON documents: byte-equal (the usual case, as both
+// sides are encoded from maps with sorted keys) or equal once decoded.
+func sameJSON(a, b []byte) bool {
+	if bytes.Equal(a, b) {
+		return true
+	}
+	var x, y any
+	if json.Unmarshal(a, &x) != nil || json.Unmarshal(b, &y) != nil {
+		return false
+	}
+	return equality.Semantic.DeepEqual(x, y)
+}
+
+// OnClusters are the Works of works (by cluster) on clusters, in their order.
+func OnClusters(works map[string]*fleetv1alpha1.Work, clusters []string) []fleetv1alpha1.Work {
+	out := make([]fleetv1alpha1.Work, 0, len(clusters))
+	for _, c := range clusters {
+		if w, ok := works[c]; ok {
+			out = append(out, *w)
+		}
+	}
+	return out
+}
