@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"os"
 	"regexp"
 	"strings"
@@ -1103,14 +1104,14 @@ func testDefaults(ctx context.Context, t *testing.T, c client.Client) {
 	if strategy.Spec.OnFailure != v1.FailureHalt || strategy.Spec.OfflinePolicy != v1.OfflineWait {
 		t.Errorf("strategy defaults: onFailure %q, offlinePolicy %q", strategy.Spec.OnFailure, strategy.Spec.OfflinePolicy)
 	}
-	metric, http := strategy.Spec.Checks[0], strategy.Spec.Checks[1]
+	metric, probe := strategy.Spec.Checks[0], strategy.Spec.Checks[1]
 	if metric.Scope != v1.CheckEachCluster || metric.When != v1.CheckDuringBake || metric.Interval == nil ||
 		metric.Interval.Duration != 30*time.Second || metric.FailureLimit != 0 || metric.InconclusiveLimit != 2 ||
 		metric.Metric.Placement != v1.CheckOnHub {
 		t.Errorf("metric check defaults: %+v, %+v", metric, *metric.Metric)
 	}
-	if http.HTTP.Method != "GET" || http.HTTP.Timeout == nil || http.HTTP.Timeout.Duration != 5*time.Second {
-		t.Errorf("http check defaults: %+v", *http.HTTP)
+	if probe.HTTP.Method != http.MethodGet || probe.HTTP.Timeout == nil || probe.HTTP.Timeout.Duration != 5*time.Second {
+		t.Errorf("http check defaults: %+v", *probe.HTTP)
 	}
 
 	rollout := with(validRollout(), func(r *v1.Rollout) { r.Name = "defaults" })

@@ -40,8 +40,11 @@ type agent struct {
 	driftWatch *driftWatch
 	// events records drift Events on Works in the hub; nil records none.
 	events *eventRecorder
-	now    func() time.Time
-	rand   func() float64
+	// checker measures verification checks; nil where the agent does not
+	// (report-only, the fleet simulator's in-memory member).
+	checker *checker
+	now     func() time.Time
+	rand    func() float64
 
 	mu    sync.Mutex
 	works map[string]*workState
@@ -67,6 +70,9 @@ type workState struct {
 	// that follows before the informer caught up goes over it, not over
 	// the informer's older one (a sure conflict, and a second's delay).
 	writtenRV string
+	// checksLoaded: the check states were taken over (from the record, or
+	// from the hub's status when the record has none).
+	checksLoaded bool
 }
 
 func (a *agent) state(name string) *workState {
@@ -159,6 +165,18 @@ func (a *agent) sync(ctx context.Context, name string) error {
 		return nil // never heard of it, or already forgotten
 	}
 	st, out := a.act(ctx, name, st, hubWork, start, look)
+	switch start.Action {
+	case plan.Apply, plan.Retry, plan.Check, plan.Idle:
+		desired := hubWork
+		if !look.OnHub {
+			desired = st.record.Work
+		}
+		var onHub *fleetv1alpha1.Work
+		if look.OnHub {
+			onHub = hubWork
+		}
+		look.ChecksDue = a.runChecks(ctx, st, desired, onHub, look.Now)
+	}
 	return a.finish(ctx, name, st, hubWork, start, look, out, plan.End(start, look, out.Outcome))
 }
 
@@ -180,6 +198,7 @@ func (a *agent) act(ctx context.Context, name string, st *workState, hubWork *fl
 			st = &workState{record: &workRecord{Work: stripForRecord(hubWork)}}
 			a.setState(name, st)
 		}
+		a.cleanupChecks(ctx, st)
 		out.pruned, out.PruneDone = a.pruneAll(ctx, name, st)
 	default: // Apply, Retry, Check, Idle
 		desired := hubWork
@@ -250,6 +269,12 @@ func (a *agent) finish(ctx context.Context, name string, st *workState, hubWork 
 		prev = *st.written
 	}
 	status := computeStatus(prev, st.last, look.Now)
+	if a.checker != nil {
+		status.Checks = nil
+		if len(st.record.Checks) > 0 {
+			status.Checks = append([]fleetv1alpha1.WorkCheckStatus(nil), st.record.Checks...)
+		}
+	}
 	written, err := a.writeStatus(ctx, st, hubWork, status)
 	if written {
 		st.last.corrected = nil // counted in the status now
@@ -505,11 +530,14 @@ func (a *agent) hubWork(name string) (*fleetv1alpha1.Work, bool, error) {
 }
 
 // specHash identifies a desired state: any change to the spec but its
-// DriftExceptions re-applies. Exceptions change what drift is accepted, not
-// what is desired: the agent judges drift again instead (see exceptionsHash).
+// DriftExceptions and Checks re-applies. Exceptions change what drift is
+// accepted, not what is desired: the agent judges drift again instead (see
+// exceptionsHash). Checks change what is measured (a re-run, the next
+// wave's checks), which the next look at the Work picks up.
 func specHash(work *fleetv1alpha1.Work) string {
 	spec := work.Spec
 	spec.DriftExceptions = nil
+	spec.Checks = nil
 	return hashOf(spec)
 }
 

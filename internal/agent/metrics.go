@@ -26,6 +26,9 @@ type metrics struct {
 	driftCorrections prometheus.Counter
 	// podLists counts the Pod lists made to explain unhealthy workloads.
 	podLists prometheus.Counter
+	// checkMeasurements counts verification check measurements by kind
+	// (metric, http, job) and outcome (passed, failed, inconclusive).
+	checkMeasurements *prometheus.CounterVec
 }
 
 func newMetrics() *metrics {
@@ -67,8 +70,13 @@ func newMetrics() *metrics {
 			Name: "flotilla_agent_pod_lists_total",
 			Help: "Pod lists on the member (at most 20 Pods each) to find why a workload that is not healthy is not: the cost of reporting causes.",
 		}),
+		checkMeasurements: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "flotilla_agent_check_measurements_total",
+			Help: "Measurements of verification checks, by kind (metric, http, job) and outcome (passed, failed, inconclusive).",
+		}, []string{"kind", "outcome"}),
 	}
 	m.registry.MustRegister(m.applies, m.prunes, m.lastSync, m.worksManaged, m.hubConnected, m.heartbeats, m.statusWrites, m.driftCorrections, m.podLists,
+		m.checkMeasurements,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	for _, r := range []fleetv1alpha1.ApplyResult{fleetv1alpha1.ApplyResultApplied, fleetv1alpha1.ApplyResultFailed, fleetv1alpha1.ApplyResultSkipped,
 		fleetv1alpha1.ApplyResultConflict, fleetv1alpha1.ApplyResultRefused} {

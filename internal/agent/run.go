@@ -107,6 +107,9 @@ func newAgent(ctx context.Context, opts Options, h *hubClient, m member) (*agent
 		rand:  jitterRand,
 		works: map[string]*workState{},
 	}
+	if am, ok := m.(*apiMember); ok && !opts.ReportOnly {
+		a.checker = &checker{dynamic: am.dynamic}
+	}
 	a.informer = h.workInformer()
 	if canWatch && !opts.DisableDriftWatch && !opts.ReportOnly {
 		a.driftWatch, err = newDriftWatch(watcher, a.queue.AddAfter, met.registry)

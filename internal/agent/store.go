@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
+	"github.com/flotilla-dev/flotilla/internal/agent/checks"
 )
 
 // recordFormat versions the files of the store.
@@ -26,6 +27,13 @@ type workRecord struct {
 	Inventory inventory `json:"inventory,omitempty"`
 	// AppliedHash is the hash of the spec last applied in full.
 	AppliedHash string `json:"appliedHash,omitempty"`
+	// Checks are the states of the Work's verification checks, as
+	// status.checks reports them: measuring goes on without the hub, and
+	// a restart loses no count.
+	Checks []fleetv1alpha1.WorkCheckStatus `json:"checks,omitempty"`
+	// CheckJobs are the test Jobs the agent created for the checks and has
+	// not deleted yet: recorded before each is created, its UID right after.
+	CheckJobs []checks.JobRef `json:"checkJobs,omitempty"`
 }
 
 // store keeps one file per Work under dir. Writes are atomic (a temporary

@@ -15,7 +15,9 @@ const maxHTTPBody = 64 << 10
 
 // HTTPCheck is one request of an HTTP check.
 type HTTPCheck struct {
-	URL         string
+	URL string
+	// Method is GET (the default) or HEAD.
+	Method      string
 	Credentials Credentials
 	// Timeout bounds the whole request; a check that times out is
 	// Inconclusive, not slow. Zero is 10 s.
@@ -24,7 +26,7 @@ type HTTPCheck struct {
 	Client *http.Client
 }
 
-// Do sends a GET and returns the status code, up to 64 KiB of the body and
+// Do sends the request (a GET unless Method says HEAD) and returns the status code, up to 64 KiB of the body and
 // the latency to the end of the body read. Only a request that got no
 // response is an error.
 func (h *HTTPCheck) Do(ctx context.Context) (verify.HTTPResult, error) {
@@ -34,7 +36,11 @@ func (h *HTTPCheck) Do(ctx context.Context) (verify.HTTPResult, error) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, h.URL, nil)
+	method := http.MethodGet
+	if h.Method == http.MethodHead {
+		method = http.MethodHead
+	}
+	req, err := http.NewRequestWithContext(ctx, method, h.URL, nil)
 	if err != nil {
 		return verify.HTTPResult{}, fmt.Errorf("HTTP check %s: %w", redact(h.URL), err)
 	}

@@ -2,36 +2,163 @@ package measure
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
 	"time"
 
-	batchv1 "k8s.io/api/batch/v1"
-	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/kubernetes"
-	"k8s.io/utils/ptr"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/dynamic"
 
 	"github.com/flotilla-dev/flotilla/internal/verify"
+)
+
+// The Job and Pod resources, reached through the dynamic client: the agent,
+// which runs test Jobs, links no typed clientset or its scheme.
+var (
+	JobsResource = schema.GroupVersionResource{Group: "batch", Version: "v1", Resource: "jobs"}
+	PodsResource = schema.GroupVersionResource{Version: "v1", Resource: "pods"}
 )
 
 // maxLogTail is how much of a failed container's termination message (its
 // log's tail) a Job check keeps.
 const maxLogTail = 1024
 
-// JobCheck runs a test Job on a member and reports whether it succeeded.
+// JobTTL is how long a finished test Job may stay before Kubernetes' TTL
+// controller deletes it, should its runner not get to delete it.
+const JobTTL = time.Hour
+
+// NewJob is the test Job name in namespace runs from template (a batch/v1
+// JobSpec as JSON): not retried (backoffLimit 0: a test that fails once
+// failed), bounded by timeout (activeDeadlineSeconds), deleted by
+// Kubernetes an hour after it finished at the latest, Pods that restart
+// never, and each container reporting its log's tail on failure
+// (terminationMessagePolicy FallbackToLogsOnError), which becomes the
+// result's LogTail. No service account is set that the template does not
+// name.
+func NewJob(namespace, name string, labels map[string]string, template []byte, timeout time.Duration) (*unstructured.Unstructured, error) {
+	var spec map[string]any
+	if err := json.Unmarshal(template, &spec); err != nil {
+		return nil, fmt.Errorf("the Job template is not a JSON object: %w", err)
+	}
+	if spec == nil {
+		return nil, errors.New("the Job template is empty")
+	}
+	podSpec, ok, _ := unstructured.NestedMap(spec, "template", "spec")
+	if !ok {
+		return nil, errors.New("the Job template has no template.spec")
+	}
+	containers, _, _ := unstructured.NestedSlice(podSpec, "containers")
+	if len(containers) == 0 {
+		return nil, errors.New("the Job template has no containers")
+	}
+	for i, c := range containers {
+		cm, ok := c.(map[string]any)
+		if !ok {
+			return nil, fmt.Errorf("the Job template's container %d is not an object", i)
+		}
+		cm["terminationMessagePolicy"] = "FallbackToLogsOnError"
+	}
+	podSpec["containers"] = containers
+	if rp, _ := podSpec["restartPolicy"].(string); rp == "" || rp == "Always" {
+		podSpec["restartPolicy"] = "Never"
+	}
+	if err := unstructured.SetNestedMap(spec, podSpec, "template", "spec"); err != nil {
+		return nil, err
+	}
+	spec["backoffLimit"] = int64(0)
+	spec["activeDeadlineSeconds"] = int64(max(timeout.Seconds(), 1))
+	if ttl, ok := spec["ttlSecondsAfterFinished"].(float64); !ok || ttl > JobTTL.Seconds() {
+		spec["ttlSecondsAfterFinished"] = int64(JobTTL.Seconds())
+	}
+	lbls := map[string]any{}
+	for k, v := range labels {
+		lbls[k] = v
+	}
+	return &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "batch/v1", "kind": "Job",
+		"metadata": map[string]any{"name": name, "namespace": namespace, "labels": lbls},
+		"spec":     spec,
+	}}, nil
+}
+
+// JobFinished says whether a Job completed or failed, which, and its Failed
+// condition's reason and message.
+func JobFinished(job *unstructured.Unstructured) (done, succeeded bool, failure string) {
+	conds, _, _ := unstructured.NestedSlice(job.Object, "status", "conditions")
+	for _, c := range conds {
+		cm, ok := c.(map[string]any)
+		if !ok || cm["status"] != "True" {
+			continue
+		}
+		switch cm["type"] {
+		case "Complete":
+			return true, true, ""
+		case "Failed":
+			reason, _ := cm["reason"].(string)
+			msg, _ := cm["message"].(string)
+			return true, false, strings.TrimSpace(reason + ": " + msg)
+		}
+	}
+	return false, false, ""
+}
+
+// TerminationMessage is the termination message of the first terminated
+// container of pods with one: its log's tail on failure.
+func TerminationMessage(pods []unstructured.Unstructured) string {
+	for _, pod := range pods {
+		statuses, _, _ := unstructured.NestedSlice(pod.Object, "status", "containerStatuses")
+		for _, s := range statuses {
+			msg, _, _ := unstructured.NestedString(asMap(s), "state", "terminated", "message")
+			if strings.TrimSpace(msg) != "" {
+				return msg
+			}
+		}
+	}
+	return ""
+}
+
+// JobResult is a finished Job's result: its Pods' termination message, else
+// (for a failed Job) its Failed condition.
+func JobResult(job *unstructured.Unstructured, pods []unstructured.Unstructured) verify.JobResult {
+	_, succeeded, failure := JobFinished(job)
+	tail := TerminationMessage(pods)
+	if !succeeded && strings.TrimSpace(tail) == "" {
+		tail = failure
+		if len(pods) == 0 && tail == "" {
+			tail = "(no log: the Job's Pods are gone)"
+		}
+	}
+	return verify.JobResult{Succeeded: succeeded, LogTail: truncateTail(tail)}
+}
+
+// JobPodSelector selects a Job's Pods.
+func JobPodSelector(name string) string { return "batch.kubernetes.io/job-name=" + name }
+
+func asMap(v any) map[string]any {
+	m, _ := v.(map[string]any)
+	return m
+}
+
+// JobCheck runs a test Job on a member and waits for its result: a test
+// Job in one call, for callers that can wait. The agent runs its Jobs a
+// look at a time instead (internal/agent/checks), with the same NewJob and
+// JobResult.
 type JobCheck struct {
-	Client    kubernetes.Interface
+	Client    dynamic.Interface
 	Namespace string
 	// Name names this run's Job: one per measurement, so a re-run never
 	// reads an earlier run's result.
 	Name string
 	// Labels go on the Job (who ran it, for which Rollout and check).
 	Labels map[string]string
-	// Template is the Job's spec, from the Promise or strategy.
-	Template batchv1.JobSpec
+	// Template is the Job's spec (a batch/v1 JobSpec as JSON), from the
+	// Promise or strategy.
+	Template []byte
 	// Timeout bounds the run; a Job still running then is Inconclusive and
 	// deleted. Zero is 10 minutes.
 	Timeout time.Duration
@@ -39,11 +166,8 @@ type JobCheck struct {
 	Poll time.Duration
 }
 
-// Run creates the Job and waits for it to complete or fail. A Job is not
-// retried (backoffLimit 0: a test that fails once failed) and is deleted
-// with its Pods once judged; each container reports its log's tail on
-// failure (terminationMessagePolicy FallbackToLogsOnError), which becomes
-// the result's LogTail. Only a run that could not be judged is an error.
+// Run creates the Job and waits for it to complete or fail, then deletes it
+// with its Pods. Only a run that could not be judged is an error.
 func (j *JobCheck) Run(ctx context.Context) (verify.JobResult, error) {
 	timeout := j.Timeout
 	if timeout <= 0 {
@@ -53,19 +177,11 @@ func (j *JobCheck) Run(ctx context.Context) (verify.JobResult, error) {
 	if poll <= 0 {
 		poll = time.Second
 	}
-	job := &batchv1.Job{
-		ObjectMeta: metav1.ObjectMeta{Name: j.Name, Namespace: j.Namespace, Labels: j.Labels},
-		Spec:       *j.Template.DeepCopy(),
+	job, err := NewJob(j.Namespace, j.Name, j.Labels, j.Template, timeout)
+	if err != nil {
+		return verify.JobResult{}, err
 	}
-	job.Spec.BackoffLimit = ptr.To[int32](0)
-	job.Spec.ActiveDeadlineSeconds = ptr.To(int64(timeout.Seconds()))
-	if job.Spec.Template.Spec.RestartPolicy == "" || job.Spec.Template.Spec.RestartPolicy == corev1.RestartPolicyAlways {
-		job.Spec.Template.Spec.RestartPolicy = corev1.RestartPolicyNever
-	}
-	for i := range job.Spec.Template.Spec.Containers {
-		job.Spec.Template.Spec.Containers[i].TerminationMessagePolicy = corev1.TerminationMessageFallbackToLogsOnError
-	}
-	jobs := j.Client.BatchV1().Jobs(j.Namespace)
+	jobs := j.Client.Resource(JobsResource).Namespace(j.Namespace)
 	if _, err := jobs.Create(ctx, job, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
 		return verify.JobResult{}, fmt.Errorf("creating test Job %s/%s: %w", j.Namespace, j.Name, err)
 	}
@@ -74,7 +190,8 @@ func (j *JobCheck) Run(ctx context.Context) (verify.JobResult, error) {
 		// may be done, and the Job must not stay behind.
 		cleanup, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 		defer cancel()
-		_ = jobs.Delete(cleanup, j.Name, metav1.DeleteOptions{PropagationPolicy: ptr.To(metav1.DeletePropagationBackground)})
+		background := metav1.DeletePropagationBackground
+		_ = jobs.Delete(cleanup, j.Name, metav1.DeleteOptions{PropagationPolicy: &background})
 	}()
 	ctx, cancel := context.WithTimeout(ctx, timeout+30*time.Second)
 	defer cancel()
@@ -83,15 +200,13 @@ func (j *JobCheck) Run(ctx context.Context) (verify.JobResult, error) {
 		if err != nil {
 			return verify.JobResult{}, fmt.Errorf("reading test Job %s/%s: %w", j.Namespace, j.Name, err)
 		}
-		if done, succeeded := finished(got); done {
-			tail, err := j.logTail(ctx)
-			if err != nil && !succeeded {
-				tail = "(no log: " + err.Error() + ")"
+		if done, _, _ := JobFinished(got); done {
+			pods, err := j.Client.Resource(PodsResource).Namespace(j.Namespace).List(ctx, metav1.ListOptions{LabelSelector: JobPodSelector(j.Name)})
+			var items []unstructured.Unstructured
+			if err == nil {
+				items = pods.Items
 			}
-			if !succeeded && tail == "" {
-				tail = jobFailure(got)
-			}
-			return verify.JobResult{Succeeded: succeeded, LogTail: truncateTail(tail)}, nil
+			return JobResult(got, items), nil
 		}
 		select {
 		case <-ctx.Done():
@@ -99,52 +214,6 @@ func (j *JobCheck) Run(ctx context.Context) (verify.JobResult, error) {
 		case <-time.After(poll):
 		}
 	}
-}
-
-// finished says whether the Job completed or failed, and which.
-func finished(job *batchv1.Job) (done, succeeded bool) {
-	for _, c := range job.Status.Conditions {
-		if c.Status != corev1.ConditionTrue {
-			continue
-		}
-		switch c.Type {
-		case batchv1.JobComplete:
-			return true, true
-		case batchv1.JobFailed:
-			return true, false
-		}
-	}
-	return false, false
-}
-
-// jobFailure is the Job's Failed condition, when no container said more.
-func jobFailure(job *batchv1.Job) string {
-	for _, c := range job.Status.Conditions {
-		if c.Type == batchv1.JobFailed && c.Status == corev1.ConditionTrue {
-			return strings.TrimSpace(c.Reason + ": " + c.Message)
-		}
-	}
-	return ""
-}
-
-// logTail is the termination message of the Job's first terminated
-// container with one: its log's tail on failure.
-func (j *JobCheck) logTail(ctx context.Context) (string, error) {
-	pods, err := j.Client.CoreV1().Pods(j.Namespace).List(ctx, metav1.ListOptions{LabelSelector: "batch.kubernetes.io/job-name=" + j.Name})
-	if err != nil {
-		return "", err
-	}
-	for _, pod := range pods.Items {
-		for _, cs := range pod.Status.ContainerStatuses {
-			if t := cs.State.Terminated; t != nil && strings.TrimSpace(t.Message) != "" {
-				return t.Message, nil
-			}
-		}
-	}
-	if len(pods.Items) == 0 {
-		return "", errors.New("the Job's Pods are gone")
-	}
-	return "", nil
 }
 
 // truncateTail keeps the last maxLogTail bytes: the end of a log says why.

@@ -2,14 +2,15 @@ package measure
 
 import (
 	"context"
+	"encoding/json"
 	"strings"
 	"testing"
 	"time"
 
-	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/flotilla-dev/flotilla/internal/testenv"
@@ -34,11 +35,19 @@ func TestJobOnAMember(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	template := func(image, message string) batchv1.JobSpec {
-		return batchv1.JobSpec{Template: corev1.PodTemplateSpec{
-			ObjectMeta: metav1.ObjectMeta{Annotations: map[string]string{"kwok.flotilla.dev/termination-message": message}},
-			Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "smoke", Image: image}}},
-		}}
+	dyn, err := dynamic.NewForConfig(member.RESTConfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	template := func(image, message string) []byte {
+		raw, err := json.Marshal(map[string]any{"template": map[string]any{
+			"metadata": map[string]any{"annotations": map[string]string{"kwok.flotilla.dev/termination-message": message}},
+			"spec":     map[string]any{"containers": []any{map[string]any{"name": "smoke", "image": image}}},
+		}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return raw
 	}
 	for _, tc := range []struct {
 		name, image, message string
@@ -49,7 +58,7 @@ func TestJobOnAMember(t *testing.T) {
 		{"smoke-fail", "exit1.invalid/smoke:1", "GET /checkout: 500 Internal Server Error\nFAIL checkout", verify.Failed,
 			"the Job failed: GET /checkout: 500 Internal Server Error\nFAIL checkout"},
 	} {
-		check := &JobCheck{Client: cs, Namespace: "checks", Name: tc.name, Template: template(tc.image, tc.message),
+		check := &JobCheck{Client: dyn, Namespace: "checks", Name: tc.name, Template: template(tc.image, tc.message),
 			Timeout: 90 * time.Second, Poll: 200 * time.Millisecond}
 		m := Job(ctx, check, cond, time.Now())
 		if m.Outcome != tc.want || m.Value != tc.value {
@@ -61,7 +70,7 @@ func TestJobOnAMember(t *testing.T) {
 	}
 
 	// A Job that cannot be created (no such namespace): Inconclusive, saying why.
-	check := &JobCheck{Client: cs, Namespace: "nosuch", Name: "x", Template: template("example.com/smoke:1", "")}
+	check := &JobCheck{Client: dyn, Namespace: "nosuch", Name: "x", Template: template("example.com/smoke:1", "")}
 	if m := Job(ctx, check, cond, time.Now()); m.Outcome != verify.Inconclusive || !strings.Contains(m.Message, "creating test Job nosuch/x") {
 		t.Errorf("no namespace: %+v", m)
 	}

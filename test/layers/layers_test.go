@@ -24,7 +24,7 @@ const module = "github.com/flotilla-dev/flotilla/"
 var pure = []string{
 	"internal/rollout", "internal/rollout/simulate", "internal/render", "internal/placement",
 	"internal/health", "internal/drift", "internal/rollup", "internal/fleetview", "internal/scope",
-	"internal/verify", "internal/agent/plan", "internal/instanceplan",
+	"internal/verify", "internal/agent/plan", "internal/agent/checks", "internal/instanceplan",
 }
 
 // impure are the import paths (and their subpackages) a pure package may not import.

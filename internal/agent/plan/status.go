@@ -93,6 +93,19 @@ func Complete(resources []Resource) bool {
 	return true
 }
 
+// Healthy reports whether every manifest on the member (applied, skipped or
+// synced) is healthy: what the Healthy condition says.
+func Healthy(resources []Resource) bool {
+	var summary health.Summary
+	for _, r := range resources {
+		switch r.Result {
+		case fleetv1alpha1.ApplyResultApplied, fleetv1alpha1.ApplyResultSkipped, fleetv1alpha1.ApplyResultNotSynced:
+			summary.Add(r.Health.Status)
+		}
+	}
+	return summary.Status() == fleetv1alpha1.HealthCurrent
+}
+
 // Unapplied reports whether a result leaves a manifest not on the member as
 // desired: it failed, was refused or is in conflict.
 func Unapplied(r fleetv1alpha1.ApplyResult) bool {

@@ -148,6 +148,9 @@ type Look struct {
 	Last *Pass
 	// WatchDue: a drift watch event asked for a look at the Work.
 	WatchDue bool
+	// ChecksDue is when one of the Work's verification checks is due next
+	// (internal/agent/checks; set after the action, for End); zero when none.
+	ChecksDue time.Time
 }
 
 // Start is what a look does first.
@@ -300,6 +303,11 @@ func End(start Start, l Look, o Outcome) Finish {
 		s.NextCheck = exp.Add(ExpiryMargin)
 	}
 	f.LookAfter = s.NextCheck.Sub(l.Now)
+	if !l.ChecksDue.IsZero() && l.ChecksDue.Before(s.NextCheck) {
+		// A check is due first: look then (Begin finds the Work idle, the
+		// checks are measured, the status reports them).
+		f.LookAfter = max(l.ChecksDue.Sub(l.Now), 0)
+	}
 	f.State = s
 	if !l.OnHub {
 		return f // status waits for the hub
