@@ -15,7 +15,7 @@ import (
 
 	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
 	"github.com/flotilla-dev/flotilla/config/crd"
-	"github.com/flotilla-dev/flotilla/internal/controller/promise"
+	"github.com/flotilla-dev/flotilla/internal/instanceapi"
 )
 
 // InstanceFile is the page of the kinds generated from Promises.
@@ -65,7 +65,7 @@ func Kinds() ([]Kind, error) {
 func instanceKind() (Kind, error) {
 	api := &fleetv1alpha1.PromiseAPI{Group: "platform.example.com", Kind: "Database",
 		Schema: runtime.RawExtension{Raw: []byte(`{"type":"object","x-kubernetes-preserve-unknown-fields":true}`)}}
-	c, err := promise.GenerateCRD("database", api)
+	c, err := instanceapi.GenerateCRD("database", api)
 	if err != nil {
 		return Kind{}, fmt.Errorf("generating a sample instance CRD: %w", err)
 	}

@@ -14,7 +14,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
-	"github.com/flotilla-dev/flotilla/internal/controller/promise"
+	"github.com/flotilla-dev/flotilla/internal/instanceapi"
 )
 
 // UpgradeOptions name the instance that adopts a revision early.
@@ -180,7 +180,7 @@ func (c *Client) ResolveKind(ctx context.Context, kind string) (*fleetv1alpha1.P
 		if api.Kind == "" {
 			continue
 		}
-		plural := promise.Plural(api)
+		plural := instanceapi.Plural(api)
 		known = append(known, api.Kind+"."+api.Group)
 		for _, name := range []string{api.Kind, plural, api.Kind + "." + api.Group, plural + "." + api.Group} {
 			if strings.EqualFold(kind, name) {
@@ -197,7 +197,7 @@ func (c *Client) ResolveKind(ctx context.Context, kind string) (*fleetv1alpha1.P
 		}
 		return nil, schema.GroupVersionKind{}, fmt.Errorf("no Promise serves kind %s; the Promises' kinds are: %s", kind, strings.Join(known, ", "))
 	case 1:
-		return matches[0], promise.GVK(&matches[0].Spec.API), nil
+		return matches[0], instanceapi.GVK(&matches[0].Spec.API), nil
 	}
 	var names []string
 	for _, p := range matches {

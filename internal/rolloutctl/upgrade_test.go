@@ -13,7 +13,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
-	"github.com/flotilla-dev/flotilla/internal/controller/promise"
+	"github.com/flotilla-dev/flotilla/internal/instanceapi"
 	"github.com/flotilla-dev/flotilla/internal/kube"
 )
 
@@ -36,7 +36,7 @@ func TestUpgrade(t *testing.T) {
 	var crds []*apiextensionsv1.CustomResourceDefinition
 	for _, p := range []*fleetv1alpha1.Promise{testPromise("website", "sites.example.com", "Website"), testPromise("queue", "mq.example.com", "Queue")} {
 		create(t, ctx, admin, p)
-		crd, err := promise.GenerateCRD(p.Name, &p.Spec.API)
+		crd, err := instanceapi.GenerateCRD(p.Name, &p.Spec.API)
 		if err != nil {
 			t.Fatal(err)
 		}

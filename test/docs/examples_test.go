@@ -24,7 +24,7 @@ import (
 
 	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
 	"github.com/flotilla-dev/flotilla/config/crd"
-	"github.com/flotilla-dev/flotilla/internal/controller/promise"
+	"github.com/flotilla-dev/flotilla/internal/instanceapi"
 	"github.com/flotilla-dev/flotilla/internal/render"
 	"github.com/flotilla-dev/flotilla/internal/testenv"
 )
@@ -242,7 +242,7 @@ func installInstanceAPI(ctx context.Context, t *testing.T, hub *testenv.ControlP
 	if err := render.RenderExamples(&p.Spec.PromiseContent, nil); err != nil {
 		t.Errorf("the Promise example %s does not render its examples: %v", p.Name, err)
 	}
-	gen, err := promise.GenerateCRD(p.Name, &p.Spec.API)
+	gen, err := instanceapi.GenerateCRD(p.Name, &p.Spec.API)
 	if err != nil {
 		t.Errorf("generating the instance CRD of the Promise example %s: %v", p.Name, err)
 		return

@@ -37,6 +37,7 @@ import (
 	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
 	"github.com/flotilla-dev/flotilla/internal/controller"
 	"github.com/flotilla-dev/flotilla/internal/controller/promise"
+	"github.com/flotilla-dev/flotilla/internal/instanceapi"
 	"github.com/flotilla-dev/flotilla/internal/instanceplan"
 	"github.com/flotilla-dev/flotilla/internal/metrics"
 	"github.com/flotilla-dev/flotilla/internal/placement"
@@ -140,7 +141,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, key Key) (ctrl.Result, error
 		// left belongs to nothing.
 		return ctrl.Result{}, r.deleteWorks(ctx, key, nil)
 	}
-	inst := promise.NewInstance(promise.GVK(&p.Spec.API))
+	inst := instanceapi.NewInstance(instanceapi.GVK(&p.Spec.API))
 	if err := r.Cache.Get(ctx, types.NamespacedName{Namespace: key.Namespace, Name: key.Name}, inst); err != nil {
 		if apierrors.IsNotFound(err) {
 			r.deferred.Delete(key)

@@ -26,6 +26,7 @@ import (
 	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
 	ctrlindex "github.com/flotilla-dev/flotilla/internal/controller"
 	"github.com/flotilla-dev/flotilla/internal/controller/promise"
+	"github.com/flotilla-dev/flotilla/internal/instanceapi"
 	"github.com/flotilla-dev/flotilla/internal/instanceplan"
 	"github.com/flotilla-dev/flotilla/internal/metrics"
 	"github.com/flotilla-dev/flotilla/internal/rollout"
@@ -270,7 +271,7 @@ func watchRevisions(informers cache.Cache, r *Reconciler) source.TypedSource[Key
 
 // watchInstances watches the instances of kind gvk, which Promise p serves.
 func watchInstances(informers cache.Cache, gvk schema.GroupVersionKind, p string) source.TypedSource[Key] {
-	return source.TypedKind(informers, promise.NewInstance(gvk), onEvent(func(_ context.Context, inst *unstructured.Unstructured, q queue) {
+	return source.TypedKind(informers, instanceapi.NewInstance(gvk), onEvent(func(_ context.Context, inst *unstructured.Unstructured, q queue) {
 		q.Add(instanceKey(p, inst.GetNamespace(), inst.GetName()))
 	}, false), updates(instanceChanged))
 }

@@ -88,10 +88,3 @@ func (k *Kinds) removeInformer(ctx context.Context, gvk schema.GroupVersionKind)
 	u.SetGroupVersionKind(gvk)
 	_ = k.Cache.RemoveInformer(ctx, u)
 }
-
-// NewInstance returns an empty instance of gvk, for watches and reads.
-func NewInstance(gvk schema.GroupVersionKind) *unstructured.Unstructured {
-	u := &unstructured.Unstructured{}
-	u.SetGroupVersionKind(gvk)
-	return u
-}

@@ -33,6 +33,7 @@ import (
 
 	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
 	"github.com/flotilla-dev/flotilla/internal/controller"
+	"github.com/flotilla-dev/flotilla/internal/instanceapi"
 	"github.com/flotilla-dev/flotilla/internal/render"
 	"github.com/flotilla-dev/flotilla/internal/rollout"
 )
@@ -186,7 +187,7 @@ func (r *Reconciler) reconcile(ctx context.Context, p *fleetv1alpha1.Promise, no
 	}
 	o.problem = prob
 	if o.established {
-		if err := r.Kinds.Register(ctx, p.Name, GVK(&p.Spec.API)); err != nil {
+		if err := r.Kinds.Register(ctx, p.Name, instanceapi.GVK(&p.Spec.API)); err != nil {
 			return status, "", ctrl.Result{}, fmt.Errorf("watching %s instances: %w", p.Spec.API.Kind, err)
 		}
 		n, err := r.countInstances(ctx, p)
@@ -220,7 +221,7 @@ type prepared struct {
 // prepare generates the CRD, resolves the chart and renders the examples. A
 // problem means the content must not become a revision.
 func (r *Reconciler) prepare(ctx context.Context, p *fleetv1alpha1.Promise) (*prepared, *problem, error) {
-	crd, err := GenerateCRD(p.Name, &p.Spec.API)
+	crd, err := instanceapi.GenerateCRD(p.Name, &p.Spec.API)
 	if err != nil {
 		return nil, &problem{condition: fleetv1alpha1.ConditionAPIEstablished, reason: fleetv1alpha1.ReasonInvalidSpec, message: err.Error(), stalled: true}, nil
 	}
@@ -402,7 +403,7 @@ func (r *Reconciler) installAPI(ctx context.Context, p *fleetv1alpha1.Promise, c
 	desired.Spec.Group = crd.Spec.Group
 	desired.Spec.Names = crd.Spec.Names
 	desired.Spec.Scope = crd.Spec.Scope
-	desired.Spec.Versions = keepStoredVersions(crd.Spec.Versions, existing.Status.StoredVersions)
+	desired.Spec.Versions = instanceapi.KeepStoredVersions(crd.Spec.Versions, existing.Status.StoredVersions)
 	// The API server normalises schemas, so compare what was generated, not
 	// what is stored: the hash of the generated spec rides on an annotation.
 	specHash, err := generatedHash(&desired.Spec)
@@ -439,25 +440,6 @@ func generatedHash(spec *apiextensionsv1.CustomResourceDefinitionSpec) (string, 
 	return hex.EncodeToString(sum[:]), nil
 }
 
-// keepStoredVersions adds, to a CRD's new versions, every version objects are
-// still stored at, served with the same schema (no conversion is needed: the
-// versions share one schema), so changing api.version keeps old instances readable.
-func keepStoredVersions(versions []apiextensionsv1.CustomResourceDefinitionVersion, stored []string) []apiextensionsv1.CustomResourceDefinitionVersion {
-	out := versions
-	for _, s := range stored {
-		found := false
-		for _, v := range out {
-			found = found || v.Name == s
-		}
-		if !found {
-			old := *versions[0].DeepCopy()
-			old.Name, old.Storage = s, false
-			out = append(out, old)
-		}
-	}
-	return out
-}
-
 func crdEstablished(crd *apiextensionsv1.CustomResourceDefinition) bool {
 	for _, c := range crd.Status.Conditions {
 		if c.Type == apiextensionsv1.Established && c.Status == apiextensionsv1.ConditionTrue {
@@ -471,7 +453,7 @@ func crdEstablished(crd *apiextensionsv1.CustomResourceDefinition) bool {
 // Promise's, and is Established (from the cache).
 func (r *Reconciler) ownedCRDEstablished(ctx context.Context, p *fleetv1alpha1.Promise) bool {
 	crd := &apiextensionsv1.CustomResourceDefinition{}
-	if err := r.Client.Get(ctx, client.ObjectKey{Name: CRDName(&p.Spec.API)}, crd); err != nil {
+	if err := r.Client.Get(ctx, client.ObjectKey{Name: instanceapi.CRDName(&p.Spec.API)}, crd); err != nil {
 		return false
 	}
 	return crd.Labels[fleetv1alpha1.LabelPromise] == p.Name && crd.DeletionTimestamp.IsZero() && crdEstablished(crd)
@@ -628,7 +610,7 @@ func (r *Reconciler) countInstances(ctx context.Context, p *fleetv1alpha1.Promis
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	list := &unstructured.UnstructuredList{}
-	gvk := GVK(&p.Spec.API)
+	gvk := instanceapi.GVK(&p.Spec.API)
 	list.SetGroupVersionKind(gvk.GroupVersion().WithKind(gvk.Kind + "List"))
 	if err := r.Instances.List(ctx, list, client.UnsafeDisableDeepCopy); err != nil {
 		return 0, fmt.Errorf("counting %s instances: %w", gvk.Kind, err)
@@ -647,7 +629,7 @@ func (r *Reconciler) finalize(ctx context.Context, p *fleetv1alpha1.Promise) (ct
 		return ctrl.Result{}, nil
 	}
 	force := p.Annotations[fleetv1alpha1.AnnotationForceDelete] == fleetv1alpha1.ForceDeleteValue
-	crdName := CRDName(&p.Spec.API)
+	crdName := instanceapi.CRDName(&p.Spec.API)
 	crd := &apiextensionsv1.CustomResourceDefinition{}
 	err := r.APIReader.Get(ctx, client.ObjectKey{Name: crdName}, crd)
 	ours := err == nil && crd.Labels[fleetv1alpha1.LabelPromise] == p.Name
@@ -695,7 +677,7 @@ func (r *Reconciler) finalize(ctx context.Context, p *fleetv1alpha1.Promise) (ct
 // cache: deleting the API with an instance the cache has not seen yet would
 // delete it).
 func (r *Reconciler) liveInstances(ctx context.Context, p *fleetv1alpha1.Promise) ([]unstructured.Unstructured, error) {
-	gvk := GVK(&p.Spec.API)
+	gvk := instanceapi.GVK(&p.Spec.API)
 	list := &unstructured.UnstructuredList{}
 	list.SetGroupVersionKind(gvk.GroupVersion().WithKind(gvk.Kind + "List"))
 	if err := r.APIReader.List(ctx, list); err != nil {

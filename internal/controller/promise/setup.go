@@ -21,6 +21,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
+	"github.com/flotilla-dev/flotilla/internal/instanceapi"
 )
 
 // EventSource is the reporting controller named on the hub's Events.
@@ -102,7 +103,7 @@ func SetupWithManager(ctx context.Context, mgr ctrl.Manager, opts Options) error
 	// Instances appearing and going change the counts and release a deletion.
 	return opts.Kinds.Subscribe(func(gvk schema.GroupVersionKind, promise string) error {
 		req := reconcile.Request{NamespacedName: types.NamespacedName{Name: promise}}
-		return c.Watch(source.Kind(mgr.GetCache(), client.Object(NewInstance(gvk)),
+		return c.Watch(source.Kind(mgr.GetCache(), client.Object(instanceapi.NewInstance(gvk)),
 			handler.EnqueueRequestsFromMapFunc(func(context.Context, client.Object) []reconcile.Request {
 				return []reconcile.Request{req}
 			}),

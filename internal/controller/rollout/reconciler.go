@@ -29,7 +29,7 @@ import (
 
 	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
 	"github.com/flotilla-dev/flotilla/internal/controller"
-	"github.com/flotilla-dev/flotilla/internal/controller/promise"
+	"github.com/flotilla-dev/flotilla/internal/instanceapi"
 	"github.com/flotilla-dev/flotilla/internal/metrics"
 	"github.com/flotilla-dev/flotilla/internal/rollout"
 )
@@ -362,7 +362,7 @@ func (s subject) rollouts(ctx context.Context, c client.Reader) ([]fleetv1alpha1
 
 // instances lists the Promise's instances from the cache.
 func (r *Reconciler) instances(ctx context.Context, p *fleetv1alpha1.Promise) ([]unstructured.Unstructured, error) {
-	gvk := promise.GVK(&p.Spec.API)
+	gvk := instanceapi.GVK(&p.Spec.API)
 	list := &unstructured.UnstructuredList{}
 	list.SetGroupVersionKind(gvk.GroupVersion().WithKind(gvk.Kind + "List"))
 	if err := r.Cache.List(ctx, list); err != nil {

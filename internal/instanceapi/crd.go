@@ -1,4 +1,4 @@
-package promise
+package instanceapi
 
 import (
 	"encoding/json"
@@ -8,39 +8,10 @@ import (
 
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/utils/ptr"
 
 	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
 )
-
-// DefaultAPIVersion is the version of a generated kind when spec.api.version is unset.
-const DefaultAPIVersion = "v1alpha1"
-
-// Category is the kubectl category of every generated instance kind:
-// `kubectl get flotilla` lists instances next to Flotilla's own objects.
-const Category = "flotilla"
-
-// Plural returns the plural resource name of api: spec.api.plural, or the
-// lower-cased kind plus "s".
-func Plural(api *fleetv1alpha1.PromiseAPI) string {
-	if api.Plural != "" {
-		return api.Plural
-	}
-	return strings.ToLower(api.Kind) + "s"
-}
-
-// GVK returns the group, version and kind of a Promise's instances.
-func GVK(api *fleetv1alpha1.PromiseAPI) schema.GroupVersionKind {
-	v := api.Version
-	if v == "" {
-		v = DefaultAPIVersion
-	}
-	return schema.GroupVersionKind{Group: api.Group, Version: v, Kind: api.Kind}
-}
-
-// CRDName returns the name of the CRD generated for api: <plural>.<group>.
-func CRDName(api *fleetv1alpha1.PromiseAPI) string { return Plural(api) + "." + api.Group }
 
 // GenerateCRD returns the CustomResourceDefinition of the instance kind that
 // Promise promise declares with api. Instances are namespaced; their spec is
@@ -262,6 +233,25 @@ func jsonStrings(values ...string) []apiextensionsv1.JSON {
 	for _, v := range values {
 		b, _ := json.Marshal(v)
 		out = append(out, apiextensionsv1.JSON{Raw: b})
+	}
+	return out
+}
+
+// KeepStoredVersions adds, to a CRD's new versions, every version objects are
+// still stored at, served with the same schema (no conversion is needed: the
+// versions share one schema), so changing api.version keeps old instances readable.
+func KeepStoredVersions(versions []apiextensionsv1.CustomResourceDefinitionVersion, stored []string) []apiextensionsv1.CustomResourceDefinitionVersion {
+	out := versions
+	for _, s := range stored {
+		found := false
+		for _, v := range out {
+			found = found || v.Name == s
+		}
+		if !found {
+			old := *versions[0].DeepCopy()
+			old.Name, old.Storage = s, false
+			out = append(out, old)
+		}
 	}
 	return out
 }

@@ -1,4 +1,4 @@
-package promise
+package instanceapi
 
 import (
 	"encoding/json"
@@ -148,7 +148,7 @@ func stripDescriptions(s *apiextensionsv1.JSONSchemaProps) {
 
 func TestKeepStoredVersions(t *testing.T) {
 	versions := []apiextensionsv1.CustomResourceDefinitionVersion{{Name: "v2", Served: true, Storage: true}}
-	got := keepStoredVersions(versions, []string{"v1", "v2"})
+	got := KeepStoredVersions(versions, []string{"v1", "v2"})
 	if len(got) != 2 || got[1].Name != "v1" || !got[1].Served || got[1].Storage || !got[0].Storage {
 		t.Errorf("versions %+v", got)
 	}
