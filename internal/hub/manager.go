@@ -39,6 +39,7 @@ import (
 	"github.com/flotilla-dev/flotilla/internal/controller/promise"
 	"github.com/flotilla-dev/flotilla/internal/controller/rollout"
 	"github.com/flotilla-dev/flotilla/internal/gitdelivery"
+	"github.com/flotilla-dev/flotilla/internal/instancekinds"
 	"github.com/flotilla-dev/flotilla/internal/kube"
 	"github.com/flotilla-dev/flotilla/internal/metrics"
 )
@@ -292,7 +293,7 @@ func NewManager(ctx context.Context, config *rest.Config, opts Options) (ctrl.Ma
 	}); err != nil {
 		return nil, fmt.Errorf("setting up the Cluster controller: %w", err)
 	}
-	kinds := &promise.Kinds{Cache: mgr.GetCache()}
+	kinds := &instancekinds.Registry{Cache: mgr.GetCache()}
 	charts := promise.NewCharts(mgr, nil)
 	var starter *rollout.Starter
 	var promiseRollouts promise.RolloutStarter

@@ -38,6 +38,7 @@ import (
 	"github.com/flotilla-dev/flotilla/internal/controller"
 	"github.com/flotilla-dev/flotilla/internal/controller/promise"
 	"github.com/flotilla-dev/flotilla/internal/instanceapi"
+	"github.com/flotilla-dev/flotilla/internal/instancekinds"
 	"github.com/flotilla-dev/flotilla/internal/instanceplan"
 	"github.com/flotilla-dev/flotilla/internal/metrics"
 	"github.com/flotilla-dev/flotilla/internal/placement"
@@ -92,7 +93,7 @@ type Reconciler struct {
 	Recorder  events.EventRecorder
 	Clock     clock.PassiveClock
 	Charts    *promise.Charts
-	Kinds     *promise.Kinds
+	Kinds     *instancekinds.Registry
 	// AdmitLatest renders every cluster at the latest revisions at once,
 	// whatever Rollouts say (Options.AdmitLatest).
 	AdmitLatest bool

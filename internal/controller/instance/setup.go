@@ -27,6 +27,7 @@ import (
 	ctrlindex "github.com/flotilla-dev/flotilla/internal/controller"
 	"github.com/flotilla-dev/flotilla/internal/controller/promise"
 	"github.com/flotilla-dev/flotilla/internal/instanceapi"
+	"github.com/flotilla-dev/flotilla/internal/instancekinds"
 	"github.com/flotilla-dev/flotilla/internal/instanceplan"
 	"github.com/flotilla-dev/flotilla/internal/metrics"
 	"github.com/flotilla-dev/flotilla/internal/rollout"
@@ -43,7 +44,7 @@ const DefaultWorkers = 16
 // Options configure the instance controller.
 type Options struct {
 	// Kinds announces the instance kinds to serve.
-	Kinds *promise.Kinds
+	Kinds *instancekinds.Registry
 	// Charts resolves Helm charts (shared with the Promise controller).
 	Charts *promise.Charts
 	// AdmitLatest renders every cluster at the latest revisions (the

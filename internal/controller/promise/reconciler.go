@@ -34,6 +34,7 @@ import (
 	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
 	"github.com/flotilla-dev/flotilla/internal/controller"
 	"github.com/flotilla-dev/flotilla/internal/instanceapi"
+	"github.com/flotilla-dev/flotilla/internal/instancekinds"
 	"github.com/flotilla-dev/flotilla/internal/render"
 	"github.com/flotilla-dev/flotilla/internal/rollout"
 )
@@ -72,7 +73,7 @@ type Reconciler struct {
 	// rendered remembers content that renders its examples.
 	rendered hashSet
 	// Kinds is told when a Promise's instance kind is served and when it is gone.
-	Kinds *Kinds
+	Kinds *instancekinds.Registry
 }
 
 // Reconcile implements reconcile.Reconciler.

@@ -22,6 +22,7 @@ import (
 
 	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
 	"github.com/flotilla-dev/flotilla/internal/instanceapi"
+	"github.com/flotilla-dev/flotilla/internal/instancekinds"
 )
 
 // EventSource is the reporting controller named on the hub's Events.
@@ -39,7 +40,7 @@ const usageDelay = 2 * time.Second
 // Options configure the Promise controller.
 type Options struct {
 	// Kinds is where the controller registers the instance kinds it serves.
-	Kinds *Kinds
+	Kinds *instancekinds.Registry
 	// Charts resolves Helm charts; shared with the instance controller.
 	Charts *Charts
 	// Rollouts starts a Rollout whenever a Promise's latest revision

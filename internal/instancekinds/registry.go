@@ -1,4 +1,9 @@
-package promise
+// Package instancekinds follows the instance kinds Promises generate while the
+// hub runs. The Promise controller registers a kind once its CRD is
+// Established and forgets it when the CRD is gone; the controllers that watch
+// instances subscribe, so a Promise published at run time is served without a
+// restart. It lives apart from both so neither controller imports the other.
+package instancekinds
 
 import (
 	"context"
@@ -10,26 +15,24 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 )
 
-// KindSubscriber starts a controller's watch on one instance kind (a kind
+// Subscriber starts a controller's watch on one instance kind (a kind
 // generated from Promise promise). It is called once per kind each time the
 // kind is registered.
-type KindSubscriber func(gvk schema.GroupVersionKind, promise string) error
+type Subscriber func(gvk schema.GroupVersionKind, promise string) error
 
-// Kinds follows the instance kinds Promises generate while the hub runs, so a
-// Promise published at run time is served at once, without a restart. The
-// Promise controller registers a kind when its CRD is Established and forgets
-// it when the CRD is gone; controllers that watch instances subscribe.
-type Kinds struct {
+// Registry holds the instance kind each Promise serves and the subscribers
+// that watch them. It is safe for concurrent use.
+type Registry struct {
 	// Cache is the manager's cache; forgetting a kind stops its informer.
 	Cache cache.Cache
 
 	mu          sync.Mutex
-	subscribers []KindSubscriber
+	subscribers []Subscriber
 	byPromise   map[string]schema.GroupVersionKind
 }
 
 // Subscribe adds s; kinds registered earlier are passed to it at once.
-func (k *Kinds) Subscribe(s KindSubscriber) error {
+func (k *Registry) Subscribe(s Subscriber) error {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	k.subscribers = append(k.subscribers, s)
@@ -42,7 +45,7 @@ func (k *Kinds) Subscribe(s KindSubscriber) error {
 
 // Register records that promise serves gvk and starts every subscriber's
 // watch on it, once. A Promise whose version changed forgets its old kind.
-func (k *Kinds) Register(ctx context.Context, promise string, gvk schema.GroupVersionKind) error {
+func (k *Registry) Register(ctx context.Context, promise string, gvk schema.GroupVersionKind) error {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	if old, ok := k.byPromise[promise]; ok {
@@ -63,7 +66,7 @@ func (k *Kinds) Register(ctx context.Context, promise string, gvk schema.GroupVe
 }
 
 // Forget stops watching the kind of promise (its CRD is gone).
-func (k *Kinds) Forget(ctx context.Context, promise string) {
+func (k *Registry) Forget(ctx context.Context, promise string) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	if gvk, ok := k.byPromise[promise]; ok {
@@ -73,14 +76,14 @@ func (k *Kinds) Forget(ctx context.Context, promise string) {
 }
 
 // Lookup returns the kind promise serves, if registered.
-func (k *Kinds) Lookup(promise string) (schema.GroupVersionKind, bool) {
+func (k *Registry) Lookup(promise string) (schema.GroupVersionKind, bool) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	gvk, ok := k.byPromise[promise]
 	return gvk, ok
 }
 
-func (k *Kinds) removeInformer(ctx context.Context, gvk schema.GroupVersionKind) {
+func (k *Registry) removeInformer(ctx context.Context, gvk schema.GroupVersionKind) {
 	if k.Cache == nil {
 		return
 	}
