@@ -29,6 +29,7 @@ import (
 
 	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
 	"github.com/flotilla-dev/flotilla/config/crd"
+	"github.com/flotilla-dev/flotilla/internal/charts"
 	"github.com/flotilla-dev/flotilla/internal/controller"
 	"github.com/flotilla-dev/flotilla/internal/controller/cluster"
 	"github.com/flotilla-dev/flotilla/internal/controller/driftexception"
@@ -294,7 +295,7 @@ func NewManager(ctx context.Context, config *rest.Config, opts Options) (ctrl.Ma
 		return nil, fmt.Errorf("setting up the Cluster controller: %w", err)
 	}
 	kinds := &instancekinds.Registry{Cache: mgr.GetCache()}
-	charts := promise.NewCharts(mgr, nil)
+	chartResolver := charts.NewResolver(mgr, nil)
 	var starter *rollout.Starter
 	var promiseRollouts promise.RolloutStarter
 	var instanceRollouts instance.InstanceRolloutStarter
@@ -302,14 +303,14 @@ func NewManager(ctx context.Context, config *rest.Config, opts Options) (ctrl.Ma
 		starter = &rollout.Starter{Client: mgr.GetClient(), Cache: mgr.GetClient(), Reader: mgr.GetAPIReader()}
 		promiseRollouts, instanceRollouts = starter, starter
 	}
-	if err := promise.SetupWithManager(ctx, mgr, promise.Options{Kinds: kinds, Charts: charts, Rollouts: promiseRollouts}); err != nil {
+	if err := promise.SetupWithManager(ctx, mgr, promise.Options{Kinds: kinds, Charts: chartResolver, Rollouts: promiseRollouts}); err != nil {
 		return nil, fmt.Errorf("setting up the Promise controller: %w", err)
 	}
 	// Rollouts decide which revision each cluster renders: the Rollout
 	// controller stores its admissions in their status, and the instance
 	// controller renders from that. They share nothing else.
 	if err := instance.SetupWithManager(mgr, instance.Options{
-		Kinds: kinds, Charts: charts, AdmitLatest: opts.AdmitLatest, Workers: opts.InstanceWorkers, InstanceRollouts: instanceRollouts,
+		Kinds: kinds, Charts: chartResolver, AdmitLatest: opts.AdmitLatest, Workers: opts.InstanceWorkers, InstanceRollouts: instanceRollouts,
 		Metrics: hubMetrics,
 	}); err != nil {
 		return nil, fmt.Errorf("setting up the instance controller: %w", err)

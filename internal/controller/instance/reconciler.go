@@ -35,8 +35,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 
 	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
+	"github.com/flotilla-dev/flotilla/internal/charts"
 	"github.com/flotilla-dev/flotilla/internal/controller"
-	"github.com/flotilla-dev/flotilla/internal/controller/promise"
 	"github.com/flotilla-dev/flotilla/internal/instanceapi"
 	"github.com/flotilla-dev/flotilla/internal/instancekinds"
 	"github.com/flotilla-dev/flotilla/internal/instanceplan"
@@ -92,7 +92,7 @@ type Reconciler struct {
 	APIReader client.Reader
 	Recorder  events.EventRecorder
 	Clock     clock.PassiveClock
-	Charts    *promise.Charts
+	Charts    *charts.Resolver
 	Kinds     *instancekinds.Registry
 	// AdmitLatest renders every cluster at the latest revisions at once,
 	// whatever Rollouts say (Options.AdmitLatest).
@@ -761,7 +761,7 @@ func instancePlacement(inst *unstructured.Unstructured) (*fleetv1alpha1.ClusterS
 }
 
 func permanent(err error) bool {
-	var ce *promise.ChartError
+	var ce *charts.Error
 	return errors.As(err, &ce) && ce.Permanent
 }
 

@@ -24,8 +24,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
+	"github.com/flotilla-dev/flotilla/internal/charts"
 	ctrlindex "github.com/flotilla-dev/flotilla/internal/controller"
-	"github.com/flotilla-dev/flotilla/internal/controller/promise"
 	"github.com/flotilla-dev/flotilla/internal/instanceapi"
 	"github.com/flotilla-dev/flotilla/internal/instancekinds"
 	"github.com/flotilla-dev/flotilla/internal/instanceplan"
@@ -46,7 +46,7 @@ type Options struct {
 	// Kinds announces the instance kinds to serve.
 	Kinds *instancekinds.Registry
 	// Charts resolves Helm charts (shared with the Promise controller).
-	Charts *promise.Charts
+	Charts *charts.Resolver
 	// AdmitLatest renders every cluster at the latest revisions (the
 	// Promise's, the instance's) at once, as if every change's Rollout had
 	// succeeded, whatever Rollouts exist: for tests of rendering alone.

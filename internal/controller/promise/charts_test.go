@@ -1,8 +1,6 @@
 package promise_test
 
 import (
-	"context"
-	"encoding/base64"
 	"errors"
 	"net/http"
 	"net/http/httptest"
@@ -16,32 +14,9 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
-	"github.com/flotilla-dev/flotilla/internal/controller/promise"
+	"github.com/flotilla-dev/flotilla/internal/charts"
 	"github.com/flotilla-dev/flotilla/internal/render/charttest"
 )
-
-func TestInlineChartIsStandardBase64(t *testing.T) {
-	archive := charttest.Package(t, "inline", "0.1.0", "", map[string]string{
-		"cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name | quote }}\n",
-	})
-	content := func(inline string) *fleetv1alpha1.PromiseContent {
-		return &fleetv1alpha1.PromiseContent{Templates: &fleetv1alpha1.Templates{
-			Engine: fleetv1alpha1.TemplateEngineHelm,
-			Helm:   &fleetv1alpha1.HelmTemplate{Inline: inline},
-		}}
-	}
-	charts := &promise.Charts{}
-	chart, err := charts.Load(context.Background(), content(base64.StdEncoding.EncodeToString(archive)))
-	if err != nil {
-		t.Fatalf("loading the inline chart: %v", err)
-	}
-	if chart.Name() != "inline" || chart.Version() != "0.1.0" {
-		t.Errorf("loaded %s %s", chart.Name(), chart.Version())
-	}
-	if _, err := charts.Load(context.Background(), content("not base64!")); err == nil || !strings.Contains(err.Error(), "inline chart") {
-		t.Errorf("a bad inline chart gave %v, want an error naming it", err)
-	}
-}
 
 // authRepo is a loopback https chart repository behind basic auth holding
 // greeter 0.1.0; it counts the requests that carried the right credentials.
@@ -73,6 +48,9 @@ func newAuthRepo(t *testing.T) *authRepo {
 	return r
 }
 
+// charts.Resolver's credential rules, tested here because they read Secrets
+// from a real API server and this suite has one.
+//
 // A Promise can use only Secrets the platform marked for chart repositories,
 // only towards the hosts each names, and never over plain http: otherwise a
 // Promise author could send the git delivery token (or any Secret the hub
@@ -97,8 +75,8 @@ func TestChartCredentialsAreScoped(t *testing.T) {
 	}
 	load := func(repoURL string, ref *fleetv1alpha1.SecretReference) error {
 		// A fresh cache each time: a cached archive is not fetched again.
-		charts := &promise.Charts{Reader: e.C, HTTP: repo.Client()}
-		_, err := charts.Load(e.Ctx, &fleetv1alpha1.PromiseContent{Templates: &fleetv1alpha1.Templates{
+		resolver := &charts.Resolver{Reader: e.C, HTTP: repo.Client()}
+		_, err := resolver.Load(e.Ctx, &fleetv1alpha1.PromiseContent{Templates: &fleetv1alpha1.Templates{
 			Engine: fleetv1alpha1.TemplateEngineHelm,
 			Helm:   &fleetv1alpha1.HelmTemplate{Repository: &fleetv1alpha1.HelmRepository{URL: repoURL, Chart: "greeter", Version: "0.1.0", SecretRef: ref}},
 		}})
@@ -119,7 +97,7 @@ func TestChartCredentialsAreScoped(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			err := load(tc.url, tc.ref)
-			var ce *promise.ChartError
+			var ce *charts.Error
 			if !errors.As(err, &ce) || !ce.Permanent || ce.Reason != fleetv1alpha1.ReasonChartCredentialsRefused || !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("error %v, want a permanent %s containing %q", err, fleetv1alpha1.ReasonChartCredentialsRefused, tc.want)
 			}

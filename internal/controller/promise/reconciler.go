@@ -32,6 +32,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
 	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
+	"github.com/flotilla-dev/flotilla/internal/charts"
 	"github.com/flotilla-dev/flotilla/internal/controller"
 	"github.com/flotilla-dev/flotilla/internal/instanceapi"
 	"github.com/flotilla-dev/flotilla/internal/instancekinds"
@@ -67,7 +68,7 @@ type Reconciler struct {
 	Instances client.Reader
 	Recorder  events.EventRecorder
 	Clock     clock.PassiveClock
-	Charts    *Charts
+	Charts    *charts.Resolver
 	// Rollouts, if set, starts the Rollout of each new latest revision.
 	Rollouts RolloutStarter
 	// rendered remembers content that renders its examples.
@@ -227,7 +228,7 @@ func (r *Reconciler) prepare(ctx context.Context, p *fleetv1alpha1.Promise) (*pr
 		return nil, &problem{condition: fleetv1alpha1.ConditionAPIEstablished, reason: fleetv1alpha1.ReasonInvalidSpec, message: err.Error(), stalled: true}, nil
 	}
 	chartProblem := func(err error) (*prepared, *problem, error) {
-		var ce *ChartError
+		var ce *charts.Error
 		if !errors.As(err, &ce) {
 			return nil, nil, err
 		}
@@ -306,7 +307,7 @@ func (r *Reconciler) ensureChartSnapshot(ctx context.Context, prep *prepared, re
 				fleetv1alpha1.LabelManagedBy: fleetv1alpha1.ManagedByValue,
 			}},
 			Immutable:  ptr.To(true),
-			BinaryData: map[string][]byte{ChartSnapshotKey: prep.chart},
+			BinaryData: map[string][]byte{charts.SnapshotKey: prep.chart},
 		}
 		if rev != nil {
 			if err := controllerutil.SetOwnerReference(rev, cm, r.Client.Scheme()); err != nil {

@@ -17,6 +17,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
+	"github.com/flotilla-dev/flotilla/internal/charts"
 	"github.com/flotilla-dev/flotilla/internal/controller/promise"
 	pt "github.com/flotilla-dev/flotilla/internal/controller/promise/promisetest"
 	"github.com/flotilla-dev/flotilla/internal/kube"
@@ -346,14 +347,14 @@ func TestHelmChartsFromConfigMapAndRepository(t *testing.T) {
 	}))
 	rev1 := e.PromiseReady("helm-cm")
 	r := revisionsOf(e, "helm-cm")[rev1]
-	if h := r.Spec.Content.Templates.Helm; h.ConfigMapRef == nil || h.ConfigMapRef.Name != promise.ChartSnapshotName(v1) || h.Inline != "" {
+	if h := r.Spec.Content.Templates.Helm; h.ConfigMapRef == nil || h.ConfigMapRef.Name != charts.SnapshotName(v1) || h.Inline != "" {
 		t.Errorf("the revision does not name the chart's snapshot: configMapRef=%v inline=%d bytes", h.ConfigMapRef, len(h.Inline))
 	}
 	snap := &corev1.ConfigMap{}
-	if err := e.C.Get(e.Ctx, client.ObjectKey{Namespace: fleetv1alpha1.PlatformNamespace, Name: promise.ChartSnapshotName(v1)}, snap); err != nil {
+	if err := e.C.Get(e.Ctx, client.ObjectKey{Namespace: fleetv1alpha1.PlatformNamespace, Name: charts.SnapshotName(v1)}, snap); err != nil {
 		t.Fatal(err)
 	}
-	if snap.Immutable == nil || !*snap.Immutable || string(snap.BinaryData[promise.ChartSnapshotKey]) != string(v1) ||
+	if snap.Immutable == nil || !*snap.Immutable || string(snap.BinaryData[charts.SnapshotKey]) != string(v1) ||
 		len(snap.OwnerReferences) != 1 || snap.OwnerReferences[0].Name != rev1 {
 		t.Errorf("snapshot immutable=%v owners=%+v", snap.Immutable, snap.OwnerReferences)
 	}
@@ -365,7 +366,7 @@ func TestHelmChartsFromConfigMapAndRepository(t *testing.T) {
 	p := waitObserved(e, "helm-cm", func(p *fleetv1alpha1.Promise) bool {
 		return p.Status.LatestRevision != rev1 && p.Status.LatestRevision != ""
 	})
-	if r := revisionsOf(e, "helm-cm")[p.Status.LatestRevision]; r.Spec.Content.Templates.Helm.ConfigMapRef.Name != promise.ChartSnapshotName(v2) || r.Spec.Revision != 2 {
+	if r := revisionsOf(e, "helm-cm")[p.Status.LatestRevision]; r.Spec.Content.Templates.Helm.ConfigMapRef.Name != charts.SnapshotName(v2) || r.Spec.Revision != 2 {
 		t.Errorf("revision after the ConfigMap changed: %d, chart %+v", r.Spec.Revision, r.Spec.Content.Templates.Helm.ConfigMapRef)
 	}
 

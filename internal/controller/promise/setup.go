@@ -2,7 +2,6 @@ package promise
 
 import (
 	"context"
-	"net/http"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -21,6 +20,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
+	"github.com/flotilla-dev/flotilla/internal/charts"
 	"github.com/flotilla-dev/flotilla/internal/instanceapi"
 	"github.com/flotilla-dev/flotilla/internal/instancekinds"
 )
@@ -42,15 +42,10 @@ type Options struct {
 	// Kinds is where the controller registers the instance kinds it serves.
 	Kinds *instancekinds.Registry
 	// Charts resolves Helm charts; shared with the instance controller.
-	Charts *Charts
+	Charts *charts.Resolver
 	// Rollouts starts a Rollout whenever a Promise's latest revision
 	// changes; nil starts none.
 	Rollouts RolloutStarter
-}
-
-// NewCharts returns the chart resolver the hub's controllers share.
-func NewCharts(mgr ctrl.Manager, httpClient *http.Client) *Charts {
-	return &Charts{Reader: mgr.GetAPIReader(), Meta: mgr.GetCache(), HTTP: httpClient}
 }
 
 // SetupWithManager registers the Promise controller, its index and metrics with mgr.

@@ -1,4 +1,9 @@
-package promise
+// Package charts resolves the Helm chart a Promise or PromiseRevision names
+// (inline, in a ConfigMap, or in a chart repository, with credentials only
+// from Secrets marked for it) and caches it. The Promise and instance
+// controllers share one Resolver; internal/chartfetch does the repository
+// I/O and internal/render loads the archives.
+package charts
 
 import (
 	"context"
@@ -17,6 +22,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
@@ -24,28 +30,28 @@ import (
 	"github.com/flotilla-dev/flotilla/internal/render"
 )
 
-// ChartError is a chart that cannot be resolved. Permanent errors (a missing
+// Error is a chart that cannot be resolved. Permanent errors (a missing
 // ConfigMap or key, an archive that does not load) need a person; the others
 // (a repository that does not answer) are retried.
-type ChartError struct {
+type Error struct {
 	Permanent bool
 	// Reason is the condition reason to report; ReasonChartNotFound when empty.
 	Reason string
 	Err    error
 }
 
-func (e *ChartError) Error() string { return e.Err.Error() }
-func (e *ChartError) Unwrap() error { return e.Err }
+func (e *Error) Error() string { return e.Err.Error() }
+func (e *Error) Unwrap() error { return e.Err }
 
-// maxCachedCharts bounds the loaded charts the hub keeps in memory.
-const maxCachedCharts = 64
+// maxCached bounds the loaded charts the hub keeps in memory.
+const maxCached = 64
 
-// Charts resolves the Helm chart of a Promise or PromiseRevision and caches
+// Resolver resolves the Helm chart of a Promise or PromiseRevision and caches
 // it: archives from repositories by url, chart and version (an exact version
 // names one archive), archives from ConfigMaps by resourceVersion, loaded
 // charts by the archive's SHA-256. It is safe for concurrent use; the Promise
 // and instance controllers share one.
-type Charts struct {
+type Resolver struct {
 	// Reader reads ConfigMaps and Secrets; the hub passes its API reader, so
 	// their data is not cached by the manager.
 	Reader client.Reader
@@ -61,27 +67,34 @@ type Charts struct {
 	order    [][32]byte
 }
 
-// ChartSnapshotPrefix starts the name of the immutable ConfigMaps (in the
+// NewResolver returns the Resolver the hub's controllers share: Secrets and
+// ConfigMaps read from the API server, ConfigMap metadata from the manager's
+// cache.
+func NewResolver(mgr ctrl.Manager, httpClient *http.Client) *Resolver {
+	return &Resolver{Reader: mgr.GetAPIReader(), Meta: mgr.GetCache(), HTTP: httpClient}
+}
+
+// SnapshotPrefix starts the name of the immutable ConfigMaps (in the
 // platform namespace) that hold charts snapshotted for PromiseRevisions.
-const ChartSnapshotPrefix = "flotilla-chart-"
+const SnapshotPrefix = "flotilla-chart-"
 
-// ChartSnapshotKey is the key of the chart in a snapshot ConfigMap.
-const ChartSnapshotKey = "chart.tgz"
+// SnapshotKey is the key of the chart in a snapshot ConfigMap.
+const SnapshotKey = "chart.tgz"
 
-// ChartSnapshotName names the snapshot ConfigMap of archive: content-addressed.
-func ChartSnapshotName(archive []byte) string {
+// SnapshotName names the snapshot ConfigMap of archive: content-addressed.
+func SnapshotName(archive []byte) string {
 	sum := sha256.Sum256(archive)
-	return ChartSnapshotPrefix + hex.EncodeToString(sum[:])[:20]
+	return SnapshotPrefix + hex.EncodeToString(sum[:])[:20]
 }
 
 // Snapshot returns the content a PromiseRevision records, and the chart
 // archive to store when the content names a snapshot: a chart from a
 // ConfigMap is replaced by a reference to an immutable, content-addressed
-// snapshot ConfigMap (ChartSnapshotName), so the revision does not change
+// snapshot ConfigMap (SnapshotName), so the revision does not change
 // when the ConfigMap does (a changed ConfigMap makes a new revision
 // instead). Inline and repository charts stay as they are: an exact
 // repository version names one archive.
-func (c *Charts) Snapshot(ctx context.Context, content *fleetv1alpha1.PromiseContent) (*fleetv1alpha1.PromiseContent, []byte, error) {
+func (c *Resolver) Snapshot(ctx context.Context, content *fleetv1alpha1.PromiseContent) (*fleetv1alpha1.PromiseContent, []byte, error) {
 	out := content.DeepCopy()
 	h := helmOf(out)
 	if h == nil || h.ConfigMapRef == nil {
@@ -92,14 +105,14 @@ func (c *Charts) Snapshot(ctx context.Context, content *fleetv1alpha1.PromiseCon
 		return nil, nil, err
 	}
 	h.ConfigMapRef = &fleetv1alpha1.ConfigMapKeyReference{
-		Name: ChartSnapshotName(archive), Namespace: fleetv1alpha1.PlatformNamespace, Key: ChartSnapshotKey,
+		Name: SnapshotName(archive), Namespace: fleetv1alpha1.PlatformNamespace, Key: SnapshotKey,
 	}
 	return out, archive, nil
 }
 
 // Load returns the loaded chart content renders with; nil when it does not
 // use the Helm engine.
-func (c *Charts) Load(ctx context.Context, content *fleetv1alpha1.PromiseContent) (*render.LoadedChart, error) {
+func (c *Resolver) Load(ctx context.Context, content *fleetv1alpha1.PromiseContent) (*render.LoadedChart, error) {
 	h := helmOf(content)
 	if h == nil {
 		return nil, nil
@@ -109,14 +122,14 @@ func (c *Charts) Load(ctx context.Context, content *fleetv1alpha1.PromiseContent
 	switch {
 	case h.Inline != "":
 		if archive, err = base64.StdEncoding.DecodeString(h.Inline); err != nil {
-			err = &ChartError{Permanent: true, Err: fmt.Errorf("helm: decoding the inline chart: %w", err)}
+			err = &Error{Permanent: true, Err: fmt.Errorf("helm: decoding the inline chart: %w", err)}
 		}
 	case h.ConfigMapRef != nil:
 		archive, err = c.configMapChart(ctx, h.ConfigMapRef)
 	case h.Repository != nil:
 		archive, err = c.repositoryChart(ctx, h.Repository)
 	default:
-		err = &ChartError{Permanent: true, Err: errors.New("helm: no chart source")}
+		err = &Error{Permanent: true, Err: errors.New("helm: no chart source")}
 	}
 	if err != nil {
 		return nil, err
@@ -132,9 +145,9 @@ func helmOf(content *fleetv1alpha1.PromiseContent) *fleetv1alpha1.HelmTemplate {
 }
 
 // LoadArchive loads a packaged chart, from the cache when it was loaded before.
-func (c *Charts) LoadArchive(archive []byte) (*render.LoadedChart, error) { return c.load(archive) }
+func (c *Resolver) LoadArchive(archive []byte) (*render.LoadedChart, error) { return c.load(archive) }
 
-func (c *Charts) load(archive []byte) (*render.LoadedChart, error) {
+func (c *Resolver) load(archive []byte) (*render.LoadedChart, error) {
 	sum := sha256.Sum256(archive)
 	c.mu.Lock()
 	if lc, ok := c.loaded[sum]; ok {
@@ -144,7 +157,7 @@ func (c *Charts) load(archive []byte) (*render.LoadedChart, error) {
 	c.mu.Unlock()
 	lc, err := render.LoadChart(archive)
 	if err != nil {
-		return nil, &ChartError{Permanent: true, Err: err}
+		return nil, &Error{Permanent: true, Err: err}
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -154,7 +167,7 @@ func (c *Charts) load(archive []byte) (*render.LoadedChart, error) {
 	if _, ok := c.loaded[sum]; !ok {
 		c.loaded[sum] = lc
 		c.order = append(c.order, sum)
-		if len(c.order) > maxCachedCharts {
+		if len(c.order) > maxCached {
 			delete(c.loaded, c.order[0])
 			c.order = c.order[1:]
 		}
@@ -162,14 +175,14 @@ func (c *Charts) load(archive []byte) (*render.LoadedChart, error) {
 	return lc, nil
 }
 
-func (c *Charts) configMapChart(ctx context.Context, ref *fleetv1alpha1.ConfigMapKeyReference) ([]byte, error) {
+func (c *Resolver) configMapChart(ctx context.Context, ref *fleetv1alpha1.ConfigMapKeyReference) ([]byte, error) {
 	ns := ref.Namespace
 	if ns == "" {
 		ns = fleetv1alpha1.PlatformNamespace
 	}
 	key := ref.Key
 	if key == "" {
-		key = ChartSnapshotKey
+		key = SnapshotKey
 	}
 	nn := types.NamespacedName{Namespace: ns, Name: ref.Name}
 	if c.Meta != nil {
@@ -184,15 +197,15 @@ func (c *Charts) configMapChart(ctx context.Context, ref *fleetv1alpha1.ConfigMa
 	cm := &corev1.ConfigMap{}
 	if err := c.Reader.Get(ctx, nn, cm); err != nil {
 		if apierrors.IsNotFound(err) {
-			return nil, &ChartError{Permanent: true, Err: fmt.Errorf("helm chart: ConfigMap %s not found", nn)}
+			return nil, &Error{Permanent: true, Err: fmt.Errorf("helm chart: ConfigMap %s not found", nn)}
 		}
-		return nil, &ChartError{Err: fmt.Errorf("helm chart: reading ConfigMap %s: %w", nn, err)}
+		return nil, &Error{Err: fmt.Errorf("helm chart: reading ConfigMap %s: %w", nn, err)}
 	}
 	archive, ok := cm.BinaryData[key]
 	if !ok {
 		s, ok := cm.Data[key]
 		if !ok {
-			return nil, &ChartError{Permanent: true, Err: fmt.Errorf("helm chart: ConfigMap %s has no key %q", nn, key)}
+			return nil, &Error{Permanent: true, Err: fmt.Errorf("helm chart: ConfigMap %s has no key %q", nn, key)}
 		}
 		archive = []byte(s)
 	}
@@ -200,7 +213,7 @@ func (c *Charts) configMapChart(ctx context.Context, ref *fleetv1alpha1.ConfigMa
 	return archive, nil
 }
 
-func (c *Charts) cached(key string) ([]byte, bool) {
+func (c *Resolver) cached(key string) ([]byte, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	b, ok := c.archives[key]
@@ -209,13 +222,13 @@ func (c *Charts) cached(key string) ([]byte, bool) {
 
 // remember caches an archive under key, evicting an arbitrary one when full
 // (a miss only costs a read).
-func (c *Charts) remember(key string, archive []byte) {
+func (c *Resolver) remember(key string, archive []byte) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.archives == nil {
 		c.archives = map[string][]byte{}
 	}
-	if len(c.archives) >= maxCachedCharts {
+	if len(c.archives) >= maxCached {
 		for k := range c.archives {
 			delete(c.archives, k)
 			break
@@ -224,7 +237,7 @@ func (c *Charts) remember(key string, archive []byte) {
 	c.archives[key] = archive
 }
 
-func (c *Charts) repositoryChart(ctx context.Context, repo *fleetv1alpha1.HelmRepository) ([]byte, error) {
+func (c *Resolver) repositoryChart(ctx context.Context, repo *fleetv1alpha1.HelmRepository) ([]byte, error) {
 	key := "repo\x00" + repo.URL + "\x00" + repo.Chart + "\x00" + repo.Version
 	if archive, ok := c.cached(key); ok {
 		return archive, nil
@@ -239,7 +252,7 @@ func (c *Charts) repositoryChart(ctx context.Context, repo *fleetv1alpha1.HelmRe
 	}
 	archive, err := chartfetch.Fetch(ctx, httpClient, *repo, auth)
 	if err != nil {
-		return nil, &ChartError{Err: err}
+		return nil, &Error{Err: err}
 	}
 	c.remember(key, archive)
 	return archive, nil
@@ -249,7 +262,7 @@ func (c *Charts) repositoryChart(ctx context.Context, repo *fleetv1alpha1.HelmRe
 // not marked for chart repositories (LabelChartCredentials), a repository
 // host the Secret does not list (AnnotationChartCredentialsHosts), and plain
 // http: otherwise a Promise could send any Secret the hub can read to any URL.
-func (c *Charts) repositoryAuth(ctx context.Context, repo *fleetv1alpha1.HelmRepository) (*chartfetch.BasicAuth, error) {
+func (c *Resolver) repositoryAuth(ctx context.Context, repo *fleetv1alpha1.HelmRepository) (*chartfetch.BasicAuth, error) {
 	ref := repo.SecretRef
 	if ref == nil {
 		return nil, nil
@@ -259,12 +272,12 @@ func (c *Charts) repositoryAuth(ctx context.Context, repo *fleetv1alpha1.HelmRep
 		ns = fleetv1alpha1.PlatformNamespace
 	}
 	refused := func(format string, args ...any) error {
-		return &ChartError{Permanent: true, Reason: fleetv1alpha1.ReasonChartCredentialsRefused,
+		return &Error{Permanent: true, Reason: fleetv1alpha1.ReasonChartCredentialsRefused,
 			Err: fmt.Errorf("helm repository credentials: Secret %s/%s: "+format, append([]any{ns, ref.Name}, args...)...)}
 	}
 	u, err := url.Parse(repo.URL)
 	if err != nil {
-		return nil, &ChartError{Permanent: true, Err: fmt.Errorf("helm repository url: %w", err)}
+		return nil, &Error{Permanent: true, Err: fmt.Errorf("helm repository url: %w", err)}
 	}
 	if u.Scheme != "https" && u.Scheme != "oci" {
 		return nil, refused("not sent to %s: %v", u.Redacted(), chartfetch.ErrCredentialsOverHTTP)
@@ -272,9 +285,9 @@ func (c *Charts) repositoryAuth(ctx context.Context, repo *fleetv1alpha1.HelmRep
 	s := &corev1.Secret{}
 	if err := c.Reader.Get(ctx, types.NamespacedName{Namespace: ns, Name: ref.Name}, s); err != nil {
 		if apierrors.IsNotFound(err) {
-			return nil, &ChartError{Permanent: true, Err: fmt.Errorf("helm repository credentials: Secret %s/%s not found", ns, ref.Name)}
+			return nil, &Error{Permanent: true, Err: fmt.Errorf("helm repository credentials: Secret %s/%s not found", ns, ref.Name)}
 		}
-		return nil, &ChartError{Err: fmt.Errorf("helm repository credentials: reading Secret %s/%s: %w", ns, ref.Name, err)}
+		return nil, &Error{Err: fmt.Errorf("helm repository credentials: reading Secret %s/%s: %w", ns, ref.Name, err)}
 	}
 	if s.Labels[fleetv1alpha1.LabelChartCredentials] != "true" {
 		return nil, refused("not marked for chart repositories (label %s=true)", fleetv1alpha1.LabelChartCredentials)
