@@ -7,8 +7,8 @@ import (
 	"github.com/spf13/pflag"
 	ctrl "sigs.k8s.io/controller-runtime"
 
-	"github.com/flotilla-dev/flotilla/internal/controller/cluster"
 	"github.com/flotilla-dev/flotilla/internal/hub"
+	"github.com/flotilla-dev/flotilla/internal/liveness"
 )
 
 type hubOptions struct {
@@ -49,7 +49,7 @@ func (o *hubOptions) addFlags(flags *pflag.FlagSet) {
 	flags.BoolVar(&o.InstallCRDs, "install-crds", true, "install or upgrade Flotilla's CRDs at start")
 	flags.DurationVar(&o.ClusterOfflineGrace, "cluster-offline-grace", 0,
 		"time without a heartbeat after which a cluster is Offline (0: each agent's lease duration)")
-	flags.DurationVar(&o.HeartbeatStatusResolution, "heartbeat-status-resolution", cluster.DefaultHeartbeatStatusResolution,
+	flags.DurationVar(&o.HeartbeatStatusResolution, "heartbeat-status-resolution", liveness.DefaultHeartbeatStatusResolution,
 		"how stale a Cluster's status.lastHeartbeatTime may get while its availability holds (bounds status writes)")
 }
 

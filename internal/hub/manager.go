@@ -85,7 +85,7 @@ type Options struct {
 	// HeartbeatStatusResolution is how stale Cluster status.lastHeartbeatTime
 	// may get while availability does not change; it bounds the hub's Cluster
 	// status writes at one per cluster per resolution. Zero means
-	// cluster.DefaultHeartbeatStatusResolution (5m).
+	// liveness.DefaultHeartbeatStatusResolution (5m).
 	HeartbeatStatusResolution time.Duration
 
 	// KubeAPIQPS and KubeAPIBurst limit the hub's requests to its API server.

@@ -11,6 +11,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
+	"github.com/flotilla-dev/flotilla/internal/liveness"
 )
 
 func TestFactsFromAnnotations(t *testing.T) {
@@ -97,7 +98,7 @@ func TestNewStatusCopiesFactsFromTheLease(t *testing.T) {
 	now := time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC)
 	cluster := &fleetv1alpha1.Cluster{Status: fleetv1alpha1.ClusterStatus{KubernetesVersion: "v1.35.0", AgentVersion: "old", NodeCount: 1}}
 
-	hb := &heartbeat{Seen: now, Duration: time.Minute}
+	hb := &heartbeat{Heartbeat: liveness.Heartbeat{Seen: now, Duration: time.Minute}}
 	status := newStatus(cluster, availability(hb, now, 0), hb, now, time.Minute)
 	if status.KubernetesVersion != "v1.35.0" || status.AgentVersion != "old" || status.NodeCount != 1 {
 		t.Errorf("without facts on the Lease the status changed: %+v", status)

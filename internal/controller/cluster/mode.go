@@ -6,6 +6,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
+	"github.com/flotilla-dev/flotilla/internal/liveness"
 )
 
 // agentModeMismatch says what is wrong when the agent's mode does not fit
@@ -36,7 +37,7 @@ func agentModeMismatch(delivery fleetv1alpha1.Delivery, mode *string) string {
 // withModeMismatch turns an Available judgement's Ready condition False
 // with the mismatch. Availability stays: the agent heartbeats, and the
 // cluster's Works say themselves what is (not) applied.
-func withModeMismatch(j judgement, msg string) judgement {
+func withModeMismatch(j liveness.Judgement, msg string) liveness.Judgement {
 	out := j
 	out.Conditions = nil
 	for _, c := range j.Conditions {

@@ -10,6 +10,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
+	"github.com/flotilla-dev/flotilla/internal/liveness"
 )
 
 // An agent must apply on an Agent-delivered cluster and only report on a
@@ -42,7 +43,7 @@ func TestAgentModeMismatch(t *testing.T) {
 // A mismatch turns Ready False and leaves the cluster Available.
 func TestWithModeMismatch(t *testing.T) {
 	now := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
-	j := availability(&heartbeat{Seen: now, Duration: time.Minute}, now, 0)
+	j := availability(&heartbeat{Heartbeat: liveness.Heartbeat{Seen: now, Duration: time.Minute}}, now, 0)
 	got := withModeMismatch(j, "wrong mode")
 	if got.Availability != fleetv1alpha1.ClusterAvailabilityAvailable || got.RequeueAfter != j.RequeueAfter {
 		t.Errorf("judgement %+v, want Available as before", got)

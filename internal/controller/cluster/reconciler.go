@@ -20,6 +20,7 @@ import (
 
 	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
 	"github.com/flotilla-dev/flotilla/internal/controller"
+	"github.com/flotilla-dev/flotilla/internal/liveness"
 )
 
 // Reconciler reconciles Clusters.
@@ -37,8 +38,8 @@ type Reconciler struct {
 	// get while availability does not change (see newStatus).
 	HeartbeatStatusResolution time.Duration
 
-	// renewals is when this hub saw each Lease's last renewal (see observe).
-	renewals renewals
+	// renewals is when this hub saw each Lease's last renewal (see liveness.Observe).
+	renewals liveness.Renewals
 }
 
 // Reconcile implements reconcile.Reconciler.
@@ -49,12 +50,12 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	cluster := &fleetv1alpha1.Cluster{}
 	if err := r.Client.Get(ctx, req.NamespacedName, cluster); err != nil {
 		if apierrors.IsNotFound(err) {
-			r.renewals.forget(req.Name)
+			r.renewals.Forget(req.Name)
 		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	if !cluster.DeletionTimestamp.IsZero() {
-		r.renewals.forget(req.Name)
+		r.renewals.Forget(req.Name)
 		return ctrl.Result{}, nil
 	}
 
@@ -90,7 +91,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 // reconcile returns the status the cluster should have at now and when to look again.
 func (r *Reconciler) reconcile(ctx context.Context, cluster *fleetv1alpha1.Cluster, now time.Time) (fleetv1alpha1.ClusterStatus, time.Duration, error) {
 	if git := cluster.Spec.Delivery.Git; cluster.Spec.Delivery.Mode == fleetv1alpha1.DeliveryGit && git != nil && git.HealthSource == fleetv1alpha1.GitHealthNone {
-		return newStatus(cluster, availableWithoutHeartbeat(), nil, now, r.HeartbeatStatusResolution), 0, nil
+		return newStatus(cluster, liveness.WithoutHeartbeat(), nil, now, r.HeartbeatStatusResolution), 0, nil
 	}
 	hb, err := r.heartbeat(ctx, r.Client, cluster.Name, now)
 	if err != nil {
@@ -126,13 +127,13 @@ func readyReason(status fleetv1alpha1.ClusterStatus) string {
 }
 
 // heartbeat reads the agent's Lease through reader at now and records its
-// renewal as seen (see observe); nil when it does not exist.
+// renewal as seen (see liveness.Observe); nil when it does not exist.
 func (r *Reconciler) heartbeat(ctx context.Context, reader client.Reader, cluster string, now time.Time) (*heartbeat, error) {
 	lease := &coordinationv1.Lease{}
 	key := types.NamespacedName{Namespace: fleetv1alpha1.ClusterNamespace(cluster), Name: fleetv1alpha1.AgentLease}
 	if err := reader.Get(ctx, key, lease); err != nil {
 		if apierrors.IsNotFound(err) {
-			r.renewals.forget(cluster)
+			r.renewals.Forget(cluster)
 			return nil, nil
 		}
 		return nil, fmt.Errorf("reading lease %s: %w", key, err)
@@ -141,7 +142,7 @@ func (r *Reconciler) heartbeat(ctx context.Context, reader client.Reader, cluste
 	if t := lease.Spec.RenewTime; t != nil {
 		hb.Written = t.Time
 	}
-	hb.Seen = r.renewals.observe(cluster, hb.Written, now)
+	hb.Seen = r.renewals.Observe(cluster, hb.Written, now)
 	if d := lease.Spec.LeaseDurationSeconds; d != nil {
 		hb.Duration = time.Duration(*d) * time.Second
 	}

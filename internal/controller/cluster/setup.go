@@ -14,6 +14,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
+	"github.com/flotilla-dev/flotilla/internal/liveness"
 )
 
 // Options configure the Cluster controller.
@@ -22,7 +23,7 @@ type Options struct {
 	// time without a heartbeat after which a cluster is Offline.
 	OfflineGrace time.Duration
 	// HeartbeatStatusResolution bounds how stale status.lastHeartbeatTime may
-	// get; DefaultHeartbeatStatusResolution when zero.
+	// get; liveness.DefaultHeartbeatStatusResolution when zero.
 	HeartbeatStatusResolution time.Duration
 	// Workers is how many Clusters are reconciled at once; DefaultWorkers when zero.
 	Workers int
@@ -41,7 +42,7 @@ const EventSource = "flotilla-hub"
 // flotilla_clusters, is in package metrics).
 func SetupWithManager(mgr ctrl.Manager, opts Options) error {
 	if opts.HeartbeatStatusResolution <= 0 {
-		opts.HeartbeatStatusResolution = DefaultHeartbeatStatusResolution
+		opts.HeartbeatStatusResolution = liveness.DefaultHeartbeatStatusResolution
 	}
 	if opts.Workers <= 0 {
 		opts.Workers = DefaultWorkers

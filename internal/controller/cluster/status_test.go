@@ -9,6 +9,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
+	"github.com/flotilla-dev/flotilla/internal/liveness"
 )
 
 // A steady, available cluster whose agent renews its Lease every few seconds
@@ -22,7 +23,7 @@ func TestNewStatusWritesHeartbeatsCoarsely(t *testing.T) {
 	writes := 0
 	for i := 0; i <= 60; i++ { // one renewal every 5 s for 5 minutes
 		now := start.Add(time.Duration(i) * 5 * time.Second).Add(300 * time.Millisecond)
-		hb := &heartbeat{Seen: now.Add(-200 * time.Millisecond), Duration: 30 * time.Second}
+		hb := &heartbeat{Heartbeat: liveness.Heartbeat{Seen: now.Add(-200 * time.Millisecond), Duration: 30 * time.Second}}
 		status := newStatus(cluster, availability(hb, now, 0), hb, now, resolution)
 		if !equality.Semantic.DeepEqual(status, cluster.Status) {
 			writes++
@@ -50,14 +51,14 @@ func TestNewStatusRecordsTheLastHeartbeatWhenGoingOffline(t *testing.T) {
 	now := time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC)
 	renew := now.Add(-10 * time.Second)
 	cluster := &fleetv1alpha1.Cluster{}
-	hb := &heartbeat{Seen: renew, Duration: 30 * time.Second}
+	hb := &heartbeat{Heartbeat: liveness.Heartbeat{Seen: renew, Duration: 30 * time.Second}}
 	cluster.Status = newStatus(cluster, availability(hb, now, 0), hb, now, time.Hour)
 
 	// Offline 50 s later: lastHeartbeatTime moves to the exact last renewal even
 	// though the resolution (an hour) has not passed.
 	later := now.Add(50 * time.Second)
 	renew2 := now.Add(5 * time.Second)
-	hb = &heartbeat{Seen: renew2, Duration: 30 * time.Second}
+	hb = &heartbeat{Heartbeat: liveness.Heartbeat{Seen: renew2, Duration: 30 * time.Second}}
 	status := newStatus(cluster, availability(hb, later, 0), hb, later, time.Hour)
 	if status.Availability != fleetv1alpha1.ClusterAvailabilityOffline || !status.LastHeartbeatTime.Time.Equal(renew2) {
 		t.Fatalf("status = %s, lastHeartbeatTime %s; want Offline, %s", status.Availability, status.LastHeartbeatTime, renew2)

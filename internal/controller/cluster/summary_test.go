@@ -8,6 +8,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
+	"github.com/flotilla-dev/flotilla/internal/liveness"
 )
 
 // The kstatus trio of a Cluster: Ready when joined, heartbeating in the
@@ -15,8 +16,8 @@ import (
 // there by itself; Stalled, with the reason, when a person must act.
 func TestClusterSummaryConditions(t *testing.T) {
 	now := time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC)
-	alive := &heartbeat{Seen: now.Add(-time.Second), Duration: time.Minute}
-	dead := &heartbeat{Seen: now.Add(-time.Hour), Duration: time.Minute}
+	alive := &heartbeat{Heartbeat: liveness.Heartbeat{Seen: now.Add(-time.Second), Duration: time.Minute}}
+	dead := &heartbeat{Heartbeat: liveness.Heartbeat{Seen: now.Add(-time.Hour), Duration: time.Minute}}
 	delivered := func(status metav1.ConditionStatus, reason string) []metav1.Condition {
 		return []metav1.Condition{{Type: fleetv1alpha1.ConditionDelivered, Status: status, Reason: reason, Message: "m",
 			LastTransitionTime: metav1.NewTime(now)}}
@@ -27,7 +28,7 @@ func TestClusterSummaryConditions(t *testing.T) {
 		name       string
 		delivery   fleetv1alpha1.Delivery
 		conditions []metav1.Condition
-		j          judgement
+		j          liveness.Judgement
 		// want is the status that is True (Ready, Reconciling or Stalled) and its reason.
 		want, reason string
 	}{
@@ -37,10 +38,10 @@ func TestClusterSummaryConditions(t *testing.T) {
 		{"agent in the wrong mode", agent, nil, withModeMismatch(availability(alive, now, 0), "wrong mode"), fleetv1alpha1.ConditionStalled, fleetv1alpha1.ReasonAgentModeMismatch},
 		{"git, not pushed yet", git, nil, availability(alive, now, 0), fleetv1alpha1.ConditionReconciling, fleetv1alpha1.ReasonProgressing},
 		{"git, pushed", git, delivered(metav1.ConditionTrue, fleetv1alpha1.ReasonGitPushed), availability(alive, now, 0), fleetv1alpha1.ConditionReady, fleetv1alpha1.ReasonHeartbeating},
-		{"git without agent, pushed", git, delivered(metav1.ConditionTrue, fleetv1alpha1.ReasonGitPushed), availableWithoutHeartbeat(), fleetv1alpha1.ConditionReady, fleetv1alpha1.ReasonHeartbeatNotRequired},
+		{"git without agent, pushed", git, delivered(metav1.ConditionTrue, fleetv1alpha1.ReasonGitPushed), liveness.WithoutHeartbeat(), fleetv1alpha1.ConditionReady, fleetv1alpha1.ReasonHeartbeatNotRequired},
 		{"git, unreachable", git, delivered(metav1.ConditionFalse, fleetv1alpha1.ReasonGitUnreachable), availability(alive, now, 0), fleetv1alpha1.ConditionReconciling, fleetv1alpha1.ReasonGitUnreachable},
 		{"git, credentials refused", git, delivered(metav1.ConditionFalse, fleetv1alpha1.ReasonGitAuthFailed), availability(alive, now, 0), fleetv1alpha1.ConditionStalled, fleetv1alpha1.ReasonGitAuthFailed},
-		{"git, secret missing", git, delivered(metav1.ConditionFalse, fleetv1alpha1.ReasonSecretNotFound), availableWithoutHeartbeat(), fleetv1alpha1.ConditionStalled, fleetv1alpha1.ReasonSecretNotFound},
+		{"git, secret missing", git, delivered(metav1.ConditionFalse, fleetv1alpha1.ReasonSecretNotFound), liveness.WithoutHeartbeat(), fleetv1alpha1.ConditionStalled, fleetv1alpha1.ReasonSecretNotFound},
 		{"git, pushed, agent offline", git, delivered(metav1.ConditionTrue, fleetv1alpha1.ReasonGitPushed), availability(dead, now, 0), fleetv1alpha1.ConditionStalled, fleetv1alpha1.ReasonHeartbeatMissed},
 	} {
 		t.Run(tt.name, func(t *testing.T) {

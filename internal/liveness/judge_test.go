@@ -1,4 +1,4 @@
-package cluster
+package liveness
 
 import (
 	"strings"
@@ -11,11 +11,11 @@ import (
 	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
 )
 
-func TestAvailability(t *testing.T) {
+func TestJudge(t *testing.T) {
 	now := time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC)
 	tests := []struct {
 		name          string
-		hb            *heartbeat
+		hb            *Heartbeat
 		graceOverride time.Duration
 		want          fleetv1alpha1.ClusterAvailability
 		wantReason    string
@@ -24,33 +24,33 @@ func TestAvailability(t *testing.T) {
 	}{
 		{name: "no lease", hb: nil,
 			want: fleetv1alpha1.ClusterAvailabilityUnknown, wantReason: fleetv1alpha1.ReasonNeverConnected, wantMessage: "does not exist"},
-		{name: "lease never renewed", hb: &heartbeat{Duration: time.Minute},
+		{name: "lease never renewed", hb: &Heartbeat{Duration: time.Minute},
 			want: fleetv1alpha1.ClusterAvailabilityUnknown, wantReason: fleetv1alpha1.ReasonNeverConnected, wantMessage: "not heartbeated"},
-		{name: "fresh heartbeat", hb: &heartbeat{Seen: now.Add(-10 * time.Second), Duration: 180 * time.Second},
+		{name: "fresh heartbeat", hb: &Heartbeat{Seen: now.Add(-10 * time.Second), Duration: 180 * time.Second},
 			want: fleetv1alpha1.ClusterAvailabilityAvailable, wantReason: fleetv1alpha1.ReasonHeartbeating, wantRequeue: 170 * time.Second},
-		{name: "renewed just now", hb: &heartbeat{Seen: now, Duration: 2 * time.Second},
+		{name: "renewed just now", hb: &Heartbeat{Seen: now, Duration: 2 * time.Second},
 			want: fleetv1alpha1.ClusterAvailabilityAvailable, wantReason: fleetv1alpha1.ReasonHeartbeating, wantRequeue: 2 * time.Second},
-		{name: "expires exactly now", hb: &heartbeat{Seen: now.Add(-time.Minute), Duration: time.Minute},
+		{name: "expires exactly now", hb: &Heartbeat{Seen: now.Add(-time.Minute), Duration: time.Minute},
 			want: fleetv1alpha1.ClusterAvailabilityOffline, wantReason: fleetv1alpha1.ReasonHeartbeatMissed, wantMessage: "no heartbeat since 2026-11-21T11:59:00Z (grace 1m0s)"},
-		{name: "missed", hb: &heartbeat{Seen: now.Add(-200 * time.Second), Duration: 180 * time.Second},
+		{name: "missed", hb: &Heartbeat{Seen: now.Add(-200 * time.Second), Duration: 180 * time.Second},
 			want: fleetv1alpha1.ClusterAvailabilityOffline, wantReason: fleetv1alpha1.ReasonHeartbeatMissed,
 			wantMessage: "no heartbeat since 2026-11-21T11:56:40Z (grace 3m0s)"},
-		{name: "override shorter than the lease", hb: &heartbeat{Seen: now.Add(-40 * time.Second), Duration: 180 * time.Second}, graceOverride: 30 * time.Second,
+		{name: "override shorter than the lease", hb: &Heartbeat{Seen: now.Add(-40 * time.Second), Duration: 180 * time.Second}, graceOverride: 30 * time.Second,
 			want: fleetv1alpha1.ClusterAvailabilityOffline, wantReason: fleetv1alpha1.ReasonHeartbeatMissed, wantMessage: "grace 30s"},
-		{name: "override longer than the lease", hb: &heartbeat{Seen: now.Add(-40 * time.Second), Duration: 20 * time.Second}, graceOverride: time.Minute,
+		{name: "override longer than the lease", hb: &Heartbeat{Seen: now.Add(-40 * time.Second), Duration: 20 * time.Second}, graceOverride: time.Minute,
 			want: fleetv1alpha1.ClusterAvailabilityAvailable, wantReason: fleetv1alpha1.ReasonHeartbeating, wantRequeue: 20 * time.Second},
-		{name: "no lease duration: default grace", hb: &heartbeat{Seen: now.Add(-170 * time.Second)},
+		{name: "no lease duration: default grace", hb: &Heartbeat{Seen: now.Add(-170 * time.Second)},
 			want: fleetv1alpha1.ClusterAvailabilityAvailable, wantReason: fleetv1alpha1.ReasonHeartbeating, wantRequeue: 10 * time.Second},
-		{name: "an agent cannot ask for more than the maximum grace", hb: &heartbeat{Seen: now.Add(-MaxAgentGrace), Duration: 100 * 365 * 24 * time.Hour},
+		{name: "an agent cannot ask for more than the maximum grace", hb: &Heartbeat{Seen: now.Add(-MaxAgentGrace), Duration: 100 * 365 * 24 * time.Hour},
 			want: fleetv1alpha1.ClusterAvailabilityOffline, wantReason: fleetv1alpha1.ReasonHeartbeatMissed, wantMessage: "grace 1h0m0s"},
-		{name: "the hub's override is not bounded", hb: &heartbeat{Seen: now.Add(-MaxAgentGrace), Duration: time.Minute}, graceOverride: 2 * MaxAgentGrace,
+		{name: "the hub's override is not bounded", hb: &Heartbeat{Seen: now.Add(-MaxAgentGrace), Duration: time.Minute}, graceOverride: 2 * MaxAgentGrace,
 			want: fleetv1alpha1.ClusterAvailabilityAvailable, wantReason: fleetv1alpha1.ReasonHeartbeating, wantRequeue: MaxAgentGrace},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			j := availability(tt.hb, now, tt.graceOverride)
+			j := Judge(tt.hb, now, tt.graceOverride)
 			if j.Availability != tt.want || j.RequeueAfter != tt.wantRequeue {
-				t.Errorf("availability = %s, requeue %s; want %s, requeue %s", j.Availability, j.RequeueAfter, tt.want, tt.wantRequeue)
+				t.Errorf("Judge = %s, requeue %s; want %s, requeue %s", j.Availability, j.RequeueAfter, tt.want, tt.wantRequeue)
 			}
 			checkConditions(t, j, tt.wantReason)
 			ready := meta.FindStatusCondition(j.Conditions, fleetv1alpha1.ConditionReady)
@@ -63,7 +63,7 @@ func TestAvailability(t *testing.T) {
 
 // checkConditions checks Ready and Available agree with availability, Offline
 // is their opposite, and all carry reason.
-func checkConditions(t *testing.T, j judgement, reason string) {
+func checkConditions(t *testing.T, j Judgement, reason string) {
 	t.Helper()
 	want := map[fleetv1alpha1.ClusterAvailability][3]metav1.ConditionStatus{
 		fleetv1alpha1.ClusterAvailabilityUnknown:   {metav1.ConditionUnknown, metav1.ConditionUnknown, metav1.ConditionUnknown},
@@ -81,8 +81,8 @@ func checkConditions(t *testing.T, j judgement, reason string) {
 	}
 }
 
-func TestAvailableWithoutHeartbeat(t *testing.T) {
-	j := availableWithoutHeartbeat()
+func TestWithoutHeartbeat(t *testing.T) {
+	j := WithoutHeartbeat()
 	if j.Availability != fleetv1alpha1.ClusterAvailabilityAvailable || j.RequeueAfter != 0 {
 		t.Errorf("got %s, requeue %s", j.Availability, j.RequeueAfter)
 	}

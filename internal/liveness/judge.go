@@ -1,4 +1,10 @@
-package cluster
+// Package liveness decides whether a member cluster is alive from its agent's
+// heartbeats: renewals of the agent's Lease, dated by the hub's own clock;
+// the grace after which a cluster is Offline; and how often a Cluster's
+// status.lastHeartbeatTime follows them. It is pure: the Cluster controller
+// reads the Leases and writes the status, and the CLI offers the same
+// defaults as the hub's flags.
+package liveness
 
 import (
 	"fmt"
@@ -18,37 +24,35 @@ const DefaultOfflineGrace = 180 * time.Second
 // this); the hub's --cluster-offline-grace is not bounded.
 const MaxAgentGrace = time.Hour
 
-// heartbeat is what the hub reads from the agent's Lease.
-type heartbeat struct {
+// Heartbeat is what the hub knows of an agent's Lease.
+type Heartbeat struct {
 	// Seen is when the hub saw the last renewal, by its own clock (see
-	// observe); zero when the agent never renewed.
+	// Observe); zero when the agent never renewed.
 	Seen time.Time
 	// Written is the renewTime the agent wrote; never used as a time.
 	Written time.Time
 	// Duration is the agent's leaseDurationSeconds; zero when unset.
 	Duration time.Duration
-	// Facts are the member's facts the agent reported on the Lease.
-	Facts facts
 }
 
-// judgement is the availability of a cluster at one instant.
-type judgement struct {
+// Judgement is the availability of a cluster at one instant.
+type Judgement struct {
 	Availability fleetv1alpha1.ClusterAvailability
 	// Conditions are Ready, Available and Offline, without observedGeneration
-	// or transition times (status.go sets those).
+	// or transition times (the Cluster controller sets those).
 	Conditions []metav1.Condition
 	// RequeueAfter is when the judgement changes by itself (the Lease expires);
 	// zero when only a new heartbeat can change it.
 	RequeueAfter time.Duration
 }
 
-// availability judges a cluster from its agent's heartbeat. hb is nil when the
+// Judge judges a cluster from its agent's heartbeat. hb is nil when the
 // Lease does not exist. graceOverride, when positive, replaces the agent's own
 // leaseDurationSeconds (the hub's --cluster-offline-grace); the agent's own is
 // bounded by MaxAgentGrace. A cluster is Available while now is before the
 // hub saw the last renewal + grace: both times are the hub's clock, so neither
 // the member's clock nor what the agent writes as renewTime moves the expiry.
-func availability(hb *heartbeat, now time.Time, graceOverride time.Duration) judgement {
+func Judge(hb *Heartbeat, now time.Time, graceOverride time.Duration) Judgement {
 	if hb == nil {
 		return unknown(fmt.Sprintf("the agent's Lease %s does not exist; re-run `flotilla join` to create it", fleetv1alpha1.AgentLease))
 	}
@@ -65,7 +69,7 @@ func availability(hb *heartbeat, now time.Time, graceOverride time.Duration) jud
 	expiry := hb.Seen.Add(grace)
 	if now.Before(expiry) {
 		msg := fmt.Sprintf("the agent heartbeats; grace %s", grace)
-		return judgement{
+		return Judgement{
 			Availability: fleetv1alpha1.ClusterAvailabilityAvailable,
 			Conditions:   conditions(metav1.ConditionTrue, fleetv1alpha1.ReasonHeartbeating, msg),
 			RequeueAfter: expiry.Sub(now),
@@ -74,24 +78,24 @@ func availability(hb *heartbeat, now time.Time, graceOverride time.Duration) jud
 	// No age in the message: it would change on every reconcile, and each
 	// change is a status write (lastHeartbeatTime and the CLI show the age).
 	msg := fmt.Sprintf("no heartbeat since %s (grace %s)", hb.Seen.UTC().Format(time.RFC3339), grace)
-	return judgement{
+	return Judgement{
 		Availability: fleetv1alpha1.ClusterAvailabilityOffline,
 		Conditions:   conditions(metav1.ConditionFalse, fleetv1alpha1.ReasonHeartbeatMissed, msg),
 	}
 }
 
-// availableWithoutHeartbeat is the judgement of a cluster that has no agent to
+// WithoutHeartbeat is the judgement of a cluster that has no agent to
 // heartbeat: a git-delivered cluster whose health source is None.
-func availableWithoutHeartbeat() judgement {
-	return judgement{
+func WithoutHeartbeat() Judgement {
+	return Judgement{
 		Availability: fleetv1alpha1.ClusterAvailabilityAvailable,
 		Conditions: conditions(metav1.ConditionTrue, fleetv1alpha1.ReasonHeartbeatNotRequired,
 			"git delivery with healthSource None: no agent heartbeats; health comes from the push"),
 	}
 }
 
-func unknown(msg string) judgement {
-	return judgement{
+func unknown(msg string) Judgement {
+	return Judgement{
 		Availability: fleetv1alpha1.ClusterAvailabilityUnknown,
 		Conditions: []metav1.Condition{
 			{Type: fleetv1alpha1.ConditionReady, Status: metav1.ConditionUnknown, Reason: fleetv1alpha1.ReasonNeverConnected, Message: msg},
