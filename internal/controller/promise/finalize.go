@@ -1,0 +1,160 @@
+package promise
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+
+	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
+	"github.com/flotilla-dev/flotilla/internal/controller"
+	"github.com/flotilla-dev/flotilla/internal/instanceapi"
+)
+
+// finalize runs when a Promise is deleted. While instances exist it refuses
+// (condition InstancesPresent), unless the Promise carries the force-delete
+// annotation: then it deletes every Work of the Promise (agents prune what
+// they applied) and the instances. Then it deletes the fleet-resource Works
+// and the instance CRD and lets the Promise go.
+func (r *Reconciler) finalize(ctx context.Context, p *fleetv1alpha1.Promise) (ctrl.Result, error) {
+	log := ctrl.LoggerFrom(ctx)
+	if !controllerutil.ContainsFinalizer(p, fleetv1alpha1.Finalizer) {
+		return ctrl.Result{}, nil
+	}
+	force := p.Annotations[fleetv1alpha1.AnnotationForceDelete] == fleetv1alpha1.ForceDeleteValue
+	crdName := instanceapi.CRDName(&p.Spec.API)
+	crd := &apiextensionsv1.CustomResourceDefinition{}
+	err := r.APIReader.Get(ctx, client.ObjectKey{Name: crdName}, crd)
+	ours := err == nil && crd.Labels[fleetv1alpha1.LabelPromise] == p.Name
+	if err != nil && !apierrors.IsNotFound(err) {
+		return ctrl.Result{}, fmt.Errorf("reading CRD %s: %w", crdName, err)
+	}
+	if ours {
+		instances, err := r.liveInstances(ctx, p)
+		if err != nil {
+			return ctrl.Result{}, err
+		}
+		if len(instances) > 0 && !force {
+			return r.refuseDeletion(ctx, p, instances)
+		}
+		if len(instances) > 0 {
+			if err := r.forceDelete(ctx, p, instances); err != nil {
+				return ctrl.Result{}, err
+			}
+		}
+	}
+	if err := r.deleteWorks(ctx, p.Name); err != nil {
+		return ctrl.Result{}, err
+	}
+	if ours {
+		if crd.DeletionTimestamp.IsZero() {
+			if err := r.Client.Delete(ctx, crd); client.IgnoreNotFound(err) != nil {
+				return ctrl.Result{}, fmt.Errorf("deleting CRD %s: %w", crdName, err)
+			}
+			log.Info("deleted instance CRD", "crd", crdName)
+		}
+		// Wait until the API server has removed it (and any instance left).
+		return ctrl.Result{RequeueAfter: time.Second}, nil
+	}
+	r.Kinds.Forget(ctx, p.Name)
+	patch := client.MergeFrom(p.DeepCopy())
+	controllerutil.RemoveFinalizer(p, fleetv1alpha1.Finalizer)
+	if err := r.Client.Patch(ctx, p, patch); client.IgnoreNotFound(err) != nil {
+		return ctrl.Result{}, fmt.Errorf("removing finalizer: %w", err)
+	}
+	log.Info("promise deleted", "forced", force)
+	return ctrl.Result{}, nil
+}
+
+// liveInstances lists the Promise's instances from the API server (not the
+// cache: deleting the API with an instance the cache has not seen yet would
+// delete it).
+func (r *Reconciler) liveInstances(ctx context.Context, p *fleetv1alpha1.Promise) ([]unstructured.Unstructured, error) {
+	gvk := instanceapi.GVK(&p.Spec.API)
+	list := &unstructured.UnstructuredList{}
+	list.SetGroupVersionKind(gvk.GroupVersion().WithKind(gvk.Kind + "List"))
+	if err := r.APIReader.List(ctx, list); err != nil {
+		if apierrors.IsNotFound(err) || meta.IsNoMatchError(err) {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("listing %s instances: %w", gvk.Kind, err)
+	}
+	return list.Items, nil
+}
+
+func (r *Reconciler) refuseDeletion(ctx context.Context, p *fleetv1alpha1.Promise, instances []unstructured.Unstructured) (ctrl.Result, error) {
+	names := make([]string, 0, 3)
+	for i := range instances {
+		if i == 3 {
+			names = append(names, "…")
+			break
+		}
+		names = append(names, instances[i].GetNamespace()+"/"+instances[i].GetName())
+	}
+	msg := fmt.Sprintf("deletion waits: %d %s instances exist (%s); delete them, or annotate the Promise %s=%s to delete them and their workloads",
+		len(instances), p.Spec.API.Kind, strings.Join(names, ", "), fleetv1alpha1.AnnotationForceDelete, fleetv1alpha1.ForceDeleteValue)
+	now := r.Clock.Now()
+	before := meta.FindStatusCondition(p.Status.Conditions, fleetv1alpha1.ConditionReady)
+	if err := controller.PatchStatus(ctx, r.Client, p, func(p *fleetv1alpha1.Promise) {
+		p.Status.ObservedGeneration = p.Generation
+		p.Status.Instances = int32(len(instances))
+		fleetv1alpha1.NewConditionSetter(&p.Status.Conditions, p.Generation, now).Stalled(fleetv1alpha1.ReasonInstancesPresent, msg)
+	}); err != nil {
+		return ctrl.Result{}, err
+	}
+	r.recordTransition(ctx, p, before)
+	return ctrl.Result{RequeueAfter: retryDeletion}, nil
+}
+
+// forceDelete deletes every Work of the Promise, then the instances (dropping
+// the finalizer the instance controller put on them, since their Works are gone).
+func (r *Reconciler) forceDelete(ctx context.Context, p *fleetv1alpha1.Promise, instances []unstructured.Unstructured) error {
+	log := ctrl.LoggerFrom(ctx)
+	if err := r.deleteWorks(ctx, p.Name); err != nil {
+		return err
+	}
+	for i := range instances {
+		inst := &instances[i]
+		if controllerutil.ContainsFinalizer(inst, fleetv1alpha1.Finalizer) {
+			patch := client.MergeFrom(inst.DeepCopy())
+			controllerutil.RemoveFinalizer(inst, fleetv1alpha1.Finalizer)
+			if err := r.Client.Patch(ctx, inst, patch); client.IgnoreNotFound(err) != nil {
+				return fmt.Errorf("removing finalizer of %s/%s: %w", inst.GetNamespace(), inst.GetName(), err)
+			}
+		}
+		if err := r.Client.Delete(ctx, inst); client.IgnoreNotFound(err) != nil {
+			return fmt.Errorf("deleting %s/%s: %w", inst.GetNamespace(), inst.GetName(), err)
+		}
+	}
+	log.Info("force-deleted instances", "count", len(instances))
+	r.Recorder.Eventf(p, nil, corev1.EventTypeWarning, fleetv1alpha1.ReasonForceDeleting, "ForceDelete",
+		"deleted %d instances and their Works (%s=%s)", len(instances), fleetv1alpha1.AnnotationForceDelete, fleetv1alpha1.ForceDeleteValue)
+	return nil
+}
+
+// deleteWorks deletes every Work of the Promise in every cluster namespace.
+func (r *Reconciler) deleteWorks(ctx context.Context, promise string) error {
+	works := &fleetv1alpha1.WorkList{}
+	if err := r.Client.List(ctx, works, client.MatchingFields{controller.IndexWorkByPromise: promise}); err != nil {
+		return fmt.Errorf("listing works of promise %s: %w", promise, err)
+	}
+	for i := range works.Items {
+		w := &works.Items[i]
+		if !w.DeletionTimestamp.IsZero() {
+			continue
+		}
+		if err := r.Client.Delete(ctx, w); client.IgnoreNotFound(err) != nil {
+			return fmt.Errorf("deleting work %s/%s: %w", w.Namespace, w.Name, err)
+		}
+	}
+	return nil
+}
