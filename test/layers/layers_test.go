@@ -24,14 +24,16 @@ const module = "github.com/flotilla-dev/flotilla/"
 var pure = []string{
 	"internal/rollout", "internal/rollout/simulate", "internal/render", "internal/placement",
 	"internal/health", "internal/drift", "internal/rollup", "internal/fleetview", "internal/scope",
-	"internal/verify", "internal/agent/plan", "internal/agent/checks", "internal/instanceplan", "internal/instanceapi", "internal/liveness",
+	"internal/verify", "internal/agent/plan", "internal/agent/checks", "internal/instanceplan",
+	"internal/instanceapi", "internal/liveness",
 }
 
 // impure are the import paths (and their subpackages) a pure package may not import.
 var impure = []string{
 	"k8s.io/client-go", "sigs.k8s.io/controller-runtime", "net", "net/http", "os/exec", "oras.land",
 	module + "internal/controller", module + "internal/kube", module + "internal/agent", module + "internal/hub",
-	module + "internal/testenv", module + "internal/chartfetch", module + "internal/charts", module + "internal/instancekinds",
+	module + "internal/testenv", module + "internal/chartfetch", module + "internal/charts",
+	module + "internal/instancekinds",
 }
 
 // knownDebt are the imports that break a rule today, each with the work that
