@@ -60,6 +60,7 @@ const (
 // +kubebuilder:validation:XValidation:rule="(has(self.metric) ? 1 : 0) + (has(self.http) ? 1 : 0) + (has(self.job) ? 1 : 0) == 1",message="a check is exactly one of metric, http or job"
 // +kubebuilder:validation:XValidation:rule="has(self.job) || has(self.condition)",message="metric and http checks need a condition"
 // +kubebuilder:validation:XValidation:rule="!has(self.scope) || self.scope == 'Cluster' || (has(self.metric) && (!has(self.metric.placement) || self.metric.placement == 'Hub'))",message="only a hub metric check can judge the whole wave"
+// +kubebuilder:validation:XValidation:rule="!has(self.metric) || !has(self.metric.clusterLabel) || ((!has(self.scope) || self.scope == 'Cluster') && (!has(self.metric.placement) || self.metric.placement == 'Hub'))",message="clusterLabel groups a hub query's samples by cluster: it needs scope Cluster and placement Hub"
 type Check struct {
 	// name of the check, unique within a wave's checks; shown in the
 	// Rollout's status, Events and failure reasons.

@@ -415,12 +415,10 @@ func printChecks(w io.Writer, waves []fleetv1alpha1.WaveStatus, now time.Time) {
 	held := false
 	for _, wv := range waves {
 		for _, c := range wv.Checks {
-			clusters := "-"
+			clusters := "whole wave"
 			if c.Scope != fleetv1alpha1.CheckWholeWave {
 				n := c.Counts
 				clusters = fmt.Sprintf("%d passed, %d passing, %d pending, %d failed, %d inconclusive", n.Passed, n.Passing, n.Pending, n.Failed, n.Inconclusive)
-			} else {
-				clusters = "whole wave"
 			}
 			measured := "-"
 			if c.LastMeasuredAt != nil {

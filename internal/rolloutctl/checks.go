@@ -56,7 +56,9 @@ func (c *Client) checkAction(ctx context.Context, ns, name string, action fleetv
 		if checks := waveChecks(r, wave); len(checks) > 0 && !slices.Contains(checks, opts.Check) {
 			return false, fmt.Errorf("wave %s of rollout %s has no check %q; its checks are: %s", wave, r.Name, opts.Check, strings.Join(checks, ", "))
 		}
-		key := func(a fleetv1alpha1.CheckAction) bool { return a.Wave == wave && a.Check == opts.Check && a.Action == action }
+		key := func(a fleetv1alpha1.CheckAction) bool {
+			return a.Wave == wave && a.Check == opts.Check && a.Action == action
+		}
 		if action == fleetv1alpha1.CheckSkip {
 			if i := slices.IndexFunc(r.Spec.CheckActions, key); i >= 0 {
 				res.Summary = fmt.Sprintf("check %s of wave %s is already skipped (%s); nothing changed", opts.Check, wave, describeRecord(r.Spec.CheckActions[i].ChangeRecord))
