@@ -60,6 +60,7 @@ const (
 // +kubebuilder:validation:XValidation:rule="(has(self.metric) ? 1 : 0) + (has(self.http) ? 1 : 0) + (has(self.job) ? 1 : 0) == 1",message="a check is exactly one of metric, http or job"
 // +kubebuilder:validation:XValidation:rule="has(self.job) || has(self.condition)",message="metric and http checks need a condition"
 // +kubebuilder:validation:XValidation:rule="!has(self.scope) || self.scope == 'Cluster' || (has(self.metric) && (!has(self.metric.placement) || self.metric.placement == 'Hub'))",message="only a hub metric check can judge the whole wave"
+// +kubebuilder:validation:XValidation:rule="!has(self.metric) || !has(self.metric.clusterLabel) || ((!has(self.scope) || self.scope == 'Cluster') && (!has(self.metric.placement) || self.metric.placement == 'Hub'))",message="clusterLabel groups a hub query's samples by cluster: it needs scope Cluster and placement Hub"
 type Check struct {
 	// name of the check, unique within a wave's checks; shown in the
 	// Rollout's status, Events and failure reasons.
@@ -336,4 +337,177 @@ type WorkCheckStatus struct {
 
 	// CheckState is the check's state, inlined.
 	CheckState `json:",inline"`
+}
+
+// ---- A Rollout's checks: operations (spec) and results (status) ----
+
+// CheckActionType is what a person does to one check in one wave.
+// +kubebuilder:validation:Enum=Rerun;Skip
+type CheckActionType string
+
+const (
+	// CheckRerun measures the check afresh: its states for the wave start
+	// over (a new run). A new `at` asks for another re-run.
+	CheckRerun CheckActionType = "Rerun"
+	// CheckSkip skips the check for the wave, with a recorded reason: it
+	// counts neither for nor against the wave.
+	CheckSkip CheckActionType = "Skip"
+)
+
+// CheckAction is a person's re-run or skip of one check in one wave,
+// recorded like an approval: by whom (the requesting user, checked by the
+// admission policy flotilla-rollout-actors), when and why.
+// +kubebuilder:validation:XValidation:rule="self.action != 'Skip' || (has(self.message) && size(self.message) > 0)",message="skipping a check needs a reason: set message"
+type CheckAction struct {
+	// wave the action applies to.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=63
+	Wave string `json:"wave"`
+
+	// check, by name.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=63
+	Check string `json:"check"`
+
+	// action is Rerun or Skip.
+	// +required
+	Action CheckActionType `json:"action"`
+
+	// ChangeRecord says who asked, when and why (a Skip needs a message).
+	ChangeRecord `json:",inline"`
+}
+
+// The characters of WaveCheckStatus.Marks, one per cluster of the wave.
+const (
+	// CheckMarkNone: not measured in this run.
+	CheckMarkNone = '.'
+	// CheckMarkPassing: the last measurement, at lastMeasuredAt, passed and
+	// nothing is counted against the cluster.
+	CheckMarkPassing = '+'
+	// CheckMarkPassingEarlier: the last measurement passed, but it was taken
+	// before lastMeasuredAt (the cluster was not measured at the last tick);
+	// it is measured again before the check can pass.
+	CheckMarkPassingEarlier = 'o'
+	// CheckMarkCounted: failed or inconclusive measurements are counted,
+	// within the limits; the cluster's state is in clusters.
+	CheckMarkCounted = '!'
+	// CheckMarkFailed: the check failed on the cluster (sticky).
+	CheckMarkFailed = 'F'
+	// CheckMarkInconclusive: the check is inconclusive on the cluster (sticky).
+	CheckMarkInconclusive = 'I'
+)
+
+// CheckCounts counts a per-cluster check's clusters by verdict.
+type CheckCounts struct {
+	// +optional
+	Pending int32 `json:"pending,omitempty"`
+	// +optional
+	Passing int32 `json:"passing,omitempty"`
+	// +optional
+	Passed int32 `json:"passed,omitempty"`
+	// +optional
+	Failed int32 `json:"failed,omitempty"`
+	// +optional
+	Inconclusive int32 `json:"inconclusive,omitempty"`
+}
+
+// ClusterCheckState is one cluster's state of a per-cluster check.
+type ClusterCheckState struct {
+	// cluster measured.
+	// +required
+	// +kubebuilder:validation:MaxLength=46
+	Cluster string `json:"cluster"`
+
+	// CheckState is its state, inlined.
+	CheckState `json:",inline"`
+}
+
+// MaxCheckDetails bounds WaveCheckStatus.Clusters: the clusters of a check
+// kept in full (failed, inconclusive, or with counted measurements).
+const MaxCheckDetails = 10
+
+// WaveCheckStatus is one check's results in one wave.
+//
+// Its size does not grow with the wave: a whole-wave check keeps one state;
+// a per-cluster check keeps one character per cluster (marks, aligned with
+// the wave's clusters like admitted) and in full only the clusters whose
+// check failed, is inconclusive or has counted failures, at most
+// MaxCheckDetails of them. A cluster beyond that bound keeps only its mark,
+// read back conservatively (one more bad measurement settles it).
+// +kubebuilder:validation:XValidation:rule="!has(self.marks) || size(self.marks) <= 10000",message="marks has at most one character per cluster"
+type WaveCheckStatus struct {
+	// name of the check.
+	// +required
+	// +kubebuilder:validation:MaxLength=63
+	Name string `json:"name"`
+
+	// scope, placement and when, as resolved for the wave.
+	// +optional
+	Scope CheckScope `json:"scope,omitempty"`
+	// +optional
+	Placement CheckPlacement `json:"placement,omitempty"`
+	// +optional
+	When CheckWhen `json:"when,omitempty"`
+
+	// verdict of the check for the wave: Pending, Passing, Passed (measured
+	// through the bake), Failed (a whole-wave check, or every measured
+	// cluster), Inconclusive (the wave holds), or Skipped by a person.
+	// +optional
+	Verdict CheckVerdict `json:"verdict,omitempty"`
+
+	// message says for people what the verdict rests on: the check, the
+	// measured value, the condition and when.
+	// +optional
+	// +kubebuilder:validation:MaxLength=1024
+	Message string `json:"message,omitempty"`
+
+	// run counts the re-runs acted on; a new run starts every state afresh
+	// (agents measure the run named on their Work).
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	Run int32 `json:"run,omitempty"`
+
+	// rerun is the last re-run acted on (spec.checkActions).
+	// +optional
+	Rerun *ChangeRecord `json:"rerun,omitempty"`
+
+	// skipped records who skipped the check for this wave, when and why.
+	// +optional
+	Skipped *ChangeRecord `json:"skipped,omitempty"`
+
+	// since is when the check's window opened in this run.
+	// +optional
+	Since *metav1.Time `json:"since,omitempty"`
+
+	// lastMeasuredAt is when the hub last measured it (every cluster in the
+	// window is measured together).
+	// +optional
+	LastMeasuredAt *metav1.Time `json:"lastMeasuredAt,omitempty"`
+
+	// wave is the state of a whole-wave check.
+	// +optional
+	Wave *CheckState `json:"wave,omitempty"`
+
+	// marks has one character per cluster of the wave's clusters, in the
+	// same order: "." not measured, "+" passing at lastMeasuredAt, "o"
+	// passing earlier, "!" counted failures (state in clusters), "F"
+	// failed, "I" inconclusive. Empty for a whole-wave check.
+	// +optional
+	// +kubebuilder:validation:Pattern=`^[.+o!FI]*$`
+	Marks string `json:"marks,omitempty"`
+
+	// counts of the clusters by verdict, for a per-cluster check.
+	// +optional
+	Counts CheckCounts `json:"counts,omitempty"`
+
+	// clusters keeps in full the clusters whose check failed, is
+	// inconclusive or has counted failures (at most 10, failed and
+	// inconclusive first).
+	// +optional
+	// +listType=map
+	// +listMapKey=cluster
+	// +kubebuilder:validation:MaxItems=10
+	Clusters []ClusterCheckState `json:"clusters,omitempty"`
 }

@@ -165,6 +165,17 @@ const (
 	// ReasonSucceededWithFailures (Rollout Ready True, Degraded True): every
 	// wave completed, but not every cluster is healthy on the target.
 	ReasonSucceededWithFailures = "SucceededWithFailures"
+	// ReasonAnalysisFailed (a Rollout's failed cluster): a verification
+	// check of its wave failed on the cluster; the message names the check,
+	// the measured value, the condition and when.
+	ReasonAnalysisFailed = "AnalysisFailed"
+	// ReasonCheckInconclusive (Rollout Stalled True): a verification check
+	// of the active wave is inconclusive (its endpoint unreachable, no
+	// data); the wave holds until a person re-runs or skips it.
+	ReasonCheckInconclusive = "CheckInconclusive"
+	// ReasonInvalidCheck (Rollout Stalled True): a check the Rollout would
+	// run cannot be compiled (its CEL condition or its query template).
+	ReasonInvalidCheck = "InvalidCheck"
 
 	// DriftException and FleetFreeze
 	ReasonExpired = "Expired"

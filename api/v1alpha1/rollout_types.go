@@ -188,6 +188,17 @@ type RolloutSpec struct {
 	// cannot be withdrawn.
 	// +optional
 	Rollback *RollbackRequest `json:"rollback,omitempty"`
+
+	// checkActions re-run a verification check of a wave, or skip it for
+	// that wave with a reason, each recorded with who asked (the requesting
+	// user), when and why. A Rerun with a new `at` re-runs again.
+	// +optional
+	// +listType=map
+	// +listMapKey=wave
+	// +listMapKey=check
+	// +listMapKey=action
+	// +kubebuilder:validation:MaxItems=64
+	CheckActions []CheckAction `json:"checkActions,omitempty"`
 }
 
 // Approval lets one wave start.
@@ -308,6 +319,14 @@ type WaveStatus struct {
 	// approval, as recorded when the wave started.
 	// +optional
 	Approval *ChangeRecord `json:"approval,omitempty"`
+
+	// checks are the wave's verification checks and their results, once
+	// the wave has started.
+	// +optional
+	// +listType=map
+	// +listMapKey=name
+	// +kubebuilder:validation:MaxItems=16
+	Checks []WaveCheckStatus `json:"checks,omitempty"`
 }
 
 // ClusterFailure is one failed cluster and why.

@@ -747,6 +747,13 @@ func rolloutStrategyCases() []createCase {
 			want: []string{"spec.checks[0]", "only a hub metric check can judge the whole wave"},
 		},
 		{
+			name: "clusterLabel on a whole-wave check",
+			obj: with(validStrategy(), func(s *v1.RolloutStrategy) {
+				s.Spec.Checks = []v1.Check{with2(metricCheck(), func(c *v1.Check) { c.Scope, c.Metric.ClusterLabel = v1.CheckWholeWave, "cluster" })}
+			}),
+			want: []string{"spec.checks[0]", "clusterLabel groups a hub query's samples by cluster"},
+		},
+		{
 			name: "a prometheus address that is not http",
 			obj: with(validStrategy(), func(s *v1.RolloutStrategy) {
 				s.Spec.Checks = []v1.Check{with2(metricCheck(), func(c *v1.Check) { c.Metric.Address = "file:///etc/passwd" })}

@@ -41,6 +41,8 @@ rollouts live in the instance's namespace (-n).`,
 		newRolloutRollbackCommand(),
 		newRolloutImmediateCommand(),
 		newRolloutForceCommand(),
+		newRolloutRerunCheckCommand(),
+		newRolloutSkipCheckCommand(),
 	)
 	return cmd
 }

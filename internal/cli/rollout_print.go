@@ -105,6 +105,7 @@ func printRolloutStatus(w io.Writer, r *fleetv1alpha1.Rollout, now time.Time) {
 				wv.Counts.Healthy, wv.Counts.Failed, wv.Counts.Pending, wv.Counts.Offline, describeApproval(r, wv, now), bake)
 		}
 		_ = tw.Flush()
+		printChecks(w, st.Waves, now)
 	}
 
 	title := "Failed clusters (newest first):"
@@ -396,3 +397,44 @@ func truncate(s string, n int) string {
 }
 
 func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
+
+// printChecks writes the verification checks of the waves that have any:
+// per check its verdict, the clusters by verdict, when it was last
+// measured, and the message (the measured value, the condition and when).
+func printChecks(w io.Writer, waves []fleetv1alpha1.WaveStatus, now time.Time) {
+	any := false
+	for _, wv := range waves {
+		any = any || len(wv.Checks) > 0
+	}
+	if !any {
+		return
+	}
+	fmt.Fprintln(w, "\nChecks:")
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "  WAVE\tCHECK\tVERDICT\tCLUSTERS\tMEASURED\tMESSAGE")
+	held := false
+	for _, wv := range waves {
+		for _, c := range wv.Checks {
+			clusters := "whole wave"
+			if c.Scope != fleetv1alpha1.CheckWholeWave {
+				n := c.Counts
+				clusters = fmt.Sprintf("%d passed, %d passing, %d pending, %d failed, %d inconclusive", n.Passed, n.Passing, n.Pending, n.Failed, n.Inconclusive)
+			}
+			measured := "-"
+			if c.LastMeasuredAt != nil {
+				measured = ago(c.LastMeasuredAt, now) + " ago"
+			}
+			verdict := orDefault(string(c.Verdict), string(fleetv1alpha1.CheckPending))
+			if c.Run > 0 {
+				verdict += fmt.Sprintf(" (run %d)", c.Run)
+			}
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\n", wv.Name, c.Name, verdict, clusters, measured,
+				orDefault(truncate(oneLine(c.Message), statusMessageLength), "-"))
+			held = held || c.Verdict == fleetv1alpha1.CheckInconclusive
+		}
+	}
+	_ = tw.Flush()
+	if held {
+		fmt.Fprintln(w, "  an inconclusive check holds its wave: flotilla rollout rerun-check NAME --check CHECK, or skip-check with -m REASON")
+	}
+}

@@ -181,6 +181,38 @@ Clusters:  total 4, admitted 0, healthy 0, failed 0, pending 0, offline 0
 Completed: 2031-01-02T11:59:30Z (30s ago)
 `,
 	}, {
+		name: "checks: one failed a cluster, one holds the wave",
+		edit: func(r *fleetv1alpha1.Rollout) {
+			r.Status.Phase, r.Status.CurrentWave = fleetv1alpha1.RolloutPhaseBaking, "canary"
+			r.Status.Waves = []fleetv1alpha1.WaveStatus{{Name: "canary", Phase: fleetv1alpha1.WavePhaseBaking, Clusters: []string{"eu-1", "eu-2"},
+				Checks: []fleetv1alpha1.WaveCheckStatus{{
+					Name: "error-rate", Scope: fleetv1alpha1.CheckEachCluster, Verdict: fleetv1alpha1.CheckFailed, Marks: "+F", LastMeasuredAt: at(2 * time.Second),
+					Counts:  fleetv1alpha1.CheckCounts{Passing: 1, Failed: 1},
+					Message: "cluster eu-2: check error-rate failed: [0.31] does not satisfy result[0] < 0.05 (at 2031-01-02T11:59:58Z; 1 of 3 measurements failed, 0 allowed)",
+				}, {
+					Name: "latency", Scope: fleetv1alpha1.CheckWholeWave, Verdict: fleetv1alpha1.CheckInconclusive, Run: 1, LastMeasuredAt: at(time.Second),
+					Message: "check latency is inconclusive: connection refused (at 2031-01-02T11:59:59Z; 3 in a row, 2 allowed); re-run it or skip it for this wave",
+				}}}}
+		},
+		want: `Rollout:   flotilla-system/postgres-abcdef0123
+Subject:   promise postgres (every instance)
+Revisions: postgres-0123456789 → postgres-abcdef0123
+Mode:      Progressive
+Phase:     Baking, wave canary
+Progress:  0% on target (0 of 0 clusters healthy)
+Clusters:  total 0, admitted 0, healthy 0, failed 0, pending 0, offline 0
+
+Waves:
+  WAVE    PHASE   CLUSTERS  HEALTHY  FAILED  PENDING  OFFLINE  APPROVAL  BAKE STARTED
+  canary  Baking  2         0        0       0        0        -         -
+
+Checks:
+  WAVE    CHECK       VERDICT               CLUSTERS                                                  MEASURED  MESSAGE
+  canary  error-rate  Failed                0 passed, 1 passing, 0 pending, 1 failed, 0 inconclusive  2s ago    cluster eu-2: check error-rate failed: [0.31] does not satisfy result[0] < 0.05 (at 2031-01-02T11:59:58Z; 1 of 3 measur…
+  canary  latency     Inconclusive (run 1)  whole wave                                                1s ago    check latency is inconclusive: connection refused (at 2031-01-02T11:59:59Z; 3 in a row, 2 allowed); re-run it or skip i…
+  an inconclusive check holds its wave: flotilla rollout rerun-check NAME --check CHECK, or skip-check with -m REASON
+`,
+	}, {
 		name: "superseded after an automatic rollback",
 		edit: func(r *fleetv1alpha1.Rollout) {
 			r.Status.Phase, r.Status.SupersededBy, r.Status.RollbackRevision = fleetv1alpha1.RolloutPhaseSuperseded, "postgres-fedcba9876", "postgres-0123456789"

@@ -101,7 +101,10 @@ func viewsFleet(t *testing.T) *rest.Config {
 		Phase: fleetv1alpha1.RolloutPhaseHalted, CurrentWave: "canary", StartedAt: &started,
 		Counts: fleetv1alpha1.RolloutCounts{Total: 3, Admitted: 2, Failed: 2, Pending: 1},
 		Waves: []fleetv1alpha1.WaveStatus{{Name: "canary", Phase: fleetv1alpha1.WavePhaseProgressing, Clusters: []string{"v-1", "v-2"},
-			Counts: fleetv1alpha1.RolloutCounts{Total: 2, Admitted: 2, Failed: 2}}},
+			Counts: fleetv1alpha1.RolloutCounts{Total: 2, Admitted: 2, Failed: 2},
+			Checks: []fleetv1alpha1.WaveCheckStatus{{Name: "error-rate", Scope: fleetv1alpha1.CheckEachCluster, Verdict: fleetv1alpha1.CheckFailed,
+				Marks: "+F", Counts: fleetv1alpha1.CheckCounts{Passing: 1, Failed: 1},
+				Message: "cluster v-2: check error-rate failed: [0.31] does not satisfy result[0] < 0.05 (at 2031-01-02T11:59:58Z; 1 of 3 measurements failed, 0 allowed)"}}}},
 		Failures: []fleetv1alpha1.ClusterFailure{
 			{Cluster: "v-2", Wave: "canary", Reason: "ImagePullBackOff", Message: "Deployment shop: image not found", Time: now},
 			{Cluster: "v-1", Wave: "canary", Reason: "ProgressDeadlineExceeded", Message: "Deployment shop: 0/3 replicas available", Time: now},
@@ -224,6 +227,11 @@ func TestBrowserViews(t *testing.T) {
 		}
 		if !visible(b, halted+` [data-testid=rollout-failures]`) || !visible(b, halted+` [data-testid=wave]`) {
 			t.Error("the Rollout in flight does not show its failures and waves")
+		}
+		// A wave's verification checks: verdict, clusters and what failed.
+		if got := text(b, halted+` [data-testid=wave-check][data-check=error-rate]`); !strings.Contains(got, "check error-rate: Failed (0 passed, 1 failed, 0 inconclusive)") ||
+			!strings.Contains(got, "[0.31] does not satisfy result[0] < 0.05") {
+			t.Errorf("the canary's check reads %q", got)
 		}
 
 		done := `[data-testid=rollout][data-rollout="team-a/web-2"]`

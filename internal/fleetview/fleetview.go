@@ -196,6 +196,19 @@ type WaveView struct {
 	Clusters []string                    `json:"clusters,omitempty"`
 	Counts   fleetv1alpha1.RolloutCounts `json:"counts"`
 	Approval *fleetv1alpha1.ChangeRecord `json:"approval,omitempty"`
+	// Checks are the wave's verification checks: verdict, clusters by
+	// verdict and the message (the value, the condition and when).
+	Checks []CheckView `json:"checks,omitempty"`
+}
+
+// CheckView is one verification check of a wave.
+type CheckView struct {
+	Name    string                      `json:"name"`
+	Verdict fleetv1alpha1.CheckVerdict  `json:"verdict"`
+	Scope   fleetv1alpha1.CheckScope    `json:"scope,omitempty"`
+	Counts  fleetv1alpha1.CheckCounts   `json:"counts"`
+	Message string                      `json:"message,omitempty"`
+	Skipped *fleetv1alpha1.ChangeRecord `json:"skipped,omitempty"`
 }
 
 // Failure is one failing Work.
@@ -550,7 +563,11 @@ func rolloutView(r *fleetv1alpha1.Rollout) RolloutView {
 	}
 	for i := range st.Waves {
 		w := &st.Waves[i]
-		rv.Waves = append(rv.Waves, WaveView{Name: w.Name, Phase: WavePhase(r, w), Clusters: w.Clusters, Counts: w.Counts, Approval: w.Approval})
+		wv := WaveView{Name: w.Name, Phase: WavePhase(r, w), Clusters: w.Clusters, Counts: w.Counts, Approval: w.Approval}
+		for _, c := range w.Checks {
+			wv.Checks = append(wv.Checks, CheckView{Name: c.Name, Verdict: c.Verdict, Scope: c.Scope, Counts: c.Counts, Message: c.Message, Skipped: c.Skipped})
+		}
+		rv.Waves = append(rv.Waves, wv)
 		if w.Phase == fleetv1alpha1.WavePhaseWaitingForApproval {
 			rv.AwaitingApproval = w.Name
 		}

@@ -71,3 +71,29 @@ func Job(ctx context.Context, check *JobCheck, cond *verify.Condition, now time.
 	}
 	return judge(cond, result, now)
 }
+
+// MetricByCluster takes one grouped query for a wave's clusters (a query
+// that returns a sample per cluster, labelled label) and judges each
+// cluster's samples as its own result: per-cluster verdicts from one
+// query. A cluster without a sample is Inconclusive (no data for it), and
+// an error reaching the endpoint makes every cluster Inconclusive.
+func MetricByCluster(ctx context.Context, prom *Prometheus, cond *verify.Condition, query, label string, clusters []string, now time.Time) []verify.Measurement {
+	out := make([]verify.Measurement, len(clusters))
+	result, err := prom.Query(ctx, query, now)
+	if err != nil {
+		for i := range out {
+			out[i] = verify.Measurement{At: now, Outcome: verify.Inconclusive, Message: err.Error()}
+		}
+		return out
+	}
+	groups := verify.SplitBy(result, label)
+	for i, c := range clusters {
+		g, ok := groups[c]
+		if !ok {
+			out[i] = verify.Measurement{At: now, Outcome: verify.Inconclusive, Message: "the query returned no sample with " + label + "=" + c}
+			continue
+		}
+		out[i] = judge(cond, g, now)
+	}
+	return out
+}

@@ -197,3 +197,40 @@ func TestHTTPCheck(t *testing.T) {
 		t.Errorf("timed out: %+v", m)
 	}
 }
+
+// A grouped query gives each cluster's verdict from one query: every
+// cluster's samples, by clusterLabel; a cluster with none is Inconclusive.
+func TestMetricByCluster(t *testing.T) {
+	bin := testenv.NeedDebianPackage(t, "prometheus", testenv.PrometheusBinary)
+	good, bad := startApp(t, "eu-1"), startApp(t, "eu-2")
+	bad.errorsPerTen.Store(5)
+	prom := testenv.StartPrometheus(t, bin, good.target(), bad.target())
+	client := &Prometheus{URL: prom.URL}
+	cond, err := verify.Compile(verify.KindMetric, "result[0] < 0.05")
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := []string{"eu-1", "eu-2", "eu-3"}
+	query, err := verify.RenderQuery(`sum by (cluster) (rate(app_requests_total{cluster=~{{ regex .Clusters }},code="500"}[5s]))
+	/ sum by (cluster) (rate(app_requests_total{cluster=~{{ regex .Clusters }}}[5s]))`, verify.QueryVars{Clusters: names})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ms []verify.Measurement
+	for deadline := time.Now().Add(45 * time.Second); time.Now().Before(deadline); time.Sleep(500 * time.Millisecond) {
+		ms = MetricByCluster(context.Background(), client, cond, query, "cluster", names, time.Now())
+		if ms[0].Outcome == verify.Passed && ms[1].Outcome == verify.Failed {
+			break
+		}
+	}
+	if ms[0].Outcome != verify.Passed || ms[1].Outcome != verify.Failed || ms[1].Value != "[0.5]" ||
+		ms[2].Outcome != verify.Inconclusive || !strings.Contains(ms[2].Message, "no sample with cluster=eu-3") {
+		t.Errorf("measurements %+v", ms)
+	}
+	down := &Prometheus{URL: "http://127.0.0.1:1"}
+	for _, m := range MetricByCluster(context.Background(), down, cond, query, "cluster", names, time.Now()) {
+		if m.Outcome != verify.Inconclusive {
+			t.Errorf("unreachable: %+v", m)
+		}
+	}
+}

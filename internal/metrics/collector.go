@@ -43,6 +43,9 @@ var (
 	rolloutClustersDesc = prometheus.NewDesc("flotilla_rollout_clusters",
 		"Target clusters of a Rollout in flight by state (total, admitted, healthy, failed, pending, offline; unattributed: failing on something that is not the Rollout's change, never counted against it).",
 		[]string{"namespace", "rollout", "state"}, nil)
+	rolloutCheckVerdictsDesc = prometheus.NewDesc("flotilla_rollout_check_verdicts",
+		"Verification checks of the current wave of a Rollout in flight: for a per-cluster check the clusters by verdict (Pending, Passing, Passed, Failed, Inconclusive), for a whole-wave or skipped one 1 for its verdict (Skipped too). Wave and check names are the strategy's, bounded.",
+		[]string{"namespace", "rollout", "wave", "check", "verdict"}, nil)
 	freezeActiveDesc = prometheus.NewDesc("flotilla_freeze_active",
 		"FleetFreezes in force, by action (Halt, Rollback).", []string{"action"}, nil)
 	driftResourcesDesc = prometheus.NewDesc("flotilla_drift_resources",
@@ -64,7 +67,7 @@ type collector struct {
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{clustersDesc, promiseClustersDesc, promiseClustersHealthyDesc, rolloutsDesc, rolloutPhaseDesc,
-		rolloutWaveIndexDesc, rolloutWavesDesc, rolloutPercentDesc, rolloutClustersDesc, freezeActiveDesc,
+		rolloutWaveIndexDesc, rolloutWavesDesc, rolloutPercentDesc, rolloutClustersDesc, rolloutCheckVerdictsDesc, freezeActiveDesc,
 		driftResourcesDesc, driftClustersDesc} {
 		ch <- d
 	}
@@ -172,6 +175,35 @@ func rolloutMetrics(ro *fleetv1alpha1.Rollout, phase fleetv1alpha1.RolloutPhase,
 	}{{"total", c.Total}, {"admitted", c.Admitted}, {"healthy", c.Healthy}, {"failed", c.Failed}, {"pending", c.Pending}, {"offline", c.Offline},
 		{"unattributed", ro.Status.UnattributedFailureCount}} {
 		gauge(rolloutClustersDesc, float64(s.n), ns, name, s.state)
+	}
+	for _, w := range ro.Status.Waves {
+		if w.Name == ro.Status.CurrentWave {
+			checkMetrics(ns, name, w, gauge)
+		}
+	}
+}
+
+// checkVerdicts are the verdicts a check reports on, in order.
+var checkVerdicts = []fleetv1alpha1.CheckVerdict{fleetv1alpha1.CheckPending, fleetv1alpha1.CheckPassing,
+	fleetv1alpha1.CheckPassed, fleetv1alpha1.CheckFailed, fleetv1alpha1.CheckInconclusive}
+
+// checkMetrics are the gauges of the checks of one wave.
+func checkMetrics(ns, name string, w fleetv1alpha1.WaveStatus, gauge func(*prometheus.Desc, float64, ...string)) {
+	for _, c := range w.Checks {
+		if c.Scope == fleetv1alpha1.CheckWholeWave || c.Verdict == fleetv1alpha1.CheckSkipped {
+			for _, v := range append(checkVerdicts, fleetv1alpha1.CheckSkipped) {
+				one := 0.0
+				if v == c.Verdict || (c.Verdict == "" && v == fleetv1alpha1.CheckPending) {
+					one = 1
+				}
+				gauge(rolloutCheckVerdictsDesc, one, ns, name, w.Name, c.Name, string(v))
+			}
+			continue
+		}
+		n := c.Counts
+		for i, v := range []int32{n.Pending, n.Passing, n.Passed, n.Failed, n.Inconclusive} {
+			gauge(rolloutCheckVerdictsDesc, float64(v), ns, name, w.Name, c.Name, string(checkVerdicts[i]))
+		}
 	}
 }
 

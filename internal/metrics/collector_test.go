@@ -239,3 +239,33 @@ flotilla_rollout_rollbacks_total{cause="manual"} 1
 		t.Error("registering a second hub in one registry succeeded")
 	}
 }
+
+// The checks of a Rollout's current wave: clusters by verdict for a
+// per-cluster check, one verdict for a whole-wave one.
+func TestCheckVerdicts(t *testing.T) {
+	ro := rolloutObj("web-4", fleetv1alpha1.RolloutPhaseBaking, "canary", 0, fleetv1alpha1.RolloutCounts{})
+	ro.Status.Waves[0].Checks = []fleetv1alpha1.WaveCheckStatus{
+		{Name: "error-rate", Verdict: fleetv1alpha1.CheckFailed, Counts: fleetv1alpha1.CheckCounts{Passing: 3, Failed: 1}},
+		{Name: "latency", Scope: fleetv1alpha1.CheckWholeWave, Verdict: fleetv1alpha1.CheckInconclusive},
+	}
+	ro.Status.Waves[1].Checks = []fleetv1alpha1.WaveCheckStatus{{Name: "error-rate", Verdict: fleetv1alpha1.CheckPending}}
+	c := newCollector(t, true, ro)
+	want := `
+# HELP flotilla_rollout_check_verdicts Verification checks of the current wave of a Rollout in flight: for a per-cluster check the clusters by verdict (Pending, Passing, Passed, Failed, Inconclusive), for a whole-wave or skipped one 1 for its verdict (Skipped too). Wave and check names are the strategy's, bounded.
+# TYPE flotilla_rollout_check_verdicts gauge
+flotilla_rollout_check_verdicts{check="error-rate",namespace="flotilla-system",rollout="web-4",verdict="Failed",wave="canary"} 1
+flotilla_rollout_check_verdicts{check="error-rate",namespace="flotilla-system",rollout="web-4",verdict="Inconclusive",wave="canary"} 0
+flotilla_rollout_check_verdicts{check="error-rate",namespace="flotilla-system",rollout="web-4",verdict="Passed",wave="canary"} 0
+flotilla_rollout_check_verdicts{check="error-rate",namespace="flotilla-system",rollout="web-4",verdict="Passing",wave="canary"} 3
+flotilla_rollout_check_verdicts{check="error-rate",namespace="flotilla-system",rollout="web-4",verdict="Pending",wave="canary"} 0
+flotilla_rollout_check_verdicts{check="latency",namespace="flotilla-system",rollout="web-4",verdict="Failed",wave="canary"} 0
+flotilla_rollout_check_verdicts{check="latency",namespace="flotilla-system",rollout="web-4",verdict="Inconclusive",wave="canary"} 1
+flotilla_rollout_check_verdicts{check="latency",namespace="flotilla-system",rollout="web-4",verdict="Passed",wave="canary"} 0
+flotilla_rollout_check_verdicts{check="latency",namespace="flotilla-system",rollout="web-4",verdict="Passing",wave="canary"} 0
+flotilla_rollout_check_verdicts{check="latency",namespace="flotilla-system",rollout="web-4",verdict="Pending",wave="canary"} 0
+flotilla_rollout_check_verdicts{check="latency",namespace="flotilla-system",rollout="web-4",verdict="Skipped",wave="canary"} 0
+`
+	if err := testutil.CollectAndCompare(c, strings.NewReader(want), "flotilla_rollout_check_verdicts"); err != nil {
+		t.Error(err)
+	}
+}

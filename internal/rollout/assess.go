@@ -162,6 +162,9 @@ func (p *planner) judge(o *ClusterObservation, w *wave) verdict {
 	}
 	target := p.in.Spec.TargetRevision
 	admitted := o.Revision == target
+	if f, failed := w.checkFailed[o.Name]; failed && admitted {
+		return p.failed(o, w, fleetv1alpha1.ReasonAnalysisFailed, f.message, f.at)
+	}
 	switch {
 	case admitted && o.AppliedRevision == target && o.Health == HealthHealthy:
 		return verdict{state: stateHealthy, since: since(o, w)}

@@ -87,7 +87,17 @@ func randomScenario(seed uint64) simulate.Scenario {
 		if i == nWaves-1 && r.IntN(2) == 0 {
 			w.Selector = nil
 		}
+		if r.IntN(3) == 0 {
+			w.Checks = []fleetv1alpha1.Check{randomCheck(r, "wave-check")}
+		}
 		s.Strategy.Waves = append(s.Strategy.Waves, w)
+	}
+
+	if r.IntN(2) == 0 {
+		s.Strategy.Checks = []fleetv1alpha1.Check{randomCheck(r, "error-rate")}
+	}
+	if r.IntN(8) == 0 {
+		s.PromiseChecks = []fleetv1alpha1.Check{randomCheck(r, "error-rate")}
 	}
 
 	var clusterNames []string
@@ -105,15 +115,29 @@ func randomScenario(seed uint64) simulate.Scenario {
 			g.Behaviour = simulate.Stuck
 		}
 		g.Offline = r.IntN(10) == 0
+		switch r.IntN(12) {
+		case 0:
+			g.Metric = simulate.MetricFailing
+		case 1:
+			g.Metric = simulate.MetricUnreachable
+		}
 		s.Clusters = append(s.Clusters, g)
 	}
 
 	for range r.IntN(12) {
 		st := simulate.Step{At: metav1.Duration{Duration: time.Duration(r.IntN(120*60)) * time.Second}, By: pick("alice", "bob", "")}
-		switch r.IntN(12) {
+		switch r.IntN(13) {
 		case 0, 1, 2:
 			st.Cluster = pick(clusterNames...)
-			st.Do = simulate.Action(pick("Fail", "Flap", "Heal", "Offline", "Online", "Adopt", "StrayFail", "StrayFail", "StrayHeal"))
+			st.Do = simulate.Action(pick("Fail", "Flap", "Heal", "Offline", "Online", "Adopt", "StrayFail", "StrayFail", "StrayHeal",
+				"MetricFail", "MetricPass", "MetricInconclusive"))
+		case 12:
+			ref := &simulate.CheckRef{Wave: pick(waveNames...), Check: pick("error-rate", "wave-check")}
+			if r.IntN(2) == 0 {
+				st.RerunCheck = ref
+			} else {
+				st.SkipCheck, st.Message = ref, "fuzz"
+			}
 		case 3, 4:
 			st.Approve = pick(waveNames...)
 		case 5:
@@ -136,4 +160,21 @@ func randomScenario(seed uint64) simulate.Scenario {
 		s.Script = append(s.Script, st)
 	}
 	return s
+}
+
+// randomCheck is a hub metric check with random limits, scope and timing.
+func randomCheck(r *rand.Rand, name string) fleetv1alpha1.Check {
+	c := fleetv1alpha1.Check{
+		Name:              name,
+		Metric:            &fleetv1alpha1.MetricCheck{Address: "http://prometheus:9090", Query: `errors{cluster="{{ .Cluster }}"}`},
+		Condition:         "result[0] < 0.05",
+		Interval:          &metav1.Duration{Duration: []time.Duration{30 * time.Second, time.Minute, 3 * time.Minute}[r.IntN(3)]},
+		FailureLimit:      int32(r.IntN(2)),
+		InconclusiveLimit: int32(r.IntN(3)),
+		When:              []fleetv1alpha1.CheckWhen{"", fleetv1alpha1.CheckDuringBake, fleetv1alpha1.CheckDuringProgress, fleetv1alpha1.CheckAlways}[r.IntN(4)],
+	}
+	if r.IntN(3) == 0 {
+		c.Scope = fleetv1alpha1.CheckWholeWave
+	}
+	return c
 }

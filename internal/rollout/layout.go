@@ -21,6 +21,10 @@ type wave struct {
 	// admission replaces it with a copy as the cluster will look once
 	// admitted.
 	obs []*ClusterObservation
+	// checks are the wave's verification checks while it is at work;
+	// checkFailed names the clusters one of them failed.
+	checks      []*waveCheck
+	checkFailed map[string]checkFailure
 }
 
 // waveConfig is a wave's policy with counts and percentages resolved.

@@ -39,6 +39,9 @@ func Plan(in Input) (Decision, error) {
 	if err := p.bindWaves(); err != nil {
 		return Decision{}, fmt.Errorf("resolving wave policy: %w", err)
 	}
+	if err := p.bindChecks(); err != nil {
+		return Decision{}, err
+	}
 	o := p.decide()
 	policyChanged := p.newPolicyChange()
 	switch {
@@ -57,6 +60,7 @@ func Plan(in Input) (Decision, error) {
 		p.st.ObservedPolicyChange = p.in.Spec.PolicyChange.DeepCopy()
 	}
 	p.transition(o)
+	p.scheduleChecks()
 	p.rollup()
 	p.setConditions(o)
 	p.storeAdmissions()
@@ -75,9 +79,10 @@ type planner struct {
 	obs   map[string]*ClusterObservation
 	waves []*wave
 
-	admit  []Admission
-	events []Event
-	wakeAt time.Time
+	admit   []Admission
+	events  []Event
+	measure []CheckTask
+	wakeAt  time.Time
 }
 
 // outcome is where a plan leaves the rollout and why.
@@ -349,7 +354,7 @@ func (p *planner) stopWaves(rollback bool) {
 // decision assembles the result.
 func (p *planner) decision() Decision {
 	p.st.ObservedGeneration = p.in.Generation
-	d := Decision{Status: *p.st, Admit: p.admit, Events: p.events}
+	d := Decision{Status: *p.st, Admit: p.admit, Events: p.events, Measure: p.measure}
 	if !p.wakeAt.IsZero() && !p.st.Phase.IsTerminal() {
 		d.RequeueAfter = p.wakeAt.Sub(p.now)
 	}

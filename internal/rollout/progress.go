@@ -105,7 +105,13 @@ func (p *planner) stepWave(w *wave, hold bool) (outcome, bool) {
 	if len(a.failures) > w.cfg.maxFailures && !hold {
 		return p.onFailure(w, a), false
 	}
-	if !hold && p.admitWave(w, a) {
+	if why := p.waveCheckFailed(w); why != "" && !hold {
+		return p.failWave(w, fmt.Sprintf("wave %s failed its check: %s", w.st.Name, why)), false
+	}
+	// An inconclusive check holds the wave: nothing more is admitted, and
+	// it does not complete, until a person re-runs or skips the check.
+	held := p.inconclusive(w)
+	if !hold && held == "" && p.admitWave(w, a) {
 		a = p.assess(w)
 	}
 	if a.unfinished > 0 {
@@ -114,14 +120,40 @@ func (p *planner) stepWave(w *wave, hold bool) (outcome, bool) {
 		}
 		w.st.Phase, w.st.BakeStartedAt, w.st.CompletedAt = fleetv1alpha1.WavePhaseProgressing, nil, nil
 		p.wake(a.next)
-		return p.progressOutcome(w, a, o), false
+		return p.holdForCheck(p.progressOutcome(w, a, o), held), false
 	}
-	if start, baking := p.bake(w, a); baking {
-		return outcome{phase: fleetv1alpha1.RolloutPhaseBaking, wave: w.st.Name, reason: fleetv1alpha1.ReasonBaking,
-			message: fmt.Sprintf("wave %s: %d healthy, baking for %s until %s", w.st.Name, a.healthy, w.cfg.bakeTime,
-				start.Add(w.cfg.bakeTime).UTC().Format(time.RFC3339)), waveStarted: o.waveStarted, actor: o.actor, cause: o.cause}, false
+	start, baking := p.bake(w, a)
+	if start.IsZero() && a.healthy > 0 {
+		// No bake time: the checks that run through the bake are
+		// measured from when the wave was first seen complete.
+		start = a.bakeStart
+		if a.bakeUnknown || start.IsZero() {
+			start = p.now
+		}
+		if w.st.Phase == fleetv1alpha1.WavePhaseBaking && w.st.BakeStartedAt != nil {
+			start = w.st.BakeStartedAt.Time
+		}
+	}
+	gate := p.checkGate(w, a, start)
+	if baking || gate != "" || held != "" {
+		w.st.Phase, w.st.CompletedAt = fleetv1alpha1.WavePhaseBaking, nil
+		if w.st.BakeStartedAt == nil {
+			w.st.BakeStartedAt = ptr(stamp(start))
+		}
+		msg := fmt.Sprintf("wave %s: %d healthy, baking for %s until %s", w.st.Name, a.healthy, w.cfg.bakeTime,
+			start.Add(w.cfg.bakeTime).UTC().Format(time.RFC3339))
+		if gate != "" {
+			msg += "; waiting for checks: " + gate
+		}
+		o := outcome{phase: fleetv1alpha1.RolloutPhaseBaking, wave: w.st.Name, reason: fleetv1alpha1.ReasonBaking,
+			message: msg, waveStarted: o.waveStarted, actor: o.actor, cause: o.cause}
+		return p.holdForCheck(o, held), false
 	}
 	w.st.Phase, w.st.CompletedAt = fleetv1alpha1.WavePhaseSucceeded, ptr(stamp(p.now))
+	if w.st.BakeStartedAt == nil && len(w.checks) > 0 && !start.IsZero() {
+		// The window its checks were judged on.
+		w.st.BakeStartedAt = ptr(stamp(start))
+	}
 	verdict := "succeeded"
 	if a.notHealthy > 0 {
 		verdict = "succeeded with failures"
@@ -225,6 +257,20 @@ func (p *planner) onFailure(w *wave, a assessment) outcome {
 	}
 	return outcome{phase: fleetv1alpha1.RolloutPhaseHalted, wave: w.st.Name, actor: ActorHub,
 		reason: fleetv1alpha1.ReasonFailureBudgetExceeded, message: msg, warning: true}
+}
+
+// failWave fails w for why (a whole-wave check failed) and applies
+// onFailure, as for a wave over its failure budget.
+func (p *planner) failWave(w *wave, why string) outcome {
+	w.st.Phase, w.st.CompletedAt = fleetv1alpha1.WavePhaseFailed, ptr(stamp(p.now))
+	if p.in.Strategy.OnFailure == fleetv1alpha1.FailureRollback {
+		if from := p.in.Spec.FromRevision; from != "" {
+			return p.startRollback(from, ActorHub, fleetv1alpha1.ReasonAnalysisFailed, why)
+		}
+		why += "; halted instead of rolling back: there is no fromRevision"
+	}
+	return outcome{phase: fleetv1alpha1.RolloutPhaseHalted, wave: w.st.Name, actor: ActorHub,
+		reason: fleetv1alpha1.ReasonAnalysisFailed, message: why, warning: true}
 }
 
 // approvalFor finds the approval of a wave in the spec.

@@ -54,6 +54,14 @@ type Input struct {
 	// (toRevision, or else fromRevision) cannot be used: it does not exist,
 	// or is not a revision of the subject. Nil when it can, or none is asked.
 	RollbackBlocked *Blocked
+	// PromiseChecks and SkipChecks are the Promise's checks (replacing
+	// the strategy's by name, or added to every wave) and the strategy
+	// checks it does not run (ResolveChecks).
+	PromiseChecks []fleetv1alpha1.Check
+	SkipChecks    []string
+	// Measurements are what the controller measured of the hub-placed
+	// checks Plan listed as due (Decision.Measure), for Plan to record.
+	Measurements []Measurement
 }
 
 // Health is a cluster's health for the subject, judged from its Work.
@@ -107,6 +115,9 @@ type ClusterObservation struct {
 	// Rollout's (see Unattributed). Health, AppliedRevision and Reason
 	// never include it: they describe only the Works the Rollout moves.
 	Unattributed *Unattributed
+	// Checks are the agent's reports of the cluster's agent-placed checks,
+	// measured on the target revision.
+	Checks []AgentCheck
 }
 
 // Unattributed is a failure on a target cluster that does not count against
@@ -153,6 +164,10 @@ type Decision struct {
 	RequeueAfter time.Duration
 	// Events to record on the Rollout, in order.
 	Events []Event
+	// Measure lists the hub-placed checks due now: the controller measures
+	// them and plans again with Input.Measurements (which never lists them
+	// again, so one more plan is enough).
+	Measure []CheckTask
 }
 
 // Admission sets which revision one cluster's Work renders.

@@ -203,9 +203,24 @@ func TestForgedActorsAreRefused(t *testing.T) {
 	wantAccepted(t, "rollback by the caller", patch(ctx, team, "forged",
 		`{"spec":{"rollback":{"by":"alice","message":"bad"}}}`))
 
+	// check actions: a re-run or skip names the caller; one already given stays.
+	wantRefused(t, "skip by the CTO", patch(ctx, team, "forged",
+		`{"spec":{"checkActions":[{"wave":"dev","check":"errors","action":"Skip","by":"`+cto+`","message":"trust me"}]}}`), "set by to alice")
+	wantRefused(t, "skip without a reason", patch(ctx, team, "forged",
+		`{"spec":{"checkActions":[{"wave":"dev","check":"errors","action":"Skip","by":"alice"}]}}`), "needs a reason")
+	wantAccepted(t, "re-run by the caller", patch(ctx, team, "forged",
+		`{"spec":{"checkActions":[{"wave":"dev","check":"errors","action":"Rerun","by":"alice"}]}}`))
+	wantRefused(t, "alice's re-run rewritten by bob", patch(ctx, adminAsTeam(t, "bob"), "forged",
+		`{"spec":{"checkActions":[{"wave":"dev","check":"errors","action":"Rerun","by":"alice","message":"changed"}]}}`), "set by to bob")
+	wantAccepted(t, "bob's skip next to alice's re-run", patch(ctx, adminAsTeam(t, "bob"), "forged",
+		`{"spec":{"checkActions":[{"wave":"dev","check":"errors","action":"Rerun","by":"alice"},{"wave":"dev","check":"latency","action":"Skip","by":"bob","message":"dashboards checked"}]}}`))
+
 	got := &fleetv1alpha1.Rollout{}
 	if err := adminClient(t).Get(ctx, client.ObjectKey{Namespace: actorsNS, Name: "forged"}, got); err != nil {
 		t.Fatal(err)
+	}
+	if len(got.Spec.CheckActions) != 2 || got.Spec.CheckActions[0].By != teamUser || got.Spec.CheckActions[1].By != "bob" {
+		t.Errorf("checkActions = %+v, want alice's re-run and bob's skip", got.Spec.CheckActions)
 	}
 	if a := approvalOf(got, "dev"); a == nil || a.By != "bob" {
 		t.Errorf("bob's approval = %+v, want kept", a)

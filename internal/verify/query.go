@@ -86,3 +86,17 @@ func (l *limitedWriter) Write(p []byte) (int, error) {
 	}
 	return l.w.Write(p)
 }
+
+// ParseQuery checks that text is a query template RenderQuery can run: it
+// parses with the same functions. What the variables hold (a label a
+// cluster lacks) can only fail at render time, for that cluster.
+func ParseQuery(text string) error {
+	_, err := template.New("query").Option("missingkey=error").Funcs(template.FuncMap{
+		"quote": promQuote,
+		"regex": clusterRegex,
+	}).Parse(text)
+	if err != nil {
+		return fmt.Errorf("query template: %w", err)
+	}
+	return nil
+}

@@ -34,3 +34,28 @@ func TestRenderQuery(t *testing.T) {
 		}
 	}
 }
+
+func TestParseQuery(t *testing.T) {
+	if err := ParseQuery(`up{cluster="{{ .Cluster }}",region={{ quote .Labels.region }}}`); err != nil {
+		t.Errorf("a valid template: %v", err)
+	}
+	if err := ParseQuery(`up{cluster="{{ .Cluster }"}`); err == nil || !strings.Contains(err.Error(), "query template") {
+		t.Errorf("an unterminated action: %v", err)
+	}
+	if err := ParseQuery(`{{ nosuch .Cluster }}`); err == nil {
+		t.Error("an unknown function parsed")
+	}
+}
+
+func TestSplitBy(t *testing.T) {
+	r := MetricResult{Samples: []Sample{
+		{Labels: map[string]string{"cluster": "a"}, Value: 1},
+		{Labels: map[string]string{"cluster": "b"}, Value: 2},
+		{Labels: map[string]string{"cluster": "a"}, Value: 3},
+		{Labels: map[string]string{"job": "x"}, Value: 4},
+	}}
+	got := SplitBy(r, "cluster")
+	if len(got) != 2 || len(got["a"].Samples) != 2 || got["a"].Samples[1].Value != 3 || got["b"].Samples[0].Value != 2 {
+		t.Errorf("SplitBy: %+v", got)
+	}
+}

@@ -87,3 +87,20 @@ func truncate(s string, n int) string {
 }
 
 func utf8RuneStart(b byte) bool { return b&0xC0 != 0x80 }
+
+// SplitBy groups a metric result's samples by the value of label (a
+// grouped query's cluster label): one result per cluster, from one query.
+// Samples without the label are left out.
+func SplitBy(r MetricResult, label string) map[string]MetricResult {
+	out := map[string]MetricResult{}
+	for _, s := range r.Samples {
+		v, ok := s.Labels[label]
+		if !ok {
+			continue
+		}
+		g := out[v]
+		g.Samples = append(g.Samples, s)
+		out[v] = g
+	}
+	return out
+}

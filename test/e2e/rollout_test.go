@@ -80,6 +80,11 @@ func TestRollouts(t *testing.T) {
 	step("halt freeze holds a rollout until it is lifted", haltFreezeStory)
 	step("rollback freeze rolls back a rollout in flight", rollbackFreezeStory)
 	step("offline member under each offline policy", offlineStory)
+	// The check stories' Prometheus lives as long as the fleet.
+	checked := checkedRollout{startRatios: func() *errorRatios { return startErrorRatios(t) }}
+	step("error rate rising on the canary fails its check and rolls back", checked.failingStory)
+	step("the same release with a healthy error rate passes every check", checked.passingStory)
+	step("prometheus unreachable holds the wave until the check is skipped", blindCheckStory)
 	t.Logf("rollout stories done in %s", time.Since(start).Round(time.Millisecond))
 }
 

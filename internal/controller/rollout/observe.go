@@ -105,6 +105,7 @@ func observeCluster(c *fleetv1alpha1.Cluster, works []*fleetv1alpha1.Work, targe
 	if appliedAgree {
 		o.AppliedRevision = applied
 	}
+	o.Checks = agentChecks(moved, target, revisionOf)
 	if o.AdmittedAt.IsZero() {
 		for _, w := range moved {
 			if t := admittedAt(w); t.After(o.AdmittedAt) {

@@ -15,6 +15,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -52,6 +53,12 @@ type Reconciler struct {
 	Clock    clock.PassiveClock
 	// Metrics counts transitions and rollbacks; nil counts nothing.
 	Metrics *metrics.Hub
+	// APIReader reads the Secrets that hold checks' credentials, uncached
+	// (nil: Client).
+	APIReader client.Reader
+	// CheckHTTPClient sends the hub's check queries (nil: one with a
+	// timeout).
+	CheckHTTPClient *http.Client
 }
 
 // blocked is a reason a Rollout cannot be planned yet.
@@ -97,8 +104,18 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		return ctrl.Result{}, err
 	}
 	d, err := rollout.Plan(o.in)
+	if err == nil && len(d.Measure) > 0 {
+		// The hub's checks that are due: measured now, and planned again
+		// with what was measured (see checks.go).
+		o.in.Measurements = r.measureChecks(ctx, ro, d.Measure, now)
+		d, err = rollout.Plan(o.in)
+	}
 	if err != nil {
-		return ctrl.Result{}, r.block(ctx, ro, o.in, &blocked{fleetv1alpha1.ReasonInvalidSpec, err.Error()})
+		reason := fleetv1alpha1.ReasonInvalidSpec
+		if ce := (*rollout.CheckError)(nil); errors.As(err, &ce) {
+			reason = fleetv1alpha1.ReasonInvalidCheck
+		}
+		return ctrl.Result{}, r.block(ctx, ro, o.in, &blocked{reason, err.Error()})
 	}
 	status := d.Status
 	if status.Adoption != nil && o.adoption != nil {
@@ -170,6 +187,7 @@ func (r *Reconciler) observe(ctx context.Context, ro *fleetv1alpha1.Rollout, now
 		return o, err
 	}
 	in.Strategy = strategy
+	in.PromiseChecks, in.SkipChecks = p.Spec.Checks, p.Spec.SkipChecks
 
 	rollouts, err := sub.rollouts(ctx, r.Client)
 	if err != nil {

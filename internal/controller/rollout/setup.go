@@ -35,6 +35,8 @@ func SetupWithManager(mgr ctrl.Manager, m *metrics.Hub) error {
 		Recorder: mgr.GetEventRecorder(EventSource),
 		Clock:    clock.RealClock{},
 		Metrics:  m,
+		// Checks' credentials: read when measured, never cached.
+		APIReader: mgr.GetAPIReader(),
 	}
 	c := mgr.GetClient()
 	return ctrl.NewControllerManagedBy(mgr).

@@ -444,6 +444,15 @@
       progressBar(counts, "wave " + w.name + " of rollout " + c.key),
       el("div", { class: "wave-counts", text: n(counts.healthy) + "/" + n(counts.total) + " healthy · " + n(counts.admitted) + " admitted" +
         (n(counts.failed) ? " · " + n(counts.failed) + " failed" : "") + (n(counts.offline) ? " · " + n(counts.offline) + " offline" : "") }),
+      ...(w.checks || []).map((ck) => el("div", {
+        class: "check check-" + ck.verdict, "data-testid": "wave-check", "data-check": ck.name, "data-verdict": ck.verdict,
+        title: ck.message || "",
+        text: "check " + ck.name + ": " + ck.verdict +
+          (ck.scope === "Wave" || !ck.counts ? "" : " (" + n(ck.counts.passed) + " passed, " + n(ck.counts.failed) + " failed, " +
+            n(ck.counts.inconclusive) + " inconclusive)") +
+          (ck.skipped ? " by " + (ck.skipped.by || "unknown") + ": " + (ck.skipped.message || "") :
+            (ck.verdict === "Failed" || ck.verdict === "Inconclusive") && ck.message ? " — " + ck.message : ""),
+      })),
       w.approval ? el("div", { class: "approval", "data-testid": "wave-approval",
         text: "approved by " + (w.approval.by || "unknown") + (w.approval.at ? " at " + fmtTime(w.approval.at) : "") }) : null,
       awaiting ? el("button", {

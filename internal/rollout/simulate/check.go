@@ -52,6 +52,10 @@ import (
 //     the target or the rollback revision, and only if it is admitted now
 //     or already renders the target; and RevisionFor over the status alone
 //     gives every cluster admitted now its revision and moves no other.
+//   - checks (checksGate): a wave never completes with a check that runs
+//     through its bake pending, only passing, inconclusive or (whole-wave)
+//     failed, unless a person skipped it; an inconclusive check never
+//     counts as passed and holds its wave (no completion, no admission).
 type checker struct {
 	s        Scenario
 	admitted map[[2]string]bool
@@ -65,7 +69,7 @@ func newChecker(s Scenario) *checker {
 func (c *checker) step(in rollout.Input, d rollout.Decision) error {
 	checks := []func(rollout.Input, rollout.Decision) error{
 		c.deterministic, c.healsAfterCrash, c.terminal, c.concurrency, c.waveOrder, c.budget, c.rollback, c.onceEach, c.counts,
-		c.attribution, c.honestWaves, c.freezeCauses, c.storedAdmissions,
+		c.attribution, c.honestWaves, c.freezeCauses, c.storedAdmissions, c.checksGate,
 	}
 	for _, check := range checks {
 		if err := check(in, d); err != nil {
@@ -129,9 +133,10 @@ func (c *checker) concurrency(in rollout.Input, d rollout.Decision) error {
 		}
 		lim := c.limits(w)
 		inFlight := 0
+		checkFailed := checkFailedClusters(w)
 		for _, name := range w.Clusters {
 			o := obs[name]
-			if o.Revision != in.Spec.TargetRevision || !o.Online || o.Adopted || o.Health == rollout.HealthFailed ||
+			if o.Revision != in.Spec.TargetRevision || !o.Online || o.Adopted || o.Health == rollout.HealthFailed || checkFailed[name] ||
 				(o.AppliedRevision == o.Revision && o.Health == rollout.HealthHealthy) {
 				continue
 			}
@@ -535,4 +540,62 @@ func (c *checker) freezeCauses(in rollout.Input, d rollout.Decision) error {
 		}
 	}
 	return nil
+}
+
+// checksGate: a wave that completes in this plan passed every check that
+// runs through its bake (or a person skipped it): no pending, passing-only
+// or inconclusive check, no failed whole-wave check; a cluster whose
+// per-cluster check failed is counted failed, never healthy. A wave with an
+// inconclusive check is held: it neither completes nor admits.
+func (c *checker) checksGate(in rollout.Input, d rollout.Decision) error {
+	admittedIn := map[string]bool{}
+	for _, a := range d.Admit {
+		admittedIn[a.Wave] = true
+	}
+	for i, w := range d.Status.Waves {
+		wasDone := i < len(in.Status.Waves) && (in.Status.Waves[i].Phase == fleetv1alpha1.WavePhaseSucceeded ||
+			in.Status.Waves[i].Phase == fleetv1alpha1.WavePhaseSucceededWithFailures)
+		done := w.Phase == fleetv1alpha1.WavePhaseSucceeded || w.Phase == fleetv1alpha1.WavePhaseSucceededWithFailures
+		for _, ck := range w.Checks {
+			if ck.Verdict == fleetv1alpha1.CheckInconclusive && !rollingBackOrEnded(d.Status.Phase) && d.Status.Phase != fleetv1alpha1.RolloutPhaseHalted {
+				if done && !wasDone {
+					return fmt.Errorf("wave %s completed with check %s inconclusive", w.Name, ck.Name)
+				}
+				if admittedIn[w.Name] && d.Status.Phase != fleetv1alpha1.RolloutPhaseRollingBack {
+					return fmt.Errorf("wave %s admitted clusters while check %s is inconclusive", w.Name, ck.Name)
+				}
+			}
+			if !done || wasDone || ck.When == fleetv1alpha1.CheckDuringProgress || ck.Verdict == fleetv1alpha1.CheckSkipped {
+				continue
+			}
+			if ck.Scope == fleetv1alpha1.CheckWholeWave && ck.Verdict != fleetv1alpha1.CheckPassed && w.Counts.Healthy > 0 {
+				return fmt.Errorf("wave %s completed with whole-wave check %s %s", w.Name, ck.Name, ck.Verdict)
+			}
+			n := ck.Counts
+			if n.Pending > 0 || n.Passing > 0 || n.Inconclusive > 0 {
+				return fmt.Errorf("wave %s completed with check %s not passed on every healthy cluster: %+v", w.Name, ck.Name, n)
+			}
+			if n.Failed > w.Counts.Failed+w.Counts.Offline {
+				return fmt.Errorf("wave %s completed with check %s failed on %d clusters, but only %d counted failed", w.Name, ck.Name, n.Failed, w.Counts.Failed)
+			}
+		}
+	}
+	return nil
+}
+
+// checkFailedClusters are the clusters of w a per-cluster check failed
+// (mark F of a check not skipped): failed clusters, not in flight.
+func checkFailedClusters(w fleetv1alpha1.WaveStatus) map[string]bool {
+	out := map[string]bool{}
+	for _, ck := range w.Checks {
+		if ck.Skipped != nil || len(ck.Marks) != len(w.Clusters) {
+			continue
+		}
+		for i, m := range []byte(ck.Marks) {
+			if m == fleetv1alpha1.CheckMarkFailed {
+				out[w.Clusters[i]] = true
+			}
+		}
+	}
+	return out
 }

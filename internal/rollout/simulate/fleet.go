@@ -7,7 +7,9 @@ import (
 	"slices"
 	"time"
 
+	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
 	"github.com/flotilla-dev/flotilla/internal/rollout"
+	"github.com/flotilla-dev/flotilla/internal/verify"
 )
 
 // fleet is the fake fleet: clusters whose agents apply an admitted revision
@@ -31,6 +33,8 @@ type cluster struct {
 	// settleAt is when health settles to settleTo; zero when nothing is pending.
 	settleAt time.Time
 	settleTo rollout.Health
+	// metric is what the cluster's metric says to checks.
+	metric Metric
 }
 
 func newFleet(s Scenario, start time.Time) (*fleet, error) {
@@ -47,7 +51,7 @@ func newFleet(s Scenario, start time.Time) (*fleet, error) {
 				return nil, fmt.Errorf("cluster %s is listed twice", name)
 			}
 			rev := or(g.Revision, s.Rollout.FromRevision)
-			c := &cluster{behaviour: or(g.Behaviour, Good), obs: rollout.ClusterObservation{
+			c := &cluster{behaviour: or(g.Behaviour, Good), metric: or(g.Metric, MetricPassing), obs: rollout.ClusterObservation{
 				Name: name, Labels: g.Labels, Online: !g.Offline,
 				Revision: rev, AppliedRevision: rev, Health: rollout.HealthHealthy, HealthSince: start.Add(-time.Hour),
 			}}
@@ -188,6 +192,12 @@ func (f *fleet) act(name string, a Action, now time.Time) error {
 			Message: "team-c/ledger: namespaces \"team-c\" not found"}
 	case StrayHeal:
 		c.obs.Unattributed = nil
+	case MetricFail:
+		c.metric = MetricFailing
+	case MetricPass:
+		c.metric = MetricPassing
+	case MetricInconclusive:
+		c.metric = MetricUnreachable
 	default:
 		return fmt.Errorf("unknown action %q", a)
 	}
@@ -207,4 +217,38 @@ func or[T ~string](s, def T) T {
 		return def
 	}
 	return s
+}
+
+// measure takes the measurements of the due checks: each cluster's metric
+// says what it says; a whole-wave check sees the worst of its clusters'.
+func (f *fleet) measure(tasks []rollout.CheckTask, now time.Time) []rollout.Measurement {
+	var out []rollout.Measurement
+	for _, t := range tasks {
+		worst := MetricPassing
+		for _, tc := range t.Clusters {
+			m := f.byName[tc.Name].metric
+			if t.Check.Scope != fleetv1alpha1.CheckWholeWave {
+				out = append(out, rollout.Measurement{Wave: t.Wave, Check: t.Check.Name, Cluster: tc.Name, Measurement: judged(m, now)})
+				continue
+			}
+			if m == MetricUnreachable || (m == MetricFailing && worst == MetricPassing) {
+				worst = m
+			}
+		}
+		if t.Check.Scope == fleetv1alpha1.CheckWholeWave {
+			out = append(out, rollout.Measurement{Wave: t.Wave, Check: t.Check.Name, Measurement: judged(worst, now)})
+		}
+	}
+	return out
+}
+
+// judged is a measurement of a metric at now.
+func judged(m Metric, now time.Time) verify.Measurement {
+	switch m {
+	case MetricFailing:
+		return verify.Measurement{At: now, Outcome: verify.Failed, Value: "[0.31]"}
+	case MetricUnreachable:
+		return verify.Measurement{At: now, Outcome: verify.Inconclusive, Message: "querying http://prometheus:9090/api/v1/query: connection refused"}
+	}
+	return verify.Measurement{At: now, Outcome: verify.Passed, Value: "[0.01]"}
 }

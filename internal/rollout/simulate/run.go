@@ -2,6 +2,7 @@ package simulate
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -92,10 +93,18 @@ func (r *run) loop() error {
 			Now: now, Strategy: r.s.Strategy, Spec: r.spec, Status: r.status,
 			Clusters: r.fleet.observe(), Freeze: r.freeze, SupersededBy: r.superBy,
 			StartedBy: or(r.s.StartedBy, rollout.ActorHub), RollbackBlocked: rollbackBlocked(r.spec),
+			PromiseChecks: r.s.PromiseChecks, SkipChecks: r.s.SkipChecks,
 		}
 		d, err := rollout.Plan(in)
 		if err != nil {
 			return fmt.Errorf("plan at %s: %w", since(now), err)
+		}
+		if len(d.Measure) > 0 {
+			// As the controller does: measure what is due, plan again.
+			in.Measurements = r.fleet.measure(d.Measure, now)
+			if d, err = rollout.Plan(in); err != nil {
+				return fmt.Errorf("plan with measurements at %s: %w", since(now), err)
+			}
 		}
 		r.res.Plans++
 		r.res.Elapsed = now.Sub(start)
@@ -195,6 +204,18 @@ func (r *run) apply(st Step, now time.Time) (string, error) {
 	case st.SupersededBy != "":
 		r.superBy = st.SupersededBy
 		return "superseded by " + st.SupersededBy, nil
+	case st.RerunCheck != nil || st.SkipCheck != nil:
+		a := fleetv1alpha1.CheckAction{Action: fleetv1alpha1.CheckRerun, ChangeRecord: rec}
+		ref := st.RerunCheck
+		if ref == nil {
+			a.Action, ref = fleetv1alpha1.CheckSkip, st.SkipCheck
+		}
+		a.Wave, a.Check = ref.Wave, ref.Check
+		r.spec.CheckActions = slices.DeleteFunc(r.spec.CheckActions, func(o fleetv1alpha1.CheckAction) bool {
+			return o.Wave == a.Wave && o.Check == a.Check && o.Action == a.Action
+		})
+		r.spec.CheckActions = append(r.spec.CheckActions, a)
+		return fmt.Sprintf("%s check %s of wave %s (%s)", strings.ToLower(string(a.Action)), a.Check, a.Wave, or(st.By, "?")), nil
 	case st.Mode == fleetv1alpha1.UpdateModeImmediate || st.Mode == fleetv1alpha1.UpdateModeProgressive:
 		r.spec.UpdatePolicy = fleetv1alpha1.UpdatePolicy{Mode: st.Mode, Reason: st.Message}
 		r.spec.PolicyChange = &rec

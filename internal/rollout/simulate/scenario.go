@@ -48,6 +48,16 @@
 //	  mode: Immediate     # with message: the reason
 //	- at: 11m
 //	  supersededBy: app-r3
+//	- at: 12m
+//	  cluster: canary-1
+//	  do: MetricFail    # the cluster's metric fails its checks (MetricPass, MetricInconclusive)
+//	- at: 13m
+//	  rerunCheck: {wave: canary, check: error-rate}   # or skipCheck, with by and message
+//
+// Checks come from the strategy (strategy.checks, waves[].checks) and
+// promiseChecks/skipChecks; the simulator measures the hub's checks Plan
+// lists as due: a cluster's metric passes (value 0.01), fails (0.31) or is
+// inconclusive (its endpoint refuses) per its group's metric or the script.
 package simulate
 
 import (
@@ -74,7 +84,22 @@ type Scenario struct {
 	Until       metav1.Duration                   `json:"until,omitempty"`
 	Trace       TraceMode                         `json:"trace,omitempty"`
 	Script      []Step                            `json:"script,omitempty"`
+	// PromiseChecks and SkipChecks are the Promise's checks.
+	PromiseChecks []fleetv1alpha1.Check `json:"promiseChecks,omitempty"`
+	SkipChecks    []string              `json:"skipChecks,omitempty"`
 }
+
+// Metric is what a fake cluster's metric says to a check.
+type Metric string
+
+const (
+	// MetricPassing clusters pass every check (the default).
+	MetricPassing Metric = "Pass"
+	// MetricFailing clusters fail every check.
+	MetricFailing Metric = "Fail"
+	// MetricUnreachable clusters' measurements are inconclusive.
+	MetricUnreachable Metric = "Inconclusive"
+)
 
 // TraceMode says which steps the trace shows.
 type TraceMode string
@@ -115,6 +140,8 @@ type ClusterGroup struct {
 	Offline bool `json:"offline,omitempty"`
 	// Revision they run at the start; fromRevision by default.
 	Revision string `json:"revision,omitempty"`
+	// Metric is what their metric says to checks; Pass by default.
+	Metric Metric `json:"metric,omitempty"`
 }
 
 // Fleet is the timing of the fake agents.
@@ -148,6 +175,11 @@ const (
 	// rollout must report it apart and never count it. StrayHeal clears it.
 	StrayFail Action = "StrayFail"
 	StrayHeal Action = "StrayHeal"
+	// MetricFail, MetricPass and MetricInconclusive set what the
+	// clusters' metric says to checks from now on.
+	MetricFail         Action = "MetricFail"
+	MetricPass         Action = "MetricPass"
+	MetricInconclusive Action = "MetricInconclusive"
 )
 
 // Step is one scripted event at a time since the start.
@@ -174,9 +206,19 @@ type Step struct {
 	// the Immediate reason).
 	Mode fleetv1alpha1.UpdateMode `json:"mode,omitempty"`
 
+	// RerunCheck and SkipCheck re-run or skip a check of a wave.
+	RerunCheck *CheckRef `json:"rerunCheck,omitempty"`
+	SkipCheck  *CheckRef `json:"skipCheck,omitempty"`
+
 	// By and Message record who did it (approve, desiredState).
 	By      string `json:"by,omitempty"`
 	Message string `json:"message,omitempty"`
+}
+
+// CheckRef names a check of a wave.
+type CheckRef struct {
+	Wave  string `json:"wave"`
+	Check string `json:"check"`
 }
 
 // Freeze is a FleetFreeze in a script.

@@ -72,6 +72,11 @@ func (t *tracer) summary(st fleetv1alpha1.RolloutStatus, res Result) {
 		c := w.Counts
 		fmt.Fprintf(&t.b, "wave %-12s %-10s clusters=%d healthy=%d failed=%d pending=%d offline=%d%s\n",
 			w.Name, w.Phase, len(w.Clusters), c.Healthy, c.Failed, c.Pending, c.Offline, approval)
+		for _, ck := range w.Checks {
+			n := ck.Counts
+			fmt.Fprintf(&t.b, "  check %-12s %-12s run=%d marks=%s passed=%d failed=%d inconclusive=%d: %s\n",
+				ck.Name, ck.Verdict, ck.Run, or(ck.Marks, "-"), n.Passed, n.Failed, n.Inconclusive, ck.Message)
+		}
 	}
 	if st.RollbackRevision != "" {
 		fmt.Fprintf(&t.b, "rollbackRevision %s\n", st.RollbackRevision)

@@ -1,0 +1,69 @@
+package rollout
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
+	"github.com/flotilla-dev/flotilla/internal/verify"
+)
+
+// WorkChecksFor is what the hub copies onto a cluster's Work
+// (spec.checks) for its agent to measure: the agent-placed checks of the
+// cluster's wave (ResolveChecks, less those a person skipped), each with
+// its run (a re-run starts a new one) and a metric query rendered for the
+// cluster — while the governing Rollout r has the cluster admitted to its
+// target and the wave is at work. Otherwise none: the agent stops
+// measuring. A query that cannot be rendered for this cluster (a label it
+// lacks) leaves its check out and is reported in the error; the others
+// are returned. Pure: the instance controller calls it with the Rollout
+// it renders from, the Rollout's resolved strategy and its Promise.
+func WorkChecksFor(r *fleetv1alpha1.Rollout, strategy fleetv1alpha1.RolloutStrategySpec, promiseChecks []fleetv1alpha1.Check,
+	skip []string, cluster string, labels map[string]string) ([]fleetv1alpha1.WorkCheck, error) {
+	if r == nil || r.Status.Phase.IsTerminal() || rollingBack(r.Status.Phase) {
+		return nil, nil
+	}
+	if rev, ok := Admitted(r, cluster); !ok || rev != r.Spec.TargetRevision {
+		return nil, nil
+	}
+	i := slices.IndexFunc(r.Status.Waves, func(w fleetv1alpha1.WaveStatus) bool { return slices.Contains(w.Clusters, cluster) })
+	if i < 0 {
+		return nil, nil
+	}
+	ws := &r.Status.Waves[i]
+	if ws.StartedAt == nil || (ws.Phase != fleetv1alpha1.WavePhaseProgressing && ws.Phase != fleetv1alpha1.WavePhaseBaking) {
+		return nil, nil
+	}
+	if labels == nil {
+		labels = map[string]string{}
+	}
+	var out []fleetv1alpha1.WorkCheck
+	var errs []error
+	for _, c := range ResolveChecks(strategy, ws.Name, promiseChecks, skip) {
+		if OnHub(c) {
+			continue
+		}
+		var run int32
+		if j := slices.IndexFunc(ws.Checks, func(s fleetv1alpha1.WaveCheckStatus) bool { return s.Name == c.Name }); j >= 0 {
+			if ws.Checks[j].Skipped != nil {
+				continue
+			}
+			run = ws.Checks[j].Run
+		}
+		c = *c.DeepCopy()
+		if c.Metric != nil {
+			q, err := verify.RenderQuery(c.Metric.Query, verify.QueryVars{Cluster: cluster, Labels: labels, Clusters: []string{cluster},
+				Wave: ws.Name, Revision: r.Spec.TargetRevision, FromRevision: r.Spec.FromRevision})
+			if err != nil {
+				errs = append(errs, fmt.Errorf("check %s: %w", c.Name, err))
+				continue
+			}
+			c.Metric.Query = q
+		}
+		out = append(out, fleetv1alpha1.WorkCheck{Check: c, Rollout: r.Name, Wave: ws.Name, Run: run})
+	}
+	slices.SortFunc(out, func(a, b fleetv1alpha1.WorkCheck) int { return strings.Compare(a.Name, b.Name) })
+	return out, errors.Join(errs...)
+}

@@ -1,0 +1,52 @@
+package rolloutctl
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"k8s.io/utils/clock"
+
+	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
+)
+
+func TestRerunAndSkipCheck(t *testing.T) {
+	t.Parallel()
+	ctx := testContext(t)
+	admin := adminClient(t)
+	c, _ := newClient(t, admin, clock.RealClock{})
+	start := time.Now()
+	st := threeWaves(fleetv1alpha1.RolloutPhaseBaking, "canary")
+	st.Waves[0].Checks = []fleetv1alpha1.WaveCheckStatus{{Name: "errors", Verdict: fleetv1alpha1.CheckInconclusive}}
+	givenRollout(t, ctx, admin, "checks", st)
+
+	wantErr(t, func() error { _, err := c.RerunCheck(ctx, ns, "checks", CheckOptions{Check: "latency"}); return err }(),
+		`wave canary of rollout checks has no check "latency"; its checks are: errors`)
+	wantErr(t, func() error { _, err := c.SkipCheck(ctx, ns, "checks", CheckOptions{Check: "errors"}); return err }(), "needs a reason")
+
+	res, err := c.RerunCheck(ctx, ns, "checks", CheckOptions{Check: "errors", Message: "prometheus is back"})
+	if err != nil || !res.Changed || !strings.Contains(res.Summary, "check errors of wave canary of rollout checks re-run by admin") {
+		t.Fatalf("re-run: %+v, %v", res, err)
+	}
+	r := get(t, ctx, admin, "checks")
+	if len(r.Spec.CheckActions) != 1 || r.Spec.CheckActions[0].Action != fleetv1alpha1.CheckRerun || r.Spec.CheckActions[0].Wave != "canary" {
+		t.Fatalf("checkActions %+v", r.Spec.CheckActions)
+	}
+	recentRecord(t, r.Spec.CheckActions[0].ChangeRecord, start, "prometheus is back")
+
+	// Another re-run replaces the record; a skip is added next to it, once.
+	if _, err := c.RerunCheck(ctx, ns, "checks", CheckOptions{Check: "errors", Wave: "canary", Message: "again"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.SkipCheck(ctx, ns, "checks", CheckOptions{Check: "errors", Message: "dashboards checked by hand"}); err != nil {
+		t.Fatal(err)
+	}
+	res, err = c.SkipCheck(ctx, ns, "checks", CheckOptions{Check: "errors", Message: "twice"})
+	if err != nil || res.Changed || !strings.Contains(res.Summary, "already skipped") {
+		t.Fatalf("second skip: %+v, %v", res, err)
+	}
+	r = get(t, ctx, admin, "checks")
+	if len(r.Spec.CheckActions) != 2 || r.Spec.CheckActions[0].Message != "again" || r.Spec.CheckActions[1].Action != fleetv1alpha1.CheckSkip {
+		t.Fatalf("checkActions %+v", r.Spec.CheckActions)
+	}
+}
