@@ -60,6 +60,10 @@ const MaxPushAttempts = 8
 // commandTimeout bounds one git command.
 const commandTimeout = 2 * time.Minute
 
+// gitWaitDelay is how long a cancelled git command's output may stay open
+// (held by the helpers it started) before Run gives up on it.
+const gitWaitDelay = 5 * time.Second
+
 // Publisher writes cluster files to git repositories from clones under Dir.
 type Publisher struct {
 	// Dir holds one clone per cluster, and serves as git's HOME.
@@ -142,6 +146,10 @@ func (g *gitCmd) run(ctx context.Context, stdin []byte, env []string, args ...st
 	ctx, cancel := context.WithTimeout(ctx, commandTimeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "git", args...)
+	// A killed git may leave its helpers (receive-pack, remote-http, ssh)
+	// holding its output pipes; without a WaitDelay Run waits for them, and
+	// a hub stopping mid-push would not stop.
+	cmd.WaitDelay = gitWaitDelay
 	cmd.Dir = g.dir
 	cmd.Env = append(g.env(), env...)
 	if stdin != nil {
