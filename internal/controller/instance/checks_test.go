@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -22,7 +23,8 @@ import (
 // the checks off.
 func TestChecksFollowTheGoverningRollout(t *testing.T) {
 	e := newEnv(t)
-	startHub(t, hub.Options{NoRolloutController: true})
+	registry := prometheus.NewRegistry()
+	startHub(t, hub.Options{NoRolloutController: true, MetricsRegistry: registry})
 	const group, kind = "wirechk.example.com", "WireDb"
 	e.Cluster("wirechk-1", map[string]string{"story": "wirechk"})
 	e.Cluster("wirechk-2", map[string]string{"story": "wirechk"})
@@ -87,9 +89,19 @@ func TestChecksFollowTheGoverningRollout(t *testing.T) {
 		t.Errorf("wirechk-2, not admitted, carries checks %+v", other.Spec.Checks)
 	}
 
-	// A re-run: the run counts up; nothing else of the Work changes.
+	// A re-run: the run counts up; nothing else of the Work changes, and
+	// the change renders each of the instance's Works once (the reconcile
+	// that writes them; the one that reports reuses its renders).
+	time.Sleep(time.Second) // the report of the first checks
+	before := renders(t, registry)
 	store(fleetv1alpha1.RolloutPhaseBaking, fleetv1alpha1.WavePhaseBaking, 1)
 	rerun := e.WaitWork("wirechk-db", "wirechk-team", "orders", "wirechk-1", checks("smoke#1@"+ro.Name+"/all "))
+	time.Sleep(time.Second) // the report, and any further reconcile
+	n := renders(t, registry) - before
+	t.Logf("renders: %d before the re-run, %d for it", before, n)
+	if n > 2 {
+		t.Errorf("a re-run rendered %d times, want at most once per Work (2)", n)
+	}
 	if rerun.Spec.Revision != w.Spec.Revision || !slices.EqualFunc(rerun.Spec.Manifests, w.Spec.Manifests,
 		func(a, b fleetv1alpha1.Manifest) bool { return string(a.Raw) == string(b.Raw) }) {
 		t.Error("a re-run changed the Work's revision or manifests")
@@ -98,4 +110,22 @@ func TestChecksFollowTheGoverningRollout(t *testing.T) {
 	// The Rollout ends: the checks leave the Work.
 	store(fleetv1alpha1.RolloutPhaseSucceeded, fleetv1alpha1.WavePhaseSucceeded, 1)
 	e.WaitWork("wirechk-db", "wirechk-team", "orders", "wirechk-1", checks(""))
+}
+
+// renders is how many renders the hub has timed (flotilla_render_duration_seconds).
+func renders(t *testing.T, registry *prometheus.Registry) uint64 {
+	t.Helper()
+	families, err := registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n uint64
+	for _, f := range families {
+		if f.GetName() == "flotilla_render_duration_seconds" {
+			for _, m := range f.GetMetric() {
+				n += m.GetHistogram().GetSampleCount()
+			}
+		}
+	}
+	return n
 }
