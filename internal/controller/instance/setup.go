@@ -426,8 +426,9 @@ func set(names []string) map[string]bool {
 // governing the Promise admits (whatever the cache says it renders now,
 // as a write of it may be under way), and every Work whose revision is not
 // the one rollout.RevisionFor gives it now; and those whose verification
-// checks may change: every Work on a cluster in checks, and every Work
-// that carries checks while none is under way. The fleet resources are
+// checks may change: every Work on a cluster in checks that the governing
+// Rollout admits or that carries checks, and every Work that carries
+// checks while no Rollout is under way. The fleet resources are
 // always enqueued: a cluster admitted to a revision that adds some has no
 // Work of them yet.
 func (m *mapper) addMoving(ctx context.Context, promiseName string, admitted, checks map[string]bool, q queue) {
@@ -461,7 +462,9 @@ func (m *mapper) addMoving(ctx context.Context, promiseName string, admitted, ch
 		}
 		_, admits := rollout.Admitted(rt.Governing, w.Spec.Cluster)
 		stale := len(w.Spec.Checks) > 0 && (rt.Governing == nil || rt.Governing.Status.Phase.IsTerminal())
-		if (admitted[w.Spec.Cluster] && admits) || checks[w.Spec.Cluster] || stale ||
+		// A Work gets checks only where the governing Rollout admits its
+		// cluster; one that has some may lose them.
+		if (admitted[w.Spec.Cluster] && admits) || (checks[w.Spec.Cluster] && (admits || len(w.Spec.Checks) > 0)) || stale ||
 			rt.Revision(w.Spec.Cluster, w.Spec.Revision, latest) != w.Spec.Revision {
 			q.Add(workKey(w))
 		}
