@@ -14,6 +14,7 @@ import (
 	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
 	"github.com/flotilla-dev/flotilla/internal/instanceplan"
 	"github.com/flotilla-dev/flotilla/internal/placement"
+	"github.com/flotilla-dev/flotilla/internal/rollout"
 )
 
 // FuzzPlan reconciles random hubs (placements, refused placements, Works of
@@ -116,13 +117,32 @@ func randomWorld(seed uint64) *world {
 				if r.IntN(5) == 0 {
 					marks = ""
 				}
-				waves = append(waves, fmt.Sprintf("w%d:%s:%s", wave, strings.Join(rest[:n], ","), marks))
+				phase := pick("", "Progressing", "Baking", "Baking", "Succeeded", "Failed")
+				if phase != "" {
+					phase = ":" + phase
+				}
+				waves = append(waves, fmt.Sprintf("w%d:%s:%s%s", wave, strings.Join(rest[:n], ","), marks, phase))
 				rest = rest[n:]
 			}
-			phase := fleetv1alpha1.RolloutPhase(pick("Progressing", "Baking", "Succeeded", "RollingBack", "RolledBack", "Aborted", "Failed", "Halted"))
-			ro, err := newRollout(s, own, fmt.Sprintf("ro-%d", i), from, to, phase, r.IntN(3), waves...)
+			phase := fleetv1alpha1.RolloutPhase(pick("Progressing", "Baking", "Progressing", "Baking", "Succeeded", "RollingBack", "RolledBack", "Aborted", "Failed", "Halted"))
+			name := fmt.Sprintf("ro-%d", i)
+			if own {
+				name = fmt.Sprintf("iro-%d", i)
+			}
+			ro, err := newRollout(s, own, name, from, to, phase, r.IntN(3), waves...)
 			if err != nil {
 				panic(err)
+			}
+			for j := range ro.Status.Waves {
+				for _, c := range []string{"smoke", "local", "errors"} {
+					if r.IntN(2) == 0 {
+						st := fleetv1alpha1.WaveCheckStatus{Name: c, Run: int32(r.IntN(3))}
+						if r.IntN(4) == 0 {
+							st.Skipped = &fleetv1alpha1.ChangeRecord{By: "alice"}
+						}
+						ro.Status.Waves[j].Checks = append(ro.Status.Waves[j].Checks, st)
+					}
+				}
 			}
 			if r.IntN(3) == 0 {
 				ro.Status.RollbackRevision = from
@@ -130,6 +150,36 @@ func randomWorld(seed uint64) *world {
 			out = append(out, ro)
 		}
 		return out
+	}
+	// Verification checks: the strategy's, a wave's own, the Promise's.
+	check := func(name string) fleetv1alpha1.Check {
+		c, err := newCheck(name, pick("http", "job", "agent-metric", "hub-metric"))
+		if err != nil {
+			panic(err)
+		}
+		return c
+	}
+	for _, name := range []string{"smoke", "local", "errors"} {
+		if r.IntN(2) == 0 {
+			w.strategy.Checks = append(w.strategy.Checks, check(name))
+		}
+	}
+	for wave := range r.IntN(3) {
+		wv := fleetv1alpha1.Wave{Name: fmt.Sprintf("w%d", wave)}
+		if r.IntN(2) == 0 {
+			wv.Checks = append(wv.Checks, check(pick("smoke", "e2e")))
+		}
+		w.strategy.Waves = append(w.strategy.Waves, wv)
+	}
+	if r.IntN(3) == 0 {
+		w.promiseChecks = append(w.promiseChecks, check(pick("local", "extra")))
+	}
+	if r.IntN(4) == 0 {
+		w.skip = []string{pick("smoke", "local", "errors", "e2e")}
+	}
+	if r.IntN(2) == 0 {
+		// A cluster without labels: its agent metric queries cannot render.
+		w.clusters[r.IntN(len(w.clusters))].Labels = nil
 	}
 	w.promiseRO = randomRollouts(false, "r1", "r2", "r3")
 	if s.Instance != nil {
@@ -231,6 +281,9 @@ func checkInvariants(f instanceplan.Facts, in instanceplan.WorkInputs, rt instan
 		if _, failed := p.Failed[c]; failed {
 			return fmt.Errorf("the Work on %s is written though its render failed", c)
 		}
+		if err := checkChecks(f, c, d); err != nil {
+			return err
+		}
 	}
 	// A failed render leaves its Work as it was.
 	for c := range p.Failed {
@@ -261,6 +314,48 @@ func checkInvariants(f instanceplan.Facts, in instanceplan.WorkInputs, rt instan
 			if !slices.Contains(p.Keep, c) && !slices.Contains(p.Delete, o) {
 				return fmt.Errorf("the Work on %s, not kept, is not deleted", c)
 			}
+		}
+	}
+	return nil
+}
+
+// checkChecks: a Work carries verification checks only while its cluster is
+// admitted to the target of the governing Rollout (the Promise's newest)
+// and its wave is at work; only the agent's checks of that wave, named
+// for that Rollout and wave, never another's (an instance Rollout's, an
+// older one's); exactly those WorkChecksFor gives.
+func checkChecks(f instanceplan.Facts, c string, d *fleetv1alpha1.Work) error {
+	g := f.Rollouts.Governing
+	var want []fleetv1alpha1.WorkCheck
+	if f.Checks != nil && g != nil {
+		want, _ = rollout.WorkChecksFor(g, f.Checks.Strategy, f.Checks.Promise, f.Checks.Skip, c, f.Checks.Labels(c))
+	}
+	if !equality.Semantic.DeepEqual(d.Spec.Checks, want) {
+		return fmt.Errorf("the Work on %s carries checks %+v, WorkChecksFor gives %+v", c, d.Spec.Checks, want)
+	}
+	if len(d.Spec.Checks) == 0 {
+		return nil
+	}
+	switch rev, ok := rollout.Admitted(g, c); {
+	case g.Spec.Subject.Promise != f.Subject.Promise || g.Spec.Subject.Instance != nil:
+		return fmt.Errorf("the Work on %s carries checks of another subject's Rollout %s", c, g.Name)
+	case g.Status.Phase.IsTerminal() || g.Status.Phase == fleetv1alpha1.RolloutPhaseRollingBack:
+		return fmt.Errorf("the Work on %s carries checks of Rollout %s, %s", c, g.Name, g.Status.Phase)
+	case !ok || rev != g.Spec.TargetRevision || d.Spec.Revision != rev:
+		return fmt.Errorf("the Work on %s (at %s) carries checks, not admitted to %s's target %s", c, d.Spec.Revision, g.Name, g.Spec.TargetRevision)
+	}
+	wave := rollout.WaveOf(g, c)
+	i := slices.IndexFunc(g.Status.Waves, func(w fleetv1alpha1.WaveStatus) bool { return w.Name == wave })
+	if ws := g.Status.Waves[i]; ws.StartedAt == nil || (ws.Phase != fleetv1alpha1.WavePhaseProgressing && ws.Phase != fleetv1alpha1.WavePhaseBaking) {
+		return fmt.Errorf("the Work on %s carries checks of wave %s, %s", c, wave, ws.Phase)
+	}
+	resolved := rollout.ResolveChecks(f.Checks.Strategy, wave, f.Checks.Promise, f.Checks.Skip)
+	for _, ch := range d.Spec.Checks {
+		if ch.Rollout != g.Name || ch.Wave != wave {
+			return fmt.Errorf("the Work on %s carries check %s of %s/%s, not %s/%s", c, ch.Name, ch.Rollout, ch.Wave, g.Name, wave)
+		}
+		if rollout.OnHub(ch.Check) || !slices.ContainsFunc(resolved, func(x fleetv1alpha1.Check) bool { return x.Name == ch.Name }) {
+			return fmt.Errorf("the Work on %s carries check %s, not one of the wave's agent checks", c, ch.Name)
 		}
 	}
 	return nil

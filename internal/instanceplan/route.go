@@ -3,6 +3,7 @@ package instanceplan
 import (
 	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
 	"github.com/flotilla-dev/flotilla/internal/placement"
+	"github.com/flotilla-dev/flotilla/internal/rollout"
 )
 
 // Facts are what the controller observed of a subject, all Route reads.
@@ -21,6 +22,22 @@ type Facts struct {
 	// InstanceRevision names the instance revision of the current spec
 	// (InstanceRevisionName); empty for fleet resources.
 	InstanceRevision string
+	// Checks are what the Works' verification checks are made from; nil:
+	// none (no Rollout governs the Promise, or it is over).
+	Checks *CheckFacts
+}
+
+// CheckFacts are what rollout.WorkChecksFor copies a cluster's checks
+// from, besides the governing Rollout (Rollouts.Governing).
+type CheckFacts struct {
+	// Strategy is the governing Rollout's strategy, resolved as the
+	// Rollout controller resolves it (rollout.ResolveStrategy).
+	Strategy fleetv1alpha1.RolloutStrategySpec
+	// Promise and Skip are the Promise's spec.checks and spec.skipChecks.
+	Promise []fleetv1alpha1.Check
+	Skip    []string
+	// Labels are a cluster's labels (a metric query's .Labels); nil: none.
+	Labels func(cluster string) map[string]string
 }
 
 // HasRevision reports whether the Promise published a revision to render.
@@ -55,6 +72,13 @@ type Target struct {
 	// Rollout names the Rollout that admitted the cluster to Revision, for
 	// the Work's spec.rollout; nil: none.
 	Rollout *fleetv1alpha1.RolloutReference
+	// Checks are the verification checks the Work carries for its agent
+	// (rollout.WorkChecksFor over the governing Rollout): only while the
+	// cluster is admitted to that Rollout's target and its wave is at work.
+	Checks []fleetv1alpha1.WorkCheck
+	// ChecksErr says which checks were left out, as their query cannot be
+	// rendered for the cluster; the controller reports it.
+	ChecksErr error
 }
 
 // Moved reports whether the Work moves to other revisions (or is new): the
@@ -125,6 +149,7 @@ func Route(f Facts) Routing {
 			t.InstanceRevision = f.Rollouts.InstanceRevision(cluster, curInst, f.InstanceRevision)
 		}
 		t.Rollout = f.Rollouts.AdmittedBy(cluster, t.Revision)
+		t.Checks, t.ChecksErr = f.checks(cluster)
 		r.Targets = append(r.Targets, t)
 	}
 	return r
@@ -143,4 +168,18 @@ func instanceChange(works map[string]*fleetv1alpha1.Work, latest string) *Instan
 		return nil
 	}
 	return &InstanceChange{From: previous, To: latest}
+}
+
+// checks are the verification checks of cluster's Work: those the
+// governing Rollout's wave has the agent measure there, none without one
+// (or when every cluster is admitted at once, whatever Rollouts say).
+func (f Facts) checks(cluster string) ([]fleetv1alpha1.WorkCheck, error) {
+	if f.Checks == nil || f.Rollouts.AdmitLatest || f.Rollouts.Governing == nil {
+		return nil, nil
+	}
+	var labels map[string]string
+	if f.Checks.Labels != nil {
+		labels = f.Checks.Labels(cluster)
+	}
+	return rollout.WorkChecksFor(f.Rollouts.Governing, f.Checks.Strategy, f.Checks.Promise, f.Checks.Skip, cluster, labels)
 }

@@ -38,10 +38,18 @@ var update = flag.Bool("update", false, "rewrite the golden files in testdata")
 //	work C rev=R [inst=I] [foreign|deleting|other=NS/NAME]
 //	                           a Work on C: the hub's (foreign: someone else's;
 //	                           other: another instance's)
-//	rollout promise|instance NAME from=R to=R phase=P [rollback=R] [W:C,C:MARKS…]
-//	                           a Rollout (the same NAME again replaces it)
+//	rollout promise|instance NAME from=R to=R phase=P [rollback=R] [W:C,C:MARKS[:PHASE]…]
+//	                           a Rollout (the same NAME again replaces it);
+//	                           a wave with a PHASE has started
 //	exception NS/NAME [expires=D] [cluster=C]
 //	                           a DriftException on the subject's ConfigMap
+//	check NAME http|job|agent-metric|hub-metric [wave=W] [promise]
+//	                           a verification check of the strategy (of its
+//	                           wave W; promise: of the Promise)
+//	skipchecks NAME…           the Promise's skipChecks
+//	rerun|skip ROLLOUT WAVE CHECK
+//	                           a person re-runs (the run counts up) or skips a
+//	                           check of a Promise Rollout's wave
 //	render C ok|failed|empty   what rendering C gives from now on
 //	apply [C…]                 the agent applies the subject's Works (all, or on C…)
 //	wait D                     time passes
@@ -208,6 +216,50 @@ func play(script string) (string, error) {
 				Spec: fleetv1alpha1.DriftExceptionSpec{ClusterSelector: sel, ExpiresAt: metav1.NewTime(w.now.Add(d)),
 					Resources: []fleetv1alpha1.ResourceSelector{{Kind: "ConfigMap"}}, Paths: []string{"data"}},
 			})
+		case "check":
+			c, err := newCheck(plain[0], plain[1])
+			if err != nil {
+				return fail("%v", err)
+			}
+			switch wave := args["wave"]; {
+			case slices.Contains(plain, "promise"):
+				w.promiseChecks = append(w.promiseChecks, c)
+			case wave != "":
+				i := slices.IndexFunc(w.strategy.Waves, func(x fleetv1alpha1.Wave) bool { return x.Name == wave })
+				if i < 0 {
+					w.strategy.Waves = append(w.strategy.Waves, fleetv1alpha1.Wave{Name: wave})
+					i = len(w.strategy.Waves) - 1
+				}
+				w.strategy.Waves[i].Checks = append(w.strategy.Waves[i].Checks, c)
+			default:
+				w.strategy.Checks = append(w.strategy.Checks, c)
+			}
+		case "skipchecks":
+			w.skip = f[1:]
+		case "rerun", "skip":
+			if len(f) != 4 {
+				return fail("%s ROLLOUT WAVE CHECK", f[0])
+			}
+			i := slices.IndexFunc(w.promiseRO, func(r fleetv1alpha1.Rollout) bool { return r.Name == f[1] })
+			if i < 0 {
+				return fail("no promise rollout %s", f[1])
+			}
+			ro := &w.promiseRO[i]
+			j := slices.IndexFunc(ro.Status.Waves, func(x fleetv1alpha1.WaveStatus) bool { return x.Name == f[2] })
+			if j < 0 {
+				return fail("no wave %s", f[2])
+			}
+			wv := &ro.Status.Waves[j]
+			k := slices.IndexFunc(wv.Checks, func(x fleetv1alpha1.WaveCheckStatus) bool { return x.Name == f[3] })
+			if k < 0 {
+				wv.Checks = append(wv.Checks, fleetv1alpha1.WaveCheckStatus{Name: f[3]})
+				k = len(wv.Checks) - 1
+			}
+			if f[0] == "rerun" {
+				wv.Checks[k].Run++
+			} else {
+				wv.Checks[k].Skipped = &fleetv1alpha1.ChangeRecord{By: "alice", Message: "by hand"}
+			}
 		case "render":
 			switch f[2] {
 			case "ok":
@@ -278,6 +330,12 @@ func trace(out *strings.Builder, w *world, rt instanceplan.Routing, p instancepl
 			}
 			for _, e := range wr.Desired.Spec.DriftExceptions {
 				what += ", exception " + e.Name
+			}
+			for _, c := range wr.Desired.Spec.Checks {
+				what += fmt.Sprintf(", check %s#%d (%s/%s)", c.Name, c.Run, c.Rollout, c.Wave)
+			}
+			if err, ok := p.CheckErrors[t.Cluster]; ok {
+				what += ", checks left out: " + err.Error()
 			}
 		} else if err, ok := p.Failed[t.Cluster]; ok {
 			what = "failed, left as it was: " + err.Error()

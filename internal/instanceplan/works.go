@@ -115,12 +115,15 @@ type Plan struct {
 	Keep []string
 	// Failed are the failed renders, by cluster.
 	Failed map[string]error
+	// CheckErrors are, by cluster, the verification checks left out of a
+	// written Work as their query cannot be rendered for the cluster.
+	CheckErrors map[string]error
 }
 
 // Finish plans the Works of a Render routing from its Targets' results (one
 // per Target, in any order).
 func Finish(r Routing, results []Result, in WorkInputs) (Plan, error) {
-	p := Plan{Failed: map[string]error{}}
+	p := Plan{Failed: map[string]error{}, CheckErrors: map[string]error{}}
 	if r.Decision != Render {
 		return p, nil
 	}
@@ -136,6 +139,9 @@ func Finish(r Routing, results []Result, in WorkInputs) (Plan, error) {
 			desired, err := DesiredWork(r.Subject, rd, in)
 			if err != nil {
 				return p, err
+			}
+			if t.ChecksErr != nil {
+				p.CheckErrors[t.Cluster] = t.ChecksErr
 			}
 			w := Write{Cluster: t.Cluster, Current: t.Current, Desired: desired, Moved: t.Moved(), Rollout: t.Rollout}
 			switch {
@@ -194,6 +200,7 @@ func DesiredWork(s Subject, rd Result, in WorkInputs) (*fleetv1alpha1.Work, erro
 			DriftExceptions:  WorkExceptions(in.View, t.Cluster, rd.Output.Manifests, in.Exceptions),
 			Scope:            rd.Confine.Scope,
 			Adoption:         rd.Confine.Adoption,
+			Checks:           t.Checks,
 		},
 	}
 	if w.Spec.DriftPolicy == "" {
@@ -219,7 +226,8 @@ func DesiredWork(s Subject, rd Result, in WorkInputs) (*fleetv1alpha1.Work, erro
 
 // UpToDate reports whether existing already carries desired's labels and
 // spec. Annotations do not count: the admission time is written only with
-// a change.
+// a change. Checks count (the agent measures what the Work lists), though
+// they are no render input and the agent's spec hash leaves them out.
 func UpToDate(existing, desired *fleetv1alpha1.Work) bool {
 	for k, v := range desired.Labels {
 		if existing.Labels[k] != v {
@@ -232,7 +240,8 @@ func UpToDate(existing, desired *fleetv1alpha1.Work) bool {
 		!equality.Semantic.DeepEqual(a.Subject, b.Subject) || !equality.Semantic.DeepEqual(a.Rollout, b.Rollout) ||
 		!slices.Equal(a.Overrides, b.Overrides) || len(a.Manifests) != len(b.Manifests) ||
 		!equality.Semantic.DeepEqual(a.DriftExceptions, b.DriftExceptions) ||
-		a.Adoption != b.Adoption || !equality.Semantic.DeepEqual(a.Scope, b.Scope) {
+		a.Adoption != b.Adoption || !equality.Semantic.DeepEqual(a.Scope, b.Scope) ||
+		!equality.Semantic.DeepEqual(a.Checks, b.Checks) {
 		return false
 	}
 	for i := range a.Manifests {

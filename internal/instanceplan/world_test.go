@@ -35,6 +35,11 @@ type world struct {
 	outcome map[string]instanceplan.Outcome
 	now     time.Time
 	status  fleetv1alpha1.InstanceStatus
+	// strategy is the governing Rollout's resolved strategy; promiseChecks
+	// and skip the Promise's checks and skipChecks.
+	strategy      fleetv1alpha1.RolloutStrategySpec
+	promiseChecks []fleetv1alpha1.Check
+	skip          []string
 }
 
 func newWorld(s instanceplan.Subject) *world {
@@ -49,6 +54,15 @@ func (w *world) facts() instanceplan.Facts {
 		Works:            w.works,
 		Rollouts:         instanceplan.NewRollouts(w.promiseRO, w.instRO, false),
 		InstanceRevision: w.instRev,
+		Checks: &instanceplan.CheckFacts{Strategy: w.strategy, Promise: w.promiseChecks, Skip: w.skip,
+			Labels: func(cluster string) map[string]string {
+				for _, c := range w.clusters {
+					if c.Name == cluster {
+						return c.Labels
+					}
+				}
+				return nil
+			}},
 	}
 }
 
@@ -172,7 +186,8 @@ func hubWork(s instanceplan.Subject, cluster, rev, instRev string) fleetv1alpha1
 }
 
 // newRollout is a Rollout of subject's changes (instance: its own) from
-// from to target, created at the nth second, with waves "name:c1,c2:T.".
+// from to target, created at the nth second, with waves "name:c1,c2:T."
+// (not started) or "name:c1,c2:T.:Baking" (started, in that phase).
 func newRollout(s instanceplan.Subject, own bool, name, from, target string, phase fleetv1alpha1.RolloutPhase, nth int, waves ...string) (fleetv1alpha1.Rollout, error) {
 	ro := fleetv1alpha1.Rollout{
 		ObjectMeta: metav1.ObjectMeta{Namespace: fleetv1alpha1.PlatformNamespace, Name: name,
@@ -186,14 +201,43 @@ func newRollout(s instanceplan.Subject, own bool, name, from, target string, pha
 	}
 	for _, wv := range waves {
 		parts := strings.Split(wv, ":")
-		if len(parts) != 3 {
-			return ro, fmt.Errorf("wave %q: want name:c1,c2:marks", wv)
+		if len(parts) != 3 && len(parts) != 4 {
+			return ro, fmt.Errorf("wave %q: want name:c1,c2:marks[:phase]", wv)
+		}
+		if len(parts) == 3 {
+			parts = append(parts, "")
 		}
 		clusters := strings.Split(parts[1], ",")
 		if !slices.IsSorted(clusters) || (parts[2] != "" && len(parts[2]) != len(clusters)) {
 			return ro, fmt.Errorf("wave %q: clusters must be sorted, one mark each", wv)
 		}
-		ro.Status.Waves = append(ro.Status.Waves, fleetv1alpha1.WaveStatus{Name: parts[0], Clusters: clusters, Admitted: parts[2]})
+		ws := fleetv1alpha1.WaveStatus{Name: parts[0], Clusters: clusters, Admitted: parts[2], Phase: fleetv1alpha1.WavePhasePending}
+		if parts[3] != "" {
+			// A wave with a phase has started.
+			ws.Phase, ws.StartedAt = fleetv1alpha1.WavePhase(parts[3]), &metav1.Time{Time: epoch}
+		}
+		ro.Status.Waves = append(ro.Status.Waves, ws)
 	}
 	return ro, nil
+}
+
+// newCheck is a check for scenarios and fuzz cases: kind http (the agent's),
+// job (the agent's), agent-metric (a query of the cluster's tier label,
+// which a cluster without one cannot render) or hub-metric (the hub's).
+func newCheck(name, kind string) (fleetv1alpha1.Check, error) {
+	c := fleetv1alpha1.Check{Name: name, Condition: "true"}
+	switch kind {
+	case "http":
+		c.HTTP = &fleetv1alpha1.HTTPCheck{URL: "http://127.0.0.1/healthz"}
+	case "job":
+		c.Job = &fleetv1alpha1.JobCheck{}
+	case "agent-metric", "hub-metric":
+		c.Metric = &fleetv1alpha1.MetricCheck{Address: "http://prometheus:9090", Query: `up{cluster="{{ .Cluster }}",tier="{{ .Labels.tier }}"}`}
+		if kind == "agent-metric" {
+			c.Metric.Placement = fleetv1alpha1.CheckOnAgent
+		}
+	default:
+		return c, fmt.Errorf("check kind %q: want http, job, agent-metric or hub-metric", kind)
+	}
+	return c, nil
 }

@@ -67,3 +67,66 @@ func WorkChecksFor(r *fleetv1alpha1.Rollout, strategy fleetv1alpha1.RolloutStrat
 	slices.SortFunc(out, func(a, b fleetv1alpha1.WorkCheck) int { return strings.Compare(a.Name, b.Name) })
 	return out, errors.Join(errs...)
 }
+
+// ChecksMoved lists the clusters whose Works' checks (WorkChecksFor) may
+// differ between prev and next (prev nil: a Rollout seen first), beyond
+// new admissions (NewAdmissions): every cluster of a wave that starts or
+// stops being at work (its phase; the Rollout ending or rolling back), and
+// of a wave at work whose checks were re-run (a new run), skipped, or
+// added or taken away. Pure; the instance controller's Rollout watch
+// re-plans only those clusters' Works.
+func ChecksMoved(prev, next *fleetv1alpha1.Rollout) []string {
+	var out []string
+	seen := map[string]bool{}
+	add := func(w fleetv1alpha1.WaveStatus) {
+		for _, c := range w.Clusters {
+			if !seen[c] {
+				seen[c] = true
+				out = append(out, c)
+			}
+		}
+	}
+	for _, w := range next.Status.Waves {
+		at := checksAtWork(next, w)
+		var was *fleetv1alpha1.WaveStatus
+		if prev != nil {
+			if i := slices.IndexFunc(prev.Status.Waves, func(p fleetv1alpha1.WaveStatus) bool { return p.Name == w.Name }); i >= 0 {
+				was = &prev.Status.Waves[i]
+			}
+		}
+		switch {
+		case was == nil:
+			if at {
+				add(w)
+			}
+		case at != checksAtWork(prev, *was):
+			add(w)
+		case at && !sameCheckRuns(was.Checks, w.Checks):
+			add(w)
+		}
+	}
+	if prev != nil {
+		// A wave gone from the status (a new layout) takes its checks along.
+		for _, w := range prev.Status.Waves {
+			if checksAtWork(prev, w) && !slices.ContainsFunc(next.Status.Waves, func(n fleetv1alpha1.WaveStatus) bool { return n.Name == w.Name }) {
+				add(w)
+			}
+		}
+	}
+	return out
+}
+
+// checksAtWork reports whether WorkChecksFor copies checks for wave w of r
+// (given its clusters are admitted to the target).
+func checksAtWork(r *fleetv1alpha1.Rollout, w fleetv1alpha1.WaveStatus) bool {
+	return !r.Status.Phase.IsTerminal() && !rollingBack(r.Status.Phase) && w.StartedAt != nil &&
+		(w.Phase == fleetv1alpha1.WavePhaseProgressing || w.Phase == fleetv1alpha1.WavePhaseBaking)
+}
+
+// sameCheckRuns reports whether a and b name the same checks at the same
+// runs, skipped alike: all of a wave's check status that WorkChecksFor reads.
+func sameCheckRuns(a, b []fleetv1alpha1.WaveCheckStatus) bool {
+	return slices.EqualFunc(a, b, func(x, y fleetv1alpha1.WaveCheckStatus) bool {
+		return x.Name == y.Name && x.Run == y.Run && (x.Skipped == nil) == (y.Skipped == nil)
+	})
+}

@@ -85,6 +85,7 @@ func TestRollouts(t *testing.T) {
 	step("error rate rising on the canary fails its check and rolls back", checked.failingStory)
 	step("the same release with a healthy error rate passes every check", checked.passingStory)
 	step("prometheus unreachable holds the wave until the check is skipped", blindCheckStory)
+	step("an HTTP check and a failing test Job each fail a cluster with their reasons", agentChecksStory)
 	t.Logf("rollout stories done in %s", time.Since(start).Round(time.Millisecond))
 }
 

@@ -43,6 +43,7 @@ import (
 	"github.com/flotilla-dev/flotilla/internal/metrics"
 	"github.com/flotilla-dev/flotilla/internal/placement"
 	"github.com/flotilla-dev/flotilla/internal/render"
+	"github.com/flotilla-dev/flotilla/internal/rollout"
 	"github.com/flotilla-dev/flotilla/internal/scope"
 )
 
@@ -246,6 +247,7 @@ func (r *Reconciler) reconcileInstance(ctx context.Context, key Key, p *fleetv1a
 	if err != nil {
 		return outcome{}, err
 	}
+	r.reportCheckErrors(ctx, inst, rt, plan)
 	works, wrote, err := r.execute(ctx, rt, plan)
 	if err != nil {
 		return outcome{}, err
@@ -296,6 +298,9 @@ func (r *Reconciler) observe(ctx context.Context, key Key, p *fleetv1alpha1.Prom
 	if f.Rollouts, err = r.rolloutsFor(ctx, key); err != nil {
 		return f, nil, err
 	}
+	if f.Checks, err = r.checkFacts(ctx, p, f.Rollouts, view); err != nil {
+		return f, nil, err
+	}
 	return f, spec, nil
 }
 
@@ -307,6 +312,67 @@ func (r *Reconciler) workInputs(ctx context.Context, key Key, p *fleetv1alpha1.P
 		return instanceplan.WorkInputs{}, err
 	}
 	return instanceplan.WorkInputs{DriftPolicy: p.Spec.DriftPolicy, Exceptions: exceptions, View: view.View, Now: now}, nil
+}
+
+// checkFacts reads what the Works' verification checks are copied from
+// (instanceplan.CheckFacts): the strategy of the Rollout governing the
+// Promise, resolved as the Rollout controller resolves it
+// (rollout.ResolveStrategy), the Promise's checks and the clusters'
+// labels. None while no Rollout is under way. A strategy the Rollout names
+// that does not exist blocks the Rollout (its controller says so): no
+// checks.
+func (r *Reconciler) checkFacts(ctx context.Context, p *fleetv1alpha1.Promise, rts instanceplan.Rollouts, view *fleetView) (*instanceplan.CheckFacts, error) {
+	g := rts.Governing
+	if g == nil || rts.AdmitLatest || g.Status.Phase.IsTerminal() {
+		return nil, nil
+	}
+	strategy, err := rollout.ResolveStrategy(g, p, func(name string) (*fleetv1alpha1.RolloutStrategy, error) {
+		s := &fleetv1alpha1.RolloutStrategy{}
+		if err := r.Client.Get(ctx, types.NamespacedName{Name: name}, s); err != nil {
+			if apierrors.IsNotFound(err) {
+				return nil, nil
+			}
+			return nil, err
+		}
+		return s, nil
+	})
+	var nf *rollout.StrategyNotFoundError
+	if errors.As(err, &nf) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &instanceplan.CheckFacts{
+		Strategy: strategy,
+		Promise:  p.Spec.Checks,
+		Skip:     p.Spec.SkipChecks,
+		Labels: func(cluster string) map[string]string {
+			facts, _ := view.Cluster(cluster)
+			return facts.Labels
+		},
+	}, nil
+}
+
+// reportCheckErrors makes the verification checks that plan left out of
+// Works visible (a query that cannot be rendered for a cluster): a Warning
+// Event on obj (the instance, or the Promise for its fleet resources) and
+// the log. The Rollout sees such a check as never reported (Pending): it
+// holds the wave's bake, never passes unmeasured.
+func (r *Reconciler) reportCheckErrors(ctx context.Context, obj runtime.Object, rt instanceplan.Routing, plan instanceplan.Plan) {
+	if len(plan.CheckErrors) == 0 {
+		return
+	}
+	var errs []error
+	for _, t := range rt.Targets {
+		if err, ok := plan.CheckErrors[t.Cluster]; ok {
+			errs = append(errs, fmt.Errorf("%s: %w", t.Cluster, err))
+		}
+	}
+	err := errors.Join(errs...)
+	ctrl.LoggerFrom(ctx).Info("verification checks left out of works", "error", err.Error())
+	r.Recorder.Eventf(obj, nil, corev1.EventTypeWarning, fleetv1alpha1.ReasonInvalidCheck, "CopyChecks",
+		"verification checks left out of works (the agents cannot measure them): %v", err)
 }
 
 // renderInstance renders each Target of rt: the admitted PromiseRevision at
@@ -461,6 +527,9 @@ func (r *Reconciler) reconcileFleet(ctx context.Context, key Key, p *fleetv1alph
 	if f.Rollouts, err = r.rolloutsFor(ctx, key); err != nil {
 		return time.Time{}, err
 	}
+	if f.Checks, err = r.checkFacts(ctx, p, f.Rollouts, view); err != nil {
+		return time.Time{}, err
+	}
 	f.Placement = view.Place(placement.Request{Promise: p.Spec.Placement, Namespace: placement.Namespace{Name: fleetv1alpha1.PlatformNamespace}})
 	rt := instanceplan.Route(f)
 	in, err := r.workInputs(ctx, key, p, view)
@@ -500,6 +569,7 @@ func (r *Reconciler) reconcileFleet(ctx context.Context, key Key, p *fleetv1alph
 	if err != nil {
 		return time.Time{}, err
 	}
+	r.reportCheckErrors(ctx, p, rt, plan)
 	if len(plan.Failed) > 0 {
 		var failed []error
 		for _, t := range rt.Targets {

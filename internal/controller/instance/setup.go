@@ -93,6 +93,7 @@ func SetupWithManager(mgr ctrl.Manager, opts Options) error {
 		watchDriftExceptions(informers, m),
 		watchWorks(informers),
 		watchRollouts(informers, m),
+		watchStrategies(informers, m),
 		watchRevisions(informers, r),
 	} {
 		if err := c.Watch(src); err != nil {
@@ -166,7 +167,11 @@ func watchPromises(informers cache.Cache, m *mapper) source.TypedSource[Key] {
 			case promiseChanged(o, n):
 				m.addPromise(ctx, n.Name, q)
 			case o.Status.LatestRevision != n.Status.LatestRevision:
-				m.addMoving(ctx, n.Name, nil, q)
+				m.addMoving(ctx, n.Name, nil, nil, q)
+			case !equality.Semantic.DeepEqual(o.Spec.Checks, n.Spec.Checks) || !slices.Equal(o.Spec.SkipChecks, n.Spec.SkipChecks) ||
+				!equality.Semantic.DeepEqual(o.Spec.StrategyRef, n.Spec.StrategyRef):
+				// The Rollout under way judges them at once: its Works at work carry them.
+				m.addChecks(ctx, n.Name, q)
 			}
 		},
 		DeleteFunc: func(_ context.Context, e event.TypedDeleteEvent[*fleetv1alpha1.Promise], q queue) {
@@ -236,16 +241,19 @@ func watchWorks(informers cache.Cache) source.TypedSource[Key] {
 // watchRollouts: their status is what this controller renders from. A new
 // admission (status.waves[].admitted) moves the Works on the clusters it
 // admits; the end of a Rollout settles the clusters outside its target
-// set; a deleted one hands its subject to the next newest. Only the
-// subjects whose Works must move are rendered again. For an instance's own
-// changes, the phase also decides the instance's SpecApplied (rolled back,
-// halted), which no Work change announces.
+// set; a deleted one hands its subject to the next newest. A wave starting
+// or ending, a check re-run or skipped, the Rollout rolling back or ending
+// change the verification checks of its clusters' Works
+// (rollout.ChecksMoved). Only the subjects whose Works must change are
+// planned again. For an instance's own changes, the phase also decides
+// the instance's SpecApplied (rolled back, halted), which no Work change
+// announces.
 func watchRollouts(informers cache.Cache, m *mapper) source.TypedSource[Key] {
 	return source.TypedKind(informers, &fleetv1alpha1.Rollout{}, handler.TypedFuncs[*fleetv1alpha1.Rollout, Key]{
 		CreateFunc: func(ctx context.Context, e event.TypedCreateEvent[*fleetv1alpha1.Rollout], q queue) {
 			// Only a Rollout read with its status (a restart) admits anything yet.
 			if ro := e.Object; !ro.Status.Phase.IsTerminal() {
-				m.addRollout(ctx, ro, rollout.NewAdmissions(nil, ro), false, false, q)
+				m.addRollout(ctx, ro, rollout.NewAdmissions(nil, ro), rollout.ChecksMoved(nil, ro), false, false, q)
 			}
 		},
 		UpdateFunc: func(ctx context.Context, e event.TypedUpdateEvent[*fleetv1alpha1.Rollout], q queue) {
@@ -253,12 +261,26 @@ func watchRollouts(informers cache.Cache, m *mapper) source.TypedSource[Key] {
 			// What RevisionFor reads besides the admissions: whether the
 			// Rollout ended (and how), and the rollback revision.
 			ended := o.Status.Phase.IsTerminal() != n.Status.Phase.IsTerminal() || o.Status.RollbackRevision != n.Status.RollbackRevision
-			m.addRollout(ctx, n, rollout.NewAdmissions(o, n), ended, o.Status.Phase != n.Status.Phase, q)
+			m.addRollout(ctx, n, rollout.NewAdmissions(o, n), rollout.ChecksMoved(o, n), ended, o.Status.Phase != n.Status.Phase, q)
 		},
 		DeleteFunc: func(ctx context.Context, e event.TypedDeleteEvent[*fleetv1alpha1.Rollout], q queue) {
-			m.addRollout(ctx, e.Object, nil, true, true, q)
+			// Its checks leave the Works of the waves it had at work.
+			m.addRollout(ctx, e.Object, nil, rollout.ChecksMoved(e.Object, &fleetv1alpha1.Rollout{}), true, true, q)
 		},
 	})
+}
+
+// watchStrategies: the Rollout controller resolves a Rollout's strategy
+// again at every reconcile (rollout.ResolveStrategy), so a RolloutStrategy
+// edited mid-rollout changes the checks it judges at once; the Works of
+// the waves at work must carry the same checks, or a check added there
+// would stay Pending and hold the bake. Only the Promises whose Rollout
+// under way resolves to the strategy are planned again, and only their
+// Works on clusters of waves at work.
+func watchStrategies(informers cache.Cache, m *mapper) source.TypedSource[Key] {
+	return source.TypedKind(informers, &fleetv1alpha1.RolloutStrategy{},
+		onEvent(func(ctx context.Context, s *fleetv1alpha1.RolloutStrategy, q queue) { m.addStrategy(ctx, s.Name, q) }, false),
+		updates(specChanged[*fleetv1alpha1.RolloutStrategy]))
 }
 
 // watchRevisions: revisions are immutable; only forget deleted ones.
@@ -370,36 +392,46 @@ func (m *mapper) addDriftException(ctx context.Context, e *fleetv1alpha1.DriftEx
 }
 
 // addRollout enqueues what a Rollout event moves: admitted are the
-// clusters it newly admits, ended says it ended (or its rollback revision
-// changed, or it is gone), phase that its phase changed. For an instance's
-// own changes, that instance, when any of them holds (its phase is in the
-// instance's status). For a Promise's, addMoving, only when something that
-// RevisionFor reads changed (admissions, the end).
-func (m *mapper) addRollout(ctx context.Context, ro *fleetv1alpha1.Rollout, admitted []string, ended, phase bool, q queue) {
+// clusters it newly admits, checks those whose Works' verification checks
+// may change (rollout.ChecksMoved), ended says it ended (or its rollback
+// revision changed, or it is gone), phase that its phase changed. For an
+// instance's own changes, that instance, when any of them holds (its phase
+// is in the instance's status). For a Promise's, addMoving, only when
+// something that RevisionFor or WorkChecksFor reads changed (admissions,
+// waves at work, check runs, the end).
+func (m *mapper) addRollout(ctx context.Context, ro *fleetv1alpha1.Rollout, admitted, checks []string, ended, phase bool, q queue) {
 	if i := ro.Spec.Subject.Instance; i != nil {
 		if ended || phase || len(admitted) > 0 {
 			q.Add(instanceKey(ro.Spec.Subject.Promise, ro.Namespace, i.Name))
 		}
 		return
 	}
-	if ro.Namespace != fleetv1alpha1.PlatformNamespace || (!ended && len(admitted) == 0) {
+	if ro.Namespace != fleetv1alpha1.PlatformNamespace || (!ended && len(admitted) == 0 && len(checks) == 0) {
 		return
 	}
-	clusters := make(map[string]bool, len(admitted))
-	for _, c := range admitted {
-		clusters[c] = true
+	m.addMoving(ctx, ro.Spec.Subject.Promise, set(admitted), set(checks), q)
+}
+
+// set is the set of names.
+func set(names []string) map[string]bool {
+	s := make(map[string]bool, len(names))
+	for _, n := range names {
+		s[n] = true
 	}
-	m.addMoving(ctx, ro.Spec.Subject.Promise, clusters, q)
+	return s
 }
 
 // addMoving enqueues the subjects of promise whose Works must render
 // another revision: every Work on a cluster in admitted that the Rollout
 // governing the Promise admits (whatever the cache says it renders now,
 // as a write of it may be under way), and every Work whose revision is not
-// the one rollout.RevisionFor gives it now. The fleet resources are always
-// enqueued: a cluster admitted to a revision that adds some has no Work of
-// them yet.
-func (m *mapper) addMoving(ctx context.Context, promiseName string, admitted map[string]bool, q queue) {
+// the one rollout.RevisionFor gives it now; and those whose verification
+// checks may change: every Work on a cluster in checks that the governing
+// Rollout admits or that carries checks, and every Work that carries
+// checks while no Rollout is under way. The fleet resources are
+// always enqueued: a cluster admitted to a revision that adds some has no
+// Work of them yet.
+func (m *mapper) addMoving(ctx context.Context, promiseName string, admitted, checks map[string]bool, q queue) {
 	log := ctrl.LoggerFrom(ctx)
 	p := &fleetv1alpha1.Promise{}
 	if err := m.r.Client.Get(ctx, client.ObjectKey{Name: promiseName}, p); err != nil {
@@ -429,8 +461,51 @@ func (m *mapper) addMoving(ctx context.Context, promiseName string, admitted map
 			continue
 		}
 		_, admits := rollout.Admitted(rt.Governing, w.Spec.Cluster)
-		if (admitted[w.Spec.Cluster] && admits) || rt.Revision(w.Spec.Cluster, w.Spec.Revision, latest) != w.Spec.Revision {
+		stale := len(w.Spec.Checks) > 0 && (rt.Governing == nil || rt.Governing.Status.Phase.IsTerminal())
+		// A Work gets checks only where the governing Rollout admits its
+		// cluster; one that has some may lose them.
+		if (admitted[w.Spec.Cluster] && admits) || (checks[w.Spec.Cluster] && (admits || len(w.Spec.Checks) > 0)) || stale ||
+			rt.Revision(w.Spec.Cluster, w.Spec.Revision, latest) != w.Spec.Revision {
 			q.Add(workKey(w))
+		}
+	}
+}
+
+// addChecks enqueues the subjects of promise with a Work on a cluster of a
+// wave at work of the Rollout governing it: those whose verification
+// checks change when the Promise's checks or its strategy do.
+func (m *mapper) addChecks(ctx context.Context, promiseName string, q queue) {
+	rt, err := promiseRollouts(ctx, m.r.Client, promiseName, m.r.AdmitLatest)
+	if err != nil {
+		ctrl.LoggerFrom(ctx).Error(err, "listing rollouts", "promise", promiseName)
+		return
+	}
+	if g := rt.Governing; g != nil && !g.Status.Phase.IsTerminal() {
+		// The clusters of the waves at work: those whose checks leave were
+		// the Rollout to have none.
+		if at := rollout.ChecksMoved(g, &fleetv1alpha1.Rollout{}); len(at) > 0 {
+			m.addMoving(ctx, promiseName, nil, set(at), q)
+		}
+	}
+}
+
+// addStrategy enqueues, for every Promise whose Rollout under way follows
+// RolloutStrategy name (rollout.StrategyName), what addChecks does.
+func (m *mapper) addStrategy(ctx context.Context, name string, q queue) {
+	list := &fleetv1alpha1.PromiseList{}
+	if err := m.r.Client.List(ctx, list, client.UnsafeDisableDeepCopy); err != nil {
+		ctrl.LoggerFrom(ctx).Error(err, "listing promises")
+		return
+	}
+	for i := range list.Items {
+		p := &list.Items[i]
+		rt, err := promiseRollouts(ctx, m.r.Client, p.Name, m.r.AdmitLatest)
+		if err != nil {
+			ctrl.LoggerFrom(ctx).Error(err, "listing rollouts", "promise", p.Name)
+			continue
+		}
+		if g := rt.Governing; g != nil && !g.Status.Phase.IsTerminal() && rollout.StrategyName(g, p) == name {
+			m.addChecks(ctx, p.Name, q)
 		}
 	}
 }

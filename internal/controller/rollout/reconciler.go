@@ -269,39 +269,28 @@ func checkRevision(ctx context.Context, c client.Reader, sub subject, name strin
 }
 
 // DefaultStrategyName names the RolloutStrategy used by Promises that name none.
-const DefaultStrategyName = "default"
+const DefaultStrategyName = rollout.DefaultStrategyName
 
-// allAtOnce is the strategy of a Promise that names none when no
-// RolloutStrategy "default" exists: one wave, every cluster at once, no
-// failure allowed.
-func allAtOnce() fleetv1alpha1.RolloutStrategySpec {
-	return fleetv1alpha1.RolloutStrategySpec{Waves: []fleetv1alpha1.Wave{{Name: "all"}}}
-}
-
-// strategy resolves the Rollout's strategy: inline, named, the Promise's, the
-// RolloutStrategy "default", or all at once.
+// strategy resolves the Rollout's strategy (rollout.ResolveStrategy, which
+// the instance controller uses too): inline, named, the Promise's, the
+// RolloutStrategy "default", or all at once. A named one that is missing
+// blocks the Rollout.
 func (r *Reconciler) strategy(ctx context.Context, ro *fleetv1alpha1.Rollout, p *fleetv1alpha1.Promise) (fleetv1alpha1.RolloutStrategySpec, error) {
-	if ro.Spec.Strategy != nil {
-		return *ro.Spec.Strategy, nil
-	}
-	ref, required := ro.Spec.StrategyRef, true
-	if ref == nil {
-		ref = p.Spec.StrategyRef
-	}
-	if ref == nil {
-		ref, required = &fleetv1alpha1.LocalObjectReference{Name: DefaultStrategyName}, false
-	}
-	s := &fleetv1alpha1.RolloutStrategy{}
-	if err := r.Client.Get(ctx, types.NamespacedName{Name: ref.Name}, s); err != nil {
-		if !apierrors.IsNotFound(err) {
-			return fleetv1alpha1.RolloutStrategySpec{}, fmt.Errorf("reading RolloutStrategy %s: %w", ref.Name, err)
+	s, err := rollout.ResolveStrategy(ro, p, func(name string) (*fleetv1alpha1.RolloutStrategy, error) {
+		s := &fleetv1alpha1.RolloutStrategy{}
+		if err := r.Client.Get(ctx, types.NamespacedName{Name: name}, s); err != nil {
+			if apierrors.IsNotFound(err) {
+				return nil, nil
+			}
+			return nil, err
 		}
-		if required {
-			return fleetv1alpha1.RolloutStrategySpec{}, &blocked{fleetv1alpha1.ReasonStrategyNotFound, fmt.Sprintf("RolloutStrategy %s not found", ref.Name)}
-		}
-		return allAtOnce(), nil
+		return s, nil
+	})
+	var nf *rollout.StrategyNotFoundError
+	if errors.As(err, &nf) {
+		return s, &blocked{fleetv1alpha1.ReasonStrategyNotFound, nf.Error()}
 	}
-	return s.Spec, nil
+	return s, err
 }
 
 // activeFreeze returns the FleetFreeze in force, if any, and when the first
