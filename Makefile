@@ -10,7 +10,7 @@ GOLANGCI_LINT := $(GO) run github.com/golangci/golangci-lint/v2/cmd/golangci-lin
 TEST_TIMEOUT ?= 25m
 DEMO_DIR ?= .flotilla-demo
 
-.PHONY: all build build-agent tools chromium prometheus generate fmt vet lint verify test demo bench bench-agent bench-agent-green bench-promise clean
+.PHONY: all build build-agent tools chromium prometheus generate fmt vet lint verify test demo bench bench-agent bench-agent-check bench-agent-green bench-promise clean
 
 all: build
 
@@ -91,6 +91,10 @@ test: tools chromium prometheus
 ## bench-agent: the agent's RSS and CPU with 50 Works / 500 resources (about 7 minutes; not part of test)
 bench-agent: tools
 	FLOTILLA_AGENT_FOOTPRINT=5m30s $(GO) test -count=1 -timeout 30m -run TestFootprint -v ./internal/agent/
+
+## bench-agent-check: bench-agent with one agent-placed 30-second metric check against a real Prometheus (about 7 minutes; not part of test)
+bench-agent-check: tools prometheus
+	FLOTILLA_AGENT_FOOTPRINT=5m30s FLOTILLA_AGENT_FOOTPRINT_CHECK=1 $(GO) test -count=1 -timeout 30m -run TestFootprint -v ./internal/agent/
 
 ## bench-agent-green: 50 Works / 500 resources to Applied and Ready on the hub, and idle member requests (about 2 minutes; not part of test)
 bench-agent-green: tools

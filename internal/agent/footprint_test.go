@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,10 +14,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
 	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
+	"github.com/flotilla-dev/flotilla/internal/measure"
+	"github.com/flotilla-dev/flotilla/internal/testenv"
 )
 
 // TestFootprint measures the agent binary's RSS and CPU with 50 Works of 10
@@ -24,11 +30,18 @@ import (
 // minutes, so it only runs when FLOTILLA_AGENT_FOOTPRINT is set (to the idle
 // window to measure, e.g. 5m); docs/agent.md records the results.
 // FLOTILLA_AGENT_FOOTPRINT_ARGS adds agent flags (e.g. --drift-watch=false,
-// to compare).
+// to compare). With FLOTILLA_AGENT_FOOTPRINT_CHECK=1 (make bench-agent-check)
+// the first Work carries one agent-placed metric check measured every 30 s
+// against a real Prometheus on loopback (issue 17: the idle footprint with
+// one such check stays under the agent's targets).
 func TestFootprint(t *testing.T) {
 	idleWindow, err := time.ParseDuration(os.Getenv("FLOTILLA_AGENT_FOOTPRINT"))
 	if err != nil {
 		t.Skip("set FLOTILLA_AGENT_FOOTPRINT=5m to measure the agent's footprint")
+	}
+	var check *fleetv1alpha1.WorkCheck
+	if os.Getenv("FLOTILLA_AGENT_FOOTPRINT_CHECK") != "" {
+		check = footprintCheck(t)
 	}
 	e := newEnv(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
@@ -76,7 +89,11 @@ func TestFootprint(t *testing.T) {
 			objs = append(objs, configMapObj(ns, fmt.Sprintf("cm-%d", j), map[string]string{"key": strings.Repeat("v", 200)}))
 		}
 		names[i] = fmt.Sprintf("work-%02d", i)
-		mustf(t, e.hubClient.Create(e.ctx, work(cluster, names[i], objs...)), "creating work")
+		w := work(cluster, names[i], objs...)
+		if check != nil && i == 0 {
+			w.Spec.Checks = []fleetv1alpha1.WorkCheck{*check}
+		}
+		mustf(t, e.hubClient.Create(e.ctx, w), "creating work")
 	}
 	waitAll := func(rev string) {
 		waitFor(t, 5*time.Minute, "every work Ready at "+rev, func() (bool, string) {
@@ -98,9 +115,30 @@ func TestFootprint(t *testing.T) {
 
 	// Idle: heartbeats, watch and health re-checks at their default intervals.
 	time.Sleep(30 * time.Second) // let the first re-checks settle
+	measured := func() int32 {
+		if check == nil {
+			return 0
+		}
+		w, err := e.getWork(t, cluster, names[0])
+		mustf(t, err, "reading the checked work")
+		for _, s := range w.Status.Checks {
+			if s.Name == check.Name {
+				if s.Decisive != nil || s.Failures > 0 || s.Inconclusives > 0 {
+					t.Errorf("the footprint check did not pass every measurement: %s", describeAny(s))
+				}
+				return s.Measurements
+			}
+		}
+		t.Fatalf("no state for the footprint check: %s", describeAny(w.Status.Checks))
+		return 0
+	}
+	measured0 := measured()
 	cpu0, wall0 := cpuSeconds(t, cmd.Process.Pid), time.Now()
 	time.Sleep(idleWindow)
 	idleMillicores := (cpuSeconds(t, cmd.Process.Pid) - cpu0) / time.Since(wall0).Seconds() * 1000
+	if check != nil {
+		t.Logf("the metric check was measured %d times in the idle window (every %s)", measured()-measured0, check.Interval.Duration)
+	}
 	mem := memoryKiB(t, cmd.Process.Pid)
 	body := httpGet(t, "http://"+metricsAddr+"/metrics")
 	t.Logf("idle over %s: %.2f millicores; RSS %.1f MiB (anonymous %.1f MiB, file-backed %.1f MiB), peak so far %.1f MiB; Go heap in use %.1f MiB",
@@ -153,4 +191,34 @@ func memoryKiB(t *testing.T, pid int) map[string]int {
 		out[strings.TrimSuffix(fields[0], ":")] = v
 	}
 	return out
+}
+
+// footprintCheck is one agent-placed metric check, every 30 s, against a real
+// Prometheus on loopback (Debian's, installed when missing) that scrapes a
+// tiny exporter in the test process, not the agent: scraping the agent would
+// add its own cost to what is measured.
+func footprintCheck(t *testing.T) *fleetv1alpha1.WorkCheck {
+	t.Helper()
+	bin := testenv.NeedDebianPackage(t, "prometheus", testenv.PrometheusBinary)
+	reg := prometheus.NewRegistry()
+	errorRatio := prometheus.NewGauge(prometheus.GaugeOpts{Name: "app_error_ratio", Help: "The share of failed requests."})
+	errorRatio.Set(0.01)
+	reg.MustRegister(errorRatio)
+	app := httptest.NewServer(promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	t.Cleanup(app.Close)
+	prom := testenv.StartPrometheus(t, bin, strings.TrimPrefix(app.URL, "http://"))
+	const query = `max(app_error_ratio)`
+	waitFor(t, time.Minute, "prometheus to have the ratio", func() (bool, string) {
+		r, err := (&measure.Prometheus{URL: prom.URL}).Query(context.Background(), query, time.Time{})
+		if err != nil {
+			return false, err.Error()
+		}
+		return len(r.Samples) == 1, fmt.Sprint(r.Samples)
+	})
+	return &fleetv1alpha1.WorkCheck{Rollout: "web", Wave: "canary", Check: fleetv1alpha1.Check{
+		Name:      "error-rate",
+		Interval:  &metav1.Duration{Duration: 30 * time.Second},
+		Metric:    &fleetv1alpha1.MetricCheck{Placement: fleetv1alpha1.CheckOnAgent, Address: prom.URL, Query: query},
+		Condition: "result[0] < 0.05",
+	}}
 }

@@ -30,6 +30,45 @@ import (
 // is decided in internal/agent/checks.
 type checker struct {
 	dynamic dynamic.Interface
+
+	// conditions are the compiled conditions of the checks measured so
+	// far, by kind and source: a check measured every interval is compiled
+	// once, not at every measurement (parsing and type-checking cost more
+	// CPU and garbage than the evaluation). Bounded: emptied when full.
+	mu         sync.Mutex
+	conditions map[conditionKey]*verify.Condition
+}
+
+type conditionKey struct {
+	kind   verify.Kind
+	source string
+}
+
+// maxConditions bounds the compiled conditions kept.
+const maxConditions = 256
+
+// compile returns the compiled condition of a check of kind, compiling it on
+// first use. Compile errors are not kept: an invalid condition holds its
+// check at once (checks.Result.Permanent).
+func (c *checker) compile(kind verify.Kind, source string) (*verify.Condition, error) {
+	key := conditionKey{kind, source}
+	c.mu.Lock()
+	cond, ok := c.conditions[key]
+	c.mu.Unlock()
+	if ok {
+		return cond, nil
+	}
+	cond, err := verify.Compile(kind, source)
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.conditions == nil || len(c.conditions) >= maxConditions {
+		c.conditions = map[conditionKey]*verify.Condition{}
+	}
+	c.conditions[key] = cond
+	return cond, nil
 }
 
 var secretsResource = schema.GroupVersionResource{Version: "v1", Resource: "secrets"}
@@ -132,7 +171,7 @@ func logTransitions(log logr.Logger, before, after []fleetv1alpha1.WorkCheckStat
 // measure takes one measurement of a metric or HTTP check.
 func (c *checker) measure(ctx context.Context, t checks.Task, now time.Time) checks.Result {
 	res := checks.Result{Name: t.Check.Name}
-	cond, err := verify.Compile(t.Kind, t.Check.Condition)
+	cond, err := c.compile(t.Kind, t.Check.Condition)
 	if err != nil {
 		res.Permanent = true
 		res.Measurement = &verify.Measurement{At: now, Outcome: verify.Inconclusive, Message: "invalid condition: " + err.Error()}
@@ -206,7 +245,7 @@ func (a *agent) measureJob(ctx context.Context, st *workState, t checks.Task, no
 		res.Measurement = &verify.Measurement{At: now, Outcome: verify.Inconclusive, Message: msg}
 		return res
 	}
-	cond, err := verify.Compile(verify.KindJob, t.Check.Condition)
+	cond, err := a.checker.compile(verify.KindJob, t.Check.Condition)
 	if err != nil {
 		return inconclusive("invalid condition: "+err.Error(), true)
 	}

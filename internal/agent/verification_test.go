@@ -22,6 +22,7 @@ import (
 	"github.com/flotilla-dev/flotilla/internal/agent/checks"
 	"github.com/flotilla-dev/flotilla/internal/measure"
 	"github.com/flotilla-dev/flotilla/internal/testenv"
+	"github.com/flotilla-dev/flotilla/internal/verify"
 )
 
 // workCheck is an agent-placed check as the hub copies it onto a Work,
@@ -399,4 +400,30 @@ func TestChecksAreMeasuredWhileTheHubIsDown(t *testing.T) {
 	e.waitCheck(t, cluster, w.Name, "healthz", time.Minute, "reported after the outage", func(s fleetv1alpha1.WorkCheckStatus) bool {
 		return s.Measurements >= before.Measurements+int32(during) && s.Failures == 0 && s.Inconclusives == 0
 	})
+}
+
+// A check's condition is compiled once, not at every measurement; an invalid
+// one is not kept.
+func TestCheckerCompilesAConditionOnce(t *testing.T) {
+	c := &checker{}
+	first, err := c.compile(verify.KindMetric, "result[0] < 0.05")
+	mustf(t, err, "compiling")
+	again, err := c.compile(verify.KindMetric, "result[0] < 0.05")
+	mustf(t, err, "compiling again")
+	if first != again {
+		t.Error("the same condition was compiled twice")
+	}
+	if other, _ := c.compile(verify.KindHTTP, "result[0] < 0.05"); other == first {
+		t.Error("a condition of another kind shares the metric check's")
+	}
+	if _, err := c.compile(verify.KindMetric, "result[0] +"); err == nil {
+		t.Error("an invalid condition compiled")
+	}
+	for i := range maxConditions + 1 {
+		_, err := c.compile(verify.KindMetric, fmt.Sprintf("result[0] < %d.0", i))
+		mustf(t, err, "compiling")
+	}
+	if len(c.conditions) > maxConditions {
+		t.Errorf("%d compiled conditions kept, want at most %d", len(c.conditions), maxConditions)
+	}
 }

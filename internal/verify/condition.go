@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/google/cel-go/cel"
+	"github.com/google/cel-go/common/decls"
 	"github.com/google/cel-go/common/types"
 )
 
@@ -31,10 +31,13 @@ const maxJSONBody = 64 << 10
 //     result.code == 200 && result.latencySeconds < 0.5.
 //   - Job: result is {"succeeded": bool, "logTail": string}. Unset, a Job
 //     check passes when the Job succeeded.
+//
+// A Condition may be judged concurrently. It is compiled with cel-go's
+// parser, checker and interpreter, not its cel package (cel.go).
 type Condition struct {
 	kind    Kind
 	source  string
-	program cel.Program
+	program *celProgram
 }
 
 // DefaultJobCondition is a Job check's condition when it declares none.
@@ -52,31 +55,25 @@ func Compile(kind Kind, source string) (*Condition, error) {
 	if len(source) > maxConditionLength {
 		return nil, fmt.Errorf("the condition is %d bytes, more than %d", len(source), maxConditionLength)
 	}
-	var vars []cel.EnvOption
+	var vars []*decls.VariableDecl
 	switch kind {
 	case KindMetric:
-		vars = []cel.EnvOption{
-			cel.Variable("result", cel.ListType(cel.DoubleType)),
-			cel.Variable("samples", cel.ListType(cel.MapType(cel.StringType, cel.DynType))),
+		vars = []*decls.VariableDecl{
+			decls.NewVariable("result", types.NewListType(types.DoubleType)),
+			decls.NewVariable("samples", types.NewListType(types.NewMapType(types.StringType, types.DynType))),
 		}
 	case KindHTTP, KindJob:
-		vars = []cel.EnvOption{cel.Variable("result", cel.MapType(cel.StringType, cel.DynType))}
+		vars = []*decls.VariableDecl{decls.NewVariable("result", types.NewMapType(types.StringType, types.DynType))}
 	default:
 		return nil, fmt.Errorf("unknown check kind %q", kind)
 	}
-	env, err := cel.NewEnv(vars...)
-	if err != nil {
-		return nil, err
-	}
-	ast, iss := env.Compile(source)
-	if iss.Err() != nil {
-		return nil, fmt.Errorf("condition %q: %w", source, iss.Err())
-	}
-	if ast.OutputType() != cel.BoolType && ast.OutputType() != cel.DynType {
-		return nil, fmt.Errorf("condition %q is %s, not bool", source, ast.OutputType())
-	}
-	prg, err := env.Program(ast, cel.CostLimit(conditionCostLimit))
-	if err != nil {
+	prg, outType, err := compileCEL(source, vars, conditionCostLimit)
+	switch {
+	case outType == nil && err != nil:
+		return nil, fmt.Errorf("condition %q: %w", source, err)
+	case outType != types.BoolType && outType != types.DynType:
+		return nil, fmt.Errorf("condition %q is %s, not bool", source, outType)
+	case err != nil:
 		return nil, fmt.Errorf("condition %q: %w", source, err)
 	}
 	return &Condition{kind: kind, source: source, program: prg}, nil
@@ -98,7 +95,7 @@ func (c *Condition) Judge(result any) (Outcome, string, error) {
 	if m, ok := result.(MetricResult); ok && len(m.Samples) == 0 {
 		return Inconclusive, shown, errors.New("the query returned no data")
 	}
-	out, _, err := c.program.Eval(vars)
+	out, err := c.program.Eval(vars)
 	if err != nil {
 		return Inconclusive, shown, fmt.Errorf("evaluating %q: %w", c.source, err)
 	}

@@ -144,3 +144,25 @@ func TestBinaryLinksNoTestHelpers(t *testing.T) {
 		}
 	}
 }
+
+// The agent build (`-tags agent`, what members run) links none of the
+// packages whose initialisation alone costs an idle agent megabytes of
+// resident memory (docs/benchmarks.md, issues 3, 20 and 17).
+func TestAgentBuildLinksNoHeavyPackages(t *testing.T) {
+	heavy := map[string]string{
+		"helm.sh/helm":                                 "Helm: about 14 MiB of binary pages touched at initialisation",
+		"sigs.k8s.io/controller-runtime":               "the agent logs with internal/logging and needs no controller-runtime client",
+		"k8s.io/client-go/kubernetes":                  "the typed clientset and its scheme register every built-in API group (about 8 MiB)",
+		"k8s.io/client-go/discovery":                   "internal/agent/kinds.go discovers the member's kinds",
+		"k8s.io/client-go/tools/record":                "internal/agent/eventrecorder.go records Events",
+		"github.com/google/cel-go/cel":                 "internal/verify compiles conditions from cel-go's parser, checker and interpreter (about 2 MiB)",
+		"google.golang.org/protobuf/reflect/protodesc": "linked by cel-go's cel package: its initialisation builds descriptor.proto's descriptors",
+	}
+	for _, p := range list(t, "-deps", "-tags", "agent", "./cmd/flotilla") {
+		for prefix, why := range heavy {
+			if under(p.ImportPath, prefix) {
+				t.Errorf("the agent build links %s: %s", p.ImportPath, why)
+			}
+		}
+	}
+}
