@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
@@ -41,4 +43,20 @@ func InstanceRollouts(ctx context.Context, c client.Reader, promise, namespace, 
 		}
 	}
 	return out, nil
+}
+
+// StrategyLookup reads RolloutStrategies for rollout.ResolveStrategy: nil
+// when the named one does not exist. The Rollout and instance controllers
+// resolve a Rollout's strategy through it alike.
+func StrategyLookup(ctx context.Context, c client.Reader) func(string) (*fleetv1alpha1.RolloutStrategy, error) {
+	return func(name string) (*fleetv1alpha1.RolloutStrategy, error) {
+		s := &fleetv1alpha1.RolloutStrategy{}
+		if err := c.Get(ctx, types.NamespacedName{Name: name}, s); err != nil {
+			if apierrors.IsNotFound(err) {
+				return nil, nil
+			}
+			return nil, err
+		}
+		return s, nil
+	}
 }

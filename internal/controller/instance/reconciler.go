@@ -326,16 +326,7 @@ func (r *Reconciler) checkFacts(ctx context.Context, p *fleetv1alpha1.Promise, r
 	if g == nil || rts.AdmitLatest || g.Status.Phase.IsTerminal() {
 		return nil, nil
 	}
-	strategy, err := rollout.ResolveStrategy(g, p, func(name string) (*fleetv1alpha1.RolloutStrategy, error) {
-		s := &fleetv1alpha1.RolloutStrategy{}
-		if err := r.Client.Get(ctx, types.NamespacedName{Name: name}, s); err != nil {
-			if apierrors.IsNotFound(err) {
-				return nil, nil
-			}
-			return nil, err
-		}
-		return s, nil
-	})
+	strategy, err := rollout.ResolveStrategy(g, p, controller.StrategyLookup(ctx, r.Client))
 	var nf *rollout.StrategyNotFoundError
 	if errors.As(err, &nf) {
 		return nil, nil

@@ -276,16 +276,7 @@ const DefaultStrategyName = rollout.DefaultStrategyName
 // RolloutStrategy "default", or all at once. A named one that is missing
 // blocks the Rollout.
 func (r *Reconciler) strategy(ctx context.Context, ro *fleetv1alpha1.Rollout, p *fleetv1alpha1.Promise) (fleetv1alpha1.RolloutStrategySpec, error) {
-	s, err := rollout.ResolveStrategy(ro, p, func(name string) (*fleetv1alpha1.RolloutStrategy, error) {
-		s := &fleetv1alpha1.RolloutStrategy{}
-		if err := r.Client.Get(ctx, types.NamespacedName{Name: name}, s); err != nil {
-			if apierrors.IsNotFound(err) {
-				return nil, nil
-			}
-			return nil, err
-		}
-		return s, nil
-	})
+	s, err := rollout.ResolveStrategy(ro, p, controller.StrategyLookup(ctx, r.Client))
 	var nf *rollout.StrategyNotFoundError
 	if errors.As(err, &nf) {
 		return s, &blocked{fleetv1alpha1.ReasonStrategyNotFound, nf.Error()}
