@@ -424,17 +424,34 @@ func printChecks(w io.Writer, waves []fleetv1alpha1.WaveStatus, now time.Time) {
 			if c.LastMeasuredAt != nil {
 				measured = ago(c.LastMeasuredAt, now) + " ago"
 			}
-			verdict := orDefault(string(c.Verdict), string(fleetv1alpha1.CheckPending))
-			if c.Run > 0 {
-				verdict += fmt.Sprintf(" (run %d)", c.Run)
-			}
-			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\n", wv.Name, c.Name, verdict, clusters, measured,
-				orDefault(truncate(oneLine(c.Message), statusMessageLength), "-"))
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\n", wv.Name, c.Name, describeVerdict(c.Verdict, c.Run), clusters, measured,
+				describeCheckMessage(c.Message, statusMessageLength))
 			held = held || c.Verdict == fleetv1alpha1.CheckInconclusive
 		}
 	}
 	_ = tw.Flush()
 	if held {
-		fmt.Fprintln(w, "  an inconclusive check holds its wave: flotilla rollout rerun-check NAME --check CHECK, or skip-check with -m REASON")
+		fmt.Fprintln(w, "  an inconclusive check holds its wave: "+describeLetOn("flotilla", "NAME", "", "CHECK"))
 	}
+}
+
+// describeVerdict is a check's verdict, with its run once re-run.
+func describeVerdict(v fleetv1alpha1.CheckVerdict, run int32) string {
+	s := orDefault(string(v), string(fleetv1alpha1.CheckPending))
+	if run > 0 {
+		s += fmt.Sprintf(" (run %d)", run)
+	}
+	return s
+}
+
+// describeCheckMessage is a check's message on one printable line of at
+// most n characters, or "-".
+func describeCheckMessage(msg string, n int) string {
+	return orDefault(truncate(printable(msg), n), "-")
+}
+
+// describeLetOn is the commands that let on a wave an inconclusive check
+// holds: re-run the check, or skip it with a reason.
+func describeLetOn(command, rollout, namespace, check string) string {
+	return fmt.Sprintf("%s rollout rerun-check %s%s --check %s, or skip-check with -m REASON", command, rollout, namespace, check)
 }

@@ -41,8 +41,9 @@ func newStatusCommand() *cobra.Command {
 		Long: `Show the fleet roll-up: how many clusters are available, offline or unknown;
 per Promise, the share of its clusters healthy on each revision (the latest
 marked), those that applied it but are not healthy apart;
-the rollouts in flight with one progress bar per wave and the command that
-approves a waiting wave; the failing Works with their reasons; a line
+the rollouts in flight with one progress bar per wave, the verification checks
+of the current wave that have not passed and the command that approves a
+waiting wave; the failing Works with their reasons; a line
 counting drifted resources, when there are any (flotilla drift lists them);
 the offline clusters with the age of their last heartbeat; the FleetFreezes
 in force.

@@ -178,6 +178,7 @@ func printRolloutsInFlight(w io.Writer, rollouts []fleetview.RolloutView, comman
 			fmt.Fprintln(tw)
 		}
 		_ = tw.Flush()
+		printCurrentChecks(w, r, command)
 		if failed := describeRolloutFailures(r); failed != "" {
 			fmt.Fprintf(w, "    %s: %s\n", failuresLabel(r), failed)
 		}
@@ -228,6 +229,45 @@ func rolloutSubject(r fleetview.RolloutView) string {
 		return r.Promise + "/" + name
 	}
 	return r.Promise
+}
+
+// printCurrentChecks writes the verification checks of a rollout's current
+// wave: a line per check that has not passed, as `flotilla rollout status`
+// describes it, then how many passed, then the commands that let on the wave
+// an inconclusive check holds.
+func printCurrentChecks(w io.Writer, r fleetview.RolloutView, command string) {
+	var wave *fleetview.WaveView
+	for i := range r.Waves {
+		if r.Waves[i].Name == r.CurrentWave {
+			wave = &r.Waves[i]
+		}
+	}
+	if wave == nil || len(wave.Checks) == 0 {
+		return
+	}
+	name := printable(wave.Name)
+	passed := 0
+	var held []string
+	for _, c := range wave.Checks {
+		switch c.Verdict {
+		case fleetv1alpha1.CheckPassed:
+			passed++
+			continue
+		case fleetv1alpha1.CheckInconclusive:
+			held = append(held, printable(c.Name))
+		}
+		line := fmt.Sprintf("    %s: check %s %s", name, printable(c.Name), describeVerdict(c.Verdict, c.Run))
+		if c.Message != "" {
+			line += ": " + describeCheckMessage(c.Message, fleetStatusMessage)
+		}
+		fmt.Fprintln(w, line)
+	}
+	if passed > 0 {
+		fmt.Fprintf(w, "    %s: checks: %d passed\n", name, passed)
+	}
+	for _, c := range held {
+		fmt.Fprintf(w, "    check %s holds wave %s: %s\n", c, name, describeLetOn(command, r.Name, namespaceFlag(r.Namespace), c))
+	}
 }
 
 // rolloutFailuresShown bounds the failed clusters named on a rollout's line.

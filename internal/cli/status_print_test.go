@@ -201,3 +201,72 @@ func TestBar(t *testing.T) {
 		}
 	}
 }
+
+// A rollout in flight shows the checks of its current wave: a line per check
+// that has not passed, as `flotilla rollout status` describes it, and how
+// many passed; an inconclusive one names the commands that let the wave on.
+func TestPrintFleetStatusChecks(t *testing.T) {
+	passed := func(name string) fleetview.CheckView {
+		return fleetview.CheckView{Name: name, Verdict: fleetv1alpha1.CheckPassed, Scope: fleetv1alpha1.CheckWholeWave,
+			Message: "check " + name + " passed"}
+	}
+	rollout := func(checks ...fleetview.CheckView) fleetview.RolloutView {
+		return fleetview.RolloutView{
+			Namespace: "team-a", Name: "web-2", Promise: "web", FromRevision: "web-1", TargetRevision: "web-2",
+			Phase: fleetv1alpha1.RolloutPhaseProgressing, CurrentWave: "canary", Counts: fleetv1alpha1.RolloutCounts{Total: 2},
+			Waves: []fleetview.WaveView{
+				{Name: "pilot", Phase: fleetv1alpha1.WavePhaseSucceeded, Counts: fleetv1alpha1.RolloutCounts{Total: 1, Healthy: 1},
+					Checks: []fleetview.CheckView{{Name: "old", Verdict: fleetv1alpha1.CheckFailed, Message: "not the current wave's"}}},
+				{Name: "canary", Phase: fleetv1alpha1.WavePhaseProgressing, Counts: fleetv1alpha1.RolloutCounts{Total: 1}, Checks: checks},
+			},
+		}
+	}
+	const head = `  team-a/web-2  web  web-1 → web-2
+    Progressing, wave canary: 0% on target (0 of 2 clusters healthy)
+    pilot   Succeeded    ████████████████████  1/1 healthy
+    canary  Progressing  ░░░░░░░░░░░░░░░░░░░░  0/1 healthy
+`
+	tests := []struct {
+		name    string
+		rollout fleetview.RolloutView
+		want    string
+	}{{
+		name:    "no checks in the current wave",
+		rollout: rollout(),
+		want:    head,
+	}, {
+		name:    "every check passed",
+		rollout: rollout(passed("error-rate"), passed("latency")),
+		want:    head + "    canary: checks: 2 passed\n",
+	}, {
+		name: "some not passed",
+		rollout: rollout(
+			passed("smoke"),
+			fleetview.CheckView{Name: "error-rate", Verdict: fleetv1alpha1.CheckFailed, Scope: fleetv1alpha1.CheckEachCluster,
+				Counts:  fleetv1alpha1.CheckCounts{Passing: 1, Failed: 1},
+				Message: "cluster eu-2: check error-rate failed: [0.31] does not satisfy result[0] < 0.05 (at 2031-01-02T11:59:58Z; 1 of 3 measurements failed, 0 allowed)"},
+			fleetview.CheckView{Name: "latency", Verdict: fleetv1alpha1.CheckInconclusive, Scope: fleetv1alpha1.CheckWholeWave, Run: 1,
+				Message: "check latency is inconclusive:\nconnection \x1b[31mrefused"},
+			fleetview.CheckView{Name: "soak", Scope: fleetv1alpha1.CheckWholeWave},
+			fleetview.CheckView{Name: "synthetic", Verdict: fleetv1alpha1.CheckSkipped, Scope: fleetv1alpha1.CheckWholeWave,
+				Message: "check synthetic skipped for wave canary by alice: flaky"},
+		),
+		want: head + `    canary: check error-rate Failed: cluster eu-2: check error-rate failed: [0.31] does not satisfy result[0] < 0.05 (at 2031-01-02T11:5…
+    canary: check latency Inconclusive (run 1): check latency is inconclusive: connection ?[31mrefused
+    canary: check soak Pending
+    canary: check synthetic Skipped: check synthetic skipped for wave canary by alice: flaky
+    canary: checks: 1 passed
+    check latency holds wave canary: flotilla rollout rerun-check web-2 -n team-a --check latency, or skip-check with -m REASON
+`,
+	}}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var b bytes.Buffer
+			printRolloutsInFlight(&b, []fleetview.RolloutView{tt.rollout}, "flotilla", now, fleetview.Visibility{Rollouts: fleetview.ListedAll})
+			want := "\nRollouts in flight (1):\n" + tt.want
+			if got := b.String(); got != want {
+				t.Errorf("got:\n%s\nwant:\n%s", got, want)
+			}
+		})
+	}
+}

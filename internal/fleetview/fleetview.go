@@ -203,11 +203,13 @@ type WaveView struct {
 
 // CheckView is one verification check of a wave.
 type CheckView struct {
-	Name    string                      `json:"name"`
-	Verdict fleetv1alpha1.CheckVerdict  `json:"verdict"`
-	Scope   fleetv1alpha1.CheckScope    `json:"scope,omitempty"`
-	Counts  fleetv1alpha1.CheckCounts   `json:"counts"`
-	Message string                      `json:"message,omitempty"`
+	Name    string                     `json:"name"`
+	Verdict fleetv1alpha1.CheckVerdict `json:"verdict"`
+	Scope   fleetv1alpha1.CheckScope   `json:"scope,omitempty"`
+	Counts  fleetv1alpha1.CheckCounts  `json:"counts"`
+	Message string                     `json:"message,omitempty"`
+	// Run counts the re-runs acted on.
+	Run     int32                       `json:"run,omitempty"`
 	Skipped *fleetv1alpha1.ChangeRecord `json:"skipped,omitempty"`
 }
 
@@ -565,7 +567,7 @@ func rolloutView(r *fleetv1alpha1.Rollout) RolloutView {
 		w := &st.Waves[i]
 		wv := WaveView{Name: w.Name, Phase: WavePhase(r, w), Clusters: w.Clusters, Counts: w.Counts, Approval: w.Approval}
 		for _, c := range w.Checks {
-			wv.Checks = append(wv.Checks, CheckView{Name: c.Name, Verdict: c.Verdict, Scope: c.Scope, Counts: c.Counts, Message: c.Message, Skipped: c.Skipped})
+			wv.Checks = append(wv.Checks, CheckView{Name: c.Name, Verdict: c.Verdict, Scope: c.Scope, Counts: c.Counts, Message: c.Message, Run: c.Run, Skipped: c.Skipped})
 		}
 		rv.Waves = append(rv.Waves, wv)
 		if w.Phase == fleetv1alpha1.WavePhaseWaitingForApproval {
