@@ -73,9 +73,12 @@ func (p *planner) blockedOutcome(b Blocked, message string) outcome {
 	}
 	o := outcome{phase: phase, wave: p.st.CurrentWave, reason: b.Reason,
 		message: message, warning: true, blocked: &Blocked{Reason: b.Reason, Message: message}}
-	// Recorded once, when it becomes blocked or blocked for another reason.
+	// Recorded once per cause: when it becomes blocked, or blocked for
+	// another reason or message (another check that cannot run). The
+	// message is compared as the condition stores it.
 	if c := meta.FindStatusCondition(p.prev.Conditions, fleetv1alpha1.ConditionStalled); c == nil ||
-		c.Status != metav1.ConditionTrue || c.Reason != b.Reason {
+		c.Status != metav1.ConditionTrue || c.Reason != b.Reason ||
+		c.Message != fleetv1alpha1.ClipMessage(message, fleetv1alpha1.MaxConditionMessage) {
 		o.force = true
 	}
 	return o

@@ -105,6 +105,17 @@ func TestPlanBlocked(t *testing.T) {
 	if d = rollout.PlanBlocked(in, b); len(d.Events) != 0 || len(d.Status.History) != 1 {
 		t.Fatalf("recorded twice: %+v", d)
 	}
+	// Another cause under the same reason (another check that cannot run)
+	// is recorded once too.
+	other := rollout.Blocked{Reason: b.Reason, Message: "RolloutStrategy t not found"}
+	in.Status = d.Status
+	if d = rollout.PlanBlocked(in, other); len(d.Events) != 1 || len(d.Status.History) != 2 {
+		t.Fatalf("another cause not recorded: %+v", d)
+	}
+	in.Status = d.Status
+	if d = rollout.PlanBlocked(in, other); len(d.Events) != 0 || len(d.Status.History) != 2 {
+		t.Fatalf("another cause recorded twice: %+v", d)
+	}
 
 	// Aborted, even though it cannot be planned.
 	in.Spec.DesiredState = fleetv1alpha1.RolloutAborted

@@ -110,6 +110,10 @@ type Reconciler struct {
 	// (renderMemo), which the next reconcile of the key reuses where
 	// nothing they were made from changed.
 	deferred sync.Map
+	// checkErrors holds, by key, the message of the InvalidCheck Event last
+	// recorded for it (reportCheckErrors): a cause is recorded once, not on
+	// every reconcile, and again only when it changes or comes back.
+	checkErrors sync.Map
 }
 
 // statusDelay is how long an instance's status report waits after its Works
@@ -141,12 +145,14 @@ func (r *Reconciler) Reconcile(ctx context.Context, key Key) (ctrl.Result, error
 	if p == nil {
 		// The Promise's finalizer deletes Works before it goes; whatever is
 		// left belongs to nothing.
+		r.checkErrors.Delete(key)
 		return ctrl.Result{}, r.deleteWorks(ctx, key, nil)
 	}
 	inst := instanceapi.NewInstance(instanceapi.GVK(&p.Spec.API))
 	if err := r.Cache.Get(ctx, types.NamespacedName{Namespace: key.Namespace, Name: key.Name}, inst); err != nil {
 		if apierrors.IsNotFound(err) {
 			r.deferred.Delete(key)
+			r.checkErrors.Delete(key)
 			return ctrl.Result{}, r.deleteWorks(ctx, key, nil)
 		}
 		return ctrl.Result{}, fmt.Errorf("reading instance: %w", err)
@@ -247,7 +253,7 @@ func (r *Reconciler) reconcileInstance(ctx context.Context, key Key, p *fleetv1a
 	if err != nil {
 		return outcome{}, err
 	}
-	r.reportCheckErrors(ctx, inst, rt, plan)
+	r.reportCheckErrors(ctx, key, inst, rt, plan)
 	works, wrote, err := r.execute(ctx, rt, plan)
 	if err != nil {
 		return outcome{}, err
@@ -348,10 +354,13 @@ func (r *Reconciler) checkFacts(ctx context.Context, p *fleetv1alpha1.Promise, r
 // reportCheckErrors makes the verification checks that plan left out of
 // Works visible (a query that cannot be rendered for a cluster): a Warning
 // Event on obj (the instance, or the Promise for its fleet resources) and
-// the log. The Rollout sees such a check as never reported (Pending): it
-// holds the wave's bake, never passes unmeasured.
-func (r *Reconciler) reportCheckErrors(ctx context.Context, obj runtime.Object, rt instanceplan.Routing, plan instanceplan.Plan) {
+// the log, once per cause: a reconcile that finds the same errors as the
+// last one reported for key records nothing (each Event is an API write).
+// The Rollout sees such a check as never reported (Pending): it holds the
+// wave's bake, never passes unmeasured.
+func (r *Reconciler) reportCheckErrors(ctx context.Context, key Key, obj runtime.Object, rt instanceplan.Routing, plan instanceplan.Plan) {
 	if len(plan.CheckErrors) == 0 {
+		r.checkErrors.Delete(key)
 		return
 	}
 	var errs []error
@@ -360,10 +369,13 @@ func (r *Reconciler) reportCheckErrors(ctx context.Context, obj runtime.Object, 
 			errs = append(errs, fmt.Errorf("%s: %w", t.Cluster, err))
 		}
 	}
-	err := errors.Join(errs...)
-	ctrl.LoggerFrom(ctx).Info("verification checks left out of works", "error", err.Error())
+	msg := errors.Join(errs...).Error()
+	if last, seen := r.checkErrors.Swap(key, msg); seen && last == msg {
+		return
+	}
+	ctrl.LoggerFrom(ctx).Info("verification checks left out of works", "error", msg)
 	r.Recorder.Eventf(obj, nil, corev1.EventTypeWarning, fleetv1alpha1.ReasonInvalidCheck, "CopyChecks",
-		"verification checks left out of works (the agents cannot measure them): %v", err)
+		"verification checks left out of works (the agents cannot measure them): %s", msg)
 }
 
 // renderInstance renders each Target of rt: the admitted PromiseRevision at
@@ -560,7 +572,7 @@ func (r *Reconciler) reconcileFleet(ctx context.Context, key Key, p *fleetv1alph
 	if err != nil {
 		return time.Time{}, err
 	}
-	r.reportCheckErrors(ctx, p, rt, plan)
+	r.reportCheckErrors(ctx, key, p, rt, plan)
 	if len(plan.Failed) > 0 {
 		var failed []error
 		for _, t := range rt.Targets {

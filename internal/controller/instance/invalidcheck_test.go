@@ -1,0 +1,129 @@
+package instance_test
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	eventsv1 "k8s.io/api/events/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/tools/events"
+	"k8s.io/utils/clock"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
+	"github.com/flotilla-dev/flotilla/internal/controller"
+	instancectl "github.com/flotilla-dev/flotilla/internal/controller/instance"
+	"github.com/flotilla-dev/flotilla/internal/hub"
+	"github.com/flotilla-dev/flotilla/internal/kube"
+)
+
+// A check whose query cannot be rendered for a cluster (a label it lacks)
+// is reported as an InvalidCheck Event once per cause, not on every
+// reconcile: each Event is an API write, and an instance is reconciled on
+// every change of its Rollout, Works and cluster.
+func TestInvalidCheckIsReportedOnce(t *testing.T) {
+	e := newEnv(t)
+	stop := startHub(t, hub.Options{NoRolloutController: true})
+	const group, kind = "invchk.example.com", "InvChkDb"
+	e.Cluster("invchk-1", map[string]string{"story": "invchk"}) // no region label
+	e.Fleet("invchk", map[string]string{"story": "invchk"}, "invchk-team")
+	e.Namespace("invchk-team", nil)
+	p := configMapPromise("invchk-db", group, kind, "invchk")
+	p.Spec.Checks = []fleetv1alpha1.Check{{Name: "errors", Condition: "result[0] < 0.05", Metric: &fleetv1alpha1.MetricCheck{
+		Placement: fleetv1alpha1.CheckOnAgent, Address: "http://127.0.0.1:1",
+		Query: `errors{region={{ quote .Labels.region }}}`}}}
+	e.Create(p)
+	rev1 := e.PromiseReady("invchk-db")
+	e.Create(instance(group, kind, "invchk-team", "orders", map[string]any{"size": "small"}))
+	e.WaitWork("invchk-db", "invchk-team", "orders", "invchk-1", func(w *fleetv1alpha1.Work) (bool, string) { return w.Spec.Revision == rev1, w.Spec.Revision })
+	e.UpdatePromise("invchk-db", func(cur *fleetv1alpha1.Promise) {
+		cur.Spec.Templates.GoTemplates[0].Template = p.Spec.Templates.GoTemplates[0].Template + "  version: two\n"
+	})
+	ro := &fleetv1alpha1.Rollout{}
+	eventually(t, time.Minute, "the rollout of revision 2", func() (bool, string) {
+		list := &fleetv1alpha1.RolloutList{}
+		if err := e.C.List(e.Ctx, list, client.InNamespace(fleetv1alpha1.PlatformNamespace)); err != nil {
+			return false, err.Error()
+		}
+		for _, r := range list.Items {
+			if r.Spec.Subject.Promise == "invchk-db" && r.Spec.TargetRevision != rev1 {
+				*ro = r
+				return true, ""
+			}
+		}
+		return false, fmt.Sprintf("%d rollouts", len(list.Items))
+	})
+	// No Rollout controller runs: the status a plan would write, the
+	// cluster admitted to the target in a wave at work.
+	eventually(t, 30*time.Second, "status stored", func() (bool, string) {
+		cur := &fleetv1alpha1.Rollout{}
+		if err := e.C.Get(e.Ctx, client.ObjectKeyFromObject(ro), cur); err != nil {
+			return false, err.Error()
+		}
+		cur.Status.Phase, cur.Status.CurrentWave = fleetv1alpha1.RolloutPhaseProgressing, "all"
+		cur.Status.Waves = []fleetv1alpha1.WaveStatus{{Name: "all", Phase: fleetv1alpha1.WavePhaseProgressing,
+			StartedAt: &metav1.Time{Time: time.Now()}, Clusters: []string{"invchk-1"}, Admitted: "T",
+			Checks: []fleetv1alpha1.WaveCheckStatus{{Name: "errors", Verdict: fleetv1alpha1.CheckPending}}}}
+		err := e.C.Status().Update(e.Ctx, cur)
+		return err == nil, fmt.Sprint(err)
+	})
+	e.WaitWork("invchk-db", "invchk-team", "orders", "invchk-1", func(w *fleetv1alpha1.Work) (bool, string) {
+		return w.Spec.Revision == ro.Spec.TargetRevision && len(w.Spec.Checks) == 0, w.Spec.Revision
+	})
+	eventually(t, 30*time.Second, "the hub's InvalidCheck Event", func() (bool, string) {
+		list := &eventsv1.EventList{}
+		if err := e.C.List(e.Ctx, list, client.InNamespace("invchk-team")); err != nil {
+			return false, err.Error()
+		}
+		var got []string
+		for _, ev := range list.Items {
+			got = append(got, ev.Reason+" "+ev.Note)
+		}
+		return slices.ContainsFunc(got, func(s string) bool { return strings.HasPrefix(s, fleetv1alpha1.ReasonInvalidCheck) }), strings.Join(got, "\n")
+	})
+	stop()
+
+	// A reconciler of its own, on the settled instance, reconciles twice.
+	mgr, err := ctrl.NewManager(hubCP.RESTConfig, ctrl.Options{Scheme: kube.NewScheme(),
+		Metrics: metricsserver.Options{BindAddress: "0"}, HealthProbeBindAddress: "0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := controller.SetupIndexes(e.Ctx, mgr.GetFieldIndexer()); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(e.Ctx)
+	defer cancel()
+	go func() { _ = mgr.Start(ctx) }()
+	if !mgr.GetCache().WaitForCacheSync(ctx) {
+		t.Fatal("cache not synced")
+	}
+	recorder := events.NewFakeRecorder(10)
+	r := &instancectl.Reconciler{Client: mgr.GetClient(), Cache: mgr.GetCache(), APIReader: mgr.GetAPIReader(),
+		Recorder: recorder, Clock: clock.RealClock{}}
+	key := instancectl.Key{Promise: "invchk-db", Namespace: "invchk-team", Name: "orders"}
+	for range 2 {
+		if _, err := r.Reconcile(ctx, key); err != nil {
+			t.Fatalf("reconcile: %v", err)
+		}
+	}
+	var got []string
+	for len(recorder.Events) > 0 {
+		got = append(got, <-recorder.Events)
+	}
+	var invalid []string
+	for _, ev := range got {
+		if strings.Contains(ev, fleetv1alpha1.ReasonInvalidCheck) {
+			invalid = append(invalid, ev)
+		}
+	}
+	if len(invalid) != 1 || !strings.Contains(invalid[0], "check errors") {
+		t.Errorf("InvalidCheck Events of two reconciles: %q, want one naming check errors (all: %q)", invalid, got)
+	}
+}
