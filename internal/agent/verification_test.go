@@ -205,9 +205,10 @@ func TestHTTPChecks(t *testing.T) {
 }
 
 // Test Jobs on the member (the Job controller's Jobs, kwok's Pods): one that
-// fails is Failed with its termination message; one that passes is measured
-// Passed, again every interval, and its Jobs go; a re-run starts afresh;
-// a restarted agent keeps the counts.
+// fails is Failed with its termination message; one that passes is Passed,
+// its Job goes and none runs again (a Job runs once per run and revision,
+// even past its interval and across a restart of the agent); a re-run
+// starts afresh.
 func TestJobChecks(t *testing.T) {
 	e := newEnv(t)
 	const cluster = "checks-job"
@@ -228,19 +229,22 @@ func TestJobChecks(t *testing.T) {
 	if want := "the Job failed: GET /checkout: 500 Internal Server Error\nFAIL checkout"; checkout.Decisive.Value != want || checkout.Revision != "rev-1" {
 		t.Errorf("checkout: %s; want the value %q", describeAny(checkout), want)
 	}
-	catalog := e.waitCheck(t, cluster, w.Name, "catalog", 2*time.Minute, "passed twice", func(s fleetv1alpha1.WorkCheckStatus) bool {
-		return s.Measurements >= 2 && s.Failures == 0 && s.Last.Outcome == "Passed"
+	catalog := e.waitCheck(t, cluster, w.Name, "catalog", 2*time.Minute, "passed", func(s fleetv1alpha1.WorkCheckStatus) bool {
+		return s.Measurements == 1 && s.Failures == 0 && s.Last.Outcome == "Passed"
 	})
 	if catalog.Last.Value != "the Job succeeded" {
 		t.Errorf("catalog: %s", describeAny(catalog))
 	}
+	waitFor(t, time.Minute, "the judged Jobs gone", func() (bool, string) {
+		jobs := e.checkJobs(t, w.Name)
+		return len(jobs) == 0, fmt.Sprint(jobs)
+	})
 
-	// A restarted agent keeps the counts (its local record) and goes on.
+	// Several intervals later, and after a restart of the agent (its local
+	// record), the passed Job is still the result: no Job runs again.
+	time.Sleep(5 * time.Second)
 	agent.stop(t)
 	e.startAgent(t, hub, opts)
-	e.waitCheck(t, cluster, w.Name, "catalog", 2*time.Minute, "measured after the restart", func(s fleetv1alpha1.WorkCheckStatus) bool {
-		return s.Measurements > catalog.Measurements && s.Since.Equal(&catalog.Since) && s.Run == 0
-	})
 
 	// A person re-runs the failed check: a fresh state, run 1.
 	rerun := time.Now().Add(-time.Second)
@@ -250,6 +254,9 @@ func TestJobChecks(t *testing.T) {
 	})
 	if again.Since.Time.Before(rerun) || again.Measurements != 1 || again.Failures != 1 {
 		t.Errorf("the re-run did not start afresh: %s", describeAny(again))
+	}
+	if after := e.waitCheck(t, cluster, w.Name, "catalog", time.Minute, "reported", func(fleetv1alpha1.WorkCheckStatus) bool { return true }); after.Measurements != 1 || !after.Since.Equal(&catalog.Since) {
+		t.Errorf("the passed Job ran again: %s", describeAny(after))
 	}
 
 	// The checks end: no test Job is left on the member.

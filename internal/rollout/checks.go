@@ -193,6 +193,18 @@ func (c *waveCheck) progress() bool {
 	return c.spec.When == fleetv1alpha1.CheckDuringProgress || c.spec.When == fleetv1alpha1.CheckAlways
 }
 
+// windowEnd is when a cluster's state s of c must have passed to pass the
+// window that ends at end (zero: an open one): end, except for a test Job,
+// whose one run is the result for its run and revision (the agent does not
+// run it again once it passed): a passing run passes the bake whenever it
+// ran in the window.
+func (c *waveCheck) windowEnd(s verify.State, end time.Time) time.Time {
+	if c.spec.Job != nil && !end.IsZero() {
+		return s.Since
+	}
+	return end
+}
+
 // checked reports whether the wave's checks measure in this plan: it
 // started, is not done, and the rollout is not rolling back or over. The
 // checks of other waves are read (their failures stand) but not measured.

@@ -313,7 +313,7 @@ func (p *planner) checkGate(w *wave, a assessment, start time.Time) string {
 			if p.judge(o, w).state != stateHealthy {
 				continue
 			}
-			if s := c.states[i]; s == nil || verify.Assess(c.policy, *s, end) != verify.VerdictPassed {
+			if s := c.states[i]; s == nil || verify.Assess(c.policy, *s, c.windowEnd(*s, end)) != verify.VerdictPassed {
 				notPassed++
 			}
 		}
@@ -534,14 +534,15 @@ func (p *planner) summariseClusters(w *wave, c *waveCheck, end time.Time) {
 			}
 			continue
 		}
-		v := verify.Assess(c.policy, *s, end)
+		until := c.windowEnd(*s, end)
+		v := verify.Assess(c.policy, *s, until)
 		if !relevant && v != verify.VerdictFailed && v != verify.VerdictInconclusive {
 			// Measured earlier; its cluster is out of the window now
 			// (failed otherwise, or the bake has not started).
 			continue
 		}
 		inWindow++
-		line := "cluster " + w.st.Clusters[i] + ": " + p.explain(c, *s, end)
+		line := "cluster " + w.st.Clusters[i] + ": " + p.explain(c, *s, until)
 		switch v {
 		case verify.VerdictInconclusive:
 			st.Counts.Inconclusive++

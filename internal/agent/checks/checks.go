@@ -158,7 +158,7 @@ func Begin(l Look) Begun {
 		}
 		b.States = append(b.States, s)
 		p := PolicyOf(c)
-		due := verify.Due(p, toVerify(s.CheckState), time.Time{})
+		due := nextDue(p, kind, s.CheckState)
 		if due.IsZero() || due.After(l.Now.Add(Slack)) {
 			continue
 		}
@@ -336,8 +336,10 @@ func End(l Look, b Begun, results []Result) Ended {
 		byName[r.Name] = r
 	}
 	policies := map[string]verify.Policy{}
+	kinds := map[string]verify.Kind{}
 	for _, c := range l.Checks {
 		policies[c.Name] = PolicyOf(c)
+		kinds[c.Name], _ = KindOf(c)
 	}
 	e := Ended{States: make([]fleetv1alpha1.WorkCheckStatus, 0, len(b.States))}
 	for _, s := range b.States {
@@ -354,7 +356,7 @@ func End(l Look, b Begun, results []Result) Ended {
 			s.CheckState = toAPI(vs)
 		}
 		e.States = append(e.States, s)
-		next := verify.Due(p, toVerify(s.CheckState), time.Time{})
+		next := nextDue(p, kinds[s.Name], s.CheckState)
 		if measured && r.Measurement == nil && r.PollAfter > 0 {
 			next = l.Now.Add(r.PollAfter)
 		}
@@ -367,6 +369,17 @@ func End(l Look, b Begun, results []Result) Ended {
 	}
 	e.Changed = !equalStates(l.States, e.States)
 	return e
+}
+
+// nextDue is when a check's state s is to be measured next (verify.Due);
+// zero for never. A test Job that passed is the check's result for its run
+// and revision: it is not run again until a re-run or a new revision starts
+// a fresh state (a failed one runs again only while failureLimit allows).
+func nextDue(p verify.Policy, kind verify.Kind, s fleetv1alpha1.CheckState) time.Time {
+	if kind == verify.KindJob && s.Last != nil && s.Last.Outcome == string(verify.Passed) {
+		return time.Time{}
+	}
+	return verify.Due(p, toVerify(s), time.Time{})
 }
 
 // hold records a measurement that holds the check at once: retrying cannot
