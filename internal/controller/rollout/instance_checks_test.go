@@ -20,9 +20,10 @@ import (
 // HTTP check: the hub copies the check onto the Work of each admitted
 // cluster, named for that Rollout and its wave, and judges what the agent
 // (here, the test) reports for that Rollout only — a failed report of a
-// check of the same name for another Rollout changes nothing. The canary
-// passes its check and the wave completes; in the general wave a failed
-// check fails its cluster (AnalysisFailed) and halts the Rollout.
+// check of the same name for another Rollout changes nothing. A check added
+// to the strategy while the canary bakes reaches its Work at once. The
+// canary passes its checks and the wave completes; in the general wave a
+// failed check fails its cluster (AnalysisFailed) and halts the Rollout.
 func TestInstanceRolloutAgentChecks(t *testing.T) {
 	s := newStory(t, "ichecks.example.com")
 	s.strategy("ichecks", fleetv1alpha1.FailureHalt, wave("canary"), wave("general"))
@@ -33,7 +34,7 @@ func TestInstanceRolloutAgentChecks(t *testing.T) {
 		t.Fatal(err)
 	}
 	st.Spec.Checks = []fleetv1alpha1.Check{{Name: "smoke", Condition: "result.code == 200",
-		HTTP: &fleetv1alpha1.HTTPCheck{URL: "http://shop.ichecks-team:8080/healthz"}}}
+		HTTP: &fleetv1alpha1.HTTPCheck{URL: "http://shop.ichecks-team:8080/smoke"}}}
 	if err := s.C.Update(s.Ctx, st); err != nil {
 		t.Fatal(err)
 	}
@@ -60,43 +61,46 @@ func TestInstanceRolloutAgentChecks(t *testing.T) {
 			return i >= 0 && ro.Status.Waves[i].Phase == phase
 		}
 	}
-	// admitted waits for the cluster's Work at the target carrying the
-	// Rollout's check for wave, and reports it applied and healthy.
-	admitted := func(cluster, wave string) *fleetv1alpha1.Work {
+	// carries waits for the cluster's Work at the target carrying the
+	// Rollout's checks names (sorted) for wave.
+	carries := func(cluster, wave string, names ...string) *fleetv1alpha1.Work {
 		t.Helper()
+		want := ""
+		for _, n := range names {
+			want += fmt.Sprintf("%s@%s/%s ", n, ro.Name, wave)
+		}
 		w := s.WaitWork("ichecks", team, "shop", cluster, func(w *fleetv1alpha1.Work) (bool, string) {
 			got := ""
 			for _, c := range w.Spec.Checks {
 				got += fmt.Sprintf("%s@%s/%s ", c.Name, c.Rollout, c.Wave)
 			}
-			return w.Spec.InstanceRevision == ro.Spec.TargetRevision && got == "smoke@"+ro.Name+"/"+wave+" ",
-				w.Spec.InstanceRevision + ": " + got
+			return w.Spec.InstanceRevision == ro.Spec.TargetRevision && got == want, w.Spec.InstanceRevision + ": " + got
 		})
-		if w.Spec.Checks[0].HTTP == nil || w.Spec.Checks[0].HTTP.URL != st.Spec.Checks[0].HTTP.URL {
-			t.Fatalf("%s carries %+v, want the strategy's HTTP check", cluster, w.Spec.Checks)
+		for _, c := range w.Spec.Checks {
+			if c.HTTP == nil || c.HTTP.URL != "http://shop.ichecks-team:8080/"+c.Name {
+				t.Fatalf("%s carries %+v, want the strategy's HTTP checks", cluster, w.Spec.Checks)
+			}
 		}
-		s.ReportReady(w)
 		return w
 	}
-	// report writes the agent's state of its checks, as the agent does:
-	// for each rollout, one measurement at now.
-	report := func(cluster string, outcomes map[string]string) {
+	httpCheck := func(name string) fleetv1alpha1.Check {
+		return fleetv1alpha1.Check{Name: name, Condition: "result.code == 200",
+			HTTP: &fleetv1alpha1.HTTPCheck{URL: "http://shop.ichecks-team:8080/" + name}}
+	}
+	type entry struct{ rollout, name, outcome string }
+	// report writes the agent's state of checks, as the agent does: one
+	// measurement at now each.
+	report := func(cluster string, entries ...entry) {
 		t.Helper()
 		promisetest.Eventually(t, 30*time.Second, "the report of "+cluster, func() (bool, string) {
 			w := s.Work("ichecks", team, "shop", cluster)
 			now := metav1.Now()
 			w.Status.Checks = nil
-			for _, rollout := range slices.Sorted(func(yield func(string) bool) {
-				for r := range outcomes {
-					if !yield(r) {
-						return
-					}
-				}
-			}) {
-				m := &fleetv1alpha1.CheckMeasurement{Time: now, Outcome: outcomes[rollout], Value: "HTTP 200 in 3ms"}
-				cs := fleetv1alpha1.WorkCheckStatus{Rollout: rollout, Name: "smoke", Revision: w.Spec.Revision,
+			for _, e := range entries {
+				m := &fleetv1alpha1.CheckMeasurement{Time: now, Outcome: e.outcome, Value: "HTTP 200 in 3ms"}
+				cs := fleetv1alpha1.WorkCheckStatus{Rollout: e.rollout, Name: e.name, Revision: w.Spec.Revision,
 					CheckState: fleetv1alpha1.CheckState{Since: now, Measurements: 1, Last: m}}
-				if outcomes[rollout] == "Failed" {
+				if e.outcome == "Failed" {
 					m.Value = "HTTP 503 in 2ms"
 					cs.Failures, cs.Decisive = 1, m
 				}
@@ -114,15 +118,25 @@ func TestInstanceRolloutAgentChecks(t *testing.T) {
 	}
 
 	waitRollout("admitting the canary", func(ro *fleetv1alpha1.Rollout) bool { return ro.Status.Counts.Admitted == 1 })
-	admitted("ichecks-c1", "canary")
+	s.ReportReady(carries("ichecks-c1", "canary", "smoke"))
 	waitRollout("holding the canary's bake for its check", waveIs("canary", fleetv1alpha1.WavePhaseBaking))
+	// The platform adds a check mid-bake: the Rollout judges it at once, so
+	// the Work carries it at once.
+	if err := s.C.Get(s.Ctx, client.ObjectKey{Name: "ichecks"}, st); err != nil {
+		t.Fatal(err)
+	}
+	st.Spec.Checks = append(st.Spec.Checks, httpCheck("ready"))
+	if err := s.C.Update(s.Ctx, st); err != nil {
+		t.Fatal(err)
+	}
+	carries("ichecks-c1", "canary", "ready", "smoke")
 	for _, c := range []string{"ichecks-g1", "ichecks-g2"} {
 		if w := s.Work("ichecks", team, "shop", c); len(w.Spec.Checks) > 0 {
 			t.Errorf("%s, not admitted, carries checks %+v", c, w.Spec.Checks)
 		}
 	}
 	// Another Rollout's check of the same name failed on the Work: not this one's.
-	report("ichecks-c1", map[string]string{ro.Name: "Passed", "ichecks-9": "Failed"})
+	report("ichecks-c1", entry{ro.Name, "ready", "Passed"}, entry{ro.Name, "smoke", "Passed"}, entry{"ichecks-9", "smoke", "Failed"})
 	waitRollout("passing the canary", waveIs("canary", fleetv1alpha1.WavePhaseSucceeded))
 	if len(ro.Status.Failures) > 0 {
 		t.Fatalf("failures %+v", ro.Status.Failures)
@@ -131,11 +145,11 @@ func TestInstanceRolloutAgentChecks(t *testing.T) {
 		return len(w.Spec.Checks) == 0, fmt.Sprintf("%d checks after the wave", len(w.Spec.Checks))
 	})
 
-	admitted("ichecks-g1", "general")
-	admitted("ichecks-g2", "general")
+	s.ReportReady(carries("ichecks-g1", "general", "ready", "smoke"))
+	s.ReportReady(carries("ichecks-g2", "general", "ready", "smoke"))
 	waitRollout("baking the general wave", waveIs("general", fleetv1alpha1.WavePhaseBaking))
-	report("ichecks-g2", map[string]string{ro.Name: "Passed"})
-	report("ichecks-g1", map[string]string{ro.Name: "Failed"})
+	report("ichecks-g2", entry{ro.Name, "ready", "Passed"}, entry{ro.Name, "smoke", "Passed"})
+	report("ichecks-g1", entry{ro.Name, "ready", "Passed"}, entry{ro.Name, "smoke", "Failed"})
 	waitRollout("failing g1 on its check", func(ro *fleetv1alpha1.Rollout) bool {
 		return slices.ContainsFunc(ro.Status.Failures, func(f fleetv1alpha1.ClusterFailure) bool {
 			return f.Cluster == "ichecks-g1" && f.Reason == fleetv1alpha1.ReasonAnalysisFailed
