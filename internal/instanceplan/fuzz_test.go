@@ -24,7 +24,7 @@ import (
 // reconcile of the same hub writes nothing. `go test` runs the seeds; `go
 // test -fuzz FuzzPlan ./internal/instanceplan` searches further.
 func FuzzPlan(f *testing.F) {
-	for seed := range uint64(128) {
+	for seed := range uint64(512) {
 		f.Add(seed)
 	}
 	f.Fuzz(func(t *testing.T, seed uint64) {
