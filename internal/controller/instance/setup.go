@@ -397,9 +397,10 @@ func (m *mapper) addDriftException(ctx context.Context, e *fleetv1alpha1.DriftEx
 // may change (rollout.ChecksMoved), ended says it ended (or its rollback
 // revision changed, or it is gone), phase that its phase changed. For an
 // instance's own changes, that instance, when any of them holds (its phase
-// is in the instance's status; its checks are on the instance's Works). For a Promise's, addMoving, only when
-// something that RevisionFor or WorkChecksFor reads changed (admissions,
-// waves at work, check runs, the end).
+// is in the instance's status, its checks on the instance's Works). For a
+// Promise's, addMoving, only when something that RevisionFor or
+// WorkChecksFor reads changed (admissions, waves at work, check runs, the
+// end).
 func (m *mapper) addRollout(ctx context.Context, ro *fleetv1alpha1.Rollout, admitted, checks []string, ended, phase bool, q queue) {
 	if i := ro.Spec.Subject.Instance; i != nil {
 		if ended || phase || len(admitted) > 0 || len(checks) > 0 {
