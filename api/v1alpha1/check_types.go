@@ -321,6 +321,13 @@ type WorkCheck struct {
 
 // WorkCheckStatus is the agent's report on one WorkCheck.
 type WorkCheckStatus struct {
+	// rollout the check belongs to (spec.checks[].rollout). Empty in a
+	// report of an agent older than the field, which no Rollout reads.
+	// +optional
+	// +kubebuilder:default=""
+	// +kubebuilder:validation:MaxLength=253
+	Rollout string `json:"rollout"`
+
 	// name of the check.
 	// +required
 	// +kubebuilder:validation:MaxLength=63

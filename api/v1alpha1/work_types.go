@@ -180,15 +180,18 @@ type WorkSpec struct {
 	// +kubebuilder:validation:MaxItems=16
 	DriftExceptions []WorkDriftException `json:"driftExceptions,omitempty"`
 
-	// checks are the agent-placed verification checks of the Rollout that
-	// admitted this revision, for this cluster's wave, copied by the hub
-	// (the agent cannot read strategies or Rollouts). The agent measures
-	// each once the Work is healthy (a Job check) or from admission (per
-	// the check's when) and reports in status.checks.
+	// checks are the agent-placed verification checks of the Rollouts that
+	// admitted this Work's revisions (the Promise's and the instance's own),
+	// for this cluster's wave, copied by the hub (the agent cannot read
+	// strategies or Rollouts). Keyed by rollout and name: two Rollouts'
+	// checks of one name are measured apart. The agent measures each once
+	// the Work is healthy (a Job check) or from admission (per the check's
+	// when) and reports in status.checks.
 	// +optional
 	// +listType=map
+	// +listMapKey=rollout
 	// +listMapKey=name
-	// +kubebuilder:validation:MaxItems=16
+	// +kubebuilder:validation:MaxItems=48
 	Checks []WorkCheck `json:"checks,omitempty"`
 }
 
@@ -272,11 +275,13 @@ type WorkStatus struct {
 	// +optional
 	Drift *DriftSummary `json:"drift,omitempty"`
 
-	// checks reports each of spec.checks: its state for the run named.
+	// checks reports each of spec.checks (by rollout and name): its state
+	// for the run named.
 	// +optional
 	// +listType=map
+	// +listMapKey=rollout
 	// +listMapKey=name
-	// +kubebuilder:validation:MaxItems=16
+	// +kubebuilder:validation:MaxItems=48
 	Checks []WorkCheckStatus `json:"checks,omitempty"`
 }
 

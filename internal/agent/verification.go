@@ -96,7 +96,9 @@ func (a *agent) runChecks(ctx context.Context, st *workState, desired, hubWork *
 	if len(desired.Spec.Checks) == 0 && len(rec.Checks) == 0 && len(rec.CheckJobs) == 0 {
 		return time.Time{}
 	}
-	applied := st.last.revision == desired.Spec.Revision && st.last.pass.complete()
+	// Both revisions: an instance Rollout's check is about its instance revision.
+	applied := st.last.revision == desired.Spec.Revision && st.last.instanceRevision == desired.Spec.InstanceRevision &&
+		st.last.pass.complete()
 	l := checks.Look{
 		Now: now, Work: desired.Name, Revision: desired.Spec.Revision,
 		Applied: applied, AppliedAt: st.last.at,
@@ -149,20 +151,21 @@ func (a *agent) runChecks(ctx context.Context, st *workState, desired, hubWork *
 // logTransitions logs each check whose verdict (without a window) changed,
 // and each measurement at V(1).
 func logTransitions(log logr.Logger, before, after []fleetv1alpha1.WorkCheckStatus) {
-	prev := map[string]fleetv1alpha1.WorkCheckStatus{}
+	prev := map[checks.Key]fleetv1alpha1.WorkCheckStatus{}
 	for _, s := range before {
-		prev[s.Name] = s
+		prev[checks.StateKey(s)] = s
 	}
 	for _, s := range after {
-		p, known := prev[s.Name]
+		p, known := prev[checks.StateKey(s)]
+		log := log.WithValues("rollout", s.Rollout, "check", s.Name)
 		if !known || p.Run != s.Run || p.Revision != s.Revision {
-			log.Info("check started", "check", s.Name, "run", s.Run, "revision", s.Revision)
+			log.Info("check started", "run", s.Run, "revision", s.Revision)
 		}
 		if s.Last != nil && (!known || p.Measurements != s.Measurements) {
-			log.V(1).Info("check measured", "check", s.Name, "outcome", s.Last.Outcome, "value", s.Last.Value, "message", s.Last.Message)
+			log.V(1).Info("check measured", "outcome", s.Last.Outcome, "value", s.Last.Value, "message", s.Last.Message)
 		}
 		if s.Decisive != nil && (!known || p.Decisive == nil) {
-			log.Info("check settled", "check", s.Name, "run", s.Run, "revision", s.Revision,
+			log.Info("check settled", "run", s.Run, "revision", s.Revision,
 				"outcome", s.Decisive.Outcome, "value", s.Decisive.Value, "message", s.Decisive.Message)
 		}
 	}
@@ -170,7 +173,7 @@ func logTransitions(log logr.Logger, before, after []fleetv1alpha1.WorkCheckStat
 
 // measure takes one measurement of a metric or HTTP check.
 func (c *checker) measure(ctx context.Context, t checks.Task, now time.Time) checks.Result {
-	res := checks.Result{Name: t.Check.Name}
+	res := t.Result()
 	cond, err := c.compile(t.Kind, t.Check.Condition)
 	if err != nil {
 		res.Permanent = true
@@ -238,8 +241,8 @@ func (c *checker) credentials(ctx context.Context, ref *fleetv1alpha1.SecretRefe
 // (recorded in the Work's record first, its UID right after, as with the
 // Work's objects), wait for it, or judge it and delete it.
 func (a *agent) measureJob(ctx context.Context, st *workState, t checks.Task, now time.Time) checks.Result {
-	log := logr.FromContextOrDiscard(ctx).WithValues("check", t.Check.Name, "job", t.Job.String())
-	res := checks.Result{Name: t.Check.Name}
+	log := logr.FromContextOrDiscard(ctx).WithValues("rollout", t.Check.Rollout, "check", t.Check.Name, "job", t.Job.String())
+	res := t.Result()
 	inconclusive := func(msg string, permanent bool) checks.Result {
 		res.Permanent = permanent
 		res.Measurement = &verify.Measurement{At: now, Outcome: verify.Inconclusive, Message: msg}

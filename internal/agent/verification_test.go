@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -104,7 +105,9 @@ func (e *env) checkJobs(t *testing.T, work string) []string {
 // An HTTP check the agent makes from inside the member: a failing endpoint
 // fails it with the code; a passing one keeps measuring, every interval,
 // with one status write per interval for the two checks together; the
-// credentials come from a Secret in flotilla-system and appear nowhere.
+// credentials come from a Secret in flotilla-system and appear nowhere. A
+// check of the same name for another Rollout (an instance's own) is
+// measured apart.
 func TestHTTPChecks(t *testing.T) {
 	e := newEnv(t)
 	const cluster, token = "checks-http", "s3cret-token-value"
@@ -141,6 +144,9 @@ func TestHTTPChecks(t *testing.T) {
 		workCheck("private", 2*time.Second, private),
 		workCheck("nosecret", 2*time.Second, noSecret),
 	}
+	other := workCheck("broken", 2*time.Second, httpCheck(srv.URL+"/healthz", "result.code == 200"))
+	other.Rollout = "webapp-shop-2"
+	w.Spec.Checks = append(w.Spec.Checks, other)
 	mustf(t, e.hubClient.Create(e.ctx, w), "creating work")
 
 	broken := e.waitCheck(t, cluster, w.Name, "broken", time.Minute, "Failed", checkFailed)
@@ -150,6 +156,13 @@ func TestHTTPChecks(t *testing.T) {
 	e.waitCheck(t, cluster, w.Name, "private", time.Minute, "passing twice", func(s fleetv1alpha1.WorkCheckStatus) bool {
 		return s.Measurements >= 2 && s.Failures == 0 && s.Inconclusives == 0 && s.Last.Outcome == "Passed"
 	})
+	w1, err := e.getWork(t, cluster, w.Name)
+	mustf(t, err, "reading work")
+	if i := slices.IndexFunc(w1.Status.Checks, func(s fleetv1alpha1.WorkCheckStatus) bool {
+		return s.Rollout == other.Rollout && s.Name == "broken"
+	}); i < 0 || w1.Status.Checks[i].Failures != 0 || w1.Status.Checks[i].Measurements == 0 {
+		t.Errorf("broken of Rollout %s, measured apart, not passing: %s", other.Rollout, describeAny(w1.Status.Checks))
+	}
 	missing := e.waitCheck(t, cluster, w.Name, "nosecret", time.Minute, "held", held)
 	if !strings.Contains(missing.Decisive.Message, "reading the credentials Secret flotilla-system/nosuch") || missing.Inconclusives != 3 {
 		t.Errorf("a missing Secret: %s", describeAny(missing))

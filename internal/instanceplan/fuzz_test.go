@@ -24,7 +24,7 @@ import (
 // reconcile of the same hub writes nothing. `go test` runs the seeds; `go
 // test -fuzz FuzzPlan ./internal/instanceplan` searches further.
 func FuzzPlan(f *testing.F) {
-	for seed := range uint64(128) {
+	for seed := range uint64(512) {
 		f.Add(seed)
 	}
 	f.Fuzz(func(t *testing.T, seed uint64) {
@@ -126,7 +126,8 @@ func randomWorld(seed uint64) *world {
 			}
 			phase := fleetv1alpha1.RolloutPhase(pick("Progressing", "Baking", "Progressing", "Baking", "Succeeded", "RollingBack", "RolledBack", "Aborted", "Failed", "Halted"))
 			name := fmt.Sprintf("ro-%d", i)
-			if own {
+			if own && r.IntN(4) > 0 {
+				// Else named like a Promise Rollout: its checks may collide.
 				name = fmt.Sprintf("iro-%d", i)
 			}
 			ro, err := newRollout(s, own, name, from, to, phase, r.IntN(3), waves...)
@@ -320,43 +321,68 @@ func checkInvariants(f instanceplan.Facts, in instanceplan.WorkInputs, rt instan
 }
 
 // checkChecks: a Work carries verification checks only while its cluster is
-// admitted to the target of the governing Rollout (the Promise's newest)
-// and its wave is at work; only the agent's checks of that wave, named
-// for that Rollout and wave, never another's (an instance Rollout's, an
-// older one's); exactly those WorkChecksFor gives.
+// admitted to the target of the Rollout they belong to — the governing one
+// (the Promise's newest) or the instance's own (its newest) — and that
+// Rollout's wave is at work; only the agent's checks of that wave, named
+// for that Rollout and wave, never another's (an older one's, another
+// subject's, nor an instance Rollout's named like the governing one); no
+// two with one key (rollout and name); exactly those WorkChecksFor gives.
 func checkChecks(f instanceplan.Facts, c string, d *fleetv1alpha1.Work) error {
-	g := f.Rollouts.Governing
+	g, own := f.Rollouts.Governing, f.Rollouts.Spec
 	var want []fleetv1alpha1.WorkCheck
-	if f.Checks != nil && g != nil {
-		want, _ = rollout.WorkChecksFor(g, f.Checks.Strategy, f.Checks.Promise, f.Checks.Skip, c, f.Checks.Labels(c))
+	if f.Checks != nil && g != nil && f.Checks.Strategy != nil {
+		want, _ = rollout.WorkChecksFor(g, *f.Checks.Strategy, f.Checks.Promise, f.Checks.Skip, c, f.Checks.Labels(c))
+	}
+	if f.Checks != nil && own != nil && f.Checks.InstanceStrategy != nil && !f.Subject.IsFleet() && (g == nil || g.Name != own.Name) {
+		mine, _ := rollout.WorkChecksFor(own, *f.Checks.InstanceStrategy, f.Checks.Promise, f.Checks.Skip, c, f.Checks.Labels(c))
+		want = append(want, mine...)
+	}
+	if len(want) == 0 {
+		want = nil
 	}
 	if !equality.Semantic.DeepEqual(d.Spec.Checks, want) {
 		return fmt.Errorf("the Work on %s carries checks %+v, WorkChecksFor gives %+v", c, d.Spec.Checks, want)
 	}
-	if len(d.Spec.Checks) == 0 {
-		return nil
-	}
-	switch rev, ok := rollout.Admitted(g, c); {
-	case g.Spec.Subject.Promise != f.Subject.Promise || g.Spec.Subject.Instance != nil:
-		return fmt.Errorf("the Work on %s carries checks of another subject's Rollout %s", c, g.Name)
-	case g.Status.Phase.IsTerminal() || g.Status.Phase == fleetv1alpha1.RolloutPhaseRollingBack:
-		return fmt.Errorf("the Work on %s carries checks of Rollout %s, %s", c, g.Name, g.Status.Phase)
-	case !ok || rev != g.Spec.TargetRevision || d.Spec.Revision != rev:
-		return fmt.Errorf("the Work on %s (at %s) carries checks, not admitted to %s's target %s", c, d.Spec.Revision, g.Name, g.Spec.TargetRevision)
-	}
-	wave := rollout.WaveOf(g, c)
-	i := slices.IndexFunc(g.Status.Waves, func(w fleetv1alpha1.WaveStatus) bool { return w.Name == wave })
-	if ws := g.Status.Waves[i]; ws.StartedAt == nil || (ws.Phase != fleetv1alpha1.WavePhaseProgressing && ws.Phase != fleetv1alpha1.WavePhaseBaking) {
-		return fmt.Errorf("the Work on %s carries checks of wave %s, %s", c, wave, ws.Phase)
-	}
-	resolved := rollout.ResolveChecks(f.Checks.Strategy, wave, f.Checks.Promise, f.Checks.Skip)
-	for _, ch := range d.Spec.Checks {
-		if ch.Rollout != g.Name || ch.Wave != wave {
-			return fmt.Errorf("the Work on %s carries check %s of %s/%s, not %s/%s", c, ch.Name, ch.Rollout, ch.Wave, g.Name, wave)
+	for i, ch := range d.Spec.Checks {
+		if slices.ContainsFunc(d.Spec.Checks[:i], func(x fleetv1alpha1.WorkCheck) bool { return x.Rollout == ch.Rollout && x.Name == ch.Name }) {
+			return fmt.Errorf("the Work on %s carries check %s of %s twice", c, ch.Name, ch.Rollout)
 		}
-		if rollout.OnHub(ch.Check) || !slices.ContainsFunc(resolved, func(x fleetv1alpha1.Check) bool { return x.Name == ch.Name }) {
-			return fmt.Errorf("the Work on %s carries check %s, not one of the wave's agent checks", c, ch.Name)
+		ro, strategy, rendered := g, f.Checks.Strategy, d.Spec.Revision
+		if g == nil || ch.Rollout != g.Name {
+			ro, strategy, rendered = own, f.Checks.InstanceStrategy, d.Spec.InstanceRevision
 		}
+		if ro == nil || ch.Rollout != ro.Name {
+			return fmt.Errorf("the Work on %s carries check %s of %s, a Rollout that governs none of its revisions", c, ch.Name, ch.Rollout)
+		}
+		if err := checkOf(f, ro, *strategy, c, rendered, ch); err != nil {
+			return fmt.Errorf("the Work on %s: %w", c, err)
+		}
+	}
+	return nil
+}
+
+// checkOf: check ch of Rollout ro, carried by a Work on cluster c that
+// renders revision rendered (of the kind ro moves), may be there.
+func checkOf(f instanceplan.Facts, ro *fleetv1alpha1.Rollout, strategy fleetv1alpha1.RolloutStrategySpec, c, rendered string, ch fleetv1alpha1.WorkCheck) error {
+	switch rev, ok := rollout.Admitted(ro, c); {
+	case ro.Spec.Subject.Promise != f.Subject.Promise || (ro.Spec.Subject.Instance == nil) != (ro.Namespace == fleetv1alpha1.PlatformNamespace):
+		return fmt.Errorf("carries checks of another subject's Rollout %s", ro.Name)
+	case ro.Status.Phase.IsTerminal() || ro.Status.Phase == fleetv1alpha1.RolloutPhaseRollingBack:
+		return fmt.Errorf("carries checks of Rollout %s, %s", ro.Name, ro.Status.Phase)
+	case !ok || rev != ro.Spec.TargetRevision || rendered != rev:
+		return fmt.Errorf("(at %s) carries checks, not admitted to %s's target %s", rendered, ro.Name, ro.Spec.TargetRevision)
+	}
+	wave := rollout.WaveOf(ro, c)
+	i := slices.IndexFunc(ro.Status.Waves, func(w fleetv1alpha1.WaveStatus) bool { return w.Name == wave })
+	if ws := ro.Status.Waves[i]; ws.StartedAt == nil || (ws.Phase != fleetv1alpha1.WavePhaseProgressing && ws.Phase != fleetv1alpha1.WavePhaseBaking) {
+		return fmt.Errorf("carries checks of wave %s, %s", wave, ws.Phase)
+	}
+	if ch.Wave != wave {
+		return fmt.Errorf("carries check %s of %s/%s, not %s/%s", ch.Name, ch.Rollout, ch.Wave, ro.Name, wave)
+	}
+	resolved := rollout.ResolveChecks(strategy, wave, f.Checks.Promise, f.Checks.Skip)
+	if rollout.OnHub(ch.Check) || !slices.ContainsFunc(resolved, func(x fleetv1alpha1.Check) bool { return x.Name == ch.Name }) {
+		return fmt.Errorf("carries check %s, not one of the wave's agent checks", ch.Name)
 	}
 	return nil
 }

@@ -1,6 +1,9 @@
 package instanceplan
 
 import (
+	"errors"
+	"fmt"
+
 	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
 	"github.com/flotilla-dev/flotilla/internal/placement"
 	"github.com/flotilla-dev/flotilla/internal/rollout"
@@ -23,16 +26,19 @@ type Facts struct {
 	// (InstanceRevisionName); empty for fleet resources.
 	InstanceRevision string
 	// Checks are what the Works' verification checks are made from; nil:
-	// none (no Rollout governs the Promise, or it is over).
+	// none (no Rollout of the subject is under way).
 	Checks *CheckFacts
 }
 
 // CheckFacts are what rollout.WorkChecksFor copies a cluster's checks
-// from, besides the governing Rollout (Rollouts.Governing).
+// from, besides the Rollouts: the Promise's governing one
+// (Rollouts.Governing) and the instance's own (Rollouts.Spec).
 type CheckFacts struct {
-	// Strategy is the governing Rollout's strategy, resolved as the
-	// Rollout controller resolves it (rollout.ResolveStrategy).
-	Strategy fleetv1alpha1.RolloutStrategySpec
+	// Strategy is the governing Rollout's strategy and InstanceStrategy the
+	// instance's own Rollout's, each resolved as the Rollout controller
+	// resolves it (rollout.ResolveStrategy); nil: no checks of that
+	// Rollout (none under way, or its strategy is missing).
+	Strategy, InstanceStrategy *fleetv1alpha1.RolloutStrategySpec
 	// Promise and Skip are the Promise's spec.checks and spec.skipChecks.
 	Promise []fleetv1alpha1.Check
 	Skip    []string
@@ -73,8 +79,9 @@ type Target struct {
 	// the Work's spec.rollout; nil: none.
 	Rollout *fleetv1alpha1.RolloutReference
 	// Checks are the verification checks the Work carries for its agent
-	// (rollout.WorkChecksFor over the governing Rollout): only while the
-	// cluster is admitted to that Rollout's target and its wave is at work.
+	// (rollout.WorkChecksFor over the governing Rollout, then over the
+	// instance's own): each only while the cluster is admitted to its
+	// Rollout's target and its wave is at work.
 	Checks []fleetv1alpha1.WorkCheck
 	// ChecksErr says which checks were left out, as their query cannot be
 	// rendered for the cluster; the controller reports it.
@@ -171,15 +178,34 @@ func instanceChange(works map[string]*fleetv1alpha1.Work, latest string) *Instan
 }
 
 // checks are the verification checks of cluster's Work: those the
-// governing Rollout's wave has the agent measure there, none without one
-// (or when every cluster is admitted at once, whatever Rollouts say).
+// governing Rollout's wave has the agent measure there, then those of the
+// instance's own Rollout's wave; none without a Rollout (or when every
+// cluster is admitted at once, whatever Rollouts say). The agent and the
+// Rollout controller tell the two apart by rollout name: an instance
+// Rollout named like the governing one (a person's, in the instance's
+// namespace) would share its checks' states, so its own are left out and
+// reported.
 func (f Facts) checks(cluster string) ([]fleetv1alpha1.WorkCheck, error) {
-	if f.Checks == nil || f.Rollouts.AdmitLatest || f.Rollouts.Governing == nil {
+	if f.Checks == nil || f.Rollouts.AdmitLatest {
 		return nil, nil
 	}
 	var labels map[string]string
 	if f.Checks.Labels != nil {
 		labels = f.Checks.Labels(cluster)
 	}
-	return rollout.WorkChecksFor(f.Rollouts.Governing, f.Checks.Strategy, f.Checks.Promise, f.Checks.Skip, cluster, labels)
+	var out []fleetv1alpha1.WorkCheck
+	var errs []error
+	g := f.Rollouts.Governing
+	if g != nil && f.Checks.Strategy != nil {
+		cs, err := rollout.WorkChecksFor(g, *f.Checks.Strategy, f.Checks.Promise, f.Checks.Skip, cluster, labels)
+		out, errs = cs, append(errs, err)
+	}
+	if ro := f.Rollouts.Spec; ro != nil && f.Checks.InstanceStrategy != nil && !f.Subject.IsFleet() {
+		cs, err := rollout.WorkChecksFor(ro, *f.Checks.InstanceStrategy, f.Checks.Promise, f.Checks.Skip, cluster, labels)
+		if len(cs) > 0 && g != nil && g.Name == ro.Name {
+			cs, err = nil, fmt.Errorf("the checks of Rollout %s/%s: it is named like the Promise's Rollout %s", ro.Namespace, ro.Name, g.Name)
+		}
+		out, errs = append(out, cs...), append(errs, err)
+	}
+	return out, errors.Join(errs...)
 }

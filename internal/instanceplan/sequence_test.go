@@ -49,7 +49,7 @@ var update = flag.Bool("update", false, "rewrite the golden files in testdata")
 //	skipchecks NAME…           the Promise's skipChecks
 //	rerun|skip ROLLOUT WAVE CHECK
 //	                           a person re-runs (the run counts up) or skips a
-//	                           check of a Promise Rollout's wave
+//	                           check of a Rollout's wave (the Promise's first)
 //	render C ok|failed|empty   what rendering C gives from now on
 //	apply [C…]                 the agent applies the subject's Works (all, or on C…)
 //	wait D                     time passes
@@ -240,11 +240,16 @@ func play(script string) (string, error) {
 			if len(f) != 4 {
 				return fail("%s ROLLOUT WAVE CHECK", f[0])
 			}
-			i := slices.IndexFunc(w.promiseRO, func(r fleetv1alpha1.Rollout) bool { return r.Name == f[1] })
+			list := w.promiseRO
+			i := slices.IndexFunc(list, func(r fleetv1alpha1.Rollout) bool { return r.Name == f[1] })
 			if i < 0 {
-				return fail("no promise rollout %s", f[1])
+				list = w.instRO
+				i = slices.IndexFunc(list, func(r fleetv1alpha1.Rollout) bool { return r.Name == f[1] })
 			}
-			ro := &w.promiseRO[i]
+			if i < 0 {
+				return fail("no rollout %s", f[1])
+			}
+			ro := &list[i]
 			j := slices.IndexFunc(ro.Status.Waves, func(x fleetv1alpha1.WaveStatus) bool { return x.Name == f[2] })
 			if j < 0 {
 				return fail("no wave %s", f[2])

@@ -35,8 +35,9 @@ type world struct {
 	outcome map[string]instanceplan.Outcome
 	now     time.Time
 	status  fleetv1alpha1.InstanceStatus
-	// strategy is the governing Rollout's resolved strategy; promiseChecks
-	// and skip the Promise's checks and skipChecks.
+	// strategy is the resolved strategy of the governing Rollout and of the
+	// instance's own; promiseChecks and skip the Promise's checks and
+	// skipChecks.
 	strategy      fleetv1alpha1.RolloutStrategySpec
 	promiseChecks []fleetv1alpha1.Check
 	skip          []string
@@ -54,7 +55,7 @@ func (w *world) facts() instanceplan.Facts {
 		Works:            w.works,
 		Rollouts:         instanceplan.NewRollouts(w.promiseRO, w.instRO, false),
 		InstanceRevision: w.instRev,
-		Checks: &instanceplan.CheckFacts{Strategy: w.strategy, Promise: w.promiseChecks, Skip: w.skip,
+		Checks: &instanceplan.CheckFacts{Strategy: &w.strategy, InstanceStrategy: &w.strategy, Promise: w.promiseChecks, Skip: w.skip,
 			Labels: func(cluster string) map[string]string {
 				for _, c := range w.clusters {
 					if c.Name == cluster {

@@ -132,12 +132,22 @@ type Begun struct {
 	Cleanup []JobRef
 }
 
+// Key names a check on a Work: two Rollouts (a Promise's and an
+// instance's own) may each list a check of one name, measured apart.
+type Key struct{ Rollout, Name string }
+
+// KeyOf is c's key.
+func KeyOf(c fleetv1alpha1.WorkCheck) Key { return Key{c.Rollout, c.Name} }
+
+// StateKey is the key of the check s reports on.
+func StateKey(s fleetv1alpha1.WorkCheckStatus) Key { return Key{s.Rollout, s.Name} }
+
 // Begin decides which checks start, which are due, and which Jobs go.
 func Begin(l Look) Begun {
 	var b Begun
-	old := map[string]fleetv1alpha1.WorkCheckStatus{}
+	old := map[Key]fleetv1alpha1.WorkCheckStatus{}
 	for _, s := range l.States {
-		old[s.Name] = s
+		old[StateKey(s)] = s
 	}
 	needed := map[string]bool{}
 	for _, c := range l.Checks {
@@ -145,7 +155,7 @@ func Begin(l Look) Begun {
 		if !ok {
 			continue // measured by the hub
 		}
-		s, known := old[c.Name]
+		s, known := old[KeyOf(c)]
 		if known && (s.Run != c.Run || s.Revision != l.Revision) {
 			known = false // a person's re-run, or a new revision: a fresh state
 		}
@@ -154,7 +164,7 @@ func Begin(l Look) Begun {
 			if !started {
 				continue
 			}
-			s = fleetv1alpha1.WorkCheckStatus{Name: c.Name, Run: c.Run, Revision: l.Revision, CheckState: toAPI(verify.Start(since))}
+			s = fleetv1alpha1.WorkCheckStatus{Rollout: c.Rollout, Name: c.Name, Run: c.Run, Revision: l.Revision, CheckState: toAPI(verify.Start(since))}
 		}
 		b.States = append(b.States, s)
 		p := PolicyOf(c)
@@ -291,10 +301,11 @@ func refusal(c fleetv1alpha1.WorkCheck, kind verify.Kind, l Look) string {
 // JobName is the deterministic name of the Job of a check's measurement
 // number n (its count of measurements so far) on a revision: a restarted
 // agent finds the Job it created, and a new run, revision, template or
-// measurement gets a new Job, never an earlier one's result.
+// measurement, or another Rollout's check of the same name, gets a new
+// Job, never an earlier (or the other) one's result.
 func JobName(work string, c fleetv1alpha1.WorkCheck, revision string, n int32) string {
 	spec, _ := json.Marshal(c.Check) // of plain fields: never fails
-	sum := sha256.Sum256([]byte(strings.Join([]string{work, c.Name, strconv.Itoa(int(c.Run)), revision,
+	sum := sha256.Sum256([]byte(strings.Join([]string{work, c.Rollout, c.Name, strconv.Itoa(int(c.Run)), revision,
 		strconv.Itoa(int(n)), string(spec)}, "\x00")))
 	name := c.Name
 	if len(name) > 30 {
@@ -305,7 +316,8 @@ func JobName(work string, c fleetv1alpha1.WorkCheck, revision string, n int32) s
 
 // Result is what the executor found for a task.
 type Result struct {
-	Name string
+	// Rollout and Name are the check's (Key).
+	Rollout, Name string
 	// Measurement is the measurement taken; nil while a Job runs.
 	Measurement *verify.Measurement
 	// Permanent: the measurement says the check cannot be measured here
@@ -315,6 +327,9 @@ type Result struct {
 	// PollAfter is when to look at a running Job again.
 	PollAfter time.Duration
 }
+
+// Result is t's result, still empty.
+func (t Task) Result() Result { return Result{Rollout: t.Check.Rollout, Name: t.Check.Name} }
 
 // Ended is what a look at the checks does last.
 type Ended struct {
@@ -331,20 +346,20 @@ type Ended struct {
 // End folds the results of the tasks into the states and says when to look
 // again.
 func End(l Look, b Begun, results []Result) Ended {
-	byName := map[string]Result{}
+	byKey := map[Key]Result{}
 	for _, r := range results {
-		byName[r.Name] = r
+		byKey[Key{r.Rollout, r.Name}] = r
 	}
-	policies := map[string]verify.Policy{}
-	kinds := map[string]verify.Kind{}
+	policies := map[Key]verify.Policy{}
+	kinds := map[Key]verify.Kind{}
 	for _, c := range l.Checks {
-		policies[c.Name] = PolicyOf(c)
-		kinds[c.Name], _ = KindOf(c)
+		policies[KeyOf(c)] = PolicyOf(c)
+		kinds[KeyOf(c)], _ = KindOf(c)
 	}
 	e := Ended{States: make([]fleetv1alpha1.WorkCheckStatus, 0, len(b.States))}
 	for _, s := range b.States {
-		p := policies[s.Name]
-		r, measured := byName[s.Name]
+		p := policies[StateKey(s)]
+		r, measured := byKey[StateKey(s)]
 		if measured && r.Measurement != nil {
 			m := clipMeasurement(*r.Measurement)
 			vs := toVerify(s.CheckState)
@@ -356,7 +371,7 @@ func End(l Look, b Begun, results []Result) Ended {
 			s.CheckState = toAPI(vs)
 		}
 		e.States = append(e.States, s)
-		next := nextDue(p, kinds[s.Name], s.CheckState)
+		next := nextDue(p, kinds[StateKey(s)], s.CheckState)
 		if measured && r.Measurement == nil && r.PollAfter > 0 {
 			next = l.Now.Add(r.PollAfter)
 		}
@@ -395,8 +410,10 @@ func hold(p verify.Policy, s verify.State, m verify.Measurement) verify.State {
 
 // Refuse is the measurement of a refused task.
 func Refuse(t Task, now time.Time) Result {
-	return Result{Name: t.Check.Name, Permanent: true, Measurement: &verify.Measurement{
-		At: now, Outcome: verify.Inconclusive, Message: t.Refused + " (a person must change the check)"}}
+	r := t.Result()
+	r.Permanent, r.Measurement = true, &verify.Measurement{
+		At: now, Outcome: verify.Inconclusive, Message: t.Refused + " (a person must change the check)"}
+	return r
 }
 
 // JobObservation is what the agent saw of a Job check's Job.

@@ -99,7 +99,7 @@ func TestBeginStarts(t *testing.T) {
 // measured is the state of a check measured once, at t0.
 func measured(c fleetv1alpha1.WorkCheck, revision string, outcome verify.Outcome) fleetv1alpha1.WorkCheckStatus {
 	s := verify.Record(PolicyOf(c), verify.Start(t0), verify.Measurement{At: t0, Outcome: outcome, Value: "v"})
-	return fleetv1alpha1.WorkCheckStatus{Name: c.Name, Run: c.Run, Revision: revision, CheckState: toAPI(s)}
+	return fleetv1alpha1.WorkCheckStatus{Rollout: c.Rollout, Name: c.Name, Run: c.Run, Revision: revision, CheckState: toAPI(s)}
 }
 
 // What is due, what restarts, what is dropped.
@@ -226,6 +226,7 @@ func TestJobName(t *testing.T) {
 	for what, name := range map[string]string{
 		"next measurement": JobName("shop", c, "rev-1", 4), "re-run": JobName("shop", rerun, "rev-1", 3),
 		"revision": JobName("shop", c, "rev-2", 3), "template": JobName("shop", other, "rev-1", 3), "work": JobName("shop-2", c, "rev-1", 3),
+		"rollout": JobName("shop", instanceRollouts(c), "rev-1", 3),
 	} {
 		if name == base {
 			t.Errorf("a new %s reuses the Job name", what)
@@ -269,9 +270,9 @@ func TestEnd(t *testing.T) {
 	l := look(6*time.Second+400*time.Millisecond, web, api, smoke)
 	b := Begin(l)
 	e := End(l, b, []Result{
-		{Name: "web", Measurement: &verify.Measurement{At: l.Now, Outcome: verify.Passed, Value: "HTTP 200 in 3ms"}},
-		{Name: "api", Measurement: &verify.Measurement{At: l.Now, Outcome: verify.Failed, Value: strings.Repeat("x", 300)}},
-		{Name: "smoke", PollAfter: time.Second}, // its Job runs
+		{Rollout: "web", Name: "web", Measurement: &verify.Measurement{At: l.Now, Outcome: verify.Passed, Value: "HTTP 200 in 3ms"}},
+		{Rollout: "web", Name: "api", Measurement: &verify.Measurement{At: l.Now, Outcome: verify.Failed, Value: strings.Repeat("x", 300)}},
+		{Rollout: "web", Name: "smoke", PollAfter: time.Second}, // its Job runs
 	})
 	if !e.Changed || len(e.States) != 3 {
 		t.Fatalf("%+v", e)
@@ -297,7 +298,7 @@ func TestEnd(t *testing.T) {
 	if _, due := names(b2); strings.Join(due, " ") != "smoke" {
 		t.Errorf("due %v, want only the Job, which runs", due)
 	}
-	e2 := End(l2, b2, []Result{{Name: "smoke", PollAfter: 2 * time.Second}})
+	e2 := End(l2, b2, []Result{{Rollout: "web", Name: "smoke", PollAfter: 2 * time.Second}})
 	if e2.Changed {
 		t.Error("a look that measured nothing changed the states")
 	}
@@ -348,7 +349,7 @@ func TestSequence(t *testing.T) {
 		b := Begin(l)
 		var results []Result
 		for _, task := range b.Tasks {
-			results = append(results, Result{Name: task.Check.Name, Measurement: &verify.Measurement{At: l.Now, Outcome: outcomes[measuredN]}})
+			results = append(results, Result{Rollout: task.Check.Rollout, Name: task.Check.Name, Measurement: &verify.Measurement{At: l.Now, Outcome: outcomes[measuredN]}})
 			measuredN++
 		}
 		e := End(l, b, results)
@@ -365,5 +366,42 @@ func TestSequence(t *testing.T) {
 	}
 	if !s.Decisive.Time.Time.Equal(t0.Add(45 * time.Second)) {
 		t.Errorf("decisive at t0+%s, want the fifth measurement at t0+45s", s.Decisive.Time.Sub(t0))
+	}
+}
+
+// instanceRollouts is c as an instance's own Rollout lists it.
+func instanceRollouts(c fleetv1alpha1.WorkCheck) fleetv1alpha1.WorkCheck {
+	c.Rollout = "webapp-shop-4"
+	return c
+}
+
+// Two Rollouts (the Promise's and the instance's own) may list a check of
+// one name on a Work: each has its own state, and a measurement of one is
+// never recorded in the other; a report from before the key (no rollout)
+// is no state of either.
+func TestChecksOfTwoRolloutsAreMeasuredApart(t *testing.T) {
+	promise := check("smoke", fleetv1alpha1.CheckDuringBake, httpC())
+	inst := instanceRollouts(promise)
+	inst.Wave = "all"
+	failed := measured(promise, "rev-1", verify.Failed)
+	legacy := measured(inst, "rev-1", verify.Failed)
+	legacy.Rollout = ""
+	l := look(time.Hour, promise, inst)
+	l.States = []fleetv1alpha1.WorkCheckStatus{failed, legacy}
+	b := Begin(l)
+	if len(b.States) != 2 || StateKey(b.States[0]) != KeyOf(promise) || StateKey(b.States[1]) != KeyOf(inst) {
+		t.Fatalf("states %+v", b.States)
+	}
+	if b.States[0].Failures != 1 || b.States[1].Measurements != 0 {
+		t.Errorf("the Promise Rollout's failed state is kept and the instance's starts afresh: %+v", b.States)
+	}
+	if len(b.Tasks) != 1 || KeyOf(b.Tasks[0].Check) != KeyOf(inst) {
+		t.Fatalf("due: %+v, want only the instance Rollout's (the other failed)", b.Tasks)
+	}
+	r := b.Tasks[0].Result()
+	r.Measurement = &verify.Measurement{At: l.Now, Outcome: verify.Passed, Value: "HTTP 200"}
+	e := End(l, b, []Result{r})
+	if e.States[0].Failures != 1 || e.States[0].Measurements != 1 || e.States[1].Measurements != 1 || e.States[1].Failures != 0 {
+		t.Errorf("after measuring the instance Rollout's check: %+v", e.States)
 	}
 }

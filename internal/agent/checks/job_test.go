@@ -35,6 +35,7 @@ func (r *jobRunner) run(t *testing.T, l Look, from, to time.Duration) {
 		}
 		var results []Result
 		for _, task := range b.Tasks {
+			result := task.Result()
 			if task.Job == nil {
 				t.Fatalf("a Job check without a Job: %+v", task)
 			}
@@ -45,14 +46,14 @@ func (r *jobRunner) run(t *testing.T, l Look, from, to time.Duration) {
 				r.created[name] = l.Now
 				r.order = append(r.order, name)
 				r.jobs = append(r.jobs, *task.Job)
-				results = append(results, Result{Name: task.Check.Name, PollAfter: MinJobPoll})
+				result.PollAfter = MinJobPoll
 			case l.Now.Sub(at) < jobRuns:
-				results = append(results, Result{Name: task.Check.Name, PollAfter: MinJobPoll})
+				result.PollAfter = MinJobPoll
 			default:
 				r.jobs = slices.DeleteFunc(r.jobs, func(x JobRef) bool { return x.Name == name })
-				results = append(results, Result{Name: task.Check.Name,
-					Measurement: &verify.Measurement{At: l.Now, Outcome: r.outcome(len(r.order))}})
+				result.Measurement = &verify.Measurement{At: l.Now, Outcome: r.outcome(len(r.order))}
 			}
+			results = append(results, result)
 		}
 		e := End(l, b, results)
 		if e.Changed {

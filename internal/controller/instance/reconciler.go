@@ -321,18 +321,44 @@ func (r *Reconciler) workInputs(ctx context.Context, key Key, p *fleetv1alpha1.P
 }
 
 // checkFacts reads what the Works' verification checks are copied from
-// (instanceplan.CheckFacts): the strategy of the Rollout governing the
-// Promise, resolved as the Rollout controller resolves it
-// (rollout.ResolveStrategy), the Promise's checks and the clusters'
-// labels. None while no Rollout is under way. A strategy the Rollout names
-// that does not exist blocks the Rollout (its controller says so): no
-// checks.
+// (instanceplan.CheckFacts): the strategies of the Rollout governing the
+// Promise and of the instance's own (fleet resources have none), each
+// resolved as the Rollout controller resolves it (rollout.ResolveStrategy),
+// the Promise's checks and the clusters' labels. None while no Rollout is
+// under way. A strategy a Rollout names that does not exist blocks that
+// Rollout (its controller says so): no checks of it.
 func (r *Reconciler) checkFacts(ctx context.Context, p *fleetv1alpha1.Promise, rts instanceplan.Rollouts, view *fleetView) (*instanceplan.CheckFacts, error) {
-	g := rts.Governing
-	if g == nil || rts.AdmitLatest || g.Status.Phase.IsTerminal() {
+	if rts.AdmitLatest {
 		return nil, nil
 	}
-	strategy, err := rollout.ResolveStrategy(g, p, controller.StrategyLookup(ctx, r.Client))
+	cf := &instanceplan.CheckFacts{
+		Promise: p.Spec.Checks,
+		Skip:    p.Spec.SkipChecks,
+		Labels: func(cluster string) map[string]string {
+			facts, _ := view.Cluster(cluster)
+			return facts.Labels
+		},
+	}
+	var err error
+	if cf.Strategy, err = r.underWay(ctx, rts.Governing, p); err != nil {
+		return nil, err
+	}
+	if cf.InstanceStrategy, err = r.underWay(ctx, rts.Spec, p); err != nil {
+		return nil, err
+	}
+	if cf.Strategy == nil && cf.InstanceStrategy == nil {
+		return nil, nil
+	}
+	return cf, nil
+}
+
+// underWay is the strategy of Rollout ro of Promise p while ro is under
+// way; nil when it is not, or when the strategy it names is missing.
+func (r *Reconciler) underWay(ctx context.Context, ro *fleetv1alpha1.Rollout, p *fleetv1alpha1.Promise) (*fleetv1alpha1.RolloutStrategySpec, error) {
+	if ro == nil || ro.Status.Phase.IsTerminal() {
+		return nil, nil
+	}
+	strategy, err := rollout.ResolveStrategy(ro, p, controller.StrategyLookup(ctx, r.Client))
 	var nf *rollout.StrategyNotFoundError
 	if errors.As(err, &nf) {
 		return nil, nil
@@ -340,15 +366,7 @@ func (r *Reconciler) checkFacts(ctx context.Context, p *fleetv1alpha1.Promise, r
 	if err != nil {
 		return nil, err
 	}
-	return &instanceplan.CheckFacts{
-		Strategy: strategy,
-		Promise:  p.Spec.Checks,
-		Skip:     p.Spec.SkipChecks,
-		Labels: func(cluster string) map[string]string {
-			facts, _ := view.Cluster(cluster)
-			return facts.Labels
-		},
-	}, nil
+	return &strategy, nil
 }
 
 // reportCheckErrors makes the verification checks that plan left out of

@@ -276,7 +276,8 @@ func watchRollouts(informers cache.Cache, m *mapper) source.TypedSource[Key] {
 // the waves at work must carry the same checks, or a check added there
 // would stay Pending and hold the bake. Only the Promises whose Rollout
 // under way resolves to the strategy are planned again, and only their
-// Works on clusters of waves at work.
+// Works on clusters of waves at work; and the instances whose own Rollout
+// under way does.
 func watchStrategies(informers cache.Cache, m *mapper) source.TypedSource[Key] {
 	return source.TypedKind(informers, &fleetv1alpha1.RolloutStrategy{},
 		onEvent(func(ctx context.Context, s *fleetv1alpha1.RolloutStrategy, q queue) { m.addStrategy(ctx, s.Name, q) }, false),
@@ -396,12 +397,13 @@ func (m *mapper) addDriftException(ctx context.Context, e *fleetv1alpha1.DriftEx
 // may change (rollout.ChecksMoved), ended says it ended (or its rollback
 // revision changed, or it is gone), phase that its phase changed. For an
 // instance's own changes, that instance, when any of them holds (its phase
-// is in the instance's status). For a Promise's, addMoving, only when
-// something that RevisionFor or WorkChecksFor reads changed (admissions,
-// waves at work, check runs, the end).
+// is in the instance's status, its checks on the instance's Works). For a
+// Promise's, addMoving, only when something that RevisionFor or
+// WorkChecksFor reads changed (admissions, waves at work, check runs, the
+// end).
 func (m *mapper) addRollout(ctx context.Context, ro *fleetv1alpha1.Rollout, admitted, checks []string, ended, phase bool, q queue) {
 	if i := ro.Spec.Subject.Instance; i != nil {
-		if ended || phase || len(admitted) > 0 {
+		if ended || phase || len(admitted) > 0 || len(checks) > 0 {
 			q.Add(instanceKey(ro.Spec.Subject.Promise, ro.Namespace, i.Name))
 		}
 		return
@@ -472,9 +474,16 @@ func (m *mapper) addMoving(ctx context.Context, promiseName string, admitted, ch
 }
 
 // addChecks enqueues the subjects of promise with a Work on a cluster of a
-// wave at work of the Rollout governing it: those whose verification
-// checks change when the Promise's checks or its strategy do.
+// wave at work of the Rollout governing it, and the instances whose own
+// Rollout is under way: those whose verification checks change when the
+// Promise's checks or its strategy do.
 func (m *mapper) addChecks(ctx context.Context, promiseName string, q queue) {
+	m.addInstanceRollouts(ctx, func(ro *fleetv1alpha1.Rollout) bool { return ro.Spec.Subject.Promise == promiseName }, q)
+	m.addPromiseChecks(ctx, promiseName, q)
+}
+
+// addPromiseChecks is addChecks for the Rollout governing the Promise.
+func (m *mapper) addPromiseChecks(ctx context.Context, promiseName string, q queue) {
 	rt, err := promiseRollouts(ctx, m.r.Client, promiseName, m.r.AdmitLatest)
 	if err != nil {
 		ctrl.LoggerFrom(ctx).Error(err, "listing rollouts", "promise", promiseName)
@@ -490,13 +499,22 @@ func (m *mapper) addChecks(ctx context.Context, promiseName string, q queue) {
 }
 
 // addStrategy enqueues, for every Promise whose Rollout under way follows
-// RolloutStrategy name (rollout.StrategyName), what addChecks does.
+// RolloutStrategy name (rollout.StrategyName), what addChecks does for it,
+// and every instance whose own Rollout under way follows it.
 func (m *mapper) addStrategy(ctx context.Context, name string, q queue) {
 	list := &fleetv1alpha1.PromiseList{}
 	if err := m.r.Client.List(ctx, list, client.UnsafeDisableDeepCopy); err != nil {
 		ctrl.LoggerFrom(ctx).Error(err, "listing promises")
 		return
 	}
+	promises := make(map[string]*fleetv1alpha1.Promise, len(list.Items))
+	for i := range list.Items {
+		promises[list.Items[i].Name] = &list.Items[i]
+	}
+	m.addInstanceRollouts(ctx, func(ro *fleetv1alpha1.Rollout) bool {
+		p := promises[ro.Spec.Subject.Promise]
+		return p != nil && rollout.StrategyName(ro, p) == name
+	}, q)
 	for i := range list.Items {
 		p := &list.Items[i]
 		rt, err := promiseRollouts(ctx, m.r.Client, p.Name, m.r.AdmitLatest)
@@ -505,7 +523,25 @@ func (m *mapper) addStrategy(ctx context.Context, name string, q queue) {
 			continue
 		}
 		if g := rt.Governing; g != nil && !g.Status.Phase.IsTerminal() && rollout.StrategyName(g, p) == name {
-			m.addChecks(ctx, p.Name, q)
+			m.addPromiseChecks(ctx, p.Name, q)
+		}
+	}
+}
+
+// addInstanceRollouts enqueues the instance of every Rollout of an
+// instance's own change that is under way and that match selects. It lists
+// every Rollout in the cache: it serves rare events (a strategy or a
+// Promise's checks edited).
+func (m *mapper) addInstanceRollouts(ctx context.Context, match func(*fleetv1alpha1.Rollout) bool, q queue) {
+	list := &fleetv1alpha1.RolloutList{}
+	if err := m.r.Client.List(ctx, list, client.UnsafeDisableDeepCopy); err != nil {
+		ctrl.LoggerFrom(ctx).Error(err, "listing rollouts")
+		return
+	}
+	for i := range list.Items {
+		ro := &list.Items[i]
+		if inst := ro.Spec.Subject.Instance; inst != nil && !ro.Status.Phase.IsTerminal() && match(ro) {
+			q.Add(instanceKey(ro.Spec.Subject.Promise, ro.Namespace, inst.Name))
 		}
 	}
 }

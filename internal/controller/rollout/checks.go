@@ -159,18 +159,20 @@ func (r *Reconciler) credentials(ctx context.Context, ref *fleetv1alpha1.SecretR
 	return creds, nil
 }
 
-// agentChecks are the agents' reports of a cluster's checks on the target:
-// per check, the worst of the moved Works' states measured on the revision
-// they render (a Work the agent measured on another revision says nothing
-// about the target).
-func agentChecks(works []*fleetv1alpha1.Work, target string, revisionOf func(*fleetv1alpha1.Work) (rendered, applied string)) []rollout.AgentCheck {
+// agentChecks are the agents' reports of a cluster's checks of Rollout ro
+// on the target: per check, the worst of the moved Works' states measured
+// on the revision they render (a Work the agent measured on another
+// revision says nothing about the target). Only ro's own: a Work may carry
+// a check of the same name for another Rollout (the Promise's and the
+// instance's own), measured apart.
+func agentChecks(works []*fleetv1alpha1.Work, ro, target string, revisionOf func(*fleetv1alpha1.Work) (rendered, applied string)) []rollout.AgentCheck {
 	byName := map[string]rollout.AgentCheck{}
 	for _, w := range works {
 		if rendered, _ := revisionOf(w); rendered != target {
 			continue
 		}
 		for _, cs := range w.Status.Checks {
-			if cs.Revision != "" && cs.Revision != w.Spec.Revision {
+			if cs.Rollout != ro || (cs.Revision != "" && cs.Revision != w.Spec.Revision) {
 				continue
 			}
 			ac := rollout.AgentCheck{Name: cs.Name, Run: cs.Run, State: fromWorkState(cs.CheckState)}

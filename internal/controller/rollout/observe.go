@@ -32,10 +32,12 @@ import (
 //   - AdmittedAt and HealthSince are the latest of the moved Works'.
 //   - Adopted is true when every instance on the cluster adopted the target
 //     (adopted reports an instance Work's adoption; fleet Works do not adopt).
+//   - Checks are the agents' reports of the checks of Rollout ro
+//     (agentChecks).
 //
 // revisionOf reads the revision a Work renders and last applied, of the kind
 // the Rollout moves (PromiseRevision or instance revision).
-func observeCluster(c *fleetv1alpha1.Cluster, works []*fleetv1alpha1.Work, target string, startedAt time.Time,
+func observeCluster(c *fleetv1alpha1.Cluster, works []*fleetv1alpha1.Work, ro, target string, startedAt time.Time,
 	revisionOf func(*fleetv1alpha1.Work) (rendered, applied string), adopted func(*fleetv1alpha1.Work) bool) rollout.ClusterObservation {
 	sort.Slice(works, func(i, j int) bool { return works[i].Name < works[j].Name })
 	o := rollout.ClusterObservation{
@@ -105,7 +107,7 @@ func observeCluster(c *fleetv1alpha1.Cluster, works []*fleetv1alpha1.Work, targe
 	if appliedAgree {
 		o.AppliedRevision = applied
 	}
-	o.Checks = agentChecks(moved, target, revisionOf)
+	o.Checks = agentChecks(moved, ro, target, revisionOf)
 	if o.AdmittedAt.IsZero() {
 		for _, w := range moved {
 			if t := admittedAt(w); t.After(o.AdmittedAt) {

@@ -160,7 +160,7 @@ func TestObserveCluster(t *testing.T) {
 				return w.Spec.Subject.Instance != nil && tc.adopted[w.Spec.Subject.Instance.Name]
 			}
 			promiseRevision := func(w *fleetv1alpha1.Work) (string, string) { return w.Spec.Revision, w.Status.AppliedRevision }
-			got := observeCluster(tc.cluster, tc.works, "r2", tc.started, promiseRevision, adopted)
+			got := observeCluster(tc.cluster, tc.works, "web-2", "r2", tc.started, promiseRevision, adopted)
 			tc.want.Name, tc.want.Labels = "c1", tc.cluster.Labels
 			if got.Name != tc.want.Name || got.Revision != tc.want.Revision || got.AppliedRevision != tc.want.AppliedRevision ||
 				got.Health != tc.want.Health || got.Online != tc.want.Online || got.Adopted != tc.want.Adopted ||
