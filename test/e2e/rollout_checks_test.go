@@ -1,21 +1,15 @@
 package e2e
 
 import (
-	"context"
-	"fmt"
 	"net"
-	"net/http/httptest"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
-	"github.com/flotilla-dev/flotilla/internal/measure"
 	"github.com/flotilla-dev/flotilla/internal/testenv"
 )
 
@@ -23,10 +17,11 @@ import (
 // loopback scrapes a small server whose error ratio per member the story
 // sets, and the hub's error-rate check reads it.
 
-// errorRatios is the server the stories' Prometheus scrapes.
+// errorRatios is the server of the members' error ratios and the
+// Prometheus that scrapes it.
 type errorRatios struct {
-	gauge *prometheus.GaugeVec
-	prom  *testenv.Prometheus
+	app  *testenv.MetricExporter
+	prom *testenv.Prometheus
 }
 
 // checkedRollout carries the check stories' Promise from one to the next.
@@ -44,40 +39,20 @@ type checkedRollout struct {
 func startErrorRatios(t *testing.T) *errorRatios {
 	t.Helper()
 	bin := testenv.NeedDebianPackage(t, "prometheus", testenv.PrometheusBinary)
-	reg := prometheus.NewRegistry()
-	r := &errorRatios{gauge: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "web_error_ratio", Help: "Share of requests answered 5xx."}, []string{"cluster"})}
-	reg.MustRegister(r.gauge)
+	r := &errorRatios{app: testenv.StartMetricExporter(t)}
 	for _, m := range allMembers {
-		r.gauge.WithLabelValues(m).Set(0.01)
+		r.app.Set(m, 0.01)
 	}
-	srv := httptest.NewServer(promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-	t.Cleanup(srv.Close)
-	r.prom = testenv.StartPrometheus(t, bin, strings.TrimPrefix(srv.URL, "http://"))
-	for _, m := range allMembers {
-		r.thenPrometheusSees(t, m, 0.01)
-	}
+	r.prom = testenv.StartPrometheus(t, bin, r.app.Target())
+	r.app.WaitScraped(t)
 	return r
 }
 
 // set sets a member's error ratio and waits until Prometheus has it.
 func (r *errorRatios) set(t *testing.T, member string, ratio float64) {
 	t.Helper()
-	r.gauge.WithLabelValues(member).Set(ratio)
-	r.thenPrometheusSees(t, member, ratio)
-}
-
-func (r *errorRatios) thenPrometheusSees(t *testing.T, member string, ratio float64) {
-	t.Helper()
-	client := &measure.Prometheus{URL: r.prom.URL}
-	var last string
-	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
-		res, err := client.Query(context.Background(), `web_error_ratio{cluster="`+member+`"}`, time.Time{})
-		if err == nil && len(res.Samples) == 1 && res.Samples[0].Value == ratio {
-			return
-		}
-		last = fmt.Sprint(res, err)
-	}
-	t.Fatalf("prometheus does not see %s's error ratio %v: %s", member, ratio, last)
+	r.app.Set(member, ratio)
+	r.app.WaitScraped(t)
 }
 
 // errorRateCheck is the hub's per-cluster check of the error ratio.
@@ -85,7 +60,7 @@ func errorRateCheck(address string, inconclusiveLimit int32) fleetv1alpha1.Check
 	return fleetv1alpha1.Check{
 		Name: "error-rate",
 		Metric: &fleetv1alpha1.MetricCheck{Placement: fleetv1alpha1.CheckOnHub, Address: address,
-			Query: `web_error_ratio{cluster="{{ .Cluster }}"}`},
+			Query: `app_error_ratio{cluster="{{ .Cluster }}"}`},
 		Condition:         "result[0] < 0.05",
 		Interval:          &metav1.Duration{Duration: time.Second},
 		InconclusiveLimit: inconclusiveLimit,
