@@ -80,9 +80,7 @@ func TestHubReplicas(t *testing.T) {
 	})
 	reference, failover := webPromise("web-ha-reference"), webPromise("web-ha-failover")
 	for _, w := range []web{reference, failover} {
-		f.givenWebPromise(w, "replicas")
-		f.givenTeam("team-" + w.promise)
-		f.givenWebInstance(w, "team-"+w.promise, "shop", webV1)
+		f.givenWebSite(w, "replicas", "team-"+w.promise)
 	}
 
 	// The reference run, on the same replicas, uninterrupted.

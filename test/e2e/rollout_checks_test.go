@@ -79,9 +79,7 @@ func (c *checkedRollout) failingStory(t *testing.T, f *rolloutFleet) {
 		s.Waves[0].BakeTime = &metav1.Duration{Duration: 5 * time.Second}
 		s.Checks = []fleetv1alpha1.Check{errorRateCheck(c.ratios.prom.URL, 2)}
 	}))
-	c.goodRev = f.givenWebPromise(c.w, "checked")
-	f.givenTeam(c.ns)
-	f.givenWebInstance(c.w, c.ns, "shop", webV1)
+	c.goodRev = f.givenWebSite(c.w, "checked", c.ns)
 
 	// The new release doubles member-1's errors while its Pods stay Ready.
 	c.ratios.set(t, "member-1", 0.3)
@@ -142,9 +140,7 @@ func blindCheckStory(t *testing.T, f *rolloutFleet) {
 		s.Waves[0].BakeTime = &metav1.Duration{Duration: 2 * time.Second}
 		s.Waves[0].Checks = []fleetv1alpha1.Check{errorRateCheck("http://"+down, 1)}
 	}))
-	f.givenWebPromise(w, "blind")
-	f.givenTeam(ns)
-	f.givenWebInstance(w, ns, "shop", webV1)
+	f.givenWebSite(w, "blind", ns)
 
 	name := f.whenImageChanges(w, webV2)
 	ro := f.thenRollout(name, "held by its inconclusive check", time.Minute, func(ro *fleetv1alpha1.Rollout) bool {
