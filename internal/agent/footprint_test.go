@@ -62,7 +62,7 @@ func TestFootprint(t *testing.T) {
 	cfg.CurrentContext = "hub"
 	mustf(t, clientcmd.WriteToFile(*cfg, hubKubeconfig), "writing hub kubeconfig")
 
-	metricsAddr := freeAddr(t)
+	metricsAddr := testenv.FreeAddr(t)
 	cmd := exec.Command(bin, "agent", "--cluster", cluster, "--hub-kubeconfig", hubKubeconfig,
 		"--kubeconfig", e.member.KubeconfigPath, "--state-dir", filepath.Join(dir, "state"),
 		"--metrics-bind-address", metricsAddr, "--health-probe-bind-address", "0")

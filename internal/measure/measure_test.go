@@ -3,7 +3,6 @@ package measure
 import (
 	"context"
 	"fmt"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -80,12 +79,7 @@ func TestMetricAgainstARealPrometheus(t *testing.T) {
 // Prometheus down, or never there: Inconclusive, and the credentials never
 // reach the message.
 func TestMetricUnreachable(t *testing.T) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	_ = l.Close() // nothing listens there now
+	addr := testenv.FreeAddr(t) // nothing listens there
 	cond, _ := verify.Compile(verify.KindMetric, "result[0] < 0.05")
 	for _, client := range []*Prometheus{
 		{URL: "http://" + addr},

@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"net"
 	"slices"
 	"strings"
 	"testing"
@@ -135,7 +134,7 @@ func (c *checkedRollout) passingStory(t *testing.T, f *rolloutFleet) {
 // rollout carries on.
 func blindCheckStory(t *testing.T, f *rolloutFleet) {
 	w, ns := webPromise("web-blind"), "team-blind"
-	down := closedPort(t)
+	down := testenv.FreeAddr(t)
 	f.givenStrategy("blind", ringsStrategy(func(s *fleetv1alpha1.RolloutStrategySpec) {
 		s.Waves[0].BakeTime = &metav1.Duration{Duration: 2 * time.Second}
 		s.Waves[0].Checks = []fleetv1alpha1.Check{errorRateCheck("http://"+down, 1)}
@@ -165,16 +164,4 @@ func blindCheckStory(t *testing.T, f *rolloutFleet) {
 		t.Errorf("skipped check %+v", ck)
 	}
 	f.thenRolloutEvent(name, "Warning", "CheckSkipped")
-}
-
-// closedPort is a loopback address nothing listens on.
-func closedPort(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	_ = l.Close()
-	return addr
 }
