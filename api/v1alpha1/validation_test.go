@@ -24,7 +24,6 @@ import (
 	"sigs.k8s.io/yaml"
 
 	v1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
-	"github.com/flotilla-dev/flotilla/config/crd"
 	"github.com/flotilla-dev/flotilla/internal/render"
 	"github.com/flotilla-dev/flotilla/internal/testenv"
 )
@@ -56,17 +55,10 @@ type updateCase struct {
 // TestValidation runs every kind's schema, defaults and CEL rules against a
 // real kube-apiserver with the generated CRDs installed. One hub for all.
 func TestValidation(t *testing.T) {
-	hub := testenv.NewHub(t)
+	hub := testenv.NewHubWithCRDs(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 
-	crds, err := crd.CRDs()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := hub.InstallCRDs(ctx, crds); err != nil {
-		t.Fatalf("installing CRDs: %v", err)
-	}
 	scheme := runtime.NewScheme()
 	if err := clientgoscheme.AddToScheme(scheme); err != nil {
 		t.Fatal(err)

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"fmt"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,14 +13,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
 	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
-	"github.com/flotilla-dev/flotilla/internal/measure"
 	"github.com/flotilla-dev/flotilla/internal/testenv"
 )
 
@@ -66,7 +62,7 @@ func TestFootprint(t *testing.T) {
 	cfg.CurrentContext = "hub"
 	mustf(t, clientcmd.WriteToFile(*cfg, hubKubeconfig), "writing hub kubeconfig")
 
-	metricsAddr := freeAddr(t)
+	metricsAddr := testenv.FreeAddr(t)
 	cmd := exec.Command(bin, "agent", "--cluster", cluster, "--hub-kubeconfig", hubKubeconfig,
 		"--kubeconfig", e.member.KubeconfigPath, "--state-dir", filepath.Join(dir, "state"),
 		"--metrics-bind-address", metricsAddr, "--health-probe-bind-address", "0")
@@ -200,21 +196,11 @@ func memoryKiB(t *testing.T, pid int) map[string]int {
 func footprintCheck(t *testing.T) *fleetv1alpha1.WorkCheck {
 	t.Helper()
 	bin := testenv.NeedDebianPackage(t, "prometheus", testenv.PrometheusBinary)
-	reg := prometheus.NewRegistry()
-	errorRatio := prometheus.NewGauge(prometheus.GaugeOpts{Name: "app_error_ratio", Help: "The share of failed requests."})
-	errorRatio.Set(0.01)
-	reg.MustRegister(errorRatio)
-	app := httptest.NewServer(promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-	t.Cleanup(app.Close)
-	prom := testenv.StartPrometheus(t, bin, strings.TrimPrefix(app.URL, "http://"))
+	app := testenv.StartMetricExporter(t)
+	app.Set("footprint", 0.01)
+	prom := testenv.StartPrometheus(t, bin, app.Target())
 	const query = `max(app_error_ratio)`
-	waitFor(t, time.Minute, "prometheus to have the ratio", func() (bool, string) {
-		r, err := (&measure.Prometheus{URL: prom.URL}).Query(context.Background(), query, time.Time{})
-		if err != nil {
-			return false, err.Error()
-		}
-		return len(r.Samples) == 1, fmt.Sprint(r.Samples)
-	})
+	app.WaitScraped(t)
 	return &fleetv1alpha1.WorkCheck{Rollout: "web", Wave: "canary", Check: fleetv1alpha1.Check{
 		Name:      "error-rate",
 		Interval:  &metav1.Duration{Duration: 30 * time.Second},

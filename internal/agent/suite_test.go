@@ -5,9 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"os"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -174,8 +172,8 @@ func testOptions(t *testing.T, cluster string) Options {
 		HeartbeatInterval: time.Second,
 		HeartbeatGrace:    3 * time.Second,
 		ResyncInterval:    5 * time.Second,
-		MetricsAddr:       freeAddr(t),
-		ProbeAddr:         freeAddr(t),
+		MetricsAddr:       testenv.FreeAddr(t),
+		ProbeAddr:         testenv.FreeAddr(t),
 		Version:           "v0.0.0-test",
 	}
 }
@@ -231,16 +229,6 @@ func (w *testWriter) close() {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.closed = true
-}
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = l.Close() }()
-	return "127.0.0.1:" + strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
 }
 
 // work builds a Work of cluster at revision rev-1 holding the given objects.

@@ -12,8 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -330,32 +328,9 @@ func TestMetricCheckAgainstARealPrometheus(t *testing.T) {
 	bin := testenv.NeedDebianPackage(t, "prometheus", testenv.PrometheusBinary)
 	e := newEnv(t)
 	const cluster = "checks-metric"
-	var errorsPerTen atomic.Int64
-	reg := prometheus.NewRegistry()
-	requests := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "app_requests_total", Help: "Requests served, by code.",
-		ConstLabels: prometheus.Labels{"cluster": cluster}}, []string{"code"})
-	reg.MustRegister(requests)
-	app := httptest.NewServer(promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-	t.Cleanup(app.Close)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		tick := time.NewTicker(50 * time.Millisecond)
-		defer tick.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-tick.C:
-				bad := errorsPerTen.Load()
-				requests.WithLabelValues("500").Add(float64(bad))
-				requests.WithLabelValues("200").Add(float64(10 - bad))
-			}
-		}
-	}()
-	t.Cleanup(func() { cancel(); <-done })
-	prom := testenv.StartPrometheus(t, bin, strings.TrimPrefix(app.URL, "http://"))
+	app := testenv.StartMetricExporter(t)
+	app.Set(cluster, 0)
+	prom := testenv.StartPrometheus(t, bin, app.Target())
 	query := `sum(rate(app_requests_total{cluster="` + cluster + `",code="500"}[5s])) / sum(rate(app_requests_total{cluster="` + cluster + `"}[5s]))`
 	waitFor(t, time.Minute, "prometheus to have the rate", func() (bool, string) {
 		r, err := (&measure.Prometheus{URL: prom.URL}).Query(e.ctx, query, time.Time{})
@@ -376,7 +351,7 @@ func TestMetricCheckAgainstARealPrometheus(t *testing.T) {
 		return s.Measurements >= 2 && s.Failures == 0 && s.Last.Outcome == "Passed" && s.Last.Value == "[0]"
 	})
 
-	errorsPerTen.Store(5)
+	app.Set(cluster, 0.5)
 	got := e.waitCheck(t, cluster, w.Name, "error-rate", time.Minute, "Failed", checkFailed)
 	if !strings.HasPrefix(got.Decisive.Value, "[0.") || got.Decisive.Value == "[0]" {
 		t.Errorf("error-rate: %s; want the measured rate", describeAny(got))

@@ -16,6 +16,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
+	"github.com/flotilla-dev/flotilla/internal/display"
 	"github.com/flotilla-dev/flotilla/internal/rollup"
 )
 
@@ -135,7 +136,7 @@ var getResources = []*getResource{
 			ageColumn,
 			col("MESSAGE", true, func(r *fleetv1alpha1.Rollout, _ time.Time) string {
 				if c := meta.FindStatusCondition(r.Status.Conditions, fleetv1alpha1.ConditionReady); c != nil {
-					return truncate(printable(c.Message), fleetStatusMessage)
+					return display.Truncate(printable(c.Message), fleetStatusMessage)
 				}
 				return ""
 			}),
@@ -173,7 +174,7 @@ var getResources = []*getResource{
 					return ""
 				}
 				f := rollup.Explain(w)
-				return truncate(printable(strings.TrimSpace(f.Reason+": "+f.Message)), fleetStatusMessage)
+				return display.Truncate(printable(strings.TrimSpace(f.Reason+": "+f.Message)), fleetStatusMessage)
 			}),
 		},
 	},
@@ -213,7 +214,7 @@ var getResources = []*getResource{
 				return fmt.Sprint(f.Status.RolledBackRollouts)
 			}),
 			col("REASON", false, func(f *fleetv1alpha1.FleetFreeze, _ time.Time) string {
-				return truncate(printable(f.Spec.Reason), fleetStatusMessage)
+				return display.Truncate(printable(f.Spec.Reason), fleetStatusMessage)
 			}),
 			ageColumn,
 			col("BY", true, func(f *fleetv1alpha1.FleetFreeze, _ time.Time) string { return f.Spec.FrozenBy }),

@@ -15,6 +15,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
+	"github.com/flotilla-dev/flotilla/internal/display"
 	"github.com/flotilla-dev/flotilla/internal/fleetview"
 )
 
@@ -85,7 +86,7 @@ func printRolloutStatus(w io.Writer, r *fleetv1alpha1.Rollout, now time.Time) {
 		}
 		line := fmt.Sprintf("%s=%s %s", cond.Type, cond.Status, cond.Reason)
 		if cond.Message != "" {
-			line += ": " + truncate(oneLine(cond.Message), statusMessageLength)
+			line += ": " + display.Truncate(display.OneLine(cond.Message), statusMessageLength)
 		}
 		fmt.Fprintf(tw, "%s\t%s\n", label, line)
 	}
@@ -143,7 +144,7 @@ func printClusterFailures(w io.Writer, title string, fs []fleetv1alpha1.ClusterF
 			rev = orDefault(f.Revision, "-") + "\t"
 		}
 		fmt.Fprintf(tw, "  %s\t%s\t%s%s\t%s\t%s\n", f.Cluster, orDefault(f.Wave, "-"), rev, f.Reason, ago(&f.Time, now),
-			orDefault(truncate(oneLine(f.Message), statusMessageLength), "-"))
+			orDefault(display.Truncate(display.OneLine(f.Message), statusMessageLength), "-"))
 	}
 	_ = tw.Flush()
 	if more := int(max(total, int32(len(fs)))) - shown; more > 0 {
@@ -228,9 +229,9 @@ func printHistoryTable(w io.Writer, history []fleetv1alpha1.HistoryEntry, prefix
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(tw, "%sTIME\tFROM → TO\tWAVE\tACTOR\tMESSAGE\n", prefix)
 	for _, h := range history {
-		msg := oneLine(h.Message)
+		msg := display.OneLine(h.Message)
 		if maxMessage > 0 {
-			msg = truncate(msg, maxMessage)
+			msg = display.Truncate(msg, maxMessage)
 		}
 		fmt.Fprintf(tw, "%s%s\t%s → %s\t%s\t%s\t%s\n", prefix, h.Time.UTC().Format(time.RFC3339), orDefault(string(h.From), "-"), h.To,
 			orDefault(h.Wave, "-"), orDefault(h.Actor, "-"), orDefault(msg, "-"))
@@ -387,17 +388,6 @@ func orDefault(s, def string) string {
 	return s
 }
 
-// truncate cuts s to n characters (runes), marking the cut.
-func truncate(s string, n int) string {
-	r := []rune(s)
-	if len(r) <= n {
-		return s
-	}
-	return string(r[:n-1]) + "…"
-}
-
-func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
-
 // printChecks writes the verification checks of the waves that have any:
 // per check its verdict, the clusters by verdict, when it was last
 // measured, and the message (the measured value, the condition and when).
@@ -447,7 +437,7 @@ func describeVerdict(v fleetv1alpha1.CheckVerdict, run int32) string {
 // describeCheckMessage is a check's message on one printable line of at
 // most n characters, or "-".
 func describeCheckMessage(msg string, n int) string {
-	return orDefault(truncate(printable(msg), n), "-")
+	return orDefault(display.Truncate(printable(msg), n), "-")
 }
 
 // describeLetOn is the commands that let on a wave an inconclusive check

@@ -9,6 +9,8 @@ import (
 	"unicode"
 
 	"golang.org/x/term"
+
+	"github.com/flotilla-dev/flotilla/internal/display"
 )
 
 // terminalInfo says whether w is a terminal and, if so, its size in
@@ -81,7 +83,7 @@ func (f *frameWriter) draw(frame string) error {
 	b.WriteString(ansiClearToEnd)
 	for _, l := range lines {
 		if width > 0 {
-			l = truncate(l, width)
+			l = display.Truncate(l, width)
 		}
 		b.WriteString(l + "\n")
 	}
@@ -94,7 +96,7 @@ func (f *frameWriter) draw(frame string) error {
 // API (an agent's message) must not move the cursor or change colours on
 // the reader's terminal, nor break the alignment of a table.
 func printable(s string) string {
-	s = oneLine(s)
+	s = display.OneLine(s)
 	if strings.IndexFunc(s, unicode.IsControl) < 0 {
 		return s
 	}

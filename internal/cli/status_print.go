@@ -12,6 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/duration"
 
 	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
+	"github.com/flotilla-dev/flotilla/internal/display"
 	"github.com/flotilla-dev/flotilla/internal/fleetview"
 )
 
@@ -190,7 +191,7 @@ func printRolloutsInFlight(w io.Writer, rollouts []fleetview.RolloutView, comman
 				printable(r.AwaitingApproval), command, r.Name, namespaceFlag(r.Namespace), printable(r.AwaitingApproval))
 		}
 		if r.Message != "" && r.AwaitingApproval == "" {
-			fmt.Fprintf(w, "    %s\n", truncate(printable(r.Message), fleetStatusMessage))
+			fmt.Fprintf(w, "    %s\n", display.Truncate(printable(r.Message), fleetStatusMessage))
 		}
 	}
 	if len(finished) > 0 {
@@ -203,7 +204,7 @@ func printRolloutsInFlight(w io.Writer, rollouts []fleetview.RolloutView, comman
 			}
 			why := ""
 			if outcome(r) != string(fleetv1alpha1.RolloutPhaseSucceeded) {
-				why = truncate(printable(r.Message), fleetStatusMessage)
+				why = display.Truncate(printable(r.Message), fleetStatusMessage)
 				if failed := describeRolloutFailures(r); failed != "" {
 					why = failuresLabel(r) + ": " + failed
 				}
@@ -357,7 +358,7 @@ func printFailures(w io.Writer, v *fleetview.View, command string) {
 	for _, f := range v.Failures[:shown] {
 		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\n", printable(f.Cluster), printable(f.Promise), orDefault(printable(f.Instance), "-"),
 			orDefault(printable(f.Revision), "-"), orDefault(printable(f.Reason), "-"),
-			orDefault(truncate(printable(f.Message), fleetStatusMessage), "-"))
+			orDefault(display.Truncate(printable(f.Message), fleetStatusMessage), "-"))
 	}
 	_ = tw.Flush()
 	if more := v.FailureCount - shown; more > 0 {
@@ -380,7 +381,7 @@ func printOffline(w io.Writer, offline []fleetview.Offline, now time.Time) {
 		if o.LastHeartbeat != nil {
 			heartbeat = duration.HumanDuration(now.Sub(*o.LastHeartbeat)) + " ago"
 		}
-		fmt.Fprintf(tw, "  %s\t%s\t%s\n", printable(o.Cluster), heartbeat, orDefault(truncate(printable(o.Reason), fleetStatusMessage), "-"))
+		fmt.Fprintf(tw, "  %s\t%s\t%s\n", printable(o.Cluster), heartbeat, orDefault(display.Truncate(printable(o.Reason), fleetStatusMessage), "-"))
 	}
 	_ = tw.Flush()
 	if more := len(offline) - shown; more > 0 {
@@ -406,7 +407,7 @@ func printFreezes(w io.Writer, freezes []fleetview.Freeze, now time.Time) {
 		}
 		parts = append(parts, "holding "+plural(int(f.Held), "rollout"))
 		fmt.Fprintf(w, "  %s: %s: %s\n", printable(f.Name), printable(strings.Join(parts, ", ")),
-			truncate(printable(f.Reason), fleetStatusMessage))
+			display.Truncate(printable(f.Reason), fleetStatusMessage))
 	}
 }
 

@@ -10,7 +10,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
-	"github.com/flotilla-dev/flotilla/config/crd"
 	"github.com/flotilla-dev/flotilla/internal/controller"
 	"github.com/flotilla-dev/flotilla/internal/kube"
 	"github.com/flotilla-dev/flotilla/internal/testenv"
@@ -22,14 +21,7 @@ import (
 // PatchStatus must refuse it with a conflict instead.
 func TestPatchStatusFromAStaleCopyDoesNotUndoAnotherWriter(t *testing.T) {
 	ctx := context.Background()
-	hub := testenv.NewHub(t)
-	crds, err := crd.CRDs()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := hub.InstallCRDs(ctx, crds); err != nil {
-		t.Fatal(err)
-	}
+	hub := testenv.NewHubWithCRDs(t)
 	c, err := client.New(hub.RESTConfig, client.Options{Scheme: kube.NewScheme()})
 	if err != nil {
 		t.Fatal(err)

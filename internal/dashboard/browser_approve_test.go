@@ -15,7 +15,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
-	"github.com/flotilla-dev/flotilla/config/crd"
 	"github.com/flotilla-dev/flotilla/internal/controller/promise/promisetest"
 	"github.com/flotilla-dev/flotilla/internal/hub"
 	"github.com/flotilla-dev/flotilla/internal/testenv"
@@ -113,14 +112,7 @@ type approveStory struct {
 
 func givenRolloutWaitingForApproval(t *testing.T) *approveStory {
 	t.Helper()
-	cp := testenv.NewHub(t)
-	crds, err := crd.CRDs()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cp.InstallCRDs(promisetest.TestContext(t), crds); err != nil {
-		t.Fatal(err)
-	}
+	cp := testenv.NewHubWithCRDs(t)
 	promisetest.StartHub(t, cp.RESTConfig, hub.Options{})
 	e := promisetest.NewEnv(t, cp.RESTConfig)
 	grantRoles(t, e.C)

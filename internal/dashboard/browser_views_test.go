@@ -17,7 +17,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
-	"github.com/flotilla-dev/flotilla/config/crd"
 	"github.com/flotilla-dev/flotilla/internal/controller/promise/promisetest"
 	"github.com/flotilla-dev/flotilla/internal/testenv"
 )
@@ -38,15 +37,7 @@ import (
 // Promises and FleetFreezes across the hub, Rollouts in team-a, no Works.
 func viewsFleet(t *testing.T) *rest.Config {
 	t.Helper()
-	hub := testenv.NewHub(t)
-	crds, err := crd.CRDs()
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx := promisetest.TestContext(t)
-	if err := hub.InstallCRDs(ctx, crds); err != nil {
-		t.Fatal(err)
-	}
+	hub := testenv.NewHubWithCRDs(t)
 	e := promisetest.NewEnv(t, hub.RESTConfig)
 	grantRoles(t, e.C)
 	now := metav1.NewTime(time.Now().Truncate(time.Second))

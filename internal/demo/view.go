@@ -11,6 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 
 	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
+	"github.com/flotilla-dev/flotilla/internal/display"
 )
 
 // What the demo shows, as text: pure functions of what it observed, so the
@@ -222,9 +223,9 @@ func failureList(ro *fleetv1alpha1.Rollout, width int) string {
 	var b strings.Builder
 	for _, f := range failures {
 		fmt.Fprintf(&b, "  %s (wave %s): %s\n", f.Cluster, orDash(f.Wave), f.Reason)
-		if msg := oneLine(f.Message); msg != "" {
+		if msg := display.OneLine(f.Message); msg != "" {
 			if width > 0 {
-				msg = truncate(msg, max(width-7, minWidth))
+				msg = display.Truncate(msg, max(width-7, minWidth))
 			}
 			fmt.Fprintf(&b, "      %s\n", msg)
 		}
@@ -240,7 +241,7 @@ func historyTable(ro *fleetv1alpha1.Rollout) string {
 	fmt.Fprintln(tw, "  TIME\tFROM → TO\tWAVE\tBY\tMESSAGE")
 	for _, h := range ro.Status.History {
 		fmt.Fprintf(tw, "  %s\t%s → %s\t%s\t%s\t%s\n", h.Time.Local().Format(time.TimeOnly), orDash(string(h.From)), h.To,
-			orDash(h.Wave), orDash(h.Actor), truncate(oneLine(h.Message), 80))
+			orDash(h.Wave), orDash(h.Actor), display.Truncate(display.OneLine(h.Message), 80))
 	}
 	_ = tw.Flush()
 	return b.String()
@@ -259,14 +260,3 @@ func orDash(s string) string {
 	}
 	return s
 }
-
-// truncate cuts s to n characters (runes), marking the cut.
-func truncate(s string, n int) string {
-	r := []rune(s)
-	if len(r) <= n {
-		return s
-	}
-	return string(r[:n-1]) + "…"
-}
-
-func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"sort"
 	"strings"
-	"unicode/utf8"
 
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -374,24 +373,11 @@ func bound(c Cause, ok bool) (Cause, bool) {
 	if !ok {
 		return c, ok
 	}
-	c.Reason = clip(c.Reason, 128)
-	c.Message = clip(c.Message, MaxCauseMessage)
-	c.Object = clip(c.Object, 317)
-	c.Container = clip(c.Container, 63)
+	c.Reason = fleetv1alpha1.ClipMessage(c.Reason, 128)
+	c.Message = fleetv1alpha1.ClipMessage(c.Message, MaxCauseMessage)
+	c.Object = fleetv1alpha1.ClipMessage(c.Object, 317)
+	c.Container = fleetv1alpha1.ClipMessage(c.Container, 63)
 	return c, true
-}
-
-// clip shortens s to at most n bytes without splitting a character, marking
-// the cut with an ellipsis.
-func clip(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	cut := n - len("…")
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return s[:cut] + "…"
 }
 
 func oneLine(s string) string {

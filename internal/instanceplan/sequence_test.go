@@ -1,10 +1,7 @@
 package instanceplan_test
 
 import (
-	"flag"
 	"fmt"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -14,11 +11,10 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
+	"github.com/flotilla-dev/flotilla/internal/golden"
 	"github.com/flotilla-dev/flotilla/internal/instanceplan"
 	"github.com/flotilla-dev/flotilla/internal/placement"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files in testdata")
 
 // TestSequences plays every scenario in testdata/sequences (*.txt): a hub
 // set up line by line, and a reconcile (Route, a stand-in render, Finish,
@@ -55,55 +51,7 @@ var update = flag.Bool("update", false, "rewrite the golden files in testdata")
 //	wait D                     time passes
 //	reconcile                  the controller reconciles the subject
 func TestSequences(t *testing.T) {
-	files, err := filepath.Glob("testdata/sequences/*.txt")
-	if err != nil || len(files) == 0 {
-		t.Fatalf("no scenarios: %v", err)
-	}
-	for _, file := range files {
-		name := strings.TrimSuffix(filepath.Base(file), ".txt")
-		t.Run(name, func(t *testing.T) {
-			t.Parallel()
-			data, err := os.ReadFile(file)
-			if err != nil {
-				t.Fatal(err)
-			}
-			trace, err := play(string(data))
-			if err != nil {
-				t.Fatalf("%v\ntrace so far:\n%s", err, trace)
-			}
-			golden := strings.TrimSuffix(file, ".txt") + ".golden"
-			if *update {
-				if err := os.WriteFile(golden, []byte(trace), 0o644); err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatalf("%v (run with -update to create it)", err)
-			}
-			if string(want) != trace {
-				t.Errorf("trace differs from %s (run with -update to accept):\n%s\nfull trace:\n%s", golden, firstDiff(string(want), trace), trace)
-			}
-		})
-	}
-}
-
-func firstDiff(want, got string) string {
-	w, g := strings.Split(want, "\n"), strings.Split(got, "\n")
-	for i := 0; i < max(len(w), len(g)); i++ {
-		var a, b string
-		if i < len(w) {
-			a = w[i]
-		}
-		if i < len(g) {
-			b = g[i]
-		}
-		if a != b {
-			return fmt.Sprintf("line %d:\n  want: %s\n  got:  %s", i+1, a, b)
-		}
-	}
-	return ""
+	golden.Sequences(t, "testdata/sequences/*.txt", func(script []byte) (string, error) { return play(string(script)) })
 }
 
 // play runs a scenario and returns its trace.

@@ -3,13 +3,8 @@ package measure
 import (
 	"context"
 	"fmt"
-	"net/http/httptest"
-	"strings"
 	"testing"
 	"time"
-
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/flotilla-dev/flotilla/internal/testenv"
 	"github.com/flotilla-dev/flotilla/internal/verify"
@@ -24,33 +19,13 @@ import (
 func BenchmarkWaveOf1000Clusters(b *testing.B) {
 	const clusters = 1000
 	bin := testenv.NeedDebianPackage(b, "prometheus", testenv.PrometheusBinary)
-	reg := prometheus.NewRegistry()
-	requests := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "app_requests_total", Help: "Requests."}, []string{"cluster", "code"})
-	reg.MustRegister(requests)
+	app := testenv.StartMetricExporter(b)
 	names := make([]string, clusters)
 	for i := range names {
 		names[i] = fmt.Sprintf("c%04d", i)
+		app.Set(names[i], 0.01)
 	}
-	srv := httptest.NewServer(promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-	defer srv.Close()
-	stop := make(chan struct{})
-	defer close(stop)
-	go func() {
-		tick := time.NewTicker(100 * time.Millisecond)
-		defer tick.Stop()
-		for {
-			select {
-			case <-stop:
-				return
-			case <-tick.C:
-				for _, n := range names {
-					requests.WithLabelValues(n, "200").Add(99)
-					requests.WithLabelValues(n, "500").Add(1)
-				}
-			}
-		}
-	}()
-	prom := testenv.StartPrometheus(b, bin, strings.TrimPrefix(srv.URL, "http://"))
+	prom := testenv.StartPrometheus(b, bin, app.Target())
 	client := &Prometheus{URL: prom.URL}
 	ctx := context.Background()
 	cond, err := verify.Compile(verify.KindMetric, "result[0] < 0.05")

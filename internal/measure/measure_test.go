@@ -3,7 +3,6 @@ package measure
 import (
 	"context"
 	"fmt"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -11,52 +10,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
-
 	"github.com/flotilla-dev/flotilla/internal/testenv"
 	"github.com/flotilla-dev/flotilla/internal/verify"
 )
-
-// app is a small service whose error rate the test sets: every 50 ms it
-// counts 10 requests, a share of them answered 500, labelled with its cluster.
-type app struct {
-	errorsPerTen atomic.Int64
-	server       *httptest.Server
-}
-
-func startApp(t *testing.T, cluster string) *app {
-	t.Helper()
-	a := &app{}
-	reg := prometheus.NewRegistry()
-	requests := prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "app_requests_total", Help: "Requests served, by response code.",
-		ConstLabels: prometheus.Labels{"cluster": cluster},
-	}, []string{"code"})
-	reg.MustRegister(requests)
-	a.server = httptest.NewServer(promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		tick := time.NewTicker(50 * time.Millisecond)
-		defer tick.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-tick.C:
-				bad := a.errorsPerTen.Load()
-				requests.WithLabelValues("500").Add(float64(bad))
-				requests.WithLabelValues("200").Add(float64(10 - bad))
-			}
-		}
-	}()
-	t.Cleanup(func() { cancel(); <-done; a.server.Close() })
-	return a
-}
-
-func (a *app) target() string { return strings.TrimPrefix(a.server.URL, "http://") }
 
 const errorRate = `sum(rate(app_requests_total{cluster="{{ .Cluster }}",code="500"}[5s])) / sum(rate(app_requests_total{cluster="{{ .Cluster }}"}[5s]))`
 
@@ -66,9 +22,9 @@ const errorRate = `sum(rate(app_requests_total{cluster="{{ .Cluster }}",code="50
 // the query has no data, is wrong, or Prometheus cannot be reached.
 func TestMetricAgainstARealPrometheus(t *testing.T) {
 	bin := testenv.NeedDebianPackage(t, "prometheus", testenv.PrometheusBinary)
-	svc := startApp(t, "eu-1")
-	svc.errorsPerTen.Store(0)
-	prom := testenv.StartPrometheus(t, bin, svc.target())
+	svc := testenv.StartMetricExporter(t)
+	svc.Set("eu-1", 0)
+	prom := testenv.StartPrometheus(t, bin, svc.Target())
 	client := &Prometheus{URL: prom.URL}
 	cond, err := verify.Compile(verify.KindMetric, "result[0] < 0.05")
 	if err != nil {
@@ -101,7 +57,7 @@ func TestMetricAgainstARealPrometheus(t *testing.T) {
 		t.Errorf("a healthy service measured %s", m.Value)
 	}
 
-	svc.errorsPerTen.Store(5)
+	svc.Set("eu-1", 0.5)
 	m = measureUntil(verify.Failed)
 	t.Logf("after the error rate rose: %+v", m)
 
@@ -123,12 +79,7 @@ func TestMetricAgainstARealPrometheus(t *testing.T) {
 // Prometheus down, or never there: Inconclusive, and the credentials never
 // reach the message.
 func TestMetricUnreachable(t *testing.T) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	_ = l.Close() // nothing listens there now
+	addr := testenv.FreeAddr(t) // nothing listens there
 	cond, _ := verify.Compile(verify.KindMetric, "result[0] < 0.05")
 	for _, client := range []*Prometheus{
 		{URL: "http://" + addr},
@@ -202,9 +153,10 @@ func TestHTTPCheck(t *testing.T) {
 // cluster's samples, by clusterLabel; a cluster with none is Inconclusive.
 func TestMetricByCluster(t *testing.T) {
 	bin := testenv.NeedDebianPackage(t, "prometheus", testenv.PrometheusBinary)
-	good, bad := startApp(t, "eu-1"), startApp(t, "eu-2")
-	bad.errorsPerTen.Store(5)
-	prom := testenv.StartPrometheus(t, bin, good.target(), bad.target())
+	svc := testenv.StartMetricExporter(t)
+	svc.Set("eu-1", 0)
+	svc.Set("eu-2", 0.5)
+	prom := testenv.StartPrometheus(t, bin, svc.Target())
 	client := &Prometheus{URL: prom.URL}
 	cond, err := verify.Compile(verify.KindMetric, "result[0] < 0.05")
 	if err != nil {

@@ -123,18 +123,7 @@ func TestHelmRenderBounds(t *testing.T) {
 		"in a loop":  "{{ range $i := .Values.big }}{{ trim \"x\" | repeat 1 }}{{ end }}",
 		"from value": "{{ range $i := until (int .Values.big) }}{{ end }}",
 	} {
-		t.Run(name, func(t *testing.T) {
-			chart := pgChart(t, map[string]string{"loop.yaml": tpl})
-			start := time.Now()
-			_, err := Render(helmInput(chart, map[string]any{"big": int64(1) << 40}))
-			if !errors.Is(err, ErrBudgetExceeded) {
-				t.Fatalf("error %v, want ErrBudgetExceeded", err)
-			}
-			if took := time.Since(start); took > boundedRender {
-				t.Errorf("took %v", took)
-			}
-			t.Log(err)
-		})
+		t.Run(name, func(t *testing.T) { wantBudgetExceeded(t, tpl) })
 	}
 }
 
@@ -194,19 +183,24 @@ func TestHelmLoopsAreBounded(t *testing.T) {
 		"nested ranges":            "{{ range $i := 100000 }}{{ range $j := 100000 }}{{ end }}{{ end }}",
 		"range over a value, trim": "{{- range $i := .Values.big -}}\n{{- end -}}",
 	} {
-		t.Run(name, func(t *testing.T) {
-			chart := pgChart(t, map[string]string{"loop.yaml": tpl})
-			start := time.Now()
-			_, err := Render(helmInput(chart, map[string]any{"big": int64(1) << 40}))
-			if !errors.Is(err, ErrBudgetExceeded) {
-				t.Fatalf("error %v, want ErrBudgetExceeded", err)
-			}
-			if took := time.Since(start); took > boundedRender {
-				t.Errorf("took %v", took)
-			}
-			t.Log(err)
-		})
+		t.Run(name, func(t *testing.T) { wantBudgetExceeded(t, tpl) })
 	}
+}
+
+// wantBudgetExceeded renders a chart of the one template tpl, with
+// .Values.big 2^40, and wants the budget to stop it (ErrBudgetExceeded).
+func wantBudgetExceeded(t *testing.T, tpl string) {
+	t.Helper()
+	chart := pgChart(t, map[string]string{"loop.yaml": tpl})
+	start := time.Now()
+	_, err := Render(helmInput(chart, map[string]any{"big": int64(1) << 40}))
+	if !errors.Is(err, ErrBudgetExceeded) {
+		t.Fatalf("error %v, want ErrBudgetExceeded", err)
+	}
+	if took := time.Since(start); took > boundedRender {
+		t.Errorf("took %v", took)
+	}
+	t.Log(err)
 }
 
 // boundedRender tells a render the budget stopped from one it did not: a

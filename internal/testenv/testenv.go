@@ -436,6 +436,17 @@ func (c *ControlPlane) Logs(lines int) string {
 
 func (c *ControlPlane) path(name string) string { return filepath.Join(c.Dir, name) }
 
+// FreeAddr is a loopback address (127.0.0.1:PORT) that nothing listens on
+// just now: for a test's listener, or for a server that is down.
+func FreeAddr(t TB) string {
+	t.Helper()
+	ports, err := freePorts(1)
+	if err != nil {
+		t.Fatalf("%v", err)
+	}
+	return fmt.Sprintf("127.0.0.1:%d", ports[0])
+}
+
 // freePorts asks the kernel for n distinct free loopback ports.
 func freePorts(n int) ([]int, error) {
 	ports := make([]int, 0, n)

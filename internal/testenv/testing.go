@@ -38,6 +38,27 @@ func NewHub(t TB) *ControlPlane {
 	return newForTest(t, Options{Name: "hub", Role: RoleHub})
 }
 
+// NewHubWithCRDs is NewHub with Flotilla's CRDs installed and Established.
+func NewHubWithCRDs(t TB) *ControlPlane {
+	t.Helper()
+	hub := NewHub(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if err := hub.installFlotillaCRDs(ctx); err != nil {
+		t.Fatalf("testenv: installing CRDs: %v", err)
+	}
+	return hub
+}
+
+// installFlotillaCRDs installs Flotilla's CRDs and waits until they are Established.
+func (c *ControlPlane) installFlotillaCRDs(ctx context.Context) error {
+	crds, err := crd.CRDs()
+	if err != nil {
+		return err
+	}
+	return c.InstallCRDs(ctx, crds)
+}
+
 // NewMember starts a member control plane with DefaultNodes kwok nodes for a
 // test and stops it when the test ends.
 func NewMember(t TB) *ControlPlane {
@@ -76,11 +97,7 @@ func MainWithHub(m TestingM, use func(*ControlPlane)) int {
 		return 1
 	}
 	defer func() { _ = hub.Stop() }()
-	crds, err := crd.CRDs()
-	if err == nil {
-		err = hub.InstallCRDs(ctx, crds)
-	}
-	if err != nil {
+	if err := hub.installFlotillaCRDs(ctx); err != nil {
 		fmt.Fprintln(os.Stderr, "testenv: installing CRDs:", err)
 		return 1
 	}

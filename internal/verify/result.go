@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
 )
 
 // Kind is what a check measures.
@@ -71,22 +73,8 @@ func Describe(result any) string {
 	default:
 		s = fmt.Sprintf("%v", result)
 	}
-	return truncate(s, maxShown)
+	return fleetv1alpha1.ClipMessage(s, maxShown)
 }
-
-// truncate cuts s to at most n bytes on a rune boundary, marking the cut.
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	cut := n - len("…")
-	for cut > 0 && !utf8RuneStart(s[cut]) {
-		cut--
-	}
-	return s[:cut] + "…"
-}
-
-func utf8RuneStart(b byte) bool { return b&0xC0 != 0x80 }
 
 // SplitBy groups a metric result's samples by the value of label (a
 // grouped query's cluster label): one result per cluster, from one query.

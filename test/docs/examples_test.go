@@ -23,7 +23,6 @@ import (
 	"sigs.k8s.io/yaml"
 
 	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
-	"github.com/flotilla-dev/flotilla/config/crd"
 	"github.com/flotilla-dev/flotilla/internal/instanceapi"
 	"github.com/flotilla-dev/flotilla/internal/render"
 	"github.com/flotilla-dev/flotilla/internal/testenv"
@@ -49,16 +48,9 @@ type example struct {
 // After the per-team how-to's objects exist, its RBAC claims are checked.
 func TestExamples(t *testing.T) {
 	pages := examplePages(t)
-	hub := testenv.NewHub(t)
+	hub := testenv.NewHubWithCRDs(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	crds, err := crd.CRDs()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := hub.InstallCRDs(ctx, crds); err != nil {
-		t.Fatalf("installing CRDs: %v", err)
-	}
 	scheme := runtime.NewScheme()
 	if err := clientgoscheme.AddToScheme(scheme); err != nil {
 		t.Fatal(err)

@@ -62,9 +62,7 @@ func TestCausesTravel(t *testing.T) {
 				Waves:     []fleetv1alpha1.Wave{ringWave("pilot", 0, causeDeadline)},
 				OnFailure: fleetv1alpha1.FailureHalt,
 			})
-			f.givenWebPromise(w, "cause-"+story.key)
-			f.givenTeam(ns)
-			f.givenWebInstance(w, ns, "shop", webV1, "member-1")
+			f.givenWebSite(w, "cause-"+story.key, ns, "member-1")
 
 			// When the release fails on the pilot…
 			var more []func(*fleetv1alpha1.Promise)

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -26,6 +25,7 @@ import (
 
 	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
 	"github.com/flotilla-dev/flotilla/internal/hub"
+	"github.com/flotilla-dev/flotilla/internal/testenv"
 )
 
 // The leader election timings of the replicas: short, so that a takeover
@@ -80,9 +80,7 @@ func TestHubReplicas(t *testing.T) {
 	})
 	reference, failover := webPromise("web-ha-reference"), webPromise("web-ha-failover")
 	for _, w := range []web{reference, failover} {
-		f.givenWebPromise(w, "replicas")
-		f.givenTeam("team-" + w.promise)
-		f.givenWebInstance(w, "team-"+w.promise, "shop", webV1)
+		f.givenWebSite(w, "replicas", "team-"+w.promise)
 	}
 
 	// The reference run, on the same replicas, uninterrupted.
@@ -320,7 +318,7 @@ func givenHubReplicas(t *testing.T, f *rolloutFleet, bin string, names ...string
 	h := &hubReplicas{t: t, f: f, leases: leases, replicas: map[string]*hubReplica{}}
 	for _, name := range names {
 		r := &hubReplica{name: name, bin: bin, logPath: filepath.Join(f.env.Dir, name+".log"),
-			metricsAddr: freeAddr(t), probeAddr: freeAddr(t)}
+			metricsAddr: testenv.FreeAddr(t), probeAddr: testenv.FreeAddr(t)}
 		r.args = []string{"hub",
 			"--kubeconfig", filepath.Join(f.env.Dir, "hub.kubeconfig"),
 			"--leader-elect", "--leader-election-namespace", fleetv1alpha1.PlatformNamespace,
@@ -619,17 +617,6 @@ func (r *hubReplica) log() string {
 		return err.Error()
 	}
 	return string(b[min(start, int64(len(b))):])
-}
-
-// freeAddr returns a free loopback address for a replica's listener.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = l.Close() }()
-	return l.Addr().String()
 }
 
 // tail returns the last n lines of a file.

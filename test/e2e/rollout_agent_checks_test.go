@@ -35,9 +35,7 @@ func agentChecksStory(t *testing.T, f *rolloutFleet) {
 	f.givenStrategy("agentchk", ringsStrategy(func(s *fleetv1alpha1.RolloutStrategySpec) {
 		s.Waves[0].BakeTime = &metav1.Duration{Duration: 2 * time.Second}
 	}))
-	f.givenWebPromise(w, "agentchk")
-	f.givenTeam(ns)
-	f.givenWebInstance(w, ns, "shop", webV1)
+	f.givenWebSite(w, "agentchk", ns)
 
 	smoke := fleetv1alpha1.Check{Name: "smoke", HTTP: &fleetv1alpha1.HTTPCheck{URL: down.URL + "/healthz"},
 		Condition: "result.code == 200", Interval: &metav1.Duration{Duration: time.Second}, InconclusiveLimit: 2}

@@ -55,9 +55,7 @@ func TestRolloutAttribution(t *testing.T) {
 		},
 		OnFailure: fleetv1alpha1.FailureRollback,
 	})
-	first := f.givenWebPromise(w, "attr")
-	f.givenTeam("team-attr")
-	f.givenWebInstance(w, "team-attr", "shop", webV1, members...)
+	first := f.givenWebSite(w, "attr", "team-attr", members...)
 
 	name := f.whenImageChanges(w, webV2)
 	ro := f.thenRolloutAt(name, fleetv1alpha1.RolloutPhaseWaitingForApproval, "general", 2*time.Minute)

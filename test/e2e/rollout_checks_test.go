@@ -1,21 +1,14 @@
 package e2e
 
 import (
-	"context"
-	"fmt"
-	"net"
-	"net/http/httptest"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
-	"github.com/flotilla-dev/flotilla/internal/measure"
 	"github.com/flotilla-dev/flotilla/internal/testenv"
 )
 
@@ -23,10 +16,11 @@ import (
 // loopback scrapes a small server whose error ratio per member the story
 // sets, and the hub's error-rate check reads it.
 
-// errorRatios is the server the stories' Prometheus scrapes.
+// errorRatios is the server of the members' error ratios and the
+// Prometheus that scrapes it.
 type errorRatios struct {
-	gauge *prometheus.GaugeVec
-	prom  *testenv.Prometheus
+	app  *testenv.MetricExporter
+	prom *testenv.Prometheus
 }
 
 // checkedRollout carries the check stories' Promise from one to the next.
@@ -44,40 +38,20 @@ type checkedRollout struct {
 func startErrorRatios(t *testing.T) *errorRatios {
 	t.Helper()
 	bin := testenv.NeedDebianPackage(t, "prometheus", testenv.PrometheusBinary)
-	reg := prometheus.NewRegistry()
-	r := &errorRatios{gauge: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "web_error_ratio", Help: "Share of requests answered 5xx."}, []string{"cluster"})}
-	reg.MustRegister(r.gauge)
+	r := &errorRatios{app: testenv.StartMetricExporter(t)}
 	for _, m := range allMembers {
-		r.gauge.WithLabelValues(m).Set(0.01)
+		r.app.Set(m, 0.01)
 	}
-	srv := httptest.NewServer(promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-	t.Cleanup(srv.Close)
-	r.prom = testenv.StartPrometheus(t, bin, strings.TrimPrefix(srv.URL, "http://"))
-	for _, m := range allMembers {
-		r.thenPrometheusSees(t, m, 0.01)
-	}
+	r.prom = testenv.StartPrometheus(t, bin, r.app.Target())
+	r.app.WaitScraped(t)
 	return r
 }
 
 // set sets a member's error ratio and waits until Prometheus has it.
 func (r *errorRatios) set(t *testing.T, member string, ratio float64) {
 	t.Helper()
-	r.gauge.WithLabelValues(member).Set(ratio)
-	r.thenPrometheusSees(t, member, ratio)
-}
-
-func (r *errorRatios) thenPrometheusSees(t *testing.T, member string, ratio float64) {
-	t.Helper()
-	client := &measure.Prometheus{URL: r.prom.URL}
-	var last string
-	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
-		res, err := client.Query(context.Background(), `web_error_ratio{cluster="`+member+`"}`, time.Time{})
-		if err == nil && len(res.Samples) == 1 && res.Samples[0].Value == ratio {
-			return
-		}
-		last = fmt.Sprint(res, err)
-	}
-	t.Fatalf("prometheus does not see %s's error ratio %v: %s", member, ratio, last)
+	r.app.Set(member, ratio)
+	r.app.WaitScraped(t)
 }
 
 // errorRateCheck is the hub's per-cluster check of the error ratio.
@@ -85,7 +59,7 @@ func errorRateCheck(address string, inconclusiveLimit int32) fleetv1alpha1.Check
 	return fleetv1alpha1.Check{
 		Name: "error-rate",
 		Metric: &fleetv1alpha1.MetricCheck{Placement: fleetv1alpha1.CheckOnHub, Address: address,
-			Query: `web_error_ratio{cluster="{{ .Cluster }}"}`},
+			Query: `app_error_ratio{cluster="{{ .Cluster }}"}`},
 		Condition:         "result[0] < 0.05",
 		Interval:          &metav1.Duration{Duration: time.Second},
 		InconclusiveLimit: inconclusiveLimit,
@@ -104,9 +78,7 @@ func (c *checkedRollout) failingStory(t *testing.T, f *rolloutFleet) {
 		s.Waves[0].BakeTime = &metav1.Duration{Duration: 5 * time.Second}
 		s.Checks = []fleetv1alpha1.Check{errorRateCheck(c.ratios.prom.URL, 2)}
 	}))
-	c.goodRev = f.givenWebPromise(c.w, "checked")
-	f.givenTeam(c.ns)
-	f.givenWebInstance(c.w, c.ns, "shop", webV1)
+	c.goodRev = f.givenWebSite(c.w, "checked", c.ns)
 
 	// The new release doubles member-1's errors while its Pods stay Ready.
 	c.ratios.set(t, "member-1", 0.3)
@@ -162,14 +134,12 @@ func (c *checkedRollout) passingStory(t *testing.T, f *rolloutFleet) {
 // rollout carries on.
 func blindCheckStory(t *testing.T, f *rolloutFleet) {
 	w, ns := webPromise("web-blind"), "team-blind"
-	down := closedPort(t)
+	down := testenv.FreeAddr(t)
 	f.givenStrategy("blind", ringsStrategy(func(s *fleetv1alpha1.RolloutStrategySpec) {
 		s.Waves[0].BakeTime = &metav1.Duration{Duration: 2 * time.Second}
 		s.Waves[0].Checks = []fleetv1alpha1.Check{errorRateCheck("http://"+down, 1)}
 	}))
-	f.givenWebPromise(w, "blind")
-	f.givenTeam(ns)
-	f.givenWebInstance(w, ns, "shop", webV1)
+	f.givenWebSite(w, "blind", ns)
 
 	name := f.whenImageChanges(w, webV2)
 	ro := f.thenRollout(name, "held by its inconclusive check", time.Minute, func(ro *fleetv1alpha1.Rollout) bool {
@@ -194,16 +164,4 @@ func blindCheckStory(t *testing.T, f *rolloutFleet) {
 		t.Errorf("skipped check %+v", ck)
 	}
 	f.thenRolloutEvent(name, "Warning", "CheckSkipped")
-}
-
-// closedPort is a loopback address nothing listens on.
-func closedPort(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	_ = l.Close()
-	return addr
 }

@@ -38,9 +38,7 @@ func hubKillStory(t *testing.T, f *rolloutFleet) {
 	})
 	reference, crashed := webPromise("web-reference"), webPromise("web-crashed")
 	for _, w := range []web{reference, crashed} {
-		f.givenWebPromise(w, "crash")
-		f.givenTeam("team-" + w.promise)
-		f.givenWebInstance(w, "team-"+w.promise, "shop", webV1)
+		f.givenWebSite(w, "crash", "team-"+w.promise)
 	}
 
 	// The reference run, uninterrupted.

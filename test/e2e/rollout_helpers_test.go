@@ -118,10 +118,18 @@ func (f *rolloutFleet) givenRingsStory(story string) (web, string, string) {
 	f.t.Helper()
 	w, ns := webPromise("web-"+story), "team-"+story
 	f.givenStrategy(story, ringsStrategy())
-	first := f.givenWebPromise(w, story)
+	return w, ns, f.givenWebSite(w, story, ns)
+}
+
+// givenWebSite publishes w rolling out with strategy (givenWebPromise),
+// creates team ns and requests its instance "shop" on members (none: every
+// member), running webV1. It returns the Promise's first revision.
+func (f *rolloutFleet) givenWebSite(w web, strategy, ns string, members ...string) string {
+	f.t.Helper()
+	first := f.givenWebPromise(w, strategy)
 	f.givenTeam(ns)
-	f.givenWebInstance(w, ns, "shop", webV1)
-	return w, ns, first
+	f.givenWebInstance(w, ns, "shop", webV1, members...)
+	return first
 }
 
 // givenWebPromise publishes the web Promise running webV1, rolling out with

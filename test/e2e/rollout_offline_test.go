@@ -51,9 +51,7 @@ func offlineStory(t *testing.T, f *rolloutFleet) {
 			OnFailure:     fleetv1alpha1.FailureHalt,
 			OfflinePolicy: p.offline,
 		})
-		f.givenWebPromise(p.w, p.strategy)
-		f.givenTeam(ns(p))
-		f.givenWebInstance(p.w, ns(p), "shop", webV1)
+		f.givenWebSite(p.w, p.strategy, ns(p))
 	}
 
 	// Given member-5's agent is gone…

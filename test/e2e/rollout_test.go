@@ -109,9 +109,7 @@ func (g *goodRollout) story(t *testing.T, f *rolloutFleet) {
 		},
 		OnFailure: fleetv1alpha1.FailureRollback,
 	})
-	v1 := f.givenWebPromise(g.w, "good")
-	f.givenTeam(g.ns)
-	f.givenWebInstance(g.w, g.ns, "shop", webV1)
+	v1 := f.givenWebSite(g.w, "good", g.ns)
 
 	// When the platform team ships a good image…
 	name := f.whenImageChanges(g.w, webV2)
@@ -259,9 +257,7 @@ func immediateStory(t *testing.T, f *rolloutFleet) {
 			ProgressDeadline: &metav1.Duration{Duration: progressDeadline},
 		}
 	}))
-	f.givenWebPromise(w, "gated")
-	f.givenTeam(ns)
-	f.givenWebInstance(w, ns, "shop", webV1)
+	f.givenWebSite(w, "gated", ns)
 
 	reason := "CVE-2031-0001: patched TLS library"
 	name := f.whenImageChanges(w, webV2, func(p *fleetv1alpha1.Promise) {

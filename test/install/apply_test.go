@@ -12,6 +12,7 @@ import (
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/flotilla-dev/flotilla/internal/controller/promise/promisetest"
 	"github.com/flotilla-dev/flotilla/internal/testenv"
 )
 
@@ -83,7 +84,7 @@ func installFoundation(ctx context.Context, tb testing.TB, c client.Client, objs
 		if o.GetKind() != "CustomResourceDefinition" {
 			continue
 		}
-		waitFor(tb, time.Minute, "CRD "+o.GetName()+" established", func() (bool, string) {
+		promisetest.Eventually(tb, time.Minute, "CRD "+o.GetName()+" established", func() (bool, string) {
 			crd := &apiextensionsv1.CustomResourceDefinition{}
 			if err := c.Get(ctx, client.ObjectKey{Name: o.GetName()}, crd); err != nil {
 				return false, err.Error()
@@ -135,20 +136,4 @@ func testContext(tb testing.TB) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	tb.Cleanup(cancel)
 	return ctx
-}
-
-// waitFor polls check every 100ms until it passes or within elapses.
-func waitFor(tb testing.TB, within time.Duration, what string, check func() (bool, string)) {
-	tb.Helper()
-	deadline := time.Now().Add(within)
-	for {
-		ok, state := check()
-		if ok {
-			return
-		}
-		if time.Now().After(deadline) {
-			tb.Fatalf("timed out after %s waiting for %s; last: %s", within, what, state)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
 }

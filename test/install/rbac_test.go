@@ -149,7 +149,7 @@ func TestHubLeastPrivilege(t *testing.T) {
 	if err := memberClient.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: team}}); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, time.Minute, "cluster "+member+" available", func() (bool, string) {
+	promisetest.Eventually(t, time.Minute, "cluster "+member+" available", func() (bool, string) {
 		c := &fleetv1alpha1.Cluster{}
 		if err := admin.Get(ctx, client.ObjectKey{Name: member}, c); err != nil {
 			return false, err.Error()
@@ -210,7 +210,7 @@ func TestHubLeastPrivilege(t *testing.T) {
 		}
 		e.Create(p)
 		promiseSays := func(what, want string) {
-			waitFor(t, time.Minute, what, func() (bool, string) {
+			promisetest.Eventually(t, time.Minute, what, func() (bool, string) {
 				got := &fleetv1alpha1.Promise{}
 				if err := admin.Get(ctx, client.ObjectKey{Name: "kv"}, got); err != nil {
 					return false, err.Error()
@@ -249,11 +249,11 @@ func TestHubLeastPrivilege(t *testing.T) {
 			t.Fatal(err)
 		}
 		var target string
-		waitFor(t, time.Minute, "a new revision of cache", func() (bool, string) {
+		promisetest.Eventually(t, time.Minute, "a new revision of cache", func() (bool, string) {
 			target = e.PromiseReady("cache")
 			return target != before, target
 		})
-		waitFor(t, 2*time.Minute, "the rollout of "+target, func() (bool, string) {
+		promisetest.Eventually(t, 2*time.Minute, "the rollout of "+target, func() (bool, string) {
 			list := &fleetv1alpha1.RolloutList{}
 			if err := admin.List(ctx, list, client.InNamespace(platformNamespace)); err != nil {
 				return false, err.Error()
@@ -279,7 +279,7 @@ func TestHubLeastPrivilege(t *testing.T) {
 			},
 		})
 		waitMemberConfigMap(t, memberClient, "orders", "tier", "gold")
-		waitFor(t, time.Minute, "the Override's status", func() (bool, string) {
+		promisetest.Eventually(t, time.Minute, "the Override's status", func() (bool, string) {
 			o := &fleetv1alpha1.Override{}
 			if err := admin.Get(ctx, client.ObjectKey{Namespace: team, Name: "gold"}, o); err != nil {
 				return false, err.Error()
@@ -290,7 +290,7 @@ func TestHubLeastPrivilege(t *testing.T) {
 
 	step("a Fleet's member counts", func(t *testing.T, e *promisetest.Env) {
 		e.Create(&fleetv1alpha1.Fleet{ObjectMeta: metav1.ObjectMeta{Name: "everything"}})
-		waitFor(t, time.Minute, "the Fleet's status", func() (bool, string) {
+		promisetest.Eventually(t, time.Minute, "the Fleet's status", func() (bool, string) {
 			f := &fleetv1alpha1.Fleet{}
 			if err := admin.Get(ctx, client.ObjectKey{Name: "everything"}, f); err != nil {
 				return false, err.Error()
@@ -304,7 +304,7 @@ func TestHubLeastPrivilege(t *testing.T) {
 			ObjectMeta: metav1.ObjectMeta{Name: "maintenance"},
 			Spec:       fleetv1alpha1.FleetFreezeSpec{Reason: "install test"},
 		})
-		waitFor(t, time.Minute, "the FleetFreeze's status", func() (bool, string) {
+		promisetest.Eventually(t, time.Minute, "the FleetFreeze's status", func() (bool, string) {
 			f := &fleetv1alpha1.FleetFreeze{}
 			if err := admin.Get(ctx, client.ObjectKey{Name: "maintenance"}, f); err != nil {
 				return false, err.Error()
@@ -331,7 +331,7 @@ func TestHubLeastPrivilege(t *testing.T) {
 
 	step("a Promise in a group the hub is not granted is refused", func(t *testing.T, _ *promisetest.Env) {
 		// The API server loads a new policy within a moment (dry runs leave nothing behind).
-		waitFor(t, 30*time.Second, "the admission policy to refuse the Promise", func() (bool, string) {
+		promisetest.Eventually(t, 30*time.Second, "the admission policy to refuse the Promise", func() (bool, string) {
 			err := admin.Create(ctx, promisetest.ConfigMapPromise("ledger", "finance.example.com", "Ledger", "prod"), client.DryRunAll)
 			return err != nil && strings.Contains(err.Error(), "may not manage ledgers.finance.example.com"), fmt.Sprint(err)
 		})
@@ -480,7 +480,7 @@ func waitInstanceReady(e *promisetest.Env, kind, name string) {
 // waitMemberConfigMap waits until the member has the team's ConfigMap with data[key] = value.
 func waitMemberConfigMap(t *testing.T, c client.Client, name, key, value string) {
 	t.Helper()
-	waitFor(t, time.Minute, fmt.Sprintf("ConfigMap %s/%s with %s=%s on the member", team, name, key, value), func() (bool, string) {
+	promisetest.Eventually(t, time.Minute, fmt.Sprintf("ConfigMap %s/%s with %s=%s on the member", team, name, key, value), func() (bool, string) {
 		cm := &corev1.ConfigMap{}
 		if err := c.Get(context.Background(), client.ObjectKey{Namespace: team, Name: name}, cm); err != nil {
 			return false, err.Error()
@@ -492,7 +492,7 @@ func waitMemberConfigMap(t *testing.T, c client.Client, name, key, value string)
 // waitGone waits until obj no longer exists.
 func waitGone(t *testing.T, c client.Client, obj client.Object) {
 	t.Helper()
-	waitFor(t, time.Minute, fmt.Sprintf("%T %s gone", obj, obj.GetName()), func() (bool, string) {
+	promisetest.Eventually(t, time.Minute, fmt.Sprintf("%T %s gone", obj, obj.GetName()), func() (bool, string) {
 		err := c.Get(context.Background(), client.ObjectKeyFromObject(obj), obj)
 		return apierrors.IsNotFound(err), fmt.Sprint(err)
 	})

@@ -2,7 +2,6 @@ package plan_test
 
 import (
 	"fmt"
-	"os"
 	"strings"
 	"testing"
 
@@ -10,6 +9,7 @@ import (
 
 	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
 	"github.com/flotilla-dev/flotilla/internal/agent/plan"
+	"github.com/flotilla-dev/flotilla/internal/golden"
 )
 
 const (
@@ -259,18 +259,5 @@ func TestObjectDecisionsGolden(t *testing.T) {
 		}
 		b.WriteString("\n")
 	}
-	const golden = "testdata/objects.golden"
-	if *update {
-		if err := os.WriteFile(golden, []byte(b.String()), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatalf("%v (run with -update to create it)", err)
-	}
-	if string(want) != b.String() {
-		t.Errorf("object decisions differ from %s (run with -update to accept):\n%s", golden, firstDiff(string(want), b.String()))
-	}
+	golden.Check(t, "testdata/objects.golden", b.String())
 }

@@ -1,10 +1,7 @@
 package plan_test
 
 import (
-	"flag"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -14,9 +11,8 @@ import (
 
 	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
 	"github.com/flotilla-dev/flotilla/internal/agent/plan"
+	"github.com/flotilla-dev/flotilla/internal/golden"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files in testdata")
 
 // TestSequences plays every scenario in testdata/sequences (*.txt) through
 // Begin and End, with a scripted member and hub, checks the invariants at
@@ -45,54 +41,7 @@ var update = flag.Bool("update", false, "rewrite the golden files in testdata")
 //	look                     the agent looks at the Work now
 //	next                     time passes to the next look the agent scheduled; it looks
 func TestSequences(t *testing.T) {
-	files, err := filepath.Glob("testdata/sequences/*.txt")
-	if err != nil || len(files) == 0 {
-		t.Fatalf("no scenarios: %v", err)
-	}
-	for _, file := range files {
-		name := strings.TrimSuffix(filepath.Base(file), ".txt")
-		t.Run(name, func(t *testing.T) {
-			data, err := os.ReadFile(file)
-			if err != nil {
-				t.Fatal(err)
-			}
-			trace, err := play(string(data))
-			if err != nil {
-				t.Fatalf("%v\ntrace so far:\n%s", err, trace)
-			}
-			golden := strings.TrimSuffix(file, ".txt") + ".golden"
-			if *update {
-				if err := os.WriteFile(golden, []byte(trace), 0o644); err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatalf("%v (run with -update to create it)", err)
-			}
-			if string(want) != trace {
-				t.Errorf("trace differs from %s (run with -update to accept):\n%s\nfull trace:\n%s", golden, firstDiff(string(want), trace), trace)
-			}
-		})
-	}
-}
-
-func firstDiff(want, got string) string {
-	w, g := strings.Split(want, "\n"), strings.Split(got, "\n")
-	for i := 0; i < max(len(w), len(g)); i++ {
-		var a, b string
-		if i < len(w) {
-			a = w[i]
-		}
-		if i < len(g) {
-			b = g[i]
-		}
-		if a != b {
-			return fmt.Sprintf("line %d:\n  want: %s\n  got:  %s", i+1, a, b)
-		}
-	}
-	return ""
+	golden.Sequences(t, "testdata/sequences/*.txt", func(script []byte) (string, error) { return play(string(script)) })
 }
 
 var epoch = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)

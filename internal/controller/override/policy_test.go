@@ -12,7 +12,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
-	"github.com/flotilla-dev/flotilla/config/crd"
 	hubconfig "github.com/flotilla-dev/flotilla/config/hub"
 	"github.com/flotilla-dev/flotilla/internal/kube"
 	"github.com/flotilla-dev/flotilla/internal/testenv"
@@ -23,16 +22,9 @@ import (
 // use a $ directive, is refused when it is written; the same patch in
 // flotilla-system, and a team's ordinary patch, are accepted.
 func TestTeamOverridePolicy(t *testing.T) {
-	hub := testenv.NewHub(t)
+	hub := testenv.NewHubWithCRDs(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	crds, err := crd.CRDs()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := hub.InstallCRDs(ctx, crds); err != nil {
-		t.Fatal(err)
-	}
 	c, err := client.New(hub.RESTConfig, client.Options{Scheme: kube.NewScheme()})
 	if err != nil {
 		t.Fatal(err)

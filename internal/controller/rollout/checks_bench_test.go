@@ -3,17 +3,12 @@ package rollout
 import (
 	"context"
 	"fmt"
-	"net/http/httptest"
-	"strings"
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
-	"github.com/flotilla-dev/flotilla/internal/measure"
 	"github.com/flotilla-dev/flotilla/internal/rollout"
 	"github.com/flotilla-dev/flotilla/internal/testenv"
 )
@@ -29,29 +24,16 @@ import (
 func BenchmarkHubChecksWaveOf1000Clusters(b *testing.B) {
 	const n = 1000
 	bin := testenv.NeedDebianPackage(b, "prometheus", testenv.PrometheusBinary)
-	reg := prometheus.NewRegistry()
-	ratio := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "app_error_ratio", Help: "Errors per request."}, []string{"cluster"})
-	reg.MustRegister(ratio)
+	rates := testenv.StartMetricExporter(b)
 	var clusters []rollout.ClusterObservation
 	for i := range n {
 		name := fmt.Sprintf("c%04d", i)
-		ratio.WithLabelValues(name).Set(0.01)
+		rates.Set(name, 0.01)
 		clusters = append(clusters, rollout.ClusterObservation{Name: name, Online: true, Revision: "r1", AppliedRevision: "r1",
 			Health: rollout.HealthHealthy})
 	}
-	srv := httptest.NewServer(promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-	defer srv.Close()
-	prom := testenv.StartPrometheus(b, bin, strings.TrimPrefix(srv.URL, "http://"))
-	client := &measure.Prometheus{URL: prom.URL}
-	for deadline := time.Now().Add(time.Minute); ; time.Sleep(500 * time.Millisecond) {
-		r, err := client.Query(context.Background(), "count(app_error_ratio)", time.Time{})
-		if err == nil && len(r.Samples) == 1 && r.Samples[0].Value == n {
-			break
-		}
-		if time.Now().After(deadline) {
-			b.Fatalf("prometheus has not scraped the %d clusters: %v %v", n, r, err)
-		}
-	}
+	prom := testenv.StartPrometheus(b, bin, rates.Target())
+	rates.WaitScraped(b)
 
 	for _, tc := range []struct {
 		name  string

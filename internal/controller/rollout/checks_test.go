@@ -1,66 +1,29 @@
 package rollout_test
 
 import (
-	"context"
-	"fmt"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
 	"github.com/flotilla-dev/flotilla/internal/controller/promise/promisetest"
-	"github.com/flotilla-dev/flotilla/internal/measure"
 	"github.com/flotilla-dev/flotilla/internal/testenv"
 )
 
-// errorRates is a small server whose per-cluster error ratio the test
-// sets, scraped by a real Prometheus.
-type errorRates struct {
-	gauge *prometheus.GaugeVec
-	prom  *testenv.Prometheus
-}
-
-func startErrorRates(t *testing.T, clusters ...string) *errorRates {
+// startErrorRates starts a server of each cluster's error ratio (0.01 to
+// begin with) and a real Prometheus that has scraped it.
+func startErrorRates(t *testing.T, clusters ...string) (*testenv.MetricExporter, *testenv.Prometheus) {
 	t.Helper()
 	bin := testenv.NeedDebianPackage(t, "prometheus", testenv.PrometheusBinary)
-	reg := prometheus.NewRegistry()
-	e := &errorRates{gauge: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "app_error_ratio", Help: "Errors per request."}, []string{"cluster"})}
-	reg.MustRegister(e.gauge)
+	rates := testenv.StartMetricExporter(t)
 	for _, c := range clusters {
-		e.gauge.WithLabelValues(c).Set(0.01)
+		rates.Set(c, 0.01)
 	}
-	srv := httptest.NewServer(promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-	t.Cleanup(srv.Close)
-	e.prom = testenv.StartPrometheus(t, bin, strings.TrimPrefix(srv.URL, "http://"))
-	// Until Prometheus has scraped every cluster's ratio.
-	client := &measure.Prometheus{URL: e.prom.URL}
-	promisetest.Eventually(t, time.Minute, "prometheus scraping the error ratios", func() (bool, string) {
-		r, err := client.Query(context.Background(), "app_error_ratio", time.Time{})
-		if err != nil {
-			return false, err.Error()
-		}
-		return len(r.Samples) == len(clusters), fmt.Sprintf("%d samples", len(r.Samples))
-	})
-	return e
-}
-
-// set sets a cluster's ratio and waits until Prometheus has it.
-func (e *errorRates) set(t *testing.T, cluster string, ratio float64) {
-	t.Helper()
-	e.gauge.WithLabelValues(cluster).Set(ratio)
-	client := &measure.Prometheus{URL: e.prom.URL}
-	promisetest.Eventually(t, 30*time.Second, "prometheus seeing the new ratio", func() (bool, string) {
-		r, err := client.Query(context.Background(), `app_error_ratio{cluster="`+cluster+`"}`, time.Time{})
-		if err != nil || len(r.Samples) != 1 {
-			return false, fmt.Sprint(r, err)
-		}
-		return r.Samples[0].Value == ratio, fmt.Sprint(r.Samples[0].Value)
-	})
+	prom := testenv.StartPrometheus(t, bin, rates.Target())
+	rates.WaitScraped(t)
+	return rates, prom
 }
 
 // errorRateCheck is a hub check of each cluster's error ratio.
@@ -81,12 +44,12 @@ func errorRateCheck(address string) fleetv1alpha1.Check {
 // canary's budget is breached and the Rollout rolls back.
 func TestHubChecks(t *testing.T) {
 	s := newStory(t, "hubchecks.example.com")
-	rates := startErrorRates(t, "hubchecks-c1", "hubchecks-g1", "hubchecks-g2")
+	rates, prom := startErrorRates(t, "hubchecks-c1", "hubchecks-g1", "hubchecks-g2")
 	bake := func(w *fleetv1alpha1.Wave) { w.BakeTime = &metav1.Duration{Duration: 3 * time.Second} }
 	s.Create(&fleetv1alpha1.RolloutStrategy{
 		ObjectMeta: metav1.ObjectMeta{Name: "hubchecks"},
 		Spec: fleetv1alpha1.RolloutStrategySpec{Waves: []fleetv1alpha1.Wave{wave("canary", bake), wave("general", bake)},
-			OnFailure: fleetv1alpha1.FailureRollback, Checks: []fleetv1alpha1.Check{errorRateCheck(rates.prom.URL)}},
+			OnFailure: fleetv1alpha1.FailureRollback, Checks: []fleetv1alpha1.Check{errorRateCheck(prom.URL)}},
 	})
 	r1 := s.givenSite("hubchecks", "hubchecks")
 
@@ -103,7 +66,8 @@ func TestHubChecks(t *testing.T) {
 	}
 	s.hasEvent(name, "Normal CheckPassed wave canary: check error-rate: Passed")
 
-	rates.set(t, "hubchecks-c1", 0.3)
+	rates.Set("hubchecks-c1", 0.3)
+	rates.WaitScraped(t)
 	name, r3 := s.release("hubchecks", "3", r2)
 	s.moves("hubchecks", r3, "hubchecks-c1")
 	s.reportReady("hubchecks", "hubchecks-team", "hubchecks-c1")

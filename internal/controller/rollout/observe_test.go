@@ -55,6 +55,15 @@ func TestObserveCluster(t *testing.T) {
 	healthyOld := func(name string) *fleetv1alpha1.Work {
 		return work(name, "r1", t0, metav1.ConditionTrue, fleetv1alpha1.ReasonHealthy, t0)
 	}
+	// healthyNew is admitted at t0+1m and healthy on r2 since t0+2m.
+	healthyNew := func(name string) *fleetv1alpha1.Work {
+		return work(name, "r2", t0.Add(time.Minute), metav1.ConditionTrue, fleetv1alpha1.ReasonHealthy, t0.Add(2*time.Minute))
+	}
+	// healthyOnTarget is a cluster whose Works are healthyNew, but for what u says.
+	healthyOnTarget := func(u *rollout.Unattributed) rollout.ClusterObservation {
+		return rollout.ClusterObservation{Revision: "r2", AppliedRevision: "r2", Health: rollout.HealthHealthy,
+			HealthSince: t0.Add(2 * time.Minute), AdmittedAt: t0.Add(time.Minute), Online: true, Unattributed: u}
+	}
 	for _, tc := range []struct {
 		name    string
 		cluster *fleetv1alpha1.Cluster
@@ -74,7 +83,7 @@ func TestObserveCluster(t *testing.T) {
 			name:    "admitted in part (a crash between two Work writes) counts as admitted, not applied",
 			cluster: cluster(fleetv1alpha1.ClusterAvailabilityAvailable),
 			works: []*fleetv1alpha1.Work{healthyOld("a"),
-				work("b", "r2", t0.Add(time.Minute), metav1.ConditionTrue, fleetv1alpha1.ReasonHealthy, t0.Add(2*time.Minute))},
+				healthyNew("b")},
 			want: rollout.ClusterObservation{Revision: "r2", Health: rollout.HealthProgressing,
 				Reason: fleetv1alpha1.ReasonProgressing, Message: "team-a/a: not on r2 yet",
 				HealthSince: t0.Add(2 * time.Minute), AdmittedAt: t0.Add(time.Minute), Online: true},
@@ -84,26 +93,22 @@ func TestObserveCluster(t *testing.T) {
 			cluster: cluster(fleetv1alpha1.ClusterAvailabilityAvailable),
 			started: t0.Add(30 * time.Second),
 			works: []*fleetv1alpha1.Work{
-				work("a", "r2", t0.Add(time.Minute), metav1.ConditionTrue, fleetv1alpha1.ReasonHealthy, t0.Add(2*time.Minute)),
+				healthyNew("a"),
 				created(failedApply(work("ledger", "r1", t0.Add(90*time.Second), metav1.ConditionFalse, fleetv1alpha1.ReasonInProgress, t0)), t0.Add(time.Minute)),
 			},
-			want: rollout.ClusterObservation{Revision: "r2", AppliedRevision: "r2", Health: rollout.HealthHealthy,
-				HealthSince: t0.Add(2 * time.Minute), AdmittedAt: t0.Add(time.Minute), Online: true,
-				Unattributed: &rollout.Unattributed{Revision: "r1", Reason: fleetv1alpha1.ReasonApplyFailed,
-					Message: "team-a/ledger: namespaces \"team-c\" not found", Since: t0.Add(3 * time.Minute)}},
+			want: healthyOnTarget(&rollout.Unattributed{Revision: "r1", Reason: fleetv1alpha1.ReasonApplyFailed,
+				Message: "team-a/ledger: namespaces \"team-c\" not found", Since: t0.Add(3 * time.Minute)}),
 		},
 		{
 			name:    "a new instance failing on the target is not the rollout's either",
 			cluster: cluster(fleetv1alpha1.ClusterAvailabilityAvailable),
 			started: t0.Add(30 * time.Second),
 			works: []*fleetv1alpha1.Work{
-				work("a", "r2", t0.Add(time.Minute), metav1.ConditionTrue, fleetv1alpha1.ReasonHealthy, t0.Add(2*time.Minute)),
+				healthyNew("a"),
 				created(work("ledger", "r2", t0.Add(time.Minute), metav1.ConditionFalse, fleetv1alpha1.ReasonUnhealthy, t0.Add(3*time.Minute)), t0.Add(time.Minute)),
 			},
-			want: rollout.ClusterObservation{Revision: "r2", AppliedRevision: "r2", Health: rollout.HealthHealthy,
-				HealthSince: t0.Add(2 * time.Minute), AdmittedAt: t0.Add(time.Minute), Online: true,
-				Unattributed: &rollout.Unattributed{Revision: "r2", Reason: fleetv1alpha1.ReasonUnhealthy,
-					Message: "team-a/ledger: deployment Unhealthy", Since: t0.Add(3 * time.Minute)}},
+			want: healthyOnTarget(&rollout.Unattributed{Revision: "r2", Reason: fleetv1alpha1.ReasonUnhealthy,
+				Message: "team-a/ledger: deployment Unhealthy", Since: t0.Add(3 * time.Minute)}),
 		},
 		{
 			name:    "a moved Work failing on the target is the rollout's",

@@ -14,7 +14,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
-	"github.com/flotilla-dev/flotilla/config/crd"
 	"github.com/flotilla-dev/flotilla/internal/kube"
 	"github.com/flotilla-dev/flotilla/internal/testenv"
 )
@@ -23,16 +22,9 @@ import (
 // list Rollouts in their own namespace only: they get those, and the rest is
 // named in Hidden instead of failing the read.
 func TestReadWithTheCallersCredentials(t *testing.T) {
-	hub := testenv.NewHub(t)
+	hub := testenv.NewHubWithCRDs(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	crds, err := crd.CRDs()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := hub.InstallCRDs(ctx, crds); err != nil {
-		t.Fatal(err)
-	}
 	admin := newClient(t, hub.RESTConfig)
 	create := func(obj client.Object) {
 		t.Helper()
