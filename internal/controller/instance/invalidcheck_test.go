@@ -9,6 +9,7 @@ import (
 	"time"
 
 	eventsv1 "k8s.io/api/events/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/events"
 	"k8s.io/utils/clock"
@@ -19,6 +20,7 @@ import (
 	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
 	"github.com/flotilla-dev/flotilla/internal/controller"
 	instancectl "github.com/flotilla-dev/flotilla/internal/controller/instance"
+	"github.com/flotilla-dev/flotilla/internal/controller/promise/promisetest"
 	"github.com/flotilla-dev/flotilla/internal/hub"
 	"github.com/flotilla-dev/flotilla/internal/kube"
 )
@@ -90,6 +92,73 @@ func TestInvalidCheckIsReportedOnce(t *testing.T) {
 	stop()
 
 	// A reconciler of its own, on the settled instance, reconciles twice.
+	got := eventsOfTwoReconciles(t, e, instancectl.Key{Promise: "invchk-db", Namespace: "invchk-team", Name: "orders"})
+	var invalid []string
+	for _, ev := range got {
+		if strings.Contains(ev, fleetv1alpha1.ReasonInvalidCheck) {
+			invalid = append(invalid, ev)
+		}
+	}
+	if len(invalid) != 1 || !strings.Contains(invalid[0], "check errors") {
+		t.Errorf("InvalidCheck Events of two reconciles: %q, want one naming check errors (all: %q)", invalid, got)
+	}
+}
+
+// Fleet resources that cannot be rendered for a cluster (here an Override
+// that takes a ConfigMap's name away) are reported as a
+// RenderFailed Event on the Promise once per cause, not on every reconcile.
+func TestFleetRenderFailureIsReportedOnce(t *testing.T) {
+	e := newEnv(t)
+	stop := startHub(t, hub.Options{NoRolloutController: true})
+	const group, kind = "fleetfail.example.com", "FleetFailDb"
+	e.Cluster("fleetfail-1", map[string]string{"story": "fleetfail"})
+	e.Fleet("fleetfail", map[string]string{"story": "fleetfail"}, "fleetfail-team")
+	p := configMapPromise("fleetfail-db", group, kind, "fleetfail")
+	p.Spec.FleetResources = []fleetv1alpha1.Manifest{{RawExtension: promisetest.Raw(map[string]any{"apiVersion": "v1", "kind": "ConfigMap",
+		"metadata": map[string]any{"name": "fleetfail-operator", "namespace": "default"}, "data": map[string]any{"size": "shared"}})}}
+	e.Create(p)
+	e.PromiseReady("fleetfail-db")
+	e.WaitWork("fleetfail-db", "", "", "fleetfail-1", func(*fleetv1alpha1.Work) (bool, string) { return true, "" })
+	e.Create(&fleetv1alpha1.Override{
+		ObjectMeta: metav1.ObjectMeta{Name: "fleetfail-noname", Namespace: fleetv1alpha1.PlatformNamespace},
+		Spec: fleetv1alpha1.OverrideSpec{
+			Promise:   "fleetfail-db",
+			Resources: []fleetv1alpha1.ResourceSelector{{Kind: "ConfigMap"}},
+			Type:      fleetv1alpha1.PatchJSONMerge,
+			Patch:     promisetest.Raw(map[string]any{"metadata": map[string]any{"name": nil}}),
+		},
+	})
+	eventually(t, 30*time.Second, "the hub's RenderFailed Event", func() (bool, string) {
+		list := &eventsv1.EventList{}
+		if err := e.C.List(e.Ctx, list); err != nil {
+			return false, err.Error()
+		}
+		var got []string
+		for _, ev := range list.Items {
+			if ev.Regarding.Name == "fleetfail-db" {
+				got = append(got, ev.Reason+" "+ev.Note)
+			}
+		}
+		return slices.ContainsFunc(got, func(s string) bool { return strings.HasPrefix(s, fleetv1alpha1.ReasonRenderFailed) }), strings.Join(got, "\n")
+	})
+	stop()
+
+	got := eventsOfTwoReconciles(t, e, instancectl.Key{Promise: "fleetfail-db"})
+	var failed []string
+	for _, ev := range got {
+		if strings.Contains(ev, fleetv1alpha1.ReasonRenderFailed) {
+			failed = append(failed, ev)
+		}
+	}
+	if len(failed) != 1 || !strings.Contains(failed[0], "fleetfail-1") {
+		t.Errorf("RenderFailed Events of two reconciles: %q, want one naming fleetfail-1 (all: %q)", failed, got)
+	}
+}
+
+// eventsOfTwoReconciles reconciles key twice with an instance reconciler of
+// its own (the hub stopped) and returns the Events it recorded.
+func eventsOfTwoReconciles(t *testing.T, e *promisetest.Env, key instancectl.Key) []string {
+	t.Helper()
 	mgr, err := ctrl.NewManager(hubCP.RESTConfig, ctrl.Options{Scheme: kube.NewScheme(),
 		Metrics: metricsserver.Options{BindAddress: "0"}, HealthProbeBindAddress: "0"})
 	if err != nil {
@@ -107,9 +176,17 @@ func TestInvalidCheckIsReportedOnce(t *testing.T) {
 	recorder := events.NewFakeRecorder(10)
 	r := &instancectl.Reconciler{Client: mgr.GetClient(), Cache: mgr.GetCache(), APIReader: mgr.GetAPIReader(),
 		Recorder: recorder, Clock: clock.RealClock{}}
-	key := instancectl.Key{Promise: "invchk-db", Namespace: "invchk-team", Name: "orders"}
 	for range 2 {
-		if _, err := r.Reconcile(ctx, key); err != nil {
+		// The stopped hub's last writes may reach this cache late: a
+		// conflict is retried, its Events counted all the same.
+		var err error
+		for range 5 {
+			if _, err = r.Reconcile(ctx, key); !apierrors.IsConflict(err) {
+				break
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+		if err != nil {
 			t.Fatalf("reconcile: %v", err)
 		}
 	}
@@ -117,13 +194,5 @@ func TestInvalidCheckIsReportedOnce(t *testing.T) {
 	for len(recorder.Events) > 0 {
 		got = append(got, <-recorder.Events)
 	}
-	var invalid []string
-	for _, ev := range got {
-		if strings.Contains(ev, fleetv1alpha1.ReasonInvalidCheck) {
-			invalid = append(invalid, ev)
-		}
-	}
-	if len(invalid) != 1 || !strings.Contains(invalid[0], "check errors") {
-		t.Errorf("InvalidCheck Events of two reconciles: %q, want one naming check errors (all: %q)", invalid, got)
-	}
+	return got
 }

@@ -110,10 +110,10 @@ type Reconciler struct {
 	// (renderMemo), which the next reconcile of the key reuses where
 	// nothing they were made from changed.
 	deferred sync.Map
-	// checkErrors holds, by key, the message of the InvalidCheck Event last
-	// recorded for it (reportCheckErrors): a cause is recorded once, not on
-	// every reconcile, and again only when it changes or comes back.
-	checkErrors sync.Map
+	// warned holds, by key and reason, the message of the Warning Event
+	// last recorded (warnOnce): a cause is recorded once, not on every
+	// reconcile, and again only when it changes or comes back.
+	warned sync.Map
 }
 
 // statusDelay is how long an instance's status report waits after its Works
@@ -145,14 +145,14 @@ func (r *Reconciler) Reconcile(ctx context.Context, key Key) (ctrl.Result, error
 	if p == nil {
 		// The Promise's finalizer deletes Works before it goes; whatever is
 		// left belongs to nothing.
-		r.checkErrors.Delete(key)
+		r.forgetWarnings(key)
 		return ctrl.Result{}, r.deleteWorks(ctx, key, nil)
 	}
 	inst := instanceapi.NewInstance(instanceapi.GVK(&p.Spec.API))
 	if err := r.Cache.Get(ctx, types.NamespacedName{Namespace: key.Namespace, Name: key.Name}, inst); err != nil {
 		if apierrors.IsNotFound(err) {
 			r.deferred.Delete(key)
-			r.checkErrors.Delete(key)
+			r.forgetWarnings(key)
 			return ctrl.Result{}, r.deleteWorks(ctx, key, nil)
 		}
 		return ctrl.Result{}, fmt.Errorf("reading instance: %w", err)
@@ -378,7 +378,7 @@ func (r *Reconciler) underWay(ctx context.Context, ro *fleetv1alpha1.Rollout, p 
 // wave's bake, never passes unmeasured.
 func (r *Reconciler) reportCheckErrors(ctx context.Context, key Key, obj runtime.Object, rt instanceplan.Routing, plan instanceplan.Plan) {
 	if len(plan.CheckErrors) == 0 {
-		r.checkErrors.Delete(key)
+		r.warned.Delete(warning{key, fleetv1alpha1.ReasonInvalidCheck})
 		return
 	}
 	var errs []error
@@ -388,12 +388,32 @@ func (r *Reconciler) reportCheckErrors(ctx context.Context, key Key, obj runtime
 		}
 	}
 	msg := errors.Join(errs...).Error()
-	if last, seen := r.checkErrors.Swap(key, msg); seen && last == msg {
+	if !r.warnOnce(key, fleetv1alpha1.ReasonInvalidCheck, msg) {
 		return
 	}
 	ctrl.LoggerFrom(ctx).Info("verification checks left out of works", "error", msg)
 	r.Recorder.Eventf(obj, nil, corev1.EventTypeWarning, fleetv1alpha1.ReasonInvalidCheck, "CopyChecks",
 		"verification checks left out of works (the agents cannot measure them): %s", msg)
+}
+
+// warning names a Warning Event of a subject, for warnOnce.
+type warning struct {
+	key    Key
+	reason string
+}
+
+// warnOnce reports whether the Warning Event reason with msg is to be
+// recorded for key: not when the last one recorded says the same.
+func (r *Reconciler) warnOnce(key Key, reason, msg string) bool {
+	last, seen := r.warned.Swap(warning{key, reason}, msg)
+	return !seen || last != msg
+}
+
+// forgetWarnings drops what warnOnce remembers of key (a subject gone).
+func (r *Reconciler) forgetWarnings(key Key) {
+	for _, reason := range []string{fleetv1alpha1.ReasonInvalidCheck, fleetv1alpha1.ReasonRenderFailed} {
+		r.warned.Delete(warning{key, reason})
+	}
 }
 
 // renderInstance renders each Target of rt: the admitted PromiseRevision at
@@ -591,23 +611,35 @@ func (r *Reconciler) reconcileFleet(ctx context.Context, key Key, p *fleetv1alph
 		return time.Time{}, err
 	}
 	r.reportCheckErrors(ctx, key, p, rt, plan)
-	if len(plan.Failed) > 0 {
-		var failed []error
-		for _, t := range rt.Targets {
-			if err, ok := plan.Failed[t.Cluster]; ok {
-				failed = append(failed, fmt.Errorf("%s: %w", t.Cluster, err))
-			}
-		}
-		err := errors.Join(failed...)
-		ctrl.LoggerFrom(ctx).Info("rendering fleet resources failed; their Works are left as they were", "error", err.Error())
-		r.Recorder.Eventf(p, nil, corev1.EventTypeWarning, fleetv1alpha1.ReasonRenderFailed, "RenderFleetResources",
-			"rendering fleet resources failed; their Works are left as they were: %v", err)
-	}
+	r.reportFleetRenderFailures(ctx, key, p, rt, plan)
 	works, _, err := r.execute(ctx, rt, plan)
 	if err != nil {
 		return time.Time{}, err
 	}
 	return instanceplan.NextExpiry(instanceplan.OnClusters(works, plan.Keep)), nil
+}
+
+// reportFleetRenderFailures makes the fleet resources that failed to render
+// visible: a Warning Event on the Promise and the log, once per cause (as
+// reportCheckErrors). Their Works are left as they were.
+func (r *Reconciler) reportFleetRenderFailures(ctx context.Context, key Key, p *fleetv1alpha1.Promise, rt instanceplan.Routing, plan instanceplan.Plan) {
+	if len(plan.Failed) == 0 {
+		r.warned.Delete(warning{key, fleetv1alpha1.ReasonRenderFailed})
+		return
+	}
+	var failed []error
+	for _, t := range rt.Targets {
+		if err, ok := plan.Failed[t.Cluster]; ok {
+			failed = append(failed, fmt.Errorf("%s: %w", t.Cluster, err))
+		}
+	}
+	msg := errors.Join(failed...).Error()
+	if !r.warnOnce(key, fleetv1alpha1.ReasonRenderFailed, msg) {
+		return
+	}
+	ctrl.LoggerFrom(ctx).Info("rendering fleet resources failed; their Works are left as they were", "error", msg)
+	r.Recorder.Eventf(p, nil, corev1.EventTypeWarning, fleetv1alpha1.ReasonRenderFailed, "RenderFleetResources",
+		"rendering fleet resources failed; their Works are left as they were: %s", msg)
 }
 
 // renderMemo holds, by cluster, what one reconcile of an instance rendered
