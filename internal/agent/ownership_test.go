@@ -286,9 +286,15 @@ func TestApplyAdoptsOnlyUnownedObjectsIfAllowed(t *testing.T) {
 	m.put(toUnstructured(configMapObj("ns1", "unowned", nil)))
 	m.put(labelled(configMapObj("ns1", "others", nil), "other"))
 	w := unitWork("w", configMapObj("ns1", "unowned", map[string]string{"k": "v"}), configMapObj("ns1", "others", nil))
-	w.Spec.Adoption = fleetv1alpha1.AdoptionIfUnowned
+	// Not allowed (the default, Never): the unowned object is left alone too.
 	pass := a.apply(ctx, w, nil, noSave, nil, nil, time.Now())
 	live, _ := m.get(ctx, pass.resources[0].ref)
+	if r := pass.resources[0]; r.result != fleetv1alpha1.ApplyResultConflict || live.GetLabels()[fleetv1alpha1.LabelWork] != "" || len(pass.inventory) != 0 {
+		t.Errorf("unowned, adoption not allowed: %+v, live labels %v, inventory %v", r, live.GetLabels(), pass.inventory)
+	}
+	w.Spec.Adoption = fleetv1alpha1.AdoptionIfUnowned
+	pass = a.apply(ctx, w, nil, noSave, nil, nil, time.Now())
+	live, _ = m.get(ctx, pass.resources[0].ref)
 	if r := pass.resources[0]; r.result != fleetv1alpha1.ApplyResultApplied || !strings.Contains(r.message, "adopted") ||
 		live.GetLabels()[fleetv1alpha1.LabelWork] != "w" || pass.inventory.uid(r.ref) != live.GetUID() {
 		t.Errorf("unowned: %+v, live labels %v, inventory %v", r, live.GetLabels(), pass.inventory)

@@ -320,6 +320,59 @@ func TestJobCheckOutsideTheScopeIsRefused(t *testing.T) {
 	e.waitWorkReady(t, cluster, w.Name, 30*time.Second) // checks judge the release, not the apply
 }
 
+// A Job under the very name the agent would give its test Job (names are
+// deterministic), created by someone else before the agent's, is never
+// judged, even when it carries the agent's labels and succeeds: it could
+// pass for a test that fails. It counts as an inconclusive measurement, is
+// left untouched, and the agent's own Job (the next measurement's name)
+// gives the result.
+func TestJobCheckNeverJudgesAJobTheAgentDidNotCreate(t *testing.T) {
+	e := newEnv(t)
+	const cluster = "checks-squat"
+	e.createNamespace(t, fleetv1alpha1.PlatformNamespace)
+	e.createNamespace(t, "squat-tests")
+	hub := e.join(t, cluster)
+
+	// The real test fails; the planted Job passes.
+	w := work(cluster, "squat", configMapObj("default", "checks-squat", map[string]string{"k": "v"}))
+	w.Spec.Checks = []fleetv1alpha1.WorkCheck{
+		workCheck("smoke", time.Second, jobCheck(t, "squat-tests", "exit1.invalid/smoke:1", "FAIL")),
+	}
+	mustf(t, e.hubClient.Create(e.ctx, w), "creating work")
+	stored, err := e.getWork(t, cluster, w.Name)
+	mustf(t, err, "reading work")
+	c := stored.Spec.Checks[0]
+	name := checks.JobName(w.Name, c, stored.Spec.Revision, 0)
+	planted, err := measure.NewJob("squat-tests", name, map[string]string{
+		fleetv1alpha1.LabelManagedBy: fleetv1alpha1.ManagedByValue,
+		checks.LabelCheckWork:        fleetv1alpha1.WorkLabelValue(w.Name),
+		checks.LabelCheck:            c.Name,
+		checks.LabelCheckRun:         "0",
+	}, jobCheck(t, "", "example.com/smoke:1", "").Job.Template.Raw, time.Minute)
+	mustf(t, err, "building the planted Job")
+	planted, err = e.memberDynamic.Resource(measure.JobsResource).Namespace("squat-tests").Create(e.ctx, planted, metav1.CreateOptions{})
+	mustf(t, err, "planting a Job")
+	waitFor(t, 2*time.Minute, "the planted Job succeeded", func() (bool, string) {
+		j, err := e.memberKube.BatchV1().Jobs("squat-tests").Get(e.ctx, name, metav1.GetOptions{})
+		if err != nil {
+			return false, err.Error()
+		}
+		return j.Status.Succeeded > 0, describeAny(j.Status)
+	})
+
+	e.startAgent(t, hub, testOptions(t, cluster))
+	smoke := e.waitCheck(t, cluster, w.Name, "smoke", 2*time.Minute, "settled", func(s fleetv1alpha1.WorkCheckStatus) bool {
+		return s.Last != nil && (s.Last.Outcome == "Passed" || s.Last.Outcome == "Failed")
+	})
+	if want := "the Job failed: FAIL"; !checkFailed(smoke) || smoke.Decisive.Value != want || smoke.Inconclusives != 1 {
+		t.Errorf("smoke: %s; want one inconclusive measurement (the planted Job), then Failed with %q (the agent's Job)", describeAny(smoke), want)
+	}
+	j, err := e.memberKube.BatchV1().Jobs("squat-tests").Get(e.ctx, name, metav1.GetOptions{})
+	if err != nil || j.UID != planted.GetUID() {
+		t.Errorf("the planted Job was deleted or replaced: %v", err)
+	}
+}
+
 // An agent-placed metric check queries a real Prometheus (scraping a
 // service whose error rate the test sets) with the query the hub rendered
 // for this cluster: it passes while the rate is low and fails with the

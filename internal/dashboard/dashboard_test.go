@@ -272,6 +272,7 @@ func TestRequestsWithoutTokenOrFromElsewhereAreRefused(t *testing.T) {
 		{"fleet with a bad token", "GET", "/api/fleet", "not-the-token", nil, http.StatusForbidden},
 		{"pause with a bad token", "POST", path, "not-the-token", nil, http.StatusForbidden},
 		{"pause from another origin", "POST", path, s.Token(), func(r *http.Request) { r.Header.Set("Origin", "http://evil.example") }, http.StatusForbidden},
+		{"pause from another site, without an Origin", "POST", path, s.Token(), func(r *http.Request) { r.Header.Set("Sec-Fetch-Site", "cross-site") }, http.StatusForbidden},
 		{"page through a rebound name", "GET", "/", "", func(r *http.Request) { r.Host = "evil.example" }, http.StatusMisdirectedRequest},
 		{"pause through a rebound name", "POST", path, s.Token(), func(r *http.Request) { r.Host = "evil.example:80" }, http.StatusMisdirectedRequest},
 	} {

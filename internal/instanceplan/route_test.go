@@ -84,10 +84,12 @@ func TestRouteOwnsOnlyTheSubjectsWorks(t *testing.T) {
 	deleting := hubWork(inst, "c3", "r1", "i1")
 	deleting.DeletionTimestamp = &metav1.Time{Time: epoch}
 	rt := instanceplan.Route(instanceplan.Facts{Subject: inst, LatestRevision: "r1", InstanceRevision: "i1",
-		Placement: placement.Result{Clusters: []string{"c1", "c2", "c3", "c4", "c5"}},
+		Placement: placement.Result{Clusters: []string{"c1", "c2", "c3", "c4", "c5", "c6"}},
 		Works: []fleetv1alpha1.Work{hubWork(inst, "c1", "r1", "i1"), foreign, deleting,
 			hubWork(instanceplan.InstanceSubject("db", "team-b", "orders"), "c4", "r1", "i1"),
-			hubWork(instanceplan.FleetSubject("db"), "c5", "r1", "")}})
+			hubWork(instanceplan.FleetSubject("db"), "c5", "r1", ""),
+			// Another Promise's instance of the same namespace and name.
+			hubWork(instanceplan.InstanceSubject("cache", "team-a", "orders"), "c6", "r1", "i1")}})
 	var owned []string
 	for c := range rt.Existing {
 		owned = append(owned, c)

@@ -139,7 +139,8 @@ func TestRefusedChartCredentialsStallThePromise(t *testing.T) {
 		return meta.IsStatusConditionTrue(p.Status.Conditions, fleetv1alpha1.ConditionStalled)
 	})
 	if c := meta.FindStatusCondition(p.Status.Conditions, fleetv1alpha1.ConditionStalled); c.Reason != fleetv1alpha1.ReasonChartCredentialsRefused ||
-		!strings.Contains(c.Message, "flotilla-git-token") || !strings.Contains(c.Message, fleetv1alpha1.LabelChartCredentials) {
+		!strings.Contains(c.Message, "flotilla-git-token") ||
+		!strings.Contains(c.Message, "not marked for chart repositories (label "+fleetv1alpha1.LabelChartCredentials+"=true)") {
 		t.Errorf("Stalled %+v", c)
 	}
 	if p.Status.LatestRevision != "" {
