@@ -3,7 +3,6 @@ package gitdelivery_test
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -22,6 +21,7 @@ import (
 	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
 	"github.com/flotilla-dev/flotilla/internal/controller/promise/promisetest"
 	"github.com/flotilla-dev/flotilla/internal/hub"
+	"github.com/flotilla-dev/flotilla/internal/hub/hubtest"
 	"github.com/flotilla-dev/flotilla/internal/testenv"
 )
 
@@ -67,14 +67,7 @@ func startHub(t *testing.T) *logs {
 	go func() { done <- hub.Run(ctx, hubCP.RESTConfig, hub.Options{MetricsAddr: "0", ProbeAddr: "0"}) }()
 	t.Cleanup(func() {
 		cancel()
-		select {
-		case err := <-done:
-			if err != nil && !errors.Is(err, context.Canceled) {
-				t.Errorf("hub stopped with: %v", err)
-			}
-		case <-time.After(30 * time.Second):
-			t.Error("hub did not stop within 30s")
-		}
+		hubtest.WaitStopped(t, done)
 	})
 	return l
 }

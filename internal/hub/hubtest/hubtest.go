@@ -4,6 +4,7 @@ package hubtest
 import (
 	"context"
 	"errors"
+	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -29,18 +30,39 @@ func Start(tb testing.TB, cfg *rest.Config, opts hub.Options) (stop func()) {
 	stop = func() {
 		once.Do(func() {
 			cancel()
-			select {
-			case err := <-done:
-				if err != nil && !errors.Is(err, context.Canceled) {
-					tb.Errorf("hub stopped with: %v", err)
-				}
-			case <-time.After(30 * time.Second):
-				tb.Error("hub did not stop within 30s")
-			}
+			WaitStopped(tb, done)
 		})
 	}
 	tb.Cleanup(stop)
 	return stop
+}
+
+// WaitStopped waits for the result of a hub run (hub.Run) whose context was
+// cancelled. A hub that has not stopped after 30 s, the manager's graceful
+// shutdown period, gets its goroutines logged, so that a failure shows what
+// held it; one that has not stopped after 60 s fails the test.
+func WaitStopped(tb testing.TB, done <-chan error) {
+	tb.Helper()
+	stopped := func(err error) {
+		if err != nil && !errors.Is(err, context.Canceled) {
+			tb.Errorf("hub stopped with: %v", err)
+		}
+	}
+	select {
+	case err := <-done:
+		stopped(err)
+		return
+	case <-time.After(30 * time.Second):
+	}
+	buf := make([]byte, 1<<20)
+	tb.Logf("hub has not stopped after 30s; goroutines:\n%s", buf[:runtime.Stack(buf, true)])
+	select {
+	case err := <-done:
+		tb.Log("hub stopped after more than 30s")
+		stopped(err)
+	case <-time.After(30 * time.Second):
+		tb.Error("hub did not stop within 60s (its goroutines are logged above)")
+	}
 }
 
 // Logger logs to tb until the test ends and is silent after: controllers
