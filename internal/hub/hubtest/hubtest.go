@@ -38,9 +38,10 @@ func Start(tb testing.TB, cfg *rest.Config, opts hub.Options) (stop func()) {
 }
 
 // WaitStopped waits for the result of a hub run (hub.Run) whose context was
-// cancelled. A hub that has not stopped after 30 s, the manager's graceful
-// shutdown period, gets its goroutines logged, so that a failure shows what
-// held it; one that has not stopped after 60 s fails the test.
+// cancelled. A hub that has not stopped after 25 s gets its goroutines
+// logged, before the manager's graceful shutdown period (30 s) ends, so that
+// a failure shows what held it; one that has not stopped after 60 s fails
+// the test.
 func WaitStopped(tb testing.TB, done <-chan error) {
 	tb.Helper()
 	stopped := func(err error) {
@@ -52,15 +53,15 @@ func WaitStopped(tb testing.TB, done <-chan error) {
 	case err := <-done:
 		stopped(err)
 		return
-	case <-time.After(30 * time.Second):
+	case <-time.After(25 * time.Second):
 	}
 	buf := make([]byte, 1<<20)
-	tb.Logf("hub has not stopped after 30s; goroutines:\n%s", buf[:runtime.Stack(buf, true)])
+	tb.Logf("hub has not stopped after 25s; goroutines:\n%s", buf[:runtime.Stack(buf, true)])
 	select {
 	case err := <-done:
-		tb.Log("hub stopped after more than 30s")
+		tb.Log("hub stopped after more than 25s")
 		stopped(err)
-	case <-time.After(30 * time.Second):
+	case <-time.After(35 * time.Second):
 		tb.Error("hub did not stop within 60s (its goroutines are logged above)")
 	}
 }
