@@ -1,7 +1,6 @@
 package instance_test
 
 import (
-	"context"
 	"fmt"
 	"slices"
 	"strings"
@@ -13,16 +12,13 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/events"
 	"k8s.io/utils/clock"
-	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
-	"github.com/flotilla-dev/flotilla/internal/controller"
 	instancectl "github.com/flotilla-dev/flotilla/internal/controller/instance"
 	"github.com/flotilla-dev/flotilla/internal/controller/promise/promisetest"
 	"github.com/flotilla-dev/flotilla/internal/hub"
-	"github.com/flotilla-dev/flotilla/internal/kube"
+	"github.com/flotilla-dev/flotilla/internal/hub/hubtest"
 )
 
 // A check whose query cannot be rendered for a cluster (a label it lacks)
@@ -159,20 +155,8 @@ func TestFleetRenderFailureIsReportedOnce(t *testing.T) {
 // its own (the hub stopped) and returns the Events it recorded.
 func eventsOfTwoReconciles(t *testing.T, e *promisetest.Env, key instancectl.Key) []string {
 	t.Helper()
-	mgr, err := ctrl.NewManager(hubCP.RESTConfig, ctrl.Options{Scheme: kube.NewScheme(),
-		Metrics: metricsserver.Options{BindAddress: "0"}, HealthProbeBindAddress: "0"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := controller.SetupIndexes(e.Ctx, mgr.GetFieldIndexer()); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(e.Ctx)
-	defer cancel()
-	go func() { _ = mgr.Start(ctx) }()
-	if !mgr.GetCache().WaitForCacheSync(ctx) {
-		t.Fatal("cache not synced")
-	}
+	ctx := e.Ctx
+	mgr := hubtest.StartManager(t, ctx, hubCP.RESTConfig)
 	recorder := events.NewFakeRecorder(10)
 	r := &instancectl.Reconciler{Client: mgr.GetClient(), Cache: mgr.GetCache(), APIReader: mgr.GetAPIReader(),
 		Recorder: recorder, Clock: clock.RealClock{}}

@@ -1,7 +1,6 @@
 package rollout_test
 
 import (
-	"context"
 	"strings"
 	"testing"
 	"time"
@@ -11,14 +10,12 @@ import (
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
-	"github.com/flotilla-dev/flotilla/internal/controller"
 	"github.com/flotilla-dev/flotilla/internal/controller/promise/promisetest"
 	"github.com/flotilla-dev/flotilla/internal/controller/rollout"
 	"github.com/flotilla-dev/flotilla/internal/hub"
-	"github.com/flotilla-dev/flotilla/internal/kube"
+	"github.com/flotilla-dev/flotilla/internal/hub/hubtest"
 )
 
 // A check that cannot run (its condition does not compile) stalls the
@@ -37,20 +34,8 @@ func TestInvalidCheckIsRecordedOnce(t *testing.T) {
 	name, _ := s.release("invchk", "2", r1)
 	s.waitRollout(name, "created", func(*fleetv1alpha1.Rollout) bool { return true })
 
-	mgr, err := ctrl.NewManager(hubCP.RESTConfig, ctrl.Options{Scheme: kube.NewScheme(),
-		Metrics: metricsserver.Options{BindAddress: "0"}, HealthProbeBindAddress: "0"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := controller.SetupIndexes(s.Ctx, mgr.GetFieldIndexer()); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(s.Ctx)
-	defer cancel()
-	go func() { _ = mgr.Start(ctx) }()
-	if !mgr.GetCache().WaitForCacheSync(ctx) {
-		t.Fatal("cache not synced")
-	}
+	ctx := s.Ctx
+	mgr := hubtest.StartManager(t, ctx, hubCP.RESTConfig)
 	recorder := events.NewFakeRecorder(10)
 	r := &rollout.Reconciler{Client: mgr.GetClient(), Cache: mgr.GetCache(), Recorder: recorder, Clock: clock.RealClock{}}
 	req := ctrl.Request{NamespacedName: client.ObjectKey{Namespace: fleetv1alpha1.PlatformNamespace, Name: name}}

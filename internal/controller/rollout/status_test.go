@@ -9,12 +9,10 @@ import (
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
-	"github.com/flotilla-dev/flotilla/internal/controller"
 	"github.com/flotilla-dev/flotilla/internal/controller/rollout"
-	"github.com/flotilla-dev/flotilla/internal/kube"
+	"github.com/flotilla-dev/flotilla/internal/hub/hubtest"
 )
 
 // staleRollout reads one Rollout as a lagging cache would still hold it.
@@ -50,23 +48,11 @@ func TestAPlanFromAStaleRolloutIsNotWritten(t *testing.T) {
 	})
 
 	// A Reconciler of its own, with the hub's indexes, whose cache lags on this Rollout.
-	mgr, err := ctrl.NewManager(hubCP.RESTConfig, ctrl.Options{Scheme: kube.NewScheme(),
-		Metrics: metricsserver.Options{BindAddress: "0"}, HealthProbeBindAddress: "0"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := controller.SetupIndexes(s.Ctx, mgr.GetFieldIndexer()); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(s.Ctx)
-	defer cancel()
-	go func() { _ = mgr.Start(ctx) }()
-	if !mgr.GetCache().WaitForCacheSync(ctx) {
-		t.Fatal("cache not synced")
-	}
+	ctx := s.Ctx
+	mgr := hubtest.StartManager(t, ctx, hubCP.RESTConfig)
 	r := &rollout.Reconciler{Client: staleRollout{Client: mgr.GetClient(), stale: stale}, Cache: mgr.GetCache(),
 		Recorder: events.NewFakeRecorder(100), Clock: clock.RealClock{}}
-	_, err = r.Reconcile(ctx, ctrl.Request{NamespacedName: client.ObjectKeyFromObject(stale)})
+	_, err := r.Reconcile(ctx, ctrl.Request{NamespacedName: client.ObjectKeyFromObject(stale)})
 	if !apierrors.IsConflict(err) {
 		t.Fatalf("a plan from a stale Rollout: err = %v, want a conflict", err)
 	}

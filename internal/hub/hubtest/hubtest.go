@@ -13,8 +13,12 @@ import (
 	"github.com/go-logr/logr/funcr"
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
+	"github.com/flotilla-dev/flotilla/internal/controller"
 	"github.com/flotilla-dev/flotilla/internal/hub"
+	"github.com/flotilla-dev/flotilla/internal/kube"
 )
 
 // Start runs the hub manager against cfg, as `flotilla hub` does, until tb
@@ -35,6 +39,29 @@ func Start(tb testing.TB, cfg *rest.Config, opts hub.Options) (stop func()) {
 	}
 	tb.Cleanup(stop)
 	return stop
+}
+
+// StartManager starts a manager against cfg with the hub's scheme and
+// cache indexes (controller.SetupIndexes), its cache synced, for a test
+// that runs a reconciler of its own. It stops when ctx is cancelled or tb
+// ends.
+func StartManager(tb testing.TB, ctx context.Context, cfg *rest.Config) manager.Manager {
+	tb.Helper()
+	mgr, err := ctrl.NewManager(cfg, ctrl.Options{Scheme: kube.NewScheme(),
+		Metrics: metricsserver.Options{BindAddress: "0"}, HealthProbeBindAddress: "0"})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if err := controller.SetupIndexes(ctx, mgr.GetFieldIndexer()); err != nil {
+		tb.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	tb.Cleanup(cancel)
+	go func() { _ = mgr.Start(ctx) }()
+	if !mgr.GetCache().WaitForCacheSync(ctx) {
+		tb.Fatal("cache not synced")
+	}
+	return mgr
 }
 
 // WaitStopped waits for the result of a hub run (hub.Run) whose context was
