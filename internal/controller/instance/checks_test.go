@@ -11,6 +11,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
+	"github.com/flotilla-dev/flotilla/internal/controller/promise/promisetest"
 	"github.com/flotilla-dev/flotilla/internal/hub"
 )
 
@@ -42,20 +43,7 @@ func TestChecksFollowTheGoverningRollout(t *testing.T) {
 	e.UpdatePromise("wirechk-db", func(cur *fleetv1alpha1.Promise) {
 		cur.Spec.Templates.GoTemplates[0].Template = p.Spec.Templates.GoTemplates[0].Template + "  version: two\n"
 	})
-	ro := &fleetv1alpha1.Rollout{}
-	eventually(t, time.Minute, "the rollout of revision 2", func() (bool, string) {
-		list := &fleetv1alpha1.RolloutList{}
-		if err := e.C.List(e.Ctx, list, client.InNamespace(fleetv1alpha1.PlatformNamespace)); err != nil {
-			return false, err.Error()
-		}
-		for _, r := range list.Items {
-			if r.Spec.Subject.Promise == "wirechk-db" && r.Spec.TargetRevision != rev1 {
-				*ro = r
-				return true, ""
-			}
-		}
-		return false, fmt.Sprintf("%d rollouts", len(list.Items))
-	})
+	ro := waitPromiseRollout(t, e, "wirechk-db", rev1)
 	store := func(phase fleetv1alpha1.RolloutPhase, wave fleetv1alpha1.WavePhase, run int32) {
 		t.Helper()
 		eventually(t, 30*time.Second, "status stored", func() (bool, string) {
@@ -128,4 +116,25 @@ func renders(t *testing.T, registry *prometheus.Registry) uint64 {
 		}
 	}
 	return n
+}
+
+// waitPromiseRollout waits for the hub's Rollout of promise to a revision
+// other than from, and returns it.
+func waitPromiseRollout(t *testing.T, e *promisetest.Env, promise, from string) *fleetv1alpha1.Rollout {
+	t.Helper()
+	ro := &fleetv1alpha1.Rollout{}
+	eventually(t, time.Minute, "the rollout of "+promise+" from "+from, func() (bool, string) {
+		list := &fleetv1alpha1.RolloutList{}
+		if err := e.C.List(e.Ctx, list, client.InNamespace(fleetv1alpha1.PlatformNamespace)); err != nil {
+			return false, err.Error()
+		}
+		for _, r := range list.Items {
+			if r.Spec.Subject.Promise == promise && r.Spec.TargetRevision != from {
+				*ro = r
+				return true, ""
+			}
+		}
+		return false, fmt.Sprintf("%d rollouts", len(list.Items))
+	})
+	return ro
 }

@@ -43,20 +43,7 @@ func TestInvalidCheckIsReportedOnce(t *testing.T) {
 	e.UpdatePromise("invchk-db", func(cur *fleetv1alpha1.Promise) {
 		cur.Spec.Templates.GoTemplates[0].Template = p.Spec.Templates.GoTemplates[0].Template + "  version: two\n"
 	})
-	ro := &fleetv1alpha1.Rollout{}
-	eventually(t, time.Minute, "the rollout of revision 2", func() (bool, string) {
-		list := &fleetv1alpha1.RolloutList{}
-		if err := e.C.List(e.Ctx, list, client.InNamespace(fleetv1alpha1.PlatformNamespace)); err != nil {
-			return false, err.Error()
-		}
-		for _, r := range list.Items {
-			if r.Spec.Subject.Promise == "invchk-db" && r.Spec.TargetRevision != rev1 {
-				*ro = r
-				return true, ""
-			}
-		}
-		return false, fmt.Sprintf("%d rollouts", len(list.Items))
-	})
+	ro := waitPromiseRollout(t, e, "invchk-db", rev1)
 	// No Rollout controller runs: the status a plan would write, the
 	// cluster admitted to the target in a wave at work.
 	eventually(t, 30*time.Second, "status stored", func() (bool, string) {
