@@ -88,17 +88,20 @@ test: tools chromium prometheus
 	  hack/check-orphans.sh "$$run_dir" || status=1; \
 	  rm -rf "$$run_dir"; exit $$status
 
-## bench-agent: the agent's RSS and CPU with 50 Works / 500 resources (about 7 minutes; not part of test)
+## bench-agent: the agent build as its own process with 50 Works / 500 resources: time to green,
+## then RSS, CPU and requests over 5m30s at rest (one resync inside), then a full re-apply; one
+## table (about 7 minutes; not part of test)
 bench-agent: tools
-	FLOTILLA_AGENT_FOOTPRINT=5m30s $(GO) test -count=1 -timeout 30m -run TestFootprint -v ./internal/agent/
+	FLOTILLA_AGENT_BENCH=5m30s $(GO) test -count=1 -timeout 30m -run TestAgentBench -v ./internal/agent/
 
 ## bench-agent-check: bench-agent with one agent-placed 30-second metric check against a real Prometheus (about 7 minutes; not part of test)
 bench-agent-check: tools prometheus
-	FLOTILLA_AGENT_FOOTPRINT=5m30s FLOTILLA_AGENT_FOOTPRINT_CHECK=1 $(GO) test -count=1 -timeout 30m -run TestFootprint -v ./internal/agent/
+	FLOTILLA_AGENT_BENCH=5m30s FLOTILLA_AGENT_BENCH_CHECK=1 $(GO) test -count=1 -timeout 30m -run TestAgentBench -v ./internal/agent/
 
-## bench-agent-green: 50 Works / 500 resources to Applied and Ready on the hub, and idle member requests (about 2 minutes; not part of test)
+## bench-agent-green: bench-agent with a 1-minute window at rest and a 20 s resync (three resyncs
+## inside): time to green and requests at rest, quickly (about 2 minutes; not part of test)
 bench-agent-green: tools
-	FLOTILLA_AGENT_BENCH=1 $(GO) test -count=1 -timeout 15m -run TestTimeToGreen -v ./internal/agent/
+	FLOTILLA_AGENT_BENCH=1m FLOTILLA_AGENT_BENCH_ARGS=--resync-interval=20s $(GO) test -count=1 -timeout 15m -run TestAgentBench -v ./internal/agent/
 
 ## bench-promise: a Promise change re-rendering 1,000 instances into Works on a real hub (about 1 minute; not part of test)
 bench-promise: tools

@@ -41,7 +41,7 @@ func crdObj(group, kind, plural string) map[string]any {
 
 func newTestApplier() (*applier, *fakeMember) {
 	m := newFakeMember()
-	return &applier{member: m, metrics: newMetrics()}, m
+	return &applier{member: m, metrics: newMetrics(nil)}, m
 }
 
 func noSave(inventory) error { return nil }

@@ -3,6 +3,10 @@ package agent
 import (
 	"context"
 	"fmt"
+	"net/http"
+	"sort"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -45,7 +49,7 @@ func TestResyncAtRestReadsNothingYetCorrectsDrift(t *testing.T) {
 			time.Sleep(3 * time.Second) // the first re-checks
 			counter.take()
 			time.Sleep(3 * opts.ResyncInterval)
-			counts, _ := counter.take()
+			counts := counter.take()
 			if n := counts["PATCH (dry run)"]; n != 0 {
 				t.Errorf("dry runs at rest over three resyncs = %d, want 0 (all: %s)", n, describeCounts(counts))
 			}
@@ -54,6 +58,20 @@ func TestResyncAtRestReadsNothingYetCorrectsDrift(t *testing.T) {
 			}
 			if n := counts["GET"]; !watchOn && n < 3 {
 				t.Errorf("reads at rest over three resyncs without the drift watch = %d, want at least 3 (the health re-checks)", n)
+			}
+			if watchOn {
+				// At rest, nothing is sent while the two are read: the agent's
+				// own count is every request its member clients sent.
+				counter.mu.Lock()
+				sent := counter.sent
+				counter.mu.Unlock()
+				own := parseRequestCounts(httpGet(t, "http://"+opts.MetricsAddr+"/metrics"))
+				if n := own.total(serverMember); n != sent {
+					t.Errorf("flotilla_agent_api_requests_total for the member = %d (%s), want the %d requests sent", n, own.describe(serverMember), sent)
+				}
+				if own[[2]string{serverMember, "apply"}] < 3 || own.total(serverHub) == 0 {
+					t.Errorf("want at least the 3 applies and some hub requests counted: %s; hub %s", own.describe(serverMember), own.describe(serverHub))
+				}
 			}
 
 			e.editConfigMap(t, ns, "b", func(cm *corev1.ConfigMap) { cm.Data["k"] = "edited" })
@@ -183,4 +201,55 @@ func TestDriftWatchUnchanged(t *testing.T) {
 	if len(asked) != 1 || !d.due["web"] {
 		t.Errorf("looks asked = %v (due %v), want one, for the status update while converging", asked, d.due["web"])
 	}
+}
+
+// requestCounter counts the HTTP requests a client sends, by verb.
+type requestCounter struct {
+	mu     sync.Mutex
+	counts map[string]int
+	// sent counts every request, take or not.
+	sent int
+}
+
+func (c *requestCounter) wrap(rt http.RoundTripper) http.RoundTripper {
+	return roundTripFunc(func(req *http.Request) (*http.Response, error) {
+		verb := req.Method
+		switch {
+		case req.Method == http.MethodPatch && strings.Contains(req.URL.RawQuery, "dryRun="):
+			verb = "PATCH (dry run)"
+		case req.Method == http.MethodGet && strings.Contains(req.URL.RawQuery, "watch=true"):
+			verb = "WATCH"
+		}
+		c.mu.Lock()
+		c.counts[verb]++
+		c.sent++
+		c.mu.Unlock()
+		return rt.RoundTrip(req)
+	})
+}
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// take returns the counts so far and starts again from zero.
+func (c *requestCounter) take() map[string]int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := c.counts
+	c.counts = map[string]int{}
+	return out
+}
+
+func describeCounts(counts map[string]int) string {
+	keys := make([]string, 0, len(counts))
+	for k := range counts {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var parts []string
+	for _, k := range keys {
+		parts = append(parts, fmt.Sprintf("%s %d", k, counts[k]))
+	}
+	return strings.Join(parts, ", ")
 }

@@ -60,7 +60,7 @@ func liveDeployment(ready bool) *unstructured.Unstructured {
 // conditions; one Pod list was made, and none for a healthy workload.
 func TestExplainFailsAWorkloadWhosePodBacksOff(t *testing.T) {
 	m := &podMember{fakeMember: newFakeMember(), pods: []unstructured.Unstructured{backingOffPod("b-1")}}
-	a := &applier{member: m, metrics: newMetrics()}
+	a := &applier{member: m, metrics: newMetrics(nil)}
 
 	healthy := applied(depB, fleetv1alpha1.HealthCurrent, "")
 	a.explain(context.Background(), &healthy, liveDeployment(true))
@@ -107,7 +107,7 @@ func TestExplainSaysWhatAWorkloadWaitsFor(t *testing.T) {
 		"image": "web:1", "imageID": "", "state": map[string]any{"waiting": map[string]any{"reason": "ContainerCreating"}}}},
 		"status", "containerStatuses")
 	m := &podMember{fakeMember: newFakeMember(), pods: []unstructured.Unstructured{p}}
-	a := &applier{member: m, metrics: newMetrics()}
+	a := &applier{member: m, metrics: newMetrics(nil)}
 	live := liveDeployment(false)
 	r := resourceResult{ref: depB, result: fleetv1alpha1.ApplyResultApplied, health: health.Of(live)}
 	a.explain(context.Background(), &r, live)
@@ -135,7 +135,7 @@ func TestExplainWithoutPodLister(t *testing.T) {
 // A Pod list that fails leaves the kstatus judgement as it is.
 func TestExplainWhenPodsCannotBeListed(t *testing.T) {
 	m := &podMember{fakeMember: newFakeMember(), err: errors.New("the server is currently unable to handle the request")}
-	a := &applier{member: m, metrics: newMetrics()}
+	a := &applier{member: m, metrics: newMetrics(nil)}
 	live := liveDeployment(false)
 	r := resourceResult{ref: depB, result: fleetv1alpha1.ApplyResultApplied, health: health.Of(live)}
 	a.explain(context.Background(), &r, live)

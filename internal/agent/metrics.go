@@ -31,7 +31,8 @@ type metrics struct {
 	checkMeasurements *prometheus.CounterVec
 }
 
-func newMetrics() *metrics {
+// newMetrics registers requests (newAPIRequests; nil: none) with the rest.
+func newMetrics(requests *prometheus.CounterVec) *metrics {
 	m := &metrics{
 		registry: prometheus.NewRegistry(),
 		applies: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -78,6 +79,9 @@ func newMetrics() *metrics {
 	m.registry.MustRegister(m.applies, m.prunes, m.lastSync, m.worksManaged, m.hubConnected, m.heartbeats, m.statusWrites, m.driftCorrections, m.podLists,
 		m.checkMeasurements,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if requests != nil {
+		m.registry.MustRegister(requests)
+	}
 	for _, r := range []fleetv1alpha1.ApplyResult{fleetv1alpha1.ApplyResultApplied, fleetv1alpha1.ApplyResultFailed, fleetv1alpha1.ApplyResultSkipped,
 		fleetv1alpha1.ApplyResultConflict, fleetv1alpha1.ApplyResultRefused} {
 		m.applies.WithLabelValues(resultLabel(r))

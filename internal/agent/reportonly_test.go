@@ -33,7 +33,7 @@ func live(m map[string]any, hash string) *unstructured.Unstructured {
 func newReportOnlyAgent() (*agent, *fakeMember) {
 	f := newFakeMember()
 	m := readOnlyMember{f}
-	return &agent{member: m, applier: &applier{member: m, metrics: newMetrics()}}, f
+	return &agent{member: m, applier: &applier{member: m, metrics: newMetrics(nil)}}, f
 }
 
 // Each manifest is judged by whether its live object carries the Work's

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/go-logr/logr"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/util/wait"
@@ -44,11 +45,12 @@ func Run(ctx context.Context, hub, member *rest.Config, opts Options) error {
 	if hub == nil || member == nil {
 		return errors.New("invalid agent options: hub and member configurations are required")
 	}
-	m, err := newAPIMember(member)
+	requests := newAPIRequests()
+	m, err := newAPIMember(countRequests(member, requests, serverMember))
 	if err != nil {
 		return err
 	}
-	return runWith(ctx, hub, m, m.ping, opts.Default())
+	return runWith(ctx, hub, m, m.ping, opts.Default(), requests)
 }
 
 // RunWithMember runs an agent as Run does, with the same hub client, token
@@ -62,12 +64,14 @@ func RunWithMember(ctx context.Context, hub *rest.Config, member *SimMember, opt
 	if hub == nil || member == nil {
 		return errors.New("invalid agent options: hub configuration and member are required")
 	}
-	return runWith(ctx, hub, member, func(context.Context) error { return nil }, opts.Default())
+	return runWith(ctx, hub, member, func(context.Context) error { return nil }, opts.Default(), newAPIRequests())
 }
 
-// runWith runs an agent on member m (ping checks it) with defaulted options.
-func runWith(ctx context.Context, hub *rest.Config, m member, ping func(context.Context) error, opts Options) error {
-	hub, rotator, err := setupTokenRotation(hub, opts.StateDir, opts.ClusterName, time.Now())
+// runWith runs an agent on member m (ping checks it) with defaulted options;
+// requests counts the agent's API requests (its hub requests are counted
+// here, its member's by whoever built m).
+func runWith(ctx context.Context, hub *rest.Config, m member, ping func(context.Context) error, opts Options, requests *prometheus.CounterVec) error {
+	hub, rotator, err := setupTokenRotation(countRequests(hub, requests, serverHub), opts.StateDir, opts.ClusterName, time.Now())
 	if err != nil {
 		return err
 	}
@@ -75,7 +79,7 @@ func runWith(ctx context.Context, hub *rest.Config, m member, ping func(context.
 	if err != nil {
 		return err
 	}
-	a, err := newAgent(ctx, opts, h, m)
+	a, err := newAgent(ctx, opts, h, m, requests)
 	if err != nil {
 		return err
 	}
@@ -83,12 +87,12 @@ func runWith(ctx context.Context, hub *rest.Config, m member, ping func(context.
 	return a.run(ctx, ping)
 }
 
-func newAgent(ctx context.Context, opts Options, h *hubClient, m member) (*agent, error) {
+func newAgent(ctx context.Context, opts Options, h *hubClient, m member, requests *prometheus.CounterVec) (*agent, error) {
 	st, err := newStore(opts.StateDir, opts.ClusterName)
 	if err != nil {
 		return nil, err
 	}
-	met := newMetrics()
+	met := newMetrics(requests)
 	watcher, canWatch := m.(metadataWatcher)
 	if opts.ReportOnly {
 		m = readOnlyMember{m}

@@ -244,7 +244,7 @@ func TestJitterRateLimiter(t *testing.T) {
 }
 
 func TestStatusRefusedAndConflictingResourcesFailTheApply(t *testing.T) {
-	a := &applier{metrics: newMetrics()}
+	a := &applier{metrics: newMetrics(nil)}
 	crb := objectRef{Group: "rbac.authorization.k8s.io", Version: "v1", Kind: "ClusterRoleBinding", Name: "pwn"}
 	st := computeStatus(fleetv1alpha1.WorkStatus{}, pass(2, "rev-2", []resourceResult{
 		applied(depB, fleetv1alpha1.HealthCurrent, ""),

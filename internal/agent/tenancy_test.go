@@ -137,7 +137,7 @@ func TestInstanceWorkWithoutScopeIsRefused(t *testing.T) {
 	e.createNamespace(t, ns)
 	m, err := newAPIMember(e.member.RESTConfig)
 	mustf(t, err, "member client")
-	a := &applier{member: m, metrics: newMetrics()}
+	a := &applier{member: m, metrics: newMetrics(nil)}
 	w := instanceWork("unscoped", "app", ns, nil, configMapObj(ns, "settings", nil), clusterRoleBindingObj("unscoped-pwn"))
 	w.Spec.Scope = nil
 	var saved inventory
