@@ -21,13 +21,13 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/util/workqueue"
 	"k8s.io/klog/v2"
 
 	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
+	"github.com/flotilla-dev/flotilla/internal/kube"
 )
 
 // Run starts an agent and blocks until ctx is done; it returns nil on a
@@ -237,7 +237,10 @@ func (a *agent) enqueue(obj any) {
 // heartbeat renews the Lease every HeartbeatInterval, with the member's
 // facts on it (see hubClient.renewLease). Facts are read first, bounded by
 // factsTimeout: a member that does not answer delays the renewal by at most
-// that, and the last facts read are sent instead.
+// that, and the last facts read are sent instead. A renewal that failed (the
+// hub away, starting, or refusing) is retried soon (see heartbeatDelay), so
+// that the hub sees the agent again within seconds of its return, not up to
+// an interval later.
 func (a *agent) heartbeat(ctx context.Context) {
 	log := a.log
 	holder, err := os.Hostname()
@@ -249,11 +252,10 @@ func (a *agent) heartbeat(ctx context.Context) {
 	if a.opts.ReportOnly {
 		self.Mode = fleetv1alpha1.AgentModeReportOnly
 	}
-	leaseMissingLogged, refusals := false, 0
-	// Jitter only shortens the period, and the period is not sliding (it
-	// starts before the renewal, not after it), so renewals never come later
-	// than the interval the grace was computed from.
-	wait.JitterUntilWithContext(ctx, func(ctx context.Context) {
+	leaseMissingLogged, refusalLogged, failures := false, false, 0
+	var refusedSince time.Time // when the hub started refusing; zero while it does not
+	for ctx.Err() == nil {
+		start := time.Now()
 		if facts, err := a.readFacts(ctx); err != nil {
 			log.V(1).Info("reading cluster facts", "error", err.Error())
 		} else {
@@ -262,12 +264,22 @@ func (a *agent) heartbeat(ctx context.Context) {
 			}
 			known = &facts
 		}
-		err := a.hub.renewLease(ctx, holder, a.opts.HeartbeatGrace, a.now(), known, self)
+		// A renewal is worth nothing once the next one is due: one stuck on
+		// a hub that is starting (or a connection that went dead) must not
+		// hold back the next.
+		renewCtx, cancel := context.WithTimeout(ctx, a.opts.HeartbeatInterval)
+		err := a.hub.renewLease(renewCtx, holder, a.opts.HeartbeatGrace, a.now(), known, self)
+		cancel()
 		a.metrics.heartbeats.WithLabelValues(outcome(err)).Inc()
+		if err != nil {
+			failures++
+		} else {
+			failures = 0
+		}
 		switch {
 		case apierrors.IsNotFound(err):
 			a.metrics.hubConnected.Set(1)
-			refusals = 0
+			refusedSince, refusalLogged = time.Time{}, false
 			if !leaseMissingLogged {
 				log.Error(err, "agent lease missing on the hub; `flotilla join` creates it; retrying")
 				leaseMissingLogged = true
@@ -275,8 +287,12 @@ func (a *agent) heartbeat(ctx context.Context) {
 		case apierrors.IsUnauthorized(err) || apierrors.IsForbidden(err):
 			a.metrics.hubConnected.Set(0)
 			// A hub API server that just started refuses for a moment while
-			// its caches fill; say so only when it lasts.
-			if refusals++; refusals == 3 {
+			// its caches fill; say so (once) only when it lasts two intervals.
+			if refusedSince.IsZero() {
+				refusedSince = start
+			}
+			if !refusalLogged && start.Sub(refusedSince) >= 2*a.opts.HeartbeatInterval {
+				refusalLogged = true
 				log.Error(err, "the hub keeps refusing the agent's credentials (expired or revoked token, or the cluster was unjoined); the member is kept as it is")
 			}
 		case err != nil:
@@ -284,9 +300,56 @@ func (a *agent) heartbeat(ctx context.Context) {
 			log.V(1).Info("heartbeat failed", "error", err.Error())
 		default:
 			a.metrics.hubConnected.Set(1)
-			leaseMissingLogged, refusals = false, 0
+			leaseMissingLogged, refusedSince, refusalLogged = false, time.Time{}, false
 		}
-	}, a.opts.HeartbeatInterval*9/10, 1.0/9, false)
+		// The period is not sliding (it starts before the renewal, not after
+		// it), so renewals never come later than the interval the grace was
+		// computed from.
+		if !sleepUntil(ctx, start.Add(heartbeatDelay(a.opts.HeartbeatInterval, failures, a.rand()))) {
+			return
+		}
+	}
+}
+
+// Retries of a failed renewal: as the Work watch reconnects
+// (kube.AgentReconnectBase and kube.AgentReconnectMax), and never later than
+// the heartbeat interval.
+const (
+	heartbeatRetryBase = kube.AgentReconnectBase
+	heartbeatRetryMax  = kube.AgentReconnectMax
+)
+
+// heartbeatDelay is how long after the start of a renewal the next one
+// starts, given how many renewals in a row failed and a random number in
+// [0, 1). After a renewal that succeeded it is the interval less up to 10%
+// of jitter (jitter only shortens it: the grace is computed from the
+// interval). After n failures in a row, it is the retry base
+// doubled n-1 times, up to heartbeatRetryMax, stretched by up to 50% so that
+// agents that lost the hub together do not return in step; never more than
+// the interval.
+func heartbeatDelay(interval time.Duration, failures int, random float64) time.Duration {
+	steady := interval - time.Duration(float64(interval/10)*(1-random))
+	if failures <= 0 {
+		return steady
+	}
+	d := heartbeatRetryBase
+	for i := 1; i < failures && d < heartbeatRetryMax; i++ {
+		d *= 2
+	}
+	d = time.Duration(float64(min(d, heartbeatRetryMax)) * (1 + 0.5*random))
+	return min(d, steady)
+}
+
+// sleepUntil waits until t; false when ctx ended first.
+func sleepUntil(ctx context.Context, t time.Time) bool {
+	timer := time.NewTimer(time.Until(t))
+	defer timer.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-timer.C:
+		return true
+	}
 }
 
 // readFacts reads the member's facts, giving up after factsTimeout (or a

@@ -12,6 +12,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"syscall"
 	"time"
 
 	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
@@ -146,9 +147,13 @@ func (g *gitCmd) run(ctx context.Context, stdin []byte, env []string, args ...st
 	ctx, cancel := context.WithTimeout(ctx, commandTimeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "git", args...)
-	// A killed git may leave its helpers (receive-pack, remote-http, ssh)
-	// holding its output pipes; without a WaitDelay Run waits for them, and
-	// a hub stopping mid-push would not stop.
+	// git runs its helpers (remote-http, ssh, pack-objects) as children that
+	// hold its output pipes: a cancelled command kills them all, in their own
+	// process group, so that it returns at once (and no helper goes on
+	// talking to the remote for the hub that stopped). WaitDelay is the
+	// bound in case one escaped the group: without it Run would wait for it.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	cmd.WaitDelay = gitWaitDelay
 	cmd.Dir = g.dir
 	cmd.Env = append(g.env(), env...)

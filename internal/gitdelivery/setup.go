@@ -12,13 +12,13 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
+	hubcontroller "github.com/flotilla-dev/flotilla/internal/controller"
 )
 
 // Defaults for Options.
@@ -92,7 +92,7 @@ func SetupWithManager(mgr ctrl.Manager, opts Options) error {
 			GenericFunc: func(e event.GenericEvent) bool { return isGit(e.Object) },
 		})).
 		Watches(&fleetv1alpha1.Work{}, batched(opts.BatchWindow)).
-		WithOptions(controller.Options{MaxConcurrentReconciles: opts.Workers}).
+		WithOptions(hubcontroller.Options(opts.Workers)).
 		Complete(r)
 }
 

@@ -247,6 +247,11 @@ func NewManager(ctx context.Context, config *rest.Config, opts Options) (ctrl.Ma
 			// from cached objects leave the stored managedFields as they
 			// are (an absent list is not a reset).
 			DefaultTransform: cache.TransformStripManagedFields(),
+			// After its API server was away, the hub must see Lease renewals
+			// again within seconds, not after client-go's reflector backoff
+			// (up to a minute): meanwhile the Cluster controller judges
+			// clusters by the last renewals it saw (see kube.HubReconnectMax).
+			NewInformer: kube.ReconnectingInformer(kube.HubReconnectBase, kube.HubReconnectMax),
 			ByObject: map[client.Object]cache.ByObject{
 				&apiextensionsv1.CustomResourceDefinition{}: {Label: labels.NewSelector().Add(*generated)},
 				// Instance revisions only, not every workload's history.

@@ -41,8 +41,14 @@ func TestAgentsSurviveHubOutage(t *testing.T) {
 		before[member] = f.snapshot(member, watched...)
 	}
 
+	// What the hub showed of each heartbeat, logged if the story fails: a
+	// Cluster left Offline after the outage is told apart from a late
+	// heartbeat by it.
+	trace := f.traceLiveness("member-1", "member-2")
 	// When the hub's API server goes down…
+	trace.mark("stopping the hub's API server")
 	f.env.Hub.StopAPIServer()
+	trace.mark("hub's API server stopped")
 	outageStart := time.Now()
 	// …and member-2's agent restarts while it is down.
 	if err := f.env.StopAgent("member-2"); err != nil {
@@ -58,16 +64,20 @@ func TestAgentsSurviveHubOutage(t *testing.T) {
 	if err := f.env.Hub.StartAPIServer(t.Context()); err != nil {
 		t.Fatalf("restarting the hub API server: %v", err)
 	}
+	trace.mark("hub's API server serving again")
 
 	// Then both agents take new Work from the hub again and report it.
 	back := time.Now()
 	for _, member := range []string{"member-1", "member-2"} {
 		f.whenWorkIsUpdated(member, "shop", "shop-2", shopManifests("v2")...)
 		t.Logf("%s: work updated %s after the hub returned", member, time.Since(back).Round(time.Millisecond))
+		trace.mark(member + ": work updated")
 		f.thenConfigMapHas(member, "shop", "settings", "release", "v2", time.Minute)
 		t.Logf("%s: change applied %s after the hub returned", member, time.Since(back).Round(time.Millisecond))
+		trace.mark(member + ": change applied")
 		f.thenWorkIsReady(member, "shop", "shop-2", time.Minute)
 		t.Logf("%s: status reported %s after the hub returned", member, time.Since(back).Round(time.Millisecond))
+		trace.mark(member + ": status reported")
 		f.thenClusterIs(member, fleetv1alpha1.ClusterAvailabilityAvailable, 30*time.Second)
 		// The ConfigMap changed in place; nothing was recreated and no pod restarted.
 		f.thenUnchanged(member, before[member], watched...)

@@ -45,6 +45,7 @@ func SetupWithManager(mgr ctrl.Manager) error {
 	r := &Reconciler{Client: mgr.GetClient(), Clock: clock.RealClock{}, Recorder: mgr.GetEventRecorder(EventSource)}
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("driftexception").
+		WithOptions(controller.Options(0)).
 		For(&fleetv1alpha1.DriftException{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		// The agents' reports name the exceptions that accept drift: those
 		// named before and after a status change are counted again.

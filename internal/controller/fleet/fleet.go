@@ -35,6 +35,7 @@ func SetupWithManager(mgr ctrl.Manager) error {
 	c := mgr.GetClient()
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("fleet").
+		WithOptions(controller.Options(0)).
 		For(&fleetv1alpha1.Fleet{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		// A Cluster joining, leaving, relabelled or changing availability
 		// changes the counts of the Fleets it is (or was) in. Fleets are few

@@ -39,6 +39,7 @@ func SetupWithManager(mgr ctrl.Manager) error {
 	c := mgr.GetClient()
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("fleetfreeze").
+		WithOptions(controller.Options(0)).
 		For(&fleetv1alpha1.FleetFreeze{}).
 		// Rollouts it holds or rolls back change its counts.
 		Watches(&fleetv1alpha1.Rollout{}, handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, _ client.Object) []reconcile.Request {

@@ -75,6 +75,7 @@ func SetupWithManager(mgr ctrl.Manager, opts Options) error {
 	c, err := controller.NewTyped[Key]("instance", mgr, controller.TypedOptions[Key]{
 		Reconciler:              r,
 		MaxConcurrentReconciles: opts.Workers,
+		NewQueue:                ctrlindex.NewQueue[Key],
 		SkipNameValidation:      ptr.To(true),
 		// Reconcile adds the promise and instance keys.
 		LogConstructor: func(*Key) logr.Logger { return mgr.GetLogger().WithValues("controller", "instance") },

@@ -17,6 +17,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
+	hubcontroller "github.com/flotilla-dev/flotilla/internal/controller"
 )
 
 // EventSource is the reporting controller named on the hub's Events.
@@ -38,6 +39,7 @@ func SetupWithManager(ctx context.Context, mgr ctrl.Manager) error {
 	r := &Reconciler{Client: mgr.GetClient(), Recorder: mgr.GetEventRecorder(EventSource), Clock: clock.RealClock{}}
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("override").
+		WithOptions(hubcontroller.Options(0)).
 		For(&fleetv1alpha1.Override{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		Watches(&fleetv1alpha1.Work{}, workToOverrides()).
 		Watches(&fleetv1alpha1.Promise{}, promiseToValuesOverrides(mgr.GetClient())).

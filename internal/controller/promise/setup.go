@@ -21,6 +21,7 @@ import (
 
 	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
 	"github.com/flotilla-dev/flotilla/internal/charts"
+	hubcontroller "github.com/flotilla-dev/flotilla/internal/controller"
 	"github.com/flotilla-dev/flotilla/internal/instanceapi"
 	"github.com/flotilla-dev/flotilla/internal/instancekinds"
 )
@@ -76,6 +77,7 @@ func SetupWithManager(ctx context.Context, mgr ctrl.Manager, opts Options) error
 	}
 	c, err := ctrl.NewControllerManagedBy(mgr).
 		Named("promise").
+		WithOptions(hubcontroller.Options(0)).
 		For(&fleetv1alpha1.Promise{}, builder.WithPredicates(predicate.Or(
 			predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
 		// Revisions matter when they appear or go, not when their status changes.

@@ -9,7 +9,6 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	ctrlcontroller "sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
@@ -72,7 +71,7 @@ func SetupWithManager(mgr ctrl.Manager, m *metrics.Hub) error {
 			}
 			return running(ctx, c, rev.Spec.Promise)
 		})).
-		WithOptions(ctrlcontroller.Options{MaxConcurrentReconciles: DefaultWorkers}).
+		WithOptions(controller.Options(DefaultWorkers)).
 		Complete(r)
 }
 
