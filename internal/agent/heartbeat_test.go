@@ -98,7 +98,7 @@ func heartbeatAgent(t *testing.T, leases leaseClient, interval time.Duration) {
 		log:     logr.Discard(),
 		hub:     &hubClient{cluster: "edge-1", namespace: ns, leases: leases},
 		member:  newFakeMember(),
-		metrics: newMetrics(),
+		metrics: newMetrics(nil),
 		now:     time.Now,
 		rand:    func() float64 { return 0.5 },
 	}

@@ -20,7 +20,7 @@ import (
 	"k8s.io/client-go/tools/cache"
 
 	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
-	"github.com/flotilla-dev/flotilla/internal/kube"
+	"github.com/flotilla-dev/flotilla/internal/reconnect"
 )
 
 // hubRequestTimeout bounds every non-watch request to the hub.
@@ -91,7 +91,7 @@ func newHubClient(config *rest.Config, cluster string) (*hubClient, error) {
 
 // workInformer watches the Works of the cluster's namespace, and nothing else.
 // While the hub is unreachable its List and Watch retry with a short jittered
-// backoff (see kube.ReconnectingListerWatcher).
+// backoff (see reconnect.ListerWatcher).
 func (h *hubClient) workInformer() cache.SharedIndexInformer {
 	lw := &cache.ListWatch{
 		ListWithContextFunc: func(ctx context.Context, opts metav1.ListOptions) (runtime.Object, error) {
@@ -106,7 +106,7 @@ func (h *hubClient) workInformer() cache.SharedIndexInformer {
 				VersionedParams(&opts, metav1.ParameterCodec).Watch(ctx)
 		},
 	}
-	inf := cache.NewSharedIndexInformerWithOptions(kube.NewReconnectingListerWatcher(lw, kube.AgentReconnectBase, kube.AgentReconnectMax), &fleetv1alpha1.Work{}, cache.SharedIndexInformerOptions{})
+	inf := cache.NewSharedIndexInformerWithOptions(reconnect.NewListerWatcher(lw, reconnect.AgentBase, reconnect.AgentMax), &fleetv1alpha1.Work{}, cache.SharedIndexInformerOptions{})
 	// managedFields are never read; dropping them halves the memory per Work.
 	_ = inf.SetTransform(func(obj any) (any, error) {
 		if w, ok := obj.(*fleetv1alpha1.Work); ok {

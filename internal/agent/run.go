@@ -27,7 +27,7 @@ import (
 	"k8s.io/klog/v2"
 
 	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
-	"github.com/flotilla-dev/flotilla/internal/kube"
+	"github.com/flotilla-dev/flotilla/internal/reconnect"
 )
 
 // Run starts an agent and blocks until ctx is done; it returns nil on a
@@ -312,11 +312,11 @@ func (a *agent) heartbeat(ctx context.Context) {
 }
 
 // Retries of a failed renewal: as the Work watch reconnects
-// (kube.AgentReconnectBase and kube.AgentReconnectMax), and never later than
+// (reconnect.AgentBase and reconnect.AgentMax), and never later than
 // the heartbeat interval.
 const (
-	heartbeatRetryBase = kube.AgentReconnectBase
-	heartbeatRetryMax  = kube.AgentReconnectMax
+	heartbeatRetryBase = reconnect.AgentBase
+	heartbeatRetryMax  = reconnect.AgentMax
 )
 
 // heartbeatDelay is how long after the start of a renewal the next one

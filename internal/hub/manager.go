@@ -43,6 +43,7 @@ import (
 	"github.com/flotilla-dev/flotilla/internal/instancekinds"
 	"github.com/flotilla-dev/flotilla/internal/kube"
 	"github.com/flotilla-dev/flotilla/internal/metrics"
+	"github.com/flotilla-dev/flotilla/internal/reconnect"
 )
 
 // Options configure the hub controller manager.
@@ -250,8 +251,8 @@ func NewManager(ctx context.Context, config *rest.Config, opts Options) (ctrl.Ma
 			// After its API server was away, the hub must see Lease renewals
 			// again within seconds, not after client-go's reflector backoff
 			// (up to a minute): meanwhile the Cluster controller judges
-			// clusters by the last renewals it saw (see kube.HubReconnectMax).
-			NewInformer: kube.ReconnectingInformer(kube.HubReconnectBase, kube.HubReconnectMax),
+			// clusters by the last renewals it saw (see reconnect.HubMax).
+			NewInformer: reconnect.Informer(reconnect.HubBase, reconnect.HubMax),
 			ByObject: map[client.Object]cache.ByObject{
 				&apiextensionsv1.CustomResourceDefinition{}: {Label: labels.NewSelector().Add(*generated)},
 				// Instance revisions only, not every workload's history.

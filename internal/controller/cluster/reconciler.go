@@ -59,6 +59,24 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		return ctrl.Result{}, nil
 	}
 
+	result, err := r.writeStatus(ctx, cluster)
+	if apierrors.IsConflict(err) && r.LiveReader != nil {
+		// The cache lags the hub's own last write: for seconds after the
+		// hub's API server was away, while its watches reconnect. Judge
+		// again from the stored Cluster rather than retry from the stale
+		// copy until the cache catches up.
+		live := &fleetv1alpha1.Cluster{}
+		if err := r.LiveReader.Get(ctx, req.NamespacedName, live); err != nil {
+			return ctrl.Result{}, client.IgnoreNotFound(err)
+		}
+		result, err = r.writeStatus(ctx, live)
+	}
+	return result, err
+}
+
+// writeStatus judges cluster now, writes its status (optimistically locked
+// on cluster's resourceVersion) and records what changed.
+func (r *Reconciler) writeStatus(ctx context.Context, cluster *fleetv1alpha1.Cluster) (ctrl.Result, error) {
 	now := r.Clock.Now()
 	status, requeueAfter, err := r.reconcile(ctx, cluster, now)
 	if err != nil {

@@ -1,4 +1,4 @@
-package kube
+package reconnect
 
 import (
 	"context"
@@ -20,61 +20,61 @@ import (
 // backoff cannot be tuned through a shared informer (or controller-runtime's
 // cache): it doubles from 0.8 s to 30 s, plus up to as much again of jitter,
 // so after an outage of half a minute an informer stays blind for up to
-// another minute, whatever its API server does. ReconnectingListerWatcher
+// another minute, whatever its API server does. ListerWatcher
 // retries instead, with its own shorter backoff, jittered (up to +50%).
 const (
-	// AgentReconnectBase and AgentReconnectMax are the agent's, towards the
+	// AgentBase and AgentMax are the agent's, towards the
 	// hub: short enough that an agent is back within seconds of the hub, long
 	// enough that ten thousand agents that lost the hub together do not
 	// hammer it while it starts.
-	AgentReconnectBase = 250 * time.Millisecond
-	AgentReconnectMax  = 8 * time.Second
-	// HubReconnectBase and HubReconnectMax are the hub controller's, towards
+	AgentBase = 250 * time.Millisecond
+	AgentMax  = 8 * time.Second
+	// HubBase and HubMax are the hub controller's, towards
 	// its own API server: one client, so it may retry often, and every
 	// second the hub's caches stay stale after an outage is a second in which
 	// it judges clusters by Lease renewals it has not seen.
-	HubReconnectBase = 250 * time.Millisecond
-	HubReconnectMax  = 2 * time.Second
+	HubBase = 250 * time.Millisecond
+	HubMax  = 2 * time.Second
 )
 
-// ReconnectingListerWatcher retries List and Watch itself while the API
+// ListerWatcher retries List and Watch itself while the API
 // server is unreachable or restarting, instead of returning the error to the
 // reflector (see the backoffs above). Errors that waiting will not fix (403,
 // 404, bad requests) are returned at once.
-type ReconnectingListerWatcher struct {
+type ListerWatcher struct {
 	inner     cache.ListerWatcherWithContext
 	base, max time.Duration
 	sleep     func(ctx context.Context, d time.Duration) error
 	rand      func() float64
 }
 
-// NewReconnectingListerWatcher wraps inner: while the API server is
+// NewListerWatcher wraps inner: while the API server is
 // unreachable, it retries after base, doubling up to max, each wait
 // stretched by up to 50% at random.
-func NewReconnectingListerWatcher(inner cache.ListerWatcherWithContext, base, max time.Duration) *ReconnectingListerWatcher {
-	return &ReconnectingListerWatcher{inner: inner, base: base, max: max, sleep: sleepCtx, rand: rand.Float64}
+func NewListerWatcher(inner cache.ListerWatcherWithContext, base, max time.Duration) *ListerWatcher {
+	return &ListerWatcher{inner: inner, base: base, max: max, sleep: sleepCtx, rand: rand.Float64}
 }
 
-// ReconnectingInformer is a controller-runtime cache.Options.NewInformer:
+// Informer is a controller-runtime cache.Options.NewInformer:
 // client-go's shared informer over lw, with lw retrying as
-// ReconnectingListerWatcher does, between base and max.
-func ReconnectingInformer(base, max time.Duration) func(cache.ListerWatcher, runtime.Object, time.Duration, cache.Indexers) cache.SharedIndexInformer {
+// ListerWatcher does, between base and max.
+func Informer(base, max time.Duration) func(cache.ListerWatcher, runtime.Object, time.Duration, cache.Indexers) cache.SharedIndexInformer {
 	return func(lw cache.ListerWatcher, obj runtime.Object, resync time.Duration, indexers cache.Indexers) cache.SharedIndexInformer {
-		return cache.NewSharedIndexInformer(NewReconnectingListerWatcher(cache.ToListerWatcherWithContext(lw), base, max), obj, resync, indexers)
+		return cache.NewSharedIndexInformer(NewListerWatcher(cache.ToListerWatcherWithContext(lw), base, max), obj, resync, indexers)
 	}
 }
 
 // ListWithContext lists, retrying while the API server is unreachable.
-func (r *ReconnectingListerWatcher) ListWithContext(ctx context.Context, opts metav1.ListOptions) (runtime.Object, error) {
+func (r *ListerWatcher) ListWithContext(ctx context.Context, opts metav1.ListOptions) (runtime.Object, error) {
 	return retryUnreachable(ctx, r, func() (runtime.Object, error) { return r.inner.ListWithContext(ctx, opts) })
 }
 
 // WatchWithContext watches, retrying while the API server is unreachable.
-func (r *ReconnectingListerWatcher) WatchWithContext(ctx context.Context, opts metav1.ListOptions) (watch.Interface, error) {
+func (r *ListerWatcher) WatchWithContext(ctx context.Context, opts metav1.ListOptions) (watch.Interface, error) {
 	return retryUnreachable(ctx, r, func() (watch.Interface, error) { return r.inner.WatchWithContext(ctx, opts) })
 }
 
-func retryUnreachable[T any](ctx context.Context, r *ReconnectingListerWatcher, call func() (T, error)) (T, error) {
+func retryUnreachable[T any](ctx context.Context, r *ListerWatcher, call func() (T, error)) (T, error) {
 	delay := r.base
 	for {
 		out, err := call()
@@ -118,11 +118,11 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 
 // List and Watch complete cache.ListerWatcher; the informer prefers the
 // context-aware methods above when they exist, as they do here.
-func (r *ReconnectingListerWatcher) List(opts metav1.ListOptions) (runtime.Object, error) {
+func (r *ListerWatcher) List(opts metav1.ListOptions) (runtime.Object, error) {
 	return r.ListWithContext(context.Background(), opts)
 }
 
 // Watch is WatchWithContext without a context.
-func (r *ReconnectingListerWatcher) Watch(opts metav1.ListOptions) (watch.Interface, error) {
+func (r *ListerWatcher) Watch(opts metav1.ListOptions) (watch.Interface, error) {
 	return r.WatchWithContext(context.Background(), opts)
 }

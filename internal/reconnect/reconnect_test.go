@@ -1,4 +1,4 @@
-package kube
+package reconnect
 
 import (
 	"context"
@@ -52,7 +52,7 @@ func TestReconnectRetriesWhileHubIsUnreachable(t *testing.T) {
 	unavailable := apierrors.NewServiceUnavailable("starting")
 	inner := &scriptedLW{errs: []error{refused, refused, unavailable, refused, refused, refused, refused, refused, refused}}
 	var slept []time.Duration
-	lw := NewReconnectingListerWatcher(inner, AgentReconnectBase, AgentReconnectMax)
+	lw := NewListerWatcher(inner, AgentBase, AgentMax)
 	lw.rand = func() float64 { return 1 } // the most jitter, +50%
 	lw.sleep = func(_ context.Context, d time.Duration) error { slept = append(slept, d); return nil }
 
@@ -65,14 +65,14 @@ func TestReconnectRetriesWhileHubIsUnreachable(t *testing.T) {
 	want := []time.Duration{375 * time.Millisecond, 750 * time.Millisecond, 1500 * time.Millisecond, 3 * time.Second,
 		6 * time.Second, 12 * time.Second, 12 * time.Second, 12 * time.Second, 12 * time.Second}
 	if fmt.Sprint(slept) != fmt.Sprint(want) {
-		t.Errorf("waits %v, want %v (capped at %s plus jitter)", slept, want, AgentReconnectMax)
+		t.Errorf("waits %v, want %v (capped at %s plus jitter)", slept, want, AgentMax)
 	}
 }
 
 func TestReconnectReturnsRefusalsAtOnce(t *testing.T) {
 	forbidden := apierrors.NewForbidden(schema.GroupResource{Group: fleetv1alpha1.Group, Resource: "works"}, "", fmt.Errorf("no"))
 	inner := &scriptedLW{errs: []error{forbidden}}
-	lw := NewReconnectingListerWatcher(inner, AgentReconnectBase, AgentReconnectMax)
+	lw := NewListerWatcher(inner, AgentBase, AgentMax)
 	lw.sleep = func(context.Context, time.Duration) error { t.Fatal("slept on a refusal"); return nil }
 	if _, err := lw.WatchWithContext(context.Background(), metav1.ListOptions{}); !apierrors.IsForbidden(err) {
 		t.Fatalf("got %v, want the Forbidden error", err)
@@ -82,7 +82,7 @@ func TestReconnectReturnsRefusalsAtOnce(t *testing.T) {
 func TestReconnectStopsWithContext(t *testing.T) {
 	refused := &net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED}
 	inner := &scriptedLW{errs: []error{refused, refused, refused}}
-	lw := NewReconnectingListerWatcher(inner, AgentReconnectBase, AgentReconnectMax)
+	lw := NewListerWatcher(inner, AgentBase, AgentMax)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	if _, err := lw.ListWithContext(ctx, metav1.ListOptions{}); err == nil {
