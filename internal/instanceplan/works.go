@@ -252,10 +252,12 @@ func UpToDate(existing, desired *fleetv1alpha1.Work) bool {
 	return true
 }
 
-// sameJSON compares two JSON documents: byte-equal (the usual case, as both
-// sides are encoded from maps with sorted keys) or equal once decoded.
+// sameJSON compares two JSON documents: byte-equal but for surrounding
+// white space (the usual case, as both sides are encoded from maps with
+// sorted keys; a render's ends with the newline of json.Encoder, the API
+// server's does not) or equal once decoded.
 func sameJSON(a, b []byte) bool {
-	if bytes.Equal(a, b) {
+	if bytes.Equal(bytes.TrimSpace(a), bytes.TrimSpace(b)) {
 		return true
 	}
 	var x, y any
