@@ -499,7 +499,9 @@ func (r *Reconciler) renderInstance(ctx context.Context, key Key, inst *unstruct
 		fp := renderFingerprint(in, instRev, latestInst, instVersion)
 		if m, ok := memo[t.Cluster]; ok && m.fingerprint == fp {
 			rendered[t.Cluster] = m
-			results = append(results, t.RenderedAs(m.out, confine))
+			res := t.RenderedAs(m.out, confine)
+			res.Encoded = m.encoded
+			results = append(results, res)
 			continue
 		}
 		start := time.Now()
@@ -518,8 +520,12 @@ func (r *Reconciler) renderInstance(ctx context.Context, key Key, inst *unstruct
 			results = append(results, t.Failed(err))
 			continue
 		}
-		rendered[t.Cluster] = memoEntry{fingerprint: fp, out: out}
-		results = append(results, t.RenderedAs(out, confine))
+		res := t.RenderedAs(out, confine)
+		// Encoded once, with the render: Works are made from it at every
+		// reconcile. A manifest that cannot be encoded fails in DesiredWork.
+		res.Encoded, _ = instanceplan.EncodeManifests(out)
+		rendered[t.Cluster] = memoEntry{fingerprint: fp, out: out, encoded: res.Encoded}
+		results = append(results, res)
 	}
 	r.renders.Store(key, rendered)
 	return results, nil
@@ -659,6 +665,8 @@ type renderMemo map[string]memoEntry
 type memoEntry struct {
 	fingerprint string
 	out         render.Output
+	// encoded is out's manifests as the Work holds them.
+	encoded [][]byte
 }
 
 // renderFingerprint names everything a render of in reads: the revision
