@@ -263,7 +263,7 @@ waves (sim.flotilla.dev/wave 1, 2, 3), no bake, no approvals.`,
 	cmd.Flags().DurationVar(&o.Settle, "settle", 30*time.Second, "wait after the rollout before counting requests")
 	cmd.Flags().StringVar(&o.HeapProfile, "heap-profile", "", "write the simulator's heap profile here after the rollout")
 	cmd.Flags().StringVar(&o.CPUProfileDir, "cpu-profile-dir", "",
-		"write CPU profiles of the hub controller and kube-apiserver, taken from the Promise change on, to this directory")
+		"write CPU profiles of the hub controller, kube-apiserver and the simulator, taken from the Promise change on, to this directory")
 	cmd.Flags().DurationVar(&o.CPUProfileWindow, "cpu-profile-window", 30*time.Second, "how long the CPU profiles sample")
 	// Five minutes: the hub refreshes every Cluster's heartbeat time once per
 	// 5 min, so a shorter window over- or under-counts those writes.

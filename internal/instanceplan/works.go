@@ -51,6 +51,10 @@ type Result struct {
 	Outcome Outcome
 	// Output is the render (Rendered).
 	Output render.Output
+	// Encoded, when set, holds Output's manifests as JSON, in order
+	// (EncodeManifests): a caller that reuses a render reuses its encoding
+	// too. Unset, DesiredWork encodes them.
+	Encoded [][]byte
 	// Confine is the Work's confinement (Rendered).
 	Confine Confinement
 	// Err is why the render failed (Failed).
@@ -213,15 +217,34 @@ func DesiredWork(s Subject, rd Result, in WorkInputs) (*fleetv1alpha1.Work, erro
 	if t.Moved() {
 		w.Annotations = map[string]string{fleetv1alpha1.AnnotationAdmittedAt: in.Now.UTC().Format(time.RFC3339)}
 	}
-	w.Spec.Manifests = make([]fleetv1alpha1.Manifest, 0, len(rd.Output.Manifests))
-	for _, m := range rd.Output.Manifests {
+	encoded := rd.Encoded
+	if len(encoded) != len(rd.Output.Manifests) {
+		var err error
+		if encoded, err = EncodeManifests(rd.Output); err != nil {
+			return nil, err
+		}
+	}
+	w.Spec.Manifests = make([]fleetv1alpha1.Manifest, 0, len(encoded))
+	for _, raw := range encoded {
+		// A copy: decoding a write's response into the Work overwrites its
+		// manifests' bytes in place (RawExtension.UnmarshalJSON appends to
+		// Raw[:0]), and rd.Encoded may be a memo the next plan reuses.
+		w.Spec.Manifests = append(w.Spec.Manifests, fleetv1alpha1.Manifest{RawExtension: runtime.RawExtension{Raw: bytes.Clone(raw)}})
+	}
+	return w, nil
+}
+
+// EncodeManifests encodes a render's manifests as a Work holds them (JSON).
+func EncodeManifests(out render.Output) ([][]byte, error) {
+	encoded := make([][]byte, 0, len(out.Manifests))
+	for _, m := range out.Manifests {
 		raw, err := m.MarshalJSON()
 		if err != nil {
 			return nil, fmt.Errorf("encoding %s %s: %w", m.GetKind(), m.GetName(), err)
 		}
-		w.Spec.Manifests = append(w.Spec.Manifests, fleetv1alpha1.Manifest{RawExtension: runtime.RawExtension{Raw: raw}})
+		encoded = append(encoded, raw)
 	}
-	return w, nil
+	return encoded, nil
 }
 
 // UpToDate reports whether existing already carries desired's labels and
@@ -252,10 +275,12 @@ func UpToDate(existing, desired *fleetv1alpha1.Work) bool {
 	return true
 }
 
-// sameJSON compares two JSON documents: byte-equal (the usual case, as both
-// sides are encoded from maps with sorted keys) or equal once decoded.
+// sameJSON compares two JSON documents: byte-equal but for surrounding
+// white space (the usual case, as both sides are encoded from maps with
+// sorted keys; a render's ends with the newline of json.Encoder, the API
+// server's does not) or equal once decoded.
 func sameJSON(a, b []byte) bool {
-	if bytes.Equal(a, b) {
+	if bytes.Equal(bytes.TrimSpace(a), bytes.TrimSpace(b)) {
 		return true
 	}
 	var x, y any

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/pprof"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -303,7 +304,7 @@ func Bench(ctx context.Context, o BenchOptions) (*BenchResult, error) {
 	for n, t := range after {
 		res.RolloutCPU[n] = t - before[n]
 	}
-	step("rollout %s %s in %s; API requests %s", name, ro.Status.Phase, res.RolloutEnded.Round(time.Millisecond), res.RolloutRequests)
+	step("rollout %s %s in %s; API requests %s; writes: %s", name, ro.Status.Phase, res.RolloutEnded.Round(time.Millisecond), res.RolloutRequests, res.RolloutRequests.WritesString())
 	if profiler != nil {
 		if err := profiler.wait(); err != nil {
 			return nil, err
@@ -360,14 +361,44 @@ func Bench(ctx context.Context, o BenchOptions) (*BenchResult, error) {
 }
 
 // RequestCounts is how many requests the API server answered, and how many
-// of them it refused with 429 Too Many Requests.
+// of them it refused with 429 Too Many Requests; Writes counts the
+// mutating ones by "resource[/subresource] VERB".
 type RequestCounts struct {
 	Total, Refused float64
+	Writes         map[string]float64
 }
 
 // Sub is the count of requests between an earlier reading and this one.
 func (c RequestCounts) Sub(earlier RequestCounts) RequestCounts {
-	return RequestCounts{Total: c.Total - earlier.Total, Refused: c.Refused - earlier.Refused}
+	d := RequestCounts{Total: c.Total - earlier.Total, Refused: c.Refused - earlier.Refused}
+	for k, v := range c.Writes {
+		if n := v - earlier.Writes[k]; n > 0 {
+			if d.Writes == nil {
+				d.Writes = map[string]float64{}
+			}
+			d.Writes[k] = n
+		}
+	}
+	return d
+}
+
+// WritesString lists the mutating requests by resource and verb, most first.
+func (c RequestCounts) WritesString() string {
+	keys := make([]string, 0, len(c.Writes))
+	for k := range c.Writes {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool {
+		if c.Writes[keys[i]] != c.Writes[keys[j]] {
+			return c.Writes[keys[i]] > c.Writes[keys[j]]
+		}
+		return keys[i] < keys[j]
+	})
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = fmt.Sprintf("%s %.0f", k, c.Writes[k])
+	}
+	return strings.Join(parts, ", ")
 }
 
 func (c RequestCounts) String() string {
@@ -389,7 +420,62 @@ func requestCounts(ctx context.Context, kc kubernetes.Interface) (RequestCounts,
 	}
 	// No sample with code 429 is none refused yet.
 	refused, _, err := sumRequests(data, `code="429"`)
-	return RequestCounts{Total: total, Refused: refused}, err
+	if err != nil {
+		return RequestCounts{}, err
+	}
+	writes, err := writesByResource(data)
+	return RequestCounts{Total: total, Refused: refused, Writes: writes}, err
+}
+
+// writesByResource sums apiserver_request_total's mutating samples (POST,
+// PUT, PATCH, DELETE) by "resource[/subresource] VERB".
+func writesByResource(data []byte) (map[string]float64, error) {
+	const name = "apiserver_request_total{"
+	label := func(labels, key string) string {
+		i := strings.Index(labels, ","+key+"=\"")
+		if i < 0 {
+			if !strings.HasPrefix(labels, key+"=\"") {
+				return ""
+			}
+			i = -1
+		}
+		rest := labels[i+len(key)+3:]
+		if j := strings.IndexByte(rest, '"'); j >= 0 {
+			return rest[:j]
+		}
+		return ""
+	}
+	out := map[string]float64{}
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		if !strings.HasPrefix(line, name) {
+			continue
+		}
+		end := strings.LastIndexByte(line, '}')
+		i := strings.LastIndexByte(line, ' ')
+		if end < 0 || i < end {
+			return nil, fmt.Errorf("parsing %q: no value", line)
+		}
+		labels := line[len(name):end]
+		verb := label(labels, "verb")
+		switch verb {
+		case "POST", "PUT", "PATCH", "DELETE":
+		default:
+			continue
+		}
+		v, err := strconv.ParseFloat(line[i+1:], 64)
+		if err != nil {
+			return nil, fmt.Errorf("parsing %q: %w", line, err)
+		}
+		key := label(labels, "resource")
+		if sub := label(labels, "subresource"); sub != "" {
+			key += "/" + sub
+		}
+		out[key+" "+verb] += v
+	}
+	return out, sc.Err()
 }
 
 // sumRequests adds up the samples of apiserver_request_total in Prometheus
@@ -443,6 +529,9 @@ func (r *BenchResult) Table() string {
 		row(n+" peak RSS", mib(st.PeakRSS))
 	}
 	row("API requests during join / first revision / the change", fmt.Sprintf("%s / %s / %s", r.JoinRequests, r.FirstRequests, r.RolloutRequests))
+	if len(r.RolloutRequests.Writes) > 0 {
+		row("API writes during the change, by resource", r.RolloutRequests.WritesString())
+	}
 	row("simulator heap+stacks per running agent", fmt.Sprintf("%.1f KiB", float64(r.PerAgent)/1024))
 	if r.RequestsPerClusterMinute > 0 {
 		row("API requests per cluster per minute at steady state", fmt.Sprintf("%.2f", r.RequestsPerClusterMinute))

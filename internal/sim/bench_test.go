@@ -31,8 +31,18 @@ apiserver_request_duration_seconds_count{code="429"} 7
 		}
 	}
 
-	since := RequestCounts{Total: 500, Refused: 120}.Sub(RequestCounts{Total: 200, Refused: 20})
-	if since != (RequestCounts{Total: 300, Refused: 100}) || since.String() != "300 (100 refused 429)" {
-		t.Errorf("since = %+v, %q", since, since)
+	since := RequestCounts{Total: 500, Refused: 120, Writes: map[string]float64{"leases PATCH": 7, "works/status PUT": 9}}.
+		Sub(RequestCounts{Total: 200, Refused: 20, Writes: map[string]float64{"leases PATCH": 7, "works/status PUT": 4}})
+	if since.Total != 300 || since.Refused != 100 || since.String() != "300 (100 refused 429)" || since.WritesString() != "works/status PUT 5" {
+		t.Errorf("since = %+v, %q, %q", since, since, since.WritesString())
+	}
+
+	writes, err := writesByResource([]byte(metrics))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := RequestCounts{Writes: writes}.WritesString()
+	if want := "leases PATCH 470959, works/status PUT 47364"; got != want {
+		t.Errorf("writes = %q, want %q", got, want)
 	}
 }

@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"strconv"
 	"sync"
 	"time"
@@ -30,9 +32,10 @@ func freeLocalAddr() (string, error) {
 	return addr, nil
 }
 
-// cpuProfiler takes CPU profiles of the hub controller and kube-apiserver at
-// the same time, each over the same window, and writes them to dir as
-// hub-controller.pprof and kube-apiserver.pprof (`go tool pprof FILE`).
+// cpuProfiler takes CPU profiles of the hub controller, kube-apiserver and
+// the simulator itself (its agents) at the same time, each over the same
+// window, and writes them to dir as hub-controller.pprof,
+// kube-apiserver.pprof and simulator.pprof (`go tool pprof FILE`).
 type cpuProfiler struct {
 	dir       string
 	hubPprof  string // host:port of the hub controller's pprof endpoint
@@ -48,7 +51,11 @@ func (p *cpuProfiler) start(ctx context.Context, window time.Duration) {
 	secs := strconv.Itoa(max(1, int(window/time.Second)))
 	// The server stops sampling after window; leave room for the transfer.
 	ctx, p.cancel = context.WithTimeout(ctx, window+time.Minute)
-	p.wg.Add(2)
+	p.wg.Add(3)
+	go func() {
+		defer p.wg.Done()
+		p.record(p.profileSelf(ctx, window))
+	}()
 	go func() {
 		defer p.wg.Done()
 		p.record(p.fetchHub(ctx, secs))
@@ -62,6 +69,20 @@ func (p *cpuProfiler) start(ctx context.Context, window time.Duration) {
 		}
 		p.record(p.write("kube-apiserver.pprof", data))
 	}()
+}
+
+// profileSelf profiles this process (the simulated agents) over window.
+func (p *cpuProfiler) profileSelf(ctx context.Context, window time.Duration) error {
+	var buf bytes.Buffer
+	if err := pprof.StartCPUProfile(&buf); err != nil {
+		return fmt.Errorf("profiling the simulator: %w", err)
+	}
+	select {
+	case <-ctx.Done():
+	case <-time.After(window):
+	}
+	pprof.StopCPUProfile()
+	return p.write("simulator.pprof", buf.Bytes())
 }
 
 func (p *cpuProfiler) fetchHub(ctx context.Context, secs string) error {

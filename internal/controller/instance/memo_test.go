@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
 	"github.com/flotilla-dev/flotilla/internal/render"
@@ -44,6 +45,49 @@ func TestRenderFingerprint(t *testing.T) {
 		change(&in, &instRev, &latest, &rv)
 		if renderFingerprint(in, instRev, latest, rv) == want {
 			t.Errorf("a change of %s keeps the fingerprint", name)
+		}
+	}
+}
+
+// What a render reads of the instance moves instanceVersion; its status
+// writes (resourceVersion) do not, or every agent's report would make each
+// render new.
+func TestInstanceVersion(t *testing.T) {
+	base := func() *unstructured.Unstructured {
+		u := &unstructured.Unstructured{Object: map[string]any{
+			"apiVersion": "example.com/v1", "kind": "Web",
+			"spec": map[string]any{"image": "web:1"},
+		}}
+		u.SetUID("u1")
+		u.SetGeneration(3)
+		u.SetResourceVersion("10")
+		u.SetLabels(map[string]string{"team": "a"})
+		u.SetAnnotations(map[string]string{"note": "x"})
+		return u
+	}
+	want := instanceVersion(base())
+	same := base()
+	same.SetResourceVersion("11")
+	same.Object["status"] = map[string]any{"ready": true}
+	if instanceVersion(same) != want {
+		t.Error("a status write moves the instance's version")
+	}
+	for name, change := range map[string]func(*unstructured.Unstructured){
+		"uid (recreated)": func(u *unstructured.Unstructured) { u.SetUID("u2") },
+		"generation":      func(u *unstructured.Unstructured) { u.SetGeneration(4) },
+		"labels":          func(u *unstructured.Unstructured) { u.SetLabels(map[string]string{"team": "b"}) },
+		"annotations":     func(u *unstructured.Unstructured) { u.SetAnnotations(map[string]string{"note": "y"}) },
+		"label to annotation": func(u *unstructured.Unstructured) {
+			u.SetLabels(nil)
+			u.SetAnnotations(map[string]string{"note": "x", "team": "a"})
+		},
+		"apiVersion": func(u *unstructured.Unstructured) { u.SetAPIVersion("example.com/v2") },
+		"kind":       func(u *unstructured.Unstructured) { u.SetKind("Site") },
+	} {
+		u := base()
+		change(u)
+		if instanceVersion(u) == want {
+			t.Errorf("a change of %s keeps the instance's version", name)
 		}
 	}
 }

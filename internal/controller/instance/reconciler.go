@@ -12,10 +12,13 @@ package instance
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -106,10 +109,12 @@ type Reconciler struct {
 	views     viewCache
 	revisions revisionCache
 	// deferred holds the keys whose status write was put off once (see
-	// Reconcile), each with the renders of the reconcile that put it off
-	// (renderMemo), which the next reconcile of the key reuses where
-	// nothing they were made from changed.
+	// Reconcile).
 	deferred sync.Map
+	// renders holds, by key, what the last reconcile of an instance
+	// rendered (renderMemo), which the next one reuses where nothing a
+	// render reads changed.
+	renders sync.Map
 	// warned holds, by key and reason, the message of the Warning Event
 	// last recorded (warnOnce): a cause is recorded once, not on every
 	// reconcile, and again only when it changes or comes back.
@@ -152,12 +157,14 @@ func (r *Reconciler) Reconcile(ctx context.Context, key Key) (ctrl.Result, error
 	if err := r.Cache.Get(ctx, types.NamespacedName{Namespace: key.Namespace, Name: key.Name}, inst); err != nil {
 		if apierrors.IsNotFound(err) {
 			r.deferred.Delete(key)
+			r.renders.Delete(key)
 			r.forgetWarnings(key)
 			return ctrl.Result{}, r.deleteWorks(ctx, key, nil)
 		}
 		return ctrl.Result{}, fmt.Errorf("reading instance: %w", err)
 	}
 	if !inst.GetDeletionTimestamp().IsZero() {
+		r.renders.Delete(key)
 		return ctrl.Result{}, r.finalize(ctx, key, inst)
 	}
 	if !p.DeletionTimestamp.IsZero() {
@@ -185,7 +192,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, key Key) (ctrl.Result, error
 		// Works change what runs on members; the status only reports. When a
 		// change fans out to many instances, write every Work first: report
 		// a little later, at low priority (once; the next reconcile writes it).
-		if _, deferred := r.deferred.LoadOrStore(key, o.rendered); !deferred {
+		if _, deferred := r.deferred.LoadOrStore(key, true); !deferred {
 			return ctrl.Result{RequeueAfter: statusDelay, Priority: ptr.To(handler.LowPriority)}, nil
 		}
 	}
@@ -214,8 +221,6 @@ type outcome struct {
 	wrote int
 	// nextExpiry is when the first DriftException in the Works expires; zero: none.
 	nextExpiry time.Time
-	// rendered is what this reconcile rendered, by cluster.
-	rendered renderMemo
 }
 
 // reconcileInstance is one pass of observe → plan → execute over an
@@ -245,7 +250,7 @@ func (r *Reconciler) reconcileInstance(ctx context.Context, key Key, p *fleetv1a
 	if err != nil {
 		return outcome{}, err
 	}
-	results, rendered, err := r.renderInstance(ctx, key, inst, rt, view)
+	results, err := r.renderInstance(ctx, key, inst, rt, view)
 	if err != nil {
 		return outcome{}, err
 	}
@@ -262,7 +267,6 @@ func (r *Reconciler) reconcileInstance(ctx context.Context, key Key, p *fleetv1a
 		report:     instanceplan.NewReport(rt, plan.Failed, works),
 		wrote:      wrote,
 		nextExpiry: instanceplan.NextExpiry(instanceplan.OnClusters(works, plan.Keep)),
-		rendered:   rendered,
 	}, nil
 }
 
@@ -419,13 +423,14 @@ func (r *Reconciler) forgetWarnings(key Key) {
 // renderInstance renders each Target of rt: the admitted PromiseRevision at
 // the admitted instance revision, with the Overrides that select the
 // instance there, confined to its namespace. A render whose inputs did not
-// change since the reconcile that put this one's status off is reused
-// (renderMemo), so a change renders each Work once. Errors that a retry may
-// cure are returned; the others are the Target's Failed result.
-func (r *Reconciler) renderInstance(ctx context.Context, key Key, inst *unstructured.Unstructured, rt instanceplan.Routing, view *fleetView) ([]instanceplan.Result, renderMemo, error) {
+// change since the key's last reconcile is reused (renderMemo), so a change
+// renders each Work once, however often its agents' reports bring the
+// instance back. Errors that a retry may cure are returned; the others are
+// the Target's Failed result.
+func (r *Reconciler) renderInstance(ctx context.Context, key Key, inst *unstructured.Unstructured, rt instanceplan.Routing, view *fleetView) ([]instanceplan.Result, error) {
 	overrides, err := r.overrides(ctx)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	latestInst := rt.InstanceRevision
 	renderable := inst.DeepCopy()
@@ -433,26 +438,26 @@ func (r *Reconciler) renderInstance(ctx context.Context, key Key, inst *unstruct
 	renderables := map[string]*unstructured.Unstructured{latestInst: renderable}
 	instLabels := inst.GetLabels()
 
-	// The renders of the reconcile that put this one's status off, if any:
-	// that reconcile wrote the Works, this one reports them, and need not
-	// render what nothing changed since.
+	// The renders of the key's last reconcile: what nothing changed since
+	// need not be rendered again.
 	var memo renderMemo
-	if m, ok := r.deferred.Load(key); ok {
+	if m, ok := r.renders.Load(key); ok {
 		memo, _ = m.(renderMemo)
 	}
-	rendered := renderMemo{}
+	rendered := make(renderMemo, len(rt.Targets))
+	instVersion := instanceVersion(inst)
 	results := make([]instanceplan.Result, 0, len(rt.Targets))
 	for _, t := range rt.Targets {
 		log := ctrl.LoggerFrom(ctx).WithValues("cluster", t.Cluster)
 		rev, err := r.loadRevision(ctx, key, t.Revision)
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 		instRev := t.InstanceRevision
 		renderable, ok := renderables[instRev]
 		if !ok {
 			if renderable, err = r.renderableAt(ctx, inst, instRev); err != nil {
-				return nil, nil, err
+				return nil, err
 			}
 			renderables[instRev] = renderable
 		}
@@ -465,7 +470,7 @@ func (r *Reconciler) renderInstance(ctx context.Context, key Key, inst *unstruct
 		chart, err := r.Charts.Load(ctx, &rev.Spec.Content)
 		if err != nil {
 			if !permanent(err) {
-				return nil, nil, err
+				return nil, err
 			}
 			results = append(results, t.Failed(err))
 			continue
@@ -491,10 +496,12 @@ func (r *Reconciler) renderInstance(ctx context.Context, key Key, inst *unstruct
 			Chart:     chart,
 			Scope:     sc,
 		}
-		fp := renderFingerprint(in, instRev, latestInst, inst.GetResourceVersion())
+		fp := renderFingerprint(in, instRev, latestInst, instVersion)
 		if m, ok := memo[t.Cluster]; ok && m.fingerprint == fp {
 			rendered[t.Cluster] = m
-			results = append(results, t.RenderedAs(m.out, confine))
+			res := t.RenderedAs(m.out, confine)
+			res.Encoded = m.encoded
+			results = append(results, res)
 			continue
 		}
 		start := time.Now()
@@ -513,10 +520,15 @@ func (r *Reconciler) renderInstance(ctx context.Context, key Key, inst *unstruct
 			results = append(results, t.Failed(err))
 			continue
 		}
-		rendered[t.Cluster] = memoEntry{fingerprint: fp, out: out}
-		results = append(results, t.RenderedAs(out, confine))
+		res := t.RenderedAs(out, confine)
+		// Encoded once, with the render: Works are made from it at every
+		// reconcile. A manifest that cannot be encoded fails in DesiredWork.
+		res.Encoded, _ = instanceplan.EncodeManifests(out)
+		rendered[t.Cluster] = memoEntry{fingerprint: fp, out: out, encoded: res.Encoded}
+		results = append(results, res)
 	}
-	return results, rendered, nil
+	r.renders.Store(key, rendered)
+	return results, nil
 }
 
 // execute carries out plan: it writes its Works, then deletes those it
@@ -642,23 +654,27 @@ func (r *Reconciler) reportFleetRenderFailures(ctx context.Context, key Key, p *
 		"rendering fleet resources failed; their Works are left as they were: %s", msg)
 }
 
-// renderMemo holds, by cluster, what one reconcile of an instance rendered
-// and from what. It lives only from the reconcile that writes an instance's
-// Works to the one, a moment later, that reports its status (see
-// Reconcile): without it, every change would render each instance twice.
+// renderMemo holds, by cluster, what the last reconcile of an instance
+// rendered and from what (its clusters' outputs, as the Works hold them).
+// An instance is reconciled again whenever one of its Works reports, so
+// during a rollout over N clusters each reconcile would otherwise render
+// all N: at 1,000 clusters, 14 reconciles rendered 14,000 Works for 1,000
+// that changed, a quarter of the hub's CPU.
 type renderMemo map[string]memoEntry
 
 type memoEntry struct {
 	fingerprint string
 	out         render.Output
+	// encoded is out's manifests as the Work holds them.
+	encoded [][]byte
 }
 
 // renderFingerprint names everything a render of in reads: the revision
 // (its content is immutable), the instance revision rendered and the
 // current spec's (checked for errors too; both name their spec's hash), the
-// instance object itself (its resourceVersion: metadata, spec), the
-// cluster's facts and the selected Overrides (uid and resourceVersion).
-// Two renders with the same fingerprint give the same output.
+// instance object itself (instanceVersion), the cluster's facts and the
+// selected Overrides (uid and resourceVersion). Two renders with the same
+// fingerprint give the same output.
 func renderFingerprint(in render.Input, instRev, latestInst, instVersion string) string {
 	var b strings.Builder
 	for _, s := range []string{in.Promise, in.Revision, instRev, latestInst, instVersion, in.Cluster.Name, in.Cluster.KubernetesVersion} {
@@ -679,6 +695,34 @@ func renderFingerprint(in render.Input, instRev, latestInst, instVersion string)
 		b.WriteByte(0)
 	}
 	return b.String()
+}
+
+// instanceVersion names what a render reads of the instance object: its
+// identity (uid), its spec (generation: any change of a custom resource
+// other than its metadata and status moves it), and its apiVersion, kind,
+// labels and annotations (as a digest). Not its resourceVersion: the
+// instance's own status writes move that, and would make every render new.
+func instanceVersion(inst *unstructured.Unstructured) string {
+	h := sha256.New()
+	for _, s := range []string{string(inst.GetUID()), strconv.FormatInt(inst.GetGeneration(), 10), inst.GetAPIVersion(), inst.GetKind()} {
+		h.Write([]byte(s))
+		h.Write([]byte{0})
+	}
+	for _, m := range []map[string]string{inst.GetLabels(), inst.GetAnnotations()} {
+		keys := make([]string, 0, len(m))
+		for k := range m {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			h.Write([]byte(k))
+			h.Write([]byte{0})
+			h.Write([]byte(m[k]))
+			h.Write([]byte{0})
+		}
+		h.Write([]byte{1})
+	}
+	return hex.EncodeToString(h.Sum(nil))
 }
 
 // loadRevision reads PromiseRevision name, which must be key's Promise's.

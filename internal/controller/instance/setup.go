@@ -61,6 +61,10 @@ type Options struct {
 	Metrics *metrics.Hub
 }
 
+// reportDelay is how long an instance's status waits for more of its
+// Works' reports (watchWorks).
+const reportDelay = 200 * time.Millisecond
+
 // queue is the instance controller's work queue.
 type queue = workqueue.TypedRateLimitingInterface[Key]
 
@@ -225,12 +229,15 @@ func watchDriftExceptions(informers cache.Cache, m *mapper) source.TypedSource[K
 // watchWorks: the agent's reports roll up into the instance's status; a
 // Work deleted by someone else is written again. The hub's own writes
 // (spec and label changes) need no second look: the reconcile that wrote
-// them rolled them up already.
+// them rolled them up already. Reports are gathered for reportDelay: during
+// a rollout every agent of the instance reports, and each reconcile goes
+// over all its Works, so they are rolled up a few times a second, not once
+// per report.
 func watchWorks(informers cache.Cache) source.TypedSource[Key] {
 	return source.TypedKind(informers, &fleetv1alpha1.Work{}, handler.TypedFuncs[*fleetv1alpha1.Work, Key]{
 		UpdateFunc: func(_ context.Context, e event.TypedUpdateEvent[*fleetv1alpha1.Work], q queue) {
 			if !equality.Semantic.DeepEqual(e.ObjectOld.Status, e.ObjectNew.Status) {
-				q.Add(workKey(e.ObjectNew))
+				q.AddAfter(workKey(e.ObjectNew), reportDelay)
 			}
 		},
 		DeleteFunc: func(_ context.Context, e event.TypedDeleteEvent[*fleetv1alpha1.Work], q queue) {

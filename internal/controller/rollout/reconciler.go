@@ -16,9 +16,11 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"sync"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -37,6 +39,14 @@ import (
 
 // blockedRetry is how often a Rollout that cannot be planned looks again.
 const blockedRetry = 10 * time.Second
+
+// progressInterval is how often, at most, a Rollout's status is written
+// for progress alone (rollout.ProgressOnly: clusters admitted earlier
+// turning healthy). Each agent's report brings the Rollout back; writing
+// each one would re-encode the whole status (every cluster of its waves)
+// for every cluster of the fleet. A decision (an admission, a wave or
+// phase moving, a failure, an Event) is written at once.
+const progressInterval = time.Second
 
 // adoptionPoll is how often a Deadline rollout looks for new adopters while
 // owners may adopt: adoption is an annotation on an instance, which this
@@ -59,6 +69,10 @@ type Reconciler struct {
 	// CheckHTTPClient sends the hub's check queries (nil: one with a
 	// timeout).
 	CheckHTTPClient *http.Client
+
+	// written holds, by Rollout, when its status was last written
+	// (progressInterval).
+	written sync.Map
 }
 
 // blocked is a reason a Rollout cannot be planned yet.
@@ -75,10 +89,14 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 
 	ro := &fleetv1alpha1.Rollout{}
 	if err := r.Client.Get(ctx, req.NamespacedName, ro); err != nil {
+		if apierrors.IsNotFound(err) {
+			r.written.Delete(req.NamespacedName)
+		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	now := r.Clock.Now()
 	if ro.Status.Phase.IsTerminal() {
+		r.written.Delete(req.NamespacedName)
 		// Its outcome is in its status: the instance controller settles
 		// the subject's Works on it (rollout.RevisionFor). Nothing is
 		// observed; the status only follows the generation (a spec edited
@@ -123,6 +141,17 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		status.Adoption.Instances, status.Adoption.Adopted = o.adoption.Instances, o.adoption.Adopted
 	}
 	old := ro.Status
+	if wait := r.progressWait(req.NamespacedName, &old, &status, d, now); wait > 0 {
+		// Progress alone, written a moment ago: it goes with the next
+		// write, at the latest after wait. The next plan starts from the
+		// stored status again and counts the same clusters.
+		after := requeue(o, d)
+		if after == 0 || wait < after {
+			after = wait
+		}
+		return ctrl.Result{RequeueAfter: after}, nil
+	}
+	changed := !equality.Semantic.DeepEqual(old, status)
 	// The status write is the admission: it stores, with the plan that
 	// decided them, which clusters are admitted to which revision (Plan
 	// derives them from the observations, so a conflict or a crash before
@@ -137,8 +166,33 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if err := controller.PatchStatus(ctx, r.Client, ro, setStatus(status)); err != nil {
 		return ctrl.Result{}, err
 	}
+	if changed {
+		r.written.Store(req.NamespacedName, now)
+	}
 	r.record(ctx, ro, old, d)
 	return ctrl.Result{RequeueAfter: requeue(o, d)}, nil
+}
+
+// progressWait is how long the write of status cur, planned by d from old,
+// may wait: while it is progress alone (rollout.ProgressOnly) with no
+// Event, until progressInterval after the Rollout's last status write;
+// zero when it is to be written now. (d.Admit may list clusters: those
+// admitted earlier whose Works the instance controller has not rewritten
+// yet; a new admission changes the waves' admitted fields, which is no
+// progress.)
+func (r *Reconciler) progressWait(key types.NamespacedName, old, cur *fleetv1alpha1.RolloutStatus, d rollout.Decision, now time.Time) time.Duration {
+	if len(d.Events) > 0 || cur.Phase.IsTerminal() || !rollout.ProgressOnly(old, cur) {
+		return 0
+	}
+	last, ok := r.written.Load(key)
+	if !ok {
+		return 0
+	}
+	t, _ := last.(time.Time)
+	if since := now.Sub(t); since >= 0 && since < progressInterval {
+		return progressInterval - since
+	}
+	return 0
 }
 
 // observation is what one reconcile saw.

@@ -2,9 +2,11 @@ package rollout
 
 import (
 	"context"
+	"time"
 
 	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/util/workqueue"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
@@ -42,7 +44,7 @@ func SetupWithManager(mgr ctrl.Manager, m *metrics.Hub) error {
 		Named("rollout").
 		For(&fleetv1alpha1.Rollout{}).
 		// Agents report on Works; admissions rewrite them.
-		Watches(&fleetv1alpha1.Work{}, handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, o client.Object) []reconcile.Request {
+		Watches(&fleetv1alpha1.Work{}, gathered(workEventDelay, func(ctx context.Context, o client.Object) []reconcile.Request {
 			w, ok := o.(*fleetv1alpha1.Work)
 			if !ok {
 				return nil
@@ -73,6 +75,39 @@ func SetupWithManager(mgr ctrl.Manager, m *metrics.Hub) error {
 		})).
 		WithOptions(controller.Options(DefaultWorkers)).
 		Complete(r)
+}
+
+// workEventDelay is how long a Rollout waits after a Work event before it
+// is planned again, gathering the events that follow: during a wave every
+// agent reports, each report would plan the Rollout again over all its
+// Works, and a quicker plan would only mean more of them (a third of the
+// hub's CPU during a 3-wave rollout over 1,000 clusters). A wave's end is
+// seen at most this much later.
+const workEventDelay = 100 * time.Millisecond
+
+// gathered enqueues the requests mapped from each event after delay; the
+// queue holds a request once, so the events of that while are planned
+// together.
+func gathered(delay time.Duration, mapFn handler.MapFunc) handler.EventHandler {
+	add := func(ctx context.Context, o client.Object, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+		for _, req := range mapFn(ctx, o) {
+			q.AddAfter(req, delay)
+		}
+	}
+	return handler.Funcs{
+		CreateFunc: func(ctx context.Context, e event.CreateEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+			add(ctx, e.Object, q)
+		},
+		UpdateFunc: func(ctx context.Context, e event.UpdateEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+			add(ctx, e.ObjectNew, q)
+		},
+		DeleteFunc: func(ctx context.Context, e event.DeleteEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+			add(ctx, e.Object, q)
+		},
+		GenericFunc: func(ctx context.Context, e event.GenericEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+			add(ctx, e.Object, q)
+		},
+	}
 }
 
 // running returns the Rollouts not yet ended of promise's changes, or of
