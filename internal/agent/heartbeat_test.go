@@ -11,11 +11,34 @@ import (
 
 	"github.com/go-logr/logr"
 	coordinationv1 "k8s.io/api/coordination/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 
 	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
 )
+
+// An unreachable or refusing hub is retried soon; an overloaded one (429)
+// waits for the next interval, or ten thousand agents would keep it
+// overloaded; success is no retry at all.
+func TestRetrySoon(t *testing.T) {
+	lease := schema.GroupResource{Group: "coordination.k8s.io", Resource: "leases"}
+	for name, tc := range map[string]struct {
+		err  error
+		want bool
+	}{
+		"success":            {nil, false},
+		"connection refused": {&net.OpError{Op: "dial", Err: syscall.ECONNREFUSED}, true},
+		"forbidden":          {apierrors.NewForbidden(lease, "agent", errors.New("no")), true},
+		"unavailable":        {apierrors.NewServiceUnavailable("starting"), true},
+		"too many requests":  {apierrors.NewTooManyRequests("overloaded", 1), false},
+	} {
+		if got := retrySoon(tc.err); got != tc.want {
+			t.Errorf("%s: retrySoon = %v, want %v", name, got, tc.want)
+		}
+	}
+}
 
 func TestHeartbeatDelay(t *testing.T) {
 	const interval = 60 * time.Second

@@ -271,7 +271,7 @@ func (a *agent) heartbeat(ctx context.Context) {
 		err := a.hub.renewLease(renewCtx, holder, a.opts.HeartbeatGrace, a.now(), known, self)
 		cancel()
 		a.metrics.heartbeats.WithLabelValues(outcome(err)).Inc()
-		if err != nil {
+		if retrySoon(err) {
 			failures++
 		} else {
 			failures = 0
@@ -318,6 +318,15 @@ const (
 	heartbeatRetryBase = reconnect.AgentBase
 	heartbeatRetryMax  = reconnect.AgentMax
 )
+
+// retrySoon reports whether a renewal that ended with err is retried
+// before the interval is up: any failure but an API server saying it is
+// overloaded (429). Ten thousand agents retrying an overloaded hub within
+// seconds would keep it overloaded (docs/benchmarks.md, "Overload, 429 and
+// the Lease renewal"); client-go has already honoured its Retry-After.
+func retrySoon(err error) bool {
+	return err != nil && !apierrors.IsTooManyRequests(err)
+}
 
 // heartbeatDelay is how long after the start of a renewal the next one
 // starts, given how many renewals in a row failed and a random number in
