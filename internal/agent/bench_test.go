@@ -152,13 +152,7 @@ func TestAgentBench(t *testing.T) {
 	millicores := (cpuSeconds(t, ag.pid) - cpu0) / idle.Seconds() * 1000
 	atRest := ag.requests(t).minus(requests1)
 	mem := memoryKiB(t, ag.pid)
-	metricsText := httpGet(t, "http://"+ag.metricsAddr+"/metrics")
-	heap := metricValue(t, metricsText, "go_memstats_heap_inuse_bytes") / (1 << 20)
-	for _, l := range strings.Split(metricsText, "\n") {
-		if strings.HasPrefix(l, "go_memstats_") || strings.HasPrefix(l, "go_gc_gogc") || strings.HasPrefix(l, "go_goroutines") || strings.HasPrefix(l, "go_threads") {
-			t.Log("DEBUG " + l)
-		}
-	}
+	heap := metricValue(t, httpGet(t, "http://"+ag.metricsAddr+"/metrics"), "go_memstats_heap_inuse_bytes") / (1 << 20)
 	perMinute := func(n int) float64 { return float64(n) / idle.Minutes() }
 	table.add("idle RSS (anonymous + file-backed); Go heap in use", fmt.Sprintf("%.1f MiB (%.1f + %.1f); %.1f MiB",
 		mib(mem["VmRSS"]), mib(mem["RssAnon"]), mib(mem["RssFile"]), heap))
