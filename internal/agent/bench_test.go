@@ -147,7 +147,7 @@ func TestAgentBench(t *testing.T) {
 	}
 	measured0, requests1 := measured(), ag.requests(t)
 	cpu0, wall0 := cpuSeconds(t, ag.pid), time.Now()
-	time.Sleep(idleWindow)
+	rss := sampleRSS(t, ag.pid, idleWindow)
 	idle := time.Since(wall0)
 	millicores := (cpuSeconds(t, ag.pid) - cpu0) / idle.Seconds() * 1000
 	atRest := ag.requests(t).minus(requests1)
@@ -156,6 +156,7 @@ func TestAgentBench(t *testing.T) {
 	perMinute := func(n int) float64 { return float64(n) / idle.Minutes() }
 	table.add("idle RSS (anonymous + file-backed); Go heap in use", fmt.Sprintf("%.1f MiB (%.1f + %.1f); %.1f MiB",
 		mib(mem["VmRSS"]), mib(mem["RssAnon"]), mib(mem["RssFile"]), heap))
+	table.add("RSS across the window at rest (sampled every second): mean, max", fmt.Sprintf("%.1f MiB, %.1f MiB", rss.mean, rss.max))
 	table.add(fmt.Sprintf("idle CPU over %s (resync every %s)", idle.Round(time.Second), resyncInterval(extraArgs)), fmt.Sprintf("%.2f millicores", millicores))
 	table.add("member requests at idle", fmt.Sprintf("%d (%.2f a minute): %s", atRest.total(serverMember), perMinute(atRest.total(serverMember)), atRest.describe(serverMember)))
 	table.add("hub requests at idle", fmt.Sprintf("%d (%.2f a minute): %s", atRest.total(serverHub), perMinute(atRest.total(serverHub)), atRest.describe(serverHub)))
@@ -452,6 +453,24 @@ func cpuSeconds(t *testing.T, pid int) float64 {
 }
 
 func mib(kib int) float64 { return float64(kib) / 1024 }
+
+// rssOverWindow is a process's RSS sampled across a window, in MiB: a single
+// sample at the end of the window would miss what a resync inside it grows.
+type rssOverWindow struct{ mean, max float64 }
+
+// sampleRSS samples a process's RSS every second for the window.
+func sampleRSS(t *testing.T, pid int, window time.Duration) rssOverWindow {
+	t.Helper()
+	var sum, peak float64
+	n := 0
+	for end := time.Now().Add(window); time.Now().Before(end); time.Sleep(time.Second) {
+		v := mib(memoryKiB(t, pid)["VmRSS"])
+		sum += v
+		peak = max(peak, v)
+		n++
+	}
+	return rssOverWindow{mean: sum / float64(max(n, 1)), max: peak}
+}
 
 // memoryKiB returns a process's memory figures from /proc/PID/status, in KiB:
 // VmRSS, VmHWM (peak RSS), RssAnon, RssFile.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	authenticationv1 "k8s.io/api/authentication/v1"
@@ -64,7 +65,7 @@ func Join(ctx context.Context, hub *rest.Config, opts JoinOptions) (*Joined, err
 		return nil, err
 	}
 
-	token, expiry, err := requestToken(ctx, c, ns, opts.TokenTTL)
+	token, expiry, err := requestToken(ctx, c, ns, opts.TokenTTL, tokenParamWait)
 	if err != nil {
 		return nil, err
 	}
@@ -150,15 +151,38 @@ func describe(c client.Client, obj client.Object) string {
 	return kind + " " + obj.GetNamespace() + "/" + obj.GetName()
 }
 
+// tokenParamWait bounds how long join waits for the API server to see the
+// token policy's parameter (the ConfigMap join has just applied).
+const tokenParamWait = 30 * time.Second
+
 // requestToken issues a token for the agent's ServiceAccount. It is bound to
 // the ServiceAccount's UID: deleting the ServiceAccount (unjoin) revokes it.
-func requestToken(ctx context.Context, c client.Client, ns string, ttl time.Duration) (string, time.Time, error) {
+//
+// The API server looks up the token policy's parameter in its own cache
+// before it evaluates the policy's match conditions, so a TokenRequest in a
+// cluster namespace is refused ("no params found", 422), whoever makes it, until
+// that cache holds the ConfigMap join applied a moment ago; a busy API server
+// lags by seconds. That refusal is waited out, up to wait; any other error,
+// and that one after wait, is returned.
+func requestToken(ctx context.Context, c client.Client, ns string, ttl, wait time.Duration) (string, time.Time, error) {
 	sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: fleetv1alpha1.AgentServiceAccount}}
 	req := &authenticationv1.TokenRequest{Spec: authenticationv1.TokenRequestSpec{
 		ExpirationSeconds: ptr.To(int64(ttl / time.Second)),
 	}}
-	if err := c.SubResource("token").Create(ctx, sa, req); err != nil {
-		return "", time.Time{}, fmt.Errorf("requesting a token for %s/%s: %w", ns, sa.Name, err)
+	deadline := time.Now().Add(wait)
+	for backoff := 100 * time.Millisecond; ; backoff = min(2*backoff, 2*time.Second) {
+		err := c.SubResource("token").Create(ctx, sa, req)
+		if err == nil {
+			break
+		}
+		if !paramNotYetSeen(err) || time.Now().Add(backoff).After(deadline) {
+			return "", time.Time{}, fmt.Errorf("requesting a token for %s/%s: %w", ns, sa.Name, err)
+		}
+		select {
+		case <-ctx.Done():
+			return "", time.Time{}, fmt.Errorf("requesting a token for %s/%s: %w", ns, sa.Name, err)
+		case <-time.After(backoff):
+		}
 	}
 	if req.Status.Token == "" {
 		return "", time.Time{}, errors.New("the hub returned an empty token")
@@ -207,4 +231,11 @@ func madeByJoin(obj client.Object, cluster string) bool {
 		}
 	}
 	return false
+}
+
+// paramNotYetSeen reports whether err is the API server refusing a request
+// because an admission policy's parameter is not in its cache (yet): a
+// policy's configuration error, which it answers 422 Invalid.
+func paramNotYetSeen(err error) bool {
+	return apierrors.IsInvalid(err) && strings.Contains(err.Error(), "no params found")
 }

@@ -87,6 +87,71 @@ func TestAgentTokensAreBoundedByTheJoinLifetime(t *testing.T) {
 
 // waitRefused calls try until it is refused as Forbidden with a message
 // containing want, or fails the test after 30 s.
+// The API server looks up the token policy's parameter in its cache before
+// it evaluates the policy's match conditions, so while the ConfigMap is not in
+// that cache even an admin's TokenRequest in a cluster namespace is refused.
+// Join applies the ConfigMap and asks for a token at once, so on a busy API
+// server a join failed now and then ("no params found", once in about 250
+// joins of `flotilla sim bench`); it waits for the parameter instead, within
+// a bound.
+func TestJoinWaitsForTheTokenPolicysParameter(t *testing.T) {
+	t.Parallel()
+	ctx := testContext(t)
+	const name = "token-param"
+	ns := fleetv1alpha1.ClusterNamespace(name)
+	if _, err := Join(ctx, hub.RESTConfig, JoinOptions{Name: name}); err != nil {
+		t.Fatal(err)
+	}
+	admin := adminClient(t)
+	param := func() *corev1.ConfigMap {
+		return tokenConfigMap(metav1.ObjectMeta{Namespace: ns, Name: AgentTokenConfigMap}, time.Hour)
+	}
+	request := func(wait time.Duration) error {
+		_, _, err := requestToken(ctx, admin, ns, time.Hour, wait)
+		return err
+	}
+	waitParamGone := func() {
+		t.Helper()
+		var err error
+		for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline) && !paramNotYetSeen(err); time.Sleep(100 * time.Millisecond) {
+			err = request(0)
+		}
+		if !paramNotYetSeen(err) {
+			t.Fatalf("a token request without the parameter: %v, want the API server's 'no params found'", err)
+		}
+	}
+
+	// Without the parameter the admin is refused too (the cause).
+	if err := admin.Delete(ctx, param()); err != nil {
+		t.Fatal(err)
+	}
+	waitParamGone()
+
+	// The parameter arrives a second later: the request waits for it.
+	created := make(chan error, 1)
+	go func() {
+		time.Sleep(time.Second)
+		created <- admin.Create(ctx, param())
+	}()
+	if err := request(20 * time.Second); err != nil {
+		t.Errorf("a token request while the parameter is on its way: %v, want a token once it arrives", err)
+	}
+	if err := <-created; err != nil {
+		t.Fatal(err)
+	}
+
+	// A parameter that never comes: refused once the wait is over.
+	if err := admin.Delete(ctx, param()); err != nil {
+		t.Fatal(err)
+	}
+	waitParamGone()
+	start := time.Now()
+	err := request(time.Second)
+	if took := time.Since(start); !paramNotYetSeen(err) || took > 5*time.Second {
+		t.Errorf("a token request without the parameter: %v after %s, want the API server's refusal after about 1s", err, took)
+	}
+}
+
 func waitRefused(ctx context.Context, t *testing.T, try func() error, want string) {
 	t.Helper()
 	var err error

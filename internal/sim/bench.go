@@ -309,7 +309,11 @@ func Bench(ctx context.Context, o BenchOptions) (*BenchResult, error) {
 		if err := profiler.wait(); err != nil {
 			return nil, err
 		}
-		step("wrote CPU profiles to %s", o.CPUProfileDir)
+		// The hub's memory at its peak: every Work of both revisions cached.
+		if err := profiler.fetchHub(ctx, "heap", "hub-controller-heap.pprof"); err != nil {
+			return nil, err
+		}
+		step("wrote CPU profiles and the hub controller's heap profile to %s", o.CPUProfileDir)
 	}
 
 	runtime.GC()

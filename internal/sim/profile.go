@@ -58,7 +58,7 @@ func (p *cpuProfiler) start(ctx context.Context, window time.Duration) {
 	}()
 	go func() {
 		defer p.wg.Done()
-		p.record(p.fetchHub(ctx, secs))
+		p.record(p.fetchHub(ctx, "profile?seconds="+secs, "hub-controller.pprof"))
 	}()
 	go func() {
 		defer p.wg.Done()
@@ -85,8 +85,9 @@ func (p *cpuProfiler) profileSelf(ctx context.Context, window time.Duration) err
 	return p.write("simulator.pprof", buf.Bytes())
 }
 
-func (p *cpuProfiler) fetchHub(ctx context.Context, secs string) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+p.hubPprof+"/debug/pprof/profile?seconds="+secs, nil)
+// fetchHub writes the hub controller's profile at /debug/pprof/<profile> to dir/<name>.
+func (p *cpuProfiler) fetchHub(ctx context.Context, profile, name string) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+p.hubPprof+"/debug/pprof/"+profile, nil)
 	if err != nil {
 		return fmt.Errorf("profiling the hub controller: %w", err)
 	}
@@ -102,7 +103,7 @@ func (p *cpuProfiler) fetchHub(ctx context.Context, secs string) error {
 	if resp.StatusCode != http.StatusOK {
 		return fmt.Errorf("profiling the hub controller: %s: %s", resp.Status, data)
 	}
-	return p.write("hub-controller.pprof", data)
+	return p.write(name, data)
 }
 
 func (p *cpuProfiler) write(name string, data []byte) error {
