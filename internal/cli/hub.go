@@ -3,6 +3,7 @@
 package cli
 
 import (
+	"github.com/KimMachineGun/automemlimit/memlimit"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -57,6 +58,13 @@ func (o *hubOptions) run(cmd *cobra.Command) error {
 	config, err := restConfig(o.kubeconfig)
 	if err != nil {
 		return err
+	}
+	log := ctrl.Log.WithName("hub")
+	switch limit, err := setMemoryLimit(memlimit.FromCgroup); {
+	case err != nil:
+		log.Error(err, "no Go memory limit from the container's (set GOMEMLIMIT to give one)")
+	case limit > 0:
+		log.Info("Go memory limit", "bytes", limit)
 	}
 	return hub.Run(ctrl.LoggerInto(cmd.Context(), ctrl.Log), config, o.Options)
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/go-logr/logr"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
+	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -159,7 +160,7 @@ func (o *simOptions) run(ctx context.Context, out io.Writer) error {
 		if berr != nil {
 			return fmt.Errorf("finding the flotilla binary: %w", berr)
 		}
-		hc, err = sim.StartHubProcess(binary, kubeconfig, filepath.Join(o.Dir, "hub-controller.log"))
+		hc, err = sim.StartHubProcess(binary, kubeconfig, filepath.Join(o.Dir, "hub-controller.log"), nil)
 	}
 	if err != nil {
 		return err
@@ -223,6 +224,7 @@ func (o *simOptions) run(ctx context.Context, out io.Writer) error {
 
 type simBenchOptions struct {
 	sim.BenchOptions
+	hubMemoryLimit string
 }
 
 func newSimBenchCommand() *cobra.Command {
@@ -242,6 +244,13 @@ waves (sim.flotilla.dev/wave 1, 2, 3), no bake, no approvals.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := validateAPIServerArgs(o.APIServerArgs); err != nil {
 				return err
+			}
+			if o.hubMemoryLimit != "" {
+				q, err := resource.ParseQuantity(o.hubMemoryLimit)
+				if err != nil || q.Value() <= 0 {
+					return fmt.Errorf("--hub-memory-limit %q: want a positive quantity of bytes, like 460Mi", o.hubMemoryLimit)
+				}
+				o.HubMemoryLimit = q.Value()
 			}
 			binary, err := os.Executable()
 			if err != nil {
@@ -269,5 +278,7 @@ waves (sim.flotilla.dev/wave 1, 2, 3), no bake, no approvals.`,
 	// 5 min, so a shorter window over- or under-counts those writes.
 	cmd.Flags().DurationVar(&o.SteadyWindow, "steady-window", 5*time.Minute, "how long to count requests at steady state (0 skips it)")
 	addAPIServerArgFlag(cmd.Flags(), &o.APIServerArgs)
+	cmd.Flags().StringVar(&o.hubMemoryLimit, "hub-memory-limit", "",
+		"run the hub controller with this Go memory limit (GOMEMLIMIT), as a container memory limit of about 1/0.9 of it would set it, e.g. 460Mi")
 	return cmd
 }

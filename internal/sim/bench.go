@@ -57,6 +57,9 @@ type BenchOptions struct {
 	CPUProfileWindow time.Duration
 	// APIServerArgs are extra flags for the hub's kube-apiserver.
 	APIServerArgs []string
+	// HubMemoryLimit, when positive, is the hub controller's Go memory limit
+	// in bytes (GOMEMLIMIT), as a container's memory limit sets it.
+	HubMemoryLimit int64
 }
 
 // BenchResult is what a benchmark run measured.
@@ -146,7 +149,11 @@ func Bench(ctx context.Context, o BenchOptions) (*BenchResult, error) {
 		profiler = &cpuProfiler{dir: o.CPUProfileDir, hubPprof: addr, apiserver: kc.CoreV1().RESTClient()}
 		hubArgs = append(hubArgs, "--pprof-bind-address", addr)
 	}
-	hc, err := StartHubProcess(o.HubBinary, cp.KubeconfigPath, filepath.Join(fo.Dir, "hub-controller.log"), hubArgs...)
+	var hubEnv []string
+	if o.HubMemoryLimit > 0 {
+		hubEnv = append(hubEnv, "GOMEMLIMIT="+strconv.FormatInt(o.HubMemoryLimit, 10))
+	}
+	hc, err := StartHubProcess(o.HubBinary, cp.KubeconfigPath, filepath.Join(fo.Dir, "hub-controller.log"), hubEnv, hubArgs...)
 	if err != nil {
 		return nil, err
 	}

@@ -88,9 +88,10 @@ func RunHubInProcess(config *rest.Config, opts hub.Options, logPath string) (*Hu
 }
 
 // StartHubProcess runs `<binary> hub --kubeconfig kubeconfig args...` as a
-// separate process (so its CPU and memory can be measured apart), logging
-// to logPath. The process is killed if this one dies.
-func StartHubProcess(binary, kubeconfig, logPath string, args ...string) (*HubController, error) {
+// separate process (so its CPU and memory can be measured apart), with env
+// added to this process's environment, logging to logPath. The process is
+// killed if this one dies.
+func StartHubProcess(binary, kubeconfig, logPath string, env []string, args ...string) (*HubController, error) {
 	logFile, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("opening the hub log: %w", err)
@@ -98,6 +99,9 @@ func StartHubProcess(binary, kubeconfig, logPath string, args ...string) (*HubCo
 	cmd := exec.Command(binary, append([]string{"hub", "--kubeconfig", kubeconfig,
 		"--metrics-bind-address", "0", "--health-probe-bind-address", "0"}, args...)...) //nolint:gosec // our own binary
 	cmd.Stdout, cmd.Stderr = logFile, logFile
+	if len(env) > 0 {
+		cmd.Env = append(os.Environ(), env...)
+	}
 	// Pdeathsig fires when the thread that started the child exits, so that
 	// thread stays locked to the goroutine waiting for the child.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
