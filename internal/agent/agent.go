@@ -475,16 +475,21 @@ func (a *agent) pruneAll(ctx context.Context, name string, st *workState) ([]res
 // not again while the informer has not caught up with the last write. It
 // reports whether the hub holds status now.
 func (a *agent) writeStatus(ctx context.Context, st *workState, hubWork *fleetv1alpha1.Work, status fleetv1alpha1.WorkStatus) (bool, error) {
-	if equality.Semantic.DeepEqual(status, hubWork.Status) {
-		return true, nil
+	held := hubWork.Status
+	behind := st.written != nil && st.writtenOverRV == hubWork.ResourceVersion
+	if behind {
+		// The informer has not caught up with our own last write: the hub
+		// holds that one. Compared with the informer's older status, a
+		// status that went back to it would not be written.
+		held = *st.written
 	}
-	if st.written != nil && st.writtenOverRV == hubWork.ResourceVersion && equality.Semantic.DeepEqual(status, *st.written) {
+	if equality.Semantic.DeepEqual(status, held) {
 		return true, nil
 	}
 	update := hubWork.DeepCopy()
 	update.Status = status
-	if st.written != nil && st.writtenOverRV == hubWork.ResourceVersion && st.writtenRV != "" {
-		update.ResourceVersion = st.writtenRV // the informer is behind our own last write
+	if behind && st.writtenRV != "" {
+		update.ResourceVersion = st.writtenRV // over our own last write, not the informer's older version
 	}
 	out, err := a.hub.updateWorkStatus(ctx, update)
 	a.metrics.statusWrites.WithLabelValues(outcome(err)).Inc()

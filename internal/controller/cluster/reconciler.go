@@ -40,6 +40,9 @@ type Reconciler struct {
 
 	// renewals is when this hub saw each Lease's last renewal (see liveness.Observe).
 	renewals liveness.Renewals
+	// written is each Cluster's resourceVersion after this hub's last status
+	// write (see Reconcile).
+	written controller.OwnWrites
 }
 
 // Reconcile implements reconcile.Reconciler.
@@ -50,12 +53,26 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	cluster := &fleetv1alpha1.Cluster{}
 	if err := r.Client.Get(ctx, req.NamespacedName, cluster); err != nil {
 		if apierrors.IsNotFound(err) {
-			r.renewals.Forget(req.Name)
+			r.forget(req)
 		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
+	if r.LiveReader != nil && r.written.Behind(cluster) {
+		// The cache has not seen this hub's own last status write yet (for
+		// seconds after the hub's API server was away, while its watches
+		// reconnect). Judged from it, a status that is already the cached
+		// one is not written, although the stored one differs: a cluster
+		// written Offline meanwhile would stay Offline while its agent
+		// heartbeats. Judge from the stored Cluster.
+		if err := r.LiveReader.Get(ctx, req.NamespacedName, cluster); err != nil {
+			if apierrors.IsNotFound(err) {
+				r.forget(req)
+			}
+			return ctrl.Result{}, client.IgnoreNotFound(err)
+		}
+	}
 	if !cluster.DeletionTimestamp.IsZero() {
-		r.renewals.Forget(req.Name)
+		r.forget(req)
 		return ctrl.Result{}, nil
 	}
 
@@ -74,6 +91,12 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	return result, err
 }
 
+// forget drops what this hub remembers of a Cluster that is gone.
+func (r *Reconciler) forget(req ctrl.Request) {
+	r.renewals.Forget(req.Name)
+	r.written.Forget(req.NamespacedName)
+}
+
 // writeStatus judges cluster now, writes its status (optimistically locked
 // on cluster's resourceVersion) and records what changed.
 func (r *Reconciler) writeStatus(ctx context.Context, cluster *fleetv1alpha1.Cluster) (ctrl.Result, error) {
@@ -90,6 +113,7 @@ func (r *Reconciler) writeStatus(ctx context.Context, cluster *fleetv1alpha1.Clu
 	if err := controller.PatchStatus(ctx, r.Client, cluster, func(c *fleetv1alpha1.Cluster) { c.Status = status }); err != nil {
 		return ctrl.Result{}, err
 	}
+	r.written.Record(cluster)
 	if previous != status.Availability {
 		r.recordTransition(ctx, cluster, previous)
 	}

@@ -16,6 +16,8 @@ import (
 	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
 	"github.com/flotilla-dev/flotilla/internal/controller"
 	"github.com/flotilla-dev/flotilla/internal/controller/cluster"
+	"github.com/flotilla-dev/flotilla/internal/liveness"
+	"github.com/flotilla-dev/flotilla/internal/membership"
 )
 
 // staleCache serves the Cluster it holds from a copy taken earlier, as a
@@ -116,5 +118,60 @@ func TestAStaleClusterReconcileDoesNotUndoDelivered(t *testing.T) {
 			Set(fleetv1alpha1.ConditionDelivered, metav1.ConditionFalse, fleetv1alpha1.ReasonGitUnreachable, "down")
 	}); !apierrors.IsConflict(err) {
 		t.Fatalf("git delivery from a stale copy: err = %v, want a conflict", err)
+	}
+}
+
+// After the hub's API server was away, the hub's Cluster cache may lag its
+// Lease cache by seconds. A cluster the hub wrote Offline meanwhile, from a
+// cached copy still Available from before, must turn Available on its
+// agent's next heartbeat even though the cache still holds that copy: the
+// status to write is the cached one, but not the stored one.
+func TestAHeartbeatAfterAnOfflineWriteTheCacheHasNotSeen(t *testing.T) {
+	ctx := testContext(t)
+	admin := adminClient(t)
+	const name = "stale-offline-1"
+	agent := joinCluster(ctx, t, membership.JoinOptions{Name: name})
+	const grace = 3 * time.Second
+	agent.renew(ctx, grace)
+	clock := clocktesting.NewFakePassiveClock(time.Now())
+	r := &cluster.Reconciler{Client: admin, LiveReader: admin, Recorder: events.NewFakeRecorder(100), Clock: clock,
+		HeartbeatStatusResolution: liveness.DefaultHeartbeatStatusResolution}
+	req := ctrl.Request{NamespacedName: client.ObjectKey{Name: name}}
+	stored := func() *fleetv1alpha1.Cluster {
+		t.Helper()
+		c := &fleetv1alpha1.Cluster{}
+		if err := admin.Get(ctx, req.NamespacedName, c); err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	reconcile := func(what string) {
+		t.Helper()
+		if _, err := r.Reconcile(ctx, req); err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+	}
+
+	reconcile("first look")
+	before := stored()
+	if before.Status.Availability != fleetv1alpha1.ClusterAvailabilityAvailable {
+		t.Fatalf("after a heartbeat: %s, want Available", before.Status.Availability)
+	}
+
+	// The cache stops at the Available copy; past the grace the hub writes
+	// Offline (confirmed by a live read of the Lease).
+	r.Client = staleCache{Client: admin, stale: before}
+	clock.SetTime(clock.Now().Add(10 * time.Second))
+	reconcile("past the grace")
+	if got := stored().Status.Availability; got != fleetv1alpha1.ClusterAvailabilityOffline {
+		t.Fatalf("past the grace: %s, want Offline", got)
+	}
+
+	// The agent heartbeats; the cache still holds the Available copy.
+	agent.renew(ctx, grace)
+	clock.SetTime(clock.Now().Add(time.Second))
+	reconcile("after the heartbeat")
+	if got := stored().Status.Availability; got != fleetv1alpha1.ClusterAvailabilityAvailable {
+		t.Errorf("after the heartbeat, from a cache behind the hub's Offline write: %s, want Available", got)
 	}
 }
