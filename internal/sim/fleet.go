@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/go-logr/logr"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
@@ -114,10 +115,35 @@ func Join(ctx context.Context, hub *rest.Config, opts Options, progress func(joi
 	return f, nil
 }
 
+// joinAttempts bounds the tries of a join the hub refused for overload
+// (overloaded): join is idempotent, and one request timing out among the
+// hundreds of thousands of a 10,000-cluster join should not end the run.
+const joinAttempts = 3
+
+// overloaded reports whether err is an API server too busy to answer:
+// a timeout, 429 or 503. Waiting and trying again may succeed.
+func overloaded(err error) bool {
+	return apierrors.IsTimeout(err) || apierrors.IsServerTimeout(err) ||
+		apierrors.IsTooManyRequests(err) || apierrors.IsServiceUnavailable(err)
+}
+
 // join joins one cluster and starts its agent unless it is offline. Every
 // start wipes the agent's state: the member is new and empty.
 func (f *Fleet) join(ctx context.Context, hub *rest.Config, c *Cluster, stateDir string) error {
-	joined, err := membership.Join(ctx, hub, membership.JoinOptions{Name: c.Spec.Name, Labels: c.Spec.Labels(f.opts.Prefix)})
+	var joined *membership.Joined
+	var err error
+	for attempt := 1; ; attempt++ {
+		joined, err = membership.Join(ctx, hub, membership.JoinOptions{Name: c.Spec.Name, Labels: c.Spec.Labels(f.opts.Prefix)})
+		if err == nil || attempt == joinAttempts || !overloaded(err) {
+			break
+		}
+		f.log.Info("join refused by an overloaded hub; trying again", "cluster", c.Spec.Name, "attempt", attempt, "error", err.Error())
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("joining %s: %w", c.Spec.Name, err)
+		case <-time.After(time.Duration(attempt) * time.Second):
+		}
+	}
 	if err != nil {
 		return fmt.Errorf("joining %s: %w", c.Spec.Name, err)
 	}

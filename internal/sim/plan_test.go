@@ -1,10 +1,15 @@
 package sim
 
 import (
+	"errors"
+	"fmt"
 	"math"
 	"reflect"
 	"strings"
 	"testing"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 )
 
 func TestPlanIsDeterministicAndFollowsTheRates(t *testing.T) {
@@ -61,6 +66,26 @@ func TestOptionsValidate(t *testing.T) {
 	for _, want := range []string{"clusters 0", "together at most 1", "apply latency", "prefix", "directory"} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("error %v does not mention %q", err, want)
+		}
+	}
+}
+
+func TestOverloaded(t *testing.T) {
+	gr := schema.GroupResource{Resource: "leases"}
+	for _, tc := range []struct {
+		err  error
+		want bool
+	}{
+		{fmt.Errorf("applying Lease x: %w", apierrors.NewTimeoutError("request did not complete within requested timeout", 0)), true},
+		{apierrors.NewServerTimeout(gr, "patch", 1), true},
+		{apierrors.NewTooManyRequests("slow down", 1), true},
+		{apierrors.NewServiceUnavailable("starting"), true},
+		{apierrors.NewForbidden(gr, "x", errors.New("no")), false},
+		{apierrors.NewInvalid(schema.GroupKind{Kind: "Cluster"}, "x", nil), false},
+		{errors.New("connection refused"), false},
+	} {
+		if got := overloaded(tc.err); got != tc.want {
+			t.Errorf("overloaded(%v) = %v, want %v", tc.err, got, tc.want)
 		}
 	}
 }
