@@ -36,7 +36,9 @@ type agent struct {
 	rotator  *tokenRotator // nil unless the hub credentials are a rotatable token
 	queue    workqueue.TypedRateLimitingInterface[string]
 	// driftWatch watches the member for changes to applied objects; nil
-	// when off (--drift-watch=false, report-only, the fleet simulator).
+	// when off (--drift-watch=false, report-only). On the fleet
+	// simulator's member it runs no watch: the member tells it of status
+	// changes (statusNotifier).
 	driftWatch *driftWatch
 	// events records drift Events on Works in the hub; nil records none.
 	events *eventRecorder

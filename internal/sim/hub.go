@@ -96,7 +96,7 @@ func StartHubProcess(binary, kubeconfig, logPath string, args ...string) (*HubCo
 		return nil, fmt.Errorf("opening the hub log: %w", err)
 	}
 	cmd := exec.Command(binary, append([]string{"hub", "--kubeconfig", kubeconfig,
-		"--metrics-bind-address", "0", "--health-probe-bind-address", "0"}, args...)...) //nolint:gosec // our own binary
+		"--metrics-bind-address", "0", "--health-probe-bind-address", "0", "--zap-time-encoding", "rfc3339nano"}, args...)...) //nolint:gosec // our own binary
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	// Pdeathsig fires when the thread that started the child exits, so that
 	// thread stays locked to the goroutine waiting for the child.
