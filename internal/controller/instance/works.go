@@ -45,6 +45,11 @@ func writeWork(ctx context.Context, c client.Client, reader client.Reader, exist
 			update.Annotations[k] = v
 		}
 		update.Spec = desired.Spec
+		// The status subresource keeps the stored status whatever an
+		// update sends: sent, the agent's report would only be decoded,
+		// coerced and thrown away by the API server (a Work update is
+		// about 3 ms of its CPU). The answer carries the stored status.
+		update.Status = fleetv1alpha1.WorkStatus{}
 		err := c.Update(ctx, update)
 		if err == nil {
 			return update, "update", existing.ResourceVersion, nil
