@@ -483,8 +483,11 @@ func (a *agent) writeStatus(ctx context.Context, st *workState, hubWork *fleetv1
 	if st.written != nil && st.writtenOverRV == hubWork.ResourceVersion && equality.Semantic.DeepEqual(status, *st.written) {
 		return true, nil
 	}
-	update := hubWork.DeepCopy()
-	update.Status = status
+	// The status subresource keeps the stored spec whatever a status
+	// update sends: sent, the manifests would only be decoded, coerced and
+	// thrown away by the API server (a quarter of its CPU for a status
+	// write of a one-Deployment Work).
+	update := &fleetv1alpha1.Work{TypeMeta: hubWork.TypeMeta, ObjectMeta: *hubWork.ObjectMeta.DeepCopy(), Status: status}
 	if st.written != nil && st.writtenOverRV == hubWork.ResourceVersion && st.writtenRV != "" {
 		update.ResourceVersion = st.writtenRV // the informer is behind our own last write
 	}
