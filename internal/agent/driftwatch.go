@@ -27,8 +27,9 @@ import (
 // stays the safety net for anything a watch misses.
 
 // metadataWatcher is a member that can watch objects' metadata. The API
-// server can; the fleet simulator's in-memory member cannot, and its agents
-// run without drift watches.
+// server can; the fleet simulator's in-memory member cannot: its agents run
+// no watch, and the member tells them itself when a workload's status
+// changes (statusNotifier), as a watch event would.
 type metadataWatcher interface {
 	// resourceOf maps a kind to the resource to watch.
 	resourceOf(gvk schema.GroupVersionKind) (schema.GroupVersionResource, error)
@@ -41,6 +42,15 @@ type metadataWatcher interface {
 }
 
 var _ metadataWatcher = (*apiMember)(nil)
+
+// statusNotifier is a member that tells, by an object's LabelWork value,
+// when a workload controller changed that object's status (a Deployment
+// became available): what a drift watch sees on a real member as an event
+// the agent did not cause. The fleet simulator's in-memory member is one.
+type statusNotifier interface {
+	// notifyStatus registers f; it is called outside the member's locks.
+	notifyStatus(f func(labelValue string))
+}
 
 // driftWatchDebounce is how long events on one Work's objects are coalesced
 // into one check: an edit that takes several writes is judged once.
@@ -241,8 +251,21 @@ func (d *driftWatch) observe(gvr schema.GroupVersionResource, t watch.EventType,
 	} else {
 		d.last[key] = obj.ResourceVersion
 	}
-	work, known := d.works[obj.Labels[fleetv1alpha1.LabelWork]]
-	health := known && t == watch.Modified && d.converging[work] && !ownWrite(obj.ManagedFields)
+	d.mu.Unlock()
+	if t == watch.Modified && !ownWrite(obj.ManagedFields) {
+		d.statusChanged(obj.Labels[fleetv1alpha1.LabelWork])
+	}
+}
+
+// statusChanged asks for a look at the Work a LabelWork value names, if it
+// is converging: someone else (a workload controller) changed one of its
+// objects. observe calls it for a watch event; a member that tells of its
+// objects' status changes itself (the fleet simulator's, which cannot be
+// watched) calls it directly.
+func (d *driftWatch) statusChanged(labelValue string) {
+	d.mu.Lock()
+	work, known := d.works[labelValue]
+	health := known && d.converging[work]
 	if health {
 		d.due[work] = true
 	}

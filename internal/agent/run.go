@@ -115,12 +115,24 @@ func newAgent(ctx context.Context, opts Options, h *hubClient, m member, request
 		a.checker = &checker{dynamic: am.dynamic}
 	}
 	a.informer = h.workInformer()
-	if canWatch && !opts.DisableDriftWatch && !opts.ReportOnly {
+	notifier, notifies := m.(statusNotifier)
+	switch {
+	case opts.DisableDriftWatch || opts.ReportOnly:
+	case canWatch:
 		a.driftWatch, err = newDriftWatch(watcher, a.queue.AddAfter, met.registry)
 		if err != nil {
 			return nil, err
 		}
 		a.applier.watch = a.driftWatch
+	case notifies:
+		// No watch to run: the member tells of status changes itself, and
+		// a converging Work gets its look as a watch event would ask for
+		// it. The applier learns nothing from it about drift.
+		a.driftWatch, err = newDriftWatch(nil, a.queue.AddAfter, met.registry)
+		if err != nil {
+			return nil, err
+		}
+		notifier.notifyStatus(a.driftWatch.statusChanged)
 	}
 	return a, nil
 }
@@ -142,7 +154,7 @@ func (a *agent) run(ctx context.Context, ping func(context.Context) error) error
 		a.setState(name, &workState{record: rec})
 	}
 	log.Info("starting agent", "namespace", a.hub.namespace, "recordedWorks", len(records),
-		"heartbeatInterval", a.opts.HeartbeatInterval, "heartbeatGrace", a.opts.HeartbeatGrace, "resyncInterval", a.opts.ResyncInterval, "reportOnly", a.opts.ReportOnly, "driftWatch", a.driftWatch != nil)
+		"heartbeatInterval", a.opts.HeartbeatInterval, "heartbeatGrace", a.opts.HeartbeatGrace, "resyncInterval", a.opts.ResyncInterval, "reportOnly", a.opts.ReportOnly, "driftWatch", a.applier.watch != nil)
 
 	if _, judges := a.member.(dryRunner); judges {
 		// Drift Events, where drift is judged (not in the fleet simulator).
@@ -202,7 +214,7 @@ func (a *agent) run(ctx context.Context, ping func(context.Context) error) error
 		wg.Go(func() { a.rotator.run(ctx) })
 	}
 	wg.Go(func() { a.runWorkers(ctx) })
-	if a.driftWatch != nil {
+	if a.driftWatch != nil && a.driftWatch.member != nil {
 		wg.Go(func() { a.driftWatch.run(ctx) })
 	}
 	for _, s := range servers {

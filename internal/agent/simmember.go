@@ -44,7 +44,10 @@ type SimMemberOptions struct {
 // results (uid, resourceVersion, generation, status), a table of kinds that
 // CRDs extend, and workload status that turns available after the apply
 // latency. It runs no goroutine: status is settled when an object is read,
-// so ten thousand of them cost only their objects.
+// so ten thousand of them cost only their objects. An agent that runs on it
+// is also told when a workload settles (statusNotifier), as a drift watch
+// on a real member sees a Deployment's status change: a timer per workload
+// whose spec changed, from the apply until the apply latency has passed.
 //
 // Simplifications: namespaces exist implicitly (an object may be applied
 // into a namespace never created), the agent is the only writer (an apply
@@ -57,6 +60,9 @@ type SimMember struct {
 	kinds   map[schema.GroupKind]bool // known kinds: namespaced or not
 	objects map[refKey]*simObject
 	rv      int64
+	// notify, when set, is told the LabelWork value of a workload that
+	// became available after an apply changed its spec.
+	notify func(labelValue string)
 }
 
 // simObject is one stored object and what its status depends on.
@@ -103,7 +109,42 @@ func NewSimMember(opts SimMemberOptions) *SimMember {
 	return &SimMember{opts: opts, kinds: kinds, objects: map[refKey]*simObject{}}
 }
 
-var _ member = (*SimMember)(nil)
+var (
+	_ member         = (*SimMember)(nil)
+	_ statusNotifier = (*SimMember)(nil)
+)
+
+func (m *SimMember) notifyStatus(f func(labelValue string)) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.notify = f
+}
+
+// settleLater settles o once the apply latency has passed since its spec
+// changed at changedAt (unless it changed again), and tells notify when it
+// became available: a workload controller's status update. The caller
+// holds m.mu.
+func (m *SimMember) settleLater(key refKey, o *simObject) {
+	if m.notify == nil || o.available || !workloadKind(o.obj.GroupVersionKind().GroupKind()) {
+		return
+	}
+	changedAt := o.changedAt
+	time.AfterFunc(m.opts.ApplyLatency, func() {
+		m.mu.Lock()
+		cur, ok := m.objects[key]
+		if !ok || cur != o || o.changedAt != changedAt || o.available {
+			m.mu.Unlock()
+			return // gone, changed again, or read available already
+		}
+		m.settle(o)
+		notify, label := m.notify, o.obj.GetLabels()[fleetv1alpha1.LabelWork]
+		available := o.available
+		m.mu.Unlock()
+		if available && notify != nil && label != "" {
+			notify(label)
+		}
+	})
+}
 
 func noKind(gvk schema.GroupVersionKind) error {
 	return &meta.NoKindMatchError{GroupKind: gvk.GroupKind(), SearchedVersions: []string{gvk.Version}}
@@ -170,6 +211,7 @@ func (m *SimMember) apply(_ context.Context, obj *unstructured.Unstructured) (*u
 		m.initStatus(o)
 		m.objects[ref.key()] = o
 		m.settle(o)
+		m.settleLater(ref.key(), o)
 		return o.obj.DeepCopy(), nil
 	}
 
@@ -194,6 +236,9 @@ func (m *SimMember) apply(_ context.Context, obj *unstructured.Unstructured) (*u
 		m.initStatus(old)
 	}
 	m.settle(old)
+	if specChanged {
+		m.settleLater(ref.key(), old)
+	}
 	return old.obj.DeepCopy(), nil
 }
 

@@ -167,3 +167,72 @@ func TestSimMemberKindsDeleteAndForeign(t *testing.T) {
 		t.Errorf("objects left: %d, want the Deployment", m.Objects())
 	}
 }
+
+// TestSimMemberNotifiesWhenAWorkloadSettles: an agent on the in-memory
+// member learns of a workload becoming available as a drift watch on a real
+// member would, without reading it; a spec the member fails, or one changed
+// again before it settled, tells nothing for the older spec.
+func TestSimMemberNotifiesWhenAWorkloadSettles(t *testing.T) {
+	ctx := context.Background()
+	const latency = 50 * time.Millisecond
+	for _, tc := range []struct {
+		name    string
+		failing bool
+		images  []string
+		want    int
+	}{
+		{name: "settles", images: []string{"web:1"}, want: 1},
+		{name: "changed again before it settled", images: []string{"web:1", "web:2"}, want: 1},
+		{name: "failing member, first spec", failing: true, images: []string{"web:1"}, want: 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m := NewSimMember(SimMemberOptions{ApplyLatency: latency, Failing: tc.failing})
+			told := make(chan string, 10)
+			m.notifyStatus(func(label string) { told <- label })
+			var last *unstructured.Unstructured
+			for _, img := range tc.images {
+				out, err := m.apply(ctx, simWorkload("Deployment", img))
+				if err != nil {
+					t.Fatal(err)
+				}
+				last = out
+			}
+			got := 0
+			timeout := time.After(10 * latency)
+		wait:
+			for {
+				select {
+				case label := <-told:
+					if label != "w1" {
+						t.Fatalf("told %q, want the object's LabelWork value w1", label)
+					}
+					got++
+				case <-timeout:
+					break wait
+				}
+			}
+			if got != tc.want {
+				t.Fatalf("told %d times, want %d", got, tc.want)
+			}
+			live, err := m.get(ctx, refOf(last))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if h := health.Of(live); h.Status != fleetv1alpha1.HealthCurrent {
+				t.Fatalf("after the notice: %+v, want Current", h)
+			}
+			if !tc.failing {
+				return
+			}
+			// The failing member never runs a changed spec: no notice.
+			if _, err := m.apply(ctx, simWorkload("Deployment", "web:3")); err != nil {
+				t.Fatal(err)
+			}
+			select {
+			case <-told:
+				t.Fatal("told of a spec the failing member never runs")
+			case <-time.After(4 * latency):
+			}
+		})
+	}
+}

@@ -97,7 +97,7 @@ func StartHubProcess(binary, kubeconfig, logPath string, env []string, args ...s
 		return nil, fmt.Errorf("opening the hub log: %w", err)
 	}
 	cmd := exec.Command(binary, append([]string{"hub", "--kubeconfig", kubeconfig,
-		"--metrics-bind-address", "0", "--health-probe-bind-address", "0"}, args...)...) //nolint:gosec // our own binary
+		"--metrics-bind-address", "0", "--health-probe-bind-address", "0", "--zap-time-encoding", "rfc3339nano"}, args...)...) //nolint:gosec // our own binary
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	if len(env) > 0 {
 		cmd.Env = append(os.Environ(), env...)

@@ -119,6 +119,9 @@ type Reconciler struct {
 	// last recorded (warnOnce): a cause is recorded once, not on every
 	// reconcile, and again only when it changes or comes back.
 	warned sync.Map
+	// own holds the Works this controller updated that the cache may not
+	// have seen yet (ownWrites).
+	own ownWrites
 }
 
 // statusDelay is how long an instance's status report waits after its Works
@@ -540,14 +543,10 @@ func (r *Reconciler) execute(ctx context.Context, rt instanceplan.Routing, plan 
 	for c, w := range rt.Existing {
 		works[c] = w
 	}
-	written, err := r.writeAll(ctx, plan.Writes)
-	wrote := 0
+	written, wrote, err := r.writeAll(ctx, plan.Writes)
 	for i, w := range written {
 		if w == nil {
 			continue // not written: its write failed, or another's did first
-		}
-		if w != plan.Writes[i].Current {
-			wrote++
 		}
 		works[plan.Writes[i].Cluster] = w
 	}
@@ -743,25 +742,30 @@ func (r *Reconciler) loadRevision(ctx context.Context, key Key, name string) (*f
 const writeParallelism = 16
 
 // writeAll carries out writes, writeParallelism at a time, and returns each
-// Work as it now is (nil where it was not written). After a failure no new
-// write starts; the first error is returned.
-func (r *Reconciler) writeAll(ctx context.Context, writes []instanceplan.Write) ([]*fleetv1alpha1.Work, error) {
+// Work as it now is (nil where it was not written) and how many were
+// created or updated. After a failure no new write starts; the first error
+// is returned.
+func (r *Reconciler) writeAll(ctx context.Context, writes []instanceplan.Write) ([]*fleetv1alpha1.Work, int, error) {
 	written := make([]*fleetv1alpha1.Work, len(writes))
 	var (
 		mu       sync.Mutex
 		firstErr error
+		wrote    int
 		wg       sync.WaitGroup
 	)
 	next := make(chan int)
 	for range min(writeParallelism, len(writes)) {
 		wg.Go(func() {
 			for i := range next {
-				out, err := r.write(ctx, writes[i])
+				out, sent, err := r.write(ctx, writes[i])
 				mu.Lock()
 				if err != nil && firstErr == nil {
 					firstErr = err
 				}
 				written[i] = out
+				if sent {
+					wrote++
+				}
 				mu.Unlock()
 			}
 		})
@@ -777,18 +781,25 @@ func (r *Reconciler) writeAll(ctx context.Context, writes []instanceplan.Write) 
 	}
 	close(next)
 	wg.Wait()
-	return written, firstErr
+	return written, wrote, firstErr
 }
 
 // write carries out one planned Write, sending nothing when the Work is
-// unchanged, and returns the Work as it now is.
-func (r *Reconciler) write(ctx context.Context, w instanceplan.Write) (*fleetv1alpha1.Work, error) {
-	if w.Op == instanceplan.Unchanged {
-		return w.Current, nil
+// unchanged, and returns the Work as it now is and whether it sent a write.
+// The plan compared the desired Work with the cache's copy; where the cache
+// has not seen this controller's last update of it yet, the Work as that
+// update left it is compared and written over instead (ownWrites).
+func (r *Reconciler) write(ctx context.Context, w instanceplan.Write) (*fleetv1alpha1.Work, bool, error) {
+	current := r.own.latest(w.Current)
+	if w.Op == instanceplan.Unchanged && current == w.Current {
+		return w.Current, false, nil
 	}
-	out, op, err := writeWork(ctx, r.Client, r.APIReader, w.Current, w.Desired)
+	out, op, over, err := writeWork(ctx, r.Client, r.APIReader, current, w.Desired)
 	if err != nil {
-		return nil, err
+		return nil, false, err
+	}
+	if op == "update" {
+		r.own.record(over, out)
 	}
 	if op != "" {
 		r.Metrics.WorkWritten(op)
@@ -803,7 +814,7 @@ func (r *Reconciler) write(ctx context.Context, w instanceplan.Write) (*fleetv1a
 			log.V(1).Info("wrote work", "operation", op)
 		}
 	}
-	return out, nil
+	return out, op != "", nil
 }
 
 // startInstanceRollout asks for the Rollout of an instance change (see
@@ -850,6 +861,7 @@ func owned(key Key, works []fleetv1alpha1.Work) []*fleetv1alpha1.Work {
 // clusters it keeps none on.
 func (r *Reconciler) deleteAll(ctx context.Context, works []*fleetv1alpha1.Work) error {
 	for _, w := range works {
+		r.own.forget(w)
 		if err := r.Client.Delete(ctx, w); client.IgnoreNotFound(err) != nil {
 			return fmt.Errorf("deleting work %s/%s: %w", w.Namespace, w.Name, err)
 		}
@@ -881,6 +893,7 @@ func (r *Reconciler) deleteWorks(ctx context.Context, key Key, reader client.Rea
 	}
 	works := owned(key, listed)
 	for _, w := range works {
+		r.own.forget(w)
 		if err := r.Client.Delete(ctx, w); client.IgnoreNotFound(err) != nil {
 			return fmt.Errorf("deleting work %s/%s: %w", w.Namespace, w.Name, err)
 		}

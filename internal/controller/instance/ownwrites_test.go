@@ -1,0 +1,84 @@
+package instance
+
+import (
+	"context"
+	"testing"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/fake"
+	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
+
+	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
+	"github.com/flotilla-dev/flotilla/internal/instanceplan"
+)
+
+// A reconcile that starts before the cache saw the last one's update of a
+// Work neither writes it again over the cache's older copy (a sure
+// conflict) nor leaves it behind when the desired Work moved on since; once
+// the cache shows a newer version, it is the one compared.
+func TestWriteOverOwnUpdateTheCacheHasNotSeen(t *testing.T) {
+	ctx := context.Background()
+	scheme := runtime.NewScheme()
+	if err := fleetv1alpha1.AddToScheme(scheme); err != nil {
+		t.Fatal(err)
+	}
+	work := func(rev string) *fleetv1alpha1.Work {
+		return &fleetv1alpha1.Work{
+			ObjectMeta: metav1.ObjectMeta{Name: "w", Namespace: "flotilla-cluster-c1"},
+			Spec:       fleetv1alpha1.WorkSpec{Cluster: "c1", Revision: rev},
+		}
+	}
+	updates, conflicts := 0, 0
+	c := fake.NewClientBuilder().WithScheme(scheme).WithObjects(work("r1")).
+		WithInterceptorFuncs(interceptor.Funcs{Update: func(ctx context.Context, c client.WithWatch, obj client.Object, opts ...client.UpdateOption) error {
+			err := c.Update(ctx, obj, opts...)
+			if apierrors.IsConflict(err) {
+				conflicts++
+			} else if err == nil {
+				updates++
+			}
+			return err
+		}}).Build()
+	r := &Reconciler{Client: c, APIReader: c}
+	stale := &fleetv1alpha1.Work{}
+	if err := c.Get(ctx, client.ObjectKeyFromObject(work("")), stale); err != nil {
+		t.Fatal(err)
+	}
+	write := func(current *fleetv1alpha1.Work, rev string, op instanceplan.Op) *fleetv1alpha1.Work {
+		t.Helper()
+		out, _, err := r.write(ctx, instanceplan.Write{Cluster: "c1", Current: current, Desired: work(rev), Op: op})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+
+	first := write(stale, "r2", instanceplan.Update)
+	if updates != 1 || first.Spec.Revision != "r2" {
+		t.Fatalf("first write: %d updates, revision %s", updates, first.Spec.Revision)
+	}
+	// The cache still shows r1: nothing to write, and the Work is r2.
+	if again := write(stale, "r2", instanceplan.Update); updates != 1 || conflicts != 0 || again.ResourceVersion != first.ResourceVersion {
+		t.Fatalf("second reconcile on the stale cache: %d updates, %d conflicts, resourceVersion %s (want %s)",
+			updates, conflicts, again.ResourceVersion, first.ResourceVersion)
+	}
+	// The plan found the stale copy up to date with a desired r1 (rolled
+	// back at once): the Work, which is r2, is written back.
+	if back := write(stale, "r1", instanceplan.Unchanged); updates != 2 || conflicts != 0 || back.Spec.Revision != "r1" {
+		t.Fatalf("rolled back on the stale cache: %d updates, %d conflicts, revision %s", updates, conflicts, back.Spec.Revision)
+	}
+	// The cache catches up (or the agent writes status): its copy is compared.
+	fresh := &fleetv1alpha1.Work{}
+	if err := c.Get(ctx, client.ObjectKeyFromObject(work("")), fresh); err != nil {
+		t.Fatal(err)
+	}
+	if got := write(fresh, "r1", instanceplan.Unchanged); got != fresh || updates != 2 {
+		t.Fatalf("cache caught up: wrote %d, returned %p (want the cached %p)", updates, got, fresh)
+	}
+	if _, ok := r.own.m[client.ObjectKeyFromObject(fresh)]; ok {
+		t.Error("the update is still remembered after the cache caught up")
+	}
+}
