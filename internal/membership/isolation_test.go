@@ -9,6 +9,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	eventsv1 "k8s.io/api/events/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
@@ -59,6 +60,26 @@ func TestAgentCredentialsAreIsolated(t *testing.T) {
 		w.Status.ObservedGeneration = w.Generation
 		if err := agent.Status().Update(ctx, w); err != nil {
 			t.Errorf("update own Work status: %v", err)
+		}
+		// The agent's status write carries no spec; one that carries a
+		// forged spec, or none, leaves the hub's spec as it is.
+		want := w.Spec.DeepCopy()
+		for _, spec := range []fleetv1alpha1.WorkSpec{{Revision: "forged"}, {}} {
+			current := &fleetv1alpha1.Work{}
+			if err := agent.Get(ctx, types.NamespacedName{Namespace: nsA, Name: "web"}, current); err != nil {
+				t.Fatal(err)
+			}
+			forged := &fleetv1alpha1.Work{ObjectMeta: current.ObjectMeta, Spec: spec, Status: current.Status}
+			if err := agent.Status().Update(ctx, forged); err != nil {
+				t.Errorf("update own Work status with spec %+v: %v", spec, err)
+			}
+			after := &fleetv1alpha1.Work{}
+			if err := agent.Get(ctx, types.NamespacedName{Namespace: nsA, Name: "web"}, after); err != nil {
+				t.Fatal(err)
+			}
+			if !equality.Semantic.DeepEqual(after.Spec, *want) {
+				t.Errorf("a status write with spec %+v changed the Work's spec to %+v", spec, after.Spec)
+			}
 		}
 		watch, err := agent.Watch(ctx, &fleetv1alpha1.WorkList{}, client.InNamespace(nsA))
 		if err != nil {
