@@ -5,9 +5,6 @@ import (
 	"strings"
 	"time"
 
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime/schema"
-
 	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
 	"github.com/flotilla-dev/flotilla/internal/drift"
 	"github.com/flotilla-dev/flotilla/internal/placement"
@@ -46,7 +43,7 @@ func InForce(s Subject, excs []fleetv1alpha1.DriftException, now time.Time) []fl
 // matches one of the Work's manifests. They are sorted by namespace/name and
 // bounded by the Work API; the same input always gives the same list, so
 // Works are not rewritten for nothing.
-func WorkExceptions(view *placement.View, cluster string, manifests []*unstructured.Unstructured, excs []fleetv1alpha1.DriftException) []fleetv1alpha1.WorkDriftException {
+func WorkExceptions(view *placement.View, cluster string, objects []drift.Resource, excs []fleetv1alpha1.DriftException) []fleetv1alpha1.WorkDriftException {
 	if len(excs) == 0 || view == nil {
 		return nil
 	}
@@ -58,7 +55,7 @@ func WorkExceptions(view *placement.View, cluster string, manifests []*unstructu
 	for i := range excs {
 		e := &excs[i]
 		m, err := view.Compile(&e.Spec.ClusterSelector)
-		if err != nil || !m.Matches(c) || !selectsManifest(e.Spec.Resources, manifests) {
+		if err != nil || !m.Matches(c) || !selectsObject(e.Spec.Resources, objects) {
 			continue
 		}
 		out = append(out, fleetv1alpha1.WorkDriftException{
@@ -75,16 +72,11 @@ func WorkExceptions(view *placement.View, cluster string, manifests []*unstructu
 	return out
 }
 
-// selectsManifest reports whether a selector matches a manifest. A manifest
-// without a namespace matches any selector namespace: the agent settles its
-// namespace by the kind's scope, and matches exactly.
-func selectsManifest(sels []fleetv1alpha1.ResourceSelector, manifests []*unstructured.Unstructured) bool {
-	for _, m := range manifests {
-		gv, err := schema.ParseGroupVersion(m.GetAPIVersion())
-		if err != nil {
-			continue
-		}
-		r := drift.Resource{Group: gv.Group, Kind: m.GetKind(), Namespace: m.GetNamespace(), Name: m.GetName()}
+// selectsObject reports whether a selector matches one of a Work's objects.
+// An object without a namespace matches any selector namespace: the agent
+// settles its namespace by the kind's scope, and matches exactly.
+func selectsObject(sels []fleetv1alpha1.ResourceSelector, objects []drift.Resource) bool {
+	for _, r := range objects {
 		for _, sel := range sels {
 			res := r
 			if res.Namespace == "" {

@@ -11,6 +11,7 @@ import (
 
 	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
 	"github.com/flotilla-dev/flotilla/internal/placement"
+	"github.com/flotilla-dev/flotilla/internal/render"
 )
 
 func TestWorkExceptions(t *testing.T) {
@@ -18,10 +19,16 @@ func TestWorkExceptions(t *testing.T) {
 		{Name: "edge-1", Labels: map[string]string{"tier": "edge"}},
 		{Name: "core-1", Labels: map[string]string{"tier": "core"}},
 	}, []placement.Fleet{{Name: "edge", Selector: metav1.LabelSelector{MatchLabels: map[string]string{"tier": "edge"}}}})
-	manifests := []*unstructured.Unstructured{
+	out, err := Encode(render.Output{Manifests: []*unstructured.Unstructured{
 		{Object: map[string]any{"apiVersion": "apps/v1", "kind": "Deployment", "metadata": map[string]any{"name": "web", "namespace": "shop"}}},
 		{Object: map[string]any{"apiVersion": "v1", "kind": "ConfigMap", "metadata": map[string]any{"name": "settings"}}},
+		// No group to match: no exception selects it.
+		{Object: map[string]any{"apiVersion": "a/b/c", "kind": "Secret", "metadata": map[string]any{"name": "bad"}}},
+	}})
+	if err != nil {
+		t.Fatal(err)
 	}
+	manifests := out.Objects
 	expires := metav1.NewTime(time.Date(2031, 1, 1, 0, 0, 0, 0, time.UTC))
 	exc := func(name string, sel fleetv1alpha1.ClusterSelector, res ...fleetv1alpha1.ResourceSelector) fleetv1alpha1.DriftException {
 		return fleetv1alpha1.DriftException{ObjectMeta: metav1.ObjectMeta{Namespace: "team-a", Name: name},
@@ -33,6 +40,7 @@ func TestWorkExceptions(t *testing.T) {
 		exc("by-name", fleetv1alpha1.ClusterSelector{Names: []string{"core-1"}}, fleetv1alpha1.ResourceSelector{Kind: "Deployment"}), // core group: no match
 		exc("other-ns", fleetv1alpha1.ClusterSelector{}, fleetv1alpha1.ResourceSelector{Group: "apps", Kind: "Deployment", Namespace: "other"}),
 		exc("cm-any-ns", fleetv1alpha1.ClusterSelector{}, fleetv1alpha1.ResourceSelector{Kind: "ConfigMap", Namespace: "team-a"}),
+		exc("secret", fleetv1alpha1.ClusterSelector{}, fleetv1alpha1.ResourceSelector{Group: "*", Kind: "Secret"}),
 		exc("bad-selector", fleetv1alpha1.ClusterSelector{Selector: &metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{{Key: "x", Operator: "Bogus"}}}},
 			fleetv1alpha1.ResourceSelector{Kind: "ConfigMap"}),
 	}

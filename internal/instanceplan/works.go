@@ -10,8 +10,10 @@ import (
 	"k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
+	"github.com/flotilla-dev/flotilla/internal/drift"
 	"github.com/flotilla-dev/flotilla/internal/placement"
 	"github.com/flotilla-dev/flotilla/internal/render"
 )
@@ -49,20 +51,49 @@ func Adoption(out *fleetv1alpha1.PromiseOutput) fleetv1alpha1.AdoptionPolicy {
 type Result struct {
 	Target  Target
 	Outcome Outcome
-	// Output is the render (Rendered).
-	Output render.Output
-	// Encoded, when set, holds Output's manifests as JSON, in order
-	// (EncodeManifests): a caller that reuses a render reuses its encoding
-	// too. Unset, DesiredWork encodes them.
-	Encoded [][]byte
+	// Output is the render's output, encoded (Rendered).
+	Output Output
 	// Confine is the Work's confinement (Rendered).
 	Confine Confinement
 	// Err is why the render failed (Failed).
 	Err error
 }
 
+// Output is a render's output as a Work holds it: each manifest encoded (JSON), in
+// order, named (drift exceptions select by name), and the Overrides that
+// shaped it. A hub keeps every Work's last render between reconciles; the
+// decoded objects were several times larger than their JSON and full of
+// pointers for the garbage collector to follow (docs/benchmarks.md).
+type Output struct {
+	Manifests [][]byte
+	// Objects name the manifests whose apiVersion parses.
+	Objects []drift.Resource
+	// AppliedOverrides are render.Output's.
+	AppliedOverrides []string
+}
+
+// Encode encodes a render's output as a Work holds it.
+func Encode(out render.Output) (Output, error) {
+	r := Output{
+		Manifests:        make([][]byte, 0, len(out.Manifests)),
+		Objects:          make([]drift.Resource, 0, len(out.Manifests)),
+		AppliedOverrides: out.AppliedOverrides,
+	}
+	for _, m := range out.Manifests {
+		raw, err := m.MarshalJSON()
+		if err != nil {
+			return Output{}, fmt.Errorf("encoding %s %s: %w", m.GetKind(), m.GetName(), err)
+		}
+		r.Manifests = append(r.Manifests, raw)
+		if gv, err := schema.ParseGroupVersion(m.GetAPIVersion()); err == nil {
+			r.Objects = append(r.Objects, drift.Resource{Group: gv.Group, Kind: m.GetKind(), Namespace: m.GetNamespace(), Name: m.GetName()})
+		}
+	}
+	return r, nil
+}
+
 // RenderedAs is t rendered into out, confined by c.
-func (t Target) RenderedAs(out render.Output, c Confinement) Result {
+func (t Target) RenderedAs(out Output, c Confinement) Result {
 	return Result{Target: t, Outcome: Rendered, Output: out, Confine: c}
 }
 
@@ -201,7 +232,7 @@ func DesiredWork(s Subject, rd Result, in WorkInputs) (*fleetv1alpha1.Work, erro
 			DriftPolicy:      in.DriftPolicy,
 			PrunePolicy:      fleetv1alpha1.PruneDelete,
 			Rollout:          t.Rollout,
-			DriftExceptions:  WorkExceptions(in.View, t.Cluster, rd.Output.Manifests, in.Exceptions),
+			DriftExceptions:  WorkExceptions(in.View, t.Cluster, rd.Output.Objects, in.Exceptions),
 			Scope:            rd.Confine.Scope,
 			Adoption:         rd.Confine.Adoption,
 			Checks:           t.Checks,
@@ -217,34 +248,14 @@ func DesiredWork(s Subject, rd Result, in WorkInputs) (*fleetv1alpha1.Work, erro
 	if t.Moved() {
 		w.Annotations = map[string]string{fleetv1alpha1.AnnotationAdmittedAt: in.Now.UTC().Format(time.RFC3339)}
 	}
-	encoded := rd.Encoded
-	if len(encoded) != len(rd.Output.Manifests) {
-		var err error
-		if encoded, err = EncodeManifests(rd.Output); err != nil {
-			return nil, err
-		}
-	}
-	w.Spec.Manifests = make([]fleetv1alpha1.Manifest, 0, len(encoded))
-	for _, raw := range encoded {
+	w.Spec.Manifests = make([]fleetv1alpha1.Manifest, 0, len(rd.Output.Manifests))
+	for _, raw := range rd.Output.Manifests {
 		// A copy: decoding a write's response into the Work overwrites its
 		// manifests' bytes in place (RawExtension.UnmarshalJSON appends to
-		// Raw[:0]), and rd.Encoded may be a memo the next plan reuses.
+		// Raw[:0]), and the render may be a memo the next plan reuses.
 		w.Spec.Manifests = append(w.Spec.Manifests, fleetv1alpha1.Manifest{RawExtension: runtime.RawExtension{Raw: bytes.Clone(raw)}})
 	}
 	return w, nil
-}
-
-// EncodeManifests encodes a render's manifests as a Work holds them (JSON).
-func EncodeManifests(out render.Output) ([][]byte, error) {
-	encoded := make([][]byte, 0, len(out.Manifests))
-	for _, m := range out.Manifests {
-		raw, err := m.MarshalJSON()
-		if err != nil {
-			return nil, fmt.Errorf("encoding %s %s: %w", m.GetKind(), m.GetName(), err)
-		}
-		encoded = append(encoded, raw)
-	}
-	return encoded, nil
 }
 
 // UpToDate reports whether existing already carries desired's labels and

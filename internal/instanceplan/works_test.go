@@ -1,10 +1,12 @@
 package instanceplan
 
 import (
+	"slices"
 	"testing"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
+	"github.com/flotilla-dev/flotilla/internal/drift"
 	"github.com/flotilla-dev/flotilla/internal/render"
 )
 
@@ -29,34 +31,34 @@ func TestSameJSON(t *testing.T) {
 	}
 }
 
-// A Work made from an encoding reuses its bytes by copy: decoding a write's
-// response into the Work cannot change the encoding another plan reuses.
-func TestDesiredWorkEncoded(t *testing.T) {
-	out := render.Output{Manifests: []*unstructured.Unstructured{{Object: map[string]any{
-		"apiVersion": "v1", "kind": "ConfigMap", "metadata": map[string]any{"name": "a", "namespace": "ns"},
-	}}}}
-	encoded, err := EncodeManifests(out)
+// A render is kept encoded, its manifests named for drift exceptions; a
+// Work made from it copies the bytes: decoding a write's response into the
+// Work cannot change the encoding another plan reuses.
+func TestDesiredWorkFromEncodedOutput(t *testing.T) {
+	out, err := Encode(render.Output{Manifests: []*unstructured.Unstructured{{Object: map[string]any{
+		"apiVersion": "apps/v1", "kind": "Deployment", "metadata": map[string]any{"name": "a", "namespace": "ns"},
+	}}}, AppliedOverrides: []string{"team-a/o"}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := string(encoded[0])
-	rd := Target{Cluster: "c1", Revision: "r1"}.RenderedAs(out, Confinement{})
-	rd.Encoded = encoded
-	w, err := DesiredWork(Subject{Promise: "p"}, rd, WorkInputs{})
+	if want := (drift.Resource{Group: "apps", Kind: "Deployment", Namespace: "ns", Name: "a"}); len(out.Objects) != 1 || out.Objects[0] != want {
+		t.Errorf("objects %v, want %v", out.Objects, want)
+	}
+	want := string(out.Manifests[0])
+	w, err := DesiredWork(Subject{Promise: "p"}, Target{Cluster: "c1", Revision: "r1"}.RenderedAs(out, Confinement{}), WorkInputs{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if got := string(w.Spec.Manifests[0].Raw); got != want {
 		t.Fatalf("manifest %s, want %s", got, want)
 	}
+	if !slices.Equal(w.Spec.Overrides, []string{"team-a/o"}) {
+		t.Errorf("overrides %v", w.Spec.Overrides)
+	}
 	if err := w.Spec.Manifests[0].UnmarshalJSON([]byte(`{"x":1}`)); err != nil {
 		t.Fatal(err)
 	}
-	if string(encoded[0]) != want {
-		t.Errorf("decoding into the Work changed the encoding: %s", encoded[0])
-	}
-	plain, err := DesiredWork(Subject{Promise: "p"}, Target{Cluster: "c1", Revision: "r1"}.RenderedAs(out, Confinement{}), WorkInputs{})
-	if err != nil || string(plain.Spec.Manifests[0].Raw) != want {
-		t.Errorf("without an encoding: %v, %s", err, plain.Spec.Manifests[0].Raw)
+	if string(out.Manifests[0]) != want {
+		t.Errorf("decoding into the Work changed the encoding: %s", out.Manifests[0])
 	}
 }

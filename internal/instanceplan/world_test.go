@@ -98,7 +98,11 @@ func (w *world) render(t instanceplan.Target) instanceplan.Result {
 	if i := w.subject.Instance; i != nil {
 		sc = &fleetv1alpha1.WorkScope{Namespaces: []string{i.Namespace}, Kinds: []fleetv1alpha1.OutputKind{}}
 	}
-	return t.RenderedAs(render.Output{Manifests: []*unstructured.Unstructured{cm}}, instanceplan.Confinement{Scope: sc, Adoption: fleetv1alpha1.AdoptionNever})
+	out, err := instanceplan.Encode(render.Output{Manifests: []*unstructured.Unstructured{cm}})
+	if err != nil {
+		return t.Failed(err)
+	}
+	return t.RenderedAs(out, instanceplan.Confinement{Scope: sc, Adoption: fleetv1alpha1.AdoptionNever})
 }
 
 // step routes, renders, finishes and carries the plan out on the world's

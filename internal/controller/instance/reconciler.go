@@ -502,9 +502,7 @@ func (r *Reconciler) renderInstance(ctx context.Context, key Key, inst *unstruct
 		fp := renderFingerprint(in, instRev, latestInst, instVersion)
 		if m, ok := memo[t.Cluster]; ok && m.fingerprint == fp {
 			rendered[t.Cluster] = m
-			res := t.RenderedAs(m.out, confine)
-			res.Encoded = m.encoded
-			results = append(results, res)
+			results = append(results, t.RenderedAs(m.out, confine))
 			continue
 		}
 		start := time.Now()
@@ -517,18 +515,20 @@ func (r *Reconciler) renderInstance(ctx context.Context, key Key, inst *unstruct
 			in.Instance = renderables[latestInst]
 			_, err = render.Render(in)
 		}
+		// Encoded once, with the render: Works are made from it at every
+		// reconcile, and the memo keeps it so.
+		var encoded instanceplan.Output
+		if err == nil {
+			encoded, err = instanceplan.Encode(out)
+		}
 		if err != nil {
 			r.Metrics.RenderFailed(key.Promise)
 			log.V(1).Info("render failed", "revision", rev.Name, "error", err.Error())
 			results = append(results, t.Failed(err))
 			continue
 		}
-		res := t.RenderedAs(out, confine)
-		// Encoded once, with the render: Works are made from it at every
-		// reconcile. A manifest that cannot be encoded fails in DesiredWork.
-		res.Encoded, _ = instanceplan.EncodeManifests(out)
-		rendered[t.Cluster] = memoEntry{fingerprint: fp, out: out, encoded: res.Encoded}
-		results = append(results, res)
+		rendered[t.Cluster] = memoEntry{fingerprint: fp, out: encoded}
+		results = append(results, t.RenderedAs(encoded, confine))
 	}
 	r.renders.Store(key, rendered)
 	return results, nil
@@ -610,12 +610,16 @@ func (r *Reconciler) reconcileFleet(ctx context.Context, key Key, p *fleetv1alph
 			Cluster:   render.ClusterFacts{Name: t.Cluster, Labels: facts.Labels, KubernetesVersion: facts.KubernetesVersion},
 			Overrides: view.SelectOverrides(overrides, placement.Subject{Promise: key.Promise, Cluster: t.Cluster}),
 		})
+		var encoded instanceplan.Output
+		if err == nil {
+			encoded, err = instanceplan.Encode(out)
+		}
 		if err != nil {
 			r.Metrics.RenderFailed(key.Promise)
 			results = append(results, t.Failed(err))
 			continue
 		}
-		results = append(results, t.RenderedAs(out, instanceplan.Confinement{Adoption: instanceplan.Adoption(rev.Spec.Content.Output)}))
+		results = append(results, t.RenderedAs(encoded, instanceplan.Confinement{Adoption: instanceplan.Adoption(rev.Spec.Content.Output)}))
 	}
 	plan, err := instanceplan.Finish(rt, results, in)
 	if err != nil {
@@ -663,9 +667,9 @@ type renderMemo map[string]memoEntry
 
 type memoEntry struct {
 	fingerprint string
-	out         render.Output
-	// encoded is out's manifests as the Work holds them.
-	encoded [][]byte
+	// out is kept encoded, as the Work holds it: 10,000 decoded renders
+	// were a sixth of the hub's live heap (docs/benchmarks.md).
+	out instanceplan.Output
 }
 
 // renderFingerprint names everything a render of in reads: the revision

@@ -281,6 +281,7 @@ func (r *Reconciler) observe(ctx context.Context, ro *fleetv1alpha1.Rollout, now
 	if ro.Status.StartedAt != nil {
 		startedAt = ro.Status.StartedAt.Time
 	}
+	in.Clusters = make([]rollout.ClusterObservation, 0, len(works))
 	for i := range clusters.Items {
 		c := &clusters.Items[i]
 		if ws := works[c.Name]; len(ws) > 0 && c.DeletionTimestamp.IsZero() {

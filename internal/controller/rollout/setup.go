@@ -111,10 +111,13 @@ func gathered(delay time.Duration, mapFn handler.MapFunc) handler.EventHandler {
 }
 
 // running returns the Rollouts not yet ended of promise's changes, or of
-// every change when promise is "".
+// every change when promise is "". It runs for every Work event and only
+// reads names and phases, so it lists the cached Rollouts themselves: copies
+// of a 10,000-cluster Rollout's wave status were 15 % of the hub's
+// allocations during a change (docs/benchmarks.md).
 func running(ctx context.Context, c client.Reader, promise string) []reconcile.Request {
 	list := &fleetv1alpha1.RolloutList{}
-	var opts []client.ListOption
+	opts := []client.ListOption{client.UnsafeDisableDeepCopy}
 	if promise != "" {
 		opts = append(opts, client.MatchingFields{controller.IndexRolloutByPromise: promise})
 	}
@@ -128,7 +131,7 @@ func running(ctx context.Context, c client.Reader, promise string) []reconcile.R
 // runningForInstance returns the Rollouts not yet ended of one instance's changes.
 func runningForInstance(ctx context.Context, c client.Reader, namespace, name string) []reconcile.Request {
 	list := &fleetv1alpha1.RolloutList{}
-	if err := c.List(ctx, list, client.InNamespace(namespace),
+	if err := c.List(ctx, list, client.InNamespace(namespace), client.UnsafeDisableDeepCopy,
 		client.MatchingFields{controller.IndexRolloutByInstance: controller.InstanceKey(namespace, name)}); err != nil {
 		ctrl.LoggerFrom(ctx).Error(err, "listing rollouts")
 		return nil
