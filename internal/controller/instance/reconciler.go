@@ -451,7 +451,6 @@ func (r *Reconciler) renderInstance(ctx context.Context, key Key, inst *unstruct
 	instVersion := instanceVersion(inst)
 	results := make([]instanceplan.Result, 0, len(rt.Targets))
 	for _, t := range rt.Targets {
-		log := ctrl.LoggerFrom(ctx).WithValues("cluster", t.Cluster)
 		rev, err := r.loadRevision(ctx, key, t.Revision)
 		if err != nil {
 			return nil, err
@@ -523,7 +522,7 @@ func (r *Reconciler) renderInstance(ctx context.Context, key Key, inst *unstruct
 		}
 		if err != nil {
 			r.Metrics.RenderFailed(key.Promise)
-			log.V(1).Info("render failed", "revision", rev.Name, "error", err.Error())
+			ctrl.LoggerFrom(ctx).V(1).Info("render failed", "cluster", t.Cluster, "revision", rev.Name, "error", err.Error())
 			results = append(results, t.Failed(err))
 			continue
 		}
