@@ -38,6 +38,7 @@ func TestPatchStatusFromACacheBehindItsOwnWrite(t *testing.T) {
 	if !apierrors.IsConflict(err) {
 		t.Fatalf("no change from a copy behind the controller's own write: err = %v, want a conflict", err)
 	}
+	t.Log(err)
 	// Nothing was sent: the stored status is the one written.
 	got := &fleetv1alpha1.Fleet{}
 	if err := c.Get(ctx, client.ObjectKeyFromObject(f), got); err != nil {
