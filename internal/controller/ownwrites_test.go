@@ -55,3 +55,31 @@ func TestOwnWritesForget(t *testing.T) {
 		t.Error("behind a write that was forgotten")
 	}
 }
+
+func TestOwnWritesRetain(t *testing.T) {
+	var w controller.OwnWrites
+	w.Record(clusterAt("edge-1", "100"))
+	w.Record(clusterAt("edge-2", "100"))
+	w.Retain(func(key client.ObjectKey) bool { return key.Name == "edge-2" })
+	if w.Behind(clusterAt("edge-1", "5")) {
+		t.Error("behind a write of an object not retained")
+	}
+	if !w.Behind(clusterAt("edge-2", "5")) {
+		t.Error("the retained write was dropped")
+	}
+}
+
+func TestOwnWritesByOwner(t *testing.T) {
+	var o controller.OwnWritesByOwner
+	o.Of("redis").Record(clusterAt("shop", "100"))
+	if !o.Of("redis").Behind(clusterAt("shop", "5")) {
+		t.Error("an owner's write was not kept")
+	}
+	if o.Of("postgres").Behind(clusterAt("shop", "5")) {
+		t.Error("another owner's object of the same name is behind")
+	}
+	o.Forget("redis")
+	if o.Of("redis").Behind(clusterAt("shop", "5")) {
+		t.Error("behind a write of a forgotten owner")
+	}
+}

@@ -33,14 +33,14 @@ func TestPatchStatusFromAStaleCopyDoesNotUndoAnotherWriter(t *testing.T) {
 	stale := cluster.DeepCopy() // what a lagging cache still holds
 
 	// Git delivery records Delivered.
-	if err := controller.PatchStatus(ctx, c, cluster, func(cl *fleetv1alpha1.Cluster) {
+	if err := controller.PatchStatus(ctx, c, nil, cluster, func(cl *fleetv1alpha1.Cluster) {
 		meta.SetStatusCondition(&cl.Status.Conditions, metav1.Condition{Type: fleetv1alpha1.ConditionDelivered,
 			Status: metav1.ConditionTrue, Reason: "Pushed", Message: "pushed"})
 	}); err != nil {
 		t.Fatal(err)
 	}
 	// The cluster controller writes Ready from its stale copy.
-	err = controller.PatchStatus(ctx, c, stale, func(cl *fleetv1alpha1.Cluster) {
+	err = controller.PatchStatus(ctx, c, nil, stale, func(cl *fleetv1alpha1.Cluster) {
 		meta.SetStatusCondition(&cl.Status.Conditions, metav1.Condition{Type: fleetv1alpha1.ConditionReady,
 			Status: metav1.ConditionFalse, Reason: "Offline", Message: "no heartbeat"})
 	})
@@ -55,7 +55,7 @@ func TestPatchStatusFromAStaleCopyDoesNotUndoAnotherWriter(t *testing.T) {
 		t.Fatalf("Delivered was undone: %+v", got.Status.Conditions)
 	}
 	// From fresh state the write goes through and keeps both.
-	if err := controller.PatchStatus(ctx, c, got, func(cl *fleetv1alpha1.Cluster) {
+	if err := controller.PatchStatus(ctx, c, nil, got, func(cl *fleetv1alpha1.Cluster) {
 		meta.SetStatusCondition(&cl.Status.Conditions, metav1.Condition{Type: fleetv1alpha1.ConditionReady,
 			Status: metav1.ConditionFalse, Reason: "Offline", Message: "no heartbeat"})
 	}); err != nil {

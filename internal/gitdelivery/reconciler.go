@@ -36,6 +36,12 @@ type Reconciler struct {
 	// ResyncInterval is when a published cluster is published again, to
 	// restore files changed in the repository behind the hub's back.
 	ResyncInterval time.Duration
+
+	// clusterWrites and workWrites are each Cluster's and Work's
+	// resourceVersion after this controller's last status write
+	// (controller.PatchStatus): its own writes to them do not wake it.
+	clusterWrites controller.OwnWrites
+	workWrites    controller.OwnWrites
 }
 
 // Reconcile implements reconcile.Reconciler.
@@ -59,6 +65,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if err := r.Client.List(ctx, works, client.InNamespace(fleetv1alpha1.ClusterNamespace(cluster.Name))); err != nil {
 		return ctrl.Result{}, fmt.Errorf("listing the Works of cluster %s: %w", cluster.Name, err)
 	}
+	r.forgetDeletedWorks(cluster.Name, works.Items)
 	target := Target{URL: git.URL, Branch: git.Branch, Path: git.Path}
 	if target.Branch == "" {
 		target.Branch = "main"
@@ -139,7 +146,7 @@ func (r *Reconciler) publish(ctx context.Context, cluster *fleetv1alpha1.Cluster
 func (r *Reconciler) setDelivered(ctx context.Context, cluster *fleetv1alpha1.Cluster, status metav1.ConditionStatus,
 	reason, message string, res *Result, now time.Time) error {
 	previous := meta.FindStatusCondition(cluster.Status.Conditions, fleetv1alpha1.ConditionDelivered).DeepCopy()
-	if err := controller.PatchStatus(ctx, r.Client, cluster, func(cluster *fleetv1alpha1.Cluster) {
+	if err := controller.PatchStatus(ctx, r.Client, &r.clusterWrites, cluster, func(cluster *fleetv1alpha1.Cluster) {
 		fleetv1alpha1.NewConditionSetter(&cluster.Status.Conditions, cluster.Generation, now).Set(fleetv1alpha1.ConditionDelivered, status, reason, message)
 		if res != nil && res.Commit != "" {
 			g := cluster.Status.Git
@@ -198,7 +205,7 @@ func (r *Reconciler) markDelivered(ctx context.Context, works []fleetv1alpha1.Wo
 			if cur.Generation != published || !cur.DeletionTimestamp.IsZero() || delivered(cur) {
 				return nil // changed since the publish: the next publish marks it
 			}
-			return controller.PatchStatus(ctx, r.Client, cur, func(w *fleetv1alpha1.Work) { markWork(w, source, commit, branch, now) })
+			return controller.PatchStatus(ctx, r.Client, &r.workWrites, cur, func(w *fleetv1alpha1.Work) { markWork(w, source, commit, branch, now) })
 		})
 		if client.IgnoreNotFound(err) != nil {
 			return fmt.Errorf("marking Work %s/%s delivered: %w", w.Namespace, w.Name, err)
@@ -236,10 +243,23 @@ func delivered(w *fleetv1alpha1.Work) bool {
 }
 
 func (r *Reconciler) forget(cluster string) error {
+	r.clusterWrites.Forget(client.ObjectKey{Name: cluster})
+	r.forgetDeletedWorks(cluster, nil)
 	if err := r.Publisher.Forget(cluster); err != nil {
 		return fmt.Errorf("removing the clone of cluster %s: %w", cluster, err)
 	}
 	return nil
+}
+
+// forgetDeletedWorks drops what workWrites holds of the Works of cluster
+// not in works: Works have no finalizer, so none is seen going.
+func (r *Reconciler) forgetDeletedWorks(cluster string, works []fleetv1alpha1.Work) {
+	ns := fleetv1alpha1.ClusterNamespace(cluster)
+	listed := make(map[string]bool, len(works))
+	for i := range works {
+		listed[works[i].Name] = true
+	}
+	r.workWrites.Retain(func(key client.ObjectKey) bool { return key.Namespace != ns || listed[key.Name] })
 }
 
 func short(sha string) string {

@@ -93,7 +93,7 @@ func SetupWithManager(mgr ctrl.Manager, opts Options) error {
 		})).
 		Watches(&fleetv1alpha1.Work{}, batched(opts.BatchWindow)).
 		WithOptions(hubcontroller.Options(opts.Workers)).
-		Complete(r)
+		Complete(hubcontroller.RequeueOnConflict(r))
 }
 
 // removeOnStop removes the clones' directory when the manager stops. It

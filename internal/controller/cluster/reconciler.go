@@ -40,9 +40,9 @@ type Reconciler struct {
 
 	// renewals is when this hub saw each Lease's last renewal (see liveness.Observe).
 	renewals liveness.Renewals
-	// written is each Cluster's resourceVersion after this hub's last status
-	// write (see Reconcile).
-	written controller.OwnWrites
+	// statusWrites is each Cluster's resourceVersion after this hub's last
+	// status write (controller.PatchStatus records it; see Reconcile).
+	statusWrites controller.OwnWrites
 }
 
 // Reconcile implements reconcile.Reconciler.
@@ -57,13 +57,14 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
-	if r.LiveReader != nil && r.written.Behind(cluster) {
+	if r.LiveReader != nil && r.statusWrites.Behind(cluster) {
 		// The cache has not seen this hub's own last status write yet (for
 		// seconds after the hub's API server was away, while its watches
 		// reconnect). Judged from it, a status that is already the cached
 		// one is not written, although the stored one differs: a cluster
 		// written Offline meanwhile would stay Offline while its agent
-		// heartbeats. Judge from the stored Cluster.
+		// heartbeats. Judge from the stored Cluster: a heartbeat should
+		// not wait for the cache (PatchStatus's conflict would make it).
 		if err := r.LiveReader.Get(ctx, req.NamespacedName, cluster); err != nil {
 			if apierrors.IsNotFound(err) {
 				r.forget(req)
@@ -94,7 +95,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 // forget drops what this hub remembers of a Cluster that is gone.
 func (r *Reconciler) forget(req ctrl.Request) {
 	r.renewals.Forget(req.Name)
-	r.written.Forget(req.NamespacedName)
+	r.statusWrites.Forget(req.NamespacedName)
 }
 
 // writeStatus judges cluster now, writes its status (optimistically locked
@@ -110,10 +111,9 @@ func (r *Reconciler) writeStatus(ctx context.Context, cluster *fleetv1alpha1.Clu
 	if previous == "" {
 		previous = fleetv1alpha1.ClusterAvailabilityUnknown
 	}
-	if err := controller.PatchStatus(ctx, r.Client, cluster, func(c *fleetv1alpha1.Cluster) { c.Status = status }); err != nil {
+	if err := controller.PatchStatus(ctx, r.Client, &r.statusWrites, cluster, func(c *fleetv1alpha1.Cluster) { c.Status = status }); err != nil {
 		return ctrl.Result{}, err
 	}
-	r.written.Record(cluster)
 	if previous != status.Availability {
 		r.recordTransition(ctx, cluster, previous)
 	}

@@ -60,7 +60,7 @@ func SetupWithManager(mgr ctrl.Manager, opts Options) error {
 		WithOptions(hubcontroller.Options(opts.Workers)).
 		For(&fleetv1alpha1.Cluster{}).
 		Watches(&coordinationv1.Lease{}, handler.EnqueueRequestsFromMapFunc(leaseToCluster)).
-		Complete(r)
+		Complete(hubcontroller.RequeueOnConflict(r))
 }
 
 // leaseToCluster maps an agent's Lease to its Cluster; every other Lease to nothing.

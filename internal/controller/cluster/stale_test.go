@@ -74,7 +74,7 @@ func TestAStaleClusterReconcileDoesNotUndoDelivered(t *testing.T) {
 	}
 
 	// Git delivery pushes and records Delivered, as setDelivered does.
-	if err := controller.PatchStatus(ctx, admin, c, func(c *fleetv1alpha1.Cluster) {
+	if err := controller.PatchStatus(ctx, admin, nil, c, func(c *fleetv1alpha1.Cluster) {
 		fleetv1alpha1.NewConditionSetter(&c.Status.Conditions, c.Generation, now).
 			Set(fleetv1alpha1.ConditionDelivered, metav1.ConditionTrue, fleetv1alpha1.ReasonGitPushed, "pushed abc")
 	}); err != nil {
@@ -113,7 +113,7 @@ func TestAStaleClusterReconcileDoesNotUndoDelivered(t *testing.T) {
 
 	// And the other way round: git delivery writing from a copy that has not
 	// seen the Cluster controller's Ready is refused too.
-	if err := controller.PatchStatus(ctx, admin, stale, func(c *fleetv1alpha1.Cluster) {
+	if err := controller.PatchStatus(ctx, admin, nil, stale, func(c *fleetv1alpha1.Cluster) {
 		fleetv1alpha1.NewConditionSetter(&c.Status.Conditions, c.Generation, now).
 			Set(fleetv1alpha1.ConditionDelivered, metav1.ConditionFalse, fleetv1alpha1.ReasonGitUnreachable, "down")
 	}); !apierrors.IsConflict(err) {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -37,6 +38,11 @@ type Reconciler struct {
 	Client   client.Client
 	Clock    clock.PassiveClock
 	Recorder events.EventRecorder
+
+	// statusWrites is each exception's resourceVersion after this
+	// controller's last status write (controller.PatchStatus): its own
+	// writes do not wake it (GenerationChangedPredicate).
+	statusWrites controller.OwnWrites
 }
 
 // SetupWithManager registers the DriftException controller with mgr. It
@@ -64,7 +70,7 @@ func SetupWithManager(mgr ctrl.Manager) error {
 				}
 			},
 		}).
-		Complete(r)
+		Complete(controller.RequeueOnConflict(r))
 }
 
 // enqueue adds the exceptions named namespace/name.
@@ -92,6 +98,9 @@ func splitName(s string) (string, string, bool) {
 func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	e := &fleetv1alpha1.DriftException{}
 	if err := r.Client.Get(ctx, req.NamespacedName, e); err != nil {
+		if apierrors.IsNotFound(err) {
+			r.statusWrites.Forget(req.NamespacedName)
+		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	works := &fleetv1alpha1.WorkList{}
@@ -102,7 +111,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	now := r.Clock.Now()
 	status := Status(e, works.Items, now)
 	was := meta.FindStatusCondition(e.Status.Conditions, fleetv1alpha1.ConditionActive)
-	if err := controller.PatchStatus(ctx, r.Client, e, func(e *fleetv1alpha1.DriftException) { e.Status = status }); err != nil {
+	if err := controller.PatchStatus(ctx, r.Client, &r.statusWrites, e, func(e *fleetv1alpha1.DriftException) { e.Status = status }); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	r.recordTransition(ctx, e, was)

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"time"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/utils/clock"
@@ -27,6 +28,12 @@ import (
 type Reconciler struct {
 	Client client.Client
 	Clock  clock.PassiveClock
+
+	// statusWrites is each Fleet's resourceVersion after this controller's
+	// last status write (controller.PatchStatus): its own writes do not wake
+	// it (GenerationChangedPredicate), so a status judged equal to a cached
+	// copy older than that write would stay wrong.
+	statusWrites controller.OwnWrites
 }
 
 // SetupWithManager registers the Fleet controller with mgr.
@@ -51,7 +58,7 @@ func SetupWithManager(mgr ctrl.Manager) error {
 			}
 			return out
 		}), builder.WithPredicates(clusterCountsChanged())).
-		Complete(r)
+		Complete(controller.RequeueOnConflict(r))
 }
 
 // clusterCountsChanged passes the Cluster events that can change a Fleet's
@@ -75,6 +82,9 @@ func clusterCountsChanged() predicate.Predicate {
 func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	f := &fleetv1alpha1.Fleet{}
 	if err := r.Client.Get(ctx, req.NamespacedName, f); err != nil {
+		if apierrors.IsNotFound(err) {
+			r.statusWrites.Forget(req.NamespacedName)
+		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	clusters := &fleetv1alpha1.ClusterList{}
@@ -85,7 +95,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		return ctrl.Result{}, fmt.Errorf("listing clusters: %w", err)
 	}
 	status := Status(f, clusters.Items, r.Clock.Now())
-	return ctrl.Result{}, controller.PatchStatus(ctx, r.Client, f, func(f *fleetv1alpha1.Fleet) { f.Status = status })
+	return ctrl.Result{}, controller.PatchStatus(ctx, r.Client, &r.statusWrites, f, func(f *fleetv1alpha1.Fleet) { f.Status = status })
 }
 
 // Status is a Fleet's status over clusters: how many its selector matches

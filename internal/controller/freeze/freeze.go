@@ -10,6 +10,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/events"
@@ -31,6 +32,10 @@ type Reconciler struct {
 	Client   client.Client
 	Clock    clock.PassiveClock
 	Recorder events.EventRecorder
+
+	// statusWrites is each freeze's resourceVersion after this controller's
+	// last status write (controller.PatchStatus).
+	statusWrites controller.OwnWrites
 }
 
 // SetupWithManager registers the FleetFreeze controller with mgr.
@@ -53,13 +58,16 @@ func SetupWithManager(mgr ctrl.Manager) error {
 			}
 			return out
 		})).
-		Complete(r)
+		Complete(controller.RequeueOnConflict(r))
 }
 
 // Reconcile implements reconcile.Reconciler.
 func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	f := &fleetv1alpha1.FleetFreeze{}
 	if err := r.Client.Get(ctx, req.NamespacedName, f); err != nil {
+		if apierrors.IsNotFound(err) {
+			r.statusWrites.Forget(req.NamespacedName)
+		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	rollouts := &fleetv1alpha1.RolloutList{}
@@ -70,7 +78,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	status := Status(f, rollouts.Items, now)
 	was := meta.FindStatusCondition(f.Status.Conditions, fleetv1alpha1.ConditionActive)
 	wasActive := was != nil && was.Status == metav1.ConditionTrue
-	if err := controller.PatchStatus(ctx, r.Client, f, func(f *fleetv1alpha1.FleetFreeze) { f.Status = status }); err != nil {
+	if err := controller.PatchStatus(ctx, r.Client, &r.statusWrites, f, func(f *fleetv1alpha1.FleetFreeze) { f.Status = status }); err != nil {
 		return ctrl.Result{}, err
 	}
 	r.recordTransition(ctx, f, wasActive)

@@ -122,6 +122,10 @@ type Reconciler struct {
 	// own holds the Works this controller updated that the cache may not
 	// have seen yet (ownWrites).
 	own ownWrites
+	// statusWrites is, by Promise, each instance's resourceVersion after
+	// this controller's last status write (controller.PatchStatus): its own
+	// writes do not wake it (generation predicate).
+	statusWrites controller.OwnWritesByOwner
 }
 
 // statusDelay is how long an instance's status report waits after its Works
@@ -154,6 +158,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, key Key) (ctrl.Result, error
 		// The Promise's finalizer deletes Works before it goes; whatever is
 		// left belongs to nothing.
 		r.forgetWarnings(key)
+		r.statusWrites.Forget(key.Promise)
 		return ctrl.Result{}, r.deleteWorks(ctx, key, nil)
 	}
 	inst := instanceapi.NewInstance(instanceapi.GVK(&p.Spec.API))
@@ -162,12 +167,14 @@ func (r *Reconciler) Reconcile(ctx context.Context, key Key) (ctrl.Result, error
 			r.deferred.Delete(key)
 			r.renders.Delete(key)
 			r.forgetWarnings(key)
+			r.statusWrites.Of(key.Promise).Forget(types.NamespacedName{Namespace: key.Namespace, Name: key.Name})
 			return ctrl.Result{}, r.deleteWorks(ctx, key, nil)
 		}
 		return ctrl.Result{}, fmt.Errorf("reading instance: %w", err)
 	}
 	if !inst.GetDeletionTimestamp().IsZero() {
 		r.renders.Delete(key)
+		r.statusWrites.Of(key.Promise).Forget(client.ObjectKeyFromObject(inst))
 		return ctrl.Result{}, r.finalize(ctx, key, inst)
 	}
 	if !p.DeletionTimestamp.IsZero() {
@@ -209,7 +216,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, key Key) (ctrl.Result, error
 	if err != nil {
 		return ctrl.Result{}, fmt.Errorf("encoding status: %w", err)
 	}
-	if err := controller.PatchStatus(ctx, r.Client, inst, func(u *unstructured.Unstructured) { u.Object["status"] = raw }); err != nil {
+	if err := controller.PatchStatus(ctx, r.Client, r.statusWrites.Of(key.Promise), inst, func(u *unstructured.Unstructured) { u.Object["status"] = raw }); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	r.recordTransition(ctx, inst, old, status)

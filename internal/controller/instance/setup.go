@@ -77,7 +77,7 @@ func SetupWithManager(mgr ctrl.Manager, opts Options) error {
 	}
 	r := newReconciler(mgr, opts)
 	c, err := controller.NewTyped[Key]("instance", mgr, controller.TypedOptions[Key]{
-		Reconciler:              r,
+		Reconciler:              ctrlindex.RequeueOnConflict[Key](r),
 		MaxConcurrentReconciles: opts.Workers,
 		NewQueue:                ctrlindex.NewQueue[Key],
 		SkipNameValidation:      ptr.To(true),

@@ -39,6 +39,11 @@ type Reconciler struct {
 	Client   client.Client
 	Recorder events.EventRecorder
 	Clock    clock.PassiveClock
+
+	// statusWrites is each Override's resourceVersion after this
+	// controller's last status write (controller.PatchStatus): its own
+	// writes do not wake it (GenerationChangedPredicate).
+	statusWrites controller.OwnWrites
 }
 
 // Reconcile implements reconcile.Reconciler.
@@ -47,9 +52,13 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	ctx = ctrl.LoggerInto(ctx, log)
 	o := &fleetv1alpha1.Override{}
 	if err := r.Client.Get(ctx, req.NamespacedName, o); err != nil {
+		if apierrors.IsNotFound(err) {
+			r.statusWrites.Forget(req.NamespacedName)
+		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	if !o.DeletionTimestamp.IsZero() {
+		r.statusWrites.Forget(req.NamespacedName)
 		return ctrl.Result{}, nil
 	}
 	works := &fleetv1alpha1.WorkList{}
@@ -62,7 +71,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	}
 	before := meta.FindStatusCondition(o.Status.Conditions, fleetv1alpha1.ConditionReady)
 	status := newStatus(o, works.Items, refused, r.Clock.Now())
-	if err := controller.PatchStatus(ctx, r.Client, o, func(o *fleetv1alpha1.Override) { o.Status = status }); err != nil {
+	if err := controller.PatchStatus(ctx, r.Client, &r.statusWrites, o, func(o *fleetv1alpha1.Override) { o.Status = status }); err != nil {
 		return ctrl.Result{}, err
 	}
 	after := meta.FindStatusCondition(status.Conditions, fleetv1alpha1.ConditionReady)

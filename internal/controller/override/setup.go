@@ -43,7 +43,7 @@ func SetupWithManager(ctx context.Context, mgr ctrl.Manager) error {
 		For(&fleetv1alpha1.Override{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		Watches(&fleetv1alpha1.Work{}, workToOverrides()).
 		Watches(&fleetv1alpha1.Promise{}, promiseToValuesOverrides(mgr.GetClient())).
-		Complete(r)
+		Complete(hubcontroller.RequeueOnConflict(r))
 }
 
 // promiseToValuesOverrides enqueues the team Values Overrides naming a

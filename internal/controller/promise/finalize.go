@@ -104,7 +104,7 @@ func (r *Reconciler) refuseDeletion(ctx context.Context, p *fleetv1alpha1.Promis
 		len(instances), p.Spec.API.Kind, strings.Join(names, ", "), fleetv1alpha1.AnnotationForceDelete, fleetv1alpha1.ForceDeleteValue)
 	now := r.Clock.Now()
 	before := meta.FindStatusCondition(p.Status.Conditions, fleetv1alpha1.ConditionReady)
-	if err := controller.PatchStatus(ctx, r.Client, p, func(p *fleetv1alpha1.Promise) {
+	if err := controller.PatchStatus(ctx, r.Client, &r.statusWrites, p, func(p *fleetv1alpha1.Promise) {
 		p.Status.ObservedGeneration = p.Generation
 		p.Status.Instances = int32(len(instances))
 		fleetv1alpha1.NewConditionSetter(&p.Status.Conditions, p.Generation, now).Stalled(fleetv1alpha1.ReasonInstancesPresent, msg)

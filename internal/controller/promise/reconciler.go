@@ -12,6 +12,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -65,6 +66,13 @@ type Reconciler struct {
 	rendered hashSet
 	// Kinds is told when a Promise's instance kind is served and when it is gone.
 	Kinds *instancekinds.Registry
+
+	// statusWrites is each Promise's resourceVersion after this
+	// controller's last status write, revisionWrites each revision's, by
+	// Promise (controller.PatchStatus): its own status writes do not wake
+	// it (generation predicate; revisions' updates are ignored).
+	statusWrites   controller.OwnWrites
+	revisionWrites controller.OwnWritesByOwner
 }
 
 // Reconcile implements reconcile.Reconciler.
@@ -74,6 +82,11 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 
 	p := &fleetv1alpha1.Promise{}
 	if err := r.Client.Get(ctx, req.NamespacedName, p); err != nil {
+		if apierrors.IsNotFound(err) {
+			// Its revisions go with it (owner references).
+			r.statusWrites.Forget(req.NamespacedName)
+			r.revisionWrites.Forget(req.Name)
+		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	if !p.DeletionTimestamp.IsZero() {
@@ -100,7 +113,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 			return ctrl.Result{}, fmt.Errorf("starting the rollout of %s: %w", status.LatestRevision, err)
 		}
 	}
-	if err := controller.PatchStatus(ctx, r.Client, p, func(p *fleetv1alpha1.Promise) { p.Status = status }); err != nil {
+	if err := controller.PatchStatus(ctx, r.Client, &r.statusWrites, p, func(p *fleetv1alpha1.Promise) { p.Status = status }); err != nil {
 		return ctrl.Result{}, err
 	}
 	if created != "" {

@@ -3,6 +3,7 @@ package promise
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -212,13 +213,19 @@ func (r *Reconciler) collectRevisions(ctx context.Context, p *fleetv1alpha1.Prom
 		}
 	}
 	now := r.Clock.Now()
+	written := r.revisionWrites.Of(p.Name)
+	written.Retain(func(key client.ObjectKey) bool {
+		return !containsString(deleted, key.Name) && slices.ContainsFunc(revisions, func(rev fleetv1alpha1.PromiseRevision) bool {
+			return rev.Name == key.Name && rev.DeletionTimestamp == nil
+		})
+	})
 	for i := range revisions {
 		rev := &revisions[i]
 		if rev.DeletionTimestamp != nil || containsString(deleted, rev.Name) {
 			continue
 		}
 		u := usage[rev.Name]
-		if err := controller.PatchStatus(ctx, r.Client, rev, func(rev *fleetv1alpha1.PromiseRevision) {
+		if err := controller.PatchStatus(ctx, r.Client, written, rev, func(rev *fleetv1alpha1.PromiseRevision) {
 			rev.Status.ObservedGeneration = rev.Generation
 			rev.Status.Instances, rev.Status.Clusters = u.Instances, u.Clusters
 			set := fleetv1alpha1.NewConditionSetter(&rev.Status.Conditions, rev.Generation, now)

@@ -94,7 +94,7 @@ func SetupWithManager(ctx context.Context, mgr ctrl.Manager, opts Options) error
 				n, ok2 := e.ObjectNew.(*fleetv1alpha1.Rollout)
 				return !ok1 || !ok2 || o.Status.Phase != n.Status.Phase
 			}})).
-		Build(r)
+		Build(hubcontroller.RequeueOnConflict(r))
 	if err != nil {
 		return err
 	}

@@ -73,6 +73,9 @@ type Reconciler struct {
 	// written holds, by Rollout, when its status was last written
 	// (progressInterval).
 	written sync.Map
+	// statusWrites is each Rollout's resourceVersion after this
+	// controller's last status write (controller.PatchStatus).
+	statusWrites controller.OwnWrites
 }
 
 // blocked is a reason a Rollout cannot be planned yet.
@@ -91,6 +94,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if err := r.Client.Get(ctx, req.NamespacedName, ro); err != nil {
 		if apierrors.IsNotFound(err) {
 			r.written.Delete(req.NamespacedName)
+			r.statusWrites.Forget(req.NamespacedName)
 		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
@@ -109,7 +113,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 			return ctrl.Result{}, nil
 		}
 		d := rollout.Ended(rollout.Input{Now: now, Generation: ro.Generation, Spec: ro.Spec, Status: ro.Status})
-		return ctrl.Result{}, controller.PatchStatus(ctx, r.Client, ro, setStatus(d.Status))
+		return ctrl.Result{}, controller.PatchStatus(ctx, r.Client, &r.statusWrites, ro, setStatus(d.Status))
 	}
 	o, err := r.observe(ctx, ro, now)
 	var b *blocked
@@ -163,7 +167,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	// resourceVersion the plan was made from: a plan from a stale status
 	// (a lagging cache, another replica) is refused with a conflict and
 	// made again from the new one, never written over it.
-	if err := controller.PatchStatus(ctx, r.Client, ro, setStatus(status)); err != nil {
+	if err := controller.PatchStatus(ctx, r.Client, &r.statusWrites, ro, setStatus(status)); err != nil {
 		return ctrl.Result{}, err
 	}
 	if changed {

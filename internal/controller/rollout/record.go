@@ -101,7 +101,7 @@ func logAdmissions(ctx context.Context, admissions []rollout.Admission) {
 func (r *Reconciler) block(ctx context.Context, ro *fleetv1alpha1.Rollout, in rollout.Input, b *blocked) error {
 	d := rollout.PlanBlocked(in, rollout.Blocked{Reason: b.reason, Message: b.message})
 	old := ro.Status
-	if err := controller.PatchStatus(ctx, r.Client, ro, setStatus(d.Status)); err != nil {
+	if err := controller.PatchStatus(ctx, r.Client, &r.statusWrites, ro, setStatus(d.Status)); err != nil {
 		return err
 	}
 	if len(d.Events) > 0 {

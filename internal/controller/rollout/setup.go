@@ -74,7 +74,7 @@ func SetupWithManager(mgr ctrl.Manager, m *metrics.Hub) error {
 			return running(ctx, c, rev.Spec.Promise)
 		})).
 		WithOptions(controller.Options(DefaultWorkers)).
-		Complete(r)
+		Complete(controller.RequeueOnConflict(r))
 }
 
 // workEventDelay is how long a Rollout waits after a Work event before it
