@@ -37,11 +37,11 @@ type Reconciler struct {
 	// restore files changed in the repository behind the hub's back.
 	ResyncInterval time.Duration
 
-	// clusterWrites and workWrites are each Cluster's and Work's
-	// resourceVersion after this controller's last status write
+	// clusterWrites and workWrites are each Cluster's and Work's (by
+	// cluster namespace) resourceVersion after this controller's last status write
 	// (controller.PatchStatus): its own writes to them do not wake it.
 	clusterWrites controller.OwnWrites
-	workWrites    controller.OwnWrites
+	workWrites    controller.OwnWritesByOwner
 }
 
 // Reconcile implements reconcile.Reconciler.
@@ -205,7 +205,7 @@ func (r *Reconciler) markDelivered(ctx context.Context, works []fleetv1alpha1.Wo
 			if cur.Generation != published || !cur.DeletionTimestamp.IsZero() || delivered(cur) {
 				return nil // changed since the publish: the next publish marks it
 			}
-			return controller.PatchStatus(ctx, r.Client, &r.workWrites, cur, func(w *fleetv1alpha1.Work) { markWork(w, source, commit, branch, now) })
+			return controller.PatchStatus(ctx, r.Client, r.workWrites.Of(cur.Namespace), cur, func(w *fleetv1alpha1.Work) { markWork(w, source, commit, branch, now) })
 		})
 		if client.IgnoreNotFound(err) != nil {
 			return fmt.Errorf("marking Work %s/%s delivered: %w", w.Namespace, w.Name, err)
@@ -244,7 +244,7 @@ func delivered(w *fleetv1alpha1.Work) bool {
 
 func (r *Reconciler) forget(cluster string) error {
 	r.clusterWrites.Forget(client.ObjectKey{Name: cluster})
-	r.forgetDeletedWorks(cluster, nil)
+	r.workWrites.Forget(fleetv1alpha1.ClusterNamespace(cluster))
 	if err := r.Publisher.Forget(cluster); err != nil {
 		return fmt.Errorf("removing the clone of cluster %s: %w", cluster, err)
 	}
@@ -254,12 +254,11 @@ func (r *Reconciler) forget(cluster string) error {
 // forgetDeletedWorks drops what workWrites holds of the Works of cluster
 // not in works: Works have no finalizer, so none is seen going.
 func (r *Reconciler) forgetDeletedWorks(cluster string, works []fleetv1alpha1.Work) {
-	ns := fleetv1alpha1.ClusterNamespace(cluster)
 	listed := make(map[string]bool, len(works))
 	for i := range works {
 		listed[works[i].Name] = true
 	}
-	r.workWrites.Retain(func(key client.ObjectKey) bool { return key.Namespace != ns || listed[key.Name] })
+	r.workWrites.Of(fleetv1alpha1.ClusterNamespace(cluster)).Retain(func(key client.ObjectKey) bool { return listed[key.Name] })
 }
 
 func short(sha string) string {
