@@ -63,8 +63,9 @@ type Reconciler struct {
 	Clock    clock.PassiveClock
 	// Metrics counts transitions and rollbacks; nil counts nothing.
 	Metrics *metrics.Hub
-	// APIReader reads the Secrets that hold checks' credentials, uncached
-	// (nil: Client).
+	// APIReader reads the Secrets that hold checks' credentials (nil:
+	// Client), and, before a target set is frozen, which clusters hold the
+	// subject's Works (targets.go; nil: the cache alone), uncached.
 	APIReader client.Reader
 	// CheckHTTPClient sends the hub's check queries (nil: one with a
 	// timeout).
@@ -121,6 +122,11 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		// Strategies and PromiseRevisions are watched; the rest (a Promise
 		// or an instance revision that appears) is looked for again.
 		return ctrl.Result{RequeueAfter: blockedRetry}, r.block(ctx, ro, o.in, b)
+	}
+	var behind *cacheBehind
+	if errors.As(err, &behind) {
+		log.V(1).Info("waiting for the hub's cache before freezing the target set", "reason", behind.Error())
+		return ctrl.Result{RequeueAfter: cacheCatchUpRetry}, nil
 	}
 	if err != nil {
 		return ctrl.Result{}, err
@@ -280,6 +286,20 @@ func (r *Reconciler) observe(ctx context.Context, ro *fleetv1alpha1.Rollout, now
 	// Read only, like the Works above (observeCluster keeps the labels map).
 	if err := r.Client.List(ctx, clusters, client.UnsafeDisableDeepCopy); err != nil {
 		return o, fmt.Errorf("listing clusters: %w", err)
+	}
+	if len(ro.Status.Waves) == 0 && r.APIReader != nil {
+		// The target set is frozen from this observation (see targets.go).
+		missing, err := r.uncachedTargets(ctx, sub, works, clusters.Items)
+		if err != nil {
+			return o, err
+		}
+		if len(missing) > 0 {
+			behind := &cacheBehind{missing: missing}
+			if now.Sub(ro.CreationTimestamp.Time) < cacheCatchUpLimit {
+				return o, behind
+			}
+			ctrl.LoggerFrom(ctx).Info("freezing the target set from the hub's cache as it is, after waiting "+cacheCatchUpLimit.String(), "reason", behind.Error())
+		}
 	}
 	var startedAt time.Time
 	if ro.Status.StartedAt != nil {

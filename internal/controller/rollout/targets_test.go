@@ -1,0 +1,134 @@
+package rollout_test
+
+import (
+	"context"
+	"slices"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/tools/events"
+	"k8s.io/utils/clock"
+	clocktesting "k8s.io/utils/clock/testing"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
+	"github.com/flotilla-dev/flotilla/internal/controller/promise/promisetest"
+	"github.com/flotilla-dev/flotilla/internal/controller/rollout"
+	"github.com/flotilla-dev/flotilla/internal/hub"
+	"github.com/flotilla-dev/flotilla/internal/hub/hubtest"
+)
+
+// laggingWorks lists Works as a cache that has not seen one cluster's yet.
+type laggingWorks struct {
+	client.Client
+	hidden string
+}
+
+func (c laggingWorks) List(ctx context.Context, list client.ObjectList, opts ...client.ListOption) error {
+	if err := c.Client.List(ctx, list, opts...); err != nil {
+		return err
+	}
+	if works, ok := list.(*fleetv1alpha1.WorkList); ok {
+		works.Items = slices.DeleteFunc(works.Items, func(w fleetv1alpha1.Work) bool { return w.Spec.Cluster == c.hidden })
+	}
+	return nil
+}
+
+// A Rollout freezes its target set once, and a cluster left out of it is
+// never rolled by a wave: it moves only when the Rollout has ended, with no
+// health judged. A hub whose Work cache lags (a watch that broke) must not
+// freeze the set from it: the Rollout would report Succeeded, 100 % on
+// target, with clusters that never moved. It waits for the cache instead.
+func TestATargetSetIsNotFrozenFromACacheMissingWorks(t *testing.T) {
+	stop := promisetest.StartHub(t, hubCP.RESTConfig, hub.Options{})
+	s := &story{Env: promisetest.NewEnv(t, hubCP.RESTConfig), group: "lag.example.com"}
+	s.strategy("lag", fleetv1alpha1.FailureHalt, wave("canary"), wave("general"))
+	r1 := s.givenSite("lag", "lag")
+	stop() // only this test's reconcilers plan the Rollout below
+
+	ro := &fleetv1alpha1.Rollout{
+		ObjectMeta: metav1.ObjectMeta{Namespace: fleetv1alpha1.PlatformNamespace, Name: "lag-by-hand",
+			Labels: map[string]string{fleetv1alpha1.LabelPromise: "lag", fleetv1alpha1.LabelManagedBy: fleetv1alpha1.ManagedByValue}},
+		Spec: fleetv1alpha1.RolloutSpec{
+			Subject:        fleetv1alpha1.RolloutSubject{Promise: "lag"},
+			TargetRevision: r1,
+			UpdatePolicy:   fleetv1alpha1.UpdatePolicy{Mode: fleetv1alpha1.UpdateModeProgressive},
+			DesiredState:   fleetv1alpha1.RolloutRunning,
+		},
+	}
+	s.Create(ro)
+	key := client.ObjectKeyFromObject(ro)
+	mgr := hubtest.StartManager(t, s.Ctx, hubCP.RESTConfig)
+	promisetest.Eventually(t, time.Minute, "the manager's cache to hold the Rollout", func() (bool, string) {
+		return mgr.GetClient().Get(s.Ctx, key, &fleetv1alpha1.Rollout{}) == nil, "not yet"
+	})
+	reconciler := func(c client.Client) *rollout.Reconciler {
+		return &rollout.Reconciler{Client: c, Cache: mgr.GetCache(), APIReader: mgr.GetAPIReader(),
+			Recorder: events.NewFakeRecorder(100), Clock: clock.RealClock{}}
+	}
+
+	lagging := reconciler(laggingWorks{Client: mgr.GetClient(), hidden: "lag-g2"})
+	res, err := lagging.Reconcile(s.Ctx, ctrl.Request{NamespacedName: key})
+	if got := s.rollout("lag-by-hand"); len(got.Status.Waves) != 0 {
+		t.Fatalf("froze the target set from a cache missing lag-g2's Work: waves %+v", got.Status.Waves)
+	}
+	if err != nil || res.RequeueAfter <= 0 {
+		t.Fatalf("reconcile from a cache missing lag-g2's Work: %+v, %v; want a requeue", res, err)
+	}
+
+	if _, err := reconciler(mgr.GetClient()).Reconcile(s.Ctx, ctrl.Request{NamespacedName: key}); err != nil {
+		t.Fatal(err)
+	}
+	got := s.rollout("lag-by-hand")
+	frozen := map[string][]string{}
+	for _, w := range got.Status.Waves {
+		frozen[w.Name] = w.Clusters
+	}
+	if !slices.Equal(frozen["canary"], []string{"lag-c1"}) || !slices.Equal(frozen["general"], []string{"lag-g1", "lag-g2"}) {
+		t.Errorf("target set frozen once the cache caught up: %v, want canary [lag-c1], general [lag-g1 lag-g2]", frozen)
+	}
+}
+
+// The wait for the cache is bounded: a watch that stays broken must not
+// hold a Rollout for ever. Past the bound the set is frozen as the cache has it.
+func TestATargetSetWaitsForTheCacheAWhileOnly(t *testing.T) {
+	stop := promisetest.StartHub(t, hubCP.RESTConfig, hub.Options{})
+	s := &story{Env: promisetest.NewEnv(t, hubCP.RESTConfig), group: "lagging.example.com"}
+	s.strategy("lagging", fleetv1alpha1.FailureHalt, wave("canary"), wave("general"))
+	r1 := s.givenSite("lagging", "lagging")
+	stop()
+
+	ro := &fleetv1alpha1.Rollout{
+		ObjectMeta: metav1.ObjectMeta{Namespace: fleetv1alpha1.PlatformNamespace, Name: "lagging-by-hand",
+			Labels: map[string]string{fleetv1alpha1.LabelPromise: "lagging", fleetv1alpha1.LabelManagedBy: fleetv1alpha1.ManagedByValue}},
+		Spec: fleetv1alpha1.RolloutSpec{Subject: fleetv1alpha1.RolloutSubject{Promise: "lagging"}, TargetRevision: r1},
+	}
+	s.Create(ro)
+	key := client.ObjectKeyFromObject(ro)
+	mgr := hubtest.StartManager(t, s.Ctx, hubCP.RESTConfig)
+	var created time.Time
+	promisetest.Eventually(t, time.Minute, "the manager's cache to hold the Rollout", func() (bool, string) {
+		cached := &fleetv1alpha1.Rollout{}
+		err := mgr.GetClient().Get(s.Ctx, key, cached)
+		created = cached.CreationTimestamp.Time
+		return err == nil, "not yet"
+	})
+	late := &rollout.Reconciler{Client: laggingWorks{Client: mgr.GetClient(), hidden: "lagging-g2"}, Cache: mgr.GetCache(),
+		APIReader: mgr.GetAPIReader(), Recorder: events.NewFakeRecorder(100),
+		Clock: clocktesting.NewFakePassiveClock(created.Add(31 * time.Second))}
+	if _, err := late.Reconcile(s.Ctx, ctrl.Request{NamespacedName: key}); err != nil {
+		t.Fatal(err)
+	}
+	got := s.rollout("lagging-by-hand")
+	var general []string
+	for _, w := range got.Status.Waves {
+		if w.Name == "general" {
+			general = w.Clusters
+		}
+	}
+	if !slices.Equal(general, []string{"lagging-g1"}) {
+		t.Errorf("general wave frozen after the wait: %v (waves %+v), want [lagging-g1], as the cache has it", general, got.Status.Waves)
+	}
+}
