@@ -19,9 +19,11 @@ import (
 // reconcile of an instance often starts before the cache has seen all the
 // last one's writes, during a rollout every few hundred milliseconds.
 //
-// An entry lasts until a reconcile finds the cache past it (caught up, or
-// someone else wrote since: the cache's copy is then the newer one) or the
-// Work is deleted; a reconcile looks at every Work of its subject.
+// An entry lasts until the cache is past it (caught up, or someone else
+// wrote since: the cache's copy is then the newer one), as the Work's watch
+// event or the next reconcile finds, or the Work is deleted. Left to the
+// next reconcile alone, 10,000 entries outlived a 10,000-cluster change:
+// 41 MB of the hub's live heap at rest (docs/benchmarks.md).
 type ownWrites struct {
 	mu sync.Mutex
 	m  map[types.NamespacedName]ownWrite
@@ -48,15 +50,35 @@ func (o *ownWrites) latest(cached *fleetv1alpha1.Work) *fleetv1alpha1.Work {
 	if !ok {
 		return cached
 	}
-	if w.over == cached.ResourceVersion && w.work.UID == cached.UID {
+	if w.replaces(cached) {
 		return w.work
 	}
 	delete(o.m, key)
 	return cached
 }
 
+// replaces reports whether cached is the version w's update replaced: the
+// cache has not seen the update yet.
+func (w ownWrite) replaces(cached *fleetv1alpha1.Work) bool {
+	return w.over == cached.ResourceVersion && w.work.UID == cached.UID
+}
+
+// seen forgets the update of a Work the cache has caught up with (its watch
+// event brings a version other than the one the update replaced).
+func (o *ownWrites) seen(cached *fleetv1alpha1.Work) {
+	key := client.ObjectKeyFromObject(cached)
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if w, ok := o.m[key]; ok && !w.replaces(cached) {
+		delete(o.m, key)
+	}
+}
+
 // record remembers an update of a Work that replaced resourceVersion over.
+// The Work's managedFields are dropped (nothing compares them, an update
+// without them leaves the stored ones as they are): a quarter of its size.
 func (o *ownWrites) record(over string, work *fleetv1alpha1.Work) {
+	work.ManagedFields = nil
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if o.m == nil {

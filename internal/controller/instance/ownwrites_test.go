@@ -82,3 +82,33 @@ func TestWriteOverOwnUpdateTheCacheHasNotSeen(t *testing.T) {
 		t.Error("the update is still remembered after the cache caught up")
 	}
 }
+
+// The Work's watch event forgets an update the cache has caught up with, so
+// no copy of it outlives the change (a reconcile may not come for long);
+// an event that still shows the version the update replaced keeps it. The
+// copy kept leaves out the Work's managedFields.
+func TestOwnWritesForgetWhatTheCacheHasSeen(t *testing.T) {
+	w := func(rv string) *fleetv1alpha1.Work {
+		return &fleetv1alpha1.Work{ObjectMeta: metav1.ObjectMeta{Name: "w", Namespace: "flotilla-cluster-c1", UID: "u", ResourceVersion: rv,
+			ManagedFields: []metav1.ManagedFieldsEntry{{Manager: "flotilla"}}}}
+	}
+	var o ownWrites
+	updated := w("2")
+	o.record("1", updated)
+	if updated.ManagedFields != nil {
+		t.Error("the recorded Work keeps its managedFields")
+	}
+	o.seen(w("1"))
+	if got := o.latest(w("1")); got != updated {
+		t.Fatalf("an event of the replaced version forgot the update: latest = %v", got)
+	}
+	o.seen(w("2"))
+	if len(o.m) != 0 {
+		t.Errorf("the update's own event left it remembered: %v", o.m)
+	}
+	o.record("2", w("3"))
+	o.seen(w("4")) // someone wrote since: the cache's copy is the newer one
+	if len(o.m) != 0 {
+		t.Errorf("a newer version left the update remembered: %v", o.m)
+	}
+}

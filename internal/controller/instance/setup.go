@@ -96,7 +96,7 @@ func SetupWithManager(mgr ctrl.Manager, opts Options) error {
 		watchNamespaces(informers, m),
 		watchOverrides(informers, m),
 		watchDriftExceptions(informers, m),
-		watchWorks(informers),
+		watchWorks(informers, &r.own),
 		watchRollouts(informers, m),
 		watchStrategies(informers, m),
 		watchRevisions(informers, r),
@@ -233,14 +233,16 @@ func watchDriftExceptions(informers cache.Cache, m *mapper) source.TypedSource[K
 // a rollout every agent of the instance reports, and each reconcile goes
 // over all its Works, so they are rolled up a few times a second, not once
 // per report.
-func watchWorks(informers cache.Cache) source.TypedSource[Key] {
+func watchWorks(informers cache.Cache, own *ownWrites) source.TypedSource[Key] {
 	return source.TypedKind(informers, &fleetv1alpha1.Work{}, handler.TypedFuncs[*fleetv1alpha1.Work, Key]{
 		UpdateFunc: func(_ context.Context, e event.TypedUpdateEvent[*fleetv1alpha1.Work], q queue) {
+			own.seen(e.ObjectNew)
 			if !equality.Semantic.DeepEqual(e.ObjectOld.Status, e.ObjectNew.Status) {
 				q.AddAfter(workKey(e.ObjectNew), reportDelay)
 			}
 		},
 		DeleteFunc: func(_ context.Context, e event.TypedDeleteEvent[*fleetv1alpha1.Work], q queue) {
+			own.forget(e.Object)
 			q.Add(workKey(e.Object))
 		},
 	})
