@@ -12,6 +12,7 @@ import (
 	clocktesting "k8s.io/utils/clock/testing"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
 
 	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
 	"github.com/flotilla-dev/flotilla/internal/controller/promise/promisetest"
@@ -36,23 +37,23 @@ func (c laggingWorks) List(ctx context.Context, list client.ObjectList, opts ...
 	return nil
 }
 
-// A Rollout freezes its target set once, and a cluster left out of it is
-// never rolled by a wave: it moves only when the Rollout has ended, with no
-// health judged. A hub whose Work cache lags (a watch that broke) must not
-// freeze the set from it: the Rollout would report Succeeded, 100 % on
-// target, with clusters that never moved. It waits for the cache instead.
-func TestATargetSetIsNotFrozenFromACacheMissingWorks(t *testing.T) {
+// rolloutByHand publishes Promise name on three clusters (givenSite, with a
+// canary and a general wave), stops the hub, and creates a Rollout of its
+// revision that only the test's own reconcilers plan. It returns the
+// Rollout's key, a manager whose cache holds it, and the Rollout as cached.
+func rolloutByHand(t *testing.T, name string) (*story, client.ObjectKey, manager.Manager, *fleetv1alpha1.Rollout) {
+	t.Helper()
 	stop := promisetest.StartHub(t, hubCP.RESTConfig, hub.Options{})
-	s := &story{Env: promisetest.NewEnv(t, hubCP.RESTConfig), group: "lag.example.com"}
-	s.strategy("lag", fleetv1alpha1.FailureHalt, wave("canary"), wave("general"))
-	r1 := s.givenSite("lag", "lag")
-	stop() // only this test's reconcilers plan the Rollout below
+	s := &story{Env: promisetest.NewEnv(t, hubCP.RESTConfig), group: name + ".example.com"}
+	s.strategy(name, fleetv1alpha1.FailureHalt, wave("canary"), wave("general"))
+	r1 := s.givenSite(name, name)
+	stop()
 
 	ro := &fleetv1alpha1.Rollout{
-		ObjectMeta: metav1.ObjectMeta{Namespace: fleetv1alpha1.PlatformNamespace, Name: "lag-by-hand",
-			Labels: map[string]string{fleetv1alpha1.LabelPromise: "lag", fleetv1alpha1.LabelManagedBy: fleetv1alpha1.ManagedByValue}},
+		ObjectMeta: metav1.ObjectMeta{Namespace: fleetv1alpha1.PlatformNamespace, Name: name + "-by-hand",
+			Labels: map[string]string{fleetv1alpha1.LabelPromise: name, fleetv1alpha1.LabelManagedBy: fleetv1alpha1.ManagedByValue}},
 		Spec: fleetv1alpha1.RolloutSpec{
-			Subject:        fleetv1alpha1.RolloutSubject{Promise: "lag"},
+			Subject:        fleetv1alpha1.RolloutSubject{Promise: name},
 			TargetRevision: r1,
 			UpdatePolicy:   fleetv1alpha1.UpdatePolicy{Mode: fleetv1alpha1.UpdateModeProgressive},
 			DesiredState:   fleetv1alpha1.RolloutRunning,
@@ -61,9 +62,29 @@ func TestATargetSetIsNotFrozenFromACacheMissingWorks(t *testing.T) {
 	s.Create(ro)
 	key := client.ObjectKeyFromObject(ro)
 	mgr := hubtest.StartManager(t, s.Ctx, hubCP.RESTConfig)
+	cached := &fleetv1alpha1.Rollout{}
 	promisetest.Eventually(t, time.Minute, "the manager's cache to hold the Rollout", func() (bool, string) {
-		return mgr.GetClient().Get(s.Ctx, key, &fleetv1alpha1.Rollout{}) == nil, "not yet"
+		return mgr.GetClient().Get(s.Ctx, key, cached) == nil, "not yet"
 	})
+	return s, key, mgr, cached
+}
+
+// frozenWaves is the target set a Rollout froze, by wave.
+func frozenWaves(ro *fleetv1alpha1.Rollout) map[string][]string {
+	frozen := map[string][]string{}
+	for _, w := range ro.Status.Waves {
+		frozen[w.Name] = w.Clusters
+	}
+	return frozen
+}
+
+// A Rollout freezes its target set once, and a cluster left out of it is
+// never rolled by a wave: it moves only when the Rollout has ended, with no
+// health judged. A hub whose Work cache lags (a watch that broke) must not
+// freeze the set from it: the Rollout would report Succeeded, 100 % on
+// target, with clusters that never moved. It waits for the cache instead.
+func TestATargetSetIsNotFrozenFromACacheMissingWorks(t *testing.T) {
+	s, key, mgr, _ := rolloutByHand(t, "lag")
 	reconciler := func(c client.Client) *rollout.Reconciler {
 		return &rollout.Reconciler{Client: c, Cache: mgr.GetCache(), APIReader: mgr.GetAPIReader(),
 			Recorder: events.NewFakeRecorder(100), Clock: clock.RealClock{}}
@@ -71,8 +92,8 @@ func TestATargetSetIsNotFrozenFromACacheMissingWorks(t *testing.T) {
 
 	lagging := reconciler(laggingWorks{Client: mgr.GetClient(), hidden: "lag-g2"})
 	res, err := lagging.Reconcile(s.Ctx, ctrl.Request{NamespacedName: key})
-	if got := s.rollout("lag-by-hand"); len(got.Status.Waves) != 0 {
-		t.Fatalf("froze the target set from a cache missing lag-g2's Work: waves %+v", got.Status.Waves)
+	if got := s.rollout(key.Name); len(got.Status.Waves) != 0 {
+		t.Fatalf("froze the target set from a cache missing lag-g2's Work: %v", frozenWaves(got))
 	}
 	if err != nil || res.RequeueAfter <= 0 {
 		t.Fatalf("reconcile from a cache missing lag-g2's Work: %+v, %v; want a requeue", res, err)
@@ -81,11 +102,7 @@ func TestATargetSetIsNotFrozenFromACacheMissingWorks(t *testing.T) {
 	if _, err := reconciler(mgr.GetClient()).Reconcile(s.Ctx, ctrl.Request{NamespacedName: key}); err != nil {
 		t.Fatal(err)
 	}
-	got := s.rollout("lag-by-hand")
-	frozen := map[string][]string{}
-	for _, w := range got.Status.Waves {
-		frozen[w.Name] = w.Clusters
-	}
+	frozen := frozenWaves(s.rollout(key.Name))
 	if !slices.Equal(frozen["canary"], []string{"lag-c1"}) || !slices.Equal(frozen["general"], []string{"lag-g1", "lag-g2"}) {
 		t.Errorf("target set frozen once the cache caught up: %v, want canary [lag-c1], general [lag-g1 lag-g2]", frozen)
 	}
@@ -94,41 +111,14 @@ func TestATargetSetIsNotFrozenFromACacheMissingWorks(t *testing.T) {
 // The wait for the cache is bounded: a watch that stays broken must not
 // hold a Rollout for ever. Past the bound the set is frozen as the cache has it.
 func TestATargetSetWaitsForTheCacheAWhileOnly(t *testing.T) {
-	stop := promisetest.StartHub(t, hubCP.RESTConfig, hub.Options{})
-	s := &story{Env: promisetest.NewEnv(t, hubCP.RESTConfig), group: "lagging.example.com"}
-	s.strategy("lagging", fleetv1alpha1.FailureHalt, wave("canary"), wave("general"))
-	r1 := s.givenSite("lagging", "lagging")
-	stop()
-
-	ro := &fleetv1alpha1.Rollout{
-		ObjectMeta: metav1.ObjectMeta{Namespace: fleetv1alpha1.PlatformNamespace, Name: "lagging-by-hand",
-			Labels: map[string]string{fleetv1alpha1.LabelPromise: "lagging", fleetv1alpha1.LabelManagedBy: fleetv1alpha1.ManagedByValue}},
-		Spec: fleetv1alpha1.RolloutSpec{Subject: fleetv1alpha1.RolloutSubject{Promise: "lagging"}, TargetRevision: r1},
-	}
-	s.Create(ro)
-	key := client.ObjectKeyFromObject(ro)
-	mgr := hubtest.StartManager(t, s.Ctx, hubCP.RESTConfig)
-	var created time.Time
-	promisetest.Eventually(t, time.Minute, "the manager's cache to hold the Rollout", func() (bool, string) {
-		cached := &fleetv1alpha1.Rollout{}
-		err := mgr.GetClient().Get(s.Ctx, key, cached)
-		created = cached.CreationTimestamp.Time
-		return err == nil, "not yet"
-	})
+	s, key, mgr, cached := rolloutByHand(t, "lagging")
 	late := &rollout.Reconciler{Client: laggingWorks{Client: mgr.GetClient(), hidden: "lagging-g2"}, Cache: mgr.GetCache(),
 		APIReader: mgr.GetAPIReader(), Recorder: events.NewFakeRecorder(100),
-		Clock: clocktesting.NewFakePassiveClock(created.Add(31 * time.Second))}
+		Clock: clocktesting.NewFakePassiveClock(cached.CreationTimestamp.Add(31 * time.Second))}
 	if _, err := late.Reconcile(s.Ctx, ctrl.Request{NamespacedName: key}); err != nil {
 		t.Fatal(err)
 	}
-	got := s.rollout("lagging-by-hand")
-	var general []string
-	for _, w := range got.Status.Waves {
-		if w.Name == "general" {
-			general = w.Clusters
-		}
-	}
-	if !slices.Equal(general, []string{"lagging-g1"}) {
-		t.Errorf("general wave frozen after the wait: %v (waves %+v), want [lagging-g1], as the cache has it", general, got.Status.Waves)
+	if frozen := frozenWaves(s.rollout(key.Name)); !slices.Equal(frozen["general"], []string{"lagging-g1"}) {
+		t.Errorf("target set frozen after the wait: %v, want general [lagging-g1], as the cache has it", frozen)
 	}
 }
