@@ -317,7 +317,7 @@ func Bench(ctx context.Context, o BenchOptions) (*BenchResult, error) {
 			return nil, err
 		}
 		// The hub's memory at its peak: every Work of both revisions cached.
-		if err := profiler.fetchHub(ctx, "heap", "hub-controller-heap.pprof"); err != nil {
+		if err := profiler.fetchHub(ctx, "heap?gc=1", "hub-controller-heap.pprof"); err != nil {
 			return nil, err
 		}
 		step("wrote CPU profiles and the hub controller's heap profile to %s", o.CPUProfileDir)
