@@ -65,9 +65,6 @@ func cacheBehind(c client.Client, obj client.Object) error {
 	gr := schema.GroupResource{Resource: fmt.Sprintf("%T", obj)}
 	if gvk, err := c.GroupVersionKindFor(obj); err == nil {
 		gr = schema.GroupResource{Group: gvk.Group, Resource: gvk.Kind}
-		if m, err := c.RESTMapper().RESTMapping(gvk.GroupKind(), gvk.Version); err == nil {
-			gr = m.Resource.GroupResource()
-		}
 	}
 	return apierrors.NewConflict(gr, obj.GetName(), errors.New(
 		"the cache has not caught up with this controller's last status write yet (resourceVersion "+obj.GetResourceVersion()+" is older)"))

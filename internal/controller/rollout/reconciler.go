@@ -77,6 +77,9 @@ type Reconciler struct {
 	// statusWrites is each Rollout's resourceVersion after this
 	// controller's last status write (controller.PatchStatus).
 	statusWrites controller.OwnWrites
+	// targetsChecked holds, by Rollout not yet frozen, when the cache last
+	// held every target the API server has (waitForTargets).
+	targetsChecked sync.Map
 }
 
 // blocked is a reason a Rollout cannot be planned yet.
@@ -96,12 +99,14 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		if apierrors.IsNotFound(err) {
 			r.written.Delete(req.NamespacedName)
 			r.statusWrites.Forget(req.NamespacedName)
+			r.targetsChecked.Delete(req.NamespacedName)
 		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	now := r.Clock.Now()
 	if ro.Status.Phase.IsTerminal() {
 		r.written.Delete(req.NamespacedName)
+		r.targetsChecked.Delete(req.NamespacedName)
 		// Its outcome is in its status: the instance controller settles
 		// the subject's Works on it (rollout.RevisionFor). Nothing is
 		// observed; the status only follows the generation (a spec edited
@@ -287,19 +292,9 @@ func (r *Reconciler) observe(ctx context.Context, ro *fleetv1alpha1.Rollout, now
 	if err := r.Client.List(ctx, clusters, client.UnsafeDisableDeepCopy); err != nil {
 		return o, fmt.Errorf("listing clusters: %w", err)
 	}
-	if len(ro.Status.Waves) == 0 && r.APIReader != nil {
-		// The target set is frozen from this observation (see targets.go).
-		missing, err := r.uncachedTargets(ctx, sub, works, clusters.Items)
-		if err != nil {
-			return o, err
-		}
-		if len(missing) > 0 {
-			behind := &cacheBehind{missing: missing}
-			if now.Sub(ro.CreationTimestamp.Time) < cacheCatchUpLimit {
-				return o, behind
-			}
-			ctrl.LoggerFrom(ctx).Info("freezing the target set from the hub's cache as it is, after waiting "+cacheCatchUpLimit.String(), "reason", behind.Error())
-		}
+	// The target set is frozen from this observation (see targets.go).
+	if err := r.waitForTargets(ctx, ro, sub, works, clusters.Items, now); err != nil {
+		return o, err
 	}
 	var startedAt time.Time
 	if ro.Status.StartedAt != nil {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
@@ -34,6 +35,43 @@ const cacheCatchUpRetry = 250 * time.Millisecond
 // labelled for the subject whose spec names another, must not hold a
 // Rollout for ever.
 const cacheCatchUpLimit = 30 * time.Second
+
+// targetsCheckInterval is how long a comparison that found the cache
+// complete stands for a Rollout that still did not freeze (one whose plan
+// is refused, as an invalid strategy's is): every Work event reconciles
+// it, and each comparison lists every Cluster from the API server.
+const targetsCheckInterval = 10 * time.Second
+
+// waitForTargets returns a *cacheBehind while the cache misses targets the
+// API server has, for a Rollout that is about to freeze its target set
+// (none yet), until cacheCatchUpLimit from its creation.
+func (r *Reconciler) waitForTargets(ctx context.Context, ro *fleetv1alpha1.Rollout, sub subject,
+	works map[string][]*fleetv1alpha1.Work, clusters []fleetv1alpha1.Cluster, now time.Time) error {
+	key := client.ObjectKeyFromObject(ro)
+	if len(ro.Status.Waves) > 0 || r.APIReader == nil {
+		r.targetsChecked.Delete(key)
+		return nil
+	}
+	if t, ok := r.targetsChecked.Load(key); ok {
+		if at, _ := t.(time.Time); now.Sub(at) >= 0 && now.Sub(at) < targetsCheckInterval {
+			return nil
+		}
+	}
+	missing, err := r.uncachedTargets(ctx, sub, works, clusters)
+	if err != nil {
+		return err
+	}
+	if len(missing) == 0 {
+		r.targetsChecked.Store(key, now)
+		return nil
+	}
+	behind := &cacheBehind{missing: missing}
+	if now.Sub(ro.CreationTimestamp.Time) < cacheCatchUpLimit {
+		return behind
+	}
+	ctrl.LoggerFrom(ctx).Info("freezing the target set from the hub's cache as it is, after waiting "+cacheCatchUpLimit.String(), "reason", behind.Error())
+	return nil
+}
 
 // cacheBehind is why a Rollout did not freeze its target set yet.
 type cacheBehind struct {

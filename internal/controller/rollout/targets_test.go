@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/events"
 	"k8s.io/utils/clock"
@@ -37,11 +38,22 @@ func (c laggingWorks) List(ctx context.Context, list client.ObjectList, opts ...
 	return nil
 }
 
+// countingReader counts the lists read through it.
+type countingReader struct {
+	client.Reader
+	lists *int
+}
+
+func (c countingReader) List(ctx context.Context, list client.ObjectList, opts ...client.ListOption) error {
+	*c.lists++
+	return c.Reader.List(ctx, list, opts...)
+}
+
 // rolloutByHand publishes Promise name on three clusters (givenSite, with a
 // canary and a general wave), stops the hub, and creates a Rollout of its
 // revision that only the test's own reconcilers plan. It returns the
 // Rollout's key, a manager whose cache holds it, and the Rollout as cached.
-func rolloutByHand(t *testing.T, name string) (*story, client.ObjectKey, manager.Manager, *fleetv1alpha1.Rollout) {
+func rolloutByHand(t *testing.T, name string, tweak ...func(*fleetv1alpha1.Rollout)) (*story, client.ObjectKey, manager.Manager, *fleetv1alpha1.Rollout) {
 	t.Helper()
 	stop := promisetest.StartHub(t, hubCP.RESTConfig, hub.Options{})
 	s := &story{Env: promisetest.NewEnv(t, hubCP.RESTConfig), group: name + ".example.com"}
@@ -58,6 +70,9 @@ func rolloutByHand(t *testing.T, name string) (*story, client.ObjectKey, manager
 			UpdatePolicy:   fleetv1alpha1.UpdatePolicy{Mode: fleetv1alpha1.UpdateModeProgressive},
 			DesiredState:   fleetv1alpha1.RolloutRunning,
 		},
+	}
+	for _, f := range tweak {
+		f(ro)
 	}
 	s.Create(ro)
 	key := client.ObjectKeyFromObject(ro)
@@ -120,5 +135,38 @@ func TestATargetSetWaitsForTheCacheAWhileOnly(t *testing.T) {
 	}
 	if frozen := frozenWaves(s.rollout(key.Name)); !slices.Equal(frozen["general"], []string{"lagging-g1"}) {
 		t.Errorf("target set frozen after the wait: %v, want general [lagging-g1], as the cache has it", frozen)
+	}
+}
+
+// A Rollout that never freezes (its plan refused: here an inline strategy
+// with a selector that cannot parse) is reconciled at every Work event of
+// its subject. The comparison with the API server lists every Cluster, so
+// once it found the cache complete it stands a while: such Rollouts, which
+// a careless or hostile operator can make many of, do not turn each Work
+// event into fleet-wide lists.
+func TestAnUnfreezableRolloutDoesNotListTheFleetAtEveryEvent(t *testing.T) {
+	s, key, mgr, _ := rolloutByHand(t, "stuck", func(ro *fleetv1alpha1.Rollout) {
+		ro.Spec.Strategy = &fleetv1alpha1.RolloutStrategySpec{Waves: []fleetv1alpha1.Wave{{Name: "all",
+			Selector: &metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{{Key: "ring", Operator: "Bogus"}}}}}}
+	})
+	lists := 0
+	r := &rollout.Reconciler{Client: mgr.GetClient(), Cache: mgr.GetCache(), APIReader: countingReader{Reader: mgr.GetAPIReader(), lists: &lists},
+		Recorder: events.NewFakeRecorder(100), Clock: clock.RealClock{}}
+	for done := 0; done < 3; {
+		_, err := r.Reconcile(s.Ctx, ctrl.Request{NamespacedName: key})
+		switch {
+		case apierrors.IsConflict(err): // the cache has not seen the Blocked status written yet
+			time.Sleep(50 * time.Millisecond)
+		case err != nil:
+			t.Fatal(err)
+		default:
+			done++
+		}
+	}
+	if got := s.rollout(key.Name); len(got.Status.Waves) != 0 || got.Status.Phase.IsTerminal() {
+		t.Fatalf("the Rollout froze or ended: phase %s, waves %v", got.Status.Phase, frozenWaves(got))
+	}
+	if lists != 2 {
+		t.Errorf("three reconciles of a Rollout that cannot freeze listed %d times from the API server, want 2 (one comparison)", lists)
 	}
 }
