@@ -127,6 +127,11 @@ const (
 	// ReasonRenderBudgetExceeded (instance Ready False): the render ran past
 	// its bound on steps or memory and was stopped.
 	ReasonRenderBudgetExceeded = "RenderBudgetExceeded"
+	// ReasonWorkNameTaken (instance Ready False, Stalled True): the Work's
+	// name on a cluster is held by a Work the hub did not write for this
+	// instance (a hand-made one, or another subject's); it is left as it is
+	// and nothing is written for that cluster.
+	ReasonWorkNameTaken = "WorkNameTaken"
 
 	// Override
 	ReasonOutOfScope = "OutOfScope"

@@ -125,17 +125,31 @@ func PromiseRevisionName(promise, contentHash string) string {
 // not part of the name. An empty instance name means the Promise's fleet
 // resources. Names are deterministic, at most 63 characters, and distinct for
 // distinct inputs (a hash suffix avoids collisions such as "a-b"/"c" vs "a"/"b-c").
+//
+// Every team's instance Works on a cluster share its namespace, and a team
+// chooses its instances' names: one that found a name whose Work name equals
+// another team's would keep that team's Work off the cluster. The instance
+// part is truncated, so the hash is what tells them apart; it keeps 64 bits
+// (instanceWorkHashLength), beyond a brute-force search (40 bits, as in
+// earlier releases, is minutes of a GPU). Works named before keep their names.
 func WorkName(promise, instanceNamespace, instanceName string) string {
 	if instanceName == "" {
 		return dnsSafe(promise, 45) + "-fleet-" + shortHash(promise)
 	}
-	h := shortHash(promise + "/" + instanceNamespace + "/" + instanceName)
-	return dnsSafe(promise, 20) + "-" + dnsSafe(instanceName, 30) + "-" + h
+	h := hashPrefix(promise+"/"+instanceNamespace+"/"+instanceName, instanceWorkHashLength)
+	return dnsSafe(promise, 20) + "-" + dnsSafe(instanceName, 25) + "-" + h
 }
 
-func shortHash(s string) string {
+// instanceWorkHashLength is how many hex digits of SHA-256 an instance's Work
+// name ends with: 64 bits.
+const instanceWorkHashLength = 16
+
+func shortHash(s string) string { return hashPrefix(s, 10) }
+
+// hashPrefix is the first n hex digits of the SHA-256 of s.
+func hashPrefix(s string, n int) string {
 	sum := sha256.Sum256([]byte(s))
-	return hex.EncodeToString(sum[:])[:10]
+	return hex.EncodeToString(sum[:])[:n]
 }
 
 // dnsSafe makes a name part fit a DNS label: dots become dashes, at most n

@@ -1,6 +1,7 @@
 package v1alpha1
 
 import (
+	"fmt"
 	"regexp"
 	"strings"
 	"testing"
@@ -59,6 +60,36 @@ func TestWorkName(t *testing.T) {
 			t.Errorf("cases %d and %d collide on %q", j, i, got)
 		}
 		seen[got] = i
+	}
+}
+
+// The attack: a team names an instance so that its Work name equals another
+// team's on the clusters both are placed on; the hub cannot create the second
+// Work, so the victim's instance never lands there. Instance names are
+// truncated in Work names, so two teams' instances that share a long enough
+// prefix differ only in the hash, and a search over the attacker's name
+// suffix finds a match in about 16^digits tries. Here it finds one for 4
+// digits in moments; the Work name keeps 16 (2^64 tries).
+func TestWorkNamesOfTwoTeamsCannotBeMadeToCollide(t *testing.T) {
+	prefix := strings.Repeat("orders-", 5) // longer than the part of the name kept
+	victim := WorkName("postgres", "team-a", prefix+"main")
+	hashOf := func(name string) string { return name[strings.LastIndex(name, "-")+1:] }
+	const searched = 4
+	found := ""
+	for i := 0; i < 1<<22 && found == ""; i++ {
+		attacker := WorkName("postgres", "team-b", fmt.Sprintf("%s%x", prefix, i))
+		if strings.TrimSuffix(attacker, hashOf(attacker)) != strings.TrimSuffix(victim, hashOf(victim)) {
+			t.Fatalf("the attacker's name %q does not share the victim's prefix %q", attacker, victim)
+		}
+		if hashOf(attacker)[:searched] == hashOf(victim)[:searched] {
+			found = attacker
+		}
+	}
+	if found == "" {
+		t.Fatalf("no name matching %d hex digits of %q found", searched, victim)
+	}
+	if digits := len(hashOf(victim)); digits < 16 {
+		t.Errorf("the Work name's hash is %d hex digits (%d bits): %q is within a brute-force search", digits, 4*digits, victim)
 	}
 }
 

@@ -240,9 +240,13 @@ func mostCommonRevision(byRevision map[string]rollup.Counts) string {
 	return best
 }
 
-// renderFailure is the reason and message of failed renders: the first
-// cluster's (by name) whose render was refused for crossing the tenant
-// boundary, else the first cluster's.
+// ErrWorkNameTaken: a Work's name on its cluster is held by a Work the hub
+// does not own for the subject (Subject.Owns), which is left as it is.
+var ErrWorkNameTaken = errors.New("the name is taken by a Work the hub does not own for this subject and cluster")
+
+// renderFailure is the reason and message of failed renders (and of Works
+// that could not be written, ErrWorkNameTaken): the first cluster's (by
+// name) whose render was refused, else the first cluster's.
 func renderFailure(errs map[string]error) (reason, message string) {
 	clusters := make([]string, 0, len(errs))
 	for c := range errs {
@@ -257,15 +261,19 @@ func renderFailure(errs map[string]error) (reason, message string) {
 			break
 		}
 	}
-	what := "rendering failed"
-	if reason != fleetv1alpha1.ReasonRenderFailed {
+	what, kept, keptAll := "rendering failed", "its Work is left as it was", "their Works are left as they were"
+	switch reason {
+	case fleetv1alpha1.ReasonRenderFailed:
+	case fleetv1alpha1.ReasonWorkNameTaken:
+		what, kept, keptAll = "the Work could not be created", "the Work holding its name is left as it is", "the Works holding their names are left as they are"
+	default:
 		what = "the render was refused"
 	}
 	if len(clusters) == 1 {
-		return reason, fmt.Sprintf("%s on cluster %s; its Work is left as it was: %v", what, shown, errs[shown])
+		return reason, fmt.Sprintf("%s on cluster %s; %s: %v", what, shown, kept, errs[shown])
 	}
-	return reason, fmt.Sprintf("%s on %d clusters (%s); their Works are left as they were: %s: %v",
-		what, len(clusters), strings.Join(clusters, ", "), shown, errs[shown])
+	return reason, fmt.Sprintf("%s on %d clusters (%s); %s: %s: %v",
+		what, len(clusters), strings.Join(clusters, ", "), keptAll, shown, errs[shown])
 }
 
 // renderReason is the Ready reason of a failed render.
@@ -281,6 +289,8 @@ func renderReason(err error) string {
 		return fleetv1alpha1.ReasonValueCreatesStructure
 	case errors.Is(err, render.ErrBudgetExceeded):
 		return fleetv1alpha1.ReasonRenderBudgetExceeded
+	case errors.Is(err, ErrWorkNameTaken):
+		return fleetv1alpha1.ReasonWorkNameTaken
 	default:
 		return fleetv1alpha1.ReasonRenderFailed
 	}

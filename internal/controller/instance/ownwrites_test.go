@@ -2,6 +2,7 @@ package instance
 
 import (
 	"context"
+	"strings"
 	"testing"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -110,5 +111,65 @@ func TestOwnWritesForgetWhatTheCacheHasSeen(t *testing.T) {
 	o.seen(w("4")) // someone wrote since: the cache's copy is the newer one
 	if len(o.m) != 0 {
 		t.Errorf("a newer version left the update remembered: %v", o.m)
+	}
+}
+
+// A create that finds the Work exists (the cache has not seen this
+// controller's create yet) compares with the API server's copy instead of
+// failing the reconcile as an error; a Work of another subject, or one the
+// hub does not own, holding the name is left as it is and named.
+func TestCreateOverAWorkTheCacheHasNotSeen(t *testing.T) {
+	ctx := context.Background()
+	scheme := runtime.NewScheme()
+	if err := fleetv1alpha1.AddToScheme(scheme); err != nil {
+		t.Fatal(err)
+	}
+	work := func(instance, rev string, hubOwned bool) *fleetv1alpha1.Work {
+		w := &fleetv1alpha1.Work{
+			ObjectMeta: metav1.ObjectMeta{Name: "w", Namespace: "flotilla-cluster-c1"},
+			Spec: fleetv1alpha1.WorkSpec{Cluster: "c1", Revision: rev, Subject: fleetv1alpha1.WorkSubject{
+				Promise: "p", Instance: &fleetv1alpha1.InstanceReference{Namespace: "team", Name: instance}}},
+		}
+		if hubOwned {
+			w.Labels = map[string]string{fleetv1alpha1.LabelManagedBy: fleetv1alpha1.ManagedByValue}
+		}
+		return w
+	}
+	for _, tc := range []struct {
+		name     string
+		live     *fleetv1alpha1.Work
+		desired  string
+		wantErr  bool
+		wantSent bool
+	}{
+		{name: "already as desired", live: work("a", "r1", true), desired: "r1"},
+		{name: "created, then moved on", live: work("a", "r1", true), desired: "r2", wantSent: true},
+		{name: "another instance's Work", live: work("b", "r1", true), desired: "r1", wantErr: true},
+		{name: "a hand-made Work", live: work("a", "r0", false), desired: "r1", wantErr: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := fake.NewClientBuilder().WithScheme(scheme).WithObjects(tc.live).Build()
+			r := &Reconciler{Client: c, APIReader: c}
+			out, sent, err := r.write(ctx, instanceplan.Write{Cluster: "c1", Desired: work("a", tc.desired, true), Op: instanceplan.Create})
+			if tc.wantErr {
+				if err == nil || !strings.Contains(err.Error(), "the name is taken") {
+					t.Fatalf("err = %v, want the name taken", err)
+				}
+				stored := &fleetv1alpha1.Work{}
+				if err := c.Get(ctx, client.ObjectKeyFromObject(tc.live), stored); err != nil {
+					t.Fatal(err)
+				}
+				if stored.Spec.Revision != tc.live.Spec.Revision || stored.Spec.Subject.Instance.Name != tc.live.Spec.Subject.Instance.Name {
+					t.Fatalf("the other Work was written over: %+v", stored.Spec)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if sent != tc.wantSent || out.Spec.Revision != tc.desired {
+				t.Fatalf("sent %v (want %v), the Work at %s (want %s)", sent, tc.wantSent, out.Spec.Revision, tc.desired)
+			}
+		})
 	}
 }

@@ -17,6 +17,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -212,6 +214,12 @@ func (r *Reconciler) Reconcile(ctx context.Context, key Key) (ctrl.Result, error
 		// Drop the expired DriftException from the Works then.
 		result.RequeueAfter = max(o.nextExpiry.Sub(r.Clock.Now()), 0) + time.Second
 	}
+	if !o.retryAt.IsZero() {
+		retry := max(o.retryAt.Sub(r.Clock.Now()), 0)
+		if result.RequeueAfter == 0 || retry < result.RequeueAfter {
+			result.RequeueAfter = retry
+		}
+	}
 	raw, err := runtime.DefaultUnstructuredConverter.ToUnstructured(&status)
 	if err != nil {
 		return ctrl.Result{}, fmt.Errorf("encoding status: %w", err)
@@ -231,6 +239,8 @@ type outcome struct {
 	wrote int
 	// nextExpiry is when the first DriftException in the Works expires; zero: none.
 	nextExpiry time.Time
+	// retryAt is when to try again the Works that could not be written; zero: none.
+	retryAt time.Time
 }
 
 // reconcileInstance is one pass of observe → plan → execute over an
@@ -269,16 +279,32 @@ func (r *Reconciler) reconcileInstance(ctx context.Context, key Key, p *fleetv1a
 		return outcome{}, err
 	}
 	r.reportCheckErrors(ctx, key, inst, rt, plan)
-	works, wrote, err := r.execute(ctx, rt, plan)
+	works, wrote, taken, err := r.execute(ctx, rt, plan)
 	if err != nil {
 		return outcome{}, err
 	}
-	return outcome{
-		report:     instanceplan.NewReport(rt, plan.Failed, works),
+	// Where another Work holds its Work's name, the cluster fails as a
+	// refused render does: the instance says so, and looks again later
+	// (that Work's deletion is not an event of this instance).
+	failed := plan.Failed
+	if len(taken) > 0 {
+		failed = maps.Clone(plan.Failed)
+		maps.Copy(failed, taken)
+	}
+	o := outcome{
+		report:     instanceplan.NewReport(rt, failed, works),
 		wrote:      wrote,
 		nextExpiry: instanceplan.NextExpiry(instanceplan.OnClusters(works, plan.Keep)),
-	}, nil
+	}
+	if len(taken) > 0 {
+		o.retryAt = r.Clock.Now().Add(nameTakenRetry)
+	}
+	return o, nil
 }
+
+// nameTakenRetry is how soon an instance whose Work's name another Work
+// holds on some cluster tries that cluster again.
+const nameTakenRetry = time.Minute
 
 // observe reads what instanceplan.Route decides an instance's Works from,
 // and the snapshot of its spec (the instance revision's data). Placement
@@ -543,13 +569,14 @@ func (r *Reconciler) renderInstance(ctx context.Context, key Key, inst *unstruct
 // execute carries out plan: it writes its Works, then deletes those it
 // names. It returns the subject's Works by cluster as they now are (the
 // status rolls up what was just written, not the cache, which has not seen
-// the writes yet) and how many were created or updated.
-func (r *Reconciler) execute(ctx context.Context, rt instanceplan.Routing, plan instanceplan.Plan) (map[string]*fleetv1alpha1.Work, int, error) {
+// the writes yet), how many were created or updated, and the clusters where
+// another Work holds the name of the subject's (see writeAll).
+func (r *Reconciler) execute(ctx context.Context, rt instanceplan.Routing, plan instanceplan.Plan) (map[string]*fleetv1alpha1.Work, int, map[string]error, error) {
 	works := make(map[string]*fleetv1alpha1.Work, len(rt.Existing))
 	for c, w := range rt.Existing {
 		works[c] = w
 	}
-	written, wrote, err := r.writeAll(ctx, plan.Writes)
+	written, wrote, taken, err := r.writeAll(ctx, plan.Writes)
 	for i, w := range written {
 		if w == nil {
 			continue // not written: its write failed, or another's did first
@@ -557,9 +584,9 @@ func (r *Reconciler) execute(ctx context.Context, rt instanceplan.Routing, plan 
 		works[plan.Writes[i].Cluster] = w
 	}
 	if err != nil {
-		return works, wrote, err
+		return works, wrote, taken, err
 	}
-	return works, wrote, r.deleteAll(ctx, plan.Delete)
+	return works, wrote, taken, r.deleteAll(ctx, plan.Delete)
 }
 
 // reconcileFleet writes the Promise's fleet-resource Works: one per cluster
@@ -633,9 +660,14 @@ func (r *Reconciler) reconcileFleet(ctx context.Context, key Key, p *fleetv1alph
 	}
 	r.reportCheckErrors(ctx, key, p, rt, plan)
 	r.reportFleetRenderFailures(ctx, key, p, rt, plan)
-	works, _, err := r.execute(ctx, rt, plan)
+	works, _, taken, err := r.execute(ctx, rt, plan)
 	if err != nil {
 		return time.Time{}, err
+	}
+	if len(taken) > 0 {
+		// Only the platform team and admins write in cluster namespaces:
+		// a hand-made Work holds the name of a fleet-resource Work.
+		return time.Time{}, errors.Join(slices.Collect(maps.Values(taken))...)
 	}
 	return instanceplan.NextExpiry(instanceplan.OnClusters(works, plan.Keep)), nil
 }
@@ -752,11 +784,14 @@ func (r *Reconciler) loadRevision(ctx context.Context, key Key, name string) (*f
 const writeParallelism = 16
 
 // writeAll carries out writes, writeParallelism at a time, and returns each
-// Work as it now is (nil where it was not written) and how many were
-// created or updated. After a failure no new write starts; the first error
-// is returned.
-func (r *Reconciler) writeAll(ctx context.Context, writes []instanceplan.Write) ([]*fleetv1alpha1.Work, int, error) {
+// Work as it now is (nil where it was not written), how many were created or
+// updated, and the clusters whose Work's name another Work holds
+// (instanceplan.ErrWorkNameTaken): those are that cluster's failure, not
+// the subject's, so the other clusters' writes go on. After any other
+// failure no new write starts; the first error is returned.
+func (r *Reconciler) writeAll(ctx context.Context, writes []instanceplan.Write) ([]*fleetv1alpha1.Work, int, map[string]error, error) {
 	written := make([]*fleetv1alpha1.Work, len(writes))
+	taken := map[string]error{}
 	var (
 		mu       sync.Mutex
 		firstErr error
@@ -769,7 +804,10 @@ func (r *Reconciler) writeAll(ctx context.Context, writes []instanceplan.Write) 
 			for i := range next {
 				out, sent, err := r.write(ctx, writes[i])
 				mu.Lock()
-				if err != nil && firstErr == nil {
+				switch {
+				case errors.Is(err, instanceplan.ErrWorkNameTaken):
+					taken[writes[i].Cluster] = err
+				case err != nil && firstErr == nil:
 					firstErr = err
 				}
 				written[i] = out
@@ -791,7 +829,7 @@ func (r *Reconciler) writeAll(ctx context.Context, writes []instanceplan.Write) 
 	}
 	close(next)
 	wg.Wait()
-	return written, wrote, firstErr
+	return written, wrote, taken, firstErr
 }
 
 // write carries out one planned Write, sending nothing when the Work is

@@ -16,16 +16,23 @@ import (
 // did ("", "create" or "update") and, for an update, the resourceVersion it
 // replaced. An update that conflicts (the agent wrote the Work's status
 // since the cache saw it) is retried once on the Work read from reader (the
-// API server).
+// API server); so is a create that finds the Work exists.
 func writeWork(ctx context.Context, c client.Client, reader client.Reader, existing, desired *fleetv1alpha1.Work) (*fleetv1alpha1.Work, string, string, error) {
 	if existing == nil {
-		if err := c.Create(ctx, desired); err != nil {
-			if apierrors.IsAlreadyExists(err) {
-				return nil, "", "", fmt.Errorf("creating work %s/%s: the cache is behind, retrying: %w", desired.Namespace, desired.Name, err)
-			}
+		err := c.Create(ctx, desired)
+		if err == nil {
+			return desired, "create", "", nil
+		}
+		if !apierrors.IsAlreadyExists(err) {
 			return nil, "", "", fmt.Errorf("creating work %s/%s: %w", desired.Namespace, desired.Name, err)
 		}
-		return desired, "create", "", nil
+		// The cache has not seen the Work yet: this controller created it
+		// a moment ago, or the hub just started. Compare with the API
+		// server's copy, if it is this subject's; a Work of another
+		// subject (or a hand-made one) holding the name is not written over.
+		if existing, err = liveWorkOf(ctx, reader, desired); err != nil {
+			return nil, "", "", err
+		}
 	}
 	for attempt := 0; ; attempt++ {
 		if instanceplan.UpToDate(existing, desired) {
@@ -63,4 +70,19 @@ func writeWork(ctx context.Context, c client.Client, reader client.Reader, exist
 		}
 		existing = fresh
 	}
+}
+
+// liveWorkOf reads desired's Work from reader (the API server) and returns it
+// when the hub owns it for desired's subject and cluster.
+func liveWorkOf(ctx context.Context, reader client.Reader, desired *fleetv1alpha1.Work) (*fleetv1alpha1.Work, error) {
+	live := &fleetv1alpha1.Work{}
+	if err := reader.Get(ctx, client.ObjectKeyFromObject(desired), live); err != nil {
+		return nil, fmt.Errorf("reading work %s/%s, which exists though the cache misses it: %w", desired.Namespace, desired.Name, err)
+	}
+	ds := desired.Spec.Subject
+	subject := instanceplan.Subject{Promise: ds.Promise, Instance: ds.Instance}
+	if !subject.Owns(live) || live.Spec.Cluster != desired.Spec.Cluster {
+		return nil, fmt.Errorf("creating work %s/%s: %w", desired.Namespace, desired.Name, instanceplan.ErrWorkNameTaken)
+	}
+	return live, nil
 }
