@@ -37,7 +37,13 @@ func (s Subject) WorkSubject() fleetv1alpha1.WorkSubject {
 // delete: written by the hub (HubOwned), naming s as its subject, and not
 // being deleted.
 func (s Subject) Owns(w *fleetv1alpha1.Work) bool {
-	if !HubOwned(w) || !w.DeletionTimestamp.IsZero() || w.Spec.Subject.Promise != s.Promise {
+	return w.DeletionTimestamp.IsZero() && s.Claims(w)
+}
+
+// Claims reports whether the hub wrote w for s (HubOwned, naming s as its
+// subject), being deleted or not.
+func (s Subject) Claims(w *fleetv1alpha1.Work) bool {
+	if !HubOwned(w) || w.Spec.Subject.Promise != s.Promise {
 		return false
 	}
 	i := w.Spec.Subject.Instance

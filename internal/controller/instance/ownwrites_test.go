@@ -2,8 +2,9 @@ package instance
 
 import (
 	"context"
-	"strings"
+	"errors"
 	"testing"
+	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -117,7 +118,8 @@ func TestOwnWritesForgetWhatTheCacheHasSeen(t *testing.T) {
 // A create that finds the Work exists (the cache has not seen this
 // controller's create yet) compares with the API server's copy instead of
 // failing the reconcile as an error; a Work of another subject, or one the
-// hub does not own, holding the name is left as it is and named.
+// hub does not own, holding the name is left as it is and named; the
+// subject's own Work still being deleted is waited for.
 func TestCreateOverAWorkTheCacheHasNotSeen(t *testing.T) {
 	ctx := context.Background()
 	scheme := runtime.NewScheme()
@@ -135,32 +137,36 @@ func TestCreateOverAWorkTheCacheHasNotSeen(t *testing.T) {
 		}
 		return w
 	}
+	deleting := work("a", "r1", true)
+	deleting.Finalizers = []string{"agent.example/prune"}
+	deleting.DeletionTimestamp = &metav1.Time{Time: time.Now()}
 	for _, tc := range []struct {
 		name     string
 		live     *fleetv1alpha1.Work
 		desired  string
-		wantErr  bool
+		wantErr  error
 		wantSent bool
 	}{
 		{name: "already as desired", live: work("a", "r1", true), desired: "r1"},
 		{name: "created, then moved on", live: work("a", "r1", true), desired: "r2", wantSent: true},
-		{name: "another instance's Work", live: work("b", "r1", true), desired: "r1", wantErr: true},
-		{name: "a hand-made Work", live: work("a", "r0", false), desired: "r1", wantErr: true},
+		{name: "another instance's Work", live: work("b", "r1", true), desired: "r1", wantErr: instanceplan.ErrWorkNameTaken},
+		{name: "a hand-made Work", live: work("a", "r0", false), desired: "r1", wantErr: instanceplan.ErrWorkNameTaken},
+		{name: "its own Work being deleted", live: deleting, desired: "r1", wantErr: errWorkBeingDeleted},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := fake.NewClientBuilder().WithScheme(scheme).WithObjects(tc.live).Build()
 			r := &Reconciler{Client: c, APIReader: c}
 			out, sent, err := r.write(ctx, instanceplan.Write{Cluster: "c1", Desired: work("a", tc.desired, true), Op: instanceplan.Create})
-			if tc.wantErr {
-				if err == nil || !strings.Contains(err.Error(), "the name is taken") {
-					t.Fatalf("err = %v, want the name taken", err)
+			if tc.wantErr != nil {
+				if !errors.Is(err, tc.wantErr) {
+					t.Fatalf("err = %v, want %v", err, tc.wantErr)
 				}
 				stored := &fleetv1alpha1.Work{}
 				if err := c.Get(ctx, client.ObjectKeyFromObject(tc.live), stored); err != nil {
 					t.Fatal(err)
 				}
 				if stored.Spec.Revision != tc.live.Spec.Revision || stored.Spec.Subject.Instance.Name != tc.live.Spec.Subject.Instance.Name {
-					t.Fatalf("the other Work was written over: %+v", stored.Spec)
+					t.Fatalf("the Work was written over: %+v", stored.Spec)
 				}
 				return
 			}

@@ -787,7 +787,8 @@ const writeParallelism = 16
 // Work as it now is (nil where it was not written), how many were created or
 // updated, and the clusters whose Work's name another Work holds
 // (instanceplan.ErrWorkNameTaken): those are that cluster's failure, not
-// the subject's, so the other clusters' writes go on. After any other
+// the subject's, so the other clusters' writes go on, as they do past a
+// cluster whose previous Work is still being deleted. After any other
 // failure no new write starts; the first error is returned.
 func (r *Reconciler) writeAll(ctx context.Context, writes []instanceplan.Write) ([]*fleetv1alpha1.Work, int, map[string]error, error) {
 	written := make([]*fleetv1alpha1.Work, len(writes))
@@ -807,6 +808,9 @@ func (r *Reconciler) writeAll(ctx context.Context, writes []instanceplan.Write) 
 				switch {
 				case errors.Is(err, instanceplan.ErrWorkNameTaken):
 					taken[writes[i].Cluster] = err
+				case errors.Is(err, errWorkBeingDeleted):
+					// Not yet: that cluster counts as not applied meanwhile.
+					ctrl.LoggerFrom(ctx).V(1).Info("waiting for the previous Work to be deleted", "cluster", writes[i].Cluster)
 				case err != nil && firstErr == nil:
 					firstErr = err
 				}

@@ -2,6 +2,7 @@ package instance
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -72,6 +73,11 @@ func writeWork(ctx context.Context, c client.Client, reader client.Reader, exist
 	}
 }
 
+// errWorkBeingDeleted: the subject's Work on a cluster is still being
+// deleted (its agent prunes first) when the subject needs one there again.
+// Its deletion is an event of the subject, which creates the Work then.
+var errWorkBeingDeleted = errors.New("the subject's previous Work there is still being deleted")
+
 // liveWorkOf reads desired's Work from reader (the API server) and returns it
 // when the hub owns it for desired's subject and cluster.
 func liveWorkOf(ctx context.Context, reader client.Reader, desired *fleetv1alpha1.Work) (*fleetv1alpha1.Work, error) {
@@ -81,8 +87,11 @@ func liveWorkOf(ctx context.Context, reader client.Reader, desired *fleetv1alpha
 	}
 	ds := desired.Spec.Subject
 	subject := instanceplan.Subject{Promise: ds.Promise, Instance: ds.Instance}
-	if !subject.Owns(live) || live.Spec.Cluster != desired.Spec.Cluster {
+	switch {
+	case !subject.Claims(live) || live.Spec.Cluster != desired.Spec.Cluster:
 		return nil, fmt.Errorf("creating work %s/%s: %w", desired.Namespace, desired.Name, instanceplan.ErrWorkNameTaken)
+	case !live.DeletionTimestamp.IsZero():
+		return nil, fmt.Errorf("creating work %s/%s: %w", desired.Namespace, desired.Name, errWorkBeingDeleted)
 	}
 	return live, nil
 }
