@@ -316,7 +316,8 @@ func Bench(ctx context.Context, o BenchOptions) (*BenchResult, error) {
 		if err := profiler.wait(); err != nil {
 			return nil, err
 		}
-		// The hub's memory at its peak: every Work of both revisions cached.
+		// The hub's live heap (after a forced collection) with every Work
+		// of both revisions cached.
 		if err := profiler.fetchHub(ctx, "heap?gc=1", "hub-controller-heap.pprof"); err != nil {
 			return nil, err
 		}

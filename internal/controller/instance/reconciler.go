@@ -214,11 +214,8 @@ func (r *Reconciler) Reconcile(ctx context.Context, key Key) (ctrl.Result, error
 		// Drop the expired DriftException from the Works then.
 		result.RequeueAfter = max(o.nextExpiry.Sub(r.Clock.Now()), 0) + time.Second
 	}
-	if !o.retryAt.IsZero() {
-		retry := max(o.retryAt.Sub(r.Clock.Now()), 0)
-		if result.RequeueAfter == 0 || retry < result.RequeueAfter {
-			result.RequeueAfter = retry
-		}
+	if o.retryAfter > 0 && (result.RequeueAfter == 0 || o.retryAfter < result.RequeueAfter) {
+		result.RequeueAfter = o.retryAfter
 	}
 	raw, err := runtime.DefaultUnstructuredConverter.ToUnstructured(&status)
 	if err != nil {
@@ -239,8 +236,8 @@ type outcome struct {
 	wrote int
 	// nextExpiry is when the first DriftException in the Works expires; zero: none.
 	nextExpiry time.Time
-	// retryAt is when to try again the Works that could not be written; zero: none.
-	retryAt time.Time
+	// retryAfter is when to try again the Works that could not be written; zero: none.
+	retryAfter time.Duration
 }
 
 // reconcileInstance is one pass of observe → plan → execute over an
@@ -297,7 +294,7 @@ func (r *Reconciler) reconcileInstance(ctx context.Context, key Key, p *fleetv1a
 		nextExpiry: instanceplan.NextExpiry(instanceplan.OnClusters(works, plan.Keep)),
 	}
 	if len(taken) > 0 {
-		o.retryAt = r.Clock.Now().Add(nameTakenRetry)
+		o.retryAfter = nameTakenRetry
 	}
 	return o, nil
 }
