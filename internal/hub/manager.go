@@ -259,6 +259,13 @@ func NewManager(ctx context.Context, config *rest.Config, opts Options) (ctrl.Ma
 				&appsv1.ControllerRevision{}: {Label: labels.NewSelector().Add(*generated)},
 			}},
 		Logger: ctrl.LoggerFrom(ctx).WithName("hub"),
+		// Controllers' event handlers run in the runnables' context, not a
+		// reconcile's: without the hub's logger there, what they log
+		// (a list that failed) went to controller-runtime's unset global
+		// logger and was lost.
+		BaseContext: func() context.Context {
+			return ctrl.LoggerInto(context.Background(), ctrl.LoggerFrom(ctx).WithName("hub"))
+		},
 		// The hub serves metrics itself (see addMetrics).
 		Metrics:                 metricsserver.Options{BindAddress: "0"},
 		HealthProbeBindAddress:  probeAddr,

@@ -8,6 +8,8 @@ package instancekinds
 import (
 	"context"
 	"errors"
+	"maps"
+	"slices"
 	"sync"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -22,9 +24,19 @@ type Subscriber func(gvk schema.GroupVersionKind, promise string) error
 
 // Registry holds the instance kind each Promise serves and the subscribers
 // that watch them. It is safe for concurrent use.
+//
+// A subscriber may block: a controller that is still starting waits, in its
+// Watch, until its sources have synced, and a source syncs only once its
+// event handlers have handled the informer's first list. Those handlers call
+// Lookup, so Lookup must never wait for a subscriber: subscribers run
+// outside mu, which guards the fields only.
 type Registry struct {
 	// Cache is the manager's cache; forgetting a kind stops its informer.
 	Cache cache.Cache
+
+	// changing is held across a change and the subscriber calls it makes,
+	// so that subscribers see the kinds in the order they were registered.
+	changing sync.Mutex
 
 	mu          sync.Mutex
 	subscribers []Subscriber
@@ -33,11 +45,14 @@ type Registry struct {
 
 // Subscribe adds s; kinds registered earlier are passed to it at once.
 func (k *Registry) Subscribe(s Subscriber) error {
+	k.changing.Lock()
+	defer k.changing.Unlock()
 	k.mu.Lock()
-	defer k.mu.Unlock()
 	k.subscribers = append(k.subscribers, s)
+	registered := maps.Clone(k.byPromise)
+	k.mu.Unlock()
 	var errs []error
-	for promise, gvk := range k.byPromise {
+	for promise, gvk := range registered {
 		errs = append(errs, s(gvk, promise))
 	}
 	return errors.Join(errs...)
@@ -46,20 +61,26 @@ func (k *Registry) Subscribe(s Subscriber) error {
 // Register records that promise serves gvk and starts every subscriber's
 // watch on it, once. A Promise whose version changed forgets its old kind.
 func (k *Registry) Register(ctx context.Context, promise string, gvk schema.GroupVersionKind) error {
+	k.changing.Lock()
+	defer k.changing.Unlock()
 	k.mu.Lock()
-	defer k.mu.Unlock()
-	if old, ok := k.byPromise[promise]; ok {
-		if old == gvk {
-			return nil
-		}
-		k.removeInformer(ctx, old)
+	old, had := k.byPromise[promise]
+	if had && old == gvk {
+		k.mu.Unlock()
+		return nil
 	}
 	if k.byPromise == nil {
 		k.byPromise = map[string]schema.GroupVersionKind{}
 	}
 	k.byPromise[promise] = gvk
+	subscribers := slices.Clone(k.subscribers)
+	k.mu.Unlock()
+
+	if had {
+		k.removeInformer(ctx, old)
+	}
 	var errs []error
-	for _, s := range k.subscribers {
+	for _, s := range subscribers {
 		errs = append(errs, s(gvk, promise))
 	}
 	return errors.Join(errs...)
@@ -67,15 +88,19 @@ func (k *Registry) Register(ctx context.Context, promise string, gvk schema.Grou
 
 // Forget stops watching the kind of promise (its CRD is gone).
 func (k *Registry) Forget(ctx context.Context, promise string) {
+	k.changing.Lock()
+	defer k.changing.Unlock()
 	k.mu.Lock()
-	defer k.mu.Unlock()
-	if gvk, ok := k.byPromise[promise]; ok {
+	gvk, ok := k.byPromise[promise]
+	delete(k.byPromise, promise)
+	k.mu.Unlock()
+	if ok {
 		k.removeInformer(ctx, gvk)
-		delete(k.byPromise, promise)
 	}
 }
 
-// Lookup returns the kind promise serves, if registered.
+// Lookup returns the kind promise serves, if registered. It never waits
+// for a subscriber.
 func (k *Registry) Lookup(promise string) (schema.GroupVersionKind, bool) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
