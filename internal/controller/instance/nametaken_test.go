@@ -3,14 +3,21 @@ package instance_test
 import (
 	"strings"
 	"testing"
+	"time"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/client-go/tools/events"
+	"k8s.io/utils/clock"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
+	instancectl "github.com/flotilla-dev/flotilla/internal/controller/instance"
 	"github.com/flotilla-dev/flotilla/internal/hub"
+	"github.com/flotilla-dev/flotilla/internal/hub/hubtest"
 )
 
 // The attack: another team's Work already holds the name of a team's
@@ -22,7 +29,7 @@ import (
 // and why (Stalled, WorkNameTaken), and lands there once the name is free.
 func TestAWorkNameHeldByAnotherSubjectFailsThatClusterOnly(t *testing.T) {
 	e := newEnv(t)
-	startHub(t, hub.Options{AdmitLatest: true})
+	stop := startHub(t, hub.Options{AdmitLatest: true})
 	const group, kind = "nametaken.example.com", "Squatted"
 	for _, c := range []string{"nt-1", "nt-2", "nt-3"} {
 		e.Cluster(c, map[string]string{"story": "nametaken"})
@@ -70,8 +77,29 @@ func TestAWorkNameHeldByAnotherSubjectFailsThatClusterOnly(t *testing.T) {
 		t.Errorf("the other Work was written over: %+v", held.Spec)
 	}
 
+	// Nothing announces that the name is freed (the squatter's Work is not
+	// the instance's), so the hub looks again a minute later: a reconcile
+	// of its own, the hub stopped, asks for it.
+	stop()
+	mgr := hubtest.StartManager(t, e.Ctx, hubCP.RESTConfig)
+	r := &instancectl.Reconciler{Client: mgr.GetClient(), Cache: mgr.GetCache(), APIReader: mgr.GetAPIReader(),
+		Recorder: events.NewFakeRecorder(100), Clock: clock.RealClock{}, AdmitLatest: true}
+	key := instancectl.Key{Promise: "nt-db", Namespace: "nt-a", Name: "orders"}
+	var res reconcile.Result
+	var err error
+	for range 5 { // the stopped hub's last writes may reach this cache late
+		if res, err = r.Reconcile(e.Ctx, key); !apierrors.IsConflict(err) {
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if err != nil || res.RequeueAfter <= 0 || res.RequeueAfter > time.Minute {
+		t.Errorf("a reconcile with nt-2's name taken: %+v, %v; want another look within a minute", res, err)
+	}
+
 	// The name is freed: the next look (a minute later, or the instance's
 	// next event, here a label) lands it.
+	startHub(t, hub.Options{AdmitLatest: true})
 	if err := e.C.Delete(e.Ctx, held); err != nil {
 		t.Fatal(err)
 	}
