@@ -1,6 +1,7 @@
 package instance_test
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"strings"
@@ -13,6 +14,7 @@ import (
 	"k8s.io/client-go/tools/events"
 	"k8s.io/utils/clock"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
 	instancectl "github.com/flotilla-dev/flotilla/internal/controller/instance"
@@ -148,16 +150,8 @@ func eventsOfTwoReconciles(t *testing.T, e *promisetest.Env, key instancectl.Key
 	r := &instancectl.Reconciler{Client: mgr.GetClient(), Cache: mgr.GetCache(), APIReader: mgr.GetAPIReader(),
 		Recorder: recorder, Clock: clock.RealClock{}}
 	for range 2 {
-		// The stopped hub's last writes may reach this cache late: a
-		// conflict is retried, its Events counted all the same.
-		var err error
-		for range 5 {
-			if _, err = r.Reconcile(ctx, key); !apierrors.IsConflict(err) {
-				break
-			}
-			time.Sleep(200 * time.Millisecond)
-		}
-		if err != nil {
+		// A conflict's Events are counted all the same.
+		if _, err := reconcileAfterTheHub(ctx, r, key); err != nil {
 			t.Fatalf("reconcile: %v", err)
 		}
 	}
@@ -166,4 +160,21 @@ func eventsOfTwoReconciles(t *testing.T, e *promisetest.Env, key instancectl.Key
 		got = append(got, <-recorder.Events)
 	}
 	return got
+}
+
+// reconcileAfterTheHub reconciles key with r, a reconciler of the test's
+// own once the hub stopped. The stopped hub's last writes may reach r's
+// cache late: a conflict is tried again, a few times.
+func reconcileAfterTheHub(ctx context.Context, r *instancectl.Reconciler, key instancectl.Key) (reconcile.Result, error) {
+	var (
+		res reconcile.Result
+		err error
+	)
+	for range 5 {
+		if res, err = r.Reconcile(ctx, key); !apierrors.IsConflict(err) {
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	return res, err
 }
