@@ -173,6 +173,10 @@ func Eventually(tb testing.TB, within time.Duration, what string, check func() (
 			return
 		}
 		if time.Now().After(deadline) {
+			// A hub that stalled on a lock cycle shows where.
+			if waits := hubtest.LockWaits(); waits != "" {
+				tb.Log(waits)
+			}
 			tb.Fatalf("timed out after %s waiting for %s; last: %s", within, what, state)
 		}
 		time.Sleep(100 * time.Millisecond)
