@@ -239,6 +239,7 @@ func NewManager(ctx context.Context, config *rest.Config, opts Options) (ctrl.Ma
 	if err != nil {
 		return nil, err
 	}
+	logger := ctrl.LoggerFrom(ctx).WithName("hub")
 	mgr, err := ctrl.NewManager(config, ctrl.Options{
 		Scheme: scheme,
 		Cache: cache.Options{
@@ -258,14 +259,12 @@ func NewManager(ctx context.Context, config *rest.Config, opts Options) (ctrl.Ma
 				// Instance revisions only, not every workload's history.
 				&appsv1.ControllerRevision{}: {Label: labels.NewSelector().Add(*generated)},
 			}},
-		Logger: ctrl.LoggerFrom(ctx).WithName("hub"),
+		Logger: logger,
 		// Controllers' event handlers run in the runnables' context, not a
 		// reconcile's: without the hub's logger there, what they log
 		// (a list that failed) went to controller-runtime's unset global
 		// logger and was lost.
-		BaseContext: func() context.Context {
-			return ctrl.LoggerInto(context.Background(), ctrl.LoggerFrom(ctx).WithName("hub"))
-		},
+		BaseContext: func() context.Context { return ctrl.LoggerInto(context.Background(), logger) },
 		// The hub serves metrics itself (see addMetrics).
 		Metrics:                 metricsserver.Options{BindAddress: "0"},
 		HealthProbeBindAddress:  probeAddr,
@@ -290,7 +289,7 @@ func NewManager(ctx context.Context, config *rest.Config, opts Options) (ctrl.Ma
 		return nil, fmt.Errorf("adding ready check: %w", err)
 	}
 	if opts.LeaderElect {
-		if err := mgr.Add(leading{log: ctrl.LoggerFrom(ctx).WithName("hub"), started: time.Now()}); err != nil {
+		if err := mgr.Add(leading{log: logger, started: time.Now()}); err != nil {
 			return nil, fmt.Errorf("adding the leadership log: %w", err)
 		}
 	}
