@@ -15,10 +15,11 @@ import (
 	"github.com/flotilla-dev/flotilla/internal/hub"
 )
 
-// Controllers' event handlers (and informers) log with the context of the
-// manager's runnables, not a reconcile's. It carries the hub's logger: a
-// handler's error (a list that failed) is seen, not dropped by
-// controller-runtime's global logger, which the hub never sets.
+// Controllers' event handlers log with the context of the manager's
+// runnables, not a reconcile's. It carries the hub's logger, so a handler's
+// error (a list that failed) reaches the hub's log also where the global
+// logger is discarded because several components share a process, each
+// logging to its own file (`flotilla dev up`, the simulator).
 func TestRunnablesLogWithTheHubsLogger(t *testing.T) {
 	var (
 		mu   sync.Mutex

@@ -261,9 +261,11 @@ func NewManager(ctx context.Context, config *rest.Config, opts Options) (ctrl.Ma
 			}},
 		Logger: logger,
 		// Controllers' event handlers run in the runnables' context, not a
-		// reconcile's: without the hub's logger there, what they log
-		// (a list that failed) went to controller-runtime's unset global
-		// logger and was lost.
+		// reconcile's. Without the hub's logger there, what they log (a list
+		// that failed) went to controller-runtime's global logger: the same
+		// one under `flotilla hub`, but discarded where several components
+		// share a process, each with its own logger (`flotilla dev up`, the
+		// simulator, tests).
 		BaseContext: func() context.Context { return ctrl.LoggerInto(context.Background(), logger) },
 		// The hub serves metrics itself (see addMetrics).
 		Metrics:                 metricsserver.Options{BindAddress: "0"},
