@@ -32,7 +32,8 @@ func TestRunnablesLogWithTheHubsLogger(t *testing.T) {
 	}, funcr.Options{})
 	ctx, cancel := context.WithCancel(ctrl.LoggerInto(context.Background(), logger))
 	defer cancel()
-	mgr, err := hub.NewManager(ctx, hubCP.RESTConfig, hub.Options{})
+	// No metrics or probe server: nothing listens.
+	mgr, err := hub.NewManager(ctx, hubCP.RESTConfig, hub.Options{MetricsAddr: "0", ProbeAddr: "0"})
 	if err != nil {
 		t.Fatal(err)
 	}
