@@ -142,6 +142,25 @@ func updates[T client.Object](changed func(o, n T) bool) predicate.TypedPredicat
 	return predicate.TypedFuncs[T]{UpdateFunc: func(e event.TypedUpdateEvent[T]) bool { return changed(e.ObjectOld, e.ObjectNew) }}
 }
 
+// afterFirstList drops the create events of the informer's first list,
+// when the hub starts. Every instance and every Promise's fleet resources
+// are enqueued then by their own watch's first list (watchInstances,
+// watchPromises), so what the other watches would enqueue for each object
+// of theirs repeats that: each Cluster's would enqueue every instance, a
+// million queue additions for 1,000 clusters and 1,000 instances, all
+// before the controller may start (its sources sync only once their first
+// lists are handled). Nothing reconciles before then either, so the fleet
+// view is built after every Cluster is in the cache.
+func afterFirstList[T client.Object](h handler.TypedFuncs[T, Key]) handler.TypedFuncs[T, Key] {
+	create := h.CreateFunc
+	h.CreateFunc = func(ctx context.Context, e event.TypedCreateEvent[T], q queue) {
+		if !e.IsInInitialList {
+			create(ctx, e, q)
+		}
+	}
+	return h
+}
+
 // onEvent calls add with the object of every event: for an update, the
 // new object, and with old also the one before (what it selected then).
 func onEvent[T client.Object](add func(context.Context, T, queue), old bool) handler.TypedFuncs[T, Key] {
@@ -165,6 +184,10 @@ func onEvent[T client.Object](add func(context.Context, T, queue), old bool) han
 func watchPromises(informers cache.Cache, m *mapper) source.TypedSource[Key] {
 	return source.TypedKind(informers, &fleetv1alpha1.Promise{}, handler.TypedFuncs[*fleetv1alpha1.Promise, Key]{
 		CreateFunc: func(ctx context.Context, e event.TypedCreateEvent[*fleetv1alpha1.Promise], q queue) {
+			if e.IsInInitialList { // its instances come with their own watch's first list
+				q.Add(fleetKey(e.Object.Name))
+				return
+			}
 			m.addPromise(ctx, e.Object.Name, q)
 		},
 		UpdateFunc: func(ctx context.Context, e event.TypedUpdateEvent[*fleetv1alpha1.Promise], q queue) {
@@ -189,10 +212,10 @@ func watchPromises(informers cache.Cache, m *mapper) source.TypedSource[Key] {
 // leaving, relabelled or upgraded; Fleets changing): the fleet view is
 // built again, and everything placed again.
 func watchFleetChanges[T client.Object](informers cache.Cache, obj T, changed func(o, n T) bool, m *mapper) source.TypedSource[Key] {
-	return source.TypedKind(informers, obj, onEvent(func(ctx context.Context, _ T, q queue) {
+	return source.TypedKind(informers, obj, afterFirstList(onEvent(func(ctx context.Context, _ T, q queue) {
 		m.r.views.invalidate()
 		m.addAll(ctx, q)
-	}, false), updates(changed))
+	}, false)), updates(changed))
 }
 
 // clusterChanged reports a Cluster change placement or rendering reads.
@@ -215,14 +238,15 @@ func watchNamespaces(informers cache.Cache, m *mapper) source.TypedSource[Key] {
 
 // watchOverrides: what an Override may shape, before and after the change.
 func watchOverrides(informers cache.Cache, m *mapper) source.TypedSource[Key] {
-	return source.TypedKind(informers, &fleetv1alpha1.Override{}, onEvent(m.addOverride, true), updates(specChanged[*fleetv1alpha1.Override]))
+	return source.TypedKind(informers, &fleetv1alpha1.Override{}, afterFirstList(onEvent(m.addOverride, true)),
+		updates(specChanged[*fleetv1alpha1.Override]))
 }
 
 // watchDriftExceptions: the instances a DriftException may excuse drift
 // on, those of its namespace (all, and the fleet resources, for the
 // platform's).
 func watchDriftExceptions(informers cache.Cache, m *mapper) source.TypedSource[Key] {
-	return source.TypedKind(informers, &fleetv1alpha1.DriftException{}, onEvent(m.addDriftException, false),
+	return source.TypedKind(informers, &fleetv1alpha1.DriftException{}, afterFirstList(onEvent(m.addDriftException, false)),
 		updates(specChanged[*fleetv1alpha1.DriftException]))
 }
 
@@ -290,7 +314,7 @@ func watchRollouts(informers cache.Cache, m *mapper) source.TypedSource[Key] {
 // under way does.
 func watchStrategies(informers cache.Cache, m *mapper) source.TypedSource[Key] {
 	return source.TypedKind(informers, &fleetv1alpha1.RolloutStrategy{},
-		onEvent(func(ctx context.Context, s *fleetv1alpha1.RolloutStrategy, q queue) { m.addStrategy(ctx, s.Name, q) }, false),
+		afterFirstList(onEvent(func(ctx context.Context, s *fleetv1alpha1.RolloutStrategy, q queue) { m.addStrategy(ctx, s.Name, q) }, false)),
 		updates(specChanged[*fleetv1alpha1.RolloutStrategy]))
 }
 
