@@ -141,6 +141,17 @@ type PromiseSpec struct {
 	// +kubebuilder:validation:Maximum=100
 	RevisionHistoryLimit *int32 `json:"revisionHistoryLimit,omitempty"`
 
+	// rolloutHistoryLimit is how many ended Rollouts to keep of each subject
+	// of change: the Promise's own, and each of its instances'. Older ones
+	// are deleted when a Rollout of the same subject ends. A Rollout under
+	// way is never deleted, nor the newest Rollout to a revision the
+	// subject's Works still render or run (a Work names it, spec.rollout).
+	// +optional
+	// +kubebuilder:default=10
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=1000
+	RolloutHistoryLimit *int32 `json:"rolloutHistoryLimit,omitempty"`
+
 	// driftPolicy is the default for this Promise's Works: Correct (default) or Report.
 	// +optional
 	// +kubebuilder:default=Correct

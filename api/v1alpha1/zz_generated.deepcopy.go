@@ -1404,6 +1404,11 @@ func (in *PromiseSpec) DeepCopyInto(out *PromiseSpec) {
 		*out = new(int32)
 		**out = **in
 	}
+	if in.RolloutHistoryLimit != nil {
+		in, out := &in.RolloutHistoryLimit, &out.RolloutHistoryLimit
+		*out = new(int32)
+		**out = **in
+	}
 	if in.Checks != nil {
 		in, out := &in.Checks, &out.Checks
 		*out = make([]Check, len(*in))

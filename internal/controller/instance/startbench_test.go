@@ -3,36 +3,12 @@ package instance_test
 import (
 	"fmt"
 	"os"
-	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/flotilla-dev/flotilla/internal/hub"
 	"github.com/flotilla-dev/flotilla/internal/hub/hubtest"
 )
-
-// startSpy is the hub's testing.TB that notes when the instance controller
-// started its workers, which it does once every watch's first list is handled.
-type startSpy struct {
-	testing.TB
-	mu      sync.Mutex
-	started time.Time
-}
-
-func (s *startSpy) Log(args ...any) {
-	if strings.Contains(fmt.Sprint(args...), `"Starting workers" "controller"="instance"`) {
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		s.started = time.Now()
-	}
-}
-
-func (s *startSpy) startedAt() time.Time {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.started
-}
 
 // TestHubStartBench measures how long a hub restart takes until the
 // instance controller starts its workers, with FLOTILLA_HUB_START_BENCH
@@ -58,17 +34,12 @@ func TestHubStartBench(t *testing.T) {
 	}
 	stop()
 	for run := range 3 {
-		spy := &startSpy{TB: t}
+		spy := hubtest.NewStartSpy(t, "instance")
 		begin := time.Now()
 		stop := hubtest.Start(spy, hubCP.RESTConfig, hub.Options{AdmitLatest: true})
-		for spy.startedAt().IsZero() {
-			if time.Since(begin) > 3*time.Minute {
-				t.Fatal("the instance controller did not start its workers within 3 minutes")
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
+		took := spy.WaitStarted(begin, 3*time.Minute)
 		t.Logf("run %d, %d clusters, %d instances: the instance controller started its workers %s after the hub",
-			run+1, clusters, instances, spy.startedAt().Sub(begin).Round(time.Millisecond))
+			run+1, clusters, instances, took.Round(time.Millisecond))
 		stop()
 	}
 }

@@ -116,7 +116,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		// outnumber the others: one whose status and Ready already
 		// observed this generation is left at once.
 		if endSettled(ro) {
-			return ctrl.Result{}, nil
+			return ctrl.Result{}, r.collectHistory(ctx, ro)
 		}
 		d := rollout.Ended(rollout.Input{Now: now, Generation: ro.Generation, Spec: ro.Spec, Status: ro.Status})
 		return ctrl.Result{}, controller.PatchStatus(ctx, r.Client, &r.statusWrites, ro, setStatus(d.Status))
