@@ -391,11 +391,14 @@ const (
 	// CheckMarkNone: not measured in this run.
 	CheckMarkNone = '.'
 	// CheckMarkPassing: the last measurement, at lastMeasuredAt, passed and
-	// nothing is counted against the cluster.
+	// nothing is counted against the cluster. For an agent-placed check,
+	// which each agent measures on its own schedule: its agent's last
+	// measurement passed.
 	CheckMarkPassing = '+'
-	// CheckMarkPassingEarlier: the last measurement passed, but it was taken
-	// before lastMeasuredAt (the cluster was not measured at the last tick);
-	// it is measured again before the check can pass.
+	// CheckMarkPassingEarlier (hub-placed checks): the last measurement
+	// passed, but it was taken before lastMeasuredAt (the cluster was not
+	// measured at the last tick); it is measured again before the check can
+	// pass.
 	CheckMarkPassingEarlier = 'o'
 	// CheckMarkCounted: failed or inconclusive measurements are counted,
 	// within the limits; the cluster's state is in clusters.

@@ -62,14 +62,19 @@ func TestAgentCredentialsAreIsolated(t *testing.T) {
 			t.Errorf("update own Work status: %v", err)
 		}
 		// The agent's status write carries no spec; one that carries a
-		// forged spec, or none, leaves the hub's spec as it is.
-		want := w.Spec.DeepCopy()
+		// forged spec, or none, leaves the hub's spec as it is, and so with
+		// the labels and annotations the hub reads (cluster, revision,
+		// admission time) and the finalizers.
+		want, wantLabels, wantAnnotations := w.Spec.DeepCopy(), w.Labels, w.Annotations
 		for _, spec := range []fleetv1alpha1.WorkSpec{{Revision: "forged"}, {}} {
 			current := &fleetv1alpha1.Work{}
 			if err := agent.Get(ctx, types.NamespacedName{Namespace: nsA, Name: "web"}, current); err != nil {
 				t.Fatal(err)
 			}
-			forged := &fleetv1alpha1.Work{ObjectMeta: current.ObjectMeta, Spec: spec, Status: current.Status}
+			forged := &fleetv1alpha1.Work{ObjectMeta: *current.ObjectMeta.DeepCopy(), Spec: spec, Status: current.Status}
+			forged.Labels = map[string]string{fleetv1alpha1.LabelCluster: b, fleetv1alpha1.LabelRevision: "forged"}
+			forged.Annotations = map[string]string{fleetv1alpha1.AnnotationAdmittedAt: "2099-01-01T00:00:00Z"}
+			forged.Finalizers = []string{"example.com/hold"}
 			if err := agent.Status().Update(ctx, forged); err != nil {
 				t.Errorf("update own Work status with spec %+v: %v", spec, err)
 			}
@@ -79,6 +84,11 @@ func TestAgentCredentialsAreIsolated(t *testing.T) {
 			}
 			if !equality.Semantic.DeepEqual(after.Spec, *want) {
 				t.Errorf("a status write with spec %+v changed the Work's spec to %+v", spec, after.Spec)
+			}
+			if !equality.Semantic.DeepEqual(after.Labels, wantLabels) || !equality.Semantic.DeepEqual(after.Annotations, wantAnnotations) ||
+				len(after.Finalizers) != 0 {
+				t.Errorf("a status write changed the Work's metadata: labels %v, annotations %v, finalizers %v",
+					after.Labels, after.Annotations, after.Finalizers)
 			}
 		}
 		watch, err := agent.Watch(ctx, &fleetv1alpha1.WorkList{}, client.InNamespace(nsA))

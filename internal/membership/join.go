@@ -25,7 +25,8 @@ import (
 
 // Join makes a member cluster known to the hub, or brings an existing
 // membership up to date: it applies (server-side, field manager FieldManager)
-// the admission policy bounding the lifetime of agents' tokens (tokenPolicy),
+// the admission policies bounding the lifetime of agents' tokens (tokenPolicy)
+// and refusing them finalizers (agentFinalizerPolicy),
 // the Cluster, its namespace, the agent's ServiceAccount and pre-created
 // Lease, the bound of its tokens (opts.TokenTTL), and the agent's
 // Role/RoleBinding; it removes the ClusterRole and
@@ -55,7 +56,8 @@ func Join(ctx context.Context, hub *rest.Config, opts JoinOptions) (*Joined, err
 		APIVersion: fleetv1alpha1.GroupVersion.String(), Kind: "Cluster",
 		Name: cluster.Name, UID: cluster.UID,
 	}
-	for _, obj := range append(tokenPolicy(), hubObjects(opts.Name, owner, opts.TokenTTL)...) {
+	policies := append(tokenPolicy(), agentFinalizerPolicy()...)
+	for _, obj := range append(policies, hubObjects(opts.Name, owner, opts.TokenTTL)...) {
 		if err := apply(ctx, c, obj); err != nil {
 			return nil, err
 		}

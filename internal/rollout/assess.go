@@ -167,9 +167,9 @@ func (p *planner) judge(o *ClusterObservation, w *wave) verdict {
 	}
 	switch {
 	case admitted && o.AppliedRevision == target && o.Health == HealthHealthy:
-		return verdict{state: stateHealthy, since: since(o, w)}
+		return verdict{state: stateHealthy, since: p.since(o, w)}
 	case admitted && o.Health == HealthFailed:
-		return p.failed(o, w, or(o.Reason, fleetv1alpha1.ReasonUnhealthy), o.Message, since(o, w))
+		return p.failed(o, w, or(o.Reason, fleetv1alpha1.ReasonUnhealthy), o.Message, p.since(o, w))
 	case !o.Online && w.started():
 		return p.judgeOffline(o, w)
 	case !o.Online:
@@ -205,7 +205,7 @@ func (p *planner) judgeOffline(o *ClusterObservation, w *wave) verdict {
 // against its progress deadline, counted from the later of its admission and
 // its last change of health.
 func (p *planner) judgeConverging(o *ClusterObservation, w *wave) verdict {
-	from := since(o, w)
+	from := p.since(o, w)
 	if from.IsZero() {
 		return verdict{state: stateConverging}
 	}
@@ -245,9 +245,15 @@ func (p *planner) failed(o *ClusterObservation, w *wave, reason, message string,
 // the latest of its admission, its last change of health and the start of
 // its wave (a cluster is not judged on time spent before its wave started,
 // e.g. healthy on the previous revision); zero if none is known.
-func since(o *ClusterObservation, w *wave) time.Time {
+//
+// The change of health is the agent's word (a condition's
+// lastTransitionTime it writes itself). One more than MaxClockSkew after
+// now is not believed: it would hold the wave's bake, and every later wave,
+// until then, or put the cluster's progress deadline out of reach, with a
+// single status write.
+func (p *planner) since(o *ClusterObservation, w *wave) time.Time {
 	t := o.AdmittedAt
-	if o.HealthSince.After(t) {
+	if o.HealthSince.After(t) && !o.HealthSince.After(p.now.Add(MaxClockSkew)) {
 		t = o.HealthSince
 	}
 	if w.started() && w.st.StartedAt.After(t) {
@@ -255,6 +261,11 @@ func since(o *ClusterObservation, w *wave) time.Time {
 	}
 	return t
 }
+
+// MaxClockSkew is how far ahead of the hub's clock a member's may run: a
+// time an agent reports (when its Work's health changed, when it measured a
+// check) later than the hub's now by more is not believed.
+const MaxClockSkew = time.Minute
 
 // or returns s, or def when s is empty.
 func or(s, def string) string {

@@ -334,7 +334,7 @@ func (p *planner) recordChecks(w *wave) {
 					continue
 				}
 				for _, ac := range o.Checks {
-					if ac.Name == c.spec.Name && ac.Run == c.st.Run && !ac.State.Since.IsZero() {
+					if ac.Name == c.spec.Name && ac.Run == c.st.Run && !ac.State.Since.IsZero() && !p.fromTheFuture(ac.State) {
 						s := ac.State
 						c.states[i] = &s
 						if s.Last != nil && s.Last.At.After(c.lastAt) {
@@ -373,6 +373,15 @@ func (p *planner) recordChecks(w *wave) {
 			}
 		}
 	}
+}
+
+// fromTheFuture says an agent's report of a check is dated more than
+// MaxClockSkew after now: not believed, as if not reported. The agents'
+// times are compared with each other (the wave's lastMeasuredAt is the
+// latest), so one member could otherwise date the others' measurements.
+func (p *planner) fromTheFuture(s verify.State) bool {
+	limit := p.now.Add(MaxClockSkew)
+	return s.Since.After(limit) || s.Last != nil && s.Last.At.After(limit) || s.Decisive != nil && s.Decisive.At.After(limit)
 }
 
 // record folds m into s, starting s at m's time when it has not started.

@@ -109,7 +109,9 @@ func (c *waveCheck) encode(names []string) {
 			marks[i] = fleetv1alpha1.CheckMarkInconclusive
 		case s.Failures > 0 || s.InconclusiveRun > 0:
 			marks[i] = fleetv1alpha1.CheckMarkCounted
-		case s.Last != nil && !s.Last.At.Before(c.lastAt):
+		case s.Last != nil && (!s.Last.At.Before(c.lastAt) || !OnHub(c.spec)):
+			// An agent measures on its own schedule: there is no tick
+			// common to the wave, and its last measurement is its state.
 			marks[i] = fleetv1alpha1.CheckMarkPassing
 		case s.Last != nil:
 			marks[i] = fleetv1alpha1.CheckMarkPassingEarlier
@@ -143,7 +145,10 @@ func (c *waveCheck) encode(names []string) {
 		kept[d.Cluster] = true
 	}
 	for i, s := range c.states {
-		if s == nil || kept[names[i]] {
+		// An agent's state is read again from its report at every plan:
+		// kept exact (the mark would date it at the wave's lastMeasuredAt,
+		// the latest of any member's).
+		if s == nil || kept[names[i]] || !OnHub(c.spec) {
 			if s != nil {
 				canon := fromAPIState(toAPIState(*s))
 				c.states[i] = &canon

@@ -1,0 +1,67 @@
+package membership
+
+import (
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
+)
+
+// The agent may update its Lease and create Events in its cluster's
+// namespace, and RBAC cannot tell which fields of them it writes. A finalizer
+// it added to either would outlive its access: after unjoin, the namespace
+// would stay Terminating (NamespaceFinalizersRemaining) until a person
+// removed it, and the cluster's name could not be joined again. So join also
+// installs a ValidatingAdmissionPolicy refusing a ServiceAccount of a cluster
+// namespace (labelled fleetv1alpha1.LabelCluster) any finalizer it adds to a
+// Lease or an Event there. Like tokenPolicy it holds for any client, and is
+// cluster-wide, shared by all clusters and left by unjoin.
+const AgentFinalizerPolicy = "flotilla-agent-finalizers"
+
+// agentFinalizerPolicy returns the admission policy and binding above.
+func agentFinalizerPolicy() []client.Object {
+	labels := map[string]string{fleetv1alpha1.LabelManagedBy: fleetv1alpha1.ManagedByValue}
+	rule := func(group string, resources ...string) admissionregistrationv1.NamedRuleWithOperations {
+		return admissionregistrationv1.NamedRuleWithOperations{RuleWithOperations: admissionregistrationv1.RuleWithOperations{
+			Operations: []admissionregistrationv1.OperationType{admissionregistrationv1.Create, admissionregistrationv1.Update},
+			Rule:       admissionregistrationv1.Rule{APIGroups: []string{group}, APIVersions: []string{"*"}, Resources: resources},
+		}}
+	}
+	return []client.Object{
+		&admissionregistrationv1.ValidatingAdmissionPolicy{
+			ObjectMeta: metav1.ObjectMeta{Name: AgentFinalizerPolicy, Labels: labels},
+			Spec: admissionregistrationv1.ValidatingAdmissionPolicySpec{
+				FailurePolicy: ptr.To(admissionregistrationv1.Fail),
+				MatchConstraints: &admissionregistrationv1.MatchResources{
+					ResourceRules: []admissionregistrationv1.NamedRuleWithOperations{
+						rule("coordination.k8s.io", "leases"), rule("", "events"), rule("events.k8s.io", "events"),
+					},
+				},
+				MatchConditions: []admissionregistrationv1.MatchCondition{{
+					Name:       "requested-by-a-service-account-of-the-namespace",
+					Expression: `request.userInfo.username.startsWith('system:serviceaccount:' + request.namespace + ':')`,
+				}},
+				Validations: []admissionregistrationv1.Validation{{
+					Expression: `!has(object.metadata.finalizers) || object.metadata.finalizers.all(f, ` +
+						`oldObject != null && has(oldObject.metadata.finalizers) && f in oldObject.metadata.finalizers)`,
+					Message: "an agent may not add finalizers: they would keep its cluster's namespace from being deleted",
+					Reason:  ptr.To(metav1.StatusReasonForbidden),
+				}},
+			},
+		},
+		&admissionregistrationv1.ValidatingAdmissionPolicyBinding{
+			ObjectMeta: metav1.ObjectMeta{Name: AgentFinalizerPolicy, Labels: labels},
+			Spec: admissionregistrationv1.ValidatingAdmissionPolicyBindingSpec{
+				PolicyName: AgentFinalizerPolicy,
+				MatchResources: &admissionregistrationv1.MatchResources{
+					NamespaceSelector: &metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{{
+						Key: fleetv1alpha1.LabelCluster, Operator: metav1.LabelSelectorOpExists,
+					}}},
+				},
+				ValidationActions: []admissionregistrationv1.ValidationAction{admissionregistrationv1.Deny},
+			},
+		},
+	}
+}

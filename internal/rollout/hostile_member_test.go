@@ -1,0 +1,116 @@
+package rollout_test
+
+import (
+	"testing"
+	"time"
+
+	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
+	"github.com/flotilla-dev/flotilla/internal/rollout"
+	"github.com/flotilla-dev/flotilla/internal/verify"
+)
+
+// farFuture is a time a hostile agent may write into its Works' status
+// (a condition's lastTransitionTime, a check's measurement times): the agent
+// writes those itself.
+var farFuture = time.Date(2099, time.January, 1, 0, 0, 0, 0, time.UTC)
+
+// A member that says it became healthy in 2099 does not hold its wave's bake
+// (and every later wave) until then.
+func TestAFutureHealthSinceDoesNotHoldTheBake(t *testing.T) {
+	s := strategy(wave("all", catchAll, concurrency("100%"), bake(10*time.Minute)), wave("next", bake(time.Minute)))
+	f := newFixture(t, s, cluster("honest"), cluster("hostile"))
+	f.plan()
+	f.at(time.Minute).healthyAll()
+	f.update("hostile", func(o *rollout.ClusterObservation) { o.HealthSince = farFuture })
+	f.plan()
+	f.wantPhase(fleetv1alpha1.RolloutPhaseBaking, "all")
+	f.at(12 * time.Minute).plan()
+	if w := f.wave("all"); w.Phase != fleetv1alpha1.WavePhaseSucceeded {
+		t.Errorf("wave all %s after its bake: %s", w.Phase, f.condition(fleetv1alpha1.ConditionReady).Message)
+	}
+}
+
+// A member that says its health changed in 2099 does not escape its
+// progress deadline, which stops one cluster from holding a rollout forever.
+func TestAFutureHealthSinceDoesNotEscapeTheProgressDeadline(t *testing.T) {
+	s := strategy(wave("all", catchAll, concurrency("100%"), deadline(10*time.Minute), failures("1")), wave("next"))
+	f := newFixture(t, s, cluster("honest"), cluster("hostile"))
+	f.plan()
+	f.at(time.Minute).healthy("honest")
+	f.update("hostile", func(o *rollout.ClusterObservation) { o.HealthSince = farFuture })
+	f.plan()
+	f.at(12 * time.Minute).plan()
+	st := f.d.Status
+	if st.Counts.Failed != 1 {
+		t.Errorf("at 12m: %d failed, want the hostile cluster failed past its deadline (phase %s: %s)", st.Counts.Failed, st.Phase,
+			f.condition(fleetv1alpha1.ConditionReady).Message)
+	}
+}
+
+// An agent-placed check: each member's agent reports its own measurements.
+// One member that dates its measurement in 2099 does not turn the other
+// members' passing measurements into ones "taken before the last tick"
+// (held forever); its own report is not believed: it is not measured.
+func TestAFutureCheckMeasurementDoesNotHoldTheOthers(t *testing.T) {
+	s := strategy(wave("all", catchAll, concurrency("100%"), bake(10*time.Minute)), wave("next", bake(time.Minute)))
+	s.Checks = []fleetv1alpha1.Check{{Name: "errors", Condition: "result[0] < 1.0",
+		Metric: &fleetv1alpha1.MetricCheck{Address: "http://prometheus:9090", Query: `errors`, Placement: fleetv1alpha1.CheckOnAgent}}}
+	f := newFixture(t, s, cluster("honest"), cluster("hostile"))
+	f.plan()
+	f.at(time.Minute).healthyAll()
+	f.plan()
+	report := func(c string, since, last time.Time) {
+		f.update(c, func(o *rollout.ClusterObservation) {
+			o.Checks = []rollout.AgentCheck{{Name: "errors", State: verify.State{Since: since, Measurements: 30,
+				Last: &verify.Measurement{At: last, Outcome: verify.Passed, Value: "[0]"}}}}
+		})
+	}
+	report("honest", t0.Add(time.Minute), t0.Add(11*time.Minute+30*time.Second))
+	report("hostile", t0.Add(time.Minute), farFuture)
+	f.at(12 * time.Minute).plan()
+	ck := f.wave("all").Checks[0]
+	if ck.Marks != "+." || ck.LastMeasuredAt == nil || ck.LastMeasuredAt.After(f.in.Now) {
+		t.Errorf("marks %q (honest, hostile), lastMeasuredAt %v: want the honest member passed, the hostile not measured", ck.Marks, ck.LastMeasuredAt)
+	}
+	// Once it reports a believable passing measurement, the wave completes.
+	report("hostile", t0.Add(time.Minute), t0.Add(12*time.Minute))
+	f.at(12*time.Minute + 10*time.Second).plan()
+	if w := f.wave("all"); w.Phase != fleetv1alpha1.WavePhaseSucceeded {
+		t.Errorf("wave all %s after its bake, both members passed: %s", w.Phase, f.condition(fleetv1alpha1.ConditionReady).Message)
+	}
+}
+
+// Two members' agents measure on their own schedules: the one that measured
+// earlier (past the bake's end) has passed too, not "not measured at the
+// last tick" (which held such a wave forever).
+func TestAgentChecksMeasuredAtDifferentTimesPass(t *testing.T) {
+	s := strategy(wave("all", catchAll, concurrency("100%"), bake(10*time.Minute)), wave("next", bake(time.Minute)))
+	s.Checks = []fleetv1alpha1.Check{{Name: "errors", Condition: "result[0] < 1.0",
+		Metric: &fleetv1alpha1.MetricCheck{Address: "http://prometheus:9090", Query: `errors`, Placement: fleetv1alpha1.CheckOnAgent}}}
+	f := newFixture(t, s, cluster("a"), cluster("b"))
+	f.plan()
+	f.at(time.Minute).healthyAll()
+	f.plan()
+	report := func(c string, last time.Time) {
+		f.update(c, func(o *rollout.ClusterObservation) {
+			o.Checks = []rollout.AgentCheck{{Name: "errors", State: verify.State{Since: t0.Add(time.Minute), Measurements: 30,
+				Last: &verify.Measurement{At: last, Outcome: verify.Passed, Value: "[0]"}}}}
+		})
+	}
+	// A measurement before the bake's end passes nothing.
+	report("a", t0.Add(10*time.Minute+30*time.Second))
+	report("b", t0.Add(11*time.Minute+20*time.Second))
+	f.at(11*time.Minute + 30*time.Second).plan()
+	if w := f.wave("all"); w.Phase == fleetv1alpha1.WavePhaseSucceeded {
+		t.Fatal("wave all succeeded, a member last measured before the bake's end")
+	}
+	report("a", t0.Add(11*time.Minute+35*time.Second))
+	report("b", t0.Add(11*time.Minute+50*time.Second))
+	f.at(12 * time.Minute).plan()
+	if ck := f.wave("all").Checks[0]; ck.Verdict != fleetv1alpha1.CheckPassed || ck.Marks != "++" {
+		t.Errorf("check %s, marks %q: want Passed on both", ck.Verdict, ck.Marks)
+	}
+	if w := f.wave("all"); w.Phase != fleetv1alpha1.WavePhaseSucceeded {
+		t.Errorf("wave all %s: %s", w.Phase, f.condition(fleetv1alpha1.ConditionReady).Message)
+	}
+}
