@@ -1,13 +1,16 @@
 package rollout_test
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"testing"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/util/workqueue"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
 	"github.com/flotilla-dev/flotilla/internal/controller/promise/promisetest"
@@ -25,13 +28,24 @@ func TestRolloutStartBench(t *testing.T) {
 		t.Skip("set FLOTILLA_ROLLOUT_START_BENCH=<clusters>x<rollouts> to run")
 	}
 	s := promisetest.NewEnv(t, hubCP.RESTConfig) // no hub runs while they are made
+	// Made on 8 goroutines, which may not stop the test (t.Error, not
+	// Fatal), with no deadline: 10,000 of each take minutes.
+	ctx := context.Background()
 	const team = "rsb-team"
 	s.Namespace(team, nil)
-	workqueue.ParallelizeUntil(s.Ctx, 8, clusters, func(i int) {
-		s.Cluster(fmt.Sprintf("rsb-%d", i), map[string]string{"story": "rsb"})
+	workqueue.ParallelizeUntil(ctx, 8, clusters, func(i int) {
+		name := fmt.Sprintf("rsb-%d", i)
+		for _, o := range []client.Object{
+			&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: fleetv1alpha1.ClusterNamespace(name)}},
+			&fleetv1alpha1.Cluster{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{"story": "rsb"}}},
+		} {
+			if err := s.C.Create(ctx, o); err != nil {
+				t.Error(err)
+			}
+		}
 	})
 	now := metav1.Now()
-	workqueue.ParallelizeUntil(s.Ctx, 8, rollouts, func(i int) {
+	workqueue.ParallelizeUntil(ctx, 8, rollouts, func(i int) {
 		ro := &fleetv1alpha1.Rollout{
 			ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("rsb-%d", i), Namespace: team},
 			Spec: fleetv1alpha1.RolloutSpec{
@@ -39,16 +53,22 @@ func TestRolloutStartBench(t *testing.T) {
 				FromRevision: "a", TargetRevision: "b",
 			},
 		}
-		s.Create(ro)
+		if err := s.C.Create(ctx, ro); err != nil {
+			t.Error(err)
+			return
+		}
 		ro.Status = fleetv1alpha1.RolloutStatus{
 			ObservedGeneration: ro.Generation, Phase: fleetv1alpha1.RolloutPhaseSucceeded,
 			Conditions: []metav1.Condition{{Type: fleetv1alpha1.ConditionReady, Status: metav1.ConditionTrue, Reason: "Succeeded",
 				ObservedGeneration: ro.Generation, LastTransitionTime: now}},
 		}
-		if err := s.C.Status().Update(s.Ctx, ro); err != nil {
+		if err := s.C.Status().Update(ctx, ro); err != nil {
 			t.Error(err)
 		}
 	})
+	if t.Failed() {
+		t.FailNow()
+	}
 	for run := range 3 {
 		spy := hubtest.NewStartSpy(t, "rollout")
 		begin := time.Now()
