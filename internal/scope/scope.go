@@ -28,6 +28,12 @@ func ForInstance(out *v1alpha1.PromiseOutput, namespace, name string) (*v1alpha1
 	}
 	seen := map[string]bool{namespace: true}
 	for _, rule := range out.Namespaces {
+		// Teams choose their instances' names: a rule that ${name} alone
+		// shapes could name kube-system or another team's namespace. The
+		// API refuses such a rule; revisions made before are refused here.
+		if strings.Contains(rule, "${name}") && !strings.Contains(rule, "${namespace}") {
+			return nil, fmt.Errorf("output.namespaces rule %q has ${name} without ${namespace}: an instance's name could pick any namespace", rule)
+		}
 		ns := expand(rule, namespace, name)
 		if errs := validation.IsDNS1123Label(ns); len(errs) > 0 {
 			return nil, fmt.Errorf("output.namespaces rule %q gives %q for this instance, not a namespace name: %s",
