@@ -48,6 +48,29 @@ func ForInstance(out *v1alpha1.PromiseOutput, namespace, name string) (*v1alpha1
 	return sc, nil
 }
 
+// Derived returns the namespaces out's rules with a placeholder give the
+// instance namespace/name, other than namespace itself: those the instance's
+// namespace and name decide, not the platform alone (a rule without a
+// placeholder names one namespace the platform chose). The hub refuses an
+// instance for which one of them is a namespace of the hub: a team chooses
+// its instances' names, and ${namespace}-${name} for team pay and instance
+// eu gives pay-eu, which may be team pay-eu's.
+func Derived(out *v1alpha1.PromiseOutput, namespace, name string) []string {
+	if out == nil {
+		return nil
+	}
+	var derived []string
+	for _, rule := range out.Namespaces {
+		if !strings.Contains(rule, "${") {
+			continue
+		}
+		if ns := expand(rule, namespace, name); ns != namespace && !contains(derived, ns) {
+			derived = append(derived, ns)
+		}
+	}
+	return derived
+}
+
 // expand replaces ${namespace} and ${name} in a namespaces rule.
 func expand(rule, namespace, name string) string {
 	return strings.NewReplacer("${namespace}", namespace, "${name}", name).Replace(rule)

@@ -35,6 +35,12 @@ func TestForInstance(t *testing.T) {
 			t.Errorf("rule %s: %v, want refused", rule, err)
 		}
 	}
+	if got := strings.Join(Derived(out, "team-a", "db"), ","); got != "team-a-cache,db-team-a" {
+		t.Errorf("derived = %s, want team-a-cache,db-team-a", got)
+	}
+	if got := Derived(&v1alpha1.PromiseOutput{Namespaces: []string{"${namespace}"}}, "team-a", "db"); len(got) != 0 {
+		t.Errorf("derived = %v, want none (the instance's own)", got)
+	}
 	sc, err = ForInstance(nil, "team-a", "db")
 	if err != nil || len(sc.Kinds) != 0 || len(sc.Namespaces) != 1 {
 		t.Errorf("nil output: %v, %v", sc, err)
