@@ -67,10 +67,11 @@ type PromiseOutput struct {
 	// namespaces an instance may render into besides its own: names in which
 	// ${namespace} and ${name} stand for the instance's namespace and name,
 	// e.g. ${namespace}-cache. A rule without a placeholder names one shared
-	// namespace.
+	// namespace. A rule with ${name} must also have ${namespace}.
 	// +optional
 	// +listType=atomic
 	// +kubebuilder:validation:MaxItems=16
+	// +kubebuilder:validation:XValidation:rule="self.all(r, !r.contains('${name}') || r.contains('${namespace}'))",message="a namespaces rule with ${name} must also have ${namespace} (e.g. ${namespace}-${name}): instance names are chosen by teams, so ${name} alone could name kube-system or another team's namespace"
 	// +kubebuilder:validation:items:MaxLength=63
 	// +kubebuilder:validation:items:Pattern=`^([a-z0-9]|\$\{namespace\}|\$\{name\})([-a-z0-9]|\$\{namespace\}|\$\{name\})*$`
 	Namespaces []string `json:"namespaces,omitempty"`

@@ -435,6 +435,11 @@ func promiseCases() []createCase {
 			want: []string{"templates need output.kinds"},
 		},
 		{
+			name: "a namespace rule a team's instance name alone shapes",
+			obj:  with(validPromise(), func(p *v1.Promise) { p.Spec.Output.Namespaces = []string{"${namespace}-cache", "db-${name}"} }),
+			want: []string{"spec.output.namespaces", "must also have ${namespace}"},
+		},
+		{
 			name: "a namespace rule that is no name",
 			obj:  with(validPromise(), func(p *v1.Promise) { p.Spec.Output.Namespaces = []string{"${namespace}/x"} }),
 			want: []string{"spec.output.namespaces[0]"},

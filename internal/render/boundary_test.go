@@ -291,3 +291,53 @@ func TestCheckValuesPatch(t *testing.T) {
 		})
 	}
 }
+
+// The attack: a Promise that renders the instance's Namespace (as the
+// per-team how-to's does) and a team's Override that labels it. A
+// Namespace's labels are the member's policy for everything in it: Pod
+// Security Admission's level (privileged lifts the cluster's default), the
+// selectors of network and mesh policies. A team's Override never patches
+// the Namespace object, whatever its resources say; its other objects it does.
+func TestTeamOverridesLeaveTheNamespaceObject(t *testing.T) {
+	c := webPromise(`ns.yaml`, `apiVersion: v1
+kind: Namespace
+metadata:
+  name: {{ .instance.metadata.namespace | quote }}
+  labels:
+    pod-security.kubernetes.io/enforce: restricted
+`)
+	c.Output.Kinds = append(c.Output.Kinds, v1alpha1.OutputKind{Kind: "Namespace"})
+	privileged := `{"metadata":{"labels":{"pod-security.kubernetes.io/enforce":"privileged","team":"a"}}}`
+	for _, o := range []v1alpha1.Override{
+		teamOverrideOf("psa", v1alpha1.PatchJSONMerge, privileged, v1alpha1.ResourceSelector{Kind: "Namespace"}),
+		teamOverrideOf("psa-all", v1alpha1.PatchJSONMerge, privileged),
+		teamOverrideOf("psa-smp", v1alpha1.PatchStrategicMerge, privileged),
+	} {
+		t.Run(o.Name, func(t *testing.T) {
+			out, err := Render(webInput(t, c, o))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, m := range out.Manifests {
+				level := m.GetLabels()["pod-security.kubernetes.io/enforce"]
+				switch {
+				case m.GetKind() == "Namespace" && (level != "restricted" || m.GetLabels()["team"] != ""):
+					t.Errorf("the team's Override relabelled Namespace %s: %v", m.GetName(), m.GetLabels())
+				case m.GetKind() != "Namespace" && len(o.Spec.Resources) == 0 && m.GetLabels()["team"] != "a":
+					t.Errorf("the team's Override did not label %s %s", m.GetKind(), m.GetName())
+				}
+			}
+		})
+	}
+	// The platform's Override may.
+	platform := override("psa", v1alpha1.PatchJSONMerge, privileged)
+	out, err := Render(webInput(t, c, platform))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range out.Manifests {
+		if m.GetKind() == "Namespace" && m.GetLabels()["pod-security.kubernetes.io/enforce"] != "privileged" {
+			t.Errorf("the platform's Override did not label the Namespace: %v", m.GetLabels())
+		}
+	}
+}

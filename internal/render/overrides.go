@@ -213,7 +213,7 @@ func applyPatchOverrides(objs []*unstructured.Unstructured, in Input, applied []
 			return nil, err
 		}
 		for j, obj := range objs {
-			if !selects(o.Spec.Resources, obj) {
+			if !selects(o.Spec.Resources, obj) || (team && isNamespaceObject(obj)) {
 				continue
 			}
 			patched, err := patchObject(obj, o.Spec.Type, patch)
@@ -230,6 +230,16 @@ func applyPatchOverrides(objs []*unstructured.Unstructured, in Input, applied []
 		}
 	}
 	return objs, nil
+}
+
+// isNamespaceObject says whether obj is a Namespace: the one cluster-scoped
+// object an instance may render. A team's Override never patches it, whatever
+// its resources say: a Namespace's labels and annotations are the member's
+// policy for everything in it (Pod Security Admission's level, the selectors
+// of network and mesh policies), which is not the team's to set.
+func isNamespaceObject(obj *unstructured.Unstructured) bool {
+	gvk := obj.GroupVersionKind()
+	return gvk.Group == "" && gvk.Kind == "Namespace"
 }
 
 func patchJSON(o *v1alpha1.Override) ([]byte, error) {

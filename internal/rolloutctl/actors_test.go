@@ -404,34 +404,7 @@ func TestOnlyThePlatformCreatesARolloutWithItsOwnGates(t *testing.T) {
 	ctx := testContext(t)
 	_, platform, _, _ := actorsSetup(t, ctx)
 	admin := adminClient(t)
-	const creatorGroup = "team-actors-creators"
-	for _, o := range []client.Object{
-		&rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Name: "actors-rollout-creator", Namespace: actorsNS}, Rules: []rbacv1.PolicyRule{
-			{APIGroups: []string{fleetv1alpha1.Group}, Resources: []string{"rollouts"}, Verbs: []string{"get", "list", "watch", "create", "patch"}},
-		}},
-		&rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Name: "actors-rollout-creator", Namespace: actorsNS},
-			RoleRef:  rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: "actors-rollout-creator"},
-			Subjects: []rbacv1.Subject{{APIGroup: rbacv1.GroupName, Kind: "Group", Name: creatorGroup}}},
-	} {
-		if err := admin.Create(ctx, o); err != nil && !apierrors.IsAlreadyExists(err) {
-			t.Fatal(err)
-		}
-	}
-	creatorCfg := rest.CopyConfig(hub.RESTConfig)
-	creatorCfg.Impersonate = rest.ImpersonationConfig{UserName: teamUser, Groups: []string{"team-actors", creatorGroup, "system:authenticated"}}
-	testenv.WaitAllowed(t, creatorCfg, authorizationv1.ResourceAttributes{Namespace: actorsNS, Verb: "create", Group: fleetv1alpha1.Group, Resource: "rollouts"})
-	creator, err := client.New(creatorCfg, client.Options{Scheme: kube.NewScheme()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	// The hub, with exactly the rights config/hub/rbac.yaml gives it.
-	hubCfg := rest.CopyConfig(hub.RESTConfig)
-	hubCfg.Impersonate = rest.ImpersonationConfig{UserName: grantHubRole(t, ctx), Groups: []string{"system:serviceaccounts", "system:authenticated"}}
-	testenv.WaitAllowed(t, hubCfg, authorizationv1.ResourceAttributes{Namespace: actorsNS, Verb: "create", Group: fleetv1alpha1.Group, Resource: "rollouts"})
-	hubClient, err := client.New(hubCfg, client.Options{Scheme: kube.NewScheme()})
-	if err != nil {
-		t.Fatal(err)
-	}
+	creator, hubClient := creatorAndHub(t, ctx)
 	teamRollout(t, ctx, "create-probe")
 	waitPolicy(t, ctx, creator, "create-probe")
 
@@ -483,6 +456,43 @@ func TestOnlyThePlatformCreatesARolloutWithItsOwnGates(t *testing.T) {
 		attacks[1].edit(r)
 		attacks[2].edit(r)
 	})))
+}
+
+// creatorAndHub returns clients acting as alice of the team, also granted
+// create on rollouts in actorsNS (beyond the per-team how-to), and as the
+// hub, with exactly the rights config/hub/rbac.yaml gives it.
+func creatorAndHub(t *testing.T, ctx context.Context) (creator, hubClient client.Client) {
+	t.Helper()
+	admin := adminClient(t)
+	const creatorGroup = "team-actors-creators"
+	for _, o := range []client.Object{
+		&rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Name: "actors-rollout-creator", Namespace: actorsNS}, Rules: []rbacv1.PolicyRule{
+			{APIGroups: []string{fleetv1alpha1.Group}, Resources: []string{"rollouts"}, Verbs: []string{"get", "list", "watch", "create", "patch"}},
+		}},
+		&rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Name: "actors-rollout-creator", Namespace: actorsNS},
+			RoleRef:  rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: "actors-rollout-creator"},
+			Subjects: []rbacv1.Subject{{APIGroup: rbacv1.GroupName, Kind: "Group", Name: creatorGroup}}},
+	} {
+		if err := admin.Create(ctx, o); err != nil && !apierrors.IsAlreadyExists(err) {
+			t.Fatal(err)
+		}
+	}
+	creatorCfg := rest.CopyConfig(hub.RESTConfig)
+	creatorCfg.Impersonate = rest.ImpersonationConfig{UserName: teamUser, Groups: []string{"team-actors", creatorGroup, "system:authenticated"}}
+	testenv.WaitAllowed(t, creatorCfg, authorizationv1.ResourceAttributes{Namespace: actorsNS, Verb: "create", Group: fleetv1alpha1.Group, Resource: "rollouts"})
+	creator, err := client.New(creatorCfg, client.Options{Scheme: kube.NewScheme()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The hub, with exactly the rights config/hub/rbac.yaml gives it.
+	hubCfg := rest.CopyConfig(hub.RESTConfig)
+	hubCfg.Impersonate = rest.ImpersonationConfig{UserName: grantHubRole(t, ctx), Groups: []string{"system:serviceaccounts", "system:authenticated"}}
+	testenv.WaitAllowed(t, hubCfg, authorizationv1.ResourceAttributes{Namespace: actorsNS, Verb: "create", Group: fleetv1alpha1.Group, Resource: "rollouts"})
+	hubClient, err = client.New(hubCfg, client.Options{Scheme: kube.NewScheme()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return creator, hubClient
 }
 
 // grantHubRole binds the hub's ClusterRole, read from config/hub/rbac.yaml

@@ -28,6 +28,12 @@ func ForInstance(out *v1alpha1.PromiseOutput, namespace, name string) (*v1alpha1
 	}
 	seen := map[string]bool{namespace: true}
 	for _, rule := range out.Namespaces {
+		// Teams choose their instances' names: a rule that ${name} alone
+		// shapes could name kube-system or another team's namespace. The
+		// API refuses such a rule; revisions made before are refused here.
+		if strings.Contains(rule, "${name}") && !strings.Contains(rule, "${namespace}") {
+			return nil, fmt.Errorf("output.namespaces rule %q has ${name} without ${namespace}: an instance's name could pick any namespace", rule)
+		}
 		ns := expand(rule, namespace, name)
 		if errs := validation.IsDNS1123Label(ns); len(errs) > 0 {
 			return nil, fmt.Errorf("output.namespaces rule %q gives %q for this instance, not a namespace name: %s",
@@ -40,6 +46,29 @@ func ForInstance(out *v1alpha1.PromiseOutput, namespace, name string) (*v1alpha1
 	}
 	sc.Kinds = append(sc.Kinds, out.Kinds...)
 	return sc, nil
+}
+
+// Derived returns the namespaces out's rules with a placeholder give the
+// instance namespace/name, other than namespace itself: those the instance's
+// namespace and name decide, not the platform alone (a rule without a
+// placeholder names one namespace the platform chose). The hub refuses an
+// instance for which one of them is a namespace of the hub: a team chooses
+// its instances' names, and ${namespace}-${name} for team pay and instance
+// eu gives pay-eu, which may be team pay-eu's.
+func Derived(out *v1alpha1.PromiseOutput, namespace, name string) []string {
+	if out == nil {
+		return nil
+	}
+	var derived []string
+	for _, rule := range out.Namespaces {
+		if !strings.Contains(rule, "${") {
+			continue
+		}
+		if ns := expand(rule, namespace, name); ns != namespace && !contains(derived, ns) {
+			derived = append(derived, ns)
+		}
+	}
+	return derived
 }
 
 // expand replaces ${namespace} and ${name} in a namespaces rule.

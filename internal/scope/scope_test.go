@@ -24,8 +24,22 @@ func TestForInstance(t *testing.T) {
 	if len(sc.Kinds) != 1 {
 		t.Errorf("kinds = %v", sc.Kinds)
 	}
-	if _, err := ForInstance(&v1alpha1.PromiseOutput{Namespaces: []string{"${name}-x"}}, "a", strings.Repeat("n", 63)); err == nil {
+	if _, err := ForInstance(&v1alpha1.PromiseOutput{Namespaces: []string{"${namespace}-${name}"}}, "a", strings.Repeat("n", 62)); err == nil {
 		t.Error("a rule expanding past 63 characters was accepted")
+	}
+	// Instance names are the team's: ${name} without ${namespace} would let
+	// an instance named kube-system (or team-b) render there.
+	for _, rule := range []string{"${name}", "x-${name}", "${name}-data"} {
+		if _, err := ForInstance(&v1alpha1.PromiseOutput{Namespaces: []string{rule}}, "team-a", "kube-system"); err == nil ||
+			!strings.Contains(err.Error(), "without ${namespace}") {
+			t.Errorf("rule %s: %v, want refused", rule, err)
+		}
+	}
+	if got := strings.Join(Derived(out, "team-a", "db"), ","); got != "team-a-cache,db-team-a" {
+		t.Errorf("derived = %s, want team-a-cache,db-team-a", got)
+	}
+	if got := Derived(&v1alpha1.PromiseOutput{Namespaces: []string{"${namespace}"}}, "team-a", "db"); len(got) != 0 {
+		t.Errorf("derived = %v, want none (the instance's own)", got)
 	}
 	sc, err = ForInstance(nil, "team-a", "db")
 	if err != nil || len(sc.Kinds) != 0 || len(sc.Namespaces) != 1 {

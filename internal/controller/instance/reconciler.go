@@ -453,6 +453,24 @@ func (r *Reconciler) forgetWarnings(key Key) {
 	}
 }
 
+// hubNamespaceDerived refuses (refusal) an instance for which a namespaces
+// rule with a placeholder gives a namespace that exists on the hub other
+// than its own: another team's, the platform's or the system's (see
+// scope.Derived). retry is an error reading the cache.
+func (r *Reconciler) hubNamespaceDerived(ctx context.Context, out *fleetv1alpha1.PromiseOutput, key Key) (refusal, retry error) {
+	for _, ns := range scope.Derived(out, key.Namespace, key.Name) {
+		err := r.Client.Get(ctx, types.NamespacedName{Name: ns}, &corev1.Namespace{})
+		if err == nil {
+			return fmt.Errorf("output.namespaces gives this instance namespace %s, which is a namespace of the hub "+
+				"(another team's, or the platform's): an instance may use only namespaces of its own; rename the instance", ns), nil
+		}
+		if !apierrors.IsNotFound(err) {
+			return nil, fmt.Errorf("reading namespace %s: %w", ns, err)
+		}
+	}
+	return nil, nil
+}
+
 // renderInstance renders each Target of rt: the admitted PromiseRevision at
 // the admitted instance revision, with the Overrides that select the
 // instance there, confined to its namespace. A render whose inputs did not
@@ -510,6 +528,12 @@ func (r *Reconciler) renderInstance(ctx context.Context, key Key, inst *unstruct
 		// The admitted revision's output confines the render (and, through
 		// the Work, the agent): an earlier revision keeps its own.
 		sc, err := scope.ForInstance(rev.Spec.Content.Output, key.Namespace, key.Name)
+		if err == nil {
+			var retry error
+			if err, retry = r.hubNamespaceDerived(ctx, rev.Spec.Content.Output, key); retry != nil {
+				return nil, retry
+			}
+		}
 		if err != nil {
 			results = append(results, t.Failed(fmt.Errorf("promise revision %s: %w", rev.Name, err)))
 			continue
