@@ -498,6 +498,7 @@ func (r *Reconciler) renderInstance(ctx context.Context, key Key, inst *unstruct
 	rendered := make(renderMemo, len(rt.Targets))
 	instVersion := instanceVersion(inst)
 	results := make([]instanceplan.Result, 0, len(rt.Targets))
+	refusals := map[string]error{} // by revision: hubNamespaceDerived
 	for _, t := range rt.Targets {
 		rev, err := r.loadRevision(ctx, key, t.Revision)
 		if err != nil {
@@ -529,10 +530,15 @@ func (r *Reconciler) renderInstance(ctx context.Context, key Key, inst *unstruct
 		// the Work, the agent): an earlier revision keeps its own.
 		sc, err := scope.ForInstance(rev.Spec.Content.Output, key.Namespace, key.Name)
 		if err == nil {
-			var retry error
-			if err, retry = r.hubNamespaceDerived(ctx, rev.Spec.Content.Output, key); retry != nil {
-				return nil, retry
+			refusal, checked := refusals[rev.Name]
+			if !checked {
+				var retry error
+				if refusal, retry = r.hubNamespaceDerived(ctx, rev.Spec.Content.Output, key); retry != nil {
+					return nil, retry
+				}
+				refusals[rev.Name] = refusal // once per revision, not per cluster
 			}
+			err = refusal
 		}
 		if err != nil {
 			results = append(results, t.Failed(fmt.Errorf("promise revision %s: %w", rev.Name, err)))
