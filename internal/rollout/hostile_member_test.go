@@ -114,3 +114,32 @@ func TestAgentChecksMeasuredAtDifferentTimesPass(t *testing.T) {
 		t.Errorf("wave all %s: %s", w.Phase, f.condition(fleetv1alpha1.ConditionReady).Message)
 	}
 }
+
+// A team member may resume its Rollouts, and so write spec.stateChange,
+// whose time is theirs to set. One dated in the future, written while the
+// rollout ran, is no resume when it halts later: the rollout stays halted
+// once its failures clear, and no "resume requested" is recorded for it
+// at every plan. Resuming for real, dated now, still works.
+func TestAResumeDatedAheadDoesNotPreArmAHalt(t *testing.T) {
+	f := newFixture(t, strategy(wave("general", catchAll, concurrency("1"))), clusters("m", 3)...)
+	f.plan()
+	f.in.Spec.StateChange = ptr(record("mallory", farFuture, "pre-armed"))
+	f.at(time.Minute).failing("m-1").plan()
+	f.wantPhase(fleetv1alpha1.RolloutPhaseHalted, "general")
+	entries := len(f.d.Status.History)
+	for i := 2; i <= 4; i++ {
+		f.at(time.Duration(i) * time.Minute).plan()
+	}
+	f.at(5 * time.Minute).healthy("m-1").plan()
+	f.wantPhase(fleetv1alpha1.RolloutPhaseHalted, "general")
+	f.wantAdmitted()
+	if n := len(f.d.Status.History); n != entries {
+		t.Errorf("%d history entries after the halt, want none: %+v", n-entries, f.lastHistory())
+	}
+	f.in.Spec.StateChange = ptr(record("oncall", t0.Add(6*time.Minute), "checked"))
+	f.at(6 * time.Minute).plan()
+	f.wantPhase(fleetv1alpha1.RolloutPhaseProgressing, "general")
+	if h := f.lastHistory(); h.Actor != "oncall" {
+		t.Errorf("history %+v", h)
+	}
+}

@@ -244,9 +244,13 @@ func (p *planner) startOutcome(o outcome) outcome {
 
 // resumeRequested reports whether someone resumed a Halted rollout: set
 // desiredState (Running) after it halted, as `flotilla rollout resume` does.
+// The time is the requester's word: one more than MaxClockSkew ahead of
+// the hub's clock is not believed, or a stateChange dated in the future,
+// written while the rollout ran, would resume it the moment it halted and
+// its failures cleared, with no one deciding after the halt.
 func (p *planner) resumeRequested() bool {
 	sc := p.in.Spec.StateChange
-	if sc == nil || sc.At == nil {
+	if sc == nil || sc.At == nil || sc.At.After(p.now.Add(MaxClockSkew)) {
 		return false
 	}
 	return sc.At.After(p.phaseSince(fleetv1alpha1.RolloutPhaseHalted))
