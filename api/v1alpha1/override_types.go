@@ -54,7 +54,9 @@ type OverrideSpec struct {
 	Patch runtime.RawExtension `json:"patch"`
 
 	// priority orders Overrides that hit the same Work: lower first, then by
-	// namespace/name, so the highest priority wins a conflict.
+	// namespace/name, so the highest priority wins a conflict. A team's
+	// Overrides all apply before the platform's (flotilla-system), whatever
+	// their priority: the platform's win a conflict with a team's.
 	// +optional
 	// +kubebuilder:default=0
 	// +kubebuilder:validation:Minimum=-1000

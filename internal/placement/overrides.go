@@ -29,8 +29,9 @@ type Subject struct {
 }
 
 // SelectOverrides returns the Overrides that shape subject, in the order they
-// apply: lower priority first, then by namespace/name, so the highest priority
-// is applied last and wins a conflict. An Override:
+// apply (SortOverrides): a team's before the platform's, and within each
+// lower priority first, so the platform's highest priority is applied last
+// and wins a conflict. An Override:
 //   - in the platform namespace may shape any instance, and the fleet
 //     resources when it has no instanceSelector;
 //   - in any other namespace shapes only instances in that namespace, never
@@ -84,12 +85,28 @@ func (v *View) Selects(o *fleetv1alpha1.Override, s Subject, cluster Cluster) bo
 	return err == nil && m.Matches(cluster)
 }
 
-// SortOverrides orders overrides as they apply: priority, then namespace/name.
+// SortOverrides orders overrides as they apply: the teams' first, then the
+// platform's, each by priority, then namespace/name. The platform's come
+// last whatever the priorities, so a team's Override never undoes one of
+// the platform's (a registry mirror, a resource bound): a team chooses its
+// own priority, and the platform namespace sorts before most team names.
 func SortOverrides(overrides []fleetv1alpha1.Override) {
+	platform := func(o fleetv1alpha1.Override) bool { return o.Namespace == fleetv1alpha1.PlatformNamespace }
 	slices.SortFunc(overrides, func(a, b fleetv1alpha1.Override) int {
-		return cmp.Or(cmp.Compare(a.Spec.Priority, b.Spec.Priority),
+		return cmp.Or(compareBool(platform(a), platform(b)), cmp.Compare(a.Spec.Priority, b.Spec.Priority),
 			cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.Name, b.Name))
 	})
+}
+
+// compareBool orders false before true.
+func compareBool(a, b bool) int {
+	switch {
+	case a == b:
+		return 0
+	case a:
+		return 1
+	}
+	return -1
 }
 
 // OverrideKey is how a Work lists an Override: namespace/name.

@@ -69,15 +69,15 @@ func TestSelectOverrides(t *testing.T) {
 		s    Subject
 		want []string
 	}{
-		{"team-a instance on eu-2, ordered by priority then name",
+		{"team-a instance on eu-2: the team's first, then the platform's by priority then name",
 			Subject{Promise: "postgres", Cluster: "eu-2", Instance: &Instance{Namespace: "team-a", Name: "orders"}},
-			[]string{platform + "/edge-low", platform + "/all", platform + "/eu-only", "team-a/team-a-own", platform + "/edge-high"}},
+			[]string{"team-a/team-a-own", platform + "/edge-low", platform + "/all", platform + "/eu-only", platform + "/edge-high"}},
 		{"team-b instance on us-1 sees only its own team's and the platform's",
 			Subject{Promise: "postgres", Cluster: "us-1", Instance: &Instance{Namespace: "team-b", Name: "billing"}},
-			[]string{platform + "/all", "team-b/team-b-own"}},
+			[]string{"team-b/team-b-own", platform + "/all"}},
 		{"instance selector",
 			Subject{Promise: "postgres", Cluster: "us-1", Instance: &Instance{Namespace: "team-b", Name: "gold", Labels: map[string]string{"tier": "gold"}}},
-			[]string{platform + "/all", platform + "/gold-instances", "team-b/team-b-own"}},
+			[]string{"team-b/team-b-own", platform + "/all", platform + "/gold-instances"}},
 		{"fleet resources: platform Overrides without an instance selector only",
 			Subject{Promise: "postgres", Cluster: "eu-1"},
 			[]string{platform + "/all", platform + "/eu-only"}},
