@@ -341,3 +341,41 @@ metadata:
 		}
 	}
 }
+
+// A team's Override may label and annotate its objects, but not with
+// Flotilla's own keys: prune: disabled would leave them on members once the
+// instance is deleted or the team's tenancy revoked, reconcile: disabled
+// would take them out of drift correction. The render is refused; the
+// platform's Override may set them.
+func TestTeamOverridesLeaveFlotillasOwnKeys(t *testing.T) {
+	c := webPromise()
+	for _, tc := range []struct{ name, patch string }{
+		{"prune disabled", `{"metadata":{"annotations":{"fleet.flotilla.dev/prune":"disabled"}}}`},
+		{"reconcile disabled", `{"metadata":{"annotations":{"fleet.flotilla.dev/reconcile":"disabled"}}}`},
+		{"a label of a subdomain", `{"metadata":{"labels":{"agent.fleet.flotilla.dev/x":"y"}}}`},
+	} {
+		for _, typ := range []v1alpha1.PatchType{v1alpha1.PatchJSONMerge, v1alpha1.PatchStrategicMerge} {
+			t.Run(tc.name+"/"+string(typ), func(t *testing.T) {
+				o := teamOverrideOf("keep", typ, tc.patch)
+				var oe *OverrideError
+				if err := CheckTeamPatch(&o); !errors.As(err, &oe) {
+					t.Errorf("CheckTeamPatch = %v, want the Override refused as written", err)
+				}
+				_, err := Render(webInput(t, c, o))
+				if !errors.As(err, &oe) || !strings.Contains(err.Error(), "fleet.flotilla.dev") {
+					t.Fatalf("render = %v, want the team's Override refused", err)
+				}
+			})
+		}
+		t.Run(tc.name+"/platform", func(t *testing.T) {
+			if _, err := Render(webInput(t, c, override("keep", v1alpha1.PatchJSONMerge, tc.patch))); err != nil {
+				t.Errorf("the platform's Override was refused: %v", err)
+			}
+		})
+	}
+	// Other keys stay the team's to set.
+	if _, err := Render(webInput(t, c, teamOverrideOf("own", v1alpha1.PatchJSONMerge,
+		`{"metadata":{"annotations":{"example.com/owner":"team-a","flotilla.dev.example.com/x":"y"}}}`))); err != nil {
+		t.Errorf("a team's own annotation was refused: %v", err)
+	}
+}

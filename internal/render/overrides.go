@@ -76,6 +76,16 @@ func CheckTeamPatch(o *v1alpha1.Override) error {
 				strings.Join(f, "."))
 		}
 	}
+	for _, field := range []string{"labels", "annotations"} {
+		keys, _, _ := unstructured.NestedFieldNoCopy(patch, "metadata", field)
+		m, _ := keys.(map[string]any)
+		for key := range m {
+			if flotillaKey(key) {
+				return refuse("the patch sets metadata.%s[%s]: keys of %s tell Flotilla how to manage the object (prune, reconcile), which is the platform's to say",
+					field, key, v1alpha1.Group)
+			}
+		}
+	}
 	return nil
 }
 
@@ -125,7 +135,43 @@ func checkIdentity(o *v1alpha1.Override, before, after *unstructured.Unstructure
 				"patching %s would change %s from %q to %q: a team's Override changes objects, never which object", keyOf(before), f.field, f.was, f.will)}
 		}
 	}
+	for _, m := range []struct {
+		field     string
+		was, will map[string]string
+	}{
+		{"metadata.labels", before.GetLabels(), after.GetLabels()},
+		{"metadata.annotations", before.GetAnnotations(), after.GetAnnotations()},
+	} {
+		if key, ok := flotillaKeyChanged(m.was, m.will); ok {
+			return &OverrideError{Override: overrideName(o), Reason: fmt.Sprintf(
+				"patching %s would change %s[%s]: keys of %s tell Flotilla how to manage the object (prune, reconcile), which is the platform's to say",
+				keyOf(before), m.field, key, v1alpha1.Group)}
+		}
+	}
 	return nil
+}
+
+// flotillaKeyChanged returns a key of Flotilla's own domain (fleet.flotilla.dev
+// and its subdomains) that is added, removed or changed between was and will.
+// A team's Override that set fleet.flotilla.dev/prune: disabled on its objects
+// would leave them on members once its instance is deleted, or its tenancy
+// revoked; reconcile: disabled would take them out of drift correction.
+func flotillaKeyChanged(was, will map[string]string) (string, bool) {
+	for _, pair := range [][2]map[string]string{{was, will}, {will, was}} {
+		for key, value := range pair[0] {
+			if other, ok := pair[1][key]; flotillaKey(key) && (!ok || other != value) {
+				return key, true
+			}
+		}
+	}
+	return "", false
+}
+
+// flotillaKey says whether a label or annotation key is in Flotilla's own
+// domain: fleet.flotilla.dev/… or a subdomain's.
+func flotillaKey(key string) bool {
+	prefix, _, found := strings.Cut(key, "/")
+	return found && (prefix == v1alpha1.Group || strings.HasSuffix(prefix, "."+v1alpha1.Group))
 }
 
 // forPromise says whether an Override may shape this Promise's render: one
