@@ -67,8 +67,11 @@ func Join(ctx context.Context, hub *rest.Config, opts JoinOptions) (*Joined, err
 		return nil, err
 	}
 
-	token, expiry, err := requestToken(ctx, c, ns, opts.TokenTTL, tokenParamWait)
+	token, expiry, audiences, err := requestToken(ctx, c, ns, opts.TokenTTL, tokenParamWait)
 	if err != nil {
+		return nil, err
+	}
+	if err := boundAudiences(ctx, c, ns, audiences); err != nil {
 		return nil, err
 	}
 	server := opts.HubServer
@@ -166,7 +169,10 @@ const tokenParamWait = 30 * time.Second
 // that cache holds the ConfigMap join applied a moment ago; a busy API server
 // lags by seconds. That refusal is waited out, up to wait; any other error,
 // and that one after wait, is returned.
-func requestToken(ctx context.Context, c client.Client, ns string, ttl, wait time.Duration) (string, time.Time, error) {
+//
+// It also returns the token's audiences: the API server fills in its own when
+// a request names none.
+func requestToken(ctx context.Context, c client.Client, ns string, ttl, wait time.Duration) (string, time.Time, []string, error) {
 	sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: fleetv1alpha1.AgentServiceAccount}}
 	req := &authenticationv1.TokenRequest{Spec: authenticationv1.TokenRequestSpec{
 		ExpirationSeconds: ptr.To(int64(ttl / time.Second)),
@@ -178,18 +184,39 @@ func requestToken(ctx context.Context, c client.Client, ns string, ttl, wait tim
 			break
 		}
 		if !paramNotYetSeen(err) || time.Now().Add(backoff).After(deadline) {
-			return "", time.Time{}, fmt.Errorf("requesting a token for %s/%s: %w", ns, sa.Name, err)
+			return "", time.Time{}, nil, fmt.Errorf("requesting a token for %s/%s: %w", ns, sa.Name, err)
 		}
 		select {
 		case <-ctx.Done():
-			return "", time.Time{}, fmt.Errorf("requesting a token for %s/%s: %w", ns, sa.Name, err)
+			return "", time.Time{}, nil, fmt.Errorf("requesting a token for %s/%s: %w", ns, sa.Name, err)
 		case <-time.After(backoff):
 		}
 	}
 	if req.Status.Token == "" {
-		return "", time.Time{}, errors.New("the hub returned an empty token")
+		return "", time.Time{}, nil, errors.New("the hub returned an empty token")
 	}
-	return req.Status.Token, req.Status.ExpirationTimestamp.Time, nil
+	return req.Status.Token, req.Status.ExpirationTimestamp.Time, req.Spec.Audiences, nil
+}
+
+// boundAudiences records audiences, the hub API server's own, as the only
+// ones the agent's tokens may name (tokenPolicy). Its own field manager owns
+// the key, so join's apply of the ConfigMap's other keys leaves it.
+func boundAudiences(ctx context.Context, c client.Client, ns string, audiences []string) error {
+	if len(audiences) == 0 {
+		return nil
+	}
+	cm := &unstructured.Unstructured{}
+	cm.SetAPIVersion("v1")
+	cm.SetKind("ConfigMap")
+	cm.SetNamespace(ns)
+	cm.SetName(AgentTokenConfigMap)
+	if err := unstructured.SetNestedField(cm.Object, strings.Join(audiences, "\n"), "data", AgentTokenAudiencesKey); err != nil {
+		return err
+	}
+	if err := c.Apply(ctx, client.ApplyConfigurationFromUnstructured(cm), client.FieldOwner(FieldManager+"-audiences"), client.ForceOwnership); err != nil {
+		return fmt.Errorf("recording the hub's token audiences in %s/%s: %w", ns, AgentTokenConfigMap, err)
+	}
+	return nil
 }
 
 // removeLegacyClusterRBAC deletes the ClusterRoleBinding and ClusterRole that

@@ -25,6 +25,11 @@ import (
 //   - it reads the lifetime join set from the ConfigMap AgentTokenConfigMap in
 //     that namespace (the agent has no right on ConfigMaps), and refuses a
 //     request for a longer one, or for none;
+//   - it refuses a token for an audience other than the hub's own (the
+//     ConfigMap's AgentTokenAudiencesKey, which join sets from the token it
+//     issues): the agent's credentials would otherwise mint tokens of its
+//     ServiceAccount for any service that trusts the hub's issuer (Vault, a
+//     cloud's workload identity);
 //   - without that ConfigMap (a cluster joined by an older version) every
 //     such request is refused: re-run join.
 //
@@ -37,6 +42,11 @@ const (
 	// the agent's tokens under AgentTokenMaxSecondsKey.
 	AgentTokenConfigMap     = "flotilla-agent-token"
 	AgentTokenMaxSecondsKey = "maxExpirationSeconds"
+	// AgentTokenAudiencesKey holds, one per line, the audiences the agent's
+	// tokens may name: the hub API server's own, as join saw them filled in
+	// on the token it issued. Unset (a cluster joined before it existed, until
+	// its next join): any.
+	AgentTokenAudiencesKey = "audiences"
 )
 
 // tokenPolicy returns the cluster-wide admission policy and binding that
@@ -67,11 +77,24 @@ func tokenPolicy() []client.Object {
 				Variables: []admissionregistrationv1.Variable{{
 					Name:       "max",
 					Expression: `has(params.data) && '` + key + `' in params.data ? int(params.data['` + key + `']) : 0`,
+				}, {
+					Name: "audiences",
+					Expression: `has(params.data) && '` + AgentTokenAudiencesKey + `' in params.data ? params.data['` +
+						AgentTokenAudiencesKey + `'].split('\n') : []`,
 				}},
 				Validations: []admissionregistrationv1.Validation{{
 					Expression: `has(object.spec.expirationSeconds) && object.spec.expirationSeconds <= variables.max`,
 					MessageExpression: `'a ServiceAccount of a member cluster may request tokens valid for at most ' + string(variables.max) + ` +
 						`' seconds (set by flotilla join --token-ttl; ConfigMap ` + AgentTokenConfigMap + `)'`,
+					Reason: ptr.To(metav1.StatusReasonForbidden),
+				}, {
+					// The API server fills in its default audiences before
+					// admission, so a request that names none passes.
+					Expression: `size(variables.audiences) == 0 || (has(object.spec.audiences) && ` +
+						`object.spec.audiences.all(a, a in variables.audiences))`,
+					MessageExpression: `'a ServiceAccount of a member cluster may request tokens only for the hub (audiences ' + ` +
+						`variables.audiences.join(', ') + '), not for ' + ` +
+						`(has(object.spec.audiences) ? object.spec.audiences.join(', ') : 'none')`,
 					Reason: ptr.To(metav1.StatusReasonForbidden),
 				}},
 			},

@@ -85,6 +85,54 @@ func TestAgentTokensAreBoundedByTheJoinLifetime(t *testing.T) {
 	}
 }
 
+// With the agent's credentials one could mint a token of its ServiceAccount
+// for another service that trusts the hub's issuer (Vault, a cloud's
+// workload identity). Join records the hub's own audiences, as the API server
+// filled them in on the token join issued, and the policy refuses any other.
+func TestAgentTokensAreOnlyForTheHub(t *testing.T) {
+	t.Parallel()
+	ctx := testContext(t)
+	const name = "token-audience"
+	ns := fleetv1alpha1.ClusterNamespace(name)
+	joined, err := Join(ctx, hub.RESTConfig, JoinOptions{Name: name, TokenTTL: 20 * time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cm := &corev1.ConfigMap{}
+	if err := adminClient(t).Get(ctx, client.ObjectKey{Namespace: ns, Name: AgentTokenConfigMap}, cm); err != nil {
+		t.Fatal(err)
+	}
+	hubAudiences := strings.Split(cm.Data[AgentTokenAudiencesKey], "\n")
+	if hubAudiences[0] == "" {
+		t.Fatalf("join recorded no audiences: %v", cm.Data)
+	}
+	agent := agentClient(t, joined.HubKubeconfig)
+	mint := func(audiences ...string) error {
+		sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: fleetv1alpha1.AgentServiceAccount}}
+		req := &authenticationv1.TokenRequest{Spec: authenticationv1.TokenRequestSpec{
+			ExpirationSeconds: ptr.To(int64(20 * 60)), Audiences: audiences}}
+		return agent.SubResource("token").Create(ctx, sa, req)
+	}
+	waitRefused(ctx, t, func() error { return mint("vault") }, "only for the hub")
+	if err := mint(append([]string{"sts.amazonaws.com"}, hubAudiences...)...); !apierrors.IsForbidden(err) {
+		t.Errorf("a token for the hub and another audience: %v, want Forbidden", err)
+	}
+	// What the agent asks for: no audience (the hub's filled in), or the hub's.
+	if err := mint(); err != nil {
+		t.Errorf("the agent renewing its token: %v", err)
+	}
+	if err := mint(hubAudiences...); err != nil {
+		t.Errorf("a token for the hub's audiences %v: %v", hubAudiences, err)
+	}
+	// A re-join keeps the bound: join's apply of the lifetime leaves the key.
+	if _, err := Join(ctx, hub.RESTConfig, JoinOptions{Name: name, TokenTTL: time.Hour}); err != nil {
+		t.Fatal(err)
+	}
+	if err := mint("vault"); !apierrors.IsForbidden(err) {
+		t.Errorf("after a re-join, a token for vault: %v, want Forbidden", err)
+	}
+}
+
 // waitRefused calls try until it is refused as Forbidden with a message
 // containing want, or fails the test after 30 s.
 // The API server looks up the token policy's parameter in its cache before
@@ -107,7 +155,7 @@ func TestJoinWaitsForTheTokenPolicysParameter(t *testing.T) {
 		return tokenConfigMap(metav1.ObjectMeta{Namespace: ns, Name: AgentTokenConfigMap}, time.Hour)
 	}
 	request := func(wait time.Duration) error {
-		_, _, err := requestToken(ctx, admin, ns, time.Hour, wait)
+		_, _, _, err := requestToken(ctx, admin, ns, time.Hour, wait)
 		return err
 	}
 	waitParamGone := func() {
