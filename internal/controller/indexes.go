@@ -23,6 +23,9 @@ const (
 	// IndexWorkByInstance indexes Works by their instance as InstanceKey(namespace, name);
 	// fleet-resource Works (no instance) are not indexed.
 	IndexWorkByInstance = "spec.subject.instance"
+	// IndexWorkByScopeNamespace indexes an instance's Works by the namespaces
+	// their scope allows besides the instance's own (output.namespaces).
+	IndexWorkByScopeNamespace = "spec.scope.namespaces"
 	// IndexWorkByDriftException indexes Works by the DriftExceptions
 	// (namespace/name) that accept drift on their resources, by status.
 	IndexWorkByDriftException = "status.resources.drift.exception"
@@ -66,6 +69,19 @@ func SetupIndexes(ctx context.Context, indexer client.FieldIndexer) error {
 			return nil
 		}},
 		{IndexWorkByDriftException, AcceptingExceptions},
+		{IndexWorkByScopeNamespace, func(w *fleetv1alpha1.Work) []string {
+			i, sc := w.Spec.Subject.Instance, w.Spec.Scope
+			if i == nil || sc == nil {
+				return nil
+			}
+			var out []string
+			for _, ns := range sc.Namespaces {
+				if ns != i.Namespace {
+					out = append(out, ns)
+				}
+			}
+			return out
+		}},
 	}
 	for _, ix := range indexes {
 		extract := ix.extract

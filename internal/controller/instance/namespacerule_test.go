@@ -68,9 +68,10 @@ func TestANamespaceRuleCannotGiveAnotherTeamsNamespace(t *testing.T) {
 	startHub(t, hub.Options{AdmitLatest: true})
 	const group, kind = "nsrule2.example.com", "PerNS2"
 	e.Cluster("nsr2-1", map[string]string{"story": "nsr2"})
-	e.Fleet("nsr2", map[string]string{"story": "nsr2"}, "nsr-pay", "nsr-pay-eu")
+	e.Fleet("nsr2", map[string]string{"story": "nsr2"}, "nsr-pay", "nsr-pay-eu", "nsr-pay-x")
 	e.Namespace("nsr-pay", nil)
 	e.Namespace("nsr-pay-eu", nil)
+	e.Namespace("nsr-pay-x", nil)
 	p := configMapPromise("nsr2-db", group, kind, "nsr2")
 	p.Spec.Output.Namespaces = []string{"${namespace}-${name}"}
 	p.Spec.Templates.GoTemplates[0].Template = `apiVersion: v1
@@ -97,5 +98,21 @@ data:
 	})
 	if w := e.Work("nsr2-db", "nsr-pay", "eu", "nsr2-1"); w != nil {
 		t.Errorf("instance nsr-pay/eu got a Work with scope %+v: its objects land in team nsr-pay-eu's namespace", w.Spec.Scope)
+	}
+
+	// Two teams' rules giving the same namespace, which exists only on the
+	// members: nsr-pay/x-y and nsr-pay-x/y both give nsr-pay-x-y. The first
+	// keeps it; the other team's instance is refused.
+	e.Create(instance(group, kind, "nsr-pay", "x-y", map[string]any{"size": "small"}))
+	e.WaitWork("nsr2-db", "nsr-pay", "x-y", "nsr2-1", func(w *fleetv1alpha1.Work) (bool, string) {
+		return w.Spec.Scope != nil && slices.Contains(w.Spec.Scope.Namespaces, "nsr-pay-x-y"), ""
+	})
+	e.Create(instance(group, kind, "nsr-pay-x", "y", map[string]any{"size": "small"}))
+	e.WaitInstance(group, kind, "nsr-pay-x", "y", "refused", func(s fleetv1alpha1.InstanceStatus) bool {
+		c := meta.FindStatusCondition(s.Conditions, fleetv1alpha1.ConditionReady)
+		return c != nil && c.Status == metav1.ConditionFalse && strings.Contains(c.Message, "nsr-pay/x-y")
+	})
+	if w := e.Work("nsr2-db", "nsr-pay-x", "y", "nsr2-1"); w != nil {
+		t.Errorf("instance nsr-pay-x/y got a Work with scope %+v: it shares namespace nsr-pay-x-y with team nsr-pay's instance", w.Spec.Scope)
 	}
 }

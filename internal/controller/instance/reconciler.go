@@ -456,7 +456,11 @@ func (r *Reconciler) forgetWarnings(key Key) {
 // hubNamespaceDerived refuses (refusal) an instance for which a namespaces
 // rule with a placeholder gives a namespace that exists on the hub other
 // than its own: another team's, the platform's or the system's (see
-// scope.Derived). retry is an error reading the cache.
+// scope.Derived); or one that an instance of another hub namespace already
+// has in its Works' scope. Members' namespaces are not known to the hub:
+// team pay's rule ${namespace}-${name} gives instance eu-cache pay-eu-cache,
+// which team pay-eu's rule ${namespace}-cache gives all its instances, and
+// the first to use it keeps it. retry is an error reading the cache.
 func (r *Reconciler) hubNamespaceDerived(ctx context.Context, out *fleetv1alpha1.PromiseOutput, key Key) (refusal, retry error) {
 	for _, ns := range scope.Derived(out, key.Namespace, key.Name) {
 		err := r.Client.Get(ctx, types.NamespacedName{Name: ns}, &corev1.Namespace{})
@@ -466,6 +470,16 @@ func (r *Reconciler) hubNamespaceDerived(ctx context.Context, out *fleetv1alpha1
 		}
 		if !apierrors.IsNotFound(err) {
 			return nil, fmt.Errorf("reading namespace %s: %w", ns, err)
+		}
+		works := &fleetv1alpha1.WorkList{}
+		if err := r.Client.List(ctx, works, client.MatchingFields{controller.IndexWorkByScopeNamespace: ns}, client.UnsafeDisableDeepCopy); err != nil {
+			return nil, fmt.Errorf("listing works that use namespace %s: %w", ns, err)
+		}
+		for i := range works.Items {
+			if other := works.Items[i].Spec.Subject.Instance; other != nil && other.Namespace != key.Namespace {
+				return fmt.Errorf("output.namespaces gives this instance namespace %s, which instance %s/%s of another namespace "+
+					"already uses: an instance may use only namespaces of its own; rename the instance", ns, other.Namespace, other.Name), nil
+			}
 		}
 	}
 	return nil, nil
