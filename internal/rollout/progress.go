@@ -102,11 +102,13 @@ func (p *planner) stepWave(w *wave, hold bool) (outcome, bool) {
 	}
 
 	a := p.assess(w)
-	if len(a.failures) > w.cfg.maxFailures && !hold {
+	overBudget := len(a.failures) > w.cfg.maxFailures
+	if overBudget && !hold {
 		return p.onFailure(w, a), false
 	}
-	if why := p.waveCheckFailed(w); why != "" && !hold {
-		return p.failWave(w, fmt.Sprintf("wave %s failed its check: %s", w.st.Name, why)), false
+	checkFailed := p.waveCheckFailed(w)
+	if checkFailed != "" && !hold {
+		return p.failWave(w, fmt.Sprintf("wave %s failed its check: %s", w.st.Name, checkFailed)), false
 	}
 	// An inconclusive check holds the wave: nothing more is admitted, and
 	// it does not complete, until a person re-runs or skips the check.
@@ -114,7 +116,10 @@ func (p *planner) stepWave(w *wave, hold bool) (outcome, bool) {
 	if !hold && held == "" && p.admitWave(w, a) {
 		a = p.assess(w)
 	}
-	if a.unfinished > 0 {
+	// A held wave over its budget, or whose check failed, does not
+	// complete either: onFailure waits for the resume, which applies it,
+	// rather than find the wave done and start the next one.
+	if a.unfinished > 0 || (hold && (overBudget || checkFailed != "")) {
 		if w.st.Phase == fleetv1alpha1.WavePhaseBaking {
 			p.event(EventNormal, ReasonBakeReset, fmt.Sprintf("wave %s: bake reset, a cluster is no longer healthy", w.st.Name))
 		}

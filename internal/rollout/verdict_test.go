@@ -142,3 +142,55 @@ func TestDeadlineCompletesEarly(t *testing.T) {
 		}
 	}
 }
+
+// pauseAt and resumeAt set desiredState as `flotilla rollout pause/resume` do.
+func (f *fixture) pauseAt(at time.Duration) *fixture {
+	f.in.Spec.DesiredState = fleetv1alpha1.RolloutPaused
+	f.in.Spec.StateChange = ptr(record("bob", t0.Add(at), ""))
+	return f
+}
+
+func (f *fixture) resumeAt(at time.Duration) *fixture {
+	f.in.Spec.DesiredState = fleetv1alpha1.RolloutRunning
+	f.in.Spec.StateChange = ptr(record("bob", t0.Add(at), ""))
+	return f
+}
+
+// A wave over its failure budget behind a pause or a Halt freeze does not
+// complete: it would start the next wave, or end the rollout Succeeded
+// "within the budget", once resumed. The resume applies onFailure.
+func TestHeldWaveOverBudgetDoesNotComplete(t *testing.T) {
+	for _, tt := range []struct {
+		name      string
+		hold, end func(*fixture)
+		multi     bool
+	}{
+		{"paused, next wave", func(f *fixture) { f.pauseAt(time.Minute) }, func(f *fixture) { f.resumeAt(2 * time.Minute) }, true},
+		{"paused, last wave", func(f *fixture) { f.pauseAt(time.Minute) }, func(f *fixture) { f.resumeAt(2 * time.Minute) }, false},
+		{"frozen, next wave", func(f *fixture) {
+			f.in.Freeze = &rollout.FreezeObservation{Name: "f", Action: fleetv1alpha1.FreezeHalt, Reason: "incident"}
+		}, func(f *fixture) { f.in.Freeze = nil }, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			waves := []fleetv1alpha1.Wave{wave("canary", catchAll, failures("0"))}
+			cs := []rollout.ClusterObservation{cluster("canary-1"), cluster("canary-2")}
+			if tt.multi {
+				waves = []fleetv1alpha1.Wave{wave("canary", failures("0")), wave("general", catchAll)}
+				cs = []rollout.ClusterObservation{cluster("canary-1", "ring", "canary"), cluster("canary-2", "ring", "canary"), cluster("general-1")}
+			}
+			f := newFixture(t, strategy(waves...), cs...)
+			f.plan()
+			f.wantAdmitted("canary-1", "canary-2")
+			tt.hold(f)
+			f.at(time.Minute).healthy("canary-1").failing("canary-2").plan()
+			f.wantPhase(fleetv1alpha1.RolloutPhasePaused, "canary")
+			if w := f.wave("canary"); w.Phase != fleetv1alpha1.WavePhaseProgressing {
+				t.Fatalf("wave canary is %s while held over its budget, want Progressing", w.Phase)
+			}
+			tt.end(f)
+			f.at(2 * time.Minute).plan()
+			f.wantPhase(fleetv1alpha1.RolloutPhaseHalted, "canary")
+			f.wantAdmitted()
+		})
+	}
+}
