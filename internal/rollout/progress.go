@@ -222,6 +222,12 @@ func (p *planner) bake(w *wave, a assessment) (time.Time, bool) {
 		return time.Time{}, false
 	}
 	start := a.bakeStart
+	if seen := p.lastSeenUnfinished(w); seen.After(start) {
+		// A cluster was not healthy then, so none became healthy
+		// earlier, whatever its agent's clock says (one running behind
+		// would otherwise date a flap's recovery before the flap).
+		start = seen
+	}
 	if a.bakeUnknown {
 		// Some cluster did not say since when it is healthy: count from
 		// when the wave was first seen complete.
@@ -245,6 +251,19 @@ func (p *planner) bake(w *wave, a assessment) (time.Time, bool) {
 		return start, true
 	}
 	return start, false
+}
+
+// lastSeenUnfinished is when the rollout last went Progressing in wave w
+// from another phase (its history): the wave was not complete then, e.g. a
+// cluster stopped its bake. Zero if never. (An entry that keeps the phase,
+// such as a policy change, may be dated after the wave completed.)
+func (p *planner) lastSeenUnfinished(w *wave) time.Time {
+	for i := len(p.prev.History) - 1; i >= 0; i-- {
+		if h := p.prev.History[i]; h.Wave == w.st.Name && h.To == fleetv1alpha1.RolloutPhaseProgressing && h.From != h.To {
+			return h.Time.Time
+		}
+	}
+	return time.Time{}
 }
 
 // onFailure applies the strategy's onFailure to a wave whose failures
