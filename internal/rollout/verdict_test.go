@@ -194,3 +194,24 @@ func TestHeldWaveOverBudgetDoesNotComplete(t *testing.T) {
 		})
 	}
 }
+
+// A rollback under offlinePolicy Skip does not wait for an offline cluster
+// still on the target, and its verdict says so rather than "every cluster
+// is back".
+func TestRolledBackNamesSkippedOfflineClusters(t *testing.T) {
+	f := newFixture(t, strategy(wave("general", catchAll, bake(time.Hour))), clusters("m", 2)...)
+	f.in.Strategy.OfflinePolicy = fleetv1alpha1.OfflineSkip
+	f.plan()
+	f.at(time.Minute).healthyAll().plan()
+	f.wantPhase(fleetv1alpha1.RolloutPhaseBaking, "general")
+	f.online(false, "m-2")
+	f.in.Spec.Rollback = &fleetv1alpha1.RollbackRequest{ChangeRecord: record("alice", t0.Add(2*time.Minute), "")}
+	f.at(2 * time.Minute).plan()
+	f.wantAdmitted("m-1", "m-2")
+	f.at(3 * time.Minute).healthy("m-1").plan()
+	f.wantPhase(fleetv1alpha1.RolloutPhaseRolledBack, "general")
+	want := "every cluster is back on " + from + " except 1 cluster offline (offlinePolicy Skip, not waited for), still on " + target + " until it returns"
+	if c := f.condition(fleetv1alpha1.ConditionReady); c == nil || c.Message != want {
+		t.Fatalf("Ready %+v, want message %q", c, want)
+	}
+}
