@@ -58,18 +58,27 @@ func (p *planner) advanceWaves(hold bool) outcome {
 func (p *planner) succeeded(why string) outcome {
 	o := outcome{phase: fleetv1alpha1.RolloutPhaseSucceeded, reason: fleetv1alpha1.ReasonSucceeded,
 		message: fmt.Sprintf("%s; %s is on %s", why, p.in.Spec.Subject.Promise, p.in.Spec.TargetRevision)}
-	var notHealthy, total int
+	var notHealthy, total, overBudget int
 	var failures []fleetv1alpha1.ClusterFailure
 	for _, w := range p.waves {
 		a := p.assess(w)
 		notHealthy += a.notHealthy
 		total += int(a.counts.Total)
 		failures = append(failures, a.failures...)
+		if len(a.failures) > w.cfg.maxFailures {
+			// Failed after the wave completed: not checked again, but
+			// not within its budget either.
+			overBudget += len(a.failures)
+		}
 	}
 	if notHealthy > 0 {
 		o.reason, o.warning = fleetv1alpha1.ReasonSucceededWithFailures, true
 		o.message += fmt.Sprintf(", but %d of %s %s not healthy on it", notHealthy, clusters(total), isAre(notHealthy))
-		if len(failures) > 0 {
+		switch {
+		case overBudget > 0:
+			o.message += fmt.Sprintf(" (%d failed, %d of them over the budget of a wave that had completed: %s)",
+				len(failures), overBudget, listFailures(boundFailures(failures), 5))
+		case len(failures) > 0:
 			o.message += fmt.Sprintf(" (%d failed within the budget: %s)", len(failures), listFailures(boundFailures(failures), 5))
 		}
 	}

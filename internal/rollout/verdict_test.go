@@ -1,6 +1,7 @@
 package rollout_test
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -213,5 +214,22 @@ func TestRolledBackNamesSkippedOfflineClusters(t *testing.T) {
 	want := "every cluster is back on " + from + " except 1 cluster offline (offlinePolicy Skip, not waited for), still on " + target + " until it returns"
 	if c := f.condition(fleetv1alpha1.ConditionReady); c == nil || c.Message != want {
 		t.Fatalf("Ready %+v, want message %q", c, want)
+	}
+}
+
+// A cluster that fails after its wave completed is not checked against that
+// wave's budget again (bake time is where late failures are caught), but the
+// verdict does not call it a failure "within the budget" either.
+func TestLateFailureOverACompletedWavesBudgetIsNotWithinIt(t *testing.T) {
+	f := newFixture(t, strategy(wave("canary", failures("0")), wave("general", catchAll)),
+		cluster("canary-1", "ring", "canary"), cluster("general-1"))
+	f.plan()
+	f.at(10 * time.Second).healthyAll().plan()
+	f.wantPhase(fleetv1alpha1.RolloutPhaseProgressing, "general")
+	f.at(20 * time.Second).healthy("general-1").failing("canary-1").plan()
+	f.wantPhase(fleetv1alpha1.RolloutPhaseSucceeded, "")
+	c := f.condition(fleetv1alpha1.ConditionReady)
+	if c == nil || strings.Contains(c.Message, "within the budget") || !strings.Contains(c.Message, "over the budget of a wave that had completed") {
+		t.Fatalf("Ready %+v", c)
 	}
 }
