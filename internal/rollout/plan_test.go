@@ -385,6 +385,30 @@ func TestBake(t *testing.T) {
 	}
 }
 
+// A member whose clock runs behind dates a flap's recovery before the flap:
+// the bake still restarts, no earlier than when the hub saw the wave
+// unfinished.
+func TestBakeRestartsAfterAFlapDatedInThePast(t *testing.T) {
+	f := newFixture(t, strategy(wave("canary", bake(30*time.Minute)), wave("general", catchAll)),
+		cluster("canary-1", "ring", "canary"), cluster("general-1"))
+	f.plan()
+	f.at(time.Minute).healthy("canary-1").plan()
+	f.wantPhase(fleetv1alpha1.RolloutPhaseBaking, "canary")
+	f.at(20 * time.Minute).progressing("canary-1").plan()
+	f.wantPhase(fleetv1alpha1.RolloutPhaseProgressing, "canary")
+	f.at(25 * time.Minute).healthy("canary-1")
+	f.update("canary-1", func(o *rollout.ClusterObservation) { o.HealthSince = f.in.Now.Add(-time.Hour) })
+	f.plan()
+	f.wantPhase(fleetv1alpha1.RolloutPhaseBaking, "canary")
+	if w := f.wave("canary"); w.BakeStartedAt == nil || !w.BakeStartedAt.Time.Equal(t0.Add(20*time.Minute)) {
+		t.Fatalf("bakeStartedAt %v, want when the wave was seen unfinished (20m)", w.BakeStartedAt)
+	}
+	f.at(31 * time.Minute).plan()
+	f.wantPhase(fleetv1alpha1.RolloutPhaseBaking, "canary")
+	f.at(50 * time.Minute).plan()
+	f.wantPhase(fleetv1alpha1.RolloutPhaseProgressing, "general")
+}
+
 func TestBakeCountsFromAdmissionWhenHealthSinceIsOld(t *testing.T) {
 	// A cluster whose Healthy condition never flipped still bakes from its
 	// admission, not from when it was healthy on the old revision.

@@ -58,18 +58,27 @@ func (p *planner) advanceWaves(hold bool) outcome {
 func (p *planner) succeeded(why string) outcome {
 	o := outcome{phase: fleetv1alpha1.RolloutPhaseSucceeded, reason: fleetv1alpha1.ReasonSucceeded,
 		message: fmt.Sprintf("%s; %s is on %s", why, p.in.Spec.Subject.Promise, p.in.Spec.TargetRevision)}
-	var notHealthy, total int
+	var notHealthy, total, overBudget int
 	var failures []fleetv1alpha1.ClusterFailure
 	for _, w := range p.waves {
 		a := p.assess(w)
 		notHealthy += a.notHealthy
 		total += int(a.counts.Total)
 		failures = append(failures, a.failures...)
+		if len(a.failures) > w.cfg.maxFailures {
+			// Failed after the wave completed: not checked again, but
+			// not within its budget either.
+			overBudget += len(a.failures)
+		}
 	}
 	if notHealthy > 0 {
 		o.reason, o.warning = fleetv1alpha1.ReasonSucceededWithFailures, true
 		o.message += fmt.Sprintf(", but %d of %s %s not healthy on it", notHealthy, clusters(total), isAre(notHealthy))
-		if len(failures) > 0 {
+		switch {
+		case overBudget > 0:
+			o.message += fmt.Sprintf(" (%d failed, %d of them over the budget of a wave that had completed: %s)",
+				len(failures), overBudget, listFailures(boundFailures(failures), 5))
+		case len(failures) > 0:
 			o.message += fmt.Sprintf(" (%d failed within the budget: %s)", len(failures), listFailures(boundFailures(failures), 5))
 		}
 	}
@@ -102,11 +111,13 @@ func (p *planner) stepWave(w *wave, hold bool) (outcome, bool) {
 	}
 
 	a := p.assess(w)
-	if len(a.failures) > w.cfg.maxFailures && !hold {
+	overBudget := len(a.failures) > w.cfg.maxFailures
+	if overBudget && !hold {
 		return p.onFailure(w, a), false
 	}
-	if why := p.waveCheckFailed(w); why != "" && !hold {
-		return p.failWave(w, fmt.Sprintf("wave %s failed its check: %s", w.st.Name, why)), false
+	checkFailed := p.waveCheckFailed(w)
+	if checkFailed != "" && !hold {
+		return p.failWave(w, fmt.Sprintf("wave %s failed its check: %s", w.st.Name, checkFailed)), false
 	}
 	// An inconclusive check holds the wave: nothing more is admitted, and
 	// it does not complete, until a person re-runs or skips the check.
@@ -114,7 +125,10 @@ func (p *planner) stepWave(w *wave, hold bool) (outcome, bool) {
 	if !hold && held == "" && p.admitWave(w, a) {
 		a = p.assess(w)
 	}
-	if a.unfinished > 0 {
+	// A held wave over its budget, or whose check failed, does not
+	// complete either: onFailure waits for the resume, which applies it,
+	// rather than find the wave done and start the next one.
+	if a.unfinished > 0 || (hold && (overBudget || checkFailed != "")) {
 		if w.st.Phase == fleetv1alpha1.WavePhaseBaking {
 			p.event(EventNormal, ReasonBakeReset, fmt.Sprintf("wave %s: bake reset, a cluster is no longer healthy", w.st.Name))
 		}
@@ -217,6 +231,12 @@ func (p *planner) bake(w *wave, a assessment) (time.Time, bool) {
 		return time.Time{}, false
 	}
 	start := a.bakeStart
+	if seen := p.lastSeenUnfinished(w); seen.After(start) {
+		// A cluster was not healthy then, so none became healthy
+		// earlier, whatever its agent's clock says (one running behind
+		// would otherwise date a flap's recovery before the flap).
+		start = seen
+	}
 	if a.bakeUnknown {
 		// Some cluster did not say since when it is healthy: count from
 		// when the wave was first seen complete.
@@ -240,6 +260,19 @@ func (p *planner) bake(w *wave, a assessment) (time.Time, bool) {
 		return start, true
 	}
 	return start, false
+}
+
+// lastSeenUnfinished is when the rollout last went Progressing in wave w
+// from another phase (its history): the wave was not complete then, e.g. a
+// cluster stopped its bake. Zero if never. (An entry that keeps the phase,
+// such as a policy change, may be dated after the wave completed.)
+func (p *planner) lastSeenUnfinished(w *wave) time.Time {
+	for i := len(p.prev.History) - 1; i >= 0; i-- {
+		if h := p.prev.History[i]; h.Wave == w.st.Name && h.To == fleetv1alpha1.RolloutPhaseProgressing && h.From != h.To {
+			return h.Time.Time
+		}
+	}
+	return time.Time{}
 }
 
 // onFailure applies the strategy's onFailure to a wave whose failures

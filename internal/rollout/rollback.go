@@ -43,7 +43,7 @@ func (p *planner) rollBack() outcome {
 	rev, target := p.st.RollbackRevision, p.in.Spec.TargetRevision
 	held := p.in.Freeze != nil && p.in.Freeze.Action != fleetv1alpha1.FreezeRollback
 	skipOffline := p.in.Strategy.OfflinePolicy == fleetv1alpha1.OfflineSkip
-	left := 0
+	left, skipped := 0, 0
 	for _, w := range p.waves {
 		for i, o := range w.obs {
 			if o == nil {
@@ -59,12 +59,20 @@ func (p *planner) rollBack() outcome {
 				}
 			case o.Revision == rev && o.AppliedRevision == target && (o.Online || !skipOffline):
 				left++
+			case o.Revision == rev && o.AppliedRevision == target:
+				skipped++
 			}
 		}
 	}
 	if left == 0 {
+		msg := "every cluster is back on " + rev
+		if skipped > 0 {
+			// Not waited for, but not back either: say so.
+			msg = fmt.Sprintf("every cluster is back on %s except %s offline (offlinePolicy Skip, not waited for), still on %s until %s",
+				rev, clusters(skipped), target, returns(skipped))
+		}
 		return outcome{phase: fleetv1alpha1.RolloutPhaseRolledBack, wave: p.st.CurrentWave, reason: fleetv1alpha1.ReasonRolledBack,
-			message: "every cluster is back on " + rev, warning: true}
+			message: msg, warning: true}
 	}
 	msg := fmt.Sprintf("rolling back to %s: %s still on %s", rev, clusters(left), target)
 	if held {
@@ -76,4 +84,12 @@ func (p *planner) rollBack() outcome {
 		o.freeze = p.in.Freeze.Name
 	}
 	return o
+}
+
+// returns is "it returns" for one, "they return" for more.
+func returns(n int) string {
+	if n == 1 {
+		return "it returns"
+	}
+	return "they return"
 }

@@ -1,6 +1,7 @@
 package rollout_test
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -140,5 +141,95 @@ func TestDeadlineCompletesEarly(t *testing.T) {
 		if w.Phase != fleetv1alpha1.WavePhaseSucceeded || w.StartedAt != nil {
 			t.Errorf("wave %s %s started %v, want Succeeded without starting", w.Name, w.Phase, w.StartedAt)
 		}
+	}
+}
+
+// pauseAt and resumeAt set desiredState as `flotilla rollout pause/resume` do.
+func (f *fixture) pauseAt(at time.Duration) *fixture {
+	f.in.Spec.DesiredState = fleetv1alpha1.RolloutPaused
+	f.in.Spec.StateChange = ptr(record("bob", t0.Add(at), ""))
+	return f
+}
+
+func (f *fixture) resumeAt(at time.Duration) *fixture {
+	f.in.Spec.DesiredState = fleetv1alpha1.RolloutRunning
+	f.in.Spec.StateChange = ptr(record("bob", t0.Add(at), ""))
+	return f
+}
+
+// A wave over its failure budget behind a pause or a Halt freeze does not
+// complete: it would start the next wave, or end the rollout Succeeded
+// "within the budget", once resumed. The resume applies onFailure.
+func TestHeldWaveOverBudgetDoesNotComplete(t *testing.T) {
+	for _, tt := range []struct {
+		name      string
+		hold, end func(*fixture)
+		multi     bool
+	}{
+		{"paused, next wave", func(f *fixture) { f.pauseAt(time.Minute) }, func(f *fixture) { f.resumeAt(2 * time.Minute) }, true},
+		{"paused, last wave", func(f *fixture) { f.pauseAt(time.Minute) }, func(f *fixture) { f.resumeAt(2 * time.Minute) }, false},
+		{"frozen, next wave", func(f *fixture) {
+			f.in.Freeze = &rollout.FreezeObservation{Name: "f", Action: fleetv1alpha1.FreezeHalt, Reason: "incident"}
+		}, func(f *fixture) { f.in.Freeze = nil }, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			waves := []fleetv1alpha1.Wave{wave("canary", catchAll, failures("0"))}
+			cs := []rollout.ClusterObservation{cluster("canary-1"), cluster("canary-2")}
+			if tt.multi {
+				waves = []fleetv1alpha1.Wave{wave("canary", failures("0")), wave("general", catchAll)}
+				cs = []rollout.ClusterObservation{cluster("canary-1", "ring", "canary"), cluster("canary-2", "ring", "canary"), cluster("general-1")}
+			}
+			f := newFixture(t, strategy(waves...), cs...)
+			f.plan()
+			f.wantAdmitted("canary-1", "canary-2")
+			tt.hold(f)
+			f.at(time.Minute).healthy("canary-1").failing("canary-2").plan()
+			f.wantPhase(fleetv1alpha1.RolloutPhasePaused, "canary")
+			if w := f.wave("canary"); w.Phase != fleetv1alpha1.WavePhaseProgressing {
+				t.Fatalf("wave canary is %s while held over its budget, want Progressing", w.Phase)
+			}
+			tt.end(f)
+			f.at(2 * time.Minute).plan()
+			f.wantPhase(fleetv1alpha1.RolloutPhaseHalted, "canary")
+			f.wantAdmitted()
+		})
+	}
+}
+
+// A rollback under offlinePolicy Skip does not wait for an offline cluster
+// still on the target, and its verdict says so rather than "every cluster
+// is back".
+func TestRolledBackNamesSkippedOfflineClusters(t *testing.T) {
+	f := newFixture(t, strategy(wave("general", catchAll, bake(time.Hour))), clusters("m", 2)...)
+	f.in.Strategy.OfflinePolicy = fleetv1alpha1.OfflineSkip
+	f.plan()
+	f.at(time.Minute).healthyAll().plan()
+	f.wantPhase(fleetv1alpha1.RolloutPhaseBaking, "general")
+	f.online(false, "m-2")
+	f.in.Spec.Rollback = &fleetv1alpha1.RollbackRequest{ChangeRecord: record("alice", t0.Add(2*time.Minute), "")}
+	f.at(2 * time.Minute).plan()
+	f.wantAdmitted("m-1", "m-2")
+	f.at(3 * time.Minute).healthy("m-1").plan()
+	f.wantPhase(fleetv1alpha1.RolloutPhaseRolledBack, "general")
+	want := "every cluster is back on " + from + " except 1 cluster offline (offlinePolicy Skip, not waited for), still on " + target + " until it returns"
+	if c := f.condition(fleetv1alpha1.ConditionReady); c == nil || c.Message != want {
+		t.Fatalf("Ready %+v, want message %q", c, want)
+	}
+}
+
+// A cluster that fails after its wave completed is not checked against that
+// wave's budget again (bake time is where late failures are caught), but the
+// verdict does not call it a failure "within the budget" either.
+func TestLateFailureOverACompletedWavesBudgetIsNotWithinIt(t *testing.T) {
+	f := newFixture(t, strategy(wave("canary", failures("0")), wave("general", catchAll)),
+		cluster("canary-1", "ring", "canary"), cluster("general-1"))
+	f.plan()
+	f.at(10 * time.Second).healthyAll().plan()
+	f.wantPhase(fleetv1alpha1.RolloutPhaseProgressing, "general")
+	f.at(20 * time.Second).healthy("general-1").failing("canary-1").plan()
+	f.wantPhase(fleetv1alpha1.RolloutPhaseSucceeded, "")
+	c := f.condition(fleetv1alpha1.ConditionReady)
+	if c == nil || strings.Contains(c.Message, "within the budget") || !strings.Contains(c.Message, "over the budget of a wave that had completed") {
+		t.Fatalf("Ready %+v", c)
 	}
 }

@@ -20,7 +20,9 @@ import (
 //     admitted, even if a crash left some of its Works behind); otherwise
 //     the revision the Works render (the first, by name, when they differ).
 //   - AppliedRevision is the revision every moved Work applied in full, if
-//     they agree.
+//     they agree; else the target if one of them still runs it while the
+//     cluster renders another revision (a rollback not applied everywhere
+//     yet), so that the rollback waits for it; else "".
 //   - Health is the worst of the moved Works': Failed, then Progressing (a
 //     Work the agent has not acted on yet counts as Progressing, and so does
 //     a moved Work not yet on the target of an admitted cluster), then
@@ -78,7 +80,7 @@ func observeCluster(c *fleetv1alpha1.Cluster, works []*fleetv1alpha1.Work, ro, t
 		isMoved[w] = true
 	}
 
-	applied, appliedAgree := "", true
+	applied, appliedAgree, runsTarget := "", true, false
 	for i, w := range moved {
 		rendered, appliedRev := revisionOf(w)
 		if i == 0 {
@@ -86,6 +88,7 @@ func observeCluster(c *fleetv1alpha1.Cluster, works []*fleetv1alpha1.Work, ro, t
 		} else if appliedRev != applied {
 			appliedAgree = false
 		}
+		runsTarget = runsTarget || appliedRev == target
 		if t := admittedAt(w); t.After(o.AdmittedAt) && rendered == target {
 			o.AdmittedAt = t
 		}
@@ -106,6 +109,12 @@ func observeCluster(c *fleetv1alpha1.Cluster, works []*fleetv1alpha1.Work, ro, t
 	}
 	if appliedAgree {
 		o.AppliedRevision = applied
+	} else if runsTarget && o.Revision != target {
+		// Some moved Works still run the target on a cluster that no
+		// longer renders it (being rolled back): it has not left the
+		// target, and a rollback must wait for it. On a cluster that
+		// renders the target, "" keeps it from counting as applied.
+		o.AppliedRevision = target
 	}
 	o.Checks = agentChecks(moved, ro, target, revisionOf)
 	if o.AdmittedAt.IsZero() {

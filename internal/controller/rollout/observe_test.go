@@ -89,6 +89,21 @@ func TestObserveCluster(t *testing.T) {
 				HealthSince: t0.Add(2 * time.Minute), AdmittedAt: t0.Add(time.Minute), Online: true},
 		},
 		{
+			// Rolled back to r1: a's agent applied it, b's has not yet. The
+			// cluster still runs r2 in part; "" would read as off the target
+			// and end the rollback RolledBack before b is back.
+			name:    "rolled back in part: a moved Work still runs the target",
+			cluster: cluster(fleetv1alpha1.ClusterAvailabilityAvailable),
+			works: []*fleetv1alpha1.Work{healthyOld("a"), func() *fleetv1alpha1.Work {
+				w := healthyOld("b")
+				w.Status.ObservedGeneration, w.Status.AppliedRevision = 1, "r2"
+				return w
+			}()},
+			want: rollout.ClusterObservation{Revision: "r1", AppliedRevision: "r2", Health: rollout.HealthProgressing,
+				Reason: fleetv1alpha1.ReasonProgressing, Message: "team-a/b: waiting for the agent to apply the new revision",
+				HealthSince: t0, AdmittedAt: t0, Online: true},
+		},
+		{
 			name:    "a new instance failing on the old revision on an admitted cluster is not the rollout's",
 			cluster: cluster(fleetv1alpha1.ClusterAvailabilityAvailable),
 			started: t0.Add(30 * time.Second),
