@@ -145,16 +145,14 @@ func TestDeadlineCompletesEarly(t *testing.T) {
 }
 
 // pauseAt and resumeAt set desiredState as `flotilla rollout pause/resume` do.
-func (f *fixture) pauseAt(at time.Duration) *fixture {
+func (f *fixture) pauseAt(at time.Duration) {
 	f.in.Spec.DesiredState = fleetv1alpha1.RolloutPaused
 	f.in.Spec.StateChange = ptr(record("bob", t0.Add(at), ""))
-	return f
 }
 
-func (f *fixture) resumeAt(at time.Duration) *fixture {
+func (f *fixture) resumeAt(at time.Duration) {
 	f.in.Spec.DesiredState = fleetv1alpha1.RolloutRunning
 	f.in.Spec.StateChange = ptr(record("bob", t0.Add(at), ""))
-	return f
 }
 
 // A wave over its failure budget behind a pause or a Halt freeze does not

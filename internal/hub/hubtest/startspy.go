@@ -42,10 +42,10 @@ func (s *StartSpy) StartedAt() time.Time {
 // WaitStarted waits up to limit for the workers and returns how long after
 // begin they started.
 func (s *StartSpy) WaitStarted(begin time.Time, limit time.Duration) time.Duration {
-	s.TB.Helper()
+	s.Helper()
 	for s.StartedAt().IsZero() {
 		if time.Since(begin) > limit {
-			s.TB.Fatalf("no %s within %s", s.line, limit)
+			s.Fatalf("no %s within %s", s.line, limit)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
