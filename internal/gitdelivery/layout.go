@@ -34,7 +34,24 @@ func FilePath(root string, w *fleetv1alpha1.Work) string {
 	if s.Instance == nil {
 		return path.Join(root, s.Promise, FleetFile)
 	}
-	return path.Join(root, s.Promise, s.Instance.Namespace, s.Instance.Name+".yaml")
+	return path.Join(root, s.Promise, s.Instance.Namespace, instanceFile(s.Instance.Name))
+}
+
+// instanceFile names an instance's file: <instance>.yaml, unless a GitOps
+// tool would read that name as its own configuration rather than as
+// manifests. Teams choose their instances' names, and an instance named
+// "kustomization" would give kustomization.yaml: Flux's kustomize-controller
+// then builds the team's directory as a Kustomization instead of generating
+// one, and the build of the whole cluster fails (the file holds the team's
+// objects). Such a name gets a leading "_", which no instance name has, so
+// it cannot collide with another instance's file. The other names such
+// tools treat specially (kustomization.yml, Kustomization, Chart.yaml,
+// .argocd-source*.yaml) cannot come out of a lowercase DNS name and ".yaml".
+func instanceFile(name string) string {
+	if name == "kustomization" {
+		return "_" + name + ".yaml"
+	}
+	return name + ".yaml"
 }
 
 // Files renders works as the files of root: file path → content. Each file
