@@ -2,7 +2,11 @@ package gitdelivery
 
 import (
 	"path"
+	"strings"
 	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
 )
@@ -29,5 +33,60 @@ func TestAnInstanceNamedKustomizationIsNotAKustomizationFile(t *testing.T) {
 		case "kustomization.yaml", "kustomization.yml", "Kustomization":
 			t.Errorf("%s is a file kustomize reads as a Kustomization", p)
 		}
+	}
+}
+
+// An object two Works render stays in the file that held it, even when the
+// other Work is older: team b cannot take team a's object over by changing
+// its (older) instance to render it. Without a file holding it, the fleet
+// resources keep it, else the oldest Work.
+func TestAnObjectStaysWithTheWorkThatWroteItFirst(t *testing.T) {
+	cm := func(team string) string {
+		return `{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"web","namespace":"shared"},"data":{"team":"` + team + `"}}`
+	}
+	older := metav1.NewTime(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	a := work("mon", "team-a", "web", nil, cm("a"))
+	a.CreationTimestamp = metav1.NewTime(older.Add(time.Hour))
+	b := work("mon", "team-b", "evil", nil, cm("b"))
+	b.Name = "mon-evil"
+	b.CreationTimestamp = older
+	fileA, fileB := "clusters/a/mon/team-a/web.yaml", "clusters/a/mon/team-b/evil.yaml"
+
+	before, err := Plan("clusters/a", []fleetv1alpha1.Work{a}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	after, err := Plan("clusters/a", []fleetv1alpha1.Work{b, a}, before.Files)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(after.Files[fileA]), "team: a") || strings.Contains(string(after.Files[fileB]), "kind: ConfigMap") {
+		t.Errorf("the object moved to team b's file:\n%s\n%s", after.Files[fileA], after.Files[fileB])
+	}
+	if msg := after.Conflicts[b.Name]; !strings.Contains(msg, "ConfigMap shared/web is Work "+a.Name+"'s (mon team-a/web)") {
+		t.Errorf("team b's conflict: %q", msg)
+	}
+	if len(after.Conflicts) != 1 {
+		t.Errorf("conflicts: %v", after.Conflicts)
+	}
+
+	// No file held it (both new in one publish): the oldest Work keeps it,
+	// and a Promise's fleet resources before any instance.
+	fresh, _ := Plan("clusters/a", []fleetv1alpha1.Work{a, b}, nil)
+	if !strings.Contains(string(fresh.Files[fileB]), "team: b") || strings.Contains(string(fresh.Files[fileA]), "kind: ConfigMap") {
+		t.Errorf("the oldest Work did not keep it:\n%s", fresh.Files[fileB])
+	}
+	fleet := work("mon", "", "", nil, cm("platform"))
+	fleet.CreationTimestamp = metav1.NewTime(older.Add(2 * time.Hour))
+	withFleet, _ := Plan("clusters/a", []fleetv1alpha1.Work{a, b, fleet}, nil)
+	if !strings.Contains(string(withFleet.Files["clusters/a/mon/_fleet.yaml"]), "team: platform") || len(withFleet.Conflicts) != 2 {
+		t.Errorf("the fleet resources did not keep it: %v", withFleet.Conflicts)
+	}
+
+	// A copy added by hand to team b's file does not make it team b's.
+	edited := map[string][]byte{fileA: before.Files[fileA], fileB: before.Files[fileA]}
+	again, _ := Plan("clusters/a", []fleetv1alpha1.Work{a, b}, edited)
+	if n := strings.Count(string(again.Files[fileA])+string(again.Files[fileB]), "kind: ConfigMap"); n != 1 {
+		t.Errorf("%d copies of the object", n)
 	}
 }
