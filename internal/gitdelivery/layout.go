@@ -18,6 +18,7 @@ import (
 
 	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
 	"github.com/flotilla-dev/flotilla/internal/gitdelivery/stamp"
+	"github.com/flotilla-dev/flotilla/internal/scope"
 )
 
 // FleetFile names the file holding a Promise's fleet resources, next to the
@@ -71,10 +72,10 @@ func Files(root string, works []fleetv1alpha1.Work) (map[string][]byte, error) {
 type Layout struct {
 	// Files maps a file's path to its content.
 	Files map[string][]byte
-	// Conflicts maps the name of a Work some of whose objects are left out,
-	// because another Work of the cluster holds them, to a message naming
-	// them and their holder.
-	Conflicts map[string]string
+	// LeftOut maps the name of a Work some of whose objects are left out of
+	// its file, because another Work of the cluster holds them or they are
+	// outside the Work's scope, to a message naming them and why.
+	LeftOut map[string]string
 }
 
 // objectKey identifies an object on the member, whatever its version.
@@ -99,7 +100,12 @@ func (k objectKey) String() string {
 // build of the whole directory fail. An object two Works render stays with
 // the Work whose file held it in previous (the directory's files before this
 // publish), else with a Promise's fleet resources, else with the oldest
-// Work; the others leave it out and are named in Conflicts.
+// Work; the others leave it out and are named in LeftOut.
+//
+// As the agent does, it checks every object of an instance's Work against
+// the Work's scope again and leaves out (LeftOut) what is outside it: no
+// agent checks a git cluster's objects. Unlike the agent it cannot ask the
+// member which custom kinds are cluster-scoped: it knows Kubernetes' own.
 func Plan(root string, works []fleetv1alpha1.Work, previous map[string][]byte) (Layout, error) {
 	parsed := make([][]manifest, len(works))
 	claims := map[objectKey][]int{}
@@ -127,21 +133,42 @@ func Plan(root string, works []fleetv1alpha1.Work, previous map[string][]byte) (
 		kept := make([]manifest, 0, len(parsed[i]))
 		var lost []string
 		for _, m := range parsed[i] {
+			if err := confine(w, m.key); err != nil {
+				lost = append(lost, err.Error())
+				continue
+			}
 			if o := owner(root, works, claims[m.key], held[m.key]); o != i {
-				lost = append(lost, fmt.Sprintf("%s is Work %s's (%s)", m.key, works[o].Name, workSubject(&works[o])))
+				lost = append(lost, fmt.Sprintf("%s: another Work of this cluster holds it, %s (%s)", m.key, works[o].Name, workSubject(&works[o])))
 				continue
 			}
 			kept = append(kept, m)
 		}
 		if len(lost) > 0 {
-			if l.Conflicts == nil {
-				l.Conflicts = map[string]string{}
+			if l.LeftOut == nil {
+				l.LeftOut = map[string]string{}
 			}
-			l.Conflicts[w.Name] = "not committed, another Work of this cluster holds the same object: " + strings.Join(lost, "; ")
+			l.LeftOut[w.Name] = "not committed: " + strings.Join(lost, "; ")
 		}
 		l.Files[FilePath(root, w)] = fileContent(w, kept)
 	}
 	return l, nil
+}
+
+// confine checks an object of w against w's scope: a Promise's fleet
+// resources (no instance) may hold anything, an instance's Work without a
+// scope (written by an older hub) nothing.
+func confine(w *fleetv1alpha1.Work, k objectKey) error {
+	if w.Spec.Subject.Instance == nil {
+		return nil
+	}
+	if w.Spec.Scope == nil {
+		return fmt.Errorf("%s: this instance's Work has no spec.scope (written by an older hub)", k)
+	}
+	if err := scope.Check(w.Spec.Scope, scope.Object{Group: k.group, Kind: k.kind, Namespace: k.namespace, Name: k.name,
+		ClusterScoped: scope.BuiltinClusterScoped(k.group, k.kind)}); err != nil {
+		return fmt.Errorf("outside the Work's scope: %w", err)
+	}
+	return nil
 }
 
 // owner picks, among the Works (indexes into works) that render an object,

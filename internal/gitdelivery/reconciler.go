@@ -104,8 +104,8 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 }
 
 // publish reads the credentials and writes the Works' files. It returns the
-// Works some of whose objects were left out, as another Work holds them (see
-// Plan). A failure the user must fix comes back as *Error.
+// Works some of whose objects were left out, as another Work holds them or
+// they are outside the Work's scope (see Plan). A failure the user must fix comes back as *Error.
 func (r *Reconciler) publish(ctx context.Context, cluster *fleetv1alpha1.Cluster, t Target, works []fleetv1alpha1.Work) (Result, map[string]string, error) {
 	var data map[string][]byte
 	if ref := cluster.Spec.Delivery.Git.SecretRef; ref != nil {
@@ -144,7 +144,7 @@ func (r *Reconciler) publish(ctx context.Context, cluster *fleetv1alpha1.Cluster
 		}
 	}
 	res, err := r.Publisher.Publish(ctx, cluster.Name, t, auth, layout.Files, CommitMessage(cluster.Name, changed))
-	return res, layout.Conflicts, err
+	return res, layout.LeftOut, err
 }
 
 // setDelivered writes the Delivered condition and, after a publish, status.git.
@@ -252,8 +252,9 @@ func markWork(w *fleetv1alpha1.Work, source fleetv1alpha1.GitHealthSource, commi
 }
 
 // markConflict sets the status of a Work some of whose objects were left out
-// of its file because another Work holds them: not Applied and failed, as
-// the agent reports a Work with a Conflict resource.
+// of its file (another Work holds them, or they are outside its scope): not
+// Applied and failed, as the agent reports a Work with a Conflict or Refused
+// resource.
 func markConflict(w *fleetv1alpha1.Work, msg string, now time.Time) {
 	w.Status.ObservedGeneration = w.Generation
 	set := fleetv1alpha1.NewConditionSetter(&w.Status.Conditions, w.Generation, now).Set
