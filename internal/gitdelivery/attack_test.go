@@ -148,3 +148,23 @@ func TestTheScopeIsCheckedAgainBeforeCommitting(t *testing.T) {
 		t.Errorf("unscoped Work: %s %q", got, l.LeftOut[unscoped.Name])
 	}
 }
+
+// A team's value "${db_password}" in its instance's object must reach the
+// member as written, not as a Flux Kustomization's post-build variable (one
+// of substituteFrom's Secret, say): every instance object the hub commits
+// opts out of substitution; the platform's fleet resources do not.
+func TestATeamValueIsNotAFluxVariable(t *testing.T) {
+	files, err := Files("r", []fleetv1alpha1.Work{
+		work("db", "team-a", "c", nil, `{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"c","namespace":"team-a"},"data":{"k":"${db_password}"}}`),
+		work("db", "", "", nil, `{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"f","namespace":"db-system"},"data":{"region":"${region}"}}`),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := string(files["r/db/team-a/c.yaml"]); !strings.Contains(got, "    "+FluxSubstitute+": disabled\n") {
+		t.Errorf("the instance's object does not opt out of substitution:\n%s", got)
+	}
+	if got := string(files["r/db/_fleet.yaml"]); strings.Contains(got, FluxSubstitute) {
+		t.Errorf("the fleet resources opt out of substitution:\n%s", got)
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"path"
 	"sort"
@@ -280,6 +281,11 @@ func manifests(w *fleetv1alpha1.Work) ([]manifest, error) {
 		if err != nil {
 			return nil, fmt.Errorf("stamping manifest %d: %w", i, err)
 		}
+		if w.Spec.Subject.Instance != nil {
+			if stamped, err = withoutSubstitution(stamped); err != nil {
+				return nil, fmt.Errorf("stamping manifest %d: %w", i, err)
+			}
+		}
 		y, err := yaml.JSONToYAML(stamped)
 		if err != nil {
 			return nil, fmt.Errorf("converting manifest %d: %w", i, err)
@@ -297,6 +303,31 @@ func manifests(w *fleetv1alpha1.Work) ([]manifest, error) {
 		return a.name < b.name
 	})
 	return ms, nil
+}
+
+// FluxSubstitute is the annotation by which an object opts out of Flux's
+// post-build variable substitution.
+const FluxSubstitute = "kustomize.toolkit.fluxcd.io/substitute"
+
+// withoutSubstitution sets FluxSubstitute: disabled on an instance's object
+// (JSON, already stamped). A Flux Kustomization with postBuild.substitute or
+// substituteFrom replaces ${var} everywhere in what it applies, and a team
+// chooses its instances' values: a value "${db_password}" would otherwise
+// come out on the member as the platform's variable, read from the Secret
+// substituteFrom names, in the team's own object. The stamp is computed
+// before, from the Work's manifest, as the report-only agent computes it.
+func withoutSubstitution(raw []byte) ([]byte, error) {
+	var obj map[string]any
+	if err := json.Unmarshal(raw, &obj); err != nil {
+		return nil, err
+	}
+	md, _ := obj["metadata"].(map[string]any)
+	ann, _ := md["annotations"].(map[string]any)
+	if ann == nil {
+		return nil, errors.New("manifest has no annotations after stamping")
+	}
+	ann[FluxSubstitute] = "disabled"
+	return json.Marshal(obj)
 }
 
 func fileContent(w *fleetv1alpha1.Work, ms []manifest) []byte {

@@ -58,6 +58,7 @@ kind: Deployment
 metadata:
   annotations:
     fleet.flotilla.dev/rendered-hash: ` + deploy + `
+    kustomize.toolkit.fluxcd.io/substitute: disabled
   name: orders
   namespace: team
 ---
@@ -66,6 +67,7 @@ kind: Service
 metadata:
   annotations:
     fleet.flotilla.dev/rendered-hash: ` + service + `
+    kustomize.toolkit.fluxcd.io/substitute: disabled
   name: orders
   namespace: team
 `
