@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -357,4 +358,62 @@ func classify(err error, fallback string) error {
 		return &Error{Reason: fleetv1alpha1.ReasonGitUnreachable, Message: msg}
 	}
 	return &Error{Reason: fallback, Message: msg}
+}
+
+// Current returns the files under t.Path on the head of t.Branch (nil when
+// the branch does not exist yet): what the cluster's directory holds before
+// the next publish, from which Plan tells which Work wrote an object first.
+func (p *Publisher) Current(ctx context.Context, cluster string, t Target, auth *Auth) (map[string][]byte, error) {
+	g := &gitCmd{dir: filepath.Join(p.Dir, cluster), home: p.Dir, auth: auth}
+	if err := g.ensureClone(ctx, t.URL); err != nil {
+		return nil, err
+	}
+	head, err := g.fetch(ctx, t.Branch)
+	if err != nil || head == "" {
+		return nil, err
+	}
+	fail := func(err error) (map[string][]byte, error) {
+		return nil, &Error{Reason: fleetv1alpha1.ReasonGitPushFailed, Message: err.Error()}
+	}
+	list, err := g.run(ctx, nil, nil, "ls-tree", "-r", "-z", "--name-only", head, "--", t.Path)
+	if err != nil {
+		return fail(err)
+	}
+	var paths []string
+	var batch bytes.Buffer
+	for _, f := range strings.Split(list, "\x00") {
+		if f == "" || strings.ContainsAny(f, "\n\r") {
+			continue
+		}
+		paths = append(paths, f)
+		fmt.Fprintf(&batch, "%s:%s\n", head, f)
+	}
+	if len(paths) == 0 {
+		return nil, nil
+	}
+	out, err := g.run(ctx, batch.Bytes(), nil, "cat-file", "--batch")
+	if err != nil {
+		return fail(err)
+	}
+	files := make(map[string][]byte, len(paths))
+	rest := out
+	for _, f := range paths {
+		header, after, ok := strings.Cut(rest, "\n")
+		if !ok && header == "" {
+			break
+		}
+		fields := strings.Fields(header)
+		if len(fields) != 3 || fields[1] != "blob" {
+			rest = after
+			continue // missing, or not a file (a submodule)
+		}
+		size, err := strconv.Atoi(fields[2])
+		if err != nil || size < 0 {
+			return fail(fmt.Errorf("reading %s: bad cat-file header %q", f, header))
+		}
+		size = min(size, len(after)) // run trims the output's end
+		files[f] = []byte(after[:size])
+		rest = strings.TrimPrefix(after[size:], "\n")
+	}
+	return files, nil
 }

@@ -5,17 +5,21 @@
 package gitdelivery
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"path"
 	"sort"
 	"strings"
 
+	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/yaml"
 
 	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
 	"github.com/flotilla-dev/flotilla/internal/gitdelivery/stamp"
+	"github.com/flotilla-dev/flotilla/internal/scope"
 )
 
 // FleetFile names the file holding a Promise's fleet resources, next to the
@@ -34,46 +38,241 @@ func FilePath(root string, w *fleetv1alpha1.Work) string {
 	if s.Instance == nil {
 		return path.Join(root, s.Promise, FleetFile)
 	}
-	return path.Join(root, s.Promise, s.Instance.Namespace, s.Instance.Name+".yaml")
+	return path.Join(root, s.Promise, s.Instance.Namespace, instanceFile(s.Instance.Name))
+}
+
+// instanceFile names an instance's file: <instance>.yaml, unless a GitOps
+// tool would read that name as its own configuration rather than as
+// manifests. Teams choose their instances' names, and an instance named
+// "kustomization" would give kustomization.yaml: Flux's kustomize-controller
+// then builds the team's directory as a Kustomization instead of generating
+// one, and the build of the whole cluster fails (the file holds the team's
+// objects). Such a name gets a leading "_", which no instance name has, so
+// it cannot collide with another instance's file. The other names such
+// tools treat specially (kustomization.yml, Kustomization, Chart.yaml,
+// .argocd-source*.yaml) cannot come out of a lowercase DNS name and ".yaml".
+func instanceFile(name string) string {
+	if name == "kustomization" {
+		return "_" + name + ".yaml"
+	}
+	return name + ".yaml"
 }
 
 // Files renders works as the files of root: file path → content. Each file
 // is a multi-document YAML stream of the Work's manifests in a stable order
 // (kind, namespace, name), each stamped with its rendered hash (annotation
 // stamp.Annotation), after a comment naming the Work and its revisions.
-// Works being deleted are left out, so their files go.
+// Works being deleted are left out, so their files go. It is Plan with no
+// files before.
 func Files(root string, works []fleetv1alpha1.Work) (map[string][]byte, error) {
-	files := make(map[string][]byte, len(works))
+	l, err := Plan(root, works, nil)
+	return l.Files, err
+}
+
+// Layout is what a cluster's directory should hold.
+type Layout struct {
+	// Files maps a file's path to its content.
+	Files map[string][]byte
+	// LeftOut maps the name of a Work some of whose objects are left out of
+	// its file, because another Work of the cluster holds them or they are
+	// outside the Work's scope, to a message naming them and why.
+	LeftOut map[string]string
+}
+
+// objectKey identifies an object on the member, whatever its version.
+type objectKey struct{ group, kind, namespace, name string }
+
+func (k objectKey) String() string {
+	gk := k.kind
+	if k.group != "" {
+		gk += "." + k.group
+	}
+	if k.namespace == "" {
+		return gk + " " + k.name
+	}
+	return gk + " " + k.namespace + "/" + k.name
+}
+
+// Plan lays works out as the files of root (see Files), each object in one
+// file only. The agent never lets a Work take over an object another Work
+// holds (it reports Conflict); the same goes here, where two copies of an
+// object would make Argo CD apply one over the other (a team's instance
+// taking over another team's object in a namespace they share) and Flux's
+// build of the whole directory fail. An object two Works render stays with
+// the Work whose file held it in previous (the directory's files before this
+// publish), else with a Promise's fleet resources, else with the oldest
+// Work; the others leave it out and are named in LeftOut.
+//
+// As the agent does, it checks every object of an instance's Work against
+// the Work's scope again and leaves out (LeftOut) what is outside it: no
+// agent checks a git cluster's objects. Unlike the agent it cannot ask the
+// member which custom kinds are cluster-scoped: it knows Kubernetes' own.
+func Plan(root string, works []fleetv1alpha1.Work, previous map[string][]byte) (Layout, error) {
+	parsed := make([][]manifest, len(works))
+	claims := map[objectKey][]int{}
 	for i := range works {
 		w := &works[i]
 		if !w.DeletionTimestamp.IsZero() {
 			continue
 		}
-		content, err := fileContent(w)
+		ms, err := manifests(w)
 		if err != nil {
-			return nil, fmt.Errorf("rendering Work %s/%s as YAML: %w", w.Namespace, w.Name, err)
+			return Layout{}, fmt.Errorf("rendering Work %s/%s as YAML: %w", w.Namespace, w.Name, err)
 		}
-		files[FilePath(root, w)] = content
+		parsed[i] = ms
+		for _, m := range ms {
+			claims[m.key] = append(claims[m.key], i)
+		}
 	}
-	return files, nil
+	held := heldBy(previous)
+	l := Layout{Files: make(map[string][]byte, len(works))}
+	for i := range works {
+		w := &works[i]
+		if !w.DeletionTimestamp.IsZero() {
+			continue
+		}
+		kept := make([]manifest, 0, len(parsed[i]))
+		var lost []string
+		for _, m := range parsed[i] {
+			if err := confine(w, m.key); err != nil {
+				lost = append(lost, err.Error())
+				continue
+			}
+			if o := owner(root, works, claims[m.key], held[m.key]); o != i {
+				lost = append(lost, fmt.Sprintf("%s: another Work of this cluster holds it, %s (%s)", m.key, works[o].Name, workSubject(&works[o])))
+				continue
+			}
+			kept = append(kept, m)
+		}
+		if len(lost) > 0 {
+			if l.LeftOut == nil {
+				l.LeftOut = map[string]string{}
+			}
+			l.LeftOut[w.Name] = "not committed: " + strings.Join(lost, "; ")
+		}
+		l.Files[FilePath(root, w)] = fileContent(w, kept)
+	}
+	return l, nil
+}
+
+// confine checks an object of w against w's scope: a Promise's fleet
+// resources (no instance) may hold anything, an instance's Work without a
+// scope (written by an older hub) nothing.
+func confine(w *fleetv1alpha1.Work, k objectKey) error {
+	if w.Spec.Subject.Instance == nil {
+		return nil
+	}
+	if w.Spec.Scope == nil {
+		return fmt.Errorf("%s: this instance's Work has no spec.scope (written by an older hub)", k)
+	}
+	if err := scope.Check(w.Spec.Scope, scope.Object{Group: k.group, Kind: k.kind, Namespace: k.namespace, Name: k.name,
+		ClusterScoped: scope.BuiltinClusterScoped(k.group, k.kind)}); err != nil {
+		return fmt.Errorf("outside the Work's scope: %w", err)
+	}
+	return nil
+}
+
+// owner picks, among the Works (indexes into works) that render an object,
+// the one that keeps it: the Work whose file held it (heldIn), else a
+// Promise's fleet resources, else the oldest Work (then the first by name).
+func owner(root string, works []fleetv1alpha1.Work, claimants []int, heldIn string) int {
+	if len(claimants) == 1 {
+		return claimants[0]
+	}
+	for _, i := range claimants {
+		if heldIn != "" && FilePath(root, &works[i]) == heldIn {
+			return i
+		}
+	}
+	rank := func(w *fleetv1alpha1.Work) int {
+		if w.Spec.Subject.Instance == nil {
+			return 0
+		}
+		return 1
+	}
+	best := claimants[0]
+	for _, i := range claimants[1:] {
+		a, b := &works[i], &works[best]
+		switch {
+		case rank(a) != rank(b):
+			if rank(a) < rank(b) {
+				best = i
+			}
+		case !a.CreationTimestamp.Equal(&b.CreationTimestamp):
+			if a.CreationTimestamp.Before(&b.CreationTimestamp) {
+				best = i
+			}
+		case a.Name < b.Name:
+			best = i
+		}
+	}
+	return best
+}
+
+// heldBy maps each object in files (a directory's files as the hub wrote
+// them) to the file holding it; an object in several files (written by
+// hand) is held by none of them.
+func heldBy(files map[string][]byte) map[objectKey]string {
+	held := map[objectKey]string{}
+	shared := map[objectKey]bool{}
+	for p, content := range files {
+		r := utilyaml.NewYAMLReader(bufio.NewReader(bytes.NewReader(content)))
+		for {
+			doc, err := r.Read()
+			if err != nil {
+				break // io.EOF, or a file not written by the hub: it holds nothing more
+			}
+			k, err := keyOf(doc)
+			if err != nil || k.kind == "" || k.name == "" {
+				continue
+			}
+			if _, ok := held[k]; ok && held[k] != p {
+				shared[k] = true
+			}
+			held[k] = p
+		}
+	}
+	for k := range shared {
+		delete(held, k)
+	}
+	return held
+}
+
+// keyOf reads an object's identity from its YAML or JSON.
+func keyOf(doc []byte) (objectKey, error) {
+	var obj struct {
+		APIVersion string `json:"apiVersion"`
+		Kind       string `json:"kind"`
+		Metadata   struct {
+			Name      string `json:"name"`
+			Namespace string `json:"namespace"`
+		} `json:"metadata"`
+	}
+	if err := yaml.Unmarshal(doc, &obj); err != nil {
+		return objectKey{}, err
+	}
+	group, _, found := strings.Cut(obj.APIVersion, "/")
+	if !found {
+		group = ""
+	}
+	return objectKey{group: group, kind: obj.Kind, namespace: obj.Metadata.Namespace, name: obj.Metadata.Name}, nil
 }
 
 type manifest struct {
-	kind, namespace, name string
-	yaml                  []byte
+	key  objectKey
+	yaml []byte
 }
 
-func fileContent(w *fleetv1alpha1.Work) ([]byte, error) {
-	manifests := make([]manifest, 0, len(w.Spec.Manifests))
+// manifests reads and stamps a Work's manifests, as YAML in a stable order
+// (kind, namespace, name).
+func manifests(w *fleetv1alpha1.Work) ([]manifest, error) {
+	ms := make([]manifest, 0, len(w.Spec.Manifests))
 	for i, m := range w.Spec.Manifests {
-		var obj struct {
-			Kind     string `json:"kind"`
-			Metadata struct {
-				Name      string `json:"name"`
-				Namespace string `json:"namespace"`
-			} `json:"metadata"`
+		if !json.Valid(m.Raw) {
+			return nil, fmt.Errorf("reading manifest %d: not JSON", i)
 		}
-		if err := json.Unmarshal(m.Raw, &obj); err != nil {
+		key, err := keyOf(m.Raw)
+		if err != nil {
 			return nil, fmt.Errorf("reading manifest %d: %w", i, err)
 		}
 		// The stamp tells a report-only agent whether the live object is this
@@ -82,14 +281,19 @@ func fileContent(w *fleetv1alpha1.Work) ([]byte, error) {
 		if err != nil {
 			return nil, fmt.Errorf("stamping manifest %d: %w", i, err)
 		}
+		if w.Spec.Subject.Instance != nil {
+			if stamped, err = withoutSubstitution(stamped); err != nil {
+				return nil, fmt.Errorf("stamping manifest %d: %w", i, err)
+			}
+		}
 		y, err := yaml.JSONToYAML(stamped)
 		if err != nil {
 			return nil, fmt.Errorf("converting manifest %d: %w", i, err)
 		}
-		manifests = append(manifests, manifest{kind: obj.Kind, namespace: obj.Metadata.Namespace, name: obj.Metadata.Name, yaml: y})
+		ms = append(ms, manifest{key: key, yaml: y})
 	}
-	sort.SliceStable(manifests, func(i, j int) bool {
-		a, b := manifests[i], manifests[j]
+	sort.SliceStable(ms, func(i, j int) bool {
+		a, b := ms[i].key, ms[j].key
 		if a.kind != b.kind {
 			return a.kind < b.kind
 		}
@@ -98,17 +302,46 @@ func fileContent(w *fleetv1alpha1.Work) ([]byte, error) {
 		}
 		return a.name < b.name
 	})
+	return ms, nil
+}
+
+// FluxSubstitute is the annotation by which an object opts out of Flux's
+// post-build variable substitution.
+const FluxSubstitute = "kustomize.toolkit.fluxcd.io/substitute"
+
+// withoutSubstitution sets FluxSubstitute: disabled on an instance's object
+// (JSON, already stamped). A Flux Kustomization with postBuild.substitute or
+// substituteFrom replaces ${var} everywhere in what it applies, and a team
+// chooses its instances' values: a value "${db_password}" would otherwise
+// come out on the member as the platform's variable, read from the Secret
+// substituteFrom names, in the team's own object. The stamp is computed
+// before, from the Work's manifest, as the report-only agent computes it.
+func withoutSubstitution(raw []byte) ([]byte, error) {
+	var obj map[string]any
+	if err := json.Unmarshal(raw, &obj); err != nil {
+		return nil, err
+	}
+	md, _ := obj["metadata"].(map[string]any)
+	ann, _ := md["annotations"].(map[string]any)
+	if ann == nil {
+		return nil, errors.New("manifest has no annotations after stamping")
+	}
+	ann[FluxSubstitute] = "disabled"
+	return json.Marshal(obj)
+}
+
+func fileContent(w *fleetv1alpha1.Work, ms []manifest) []byte {
 	var buf bytes.Buffer
 	fmt.Fprintf(&buf, "# Written by Flotilla from Work %s/%s; changes here are overwritten.\n", w.Namespace, w.Name)
 	fmt.Fprintf(&buf, "# revision: %s\n", w.Spec.Revision)
 	if w.Spec.InstanceRevision != "" {
 		fmt.Fprintf(&buf, "# instanceRevision: %s\n", w.Spec.InstanceRevision)
 	}
-	for _, m := range manifests {
+	for _, m := range ms {
 		buf.WriteString("---\n")
 		buf.Write(m.yaml)
 	}
-	return buf.Bytes(), nil
+	return buf.Bytes()
 }
 
 // maxMessageWorks bounds the Works listed in a commit message's body.

@@ -19,6 +19,8 @@ func work(promise, ns, name string, rollout *fleetv1alpha1.RolloutReference, man
 	if name != "" {
 		w.Spec.Subject.Instance = &fleetv1alpha1.InstanceReference{Namespace: ns, Name: name}
 		w.Spec.InstanceRevision = name + "-i1"
+		w.Spec.Scope = &fleetv1alpha1.WorkScope{Namespaces: []string{ns, "shared"}, Kinds: []fleetv1alpha1.OutputKind{
+			{Kind: "ConfigMap"}, {Kind: "Service"}, {Group: "apps", Kind: "Deployment"}}}
 	}
 	for _, m := range manifests {
 		w.Spec.Manifests = append(w.Spec.Manifests, fleetv1alpha1.Manifest{RawExtension: runtime.RawExtension{Raw: []byte(m)}})
@@ -32,8 +34,8 @@ func TestFilesLayoutAndOrder(t *testing.T) {
 	deleting.DeletionTimestamp = &now
 	files, err := Files("clusters/a", []fleetv1alpha1.Work{
 		work("db", "team", "orders", nil,
-			`{"apiVersion":"v1","kind":"Service","metadata":{"name":"orders"}}`,
-			`{"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"orders"}}`),
+			`{"apiVersion":"v1","kind":"Service","metadata":{"name":"orders","namespace":"team"}}`,
+			`{"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"orders","namespace":"team"}}`),
 		work("db", "", "", nil, `{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"db-system"}}`),
 		deleting,
 	})
@@ -45,8 +47,8 @@ func TestFilesLayoutAndOrder(t *testing.T) {
 	}
 	got := string(files["clusters/a/db/team/orders.yaml"])
 	// Each manifest carries its rendered hash, for report-only agents.
-	deploy, _ := stamp.Hash([]byte(`{"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"orders"}}`))
-	service, _ := stamp.Hash([]byte(`{"apiVersion":"v1","kind":"Service","metadata":{"name":"orders"}}`))
+	deploy, _ := stamp.Hash([]byte(`{"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"orders","namespace":"team"}}`))
+	service, _ := stamp.Hash([]byte(`{"apiVersion":"v1","kind":"Service","metadata":{"name":"orders","namespace":"team"}}`))
 	want := `# Written by Flotilla from Work flotilla-cluster-a/db-orders; changes here are overwritten.
 # revision: db-r1
 # instanceRevision: orders-i1
@@ -56,14 +58,18 @@ kind: Deployment
 metadata:
   annotations:
     fleet.flotilla.dev/rendered-hash: ` + deploy + `
+    kustomize.toolkit.fluxcd.io/substitute: disabled
   name: orders
+  namespace: team
 ---
 apiVersion: v1
 kind: Service
 metadata:
   annotations:
     fleet.flotilla.dev/rendered-hash: ` + service + `
+    kustomize.toolkit.fluxcd.io/substitute: disabled
   name: orders
+  namespace: team
 `
 	if got != want {
 		t.Errorf("orders.yaml:\n%s\nwant:\n%s", got, want)

@@ -74,7 +74,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		target.Path = DefaultPath(cluster.Name)
 	}
 
-	res, err := r.publish(ctx, cluster, target, works.Items)
+	res, conflicts, err := r.publish(ctx, cluster, target, works.Items)
 	now := r.Clock.Now()
 	var perr *Error
 	if errors.As(err, &perr) {
@@ -97,15 +97,16 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if err := r.setDelivered(ctx, cluster, metav1.ConditionTrue, fleetv1alpha1.ReasonGitPushed, msg, &res, now); err != nil {
 		return ctrl.Result{}, err
 	}
-	if err := r.markDelivered(ctx, works.Items, git.HealthSource, res.Commit, target.Branch, now); err != nil {
+	if err := r.markDelivered(ctx, works.Items, conflicts, git.HealthSource, res.Commit, target.Branch, now); err != nil {
 		return ctrl.Result{}, err
 	}
 	return ctrl.Result{RequeueAfter: r.ResyncInterval}, nil
 }
 
-// publish reads the credentials and writes the Works' files. A failure the
-// user must fix comes back as *Error.
-func (r *Reconciler) publish(ctx context.Context, cluster *fleetv1alpha1.Cluster, t Target, works []fleetv1alpha1.Work) (Result, error) {
+// publish reads the credentials and writes the Works' files. It returns the
+// Works some of whose objects were left out, as another Work holds them or
+// they are outside the Work's scope (see Plan). A failure the user must fix comes back as *Error.
+func (r *Reconciler) publish(ctx context.Context, cluster *fleetv1alpha1.Cluster, t Target, works []fleetv1alpha1.Work) (Result, map[string]string, error) {
 	var data map[string][]byte
 	if ref := cluster.Spec.Delivery.Git.SecretRef; ref != nil {
 		ns := ref.Namespace
@@ -115,20 +116,26 @@ func (r *Reconciler) publish(ctx context.Context, cluster *fleetv1alpha1.Cluster
 		secret := &corev1.Secret{}
 		if err := r.SecretReader.Get(ctx, types.NamespacedName{Namespace: ns, Name: ref.Name}, secret); err != nil {
 			if apierrors.IsNotFound(err) || apierrors.IsForbidden(err) {
-				return Result{}, &Error{Reason: fleetv1alpha1.ReasonSecretNotFound,
+				return Result{}, nil, &Error{Reason: fleetv1alpha1.ReasonSecretNotFound,
 					Message: fmt.Sprintf("secret %s/%s cannot be read: %s", ns, ref.Name, apierrors.ReasonForError(err))}
 			}
-			return Result{}, fmt.Errorf("reading secret %s/%s: %w", ns, ref.Name, err)
+			return Result{}, nil, fmt.Errorf("reading secret %s/%s: %w", ns, ref.Name, err)
 		}
 		data = secret.Data
 	}
 	auth, err := NewAuth(data, filepath.Join(r.Publisher.Dir, ".ssh", cluster.Name))
 	if err != nil {
-		return Result{}, &Error{Reason: fleetv1alpha1.ReasonSecretNotFound, Message: err.Error()}
+		return Result{}, nil, &Error{Reason: fleetv1alpha1.ReasonSecretNotFound, Message: err.Error()}
 	}
-	files, err := Files(t.Path, works)
+	// Which Work's file holds each object now decides who keeps an object
+	// two Works render: the one that wrote it first.
+	previous, err := r.Publisher.Current(ctx, cluster.Name, t, auth)
 	if err != nil {
-		return Result{}, &Error{Reason: fleetv1alpha1.ReasonGitPushFailed, Message: err.Error()}
+		return Result{}, nil, err
+	}
+	layout, err := Plan(t.Path, works, previous)
+	if err != nil {
+		return Result{}, nil, &Error{Reason: fleetv1alpha1.ReasonGitPushFailed, Message: err.Error()}
 	}
 	var changed []*fleetv1alpha1.Work
 	for i := range works {
@@ -136,7 +143,8 @@ func (r *Reconciler) publish(ctx context.Context, cluster *fleetv1alpha1.Cluster
 			changed = append(changed, &works[i])
 		}
 	}
-	return r.Publisher.Publish(ctx, cluster.Name, t, auth, files, CommitMessage(cluster.Name, changed))
+	res, err := r.Publisher.Publish(ctx, cluster.Name, t, auth, layout.Files, CommitMessage(cluster.Name, changed))
+	return res, layout.LeftOut, err
 }
 
 // setDelivered writes the Delivered condition and, after a publish, status.git.
@@ -186,11 +194,12 @@ func (r *Reconciler) setDelivered(ctx context.Context, cluster *fleetv1alpha1.Cl
 // The agent writes the same status (Healthy, Ready, resources), so every
 // patch carries the resourceVersion and is retried on a conflict from a fresh
 // read: neither writer drops the other's conditions.
-func (r *Reconciler) markDelivered(ctx context.Context, works []fleetv1alpha1.Work, source fleetv1alpha1.GitHealthSource,
-	commit, branch string, now time.Time) error {
+func (r *Reconciler) markDelivered(ctx context.Context, works []fleetv1alpha1.Work, conflicts map[string]string,
+	source fleetv1alpha1.GitHealthSource, commit, branch string, now time.Time) error {
 	for i := range works {
 		w := &works[i]
-		if !w.DeletionTimestamp.IsZero() || delivered(w) {
+		conflict := conflicts[w.Name]
+		if !w.DeletionTimestamp.IsZero() || (delivered(w) && conflict == "") {
 			continue
 		}
 		published, cur, reread := w.Generation, w, false
@@ -202,10 +211,16 @@ func (r *Reconciler) markDelivered(ctx context.Context, works []fleetv1alpha1.Wo
 				}
 			}
 			reread = true
-			if cur.Generation != published || !cur.DeletionTimestamp.IsZero() || delivered(cur) {
+			if cur.Generation != published || !cur.DeletionTimestamp.IsZero() || (delivered(cur) && conflict == "") {
 				return nil // changed since the publish: the next publish marks it
 			}
-			return controller.PatchStatus(ctx, r.Client, r.workWrites.Of(cur.Namespace), cur, func(w *fleetv1alpha1.Work) { markWork(w, source, commit, branch, now) })
+			return controller.PatchStatus(ctx, r.Client, r.workWrites.Of(cur.Namespace), cur, func(w *fleetv1alpha1.Work) {
+				if conflict != "" {
+					markConflict(w, conflict, now)
+					return
+				}
+				markWork(w, source, commit, branch, now)
+			})
 		})
 		if client.IgnoreNotFound(err) != nil {
 			return fmt.Errorf("marking Work %s/%s delivered: %w", w.Namespace, w.Name, err)
@@ -234,6 +249,18 @@ func markWork(w *fleetv1alpha1.Work, source fleetv1alpha1.GitHealthSource, commi
 		set(fleetv1alpha1.ConditionHealthy, metav1.ConditionFalse, fleetv1alpha1.ReasonInProgress, waiting)
 		set(fleetv1alpha1.ConditionReady, metav1.ConditionFalse, fleetv1alpha1.ReasonInProgress, msg+"; "+waiting)
 	}
+}
+
+// markConflict sets the status of a Work some of whose objects were left out
+// of its file (another Work holds them, or they are outside its scope): not
+// Applied and failed, as the agent reports a Work with a Conflict or Refused
+// resource.
+func markConflict(w *fleetv1alpha1.Work, msg string, now time.Time) {
+	w.Status.ObservedGeneration = w.Generation
+	set := fleetv1alpha1.NewConditionSetter(&w.Status.Conditions, w.Generation, now).Set
+	set(fleetv1alpha1.ConditionApplied, metav1.ConditionFalse, fleetv1alpha1.ReasonApplyFailed, msg)
+	set(fleetv1alpha1.ConditionHealthy, metav1.ConditionFalse, fleetv1alpha1.ReasonApplyFailed, msg)
+	set(fleetv1alpha1.ConditionReady, metav1.ConditionFalse, fleetv1alpha1.ReasonApplyFailed, msg)
 }
 
 // delivered reports whether w's current spec was already published.

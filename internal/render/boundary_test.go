@@ -379,3 +379,36 @@ func TestTeamOverridesLeaveFlotillasOwnKeys(t *testing.T) {
 		t.Errorf("a team's own annotation was refused: %v", err)
 	}
 }
+
+// On a git-delivered cluster Argo CD or Flux applies and prunes what the hub
+// commits, and reads their own annotations as Flotilla's agent reads
+// fleet.flotilla.dev/prune: a team's Override annotating its objects
+// kustomize.toolkit.fluxcd.io/prune: disabled, or argocd.argoproj.io/sync-options:
+// Prune=false, would leave them on the member once its instance is deleted
+// or its tenancy revoked; .../reconcile: disabled or ssa: IfNotPresent would
+// take them out of drift correction.
+func TestTeamOverridesLeaveTheGitOpsToolsKeys(t *testing.T) {
+	c := webPromise()
+	for _, patch := range []string{
+		`{"metadata":{"annotations":{"kustomize.toolkit.fluxcd.io/prune":"disabled"}}}`,
+		`{"metadata":{"annotations":{"kustomize.toolkit.fluxcd.io/reconcile":"disabled"}}}`,
+		`{"metadata":{"annotations":{"kustomize.toolkit.fluxcd.io/ssa":"IfNotPresent"}}}`,
+		`{"metadata":{"labels":{"kustomize.toolkit.fluxcd.io/name":"flux-system"}}}`,
+		`{"metadata":{"annotations":{"argocd.argoproj.io/sync-options":"Prune=false"}}}`,
+		`{"metadata":{"annotations":{"argocd.argoproj.io/compare-options":"IgnoreExtraneous"}}}`,
+	} {
+		for _, typ := range []v1alpha1.PatchType{v1alpha1.PatchJSONMerge, v1alpha1.PatchStrategicMerge} {
+			o := teamOverrideOf("keep", typ, patch)
+			var oe *OverrideError
+			if err := CheckTeamPatch(&o); !errors.As(err, &oe) {
+				t.Errorf("%s %s: CheckTeamPatch = %v, want the Override refused as written", typ, patch, err)
+			}
+			if _, err := Render(webInput(t, c, o)); !errors.As(err, &oe) {
+				t.Errorf("%s %s: render = %v, want the team's Override refused", typ, patch, err)
+			}
+		}
+		if _, err := Render(webInput(t, c, override("keep", v1alpha1.PatchJSONMerge, patch))); err != nil {
+			t.Errorf("the platform's Override %s was refused: %v", patch, err)
+		}
+	}
+}

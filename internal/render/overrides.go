@@ -81,8 +81,8 @@ func CheckTeamPatch(o *v1alpha1.Override) error {
 		m, _ := keys.(map[string]any)
 		for key := range m {
 			if flotillaKey(key) {
-				return refuse("the patch sets metadata.%s[%s]: keys of %s tell Flotilla how to manage the object (prune, reconcile), which is the platform's to say",
-					field, key, v1alpha1.Group)
+				return refuse("the patch sets metadata.%s[%s]: keys of %s tell Flotilla (or the GitOps tool) how to manage the object (prune, reconcile), which is the platform's to say",
+					field, key, strings.Join(managementDomains, ", "))
 			}
 		}
 	}
@@ -144,8 +144,8 @@ func checkIdentity(o *v1alpha1.Override, before, after *unstructured.Unstructure
 	} {
 		if key, ok := flotillaKeyChanged(m.was, m.will); ok {
 			return &OverrideError{Override: overrideName(o), Reason: fmt.Sprintf(
-				"patching %s would change %s[%s]: keys of %s tell Flotilla how to manage the object (prune, reconcile), which is the platform's to say",
-				keyOf(before), m.field, key, v1alpha1.Group)}
+				"patching %s would change %s[%s]: keys of %s tell Flotilla (or the GitOps tool) how to manage the object (prune, reconcile), which is the platform's to say",
+				keyOf(before), m.field, key, strings.Join(managementDomains, ", "))}
 		}
 	}
 	return nil
@@ -167,12 +167,27 @@ func flotillaKeyChanged(was, will map[string]string) (string, bool) {
 	return "", false
 }
 
-// flotillaKey says whether a label or annotation key is in Flotilla's own
-// domain: fleet.flotilla.dev/… or a subdomain's.
+// flotillaKey says whether a label or annotation key tells whoever applies
+// the object how to manage it: Flotilla's own domain (fleet.flotilla.dev/…
+// or a subdomain's), or, on git-delivered clusters, the GitOps tool's:
+// Flux's (kustomize.toolkit.fluxcd.io/prune, …/reconcile, …/ssa) and Argo
+// CD's (argocd.argoproj.io/sync-options: Prune=false, …/compare-options).
 func flotillaKey(key string) bool {
 	prefix, _, found := strings.Cut(key, "/")
-	return found && (prefix == v1alpha1.Group || strings.HasSuffix(prefix, "."+v1alpha1.Group))
+	if !found {
+		return false
+	}
+	for _, domain := range managementDomains {
+		if prefix == domain || strings.HasSuffix(prefix, "."+domain) {
+			return true
+		}
+	}
+	return false
 }
+
+// managementDomains are the domains of the label and annotation keys a
+// team's Override may not set or change (see flotillaKey).
+var managementDomains = []string{v1alpha1.Group, "fluxcd.io", "argoproj.io"}
 
 // forPromise says whether an Override may shape this Promise's render: one
 // that names another Promise never does. (Cluster, namespace and instance
