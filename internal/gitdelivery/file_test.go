@@ -33,7 +33,7 @@ data:
 func TestFileRepositoryRollout(t *testing.T) {
 	startHub(t)
 	e := promisetest.NewEnv(t, hubCP.RESTConfig)
-	repo := bareRepo(t, t.TempDir(), "fleet.git")
+	repo := bareRepo(t, t.TempDir())
 	const group, team = "gdfile.example.com", "gdfile-team"
 	clusters := []string{"gdfile-1", "gdfile-2"}
 	for _, c := range clusters {

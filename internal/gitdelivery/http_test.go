@@ -57,7 +57,7 @@ func TestHTTPCredentials(t *testing.T) {
 	logs := startHub(t)
 	e := promisetest.NewEnv(t, hubCP.RESTConfig)
 	root := t.TempDir()
-	repo := bareRepo(t, root, "fleet.git")
+	repo := bareRepo(t, root)
 	const password, wrong = "right-pw-7f3a9c", "wrong-pw-b81e44"
 	base := serveGit(t, root, "flotilla", password)
 

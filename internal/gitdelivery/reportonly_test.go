@@ -55,7 +55,7 @@ func TestReportOnlyAgentWaitsForTheGitOpsSync(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	repo := bareRepo(t, t.TempDir(), "fleet.git")
+	repo := bareRepo(t, t.TempDir())
 	const cluster, group, team = "gdro-1", "gdro.example.com", "gdro-team"
 
 	joined, err := membership.Join(e.Ctx, hubCP.RESTConfig, membership.JoinOptions{

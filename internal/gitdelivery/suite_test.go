@@ -85,10 +85,10 @@ func git(t *testing.T, dir string, args ...string) string {
 	return strings.TrimSpace(string(out))
 }
 
-// bareRepo creates an empty bare repository named name under root.
-func bareRepo(t *testing.T, root, name string) string {
+// bareRepo creates an empty bare repository fleet.git under root.
+func bareRepo(t *testing.T, root string) string {
 	t.Helper()
-	dir := filepath.Join(root, name)
+	dir := filepath.Join(root, "fleet.git")
 	git(t, root, "init", "-q", "--bare", "-b", "main", dir)
 	return dir
 }

@@ -23,7 +23,7 @@ import (
 func TestAnotherTeamsObjectIsNotWrittenTwice(t *testing.T) {
 	startHub(t)
 	e := promisetest.NewEnv(t, hubCP.RESTConfig)
-	repo := bareRepo(t, t.TempDir(), "fleet.git")
+	repo := bareRepo(t, t.TempDir())
 	const group, cluster = "gdshare.example.com", "gdshare-1"
 	teamA, teamB := "gdshare-a", "gdshare-b"
 	gitCluster(e, cluster, map[string]string{"suite": "gdshare"}, fleetv1alpha1.GitDelivery{

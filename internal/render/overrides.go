@@ -80,7 +80,7 @@ func CheckTeamPatch(o *v1alpha1.Override) error {
 		keys, _, _ := unstructured.NestedFieldNoCopy(patch, "metadata", field)
 		m, _ := keys.(map[string]any)
 		for key := range m {
-			if flotillaKey(key) {
+			if managementKey(key) {
 				return refuse("the patch sets metadata.%s[%s]: keys of %s tell Flotilla (or the GitOps tool) how to manage the object (prune, reconcile), which is the platform's to say",
 					field, key, strings.Join(managementDomains, ", "))
 			}
@@ -142,7 +142,7 @@ func checkIdentity(o *v1alpha1.Override, before, after *unstructured.Unstructure
 		{"metadata.labels", before.GetLabels(), after.GetLabels()},
 		{"metadata.annotations", before.GetAnnotations(), after.GetAnnotations()},
 	} {
-		if key, ok := flotillaKeyChanged(m.was, m.will); ok {
+		if key, ok := managementKeyChanged(m.was, m.will); ok {
 			return &OverrideError{Override: overrideName(o), Reason: fmt.Sprintf(
 				"patching %s would change %s[%s]: keys of %s tell Flotilla (or the GitOps tool) how to manage the object (prune, reconcile), which is the platform's to say",
 				keyOf(before), m.field, key, strings.Join(managementDomains, ", "))}
@@ -151,15 +151,16 @@ func checkIdentity(o *v1alpha1.Override, before, after *unstructured.Unstructure
 	return nil
 }
 
-// flotillaKeyChanged returns a key of Flotilla's own domain (fleet.flotilla.dev
-// and its subdomains) that is added, removed or changed between was and will.
-// A team's Override that set fleet.flotilla.dev/prune: disabled on its objects
-// would leave them on members once its instance is deleted, or its tenancy
-// revoked; reconcile: disabled would take them out of drift correction.
-func flotillaKeyChanged(was, will map[string]string) (string, bool) {
+// managementKeyChanged returns a management key (managementKey) that is
+// added, removed or changed between was and will. A team's Override that set
+// fleet.flotilla.dev/prune: disabled (or Flux's, or Argo CD's equivalent) on
+// its objects would leave them on members once its instance is deleted, or
+// its tenancy revoked; reconcile: disabled would take them out of drift
+// correction.
+func managementKeyChanged(was, will map[string]string) (string, bool) {
 	for _, pair := range [][2]map[string]string{{was, will}, {will, was}} {
 		for key, value := range pair[0] {
-			if other, ok := pair[1][key]; flotillaKey(key) && (!ok || other != value) {
+			if other, ok := pair[1][key]; managementKey(key) && (!ok || other != value) {
 				return key, true
 			}
 		}
@@ -167,12 +168,12 @@ func flotillaKeyChanged(was, will map[string]string) (string, bool) {
 	return "", false
 }
 
-// flotillaKey says whether a label or annotation key tells whoever applies
+// managementKey says whether a label or annotation key tells whoever applies
 // the object how to manage it: Flotilla's own domain (fleet.flotilla.dev/…
 // or a subdomain's), or, on git-delivered clusters, the GitOps tool's:
 // Flux's (kustomize.toolkit.fluxcd.io/prune, …/reconcile, …/ssa) and Argo
 // CD's (argocd.argoproj.io/sync-options: Prune=false, …/compare-options).
-func flotillaKey(key string) bool {
+func managementKey(key string) bool {
 	prefix, _, found := strings.Cut(key, "/")
 	if !found {
 		return false
@@ -186,7 +187,7 @@ func flotillaKey(key string) bool {
 }
 
 // managementDomains are the domains of the label and annotation keys a
-// team's Override may not set or change (see flotillaKey).
+// team's Override may not set or change (see managementKey).
 var managementDomains = []string{v1alpha1.Group, "fluxcd.io", "argoproj.io"}
 
 // forPromise says whether an Override may shape this Promise's render: one
