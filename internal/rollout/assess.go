@@ -61,6 +61,9 @@ type assessment struct {
 	// converging, pending, waiting or skipped): a completed wave with any
 	// is SucceededWithFailures, not Succeeded.
 	notHealthy int
+	// gone counts the clusters of the wave that left the fleet (no
+	// observation): no failure, but not on the target either.
+	gone int
 	// unattributed lists the wave's failures that are not the rollout's.
 	unattributed []fleetv1alpha1.ClusterFailure
 }
@@ -123,8 +126,11 @@ func (a *assessment) add(o *ClusterObservation, v verdict, target string) {
 		a.counts.Pending++
 	}
 
-	if v.state != stateHealthy && o != nil {
+	switch {
+	case o == nil:
 		// A cluster gone from the fleet is no failure of the wave.
+		a.gone++
+	case v.state != stateHealthy:
 		a.notHealthy++
 	}
 	switch v.state {

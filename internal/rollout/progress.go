@@ -58,11 +58,12 @@ func (p *planner) advanceWaves(hold bool) outcome {
 func (p *planner) succeeded(why string) outcome {
 	o := outcome{phase: fleetv1alpha1.RolloutPhaseSucceeded, reason: fleetv1alpha1.ReasonSucceeded,
 		message: fmt.Sprintf("%s; %s is on %s", why, p.in.Spec.Subject.Promise, p.in.Spec.TargetRevision)}
-	var notHealthy, total, overBudget int
+	var notHealthy, total, overBudget, gone int
 	var failures []fleetv1alpha1.ClusterFailure
 	for _, w := range p.waves {
 		a := p.assess(w)
 		notHealthy += a.notHealthy
+		gone += a.gone
 		total += int(a.counts.Total)
 		failures = append(failures, a.failures...)
 		if len(a.failures) > w.cfg.maxFailures {
@@ -81,6 +82,11 @@ func (p *planner) succeeded(why string) outcome {
 		case len(failures) > 0:
 			o.message += fmt.Sprintf(" (%d failed within the budget: %s)", len(failures), listFailures(boundFailures(failures), 5))
 		}
+	}
+	if gone > 0 {
+		// Not a failure, and not on the target: "is on" says so of the
+		// clusters still in the fleet only.
+		o.message += fmt.Sprintf("; %d of %s left the fleet without reaching it", gone, clusters(total))
 	}
 	return o
 }

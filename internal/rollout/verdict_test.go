@@ -231,3 +231,37 @@ func TestLateFailureOverACompletedWavesBudgetIsNotWithinIt(t *testing.T) {
 		t.Fatalf("Ready %+v", c)
 	}
 }
+
+// Clusters that leave the fleet mid-rollout are no failure, but the verdict
+// does not say the Promise is on the target there: "is on" would be false of
+// a rollout whose every cluster left.
+func TestSucceededSaysWhichClustersLeftTheFleet(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		leave []string
+		want  string
+	}{
+		{"one of three", []string{"m-1"}, "; 1 of 3 clusters left the fleet without reaching it"},
+		{"every one", []string{"m-1", "m-2", "m-3"}, "; 3 of 3 clusters left the fleet without reaching it"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t, strategy(wave("general", catchAll)), clusters("m", 3)...)
+			f.plan()
+			for _, name := range tc.leave {
+				f.in.Clusters = slicesDelete(f.in.Clusters, name)
+			}
+			f.at(time.Minute).healthyAll().plan()
+			f.wantPhase(fleetv1alpha1.RolloutPhaseSucceeded, "")
+			if c := f.condition(fleetv1alpha1.ConditionReady); c == nil || !strings.HasSuffix(c.Message, tc.want) {
+				t.Fatalf("Ready %+v, want a message ending %q", c, tc.want)
+			}
+		})
+	}
+	// None left: the message is as it was.
+	f := newFixture(t, strategy(wave("general", catchAll)), clusters("m", 3)...)
+	f.plan()
+	f.at(time.Minute).healthyAll().plan()
+	if c := f.condition(fleetv1alpha1.ConditionReady); c == nil || strings.Contains(c.Message, "left the fleet") {
+		t.Fatalf("Ready %+v", c)
+	}
+}
