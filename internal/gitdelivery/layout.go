@@ -79,19 +79,9 @@ type Layout struct {
 	LeftOut map[string]string
 }
 
-// objectKey identifies an object on the member, whatever its version.
-type objectKey struct{ group, kind, namespace, name string }
-
-func (k objectKey) String() string {
-	gk := k.kind
-	if k.group != "" {
-		gk += "." + k.group
-	}
-	if k.namespace == "" {
-		return gk + " " + k.name
-	}
-	return gk + " " + k.namespace + "/" + k.name
-}
+// objectKey identifies an object on the member, whatever its version: a
+// scope.Object whose ClusterScoped is left false (confine sets it).
+type objectKey = scope.Object
 
 // Plan lays works out as the files of root (see Files), each object in one
 // file only. The agent never lets a Work take over an object another Work
@@ -165,8 +155,8 @@ func confine(w *fleetv1alpha1.Work, k objectKey) error {
 	if w.Spec.Scope == nil {
 		return fmt.Errorf("%s: this instance's Work has no spec.scope (written by an older hub)", k)
 	}
-	if err := scope.Check(w.Spec.Scope, scope.Object{Group: k.group, Kind: k.kind, Namespace: k.namespace, Name: k.name,
-		ClusterScoped: scope.BuiltinClusterScoped(k.group, k.kind)}); err != nil {
+	k.ClusterScoped = scope.BuiltinClusterScoped(k.Group, k.Kind)
+	if err := scope.Check(w.Spec.Scope, k); err != nil {
 		return fmt.Errorf("outside the Work's scope: %w", err)
 	}
 	return nil
@@ -223,7 +213,7 @@ func heldBy(files map[string][]byte) map[objectKey]string {
 				break // io.EOF, or a file not written by the hub: it holds nothing more
 			}
 			k, err := keyOf(doc)
-			if err != nil || k.kind == "" || k.name == "" {
+			if err != nil || k.Kind == "" || k.Name == "" {
 				continue
 			}
 			if _, ok := held[k]; ok && held[k] != p {
@@ -255,7 +245,7 @@ func keyOf(doc []byte) (objectKey, error) {
 	if !found {
 		group = ""
 	}
-	return objectKey{group: group, kind: obj.Kind, namespace: obj.Metadata.Namespace, name: obj.Metadata.Name}, nil
+	return objectKey{Group: group, Kind: obj.Kind, Namespace: obj.Metadata.Namespace, Name: obj.Metadata.Name}, nil
 }
 
 type manifest struct {
@@ -294,13 +284,13 @@ func manifests(w *fleetv1alpha1.Work) ([]manifest, error) {
 	}
 	sort.SliceStable(ms, func(i, j int) bool {
 		a, b := ms[i].key, ms[j].key
-		if a.kind != b.kind {
-			return a.kind < b.kind
+		if a.Kind != b.Kind {
+			return a.Kind < b.Kind
 		}
-		if a.namespace != b.namespace {
-			return a.namespace < b.namespace
+		if a.Namespace != b.Namespace {
+			return a.Namespace < b.Namespace
 		}
-		return a.name < b.name
+		return a.Name < b.Name
 	})
 	return ms, nil
 }
