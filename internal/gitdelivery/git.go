@@ -85,6 +85,17 @@ type Publisher struct {
 // directory and re-applying them cannot conflict, while a rebase would replay
 // a commit computed against a head that no longer exists.
 func (p *Publisher) Publish(ctx context.Context, cluster string, t Target, auth *Auth, files map[string][]byte, message string) (Result, error) {
+	return p.PublishPlanned(ctx, cluster, t, auth, func(func() (map[string][]byte, error)) (map[string][]byte, error) {
+		return files, nil
+	}, message)
+}
+
+// PublishPlanned is Publish with the files planned from what the branch
+// holds: plan is called after each fetch with a reader of the files under
+// t.Path in the commit the new one will follow (read only if plan asks), so
+// that a retry after a rejected push plans again from what won.
+func (p *Publisher) PublishPlanned(ctx context.Context, cluster string, t Target, auth *Auth,
+	plan func(previous func() (map[string][]byte, error)) (map[string][]byte, error), message string) (Result, error) {
 	g := &gitCmd{dir: filepath.Join(p.Dir, cluster), home: p.Dir, auth: auth,
 		author: []string{"GIT_AUTHOR_NAME=" + p.AuthorName, "GIT_AUTHOR_EMAIL=" + p.AuthorEmail,
 			"GIT_COMMITTER_NAME=" + p.AuthorName, "GIT_COMMITTER_EMAIL=" + p.AuthorEmail}}
@@ -94,6 +105,10 @@ func (p *Publisher) Publish(ctx context.Context, cluster string, t Target, auth 
 	res := Result{}
 	for res.Attempts < MaxPushAttempts {
 		parent, err := g.fetch(ctx, t.Branch)
+		if err != nil {
+			return res, err
+		}
+		files, err := plan(func() (map[string][]byte, error) { return g.files(ctx, parent, t.Path) })
 		if err != nil {
 			return res, err
 		}
@@ -360,22 +375,17 @@ func classify(err error, fallback string) error {
 	return &Error{Reason: fallback, Message: msg}
 }
 
-// Current returns the files under t.Path on the head of t.Branch (nil when
-// the branch does not exist yet): what the cluster's directory holds before
-// the next publish, from which Plan tells which Work wrote an object first.
-func (p *Publisher) Current(ctx context.Context, cluster string, t Target, auth *Auth) (map[string][]byte, error) {
-	g := &gitCmd{dir: filepath.Join(p.Dir, cluster), home: p.Dir, auth: auth}
-	if err := g.ensureClone(ctx, t.URL); err != nil {
-		return nil, err
-	}
-	head, err := g.fetch(ctx, t.Branch)
-	if err != nil || head == "" {
-		return nil, err
+// files returns the files under dir in commit head (nil for no head): what
+// the cluster's directory holds before a publish, from which Plan tells which
+// Work wrote an object first.
+func (g *gitCmd) files(ctx context.Context, head, dir string) (map[string][]byte, error) {
+	if head == "" {
+		return nil, nil
 	}
 	fail := func(err error) (map[string][]byte, error) {
 		return nil, &Error{Reason: fleetv1alpha1.ReasonGitPushFailed, Message: err.Error()}
 	}
-	list, err := g.run(ctx, nil, nil, "ls-tree", "-r", "-z", "--name-only", head, "--", t.Path)
+	list, err := g.run(ctx, nil, nil, "ls-tree", "-r", "-z", "--name-only", head, "--", dir)
 	if err != nil {
 		return fail(err)
 	}

@@ -127,23 +127,26 @@ func (r *Reconciler) publish(ctx context.Context, cluster *fleetv1alpha1.Cluster
 	if err != nil {
 		return Result{}, nil, &Error{Reason: fleetv1alpha1.ReasonSecretNotFound, Message: err.Error()}
 	}
-	// Which Work's file holds each object now decides who keeps an object
-	// two Works render: the one that wrote it first.
-	previous, err := r.Publisher.Current(ctx, cluster.Name, t, auth)
-	if err != nil {
-		return Result{}, nil, err
-	}
-	layout, err := Plan(t.Path, works, previous)
-	if err != nil {
-		return Result{}, nil, &Error{Reason: fleetv1alpha1.ReasonGitPushFailed, Message: err.Error()}
-	}
 	var changed []*fleetv1alpha1.Work
 	for i := range works {
 		if !delivered(&works[i]) {
 			changed = append(changed, &works[i])
 		}
 	}
-	res, err := r.Publisher.Publish(ctx, cluster.Name, t, auth, layout.Files, CommitMessage(cluster.Name, changed))
+	// Which Work's file holds each object in the commit the new one follows
+	// decides who keeps an object two Works render: the one that wrote it
+	// first.
+	var layout Layout
+	res, err := r.Publisher.PublishPlanned(ctx, cluster.Name, t, auth, func(previous func() (map[string][]byte, error)) (map[string][]byte, error) {
+		held, err := previous()
+		if err != nil {
+			return nil, err
+		}
+		if layout, err = Plan(t.Path, works, held); err != nil {
+			return nil, &Error{Reason: fleetv1alpha1.ReasonGitPushFailed, Message: err.Error()}
+		}
+		return layout.Files, nil
+	}, CommitMessage(cluster.Name, changed))
 	return res, layout.LeftOut, err
 }
 
