@@ -26,7 +26,8 @@ type InstanceStatus struct {
 	// +kubebuilder:validation:MaxLength=253
 	Revision string `json:"revision,omitempty"`
 
-	// instanceRevision is the instance revision (ControllerRevision name) of the current spec.
+	// instanceRevision is the instance revision (ControllerRevision name) of the current spec
+	// and of the team's Overrides that select the instance.
 	// +optional
 	// +kubebuilder:validation:MaxLength=253
 	InstanceRevision string `json:"instanceRevision,omitempty"`

@@ -65,6 +65,12 @@ const (
 	// AnnotationStartedBy on a Rollout names who started it ("hub" for the
 	// Rollouts the hub creates when a Promise changes).
 	AnnotationStartedBy = Group + "/started-by"
+	// AnnotationTeamOverrides on an instance revision (ControllerRevision)
+	// holds the team's Overrides it snapshots, as a JSON list of {name,
+	// spec}: a change of them is an instance change, rolled out as one. An
+	// instance revision without it (made before the hub snapshotted them)
+	// renders with the team's Overrides as they are now.
+	AnnotationTeamOverrides = Group + "/team-overrides"
 )
 
 // Annotations users put on rendered manifests, live member objects or instances.

@@ -189,7 +189,7 @@ func InstanceStatusSchema() apiextensionsv1.JSONSchemaProps {
 				Items:        &apiextensionsv1.JSONSchemaPropsOrArray{Schema: ptr.To(ConditionSchema())},
 			},
 			"revision":         {Type: "string", MaxLength: ptr.To[int64](253), Description: "revision is the PromiseRevision most of the instance's clusters are admitted to."},
-			"instanceRevision": {Type: "string", MaxLength: ptr.To[int64](253), Description: "instanceRevision is the instance revision of the current spec."},
+			"instanceRevision": {Type: "string", MaxLength: ptr.To[int64](253), Description: "instanceRevision is the instance revision of the current spec and of the team's Overrides that select the instance."},
 			"appliedInstanceRevision": {Type: "string", MaxLength: ptr.To[int64](253),
 				Description: "appliedInstanceRevision is the instance revision most of the instance's clusters last applied: what the fleet runs. Condition SpecApplied says why it differs from instanceRevision."},
 			"clusters": {

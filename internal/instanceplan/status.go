@@ -192,8 +192,8 @@ func specApplied(o Report) specState {
 		return specState{reason: fleetv1alpha1.ReasonProgressing, message: on}
 	}
 	name := fmt.Sprintf("Rollout %s/%s", ro.Namespace, ro.Name)
-	inLine := fmt.Sprintf("; the fleet runs instance revision %s: apply that spec again to bring the instance in line, "+
-		"or change the spec to roll forward", running)
+	inLine := fmt.Sprintf("; the fleet runs instance revision %s: apply that spec and its Overrides again to bring the instance in line, "+
+		"or change them to roll forward", running)
 	switch {
 	case ro.Status.Phase == fleetv1alpha1.RolloutPhaseRollingBack:
 		return specState{reason: fleetv1alpha1.ReasonRollingBack,

@@ -189,7 +189,7 @@ func TestStatusSpecApplied(t *testing.T) {
 			rollout: rollout(fleetv1alpha1.RolloutPhaseRolledBack, "site-shop-old"),
 			spec:    metav1.ConditionFalse, reason: fleetv1alpha1.ReasonRolledBack, ready: metav1.ConditionFalse, readyReason: fleetv1alpha1.ReasonRolledBack,
 			stalled: metav1.ConditionTrue, applied: "site-shop-old",
-			message: "Rollout team/site-shop-2 rolled the current spec back; 0 of 2 clusters applied instance revision site-shop-new of the current spec; the fleet runs instance revision site-shop-old: apply that spec again"},
+			message: "Rollout team/site-shop-2 rolled the current spec back; 0 of 2 clusters applied instance revision site-shop-new of the current spec; the fleet runs instance revision site-shop-old: apply that spec and its Overrides again"},
 		{name: "aborted half way", works: []fleetv1alpha1.Work{on("c1", "site-shop-new"), on("c2", "site-shop-old")},
 			rollout: rollout(fleetv1alpha1.RolloutPhaseAborted, ""),
 			spec:    metav1.ConditionFalse, reason: fleetv1alpha1.ReasonRolloutHalted, ready: metav1.ConditionFalse, readyReason: fleetv1alpha1.ReasonRolloutHalted,

@@ -59,28 +59,56 @@ func (v *View) SelectOverrides(overrides []fleetv1alpha1.Override, s Subject) []
 
 // Selects reports whether Override o shapes subject s on cluster.
 func (v *View) Selects(o *fleetv1alpha1.Override, s Subject, cluster Cluster) bool {
+	return SelectsSubject(o, s.Promise, s.Instance) && v.selectsCluster(o, cluster)
+}
+
+// SelectsSubject reports whether Override o shapes the renderings of
+// instance inst of promise (nil: the Promise's fleet resources) on the
+// clusters its clusterSelector matches: every rule of SelectOverrides but
+// the clusterSelector.
+func SelectsSubject(o *fleetv1alpha1.Override, promise string, inst *Instance) bool {
 	if o.DeletionTimestamp != nil || CheckOverride(o) != nil {
 		return false
 	}
-	if o.Spec.Promise != "" && o.Spec.Promise != s.Promise {
+	if o.Spec.Promise != "" && o.Spec.Promise != promise {
 		return false
 	}
 	platform := o.Namespace == fleetv1alpha1.PlatformNamespace
-	if s.Instance == nil {
-		if !platform || o.Spec.InstanceSelector != nil {
+	if inst == nil {
+		return platform && o.Spec.InstanceSelector == nil
+	}
+	if !platform && o.Namespace != inst.Namespace {
+		return false
+	}
+	if o.Spec.InstanceSelector != nil {
+		sel, err := metav1.LabelSelectorAsSelector(o.Spec.InstanceSelector)
+		if err != nil || !sel.Matches(labels.Set(inst.Labels)) {
 			return false
-		}
-	} else {
-		if !platform && o.Namespace != s.Instance.Namespace {
-			return false
-		}
-		if o.Spec.InstanceSelector != nil {
-			sel, err := metav1.LabelSelectorAsSelector(o.Spec.InstanceSelector)
-			if err != nil || !sel.Matches(labels.Set(s.Instance.Labels)) {
-				return false
-			}
 		}
 	}
+	return true
+}
+
+// SelectClusters returns those of overrides whose clusterSelector matches
+// cluster name (none if the fleet has no such cluster), in the order they
+// apply (SortOverrides). No other rule is checked: overrides were selected
+// for the subject already (an instance revision's team Overrides).
+func (v *View) SelectClusters(overrides []fleetv1alpha1.Override, name string) []fleetv1alpha1.Override {
+	cluster, ok := v.Cluster(name)
+	if !ok {
+		return nil
+	}
+	var out []fleetv1alpha1.Override
+	for i := range overrides {
+		if v.selectsCluster(&overrides[i], cluster) {
+			out = append(out, overrides[i])
+		}
+	}
+	SortOverrides(out)
+	return out
+}
+
+func (v *View) selectsCluster(o *fleetv1alpha1.Override, cluster Cluster) bool {
 	m, err := v.Compile(&o.Spec.ClusterSelector)
 	return err == nil && m.Matches(cluster)
 }

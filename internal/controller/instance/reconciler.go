@@ -245,7 +245,7 @@ type outcome struct {
 // the Targets, instanceplan.Finish, then write and delete. It returns what
 // the status is made from.
 func (r *Reconciler) reconcileInstance(ctx context.Context, key Key, p *fleetv1alpha1.Promise, inst *unstructured.Unstructured) (outcome, error) {
-	f, spec, err := r.observe(ctx, key, p, inst)
+	f, snap, err := r.observe(ctx, key, p, inst)
 	if err != nil {
 		return outcome{}, err
 	}
@@ -253,7 +253,7 @@ func (r *Reconciler) reconcileInstance(ctx context.Context, key Key, p *fleetv1a
 	if rt.Decision != instanceplan.Render {
 		return outcome{report: instanceplan.NewReport(rt, nil, rt.Existing)}, nil
 	}
-	if err := r.ensureInstanceRevision(ctx, key, inst, rt.InstanceRevision, spec, rt.Existing); err != nil {
+	if err := r.ensureInstanceRevision(ctx, key, inst, rt.InstanceRevision, snap, rt.Existing); err != nil {
 		return outcome{}, err
 	}
 	if err := r.startInstanceRollout(ctx, p, inst, rt.StartRollout); err != nil {
@@ -267,7 +267,7 @@ func (r *Reconciler) reconcileInstance(ctx context.Context, key Key, p *fleetv1a
 	if err != nil {
 		return outcome{}, err
 	}
-	results, err := r.renderInstance(ctx, key, inst, rt, view)
+	results, err := r.renderInstance(ctx, key, inst, snap, rt, view)
 	if err != nil {
 		return outcome{}, err
 	}
@@ -304,26 +304,28 @@ func (r *Reconciler) reconcileInstance(ctx context.Context, key Key, p *fleetv1a
 const nameTakenRetry = time.Minute
 
 // observe reads what instanceplan.Route decides an instance's Works from,
-// and the snapshot of its spec (the instance revision's data). Placement
-// and Rollouts are read only once the Promise has a revision.
-func (r *Reconciler) observe(ctx context.Context, key Key, p *fleetv1alpha1.Promise, inst *unstructured.Unstructured) (instanceplan.Facts, []byte, error) {
+// and the snapshot of its spec and its team's Overrides (the instance
+// revision). Placement and Rollouts are read only once the Promise has a
+// revision.
+func (r *Reconciler) observe(ctx context.Context, key Key, p *fleetv1alpha1.Promise, inst *unstructured.Unstructured) (instanceplan.Facts, instanceSnapshot, error) {
+	var none instanceSnapshot
 	f := instanceplan.Facts{Subject: key.plan(), LatestRevision: p.Status.LatestRevision}
 	var err error
 	if f.Works, err = r.listWorks(ctx, key); err != nil || !f.HasRevision() {
-		return f, nil, err
+		return f, none, err
 	}
 	view, err := r.view(ctx)
 	if err != nil {
-		return f, nil, err
+		return f, none, err
 	}
 	ns := &corev1.Namespace{}
 	if err := r.Client.Get(ctx, types.NamespacedName{Name: key.Namespace}, ns); client.IgnoreNotFound(err) != nil {
-		return f, nil, fmt.Errorf("reading namespace %s: %w", key.Namespace, err)
+		return f, none, fmt.Errorf("reading namespace %s: %w", key.Namespace, err)
 	}
 	narrow, err := instancePlacement(inst)
 	if err != nil {
 		f.Placement = placement.Result{Violations: []placement.Violation{{Reason: fleetv1alpha1.ReasonInvalidSpec, Message: err.Error()}}}
-		return f, nil, nil
+		return f, none, nil
 	}
 	f.Placement = view.Place(placement.Request{
 		Promise:   p.Spec.Placement,
@@ -331,20 +333,31 @@ func (r *Reconciler) observe(ctx context.Context, key Key, p *fleetv1alpha1.Prom
 		Namespace: placement.Namespace{Name: key.Namespace, Labels: ns.Labels},
 	})
 	if len(f.Placement.Violations) > 0 {
-		return f, nil, nil
+		return f, none, nil
 	}
-	spec, err := snapshotSpec(inst)
+	overrides, err := r.overrides(ctx)
 	if err != nil {
-		return f, nil, err
+		return f, none, err
 	}
-	f.InstanceRevision = InstanceRevisionName(inst.GetKind(), inst.GetName(), spec)
+	snap, err := snapshotInstance(inst, key.Promise, overrides)
+	if err != nil {
+		return f, none, err
+	}
+	if n := len(snap.teamOverrides); n > maxTeamOverridesBytes {
+		// The instance keeps its Works as they are (Hold) and says why.
+		f.Placement.Violations = []placement.Violation{{Reason: fleetv1alpha1.ReasonInvalidSpec, Message: fmt.Sprintf(
+			"the Overrides of namespace %s that select this instance are %d bytes of JSON, more than the %d an instance revision holds: "+
+				"merge or shorten them", key.Namespace, n, maxTeamOverridesBytes)}}
+		return f, none, nil
+	}
+	f.InstanceRevision = snap.revisionName(inst.GetKind(), inst.GetName())
 	if f.Rollouts, err = r.rolloutsFor(ctx, key); err != nil {
-		return f, nil, err
+		return f, none, err
 	}
 	if f.Checks, err = r.checkFacts(ctx, p, f.Rollouts, view); err != nil {
-		return f, nil, err
+		return f, none, err
 	}
-	return f, spec, nil
+	return f, snap, nil
 }
 
 // workInputs reads what every Work of key is made from besides its render.
@@ -487,21 +500,51 @@ func (r *Reconciler) hubNamespaceDerived(ctx context.Context, out *fleetv1alpha1
 
 // renderInstance renders each Target of rt: the admitted PromiseRevision at
 // the admitted instance revision, with the Overrides that select the
-// instance there, confined to its namespace. A render whose inputs did not
+// instance there (the team's as that revision snapshotted them, the
+// platform's as they are), confined to its namespace. A render whose inputs did not
 // change since the key's last reconcile is reused (renderMemo), so a change
 // renders each Work once, however often its agents' reports bring the
 // instance back. Errors that a retry may cure are returned; the others are
 // the Target's Failed result.
-func (r *Reconciler) renderInstance(ctx context.Context, key Key, inst *unstructured.Unstructured, rt instanceplan.Routing, view *fleetView) ([]instanceplan.Result, error) {
+func (r *Reconciler) renderInstance(ctx context.Context, key Key, inst *unstructured.Unstructured, snap instanceSnapshot, rt instanceplan.Routing, view *fleetView) ([]instanceplan.Result, error) {
 	overrides, err := r.overrides(ctx)
 	if err != nil {
 		return nil, err
 	}
+	var platform []fleetv1alpha1.Override
+	for _, o := range overrides {
+		if o.Namespace == fleetv1alpha1.PlatformNamespace {
+			platform = append(platform, o)
+		}
+	}
+	// The current spec and Overrides are rendered from the instance and
+	// snap, not read back from the revision ensureInstanceRevision may have
+	// just created, which the cache may not have yet.
 	latestInst := rt.InstanceRevision
-	renderable := inst.DeepCopy()
-	unstructured.RemoveNestedField(renderable.Object, "spec", fleetv1alpha1.InstancePlacementField)
-	renderables := map[string]*unstructured.Unstructured{latestInst: renderable}
+	latestRenderable := renderable{inst: inst.DeepCopy()}
+	unstructured.RemoveNestedField(latestRenderable.inst.Object, "spec", fleetv1alpha1.InstancePlacementField)
+	if snap.teamOverrides != nil {
+		if latestRenderable.team, err = decodeTeamOverrides(string(snap.teamOverrides), key.Namespace); err != nil {
+			return nil, fmt.Errorf("decoding the team's overrides: %w", err)
+		}
+	}
+	renderables := map[string]renderable{latestInst: latestRenderable}
 	instLabels := inst.GetLabels()
+	subject := func(cluster string) placement.Subject {
+		return placement.Subject{
+			Promise:  key.Promise,
+			Cluster:  cluster,
+			Instance: &placement.Instance{Namespace: key.Namespace, Name: key.Name, Labels: instLabels},
+		}
+	}
+	// selectOverrides: the team's Overrides as revision rr snapshotted them
+	// (the clusterSelectors matched now), then the platform's as they are.
+	selectOverrides := func(rr renderable, cluster string) []fleetv1alpha1.Override {
+		if rr.liveTeam {
+			return view.SelectOverrides(overrides, subject(cluster))
+		}
+		return append(view.SelectClusters(rr.team, cluster), view.SelectOverrides(platform, subject(cluster))...)
+	}
 
 	// The renders of the key's last reconcile: what nothing changed since
 	// need not be rendered again.
@@ -519,19 +562,18 @@ func (r *Reconciler) renderInstance(ctx context.Context, key Key, inst *unstruct
 			return nil, err
 		}
 		instRev := t.InstanceRevision
-		renderable, ok := renderables[instRev]
-		if !ok {
-			if renderable, err = r.renderableAt(ctx, inst, instRev); err != nil {
+		rr, err := r.renderableOf(ctx, inst, instRev, renderables)
+		if err != nil {
+			return nil, err
+		}
+		latest := rr
+		if instRev != latestInst {
+			if latest, err = r.renderableOf(ctx, inst, latestInst, renderables); err != nil {
 				return nil, err
 			}
-			renderables[instRev] = renderable
 		}
 		facts, _ := view.Cluster(t.Cluster)
-		selected := view.SelectOverrides(overrides, placement.Subject{
-			Promise:  key.Promise,
-			Cluster:  t.Cluster,
-			Instance: &placement.Instance{Namespace: key.Namespace, Name: key.Name, Labels: instLabels},
-		})
+		selected := selectOverrides(rr, t.Cluster)
 		chart, err := r.Charts.Load(ctx, &rev.Spec.Content)
 		if err != nil {
 			if !permanent(err) {
@@ -566,7 +608,7 @@ func (r *Reconciler) renderInstance(ctx context.Context, key Key, inst *unstruct
 			Promise:   key.Promise,
 			Revision:  rev.Name,
 			Content:   &rev.Spec.Content,
-			Instance:  renderable,
+			Instance:  rr.inst,
 			Cluster:   render.ClusterFacts{Name: t.Cluster, Labels: facts.Labels, KubernetesVersion: facts.KubernetesVersion},
 			Overrides: selected,
 			Chart:     chart,
@@ -583,9 +625,9 @@ func (r *Reconciler) renderInstance(ctx context.Context, key Key, inst *unstruct
 		r.Metrics.Rendered(time.Since(start))
 		if err == nil && instRev != latestInst {
 			// The cluster keeps an earlier spec until a Rollout admits it to
-			// the new one; a new spec that cannot render is reported now,
-			// not when its turn comes.
-			in.Instance = renderables[latestInst]
+			// the new one; a new spec (or team Override) that cannot render
+			// is reported now, not when its turn comes.
+			in.Instance, in.Overrides = latest.inst, selectOverrides(latest, t.Cluster)
 			_, err = render.Render(in)
 		}
 		// Encoded once, with the render: Works are made from it at every
@@ -605,6 +647,20 @@ func (r *Reconciler) renderInstance(ctx context.Context, key Key, inst *unstruct
 	}
 	r.renders.Store(key, rendered)
 	return results, nil
+}
+
+// renderableOf returns what instance revision name renders (renderableAt),
+// keeping it in known for the next cluster.
+func (r *Reconciler) renderableOf(ctx context.Context, inst *unstructured.Unstructured, name string, known map[string]renderable) (renderable, error) {
+	if rr, ok := known[name]; ok {
+		return rr, nil
+	}
+	rr, err := r.renderableAt(ctx, inst, name)
+	if err != nil {
+		return renderable{}, err
+	}
+	known[name] = rr
+	return rr, nil
 }
 
 // execute carries out plan: it writes its Works, then deletes those it
@@ -773,7 +829,9 @@ func renderFingerprint(in render.Input, instRev, latestInst, instVersion string)
 		b.WriteByte(0)
 	}
 	for _, o := range in.Overrides {
-		b.WriteString(string(o.UID) + "@" + o.ResourceVersion)
+		// An instance revision's team Overrides have neither: instRev
+		// names their content.
+		b.WriteString(o.Namespace + "/" + o.Name + "/" + string(o.UID) + "@" + o.ResourceVersion)
 		b.WriteByte(0)
 	}
 	return b.String()

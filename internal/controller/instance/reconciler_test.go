@@ -286,13 +286,16 @@ func TestRenderErrorsLeaveWorksAlone(t *testing.T) {
 // The story: fleet resources land once per cluster of the placement; a
 // platform Override reshapes one cluster's rendering and is listed in the
 // Works it shaped and counted in its status; a team's Override only touches
-// its own instances and may not move resources; removing an Override undoes it.
+// its own instances (through their Rollouts) and may not move resources;
+// removing an Override undoes it.
 func TestFleetResourcesAndOverrides(t *testing.T) {
 	e := newEnv(t)
 	startHub(t, hub.Options{})
 	const group, kind = "ovr.example.com", "OvrDb"
-	e.Cluster("ovr-1", map[string]string{"story": "ovr", "tier": "edge"})
-	e.Cluster("ovr-2", map[string]string{"story": "ovr"})
+	// Online without an agent, so that the Rollout of a team Override's
+	// change admits them.
+	e.OnlineCluster("ovr-1", map[string]string{"story": "ovr", "tier": "edge"})
+	e.OnlineCluster("ovr-2", map[string]string{"story": "ovr"})
 	e.Fleet("ovr", map[string]string{"story": "ovr"}, "ovr-team", "ovr-other")
 	e.Namespace("ovr-team", nil)
 	e.Namespace("ovr-other", nil)

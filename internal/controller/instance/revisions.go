@@ -1,6 +1,7 @@
 package instance
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -22,28 +23,66 @@ import (
 
 	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
 	"github.com/flotilla-dev/flotilla/internal/controller"
+	"github.com/flotilla-dev/flotilla/internal/placement"
 )
 
 // Instance revisions are ControllerRevisions in the instance's namespace,
 // owned by the instance, each snapshotting its spec (without placement, which
-// applies at once, like a Promise's policy). A Work names the one it renders
-// (spec.instanceRevision), so an instance change can move cluster by cluster
-// and a rollback can render the old spec again.
+// applies at once, like a Promise's policy) and the team's Overrides that
+// select the instance (AnnotationTeamOverrides). A Work names the one it
+// renders (spec.instanceRevision), so an instance change, or a change of
+// its team's Overrides, moves cluster by cluster under a Rollout, and a
+// rollback renders the old spec and Overrides again. The platform's
+// Overrides (flotilla-system) apply at once.
 
 // instanceRevisionsKept is how many of an instance's newest revisions are kept
 // besides those in use.
 const instanceRevisionsKept = 5
 
-// InstanceRevisionName names the revision of an instance's spec: its kind and
-// name, then the first 10 hex digits of the SHA-256 of the spec's JSON.
-func InstanceRevisionName(kind, name string, spec []byte) string {
-	sum := sha256.Sum256(spec)
-	suffix := "-" + hex.EncodeToString(sum[:])[:10]
+// maxTeamOverridesBytes bounds the team Overrides one instance revision
+// snapshots (their JSON), well inside the 256 KiB the API server allows an
+// object's annotations.
+const maxTeamOverridesBytes = 128 << 10
+
+// instanceSnapshot is what an instance revision snapshots: the instance's
+// spec (the ControllerRevision's data) and the team's Overrides that select
+// the instance (its AnnotationTeamOverrides; nil when none do).
+type instanceSnapshot struct {
+	spec          []byte
+	teamOverrides []byte
+}
+
+// revisionName names the revision of snapshot s of an instance: its kind and
+// name, then the first 10 hex digits of the SHA-256 of the spec's JSON, and
+// of the team Overrides' after it when there are any (so an instance none
+// select keeps the name it had before Overrides were snapshotted).
+func (s instanceSnapshot) revisionName(kind, name string) string {
+	h := sha256.New()
+	h.Write(s.spec)
+	if s.teamOverrides != nil {
+		h.Write([]byte{0})
+		h.Write(s.teamOverrides)
+	}
+	suffix := "-" + hex.EncodeToString(h.Sum(nil))[:10]
 	prefix := strings.ToLower(kind) + "-" + name
 	if len(prefix)+len(suffix) > 253 {
 		prefix = prefix[:253-len(suffix)]
 	}
 	return prefix + suffix
+}
+
+// snapshotInstance snapshots inst, an instance of promise, with the
+// Overrides of its namespace that select it (on any cluster: their
+// clusterSelectors are kept and matched at render).
+func snapshotInstance(inst *unstructured.Unstructured, promise string, overrides []fleetv1alpha1.Override) (instanceSnapshot, error) {
+	spec, err := snapshotSpec(inst)
+	if err != nil {
+		return instanceSnapshot{}, err
+	}
+	team, err := snapshotTeamOverrides(overrides, promise, &placement.Instance{
+		Namespace: inst.GetNamespace(), Name: inst.GetName(), Labels: inst.GetLabels(),
+	})
+	return instanceSnapshot{spec: spec, teamOverrides: team}, err
 }
 
 // snapshotSpec is the JSON of the instance's spec without placement; keys
@@ -61,13 +100,89 @@ func snapshotSpec(inst *unstructured.Unstructured) ([]byte, error) {
 	return b, nil
 }
 
-// ensureInstanceRevision makes sure the ControllerRevision of inst's current
-// spec exists: name (InstanceRevisionName) snapshotting spec (snapshotSpec).
-// It creates it when it is new, and collects old unused ones then.
-func (r *Reconciler) ensureInstanceRevision(ctx context.Context, key Key, inst *unstructured.Unstructured, name string, spec []byte, works map[string]*fleetv1alpha1.Work) error {
+// teamOverride is a team's Override as an instance revision snapshots it.
+type teamOverride struct {
+	Name string                     `json:"name"`
+	Spec fleetv1alpha1.OverrideSpec `json:"spec"`
+}
+
+// snapshotTeamOverrides is the JSON of the team Overrides (outside
+// flotilla-system) that select inst, sorted by name, each patch with its
+// keys sorted, so equal Overrides give equal bytes; nil when none do.
+func snapshotTeamOverrides(overrides []fleetv1alpha1.Override, promise string, inst *placement.Instance) ([]byte, error) {
+	var team []teamOverride
+	for i := range overrides {
+		o := &overrides[i]
+		if o.Namespace == fleetv1alpha1.PlatformNamespace || !placement.SelectsSubject(o, promise, inst) {
+			continue
+		}
+		spec := *o.Spec.DeepCopy()
+		patch, err := canonicalJSON(spec.Patch.Raw)
+		if err != nil {
+			return nil, fmt.Errorf("encoding override %s/%s: %w", o.Namespace, o.Name, err)
+		}
+		spec.Patch.Raw = patch
+		team = append(team, teamOverride{Name: o.Name, Spec: spec})
+	}
+	if len(team) == 0 {
+		return nil, nil
+	}
+	sort.Slice(team, func(i, j int) bool { return team[i].Name < team[j].Name })
+	b, err := json.Marshal(team)
+	if err != nil {
+		return nil, fmt.Errorf("encoding the team's overrides: %w", err)
+	}
+	return b, nil
+}
+
+// canonicalJSON re-encodes a JSON document with its object keys sorted,
+// numbers kept as written.
+func canonicalJSON(raw []byte) ([]byte, error) {
+	d := json.NewDecoder(bytes.NewReader(raw))
+	d.UseNumber()
+	var v any
+	if err := d.Decode(&v); err != nil {
+		return nil, err
+	}
+	return json.Marshal(v)
+}
+
+// decodeTeamOverrides turns an instance revision's AnnotationTeamOverrides
+// back into the Overrides of namespace it snapshotted.
+func decodeTeamOverrides(raw, namespace string) ([]fleetv1alpha1.Override, error) {
+	var team []teamOverride
+	if err := json.Unmarshal([]byte(raw), &team); err != nil {
+		return nil, err
+	}
+	out := make([]fleetv1alpha1.Override, len(team))
+	for i, t := range team {
+		out[i] = fleetv1alpha1.Override{Spec: t.Spec}
+		out[i].Namespace, out[i].Name = namespace, t.Name
+	}
+	return out, nil
+}
+
+// ensureInstanceRevision makes sure the ControllerRevision of snapshot
+// snap of inst exists, named name. It creates it when it is new, and
+// collects old unused ones then. A revision of the same name made before
+// Overrides were snapshotted (no AnnotationTeamOverrides) is marked as
+// snapshotting none: its name says none selected the instance.
+func (r *Reconciler) ensureInstanceRevision(ctx context.Context, key Key, inst *unstructured.Unstructured, name string, snap instanceSnapshot, works map[string]*fleetv1alpha1.Work) error {
+	team := string(snap.teamOverrides)
+	if snap.teamOverrides == nil {
+		team = "[]"
+	}
 	cr := &appsv1.ControllerRevision{}
 	err := r.Client.Get(ctx, types.NamespacedName{Namespace: key.Namespace, Name: name}, cr)
 	if err == nil {
+		if _, marked := cr.Annotations[fleetv1alpha1.AnnotationTeamOverrides]; marked || snap.teamOverrides != nil {
+			return nil
+		}
+		patch := client.MergeFrom(cr.DeepCopy())
+		metav1.SetMetaDataAnnotation(&cr.ObjectMeta, fleetv1alpha1.AnnotationTeamOverrides, team)
+		if err := r.Client.Patch(ctx, cr, patch); err != nil {
+			return fmt.Errorf("marking instance revision %s: %w", name, err)
+		}
 		return nil
 	}
 	if !apierrors.IsNotFound(err) {
@@ -90,12 +205,13 @@ func (r *Reconciler) ensureInstanceRevision(ctx context.Context, key Key, inst *
 				fleetv1alpha1.LabelInstance:  fleetv1alpha1.WorkLabelValue(key.Name),
 				fleetv1alpha1.LabelManagedBy: fleetv1alpha1.ManagedByValue,
 			},
+			Annotations: map[string]string{fleetv1alpha1.AnnotationTeamOverrides: team},
 			OwnerReferences: []metav1.OwnerReference{{
 				APIVersion: inst.GetAPIVersion(), Kind: inst.GetKind(), Name: inst.GetName(), UID: inst.GetUID(),
 				BlockOwnerDeletion: ptr.To(false),
 			}},
 		},
-		Data:     runtime.RawExtension{Raw: spec},
+		Data:     runtime.RawExtension{Raw: snap.spec},
 		Revision: number + 1,
 	}
 	if err := r.Client.Create(ctx, cr); err != nil && !apierrors.IsAlreadyExists(err) {
@@ -165,19 +281,39 @@ func (r *Reconciler) collectInstanceRevisions(ctx context.Context, key Key, revi
 	return nil
 }
 
-// renderableAt returns what to render for inst at instance revision name: a
-// copy of inst whose spec is the one name snapshotted (placement removed).
-func (r *Reconciler) renderableAt(ctx context.Context, inst *unstructured.Unstructured, name string) (*unstructured.Unstructured, error) {
+// renderable is what an instance revision renders: the instance with the
+// revision's spec (placement removed), and its team's Overrides.
+type renderable struct {
+	inst *unstructured.Unstructured
+	// team are the team Overrides the revision snapshotted; liveTeam: the
+	// revision predates the snapshots, and renders the team's Overrides as
+	// they are now.
+	team     []fleetv1alpha1.Override
+	liveTeam bool
+}
+
+// renderableAt returns what to render for inst at instance revision name.
+func (r *Reconciler) renderableAt(ctx context.Context, inst *unstructured.Unstructured, name string) (renderable, error) {
 	cr := &appsv1.ControllerRevision{}
 	if err := r.Client.Get(ctx, types.NamespacedName{Namespace: inst.GetNamespace(), Name: name}, cr); err != nil {
-		return nil, fmt.Errorf("reading instance revision %s: %w", name, err)
+		return renderable{}, fmt.Errorf("reading instance revision %s: %w", name, err)
 	}
 	// utiljson keeps whole numbers int64, as in objects read from the API server.
 	spec := map[string]any{}
 	if err := utiljson.Unmarshal(cr.Data.Raw, &spec); err != nil {
-		return nil, fmt.Errorf("decoding instance revision %s: %w", name, err)
+		return renderable{}, fmt.Errorf("decoding instance revision %s: %w", name, err)
 	}
-	out := inst.DeepCopy()
-	out.Object["spec"] = spec
+	out := renderable{inst: inst.DeepCopy()}
+	out.inst.Object["spec"] = spec
+	raw, ok := cr.Annotations[fleetv1alpha1.AnnotationTeamOverrides]
+	if !ok {
+		out.liveTeam = true
+		return out, nil
+	}
+	team, err := decodeTeamOverrides(raw, inst.GetNamespace())
+	if err != nil {
+		return renderable{}, fmt.Errorf("decoding the team overrides of instance revision %s: %w", name, err)
+	}
+	out.team = team
 	return out, nil
 }

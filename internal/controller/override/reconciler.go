@@ -154,7 +154,7 @@ func newStatus(o *fleetv1alpha1.Override, works []fleetv1alpha1.Work, refused er
 	scope := "any instance and the fleet resources"
 	switch {
 	case o.Namespace != fleetv1alpha1.PlatformNamespace:
-		scope = "instances in namespace " + o.Namespace + " only"
+		scope = "instances in namespace " + o.Namespace + " only, each through the Rollout of its instance's change"
 	case o.Spec.InstanceSelector != nil:
 		scope = "instances matching its instanceSelector"
 	}

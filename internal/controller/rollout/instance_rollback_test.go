@@ -107,7 +107,7 @@ func TestInstanceStatusAfterRollback(t *testing.T) {
 		}
 	}
 	ready := meta.FindStatusCondition(after.Conditions, fleetv1alpha1.ConditionReady)
-	for _, want := range []string{key.Namespace + "/" + key.Name, "the fleet runs instance revision " + old, "apply that spec again"} {
+	for _, want := range []string{key.Namespace + "/" + key.Name, "the fleet runs instance revision " + old, "apply that spec and its Overrides again"} {
 		if ready != nil && !strings.Contains(ready.Message, want) {
 			t.Errorf("Ready message %q does not say %q", ready.Message, want)
 		}

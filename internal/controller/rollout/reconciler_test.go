@@ -56,16 +56,10 @@ func (s *story) givenSite(name, strategy string) string {
 	return r1
 }
 
-// cluster registers a member that counts as online without an agent: Git
-// delivery without a health source (the tests write Work status themselves).
+// cluster registers a member that counts as online without an agent.
 func (s *story) cluster(name string, labels map[string]string) {
 	s.TB.Helper()
-	s.Namespace(fleetv1alpha1.ClusterNamespace(name), nil)
-	s.Create(&fleetv1alpha1.Cluster{
-		ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels},
-		Spec: fleetv1alpha1.ClusterSpec{Delivery: fleetv1alpha1.Delivery{Mode: fleetv1alpha1.DeliveryGit, Git: &fleetv1alpha1.GitDelivery{
-			URL: "https://git.example.com/fleet.git", HealthSource: fleetv1alpha1.GitHealthNone}}},
-	})
+	s.OnlineCluster(name, labels)
 }
 
 func (s *story) clusters(name string) []string {

@@ -173,9 +173,13 @@ func (s *Starter) StartInstanceRollout(ctx context.Context, p *fleetv1alpha1.Pro
 	if from == latest {
 		return nil
 	}
+	taken := make(map[string]bool, len(list.Items))
+	for _, ro := range list.Items {
+		taken[ro.Name] = true
+	}
 	ro := &fleetv1alpha1.Rollout{
 		ObjectMeta: metav1.ObjectMeta{
-			Name:      instanceRolloutName(inst),
+			Name:      instanceRolloutName(inst, taken),
 			Namespace: ns,
 			Labels: map[string]string{
 				fleetv1alpha1.LabelPromise:   p.Name,
@@ -210,12 +214,22 @@ func (s *Starter) StartInstanceRollout(ctx context.Context, p *fleetv1alpha1.Pro
 }
 
 // instanceRolloutName names the Rollout of an instance change: its kind,
-// name and the generation that changed it.
-func instanceRolloutName(inst *unstructured.Unstructured) string {
-	suffix := "-" + strconv.FormatInt(inst.GetGeneration(), 10)
-	name := strings.ToLower(inst.GetKind()) + "-" + inst.GetName()
-	if len(name)+len(suffix) > 253 {
-		name = name[:253-len(suffix)]
+// name and the generation that changed it. A change of the team's
+// Overrides leaves the generation as it is: the name then takes the first
+// free of -2, -3, … after it (taken: the namespace's Rollouts).
+func instanceRolloutName(inst *unstructured.Unstructured, taken map[string]bool) string {
+	prefix := strings.ToLower(inst.GetKind()) + "-" + inst.GetName()
+	for n := 1; ; n++ {
+		suffix := "-" + strconv.FormatInt(inst.GetGeneration(), 10)
+		if n > 1 {
+			suffix += "-" + strconv.Itoa(n)
+		}
+		name := prefix
+		if len(name)+len(suffix) > 253 {
+			name = name[:253-len(suffix)]
+		}
+		if name += suffix; !taken[name] {
+			return name
+		}
 	}
-	return name + suffix
 }

@@ -89,6 +89,19 @@ func (e *Env) Cluster(name string, labels map[string]string) {
 	e.Create(&fleetv1alpha1.Cluster{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels}})
 }
 
+// OnlineCluster registers a member that counts as online without an agent:
+// Git delivery without a health source (the tests write Work status
+// themselves), so that Rollouts admit it.
+func (e *Env) OnlineCluster(name string, labels map[string]string) {
+	e.TB.Helper()
+	e.Create(&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: fleetv1alpha1.ClusterNamespace(name)}})
+	e.Create(&fleetv1alpha1.Cluster{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels},
+		Spec: fleetv1alpha1.ClusterSpec{Delivery: fleetv1alpha1.Delivery{Mode: fleetv1alpha1.DeliveryGit, Git: &fleetv1alpha1.GitDelivery{
+			URL: "https://git.example.com/fleet.git", HealthSource: fleetv1alpha1.GitHealthNone}}},
+	})
+}
+
 // Namespace creates a namespace.
 func (e *Env) Namespace(name string, labels map[string]string) {
 	e.TB.Helper()

@@ -1,0 +1,141 @@
+package rollout_test
+
+import (
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
+	"github.com/flotilla-dev/flotilla/internal/controller/promise/promisetest"
+)
+
+// The attack: a team makes, with an Override of its own instance, the very
+// change the Promise's strategy would roll out wave by wave behind an
+// approval, and during a FleetFreeze. Every cluster used to take it at once.
+// A team's Overrides are now part of the instance's revision: a change of
+// them is a Rollout of the instance, which the canary takes first, the
+// general wave waits for the approval of, a freeze holds, and a rollback
+// takes away again.
+func TestTeamOverridesRollOutWithTheInstance(t *testing.T) {
+	s := newStory(t, "teamovr.example.com")
+	s.strategy("teamovr", fleetv1alpha1.FailureHalt, wave("canary"), wave("general", func(w *fleetv1alpha1.Wave) {
+		w.Approval = fleetv1alpha1.ApprovalRequired
+	}))
+	s.givenSite("teamovr", "teamovr")
+	const team = "teamovr-team"
+	canary, general := "teamovr-c1", []string{"teamovr-g1", "teamovr-g2"}
+	ready := s.WaitInstance(s.group, "Site", team, "shop", "ready on the first spec", func(st fleetv1alpha1.InstanceStatus) bool {
+		return promisetest.ConditionIs(st.Conditions, fleetv1alpha1.ConditionReady, metav1.ConditionTrue)
+	})
+	old := ready.InstanceRevision
+	// stayOld checks clusters keep the first revision, unshaped, for a second.
+	stayOld := func(why string, clusters ...string) {
+		t.Helper()
+		for deadline := time.Now().Add(time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+			for _, c := range clusters {
+				w := s.Work("teamovr", team, "shop", c)
+				if w.Spec.InstanceRevision != old || len(w.Spec.Overrides) != 0 || promisetest.ManifestData(t, w, "size") != "small" {
+					t.Fatalf("%s: %s took the team's Override: revision %s, overrides %v, size %s", why, c,
+						w.Spec.InstanceRevision, w.Spec.Overrides, promisetest.ManifestData(t, w, "size"))
+				}
+			}
+		}
+	}
+	shapedBy := func(rev string, size string, overrides ...string) func(*fleetv1alpha1.Work) (bool, string) {
+		return func(w *fleetv1alpha1.Work) (bool, string) {
+			got := promisetest.ManifestData(t, w, "size")
+			return w.Spec.InstanceRevision == rev && got == size && slices.Equal(w.Spec.Overrides, overrides),
+				fmt.Sprintf("revision %s, size %s, overrides %v", w.Spec.InstanceRevision, got, w.Spec.Overrides)
+		}
+	}
+	instanceRollout := func(name, what string, check func(*fleetv1alpha1.Rollout) bool) *fleetv1alpha1.Rollout {
+		t.Helper()
+		ro := &fleetv1alpha1.Rollout{}
+		promisetest.Eventually(t, time.Minute, "rollout "+name+" "+what, func() (bool, string) {
+			if err := s.C.Get(s.Ctx, client.ObjectKey{Namespace: team, Name: name}, ro); err != nil {
+				return false, err.Error()
+			}
+			return check(ro), fmt.Sprintf("phase %s, %+v", ro.Status.Phase, ro.Status.Counts)
+		})
+		return ro
+	}
+
+	// The team sizes its instance up with a Values Override.
+	s.Create(&fleetv1alpha1.Override{
+		ObjectMeta: metav1.ObjectMeta{Name: "bigger", Namespace: team},
+		Spec: fleetv1alpha1.OverrideSpec{
+			Promise: "teamovr",
+			Type:    fleetv1alpha1.PatchValues,
+			Patch:   promisetest.Raw(map[string]any{"size": "large"}),
+		},
+	})
+	first := instanceRollout("site-shop-1", "admitting the canary", func(ro *fleetv1alpha1.Rollout) bool { return ro.Status.Counts.Admitted == 1 })
+	if first.Spec.FromRevision != old || first.Spec.TargetRevision == old {
+		t.Fatalf("rollout from %s to %s, want from %s to a new instance revision", first.Spec.FromRevision, first.Spec.TargetRevision, old)
+	}
+	s.WaitWork("teamovr", team, "shop", canary, shapedBy(first.Spec.TargetRevision, "large", team+"/bigger"))
+	stayOld("while the canary takes the Override", general...)
+	s.ReportReady(s.Work("teamovr", team, "shop", canary))
+	instanceRollout("site-shop-1", "waiting for approval", func(ro *fleetv1alpha1.Rollout) bool {
+		return ro.Status.Phase == fleetv1alpha1.RolloutPhaseWaitingForApproval
+	})
+	stayOld("before the general wave is approved", general...)
+
+	// The revision snapshots the Override: the team cannot rewrite it
+	// behind the Rollout's back.
+	cr := &appsv1.ControllerRevision{}
+	if err := s.C.Get(s.Ctx, client.ObjectKey{Namespace: team, Name: first.Spec.TargetRevision}, cr); err != nil {
+		t.Fatal(err)
+	}
+	if got := cr.Annotations[fleetv1alpha1.AnnotationTeamOverrides]; got != `[{"name":"bigger","spec":{"clusterSelector":{},"promise":"teamovr","type":"Values","patch":{"size":"large"}}}]` {
+		t.Errorf("the revision snapshots %s", got)
+	}
+
+	// During a freeze, a second change of the team's Overrides (the
+	// instance's generation unchanged) waits, on the canary too.
+	s.Create(&fleetv1alpha1.FleetFreeze{
+		ObjectMeta: metav1.ObjectMeta{Name: "teamovr-incident"},
+		Spec:       fleetv1alpha1.FleetFreezeSpec{Reason: "incident", Action: fleetv1alpha1.FreezeHalt, FrozenBy: "oncall"},
+	})
+	t.Cleanup(func() {
+		_ = s.C.Delete(s.Ctx, &fleetv1alpha1.FleetFreeze{ObjectMeta: metav1.ObjectMeta{Name: "teamovr-incident"}})
+	})
+	s.Create(&fleetv1alpha1.Override{
+		ObjectMeta: metav1.ObjectMeta{Name: "labelled", Namespace: team},
+		Spec: fleetv1alpha1.OverrideSpec{
+			Promise: "teamovr",
+			Type:    fleetv1alpha1.PatchJSONMerge,
+			Patch:   promisetest.Raw(map[string]any{"metadata": map[string]any{"labels": map[string]any{"tier": "gold"}}}),
+		},
+	})
+	second := instanceRollout("site-shop-1-2", "held by the freeze", func(ro *fleetv1alpha1.Rollout) bool {
+		return ro.Status.Freeze != nil && ro.Status.Freeze.HeldBy == "teamovr-incident"
+	})
+	if second.Spec.TargetRevision == first.Spec.TargetRevision {
+		t.Fatalf("the second change targets %s, the first change's revision", second.Spec.TargetRevision)
+	}
+	time.Sleep(time.Second)
+	if w := s.Work("teamovr", team, "shop", canary); w.Spec.InstanceRevision != first.Spec.TargetRevision || len(w.Spec.Overrides) != 1 {
+		t.Fatalf("the canary moved during the freeze: revision %s, overrides %v", w.Spec.InstanceRevision, w.Spec.Overrides)
+	}
+	stayOld("during the freeze", general...)
+	if err := s.C.Delete(s.Ctx, &fleetv1alpha1.FleetFreeze{ObjectMeta: metav1.ObjectMeta{Name: "teamovr-incident"}}); err != nil {
+		t.Fatal(err)
+	}
+	s.WaitWork("teamovr", team, "shop", canary, shapedBy(second.Spec.TargetRevision, "large", team+"/bigger", team+"/labelled"))
+	stayOld("after the freeze, before the approval", general...)
+
+	// A rollback renders the first revision again: no Override at all.
+	base := second.DeepCopy()
+	second.Spec.Rollback = &fleetv1alpha1.RollbackRequest{ChangeRecord: fleetv1alpha1.ChangeRecord{By: "owner", Message: "not today"}}
+	if err := s.C.Patch(s.Ctx, second, client.MergeFrom(base)); err != nil {
+		t.Fatal(err)
+	}
+	s.WaitWork("teamovr", team, "shop", canary, shapedBy(old, "small"))
+	stayOld("after the rollback", general...)
+}
