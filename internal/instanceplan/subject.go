@@ -119,7 +119,7 @@ func (r Rollouts) SpecRollout(target string) *fleetv1alpha1.Rollout {
 			continue
 		}
 		if newest == nil || newest.CreationTimestamp.Before(&ro.CreationTimestamp) ||
-			(newest.CreationTimestamp.Equal(&ro.CreationTimestamp) && ro.Name > newest.Name) {
+			(newest.CreationTimestamp.Equal(&ro.CreationTimestamp) && rollout.LaterName(ro.Name, newest.Name)) {
 			newest = ro
 		}
 	}

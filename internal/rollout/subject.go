@@ -12,8 +12,8 @@ import (
 const AnnotationChangeGeneration = fleetv1alpha1.Group + "/change-generation"
 
 // Newest returns the Rollout that governs a subject: the most recently
-// created of rollouts (creation time, then Promise generation, then name),
-// or nil for none.
+// created of rollouts (creation time, then Promise or instance generation,
+// then LaterName), or nil for none.
 func Newest(rollouts []fleetv1alpha1.Rollout) *fleetv1alpha1.Rollout {
 	var newest *fleetv1alpha1.Rollout
 	for i := range rollouts {
@@ -34,7 +34,18 @@ func newer(a, b *fleetv1alpha1.Rollout) bool {
 	if ga != gb {
 		return ga > gb
 	}
-	return a.Name > b.Name
+	return LaterName(a.Name, b.Name)
+}
+
+// LaterName orders the names of two Rollouts of one subject created in the
+// same second, from the same generation: the longer, then the greater, is
+// the later, so that the hub's <kind>-<name>-<generation>-10 comes after
+// its -9 (a change of the team's Overrides at the same generation).
+func LaterName(a, b string) bool {
+	if len(a) != len(b) {
+		return len(a) > len(b)
+	}
+	return a > b
 }
 
 func changeGeneration(r *fleetv1alpha1.Rollout) int64 {

@@ -42,6 +42,11 @@ func TestNewestOrdersByCreationThenGenerationThenName(t *testing.T) {
 			subjectRollout("adhoc-a", t0, "", "a", "b", ""),
 			subjectRollout("adhoc-b", t0, "", "b", "c", ""),
 		}, "adhoc-b"},
+		{"same second and generation: the later change of the team's Overrides wins", []fleetv1alpha1.Rollout{
+			subjectRollout("site-shop-3-9", t0, "3", "a", "b", ""),
+			subjectRollout("site-shop-3-10", t0, "3", "b", "c", ""),
+			subjectRollout("site-shop-3", t0, "3", "c", "d", ""),
+		}, "site-shop-3-10"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got := ""
