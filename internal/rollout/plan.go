@@ -230,6 +230,9 @@ func (p *planner) startOutcome(o outcome) outcome {
 	o.actor = actorOf(p.in.StartedBy)
 	msg := fmt.Sprintf("started %s → %s in %s mode over %s", or(p.in.Spec.FromRevision, "(none)"),
 		p.in.Spec.TargetRevision, mode(p.in.Spec), describeWaves(p.st.Waves))
+	if p.in.Change != "" {
+		msg += "; it changes " + p.in.Change
+	}
 	switch {
 	case mode(p.in.Spec) == fleetv1alpha1.UpdateModeImmediate:
 		o.warning, o.reason = true, ReasonImmediateRollout

@@ -50,6 +50,10 @@ type Input struct {
 	// StartedBy is who created the Rollout ("hub" for Rollouts the hub
 	// creates), recorded in the first history entry; Immediate mode asks for it.
 	StartedBy string
+	// Change says what the Rollout changes (an instance Rollout: "the
+	// spec", "the team's Overrides (bigger added)"), recorded in the first
+	// history entry; empty when not known.
+	Change string
 	// RollbackBlocked says why the revision spec.rollback asks for
 	// (toRevision, or else fromRevision) cannot be used: it does not exist,
 	// or is not a revision of the subject. Nil when it can, or none is asked.

@@ -34,6 +34,7 @@ import (
 	"github.com/flotilla-dev/flotilla/internal/controller"
 	"github.com/flotilla-dev/flotilla/internal/instanceapi"
 	"github.com/flotilla-dev/flotilla/internal/metrics"
+	"github.com/flotilla-dev/flotilla/internal/instanceplan"
 	"github.com/flotilla-dev/flotilla/internal/rollout"
 )
 
@@ -267,6 +268,11 @@ func (r *Reconciler) observe(ctx context.Context, ro *fleetv1alpha1.Rollout, now
 	if in.StartedBy == "" {
 		in.StartedBy = rollout.ActorUnknown
 	}
+	if sub.instance != nil && ro.Status.StartedAt == nil && ro.Spec.FromRevision != "" {
+		if in.Change, err = instanceChange(ctx, r.Client, sub.instance.Namespace, ro.Spec.FromRevision, ro.Spec.TargetRevision); err != nil {
+			return o, err
+		}
+	}
 	if in.Freeze, o.freezeLifts, err = r.activeFreeze(ctx, now); err != nil {
 		return o, err
 	}
@@ -308,6 +314,22 @@ func (r *Reconciler) observe(ctx context.Context, ro *fleetv1alpha1.Rollout, now
 		}
 	}
 	return o, nil
+}
+
+// instanceChange describes what moving an instance from instance revision
+// from to to changes (instanceplan.DescribeChange). Both exist: checkRevision
+// read them.
+func instanceChange(ctx context.Context, c client.Reader, namespace, from, to string) (string, error) {
+	var contents [2]instanceplan.RevisionContent
+	for i, name := range []string{from, to} {
+		cr := &appsv1.ControllerRevision{}
+		if err := c.Get(ctx, types.NamespacedName{Namespace: namespace, Name: name}, cr); err != nil {
+			return "", fmt.Errorf("reading instance revision %s: %w", name, err)
+		}
+		team, recorded := cr.Annotations[fleetv1alpha1.AnnotationTeamOverrides]
+		contents[i] = instanceplan.RevisionContent{Spec: cr.Data.Raw, TeamOverrides: team, Recorded: recorded}
+	}
+	return instanceplan.DescribeChange(contents[0], contents[1]), nil
 }
 
 // checkRevision blocks a Rollout whose revision does not exist (yet): a

@@ -3,6 +3,7 @@ package rollout_test
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -78,6 +79,9 @@ func TestTeamOverridesRollOutWithTheInstance(t *testing.T) {
 	if first.Spec.FromRevision != old || first.Spec.TargetRevision == old {
 		t.Fatalf("rollout from %s to %s, want from %s to a new instance revision", first.Spec.FromRevision, first.Spec.TargetRevision, old)
 	}
+	if h := first.Status.History; len(h) == 0 || !strings.Contains(h[0].Message, "it changes the team's Overrides (bigger added)") {
+		t.Errorf("the first history entry does not say what changes: %+v", h)
+	}
 	s.WaitWork("teamovr", team, "shop", canary, shapedBy(first.Spec.TargetRevision, "large", team+"/bigger"))
 	stayOld("while the canary takes the Override", general...)
 	s.ReportReady(s.Work("teamovr", team, "shop", canary))
@@ -116,6 +120,10 @@ func TestTeamOverridesRollOutWithTheInstance(t *testing.T) {
 	second := instanceRollout("site-shop-1-2", "held by the freeze", func(ro *fleetv1alpha1.Rollout) bool {
 		return ro.Status.Freeze != nil && ro.Status.Freeze.HeldBy == "teamovr-incident"
 	})
+	// From the stable revision: the first change never completed.
+	if h := second.Status.History; len(h) == 0 || !strings.Contains(h[0].Message, "it changes the team's Overrides (bigger added, labelled added)") {
+		t.Errorf("the first history entry does not say what changes: %+v", h)
+	}
 	if second.Spec.TargetRevision == first.Spec.TargetRevision {
 		t.Fatalf("the second change targets %s, the first change's revision", second.Spec.TargetRevision)
 	}
