@@ -95,18 +95,14 @@ func returns(n int) string {
 }
 
 // RanInFull reports whether revision rev is one the subject's whole target
-// set ran: where ro (a Rollout of the subject) started from, where a
-// Rollout the hub started (rollouts: the subject's) started from, or the
-// target of one that succeeded. A requested rollback of an instance's
-// Rollout admits every cluster at once, so the team that may ask for one
-// may not name a revision that never passed the strategy's gates (its
-// change's canary only, then rolled back, say).
+// set ran: where a Rollout the hub started (ro, or one of rollouts: the
+// subject's) started from, or the target of one that succeeded. A requested
+// rollback of an instance's Rollout admits every cluster at once, so the
+// team that may ask for one (and may start Rollouts by hand, naming their
+// fromRevision) may not return to a revision that never passed the
+// strategy's gates (its change's canary only, then rolled back, say).
 func RanInFull(rev string, ro *fleetv1alpha1.Rollout, rollouts []fleetv1alpha1.Rollout) bool {
-	if rev == ro.Spec.FromRevision {
-		return true
-	}
-	for i := range rollouts {
-		r := &rollouts[i]
+	for _, r := range append([]fleetv1alpha1.Rollout{*ro}, rollouts...) {
 		if r.Spec.FromRevision == rev && r.Annotations[fleetv1alpha1.AnnotationStartedBy] == ActorHub {
 			return true
 		}
