@@ -69,7 +69,8 @@ const (
 	// holds the team's Overrides it snapshots, as a JSON list of {name,
 	// spec}: a change of them is an instance change, rolled out as one. An
 	// instance revision without it (made before the hub snapshotted them)
-	// renders with the team's Overrides as they are now.
+	// is frozen with the team's Overrides it renders at the hub's first
+	// reconcile of the instance.
 	AnnotationTeamOverrides = Group + "/team-overrides"
 )
 

@@ -93,3 +93,22 @@ func returns(n int) string {
 	}
 	return "they return"
 }
+
+// RanInFull reports whether revision rev is one the subject's whole target
+// set ran: where a Rollout the hub started (ro, or one of rollouts: the
+// subject's) started from, or the target of one that succeeded. A requested
+// rollback of an instance's Rollout admits every cluster at once, so the
+// team that may ask for one (and may start Rollouts by hand, naming their
+// fromRevision) may not return to a revision that never passed the
+// strategy's gates (its change's canary only, then rolled back, say).
+func RanInFull(rev string, ro *fleetv1alpha1.Rollout, rollouts []fleetv1alpha1.Rollout) bool {
+	for _, r := range append([]fleetv1alpha1.Rollout{*ro}, rollouts...) {
+		if r.Spec.FromRevision == rev && r.Annotations[fleetv1alpha1.AnnotationStartedBy] == ActorHub {
+			return true
+		}
+		if r.Spec.TargetRevision == rev && r.Status.Phase == fleetv1alpha1.RolloutPhaseSucceeded {
+			return true
+		}
+	}
+	return false
+}

@@ -221,12 +221,21 @@ func (c *Client) Rollback(ctx context.Context, ns, name string, opts RollbackOpt
 		replaces := ""
 		if rb := r.Spec.Rollback; rb != nil {
 			// A request to a revision that is not the subject's holds the
-			// rollout Stalled: it may be replaced (never withdrawn).
-			if rb.ToRevision == "" || c.checkRevisionOf(ctx, r, rb.ToRevision) == nil {
+			// rollout Stalled: it may be replaced (never withdrawn). So may
+			// one the hub refused (an instance's revision the fleet never
+			// ran in full), which has not started.
+			refused := r.Status.RollbackRevision == "" && r.Status.Phase != fleetv1alpha1.RolloutPhaseRollingBack &&
+				meta.IsStatusConditionTrue(r.Status.Conditions, fleetv1alpha1.ConditionStalled) &&
+				meta.FindStatusCondition(r.Status.Conditions, fleetv1alpha1.ConditionStalled).Reason == fleetv1alpha1.ReasonInvalidSpec
+			switch {
+			case rb.ToRevision != "" && c.checkRevisionOf(ctx, r, rb.ToRevision) != nil:
+				replaces = fmt.Sprintf(" (replacing the request to %s, which is not a revision of %s)", rb.ToRevision, subjectName(r))
+			case refused:
+				replaces = fmt.Sprintf(" (replacing the request to %s, which the hub refused)", or(rb.ToRevision, r.Spec.FromRevision))
+			default:
 				return false, fmt.Errorf("rollout %s already has a rollback requested (to %s, %s); a rollback request cannot be withdrawn or changed",
 					r.Name, or(rb.ToRevision, or(r.Spec.FromRevision, "(none)")), describeRecord(rb.ChangeRecord))
 			}
-			replaces = fmt.Sprintf(" (replacing the request to %s, which is not a revision of %s)", rb.ToRevision, subjectName(r))
 		}
 		if r.Status.Phase.IsTerminal() {
 			return false, fmt.Errorf("rollout %s is %s and will not act again; create a new Rollout to move its clusters", r.Name, r.Status.Phase)

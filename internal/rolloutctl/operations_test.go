@@ -305,6 +305,19 @@ func TestRollback(t *testing.T) {
 		t.Fatalf("aborting a stalled rollback: %+v, %v", res, err)
 	}
 
+	// A request the hub refused (an instance revision the fleet never ran
+	// in full) may be replaced too.
+	refused := threeWaves(fleetv1alpha1.RolloutPhaseProgressing, "canary")
+	refused.Conditions = append(refused.Conditions, metav1.Condition{Type: fleetv1alpha1.ConditionStalled, Status: metav1.ConditionTrue,
+		Reason: fleetv1alpha1.ReasonInvalidSpec, Message: "the rollback cannot proceed", LastTransitionTime: metav1.Now()})
+	givenRollout(t, ctx, admin, "rb-refused", refused, func(r *fleetv1alpha1.Rollout) {
+		r.Spec.Rollback = &fleetv1alpha1.RollbackRequest{ToRevision: "app-r0", ChangeRecord: fleetv1alpha1.ChangeRecord{By: "admin"}}
+	})
+	if res, err = c.Rollback(ctx, ns, "rb-refused", RollbackOptions{}); err != nil || !res.Changed ||
+		!strings.Contains(res.Summary, "replacing the request to app-r0, which the hub refused") {
+		t.Fatalf("replacing a refused rollback: %+v, %v", res, err)
+	}
+
 	givenRollout(t, ctx, admin, "rb-auto", fleetv1alpha1.RolloutStatus{Phase: fleetv1alpha1.RolloutPhaseRollingBack, RollbackRevision: "app-r1"})
 	if res, err = c.Rollback(ctx, ns, "rb-auto", RollbackOptions{}); err != nil || res.Changed || !strings.Contains(res.Summary, "already rolling back to app-r1") {
 		t.Fatalf("rolling back a rollback: %+v, %v", res, err)

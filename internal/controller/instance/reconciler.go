@@ -350,7 +350,9 @@ func (r *Reconciler) observe(ctx context.Context, key Key, p *fleetv1alpha1.Prom
 				"merge or shorten them", key.Namespace, n, maxTeamOverridesBytes)}}
 		return f, none, nil
 	}
-	f.InstanceRevision = snap.revisionName(inst.GetKind(), inst.GetName())
+	if f.InstanceRevision, err = r.instanceRevisionName(ctx, inst, snap); err != nil {
+		return f, none, err
+	}
 	if f.Rollouts, err = r.rolloutsFor(ctx, key); err != nil {
 		return f, none, err
 	}

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -55,13 +56,19 @@ type instanceSnapshot struct {
 // revisionName names the revision of snapshot s of an instance: its kind and
 // name, then the first 10 hex digits of the SHA-256 of the spec's JSON, and
 // of the team Overrides' after it when there are any (so an instance none
-// select keeps the name it had before Overrides were snapshotted).
-func (s instanceSnapshot) revisionName(kind, name string) string {
+// select keeps the name it had before Overrides were snapshotted). A
+// nonzero attempt is hashed too: the names an instanceRevisionName tries
+// after one that holds another snapshot.
+func (s instanceSnapshot) revisionName(kind, name string, attempt int) string {
 	h := sha256.New()
 	h.Write(s.spec)
 	if s.teamOverrides != nil {
 		h.Write([]byte{0})
 		h.Write(s.teamOverrides)
+	}
+	if attempt > 0 {
+		h.Write([]byte{1})
+		h.Write([]byte(strconv.Itoa(attempt)))
 	}
 	suffix := "-" + hex.EncodeToString(h.Sum(nil))[:10]
 	prefix := strings.ToLower(kind) + "-" + name
@@ -69,6 +76,54 @@ func (s instanceSnapshot) revisionName(kind, name string) string {
 		prefix = prefix[:253-len(suffix)]
 	}
 	return prefix + suffix
+}
+
+// teamAnnotation is the AnnotationTeamOverrides of an instance revision of s.
+func (s instanceSnapshot) teamAnnotation() string {
+	if s.teamOverrides == nil {
+		return "[]"
+	}
+	return string(s.teamOverrides)
+}
+
+// holds reports whether instance revision cr snapshots s. One from before
+// Overrides were snapshotted (no annotation) holds s if its spec is s's and
+// no team Override selects the instance (its name says so).
+func (s instanceSnapshot) holds(cr *appsv1.ControllerRevision) bool {
+	spec, err := canonicalJSON(cr.Data.Raw)
+	if err != nil || !bytes.Equal(spec, s.spec) {
+		return false
+	}
+	team, ok := cr.Annotations[fleetv1alpha1.AnnotationTeamOverrides]
+	if !ok {
+		return s.teamOverrides == nil
+	}
+	return team == s.teamAnnotation()
+}
+
+// maxRevisionNameAttempts bounds the names instanceRevisionName tries.
+const maxRevisionNameAttempts = 8
+
+// instanceRevisionName names the instance revision of snapshot snap of
+// inst: the first of its names (revisionName) that is free or holds snap.
+// A name is a short hash: another revision may hold it, one from before
+// Overrides were snapshotted that was frozen with others
+// (freezeRevisionsFromBefore), or a team's crafted collision; taking it
+// would render snap as that revision, on every cluster it runs on, without
+// a Rollout.
+func (r *Reconciler) instanceRevisionName(ctx context.Context, inst *unstructured.Unstructured, snap instanceSnapshot) (string, error) {
+	for attempt := 0; attempt < maxRevisionNameAttempts; attempt++ {
+		name := snap.revisionName(inst.GetKind(), inst.GetName(), attempt)
+		cr := &appsv1.ControllerRevision{}
+		err := r.Client.Get(ctx, types.NamespacedName{Namespace: inst.GetNamespace(), Name: name}, cr)
+		if apierrors.IsNotFound(err) || err == nil && snap.holds(cr) {
+			return name, nil
+		}
+		if err != nil {
+			return "", fmt.Errorf("reading instance revision %s: %w", name, err)
+		}
+	}
+	return "", fmt.Errorf("no free instance revision name for %s/%s after %d attempts", inst.GetNamespace(), inst.GetName(), maxRevisionNameAttempts)
 }
 
 // snapshotInstance snapshots inst, an instance of promise, with the
@@ -163,22 +218,30 @@ func decodeTeamOverrides(raw, namespace string) ([]fleetv1alpha1.Override, error
 }
 
 // ensureInstanceRevision makes sure the ControllerRevision of snapshot
-// snap of inst exists, named name. It creates it when it is new, and
-// collects old unused ones then. A revision of the same name made before
-// Overrides were snapshotted (no AnnotationTeamOverrides) is marked as
-// snapshotting none: its name says none selected the instance.
+// snap of inst exists, named name (instanceRevisionName). It creates it when
+// it is new, and collects old unused ones then. A revision of the same name
+// made before Overrides were snapshotted (no AnnotationTeamOverrides) is
+// marked as snapshotting none: its name says none selected the instance.
+// The instance's other revisions from before are frozen
+// (freezeRevisionsFromBefore) first.
 func (r *Reconciler) ensureInstanceRevision(ctx context.Context, key Key, inst *unstructured.Unstructured, name string, snap instanceSnapshot, works map[string]*fleetv1alpha1.Work) error {
-	team := string(snap.teamOverrides)
-	if snap.teamOverrides == nil {
-		team = "[]"
+	team := snap.teamAnnotation()
+	existing, err := r.instanceRevisions(ctx, key)
+	if err != nil {
+		return err
+	}
+	if err := r.freezeRevisionsFromBefore(ctx, existing, name, team); err != nil {
+		return err
 	}
 	cr := &appsv1.ControllerRevision{}
-	err := r.Client.Get(ctx, types.NamespacedName{Namespace: key.Namespace, Name: name}, cr)
+	err = r.Client.Get(ctx, types.NamespacedName{Namespace: key.Namespace, Name: name}, cr)
 	if err == nil {
-		if _, marked := cr.Annotations[fleetv1alpha1.AnnotationTeamOverrides]; marked || snap.teamOverrides != nil {
+		if _, marked := cr.Annotations[fleetv1alpha1.AnnotationTeamOverrides]; marked {
 			return nil
 		}
-		patch := client.MergeFrom(cr.DeepCopy())
+		// With its resourceVersion: a copy the cache has not seen marked
+		// yet is not marked again, with other Overrides.
+		patch := client.MergeFromWithOptions(cr.DeepCopy(), client.MergeFromWithOptimisticLock{})
 		metav1.SetMetaDataAnnotation(&cr.ObjectMeta, fleetv1alpha1.AnnotationTeamOverrides, team)
 		if err := r.Client.Patch(ctx, cr, patch); err != nil {
 			return fmt.Errorf("marking instance revision %s: %w", name, err)
@@ -187,10 +250,6 @@ func (r *Reconciler) ensureInstanceRevision(ctx context.Context, key Key, inst *
 	}
 	if !apierrors.IsNotFound(err) {
 		return fmt.Errorf("reading instance revision %s: %w", name, err)
-	}
-	existing, err := r.instanceRevisions(ctx, key)
-	if err != nil {
-		return err
 	}
 	var number int64
 	for _, e := range existing {
@@ -219,6 +278,31 @@ func (r *Reconciler) ensureInstanceRevision(ctx context.Context, key Key, inst *
 	}
 	ctrl.LoggerFrom(ctx).Info("created instance revision", "instanceRevision", name, "number", number+1)
 	return r.collectInstanceRevisions(ctx, key, append(existing, *cr), works)
+}
+
+// freezeRevisionsFromBefore marks each of an instance's revisions made before
+// Overrides were snapshotted (no AnnotationTeamOverrides), but the one named
+// current, with team: the team Overrides that select the instance now,
+// which those revisions render until then. Left as they are, they would
+// render the team's Overrides as they are at every change, on the clusters
+// a team keeps on them (by not approving, or rolling back, a Rollout of
+// them): a change without a Rollout.
+func (r *Reconciler) freezeRevisionsFromBefore(ctx context.Context, existing []appsv1.ControllerRevision, current, team string) error {
+	for i := range existing {
+		cr := &existing[i]
+		if _, marked := cr.Annotations[fleetv1alpha1.AnnotationTeamOverrides]; marked || cr.Name == current {
+			continue
+		}
+		// With its resourceVersion: a copy the cache has not seen marked
+		// yet is not marked again, with other Overrides.
+		patch := client.MergeFromWithOptions(cr.DeepCopy(), client.MergeFromWithOptimisticLock{})
+		metav1.SetMetaDataAnnotation(&cr.ObjectMeta, fleetv1alpha1.AnnotationTeamOverrides, team)
+		if err := r.Client.Patch(ctx, cr, patch); err != nil {
+			return fmt.Errorf("freezing instance revision %s with the team's overrides: %w", cr.Name, err)
+		}
+		ctrl.LoggerFrom(ctx).Info("froze an instance revision from before with the team's overrides", "instanceRevision", cr.Name)
+	}
+	return nil
 }
 
 // instanceRevisions lists the revisions of one instance from the cache.
@@ -286,8 +370,9 @@ func (r *Reconciler) collectInstanceRevisions(ctx context.Context, key Key, revi
 type renderable struct {
 	inst *unstructured.Unstructured
 	// team are the team Overrides the revision snapshotted; liveTeam: the
-	// revision predates the snapshots, and renders the team's Overrides as
-	// they are now.
+	// revision predates the snapshots and the cache has not seen it frozen
+	// (freezeRevisionsFromBefore) yet: it renders the team's Overrides as
+	// they are, which it is being frozen with.
 	team     []fleetv1alpha1.Override
 	liveTeam bool
 }

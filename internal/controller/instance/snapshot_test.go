@@ -49,7 +49,7 @@ func TestSnapshotInstance(t *testing.T) {
 	if bare.teamOverrides != nil || string(bare.spec) != `{"size":"small"}` {
 		t.Fatalf("snapshot %s with team overrides %s, want the spec alone", bare.spec, bare.teamOverrides)
 	}
-	if got, want := bare.revisionName("Site", "shop"), "site-shop-"; got[:len(want)] != want || len(got) != len(want)+10 {
+	if got, want := bare.revisionName("Site", "shop", 0), "site-shop-"; got[:len(want)] != want || len(got) != len(want)+10 {
 		t.Errorf("revision name %q", got)
 	}
 
@@ -70,7 +70,7 @@ func TestSnapshotInstance(t *testing.T) {
 	if string(snap.teamOverrides) != want {
 		t.Errorf("team overrides\n got %s\nwant %s", snap.teamOverrides, want)
 	}
-	if snap.revisionName("Site", "shop") == bare.revisionName("Site", "shop") {
+	if snap.revisionName("Site", "shop", 0) == bare.revisionName("Site", "shop", 0) {
 		t.Error("the team's Overrides do not change the revision name")
 	}
 	// The same Overrides listed in another order, their patch written

@@ -21,9 +21,12 @@ import (
 // render with the team's Overrides as they are, as that hub did, so nothing
 // changes on the members when the hub is upgraded. A team Override then
 // makes a new revision that snapshots it (whose Rollout moves the Works;
-// here no Rollout controller runs, so they stay). When no Override selects
-// the instance any more, the old revision is the current one again: it is
-// marked as snapshotting none, and renders none.
+// here no Rollout controller runs, so they stay); the old revision is frozen
+// then with the Overrides it rendered, so that a team cannot keep clusters
+// on it (not approving, or rolling back, that Rollout) and change them
+// there at once. When no Override selects the instance any more, that is a
+// change too: a new revision snapshotting none (the old one's name is taken
+// by what it was frozen with), which the Works await.
 func TestInstanceRevisionsFromBeforeTeamOverrideSnapshots(t *testing.T) {
 	e := newEnv(t)
 	stop := startHub(t, hub.Options{NoRolloutController: true})
@@ -75,27 +78,37 @@ func TestInstanceRevisionsFromBeforeTeamOverrideSnapshots(t *testing.T) {
 		return w.Spec.InstanceRevision == legacy && manifestData(t, w, "size") == "large" && slices.Equal(w.Spec.Overrides, []string{team + "/bigger"}),
 			fmt.Sprintf("revision %s, overrides %v", w.Spec.InstanceRevision, w.Spec.Overrides)
 	})
-	if _, ok := annotation(legacy); ok {
-		t.Error("the old revision was marked while an Override selects the instance")
-	}
+	const bigger = `[{"name":"bigger","spec":{"clusterSelector":{},"type":"Values","patch":{"size":"large"}}}]`
+	eventually(t, 30*time.Second, "the old revision frozen with the Override", func() (bool, string) {
+		v, _ := annotation(legacy)
+		return v == bigger, v
+	})
 	current := e.InstanceStatus(group, kind, team, "orders").InstanceRevision
 	eventually(t, 30*time.Second, "the instance's revision with the Override", func() (bool, string) {
 		current = e.InstanceStatus(group, kind, team, "orders").InstanceRevision
 		return current != "" && current != legacy, current
 	})
-	if v, _ := annotation(current); v != `[{"name":"bigger","spec":{"clusterSelector":{},"type":"Values","patch":{"size":"large"}}}]` {
+	if v, _ := annotation(current); v != bigger {
 		t.Errorf("the new revision snapshots %s", v)
 	}
 
-	// No Override any more: the old revision is current again, and marked.
+	// No Override any more: a new revision, without it; the Work keeps the
+	// old one, with the Override, until a Rollout admits it.
 	if err := e.C.Delete(e.Ctx, &fleetv1alpha1.Override{ObjectMeta: metav1.ObjectMeta{Name: "bigger", Namespace: team}}); err != nil {
 		t.Fatal(err)
 	}
-	work(func(w *fleetv1alpha1.Work) (bool, string) {
-		return w.Spec.InstanceRevision == legacy && manifestData(t, w, "size") == "small" && len(w.Spec.Overrides) == 0,
-			fmt.Sprintf("revision %s, overrides %v", w.Spec.InstanceRevision, w.Spec.Overrides)
+	withOverride := current
+	eventually(t, 30*time.Second, "the instance's revision without the Override", func() (bool, string) {
+		current = e.InstanceStatus(group, kind, team, "orders").InstanceRevision
+		return current != withOverride && current != legacy, current
 	})
-	if v, ok := annotation(legacy); !ok || v != "[]" {
-		t.Errorf("the old revision, current again, snapshots %q (set: %v), want []", v, ok)
+	if v, ok := annotation(current); !ok || v != "[]" {
+		t.Errorf("the revision without the Override snapshots %q (set: %v), want []", v, ok)
+	}
+	for deadline := time.Now().Add(time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		w := work(func(w *fleetv1alpha1.Work) (bool, string) { return true, "" })
+		if w.Spec.InstanceRevision != legacy || manifestData(t, w, "size") != "large" {
+			t.Fatalf("the Work moved without a Rollout: revision %s, size %s", w.Spec.InstanceRevision, manifestData(t, w, "size"))
+		}
 	}
 }

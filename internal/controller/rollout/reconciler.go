@@ -12,6 +12,7 @@
 package rollout
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -264,6 +265,15 @@ func (r *Reconciler) observe(ctx context.Context, ro *fleetv1alpha1.Rollout, now
 		return o, err
 	}
 	in.SupersededBy = rollout.SupersededBy(ro, rollouts)
+	// The team that owns an instance may ask its Rollouts for a rollback,
+	// which admits every cluster at once: only to a revision the fleet ran.
+	if rb := ro.Spec.Rollback; rb != nil && sub.instance != nil && in.RollbackBlocked == nil && ro.Status.RollbackRevision == "" {
+		if rev := cmp.Or(rb.ToRevision, ro.Spec.FromRevision); rev != "" && !rollout.RanInFull(rev, ro, rollouts) {
+			in.RollbackBlocked = &rollout.Blocked{Reason: fleetv1alpha1.ReasonInvalidSpec, Message: fmt.Sprintf(
+				"instance revision %s never ran on the whole target set (no Rollout the hub started started from it, none succeeded to it): "+
+					"a rollback, which moves every cluster at once, may only return to one that did; change the instance to roll it out instead", rev)}
+		}
+	}
 	in.StartedBy = ro.Annotations[fleetv1alpha1.AnnotationStartedBy]
 	if in.StartedBy == "" {
 		in.StartedBy = rollout.ActorUnknown

@@ -1,6 +1,9 @@
 package rollout_test
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -146,4 +149,186 @@ func TestTeamOverridesRollOutWithTheInstance(t *testing.T) {
 	}
 	s.WaitWork("teamovr", team, "shop", canary, shapedBy(old, "small"))
 	stayOld("after the rollback", general...)
+}
+
+// The attack: a team keeps some of its clusters on an instance revision
+// made before the hub snapshotted Overrides (one that renders the team's
+// Overrides as they are now) by never approving, or by rolling back, the
+// Rollout the upgrade started; every change of its Overrides then reached
+// those clusters at once. A revision made before is now frozen, at the
+// first sight of it, with the Overrides it renders then.
+func TestARevisionFromBeforeDoesNotRenderLiveOverrides(t *testing.T) {
+	s := newStory(t, "legacyovr.example.com")
+	s.strategy("legacyovr", fleetv1alpha1.FailureHalt, wave("canary"), wave("general", func(w *fleetv1alpha1.Wave) {
+		w.Approval = fleetv1alpha1.ApprovalRequired
+	}))
+	s.givenSite("legacyovr", "legacyovr")
+	const team = "legacyovr-team"
+	canary, general := "legacyovr-c1", []string{"legacyovr-g1", "legacyovr-g2"}
+	ready := s.WaitInstance(s.group, "Site", team, "shop", "ready on the first spec", func(st fleetv1alpha1.InstanceStatus) bool {
+		return promisetest.ConditionIs(st.Conditions, fleetv1alpha1.ConditionReady, metav1.ConditionTrue)
+	})
+	old := ready.InstanceRevision
+	shapedBy := func(rev string, overrides ...string) func(*fleetv1alpha1.Work) (bool, string) {
+		return func(w *fleetv1alpha1.Work) (bool, string) {
+			return w.Spec.InstanceRevision == rev && slices.Equal(w.Spec.Overrides, overrides),
+				fmt.Sprintf("revision %s, overrides %v", w.Spec.InstanceRevision, w.Spec.Overrides)
+		}
+	}
+	s.Create(&fleetv1alpha1.Override{
+		ObjectMeta: metav1.ObjectMeta{Name: "bigger", Namespace: team},
+		Spec: fleetv1alpha1.OverrideSpec{
+			Promise: "legacyovr",
+			Type:    fleetv1alpha1.PatchValues,
+			Patch:   promisetest.Raw(map[string]any{"size": "large"}),
+		},
+	})
+	ro := &fleetv1alpha1.Rollout{}
+	promisetest.Eventually(t, time.Minute, "the rollout of the Override admitting the canary", func() (bool, string) {
+		if err := s.C.Get(s.Ctx, client.ObjectKey{Namespace: team, Name: "site-shop-1"}, ro); err != nil {
+			return false, err.Error()
+		}
+		return ro.Status.Counts.Admitted == 1, fmt.Sprintf("%+v", ro.Status.Counts)
+	})
+	s.WaitWork("legacyovr", team, "shop", canary, shapedBy(ro.Spec.TargetRevision, team+"/bigger"))
+
+	// The first revision as a hub from before made it: no annotation. This
+	// is an upgrade's state: the general clusters run a revision from
+	// before, rendered with the team's Override (as that hub did), a
+	// Rollout of the snapshot waits for an approval the team never gives.
+	cr := &appsv1.ControllerRevision{}
+	if err := s.C.Get(s.Ctx, client.ObjectKey{Namespace: team, Name: old}, cr); err != nil {
+		t.Fatal(err)
+	}
+	base := cr.DeepCopy()
+	delete(cr.Annotations, fleetv1alpha1.AnnotationTeamOverrides)
+	if err := s.C.Patch(s.Ctx, cr, client.MergeFrom(base)); err != nil {
+		t.Fatal(err)
+	}
+	s.ReportReady(s.Work("legacyovr", team, "shop", canary))
+	for _, c := range general {
+		s.WaitWork("legacyovr", team, "shop", c, shapedBy(old, team+"/bigger"))
+	}
+
+	// The team adds an Override: a Rollout of it, which the general wave
+	// must not see before it is approved.
+	s.Create(&fleetv1alpha1.Override{
+		ObjectMeta: metav1.ObjectMeta{Name: "labelled", Namespace: team},
+		Spec: fleetv1alpha1.OverrideSpec{
+			Promise: "legacyovr",
+			Type:    fleetv1alpha1.PatchJSONMerge,
+			Patch:   promisetest.Raw(map[string]any{"metadata": map[string]any{"labels": map[string]any{"tier": "gold"}}}),
+		},
+	})
+	promisetest.Eventually(t, time.Minute, "the rollout of the second Override", func() (bool, string) {
+		err := s.C.Get(s.Ctx, client.ObjectKey{Namespace: team, Name: "site-shop-1-2"}, ro)
+		return err == nil, fmt.Sprint(err)
+	})
+	for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		for _, c := range general {
+			if ok, got := shapedBy(old, team+"/bigger")(s.Work("legacyovr", team, "shop", c)); !ok {
+				t.Fatalf("%s took the second Override before its Rollout admitted it: %s", c, got)
+			}
+		}
+	}
+}
+
+// The attack: instance revisions are named by 40 bits of a hash of what
+// they snapshot, which a team finds a collision of in seconds (a birthday
+// search over a pad in its Override; the pads below were found so). It
+// rolls out the first Override, then changes it to the second: the new
+// snapshot had the name of the revision the fleet runs, so no Rollout
+// started, and every cluster rendered it at its next render, the instance
+// reporting the change as applied. A name that holds another
+// snapshot is now passed over for the next.
+func TestAnInstanceRevisionNameCollisionIsNoChangeWithoutARollout(t *testing.T) {
+	s := newStory(t, "collide.example.com")
+	s.strategy("collide", fleetv1alpha1.FailureHalt, wave("canary"), wave("general"))
+	s.givenSite("collide", "collide")
+	const team = "collide-team"
+	clusters := s.clusters("collide")
+	override := func(pad, size string) *fleetv1alpha1.Override {
+		return &fleetv1alpha1.Override{
+			ObjectMeta: metav1.ObjectMeta{Name: "bigger", Namespace: team},
+			Spec: fleetv1alpha1.OverrideSpec{
+				Promise: "collide",
+				InstanceSelector: &metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{
+					{Key: "pad", Operator: metav1.LabelSelectorOpNotIn, Values: []string{pad}},
+				}},
+				Type:  fleetv1alpha1.PatchValues,
+				Patch: promisetest.Raw(map[string]any{"size": size}),
+			},
+		}
+	}
+	// name is the revision name of spec {"size":"small"} with override(pad, size).
+	name := func(pad, size string) string {
+		o := override(pad, size)
+		team, err := json.Marshal([]map[string]any{{"name": o.Name, "spec": o.Spec}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		sum := sha256.Sum256(append([]byte(`{"size":"small"}`+"\x00"), team...))
+		return "site-shop-" + hex.EncodeToString(sum[:])[:10]
+	}
+	const padLarge, padSmall = "a677517", "b10185"
+	taken := name(padLarge, "large")
+	if other := name(padSmall, "small"); other != taken {
+		t.Fatalf("no collision: %s, %s", taken, other)
+	}
+
+	s.Create(override(padLarge, "large"))
+	for _, c := range clusters {
+		w := s.WaitWork("collide", team, "shop", c, func(w *fleetv1alpha1.Work) (bool, string) {
+			got := promisetest.ManifestData(t, w, "size")
+			return got == "large", fmt.Sprintf("revision %s, size %s", w.Spec.InstanceRevision, got)
+		})
+		if w.Spec.InstanceRevision != taken {
+			t.Fatalf("%s renders %s, want %s (the test's snapshot encoding is not the hub's)", c, w.Spec.InstanceRevision, taken)
+		}
+		s.ReportReady(w)
+	}
+	promisetest.Eventually(t, time.Minute, "the Override's rollout to succeed", func() (bool, string) {
+		ro := &fleetv1alpha1.Rollout{}
+		if err := s.C.Get(s.Ctx, client.ObjectKey{Namespace: team, Name: "site-shop-1"}, ro); err != nil {
+			return false, err.Error()
+		}
+		return ro.Status.Phase == fleetv1alpha1.RolloutPhaseSucceeded, string(ro.Status.Phase)
+	})
+
+	// The colliding change.
+	o := &fleetv1alpha1.Override{}
+	if err := s.C.Get(s.Ctx, client.ObjectKey{Namespace: team, Name: "bigger"}, o); err != nil {
+		t.Fatal(err)
+	}
+	o.Spec = override(padSmall, "small").Spec
+	if err := s.C.Update(s.Ctx, o); err != nil {
+		t.Fatal(err)
+	}
+	// Any re-render (a hub restart, a label of the cluster) renders the
+	// instance's current snapshot under the name it takes.
+	for _, c := range clusters {
+		cl := &fleetv1alpha1.Cluster{}
+		if err := s.C.Get(s.Ctx, client.ObjectKey{Name: c}, cl); err != nil {
+			t.Fatal(err)
+		}
+		base := cl.DeepCopy()
+		cl.Labels["rerender"] = "yes"
+		if err := s.C.Patch(s.Ctx, cl, client.MergeFrom(base)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		for _, c := range clusters[1:] {
+			if w := s.Work("collide", team, "shop", c); w.Spec.InstanceRevision != taken || promisetest.ManifestData(t, w, "size") != "large" {
+				t.Fatalf("%s took the change without a Rollout: revision %s, size %s", c, w.Spec.InstanceRevision, promisetest.ManifestData(t, w, "size"))
+			}
+		}
+	}
+	promisetest.Eventually(t, time.Minute, "a rollout of the change", func() (bool, string) {
+		ro := &fleetv1alpha1.Rollout{}
+		if err := s.C.Get(s.Ctx, client.ObjectKey{Namespace: team, Name: "site-shop-1-2"}, ro); err != nil {
+			return false, err.Error()
+		}
+		return ro.Spec.FromRevision == taken && ro.Spec.TargetRevision != taken, ro.Spec.FromRevision + " to " + ro.Spec.TargetRevision
+	})
 }

@@ -1,0 +1,46 @@
+package rollout_test
+
+import (
+	"testing"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
+	"github.com/flotilla-dev/flotilla/internal/rollout"
+)
+
+// A rollback of an instance's Rollout returns only to a revision the fleet
+// ran in full: the fromRevision of a Rollout the hub started (not one a
+// team started by hand, which names its own), or a succeeded target.
+func TestRanInFull(t *testing.T) {
+	ro := func(name, from, target, startedBy string, phase fleetv1alpha1.RolloutPhase) fleetv1alpha1.Rollout {
+		return fleetv1alpha1.Rollout{
+			ObjectMeta: metav1.ObjectMeta{Name: name, Annotations: map[string]string{fleetv1alpha1.AnnotationStartedBy: startedBy}},
+			Spec:       fleetv1alpha1.RolloutSpec{FromRevision: from, TargetRevision: target},
+			Status:     fleetv1alpha1.RolloutStatus{Phase: phase},
+		}
+	}
+	history := []fleetv1alpha1.Rollout{
+		ro("site-shop-1", "r0", "r1", rollout.ActorHub, fleetv1alpha1.RolloutPhaseRolledBack),
+		ro("site-shop-2", "r0", "r2", rollout.ActorHub, fleetv1alpha1.RolloutPhaseSucceeded),
+		ro("by-hand", "r1", "r3", "mallory", fleetv1alpha1.RolloutPhaseProgressing),
+	}
+	hub := ro("site-shop-3", "r2", "r4", rollout.ActorHub, fleetv1alpha1.RolloutPhaseProgressing)
+	byHand := history[2]
+	for _, c := range []struct {
+		rev  string
+		ro   fleetv1alpha1.Rollout
+		want bool
+	}{
+		{"r0", hub, true},     // a hub-started Rollout's fromRevision
+		{"r2", hub, true},     // this one's fromRevision, and a succeeded target
+		{"r1", hub, false},    // only the canary ever took it
+		{"r1", byHand, false}, // a hand-made Rollout's fromRevision is the team's word
+		{"r3", byHand, false}, // in flight
+		{"nope", hub, false},
+	} {
+		if got := rollout.RanInFull(c.rev, &c.ro, history); got != c.want {
+			t.Errorf("RanInFull(%s, %s) = %v, want %v", c.rev, c.ro.Name, got, c.want)
+		}
+	}
+}
