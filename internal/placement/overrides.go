@@ -67,26 +67,26 @@ func (v *View) Selects(o *fleetv1alpha1.Override, s Subject, cluster Cluster) bo
 // clusters its clusterSelector matches: every rule of SelectOverrides but
 // the clusterSelector.
 func SelectsSubject(o *fleetv1alpha1.Override, promise string, inst *Instance) bool {
-	if o.DeletionTimestamp != nil || CheckOverride(o) != nil {
-		return false
-	}
-	if o.Spec.Promise != "" && o.Spec.Promise != promise {
+	if o.DeletionTimestamp != nil || o.Spec.Promise != "" && o.Spec.Promise != promise {
 		return false
 	}
 	platform := o.Namespace == fleetv1alpha1.PlatformNamespace
-	if inst == nil {
-		return platform && o.Spec.InstanceSelector == nil
-	}
-	if !platform && o.Namespace != inst.Namespace {
+	switch {
+	case inst == nil:
+		if !platform || o.Spec.InstanceSelector != nil {
+			return false
+		}
+	case !platform && o.Namespace != inst.Namespace:
 		return false
-	}
-	if o.Spec.InstanceSelector != nil {
+	case o.Spec.InstanceSelector != nil:
 		sel, err := metav1.LabelSelectorAsSelector(o.Spec.InstanceSelector)
 		if err != nil || !sel.Matches(labels.Set(inst.Labels)) {
 			return false
 		}
 	}
-	return true
+	// Last: it decodes the patch, and every instance's reconcile asks of
+	// every Override, other teams' included.
+	return CheckOverride(o) == nil
 }
 
 // SelectClusters returns those of overrides whose clusterSelector matches

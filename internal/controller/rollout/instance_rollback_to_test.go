@@ -68,9 +68,9 @@ func TestARollbackReturnsOnlyToARevisionTheFleetRan(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.UpdateInstance(inst, func(u *unstructured.Unstructured) { _ = unstructured.SetNestedField(u.Object, "large", "spec", "size") })
-	second := get("site-shop-2", func(ro *fleetv1alpha1.Rollout) bool { return ro.Status.Counts.Admitted == 1 })
+	get("site-shop-2", func(ro *fleetv1alpha1.Rollout) bool { return ro.Status.Counts.Admitted == 1 })
 	s.ReportReady(s.Work("rbto", team, "shop", canary))
-	second = get("site-shop-2", func(ro *fleetv1alpha1.Rollout) bool {
+	second := get("site-shop-2", func(ro *fleetv1alpha1.Rollout) bool {
 		return ro.Status.Phase == fleetv1alpha1.RolloutPhaseWaitingForApproval
 	})
 	patch(second, func(ro *fleetv1alpha1.Rollout) {
