@@ -140,6 +140,18 @@ func TestFinish(t *testing.T) {
 	if _, err := instanceplan.Finish(rt, []instanceplan.Result{{Target: rt.Targets[0], Outcome: "Bogus"}}, w.inputs()); err == nil {
 		t.Error("an unknown outcome is accepted")
 	}
+	// A cluster whose admitted revision renders while the current spec
+	// does not: its Work is written, and the failure reported.
+	p, err = instanceplan.Finish(rt, []instanceplan.Result{
+		rt.Targets[0].RenderedAs(instanceplan.Output{}, instanceplan.Confinement{}).WithLatestFailure(errTest),
+		rt.Targets[1].Empty(),
+	}, w.inputs())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Writes) != 1 || p.Writes[0].Cluster != "c1" || !errors.Is(p.Failed["c1"], errTest) {
+		t.Errorf("with the current spec failing: writes %+v, failed %v", p.Writes, p.Failed)
+	}
 	hold := instanceplan.Routing{Decision: instanceplan.Hold, Existing: rt.Existing}
 	if p, _ := instanceplan.Finish(hold, nil, w.inputs()); len(p.Delete)+len(p.Writes) > 0 {
 		t.Errorf("a held routing plans %d deletions, %d writes", len(p.Delete), len(p.Writes))

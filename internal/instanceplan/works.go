@@ -57,6 +57,11 @@ type Result struct {
 	Confine Confinement
 	// Err is why the render failed (Failed).
 	Err error
+	// LatestErr is why the current spec (the latest instance revision)
+	// cannot render on the cluster while it still renders an earlier one
+	// (Rendered): its Work is written, and the instance reports the
+	// failure as it does a Failed render's.
+	LatestErr error
 }
 
 // Output is a render's output as a Work holds it: each manifest encoded (JSON), in
@@ -95,6 +100,13 @@ func Encode(out render.Output) (Output, error) {
 // RenderedAs is t rendered into out, confined by c.
 func (t Target) RenderedAs(out Output, c Confinement) Result {
 	return Result{Target: t, Outcome: Rendered, Output: out, Confine: c}
+}
+
+// WithLatestFailure is r, a render of an earlier instance revision, with
+// the current spec's render failing on the same cluster (LatestErr).
+func (r Result) WithLatestFailure(err error) Result {
+	r.LatestErr = err
+	return r
 }
 
 // Failed is t's failed render.
@@ -177,6 +189,9 @@ func Finish(r Routing, results []Result, in WorkInputs) (Plan, error) {
 			}
 			if t.ChecksErr != nil {
 				p.CheckErrors[t.Cluster] = t.ChecksErr
+			}
+			if rd.LatestErr != nil {
+				p.Failed[t.Cluster] = rd.LatestErr
 			}
 			w := Write{Cluster: t.Cluster, Current: t.Current, Desired: desired, Moved: t.Moved(), Rollout: t.Rollout}
 			switch {

@@ -619,18 +619,25 @@ func (r *Reconciler) renderInstance(ctx context.Context, key Key, inst *unstruct
 		fp := renderFingerprint(in, instRev, latestInst, instVersion)
 		if m, ok := memo[t.Cluster]; ok && m.fingerprint == fp {
 			rendered[t.Cluster] = m
-			results = append(results, t.RenderedAs(m.out, confine))
+			results = append(results, t.RenderedAs(m.out, confine).WithLatestFailure(m.latestErr))
 			continue
 		}
 		start := time.Now()
 		out, err := render.Render(in)
 		r.Metrics.Rendered(time.Since(start))
+		var latestErr error
 		if err == nil && instRev != latestInst {
 			// The cluster keeps an earlier spec until a Rollout admits it to
 			// the new one; a new spec (or team Override) that cannot render
-			// is reported now, not when its turn comes.
+			// is reported now, not when its turn comes. The cluster's Work
+			// is written all the same: a Promise's Rollout moves it, and a
+			// team's broken change does not hold the platform's back.
 			in.Instance, in.Overrides = latest.inst, selectOverrides(latest, t.Cluster)
-			_, err = render.Render(in)
+			if _, latestErr = render.Render(in); latestErr != nil {
+				r.Metrics.RenderFailed(key.Promise)
+				ctrl.LoggerFrom(ctx).V(1).Info("render of the current spec failed", "cluster", t.Cluster, "revision", rev.Name,
+					"instanceRevision", latestInst, "error", latestErr.Error())
+			}
 		}
 		// Encoded once, with the render: Works are made from it at every
 		// reconcile, and the memo keeps it so.
@@ -644,8 +651,8 @@ func (r *Reconciler) renderInstance(ctx context.Context, key Key, inst *unstruct
 			results = append(results, t.Failed(err))
 			continue
 		}
-		rendered[t.Cluster] = memoEntry{fingerprint: fp, out: encoded}
-		results = append(results, t.RenderedAs(encoded, confine))
+		rendered[t.Cluster] = memoEntry{fingerprint: fp, out: encoded, latestErr: latestErr}
+		results = append(results, t.RenderedAs(encoded, confine).WithLatestFailure(latestErr))
 	}
 	r.renders.Store(key, rendered)
 	return results, nil
@@ -807,6 +814,9 @@ type memoEntry struct {
 	// out is kept encoded, as the Work holds it: 10,000 decoded renders
 	// were a sixth of the hub's live heap (docs/benchmarks.md).
 	out instanceplan.Output
+	// latestErr is the current spec's render failure on the cluster, when
+	// out is an earlier instance revision's render.
+	latestErr error
 }
 
 // renderFingerprint names everything a render of in reads: the revision

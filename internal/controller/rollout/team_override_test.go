@@ -11,6 +11,7 @@ import (
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -331,4 +332,53 @@ func TestAnInstanceRevisionNameCollisionIsNoChangeWithoutARollout(t *testing.T) 
 		}
 		return ro.Spec.FromRevision == taken && ro.Spec.TargetRevision != taken, ro.Spec.FromRevision + " to " + ro.Spec.TargetRevision
 	})
+}
+
+// The attack: a team changes its instance (here with an Override the render
+// refuses: a size the Promise's schema does not allow) while the platform
+// rolls a Promise change out. The render of the current spec failed on
+// every cluster, and with it the write of the cluster's Work at the
+// revisions admitted there, so the Promise's Rollout could not move the
+// team's Work: that team's broken change held the platform's Rollout back,
+// for every team, until it failed by its progress deadline. The Work is now
+// written at what is admitted there, and the instance reports the failure.
+func TestATeamsBrokenChangeDoesNotHoldThePromisesRollout(t *testing.T) {
+	s := newStory(t, "brokenovr.example.com")
+	// The instance's Rollout waits for an approval the team never gives,
+	// so no cluster is admitted to the broken revision.
+	s.strategy("brokenovr", fleetv1alpha1.FailureHalt, wave("canary", func(w *fleetv1alpha1.Wave) {
+		w.Approval = fleetv1alpha1.ApprovalRequired
+	}), wave("general"))
+	r1 := s.givenSite("brokenovr", "brokenovr")
+	const team = "brokenovr-team"
+	canary := "brokenovr-c1"
+	s.Create(&fleetv1alpha1.Override{
+		ObjectMeta: metav1.ObjectMeta{Name: "huge", Namespace: team},
+		Spec: fleetv1alpha1.OverrideSpec{
+			Type:  fleetv1alpha1.PatchValues,
+			Patch: promisetest.Raw(map[string]any{"size": "huge"}),
+		},
+	})
+	st := s.WaitInstance(s.group, "Site", team, "shop", "stalled on the refused Override", func(st fleetv1alpha1.InstanceStatus) bool {
+		return promisetest.ConditionIs(st.Conditions, fleetv1alpha1.ConditionStalled, metav1.ConditionTrue)
+	})
+	if msg := meta.FindStatusCondition(st.Conditions, fleetv1alpha1.ConditionStalled).Message; !strings.Contains(msg, "huge") {
+		t.Errorf("Stalled says %q, not why the current spec cannot render", msg)
+	}
+
+	// The platform releases a change and approves its canary.
+	ro, r2 := s.release("brokenovr", "2", r1)
+	s.waitRollout(ro, "waiting for the canary's approval", func(ro *fleetv1alpha1.Rollout) bool {
+		return ro.Status.Phase == fleetv1alpha1.RolloutPhaseWaitingForApproval
+	})
+	s.patchRollout(ro, func(ro *fleetv1alpha1.Rollout) {
+		ro.Spec.Approvals = append(ro.Spec.Approvals, fleetv1alpha1.Approval{Wave: "canary",
+			ChangeRecord: fleetv1alpha1.ChangeRecord{By: "platform", At: &metav1.Time{Time: time.Now().Truncate(time.Second)}}})
+	})
+	s.moves("brokenovr", r2, canary)
+	w := s.Work("brokenovr", team, "shop", canary)
+	if w.Spec.InstanceRevision != st.AppliedInstanceRevision || promisetest.ManifestData(t, w, "size") != "small" || len(w.Spec.Overrides) != 0 {
+		t.Errorf("the canary's Work renders instance revision %s (size %s, overrides %v), want the admitted %s, without the Override",
+			w.Spec.InstanceRevision, promisetest.ManifestData(t, w, "size"), w.Spec.Overrides, st.AppliedInstanceRevision)
+	}
 }
