@@ -117,6 +117,9 @@ type Reconciler struct {
 	// rendered (renderMemo), which the next one reuses where nothing a
 	// render reads changed.
 	renders sync.Map
+	// revisionsFrozen holds the keys whose instance revisions from before
+	// the team Override snapshots this hub froze (ensureInstanceRevision).
+	revisionsFrozen sync.Map
 	// warned holds, by key and reason, the message of the Warning Event
 	// last recorded (warnOnce): a cause is recorded once, not on every
 	// reconcile, and again only when it changes or comes back.
@@ -168,6 +171,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, key Key) (ctrl.Result, error
 		if apierrors.IsNotFound(err) {
 			r.deferred.Delete(key)
 			r.renders.Delete(key)
+			r.revisionsFrozen.Delete(key)
 			r.forgetWarnings(key)
 			r.statusWrites.Of(key.Promise).Forget(types.NamespacedName{Namespace: key.Namespace, Name: key.Name})
 			return ctrl.Result{}, r.deleteWorks(ctx, key, nil)

@@ -223,18 +223,27 @@ func decodeTeamOverrides(raw, namespace string) ([]fleetv1alpha1.Override, error
 // made before Overrides were snapshotted (no AnnotationTeamOverrides) is
 // marked as snapshotting none: its name says none selected the instance.
 // The instance's other revisions from before are frozen
-// (freezeRevisionsFromBefore) first.
+// (freezeRevisionsFromBefore) first, once per instance and hub process:
+// the hub makes no more such revisions, and listing an instance's
+// revisions at every reconcile would cost each reconcile in a namespace
+// of many instances a scan of all their revisions.
 func (r *Reconciler) ensureInstanceRevision(ctx context.Context, key Key, inst *unstructured.Unstructured, name string, snap instanceSnapshot, works map[string]*fleetv1alpha1.Work) error {
 	team := snap.teamAnnotation()
-	existing, err := r.instanceRevisions(ctx, key)
-	if err != nil {
-		return err
-	}
-	if err := r.freezeRevisionsFromBefore(ctx, existing, name, team); err != nil {
-		return err
+	var existing []appsv1.ControllerRevision
+	listed := false
+	if _, frozen := r.revisionsFrozen.Load(key); !frozen {
+		var err error
+		if existing, err = r.instanceRevisions(ctx, key); err != nil {
+			return err
+		}
+		if err := r.freezeRevisionsFromBefore(ctx, existing, name, team); err != nil {
+			return err
+		}
+		r.revisionsFrozen.Store(key, true)
+		listed = true
 	}
 	cr := &appsv1.ControllerRevision{}
-	err = r.Client.Get(ctx, types.NamespacedName{Namespace: key.Namespace, Name: name}, cr)
+	err := r.Client.Get(ctx, types.NamespacedName{Namespace: key.Namespace, Name: name}, cr)
 	if err == nil {
 		if _, marked := cr.Annotations[fleetv1alpha1.AnnotationTeamOverrides]; marked {
 			return nil
@@ -250,6 +259,11 @@ func (r *Reconciler) ensureInstanceRevision(ctx context.Context, key Key, inst *
 	}
 	if !apierrors.IsNotFound(err) {
 		return fmt.Errorf("reading instance revision %s: %w", name, err)
+	}
+	if !listed {
+		if existing, err = r.instanceRevisions(ctx, key); err != nil {
+			return err
+		}
 	}
 	var number int64
 	for _, e := range existing {

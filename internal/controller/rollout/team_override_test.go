@@ -17,6 +17,7 @@ import (
 
 	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
 	"github.com/flotilla-dev/flotilla/internal/controller/promise/promisetest"
+	"github.com/flotilla-dev/flotilla/internal/hub"
 )
 
 // The attack: a team makes, with an Override of its own instance, the very
@@ -159,7 +160,8 @@ func TestTeamOverridesRollOutWithTheInstance(t *testing.T) {
 // those clusters at once. A revision made before is now frozen, at the
 // first sight of it, with the Overrides it renders then.
 func TestARevisionFromBeforeDoesNotRenderLiveOverrides(t *testing.T) {
-	s := newStory(t, "legacyovr.example.com")
+	stop := promisetest.StartHub(t, hubCP.RESTConfig, hub.Options{})
+	s := &story{Env: promisetest.NewEnv(t, hubCP.RESTConfig), group: "legacyovr.example.com"}
 	s.strategy("legacyovr", fleetv1alpha1.FailureHalt, wave("canary"), wave("general", func(w *fleetv1alpha1.Wave) {
 		w.Approval = fleetv1alpha1.ApprovalRequired
 	}))
@@ -196,7 +198,9 @@ func TestARevisionFromBeforeDoesNotRenderLiveOverrides(t *testing.T) {
 	// The first revision as a hub from before made it: no annotation. This
 	// is an upgrade's state: the general clusters run a revision from
 	// before, rendered with the team's Override (as that hub did), a
-	// Rollout of the snapshot waits for an approval the team never gives.
+	// Rollout of the snapshot waits for an approval the team never gives;
+	// then the new hub starts.
+	stop()
 	cr := &appsv1.ControllerRevision{}
 	if err := s.C.Get(s.Ctx, client.ObjectKey{Namespace: team, Name: old}, cr); err != nil {
 		t.Fatal(err)
@@ -206,6 +210,7 @@ func TestARevisionFromBeforeDoesNotRenderLiveOverrides(t *testing.T) {
 	if err := s.C.Patch(s.Ctx, cr, client.MergeFrom(base)); err != nil {
 		t.Fatal(err)
 	}
+	promisetest.StartHub(t, hubCP.RESTConfig, hub.Options{})
 	s.ReportReady(s.Work("legacyovr", team, "shop", canary))
 	for _, c := range general {
 		s.WaitWork("legacyovr", team, "shop", c, shapedBy(old, team+"/bigger"))
