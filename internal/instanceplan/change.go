@@ -4,8 +4,11 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"reflect"
 	"sort"
 	"strings"
+
+	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
 )
 
 // RevisionContent is what an instance revision snapshots, as stored: the
@@ -37,48 +40,53 @@ func DescribeChange(from, to RevisionContent) string {
 	return strings.Join(parts, " and ")
 }
 
+// TeamOverride is a team's Override as an instance revision snapshots it:
+// the fleet.flotilla.dev/team-overrides annotation is a JSON list of them.
+type TeamOverride struct {
+	Name string                     `json:"name"`
+	Spec fleetv1alpha1.OverrideSpec `json:"spec"`
+}
+
+// DecodeTeamOverrides decodes an instance revision's team-overrides annotation.
+func DecodeTeamOverrides(raw string) ([]TeamOverride, error) {
+	var team []TeamOverride
+	if raw == "" {
+		return nil, nil
+	}
+	if err := json.Unmarshal([]byte(raw), &team); err != nil {
+		return nil, fmt.Errorf("decoding team overrides: %w", err)
+	}
+	return team, nil
+}
+
 // diffOverrides lists by name the Overrides added, changed and removed
 // between two snapshots ("" if none, or if either does not decode).
 func diffOverrides(from, to string) string {
-	before, err := overridesByName(from)
+	before, err := DecodeTeamOverrides(from)
 	if err != nil {
 		return ""
 	}
-	after, err := overridesByName(to)
+	after, err := DecodeTeamOverrides(to)
 	if err != nil {
 		return ""
+	}
+	old := make(map[string]fleetv1alpha1.OverrideSpec, len(before))
+	for _, o := range before {
+		old[o.Name] = o.Spec
 	}
 	var changes []string
-	for name, spec := range after {
-		switch old, ok := before[name]; {
+	for _, o := range after {
+		switch spec, ok := old[o.Name]; {
 		case !ok:
-			changes = append(changes, name+" added")
-		case !bytes.Equal(old, spec):
-			changes = append(changes, name+" changed")
+			changes = append(changes, o.Name+" added")
+		case !reflect.DeepEqual(spec, o.Spec):
+			changes = append(changes, o.Name+" changed")
 		}
+		delete(old, o.Name)
 	}
-	for name := range before {
-		if _, ok := after[name]; !ok {
-			changes = append(changes, name+" removed")
-		}
+	for name := range old {
+		changes = append(changes, name+" removed")
 	}
 	sort.Strings(changes)
 	return strings.Join(changes, ", ")
-}
-
-func overridesByName(snapshot string) (map[string]json.RawMessage, error) {
-	var list []struct {
-		Name string          `json:"name"`
-		Spec json.RawMessage `json:"spec"`
-	}
-	if snapshot != "" {
-		if err := json.Unmarshal([]byte(snapshot), &list); err != nil {
-			return nil, fmt.Errorf("decoding team overrides: %w", err)
-		}
-	}
-	out := make(map[string]json.RawMessage, len(list))
-	for _, o := range list {
-		out[o.Name] = o.Spec
-	}
-	return out, nil
 }

@@ -249,7 +249,13 @@ type outcome struct {
 // the Targets, instanceplan.Finish, then write and delete. It returns what
 // the status is made from.
 func (r *Reconciler) reconcileInstance(ctx context.Context, key Key, p *fleetv1alpha1.Promise, inst *unstructured.Unstructured) (outcome, error) {
-	f, snap, err := r.observe(ctx, key, p, inst)
+	// Listed once: the instance revision snapshots the team's, the render
+	// applies the platform's.
+	overrides, err := r.overrides(ctx)
+	if err != nil {
+		return outcome{}, err
+	}
+	f, snap, err := r.observe(ctx, key, p, inst, overrides)
 	if err != nil {
 		return outcome{}, err
 	}
@@ -271,7 +277,7 @@ func (r *Reconciler) reconcileInstance(ctx context.Context, key Key, p *fleetv1a
 	if err != nil {
 		return outcome{}, err
 	}
-	results, err := r.renderInstance(ctx, key, inst, snap, rt, view)
+	results, err := r.renderInstance(ctx, key, inst, snap, overrides, rt, view)
 	if err != nil {
 		return outcome{}, err
 	}
@@ -311,7 +317,7 @@ const nameTakenRetry = time.Minute
 // and the snapshot of its spec and its team's Overrides (the instance
 // revision). Placement and Rollouts are read only once the Promise has a
 // revision.
-func (r *Reconciler) observe(ctx context.Context, key Key, p *fleetv1alpha1.Promise, inst *unstructured.Unstructured) (instanceplan.Facts, instanceSnapshot, error) {
+func (r *Reconciler) observe(ctx context.Context, key Key, p *fleetv1alpha1.Promise, inst *unstructured.Unstructured, overrides []fleetv1alpha1.Override) (instanceplan.Facts, instanceSnapshot, error) {
 	var none instanceSnapshot
 	f := instanceplan.Facts{Subject: key.plan(), LatestRevision: p.Status.LatestRevision}
 	var err error
@@ -338,10 +344,6 @@ func (r *Reconciler) observe(ctx context.Context, key Key, p *fleetv1alpha1.Prom
 	})
 	if len(f.Placement.Violations) > 0 {
 		return f, none, nil
-	}
-	overrides, err := r.overrides(ctx)
-	if err != nil {
-		return f, none, err
 	}
 	snap, err := snapshotInstance(inst, key.Promise, overrides)
 	if err != nil {
@@ -512,11 +514,9 @@ func (r *Reconciler) hubNamespaceDerived(ctx context.Context, out *fleetv1alpha1
 // renders each Work once, however often its agents' reports bring the
 // instance back. Errors that a retry may cure are returned; the others are
 // the Target's Failed result.
-func (r *Reconciler) renderInstance(ctx context.Context, key Key, inst *unstructured.Unstructured, snap instanceSnapshot, rt instanceplan.Routing, view *fleetView) ([]instanceplan.Result, error) {
-	overrides, err := r.overrides(ctx)
-	if err != nil {
-		return nil, err
-	}
+func (r *Reconciler) renderInstance(ctx context.Context, key Key, inst *unstructured.Unstructured, snap instanceSnapshot, overrides []fleetv1alpha1.Override,
+	rt instanceplan.Routing, view *fleetView) ([]instanceplan.Result, error) {
+	var err error
 	var platform []fleetv1alpha1.Override
 	for _, o := range overrides {
 		if o.Namespace == fleetv1alpha1.PlatformNamespace {

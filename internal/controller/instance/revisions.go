@@ -24,6 +24,7 @@ import (
 
 	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
 	"github.com/flotilla-dev/flotilla/internal/controller"
+	"github.com/flotilla-dev/flotilla/internal/instanceplan"
 	"github.com/flotilla-dev/flotilla/internal/placement"
 )
 
@@ -155,17 +156,11 @@ func snapshotSpec(inst *unstructured.Unstructured) ([]byte, error) {
 	return b, nil
 }
 
-// teamOverride is a team's Override as an instance revision snapshots it.
-type teamOverride struct {
-	Name string                     `json:"name"`
-	Spec fleetv1alpha1.OverrideSpec `json:"spec"`
-}
-
 // snapshotTeamOverrides is the JSON of the team Overrides (outside
 // flotilla-system) that select inst, sorted by name, each patch with its
 // keys sorted, so equal Overrides give equal bytes; nil when none do.
 func snapshotTeamOverrides(overrides []fleetv1alpha1.Override, promise string, inst *placement.Instance) ([]byte, error) {
-	var team []teamOverride
+	var team []instanceplan.TeamOverride
 	for i := range overrides {
 		o := &overrides[i]
 		if o.Namespace == fleetv1alpha1.PlatformNamespace || !placement.SelectsSubject(o, promise, inst) {
@@ -177,7 +172,7 @@ func snapshotTeamOverrides(overrides []fleetv1alpha1.Override, promise string, i
 			return nil, fmt.Errorf("encoding override %s/%s: %w", o.Namespace, o.Name, err)
 		}
 		spec.Patch.Raw = patch
-		team = append(team, teamOverride{Name: o.Name, Spec: spec})
+		team = append(team, instanceplan.TeamOverride{Name: o.Name, Spec: spec})
 	}
 	if len(team) == 0 {
 		return nil, nil
@@ -205,8 +200,8 @@ func canonicalJSON(raw []byte) ([]byte, error) {
 // decodeTeamOverrides turns an instance revision's AnnotationTeamOverrides
 // back into the Overrides of namespace it snapshotted.
 func decodeTeamOverrides(raw, namespace string) ([]fleetv1alpha1.Override, error) {
-	var team []teamOverride
-	if err := json.Unmarshal([]byte(raw), &team); err != nil {
+	team, err := instanceplan.DecodeTeamOverrides(raw)
+	if err != nil {
 		return nil, err
 	}
 	out := make([]fleetv1alpha1.Override, len(team))
@@ -248,14 +243,7 @@ func (r *Reconciler) ensureInstanceRevision(ctx context.Context, key Key, inst *
 		if _, marked := cr.Annotations[fleetv1alpha1.AnnotationTeamOverrides]; marked {
 			return nil
 		}
-		// With its resourceVersion: a copy the cache has not seen marked
-		// yet is not marked again, with other Overrides.
-		patch := client.MergeFromWithOptions(cr.DeepCopy(), client.MergeFromWithOptimisticLock{})
-		metav1.SetMetaDataAnnotation(&cr.ObjectMeta, fleetv1alpha1.AnnotationTeamOverrides, team)
-		if err := r.Client.Patch(ctx, cr, patch); err != nil {
-			return fmt.Errorf("marking instance revision %s: %w", name, err)
-		}
-		return nil
+		return r.markTeamOverrides(ctx, cr, team)
 	}
 	if !apierrors.IsNotFound(err) {
 		return fmt.Errorf("reading instance revision %s: %w", name, err)
@@ -307,14 +295,23 @@ func (r *Reconciler) freezeRevisionsFromBefore(ctx context.Context, existing []a
 		if _, marked := cr.Annotations[fleetv1alpha1.AnnotationTeamOverrides]; marked || cr.Name == current {
 			continue
 		}
-		// With its resourceVersion: a copy the cache has not seen marked
-		// yet is not marked again, with other Overrides.
-		patch := client.MergeFromWithOptions(cr.DeepCopy(), client.MergeFromWithOptimisticLock{})
-		metav1.SetMetaDataAnnotation(&cr.ObjectMeta, fleetv1alpha1.AnnotationTeamOverrides, team)
-		if err := r.Client.Patch(ctx, cr, patch); err != nil {
-			return fmt.Errorf("freezing instance revision %s with the team's overrides: %w", cr.Name, err)
+		if err := r.markTeamOverrides(ctx, cr, team); err != nil {
+			return err
 		}
 		ctrl.LoggerFrom(ctx).Info("froze an instance revision from before with the team's overrides", "instanceRevision", cr.Name)
+	}
+	return nil
+}
+
+// markTeamOverrides sets the AnnotationTeamOverrides of cr, a revision from
+// before the snapshots, to team. The patch carries cr's resourceVersion: a
+// copy the cache has not seen marked yet is not marked again, with other
+// Overrides.
+func (r *Reconciler) markTeamOverrides(ctx context.Context, cr *appsv1.ControllerRevision, team string) error {
+	patch := client.MergeFromWithOptions(cr.DeepCopy(), client.MergeFromWithOptimisticLock{})
+	metav1.SetMetaDataAnnotation(&cr.ObjectMeta, fleetv1alpha1.AnnotationTeamOverrides, team)
+	if err := r.Client.Patch(ctx, cr, patch); err != nil {
+		return fmt.Errorf("marking instance revision %s with the team's overrides: %w", cr.Name, err)
 	}
 	return nil
 }

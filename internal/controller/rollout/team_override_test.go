@@ -29,16 +29,7 @@ import (
 // takes away again.
 func TestTeamOverridesRollOutWithTheInstance(t *testing.T) {
 	s := newStory(t, "teamovr.example.com")
-	s.strategy("teamovr", fleetv1alpha1.FailureHalt, wave("canary"), wave("general", func(w *fleetv1alpha1.Wave) {
-		w.Approval = fleetv1alpha1.ApprovalRequired
-	}))
-	s.givenSite("teamovr", "teamovr")
-	const team = "teamovr-team"
-	canary, general := "teamovr-c1", []string{"teamovr-g1", "teamovr-g2"}
-	ready := s.WaitInstance(s.group, "Site", team, "shop", "ready on the first spec", func(st fleetv1alpha1.InstanceStatus) bool {
-		return promisetest.ConditionIs(st.Conditions, fleetv1alpha1.ConditionReady, metav1.ConditionTrue)
-	})
-	old := ready.InstanceRevision
+	team, canary, general, old := s.givenGatedSite("teamovr")
 	// stayOld checks clusters keep the first revision, unshaped, for a second.
 	stayOld := func(why string, clusters ...string) {
 		t.Helper()
@@ -162,16 +153,7 @@ func TestTeamOverridesRollOutWithTheInstance(t *testing.T) {
 func TestARevisionFromBeforeDoesNotRenderLiveOverrides(t *testing.T) {
 	stop := promisetest.StartHub(t, hubCP.RESTConfig, hub.Options{})
 	s := &story{Env: promisetest.NewEnv(t, hubCP.RESTConfig), group: "legacyovr.example.com"}
-	s.strategy("legacyovr", fleetv1alpha1.FailureHalt, wave("canary"), wave("general", func(w *fleetv1alpha1.Wave) {
-		w.Approval = fleetv1alpha1.ApprovalRequired
-	}))
-	s.givenSite("legacyovr", "legacyovr")
-	const team = "legacyovr-team"
-	canary, general := "legacyovr-c1", []string{"legacyovr-g1", "legacyovr-g2"}
-	ready := s.WaitInstance(s.group, "Site", team, "shop", "ready on the first spec", func(st fleetv1alpha1.InstanceStatus) bool {
-		return promisetest.ConditionIs(st.Conditions, fleetv1alpha1.ConditionReady, metav1.ConditionTrue)
-	})
-	old := ready.InstanceRevision
+	team, canary, general, old := s.givenGatedSite("legacyovr")
 	shapedBy := func(rev string, overrides ...string) func(*fleetv1alpha1.Work) (bool, string) {
 		return func(w *fleetv1alpha1.Work) (bool, string) {
 			return w.Spec.InstanceRevision == rev && slices.Equal(w.Spec.Overrides, overrides),
@@ -386,4 +368,21 @@ func TestATeamsBrokenChangeDoesNotHoldThePromisesRollout(t *testing.T) {
 		t.Errorf("the canary's Work renders instance revision %s (size %s, overrides %v), want the admitted %s, without the Override",
 			w.Spec.InstanceRevision, promisetest.ManifestData(t, w, "size"), w.Spec.Overrides, st.AppliedInstanceRevision)
 	}
+}
+
+// givenGatedSite is givenSite under a strategy whose general wave waits for
+// an approval after the canary, once the instance is Ready: it returns the
+// team's namespace, the canary, the general clusters and the instance
+// revision they all run.
+func (s *story) givenGatedSite(name string) (team, canary string, general []string, first string) {
+	s.TB.Helper()
+	s.strategy(name, fleetv1alpha1.FailureHalt, wave("canary"), wave("general", func(w *fleetv1alpha1.Wave) {
+		w.Approval = fleetv1alpha1.ApprovalRequired
+	}))
+	s.givenSite(name, name)
+	team = name + "-team"
+	ready := s.WaitInstance(s.group, "Site", team, "shop", "ready on the first spec", func(st fleetv1alpha1.InstanceStatus) bool {
+		return promisetest.ConditionIs(st.Conditions, fleetv1alpha1.ConditionReady, metav1.ConditionTrue)
+	})
+	return team, name + "-c1", []string{name + "-g1", name + "-g2"}, ready.InstanceRevision
 }
