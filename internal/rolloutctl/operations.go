@@ -15,6 +15,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
+	"github.com/flotilla-dev/flotilla/internal/rollout"
 )
 
 // Result is what an operation on a Rollout did.
@@ -256,6 +257,9 @@ func (c *Client) Rollback(ctx context.Context, ns, name string, opts RollbackOpt
 				return false, err
 			}
 		}
+		if err := c.checkRanInFull(ctx, r, or(to, r.Spec.FromRevision)); err != nil {
+			return false, err
+		}
 		rec := c.record(ctx, opts.Message)
 		r.Spec.Rollback = &fleetv1alpha1.RollbackRequest{ToRevision: to, ChangeRecord: rec}
 		res.Summary = fmt.Sprintf("rollback of rollout %s to %s requested by %s%s: every cluster rendering %s goes back at once; the request cannot be withdrawn",
@@ -369,20 +373,94 @@ func (c *Client) checkRevisionOf(ctx context.Context, r *fleetv1alpha1.Rollout, 
 	if err != nil {
 		return fmt.Errorf("listing the revisions of %s: %w", subjectName(r), err)
 	}
-	var valid []string
-	for _, n := range names {
-		if n == to {
-			return nil
-		}
-		if n != r.Spec.TargetRevision {
-			valid = append(valid, n)
-		}
+	if slices.Contains(names, to) {
+		return nil
+	}
+	valid, err := c.rollbackChoices(ctx, r, names)
+	if err != nil {
+		return err
 	}
 	if len(valid) == 0 {
 		return fmt.Errorf("%s is not a revision of %s, which has no other revision than the target %s to roll back to",
 			to, subjectName(r), r.Spec.TargetRevision)
 	}
 	return fmt.Errorf("%s is not a revision of %s; roll back to one of: %s", to, subjectName(r), strings.Join(valid, ", "))
+}
+
+// checkRanInFull refuses, for an instance's Rollout, a rollback to a
+// revision the fleet never ran in full (rollout.RanInFull), which the hub
+// would refuse: it lists those it may name. When the caller may not list
+// Rollouts, the hub judges.
+func (c *Client) checkRanInFull(ctx context.Context, r *fleetv1alpha1.Rollout, to string) error {
+	if r.Spec.Subject.Instance == nil {
+		return nil
+	}
+	rollouts, err := c.subjectRollouts(ctx, r)
+	if apierrors.IsForbidden(err) {
+		c.warnf("cannot list the Rollouts of %s to check the rollback revision %s: %v", subjectName(r), to, err)
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("listing the Rollouts of %s: %w", subjectName(r), err)
+	}
+	if rollout.RanInFull(to, r, rollouts) {
+		return nil
+	}
+	msg := fmt.Sprintf("%s never ran on the whole target set of %s (no Rollout the hub started started from it, none succeeded to it): "+
+		"a rollback moves every cluster at once, so it may only return to a revision that did", to, subjectName(r))
+	names, err := c.subjectRevisions(ctx, r)
+	if err != nil {
+		return fmt.Errorf("%s; listing the revisions of %s: %w", msg, subjectName(r), err)
+	}
+	valid, err := c.rollbackChoices(ctx, r, names)
+	if err != nil {
+		return err
+	}
+	if len(valid) == 0 {
+		return fmt.Errorf("%s; none does: abort the rollout, or change the instance again to roll the change out", msg)
+	}
+	return fmt.Errorf("%s; roll back to one of: %s", msg, strings.Join(valid, ", "))
+}
+
+// rollbackChoices are the revisions among names (the subject's, newest
+// first) a rollback of r may name: any but its target; for an instance's
+// Rollout only those the fleet ran in full, as the hub judges.
+func (c *Client) rollbackChoices(ctx context.Context, r *fleetv1alpha1.Rollout, names []string) ([]string, error) {
+	var rollouts []fleetv1alpha1.Rollout
+	ranInFull := func(string) bool { return true }
+	if r.Spec.Subject.Instance != nil {
+		var err error
+		switch rollouts, err = c.subjectRollouts(ctx, r); {
+		case err == nil:
+			ranInFull = func(rev string) bool { return rollout.RanInFull(rev, r, rollouts) }
+		case !apierrors.IsForbidden(err):
+			return nil, fmt.Errorf("listing the Rollouts of %s: %w", subjectName(r), err)
+		}
+	}
+	var valid []string
+	for _, n := range names {
+		if n == r.Spec.TargetRevision || !ranInFull(n) {
+			continue
+		}
+		valid = append(valid, n)
+	}
+	return valid, nil
+}
+
+// subjectRollouts lists the Rollouts of an instance Rollout's subject (its
+// namespace's Rollouts of the same instance and Promise).
+func (c *Client) subjectRollouts(ctx context.Context, r *fleetv1alpha1.Rollout) ([]fleetv1alpha1.Rollout, error) {
+	list := &fleetv1alpha1.RolloutList{}
+	if err := c.c.List(ctx, list, client.InNamespace(r.Namespace)); err != nil {
+		return nil, err
+	}
+	var out []fleetv1alpha1.Rollout
+	for _, ro := range list.Items {
+		if inst := ro.Spec.Subject.Instance; inst != nil && inst.Name == r.Spec.Subject.Instance.Name && ro.Spec.Subject.Promise == r.Spec.Subject.Promise {
+			out = append(out, ro)
+		}
+	}
+	return out, nil
 }
 
 // subjectRevisions lists the revision names of a Rollout's subject, newest
