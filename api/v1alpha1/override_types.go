@@ -86,6 +86,13 @@ type OverrideStatus struct {
 	// +optional
 	// +kubebuilder:validation:Minimum=0
 	AffectedWorks int32 `json:"affectedWorks,omitempty"`
+
+	// pendingWorks is how many of those Works render an earlier spec of this
+	// Override (a team's): their instance revisions snapshotted it before its
+	// last change, and their instances' Rollouts have not moved them on yet.
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	PendingWorks int32 `json:"pendingWorks,omitempty"`
 }
 
 // Override is a declared per-cluster divergence (a patch or values) applied
@@ -100,6 +107,7 @@ type OverrideStatus struct {
 // +kubebuilder:printcolumn:name="Type",type=string,JSONPath=`.spec.type`
 // +kubebuilder:printcolumn:name="Clusters",type=integer,JSONPath=`.status.affectedClusters`
 // +kubebuilder:printcolumn:name="Works",type=integer,JSONPath=`.status.affectedWorks`,priority=1
+// +kubebuilder:printcolumn:name="Pending",type=integer,JSONPath=`.status.pendingWorks`,priority=1
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 type Override struct {
 	metav1.TypeMeta `json:",inline"`

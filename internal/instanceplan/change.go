@@ -47,6 +47,59 @@ type TeamOverride struct {
 	Spec fleetv1alpha1.OverrideSpec `json:"spec"`
 }
 
+// SnapshotOverride is team Override o as an instance revision snapshots it:
+// its name and spec, the patch's object keys sorted (numbers kept as
+// written), so equal Overrides give equal bytes.
+func SnapshotOverride(o *fleetv1alpha1.Override) (TeamOverride, error) {
+	spec := *o.Spec.DeepCopy()
+	patch, err := CanonicalJSON(spec.Patch.Raw)
+	if err != nil {
+		return TeamOverride{}, fmt.Errorf("encoding override %s/%s: %w", o.Namespace, o.Name, err)
+	}
+	spec.Patch.Raw = patch
+	return TeamOverride{Name: o.Name, Spec: spec}, nil
+}
+
+// CanonicalJSON re-encodes a JSON document with its object keys sorted,
+// numbers kept as written.
+func CanonicalJSON(raw []byte) ([]byte, error) {
+	d := json.NewDecoder(bytes.NewReader(raw))
+	d.UseNumber()
+	var v any
+	if err := d.Decode(&v); err != nil {
+		return nil, err
+	}
+	return json.Marshal(v)
+}
+
+// RendersEarlierSpec reports whether an instance revision whose snapshot of
+// the team's Overrides is snapshot renders an earlier spec of live (the
+// Override now): it snapshotted live's name with another spec. A revision
+// from before the snapshots (not recorded) renders the Overrides as they
+// are, and one that does not decode renders nothing: neither is earlier.
+func RendersEarlierSpec(live TeamOverride, snapshot string, recorded bool) bool {
+	if !recorded {
+		return false
+	}
+	team, err := DecodeTeamOverrides(snapshot)
+	if err != nil {
+		return false
+	}
+	for _, t := range team {
+		if t.Name == live.Name {
+			return !sameSpec(t.Spec, live.Spec)
+		}
+	}
+	return false
+}
+
+// sameSpec compares two Override specs as an instance revision stores them.
+func sameSpec(a, b fleetv1alpha1.OverrideSpec) bool {
+	ja, errA := json.Marshal(a)
+	jb, errB := json.Marshal(b)
+	return errA == nil && errB == nil && bytes.Equal(ja, jb)
+}
+
 // DecodeTeamOverrides decodes an instance revision's team-overrides annotation.
 func DecodeTeamOverrides(raw string) ([]TeamOverride, error) {
 	var team []TeamOverride

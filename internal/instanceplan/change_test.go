@@ -1,6 +1,13 @@
 package instanceplan
 
-import "testing"
+import (
+	"testing"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+
+	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
+)
 
 func TestDescribeChange(t *testing.T) {
 	snap := func(spec, overrides string) RevisionContent {
@@ -29,6 +36,41 @@ func TestDescribeChange(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := DescribeChange(tc.from, tc.to); got != tc.want {
 				t.Errorf("got %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestRendersEarlierSpec(t *testing.T) {
+	live, err := SnapshotOverride(&fleetv1alpha1.Override{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "team-a", Name: "bigger"},
+		// Keys out of order, a number as written: the snapshot sorts and keeps them.
+		Spec: fleetv1alpha1.OverrideSpec{Promise: "db", Type: fleetv1alpha1.PatchValues, Patch: runtime.RawExtension{Raw: []byte(`{"size":"large","cpu":1.50}`)}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := string(live.Spec.Patch.Raw); got != `{"cpu":1.50,"size":"large"}` {
+		t.Fatalf("snapshot patch %s", got)
+	}
+	same := `{"name":"bigger","spec":{"promise":"db","type":"Values","patch":{"cpu":1.50,"size":"large"}}}`
+	earlier := `{"name":"bigger","spec":{"promise":"db","type":"Values","patch":{"size":"small"}}}`
+	other := `{"name":"gold","spec":{"type":"JSONMerge","patch":{"metadata":{"labels":{"tier":"gold"}}}}}`
+	for _, tc := range []struct {
+		name     string
+		snapshot string
+		recorded bool
+		want     bool
+	}{
+		{"the same spec", "[" + other + "," + same + "]", true, false},
+		{"an earlier spec", "[" + earlier + "," + other + "]", true, true},
+		{"not snapshotted (another Override's revision)", "[" + other + "]", true, false},
+		{"a revision from before the snapshots renders the Override as it is", "", false, false},
+		{"undecodable", "{", true, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := RendersEarlierSpec(live, tc.snapshot, tc.recorded); got != tc.want {
+				t.Errorf("got %v, want %v", got, tc.want)
 			}
 		})
 	}

@@ -91,7 +91,7 @@ func (s instanceSnapshot) teamAnnotation() string {
 // Overrides were snapshotted (no annotation) holds s if its spec is s's and
 // no team Override selects the instance (its name says so).
 func (s instanceSnapshot) holds(cr *appsv1.ControllerRevision) bool {
-	spec, err := canonicalJSON(cr.Data.Raw)
+	spec, err := instanceplan.CanonicalJSON(cr.Data.Raw)
 	if err != nil || !bytes.Equal(spec, s.spec) {
 		return false
 	}
@@ -166,13 +166,11 @@ func snapshotTeamOverrides(overrides []fleetv1alpha1.Override, promise string, i
 		if o.Namespace == fleetv1alpha1.PlatformNamespace || !placement.SelectsSubject(o, promise, inst) {
 			continue
 		}
-		spec := *o.Spec.DeepCopy()
-		patch, err := canonicalJSON(spec.Patch.Raw)
+		snap, err := instanceplan.SnapshotOverride(o)
 		if err != nil {
-			return nil, fmt.Errorf("encoding override %s/%s: %w", o.Namespace, o.Name, err)
+			return nil, err
 		}
-		spec.Patch.Raw = patch
-		team = append(team, instanceplan.TeamOverride{Name: o.Name, Spec: spec})
+		team = append(team, snap)
 	}
 	if len(team) == 0 {
 		return nil, nil
@@ -183,18 +181,6 @@ func snapshotTeamOverrides(overrides []fleetv1alpha1.Override, promise string, i
 		return nil, fmt.Errorf("encoding the team's overrides: %w", err)
 	}
 	return b, nil
-}
-
-// canonicalJSON re-encodes a JSON document with its object keys sorted,
-// numbers kept as written.
-func canonicalJSON(raw []byte) ([]byte, error) {
-	d := json.NewDecoder(bytes.NewReader(raw))
-	d.UseNumber()
-	var v any
-	if err := d.Decode(&v); err != nil {
-		return nil, err
-	}
-	return json.Marshal(v)
 }
 
 // decodeTeamOverrides turns an instance revision's AnnotationTeamOverrides

@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -26,6 +27,7 @@ import (
 
 	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
 	"github.com/flotilla-dev/flotilla/internal/controller"
+	"github.com/flotilla-dev/flotilla/internal/instanceplan"
 	"github.com/flotilla-dev/flotilla/internal/placement"
 	"github.com/flotilla-dev/flotilla/internal/render"
 )
@@ -69,8 +71,12 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if err != nil {
 		return ctrl.Result{}, err
 	}
+	pending, err := r.pendingWorks(ctx, o, works.Items)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
 	before := meta.FindStatusCondition(o.Status.Conditions, fleetv1alpha1.ConditionReady)
-	status := newStatus(o, works.Items, refused, r.Clock.Now())
+	status := newStatus(o, works.Items, pending, refused, r.Clock.Now())
 	if err := controller.PatchStatus(ctx, r.Client, &r.statusWrites, o, func(o *fleetv1alpha1.Override) { o.Status = status }); err != nil {
 		return ctrl.Result{}, err
 	}
@@ -119,9 +125,50 @@ func (r *Reconciler) refusal(ctx context.Context, o *fleetv1alpha1.Override) (er
 	return nil, nil
 }
 
-// newStatus is the Override's status given the Works it shaped and, if its
-// patch is refused, why.
-func newStatus(o *fleetv1alpha1.Override, works []fleetv1alpha1.Work, refused error, now time.Time) fleetv1alpha1.OverrideStatus {
+// pendingWorks counts the Works among works (those listing team Override o)
+// that render an earlier spec of it: a Work lists the Overrides of the
+// instance revision it renders by name, and that revision snapshotted o
+// before its last change (instanceplan.RendersEarlierSpec). A platform
+// Override applies at once: none of its Works is pending.
+func (r *Reconciler) pendingWorks(ctx context.Context, o *fleetv1alpha1.Override, works []fleetv1alpha1.Work) (int32, error) {
+	if o.Namespace == fleetv1alpha1.PlatformNamespace || len(works) == 0 {
+		return 0, nil
+	}
+	live, err := instanceplan.SnapshotOverride(o)
+	if err != nil {
+		return 0, nil // an invalid patch: the status says so, and nothing renders it
+	}
+	earlier := map[string]bool{} // by instance revision
+	var pending int32
+	for i := range works {
+		rev := works[i].Spec.InstanceRevision
+		if rev == "" {
+			continue
+		}
+		is, seen := earlier[rev]
+		if !seen {
+			cr := &appsv1.ControllerRevision{}
+			switch err := r.Client.Get(ctx, types.NamespacedName{Namespace: o.Namespace, Name: rev}, cr); {
+			case apierrors.IsNotFound(err):
+				// Collected: the Work moves on at its instance's next reconcile.
+			case err != nil:
+				return 0, fmt.Errorf("reading instance revision %s/%s: %w", o.Namespace, rev, err)
+			default:
+				snapshot, recorded := cr.Annotations[fleetv1alpha1.AnnotationTeamOverrides]
+				is = instanceplan.RendersEarlierSpec(live, snapshot, recorded)
+			}
+			earlier[rev] = is
+		}
+		if is {
+			pending++
+		}
+	}
+	return pending, nil
+}
+
+// newStatus is the Override's status given the Works it shaped (pending of
+// them at an earlier spec of it) and, if its patch is refused, why.
+func newStatus(o *fleetv1alpha1.Override, works []fleetv1alpha1.Work, pending int32, refused error, now time.Time) fleetv1alpha1.OverrideStatus {
 	status := *o.Status.DeepCopy()
 	status.ObservedGeneration = o.Generation
 	clusters := map[string]bool{}
@@ -130,6 +177,7 @@ func newStatus(o *fleetv1alpha1.Override, works []fleetv1alpha1.Work, refused er
 	}
 	status.AffectedWorks = int32(len(works))
 	status.AffectedClusters = int32(len(clusters))
+	status.PendingWorks = pending
 	set := fleetv1alpha1.NewConditionSetter(&status.Conditions, o.Generation, now).Set
 	if err := placement.CheckOverride(o); err != nil {
 		reason := fleetv1alpha1.ReasonInvalidSpec
@@ -161,7 +209,11 @@ func newStatus(o *fleetv1alpha1.Override, works []fleetv1alpha1.Work, refused er
 	if o.Spec.Promise != "" {
 		scope = "Promise " + o.Spec.Promise + ": " + scope
 	}
-	set(fleetv1alpha1.ConditionReady, metav1.ConditionTrue, fleetv1alpha1.ReasonSucceeded, "may shape "+scope)
+	msg := "may shape " + scope
+	if pending > 0 {
+		msg += fmt.Sprintf("; %d of the %d Works it shapes render an earlier spec of it until their instances' Rollouts move them on", pending, len(works))
+	}
+	set(fleetv1alpha1.ConditionReady, metav1.ConditionTrue, fleetv1alpha1.ReasonSucceeded, msg)
 	set(fleetv1alpha1.ConditionStalled, metav1.ConditionFalse, fleetv1alpha1.ReasonSucceeded, "")
 	set(fleetv1alpha1.ConditionReconciling, metav1.ConditionFalse, fleetv1alpha1.ReasonSucceeded, "")
 	return status

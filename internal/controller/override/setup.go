@@ -66,7 +66,8 @@ func promiseToValuesOverrides(c client.Client) handler.EventHandler {
 }
 
 // workToOverrides enqueues, a little later, the Overrides a Work lists
-// before and after a change.
+// before and after a change of them, of its cluster or of its instance
+// revision.
 func workToOverrides() handler.EventHandler {
 	add := func(w client.Object, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
 		work, ok := w.(*fleetv1alpha1.Work)
@@ -86,7 +87,10 @@ func workToOverrides() handler.EventHandler {
 		},
 		UpdateFunc: func(_ context.Context, e event.UpdateEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
 			o, n := e.ObjectOld.(*fleetv1alpha1.Work), e.ObjectNew.(*fleetv1alpha1.Work)
-			if strings.Join(o.Spec.Overrides, ",") != strings.Join(n.Spec.Overrides, ",") || o.Spec.Cluster != n.Spec.Cluster {
+			// A Work moved to another instance revision may render another
+			// spec of the same Overrides (pendingWorks).
+			if strings.Join(o.Spec.Overrides, ",") != strings.Join(n.Spec.Overrides, ",") || o.Spec.Cluster != n.Spec.Cluster ||
+				o.Spec.InstanceRevision != n.Spec.InstanceRevision {
 				add(o, q)
 				add(n, q)
 			}

@@ -40,7 +40,7 @@ func TestNewStatus(t *testing.T) {
 				ObjectMeta: metav1.ObjectMeta{Namespace: tc.ns, Name: "o", Generation: 4},
 				Spec:       fleetv1alpha1.OverrideSpec{Type: fleetv1alpha1.PatchJSONMerge, Patch: runtime.RawExtension{Raw: []byte(tc.patch)}},
 			}
-			st := newStatus(o, works, render.CheckTeamPatch(o), now)
+			st := newStatus(o, works, 0, render.CheckTeamPatch(o), now)
 			if st.AffectedWorks != 3 || st.AffectedClusters != 2 || st.ObservedGeneration != 4 {
 				t.Errorf("counts %+v", st)
 			}
@@ -53,5 +53,24 @@ func TestNewStatus(t *testing.T) {
 				t.Errorf("Stalled = %v", stalled)
 			}
 		})
+	}
+}
+
+// A team Override whose instances' Rollouts have not moved every Work on
+// says how many render an earlier spec of it.
+func TestNewStatusCountsWorksAtAnEarlierSpec(t *testing.T) {
+	o := &fleetv1alpha1.Override{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "team-a", Name: "o", Generation: 2},
+		Spec:       fleetv1alpha1.OverrideSpec{Type: fleetv1alpha1.PatchValues, Patch: runtime.RawExtension{Raw: []byte(`{"size":"large"}`)}},
+	}
+	works := []fleetv1alpha1.Work{{Spec: fleetv1alpha1.WorkSpec{Cluster: "a"}}, {Spec: fleetv1alpha1.WorkSpec{Cluster: "b"}}, {Spec: fleetv1alpha1.WorkSpec{Cluster: "c"}}}
+	st := newStatus(o, works, 2, nil, time.Now())
+	c := meta.FindStatusCondition(st.Conditions, fleetv1alpha1.ConditionReady)
+	if st.PendingWorks != 2 || st.AffectedWorks != 3 || c == nil || c.Status != metav1.ConditionTrue ||
+		!strings.Contains(c.Message, "; 2 of the 3 Works it shapes render an earlier spec of it until their instances' Rollouts move them on") {
+		t.Errorf("status %+v, Ready %+v", st, c)
+	}
+	if st := newStatus(o, works, 0, nil, time.Now()); strings.Contains(meta.FindStatusCondition(st.Conditions, fleetv1alpha1.ConditionReady).Message, "earlier") {
+		t.Errorf("with none pending: %+v", st)
 	}
 }

@@ -386,3 +386,107 @@ func (s *story) givenGatedSite(name string) (team, canary string, general []stri
 	})
 	return team, name + "-c1", []string{name + "-g1", name + "-g2"}, ready.InstanceRevision
 }
+
+// An Override's status counted every Work that listed it as shaped by it,
+// while the Works its instance's Rollout had not reached yet rendered an
+// earlier spec of it: a team (or the platform) reading the Override saw its
+// change on every cluster. It now says how many render an earlier spec.
+func TestAnOverrideSaysHowManyWorksRenderAnEarlierSpecOfIt(t *testing.T) {
+	s := newStory(t, "ovrpending.example.com")
+	team, canary, general, _ := s.givenGatedSite("ovrpending")
+	all := append([]string{canary}, general...)
+	rollout := func(name, what string, check func(*fleetv1alpha1.Rollout) bool) *fleetv1alpha1.Rollout {
+		t.Helper()
+		ro := &fleetv1alpha1.Rollout{}
+		promisetest.Eventually(t, time.Minute, "rollout "+name+" "+what, func() (bool, string) {
+			if err := s.C.Get(s.Ctx, client.ObjectKey{Namespace: team, Name: name}, ro); err != nil {
+				return false, err.Error()
+			}
+			return check(ro), fmt.Sprintf("phase %s, %+v", ro.Status.Phase, ro.Status.Counts)
+		})
+		return ro
+	}
+	// approveGeneral lets Rollout name's general wave in once its canary is healthy.
+	approveGeneral := func(name string) {
+		t.Helper()
+		s.ReportReady(s.Work("ovrpending", team, "shop", canary))
+		ro := rollout(name, "waiting for approval", func(ro *fleetv1alpha1.Rollout) bool {
+			return ro.Status.Phase == fleetv1alpha1.RolloutPhaseWaitingForApproval
+		})
+		base := ro.DeepCopy()
+		ro.Spec.Approvals = append(ro.Spec.Approvals, fleetv1alpha1.Approval{Wave: "general",
+			ChangeRecord: fleetv1alpha1.ChangeRecord{By: "owner", At: &metav1.Time{Time: time.Now().Truncate(time.Second)}}})
+		if err := s.C.Patch(s.Ctx, ro, client.MergeFrom(base)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sized := func(size string) func(*fleetv1alpha1.Work) (bool, string) {
+		return func(w *fleetv1alpha1.Work) (bool, string) {
+			got := promisetest.ManifestData(t, w, "size")
+			return got == size, "size " + got
+		}
+	}
+	overrideStatus := func(what string, check func(fleetv1alpha1.OverrideStatus) bool) fleetv1alpha1.OverrideStatus {
+		t.Helper()
+		o := &fleetv1alpha1.Override{}
+		promisetest.Eventually(t, time.Minute, "override bigger "+what, func() (bool, string) {
+			if err := s.C.Get(s.Ctx, client.ObjectKey{Namespace: team, Name: "bigger"}, o); err != nil {
+				return false, err.Error()
+			}
+			return o.Status.ObservedGeneration == o.Generation && check(o.Status), fmt.Sprintf("%+v", o.Status)
+		})
+		return o.Status
+	}
+
+	// The team's Override reaches every cluster through a first Rollout.
+	s.Create(&fleetv1alpha1.Override{
+		ObjectMeta: metav1.ObjectMeta{Name: "bigger", Namespace: team},
+		Spec:       fleetv1alpha1.OverrideSpec{Promise: "ovrpending", Type: fleetv1alpha1.PatchValues, Patch: promisetest.Raw(map[string]any{"size": "large"})},
+	})
+	rollout("site-shop-1", "admitting the canary", func(ro *fleetv1alpha1.Rollout) bool { return ro.Status.Counts.Admitted == 1 })
+	s.WaitWork("ovrpending", team, "shop", canary, sized("large"))
+	approveGeneral("site-shop-1")
+	for _, c := range all {
+		s.ReportReady(s.WaitWork("ovrpending", team, "shop", c, sized("large")))
+	}
+	rollout("site-shop-1", "succeeded", func(ro *fleetv1alpha1.Rollout) bool { return ro.Status.Phase == fleetv1alpha1.RolloutPhaseSucceeded })
+	overrideStatus("shaping every Work at its spec", func(st fleetv1alpha1.OverrideStatus) bool {
+		return st.AffectedWorks == 3 && st.PendingWorks == 0
+	})
+
+	// The team changes the Override: only the canary renders the new spec
+	// until the general wave is approved, and the Override says so.
+	o := &fleetv1alpha1.Override{}
+	if err := s.C.Get(s.Ctx, client.ObjectKey{Namespace: team, Name: "bigger"}, o); err != nil {
+		t.Fatal(err)
+	}
+	base := o.DeepCopy()
+	// (The schema allows small and large; the instance's spec says small.)
+	o.Spec.Patch = promisetest.Raw(map[string]any{"size": "small"})
+	if err := s.C.Patch(s.Ctx, o, client.MergeFrom(base)); err != nil {
+		t.Fatal(err)
+	}
+	rollout("site-shop-1-2", "admitting the canary", func(ro *fleetv1alpha1.Rollout) bool { return ro.Status.Counts.Admitted == 1 })
+	s.WaitWork("ovrpending", team, "shop", canary, sized("small"))
+	st := overrideStatus("counting the general wave's Works as pending", func(st fleetv1alpha1.OverrideStatus) bool {
+		return st.AffectedWorks == 3 && st.PendingWorks == 2
+	})
+	if c := meta.FindStatusCondition(st.Conditions, fleetv1alpha1.ConditionReady); c == nil ||
+		!strings.Contains(c.Message, "2 of the 3 Works it shapes render an earlier spec of it until their instances' Rollouts move them on") {
+		t.Errorf("Ready = %+v", c)
+	}
+	for _, c := range general {
+		if got := promisetest.ManifestData(t, s.Work("ovrpending", team, "shop", c), "size"); got != "large" {
+			t.Fatalf("%s renders size %s before the approval", c, got)
+		}
+	}
+
+	// Once the general wave takes it, none is pending.
+	approveGeneral("site-shop-1-2")
+	for _, c := range general {
+		s.WaitWork("ovrpending", team, "shop", c, sized("small"))
+	}
+	overrideStatus("with no Work pending", func(st fleetv1alpha1.OverrideStatus) bool {
+		return st.AffectedWorks == 3 && st.PendingWorks == 0
+	})
+}
