@@ -19,6 +19,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
+	"github.com/flotilla-dev/flotilla/internal/display"
 	"github.com/flotilla-dev/flotilla/internal/fleetview"
 	"github.com/flotilla-dev/flotilla/internal/fleetview/hubread"
 	"github.com/flotilla-dev/flotilla/internal/kube"
@@ -192,9 +193,9 @@ func printDrift(w io.Writer, r *driftReport) {
 			if d.Since != nil {
 				age = duration.HumanDuration(r.GeneratedAt.Sub(*d.Since))
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", printable(d.Cluster), printable(d.Promise),
-				orDefault(printable(d.Instance), "-"), printable(resourceName(d)), d.State, orDefault(printable(describeFields(d)), "-"),
-				orDefault(printable(d.By), "-"), age, printable(describeException(d.Exception, r.GeneratedAt)))
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", display.Printable(d.Cluster), display.Printable(d.Promise),
+				orDefault(display.Printable(d.Instance), "-"), display.Printable(resourceName(d)), d.State, orDefault(display.Printable(describeFields(d)), "-"),
+				orDefault(display.Printable(d.By), "-"), age, display.Printable(describeException(d.Exception, r.GeneratedAt)))
 		}
 		_ = tw.Flush()
 	}

@@ -136,7 +136,7 @@ var getResources = []*getResource{
 			ageColumn,
 			col("MESSAGE", true, func(r *fleetv1alpha1.Rollout, _ time.Time) string {
 				if c := meta.FindStatusCondition(r.Status.Conditions, fleetv1alpha1.ConditionReady); c != nil {
-					return display.Truncate(printable(c.Message), fleetStatusMessage)
+					return display.Truncate(display.Printable(c.Message), fleetStatusMessage)
 				}
 				return ""
 			}),
@@ -174,7 +174,7 @@ var getResources = []*getResource{
 					return ""
 				}
 				f := rollup.Explain(w)
-				return display.Truncate(printable(strings.TrimSpace(f.Reason+": "+f.Message)), fleetStatusMessage)
+				return display.Truncate(display.Printable(strings.TrimSpace(f.Reason+": "+f.Message)), fleetStatusMessage)
 			}),
 		},
 	},
@@ -214,7 +214,7 @@ var getResources = []*getResource{
 				return fmt.Sprint(f.Status.RolledBackRollouts)
 			}),
 			col("REASON", false, func(f *fleetv1alpha1.FleetFreeze, _ time.Time) string {
-				return display.Truncate(printable(f.Spec.Reason), fleetStatusMessage)
+				return display.Truncate(display.Printable(f.Spec.Reason), fleetStatusMessage)
 			}),
 			ageColumn,
 			col("BY", true, func(f *fleetv1alpha1.FleetFreeze, _ time.Time) string { return f.Spec.FrozenBy }),
@@ -300,7 +300,7 @@ func (r *getResource) printTable(w io.Writer, objs []client.Object, wide, withNa
 		row = append(row, o.GetName())
 		for _, c := range r.columns {
 			if wide || !c.wide {
-				row = append(row, printable(c.value(o, now)))
+				row = append(row, display.Printable(c.value(o, now)))
 			}
 		}
 		fmt.Fprintln(tw, strings.Join(row, "\t"))

@@ -28,11 +28,13 @@ const (
 )
 
 // printRolloutStatus writes the human-readable roll-up of r as of now.
+// Every text from the API goes through display.Printable: a team writes the
+// messages of its instance Rollout's changes, an agent its Work's messages.
 func printRolloutStatus(w io.Writer, r *fleetv1alpha1.Rollout, now time.Time) {
 	spec, st := &r.Spec, &r.Status
 	tw := tabwriter.NewWriter(w, 0, 4, 1, ' ', 0)
 	field := func(name, format string, args ...any) {
-		fmt.Fprintf(tw, "%s:\t%s\n", name, fmt.Sprintf(format, args...))
+		fmt.Fprintf(tw, "%s:\t%s\n", name, display.Printable(fmt.Sprintf(format, args...)))
 	}
 	field("Rollout", "%s/%s", r.Namespace, r.Name)
 	if spec.Subject.Instance != nil {
@@ -84,9 +86,9 @@ func printRolloutStatus(w io.Writer, r *fleetv1alpha1.Rollout, now time.Time) {
 		if i == 0 {
 			label = "Conditions:"
 		}
-		line := fmt.Sprintf("%s=%s %s", cond.Type, cond.Status, cond.Reason)
+		line := display.Printable(fmt.Sprintf("%s=%s %s", cond.Type, cond.Status, cond.Reason))
 		if cond.Message != "" {
-			line += ": " + display.Truncate(display.OneLine(cond.Message), statusMessageLength)
+			line += ": " + display.Truncate(display.Printable(cond.Message), statusMessageLength)
 		}
 		fmt.Fprintf(tw, "%s\t%s\n", label, line)
 	}
@@ -102,8 +104,8 @@ func printRolloutStatus(w io.Writer, r *fleetv1alpha1.Rollout, now time.Time) {
 			if wv.BakeStartedAt != nil {
 				bake = ago(wv.BakeStartedAt, now) + " ago"
 			}
-			fmt.Fprintf(tw, "  %s\t%s\t%d\t%d\t%d\t%d\t%d\t%s\t%s\n", wv.Name, orDefault(string(fleetview.WavePhase(r, wv)), "Pending"), len(wv.Clusters),
-				wv.Counts.Healthy, wv.Counts.Failed, wv.Counts.Pending, wv.Counts.Offline, describeApproval(r, wv, now), bake)
+			fmt.Fprintf(tw, "  %s\t%s\t%d\t%d\t%d\t%d\t%d\t%s\t%s\n", display.Printable(wv.Name), orDefault(string(fleetview.WavePhase(r, wv)), "Pending"), len(wv.Clusters),
+				wv.Counts.Healthy, wv.Counts.Failed, wv.Counts.Pending, wv.Counts.Offline, display.Printable(describeApproval(r, wv, now)), bake)
 		}
 		_ = tw.Flush()
 		printChecks(w, st.Waves, now)
@@ -141,10 +143,10 @@ func printClusterFailures(w io.Writer, title string, fs []fleetv1alpha1.ClusterF
 	for _, f := range fs[:shown] {
 		rev := ""
 		if withRevision {
-			rev = orDefault(f.Revision, "-") + "\t"
+			rev = orDefault(display.Printable(f.Revision), "-") + "\t"
 		}
-		fmt.Fprintf(tw, "  %s\t%s\t%s%s\t%s\t%s\n", f.Cluster, orDefault(f.Wave, "-"), rev, f.Reason, ago(&f.Time, now),
-			orDefault(display.Truncate(display.OneLine(f.Message), statusMessageLength), "-"))
+		fmt.Fprintf(tw, "  %s\t%s\t%s%s\t%s\t%s\n", display.Printable(f.Cluster), orDefault(display.Printable(f.Wave), "-"), rev,
+			display.Printable(f.Reason), ago(&f.Time, now), orDefault(display.Truncate(display.Printable(f.Message), statusMessageLength), "-"))
 	}
 	_ = tw.Flush()
 	if more := int(max(total, int32(len(fs)))) - shown; more > 0 {
@@ -173,7 +175,7 @@ func (l *rolloutProgressLog) print(r *fleetv1alpha1.Rollout, now time.Time) erro
 		if r.Spec.Subject.Instance != nil {
 			b.WriteString(", instance " + r.Spec.Subject.Instance.Name)
 		}
-		fmt.Fprintf(&b, ", %s → %s\n", orDefault(r.Spec.FromRevision, "(none)"), r.Spec.TargetRevision)
+		fmt.Fprintf(&b, ", %s → %s\n", display.Printable(orDefault(r.Spec.FromRevision, "(none)")), display.Printable(r.Spec.TargetRevision))
 	}
 	l.last = line
 	b.WriteString(now.Format(time.RFC3339) + "  " + line + "\n")
@@ -209,7 +211,7 @@ func rolloutProgressLine(r *fleetv1alpha1.Rollout, command string) string {
 		}
 	}
 	for i := range parts {
-		parts[i] = printable(parts[i])
+		parts[i] = display.Printable(parts[i])
 	}
 	return strings.Join(parts, "  ")
 }
@@ -229,12 +231,12 @@ func printHistoryTable(w io.Writer, history []fleetv1alpha1.HistoryEntry, prefix
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(tw, "%sTIME\tFROM → TO\tWAVE\tACTOR\tMESSAGE\n", prefix)
 	for _, h := range history {
-		msg := display.OneLine(h.Message)
+		msg := display.Printable(h.Message)
 		if maxMessage > 0 {
 			msg = display.Truncate(msg, maxMessage)
 		}
 		fmt.Fprintf(tw, "%s%s\t%s → %s\t%s\t%s\t%s\n", prefix, h.Time.UTC().Format(time.RFC3339), orDefault(string(h.From), "-"), h.To,
-			orDefault(h.Wave, "-"), orDefault(h.Actor, "-"), orDefault(msg, "-"))
+			orDefault(display.Printable(h.Wave), "-"), orDefault(display.Printable(h.Actor), "-"), orDefault(msg, "-"))
 	}
 	_ = tw.Flush()
 }
@@ -256,9 +258,9 @@ func printRolloutList(w io.Writer, items []fleetv1alpha1.Rollout, allNamespaces 
 		if r.Spec.Subject.Instance != nil {
 			subject += "/" + r.Spec.Subject.Instance.Name
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d%%\t%d\t%s\n", r.Name, subject, r.Spec.TargetRevision,
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d%%\t%d\t%s\n", r.Name, subject, display.Printable(r.Spec.TargetRevision),
 			orDefault(string(r.Spec.UpdatePolicy.Mode), string(fleetv1alpha1.UpdateModeProgressive)), orDefault(fleetview.Outcome(r), "Pending"),
-			orDefault(r.Status.CurrentWave, "-"), r.Status.PercentOnTarget, r.Status.Counts.Failed, ago(&r.CreationTimestamp, now))
+			orDefault(display.Printable(r.Status.CurrentWave), "-"), r.Status.PercentOnTarget, r.Status.Counts.Failed, ago(&r.CreationTimestamp, now))
 	}
 	_ = tw.Flush()
 }
@@ -414,7 +416,7 @@ func printChecks(w io.Writer, waves []fleetv1alpha1.WaveStatus, now time.Time) {
 			if c.LastMeasuredAt != nil {
 				measured = ago(c.LastMeasuredAt, now) + " ago"
 			}
-			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\n", wv.Name, c.Name, describeVerdict(c.Verdict, c.Run), clusters, measured,
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\n", display.Printable(wv.Name), display.Printable(c.Name), describeVerdict(c.Verdict, c.Run), clusters, measured,
 				describeCheckMessage(c.Message, statusMessageLength))
 			held = held || c.Verdict == fleetv1alpha1.CheckInconclusive
 		}
@@ -437,7 +439,7 @@ func describeVerdict(v fleetv1alpha1.CheckVerdict, run int32) string {
 // describeCheckMessage is a check's message on one printable line of at
 // most n characters, or "-".
 func describeCheckMessage(msg string, n int) string {
-	return orDefault(display.Truncate(printable(msg), n), "-")
+	return orDefault(display.Truncate(display.Printable(msg), n), "-")
 }
 
 // describeLetOn is the commands that let on a wave an inconclusive check

@@ -355,3 +355,55 @@ the rollbacks it started carry on until RolledBack
 		t.Errorf("got %q, %v", b.String(), err)
 	}
 }
+
+// TestRolloutPrintersKeepReportedTextInert is the attack of a team that
+// writes its instance Rollout's pause message, and of a member's agent that
+// writes its Work's message (a cluster failure), to forge what `flotilla
+// rollout status` and `rollout history` show: a newline adds a field, an
+// escape sequence moves the cursor up and erases the row above (another
+// cluster's failure, or the hub's entry), then writes a row of its own.
+func TestRolloutPrintersKeepReportedTextInert(t *testing.T) {
+	const (
+		forgedField = "lunch\nApproved:   wave prod by cto@example.com"
+		erase       = "\x1b[1A\x1b[2K\r"
+		forgedRow   = erase + "2031-01-02T11:58:00Z  Halted → Succeeded  prod  cto@example.com  approved"
+	)
+	r := baseRollout()
+	r.Spec.DesiredState = fleetv1alpha1.RolloutPaused
+	r.Spec.StateChange = &fleetv1alpha1.ChangeRecord{By: "mallory", At: at(time.Minute), Message: forgedField}
+	r.Spec.Rollback = &fleetv1alpha1.RollbackRequest{ChangeRecord: fleetv1alpha1.ChangeRecord{By: "mallory", Message: forgedField}}
+	st := &r.Status
+	st.Conditions = []metav1.Condition{{Type: "Ready", Status: metav1.ConditionFalse, Reason: "Paused", Message: "paused: " + forgedRow}}
+	st.Failures = []fleetv1alpha1.ClusterFailure{
+		{Cluster: "c-1", Wave: "prod", Reason: "ApplyFailed", Message: "quota exceeded", Time: *at(2 * time.Minute)},
+		{Cluster: "c-2", Wave: "prod", Reason: "ApplyFailed", Message: erase + "c-1  prod  Healthy", Time: *at(time.Minute)},
+	}
+	st.FailureCount = 2
+	st.UnattributedFailures = []fleetv1alpha1.ClusterFailure{{Cluster: "c-3", Wave: "prod", Reason: "Unhealthy", Message: erase, Time: *at(time.Minute)}}
+	st.UnattributedFailureCount = 1
+	st.History = []fleetv1alpha1.HistoryEntry{
+		{Time: *at(3 * time.Minute), From: fleetv1alpha1.RolloutPhaseProgressing, To: fleetv1alpha1.RolloutPhaseHalted, Wave: "prod", Actor: "hub",
+			Message: "wave prod: 2 of 2 clusters failed"},
+		{Time: *at(2 * time.Minute), From: fleetv1alpha1.RolloutPhaseHalted, To: fleetv1alpha1.RolloutPhasePaused, Wave: "prod", Actor: "mallory",
+			Message: "paused: " + forgedRow},
+	}
+
+	for name, print := range map[string]func(*strings.Builder){
+		"status":  func(b *strings.Builder) { printRolloutStatus(b, r, now) },
+		"history": func(b *strings.Builder) { printRolloutHistory(b, r) },
+	} {
+		t.Run(name, func(t *testing.T) {
+			var b strings.Builder
+			print(&b)
+			out := b.String()
+			if strings.ContainsAny(out, "\x1b\r") {
+				t.Errorf("a control character reached the terminal:\n%q", out)
+			}
+			for _, line := range strings.Split(out, "\n") {
+				if strings.HasPrefix(line, "Approved") {
+					t.Errorf("a message forged a line of its own: %q", line)
+				}
+			}
+		})
+	}
+}

@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/pflag"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/flotilla-dev/flotilla/internal/display"
 	"github.com/flotilla-dev/flotilla/internal/fleetview"
 	"github.com/flotilla-dev/flotilla/internal/fleetview/hubread"
 	"github.com/flotilla-dev/flotilla/internal/kube"
@@ -136,7 +137,7 @@ func (o *statusOptions) show(ctx context.Context, out, stderr io.Writer, command
 			var b bytes.Buffer
 			fmt.Fprintf(&b, "Every %s: %s status    %s\n", interval, command, v.GeneratedAt.Format(time.TimeOnly))
 			if warning != "" {
-				fmt.Fprintf(&b, "warning: %s\n", printable(warning))
+				fmt.Fprintf(&b, "warning: %s\n", display.Printable(warning))
 			}
 			b.WriteString("\n")
 			printFleetStatus(&b, &v, command)

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"unicode"
 
 	"golang.org/x/term"
 
@@ -90,20 +89,4 @@ func (f *frameWriter) draw(frame string) error {
 	f.rows = len(lines)
 	_, err := io.WriteString(f.w, b.String())
 	return err
-}
-
-// printable is s on one line, without control characters: text from the
-// API (an agent's message) must not move the cursor or change colours on
-// the reader's terminal, nor break the alignment of a table.
-func printable(s string) string {
-	s = display.OneLine(s)
-	if strings.IndexFunc(s, unicode.IsControl) < 0 {
-		return s
-	}
-	return strings.Map(func(r rune) rune {
-		if unicode.IsControl(r) {
-			return '?'
-		}
-		return r
-	}, s)
 }

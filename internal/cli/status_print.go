@@ -80,22 +80,22 @@ func printPromiseShares(w io.Writer, promises []fleetview.PromiseView, seen flee
 		for _, p := range promises {
 			latest := ""
 			if p.LatestRevision != "" {
-				latest = "latest " + printable(p.LatestRevision) + ", "
+				latest = "latest " + display.Printable(p.LatestRevision) + ", "
 			}
-			fmt.Fprintf(w, "  %s  %s%s\n", printable(p.Name), latest, plural(int(p.Instances), "instance"))
+			fmt.Fprintf(w, "  %s  %s%s\n", display.Printable(p.Name), latest, plural(int(p.Instances), "instance"))
 		}
 		return
 	}
 	fmt.Fprintln(w, "\nPromises (clusters healthy on each revision; those that applied it but are not healthy apart):")
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	for _, p := range promises {
-		fmt.Fprintf(tw, "  %s\t%s\n", printable(p.Name), describePromise(p))
+		fmt.Fprintf(tw, "  %s\t%s\n", display.Printable(p.Name), describePromise(p))
 		shares := p.Revisions
 		if p.LatestRevision != "" && p.Clusters > 0 && !hasRevision(shares, p.LatestRevision) {
 			shares = append([]fleetview.RevisionShare{{Revision: p.LatestRevision, Latest: true}}, shares...)
 		}
 		for _, s := range shares {
-			rev := printable(s.Revision)
+			rev := display.Printable(s.Revision)
 			if s.Latest {
 				rev += " (latest)"
 			}
@@ -112,7 +112,7 @@ func printPromiseShares(w io.Writer, promises []fleetview.PromiseView, seen flee
 func describePromise(p fleetview.PromiseView) string {
 	var parts []string
 	if p.LatestRevision != "" {
-		parts = append(parts, "latest "+printable(p.LatestRevision))
+		parts = append(parts, "latest "+display.Printable(p.LatestRevision))
 	}
 	parts = append(parts, plural(int(p.Instances), "instance"), "on "+plural(p.Clusters, "cluster"))
 	return strings.Join(parts, ", ")
@@ -143,7 +143,7 @@ func printRolloutsInFlight(w io.Writer, rollouts []fleetview.RolloutView, comman
 	// not none in the fleet.
 	only := ""
 	if seen.Rollouts == fleetview.ListedNamespace {
-		only = " in namespace " + printable(seen.Namespace) + "; others hidden"
+		only = " in namespace " + display.Printable(seen.Namespace) + "; others hidden"
 	}
 	switch {
 	case !seen.Rollouts.Known():
@@ -161,9 +161,9 @@ func printRolloutsInFlight(w io.Writer, rollouts []fleetview.RolloutView, comman
 			phase += ", wave " + r.CurrentWave
 		}
 		// Two short lines rather than one long one: revision names are long.
-		fmt.Fprintf(w, "  %s/%s  %s  %s → %s\n", r.Namespace, r.Name, printable(rolloutSubject(r)),
-			printable(orDefault(r.FromRevision, "(none)")), printable(r.TargetRevision))
-		fmt.Fprintf(w, "    %s: %d%% on target (%d of %d clusters healthy)\n", printable(phase),
+		fmt.Fprintf(w, "  %s/%s  %s  %s → %s\n", r.Namespace, r.Name, display.Printable(rolloutSubject(r)),
+			display.Printable(orDefault(r.FromRevision, "(none)")), display.Printable(r.TargetRevision))
+		fmt.Fprintf(w, "    %s: %d%% on target (%d of %d clusters healthy)\n", display.Printable(phase),
 			r.PercentOnTarget, r.Counts.Healthy, r.Counts.Total)
 		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 		for _, wv := range r.Waves {
@@ -171,7 +171,7 @@ func printRolloutsInFlight(w io.Writer, rollouts []fleetview.RolloutView, comman
 			if total == 0 {
 				total = len(wv.Clusters)
 			}
-			fmt.Fprintf(tw, "    %s\t%s\t%s\t%d/%d healthy", printable(wv.Name), orDefault(string(wv.Phase), "Pending"),
+			fmt.Fprintf(tw, "    %s\t%s\t%s\t%d/%d healthy", display.Printable(wv.Name), orDefault(string(wv.Phase), "Pending"),
 				bar(int(wv.Counts.Healthy), total), wv.Counts.Healthy, total)
 			if trouble := describeWaveTrouble(wv.Counts); trouble != "" {
 				fmt.Fprintf(tw, "\t%s", trouble)
@@ -188,10 +188,10 @@ func printRolloutsInFlight(w io.Writer, rollouts []fleetview.RolloutView, comman
 		}
 		if r.AwaitingApproval != "" {
 			fmt.Fprintf(w, "    wave %s waits for approval: %s rollout approve %s%s --wave %s\n",
-				printable(r.AwaitingApproval), command, r.Name, namespaceFlag(r.Namespace), printable(r.AwaitingApproval))
+				display.Printable(r.AwaitingApproval), command, r.Name, namespaceFlag(r.Namespace), display.Printable(r.AwaitingApproval))
 		}
 		if r.Message != "" && r.AwaitingApproval == "" {
-			fmt.Fprintf(w, "    %s\n", display.Truncate(printable(r.Message), fleetStatusMessage))
+			fmt.Fprintf(w, "    %s\n", display.Truncate(display.Printable(r.Message), fleetStatusMessage))
 		}
 	}
 	if len(finished) > 0 {
@@ -204,7 +204,7 @@ func printRolloutsInFlight(w io.Writer, rollouts []fleetview.RolloutView, comman
 			}
 			why := ""
 			if outcome(r) != string(fleetv1alpha1.RolloutPhaseSucceeded) {
-				why = display.Truncate(printable(r.Message), fleetStatusMessage)
+				why = display.Truncate(display.Printable(r.Message), fleetStatusMessage)
 				if failed := describeRolloutFailures(r); failed != "" {
 					why = failuresLabel(r) + ": " + failed
 				}
@@ -212,8 +212,8 @@ func printRolloutsInFlight(w io.Writer, rollouts []fleetview.RolloutView, comman
 			if stray := describeUnattributed(r); stray != "" {
 				why = strings.TrimPrefix(why+"; not this rollout's: "+stray, "; ")
 			}
-			fmt.Fprintf(tw, "  %s/%s\t%s\t→ %s\t%s\t%s", r.Namespace, r.Name, printable(rolloutSubject(r)),
-				printable(r.TargetRevision), printable(outcome(r)), when)
+			fmt.Fprintf(tw, "  %s/%s\t%s\t→ %s\t%s\t%s", r.Namespace, r.Name, display.Printable(rolloutSubject(r)),
+				display.Printable(r.TargetRevision), display.Printable(outcome(r)), when)
 			if why != "" {
 				fmt.Fprintf(tw, "\t%s", why)
 			}
@@ -246,7 +246,7 @@ func printCurrentChecks(w io.Writer, r fleetview.RolloutView, command string) {
 	if wave == nil || len(wave.Checks) == 0 {
 		return
 	}
-	name := printable(wave.Name)
+	name := display.Printable(wave.Name)
 	passed := 0
 	var held []string
 	for _, c := range wave.Checks {
@@ -255,9 +255,9 @@ func printCurrentChecks(w io.Writer, r fleetview.RolloutView, command string) {
 			passed++
 			continue
 		case fleetv1alpha1.CheckInconclusive:
-			held = append(held, printable(c.Name))
+			held = append(held, display.Printable(c.Name))
 		}
-		line := fmt.Sprintf("    %s: check %s %s", name, printable(c.Name), describeVerdict(c.Verdict, c.Run))
+		line := fmt.Sprintf("    %s: check %s %s", name, display.Printable(c.Name), describeVerdict(c.Verdict, c.Run))
 		if c.Message != "" {
 			line += ": " + describeCheckMessage(c.Message, fleetStatusMessage)
 		}
@@ -288,9 +288,9 @@ func describeFailureList(fs []fleetv1alpha1.ClusterFailure, count int32) string 
 	shown := min(len(fs), rolloutFailuresShown)
 	parts := make([]string, 0, shown)
 	for _, f := range fs[:shown] {
-		part := printable(f.Cluster)
+		part := display.Printable(f.Cluster)
 		if f.Reason != "" {
-			part += " (" + printable(f.Reason) + ")"
+			part += " (" + display.Printable(f.Reason) + ")"
 		}
 		parts = append(parts, part)
 	}
@@ -356,9 +356,9 @@ func printFailures(w io.Writer, v *fleetview.View, command string) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "  CLUSTER\tPROMISE\tINSTANCE\tREVISION\tREASON\tMESSAGE")
 	for _, f := range v.Failures[:shown] {
-		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\n", printable(f.Cluster), printable(f.Promise), orDefault(printable(f.Instance), "-"),
-			orDefault(printable(f.Revision), "-"), orDefault(printable(f.Reason), "-"),
-			orDefault(display.Truncate(printable(f.Message), fleetStatusMessage), "-"))
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\n", display.Printable(f.Cluster), display.Printable(f.Promise), orDefault(display.Printable(f.Instance), "-"),
+			orDefault(display.Printable(f.Revision), "-"), orDefault(display.Printable(f.Reason), "-"),
+			orDefault(display.Truncate(display.Printable(f.Message), fleetStatusMessage), "-"))
 	}
 	_ = tw.Flush()
 	if more := v.FailureCount - shown; more > 0 {
@@ -381,7 +381,7 @@ func printOffline(w io.Writer, offline []fleetview.Offline, now time.Time) {
 		if o.LastHeartbeat != nil {
 			heartbeat = duration.HumanDuration(now.Sub(*o.LastHeartbeat)) + " ago"
 		}
-		fmt.Fprintf(tw, "  %s\t%s\t%s\n", printable(o.Cluster), heartbeat, orDefault(display.Truncate(printable(o.Reason), fleetStatusMessage), "-"))
+		fmt.Fprintf(tw, "  %s\t%s\t%s\n", display.Printable(o.Cluster), heartbeat, orDefault(display.Truncate(display.Printable(o.Reason), fleetStatusMessage), "-"))
 	}
 	_ = tw.Flush()
 	if more := len(offline) - shown; more > 0 {
@@ -406,8 +406,8 @@ func printFreezes(w io.Writer, freezes []fleetview.Freeze, now time.Time) {
 			parts = append(parts, "until unfrozen")
 		}
 		parts = append(parts, "holding "+plural(int(f.Held), "rollout"))
-		fmt.Fprintf(w, "  %s: %s: %s\n", printable(f.Name), printable(strings.Join(parts, ", ")),
-			display.Truncate(printable(f.Reason), fleetStatusMessage))
+		fmt.Fprintf(w, "  %s: %s: %s\n", display.Printable(f.Name), display.Printable(strings.Join(parts, ", ")),
+			display.Truncate(display.Printable(f.Reason), fleetStatusMessage))
 	}
 }
 

@@ -167,19 +167,6 @@ func TestFrameWriter(t *testing.T) {
 	}
 }
 
-func TestPrintable(t *testing.T) {
-	for in, want := range map[string]string{
-		"plain":                   "plain",
-		"two\nlines\tand  spaces": "two lines and spaces",
-		"\x1b[2Jcleared\x07":      "?[2Jcleared?",
-		"ünïcode →":               "ünïcode →",
-	} {
-		if got := printable(in); got != want {
-			t.Errorf("printable(%q) = %q, want %q", in, got, want)
-		}
-	}
-}
-
 func TestRolloutStatusWatcher(t *testing.T) {
 	r := baseRollout()
 	r.Status.Phase, r.Status.CurrentWave = fleetv1alpha1.RolloutPhaseProgressing, "canary"

@@ -222,8 +222,8 @@ func failureList(ro *fleetv1alpha1.Rollout, width int) string {
 	slices.SortStableFunc(failures, func(a, b fleetv1alpha1.ClusterFailure) int { return a.Time.Compare(b.Time.Time) })
 	var b strings.Builder
 	for _, f := range failures {
-		fmt.Fprintf(&b, "  %s (wave %s): %s\n", f.Cluster, orDash(f.Wave), f.Reason)
-		if msg := display.OneLine(f.Message); msg != "" {
+		fmt.Fprintf(&b, "  %s (wave %s): %s\n", f.Cluster, orDash(f.Wave), display.Printable(f.Reason))
+		if msg := display.Printable(f.Message); msg != "" {
 			if width > 0 {
 				msg = display.Truncate(msg, max(width-7, minWidth))
 			}
@@ -241,7 +241,7 @@ func historyTable(ro *fleetv1alpha1.Rollout) string {
 	fmt.Fprintln(tw, "  TIME\tFROM → TO\tWAVE\tBY\tMESSAGE")
 	for _, h := range ro.Status.History {
 		fmt.Fprintf(tw, "  %s\t%s → %s\t%s\t%s\t%s\n", h.Time.Local().Format(time.TimeOnly), orDash(string(h.From)), h.To,
-			orDash(h.Wave), orDash(h.Actor), display.Truncate(display.OneLine(h.Message), 80))
+			orDash(h.Wave), orDash(display.Printable(h.Actor)), display.Truncate(display.Printable(h.Message), 80))
 	}
 	_ = tw.Flush()
 	return b.String()

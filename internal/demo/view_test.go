@@ -157,8 +157,12 @@ func TestFailureList(t *testing.T) {
 	ro := &fleetv1alpha1.Rollout{Status: fleetv1alpha1.RolloutStatus{Failures: []fleetv1alpha1.ClusterFailure{
 		{Cluster: "member-3", Wave: "canary", Reason: "ProgressDeadlineExceeded", Message: long, Time: metav1.NewTime(now.Add(2 * time.Second))},
 		{Cluster: "member-1", Wave: "pilot", Reason: "ProgressDeadlineExceeded", Message: "first", Time: metav1.NewTime(now)},
+		{Cluster: "member-2", Wave: "pilot", Reason: "ApplyFailed", Message: "\x1b[1A\x1b[2Kerased", Time: metav1.NewTime(now)},
 	}}}
 	got := failureList(ro, 0)
+	if strings.Contains(got, "\x1b") {
+		t.Errorf("an escape sequence of a message reached the terminal (the live view keeps them whole):\n%q", got)
+	}
 	if i, j := strings.Index(got, "member-1 (wave pilot)"), strings.Index(got, "member-3 (wave canary)"); i < 0 || j < i {
 		t.Errorf("want member-1 then member-3, oldest first:\n%s", got)
 	}
@@ -177,8 +181,12 @@ func TestHistoryTable(t *testing.T) {
 		{Time: metav1.Now(), To: fleetv1alpha1.RolloutPhaseProgressing, Wave: "pilot", Actor: "hub", Message: "started"},
 		{Time: metav1.Now(), From: fleetv1alpha1.RolloutPhaseWaitingForApproval, To: fleetv1alpha1.RolloutPhaseProgressing,
 			Wave: "general", Actor: "admin", Message: "wave general approved by admin"},
+		{Time: metav1.Now(), To: fleetv1alpha1.RolloutPhasePaused, Wave: "general", Actor: "team-a", Message: "paused: \x1b[1A\x1b[2K"},
 	}}}
 	got := historyTable(ro)
+	if strings.Contains(got, "\x1b") {
+		t.Errorf("an escape sequence of a message reached the terminal:\n%q", got)
+	}
 	for _, want := range []string{"- → Progressing", "WaitingForApproval → Progressing", "admin", "wave general approved by admin"} {
 		if !strings.Contains(got, want) {
 			t.Errorf("history lacks %q:\n%s", want, got)

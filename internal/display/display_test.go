@@ -23,3 +23,18 @@ func TestOneLine(t *testing.T) {
 		t.Errorf("OneLine = %q", got)
 	}
 }
+
+func TestPrintable(t *testing.T) {
+	for in, want := range map[string]string{
+		"plain":                   "plain",
+		"two\nlines\tand  spaces": "two lines and spaces",
+		"\x1b[2Jcleared\x07":      "?[2Jcleared?",
+		"\u009b2Kc1 erased":       "?2Kc1 erased", // the one-byte CSI of C1
+		"back\rover\bit":          "back over?it",
+		"ünïcode →":               "ünïcode →",
+	} {
+		if got := Printable(in); got != want {
+			t.Errorf("Printable(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

@@ -77,7 +77,7 @@ func SetupWithManager(mgr ctrl.Manager, opts Options) error {
 	r := &Reconciler{
 		Client:         mgr.GetClient(),
 		SecretReader:   mgr.GetAPIReader(),
-		Recorder:       mgr.GetEventRecorder(EventSource),
+		Recorder:       hubcontroller.EventRecorder(mgr, EventSource),
 		Clock:          clock.RealClock{},
 		Publisher:      &Publisher{Dir: dir, AuthorName: "Flotilla", AuthorEmail: "flotilla@flotilla.dev"},
 		RetryInterval:  opts.RetryInterval,

@@ -15,9 +15,11 @@ import (
 
 // Labels are bounded. Availability, phase, state and action are enums;
 // Promise names are what the platform team publishes. Revision names are
-// bounded by revision garbage collection (a Promise keeps
-// revisionHistoryLimit revisions plus those still in use), and a cluster
-// counts under one of them, "(pending)" or "(mixed)". Rollout names appear
+// those the Promise lists, bounded by revision garbage collection (a Promise
+// keeps revisionHistoryLimit revisions plus those still in use), and a
+// cluster counts under one of them, "(pending)", "(mixed)" or "(unknown)":
+// its agent writes the applied revision, and any string it wrote would be a
+// new series. Rollout names appear
 // only while the Rollout is in flight, so they are bounded by the rollouts
 // running at once. Never a cluster or instance name: drift is counted per
 // Promise and state, and clusters with drift only as a number per state.
@@ -25,7 +27,7 @@ var (
 	clustersDesc = prometheus.NewDesc("flotilla_clusters",
 		"Member clusters by availability (Available, Offline, Unknown).", []string{"availability"}, nil)
 	promiseClustersDesc = prometheus.NewDesc("flotilla_promise_clusters",
-		"Clusters running a Promise, by the revision their Works applied; (pending) when none applied yet, (mixed) when they differ.",
+		"Clusters running a Promise, by the revision their Works applied; (pending) when none applied yet, (mixed) when they differ, (unknown) when the Promise does not list it.",
 		[]string{"promise", "revision"}, nil)
 	promiseClustersHealthyDesc = prometheus.NewDesc("flotilla_promise_clusters_healthy",
 		"Clusters healthy on a Promise's revision (every Work of the Promise there healthy, the cluster not offline); flotilla_promise_clusters minus this is applied but not healthy.",
@@ -102,10 +104,24 @@ func fleetMetrics(s fleetview.Snapshot, emit func(prometheus.Metric)) {
 	gauge(clustersDesc, float64(v.Clusters.Available), string(fleetv1alpha1.ClusterAvailabilityAvailable))
 	gauge(clustersDesc, float64(v.Clusters.Offline), string(fleetv1alpha1.ClusterAvailabilityOffline))
 	gauge(clustersDesc, float64(v.Clusters.Unknown), string(fleetv1alpha1.ClusterAvailabilityUnknown))
+	known := knownRevisions(s.Promises)
 	for _, p := range v.Promises {
+		type count struct{ clusters, healthy int }
+		byLabel := map[string]*count{}
 		for _, r := range p.Revisions {
-			gauge(promiseClustersDesc, float64(r.Clusters), p.Name, r.Revision)
-			gauge(promiseClustersHealthyDesc, float64(r.Healthy), p.Name, r.Revision)
+			label := r.Revision
+			if !known[p.Name][label] && label != fleetview.RevisionPending && label != fleetview.RevisionMixed {
+				label = RevisionUnknown
+			}
+			if byLabel[label] == nil {
+				byLabel[label] = &count{}
+			}
+			byLabel[label].clusters += r.Clusters
+			byLabel[label].healthy += r.Healthy
+		}
+		for label, n := range byLabel {
+			gauge(promiseClustersDesc, float64(n.clusters), p.Name, label)
+			gauge(promiseClustersHealthyDesc, float64(n.healthy), p.Name, label)
 		}
 	}
 
@@ -135,6 +151,27 @@ func fleetMetrics(s fleetview.Snapshot, emit func(prometheus.Metric)) {
 	for _, p := range Phases {
 		gauge(rolloutsDesc, float64(byPhase[p]), string(p))
 	}
+}
+
+// RevisionUnknown is the revision label of clusters whose agent reports a
+// revision their Promise does not list.
+const RevisionUnknown = "(unknown)"
+
+// knownRevisions are, per Promise, the revisions its status lists.
+func knownRevisions(promises []fleetv1alpha1.Promise) map[string]map[string]bool {
+	known := make(map[string]map[string]bool, len(promises))
+	for i := range promises {
+		p := &promises[i]
+		revs := map[string]bool{}
+		if p.Status.LatestRevision != "" {
+			revs[p.Status.LatestRevision] = true
+		}
+		for _, r := range p.Status.Revisions {
+			revs[r.Name] = true
+		}
+		known[p.Name] = revs
+	}
+	return known
 }
 
 // phaseOf is a Rollout's phase; one not planned yet is Pending.

@@ -41,6 +41,15 @@ func drifting(w *fleetv1alpha1.Work, states ...fleetv1alpha1.DriftState) *fleetv
 	return w
 }
 
+// promiseObj is a Promise whose status lists revisions, the latest first.
+func promiseObj(name string, revisions ...string) *fleetv1alpha1.Promise {
+	p := &fleetv1alpha1.Promise{ObjectMeta: metav1.ObjectMeta{Name: name}, Status: fleetv1alpha1.PromiseStatus{LatestRevision: revisions[0]}}
+	for _, r := range revisions {
+		p.Status.Revisions = append(p.Status.Revisions, fleetv1alpha1.RevisionUsage{Name: r})
+	}
+	return p
+}
+
 func rolloutObj(name string, phase fleetv1alpha1.RolloutPhase, wave string, percent int32, counts fleetv1alpha1.RolloutCounts) *fleetv1alpha1.Rollout {
 	return &fleetv1alpha1.Rollout{
 		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: fleetv1alpha1.PlatformNamespace},
@@ -81,6 +90,8 @@ func TestCollector(t *testing.T) {
 		cluster("a3", fleetv1alpha1.ClusterAvailabilityAvailable),
 		cluster("off", fleetv1alpha1.ClusterAvailabilityOffline),
 		cluster("new", ""),
+		promiseObj("db", "r2", "r1"),
+		promiseObj("cache", "c1"),
 		work("db-x", "a1", "db", "r1"),
 		work("db-x", "a2", "db", "r2"),
 		drifting(work("db-y", "a2", "db", "r2"), fleetv1alpha1.DriftUnexplained, fleetv1alpha1.DriftAccepted),
@@ -116,7 +127,7 @@ flotilla_drift_resources{promise="db",state="Unexplained"} 2
 # TYPE flotilla_freeze_active gauge
 flotilla_freeze_active{action="Halt"} 1
 flotilla_freeze_active{action="Rollback"} 1
-# HELP flotilla_promise_clusters Clusters running a Promise, by the revision their Works applied; (pending) when none applied yet, (mixed) when they differ.
+# HELP flotilla_promise_clusters Clusters running a Promise, by the revision their Works applied; (pending) when none applied yet, (mixed) when they differ, (unknown) when the Promise does not list it.
 # TYPE flotilla_promise_clusters gauge
 flotilla_promise_clusters{promise="cache",revision="c1"} 1
 flotilla_promise_clusters{promise="db",revision="(mixed)"} 1
@@ -266,6 +277,30 @@ flotilla_rollout_check_verdicts{check="latency",namespace="flotilla-system",roll
 flotilla_rollout_check_verdicts{check="latency",namespace="flotilla-system",rollout="web-4",verdict="Skipped",wave="canary"} 0
 `
 	if err := testutil.CollectAndCompare(c, strings.NewReader(want), "flotilla_rollout_check_verdicts"); err != nil {
+		t.Error(err)
+	}
+}
+
+// TestAnAgentsRevisionIsNoNewLabel is the attack of a member's agent that
+// writes a fresh status.appliedRevision before every scrape: each became a
+// revision label of flotilla_promise_clusters, a new series in Prometheus
+// every scrape for as long as it liked. A revision the Promise does not
+// list is (unknown).
+func TestAnAgentsRevisionIsNoNewLabel(t *testing.T) {
+	objs := []client.Object{promiseObj("db", "r2", "r1"), cluster("a1", fleetv1alpha1.ClusterAvailabilityAvailable), work("db-x", "a1", "db", "r1"),
+		cluster("a4", fleetv1alpha1.ClusterAvailabilityAvailable), work("db-x", "a4", "db", "r2")}
+	for i := range 3 {
+		name := fmt.Sprintf("liar-%d", i)
+		objs = append(objs, cluster(name, fleetv1alpha1.ClusterAvailabilityAvailable), work("db-x", name, "db", fmt.Sprintf("r%d-%d", i, now.Unix())))
+	}
+	want := `
+# HELP flotilla_promise_clusters Clusters running a Promise, by the revision their Works applied; (pending) when none applied yet, (mixed) when they differ, (unknown) when the Promise does not list it.
+# TYPE flotilla_promise_clusters gauge
+flotilla_promise_clusters{promise="db",revision="(unknown)"} 3
+flotilla_promise_clusters{promise="db",revision="r1"} 1
+flotilla_promise_clusters{promise="db",revision="r2"} 1
+`
+	if err := testutil.CollectAndCompare(newCollector(t, true, objs...), strings.NewReader(want), "flotilla_promise_clusters"); err != nil {
 		t.Error(err)
 	}
 }

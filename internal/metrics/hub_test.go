@@ -78,7 +78,7 @@ func TestMetricsAndEventsOfRollouts(t *testing.T) {
 flotilla_clusters{availability="Available"} 3
 flotilla_clusters{availability="Offline"} 1
 flotilla_clusters{availability="Unknown"} 1
-# HELP flotilla_promise_clusters Clusters running a Promise, by the revision their Works applied; (pending) when none applied yet, (mixed) when they differ.
+# HELP flotilla_promise_clusters Clusters running a Promise, by the revision their Works applied; (pending) when none applied yet, (mixed) when they differ, (unknown) when the Promise does not list it.
 # TYPE flotilla_promise_clusters gauge
 flotilla_promise_clusters{promise="shop",revision=%q} 3
 `, r1)+driftGauges(0, 0, 0, 0), "flotilla_clusters", "flotilla_promise_clusters", "flotilla_rollout_phase",
@@ -99,7 +99,7 @@ flotilla_promise_ready{promise="shop"} 1
 	s.reportReady("shop-c1")
 	s.waitRollout(ro2, "waiting for approval", fleetv1alpha1.RolloutPhaseWaitingForApproval)
 	s.gauges("a Rollout in flight, waiting for its second wave's approval", inFlight(ro2, fleetv1alpha1.RolloutPhaseWaitingForApproval)+fmt.Sprintf(`
-# HELP flotilla_promise_clusters Clusters running a Promise, by the revision their Works applied; (pending) when none applied yet, (mixed) when they differ.
+# HELP flotilla_promise_clusters Clusters running a Promise, by the revision their Works applied; (pending) when none applied yet, (mixed) when they differ, (unknown) when the Promise does not list it.
 # TYPE flotilla_promise_clusters gauge
 flotilla_promise_clusters{promise="shop",revision=%q} 2
 flotilla_promise_clusters{promise="shop",revision=%q} 1
@@ -144,7 +144,7 @@ flotilla_freeze_active{action="Rollback"} 0
 	s.reportReady("shop-g1", "shop-g2")
 	s.waitRollout(ro2, "succeeded", fleetv1alpha1.RolloutPhaseSucceeded)
 	s.gauges("every cluster on the new revision, no Rollout in flight", fmt.Sprintf(`
-# HELP flotilla_promise_clusters Clusters running a Promise, by the revision their Works applied; (pending) when none applied yet, (mixed) when they differ.
+# HELP flotilla_promise_clusters Clusters running a Promise, by the revision their Works applied; (pending) when none applied yet, (mixed) when they differ, (unknown) when the Promise does not list it.
 # TYPE flotilla_promise_clusters gauge
 flotilla_promise_clusters{promise="shop",revision=%q} 3
 `, r2), rolloutGauges("flotilla_promise_clusters")...)
@@ -174,7 +174,7 @@ flotilla_promise_clusters{promise="shop",revision=%q} 3
 		"Warning RolledBack every cluster is back on "+r2)
 
 	s.gauges("the counters, and the fleet back on the second revision", fmt.Sprintf(`
-# HELP flotilla_promise_clusters Clusters running a Promise, by the revision their Works applied; (pending) when none applied yet, (mixed) when they differ.
+# HELP flotilla_promise_clusters Clusters running a Promise, by the revision their Works applied; (pending) when none applied yet, (mixed) when they differ, (unknown) when the Promise does not list it.
 # TYPE flotilla_promise_clusters gauge
 flotilla_promise_clusters{promise="shop",revision=%q} 3
 # HELP flotilla_rollout_rollbacks_total Rollbacks started, by cause (failure, manual, freeze).

@@ -50,7 +50,7 @@ func SetupWithManager(mgr ctrl.Manager, opts Options) error {
 	r := &Reconciler{
 		Client:                    mgr.GetClient(),
 		LiveReader:                mgr.GetAPIReader(),
-		Recorder:                  mgr.GetEventRecorder(EventSource),
+		Recorder:                  hubcontroller.EventRecorder(mgr, EventSource),
 		Clock:                     clock.RealClock{},
 		OfflineGrace:              opts.OfflineGrace,
 		HeartbeatStatusResolution: opts.HeartbeatStatusResolution,

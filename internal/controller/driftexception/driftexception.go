@@ -48,7 +48,7 @@ type Reconciler struct {
 // SetupWithManager registers the DriftException controller with mgr. It
 // needs the Work index controller.IndexWorkByDriftException (SetupIndexes).
 func SetupWithManager(mgr ctrl.Manager) error {
-	r := &Reconciler{Client: mgr.GetClient(), Clock: clock.RealClock{}, Recorder: mgr.GetEventRecorder(EventSource)}
+	r := &Reconciler{Client: mgr.GetClient(), Clock: clock.RealClock{}, Recorder: controller.EventRecorder(mgr, EventSource)}
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("driftexception").
 		WithOptions(controller.Options(0)).

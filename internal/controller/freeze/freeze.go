@@ -40,7 +40,7 @@ type Reconciler struct {
 
 // SetupWithManager registers the FleetFreeze controller with mgr.
 func SetupWithManager(mgr ctrl.Manager) error {
-	r := &Reconciler{Client: mgr.GetClient(), Clock: clock.RealClock{}, Recorder: mgr.GetEventRecorder(EventSource)}
+	r := &Reconciler{Client: mgr.GetClient(), Clock: clock.RealClock{}, Recorder: controller.EventRecorder(mgr, EventSource)}
 	c := mgr.GetClient()
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("fleetfreeze").

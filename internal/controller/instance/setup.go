@@ -117,7 +117,7 @@ func newReconciler(mgr ctrl.Manager, opts Options) *Reconciler {
 		Client:      mgr.GetClient(),
 		Cache:       mgr.GetCache(),
 		APIReader:   mgr.GetAPIReader(),
-		Recorder:    mgr.GetEventRecorder(EventSource),
+		Recorder:    ctrlindex.EventRecorder(mgr, EventSource),
 		Clock:       clock.RealClock{},
 		Charts:      opts.Charts,
 		AdmitLatest: opts.AdmitLatest,

@@ -36,7 +36,7 @@ func SetupWithManager(ctx context.Context, mgr ctrl.Manager) error {
 	}); err != nil {
 		return err
 	}
-	r := &Reconciler{Client: mgr.GetClient(), Recorder: mgr.GetEventRecorder(EventSource), Clock: clock.RealClock{}}
+	r := &Reconciler{Client: mgr.GetClient(), Recorder: hubcontroller.EventRecorder(mgr, EventSource), Clock: clock.RealClock{}}
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("override").
 		WithOptions(hubcontroller.Options(0)).

@@ -69,7 +69,7 @@ func SetupWithManager(ctx context.Context, mgr ctrl.Manager, opts Options) error
 		Client:    mgr.GetClient(),
 		APIReader: mgr.GetAPIReader(),
 		Instances: mgr.GetCache(),
-		Recorder:  mgr.GetEventRecorder(EventSource),
+		Recorder:  hubcontroller.EventRecorder(mgr, EventSource),
 		Clock:     clock.RealClock{},
 		Charts:    opts.Charts,
 		Kinds:     opts.Kinds,

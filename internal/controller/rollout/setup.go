@@ -33,7 +33,7 @@ func SetupWithManager(mgr ctrl.Manager, m *metrics.Hub) error {
 	r := &Reconciler{
 		Client:   mgr.GetClient(),
 		Cache:    mgr.GetCache(),
-		Recorder: mgr.GetEventRecorder(EventSource),
+		Recorder: controller.EventRecorder(mgr, EventSource),
 		Clock:    clock.RealClock{},
 		Metrics:  m,
 		// Checks' credentials: read when measured, never cached.

@@ -1,0 +1,30 @@
+package controller
+
+import (
+	"fmt"
+
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/tools/events"
+
+	"github.com/flotilla-dev/flotilla/internal/display"
+)
+
+// RecorderProvider is the part of a manager that makes Event recorders.
+type RecorderProvider interface {
+	GetEventRecorder(name string) events.EventRecorder
+}
+
+// EventRecorder is the hub's Event recorder for a controller: mgr's, with
+// every note put on one line without control characters. A note quotes what
+// teams and agents write (a pause message, a Work's message), and `kubectl
+// describe` escapes ESC but prints newlines, so a note could add a line that
+// reads as another Event of the hub.
+func EventRecorder(mgr RecorderProvider, source string) events.EventRecorder {
+	return printableNotes{mgr.GetEventRecorder(source)}
+}
+
+type printableNotes struct{ events.EventRecorder }
+
+func (r printableNotes) Eventf(regarding, related runtime.Object, eventtype, reason, action, note string, args ...any) {
+	r.EventRecorder.Eventf(regarding, related, eventtype, reason, action, "%s", display.Printable(fmt.Sprintf(note, args...)))
+}
