@@ -87,11 +87,11 @@ func actorsSetup(t *testing.T, ctx context.Context) (team, platform client.WithW
 }
 
 // teamRollout creates, as admin, an instance Rollout in actorsNS the way the
-// hub does: Progressive, with the Promise's strategy.
+// hub does: started by the hub, Progressive, with the Promise's strategy.
 func teamRollout(t *testing.T, ctx context.Context, name string, edit ...func(*fleetv1alpha1.Rollout)) {
 	t.Helper()
 	r := &fleetv1alpha1.Rollout{
-		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: actorsNS},
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: actorsNS, Annotations: map[string]string{fleetv1alpha1.AnnotationStartedBy: "hub"}},
 		Spec: fleetv1alpha1.RolloutSpec{
 			Subject:        fleetv1alpha1.RolloutSubject{Promise: "app", Instance: &fleetv1alpha1.LocalObjectReference{Name: "db"}},
 			FromRevision:   "db-r1",

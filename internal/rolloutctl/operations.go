@@ -2,6 +2,7 @@ package rolloutctl
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"sort"
@@ -409,6 +410,9 @@ func (c *Client) checkRanInFull(ctx context.Context, r *fleetv1alpha1.Rollout, t
 	msg := fmt.Sprintf("%s never ran on the whole target set of %s (no Rollout the hub started started from it, none succeeded to it): "+
 		"a rollback moves every cluster at once, so it may only return to a revision that did", to, subjectName(r))
 	names, err := c.subjectRevisions(ctx, r)
+	if apierrors.IsForbidden(err) {
+		return errors.New(msg)
+	}
 	if err != nil {
 		return fmt.Errorf("%s; listing the revisions of %s: %w", msg, subjectName(r), err)
 	}
