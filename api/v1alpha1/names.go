@@ -72,6 +72,13 @@ const (
 	// is frozen with the team's Overrides it renders at the hub's first
 	// reconcile of the instance.
 	AnnotationTeamOverrides = Group + "/team-overrides"
+	// AnnotationInstanceMetadata on an instance revision holds the
+	// instance's labels and annotations it snapshots (JSON {labels,
+	// annotations}), which Go templates read as .instance.metadata: where
+	// the Promise's templates read them, a change of them is an instance
+	// change, rolled out as one. An instance revision without it is frozen
+	// with those it renders at the hub's first reconcile of the instance.
+	AnnotationInstanceMetadata = Group + "/instance-metadata"
 )
 
 // Annotations users put on rendered manifests, live member objects or instances.

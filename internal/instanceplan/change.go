@@ -21,12 +21,33 @@ type RevisionContent struct {
 	// Recorded is false for a revision made before the hub snapshotted
 	// team Overrides (no annotation): it renders them as they are now.
 	Recorded bool
+	// Metadata is its fleet.flotilla.dev/instance-metadata annotation ("":
+	// none, a revision made before the hub snapshotted them).
+	Metadata string
+}
+
+// InstanceMetadata is what an instance revision snapshots of the
+// instance's metadata for Go templates (.instance.metadata.labels and
+// .annotations): its fleet.flotilla.dev/instance-metadata annotation.
+type InstanceMetadata struct {
+	Labels      map[string]string `json:"labels,omitempty"`
+	Annotations map[string]string `json:"annotations,omitempty"`
+}
+
+// DecodeInstanceMetadata decodes an instance revision's instance-metadata annotation.
+func DecodeInstanceMetadata(raw string) (InstanceMetadata, error) {
+	var m InstanceMetadata
+	if err := json.Unmarshal([]byte(raw), &m); err != nil {
+		return m, fmt.Errorf("decoding instance metadata: %w", err)
+	}
+	return m, nil
 }
 
 // DescribeChange says what an instance Rollout from one revision to
 // another changes, for the people who approve it: "the spec", "the team's
-// Overrides (bigger added, old removed)", both, or "" when it cannot tell
-// (a revision from before the snapshots) or nothing differs.
+// Overrides (bigger added, old removed)", both, the instance's labels or
+// annotations, or "" when it cannot tell (a revision from before the
+// snapshots) or nothing differs.
 func DescribeChange(from, to RevisionContent) string {
 	var parts []string
 	if !bytes.Equal(from.Spec, to.Spec) {
@@ -36,6 +57,12 @@ func DescribeChange(from, to RevisionContent) string {
 		if d := diffOverrides(from.TeamOverrides, to.TeamOverrides); d != "" {
 			parts = append(parts, "the team's Overrides ("+d+")")
 		}
+	}
+	// Labels and annotations are snapshotted whether the templates read
+	// them or not: named only when nothing else changed, when a Promise that
+	// reads them made the revision for them alone.
+	if len(parts) == 0 && from.Recorded && to.Recorded && from.Metadata != "" && to.Metadata != "" && from.Metadata != to.Metadata {
+		parts = append(parts, "the instance's labels or annotations, which the Promise's templates read")
 	}
 	return strings.Join(parts, " and ")
 }

@@ -9,6 +9,11 @@ import (
 	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
 )
 
+func withMetadata(c RevisionContent, md string) RevisionContent {
+	c.Metadata = md
+	return c
+}
+
 func TestDescribeChange(t *testing.T) {
 	snap := func(spec, overrides string) RevisionContent {
 		return RevisionContent{Spec: []byte(spec), TeamOverrides: overrides, Recorded: true}
@@ -32,6 +37,10 @@ func TestDescribeChange(t *testing.T) {
 		{"from a revision made before the snapshots, spec changed", RevisionContent{Spec: []byte(small)}, snap(large, "["+bigger+"]"), "the spec"},
 		{"nothing", snap(small, "["+gold+"]"), snap(small, "["+gold+"]"), ""},
 		{"undecodable", snap(small, "{"), snap(small, "["+gold+"]"), ""},
+		{"labels alone", withMetadata(snap(small, "[]"), `{"labels":{"a":"b"}}`), withMetadata(snap(small, "[]"), `{"labels":{"a":"c"}}`),
+			"the instance's labels or annotations, which the Promise's templates read"},
+		{"labels with the spec: the spec", withMetadata(snap(small, "[]"), `{"labels":{"a":"b"}}`), withMetadata(snap(large, "[]"), `{}`), "the spec"},
+		{"labels from a revision made before they were snapshotted", snap(small, "[]"), withMetadata(snap(small, "[]"), `{}`), ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := DescribeChange(tc.from, tc.to); got != tc.want {

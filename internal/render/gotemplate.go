@@ -21,7 +21,7 @@ func templateData(in Input, spec map[string]any) map[string]any {
 		"name":        inst.GetName(),
 		"namespace":   inst.GetNamespace(),
 		"labels":      stringMap(inst.GetLabels()),
-		"annotations": stringMap(inst.GetAnnotations()),
+		"annotations": stringMap(TemplateAnnotations(inst.GetAnnotations())),
 	}
 	return map[string]any{
 		"instance": map[string]any{
@@ -39,6 +39,25 @@ func templateData(in Input, spec map[string]any) map[string]any {
 		"promise":  in.Promise,
 		"revision": in.Revision,
 	}
+}
+
+// lastApplied is the annotation kubectl apply keeps a copy of the object in.
+const lastApplied = "kubectl.kubernetes.io/last-applied-configuration"
+
+// TemplateAnnotations are the annotations of an instance its templates see:
+// all but kubectl's copy of the object it last applied, which is the spec
+// again (and changes with every apply), not something to render.
+func TemplateAnnotations(a map[string]string) map[string]string {
+	if _, ok := a[lastApplied]; !ok {
+		return a
+	}
+	out := make(map[string]string, len(a)-1)
+	for k, v := range a {
+		if k != lastApplied {
+			out[k] = v
+		}
+	}
+	return out
 }
 
 func stringMap(m map[string]string) map[string]any {

@@ -120,6 +120,9 @@ type Reconciler struct {
 	// revisionsFrozen holds the keys whose instance revisions from before
 	// the team Override snapshots this hub froze (ensureInstanceRevision).
 	revisionsFrozen sync.Map
+	// metadataReaders holds, by PromiseRevision name, whether its templates
+	// read the instance's labels or annotations (readsMetadata).
+	metadataReaders sync.Map
 	// warned holds, by key and reason, the message of the Warning Event
 	// last recorded (warnOnce): a cause is recorded once, not on every
 	// reconcile, and again only when it changes or comes back.
@@ -313,6 +316,18 @@ func (r *Reconciler) reconcileInstance(ctx context.Context, key Key, p *fleetv1a
 // holds on some cluster tries that cluster again.
 const nameTakenRetry = time.Minute
 
+// readsMetadata reports whether PromiseRevision rev's templates may read
+// the instance's labels or annotations (render.ReadsInstanceMetadata),
+// judged once per revision: its content never changes.
+func (r *Reconciler) readsMetadata(rev *fleetv1alpha1.PromiseRevision) bool {
+	if reads, ok := r.metadataReaders.Load(rev.Name); ok {
+		return reads.(bool)
+	}
+	reads := render.ReadsInstanceMetadata(&rev.Spec.Content)
+	r.metadataReaders.Store(rev.Name, reads)
+	return reads
+}
+
 // observe reads what instanceplan.Route decides an instance's Works from,
 // and the snapshot of its spec and its team's Overrides (the instance
 // revision). Placement and Rollouts are read only once the Promise has a
@@ -345,18 +360,27 @@ func (r *Reconciler) observe(ctx context.Context, key Key, p *fleetv1alpha1.Prom
 	if len(f.Placement.Violations) > 0 {
 		return f, none, nil
 	}
-	snap, err := snapshotInstance(inst, key.Promise, overrides)
+	latest, err := r.loadRevision(ctx, key, f.LatestRevision)
 	if err != nil {
 		return f, none, err
 	}
+	snap, err := snapshotInstance(inst, key.Promise, overrides, r.readsMetadata(latest))
+	if err != nil {
+		return f, none, err
+	}
+	// The instance keeps its Works as they are (Hold) and says why.
 	if n := len(snap.teamOverrides); n > maxTeamOverridesBytes {
-		// The instance keeps its Works as they are (Hold) and says why.
 		f.Placement.Violations = []placement.Violation{{Reason: fleetv1alpha1.ReasonInvalidSpec, Message: fmt.Sprintf(
 			"the Overrides of namespace %s that select this instance are %d bytes of JSON, more than the %d an instance revision holds: "+
 				"merge or shorten them", key.Namespace, n, maxTeamOverridesBytes)}}
 		return f, none, nil
 	}
-	if f.InstanceRevision, err = r.instanceRevisionName(ctx, inst, snap); err != nil {
+	if n := len(snap.metadata); n > maxMetadataBytes {
+		f.Placement.Violations = []placement.Violation{{Reason: fleetv1alpha1.ReasonInvalidSpec, Message: fmt.Sprintf(
+			"this instance's labels and annotations are %d bytes of JSON, more than the %d an instance revision holds: shorten them", n, maxMetadataBytes)}}
+		return f, none, nil
+	}
+	if f.InstanceRevision, snap.rendersMetadata, err = r.instanceRevisionName(ctx, inst, snap); err != nil {
 		return f, none, err
 	}
 	if f.Rollouts, err = r.rolloutsFor(ctx, key); err != nil {
@@ -529,6 +553,11 @@ func (r *Reconciler) renderInstance(ctx context.Context, key Key, inst *unstruct
 	latestInst := rt.InstanceRevision
 	latestRenderable := renderable{inst: inst.DeepCopy()}
 	unstructured.RemoveNestedField(latestRenderable.inst.Object, "spec", fleetv1alpha1.InstancePlacementField)
+	if snap.rendersMetadata != nil {
+		if err := latestRenderable.setMetadata(snap.rendersMetadata); err != nil {
+			return nil, fmt.Errorf("instance revision %s: %w", latestInst, err)
+		}
+	}
 	if snap.teamOverrides != nil {
 		if latestRenderable.team, err = decodeTeamOverrides(string(snap.teamOverrides), key.Namespace); err != nil {
 			return nil, fmt.Errorf("decoding the team's overrides: %w", err)

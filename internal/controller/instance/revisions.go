@@ -7,6 +7,8 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -26,6 +28,7 @@ import (
 	"github.com/flotilla-dev/flotilla/internal/controller"
 	"github.com/flotilla-dev/flotilla/internal/instanceplan"
 	"github.com/flotilla-dev/flotilla/internal/placement"
+	"github.com/flotilla-dev/flotilla/internal/render"
 )
 
 // Instance revisions are ControllerRevisions in the instance's namespace,
@@ -42,24 +45,41 @@ import (
 const instanceRevisionsKept = 5
 
 // maxTeamOverridesBytes bounds the team Overrides one instance revision
-// snapshots (their JSON), well inside the 256 KiB the API server allows an
+// snapshots (their JSON), and maxMetadataBytes the instance's labels and
+// annotations: together well inside the 256 KiB the API server allows an
 // object's annotations.
-const maxTeamOverridesBytes = 128 << 10
+const (
+	maxTeamOverridesBytes = 128 << 10
+	maxMetadataBytes      = 64 << 10
+)
 
 // instanceSnapshot is what an instance revision snapshots: the instance's
-// spec (the ControllerRevision's data) and the team's Overrides that select
-// the instance (its AnnotationTeamOverrides; nil when none do).
+// spec (the ControllerRevision's data), the team's Overrides that select
+// the instance (its AnnotationTeamOverrides; nil when none do), and the
+// instance's labels and annotations for Go templates (its
+// AnnotationInstanceMetadata). Every revision stores the metadata, but it
+// is part of what a revision is (its name, and what holds checks) only
+// where the Promise's latest templates read it (readsMetadata): elsewhere
+// a change of labels changes nothing rendered, and starts no Rollout.
 type instanceSnapshot struct {
 	spec          []byte
 	teamOverrides []byte
+	metadata      []byte
+	readsMetadata bool
+	// rendersMetadata is the metadata the revision named for s renders
+	// (instanceRevisionName): metadata, or what it stored before where the
+	// templates do not read it.
+	rendersMetadata []byte
 }
 
 // revisionName names the revision of snapshot s of an instance: its kind and
 // name, then the first 10 hex digits of the SHA-256 of the spec's JSON, and
 // of the team Overrides' after it when there are any (so an instance none
 // select keeps the name it had before Overrides were snapshotted). A
-// nonzero attempt is hashed too: the names an instanceRevisionName tries
-// after one that holds another snapshot.
+// nonzero attempt is hashed too, and the metadata where the templates read
+// it: the names an instanceRevisionName tries after one that holds another
+// snapshot (the first name is the same whatever the labels, so that an
+// instance keeps its revision when a Promise starts reading them).
 func (s instanceSnapshot) revisionName(kind, name string, attempt int) string {
 	h := sha256.New()
 	h.Write(s.spec)
@@ -68,6 +88,10 @@ func (s instanceSnapshot) revisionName(kind, name string, attempt int) string {
 		h.Write(s.teamOverrides)
 	}
 	if attempt > 0 {
+		if s.readsMetadata {
+			h.Write([]byte{2})
+			h.Write(s.metadata)
+		}
 		h.Write([]byte{1})
 		h.Write([]byte(strconv.Itoa(attempt)))
 	}
@@ -89,10 +113,16 @@ func (s instanceSnapshot) teamAnnotation() string {
 
 // holds reports whether instance revision cr snapshots s. One from before
 // Overrides were snapshotted (no annotation) holds s if its spec is s's and
-// no team Override selects the instance (its name says so).
+// no team Override selects the instance (its name says so). Where the
+// templates read the metadata, it must be s's too; a revision from before
+// the metadata was snapshotted renders it as it is, and is frozen with it
+// (ensureInstanceRevision).
 func (s instanceSnapshot) holds(cr *appsv1.ControllerRevision) bool {
 	spec, err := instanceplan.CanonicalJSON(cr.Data.Raw)
 	if err != nil || !bytes.Equal(spec, s.spec) {
+		return false
+	}
+	if md, ok := cr.Annotations[fleetv1alpha1.AnnotationInstanceMetadata]; ok && s.readsMetadata && md != string(s.metadata) {
 		return false
 	}
 	team, ok := cr.Annotations[fleetv1alpha1.AnnotationTeamOverrides]
@@ -100,6 +130,15 @@ func (s instanceSnapshot) holds(cr *appsv1.ControllerRevision) bool {
 		return s.teamOverrides == nil
 	}
 	return team == s.teamAnnotation()
+}
+
+// renderedMetadata is the metadata instance revision cr renders (nil when
+// it is new): what it stores, or what it is frozen with, s's.
+func (s instanceSnapshot) renderedMetadata(cr *appsv1.ControllerRevision) []byte {
+	if md, ok := cr.Annotations[fleetv1alpha1.AnnotationInstanceMetadata]; ok {
+		return []byte(md)
+	}
+	return s.metadata
 }
 
 // maxRevisionNameAttempts bounds the names instanceRevisionName tries.
@@ -111,26 +150,30 @@ const maxRevisionNameAttempts = 8
 // Overrides were snapshotted that was frozen with others
 // (freezeRevisionsFromBefore), or a team's crafted collision; taking it
 // would render snap as that revision, on every cluster it runs on, without
-// a Rollout.
-func (r *Reconciler) instanceRevisionName(ctx context.Context, inst *unstructured.Unstructured, snap instanceSnapshot) (string, error) {
+// a Rollout. It returns the metadata the named revision renders too (where
+// the templates do not read it, one the revision stored earlier).
+func (r *Reconciler) instanceRevisionName(ctx context.Context, inst *unstructured.Unstructured, snap instanceSnapshot) (string, []byte, error) {
 	for attempt := 0; attempt < maxRevisionNameAttempts; attempt++ {
 		name := snap.revisionName(inst.GetKind(), inst.GetName(), attempt)
 		cr := &appsv1.ControllerRevision{}
 		err := r.Client.Get(ctx, types.NamespacedName{Namespace: inst.GetNamespace(), Name: name}, cr)
-		if apierrors.IsNotFound(err) || err == nil && snap.holds(cr) {
-			return name, nil
-		}
-		if err != nil {
-			return "", fmt.Errorf("reading instance revision %s: %w", name, err)
+		switch {
+		case apierrors.IsNotFound(err):
+			return name, snap.metadata, nil
+		case err != nil:
+			return "", nil, fmt.Errorf("reading instance revision %s: %w", name, err)
+		case snap.holds(cr):
+			return name, snap.renderedMetadata(cr), nil
 		}
 	}
-	return "", fmt.Errorf("no free instance revision name for %s/%s after %d attempts", inst.GetNamespace(), inst.GetName(), maxRevisionNameAttempts)
+	return "", nil, fmt.Errorf("no free instance revision name for %s/%s after %d attempts", inst.GetNamespace(), inst.GetName(), maxRevisionNameAttempts)
 }
 
 // snapshotInstance snapshots inst, an instance of promise, with the
 // Overrides of its namespace that select it (on any cluster: their
-// clusterSelectors are kept and matched at render).
-func snapshotInstance(inst *unstructured.Unstructured, promise string, overrides []fleetv1alpha1.Override) (instanceSnapshot, error) {
+// clusterSelectors are kept and matched at render), and its labels and
+// annotations (part of what the revision is where readsMetadata).
+func snapshotInstance(inst *unstructured.Unstructured, promise string, overrides []fleetv1alpha1.Override, readsMetadata bool) (instanceSnapshot, error) {
 	spec, err := snapshotSpec(inst)
 	if err != nil {
 		return instanceSnapshot{}, err
@@ -138,7 +181,14 @@ func snapshotInstance(inst *unstructured.Unstructured, promise string, overrides
 	team, err := snapshotTeamOverrides(overrides, promise, &placement.Instance{
 		Namespace: inst.GetNamespace(), Name: inst.GetName(), Labels: inst.GetLabels(),
 	})
-	return instanceSnapshot{spec: spec, teamOverrides: team}, err
+	if err != nil {
+		return instanceSnapshot{}, err
+	}
+	md, err := json.Marshal(instanceplan.InstanceMetadata{Labels: inst.GetLabels(), Annotations: render.TemplateAnnotations(inst.GetAnnotations())})
+	if err != nil {
+		return instanceSnapshot{}, fmt.Errorf("encoding the instance's labels and annotations: %w", err)
+	}
+	return instanceSnapshot{spec: spec, teamOverrides: team, metadata: md, readsMetadata: readsMetadata}, nil
 }
 
 // snapshotSpec is the JSON of the instance's spec without placement; keys
@@ -202,14 +252,19 @@ func decodeTeamOverrides(raw, namespace string) ([]fleetv1alpha1.Override, error
 // snap of inst exists, named name (instanceRevisionName). It creates it when
 // it is new, and collects old unused ones then. A revision of the same name
 // made before Overrides were snapshotted (no AnnotationTeamOverrides) is
-// marked as snapshotting none: its name says none selected the instance.
+// marked as snapshotting none: its name says none selected the instance;
+// one made before the metadata was (no AnnotationInstanceMetadata), with
+// the instance's metadata now, which it renders until then.
 // The instance's other revisions from before are frozen
 // (freezeRevisionsFromBefore) first, once per instance and hub process:
 // the hub makes no more such revisions, and listing an instance's
 // revisions at every reconcile would cost each reconcile in a namespace
 // of many instances a scan of all their revisions.
 func (r *Reconciler) ensureInstanceRevision(ctx context.Context, key Key, inst *unstructured.Unstructured, name string, snap instanceSnapshot, works map[string]*fleetv1alpha1.Work) error {
-	team := snap.teamAnnotation()
+	snapshot := map[string]string{
+		fleetv1alpha1.AnnotationTeamOverrides:    snap.teamAnnotation(),
+		fleetv1alpha1.AnnotationInstanceMetadata: string(snap.metadata),
+	}
 	var existing []appsv1.ControllerRevision
 	listed := false
 	if _, frozen := r.revisionsFrozen.Load(key); !frozen {
@@ -217,7 +272,7 @@ func (r *Reconciler) ensureInstanceRevision(ctx context.Context, key Key, inst *
 		if existing, err = r.instanceRevisions(ctx, key); err != nil {
 			return err
 		}
-		if err := r.freezeRevisionsFromBefore(ctx, existing, name, team); err != nil {
+		if err := r.freezeRevisionsFromBefore(ctx, existing, name, snapshot); err != nil {
 			return err
 		}
 		r.revisionsFrozen.Store(key, true)
@@ -226,10 +281,7 @@ func (r *Reconciler) ensureInstanceRevision(ctx context.Context, key Key, inst *
 	cr := &appsv1.ControllerRevision{}
 	err := r.Client.Get(ctx, types.NamespacedName{Namespace: key.Namespace, Name: name}, cr)
 	if err == nil {
-		if _, marked := cr.Annotations[fleetv1alpha1.AnnotationTeamOverrides]; marked {
-			return nil
-		}
-		return r.markTeamOverrides(ctx, cr, team)
+		return r.markSnapshot(ctx, cr, snapshot)
 	}
 	if !apierrors.IsNotFound(err) {
 		return fmt.Errorf("reading instance revision %s: %w", name, err)
@@ -252,7 +304,7 @@ func (r *Reconciler) ensureInstanceRevision(ctx context.Context, key Key, inst *
 				fleetv1alpha1.LabelInstance:  fleetv1alpha1.WorkLabelValue(key.Name),
 				fleetv1alpha1.LabelManagedBy: fleetv1alpha1.ManagedByValue,
 			},
-			Annotations: map[string]string{fleetv1alpha1.AnnotationTeamOverrides: team},
+			Annotations: snapshot,
 			OwnerReferences: []metav1.OwnerReference{{
 				APIVersion: inst.GetAPIVersion(), Kind: inst.GetKind(), Name: inst.GetName(), UID: inst.GetUID(),
 				BlockOwnerDeletion: ptr.To(false),
@@ -269,36 +321,45 @@ func (r *Reconciler) ensureInstanceRevision(ctx context.Context, key Key, inst *
 }
 
 // freezeRevisionsFromBefore marks each of an instance's revisions made before
-// Overrides were snapshotted (no AnnotationTeamOverrides), but the one named
-// current, with team: the team Overrides that select the instance now,
-// which those revisions render until then. Left as they are, they would
-// render the team's Overrides as they are at every change, on the clusters
-// a team keeps on them (by not approving, or rolling back, a Rollout of
-// them): a change without a Rollout.
-func (r *Reconciler) freezeRevisionsFromBefore(ctx context.Context, existing []appsv1.ControllerRevision, current, team string) error {
+// Overrides, or the instance's metadata, were snapshotted (without
+// AnnotationTeamOverrides or AnnotationInstanceMetadata), but the one named
+// current, with snapshot: the team Overrides that select the instance now,
+// and its labels and annotations now, which those revisions render until
+// then. Left as they are, they would render the team's Overrides (or the
+// labels) as they are at every change, on the clusters a team keeps on
+// them (by not approving, or rolling back, a Rollout of them): a change
+// without a Rollout.
+func (r *Reconciler) freezeRevisionsFromBefore(ctx context.Context, existing []appsv1.ControllerRevision, current string, snapshot map[string]string) error {
 	for i := range existing {
-		cr := &existing[i]
-		if _, marked := cr.Annotations[fleetv1alpha1.AnnotationTeamOverrides]; marked || cr.Name == current {
-			continue
+		if cr := &existing[i]; cr.Name != current {
+			if err := r.markSnapshot(ctx, cr, snapshot); err != nil {
+				return err
+			}
 		}
-		if err := r.markTeamOverrides(ctx, cr, team); err != nil {
-			return err
-		}
-		ctrl.LoggerFrom(ctx).Info("froze an instance revision from before with the team's overrides", "instanceRevision", cr.Name)
 	}
 	return nil
 }
 
-// markTeamOverrides sets the AnnotationTeamOverrides of cr, a revision from
-// before the snapshots, to team. The patch carries cr's resourceVersion: a
-// copy the cache has not seen marked yet is not marked again, with other
-// Overrides.
-func (r *Reconciler) markTeamOverrides(ctx context.Context, cr *appsv1.ControllerRevision, team string) error {
+// markSnapshot sets the annotations of snapshot that cr, a revision from
+// before they were snapshotted, does not have. The patch carries cr's
+// resourceVersion: a copy the cache has not seen marked yet is not marked
+// again, with other values.
+func (r *Reconciler) markSnapshot(ctx context.Context, cr *appsv1.ControllerRevision, snapshot map[string]string) error {
 	patch := client.MergeFromWithOptions(cr.DeepCopy(), client.MergeFromWithOptimisticLock{})
-	metav1.SetMetaDataAnnotation(&cr.ObjectMeta, fleetv1alpha1.AnnotationTeamOverrides, team)
-	if err := r.Client.Patch(ctx, cr, patch); err != nil {
-		return fmt.Errorf("marking instance revision %s with the team's overrides: %w", cr.Name, err)
+	var marked []string
+	for _, k := range slices.Sorted(maps.Keys(snapshot)) {
+		if _, ok := cr.Annotations[k]; !ok {
+			metav1.SetMetaDataAnnotation(&cr.ObjectMeta, k, snapshot[k])
+			marked = append(marked, k)
+		}
 	}
+	if len(marked) == 0 {
+		return nil
+	}
+	if err := r.Client.Patch(ctx, cr, patch); err != nil {
+		return fmt.Errorf("freezing instance revision %s with what it renders: %w", cr.Name, err)
+	}
+	ctrl.LoggerFrom(ctx).Info("froze an instance revision from before with what it renders", "instanceRevision", cr.Name, "annotations", marked)
 	return nil
 }
 
@@ -374,6 +435,20 @@ type renderable struct {
 	liveTeam bool
 }
 
+// setMetadata gives the instance rendered the labels and annotations of an
+// instance revision (AnnotationInstanceMetadata). Without them (a revision
+// from before, not yet frozen) it keeps the instance's own, which the
+// revision is being frozen with.
+func (rr renderable) setMetadata(raw []byte) error {
+	md, err := instanceplan.DecodeInstanceMetadata(string(raw))
+	if err != nil {
+		return err
+	}
+	rr.inst.SetLabels(md.Labels)
+	rr.inst.SetAnnotations(md.Annotations)
+	return nil
+}
+
 // renderableAt returns what to render for inst at instance revision name.
 func (r *Reconciler) renderableAt(ctx context.Context, inst *unstructured.Unstructured, name string) (renderable, error) {
 	cr := &appsv1.ControllerRevision{}
@@ -387,6 +462,11 @@ func (r *Reconciler) renderableAt(ctx context.Context, inst *unstructured.Unstru
 	}
 	out := renderable{inst: inst.DeepCopy()}
 	out.inst.Object["spec"] = spec
+	if raw, ok := cr.Annotations[fleetv1alpha1.AnnotationInstanceMetadata]; ok {
+		if err := out.setMetadata([]byte(raw)); err != nil {
+			return renderable{}, fmt.Errorf("instance revision %s: %w", name, err)
+		}
+	}
 	raw, ok := cr.Annotations[fleetv1alpha1.AnnotationTeamOverrides]
 	if !ok {
 		out.liveTeam = true

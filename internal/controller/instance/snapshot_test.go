@@ -3,9 +3,11 @@ package instance
 import (
 	"testing"
 
+	appsv1 "k8s.io/api/apps/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/utils/ptr"
 
 	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
 )
@@ -42,7 +44,7 @@ func TestSnapshotInstance(t *testing.T) {
 		override("team-a", "deleted", `{"size":"large"}`, func(o *fleetv1alpha1.Override) { o.DeletionTimestamp = &deleted }),
 		override("team-a", "not-an-object", `[1]`),
 	}
-	bare, err := snapshotInstance(inst, "site", none)
+	bare, err := snapshotInstance(inst, "site", none, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -61,7 +63,7 @@ func TestSnapshotInstance(t *testing.T) {
 		override("team-a", "a-gold", `{"note":"x"}`, func(o *fleetv1alpha1.Override) {
 			o.Spec.InstanceSelector = &metav1.LabelSelector{MatchLabels: map[string]string{"tier": "gold"}}
 		}))
-	snap, err := snapshotInstance(inst, "site", selected)
+	snap, err := snapshotInstance(inst, "site", selected, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,7 +79,7 @@ func TestSnapshotInstance(t *testing.T) {
 	// another way: the same snapshot.
 	reordered := []fleetv1alpha1.Override{selected[len(selected)-1], selected[len(selected)-2]}
 	reordered[1].Spec.Patch.Raw = []byte(`{"replicas":12345678901234567890,"size":"large"}`)
-	again, err := snapshotInstance(inst, "site", reordered)
+	again, err := snapshotInstance(inst, "site", reordered, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -87,5 +89,74 @@ func TestSnapshotInstance(t *testing.T) {
 	decoded, err := decodeTeamOverrides(string(snap.teamOverrides), "team-a")
 	if err != nil || len(decoded) != 2 || decoded[1].Namespace != "team-a" || decoded[1].Name != "b-edge" || decoded[1].Spec.ClusterSelector.Names[0] != "c9" {
 		t.Errorf("decoded %+v, %v", decoded, err)
+	}
+}
+
+// Every instance revision stores the instance's labels and annotations
+// (kubectl's copy of the object left out); they are part of what a
+// revision is only where the Promise's templates read them: its first name
+// stays that of the spec and Overrides, so a Promise that starts reading
+// them moves no instance, and a label change is a new revision (the next
+// name) only then.
+func TestSnapshotInstanceMetadata(t *testing.T) {
+	inst := func(tier string) *unstructured.Unstructured {
+		return &unstructured.Unstructured{Object: map[string]any{
+			"apiVersion": "example.com/v1", "kind": "Site",
+			"metadata": map[string]any{"name": "shop", "namespace": "team-a", "labels": map[string]any{"tier": tier},
+				"annotations": map[string]any{"note": "x", "kubectl.kubernetes.io/last-applied-configuration": `{"spec":{}}`}},
+			"spec": map[string]any{"size": "small"},
+		}}
+	}
+	snap := func(tier string, reads bool) instanceSnapshot {
+		s, err := snapshotInstance(inst(tier), "site", nil, reads)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	gold, silver := snap("gold", true), snap("silver", true)
+	if got := string(gold.metadata); got != `{"labels":{"tier":"gold"},"annotations":{"note":"x"}}` {
+		t.Errorf("metadata %s", got)
+	}
+	if gold.revisionName("Site", "shop", 0) != silver.revisionName("Site", "shop", 0) ||
+		gold.revisionName("Site", "shop", 0) != snap("gold", false).revisionName("Site", "shop", 0) {
+		t.Error("the first name depends on the labels")
+	}
+	if gold.revisionName("Site", "shop", 1) == silver.revisionName("Site", "shop", 1) {
+		t.Error("where the templates read them, the labels do not name the next revision")
+	}
+	if snap("gold", false).revisionName("Site", "shop", 1) != snap("silver", false).revisionName("Site", "shop", 1) {
+		t.Error("where the templates do not read them, the labels name revisions")
+	}
+
+	stored := func(metadata *string) *appsv1.ControllerRevision {
+		cr := &appsv1.ControllerRevision{Data: runtime.RawExtension{Raw: []byte(`{"size":"small"}`)},
+			ObjectMeta: metav1.ObjectMeta{Annotations: map[string]string{fleetv1alpha1.AnnotationTeamOverrides: "[]"}}}
+		if metadata != nil {
+			cr.Annotations[fleetv1alpha1.AnnotationInstanceMetadata] = *metadata
+		}
+		return cr
+	}
+	goldMD := string(gold.metadata)
+	for _, tc := range []struct {
+		name     string
+		s        instanceSnapshot
+		cr       *appsv1.ControllerRevision
+		holds    bool
+		rendered string
+	}{
+		{"the same labels", silver, stored(ptr.To(string(silver.metadata))), true, string(silver.metadata)},
+		{"other labels, read", silver, stored(&goldMD), false, ""},
+		{"other labels, not read: the revision keeps its own", snap("silver", false), stored(&goldMD), true, goldMD},
+		{"a revision from before renders them as they are", silver, stored(nil), true, string(silver.metadata)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := tc.s.holds(tc.cr); got != tc.holds {
+				t.Fatalf("holds = %v", got)
+			}
+			if tc.holds && string(tc.s.renderedMetadata(tc.cr)) != tc.rendered {
+				t.Errorf("renders %s", tc.s.renderedMetadata(tc.cr))
+			}
+		})
 	}
 }

@@ -337,7 +337,8 @@ func instanceChange(ctx context.Context, c client.Reader, namespace, from, to st
 			return "", fmt.Errorf("reading instance revision %s: %w", name, err)
 		}
 		team, recorded := cr.Annotations[fleetv1alpha1.AnnotationTeamOverrides]
-		contents[i] = instanceplan.RevisionContent{Spec: cr.Data.Raw, TeamOverrides: team, Recorded: recorded}
+		contents[i] = instanceplan.RevisionContent{Spec: cr.Data.Raw, TeamOverrides: team, Recorded: recorded,
+			Metadata: cr.Annotations[fleetv1alpha1.AnnotationInstanceMetadata]}
 	}
 	return instanceplan.DescribeChange(contents[0], contents[1]), nil
 }

@@ -35,6 +35,12 @@ data:
 // reports its Works healthy. It returns the first revision.
 func (s *story) givenSite(name, strategy string) string {
 	s.TB.Helper()
+	return s.givenSiteOf(name, strategy, template("1"))
+}
+
+// givenSiteOf is givenSite with the Promise's template tmpl.
+func (s *story) givenSiteOf(name, strategy, tmpl string) string {
+	s.TB.Helper()
 	team := name + "-team"
 	s.cluster(name+"-c1", map[string]string{"suite": name, "ring": "canary"})
 	s.cluster(name+"-g1", map[string]string{"suite": name, "ring": "general"})
@@ -42,7 +48,7 @@ func (s *story) givenSite(name, strategy string) string {
 	s.Fleet(name, map[string]string{"suite": name}, team)
 	s.Namespace(team, nil)
 	p := promisetest.ConfigMapPromise(name, s.group, "Site", name)
-	p.Spec.Templates.GoTemplates[0].Template = template("1")
+	p.Spec.Templates.GoTemplates[0].Template = tmpl
 	if strategy != "" {
 		p.Spec.StrategyRef = &fleetv1alpha1.LocalObjectReference{Name: strategy}
 	}

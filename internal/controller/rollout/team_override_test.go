@@ -376,10 +376,16 @@ func TestATeamsBrokenChangeDoesNotHoldThePromisesRollout(t *testing.T) {
 // revision they all run.
 func (s *story) givenGatedSite(name string) (team, canary string, general []string, first string) {
 	s.TB.Helper()
+	return s.givenGatedSiteOf(name, template("1"))
+}
+
+// givenGatedSiteOf is givenGatedSite with the Promise's template tmpl.
+func (s *story) givenGatedSiteOf(name, tmpl string) (team, canary string, general []string, first string) {
+	s.TB.Helper()
 	s.strategy(name, fleetv1alpha1.FailureHalt, wave("canary"), wave("general", func(w *fleetv1alpha1.Wave) {
 		w.Approval = fleetv1alpha1.ApprovalRequired
 	}))
-	s.givenSite(name, name)
+	s.givenSiteOf(name, name, tmpl)
 	team = name + "-team"
 	ready := s.WaitInstance(s.group, "Site", team, "shop", "ready on the first spec", func(st fleetv1alpha1.InstanceStatus) bool {
 		return promisetest.ConditionIs(st.Conditions, fleetv1alpha1.ConditionReady, metav1.ConditionTrue)
