@@ -954,6 +954,19 @@ func rolloutUpdates() []updateCase {
 			update: func(o client.Object) { rollout(o).Spec.TargetRevision = "postgres-ffffffffff" },
 			want:   []string{"spec.targetRevision", "targetRevision is immutable"},
 		},
+		{
+			// Removed, it could be set again to anything: the rollback's revision.
+			name:   "remove fromRevision",
+			obj:    validRollout(),
+			update: func(o client.Object) { rollout(o).Spec.FromRevision = "" },
+			want:   []string{"fromRevision is immutable: it cannot be removed or added after creation"},
+		},
+		{
+			name:   "add fromRevision",
+			obj:    with(validRollout(), func(r *v1.Rollout) { r.Spec.FromRevision = "" }),
+			update: func(o client.Object) { rollout(o).Spec.FromRevision = "postgres-0123456789" },
+			want:   []string{"fromRevision is immutable: it cannot be removed or added after creation"},
+		},
 	}
 }
 
