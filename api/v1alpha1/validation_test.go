@@ -1058,6 +1058,14 @@ func driftExceptionCases() []createCase {
 			want: []string{"spec.owner"},
 		},
 		{
+			// Accepted drift that names no one and says nothing.
+			name: "blank owner and reason",
+			obj: with(validDriftException(), func(d *v1.DriftException) {
+				d.Spec.Owner, d.Spec.Reason = " ", "\t "
+			}),
+			want: []string{"spec.owner", "owner must name someone", "spec.reason", "reason must say why"},
+		},
+		{
 			name: "no resources",
 			obj:  with(validDriftException(), func(d *v1.DriftException) { d.Spec.Resources = nil }),
 			want: []string{"spec.resources", "Required value"},
