@@ -145,3 +145,83 @@ func TestARolloutsFromRevisionCannotBeRewritten(t *testing.T) {
 	}
 	u.neverRendered()
 }
+
+// givenARevert is a site whose team changed its instance (the unapproved
+// revision) and, while only the canary runs that change, changed it back:
+// the hub starts the revert from the canary's revision.
+func givenARevert(t *testing.T, name string) (*unapproved, *fleetv1alpha1.Rollout) {
+	s := newStory(t, name+".example.com")
+	s.strategy(name, fleetv1alpha1.FailureHalt, wave("canary"), wave("general", func(w *fleetv1alpha1.Wave) {
+		w.Approval = fleetv1alpha1.ApprovalRequired
+	}))
+	s.givenSite(name, name)
+	u := &unapproved{story: s, name: name, team: name + "-team"}
+	setSize := func(size string) {
+		inst := &unstructured.Unstructured{}
+		inst.SetAPIVersion(s.group + "/v1alpha1")
+		inst.SetKind("Site")
+		if err := s.C.Get(s.Ctx, client.ObjectKey{Namespace: u.team, Name: "shop"}, inst); err != nil {
+			t.Fatal(err)
+		}
+		s.UpdateInstance(inst, func(u *unstructured.Unstructured) { _ = unstructured.SetNestedField(u.Object, size, "spec", "size") })
+	}
+	setSize("large")
+	change := u.get("site-shop-2", func(ro *fleetv1alpha1.Rollout) bool { return ro.Status.Counts.Admitted == 1 })
+	u.revision = change.Spec.TargetRevision
+	setSize("small")
+	revert := u.get("site-shop-3", func(ro *fleetv1alpha1.Rollout) bool { return ro.Status.StartedAt != nil })
+	if revert.Spec.FromRevision != u.revision {
+		t.Fatalf("the revert runs from %s, want %s (the canary's)", revert.Spec.FromRevision, u.revision)
+	}
+	return u, revert
+}
+
+// generalNeverRenders fails the test if a general cluster renders the
+// unapproved revision within two seconds (the canary may: it took it).
+func (u *unapproved) generalNeverRenders() {
+	u.TB.Helper()
+	for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		for _, c := range []string{u.name + "-g1", u.name + "-g2"} {
+			if w := u.Work(u.name, u.team, "shop", c); w.Spec.InstanceRevision == u.revision {
+				u.TB.Fatalf("%s renders %s, the change the general wave never approved", c, w.Spec.InstanceRevision)
+			}
+		}
+	}
+}
+
+// The same attack through a revert: the team changes its instance and,
+// while the canary alone runs the change, changes it back. The rollback
+// check trusted every fromRevision of a Rollout the hub started: a rollback
+// of the revert, asked for without toRevision, moved every cluster to the
+// change at once.
+func TestARollbackOfARevertDoesNotReturnToTheUnapprovedChange(t *testing.T) {
+	u, revert := givenARevert(t, "rbrevert")
+	u.mustPatch(revert, func(ro *fleetv1alpha1.Rollout) {
+		ro.Spec.Rollback = &fleetv1alpha1.RollbackRequest{ChangeRecord: fleetv1alpha1.ChangeRecord{By: "owner"}}
+	})
+	u.get("site-shop-3", func(ro *fleetv1alpha1.Rollout) bool {
+		return promisetest.ConditionIs(ro.Status.Conditions, fleetv1alpha1.ConditionStalled, metav1.ConditionTrue) ||
+			ro.Status.RollbackRevision != ""
+	})
+	u.generalNeverRenders()
+}
+
+// A Rollback FleetFreeze, pulled during a revert, rolled the revert back to
+// its fromRevision: every cluster took the change only the canary had, the
+// kill switch spreading the change it was pulled to stop. It holds the
+// revert instead.
+func TestARollbackFreezeDoesNotSpreadWhatARevertUndoes(t *testing.T) {
+	u, _ := givenARevert(t, "frzrevert")
+	u.Create(&fleetv1alpha1.FleetFreeze{
+		ObjectMeta: metav1.ObjectMeta{Name: "frzrevert-incident"},
+		Spec:       fleetv1alpha1.FleetFreezeSpec{Reason: "incident", Action: fleetv1alpha1.FreezeRollback, FrozenBy: "oncall"},
+	})
+	t.Cleanup(func() {
+		_ = u.C.Delete(u.Ctx, &fleetv1alpha1.FleetFreeze{ObjectMeta: metav1.ObjectMeta{Name: "frzrevert-incident"}})
+	})
+	ro := u.get("site-shop-3", func(ro *fleetv1alpha1.Rollout) bool { return ro.Status.Freeze != nil })
+	if ro.Status.RollbackRevision != "" {
+		t.Errorf("the freeze rolls the revert back to %s", ro.Status.RollbackRevision)
+	}
+	u.generalNeverRenders()
+}
