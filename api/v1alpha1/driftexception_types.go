@@ -10,12 +10,14 @@ type DriftExceptionSpec struct {
 	// +required
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:XValidation:rule="self.trim() != ''",message="owner must name someone, not only spaces"
 	Owner string `json:"owner"`
 
 	// reason the drift is accepted.
 	// +required
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=1024
+	// +kubebuilder:validation:XValidation:rule="self.trim() != ''",message="reason must say why, not only spaces"
 	Reason string `json:"reason"`
 
 	// expiresAt ends the exception: matching drift becomes unexplained again and

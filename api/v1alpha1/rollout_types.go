@@ -122,6 +122,7 @@ type RolloutSubject struct {
 // +kubebuilder:validation:XValidation:rule="!has(self.fromRevision) || self.fromRevision != self.targetRevision",message="fromRevision and targetRevision must differ"
 // +kubebuilder:validation:XValidation:rule="!has(self.rollback) || !has(self.rollback.toRevision) || self.rollback.toRevision != self.targetRevision",message="rollback.toRevision must differ from targetRevision"
 // +kubebuilder:validation:XValidation:rule="!has(oldSelf.rollback) || has(self.rollback)",message="a requested rollback cannot be withdrawn"
+// +kubebuilder:validation:XValidation:rule="has(self.fromRevision) == has(oldSelf.fromRevision)",message="fromRevision is immutable: it cannot be removed or added after creation"
 // +kubebuilder:validation:XValidation:rule="!has(self.rollback) || !has(self.rollback.toRevision) || (has(self.subject.instance) ? self.rollback.toRevision.contains('-' + self.subject.instance.name + '-') : self.rollback.toRevision.startsWith(self.subject.promise + '-'))",message="rollback.toRevision must be a revision of the subject: PromiseRevisions are named <promise>-<hash>, instance revisions <kind>-<instance>-<hash> (flotilla rollout rollback lists the valid ones)"
 type RolloutSpec struct {
 	// subject is what moves.
@@ -130,7 +131,9 @@ type RolloutSpec struct {
 	Subject RolloutSubject `json:"subject"`
 
 	// fromRevision is the stable revision clusters run before this Rollout;
-	// empty for a first rollout. Rollback returns to it.
+	// empty for a first rollout. Rollback returns to it. It is set on create
+	// only: it can be neither changed nor removed and set again (the rule on
+	// the spec), since a rollback without toRevision returns to it.
 	// +optional
 	// +kubebuilder:validation:MaxLength=253
 	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="fromRevision is immutable"

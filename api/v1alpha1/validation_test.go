@@ -954,6 +954,19 @@ func rolloutUpdates() []updateCase {
 			update: func(o client.Object) { rollout(o).Spec.TargetRevision = "postgres-ffffffffff" },
 			want:   []string{"spec.targetRevision", "targetRevision is immutable"},
 		},
+		{
+			// Removed, it could be set again to anything: the rollback's revision.
+			name:   "remove fromRevision",
+			obj:    validRollout(),
+			update: func(o client.Object) { rollout(o).Spec.FromRevision = "" },
+			want:   []string{"fromRevision is immutable: it cannot be removed or added after creation"},
+		},
+		{
+			name:   "add fromRevision",
+			obj:    with(validRollout(), func(r *v1.Rollout) { r.Spec.FromRevision = "" }),
+			update: func(o client.Object) { rollout(o).Spec.FromRevision = "postgres-0123456789" },
+			want:   []string{"fromRevision is immutable: it cannot be removed or added after creation"},
+		},
 	}
 }
 
@@ -1043,6 +1056,14 @@ func driftExceptionCases() []createCase {
 			name: "empty owner",
 			obj:  with(validDriftException(), func(d *v1.DriftException) { d.Spec.Owner = "" }),
 			want: []string{"spec.owner"},
+		},
+		{
+			// Accepted drift that names no one and says nothing.
+			name: "blank owner and reason",
+			obj: with(validDriftException(), func(d *v1.DriftException) {
+				d.Spec.Owner, d.Spec.Reason = " ", "\t "
+			}),
+			want: []string{"spec.owner", "owner must name someone", "spec.reason", "reason must say why"},
 		},
 		{
 			name: "no resources",

@@ -44,8 +44,9 @@ they are.
 With --rollback-in-flight (action Rollback), every Rollout in flight (one with a
 cluster rendering or running its target) rolls back instead: the clusters it
 admitted return to its fromRevision at once, and it ends RolledBack, even if the
-freeze is lifted meanwhile. Rollouts that admitted no cluster yet, and first
-rollouts (no fromRevision), are held as with Halt.
+freeze is lifted meanwhile. Rollouts that admitted no cluster yet, first
+rollouts (no fromRevision) and reverts (whose fromRevision, the change they
+undo, only some clusters ran) are held as with Halt.
 
 The freeze lasts until 'flotilla unfreeze', or until --until: a duration from now
 (90m, 2h) or an RFC 3339 time. Rollouts it held then resume by themselves
@@ -136,7 +137,7 @@ func printFreeze(w io.Writer, f *fleetv1alpha1.FleetFreeze, now time.Time) error
 		b.WriteString(" except to roll it back\n" +
 			"every Rollout in flight rolls back: the clusters it admitted return to its fromRevision at once, " +
 			"and it ends RolledBack, even if the freeze is lifted meanwhile\n" +
-			"Rollouts that admitted no cluster yet, and first rollouts (no fromRevision), are held as with Halt\n")
+			"Rollouts that admitted no cluster yet, first rollouts (no fromRevision) and reverts are held as with Halt\n")
 	} else {
 		b.WriteString("; clusters already admitted stay as they are\n")
 	}

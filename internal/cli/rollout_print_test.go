@@ -331,7 +331,7 @@ func TestPrintFreezeAndUnfreeze(t *testing.T) {
 	}
 	want := `fleet frozen by alice (FleetFreeze incident-42, action Rollback): no Rollout admits any cluster except to roll it back
 every Rollout in flight rolls back: the clusters it admitted return to its fromRevision at once, and it ends RolledBack, even if the freeze is lifted meanwhile
-Rollouts that admitted no cluster yet, and first rollouts (no fromRevision), are held as with Halt
+Rollouts that admitted no cluster yet, first rollouts (no fromRevision) and reverts are held as with Halt
 the freeze ends at 2031-01-02T13:30:00Z (in 90m)
 lift it with: flotilla unfreeze incident-42
 `

@@ -28,7 +28,9 @@ terminal, when --to-revision is not a revision of the Rollout's subject (the
 error lists those it may name), for an instance's Rollout when the revision
 never ran on the whole target set (the hub would refuse it: a rollback moves
 every cluster at once), and for a first rollout (no fromRevision) without
---to-revision. It wins over a pause and over an abort. A request that
+--to-revision. The hub refuses a revert's fromRevision without --to-revision
+too (Stalled, InvalidSpec): only some clusters ran it. It wins over a pause
+and over an abort. A request that
 names a revision the subject does not have (written with kubectl) holds the
 Rollout Stalled: this command replaces it, and an abort ends the Rollout.`,
 		&o.rolloutOptions, o, o.run)

@@ -169,7 +169,7 @@ func (p *planner) decide() outcome {
 		return p.rollBack()
 	case spec.Rollback != nil:
 		return p.requestedRollback()
-	case freeze != nil && freeze.Action == fleetv1alpha1.FreezeRollback && spec.FromRevision != "" && p.anyTouched():
+	case freeze != nil && freeze.Action == fleetv1alpha1.FreezeRollback && p.canRollBack() && p.anyTouched():
 		msg := fmt.Sprintf("FleetFreeze %s rolls back every rollout in flight: %s", freeze.Name, freeze.Reason)
 		o := p.startRollback(spec.FromRevision, actorOf(freeze.By), fleetv1alpha1.ReasonFleetFrozen, msg)
 		o.freeze = freeze.Name
@@ -214,8 +214,8 @@ func (p *planner) decide() outcome {
 func (p *planner) holdOutcome(wave string) outcome {
 	if f := p.in.Freeze; f != nil {
 		msg := fmt.Sprintf("held by FleetFreeze %s: %s", f.Name, f.Reason)
-		if f.Action == fleetv1alpha1.FreezeRollback && p.in.Spec.FromRevision == "" && p.anyTouched() {
-			msg += "; it cannot roll back (no fromRevision)"
+		if f.Action == fleetv1alpha1.FreezeRollback && !p.canRollBack() && p.anyTouched() {
+			msg += "; it cannot roll back: " + p.noRollback()
 		}
 		return outcome{phase: fleetv1alpha1.RolloutPhasePaused, wave: wave, actor: actorOf(f.By), reason: fleetv1alpha1.ReasonFleetFrozen,
 			message: msg, warning: true, freeze: f.Name}
@@ -223,6 +223,21 @@ func (p *planner) holdOutcome(wave string) outcome {
 	sc := p.in.Spec.StateChange
 	return outcome{phase: fleetv1alpha1.RolloutPhasePaused, wave: wave, actor: changeActor(sc), reason: fleetv1alpha1.ReasonPaused,
 		message: changeMessage(sc, "paused; no more clusters are admitted")}
+}
+
+// canRollBack reports whether a rollback to fromRevision (a Rollback
+// freeze's, onFailure's) returns the target set to where it was: there is
+// one, and the whole set ran it.
+func (p *planner) canRollBack() bool {
+	return p.in.Spec.FromRevision != "" && !p.in.PartialFrom
+}
+
+// noRollback says why the rollout cannot roll back to fromRevision.
+func (p *planner) noRollback() string {
+	if p.in.Spec.FromRevision == "" {
+		return "there is no fromRevision"
+	}
+	return "fromRevision " + p.in.Spec.FromRevision + " ran on only some of its clusters, which a rollback would move every other one to"
 }
 
 // startOutcome describes the start of the run in the first transition.

@@ -289,10 +289,10 @@ func (p *planner) onFailure(w *wave, a assessment) outcome {
 	msg := fmt.Sprintf("wave %s: %d of %d clusters failed, more than its budget of %d: %s",
 		w.st.Name, len(a.failures), len(w.st.Clusters), w.cfg.maxFailures, listFailures(a.failures, 5))
 	if p.in.Strategy.OnFailure == fleetv1alpha1.FailureRollback {
-		if from := p.in.Spec.FromRevision; from != "" {
-			return p.startRollback(from, ActorHub, fleetv1alpha1.ReasonFailureBudgetExceeded, msg)
+		if p.canRollBack() {
+			return p.startRollback(p.in.Spec.FromRevision, ActorHub, fleetv1alpha1.ReasonFailureBudgetExceeded, msg)
 		}
-		msg += "; halted instead of rolling back: there is no fromRevision"
+		msg += "; halted instead of rolling back: " + p.noRollback()
 	}
 	return outcome{phase: fleetv1alpha1.RolloutPhaseHalted, wave: w.st.Name, actor: ActorHub,
 		reason: fleetv1alpha1.ReasonFailureBudgetExceeded, message: msg, warning: true}
@@ -303,10 +303,10 @@ func (p *planner) onFailure(w *wave, a assessment) outcome {
 func (p *planner) failWave(w *wave, why string) outcome {
 	w.st.Phase, w.st.CompletedAt = fleetv1alpha1.WavePhaseFailed, ptr(stamp(p.now))
 	if p.in.Strategy.OnFailure == fleetv1alpha1.FailureRollback {
-		if from := p.in.Spec.FromRevision; from != "" {
-			return p.startRollback(from, ActorHub, fleetv1alpha1.ReasonAnalysisFailed, why)
+		if p.canRollBack() {
+			return p.startRollback(p.in.Spec.FromRevision, ActorHub, fleetv1alpha1.ReasonAnalysisFailed, why)
 		}
-		why += "; halted instead of rolling back: there is no fromRevision"
+		why += "; halted instead of rolling back: " + p.noRollback()
 	}
 	return outcome{phase: fleetv1alpha1.RolloutPhaseHalted, wave: w.st.Name, actor: ActorHub,
 		reason: fleetv1alpha1.ReasonAnalysisFailed, message: why, warning: true}

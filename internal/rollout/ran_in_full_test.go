@@ -27,6 +27,10 @@ func TestRanInFull(t *testing.T) {
 	}
 	hub := ro("site-shop-3", "r2", "r4", rollout.ActorHub, fleetv1alpha1.RolloutPhaseProgressing)
 	byHand := history[2]
+	// A change back to r2 while site-shop-3 is in flight: the hub starts
+	// it from r4, which only the clusters site-shop-3 reached took.
+	revert := ro("site-shop-4", "r4", "r2", rollout.ActorHub, fleetv1alpha1.RolloutPhaseProgressing)
+	withRevert := append(append([]fleetv1alpha1.Rollout(nil), history...), hub, revert)
 	for _, c := range []struct {
 		rev  string
 		ro   fleetv1alpha1.Rollout
@@ -42,5 +46,11 @@ func TestRanInFull(t *testing.T) {
 		if got := rollout.RanInFull(c.rev, &c.ro, history); got != c.want {
 			t.Errorf("RanInFull(%s, %s) = %v, want %v", c.rev, c.ro.Name, got, c.want)
 		}
+	}
+	if rollout.RanInFull("r4", &revert, withRevert) {
+		t.Error("RanInFull(r4, site-shop-4) = true: a revert's fromRevision is the target it undoes, not one the fleet ran")
+	}
+	if !rollout.RanInFull("r2", &revert, withRevert) {
+		t.Error("RanInFull(r2, site-shop-4) = false, want true: site-shop-2 succeeded to it")
 	}
 }

@@ -95,18 +95,35 @@ func returns(n int) string {
 }
 
 // RanInFull reports whether revision rev is one the subject's whole target
-// set ran: where a Rollout the hub started (ro, or one of rollouts: the
-// subject's) started from, or the target of one that succeeded. A requested
-// rollback of an instance's Rollout admits every cluster at once, so the
-// team that may ask for one (and may start Rollouts by hand, naming their
-// fromRevision) may not return to a revision that never passed the
-// strategy's gates (its change's canary only, then rolled back, say).
+// set ran: the target of a Rollout (ro, or one of rollouts: the subject's)
+// that succeeded, or where a Rollout the hub started started from, unless
+// an earlier Rollout targeted it (and did not succeed): a revert starts from
+// the in-flight target it undoes, which only the clusters that Rollout
+// reached took. A requested rollback of an instance's Rollout admits every
+// cluster at once, so the team that may ask for one (and may start
+// Rollouts by hand, naming their fromRevision) may not return to a
+// revision that never passed the strategy's gates (its change's canary
+// only, then rolled back or reverted, say).
 func RanInFull(rev string, ro *fleetv1alpha1.Rollout, rollouts []fleetv1alpha1.Rollout) bool {
-	for _, r := range append([]fleetv1alpha1.Rollout{*ro}, rollouts...) {
-		if r.Spec.FromRevision == rev && r.Annotations[fleetv1alpha1.AnnotationStartedBy] == ActorHub {
+	all := append([]fleetv1alpha1.Rollout{*ro}, rollouts...)
+	for i := range all {
+		if all[i].Spec.TargetRevision == rev && all[i].Status.Phase == fleetv1alpha1.RolloutPhaseSucceeded {
 			return true
 		}
-		if r.Spec.TargetRevision == rev && r.Status.Phase == fleetv1alpha1.RolloutPhaseSucceeded {
+	}
+	for i := range all {
+		if r := &all[i]; r.Spec.FromRevision == rev && r.Annotations[fleetv1alpha1.AnnotationStartedBy] == ActorHub && !revertsTo(r, all) {
+			return true
+		}
+	}
+	return false
+}
+
+// revertsTo reports whether r starts from the target of an earlier Rollout
+// of all (none of which succeeded: see RanInFull).
+func revertsTo(r *fleetv1alpha1.Rollout, all []fleetv1alpha1.Rollout) bool {
+	for i := range all {
+		if q := &all[i]; q.Spec.TargetRevision == r.Spec.FromRevision && newer(r, q) {
 			return true
 		}
 	}

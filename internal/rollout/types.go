@@ -58,6 +58,12 @@ type Input struct {
 	// (toRevision, or else fromRevision) cannot be used: it does not exist,
 	// or is not a revision of the subject. Nil when it can, or none is asked.
 	RollbackBlocked *Blocked
+	// PartialFrom says fromRevision is a revision only some of the target
+	// set ran: a revert starts from the in-flight target it undoes, which
+	// the clusters it never reached never took (see RanInFull). A rollback
+	// to it would move those clusters to it, so a Rollback freeze holds the
+	// Rollout and onFailure Rollback halts it instead.
+	PartialFrom bool
 	// PromiseChecks and SkipChecks are the Promise's checks (replacing
 	// the strategy's by name, or added to every wave) and the strategy
 	// checks it does not run (ResolveChecks).

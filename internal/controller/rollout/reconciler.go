@@ -265,13 +265,20 @@ func (r *Reconciler) observe(ctx context.Context, ro *fleetv1alpha1.Rollout, now
 		return o, err
 	}
 	in.SupersededBy = rollout.SupersededBy(ro, rollouts)
+	// A revert runs from the target it undoes, which only some clusters
+	// took: rolling back to it would move all the others to it.
+	in.PartialFrom = ro.Spec.FromRevision != "" && !rollout.RanInFull(ro.Spec.FromRevision, ro, rollouts)
 	// The team that owns an instance may ask its Rollouts for a rollback,
 	// which admits every cluster at once: only to a revision the fleet ran.
-	if rb := ro.Spec.Rollback; rb != nil && sub.instance != nil && in.RollbackBlocked == nil && ro.Status.RollbackRevision == "" {
-		if rev := cmp.Or(rb.ToRevision, ro.Spec.FromRevision); rev != "" && !rollout.RanInFull(rev, ro, rollouts) {
+	// Nor does anyone's rollback without toRevision return to a revert's
+	// fromRevision.
+	if rb := ro.Spec.Rollback; rb != nil && in.RollbackBlocked == nil && ro.Status.RollbackRevision == "" {
+		rev := cmp.Or(rb.ToRevision, ro.Spec.FromRevision)
+		if rev != "" && (sub.instance != nil && !rollout.RanInFull(rev, ro, rollouts) || rb.ToRevision == "" && in.PartialFrom) {
 			in.RollbackBlocked = &rollout.Blocked{Reason: fleetv1alpha1.ReasonInvalidSpec, Message: fmt.Sprintf(
-				"instance revision %s never ran on the whole target set (no Rollout the hub started started from it, none succeeded to it): "+
-					"a rollback, which moves every cluster at once, may only return to one that did; change the instance to roll it out instead", rev)}
+				"revision %s never ran on the whole target set (no Rollout succeeded to it, and no Rollout the hub started started from it "+
+					"other than a revert of it): a rollback, which moves every cluster at once, may only return to one that did; "+
+					"change the subject to roll it out instead", rev)}
 		}
 	}
 	in.StartedBy = ro.Annotations[fleetv1alpha1.AnnotationStartedBy]
