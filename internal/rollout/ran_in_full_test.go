@@ -2,6 +2,7 @@ package rollout_test
 
 import (
 	"testing"
+	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -52,5 +53,24 @@ func TestRanInFull(t *testing.T) {
 	}
 	if !rollout.RanInFull("r2", &revert, withRevert) {
 		t.Error("RanInFull(r2, site-shop-4) = false, want true: site-shop-2 succeeded to it")
+	}
+
+	// A Promise's Rollout is the platform's: its fromRevision is trusted
+	// unless an earlier Rollout targeted it and none that did succeeded.
+	platform := ro("by-platform", "r0", "r5", "platform", fleetv1alpha1.RolloutPhaseProgressing)
+	later := byHand // created after site-shop-1 (the others, in one second, are ordered by name)
+	later.CreationTimestamp = metav1.NewTime(time.Unix(1, 0))
+	for _, c := range []struct {
+		ro   fleetv1alpha1.Rollout
+		want bool
+	}{
+		{revert, true},    // from r4, which site-shop-3 took only where it reached
+		{later, true},     // from r1, which site-shop-1 rolled back at its canary
+		{hub, false},      // from r2, which site-shop-2 succeeded to
+		{platform, false}, // from r0, which no Rollout targeted: the platform's word
+	} {
+		if got := rollout.StartsFromPartial(&c.ro, withRevert); got != c.want {
+			t.Errorf("StartsFromPartial(%s) = %v, want %v", c.ro.Name, got, c.want)
+		}
 	}
 }

@@ -119,6 +119,30 @@ func RanInFull(rev string, ro *fleetv1alpha1.Rollout, rollouts []fleetv1alpha1.R
 	return false
 }
 
+// StartsFromPartial reports whether ro starts from a revision only some of
+// its target set took, as far as the Rollouts of its subject (rollouts)
+// show: the target of an earlier Rollout, none of which succeeded (a
+// revert of a change in flight starts from it). A Promise's Rollout is the
+// platform's, whose fromRevision is trusted otherwise; an instance's is
+// judged by RanInFull.
+func StartsFromPartial(ro *fleetv1alpha1.Rollout, rollouts []fleetv1alpha1.Rollout) bool {
+	from := ro.Spec.FromRevision
+	if from == "" {
+		return false
+	}
+	earlier := false
+	for _, q := range append([]fleetv1alpha1.Rollout{*ro}, rollouts...) {
+		if q.Spec.TargetRevision != from {
+			continue
+		}
+		if q.Status.Phase == fleetv1alpha1.RolloutPhaseSucceeded {
+			return false
+		}
+		earlier = earlier || newer(ro, &q)
+	}
+	return earlier
+}
+
 // revertsTo reports whether r starts from the target of an earlier Rollout
 // of all (none of which succeeded: see RanInFull).
 func revertsTo(r *fleetv1alpha1.Rollout, all []fleetv1alpha1.Rollout) bool {

@@ -258,7 +258,7 @@ func (c *Client) Rollback(ctx context.Context, ns, name string, opts RollbackOpt
 				return false, err
 			}
 		}
-		if err := c.checkRanInFull(ctx, r, or(to, r.Spec.FromRevision)); err != nil {
+		if err := c.checkRanInFull(ctx, r, to); err != nil {
 			return false, err
 		}
 		rec := c.record(ctx, opts.Message)
@@ -388,14 +388,17 @@ func (c *Client) checkRevisionOf(ctx context.Context, r *fleetv1alpha1.Rollout, 
 	return fmt.Errorf("%s is not a revision of %s; roll back to one of: %s", to, subjectName(r), strings.Join(valid, ", "))
 }
 
-// checkRanInFull refuses, for an instance's Rollout, a rollback to a
-// revision the fleet never ran in full (rollout.RanInFull), which the hub
-// would refuse: it lists those it may name. When the caller may not list
-// Rollouts, the hub judges.
-func (c *Client) checkRanInFull(ctx context.Context, r *fleetv1alpha1.Rollout, to string) error {
-	if r.Spec.Subject.Instance == nil {
+// checkRanInFull refuses a rollback the hub would refuse, to a revision the
+// fleet never ran in full (rollout.RanInFull): any such revision for an
+// instance's Rollout, and for a Promise's the fromRevision of a revert (a
+// request without toRevision), which only the clusters of the change it
+// undoes took. It lists the revisions it may name. When the caller may not
+// list Rollouts, the hub judges.
+func (c *Client) checkRanInFull(ctx context.Context, r *fleetv1alpha1.Rollout, toRevision string) error {
+	if r.Spec.Subject.Instance == nil && toRevision != "" {
 		return nil
 	}
+	to := or(toRevision, r.Spec.FromRevision)
 	rollouts, err := c.subjectRollouts(ctx, r)
 	if apierrors.IsForbidden(err) {
 		c.warnf("cannot list the Rollouts of %s to check the rollback revision %s: %v", subjectName(r), to, err)
@@ -404,11 +407,11 @@ func (c *Client) checkRanInFull(ctx context.Context, r *fleetv1alpha1.Rollout, t
 	if err != nil {
 		return fmt.Errorf("listing the Rollouts of %s: %w", subjectName(r), err)
 	}
-	if rollout.RanInFull(to, r, rollouts) {
+	if r.Spec.Subject.Instance != nil && rollout.RanInFull(to, r, rollouts) || r.Spec.Subject.Instance == nil && !rollout.StartsFromPartial(r, rollouts) {
 		return nil
 	}
-	msg := fmt.Sprintf("%s never ran on the whole target set of %s (no Rollout the hub started started from it, none succeeded to it): "+
-		"a rollback moves every cluster at once, so it may only return to a revision that did", to, subjectName(r))
+	msg := fmt.Sprintf("%s never ran on the whole target set of %s (no Rollout succeeded to it, and no Rollout the hub started started from it "+
+		"other than a revert of it): a rollback moves every cluster at once, so it may only return to a revision that did", to, subjectName(r))
 	names, err := c.subjectRevisions(ctx, r)
 	if apierrors.IsForbidden(err) {
 		return errors.New(msg)
@@ -451,8 +454,8 @@ func (c *Client) rollbackChoices(ctx context.Context, r *fleetv1alpha1.Rollout, 
 	return valid, nil
 }
 
-// subjectRollouts lists the Rollouts of an instance Rollout's subject (its
-// namespace's Rollouts of the same instance and Promise).
+// subjectRollouts lists the Rollouts of r's subject (its namespace's
+// Rollouts of the same Promise, and of the same instance or none).
 func (c *Client) subjectRollouts(ctx context.Context, r *fleetv1alpha1.Rollout) ([]fleetv1alpha1.Rollout, error) {
 	list := &fleetv1alpha1.RolloutList{}
 	if err := c.c.List(ctx, list, client.InNamespace(r.Namespace)); err != nil {
@@ -460,11 +463,15 @@ func (c *Client) subjectRollouts(ctx context.Context, r *fleetv1alpha1.Rollout) 
 	}
 	var out []fleetv1alpha1.Rollout
 	for _, ro := range list.Items {
-		if inst := ro.Spec.Subject.Instance; inst != nil && inst.Name == r.Spec.Subject.Instance.Name && ro.Spec.Subject.Promise == r.Spec.Subject.Promise {
+		if ro.Spec.Subject.Promise == r.Spec.Subject.Promise && sameInstance(ro.Spec.Subject.Instance, r.Spec.Subject.Instance) {
 			out = append(out, ro)
 		}
 	}
 	return out, nil
+}
+
+func sameInstance(a, b *fleetv1alpha1.LocalObjectReference) bool {
+	return a == nil && b == nil || a != nil && b != nil && a.Name == b.Name
 }
 
 // subjectRevisions lists the revision names of a Rollout's subject, newest
