@@ -22,16 +22,23 @@ func OneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
 // Printable is s on one line, without control characters. Every printer of
 // text from the API uses it: a team's message or an agent's report must not
 // move the cursor, erase or rewrite a line, or change colours on the
-// reader's terminal, nor add a line or break the alignment of a table.
+// reader's terminal, nor add a line or break the alignment of a table, nor
+// reorder what follows it on the line (Unicode's bidirectional controls,
+// such as U+202E, which show "gnp.exe" as "exe.png").
 func Printable(s string) string {
 	s = OneLine(s)
-	if strings.IndexFunc(s, unicode.IsControl) < 0 {
+	if strings.IndexFunc(s, inert) < 0 {
 		return s
 	}
 	return strings.Map(func(r rune) rune {
-		if unicode.IsControl(r) {
+		if inert(r) {
 			return '?'
 		}
 		return r
 	}, s)
+}
+
+// inert reports whether r is a character Printable replaces.
+func inert(r rune) bool {
+	return unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r)
 }

@@ -32,6 +32,9 @@ func TestPrintable(t *testing.T) {
 		"\u009b2Kc1 erased":       "?2Kc1 erased", // the one-byte CSI of C1
 		"back\rover\bit":          "back over?it",
 		"ünïcode →":               "ünïcode →",
+		"cluster \u202eyhtlaeh":   "cluster ?yhtlaeh", // right-to-left override
+		"a\u2066b\u2069c":         "a?b?c",            // isolates
+		"שלום عربي":               "שלום عربي",        // right-to-left text needs no control
 	} {
 		if got := Printable(in); got != want {
 			t.Errorf("Printable(%q) = %q, want %q", in, got, want)
