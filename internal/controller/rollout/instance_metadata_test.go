@@ -149,3 +149,56 @@ func TestARevisionFromBeforeDoesNotRenderLiveLabels(t *testing.T) {
 		}
 	}
 }
+
+// A change of the instance's annotations alone (no new generation) was no
+// event of the instance's: where the Promise's templates read them, the
+// change rolled out only when something else brought the instance back
+// (an agent's report, a Promise change), at a time nobody chose. An
+// annotation change the templates see starts the instance's Rollout as a
+// label change does, and the clusters not admitted keep the old one.
+func TestInstanceAnnotationsTheTemplatesReadRollOutWithTheInstance(t *testing.T) {
+	s := newStory(t, "annotationsread.example.com")
+	team, canary, general, old := s.givenGatedSiteOf("annotationsread", annotationsTemplate)
+	owner := func(want string) func(*fleetv1alpha1.Work) (bool, string) {
+		return func(w *fleetv1alpha1.Work) (bool, string) {
+			got := promisetest.ManifestData(t, w, "owner")
+			return got == want, "owner " + got + " at " + w.Spec.InstanceRevision
+		}
+	}
+	s.WaitWork("annotationsread", team, "shop", canary, owner("none"))
+
+	inst := &unstructured.Unstructured{}
+	inst.SetAPIVersion(s.group + "/v1alpha1")
+	inst.SetKind("Site")
+	if err := s.C.Get(s.Ctx, client.ObjectKey{Namespace: team, Name: "shop"}, inst); err != nil {
+		t.Fatal(err)
+	}
+	s.UpdateInstance(inst, func(u *unstructured.Unstructured) { u.SetAnnotations(map[string]string{"owner": "mallory"}) })
+
+	ro := &fleetv1alpha1.Rollout{}
+	promisetest.Eventually(t, 30*time.Second, "the annotation change's Rollout admitting the canary", func() (bool, string) {
+		if err := s.C.Get(s.Ctx, client.ObjectKey{Namespace: team, Name: "site-shop-1"}, ro); err != nil {
+			return false, err.Error()
+		}
+		return ro.Status.Counts.Admitted == 1, fmt.Sprintf("phase %s, %+v", ro.Status.Phase, ro.Status.Counts)
+	})
+	if ro.Spec.FromRevision != old || ro.Spec.TargetRevision == old {
+		t.Fatalf("rollout from %s to %s, want from %s to a new instance revision", ro.Spec.FromRevision, ro.Spec.TargetRevision, old)
+	}
+	s.WaitWork("annotationsread", team, "shop", canary, owner("mallory"))
+	for _, c := range general {
+		if ok, got := owner("none")(s.Work("annotationsread", team, "shop", c)); !ok {
+			t.Fatalf("%s took the annotation before its wave: %s", c, got)
+		}
+	}
+}
+
+// annotationsTemplate renders the instance's owner annotation.
+const annotationsTemplate = `apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: {{ .instance.metadata.name | quote }}
+data:
+  size: {{ .spec.size | quote }}
+  owner: {{ dig "owner" "none" .instance.metadata.annotations | quote }}
+`
