@@ -202,3 +202,39 @@ data:
   size: {{ .spec.size | quote }}
   owner: {{ dig "owner" "none" .instance.metadata.annotations | quote }}
 `
+
+// The first history entry of an instance's Rollout says what it changes,
+// for those who approve it. A team that changed a label the templates read
+// together with a harmless spec change got "it changes the spec": the
+// approver of the general wave was not told of the label. Where the
+// Promise's templates read them, a change of the labels or annotations is
+// named whatever else changes.
+func TestALabelChangeBehindASpecChangeIsNamedToTheApprover(t *testing.T) {
+	s := newStory(t, "labelhidden.example.com")
+	team, _, _, old := s.givenGatedSiteOf("labelhidden", labelsTemplate)
+	inst := &unstructured.Unstructured{}
+	inst.SetAPIVersion(s.group + "/v1alpha1")
+	inst.SetKind("Site")
+	if err := s.C.Get(s.Ctx, client.ObjectKey{Namespace: team, Name: "shop"}, inst); err != nil {
+		t.Fatal(err)
+	}
+	s.UpdateInstance(inst, func(u *unstructured.Unstructured) {
+		u.SetLabels(map[string]string{"tier": "gold"})
+		if err := unstructured.SetNestedField(u.Object, "large", "spec", "size"); err != nil {
+			t.Fatal(err)
+		}
+	})
+	ro := &fleetv1alpha1.Rollout{}
+	promisetest.Eventually(t, time.Minute, "the change's Rollout started", func() (bool, string) {
+		if err := s.C.Get(s.Ctx, client.ObjectKey{Namespace: team, Name: "site-shop-2"}, ro); err != nil {
+			return false, err.Error()
+		}
+		return len(ro.Status.History) > 0, fmt.Sprintf("phase %s", ro.Status.Phase)
+	})
+	if ro.Spec.FromRevision != old {
+		t.Fatalf("rollout from %s, want from %s", ro.Spec.FromRevision, old)
+	}
+	if msg := ro.Status.History[0].Message; !strings.Contains(msg, "it changes the spec and the instance's labels or annotations, which the Promise's templates read") {
+		t.Errorf("the first history entry does not name the label: %s", msg)
+	}
+}
