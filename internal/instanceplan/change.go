@@ -45,10 +45,12 @@ func DecodeInstanceMetadata(raw string) (InstanceMetadata, error) {
 
 // DescribeChange says what an instance Rollout from one revision to
 // another changes, for the people who approve it: "the spec", "the team's
-// Overrides (bigger added, old removed)", both, the instance's labels or
-// annotations, or "" when it cannot tell (a revision from before the
-// snapshots) or nothing differs.
-func DescribeChange(from, to RevisionContent) string {
+// Overrides (bigger added, old removed)", the instance's labels or
+// annotations, any of them together, or "" when it cannot tell (a revision
+// from before the snapshots) or nothing differs. metadataRead says whether
+// the Promise's templates may read the labels and annotations
+// (render.ReadsInstanceMetadata).
+func DescribeChange(from, to RevisionContent, metadataRead bool) string {
 	var parts []string
 	if !bytes.Equal(from.Spec, to.Spec) {
 		parts = append(parts, "the spec")
@@ -59,9 +61,12 @@ func DescribeChange(from, to RevisionContent) string {
 		}
 	}
 	// Labels and annotations are snapshotted whether the templates read
-	// them or not: named only when nothing else changed, when a Promise that
-	// reads them made the revision for them alone.
-	if len(parts) == 0 && from.Recorded && to.Recorded && from.Metadata != "" && to.Metadata != "" && from.Metadata != to.Metadata {
+	// them or not: named where the templates read them, whatever else
+	// changes (a change of a label they read, made with a harmless one of
+	// the spec, is not the spec's alone), or when nothing else changed,
+	// when a Promise that read them made the revision for them alone.
+	metadataChanged := from.Recorded && to.Recorded && from.Metadata != "" && to.Metadata != "" && from.Metadata != to.Metadata
+	if metadataChanged && (metadataRead || len(parts) == 0) {
 		parts = append(parts, "the instance's labels or annotations, which the Promise's templates read")
 	}
 	return strings.Join(parts, " and ")

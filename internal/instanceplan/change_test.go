@@ -26,24 +26,31 @@ func TestDescribeChange(t *testing.T) {
 		name     string
 		from, to RevisionContent
 		want     string
+		read     bool
 	}{
-		{"spec", snap(small, "[]"), snap(large, "[]"), "the spec"},
-		{"added", snap(small, "[]"), snap(small, "["+bigger+"]"), "the team's Overrides (bigger added)"},
+		{"spec", snap(small, "[]"), snap(large, "[]"), "the spec", false},
+		{"added", snap(small, "[]"), snap(small, "["+bigger+"]"), "the team's Overrides (bigger added)", false},
 		{"changed, removed, added", snap(small, "["+bigger+"]"), snap(small, "["+biggest+","+gold+"]"),
-			"the team's Overrides (bigger changed, gold added)"},
-		{"removed", snap(small, "["+bigger+","+gold+"]"), snap(small, "["+gold+"]"), "the team's Overrides (bigger removed)"},
-		{"both", snap(small, "[]"), snap(large, "["+gold+"]"), "the spec and the team's Overrides (gold added)"},
-		{"from a revision made before the snapshots", RevisionContent{Spec: []byte(small)}, snap(small, "["+bigger+"]"), ""},
-		{"from a revision made before the snapshots, spec changed", RevisionContent{Spec: []byte(small)}, snap(large, "["+bigger+"]"), "the spec"},
-		{"nothing", snap(small, "["+gold+"]"), snap(small, "["+gold+"]"), ""},
-		{"undecodable", snap(small, "{"), snap(small, "["+gold+"]"), ""},
+			"the team's Overrides (bigger changed, gold added)", false},
+		{"removed", snap(small, "["+bigger+","+gold+"]"), snap(small, "["+gold+"]"), "the team's Overrides (bigger removed)", false},
+		{"both", snap(small, "[]"), snap(large, "["+gold+"]"), "the spec and the team's Overrides (gold added)", false},
+		{"from a revision made before the snapshots", RevisionContent{Spec: []byte(small)}, snap(small, "["+bigger+"]"), "", false},
+		{"from a revision made before the snapshots, spec changed", RevisionContent{Spec: []byte(small)}, snap(large, "["+bigger+"]"), "the spec", false},
+		{"nothing", snap(small, "["+gold+"]"), snap(small, "["+gold+"]"), "", false},
+		{"undecodable", snap(small, "{"), snap(small, "["+gold+"]"), "", false},
 		{"labels alone", withMetadata(snap(small, "[]"), `{"labels":{"a":"b"}}`), withMetadata(snap(small, "[]"), `{"labels":{"a":"c"}}`),
-			"the instance's labels or annotations, which the Promise's templates read"},
-		{"labels with the spec: the spec", withMetadata(snap(small, "[]"), `{"labels":{"a":"b"}}`), withMetadata(snap(large, "[]"), `{}`), "the spec"},
-		{"labels from a revision made before they were snapshotted", snap(small, "[]"), withMetadata(snap(small, "[]"), `{}`), ""},
+			"the instance's labels or annotations, which the Promise's templates read", true},
+		{"labels alone, no longer read", withMetadata(snap(small, "[]"), `{"labels":{"a":"b"}}`), withMetadata(snap(small, "[]"), `{"labels":{"a":"c"}}`),
+			"the instance's labels or annotations, which the Promise's templates read", false},
+		{"labels with the spec, not read: the spec", withMetadata(snap(small, "[]"), `{"labels":{"a":"b"}}`), withMetadata(snap(large, "[]"), `{}`), "the spec", false},
+		{"labels with the spec, read: both", withMetadata(snap(small, "[]"), `{"labels":{"a":"b"}}`), withMetadata(snap(large, "[]"), `{}`),
+			"the spec and the instance's labels or annotations, which the Promise's templates read", true},
+		{"labels with the team's Overrides, read: both", withMetadata(snap(small, "[]"), `{"labels":{"a":"b"}}`), withMetadata(snap(small, "["+gold+"]"), `{}`),
+			"the team's Overrides (gold added) and the instance's labels or annotations, which the Promise's templates read", true},
+		{"labels from a revision made before they were snapshotted", snap(small, "[]"), withMetadata(snap(small, "[]"), `{}`), "", true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := DescribeChange(tc.from, tc.to); got != tc.want {
+			if got := DescribeChange(tc.from, tc.to, tc.read); got != tc.want {
 				t.Errorf("got %q, want %q", got, tc.want)
 			}
 		})

@@ -37,6 +37,11 @@ func TestReadsInstanceMetadata(t *testing.T) {
 		{"a template passed the instance", `{{ define "x" }}{{ .spec }}{{ end }}{{ template "x" .instance }}`, true},
 		{"in an if", `{{ if .instance.metadata.annotations }}x: y{{ end }}`, true},
 		{"the data in the else of a with", `{{ with .spec.x }}{{ . }}{{ else }}{{ toYaml . }}{{ end }}`, true},
+		{"$ assigned", `{{ $ = .spec }}{{ $.size }}{{ with .spec }}{{ $x := "" }}{{ $x = $ }}{{ end }}`, true},
+		{"the data in an else with", `{{ with .spec.x }}{{ else with . }}{{ toJson . }}{{ end }}`, true},
+		{"include by a computed name", `{{ define "x" }}{{ printf "%v" . }}{{ end }}{{ $n := "x" }}{{ include $n . }}`, true},
+		{"the data piped to include", `{{ define "x" }}{{ .spec }}{{ end }}{{ $ | include "x" }}`, true},
+		{"a chain on the data", `{{ ($).spec }}`, true},
 		{"a template that does not parse", `{{ .spec `, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -53,5 +58,17 @@ func TestReadsInstanceMetadata(t *testing.T) {
 	helm := &v1alpha1.PromiseContent{Templates: &v1alpha1.Templates{Engine: v1alpha1.TemplateEngineHelm}}
 	if ReadsInstanceMetadata(helm) || ReadsInstanceMetadata(&v1alpha1.PromiseContent{}) {
 		t.Error("a Helm chart or no templates read the instance's metadata")
+	}
+}
+
+// A block's body is the default: a define of the same name in another
+// template replaces it, and that one is what renders and what is judged.
+func TestReadsInstanceMetadataOfABlockRedefined(t *testing.T) {
+	c := &v1alpha1.PromiseContent{Templates: &v1alpha1.Templates{GoTemplates: []v1alpha1.GoTemplate{
+		{Name: "cm.yaml", Template: `name: {{ block "tier" . }}{{ .instance.metadata.name }}{{ end }}`},
+		{Name: "_helpers", Template: `{{ define "tier" }}{{ .instance.metadata.labels.tier }}{{ end }}`},
+	}}}
+	if !ReadsInstanceMetadata(c) {
+		t.Error("the block redefined to read a label does not read the metadata")
 	}
 }

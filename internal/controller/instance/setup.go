@@ -30,6 +30,7 @@ import (
 	"github.com/flotilla-dev/flotilla/internal/instancekinds"
 	"github.com/flotilla-dev/flotilla/internal/instanceplan"
 	"github.com/flotilla-dev/flotilla/internal/metrics"
+	"github.com/flotilla-dev/flotilla/internal/render"
 	"github.com/flotilla-dev/flotilla/internal/rollout"
 )
 
@@ -358,11 +359,14 @@ func promiseChanged(o, n *fleetv1alpha1.Promise) bool {
 }
 
 // instanceChanged reports an instance change that matters: its spec
-// (generation), labels (Override instance selectors), deletion, or a lost
-// finalizer. Its status, which this controller writes, does not.
+// (generation), labels (Override instance selectors) and annotations (both
+// template data, snapshotted by instance revisions), deletion, or a lost
+// finalizer. Its status, which this controller writes, does not; nor does
+// kubectl's copy of the object, which no render sees.
 func instanceChanged(o, n *unstructured.Unstructured) bool {
 	return o.GetGeneration() != n.GetGeneration() ||
 		!equality.Semantic.DeepEqual(o.GetLabels(), n.GetLabels()) ||
+		!equality.Semantic.DeepEqual(render.TemplateAnnotations(o.GetAnnotations()), render.TemplateAnnotations(n.GetAnnotations())) ||
 		o.GetDeletionTimestamp().IsZero() != n.GetDeletionTimestamp().IsZero() ||
 		!slices.Equal(o.GetFinalizers(), n.GetFinalizers())
 }

@@ -160,3 +160,25 @@ func TestSnapshotInstanceMetadata(t *testing.T) {
 		})
 	}
 }
+
+// An instance event is a change of what instance revisions snapshot: the
+// annotations too (template data, TestInstanceAnnotationsTheTemplatesReadRollOutWithTheInstance
+// in internal/controller/rollout), but not kubectl's copy of the object.
+func TestInstanceChangedByAnnotations(t *testing.T) {
+	inst := func(annotations map[string]string) *unstructured.Unstructured {
+		u := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "example.com/v1", "kind": "Site"}}
+		u.SetAnnotations(annotations)
+		return u
+	}
+	const lastApplied = "kubectl.kubernetes.io/last-applied-configuration"
+	if !instanceChanged(inst(nil), inst(map[string]string{"owner": "mallory"})) {
+		t.Error("an annotation added is no change")
+	}
+	if !instanceChanged(inst(map[string]string{"owner": "alice"}), inst(map[string]string{"owner": "mallory"})) {
+		t.Error("an annotation changed is no change")
+	}
+	if instanceChanged(inst(map[string]string{lastApplied: "{}"}), inst(map[string]string{lastApplied: `{"spec":{}}`})) ||
+		instanceChanged(inst(nil), inst(map[string]string{lastApplied: "{}"})) {
+		t.Error("kubectl's last-applied annotation is a change")
+	}
+}

@@ -149,3 +149,92 @@ func TestARevisionFromBeforeDoesNotRenderLiveLabels(t *testing.T) {
 		}
 	}
 }
+
+// A change of the instance's annotations alone (no new generation) was no
+// event of the instance's: where the Promise's templates read them, the
+// change rolled out only when something else brought the instance back
+// (an agent's report, a Promise change), at a time nobody chose. An
+// annotation change the templates see starts the instance's Rollout as a
+// label change does, and the clusters not admitted keep the old one.
+func TestInstanceAnnotationsTheTemplatesReadRollOutWithTheInstance(t *testing.T) {
+	s := newStory(t, "annotationsread.example.com")
+	team, canary, general, old := s.givenGatedSiteOf("annotationsread", annotationsTemplate)
+	owner := func(want string) func(*fleetv1alpha1.Work) (bool, string) {
+		return func(w *fleetv1alpha1.Work) (bool, string) {
+			got := promisetest.ManifestData(t, w, "owner")
+			return got == want, "owner " + got + " at " + w.Spec.InstanceRevision
+		}
+	}
+	s.WaitWork("annotationsread", team, "shop", canary, owner("none"))
+
+	inst := &unstructured.Unstructured{}
+	inst.SetAPIVersion(s.group + "/v1alpha1")
+	inst.SetKind("Site")
+	if err := s.C.Get(s.Ctx, client.ObjectKey{Namespace: team, Name: "shop"}, inst); err != nil {
+		t.Fatal(err)
+	}
+	s.UpdateInstance(inst, func(u *unstructured.Unstructured) { u.SetAnnotations(map[string]string{"owner": "mallory"}) })
+
+	ro := &fleetv1alpha1.Rollout{}
+	promisetest.Eventually(t, 30*time.Second, "the annotation change's Rollout admitting the canary", func() (bool, string) {
+		if err := s.C.Get(s.Ctx, client.ObjectKey{Namespace: team, Name: "site-shop-1"}, ro); err != nil {
+			return false, err.Error()
+		}
+		return ro.Status.Counts.Admitted == 1, fmt.Sprintf("phase %s, %+v", ro.Status.Phase, ro.Status.Counts)
+	})
+	if ro.Spec.FromRevision != old || ro.Spec.TargetRevision == old {
+		t.Fatalf("rollout from %s to %s, want from %s to a new instance revision", ro.Spec.FromRevision, ro.Spec.TargetRevision, old)
+	}
+	s.WaitWork("annotationsread", team, "shop", canary, owner("mallory"))
+	for _, c := range general {
+		if ok, got := owner("none")(s.Work("annotationsread", team, "shop", c)); !ok {
+			t.Fatalf("%s took the annotation before its wave: %s", c, got)
+		}
+	}
+}
+
+// annotationsTemplate renders the instance's owner annotation.
+const annotationsTemplate = `apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: {{ .instance.metadata.name | quote }}
+data:
+  size: {{ .spec.size | quote }}
+  owner: {{ dig "owner" "none" .instance.metadata.annotations | quote }}
+`
+
+// The first history entry of an instance's Rollout says what it changes,
+// for those who approve it. A team that changed a label the templates read
+// together with a harmless spec change got "it changes the spec": the
+// approver of the general wave was not told of the label. Where the
+// Promise's templates read them, a change of the labels or annotations is
+// named whatever else changes.
+func TestALabelChangeBehindASpecChangeIsNamedToTheApprover(t *testing.T) {
+	s := newStory(t, "labelhidden.example.com")
+	team, _, _, old := s.givenGatedSiteOf("labelhidden", labelsTemplate)
+	inst := &unstructured.Unstructured{}
+	inst.SetAPIVersion(s.group + "/v1alpha1")
+	inst.SetKind("Site")
+	if err := s.C.Get(s.Ctx, client.ObjectKey{Namespace: team, Name: "shop"}, inst); err != nil {
+		t.Fatal(err)
+	}
+	s.UpdateInstance(inst, func(u *unstructured.Unstructured) {
+		u.SetLabels(map[string]string{"tier": "gold"})
+		if err := unstructured.SetNestedField(u.Object, "large", "spec", "size"); err != nil {
+			t.Fatal(err)
+		}
+	})
+	ro := &fleetv1alpha1.Rollout{}
+	promisetest.Eventually(t, time.Minute, "the change's Rollout started", func() (bool, string) {
+		if err := s.C.Get(s.Ctx, client.ObjectKey{Namespace: team, Name: "site-shop-2"}, ro); err != nil {
+			return false, err.Error()
+		}
+		return len(ro.Status.History) > 0, fmt.Sprintf("phase %s", ro.Status.Phase)
+	})
+	if ro.Spec.FromRevision != old {
+		t.Fatalf("rollout from %s, want from %s", ro.Spec.FromRevision, old)
+	}
+	if msg := ro.Status.History[0].Message; !strings.Contains(msg, "it changes the spec and the instance's labels or annotations, which the Promise's templates read") {
+		t.Errorf("the first history entry does not name the label: %s", msg)
+	}
+}

@@ -36,6 +36,7 @@ import (
 	"github.com/flotilla-dev/flotilla/internal/instanceapi"
 	"github.com/flotilla-dev/flotilla/internal/instanceplan"
 	"github.com/flotilla-dev/flotilla/internal/metrics"
+	"github.com/flotilla-dev/flotilla/internal/render"
 	"github.com/flotilla-dev/flotilla/internal/rollout"
 )
 
@@ -291,7 +292,8 @@ func (r *Reconciler) observe(ctx context.Context, ro *fleetv1alpha1.Rollout, now
 		in.StartedBy = rollout.ActorUnknown
 	}
 	if sub.instance != nil && ro.Status.StartedAt == nil && ro.Spec.FromRevision != "" {
-		if in.Change, err = instanceChange(ctx, r.Client, sub.instance.Namespace, ro.Spec.FromRevision, ro.Spec.TargetRevision); err != nil {
+		if in.Change, err = instanceChange(ctx, r.Client, sub.instance.Namespace, ro.Spec.FromRevision, ro.Spec.TargetRevision,
+			metadataRead(ctx, r.Client, p)); err != nil {
 			return o, err
 		}
 	}
@@ -341,7 +343,7 @@ func (r *Reconciler) observe(ctx context.Context, ro *fleetv1alpha1.Rollout, now
 // instanceChange describes what moving an instance from instance revision
 // from to to changes (instanceplan.DescribeChange). Both exist: checkRevision
 // read them.
-func instanceChange(ctx context.Context, c client.Reader, namespace, from, to string) (string, error) {
+func instanceChange(ctx context.Context, c client.Reader, namespace, from, to string, metadataRead bool) (string, error) {
 	var contents [2]instanceplan.RevisionContent
 	for i, name := range []string{from, to} {
 		cr := &appsv1.ControllerRevision{}
@@ -352,7 +354,20 @@ func instanceChange(ctx context.Context, c client.Reader, namespace, from, to st
 		contents[i] = instanceplan.RevisionContent{Spec: cr.Data.Raw, TeamOverrides: team, Recorded: recorded,
 			Metadata: cr.Annotations[fleetv1alpha1.AnnotationInstanceMetadata]}
 	}
-	return instanceplan.DescribeChange(contents[0], contents[1]), nil
+	return instanceplan.DescribeChange(contents[0], contents[1], metadataRead), nil
+}
+
+// metadataRead reports whether the templates of Promise p's latest revision
+// may read the instance's labels or annotations (render.ReadsInstanceMetadata,
+// as the instance controller judges them): a change of them is then named
+// to the approvers whatever else changes. It errs towards yes: a revision
+// that cannot be read reads them.
+func metadataRead(ctx context.Context, c client.Reader, p *fleetv1alpha1.Promise) bool {
+	rev := &fleetv1alpha1.PromiseRevision{}
+	if p.Status.LatestRevision == "" || c.Get(ctx, types.NamespacedName{Name: p.Status.LatestRevision}, rev) != nil {
+		return true
+	}
+	return render.ReadsInstanceMetadata(&rev.Spec.Content)
 }
 
 // checkRevision blocks a Rollout whose revision does not exist (yet): a
