@@ -31,7 +31,7 @@ func ReadsInstanceMetadata(c *v1alpha1.PromiseContent) bool {
 		return true
 	}
 	for _, t := range root.Templates() {
-		if t.Tree != nil && readsMetadata(t.Tree.Root, true) {
+		if t.Tree != nil && readsMetadata(t.Root, true) {
 			return true
 		}
 	}

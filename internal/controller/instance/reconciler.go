@@ -376,9 +376,15 @@ func (r *Reconciler) observe(ctx context.Context, key Key, p *fleetv1alpha1.Prom
 		return f, none, nil
 	}
 	if n := len(snap.metadata); n > maxMetadataBytes {
-		f.Placement.Violations = []placement.Violation{{Reason: fleetv1alpha1.ReasonInvalidSpec, Message: fmt.Sprintf(
-			"this instance's labels and annotations are %d bytes of JSON, more than the %d an instance revision holds: shorten them", n, maxMetadataBytes)}}
-		return f, none, nil
+		if snap.readsMetadata {
+			f.Placement.Violations = []placement.Violation{{Reason: fleetv1alpha1.ReasonInvalidSpec, Message: fmt.Sprintf(
+				"this instance's labels and annotations are %d bytes of JSON, more than the %d an instance revision holds, "+
+					"and the Promise's templates read them: shorten them", n, maxMetadataBytes)}}
+			return f, none, nil
+		}
+		// Where the templates do not read them, a revision need not keep
+		// them: it renders none (other tools' large annotations hold nothing).
+		snap.metadata = []byte("{}")
 	}
 	if f.InstanceRevision, snap.rendersMetadata, err = r.instanceRevisionName(ctx, inst, snap); err != nil {
 		return f, none, err

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -236,5 +238,30 @@ func TestALabelChangeBehindASpecChangeIsNamedToTheApprover(t *testing.T) {
 	}
 	if msg := ro.Status.History[0].Message; !strings.Contains(msg, "it changes the spec and the instance's labels or annotations, which the Promise's templates read") {
 		t.Errorf("the first history entry does not name the label: %s", msg)
+	}
+}
+
+// An instance whose annotations are larger than an instance revision keeps
+// (another tool's, say) was held, its Works left as they were, so the
+// platform's Promise changes never reached it, though the Promise's
+// templates do not read them. Where they do not, the revision keeps none.
+func TestLargeAnnotationsTheTemplatesDoNotReadHoldNothing(t *testing.T) {
+	s := newStory(t, "bigannotations.example.com")
+	r1 := s.givenSite("bigannotations", "")
+	team := "bigannotations-team"
+	inst := &unstructured.Unstructured{}
+	inst.SetAPIVersion(s.group + "/v1alpha1")
+	inst.SetKind("Site")
+	if err := s.C.Get(s.Ctx, client.ObjectKey{Namespace: team, Name: "shop"}, inst); err != nil {
+		t.Fatal(err)
+	}
+	s.UpdateInstance(inst, func(u *unstructured.Unstructured) {
+		u.SetAnnotations(map[string]string{"other-tool.example.com/state": strings.Repeat("x", 70<<10)})
+	})
+	_, r2 := s.release("bigannotations", "2", r1)
+	s.moves("bigannotations", r2, s.clusters("bigannotations")...)
+	st := s.WaitInstance(s.group, "Site", team, "shop", "observed", func(st fleetv1alpha1.InstanceStatus) bool { return st.ObservedGeneration > 0 })
+	if c := meta.FindStatusCondition(st.Conditions, fleetv1alpha1.ConditionStalled); c != nil && c.Status == metav1.ConditionTrue {
+		t.Errorf("the instance is stalled: %+v", c)
 	}
 }
