@@ -162,7 +162,10 @@ func (r *Reconciler) instanceRevisionName(ctx context.Context, inst *unstructure
 			return name, snap.metadata, nil
 		case err != nil:
 			return "", nil, fmt.Errorf("reading instance revision %s: %w", name, err)
-		case snap.holds(cr):
+		case snap.holds(cr) && ownedBy(cr, inst.GetName()):
+			// (Another instance's, of a name long enough that both are cut
+			// to the same prefix, holds the same spec but its own metadata,
+			// and is collected with it.)
 			return name, snap.renderedMetadata(cr), nil
 		}
 	}
@@ -313,7 +316,20 @@ func (r *Reconciler) ensureInstanceRevision(ctx context.Context, key Key, inst *
 		Data:     runtime.RawExtension{Raw: snap.spec},
 		Revision: number + 1,
 	}
-	if err := r.Client.Create(ctx, cr); err != nil && !apierrors.IsAlreadyExists(err) {
+	switch err := r.Client.Create(ctx, cr); {
+	case apierrors.IsAlreadyExists(err):
+		// The cache had not seen it yet: it is this one only if it holds
+		// snap; otherwise the next reconcile, with the cache caught up,
+		// names another.
+		existing := &appsv1.ControllerRevision{}
+		if err := r.APIReader.Get(ctx, types.NamespacedName{Namespace: key.Namespace, Name: name}, existing); err != nil {
+			return fmt.Errorf("reading instance revision %s: %w", name, err)
+		}
+		if !snap.holds(existing) || !ownedBy(existing, key.Name) {
+			return fmt.Errorf("instance revision %s exists and holds other content than the instance's now; naming another", name)
+		}
+		return nil
+	case err != nil:
 		return fmt.Errorf("creating instance revision %s: %w", name, err)
 	}
 	ctrl.LoggerFrom(ctx).Info("created instance revision", "instanceRevision", name, "number", number+1)

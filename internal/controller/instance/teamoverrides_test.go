@@ -3,6 +3,7 @@ package instance_test
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -110,5 +111,40 @@ func TestInstanceRevisionsFromBeforeTeamOverrideSnapshots(t *testing.T) {
 		if w.Spec.InstanceRevision != legacy || manifestData(t, w, "size") != "large" {
 			t.Fatalf("the Work moved without a Rollout: revision %s, size %s", w.Spec.InstanceRevision, manifestData(t, w, "size"))
 		}
+	}
+}
+
+// Two instances of one team whose names are long enough that their
+// revision names are cut to the same prefix, with the same spec, named the
+// same revision: the second rendered the first one's stored labels, and
+// the first's collection could delete a revision the second runs. A
+// revision is an instance's only if the instance owns it.
+func TestInstancesWithLongNamesDoNotShareARevision(t *testing.T) {
+	e := newEnv(t)
+	startHub(t, hub.Options{NoRolloutController: true})
+	const group, kind, team = "longnames.example.com", "LongDb", "longnames-team"
+	e.Cluster("longnames-1", map[string]string{"story": "longnames"})
+	e.Fleet("longnames", map[string]string{"story": "longnames"}, team)
+	e.Namespace(team, nil)
+	e.Create(configMapPromise("longnames-db", group, kind, "longnames"))
+	e.PromiseReady("longnames-db")
+	long := strings.Repeat("a", 245)
+	revisions := map[string]string{}
+	for _, name := range []string{long + "-one", long + "-two"} {
+		e.Create(instance(group, kind, team, name, map[string]any{"size": "small"}))
+		w := e.WaitWork("longnames-db", team, name, "longnames-1", func(w *fleetv1alpha1.Work) (bool, string) {
+			return w.Spec.InstanceRevision != "", "no instance revision"
+		})
+		cr := &appsv1.ControllerRevision{}
+		if err := e.C.Get(e.Ctx, types.NamespacedName{Namespace: team, Name: w.Spec.InstanceRevision}, cr); err != nil {
+			t.Fatal(err)
+		}
+		if len(cr.OwnerReferences) != 1 || cr.OwnerReferences[0].Name != name {
+			t.Errorf("instance ...%s renders revision %s, owned by %+v", name[len(name)-4:], cr.Name, cr.OwnerReferences)
+		}
+		revisions[name] = cr.Name
+	}
+	if revisions[long+"-one"] == revisions[long+"-two"] {
+		t.Errorf("both instances render revision %s", revisions[long+"-one"])
 	}
 }
