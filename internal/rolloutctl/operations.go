@@ -424,7 +424,7 @@ func (c *Client) checkRanInFull(ctx context.Context, r *fleetv1alpha1.Rollout, t
 		return err
 	}
 	if len(valid) == 0 {
-		return fmt.Errorf("%s; none does: abort the rollout, or change the instance again to roll the change out", msg)
+		return fmt.Errorf("%s; none does: abort the rollout, or change its subject again to roll the change out", msg)
 	}
 	return fmt.Errorf("%s; roll back to one of: %s", msg, strings.Join(valid, ", "))
 }
