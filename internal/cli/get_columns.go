@@ -179,6 +179,32 @@ var getResources = []*getResource{
 		},
 	},
 	{
+		plural: "overrides", names: []string{"overrides", "override", "ovr"}, kind: "Override",
+		// The platform's, as for rollouts; a team's with -n, every one with -A.
+		namespaced: true, defaultNamespace: fleetv1alpha1.PlatformNamespace,
+		newList: func() client.ObjectList { return &fleetv1alpha1.OverrideList{} }, newObject: func() client.Object { return &fleetv1alpha1.Override{} },
+		columns: []column{
+			col("PROMISE", false, func(o *fleetv1alpha1.Override, _ time.Time) string { return o.Spec.Promise }),
+			col("TYPE", false, func(o *fleetv1alpha1.Override, _ time.Time) string { return string(o.Spec.Type) }),
+			col("CLUSTERS", false, func(o *fleetv1alpha1.Override, _ time.Time) string { return fmt.Sprint(o.Status.AffectedClusters) }),
+			col("WORKS", true, func(o *fleetv1alpha1.Override, _ time.Time) string { return fmt.Sprint(o.Status.AffectedWorks) }),
+			// Works that render an earlier spec of a team's Override, until its
+			// instances' Rollouts move them on.
+			col("PENDING", true, func(o *fleetv1alpha1.Override, _ time.Time) string { return fmt.Sprint(o.Status.PendingWorks) }),
+			col("READY", false, func(o *fleetv1alpha1.Override, _ time.Time) string {
+				return conditionStatus(o.Status.Conditions, fleetv1alpha1.ConditionReady)
+			}),
+			ageColumn,
+			col("MESSAGE", true, func(o *fleetv1alpha1.Override, _ time.Time) string {
+				c := meta.FindStatusCondition(o.Status.Conditions, fleetv1alpha1.ConditionReady)
+				if c == nil {
+					return ""
+				}
+				return display.Truncate(display.Printable(c.Message), fleetStatusMessage)
+			}),
+		},
+	},
+	{
 		plural: "rolloutstrategies", names: []string{"rolloutstrategies", "rolloutstrategy", "rost"}, kind: "RolloutStrategy",
 		newList: func() client.ObjectList { return &fleetv1alpha1.RolloutStrategyList{} }, newObject: func() client.Object { return &fleetv1alpha1.RolloutStrategy{} },
 		columns: []column{

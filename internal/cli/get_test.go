@@ -32,7 +32,7 @@ func TestGetFlags(t *testing.T) {
 	})
 	checkFlags(t, &getOptions{resourceArg: "pods"}, nil,
 		`unknown resource "pods"
-flotilla get knows clusters (cluster, fcl), fleets (fleet, flt), promises (promise, prm), rollouts (rollout, ro, fro), works (work, wk), rolloutstrategies (rolloutstrategy, rost), fleetfreezes (fleetfreeze, freeze)`, nil)
+flotilla get knows clusters (cluster, fcl), fleets (fleet, flt), promises (promise, prm), rollouts (rollout, ro, fro), works (work, wk), overrides (override, ovr), rolloutstrategies (rolloutstrategy, rost), fleetfreezes (fleetfreeze, freeze)`, nil)
 	checkFlags(t, &getOptions{resourceArg: "rollotus"}, nil, `unknown resource "rollotus"; did you mean "rollouts"?`, nil)
 	checkFlags(t, &getOptions{resourceArg: "strategies"}, nil, `unknown resource "strategies"; did you mean "rolloutstrategies"?`, nil)
 	checkFlags(t, &getOptions{resourceArg: "freezes"}, nil, `unknown resource "freezes"; did you mean "fleetfreezes"?`, nil)
@@ -72,6 +72,13 @@ func TestGetTables(t *testing.T) {
 		{Type: fleetv1alpha1.ConditionActive, Status: metav1.ConditionTrue, Reason: "Active"},
 	}}
 
+	override := &fleetv1alpha1.Override{ObjectMeta: metav1.ObjectMeta{Name: "bigger", Namespace: "team-a", CreationTimestamp: created}}
+	override.Spec = fleetv1alpha1.OverrideSpec{Promise: "web", Type: fleetv1alpha1.PatchValues}
+	override.Status = fleetv1alpha1.OverrideStatus{AffectedClusters: 3, AffectedWorks: 3, PendingWorks: 2, Conditions: []metav1.Condition{
+		{Type: fleetv1alpha1.ConditionReady, Status: metav1.ConditionTrue, Reason: "Succeeded",
+			Message: "may shape instances in namespace team-a only; 2 of the 3 Works it shapes\nrender an earlier spec of it"},
+	}}
+
 	tests := []struct {
 		resource     string
 		objs         []client.Object
@@ -104,6 +111,16 @@ web-shop   eu-1      web       shop       web-2      web-2     False            
 		resource: "rost", objs: []client.Object{strategy},
 		want: `NAME                   WAVES                  ON-FAILURE   OFFLINE   AGE
 pilot-canary-general   pilot,canary,general   Rollback     Wait      2d1h
+`,
+	}, {
+		resource: "ovr", objs: []client.Object{override},
+		want: `NAME     PROMISE   TYPE     CLUSTERS   READY   AGE
+bigger   web       Values   3          True    2d1h
+`,
+	}, {
+		resource: "overrides", objs: []client.Object{override}, wide: true,
+		want: `NAME     PROMISE   TYPE     CLUSTERS   WORKS   PENDING   READY   AGE    MESSAGE
+bigger   web       Values   3          3       2         True    2d1h   may shape instances in namespace team-a only; 2 of the 3 Works it shapes render an earlier spec of …
 `,
 	}, {
 		resource: "fleetfreezes", objs: []client.Object{freeze}, wide: true,
