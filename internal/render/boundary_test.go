@@ -412,3 +412,99 @@ func TestTeamOverridesLeaveTheGitOpsToolsKeys(t *testing.T) {
 		}
 	}
 }
+
+// A Promise that prints a map of the instance's as labels or annotations
+// (toYaml, or a range over its keys, as the templates page recommends; a
+// chart's commonAnnotations) let the team choose their keys: with
+// fleet.flotilla.dev/prune: disabled (or Flux's, or Argo CD's) the objects
+// stayed on members once the instance was deleted or the team's tenancy
+// revoked, which a team's Override may not do. A key of those domains is the
+// platform's to write: one that a team's value made is refused.
+func TestInstanceValuesLeaveFlotillasOwnKeys(t *testing.T) {
+	const annotated = `apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: {{ printf "%s-annotated" .instance.metadata.name | quote }}
+  annotations:{{ toYaml .spec.annotations | nindent 4 }}
+  labels:
+    {{- range $k, $v := .spec.labels }}
+    {{ $k }}: {{ $v | quote }}
+    {{- end }}
+`
+	const copied = `apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: {{ printf "%s-copied" .instance.metadata.name | quote }}
+  annotations:{{ toYaml .instance.metadata.annotations | nindent 4 }}
+`
+	promise := func() *v1alpha1.PromiseContent {
+		c := webPromise("annotated.yaml", annotated, "copied.yaml", copied)
+		c.API.Schema = raw(`{"type":"object"}`)
+		return c
+	}
+	input := func(t *testing.T, spec map[string]any, annotations map[string]string, overrides ...v1alpha1.Override) Input {
+		in := webInput(t, promise(), overrides...)
+		if spec == nil {
+			spec = map[string]any{}
+		}
+		spec["port"] = int64(80)
+		for _, f := range []string{"annotations", "labels"} {
+			if _, ok := spec[f]; !ok {
+				spec[f] = map[string]any{"example.com/owner": "team-a"}
+			}
+		}
+		in.Instance = instance("team-a", "web", spec)
+		in.Instance.SetAnnotations(annotations)
+		return in
+	}
+	refused := func(t *testing.T, in Input, key string) {
+		t.Helper()
+		out, err := Render(in)
+		if !errors.Is(err, ErrValueCreatesStructure) || !strings.Contains(err.Error(), key) {
+			for _, m := range out.Manifests {
+				t.Logf("rendered %s %s: labels %v annotations %v", m.GetKind(), m.GetName(), m.GetLabels(), m.GetAnnotations())
+			}
+			t.Fatalf("render = %v, want it refused (%v) naming %s", err, ErrValueCreatesStructure, key)
+		}
+	}
+	for _, key := range []string{"fleet.flotilla.dev/prune", "fleet.flotilla.dev/reconcile",
+		"kustomize.toolkit.fluxcd.io/prune", "argocd.argoproj.io/sync-options"} {
+		t.Run("toYaml of the spec/"+key, func(t *testing.T) {
+			refused(t, input(t, map[string]any{"annotations": map[string]any{key: "disabled"}}, nil), key)
+		})
+		t.Run("a range over the spec's keys/"+key, func(t *testing.T) {
+			refused(t, input(t, map[string]any{"labels": map[string]any{key: "disabled"}}, nil), key)
+		})
+		t.Run("the instance's own annotations/"+key, func(t *testing.T) {
+			refused(t, input(t, nil, map[string]string{key: "disabled"}), key)
+		})
+		t.Run("a team's Values Override/"+key, func(t *testing.T) {
+			o := teamOverrideOf("keep", v1alpha1.PatchValues, `{"annotations":{"`+key+`":"disabled"}}`)
+			refused(t, input(t, nil, nil, o), key)
+		})
+	}
+	t.Run("a Helm chart's commonAnnotations", func(t *testing.T) {
+		chart := pgChart(t, map[string]string{"cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}\n" +
+			"  annotations:\n    {{- toYaml .Values.commonAnnotations | nindent 4 }}\ndata:\n  version: {{ .Values.version | quote }}\n"})
+		refused(t, helmInput(chart, map[string]any{"commonAnnotations": map[string]any{"fleet.flotilla.dev/prune": "disabled"}}),
+			"fleet.flotilla.dev/prune")
+	})
+
+	// The platform's own keys, and the team's other keys, still render.
+	platform := override("keep", v1alpha1.PatchValues, `{"annotations":{"fleet.flotilla.dev/prune":"disabled"}}`)
+	if _, err := Render(input(t, nil, nil, platform)); err != nil {
+		t.Errorf("the platform's Values Override was refused: %v", err)
+	}
+	literal := webPromise("kept.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: kept\n  annotations:\n    fleet.flotilla.dev/prune: disabled\n")
+	if _, err := Render(webInput(t, literal)); err != nil {
+		t.Errorf("the template's own key was refused: %v", err)
+	}
+	out, err := Render(input(t, map[string]any{"annotations": map[string]any{"example.com/x": "fleet.flotilla.dev/prune"}},
+		map[string]string{"flotilla.dev.example.com/x": "y"}))
+	if err != nil {
+		t.Fatalf("a team's own keys were refused: %v", err)
+	}
+	if len(out.Manifests) != 4 {
+		t.Errorf("rendered %d objects, want 4", len(out.Manifests))
+	}
+}

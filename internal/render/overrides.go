@@ -362,3 +362,78 @@ func patchObject(obj *unstructured.Unstructured, typ v1alpha1.PatchType, patch [
 	}
 	return patched, nil
 }
+
+// teamManagementKeys returns the strings of a team's inputs to an instance's
+// render (map keys and string values of its spec and of its team's Values
+// Overrides, and the keys of its labels and annotations the templates see)
+// that are management keys (managementKey).
+func teamManagementKeys(in Input, spec map[string]any) map[string]bool {
+	found := map[string]bool{}
+	var walk func(v any)
+	walk = func(v any) {
+		switch v := v.(type) {
+		case map[string]any:
+			for k, e := range v {
+				if managementKey(k) {
+					found[k] = true
+				}
+				walk(e)
+			}
+		case []any:
+			for _, e := range v {
+				walk(e)
+			}
+		case string:
+			if managementKey(v) {
+				found[v] = true
+			}
+		}
+	}
+	walk(spec)
+	for i := range in.Overrides {
+		o := &in.Overrides[i]
+		if o.Spec.Type != v1alpha1.PatchValues || !teamOverride(o) || !forPromise(o, in.Promise) {
+			continue
+		}
+		if patch, err := rawObject(&o.Spec.Patch); err == nil {
+			walk(patch)
+		}
+	}
+	for _, m := range []map[string]string{in.Instance.GetLabels(), TemplateAnnotations(in.Instance.GetAnnotations())} {
+		for k := range m {
+			if managementKey(k) {
+				found[k] = true
+			}
+		}
+	}
+	return found
+}
+
+// checkValueMadeKeys refuses an instance's render in which a label or
+// annotation key of a management domain on an object's metadata is one a
+// team's input holds (teamManagementKeys): a template that prints a map of
+// the instance's as labels or annotations (toYaml, a range over its keys, a
+// chart's commonAnnotations) lets the team choose their keys, and
+// fleet.flotilla.dev/prune: disabled (or the GitOps tools' equivalent) would
+// leave its objects on members once the instance or the team's tenancy is
+// gone, as a team's Override may not. Keys the templates write themselves
+// are the platform's, as are its Overrides'.
+func checkValueMadeKeys(objs []*unstructured.Unstructured, team map[string]bool) error {
+	if len(team) == 0 {
+		return nil
+	}
+	for _, obj := range objs {
+		for _, m := range []struct {
+			field string
+			keys  map[string]string
+		}{{"metadata.labels", obj.GetLabels()}, {"metadata.annotations", obj.GetAnnotations()}} {
+			for key := range m.keys {
+				if team[key] {
+					return fmt.Errorf("%s %s has the key %s, which a value of the instance (its spec, labels or annotations, or a team's Values Override) gave: keys of %s tell Flotilla (or the GitOps tool) how to manage the object (prune, reconcile), which is the platform's to say: %w",
+						keyOf(obj), m.field, key, strings.Join(managementDomains, ", "), ErrValueCreatesStructure)
+				}
+			}
+		}
+	}
+	return nil
+}

@@ -109,6 +109,7 @@ func renderInstance(in Input) (Output, error) {
 		if err != nil {
 			return Output{}, err
 		}
+		teamKeys := teamManagementKeys(in, spec)
 		switch t.Engine {
 		case v1alpha1.TemplateEngineGoTemplate, "":
 			spec, err = applyValuesOverrides(spec, in, applied, false)
@@ -139,6 +140,9 @@ func renderInstance(in Input) (Output, error) {
 			return Output{}, fmt.Errorf("unknown template engine %q", t.Engine)
 		}
 		if err != nil {
+			return Output{}, err
+		}
+		if err := checkValueMadeKeys(objs, teamKeys); err != nil {
 			return Output{}, err
 		}
 	}
