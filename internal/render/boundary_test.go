@@ -508,3 +508,40 @@ metadata:
 		t.Errorf("rendered %d objects, want 4", len(out.Manifests))
 	}
 }
+
+// Argo CD applies the items of any object with a top-level items list
+// instead of the object (unstructured.Unstructured.IsList), kustomize those
+// of a kind ending in List: a team's JSONMerge Override adding items to its
+// own ConfigMap passed every check of the ConfigMap and put a
+// ClusterRoleBinding to cluster-admin on a git-delivered member.
+func TestAnInstancesObjectIsNoList(t *testing.T) {
+	const crb = `{"apiVersion":"rbac.authorization.k8s.io/v1","kind":"ClusterRoleBinding","metadata":{"name":"evil"},` +
+		`"roleRef":{"apiGroup":"rbac.authorization.k8s.io","kind":"ClusterRole","name":"cluster-admin"},` +
+		`"subjects":[{"kind":"ServiceAccount","name":"default","namespace":"team-a"}]}`
+	for _, typ := range []v1alpha1.PatchType{v1alpha1.PatchJSONMerge, v1alpha1.PatchStrategicMerge} {
+		t.Run(string(typ), func(t *testing.T) {
+			o := teamOverrideOf("list", typ, `{"items":[`+crb+`]}`)
+			out, err := Render(webInput(t, webPromise(), o))
+			var v *scope.Violation
+			if !errors.As(err, &v) || !strings.Contains(err.Error(), "items") {
+				for _, m := range out.Manifests {
+					t.Logf("%s %s: list %v", m.GetKind(), m.GetName(), m.IsList())
+				}
+				t.Fatalf("render = %v, want the object refused as a list", err)
+			}
+		})
+	}
+	t.Run("a template's", func(t *testing.T) {
+		_, err := Render(webInput(t, webPromise("list.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: list\nitems: []\n")))
+		var v *scope.Violation
+		if !errors.As(err, &v) {
+			t.Fatalf("render = %v, want the object refused as a list", err)
+		}
+	})
+	// The platform's fleet resources may hold what they like.
+	c := webPromise()
+	c.FleetResources = []v1alpha1.Manifest{{RawExtension: raw(`{"apiVersion":"v1","kind":"List","metadata":{"name":"l"},"items":[]}`)}}
+	if _, err := RenderFleetResources(Input{Promise: "web", Revision: "web-1", Content: c, Cluster: SampleCluster()}); err != nil {
+		t.Errorf("fleet resources: %v", err)
+	}
+}

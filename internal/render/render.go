@@ -223,6 +223,7 @@ func checkScope(sc *v1alpha1.WorkScope, objs []*unstructured.Unstructured) error
 			Namespace:     obj.GetNamespace(),
 			Name:          obj.GetName(),
 			ClusterScoped: scope.BuiltinClusterScoped(gvk.Group, gvk.Kind),
+			List:          scope.HasItems(obj.Object),
 		})
 		if err != nil {
 			return fmt.Errorf("refusing the whole render, an object is outside the Promise's output: %w", err)
