@@ -396,6 +396,11 @@ func TestTeamOverridesLeaveTheGitOpsToolsKeys(t *testing.T) {
 		`{"metadata":{"labels":{"kustomize.toolkit.fluxcd.io/name":"flux-system"}}}`,
 		`{"metadata":{"annotations":{"argocd.argoproj.io/sync-options":"Prune=false"}}}`,
 		`{"metadata":{"annotations":{"argocd.argoproj.io/compare-options":"IgnoreExtraneous"}}}`,
+		// Argo CD reads Helm's hook annotations on any manifest: a hook is
+		// never pruned when it leaves the directory, and resource-policy:
+		// keep is its Delete=false.
+		`{"metadata":{"annotations":{"helm.sh/hook":"post-install"}}}`,
+		`{"metadata":{"annotations":{"helm.sh/resource-policy":"keep"}}}`,
 	} {
 		for _, typ := range []v1alpha1.PatchType{v1alpha1.PatchJSONMerge, v1alpha1.PatchStrategicMerge} {
 			o := teamOverrideOf("keep", typ, patch)

@@ -172,7 +172,8 @@ func managementKeyChanged(was, will map[string]string) (string, bool) {
 // the object how to manage it: Flotilla's own domain (fleet.flotilla.dev/…
 // or a subdomain's), or, on git-delivered clusters, the GitOps tool's:
 // Flux's (kustomize.toolkit.fluxcd.io/prune, …/reconcile, …/ssa) and Argo
-// CD's (argocd.argoproj.io/sync-options: Prune=false, …/compare-options).
+// CD's (argocd.argoproj.io/sync-options: Prune=false, …/compare-options,
+// and Helm's helm.sh/hook and helm.sh/resource-policy, which it reads too).
 func managementKey(key string) bool {
 	prefix, _, found := strings.Cut(key, "/")
 	if !found {
@@ -188,7 +189,10 @@ func managementKey(key string) bool {
 
 // managementDomains are the domains of the label and annotation keys a
 // team's Override may not set or change (see managementKey).
-var managementDomains = []string{v1alpha1.Group, "fluxcd.io", "argoproj.io"}
+// Argo CD reads Helm's hook annotations on any manifest as its own (a hook
+// is never pruned when it leaves the directory; helm.sh/resource-policy:
+// keep is its Delete=false), so Helm's domain is one of them.
+var managementDomains = []string{v1alpha1.Group, "fluxcd.io", "argoproj.io", "helm.sh"}
 
 // forPromise says whether an Override may shape this Promise's render: one
 // that names another Promise never does. (Cluster, namespace and instance
