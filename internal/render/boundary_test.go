@@ -550,3 +550,40 @@ func TestAnInstancesObjectIsNoList(t *testing.T) {
 		t.Errorf("fleet resources: %v", err)
 	}
 }
+
+// A team's Override never patches a Namespace object, whose labels set the
+// member's Pod Security level for the whole namespace; a Promise that
+// prints a map of the instance's as the labels of its Namespace object (to
+// let teams label their namespaces for policy selectors) let the team's
+// value lift it all the same.
+func TestInstanceValuesLeaveTheNamespacesPodSecurity(t *testing.T) {
+	c := webPromise(`ns.yaml`, `apiVersion: v1
+kind: Namespace
+metadata:
+  name: {{ .instance.metadata.namespace | quote }}
+  labels:
+    pod-security.kubernetes.io/enforce: restricted
+    {{- range $k, $v := .spec.namespaceLabels }}
+    {{ $k }}: {{ $v | quote }}
+    {{- end }}
+`)
+	c.API.Schema = raw(`{"type":"object"}`)
+	c.Output.Kinds = append(c.Output.Kinds, v1alpha1.OutputKind{Kind: "Namespace"})
+	input := func(labels map[string]any) Input {
+		in := webInput(t, c)
+		in.Instance = instance("team-a", "web", map[string]any{"port": int64(80), "namespaceLabels": labels})
+		return in
+	}
+	for _, key := range []string{"pod-security.kubernetes.io/enforce", "pod-security.kubernetes.io/warn"} {
+		out, err := Render(input(map[string]any{key: "privileged"}))
+		if !errors.Is(err, ErrValueCreatesStructure) || !strings.Contains(err.Error(), key) {
+			for _, m := range out.Manifests {
+				t.Logf("%s %s: %v", m.GetKind(), m.GetName(), m.GetLabels())
+			}
+			t.Errorf("%s: render = %v, want it refused", key, err)
+		}
+	}
+	if _, err := Render(input(map[string]any{"team": "a"})); err != nil {
+		t.Errorf("a team's own label was refused: %v", err)
+	}
+}

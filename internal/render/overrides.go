@@ -370,15 +370,17 @@ func patchObject(obj *unstructured.Unstructured, typ v1alpha1.PatchType, patch [
 // teamManagementKeys returns the strings of a team's inputs to an instance's
 // render (map keys and string values of its spec and of its team's Values
 // Overrides, and the keys of its labels and annotations the templates see)
-// that are management keys (managementKey).
+// that are management keys (managementKey) or Pod Security keys
+// (podSecurityKey).
 func teamManagementKeys(in Input, spec map[string]any) map[string]bool {
 	found := map[string]bool{}
+	guarded := func(s string) bool { return managementKey(s) || podSecurityKey(s) }
 	var walk func(v any)
 	walk = func(v any) {
 		switch v := v.(type) {
 		case map[string]any:
 			for k, e := range v {
-				if managementKey(k) {
+				if guarded(k) {
 					found[k] = true
 				}
 				walk(e)
@@ -388,7 +390,7 @@ func teamManagementKeys(in Input, spec map[string]any) map[string]bool {
 				walk(e)
 			}
 		case string:
-			if managementKey(v) {
+			if guarded(v) {
 				found[v] = true
 			}
 		}
@@ -405,12 +407,18 @@ func teamManagementKeys(in Input, spec map[string]any) map[string]bool {
 	}
 	for _, m := range []map[string]string{in.Instance.GetLabels(), TemplateAnnotations(in.Instance.GetAnnotations())} {
 		for k := range m {
-			if managementKey(k) {
+			if guarded(k) {
 				found[k] = true
 			}
 		}
 	}
 	return found
+}
+
+// podSecurityKey says whether a label key is Pod Security Admission's: on a
+// Namespace object it sets the level of every Pod in the namespace.
+func podSecurityKey(key string) bool {
+	return strings.HasPrefix(key, "pod-security.kubernetes.io/")
 }
 
 // checkValueMadeKeys refuses an instance's render in which a label or
@@ -420,7 +428,9 @@ func teamManagementKeys(in Input, spec map[string]any) map[string]bool {
 // chart's commonAnnotations) lets the team choose their keys, and
 // fleet.flotilla.dev/prune: disabled (or the GitOps tools' equivalent) would
 // leave its objects on members once the instance or the team's tenancy is
-// gone, as a team's Override may not. Keys the templates write themselves
+// gone, as a team's Override may not. Nor a Pod Security label of a
+// Namespace object (pod-security.kubernetes.io/enforce: privileged), which a
+// team's Override never patches either. Keys the templates write themselves
 // are the platform's, as are its Overrides'.
 func checkValueMadeKeys(objs []*unstructured.Unstructured, team map[string]bool) error {
 	if len(team) == 0 {
@@ -432,9 +442,14 @@ func checkValueMadeKeys(objs []*unstructured.Unstructured, team map[string]bool)
 			keys  map[string]string
 		}{{"metadata.labels", obj.GetLabels()}, {"metadata.annotations", obj.GetAnnotations()}} {
 			for key := range m.keys {
-				if team[key] {
+				switch {
+				case !team[key]:
+				case managementKey(key):
 					return fmt.Errorf("%s %s has the key %s, which a value of the instance (its spec, labels or annotations, or a team's Values Override) gave: keys of %s tell Flotilla (or the GitOps tool) how to manage the object (prune, reconcile), which is the platform's to say: %w",
 						keyOf(obj), m.field, key, strings.Join(managementDomains, ", "), ErrValueCreatesStructure)
+				case isNamespaceObject(obj) && podSecurityKey(key):
+					return fmt.Errorf("%s %s has the key %s, which a value of the instance (its spec, labels or annotations, or a team's Values Override) gave: the Pod Security labels of a namespace are the platform's to set: %w",
+						keyOf(obj), m.field, key, ErrValueCreatesStructure)
 				}
 			}
 		}
