@@ -495,6 +495,20 @@ metadata:
 			"fleet.flotilla.dev/prune")
 	})
 
+	// Bitnami's charts render commonAnnotations (and most other maps of
+	// values) through tpl, which runs a value as a template: the key is
+	// built at render time and the value never holds it as written.
+	t.Run("a Helm chart's commonAnnotations through tpl", func(t *testing.T) {
+		chart := pgChart(t, map[string]string{"cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}\n" +
+			"  annotations:\n    {{- tpl (toYaml .Values.commonAnnotations) . | nindent 4 }}\ndata:\n  version: {{ .Values.version | quote }}\n"})
+		refused(t, helmInput(chart, map[string]any{"commonAnnotations": map[string]any{`{{ print "fleet.flotilla.dev" "/prune" }}`: "disabled"}}),
+			"fleet.flotilla.dev/prune")
+		// A chart's own key, and a team's harmless tpl, render.
+		if _, err := Render(helmInput(chart, map[string]any{"commonAnnotations": map[string]any{`{{ print "example.com" "/x" }}`: "{{ .Release.Name }}"}})); err != nil {
+			t.Errorf("a team's own tpl key was refused: %v", err)
+		}
+	})
+
 	// The platform's own keys, and the team's other keys, still render.
 	platform := override("keep", v1alpha1.PatchValues, `{"annotations":{"fleet.flotilla.dev/prune":"disabled"}}`)
 	if _, err := Render(input(t, nil, nil, platform)); err != nil {
