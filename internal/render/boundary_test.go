@@ -481,7 +481,16 @@ metadata:
 			refused(t, input(t, map[string]any{"labels": map[string]any{key: "disabled"}}, nil), key)
 		})
 		t.Run("the instance's own annotations/"+key, func(t *testing.T) {
-			refused(t, input(t, nil, map[string]string{key: "disabled"}), key)
+			// The templates do not see them: the object renders without.
+			out, err := Render(input(t, nil, map[string]string{key: "disabled", "example.com/x": "y"}))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, m := range out.Manifests {
+				if _, ok := m.GetAnnotations()[key]; ok || m.GetName() == "web-copied" && m.GetAnnotations()["example.com/x"] != "y" {
+					t.Errorf("%s %s: annotations %v", m.GetKind(), m.GetName(), m.GetAnnotations())
+				}
+			}
 		})
 		t.Run("a team's Values Override/"+key, func(t *testing.T) {
 			o := teamOverrideOf("keep", v1alpha1.PatchValues, `{"annotations":{"`+key+`":"disabled"}}`)

@@ -369,9 +369,8 @@ func patchObject(obj *unstructured.Unstructured, typ v1alpha1.PatchType, patch [
 
 // teamManagementKeys returns the strings of a team's inputs to an instance's
 // render (map keys and string values of its spec and of its team's Values
-// Overrides, and the keys of its labels and annotations the templates see)
-// that are management keys (managementKey) or Pod Security keys
-// (podSecurityKey).
+// Overrides) that are management keys (managementKey) or Pod Security keys
+// (podSecurityKey), and the Pod Security keys of its labels and annotations.
 func teamManagementKeys(in Input, spec map[string]any) map[string]bool {
 	found := map[string]bool{}
 	guarded := func(s string) bool { return managementKey(s) || podSecurityKey(s) }
@@ -405,9 +404,11 @@ func teamManagementKeys(in Input, spec map[string]any) map[string]bool {
 			walk(patch)
 		}
 	}
+	// The templates never see the instance's own management keys
+	// (withoutManagementKeys); its Pod Security keys they do.
 	for _, m := range []map[string]string{in.Instance.GetLabels(), TemplateAnnotations(in.Instance.GetAnnotations())} {
 		for k := range m {
-			if guarded(k) {
+			if podSecurityKey(k) {
 				found[k] = true
 			}
 		}
