@@ -65,6 +65,9 @@ func TestScopedWorkRefusesObjectsOutsideItsScope(t *testing.T) {
 	e.startAgent(t, e.join(t, cluster), testOptions(t, cluster))
 
 	crbDeclared := clusterRoleBindingObj("scope-pwn")
+	// Argo CD would apply its items instead of it, on a git-delivered cluster.
+	wrapper := configMapObj(ns, "wrapper", map[string]string{"k": "v"})
+	wrapper["items"] = []any{clusterRoleBindingObj("scope-pwn-items")}
 	kinds := []fleetv1alpha1.OutputKind{{Kind: "ConfigMap"}, {Group: "rbac.authorization.k8s.io", Kind: "ClusterRoleBinding"}}
 	w := instanceWork(cluster, "team-a-app", ns, kinds,
 		configMapObj(ns, "settings", map[string]string{"k": "v"}),
@@ -72,9 +75,11 @@ func TestScopedWorkRefusesObjectsOutsideItsScope(t *testing.T) {
 		crbDeclared, // declared, but cluster-scoped: never from an instance
 		map[string]any{"apiVersion": "v1", "kind": "ServiceAccount", "metadata": map[string]any{"name": "undeclared", "namespace": ns}},
 		configMapObj(otherTeam, "db-root", map[string]string{"password": "mine"}),
+		wrapper,
 	)
 	mustf(t, e.hubClient.Create(e.ctx, w), "creating work")
 	got := e.waitWorkResults(t, cluster, w.Name, map[string]fleetv1alpha1.ApplyResult{
+		"ConfigMap/wrapper":            fleetv1alpha1.ApplyResultRefused,
 		"ConfigMap/settings":           fleetv1alpha1.ApplyResultApplied,
 		"ConfigMap/coredns-custom":     fleetv1alpha1.ApplyResultRefused,
 		"ClusterRoleBinding/scope-pwn": fleetv1alpha1.ApplyResultRefused,
@@ -88,7 +93,7 @@ func TestScopedWorkRefusesObjectsOutsideItsScope(t *testing.T) {
 	}
 	applied := findCondition(got, fleetv1alpha1.ConditionApplied)
 	if applied == nil || applied.Status != metav1.ConditionFalse || applied.Reason != fleetv1alpha1.ReasonApplyFailed ||
-		!strings.Contains(applied.Message, "4 refused") || !strings.Contains(applied.Message, "ConfigMap/kube-system/coredns-custom") {
+		!strings.Contains(applied.Message, "5 refused") || !strings.Contains(applied.Message, "ConfigMap/kube-system/coredns-custom") {
 		t.Errorf("Applied %+v", applied)
 	}
 	if conditionTrue(got.Status.Conditions, fleetv1alpha1.ConditionReady) || got.Status.AppliedRevision != "" {

@@ -1,13 +1,19 @@
 package gitdelivery
 
 import (
+	"bytes"
 	"encoding/json"
+	"errors"
+	"io"
 	"path"
 	"strings"
 	"testing"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 
 	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
 )
@@ -166,5 +172,64 @@ func TestATeamValueIsNotAFluxVariable(t *testing.T) {
 	}
 	if got := string(files["r/db/_fleet.yaml"]); strings.Contains(got, FluxSubstitute) {
 		t.Errorf("the fleet resources opt out of substitution:\n%s", got)
+	}
+}
+
+// Argo CD reads any object with a top-level items list as a List
+// (unstructured.Unstructured.IsList) and applies its items instead of it;
+// kustomize, and so Flux, does the same for a kind ending in List. A team's
+// JSONMerge Override adding items to its own ConfigMap (or a Work written by
+// hand) put a ClusterRoleBinding to cluster-admin and an object in
+// kube-system into the team's file, inside an object the scope allowed.
+func TestAnObjectWithItemsIsNotCommitted(t *testing.T) {
+	const items = `"items":[{"apiVersion":"rbac.authorization.k8s.io/v1","kind":"ClusterRoleBinding","metadata":{"name":"evil"},` +
+		`"roleRef":{"apiGroup":"rbac.authorization.k8s.io","kind":"ClusterRole","name":"cluster-admin"},` +
+		`"subjects":[{"kind":"ServiceAccount","name":"default","namespace":"team-a"}]},` +
+		`{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"x","namespace":"kube-system"}}]`
+	w := work("db", "team-a", "orders", nil,
+		`{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"ok","namespace":"team-a"}}`,
+		`{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"wrapper","namespace":"team-a"},`+items+`}`,
+		`{"apiVersion":"v1","kind":"ConfigMapList","metadata":{"name":"list","namespace":"team-a"},`+items+`}`)
+	w.Spec.Scope.Kinds = append(w.Spec.Scope.Kinds, fleetv1alpha1.OutputKind{Kind: "ConfigMapList"})
+	l, err := Plan("r", []fleetv1alpha1.Work{w}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := l.Files["r/db/team-a/orders.yaml"]
+	// What Argo CD's repo-server applies from the file.
+	dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(file), 4096)
+	var applied []string
+	for {
+		obj := &unstructured.Unstructured{}
+		if err := dec.Decode(&obj.Object); err != nil {
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			t.Fatal(err)
+		}
+		if obj.Object == nil {
+			continue
+		}
+		objs := []*unstructured.Unstructured{obj}
+		if obj.IsList() {
+			objs = nil
+			if err := obj.EachListItem(func(o runtime.Object) error {
+				objs = append(objs, o.(*unstructured.Unstructured))
+				return nil
+			}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for _, o := range objs {
+			applied = append(applied, o.GetKind()+" "+o.GetNamespace()+"/"+o.GetName())
+		}
+	}
+	if len(applied) != 1 || applied[0] != "ConfigMap team-a/ok" {
+		t.Errorf("Argo CD would apply %v from the file:\n%s", applied, file)
+	}
+	for _, want := range []string{"ConfigMap team-a/wrapper", "ConfigMapList team-a/list"} {
+		if !strings.Contains(l.LeftOut[w.Name], want) {
+			t.Errorf("left out of %s: %q lacks %s", w.Name, l.LeftOut[w.Name], want)
+		}
 	}
 }

@@ -124,7 +124,7 @@ func Plan(root string, works []fleetv1alpha1.Work, previous map[string][]byte) (
 		kept := make([]manifest, 0, len(parsed[i]))
 		var lost []string
 		for _, m := range parsed[i] {
-			if err := confine(w, m.key); err != nil {
+			if err := confine(w, m.key, m.list); err != nil {
 				lost = append(lost, err.Error())
 				continue
 			}
@@ -148,7 +148,7 @@ func Plan(root string, works []fleetv1alpha1.Work, previous map[string][]byte) (
 // confine checks an object of w against w's scope: a Promise's fleet
 // resources (no instance) may hold anything, an instance's Work without a
 // scope (written by an older hub) nothing.
-func confine(w *fleetv1alpha1.Work, k objectKey) error {
+func confine(w *fleetv1alpha1.Work, k objectKey, list bool) error {
 	if w.Spec.Subject.Instance == nil {
 		return nil
 	}
@@ -156,6 +156,7 @@ func confine(w *fleetv1alpha1.Work, k objectKey) error {
 		return fmt.Errorf("%s: this instance's Work has no spec.scope (written by an older hub)", k)
 	}
 	k.ClusterScoped = scope.BuiltinClusterScoped(k.Group, k.Kind)
+	k.List = list
 	if err := scope.Check(w.Spec.Scope, k); err != nil {
 		return fmt.Errorf("outside the Work's scope: %w", err)
 	}
@@ -249,7 +250,9 @@ func keyOf(doc []byte) (objectKey, error) {
 }
 
 type manifest struct {
-	key  objectKey
+	key objectKey
+	// list: it has a top-level items field (scope.HasItems).
+	list bool
 	yaml []byte
 }
 
@@ -263,6 +266,10 @@ func manifests(w *fleetv1alpha1.Work) ([]manifest, error) {
 		}
 		key, err := keyOf(m.Raw)
 		if err != nil {
+			return nil, fmt.Errorf("reading manifest %d: %w", i, err)
+		}
+		var content map[string]any
+		if err := json.Unmarshal(m.Raw, &content); err != nil {
 			return nil, fmt.Errorf("reading manifest %d: %w", i, err)
 		}
 		// The stamp tells a report-only agent whether the live object is this
@@ -280,7 +287,7 @@ func manifests(w *fleetv1alpha1.Work) ([]manifest, error) {
 		if err != nil {
 			return nil, fmt.Errorf("converting manifest %d: %w", i, err)
 		}
-		ms = append(ms, manifest{key: key, yaml: y})
+		ms = append(ms, manifest{key: key, list: scope.HasItems(content), yaml: y})
 	}
 	sort.SliceStable(ms, func(i, j int) bool {
 		a, b := ms[i].key, ms[j].key

@@ -396,6 +396,11 @@ func TestTeamOverridesLeaveTheGitOpsToolsKeys(t *testing.T) {
 		`{"metadata":{"labels":{"kustomize.toolkit.fluxcd.io/name":"flux-system"}}}`,
 		`{"metadata":{"annotations":{"argocd.argoproj.io/sync-options":"Prune=false"}}}`,
 		`{"metadata":{"annotations":{"argocd.argoproj.io/compare-options":"IgnoreExtraneous"}}}`,
+		// Argo CD reads Helm's hook annotations on any manifest: a hook is
+		// never pruned when it leaves the directory, and resource-policy:
+		// keep is its Delete=false.
+		`{"metadata":{"annotations":{"helm.sh/hook":"post-install"}}}`,
+		`{"metadata":{"annotations":{"helm.sh/resource-policy":"keep"}}}`,
 	} {
 		for _, typ := range []v1alpha1.PatchType{v1alpha1.PatchJSONMerge, v1alpha1.PatchStrategicMerge} {
 			o := teamOverrideOf("keep", typ, patch)
@@ -410,5 +415,198 @@ func TestTeamOverridesLeaveTheGitOpsToolsKeys(t *testing.T) {
 		if _, err := Render(webInput(t, c, override("keep", v1alpha1.PatchJSONMerge, patch))); err != nil {
 			t.Errorf("the platform's Override %s was refused: %v", patch, err)
 		}
+	}
+}
+
+// A Promise that prints a map of the instance's as labels or annotations
+// (toYaml, or a range over its keys, as the templates page recommends; a
+// chart's commonAnnotations) let the team choose their keys: with
+// fleet.flotilla.dev/prune: disabled (or Flux's, or Argo CD's) the objects
+// stayed on members once the instance was deleted or the team's tenancy
+// revoked, which a team's Override may not do. A key of those domains is the
+// platform's to write: one that a team's value made is refused.
+func TestInstanceValuesLeaveFlotillasOwnKeys(t *testing.T) {
+	const annotated = `apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: {{ printf "%s-annotated" .instance.metadata.name | quote }}
+  annotations:{{ toYaml .spec.annotations | nindent 4 }}
+  labels:
+    {{- range $k, $v := .spec.labels }}
+    {{ $k }}: {{ $v | quote }}
+    {{- end }}
+`
+	const copied = `apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: {{ printf "%s-copied" .instance.metadata.name | quote }}
+  annotations:{{ toYaml .instance.metadata.annotations | nindent 4 }}
+`
+	promise := func() *v1alpha1.PromiseContent {
+		c := webPromise("annotated.yaml", annotated, "copied.yaml", copied)
+		c.API.Schema = raw(`{"type":"object"}`)
+		return c
+	}
+	input := func(t *testing.T, spec map[string]any, annotations map[string]string, overrides ...v1alpha1.Override) Input {
+		in := webInput(t, promise(), overrides...)
+		if spec == nil {
+			spec = map[string]any{}
+		}
+		spec["port"] = int64(80)
+		for _, f := range []string{"annotations", "labels"} {
+			if _, ok := spec[f]; !ok {
+				spec[f] = map[string]any{"example.com/owner": "team-a"}
+			}
+		}
+		in.Instance = instance("team-a", "web", spec)
+		in.Instance.SetAnnotations(annotations)
+		return in
+	}
+	refused := func(t *testing.T, in Input, key string) {
+		t.Helper()
+		out, err := Render(in)
+		if !errors.Is(err, ErrValueCreatesStructure) || !strings.Contains(err.Error(), key) {
+			for _, m := range out.Manifests {
+				t.Logf("rendered %s %s: labels %v annotations %v", m.GetKind(), m.GetName(), m.GetLabels(), m.GetAnnotations())
+			}
+			t.Fatalf("render = %v, want it refused (%v) naming %s", err, ErrValueCreatesStructure, key)
+		}
+	}
+	for _, key := range []string{"fleet.flotilla.dev/prune", "fleet.flotilla.dev/reconcile",
+		"kustomize.toolkit.fluxcd.io/prune", "argocd.argoproj.io/sync-options"} {
+		t.Run("toYaml of the spec/"+key, func(t *testing.T) {
+			refused(t, input(t, map[string]any{"annotations": map[string]any{key: "disabled"}}, nil), key)
+		})
+		t.Run("a range over the spec's keys/"+key, func(t *testing.T) {
+			refused(t, input(t, map[string]any{"labels": map[string]any{key: "disabled"}}, nil), key)
+		})
+		t.Run("the instance's own annotations/"+key, func(t *testing.T) {
+			// The templates do not see them: the object renders without.
+			out, err := Render(input(t, nil, map[string]string{key: "disabled", "example.com/x": "y"}))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, m := range out.Manifests {
+				if _, ok := m.GetAnnotations()[key]; ok || m.GetName() == "web-copied" && m.GetAnnotations()["example.com/x"] != "y" {
+					t.Errorf("%s %s: annotations %v", m.GetKind(), m.GetName(), m.GetAnnotations())
+				}
+			}
+		})
+		t.Run("a team's Values Override/"+key, func(t *testing.T) {
+			o := teamOverrideOf("keep", v1alpha1.PatchValues, `{"annotations":{"`+key+`":"disabled"}}`)
+			refused(t, input(t, nil, nil, o), key)
+		})
+	}
+	t.Run("a Helm chart's commonAnnotations", func(t *testing.T) {
+		chart := pgChart(t, map[string]string{"cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}\n" +
+			"  annotations:\n    {{- toYaml .Values.commonAnnotations | nindent 4 }}\ndata:\n  version: {{ .Values.version | quote }}\n"})
+		refused(t, helmInput(chart, map[string]any{"commonAnnotations": map[string]any{"fleet.flotilla.dev/prune": "disabled"}}),
+			"fleet.flotilla.dev/prune")
+	})
+
+	// Bitnami's charts render commonAnnotations (and most other maps of
+	// values) through tpl, which runs a value as a template: the key is
+	// built at render time and the value never holds it as written.
+	t.Run("a Helm chart's commonAnnotations through tpl", func(t *testing.T) {
+		chart := pgChart(t, map[string]string{"cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}\n" +
+			"  annotations:\n    {{- tpl (toYaml .Values.commonAnnotations) . | nindent 4 }}\ndata:\n  version: {{ .Values.version | quote }}\n"})
+		refused(t, helmInput(chart, map[string]any{"commonAnnotations": map[string]any{`{{ print "fleet.flotilla.dev" "/prune" }}`: "disabled"}}),
+			"fleet.flotilla.dev/prune")
+		// A chart's own key, and a team's harmless tpl, render.
+		if _, err := Render(helmInput(chart, map[string]any{"commonAnnotations": map[string]any{`{{ print "example.com" "/x" }}`: "{{ .Release.Name }}"}})); err != nil {
+			t.Errorf("a team's own tpl key was refused: %v", err)
+		}
+	})
+
+	// The platform's own keys, and the team's other keys, still render.
+	platform := override("keep", v1alpha1.PatchValues, `{"annotations":{"fleet.flotilla.dev/prune":"disabled"}}`)
+	if _, err := Render(input(t, nil, nil, platform)); err != nil {
+		t.Errorf("the platform's Values Override was refused: %v", err)
+	}
+	literal := webPromise("kept.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: kept\n  annotations:\n    fleet.flotilla.dev/prune: disabled\n")
+	if _, err := Render(webInput(t, literal)); err != nil {
+		t.Errorf("the template's own key was refused: %v", err)
+	}
+	out, err := Render(input(t, map[string]any{"annotations": map[string]any{"example.com/x": "fleet.flotilla.dev/prune"}},
+		map[string]string{"flotilla.dev.example.com/x": "y"}))
+	if err != nil {
+		t.Fatalf("a team's own keys were refused: %v", err)
+	}
+	if len(out.Manifests) != 4 {
+		t.Errorf("rendered %d objects, want 4", len(out.Manifests))
+	}
+}
+
+// Argo CD applies the items of any object with a top-level items list
+// instead of the object (unstructured.Unstructured.IsList), kustomize those
+// of a kind ending in List: a team's JSONMerge Override adding items to its
+// own ConfigMap passed every check of the ConfigMap and put a
+// ClusterRoleBinding to cluster-admin on a git-delivered member.
+func TestAnInstancesObjectIsNoList(t *testing.T) {
+	const crb = `{"apiVersion":"rbac.authorization.k8s.io/v1","kind":"ClusterRoleBinding","metadata":{"name":"evil"},` +
+		`"roleRef":{"apiGroup":"rbac.authorization.k8s.io","kind":"ClusterRole","name":"cluster-admin"},` +
+		`"subjects":[{"kind":"ServiceAccount","name":"default","namespace":"team-a"}]}`
+	for _, typ := range []v1alpha1.PatchType{v1alpha1.PatchJSONMerge, v1alpha1.PatchStrategicMerge} {
+		t.Run(string(typ), func(t *testing.T) {
+			o := teamOverrideOf("list", typ, `{"items":[`+crb+`]}`)
+			out, err := Render(webInput(t, webPromise(), o))
+			var v *scope.Violation
+			if !errors.As(err, &v) || !strings.Contains(err.Error(), "items") {
+				for _, m := range out.Manifests {
+					t.Logf("%s %s: list %v", m.GetKind(), m.GetName(), m.IsList())
+				}
+				t.Fatalf("render = %v, want the object refused as a list", err)
+			}
+		})
+	}
+	t.Run("a template's", func(t *testing.T) {
+		_, err := Render(webInput(t, webPromise("list.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: list\nitems: []\n")))
+		var v *scope.Violation
+		if !errors.As(err, &v) {
+			t.Fatalf("render = %v, want the object refused as a list", err)
+		}
+	})
+	// The platform's fleet resources may hold what they like.
+	c := webPromise()
+	c.FleetResources = []v1alpha1.Manifest{{RawExtension: raw(`{"apiVersion":"v1","kind":"List","metadata":{"name":"l"},"items":[]}`)}}
+	if _, err := RenderFleetResources(Input{Promise: "web", Revision: "web-1", Content: c, Cluster: SampleCluster()}); err != nil {
+		t.Errorf("fleet resources: %v", err)
+	}
+}
+
+// A team's Override never patches a Namespace object, whose labels set the
+// member's Pod Security level for the whole namespace; a Promise that
+// prints a map of the instance's as the labels of its Namespace object (to
+// let teams label their namespaces for policy selectors) let the team's
+// value lift it all the same.
+func TestInstanceValuesLeaveTheNamespacesPodSecurity(t *testing.T) {
+	c := webPromise(`ns.yaml`, `apiVersion: v1
+kind: Namespace
+metadata:
+  name: {{ .instance.metadata.namespace | quote }}
+  labels:
+    pod-security.kubernetes.io/enforce: restricted
+    {{- range $k, $v := .spec.namespaceLabels }}
+    {{ $k }}: {{ $v | quote }}
+    {{- end }}
+`)
+	c.API.Schema = raw(`{"type":"object"}`)
+	c.Output.Kinds = append(c.Output.Kinds, v1alpha1.OutputKind{Kind: "Namespace"})
+	input := func(labels map[string]any) Input {
+		in := webInput(t, c)
+		in.Instance = instance("team-a", "web", map[string]any{"port": int64(80), "namespaceLabels": labels})
+		return in
+	}
+	for _, key := range []string{"pod-security.kubernetes.io/enforce", "pod-security.kubernetes.io/warn"} {
+		out, err := Render(input(map[string]any{key: "privileged"}))
+		if !errors.Is(err, ErrValueCreatesStructure) || !strings.Contains(err.Error(), key) {
+			for _, m := range out.Manifests {
+				t.Logf("%s %s: %v", m.GetKind(), m.GetName(), m.GetLabels())
+			}
+			t.Errorf("%s: render = %v, want it refused", key, err)
+		}
+	}
+	if _, err := Render(input(map[string]any{"team": "a"})); err != nil {
+		t.Errorf("a team's own label was refused: %v", err)
 	}
 }

@@ -20,8 +20,8 @@ func templateData(in Input, spec map[string]any) map[string]any {
 	md := map[string]any{
 		"name":        inst.GetName(),
 		"namespace":   inst.GetNamespace(),
-		"labels":      stringMap(inst.GetLabels()),
-		"annotations": stringMap(TemplateAnnotations(inst.GetAnnotations())),
+		"labels":      stringMap(withoutManagementKeys(inst.GetLabels())),
+		"annotations": stringMap(withoutManagementKeys(TemplateAnnotations(inst.GetAnnotations()))),
 	}
 	return map[string]any{
 		"instance": map[string]any{
@@ -58,6 +58,26 @@ func TemplateAnnotations(a map[string]string) map[string]string {
 		}
 	}
 	return out
+}
+
+// withoutManagementKeys drops the keys of Flotilla's and the GitOps tools'
+// domains (managementKey) from an instance's labels or annotations, as its
+// templates see them: a template that copies them onto its objects would
+// otherwise carry a team's fleet.flotilla.dev/prune: disabled there (and
+// Flotilla's own, such as adopt-revision, which mean nothing on a member).
+func withoutManagementKeys(m map[string]string) map[string]string {
+	for k := range m {
+		if managementKey(k) {
+			out := make(map[string]string, len(m))
+			for k, v := range m {
+				if !managementKey(k) {
+					out[k] = v
+				}
+			}
+			return out
+		}
+	}
+	return m
 }
 
 func stringMap(m map[string]string) map[string]any {

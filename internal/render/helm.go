@@ -114,6 +114,9 @@ func renderHelm(lc *LoadedChart, vals, probeVals map[string]any, inst *unstructu
 			if err := compareShapes("template "+name, files[name], probe[name]); err != nil {
 				return nil, fmt.Errorf("chart %s: %w", lc.chart.Name(), err)
 			}
+			if err := compareGuardedKeys("template "+name, files[name], probe[name]); err != nil {
+				return nil, fmt.Errorf("chart %s: %w", lc.chart.Name(), err)
+			}
 		}
 		docs, err := decodeDocuments("template "+name, files[name])
 		if err != nil {

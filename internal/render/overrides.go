@@ -172,7 +172,8 @@ func managementKeyChanged(was, will map[string]string) (string, bool) {
 // the object how to manage it: Flotilla's own domain (fleet.flotilla.dev/…
 // or a subdomain's), or, on git-delivered clusters, the GitOps tool's:
 // Flux's (kustomize.toolkit.fluxcd.io/prune, …/reconcile, …/ssa) and Argo
-// CD's (argocd.argoproj.io/sync-options: Prune=false, …/compare-options).
+// CD's (argocd.argoproj.io/sync-options: Prune=false, …/compare-options,
+// and Helm's helm.sh/hook and helm.sh/resource-policy, which it reads too).
 func managementKey(key string) bool {
 	prefix, _, found := strings.Cut(key, "/")
 	if !found {
@@ -188,7 +189,10 @@ func managementKey(key string) bool {
 
 // managementDomains are the domains of the label and annotation keys a
 // team's Override may not set or change (see managementKey).
-var managementDomains = []string{v1alpha1.Group, "fluxcd.io", "argoproj.io"}
+// Argo CD reads Helm's hook annotations on any manifest as its own (a hook
+// is never pruned when it leaves the directory; helm.sh/resource-policy:
+// keep is its Delete=false), so Helm's domain is one of them.
+var managementDomains = []string{v1alpha1.Group, "fluxcd.io", "argoproj.io", "helm.sh"}
 
 // forPromise says whether an Override may shape this Promise's render: one
 // that names another Promise never does. (Cluster, namespace and instance
@@ -361,4 +365,95 @@ func patchObject(obj *unstructured.Unstructured, typ v1alpha1.PatchType, patch [
 		return nil, fmt.Errorf("result: %w", err)
 	}
 	return patched, nil
+}
+
+// teamManagementKeys returns the strings of a team's inputs to an instance's
+// render (map keys and string values of its spec and of its team's Values
+// Overrides) that are management keys (managementKey) or Pod Security keys
+// (podSecurityKey), and the Pod Security keys of its labels and annotations.
+func teamManagementKeys(in Input, spec map[string]any) map[string]bool {
+	found := map[string]bool{}
+	guarded := func(s string) bool { return managementKey(s) || podSecurityKey(s) }
+	var walk func(v any)
+	walk = func(v any) {
+		switch v := v.(type) {
+		case map[string]any:
+			for k, e := range v {
+				if guarded(k) {
+					found[k] = true
+				}
+				walk(e)
+			}
+		case []any:
+			for _, e := range v {
+				walk(e)
+			}
+		case string:
+			if guarded(v) {
+				found[v] = true
+			}
+		}
+	}
+	walk(spec)
+	for i := range in.Overrides {
+		o := &in.Overrides[i]
+		if o.Spec.Type != v1alpha1.PatchValues || !teamOverride(o) || !forPromise(o, in.Promise) {
+			continue
+		}
+		if patch, err := rawObject(&o.Spec.Patch); err == nil {
+			walk(patch)
+		}
+	}
+	// The templates never see the instance's own management keys
+	// (withoutManagementKeys); its Pod Security keys they do.
+	for _, m := range []map[string]string{in.Instance.GetLabels(), TemplateAnnotations(in.Instance.GetAnnotations())} {
+		for k := range m {
+			if podSecurityKey(k) {
+				found[k] = true
+			}
+		}
+	}
+	return found
+}
+
+// podSecurityKey says whether a label key is Pod Security Admission's: on a
+// Namespace object it sets the level of every Pod in the namespace.
+func podSecurityKey(key string) bool {
+	return strings.HasPrefix(key, "pod-security.kubernetes.io/")
+}
+
+// checkValueMadeKeys refuses an instance's render in which a label or
+// annotation key of a management domain on an object's metadata is one a
+// team's input holds (teamManagementKeys): a template that prints a map of
+// the instance's as labels or annotations (toYaml, a range over its keys, a
+// chart's commonAnnotations) lets the team choose their keys, and
+// fleet.flotilla.dev/prune: disabled (or the GitOps tools' equivalent) would
+// leave its objects on members once the instance or the team's tenancy is
+// gone, as a team's Override may not. Nor a Pod Security label of a
+// Namespace object (pod-security.kubernetes.io/enforce: privileged), which a
+// team's Override never patches either. Keys the templates write themselves
+// are the platform's, as are its Overrides'.
+func checkValueMadeKeys(objs []*unstructured.Unstructured, team map[string]bool) error {
+	if len(team) == 0 {
+		return nil
+	}
+	for _, obj := range objs {
+		for _, m := range []struct {
+			field string
+			keys  map[string]string
+		}{{"metadata.labels", obj.GetLabels()}, {"metadata.annotations", obj.GetAnnotations()}} {
+			for key := range m.keys {
+				switch {
+				case !team[key]:
+				case managementKey(key):
+					return fmt.Errorf("%s %s has the key %s, which a value of the instance (its spec, labels or annotations, or a team's Values Override) gave: keys of %s tell Flotilla (or the GitOps tool) how to manage the object (prune, reconcile), which is the platform's to say: %w",
+						keyOf(obj), m.field, key, strings.Join(managementDomains, ", "), ErrValueCreatesStructure)
+				case isNamespaceObject(obj) && podSecurityKey(key):
+					return fmt.Errorf("%s %s has the key %s, which a value of the instance (its spec, labels or annotations, or a team's Values Override) gave: the Pod Security labels of a namespace are the platform's to set: %w",
+						keyOf(obj), m.field, key, ErrValueCreatesStructure)
+				}
+			}
+		}
+	}
+	return nil
 }

@@ -109,6 +109,7 @@ func renderInstance(in Input) (Output, error) {
 		if err != nil {
 			return Output{}, err
 		}
+		teamKeys := teamManagementKeys(in, spec)
 		switch t.Engine {
 		case v1alpha1.TemplateEngineGoTemplate, "":
 			spec, err = applyValuesOverrides(spec, in, applied, false)
@@ -139,6 +140,9 @@ func renderInstance(in Input) (Output, error) {
 			return Output{}, fmt.Errorf("unknown template engine %q", t.Engine)
 		}
 		if err != nil {
+			return Output{}, err
+		}
+		if err := checkValueMadeKeys(objs, teamKeys); err != nil {
 			return Output{}, err
 		}
 	}
@@ -219,6 +223,7 @@ func checkScope(sc *v1alpha1.WorkScope, objs []*unstructured.Unstructured) error
 			Namespace:     obj.GetNamespace(),
 			Name:          obj.GetName(),
 			ClusterScoped: scope.BuiltinClusterScoped(gvk.Group, gvk.Kind),
+			List:          scope.HasItems(obj.Object),
 		})
 		if err != nil {
 			return fmt.Errorf("refusing the whole render, an object is outside the Promise's output: %w", err)

@@ -449,3 +449,65 @@ func helmSafe(s string) string {
 		return 'x'
 	}, s)
 }
+
+// compareGuardedKeys refuses a Helm render in which a label or annotation
+// key on a document's metadata that is the platform's to set (managementKey;
+// podSecurityKey on a Namespace) is not in the probe at its place: a team's
+// value made it, though no value holds it as written (a chart that runs
+// values through tpl, as Bitnami's common.tplvalues.render does, builds it
+// at render time). Helm's probe changes nothing but what the instance and
+// the team's Overrides gave, so a key the chart writes itself is the same
+// in both. out and probe have the same shape (compareShapes).
+func compareGuardedKeys(source, out, probe string) error {
+	docs, pdocs := splitDocuments(out), splitDocuments(probe)
+	for i, d := range docs {
+		if i >= len(pdocs) || d.text == pdocs[i].text {
+			continue
+		}
+		real, err1 := yamlShape(d.text)
+		pr, err2 := yamlShape(pdocs[i].text)
+		if err1 != nil || err2 != nil {
+			continue // compareShapes reports it
+		}
+		if field, key := valueMadeGuardedKey(real, pr); key != "" {
+			return fmt.Errorf("%s: rendered document %d (from output line %d): metadata.%s has the key %s, which a value of the instance (or a team's Values Override) made; it is the platform's to set: %w",
+				source, d.index, d.line, field, key, ErrValueCreatesStructure)
+		}
+	}
+	return nil
+}
+
+// valueMadeGuardedKey returns the field (labels or annotations) and a
+// guarded key of real's metadata that differs in probe at the same place.
+func valueMadeGuardedKey(real, probe yamlv2.MapSlice) (string, string) {
+	isNamespace := false
+	for _, item := range real {
+		if item.Key == "kind" && item.Value == "Namespace" {
+			isNamespace = true
+		}
+	}
+	for i, item := range real {
+		md, ok := item.Value.(yamlv2.MapSlice)
+		if item.Key != "metadata" || !ok || i >= len(probe) {
+			continue
+		}
+		pmd, _ := probe[i].Value.(yamlv2.MapSlice)
+		for j, f := range md {
+			m, ok := f.Value.(yamlv2.MapSlice)
+			if (f.Key != "labels" && f.Key != "annotations") || !ok || j >= len(pmd) {
+				continue
+			}
+			pm, _ := pmd[j].Value.(yamlv2.MapSlice)
+			for k, e := range m {
+				key := fmt.Sprint(e.Key)
+				if !managementKey(key) && !(isNamespace && podSecurityKey(key)) {
+					continue
+				}
+				if k >= len(pm) || fmt.Sprint(pm[k].Key) != key {
+					return fmt.Sprint(f.Key), key
+				}
+			}
+		}
+	}
+	return "", ""
+}

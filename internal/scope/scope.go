@@ -83,6 +83,18 @@ type Object struct {
 	// knows: the hub knows Kubernetes' built-in kinds (BuiltinClusterScoped),
 	// the agent asks the member's discovery.
 	ClusterScoped bool
+	// List says the object has a top-level items field (HasItems).
+	List bool
+}
+
+// HasItems says whether an object's content has a top-level items field.
+// Argo CD applies the items of any object whose items is a list instead of
+// the object itself (unstructured.Unstructured.IsList), kustomize (and so
+// Flux) those of a kind ending in List: what the scope judged would not be
+// what lands. No kind an instance renders has one but the Lists themselves.
+func HasItems(content map[string]any) bool {
+	_, ok := content["items"]
+	return ok
 }
 
 func (o Object) String() string {
@@ -112,6 +124,9 @@ func Check(sc *v1alpha1.WorkScope, obj Object) error {
 	}
 	violation := func(format string, args ...any) error {
 		return &Violation{Object: obj.String(), Rule: fmt.Sprintf(format, args...)}
+	}
+	if obj.List {
+		return violation("it has a top-level items field: Argo CD, and kustomize for a kind ending in List, apply its items instead of it, unchecked; an instance's objects are never lists")
 	}
 	if !hasKind(sc.Kinds, obj.Group, obj.Kind) {
 		return violation("kind %s is not in the Promise's output.kinds (%s)", groupKind(obj.Group, obj.Kind), kindList(sc.Kinds))
