@@ -20,8 +20,8 @@ func templateData(in Input, spec map[string]any) map[string]any {
 	md := map[string]any{
 		"name":        inst.GetName(),
 		"namespace":   inst.GetNamespace(),
-		"labels":      stringMap(withoutManagementKeys(inst.GetLabels())),
-		"annotations": stringMap(withoutManagementKeys(TemplateAnnotations(inst.GetAnnotations()))),
+		"labels":      stringMap(TemplateLabels(inst.GetLabels())),
+		"annotations": stringMap(TemplateAnnotations(inst.GetAnnotations())),
 	}
 	return map[string]any{
 		"instance": map[string]any{
@@ -44,20 +44,27 @@ func templateData(in Input, spec map[string]any) map[string]any {
 // lastApplied is the annotation kubectl apply keeps a copy of the object in.
 const lastApplied = "kubectl.kubernetes.io/last-applied-configuration"
 
+// TemplateLabels are the labels of an instance its templates see: all but
+// those of Flotilla's and the GitOps tools' domains (withoutManagementKeys).
+// Instance revisions snapshot these.
+func TemplateLabels(l map[string]string) map[string]string { return withoutManagementKeys(l) }
+
 // TemplateAnnotations are the annotations of an instance its templates see:
 // all but kubectl's copy of the object it last applied, which is the spec
-// again (and changes with every apply), not something to render.
+// again (and changes with every apply), not something to render, and those
+// of Flotilla's and the GitOps tools' domains (withoutManagementKeys).
+// Instance revisions snapshot these.
 func TemplateAnnotations(a map[string]string) map[string]string {
-	if _, ok := a[lastApplied]; !ok {
-		return a
-	}
-	out := make(map[string]string, len(a)-1)
-	for k, v := range a {
-		if k != lastApplied {
-			out[k] = v
+	if _, ok := a[lastApplied]; ok {
+		out := make(map[string]string, len(a)-1)
+		for k, v := range a {
+			if k != lastApplied {
+				out[k] = v
+			}
 		}
+		a = out
 	}
-	return out
+	return withoutManagementKeys(a)
 }
 
 // withoutManagementKeys drops the keys of Flotilla's and the GitOps tools'

@@ -187,7 +187,7 @@ func snapshotInstance(inst *unstructured.Unstructured, promise string, overrides
 	if err != nil {
 		return instanceSnapshot{}, err
 	}
-	md, err := json.Marshal(instanceplan.InstanceMetadata{Labels: inst.GetLabels(), Annotations: render.TemplateAnnotations(inst.GetAnnotations())})
+	md, err := json.Marshal(instanceplan.InstanceMetadata{Labels: render.TemplateLabels(inst.GetLabels()), Annotations: render.TemplateAnnotations(inst.GetAnnotations())})
 	if err != nil {
 		return instanceSnapshot{}, fmt.Errorf("encoding the instance's labels and annotations: %w", err)
 	}
