@@ -500,7 +500,7 @@ func valueMadeGuardedKey(real, probe yamlv2.MapSlice) (string, string) {
 			pm, _ := pmd[j].Value.(yamlv2.MapSlice)
 			for k, e := range m {
 				key := fmt.Sprint(e.Key)
-				if !managementKey(key) && !(isNamespace && podSecurityKey(key)) {
+				if !guardedKey(key, isNamespace) {
 					continue
 				}
 				if k >= len(pm) || fmt.Sprint(pm[k].Key) != key {
@@ -510,4 +510,10 @@ func valueMadeGuardedKey(real, probe yamlv2.MapSlice) (string, string) {
 		}
 	}
 	return "", ""
+}
+
+// guardedKey says whether a label or annotation key is the platform's to
+// set: a management key anywhere, a Pod Security key on a Namespace.
+func guardedKey(key string, namespace bool) bool {
+	return managementKey(key) || namespace && podSecurityKey(key)
 }

@@ -32,13 +32,7 @@ func TestInstanceLabelsTheTemplatesReadRollOutWithTheInstance(t *testing.T) {
 		}
 	}
 
-	inst := &unstructured.Unstructured{}
-	inst.SetAPIVersion(s.group + "/v1alpha1")
-	inst.SetKind("Site")
-	if err := s.C.Get(s.Ctx, client.ObjectKey{Namespace: team, Name: "shop"}, inst); err != nil {
-		t.Fatal(err)
-	}
-	s.UpdateInstance(inst, func(u *unstructured.Unstructured) { u.SetLabels(map[string]string{"tier": "gold"}) })
+	s.editShop(team, func(u *unstructured.Unstructured) { u.SetLabels(map[string]string{"tier": "gold"}) })
 
 	ro := &fleetv1alpha1.Rollout{}
 	promisetest.Eventually(t, time.Minute, "the label change's Rollout admitting the canary", func() (bool, string) {
@@ -98,13 +92,7 @@ func TestARevisionFromBeforeDoesNotRenderLiveLabels(t *testing.T) {
 	}
 	label := func(value string) {
 		t.Helper()
-		inst := &unstructured.Unstructured{}
-		inst.SetAPIVersion(s.group + "/v1alpha1")
-		inst.SetKind("Site")
-		if err := s.C.Get(s.Ctx, client.ObjectKey{Namespace: team, Name: "shop"}, inst); err != nil {
-			t.Fatal(err)
-		}
-		s.UpdateInstance(inst, func(u *unstructured.Unstructured) { u.SetLabels(map[string]string{"tier": value}) })
+		s.editShop(team, func(u *unstructured.Unstructured) { u.SetLabels(map[string]string{"tier": value}) })
 	}
 	label("gold")
 	ro := &fleetv1alpha1.Rollout{}
@@ -169,13 +157,7 @@ func TestInstanceAnnotationsTheTemplatesReadRollOutWithTheInstance(t *testing.T)
 	}
 	s.WaitWork("annotationsread", team, "shop", canary, owner("none"))
 
-	inst := &unstructured.Unstructured{}
-	inst.SetAPIVersion(s.group + "/v1alpha1")
-	inst.SetKind("Site")
-	if err := s.C.Get(s.Ctx, client.ObjectKey{Namespace: team, Name: "shop"}, inst); err != nil {
-		t.Fatal(err)
-	}
-	s.UpdateInstance(inst, func(u *unstructured.Unstructured) { u.SetAnnotations(map[string]string{"owner": "mallory"}) })
+	s.editShop(team, func(u *unstructured.Unstructured) { u.SetAnnotations(map[string]string{"owner": "mallory"}) })
 
 	ro := &fleetv1alpha1.Rollout{}
 	promisetest.Eventually(t, 30*time.Second, "the annotation change's Rollout admitting the canary", func() (bool, string) {
@@ -214,13 +196,7 @@ data:
 func TestALabelChangeBehindASpecChangeIsNamedToTheApprover(t *testing.T) {
 	s := newStory(t, "labelhidden.example.com")
 	team, _, _, old := s.givenGatedSiteOf("labelhidden", labelsTemplate)
-	inst := &unstructured.Unstructured{}
-	inst.SetAPIVersion(s.group + "/v1alpha1")
-	inst.SetKind("Site")
-	if err := s.C.Get(s.Ctx, client.ObjectKey{Namespace: team, Name: "shop"}, inst); err != nil {
-		t.Fatal(err)
-	}
-	s.UpdateInstance(inst, func(u *unstructured.Unstructured) {
+	s.editShop(team, func(u *unstructured.Unstructured) {
 		u.SetLabels(map[string]string{"tier": "gold"})
 		if err := unstructured.SetNestedField(u.Object, "large", "spec", "size"); err != nil {
 			t.Fatal(err)
@@ -249,13 +225,7 @@ func TestLargeAnnotationsTheTemplatesDoNotReadHoldNothing(t *testing.T) {
 	s := newStory(t, "bigannotations.example.com")
 	r1 := s.givenSite("bigannotations", "")
 	team := "bigannotations-team"
-	inst := &unstructured.Unstructured{}
-	inst.SetAPIVersion(s.group + "/v1alpha1")
-	inst.SetKind("Site")
-	if err := s.C.Get(s.Ctx, client.ObjectKey{Namespace: team, Name: "shop"}, inst); err != nil {
-		t.Fatal(err)
-	}
-	s.UpdateInstance(inst, func(u *unstructured.Unstructured) {
+	s.editShop(team, func(u *unstructured.Unstructured) {
 		u.SetAnnotations(map[string]string{"other-tool.example.com/state": strings.Repeat("x", 70<<10)})
 	})
 	_, r2 := s.release("bigannotations", "2", r1)
@@ -264,4 +234,16 @@ func TestLargeAnnotationsTheTemplatesDoNotReadHoldNothing(t *testing.T) {
 	if c := meta.FindStatusCondition(st.Conditions, fleetv1alpha1.ConditionStalled); c != nil && c.Status == metav1.ConditionTrue {
 		t.Errorf("the instance is stalled: %+v", c)
 	}
+}
+
+// editShop updates instance shop (kind Site) of namespace team with edit.
+func (s *story) editShop(team string, edit func(*unstructured.Unstructured)) {
+	s.TB.Helper()
+	inst := &unstructured.Unstructured{}
+	inst.SetAPIVersion(s.group + "/v1alpha1")
+	inst.SetKind("Site")
+	if err := s.C.Get(s.Ctx, client.ObjectKey{Namespace: team, Name: "shop"}, inst); err != nil {
+		s.TB.Fatal(err)
+	}
+	s.UpdateInstance(inst, edit)
 }
