@@ -311,6 +311,14 @@ type WaveStatus struct {
 	// +optional
 	StartedAt *metav1.Time `json:"startedAt,omitempty"`
 
+	// lastAdmittedAt is when the wave last admitted a cluster to the
+	// target. A cluster it admitted whose Works do not render the target
+	// (an instance the hub holds, or whose render fails) counts its
+	// progress deadline from then, not from a later look, so it fails by
+	// the deadline instead of staying in flight for ever.
+	// +optional
+	LastAdmittedAt *metav1.Time `json:"lastAdmittedAt,omitempty"`
+
 	// bakeStartedAt is when every admitted cluster was last seen healthy together.
 	// +optional
 	BakeStartedAt *metav1.Time `json:"bakeStartedAt,omitempty"`

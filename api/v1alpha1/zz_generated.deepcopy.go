@@ -2134,6 +2134,10 @@ func (in *WaveStatus) DeepCopyInto(out *WaveStatus) {
 		in, out := &in.StartedAt, &out.StartedAt
 		*out = (*in).DeepCopy()
 	}
+	if in.LastAdmittedAt != nil {
+		in, out := &in.LastAdmittedAt, &out.LastAdmittedAt
+		*out = (*in).DeepCopy()
+	}
 	if in.BakeStartedAt != nil {
 		in, out := &in.BakeStartedAt, &out.BakeStartedAt
 		*out = (*in).DeepCopy()

@@ -58,8 +58,8 @@ type assessment struct {
 	// next is the earliest deadline still ahead.
 	next time.Time
 	// notHealthy counts clusters not healthy on the target (failed,
-	// converging, pending, waiting or skipped): a completed wave with any
-	// is SucceededWithFailures, not Succeeded.
+	// converging, pending, waiting, skipped or gone): a completed wave
+	// with any is SucceededWithFailures, not Succeeded.
 	notHealthy int
 	// gone counts the clusters of the wave that left the fleet (no
 	// observation): no failure, but not on the target either.
@@ -128,8 +128,13 @@ func (a *assessment) add(o *ClusterObservation, v verdict, target string) {
 
 	switch {
 	case o == nil:
-		// A cluster gone from the fleet is no failure of the wave.
+		// A cluster gone from the fleet is no failure of the wave, but
+		// not healthy on the target either: a wave whose clusters all
+		// left (a team's instances, alone there, removed mid-wave) did
+		// not show the change good anywhere, and must not read Succeeded
+		// to whoever approves the next.
 		a.gone++
+		a.notHealthy++
 	case v.state != stateHealthy:
 		a.notHealthy++
 	}

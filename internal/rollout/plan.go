@@ -2,6 +2,7 @@ package rollout
 
 import (
 	"fmt"
+	"slices"
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -79,7 +80,11 @@ type planner struct {
 	obs   map[string]*ClusterObservation
 	waves []*wave
 
-	admit   []Admission
+	admit []Admission
+	// readmit lists the clusters admitted earlier whose Works do not
+	// render the target yet (admittedUnwritten): listed again while the
+	// rollout moves forward.
+	readmit []Admission
 	events  []Event
 	measure []CheckTask
 	wakeAt  time.Time
@@ -129,7 +134,7 @@ func (p *planner) bindWaves() error {
 		}
 		w := &wave{st: st, cfg: cfg, obs: make([]*ClusterObservation, len(st.Clusters))}
 		for j, name := range st.Clusters {
-			w.obs[j] = p.obs[name]
+			w.obs[j] = p.admittedUnwritten(w, j, p.obs[name])
 		}
 		p.waves[i] = w
 	}
@@ -376,7 +381,11 @@ func (p *planner) stopWaves(rollback bool) {
 // decision assembles the result.
 func (p *planner) decision() Decision {
 	p.st.ObservedGeneration = p.in.Generation
-	d := Decision{Status: *p.st, Admit: p.admit, Events: p.events, Measure: p.measure}
+	admit := p.admit
+	if !p.st.Phase.IsTerminal() && !rollingBack(p.st.Phase) && len(p.readmit) > 0 {
+		admit = append(slices.Clone(p.readmit), p.admit...)
+	}
+	d := Decision{Status: *p.st, Admit: admit, Events: p.events, Measure: p.measure}
 	if !p.wakeAt.IsZero() && !p.st.Phase.IsTerminal() {
 		d.RequeueAfter = p.wakeAt.Sub(p.now)
 	}
@@ -402,6 +411,9 @@ func (p *planner) admitCluster(w *wave, i int, rev string) bool {
 	o := w.obs[i]
 	if o == nil || o.Revision == rev {
 		return false
+	}
+	if rev == p.in.Spec.TargetRevision {
+		w.st.LastAdmittedAt = ptr(stamp(p.now))
 	}
 	next := *o
 	next.Revision, next.AdmittedAt = rev, p.now
@@ -482,4 +494,40 @@ func isForward(phase fleetv1alpha1.RolloutPhase) bool {
 		return true
 	}
 	return false
+}
+
+// admittedUnwritten returns o, the observation of wave w's cluster j, as
+// the cluster stands admitted when the status admits it to the target but
+// no Work there renders the target: the instance controller did not write
+// them (it holds the instance for what its team wrote, or the target's
+// render fails for it). The status write was the admission. Judged on its
+// Works alone, the cluster was pending, admitted again at every plan with
+// a new admission time, and never failed by its progress deadline: the
+// Rollout stayed in flight for ever and said nothing of why. It now counts
+// from the wave's last admission (no earlier than its own), converging
+// until its progress deadline fails it; it is still listed as admitted, as
+// a plan that stored its admission and crashed before the Works were
+// written lists it again. Not while rolling back, which moves clusters off
+// the target, nor once ended.
+func (p *planner) admittedUnwritten(w *wave, j int, o *ClusterObservation) *ClusterObservation {
+	target := p.in.Spec.TargetRevision
+	marks := w.st.Admitted
+	if o == nil || o.Revision == target || len(marks) != len(w.st.Clusters) || marks[j] != fleetv1alpha1.AdmittedTarget ||
+		rollingBack(p.st.Phase) || p.st.Phase.IsTerminal() {
+		return o
+	}
+	if w.st.LastAdmittedAt == nil {
+		// A status written before lastAdmittedAt: from now.
+		w.st.LastAdmittedAt = ptr(stamp(p.now))
+	}
+	at := w.st.LastAdmittedAt.Time
+	next := *o
+	next.Revision, next.AdmittedAt, next.AppliedRevision = target, at, ""
+	next.Health, next.HealthSince, next.Reason = HealthProgressing, at, fleetv1alpha1.ReasonProgressing
+	next.Message = "admitted to " + target + ", but its Works do not render it"
+	if o.Message != "" {
+		next.Message += ": " + o.Message
+	}
+	p.readmit = append(p.readmit, Admission{Cluster: o.Name, Revision: target, Wave: w.st.Name})
+	return &next
 }

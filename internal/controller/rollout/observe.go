@@ -1,6 +1,7 @@
 package rollout
 
 import (
+	"slices"
 	"sort"
 	"time"
 
@@ -115,6 +116,17 @@ func observeCluster(c *fleetv1alpha1.Cluster, works []*fleetv1alpha1.Work, ro, t
 		// target, and a rollback must wait for it. On a cluster that
 		// renders the target, "" keeps it from counting as applied.
 		o.AppliedRevision = target
+	}
+	if o.Revision != target && o.Message == "" && len(moved) > 0 {
+		// No Work here renders the target: should the Rollout have
+		// admitted the cluster (its instance held, or its render
+		// failing), the engine's failure names whose Work stays behind.
+		w := moved[0]
+		if i := slices.IndexFunc(moved, func(w *fleetv1alpha1.Work) bool { return w.Spec.Subject.Instance != nil }); i >= 0 {
+			w = moved[i]
+		}
+		rendered, _ := revisionOf(w)
+		o.Message = workLabel(w) + " renders " + rendered
 	}
 	o.Checks = agentChecks(moved, ro, target, revisionOf)
 	if o.AdmittedAt.IsZero() {

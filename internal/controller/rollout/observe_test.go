@@ -77,7 +77,7 @@ func TestObserveCluster(t *testing.T) {
 			cluster: cluster(fleetv1alpha1.ClusterAvailabilityAvailable),
 			works:   []*fleetv1alpha1.Work{healthyOld("a"), healthyOld("")},
 			want: rollout.ClusterObservation{Revision: "r1", AppliedRevision: "r1", Health: rollout.HealthHealthy,
-				HealthSince: t0, AdmittedAt: t0, Online: true},
+				HealthSince: t0, AdmittedAt: t0, Online: true, Message: "team-a/a renders r1"},
 		},
 		{
 			name:    "admitted in part (a crash between two Work writes) counts as admitted, not applied",
@@ -164,7 +164,7 @@ func TestObserveCluster(t *testing.T) {
 			works:   []*fleetv1alpha1.Work{healthyOld("a"), healthyOld("b"), healthyOld("")},
 			adopted: map[string]bool{"a": true, "b": true},
 			want: rollout.ClusterObservation{Revision: "r1", AppliedRevision: "r1", Health: rollout.HealthHealthy,
-				HealthSince: t0, AdmittedAt: t0, Adopted: true},
+				HealthSince: t0, AdmittedAt: t0, Adopted: true, Message: "team-a/a renders r1"},
 		},
 		{
 			name:    "one instance of two adopted: the cluster has not",
@@ -172,7 +172,7 @@ func TestObserveCluster(t *testing.T) {
 			works:   []*fleetv1alpha1.Work{healthyOld("a"), healthyOld("b")},
 			adopted: map[string]bool{"a": true},
 			want: rollout.ClusterObservation{Revision: "r1", AppliedRevision: "r1", Health: rollout.HealthHealthy,
-				HealthSince: t0, AdmittedAt: t0, Online: true},
+				HealthSince: t0, AdmittedAt: t0, Online: true, Message: "team-a/a renders r1"},
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
