@@ -377,10 +377,16 @@ func (c *Client) checkRevisionOf(ctx context.Context, r *fleetv1alpha1.Rollout, 
 	if slices.Contains(names, to) {
 		return nil
 	}
-	valid, err := c.rollbackChoices(ctx, r, names)
-	if err != nil {
-		return err
+	var rollouts []fleetv1alpha1.Rollout
+	listed := false
+	if r.Spec.Subject.Instance != nil {
+		rollouts, err = c.subjectRollouts(ctx, r)
+		if err != nil && !apierrors.IsForbidden(err) {
+			return fmt.Errorf("listing the Rollouts of %s: %w", subjectName(r), err)
+		}
+		listed = err == nil
 	}
+	valid := rollbackChoices(r, names, rollouts, listed)
 	if len(valid) == 0 {
 		return fmt.Errorf("%s is not a revision of %s, which has no other revision than the target %s to roll back to",
 			to, subjectName(r), r.Spec.TargetRevision)
@@ -419,10 +425,7 @@ func (c *Client) checkRanInFull(ctx context.Context, r *fleetv1alpha1.Rollout, t
 	if err != nil {
 		return fmt.Errorf("%s; listing the revisions of %s: %w", msg, subjectName(r), err)
 	}
-	valid, err := c.rollbackChoices(ctx, r, names)
-	if err != nil {
-		return err
-	}
+	valid := rollbackChoices(r, names, rollouts, true)
 	if len(valid) == 0 {
 		return fmt.Errorf("%s; none does: abort the rollout, or change its subject again to roll the change out", msg)
 	}
@@ -432,17 +435,11 @@ func (c *Client) checkRanInFull(ctx context.Context, r *fleetv1alpha1.Rollout, t
 // rollbackChoices are the revisions among names (the subject's, newest
 // first) a rollback of r may name: any but its target; for an instance's
 // Rollout only those the fleet ran in full, as the hub judges.
-func (c *Client) rollbackChoices(ctx context.Context, r *fleetv1alpha1.Rollout, names []string) ([]string, error) {
-	var rollouts []fleetv1alpha1.Rollout
-	ranInFull := func(string) bool { return true }
-	if r.Spec.Subject.Instance != nil {
-		var err error
-		switch rollouts, err = c.subjectRollouts(ctx, r); {
-		case err == nil:
-			ranInFull = func(rev string) bool { return rollout.RanInFull(rev, r, rollouts) }
-		case !apierrors.IsForbidden(err):
-			return nil, fmt.Errorf("listing the Rollouts of %s: %w", subjectName(r), err)
-		}
+// rollouts are the subject's (subjectRollouts) when listed; when the caller
+// may not list them, the hub judges.
+func rollbackChoices(r *fleetv1alpha1.Rollout, names []string, rollouts []fleetv1alpha1.Rollout, listed bool) []string {
+	ranInFull := func(rev string) bool {
+		return r.Spec.Subject.Instance == nil || !listed || rollout.RanInFull(rev, r, rollouts)
 	}
 	var valid []string
 	for _, n := range names {
@@ -451,7 +448,7 @@ func (c *Client) rollbackChoices(ctx context.Context, r *fleetv1alpha1.Rollout, 
 		}
 		valid = append(valid, n)
 	}
-	return valid, nil
+	return valid
 }
 
 // subjectRollouts lists the Rollouts of r's subject (its namespace's

@@ -1,7 +1,6 @@
 package rollout_test
 
 import (
-	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -34,13 +33,7 @@ func TestInstanceLabelsTheTemplatesReadRollOutWithTheInstance(t *testing.T) {
 
 	s.editShop(team, func(u *unstructured.Unstructured) { u.SetLabels(map[string]string{"tier": "gold"}) })
 
-	ro := &fleetv1alpha1.Rollout{}
-	promisetest.Eventually(t, time.Minute, "the label change's Rollout admitting the canary", func() (bool, string) {
-		if err := s.C.Get(s.Ctx, client.ObjectKey{Namespace: team, Name: "site-shop-1"}, ro); err != nil {
-			return false, err.Error()
-		}
-		return ro.Status.Counts.Admitted == 1, fmt.Sprintf("phase %s, %+v", ro.Status.Phase, ro.Status.Counts)
-	})
+	ro := s.waitTeamRollout(team, "site-shop-1", "the label change's Rollout admitting the canary", func(ro *fleetv1alpha1.Rollout) bool { return ro.Status.Counts.Admitted == 1 })
 	if ro.Spec.FromRevision != old || ro.Spec.TargetRevision == old {
 		t.Fatalf("rollout from %s to %s, want from %s to a new instance revision", ro.Spec.FromRevision, ro.Spec.TargetRevision, old)
 	}
@@ -95,13 +88,7 @@ func TestARevisionFromBeforeDoesNotRenderLiveLabels(t *testing.T) {
 		s.editShop(team, func(u *unstructured.Unstructured) { u.SetLabels(map[string]string{"tier": value}) })
 	}
 	label("gold")
-	ro := &fleetv1alpha1.Rollout{}
-	promisetest.Eventually(t, time.Minute, "the rollout of the label admitting the canary", func() (bool, string) {
-		if err := s.C.Get(s.Ctx, client.ObjectKey{Namespace: team, Name: "site-shop-1"}, ro); err != nil {
-			return false, err.Error()
-		}
-		return ro.Status.Counts.Admitted == 1, fmt.Sprintf("%+v", ro.Status.Counts)
-	})
+	ro := s.waitTeamRollout(team, "site-shop-1", "the rollout of the label admitting the canary", func(ro *fleetv1alpha1.Rollout) bool { return ro.Status.Counts.Admitted == 1 })
 	s.WaitWork("legacylabels", team, "shop", canary, tier(ro.Spec.TargetRevision, "gold"))
 
 	// The first revision as a hub from before made it: no snapshot of the
@@ -127,10 +114,7 @@ func TestARevisionFromBeforeDoesNotRenderLiveLabels(t *testing.T) {
 	// The team changes the label again: a Rollout, which the general wave
 	// must not see before it is approved.
 	label("platinum")
-	promisetest.Eventually(t, time.Minute, "the rollout of the second label", func() (bool, string) {
-		err := s.C.Get(s.Ctx, client.ObjectKey{Namespace: team, Name: "site-shop-1-2"}, ro)
-		return err == nil, fmt.Sprint(err)
-	})
+	s.waitTeamRollout(team, "site-shop-1-2", "made for the second label", func(*fleetv1alpha1.Rollout) bool { return true })
 	for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
 		for _, c := range general {
 			if ok, got := tier(old, "gold")(s.Work("legacylabels", team, "shop", c)); !ok {
@@ -159,13 +143,7 @@ func TestInstanceAnnotationsTheTemplatesReadRollOutWithTheInstance(t *testing.T)
 
 	s.editShop(team, func(u *unstructured.Unstructured) { u.SetAnnotations(map[string]string{"owner": "mallory"}) })
 
-	ro := &fleetv1alpha1.Rollout{}
-	promisetest.Eventually(t, 30*time.Second, "the annotation change's Rollout admitting the canary", func() (bool, string) {
-		if err := s.C.Get(s.Ctx, client.ObjectKey{Namespace: team, Name: "site-shop-1"}, ro); err != nil {
-			return false, err.Error()
-		}
-		return ro.Status.Counts.Admitted == 1, fmt.Sprintf("phase %s, %+v", ro.Status.Phase, ro.Status.Counts)
-	})
+	ro := s.waitTeamRollout(team, "site-shop-1", "the annotation change's Rollout admitting the canary", func(ro *fleetv1alpha1.Rollout) bool { return ro.Status.Counts.Admitted == 1 })
 	if ro.Spec.FromRevision != old || ro.Spec.TargetRevision == old {
 		t.Fatalf("rollout from %s to %s, want from %s to a new instance revision", ro.Spec.FromRevision, ro.Spec.TargetRevision, old)
 	}
@@ -202,13 +180,7 @@ func TestALabelChangeBehindASpecChangeIsNamedToTheApprover(t *testing.T) {
 			t.Fatal(err)
 		}
 	})
-	ro := &fleetv1alpha1.Rollout{}
-	promisetest.Eventually(t, time.Minute, "the change's Rollout started", func() (bool, string) {
-		if err := s.C.Get(s.Ctx, client.ObjectKey{Namespace: team, Name: "site-shop-2"}, ro); err != nil {
-			return false, err.Error()
-		}
-		return len(ro.Status.History) > 0, fmt.Sprintf("phase %s", ro.Status.Phase)
-	})
+	ro := s.waitTeamRollout(team, "site-shop-2", "the change's Rollout started", func(ro *fleetv1alpha1.Rollout) bool { return len(ro.Status.History) > 0 })
 	if ro.Spec.FromRevision != old {
 		t.Fatalf("rollout from %s, want from %s", ro.Spec.FromRevision, old)
 	}

@@ -59,6 +59,20 @@ func (s *story) waitRollout(name, what string, check func(*fleetv1alpha1.Rollout
 	return ro
 }
 
+// waitTeamRollout waits until Rollout name in namespace ns (an instance's)
+// exists and check passes, and returns it.
+func (s *story) waitTeamRollout(ns, name, what string, check func(*fleetv1alpha1.Rollout) bool) *fleetv1alpha1.Rollout {
+	s.TB.Helper()
+	ro := &fleetv1alpha1.Rollout{}
+	promisetest.Eventually(s.TB, time.Minute, "rollout "+name+" "+what, func() (bool, string) {
+		if err := s.C.Get(s.Ctx, client.ObjectKey{Namespace: ns, Name: name}, ro); err != nil {
+			return false, err.Error()
+		}
+		return check(ro), fmt.Sprintf("phase %s, %+v", ro.Status.Phase, ro.Status.Counts)
+	})
+	return ro
+}
+
 // changePromise gives the Promise new content (a new revision) and returns the
 // generation that changed it.
 func (s *story) changePromise(name, template string) int64 {

@@ -52,14 +52,7 @@ func TestTeamOverridesRollOutWithTheInstance(t *testing.T) {
 	}
 	instanceRollout := func(name, what string, check func(*fleetv1alpha1.Rollout) bool) *fleetv1alpha1.Rollout {
 		t.Helper()
-		ro := &fleetv1alpha1.Rollout{}
-		promisetest.Eventually(t, time.Minute, "rollout "+name+" "+what, func() (bool, string) {
-			if err := s.C.Get(s.Ctx, client.ObjectKey{Namespace: team, Name: name}, ro); err != nil {
-				return false, err.Error()
-			}
-			return check(ro), fmt.Sprintf("phase %s, %+v", ro.Status.Phase, ro.Status.Counts)
-		})
-		return ro
+		return s.waitTeamRollout(team, name, what, check)
 	}
 
 	// The team sizes its instance up with a Values Override.
@@ -403,14 +396,7 @@ func TestAnOverrideSaysHowManyWorksRenderAnEarlierSpecOfIt(t *testing.T) {
 	all := append([]string{canary}, general...)
 	rollout := func(name, what string, check func(*fleetv1alpha1.Rollout) bool) *fleetv1alpha1.Rollout {
 		t.Helper()
-		ro := &fleetv1alpha1.Rollout{}
-		promisetest.Eventually(t, time.Minute, "rollout "+name+" "+what, func() (bool, string) {
-			if err := s.C.Get(s.Ctx, client.ObjectKey{Namespace: team, Name: name}, ro); err != nil {
-				return false, err.Error()
-			}
-			return check(ro), fmt.Sprintf("phase %s, %+v", ro.Status.Phase, ro.Status.Counts)
-		})
-		return ro
+		return s.waitTeamRollout(team, name, what, check)
 	}
 	// approveGeneral lets Rollout name's general wave in once its canary is healthy.
 	approveGeneral := func(name string) {
