@@ -79,7 +79,8 @@ type PromiseOutput struct {
 	// adoption says what the agent does with an object that already exists
 	// on the member and was not created by the Work: Never (default) reports
 	// it as a Conflict and leaves it untouched; IfUnowned adopts it unless
-	// another Work owns it. It applies to the Promise's fleet resources too.
+	// another Work owns it or a controller keeps it (an owner reference with
+	// controller: true). It applies to the Promise's fleet resources too.
 	// +optional
 	// +kubebuilder:default=Never
 	Adoption AdoptionPolicy `json:"adoption,omitempty"`

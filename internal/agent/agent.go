@@ -45,8 +45,11 @@ type agent struct {
 	// checker measures verification checks; nil where the agent does not
 	// (report-only, the fleet simulator's in-memory member).
 	checker *checker
-	now     func() time.Time
-	rand    func() float64
+	// codeRelease drops the binary's pages from resident memory after
+	// looks at Works; nil when off (Options.ReleaseCodePagesEvery).
+	codeRelease *codeRelease
+	now         func() time.Time
+	rand        func() float64
 
 	mu    sync.Mutex
 	works map[string]*workState
@@ -122,6 +125,7 @@ func (a *agent) processNext(ctx context.Context) bool {
 		return false
 	}
 	defer a.queue.Done(name)
+	defer a.codeRelease.busy()
 	log := a.log.WithValues("work", name)
 	syncWork := a.sync
 	if a.opts.ReportOnly {

@@ -765,8 +765,12 @@ func liveOf(u *unstructured.Unstructured) *plan.Live {
 		return nil
 	}
 	ann := u.GetAnnotations()
+	var controller string
+	if ref := metav1.GetControllerOfNoCopy(u); ref != nil {
+		controller = ref.Kind + " " + ref.Name
+	}
 	return &plan.Live{
-		UID: u.GetUID(), WorkLabel: u.GetLabels()[fleetv1alpha1.LabelWork],
+		UID: u.GetUID(), WorkLabel: u.GetLabels()[fleetv1alpha1.LabelWork], Controller: controller,
 		ReconcileDisabled: ann[fleetv1alpha1.AnnotationReconcile] == fleetv1alpha1.ReconcileDisabled,
 		PruneDisabled:     ann[fleetv1alpha1.AnnotationPrune] == fleetv1alpha1.PruneDisabled,
 		Deleting:          u.GetDeletionTimestamp() != nil,

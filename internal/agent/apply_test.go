@@ -23,6 +23,9 @@ func TestAppliesWorkAndReportsHealthyDeployment(t *testing.T) {
 	const cluster, ns = "apply", "apply-app"
 	hubCreds := e.join(t, cluster)
 	opts := testOptions(t, cluster)
+	// The release of the binary's pages runs in this test process: the
+	// agent works on after it (the steady state and probes below).
+	opts.ReleaseCodePagesEvery = 200 * time.Millisecond
 	e.startAgent(t, hubCreds, opts)
 
 	w := work(cluster, "web",
@@ -114,6 +117,9 @@ func TestAppliesWorkAndReportsHealthyDeployment(t *testing.T) {
 		if !strings.Contains(body, want) {
 			t.Errorf("metrics lack %q", want)
 		}
+	}
+	if v := metricValue(t, body, `flotilla_agent_code_page_releases_total{result="released"}`); v < 1 {
+		t.Errorf("the binary's pages were released %v times, want at least once", v)
 	}
 	// Steady state: re-checks (every ResyncInterval, 5s here) write no status.
 	writes := metricValue(t, body, `flotilla_agent_status_writes_total{result="success"}`)

@@ -29,6 +29,9 @@ type metrics struct {
 	// checkMeasurements counts verification check measurements by kind
 	// (metric, http, job) and outcome (passed, failed, inconclusive).
 	checkMeasurements *prometheus.CounterVec
+	// codePageReleases counts the releases of the binary's pages from
+	// resident memory (coderelease.go) by result.
+	codePageReleases *prometheus.CounterVec
 }
 
 // newMetrics registers requests (newAPIRequests; nil: none) with the rest.
@@ -75,9 +78,13 @@ func newMetrics(requests *prometheus.CounterVec) *metrics {
 			Name: "flotilla_agent_check_measurements_total",
 			Help: "Measurements of verification checks, by kind (metric, http, job) and outcome (passed, failed, inconclusive).",
 		}, []string{"kind", "outcome"}),
+		codePageReleases: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "flotilla_agent_code_page_releases_total",
+			Help: "Releases of the agent binary's pages from its resident memory (--release-code-pages-every), by result (released, failed, unsupported).",
+		}, []string{"result"}),
 	}
 	m.registry.MustRegister(m.applies, m.prunes, m.lastSync, m.worksManaged, m.hubConnected, m.heartbeats, m.statusWrites, m.driftCorrections, m.podLists,
-		m.checkMeasurements,
+		m.checkMeasurements, m.codePageReleases,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if requests != nil {
 		m.registry.MustRegister(requests)

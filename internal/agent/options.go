@@ -17,7 +17,8 @@ const (
 	DefaultHeartbeatGraceFactor = 3
 )
 
-// Options configure one agent. Zero durations take their defaults (see Default).
+// Options configure one agent. Zero durations take their defaults (see
+// Default), except ReleaseCodePagesEvery, whose zero turns it off.
 type Options struct {
 	// ClusterName is the member's name on the hub (its Cluster object): a DNS
 	// label of at most fleetv1alpha1.MaxClusterNameLength characters. Required.
@@ -48,6 +49,15 @@ type Options struct {
 	// between resyncs (driftwatch.go); the resync still does. Report-only
 	// agents and in-memory members never watch.
 	DisableDriftWatch bool
+	// ReleaseCodePagesEvery, when positive, drops the pages of the agent's
+	// own executable from its resident memory at most this often, when it
+	// looked at a Work since the last time (internal/codepages): start-up and
+	// bursts of applies map nearly all of the binary, and an agent at rest
+	// runs a small part of it. It acts on the whole process, so it is for a
+	// process that runs one agent: the agent command's default is 10s; zero,
+	// the default here (the fleet simulator runs thousands of agents in one
+	// process), never releases.
+	ReleaseCodePagesEvery time.Duration
 }
 
 // Default returns the options with every zero duration set to its default.
@@ -86,6 +96,9 @@ func (o Options) Validate() error {
 	}
 	if d.ResyncInterval < time.Second {
 		errs = append(errs, fmt.Errorf("resync interval %s must be at least 1s", o.ResyncInterval))
+	}
+	if o.ReleaseCodePagesEvery < 0 {
+		errs = append(errs, fmt.Errorf("code page release period %s must not be negative (0 turns it off)", o.ReleaseCodePagesEvery))
 	}
 	for _, a := range []struct{ name, addr string }{{"metrics address", o.MetricsAddr}, {"probe address", o.ProbeAddr}} {
 		if !enabled(a.addr) {

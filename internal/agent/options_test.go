@@ -36,6 +36,7 @@ func TestOptionsValidate(t *testing.T) {
 		{"grace not above interval", func(o *Options) { o.HeartbeatInterval, o.HeartbeatGrace = 10*time.Second, 10*time.Second }, "must be longer than the heartbeat interval"},
 		{"fractional grace", func(o *Options) { o.HeartbeatGrace = 3500 * time.Millisecond; o.HeartbeatInterval = time.Second }, "whole seconds"},
 		{"short resync", func(o *Options) { o.ResyncInterval = time.Millisecond }, "resync interval"},
+		{"negative code page release", func(o *Options) { o.ReleaseCodePagesEvery = -time.Second }, "must not be negative"},
 		{"bad metrics address", func(o *Options) { o.MetricsAddr = "8080" }, "metrics address"},
 		{"bad probe address", func(o *Options) { o.ProbeAddr = "localhost" }, "probe address"},
 	}

@@ -27,6 +27,7 @@ import (
 	"k8s.io/klog/v2"
 
 	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
+	"github.com/flotilla-dev/flotilla/internal/codepages"
 	"github.com/flotilla-dev/flotilla/internal/reconnect"
 )
 
@@ -110,6 +111,9 @@ func newAgent(ctx context.Context, opts Options, h *hubClient, m member, request
 		now:   time.Now,
 		rand:  jitterRand,
 		works: map[string]*workState{},
+	}
+	if opts.ReleaseCodePagesEvery > 0 {
+		a.codeRelease = &codeRelease{every: opts.ReleaseCodePagesEvery, release: codepages.Release, log: a.log, results: met.codePageReleases}
 	}
 	if am, ok := m.(*apiMember); ok && !opts.ReportOnly {
 		a.checker = &checker{dynamic: am.dynamic}
@@ -214,6 +218,9 @@ func (a *agent) run(ctx context.Context, ping func(context.Context) error) error
 		wg.Go(func() { a.rotator.run(ctx) })
 	}
 	wg.Go(func() { a.runWorkers(ctx) })
+	if a.codeRelease != nil {
+		wg.Go(func() { a.codeRelease.run(ctx) })
+	}
 	if a.driftWatch != nil && a.driftWatch.member != nil {
 		wg.Go(func() { a.driftWatch.run(ctx) })
 	}

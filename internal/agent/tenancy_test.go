@@ -9,6 +9,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
 
 	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
 )
@@ -165,7 +166,7 @@ func TestInstanceWorkWithoutScopeIsRefused(t *testing.T) {
 
 // A Work never takes over an object it did not create, and so never prunes
 // one: not one that existed before, not another Work's. Adoption IfUnowned
-// takes over only objects no Work owns.
+// takes over only objects no Work owns and no controller keeps.
 func TestWorkNeverTakesOverOrPrunesWhatItDidNotCreate(t *testing.T) {
 	e := newEnv(t)
 	const cluster, ns = "owner", "owner-team"
@@ -244,21 +245,43 @@ func TestWorkNeverTakesOverOrPrunesWhatItDidNotCreate(t *testing.T) {
 	unchanged(pre)
 	unchanged(owned)
 
-	// Adoption IfUnowned: the unowned ConfigMap is adopted, the victim's is not.
+	// An operator's ConfigMap, kept by its controller (an owner reference
+	// with controller: true): adopted, the Work would fight the controller
+	// and, once it left the Work, prune what the controller made.
+	operator, err := e.memberKube.CoreV1().ConfigMaps(ns).Create(e.ctx, &corev1.ConfigMap{
+		ObjectMeta: metav1.ObjectMeta{Name: "operator-state", Namespace: ns},
+	}, metav1.CreateOptions{})
+	mustf(t, err, "creating the operator's configmap")
+	controlled, err := e.memberKube.CoreV1().ConfigMaps(ns).Create(e.ctx, &corev1.ConfigMap{
+		ObjectMeta: metav1.ObjectMeta{Name: "controlled", Namespace: ns, OwnerReferences: []metav1.OwnerReference{{
+			APIVersion: "v1", Kind: "ConfigMap", Name: operator.Name, UID: operator.UID, Controller: ptr.To(true),
+		}}},
+		Data: map[string]string{"owner": "operator"},
+	}, metav1.CreateOptions{})
+	mustf(t, err, "creating the controlled configmap")
+
+	// Adoption IfUnowned: the unowned ConfigMap is adopted, the victim's
+	// and the controller's are not.
 	adopter := instanceWork(cluster, "adopter", ns, kinds,
 		configMapObj(ns, "preexisting", map[string]string{"owner": "adopter"}),
 		configMapObj(ns, "db-root", map[string]string{"password": "adopter"}),
+		configMapObj(ns, "controlled", map[string]string{"owner": "adopter"}),
 	)
 	adopter.Spec.Adoption = fleetv1alpha1.AdoptionIfUnowned
 	mustf(t, e.hubClient.Create(e.ctx, adopter), "creating adopter work")
 	got = e.waitWorkResults(t, cluster, adopter.Name, map[string]fleetv1alpha1.ApplyResult{
 		"ConfigMap/preexisting": fleetv1alpha1.ApplyResultApplied,
 		"ConfigMap/db-root":     fleetv1alpha1.ApplyResultConflict,
+		"ConfigMap/controlled":  fleetv1alpha1.ApplyResultConflict,
 	})
 	if r := findResource(got, "ConfigMap", "preexisting", ""); !strings.Contains(r.Message, "adopted") {
 		t.Errorf("preexisting: %+v", r)
 	}
+	if r := findResource(got, "ConfigMap", "controlled", ""); !strings.Contains(r.Message, "controlled by ConfigMap operator-state") {
+		t.Errorf("controlled: %+v", r)
+	}
 	unchanged(owned)
+	unchanged(controlled)
 	adopted, err := e.memberKube.CoreV1().ConfigMaps(ns).Get(e.ctx, "preexisting", metav1.GetOptions{})
 	mustf(t, err, "reading preexisting")
 	if adopted.UID != pre.UID || adopted.Data["owner"] != "adopter" || adopted.Labels[fleetv1alpha1.LabelWork] != "adopter" {
@@ -274,6 +297,7 @@ func TestWorkNeverTakesOverOrPrunesWhatItDidNotCreate(t *testing.T) {
 		return apierrors.IsNotFound(err), errString(err)
 	})
 	unchanged(owned)
+	unchanged(controlled)
 }
 
 // With its local store lost, a restarted agent recognises the objects it

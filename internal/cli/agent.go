@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"runtime/debug"
+	"time"
 
 	"github.com/go-logr/logr"
 	"github.com/spf13/cobra"
@@ -57,6 +58,8 @@ func (o *agentOptions) addFlags(flags *pflag.FlagSet) {
 	flags.DurationVar(&o.HeartbeatInterval, "heartbeat-interval", agent.DefaultHeartbeatInterval, "how often the agent renews its Lease on the hub")
 	flags.DurationVar(&o.HeartbeatGrace, "heartbeat-grace", 0, "how long the hub waits after a renewal before marking the cluster Offline (whole seconds; default 3 × --heartbeat-interval)")
 	flags.DurationVar(&o.ResyncInterval, "resync-interval", agent.DefaultResyncInterval, "how often settled Works are checked again on the member")
+	flags.DurationVar(&o.ReleaseCodePagesEvery, "release-code-pages-every", 10*time.Second,
+		"at most this often, when it looked at a Work since, drop the pages of the agent's own binary from its resident memory (start-up and bursts map most of them; those used again are mapped again from the page cache); 0 keeps them")
 	flags.StringVar(&o.MetricsAddr, "metrics-bind-address", ":8080", `address of the Prometheus metrics endpoint ("0" disables it)`)
 	flags.StringVar(&o.ProbeAddr, "health-probe-bind-address", ":8081", `address of /healthz and /readyz ("0" disables it)`)
 	flags.BoolVar(&o.driftWatch, "drift-watch", true, "watch the metadata of applied objects on the member, to find drift as it happens rather than on the next resync")

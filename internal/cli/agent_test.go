@@ -15,8 +15,13 @@ func TestAgentFlags(t *testing.T) {
 		{args: []string{"--cluster", "edge-1", "--hub-kubeconfig", "hub.kubeconfig"}, check: func(o *agentOptions) bool {
 			return o.ClusterName == "edge-1" && o.hubKubeconfig == "hub.kubeconfig" && o.StateDir == DefaultAgentStateDir &&
 				o.HeartbeatInterval == time.Minute && o.HeartbeatGrace == 0 && o.ResyncInterval == 5*time.Minute &&
-				o.MetricsAddr == ":8080" && o.ProbeAddr == ":8081" && o.Version != "" && !o.DisableDriftWatch
+				o.MetricsAddr == ":8080" && o.ProbeAddr == ":8081" && o.Version != "" && !o.DisableDriftWatch &&
+				o.ReleaseCodePagesEvery == 10*time.Second
 		}},
+		{args: []string{"--cluster", "edge-1", "--hub-kubeconfig", "h", "--release-code-pages-every=0"}, check: func(o *agentOptions) bool {
+			return o.ReleaseCodePagesEvery == 0
+		}},
+		{args: []string{"--cluster", "edge-1", "--hub-kubeconfig", "h", "--release-code-pages-every=-1s"}, wantErr: "must not be negative"},
 		{args: []string{"--cluster", "edge-1", "--hub-kubeconfig", "h", "--drift-watch=false"}, check: func(o *agentOptions) bool {
 			return o.DisableDriftWatch
 		}},

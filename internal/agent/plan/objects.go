@@ -13,6 +13,9 @@ type Live struct {
 	UID types.UID
 	// WorkLabel is its fleet.flotilla.dev/work label ("" when none).
 	WorkLabel string
+	// Controller names the owner reference with controller: true, as
+	// "<kind> <name>" ("" when none): a controller keeps it.
+	Controller string
 	// ReconcileDisabled and PruneDisabled are its opt-out annotations.
 	ReconcileDisabled, PruneDisabled bool
 	// Deleting: it has a deletion timestamp.
@@ -55,16 +58,20 @@ func (c Claim) String() string {
 // Work's label: the agent sets that label itself on everything it applies
 // and overwrites whatever a manifest says, so no other Work can have put it
 // there. Otherwise an object without any Work label may be adopted under
-// AdoptionIfUnowned; anything else is a conflict, and the message names its
-// owner.
-func ClaimOf(workLabel string, recorded, uid types.UID, label string, adoption fleetv1alpha1.AdoptionPolicy) (Claim, string) {
+// AdoptionIfUnowned, unless a controller keeps it (controller, the live
+// object's controller owner reference: applying over it would fight the
+// controller, and a prune would delete what the controller made); anything
+// else is a conflict, and the message names its owner.
+func ClaimOf(workLabel string, recorded, uid types.UID, label, controller string, adoption fleetv1alpha1.AdoptionPolicy) (Claim, string) {
 	switch {
 	case recorded != "" && uid == recorded:
 		return Owned, ""
 	case recorded == "" && label == workLabel:
 		return Owned, ""
+	case label == "" && controller != "":
+		return Conflict, "controlled by " + controller + " (its controller owner reference): not the Work's to change; left untouched"
 	case label == "" && adoption == fleetv1alpha1.AdoptionIfUnowned:
-		return Adopted, "adopted: it existed before and no Work owned it (adoption IfUnowned)"
+		return Adopted, "adopted: it existed before and no Work or controller owned it (adoption IfUnowned)"
 	case label == workLabel:
 		// A UID is recorded and the live object is another one carrying
 		// this Work's label: someone deleted the Work's object and created
@@ -176,7 +183,7 @@ func ApplyObject(l ApplyLook) ApplyDecision {
 	}
 	var d ApplyDecision
 	if l.Live != nil {
-		c, msg := ClaimOf(l.WorkLabel, l.RecordedUID, l.Live.UID, l.Live.WorkLabel, l.Adoption)
+		c, msg := ClaimOf(l.WorkLabel, l.RecordedUID, l.Live.UID, l.Live.WorkLabel, l.Live.Controller, l.Adoption)
 		if c == Conflict {
 			return ApplyDecision{Step: LeaveConflict, Message: msg}
 		}
