@@ -149,39 +149,55 @@ func sameAdmissions(a, b *fleetv1alpha1.Rollout) bool {
 // from the Rollout that governs the subject (Newest of its Rollouts; nil
 // for none) alone: current is what the Work renders now ("" for a new
 // Work), latest the Promise's latest revision (or the instance's, for an
-// instance's own changes).
+// instance's own changes). partialFrom says r's fromRevision is one only
+// some of its target set took (FromIsPartial: a revert's).
 //
 //   - No Rollout ever: latest for a new Work, current otherwise (a change is
 //     only ever moved by a Rollout, which the hub creates before it publishes
 //     the new latest revision).
 //   - A Rollout in flight: the revision its status admits the cluster to;
-//     else current; else (a new Work) its StableRevision. Clusters outside its
+//     else current; else (a new Work) NewWorkRevision. Clusters outside its
 //     frozen target set are never admitted, so they stay on the stable
 //     revision until it ends.
 //   - A finished Rollout of the latest revision: every cluster settles on its
 //     StableRevision, except after an abort or failure, where clusters stay
-//     where they are (new Works get fromRevision).
+//     where they are (new Works get NewWorkRevision).
 //   - A finished Rollout of an older revision (the Rollout of the latest is
-//     still being created, or was deleted): current; else its StableRevision.
-func RevisionFor(r *fleetv1alpha1.Rollout, cluster, current, latest string) string {
+//     still being created, or was deleted): current; else NewWorkRevision.
+func RevisionFor(r *fleetv1alpha1.Rollout, partialFrom bool, cluster, current, latest string) string {
 	if r == nil {
 		return or(current, latest)
 	}
-	stable := StableRevision(r)
+	fresh := NewWorkRevision(r, partialFrom)
 	if !r.Status.Phase.IsTerminal() {
 		if rev, ok := Admitted(r, cluster); ok {
 			return rev
 		}
-		return or(current, stable)
+		return or(current, fresh)
 	}
 	if r.Spec.TargetRevision != latest {
-		return or(current, stable)
+		return or(current, fresh)
 	}
 	switch r.Status.Phase {
 	case fleetv1alpha1.RolloutPhaseSucceeded, fleetv1alpha1.RolloutPhaseRolledBack:
-		return stable
+		return StableRevision(r)
 	}
-	return or(current, stable)
+	return or(current, fresh)
+}
+
+// NewWorkRevision is the revision a new Work of r's subject starts on (a
+// cluster placed, or an instance made, while r governs and does not admit
+// it): r's StableRevision, except that it is never the fromRevision of a
+// revert (partialFrom): only the clusters the change it undoes reached took
+// that revision, and the revert exists to take it back. A new Work then
+// starts on what the revert returns to, the revision the rest of the fleet
+// runs.
+func NewWorkRevision(r *fleetv1alpha1.Rollout, partialFrom bool) string {
+	stable := StableRevision(r)
+	if partialFrom && stable == r.Spec.FromRevision {
+		return r.Spec.TargetRevision
+	}
+	return stable
 }
 
 // AdmittedBy names the Rollout (and wave) that admitted cluster to

@@ -37,7 +37,7 @@ func TestPlanStoresItsAdmissions(t *testing.T) {
 	f.wantStored("general", "")
 	ro := f.rolloutOf()
 	for c, want := range map[string]string{"c-1": target, "c-2": from, "g-1": from} {
-		if got := rollout.RevisionFor(ro, c, from, target); got != want {
+		if got := rollout.RevisionFor(ro, false, c, from, target); got != want {
 			t.Errorf("RevisionFor(%s) = %s, want %s", c, got, want)
 		}
 	}
@@ -64,7 +64,7 @@ func TestPlanStoresItsAdmissions(t *testing.T) {
 	f.wantStored("canary", "RR")
 	f.wantStored("general", "RR.")
 	ro = f.rolloutOf()
-	if got := rollout.RevisionFor(ro, "g-1", target, target); got != from {
+	if got := rollout.RevisionFor(ro, false, "g-1", target, target); got != from {
 		t.Errorf("RevisionFor(g-1) while rolling back = %s, want %s", got, from)
 	}
 	f.at(4 * time.Minute).plan()

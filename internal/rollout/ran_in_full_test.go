@@ -72,5 +72,31 @@ func TestRanInFull(t *testing.T) {
 		if got := rollout.StartsFromPartial(&c.ro, withRevert); got != c.want {
 			t.Errorf("StartsFromPartial(%s) = %v, want %v", c.ro.Name, got, c.want)
 		}
+		// FromIsPartial judges a Promise's Rollout the same way.
+		if got := rollout.FromIsPartial(&c.ro, withRevert); got != c.want {
+			t.Errorf("FromIsPartial(%s) = %v, want %v", c.ro.Name, got, c.want)
+		}
+	}
+
+	// An instance's Rollout (the team's) by RanInFull: a fromRevision the
+	// team named on a Rollout of its own is partial until shown otherwise.
+	instance := func(r fleetv1alpha1.Rollout) *fleetv1alpha1.Rollout {
+		r.Spec.Subject.Instance = &fleetv1alpha1.LocalObjectReference{Name: "shop"}
+		return &r
+	}
+	for _, c := range []struct {
+		ro   *fleetv1alpha1.Rollout
+		want bool
+	}{
+		{instance(hub), false},      // from r2, which site-shop-2 succeeded to
+		{instance(byHand), true},    // from r1: the team's word, and only a canary took it
+		{instance(revert), true},    // from r4, the target it undoes
+		{instance(platform), false}, // from r0, which Rollouts the hub started started from
+		{nil, false},
+		{instance(ro("first", "", "r1", rollout.ActorHub, fleetv1alpha1.RolloutPhaseProgressing)), false},
+	} {
+		if got := rollout.FromIsPartial(c.ro, withRevert); got != c.want {
+			t.Errorf("FromIsPartial(instance %+v) = %v, want %v", c.ro, got, c.want)
+		}
 	}
 }

@@ -143,6 +143,22 @@ func StartsFromPartial(ro *fleetv1alpha1.Rollout, rollouts []fleetv1alpha1.Rollo
 	return earlier
 }
 
+// FromIsPartial reports whether ro's fromRevision is one only some of its
+// target set took, as far as the subject's Rollouts (rollouts) show: for a
+// Promise's Rollout (the platform's, whose fromRevision is trusted
+// otherwise), a revert's (StartsFromPartial); for an instance's (the team's,
+// which may name any fromRevision on a Rollout of its own), any the fleet
+// is not shown to have run in full (RanInFull). False for no Rollout.
+func FromIsPartial(ro *fleetv1alpha1.Rollout, rollouts []fleetv1alpha1.Rollout) bool {
+	switch {
+	case ro == nil || ro.Spec.FromRevision == "":
+		return false
+	case ro.Spec.Subject.Instance != nil:
+		return !RanInFull(ro.Spec.FromRevision, ro, rollouts)
+	}
+	return StartsFromPartial(ro, rollouts)
+}
+
 // revertsTo reports whether r starts from the target of an earlier Rollout
 // of all (none of which succeeded: see RanInFull).
 func revertsTo(r *fleetv1alpha1.Rollout, all []fleetv1alpha1.Rollout) bool {

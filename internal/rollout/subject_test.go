@@ -119,39 +119,55 @@ func TestRevisionFor(t *testing.T) {
 	aborted := subjectRollout("web-2", time.Time{}, "", "r1", "r2", fleetv1alpha1.RolloutPhaseAborted)
 	// c1 admitted to the target in the first wave, c2 and c3 not; c4 in the second.
 	admitted := withAdmissions(inFlight, [2]string{"c1 c2 c3", "T.."}, [2]string{"c4", ""})
+	// A revert: r2 reached the canary only, and the Promise went back to r1.
+	revert := subjectRollout("web-3", time.Time{}, "", "r2", "r1", fleetv1alpha1.RolloutPhaseProgressing)
+	revertAborted := subjectRollout("web-3", time.Time{}, "", "r2", "r1", fleetv1alpha1.RolloutPhaseAborted)
+	revertFailed := subjectRollout("web-3", time.Time{}, "", "r2", "r1", fleetv1alpha1.RolloutPhaseFailed)
+	revertRollingBack := subjectRollout("web-3", time.Time{}, "", "r2", "r1", fleetv1alpha1.RolloutPhaseRollingBack)
+	revertRollingBack.Status.RollbackRevision = "r0"
 
 	for _, tc := range []struct {
 		name                     string
 		governing                *fleetv1alpha1.Rollout
+		partialFrom              bool
 		cluster, current, latest string
 		want                     string
 	}{
-		{"no rollout: a new Work renders latest", nil, "c1", "", "r1", "r1"},
-		{"no rollout: a Work stays where it is", nil, "c1", "r1", "r2", "r1"},
-		{"in flight: admitted cluster moves", admitted, "c1", "r1", "r2", "r2"},
-		{"in flight: other cluster stays", admitted, "c2", "r1", "r2", "r1"},
-		{"in flight: a wave with none admitted stays", admitted, "c4", "r1", "r2", "r1"},
-		{"in flight: a cluster outside the target set stays", admitted, "c9", "r1", "r2", "r1"},
-		{"in flight: new Work on a cluster not admitted gets from", admitted, "c2", "", "r2", "r1"},
-		{"in flight: new Work on an admitted cluster gets the target", admitted, "c1", "", "r2", "r2"},
-		{"in flight before any admission: nothing moves", &inFlight, "c1", "r1", "r2", "r1"},
-		{"rolling back: an admission to the rollback revision", withAdmissions(rollingBack, [2]string{"c1 c2", "RT"}), "c1", "r2", "r2", "r0"},
-		{"rolling back: a cluster the rollback did not reach yet stays on the target", withAdmissions(rollingBack, [2]string{"c1 c2", "RT"}), "c2", "r2", "r2", "r2"},
-		{"rolling back: a cluster back on the rollback revision stays", withAdmissions(rollingBack, [2]string{"c1 c2", ".T"}), "c1", "r0", "r2", "r0"},
-		{"R without a rollback revision admits nothing", withAdmissions(inFlight, [2]string{"c1", "R"}), "c1", "r1", "r2", "r1"},
-		{"admissions of the wrong length admit nothing", withAdmissions(inFlight, [2]string{"c1 c2", "T"}), "c1", "r1", "r2", "r1"},
-		{"succeeded: stragglers settle on the target", &succeeded, "c9", "r1", "r2", "r2"},
-		{"succeeded: admissions are not read any more", withAdmissions(succeeded, [2]string{"c1", "."}), "c1", "r1", "r2", "r2"},
-		{"rolled back: everything on the rollback revision", &rolledBack, "c1", "r2", "r2", "r1"},
-		{"rolled back: new Works too", &rolledBack, "c1", "", "r2", "r1"},
-		{"aborted: clusters stay", withAdmissions(aborted, [2]string{"c1", "T"}), "c1", "r2", "r2", "r2"},
-		{"aborted: admitted but not rewritten stays too", withAdmissions(aborted, [2]string{"c1", "T"}), "c1", "r1", "r2", "r1"},
-		{"aborted: new Works get from", &aborted, "c1", "", "r2", "r1"},
-		{"finished rollout of an older revision: nothing moves until the new one", &succeeded, "c1", "r2", "r3", "r2"},
-		{"finished rollout of an older revision: new Works get its outcome", &succeeded, "c1", "", "r3", "r2"},
+		{"no rollout: a new Work renders latest", nil, false, "c1", "", "r1", "r1"},
+		{"no rollout: a Work stays where it is", nil, false, "c1", "r1", "r2", "r1"},
+		{"in flight: admitted cluster moves", admitted, false, "c1", "r1", "r2", "r2"},
+		{"in flight: other cluster stays", admitted, false, "c2", "r1", "r2", "r1"},
+		{"in flight: a wave with none admitted stays", admitted, false, "c4", "r1", "r2", "r1"},
+		{"in flight: a cluster outside the target set stays", admitted, false, "c9", "r1", "r2", "r1"},
+		{"in flight: new Work on a cluster not admitted gets from", admitted, false, "c2", "", "r2", "r1"},
+		{"in flight: new Work on an admitted cluster gets the target", admitted, false, "c1", "", "r2", "r2"},
+		{"in flight before any admission: nothing moves", &inFlight, false, "c1", "r1", "r2", "r1"},
+		{"rolling back: an admission to the rollback revision", withAdmissions(rollingBack, [2]string{"c1 c2", "RT"}), false, "c1", "r2", "r2", "r0"},
+		{"rolling back: a cluster the rollback did not reach yet stays on the target", withAdmissions(rollingBack, [2]string{"c1 c2", "RT"}), false, "c2", "r2", "r2", "r2"},
+		{"rolling back: a cluster back on the rollback revision stays", withAdmissions(rollingBack, [2]string{"c1 c2", ".T"}), false, "c1", "r0", "r2", "r0"},
+		{"R without a rollback revision admits nothing", withAdmissions(inFlight, [2]string{"c1", "R"}), false, "c1", "r1", "r2", "r1"},
+		{"admissions of the wrong length admit nothing", withAdmissions(inFlight, [2]string{"c1 c2", "T"}), false, "c1", "r1", "r2", "r1"},
+		{"succeeded: stragglers settle on the target", &succeeded, false, "c9", "r1", "r2", "r2"},
+		{"succeeded: admissions are not read any more", withAdmissions(succeeded, [2]string{"c1", "."}), false, "c1", "r1", "r2", "r2"},
+		{"rolled back: everything on the rollback revision", &rolledBack, false, "c1", "r2", "r2", "r1"},
+		{"rolled back: new Works too", &rolledBack, false, "c1", "", "r2", "r1"},
+		{"aborted: clusters stay", withAdmissions(aborted, [2]string{"c1", "T"}), false, "c1", "r2", "r2", "r2"},
+		{"aborted: admitted but not rewritten stays too", withAdmissions(aborted, [2]string{"c1", "T"}), false, "c1", "r1", "r2", "r1"},
+		{"aborted: new Works get from", &aborted, false, "c1", "", "r2", "r1"},
+		{"finished rollout of an older revision: nothing moves until the new one", &succeeded, false, "c1", "r2", "r3", "r2"},
+		{"finished rollout of an older revision: new Works get its outcome", &succeeded, false, "c1", "", "r3", "r2"},
+		// The fromRevision of a revert is the change only the canary took:
+		// no new Work starts on it, in flight or after.
+		{"revert in flight: a new Work gets what it returns to", &revert, true, "c9", "", "r1", "r1"},
+		{"revert in flight: a cluster on the change stays there", &revert, true, "c1", "r2", "r1", "r2"},
+		{"revert aborted: a new Work gets what it returns to", &revertAborted, true, "c9", "", "r1", "r1"},
+		{"revert failed: a new Work gets what it returns to", &revertFailed, true, "c9", "", "r1", "r1"},
+		{"revert aborted, the Promise changed again: a new Work still never gets the change", &revertAborted, true, "c9", "", "r3", "r1"},
+		{"revert rolling back: a new Work gets the rollback revision", &revertRollingBack, true, "c9", "", "r1", "r0"},
+		{"a fromRevision that ran in full: a new Work gets it", &aborted, false, "c1", "", "r2", "r1"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := RevisionFor(tc.governing, tc.cluster, tc.current, tc.latest); got != tc.want {
+			if got := RevisionFor(tc.governing, tc.partialFrom, tc.cluster, tc.current, tc.latest); got != tc.want {
 				t.Errorf("RevisionFor = %q, want %q", got, tc.want)
 			}
 		})

@@ -269,11 +269,7 @@ func (r *Reconciler) observe(ctx context.Context, ro *fleetv1alpha1.Rollout, now
 	// A revert runs from the target it undoes, which only some clusters
 	// took: rolling back to it would move all the others to it. An
 	// instance's Rollout (the team's) must show its fromRevision ran.
-	if sub.instance != nil {
-		in.PartialFrom = ro.Spec.FromRevision != "" && !rollout.RanInFull(ro.Spec.FromRevision, ro, rollouts)
-	} else {
-		in.PartialFrom = rollout.StartsFromPartial(ro, rollouts)
-	}
+	in.PartialFrom = rollout.FromIsPartial(ro, rollouts)
 	// The team that owns an instance may ask its Rollouts for a rollback,
 	// which admits every cluster at once: only to a revision the fleet ran.
 	// Nor does anyone's rollback without toRevision return to a revert's
