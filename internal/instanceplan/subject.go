@@ -74,10 +74,9 @@ type Rollouts struct {
 	Instance []fleetv1alpha1.Rollout
 	// Spec is the newest of Instance, or nil.
 	Spec *fleetv1alpha1.Rollout
-	// GoverningPartialFrom and SpecPartialFrom say the fromRevision of
-	// Governing, of Spec, is one only some clusters took
-	// (rollout.FromIsPartial: a revert's), which no new Work starts on.
-	GoverningPartialFrom, SpecPartialFrom bool
+	// GoverningIsRevert and SpecIsRevert say Governing, Spec, is a revert
+	// (rollout.IsRevert), whose fromRevision no new Work starts on.
+	GoverningIsRevert, SpecIsRevert bool
 	// AdmitLatest admits every cluster to the latest revisions at once,
 	// whatever the Rollouts say (the controller's Options.AdmitLatest).
 	AdmitLatest bool
@@ -86,8 +85,8 @@ type Rollouts struct {
 // NewRollouts picks the governing Rollouts of a subject's.
 func NewRollouts(promise, instance []fleetv1alpha1.Rollout, admitLatest bool) Rollouts {
 	r := Rollouts{Promise: promise, Governing: rollout.Newest(promise), Instance: instance, Spec: rollout.Newest(instance), AdmitLatest: admitLatest}
-	r.GoverningPartialFrom = rollout.FromIsPartial(r.Governing, promise)
-	r.SpecPartialFrom = rollout.FromIsPartial(r.Spec, instance)
+	r.GoverningIsRevert = rollout.IsRevert(r.Governing, promise)
+	r.SpecIsRevert = rollout.IsRevert(r.Spec, instance)
 	return r
 }
 
@@ -97,7 +96,7 @@ func (r Rollouts) Revision(cluster, current, latest string) string {
 	if r.AdmitLatest {
 		return latest
 	}
-	return rollout.RevisionFor(r.Governing, r.GoverningPartialFrom, cluster, current, latest)
+	return rollout.RevisionFor(r.Governing, r.GoverningIsRevert, cluster, current, latest)
 }
 
 // InstanceRevision is the instance revision the Work on cluster renders, by
@@ -106,7 +105,7 @@ func (r Rollouts) InstanceRevision(cluster, current, latest string) string {
 	if r.AdmitLatest {
 		return latest
 	}
-	return rollout.RevisionFor(r.Spec, r.SpecPartialFrom, cluster, current, latest)
+	return rollout.RevisionFor(r.Spec, r.SpecIsRevert, cluster, current, latest)
 }
 
 // AdmittedBy names the Rollout that admitted cluster to revision, for the

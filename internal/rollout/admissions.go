@@ -149,8 +149,8 @@ func sameAdmissions(a, b *fleetv1alpha1.Rollout) bool {
 // from the Rollout that governs the subject (Newest of its Rollouts; nil
 // for none) alone: current is what the Work renders now ("" for a new
 // Work), latest the Promise's latest revision (or the instance's, for an
-// instance's own changes). partialFrom says r's fromRevision is one only
-// some of its target set took (FromIsPartial: a revert's).
+// instance's own changes). revert says r is a revert (IsRevert), whose
+// fromRevision no new Work starts on.
 //
 //   - No Rollout ever: latest for a new Work, current otherwise (a change is
 //     only ever moved by a Rollout, which the hub creates before it publishes
@@ -164,11 +164,11 @@ func sameAdmissions(a, b *fleetv1alpha1.Rollout) bool {
 //     where they are (new Works get NewWorkRevision).
 //   - A finished Rollout of an older revision (the Rollout of the latest is
 //     still being created, or was deleted): current; else NewWorkRevision.
-func RevisionFor(r *fleetv1alpha1.Rollout, partialFrom bool, cluster, current, latest string) string {
+func RevisionFor(r *fleetv1alpha1.Rollout, revert bool, cluster, current, latest string) string {
 	if r == nil {
 		return or(current, latest)
 	}
-	fresh := NewWorkRevision(r, partialFrom)
+	fresh := NewWorkRevision(r, revert)
 	if !r.Status.Phase.IsTerminal() {
 		if rev, ok := Admitted(r, cluster); ok {
 			return rev
@@ -188,13 +188,13 @@ func RevisionFor(r *fleetv1alpha1.Rollout, partialFrom bool, cluster, current, l
 // NewWorkRevision is the revision a new Work of r's subject starts on (a
 // cluster placed, or an instance made, while r governs and does not admit
 // it): r's StableRevision, except that it is never the fromRevision of a
-// revert (partialFrom): only the clusters the change it undoes reached took
+// revert (IsRevert): only the clusters the change it undoes reached took
 // that revision, and the revert exists to take it back. A new Work then
 // starts on what the revert returns to, the revision the rest of the fleet
 // runs.
-func NewWorkRevision(r *fleetv1alpha1.Rollout, partialFrom bool) string {
+func NewWorkRevision(r *fleetv1alpha1.Rollout, revert bool) string {
 	stable := StableRevision(r)
-	if partialFrom && stable == r.Spec.FromRevision {
+	if revert && stable == r.Spec.FromRevision {
 		return r.Spec.TargetRevision
 	}
 	return stable

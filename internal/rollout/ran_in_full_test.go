@@ -78,6 +78,24 @@ func TestRanInFull(t *testing.T) {
 		}
 	}
 
+	// A revert undoes an earlier Rollout that did not succeed, back to where
+	// it started: only then is its target what the rest of the fleet runs.
+	undoSucceeded := ro("site-shop-5", "r2", "r0", rollout.ActorHub, fleetv1alpha1.RolloutPhaseProgressing)
+	for _, c := range []struct {
+		ro   *fleetv1alpha1.Rollout
+		want bool
+	}{
+		{&revert, true},         // r4 → r2 undoes site-shop-3 (r2 → r4, in flight)
+		{&later, false},         // from r1, which site-shop-1 took at its canary, but on to r3, not back to r0
+		{&hub, false},           // from r2, which site-shop-2 succeeded to
+		{&undoSucceeded, false}, // back from r2, which site-shop-2 succeeded to: the fleet ran it
+		{nil, false},
+	} {
+		if got := rollout.IsRevert(c.ro, withRevert); got != c.want {
+			t.Errorf("IsRevert(%+v) = %v, want %v", c.ro, got, c.want)
+		}
+	}
+
 	// An instance's Rollout (the team's) by RanInFull: a fromRevision the
 	// team named on a Rollout of its own is partial until shown otherwise.
 	instance := func(r fleetv1alpha1.Rollout) *fleetv1alpha1.Rollout {

@@ -159,6 +159,26 @@ func FromIsPartial(ro *fleetv1alpha1.Rollout, rollouts []fleetv1alpha1.Rollout) 
 	return StartsFromPartial(ro, rollouts)
 }
 
+// IsRevert reports whether ro undoes an earlier Rollout of its subject
+// (among rollouts) that did not succeed: it starts from that Rollout's
+// target, which only the clusters it reached took, and returns to where that
+// Rollout started, which the rest of the fleet runs. The hub starts one when
+// a subject changes back while its change is in flight (or ended without
+// settling).
+func IsRevert(ro *fleetv1alpha1.Rollout, rollouts []fleetv1alpha1.Rollout) bool {
+	if ro == nil || ro.Spec.FromRevision == "" {
+		return false
+	}
+	for i := range rollouts {
+		q := &rollouts[i]
+		if q.Spec.TargetRevision == ro.Spec.FromRevision && q.Spec.FromRevision == ro.Spec.TargetRevision &&
+			q.Status.Phase != fleetv1alpha1.RolloutPhaseSucceeded && newer(ro, q) {
+			return true
+		}
+	}
+	return false
+}
+
 // revertsTo reports whether r starts from the target of an earlier Rollout
 // of all (none of which succeeded: see RanInFull).
 func revertsTo(r *fleetv1alpha1.Rollout, all []fleetv1alpha1.Rollout) bool {

@@ -129,7 +129,7 @@ func TestRevisionFor(t *testing.T) {
 	for _, tc := range []struct {
 		name                     string
 		governing                *fleetv1alpha1.Rollout
-		partialFrom              bool
+		revert                   bool
 		cluster, current, latest string
 		want                     string
 	}{
@@ -167,7 +167,7 @@ func TestRevisionFor(t *testing.T) {
 		{"a fromRevision that ran in full: a new Work gets it", &aborted, false, "c1", "", "r2", "r1"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := RevisionFor(tc.governing, tc.partialFrom, tc.cluster, tc.current, tc.latest); got != tc.want {
+			if got := RevisionFor(tc.governing, tc.revert, tc.cluster, tc.current, tc.latest); got != tc.want {
 				t.Errorf("RevisionFor = %q, want %q", got, tc.want)
 			}
 		})

@@ -420,7 +420,7 @@ func (c *checker) storedAdmissions(in rollout.Input, d rollout.Decision) error {
 		} else if want == "" {
 			continue // renders nothing yet: a new Work gets the stable revision
 		}
-		if got := rollout.RevisionFor(ro, in.PartialFrom, name, o.Revision, in.Spec.TargetRevision); got != want {
+		if got := rollout.RevisionFor(ro, false, name, o.Revision, in.Spec.TargetRevision); got != want {
 			return fmt.Errorf("cluster %s on %s: the stored status renders %s, the plan wants %s", name, o.Revision, got, want)
 		}
 	}
