@@ -81,6 +81,12 @@ func TestRanInFull(t *testing.T) {
 	// A revert undoes an earlier Rollout that did not succeed, back to where
 	// it started: only then is its target what the rest of the fleet runs.
 	undoSucceeded := ro("site-shop-5", "r2", "r0", rollout.ActorHub, fleetv1alpha1.RolloutPhaseProgressing)
+	// site-shop-6 (r2 → r6) rolling back to r0, then a change to r0: the
+	// hub starts it from r6, back to where the rollback goes.
+	rollingBack := ro("site-shop-6", "r2", "r6", rollout.ActorHub, fleetv1alpha1.RolloutPhaseRollingBack)
+	rollingBack.Status.RollbackRevision = "r0"
+	toRollback := ro("site-shop-7", "r6", "r0", rollout.ActorHub, fleetv1alpha1.RolloutPhaseProgressing)
+	withRollback := append(append([]fleetv1alpha1.Rollout(nil), withRevert...), rollingBack, toRollback)
 	for _, c := range []struct {
 		ro   *fleetv1alpha1.Rollout
 		want bool
@@ -89,9 +95,10 @@ func TestRanInFull(t *testing.T) {
 		{&later, false},         // from r1, which site-shop-1 took at its canary, but on to r3, not back to r0
 		{&hub, false},           // from r2, which site-shop-2 succeeded to
 		{&undoSucceeded, false}, // back from r2, which site-shop-2 succeeded to: the fleet ran it
+		{&toRollback, true},     // r6 → r0 undoes site-shop-6, back to its rollback revision
 		{nil, false},
 	} {
-		if got := rollout.IsRevert(c.ro, withRevert); got != c.want {
+		if got := rollout.IsRevert(c.ro, withRollback); got != c.want {
 			t.Errorf("IsRevert(%+v) = %v, want %v", c.ro, got, c.want)
 		}
 	}

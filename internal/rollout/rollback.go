@@ -162,16 +162,17 @@ func FromIsPartial(ro *fleetv1alpha1.Rollout, rollouts []fleetv1alpha1.Rollout) 
 // IsRevert reports whether ro undoes an earlier Rollout of its subject
 // (among rollouts) that did not succeed: it starts from that Rollout's
 // target, which only the clusters it reached took, and returns to where that
-// Rollout started, which the rest of the fleet runs. The hub starts one when
-// a subject changes back while its change is in flight (or ended without
-// settling).
+// Rollout started (or was rolling back to), which the rest of the fleet runs.
+// The hub starts one when a subject changes back while its change is in
+// flight (or ended without settling).
 func IsRevert(ro *fleetv1alpha1.Rollout, rollouts []fleetv1alpha1.Rollout) bool {
 	if ro == nil || ro.Spec.FromRevision == "" {
 		return false
 	}
+	to := ro.Spec.TargetRevision
 	for i := range rollouts {
 		q := &rollouts[i]
-		if q.Spec.TargetRevision == ro.Spec.FromRevision && q.Spec.FromRevision == ro.Spec.TargetRevision &&
+		if q.Spec.TargetRevision == ro.Spec.FromRevision && (q.Spec.FromRevision == to || q.Status.RollbackRevision == to) &&
 			q.Status.Phase != fleetv1alpha1.RolloutPhaseSucceeded && newer(ro, q) {
 			return true
 		}
