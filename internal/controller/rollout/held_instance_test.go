@@ -7,7 +7,6 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
 	"github.com/flotilla-dev/flotilla/internal/controller/promise/promisetest"
@@ -32,13 +31,7 @@ func TestAHeldInstanceDoesNotKeepThePromisesRolloutInFlight(t *testing.T) {
 	const team = "heldinst-team"
 	canary := "heldinst-c1"
 
-	inst := &unstructured.Unstructured{}
-	inst.SetAPIVersion(s.group + "/v1alpha1")
-	inst.SetKind("Site")
-	if err := s.C.Get(s.Ctx, client.ObjectKey{Namespace: team, Name: "shop"}, inst); err != nil {
-		t.Fatal(err)
-	}
-	s.UpdateInstance(inst, func(u *unstructured.Unstructured) {
+	s.editShop(team, func(u *unstructured.Unstructured) {
 		if err := unstructured.SetNestedStringSlice(u.Object, []string{"nowhere"}, "spec", "placement", "fleets"); err != nil {
 			t.Fatal(err)
 		}

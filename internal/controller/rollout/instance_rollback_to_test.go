@@ -46,13 +46,7 @@ func givenAnUnapprovedRevision(t *testing.T, name string) *unapproved {
 		t.Fatal(err)
 	}
 	// An approved spec change.
-	inst := &unstructured.Unstructured{}
-	inst.SetAPIVersion(s.group + "/v1alpha1")
-	inst.SetKind("Site")
-	if err := s.C.Get(s.Ctx, client.ObjectKey{Namespace: u.team, Name: "shop"}, inst); err != nil {
-		t.Fatal(err)
-	}
-	s.UpdateInstance(inst, func(u *unstructured.Unstructured) { _ = unstructured.SetNestedField(u.Object, "large", "spec", "size") })
+	s.editShop(u.team, func(u *unstructured.Unstructured) { _ = unstructured.SetNestedField(u.Object, "large", "spec", "size") })
 	u.get("site-shop-2", func(ro *fleetv1alpha1.Rollout) bool { return ro.Status.Counts.Admitted == 1 })
 	s.ReportReady(s.Work(name, u.team, "shop", name+"-c1"))
 	second := u.get("site-shop-2", func(ro *fleetv1alpha1.Rollout) bool {
@@ -157,13 +151,7 @@ func givenARevert(t *testing.T, name string) (*unapproved, *fleetv1alpha1.Rollou
 	s.givenSite(name, name)
 	u := &unapproved{story: s, name: name, team: name + "-team"}
 	setSize := func(size string) {
-		inst := &unstructured.Unstructured{}
-		inst.SetAPIVersion(s.group + "/v1alpha1")
-		inst.SetKind("Site")
-		if err := s.C.Get(s.Ctx, client.ObjectKey{Namespace: u.team, Name: "shop"}, inst); err != nil {
-			t.Fatal(err)
-		}
-		s.UpdateInstance(inst, func(u *unstructured.Unstructured) { _ = unstructured.SetNestedField(u.Object, size, "spec", "size") })
+		s.editShop(u.team, func(u *unstructured.Unstructured) { _ = unstructured.SetNestedField(u.Object, size, "spec", "size") })
 	}
 	setSize("large")
 	change := u.get("site-shop-2", func(ro *fleetv1alpha1.Rollout) bool { return ro.Status.Counts.Admitted == 1 })
