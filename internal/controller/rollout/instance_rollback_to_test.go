@@ -45,6 +45,12 @@ func givenAnUnapprovedRevision(t *testing.T, name string) *unapproved {
 	if err := s.C.Delete(s.Ctx, &fleetv1alpha1.Override{ObjectMeta: metav1.ObjectMeta{Name: "labelled", Namespace: u.team}}); err != nil {
 		t.Fatal(err)
 	}
+	// The hub reads Overrides from its cache: until it has seen the
+	// deletion, a spec change would render with the Override and be
+	// superseded by the render without it (a Rollout site-shop-2-2).
+	s.WaitInstance(s.group, "Site", u.team, "shop", "the Override gone", func(st fleetv1alpha1.InstanceStatus) bool {
+		return st.InstanceRevision != "" && st.InstanceRevision != u.revision && st.InstanceRevision == st.AppliedInstanceRevision
+	})
 	// An approved spec change.
 	s.editShop(u.team, func(u *unstructured.Unstructured) { _ = unstructured.SetNestedField(u.Object, "large", "spec", "size") })
 	u.get("site-shop-2", func(ro *fleetv1alpha1.Rollout) bool { return ro.Status.Counts.Admitted == 1 })
