@@ -241,9 +241,21 @@ func (p *planner) setApproved() {
 }
 
 // rolledBackOnFailure reports whether a RolledBack Rollout was rolled back
-// because its failure budget was exceeded, rather than on a person's
-// request (spec.rollback) or by a Rollback freeze.
+// because its failure budget was exceeded (or a check failed), rather than
+// on a person's request (spec.rollback) or by a Rollback freeze. What
+// started the rollback decides, as its history entry recorded it: the hub
+// alone, no freeze. A spec.rollback written later (during the rollback,
+// which does not act on it, or after the end, which an ended Rollout's
+// spec may still take) does not turn a change that failed into one rolled
+// back on request. Without that entry (trimmed from the history), the
+// request and the freeze as they are now.
 func (p *planner) rolledBackOnFailure() bool {
+	h := p.st.History
+	for i := len(h) - 1; i >= 0; i-- {
+		if rollingBack(h[i].To) && !rollingBack(h[i].From) {
+			return h[i].Actor == ActorHub && h[i].Freeze == "" && p.st.RolledBackBy() == ""
+		}
+	}
 	return p.in.Spec.Rollback == nil && p.st.RolledBackBy() == ""
 }
 
