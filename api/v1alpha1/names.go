@@ -58,10 +58,17 @@ const (
 
 // Annotations the hub sets on its own objects.
 const (
-	// AnnotationAdmittedAt on a Work is when its spec.revision last changed
-	// (RFC 3339): when its cluster was admitted to that revision. Rollout
-	// progress deadlines count from it.
+	// AnnotationAdmittedAt on a Work is when it last moved (RFC 3339): when
+	// its spec.revision or spec.instanceRevision changed, or it was made;
+	// when its cluster was admitted to them. Rollout progress deadlines
+	// count from it.
 	AnnotationAdmittedAt = Group + "/admitted-at"
+	// AnnotationMoved on a Work says what its last move changed, written
+	// with AnnotationAdmittedAt: "revision", "instanceRevision", or both
+	// ("revision,instanceRevision"). A failure after a move of only the
+	// other revision follows that change: a Rollout does not count it (see
+	// docs/rollouts.md, "Which failures count").
+	AnnotationMoved = Group + "/moved"
 	// AnnotationStartedBy on a Rollout names who started it ("hub" for the
 	// Rollouts the hub creates when a Promise changes).
 	AnnotationStartedBy = Group + "/started-by"

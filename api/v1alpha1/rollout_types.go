@@ -368,7 +368,8 @@ type ClusterFailure struct {
 
 	// revision that failed: the Rollout's target for the failures that
 	// count against it; another revision for unattributed ones (e.g. a new
-	// instance still rendered at fromRevision).
+	// instance still rendered at fromRevision, or the instance revision of
+	// a team's change admitted on the cluster after the Promise's Rollout).
 	// +optional
 	// +kubebuilder:validation:MaxLength=253
 	Revision string `json:"revision,omitempty"`

@@ -3,6 +3,8 @@ package instanceplan
 import (
 	"errors"
 	"fmt"
+	"strings"
+	"time"
 
 	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
 	"github.com/flotilla-dev/flotilla/internal/placement"
@@ -93,6 +95,33 @@ type Target struct {
 func (t Target) Moved() bool {
 	return t.Current == nil || t.Current.Spec.Revision != t.Revision || t.Current.Spec.InstanceRevision != t.InstanceRevision
 }
+
+// admission is the admission a Work written for t carries anew, at now:
+// when it moved and what moved (AnnotationAdmittedAt, AnnotationMoved);
+// nil when it does not move. A Rollout reads from it which change a
+// failure follows: the Promise's revision or the instance's.
+func (t Target) admission(now time.Time) map[string]string {
+	if !t.Moved() {
+		return nil
+	}
+	var moved []string
+	if t.Current == nil || t.Current.Spec.Revision != t.Revision {
+		moved = append(moved, MovedRevision)
+	}
+	if t.InstanceRevision != "" && (t.Current == nil || t.Current.Spec.InstanceRevision != t.InstanceRevision) {
+		moved = append(moved, MovedInstanceRevision)
+	}
+	return map[string]string{
+		fleetv1alpha1.AnnotationAdmittedAt: now.UTC().Format(time.RFC3339),
+		fleetv1alpha1.AnnotationMoved:      strings.Join(moved, ","),
+	}
+}
+
+// What a Work's move changed, in AnnotationMoved.
+const (
+	MovedRevision         = "revision"
+	MovedInstanceRevision = "instanceRevision"
+)
 
 // InstanceChange asks for the Rollout of an instance change: some of the
 // instance's Works render From, an earlier instance revision than To, the

@@ -124,7 +124,7 @@ type WorkInputs struct {
 	Exceptions []fleetv1alpha1.DriftException
 	// View matches the exceptions' cluster selectors.
 	View *placement.View
-	// Now stamps a Work that moves (AnnotationAdmittedAt).
+	// Now stamps a Work that moves (AnnotationAdmittedAt, AnnotationMoved).
 	Now time.Time
 }
 
@@ -260,9 +260,7 @@ func DesiredWork(s Subject, rd Result, in WorkInputs) (*fleetv1alpha1.Work, erro
 		w.Labels[fleetv1alpha1.LabelInstance] = fleetv1alpha1.WorkLabelValue(name)
 		w.Labels[fleetv1alpha1.LabelInstanceNamespace] = ns
 	}
-	if t.Moved() {
-		w.Annotations = map[string]string{fleetv1alpha1.AnnotationAdmittedAt: in.Now.UTC().Format(time.RFC3339)}
-	}
+	w.Annotations = t.admission(in.Now)
 	w.Spec.Manifests = make([]fleetv1alpha1.Manifest, 0, len(rd.Output.Manifests))
 	for _, raw := range rd.Output.Manifests {
 		// A copy: decoding a write's response into the Work overwrites its

@@ -1,10 +1,15 @@
 package instanceplan
 
 import (
+	"maps"
 	"slices"
 	"testing"
+	"time"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
 
 	"github.com/flotilla-dev/flotilla/internal/drift"
 	"github.com/flotilla-dev/flotilla/internal/render"
@@ -60,5 +65,46 @@ func TestDesiredWorkFromEncodedOutput(t *testing.T) {
 	}
 	if string(out.Manifests[0]) != want {
 		t.Errorf("decoding into the Work changed the encoding: %s", out.Manifests[0])
+	}
+}
+
+// A Work that moves carries when, and which of its revisions moved (both
+// for a new Work; the instance's only on an instance Work), so a Rollout
+// can tell which change a failure follows.
+func TestAdmission(t *testing.T) {
+	now := time.Date(2026, 12, 7, 10, 0, 0, 0, time.UTC)
+	stamp := now.Format(time.RFC3339)
+	current := func(rev, inst string) *fleetv1alpha1.Work {
+		return &fleetv1alpha1.Work{ObjectMeta: metav1.ObjectMeta{Name: "w"}, Spec: fleetv1alpha1.WorkSpec{Revision: rev, InstanceRevision: inst}}
+	}
+	admitted := func(moved string) map[string]string {
+		return map[string]string{fleetv1alpha1.AnnotationAdmittedAt: stamp, fleetv1alpha1.AnnotationMoved: moved}
+	}
+	for _, tc := range []struct {
+		name   string
+		target Target
+		want   map[string]string
+	}{
+		{"a new instance Work", Target{Revision: "p-2", InstanceRevision: "site-a-1"}, admitted("revision,instanceRevision")},
+		{"a new fleet Work", Target{Revision: "p-2"}, admitted("revision")},
+		{"the Promise's revision moves", Target{Current: current("p-1", "site-a-1"), Revision: "p-2", InstanceRevision: "site-a-1"}, admitted("revision")},
+		{"the instance revision moves", Target{Current: current("p-1", "site-a-1"), Revision: "p-1", InstanceRevision: "site-a-2"}, admitted("instanceRevision")},
+		{"both move", Target{Current: current("p-1", "site-a-1"), Revision: "p-2", InstanceRevision: "site-a-2"}, admitted("revision,instanceRevision")},
+		{"nothing moves", Target{Current: current("p-1", "site-a-1"), Revision: "p-1", InstanceRevision: "site-a-1"}, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.target.Cluster = "c1"
+			s := Subject{Promise: "p"}
+			if tc.target.InstanceRevision != "" {
+				s.Instance = &fleetv1alpha1.InstanceReference{Namespace: "team-a", Name: "a"}
+			}
+			w, err := DesiredWork(s, tc.target.RenderedAs(Output{}, Confinement{}), WorkInputs{Now: now})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !maps.Equal(w.Annotations, tc.want) {
+				t.Errorf("annotations %v, want %v", w.Annotations, tc.want)
+			}
+		})
 	}
 }

@@ -3,6 +3,7 @@ package instanceplan_test
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"strings"
@@ -126,9 +127,13 @@ func (w *world) step() (instanceplan.Routing, instanceplan.Plan, error) {
 			d := wr.Desired.DeepCopy()
 			if wr.Current != nil {
 				d.Status = wr.Current.Status
-				if wr.Current.Annotations != nil && d.Annotations == nil {
-					d.Annotations = wr.Current.Annotations
+				// As the controller writes: the Work's annotations, then the desired ones.
+				merged := maps.Clone(wr.Current.Annotations)
+				if merged == nil {
+					merged = map[string]string{}
 				}
+				maps.Copy(merged, d.Annotations)
+				d.Annotations = merged
 			}
 			works[wr.Cluster] = d
 		}

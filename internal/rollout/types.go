@@ -133,11 +133,15 @@ type ClusterObservation struct {
 // Unattributed is a failure on a target cluster that does not count against
 // the Rollout: a Work of the subject failing on another revision than the
 // one the Rollout admitted there (the cluster is not admitted yet, or a new
-// instance renders the old revision), or failing on a Work the Rollout did
-// not move (an instance created after the Rollout started). It is reported
-// in status.unattributedFailures and never counts against a failure budget.
+// instance renders the old revision), failing on a Work the Rollout did
+// not move (an instance created after the Rollout started), or failing
+// after the Work's other revision moved last (an instance change admitted
+// on a cluster after the Promise's Rollout admitted it, or the reverse).
+// It is reported in status.unattributedFailures and never counts against a
+// failure budget.
 type Unattributed struct {
-	// Revision the failing Work renders.
+	// Revision that failed: the one the failing Work renders, of the
+	// Rollout's kind, or the other revision whose move the failure follows.
 	Revision string
 	// Reason and Message explain the failure, naming the failing instance.
 	Reason  string

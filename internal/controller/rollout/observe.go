@@ -8,6 +8,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 
 	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
+	"github.com/flotilla-dev/flotilla/internal/instanceplan"
 	"github.com/flotilla-dev/flotilla/internal/rollout"
 )
 
@@ -31,17 +32,23 @@ import (
 //   - Unattributed is the first failing Work (by name) whose failure is not
 //     the Rollout's: one on another revision than the cluster's Revision
 //     (not admitted yet, left behind, or a new instance still at the old
-//     revision), or one created after the start, whatever its revision.
+//     revision), or one created after the start, whatever its revision;
+//     else the first moved Work on the target that fails after its other
+//     revision moved last (an instance change admitted there after the
+//     Promise's Rollout, or the reverse: movedLaterByOther). That
+//     failure follows the other change, whose own Rollout judges it: here
+//     the Work counts as Progressing, neither healthy nor failed.
 //   - AdmittedAt and HealthSince are the latest of the moved Works'.
 //   - Adopted is true when every instance on the cluster adopted the target
 //     (adopted reports an instance Work's adoption; fleet Works do not adopt).
 //   - Checks are the agents' reports of the checks of Rollout ro
 //     (agentChecks).
 //
-// revisionOf reads the revision a Work renders and last applied, of the kind
-// the Rollout moves (PromiseRevision or instance revision).
+// sub is the Rollout's subject: which revision of a Work it moves
+// (PromiseRevision or instance revision).
 func observeCluster(c *fleetv1alpha1.Cluster, works []*fleetv1alpha1.Work, ro, target string, startedAt time.Time,
-	revisionOf func(*fleetv1alpha1.Work) (rendered, applied string), adopted func(*fleetv1alpha1.Work) bool) rollout.ClusterObservation {
+	sub subject, adopted func(*fleetv1alpha1.Work) bool) rollout.ClusterObservation {
+	revisionOf := sub.revisionOf
 	sort.Slice(works, func(i, j int) bool { return works[i].Name < works[j].Name })
 	o := rollout.ClusterObservation{
 		Name:   c.Name,
@@ -82,6 +89,7 @@ func observeCluster(c *fleetv1alpha1.Cluster, works []*fleetv1alpha1.Work, ro, t
 	}
 
 	applied, appliedAgree, runsTarget := "", true, false
+	var later *rollout.Unattributed // a failure that follows the other revision's move
 	for i, w := range moved {
 		rendered, appliedRev := revisionOf(w)
 		if i == 0 {
@@ -96,6 +104,14 @@ func observeCluster(c *fleetv1alpha1.Cluster, works []*fleetv1alpha1.Work, ro, t
 		h, since, reason, message := workHealth(w)
 		if since.After(o.HealthSince) {
 			o.HealthSince = since
+		}
+		if other, kind, moved := sub.movedLaterByOther(w); h == rollout.HealthFailed && rendered == target && moved {
+			if later == nil {
+				later = &rollout.Unattributed{Revision: other, Reason: reason,
+					Message: workLabel(w) + ": " + message + " (since " + kind + " " + other + " was admitted, after " + target + ")", Since: since}
+			}
+			h, reason = rollout.HealthProgressing, fleetv1alpha1.ReasonProgressing
+			message = "failing since " + kind + " " + other + " was admitted, after " + target + ": that change's failure, not this Rollout's"
 		}
 		if rendered != o.Revision {
 			// Left behind on an admitted cluster: the Rollout moves it next.
@@ -145,6 +161,9 @@ func observeCluster(c *fleetv1alpha1.Cluster, works []*fleetv1alpha1.Work, ro, t
 			o.Unattributed = &rollout.Unattributed{Revision: rendered, Reason: reason, Message: workLabel(w) + ": " + message, Since: since}
 			break
 		}
+	}
+	if o.Unattributed == nil {
+		o.Unattributed = later
 	}
 	return o
 }
@@ -213,4 +232,21 @@ func admittedAt(w *fleetv1alpha1.Work) time.Time {
 		return time.Time{}
 	}
 	return t
+}
+
+// movedLaterByOther reports whether a Work's last move changed only its
+// other revision (its instance revision for a Promise's Rollout, its
+// PromiseRevision for an instance's), and names that revision and its
+// kind: a team's instance change admitted on a cluster after the Promise's
+// Rollout admitted it, or a Promise change admitted where the instance's
+// Rollout had. A move of both, or an unknown one (a Work written before
+// the hub recorded what moved), counts for both.
+func (s subject) movedLaterByOther(w *fleetv1alpha1.Work) (other, kind string, later bool) {
+	switch moved := w.Annotations[fleetv1alpha1.AnnotationMoved]; {
+	case s.instance == nil && moved == instanceplan.MovedInstanceRevision:
+		return w.Spec.InstanceRevision, "instance revision", true
+	case s.instance != nil && moved == instanceplan.MovedRevision:
+		return w.Spec.Revision, "the Promise's revision", true
+	}
+	return "", "", false
 }

@@ -6,8 +6,10 @@ import (
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 
 	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
+	"github.com/flotilla-dev/flotilla/internal/instanceplan"
 	"github.com/flotilla-dev/flotilla/internal/rollout"
 )
 
@@ -34,6 +36,14 @@ func work(name, rev string, admitted time.Time, healthy metav1.ConditionStatus, 
 // created sets when a Work was created.
 func created(w *fleetv1alpha1.Work, at time.Time) *fleetv1alpha1.Work {
 	w.CreationTimestamp = metav1.NewTime(at)
+	return w
+}
+
+// instanceAt gives a Work instance revision rev, applied, and says what
+// its last move (at its admission time) changed.
+func instanceAt(w *fleetv1alpha1.Work, rev, moved string) *fleetv1alpha1.Work {
+	w.Spec.InstanceRevision, w.Status.AppliedInstanceRevision = rev, rev
+	w.Annotations[fleetv1alpha1.AnnotationMoved] = moved
 	return w
 }
 
@@ -70,6 +80,7 @@ func TestObserveCluster(t *testing.T) {
 		works   []*fleetv1alpha1.Work
 		adopted map[string]bool
 		started time.Time
+		sub     *subject // nil: Promise web's
 		want    rollout.ClusterObservation
 	}{
 		{
@@ -137,6 +148,64 @@ func TestObserveCluster(t *testing.T) {
 				HealthSince: t0.Add(2 * time.Minute), AdmittedAt: t0.Add(time.Minute), Online: true},
 		},
 		{
+			name:    "a failure after the instance's own change was admitted there, later, is that change's",
+			cluster: cluster(fleetv1alpha1.ClusterAvailabilityAvailable),
+			started: t0.Add(30 * time.Second),
+			works: []*fleetv1alpha1.Work{instanceAt(
+				work("a", "r2", t0.Add(2*time.Minute), metav1.ConditionFalse, fleetv1alpha1.ReasonUnhealthy, t0.Add(3*time.Minute)),
+				"site-a-2", instanceplan.MovedInstanceRevision)},
+			want: rollout.ClusterObservation{Revision: "r2", AppliedRevision: "r2", Health: rollout.HealthProgressing,
+				Reason: fleetv1alpha1.ReasonProgressing,
+				Message: "team-a/a: failing since instance revision site-a-2 was admitted, after r2: that change's failure, not this Rollout's",
+				HealthSince: t0.Add(3 * time.Minute), AdmittedAt: t0.Add(2 * time.Minute), Online: true,
+				Unattributed: &rollout.Unattributed{Revision: "site-a-2", Reason: fleetv1alpha1.ReasonUnhealthy,
+					Message: "team-a/a: deployment Unhealthy (since instance revision site-a-2 was admitted, after r2)", Since: t0.Add(3 * time.Minute)}},
+		},
+		{
+			name:    "a failure after the rollout's admission, which came after the instance change, is the rollout's",
+			cluster: cluster(fleetv1alpha1.ClusterAvailabilityAvailable),
+			started: t0.Add(30 * time.Second),
+			works: []*fleetv1alpha1.Work{instanceAt(
+				work("a", "r2", t0.Add(time.Minute), metav1.ConditionFalse, fleetv1alpha1.ReasonUnhealthy, t0.Add(3*time.Minute)),
+				"site-a-2", instanceplan.MovedRevision)},
+			want: rollout.ClusterObservation{Revision: "r2", AppliedRevision: "r2", Health: rollout.HealthFailed,
+				Reason: fleetv1alpha1.ReasonUnhealthy, Message: "team-a/a: deployment Unhealthy",
+				HealthSince: t0.Add(3 * time.Minute), AdmittedAt: t0.Add(time.Minute), Online: true},
+		},
+		{
+			name:    "a failure after both moved at once is the rollout's",
+			cluster: cluster(fleetv1alpha1.ClusterAvailabilityAvailable),
+			started: t0.Add(30 * time.Second),
+			works: []*fleetv1alpha1.Work{instanceAt(
+				work("a", "r2", t0.Add(time.Minute), metav1.ConditionFalse, fleetv1alpha1.ReasonUnhealthy, t0.Add(3*time.Minute)),
+				"site-a-2", instanceplan.MovedRevision+","+instanceplan.MovedInstanceRevision)},
+			want: rollout.ClusterObservation{Revision: "r2", AppliedRevision: "r2", Health: rollout.HealthFailed,
+				Reason: fleetv1alpha1.ReasonUnhealthy, Message: "team-a/a: deployment Unhealthy",
+				HealthSince: t0.Add(3 * time.Minute), AdmittedAt: t0.Add(time.Minute), Online: true},
+		},
+		{
+			name:    "healthy after a later instance change: healthy",
+			cluster: cluster(fleetv1alpha1.ClusterAvailabilityAvailable),
+			started: t0.Add(30 * time.Second),
+			works:   []*fleetv1alpha1.Work{instanceAt(healthyNew("a"), "site-a-2", instanceplan.MovedInstanceRevision)},
+			want:    healthyOnTarget(nil),
+		},
+		{
+			name:    "an instance's Rollout: a failure after the Promise's change was admitted there, later, is the Promise's",
+			cluster: cluster(fleetv1alpha1.ClusterAvailabilityAvailable),
+			started: t0.Add(30 * time.Second),
+			sub:     &subject{promise: "web", instance: &types.NamespacedName{Namespace: "team-a", Name: "a"}},
+			works: []*fleetv1alpha1.Work{instanceAt(
+				work("a", "web-p2", t0.Add(2*time.Minute), metav1.ConditionFalse, fleetv1alpha1.ReasonUnhealthy, t0.Add(3*time.Minute)),
+				"r2", instanceplan.MovedRevision)},
+			want: rollout.ClusterObservation{Revision: "r2", AppliedRevision: "r2", Health: rollout.HealthProgressing,
+				Reason: fleetv1alpha1.ReasonProgressing,
+				Message: "team-a/a: failing since the Promise's revision web-p2 was admitted, after r2: that change's failure, not this Rollout's",
+				HealthSince: t0.Add(3 * time.Minute), AdmittedAt: t0.Add(2 * time.Minute), Online: true,
+				Unattributed: &rollout.Unattributed{Revision: "web-p2", Reason: fleetv1alpha1.ReasonUnhealthy,
+					Message: "team-a/a: deployment Unhealthy (since the Promise's revision web-p2 was admitted, after r2)", Since: t0.Add(3 * time.Minute)}},
+		},
+		{
 			name:    "not admitted: a failure on the old revision is reported apart",
 			cluster: cluster(fleetv1alpha1.ClusterAvailabilityAvailable),
 			started: t0.Add(30 * time.Second),
@@ -179,8 +248,11 @@ func TestObserveCluster(t *testing.T) {
 			adopted := func(w *fleetv1alpha1.Work) bool {
 				return w.Spec.Subject.Instance != nil && tc.adopted[w.Spec.Subject.Instance.Name]
 			}
-			promiseRevision := func(w *fleetv1alpha1.Work) (string, string) { return w.Spec.Revision, w.Status.AppliedRevision }
-			got := observeCluster(tc.cluster, tc.works, "web-2", "r2", tc.started, promiseRevision, adopted)
+			sub := subject{promise: "web"}
+			if tc.sub != nil {
+				sub = *tc.sub
+			}
+			got := observeCluster(tc.cluster, tc.works, "web-2", "r2", tc.started, sub, adopted)
 			tc.want.Name, tc.want.Labels = "c1", tc.cluster.Labels
 			if got.Name != tc.want.Name || got.Revision != tc.want.Revision || got.AppliedRevision != tc.want.AppliedRevision ||
 				got.Health != tc.want.Health || got.Online != tc.want.Online || got.Adopted != tc.want.Adopted ||

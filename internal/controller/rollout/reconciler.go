@@ -330,7 +330,7 @@ func (r *Reconciler) observe(ctx context.Context, ro *fleetv1alpha1.Rollout, now
 	for i := range clusters.Items {
 		c := &clusters.Items[i]
 		if ws := works[c.Name]; len(ws) > 0 && c.DeletionTimestamp.IsZero() {
-			in.Clusters = append(in.Clusters, observeCluster(c, ws, ro.Name, ro.Spec.TargetRevision, startedAt, sub.revisionOf, adopted))
+			in.Clusters = append(in.Clusters, observeCluster(c, ws, ro.Name, ro.Spec.TargetRevision, startedAt, sub, adopted))
 		}
 	}
 	return o, nil
