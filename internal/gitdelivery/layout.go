@@ -7,6 +7,8 @@ package gitdelivery
 import (
 	"bufio"
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -51,12 +53,32 @@ func FilePath(root string, w *fleetv1alpha1.Work) string {
 // it cannot collide with another instance's file. The other names such
 // tools treat specially (kustomization.yml, Kustomization, Chart.yaml,
 // .argocd-source*.yaml) cannot come out of a lowercase DNS name and ".yaml".
+//
+// An instance's name may have 253 characters, and a file name at most 255
+// bytes (NAME_MAX, on the hub's clone as on every checkout of the branch): a
+// name too long for "<name>.yaml" (251 characters or more) would fail the
+// write of the cluster's whole directory, which is one commit, and keep
+// every other team's changes off the cluster. Such a name is cut, and made
+// unique by a hash of it (64 bits), after a leading "_": no file of a name
+// that fits has one, and none of those names was ever written.
 func instanceFile(name string) string {
 	if name == "kustomization" {
 		return "_" + name + ".yaml"
 	}
+	if len(name)+len(".yaml") > maxFileName {
+		sum := sha256.Sum256([]byte(name))
+		return "_" + name[:longNamePrefix] + "-" + hex.EncodeToString(sum[:8]) + ".yaml"
+	}
 	return name + ".yaml"
 }
+
+// maxFileName is the longest file name (in bytes) the filesystems git
+// checks out to allow (NAME_MAX); longNamePrefix is how much of a name too
+// long for it an instance's file keeps.
+const (
+	maxFileName    = 255
+	longNamePrefix = 200
+)
 
 // Files renders works as the files of root: file path → content. Each file
 // is a multi-document YAML stream of the Work's manifests in a stable order
