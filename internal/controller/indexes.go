@@ -2,6 +2,7 @@ package controller
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"slices"
 
@@ -24,7 +25,9 @@ const (
 	// fleet-resource Works (no instance) are not indexed.
 	IndexWorkByInstance = "spec.subject.instance"
 	// IndexWorkByScopeNamespace indexes an instance's Works by the namespaces
-	// their scope allows besides the instance's own (output.namespaces).
+	// their scope allows besides the instance's own (output.namespaces), and
+	// a Promise's fleet resources Works by the namespaces their objects use
+	// (fleetNamespaces).
 	IndexWorkByScopeNamespace = "spec.scope.namespaces"
 	// IndexWorkByDriftException indexes Works by the DriftExceptions
 	// (namespace/name) that accept drift on their resources, by status.
@@ -71,7 +74,10 @@ func SetupIndexes(ctx context.Context, indexer client.FieldIndexer) error {
 		{IndexWorkByDriftException, AcceptingExceptions},
 		{IndexWorkByScopeNamespace, func(w *fleetv1alpha1.Work) []string {
 			i, sc := w.Spec.Subject.Instance, w.Spec.Scope
-			if i == nil || sc == nil {
+			if i == nil {
+				return fleetNamespaces(w)
+			}
+			if sc == nil {
 				return nil
 			}
 			var out []string
@@ -114,4 +120,33 @@ func SetupIndexes(ctx context.Context, indexer client.FieldIndexer) error {
 		return fmt.Errorf("indexing Rollouts by %s: %w", IndexRolloutByInstance, err)
 	}
 	return nil
+}
+
+// fleetNamespaces are the namespaces a Promise's fleet resources Work uses
+// on its member: those its Namespace objects name and those its objects are
+// in. No instance's namespaces rule may give one of them (the platform's
+// operators and their ServiceAccounts run there).
+func fleetNamespaces(w *fleetv1alpha1.Work) []string {
+	var out []string
+	for _, m := range w.Spec.Manifests {
+		var obj struct {
+			APIVersion string `json:"apiVersion"`
+			Kind       string `json:"kind"`
+			Metadata   struct {
+				Name      string `json:"name"`
+				Namespace string `json:"namespace"`
+			} `json:"metadata"`
+		}
+		if json.Unmarshal(m.Raw, &obj) != nil {
+			continue
+		}
+		ns := obj.Metadata.Namespace
+		if obj.APIVersion == "v1" && obj.Kind == "Namespace" {
+			ns = obj.Metadata.Name
+		}
+		if ns != "" && !slices.Contains(out, ns) {
+			out = append(out, ns)
+		}
+	}
+	return out
 }

@@ -527,6 +527,10 @@ func (r *Reconciler) hubNamespaceDerived(ctx context.Context, out *fleetv1alpha1
 			return nil, fmt.Errorf("listing works that use namespace %s: %w", ns, err)
 		}
 		for i := range works.Items {
+			if w := &works.Items[i]; w.Spec.Subject.Instance == nil && instanceplan.HubOwned(w) {
+				return fmt.Errorf("output.namespaces gives this instance namespace %s, where the fleet resources of Promise %s "+
+					"run: an instance may use only namespaces of its own; rename the instance", ns, w.Spec.Subject.Promise), nil
+			}
 			if other := works.Items[i].Spec.Subject.Instance; other != nil && other.Namespace != key.Namespace {
 				return fmt.Errorf("output.namespaces gives this instance namespace %s, which instance %s/%s of another namespace "+
 					"already uses: an instance may use only namespaces of its own; rename the instance", ns, other.Namespace, other.Name), nil
