@@ -516,8 +516,8 @@ func (r *Reconciler) hubNamespaceDerived(ctx context.Context, out *fleetv1alpha1
 	for _, ns := range scope.Derived(out, key.Namespace, key.Name) {
 		err := r.Client.Get(ctx, types.NamespacedName{Name: ns}, &corev1.Namespace{})
 		if err == nil {
-			return fmt.Errorf("output.namespaces gives this instance namespace %s, which is a namespace of the hub "+
-				"(another team's, or the platform's): an instance may use only namespaces of its own; rename the instance", ns), nil
+			return &namespaceTaken{namespace: ns, err: fmt.Errorf("output.namespaces gives this instance namespace %s, which is a namespace of the hub "+
+				"(another team's, or the platform's): an instance may use only namespaces of its own; rename the instance", ns)}, nil
 		}
 		if !apierrors.IsNotFound(err) {
 			return nil, fmt.Errorf("reading namespace %s: %w", ns, err)
@@ -528,17 +528,26 @@ func (r *Reconciler) hubNamespaceDerived(ctx context.Context, out *fleetv1alpha1
 		}
 		for i := range works.Items {
 			if w := &works.Items[i]; w.Spec.Subject.Instance == nil && instanceplan.HubOwned(w) {
-				return fmt.Errorf("output.namespaces gives this instance namespace %s, where the fleet resources of Promise %s "+
-					"run: an instance may use only namespaces of its own; rename the instance", ns, w.Spec.Subject.Promise), nil
+				return &namespaceTaken{namespace: ns, err: fmt.Errorf("output.namespaces gives this instance namespace %s, where the fleet resources of Promise %s "+
+					"run: an instance may use only namespaces of its own; rename the instance", ns, w.Spec.Subject.Promise)}, nil
 			}
 			if other := works.Items[i].Spec.Subject.Instance; other != nil && other.Namespace != key.Namespace {
-				return fmt.Errorf("output.namespaces gives this instance namespace %s, which instance %s/%s of another namespace "+
-					"already uses: an instance may use only namespaces of its own; rename the instance", ns, other.Namespace, other.Name), nil
+				return &namespaceTaken{namespace: ns, err: fmt.Errorf("output.namespaces gives this instance namespace %s, which instance %s/%s of another namespace "+
+					"already uses: an instance may use only namespaces of its own; rename the instance", ns, other.Namespace, other.Name)}, nil
 			}
 		}
 	}
 	return nil, nil
 }
+
+// namespaceTaken is hubNamespaceDerived's refusal: a namespace the
+// instance's rules give is another's.
+type namespaceTaken struct {
+	namespace string
+	err       error
+}
+
+func (e *namespaceTaken) Error() string { return e.err.Error() }
 
 // renderInstance renders each Target of rt: the admitted PromiseRevision at
 // the admitted instance revision, with the Overrides that select the
@@ -642,7 +651,18 @@ func (r *Reconciler) renderInstance(ctx context.Context, key Key, inst *unstruct
 			err = refusal
 		}
 		if err != nil {
-			results = append(results, t.Failed(fmt.Errorf("promise revision %s: %w", rev.Name, err)))
+			err = fmt.Errorf("promise revision %s: %w", rev.Name, err)
+			// A Work that already holds the namespace (written before it
+			// was another's: a team onboarded since, fleet resources
+			// installed there) goes, so the agent prunes what it put
+			// there, rather than stay for ever as a held instance's does.
+			var taken *namespaceTaken
+			if errors.As(err, &taken) && t.Current != nil && t.Current.Spec.Scope != nil &&
+				slices.Contains(t.Current.Spec.Scope.Namespaces, taken.namespace) {
+				results = append(results, t.Retracted(err))
+				continue
+			}
+			results = append(results, t.Failed(err))
 			continue
 		}
 		if sc.Kinds == nil {

@@ -226,9 +226,14 @@ func clusterChanged(o, n *fleetv1alpha1.Cluster) bool {
 }
 
 // watchNamespaces: a namespace's labels can admit it to (or drop it from)
-// Fleets' tenants.
+// Fleets' tenants; and a namespace new on the hub (a team onboarded) may be
+// one that an instance of another namespace holds in its Works' scope,
+// which that instance may then no longer have (hubNamespaceDerived).
 func watchNamespaces(informers cache.Cache, m *mapper) source.TypedSource[Key] {
 	return source.TypedKind(informers, &corev1.Namespace{}, handler.TypedFuncs[*corev1.Namespace, Key]{
+		CreateFunc: func(ctx context.Context, e event.TypedCreateEvent[*corev1.Namespace], q queue) {
+			m.addScopeHolders(ctx, e.Object.Name, q)
+		},
 		UpdateFunc: func(ctx context.Context, e event.TypedUpdateEvent[*corev1.Namespace], q queue) {
 			if !equality.Semantic.DeepEqual(e.ObjectOld.Labels, e.ObjectNew.Labels) {
 				m.addNamespace(ctx, e.ObjectNew.Name, q)
@@ -389,6 +394,20 @@ func (m *mapper) addAll(ctx context.Context, q queue) {
 	}
 	for i := range list.Items {
 		m.addPromise(ctx, list.Items[i].Name, q)
+	}
+}
+
+// addScopeHolders enqueues the instances whose Works' scope holds
+// namespace ns besides their own (controller.IndexWorkByScopeNamespace).
+func (m *mapper) addScopeHolders(ctx context.Context, ns string, q queue) {
+	list := &fleetv1alpha1.WorkList{}
+	if err := m.r.Client.List(ctx, list, client.MatchingFields{ctrlindex.IndexWorkByScopeNamespace: ns}, client.UnsafeDisableDeepCopy); err != nil {
+		return
+	}
+	for i := range list.Items {
+		if list.Items[i].Spec.Subject.Instance != nil {
+			q.Add(workKey(&list.Items[i]))
+		}
 	}
 }
 
