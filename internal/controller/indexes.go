@@ -27,7 +27,7 @@ const (
 	// IndexWorkByScopeNamespace indexes an instance's Works by the namespaces
 	// their scope allows besides the instance's own (output.namespaces), and
 	// a Promise's fleet resources Works by the namespaces their objects use
-	// (fleetNamespaces).
+	// (FleetNamespaces).
 	IndexWorkByScopeNamespace = "spec.scope.namespaces"
 	// IndexWorkByDriftException indexes Works by the DriftExceptions
 	// (namespace/name) that accept drift on their resources, by status.
@@ -75,7 +75,7 @@ func SetupIndexes(ctx context.Context, indexer client.FieldIndexer) error {
 		{IndexWorkByScopeNamespace, func(w *fleetv1alpha1.Work) []string {
 			i, sc := w.Spec.Subject.Instance, w.Spec.Scope
 			if i == nil {
-				return fleetNamespaces(w)
+				return FleetNamespaces(w)
 			}
 			if sc == nil {
 				return nil
@@ -122,11 +122,11 @@ func SetupIndexes(ctx context.Context, indexer client.FieldIndexer) error {
 	return nil
 }
 
-// fleetNamespaces are the namespaces a Promise's fleet resources Work uses
+// FleetNamespaces are the namespaces a Promise's fleet resources Work uses
 // on its member: those its Namespace objects name and those its objects are
 // in. No instance's namespaces rule may give one of them (the platform's
 // operators and their ServiceAccounts run there).
-func fleetNamespaces(w *fleetv1alpha1.Work) []string {
+func FleetNamespaces(w *fleetv1alpha1.Work) []string {
 	var out []string
 	for _, m := range w.Spec.Manifests {
 		var obj struct {

@@ -1,12 +1,15 @@
 package instance_test
 
 import (
+	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
 	"github.com/flotilla-dev/flotilla/internal/controller/promise/promisetest"
@@ -70,4 +73,28 @@ data:
 	if !refused {
 		t.Errorf("instance nsr3-team/ops was not refused")
 	}
+
+	// An instance that had its namespace first: the platform's fleet
+	// resources come to use it afterwards. The instance's Work goes (the
+	// agents prune), it is not kept with the operator's namespace in scope.
+	e.Create(instance(group, kind, "nsr3-team", "late", map[string]any{"size": "small"}))
+	e.WaitWork("nsr3-db", "nsr3-team", "late", "nsr3-1", func(w *fleetv1alpha1.Work) (bool, string) {
+		return w.Spec.Scope != nil && slices.Contains(w.Spec.Scope.Namespaces, "nsr3-team-late"), ""
+	})
+	cur := &fleetv1alpha1.Promise{}
+	if err := e.C.Get(e.Ctx, client.ObjectKey{Name: "nsr3-op"}, cur); err != nil {
+		t.Fatal(err)
+	}
+	cur.Spec.FleetResources = append(cur.Spec.FleetResources, fleetv1alpha1.Manifest{RawExtension: promisetest.Raw(map[string]any{
+		"apiVersion": "v1", "kind": "ServiceAccount", "metadata": map[string]any{"name": "operator", "namespace": "nsr3-team-late"}})})
+	if err := e.C.Update(e.Ctx, cur); err != nil {
+		t.Fatal(err)
+	}
+	promisetest.Eventually(t, time.Minute, "team nsr3-team's Work leaving nsr3-team-late", func() (bool, string) {
+		w := e.Work("nsr3-db", "nsr3-team", "late", "nsr3-1")
+		if w == nil || !w.DeletionTimestamp.IsZero() {
+			return true, ""
+		}
+		return false, fmt.Sprintf("scope %v", w.Spec.Scope)
+	})
 }

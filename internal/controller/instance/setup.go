@@ -97,7 +97,7 @@ func SetupWithManager(mgr ctrl.Manager, opts Options) error {
 		watchNamespaces(informers, m),
 		watchOverrides(informers, m),
 		watchDriftExceptions(informers, m),
-		watchWorks(informers, &r.own),
+		watchWorks(informers, &r.own, m),
 		watchRollouts(informers, m),
 		watchStrategies(informers, m),
 		watchRevisions(informers, r),
@@ -263,10 +263,26 @@ func watchDriftExceptions(informers cache.Cache, m *mapper) source.TypedSource[K
 // a rollout every agent of the instance reports, and each reconcile goes
 // over all its Works, so they are rolled up a few times a second, not once
 // per report.
-func watchWorks(informers cache.Cache, own *ownWrites) source.TypedSource[Key] {
+func watchWorks(informers cache.Cache, own *ownWrites, m *mapper) source.TypedSource[Key] {
+	// A Promise's fleet resources Work that comes to use a namespace brings
+	// back the instances whose Works' scope holds it, which may no longer
+	// have it (hubNamespaceDerived).
+	fleetNamespaces := func(ctx context.Context, w *fleetv1alpha1.Work, q queue) {
+		if w.Spec.Subject.Instance == nil {
+			for _, ns := range ctrlindex.FleetNamespaces(w) {
+				m.addScopeHolders(ctx, ns, q)
+			}
+		}
+	}
 	return source.TypedKind(informers, &fleetv1alpha1.Work{}, handler.TypedFuncs[*fleetv1alpha1.Work, Key]{
-		UpdateFunc: func(_ context.Context, e event.TypedUpdateEvent[*fleetv1alpha1.Work], q queue) {
+		CreateFunc: func(ctx context.Context, e event.TypedCreateEvent[*fleetv1alpha1.Work], q queue) {
+			fleetNamespaces(ctx, e.Object, q)
+		},
+		UpdateFunc: func(ctx context.Context, e event.TypedUpdateEvent[*fleetv1alpha1.Work], q queue) {
 			own.seen(e.ObjectNew)
+			if e.ObjectOld.Generation != e.ObjectNew.Generation {
+				fleetNamespaces(ctx, e.ObjectNew, q)
+			}
 			if !equality.Semantic.DeepEqual(e.ObjectOld.Status, e.ObjectNew.Status) {
 				q.AddAfter(workKey(e.ObjectNew), reportDelay)
 			}
