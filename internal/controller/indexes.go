@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"sync"
 
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -72,22 +73,7 @@ func SetupIndexes(ctx context.Context, indexer client.FieldIndexer) error {
 			return nil
 		}},
 		{IndexWorkByDriftException, AcceptingExceptions},
-		{IndexWorkByScopeNamespace, func(w *fleetv1alpha1.Work) []string {
-			i, sc := w.Spec.Subject.Instance, w.Spec.Scope
-			if i == nil {
-				return FleetNamespaces(w)
-			}
-			if sc == nil {
-				return nil
-			}
-			var out []string
-			for _, ns := range sc.Namespaces {
-				if ns != i.Namespace {
-					out = append(out, ns)
-				}
-			}
-			return out
-		}},
+		{IndexWorkByScopeNamespace, UsedNamespaces},
 	}
 	for _, ix := range indexes {
 		extract := ix.extract
@@ -120,6 +106,52 @@ func SetupIndexes(ctx context.Context, indexer client.FieldIndexer) error {
 		return fmt.Errorf("indexing Rollouts by %s: %w", IndexRolloutByInstance, err)
 	}
 	return nil
+}
+
+// UsedNamespaces are the namespaces a Work uses on its member that are not
+// its instance's own (IndexWorkByScopeNamespace): those its scope allows
+// besides (an output.namespaces rule's), or, for a Promise's fleet
+// resources, FleetNamespaces.
+func UsedNamespaces(w *fleetv1alpha1.Work) []string {
+	i, sc := w.Spec.Subject.Instance, w.Spec.Scope
+	if i == nil {
+		return fleetNamespacesOf(w)
+	}
+	if sc == nil {
+		return nil
+	}
+	var out []string
+	for _, ns := range sc.Namespaces {
+		if ns != i.Namespace {
+			out = append(out, ns)
+		}
+	}
+	return out
+}
+
+// fleetNamespacesSeen keeps FleetNamespaces by Work UID, with the
+// generation they were read at: the index runs at every update of a Work,
+// each status report of its agent included, and a fleet resources Work may
+// carry large manifests (an operator's CRDs) that only a new generation
+// changes. An entry goes when its Work is being deleted.
+var fleetNamespacesSeen sync.Map // types.UID → fleetNamespacesAt
+
+type fleetNamespacesAt struct {
+	generation int64
+	namespaces []string
+}
+
+func fleetNamespacesOf(w *fleetv1alpha1.Work) []string {
+	if !w.DeletionTimestamp.IsZero() || w.UID == "" {
+		fleetNamespacesSeen.Delete(w.UID)
+		return FleetNamespaces(w)
+	}
+	if seen, ok := fleetNamespacesSeen.Load(w.UID); ok && seen.(fleetNamespacesAt).generation == w.Generation {
+		return seen.(fleetNamespacesAt).namespaces
+	}
+	ns := FleetNamespaces(w)
+	fleetNamespacesSeen.Store(w.UID, fleetNamespacesAt{generation: w.Generation, namespaces: ns})
+	return ns
 }
 
 // FleetNamespaces are the namespaces a Promise's fleet resources Work uses

@@ -57,10 +57,6 @@ type Result struct {
 	Confine Confinement
 	// Err is why the render failed (Failed).
 	Err error
-	// Retract says a Failed render's Work must go rather than stay as it
-	// is: it holds what the instance may no longer have (a namespace that
-	// another team's, or the platform's, turned out to be).
-	Retract bool
 	// LatestErr is why the current spec (the latest instance revision)
 	// cannot render on the cluster while it still renders an earlier one
 	// (Rendered): its Work is written, and the instance reports the
@@ -115,11 +111,6 @@ func (r Result) WithLatestFailure(err error) Result {
 
 // Failed is t's failed render.
 func (t Target) Failed(err error) Result { return Result{Target: t, Outcome: Failed, Err: err} }
-
-// Retracted is t's failed render whose Work is deleted (Retract).
-func (t Target) Retracted(err error) Result {
-	return Result{Target: t, Outcome: Failed, Err: err, Retract: true}
-}
 
 // Empty is t with nothing to render.
 func (t Target) Empty() Result { return Result{Target: t, Outcome: Empty} }
@@ -191,9 +182,6 @@ func Finish(r Routing, results []Result, in WorkInputs) (Plan, error) {
 			continue
 		case Failed:
 			p.Failed[t.Cluster] = rd.Err
-			if rd.Retract {
-				continue
-			}
 		case Rendered:
 			desired, err := DesiredWork(r.Subject, rd, in)
 			if err != nil {

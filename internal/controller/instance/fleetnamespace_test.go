@@ -1,7 +1,6 @@
 package instance_test
 
 import (
-	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -75,10 +74,11 @@ data:
 	}
 
 	// An instance that had its namespace first: the platform's fleet
-	// resources come to use it afterwards. The instance's Work goes (the
-	// agents prune), it is not kept with the operator's namespace in scope.
+	// resources come to use it afterwards. The instance is refused at once
+	// and held: its Work stays as it is (nothing running is lost), and it
+	// changes nothing more there.
 	e.Create(instance(group, kind, "nsr3-team", "late", map[string]any{"size": "small"}))
-	e.WaitWork("nsr3-db", "nsr3-team", "late", "nsr3-1", func(w *fleetv1alpha1.Work) (bool, string) {
+	held := e.WaitWork("nsr3-db", "nsr3-team", "late", "nsr3-1", func(w *fleetv1alpha1.Work) (bool, string) {
 		return w.Spec.Scope != nil && slices.Contains(w.Spec.Scope.Namespaces, "nsr3-team-late"), ""
 	})
 	cur := &fleetv1alpha1.Promise{}
@@ -90,11 +90,11 @@ data:
 	if err := e.C.Update(e.Ctx, cur); err != nil {
 		t.Fatal(err)
 	}
-	promisetest.Eventually(t, time.Minute, "team nsr3-team's Work leaving nsr3-team-late", func() (bool, string) {
-		w := e.Work("nsr3-db", "nsr3-team", "late", "nsr3-1")
-		if w == nil || !w.DeletionTimestamp.IsZero() {
-			return true, ""
-		}
-		return false, fmt.Sprintf("scope %v", w.Spec.Scope)
+	e.WaitInstance(group, kind, "nsr3-team", "late", "refused", func(s fleetv1alpha1.InstanceStatus) bool {
+		c := meta.FindStatusCondition(s.Conditions, fleetv1alpha1.ConditionReady)
+		return c != nil && c.Status == metav1.ConditionFalse && strings.Contains(c.Message, "nsr3-team-late")
 	})
+	if w := e.Work("nsr3-db", "nsr3-team", "late", "nsr3-1"); w == nil || w.Generation != held.Generation {
+		t.Errorf("the refused instance's Work changed or went: %+v", w)
+	}
 }

@@ -508,46 +508,69 @@ func (r *Reconciler) forgetWarnings(key Key) {
 // rule with a placeholder gives a namespace that exists on the hub other
 // than its own: another team's, the platform's or the system's (see
 // scope.Derived); or one that an instance of another hub namespace already
-// has in its Works' scope. Members' namespaces are not known to the hub:
-// team pay's rule ${namespace}-${name} gives instance eu-cache pay-eu-cache,
-// which team pay-eu's rule ${namespace}-cache gives all its instances, and
-// the first to use it keeps it. retry is an error reading the cache.
+// has in its Works' scope; or one where a Promise's fleet resources run.
+// Members' namespaces are not known to the hub otherwise: team pay's rule
+// ${namespace}-${name} gives instance eu-cache pay-eu-cache, which team
+// pay-eu's rule ${namespace}-cache gives all its instances, and the first
+// to use it keeps it. It refuses too an instance whose own namespace an
+// instance of another namespace holds on the members, its rule having
+// given it before the namespace was the hub's (a team onboarded since):
+// that instance is refused and held, its Works as they are, and this one
+// waits, rendering nothing there, until the platform settles which keeps
+// it, so that the two teams' objects never mix in one namespace. retry is
+// an error reading the cache.
 func (r *Reconciler) hubNamespaceDerived(ctx context.Context, out *fleetv1alpha1.PromiseOutput, key Key) (refusal, retry error) {
+	holders, err := r.worksUsingNamespace(ctx, key.Namespace)
+	if err != nil {
+		return nil, err
+	}
+	for _, w := range holders {
+		if other := w.Spec.Subject.Instance; other != nil && other.Namespace != key.Namespace {
+			return fmt.Errorf("namespace %s is held on the members by instance %s/%s, whose output.namespaces rule gave it before "+
+				"it was a namespace of the hub: nothing renders there until that instance is renamed or deleted", key.Namespace, other.Namespace, other.Name), nil
+		}
+	}
 	for _, ns := range scope.Derived(out, key.Namespace, key.Name) {
 		err := r.Client.Get(ctx, types.NamespacedName{Name: ns}, &corev1.Namespace{})
 		if err == nil {
-			return &namespaceTaken{namespace: ns, err: fmt.Errorf("output.namespaces gives this instance namespace %s, which is a namespace of the hub "+
-				"(another team's, or the platform's): an instance may use only namespaces of its own; rename the instance", ns)}, nil
+			return fmt.Errorf("output.namespaces gives this instance namespace %s, which is a namespace of the hub "+
+				"(another team's, or the platform's): an instance may use only namespaces of its own; rename the instance", ns), nil
 		}
 		if !apierrors.IsNotFound(err) {
 			return nil, fmt.Errorf("reading namespace %s: %w", ns, err)
 		}
-		works := &fleetv1alpha1.WorkList{}
-		if err := r.Client.List(ctx, works, client.MatchingFields{controller.IndexWorkByScopeNamespace: ns}, client.UnsafeDisableDeepCopy); err != nil {
-			return nil, fmt.Errorf("listing works that use namespace %s: %w", ns, err)
+		works, err := r.worksUsingNamespace(ctx, ns)
+		if err != nil {
+			return nil, err
 		}
-		for i := range works.Items {
-			if w := &works.Items[i]; w.Spec.Subject.Instance == nil && instanceplan.HubOwned(w) {
-				return &namespaceTaken{namespace: ns, err: fmt.Errorf("output.namespaces gives this instance namespace %s, where the fleet resources of Promise %s "+
-					"run: an instance may use only namespaces of its own; rename the instance", ns, w.Spec.Subject.Promise)}, nil
+		for _, w := range works {
+			if w.Spec.Subject.Instance == nil && instanceplan.HubOwned(w) {
+				return fmt.Errorf("output.namespaces gives this instance namespace %s, where the fleet resources of Promise %s "+
+					"run: an instance may use only namespaces of its own; rename the instance", ns, w.Spec.Subject.Promise), nil
 			}
-			if other := works.Items[i].Spec.Subject.Instance; other != nil && other.Namespace != key.Namespace {
-				return &namespaceTaken{namespace: ns, err: fmt.Errorf("output.namespaces gives this instance namespace %s, which instance %s/%s of another namespace "+
-					"already uses: an instance may use only namespaces of its own; rename the instance", ns, other.Namespace, other.Name)}, nil
+			if other := w.Spec.Subject.Instance; other != nil && other.Namespace != key.Namespace {
+				return fmt.Errorf("output.namespaces gives this instance namespace %s, which instance %s/%s of another namespace "+
+					"already uses: an instance may use only namespaces of its own; rename the instance", ns, other.Namespace, other.Name), nil
 			}
 		}
 	}
 	return nil, nil
 }
 
-// namespaceTaken is hubNamespaceDerived's refusal: a namespace the
-// instance's rules give is another's.
-type namespaceTaken struct {
-	namespace string
-	err       error
+// worksUsingNamespace lists from the cache the Works that use namespace ns
+// other than as their instance's own (controller.IndexWorkByScopeNamespace),
+// those being deleted included: their objects are still on the members.
+func (r *Reconciler) worksUsingNamespace(ctx context.Context, ns string) ([]*fleetv1alpha1.Work, error) {
+	works := &fleetv1alpha1.WorkList{}
+	if err := r.Client.List(ctx, works, client.MatchingFields{controller.IndexWorkByScopeNamespace: ns}, client.UnsafeDisableDeepCopy); err != nil {
+		return nil, fmt.Errorf("listing works that use namespace %s: %w", ns, err)
+	}
+	out := make([]*fleetv1alpha1.Work, len(works.Items))
+	for i := range works.Items {
+		out[i] = &works.Items[i]
+	}
+	return out, nil
 }
-
-func (e *namespaceTaken) Error() string { return e.err.Error() }
 
 // renderInstance renders each Target of rt: the admitted PromiseRevision at
 // the admitted instance revision, with the Overrides that select the
@@ -651,18 +674,7 @@ func (r *Reconciler) renderInstance(ctx context.Context, key Key, inst *unstruct
 			err = refusal
 		}
 		if err != nil {
-			err = fmt.Errorf("promise revision %s: %w", rev.Name, err)
-			// A Work that already holds the namespace (written before it
-			// was another's: a team onboarded since, fleet resources
-			// installed there) goes, so the agent prunes what it put
-			// there, rather than stay for ever as a held instance's does.
-			var taken *namespaceTaken
-			if errors.As(err, &taken) && t.Current != nil && t.Current.Spec.Scope != nil &&
-				slices.Contains(t.Current.Spec.Scope.Namespaces, taken.namespace) {
-				results = append(results, t.Retracted(err))
-				continue
-			}
-			results = append(results, t.Failed(err))
+			results = append(results, t.Failed(fmt.Errorf("promise revision %s: %w", rev.Name, err)))
 			continue
 		}
 		if sc.Kinds == nil {

@@ -274,6 +274,23 @@ func watchWorks(informers cache.Cache, own *ownWrites, m *mapper) source.TypedSo
 			}
 		}
 	}
+	// An instance's Work that stops holding a namespace of another (deleted,
+	// or its scope without it) brings back the instances of that namespace:
+	// they wait while another team's instance holds it (hubNamespaceDerived).
+	released := func(ctx context.Context, old, cur *fleetv1alpha1.Work, q queue) {
+		if old.Spec.Subject.Instance == nil {
+			return
+		}
+		var still []string
+		if cur != nil {
+			still = ctrlindex.UsedNamespaces(cur)
+		}
+		for _, ns := range ctrlindex.UsedNamespaces(old) {
+			if !slices.Contains(still, ns) {
+				m.addNamespace(ctx, ns, q)
+			}
+		}
+	}
 	return source.TypedKind(informers, &fleetv1alpha1.Work{}, handler.TypedFuncs[*fleetv1alpha1.Work, Key]{
 		CreateFunc: func(ctx context.Context, e event.TypedCreateEvent[*fleetv1alpha1.Work], q queue) {
 			fleetNamespaces(ctx, e.Object, q)
@@ -282,14 +299,16 @@ func watchWorks(informers cache.Cache, own *ownWrites, m *mapper) source.TypedSo
 			own.seen(e.ObjectNew)
 			if e.ObjectOld.Generation != e.ObjectNew.Generation {
 				fleetNamespaces(ctx, e.ObjectNew, q)
+				released(ctx, e.ObjectOld, e.ObjectNew, q)
 			}
 			if !equality.Semantic.DeepEqual(e.ObjectOld.Status, e.ObjectNew.Status) {
 				q.AddAfter(workKey(e.ObjectNew), reportDelay)
 			}
 		},
-		DeleteFunc: func(_ context.Context, e event.TypedDeleteEvent[*fleetv1alpha1.Work], q queue) {
+		DeleteFunc: func(ctx context.Context, e event.TypedDeleteEvent[*fleetv1alpha1.Work], q queue) {
 			own.forget(e.Object)
 			q.Add(workKey(e.Object))
+			released(ctx, e.Object, nil, q)
 		},
 	})
 }
