@@ -133,8 +133,13 @@ func UsedNamespaces(w *fleetv1alpha1.Work) []string {
 // generation they were read at: the index runs at every update of a Work,
 // each status report of its agent included, and a fleet resources Work may
 // carry large manifests (an operator's CRDs) that only a new generation
-// changes. An entry goes when its Work is being deleted.
+// changes. An entry goes when its Work is deleted (ForgetFleetNamespaces).
 var fleetNamespacesSeen sync.Map // types.UID → fleetNamespacesAt
+
+// ForgetFleetNamespaces drops what fleetNamespacesSeen keeps of a deleted
+// Work; the Work informer's delete handler calls it, after the cache has
+// dropped the Work from its indexes.
+func ForgetFleetNamespaces(w *fleetv1alpha1.Work) { fleetNamespacesSeen.Delete(w.UID) }
 
 type fleetNamespacesAt struct {
 	generation int64

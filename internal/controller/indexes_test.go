@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 
@@ -63,5 +64,39 @@ func TestWorkIndexes(t *testing.T) {
 		if !slices.Equal(got, tt.want) {
 			t.Errorf("%s=%s: %v, want %v", tt.field, tt.value, got, tt.want)
 		}
+	}
+}
+
+// A fleet resources Work uses the namespaces its Namespace objects name and
+// those its objects are in; they are read again only for a new generation,
+// and forgotten with the Work.
+func TestUsedNamespacesOfFleetResources(t *testing.T) {
+	manifest := func(obj string) fleetv1alpha1.Manifest {
+		return fleetv1alpha1.Manifest{RawExtension: runtime.RawExtension{Raw: []byte(obj)}}
+	}
+	w := &fleetv1alpha1.Work{
+		ObjectMeta: metav1.ObjectMeta{Name: "op-fleet", UID: "u1", Generation: 1},
+		Spec: fleetv1alpha1.WorkSpec{Subject: fleetv1alpha1.WorkSubject{Promise: "op"}, Manifests: []fleetv1alpha1.Manifest{
+			manifest(`{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"operators"}}`),
+			manifest(`{"apiVersion":"v1","kind":"ServiceAccount","metadata":{"name":"op","namespace":"operators"}}`),
+			manifest(`{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"c","namespace":"monitoring"}}`),
+			manifest(`{"apiVersion":"rbac.authorization.k8s.io/v1","kind":"ClusterRole","metadata":{"name":"op"}}`),
+		}},
+	}
+	t.Cleanup(func() { ForgetFleetNamespaces(w) })
+	if got := UsedNamespaces(w); !slices.Equal(got, []string{"operators", "monitoring"}) {
+		t.Fatalf("used namespaces %v", got)
+	}
+	w.Spec.Manifests = w.Spec.Manifests[2:]
+	if got := UsedNamespaces(w); !slices.Equal(got, []string{"operators", "monitoring"}) {
+		t.Errorf("the same generation was read again: %v", got)
+	}
+	w.Generation = 2
+	if got := UsedNamespaces(w); !slices.Equal(got, []string{"monitoring"}) {
+		t.Errorf("a new generation: %v", got)
+	}
+	ForgetFleetNamespaces(w)
+	if _, kept := fleetNamespacesSeen.Load(w.UID); kept {
+		t.Error("a deleted Work's namespaces are kept")
 	}
 }

@@ -307,6 +307,7 @@ func watchWorks(informers cache.Cache, own *ownWrites, m *mapper) source.TypedSo
 		},
 		DeleteFunc: func(ctx context.Context, e event.TypedDeleteEvent[*fleetv1alpha1.Work], q queue) {
 			own.forget(e.Object)
+			ctrlindex.ForgetFleetNamespaces(e.Object)
 			q.Add(workKey(e.Object))
 			released(ctx, e.Object, nil, q)
 		},
