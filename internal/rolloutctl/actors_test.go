@@ -530,3 +530,48 @@ func grantHubRole(t *testing.T, ctx context.Context) string {
 	}
 	return user
 }
+
+// A policyChange is the record of a change of strategy, strategyRef or
+// updatePolicy, which the hub writes into the history ("strategy or update
+// policy changed … by") and a PolicyChanged Event: a team member may not
+// write one alone, to record a policy change that did not happen under its
+// name, nor replace the platform's record of a switch to Immediate with its
+// own (TestATeamCannotRecordAPolicyChangeThatDidNotHappen in
+// internal/controller/rollout, for what the hub made of it). The platform's
+// own records still come with its changes.
+func TestAPolicyChangeComesWithAChange(t *testing.T) {
+	ctx := testContext(t)
+	team, platform, _, _ := actorsSetup(t, ctx)
+	teamRollout(t, ctx, "pc-plain")
+	teamRollout(t, ctx, "pc-immediate", func(r *fleetv1alpha1.Rollout) {
+		r.Spec.UpdatePolicy = fleetv1alpha1.UpdatePolicy{Mode: fleetv1alpha1.UpdateModeImmediate, Reason: "CVE-1"}
+		r.Spec.PolicyChange = &fleetv1alpha1.ChangeRecord{By: platUser, Message: "CVE-1"}
+	})
+	waitPolicy(t, ctx, team, "pc-plain")
+
+	const want = "a new policyChange records a change"
+	wantRefused(t, "team: a policyChange alone", patch(ctx, team, "pc-plain",
+		`{"spec":{"policyChange":{"by":"alice","message":"switched to Immediate with the CTO's sign-off"}}}`), want)
+	wantRefused(t, "team: its own record over the platform's switch to Immediate", patch(ctx, team, "pc-immediate",
+		`{"spec":{"policyChange":{"by":"alice","message":"CVE-1, my call"}}}`), want)
+	wantRefused(t, "platform: a policyChange alone", patch(ctx, platform, "pc-plain",
+		`{"spec":{"policyChange":{"by":"pat","message":"nothing changed"}}}`), want)
+	wantAccepted(t, "platform: a policyChange with its change", patch(ctx, platform, "pc-plain",
+		`{"spec":{"strategyRef":{"name":"fast"},"policyChange":{"by":"pat","message":"faster"}}}`))
+	// The team still operates both, the platform's record left as it is.
+	wantAccepted(t, "team: an approval next to the platform's record", patch(ctx, team, "pc-immediate",
+		`{"spec":{"approvals":[{"wave":"immediate","by":"alice"}]}}`))
+
+	creator, _ := creatorAndHub(t, ctx)
+	r := &fleetv1alpha1.Rollout{
+		ObjectMeta: metav1.ObjectMeta{Name: "pc-created", Namespace: actorsNS},
+		Spec: fleetv1alpha1.RolloutSpec{
+			Subject:        fleetv1alpha1.RolloutSubject{Promise: "app", Instance: &fleetv1alpha1.LocalObjectReference{Name: "db"}},
+			FromRevision:   "db-r2",
+			TargetRevision: "db-r3",
+			PolicyChange:   &fleetv1alpha1.ChangeRecord{By: teamUser, Message: "the platform's gates, by me"},
+		},
+	}
+	t.Cleanup(func() { _ = adminClient(t).Delete(context.Background(), r) })
+	wantRefused(t, "team creates with a policyChange", creator.Create(ctx, r), want)
+}
