@@ -558,6 +558,8 @@ func TestAPolicyChangeComesWithAChange(t *testing.T) {
 		`{"spec":{"policyChange":{"by":"pat","message":"nothing changed"}}}`), want)
 	wantAccepted(t, "platform: a policyChange with its change", patch(ctx, platform, "pc-plain",
 		`{"spec":{"strategyRef":{"name":"fast"},"policyChange":{"by":"pat","message":"faster"}}}`))
+	wantRefused(t, "team: the platform's record of its switch to Immediate removed", patch(ctx, team, "pc-immediate",
+		`{"spec":{"policyChange":null}}`), "only the platform may remove")
 	// The team still operates both, the platform's record left as it is.
 	wantAccepted(t, "team: an approval next to the platform's record", patch(ctx, team, "pc-immediate",
 		`{"spec":{"approvals":[{"wave":"immediate","by":"alice"}]}}`))
