@@ -150,6 +150,13 @@ func driftFixture(ctx context.Context, t *testing.T, c client.Client, now time.T
 			work.Spec.Scope = &fleetv1alpha1.WorkScope{Namespaces: []string{w.instance.Namespace},
 				Kinds: []fleetv1alpha1.OutputKind{{Kind: "ConfigMap"}, {Group: "apps", Kind: "Deployment"}}}
 		}
+		for _, r := range w.resources {
+			// As the hub gives a Work the exceptions that may excuse its drift.
+			if r.Drift != nil && r.Drift.Exception != "" {
+				work.Spec.DriftExceptions = append(work.Spec.DriftExceptions, fleetv1alpha1.WorkDriftException{Name: r.Drift.Exception,
+					Resources: []fleetv1alpha1.ResourceSelector{{Kind: "ConfigMap"}}, ExpiresAt: metav1.NewTime(now.Add(50 * time.Hour))})
+			}
+		}
 		create(work)
 		// As the agent reports it: through the status subresource.
 		work.Status = fleetv1alpha1.WorkStatus{ObservedGeneration: work.Generation, AppliedRevision: w.promise + "-1",

@@ -47,11 +47,13 @@ const IndexRolloutByInstance = "spec.subject.instance"
 func InstanceKey(namespace, name string) string { return namespace + "/" + name }
 
 // AcceptingExceptions returns the DriftExceptions (namespace/name) that
-// accept drift on w's resources, each once.
+// accept drift on w's resources, in full or in part, each once.
 func AcceptingExceptions(w *fleetv1alpha1.Work) []string {
 	var out []string
 	for _, r := range w.Status.Resources {
-		if d := r.Drift; d != nil && d.State == fleetv1alpha1.DriftAccepted && d.Exception != "" && !slices.Contains(out, d.Exception) {
+		// Accepted in full, or some fields beside unexplained drift.
+		if d := r.Drift; d != nil && (d.State == fleetv1alpha1.DriftAccepted || len(d.AcceptedFields) > 0) && d.Exception != "" &&
+			!slices.Contains(out, d.Exception) {
 			out = append(out, d.Exception)
 		}
 	}

@@ -251,6 +251,9 @@ func createFixtureFleet(t testing.TB) {
 				Subject:  fleetv1alpha1.WorkSubject{Promise: w.promise, Instance: &fleetv1alpha1.InstanceReference{Namespace: "shop", Name: "cart"}},
 				Scope:    &fleetv1alpha1.WorkScope{Namespaces: []string{"shop"}, Kinds: []fleetv1alpha1.OutputKind{{Kind: "ConfigMap"}}},
 				Revision: w.revision,
+				// As the hub gives it the exception below.
+				DriftExceptions: []fleetv1alpha1.WorkDriftException{{Name: "shop/tolerated",
+					Resources: []fleetv1alpha1.ResourceSelector{{Kind: "ConfigMap"}}, ExpiresAt: metav1.NewTime(now.Add(72 * time.Hour))}},
 			},
 		}
 		e.Create(work)

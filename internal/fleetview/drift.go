@@ -150,7 +150,7 @@ func BuildDrift(s Snapshot, f DriftFilter, limit int) Drift {
 			if r.Drift == nil {
 				continue
 			}
-			item := driftedResource(w, &r, exceptions)
+			item := driftedResource(w, &r, exceptions, s.Now)
 			d.Resources.add(item.State)
 			p := promises[item.Promise]
 			if p == nil {
@@ -210,7 +210,7 @@ func compareClusterDrift(a, b ClusterDrift) int {
 	return cmp.Compare(a.Cluster, b.Cluster)
 }
 
-func driftedResource(w *fleetv1alpha1.Work, r *fleetv1alpha1.ResourceStatus, exceptions map[string]*fleetv1alpha1.DriftException) DriftedResource {
+func driftedResource(w *fleetv1alpha1.Work, r *fleetv1alpha1.ResourceStatus, exceptions map[string]*fleetv1alpha1.DriftException, now time.Time) DriftedResource {
 	item := DriftedResource{
 		Cluster:   w.Spec.Cluster,
 		Promise:   w.Spec.Subject.Promise,
@@ -231,19 +231,60 @@ func driftedResource(w *fleetv1alpha1.Work, r *fleetv1alpha1.ResourceStatus, exc
 		item.State = fleetv1alpha1.DriftUnexplained
 		item.AcceptedFields = r.Drift.AcceptedFields
 	}
-	if ref := r.Drift.Exception; ref != "" {
-		ev := &DriftExceptionView{Name: ref}
-		if ns, name, ok := strings.Cut(ref, "/"); ok {
-			ev.Namespace, ev.Name = ns, name
-		}
-		if e := exceptions[ref]; e != nil {
-			ev.Owner, ev.Reason = e.Spec.Owner, e.Spec.Reason
-			expires := e.Spec.ExpiresAt.Time
-			ev.ExpiresAt = &expires
-		}
-		item.Exception = ev
+	ref := r.Drift.Exception
+	if ref == "" {
+		// Accepted drift names its exception; without one nothing accepts it.
+		item.State = fleetv1alpha1.DriftUnexplained
+		item.Fields = append(slices.Clone(item.Fields), item.AcceptedFields...)
+		item.AcceptedFields = nil
+		return item
 	}
+	e := exceptions[ref]
+	listed, inForce := workException(w, ref, e, now)
+	if !inForce {
+		// The agent's report is as of when it wrote it (an offline agent
+		// writes nothing), and its own cluster's word only: drift is
+		// accepted in the view only under an exception the hub gave this
+		// Work and that is in force now. Otherwise the drift policy applies
+		// to it, as the agent itself does at expiry.
+		if item.State == fleetv1alpha1.DriftAccepted {
+			item.State = fleetv1alpha1.DriftUnexplained
+		} else {
+			item.Fields = append(slices.Clone(item.Fields), item.AcceptedFields...)
+		}
+		item.AcceptedFields = nil
+		if !listed && (e == nil || now.Before(e.Spec.ExpiresAt.Time) || e.Namespace != workNamespace(w) && e.Namespace != fleetv1alpha1.PlatformNamespace) {
+			// Not one this Work had (nor one of its own namespace's that
+			// expired since): naming it would make its owner accountable
+			// for drift it never covered.
+			return item
+		}
+	}
+	ev := &DriftExceptionView{Name: ref}
+	if ns, name, ok := strings.Cut(ref, "/"); ok {
+		ev.Namespace, ev.Name = ns, name
+	}
+	if e != nil {
+		ev.Owner, ev.Reason = e.Spec.Owner, e.Spec.Reason
+		expires := e.Spec.ExpiresAt.Time
+		ev.ExpiresAt = &expires
+	}
+	item.Exception = ev
 	return item
+}
+
+// workException reports whether the hub gave w the exception named ref
+// (listed in its spec) and whether it is in force at now: listed, not
+// expired there, nor on the DriftException e when the reader sees it.
+func workException(w *fleetv1alpha1.Work, ref string, e *fleetv1alpha1.DriftException, now time.Time) (listed, inForce bool) {
+	for _, we := range w.Spec.DriftExceptions {
+		if we.Name != ref {
+			continue
+		}
+		inForce = now.Before(we.ExpiresAt.Time) && (e == nil || now.Before(e.Spec.ExpiresAt.Time) && e.DeletionTimestamp.IsZero())
+		return true, inForce
+	}
+	return false, false
 }
 
 // compareDrifted orders unexplained drift first, then the oldest first (drift

@@ -68,12 +68,12 @@ func driftSnapshot() Snapshot {
 	return Snapshot{
 		Now: now,
 		Works: []fleetv1alpha1.Work{
-			withDrift(work("c1", "web", "shop", "web-2", "web-2", healthy), 3,
+			withDrift(withException(work("c1", "web", "shop", "web-2", "web-2", healthy), "team-a/hotfix", now.Add(48*time.Hour)), 3,
 				alsoAccepted(drifted("Deployment", "team-a", "shop", U, time.Hour, "team-a/hotfix", "spec.replicas"), "metadata.labels.tier"),
 				drifted("ConfigMap", "team-a", "shop", A, 3*time.Hour, "team-a/hotfix", "data.color")),
 			withDrift(work("c2", "web", "shop", "web-2", "web-2", healthy), 0,
 				drifted("Deployment", "team-a", "shop", U, 2*time.Hour, "", "spec.template.spec.containers[name=app].image")),
-			withDrift(teamBWork("c2", "web", "blog"), 1,
+			withDrift(withException(teamBWork("c2", "web", "blog"), "team-b/legacy", now.Add(48*time.Hour)), 1,
 				drifted("ConfigMap", "team-b", "blog", A, time.Hour, "team-b/legacy", "data.mode")),
 			withDrift(fleetWork("c3", "db"), 0,
 				drifted("ClusterRole", "", "db-reader", U, 0, "")),

@@ -37,6 +37,12 @@ func drifting(w *fleetv1alpha1.Work, states ...fleetv1alpha1.DriftState) *fleetv
 		w.Status.Resources = append(w.Status.Resources, fleetv1alpha1.ResourceStatus{Version: "v1", Kind: "ConfigMap",
 			Name: fmt.Sprintf("cm-%d", i), Result: fleetv1alpha1.ApplyResultApplied,
 			Drift: &fleetv1alpha1.ResourceDrift{State: state, Fields: []string{"data.x"}}})
+		if state == fleetv1alpha1.DriftAccepted {
+			// Accepted under an exception in force the hub gave the Work.
+			w.Status.Resources[len(w.Status.Resources)-1].Drift.Exception = "team/hotfix"
+			w.Spec.DriftExceptions = append(w.Spec.DriftExceptions, fleetv1alpha1.WorkDriftException{Name: "team/hotfix",
+				Resources: []fleetv1alpha1.ResourceSelector{{Kind: "ConfigMap"}}, ExpiresAt: metav1.NewTime(now.Add(time.Hour))})
+		}
 	}
 	return w
 }

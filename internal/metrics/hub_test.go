@@ -190,6 +190,14 @@ flotilla_rollout_rollbacks_total{cause="manual"} 1
 	// DriftException), one on a general member. The gauges count resources
 	// per Promise and state, and clusters per state, never a cluster name.
 	const U, A = fleetv1alpha1.DriftUnexplained, fleetv1alpha1.DriftAccepted
+	s.Create(&fleetv1alpha1.DriftException{
+		ObjectMeta: metav1.ObjectMeta{Namespace: team, Name: "hotfix"},
+		Spec: fleetv1alpha1.DriftExceptionSpec{Owner: "alice", Reason: "incident 7", ExpiresAt: metav1.NewTime(time.Now().Add(time.Hour)),
+			Resources: []fleetv1alpha1.ResourceSelector{{Kind: "ConfigMap"}}},
+	})
+	s.WaitWork(promiseName, team, "web", "shop-c1", func(w *fleetv1alpha1.Work) (bool, string) {
+		return len(w.Spec.DriftExceptions) == 1, fmt.Sprint(w.Spec.DriftExceptions)
+	})
 	s.reportDrift("shop-c1", U, A)
 	s.reportDrift("shop-g1", U)
 	s.gauges("drift on two members", driftGauges(2, 1, 2, 1), "flotilla_drift_resources", "flotilla_drift_clusters")

@@ -122,13 +122,20 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 }
 
 // Status is an exception's status at now: Active until expiresAt, and the
-// number of drifted resources of works whose drift (or part of it) it accepts.
+// number of drifted resources of works whose drift (or part of it) it accepts:
+// counted only while it is in force, and only on Works the hub gave it to.
 func Status(e *fleetv1alpha1.DriftException, works []fleetv1alpha1.Work, now time.Time) fleetv1alpha1.DriftExceptionStatus {
 	st := *e.Status.DeepCopy()
 	st.ObservedGeneration = e.Generation
 	name := e.Namespace + "/" + e.Name
 	var matched int32
 	for i := range works {
+		if !now.Before(e.Spec.ExpiresAt.Time) || !carries(&works[i], name, now) {
+			// Expired, or never given to this Work: whatever its agent
+			// last reported (an offline agent writes nothing), the
+			// exception accepts nothing there now.
+			continue
+		}
 		for _, rs := range works[i].Status.Resources {
 			// Accepted in full, or some fields beside unexplained drift.
 			if d := rs.Drift; d != nil && d.Exception == name && (d.State == fleetv1alpha1.DriftAccepted || len(d.AcceptedFields) > 0) {
@@ -150,6 +157,17 @@ func Status(e *fleetv1alpha1.DriftException, works []fleetv1alpha1.Work, now tim
 	// observed, in force or expired (Active says which).
 	set.Ready(fleetv1alpha1.ReasonSucceeded, "observed")
 	return st
+}
+
+// carries reports whether the hub gave w the exception named name, in
+// force at now.
+func carries(w *fleetv1alpha1.Work, name string, now time.Time) bool {
+	for _, we := range w.Spec.DriftExceptions {
+		if we.Name == name {
+			return now.Before(we.ExpiresAt.Time)
+		}
+	}
+	return false
 }
 
 // recordTransition logs and records the exception expiring.

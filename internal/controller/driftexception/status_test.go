@@ -22,13 +22,15 @@ func TestStatus(t *testing.T) {
 		return fleetv1alpha1.ResourceStatus{Kind: "ConfigMap", Name: "x", Drift: d}
 	}
 	const U, A = fleetv1alpha1.DriftUnexplained, fleetv1alpha1.DriftAccepted
-	works := []fleetv1alpha1.Work{{Status: fleetv1alpha1.WorkStatus{Resources: []fleetv1alpha1.ResourceStatus{
-		resource(&fleetv1alpha1.ResourceDrift{State: A, Fields: []string{"data.size"}, Exception: "team-a/sale"}),                                         // counts
-		resource(&fleetv1alpha1.ResourceDrift{State: U, Fields: []string{"data.color"}, AcceptedFields: []string{"data.size"}, Exception: "team-a/sale"}), // counts
-		resource(&fleetv1alpha1.ResourceDrift{State: A, Fields: []string{"data.size"}, Exception: "team-b/sale"}),                                         // another exception
-		resource(&fleetv1alpha1.ResourceDrift{State: U, Fields: []string{"data.color"}}),                                                                  // unexplained only
-		resource(nil),
-	}}}}
+	works := []fleetv1alpha1.Work{{Spec: fleetv1alpha1.WorkSpec{DriftExceptions: []fleetv1alpha1.WorkDriftException{{Name: "team-a/sale",
+		Resources: []fleetv1alpha1.ResourceSelector{{Kind: "ConfigMap"}}, ExpiresAt: e.Spec.ExpiresAt}}}, // as the hub gives it
+		Status: fleetv1alpha1.WorkStatus{Resources: []fleetv1alpha1.ResourceStatus{
+			resource(&fleetv1alpha1.ResourceDrift{State: A, Fields: []string{"data.size"}, Exception: "team-a/sale"}),                                         // counts
+			resource(&fleetv1alpha1.ResourceDrift{State: U, Fields: []string{"data.color"}, AcceptedFields: []string{"data.size"}, Exception: "team-a/sale"}), // counts
+			resource(&fleetv1alpha1.ResourceDrift{State: A, Fields: []string{"data.size"}, Exception: "team-b/sale"}),                                         // another exception
+			resource(&fleetv1alpha1.ResourceDrift{State: U, Fields: []string{"data.color"}}),                                                                  // unexplained only
+			resource(nil),
+		}}}}
 
 	st := Status(e, works, now)
 	if st.MatchedResources != 2 || st.ObservedGeneration != 2 {
