@@ -421,7 +421,12 @@ func acceptedDrift(st *workState, work *fleetv1alpha1.Work) acceptedBefore {
 // inSync returns the objects an apply of spec hash should find as an
 // earlier pass left them: for a retry of the same spec, those it applied;
 // for the first pass after a restart, every object, if the spec was applied
-// in full before.
+// in full before and no other spec was taken up since. A record whose spec
+// is not the one last applied in full says the agent began applying another
+// (a revision that failed half-way, then rolled back while the agent was
+// down): what is on the member may be that spec's, written by the agent
+// itself, and an apply of the earlier spec is a new desired state, not a
+// correction (under Report it must not be judged and left as drift).
 func inSync(st *workState, hash string) func(objectRef) bool {
 	switch {
 	case st.AppliedHash == hash && st.last != nil:
@@ -432,7 +437,7 @@ func inSync(st *workState, hash string) func(objectRef) bool {
 			}
 		}
 		return func(ref objectRef) bool { return applied[ref.key()] }
-	case st.AppliedHash == "" && st.record.AppliedHash == hash:
+	case st.AppliedHash == "" && st.record.AppliedHash == hash && st.record.Work != nil && specHash(st.record.Work) == hash:
 		return func(objectRef) bool { return true }
 	}
 	return nil
