@@ -22,11 +22,13 @@ func huntCRD(kind, plural string) map[string]any {
 	}
 }
 
-// The same as TestARevertWhileTheAgentIsDownIsApplied, on an agent whose
-// workers are busy when it restarts (here: Works whose CRD never becomes
-// Established hold each worker for 30 s), as an agent with many Works is:
-// the revert is first looked at after the hub's cache synced, so the look
-// sees the hub's spec (rev-1) rather than the record's (rev-2).
+// The same as TestARevertWhileTheAgentIsDownIsApplied, on an agent with a
+// dozen other recorded Works to look at when it restarts (here: Works whose
+// CRD's kind is taken, so it is never Established), as an agent with many
+// Works has: the revert is first looked at after the hub's cache synced, so
+// the look sees the hub's spec (rev-1) rather than the record's (rev-2).
+// Before the fix this failed on every run tried (2 of 2): the ConfigMap kept
+// rev-2's value, reported as drift, and the Work read Ready on rev-1.
 func TestARevertWhileTheAgentIsDownIsAppliedByABusyAgent(t *testing.T) {
 	e := newEnv(t)
 	const cluster, ns = "revert-busy", "revert-busy-app"
