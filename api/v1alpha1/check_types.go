@@ -110,7 +110,11 @@ type Check struct {
 	// +optional
 	// +kubebuilder:default="30s"
 	// +kubebuilder:validation:Type=string
-	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$`
+	// +kubebuilder:validation:MinLength=2
+	// +kubebuilder:validation:MaxLength=24
+	// +kubebuilder:validation:XValidation:rule="self.matches('^([0-9]{1,6}([.][0-9]+)?h)?([0-9]{1,7}([.][0-9]+)?m)?([0-9]{1,9}([.][0-9]+)?s)?([0-9]{1,12}([.][0-9]+)?ms)?$')",message="must be a duration under 1000000h of hours, minutes, seconds and milliseconds in that order, each at most once, such as 1h30m, 90s or 500ms"
+	// +kubebuilder:validation:XValidation:rule="self.size() < 2 || !self.matches('^([0-9]{1,6}([.][0-9]+)?h)?([0-9]{1,7}([.][0-9]+)?m)?([0-9]{1,9}([.][0-9]+)?s)?([0-9]{1,12}([.][0-9]+)?ms)?$') || duration(self) == duration('0s') || (duration(self) >= duration('1ms') && duration(self) < duration('1000000h'))",message="must be 0s or from 1ms to less than 1000000h"
+	// +kubebuilder:validation:XValidation:rule="self.size() < 2 || !self.matches('^([0-9]{1,6}([.][0-9]+)?h)?([0-9]{1,7}([.][0-9]+)?m)?([0-9]{1,9}([.][0-9]+)?s)?([0-9]{1,12}([.][0-9]+)?ms)?$') || duration(self) > duration('0s')",message="must be more than 0s"
 	Interval *metav1.Duration `json:"interval,omitempty"`
 
 	// failureLimit is how many failed measurements are tolerated; one more
@@ -193,7 +197,10 @@ type HTTPCheck struct {
 	// +optional
 	// +kubebuilder:default="5s"
 	// +kubebuilder:validation:Type=string
-	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$`
+	// +kubebuilder:validation:MinLength=2
+	// +kubebuilder:validation:MaxLength=24
+	// +kubebuilder:validation:XValidation:rule="self.matches('^([0-9]{1,6}([.][0-9]+)?h)?([0-9]{1,7}([.][0-9]+)?m)?([0-9]{1,9}([.][0-9]+)?s)?([0-9]{1,12}([.][0-9]+)?ms)?$')",message="must be a duration under 1000000h of hours, minutes, seconds and milliseconds in that order, each at most once, such as 1h30m, 90s or 500ms"
+	// +kubebuilder:validation:XValidation:rule="self.size() < 2 || !self.matches('^([0-9]{1,6}([.][0-9]+)?h)?([0-9]{1,7}([.][0-9]+)?m)?([0-9]{1,9}([.][0-9]+)?s)?([0-9]{1,12}([.][0-9]+)?ms)?$') || duration(self) == duration('0s') || (duration(self) >= duration('1ms') && duration(self) < duration('1000000h'))",message="must be 0s or from 1ms to less than 1000000h"
 	Timeout *metav1.Duration `json:"timeout,omitempty"`
 
 	// credentialsRef names a Secret in the member's flotilla-system
@@ -224,7 +231,10 @@ type JobCheck struct {
 	// +optional
 	// +kubebuilder:default="10m"
 	// +kubebuilder:validation:Type=string
-	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$`
+	// +kubebuilder:validation:MinLength=2
+	// +kubebuilder:validation:MaxLength=24
+	// +kubebuilder:validation:XValidation:rule="self.matches('^([0-9]{1,6}([.][0-9]+)?h)?([0-9]{1,7}([.][0-9]+)?m)?([0-9]{1,9}([.][0-9]+)?s)?([0-9]{1,12}([.][0-9]+)?ms)?$')",message="must be a duration under 1000000h of hours, minutes, seconds and milliseconds in that order, each at most once, such as 1h30m, 90s or 500ms"
+	// +kubebuilder:validation:XValidation:rule="self.size() < 2 || !self.matches('^([0-9]{1,6}([.][0-9]+)?h)?([0-9]{1,7}([.][0-9]+)?m)?([0-9]{1,9}([.][0-9]+)?s)?([0-9]{1,12}([.][0-9]+)?ms)?$') || duration(self) == duration('0s') || (duration(self) >= duration('1ms') && duration(self) < duration('1000000h'))",message="must be 0s or from 1ms to less than 1000000h"
 	Timeout *metav1.Duration `json:"timeout,omitempty"`
 }
 

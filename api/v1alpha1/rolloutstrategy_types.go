@@ -117,7 +117,10 @@ type Wave struct {
 	// before the next wave may start.
 	// +optional
 	// +kubebuilder:validation:Type=string
-	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$`
+	// +kubebuilder:validation:MinLength=2
+	// +kubebuilder:validation:MaxLength=24
+	// +kubebuilder:validation:XValidation:rule="self.matches('^([0-9]{1,6}([.][0-9]+)?h)?([0-9]{1,7}([.][0-9]+)?m)?([0-9]{1,9}([.][0-9]+)?s)?([0-9]{1,12}([.][0-9]+)?ms)?$')",message="must be a duration under 1000000h of hours, minutes, seconds and milliseconds in that order, each at most once, such as 1h30m, 90s or 500ms"
+	// +kubebuilder:validation:XValidation:rule="self.size() < 2 || !self.matches('^([0-9]{1,6}([.][0-9]+)?h)?([0-9]{1,7}([.][0-9]+)?m)?([0-9]{1,9}([.][0-9]+)?s)?([0-9]{1,12}([.][0-9]+)?ms)?$') || duration(self) == duration('0s') || (duration(self) >= duration('1ms') && duration(self) < duration('1000000h'))",message="must be 0s or from 1ms to less than 1000000h"
 	BakeTime *metav1.Duration `json:"bakeTime,omitempty"`
 
 	// approval is None (default) or Required: the wave waits for an approval.
@@ -130,7 +133,10 @@ type Wave struct {
 	// +optional
 	// +kubebuilder:default="10m"
 	// +kubebuilder:validation:Type=string
-	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$`
+	// +kubebuilder:validation:MinLength=2
+	// +kubebuilder:validation:MaxLength=24
+	// +kubebuilder:validation:XValidation:rule="self.matches('^([0-9]{1,6}([.][0-9]+)?h)?([0-9]{1,7}([.][0-9]+)?m)?([0-9]{1,9}([.][0-9]+)?s)?([0-9]{1,12}([.][0-9]+)?ms)?$')",message="must be a duration under 1000000h of hours, minutes, seconds and milliseconds in that order, each at most once, such as 1h30m, 90s or 500ms"
+	// +kubebuilder:validation:XValidation:rule="self.size() < 2 || !self.matches('^([0-9]{1,6}([.][0-9]+)?h)?([0-9]{1,7}([.][0-9]+)?m)?([0-9]{1,9}([.][0-9]+)?s)?([0-9]{1,12}([.][0-9]+)?ms)?$') || duration(self) == duration('0s') || (duration(self) >= duration('1ms') && duration(self) < duration('1000000h'))",message="must be 0s or from 1ms to less than 1000000h"
 	ProgressDeadline *metav1.Duration `json:"progressDeadline,omitempty"`
 
 	// checks this wave must pass besides the strategy's; one named like a
@@ -165,7 +171,10 @@ type ImmediatePolicy struct {
 	// +optional
 	// +kubebuilder:default="10m"
 	// +kubebuilder:validation:Type=string
-	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$`
+	// +kubebuilder:validation:MinLength=2
+	// +kubebuilder:validation:MaxLength=24
+	// +kubebuilder:validation:XValidation:rule="self.matches('^([0-9]{1,6}([.][0-9]+)?h)?([0-9]{1,7}([.][0-9]+)?m)?([0-9]{1,9}([.][0-9]+)?s)?([0-9]{1,12}([.][0-9]+)?ms)?$')",message="must be a duration under 1000000h of hours, minutes, seconds and milliseconds in that order, each at most once, such as 1h30m, 90s or 500ms"
+	// +kubebuilder:validation:XValidation:rule="self.size() < 2 || !self.matches('^([0-9]{1,6}([.][0-9]+)?h)?([0-9]{1,7}([.][0-9]+)?m)?([0-9]{1,9}([.][0-9]+)?s)?([0-9]{1,12}([.][0-9]+)?ms)?$') || duration(self) == duration('0s') || (duration(self) >= duration('1ms') && duration(self) < duration('1000000h'))",message="must be 0s or from 1ms to less than 1000000h"
 	ProgressDeadline *metav1.Duration `json:"progressDeadline,omitempty"`
 }
 
