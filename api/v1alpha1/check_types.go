@@ -262,6 +262,9 @@ const (
 type CheckMeasurement struct {
 	// time the measurement was taken.
 	// +required
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:Format=date-time
+	// +kubebuilder:validation:Pattern=`^[0-9]{4}-[0-9]{2}-[0-9]{2}T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]([.][0-9]+)?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])$`
 	Time metav1.Time `json:"time"`
 
 	// outcome is Passed, Failed or Inconclusive.
@@ -285,6 +288,9 @@ type CheckMeasurement struct {
 type CheckState struct {
 	// since is when the check started measuring (its window's start).
 	// +required
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:Format=date-time
+	// +kubebuilder:validation:Pattern=`^[0-9]{4}-[0-9]{2}-[0-9]{2}T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]([.][0-9]+)?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])$`
 	Since metav1.Time `json:"since"`
 
 	// measurements, failures and inconclusives count what was recorded;
@@ -499,11 +505,17 @@ type WaveCheckStatus struct {
 
 	// since is when the check's window opened in this run.
 	// +optional
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:Format=date-time
+	// +kubebuilder:validation:Pattern=`^[0-9]{4}-[0-9]{2}-[0-9]{2}T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]([.][0-9]+)?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])$`
 	Since *metav1.Time `json:"since,omitempty"`
 
 	// lastMeasuredAt is when the hub last measured it (every cluster in the
 	// window is measured together).
 	// +optional
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:Format=date-time
+	// +kubebuilder:validation:Pattern=`^[0-9]{4}-[0-9]{2}-[0-9]{2}T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]([.][0-9]+)?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])$`
 	LastMeasuredAt *metav1.Time `json:"lastMeasuredAt,omitempty"`
 
 	// wave is the state of a whole-wave check.

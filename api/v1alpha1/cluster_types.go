@@ -121,6 +121,9 @@ type ClusterStatus struct {
 
 	// lastHeartbeatTime is the last renewal of the agent's Lease seen by the hub.
 	// +optional
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:Format=date-time
+	// +kubebuilder:validation:Pattern=`^[0-9]{4}-[0-9]{2}-[0-9]{2}T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]([.][0-9]+)?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])$`
 	LastHeartbeatTime *metav1.Time `json:"lastHeartbeatTime,omitempty"`
 
 	// kubernetesVersion of the member's API server, e.g. v1.36.3.
@@ -152,6 +155,9 @@ type GitDeliveryStatus struct {
 
 	// lastPushTime is when that commit was pushed.
 	// +optional
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:Format=date-time
+	// +kubebuilder:validation:Pattern=`^[0-9]{4}-[0-9]{2}-[0-9]{2}T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]([.][0-9]+)?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])$`
 	LastPushTime *metav1.Time `json:"lastPushTime,omitempty"`
 }
 

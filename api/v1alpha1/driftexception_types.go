@@ -23,6 +23,9 @@ type DriftExceptionSpec struct {
 	// expiresAt ends the exception: matching drift becomes unexplained again and
 	// the drift policy applies.
 	// +required
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:Format=date-time
+	// +kubebuilder:validation:Pattern=`^[0-9]{4}-[0-9]{2}-[0-9]{2}T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]([.][0-9]+)?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])$`
 	ExpiresAt metav1.Time `json:"expiresAt"`
 
 	// clusterSelector picks the clusters; empty means every cluster.

@@ -137,6 +137,9 @@ type UpdatePolicy struct {
 	// deadline after which a Deadline-mode change is forced through the strategy.
 	// Required when mode is Deadline.
 	// +optional
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:Format=date-time
+	// +kubebuilder:validation:Pattern=`^[0-9]{4}-[0-9]{2}-[0-9]{2}T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]([.][0-9]+)?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])$`
 	Deadline *metav1.Time `json:"deadline,omitempty"`
 
 	// reason is recorded in status and Events; required when mode is Immediate.
@@ -157,6 +160,9 @@ type ChangeRecord struct {
 
 	// at is when the change was made.
 	// +optional
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:Format=date-time
+	// +kubebuilder:validation:Pattern=`^[0-9]{4}-[0-9]{2}-[0-9]{2}T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]([.][0-9]+)?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])$`
 	At *metav1.Time `json:"at,omitempty"`
 
 	// message is free text shown in history and Events.

@@ -218,6 +218,9 @@ type WorkDriftException struct {
 	// expiresAt ends it; the agent checks it itself, so an offline agent
 	// expires it on time.
 	// +required
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:Format=date-time
+	// +kubebuilder:validation:Pattern=`^[0-9]{4}-[0-9]{2}-[0-9]{2}T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]([.][0-9]+)?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])$`
 	ExpiresAt metav1.Time `json:"expiresAt"`
 }
 
@@ -250,6 +253,7 @@ type WorkStatus struct {
 	// +listType=map
 	// +listMapKey=type
 	// +kubebuilder:validation:MaxItems=16
+	// +kubebuilder:validation:XValidation:rule="self.all(c, c.lastTransitionTime >= timestamp('0001-01-01T00:00:00Z'))",message="lastTransitionTime must be an RFC 3339 time such as 2031-01-02T03:04:05Z"
 	Conditions []metav1.Condition `json:"conditions,omitempty"`
 
 	// appliedRevision is the revision whose manifests were last applied in full.
@@ -264,6 +268,9 @@ type WorkStatus struct {
 
 	// lastAppliedTime is when the agent last finished applying.
 	// +optional
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:Format=date-time
+	// +kubebuilder:validation:Pattern=`^[0-9]{4}-[0-9]{2}-[0-9]{2}T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]([.][0-9]+)?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])$`
 	LastAppliedTime *metav1.Time `json:"lastAppliedTime,omitempty"`
 
 	// resources reports each resource of the last apply, and those pruned by it.
@@ -400,6 +407,9 @@ type ResourceDrift struct {
 
 	// since is when the drift was first seen.
 	// +optional
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:Format=date-time
+	// +kubebuilder:validation:Pattern=`^[0-9]{4}-[0-9]{2}-[0-9]{2}T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]([.][0-9]+)?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])$`
 	Since *metav1.Time `json:"since,omitempty"`
 
 	// by is the field manager that made the change, when managedFields tell.
@@ -443,10 +453,16 @@ type DriftSummary struct {
 
 	// lastCorrectionTime is when drift was last corrected.
 	// +optional
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:Format=date-time
+	// +kubebuilder:validation:Pattern=`^[0-9]{4}-[0-9]{2}-[0-9]{2}T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]([.][0-9]+)?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])$`
 	LastCorrectionTime *metav1.Time `json:"lastCorrectionTime,omitempty"`
 
 	// lastCheckTime is when drift was last checked.
 	// +optional
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:Format=date-time
+	// +kubebuilder:validation:Pattern=`^[0-9]{4}-[0-9]{2}-[0-9]{2}T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]([.][0-9]+)?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])$`
 	LastCheckTime *metav1.Time `json:"lastCheckTime,omitempty"`
 }
 
