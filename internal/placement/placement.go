@@ -18,6 +18,7 @@ package placement
 
 import (
 	"cmp"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -251,6 +252,7 @@ func (v *View) Place(req Request) Result {
 		violations = append(violations, Violation{ReasonInvalidSpec, "spec.placement: " + err.Error()})
 	}
 	violations = append(violations, v.tenancyViolations(req)...)
+	violations = append(violations, v.brokenFleetViolations(req)...)
 	if len(violations) > 0 {
 		return Result{Violations: violations}
 	}
@@ -316,4 +318,39 @@ func (v *View) tenancyViolations(req Request) []Violation {
 		}
 	}
 	return []Violation{{ReasonTenancyViolation, fmt.Sprintf("namespace %s is not a tenant of any Fleet", ns.Name)}}
+}
+
+// brokenFleetViolations holds an instance that may land through a Fleet whose
+// selector does not parse (the API server takes any LabelSelector: an
+// operator "in", a value with a space). Such a Fleet holds no cluster; placed
+// without it, the instance would lose its Works on every cluster the Fleet
+// held, and the agents would prune what runs there, for a typo. A violation
+// keeps its Works as they are until the Fleet is fixed.
+func (v *View) brokenFleetViolations(req Request) []Violation {
+	platform := req.Namespace.Name == fleetv1alpha1.PlatformNamespace
+	names := make([]string, 0, len(v.fleets))
+	for name, fv := range v.fleets {
+		if fv.invalid != nil {
+			names = append(names, name)
+		}
+	}
+	slices.Sort(names)
+	var out []Violation
+	for _, name := range names {
+		fv := v.fleets[name]
+		named := (req.Promise != nil && slices.Contains(req.Promise.Fleets, name)) ||
+			(req.Instance != nil && slices.Contains(req.Instance.Fleets, name))
+		if platform && !named {
+			continue // the platform namespace lands without Fleets
+		}
+		if !platform && !Admits(fv.fleet, req.Namespace) {
+			continue
+		}
+		if !named && ((req.Promise != nil && len(req.Promise.Fleets) > 0) || (req.Instance != nil && len(req.Instance.Fleets) > 0)) {
+			continue // narrowed to other Fleets
+		}
+		out = append(out, Violation{ReasonInvalidSpec, fmt.Sprintf(
+			"Fleet %s: %v; instances it admits are held where they are until its selector is fixed", name, errors.Unwrap(fv.invalid))})
+	}
+	return out
 }

@@ -33,7 +33,7 @@ func testView() *View {
 		{Name: "prod-us", Selector: sel(map[string]string{"region": "us"}), Tenants: &fleetv1alpha1.Tenants{Namespaces: []string{"team-b"}}},
 		{Name: "dev", Selector: sel(map[string]string{"env": "dev"})},
 		{Name: "broken", Selector: metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{{Key: "x", Operator: "Bogus"}}},
-			Tenants: &fleetv1alpha1.Tenants{Namespaces: []string{"team-a"}}},
+			Tenants: &fleetv1alpha1.Tenants{Namespaces: []string{"team-z"}}},
 	})
 }
 
@@ -93,7 +93,10 @@ func TestPlace(t *testing.T) {
 			req: Request{Instance: &fleetv1alpha1.ClusterSelector{Selector: &metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{{Key: "a", Operator: "Near"}}}},
 				Namespace: teamA},
 			violation: "spec.placement: invalid selector", reason: ReasonInvalidSpec},
-		{name: "a Fleet with a broken selector holds no cluster",
+		{name: "a Fleet with a broken selector holds the instances it admits where they are",
+			req:       Request{Promise: &fleetv1alpha1.ClusterSelector{Fleets: []string{"broken", "prod-eu"}}, Namespace: Namespace{Name: "team-z"}},
+			violation: `Fleet broken: "Bogus" is not a valid label selector operator`, reason: ReasonInvalidSpec},
+		{name: "a broken Fleet that does not admit the namespace is not its concern",
 			req:  Request{Promise: &fleetv1alpha1.ClusterSelector{Fleets: []string{"broken", "prod-eu"}}, Namespace: teamA},
 			want: []string{"eu-1", "eu-2"}},
 	} {

@@ -1,0 +1,52 @@
+package instance_test
+
+import (
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
+	"github.com/flotilla-dev/flotilla/internal/hub"
+)
+
+// The story: a Fleet's selector is edited into one that does not parse (an
+// operator "in" for "In"; the API server takes any LabelSelector). The
+// instances that landed through it must be held where they are, with a clear
+// condition naming the Fleet, and keep their Works: not lose them on every
+// cluster the Fleet held (the agents would prune what runs there).
+func TestBrokenFleetSelectorKeepsWorks(t *testing.T) {
+	e := newEnv(t)
+	startHub(t, hub.Options{})
+	const group, kind = "brokenfleet.example.com", "Database"
+	e.Cluster("bfl-a1", map[string]string{"story": "brokenfleet"})
+	e.Fleet("bfl", map[string]string{"story": "brokenfleet"}, "bfl-team")
+	e.Namespace("bfl-team", nil)
+	e.Create(configMapPromise("bfl-db", group, kind, "bfl"))
+	e.PromiseReady("bfl-db")
+	e.Create(instance(group, kind, "bfl-team", "orders", map[string]any{"size": "small"}))
+	e.WaitWork("bfl-db", "bfl-team", "orders", "bfl-a1", func(*fleetv1alpha1.Work) (bool, string) { return true, "" })
+
+	f := &fleetv1alpha1.Fleet{}
+	if err := e.C.Get(e.Ctx, client.ObjectKey{Name: "bfl"}, f); err != nil {
+		t.Fatal(err)
+	}
+	f.Spec.Selector = metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{
+		{Key: "story", Operator: "in", Values: []string{"brokenfleet"}},
+	}}
+	if err := e.C.Update(e.Ctx, f); err != nil {
+		t.Fatalf("the API server refused the Fleet (fine, then nothing is lost): %v", err)
+	}
+
+	e.WaitInstance(group, kind, "bfl-team", "orders", "held, naming the Fleet", func(s fleetv1alpha1.InstanceStatus) bool {
+		if e.Work("bfl-db", "bfl-team", "orders", "bfl-a1") == nil {
+			t.Fatalf("the instance's Work on bfl-a1 was deleted after its Fleet's selector broke; status: %+v", s.Conditions)
+		}
+		return conditionReason(s.Conditions, fleetv1alpha1.ConditionPlaced) == fleetv1alpha1.ReasonInvalidSpec
+	})
+	time.Sleep(2 * time.Second)
+	if e.Work("bfl-db", "bfl-team", "orders", "bfl-a1") == nil {
+		t.Fatal("the instance's Work on bfl-a1 was deleted after its Fleet's selector broke")
+	}
+}
