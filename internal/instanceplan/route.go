@@ -61,7 +61,9 @@ const (
 	// Hold: the placement is refused (tenancy, an invalid selector). Nothing
 	// is written and nothing already written is taken away: a violation is
 	// most often a mistake in a Fleet, to be fixed. Fleet resources, placed
-	// in the platform namespace, are never held.
+	// in the platform namespace, know no tenancy: they are held only by a
+	// placement of the Promise that does not parse, or a Fleet it names
+	// whose selector does not.
 	Hold Decision = "Hold"
 	// Render: render every Target, then Finish.
 	Render Decision = "Render"
@@ -163,7 +165,7 @@ func Route(f Facts) Routing {
 	case !f.HasRevision():
 		r.Decision = WaitForRevision
 		return r
-	case !f.Subject.IsFleet() && len(f.Placement.Violations) > 0:
+	case len(f.Placement.Violations) > 0:
 		r.Decision = Hold
 		return r
 	}

@@ -1,13 +1,17 @@
 package instance_test
 
 import (
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
+	eventsv1 "k8s.io/api/events/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
+	"github.com/flotilla-dev/flotilla/internal/controller/promise/promisetest"
 	"github.com/flotilla-dev/flotilla/internal/hub"
 )
 
@@ -48,5 +52,47 @@ func TestBrokenFleetSelectorKeepsWorks(t *testing.T) {
 	time.Sleep(2 * time.Second)
 	if e.Work("bfl-db", "bfl-team", "orders", "bfl-a1") == nil {
 		t.Fatal("the instance's Work on bfl-a1 was deleted after its Fleet's selector broke")
+	}
+}
+
+// The same typo in a Promise's own placement (or in a Fleet it names):
+// its fleet resources (the platform's operators) were placed nowhere and
+// their Works deleted on every cluster, the agents pruning them. They are
+// held where they are, and the hub says why on the Promise.
+func TestABrokenPromisePlacementKeepsItsFleetResources(t *testing.T) {
+	e := newEnv(t)
+	startHub(t, hub.Options{})
+	e.Cluster("bfp-1", map[string]string{"story": "brokenpromise"})
+	e.Fleet("bfp", map[string]string{"story": "brokenpromise"}, "bfp-team")
+	p := configMapPromise("bfp-op", "brokenpromise.example.com", "Op", "bfp")
+	p.Spec.FleetResources = []fleetv1alpha1.Manifest{{RawExtension: promisetest.Raw(map[string]any{
+		"apiVersion": "v1", "kind": "Namespace", "metadata": map[string]any{"name": "bfp-operators"}})}}
+	e.Create(p)
+	e.PromiseReady("bfp-op")
+	e.WaitWork("bfp-op", "", "", "bfp-1", func(*fleetv1alpha1.Work) (bool, string) { return true, "" })
+
+	e.UpdatePromise("bfp-op", func(p *fleetv1alpha1.Promise) {
+		p.Spec.Placement.Selector = &metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{
+			{Key: "story", Operator: "in", Values: []string{"brokenpromise"}},
+		}}
+	})
+	promisetest.Eventually(t, time.Minute, "a Warning on the Promise naming the placement", func() (bool, string) {
+		if e.Work("bfp-op", "", "", "bfp-1") == nil {
+			t.Fatal("the fleet resources' Work on bfp-1 was deleted after the Promise's placement broke")
+		}
+		events := &eventsv1.EventList{}
+		if err := e.C.List(e.Ctx, events); err != nil {
+			return false, err.Error()
+		}
+		for _, ev := range events.Items {
+			if ev.Regarding.Name == "bfp-op" && ev.Reason == fleetv1alpha1.ReasonInvalidSpec && strings.Contains(ev.Note, "fleet resources") {
+				return true, ""
+			}
+		}
+		return false, fmt.Sprintf("%d events", len(events.Items))
+	})
+	time.Sleep(2 * time.Second)
+	if e.Work("bfp-op", "", "", "bfp-1") == nil {
+		t.Fatal("the fleet resources' Work on bfp-1 was deleted after the Promise's placement broke")
 	}
 }

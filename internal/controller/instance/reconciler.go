@@ -499,7 +499,7 @@ func (r *Reconciler) warnOnce(key Key, reason, msg string) bool {
 
 // forgetWarnings drops what warnOnce remembers of key (a subject gone).
 func (r *Reconciler) forgetWarnings(key Key) {
-	for _, reason := range []string{fleetv1alpha1.ReasonInvalidCheck, fleetv1alpha1.ReasonRenderFailed} {
+	for _, reason := range []string{fleetv1alpha1.ReasonInvalidCheck, fleetv1alpha1.ReasonRenderFailed, fleetv1alpha1.ReasonInvalidSpec} {
 		r.warned.Delete(warning{key, reason})
 	}
 }
@@ -798,6 +798,11 @@ func (r *Reconciler) reconcileFleet(ctx context.Context, key Key, p *fleetv1alph
 	}
 	f.Placement = view.Place(placement.Request{Promise: p.Spec.Placement, Namespace: placement.Namespace{Name: fleetv1alpha1.PlatformNamespace}})
 	rt := instanceplan.Route(f)
+	if rt.Decision == instanceplan.Hold {
+		r.warnHeld(ctx, key, p, f.Placement.Violations)
+		return time.Time{}, nil
+	}
+	r.warned.Delete(warning{key, fleetv1alpha1.ReasonInvalidSpec})
 	in, err := r.workInputs(ctx, key, p, view)
 	if err != nil {
 		return time.Time{}, err
@@ -874,6 +879,24 @@ func (r *Reconciler) reportFleetRenderFailures(ctx context.Context, key Key, p *
 	ctrl.LoggerFrom(ctx).Info("rendering fleet resources failed; their Works are left as they were", "error", msg)
 	r.Recorder.Eventf(p, nil, corev1.EventTypeWarning, fleetv1alpha1.ReasonRenderFailed, "RenderFleetResources",
 		"rendering fleet resources failed; their Works are left as they were: %s", msg)
+}
+
+// warnHeld reports, once per message, fleet resources held where they are:
+// the Promise's placement does not parse, or names a Fleet whose selector
+// does not. Placed nowhere, their Works would be deleted on every cluster
+// and the agents would prune the platform's operators for a typo.
+func (r *Reconciler) warnHeld(ctx context.Context, key Key, p *fleetv1alpha1.Promise, violations []placement.Violation) {
+	msgs := make([]string, 0, len(violations))
+	for _, v := range violations {
+		msgs = append(msgs, v.Message)
+	}
+	msg := strings.Join(msgs, "; ")
+	if !r.warnOnce(key, fleetv1alpha1.ReasonInvalidSpec, msg) {
+		return
+	}
+	ctrl.LoggerFrom(ctx).Info("the Promise's placement is refused; its fleet resources' Works are left as they were", "violations", msg)
+	r.Recorder.Eventf(p, nil, corev1.EventTypeWarning, fleetv1alpha1.ReasonInvalidSpec, "PlaceFleetResources",
+		"the Promise's placement is refused; its fleet resources' Works are left as they were: %s", msg)
 }
 
 // renderMemo holds, by cluster, what the last reconcile of an instance
