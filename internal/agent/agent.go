@@ -78,6 +78,11 @@ type workState struct {
 	// checksLoaded: the check states were taken over (from the record, or
 	// from the hub's status when the record has none).
 	checksLoaded bool
+	// restoredHash is the hash of the spec the record held when the agent
+	// started: the last one it took up before a restart. The record's Work
+	// is overwritten with the hub's spec before that spec is applied, so
+	// only this says what the agent had begun to apply (inSync).
+	restoredHash string
 }
 
 func (a *agent) state(name string) *workState {
@@ -421,12 +426,13 @@ func acceptedDrift(st *workState, work *fleetv1alpha1.Work) acceptedBefore {
 // inSync returns the objects an apply of spec hash should find as an
 // earlier pass left them: for a retry of the same spec, those it applied;
 // for the first pass after a restart, every object, if the spec was applied
-// in full before and no other spec was taken up since. A record whose spec
-// is not the one last applied in full says the agent began applying another
-// (a revision that failed half-way, then rolled back while the agent was
-// down): what is on the member may be that spec's, written by the agent
-// itself, and an apply of the earlier spec is a new desired state, not a
-// correction (under Report it must not be judged and left as drift).
+// in full before and no other spec was taken up since. A record that held
+// another spec at the restart (restoredHash) says the agent had begun
+// applying it (a revision that failed half-way, then rolled back while the
+// agent was down): what is on the member may be that spec's, written by
+// the agent itself, and an apply of the earlier spec is a new desired
+// state, not a correction (under Report it must not be judged and left as
+// drift).
 func inSync(st *workState, hash string) func(objectRef) bool {
 	switch {
 	case st.AppliedHash == hash && st.last != nil:
@@ -437,7 +443,7 @@ func inSync(st *workState, hash string) func(objectRef) bool {
 			}
 		}
 		return func(ref objectRef) bool { return applied[ref.key()] }
-	case st.AppliedHash == "" && st.record.AppliedHash == hash && st.record.Work != nil && specHash(st.record.Work) == hash:
+	case st.AppliedHash == "" && st.record.AppliedHash == hash && st.restoredHash == hash:
 		return func(objectRef) bool { return true }
 	}
 	return nil

@@ -155,7 +155,11 @@ func (a *agent) run(ctx context.Context, ping func(context.Context) error) error
 		log.Error(err, "ignoring unreadable state file; it is left for inspection", "file", path)
 	}
 	for name, rec := range records {
-		a.setState(name, &workState{record: rec})
+		st := &workState{record: rec}
+		if rec.Work != nil {
+			st.restoredHash = specHash(rec.Work)
+		}
+		a.setState(name, st)
 	}
 	log.Info("starting agent", "namespace", a.hub.namespace, "recordedWorks", len(records),
 		"heartbeatInterval", a.opts.HeartbeatInterval, "heartbeatGrace", a.opts.HeartbeatGrace, "resyncInterval", a.opts.ResyncInterval, "reportOnly", a.opts.ReportOnly, "driftWatch", a.applier.watch != nil)
