@@ -77,6 +77,8 @@ func (o *joinOptions) addFlags(flags *pflag.FlagSet) {
 	flags.StringVar(&o.gitHealthSource, "git-health-source", "", "git delivery: Agent (a report-only agent, the default) or None")
 	flags.DurationVar(&o.join.TokenTTL, "token-ttl", membership.DefaultTokenTTL,
 		fmt.Sprintf("lifetime of the agent's token (%s to %s)", membership.MinTokenTTL, membership.MaxTokenTTL))
+	flags.BoolVar(&o.join.ReuseName, "reuse-name", false,
+		"join a name unjoined before; only once the hub's API servers restarted since (the old agent's watches end then)")
 	flags.StringVar(&o.join.HubServer, "hub-server", "", "hub URL the agent uses (default: the server of the hub kubeconfig)")
 	flags.StringVarP(&o.output, "output", "o", "", "yaml: print the agent's install manifests for the member instead of a summary")
 	flags.StringVar(&o.writeKubeconfig, "write-kubeconfig", "", "write the agent's hub kubeconfig to this file (mode 0600)")

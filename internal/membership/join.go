@@ -47,6 +47,10 @@ func Join(ctx context.Context, hub *rest.Config, opts JoinOptions) (*Joined, err
 	if err := checkNotTerminating(ctx, c, ns); err != nil {
 		return nil, err
 	}
+	reused, err := checkNameNotUnjoined(ctx, c, opts.Name, opts.ReuseName)
+	if err != nil {
+		return nil, err
+	}
 
 	cluster := clusterObject(opts)
 	if err := apply(ctx, c, cluster); err != nil {
@@ -81,6 +85,11 @@ func Join(ctx context.Context, hub *rest.Config, opts JoinOptions) (*Joined, err
 	kubeconfig, err := agentKubeconfig(hub, server, opts.Name, token)
 	if err != nil {
 		return nil, err
+	}
+	if reused {
+		if err := clearUnjoined(ctx, c, opts.Name); err != nil {
+			return nil, err
+		}
 	}
 	return &Joined{Cluster: cluster, Namespace: ns, HubKubeconfig: kubeconfig, TokenExpiry: expiry}, nil
 }

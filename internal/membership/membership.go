@@ -54,6 +54,12 @@ type JoinOptions struct {
 	// host of the hub rest.Config join runs with. Set it when that address is
 	// not reachable from members (a load balancer, an in-cluster service address).
 	HubServer string
+	// ReuseName joins a name that unjoin removed before. Without it, join
+	// refuses such a name: the old cluster's agent may still hold a watch of
+	// the name's namespace open, which would receive the new cluster's Works
+	// (see UnjoinedClustersConfigMap). Set it only once the hub's API servers
+	// have restarted since that unjoin.
+	ReuseName bool
 }
 
 // Joined is the result of a join.

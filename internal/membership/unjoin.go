@@ -83,6 +83,12 @@ func Unjoin(ctx context.Context, hub *rest.Config, name string, opts UnjoinOptio
 		}
 	}
 
+	// Before anything goes: a watch the agent opened outlives its token and
+	// the namespace, so the name must not go to another cluster unasked
+	// (see UnjoinedClustersConfigMap).
+	if err := recordUnjoined(ctx, c, name, time.Now()); err != nil {
+		return err
+	}
 	// The Cluster first, so nothing new is placed on it; then the agent's
 	// rights and identity, explicitly rather than through the namespace, so
 	// access ends at once even while the namespace takes time to terminate;
