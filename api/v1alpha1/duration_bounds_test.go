@@ -1,20 +1,15 @@
 package v1alpha1_test
 
 import (
-	"context"
 	"fmt"
 	"strconv"
 	"testing"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
-	"github.com/flotilla-dev/flotilla/internal/testenv"
 )
 
 // TestDurationOutOfRange: a duration field whose text Go cannot hold
@@ -26,23 +21,7 @@ import (
 // round trip through Go (checks are copied onto Works as time.Duration
 // strings: "90m" becomes "1h30m0s", "0.0005s" would become "500µs").
 func TestDurationOutOfRange(t *testing.T) {
-	hub := testenv.NewHubWithCRDs(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	scheme := runtime.NewScheme()
-	if err := clientgoscheme.AddToScheme(scheme); err != nil {
-		t.Fatal(err)
-	}
-	if err := v1.AddToScheme(scheme); err != nil {
-		t.Fatal(err)
-	}
-	c, err := client.New(hub.RESTConfig, client.Options{Scheme: scheme})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: clusterNS}}); err != nil {
-		t.Fatal(err)
-	}
+	ctx, c := newAPIServer(t, clusterNS)
 	if err := c.Create(ctx, &v1.RolloutStrategy{ObjectMeta: metav1.ObjectMeta{Name: "good"}, Spec: validStrategySpec()}); err != nil {
 		t.Fatal(err)
 	}
@@ -82,7 +61,7 @@ func TestDurationOutOfRange(t *testing.T) {
 				}
 			}
 			t.Run(fmt.Sprintf("%s=%s", tg.name, value), func(t *testing.T) {
-				u := toUnstructured(t, scheme, tg.obj(), "d"+strconv.Itoa(n))
+				u := toUnstructured(t, c.Scheme(), tg.obj(), "d"+strconv.Itoa(n))
 				setAt(t, u.Object, tg.path, value)
 				err := c.Create(ctx, u)
 				if want {
@@ -144,7 +123,7 @@ func TestDurationOutOfRange(t *testing.T) {
 		with(validStrategy(), func(s *v1.RolloutStrategy) { s.Spec.Checks = []v1.Check{metricCheck()} }),
 	} {
 		t.Run(fmt.Sprintf("zero interval %d", i), func(t *testing.T) {
-			u := toUnstructured(t, scheme, obj, "zero-interval-"+strconv.Itoa(i))
+			u := toUnstructured(t, c.Scheme(), obj, "zero-interval-"+strconv.Itoa(i))
 			setAt(t, u.Object, []any{"spec", "checks", 0, "interval"}, "0s")
 			expectResult(t, c.Create(ctx, u), []string{"spec.checks[0].interval", "more than 0s"})
 		})

@@ -1,37 +1,19 @@
 package v1alpha1_test
 
 import (
-	"context"
 	"fmt"
 	"testing"
-	"time"
 
-	"k8s.io/apimachinery/pkg/runtime"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
-	"github.com/flotilla-dev/flotilla/internal/testenv"
 )
 
 // TestIntOutOfGoRange: an integer the API server accepts must fit the Go
 // field it decodes into (int32 counts, int-or-string budgets); else every
 // List of the kind fails on the hub.
 func TestIntOutOfGoRange(t *testing.T) {
-	hub := testenv.NewHubWithCRDs(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	scheme := runtime.NewScheme()
-	if err := clientgoscheme.AddToScheme(scheme); err != nil {
-		t.Fatal(err)
-	}
-	if err := v1.AddToScheme(scheme); err != nil {
-		t.Fatal(err)
-	}
-	c, err := client.New(hub.RESTConfig, client.Options{Scheme: scheme})
-	if err != nil {
-		t.Fatal(err)
-	}
+	ctx, c := newAPIServer(t)
 	cases := []struct {
 		name string
 		path []any
@@ -51,7 +33,7 @@ func TestIntOutOfGoRange(t *testing.T) {
 	}
 	for i, tc := range cases {
 		t.Run(fmt.Sprintf("%s-%d", tc.name, i), func(t *testing.T) {
-			u := toUnstructured(t, scheme, tc.obj(), fmt.Sprintf("i%d", i))
+			u := toUnstructured(t, c.Scheme(), tc.obj(), fmt.Sprintf("i%d", i))
 			setAtAny(t, u.Object, tc.path, int64(3000000000))
 			err := c.Create(ctx, u)
 			if err == nil {

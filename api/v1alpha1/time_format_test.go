@@ -1,19 +1,12 @@
 package v1alpha1_test
 
 import (
-	"context"
 	"fmt"
 	"testing"
-	"time"
 
-	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
-	"github.com/flotilla-dev/flotilla/internal/testenv"
 )
 
 // TestTimeOutOfGoFormat: the API server's date-time format accepts text
@@ -23,25 +16,7 @@ import (
 // A DriftException is a team's: one team's typo must not blind the hub to
 // every team's DriftExceptions.
 func TestTimeOutOfGoFormat(t *testing.T) {
-	hub := testenv.NewHubWithCRDs(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	scheme := runtime.NewScheme()
-	if err := clientgoscheme.AddToScheme(scheme); err != nil {
-		t.Fatal(err)
-	}
-	if err := v1.AddToScheme(scheme); err != nil {
-		t.Fatal(err)
-	}
-	c, err := client.New(hub.RESTConfig, client.Options{Scheme: scheme})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, ns := range []string{v1.PlatformNamespace, teamNS} {
-		if err := c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	ctx, c := newAPIServer(t, v1.PlatformNamespace, teamNS)
 
 	type target struct {
 		name string
@@ -69,7 +44,7 @@ func TestTimeOutOfGoFormat(t *testing.T) {
 				want = want || a == value
 			}
 			t.Run(fmt.Sprintf("%s=%s", tg.name, value), func(t *testing.T) {
-				u := toUnstructured(t, scheme, tg.obj(), fmt.Sprintf("t%d", n))
+				u := toUnstructured(t, c.Scheme(), tg.obj(), fmt.Sprintf("t%d", n))
 				setAt(t, u.Object, tg.path, value)
 				err := c.Create(ctx, u)
 				if want {
@@ -94,23 +69,7 @@ func TestTimeOutOfGoFormat(t *testing.T) {
 // (lowercase t, z) makes every List of Works fail: one agent, compromised or
 // buggy, would blind the hub to every cluster's Works.
 func TestWorkStatusTimeOutOfGoFormat(t *testing.T) {
-	hub := testenv.NewHubWithCRDs(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	scheme := runtime.NewScheme()
-	if err := clientgoscheme.AddToScheme(scheme); err != nil {
-		t.Fatal(err)
-	}
-	if err := v1.AddToScheme(scheme); err != nil {
-		t.Fatal(err)
-	}
-	c, err := client.New(hub.RESTConfig, client.Options{Scheme: scheme})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: clusterNS}}); err != nil {
-		t.Fatal(err)
-	}
+	ctx, c := newAPIServer(t, clusterNS)
 	bad := "2031-01-02t03:04:05z"
 	cases := []struct {
 		name   string
@@ -127,7 +86,7 @@ func TestWorkStatusTimeOutOfGoFormat(t *testing.T) {
 			if err := c.Create(ctx, w); err != nil {
 				t.Fatal(err)
 			}
-			u := toUnstructured(t, scheme, w, w.Name)
+			u := toUnstructured(t, c.Scheme(), w, w.Name)
 			u.Object["status"] = tc.status
 			err := c.Status().Update(ctx, u)
 			if err == nil {

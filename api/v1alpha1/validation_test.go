@@ -55,26 +55,7 @@ type updateCase struct {
 // TestValidation runs every kind's schema, defaults and CEL rules against a
 // real kube-apiserver with the generated CRDs installed. One hub for all.
 func TestValidation(t *testing.T) {
-	hub := testenv.NewHubWithCRDs(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-
-	scheme := runtime.NewScheme()
-	if err := clientgoscheme.AddToScheme(scheme); err != nil {
-		t.Fatal(err)
-	}
-	if err := v1.AddToScheme(scheme); err != nil {
-		t.Fatal(err)
-	}
-	c, err := client.New(hub.RESTConfig, client.Options{Scheme: scheme})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, ns := range []string{v1.PlatformNamespace, clusterNS, teamNS} {
-		if err := c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	ctx, c := newAPIServer(t, v1.PlatformNamespace, clusterNS, teamNS)
 
 	groups := []struct {
 		kind    string
@@ -99,7 +80,7 @@ func TestValidation(t *testing.T) {
 			for _, tc := range g.creates {
 				n++
 				t.Run(tc.name, func(t *testing.T) {
-					u := toUnstructured(t, scheme, tc.obj, fmt.Sprintf("c%d", n))
+					u := toUnstructured(t, c.Scheme(), tc.obj, fmt.Sprintf("c%d", n))
 					for _, path := range tc.remove {
 						unstructured.RemoveNestedField(u.Object, strings.Split(path, ".")...)
 					}
@@ -1199,4 +1180,31 @@ func checkPromiseExampleRenders(t *testing.T, doc []byte) {
 	if err := render.RenderExamples(&promise.Spec.PromiseContent, nil); err != nil {
 		t.Errorf("the Promise example %q does not render: %v", promise.Name, err)
 	}
+}
+
+// newAPIServer starts a kube-apiserver with the generated CRDs installed and
+// returns a client of it (and a context bounded to two minutes), with the
+// namespaces created.
+func newAPIServer(t *testing.T, namespaces ...string) (context.Context, client.Client) {
+	t.Helper()
+	hub := testenv.NewHubWithCRDs(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	t.Cleanup(cancel)
+	scheme := runtime.NewScheme()
+	if err := clientgoscheme.AddToScheme(scheme); err != nil {
+		t.Fatal(err)
+	}
+	if err := v1.AddToScheme(scheme); err != nil {
+		t.Fatal(err)
+	}
+	c, err := client.New(hub.RESTConfig, client.Options{Scheme: scheme})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ns := range namespaces {
+		if err := c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return ctx, c
 }
