@@ -43,16 +43,7 @@ func TestANamespaceRuleCannotGiveAFleetResourcesNamespace(t *testing.T) {
 		return len(w.Spec.Manifests) == 2, ""
 	})
 
-	p := configMapPromise("nsr3-db", group, kind, "nsr3")
-	p.Spec.Output.Namespaces = []string{"${namespace}-${name}"}
-	p.Spec.Templates.GoTemplates[0].Template = `apiVersion: v1
-kind: ConfigMap
-metadata:
-  name: data
-  namespace: {{ printf "%s-%s" .instance.metadata.namespace .instance.metadata.name | quote }}
-data:
-  size: {{ .spec.size | quote }}
-`
+	p := perNamespacePromise("nsr3-db", group, kind, "nsr3")
 	e.Create(p)
 	e.PromiseReady("nsr3-db")
 

@@ -30,16 +30,7 @@ func TestANamespaceThatBecomesATeamsIsNotShared(t *testing.T) {
 	e.Cluster("nsr4-1", map[string]string{"story": "nsr4"})
 	e.Fleet("nsr4", map[string]string{"story": "nsr4"}, "nsr4-pay", "nsr4-pay-eu")
 	e.Namespace("nsr4-pay", nil)
-	p := configMapPromise("nsr4-db", group, kind, "nsr4")
-	p.Spec.Output.Namespaces = []string{"${namespace}-${name}"}
-	p.Spec.Templates.GoTemplates[0].Template = `apiVersion: v1
-kind: ConfigMap
-metadata:
-  name: data
-  namespace: {{ printf "%s-%s" .instance.metadata.namespace .instance.metadata.name | quote }}
-data:
-  size: {{ .spec.size | quote }}
-`
+	p := perNamespacePromise("nsr4-db", group, kind, "nsr4")
 	e.Create(p)
 	e.PromiseReady("nsr4-db")
 

@@ -72,16 +72,7 @@ func TestANamespaceRuleCannotGiveAnotherTeamsNamespace(t *testing.T) {
 	e.Namespace("nsr-pay", nil)
 	e.Namespace("nsr-pay-eu", nil)
 	e.Namespace("nsr-pay-x", nil)
-	p := configMapPromise("nsr2-db", group, kind, "nsr2")
-	p.Spec.Output.Namespaces = []string{"${namespace}-${name}"}
-	p.Spec.Templates.GoTemplates[0].Template = `apiVersion: v1
-kind: ConfigMap
-metadata:
-  name: data
-  namespace: {{ printf "%s-%s" .instance.metadata.namespace .instance.metadata.name | quote }}
-data:
-  size: {{ .spec.size | quote }}
-`
+	p := perNamespacePromise("nsr2-db", group, kind, "nsr2")
 	e.Create(p)
 	e.PromiseReady("nsr2-db")
 
@@ -115,4 +106,20 @@ data:
 	if w := e.Work("nsr2-db", "nsr-pay-x", "y", "nsr2-1"); w != nil {
 		t.Errorf("instance nsr-pay-x/y got a Work with scope %+v: it shares namespace nsr-pay-x-y with team nsr-pay's instance", w.Spec.Scope)
 	}
+}
+
+// perNamespacePromise is a ConfigMap Promise whose rule ${namespace}-${name}
+// gives each instance a namespace of its own, where its ConfigMap goes.
+func perNamespacePromise(name, group, kind string, fleets ...string) *fleetv1alpha1.Promise {
+	p := configMapPromise(name, group, kind, fleets...)
+	p.Spec.Output.Namespaces = []string{"${namespace}-${name}"}
+	p.Spec.Templates.GoTemplates[0].Template = `apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: data
+  namespace: {{ printf "%s-%s" .instance.metadata.namespace .instance.metadata.name | quote }}
+data:
+  size: {{ .spec.size | quote }}
+`
+	return p
 }

@@ -7,7 +7,6 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
 )
@@ -35,17 +34,11 @@ func TestATeamsInstanceChangeFailingOnTheCanaryIsNotThePromisesFailure(t *testin
 	s.waitRollout(pr, "baking on the canary", phaseIs(fleetv1alpha1.RolloutPhaseBaking))
 
 	// The team changes its instance; its own Rollout admits the canary.
-	s.editShop(team, func(u *unstructured.Unstructured) {
+	inst := s.editShop(team, func(u *unstructured.Unstructured) {
 		if err := unstructured.SetNestedField(u.Object, "large", "spec", "size"); err != nil {
 			t.Fatal(err)
 		}
 	})
-	inst := &unstructured.Unstructured{}
-	inst.SetAPIVersion(s.group + "/v1alpha1")
-	inst.SetKind("Site")
-	if err := s.C.Get(s.Ctx, client.ObjectKey{Namespace: team, Name: "shop"}, inst); err != nil {
-		t.Fatal(err)
-	}
 	ir := "site-shop-" + strconv.FormatInt(inst.GetGeneration(), 10)
 	iro := s.waitTeamRollout(team, ir, "admitting the canary", func(ro *fleetv1alpha1.Rollout) bool { return ro.Status.Counts.Admitted == 1 })
 	w := s.WaitWork(name, team, "shop", canary, func(w *fleetv1alpha1.Work) (bool, string) {

@@ -26,17 +26,11 @@ func TestARollbackWrittenAfterTheEndLeavesAFailedChangeFailed(t *testing.T) {
 	s.givenSite(name, name)
 	team, canary := name+"-team", name+"-c1"
 
-	s.editShop(team, func(u *unstructured.Unstructured) {
+	inst := s.editShop(team, func(u *unstructured.Unstructured) {
 		if err := unstructured.SetNestedField(u.Object, "large", "spec", "size"); err != nil {
 			t.Fatal(err)
 		}
 	})
-	inst := &unstructured.Unstructured{}
-	inst.SetAPIVersion(s.group + "/v1alpha1")
-	inst.SetKind("Site")
-	if err := s.C.Get(s.Ctx, client.ObjectKey{Namespace: team, Name: "shop"}, inst); err != nil {
-		t.Fatal(err)
-	}
 	ir := "site-shop-" + strconv.FormatInt(inst.GetGeneration(), 10)
 	ro := s.waitTeamRollout(team, ir, "admitting the canary", func(ro *fleetv1alpha1.Rollout) bool { return ro.Status.Counts.Admitted == 1 })
 	w := s.WaitWork(name, team, "shop", canary, func(w *fleetv1alpha1.Work) (bool, string) {

@@ -208,8 +208,9 @@ func TestLargeAnnotationsTheTemplatesDoNotReadHoldNothing(t *testing.T) {
 	}
 }
 
-// editShop updates instance shop (kind Site) of namespace team with edit.
-func (s *story) editShop(team string, edit func(*unstructured.Unstructured)) {
+// editShop updates instance shop (kind Site) of namespace team with edit,
+// and returns it as updated.
+func (s *story) editShop(team string, edit func(*unstructured.Unstructured)) *unstructured.Unstructured {
 	s.TB.Helper()
 	inst := &unstructured.Unstructured{}
 	inst.SetAPIVersion(s.group + "/v1alpha1")
@@ -218,4 +219,5 @@ func (s *story) editShop(team string, edit func(*unstructured.Unstructured)) {
 		s.TB.Fatal(err)
 	}
 	s.UpdateInstance(inst, edit)
+	return inst
 }
