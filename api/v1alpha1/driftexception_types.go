@@ -69,6 +69,14 @@ type DriftExceptionStatus struct {
 	// +optional
 	// +kubebuilder:validation:Minimum=0
 	MatchedResources int32 `json:"matchedResources,omitempty"`
+
+	// works is the number of Works the hub gave this exception to (their
+	// agents apply it): none while it selects no object the hub delivers,
+	// or where a Work already carries 16 exceptions (the platform's first),
+	// and none once it expired.
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	Works int32 `json:"works,omitempty"`
 }
 
 // DriftException is governed, accepted drift: a team declares that some
@@ -83,6 +91,7 @@ type DriftExceptionStatus struct {
 // +kubebuilder:printcolumn:name="Expires",type=string,JSONPath=`.spec.expiresAt`
 // +kubebuilder:printcolumn:name="Active",type=string,JSONPath=`.status.conditions[?(@.type=="Active")].status`
 // +kubebuilder:printcolumn:name="Matched",type=integer,JSONPath=`.status.matchedResources`
+// +kubebuilder:printcolumn:name="Works",type=integer,JSONPath=`.status.works`
 // +kubebuilder:printcolumn:name="Reason",type=string,JSONPath=`.spec.reason`,priority=1
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 type DriftException struct {

@@ -31,8 +31,9 @@ const (
 	// (FleetNamespaces).
 	IndexWorkByScopeNamespace = "spec.scope.namespaces"
 	// IndexWorkByDriftException indexes Works by the DriftExceptions
-	// (namespace/name) that accept drift on their resources, by status.
-	IndexWorkByDriftException = "status.resources.drift.exception"
+	// (namespace/name) the hub gave them (CarriedExceptions): only there
+	// may an exception accept drift.
+	IndexWorkByDriftException = "spec.driftExceptions.name"
 )
 
 // IndexRolloutByPromise indexes Promise-subject Rollouts (not instance
@@ -45,6 +46,16 @@ const IndexRolloutByInstance = "spec.subject.instance"
 
 // InstanceKey is the IndexWorkByInstance value of an instance.
 func InstanceKey(namespace, name string) string { return namespace + "/" + name }
+
+// CarriedExceptions returns the DriftExceptions (namespace/name) the hub
+// gave w, in spec.driftExceptions.
+func CarriedExceptions(w *fleetv1alpha1.Work) []string {
+	out := make([]string, 0, len(w.Spec.DriftExceptions))
+	for _, e := range w.Spec.DriftExceptions {
+		out = append(out, e.Name)
+	}
+	return out
+}
 
 // AcceptingExceptions returns the DriftExceptions (namespace/name) that
 // accept drift on w's resources, in full or in part, each once.
@@ -74,7 +85,7 @@ func SetupIndexes(ctx context.Context, indexer client.FieldIndexer) error {
 			}
 			return nil
 		}},
-		{IndexWorkByDriftException, AcceptingExceptions},
+		{IndexWorkByDriftException, CarriedExceptions},
 		{IndexWorkByScopeNamespace, UsedNamespaces},
 	}
 	for _, ix := range indexes {

@@ -40,9 +40,10 @@ func InForce(s Subject, excs []fleetv1alpha1.DriftException, now time.Time) []fl
 
 // WorkExceptions picks, from excs (see InForce), those for one Work: whose
 // clusterSelector matches cluster and one of whose resource selectors
-// matches one of the Work's manifests. They are sorted by namespace/name and
-// bounded by the Work API; the same input always gives the same list, so
-// Works are not rewritten for nothing.
+// matches one of the Work's manifests. They are bounded by the Work API,
+// the platform's first (a team's own cannot crowd them out), each
+// namespace's by name; the same input always gives the same list, so Works
+// are not rewritten for nothing.
 func WorkExceptions(view *placement.View, cluster string, objects []drift.Resource, excs []fleetv1alpha1.DriftException) []fleetv1alpha1.WorkDriftException {
 	if len(excs) == 0 || view == nil {
 		return nil
@@ -65,11 +66,25 @@ func WorkExceptions(view *placement.View, cluster string, objects []drift.Resour
 			ExpiresAt: e.Spec.ExpiresAt,
 		})
 	}
-	slices.SortFunc(out, func(a, b fleetv1alpha1.WorkDriftException) int { return strings.Compare(a.Name, b.Name) })
+	slices.SortFunc(out, func(a, b fleetv1alpha1.WorkDriftException) int {
+		if pa, pb := isPlatforms(a.Name), isPlatforms(b.Name); pa != pb {
+			if pa {
+				return -1
+			}
+			return 1
+		}
+		return strings.Compare(a.Name, b.Name)
+	})
 	if len(out) > maxWorkExceptions {
 		out = out[:maxWorkExceptions]
 	}
 	return out
+}
+
+// isPlatforms reports whether the exception named namespace/name is the
+// platform's.
+func isPlatforms(name string) bool {
+	return strings.HasPrefix(name, fleetv1alpha1.PlatformNamespace+"/")
 }
 
 // selectsObject reports whether a selector matches one of a Work's objects.

@@ -75,3 +75,33 @@ func TestWorkExceptions(t *testing.T) {
 			bounded[len(bounded)-1].Name, maxWorkExceptions)
 	}
 }
+
+// TestATeamsExceptionsDoNotCrowdOutThePlatforms is the attack of a team
+// that declares 16 exceptions on its own instance, named to sort before
+// the platform's namespace, so that the Work's bound of 16 leaves out the
+// exception the platform declared for the same instance.
+func TestATeamsExceptionsDoNotCrowdOutThePlatforms(t *testing.T) {
+	view := placement.NewView([]placement.Cluster{{Name: "edge-1"}}, nil)
+	out, err := Encode(render.Output{Manifests: []*unstructured.Unstructured{
+		{Object: map[string]any{"apiVersion": "v1", "kind": "ConfigMap", "metadata": map[string]any{"name": "settings", "namespace": "a-team"}}},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	expires := metav1.NewTime(time.Date(2031, 1, 1, 0, 0, 0, 0, time.UTC))
+	exc := func(namespace, name string) fleetv1alpha1.DriftException {
+		return fleetv1alpha1.DriftException{ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: name},
+			Spec: fleetv1alpha1.DriftExceptionSpec{Resources: []fleetv1alpha1.ResourceSelector{{Kind: "ConfigMap"}}, ExpiresAt: expires, Paths: []string{"data"}}}
+	}
+	excs := []fleetv1alpha1.DriftException{exc(fleetv1alpha1.PlatformNamespace, "incident-42")}
+	for i := range maxWorkExceptions {
+		excs = append(excs, exc("a-team", fmt.Sprintf("e%02d", i)))
+	}
+	got := WorkExceptions(view, "edge-1", out.Objects, excs)
+	if len(got) != maxWorkExceptions || got[0].Name != fleetv1alpha1.PlatformNamespace+"/incident-42" {
+		t.Fatalf("the Work carries %d exceptions, first %q; want %d, the platform's first", len(got), got[0].Name, maxWorkExceptions)
+	}
+	if last := got[len(got)-1].Name; last != "a-team/e14" {
+		t.Errorf("last carried = %s, want a-team/e14 (the team's, by name, after the platform's)", last)
+	}
+}

@@ -8,6 +8,7 @@ package driftexception
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -53,9 +54,15 @@ func SetupWithManager(mgr ctrl.Manager) error {
 		Named("driftexception").
 		WithOptions(controller.Options(0)).
 		For(&fleetv1alpha1.DriftException{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
-		// The agents' reports name the exceptions that accept drift: those
-		// named before and after a status change are counted again.
+		// The agents' reports name the exceptions that accept drift, and
+		// the hub's spec those it gave: those named before and after a
+		// change of either are counted again.
 		Watches(&fleetv1alpha1.Work{}, handler.Funcs{
+			CreateFunc: func(_ context.Context, e event.CreateEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+				if w, ok := e.Object.(*fleetv1alpha1.Work); ok {
+					enqueue(q, controller.CarriedExceptions(w))
+				}
+			},
 			UpdateFunc: func(_ context.Context, e event.UpdateEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
 				o, ok1 := e.ObjectOld.(*fleetv1alpha1.Work)
 				n, ok2 := e.ObjectNew.(*fleetv1alpha1.Work)
@@ -63,10 +70,13 @@ func SetupWithManager(mgr ctrl.Manager) error {
 					return
 				}
 				enqueue(q, controller.AcceptingExceptions(o), controller.AcceptingExceptions(n))
+				if was, is := controller.CarriedExceptions(o), controller.CarriedExceptions(n); !slices.Equal(was, is) {
+					enqueue(q, was, is)
+				}
 			},
 			DeleteFunc: func(_ context.Context, e event.DeleteEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
 				if w, ok := e.Object.(*fleetv1alpha1.Work); ok {
-					enqueue(q, controller.AcceptingExceptions(w))
+					enqueue(q, controller.CarriedExceptions(w))
 				}
 			},
 		}).
@@ -128,7 +138,7 @@ func Status(e *fleetv1alpha1.DriftException, works []fleetv1alpha1.Work, now tim
 	st := *e.Status.DeepCopy()
 	st.ObservedGeneration = e.Generation
 	name := e.Namespace + "/" + e.Name
-	var matched int32
+	var matched, carried int32
 	for i := range works {
 		if !now.Before(e.Spec.ExpiresAt.Time) || !carries(&works[i], name, now) {
 			// Expired, or never given to this Work: whatever its agent
@@ -136,6 +146,7 @@ func Status(e *fleetv1alpha1.DriftException, works []fleetv1alpha1.Work, now tim
 			// exception accepts nothing there now.
 			continue
 		}
+		carried++
 		for _, rs := range works[i].Status.Resources {
 			// Accepted in full, or some fields beside unexplained drift.
 			if d := rs.Drift; d != nil && d.Exception == name && (d.State == fleetv1alpha1.DriftAccepted || len(d.AcceptedFields) > 0) {
@@ -144,11 +155,18 @@ func Status(e *fleetv1alpha1.DriftException, works []fleetv1alpha1.Work, now tim
 		}
 	}
 	st.MatchedResources = matched
+	st.Works = carried
 	set := fleetv1alpha1.NewConditionSetter(&st.Conditions, e.Generation, now)
 	until := e.Spec.ExpiresAt.UTC().Format(time.RFC3339)
 	if now.Before(e.Spec.ExpiresAt.Time) {
-		set.Set(fleetv1alpha1.ConditionActive, metav1.ConditionTrue, fleetv1alpha1.ReasonInForce,
-			"drift it covers is accepted until "+until+" (owner "+e.Spec.Owner+")")
+		message := "drift it covers is accepted until " + until + " (owner " + e.Spec.Owner + ")"
+		if carried == 0 {
+			// In force, yet accepting nothing: say so rather than let
+			// the owner believe the drift is covered.
+			message += "; no Work carries it yet: it selects no object the hub delivers to the clusters it selects, " +
+				"or each such Work already carries 16 exceptions (the platform's first)"
+		}
+		set.Set(fleetv1alpha1.ConditionActive, metav1.ConditionTrue, fleetv1alpha1.ReasonInForce, message)
 	} else {
 		set.Set(fleetv1alpha1.ConditionActive, metav1.ConditionFalse, fleetv1alpha1.ReasonExpired,
 			"expired at "+until+"; the drift it covered is unexplained again and the drift policy applies; delete it to tidy up")

@@ -1,6 +1,7 @@
 package driftexception
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -33,12 +34,25 @@ func TestStatus(t *testing.T) {
 		}}}}
 
 	st := Status(e, works, now)
-	if st.MatchedResources != 2 || st.ObservedGeneration != 2 {
-		t.Errorf("matchedResources %d, observedGeneration %d; want 2 and 2", st.MatchedResources, st.ObservedGeneration)
+	if st.MatchedResources != 2 || st.ObservedGeneration != 2 || st.Works != 1 {
+		t.Errorf("matchedResources %d, observedGeneration %d, works %d; want 2, 2 and 1", st.MatchedResources, st.ObservedGeneration, st.Works)
 	}
 	if c := meta.FindStatusCondition(st.Conditions, fleetv1alpha1.ConditionActive); c == nil || c.Status != metav1.ConditionTrue || c.Reason != fleetv1alpha1.ReasonInForce {
 		t.Errorf("Active before expiry = %+v, want True/InForce", c)
 	}
+	if c := meta.FindStatusCondition(st.Conditions, fleetv1alpha1.ConditionActive); strings.Contains(c.Message, "no Work carries it") {
+		t.Errorf("Active on a Work = %q, want no word of no Work", c.Message)
+	}
+
+	// In force, but no Work carries it (it selects nothing delivered, or
+	// the Works are full): Active says so, lest the owner think the drift
+	// covered.
+	st = Status(e, []fleetv1alpha1.Work{{}}, now)
+	if c := meta.FindStatusCondition(st.Conditions, fleetv1alpha1.ConditionActive); st.Works != 0 || c == nil || c.Status != metav1.ConditionTrue ||
+		!strings.Contains(c.Message, "no Work carries it") {
+		t.Errorf("carried by no Work: works %d, Active = %+v; want 0 and a message saying so", st.Works, c)
+	}
+
 	st = Status(e, nil, now.Add(time.Hour))
 	if c := meta.FindStatusCondition(st.Conditions, fleetv1alpha1.ConditionActive); c == nil || c.Status != metav1.ConditionFalse || c.Reason != fleetv1alpha1.ReasonExpired {
 		t.Errorf("Active at expiry = %+v, want False/Expired", c)

@@ -3,6 +3,7 @@ package instance_test
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -87,7 +88,7 @@ func TestDriftExceptionsReachTheirWorks(t *testing.T) {
 
 	// The platform's exception may excuse drift anywhere.
 	e.Create(driftException(fleetv1alpha1.PlatformNamespace, "all-configmaps", hour, fleetv1alpha1.ClusterSelector{}, "ConfigMap"))
-	e.WaitWork("dex-db", "dex-a", "orders", "dex-1", hasExceptions("dex-a/edge-size", "flotilla-system/all-configmaps"))
+	e.WaitWork("dex-db", "dex-a", "orders", "dex-1", hasExceptions("flotilla-system/all-configmaps", "dex-a/edge-size"))
 	for _, c := range []string{"dex-1", "dex-2"} {
 		e.WaitWork("dex-db", "dex-b", "billing", c, hasExceptions("flotilla-system/all-configmaps"))
 		e.WaitWork("dex-db", "", "", c, hasExceptions("flotilla-system/all-configmaps"))
@@ -110,15 +111,22 @@ func TestDriftExceptionsReachTheirWorks(t *testing.T) {
 		return st.MatchedResources == 1 && st.ObservedGeneration == 1 && c != nil && c.Status == metav1.ConditionTrue &&
 			c.Reason == fleetv1alpha1.ReasonInForce && conditionIs(st.Conditions, fleetv1alpha1.ConditionReady, metav1.ConditionTrue)
 	})
+	// The Works that carry each are counted; one in force that no Work
+	// carries says so.
+	waitException(t, e, "dex-a", "edge-size", func(st fleetv1alpha1.DriftExceptionStatus) bool { return st.Works == 1 })
+	// Six here; other stories' Works on this hub may carry it too.
+	waitException(t, e, fleetv1alpha1.PlatformNamespace, "all-configmaps", func(st fleetv1alpha1.DriftExceptionStatus) bool { return st.Works >= 6 })
 	waitException(t, e, "dex-a", "secrets", func(st fleetv1alpha1.DriftExceptionStatus) bool {
-		return st.MatchedResources == 0 && conditionIs(st.Conditions, fleetv1alpha1.ConditionActive, metav1.ConditionTrue)
+		c := meta.FindStatusCondition(st.Conditions, fleetv1alpha1.ConditionActive)
+		return st.MatchedResources == 0 && st.Works == 0 && c != nil && c.Status == metav1.ConditionTrue &&
+			strings.Contains(c.Message, "no Work carries it")
 	})
 
 	// An exception lands; shortened to expire in seconds, it drops out. It
 	// is shortened only once it landed, so a slow hub cannot miss it.
 	short := driftException("dex-b", "short", time.Now().Add(time.Hour), fleetv1alpha1.ClusterSelector{Names: []string{"dex-2"}}, "ConfigMap")
 	e.Create(short)
-	e.WaitWork("dex-db", "dex-b", "billing", "dex-2", hasExceptions("dex-b/short", "flotilla-system/all-configmaps"))
+	e.WaitWork("dex-db", "dex-b", "billing", "dex-2", hasExceptions("flotilla-system/all-configmaps", "dex-b/short"))
 	expiry := []byte(`{"spec":{"expiresAt":"` + time.Now().Add(2*time.Second).UTC().Format(time.RFC3339) + `"}}`)
 	if err := e.C.Patch(e.Ctx, short, client.RawPatch(types.MergePatchType, expiry)); err != nil {
 		t.Fatalf("shortening the exception: %v", err)
