@@ -34,6 +34,12 @@ const (
 
 	// Finalizer is set by the hub on objects whose deletion needs cleanup.
 	Finalizer = Group + "/finalizer"
+
+	// FinalizerRecordUnjoin is set by join on a Cluster: however the
+	// Cluster is deleted (kubectl included), the hub records its name as
+	// unjoined before it goes, so that the name is not joined again unasked
+	// (an old agent's watch of its namespace outlives its token).
+	FinalizerRecordUnjoin = Group + "/record-unjoin"
 )
 
 // Labels set by the hub so objects can be selected without reading them.

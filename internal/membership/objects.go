@@ -74,7 +74,7 @@ func hubObjects(cluster string, owner metav1.OwnerReference, tokenTTL time.Durat
 // clusterObject is the Cluster join applies: its name, labels and delivery.
 func clusterObject(opts JoinOptions) *fleetv1alpha1.Cluster {
 	return &fleetv1alpha1.Cluster{
-		ObjectMeta: metav1.ObjectMeta{Name: opts.Name, Labels: opts.Labels},
+		ObjectMeta: metav1.ObjectMeta{Name: opts.Name, Labels: opts.Labels, Finalizers: []string{fleetv1alpha1.FinalizerRecordUnjoin}},
 		Spec:       fleetv1alpha1.ClusterSpec{Delivery: fleetv1alpha1.Delivery{Mode: opts.Delivery, Git: opts.Git}},
 	}
 }

@@ -30,16 +30,17 @@ import (
 // UnjoinedClustersConfigMap of the platform namespace, before it deletes
 // anything, and join refuses a recorded name unless JoinOptions.ReuseName
 // says that no watch of the old cluster can be open any more; such a join
-// clears the record.
+// clears the record. A Cluster removed otherwise (kubectl delete) is
+// recorded by the hub, before it goes (fleetv1alpha1.FinalizerRecordUnjoin).
 const UnjoinedClustersConfigMap = "flotilla-unjoined-clusters"
 
 // ErrNameUnjoined is returned by Join for a name unjoin removed, without
 // JoinOptions.ReuseName.
 var ErrNameUnjoined = errors.New("the cluster name was unjoined before")
 
-// recordUnjoined records name in UnjoinedClustersConfigMap (creating it, and
+// RecordUnjoined records name in UnjoinedClustersConfigMap (creating it, and
 // the platform namespace, when missing), with the time of the unjoin.
-func recordUnjoined(ctx context.Context, c client.Client, name string, now time.Time) error {
+func RecordUnjoined(ctx context.Context, c client.Client, name string, now time.Time) error {
 	patch, err := json.Marshal(map[string]any{"data": map[string]string{name: now.UTC().Format(time.RFC3339)}})
 	if err != nil {
 		return err

@@ -13,6 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
 	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
 )
@@ -86,7 +87,11 @@ func Unjoin(ctx context.Context, hub *rest.Config, name string, opts UnjoinOptio
 	// Before anything goes: a watch the agent opened outlives its token and
 	// the namespace, so the name must not go to another cluster unasked
 	// (see UnjoinedClustersConfigMap).
-	if err := recordUnjoined(ctx, c, name, time.Now()); err != nil {
+	if err := RecordUnjoined(ctx, c, name, time.Now()); err != nil {
+		return err
+	}
+	// Recorded: the Cluster need not wait for the hub to record it.
+	if err := dropRecordFinalizer(ctx, c, cluster); err != nil {
 		return err
 	}
 	// The Cluster first, so nothing new is placed on it; then the agent's
@@ -121,6 +126,20 @@ func deleteWorks(ctx context.Context, c client.Client, ns string, timeout time.D
 	})
 	if err != nil {
 		return fmt.Errorf("waiting for the Works in %s to be deleted (%d left): %w", ns, left, err)
+	}
+	return nil
+}
+
+// dropRecordFinalizer removes fleetv1alpha1.FinalizerRecordUnjoin from
+// cluster, if it is stored and has it.
+func dropRecordFinalizer(ctx context.Context, c client.Client, cluster *fleetv1alpha1.Cluster) error {
+	if cluster.UID == "" || !controllerutil.ContainsFinalizer(cluster, fleetv1alpha1.FinalizerRecordUnjoin) {
+		return nil
+	}
+	base := cluster.DeepCopy()
+	controllerutil.RemoveFinalizer(cluster, fleetv1alpha1.FinalizerRecordUnjoin)
+	if err := c.Patch(ctx, cluster, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{})); client.IgnoreNotFound(err) != nil {
+		return fmt.Errorf("removing the finalizer %s of cluster %s: %w", fleetv1alpha1.FinalizerRecordUnjoin, cluster.Name, err)
 	}
 	return nil
 }

@@ -17,10 +17,12 @@ import (
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
 	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
 	"github.com/flotilla-dev/flotilla/internal/controller"
 	"github.com/flotilla-dev/flotilla/internal/liveness"
+	"github.com/flotilla-dev/flotilla/internal/membership"
 )
 
 // Reconciler reconciles Clusters.
@@ -74,7 +76,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	}
 	if !cluster.DeletionTimestamp.IsZero() {
 		r.forget(req)
-		return ctrl.Result{}, nil
+		return ctrl.Result{}, r.recordUnjoin(ctx, cluster)
 	}
 
 	result, err := r.writeStatus(ctx, cluster)
@@ -206,4 +208,23 @@ func (r *Reconciler) recordTransition(ctx context.Context, cluster *fleetv1alpha
 		eventType = corev1.EventTypeWarning
 	}
 	r.Recorder.Eventf(cluster, nil, eventType, reason, "Heartbeat", "%s -> %s: %s", previous, current, message)
+}
+
+// recordUnjoin records the name of a Cluster being deleted as unjoined, as
+// `flotilla unjoin` does, and then lets it go: however it was deleted,
+// the name is not joined again unasked (membership.UnjoinedClustersConfigMap).
+func (r *Reconciler) recordUnjoin(ctx context.Context, cluster *fleetv1alpha1.Cluster) error {
+	if !controllerutil.ContainsFinalizer(cluster, fleetv1alpha1.FinalizerRecordUnjoin) {
+		return nil
+	}
+	if err := membership.RecordUnjoined(ctx, r.Client, cluster.Name, r.Clock.Now()); err != nil {
+		return err
+	}
+	base := cluster.DeepCopy()
+	controllerutil.RemoveFinalizer(cluster, fleetv1alpha1.FinalizerRecordUnjoin)
+	if err := r.Client.Patch(ctx, cluster, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{})); client.IgnoreNotFound(err) != nil {
+		return fmt.Errorf("removing the finalizer %s: %w", fleetv1alpha1.FinalizerRecordUnjoin, err)
+	}
+	ctrl.LoggerFrom(ctx).Info("deleted cluster recorded as unjoined")
+	return nil
 }
