@@ -126,7 +126,7 @@ const (
 
 // UpdatePolicy chooses the update mode of a change.
 // +kubebuilder:validation:XValidation:rule="self.mode == 'Deadline' ? has(self.deadline) : !has(self.deadline)",message="deadline is required when mode is Deadline and not allowed otherwise"
-// +kubebuilder:validation:XValidation:rule="self.mode != 'Immediate' || (has(self.reason) && size(self.reason) > 0)",message="reason is required when mode is Immediate"
+// +kubebuilder:validation:XValidation:rule="self.mode != 'Immediate' || (has(self.reason) && size(self.reason.trim()) > 0)",message="reason is required when mode is Immediate, and must say why, not only spaces"
 type UpdatePolicy struct {
 	// mode is Progressive (waves, the default), Immediate (emergency lane) or
 	// Deadline (owners adopt until deadline, then forced).
@@ -142,7 +142,8 @@ type UpdatePolicy struct {
 	// +kubebuilder:validation:Pattern=`^[0-9]{4}-[0-9]{2}-[0-9]{2}T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]([.][0-9]+)?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])$`
 	Deadline *metav1.Time `json:"deadline,omitempty"`
 
-	// reason is recorded in status and Events; required when mode is Immediate.
+	// reason is recorded in status and Events; required when mode is Immediate
+	// (not only spaces: the emergency lane is audited under it).
 	// +optional
 	// +kubebuilder:validation:MaxLength=1024
 	Reason string `json:"reason,omitempty"`

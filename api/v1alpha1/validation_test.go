@@ -353,6 +353,14 @@ func promiseCases() []createCase {
 			want: []string{"spec.updatePolicy", "reason is required when mode is Immediate"},
 		},
 		{
+			// The emergency lane, audited under a reason that says nothing.
+			name: "immediate with a blank reason",
+			obj: with(validPromise(), func(p *v1.Promise) {
+				p.Spec.UpdatePolicy = v1.UpdatePolicy{Mode: v1.UpdateModeImmediate, Reason: " \t\n"}
+			}),
+			want: []string{"spec.updatePolicy", "reason is required when mode is Immediate"},
+		},
+		{
 			name: "helm engine without chart",
 			obj:  with(validPromise(), func(p *v1.Promise) { p.Spec.Templates.Engine = v1.TemplateEngineHelm }),
 			want: []string{"spec.templates", "engine Helm needs helm"},
@@ -813,6 +821,14 @@ func rolloutCases() []createCase {
 		{
 			name: "immediate without reason",
 			obj:  with(validRollout(), func(r *v1.Rollout) { r.Spec.UpdatePolicy.Mode = v1.UpdateModeImmediate }),
+			want: []string{"spec.updatePolicy", "reason is required when mode is Immediate"},
+		},
+		{
+			// The emergency lane, audited under a reason that says nothing.
+			name: "immediate with a blank reason",
+			obj: with(validRollout(), func(r *v1.Rollout) {
+				r.Spec.UpdatePolicy = v1.UpdatePolicy{Mode: v1.UpdateModeImmediate, Reason: " \t\n"}
+			}),
 			want: []string{"spec.updatePolicy", "reason is required when mode is Immediate"},
 		},
 		{

@@ -75,6 +75,40 @@ func TestRollbackToAnUnusableRevision(t *testing.T) {
 			t.Fatalf("stable revision %q, want %q", got, f.in.Spec.FromRevision)
 		}
 	})
+	// The kill switch: a Rollback freeze rolls back every rollout in flight.
+	// A stalled rollback request (a typo, in an incident; or written on
+	// purpose) took precedence over it: the rollout kept the target on
+	// the clusters it had admitted, neither rolled back nor reported held
+	// by the freeze, while every other rollout was rolled back.
+	t.Run("a Rollback freeze rolls it back to fromRevision", func(t *testing.T) {
+		f := start(t)
+		f.in.Freeze = &rollout.FreezeObservation{Name: "incident", Action: fleetv1alpha1.FreezeRollback, Reason: "undo everything", By: "dave"}
+		f.at(3 * time.Minute).plan()
+		f.wantPhase(fleetv1alpha1.RolloutPhaseRollingBack, "general")
+		f.wantAdmitted("m-1", "m-2", "m-3", "m-4")
+		if f.d.Status.RollbackRevision != from || f.d.Status.Freeze == nil || f.d.Status.Freeze.RolledBackBy != "incident" {
+			t.Fatalf("rollbackRevision %q, freeze %+v", f.d.Status.RollbackRevision, f.d.Status.Freeze)
+		}
+		// It carries on to the end, the stalled request aside.
+		f.in.Freeze = nil
+		for _, c := range names("m", 4) {
+			f.update(c, func(o *rollout.ClusterObservation) { o.AppliedRevision = from })
+		}
+		f.at(4 * time.Minute).plan()
+		f.wantPhase(fleetv1alpha1.RolloutPhaseRolledBack, "general")
+		if c := f.condition(fleetv1alpha1.ConditionReady); c.Status != metav1.ConditionTrue {
+			t.Fatalf("Ready %+v", c)
+		}
+	})
+	t.Run("a Halt freeze holds it", func(t *testing.T) {
+		f := start(t)
+		f.in.Freeze = &rollout.FreezeObservation{Name: "incident", Reason: "stop everything", By: "dave"}
+		f.at(3 * time.Minute).plan()
+		f.wantAdmitted()
+		if f.d.Status.HeldBy() != "incident" || f.condition(fleetv1alpha1.ConditionFrozen) == nil {
+			t.Fatalf("not held by the freeze: freeze %+v, conditions %+v", f.d.Status.Freeze, f.d.Status.Conditions)
+		}
+	})
 	t.Run("a usable revision replaces it", func(t *testing.T) {
 		f := start(t)
 		f.in.Spec.Rollback = &fleetv1alpha1.RollbackRequest{ToRevision: "app-r0", ChangeRecord: record("carol", t0.Add(3*time.Minute), "")}

@@ -157,24 +157,28 @@ func (p *planner) relayoutForImmediate() bool {
 }
 
 // decide applies the rules in order of precedence: supersede, a requested
-// rollback that cannot proceed (which an abort ends), rollback (running,
-// requested, or forced by a Rollback freeze), abort, hold (freeze
-// or pause), a standing halt, then normal progress.
+// rollback that cannot proceed (which an abort, or a Rollback freeze,
+// ends), rollback (running, requested, or forced by a Rollback freeze),
+// abort, hold (freeze or pause), a standing halt, then normal progress.
 func (p *planner) decide() outcome {
 	spec := p.in.Spec
 	freeze := p.in.Freeze
+	// The kill switch rolls back every rollout in flight, one whose
+	// requested rollback cannot proceed (a typo in an incident) included:
+	// that request must not keep the target where it was admitted.
+	freezeRollsBack := freeze != nil && freeze.Action == fleetv1alpha1.FreezeRollback && p.canRollBack() && p.anyTouched()
 	switch {
 	case p.in.SupersededBy != "":
 		p.st.SupersededBy = p.in.SupersededBy
 		return outcome{phase: fleetv1alpha1.RolloutPhaseSuperseded, wave: p.st.CurrentWave, actor: ActorHub,
 			reason: fleetv1alpha1.ReasonSupersededByRollout, message: "superseded by Rollout " + p.in.SupersededBy}
-	case p.rollbackBlocked():
+	case p.rollbackBlocked() && !freezeRollsBack:
 		return p.blockedRollback()
 	case p.st.Phase == fleetv1alpha1.RolloutPhaseRollingBack:
 		return p.rollBack()
-	case spec.Rollback != nil:
+	case spec.Rollback != nil && !p.rollbackBlocked():
 		return p.requestedRollback()
-	case freeze != nil && freeze.Action == fleetv1alpha1.FreezeRollback && p.canRollBack() && p.anyTouched():
+	case freezeRollsBack:
 		msg := fmt.Sprintf("FleetFreeze %s rolls back every rollout in flight: %s", freeze.Name, freeze.Reason)
 		o := p.startRollback(spec.FromRevision, actorOf(freeze.By), fleetv1alpha1.ReasonFleetFrozen, msg)
 		o.freeze = freeze.Name

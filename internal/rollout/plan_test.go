@@ -705,6 +705,32 @@ func TestDeadlineMode(t *testing.T) {
 	f.wantAdmitted("g-1") // g-2 adopted and is already on the target
 }
 
+// status.adoption says how many owners chose to adopt before the deadline.
+// Once the rest were forced, an owner whose cluster the waves had already
+// moved could write the annotation and be counted as having adopted: the
+// forced step read as the owner's choice ("2 of 2 adopted … the rest
+// forced"). The counts stay as they were when the deadline passed.
+func TestAnAdoptionAfterTheDeadlineIsNotCounted(t *testing.T) {
+	f := newFixture(t, strategy(wave("general", catchAll)), clusters("g", 2)...)
+	f.in.Spec.UpdatePolicy = fleetv1alpha1.UpdatePolicy{Mode: fleetv1alpha1.UpdateModeDeadline,
+		Deadline: ptr(metav1.NewTime(t0.Add(time.Hour)))}
+	f.plan()
+	f.update("g-2", func(o *rollout.ClusterObservation) { o.Adopted = true })
+	f.at(10 * time.Minute).plan()
+	f.wantAdmitted("g-2")
+	f.at(time.Hour).healthy("g-2").plan()
+	f.wantAdmitted("g-1") // forced
+	if a := f.d.Status.Adoption; a.ForcedAt == nil || a.Adopted != 1 || a.Instances != 2 {
+		t.Fatalf("adoption at the deadline %+v", a)
+	}
+	// g-1's owner annotates once the waves moved it.
+	f.update("g-1", func(o *rollout.ClusterObservation) { o.Adopted = true })
+	f.at(61 * time.Minute).healthyAll().plan()
+	if a := f.d.Status.Adoption; a.Adopted != 1 || a.Instances != 2 {
+		t.Fatalf("adoption after the deadline %+v, want the count at the deadline (1 of 2)", a)
+	}
+}
+
 func TestPauseResumeAbort(t *testing.T) {
 	f := newFixture(t, strategy(wave("general", catchAll, concurrency("1"))), clusters("m", 3)...)
 	f.plan()

@@ -54,8 +54,14 @@ func (p *planner) rollup() {
 	}
 }
 
-// rollupAdoption counts the clusters whose owners adopted the target.
+// rollupAdoption counts the clusters whose owners adopted the target, until
+// the deadline: once the rest are forced the counts stay as they were when
+// it passed, so an annotation written after the waves moved a cluster does
+// not read as its owner's choice (AdoptionFrozen).
 func (p *planner) rollupAdoption(total int32) {
+	if AdoptionFrozen(p.prev) {
+		return
+	}
 	if p.st.Adoption == nil {
 		p.st.Adoption = &fleetv1alpha1.AdoptionStatus{}
 	}
@@ -285,4 +291,11 @@ func (p *planner) settleEnded() {
 // Messages carry the state (counts, the wave): refreshed every plan.
 func (p *planner) setCondition(typ string, ok bool, reason, message string) {
 	fleetv1alpha1.NewConditionSetter(&p.st.Conditions, p.in.Generation, p.now).SetBool(typ, ok, reason, message)
+}
+
+// AdoptionFrozen reports whether a Deadline rollout's adoption counts are
+// final: its deadline forced the rest through the waves before the plan
+// that starts from status st.
+func AdoptionFrozen(st *fleetv1alpha1.RolloutStatus) bool {
+	return st.Adoption != nil && st.Adoption.ForcedAt != nil
 }

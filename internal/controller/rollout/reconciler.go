@@ -154,11 +154,12 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		return ctrl.Result{}, r.block(ctx, ro, o.in, &blocked{reason, err.Error()})
 	}
 	status := d.Status
-	if status.Adoption != nil && o.adoption != nil {
-		// The engine counts clusters; owners adopt instances.
+	old := ro.Status
+	if status.Adoption != nil && o.adoption != nil && !rollout.AdoptionFrozen(&old) {
+		// The engine counts clusters; owners adopt instances. After the
+		// deadline the counts stay as they were when it passed.
 		status.Adoption.Instances, status.Adoption.Adopted = o.adoption.Instances, o.adoption.Adopted
 	}
-	old := ro.Status
 	if wait := r.progressWait(req.NamespacedName, &old, &status, d, now); wait > 0 {
 		// Progress alone, written a moment ago: it goes with the next
 		// write, at the latest after wait. The next plan starts from the

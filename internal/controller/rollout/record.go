@@ -64,10 +64,11 @@ func rollbackCause(spec fleetv1alpha1.RolloutSpec, old, st *fleetv1alpha1.Rollou
 		return "", false
 	}
 	switch {
+	case st.RolledBackBy() != "" && old.RolledBackBy() == "":
+		// Before a request: one that cannot proceed stays in the spec.
+		return metrics.RollbackFreeze, true
 	case spec.Rollback != nil:
 		return metrics.RollbackManual, true
-	case st.RolledBackBy() != "" && old.RolledBackBy() == "":
-		return metrics.RollbackFreeze, true
 	default:
 		return metrics.RollbackFailure, true
 	}

@@ -38,6 +38,8 @@ func TestRollbackCause(t *testing.T) {
 		{name: "requested", spec: requested, from: fleetv1alpha1.RolloutPhaseHalted, to: rollingBack, want: metrics.RollbackManual, started: true},
 		{name: "requested during a Rollback freeze", spec: requested, freeze: held, from: progressing, to: rollingBack, want: metrics.RollbackManual, started: true},
 		{name: "Rollback freeze", freeze: back, from: fleetv1alpha1.RolloutPhaseBaking, to: rollingBack, want: metrics.RollbackFreeze, started: true},
+		{name: "Rollback freeze over a request that cannot proceed", spec: requested, freeze: back, from: progressing, to: rollingBack,
+			want: metrics.RollbackFreeze, started: true},
 		{name: "still rolling back", spec: requested, from: rollingBack, to: rollingBack},
 		{name: "rolled back", spec: requested, from: rollingBack, to: rolledBack},
 		{name: "no rollback", freeze: held, from: progressing, to: fleetv1alpha1.RolloutPhasePaused},
