@@ -65,11 +65,13 @@ type Delivery struct {
 
 // GitDelivery is a location in a git repository.
 type GitDelivery struct {
-	// url of the repository: https://, http://, ssh://, git:// or file://.
+	// url of the repository: https://, http://, ssh://, git:// or file://,
+	// without credentials (an ssh:// user name is fine).
 	// +required
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=2048
 	// +kubebuilder:validation:Pattern=`^(https?|ssh|file|git)://`
+	// +kubebuilder:validation:XValidation:rule="!self.matches('^[a-zA-Z][a-zA-Z0-9+.-]*://[^/@]*:[^/@]*@') && !self.matches('^(?i)https?://[^/]*@')",message="url must not hold credentials (user:password@, or a token as the http(s) user): teams may read Clusters; put them in the Secret of secretRef"
 	URL string `json:"url"`
 
 	// branch to commit to.

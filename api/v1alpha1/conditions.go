@@ -88,7 +88,14 @@ const (
 	ReasonGitAuthFailed     = "GitAuthFailed"
 	ReasonGitUnreachable    = "GitUnreachable"
 	ReasonSecretNotFound    = "SecretNotFound"
-	ReasonInstancesPresent  = "InstancesPresent"
+	// ReasonGitPathConflict (Cluster Delivered False): another git cluster on
+	// the same repository and branch has the same path, or one holding this
+	// cluster's or inside it; neither is published until a person separates them.
+	ReasonGitPathConflict = "GitPathConflict"
+	// ReasonGitPathInvalid (Cluster Delivered False): the path is the
+	// repository's root or inside .git.
+	ReasonGitPathInvalid   = "GitPathInvalid"
+	ReasonInstancesPresent = "InstancesPresent"
 
 	// ReasonFactsAccepted (Cluster FactsValid True): the Lease's facts are valid.
 	ReasonFactsAccepted = "FactsAccepted"

@@ -207,6 +207,12 @@ func clusterCases() []createCase {
 		{name: "agent delivery by default", obj: validCluster()},
 		{name: "no spec at all", obj: validCluster(), remove: []string{"spec"}},
 		{name: "git delivery", obj: gitCluster()},
+		{name: "git over ssh with a user", obj: with(gitCluster(), func(c *v1.Cluster) {
+			c.Spec.Delivery.Git.URL = "ssh://git@git.example.com:2222/platform/fleet@v1.git"
+		})},
+		{name: "git over https with an @ in the path", obj: with(gitCluster(), func(c *v1.Cluster) {
+			c.Spec.Delivery.Git.URL = "https://git.example.com/~alice/fleet@2026.git"
+		})},
 		{name: "longest name", obj: with(validCluster(), func(c *v1.Cluster) { c.Name = strings.Repeat("a", 46) })},
 		{
 			name: "git mode without git block",
@@ -233,6 +239,26 @@ func clusterCases() []createCase {
 			name: "git path escapes",
 			obj:  with(gitCluster(), func(c *v1.Cluster) { c.Spec.Delivery.Git.Path = "../other" }),
 			want: []string{"spec.delivery.git.path", "must be relative"},
+		},
+		{
+			// Every team may read Clusters (the per-team how-to's
+			// catalog reader): a token in the URL is a token to push any
+			// object to any member.
+			name: "git url with a token",
+			obj: with(gitCluster(), func(c *v1.Cluster) {
+				c.Spec.Delivery.Git.URL = "https://x-access-token:ghp_s3cret@github.com/platform/fleet.git"
+			}),
+			want: []string{"spec.delivery.git.url", "must not hold credentials"},
+		},
+		{
+			name: "git url with a token as the user",
+			obj:  with(gitCluster(), func(c *v1.Cluster) { c.Spec.Delivery.Git.URL = "https://ghp_s3cret@github.com/platform/fleet.git" }),
+			want: []string{"spec.delivery.git.url", "must not hold credentials"},
+		},
+		{
+			name: "ssh url with a password",
+			obj:  with(gitCluster(), func(c *v1.Cluster) { c.Spec.Delivery.Git.URL = "ssh://git:s3cret@git.example.com/fleet.git" }),
+			want: []string{"spec.delivery.git.url", "must not hold credentials"},
 		},
 		{
 			name: "unknown delivery mode",

@@ -233,3 +233,44 @@ func TestAnObjectWithItemsIsNotCommitted(t *testing.T) {
 		}
 	}
 }
+
+// A Work whose subject is not a name the API server gives a Promise, a
+// namespace or an instance (written by hand, or by a hub bug: the Work API
+// does not check them) must not place a file outside the cluster's
+// directory, nor in another cluster's: "../b" gave clusters/b/..., which the
+// commit left out (only the cluster's directory is added) while the Work was
+// marked applied, "committed", and the hub wrote the file in its clone's
+// working tree, or with more "../", anywhere on its own disk. It is not
+// committed, and says so.
+func TestAWorksSubjectCannotLeaveTheClustersDirectory(t *testing.T) {
+	cm := func(name string) string {
+		return `{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"` + name + `","namespace":"team-a"}}`
+	}
+	promise := work("../b/db", "team-a", "c", nil, cm("p"))
+	promise.Name = "w-promise"
+	ns := work("db", "../../../../../../tmp", "c", nil, cm("n"))
+	ns.Name = "w-namespace"
+	ns.Spec.Scope.Namespaces = []string{"team-a"}
+	name := work("db", "team-a", "../../x", nil, cm("i"))
+	name.Name = "w-name"
+	fleet := work("..", "", "", nil, cm("f"))
+	fleet.Name = "w-fleet"
+	ok := work("db", "team-a", "fine", nil, cm("ok"))
+	l, err := Plan("clusters/a", []fleetv1alpha1.Work{promise, ns, name, fleet, ok}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for p := range l.Files {
+		if !strings.HasPrefix(p, "clusters/a/") || strings.Contains(p, "..") {
+			t.Errorf("file %s is outside the cluster's directory", p)
+		}
+	}
+	for _, w := range []string{"w-promise", "w-namespace", "w-name", "w-fleet"} {
+		if !strings.Contains(l.LeftOut[w], "not committed") {
+			t.Errorf("Work %s: %q, want it not committed", w, l.LeftOut[w])
+		}
+	}
+	if _, found := l.Files["clusters/a/db/team-a/fine.yaml"]; !found || l.LeftOut[ok.Name] != "" {
+		t.Errorf("a Work with a valid subject was not laid out: %v", l.LeftOut)
+	}
+}

@@ -16,6 +16,7 @@ import (
 	"sort"
 	"strings"
 
+	"k8s.io/apimachinery/pkg/util/validation"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/yaml"
 
@@ -122,9 +123,17 @@ type objectKey = scope.Object
 func Plan(root string, works []fleetv1alpha1.Work, previous map[string][]byte) (Layout, error) {
 	parsed := make([][]manifest, len(works))
 	claims := map[objectKey][]int{}
+	var badSubject map[string]string
 	for i := range works {
 		w := &works[i]
 		if !w.DeletionTimestamp.IsZero() {
+			continue
+		}
+		if err := checkSubject(w); err != nil {
+			if badSubject == nil {
+				badSubject = map[string]string{}
+			}
+			badSubject[w.Name] = "not committed: " + err.Error()
 			continue
 		}
 		ms, err := manifests(w)
@@ -137,10 +146,10 @@ func Plan(root string, works []fleetv1alpha1.Work, previous map[string][]byte) (
 		}
 	}
 	held := heldBy(previous)
-	l := Layout{Files: make(map[string][]byte, len(works))}
+	l := Layout{Files: make(map[string][]byte, len(works)), LeftOut: badSubject}
 	for i := range works {
 		w := &works[i]
-		if !w.DeletionTimestamp.IsZero() {
+		if !w.DeletionTimestamp.IsZero() || badSubject[w.Name] != "" {
 			continue
 		}
 		kept := make([]manifest, 0, len(parsed[i]))
@@ -165,6 +174,31 @@ func Plan(root string, works []fleetv1alpha1.Work, previous map[string][]byte) (
 		l.Files[FilePath(root, w)] = fileContent(w, kept)
 	}
 	return l, nil
+}
+
+// checkSubject makes sure w's file is in root, where the layout puts it:
+// its Promise and instance are names the API server gives such objects (the
+// Work API does not check them). "../b" would put the file in another
+// cluster's directory, or outside the clone, and leave it out of the commit
+// (which adds only root) while the Work read as committed.
+func checkSubject(w *fleetv1alpha1.Work) error {
+	s := w.Spec.Subject
+	bad := func(what, name string, problems []string) error {
+		return fmt.Errorf("the Work's %s %q is not a valid name, so it has no file in the cluster's directory: %s", what, name, strings.Join(problems, "; "))
+	}
+	if errs := validation.IsDNS1123Subdomain(s.Promise); len(errs) > 0 {
+		return bad("Promise", s.Promise, errs)
+	}
+	if s.Instance == nil {
+		return nil
+	}
+	if errs := validation.IsDNS1123Label(s.Instance.Namespace); len(errs) > 0 {
+		return bad("instance namespace", s.Instance.Namespace, errs)
+	}
+	if errs := validation.IsDNS1123Subdomain(s.Instance.Name); len(errs) > 0 {
+		return bad("instance", s.Instance.Name, errs)
+	}
+	return nil
 }
 
 // confine checks an object of w against w's scope: a Promise's fleet

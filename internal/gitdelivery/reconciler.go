@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"sort"
+	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -56,25 +58,24 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		}
 		return ctrl.Result{}, err
 	}
-	git := cluster.Spec.Delivery.Git
-	if cluster.Spec.Delivery.Mode != fleetv1alpha1.DeliveryGit || git == nil || !cluster.DeletionTimestamp.IsZero() {
+	if !isGitCluster(cluster) {
 		return ctrl.Result{}, r.forget(cluster.Name)
 	}
+	git := cluster.Spec.Delivery.Git
 
 	works := &fleetv1alpha1.WorkList{}
 	if err := r.Client.List(ctx, works, client.InNamespace(fleetv1alpha1.ClusterNamespace(cluster.Name))); err != nil {
 		return ctrl.Result{}, fmt.Errorf("listing the Works of cluster %s: %w", cluster.Name, err)
 	}
 	r.forgetDeletedWorks(cluster.Name, works.Items)
-	target := Target{URL: git.URL, Branch: git.Branch, Path: git.Path}
-	if target.Branch == "" {
-		target.Branch = "main"
-	}
-	if target.Path == "" {
-		target.Path = DefaultPath(cluster.Name)
-	}
+	target := TargetOf(cluster)
 
-	res, conflicts, err := r.publish(ctx, cluster, target, works.Items)
+	err := r.checkTarget(ctx, cluster, target)
+	var res Result
+	var conflicts map[string]string
+	if err == nil {
+		res, conflicts, err = r.publish(ctx, cluster, target, works.Items)
+	}
 	now := r.Clock.Now()
 	var perr *Error
 	if errors.As(err, &perr) {
@@ -101,6 +102,53 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		return ctrl.Result{}, err
 	}
 	return ctrl.Result{RequeueAfter: r.ResyncInterval}, nil
+}
+
+// checkTarget refuses (as *Error) a target whose files are not the
+// cluster's alone: its path is the repository's root or inside .git, or
+// another git cluster's path on the same repository and branch is the same,
+// holds it or is inside it. A publish deletes every file under its path that
+// its Works do not account for, so such clusters would delete each other's
+// files (and a GitOps tool syncing the outer path would apply the inner
+// cluster's objects on its member). Neither is published, whichever came
+// first: nothing already on the branch is lost, and both say why.
+func (r *Reconciler) checkTarget(ctx context.Context, cluster *fleetv1alpha1.Cluster, t Target) error {
+	if err := checkPath(t.Path); err != nil {
+		return &Error{Reason: fleetv1alpha1.ReasonGitPathInvalid, Message: err.Error()}
+	}
+	clusters := &fleetv1alpha1.ClusterList{}
+	if err := r.Client.List(ctx, clusters); err != nil {
+		return fmt.Errorf("listing Clusters: %w", err)
+	}
+	var overlaps []string
+	for i := range clusters.Items {
+		other := &clusters.Items[i]
+		if other.Name == cluster.Name || !isGitCluster(other) {
+			continue
+		}
+		if how := Overlap(t, TargetOf(other)); how != "" {
+			overlaps = append(overlaps, fmt.Sprintf("cluster %s has %s", other.Name, how))
+		}
+	}
+	if len(overlaps) == 0 {
+		return nil
+	}
+	sort.Strings(overlaps)
+	if len(overlaps) > maxOverlapsNamed {
+		overlaps = append(overlaps[:maxOverlapsNamed], fmt.Sprintf("%d more", len(overlaps)-maxOverlapsNamed))
+	}
+	return &Error{Reason: fleetv1alpha1.ReasonGitPathConflict, Message: fmt.Sprintf(
+		"not published: on the same repository and branch, %s; each cluster's publish would delete the other's files: give each a directory of its own",
+		strings.Join(overlaps, "; "))}
+}
+
+// maxOverlapsNamed bounds the clusters a GitPathConflict message names.
+const maxOverlapsNamed = 5
+
+// isGitCluster reports whether c is published to git: delivered by git and
+// not being deleted.
+func isGitCluster(c *fleetv1alpha1.Cluster) bool {
+	return c.Spec.Delivery.Mode == fleetv1alpha1.DeliveryGit && c.Spec.Delivery.Git != nil && c.DeletionTimestamp.IsZero()
 }
 
 // publish reads the credentials and writes the Works' files. It returns the

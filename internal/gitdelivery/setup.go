@@ -91,6 +91,7 @@ func SetupWithManager(mgr ctrl.Manager, opts Options) error {
 			UpdateFunc:  func(e event.UpdateEvent) bool { return isGit(e.ObjectOld) || isGit(e.ObjectNew) },
 			GenericFunc: func(e event.GenericEvent) bool { return isGit(e.Object) },
 		})).
+		Watches(&fleetv1alpha1.Cluster{}, peers(mgr.GetClient())).
 		Watches(&fleetv1alpha1.Work{}, batched(opts.BatchWindow)).
 		WithOptions(hubcontroller.Options(opts.Workers)).
 		Complete(hubcontroller.RequeueOnConflict(r))
@@ -141,6 +142,59 @@ func batched(window time.Duration) handler.EventHandler {
 		},
 		DeleteFunc: func(_ context.Context, e event.DeleteEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
 			enqueue(e.Object, q)
+		},
+	}
+}
+
+// peers enqueues, when a git Cluster is created, deleted or its spec
+// changes, the other git Clusters on the same repository and branch (before
+// and after the change): whether their paths overlap it (checkTarget) may
+// have changed with it, and a cluster held by an overlap publishes as soon
+// as the other moves away.
+func peers(c client.Reader) handler.EventHandler {
+	enqueue := func(ctx context.Context, q workqueue.TypedRateLimitingInterface[reconcile.Request], objs ...client.Object) {
+		var targets []Target
+		var self string
+		for _, o := range objs {
+			if cl, ok := o.(*fleetv1alpha1.Cluster); ok && isGitCluster(cl) {
+				targets = append(targets, TargetOf(cl))
+				self = cl.Name
+			}
+		}
+		if len(targets) == 0 {
+			return
+		}
+		clusters := &fleetv1alpha1.ClusterList{}
+		if err := c.List(ctx, clusters); err != nil {
+			ctrl.LoggerFrom(ctx).Error(err, "listing Clusters to recheck git paths")
+			return
+		}
+		for i := range clusters.Items {
+			other := &clusters.Items[i]
+			if other.Name == self || !isGitCluster(other) {
+				continue
+			}
+			ot := TargetOf(other)
+			for _, t := range targets {
+				if t.Branch == ot.Branch && repoKey(t.URL) == repoKey(ot.URL) {
+					q.Add(reconcile.Request{NamespacedName: types.NamespacedName{Name: other.Name}})
+					break
+				}
+			}
+		}
+	}
+	return handler.Funcs{
+		CreateFunc: func(ctx context.Context, e event.CreateEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+			enqueue(ctx, q, e.Object)
+		},
+		UpdateFunc: func(ctx context.Context, e event.UpdateEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+			if e.ObjectOld.GetGeneration() != e.ObjectNew.GetGeneration() ||
+				e.ObjectOld.GetDeletionTimestamp().IsZero() != e.ObjectNew.GetDeletionTimestamp().IsZero() {
+				enqueue(ctx, q, e.ObjectOld, e.ObjectNew)
+			}
+		},
+		DeleteFunc: func(ctx context.Context, e event.DeleteEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+			enqueue(ctx, q, e.Object)
 		},
 	}
 }

@@ -122,6 +122,17 @@ func (o JoinOptions) normalize() (JoinOptions, error) {
 	return o, errors.Join(errs...)
 }
 
+// hasCredentials reports whether a git URL holds a secret: a password, or
+// any user of http(s), where a token is often given as the user. An ssh
+// user name (git@) is no secret. The API server refuses the same URLs.
+func hasCredentials(u *url.URL) bool {
+	if u.User == nil {
+		return false
+	}
+	_, hasPassword := u.User.Password()
+	return hasPassword || u.Scheme == "http" || u.Scheme == "https"
+}
+
 // ValidateName checks a cluster name; see v1alpha1.ValidateClusterName.
 func ValidateName(name string) error { return fleetv1alpha1.ValidateClusterName(name) }
 
@@ -130,8 +141,14 @@ func validateGit(git *fleetv1alpha1.GitDelivery) []error {
 		return []error{errors.New("git delivery needs a repository URL (--git-url)")}
 	}
 	var errs []error
-	if u, err := url.Parse(git.URL); err != nil || !slices.Contains([]string{"https", "http", "ssh", "git", "file"}, u.Scheme) {
+	u, err := url.Parse(git.URL)
+	switch {
+	case err != nil || !slices.Contains([]string{"https", "http", "ssh", "git", "file"}, u.Scheme):
 		errs = append(errs, fmt.Errorf("git URL %q: must start with https://, http://, ssh://, git:// or file://", git.URL))
+	case hasCredentials(u):
+		// Not quoted: that would print the credentials.
+		errs = append(errs, errors.New("git URL: must not hold credentials (user:password@, or a token as the http(s) user): "+
+			"teams may read Clusters; put them in a Secret (--git-secret)"))
 	}
 	if strings.HasPrefix(git.Path, "/") || strings.Contains(git.Path, "..") {
 		errs = append(errs, fmt.Errorf("git path %q: must be relative and must not contain '..'", git.Path))

@@ -62,8 +62,9 @@ func newStatus(cluster *fleetv1alpha1.Cluster, j liveness.Judgement, hb *heartbe
 //     pass (unreachable, rejected), is retried;
 //   - Stalled: it cannot proceed until a person acts: the agent stopped
 //     heartbeating (HeartbeatMissed), runs in the wrong mode
-//     (AgentModeMismatch), or git refuses the credentials or they cannot be
-//     read (GitAuthFailed, SecretNotFound).
+//     (AgentModeMismatch), git refuses the credentials or they cannot be
+//     read (GitAuthFailed, SecretNotFound), or its git path is not its own
+//     (GitPathConflict, GitPathInvalid).
 //
 // Ready keeps the judgement's reason and message when it holds; otherwise it
 // carries the reason that stops it.
@@ -87,7 +88,8 @@ func setSummary(set fleetv1alpha1.ConditionSetter, cluster *fleetv1alpha1.Cluste
 		set.Reconciling(fleetv1alpha1.ReasonProgressing, "waiting for the first push to the cluster's git repository")
 	case delivered.Status == metav1.ConditionTrue:
 		set.Ready(ready.Reason, ready.Message+"; "+delivered.Message)
-	case delivered.Reason == fleetv1alpha1.ReasonGitAuthFailed || delivered.Reason == fleetv1alpha1.ReasonSecretNotFound:
+	case delivered.Reason == fleetv1alpha1.ReasonGitAuthFailed || delivered.Reason == fleetv1alpha1.ReasonSecretNotFound ||
+		delivered.Reason == fleetv1alpha1.ReasonGitPathConflict || delivered.Reason == fleetv1alpha1.ReasonGitPathInvalid:
 		set.Stalled(delivered.Reason, "git delivery: "+delivered.Message)
 	default:
 		set.Reconciling(delivered.Reason, "git delivery, retried: "+delivered.Message)

@@ -42,6 +42,8 @@ func TestClusterSummaryConditions(t *testing.T) {
 		{"git, unreachable", git, delivered(metav1.ConditionFalse, fleetv1alpha1.ReasonGitUnreachable), availability(alive, now, 0), fleetv1alpha1.ConditionReconciling, fleetv1alpha1.ReasonGitUnreachable},
 		{"git, credentials refused", git, delivered(metav1.ConditionFalse, fleetv1alpha1.ReasonGitAuthFailed), availability(alive, now, 0), fleetv1alpha1.ConditionStalled, fleetv1alpha1.ReasonGitAuthFailed},
 		{"git, secret missing", git, delivered(metav1.ConditionFalse, fleetv1alpha1.ReasonSecretNotFound), liveness.WithoutHeartbeat(), fleetv1alpha1.ConditionStalled, fleetv1alpha1.ReasonSecretNotFound},
+		{"git, path overlaps another cluster's", git, delivered(metav1.ConditionFalse, fleetv1alpha1.ReasonGitPathConflict), liveness.WithoutHeartbeat(), fleetv1alpha1.ConditionStalled, fleetv1alpha1.ReasonGitPathConflict},
+		{"git, path is the repository's root", git, delivered(metav1.ConditionFalse, fleetv1alpha1.ReasonGitPathInvalid), liveness.WithoutHeartbeat(), fleetv1alpha1.ConditionStalled, fleetv1alpha1.ReasonGitPathInvalid},
 		{"git, pushed, agent offline", git, delivered(metav1.ConditionTrue, fleetv1alpha1.ReasonGitPushed), availability(dead, now, 0), fleetv1alpha1.ConditionStalled, fleetv1alpha1.ReasonHeartbeatMissed},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
