@@ -280,11 +280,14 @@ func renderFailure(errs map[string]error) (reason, message string) {
 func renderReason(err error) string {
 	var violation *scope.Violation
 	var override *render.OverrideError
+	var spec *render.SpecError
 	switch {
 	case errors.As(err, &violation):
 		return fleetv1alpha1.ReasonOutputNotAllowed
 	case errors.As(err, &override):
 		return fleetv1alpha1.ReasonPatchNotAllowed
+	case errors.As(err, &spec):
+		return fleetv1alpha1.ReasonInvalidSpec
 	case errors.Is(err, render.ErrValueCreatesStructure):
 		return fleetv1alpha1.ReasonValueCreatesStructure
 	case errors.Is(err, render.ErrBudgetExceeded):

@@ -74,12 +74,28 @@ func Render(in Input) (Output, error) {
 	if in.Instance == nil {
 		return Output{}, fmt.Errorf("rendering promise %s: no instance (fleet resources render with RenderFleetResources)", in.Promise)
 	}
-	out, err := renderInstance(in)
+	out, err := checkedRender(in)
 	if err != nil {
 		return Output{}, fmt.Errorf("rendering promise %s for %s/%s: %w",
 			in.Promise, in.Instance.GetNamespace(), in.Instance.GetName(), err)
 	}
 	return out, nil
+}
+
+// checkedRender renders an instance whose spec the revision's schema
+// accepts (checkSpec), else refuses it. (A Promise's examples are rendered
+// by renderInstance directly.)
+func checkedRender(in Input) (Output, error) {
+	if in.Content != nil {
+		spec, err := instanceSpec(in.Instance)
+		if err != nil {
+			return Output{}, err
+		}
+		if err := checkSpec(in, spec); err != nil {
+			return Output{}, err
+		}
+	}
+	return renderInstance(in)
 }
 
 // RenderFleetResources renders the Promise's fleet resources for one cluster:

@@ -10,6 +10,7 @@ import (
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	structuralschema "k8s.io/apiextensions-apiserver/pkg/apiserver/schema"
 	"k8s.io/apiextensions-apiserver/pkg/apiserver/schema/cel"
+	"k8s.io/apiextensions-apiserver/pkg/apiserver/schema/defaulting"
 	"k8s.io/apiextensions-apiserver/pkg/apiserver/schema/pruning"
 	apiservervalidation "k8s.io/apiextensions-apiserver/pkg/apiserver/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
@@ -92,6 +93,49 @@ func (v *specValidator) fieldErrors(spec map[string]any, rules bool) field.Error
 		errs = append(errs, celErrs...)
 	}
 	return errs
+}
+
+// SpecError is an instance spec that the schema of the PromiseRevision being
+// rendered refuses: one written before the Promise tightened its schema (the
+// API server keeps stored instances as they are), or an older instance
+// revision of it. A revision's templates were written for its schema, so
+// they never render a spec it refuses; the render is refused and the Work
+// keeps what it had.
+type SpecError struct {
+	// Revision is the PromiseRevision whose schema refuses the spec.
+	Revision string
+	// Reason lists the fields it refuses and why.
+	Reason string
+}
+
+func (e *SpecError) Error() string {
+	return "the instance's spec is not valid against the schema of PromiseRevision " + e.Revision +
+		", whose templates would render it: " + e.Reason + "; change the spec to one the Promise accepts"
+}
+
+// checkSpec refuses (*SpecError) an instance spec that the Promise's
+// api.schema of in refuses, as the API server would judge it now: with the
+// schema's defaults applied and its CEL rules. Fields the schema does not
+// declare are not refused: the API server prunes them, and a revision's
+// templates do not read them.
+func checkSpec(in Input, spec map[string]any) error {
+	v, err := newSpecValidator(in.Content.API.Schema.Raw)
+	if err != nil {
+		return fmt.Errorf("the Promise's api.schema: %w", err)
+	}
+	spec = copyMap(spec)
+	if v.structural != nil {
+		defaulting.Default(spec, v.structural)
+	}
+	path := field.NewPath("spec")
+	errs := apiservervalidation.ValidateCustomResource(path, spec, v.openapi)
+	if len(errs) == 0 && v.cel != nil {
+		errs, _ = v.cel.Validate(context.Background(), path, v.structural, spec, nil, celconfig.RuntimeCELCostBudget)
+	}
+	if len(errs) == 0 {
+		return nil
+	}
+	return &SpecError{Revision: in.Revision, Reason: joinErrors(errs)}
 }
 
 func joinErrors(errs field.ErrorList) string {

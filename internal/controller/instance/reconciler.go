@@ -177,7 +177,10 @@ func (r *Reconciler) Reconcile(ctx context.Context, key Key) (ctrl.Result, error
 			r.revisionsFrozen.Delete(key)
 			r.forgetWarnings(key)
 			r.statusWrites.Of(key.Promise).Forget(types.NamespacedName{Namespace: key.Namespace, Name: key.Name})
-			return ctrl.Result{}, r.deleteWorks(ctx, key, nil)
+			// From the API server: the instance may have gone without the
+			// finalizer (someone removed it) while a reconcile was writing
+			// a Work the cache has not seen yet.
+			return ctrl.Result{}, r.deleteWorks(ctx, key, r.APIReader)
 		}
 		return ctrl.Result{}, fmt.Errorf("reading instance: %w", err)
 	}

@@ -293,6 +293,13 @@ func watchWorks(informers cache.Cache, own *ownWrites, m *mapper) source.TypedSo
 	}
 	return source.TypedKind(informers, &fleetv1alpha1.Work{}, handler.TypedFuncs[*fleetv1alpha1.Work, Key]{
 		CreateFunc: func(ctx context.Context, e event.TypedCreateEvent[*fleetv1alpha1.Work], q queue) {
+			if e.IsInInitialList {
+				// A Work whose subject went while the hub was not watching
+				// (an instance whose finalizer someone removed) is deleted
+				// by its subject's reconcile, which nothing else brings
+				// back. Keys already queued are not queued twice.
+				q.Add(workKey(e.Object))
+			}
 			fleetNamespaces(ctx, e.Object, q)
 		},
 		UpdateFunc: func(ctx context.Context, e event.TypedUpdateEvent[*fleetv1alpha1.Work], q queue) {

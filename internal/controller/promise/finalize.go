@@ -38,9 +38,9 @@ func (r *Reconciler) finalize(ctx context.Context, p *fleetv1alpha1.Promise) (ct
 	if err != nil && !apierrors.IsNotFound(err) {
 		return ctrl.Result{}, fmt.Errorf("reading CRD %s: %w", crdName, err)
 	}
+	var instances []unstructured.Unstructured
 	if ours {
-		instances, err := r.liveInstances(ctx, p)
-		if err != nil {
+		if instances, err = r.liveInstances(ctx, p); err != nil {
 			return ctrl.Result{}, err
 		}
 		if len(instances) > 0 && !force {
@@ -61,6 +61,12 @@ func (r *Reconciler) finalize(ctx context.Context, p *fleetv1alpha1.Promise) (ct
 				return ctrl.Result{}, fmt.Errorf("deleting CRD %s: %w", crdName, err)
 			}
 			log.Info("deleted instance CRD", "crd", crdName)
+		}
+		if held := heldByOthers(instances); len(held) > 0 {
+			// Their Works are gone; finalizers that are not the hub's hold
+			// them, and with them the CRD and the Promise, for as long as
+			// whoever put them there wants: say so.
+			return r.waitForFinalizers(ctx, p, held)
 		}
 		// Wait until the API server has removed it (and any instance left).
 		return ctrl.Result{RequeueAfter: time.Second}, nil
@@ -92,21 +98,66 @@ func (r *Reconciler) liveInstances(ctx context.Context, p *fleetv1alpha1.Promise
 }
 
 func (r *Reconciler) refuseDeletion(ctx context.Context, p *fleetv1alpha1.Promise, instances []unstructured.Unstructured) (ctrl.Result, error) {
+	names := instanceNames(instances, func(u *unstructured.Unstructured) string { return u.GetNamespace() + "/" + u.GetName() })
+	msg := fmt.Sprintf("deletion waits: %d %s instances exist (%s); delete them, or annotate the Promise %s=%s to delete them and their workloads",
+		len(instances), p.Spec.API.Kind, names, fleetv1alpha1.AnnotationForceDelete, fleetv1alpha1.ForceDeleteValue)
+	return r.stallDeletion(ctx, p, len(instances), msg)
+}
+
+// instanceNames names up to three of instances with name.
+func instanceNames(instances []unstructured.Unstructured, name func(*unstructured.Unstructured) string) string {
 	names := make([]string, 0, 3)
 	for i := range instances {
 		if i == 3 {
 			names = append(names, "…")
 			break
 		}
-		names = append(names, instances[i].GetNamespace()+"/"+instances[i].GetName())
+		names = append(names, name(&instances[i]))
 	}
-	msg := fmt.Sprintf("deletion waits: %d %s instances exist (%s); delete them, or annotate the Promise %s=%s to delete them and their workloads",
-		len(instances), p.Spec.API.Kind, strings.Join(names, ", "), fleetv1alpha1.AnnotationForceDelete, fleetv1alpha1.ForceDeleteValue)
+	return strings.Join(names, ", ")
+}
+
+// heldByOthers returns, of instances, those being deleted that finalizers
+// other than the hub's hold (its own is gone once their Works are).
+func heldByOthers(instances []unstructured.Unstructured) []unstructured.Unstructured {
+	var held []unstructured.Unstructured
+	for _, inst := range instances {
+		if !inst.GetDeletionTimestamp().IsZero() && len(otherFinalizers(&inst)) > 0 {
+			held = append(held, inst)
+		}
+	}
+	return held
+}
+
+func otherFinalizers(inst *unstructured.Unstructured) []string {
+	var out []string
+	for _, f := range inst.GetFinalizers() {
+		if f != fleetv1alpha1.Finalizer {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// waitForFinalizers reports a deletion that instances held by others'
+// finalizers keep waiting (their Works are deleted already).
+func (r *Reconciler) waitForFinalizers(ctx context.Context, p *fleetv1alpha1.Promise, held []unstructured.Unstructured) (ctrl.Result, error) {
+	names := instanceNames(held, func(u *unstructured.Unstructured) string {
+		return u.GetNamespace() + "/" + u.GetName() + " (" + strings.Join(otherFinalizers(u), ", ") + ")"
+	})
+	msg := fmt.Sprintf("deletion waits: %d %s instances are held by finalizers that are not the hub's: %s; their Works are deleted; "+
+		"the instances, the API and the Promise go once whoever put them there removes them", len(held), p.Spec.API.Kind, names)
+	return r.stallDeletion(ctx, p, len(held), msg)
+}
+
+// stallDeletion writes that the Promise's deletion waits for n instances
+// (msg says why) and looks again later.
+func (r *Reconciler) stallDeletion(ctx context.Context, p *fleetv1alpha1.Promise, n int, msg string) (ctrl.Result, error) {
 	now := r.Clock.Now()
 	before := meta.FindStatusCondition(p.Status.Conditions, fleetv1alpha1.ConditionReady)
 	if err := controller.PatchStatus(ctx, r.Client, &r.statusWrites, p, func(p *fleetv1alpha1.Promise) {
 		p.Status.ObservedGeneration = p.Generation
-		p.Status.Instances = int32(len(instances))
+		p.Status.Instances = int32(n)
 		fleetv1alpha1.NewConditionSetter(&p.Status.Conditions, p.Generation, now).Stalled(fleetv1alpha1.ReasonInstancesPresent, msg)
 	}); err != nil {
 		return ctrl.Result{}, err
@@ -122,8 +173,13 @@ func (r *Reconciler) forceDelete(ctx context.Context, p *fleetv1alpha1.Promise, 
 	if err := r.deleteWorks(ctx, p.Name); err != nil {
 		return err
 	}
+	deleted := 0
 	for i := range instances {
 		inst := &instances[i]
+		if !inst.GetDeletionTimestamp().IsZero() && !controllerutil.ContainsFinalizer(inst, fleetv1alpha1.Finalizer) {
+			continue // deleted already: only others' finalizers hold it
+		}
+		deleted++
 		if controllerutil.ContainsFinalizer(inst, fleetv1alpha1.Finalizer) {
 			patch := client.MergeFrom(inst.DeepCopy())
 			controllerutil.RemoveFinalizer(inst, fleetv1alpha1.Finalizer)
@@ -135,9 +191,12 @@ func (r *Reconciler) forceDelete(ctx context.Context, p *fleetv1alpha1.Promise, 
 			return fmt.Errorf("deleting %s/%s: %w", inst.GetNamespace(), inst.GetName(), err)
 		}
 	}
-	log.Info("force-deleted instances", "count", len(instances))
+	if deleted == 0 {
+		return nil
+	}
+	log.Info("force-deleted instances", "count", deleted)
 	r.Recorder.Eventf(p, nil, corev1.EventTypeWarning, fleetv1alpha1.ReasonForceDeleting, "ForceDelete",
-		"deleted %d instances and their Works (%s=%s)", len(instances), fleetv1alpha1.AnnotationForceDelete, fleetv1alpha1.ForceDeleteValue)
+		"deleted %d instances and their Works (%s=%s)", deleted, fleetv1alpha1.AnnotationForceDelete, fleetv1alpha1.ForceDeleteValue)
 	return nil
 }
 
