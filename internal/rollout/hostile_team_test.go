@@ -6,7 +6,6 @@ import (
 	"time"
 
 	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
-	"github.com/flotilla-dev/flotilla/internal/rollout"
 )
 
 // A team member's message on its instance's Rollout (a pause, a resume, a
@@ -62,8 +61,8 @@ func TestATeamsLongMessageKeepsWhoDidItOnTheEvent(t *testing.T) {
 						continue
 					}
 					found = true
-					if len(e.Message) > rollout.MaxEventNote {
-						t.Fatalf("pad %d: %s Event of %d bytes, the API server refuses over %d", pad, e.Reason, len(e.Message), rollout.MaxEventNote)
+					if len(e.Message) > fleetv1alpha1.MaxEventNote {
+						t.Fatalf("pad %d: %s Event of %d bytes, the API server refuses over %d", pad, e.Reason, len(e.Message), fleetv1alpha1.MaxEventNote)
 					}
 					if !strings.HasSuffix(e.Message, " (by bob)") {
 						t.Fatalf("pad %d: %s Event does not end with who did it (bob): …%s", pad, e.Reason, tail(e.Message))

@@ -345,7 +345,8 @@ func (p *planner) transition(o outcome) {
 		typ = EventWarning
 	}
 	reason := or(o.reason, string(o.phase))
-	p.event(typ, reason, attributed(join(o.cause, o.message), actor))
+	// The actor ends the note whatever the length of a quoted message.
+	p.event(typ, reason, fleetv1alpha1.EventNote(join(o.cause, o.message), actor))
 	p.st.Phase, p.st.CurrentWave = o.phase, o.wave
 }
 
@@ -399,22 +400,9 @@ func (p *planner) wake(t time.Time) {
 	}
 }
 
-// MaxEventNote is the most an Event's note may hold, in bytes: the API
-// server refuses a longer one.
-const MaxEventNote = 1024
-
 // event records one Event.
 func (p *planner) event(typ EventType, reason, message string) {
-	p.events = append(p.events, Event{Type: typ, Reason: reason, Message: fleetv1alpha1.ClipMessage(message, MaxEventNote)})
-}
-
-// attributed is the note of a transition's Event: what happened, then who
-// did it. The text quotes what people write (a message of up to 1 kB), so it
-// is cut to leave room for the actor: cut after it, the note would name no
-// one, or whoever a message's own "(by …)" at the cut names.
-func attributed(text, actor string) string {
-	by := " (by " + fleetv1alpha1.ClipMessage(actor, 253) + ")"
-	return fleetv1alpha1.ClipMessage(text, MaxEventNote-len(by)) + by
+	p.events = append(p.events, Event{Type: typ, Reason: reason, Message: fleetv1alpha1.ClipMessage(message, fleetv1alpha1.MaxEventNote)})
 }
 
 // admitCluster admits the i-th cluster of a wave to rev and updates its
