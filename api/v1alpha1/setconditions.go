@@ -121,3 +121,17 @@ func (s ConditionSetter) trio(ready, reconciling, stalled metav1.ConditionStatus
 	s.Set(ConditionReconciling, reconciling, reason, message)
 	s.Set(ConditionStalled, stalled, reason, message)
 }
+
+// MaxEventNote is the most an Event's note may hold, in bytes: the API
+// server refuses a longer Event, and the Event is lost.
+const MaxEventNote = 1024
+
+// EventNote is the note of an Event that says what happened (text) and who
+// did it: "<text> (by <actor>)", within MaxEventNote. The text quotes what
+// people write (a message, a freeze's reason), so it is cut before the
+// actor: cut after it, the note would name no one, or whoever a quoted
+// "(by …)" at the cut names.
+func EventNote(text, actor string) string {
+	by := " (by " + ClipMessage(actor, 253) + ")"
+	return ClipMessage(text, MaxEventNote-len(by)) + by
+}

@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/pflag"
 
 	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
+	"github.com/flotilla-dev/flotilla/internal/display"
 	"github.com/flotilla-dev/flotilla/internal/rolloutctl"
 )
 
@@ -146,9 +147,11 @@ type flagOptions interface {
 // printResult writes what an operation did, its notes, and a hint.
 func printResult(w io.Writer, res *rolloutctl.Result, hint string) error {
 	var b strings.Builder
-	b.WriteString(res.Summary + "\n")
+	// A summary quotes the Rollout (a rollback's toRevision a team wrote),
+	// so it is printed inert, as every text from the API is.
+	b.WriteString(display.Printable(res.Summary) + "\n")
 	for _, n := range res.Notes {
-		b.WriteString("note: " + n + "\n")
+		b.WriteString("note: " + display.Printable(n) + "\n")
 	}
 	if hint != "" && res.Changed {
 		b.WriteString(hint + "\n")

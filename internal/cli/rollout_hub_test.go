@@ -140,3 +140,66 @@ func (s *syncBuffer) String() string {
 	defer s.mu.Unlock()
 	return s.b.String()
 }
+
+// A rollback request whose toRevision names no revision of the subject
+// (written with kubectl by a team member: the API server checks only that
+// it starts "app-") holds the rollout Stalled. Whoever pauses, aborts or
+// replaces it then read that toRevision in the command's summary, printed
+// as it was: escape sequences included, which rewrote the terminal. And a
+// pause of such a rollout said "aborted by …, so the abort ends it", which
+// it does not: a paused rollout stays, Stalled, until the rollback is
+// replaced or the rollout aborted.
+func TestAStalledRollbacksRevisionIsPrintedInert(t *testing.T) {
+	hub := testenv.NewHub(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	c := installCRDs(ctx, t, hub)
+	if err := c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: fleetv1alpha1.PlatformNamespace}}); err != nil {
+		t.Fatal(err)
+	}
+	for i, name := range []string{"app-r1", "app-r2"} {
+		rev := &fleetv1alpha1.PromiseRevision{
+			ObjectMeta: metav1.ObjectMeta{Name: name},
+			Spec: fleetv1alpha1.PromiseRevisionSpec{Promise: "app", Revision: int64(i + 1), ContentHash: strings.Repeat("0123456789abcdef", 4),
+				Content: fleetv1alpha1.PromiseContent{API: fleetv1alpha1.PromiseAPI{Group: "platform.example.com", Kind: "App",
+					Schema: runtime.RawExtension{Raw: []byte(`{"type":"object"}`)}}}},
+		}
+		if err := c.Create(ctx, rev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const forged = "app-\x1b[1A\x1b[2K\rrollout app-r2 resumed by cto@example.com\n"
+	for _, name := range []string{"stuck-pause", "stuck-abort", "stuck-rollback"} {
+		r := &fleetv1alpha1.Rollout{
+			ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: fleetv1alpha1.PlatformNamespace},
+			Spec: fleetv1alpha1.RolloutSpec{Subject: fleetv1alpha1.RolloutSubject{Promise: "app"}, FromRevision: "app-r1", TargetRevision: "app-r2",
+				Rollback: &fleetv1alpha1.RollbackRequest{ToRevision: forged, ChangeRecord: fleetv1alpha1.ChangeRecord{By: "bob"}}},
+		}
+		if err := c.Create(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+		r.Status = fleetv1alpha1.RolloutStatus{Phase: fleetv1alpha1.RolloutPhaseProgressing, CurrentWave: "canary",
+			Waves: []fleetv1alpha1.WaveStatus{{Name: "canary", Phase: fleetv1alpha1.WavePhaseProgressing, Clusters: []string{"a"}}}}
+		if err := c.Status().Update(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, args := range [][]string{
+		{"rollout", "pause", "stuck-pause"},
+		{"rollout", "abort", "stuck-abort"},
+		{"rollout", "rollback", "stuck-rollback", "--to-revision", "app-r1"},
+	} {
+		var stdout, stderr bytes.Buffer
+		code := execute(ctx, append(append([]string{"flotilla"}, args...), "--kubeconfig", hub.KubeconfigPath), &stdout, &stderr)
+		out := stdout.String() + stderr.String()
+		if code != 0 {
+			t.Errorf("flotilla %s: exit %d: %s", strings.Join(args, " "), code, out)
+		}
+		if strings.ContainsAny(out, "\x1b\r") || strings.Contains(strings.TrimSuffix(out, "\n"), "cto@example.com\n") {
+			t.Errorf("flotilla %s printed the team's escape sequences or line: %q", strings.Join(args, " "), out)
+		}
+		if args[1] == "pause" && (strings.Contains(out, "aborted by") || strings.Contains(out, "the abort ends it") || !strings.Contains(out, "paused by admin")) {
+			t.Errorf("flotilla rollout pause of a stalled rollback says %q, want that it paused, not aborted", out)
+		}
+	}
+}

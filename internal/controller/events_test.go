@@ -1,6 +1,7 @@
 package controller_test
 
 import (
+	"strings"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
@@ -25,5 +26,17 @@ func TestEventNotesArePrintable(t *testing.T) {
 	want := "Normal Paused paused by mallory: lunch Normal WaveApproved 1s flotilla-hub approved by cto@example.com?[1A"
 	if got != want {
 		t.Errorf("got  %q\nwant %q", got, want)
+	}
+}
+
+// A note over the 1 kB the API server takes is cut, not refused with its
+// Event.
+func TestEventNotesFitTheAPIServer(t *testing.T) {
+	fake := events.NewFakeRecorder(1)
+	r := controller.EventRecorder(fakeProvider{fake}, "flotilla-hub")
+	r.Eventf(&fleetv1alpha1.Rollout{}, nil, corev1.EventTypeWarning, "Stalled", "Rollout", "stalled: %s", strings.Repeat("é", 1000))
+	note := strings.TrimPrefix(<-fake.Events, "Warning Stalled ")
+	if len(note) > fleetv1alpha1.MaxEventNote || !strings.HasSuffix(note, "é…") {
+		t.Errorf("note of %d bytes ending %q, want at most %d, cut on a character", len(note), note[len(note)-8:], fleetv1alpha1.MaxEventNote)
 	}
 }

@@ -3,19 +3,28 @@ package dashboard
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"regexp"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
 	"github.com/flotilla-dev/flotilla/internal/controller/promise/promisetest"
 	"github.com/flotilla-dev/flotilla/internal/fleetview"
+	"github.com/flotilla-dev/flotilla/internal/kube"
+	"github.com/flotilla-dev/flotilla/internal/rolloutctl"
+	"github.com/flotilla-dev/flotilla/internal/testenv"
 )
 
 // The fleet View as alice reads it from the fixture hub: every number the
@@ -399,5 +408,62 @@ func TestStatusOfErrors(t *testing.T) {
 	}
 	if got, _ := statusOf(errors.New("rollout x is not waiting for an approval")); got != http.StatusConflict {
 		t.Errorf("refusal: %d", got)
+	}
+}
+
+// failFirstReview is a transport that fails the first SelfSubjectReview (a
+// hub that did not answer in time), and passes everything else.
+type failFirstReview struct {
+	next   http.RoundTripper
+	failed atomic.Bool
+}
+
+func (f *failFirstReview) RoundTrip(req *http.Request) (*http.Response, error) {
+	if strings.HasSuffix(req.URL.Path, "/selfsubjectreviews") && f.failed.CompareAndSwap(false, true) {
+		return nil, errors.New("connection reset by peer")
+	}
+	return f.next.RoundTrip(req)
+}
+
+// The dashboard runs for hours: when the hub could not say who the user is
+// at its first action (a timeout, during an incident), it recorded the
+// user as "unknown" for every later action too, which the hub's admission
+// policy refuses (by must be the user): Approve, Pause and Roll back failed
+// until the dashboard was restarted.
+func TestAnIdentityTheHubDidNotGiveIsAskedAgain(t *testing.T) {
+	hub := testenv.NewHubWithCRDs(t)
+	e := promisetest.NewEnv(t, hub.RESTConfig)
+	grantRoles(t, e.C)
+	createRollout(t, e, "web-9", "web", "web-r1", "web-r2", metav1.NewTime(time.Now().Truncate(time.Second)))
+	cfg := as(hub.RESTConfig, alice)
+	direct, err := client.New(cfg, client.Options{Scheme: kube.NewScheme()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	promisetest.Eventually(t, 30*time.Second, "the hub's admission policy in force", func() (bool, string) {
+		ro := &fleetv1alpha1.Rollout{ObjectMeta: metav1.ObjectMeta{Namespace: fleetv1alpha1.PlatformNamespace, Name: "web-9"}}
+		err := direct.Patch(e.Ctx, ro, client.RawPatch(types.MergePatchType,
+			[]byte(`{"spec":{"desiredState":"Paused","stateChange":{"by":"`+rolloutctl.UnknownActor+`"}}}`)), client.DryRunAll)
+		return apierrors.IsForbidden(err), fmt.Sprint(err)
+	})
+	cfg.WrapTransport = func(rt http.RoundTripper) http.RoundTripper { return &failFirstReview{next: rt} }
+	s, err := New(cfg, Options{Warn: func(msg string) { t.Log("warning:", msg) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(s)
+	t.Cleanup(ts.Close)
+	path := "/api/rollouts/" + fleetv1alpha1.PlatformNamespace + "/web-9/pause"
+
+	status, body := call(t, ts, "POST", path, s.Token(), `{"message":"latency alert"}`)
+	if status == http.StatusOK {
+		t.Fatalf("the first pause, with no identity, went through: %s", body)
+	}
+	status, body = call(t, ts, "POST", path, s.Token(), `{"message":"latency alert"}`)
+	if status != http.StatusOK {
+		t.Fatalf("the second pause, the hub answering again: %d %s", status, body)
+	}
+	if sc := decode[ActionResult](t, body).Rollout.StateChange; sc == nil || sc.By != alice {
+		t.Errorf("the pause records %+v, want by %s", sc, alice)
 	}
 }

@@ -349,7 +349,8 @@ func (p *planner) transition(o outcome) {
 		typ = EventWarning
 	}
 	reason := or(o.reason, string(o.phase))
-	p.event(typ, reason, fmt.Sprintf("%s (by %s)", join(o.cause, o.message), actor))
+	// The actor ends the note whatever the length of a quoted message.
+	p.event(typ, reason, fleetv1alpha1.EventNote(join(o.cause, o.message), actor))
 	p.st.Phase, p.st.CurrentWave = o.phase, o.wave
 }
 
@@ -405,7 +406,7 @@ func (p *planner) wake(t time.Time) {
 
 // event records one Event.
 func (p *planner) event(typ EventType, reason, message string) {
-	p.events = append(p.events, Event{Type: typ, Reason: reason, Message: fleetv1alpha1.ClipMessage(message, 1024)})
+	p.events = append(p.events, Event{Type: typ, Reason: reason, Message: fleetv1alpha1.ClipMessage(message, fleetv1alpha1.MaxEventNote)})
 }
 
 // admitCluster admits the i-th cluster of a wave to rev and updates its

@@ -79,8 +79,11 @@ func (c *Client) Identity(ctx context.Context) (string, error) {
 
 // actor is the identity recorded as "by": the caller's username, or
 // UnknownActor with a warning when it cannot be found out. It never fails,
-// so that no emergency operation is blocked by it. The answer is kept for
-// the Client's later operations.
+// so that no emergency operation is blocked by it. The username is kept for
+// the Client's later operations; UnknownActor is not: a Client that lives
+// long (the dashboard's) asks again at its next operation, rather than
+// record every later one as unknown (which the hub's admission policy
+// refuses, as it wants the user's name).
 func (c *Client) actor(ctx context.Context) string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -90,7 +93,7 @@ func (c *Client) actor(ctx context.Context) string {
 	id, err := c.Identity(ctx)
 	if err != nil {
 		c.warnf("%v; recording the change as made by %q", err, UnknownActor)
-		id = UnknownActor
+		return UnknownActor
 	}
 	c.identity = id
 	return id

@@ -97,9 +97,11 @@ func (c *Client) Pause(ctx context.Context, ns, name, message string) (*Result, 
 		r.Spec.DesiredState, r.Spec.StateChange = fleetv1alpha1.RolloutPaused, &rec
 		res.Summary = fmt.Sprintf("rollout %s paused by %s: no more clusters are admitted and no wave starts; admitted clusters finish and are still observed", r.Name, rec.By)
 		if rb := r.Spec.Rollback; rb != nil && rb.ToRevision != "" && c.checkRevisionOf(ctx, r, rb.ToRevision) != nil {
-			res.Summary = fmt.Sprintf("rollout %s aborted by %s: the rollback it asks for, to %s, cannot proceed (not a revision of %s), so the abort ends it; "+
-				"clusters already admitted stay on %s and the others on %s until a newer Rollout moves them",
-				r.Name, rec.By, rb.ToRevision, subjectName(r), r.Spec.TargetRevision, or(r.Spec.FromRevision, "what they run"))
+			// A pause does not end a rollout held by such a request (an
+			// abort does): say how it is left, not what an abort would do.
+			res.Notes = append(res.Notes, fmt.Sprintf("the rollback it asks for, to %s, cannot proceed (not a revision of %s): "+
+				"it stays Stalled until the rollback is replaced (flotilla rollout rollback --to-revision) or the rollout aborted",
+				rb.ToRevision, subjectName(r)))
 			return true, nil
 		}
 		if r.Spec.Rollback != nil || r.Status.Phase == fleetv1alpha1.RolloutPhaseRollingBack {

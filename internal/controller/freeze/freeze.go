@@ -135,7 +135,8 @@ func (r *Reconciler) recordTransition(ctx context.Context, f *fleetv1alpha1.Flee
 	log := ctrl.LoggerFrom(ctx).WithValues("freeze", f.Name)
 	if active {
 		log.Info("fleet freeze active", "action", f.Spec.Action, "frozenBy", f.Spec.FrozenBy, "reason", f.Spec.Reason)
-		r.Recorder.Eventf(f, nil, corev1.EventTypeWarning, fleetv1alpha1.ReasonActivated, "Freeze", "%s (by %s)", c.Message, or(f.Spec.FrozenBy, "unknown"))
+		r.Recorder.Eventf(f, nil, corev1.EventTypeWarning, fleetv1alpha1.ReasonActivated, "Freeze", "%s",
+			fleetv1alpha1.EventNote(c.Message, or(f.Spec.FrozenBy, "unknown")))
 		return
 	}
 	log.Info("fleet freeze expired")

@@ -7,11 +7,18 @@ import (
 	"testing"
 	"time"
 
+	eventsv1 "k8s.io/api/events/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/events"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
+	"github.com/flotilla-dev/flotilla/internal/controller"
+	"github.com/flotilla-dev/flotilla/internal/kube"
+	"github.com/flotilla-dev/flotilla/internal/testenv"
 )
 
 func TestStatus(t *testing.T) {
@@ -167,5 +174,72 @@ func TestRecordTransition(t *testing.T) {
 	r.recordTransition(ctx, f, false)
 	if e := next(); e != "" {
 		t.Errorf("an expired freeze that stays expired recorded %q", e)
+	}
+}
+
+// hubRecorder is the hub's Event recorder writing to the API server behind
+// cfg, as the manager's is.
+func hubRecorder(t *testing.T, cfg *rest.Config) events.EventRecorder {
+	t.Helper()
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := events.NewBroadcaster(&events.EventSinkImpl{Interface: cs.EventsV1()})
+	ctx, cancel := context.WithCancel(context.Background())
+	if err := b.StartRecordingToSinkWithContext(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cancel(); b.Shutdown() })
+	return controller.EventRecorder(recorderOf{b.NewRecorder(kube.NewScheme(), EventSource)}, EventSource)
+}
+
+type recorderOf struct{ events.EventRecorder }
+
+func (r recorderOf) GetEventRecorder(string) events.EventRecorder { return r.EventRecorder }
+
+// A freeze whose reason is long (an incident write-up, up to the 1024
+// bytes the API takes) still raises its Warning Event naming who froze:
+// the note, "<condition message> (by alice)", was over the 1 kB the API
+// server takes, so the kill switch was pulled without an Event.
+func TestALongReasonKeepsTheFreezesWarningEvent(t *testing.T) {
+	ctx := context.Background()
+	hub := testenv.NewHubWithCRDs(t)
+	c, err := client.New(hub.RESTConfig, client.Options{Scheme: kube.NewScheme()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &fleetv1alpha1.FleetFreeze{
+		ObjectMeta: metav1.ObjectMeta{Name: "incident-43"},
+		Spec:       fleetv1alpha1.FleetFreezeSpec{Reason: strings.Repeat("x", 1024), FrozenBy: "alice"},
+	}
+	if err := c.Create(ctx, f); err != nil {
+		t.Fatal(err)
+	}
+	f.Status = Status(f, nil, time.Now())
+	r := &Reconciler{Recorder: hubRecorder(t, hub.RESTConfig)}
+	r.recordTransition(ctx, f, false)
+
+	var notes []string
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		list := &eventsv1.EventList{}
+		if err := c.List(ctx, list, client.InNamespace(metav1.NamespaceDefault)); err != nil {
+			t.Fatal(err)
+		}
+		notes = notes[:0]
+		for _, e := range list.Items {
+			if e.Regarding.Name == f.Name && e.Reason == fleetv1alpha1.ReasonActivated {
+				notes = append(notes, e.Note)
+			}
+		}
+		if len(notes) > 0 {
+			break
+		}
+	}
+	if len(notes) != 1 {
+		t.Fatalf("%d Activated Events on FleetFreeze %s, want 1", len(notes), f.Name)
+	}
+	if !strings.HasSuffix(notes[0], " (by alice)") {
+		t.Errorf("the Activated Event does not end with who froze: …%s", notes[0][max(0, len(notes[0])-40):])
 	}
 }
