@@ -229,7 +229,7 @@ func applyValuesOverrides(vals map[string]any, in Input, applied []bool, keepNul
 			continue
 		}
 		if schema == nil {
-			if schema, err = newSpecValidator(in.Content.API.Schema.Raw); err != nil {
+			if schema, err = cachedSpecValidator(in.Content.API.Schema.Raw); err != nil {
 				return nil, fmt.Errorf("override %s: the Promise's api.schema: %w", overrideName(o), err)
 			}
 		}

@@ -2,9 +2,11 @@ package render
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"fmt"
 	"strings"
+	"sync"
 
 	"k8s.io/apiextensions-apiserver/pkg/apis/apiextensions"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
@@ -56,6 +58,41 @@ func newSpecValidator(raw []byte) (*specValidator, error) {
 		v.structural = s
 		v.cel = cel.NewValidator(s, false, celconfig.PerCallLimit)
 	}
+	return v, nil
+}
+
+// specValidators keeps compiled schemas by their digest: every render checks
+// its spec, and compiling a schema with its CEL rules costs more than many
+// renders of a small Promise. A compiled validator is safe for concurrent
+// use, as the API server's own per-CRD validators are.
+var specValidators = struct {
+	sync.Mutex
+	byDigest map[[sha256.Size]byte]*specValidator
+}{byDigest: map[[sha256.Size]byte]*specValidator{}}
+
+// maxSpecValidators bounds specValidators: a hub serves a few revisions of
+// each Promise at once; past the bound the cache starts again.
+const maxSpecValidators = 256
+
+// cachedSpecValidator is newSpecValidator, compiled once per schema.
+func cachedSpecValidator(raw []byte) (*specValidator, error) {
+	digest := sha256.Sum256(raw)
+	specValidators.Lock()
+	v, ok := specValidators.byDigest[digest]
+	specValidators.Unlock()
+	if ok {
+		return v, nil
+	}
+	v, err := newSpecValidator(raw)
+	if err != nil {
+		return nil, err
+	}
+	specValidators.Lock()
+	if len(specValidators.byDigest) >= maxSpecValidators {
+		clear(specValidators.byDigest)
+	}
+	specValidators.byDigest[digest] = v
+	specValidators.Unlock()
 	return v, nil
 }
 
@@ -119,7 +156,7 @@ func (e *SpecError) Error() string {
 // declare are not refused: the API server prunes them, and a revision's
 // templates do not read them.
 func checkSpec(in Input, spec map[string]any) error {
-	v, err := newSpecValidator(in.Content.API.Schema.Raw)
+	v, err := cachedSpecValidator(in.Content.API.Schema.Raw)
 	if err != nil {
 		return fmt.Errorf("the Promise's api.schema: %w", err)
 	}

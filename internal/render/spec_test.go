@@ -1,6 +1,7 @@
 package render
 
 import (
+	"bytes"
 	"errors"
 	"strings"
 	"testing"
@@ -44,5 +45,30 @@ func TestRenderRefusesASpecTheRevisionsSchemaRefuses(t *testing.T) {
 				t.Fatalf("error %q does not name %q and the revision", err, tc.want)
 			}
 		})
+	}
+}
+
+// A schema is compiled once for all the renders that check specs against
+// it; another schema gets its own validator.
+func TestSpecValidatorsAreCompiledOncePerSchema(t *testing.T) {
+	a := []byte(`{"type":"object","properties":{"image":{"type":"string","pattern":"^registry\\.example\\.com/"}}}`)
+	b := []byte(`{"type":"object","properties":{"image":{"type":"string"}}}`)
+	va, err := cachedSpecValidator(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := cachedSpecValidator(bytes.Clone(a))
+	if err != nil {
+		t.Fatal(err)
+	}
+	vb, err := cachedSpecValidator(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if va != again || va == vb {
+		t.Errorf("same schema: same validator %v; other schema: other validator %v", va == again, va != vb)
+	}
+	if _, err := cachedSpecValidator([]byte(`{"type":`)); err == nil {
+		t.Error("a schema that does not parse was compiled")
 	}
 }
