@@ -23,25 +23,10 @@ import (
 // The verbs wired end to end, through the command tree, against a real hub
 // API server (the operations themselves are tested in internal/rolloutctl).
 func TestRolloutVerbsAgainstAHub(t *testing.T) {
-	hub := testenv.NewHub(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	c := installCRDs(ctx, t, hub)
-	if err := c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: fleetv1alpha1.PlatformNamespace}}); err != nil {
-		t.Fatal(err)
-	}
 	// The revisions the rollback may name must exist: the CLI checks them.
-	for i, name := range []string{"app-r0", "app-r1", "app-r2"} {
-		rev := &fleetv1alpha1.PromiseRevision{
-			ObjectMeta: metav1.ObjectMeta{Name: name},
-			Spec: fleetv1alpha1.PromiseRevisionSpec{Promise: "app", Revision: int64(i + 1), ContentHash: strings.Repeat("0123456789abcdef", 4),
-				Content: fleetv1alpha1.PromiseContent{API: fleetv1alpha1.PromiseAPI{Group: "platform.example.com", Kind: "App",
-					Schema: runtime.RawExtension{Raw: []byte(`{"type":"object"}`)}}}},
-		}
-		if err := c.Create(ctx, rev); err != nil {
-			t.Fatal(err)
-		}
-	}
+	hub, c := rolloutHub(ctx, t, "app-r0", "app-r1", "app-r2")
 	r := &fleetv1alpha1.Rollout{
 		ObjectMeta: metav1.ObjectMeta{Name: "app-r2", Namespace: fleetv1alpha1.PlatformNamespace},
 		Spec:       fleetv1alpha1.RolloutSpec{Subject: fleetv1alpha1.RolloutSubject{Promise: "app"}, FromRevision: "app-r1", TargetRevision: "app-r2"},
@@ -150,24 +135,9 @@ func (s *syncBuffer) String() string {
 // it does not: a paused rollout stays, Stalled, until the rollback is
 // replaced or the rollout aborted.
 func TestAStalledRollbacksRevisionIsPrintedInert(t *testing.T) {
-	hub := testenv.NewHub(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	c := installCRDs(ctx, t, hub)
-	if err := c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: fleetv1alpha1.PlatformNamespace}}); err != nil {
-		t.Fatal(err)
-	}
-	for i, name := range []string{"app-r1", "app-r2"} {
-		rev := &fleetv1alpha1.PromiseRevision{
-			ObjectMeta: metav1.ObjectMeta{Name: name},
-			Spec: fleetv1alpha1.PromiseRevisionSpec{Promise: "app", Revision: int64(i + 1), ContentHash: strings.Repeat("0123456789abcdef", 4),
-				Content: fleetv1alpha1.PromiseContent{API: fleetv1alpha1.PromiseAPI{Group: "platform.example.com", Kind: "App",
-					Schema: runtime.RawExtension{Raw: []byte(`{"type":"object"}`)}}}},
-		}
-		if err := c.Create(ctx, rev); err != nil {
-			t.Fatal(err)
-		}
-	}
+	hub, c := rolloutHub(ctx, t, "app-r1", "app-r2")
 	const forged = "app-\x1b[1A\x1b[2K\rrollout app-r2 resumed by cto@example.com\n"
 	for _, name := range []string{"stuck-pause", "stuck-abort", "stuck-rollback"} {
 		r := &fleetv1alpha1.Rollout{
@@ -202,4 +172,27 @@ func TestAStalledRollbacksRevisionIsPrintedInert(t *testing.T) {
 			t.Errorf("flotilla rollout pause of a stalled rollback says %q, want that it paused, not aborted", out)
 		}
 	}
+}
+
+// rolloutHub starts a hub with Flotilla's CRDs, the platform namespace and,
+// for Promise app, the PromiseRevisions named revisions (numbered in order).
+func rolloutHub(ctx context.Context, t *testing.T, revisions ...string) (*testenv.ControlPlane, client.Client) {
+	t.Helper()
+	hub := testenv.NewHub(t)
+	c := installCRDs(ctx, t, hub)
+	if err := c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: fleetv1alpha1.PlatformNamespace}}); err != nil {
+		t.Fatal(err)
+	}
+	for i, name := range revisions {
+		rev := &fleetv1alpha1.PromiseRevision{
+			ObjectMeta: metav1.ObjectMeta{Name: name},
+			Spec: fleetv1alpha1.PromiseRevisionSpec{Promise: "app", Revision: int64(i + 1), ContentHash: strings.Repeat("0123456789abcdef", 4),
+				Content: fleetv1alpha1.PromiseContent{API: fleetv1alpha1.PromiseAPI{Group: "platform.example.com", Kind: "App",
+					Schema: runtime.RawExtension{Raw: []byte(`{"type":"object"}`)}}}},
+		}
+		if err := c.Create(ctx, rev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return hub, c
 }

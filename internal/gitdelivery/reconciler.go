@@ -116,8 +116,10 @@ func (r *Reconciler) checkTarget(ctx context.Context, cluster *fleetv1alpha1.Clu
 	if err := checkPath(t.Path); err != nil {
 		return &Error{Reason: fleetv1alpha1.ReasonGitPathInvalid, Message: err.Error()}
 	}
+	// Read only: the cache's own copies, not one of every Cluster of the
+	// fleet at each publish.
 	clusters := &fleetv1alpha1.ClusterList{}
-	if err := r.Client.List(ctx, clusters); err != nil {
+	if err := r.Client.List(ctx, clusters, client.UnsafeDisableDeepCopy); err != nil {
 		return fmt.Errorf("listing Clusters: %w", err)
 	}
 	var overlaps []string

@@ -165,7 +165,7 @@ func peers(c client.Reader) handler.EventHandler {
 			return
 		}
 		clusters := &fleetv1alpha1.ClusterList{}
-		if err := c.List(ctx, clusters); err != nil {
+		if err := c.List(ctx, clusters, client.UnsafeDisableDeepCopy); err != nil { // read only
 			ctrl.LoggerFrom(ctx).Error(err, "listing Clusters to recheck git paths")
 			return
 		}

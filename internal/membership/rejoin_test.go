@@ -11,7 +11,6 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
-	"k8s.io/client-go/kubernetes"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -58,7 +57,7 @@ func TestAnUnjoinedAgentSeesNoWorkOfALaterClusterOfItsName(t *testing.T) {
 	}
 	// The test hub runs no namespace controller: finish the namespace's
 	// deletion as it would (nothing is left in it).
-	finishNamespaceDeletion(ctx, t, ns)
+	hub.RemoveNamespace(ctx, t, ns)
 
 	// Another cluster takes the name: refused, so the hub writes no Work
 	// there for the old agent to see.
@@ -101,31 +100,5 @@ func TestAnUnjoinedAgentSeesNoWorkOfALaterClusterOfItsName(t *testing.T) {
 	}
 	if _, err := Join(ctx, hub.RESTConfig, JoinOptions{Name: name}); err != nil {
 		t.Fatalf("join again after the name was reused: %v", err)
-	}
-}
-
-// finishNamespaceDeletion does the namespace controller's part for an empty
-// namespace being deleted: it removes its finalizer and waits until it is gone.
-func finishNamespaceDeletion(ctx context.Context, t *testing.T, ns string) {
-	t.Helper()
-	cs, err := kubernetes.NewForConfig(hub.RESTConfig)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 20*time.Second, true, func(ctx context.Context) (bool, error) {
-		n, err := cs.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{})
-		if apierrors.IsNotFound(err) {
-			return true, nil
-		}
-		if err != nil {
-			return false, err
-		}
-		n.Spec.Finalizers = []corev1.FinalizerName{}
-		if _, err := cs.CoreV1().Namespaces().Finalize(ctx, n, metav1.UpdateOptions{}); err != nil && !apierrors.IsConflict(err) {
-			return false, err
-		}
-		return false, nil
-	}); err != nil {
-		t.Fatalf("finishing the deletion of namespace %s: %v", ns, err)
 	}
 }

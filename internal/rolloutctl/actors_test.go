@@ -107,6 +107,23 @@ func teamRollout(t *testing.T, ctx context.Context, name string, edit ...func(*f
 	}
 }
 
+// handRollout is a Rollout of instance db created by hand (not by the hub),
+// with annotations, deleted when the test ends.
+func handRollout(t *testing.T, name string, annotations map[string]string) *fleetv1alpha1.Rollout {
+	t.Helper()
+	r := &fleetv1alpha1.Rollout{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: actorsNS, Annotations: annotations},
+		Spec: fleetv1alpha1.RolloutSpec{
+			Subject:        fleetv1alpha1.RolloutSubject{Promise: "app", Instance: &fleetv1alpha1.LocalObjectReference{Name: "db"}},
+			FromRevision:   "db-r3",
+			TargetRevision: "db-r4",
+		},
+	}
+	admin := adminClient(t)
+	t.Cleanup(func() { _ = admin.Delete(context.Background(), r) })
+	return r
+}
+
 // patch merge-patches Rollout actorsNS/name as c.
 func patch(ctx context.Context, c client.Client, name, body string) error {
 	r := &fleetv1alpha1.Rollout{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: actorsNS}}

@@ -1,10 +1,7 @@
 package rolloutctl
 
 import (
-	"context"
 	"testing"
-
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
 	"github.com/flotilla-dev/flotilla/internal/rollout"
@@ -21,7 +18,6 @@ import (
 func TestOnlyTheHubWritesTheChangeGeneration(t *testing.T) {
 	ctx := testContext(t)
 	team, platform, _, _ := actorsSetup(t, ctx)
-	admin := adminClient(t)
 	creator, hubClient := creatorAndHub(t, ctx)
 	teamRollout(t, ctx, "cg-hub", func(r *fleetv1alpha1.Rollout) {
 		r.Annotations[rollout.AnnotationChangeGeneration] = "2"
@@ -30,19 +26,10 @@ func TestOnlyTheHubWritesTheChangeGeneration(t *testing.T) {
 	waitPolicy(t, ctx, team, "cg-hub")
 
 	newRollout := func(name, gen string) *fleetv1alpha1.Rollout {
-		r := &fleetv1alpha1.Rollout{
-			ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: actorsNS},
-			Spec: fleetv1alpha1.RolloutSpec{
-				Subject:        fleetv1alpha1.RolloutSubject{Promise: "app", Instance: &fleetv1alpha1.LocalObjectReference{Name: "db"}},
-				FromRevision:   "db-r3",
-				TargetRevision: "db-r4",
-			},
+		if gen == "" {
+			return handRollout(t, name, nil)
 		}
-		if gen != "" {
-			r.Annotations = map[string]string{rollout.AnnotationChangeGeneration: gen}
-		}
-		t.Cleanup(func() { _ = admin.Delete(context.Background(), r) })
-		return r
+		return handRollout(t, name, map[string]string{rollout.AnnotationChangeGeneration: gen})
 	}
 	const want = "change-generation is written by the hub only"
 	gen := `{"metadata":{"annotations":{"` + rollout.AnnotationChangeGeneration + `":`

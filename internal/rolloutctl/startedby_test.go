@@ -1,10 +1,7 @@
 package rolloutctl
 
 import (
-	"context"
 	"testing"
-
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
 )
@@ -16,7 +13,6 @@ import (
 func TestStartedByIsTheCreator(t *testing.T) {
 	ctx := testContext(t)
 	team, _, _, _ := actorsSetup(t, ctx)
-	admin := adminClient(t)
 	creator, hubClient := creatorAndHub(t, ctx)
 	teamRollout(t, ctx, "started-by-hub", func(r *fleetv1alpha1.Rollout) {
 		r.Annotations = map[string]string{fleetv1alpha1.AnnotationStartedBy: "hub"}
@@ -24,19 +20,10 @@ func TestStartedByIsTheCreator(t *testing.T) {
 	waitPolicy(t, ctx, team, "started-by-hub")
 
 	newRollout := func(name, startedBy string) *fleetv1alpha1.Rollout {
-		r := &fleetv1alpha1.Rollout{
-			ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: actorsNS},
-			Spec: fleetv1alpha1.RolloutSpec{
-				Subject:        fleetv1alpha1.RolloutSubject{Promise: "app", Instance: &fleetv1alpha1.LocalObjectReference{Name: "db"}},
-				FromRevision:   "db-r3",
-				TargetRevision: "db-r4",
-			},
+		if startedBy == "" {
+			return handRollout(t, name, nil)
 		}
-		if startedBy != "" {
-			r.Annotations = map[string]string{fleetv1alpha1.AnnotationStartedBy: startedBy}
-		}
-		t.Cleanup(func() { _ = admin.Delete(context.Background(), r) })
-		return r
+		return handRollout(t, name, map[string]string{fleetv1alpha1.AnnotationStartedBy: startedBy})
 	}
 	const want = "started-by names the requesting user when a Rollout is created"
 	wantRefused(t, "team creates as the CTO", creator.Create(ctx, newRollout("sb-cto", cto)), want)

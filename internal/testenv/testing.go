@@ -7,7 +7,10 @@ import (
 	"time"
 
 	authorizationv1 "k8s.io/api/authorization/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
@@ -134,5 +137,36 @@ func WaitAllowed(t TB, cfg *rest.Config, attrs authorizationv1.ResourceAttribute
 			t.Fatalf("testenv: %s %s/%s %q in %q still not allowed after 30s: %s", attrs.Verb, attrs.Group, attrs.Resource, attrs.Name, attrs.Namespace, why)
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// RemoveNamespace deletes namespace ns (if it is not being deleted already)
+// and does the namespace controller's part, which a test control plane does
+// not run: it removes the namespace's finalizer and waits until it is gone.
+// Whatever the namespace still holds is left in etcd, unreachable.
+func (c *ControlPlane) RemoveNamespace(ctx context.Context, t TB, ns string) {
+	t.Helper()
+	cs, err := kubernetes.NewForConfig(c.RESTConfig)
+	if err != nil {
+		t.Fatalf("client: %v", err)
+	}
+	if err := cs.CoreV1().Namespaces().Delete(ctx, ns, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
+		t.Fatalf("deleting namespace %s: %v", ns, err)
+	}
+	if err := wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 20*time.Second, true, func(ctx context.Context) (bool, error) {
+		n, err := cs.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{})
+		if apierrors.IsNotFound(err) {
+			return true, nil
+		}
+		if err != nil {
+			return false, err
+		}
+		n.Spec.Finalizers = []corev1.FinalizerName{}
+		if _, err := cs.CoreV1().Namespaces().Finalize(ctx, n, metav1.UpdateOptions{}); err != nil && !apierrors.IsConflict(err) {
+			return false, err
+		}
+		return false, nil
+	}); err != nil {
+		t.Fatalf("removing namespace %s: %v", ns, err)
 	}
 }

@@ -6,11 +6,9 @@ import (
 	"testing"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
-	"k8s.io/client-go/kubernetes"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
@@ -45,41 +43,12 @@ func TestAClusterDeletedWithKubectlIsRecordedAsUnjoined(t *testing.T) {
 	}
 	// The test hub runs no garbage collector: remove the namespace the
 	// Cluster owned as it would.
-	removeNamespace(ctx, t, fleetv1alpha1.ClusterNamespace(name))
+	hubCP.RemoveNamespace(ctx, t, fleetv1alpha1.ClusterNamespace(name))
 
 	if _, err := membership.Join(ctx, hubCP.RESTConfig, membership.JoinOptions{Name: name}); !errors.Is(err, membership.ErrNameUnjoined) {
 		t.Fatalf("join of a name deleted with kubectl = %v, want ErrNameUnjoined", err)
 	}
 	if _, err := membership.Join(ctx, hubCP.RESTConfig, membership.JoinOptions{Name: name, ReuseName: true}); err != nil {
 		t.Fatalf("join with ReuseName: %v", err)
-	}
-}
-
-// removeNamespace deletes ns and does the namespace controller's part (the
-// test hub runs none): it removes its finalizer and waits until it is gone.
-func removeNamespace(ctx context.Context, t *testing.T, ns string) {
-	t.Helper()
-	cs, err := kubernetes.NewForConfig(hubCP.RESTConfig)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cs.CoreV1().Namespaces().Delete(ctx, ns, metav1.DeleteOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	if err := wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 20*time.Second, true, func(ctx context.Context) (bool, error) {
-		n, err := cs.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{})
-		if apierrors.IsNotFound(err) {
-			return true, nil
-		}
-		if err != nil {
-			return false, err
-		}
-		n.Spec.Finalizers = []corev1.FinalizerName{}
-		if _, err := cs.CoreV1().Namespaces().Finalize(ctx, n, metav1.UpdateOptions{}); err != nil && !apierrors.IsConflict(err) {
-			return false, err
-		}
-		return false, nil
-	}); err != nil {
-		t.Fatalf("removing namespace %s: %v", ns, err)
 	}
 }
