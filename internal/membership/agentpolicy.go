@@ -20,7 +20,19 @@ import (
 // cluster-wide, shared by all clusters and left by unjoin.
 const AgentFinalizerPolicy = "flotilla-agent-finalizers"
 
-// agentFinalizerPolicy returns the admission policy and binding above.
+// The API server checks an events.k8s.io Event's namespace against the
+// object it regards only for cluster-scoped ones, so the same policy holds the
+// agent's Events (both APIs, created or patched) to objects of its own
+// namespace: one in flotilla-cluster-a "regarding" the platform's Rollout
+// would otherwise reach whatever exports Events by the object they name.
+const eventsRegardTheirNamespace = `request.resource.resource != 'events' || (` +
+	`(request.resource.group == 'events.k8s.io' ? ` +
+	`!has(object.regarding) || object.regarding[?'namespace'].orValue('') == request.namespace : ` +
+	`object.involvedObject[?'namespace'].orValue('') == request.namespace) && ` +
+	`(!has(object.related) || object.related[?'namespace'].orValue('') == request.namespace))`
+
+// agentFinalizerPolicy returns the admission policy and binding above, with
+// both rules.
 func agentFinalizerPolicy() []client.Object {
 	labels := map[string]string{fleetv1alpha1.LabelManagedBy: fleetv1alpha1.ManagedByValue}
 	rule := func(group string, resources ...string) admissionregistrationv1.NamedRuleWithOperations {
@@ -48,6 +60,11 @@ func agentFinalizerPolicy() []client.Object {
 						`oldObject != null && has(oldObject.metadata.finalizers) && f in oldObject.metadata.finalizers)`,
 					Message: "an agent may not add finalizers: they would keep its cluster's namespace from being deleted",
 					Reason:  ptr.To(metav1.StatusReasonForbidden),
+				}, {
+					Expression: eventsRegardTheirNamespace,
+					Message: "an agent's Event may regard (and relate to) only objects of its own cluster's namespace: " +
+						"an Event of its namespace about another object would read as the hub's or another cluster's",
+					Reason: ptr.To(metav1.StatusReasonForbidden),
 				}},
 			},
 		},

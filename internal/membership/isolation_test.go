@@ -182,6 +182,40 @@ func TestAgentCredentialsAreIsolated(t *testing.T) {
 			}
 		}
 	})
+	// An Event it may create, in its own namespace, regards only objects of
+	// that namespace: the API server refuses one about the platform's Rollout
+	// or about a Cluster (cluster-scoped), so `kubectl describe` of those never
+	// shows an agent's forged Event.
+	t.Run("events about others", func(t *testing.T) {
+		aboutRollout := testEvent(nsA)
+		aboutRollout.Regarding = corev1.ObjectReference{Kind: "Rollout", APIVersion: fleetv1alpha1.GroupVersion.String(),
+			Namespace: fleetv1alpha1.PlatformNamespace, Name: "web-r2"}
+		aboutCluster := testEvent(nsA)
+		aboutCluster.Regarding = corev1.ObjectReference{Kind: "Cluster", APIVersion: fleetv1alpha1.GroupVersion.String(), Name: b}
+		legacy := func(about corev1.ObjectReference) *corev1.Event {
+			return &corev1.Event{ObjectMeta: metav1.ObjectMeta{Namespace: nsA, GenerateName: "agent-"},
+				InvolvedObject: about, Reason: "Approved", Message: "wave general approved by cto@example.com",
+				Type: corev1.EventTypeNormal, Source: corev1.EventSource{Component: "flotilla-hub"}}
+		}
+		relatedRollout := testEvent(nsA)
+		relatedRollout.Related = &aboutRollout.Regarding
+		newLegacy := legacy(aboutRollout.Regarding)
+		newLegacy.EventTime = metav1.NewMicroTime(time.Now())
+		newLegacy.ReportingController, newLegacy.ReportingInstance, newLegacy.Action = "flotilla.dev/hub", "hub", "Approve"
+		refused := map[string]client.Object{
+			"events.k8s.io, regarding the platform's Rollout":           aboutRollout,
+			"events.k8s.io, related to the platform's Rollout":          relatedRollout,
+			"core with an event time, regarding the platform's Rollout": newLegacy,
+			"events.k8s.io, regarding B's Cluster":                      aboutCluster,
+			"core, regarding the platform's Rollout":                    legacy(aboutRollout.Regarding),
+			"core, regarding B's Cluster":                               legacy(aboutCluster.Regarding),
+		}
+		for name, ev := range refused {
+			if err := agent.Create(ctx, ev); !apierrors.IsInvalid(err) && !apierrors.IsForbidden(err) {
+				t.Errorf("%s: got %v, want it refused", name, err)
+			}
+		}
+	})
 
 }
 

@@ -26,7 +26,8 @@ import (
 // Join makes a member cluster known to the hub, or brings an existing
 // membership up to date: it applies (server-side, field manager FieldManager)
 // the admission policies bounding the lifetime of agents' tokens (tokenPolicy)
-// and refusing them finalizers (agentFinalizerPolicy),
+// and refusing them finalizers and Events about objects of other namespaces
+// (agentFinalizerPolicy),
 // the Cluster, its namespace, the agent's ServiceAccount and pre-created
 // Lease, the bound of its tokens (opts.TokenTTL), and the agent's
 // Role/RoleBinding; it removes the ClusterRole and
