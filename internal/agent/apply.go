@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"strings"
 	"time"
@@ -617,10 +618,13 @@ func (a *applier) desiredByRef(work *fleetv1alpha1.Work) map[refKey]*desiredObje
 }
 
 // appliedFingerprint identifies the agent's server-side apply entry in an
-// object's managedFields (the fields it owns, as of when): "" when it has
-// none. Another writer changing or removing a field the agent owns takes
-// that field out of the entry, so an unchanged fingerprint means the fields
-// the agent applied are as it applied them.
+// object's managedFields (the fields it owns, as of when) and the object's
+// content, status and bookkeeping metadata aside: "" when it has no such
+// entry. An unchanged fingerprint means nobody changed the object but its
+// status since. The entry alone does not say so: whoever may update the
+// object may also write its managedFields back as they were after changing
+// a value, and the API server keeps managedFields written in an update as
+// they are.
 func appliedFingerprint(u *unstructured.Unstructured) string {
 	for _, e := range u.GetManagedFields() {
 		if e.Manager != fleetv1alpha1.FieldManager || e.Operation != metav1.ManagedFieldsOperationApply || e.Subresource != "" {
@@ -636,9 +640,38 @@ func appliedFingerprint(u *unstructured.Unstructured) string {
 		if e.FieldsV1 != nil {
 			h.Write(e.FieldsV1.GetRawBytes())
 		}
+		h.Write([]byte{0})
+		content, err := json.Marshal(contentOf(u))
+		if err != nil {
+			return "" // not known: judged again
+		}
+		h.Write(content)
 		return string(u.GetUID()) + "/" + hex.EncodeToString(h.Sum(nil)[:16])
 	}
 	return ""
+}
+
+// contentOf is what appliedContent is, without copying more than the
+// top-level and metadata maps.
+func contentOf(u *unstructured.Unstructured) map[string]any {
+	c := make(map[string]any, len(u.Object))
+	for k, v := range u.Object {
+		if k != "status" {
+			c[k] = v
+		}
+	}
+	if md, ok := u.Object["metadata"].(map[string]any); ok {
+		m := make(map[string]any, len(md))
+		for k, v := range md {
+			switch k {
+			case "resourceVersion", "managedFields", "generation":
+			default:
+				m[k] = v
+			}
+		}
+		c["metadata"] = m
+	}
+	return c
 }
 
 // changed reports whether an apply changed the live object: the result has

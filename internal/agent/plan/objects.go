@@ -277,9 +277,9 @@ func CheckObject(l CheckLook) Step {
 	}
 	if !l.Judged {
 		if l.Live != nil && !a.Drifted && !a.Accepted && a.Fingerprint != "" && a.Fingerprint == l.LiveFingerprint {
-			// As applied when last seen, and nobody has changed a field the
-			// agent owns since: server-side apply moves a field changed by
-			// anyone else to them, which changes the agent's entry.
+			// As applied when last seen, and nobody has changed the object
+			// (its status aside) since: the fingerprint holds the agent's
+			// managedFields entry and the object's content.
 			return Leave
 		}
 		return Judge
