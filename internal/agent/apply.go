@@ -45,6 +45,10 @@ type resourceResult struct {
 	// cause is why the object is not healthy, as seen on the member
 	// (explain); nil when healthy or when nothing more specific is known.
 	cause *health.Cause
+	// unmanaged: Skipped for fleet.flotilla.dev/reconcile: disabled on the
+	// live object (not on the manifest): whoever may update the object may
+	// have put it there, so the Work's revision is not applied by it.
+	unmanaged bool
 	// asApplied fingerprints the agent's managedFields entry on the object
 	// when it was last known to be as applied (no drift, none accepted):
 	// while the live entry is the same, nobody changed a field the agent
@@ -442,7 +446,7 @@ func matchingExceptions(excs []fleetv1alpha1.WorkDriftException, ref objectRef, 
 
 // skippedLive is the result for a live object that turns reconciliation off.
 func skippedLive(ref objectRef, live *unstructured.Unstructured) resourceResult {
-	return resourceResult{ref: ref, result: fleetv1alpha1.ApplyResultSkipped, health: health.Of(live),
+	return resourceResult{ref: ref, result: fleetv1alpha1.ApplyResultSkipped, health: health.Of(live), unmanaged: true,
 		message: fleetv1alpha1.AnnotationReconcile + "=" + fleetv1alpha1.ReconcileDisabled + " on the live object"}
 }
 
@@ -814,7 +818,7 @@ func liveOf(u *unstructured.Unstructured) *plan.Live {
 func appliedOf(r *resourceResult) plan.Applied {
 	return plan.Applied{Result: r.result, UID: r.ref.UID,
 		Healthy: r.health.Status == fleetv1alpha1.HealthCurrent && r.cause == nil,
-		Drifted: r.drift != nil, Accepted: r.accepted != nil, Fingerprint: r.asApplied}
+		Drifted: r.drift != nil, Accepted: r.accepted != nil, Fingerprint: r.asApplied, Unmanaged: r.unmanaged}
 }
 
 // failed is a Failed result; doing says what the agent was doing, if the

@@ -222,6 +222,8 @@ type Applied struct {
 	// Fingerprint is the agent's managedFields entry when the object was
 	// last known to be as applied; "" when not known.
 	Fingerprint string
+	// Unmanaged: Skipped for reconcile: disabled on the live object.
+	Unmanaged bool
 }
 
 // CheckLook is what the agent knows of one object during a check.
@@ -267,6 +269,9 @@ func CheckObject(l CheckLook) Step {
 	case l.Live != nil && a.Result == fleetv1alpha1.ApplyResultApplied && l.Live.UID != a.UID:
 		// Not the object applied: deleted and created again by someone,
 		// maybe someone else. The full apply decides whose it is.
+		return Reapply
+	case a.Unmanaged && l.Live != nil && !l.Live.ReconcileDisabled:
+		// Handed back: the Work's revision is applied to it only now.
 		return Reapply
 	}
 	if a.Result != fleetv1alpha1.ApplyResultApplied || !l.Desired || !l.CanJudge {
