@@ -538,7 +538,15 @@ func (a *applier) check(ctx context.Context, work *fleetv1alpha1.Work, results [
 		}
 		switch step {
 		case plan.SkipLive:
-			*r = skippedLive(r.ref, live) // no longer managed: no drift, no correction, no prune
+			// No longer managed: no correction, no prune; its drift is
+			// reported, as under the Report policy.
+			*r = skippedLive(r.ref, live)
+			if d == nil || !canJudge {
+				continue
+			}
+			if res, ok := a.judge(ctx, d, live); ok {
+				r.setDrift(drift.Accept(res, resourceOf(r.ref), work.Spec.DriftExceptions, now))
+			}
 			continue
 		case plan.Leave:
 			continue

@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -55,6 +56,16 @@ func TestALiveReconcileDisabledDoesNotApplyANewRevision(t *testing.T) {
 	if c := findCondition(got, fleetv1alpha1.ConditionApplied); c == nil || !strings.Contains(c.Message, "ConfigMap/"+ns+"/settings") {
 		t.Errorf("Applied = %+v, want it to name the object left alone", c)
 	}
+
+	// What it keeps is reported as drift from the Work.
+	waitFor(t, 3*opts.ResyncInterval+30*time.Second, "the kept value reported", func() (bool, string) {
+		got, err := e.getWork(t, cluster, "web")
+		if err != nil {
+			return false, err.Error()
+		}
+		r := findResource(got, "ConfigMap", "settings", fleetv1alpha1.ApplyResultSkipped)
+		return r != nil && r.Drift != nil && slices.Equal(r.Drift.Fields, []string{"data.color"}), describeStatus(got)
+	})
 
 	e.editConfigMap(t, ns, "settings", func(cm *corev1.ConfigMap) { delete(cm.Annotations, fleetv1alpha1.AnnotationReconcile) })
 	waitFor(t, 3*opts.ResyncInterval+30*time.Second, "rev-2 applied once handed back", func() (bool, string) {

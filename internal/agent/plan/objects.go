@@ -105,7 +105,8 @@ const (
 	// Skip: leave it alone (reconcile disabled on the manifest).
 	Skip Step = "Skip"
 	// SkipLive: leave it alone (reconcile disabled on the live object): no
-	// apply, no drift, no correction, no prune.
+	// apply, no correction, no prune; a check judges and reports its drift,
+	// since whoever may write the annotation may change the object too.
 	SkipLive Step = "SkipLive"
 	// LeaveConflict: the object conflicts (it is not the Work's): leave it
 	// untouched and drop it from the Work's inventory, so the Work never
@@ -273,6 +274,9 @@ func CheckObject(l CheckLook) Step {
 	case a.Unmanaged && l.Live != nil && !l.Live.ReconcileDisabled:
 		// Handed back: the Work's revision is applied to it only now.
 		return Reapply
+	case a.Unmanaged && l.Live != nil:
+		// Still left alone: its drift is judged (and reported) again.
+		return SkipLive
 	}
 	if a.Result != fleetv1alpha1.ApplyResultApplied || !l.Desired || !l.CanJudge {
 		return Leave // health alone
