@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"strings"
 	"time"
@@ -44,6 +45,10 @@ type resourceResult struct {
 	// cause is why the object is not healthy, as seen on the member
 	// (explain); nil when healthy or when nothing more specific is known.
 	cause *health.Cause
+	// unmanaged: Skipped for fleet.flotilla.dev/reconcile: disabled on the
+	// live object (not on the manifest): whoever may update the object may
+	// have put it there, so the Work's revision is not applied by it.
+	unmanaged bool
 	// asApplied fingerprints the agent's managedFields entry on the object
 	// when it was last known to be as applied (no drift, none accepted):
 	// while the live entry is the same, nobody changed a field the agent
@@ -441,7 +446,7 @@ func matchingExceptions(excs []fleetv1alpha1.WorkDriftException, ref objectRef, 
 
 // skippedLive is the result for a live object that turns reconciliation off.
 func skippedLive(ref objectRef, live *unstructured.Unstructured) resourceResult {
-	return resourceResult{ref: ref, result: fleetv1alpha1.ApplyResultSkipped, health: health.Of(live),
+	return resourceResult{ref: ref, result: fleetv1alpha1.ApplyResultSkipped, health: health.Of(live), unmanaged: true,
 		message: fleetv1alpha1.AnnotationReconcile + "=" + fleetv1alpha1.ReconcileDisabled + " on the live object"}
 }
 
@@ -533,7 +538,15 @@ func (a *applier) check(ctx context.Context, work *fleetv1alpha1.Work, results [
 		}
 		switch step {
 		case plan.SkipLive:
-			*r = skippedLive(r.ref, live) // no longer managed: no drift, no correction, no prune
+			// No longer managed: no correction, no prune; its drift is
+			// reported, as under the Report policy.
+			*r = skippedLive(r.ref, live)
+			if d == nil || !canJudge {
+				continue
+			}
+			if res, ok := a.judge(ctx, d, live); ok {
+				r.setDrift(drift.Accept(res, resourceOf(r.ref), work.Spec.DriftExceptions, now))
+			}
 			continue
 		case plan.Leave:
 			continue
@@ -617,10 +630,13 @@ func (a *applier) desiredByRef(work *fleetv1alpha1.Work) map[refKey]*desiredObje
 }
 
 // appliedFingerprint identifies the agent's server-side apply entry in an
-// object's managedFields (the fields it owns, as of when): "" when it has
-// none. Another writer changing or removing a field the agent owns takes
-// that field out of the entry, so an unchanged fingerprint means the fields
-// the agent applied are as it applied them.
+// object's managedFields (the fields it owns, as of when) and the object's
+// content, status and bookkeeping metadata aside: "" when it has no such
+// entry. An unchanged fingerprint means nobody changed the object but its
+// status since. The entry alone does not say so: whoever may update the
+// object may also write its managedFields back as they were after changing
+// a value, and the API server keeps managedFields written in an update as
+// they are.
 func appliedFingerprint(u *unstructured.Unstructured) string {
 	for _, e := range u.GetManagedFields() {
 		if e.Manager != fleetv1alpha1.FieldManager || e.Operation != metav1.ManagedFieldsOperationApply || e.Subresource != "" {
@@ -636,9 +652,38 @@ func appliedFingerprint(u *unstructured.Unstructured) string {
 		if e.FieldsV1 != nil {
 			h.Write(e.FieldsV1.GetRawBytes())
 		}
+		h.Write([]byte{0})
+		content, err := json.Marshal(contentOf(u))
+		if err != nil {
+			return "" // not known: judged again
+		}
+		h.Write(content)
 		return string(u.GetUID()) + "/" + hex.EncodeToString(h.Sum(nil)[:16])
 	}
 	return ""
+}
+
+// contentOf is what appliedContent is, without copying more than the
+// top-level and metadata maps.
+func contentOf(u *unstructured.Unstructured) map[string]any {
+	c := make(map[string]any, len(u.Object))
+	for k, v := range u.Object {
+		if k != "status" {
+			c[k] = v
+		}
+	}
+	if md, ok := u.Object["metadata"].(map[string]any); ok {
+		m := make(map[string]any, len(md))
+		for k, v := range md {
+			switch k {
+			case "resourceVersion", "managedFields", "generation":
+			default:
+				m[k] = v
+			}
+		}
+		c["metadata"] = m
+	}
+	return c
 }
 
 // changed reports whether an apply changed the live object: the result has
@@ -781,7 +826,7 @@ func liveOf(u *unstructured.Unstructured) *plan.Live {
 func appliedOf(r *resourceResult) plan.Applied {
 	return plan.Applied{Result: r.result, UID: r.ref.UID,
 		Healthy: r.health.Status == fleetv1alpha1.HealthCurrent && r.cause == nil,
-		Drifted: r.drift != nil, Accepted: r.accepted != nil, Fingerprint: r.asApplied}
+		Drifted: r.drift != nil, Accepted: r.accepted != nil, Fingerprint: r.asApplied, Unmanaged: r.unmanaged}
 }
 
 // failed is a Failed result; doing says what the agent was doing, if the

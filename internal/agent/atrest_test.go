@@ -134,6 +134,19 @@ func TestAppliedFingerprint(t *testing.T) {
 			}
 		})
 	}
+	// Whoever may update the object may write its managedFields back as
+	// they were after changing a value: the content tells.
+	edited := obj(ours)
+	edited.Object["data"] = map[string]any{"a": "changed"}
+	if appliedFingerprint(edited) == base {
+		t.Error("an object whose value changed under the agent's entry as it was has the same fingerprint")
+	}
+	status := obj(ours)
+	status.Object["status"] = map[string]any{"observedGeneration": int64(2)}
+	status.SetResourceVersion("42")
+	if appliedFingerprint(status) != base {
+		t.Error("a status write changed the fingerprint")
+	}
 	other := obj(ours)
 	other.SetUID("uid-2")
 	if appliedFingerprint(other) == base {

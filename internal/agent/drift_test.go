@@ -312,8 +312,8 @@ func TestResyncReportsDrift(t *testing.T) {
 }
 
 // fleet.flotilla.dev/reconcile: disabled on a live object stops managing it
-// without deleting it: its drift is neither reported nor corrected, and it
-// is not pruned when it leaves the Work.
+// without deleting it: its drift is reported, never corrected, and it is
+// not pruned when it leaves the Work.
 func TestReconcileDisabledStopsManaging(t *testing.T) {
 	e := newEnv(t)
 	const cluster, ns = "drift-unmanaged", "drift-unmanaged-app"
@@ -334,8 +334,12 @@ func TestReconcileDisabledStopsManaging(t *testing.T) {
 		if err != nil {
 			return false, err.Error()
 		}
+		// Its drift is reported, not corrected: whoever may write the
+		// annotation may change the object too.
 		r := findResource(got, "ConfigMap", "settings", fleetv1alpha1.ApplyResultSkipped)
-		return r != nil && r.Drift == nil && strings.Contains(r.Message, "on the live object"), describeStatus(got)
+		c := driftedCondition(got)
+		return r != nil && r.Drift != nil && slices.Equal(r.Drift.Fields, []string{"data.color"}) &&
+			strings.Contains(r.Message, "on the live object") && c != nil && c.Status == metav1.ConditionTrue, describeStatus(got)
 	})
 	cm, err := e.memberKube.CoreV1().ConfigMaps(ns).Get(e.ctx, "settings", metav1.GetOptions{})
 	mustf(t, err, "reading configmap")

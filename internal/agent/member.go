@@ -278,7 +278,7 @@ func (m *apiMember) foreign(ctx context.Context, ref objectRef, workLabel string
 				if strings.Contains(r.Name, "/") || !hasVerb(r.Verbs, "list") || !hasVerb(r.Verbs, "delete") || systemKind(gv.Group, r.Name) {
 					continue
 				}
-				names, err := m.listForeign(ctx, gv.WithResource(r.Name), ref.Name, selector, limit-len(found))
+				names, err := m.listForeign(ctx, gv.WithResource(r.Name), ref.Name, selector, true, limit-len(found))
 				if err != nil {
 					return nil, err
 				}
@@ -305,7 +305,10 @@ func (m *apiMember) foreign(ctx context.Context, ref objectRef, workLabel string
 		if group == "" || plural == "" || version == "" {
 			return nil, nil // never served: nothing can exist
 		}
-		names, err := m.listForeign(ctx, schema.GroupVersionResource{Group: group, Version: version, Resource: plural}, "", selector, limit)
+		// Every object of the kind counts, owned or not: deleting the CRD
+		// deletes them all, and their owners (another team's Ingress, say)
+		// stay.
+		names, err := m.listForeign(ctx, schema.GroupVersionResource{Group: group, Version: version, Resource: plural}, "", selector, false, limit)
 		if err != nil {
 			return nil, err
 		}
@@ -318,7 +321,10 @@ func (m *apiMember) foreign(ctx context.Context, ref objectRef, workLabel string
 	}
 }
 
-func (m *apiMember) listForeign(ctx context.Context, gvr schema.GroupVersionResource, namespace, selector string, limit int) ([]string, error) {
+// listForeign lists up to limit names of gvr's objects in namespace ("": all)
+// that selector selects; with skipOwned, not those with an owner (they go
+// with it when their namespace does).
+func (m *apiMember) listForeign(ctx context.Context, gvr schema.GroupVersionResource, namespace, selector string, skipOwned bool, limit int) ([]string, error) {
 	var found []string
 	opts := metav1.ListOptions{LabelSelector: selector, Limit: 250}
 	for {
@@ -330,7 +336,7 @@ func (m *apiMember) listForeign(ctx context.Context, gvr schema.GroupVersionReso
 			return nil, fmt.Errorf("listing %s: %w", gvr.GroupResource(), err)
 		}
 		for _, item := range list.Items {
-			if len(item.OwnerReferences) > 0 {
+			if skipOwned && len(item.OwnerReferences) > 0 {
 				continue
 			}
 			name := item.Name

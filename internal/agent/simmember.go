@@ -293,7 +293,7 @@ func (m *SimMember) foreign(_ context.Context, ref objectRef, workLabel string, 
 	var found []string
 	for k, o := range m.objects {
 		inScope := (ref.isNamespace() && k.Namespace == ref.Name) || (ref.isCRD() && k.Group == gk.Group && k.Kind == gk.Kind)
-		if !inScope || o.obj.GetLabels()[fleetv1alpha1.LabelWork] == workLabel || len(o.obj.GetOwnerReferences()) > 0 {
+		if !inScope || o.obj.GetLabels()[fleetv1alpha1.LabelWork] == workLabel || (ref.isNamespace() && len(o.obj.GetOwnerReferences()) > 0) {
 			continue
 		}
 		name := k.Name

@@ -38,7 +38,7 @@ func (rec *passRecord) report() plan.Report {
 // outcome is what status reports of a result.
 func (r resourceResult) outcome() plan.Resource {
 	return plan.Resource{Group: r.ref.Group, Version: r.ref.Version, Kind: r.ref.Kind, Namespace: r.ref.Namespace,
-		Name: r.ref.Name, Result: r.result, Health: r.health, Message: r.message, Permanent: r.permanent,
+		Name: r.ref.Name, Result: r.result, Health: r.health, Message: r.message, Permanent: r.permanent, Unmanaged: r.unmanaged,
 		Drift: r.drift, Corrected: r.corrected, Accepted: r.accepted, Exception: r.exception, Cause: r.cause}
 }
 

@@ -105,7 +105,8 @@ const (
 	// Skip: leave it alone (reconcile disabled on the manifest).
 	Skip Step = "Skip"
 	// SkipLive: leave it alone (reconcile disabled on the live object): no
-	// apply, no drift, no correction, no prune.
+	// apply, no correction, no prune; a check judges and reports its drift,
+	// since whoever may write the annotation may change the object too.
 	SkipLive Step = "SkipLive"
 	// LeaveConflict: the object conflicts (it is not the Work's): leave it
 	// untouched and drop it from the Work's inventory, so the Work never
@@ -222,6 +223,8 @@ type Applied struct {
 	// Fingerprint is the agent's managedFields entry when the object was
 	// last known to be as applied; "" when not known.
 	Fingerprint string
+	// Unmanaged: Skipped for reconcile: disabled on the live object.
+	Unmanaged bool
 }
 
 // CheckLook is what the agent knows of one object during a check.
@@ -268,6 +271,12 @@ func CheckObject(l CheckLook) Step {
 		// Not the object applied: deleted and created again by someone,
 		// maybe someone else. The full apply decides whose it is.
 		return Reapply
+	case a.Unmanaged && l.Live != nil && !l.Live.ReconcileDisabled:
+		// Handed back: the Work's revision is applied to it only now.
+		return Reapply
+	case a.Unmanaged && l.Live != nil:
+		// Still left alone: its drift is judged (and reported) again.
+		return SkipLive
 	}
 	if a.Result != fleetv1alpha1.ApplyResultApplied || !l.Desired || !l.CanJudge {
 		return Leave // health alone
@@ -277,9 +286,9 @@ func CheckObject(l CheckLook) Step {
 	}
 	if !l.Judged {
 		if l.Live != nil && !a.Drifted && !a.Accepted && a.Fingerprint != "" && a.Fingerprint == l.LiveFingerprint {
-			// As applied when last seen, and nobody has changed a field the
-			// agent owns since: server-side apply moves a field changed by
-			// anyone else to them, which changes the agent's entry.
+			// As applied when last seen, and nobody has changed the object
+			// (its status aside) since: the fingerprint holds the agent's
+			// managedFields entry and the object's content.
 			return Leave
 		}
 		return Judge

@@ -44,6 +44,9 @@ type Resource struct {
 	// Cause is why the object is not healthy, as seen on the member; nil
 	// when healthy or when nothing more specific is known.
 	Cause *health.Cause
+	// Unmanaged: Skipped for fleet.flotilla.dev/reconcile: disabled on the
+	// live object, which anyone who may update the object can write.
+	Unmanaged bool
 }
 
 // String renders the object for messages: Kind.group/namespace/name.
@@ -122,7 +125,21 @@ func Unapplied(r fleetv1alpha1.ApplyResult) bool {
 func Status(prev fleetv1alpha1.WorkStatus, rec Report, now time.Time) fleetv1alpha1.WorkStatus {
 	st := *prev.DeepCopy()
 	st.ObservedGeneration = rec.Generation
-	if Complete(rec.Resources) {
+	// An object left alone by the annotation on the live object holds what
+	// was there before: a revision the Work did not run yet is not applied
+	// by it, whoever wrote the annotation (a team that may update its
+	// objects on the member could otherwise keep a platform's change off
+	// them while the Work read it applied and healthy).
+	var unmanaged *Resource
+	if rec.Revision != prev.AppliedRevision || rec.InstanceRevision != prev.AppliedInstanceRevision {
+		for i := range rec.Resources {
+			if rec.Resources[i].Unmanaged {
+				unmanaged = &rec.Resources[i]
+				break
+			}
+		}
+	}
+	if Complete(rec.Resources) && unmanaged == nil {
 		st.AppliedRevision = rec.Revision
 		st.AppliedInstanceRevision = rec.InstanceRevision
 		st.LastAppliedTime = ptrTime(rec.At)
@@ -190,6 +207,10 @@ func Status(prev fleetv1alpha1.WorkStatus, rec Report, now time.Time) fleetv1alp
 	case failedApply > 0:
 		set(fleetv1alpha1.ConditionApplied, metav1.ConditionFalse, fleetv1alpha1.ReasonApplyFailed,
 			applyFailedMessage(failedApply, len(rec.Resources), refusedN, conflictN, firstApplyFailure))
+	case unmanaged != nil:
+		set(fleetv1alpha1.ConditionApplied, metav1.ConditionFalse, fleetv1alpha1.ReasonApplyFailed,
+			fmt.Sprintf("revision %s is not applied in full: %s carries %s=%s on the member, so it keeps what it had; remove the annotation to apply it",
+				rec.Revision, unmanaged, fleetv1alpha1.AnnotationReconcile, fleetv1alpha1.ReconcileDisabled))
 	case failedPrune > 0:
 		set(fleetv1alpha1.ConditionApplied, metav1.ConditionFalse, fleetv1alpha1.ReasonPruneFailed,
 			fmt.Sprintf("%d objects that left the Work could not be pruned; first: %s: %s", failedPrune, firstPruneFailure, firstPruneFailure.Message))

@@ -3,9 +3,14 @@ package plan_test
 import (
 	"strings"
 	"testing"
+	"time"
+
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
 	"github.com/flotilla-dev/flotilla/internal/agent/plan"
+	"github.com/flotilla-dev/flotilla/internal/health"
 )
 
 func TestClip(t *testing.T) {
@@ -41,5 +46,30 @@ func TestConditionReason(t *testing.T) {
 		if got := plan.ConditionReason(in); got != want {
 			t.Errorf("plan.ConditionReason(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// An object left alone by reconcile: disabled on the live object applies no
+// revision the Work did not run yet; on the revision it runs it stays
+// Skipped, as before.
+func TestAnUnmanagedObjectAppliesNoNewRevision(t *testing.T) {
+	now := time.Unix(1_800_000_000, 0)
+	healthy := health.Result{Status: fleetv1alpha1.HealthCurrent}
+	prev := fleetv1alpha1.WorkStatus{AppliedRevision: "r1"}
+	rec := plan.Report{Generation: 2, Revision: "r2", At: now, Resources: []plan.Resource{
+		{Kind: "ConfigMap", Namespace: "a", Name: "x", Result: fleetv1alpha1.ApplyResultApplied, Health: healthy},
+		{Kind: "ConfigMap", Namespace: "a", Name: "y", Result: fleetv1alpha1.ApplyResultSkipped, Health: healthy, Unmanaged: true},
+	}}
+	st := plan.Status(prev, rec, now)
+	applied := meta.FindStatusCondition(st.Conditions, fleetv1alpha1.ConditionApplied)
+	if st.AppliedRevision != "r1" || applied == nil || applied.Status != metav1.ConditionFalse ||
+		!strings.Contains(applied.Message, "ConfigMap/a/y") || meta.IsStatusConditionTrue(st.Conditions, fleetv1alpha1.ConditionReady) {
+		t.Errorf("a new revision with an unmanaged object: appliedRevision %q, Applied %+v, Ready %v; want r1, False naming ConfigMap/a/y, not Ready",
+			st.AppliedRevision, applied, meta.IsStatusConditionTrue(st.Conditions, fleetv1alpha1.ConditionReady))
+	}
+	prev.AppliedRevision = "r2"
+	st = plan.Status(prev, rec, now)
+	if st.AppliedRevision != "r2" || !meta.IsStatusConditionTrue(st.Conditions, fleetv1alpha1.ConditionReady) {
+		t.Errorf("the revision it runs: appliedRevision %q, conditions %+v; want r2, Ready", st.AppliedRevision, st.Conditions)
 	}
 }
