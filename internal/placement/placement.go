@@ -330,10 +330,11 @@ func (v *View) tenancyViolations(req Request) []Violation {
 }
 
 // brokenFleetViolations holds an instance that may land through a Fleet whose
-// selector does not parse (the API server takes any LabelSelector: an
-// operator "in", a value with a space). Such a Fleet holds no cluster; placed
-// without it, the instance would lose its Works on every cluster the Fleet
-// held, and the agents would prune what runs there, for a typo. A violation
+// selector does not parse (the API server refuses unknown operators, not a
+// value with a space, nor a selector stored before it did). Such a Fleet
+// holds no cluster; placed without it, the instance would lose its Works on
+// every cluster the Fleet held, and the agents would prune what runs there,
+// for a typo. A violation
 // keeps its Works as they are until the Fleet is fixed. The same goes for a
 // Fleet whose tenants.namespaceSelector does not parse: whether it admits a
 // namespace it does not list by name cannot be told, so an instance of such
