@@ -378,6 +378,12 @@ func (r *Reconciler) observe(ctx context.Context, key Key, p *fleetv1alpha1.Prom
 				"merge or shorten them", key.Namespace, n, maxTeamOverridesBytes)}}
 		return f, none, nil
 	}
+	if n := snap.teamOverrideCount; n > maxTeamOverrides {
+		f.Placement.Violations = []placement.Violation{{Reason: fleetv1alpha1.ReasonInvalidSpec, Message: fmt.Sprintf(
+			"%d Overrides of namespace %s select this instance, more than the %d a team may have on one (a Work lists 64, "+
+				"and the rest are the platform's): merge them", n, key.Namespace, maxTeamOverrides)}}
+		return f, none, nil
+	}
 	if n := len(snap.metadata); n > maxMetadataBytes {
 		if snap.readsMetadata {
 			f.Placement.Violations = []placement.Violation{{Reason: fleetv1alpha1.ReasonInvalidSpec, Message: fmt.Sprintf(
