@@ -82,6 +82,11 @@ func TestTenantsSelectorBrokenOnARunningFleet(t *testing.T) {
 		if got.Violations[0].Reason != ReasonInvalidSpec || !strings.Contains(got.Violations[0].Message, "Fleet prod-eu") {
 			t.Errorf("tenants selector %v: violations %+v, want InvalidSpec naming Fleet prod-eu", broken, got.Violations)
 		}
+		// A namespace the Fleet alone admitted (by label) is held naming it.
+		if got := NewView(clusters, []Fleet{prod(broken)}).Place(Request{Namespace: ns}); len(got.Violations) == 0 ||
+			got.Violations[0].Reason != ReasonInvalidSpec || !strings.Contains(got.Violations[0].Message, "Fleet prod-eu") {
+			t.Errorf("tenants selector %v, prod-eu alone: %+v", broken, got)
+		}
 		// An instance narrowed to dev is placed there as before.
 		if got := v.Place(Request{Namespace: ns, Instance: &fleetv1alpha1.ClusterSelector{Fleets: []string{"dev"}}}); len(got.Violations) != 0 || len(got.Clusters) != 1 {
 			t.Errorf("tenants selector %v, instance narrowed to dev: %+v", broken, got)

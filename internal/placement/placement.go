@@ -260,8 +260,9 @@ func (v *View) Place(req Request) Result {
 	if err != nil {
 		violations = append(violations, Violation{ReasonInvalidSpec, "spec.placement: " + err.Error()})
 	}
-	violations = append(violations, v.tenancyViolations(req)...)
+	// A broken Fleet first: it may be why no Fleet admits the namespace.
 	violations = append(violations, v.brokenFleetViolations(req)...)
+	violations = append(violations, v.tenancyViolations(req)...)
 	if len(violations) > 0 {
 		return Result{Violations: violations}
 	}
