@@ -335,11 +335,10 @@ func (v *View) tenancyViolations(req Request) []Violation {
 // value with a space, nor a selector stored before it did). Such a Fleet
 // holds no cluster; placed without it, the instance would lose its Works on
 // every cluster the Fleet held, and the agents would prune what runs there,
-// for a typo. A violation
-// keeps its Works as they are until the Fleet is fixed. The same goes for a
-// Fleet whose tenants.namespaceSelector does not parse: whether it admits a
-// namespace it does not list by name cannot be told, so an instance of such
-// a namespace is held too.
+// for a typo. A violation keeps its Works as they are until the Fleet is
+// fixed. The same goes for a Fleet whose tenants.namespaceSelector does not
+// parse: whether it admits a namespace it does not list by name cannot be
+// told, so an instance of such a namespace is held too.
 func (v *View) brokenFleetViolations(req Request) []Violation {
 	platform := req.Namespace.Name == fleetv1alpha1.PlatformNamespace
 	names := make([]string, 0, len(v.fleets))
