@@ -36,6 +36,7 @@ type OverrideSpec struct {
 	// matches every instance in scope, and the Promise's fleet resources too
 	// when the Override is in flotilla-system.
 	// +optional
+	// +kubebuilder:validation:XValidation:rule="!has(self.matchExpressions) || self.matchExpressions.all(e, e.operator in ['In', 'NotIn'] ? has(e.values) && size(e.values) > 0 : e.operator in ['Exists', 'DoesNotExist'] && (!has(e.values) || size(e.values) == 0))",message="matchExpressions: each operator is In or NotIn, with values, or Exists or DoesNotExist, without"
 	InstanceSelector *metav1.LabelSelector `json:"instanceSelector,omitempty"`
 
 	// resources limits JSONMerge and StrategicMerge patches to matching rendered resources.

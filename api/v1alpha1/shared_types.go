@@ -47,6 +47,7 @@ type ClusterSelector struct {
 
 	// selector matches Cluster labels.
 	// +optional
+	// +kubebuilder:validation:XValidation:rule="!has(self.matchExpressions) || self.matchExpressions.all(e, e.operator in ['In', 'NotIn'] ? has(e.values) && size(e.values) > 0 : e.operator in ['Exists', 'DoesNotExist'] && (!has(e.values) || size(e.values) == 0))",message="matchExpressions: each operator is In or NotIn, with values, or Exists or DoesNotExist, without"
 	Selector *metav1.LabelSelector `json:"selector,omitempty"`
 }
 

@@ -305,6 +305,28 @@ func fleetCases() []createCase {
 			obj:  with(validFleet(), func(f *v1.Fleet) { f.Spec.Tenants.Namespaces = []string{teamNS, teamNS} }),
 			want: []string{"spec.tenants.namespaces[1]", "Duplicate value"},
 		},
+		{name: "every operator", obj: with(validFleet(), func(f *v1.Fleet) {
+			f.Spec.Selector.MatchExpressions = []metav1.LabelSelectorRequirement{
+				{Key: "a", Operator: metav1.LabelSelectorOpIn, Values: []string{"x"}}, {Key: "b", Operator: metav1.LabelSelectorOpNotIn, Values: []string{"y"}},
+				{Key: "c", Operator: metav1.LabelSelectorOpExists}, {Key: "d", Operator: metav1.LabelSelectorOpDoesNotExist},
+			}
+		})},
+		// A selector labels cannot parse holds instances where they are
+		// (docs/placement.md): refused when it is written.
+		{
+			name: "selector operator in",
+			obj: with(validFleet(), func(f *v1.Fleet) {
+				f.Spec.Selector.MatchExpressions = []metav1.LabelSelectorRequirement{{Key: "env", Operator: "in", Values: []string{"prod"}}}
+			}),
+			want: []string{"spec.selector", "each operator is In or NotIn, with values"},
+		},
+		{
+			name: "tenants selector In without values",
+			obj: with(validFleet(), func(f *v1.Fleet) {
+				f.Spec.Tenants.NamespaceSelector = &metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{{Key: "tier", Operator: metav1.LabelSelectorOpIn}}}
+			}),
+			want: []string{"spec.tenants.namespaceSelector", "each operator is In or NotIn, with values"},
+		},
 	}
 }
 
@@ -1048,6 +1070,24 @@ func overrideCases() []createCase {
 				o.Spec.Resources = []v1.ResourceSelector{{Group: "apps"}}
 			}),
 			want: []string{"spec.resources[0].kind"},
+		},
+		// A platform Override whose selector labels cannot parse shapes
+		// nothing: a typo would take its divergence off every cluster at once.
+		{
+			name: "cluster selector Exists with values",
+			obj: with(validOverride(), func(o *v1.Override) {
+				o.Spec.ClusterSelector.Selector = &metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{
+					{Key: "tier", Operator: metav1.LabelSelectorOpExists, Values: []string{"edge"}}}}
+			}),
+			want: []string{"spec.clusterSelector.selector", "each operator is In or NotIn, with values"},
+		},
+		{
+			name: "instance selector operator in",
+			obj: with(validOverride(), func(o *v1.Override) {
+				o.Spec.InstanceSelector = &metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{
+					{Key: "tier", Operator: "in", Values: []string{"gold"}}}}
+			}),
+			want: []string{"spec.instanceSelector", "each operator is In or NotIn, with values"},
 		},
 	}
 }

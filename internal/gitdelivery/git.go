@@ -50,6 +50,11 @@ type Result struct {
 type Error struct {
 	Reason  string
 	Message string
+	// Detail is what the remote answered, when Message does not quote it:
+	// the platform's to read (the hub's log and its Event on the Cluster,
+	// in namespace default), not every team's, as Message is on the
+	// Cluster's status.
+	Detail string
 }
 
 func (e *Error) Error() string { return e.Message }
@@ -350,7 +355,15 @@ func (g *gitCmd) push(ctx context.Context, commit, branch string) error {
 		strings.Contains(msg, "cannot lock ref") || strings.Contains(msg, "failed to update ref") {
 		return errRejected
 	}
-	return classify(err, fleetv1alpha1.ReasonGitPushFailed)
+	perr := classify(err, fleetv1alpha1.ReasonGitPushFailed)
+	if perr.Reason == fleetv1alpha1.ReasonGitPushFailed {
+		// The remote refused what it received (a hook, a secret scanner, a
+		// size limit): its answer names the cluster's files, of every team's
+		// instances, and may quote them; every team reads Clusters.
+		perr.Message, perr.Detail = "git push: the remote refused the push; its answer is in the hub's log and "+
+			"its GitPushFailed Event on the Cluster", perr.Message
+	}
+	return perr
 }
 
 var (
@@ -363,7 +376,7 @@ var (
 
 // classify maps a failed git command to a Cluster condition reason:
 // GitAuthFailed, GitUnreachable, or fallback.
-func classify(err error, fallback string) error {
+func classify(err error, fallback string) *Error {
 	msg := err.Error()
 	lower := strings.ToLower(msg)
 	switch {

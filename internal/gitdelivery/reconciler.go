@@ -79,8 +79,8 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	now := r.Clock.Now()
 	var perr *Error
 	if errors.As(err, &perr) {
-		log.Info("git delivery failed", "reason", perr.Reason, "message", perr.Message)
-		if err := r.setDelivered(ctx, cluster, metav1.ConditionFalse, perr.Reason, perr.Message, nil, now); err != nil {
+		log.Info("git delivery failed", "reason", perr.Reason, "message", perr.Message, "detail", perr.Detail)
+		if err := r.setDelivered(ctx, cluster, metav1.ConditionFalse, perr.Reason, perr.Message, perr.Detail, nil, now); err != nil {
 			return ctrl.Result{}, err
 		}
 		return ctrl.Result{RequeueAfter: r.RetryInterval}, nil
@@ -95,7 +95,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if res.Commit == "" {
 		msg = fmt.Sprintf("no Works to publish; branch %s does not exist yet", target.Branch)
 	}
-	if err := r.setDelivered(ctx, cluster, metav1.ConditionTrue, fleetv1alpha1.ReasonGitPushed, msg, &res, now); err != nil {
+	if err := r.setDelivered(ctx, cluster, metav1.ConditionTrue, fleetv1alpha1.ReasonGitPushed, msg, "", &res, now); err != nil {
 		return ctrl.Result{}, err
 	}
 	if err := r.markDelivered(ctx, works.Items, conflicts, git.HealthSource, res.Commit, target.Branch, now); err != nil {
@@ -201,11 +201,14 @@ func (r *Reconciler) publish(ctx context.Context, cluster *fleetv1alpha1.Cluster
 }
 
 // setDelivered writes the Delivered condition and, after a publish, status.git.
+// detail (what the remote answered) goes only in the Event, which is in
+// namespace default, as every cluster-scoped object's: the condition is
+// every team's to read.
 // The Cluster controller writes the rest of the status (and reads Delivered
 // for Ready); controller.PatchStatus carries the resourceVersion, so neither
 // overwrites the other's conditions with a stale copy.
 func (r *Reconciler) setDelivered(ctx context.Context, cluster *fleetv1alpha1.Cluster, status metav1.ConditionStatus,
-	reason, message string, res *Result, now time.Time) error {
+	reason, message, detail string, res *Result, now time.Time) error {
 	previous := meta.FindStatusCondition(cluster.Status.Conditions, fleetv1alpha1.ConditionDelivered).DeepCopy()
 	if err := controller.PatchStatus(ctx, r.Client, &r.clusterWrites, cluster, func(cluster *fleetv1alpha1.Cluster) {
 		fleetv1alpha1.NewConditionSetter(&cluster.Status.Conditions, cluster.Generation, now).Set(fleetv1alpha1.ConditionDelivered, status, reason, message)
@@ -231,7 +234,11 @@ func (r *Reconciler) setDelivered(ctx context.Context, cluster *fleetv1alpha1.Cl
 		if status != metav1.ConditionTrue {
 			eventType = corev1.EventTypeWarning
 		}
-		r.Recorder.Eventf(cluster, nil, eventType, reason, "Push", "%s", message)
+		note := message
+		if detail != "" {
+			note = detail
+		}
+		r.Recorder.Eventf(cluster, nil, eventType, reason, "Push", "%s", note)
 	}
 	return nil
 }

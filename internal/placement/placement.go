@@ -100,6 +100,10 @@ type fleetView struct {
 	members map[string]bool
 	// invalid is set when the Fleet's selector does not parse; it then has no members.
 	invalid error
+	// tenantsInvalid is set when its tenants.namespaceSelector does not
+	// parse: it then admits only the namespaces it lists by name, and may
+	// admit any other (brokenFleetViolations).
+	tenantsInvalid error
 }
 
 // NewView indexes clusters and fleets: which clusters each Fleet holds.
@@ -115,6 +119,11 @@ func NewView(clusters []Cluster, fleets []Fleet) *View {
 	}
 	for _, f := range fleets {
 		fv := &fleetView{fleet: f, members: map[string]bool{}}
+		if t := f.Tenants; t != nil && t.NamespaceSelector != nil {
+			if _, err := metav1.LabelSelectorAsSelector(t.NamespaceSelector); err != nil {
+				fv.tenantsInvalid = fmt.Errorf("tenants.namespaceSelector: %w", err)
+			}
+		}
 		sel, err := metav1.LabelSelectorAsSelector(&f.Selector)
 		if err != nil {
 			fv.invalid = fmt.Errorf("fleet %s: invalid selector: %w", f.Name, err)
@@ -251,8 +260,9 @@ func (v *View) Place(req Request) Result {
 	if err != nil {
 		violations = append(violations, Violation{ReasonInvalidSpec, "spec.placement: " + err.Error()})
 	}
-	violations = append(violations, v.tenancyViolations(req)...)
+	// A broken Fleet first: it may be why no Fleet admits the namespace.
 	violations = append(violations, v.brokenFleetViolations(req)...)
+	violations = append(violations, v.tenancyViolations(req)...)
 	if len(violations) > 0 {
 		return Result{Violations: violations}
 	}
@@ -321,16 +331,19 @@ func (v *View) tenancyViolations(req Request) []Violation {
 }
 
 // brokenFleetViolations holds an instance that may land through a Fleet whose
-// selector does not parse (the API server takes any LabelSelector: an
-// operator "in", a value with a space). Such a Fleet holds no cluster; placed
-// without it, the instance would lose its Works on every cluster the Fleet
-// held, and the agents would prune what runs there, for a typo. A violation
-// keeps its Works as they are until the Fleet is fixed.
+// selector does not parse (the API server refuses unknown operators, not a
+// value with a space, nor a selector stored before it did). Such a Fleet
+// holds no cluster; placed without it, the instance would lose its Works on
+// every cluster the Fleet held, and the agents would prune what runs there,
+// for a typo. A violation keeps its Works as they are until the Fleet is
+// fixed. The same goes for a Fleet whose tenants.namespaceSelector does not
+// parse: whether it admits a namespace it does not list by name cannot be
+// told, so an instance of such a namespace is held too.
 func (v *View) brokenFleetViolations(req Request) []Violation {
 	platform := req.Namespace.Name == fleetv1alpha1.PlatformNamespace
 	names := make([]string, 0, len(v.fleets))
 	for name, fv := range v.fleets {
-		if fv.invalid != nil {
+		if fv.invalid != nil || fv.tenantsInvalid != nil && !platform && !Admits(fv.fleet, req.Namespace) {
 			names = append(names, name)
 		}
 	}
@@ -343,14 +356,18 @@ func (v *View) brokenFleetViolations(req Request) []Violation {
 		if platform && !named {
 			continue // the platform namespace lands without Fleets
 		}
-		if !platform && !Admits(fv.fleet, req.Namespace) {
+		if !platform && !Admits(fv.fleet, req.Namespace) && fv.tenantsInvalid == nil {
 			continue
 		}
 		if !named && ((req.Promise != nil && len(req.Promise.Fleets) > 0) || (req.Instance != nil && len(req.Instance.Fleets) > 0)) {
 			continue // narrowed to other Fleets
 		}
+		why := errors.Unwrap(fv.invalid)
+		if fv.invalid == nil {
+			why = fv.tenantsInvalid
+		}
 		out = append(out, Violation{ReasonInvalidSpec, fmt.Sprintf(
-			"Fleet %s: %v; instances it admits are held where they are until its selector is fixed", name, errors.Unwrap(fv.invalid))})
+			"Fleet %s: %v; instances it admits are held where they are until its selector is fixed", name, why)})
 	}
 	return out
 }

@@ -100,7 +100,8 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 
 // Status is a Fleet's status over clusters: how many its selector matches
 // (leaving out Clusters being deleted) and how many of those are Available.
-// A selector the API server accepted but labels cannot parse stalls it.
+// A selector the API server accepted but labels cannot parse stalls it, as
+// does such a tenants.namespaceSelector.
 func Status(f *fleetv1alpha1.Fleet, clusters []fleetv1alpha1.Cluster, now time.Time) fleetv1alpha1.FleetStatus {
 	st := *f.Status.DeepCopy()
 	st.ObservedGeneration = f.Generation
@@ -120,6 +121,13 @@ func Status(f *fleetv1alpha1.Fleet, clusters []fleetv1alpha1.Cluster, now time.T
 		st.Clusters++
 		if c.Status.Availability == fleetv1alpha1.ClusterAvailabilityAvailable {
 			st.AvailableClusters++
+		}
+	}
+	if t := f.Spec.Tenants; t != nil && t.NamespaceSelector != nil {
+		if _, err := metav1.LabelSelectorAsSelector(t.NamespaceSelector); err != nil {
+			set.Stalled(fleetv1alpha1.ReasonInvalidSpec, "spec.tenants.namespaceSelector: "+err.Error()+
+				"; the instances of namespaces it does not list by name are held where they are until it is fixed")
+			return st
 		}
 	}
 	set.Ready(fleetv1alpha1.ReasonSucceeded, "counted the clusters the selector matches")

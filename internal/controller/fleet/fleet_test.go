@@ -48,4 +48,14 @@ func TestStatus(t *testing.T) {
 	if st.Clusters != 0 || c == nil || c.Status != metav1.ConditionTrue || c.Reason != fleetv1alpha1.ReasonInvalidSpec {
 		t.Errorf("bad selector: clusters %d, stalled %+v", st.Clusters, c)
 	}
+
+	// A tenants.namespaceSelector that does not parse holds instances: the
+	// Fleet says so, rather than read Ready.
+	badTenants := prod.DeepCopy()
+	badTenants.Spec.Tenants = &fleetv1alpha1.Tenants{NamespaceSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"tier": "gold plated"}}}
+	st = Status(badTenants, clusters, now)
+	c = meta.FindStatusCondition(st.Conditions, fleetv1alpha1.ConditionStalled)
+	if c == nil || c.Status != metav1.ConditionTrue || c.Reason != fleetv1alpha1.ReasonInvalidSpec || meta.IsStatusConditionTrue(st.Conditions, fleetv1alpha1.ConditionReady) {
+		t.Errorf("bad tenants selector: %+v", st.Conditions)
+	}
 }

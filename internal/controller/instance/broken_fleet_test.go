@@ -15,11 +15,12 @@ import (
 	"github.com/flotilla-dev/flotilla/internal/hub"
 )
 
-// The story: a Fleet's selector is edited into one that does not parse (an
-// operator "in" for "In"; the API server takes any LabelSelector). The
-// instances that landed through it must be held where they are, with a clear
-// condition naming the Fleet, and keep their Works: not lose them on every
-// cluster the Fleet held (the agents would prune what runs there).
+// The story: a Fleet's selector is edited into one that does not parse (a
+// value with a space, which the API server takes, as it took an operator
+// "in" before it checked them). The instances that landed through it must
+// be held where they are, with a clear condition naming the Fleet, and keep
+// their Works: not lose them on every cluster the Fleet held (the agents
+// would prune what runs there).
 func TestBrokenFleetSelectorKeepsWorks(t *testing.T) {
 	e := newEnv(t)
 	startHub(t, hub.Options{})
@@ -37,7 +38,7 @@ func TestBrokenFleetSelectorKeepsWorks(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.Spec.Selector = metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{
-		{Key: "story", Operator: "in", Values: []string{"brokenfleet"}},
+		{Key: "story", Operator: metav1.LabelSelectorOpIn, Values: []string{"broken fleet"}},
 	}}
 	if err := e.C.Update(e.Ctx, f); err != nil {
 		t.Fatalf("the API server refused the Fleet (fine, then nothing is lost): %v", err)
@@ -73,7 +74,7 @@ func TestABrokenPromisePlacementKeepsItsFleetResources(t *testing.T) {
 
 	e.UpdatePromise("bfp-op", func(p *fleetv1alpha1.Promise) {
 		p.Spec.Placement.Selector = &metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{
-			{Key: "story", Operator: "in", Values: []string{"brokenpromise"}},
+			{Key: "story", Operator: metav1.LabelSelectorOpIn, Values: []string{"broken promise"}},
 		}}
 	})
 	promisetest.Eventually(t, time.Minute, "a Warning on the Promise naming the placement", func() (bool, string) {

@@ -101,7 +101,7 @@ func TestANamespaceRuleCannotGiveAnotherTeamsNamespace(t *testing.T) {
 	e.Create(instance(group, kind, "nsr-pay-x", "y", map[string]any{"size": "small"}))
 	e.WaitInstance(group, kind, "nsr-pay-x", "y", "refused", func(s fleetv1alpha1.InstanceStatus) bool {
 		c := meta.FindStatusCondition(s.Conditions, fleetv1alpha1.ConditionReady)
-		return c != nil && c.Status == metav1.ConditionFalse && strings.Contains(c.Message, "nsr-pay/x-y")
+		return c != nil && c.Status == metav1.ConditionFalse && strings.Contains(c.Message, "nsr-pay-x-y, which an instance of another namespace")
 	})
 	if w := e.Work("nsr2-db", "nsr-pay-x", "y", "nsr2-1"); w != nil {
 		t.Errorf("instance nsr-pay-x/y got a Work with scope %+v: it shares namespace nsr-pay-x-y with team nsr-pay's instance", w.Spec.Scope)

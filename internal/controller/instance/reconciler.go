@@ -378,6 +378,12 @@ func (r *Reconciler) observe(ctx context.Context, key Key, p *fleetv1alpha1.Prom
 				"merge or shorten them", key.Namespace, n, maxTeamOverridesBytes)}}
 		return f, none, nil
 	}
+	if n := snap.teamOverrideCount; n > maxTeamOverrides {
+		f.Placement.Violations = []placement.Violation{{Reason: fleetv1alpha1.ReasonInvalidSpec, Message: fmt.Sprintf(
+			"%d Overrides of namespace %s select this instance, more than the %d a team may have on one (a Work lists 64, "+
+				"and the rest are the platform's): merge them", n, key.Namespace, maxTeamOverrides)}}
+		return f, none, nil
+	}
 	if n := len(snap.metadata); n > maxMetadataBytes {
 		if snap.readsMetadata {
 			f.Placement.Violations = []placement.Violation{{Reason: fleetv1alpha1.ReasonInvalidSpec, Message: fmt.Sprintf(
@@ -529,8 +535,9 @@ func (r *Reconciler) hubNamespaceDerived(ctx context.Context, out *fleetv1alpha1
 	}
 	for _, w := range holders {
 		if other := w.Spec.Subject.Instance; other != nil && other.Namespace != key.Namespace {
-			return fmt.Errorf("namespace %s is held on the members by instance %s/%s, whose output.namespaces rule gave it before "+
-				"it was a namespace of the hub: nothing renders there until that instance is renamed or deleted", key.Namespace, other.Namespace, other.Name), nil
+			heldBy(ctx, key.Namespace, other)
+			return fmt.Errorf("namespace %s is held on the members by an instance of another namespace, whose output.namespaces rule gave it before "+
+				"it was a namespace of the hub: nothing renders there until the platform has that instance renamed or deleted", key.Namespace), nil
 		}
 	}
 	for _, ns := range scope.Derived(out, key.Namespace, key.Name) {
@@ -552,12 +559,21 @@ func (r *Reconciler) hubNamespaceDerived(ctx context.Context, out *fleetv1alpha1
 					"run: an instance may use only namespaces of its own; rename the instance", ns, w.Spec.Subject.Promise), nil
 			}
 			if other := w.Spec.Subject.Instance; other != nil && other.Namespace != key.Namespace {
-				return fmt.Errorf("output.namespaces gives this instance namespace %s, which instance %s/%s of another namespace "+
-					"already uses: an instance may use only namespaces of its own; rename the instance", ns, other.Namespace, other.Name), nil
+				heldBy(ctx, ns, other)
+				return fmt.Errorf("output.namespaces gives this instance namespace %s, which an instance of another namespace "+
+					"already uses: an instance may use only namespaces of its own; rename the instance", ns), nil
 			}
 		}
 	}
 	return nil, nil
+}
+
+// heldBy logs, for the platform, which instance holds namespace ns on the
+// members. The refused instance's status does not name it: it is another
+// team's, and its name is that team's.
+func heldBy(ctx context.Context, ns string, holder *fleetv1alpha1.InstanceReference) {
+	ctrl.LoggerFrom(ctx).Info("an instance of another namespace holds the namespace this one's output.namespaces gives",
+		"namespace", ns, "holder", holder.Namespace+"/"+holder.Name)
 }
 
 // worksUsingNamespace lists from the cache the Works that use namespace ns

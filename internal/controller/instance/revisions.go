@@ -53,6 +53,11 @@ const (
 	maxMetadataBytes      = 64 << 10
 )
 
+// maxTeamOverrides bounds how many of a team's Overrides may select one
+// instance: half of the 64 a Work lists (spec.overrides), so that a team's
+// cannot crowd out the platform's, which apply at once.
+const maxTeamOverrides = 32
+
 // instanceSnapshot is what an instance revision snapshots: the instance's
 // spec (the ControllerRevision's data), the team's Overrides that select
 // the instance (its AnnotationTeamOverrides; nil when none do), and the
@@ -64,8 +69,10 @@ const (
 type instanceSnapshot struct {
 	spec          []byte
 	teamOverrides []byte
-	metadata      []byte
-	readsMetadata bool
+	// teamOverrideCount is how many Overrides teamOverrides holds.
+	teamOverrideCount int
+	metadata          []byte
+	readsMetadata     bool
 	// rendersMetadata is the metadata the revision named for s renders
 	// (instanceRevisionName): metadata, or what it stored before where the
 	// templates do not read it.
@@ -181,7 +188,7 @@ func snapshotInstance(inst *unstructured.Unstructured, promise string, overrides
 	if err != nil {
 		return instanceSnapshot{}, err
 	}
-	team, err := snapshotTeamOverrides(overrides, promise, &placement.Instance{
+	team, count, err := snapshotTeamOverrides(overrides, promise, &placement.Instance{
 		Namespace: inst.GetNamespace(), Name: inst.GetName(), Labels: inst.GetLabels(),
 	})
 	if err != nil {
@@ -191,7 +198,7 @@ func snapshotInstance(inst *unstructured.Unstructured, promise string, overrides
 	if err != nil {
 		return instanceSnapshot{}, fmt.Errorf("encoding the instance's labels and annotations: %w", err)
 	}
-	return instanceSnapshot{spec: spec, teamOverrides: team, metadata: md, readsMetadata: readsMetadata}, nil
+	return instanceSnapshot{spec: spec, teamOverrides: team, teamOverrideCount: count, metadata: md, readsMetadata: readsMetadata}, nil
 }
 
 // snapshotSpec is the JSON of the instance's spec without placement; keys
@@ -212,7 +219,7 @@ func snapshotSpec(inst *unstructured.Unstructured) ([]byte, error) {
 // snapshotTeamOverrides is the JSON of the team Overrides (outside
 // flotilla-system) that select inst, sorted by name, each patch with its
 // keys sorted, so equal Overrides give equal bytes; nil when none do.
-func snapshotTeamOverrides(overrides []fleetv1alpha1.Override, promise string, inst *placement.Instance) ([]byte, error) {
+func snapshotTeamOverrides(overrides []fleetv1alpha1.Override, promise string, inst *placement.Instance) ([]byte, int, error) {
 	var team []instanceplan.TeamOverride
 	for i := range overrides {
 		o := &overrides[i]
@@ -221,19 +228,19 @@ func snapshotTeamOverrides(overrides []fleetv1alpha1.Override, promise string, i
 		}
 		snap, err := instanceplan.SnapshotOverride(o)
 		if err != nil {
-			return nil, err
+			return nil, 0, err
 		}
 		team = append(team, snap)
 	}
 	if len(team) == 0 {
-		return nil, nil
+		return nil, 0, nil
 	}
 	sort.Slice(team, func(i, j int) bool { return team[i].Name < team[j].Name })
 	b, err := json.Marshal(team)
 	if err != nil {
-		return nil, fmt.Errorf("encoding the team's overrides: %w", err)
+		return nil, 0, fmt.Errorf("encoding the team's overrides: %w", err)
 	}
-	return b, nil
+	return b, len(team), nil
 }
 
 // decodeTeamOverrides turns an instance revision's AnnotationTeamOverrides

@@ -100,8 +100,15 @@ func (r *Reconciler) liveInstances(ctx context.Context, p *fleetv1alpha1.Promise
 func (r *Reconciler) refuseDeletion(ctx context.Context, p *fleetv1alpha1.Promise, instances []unstructured.Unstructured) (ctrl.Result, error) {
 	names := instanceNames(instances, func(u *unstructured.Unstructured) string { return u.GetNamespace() + "/" + u.GetName() })
 	msg := fmt.Sprintf("deletion waits: %d %s instances exist (%s); delete them, or annotate the Promise %s=%s to delete them and their workloads",
-		len(instances), p.Spec.API.Kind, names, fleetv1alpha1.AnnotationForceDelete, fleetv1alpha1.ForceDeleteValue)
-	return r.stallDeletion(ctx, p, len(instances), msg)
+		len(instances), p.Spec.API.Kind, listThem(p), fleetv1alpha1.AnnotationForceDelete, fleetv1alpha1.ForceDeleteValue)
+	return r.stallDeletion(ctx, p, len(instances), msg, names)
+}
+
+// listThem says where the platform finds the instances a deletion waits
+// for. The Promise's status does not name them: every team reads Promises,
+// and an instance's name is its team's.
+func listThem(p *fleetv1alpha1.Promise) string {
+	return "the hub's Event names them; kubectl get " + instanceapi.CRDName(&p.Spec.API) + " -A lists them"
 }
 
 // instanceNames names up to three of instances with name.
@@ -145,16 +152,20 @@ func (r *Reconciler) waitForFinalizers(ctx context.Context, p *fleetv1alpha1.Pro
 	names := instanceNames(held, func(u *unstructured.Unstructured) string {
 		return u.GetNamespace() + "/" + u.GetName() + " (" + strings.Join(otherFinalizers(u), ", ") + ")"
 	})
-	msg := fmt.Sprintf("deletion waits: %d %s instances are held by finalizers that are not the hub's: %s; their Works are deleted; "+
-		"the instances, the API and the Promise go once whoever put them there removes them", len(held), p.Spec.API.Kind, names)
-	return r.stallDeletion(ctx, p, len(held), msg)
+	msg := fmt.Sprintf("deletion waits: %d %s instances are held by finalizers that are not the hub's (%s); their Works are deleted; "+
+		"the instances, the API and the Promise go once whoever put them there removes them", len(held), p.Spec.API.Kind, listThem(p))
+	return r.stallDeletion(ctx, p, len(held), msg, names)
 }
 
 // stallDeletion writes that the Promise's deletion waits for n instances
-// (msg says why) and looks again later.
-func (r *Reconciler) stallDeletion(ctx context.Context, p *fleetv1alpha1.Promise, n int, msg string) (ctrl.Result, error) {
+// (msg says why) and looks again later. names names some of them: they go
+// only where the platform alone reads, the hub's log and its Warning Event
+// on the Promise (in namespace default, as every cluster-scoped object's),
+// recorded when msg changes, names first, so that cutting the note to the
+// API server's bound leaves them.
+func (r *Reconciler) stallDeletion(ctx context.Context, p *fleetv1alpha1.Promise, n int, msg, names string) (ctrl.Result, error) {
 	now := r.Clock.Now()
-	before := meta.FindStatusCondition(p.Status.Conditions, fleetv1alpha1.ConditionReady)
+	before := meta.FindStatusCondition(p.Status.Conditions, fleetv1alpha1.ConditionReady).DeepCopy()
 	if err := controller.PatchStatus(ctx, r.Client, &r.statusWrites, p, func(p *fleetv1alpha1.Promise) {
 		p.Status.ObservedGeneration = p.Generation
 		p.Status.Instances = int32(n)
@@ -162,7 +173,10 @@ func (r *Reconciler) stallDeletion(ctx context.Context, p *fleetv1alpha1.Promise
 	}); err != nil {
 		return ctrl.Result{}, err
 	}
-	r.recordTransition(ctx, p, before)
+	if before == nil || before.Reason != fleetv1alpha1.ReasonInstancesPresent || before.Message != msg {
+		ctrl.LoggerFrom(ctx).Info("promise deletion waits", "message", msg, "instances", names)
+		r.Recorder.Eventf(p, nil, corev1.EventTypeWarning, fleetv1alpha1.ReasonInstancesPresent, "Reconcile", "%s instances %s; %s", p.Spec.API.Kind, names, msg)
+	}
 	return ctrl.Result{RequeueAfter: retryDeletion}, nil
 }
 

@@ -54,8 +54,9 @@ func TestAForceDeletionHeldByATeamsFinalizerSaysSo(t *testing.T) {
 		p := getPromise(e, name)
 		c := meta.FindStatusCondition(p.Status.Conditions, fleetv1alpha1.ConditionReady)
 		return c != nil && c.Status == metav1.ConditionFalse && c.Reason == fleetv1alpha1.ReasonInstancesPresent &&
-			strings.Contains(c.Message, "hold-team/orders") && strings.Contains(c.Message, hold), fmt.Sprintf("%+v", c)
+			strings.Contains(c.Message, "held by finalizers"), fmt.Sprintf("%+v", c)
 	})
+	platformEvent(t, e, name, "hold-team/orders ("+hold+")")
 	time.Sleep(3 * time.Second)
 	events := &eventsv1.EventList{}
 	if err := e.C.List(e.Ctx, events); err != nil {

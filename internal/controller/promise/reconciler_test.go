@@ -252,9 +252,10 @@ func TestDeletionWaitsForInstancesUnlessForced(t *testing.T) {
 			return meta.FindStatusCondition(p.Status.Conditions, fleetv1alpha1.ConditionReady).Reason == fleetv1alpha1.ReasonInstancesPresent
 		})
 		msg := meta.FindStatusCondition(p.Status.Conditions, fleetv1alpha1.ConditionReady).Message
-		if !strings.Contains(msg, "del-team/orders") || !strings.Contains(msg, fleetv1alpha1.AnnotationForceDelete) {
+		if !strings.Contains(msg, "1 "+kind+" instances exist") || !strings.Contains(msg, fleetv1alpha1.AnnotationForceDelete) {
 			t.Errorf("message %q", msg)
 		}
+		platformEvent(t, e, name, "del-team/orders")
 		if e.Work(name, "del-team", "orders", "del-c1") == nil {
 			t.Error("the instance's Work went while deletion was refused")
 		}
