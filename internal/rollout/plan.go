@@ -166,7 +166,7 @@ func (p *planner) decide() outcome {
 	// The kill switch rolls back every rollout in flight, one whose
 	// requested rollback cannot proceed (a typo in an incident) included:
 	// that request must not keep the target where it was admitted.
-	freezeRollsBack := freeze != nil && freeze.Action == fleetv1alpha1.FreezeRollback && p.canRollBack() && p.anyTouched()
+	freezeRollsBack := p.freezeRollsBack()
 	switch {
 	case p.in.SupersededBy != "":
 		p.st.SupersededBy = p.in.SupersededBy
@@ -179,11 +179,7 @@ func (p *planner) decide() outcome {
 	case spec.Rollback != nil && !p.rollbackBlocked():
 		return p.requestedRollback()
 	case freezeRollsBack:
-		msg := fmt.Sprintf("FleetFreeze %s rolls back every rollout in flight: %s", freeze.Name, freeze.Reason)
-		o := p.startRollback(spec.FromRevision, actorOf(freeze.By), fleetv1alpha1.ReasonFleetFrozen, msg)
-		o.freeze = freeze.Name
-		p.freezeStatus().RolledBackBy = freeze.Name
-		return o
+		return p.freezeRollback()
 	case spec.DesiredState == fleetv1alpha1.RolloutAborted:
 		return outcome{phase: fleetv1alpha1.RolloutPhaseAborted, wave: p.st.CurrentWave,
 			actor: changeActor(spec.StateChange), reason: fleetv1alpha1.ReasonAborted,
@@ -215,6 +211,23 @@ func (p *planner) decide() outcome {
 			o.actor, o.cause, o.freeze = ActorHub, "the fleet freeze ended", p.prev.HeldBy()
 		}
 	}
+	return o
+}
+
+// freezeRollsBack reports whether a Rollback freeze rolls the rollout back
+// to fromRevision: it can, and some cluster renders or runs the target.
+func (p *planner) freezeRollsBack() bool {
+	f := p.in.Freeze
+	return f != nil && f.Action == fleetv1alpha1.FreezeRollback && p.canRollBack() && p.anyTouched()
+}
+
+// freezeRollback starts the rollback of a Rollback freeze, to fromRevision.
+func (p *planner) freezeRollback() outcome {
+	f := p.in.Freeze
+	msg := fmt.Sprintf("FleetFreeze %s rolls back every rollout in flight: %s", f.Name, f.Reason)
+	o := p.startRollback(p.in.Spec.FromRevision, actorOf(f.By), fleetv1alpha1.ReasonFleetFrozen, msg)
+	o.freeze = f.Name
+	p.freezeStatus().RolledBackBy = f.Name
 	return o
 }
 
