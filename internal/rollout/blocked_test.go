@@ -1,6 +1,7 @@
 package rollout_test
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -271,4 +272,66 @@ func TestABlockedRolloutStillRollsBack(t *testing.T) {
 			t.Fatalf("Stalled %+v", c)
 		}
 	})
+}
+
+// A change a newer one superseded (or that was aborted, or failed) before
+// the newer one admitted its clusters stays where it reached: those clusters
+// are the newer Rollout's to move back. A Rollback freeze held a Rollout
+// that had touched nothing of its own target, leaving the superseded change
+// on the canary; a rollback moved only the clusters on its own target and
+// said every cluster was back.
+func TestARollbackTakesBackWhatAnEarlierRolloutLeft(t *testing.T) {
+	const superseded = "app-r1b"
+	start := func(t *testing.T) *fixture {
+		f := newFixture(t, strategy(wave("general", catchAll, approval)), clusters("m", 3)...)
+		f.in.Unsettled = []string{superseded}
+		f.update("m-1", func(o *rollout.ClusterObservation) { o.Revision, o.AppliedRevision = superseded, superseded })
+		f.plan()
+		f.wantPhase(fleetv1alpha1.RolloutPhaseWaitingForApproval, "general")
+		return f
+	}
+	t.Run("a Rollback freeze rolls it back", func(t *testing.T) {
+		f := start(t)
+		f.in.Freeze = &rollout.FreezeObservation{Name: "incident", Action: fleetv1alpha1.FreezeRollback, Reason: "undo", By: "dave"}
+		f.at(time.Minute).plan()
+		f.wantPhase(fleetv1alpha1.RolloutPhaseRollingBack, "general")
+		if a := f.d.Admit; len(a) != 1 || a[0].Cluster != "m-1" || a[0].Revision != from {
+			t.Fatalf("admitted %+v", a)
+		}
+		f.at(2 * time.Minute).plan()
+		f.wantPhase(fleetv1alpha1.RolloutPhaseRollingBack, "general")
+		f.update("m-1", func(o *rollout.ClusterObservation) { o.AppliedRevision = from })
+		f.at(3 * time.Minute).plan()
+		f.wantPhase(fleetv1alpha1.RolloutPhaseRolledBack, "general")
+	})
+	t.Run("a Halt freeze holds it", func(t *testing.T) {
+		f := start(t)
+		f.in.Freeze = &rollout.FreezeObservation{Name: "incident", Reason: "stop", By: "dave"}
+		f.at(time.Minute).plan()
+		f.wantPhase(fleetv1alpha1.RolloutPhasePaused, "general")
+		if len(f.d.Admit) != 0 {
+			t.Fatalf("admitted %+v", f.d.Admit)
+		}
+	})
+}
+
+func TestUnsettled(t *testing.T) {
+	ro := func(name, from, to string, phase fleetv1alpha1.RolloutPhase, gen string) fleetv1alpha1.Rollout {
+		return fleetv1alpha1.Rollout{
+			ObjectMeta: metav1.ObjectMeta{Name: name, Annotations: map[string]string{rollout.AnnotationChangeGeneration: gen}},
+			Spec:       fleetv1alpha1.RolloutSpec{FromRevision: from, TargetRevision: to},
+			Status:     fleetv1alpha1.RolloutStatus{Phase: phase},
+		}
+	}
+	all := []fleetv1alpha1.Rollout{
+		ro("a-1", "r0", "r1", fleetv1alpha1.RolloutPhaseSucceeded, "1"),
+		ro("a-2", "r1", "r2", fleetv1alpha1.RolloutPhaseSuperseded, "2"),
+		ro("a-3", "r1", "r3", fleetv1alpha1.RolloutPhaseAborted, "3"),
+		ro("a-4", "r1", "r4", fleetv1alpha1.RolloutPhaseRolledBack, "4"),
+		ro("a-6", "r1", "r6", fleetv1alpha1.RolloutPhaseSuperseded, "6"),
+	}
+	cur := ro("a-5", "r1", "r5", fleetv1alpha1.RolloutPhaseProgressing, "5")
+	if got := rollout.Unsettled(&cur, append(all, cur)); !slices.Equal(got, []string{"r2", "r3"}) {
+		t.Fatalf("unsettled %v, want [r2 r3]", got)
+	}
 }

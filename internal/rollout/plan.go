@@ -442,17 +442,22 @@ func (p *planner) admitCluster(w *wave, i int, rev string) bool {
 }
 
 // anyTouched reports whether any cluster of the frozen set renders or runs
-// the target revision.
+// the target revision, or a target an earlier Rollout left unsettled.
 func (p *planner) anyTouched() bool {
-	target := p.in.Spec.TargetRevision
 	for _, w := range p.waves {
 		for _, o := range w.obs {
-			if o != nil && (o.Revision == target || o.AppliedRevision == target) {
+			if o != nil && (p.touches(o.Revision) || p.touches(o.AppliedRevision)) {
 				return true
 			}
 		}
 	}
 	return false
+}
+
+// touches reports whether rev is this change's to move back: the target,
+// or a target an earlier Rollout left unsettled (Input.Unsettled).
+func (p *planner) touches(rev string) bool {
+	return rev != "" && (rev == p.in.Spec.TargetRevision || slices.Contains(p.in.Unsettled, rev))
 }
 
 // newPolicyChange reports whether spec.policyChange is one the history has

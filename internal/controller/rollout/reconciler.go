@@ -281,6 +281,7 @@ func (r *Reconciler) observe(ctx context.Context, ro *fleetv1alpha1.Rollout, now
 	// took: rolling back to it would move all the others to it. An
 	// instance's Rollout (the team's) must show its fromRevision ran.
 	in.PartialFrom = rollout.FromIsPartial(ro, rollouts)
+	in.Unsettled = rollout.Unsettled(ro, rollouts)
 	// The team that owns an instance may ask its Rollouts for a rollback,
 	// which admits every cluster at once: only to a revision the fleet ran.
 	// Nor does anyone's rollback without toRevision return to a revert's
