@@ -58,19 +58,23 @@ func (p *planner) rollBackBlocked(b Blocked) bool {
 	if err != nil || len(p.st.Waves) == 0 {
 		return false
 	}
+	// Binding may mark the waves (admittedUnwritten): a rollout that does
+	// not roll back is recorded blocked from the status as it was.
+	before := p.st.DeepCopy()
 	p.obs = obs
 	p.bindWavesForRollback()
 	var o outcome
 	switch {
 	case p.rollbackBlocked() && !p.freezeRollsBack():
-		return false
 	case p.st.Phase == fleetv1alpha1.RolloutPhaseRollingBack:
 		o = p.rollBack()
 	case p.in.Spec.Rollback != nil && !p.rollbackBlocked():
 		o = p.requestedRollback()
 	case p.freezeRollsBack():
 		o = p.freezeRollback()
-	default:
+	}
+	if o.phase == "" {
+		p.st, p.waves, p.obs = before, nil, nil
 		return false
 	}
 	if !o.phase.IsTerminal() {
