@@ -1,6 +1,8 @@
 package rollout
 
 import (
+	"errors"
+
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -15,22 +17,95 @@ type Blocked struct {
 	Reason string
 	// Message says what is wrong and how to get out of it.
 	Message string
+	// Observed says that Input.Clusters observes the subject's clusters in
+	// full: only the strategy, or a check, cannot be used. Moving forward
+	// needs them; moving back does not, so a rollback (under way,
+	// requested, or a Rollback freeze's) still proceeds.
+	Observed bool
 }
 
 // PlanBlocked decides for a Rollout that cannot be planned at all (its
-// Promise, a revision or its strategy is missing). Nothing is admitted. An
-// abort still ends it (Aborted: every cluster stays where it is); otherwise
-// it keeps its phase (Pending if it never started) and is Stalled with b
-// until the cause is fixed. Becoming blocked, or blocked for another reason,
-// is recorded once in the history and as a Warning Event.
+// Promise, a revision or its strategy is missing, a check cannot run).
+// Nothing is admitted to the target. When b.Observed, a rollback still
+// proceeds as Plan would take it (one under way, a requested one, or a
+// Rollback freeze's: the kill switch holds whatever the strategy). Otherwise
+// an abort still ends it (Aborted: every cluster stays where it is), or it
+// keeps its phase (Pending if it never started) and is Stalled with b until
+// the cause is fixed. Becoming blocked, or blocked for another reason, is
+// recorded once in the history and as a Warning Event.
 func PlanBlocked(in Input, b Blocked) Decision {
 	p := newPlanner(in, nil)
 	if p.st.Phase.IsTerminal() {
 		p.settleEnded()
 		return p.decision()
 	}
+	if b.Observed && p.rollBackBlocked(b) {
+		return p.decision()
+	}
 	p.finishBlocked(p.blockedOutcome(b, "blocked: "+b.Message))
 	return p.decision()
+}
+
+// rollBackBlocked takes the step of a rollback of a rollout that cannot be
+// planned forward, in Plan's order of precedence, and reports whether there
+// was one to take: a rollback under way, a requested one whose revision can
+// be used, or a Rollback freeze's. A rollback needs only where each cluster
+// of the frozen set stands; what it reads of the strategy (the offline
+// policy, the progress deadline of the failures it records) takes the
+// defaults when the strategy cannot be read.
+func (p *planner) rollBackBlocked(b Blocked) bool {
+	obs, err := indexClusters(p.in.Clusters)
+	if err != nil || len(p.st.Waves) == 0 {
+		return false
+	}
+	// Binding may mark the waves (admittedUnwritten): a rollout that does
+	// not roll back is recorded blocked from the status as it was.
+	before := p.st.DeepCopy()
+	p.obs = obs
+	p.bindWavesForRollback()
+	var o outcome
+	switch {
+	case p.rollbackBlocked() && !p.freezeRollsBack():
+	case p.st.Phase == fleetv1alpha1.RolloutPhaseRollingBack:
+		o = p.rollBack()
+	case p.in.Spec.Rollback != nil && !p.rollbackBlocked():
+		o = p.requestedRollback()
+	case p.freezeRollsBack():
+		o = p.freezeRollback()
+	}
+	if o.phase == "" {
+		p.st, p.waves, p.obs = before, nil, nil
+		return false
+	}
+	if !o.phase.IsTerminal() {
+		o.message += " (it cannot move forward: " + b.Message + ")"
+	}
+	p.transition(o)
+	p.rollup()
+	p.setConditions(o)
+	p.storeAdmissions()
+	return true
+}
+
+// bindWavesForRollback binds each frozen wave's observations as bindWaves
+// does, with the default policy where the strategy cannot give one.
+func (p *planner) bindWavesForRollback() {
+	p.waves = make([]*wave, len(p.st.Waves))
+	for i := range p.st.Waves {
+		st := &p.st.Waves[i]
+		cfg, err := waveConfig{}, errors.New("no strategy")
+		if len(p.in.Strategy.Waves) > 0 {
+			cfg, err = configFor(p.in.Strategy, st)
+		}
+		if err != nil {
+			cfg, _ = configFor(fleetv1alpha1.RolloutStrategySpec{Waves: []fleetv1alpha1.Wave{{}}}, st)
+		}
+		w := &wave{st: st, cfg: cfg, obs: make([]*ClusterObservation, len(st.Clusters))}
+		for j, name := range st.Clusters {
+			w.obs[j] = p.admittedUnwritten(w, j, p.obs[name])
+		}
+		p.waves[i] = w
+	}
 }
 
 // blockedRollback is the outcome of a requested rollback whose revision

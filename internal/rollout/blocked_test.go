@@ -1,6 +1,7 @@
 package rollout_test
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -91,7 +92,7 @@ func TestRollbackToAnUnusableRevision(t *testing.T) {
 		}
 		// It carries on to the end, the stalled request aside.
 		f.in.Freeze = nil
-		for _, c := range names("m", 4) {
+		for _, c := range names(4) {
 			f.update(c, func(o *rollout.ClusterObservation) { o.AppliedRevision = from })
 		}
 		f.at(4 * time.Minute).plan()
@@ -174,4 +175,163 @@ func findCondition(cs []metav1.Condition, typ string) *metav1.Condition {
 		}
 	}
 	return nil
+}
+
+// The kill switch holds for a rollout that cannot be planned forward: its
+// strategy deleted (in an incident, by a careless platform engineer), or
+// given a check that cannot run, after the change reached some clusters.
+// PlanBlocked stalled it whatever the freeze, so a Rollback freeze left the
+// change there while it rolled back every other rollout; a rollback under
+// way stalled half-way, and a requested one (the way out its message
+// names) never started. A rollback needs only where each cluster stands.
+func TestABlockedRolloutStillRollsBack(t *testing.T) {
+	b := rollout.Blocked{Reason: fleetv1alpha1.ReasonStrategyNotFound, Message: "RolloutStrategy s not found", Observed: true}
+	start := func(t *testing.T) *fixture {
+		f := newFixture(t, strategy(wave("general", catchAll, concurrency("2"))), clusters("m", 4)...)
+		f.plan()
+		f.at(time.Minute).healthy("m-1", "m-2").plan()
+		f.in.Strategy = fleetv1alpha1.RolloutStrategySpec{}
+		return f
+	}
+	blocked := func(f *fixture) {
+		f.t.Helper()
+		f.d = rollout.PlanBlocked(f.in, b)
+		f.in.Status = f.d.Status
+		for _, a := range f.d.Admit {
+			f.update(a.Cluster, func(o *rollout.ClusterObservation) { o.Revision, o.AdmittedAt = a.Revision, f.in.Now })
+		}
+	}
+	back := func(f *fixture) {
+		for _, c := range names(4) {
+			f.update(c, func(o *rollout.ClusterObservation) { o.AppliedRevision = from })
+		}
+	}
+
+	t.Run("without a freeze it stalls", func(t *testing.T) {
+		f := start(t)
+		blocked(f.at(2 * time.Minute))
+		f.wantAdmitted()
+		if c := f.condition(fleetv1alpha1.ConditionStalled); c.Status != metav1.ConditionTrue || c.Reason != b.Reason {
+			t.Fatalf("Stalled %+v", c)
+		}
+	})
+	t.Run("a Rollback freeze rolls it back to fromRevision", func(t *testing.T) {
+		f := start(t)
+		blocked(f.at(2 * time.Minute))
+		f.in.Freeze = &rollout.FreezeObservation{Name: "incident", Action: fleetv1alpha1.FreezeRollback, Reason: "undo everything", By: "dave"}
+		blocked(f.at(3 * time.Minute))
+		f.wantPhase(fleetv1alpha1.RolloutPhaseRollingBack, "general")
+		f.wantAdmitted("m-1", "m-2", "m-3", "m-4")
+		if f.d.Status.RollbackRevision != from || f.d.Status.RolledBackBy() != "incident" {
+			t.Fatalf("rollbackRevision %q, freeze %+v", f.d.Status.RollbackRevision, f.d.Status.Freeze)
+		}
+		if h := f.lastHistory(); h.Actor != "dave" || h.Freeze != "incident" || !strings.Contains(h.Message, "rolls back every rollout in flight") {
+			t.Fatalf("history %+v", h)
+		}
+		if c := f.condition(fleetv1alpha1.ConditionStalled); c.Status != metav1.ConditionFalse ||
+			!strings.Contains(f.condition(fleetv1alpha1.ConditionReady).Message, "it cannot move forward: RolloutStrategy s not found") {
+			t.Fatalf("conditions %+v", f.d.Status.Conditions)
+		}
+		// It ends when every cluster is back, the freeze lifted or not.
+		f.in.Freeze = nil
+		back(f)
+		blocked(f.at(4 * time.Minute))
+		f.wantPhase(fleetv1alpha1.RolloutPhaseRolledBack, "general")
+		if c := f.condition(fleetv1alpha1.ConditionReady); c.Status != metav1.ConditionTrue {
+			t.Fatalf("Ready %+v", c)
+		}
+	})
+	t.Run("a rollback under way carries on", func(t *testing.T) {
+		f := start(t)
+		f.in.Strategy = strategy(wave("general", catchAll, concurrency("2")))
+		f.in.Spec.Rollback = &fleetv1alpha1.RollbackRequest{ChangeRecord: record("carol", t0.Add(2*time.Minute), "")}
+		f.at(2 * time.Minute).plan()
+		f.wantPhase(fleetv1alpha1.RolloutPhaseRollingBack, "general")
+		f.in.Strategy = fleetv1alpha1.RolloutStrategySpec{}
+		back(f)
+		blocked(f.at(3 * time.Minute))
+		f.wantPhase(fleetv1alpha1.RolloutPhaseRolledBack, "general")
+	})
+	t.Run("a requested rollback starts", func(t *testing.T) {
+		f := start(t)
+		f.in.Spec.Rollback = &fleetv1alpha1.RollbackRequest{ChangeRecord: record("carol", t0.Add(2*time.Minute), "")}
+		blocked(f.at(2 * time.Minute))
+		f.wantPhase(fleetv1alpha1.RolloutPhaseRollingBack, "general")
+		f.wantAdmitted("m-1", "m-2", "m-3", "m-4")
+		if h := f.lastHistory(); h.Actor != "carol" {
+			t.Fatalf("history %+v", h)
+		}
+	})
+	t.Run("not observed, it stalls", func(t *testing.T) {
+		f := start(t)
+		f.in.Freeze = &rollout.FreezeObservation{Name: "incident", Action: fleetv1alpha1.FreezeRollback, Reason: "undo everything", By: "dave"}
+		f.d = rollout.PlanBlocked(f.in, rollout.Blocked{Reason: fleetv1alpha1.ReasonRevisionNotFound, Message: "PromiseRevision app-r1 not found"})
+		f.in.Status = f.d.Status
+		f.wantAdmitted()
+		if c := f.condition(fleetv1alpha1.ConditionStalled); c.Status != metav1.ConditionTrue {
+			t.Fatalf("Stalled %+v", c)
+		}
+	})
+}
+
+// A change a newer one superseded (or that was aborted, or failed) before
+// the newer one admitted its clusters stays where it reached: those clusters
+// are the newer Rollout's to move back. A Rollback freeze held a Rollout
+// that had touched nothing of its own target, leaving the superseded change
+// on the canary; a rollback moved only the clusters on its own target and
+// said every cluster was back.
+func TestARollbackTakesBackWhatAnEarlierRolloutLeft(t *testing.T) {
+	const superseded = "app-r1b"
+	start := func(t *testing.T) *fixture {
+		f := newFixture(t, strategy(wave("general", catchAll, approval)), clusters("m", 3)...)
+		f.in.Unsettled = []string{superseded}
+		f.update("m-1", func(o *rollout.ClusterObservation) { o.Revision, o.AppliedRevision = superseded, superseded })
+		f.plan()
+		f.wantPhase(fleetv1alpha1.RolloutPhaseWaitingForApproval, "general")
+		return f
+	}
+	t.Run("a Rollback freeze rolls it back", func(t *testing.T) {
+		f := start(t)
+		f.in.Freeze = &rollout.FreezeObservation{Name: "incident", Action: fleetv1alpha1.FreezeRollback, Reason: "undo", By: "dave"}
+		f.at(time.Minute).plan()
+		f.wantPhase(fleetv1alpha1.RolloutPhaseRollingBack, "general")
+		if a := f.d.Admit; len(a) != 1 || a[0].Cluster != "m-1" || a[0].Revision != from {
+			t.Fatalf("admitted %+v", a)
+		}
+		f.at(2 * time.Minute).plan()
+		f.wantPhase(fleetv1alpha1.RolloutPhaseRollingBack, "general")
+		f.update("m-1", func(o *rollout.ClusterObservation) { o.AppliedRevision = from })
+		f.at(3 * time.Minute).plan()
+		f.wantPhase(fleetv1alpha1.RolloutPhaseRolledBack, "general")
+	})
+	t.Run("a Halt freeze holds it", func(t *testing.T) {
+		f := start(t)
+		f.in.Freeze = &rollout.FreezeObservation{Name: "incident", Reason: "stop", By: "dave"}
+		f.at(time.Minute).plan()
+		f.wantPhase(fleetv1alpha1.RolloutPhasePaused, "general")
+		if len(f.d.Admit) != 0 {
+			t.Fatalf("admitted %+v", f.d.Admit)
+		}
+	})
+}
+
+func TestUnsettled(t *testing.T) {
+	ro := func(name, from, to string, phase fleetv1alpha1.RolloutPhase, gen string) fleetv1alpha1.Rollout {
+		return fleetv1alpha1.Rollout{
+			ObjectMeta: metav1.ObjectMeta{Name: name, Annotations: map[string]string{rollout.AnnotationChangeGeneration: gen}},
+			Spec:       fleetv1alpha1.RolloutSpec{FromRevision: from, TargetRevision: to},
+			Status:     fleetv1alpha1.RolloutStatus{Phase: phase},
+		}
+	}
+	all := []fleetv1alpha1.Rollout{
+		ro("a-1", "r0", "r1", fleetv1alpha1.RolloutPhaseSucceeded, "1"),
+		ro("a-2", "r1", "r2", fleetv1alpha1.RolloutPhaseSuperseded, "2"),
+		ro("a-3", "r1", "r3", fleetv1alpha1.RolloutPhaseAborted, "3"),
+		ro("a-4", "r1", "r4", fleetv1alpha1.RolloutPhaseRolledBack, "4"),
+		ro("a-6", "r1", "r6", fleetv1alpha1.RolloutPhaseSuperseded, "6"),
+	}
+	cur := ro("a-5", "r1", "r5", fleetv1alpha1.RolloutPhaseProgressing, "5")
+	if got := rollout.Unsettled(&cur, append(all, cur)); !slices.Equal(got, []string{"r2", "r3"}) {
+		t.Fatalf("unsettled %v, want [r2 r3]", got)
+	}
 }

@@ -202,11 +202,11 @@ func clusters(prefix string, n int, labels ...string) []rollout.ClusterObservati
 	return out
 }
 
-// names lists prefix-1 … prefix-n.
-func names(prefix string, n int) []string {
+// names lists m-1 … m-n, the clusters of clusters("m", n).
+func names(n int) []string {
 	out := make([]string, n)
 	for i := range out {
-		out[i] = fmt.Sprintf("%s-%d", prefix, i+1)
+		out[i] = fmt.Sprintf("m-%d", i+1)
 	}
 	return out
 }

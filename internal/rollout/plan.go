@@ -166,7 +166,7 @@ func (p *planner) decide() outcome {
 	// The kill switch rolls back every rollout in flight, one whose
 	// requested rollback cannot proceed (a typo in an incident) included:
 	// that request must not keep the target where it was admitted.
-	freezeRollsBack := freeze != nil && freeze.Action == fleetv1alpha1.FreezeRollback && p.canRollBack() && p.anyTouched()
+	freezeRollsBack := p.freezeRollsBack()
 	switch {
 	case p.in.SupersededBy != "":
 		p.st.SupersededBy = p.in.SupersededBy
@@ -179,11 +179,7 @@ func (p *planner) decide() outcome {
 	case spec.Rollback != nil && !p.rollbackBlocked():
 		return p.requestedRollback()
 	case freezeRollsBack:
-		msg := fmt.Sprintf("FleetFreeze %s rolls back every rollout in flight: %s", freeze.Name, freeze.Reason)
-		o := p.startRollback(spec.FromRevision, actorOf(freeze.By), fleetv1alpha1.ReasonFleetFrozen, msg)
-		o.freeze = freeze.Name
-		p.freezeStatus().RolledBackBy = freeze.Name
-		return o
+		return p.freezeRollback()
 	case spec.DesiredState == fleetv1alpha1.RolloutAborted:
 		return outcome{phase: fleetv1alpha1.RolloutPhaseAborted, wave: p.st.CurrentWave,
 			actor: changeActor(spec.StateChange), reason: fleetv1alpha1.ReasonAborted,
@@ -215,6 +211,23 @@ func (p *planner) decide() outcome {
 			o.actor, o.cause, o.freeze = ActorHub, "the fleet freeze ended", p.prev.HeldBy()
 		}
 	}
+	return o
+}
+
+// freezeRollsBack reports whether a Rollback freeze rolls the rollout back
+// to fromRevision: it can, and some cluster renders or runs the target.
+func (p *planner) freezeRollsBack() bool {
+	f := p.in.Freeze
+	return f != nil && f.Action == fleetv1alpha1.FreezeRollback && p.canRollBack() && p.anyTouched()
+}
+
+// freezeRollback starts the rollback of a Rollback freeze, to fromRevision.
+func (p *planner) freezeRollback() outcome {
+	f := p.in.Freeze
+	msg := fmt.Sprintf("FleetFreeze %s rolls back every rollout in flight: %s", f.Name, f.Reason)
+	o := p.startRollback(p.in.Spec.FromRevision, actorOf(f.By), fleetv1alpha1.ReasonFleetFrozen, msg)
+	o.freeze = f.Name
+	p.freezeStatus().RolledBackBy = f.Name
 	return o
 }
 
@@ -429,17 +442,22 @@ func (p *planner) admitCluster(w *wave, i int, rev string) bool {
 }
 
 // anyTouched reports whether any cluster of the frozen set renders or runs
-// the target revision.
+// the target revision, or a target an earlier Rollout left unsettled.
 func (p *planner) anyTouched() bool {
-	target := p.in.Spec.TargetRevision
 	for _, w := range p.waves {
 		for _, o := range w.obs {
-			if o != nil && (o.Revision == target || o.AppliedRevision == target) {
+			if o != nil && (p.touches(o.Revision) || p.touches(o.AppliedRevision)) {
 				return true
 			}
 		}
 	}
 	return false
+}
+
+// touches reports whether rev is this change's to move back: the target,
+// or a target an earlier Rollout left unsettled (Input.Unsettled).
+func (p *planner) touches(rev string) bool {
+	return rev != "" && (rev == p.in.Spec.TargetRevision || slices.Contains(p.in.Unsettled, rev))
 }
 
 // newPolicyChange reports whether spec.policyChange is one the history has

@@ -242,7 +242,7 @@ func TestFailureBudget(t *testing.T) {
 		t.Run(tt.maxFailures+"-"+string(rune('0'+tt.fail)), func(t *testing.T) {
 			f := newFixture(t, strategy(wave("general", catchAll, failures(tt.maxFailures))), clusters("m", tt.size)...)
 			f.plan()
-			f.at(time.Minute).failing(names("m", tt.size)[:tt.fail]...).plan()
+			f.at(time.Minute).failing(names(tt.size)[:tt.fail]...).plan()
 			if halted := f.d.Status.Phase == fleetv1alpha1.RolloutPhaseHalted; halted != tt.halts {
 				t.Fatalf("phase %s with %d failures of %d under %s", f.d.Status.Phase, tt.fail, tt.size, tt.maxFailures)
 			}
@@ -1053,7 +1053,7 @@ func TestPlanIsDeterministicAndHealsAfterACrash(t *testing.T) {
 func TestBoundedLists(t *testing.T) {
 	f := newFixture(t, strategy(wave("general", catchAll, failures("100%"), deadline(24*time.Hour))), clusters("m", 61)...)
 	f.plan()
-	f.at(time.Minute).failing(names("m", 60)...).plan()
+	f.at(time.Minute).failing(names(60)...).plan()
 	st := f.d.Status
 	if len(st.Failures) != 50 || st.FailureCount != 60 {
 		t.Fatalf("%d failures listed, failureCount %d; want 50 and 60", len(st.Failures), st.FailureCount)

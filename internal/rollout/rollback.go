@@ -50,16 +50,17 @@ func (p *planner) rollBack() outcome {
 				continue
 			}
 			switch {
-			case o.Revision == target:
+			case o.Revision != rev && p.touches(o.Revision):
 				// Still to do, even once admitted here: its Work changes
-				// only after this plan, so the run cannot end yet.
+				// only after this plan, so the run cannot end yet. A
+				// change an earlier Rollout left here goes back too.
 				left++
 				if !held {
 					p.admitCluster(w, i, rev)
 				}
-			case o.Revision == rev && o.AppliedRevision == target && (o.Online || !skipOffline):
+			case o.Revision == rev && o.AppliedRevision != rev && p.touches(o.AppliedRevision) && (o.Online || !skipOffline):
 				left++
-			case o.Revision == rev && o.AppliedRevision == target:
+			case o.Revision == rev && o.AppliedRevision != rev && p.touches(o.AppliedRevision):
 				skipped++
 			}
 		}

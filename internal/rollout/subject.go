@@ -1,6 +1,7 @@
 package rollout
 
 import (
+	"slices"
 	"strconv"
 
 	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
@@ -64,6 +65,30 @@ func SupersededBy(r *fleetv1alpha1.Rollout, rollouts []fleetv1alpha1.Rollout) st
 		return ""
 	}
 	return n.Name
+}
+
+// Unsettled lists the targets of the Rollouts of ro's subject (among
+// rollouts) created before ro that ended without settling the clusters they
+// reached (Superseded, Aborted, Failed: those clusters stay where they are
+// until the next Rollout moves them), other than ro's own revisions. A
+// cluster of ro's target set that renders one (the canary of a change a fix
+// forward superseded before ro admitted it) is ro's to move back: its
+// rollback returns it to the rollback revision, as its end would settle it.
+func Unsettled(ro *fleetv1alpha1.Rollout, rollouts []fleetv1alpha1.Rollout) []string {
+	var out []string
+	for i := range rollouts {
+		q := &rollouts[i]
+		switch q.Status.Phase {
+		case fleetv1alpha1.RolloutPhaseSuperseded, fleetv1alpha1.RolloutPhaseAborted, fleetv1alpha1.RolloutPhaseFailed:
+		default:
+			continue
+		}
+		rev := q.Spec.TargetRevision
+		if rev != ro.Spec.FromRevision && rev != ro.Spec.TargetRevision && newer(ro, q) && !slices.Contains(out, rev) {
+			out = append(out, rev)
+		}
+	}
+	return out
 }
 
 // StableRevision is the revision a subject's clusters settle on once r (its

@@ -64,6 +64,11 @@ type Input struct {
 	// to it would move those clusters to it, so a Rollback freeze holds the
 	// Rollout and onFailure Rollback halts it instead.
 	PartialFrom bool
+	// Unsettled are the targets of the subject's earlier Rollouts that
+	// ended without settling the clusters they reached (Unsettled): a
+	// cluster that still renders or runs one is this change's to move
+	// back, as its end settles it (RevisionFor).
+	Unsettled []string
 	// PromiseChecks and SkipChecks are the Promise's checks (replacing
 	// the strategy's by name, or added to every wave) and the strategy
 	// checks it does not run (ResolveChecks).

@@ -129,7 +129,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if errors.As(err, &b) {
 		// Strategies and PromiseRevisions are watched; the rest (a Promise
 		// or an instance revision that appears) is looked for again.
-		return ctrl.Result{RequeueAfter: blockedRetry}, r.block(ctx, ro, o.in, b)
+		return ctrl.Result{RequeueAfter: blockedRetry}, r.block(ctx, ro, o.in, b, o.observed)
 	}
 	var behind *cacheBehind
 	if errors.As(err, &behind) {
@@ -151,7 +151,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		if ce := (*rollout.CheckError)(nil); errors.As(err, &ce) {
 			reason = fleetv1alpha1.ReasonInvalidCheck
 		}
-		return ctrl.Result{}, r.block(ctx, ro, o.in, &blocked{reason, err.Error()})
+		return ctrl.Result{}, r.block(ctx, ro, o.in, &blocked{reason, err.Error()}, true)
 	}
 	status := d.Status
 	old := ro.Status
@@ -222,6 +222,9 @@ type observation struct {
 	// adoption counts the instances whose owners adopted the target (Deadline
 	// mode of a Promise change); nil otherwise.
 	adoption *fleetv1alpha1.AdoptionStatus
+	// observed: in.Clusters is complete though the Rollout is blocked (its
+	// strategy cannot be read), so a rollback can proceed (rollout.Blocked).
+	observed bool
 }
 
 // observe gathers Plan's input.
@@ -256,6 +259,13 @@ func (r *Reconciler) observe(ctx context.Context, ro *fleetv1alpha1.Rollout, now
 		}
 	}
 	strategy, err := r.strategy(ctx, ro, p)
+	// Without its strategy a Rollout that started cannot move forward, but
+	// it can move back (a rollback under way, requested, or the kill
+	// switch's): it is observed in full, and blocked at the end.
+	var noStrategy *blocked
+	if errors.As(err, &noStrategy) && len(ro.Status.Waves) > 0 {
+		o.observed, err = true, nil
+	}
 	if err != nil {
 		return o, err
 	}
@@ -271,6 +281,7 @@ func (r *Reconciler) observe(ctx context.Context, ro *fleetv1alpha1.Rollout, now
 	// took: rolling back to it would move all the others to it. An
 	// instance's Rollout (the team's) must show its fromRevision ran.
 	in.PartialFrom = rollout.FromIsPartial(ro, rollouts)
+	in.Unsettled = rollout.Unsettled(ro, rollouts)
 	// The team that owns an instance may ask its Rollouts for a rollback,
 	// which admits every cluster at once: only to a revision the fleet ran.
 	// Nor does anyone's rollback without toRevision return to a revert's
@@ -333,6 +344,9 @@ func (r *Reconciler) observe(ctx context.Context, ro *fleetv1alpha1.Rollout, now
 		if ws := works[c.Name]; len(ws) > 0 && c.DeletionTimestamp.IsZero() {
 			in.Clusters = append(in.Clusters, observeCluster(c, ws, ro.Name, ro.Spec.TargetRevision, startedAt, sub, adopted))
 		}
+	}
+	if noStrategy != nil {
+		return o, noStrategy
 	}
 	return o, nil
 }

@@ -96,11 +96,11 @@ func logAdmissions(ctx context.Context, admissions []rollout.Admission) {
 }
 
 // block stores the status of a Rollout that cannot be planned, as the
-// engine decides it (Stalled with why, or Aborted if an abort is asked
-// for), and reports it once when it becomes blocked or blocked for another
-// reason.
-func (r *Reconciler) block(ctx context.Context, ro *fleetv1alpha1.Rollout, in rollout.Input, b *blocked) error {
-	d := rollout.PlanBlocked(in, rollout.Blocked{Reason: b.reason, Message: b.message})
+// engine decides it (Stalled with why, Aborted if an abort is asked for,
+// or rolling back when observed: in.Clusters is complete), and reports it
+// once when it becomes blocked or blocked for another reason.
+func (r *Reconciler) block(ctx context.Context, ro *fleetv1alpha1.Rollout, in rollout.Input, b *blocked, observed bool) error {
+	d := rollout.PlanBlocked(in, rollout.Blocked{Reason: b.reason, Message: b.message, Observed: observed})
 	old := ro.Status
 	if err := controller.PatchStatus(ctx, r.Client, &r.statusWrites, ro, setStatus(d.Status)); err != nil {
 		return err
