@@ -133,7 +133,8 @@ type WorkSpec struct {
 	InstanceRevision string `json:"instanceRevision,omitempty"`
 
 	// manifests are the objects to apply, in any order (the agent orders CRDs
-	// and Namespaces first).
+	// and Namespaces first); at most MaxWorkManifests, MaxWorkManifestBytes of
+	// JSON in all.
 	// +optional
 	// +kubebuilder:validation:MaxItems=500
 	Manifests []Manifest `json:"manifests,omitempty"`
@@ -507,3 +508,14 @@ type WorkList struct {
 	// items are the Works.
 	Items []Work `json:"items"`
 }
+
+// What one Work holds. The hub refuses a render past either bound for its
+// cluster (a failed render the instance reports), rather than write a Work
+// the API server refuses: MaxWorkManifests is the manifests' MaxItems, and
+// MaxWorkManifestBytes leaves room, under the 1.5 MiB etcd stores in one
+// object by default, for the Work's metadata and the status its agent
+// writes.
+const (
+	MaxWorkManifests     = 500
+	MaxWorkManifestBytes = 1 << 20
+)

@@ -77,8 +77,16 @@ type Output struct {
 	AppliedOverrides []string
 }
 
-// Encode encodes a render's output as a Work holds it.
+// Encode encodes a render's output as a Work holds it. An output a Work
+// cannot hold (more than fleetv1alpha1.MaxWorkManifests objects, or more
+// than MaxWorkManifestBytes of them) is an error, which is the cluster's
+// failed render: the API server would refuse the Work's write, and the
+// instance would not say why its change never lands.
 func Encode(out render.Output) (Output, error) {
+	if n := len(out.Manifests); n > fleetv1alpha1.MaxWorkManifests {
+		return Output{}, fmt.Errorf("the render has %d objects; a Work holds at most %d", n, fleetv1alpha1.MaxWorkManifests)
+	}
+	size := 0
 	r := Output{
 		Manifests:        make([][]byte, 0, len(out.Manifests)),
 		Objects:          make([]drift.Resource, 0, len(out.Manifests)),
@@ -88,6 +96,10 @@ func Encode(out render.Output) (Output, error) {
 		raw, err := m.MarshalJSON()
 		if err != nil {
 			return Output{}, fmt.Errorf("encoding %s %s: %w", m.GetKind(), m.GetName(), err)
+		}
+		if size += len(raw); size > fleetv1alpha1.MaxWorkManifestBytes {
+			return Output{}, fmt.Errorf("the render's objects are more than %d bytes of JSON (%s %s reaches it); a Work holds at most %d",
+				fleetv1alpha1.MaxWorkManifestBytes, m.GetKind(), m.GetName(), fleetv1alpha1.MaxWorkManifestBytes)
 		}
 		r.Manifests = append(r.Manifests, raw)
 		if gv, err := schema.ParseGroupVersion(m.GetAPIVersion()); err == nil {

@@ -3,6 +3,8 @@ package instanceplan
 import (
 	"maps"
 	"slices"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -106,5 +108,40 @@ func TestAdmission(t *testing.T) {
 				t.Errorf("annotations %v, want %v", w.Annotations, tc.want)
 			}
 		})
+	}
+}
+
+// A render a Work cannot hold is refused when it is encoded, naming the
+// bound, rather than written for the API server to refuse; one at the
+// bounds is encoded.
+func TestEncodeRefusesWhatAWorkCannotHold(t *testing.T) {
+	configMaps := func(n, pad int) render.Output {
+		var out render.Output
+		for i := range n {
+			out.Manifests = append(out.Manifests, &unstructured.Unstructured{Object: map[string]any{
+				"apiVersion": "v1", "kind": "ConfigMap",
+				"metadata": map[string]any{"name": "c" + strconv.Itoa(i), "namespace": "a"},
+				"data":     map[string]any{"pad": strings.Repeat("x", pad)},
+			}})
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		name string
+		out  render.Output
+		want string // "" for no error
+	}{
+		{"500 objects", configMaps(fleetv1alpha1.MaxWorkManifests, 0), ""},
+		{"501 objects", configMaps(fleetv1alpha1.MaxWorkManifests+1, 0), "the render has 501 objects; a Work holds at most 500"},
+		{"just under the bytes", configMaps(10, fleetv1alpha1.MaxWorkManifestBytes/10-200), ""},
+		{"over the bytes", configMaps(10, fleetv1alpha1.MaxWorkManifestBytes/10), "ConfigMap c9 reaches it"},
+	} {
+		_, err := Encode(tc.out)
+		switch {
+		case tc.want == "" && err != nil:
+			t.Errorf("%s: %v", tc.name, err)
+		case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+			t.Errorf("%s: got %v, want an error with %q", tc.name, err, tc.want)
+		}
 	}
 }

@@ -727,7 +727,11 @@ func (r *Reconciler) renderInstance(ctx context.Context, key Key, inst *unstruct
 			// is written all the same: a Promise's Rollout moves it, and a
 			// team's broken change does not hold the platform's back.
 			in.Instance, in.Overrides = latest.inst, selectOverrides(latest, t.Cluster)
-			if _, latestErr = render.Render(in); latestErr != nil {
+			var latestOut render.Output
+			if latestOut, latestErr = render.Render(in); latestErr == nil {
+				_, latestErr = instanceplan.Encode(latestOut) // one a Work cannot hold fails too
+			}
+			if latestErr != nil {
 				r.Metrics.RenderFailed(key.Promise)
 				ctrl.LoggerFrom(ctx).V(1).Info("render of the current spec failed", "cluster", t.Cluster, "revision", rev.Name,
 					"instanceRevision", latestInst, "error", latestErr.Error())
