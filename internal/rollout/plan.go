@@ -544,6 +544,11 @@ func (p *planner) admittedUnwritten(w *wave, j int, o *ClusterObservation) *Clus
 		w.st.LastAdmittedAt = ptr(stamp(p.now))
 	}
 	at := w.st.LastAdmittedAt.Time
+	if p.in.LeadingSince.After(at) && !p.in.LeadingSince.After(p.now) {
+		// Admitted by a hub that stopped before its Works were written:
+		// the time no hub ran is not the cluster's.
+		at = p.in.LeadingSince
+	}
 	next := *o
 	next.Revision, next.AdmittedAt, next.AppliedRevision = target, at, ""
 	next.Health, next.HealthSince, next.Reason = HealthProgressing, at, fleetv1alpha1.ReasonProgressing

@@ -27,6 +27,11 @@ const (
 type Input struct {
 	// Now is the time of this reconcile; Plan never reads the clock.
 	Now time.Time
+	// LeadingSince is when this hub began to run its controllers (zero:
+	// not known). A cluster the status admits whose Works do not render
+	// the target yet waits from no earlier: the instance controller of a
+	// hub that was down, or did not lead, could not write them.
+	LeadingSince time.Time
 	// Generation is the Rollout's metadata.generation: the status and each
 	// condition Plan writes say they observed it (kstatus reads both).
 	Generation int64

@@ -68,3 +68,31 @@ func TestAnUnwrittenAdmissionFromBeforeLastAdmittedAtCountsFromNow(t *testing.T)
 	f.at(time.Hour + 10*time.Minute).plan()
 	f.wantPhase(fleetv1alpha1.RolloutPhaseHalted, "general")
 }
+
+// A hub that stops after its status admitted a cluster and before the
+// instance controller wrote the cluster's Works (a crash, an OOM kill, a
+// leader lost mid-step), and is down for longer than the progress deadline:
+// the restarted hub's first plan, before its instance controller could
+// write them, failed the cluster by its deadline (and halted or rolled back
+// the Rollout), a cluster that never received the change. The wait now
+// counts no earlier than when this hub began to run its controllers
+// (Input.LeadingSince).
+func TestAnUnwrittenAdmissionIsNotFailedForTheTimeTheHubWasDown(t *testing.T) {
+	f := newFixture(t, strategy(wave("general", catchAll, deadline(10*time.Minute))), clusters("m", 1)...)
+	f.plan()
+	f.wantAdmitted("m-1")
+	// The hub stops: the Works were never written.
+	f.update("m-1", func(o *rollout.ClusterObservation) { *o = cluster("m-1") })
+
+	// It is back an hour later.
+	f.in.LeadingSince = t0.Add(time.Hour)
+	f.at(time.Hour).plan()
+	f.wantPhase(fleetv1alpha1.RolloutPhaseProgressing, "general")
+	if f.d.Status.Counts.Failed != 0 || f.d.RequeueAfter != 10*time.Minute {
+		t.Fatalf("after a restart: counts %+v, requeue %s; want nothing failed, a wait of the deadline", f.d.Status.Counts, f.d.RequeueAfter)
+	}
+	// Still unwritten a deadline later: the instance controller holds them.
+	f.update("m-1", func(o *rollout.ClusterObservation) { *o = cluster("m-1") })
+	f.at(time.Hour + 10*time.Minute).plan()
+	f.wantPhase(fleetv1alpha1.RolloutPhaseHalted, "general")
+}

@@ -83,6 +83,18 @@ type Reconciler struct {
 	// targetsChecked holds, by Rollout not yet frozen, when the cache last
 	// held every target the API server has (waitForTargets).
 	targetsChecked sync.Map
+	// leading is the time of this reconciler's first observation: when
+	// this hub began to lead (rollout.Input.LeadingSince).
+	leading     time.Time
+	leadingOnce sync.Once
+}
+
+// leadingSince is when this hub began to run its controllers: the time of
+// its first observation of a Rollout (controllers run on the leader only,
+// and a replica that loses the lead exits).
+func (r *Reconciler) leadingSince(now time.Time) time.Time {
+	r.leadingOnce.Do(func() { r.leading = now })
+	return r.leading
 }
 
 // blocked is a reason a Rollout cannot be planned yet.
@@ -229,7 +241,8 @@ type observation struct {
 
 // observe gathers Plan's input.
 func (r *Reconciler) observe(ctx context.Context, ro *fleetv1alpha1.Rollout, now time.Time) (observation, error) {
-	o := observation{in: rollout.Input{Now: now, Generation: ro.Generation, Spec: ro.Spec, Status: *ro.Status.DeepCopy()}}
+	o := observation{in: rollout.Input{Now: now, LeadingSince: r.leadingSince(now), Generation: ro.Generation,
+		Spec: ro.Spec, Status: *ro.Status.DeepCopy()}}
 	in := &o.in
 	sub := subjectOf(ro)
 	if sub.instance == nil && ro.Namespace != fleetv1alpha1.PlatformNamespace {
