@@ -475,12 +475,21 @@ func buildPromises(promises []fleetv1alpha1.Promise, tiles []ClusterTile, health
 	return views
 }
 
-// percent is n of total, rounded to one decimal.
+// percent is n of total, rounded to one decimal, but never to 100 unless n
+// is all of total, nor to 0 unless n is none: in a large fleet a cluster not
+// on a revision must not round away.
 func percent(n, total int) float64 {
 	if total == 0 {
 		return 0
 	}
-	return math.Round(float64(n)*1000/float64(total)) / 10
+	tenths := math.Round(float64(n) * 1000 / float64(total))
+	switch {
+	case n < total && tenths >= 1000:
+		tenths = 999
+	case n > 0 && tenths <= 0:
+		tenths = 1
+	}
+	return tenths / 10
 }
 
 // sortedRollouts orders Rollouts by start (creation) time, then namespace and name.

@@ -247,6 +247,21 @@ func TestPercentRounds(t *testing.T) {
 	}
 }
 
+// In a fleet of 2,000 clusters, 1,999 healthy on the new revision and one
+// still on the old read "100.0%" for the new and, past 20,000, "0.0%" for
+// the old: the release looked done with a cluster not on it. A share that is
+// not all the clusters never reads 100 %, and one that is not none never 0 %.
+func TestPercentNeverRoundsToAllOrNone(t *testing.T) {
+	for _, tt := range []struct {
+		n, total int
+		want     float64
+	}{{1999, 2000, 99.9}, {19999, 20000, 99.9}, {1, 2000, 0.1}, {1, 20001, 0.1}, {2000, 2000, 100}, {0, 2000, 0}} {
+		if got := percent(tt.n, tt.total); got != tt.want {
+			t.Errorf("percent(%d, %d) = %v, want %v", tt.n, tt.total, got, tt.want)
+		}
+	}
+}
+
 // A cluster whose agent runs in the wrong mode for its delivery shows as
 // Failed, saying so, whatever its Works report.
 func TestBuildShowsAnAgentModeMismatch(t *testing.T) {
