@@ -137,7 +137,7 @@ type RevisionShare struct {
 	// Clusters whose Works of the Promise applied this revision.
 	Clusters int `json:"clusters"`
 	// Healthy of them: every Work of the Promise there is healthy, and the
-	// cluster is not offline.
+	// cluster is Available (its agent heartbeats).
 	Healthy int `json:"healthy"`
 	// NotHealthy of them: applied but failing, converging or offline.
 	NotHealthy int `json:"notHealthy"`
@@ -382,10 +382,12 @@ func buildTile(c *fleetv1alpha1.Cluster, works []*fleetv1alpha1.Work, worksKnown
 }
 
 // promiseHealth says, for each Promise on a cluster, whether it is healthy
-// there: the cluster is not offline (nor unable to deliver) and every Work of the Promise is healthy.
+// there: the cluster is Available (its agent heartbeats, as the Rollout
+// counts a cluster online; an Unknown one's reports are not current) and
+// able to deliver, and every Work of the Promise is healthy.
 func promiseHealth(c *fleetv1alpha1.Cluster, works []*fleetv1alpha1.Work) map[string]bool {
 	out := map[string]bool{}
-	online := c.Status.Availability != fleetv1alpha1.ClusterAvailabilityOffline && agentModeMismatch(c) == ""
+	online := c.Status.Availability == fleetv1alpha1.ClusterAvailabilityAvailable && agentModeMismatch(c) == ""
 	for _, w := range works {
 		promise := w.Spec.Subject.Promise
 		state, _ := rollup.Classify(w)

@@ -143,7 +143,9 @@ func TestBuild(t *testing.T) {
 	}
 
 	wantPromises := []PromiseView{
-		{Name: "db", Clusters: 1, Revisions: []RevisionShare{{Revision: "db-1", Clusters: 1, Healthy: 1, Percent: 100}}},
+		// general-2's agent has not heartbeated (Unknown): its report on
+		// db-1 is not counted healthy.
+		{Name: "db", Clusters: 1, Revisions: []RevisionShare{{Revision: "db-1", Clusters: 1, NotHealthy: 1, NotHealthyPercent: 100}}},
 		// web-2 is applied on two clusters but healthy on one (canary-1
 		// fails): 20% of the clusters are on it, 20% more applied it and are
 		// not healthy. general-1 is offline: not counted healthy.
@@ -274,5 +276,26 @@ func TestBuildShowsAnAgentModeMismatch(t *testing.T) {
 	}
 	if v.Clusters.Available != 1 || v.FailureCount != 0 {
 		t.Errorf("clusters %+v, %d failures: want it Available with no Work failing", v.Clusters, v.FailureCount)
+	}
+}
+
+// A cluster whose agent's Lease is gone (deleted, or re-created by a second
+// join) is Unknown, not Offline: the Rollout counts it offline, but the
+// shares counted the last reports of its Works healthy on their revision, so
+// `flotilla status` and flotilla_promise_clusters_healthy read web-2 on 100 %
+// of the fleet while the Rollout said a cluster was offline.
+func TestAClusterThatDoesNotHeartbeatIsNotHealthyOnItsLastReport(t *testing.T) {
+	web := fleetv1alpha1.Promise{ObjectMeta: metav1.ObjectMeta{Name: "web"}}
+	web.Status.LatestRevision = "web-2"
+	v := Build(Snapshot{Now: now, Promises: []fleetv1alpha1.Promise{web},
+		Clusters: []fleetv1alpha1.Cluster{
+			cluster("eu-1", fleetv1alpha1.ClusterAvailabilityAvailable, nil),
+			cluster("eu-2", fleetv1alpha1.ClusterAvailabilityUnknown, nil),
+		},
+		Works: []fleetv1alpha1.Work{work("eu-1", "web", "shop", "web-2", "web-2", healthy), work("eu-2", "web", "shop", "web-2", "web-2", healthy)},
+	})
+	want := []RevisionShare{{Revision: "web-2", Clusters: 2, Healthy: 1, NotHealthy: 1, Percent: 50, NotHealthyPercent: 50, Latest: true}}
+	if got := v.Promises[0].Revisions; !reflect.DeepEqual(got, want) {
+		t.Errorf("web shares = %+v, want %+v", got, want)
 	}
 }
