@@ -21,8 +21,9 @@ import (
 // MaxFailures bounds View.Failures; View.FailureCount tells how many there are.
 const MaxFailures = 50
 
-// MaxFinishedRollouts bounds how many finished Rollouts a View keeps (newest
-// first), so a release's outcome stays visible for a while after it ends.
+// MaxFinishedRollouts bounds how many finished Rollouts a View keeps (the
+// last to finish first), so a release's outcome stays visible for a while
+// after it ends.
 const MaxFinishedRollouts = 5
 
 // Revision buckets for clusters that don't run one revision of a Promise.
@@ -71,7 +72,7 @@ type View struct {
 	Tiles    []ClusterTile `json:"tiles"`
 	Promises []PromiseView `json:"promises"`
 	// Rollouts are the ones in flight, oldest first, then up to
-	// MaxFinishedRollouts finished ones, newest first.
+	// MaxFinishedRollouts finished ones, the last to finish first.
 	Rollouts []RolloutView `json:"rollouts"`
 	// Failures are failing Works, by cluster, at most MaxFailures.
 	Failures     []Failure `json:"failures"`
@@ -526,23 +527,38 @@ func clusterWaves(rollouts []*fleetv1alpha1.Rollout) map[string]clusterWave {
 	return waves
 }
 
-// buildRollouts keeps every Rollout in flight (oldest first) and the newest
-// MaxFinishedRollouts finished ones.
+// buildRollouts keeps every Rollout in flight (oldest first) and the
+// MaxFinishedRollouts that finished last (by completion, else start): a
+// Rollout started long ago that just failed is the fleet's latest outcome,
+// whatever finished since it started.
 func buildRollouts(rollouts []*fleetv1alpha1.Rollout) []RolloutView {
 	var inFlight, finished []RolloutView
+	var ended []*fleetv1alpha1.Rollout
 	for _, r := range rollouts {
-		rv := rolloutView(r)
-		if rv.Finished {
-			finished = append(finished, rv)
+		if r.Status.Phase.IsTerminal() {
+			ended = append(ended, r)
 		} else {
-			inFlight = append(inFlight, rv)
+			inFlight = append(inFlight, rolloutView(r))
 		}
 	}
-	slices.Reverse(finished)
-	if len(finished) > MaxFinishedRollouts {
-		finished = finished[:MaxFinishedRollouts]
+	slices.Reverse(ended) // newest start first among those that finished together
+	slices.SortStableFunc(ended, func(a, b *fleetv1alpha1.Rollout) int { return finishedAt(b).Compare(finishedAt(a)) })
+	for _, r := range ended[:min(len(ended), MaxFinishedRollouts)] {
+		finished = append(finished, rolloutView(r))
 	}
 	return append(append([]RolloutView{}, inFlight...), finished...)
+}
+
+// finishedAt is when a finished Rollout completed; when the hub recorded no
+// completion, when it started, or was created.
+func finishedAt(r *fleetv1alpha1.Rollout) time.Time {
+	switch {
+	case r.Status.CompletedAt != nil:
+		return r.Status.CompletedAt.Time
+	case r.Status.StartedAt != nil:
+		return r.Status.StartedAt.Time
+	}
+	return r.CreationTimestamp.Time
 }
 
 func rolloutView(r *fleetv1alpha1.Rollout) RolloutView {

@@ -299,3 +299,30 @@ func TestAClusterThatDoesNotHeartbeatIsNotHealthyOnItsLastReport(t *testing.T) {
 		t.Errorf("web shares = %+v, want %+v", got, want)
 	}
 }
+
+// The platform's Rollout of web-2, started two days ago, rolled back a
+// minute ago; five teams' instance Rollouts started since (each change of an
+// instance starts one) finished an hour ago. "Recently finished" kept the
+// five newest by start, so the rollback, the fleet's last outcome, was not
+// in `flotilla status` nor on the dashboard. Finished Rollouts are the ones
+// that finished last.
+func TestTheLastRolloutToFinishIsShown(t *testing.T) {
+	s := Snapshot{Now: now}
+	platform := rollout("web-2", now.Add(-48*time.Hour), fleetv1alpha1.RolloutPhaseRolledBack)
+	platform.Status.CompletedAt = &metav1.Time{Time: now.Add(-time.Minute)}
+	s.Rollouts = append(s.Rollouts, platform)
+	for i := range MaxFinishedRollouts {
+		r := rollout("shop-"+string(rune('a'+i)), now.Add(-24*time.Hour+time.Duration(i)*time.Minute), fleetv1alpha1.RolloutPhaseSucceeded)
+		r.Namespace = "team-a"
+		r.Status.CompletedAt = &metav1.Time{Time: now.Add(-time.Hour)}
+		s.Rollouts = append(s.Rollouts, r)
+	}
+	v := Build(s)
+	if len(v.Rollouts) != MaxFinishedRollouts || v.Rollouts[0].Name != "web-2" {
+		var names []string
+		for _, r := range v.Rollouts {
+			names = append(names, r.Namespace+"/"+r.Name)
+		}
+		t.Errorf("finished rollouts = %v; want %d, the rollback of web-2 first", names, MaxFinishedRollouts)
+	}
+}
