@@ -376,6 +376,13 @@ func buildTile(c *fleetv1alpha1.Cluster, works []*fleetv1alpha1.Work, worksKnown
 		tile.Health = HealthProgressing
 	case len(works) == 0:
 		tile.Health = HealthIdle
+	case c.Status.Availability != fleetv1alpha1.ClusterAvailabilityAvailable:
+		// Its agent does not heartbeat (Unknown): its Works' reports are
+		// not current, so it is not Healthy on them (as promiseHealth).
+		tile.Health = HealthProgressing
+		if cond := meta.FindStatusCondition(c.Status.Conditions, fleetv1alpha1.ConditionAvailable); cond != nil {
+			tile.Reason = cond.Message
+		}
 	default:
 		tile.Health = HealthHealthy
 	}

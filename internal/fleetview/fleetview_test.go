@@ -287,16 +287,23 @@ func TestBuildShowsAnAgentModeMismatch(t *testing.T) {
 func TestAClusterThatDoesNotHeartbeatIsNotHealthyOnItsLastReport(t *testing.T) {
 	web := fleetv1alpha1.Promise{ObjectMeta: metav1.ObjectMeta{Name: "web"}}
 	web.Status.LatestRevision = "web-2"
+	unknown := cluster("eu-2", fleetv1alpha1.ClusterAvailabilityUnknown, nil)
+	unknown.Status.Conditions = []metav1.Condition{{Type: fleetv1alpha1.ConditionAvailable, Status: metav1.ConditionUnknown,
+		Reason: fleetv1alpha1.ReasonNeverConnected, Message: "the agent's Lease does not exist"}}
 	v := Build(Snapshot{Now: now, Promises: []fleetv1alpha1.Promise{web},
 		Clusters: []fleetv1alpha1.Cluster{
 			cluster("eu-1", fleetv1alpha1.ClusterAvailabilityAvailable, nil),
-			cluster("eu-2", fleetv1alpha1.ClusterAvailabilityUnknown, nil),
+			unknown,
 		},
 		Works: []fleetv1alpha1.Work{work("eu-1", "web", "shop", "web-2", "web-2", healthy), work("eu-2", "web", "shop", "web-2", "web-2", healthy)},
 	})
 	want := []RevisionShare{{Revision: "web-2", Clusters: 2, Healthy: 1, NotHealthy: 1, Percent: 50, NotHealthyPercent: 50, Latest: true}}
 	if got := v.Promises[0].Revisions; !reflect.DeepEqual(got, want) {
 		t.Errorf("web shares = %+v, want %+v", got, want)
+	}
+	// Nor does its tile read Healthy: it says why its reports are not believed.
+	if tile := v.Tiles[1]; tile.Name != "eu-2" || tile.Health == HealthHealthy || tile.Reason != "the agent's Lease does not exist" {
+		t.Errorf("tile = %+v, want eu-2 not Healthy, with the reason", tile)
 	}
 }
 
