@@ -21,8 +21,9 @@ import (
 // MaxFailures bounds View.Failures; View.FailureCount tells how many there are.
 const MaxFailures = 50
 
-// MaxFinishedRollouts bounds how many finished Rollouts a View keeps (newest
-// first), so a release's outcome stays visible for a while after it ends.
+// MaxFinishedRollouts bounds how many finished Rollouts a View keeps (the
+// last to finish first), so a release's outcome stays visible for a while
+// after it ends.
 const MaxFinishedRollouts = 5
 
 // Revision buckets for clusters that don't run one revision of a Promise.
@@ -71,7 +72,7 @@ type View struct {
 	Tiles    []ClusterTile `json:"tiles"`
 	Promises []PromiseView `json:"promises"`
 	// Rollouts are the ones in flight, oldest first, then up to
-	// MaxFinishedRollouts finished ones, newest first.
+	// MaxFinishedRollouts finished ones, the last to finish first.
 	Rollouts []RolloutView `json:"rollouts"`
 	// Failures are failing Works, by cluster, at most MaxFailures.
 	Failures     []Failure `json:"failures"`
@@ -137,7 +138,7 @@ type RevisionShare struct {
 	// Clusters whose Works of the Promise applied this revision.
 	Clusters int `json:"clusters"`
 	// Healthy of them: every Work of the Promise there is healthy, and the
-	// cluster is not offline.
+	// cluster is Available (its agent heartbeats).
 	Healthy int `json:"healthy"`
 	// NotHealthy of them: applied but failing, converging or offline.
 	NotHealthy int `json:"notHealthy"`
@@ -375,6 +376,13 @@ func buildTile(c *fleetv1alpha1.Cluster, works []*fleetv1alpha1.Work, worksKnown
 		tile.Health = HealthProgressing
 	case len(works) == 0:
 		tile.Health = HealthIdle
+	case c.Status.Availability != fleetv1alpha1.ClusterAvailabilityAvailable:
+		// Its agent does not heartbeat (Unknown): its Works' reports are
+		// not current, so it is not Healthy on them (as promiseHealth).
+		tile.Health = HealthProgressing
+		if cond := meta.FindStatusCondition(c.Status.Conditions, fleetv1alpha1.ConditionAvailable); cond != nil {
+			tile.Reason = cond.Message
+		}
 	default:
 		tile.Health = HealthHealthy
 	}
@@ -382,10 +390,12 @@ func buildTile(c *fleetv1alpha1.Cluster, works []*fleetv1alpha1.Work, worksKnown
 }
 
 // promiseHealth says, for each Promise on a cluster, whether it is healthy
-// there: the cluster is not offline (nor unable to deliver) and every Work of the Promise is healthy.
+// there: the cluster is Available (its agent heartbeats, as the Rollout
+// counts a cluster online; an Unknown one's reports are not current) and
+// able to deliver, and every Work of the Promise is healthy.
 func promiseHealth(c *fleetv1alpha1.Cluster, works []*fleetv1alpha1.Work) map[string]bool {
 	out := map[string]bool{}
-	online := c.Status.Availability != fleetv1alpha1.ClusterAvailabilityOffline && agentModeMismatch(c) == ""
+	online := c.Status.Availability == fleetv1alpha1.ClusterAvailabilityAvailable && agentModeMismatch(c) == ""
 	for _, w := range works {
 		promise := w.Spec.Subject.Promise
 		state, _ := rollup.Classify(w)
@@ -475,12 +485,21 @@ func buildPromises(promises []fleetv1alpha1.Promise, tiles []ClusterTile, health
 	return views
 }
 
-// percent is n of total, rounded to one decimal.
+// percent is n of total, rounded to one decimal, but never to 100 unless n
+// is all of total, nor to 0 unless n is none: in a large fleet a cluster not
+// on a revision must not round away.
 func percent(n, total int) float64 {
 	if total == 0 {
 		return 0
 	}
-	return math.Round(float64(n)*1000/float64(total)) / 10
+	tenths := math.Round(float64(n) * 1000 / float64(total))
+	switch {
+	case n < total && tenths >= 1000:
+		tenths = 999
+	case n > 0 && tenths <= 0:
+		tenths = 1
+	}
+	return tenths / 10
 }
 
 // sortedRollouts orders Rollouts by start (creation) time, then namespace and name.
@@ -515,23 +534,38 @@ func clusterWaves(rollouts []*fleetv1alpha1.Rollout) map[string]clusterWave {
 	return waves
 }
 
-// buildRollouts keeps every Rollout in flight (oldest first) and the newest
-// MaxFinishedRollouts finished ones.
+// buildRollouts keeps every Rollout in flight (oldest first) and the
+// MaxFinishedRollouts that finished last (by completion, else start): a
+// Rollout started long ago that just failed is the fleet's latest outcome,
+// whatever finished since it started.
 func buildRollouts(rollouts []*fleetv1alpha1.Rollout) []RolloutView {
 	var inFlight, finished []RolloutView
+	var ended []*fleetv1alpha1.Rollout
 	for _, r := range rollouts {
-		rv := rolloutView(r)
-		if rv.Finished {
-			finished = append(finished, rv)
+		if r.Status.Phase.IsTerminal() {
+			ended = append(ended, r)
 		} else {
-			inFlight = append(inFlight, rv)
+			inFlight = append(inFlight, rolloutView(r))
 		}
 	}
-	slices.Reverse(finished)
-	if len(finished) > MaxFinishedRollouts {
-		finished = finished[:MaxFinishedRollouts]
+	slices.Reverse(ended) // newest start first among those that finished together
+	slices.SortStableFunc(ended, func(a, b *fleetv1alpha1.Rollout) int { return finishedAt(b).Compare(finishedAt(a)) })
+	for _, r := range ended[:min(len(ended), MaxFinishedRollouts)] {
+		finished = append(finished, rolloutView(r))
 	}
 	return append(append([]RolloutView{}, inFlight...), finished...)
+}
+
+// finishedAt is when a finished Rollout completed; when the hub recorded no
+// completion, when it started, or was created.
+func finishedAt(r *fleetv1alpha1.Rollout) time.Time {
+	switch {
+	case r.Status.CompletedAt != nil:
+		return r.Status.CompletedAt.Time
+	case r.Status.StartedAt != nil:
+		return r.Status.StartedAt.Time
+	}
+	return r.CreationTimestamp.Time
 }
 
 func rolloutView(r *fleetv1alpha1.Rollout) RolloutView {

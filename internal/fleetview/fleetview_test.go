@@ -143,7 +143,9 @@ func TestBuild(t *testing.T) {
 	}
 
 	wantPromises := []PromiseView{
-		{Name: "db", Clusters: 1, Revisions: []RevisionShare{{Revision: "db-1", Clusters: 1, Healthy: 1, Percent: 100}}},
+		// general-2's agent has not heartbeated (Unknown): its report on
+		// db-1 is not counted healthy.
+		{Name: "db", Clusters: 1, Revisions: []RevisionShare{{Revision: "db-1", Clusters: 1, NotHealthy: 1, NotHealthyPercent: 100}}},
 		// web-2 is applied on two clusters but healthy on one (canary-1
 		// fails): 20% of the clusters are on it, 20% more applied it and are
 		// not healthy. general-1 is offline: not counted healthy.
@@ -247,6 +249,21 @@ func TestPercentRounds(t *testing.T) {
 	}
 }
 
+// In a fleet of 2,000 clusters, 1,999 healthy on the new revision and one
+// still on the old read "100.0%" for the new and, past 20,000, "0.0%" for
+// the old: the release looked done with a cluster not on it. A share that is
+// not all the clusters never reads 100 %, and one that is not none never 0 %.
+func TestPercentNeverRoundsToAllOrNone(t *testing.T) {
+	for _, tt := range []struct {
+		n, total int
+		want     float64
+	}{{1999, 2000, 99.9}, {19999, 20000, 99.9}, {1, 2000, 0.1}, {1, 20001, 0.1}, {2000, 2000, 100}, {0, 2000, 0}} {
+		if got := percent(tt.n, tt.total); got != tt.want {
+			t.Errorf("percent(%d, %d) = %v, want %v", tt.n, tt.total, got, tt.want)
+		}
+	}
+}
+
 // A cluster whose agent runs in the wrong mode for its delivery shows as
 // Failed, saying so, whatever its Works report.
 func TestBuildShowsAnAgentModeMismatch(t *testing.T) {
@@ -259,5 +276,60 @@ func TestBuildShowsAnAgentModeMismatch(t *testing.T) {
 	}
 	if v.Clusters.Available != 1 || v.FailureCount != 0 {
 		t.Errorf("clusters %+v, %d failures: want it Available with no Work failing", v.Clusters, v.FailureCount)
+	}
+}
+
+// A cluster whose agent's Lease is gone (deleted, or re-created by a second
+// join) is Unknown, not Offline: the Rollout counts it offline, but the
+// shares counted the last reports of its Works healthy on their revision, so
+// `flotilla status` and flotilla_promise_clusters_healthy read web-2 on 100 %
+// of the fleet while the Rollout said a cluster was offline.
+func TestAClusterThatDoesNotHeartbeatIsNotHealthyOnItsLastReport(t *testing.T) {
+	web := fleetv1alpha1.Promise{ObjectMeta: metav1.ObjectMeta{Name: "web"}}
+	web.Status.LatestRevision = "web-2"
+	unknown := cluster("eu-2", fleetv1alpha1.ClusterAvailabilityUnknown, nil)
+	unknown.Status.Conditions = []metav1.Condition{{Type: fleetv1alpha1.ConditionAvailable, Status: metav1.ConditionUnknown,
+		Reason: fleetv1alpha1.ReasonNeverConnected, Message: "the agent's Lease does not exist"}}
+	v := Build(Snapshot{Now: now, Promises: []fleetv1alpha1.Promise{web},
+		Clusters: []fleetv1alpha1.Cluster{
+			cluster("eu-1", fleetv1alpha1.ClusterAvailabilityAvailable, nil),
+			unknown,
+		},
+		Works: []fleetv1alpha1.Work{work("eu-1", "web", "shop", "web-2", "web-2", healthy), work("eu-2", "web", "shop", "web-2", "web-2", healthy)},
+	})
+	want := []RevisionShare{{Revision: "web-2", Clusters: 2, Healthy: 1, NotHealthy: 1, Percent: 50, NotHealthyPercent: 50, Latest: true}}
+	if got := v.Promises[0].Revisions; !reflect.DeepEqual(got, want) {
+		t.Errorf("web shares = %+v, want %+v", got, want)
+	}
+	// Nor does its tile read Healthy: it says why its reports are not believed.
+	if tile := v.Tiles[1]; tile.Name != "eu-2" || tile.Health == HealthHealthy || tile.Reason != "the agent's Lease does not exist" {
+		t.Errorf("tile = %+v, want eu-2 not Healthy, with the reason", tile)
+	}
+}
+
+// The platform's Rollout of web-2, started two days ago, rolled back a
+// minute ago; five teams' instance Rollouts started since (each change of an
+// instance starts one) finished an hour ago. "Recently finished" kept the
+// five newest by start, so the rollback, the fleet's last outcome, was not
+// in `flotilla status` nor on the dashboard. Finished Rollouts are the ones
+// that finished last.
+func TestTheLastRolloutToFinishIsShown(t *testing.T) {
+	s := Snapshot{Now: now}
+	platform := rollout("web-2", now.Add(-48*time.Hour), fleetv1alpha1.RolloutPhaseRolledBack)
+	platform.Status.CompletedAt = &metav1.Time{Time: now.Add(-time.Minute)}
+	s.Rollouts = append(s.Rollouts, platform)
+	for i := range MaxFinishedRollouts {
+		r := rollout("shop-"+string(rune('a'+i)), now.Add(-24*time.Hour+time.Duration(i)*time.Minute), fleetv1alpha1.RolloutPhaseSucceeded)
+		r.Namespace = "team-a"
+		r.Status.CompletedAt = &metav1.Time{Time: now.Add(-time.Hour)}
+		s.Rollouts = append(s.Rollouts, r)
+	}
+	v := Build(s)
+	if len(v.Rollouts) != MaxFinishedRollouts || v.Rollouts[0].Name != "web-2" {
+		var names []string
+		for _, r := range v.Rollouts {
+			names = append(names, r.Namespace+"/"+r.Name)
+		}
+		t.Errorf("finished rollouts = %v; want %d, the rollback of web-2 first", names, MaxFinishedRollouts)
 	}
 }

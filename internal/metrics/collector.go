@@ -30,7 +30,7 @@ var (
 		"Clusters running a Promise, by the revision their Works applied; (pending) when none applied yet, (mixed) when they differ, (unknown) when the Promise does not list it.",
 		[]string{"promise", "revision"}, nil)
 	promiseClustersHealthyDesc = prometheus.NewDesc("flotilla_promise_clusters_healthy",
-		"Clusters healthy on a Promise's revision (every Work of the Promise there healthy, the cluster not offline); flotilla_promise_clusters minus this is applied but not healthy.",
+		"Clusters healthy on a Promise's revision (every Work of the Promise there healthy, the cluster Available: its agent heartbeats); flotilla_promise_clusters minus this is applied but not healthy.",
 		[]string{"promise", "revision"}, nil)
 	rolloutsDesc = prometheus.NewDesc("flotilla_rollouts",
 		"Rollouts by phase, ended ones included.", []string{"phase"}, nil)

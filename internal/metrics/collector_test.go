@@ -140,7 +140,7 @@ flotilla_promise_clusters{promise="db",revision="(mixed)"} 1
 flotilla_promise_clusters{promise="db",revision="(pending)"} 1
 flotilla_promise_clusters{promise="db",revision="r1"} 1
 flotilla_promise_clusters{promise="db",revision="r2"} 1
-# HELP flotilla_promise_clusters_healthy Clusters healthy on a Promise's revision (every Work of the Promise there healthy, the cluster not offline); flotilla_promise_clusters minus this is applied but not healthy.
+# HELP flotilla_promise_clusters_healthy Clusters healthy on a Promise's revision (every Work of the Promise there healthy, the cluster Available: its agent heartbeats); flotilla_promise_clusters minus this is applied but not healthy.
 # TYPE flotilla_promise_clusters_healthy gauge
 flotilla_promise_clusters_healthy{promise="cache",revision="c1"} 0
 flotilla_promise_clusters_healthy{promise="db",revision="(mixed)"} 0
