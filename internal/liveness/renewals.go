@@ -29,8 +29,13 @@ type Renewal struct {
 // leadership) may be old: it is dated by the agent's renewTime, but never
 // later than now, so an agent that stopped while the hub was down stays
 // Offline, and a renewTime in the future buys at most one grace from now.
+// A renewTime erased after a renewal (the agent may update its Lease) is no
+// renewal: the last one seen stands, so the cluster goes Offline on time
+// rather than back to "never heartbeated".
 func Observe(prev *Renewal, written, now time.Time) Renewal {
 	switch {
+	case written.IsZero() && prev != nil:
+		return *prev
 	case written.IsZero():
 		return Renewal{}
 	case prev != nil && prev.Written.Equal(written):

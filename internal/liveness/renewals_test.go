@@ -28,6 +28,8 @@ func TestObserve(t *testing.T) {
 			prev: prev, written: future, want: Renewal{Written: future, Seen: now}},
 		{name: "the future renewal seen again later: still when first seen",
 			prev: &Renewal{Written: future, Seen: now.Add(-time.Hour)}, written: future, want: Renewal{Written: future, Seen: now.Add(-time.Hour)}},
+		{name: "renewTime erased after a renewal: the last renewal seen stands",
+			prev: prev, written: time.Time{}, want: *prev},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := Observe(tc.prev, tc.written, now); !got.Written.Equal(tc.want.Written) || !got.Seen.Equal(tc.want.Seen) {

@@ -137,7 +137,7 @@ func (r *Reconciler) reconcile(ctx context.Context, cluster *fleetv1alpha1.Clust
 	if git := cluster.Spec.Delivery.Git; cluster.Spec.Delivery.Mode == fleetv1alpha1.DeliveryGit && git != nil && git.HealthSource == fleetv1alpha1.GitHealthNone {
 		return newStatus(cluster, liveness.WithoutHeartbeat(), nil, now, r.HeartbeatStatusResolution), 0, nil
 	}
-	hb, err := r.heartbeat(ctx, r.Client, cluster.Name, now)
+	hb, err := r.heartbeat(ctx, r.Client, cluster, now)
 	if err != nil {
 		return fleetv1alpha1.ClusterStatus{}, 0, err
 	}
@@ -149,7 +149,7 @@ func (r *Reconciler) reconcile(ctx context.Context, cluster *fleetv1alpha1.Clust
 	// rather than guess.
 	if j.Availability == fleetv1alpha1.ClusterAvailabilityOffline &&
 		cluster.Status.Availability != fleetv1alpha1.ClusterAvailabilityOffline && r.LiveReader != nil {
-		if hb, err = r.heartbeat(ctx, r.LiveReader, cluster.Name, now); err != nil {
+		if hb, err = r.heartbeat(ctx, r.LiveReader, cluster, now); err != nil {
 			return fleetv1alpha1.ClusterStatus{}, 0, fmt.Errorf("confirming a missed heartbeat: %w", err)
 		}
 		j = availability(hb, now, r.OfflineGrace)
@@ -171,8 +171,12 @@ func readyReason(status fleetv1alpha1.ClusterStatus) string {
 }
 
 // heartbeat reads the agent's Lease through reader at now and records its
-// renewal as seen (see liveness.Observe); nil when it does not exist.
-func (r *Reconciler) heartbeat(ctx context.Context, reader client.Reader, cluster string, now time.Time) (*heartbeat, error) {
+// renewal as seen (see liveness.Observe); nil when it does not exist. A
+// Lease without renewTime after the hub recorded a heartbeat (its agent
+// erased it while this hub process had seen none) is judged from that
+// record, not as never heartbeated.
+func (r *Reconciler) heartbeat(ctx context.Context, reader client.Reader, cl *fleetv1alpha1.Cluster, now time.Time) (*heartbeat, error) {
+	cluster := cl.Name
 	lease := &coordinationv1.Lease{}
 	key := types.NamespacedName{Namespace: fleetv1alpha1.ClusterNamespace(cluster), Name: fleetv1alpha1.AgentLease}
 	if err := reader.Get(ctx, key, lease); err != nil {
@@ -187,6 +191,9 @@ func (r *Reconciler) heartbeat(ctx context.Context, reader client.Reader, cluste
 		hb.Written = t.Time
 	}
 	hb.Seen = r.renewals.Observe(cluster, hb.Written, now)
+	if recorded := cl.Status.LastHeartbeatTime; hb.Seen.IsZero() && recorded != nil && !recorded.After(now) {
+		hb.Seen = recorded.Time
+	}
 	if d := lease.Spec.LeaseDurationSeconds; d != nil {
 		hb.Duration = time.Duration(*d) * time.Second
 	}

@@ -24,6 +24,7 @@ import (
 
 	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
 	"github.com/flotilla-dev/flotilla/internal/hub"
+	"github.com/flotilla-dev/flotilla/internal/hub/hubtest"
 	"github.com/flotilla-dev/flotilla/internal/kube"
 	"github.com/flotilla-dev/flotilla/internal/membership"
 	"github.com/flotilla-dev/flotilla/internal/testenv"
@@ -297,6 +298,38 @@ func TestAFarFutureRenewTimeGoesOfflineOnTime(t *testing.T) {
 	if hb := cl.Status.LastHeartbeatTime; hb == nil || hb.Year() != wrote.Year() {
 		t.Errorf("lastHeartbeatTime = %v, want the hub's time of the last renewal, not the agent's 2099", hb)
 	}
+}
+
+// An agent that renewed, then erases its Lease's renewTime (it may update
+// its Lease; a merge patch of null): the hub judged the Lease "not
+// heartbeated yet" and the cluster Unknown for as long as it wished, never
+// Offline, so the offline policy that names Offline clusters and the
+// cluster's `Offline` condition never fired. It goes Offline one grace after
+// the last renewal the hub saw.
+func TestAnErasedRenewTimeGoesOfflineOnTime(t *testing.T) {
+	ctx := testContext(t)
+	const grace = 3 * time.Second
+	stop := hubtest.Start(t, hubCP.RESTConfig, hub.Options{})
+	const name = "edge-eraser"
+	agent := joinCluster(ctx, t, membership.JoinOptions{Name: name})
+	admin := adminClient(t)
+	agent.renew(ctx, grace)
+	waitFor(ctx, t, admin, name, "Available", 10*time.Second, is(fleetv1alpha1.ClusterAvailabilityAvailable, fleetv1alpha1.ReasonHeartbeating))
+	wrote := time.Now()
+	lease := &coordinationv1.Lease{ObjectMeta: metav1.ObjectMeta{Namespace: agent.key.Namespace, Name: agent.key.Name}}
+	if err := agent.client.Patch(ctx, lease, client.RawPatch(types.MergePatchType, []byte(`{"spec":{"renewTime":null}}`))); err != nil {
+		t.Fatalf("agent erasing its renewTime: %v", err)
+	}
+	waitFor(ctx, t, admin, name, "Offline", grace+5*time.Second, is(fleetv1alpha1.ClusterAvailabilityOffline, fleetv1alpha1.ReasonHeartbeatMissed))
+	t.Logf("Offline %s after the agent erased its renewTime (grace %s)", time.Since(wrote).Round(time.Millisecond), grace)
+
+	// A new hub process has seen no renewal: it judges from the heartbeat
+	// the Cluster records, and the cluster stays Offline, not "never
+	// heartbeated".
+	stop()
+	startHub(t, hub.Options{})
+	time.Sleep(3 * time.Second)
+	waitFor(ctx, t, admin, name, "still Offline after a hub restart", time.Second, is(fleetv1alpha1.ClusterAvailabilityOffline, fleetv1alpha1.ReasonHeartbeatMissed))
 }
 
 // An agent reports facts that are not facts (a version with a newline,
