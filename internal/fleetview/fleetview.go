@@ -72,7 +72,8 @@ type View struct {
 	Tiles    []ClusterTile `json:"tiles"`
 	Promises []PromiseView `json:"promises"`
 	// Rollouts are the ones in flight, oldest first, then up to
-	// MaxFinishedRollouts finished ones, the last to finish first.
+	// MaxFinishedRollouts finished ones, the last to finish first, then each
+	// Promise's platform Rollout that finished last if those leave it out.
 	Rollouts []RolloutView `json:"rollouts"`
 	// Failures are failing Works, by cluster, at most MaxFailures.
 	Failures     []Failure `json:"failures"`
@@ -537,7 +538,9 @@ func clusterWaves(rollouts []*fleetv1alpha1.Rollout) map[string]clusterWave {
 // buildRollouts keeps every Rollout in flight (oldest first) and the
 // MaxFinishedRollouts that finished last (by completion, else start): a
 // Rollout started long ago that just failed is the fleet's latest outcome,
-// whatever finished since it started.
+// whatever finished since it started. Each Promise's platform Rollout that
+// finished last is kept too, after them: teams run their instances'
+// Rollouts, and five of theirs must not push the platform's outcome out.
 func buildRollouts(rollouts []*fleetv1alpha1.Rollout) []RolloutView {
 	var inFlight, finished []RolloutView
 	var ended []*fleetv1alpha1.Rollout
@@ -550,7 +553,15 @@ func buildRollouts(rollouts []*fleetv1alpha1.Rollout) []RolloutView {
 	}
 	slices.Reverse(ended) // newest start first among those that finished together
 	slices.SortStableFunc(ended, func(a, b *fleetv1alpha1.Rollout) int { return finishedAt(b).Compare(finishedAt(a)) })
-	for _, r := range ended[:min(len(ended), MaxFinishedRollouts)] {
+	shown := map[string]bool{} // Promises whose platform Rollout is kept
+	for i, r := range ended {
+		platform := r.Namespace == fleetv1alpha1.PlatformNamespace && r.Spec.Subject.Instance == nil
+		if i >= MaxFinishedRollouts && (!platform || shown[r.Spec.Subject.Promise]) {
+			continue
+		}
+		if platform {
+			shown[r.Spec.Subject.Promise] = true
+		}
 		finished = append(finished, rolloutView(r))
 	}
 	return append(append([]RolloutView{}, inFlight...), finished...)

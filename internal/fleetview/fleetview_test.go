@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"math/rand/v2"
 	"reflect"
+	"slices"
 	"testing"
 	"time"
 
@@ -331,5 +332,34 @@ func TestTheLastRolloutToFinishIsShown(t *testing.T) {
 			names = append(names, r.Namespace+"/"+r.Name)
 		}
 		t.Errorf("finished rollouts = %v; want %d, the rollback of web-2 first", names, MaxFinishedRollouts)
+	}
+}
+
+// The attack: a team that may run its instances' Rollouts finishes five of
+// them after the platform's Promise Rollout rolled back, and the platform's
+// outcome left "recently finished" (flotilla status, the dashboard) for
+// everyone. Each Promise's platform Rollout that finished last stays,
+// whatever the teams finished since; the teams' share the other places.
+func TestTeamsCannotPushThePlatformsOutcomeOutOfView(t *testing.T) {
+	s := Snapshot{Now: now}
+	platform := rollout("web-2", now.Add(-48*time.Hour), fleetv1alpha1.RolloutPhaseRolledBack)
+	platform.Status.CompletedAt = &metav1.Time{Time: now.Add(-time.Hour)}
+	older := rollout("web-1", now.Add(-72*time.Hour), fleetv1alpha1.RolloutPhaseSucceeded)
+	older.Status.CompletedAt = &metav1.Time{Time: now.Add(-70 * time.Hour)}
+	s.Rollouts = append(s.Rollouts, older, platform)
+	for i := range MaxFinishedRollouts + 2 {
+		r := rollout("shop-"+string(rune('a'+i)), now.Add(-30*time.Minute+time.Duration(i)*time.Minute), fleetv1alpha1.RolloutPhaseSucceeded)
+		r.Namespace = "team-a"
+		r.Status.CompletedAt = &metav1.Time{Time: now.Add(-10*time.Minute + time.Duration(i)*time.Second)}
+		s.Rollouts = append(s.Rollouts, r)
+	}
+	v := Build(s)
+	var names []string
+	for _, r := range v.Rollouts {
+		names = append(names, r.Namespace+"/"+r.Name)
+	}
+	if !slices.Contains(names, fleetv1alpha1.PlatformNamespace+"/web-2") || slices.Contains(names, fleetv1alpha1.PlatformNamespace+"/web-1") ||
+		len(names) != MaxFinishedRollouts+1 {
+		t.Errorf("finished rollouts = %v; want the five that finished last and the platform's web-2, not web-1", names)
 	}
 }
