@@ -1,8 +1,6 @@
 package rollout
 
 import (
-	"errors"
-
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -63,17 +61,8 @@ func (p *planner) rollBackBlocked(b Blocked) bool {
 	before := p.st.DeepCopy()
 	p.obs = obs
 	p.bindWavesForRollback()
-	var o outcome
-	switch {
-	case p.rollbackBlocked() && !p.freezeRollsBack():
-	case p.st.Phase == fleetv1alpha1.RolloutPhaseRollingBack:
-		o = p.rollBack()
-	case p.in.Spec.Rollback != nil && !p.rollbackBlocked():
-		o = p.requestedRollback()
-	case p.freezeRollsBack():
-		o = p.freezeRollback()
-	}
-	if o.phase == "" {
+	o, ok := p.rollbackStep()
+	if !ok {
 		p.st, p.waves, p.obs = before, nil, nil
 		return false
 	}
@@ -90,22 +79,16 @@ func (p *planner) rollBackBlocked(b Blocked) bool {
 // bindWavesForRollback binds each frozen wave's observations as bindWaves
 // does, with the default policy where the strategy cannot give one.
 func (p *planner) bindWavesForRollback() {
-	p.waves = make([]*wave, len(p.st.Waves))
-	for i := range p.st.Waves {
-		st := &p.st.Waves[i]
-		cfg, err := waveConfig{}, errors.New("no strategy")
+	defaults := fleetv1alpha1.RolloutStrategySpec{Waves: []fleetv1alpha1.Wave{{}}}
+	_ = p.bindWavesWith(func(st *fleetv1alpha1.WaveStatus) (waveConfig, error) {
 		if len(p.in.Strategy.Waves) > 0 {
-			cfg, err = configFor(p.in.Strategy, st)
+			if cfg, err := configFor(p.in.Strategy, st); err == nil {
+				return cfg, nil
+			}
 		}
-		if err != nil {
-			cfg, _ = configFor(fleetv1alpha1.RolloutStrategySpec{Waves: []fleetv1alpha1.Wave{{}}}, st)
-		}
-		w := &wave{st: st, cfg: cfg, obs: make([]*ClusterObservation, len(st.Clusters))}
-		for j, name := range st.Clusters {
-			w.obs[j] = p.admittedUnwritten(w, j, p.obs[name])
-		}
-		p.waves[i] = w
-	}
+		cfg, _ := configFor(defaults, st)
+		return cfg, nil // never fails: a rollback takes the defaults
+	})
 }
 
 // blockedRollback is the outcome of a requested rollback whose revision

@@ -125,10 +125,16 @@ func newPlanner(in Input, obs map[string]*ClusterObservation) *planner {
 
 // bindWaves resolves each frozen wave's policy and observations.
 func (p *planner) bindWaves() error {
+	return p.bindWavesWith(func(st *fleetv1alpha1.WaveStatus) (waveConfig, error) { return configFor(p.in.Strategy, st) })
+}
+
+// bindWavesWith binds each frozen wave's observations, with the policy
+// config gives it.
+func (p *planner) bindWavesWith(config func(*fleetv1alpha1.WaveStatus) (waveConfig, error)) error {
 	p.waves = make([]*wave, len(p.st.Waves))
 	for i := range p.st.Waves {
 		st := &p.st.Waves[i]
-		cfg, err := configFor(p.in.Strategy, st)
+		cfg, err := config(st)
 		if err != nil {
 			return fmt.Errorf("wave %s: %w", st.Name, err)
 		}
@@ -174,13 +180,11 @@ func (p *planner) decide() outcome {
 			reason: fleetv1alpha1.ReasonSupersededByRollout, message: "superseded by Rollout " + p.in.SupersededBy}
 	case p.rollbackBlocked() && !freezeRollsBack:
 		return p.blockedRollback()
-	case p.st.Phase == fleetv1alpha1.RolloutPhaseRollingBack:
-		return p.rollBack()
-	case spec.Rollback != nil && !p.rollbackBlocked():
-		return p.requestedRollback()
-	case freezeRollsBack:
-		return p.freezeRollback()
-	case spec.DesiredState == fleetv1alpha1.RolloutAborted:
+	}
+	if o, ok := p.rollbackStep(); ok {
+		return o
+	}
+	if spec.DesiredState == fleetv1alpha1.RolloutAborted {
 		return outcome{phase: fleetv1alpha1.RolloutPhaseAborted, wave: p.st.CurrentWave,
 			actor: changeActor(spec.StateChange), reason: fleetv1alpha1.ReasonAborted,
 			message: changeMessage(spec.StateChange, "aborted; admitted clusters stay on "+spec.TargetRevision)}
@@ -212,6 +216,24 @@ func (p *planner) decide() outcome {
 		}
 	}
 	return o
+}
+
+// rollbackStep is the rollback this plan takes, in order of precedence: one
+// under way, a requested one whose revision can be used, or a Rollback
+// freeze's; false when there is none, or the requested one cannot proceed
+// and no freeze overrides it.
+func (p *planner) rollbackStep() (outcome, bool) {
+	switch {
+	case p.rollbackBlocked() && !p.freezeRollsBack():
+		return outcome{}, false
+	case p.st.Phase == fleetv1alpha1.RolloutPhaseRollingBack:
+		return p.rollBack(), true
+	case p.in.Spec.Rollback != nil && !p.rollbackBlocked():
+		return p.requestedRollback(), true
+	case p.freezeRollsBack():
+		return p.freezeRollback(), true
+	}
+	return outcome{}, false
 }
 
 // freezeRollsBack reports whether a Rollback freeze rolls the rollout back
