@@ -134,6 +134,20 @@ func (e *env) editDeployment(t *testing.T, ns string, change func(d *appsv1.Depl
 	mustf(t, err, "editing deployment %s", name)
 }
 
+// startWithSettings joins cluster, starts its agent, and creates the Work
+// "web" of namespace ns and ConfigMap settings (color blue), applied and
+// Ready: the start of the stories about a team editing its objects.
+func (e *env) startWithSettings(t *testing.T, cluster, ns string) (Options, *fleetv1alpha1.Work) {
+	t.Helper()
+	hubCreds := e.join(t, cluster)
+	opts := testOptions(t, cluster)
+	e.startAgent(t, hubCreds, opts)
+	w := work(cluster, "web", namespaceObj(ns), configMapObj(ns, "settings", map[string]string{"color": "blue"}))
+	mustf(t, e.hubClient.Create(e.ctx, w), "creating work")
+	e.waitWorkReady(t, cluster, "web", 60*time.Second)
+	return opts, w
+}
+
 func (e *env) editConfigMap(t *testing.T, ns, name string, change func(cm *corev1.ConfigMap)) {
 	t.Helper()
 	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
@@ -317,13 +331,7 @@ func TestResyncReportsDrift(t *testing.T) {
 func TestReconcileDisabledStopsManaging(t *testing.T) {
 	e := newEnv(t)
 	const cluster, ns = "drift-unmanaged", "drift-unmanaged-app"
-	hubCreds := e.join(t, cluster)
-	opts := testOptions(t, cluster)
-	e.startAgent(t, hubCreds, opts)
-
-	w := work(cluster, "web", namespaceObj(ns), configMapObj(ns, "settings", map[string]string{"color": "blue"}))
-	mustf(t, e.hubClient.Create(e.ctx, w), "creating work")
-	e.waitWorkReady(t, cluster, "web", 60*time.Second)
+	opts, w := e.startWithSettings(t, cluster, ns)
 
 	e.editConfigMap(t, ns, "settings", func(cm *corev1.ConfigMap) {
 		cm.Annotations = map[string]string{fleetv1alpha1.AnnotationReconcile: fleetv1alpha1.ReconcileDisabled}

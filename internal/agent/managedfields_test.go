@@ -21,13 +21,7 @@ import (
 func TestDriftHiddenByRewrittenManagedFieldsIsFound(t *testing.T) {
 	e := newEnv(t)
 	const cluster, ns = "drift-forged-fields", "drift-forged-fields-app"
-	hubCreds := e.join(t, cluster)
-	opts := testOptions(t, cluster)
-	e.startAgent(t, hubCreds, opts)
-
-	w := work(cluster, "web", namespaceObj(ns), configMapObj(ns, "settings", map[string]string{"color": "blue"}))
-	mustf(t, e.hubClient.Create(e.ctx, w), "creating work")
-	e.waitWorkReady(t, cluster, "web", 60*time.Second)
+	opts, _ := e.startWithSettings(t, cluster, ns)
 	// Let a resync judge it as applied, so the agent knows its entry.
 	time.Sleep(opts.ResyncInterval + 2*time.Second)
 

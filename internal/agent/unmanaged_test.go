@@ -23,13 +23,7 @@ import (
 func TestALiveReconcileDisabledDoesNotApplyANewRevision(t *testing.T) {
 	e := newEnv(t)
 	const cluster, ns = "unmanaged-rev", "unmanaged-rev-app"
-	hubCreds := e.join(t, cluster)
-	opts := testOptions(t, cluster)
-	e.startAgent(t, hubCreds, opts)
-
-	w := work(cluster, "web", namespaceObj(ns), configMapObj(ns, "settings", map[string]string{"color": "blue"}))
-	mustf(t, e.hubClient.Create(e.ctx, w), "creating work")
-	e.waitWorkReady(t, cluster, "web", 60*time.Second)
+	opts, w := e.startWithSettings(t, cluster, ns)
 
 	e.editConfigMap(t, ns, "settings", func(cm *corev1.ConfigMap) {
 		cm.Annotations = map[string]string{fleetv1alpha1.AnnotationReconcile: fleetv1alpha1.ReconcileDisabled}
