@@ -663,8 +663,9 @@ func appliedFingerprint(u *unstructured.Unstructured) string {
 	return ""
 }
 
-// contentOf is what appliedContent is, without copying more than the
-// top-level and metadata maps.
+// contentOf is an object's content, status and bookkeeping metadata
+// (resourceVersion, managedFields, generation) aside: a view sharing u's
+// maps but the top-level and metadata ones, to read, never to change.
 func contentOf(u *unstructured.Unstructured) map[string]any {
 	c := make(map[string]any, len(u.Object))
 	for k, v := range u.Object {
@@ -694,16 +695,7 @@ func changed(live, out *unstructured.Unstructured) bool {
 	if live.GetResourceVersion() == out.GetResourceVersion() {
 		return false
 	}
-	return !equality.Semantic.DeepEqual(appliedContent(live), appliedContent(out))
-}
-
-func appliedContent(u *unstructured.Unstructured) map[string]any {
-	c := u.DeepCopy().Object
-	delete(c, "status")
-	for _, f := range []string{"resourceVersion", "managedFields", "generation"} {
-		unstructured.RemoveNestedField(c, "metadata", f)
-	}
-	return c
+	return !equality.Semantic.DeepEqual(contentOf(live), contentOf(out))
 }
 
 // waitEstablished waits, bounded, until the applied CRDs are established,

@@ -2,6 +2,7 @@ package agent
 
 import (
 	"context"
+	"crypto/sha256"
 	"fmt"
 	"net/http"
 	"sort"
@@ -265,4 +266,47 @@ func describeCounts(counts map[string]int) string {
 		parts = append(parts, fmt.Sprintf("%s %d", k, counts[k]))
 	}
 	return strings.Join(parts, ", ")
+}
+
+// BenchmarkAppliedFingerprint is the cost of the fingerprint a look or a
+// resync compares before it may skip an object's dry run: the agent's
+// managedFields entry alone (as before the content was added) and with the
+// object's content, for a Deployment of about 2 KB.
+func BenchmarkAppliedFingerprint(b *testing.B) {
+	u := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "apps/v1", "kind": "Deployment",
+		"metadata": map[string]any{"name": "web", "namespace": "team-a", "uid": "uid-1", "resourceVersion": "42",
+			"labels": map[string]any{"app": "web", fleetv1alpha1.LabelWork: "0123456789abcdef"}},
+		"spec": map[string]any{"replicas": int64(3),
+			"selector": map[string]any{"matchLabels": map[string]any{"app": "web"}},
+			"template": map[string]any{
+				"metadata": map[string]any{"labels": map[string]any{"app": "web"}},
+				"spec": map[string]any{"containers": []any{map[string]any{
+					"name": "web", "image": "registry.example.com/web:1.2.3",
+					"ports":          []any{map[string]any{"containerPort": int64(8080), "protocol": "TCP"}},
+					"env":            []any{map[string]any{"name": "MODE", "value": "production"}, map[string]any{"name": "LOG", "value": "info"}},
+					"resources":      map[string]any{"requests": map[string]any{"cpu": "100m", "memory": "128Mi"}},
+					"readinessProbe": map[string]any{"httpGet": map[string]any{"path": "/healthz", "port": int64(8080)}},
+				}}},
+			}},
+		"status": map[string]any{"replicas": int64(3), "readyReplicas": int64(3)},
+	}}
+	at := metav1.NewTime(time.Unix(1_800_000_000, 0))
+	u.SetManagedFields([]metav1.ManagedFieldsEntry{{Manager: fleetv1alpha1.FieldManager, Operation: metav1.ManagedFieldsOperationApply,
+		APIVersion: "apps/v1", Time: &at, FieldsType: "FieldsV1",
+		FieldsV1: metav1.NewFieldsV1(`{"f:metadata":{"f:labels":{"f:app":{}}},"f:spec":{"f:replicas":{},"f:selector":{},"f:template":{"f:spec":{"f:containers":{"k:{\"name\":\"web\"}":{".":{},"f:image":{},"f:name":{}}}}}}}`)}})
+	b.Run("entry only", func(b *testing.B) {
+		for b.Loop() {
+			h := sha256.New()
+			h.Write(u.GetManagedFields()[0].FieldsV1.GetRawBytes())
+			_ = h.Sum(nil)
+		}
+	})
+	b.Run("entry and content", func(b *testing.B) {
+		for b.Loop() {
+			if appliedFingerprint(u) == "" {
+				b.Fatal("no fingerprint")
+			}
+		}
+	})
 }
