@@ -121,6 +121,10 @@ const (
 	ReasonNoMatchingClusters = "NoMatchingClusters"
 	ReasonPromiseNotReady    = "PromiseNotReady"
 	ReasonWorksFailing       = "WorksFailing"
+	// ReasonClustersOffline (instance Ready False): every cluster that
+	// reports is ready, but some are Offline: what runs there is not known
+	// now, whatever their agents last reported.
+	ReasonClustersOffline = "ClustersOffline"
 	// ReasonRolloutHalted (instance SpecApplied False, Ready False): the
 	// Rollout of the current spec was halted, aborted or failed; clusters stay
 	// where they were.

@@ -53,7 +53,8 @@ type InstanceClusterCounts struct {
 	// +kubebuilder:validation:Minimum=0
 	Placed int32 `json:"placed,omitempty"`
 
-	// ready is the number whose Work is Ready.
+	// ready is the number whose Work is Ready, of clusters that are not
+	// Offline (an Offline cluster's last report is not current).
 	// +optional
 	// +kubebuilder:validation:Minimum=0
 	Ready int32 `json:"ready,omitempty"`
@@ -62,4 +63,11 @@ type InstanceClusterCounts struct {
 	// +optional
 	// +kubebuilder:validation:Minimum=0
 	Failing int32 `json:"failing,omitempty"`
+
+	// offline is the number that are Offline: their agents stopped
+	// heartbeating, so what runs there now is not known. They are not
+	// counted ready whatever their last report said.
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	Offline int32 `json:"offline,omitempty"`
 }

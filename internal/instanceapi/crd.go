@@ -67,6 +67,7 @@ func GenerateCRD(promise string, api *fleetv1alpha1.PromiseAPI) (*apiextensionsv
 					{Name: "Clusters", Type: "integer", JSONPath: ".status.clusters.placed"},
 					{Name: "Healthy", Type: "integer", JSONPath: ".status.clusters.ready"},
 					{Name: "Failing", Type: "integer", JSONPath: ".status.clusters.failing", Priority: 1},
+					{Name: "Offline", Type: "integer", JSONPath: ".status.clusters.offline", Priority: 1},
 					{Name: "Revision", Type: "string", JSONPath: ".status.revision"},
 					{Name: "Reason", Type: "string", JSONPath: `.status.conditions[?(@.type=="Ready")].reason`, Priority: 1},
 					// False after a rolled-back spec change: the fleet runs an earlier spec.
@@ -197,8 +198,9 @@ func InstanceStatusSchema() apiextensionsv1.JSONSchemaProps {
 				Description: "clusters counts the instance's clusters by state.",
 				Properties: map[string]apiextensionsv1.JSONSchemaProps{
 					"placed":  count("placed is the number of clusters the instance is placed on."),
-					"ready":   count("ready is the number whose Work is Ready."),
+					"ready":   count("ready is the number whose Work is Ready, of clusters that are not Offline."),
 					"failing": count("failing is the number whose Work failed to apply or is unhealthy."),
+					"offline": count("offline is the number that are Offline: what runs there now is not known, and they are not counted ready."),
 				},
 			},
 		},

@@ -51,7 +51,7 @@ func TestGenerateCRD(t *testing.T) {
 	for _, c := range v.AdditionalPrinterColumns {
 		cols = append(cols, c.Name)
 	}
-	if !slices.Equal(cols, []string{"Ready", "Clusters", "Healthy", "Failing", "Revision", "Reason", "Spec-Applied", "Age"}) {
+	if !slices.Equal(cols, []string{"Ready", "Clusters", "Healthy", "Failing", "Offline", "Revision", "Reason", "Spec-Applied", "Age"}) {
 		t.Errorf("printer columns %v", cols)
 	}
 	spec := v.Schema.OpenAPIV3Schema.Properties["spec"]

@@ -37,6 +37,9 @@ type Report struct {
 	// SpecRollout is the newest Rollout of the instance whose target is
 	// InstanceRevision; nil when there is none.
 	SpecRollout *fleetv1alpha1.Rollout
+	// Offline are the placed clusters that are Offline: their agents' last
+	// reports are not current, so a Work there is not counted ready.
+	Offline map[string]bool
 }
 
 // NewReport is the Report of routing r once carried out: failed are the
@@ -68,10 +71,12 @@ func Status(old fleetv1alpha1.InstanceStatus, generation int64, o Report, now ti
 	status.ObservedGeneration = generation
 	set := fleetv1alpha1.NewConditionSetter(&status.Conditions, generation, now).Set
 	sum := rollup.SummarizeWorks(o.Works)
+	ready, offline := readyOnline(o.Works, o.Offline)
 	status.Clusters = fleetv1alpha1.InstanceClusterCounts{
 		Placed:  int32(len(o.Placement.Clusters)),
-		Ready:   int32(sum.Healthy),
+		Ready:   int32(ready),
 		Failing: int32(sum.Failed),
+		Offline: int32(len(offline)),
 	}
 	status.Revision = mostCommonRevision(sum.ByRevision)
 	if o.InstanceRevision != "" {
@@ -139,8 +144,16 @@ func Status(old fleetv1alpha1.InstanceStatus, generation int64, o Report, now ti
 		// Healthy is not Ready while the clusters run another spec than
 		// the one the instance shows.
 		readyReason, readyMsg = spec.reason, spec.message
-	case sum.Healthy < placed:
-		readyReason, readyMsg = fleetv1alpha1.ReasonProgressing, fmt.Sprintf("%d of %d clusters ready", sum.Healthy, placed)
+	case ready+len(offline) == placed && len(offline) > 0:
+		// Nothing left to converge that the hub can see: what runs on the
+		// Offline clusters is not known.
+		readyReason, readyMsg = fleetv1alpha1.ReasonClustersOffline, fmt.Sprintf("%d of %d clusters ready; %s",
+			ready, placed, offlineMessage(offline))
+	case ready < placed:
+		readyReason, readyMsg = fleetv1alpha1.ReasonProgressing, fmt.Sprintf("%d of %d clusters ready", ready, placed)
+		if len(offline) > 0 {
+			readyMsg += "; " + offlineMessage(offline)
+		}
 	}
 	if readyReason == "" {
 		set(fleetv1alpha1.ConditionReady, metav1.ConditionTrue, fleetv1alpha1.ReasonSucceeded, fmt.Sprintf("ready on %d of %d clusters", placed, placed))
@@ -155,6 +168,36 @@ func Status(old fleetv1alpha1.InstanceStatus, generation int64, o Report, now ti
 		set(fleetv1alpha1.ConditionReconciling, metav1.ConditionFalse, readyReason, "")
 	}
 	return status
+}
+
+// readyOnline counts the Works that are healthy on clusters not Offline,
+// and lists the Works' clusters that are Offline, sorted.
+func readyOnline(works []fleetv1alpha1.Work, offline map[string]bool) (ready int, offlineClusters []string) {
+	for i := range works {
+		w := &works[i]
+		if offline[w.Spec.Cluster] {
+			offlineClusters = append(offlineClusters, w.Spec.Cluster)
+			continue
+		}
+		if state, _ := rollup.Classify(w); state == rollup.StateHealthy {
+			ready++
+		}
+	}
+	slices.Sort(offlineClusters)
+	return ready, offlineClusters
+}
+
+// maxNamedOffline bounds the Offline clusters a Ready message names.
+const maxNamedOffline = 10
+
+// offlineMessage says which clusters are Offline, naming the first few.
+func offlineMessage(clusters []string) string {
+	named := clusters[:min(len(clusters), maxNamedOffline)]
+	msg := fmt.Sprintf("%d Offline (%s", len(clusters), strings.Join(named, ", "))
+	if len(clusters) > len(named) {
+		msg += ", …"
+	}
+	return msg + "): what runs there is not known; their agents' last reports are not counted"
 }
 
 // specState is the SpecApplied condition's reason and message ("" reason:

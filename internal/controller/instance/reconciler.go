@@ -110,6 +110,8 @@ type Reconciler struct {
 
 	views     viewCache
 	revisions revisionCache
+	// offline holds the Offline clusters (watchAvailability).
+	offline offlineClusters
 	// deferred holds the keys whose status write was put off once (see
 	// Reconcile).
 	deferred sync.Map
@@ -209,6 +211,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, key Key) (ctrl.Result, error
 	if err != nil {
 		return ctrl.Result{}, err
 	}
+	o.report.Offline = r.offline.among(o.report.Placement.Clusters)
 	status := instanceplan.Status(old, inst.GetGeneration(), o.report, r.Clock.Now())
 	if o.wrote > 0 && instanceplan.SameConditions(old.Conditions, status.Conditions) {
 		// Works change what runs on members; the status only reports. When a

@@ -93,6 +93,7 @@ func SetupWithManager(mgr ctrl.Manager, opts Options) error {
 	for _, src := range []source.TypedSource[Key]{
 		watchPromises(informers, m),
 		watchFleetChanges(informers, &fleetv1alpha1.Cluster{}, clusterChanged, m),
+		watchAvailability(informers, &r.offline, m),
 		watchFleetChanges(informers, &fleetv1alpha1.Fleet{}, specChanged, m),
 		watchNamespaces(informers, m),
 		watchOverrides(informers, m),
