@@ -187,7 +187,7 @@ func Route(f Facts) Routing {
 			t.InstanceRevision = f.Rollouts.InstanceRevision(cluster, curInst, f.InstanceRevision)
 		}
 		t.Rollout = f.Rollouts.AdmittedBy(cluster, t.Revision)
-		t.Checks, t.ChecksErr = f.checks(cluster)
+		t.Checks, t.ChecksErr = f.checks(cluster, t.Revision, t.InstanceRevision)
 		r.Targets = append(r.Targets, t)
 	}
 	return r
@@ -216,7 +216,10 @@ func instanceChange(works map[string]*fleetv1alpha1.Work, latest string) *Instan
 // Rollout named like the governing one (a person's, in the instance's
 // namespace) would share its checks' states, so its own are left out and
 // reported.
-func (f Facts) checks(cluster string) ([]fleetv1alpha1.WorkCheck, error) {
+//
+// A Rollout's checks measure its target: a Work that does not render it
+// (held by a FleetFreeze, Rollouts.Freeze) carries none of them.
+func (f Facts) checks(cluster, revision, instanceRevision string) ([]fleetv1alpha1.WorkCheck, error) {
 	if f.Checks == nil || f.Rollouts.AdmitLatest {
 		return nil, nil
 	}
@@ -227,11 +230,11 @@ func (f Facts) checks(cluster string) ([]fleetv1alpha1.WorkCheck, error) {
 	var out []fleetv1alpha1.WorkCheck
 	var errs []error
 	g := f.Rollouts.Governing
-	if g != nil && f.Checks.Strategy != nil {
+	if g != nil && f.Checks.Strategy != nil && revision == g.Spec.TargetRevision {
 		cs, err := rollout.WorkChecksFor(g, *f.Checks.Strategy, f.Checks.Promise, f.Checks.Skip, cluster, labels)
 		out, errs = cs, append(errs, err)
 	}
-	if ro := f.Rollouts.Spec; ro != nil && f.Checks.InstanceStrategy != nil && !f.Subject.IsFleet() {
+	if ro := f.Rollouts.Spec; ro != nil && f.Checks.InstanceStrategy != nil && !f.Subject.IsFleet() && instanceRevision == ro.Spec.TargetRevision {
 		cs, err := rollout.WorkChecksFor(ro, *f.Checks.InstanceStrategy, f.Checks.Promise, f.Checks.Skip, cluster, labels)
 		if len(cs) > 0 && g != nil && g.Name == ro.Name {
 			cs, err = nil, fmt.Errorf("the checks of Rollout %s/%s: it is named like the Promise's Rollout %s", ro.Namespace, ro.Name, g.Name)

@@ -21,6 +21,16 @@ func TestRoute(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	rollingBack, err := newRollout(inst, false, "db-r2", "r1", "r2", fleetv1alpha1.RolloutPhaseRollingBack, 1, "w:c1,c2:R.")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rollingBack.Status.RollbackRevision = "r1"
+	frozen := func(action fleetv1alpha1.FreezeAction, ro fleetv1alpha1.Rollout) instanceplan.Rollouts {
+		rt := instanceplan.NewRollouts([]fleetv1alpha1.Rollout{ro}, nil, false)
+		rt.Freeze = action
+		return rt
+	}
 	type target struct{ cluster, rev, inst, wave string }
 	for _, tc := range []struct {
 		name     string
@@ -39,6 +49,18 @@ func TestRoute(t *testing.T) {
 		{name: "a Rollout admits c1 only", facts: instanceplan.Facts{Subject: inst, LatestRevision: "r2", InstanceRevision: "i1", Placement: two,
 			Works:    []fleetv1alpha1.Work{hubWork(inst, "c1", "r1", "i1"), hubWork(inst, "c2", "r1", "i1")},
 			Rollouts: instanceplan.NewRollouts([]fleetv1alpha1.Rollout{progressing}, nil, false)},
+			decision: instanceplan.Render, targets: []target{{"c1", "r2", "i1", "w"}, {"c2", "r1", "i1", ""}}},
+		{name: "a freeze holds the admission of c1 where it is", facts: instanceplan.Facts{Subject: inst, LatestRevision: "r2", InstanceRevision: "i1", Placement: two,
+			Works:    []fleetv1alpha1.Work{hubWork(inst, "c1", "r1", "i1"), hubWork(inst, "c2", "r1", "i1")},
+			Rollouts: frozen(fleetv1alpha1.FreezeRollback, progressing)},
+			decision: instanceplan.Render, targets: []target{{"c1", "r1", "i1", ""}, {"c2", "r1", "i1", ""}}},
+		{name: "a Rollback freeze lets a rollback move, and a new Work start", facts: instanceplan.Facts{Subject: inst, LatestRevision: "r2", InstanceRevision: "i1", Placement: two,
+			Works:    []fleetv1alpha1.Work{hubWork(inst, "c1", "r2", "i1")},
+			Rollouts: frozen(fleetv1alpha1.FreezeRollback, rollingBack)},
+			decision: instanceplan.Render, targets: []target{{"c1", "r1", "i1", ""}, {"c2", "r1", "i1", ""}}},
+		{name: "a Halt freeze holds a rollback too", facts: instanceplan.Facts{Subject: inst, LatestRevision: "r2", InstanceRevision: "i1", Placement: two,
+			Works:    []fleetv1alpha1.Work{hubWork(inst, "c1", "r2", "i1")},
+			Rollouts: frozen(fleetv1alpha1.FreezeHalt, rollingBack)},
 			decision: instanceplan.Render, targets: []target{{"c1", "r2", "i1", "w"}, {"c2", "r1", "i1", ""}}},
 		{name: "AdmitLatest ignores the Rollout", facts: instanceplan.Facts{Subject: inst, LatestRevision: "r2", InstanceRevision: "i1", Placement: two,
 			Works:    []fleetv1alpha1.Work{hubWork(inst, "c1", "r1", "i1"), hubWork(inst, "c2", "r1", "i1")},

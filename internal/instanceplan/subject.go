@@ -80,6 +80,11 @@ type Rollouts struct {
 	// AdmitLatest admits every cluster to the latest revisions at once,
 	// whatever the Rollouts say (the controller's Options.AdmitLatest).
 	AdmitLatest bool
+	// Freeze is the action of the FleetFreeze in force (the one that
+	// decides, fleetv1alpha1.ActiveFreezes), "" when none: no Rollout
+	// admits any cluster then, whatever a status written before the freeze
+	// admits (see hold).
+	Freeze fleetv1alpha1.FreezeAction
 }
 
 // NewRollouts picks the governing Rollouts of a subject's.
@@ -96,7 +101,7 @@ func (r Rollouts) Revision(cluster, current, latest string) string {
 	if r.AdmitLatest {
 		return latest
 	}
-	return rollout.RevisionFor(r.Governing, r.GoverningIsRevert, cluster, current, latest)
+	return hold(r.Freeze, r.Governing, current, rollout.RevisionFor(r.Governing, r.GoverningIsRevert, cluster, current, latest))
 }
 
 // InstanceRevision is the instance revision the Work on cluster renders, by
@@ -105,7 +110,26 @@ func (r Rollouts) InstanceRevision(cluster, current, latest string) string {
 	if r.AdmitLatest {
 		return latest
 	}
-	return rollout.RevisionFor(r.Spec, r.SpecIsRevert, cluster, current, latest)
+	return hold(r.Freeze, r.Spec, current, rollout.RevisionFor(r.Spec, r.SpecIsRevert, cluster, current, latest))
+}
+
+// hold is the revision a Work renders under freeze, the action of the
+// FleetFreeze in force ("" for none), rev being what ro, the Rollout that
+// governs it, says. A freeze stops every admission, also one a Rollout's
+// status stored before it (a hub that stopped between the admission and
+// the Work writes, and restarted under the freeze, before its Rollout
+// controller took the admission back): the Work stays on current, except
+// that under a Rollback freeze it may go back to the Rollout's rollback
+// revision. A new Work (current "") starts where it starts anyway, as a
+// new instance passes no gate.
+func hold(freeze fleetv1alpha1.FreezeAction, ro *fleetv1alpha1.Rollout, current, rev string) string {
+	switch {
+	case freeze == "" || current == "" || rev == current:
+		return rev
+	case freeze == fleetv1alpha1.FreezeRollback && ro != nil && rev == ro.Status.RollbackRevision:
+		return rev
+	}
+	return current
 }
 
 // AdmittedBy names the Rollout that admitted cluster to revision, for the

@@ -2,6 +2,7 @@ package instance
 
 import (
 	"context"
+	"fmt"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -25,15 +26,37 @@ type InstanceRolloutStarter interface {
 // controller writes it, this controller only reads it, and neither holds it
 // in memory.
 func (r *Reconciler) rolloutsFor(ctx context.Context, key Key) (instanceplan.Rollouts, error) {
-	promise, err := controller.PromiseRollouts(ctx, r.Client, key.Promise)
-	if err != nil || key.IsFleet() {
-		return instanceplan.NewRollouts(promise, nil, r.AdmitLatest), err
-	}
-	own, err := controller.InstanceRollouts(ctx, r.Client, key.Promise, key.Namespace, key.Name)
+	freeze, err := r.freeze(ctx)
 	if err != nil {
 		return instanceplan.Rollouts{}, err
 	}
-	return instanceplan.NewRollouts(promise, own, r.AdmitLatest), nil
+	promise, err := controller.PromiseRollouts(ctx, r.Client, key.Promise)
+	if err != nil {
+		return instanceplan.Rollouts{}, err
+	}
+	var own []fleetv1alpha1.Rollout
+	if !key.IsFleet() {
+		if own, err = controller.InstanceRollouts(ctx, r.Client, key.Promise, key.Namespace, key.Name); err != nil {
+			return instanceplan.Rollouts{}, err
+		}
+	}
+	rt := instanceplan.NewRollouts(promise, own, r.AdmitLatest)
+	rt.Freeze = freeze
+	return rt, nil
+}
+
+// freeze is the action of the FleetFreeze in force now, "" when none
+// (watchFreezes brings every subject back when that changes).
+func (r *Reconciler) freeze(ctx context.Context) (fleetv1alpha1.FreezeAction, error) {
+	list := &fleetv1alpha1.FleetFreezeList{}
+	if err := r.Client.List(ctx, list, client.UnsafeDisableDeepCopy); err != nil {
+		return "", fmt.Errorf("listing fleet freezes: %w", err)
+	}
+	active, _ := fleetv1alpha1.ActiveFreezes(list.Items, r.Clock.Now())
+	if len(active) == 0 {
+		return "", nil
+	}
+	return active[0].EffectiveAction(), nil
 }
 
 // promiseRollouts reads the Rollouts of promise's changes.

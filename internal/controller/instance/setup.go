@@ -94,6 +94,7 @@ func SetupWithManager(mgr ctrl.Manager, opts Options) error {
 		watchPromises(informers, m),
 		watchFleetChanges(informers, &fleetv1alpha1.Cluster{}, clusterChanged, m),
 		watchAvailability(informers, &r.offline, m),
+		watchFreezes(informers, m),
 		watchFleetChanges(informers, &fleetv1alpha1.Fleet{}, specChanged, m),
 		watchNamespaces(informers, m),
 		watchOverrides(informers, m),
@@ -224,6 +225,25 @@ func watchFleetChanges[T client.Object](informers cache.Cache, obj T, changed fu
 func clusterChanged(o, n *fleetv1alpha1.Cluster) bool {
 	return !equality.Semantic.DeepEqual(o.Labels, n.Labels) || o.Status.KubernetesVersion != n.Status.KubernetesVersion ||
 		o.DeletionTimestamp.IsZero() != n.DeletionTimestamp.IsZero()
+}
+
+// watchFreezes: a FleetFreeze coming into force holds every Work where it
+// is, and one lifting (deleted, or its until passed, which the freeze
+// controller's status write tells) lets the admissions it held be
+// written (instanceplan.Rollouts.Frozen). The status writes that only
+// count the Rollouts it holds change nothing here.
+func watchFreezes(informers cache.Cache, m *mapper) source.TypedSource[Key] {
+	return source.TypedKind(informers, &fleetv1alpha1.FleetFreeze{}, afterFirstList(onEvent(func(ctx context.Context, _ *fleetv1alpha1.FleetFreeze, q queue) {
+		m.addAll(ctx, q)
+	}, false)), updates(freezeChanged))
+}
+
+// freezeChanged reports a change of whether a FleetFreeze is in force.
+func freezeChanged(o, n *fleetv1alpha1.FleetFreeze) bool {
+	active := func(f *fleetv1alpha1.FleetFreeze) bool {
+		return meta.IsStatusConditionTrue(f.Status.Conditions, fleetv1alpha1.ConditionActive)
+	}
+	return specChanged(o, n) || active(o) != active(n)
 }
 
 // watchNamespaces: a namespace's labels can admit it to (or drop it from)

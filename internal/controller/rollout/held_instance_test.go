@@ -51,7 +51,7 @@ func TestAHeldInstanceDoesNotKeepThePromisesRolloutInFlight(t *testing.T) {
 	if f.Cluster != canary || f.Reason != fleetv1alpha1.ReasonProgressDeadlineExceeded || !strings.Contains(f.Message, "do not render it: "+team+"/shop renders "+r1) {
 		t.Errorf("failure %+v, want %s failed by its progress deadline, its Works not rendering the target", f, canary)
 	}
-	if rev := s.workRevision("heldinst", team, "shop", canary); rev != r1 {
+	if rev := s.workRevision("heldinst", team, canary); rev != r1 {
 		t.Errorf("the held instance's Work renders %s, want it kept at %s", rev, r1)
 	}
 }

@@ -95,7 +95,7 @@ func (s *story) stays(name, rev string, clusters ...string) {
 	deadline := time.Now().Add(time.Second)
 	for time.Now().Before(deadline) {
 		for _, c := range clusters {
-			if got := s.workRevision(name, name+"-team", "shop", c); got != rev {
+			if got := s.workRevision(name, name+"-team", c); got != rev {
 				s.TB.Fatalf("the Work on %s renders %s, want it to stay on %s", c, got, rev)
 			}
 		}

@@ -62,7 +62,7 @@ func TestAnAdmissionUnwrittenWhileTheHubWasDownIsNotFailedAtTheRestart(t *testin
 		return len(ro.Status.Waves) > 0 && len(ro.Status.Waves[0].Admitted) == 1 &&
 			ro.Status.Waves[0].Admitted[0] == fleetv1alpha1.AdmittedTarget
 	})
-	if got := s.workRevision("downdl", "downdl-team", "shop", "downdl-c1"); got != r1 {
+	if got := s.workRevision("downdl", "downdl-team", "downdl-c1"); got != r1 {
 		t.Fatalf("the canary's Work renders %q with no instance controller running, want %q", got, r1)
 	}
 

@@ -90,10 +90,10 @@ func (s *story) reportReady(promise, ns string, clusters ...string) {
 	}
 }
 
-// workRevision is the revision a cluster's Work renders.
-func (s *story) workRevision(promise, ns, name, cluster string) string {
+// workRevision is the revision the Work of instance "shop" renders on cluster.
+func (s *story) workRevision(promise, ns, cluster string) string {
 	s.TB.Helper()
-	if w := s.Work(promise, ns, name, cluster); w != nil {
+	if w := s.Work(promise, ns, "shop", cluster); w != nil {
 		return w.Spec.Revision
 	}
 	return ""
