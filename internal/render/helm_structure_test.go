@@ -3,12 +3,14 @@ package render
 import (
 	"errors"
 	"fmt"
+	"runtime"
 	"strings"
 	"testing"
 	"text/template"
 	"time"
 
 	"github.com/Masterminds/sprig/v3"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/flotilla-dev/flotilla/api/v1alpha1"
 	"github.com/flotilla-dev/flotilla/internal/render/charttest"
@@ -207,3 +209,76 @@ func wantBudgetExceeded(t *testing.T, tpl string) {
 // second or so on a loaded machine (0.1 s idle) against hours. It does not
 // time the render; benchmarks do that.
 const boundedRender = 15 * time.Second
+
+// A chart that runs a value through tpl, as Bitnami's do, runs the team's text
+// as a template: its loops count against the step bound like the chart's own,
+// so the render stops at once and leaves nothing running on the hub.
+func TestATeamsValueThroughTplIsBounded(t *testing.T) {
+	chart := pgChart(t, map[string]string{
+		"tpl.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}-tpl\ndata:\n  x: {{ tpl .Values.x . | quote }}\n",
+	})
+	for name, value := range map[string]string{
+		"nested ranges":          "{{ range $i := 1000000000000 }}{{ range $j := 1000000000000 }}{{ end }}{{ end }}",
+		"a define it includes":   `{{ define "r" }}{{ range $i := 1000000000000 }}{{ end }}{{ end }}{{ include "r" . }}`,
+		"tpl within tpl":         `{{ tpl "{{ range $i := 1000000000000 }}{{ end }}" . }}`,
+		"a range over the until": "{{ $l := until 10000 }}{{ range $l }}{{ range $l }}{{ range $l }}{{ end }}{{ end }}{{ end }}",
+	} {
+		t.Run(name, func(t *testing.T) {
+			before := runtime.NumGoroutine()
+			start := time.Now()
+			_, err := Render(helmInput(chart, map[string]any{"x": value}))
+			if !errors.Is(err, ErrBudgetExceeded) {
+				t.Fatalf("error %v, want ErrBudgetExceeded", err)
+			}
+			if took := time.Since(start); took >= helmRenderTimeout {
+				t.Fatalf("the render ran until the time limit (%v): %v", took, err)
+			}
+			t.Log(err)
+			// Nothing of the render runs on.
+			deadline := time.Now().Add(5 * time.Second)
+			for runtime.NumGoroutine() > before && time.Now().Before(deadline) {
+				time.Sleep(10 * time.Millisecond)
+			}
+			if n := runtime.NumGoroutine(); n > before {
+				t.Errorf("%d goroutines after the render, %d before", n, before)
+			}
+		})
+	}
+	t.Run("a harmless tpl renders as before", func(t *testing.T) {
+		out, err := Render(helmInput(chart, map[string]any{"x": `{{ .Release.Name }}-{{ range $i := until 3 }}{{ $i }}{{ end }}`}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range out.Manifests {
+			if m.GetName() == "orders-tpl" {
+				if got, _, _ := unstructured.NestedString(m.Object, "data", "x"); got != "orders-012" {
+					t.Errorf("x = %q", got)
+				}
+				return
+			}
+		}
+		t.Errorf("no ConfigMap orders-tpl in %d objects", len(out.Manifests))
+	})
+}
+
+// Every tpl call of a chart gives tpl its text through tplTextFunc; nothing
+// else changes.
+func TestBoundTplCalls(t *testing.T) {
+	for src, want := range map[string]string{
+		"{{ tpl .Values.x . }}":                           "{{ tpl (__flotillaTplText .Values.x) . }}",
+		"{{- tpl $value .context -}}":                     "{{- tpl (__flotillaTplText $value) .context -}}",
+		"{{tpl .Values.x $}}":                             "{{tpl (__flotillaTplText .Values.x) $}}",
+		"{{ tpl (toYaml .Values.a) . | nindent 4 }}":      "{{ tpl (__flotillaTplText (toYaml .Values.a)) . | nindent 4 }}",
+		"{{ $ | tpl .Values.x }}":                         "{{ $ | tpl (__flotillaTplText .Values.x) }}",
+		"{{ tpl (tpl .Values.x .) . }}":                   "{{ tpl (__flotillaTplText (tpl (__flotillaTplText .Values.x) .)) . }}",
+		"{{ tpl (cat \"{{- with $.S -}}\" $v \")\") . }}": "{{ tpl (__flotillaTplText (cat \"{{- with $.S -}}\" $v \")\")) . }}",
+		"{{ tpl \"a\\\" b\" . }}":                         "{{ tpl (__flotillaTplText \"a\\\" b\") . }}",
+		"{{ .Values.tpl }}{{ $tpl }}{{ \"tpl x\" }}":      "{{ .Values.tpl }}{{ $tpl }}{{ \"tpl x\" }}",
+		"{{/* tpl x */}}{{ tplx . }}":                     "{{/* tpl x */}}{{ tplx . }}",
+		"{{ tpl\n  .Values.x\n  . }}":                     "{{ tpl\n  (__flotillaTplText .Values.x)\n  . }}",
+	} {
+		if got := boundTplCalls(src); got != want {
+			t.Errorf("%q rewritten as %q, want %q", src, got, want)
+		}
+	}
+}

@@ -3,6 +3,7 @@ package render
 import (
 	"fmt"
 	"reflect"
+	"sort"
 	"strings"
 	"sync"
 	"text/template"
@@ -169,6 +170,11 @@ func helmFuncs(b *budget) template.FuncMap {
 			return b.out(name, f(count))
 		}
 	}
+	// The text a chart gives tpl (an instance's value, in Bitnami's charts) is
+	// a template too: ticked like the chart's own, its loops count steps.
+	fm[tplTextFunc] = func(text string) (string, error) {
+		return b.out("tpl", tickTemplate(text))
+	}
 	return fm
 }
 
@@ -210,6 +216,111 @@ func tickChart(c *chart.Chart) {
 	}
 }
 
+// tplTextFunc is the function the text of every tpl call of a chart goes
+// through (see boundTplCalls). Charts cannot call it by this name: Helm's
+// engine has no function of it until helmFuncs adds it, and a chart that did
+// would only tick its own text.
+const tplTextFunc = "__flotillaTplText"
+
+// boundTplCalls rewrites each `tpl X` in one action as `tpl (tplTextFunc X)`,
+// so that the text tpl runs is ticked as the chart's templates are: without
+// it a value given to tpl loops for ever on the hub (the render's time limit
+// frees the worker, not the goroutine). Line breaks are kept.
+func boundTplCalls(action string) string {
+	type insertion struct {
+		at   int
+		text string
+	}
+	var ins []insertion
+	for p := 0; p < len(action); {
+		switch c := action[p]; {
+		case c == '"' || c == '\'' || c == '`':
+			p = skipLiteral(action, p)
+		case strings.HasPrefix(action[p:], "/*"):
+			k := strings.Index(action[p+2:], "*/")
+			if k < 0 {
+				return action
+			}
+			p += 2 + k + 2
+		case isTplCall(action, p):
+			arg := p + len("tpl")
+			for arg < len(action) && isTemplateSpace(action[arg]) {
+				arg++
+			}
+			if end := operandEnd(action, arg); end > arg {
+				ins = append(ins, insertion{arg, "(" + tplTextFunc + " "}, insertion{end, ")"})
+			}
+			p = arg // a tpl inside the operand is rewritten too
+		default:
+			p++
+		}
+	}
+	if len(ins) == 0 {
+		return action
+	}
+	sort.SliceStable(ins, func(i, j int) bool { return ins[i].at < ins[j].at })
+	var b strings.Builder
+	last := 0
+	for _, in := range ins {
+		b.WriteString(action[last:in.at])
+		b.WriteString(in.text)
+		last = in.at
+	}
+	b.WriteString(action[last:])
+	return b.String()
+}
+
+// isTplCall tells whether the word at s[p:] is the function tpl followed by
+// an argument (not a field such as .Values.tpl, nor a variable $tpl).
+func isTplCall(s string, p int) bool {
+	if !strings.HasPrefix(s[p:], "tpl") || p == 0 || p+3 >= len(s) || !isTemplateSpace(s[p+3]) {
+		return false
+	}
+	return isTemplateSpace(s[p-1]) || strings.ContainsRune("({|", rune(s[p-1]))
+}
+
+// operandEnd is the end of the operand starting at s[p:]: a parenthesised
+// pipeline (with any field chain after it), a literal, or a word; p when
+// there is none.
+func operandEnd(s string, p int) int {
+	if p >= len(s) || strings.ContainsRune(")|}", rune(s[p])) || strings.HasPrefix(s[p:], "-}}") {
+		return p
+	}
+	depth := 0
+	for p < len(s) {
+		switch c := s[p]; {
+		case c == '"' || c == '\'' || c == '`':
+			p = skipLiteral(s, p)
+			continue
+		case c == '(':
+			depth++
+		case c == ')':
+			if depth == 0 {
+				return p
+			}
+			depth--
+		case depth == 0 && (isTemplateSpace(c) || c == '|' || strings.HasPrefix(s[p:], "}}")):
+			return p
+		}
+		p++
+	}
+	return p
+}
+
+// skipLiteral is the offset after the string, raw string or character
+// literal starting at s[p].
+func skipLiteral(s string, p int) int {
+	q := s[p]
+	p++
+	for p < len(s) && s[p] != q {
+		if s[p] == '\\' && q != '`' {
+			p++
+		}
+		p++
+	}
+	return min(p+1, len(s))
+}
+
 // tickTemplate inserts the tick actions into one template's source. Source it
 // cannot scan is left as is from there on, for Helm to report.
 func tickTemplate(src string) string {
@@ -228,7 +339,8 @@ func tickTemplate(src string) string {
 			b.WriteString(src[i:])
 			return b.String()
 		}
-		b.WriteString(src[i:end])
+		b.WriteString(src[i : i+j])
+		b.WriteString(boundTplCalls(src[i+j : end]))
 		i = end
 		switch keyword {
 		case "define", "block":
