@@ -72,9 +72,10 @@ func helmValues(h *v1alpha1.HelmTemplate, spec map[string]any) (map[string]any, 
 
 // renderHelm renders the chart like `helm template`: release name and
 // namespace are the instance's, the Kubernetes version is the cluster's, no
-// cluster is contacted (lookup returns nothing), and hooks and NOTES.txt are
-// dropped. The chart's crds/ are not here: they are cluster-wide, so they are
-// rendered once per cluster with the fleet resources (chartCRDs).
+// cluster is contacted (lookup returns nothing), and NOTES.txt is dropped;
+// hooks are returned, for the caller to drop (withoutHooks). The chart's
+// crds/ are not here: they are cluster-wide, so they are rendered once per
+// cluster with the fleet resources (chartCRDs).
 //
 // probeVals are vals with the characters that can make YAML structure
 // neutralised in what the instance and team Overrides gave (see
@@ -122,14 +123,22 @@ func renderHelm(lc *LoadedChart, vals, probeVals map[string]any, inst *unstructu
 		if err != nil {
 			return nil, err
 		}
-		for _, d := range docs {
-			if _, hook := d.GetAnnotations()[helmHookAnnotation]; hook {
-				continue
-			}
-			objs = append(objs, d)
-		}
+		objs = append(objs, docs...)
 	}
 	return objs, nil
+}
+
+// withoutHooks drops the chart's hooks, which are not rendered. It runs after
+// checkValueMadeKeys: a hook annotation a team's value gave would otherwise
+// drop the platform's object (a NetworkPolicy) from the render unseen.
+func withoutHooks(objs []*unstructured.Unstructured) []*unstructured.Unstructured {
+	kept := objs[:0]
+	for _, o := range objs {
+		if _, hook := o.GetAnnotations()[helmHookAnnotation]; !hook {
+			kept = append(kept, o)
+		}
+	}
+	return kept
 }
 
 // renderHelmFiles renders the chart's templates with vals: file name → output.

@@ -282,3 +282,44 @@ func TestBoundTplCalls(t *testing.T) {
 		}
 	}
 }
+
+// A chart's hooks are not rendered. A team's value that annotates the chart's
+// objects (Bitnami's commonAnnotations) with helm.sh/hook made them hooks,
+// so they left the render, and the agent pruned them from every member: the
+// platform's NetworkPolicy in the team's namespace among them.
+func TestATeamsValueMakesNoHelmHook(t *testing.T) {
+	chart := pgChart(t, map[string]string{
+		"netpol.yaml": "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata:\n  name: {{ .Release.Name }}-deny-egress\n" +
+			"  annotations:\n    {{- toYaml .Values.commonAnnotations | nindent 4 }}\nspec:\n  podSelector: {}\n  policyTypes: [Egress]\n",
+		"job.yaml": "apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: {{ .Release.Name }}-migrate\n  annotations:\n    helm.sh/hook: pre-upgrade\n" +
+			"spec:\n  template:\n    spec:\n      restartPolicy: Never\n      containers:\n      - name: m\n        image: migrate:1\n",
+	})
+	hook := map[string]any{"helm.sh/hook": "test"}
+	for name, in := range map[string]Input{
+		"the instance's spec":    helmInput(chart, map[string]any{"commonAnnotations": hook}),
+		"a team Values Override": helmInput(chart, map[string]any{}, valuesOverride("team-a", `{"commonAnnotations":{"helm.sh/hook":"test"}}`)),
+	} {
+		t.Run(name, func(t *testing.T) {
+			out, err := Render(in)
+			if !errors.Is(err, ErrValueCreatesStructure) || !strings.Contains(err.Error(), "helm.sh/hook") {
+				for _, m := range out.Manifests {
+					t.Logf("rendered %s %s", m.GetKind(), m.GetName())
+				}
+				t.Fatalf("render = %v, want it refused (%v) naming helm.sh/hook", err, ErrValueCreatesStructure)
+			}
+		})
+	}
+	t.Run("the chart's own hook is left out, the rest renders", func(t *testing.T) {
+		out, err := Render(helmInput(chart, map[string]any{"commonAnnotations": map[string]any{"example.com/owner": "team-a"}}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var kinds []string
+		for _, m := range out.Manifests {
+			kinds = append(kinds, m.GetKind())
+		}
+		if got := strings.Join(kinds, ","); got != "ConfigMap,Pod,NetworkPolicy" {
+			t.Errorf("rendered %s", got)
+		}
+	})
+}

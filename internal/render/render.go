@@ -161,6 +161,9 @@ func renderInstance(in Input) (Output, error) {
 		if err := checkValueMadeKeys(objs, teamKeys); err != nil {
 			return Output{}, err
 		}
+		if t.Engine == v1alpha1.TemplateEngineHelm {
+			objs = withoutHooks(objs)
+		}
 	}
 	defaultNamespace(objs, in.Instance.GetNamespace())
 	return finish(in, objs, applied, true)
