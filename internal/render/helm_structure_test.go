@@ -323,3 +323,44 @@ func TestATeamsValueMakesNoHelmHook(t *testing.T) {
 		}
 	})
 }
+
+// The text a chart gives tpl may call any of Sprig's functions: those that
+// build a result from a size the text gives are refused before building it,
+// as in the chart's own templates. randBytes 2^40 made the hub's Go runtime
+// fail to allocate, which no recover catches: the hub crashed at every render.
+func TestATeamsValueThroughTplBuildsNothingHuge(t *testing.T) {
+	chart := pgChart(t, map[string]string{
+		"tpl.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}-tpl\ndata:\n  x: {{ tpl .Values.x . | quote }}\n",
+	})
+	for name, value := range map[string]string{
+		"randBytes":                  "{{ randBytes 1099511627776 }}",
+		"regexReplaceAll":            `{{ $s := repeat 1000000 "x" }}{{ regexReplaceAll "" $s $s }}`,
+		"regexReplaceAllLiteral":     `{{ $s := repeat 1000000 "x" }}{{ regexReplaceAllLiteral "" $s $s }}`,
+		"mustRegexReplaceAll":        `{{ $s := repeat 1000000 "x" }}{{ mustRegexReplaceAll "" $s $s }}`,
+		"mustRegexReplaceAllLiteral": `{{ $s := repeat 1000000 "x" }}{{ mustRegexReplaceAllLiteral "" $s $s }}`,
+		"regexReplaceAll expanding":  `{{ $s := repeat 100000 "x" }}{{ regexReplaceAll "(x*)" $s "${1}${1}${1}${1}${1}${1}${1}${1}${1}${1}${1}${1}${1}${1}${1}${1}${1}${1}${1}${1}${1}${1}${1}${1}${1}${1}${1}${1}${1}${1}${1}${1}${1}${1}${1}${1}${1}${1}${1}${1}${1}${1}${1}${1}${1}${1}${1}${1}${1}${1}${1}${1}${1}${1}${1}${1}${1}${1}${1}${1}${1}${1}${1}${1}${1}${1}${1}${1}${1}${1}${1}${1}${1}${1}${1}${1}${1}${1}${1}${1}${1}${1}${1}${1}${1}${1}${1}${1}${1}${1}${1}${1}${1}${1}${1}${1}${1}${1}${1}${1}" }}`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, err := Render(helmInput(chart, map[string]any{"x": value}))
+			if !errors.Is(err, ErrBudgetExceeded) {
+				t.Fatalf("error %v, want ErrBudgetExceeded", err)
+			}
+			t.Log(err)
+		})
+	}
+	t.Run("their ordinary use renders", func(t *testing.T) {
+		out, err := Render(helmInput(chart, map[string]any{"x": `{{ regexReplaceAll "-(.)" "a-b-c" "${1}" }}{{ randBytes 3 | len }}`}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range out.Manifests {
+			if m.GetName() == "orders-tpl" {
+				if got, _, _ := unstructured.NestedString(m.Object, "data", "x"); got != "abc4" {
+					t.Errorf("x = %q", got)
+				}
+				return
+			}
+		}
+		t.Errorf("no ConfigMap orders-tpl in %d objects", len(out.Manifests))
+	})
+}

@@ -161,6 +161,43 @@ func helmFuncs(b *budget) template.FuncMap {
 		}
 		return b.out("wrapWith", wrapWith(l, sep, str))
 	}
+	// randBytes allocates count bytes at once: 2^40 is a fatal out-of-memory
+	// error of the Go runtime, which no recover catches.
+	randBytes := sp["randBytes"].(func(int) (string, error))
+	fm["randBytes"] = func(count int) (string, error) {
+		if err := strBound("randBytes", count); err != nil {
+			return "", err
+		}
+		s, err := randBytes(count)
+		if err != nil {
+			return "", err
+		}
+		return b.out("randBytes", s)
+	}
+	for _, name := range []string{"regexReplaceAll", "regexReplaceAllLiteral"} {
+		f := sp[name].(func(string, string, string) string)
+		expand := name == "regexReplaceAll"
+		fm[name] = func(regex, s, repl string) (string, error) {
+			if err := strBound(name, replaceAllBound(s, repl, expand)); err != nil {
+				return "", err
+			}
+			return b.out(name, f(regex, s, repl))
+		}
+	}
+	for _, name := range []string{"mustRegexReplaceAll", "mustRegexReplaceAllLiteral"} {
+		f := sp[name].(func(string, string, string) (string, error))
+		expand := name == "mustRegexReplaceAll"
+		fm[name] = func(regex, s, repl string) (string, error) {
+			if err := strBound(name, replaceAllBound(s, repl, expand)); err != nil {
+				return "", err
+			}
+			r, err := f(regex, s, repl)
+			if err != nil {
+				return "", err
+			}
+			return b.out(name, r)
+		}
+	}
 	for _, name := range []string{"randAlphaNum", "randAlpha", "randAscii", "randNumeric"} {
 		f := sp[name].(func(int) string)
 		fm[name] = func(count int) (string, error) {
@@ -186,6 +223,18 @@ func absInt(n int) int {
 		return -n
 	}
 	return n
+}
+
+// replaceAllBound is at least the size of s with every match of a regular
+// expression replaced by repl: at most len(s)+1 matches, each replaced by
+// repl with its $ references expanded (when expand), each reference at most
+// the match's length, and the matches do not overlap.
+func replaceAllBound(s, repl string, expand bool) int {
+	refs := 0
+	if expand {
+		refs = strings.Count(repl, "$")
+	}
+	return len(s) + mulBound(len(s)+1, len(repl)) + mulBound(refs, len(s))
 }
 
 // mulBound is a*b for sizes, saturating instead of overflowing.
