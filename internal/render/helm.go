@@ -173,8 +173,9 @@ func renderHelmFiles(lc *LoadedChart, vals map[string]any, inst *unstructured.Un
 		err   error
 	}
 	done := make(chan result, 1)
+	b := &budget{}
 	go func() {
-		files, err := engine.Engine{CustomTemplateFuncs: helmFuncs(&budget{})}.Render(ch, top)
+		files, err := engine.Engine{CustomTemplateFuncs: helmFuncs(b)}.Render(ch, top)
 		done <- result{files, err}
 	}()
 	timer := time.NewTimer(helmRenderTimeout)
@@ -187,6 +188,7 @@ func renderHelmFiles(lc *LoadedChart, vals map[string]any, inst *unstructured.Un
 		}
 		return r.files, nil
 	case <-timer.C:
+		b.stopped.Store(true) // the engine's goroutine ends at its next step
 		return nil, fmt.Errorf("chart %s: rendering took more than %v: %w", ch.Name(), helmRenderTimeout, ErrBudgetExceeded)
 	}
 }

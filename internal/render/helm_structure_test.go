@@ -364,3 +364,28 @@ func TestATeamsValueThroughTplBuildsNothingHuge(t *testing.T) {
 		t.Errorf("no ConfigMap orders-tpl in %d objects", len(out.Manifests))
 	})
 }
+
+// A render stopped by its time limit ends at its next step instead of running
+// on: a team's text through tpl that calls a costly function 99,999 times
+// (bcrypt, ≈ 50 ms each) kept a goroutine busy on the hub for more than an
+// hour after every render.
+func TestAStoppedHelmRenderEnds(t *testing.T) {
+	was := helmRenderTimeout
+	helmRenderTimeout = time.Second
+	t.Cleanup(func() { helmRenderTimeout = was })
+	chart := pgChart(t, map[string]string{
+		"tpl.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}-tpl\ndata:\n  x: {{ tpl .Values.x . | quote }}\n",
+	})
+	before := runtime.NumGoroutine()
+	_, err := Render(helmInput(chart, map[string]any{"x": `{{ range $i := until 99999 }}{{ bcrypt "x" }}{{ end }}`}))
+	if !errors.Is(err, ErrBudgetExceeded) || !strings.Contains(err.Error(), "rendering took more than") {
+		t.Fatalf("error %v, want the time limit", err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for runtime.NumGoroutine() > before && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := runtime.NumGoroutine(); n > before {
+		t.Errorf("%d goroutines 5 s after the render stopped, %d before", n, before)
+	}
+}

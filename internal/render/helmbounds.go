@@ -18,9 +18,10 @@ import (
 // helmRenderTimeout is the backstop for what the bounds cannot catch in a
 // chart (costly functions such as genPrivateKey called in a loop): after it
 // the render fails and frees the hub's worker. Helm's engine cannot be
-// interrupted, so its goroutine runs on until the template ends (see
-// docs/templates.md).
-const helmRenderTimeout = 10 * time.Second
+// interrupted: its goroutine runs on until its next step or bounded function
+// (budget.stopped), one costly call at most (see docs/templates.md). A
+// variable for tests.
+var helmRenderTimeout = 10 * time.Second
 
 // sprigFuncs are Sprig's functions, which Helm's engine starts from; helmFuncs
 // wraps some of them. Read only.
