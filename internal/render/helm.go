@@ -2,7 +2,6 @@ package render
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"path"
@@ -18,7 +17,6 @@ import (
 	chartutil "helm.sh/helm/v4/pkg/chart/v2/util"
 	"helm.sh/helm/v4/pkg/engine"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime"
 
 	"github.com/flotilla-dev/flotilla/api/v1alpha1"
 )
@@ -193,32 +191,16 @@ func renderHelmFiles(lc *LoadedChart, vals map[string]any, inst *unstructured.Un
 	}
 }
 
-// helmProbeValues are the values of the probe render: the instance spec and
-// the patches of Values Overrides from outside flotilla-system (team
-// Overrides) with neutralised strings and keys (neutraliseHelm); the
-// Promise's values, the chart's and the platform's Overrides are trusted.
+// helmProbeValues are the values of the probe render: the instance spec,
+// the team's Values Overrides applied (see renderInstance), with neutralised
+// strings and keys (neutraliseHelm); the Promise's values, the chart's and
+// the platform's Overrides are trusted.
 func helmProbeValues(h *v1alpha1.HelmTemplate, spec map[string]any, in Input) (map[string]any, error) {
 	vals, err := helmValues(h, neutraliseHelm(spec).(map[string]any))
 	if err != nil {
 		return nil, err
 	}
-	probeIn := in
-	probeIn.Overrides = make([]v1alpha1.Override, len(in.Overrides))
-	for i, o := range in.Overrides {
-		if o.Namespace != v1alpha1.PlatformNamespace && o.Spec.Type == v1alpha1.PatchValues {
-			patch, err := rawObject(&o.Spec.Patch)
-			if err != nil {
-				return nil, fmt.Errorf("override %s: patch: %w", overrideName(&o), err)
-			}
-			raw, err := json.Marshal(neutraliseHelm(patch))
-			if err != nil {
-				return nil, err
-			}
-			o.Spec.Patch = runtime.RawExtension{Raw: raw}
-		}
-		probeIn.Overrides[i] = o
-	}
-	return applyValuesOverrides(vals, probeIn, make([]bool, len(in.Overrides)), true)
+	return applyValuesOverrides(vals, in, make([]bool, len(in.Overrides)), true, platformOverride)
 }
 
 // chartCRDs are the objects in the crds/ directories of the chart and its

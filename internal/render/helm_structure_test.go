@@ -35,9 +35,13 @@ func pgChart(t *testing.T, extra map[string]string) *LoadedChart {
 
 func helmInput(chart *LoadedChart, spec map[string]any, overrides ...v1alpha1.Override) Input {
 	return Input{
-		Promise:   "pg",
-		Revision:  "pg-0123456789",
-		Content:   &v1alpha1.PromiseContent{Templates: &v1alpha1.Templates{Engine: v1alpha1.TemplateEngineHelm, Helm: &v1alpha1.HelmTemplate{}}},
+		Promise:  "pg",
+		Revision: "pg-0123456789",
+		Content: &v1alpha1.PromiseContent{
+			// Any spec: a team's Values Override is held to it.
+			API:       v1alpha1.PromiseAPI{Schema: raw(`{"type":"object","x-kubernetes-preserve-unknown-fields":true}`)},
+			Templates: &v1alpha1.Templates{Engine: v1alpha1.TemplateEngineHelm, Helm: &v1alpha1.HelmTemplate{}},
+		},
 		Chart:     chart,
 		Instance:  instance("team-a", "orders", spec),
 		Cluster:   SampleCluster(),
@@ -388,4 +392,65 @@ func TestAStoppedHelmRenderEnds(t *testing.T) {
 	if n := runtime.NumGoroutine(); n > before {
 		t.Errorf("%d goroutines 5 s after the render stopped, %d before", n, before)
 	}
+}
+
+// A team's Values Override of a Helm Promise is held to the Promise's
+// api.schema, as the instance is: it patched the chart's values unchecked,
+// so a team set what the Promise pins in helm.values and does not offer (its
+// NetworkPolicy off, its image registry), which its spec could not.
+func TestATeamsHelmValuesOverrideIsHeldToThePromisesSchema(t *testing.T) {
+	chart := pgChart(t, map[string]string{
+		"netpol.yaml": "{{- if .Values.networkPolicy.enabled }}\napiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata:\n  name: {{ .Release.Name }}-deny-egress\n" +
+			"spec:\n  podSelector: {}\n  policyTypes: [Egress]\n{{- end }}\n",
+		"pod.yaml": "apiVersion: v1\nkind: Pod\nmetadata:\n  name: {{ .Release.Name }}\nspec:\n  containers:\n  - name: pg\n    image: {{ .Values.registry }}/postgres:{{ .Values.version }}\n",
+	})
+	input := func(overrides ...v1alpha1.Override) Input {
+		in := helmInput(chart, map[string]any{"version": "16"}, overrides...)
+		in.Content.API.Schema = raw(`{"type":"object","properties":{"version":{"type":"string","enum":["15","16","17"]}}}`)
+		values := raw(`{"networkPolicy":{"enabled":true},"registry":"registry.example.com"}`)
+		in.Content.Templates.Helm.Values = &values
+		return in
+	}
+	for name, patch := range map[string]string{
+		"a value the Promise pins":          `{"networkPolicy":{"enabled":false}}`,
+		"the image registry":                `{"registry":"evil.example"}`,
+		"a value outside the schema's enum": `{"version":"9.6"}`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			o := valuesOverride("team-a", patch)
+			out, err := Render(input(o))
+			var oe *OverrideError
+			if !errors.As(err, &oe) {
+				for _, m := range out.Manifests {
+					t.Logf("rendered %s %s", m.GetKind(), m.GetName())
+				}
+				t.Fatalf("render = %v, want the Override refused", err)
+			}
+			t.Log(err)
+			if err := CheckValuesPatch(input().Content, &o); err == nil {
+				t.Errorf("CheckValuesPatch accepted %s", patch)
+			}
+		})
+	}
+	t.Run("a value of the schema, and the platform's Override, apply", func(t *testing.T) {
+		out, err := Render(input(valuesOverride("team-a", `{"version":"17"}`), valuesOverride(v1alpha1.PlatformNamespace, `{"registry":"mirror.example.com"}`)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var netpol bool
+		for _, m := range out.Manifests {
+			switch m.GetKind() {
+			case "NetworkPolicy":
+				netpol = true
+			case "Pod":
+				c, _, _ := unstructured.NestedSlice(m.Object, "spec", "containers")
+				if image := c[0].(map[string]any)["image"]; image != "mirror.example.com/postgres:17" {
+					t.Errorf("image %v", image)
+				}
+			}
+		}
+		if !netpol {
+			t.Error("no NetworkPolicy")
+		}
+	})
 }
