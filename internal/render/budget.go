@@ -37,6 +37,8 @@ const tickFunc = "__flotillaTick"
 type budget struct {
 	steps int
 	bytes int
+	// written is what a Helm render's templates wrote (textFunc, outFunc).
+	written int
 	// stopped is set from another goroutine when the render's time limit
 	// passes (Helm's engine cannot be interrupted): the execution then
 	// fails at its next step or function result instead of running on.
@@ -68,6 +70,19 @@ func (b *budget) check(fn string, n int) error {
 	}
 	if b.bytes+n > maxFuncBytes {
 		return fmt.Errorf("%s: functions produced more than %d bytes in all: %w", fn, maxFuncBytes, ErrBudgetExceeded)
+	}
+	return nil
+}
+
+// write counts n bytes a Helm render's templates write: the whole chart's
+// output is bounded by maxFuncBytes.
+func (b *budget) write(n int) error {
+	if b.stopped.Load() {
+		return errStopped
+	}
+	b.written += n
+	if b.written > maxFuncBytes {
+		return fmt.Errorf("the chart's templates wrote more than %d bytes: %w", maxFuncBytes, ErrBudgetExceeded)
 	}
 	return nil
 }

@@ -147,11 +147,18 @@ func TestTickTemplateKeepsOutput(t *testing.T) {
 		"{{ range $i := 2 }}{{ range $j := 2 }}{{ $i }}{{ $j }} {{ end }}{{ end }}",
 		"{{ with . }}{{ range . }}{{ if . }}y{{ else }}n{{ end }}{{ end }}{{ end }}",
 		"{{ 3 -}}   {{- -3 }}",
+		"{{ $x := 1 }}{{ $x = 2 }}{{ $x }}{{- $y := \"a\" -}}  \n {{ $y }} {{ if eq $x 2 }}two{{ end }}",
+		"{{ define \"e\" }} {{ end }}{{ define \"e\" }}{{ end }}[{{ template \"e\" }}]",
+		"a: {{ len . }}\nb: {{ index . 0 | quote }}\n{{- /* c */ -}}\n  c: {{ \"x\" -}}\n  d",
 	}
 	data := []any{1, 0, 2}
 	for _, src := range srcs {
 		run := func(text string) string {
-			tpl, err := template.New("t").Funcs(sprig.TxtFuncMap()).Funcs(template.FuncMap{tickFunc: func() string { return "" }}).Parse(text)
+			tpl, err := template.New("t").Funcs(sprig.TxtFuncMap()).Funcs(template.FuncMap{
+				tickFunc: func() string { return "" },
+				textFunc: func(int) string { return "" },
+				outFunc:  func(v any) any { return v },
+			}).Parse(text)
 			if err != nil {
 				t.Fatalf("%q: %v", text, err)
 			}
@@ -453,4 +460,38 @@ func TestATeamsHelmValuesOverrideIsHeldToThePromisesSchema(t *testing.T) {
 			t.Error("no NetworkPolicy")
 		}
 	})
+}
+
+// What a chart's templates write is bounded, not only what functions return:
+// a team's text through tpl printing an 8 MiB string in a loop of 99,999
+// steps built 800 GB in the hub's memory (40 steps took 1.9 GB), and so did
+// a loop over text written out.
+func TestATeamsValueThroughTplWritesNothingHuge(t *testing.T) {
+	chart := pgChart(t, map[string]string{
+		"tpl.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}-tpl\ndata:\n  x: {{ tpl .Values.x . | quote }}\n",
+	})
+	text := strings.Repeat("x", 4<<20)
+	for name, value := range map[string]string{
+		"a printed value": `{{ $s := repeat 8000000 "x" }}{{ range until 99999 }}{{ $s }}{{ end }}`,
+		"text":            `{{ range until 99999 }}` + text + `{{ end }}`,
+		"a template call": `{{ define "t" }}` + text + `{{ end }}{{ range until 99999 }}{{ template "t" }}{{ end }}`,
+		"an include":      `{{ define "t" }}` + text + `{{ end }}{{ range until 99999 }}{{ include "t" . }}{{ end }}`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			var before, after runtime.MemStats
+			runtime.ReadMemStats(&before)
+			_, err := Render(helmInput(chart, map[string]any{"x": value}))
+			runtime.ReadMemStats(&after)
+			if !errors.Is(err, ErrBudgetExceeded) {
+				t.Fatalf("error %v, want ErrBudgetExceeded", err)
+			}
+			if got := (after.TotalAlloc - before.TotalAlloc) >> 20; got > 1024 {
+				t.Errorf("the render allocated %d MiB", got)
+			}
+			// tpl's error quotes the text: log where it stopped.
+			if msg := err.Error(); len(msg) > 200 {
+				t.Log(msg[len(msg)-200:])
+			}
+		})
+	}
 }

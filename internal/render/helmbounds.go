@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"reflect"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"text/template"
@@ -208,6 +209,19 @@ func helmFuncs(b *budget) template.FuncMap {
 			return b.out(name, f(count))
 		}
 	}
+	// What the templates write (see tickTemplate), in all.
+	fm[textFunc] = func(n int) (string, error) { return "", b.write(n) }
+	fm[outFunc] = func(v any) (any, error) {
+		n := 0
+		switch v := v.(type) {
+		case nil:
+		case string:
+			n = len(v)
+		default:
+			n = len(fmt.Sprint(v))
+		}
+		return v, b.write(n)
+	}
 	// The text a chart gives tpl (an instance's value, in Bitnami's charts) is
 	// a template too: ticked like the chart's own, its loops count steps.
 	fm[tplTextFunc] = func(text string) (string, error) {
@@ -373,31 +387,54 @@ func skipLiteral(s string, p int) int {
 
 // tickTemplate inserts the tick actions into one template's source. Source it
 // cannot scan is left as is from there on, for Helm to report.
+//
+// It also counts what the template writes, which Helm's engine does not
+// bound: each piece of text is preceded by {{__flotillaText N}} (its size)
+// and each action that prints gets "| __flotillaOut" (which counts the value
+// it prints); otherwise a loop printing an 8 MiB string 100,000 times built
+// 800 GB in the hub's memory.
 func tickTemplate(src string) string {
 	var b strings.Builder
 	b.Grow(len(src) + 64)
 	b.WriteString("{{" + tickFunc + "}}")
 	i := 0
+	// trimmed: the last action trims the text after it; emptyBody: that
+	// text is the body of an empty definition, which must stay empty.
+	trimmed, emptyBody := false, false
 	for {
 		j := strings.Index(src[i:], "{{")
 		if j < 0 {
-			b.WriteString(src[i:])
+			j = len(src) - i
+		}
+		if emptyBody {
+			b.WriteString(src[i : i+j])
+		} else {
+			writeCountedText(&b, src[i:i+j], trimmed)
+		}
+		i += j
+		if i == len(src) {
 			return b.String()
 		}
-		end, keyword, trimRight, ok := scanAction(src, i+j)
+		end, keyword, trimRight, ok := scanAction(src, i)
 		if !ok {
 			b.WriteString(src[i:])
 			return b.String()
 		}
-		b.WriteString(src[i : i+j])
-		b.WriteString(boundTplCalls(src[i+j : end]))
+		action := boundTplCalls(src[i:end])
+		if printsValue(action, keyword) {
+			action = countPrinted(action, trimRight)
+		}
+		b.WriteString(action)
 		i = end
+		trimmed, emptyBody = trimRight, false
 		switch keyword {
 		case "define", "block":
 			// An empty definition must stay empty: text/template keeps an
-			// earlier non-empty one of the same name over it.
-			if k := strings.Index(src[end:], "{{"); k >= 0 && strings.TrimSpace(src[end:end+k]) == "" {
+			// earlier non-empty one of the same name over it. Its text is
+			// not counted: it is at most maxEmptyBody bytes.
+			if k := strings.Index(src[end:], "{{"); k >= 0 && k <= maxEmptyBody && strings.TrimSpace(src[end:end+k]) == "" {
 				if _, next, _, ok := scanAction(src, end+k); ok && next == "end" {
+					emptyBody = true
 					continue
 				}
 			}
@@ -411,6 +448,77 @@ func tickTemplate(src string) string {
 			b.WriteString("{{" + tickFunc + "}}")
 		}
 	}
+}
+
+// Functions the rewritten templates call to count what they write (see
+// tickTemplate), and the bound of an empty definition's body left uncounted.
+const (
+	textFunc     = "__flotillaText"
+	outFunc      = "__flotillaOut"
+	maxEmptyBody = 64
+)
+
+// writeCountedText writes text preceded by the action that counts it; trimmed
+// keeps the trim of the action before it.
+func writeCountedText(b *strings.Builder, text string, trimmed bool) {
+	if text == "" {
+		return
+	}
+	b.WriteString("{{" + textFunc + " " + strconv.Itoa(len(text)))
+	if trimmed {
+		b.WriteString(" -")
+	}
+	b.WriteString("}}")
+	b.WriteString(text)
+}
+
+// templateKeywords are the actions that print nothing themselves (template
+// prints a definition, whose body counts itself).
+var templateKeywords = map[string]bool{
+	"if": true, "else": true, "end": true, "range": true, "with": true, "define": true,
+	"block": true, "template": true, "break": true, "continue": true,
+}
+
+// printsValue tells whether an action prints its pipeline's value: not a
+// comment, a keyword, nor a variable declaration or assignment.
+func printsValue(action, keyword string) bool {
+	if templateKeywords[keyword] {
+		return false
+	}
+	p := 2
+	if strings.HasPrefix(action[p:], "- ") || strings.HasPrefix(action[p:], "-\t") || strings.HasPrefix(action[p:], "-\n") || strings.HasPrefix(action[p:], "-\r") {
+		p += 2
+	}
+	for p < len(action) && isTemplateSpace(action[p]) {
+		p++
+	}
+	rest := action[p:]
+	if strings.HasPrefix(rest, "/*") {
+		return false
+	}
+	if strings.HasPrefix(rest, "$") {
+		k := 1
+		for k < len(rest) && (rest[k] == '_' || isAlnum(rest[k])) {
+			k++
+		}
+		for k < len(rest) && isTemplateSpace(rest[k]) {
+			k++
+		}
+		if strings.HasPrefix(rest[k:], ":=") || strings.HasPrefix(rest[k:], "=") && !strings.HasPrefix(rest[k:], "==") {
+			return false
+		}
+	}
+	return true
+}
+
+// countPrinted pipes an action's value through outFunc, before its closing
+// delimiter and trim marker.
+func countPrinted(action string, trimRight bool) string {
+	at := len(action) - len("}}")
+	if trimRight {
+		at -= len(" -")
+	}
+	return action[:at] + " | " + outFunc + action[at:]
 }
 
 // scanAction scans the action starting at src[start:] ("{{"): the offset
