@@ -377,18 +377,19 @@ func TestATeamsValueThroughTplBuildsNothingHuge(t *testing.T) {
 }
 
 // A render stopped by its time limit ends at its next step instead of running
-// on: a team's text through tpl that calls a costly function 99,999 times
-// (bcrypt, ≈ 50 ms each) kept a goroutine busy on the hub for more than an
-// hour after every render.
+// on: a chart that calls a costly function once per item of a size the
+// instance gives (bcrypt, ≈ 50 ms a call), with 99,999 items, kept a
+// goroutine busy on the hub for more than an hour after every render.
 func TestAStoppedHelmRenderEnds(t *testing.T) {
 	was := helmRenderTimeout
 	helmRenderTimeout = time.Second
 	t.Cleanup(func() { helmRenderTimeout = was })
 	chart := pgChart(t, map[string]string{
-		"tpl.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}-tpl\ndata:\n  x: {{ tpl .Values.x . | quote }}\n",
+		"users.yaml": "apiVersion: v1\nkind: Secret\nmetadata:\n  name: {{ .Release.Name }}-users\nstringData:\n" +
+			"{{- range $i := until (int .Values.users) }}\n  user{{ $i }}: {{ bcrypt \"x\" | quote }}\n{{- end }}\n",
 	})
 	before := runtime.NumGoroutine()
-	_, err := Render(helmInput(chart, map[string]any{"x": `{{ range $i := until 99999 }}{{ bcrypt "x" }}{{ end }}`}))
+	_, err := Render(helmInput(chart, map[string]any{"users": int64(99999)}))
 	if !errors.Is(err, ErrBudgetExceeded) || !strings.Contains(err.Error(), "rendering took more than") {
 		t.Fatalf("error %v, want the time limit", err)
 	}
@@ -494,4 +495,55 @@ func TestATeamsValueThroughTplWritesNothingHuge(t *testing.T) {
 			}
 		})
 	}
+}
+
+// A text run through tpl may not build lists or maps: with them a team's
+// value made a cycle whose printing overflowed the hub's stack (a fatal
+// error, the hub crashed at once), or doubled a structure 40 times, whose
+// printing took 2^40 of time and memory. A chart's own templates still may.
+func TestATeamsValueThroughTplBuildsNoListsOrMaps(t *testing.T) {
+	chart := pgChart(t, map[string]string{
+		"tpl.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}-tpl\ndata:\n  x: {{ tpl .Values.x . | quote }}\n" +
+			"  own: {{ $d := dict \"a\" 1 }}{{ $_ := set $d \"b\" (list 2 3) }}{{ toJson $d | quote }}\n",
+	})
+	for name, value := range map[string]string{
+		"a cycle":           `{{ $d := dict }}{{ $_ := set $d "a" $d }}{{ $d }}`,
+		"a cycle in values": `{{ $_ := merge .Values.nested .Values }}{{ .Values }}`,
+		"a doubled list":    `{{ $l := list 1 }}{{ range until 40 }}{{ $l = list $l $l }}{{ end }}{{ toJson $l }}`,
+		"a doubled map":     `{{ $d := dict }}{{ range until 40 }}{{ $d = dict "a" $d "b" $d }}{{ end }}{{ toYaml $d }}`,
+		"concat":            `{{ $l := until 2 }}{{ range until 40 }}{{ $l = concat $l $l }}{{ end }}`,
+		"in a define":       `{{ define "d" }}{{ append (list) . }}{{ end }}{{ include "d" 1 }}`,
+		"in a nested tpl":   `{{ tpl "{{ dict }}" . }}`,
+		"a costly function": `{{ range until 99999 }}{{ genPrivateKey "rsa" }}{{ end }}`,
+		"in a branch":       `{{ if true }}{{ else }}{{ with 1 }}{{ deepCopy . }}{{ end }}{{ end }}`,
+		"piped":             `{{ 1 | list | toJson }}`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			start := time.Now()
+			_, err := Render(helmInput(chart, map[string]any{"x": value, "nested": map[string]any{"a": "b"}}))
+			if !errors.Is(err, ErrBudgetExceeded) || !strings.Contains(err.Error(), "may not call") {
+				t.Fatalf("error %v, want the call refused", err)
+			}
+			if took := time.Since(start); took > boundedRender {
+				t.Errorf("took %v", took)
+			}
+		})
+	}
+	t.Run("the rest of tpl, and the chart's own lists and maps, render", func(t *testing.T) {
+		out, err := Render(helmInput(chart, map[string]any{"x": `{{ .Release.Name }}-{{ .Values.missing | default "none" }}-{{ .Values.nested.a | upper }}`, "nested": map[string]any{"a": "b"}}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range out.Manifests {
+			if m.GetName() == "orders-tpl" {
+				x, _, _ := unstructured.NestedString(m.Object, "data", "x")
+				own, _, _ := unstructured.NestedString(m.Object, "data", "own")
+				if x != "orders-none-B" || own != `{"a":1,"b":[2,3]}` {
+					t.Errorf("x = %q, own = %q", x, own)
+				}
+				return
+			}
+		}
+		t.Errorf("no ConfigMap orders-tpl in %d objects", len(out.Manifests))
+	})
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"text/template"
+	"text/template/parse"
 	"time"
 	"unicode/utf8"
 
@@ -225,6 +226,9 @@ func helmFuncs(b *budget) template.FuncMap {
 	// The text a chart gives tpl (an instance's value, in Bitnami's charts) is
 	// a template too: ticked like the chart's own, its loops count steps.
 	fm[tplTextFunc] = func(text string) (string, error) {
+		if err := checkTplText(text); err != nil {
+			return "", err
+		}
 		return b.out("tpl", tickTemplate(text))
 	}
 	return fm
@@ -285,6 +289,85 @@ func tickChart(c *chart.Chart) {
 // engine has no function of it until helmFuncs adds it, and a chart that did
 // would only tick its own text.
 const tplTextFunc = "__flotillaTplText"
+
+// tplDenied are the functions a text run through tpl may not call. They
+// build lists and maps or change them in place, with which a few steps make
+// a structure whose printing takes time and memory exponential in the steps,
+// or a cycle whose printing overflows the stack, a fatal error of the Go
+// runtime ({{ $d := dict }}{{ $_ := set $d "a" $d }}{{ $d }}); or a call
+// costs up to a second (key generation, bcrypt). A chart's own templates may
+// call them (the platform's code is trusted); the text tpl runs is, in
+// Bitnami's charts, an instance's value.
+var tplDenied = map[string]bool{
+	"list": true, "tuple": true, "dict": true, "append": true, "push": true, "prepend": true,
+	"concat": true, "mustAppend": true, "mustPush": true, "mustPrepend": true,
+	"set": true, "unset": true, "merge": true, "mergeOverwrite": true, "mustMerge": true,
+	"mustMergeOverwrite": true, "deepCopy": true, "mustDeepCopy": true,
+	"genPrivateKey": true, "genCA": true, "genCAWithKey": true, "genSelfSignedCert": true,
+	"genSelfSignedCertWithKey": true, "genSignedCert": true, "genSignedCertWithKey": true,
+	"buildCustomCert": true, "bcrypt": true, "htpasswd": true, "derivePassword": true,
+}
+
+// checkTplText refuses a text for tpl that calls a function of tplDenied. A
+// text that does not parse is left for Helm to report.
+func checkTplText(text string) error {
+	t := parse.New("tpl")
+	t.Mode = parse.SkipFuncCheck
+	trees := map[string]*parse.Tree{}
+	if _, err := t.Parse(text, "", "", trees); err != nil {
+		return nil
+	}
+	for _, tree := range trees {
+		if fn := deniedCall(tree.Root); fn != "" {
+			return fmt.Errorf("a text run through tpl (in most charts, a value of the instance) may not call %s, which builds lists or maps or is costly: %w",
+				fn, ErrBudgetExceeded)
+		}
+	}
+	return nil
+}
+
+// deniedCall returns the first function of tplDenied that n calls.
+func deniedCall(n parse.Node) string {
+	var found string
+	visit := func(nodes ...parse.Node) {
+		for _, c := range nodes {
+			if found == "" {
+				found = deniedCall(c)
+			}
+		}
+	}
+	switch n := n.(type) {
+	case *parse.ListNode:
+		if n != nil {
+			visit(n.Nodes...)
+		}
+	case *parse.ActionNode:
+		visit(n.Pipe)
+	case *parse.PipeNode:
+		if n != nil {
+			for _, c := range n.Cmds {
+				visit(c)
+			}
+		}
+	case *parse.CommandNode:
+		visit(n.Args...)
+	case *parse.ChainNode:
+		visit(n.Node)
+	case *parse.IdentifierNode:
+		if tplDenied[n.Ident] {
+			return n.Ident
+		}
+	case *parse.IfNode:
+		visit(n.Pipe, n.List, n.ElseList)
+	case *parse.RangeNode:
+		visit(n.Pipe, n.List, n.ElseList)
+	case *parse.WithNode:
+		visit(n.Pipe, n.List, n.ElseList)
+	case *parse.TemplateNode:
+		visit(n.Pipe)
+	}
+	return found
+}
 
 // boundTplCalls rewrites each `tpl X` in one action as `tpl (tplTextFunc X)`,
 // so that the text tpl runs is ticked as the chart's templates are: without
