@@ -3,6 +3,7 @@ package render
 import (
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"text/template"
 	"text/template/parse"
 	"unicode/utf8"
@@ -36,9 +37,21 @@ const tickFunc = "__flotillaTick"
 type budget struct {
 	steps int
 	bytes int
+	// written is what a Helm render's templates wrote (textFunc, outFunc).
+	written int
+	// stopped is set from another goroutine when the render's time limit
+	// passes (Helm's engine cannot be interrupted): the execution then
+	// fails at its next step or function result instead of running on.
+	stopped atomic.Bool
 }
 
+// errStopped is the error of an execution stopped after its time limit.
+var errStopped = fmt.Errorf("stopped after the render's time limit: %w", ErrBudgetExceeded)
+
 func (b *budget) tick() (string, error) {
+	if b.stopped.Load() {
+		return "", errStopped
+	}
 	b.steps++
 	if b.steps > maxSteps {
 		return "", fmt.Errorf("more than %d steps (loop iterations and template calls); do not loop over sizes an instance controls: %w",
@@ -49,11 +62,27 @@ func (b *budget) tick() (string, error) {
 
 // check refuses, before it is built, a string of (at least) n bytes.
 func (b *budget) check(fn string, n int) error {
+	if b.stopped.Load() {
+		return errStopped
+	}
 	if n > maxOutput {
 		return fmt.Errorf("%s: result of %d bytes or more exceeds %d bytes: %w", fn, n, maxOutput, ErrBudgetExceeded)
 	}
 	if b.bytes+n > maxFuncBytes {
 		return fmt.Errorf("%s: functions produced more than %d bytes in all: %w", fn, maxFuncBytes, ErrBudgetExceeded)
+	}
+	return nil
+}
+
+// write counts n bytes a Helm render's templates write: the whole chart's
+// output is bounded by maxFuncBytes.
+func (b *budget) write(n int) error {
+	if b.stopped.Load() {
+		return errStopped
+	}
+	b.written += n
+	if b.written > maxFuncBytes {
+		return fmt.Errorf("the chart's templates wrote more than %d bytes: %w", maxFuncBytes, ErrBudgetExceeded)
 	}
 	return nil
 }

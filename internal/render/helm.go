@@ -2,7 +2,6 @@ package render
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"path"
@@ -18,7 +17,6 @@ import (
 	chartutil "helm.sh/helm/v4/pkg/chart/v2/util"
 	"helm.sh/helm/v4/pkg/engine"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime"
 
 	"github.com/flotilla-dev/flotilla/api/v1alpha1"
 )
@@ -72,9 +70,10 @@ func helmValues(h *v1alpha1.HelmTemplate, spec map[string]any) (map[string]any, 
 
 // renderHelm renders the chart like `helm template`: release name and
 // namespace are the instance's, the Kubernetes version is the cluster's, no
-// cluster is contacted (lookup returns nothing), and hooks and NOTES.txt are
-// dropped. The chart's crds/ are not here: they are cluster-wide, so they are
-// rendered once per cluster with the fleet resources (chartCRDs).
+// cluster is contacted (lookup returns nothing), and NOTES.txt is dropped;
+// hooks are returned, for the caller to drop (withoutHooks). The chart's
+// crds/ are not here: they are cluster-wide, so they are rendered once per
+// cluster with the fleet resources (chartCRDs).
 //
 // probeVals are vals with the characters that can make YAML structure
 // neutralised in what the instance and team Overrides gave (see
@@ -122,14 +121,22 @@ func renderHelm(lc *LoadedChart, vals, probeVals map[string]any, inst *unstructu
 		if err != nil {
 			return nil, err
 		}
-		for _, d := range docs {
-			if _, hook := d.GetAnnotations()[helmHookAnnotation]; hook {
-				continue
-			}
-			objs = append(objs, d)
-		}
+		objs = append(objs, docs...)
 	}
 	return objs, nil
+}
+
+// withoutHooks drops the chart's hooks, which are not rendered. It runs after
+// checkValueMadeKeys: a hook annotation a team's value gave would otherwise
+// drop the platform's object (a NetworkPolicy) from the render unseen.
+func withoutHooks(objs []*unstructured.Unstructured) []*unstructured.Unstructured {
+	kept := objs[:0]
+	for _, o := range objs {
+		if _, hook := o.GetAnnotations()[helmHookAnnotation]; !hook {
+			kept = append(kept, o)
+		}
+	}
+	return kept
 }
 
 // renderHelmFiles renders the chart's templates with vals: file name → output.
@@ -164,8 +171,9 @@ func renderHelmFiles(lc *LoadedChart, vals map[string]any, inst *unstructured.Un
 		err   error
 	}
 	done := make(chan result, 1)
+	b := &budget{}
 	go func() {
-		files, err := engine.Engine{CustomTemplateFuncs: helmFuncs(&budget{})}.Render(ch, top)
+		files, err := engine.Engine{CustomTemplateFuncs: helmFuncs(b)}.Render(ch, top)
 		done <- result{files, err}
 	}()
 	timer := time.NewTimer(helmRenderTimeout)
@@ -178,36 +186,21 @@ func renderHelmFiles(lc *LoadedChart, vals map[string]any, inst *unstructured.Un
 		}
 		return r.files, nil
 	case <-timer.C:
+		b.stopped.Store(true) // the engine's goroutine ends at its next step
 		return nil, fmt.Errorf("chart %s: rendering took more than %v: %w", ch.Name(), helmRenderTimeout, ErrBudgetExceeded)
 	}
 }
 
-// helmProbeValues are the values of the probe render: the instance spec and
-// the patches of Values Overrides from outside flotilla-system (team
-// Overrides) with neutralised strings and keys (neutraliseHelm); the
-// Promise's values, the chart's and the platform's Overrides are trusted.
+// helmProbeValues are the values of the probe render: the instance spec,
+// the team's Values Overrides applied (see renderInstance), with neutralised
+// strings and keys (neutraliseHelm); the Promise's values, the chart's and
+// the platform's Overrides are trusted.
 func helmProbeValues(h *v1alpha1.HelmTemplate, spec map[string]any, in Input) (map[string]any, error) {
 	vals, err := helmValues(h, neutraliseHelm(spec).(map[string]any))
 	if err != nil {
 		return nil, err
 	}
-	probeIn := in
-	probeIn.Overrides = make([]v1alpha1.Override, len(in.Overrides))
-	for i, o := range in.Overrides {
-		if o.Namespace != v1alpha1.PlatformNamespace && o.Spec.Type == v1alpha1.PatchValues {
-			patch, err := rawObject(&o.Spec.Patch)
-			if err != nil {
-				return nil, fmt.Errorf("override %s: patch: %w", overrideName(&o), err)
-			}
-			raw, err := json.Marshal(neutraliseHelm(patch))
-			if err != nil {
-				return nil, err
-			}
-			o.Spec.Patch = runtime.RawExtension{Raw: raw}
-		}
-		probeIn.Overrides[i] = o
-	}
-	return applyValuesOverrides(vals, probeIn, make([]bool, len(in.Overrides)), true)
+	return applyValuesOverrides(vals, in, make([]bool, len(in.Overrides)), true, platformOverride)
 }
 
 // chartCRDs are the objects in the crds/ directories of the chart and its

@@ -3,12 +3,14 @@ package render
 import (
 	"errors"
 	"fmt"
+	"runtime"
 	"strings"
 	"testing"
 	"text/template"
 	"time"
 
 	"github.com/Masterminds/sprig/v3"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/flotilla-dev/flotilla/api/v1alpha1"
 	"github.com/flotilla-dev/flotilla/internal/render/charttest"
@@ -33,9 +35,13 @@ func pgChart(t *testing.T, extra map[string]string) *LoadedChart {
 
 func helmInput(chart *LoadedChart, spec map[string]any, overrides ...v1alpha1.Override) Input {
 	return Input{
-		Promise:   "pg",
-		Revision:  "pg-0123456789",
-		Content:   &v1alpha1.PromiseContent{Templates: &v1alpha1.Templates{Engine: v1alpha1.TemplateEngineHelm, Helm: &v1alpha1.HelmTemplate{}}},
+		Promise:  "pg",
+		Revision: "pg-0123456789",
+		Content: &v1alpha1.PromiseContent{
+			// Any spec: a team's Values Override is held to it.
+			API:       v1alpha1.PromiseAPI{Schema: raw(`{"type":"object","x-kubernetes-preserve-unknown-fields":true}`)},
+			Templates: &v1alpha1.Templates{Engine: v1alpha1.TemplateEngineHelm, Helm: &v1alpha1.HelmTemplate{}},
+		},
 		Chart:     chart,
 		Instance:  instance("team-a", "orders", spec),
 		Cluster:   SampleCluster(),
@@ -141,11 +147,18 @@ func TestTickTemplateKeepsOutput(t *testing.T) {
 		"{{ range $i := 2 }}{{ range $j := 2 }}{{ $i }}{{ $j }} {{ end }}{{ end }}",
 		"{{ with . }}{{ range . }}{{ if . }}y{{ else }}n{{ end }}{{ end }}{{ end }}",
 		"{{ 3 -}}   {{- -3 }}",
+		"{{ $x := 1 }}{{ $x = 2 }}{{ $x }}{{- $y := \"a\" -}}  \n {{ $y }} {{ if eq $x 2 }}two{{ end }}",
+		"{{ define \"e\" }} {{ end }}{{ define \"e\" }}{{ end }}[{{ template \"e\" }}]",
+		"a: {{ len . }}\nb: {{ index . 0 | quote }}\n{{- /* c */ -}}\n  c: {{ \"x\" -}}\n  d",
 	}
 	data := []any{1, 0, 2}
 	for _, src := range srcs {
 		run := func(text string) string {
-			tpl, err := template.New("t").Funcs(sprig.TxtFuncMap()).Funcs(template.FuncMap{tickFunc: func() string { return "" }}).Parse(text)
+			tpl, err := template.New("t").Funcs(sprig.TxtFuncMap()).Funcs(template.FuncMap{
+				tickFunc: func() string { return "" },
+				textFunc: func(int) string { return "" },
+				outFunc:  func(v any) any { return v },
+			}).Parse(text)
 			if err != nil {
 				t.Fatalf("%q: %v", text, err)
 			}
@@ -207,3 +220,330 @@ func wantBudgetExceeded(t *testing.T, tpl string) {
 // second or so on a loaded machine (0.1 s idle) against hours. It does not
 // time the render; benchmarks do that.
 const boundedRender = 15 * time.Second
+
+// A chart that runs a value through tpl, as Bitnami's do, runs the team's text
+// as a template: its loops count against the step bound like the chart's own,
+// so the render stops at once and leaves nothing running on the hub.
+func TestATeamsValueThroughTplIsBounded(t *testing.T) {
+	chart := pgChart(t, map[string]string{
+		"tpl.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}-tpl\ndata:\n  x: {{ tpl .Values.x . | quote }}\n",
+	})
+	for name, value := range map[string]string{
+		"nested ranges":          "{{ range $i := 1000000000000 }}{{ range $j := 1000000000000 }}{{ end }}{{ end }}",
+		"a define it includes":   `{{ define "r" }}{{ range $i := 1000000000000 }}{{ end }}{{ end }}{{ include "r" . }}`,
+		"tpl within tpl":         `{{ tpl "{{ range $i := 1000000000000 }}{{ end }}" . }}`,
+		"a range over the until": "{{ $l := until 10000 }}{{ range $l }}{{ range $l }}{{ range $l }}{{ end }}{{ end }}{{ end }}",
+	} {
+		t.Run(name, func(t *testing.T) {
+			before := runtime.NumGoroutine()
+			start := time.Now()
+			_, err := Render(helmInput(chart, map[string]any{"x": value}))
+			if !errors.Is(err, ErrBudgetExceeded) {
+				t.Fatalf("error %v, want ErrBudgetExceeded", err)
+			}
+			if took := time.Since(start); took >= helmRenderTimeout {
+				t.Fatalf("the render ran until the time limit (%v): %v", took, err)
+			}
+			t.Log(err)
+			// Nothing of the render runs on.
+			deadline := time.Now().Add(5 * time.Second)
+			for runtime.NumGoroutine() > before && time.Now().Before(deadline) {
+				time.Sleep(10 * time.Millisecond)
+			}
+			if n := runtime.NumGoroutine(); n > before {
+				t.Errorf("%d goroutines after the render, %d before", n, before)
+			}
+		})
+	}
+	t.Run("a harmless tpl renders as before", func(t *testing.T) {
+		out, err := Render(helmInput(chart, map[string]any{"x": `{{ .Release.Name }}-{{ range $i := until 3 }}{{ $i }}{{ end }}`}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range out.Manifests {
+			if m.GetName() == "orders-tpl" {
+				if got, _, _ := unstructured.NestedString(m.Object, "data", "x"); got != "orders-012" {
+					t.Errorf("x = %q", got)
+				}
+				return
+			}
+		}
+		t.Errorf("no ConfigMap orders-tpl in %d objects", len(out.Manifests))
+	})
+}
+
+// Every tpl call of a chart gives tpl its text through tplTextFunc; nothing
+// else changes.
+func TestBoundTplCalls(t *testing.T) {
+	for src, want := range map[string]string{
+		"{{ tpl .Values.x . }}":                           "{{ tpl (__flotillaTplText .Values.x) . }}",
+		"{{- tpl $value .context -}}":                     "{{- tpl (__flotillaTplText $value) .context -}}",
+		"{{tpl .Values.x $}}":                             "{{tpl (__flotillaTplText .Values.x) $}}",
+		"{{ tpl (toYaml .Values.a) . | nindent 4 }}":      "{{ tpl (__flotillaTplText (toYaml .Values.a)) . | nindent 4 }}",
+		"{{ $ | tpl .Values.x }}":                         "{{ $ | tpl (__flotillaTplText .Values.x) }}",
+		"{{ tpl (tpl .Values.x .) . }}":                   "{{ tpl (__flotillaTplText (tpl (__flotillaTplText .Values.x) .)) . }}",
+		"{{ tpl (cat \"{{- with $.S -}}\" $v \")\") . }}": "{{ tpl (__flotillaTplText (cat \"{{- with $.S -}}\" $v \")\")) . }}",
+		"{{ tpl \"a\\\" b\" . }}":                         "{{ tpl (__flotillaTplText \"a\\\" b\") . }}",
+		"{{ .Values.tpl }}{{ $tpl }}{{ \"tpl x\" }}":      "{{ .Values.tpl }}{{ $tpl }}{{ \"tpl x\" }}",
+		"{{/* tpl x */}}{{ tplx . }}":                     "{{/* tpl x */}}{{ tplx . }}",
+		"{{ tpl\n  .Values.x\n  . }}":                     "{{ tpl\n  (__flotillaTplText .Values.x)\n  . }}",
+	} {
+		if got := boundTplCalls(src); got != want {
+			t.Errorf("%q rewritten as %q, want %q", src, got, want)
+		}
+	}
+}
+
+// A chart's hooks are not rendered. A team's value that annotates the chart's
+// objects (Bitnami's commonAnnotations) with helm.sh/hook made them hooks,
+// so they left the render, and the agent pruned them from every member: the
+// platform's NetworkPolicy in the team's namespace among them.
+func TestATeamsValueMakesNoHelmHook(t *testing.T) {
+	chart := pgChart(t, map[string]string{
+		"netpol.yaml": "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata:\n  name: {{ .Release.Name }}-deny-egress\n" +
+			"  annotations:\n    {{- toYaml .Values.commonAnnotations | nindent 4 }}\nspec:\n  podSelector: {}\n  policyTypes: [Egress]\n",
+		"job.yaml": "apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: {{ .Release.Name }}-migrate\n  annotations:\n    helm.sh/hook: pre-upgrade\n" +
+			"spec:\n  template:\n    spec:\n      restartPolicy: Never\n      containers:\n      - name: m\n        image: migrate:1\n",
+	})
+	hook := map[string]any{"helm.sh/hook": "test"}
+	for name, in := range map[string]Input{
+		"the instance's spec":    helmInput(chart, map[string]any{"commonAnnotations": hook}),
+		"a team Values Override": helmInput(chart, map[string]any{}, valuesOverride("team-a", `{"commonAnnotations":{"helm.sh/hook":"test"}}`)),
+	} {
+		t.Run(name, func(t *testing.T) {
+			out, err := Render(in)
+			if !errors.Is(err, ErrValueCreatesStructure) || !strings.Contains(err.Error(), "helm.sh/hook") {
+				for _, m := range out.Manifests {
+					t.Logf("rendered %s %s", m.GetKind(), m.GetName())
+				}
+				t.Fatalf("render = %v, want it refused (%v) naming helm.sh/hook", err, ErrValueCreatesStructure)
+			}
+		})
+	}
+	t.Run("the chart's own hook is left out, the rest renders", func(t *testing.T) {
+		out, err := Render(helmInput(chart, map[string]any{"commonAnnotations": map[string]any{"example.com/owner": "team-a"}}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var kinds []string
+		for _, m := range out.Manifests {
+			kinds = append(kinds, m.GetKind())
+		}
+		if got := strings.Join(kinds, ","); got != "ConfigMap,Pod,NetworkPolicy" {
+			t.Errorf("rendered %s", got)
+		}
+	})
+}
+
+// The text a chart gives tpl may call any of Sprig's functions: those that
+// build a result from a size the text gives are refused before building it,
+// as in the chart's own templates. randBytes 2^40 made the hub's Go runtime
+// fail to allocate, which no recover catches: the hub crashed at every render.
+func TestATeamsValueThroughTplBuildsNothingHuge(t *testing.T) {
+	chart := pgChart(t, map[string]string{
+		"tpl.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}-tpl\ndata:\n  x: {{ tpl .Values.x . | quote }}\n",
+	})
+	for name, value := range map[string]string{
+		"randBytes":                  "{{ randBytes 1099511627776 }}",
+		"regexReplaceAll":            `{{ $s := repeat 1000000 "x" }}{{ regexReplaceAll "" $s $s }}`,
+		"regexReplaceAllLiteral":     `{{ $s := repeat 1000000 "x" }}{{ regexReplaceAllLiteral "" $s $s }}`,
+		"mustRegexReplaceAll":        `{{ $s := repeat 1000000 "x" }}{{ mustRegexReplaceAll "" $s $s }}`,
+		"mustRegexReplaceAllLiteral": `{{ $s := repeat 1000000 "x" }}{{ mustRegexReplaceAllLiteral "" $s $s }}`,
+		"regexReplaceAll expanding":  `{{ $s := repeat 100000 "x" }}{{ regexReplaceAll "(x*)" $s "${1}${1}${1}${1}${1}${1}${1}${1}${1}${1}${1}${1}${1}${1}${1}${1}${1}${1}${1}${1}${1}${1}${1}${1}${1}${1}${1}${1}${1}${1}${1}${1}${1}${1}${1}${1}${1}${1}${1}${1}${1}${1}${1}${1}${1}${1}${1}${1}${1}${1}${1}${1}${1}${1}${1}${1}${1}${1}${1}${1}${1}${1}${1}${1}${1}${1}${1}${1}${1}${1}${1}${1}${1}${1}${1}${1}${1}${1}${1}${1}${1}${1}${1}${1}${1}${1}${1}${1}${1}${1}${1}${1}${1}${1}${1}${1}${1}${1}${1}${1}" }}`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, err := Render(helmInput(chart, map[string]any{"x": value}))
+			if !errors.Is(err, ErrBudgetExceeded) {
+				t.Fatalf("error %v, want ErrBudgetExceeded", err)
+			}
+			t.Log(err)
+		})
+	}
+	t.Run("their ordinary use renders", func(t *testing.T) {
+		out, err := Render(helmInput(chart, map[string]any{"x": `{{ regexReplaceAll "-(.)" "a-b-c" "${1}" }}{{ randBytes 3 | len }}`}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range out.Manifests {
+			if m.GetName() == "orders-tpl" {
+				if got, _, _ := unstructured.NestedString(m.Object, "data", "x"); got != "abc4" {
+					t.Errorf("x = %q", got)
+				}
+				return
+			}
+		}
+		t.Errorf("no ConfigMap orders-tpl in %d objects", len(out.Manifests))
+	})
+}
+
+// A render stopped by its time limit ends at its next step instead of running
+// on: a chart that calls a costly function once per item of a size the
+// instance gives (bcrypt, ≈ 50 ms a call), with 99,999 items, kept a
+// goroutine busy on the hub for more than an hour after every render.
+func TestAStoppedHelmRenderEnds(t *testing.T) {
+	was := helmRenderTimeout
+	helmRenderTimeout = time.Second
+	t.Cleanup(func() { helmRenderTimeout = was })
+	chart := pgChart(t, map[string]string{
+		"users.yaml": "apiVersion: v1\nkind: Secret\nmetadata:\n  name: {{ .Release.Name }}-users\nstringData:\n" +
+			"{{- range $i := until (int .Values.users) }}\n  user{{ $i }}: {{ bcrypt \"x\" | quote }}\n{{- end }}\n",
+	})
+	before := runtime.NumGoroutine()
+	_, err := Render(helmInput(chart, map[string]any{"users": int64(99999)}))
+	if !errors.Is(err, ErrBudgetExceeded) || !strings.Contains(err.Error(), "rendering took more than") {
+		t.Fatalf("error %v, want the time limit", err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for runtime.NumGoroutine() > before && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := runtime.NumGoroutine(); n > before {
+		t.Errorf("%d goroutines 5 s after the render stopped, %d before", n, before)
+	}
+}
+
+// A team's Values Override of a Helm Promise is held to the Promise's
+// api.schema, as the instance is: it patched the chart's values unchecked,
+// so a team set what the Promise pins in helm.values and does not offer (its
+// NetworkPolicy off, its image registry), which its spec could not.
+func TestATeamsHelmValuesOverrideIsHeldToThePromisesSchema(t *testing.T) {
+	chart := pgChart(t, map[string]string{
+		"netpol.yaml": "{{- if .Values.networkPolicy.enabled }}\napiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata:\n  name: {{ .Release.Name }}-deny-egress\n" +
+			"spec:\n  podSelector: {}\n  policyTypes: [Egress]\n{{- end }}\n",
+		"pod.yaml": "apiVersion: v1\nkind: Pod\nmetadata:\n  name: {{ .Release.Name }}\nspec:\n  containers:\n  - name: pg\n    image: {{ .Values.registry }}/postgres:{{ .Values.version }}\n",
+	})
+	input := func(overrides ...v1alpha1.Override) Input {
+		in := helmInput(chart, map[string]any{"version": "16"}, overrides...)
+		in.Content.API.Schema = raw(`{"type":"object","properties":{"version":{"type":"string","enum":["15","16","17"]}}}`)
+		values := raw(`{"networkPolicy":{"enabled":true},"registry":"registry.example.com"}`)
+		in.Content.Templates.Helm.Values = &values
+		return in
+	}
+	for name, patch := range map[string]string{
+		"a value the Promise pins":          `{"networkPolicy":{"enabled":false}}`,
+		"the image registry":                `{"registry":"evil.example"}`,
+		"a value outside the schema's enum": `{"version":"9.6"}`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			o := valuesOverride("team-a", patch)
+			out, err := Render(input(o))
+			var oe *OverrideError
+			if !errors.As(err, &oe) {
+				for _, m := range out.Manifests {
+					t.Logf("rendered %s %s", m.GetKind(), m.GetName())
+				}
+				t.Fatalf("render = %v, want the Override refused", err)
+			}
+			t.Log(err)
+			if err := CheckValuesPatch(input().Content, &o); err == nil {
+				t.Errorf("CheckValuesPatch accepted %s", patch)
+			}
+		})
+	}
+	t.Run("a value of the schema, and the platform's Override, apply", func(t *testing.T) {
+		out, err := Render(input(valuesOverride("team-a", `{"version":"17"}`), valuesOverride(v1alpha1.PlatformNamespace, `{"registry":"mirror.example.com"}`)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var netpol bool
+		for _, m := range out.Manifests {
+			switch m.GetKind() {
+			case "NetworkPolicy":
+				netpol = true
+			case "Pod":
+				c, _, _ := unstructured.NestedSlice(m.Object, "spec", "containers")
+				if image := c[0].(map[string]any)["image"]; image != "mirror.example.com/postgres:17" {
+					t.Errorf("image %v", image)
+				}
+			}
+		}
+		if !netpol {
+			t.Error("no NetworkPolicy")
+		}
+	})
+}
+
+// What a chart's templates write is bounded, not only what functions return:
+// a team's text through tpl printing an 8 MiB string in a loop of 99,999
+// steps built 800 GB in the hub's memory (40 steps took 1.9 GB), and so did
+// a loop over text written out.
+func TestATeamsValueThroughTplWritesNothingHuge(t *testing.T) {
+	chart := pgChart(t, map[string]string{
+		"tpl.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}-tpl\ndata:\n  x: {{ tpl .Values.x . | quote }}\n",
+	})
+	text := strings.Repeat("x", 4<<20)
+	for name, value := range map[string]string{
+		"a printed value": `{{ $s := repeat 8000000 "x" }}{{ range until 99999 }}{{ $s }}{{ end }}`,
+		"text":            `{{ range until 99999 }}` + text + `{{ end }}`,
+		"a template call": `{{ define "t" }}` + text + `{{ end }}{{ range until 99999 }}{{ template "t" }}{{ end }}`,
+		"an include":      `{{ define "t" }}` + text + `{{ end }}{{ range until 99999 }}{{ include "t" . }}{{ end }}`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			var before, after runtime.MemStats
+			runtime.ReadMemStats(&before)
+			_, err := Render(helmInput(chart, map[string]any{"x": value}))
+			runtime.ReadMemStats(&after)
+			if !errors.Is(err, ErrBudgetExceeded) {
+				t.Fatalf("error %v, want ErrBudgetExceeded", err)
+			}
+			if got := (after.TotalAlloc - before.TotalAlloc) >> 20; got > 1024 {
+				t.Errorf("the render allocated %d MiB", got)
+			}
+			// tpl's error quotes the text: log where it stopped.
+			if msg := err.Error(); len(msg) > 200 {
+				t.Log(msg[len(msg)-200:])
+			}
+		})
+	}
+}
+
+// A text run through tpl may not build lists or maps: with them a team's
+// value made a cycle whose printing overflowed the hub's stack (a fatal
+// error, the hub crashed at once), or doubled a structure 40 times, whose
+// printing took 2^40 of time and memory. A chart's own templates still may.
+func TestATeamsValueThroughTplBuildsNoListsOrMaps(t *testing.T) {
+	chart := pgChart(t, map[string]string{
+		"tpl.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}-tpl\ndata:\n  x: {{ tpl .Values.x . | quote }}\n" +
+			"  own: {{ $d := dict \"a\" 1 }}{{ $_ := set $d \"b\" (list 2 3) }}{{ toJson $d | quote }}\n",
+	})
+	for name, value := range map[string]string{
+		"a cycle":           `{{ $d := dict }}{{ $_ := set $d "a" $d }}{{ $d }}`,
+		"a cycle in values": `{{ $_ := merge .Values.nested .Values }}{{ .Values }}`,
+		"a doubled list":    `{{ $l := list 1 }}{{ range until 40 }}{{ $l = list $l $l }}{{ end }}{{ toJson $l }}`,
+		"a doubled map":     `{{ $d := dict }}{{ range until 40 }}{{ $d = dict "a" $d "b" $d }}{{ end }}{{ toYaml $d }}`,
+		"concat":            `{{ $l := until 2 }}{{ range until 40 }}{{ $l = concat $l $l }}{{ end }}`,
+		"in a define":       `{{ define "d" }}{{ append (list) . }}{{ end }}{{ include "d" 1 }}`,
+		"in a nested tpl":   `{{ tpl "{{ dict }}" . }}`,
+		"a costly function": `{{ range until 99999 }}{{ genPrivateKey "rsa" }}{{ end }}`,
+		"in a branch":       `{{ if true }}{{ else }}{{ with 1 }}{{ deepCopy . }}{{ end }}{{ end }}`,
+		"piped":             `{{ 1 | list | toJson }}`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			start := time.Now()
+			_, err := Render(helmInput(chart, map[string]any{"x": value, "nested": map[string]any{"a": "b"}}))
+			if !errors.Is(err, ErrBudgetExceeded) || !strings.Contains(err.Error(), "may not call") {
+				t.Fatalf("error %v, want the call refused", err)
+			}
+			if took := time.Since(start); took > boundedRender {
+				t.Errorf("took %v", took)
+			}
+		})
+	}
+	t.Run("the rest of tpl, and the chart's own lists and maps, render", func(t *testing.T) {
+		out, err := Render(helmInput(chart, map[string]any{"x": `{{ .Release.Name }}-{{ .Values.missing | default "none" }}-{{ .Values.nested.a | upper }}`, "nested": map[string]any{"a": "b"}}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range out.Manifests {
+			if m.GetName() == "orders-tpl" {
+				x, _, _ := unstructured.NestedString(m.Object, "data", "x")
+				own, _, _ := unstructured.NestedString(m.Object, "data", "own")
+				if x != "orders-none-B" || own != `{"a":1,"b":[2,3]}` {
+					t.Errorf("x = %q, own = %q", x, own)
+				}
+				return
+			}
+		}
+		t.Errorf("no ConfigMap orders-tpl in %d objects", len(out.Manifests))
+	})
+}

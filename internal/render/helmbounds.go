@@ -3,9 +3,12 @@ package render
 import (
 	"fmt"
 	"reflect"
+	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"text/template"
+	"text/template/parse"
 	"time"
 	"unicode/utf8"
 
@@ -17,9 +20,10 @@ import (
 // helmRenderTimeout is the backstop for what the bounds cannot catch in a
 // chart (costly functions such as genPrivateKey called in a loop): after it
 // the render fails and frees the hub's worker. Helm's engine cannot be
-// interrupted, so its goroutine runs on until the template ends (see
-// docs/templates.md).
-const helmRenderTimeout = 10 * time.Second
+// interrupted: its goroutine runs on until its next step or bounded function
+// (budget.stopped), one costly call at most (see docs/templates.md). A
+// variable for tests.
+var helmRenderTimeout = 10 * time.Second
 
 // sprigFuncs are Sprig's functions, which Helm's engine starts from; helmFuncs
 // wraps some of them. Read only.
@@ -160,6 +164,43 @@ func helmFuncs(b *budget) template.FuncMap {
 		}
 		return b.out("wrapWith", wrapWith(l, sep, str))
 	}
+	// randBytes allocates count bytes at once: 2^40 is a fatal out-of-memory
+	// error of the Go runtime, which no recover catches.
+	randBytes := sp["randBytes"].(func(int) (string, error))
+	fm["randBytes"] = func(count int) (string, error) {
+		if err := strBound("randBytes", count); err != nil {
+			return "", err
+		}
+		s, err := randBytes(count)
+		if err != nil {
+			return "", err
+		}
+		return b.out("randBytes", s)
+	}
+	for _, name := range []string{"regexReplaceAll", "regexReplaceAllLiteral"} {
+		f := sp[name].(func(string, string, string) string)
+		expand := name == "regexReplaceAll"
+		fm[name] = func(regex, s, repl string) (string, error) {
+			if err := strBound(name, replaceAllBound(s, repl, expand)); err != nil {
+				return "", err
+			}
+			return b.out(name, f(regex, s, repl))
+		}
+	}
+	for _, name := range []string{"mustRegexReplaceAll", "mustRegexReplaceAllLiteral"} {
+		f := sp[name].(func(string, string, string) (string, error))
+		expand := name == "mustRegexReplaceAll"
+		fm[name] = func(regex, s, repl string) (string, error) {
+			if err := strBound(name, replaceAllBound(s, repl, expand)); err != nil {
+				return "", err
+			}
+			r, err := f(regex, s, repl)
+			if err != nil {
+				return "", err
+			}
+			return b.out(name, r)
+		}
+	}
 	for _, name := range []string{"randAlphaNum", "randAlpha", "randAscii", "randNumeric"} {
 		f := sp[name].(func(int) string)
 		fm[name] = func(count int) (string, error) {
@@ -168,6 +209,27 @@ func helmFuncs(b *budget) template.FuncMap {
 			}
 			return b.out(name, f(count))
 		}
+	}
+	// What the templates write (see tickTemplate), in all.
+	fm[textFunc] = func(n int) (string, error) { return "", b.write(n) }
+	fm[outFunc] = func(v any) (any, error) {
+		n := 0
+		switch v := v.(type) {
+		case nil:
+		case string:
+			n = len(v)
+		default:
+			n = len(fmt.Sprint(v))
+		}
+		return v, b.write(n)
+	}
+	// The text a chart gives tpl (an instance's value, in Bitnami's charts) is
+	// a template too: ticked like the chart's own, its loops count steps.
+	fm[tplTextFunc] = func(text string) (string, error) {
+		if err := checkTplText(text); err != nil {
+			return "", err
+		}
+		return b.out("tpl", tickTemplate(text))
 	}
 	return fm
 }
@@ -180,6 +242,18 @@ func absInt(n int) int {
 		return -n
 	}
 	return n
+}
+
+// replaceAllBound is at least the size of s with every match of a regular
+// expression replaced by repl: at most len(s)+1 matches, each replaced by
+// repl with its $ references expanded (when expand), each reference at most
+// the match's length, and the matches do not overlap.
+func replaceAllBound(s, repl string, expand bool) int {
+	refs := 0
+	if expand {
+		refs = strings.Count(repl, "$")
+	}
+	return len(s) + mulBound(len(s)+1, len(repl)) + mulBound(refs, len(s))
 }
 
 // mulBound is a*b for sizes, saturating instead of overflowing.
@@ -210,32 +284,240 @@ func tickChart(c *chart.Chart) {
 	}
 }
 
+// tplTextFunc is the function the text of every tpl call of a chart goes
+// through (see boundTplCalls). Charts cannot call it by this name: Helm's
+// engine has no function of it until helmFuncs adds it, and a chart that did
+// would only tick its own text.
+const tplTextFunc = "__flotillaTplText"
+
+// tplDenied are the functions a text run through tpl may not call. They
+// build lists and maps or change them in place, with which a few steps make
+// a structure whose printing takes time and memory exponential in the steps,
+// or a cycle whose printing overflows the stack, a fatal error of the Go
+// runtime ({{ $d := dict }}{{ $_ := set $d "a" $d }}{{ $d }}); or a call
+// costs up to a second (key generation, bcrypt). A chart's own templates may
+// call them (the platform's code is trusted); the text tpl runs is, in
+// Bitnami's charts, an instance's value.
+var tplDenied = map[string]bool{
+	"list": true, "tuple": true, "dict": true, "append": true, "push": true, "prepend": true,
+	"concat": true, "mustAppend": true, "mustPush": true, "mustPrepend": true,
+	"set": true, "unset": true, "merge": true, "mergeOverwrite": true, "mustMerge": true,
+	"mustMergeOverwrite": true, "deepCopy": true, "mustDeepCopy": true,
+	"genPrivateKey": true, "genCA": true, "genCAWithKey": true, "genSelfSignedCert": true,
+	"genSelfSignedCertWithKey": true, "genSignedCert": true, "genSignedCertWithKey": true,
+	"buildCustomCert": true, "bcrypt": true, "htpasswd": true, "derivePassword": true,
+}
+
+// checkTplText refuses a text for tpl that calls a function of tplDenied. A
+// text that does not parse is left for Helm to report.
+func checkTplText(text string) error {
+	t := parse.New("tpl")
+	t.Mode = parse.SkipFuncCheck
+	trees := map[string]*parse.Tree{}
+	if _, err := t.Parse(text, "", "", trees); err != nil {
+		return nil
+	}
+	for _, tree := range trees {
+		if fn := deniedCall(tree.Root); fn != "" {
+			return fmt.Errorf("a text run through tpl (in most charts, a value of the instance) may not call %s, which builds lists or maps or is costly: %w",
+				fn, ErrBudgetExceeded)
+		}
+	}
+	return nil
+}
+
+// deniedCall returns the first function of tplDenied that n calls.
+func deniedCall(n parse.Node) string {
+	var found string
+	visit := func(nodes ...parse.Node) {
+		for _, c := range nodes {
+			if found == "" {
+				found = deniedCall(c)
+			}
+		}
+	}
+	switch n := n.(type) {
+	case *parse.ListNode:
+		if n != nil {
+			visit(n.Nodes...)
+		}
+	case *parse.ActionNode:
+		visit(n.Pipe)
+	case *parse.PipeNode:
+		if n != nil {
+			for _, c := range n.Cmds {
+				visit(c)
+			}
+		}
+	case *parse.CommandNode:
+		visit(n.Args...)
+	case *parse.ChainNode:
+		visit(n.Node)
+	case *parse.IdentifierNode:
+		if tplDenied[n.Ident] {
+			return n.Ident
+		}
+	case *parse.IfNode:
+		visit(n.Pipe, n.List, n.ElseList)
+	case *parse.RangeNode:
+		visit(n.Pipe, n.List, n.ElseList)
+	case *parse.WithNode:
+		visit(n.Pipe, n.List, n.ElseList)
+	case *parse.TemplateNode:
+		visit(n.Pipe)
+	}
+	return found
+}
+
+// boundTplCalls rewrites each `tpl X` in one action as `tpl (tplTextFunc X)`,
+// so that the text tpl runs is ticked as the chart's templates are: without
+// it a value given to tpl loops for ever on the hub (the render's time limit
+// frees the worker, not the goroutine). Line breaks are kept.
+func boundTplCalls(action string) string {
+	type insertion struct {
+		at   int
+		text string
+	}
+	var ins []insertion
+	for p := 0; p < len(action); {
+		switch c := action[p]; {
+		case c == '"' || c == '\'' || c == '`':
+			p = skipLiteral(action, p)
+		case strings.HasPrefix(action[p:], "/*"):
+			k := strings.Index(action[p+2:], "*/")
+			if k < 0 {
+				return action
+			}
+			p += 2 + k + 2
+		case isTplCall(action, p):
+			arg := p + len("tpl")
+			for arg < len(action) && isTemplateSpace(action[arg]) {
+				arg++
+			}
+			if end := operandEnd(action, arg); end > arg {
+				ins = append(ins, insertion{arg, "(" + tplTextFunc + " "}, insertion{end, ")"})
+			}
+			p = arg // a tpl inside the operand is rewritten too
+		default:
+			p++
+		}
+	}
+	if len(ins) == 0 {
+		return action
+	}
+	sort.SliceStable(ins, func(i, j int) bool { return ins[i].at < ins[j].at })
+	var b strings.Builder
+	last := 0
+	for _, in := range ins {
+		b.WriteString(action[last:in.at])
+		b.WriteString(in.text)
+		last = in.at
+	}
+	b.WriteString(action[last:])
+	return b.String()
+}
+
+// isTplCall tells whether the word at s[p:] is the function tpl followed by
+// an argument (not a field such as .Values.tpl, nor a variable $tpl).
+func isTplCall(s string, p int) bool {
+	if !strings.HasPrefix(s[p:], "tpl") || p == 0 || p+3 >= len(s) || !isTemplateSpace(s[p+3]) {
+		return false
+	}
+	return isTemplateSpace(s[p-1]) || strings.ContainsRune("({|", rune(s[p-1]))
+}
+
+// operandEnd is the end of the operand starting at s[p:]: a parenthesised
+// pipeline (with any field chain after it), a literal, or a word; p when
+// there is none.
+func operandEnd(s string, p int) int {
+	if p >= len(s) || strings.ContainsRune(")|}", rune(s[p])) || strings.HasPrefix(s[p:], "-}}") {
+		return p
+	}
+	depth := 0
+	for p < len(s) {
+		switch c := s[p]; {
+		case c == '"' || c == '\'' || c == '`':
+			p = skipLiteral(s, p)
+			continue
+		case c == '(':
+			depth++
+		case c == ')':
+			if depth == 0 {
+				return p
+			}
+			depth--
+		case depth == 0 && (isTemplateSpace(c) || c == '|' || strings.HasPrefix(s[p:], "}}")):
+			return p
+		}
+		p++
+	}
+	return p
+}
+
+// skipLiteral is the offset after the string, raw string or character
+// literal starting at s[p].
+func skipLiteral(s string, p int) int {
+	q := s[p]
+	p++
+	for p < len(s) && s[p] != q {
+		if s[p] == '\\' && q != '`' {
+			p++
+		}
+		p++
+	}
+	return min(p+1, len(s))
+}
+
 // tickTemplate inserts the tick actions into one template's source. Source it
 // cannot scan is left as is from there on, for Helm to report.
+//
+// It also counts what the template writes, which Helm's engine does not
+// bound: each piece of text is preceded by {{__flotillaText N}} (its size)
+// and each action that prints gets "| __flotillaOut" (which counts the value
+// it prints); otherwise a loop printing an 8 MiB string 100,000 times built
+// 800 GB in the hub's memory.
 func tickTemplate(src string) string {
 	var b strings.Builder
 	b.Grow(len(src) + 64)
 	b.WriteString("{{" + tickFunc + "}}")
 	i := 0
+	// trimmed: the last action trims the text after it; emptyBody: that
+	// text is the body of an empty definition, which must stay empty.
+	trimmed, emptyBody := false, false
 	for {
 		j := strings.Index(src[i:], "{{")
 		if j < 0 {
-			b.WriteString(src[i:])
+			j = len(src) - i
+		}
+		if emptyBody {
+			b.WriteString(src[i : i+j])
+		} else {
+			writeCountedText(&b, src[i:i+j], trimmed)
+		}
+		i += j
+		if i == len(src) {
 			return b.String()
 		}
-		end, keyword, trimRight, ok := scanAction(src, i+j)
+		end, keyword, trimRight, ok := scanAction(src, i)
 		if !ok {
 			b.WriteString(src[i:])
 			return b.String()
 		}
-		b.WriteString(src[i:end])
+		action := boundTplCalls(src[i:end])
+		if printsValue(action, keyword) {
+			action = countPrinted(action, trimRight)
+		}
+		b.WriteString(action)
 		i = end
+		trimmed, emptyBody = trimRight, false
 		switch keyword {
 		case "define", "block":
 			// An empty definition must stay empty: text/template keeps an
-			// earlier non-empty one of the same name over it.
-			if k := strings.Index(src[end:], "{{"); k >= 0 && strings.TrimSpace(src[end:end+k]) == "" {
+			// earlier non-empty one of the same name over it. Its text is
+			// not counted: it is at most maxEmptyBody bytes.
+			if k := strings.Index(src[end:], "{{"); k >= 0 && k <= maxEmptyBody && strings.TrimSpace(src[end:end+k]) == "" {
 				if _, next, _, ok := scanAction(src, end+k); ok && next == "end" {
+					emptyBody = true
 					continue
 				}
 			}
@@ -249,6 +531,77 @@ func tickTemplate(src string) string {
 			b.WriteString("{{" + tickFunc + "}}")
 		}
 	}
+}
+
+// Functions the rewritten templates call to count what they write (see
+// tickTemplate), and the bound of an empty definition's body left uncounted.
+const (
+	textFunc     = "__flotillaText"
+	outFunc      = "__flotillaOut"
+	maxEmptyBody = 64
+)
+
+// writeCountedText writes text preceded by the action that counts it; trimmed
+// keeps the trim of the action before it.
+func writeCountedText(b *strings.Builder, text string, trimmed bool) {
+	if text == "" {
+		return
+	}
+	b.WriteString("{{" + textFunc + " " + strconv.Itoa(len(text)))
+	if trimmed {
+		b.WriteString(" -")
+	}
+	b.WriteString("}}")
+	b.WriteString(text)
+}
+
+// templateKeywords are the actions that print nothing themselves (template
+// prints a definition, whose body counts itself).
+var templateKeywords = map[string]bool{
+	"if": true, "else": true, "end": true, "range": true, "with": true, "define": true,
+	"block": true, "template": true, "break": true, "continue": true,
+}
+
+// printsValue tells whether an action prints its pipeline's value: not a
+// comment, a keyword, nor a variable declaration or assignment.
+func printsValue(action, keyword string) bool {
+	if templateKeywords[keyword] {
+		return false
+	}
+	p := 2
+	if strings.HasPrefix(action[p:], "- ") || strings.HasPrefix(action[p:], "-\t") || strings.HasPrefix(action[p:], "-\n") || strings.HasPrefix(action[p:], "-\r") {
+		p += 2
+	}
+	for p < len(action) && isTemplateSpace(action[p]) {
+		p++
+	}
+	rest := action[p:]
+	if strings.HasPrefix(rest, "/*") {
+		return false
+	}
+	if strings.HasPrefix(rest, "$") {
+		k := 1
+		for k < len(rest) && (rest[k] == '_' || isAlnum(rest[k])) {
+			k++
+		}
+		for k < len(rest) && isTemplateSpace(rest[k]) {
+			k++
+		}
+		if strings.HasPrefix(rest[k:], ":=") || strings.HasPrefix(rest[k:], "=") && !strings.HasPrefix(rest[k:], "==") {
+			return false
+		}
+	}
+	return true
+}
+
+// countPrinted pipes an action's value through outFunc, before its closing
+// delimiter and trim marker.
+func countPrinted(action string, trimRight bool) string {
+	at := len(action) - len("}}")
+	if trimRight {
+		at -= len(" -")
+	}
+	return action[:at] + " | " + outFunc + action[at:]
 }
 
 // scanAction scans the action starting at src[start:] ("{{"): the offset

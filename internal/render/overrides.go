@@ -201,29 +201,30 @@ func forPromise(o *v1alpha1.Override, promise string) bool {
 	return o.Spec.Promise == "" || o.Spec.Promise == promise
 }
 
-// applyValuesOverrides merges every Values Override's patch over vals (an
-// RFC 7386 merge patch: null removes a key; with keepNull it stays null, for
-// Helm) and marks them applied.
+// applyValuesOverrides merges the patch of every Values Override that use
+// selects over vals (an RFC 7386 merge patch: null removes a key; with
+// keepNull it stays null, for Helm) and marks them applied.
 //
-// For Go templates vals is the instance spec, and after each team Values
-// Override the spec must still be one the API server would accept for the
-// instance: valid against the Promise's api.schema (types, formats, enums,
-// bounds, x-kubernetes-validations rules) and with no field the schema does
-// not declare. A team cannot make with an Override what it cannot write in
-// its instance. (For Helm, vals are the chart's values; the chart's
-// values.schema.json checks them.)
-func applyValuesOverrides(vals map[string]any, in Input, applied []bool, keepNull bool) (map[string]any, error) {
+// vals is the instance spec when use selects team Overrides: after each,
+// the spec must still be one the API server would accept for the instance,
+// valid against the Promise's api.schema (types, formats, enums, bounds,
+// x-kubernetes-validations rules) and with no field the schema does not
+// declare. A team cannot make with an Override what it cannot write in its
+// instance; for Helm neither, so its Overrides patch the spec, not the
+// chart's values (where the Promise's helm.values pin what teams may not
+// set), which only the platform's Overrides patch.
+func applyValuesOverrides(vals map[string]any, in Input, applied []bool, keepNull bool, use func(*v1alpha1.Override) bool) (map[string]any, error) {
 	var schema *specValidator
 	for i := range in.Overrides {
 		o := &in.Overrides[i]
-		if o.Spec.Type != v1alpha1.PatchValues || !forPromise(o, in.Promise) {
+		if o.Spec.Type != v1alpha1.PatchValues || !forPromise(o, in.Promise) || !use(o) {
 			continue
 		}
 		patch, err := rawObject(&o.Spec.Patch)
 		if err != nil {
 			return nil, fmt.Errorf("override %s: patch: %w", overrideName(o), err)
 		}
-		if !teamOverride(o) || !specValues(in.Content) {
+		if !teamOverride(o) {
 			vals = merge(vals, patch, keepNull)
 			applied[i] = true
 			continue
@@ -246,11 +247,9 @@ func applyValuesOverrides(vals map[string]any, in Input, applied []bool, keepNul
 	return vals, nil
 }
 
-// specValues says whether a Values Override patches the instance spec (Go
-// templates) rather than Helm values.
-func specValues(c *v1alpha1.PromiseContent) bool {
-	return c.Templates == nil || c.Templates.Engine != v1alpha1.TemplateEngineHelm
-}
+// anyOverride and platformOverride select the Overrides applyValuesOverrides applies.
+func anyOverride(*v1alpha1.Override) bool        { return true }
+func platformOverride(o *v1alpha1.Override) bool { return !teamOverride(o) }
 
 // applyPatchOverrides applies every JSONMerge and StrategicMerge Override to
 // the objects its resource selectors match, in order, and marks those that

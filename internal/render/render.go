@@ -128,7 +128,7 @@ func renderInstance(in Input) (Output, error) {
 		teamKeys := teamManagementKeys(in, spec)
 		switch t.Engine {
 		case v1alpha1.TemplateEngineGoTemplate, "":
-			spec, err = applyValuesOverrides(spec, in, applied, false)
+			spec, err = applyValuesOverrides(spec, in, applied, false, anyOverride)
 			if err != nil {
 				return Output{}, err
 			}
@@ -137,12 +137,18 @@ func renderInstance(in Input) (Output, error) {
 			if t.Helm == nil {
 				return Output{}, errors.New("engine Helm without helm")
 			}
+			// The team's Overrides patch the spec (held to the schema),
+			// the platform's the chart's values; the teams' apply first.
+			spec, err = applyValuesOverrides(spec, in, applied, true, teamOverride)
+			if err != nil {
+				return Output{}, err
+			}
 			var vals map[string]any
 			vals, err = helmValues(t.Helm, spec)
 			if err != nil {
 				return Output{}, err
 			}
-			vals, err = applyValuesOverrides(vals, in, applied, true)
+			vals, err = applyValuesOverrides(vals, in, applied, true, platformOverride)
 			if err != nil {
 				return Output{}, err
 			}
@@ -160,6 +166,9 @@ func renderInstance(in Input) (Output, error) {
 		}
 		if err := checkValueMadeKeys(objs, teamKeys); err != nil {
 			return Output{}, err
+		}
+		if t.Engine == v1alpha1.TemplateEngineHelm {
+			objs = withoutHooks(objs)
 		}
 	}
 	defaultNamespace(objs, in.Instance.GetNamespace())

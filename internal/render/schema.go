@@ -188,10 +188,10 @@ func joinErrors(errs field.ErrorList) string {
 // must have the type, format, enum and bounds the Promise's api.schema gives
 // it, and every field must be one the schema declares. (Required fields and
 // x-kubernetes-validations rules depend on the whole spec: the render checks
-// them, per instance.) It returns nil for platform Overrides, other patch
-// types and Helm Promises, else an *OverrideError or nil.
+// them, per instance.) It returns nil for platform Overrides and other patch
+// types, else an *OverrideError or nil.
 func CheckValuesPatch(content *v1alpha1.PromiseContent, o *v1alpha1.Override) error {
-	if content == nil || !teamOverride(o) || o.Spec.Type != v1alpha1.PatchValues || !specValues(content) {
+	if content == nil || !teamOverride(o) || o.Spec.Type != v1alpha1.PatchValues {
 		return nil
 	}
 	patch, err := rawObject(&o.Spec.Patch)
