@@ -48,6 +48,9 @@ func Join(ctx context.Context, hub *rest.Config, opts JoinOptions) (*Joined, err
 	if err := checkNotTerminating(ctx, c, ns); err != nil {
 		return nil, err
 	}
+	if err := checkClusterNotDeleted(ctx, c, opts.Name); err != nil {
+		return nil, err
+	}
 	reused, err := checkNameNotUnjoined(ctx, c, opts.Name, opts.ReuseName)
 	if err != nil {
 		return nil, err
@@ -152,6 +155,27 @@ func checkNotTerminating(ctx context.Context, c client.Client, ns string) error 
 		return fmt.Errorf("reading namespace %s: %w", ns, err)
 	case existing.DeletionTimestamp != nil:
 		return fmt.Errorf("namespace %s is still being deleted after an unjoin; join again once it is gone", ns)
+	}
+	return nil
+}
+
+// checkClusterNotDeleted refuses to join a name whose Cluster is being
+// deleted (kubectl delete, waiting for the hub to record the name): join would
+// apply everything again onto the removed cluster's ServiceAccount, whose
+// tokens would then serve the new cluster, until the deletion, once the hub
+// records it, takes the new cluster's namespace with it.
+func checkClusterNotDeleted(ctx context.Context, c client.Client, name string) error {
+	cluster := &fleetv1alpha1.Cluster{}
+	err := c.Get(ctx, client.ObjectKey{Name: name}, cluster)
+	switch {
+	case apierrors.IsNotFound(err):
+		return nil
+	case err != nil:
+		return fmt.Errorf("reading cluster %s: %w", name, err)
+	case cluster.DeletionTimestamp != nil:
+		return fmt.Errorf("cluster %s is being deleted (since %s; finalizers %v): the hub records its name as unjoined before it goes, "+
+			"so check that the hub runs; then join the new cluster under another name, or with --reuse-name once the hub's API servers "+
+			"have restarted (see flotilla unjoin)", name, cluster.DeletionTimestamp.UTC().Format(time.RFC3339), cluster.Finalizers)
 	}
 	return nil
 }
