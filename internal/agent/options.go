@@ -58,6 +58,13 @@ type Options struct {
 	// the default here (the fleet simulator runs thousands of agents in one
 	// process), never releases.
 	ReleaseCodePagesEvery time.Duration
+	// ClaimNamespace is the member namespace (the agent's own, in the
+	// install manifests) where the agent records which cluster the member is
+	// (ConfigMap ClaimConfigMap), and refuses to run as another: the agent
+	// of another cluster applied there by mistake would take the objects of
+	// this one's Works as its own. Empty: no claim (an agent run by hand, or
+	// many agents on one member in tests).
+	ClaimNamespace string
 }
 
 // Default returns the options with every zero duration set to its default.

@@ -46,12 +46,21 @@ func Run(ctx context.Context, hub, member *rest.Config, opts Options) error {
 	if hub == nil || member == nil {
 		return errors.New("invalid agent options: hub and member configurations are required")
 	}
+	opts = opts.Default()
+	if opts.ClaimNamespace != "" {
+		if err := claimMember(ctx, member, opts.ClaimNamespace, opts.ClusterName, opts.ReportOnly); err != nil {
+			if ctx.Err() != nil {
+				return nil // stopped while claiming: a clean stop
+			}
+			return err
+		}
+	}
 	requests := newAPIRequests()
 	m, err := newAPIMember(countRequests(member, requests, serverMember))
 	if err != nil {
 		return err
 	}
-	return runWith(ctx, hub, m, m.ping, opts.Default(), requests)
+	return runWith(ctx, hub, m, m.ping, opts, requests)
 }
 
 // RunWithMember runs an agent as Run does, with the same hub client, token

@@ -48,6 +48,14 @@ type tokenClaims struct {
 	Expiry    int64  `json:"exp"`
 	IssuedAt  int64  `json:"iat"`
 	NotBefore int64  `json:"nbf"`
+	// Kubernetes holds the ServiceAccount's UID: `flotilla join
+	// --revoke-tokens` replaces the ServiceAccount, and a token of the old
+	// one is refused whatever its expiry.
+	Kubernetes struct {
+		ServiceAccount struct {
+			UID string `json:"uid"`
+		} `json:"serviceaccount"`
+	} `json:"kubernetes.io"`
 }
 
 func (c tokenClaims) expiry() time.Time { return time.Unix(c.Expiry, 0) }
@@ -128,10 +136,13 @@ func setupTokenRotation(config *rest.Config, stateDir, cluster string, now time.
 	}
 	path := filepath.Join(dir, tokenFileName)
 	// A token rotated before a restart outlives the kubeconfig's; a re-join
-	// gives a newer kubeconfig token than the file's.
+	// gives a newer kubeconfig token than the file's. A file's token of
+	// another ServiceAccount (replaced since: join --revoke-tokens, or unjoin
+	// and join again) is revoked, however long it would last.
 	if data, err := os.ReadFile(path); err == nil {
 		saved := strings.TrimSpace(string(data))
-		if c, err := parseToken(saved); err == nil && c.Subject == claims.Subject && c.expiry().After(claims.expiry()) && c.expiry().After(now) {
+		if c, err := parseToken(saved); err == nil && c.Subject == claims.Subject &&
+			c.Kubernetes.ServiceAccount.UID == claims.Kubernetes.ServiceAccount.UID && c.expiry().After(claims.expiry()) && c.expiry().After(now) {
 			token, claims = saved, c
 		}
 	} else if !errors.Is(err, fs.ErrNotExist) {

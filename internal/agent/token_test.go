@@ -27,6 +27,13 @@ func fakeJWT(sub string, iat, exp time.Time) string {
 	return "eyJhbGciOiJSUzI1NiJ9." + base64.RawURLEncoding.EncodeToString(payload) + ".sig"
 }
 
+// fakeJWTOf is fakeJWT of the ServiceAccount with uid.
+func fakeJWTOf(sub, uid string, iat, exp time.Time) string {
+	payload, _ := json.Marshal(map[string]any{"sub": sub, "iat": iat.Unix(), "exp": exp.Unix(),
+		"kubernetes.io": map[string]any{"serviceaccount": map[string]any{"name": "flotilla-agent", "uid": uid}}})
+	return "eyJhbGciOiJSUzI1NiJ9." + base64.RawURLEncoding.EncodeToString(payload) + ".sig"
+}
+
 func TestParseToken(t *testing.T) {
 	now := time.Unix(1_700_000_000, 0)
 	c, err := parseToken(fakeJWT("system:serviceaccount:ns:sa", now, now.Add(24*time.Hour)))
@@ -113,6 +120,17 @@ func TestSetupTokenRotation(t *testing.T) {
 	_, r, err = setupTokenRotation(&rest.Config{Host: "https://hub", BearerToken: shorter}, dir, cluster, now.Add(31*time.Hour))
 	if err != nil || readFile() != rejoined || r.lifetime != time.Hour {
 		t.Errorf("after a re-join with a 1h token: file %q, renewal lifetime %s, %v; want the rejoined token kept, 1h", readFile(), r.lifetime, err)
+	}
+	// A re-join with --revoke-tokens (a new ServiceAccount) and a shorter
+	// --token-ttl: the token on file is revoked, however long it would last.
+	old := fakeJWTOf(sub, "uid-old", now.Add(40*time.Hour), now.Add(64*time.Hour))
+	if err := os.WriteFile(path, []byte(old), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	revoked := fakeJWTOf(sub, "uid-new", now.Add(41*time.Hour), now.Add(42*time.Hour))
+	_, _, err = setupTokenRotation(&rest.Config{Host: "https://hub", BearerToken: revoked}, dir, cluster, now.Add(41*time.Hour))
+	if err != nil || readFile() != revoked {
+		t.Errorf("after join --revoke-tokens: the revoked token on file was kept over the new ServiceAccount's (%v)", err)
 	}
 	// A token file (projected volume style) works as the source too.
 	src := filepath.Join(t.TempDir(), "token")

@@ -63,6 +63,9 @@ func (o *agentOptions) addFlags(flags *pflag.FlagSet) {
 	flags.StringVar(&o.MetricsAddr, "metrics-bind-address", ":8080", `address of the Prometheus metrics endpoint ("0" disables it)`)
 	flags.StringVar(&o.ProbeAddr, "health-probe-bind-address", ":8081", `address of /healthz and /readyz ("0" disables it)`)
 	flags.BoolVar(&o.driftWatch, "drift-watch", true, "watch the metadata of applied objects on the member, to find drift as it happens rather than on the next resync")
+	flags.StringVar(&o.ClaimNamespace, "claim-namespace", "",
+		"member namespace where the agent records which cluster the member is (ConfigMap "+agent.ClaimConfigMap+
+			"), refusing to run as another; the install manifests set the agent's own (default: no claim)")
 	flags.BoolVar(&o.ReportOnly, "report-only", false, "only report health, never write to the member: for git-delivered clusters, whose Works a GitOps tool applies")
 }
 

@@ -43,7 +43,8 @@ issue a token for the agent.
 
 Re-running join is safe: it updates labels and delivery (labels an earlier join
 set and this one does not are removed; labels set otherwise are kept) and
-issues a new token.
+issues a new token. Earlier tokens stay valid, and their holders may renew
+them, until --revoke-tokens replaces the agent's ServiceAccount.
 
 Then install the agent on the member: -o yaml prints the manifests to apply
 there; --write-kubeconfig writes the agent's hub kubeconfig for running
@@ -79,6 +80,8 @@ func (o *joinOptions) addFlags(flags *pflag.FlagSet) {
 		fmt.Sprintf("lifetime of the agent's token (%s to %s)", membership.MinTokenTTL, membership.MaxTokenTTL))
 	flags.BoolVar(&o.join.ReuseName, "reuse-name", false,
 		"join a name unjoined before; only once the hub's API servers restarted since (the old agent's watches end then)")
+	flags.BoolVar(&o.join.RevokeTokens, "revoke-tokens", false,
+		"revoke every token issued for the agent before (a leaked kubeconfig; its holder could renew it for good): the running agent is refused until it gets the new one")
 	flags.StringVar(&o.join.HubServer, "hub-server", "", "hub URL the agent uses (default: the server of the hub kubeconfig)")
 	flags.StringVarP(&o.output, "output", "o", "", "yaml: print the agent's install manifests for the member instead of a summary")
 	flags.StringVar(&o.writeKubeconfig, "write-kubeconfig", "", "write the agent's hub kubeconfig to this file (mode 0600)")
@@ -179,6 +182,9 @@ func (o *joinOptions) summary(j *membership.Joined, rerun string) string {
 	b.WriteString(")\n")
 	fmt.Fprintf(&b, "  hub namespace  %s: ServiceAccount, Lease, Role and RoleBinding %s\n", j.Namespace, fleetv1alpha1.AgentServiceAccount)
 	fmt.Fprintf(&b, "  agent token    expires %s (in %s)\n", j.TokenExpiry.UTC().Format(time.RFC3339), time.Until(j.TokenExpiry).Round(time.Minute))
+	if j.RevokedTokens {
+		b.WriteString("  earlier tokens revoked: the running agent is refused until it gets this token\n")
+	}
 	switch {
 	case j.Cluster.Spec.Delivery.Git != nil && j.Cluster.Spec.Delivery.Git.HealthSource == fleetv1alpha1.GitHealthNone:
 		b.WriteString("git delivery without a health source: no agent to install\n")
@@ -203,7 +209,7 @@ func rerun(cmd *cobra.Command, name string) string {
 	parts := []string{"flotilla", "join", name}
 	cmd.Flags().Visit(func(f *pflag.Flag) {
 		switch f.Name {
-		case "output", "write-kubeconfig":
+		case "output", "write-kubeconfig", "revoke-tokens": // the next step need not revoke again
 			return
 		}
 		values := []string{f.Value.String()}

@@ -38,7 +38,8 @@ func TestJoinFlags(t *testing.T) {
 
 func TestJoinRerunKeepsFlags(t *testing.T) {
 	cmd := newJoinCommand()
-	if err := cmd.Flags().Parse([]string{"--label", "env=prod", "--label", "owner=team a", "--token-ttl", "1h", "-o", "yaml", "--write-kubeconfig", "f"}); err != nil {
+	if err := cmd.Flags().Parse([]string{"--label", "env=prod", "--label", "owner=team a", "--token-ttl", "1h", "-o", "yaml", "--write-kubeconfig", "f",
+		"--revoke-tokens"}); err != nil {
 		t.Fatal(err)
 	}
 	got := rerun(cmd, "edge-1")

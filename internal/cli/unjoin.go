@@ -43,7 +43,7 @@ are deleted first, so the agent prunes what it applied, and unjoin waits (up to
 
 func (o *unjoinOptions) addFlags(flags *pflag.FlagSet) {
 	flags.StringVar(&o.kubeconfig, "kubeconfig", "", "hub kubeconfig (default: $KUBECONFIG, then ~/.kube/config)")
-	flags.BoolVar(&o.DeleteWorkloads, "delete-workloads", false, "delete the cluster's Works first and wait until its agent pruned them")
+	flags.BoolVar(&o.DeleteWorkloads, "delete-workloads", false, "delete the cluster's Works first and wait until its agent pruned them (refused for a git-delivered cluster: delete its directory from the branch after unjoin)")
 	flags.DurationVar(&o.Timeout, "timeout", membership.DefaultUnjoinTimeout, "how long to wait for the Works to go (with --delete-workloads)")
 }
 

@@ -211,6 +211,7 @@ func agentDeployment(cluster string, kubeconfig []byte, labels map[string]string
 		"--cluster", cluster,
 		"--hub-kubeconfig", path.Join(hubKubeconfigDir, HubKubeconfigKey),
 		"--state-dir", stateDir,
+		"--claim-namespace", opts.Namespace,
 		"--metrics-bind-address", fmt.Sprintf(":%d", metricsPort),
 		"--health-probe-bind-address", fmt.Sprintf(":%d", healthPort),
 	}, opts.ExtraArgs...)

@@ -79,7 +79,7 @@ func TestInstallManifests(t *testing.T) {
 	pod := d.Spec.Template.Spec
 	c := pod.Containers[0]
 	args := strings.Join(c.Args, " ")
-	for _, want := range []string{"agent --cluster edge-1 ", "--hub-kubeconfig /etc/flotilla/hub/kubeconfig", "--state-dir /var/lib/flotilla", "--heartbeat-interval=30s"} {
+	for _, want := range []string{"agent --cluster edge-1 ", "--hub-kubeconfig /etc/flotilla/hub/kubeconfig", "--state-dir /var/lib/flotilla", "--claim-namespace flotilla-system", "--heartbeat-interval=30s"} {
 		if !strings.Contains(args, want) {
 			t.Errorf("args %q lack %q", args, want)
 		}

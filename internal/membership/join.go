@@ -33,8 +33,8 @@ import (
 // Role/RoleBinding; it removes the ClusterRole and
 // ClusterRoleBinding earlier versions gave the agent; then it issues a fresh
 // token for the agent. Running it again updates labels
-// and delivery and issues a new token; earlier tokens stay valid until they
-// expire.
+// and delivery and issues a new token; earlier tokens stay valid, and whoever
+// holds one may renew it, unless opts.RevokeTokens replaces the ServiceAccount.
 func Join(ctx context.Context, hub *rest.Config, opts JoinOptions) (*Joined, error) {
 	opts, err := opts.normalize()
 	if err != nil {
@@ -46,6 +46,9 @@ func Join(ctx context.Context, hub *rest.Config, opts JoinOptions) (*Joined, err
 	}
 	ns := fleetv1alpha1.ClusterNamespace(opts.Name)
 	if err := checkNotTerminating(ctx, c, ns); err != nil {
+		return nil, err
+	}
+	if err := checkClusterNotDeleted(ctx, c, opts.Name); err != nil {
 		return nil, err
 	}
 	reused, err := checkNameNotUnjoined(ctx, c, opts.Name, opts.ReuseName)
@@ -60,6 +63,12 @@ func Join(ctx context.Context, hub *rest.Config, opts JoinOptions) (*Joined, err
 	owner := metav1.OwnerReference{
 		APIVersion: fleetv1alpha1.GroupVersion.String(), Kind: "Cluster",
 		Name: cluster.Name, UID: cluster.UID,
+	}
+	revoked := false
+	if opts.RevokeTokens {
+		if revoked, err = deleteAgentServiceAccount(ctx, c, ns); err != nil {
+			return nil, err
+		}
 	}
 	policies := append(tokenPolicy(), agentFinalizerPolicy()...)
 	for _, obj := range append(policies, hubObjects(opts.Name, owner, opts.TokenTTL)...) {
@@ -92,7 +101,38 @@ func Join(ctx context.Context, hub *rest.Config, opts JoinOptions) (*Joined, err
 			return nil, err
 		}
 	}
-	return &Joined{Cluster: cluster, Namespace: ns, HubKubeconfig: kubeconfig, TokenExpiry: expiry}, nil
+	return &Joined{Cluster: cluster, Namespace: ns, HubKubeconfig: kubeconfig, TokenExpiry: expiry, RevokedTokens: revoked}, nil
+}
+
+// deleteAgentServiceAccount deletes the agent's ServiceAccount in ns, so that
+// every token issued for it is refused (each is bound to its UID); join's
+// apply then creates it anew. It reports whether there was one. One that
+// stays after the delete (a finalizer someone put on it) keeps its UID and
+// its tokens valid: that is an error, not a revocation.
+func deleteAgentServiceAccount(ctx context.Context, c client.Client, ns string) (bool, error) {
+	sa := &corev1.ServiceAccount{}
+	key := client.ObjectKey{Namespace: ns, Name: fleetv1alpha1.AgentServiceAccount}
+	if err := c.Get(ctx, key, sa); apierrors.IsNotFound(err) {
+		return false, nil
+	} else if err != nil {
+		return false, fmt.Errorf("reading the agent's ServiceAccount %s/%s: %w", ns, key.Name, err)
+	}
+	uid := sa.UID
+	if err := c.Delete(ctx, sa, client.Preconditions{UID: &uid}); client.IgnoreNotFound(err) != nil {
+		return false, fmt.Errorf("revoking the agent's tokens: deleting ServiceAccount %s/%s: %w", ns, key.Name, err)
+	}
+	left := &corev1.ServiceAccount{}
+	err := c.Get(ctx, key, left)
+	switch {
+	case apierrors.IsNotFound(err):
+		return true, nil
+	case err != nil:
+		return false, fmt.Errorf("revoking the agent's tokens: reading ServiceAccount %s/%s: %w", ns, key.Name, err)
+	case left.UID == uid:
+		return false, fmt.Errorf("revoking the agent's tokens: ServiceAccount %s/%s is still there after its deletion "+
+			"(finalizers %v), so its tokens stay valid; remove them and join again", ns, key.Name, left.Finalizers)
+	}
+	return true, nil // already created anew by someone else: the old UID is gone
 }
 
 func newClient(hub *rest.Config) (client.Client, error) {
@@ -115,6 +155,27 @@ func checkNotTerminating(ctx context.Context, c client.Client, ns string) error 
 		return fmt.Errorf("reading namespace %s: %w", ns, err)
 	case existing.DeletionTimestamp != nil:
 		return fmt.Errorf("namespace %s is still being deleted after an unjoin; join again once it is gone", ns)
+	}
+	return nil
+}
+
+// checkClusterNotDeleted refuses to join a name whose Cluster is being
+// deleted (kubectl delete, waiting for the hub to record the name): join would
+// apply everything again onto the removed cluster's ServiceAccount, whose
+// tokens would then serve the new cluster, until the deletion, once the hub
+// records it, takes the new cluster's namespace with it.
+func checkClusterNotDeleted(ctx context.Context, c client.Client, name string) error {
+	cluster := &fleetv1alpha1.Cluster{}
+	err := c.Get(ctx, client.ObjectKey{Name: name}, cluster)
+	switch {
+	case apierrors.IsNotFound(err):
+		return nil
+	case err != nil:
+		return fmt.Errorf("reading cluster %s: %w", name, err)
+	case cluster.DeletionTimestamp != nil:
+		return fmt.Errorf("cluster %s is being deleted (since %s; finalizers %v): the hub records its name as unjoined before it goes, "+
+			"so check that the hub runs; then join the new cluster under another name, or with --reuse-name once the hub's API servers "+
+			"have restarted (see flotilla unjoin)", name, cluster.DeletionTimestamp.UTC().Format(time.RFC3339), cluster.Finalizers)
 	}
 	return nil
 }

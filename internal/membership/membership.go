@@ -60,6 +60,12 @@ type JoinOptions struct {
 	// (see UnjoinedClustersConfigMap). Set it only once the hub's API servers
 	// have restarted since that unjoin.
 	ReuseName bool
+	// RevokeTokens replaces the agent's ServiceAccount, which revokes every
+	// token issued for it before: join's, the agent's renewals, and those a
+	// leaked copy of its kubeconfig minted (a valid token may mint another,
+	// so without it an earlier token lives for as long as its holder renews
+	// it). The running agent is refused until it gets the new kubeconfig.
+	RevokeTokens bool
 }
 
 // Joined is the result of a join.
@@ -73,6 +79,9 @@ type Joined struct {
 	HubKubeconfig []byte
 	// TokenExpiry is when the token in HubKubeconfig expires.
 	TokenExpiry time.Time
+	// RevokedTokens says that JoinOptions.RevokeTokens replaced an existing
+	// ServiceAccount: every earlier token of the agent is refused.
+	RevokedTokens bool
 }
 
 // normalize validates opts and fills in defaults. Errors name the flag or

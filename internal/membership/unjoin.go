@@ -16,6 +16,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
 	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
+	"github.com/flotilla-dev/flotilla/internal/gitdelivery"
 )
 
 // DefaultUnjoinTimeout bounds how long Unjoin waits for a cluster's Works to
@@ -75,6 +76,9 @@ func Unjoin(ctx context.Context, hub *rest.Config, name string, opts UnjoinOptio
 	}
 
 	if opts.DeleteWorkloads {
+		if err := checkAgentPrunes(cluster); err != nil {
+			return err
+		}
 		if cluster.Status.Availability == fleetv1alpha1.ClusterAvailabilityOffline {
 			return fmt.Errorf("cluster %s is Offline, so its agent cannot prune its workloads: "+
 				"bring the agent back, or unjoin without --delete-workloads", name)
@@ -108,6 +112,22 @@ func Unjoin(ctx context.Context, hub *rest.Config, name string, opts UnjoinOptio
 	// A cluster joined by an earlier version also has cluster-scoped RBAC; the
 	// garbage collector would remove it with the Cluster, this does it now.
 	return removeLegacyClusterRBAC(ctx, c, name)
+}
+
+// checkAgentPrunes refuses DeleteWorkloads for a git-delivered cluster: no
+// agent prunes there, and the hub's publisher commits the removal of the
+// Works' files only after its batch window, by which time unjoin has deleted
+// the Cluster it publishes for. The files would stay on the branch, and the
+// GitOps tool would keep every workload on the member.
+func checkAgentPrunes(cluster *fleetv1alpha1.Cluster) error {
+	if cluster.Spec.Delivery.Mode != fleetv1alpha1.DeliveryGit || cluster.Spec.Delivery.Git == nil {
+		return nil
+	}
+	target := gitdelivery.TargetOf(cluster)
+	return fmt.Errorf("cluster %s is delivered by git: no agent prunes its workloads, and unjoin would delete the Cluster "+
+		"before the hub committed their removal, so they would stay on the branch and on the member; unjoin without "+
+		"--delete-workloads, then delete %s from branch %s of %s: its GitOps tool prunes what it applied from there",
+		cluster.Name, target.Path, target.Branch, target.URL)
 }
 
 // deleteWorks deletes the Works in ns and waits until they are gone.
