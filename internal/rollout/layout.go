@@ -25,6 +25,9 @@ type wave struct {
 	// checkFailed names the clusters one of them failed.
 	checks      []*waveCheck
 	checkFailed map[string]checkFailure
+	// flapping names the clusters that relapsed more than MaxRelapses
+	// times in the wave (bindRelapses).
+	flapping map[string]bool
 }
 
 // waveConfig is a wave's policy with counts and percentages resolved.
