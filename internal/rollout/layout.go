@@ -109,7 +109,7 @@ func assignWaves(specs []fleetv1alpha1.Wave, names []string, labelsOf map[string
 			selectors[i] = labels.Everything()
 			continue
 		}
-		sel, err := metav1.LabelSelectorAsSelector(w.Selector)
+		sel, err := metav1.LabelSelectorAsSelector(w.Selector.LabelSelector())
 		if err != nil {
 			return nil, fmt.Errorf("invalid strategy: wave %s: selector: %w", w.Name, err)
 		}
