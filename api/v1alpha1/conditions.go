@@ -185,6 +185,10 @@ const (
 	// check of its wave failed on the cluster; the message names the check,
 	// the measured value, the condition and when.
 	ReasonAnalysisFailed = "AnalysisFailed"
+	// ReasonFlapping (a Rollout's failed cluster): the cluster left
+	// Healthy on the target more than MaxRelapses times in its wave; the
+	// message says how often and what its agent reports now.
+	ReasonFlapping = "Flapping"
 	// ReasonCheckInconclusive (Rollout Stalled True): a verification check
 	// of the active wave is inconclusive (its endpoint unreachable, no
 	// data); the wave holds until a person re-runs or skips it.

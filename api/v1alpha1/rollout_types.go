@@ -69,6 +69,14 @@ const (
 	AdmittedRollback = 'R'
 )
 
+// MaxRelapses is how many times a cluster may leave Healthy on the target in
+// one wave, after it had turned healthy there, before it fails (Flapping):
+// each relapse restarts its progress deadline and the wave's bake, so
+// without a bound a workload whose readiness flaps holds the wave for ever.
+// Three lets a cluster ride out a few transient blips (a node drained, a
+// dependency restarted) within one wave.
+const MaxRelapses = 3
+
 // WavePhase is where one wave is.
 // +kubebuilder:validation:Enum=Pending;WaitingForApproval;Progressing;Baking;Succeeded;SucceededWithFailures;Failed;Stopped;RolledBack;Skipped
 type WavePhase string
@@ -265,6 +273,7 @@ type RolloutCounts struct {
 // WaveStatus is the roll-up of one wave. Its clusters are frozen when the
 // Rollout starts.
 // +kubebuilder:validation:XValidation:rule="!has(self.admitted) || size(self.admitted) == (has(self.clusters) ? size(self.clusters) : 0)",message="admitted has one character per cluster of clusters"
+// +kubebuilder:validation:XValidation:rule="!has(self.relapses) || size(self.relapses) == (has(self.clusters) ? size(self.clusters) : 0)",message="relapses has one character per cluster of clusters"
 type WaveStatus struct {
 	// name of the wave; "remaining" for the implicit last wave.
 	// +required
@@ -302,6 +311,21 @@ type WaveStatus struct {
 	// +kubebuilder:validation:MaxLength=10000
 	// +kubebuilder:validation:Pattern=`^[.TR]*$`
 	Admitted string `json:"admitted,omitempty"`
+
+	// relapses counts each cluster's relapses in this wave, one character
+	// per cluster of clusters in the same order: how often it left Healthy
+	// on the target after it had turned healthy there (each relapse
+	// restarts its progress deadline and the wave's bake). "." not healthy
+	// on the target in this wave yet; a digit n ("0"-"9"): healthy at the
+	// last look, after n relapses; a letter ("a"-"j", "a" + n): not healthy
+	// at the last look, after n relapses. A cluster that relapses more than
+	// MaxRelapses times fails (Flapping), so a workload whose health flaps
+	// cannot hold the wave for ever. Kept in the status so that the count
+	// survives a restart of the hub; empty until the wave is at work.
+	// +optional
+	// +kubebuilder:validation:MaxLength=10000
+	// +kubebuilder:validation:Pattern=`^[.0-9a-j]*$`
+	Relapses string `json:"relapses,omitempty"`
 
 	// counts of the wave's clusters by state.
 	// +optional

@@ -92,7 +92,7 @@ type Wave struct {
 
 	// selector matches Cluster labels; unset matches every cluster not taken by an earlier wave.
 	// +optional
-	Selector *metav1.LabelSelector `json:"selector,omitempty"`
+	Selector *WaveSelector `json:"selector,omitempty"`
 
 	// maxConcurrency is how many of the wave's clusters may be admitted but not
 	// yet healthy at once: a count (≥ 1) or a percentage of the wave ("1%"–"100%",
@@ -231,4 +231,31 @@ type RolloutStrategyList struct {
 	metav1.ListMeta `json:"metadata,omitempty"`
 	// items are the RolloutStrategies.
 	Items []RolloutStrategy `json:"items"`
+}
+
+// WaveSelector matches Cluster labels: a metav1.LabelSelector (the same
+// fields, written the same way) with at most 16 matchExpressions. The bound
+// lets the API server check the operators when the strategy is written: the
+// rule over an unbounded list, in each of up to 21 waves, is over its CEL
+// cost budget, and a selector labels cannot parse stalled every Rollout of
+// the strategy at its start instead.
+// +kubebuilder:validation:XValidation:rule="!has(self.matchExpressions) || self.matchExpressions.all(e, e.operator in ['In', 'NotIn'] ? has(e.values) && size(e.values) > 0 : e.operator in ['Exists', 'DoesNotExist'] && (!has(e.values) || size(e.values) == 0))",message="matchExpressions: each operator is In or NotIn, with values, or Exists or DoesNotExist, without"
+type WaveSelector struct {
+	// matchLabels: every label must have this value.
+	// +optional
+	MatchLabels map[string]string `json:"matchLabels,omitempty"`
+
+	// matchExpressions: every requirement must hold.
+	// +optional
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=16
+	MatchExpressions []metav1.LabelSelectorRequirement `json:"matchExpressions,omitempty"`
+}
+
+// LabelSelector is s as a metav1.LabelSelector; nil for nil.
+func (s *WaveSelector) LabelSelector() *metav1.LabelSelector {
+	if s == nil {
+		return nil
+	}
+	return &metav1.LabelSelector{MatchLabels: s.MatchLabels, MatchExpressions: s.MatchExpressions}
 }

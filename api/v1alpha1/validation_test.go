@@ -663,7 +663,7 @@ func validStrategySpec() v1.RolloutStrategySpec {
 		Waves: []v1.Wave{
 			{
 				Name:           "canary",
-				Selector:       &metav1.LabelSelector{MatchLabels: map[string]string{"wave": "canary"}},
+				Selector:       &v1.WaveSelector{MatchLabels: map[string]string{"wave": "canary"}},
 				MaxConcurrency: ptr(intstr.FromInt32(1)),
 				MaxFailures:    ptr(intstr.FromInt32(0)),
 				BakeTime:       duration(5 * time.Minute),
@@ -740,6 +740,37 @@ func rolloutStrategyCases() []createCase {
 			obj:  with(validStrategy(), func(s *v1.RolloutStrategy) { s.Spec.Waves = nil }),
 			want: []string{"spec.waves", "Required value"},
 		},
+		// A wave selector labels cannot parse stalled every Rollout of the
+		// strategy (InvalidSpec) at its start, the next release or fix
+		// included, and every team's instance change under it: refused
+		// when it is written, as for Fleets and Overrides.
+		{
+			name: "wave selector operator in",
+			obj: withWave(func(w *v1.Wave) {
+				w.Selector = &v1.WaveSelector{MatchExpressions: []metav1.LabelSelectorRequirement{{Key: "ring", Operator: "in", Values: []string{"canary"}}}}
+			}),
+			want: []string{"spec.waves[0].selector", "each operator is In or NotIn, with values"},
+		},
+		{
+			name: "wave selector In without values",
+			obj: withWave(func(w *v1.Wave) {
+				w.Selector = &v1.WaveSelector{MatchExpressions: []metav1.LabelSelectorRequirement{{Key: "ring", Operator: metav1.LabelSelectorOpIn}}}
+			}),
+			want: []string{"spec.waves[0].selector", "each operator is In or NotIn, with values"},
+		},
+		{
+			name: "wave selector Exists with values",
+			obj: withWave(func(w *v1.Wave) {
+				w.Selector = &v1.WaveSelector{MatchExpressions: []metav1.LabelSelectorRequirement{{Key: "ring", Operator: metav1.LabelSelectorOpExists, Values: []string{"canary"}}}}
+			}),
+			want: []string{"spec.waves[0].selector", "each operator is In or NotIn, with values"},
+		},
+		{name: "wave selector of every operator", obj: withWave(func(w *v1.Wave) {
+			w.Selector = &v1.WaveSelector{MatchExpressions: []metav1.LabelSelectorRequirement{
+				{Key: "a", Operator: metav1.LabelSelectorOpIn, Values: []string{"x"}}, {Key: "b", Operator: metav1.LabelSelectorOpNotIn, Values: []string{"y"}},
+				{Key: "c", Operator: metav1.LabelSelectorOpExists}, {Key: "d", Operator: metav1.LabelSelectorOpDoesNotExist},
+			}}
+		})},
 		{
 			name: "unknown approval",
 			obj:  withWave(func(w *v1.Wave) { w.Approval = "Maybe" }),
@@ -902,6 +933,15 @@ func rolloutCases() []createCase {
 				r.Spec.Strategy.Waves[0].MaxFailures = ptr(intstr.FromString("150%"))
 			}),
 			want: []string{"spec.strategy.waves[0].maxFailures"},
+		},
+		{
+			name: "inline strategy with a wave selector operator in",
+			obj: with(validRollout(), func(r *v1.Rollout) {
+				r.Spec.StrategyRef = nil
+				r.Spec.Strategy = ptr(validStrategySpec())
+				r.Spec.Strategy.Waves[0].Selector = &v1.WaveSelector{MatchExpressions: []metav1.LabelSelectorRequirement{{Key: "ring", Operator: "in", Values: []string{"canary"}}}}
+			}),
+			want: []string{"spec.strategy.waves[0].selector", "each operator is In or NotIn, with values"},
 		},
 		{
 			name: "from equals target",

@@ -120,7 +120,7 @@ func givenRolloutWaitingForApproval(t *testing.T) *approveStory {
 	ring := func(name string, approval fleetv1alpha1.ApprovalPolicy) fleetv1alpha1.Wave {
 		return fleetv1alpha1.Wave{
 			Name:           name,
-			Selector:       &metav1.LabelSelector{MatchLabels: map[string]string{"ring": name}},
+			Selector:       &fleetv1alpha1.WaveSelector{MatchLabels: map[string]string{"ring": name}},
 			MaxConcurrency: ptrTo(intstr.FromString("100%")),
 			MaxFailures:    ptrTo(intstr.FromInt32(0)),
 			Approval:       approval,

@@ -166,7 +166,7 @@ func strategyTable(s *fleetv1alpha1.RolloutStrategySpec, members []memberState) 
 		sel := labels.Everything()
 		if w.Selector != nil {
 			var err error
-			if sel, err = metav1.LabelSelectorAsSelector(w.Selector); err != nil {
+			if sel, err = metav1.LabelSelectorAsSelector(w.Selector.LabelSelector()); err != nil {
 				return "", fmt.Errorf("wave %s: selector: %w", w.Name, err)
 			}
 		}

@@ -245,7 +245,7 @@ func (s *story) givenFleet() string {
 	wave := func(name string, approval fleetv1alpha1.ApprovalPolicy) fleetv1alpha1.Wave {
 		return fleetv1alpha1.Wave{
 			Name: name, Approval: approval,
-			Selector:       &metav1.LabelSelector{MatchLabels: map[string]string{"ring": name}},
+			Selector:       &fleetv1alpha1.WaveSelector{MatchLabels: map[string]string{"ring": name}},
 			MaxConcurrency: ptr.To(intstr.FromString("100%")),
 			MaxFailures:    ptr.To(intstr.FromInt32(0)),
 		}

@@ -176,6 +176,9 @@ func (p *planner) judge(o *ClusterObservation, w *wave) verdict {
 	if f, failed := w.checkFailed[o.Name]; failed && admitted {
 		return p.failed(o, w, fleetv1alpha1.ReasonAnalysisFailed, f.message, f.at)
 	}
+	if w.flapping[o.Name] && admitted {
+		return p.flappingFailure(o, w)
+	}
 	switch {
 	case admitted && o.AppliedRevision == target && o.Health == HealthHealthy:
 		return verdict{state: stateHealthy, since: p.since(o, w)}

@@ -75,7 +75,7 @@ func fleetStrategy() fleetv1alpha1.RolloutStrategySpec {
 	w := func(name, conc, fails string, bakeTime time.Duration) fleetv1alpha1.Wave {
 		return fleetv1alpha1.Wave{
 			Name:           name,
-			Selector:       &metav1.LabelSelector{MatchLabels: map[string]string{"ring": name}},
+			Selector:       &fleetv1alpha1.WaveSelector{MatchLabels: map[string]string{"ring": name}},
 			MaxConcurrency: ptr(intstr.Parse(conc)), MaxFailures: ptr(intstr.Parse(fails)),
 			BakeTime: &metav1.Duration{Duration: bakeTime},
 		}

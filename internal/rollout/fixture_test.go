@@ -213,7 +213,7 @@ func names(n int) []string {
 
 // wave builds a strategy wave selecting ring=name.
 func wave(name string, opts ...func(*fleetv1alpha1.Wave)) fleetv1alpha1.Wave {
-	w := fleetv1alpha1.Wave{Name: name, Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"ring": name}}}
+	w := fleetv1alpha1.Wave{Name: name, Selector: &fleetv1alpha1.WaveSelector{MatchLabels: map[string]string{"ring": name}}}
 	for _, o := range opts {
 		o(&w)
 	}

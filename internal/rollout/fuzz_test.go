@@ -75,7 +75,7 @@ func randomScenario(seed uint64) simulate.Scenario {
 		waveNames = append(waveNames, name)
 		w := fleetv1alpha1.Wave{
 			Name:             name,
-			Selector:         &metav1.LabelSelector{MatchLabels: map[string]string{"ring": name}},
+			Selector:         &fleetv1alpha1.WaveSelector{MatchLabels: map[string]string{"ring": name}},
 			MaxConcurrency:   ptr(intstr.Parse(pick("1", "2", "3", "25%", "50%", "100%"))),
 			MaxFailures:      ptr(intstr.Parse(pick("0", "0", "1", "2", "10%", "50%"))),
 			BakeTime:         dur(0, 0, time.Minute, 5*time.Minute),

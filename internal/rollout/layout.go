@@ -25,6 +25,9 @@ type wave struct {
 	// checkFailed names the clusters one of them failed.
 	checks      []*waveCheck
 	checkFailed map[string]checkFailure
+	// flapping names the clusters that relapsed more than MaxRelapses
+	// times in the wave (bindRelapses).
+	flapping map[string]bool
 }
 
 // waveConfig is a wave's policy with counts and percentages resolved.
@@ -106,7 +109,7 @@ func assignWaves(specs []fleetv1alpha1.Wave, names []string, labelsOf map[string
 			selectors[i] = labels.Everything()
 			continue
 		}
-		sel, err := metav1.LabelSelectorAsSelector(w.Selector)
+		sel, err := metav1.LabelSelectorAsSelector(w.Selector.LabelSelector())
 		if err != nil {
 			return nil, fmt.Errorf("invalid strategy: wave %s: selector: %w", w.Name, err)
 		}

@@ -40,9 +40,11 @@ func Plan(in Input) (Decision, error) {
 	if err := p.bindWaves(); err != nil {
 		return Decision{}, fmt.Errorf("resolving wave policy: %w", err)
 	}
+	p.bindRelapses()
 	if err := p.bindChecks(); err != nil {
 		return Decision{}, err
 	}
+	p.countRelapses()
 	o := p.decide()
 	policyChanged := p.newPolicyChange()
 	switch {
@@ -65,6 +67,7 @@ func Plan(in Input) (Decision, error) {
 	p.rollup()
 	p.setConditions(o)
 	p.storeAdmissions()
+	p.storeRelapses()
 	return p.decision(), nil
 }
 

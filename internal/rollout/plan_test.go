@@ -37,7 +37,7 @@ func TestPlanRejectsInvalidInput(t *testing.T) {
 		{"unknown onFailure", func(in *rollout.Input) { in.Strategy.OnFailure = "Explode" }, "onFailure"},
 		{"unknown offline policy", func(in *rollout.Input) { in.Strategy.OfflinePolicy = "Ignore" }, "offlinePolicy"},
 		{"bad selector", func(in *rollout.Input) {
-			in.Strategy.Waves[0].Selector = &metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{{Key: "ring", Operator: "Near"}}}
+			in.Strategy.Waves[0].Selector = &fleetv1alpha1.WaveSelector{MatchExpressions: []metav1.LabelSelectorRequirement{{Key: "ring", Operator: "Near"}}}
 		}, "selector"},
 		{"no target", func(in *rollout.Input) { in.Spec.TargetRevision = "" }, "targetRevision"},
 		{"from is target", func(in *rollout.Input) { in.Spec.FromRevision = target }, "both"},
@@ -72,7 +72,7 @@ func TestPlanRejectsInvalidInput(t *testing.T) {
 
 func TestTargetSetFrozenAtStart(t *testing.T) {
 	s := strategy(wave("pilot"), wave("canary"), wave("empty"), wave("general", func(w *fleetv1alpha1.Wave) {
-		w.Selector = &metav1.LabelSelector{MatchLabels: map[string]string{"env": "prod"}}
+		w.Selector = &fleetv1alpha1.WaveSelector{MatchLabels: map[string]string{"env": "prod"}}
 	}))
 	f := newFixture(t, s,
 		cluster("c", "ring", "canary", "env", "prod"), // first matching wave wins

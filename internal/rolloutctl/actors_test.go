@@ -441,7 +441,7 @@ func TestOnlyThePlatformCreatesARolloutWithItsOwnGates(t *testing.T) {
 		return r
 	}
 	exfiltrate := &fleetv1alpha1.RolloutStrategySpec{
-		Waves: []fleetv1alpha1.Wave{{Name: "all", Selector: &metav1.LabelSelector{}}},
+		Waves: []fleetv1alpha1.Wave{{Name: "all", Selector: &fleetv1alpha1.WaveSelector{}}},
 		Checks: []fleetv1alpha1.Check{{Name: "steal", Metric: &fleetv1alpha1.MetricCheck{
 			Placement: fleetv1alpha1.CheckOnHub, Address: "http://198.51.100.7:9090", Query: "up",
 			CredentialsRef: &fleetv1alpha1.SecretReference{Name: "thanos-token"},

@@ -246,7 +246,7 @@ func Bench(ctx context.Context, o BenchOptions) (*BenchResult, error) {
 		for i := 1; i <= 3; i++ {
 			strategy.Waves = append(strategy.Waves, fleetv1alpha1.Wave{
 				Name:             "wave-" + strconv.Itoa(i),
-				Selector:         &metav1.LabelSelector{MatchLabels: map[string]string{LabelWave: strconv.Itoa(i)}},
+				Selector:         &fleetv1alpha1.WaveSelector{MatchLabels: map[string]string{LabelWave: strconv.Itoa(i)}},
 				MaxFailures:      &budget,
 				ProgressDeadline: deadline,
 			})

@@ -52,7 +52,7 @@ func testStrategy(waves int) *fleetv1alpha1.RolloutStrategySpec {
 		budget := intstr.FromString("20%")
 		s.Waves = append(s.Waves, fleetv1alpha1.Wave{
 			Name:             "wave-" + strconv.Itoa(i),
-			Selector:         &metav1.LabelSelector{MatchLabels: map[string]string{LabelWave: strconv.Itoa(i)}},
+			Selector:         &fleetv1alpha1.WaveSelector{MatchLabels: map[string]string{LabelWave: strconv.Itoa(i)}},
 			MaxFailures:      &budget,
 			ProgressDeadline: &metav1.Duration{Duration: testDeadline},
 		})

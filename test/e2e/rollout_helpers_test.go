@@ -198,7 +198,7 @@ func (f *rolloutFleet) givenStrategy(name string, spec fleetv1alpha1.RolloutStra
 func ringWave(ring string, bake, deadline time.Duration, tweak ...func(*fleetv1alpha1.Wave)) fleetv1alpha1.Wave {
 	w := fleetv1alpha1.Wave{
 		Name:             ring,
-		Selector:         &metav1.LabelSelector{MatchLabels: map[string]string{"ring": ring}},
+		Selector:         &fleetv1alpha1.WaveSelector{MatchLabels: map[string]string{"ring": ring}},
 		MaxFailures:      ptrTo(intstr.FromInt32(0)),
 		ProgressDeadline: &metav1.Duration{Duration: deadline},
 	}

@@ -42,7 +42,7 @@ func offlineStory(t *testing.T, f *rolloutFleet) {
 		f.givenStrategy(p.strategy, fleetv1alpha1.RolloutStrategySpec{
 			Waves: []fleetv1alpha1.Wave{
 				ringWave("first", 0, progressDeadline, func(w *fleetv1alpha1.Wave) {
-					w.Selector = &metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{
+					w.Selector = &fleetv1alpha1.WaveSelector{MatchExpressions: []metav1.LabelSelectorRequirement{
 						{Key: "ring", Operator: metav1.LabelSelectorOpIn, Values: []string{"canary", "early"}},
 					}}
 				}),

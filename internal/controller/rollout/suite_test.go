@@ -112,7 +112,7 @@ func (s *story) strategy(name string, onFailure fleetv1alpha1.FailureAction, wav
 func wave(name string, tweak ...func(*fleetv1alpha1.Wave)) fleetv1alpha1.Wave {
 	w := fleetv1alpha1.Wave{
 		Name:           name,
-		Selector:       &metav1.LabelSelector{MatchLabels: map[string]string{"ring": name}},
+		Selector:       &fleetv1alpha1.WaveSelector{MatchLabels: map[string]string{"ring": name}},
 		MaxConcurrency: ptrTo(intstr.FromString("100%")),
 		MaxFailures:    ptrTo(intstr.FromInt32(0)),
 	}

@@ -139,7 +139,8 @@ func TestATargetSetWaitsForTheCacheAWhileOnly(t *testing.T) {
 }
 
 // A Rollout that never freezes (its plan refused: here an inline strategy
-// with a selector that cannot parse) is reconciled at every Work event of
+// with a selector whose key labels cannot parse; the API server refuses an
+// operator typo) is reconciled at every Work event of
 // its subject. The comparison with the API server lists every Cluster, so
 // once it found the cache complete it stands a while: such Rollouts, which
 // a careless or hostile operator can make many of, do not turn each Work
@@ -147,7 +148,7 @@ func TestATargetSetWaitsForTheCacheAWhileOnly(t *testing.T) {
 func TestAnUnfreezableRolloutDoesNotListTheFleetAtEveryEvent(t *testing.T) {
 	s, key, mgr, _ := rolloutByHand(t, "stuck", func(ro *fleetv1alpha1.Rollout) {
 		ro.Spec.Strategy = &fleetv1alpha1.RolloutStrategySpec{Waves: []fleetv1alpha1.Wave{{Name: "all",
-			Selector: &metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{{Key: "ring", Operator: "Bogus"}}}}}}
+			Selector: &fleetv1alpha1.WaveSelector{MatchExpressions: []metav1.LabelSelectorRequirement{{Key: "ring zone", Operator: metav1.LabelSelectorOpExists}}}}}}
 	})
 	lists := 0
 	r := &rollout.Reconciler{Client: mgr.GetClient(), Cache: mgr.GetCache(), APIReader: countingReader{Reader: mgr.GetAPIReader(), lists: &lists},
