@@ -49,7 +49,7 @@ func (p *planner) countRelapses() {
 		marks := []byte(w.st.Relapses)
 		for i, name := range w.st.Clusters {
 			var recovered time.Time
-			marks[i], recovered = p.relapseMark(w, i, marks[i], bakeFrom)
+			marks[i], recovered = p.nextRelapseMark(w, i, marks[i], bakeFrom)
 			if n, _, _ := readRelapses(marks[i]); n > fleetv1alpha1.MaxRelapses {
 				w.markFlapping(name)
 			} else if recovered.After(restart) {
@@ -120,14 +120,14 @@ func (p *planner) healthyOnTarget(o *ClusterObservation) bool {
 	return o != nil && o.Revision == target && o.AppliedRevision == target && o.Health == HealthHealthy
 }
 
-// relapseMark is the next mark of cluster i of w, whose last mark is
+// nextRelapseMark is the next mark of cluster i of w, whose last mark is
 // prev, and when it recovered if it relapsed and recovered unseen. A relapse
 // is counted when a cluster healthy at the last look is not healthy now,
 // and when it is healthy again since a later time than bakeFrom, the bake
 // the last plan counted: it left Healthy and came back between two plans,
 // and the bake restarts all the same. (A cluster a check failed is out of
 // the bake.)
-func (p *planner) relapseMark(w *wave, i int, prev byte, bakeFrom time.Time) (byte, time.Time) {
+func (p *planner) nextRelapseMark(w *wave, i int, prev byte, bakeFrom time.Time) (byte, time.Time) {
 	o := w.obs[i]
 	n, wasHealthy, seen := readRelapses(prev)
 	if o == nil || n > fleetv1alpha1.MaxRelapses {
