@@ -61,8 +61,8 @@ func (r *Reconciler) finalize(ctx context.Context, p *fleetv1alpha1.Promise) (ct
 			if !crd.DeletionTimestamp.IsZero() {
 				continue
 			}
-			if err := r.Client.Delete(ctx, crd); client.IgnoreNotFound(err) != nil {
-				return ctrl.Result{}, fmt.Errorf("deleting CRD %s: %w", crd.Name, err)
+			if err := r.deleteCRD(ctx, crd); err != nil {
+				return ctrl.Result{}, err
 			}
 			log.Info("deleted instance CRD", "crd", crd.Name)
 		}
@@ -95,6 +95,26 @@ func (r *Reconciler) ownedCRDs(ctx context.Context, p *fleetv1alpha1.Promise) ([
 		return nil, fmt.Errorf("listing CRDs of promise %s: %w", p.Name, err)
 	}
 	return list.Items, nil
+}
+
+// deleteCRD deletes a CRD of the Promise. The admission policy
+// flotilla-promise-crds lets only a CRD annotated force-delete go, so that a
+// careless `kubectl delete crd` does not delete every team's instances: the
+// hub annotates it first.
+func (r *Reconciler) deleteCRD(ctx context.Context, crd *apiextensionsv1.CustomResourceDefinition) error {
+	if crd.Annotations[fleetv1alpha1.AnnotationForceDelete] != fleetv1alpha1.ForceDeleteValue {
+		if crd.Annotations == nil {
+			crd.Annotations = map[string]string{}
+		}
+		crd.Annotations[fleetv1alpha1.AnnotationForceDelete] = fleetv1alpha1.ForceDeleteValue
+		if err := r.Client.Update(ctx, crd); client.IgnoreNotFound(err) != nil {
+			return fmt.Errorf("marking CRD %s for deletion: %w", crd.Name, err)
+		}
+	}
+	if err := r.Client.Delete(ctx, crd); client.IgnoreNotFound(err) != nil {
+		return fmt.Errorf("deleting CRD %s: %w", crd.Name, err)
+	}
+	return nil
 }
 
 // instanceGVK is the kind of crd's instances, at the version they are stored at.
