@@ -178,6 +178,7 @@ type PromiseSpec struct {
 
 // PromiseAPI declares the generated instance kind. Instances are namespaced.
 // +kubebuilder:validation:XValidation:rule="self.group == oldSelf.group && self.kind == oldSelf.kind",message="api group and kind are immutable"
+// +kubebuilder:validation:XValidation:rule="(has(self.plural) && size(self.plural) > 0 ? self.plural : self.kind.lowerAscii() + 's') == (has(oldSelf.plural) && size(oldSelf.plural) > 0 ? oldSelf.plural : oldSelf.kind.lowerAscii() + 's')",message="api plural is immutable: it names the CRD the instances are stored in (publish another Promise to serve another plural)"
 // +kubebuilder:validation:XValidation:rule="self.group != 'fleet.flotilla.dev' && !self.group.endsWith('.k8s.io') && !self.group.endsWith('.kubernetes.io')",message="api group must not be fleet.flotilla.dev or a Kubernetes-reserved group"
 type PromiseAPI struct {
 	// group of the generated kind, e.g. platform.example.com.

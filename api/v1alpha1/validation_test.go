@@ -502,6 +502,19 @@ func promiseUpdates() []updateCase {
 			update: func(o client.Object) { o.(*v1.Promise).Spec.API.Kind = "Mysql" },
 			want:   []string{"spec.api", "api group and kind are immutable"},
 		},
+		{
+			name:   "plural is immutable",
+			obj:    validPromise(),
+			update: func(o client.Object) { o.(*v1.Promise).Spec.API.Plural = "postgresdatabases" },
+			want:   []string{"spec.api", "api plural is immutable"},
+		},
+		{
+			name: "the defaulted plural spelled out is no change",
+			obj:  validPromise(),
+			update: func(o client.Object) {
+				o.(*v1.Promise).Spec.API.Plural = strings.ToLower(o.(*v1.Promise).Spec.API.Kind) + "s"
+			},
+		},
 	}
 }
 

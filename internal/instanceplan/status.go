@@ -25,6 +25,10 @@ type Report struct {
 	Decision Decision
 	// Promise names the Promise (in the PromiseNotReady message).
 	Promise string
+	// PromiseDeleting says the Promise is being deleted and its deletion
+	// waits for its instances: nothing is rendered (WaitForRevision), the
+	// Works stay as they are.
+	PromiseDeleting bool
 	// Placement is where the instance lands, or its violations.
 	Placement placement.Result
 	// Failed are the clusters whose rendering failed, with the error.
@@ -60,6 +64,10 @@ func NewReport(r Routing, failed map[string]error, works map[string]*fleetv1alph
 func (o Report) promiseNotReady() string {
 	if o.Decision != WaitForRevision {
 		return ""
+	}
+	if o.PromiseDeleting {
+		return fmt.Sprintf("Promise %s is being deleted and waits for its instances: the hub renders none of them, "+
+			"and their Works stay as they are; delete this instance, or ask the platform", o.Promise)
 	}
 	return fmt.Sprintf("Promise %s has no revision yet (see its conditions)", o.Promise)
 }

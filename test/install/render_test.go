@@ -41,6 +41,7 @@ func TestHubKustomization(t *testing.T) {
 		"ValidatingAdmissionPolicy//flotilla-team-overrides", "ValidatingAdmissionPolicyBinding//flotilla-team-overrides",
 		"ValidatingAdmissionPolicy//flotilla-rollout-actors", "ValidatingAdmissionPolicyBinding//flotilla-rollout-actors",
 		"ValidatingAdmissionPolicy//flotilla-freeze-actors", "ValidatingAdmissionPolicyBinding//flotilla-freeze-actors",
+		"ValidatingAdmissionPolicy//flotilla-promise-crds", "ValidatingAdmissionPolicyBinding//flotilla-promise-crds",
 	}
 	for _, c := range crds {
 		want = append(want, "CustomResourceDefinition//"+c.Name)

@@ -193,7 +193,12 @@ func (r *Reconciler) Reconcile(ctx context.Context, key Key) (ctrl.Result, error
 	}
 	if !p.DeletionTimestamp.IsZero() {
 		// The Promise controller decides what happens to its instances.
-		return ctrl.Result{}, nil
+		// While its deletion waits for them, each says so: a team's new
+		// instance, or change, would otherwise meet silence.
+		if p.Annotations[fleetv1alpha1.AnnotationForceDelete] == fleetv1alpha1.ForceDeleteValue {
+			return ctrl.Result{}, nil
+		}
+		return ctrl.Result{}, r.reportPromiseDeleting(ctx, key, inst)
 	}
 	if !controllerutil.ContainsFinalizer(inst, fleetv1alpha1.Finalizer) {
 		patch := client.MergeFromWithOptions(inst.DeepCopy(), client.MergeFromWithOptimisticLock{})
@@ -1230,6 +1235,35 @@ func instancePlacement(inst *unstructured.Unstructured) (*fleetv1alpha1.ClusterS
 func permanent(err error) bool {
 	var ce *charts.Error
 	return errors.As(err, &ce) && ce.Permanent
+}
+
+// reportPromiseDeleting writes the status of an instance whose Promise's
+// deletion waits for its instances: nothing is rendered, and its Works, on
+// the clusters they are on, stay as they are.
+func (r *Reconciler) reportPromiseDeleting(ctx context.Context, key Key, inst *unstructured.Unstructured) error {
+	works, err := r.listWorks(ctx, key)
+	if err != nil {
+		return err
+	}
+	report := instanceplan.Report{Decision: instanceplan.WaitForRevision, Promise: key.Promise, PromiseDeleting: true, Works: works}
+	for _, w := range works {
+		report.Placement.Clusters = append(report.Placement.Clusters, w.Labels[fleetv1alpha1.LabelCluster])
+	}
+	report.Offline = r.offline.among(report.Placement.Clusters)
+	old := fleetv1alpha1.InstanceStatus{}
+	if raw, ok := inst.Object["status"].(map[string]any); ok {
+		_ = runtime.DefaultUnstructuredConverter.FromUnstructured(raw, &old)
+	}
+	status := instanceplan.Status(old, inst.GetGeneration(), report, r.Clock.Now())
+	raw, err := runtime.DefaultUnstructuredConverter.ToUnstructured(&status)
+	if err != nil {
+		return fmt.Errorf("encoding status: %w", err)
+	}
+	if err := controller.PatchStatus(ctx, r.Client, r.statusWrites.Of(key.Promise), inst, func(u *unstructured.Unstructured) { u.Object["status"] = raw }); err != nil {
+		return client.IgnoreNotFound(err)
+	}
+	r.recordTransition(ctx, inst, old, status)
+	return nil
 }
 
 // recordTransition logs and emits an Event when the instance's Ready

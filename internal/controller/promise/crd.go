@@ -30,7 +30,7 @@ func (r *Reconciler) installAPI(ctx context.Context, p *fleetv1alpha1.Promise, c
 	}
 	for _, other := range owned.Items {
 		if other.Name != crd.Name && other.DeletionTimestamp.IsZero() {
-			return false, conflict(fmt.Sprintf("the Promise already serves CRD %s; changing api.plural is not supported (delete and recreate the Promise)", other.Name)), nil
+			return false, conflict(fmt.Sprintf("the Promise already serves CRD %s, where its instances are: api.plural cannot change", other.Name)), nil
 		}
 	}
 	existing := &apiextensionsv1.CustomResourceDefinition{}

@@ -11,6 +11,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
@@ -31,36 +32,39 @@ func (r *Reconciler) finalize(ctx context.Context, p *fleetv1alpha1.Promise) (ct
 		return ctrl.Result{}, nil
 	}
 	force := p.Annotations[fleetv1alpha1.AnnotationForceDelete] == fleetv1alpha1.ForceDeleteValue
-	crdName := instanceapi.CRDName(&p.Spec.API)
-	crd := &apiextensionsv1.CustomResourceDefinition{}
-	err := r.APIReader.Get(ctx, client.ObjectKey{Name: crdName}, crd)
-	ours := err == nil && crd.Labels[fleetv1alpha1.LabelPromise] == p.Name
-	if err != nil && !apierrors.IsNotFound(err) {
-		return ctrl.Result{}, fmt.Errorf("reading CRD %s: %w", crdName, err)
+	crds, err := r.ownedCRDs(ctx, p)
+	if err != nil {
+		return ctrl.Result{}, err
 	}
 	var instances []unstructured.Unstructured
-	if ours {
-		if instances, err = r.liveInstances(ctx, p); err != nil {
+	for i := range crds {
+		of, err := r.liveInstances(ctx, instanceGVK(&crds[i]))
+		if err != nil {
 			return ctrl.Result{}, err
 		}
-		if len(instances) > 0 && !force {
-			return r.refuseDeletion(ctx, p, instances)
-		}
-		if len(instances) > 0 {
-			if err := r.forceDelete(ctx, p, instances); err != nil {
-				return ctrl.Result{}, err
-			}
+		instances = append(instances, of...)
+	}
+	if len(instances) > 0 && !force {
+		return r.refuseDeletion(ctx, p, instances)
+	}
+	if len(instances) > 0 {
+		if err := r.forceDelete(ctx, p, instances); err != nil {
+			return ctrl.Result{}, err
 		}
 	}
 	if err := r.deleteWorks(ctx, p.Name); err != nil {
 		return ctrl.Result{}, err
 	}
-	if ours {
-		if crd.DeletionTimestamp.IsZero() {
-			if err := r.Client.Delete(ctx, crd); client.IgnoreNotFound(err) != nil {
-				return ctrl.Result{}, fmt.Errorf("deleting CRD %s: %w", crdName, err)
+	if len(crds) > 0 {
+		for i := range crds {
+			crd := &crds[i]
+			if !crd.DeletionTimestamp.IsZero() {
+				continue
 			}
-			log.Info("deleted instance CRD", "crd", crdName)
+			if err := r.deleteCRD(ctx, crd); err != nil {
+				return ctrl.Result{}, err
+			}
+			log.Info("deleted instance CRD", "crd", crd.Name)
 		}
 		if held := heldByOthers(instances); len(held) > 0 {
 			// Their Works are gone; finalizers that are not the hub's hold
@@ -81,11 +85,53 @@ func (r *Reconciler) finalize(ctx context.Context, p *fleetv1alpha1.Promise) (ct
 	return ctrl.Result{}, nil
 }
 
-// liveInstances lists the Promise's instances from the API server (not the
+// ownedCRDs returns, from the API server, the instance CRDs labelled as the
+// Promise's: not only the one its spec.api names now, since a Promise whose
+// plural changed before the API server refused that still has its instances
+// in the CRD of the plural it had.
+func (r *Reconciler) ownedCRDs(ctx context.Context, p *fleetv1alpha1.Promise) ([]apiextensionsv1.CustomResourceDefinition, error) {
+	list := &apiextensionsv1.CustomResourceDefinitionList{}
+	if err := r.APIReader.List(ctx, list, client.MatchingLabels{fleetv1alpha1.LabelPromise: p.Name}); err != nil {
+		return nil, fmt.Errorf("listing CRDs of promise %s: %w", p.Name, err)
+	}
+	return list.Items, nil
+}
+
+// deleteCRD deletes a CRD of the Promise. The admission policy
+// flotilla-promise-crds lets only a CRD annotated force-delete go, so that a
+// careless `kubectl delete crd` does not delete every team's instances: the
+// hub annotates it first.
+func (r *Reconciler) deleteCRD(ctx context.Context, crd *apiextensionsv1.CustomResourceDefinition) error {
+	if crd.Annotations[fleetv1alpha1.AnnotationForceDelete] != fleetv1alpha1.ForceDeleteValue {
+		if crd.Annotations == nil {
+			crd.Annotations = map[string]string{}
+		}
+		crd.Annotations[fleetv1alpha1.AnnotationForceDelete] = fleetv1alpha1.ForceDeleteValue
+		if err := r.Client.Update(ctx, crd); client.IgnoreNotFound(err) != nil {
+			return fmt.Errorf("marking CRD %s for deletion: %w", crd.Name, err)
+		}
+	}
+	if err := r.Client.Delete(ctx, crd); client.IgnoreNotFound(err) != nil {
+		return fmt.Errorf("deleting CRD %s: %w", crd.Name, err)
+	}
+	return nil
+}
+
+// instanceGVK is the kind of crd's instances, at the version they are stored at.
+func instanceGVK(crd *apiextensionsv1.CustomResourceDefinition) schema.GroupVersionKind {
+	gvk := schema.GroupVersionKind{Group: crd.Spec.Group, Kind: crd.Spec.Names.Kind}
+	for _, v := range crd.Spec.Versions {
+		if v.Storage {
+			gvk.Version = v.Name
+		}
+	}
+	return gvk
+}
+
+// liveInstances lists the instances of gvk from the API server (not the
 // cache: deleting the API with an instance the cache has not seen yet would
 // delete it).
-func (r *Reconciler) liveInstances(ctx context.Context, p *fleetv1alpha1.Promise) ([]unstructured.Unstructured, error) {
-	gvk := instanceapi.GVK(&p.Spec.API)
+func (r *Reconciler) liveInstances(ctx context.Context, gvk schema.GroupVersionKind) ([]unstructured.Unstructured, error) {
 	list := &unstructured.UnstructuredList{}
 	list.SetGroupVersionKind(gvk.GroupVersion().WithKind(gvk.Kind + "List"))
 	if err := r.APIReader.List(ctx, list); err != nil {

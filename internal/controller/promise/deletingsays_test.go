@@ -1,0 +1,51 @@
+package promise_test
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"k8s.io/apimachinery/pkg/api/meta"
+
+	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
+	pt "github.com/flotilla-dev/flotilla/internal/controller/promise/promisetest"
+)
+
+// A platform engineer deletes a Promise that has instances: the deletion
+// waits for them, for as long as they exist. Meanwhile the hub rendered
+// none of them and said nothing: a team's new instance had no status at
+// all, and a team's change was never applied, with no word of why. Each
+// instance now says its Promise is being deleted; the Works stay as they are.
+func TestAnInstanceOfAPromiseBeingDeletedSaysSo(t *testing.T) {
+	e := newEnv(t)
+	startHub(t)
+	const group, kind, name = "term.example.com", "TermDb", "term-db"
+	e.Cluster("term-c1", map[string]string{"story": "term"})
+	e.Fleet("term", map[string]string{"story": "term"}, "term-team")
+	e.Namespace("term-team", nil)
+	e.Create(pt.ConfigMapPromise(name, group, kind, "term"))
+	e.PromiseReady(name)
+	e.Create(pt.Instance(group, kind, "term-team", "orders", map[string]any{"size": "small"}))
+	e.WaitWork(name, "term-team", "orders", "term-c1", func(*fleetv1alpha1.Work) (bool, string) { return true, "" })
+
+	if err := e.C.Delete(e.Ctx, getPromise(e, name)); err != nil {
+		t.Fatal(err)
+	}
+	pt.Eventually(t, time.Minute, "the deletion waiting", func() (bool, string) {
+		p := getPromise(e, name)
+		return strings.Contains(conditionMessage(p), "instances exist"), conditionMessage(p)
+	})
+	e.Create(pt.Instance(group, kind, "term-team", "late", map[string]any{"size": "small"}))
+	saysSo := func(s fleetv1alpha1.InstanceStatus) bool {
+		c := meta.FindStatusCondition(s.Conditions, fleetv1alpha1.ConditionReady)
+		return c != nil && c.Reason == fleetv1alpha1.ReasonPromiseNotReady && strings.Contains(c.Message, "being deleted")
+	}
+	e.WaitInstance(group, kind, "term-team", "late", "the new instance saying its Promise is being deleted", saysSo)
+	s := e.WaitInstance(group, kind, "term-team", "orders", "the running instance saying so", saysSo)
+	if s.Clusters.Placed != 1 {
+		t.Errorf("the running instance counts %d clusters, want the 1 its Work is on", s.Clusters.Placed)
+	}
+	if e.Work(name, "term-team", "orders", "term-c1") == nil {
+		t.Error("the running instance's Work is gone")
+	}
+}
