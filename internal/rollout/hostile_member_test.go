@@ -143,3 +143,29 @@ func TestAResumeDatedAheadDoesNotPreArmAHalt(t *testing.T) {
 		t.Errorf("history %+v", h)
 	}
 }
+
+// The attack: an agent reports its Work's check as failed (failures past
+// the limit) with no decisive measurement, which it writes itself. The
+// hub's plan read the decisive measurement's time and panicked, at every
+// look: the platform's Rollout never moved again, neither forward nor
+// back, a Rollback FleetFreeze included, and said nothing of why. The
+// cluster fails its check now, as of the plan that saw it.
+func TestACheckFailedWithoutADecisiveMeasurementDoesNotStopThePlan(t *testing.T) {
+	s := strategy(wave("canary", failures("0"), bake(time.Hour), func(w *fleetv1alpha1.Wave) {
+		w.Selector = &fleetv1alpha1.WaveSelector{MatchLabels: map[string]string{"ring": "canary"}}
+	}), wave("general", catchAll))
+	s.Checks = []fleetv1alpha1.Check{{Name: "errors", Condition: "result[0] < 1.0",
+		Metric: &fleetv1alpha1.MetricCheck{Address: "http://prometheus:9090", Query: `errors`, Placement: fleetv1alpha1.CheckOnAgent}}}
+	f := newFixture(t, s, append(clusters("c", 2, "ring", "canary"), clusters("g", 2)...)...)
+	f.plan()
+	f.at(time.Minute).healthyAll().plan()
+	f.update("c-1", func(o *rollout.ClusterObservation) {
+		o.Checks = []rollout.AgentCheck{{Name: "errors", State: verify.State{Since: t0.Add(time.Minute), Measurements: 5, Failures: 5}}}
+	})
+	f.at(3 * time.Minute).plan()
+	f.wantPhase(fleetv1alpha1.RolloutPhaseHalted, "canary")
+	if len(f.d.Status.Failures) != 1 || f.d.Status.Failures[0].Cluster != "c-1" ||
+		f.d.Status.Failures[0].Reason != fleetv1alpha1.ReasonAnalysisFailed || !f.d.Status.Failures[0].Time.Time.Equal(t0.Add(3*time.Minute)) {
+		t.Errorf("failures %+v, want c-1 failed its check at the plan that saw it", f.d.Status.Failures)
+	}
+}
