@@ -214,7 +214,33 @@ func mergeForImmediate(waves []fleetv1alpha1.WaveStatus) []fleetv1alpha1.WaveSta
 	case started != nil:
 		phase = fleetv1alpha1.WavePhaseProgressing
 	}
-	return []fleetv1alpha1.WaveStatus{{Name: ImmediateWaveName, Phase: phase, Clusters: names, StartedAt: started}}
+	return []fleetv1alpha1.WaveStatus{{Name: ImmediateWaveName, Phase: phase, Clusters: names, StartedAt: started,
+		Relapses: mergeRelapses(waves, names)}}
+}
+
+// mergeRelapses carries each cluster's relapse count into the merged wave
+// (names): a cluster that flapped out (Flapping) stays failed, and one
+// that relapsed keeps its count. Empty when no merged wave counted any.
+func mergeRelapses(waves []fleetv1alpha1.WaveStatus, names []string) string {
+	marks := map[string]byte{}
+	for _, w := range waves {
+		if len(w.Relapses) != len(w.Clusters) {
+			continue
+		}
+		for i, c := range w.Clusters {
+			marks[c] = w.Relapses[i]
+		}
+	}
+	if len(marks) == 0 {
+		return ""
+	}
+	out := []byte(strings.Repeat(string(rune(relapseNone)), len(names)))
+	for i, c := range names {
+		if m, ok := marks[c]; ok {
+			out[i] = m
+		}
+	}
+	return string(out)
 }
 
 // describeWaves summarises a layout: "pilot (1), canary (2), remaining (9)".

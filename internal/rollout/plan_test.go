@@ -700,6 +700,31 @@ func TestSwitchingToImmediateForgetsNoFailure(t *testing.T) {
 	}
 }
 
+// The same with a cluster that flapped out of the canary (Flapping,
+// within its budget): its relapses were not merged, so it read as healthy
+// again; they carry over now, and a cluster that relapsed keeps its count.
+func TestSwitchingToImmediateForgetsNoRelapse(t *testing.T) {
+	s := strategy(wave("canary", failures("1"), bake(30*time.Minute), deadline(10*time.Minute)), wave("general", catchAll))
+	s.Immediate = &fleetv1alpha1.ImmediatePolicy{MaxFailures: ptr(intstr.FromInt32(1))}
+	f := newFixture(t, s, append(clusters("c", 2, "ring", "canary"), clusters("g", 3)...)...)
+	f.plan()
+	m := time.Duration(0)
+	for ; f.d.Status.FailureCount == 0 && m < time.Hour; m += 6 * time.Minute {
+		f.at(m + time.Minute).healthy("c-1", "c-2").plan()
+		f.at(m + 2*time.Minute).progressing("c-1").plan()
+	}
+	if f.d.Status.FailureCount != 1 || f.d.Status.Failures[0].Reason != fleetv1alpha1.ReasonFlapping {
+		t.Fatalf("failures %+v, want c-1 flapping", f.d.Status.Failures)
+	}
+	f.in.Spec.UpdatePolicy = fleetv1alpha1.UpdatePolicy{Mode: fleetv1alpha1.UpdateModeImmediate, Reason: "exploited in the wild"}
+	f.in.Spec.PolicyChange = ptr(record("security@example.com", t0.Add(m), "exploited in the wild"))
+	f.at(m).healthy("c-1").plan()
+	f.at(m + time.Minute).healthyAll().plan()
+	if f.d.Status.FailureCount != 1 || f.d.Status.Failures[0].Cluster != "c-1" {
+		t.Errorf("after the switch: failures %+v, want c-1 still flapping", f.d.Status.Failures)
+	}
+}
+
 func TestDeadlineMode(t *testing.T) {
 	s := strategy(wave("canary", concurrency("1")), wave("general", catchAll))
 	f := newFixture(t, s, append(clusters("c", 2, "ring", "canary"), clusters("g", 2)...)...)
