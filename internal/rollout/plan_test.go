@@ -710,7 +710,7 @@ func TestSwitchingToImmediateForgetsNoRelapse(t *testing.T) {
 	f.plan()
 	m := time.Duration(0)
 	for ; f.d.Status.FailureCount == 0 && m < time.Hour; m += 6 * time.Minute {
-		f.at(m + time.Minute).healthy("c-1", "c-2").plan()
+		f.at(m+time.Minute).healthy("c-1", "c-2").plan()
 		f.at(m + 2*time.Minute).progressing("c-1").plan()
 	}
 	if f.d.Status.FailureCount != 1 || f.d.Status.Failures[0].Reason != fleetv1alpha1.ReasonFlapping {
