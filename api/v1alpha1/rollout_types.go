@@ -458,7 +458,8 @@ type HistoryEntry struct {
 
 // AdoptionStatus reports a Deadline-mode rollout's voluntary adoption.
 type AdoptionStatus struct {
-	// instances of the subject.
+	// instances of the subject with a Work on the Rollout's target clusters
+	// (those it moves; an instance placed elsewhere is not counted).
 	// +optional
 	// +kubebuilder:validation:Minimum=0
 	Instances int32 `json:"instances,omitempty"`

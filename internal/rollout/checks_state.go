@@ -219,7 +219,12 @@ func (p *planner) judgeChecks(w *wave) {
 			if _, seen := w.checkFailed[name]; seen {
 				continue
 			}
-			at := s.Decisive.At
+			// An agent writes its states itself: one failed with no
+			// decisive measurement fails as of now (failed clamps zero).
+			var at time.Time
+			if s.Decisive != nil {
+				at = s.Decisive.At
+			}
 			w.checkFailed[name] = checkFailure{at: at, message: p.explain(c, *s, time.Time{})}
 		}
 	}

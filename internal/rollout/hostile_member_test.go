@@ -143,3 +143,57 @@ func TestAResumeDatedAheadDoesNotPreArmAHalt(t *testing.T) {
 		t.Errorf("history %+v", h)
 	}
 }
+
+// The attack: an agent reports its Work's check as failed (failures past
+// the limit) with no decisive measurement, which it writes itself. The
+// hub's plan read the decisive measurement's time and panicked, at every
+// look: the platform's Rollout never moved again, neither forward nor
+// back, a Rollback FleetFreeze included, and said nothing of why. The
+// cluster fails its check now, as of the plan that saw it.
+func TestACheckFailedWithoutADecisiveMeasurementDoesNotStopThePlan(t *testing.T) {
+	s := strategy(wave("canary", failures("0"), bake(time.Hour), func(w *fleetv1alpha1.Wave) {
+		w.Selector = &fleetv1alpha1.WaveSelector{MatchLabels: map[string]string{"ring": "canary"}}
+	}), wave("general", catchAll))
+	s.Checks = []fleetv1alpha1.Check{{Name: "errors", Condition: "result[0] < 1.0",
+		Metric: &fleetv1alpha1.MetricCheck{Address: "http://prometheus:9090", Query: `errors`, Placement: fleetv1alpha1.CheckOnAgent}}}
+	f := newFixture(t, s, append(clusters("c", 2, "ring", "canary"), clusters("g", 2)...)...)
+	f.plan()
+	f.at(time.Minute).healthyAll().plan()
+	f.update("c-1", func(o *rollout.ClusterObservation) {
+		o.Checks = []rollout.AgentCheck{{Name: "errors", State: verify.State{Since: t0.Add(time.Minute), Measurements: 5, Failures: 5}}}
+	})
+	f.at(3 * time.Minute).plan()
+	f.wantPhase(fleetv1alpha1.RolloutPhaseHalted, "canary")
+	if len(f.d.Status.Failures) != 1 || f.d.Status.Failures[0].Cluster != "c-1" ||
+		f.d.Status.Failures[0].Reason != fleetv1alpha1.ReasonAnalysisFailed || !f.d.Status.Failures[0].Time.Time.Equal(t0.Add(3*time.Minute)) {
+		t.Errorf("failures %+v, want c-1 failed its check at the plan that saw it", f.d.Status.Failures)
+	}
+}
+
+// Open: a canary cluster that failed a verification check (within the
+// canary's budget) is judged healthy again once the platform switches the
+// Rollout to Immediate, whose merged wave runs no checks and keeps no
+// check verdict: the Rollout ends Succeeded, "0 failed".
+func TestSwitchingToImmediateKeepsACheckFailure(t *testing.T) {
+	t.Skip("open: the Immediate wave a switch merges keeps no check verdict of the waves it merges")
+	s := strategy(wave("canary", failures("1"), bake(time.Hour), func(w *fleetv1alpha1.Wave) {
+		w.Selector = &fleetv1alpha1.WaveSelector{MatchLabels: map[string]string{"ring": "canary"}}
+	}), wave("general", catchAll))
+	s.Checks = []fleetv1alpha1.Check{{Name: "errors", Condition: "result[0] < 1.0",
+		Metric: &fleetv1alpha1.MetricCheck{Address: "http://prometheus:9090", Query: `errors`, Placement: fleetv1alpha1.CheckOnAgent}}}
+	f := newFixture(t, s, append(clusters("c", 2, "ring", "canary"), clusters("g", 8)...)...)
+	f.plan()
+	f.at(time.Minute).healthyAll().plan()
+	m := &verify.Measurement{At: t0.Add(2 * time.Minute), Outcome: verify.Failed, Value: "[5]"}
+	f.update("c-1", func(o *rollout.ClusterObservation) {
+		o.Checks = []rollout.AgentCheck{{Name: "errors", State: verify.State{Since: t0.Add(time.Minute), Measurements: 5, Failures: 5, Last: m, Decisive: m}}}
+	})
+	f.at(3 * time.Minute).plan()
+	f.in.Spec.UpdatePolicy = fleetv1alpha1.UpdatePolicy{Mode: fleetv1alpha1.UpdateModeImmediate, Reason: "now"}
+	f.in.Spec.PolicyChange = ptr(record("sec", t0.Add(4*time.Minute), "now"))
+	f.at(4 * time.Minute).plan()
+	f.at(5 * time.Minute).healthyAll().plan()
+	if f.d.Status.FailureCount != 1 {
+		t.Errorf("%d failures, phase %s: want c-1's check failure kept", f.d.Status.FailureCount, f.d.Status.Phase)
+	}
+}

@@ -191,19 +191,56 @@ func isImmediateLayout(waves []fleetv1alpha1.WaveStatus) bool {
 
 // mergeForImmediate turns a wave layout into the single immediate wave,
 // keeping the frozen target set, when the mode is switched to Immediate
-// after the start.
+// after the start. The run goes on: the wave started when the first of the
+// merged ones did, since a cluster's progress deadline counts from no
+// earlier than its wave's start, and a cluster that failed by it before the
+// switch would otherwise read as converging again, its failure out of the
+// immediate budget.
 func mergeForImmediate(waves []fleetv1alpha1.WaveStatus) []fleetv1alpha1.WaveStatus {
 	var names []string
+	var started *metav1.Time
 	for _, w := range waves {
 		names = append(names, w.Clusters...)
+		if w.StartedAt != nil && (started == nil || w.StartedAt.Before(started)) {
+			started = w.StartedAt.DeepCopy()
+		}
 	}
 	slices.Sort(names)
 	names = slices.Compact(names)
 	phase := fleetv1alpha1.WavePhasePending
-	if len(names) == 0 {
-		phase = fleetv1alpha1.WavePhaseSkipped
+	switch {
+	case len(names) == 0:
+		phase, started = fleetv1alpha1.WavePhaseSkipped, nil
+	case started != nil:
+		phase = fleetv1alpha1.WavePhaseProgressing
 	}
-	return []fleetv1alpha1.WaveStatus{{Name: ImmediateWaveName, Phase: phase, Clusters: names}}
+	return []fleetv1alpha1.WaveStatus{{Name: ImmediateWaveName, Phase: phase, Clusters: names, StartedAt: started,
+		Relapses: mergeRelapses(waves, names)}}
+}
+
+// mergeRelapses carries each cluster's relapse count into the merged wave
+// (names): a cluster that flapped out (Flapping) stays failed, and one
+// that relapsed keeps its count. Empty when no merged wave counted any.
+func mergeRelapses(waves []fleetv1alpha1.WaveStatus, names []string) string {
+	marks := map[string]byte{}
+	for _, w := range waves {
+		if len(w.Relapses) != len(w.Clusters) {
+			continue
+		}
+		for i, c := range w.Clusters {
+			marks[c] = w.Relapses[i]
+		}
+	}
+	if len(marks) == 0 {
+		return ""
+	}
+	out := []byte(strings.Repeat(string(rune(relapseNone)), len(names)))
+	for i, c := range names {
+		if m, ok := marks[c]; ok {
+			out[i] = m
+		}
+	}
+	return string(out)
 }
 
 // describeWaves summarises a layout: "pilot (1), canary (2), remaining (9)".

@@ -660,6 +660,71 @@ func TestSwitchToImmediateMidRun(t *testing.T) {
 	f.wantAdmitted("g-1", "g-2", "g-3") // 1 failure is within the immediate budget
 }
 
+// The attack, a careless sequence: a canary cluster never turns healthy
+// and fails by its progress deadline (the budget's one failure); in the
+// incident the platform switches the Rollout to Immediate. The merged wave
+// started then, and a cluster's progress deadline counts from no earlier
+// than its wave's start: the failure read as a cluster converging again,
+// "0 failed", and the emergency lane went on admitting past a budget the
+// next failure exceeded. The merged wave keeps the start of the run's first
+// wave, so what failed stays failed.
+func TestSwitchingToImmediateForgetsNoFailure(t *testing.T) {
+	s := strategy(wave("canary", failures("1"), deadline(5*time.Minute), bake(time.Hour)), wave("general", catchAll))
+	s.Immediate = &fleetv1alpha1.ImmediatePolicy{MaxConcurrency: ptr(intstr.FromInt32(2)), MaxFailures: ptr(intstr.FromInt32(1)),
+		ProgressDeadline: &metav1.Duration{Duration: 5 * time.Minute}}
+	f := newFixture(t, s, append(clusters("c", 2, "ring", "canary"), clusters("g", 8)...)...)
+	f.plan()
+	f.at(time.Minute).healthy("c-2").plan()
+	f.at(7 * time.Minute).plan()
+	if f.d.Status.FailureCount != 1 {
+		t.Fatalf("failures %d, want c-1 failed by its progress deadline", f.d.Status.FailureCount)
+	}
+	f.in.Spec.UpdatePolicy = fleetv1alpha1.UpdatePolicy{Mode: fleetv1alpha1.UpdateModeImmediate, Reason: "exploited in the wild"}
+	f.in.Spec.PolicyChange = ptr(record("security@example.com", t0.Add(8*time.Minute), "exploited in the wild"))
+	f.at(8 * time.Minute).plan()
+	f.wantPhase(fleetv1alpha1.RolloutPhaseProgressing, rollout.ImmediateWaveName)
+	if f.d.Status.FailureCount != 1 || f.d.Status.Counts.Failed != 1 {
+		t.Fatalf("after the switch: %d failures, counts %+v; want c-1 still failed", f.d.Status.FailureCount, f.d.Status.Counts)
+	}
+	// One more failure is over the immediate budget: nothing more is admitted.
+	f.at(9 * time.Minute).failing(f.admitted()[0]).plan()
+	f.wantPhase(fleetv1alpha1.RolloutPhaseHalted, rollout.ImmediateWaveName)
+	f.wantAdmitted()
+
+	// Across a restart of the hub (the status as written), the same.
+	d := f.d
+	f.at(10 * time.Minute).plan()
+	f.wantPhase(fleetv1alpha1.RolloutPhaseHalted, rollout.ImmediateWaveName)
+	if f.d.Status.FailureCount != d.Status.FailureCount {
+		t.Errorf("failures %d after a look, want %d", f.d.Status.FailureCount, d.Status.FailureCount)
+	}
+}
+
+// The same with a cluster that flapped out of the canary (Flapping,
+// within its budget): its relapses were not merged, so it read as healthy
+// again; they carry over now, and a cluster that relapsed keeps its count.
+func TestSwitchingToImmediateForgetsNoRelapse(t *testing.T) {
+	s := strategy(wave("canary", failures("1"), bake(30*time.Minute), deadline(10*time.Minute)), wave("general", catchAll))
+	s.Immediate = &fleetv1alpha1.ImmediatePolicy{MaxFailures: ptr(intstr.FromInt32(1))}
+	f := newFixture(t, s, append(clusters("c", 2, "ring", "canary"), clusters("g", 3)...)...)
+	f.plan()
+	m := time.Duration(0)
+	for ; f.d.Status.FailureCount == 0 && m < time.Hour; m += 6 * time.Minute {
+		f.at(m+time.Minute).healthy("c-1", "c-2").plan()
+		f.at(m + 2*time.Minute).progressing("c-1").plan()
+	}
+	if f.d.Status.FailureCount != 1 || f.d.Status.Failures[0].Reason != fleetv1alpha1.ReasonFlapping {
+		t.Fatalf("failures %+v, want c-1 flapping", f.d.Status.Failures)
+	}
+	f.in.Spec.UpdatePolicy = fleetv1alpha1.UpdatePolicy{Mode: fleetv1alpha1.UpdateModeImmediate, Reason: "exploited in the wild"}
+	f.in.Spec.PolicyChange = ptr(record("security@example.com", t0.Add(m), "exploited in the wild"))
+	f.at(m).healthy("c-1").plan()
+	f.at(m + time.Minute).healthyAll().plan()
+	if f.d.Status.FailureCount != 1 || f.d.Status.Failures[0].Cluster != "c-1" {
+		t.Errorf("after the switch: failures %+v, want c-1 still flapping", f.d.Status.Failures)
+	}
+}
+
 func TestDeadlineMode(t *testing.T) {
 	s := strategy(wave("canary", concurrency("1")), wave("general", catchAll))
 	f := newFixture(t, s, append(clusters("c", 2, "ring", "canary"), clusters("g", 2)...)...)

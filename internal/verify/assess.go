@@ -2,6 +2,7 @@ package verify
 
 import (
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -172,6 +173,11 @@ func Explain(check string, condition string, p Policy, s State, end time.Time) s
 	ev := s.Decisive
 	if ev == nil {
 		ev = s.Last
+	}
+	if ev == nil && (v == VerdictFailed || v == VerdictInconclusive) {
+		// Counts without a measurement: an agent writes its states itself.
+		return fmt.Sprintf("check %s is %s: %d of %d measurements failed, %d in a row inconclusive, with no measurement reported",
+			check, strings.ToLower(string(v)), s.Failures, s.Measurements, s.InconclusiveRun)
 	}
 	switch v {
 	case VerdictFailed:

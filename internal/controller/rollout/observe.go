@@ -6,11 +6,36 @@ import (
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/types"
 
 	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
 	"github.com/flotilla-dev/flotilla/internal/instanceplan"
 	"github.com/flotilla-dev/flotilla/internal/rollout"
 )
+
+// adoptionOf is status.adoption of a Deadline rollout: the instances it
+// moves (those with a Work on one of its target clusters) and, among them,
+// those whose owners adopted its target (adopted). An instance on none of
+// those clusters is no choice the Rollout acts on: counted, a team's
+// instances placed nowhere, annotated or not, made the platform read most
+// owners as having adopted (or as not) and force, or wait, on that.
+func adoptionOf(works map[string][]*fleetv1alpha1.Work, targets []string, adopted func(*fleetv1alpha1.Work) bool) *fleetv1alpha1.AdoptionStatus {
+	instances := map[types.NamespacedName]bool{} // adopted or not
+	for _, c := range targets {
+		for _, w := range works[c] {
+			if i := w.Spec.Subject.Instance; i != nil {
+				instances[types.NamespacedName{Namespace: i.Namespace, Name: i.Name}] = adopted(w)
+			}
+		}
+	}
+	a := &fleetv1alpha1.AdoptionStatus{Instances: int32(len(instances))}
+	for _, ok := range instances {
+		if ok {
+			a.Adopted++
+		}
+	}
+	return a
+}
 
 // observeCluster sums up a subject's Works on one cluster (at least one) as
 // the engine sees a cluster. Only the Works the Rollout moves count for it:

@@ -332,10 +332,9 @@ func (r *Reconciler) observe(ctx context.Context, ro *fleetv1alpha1.Rollout, now
 		if err != nil {
 			return o, err
 		}
-		o.adoption = &fleetv1alpha1.AdoptionStatus{Instances: adopters.instances, Adopted: int32(len(adopters.adopted))}
 		adopted = func(w *fleetv1alpha1.Work) bool {
 			i := w.Spec.Subject.Instance
-			return i != nil && adopters.adopted[types.NamespacedName{Namespace: i.Namespace, Name: i.Name}]
+			return i != nil && adopters[types.NamespacedName{Namespace: i.Namespace, Name: i.Name}]
 		}
 	}
 	clusters := &fleetv1alpha1.ClusterList{}
@@ -358,10 +357,28 @@ func (r *Reconciler) observe(ctx context.Context, ro *fleetv1alpha1.Rollout, now
 			in.Clusters = append(in.Clusters, observeCluster(c, ws, ro.Name, ro.Spec.TargetRevision, startedAt, sub, adopted))
 		}
 	}
+	if adopted != nil {
+		o.adoption = adoptionOf(works, targetClusters(ro, in.Clusters), adopted)
+	}
 	if noStrategy != nil {
 		return o, noStrategy
 	}
 	return o, nil
+}
+
+// targetClusters are the Rollout's target set: its frozen waves' clusters,
+// or before its start the clusters observed (which its start freezes).
+func targetClusters(ro *fleetv1alpha1.Rollout, observed []rollout.ClusterObservation) []string {
+	var out []string
+	for _, w := range ro.Status.Waves {
+		out = append(out, w.Clusters...)
+	}
+	if len(ro.Status.Waves) == 0 {
+		for _, c := range observed {
+			out = append(out, c.Name)
+		}
+	}
+	return out
 }
 
 // instanceChange describes what moving an instance from instance revision
@@ -527,25 +544,20 @@ func (r *Reconciler) instances(ctx context.Context, p *fleetv1alpha1.Promise) ([
 	return list.Items, nil
 }
 
-// adopters are a Promise's instances and those whose owners adopted a target.
-type adopters struct {
-	instances int32
-	adopted   map[types.NamespacedName]bool
-}
-
-// adopters returns the instances whose owners adopted the Rollout's target.
-func (r *Reconciler) adopters(ctx context.Context, ro *fleetv1alpha1.Rollout, p *fleetv1alpha1.Promise) (adopters, error) {
+// adopters returns the Promise's instances whose owners adopted the
+// Rollout's target.
+func (r *Reconciler) adopters(ctx context.Context, ro *fleetv1alpha1.Rollout, p *fleetv1alpha1.Promise) (map[types.NamespacedName]bool, error) {
 	items, err := r.instances(ctx, p)
 	if err != nil {
-		return adopters{}, err
+		return nil, err
 	}
-	a := adopters{instances: int32(len(items)), adopted: map[types.NamespacedName]bool{}}
+	adopted := map[types.NamespacedName]bool{}
 	for _, inst := range items {
 		if inst.GetAnnotations()[fleetv1alpha1.AnnotationAdoptRevision] == ro.Spec.TargetRevision {
-			a.adopted[types.NamespacedName{Namespace: inst.GetNamespace(), Name: inst.GetName()}] = true
+			adopted[types.NamespacedName{Namespace: inst.GetNamespace(), Name: inst.GetName()}] = true
 		}
 	}
-	return a, nil
+	return adopted, nil
 }
 
 // requeue is when the Rollout must be looked at again by time alone: when
