@@ -5,16 +5,10 @@ import (
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/tools/events"
-	"k8s.io/utils/clock"
-	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
 	"github.com/flotilla-dev/flotilla/internal/controller/promise/promisetest"
-	"github.com/flotilla-dev/flotilla/internal/controller/rollout"
 	"github.com/flotilla-dev/flotilla/internal/hub"
-	"github.com/flotilla-dev/flotilla/internal/hub/hubtest"
 )
 
 // The kill switch pulled while the hub is down. The hub stored the
@@ -35,27 +29,8 @@ func TestAnAdmissionUnwrittenWhenTheFleetFreezesIsNotWritten(t *testing.T) {
 	r1 := s.givenSite("downfrz", "downfrz")
 	name, r2 := s.release("downfrz", "2", r1)
 	s.waitRollout(name, "waiting for the canary's approval", phaseIs(fleetv1alpha1.RolloutPhaseWaitingForApproval))
-	stop()
-	s.patchRollout(name, func(ro *fleetv1alpha1.Rollout) {
-		ro.Spec.Approvals = append(ro.Spec.Approvals, fleetv1alpha1.Approval{Wave: "canary",
-			ChangeRecord: fleetv1alpha1.ChangeRecord{By: "alice", At: &metav1.Time{Time: time.Now().Truncate(time.Second)}}})
-	})
-
 	// The hub's last act: the canary's admission, no Work written after it.
-	key := client.ObjectKey{Namespace: fleetv1alpha1.PlatformNamespace, Name: name}
-	mgr := hubtest.StartManager(t, s.Ctx, hubCP.RESTConfig)
-	admitting := &rollout.Reconciler{Client: mgr.GetClient(), Cache: mgr.GetCache(), APIReader: mgr.GetAPIReader(),
-		Recorder: events.NewFakeRecorder(100), Clock: clock.RealClock{}}
-	promisetest.Eventually(t, time.Minute, "the canary admitted", func() (bool, string) {
-		if _, err := admitting.Reconcile(s.Ctx, ctrl.Request{NamespacedName: key}); err != nil {
-			return false, err.Error()
-		}
-		ro := s.rollout(name)
-		return len(ro.Status.Waves) > 0 && ro.Status.Waves[0].Admitted == string(fleetv1alpha1.AdmittedTarget), string(ro.Status.Phase)
-	})
-	if got := s.workRevision("downfrz", "downfrz-team", "downfrz-c1"); got != r1 {
-		t.Fatalf("the canary's Work renders %q with no instance controller running, want %q", got, r1)
-	}
+	s.admitCanaryWithTheHubDown(stop, "downfrz", name, r1)
 
 	// The kill switch, while the hub is down.
 	freeze := &fleetv1alpha1.FleetFreeze{

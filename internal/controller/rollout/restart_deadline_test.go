@@ -10,6 +10,7 @@ import (
 	clocktesting "k8s.io/utils/clock/testing"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
 
 	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
 	"github.com/flotilla-dev/flotilla/internal/controller/promise/promisetest"
@@ -35,6 +36,38 @@ func TestAnAdmissionUnwrittenWhileTheHubWasDownIsNotFailedAtTheRestart(t *testin
 	r1 := s.givenSite("downdl", "downdl")
 	name, r2 := s.release("downdl", "2", r1)
 	s.waitRollout(name, "waiting for the canary's approval", phaseIs(fleetv1alpha1.RolloutPhaseWaitingForApproval))
+	mgr, reconcileUntil := s.admitCanaryWithTheHubDown(stop, "downdl", name, r1)
+	key := client.ObjectKey{Namespace: fleetv1alpha1.PlatformNamespace, Name: name}
+
+	cached := &fleetv1alpha1.Rollout{}
+	promisetest.Eventually(t, time.Minute, "the cache to hold the admission", func() (bool, string) {
+		if err := mgr.GetClient().Get(s.Ctx, key, cached); err != nil {
+			return false, err.Error()
+		}
+		return len(cached.Status.Waves) > 0 && len(cached.Status.Waves[0].Admitted) == 1, "not yet"
+	})
+
+	// Restarted ten minutes later, its instance controller not yet done.
+	restarted := &rollout.Reconciler{Client: mgr.GetClient(), Cache: mgr.GetCache(), APIReader: mgr.GetAPIReader(),
+		Recorder: events.NewFakeRecorder(100), Clock: clocktesting.NewFakePassiveClock(time.Now().Add(10 * time.Minute))}
+	ro := reconcileUntil(restarted, "a plan by the restarted hub", func(*fleetv1alpha1.Rollout) bool { return true })
+	if ro.Status.Phase != fleetv1alpha1.RolloutPhaseProgressing || len(ro.Status.Failures) != 0 {
+		t.Fatalf("after the restart: %s (%s), failures %+v; want Progressing, the canary in flight towards %s",
+			ro.Status.Phase, ro.Status.History[len(ro.Status.History)-1].Message, ro.Status.Failures, r2)
+	}
+}
+
+// admitCanaryWithTheHubDown leaves what a hub leaves when it stops between a
+// canary's admission (its status write) and the writes of the canary's
+// Works: it stops the hub (stop), approves the canary of Rollout name as
+// alice, and admits it with a Rollout reconciler alone, no instance
+// controller running, checking that promise's canary Work still renders
+// r1. It returns the manager whose cache that reconciler read, and
+// reconcileUntil, which reconciles the Rollout with a reconciler until done.
+func (s *story) admitCanaryWithTheHubDown(stop func(), promise, name, r1 string) (
+	manager.Manager, func(r *rollout.Reconciler, what string, done func(*fleetv1alpha1.Rollout) bool) *fleetv1alpha1.Rollout) {
+	t := s.TB
+	t.Helper()
 	stop()
 	s.patchRollout(name, func(ro *fleetv1alpha1.Rollout) {
 		ro.Spec.Approvals = append(ro.Spec.Approvals, fleetv1alpha1.Approval{Wave: "canary",
@@ -55,31 +88,13 @@ func TestAnAdmissionUnwrittenWhileTheHubWasDownIsNotFailedAtTheRestart(t *testin
 		})
 		return ro
 	}
-	// The hub that admits the canary; no instance controller runs after it.
 	admitting := &rollout.Reconciler{Client: mgr.GetClient(), Cache: mgr.GetCache(), APIReader: mgr.GetAPIReader(),
 		Recorder: events.NewFakeRecorder(100), Clock: clock.RealClock{}}
 	reconcileUntil(admitting, "the canary admitted", func(ro *fleetv1alpha1.Rollout) bool {
-		return len(ro.Status.Waves) > 0 && len(ro.Status.Waves[0].Admitted) == 1 &&
-			ro.Status.Waves[0].Admitted[0] == fleetv1alpha1.AdmittedTarget
+		return len(ro.Status.Waves) > 0 && ro.Status.Waves[0].Admitted == string(fleetv1alpha1.AdmittedTarget)
 	})
-	if got := s.workRevision("downdl", "downdl-team", "downdl-c1"); got != r1 {
+	if got := s.workRevision(promise, promise+"-team", promise+"-c1"); got != r1 {
 		t.Fatalf("the canary's Work renders %q with no instance controller running, want %q", got, r1)
 	}
-
-	cached := &fleetv1alpha1.Rollout{}
-	promisetest.Eventually(t, time.Minute, "the cache to hold the admission", func() (bool, string) {
-		if err := mgr.GetClient().Get(s.Ctx, key, cached); err != nil {
-			return false, err.Error()
-		}
-		return len(cached.Status.Waves) > 0 && len(cached.Status.Waves[0].Admitted) == 1, "not yet"
-	})
-
-	// Restarted ten minutes later, its instance controller not yet done.
-	restarted := &rollout.Reconciler{Client: mgr.GetClient(), Cache: mgr.GetCache(), APIReader: mgr.GetAPIReader(),
-		Recorder: events.NewFakeRecorder(100), Clock: clocktesting.NewFakePassiveClock(time.Now().Add(10 * time.Minute))}
-	ro := reconcileUntil(restarted, "a plan by the restarted hub", func(*fleetv1alpha1.Rollout) bool { return true })
-	if ro.Status.Phase != fleetv1alpha1.RolloutPhaseProgressing || len(ro.Status.Failures) != 0 {
-		t.Fatalf("after the restart: %s (%s), failures %+v; want Progressing, the canary in flight towards %s",
-			ro.Status.Phase, ro.Status.History[len(ro.Status.History)-1].Message, ro.Status.Failures, r2)
-	}
+	return mgr, reconcileUntil
 }
