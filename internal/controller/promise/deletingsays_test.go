@@ -1,11 +1,14 @@
 package promise_test
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
 	pt "github.com/flotilla-dev/flotilla/internal/controller/promise/promisetest"
@@ -48,4 +51,53 @@ func TestAnInstanceOfAPromiseBeingDeletedSaysSo(t *testing.T) {
 	if e.Work(name, "term-team", "orders", "term-c1") == nil {
 		t.Error("the running instance's Work is gone")
 	}
+}
+
+// A platform engineer deletes a Promise that has instances, and the hub
+// restarts (an upgrade, a new leader) while the deletion waits for them.
+// The hub started watching a Promise's instances only once it served the
+// Promise, which it never does again once it is being deleted: the team's
+// new instance had no status at all, and the team deleting its instances
+// left them for ever (the hub's finalizer was never run), and with them
+// the Promise and its deletion. The waiting deletion now serves them.
+func TestAWaitingDeletionSurvivesAHubRestart(t *testing.T) {
+	e := newEnv(t)
+	stopHub := startHub(t)
+	const group, kind, name = "restart.example.com", "RestartDb", "restart-db"
+	e.Cluster("restart-c1", map[string]string{"story": "restart"})
+	e.Fleet("restart", map[string]string{"story": "restart"}, "restart-team")
+	e.Namespace("restart-team", nil)
+	e.Create(pt.ConfigMapPromise(name, group, kind, "restart"))
+	e.PromiseReady(name)
+	e.Create(pt.Instance(group, kind, "restart-team", "orders", map[string]any{"size": "small"}))
+	e.WaitWork(name, "restart-team", "orders", "restart-c1", func(*fleetv1alpha1.Work) (bool, string) { return true, "" })
+
+	deleteWhileTheHubIsDown(e, stopHub, name)
+	e.Create(pt.Instance(group, kind, "restart-team", "late", map[string]any{"size": "small"}))
+	e.WaitInstance(group, kind, "restart-team", "late", "the new instance saying its Promise is being deleted", func(s fleetv1alpha1.InstanceStatus) bool {
+		c := meta.FindStatusCondition(s.Conditions, fleetv1alpha1.ConditionReady)
+		return c != nil && c.Reason == fleetv1alpha1.ReasonPromiseNotReady && strings.Contains(c.Message, "being deleted")
+	})
+	for _, inst := range []string{"orders", "late"} {
+		if err := e.C.Delete(e.Ctx, pt.Instance(group, kind, "restart-team", inst, nil)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pt.Eventually(t, time.Minute, "the Promise and the Work gone", func() (bool, string) {
+		err := e.C.Get(e.Ctx, client.ObjectKey{Name: name}, &fleetv1alpha1.Promise{})
+		w := e.Work(name, "restart-team", "orders", "restart-c1")
+		return apierrors.IsNotFound(err) && w == nil, fmt.Sprintf("promise: %v, work left: %v", err, w != nil)
+	})
+}
+
+// deleteWhileTheHubIsDown deletes a Promise while no hub runs: it stops the
+// hub (stopHub), deletes the Promise and starts a hub again, returning what
+// stops that one.
+func deleteWhileTheHubIsDown(e *pt.Env, stopHub func(), name string) (stopNewHub func()) {
+	e.TB.Helper()
+	stopHub()
+	if err := e.C.Delete(e.Ctx, getPromise(e, name)); err != nil {
+		e.TB.Fatal(err)
+	}
+	return startHub(e.TB)
 }
