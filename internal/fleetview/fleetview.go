@@ -9,6 +9,7 @@ import (
 	"cmp"
 	"math"
 	"slices"
+	"strings"
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -75,7 +76,8 @@ type View struct {
 	// MaxFinishedRollouts finished ones, the last to finish first, then each
 	// Promise's platform Rollout that finished last if those leave it out.
 	Rollouts []RolloutView `json:"rollouts"`
-	// Failures are failing Works, by cluster, at most MaxFailures.
+	// Failures are failing Works, at most MaxFailures, each owner in turn
+	// (takingTurns).
 	Failures     []Failure `json:"failures"`
 	FailureCount int       `json:"failureCount"`
 	Offline      []Offline `json:"offline"`
@@ -294,9 +296,7 @@ func Build(s Snapshot) View {
 	slices.SortFunc(v.Tiles, func(a, b ClusterTile) int { return cmp.Compare(a.Name, b.Name) })
 	slices.SortFunc(v.Offline, func(a, b Offline) int { return cmp.Compare(a.Cluster, b.Cluster) })
 
-	slices.SortFunc(failures, func(a, b Failure) int {
-		return cmp.Or(cmp.Compare(a.Cluster, b.Cluster), cmp.Compare(a.Work, b.Work))
-	})
+	failures = takingTurns(failures)
 	v.FailureCount = len(failures)
 	if len(failures) > MaxFailures {
 		failures = failures[:MaxFailures]
@@ -308,6 +308,39 @@ func Build(s Snapshot) View {
 	v.Freezes = buildFreezes(s.Freezes, s.Now)
 	v.Drift = BuildDrift(s, DriftFilter{}, MaxDriftItems)
 	return v
+}
+
+// takingTurns orders failures so that no owner fills a bounded list: the
+// platform's first (fleet resources, and instances in its namespace), then
+// each team's first failure, then every owner's second, and so on; within a
+// turn by cluster and Work. A team chooses how many of its instances fail.
+func takingTurns(failures []Failure) []Failure {
+	slices.SortFunc(failures, func(a, b Failure) int {
+		return cmp.Or(cmp.Compare(a.Cluster, b.Cluster), cmp.Compare(a.Work, b.Work))
+	})
+	type turn struct {
+		Failure
+		round int
+		team  int // 0 for the platform's, 1 for a team's: the platform goes first in a round
+	}
+	turns := make([]turn, len(failures))
+	seen := map[string]int{} // owner → its failures so far
+	for i, f := range failures {
+		owner, _, _ := strings.Cut(f.Instance, "/")
+		team := 1
+		if owner == "" || owner == fleetv1alpha1.PlatformNamespace {
+			owner, team = fleetv1alpha1.PlatformNamespace, 0
+		}
+		turns[i] = turn{Failure: f, round: seen[owner], team: team}
+		seen[owner]++
+	}
+	slices.SortStableFunc(turns, func(a, b turn) int {
+		return cmp.Or(cmp.Compare(a.round, b.round), cmp.Compare(a.team, b.team))
+	})
+	for i := range turns {
+		failures[i] = turns[i].Failure
+	}
+	return failures
 }
 
 // buildTile judges one cluster from its Works, and lists its failing ones.

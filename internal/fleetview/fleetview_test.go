@@ -1,6 +1,7 @@
 package fleetview
 
 import (
+	"cmp"
 	"encoding/json"
 	"math/rand/v2"
 	"reflect"
@@ -361,5 +362,47 @@ func TestTeamsCannotPushThePlatformsOutcomeOutOfView(t *testing.T) {
 	if !slices.Contains(names, fleetv1alpha1.PlatformNamespace+"/web-2") || slices.Contains(names, fleetv1alpha1.PlatformNamespace+"/web-1") ||
 		len(names) != MaxFinishedRollouts+1 {
 		t.Errorf("finished rollouts = %v; want the five that finished last and the platform's web-2, not web-1", names)
+	}
+}
+
+// The attack: team-a's instances fail on the clusters that sort first (a bad
+// image in a value, on purpose or not), more of them than the view lists.
+// Failures were listed by cluster and Work, so team-a's filled the list
+// (the dashboard's 50, `flotilla status`'s first 10) and the platform's
+// failing fleet resources, and team-b's failing instance, were only in the
+// count. Each owner now takes its turn: the platform's first, then every
+// team's first failure, then every one's second, and so on.
+func TestOneTeamsFailuresDoNotHideTheOthers(t *testing.T) {
+	s := Snapshot{Now: now}
+	add := func(name string, w fleetv1alpha1.Work) {
+		if !slices.ContainsFunc(s.Clusters, func(c fleetv1alpha1.Cluster) bool { return c.Name == name }) {
+			s.Clusters = append(s.Clusters, cluster(name, fleetv1alpha1.ClusterAvailabilityAvailable, nil))
+		}
+		s.Works = append(s.Works, w)
+	}
+	for c := range 6 {
+		for i := range 12 {
+			name := "a-" + string(rune('a'+c))
+			add(name, work(name, "web", "shop-"+string(rune('a'+i)), "web-2", "web-2", failed))
+		}
+	}
+	fleet := work("zz-1", "web", "", "web-2", "web-2", failed)
+	fleet.Name, fleet.Spec.Subject.Instance = "web-fleet", nil
+	add("zz-1", fleet)
+	teamB := work("zz-1", "web", "orders", "web-2", "web-2", failed)
+	teamB.Spec.Subject.Instance.Namespace = "team-b"
+	add("zz-1", teamB)
+
+	v := Build(s)
+	if v.FailureCount != 6*12+2 || len(v.Failures) != MaxFailures {
+		t.Fatalf("failures: count %d, listed %d; want %d and %d", v.FailureCount, len(v.Failures), 6*12+2, MaxFailures)
+	}
+	var first []string
+	for _, f := range v.Failures[:3] {
+		first = append(first, f.Cluster+" "+cmp.Or(f.Instance, "fleet resources"))
+	}
+	want := []string{"zz-1 fleet resources", "a-a team-a/shop-a", "zz-1 team-b/orders"}
+	if !slices.Equal(first, want) {
+		t.Errorf("first failures listed = %q; want %q: the platform's, then each team's first", first, want)
 	}
 }
