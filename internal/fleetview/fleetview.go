@@ -117,8 +117,9 @@ type ClusterTile struct {
 	WorksHidden bool `json:"worksHidden,omitempty"`
 	// Reason says why the cluster is Failed or Offline.
 	Reason string `json:"reason,omitempty"`
-	// Rollout and Wave name the in-flight Rollout (newest) and its wave the
-	// cluster belongs to, if any.
+	// Rollout and Wave name the in-flight Rollout and its wave the cluster
+	// belongs to, if any: the newest of the platform's (clusterWaves), else
+	// the newest of a team's.
 	Rollout string `json:"rollout,omitempty"`
 	Wave    string `json:"wave,omitempty"`
 }
@@ -551,21 +552,32 @@ func sortedRollouts(in []fleetv1alpha1.Rollout) []*fleetv1alpha1.Rollout {
 
 type clusterWave struct{ rollout, wave string }
 
-// clusterWaves maps each cluster to its wave in the newest in-flight Rollout
-// that has it in a wave.
+// clusterWaves maps each cluster to its wave in the newest in-flight
+// platform Rollout that has it in a wave, else in the newest in-flight
+// Rollout of a team's instance: a team starts its instances' Rollouts when
+// it likes, and a newer one must not take the clusters of the platform's
+// waves.
 func clusterWaves(rollouts []*fleetv1alpha1.Rollout) map[string]clusterWave {
 	waves := map[string]clusterWave{}
-	for _, r := range rollouts { // oldest first, so newer ones win
-		if r.Status.Phase.IsTerminal() {
-			continue
-		}
-		for _, w := range r.Status.Waves {
-			for _, c := range w.Clusters {
-				waves[c] = clusterWave{rollout: r.Namespace + "/" + r.Name, wave: w.Name}
+	for _, platform := range []bool{false, true} { // the platform's last, so they win
+		for _, r := range rollouts { // oldest first, so newer ones win
+			if r.Status.Phase.IsTerminal() || isPlatformRollout(r) != platform {
+				continue
+			}
+			for _, w := range r.Status.Waves {
+				for _, c := range w.Clusters {
+					waves[c] = clusterWave{rollout: r.Namespace + "/" + r.Name, wave: w.Name}
+				}
 			}
 		}
 	}
 	return waves
+}
+
+// isPlatformRollout reports whether r moves a Promise (its fleet resources
+// and every instance), which only the platform changes.
+func isPlatformRollout(r *fleetv1alpha1.Rollout) bool {
+	return r.Namespace == fleetv1alpha1.PlatformNamespace && r.Spec.Subject.Instance == nil
 }
 
 // buildRollouts keeps every Rollout in flight (oldest first) and the
@@ -588,7 +600,7 @@ func buildRollouts(rollouts []*fleetv1alpha1.Rollout) []RolloutView {
 	slices.SortStableFunc(ended, func(a, b *fleetv1alpha1.Rollout) int { return finishedAt(b).Compare(finishedAt(a)) })
 	shown := map[string]bool{} // Promises whose platform Rollout is kept
 	for i, r := range ended {
-		platform := r.Namespace == fleetv1alpha1.PlatformNamespace && r.Spec.Subject.Instance == nil
+		platform := isPlatformRollout(r)
 		if i >= MaxFinishedRollouts && (!platform || shown[r.Spec.Subject.Promise]) {
 			continue
 		}

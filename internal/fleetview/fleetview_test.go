@@ -406,3 +406,38 @@ func TestOneTeamsFailuresDoNotHideTheOthers(t *testing.T) {
 		t.Errorf("first failures listed = %q; want %q: the platform's, then each team's first", first, want)
 	}
 }
+
+// The attack: during the platform's release of web-2, team-a changes its
+// instance, and the hub starts that change's Rollout, newer than the
+// platform's, in waves of its own over the same clusters. Each tile took the
+// wave of the newest Rollout in flight, so the dashboard's grid, grouped by
+// wave, showed the clusters in team-a's waves and the platform's canary and
+// general waves not at all. A Promise's Rollout now keeps its clusters; a
+// team's Rollout names only clusters no Promise's Rollout in flight has.
+func TestATeamsRolloutDoesNotTakeTheClustersOfThePlatformsWaves(t *testing.T) {
+	s := Snapshot{Now: now}
+	for _, name := range []string{"canary-1", "general-1", "lab-1"} {
+		s.Clusters = append(s.Clusters, cluster(name, fleetv1alpha1.ClusterAvailabilityAvailable, nil))
+	}
+	platform := rollout("web-2", now.Add(-time.Hour), fleetv1alpha1.RolloutPhaseWaitingForApproval,
+		fleetv1alpha1.WaveStatus{Name: "canary", Phase: fleetv1alpha1.WavePhaseWaitingForApproval, Clusters: []string{"canary-1"}},
+		fleetv1alpha1.WaveStatus{Name: "general", Clusters: []string{"general-1"}})
+	team := rollout("shop-7", now.Add(-time.Minute), fleetv1alpha1.RolloutPhaseProgressing,
+		fleetv1alpha1.WaveStatus{Name: "all", Phase: fleetv1alpha1.WavePhaseProgressing, Clusters: []string{"canary-1", "general-1", "lab-1"}})
+	team.Namespace = "team-a"
+	team.Spec.Subject.Instance = &fleetv1alpha1.LocalObjectReference{Name: "shop"}
+	s.Rollouts = []fleetv1alpha1.Rollout{platform, team}
+
+	got := map[string]string{}
+	for _, tile := range Build(s).Tiles {
+		got[tile.Name] = tile.Rollout + " " + tile.Wave
+	}
+	want := map[string]string{
+		"canary-1":  "flotilla-system/web-2 canary",
+		"general-1": "flotilla-system/web-2 general",
+		"lab-1":     "team-a/shop-7 all",
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("tiles' waves = %v; want %v", got, want)
+	}
+}
