@@ -311,37 +311,45 @@ func Build(s Snapshot) View {
 	return v
 }
 
-// takingTurns orders failures so that no owner fills a bounded list: the
-// platform's first (fleet resources, and instances in its namespace), then
-// each team's first failure, then every owner's second, and so on; within a
-// turn by cluster and Work. A team chooses how many of its instances fail.
+// takingTurns orders failures by cluster and Work, each owner in turn
+// (inTurns).
 func takingTurns(failures []Failure) []Failure {
 	slices.SortFunc(failures, func(a, b Failure) int {
 		return cmp.Or(cmp.Compare(a.Cluster, b.Cluster), cmp.Compare(a.Work, b.Work))
 	})
+	return inTurns(failures, func(f Failure) string { return f.Instance })
+}
+
+// inTurns reorders items, given in the order to show them, so that no owner
+// fills a bounded list: the platform's first (a Promise's fleet resources,
+// and instances in its namespace), then each team's first, then every
+// owner's second, and so on. A team chooses how many of its instances fail
+// or drift. instance names an item's instance, namespace/name ("" for fleet
+// resources).
+func inTurns[T any](items []T, instance func(T) string) []T {
 	type turn struct {
-		Failure
+		item  T
 		round int
 		team  int // 0 for the platform's, 1 for a team's: the platform goes first in a round
 	}
-	turns := make([]turn, len(failures))
-	seen := map[string]int{} // owner → its failures so far
-	for i, f := range failures {
-		owner, _, _ := strings.Cut(f.Instance, "/")
+	turns := make([]turn, len(items))
+	seen := map[string]int{} // owner → its items so far
+	for i, it := range items {
+		owner, _, _ := strings.Cut(instance(it), "/")
 		team := 1
 		if owner == "" || owner == fleetv1alpha1.PlatformNamespace {
 			owner, team = fleetv1alpha1.PlatformNamespace, 0
 		}
-		turns[i] = turn{Failure: f, round: seen[owner], team: team}
+		turns[i] = turn{item: it, round: seen[owner], team: team}
 		seen[owner]++
 	}
 	slices.SortStableFunc(turns, func(a, b turn) int {
 		return cmp.Or(cmp.Compare(a.round, b.round), cmp.Compare(a.team, b.team))
 	})
 	for i := range turns {
-		failures[i] = turns[i].Failure
+		items[i] = turns[i].item
 	}
-	return failures
+	return items
 }
 
 // buildTile judges one cluster from its Works, and lists its failing ones.
