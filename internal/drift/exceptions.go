@@ -41,6 +41,28 @@ func Covers(path, field string) bool {
 	return rest == "" || rest[0] == '.' || rest[0] == '['
 }
 
+// CoversDrift reports whether e may accept the drift of fields on r: one
+// of its resource selectors matches r and its paths cover every field (an
+// exception without paths covers any). Its expiry is not looked at.
+func CoversDrift(e fleetv1alpha1.WorkDriftException, r Resource, fields []string) bool {
+	selected := false
+	for _, sel := range e.Resources {
+		if SelectorMatches(sel, r) {
+			selected = true
+			break
+		}
+	}
+	if !selected {
+		return false
+	}
+	for _, f := range fields {
+		if !coveredBy(e, f) {
+			return false
+		}
+	}
+	return true
+}
+
 // NextExpiry returns the earliest expiresAt after now among excs, or the
 // zero time when none expires later.
 func NextExpiry(excs []fleetv1alpha1.WorkDriftException, now time.Time) time.Time {
