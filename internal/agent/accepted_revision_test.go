@@ -42,19 +42,17 @@ func TestAcceptedDriftDoesNotKeepANewRevisionsChangeOff(t *testing.T) {
 		d.Spec.Replicas = ptr.To[int32](5)
 		d.Spec.Template.Spec.Containers[0].Image = "registry.example/web:team"
 	})
-	acceptedFields := func(what string, fields ...string) *fleetv1alpha1.Work {
+	acceptedFields := func(what string, fields ...string) {
 		t.Helper()
-		var got *fleetv1alpha1.Work
 		waitFor(t, 3*opts.ResyncInterval+30*time.Second, what, func() (bool, string) {
-			var err error
-			if got, err = e.getWork(t, cluster, "web"); err != nil {
+			got, err := e.getWork(t, cluster, "web")
+			if err != nil {
 				return false, err.Error()
 			}
 			dep := findResource(got, "Deployment", "web", fleetv1alpha1.ApplyResultApplied)
 			return got.Status.ObservedGeneration == got.Generation && dep != nil && dep.Drift != nil &&
 				dep.Drift.State == fleetv1alpha1.DriftAccepted && slices.Equal(dep.Drift.Fields, fields), describeStatus(got)
 		})
-		return got
 	}
 	acceptedFields("the team's image and replicas accepted",
 		"spec.replicas", "spec.template.spec.containers[name=app].image")
