@@ -7,6 +7,7 @@ import (
 	"time"
 
 	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
+	"github.com/flotilla-dev/flotilla/internal/drift"
 )
 
 // MaxDriftItems bounds View.Drift.Items and View.Drift.PerCluster; the counts stay whole.
@@ -250,7 +251,12 @@ func driftedResource(w *fleetv1alpha1.Work, r *fleetv1alpha1.ResourceStatus, exc
 		return item
 	}
 	e := exceptions[ref]
-	listed, inForce := workException(w, ref, e, now)
+	accepted := item.AcceptedFields
+	if item.State == fleetv1alpha1.DriftAccepted {
+		accepted = item.Fields
+	}
+	res := drift.Resource{Group: r.Group, Kind: r.Kind, Namespace: r.Namespace, Name: r.Name}
+	listed, inForce := workException(w, ref, e, res, accepted, now)
 	if !inForce {
 		// The agent's report is as of when it wrote it (an offline agent
 		// writes nothing), and its own cluster's word only: drift is
@@ -284,12 +290,18 @@ func driftedResource(w *fleetv1alpha1.Work, r *fleetv1alpha1.ResourceStatus, exc
 }
 
 // workException reports whether the hub gave w the exception named ref
-// (listed in its spec) and whether it is in force at now: listed, not
-// expired there, nor on the DriftException e when the reader sees it.
-func workException(w *fleetv1alpha1.Work, ref string, e *fleetv1alpha1.DriftException, now time.Time) (listed, inForce bool) {
+// (listed in its spec) for the drift of fields on res, and whether it is in
+// force at now: listed, not expired there, nor on the DriftException e when
+// the reader sees it. One listed that does not cover that drift (another
+// resource, a field outside its paths) counts as not given: an agent naming
+// it must not make its owner accountable for drift it never covered.
+func workException(w *fleetv1alpha1.Work, ref string, e *fleetv1alpha1.DriftException, res drift.Resource, fields []string, now time.Time) (listed, inForce bool) {
 	for _, we := range w.Spec.DriftExceptions {
 		if we.Name != ref {
 			continue
+		}
+		if !drift.CoversDrift(we, res, fields) {
+			return false, false
 		}
 		inForce = now.Before(we.ExpiresAt.Time) && (e == nil || now.Before(e.Spec.ExpiresAt.Time) && e.DeletionTimestamp.IsZero())
 		return true, inForce
