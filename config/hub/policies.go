@@ -23,8 +23,9 @@ var overridePatchPolicy string
 // ActorPolicies decodes the ValidatingAdmissionPolicies and bindings of
 // actors-policy.yaml: the "by" of every change on a Rollout or FleetFreeze is
 // the requesting user, and only the platform changes a Rollout's strategy or
-// update policy; and a Promise's instance CRD is deleted only once annotated
-// force-delete. Each call returns fresh objects.
+// update policy; and a Promise's instance CRD, or a Promise the hub counts
+// instances of, is deleted only once annotated force-delete. Each call
+// returns fresh objects.
 func ActorPolicies() ([]*admissionregistrationv1.ValidatingAdmissionPolicy, []*admissionregistrationv1.ValidatingAdmissionPolicyBinding, error) {
 	return decodePolicies("actors-policy.yaml", actorsPolicy)
 }

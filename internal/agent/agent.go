@@ -83,6 +83,9 @@ type workState struct {
 	// is overwritten with the hub's spec before that spec is applied, so
 	// only this says what the agent had begun to apply (inSync).
 	restoredHash string
+	// restoredManifests are that spec's manifests: what drift accepted
+	// before the restart (in the hub's status) was judged against.
+	restoredManifests []fleetv1alpha1.Manifest
 }
 
 func (a *agent) state(name string) *workState {
@@ -365,7 +368,7 @@ func (a *agent) applyWork(ctx context.Context, st *workState, work *fleetv1alpha
 		st.record.Inventory = inv
 		return a.store.save(st.record)
 	}
-	pass := a.applier.apply(ctx, work, st.record.Inventory, saveInv, inSync(st, hash), acceptedDrift(st, work), now)
+	pass := a.applier.apply(ctx, work, st.record.Inventory, saveInv, inSync(st, hash), a.acceptedDrift(st, work), now)
 	// A spec applied in full is recorded, so that after a restart its
 	// re-apply counts what it changes as drift corrections.
 	appliedInFull := pass.complete() && st.record.AppliedHash != hash
@@ -392,32 +395,46 @@ func (a *agent) applyWork(ctx context.Context, st *workState, work *fleetv1alpha
 	corrected = append(corrected, correctedNow...)
 	_, canJudge := a.member.(dryRunner)
 	st.last = &passRecord{generation: work.Generation, revision: work.Spec.Revision,
-		instanceRevision: work.Spec.InstanceRevision, at: now, pass: pass,
+		instanceRevision: work.Spec.InstanceRevision, manifests: work.Spec.Manifests, at: now, pass: pass,
 		corrected: corrected, driftJudged: canJudge}
 	logPass(log, work, pass)
 }
 
 // acceptedDrift returns the fields DriftExceptions accepted on each object
-// before this apply: in the last pass and its checks, or, for the first pass
-// in this process, in the status the hub holds.
-func acceptedDrift(st *workState, work *fleetv1alpha1.Work) acceptedBefore {
+// before this apply, with the manifest they were judged against: in the last
+// pass and its checks, or, for the first pass in this process, in the status
+// the hub holds, judged against the spec the local record held at the start.
+func (a *agent) acceptedDrift(st *workState, work *fleetv1alpha1.Work) acceptedBefore {
 	out := acceptedBefore{}
+	var earlier []fleetv1alpha1.Manifest
 	if st.last != nil {
+		earlier = st.last.manifests
 		for _, r := range st.last.pass.resources {
 			if r.accepted != nil {
-				out[r.ref.key()] = r.accepted.Fields
+				out[r.ref.key()] = acceptedEarlier{fields: r.accepted.Fields}
 			}
 		}
+	} else {
+		earlier = st.restoredManifests
+		for _, rs := range work.Status.Resources {
+			d := rs.Drift
+			switch {
+			case d == nil:
+			case d.State == fleetv1alpha1.DriftAccepted:
+				out[refKey{rs.Group, rs.Kind, rs.Namespace, rs.Name}] = acceptedEarlier{fields: d.Fields}
+			case len(d.AcceptedFields) > 0:
+				out[refKey{rs.Group, rs.Kind, rs.Namespace, rs.Name}] = acceptedEarlier{fields: d.AcceptedFields}
+			}
+		}
+	}
+	if len(out) == 0 || earlier == nil {
 		return out
 	}
-	for _, rs := range work.Status.Resources {
-		d := rs.Drift
-		switch {
-		case d == nil:
-		case d.State == fleetv1alpha1.DriftAccepted:
-			out[refKey{rs.Group, rs.Kind, rs.Namespace, rs.Name}] = d.Fields
-		case len(d.AcceptedFields) > 0:
-			out[refKey{rs.Group, rs.Kind, rs.Namespace, rs.Name}] = d.AcceptedFields
+	manifests := a.applier.manifestsByRef(work.Name, earlier)
+	for k, acc := range out {
+		if d := manifests[k]; d != nil {
+			acc.manifest = d.obj
+			out[k] = acc
 		}
 	}
 	return out

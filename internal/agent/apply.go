@@ -85,9 +85,17 @@ func (p *applyPass) complete() bool {
 	return true
 }
 
-// acceptedBefore maps objects to the drifted fields DriftExceptions accepted
-// on them before a new spec: only those stay accepted through its apply.
-type acceptedBefore map[refKey][]string
+// acceptedBefore maps objects to the drift DriftExceptions accepted on them
+// before a new spec: only those fields, where the new spec sets them as the
+// earlier one did, stay accepted through its apply.
+type acceptedBefore map[refKey]acceptedEarlier
+
+// acceptedEarlier is the drift accepted on an object before a new spec: its
+// fields, and the manifest they were judged against (nil: not known).
+type acceptedEarlier struct {
+	fields   []string
+	manifest *unstructured.Unstructured
+}
 
 // crdEstablishTimeout bounds the wait for new CRDs before the objects of
 // their kinds are applied; past it those objects fail and are retried.
@@ -303,9 +311,9 @@ func (a *applier) conflict(ref objectRef, msg string) resourceResult {
 // Drift a DriftException accepts is never undone: the object is judged first
 // and applied without the accepted fields, so server-side apply leaves them
 // as whoever changed them set them. With a new spec (not inSync) only fields
-// accepted before (prevAccepted) stay accepted: a field the new spec changes
-// is not drift.
-func (a *applier) applyOne(ctx context.Context, work *fleetv1alpha1.Work, d *desiredObject, led *ledger, inSync bool, prevAccepted []string, now time.Time) resourceResult {
+// accepted before (prevAccepted) and that the new spec sets as the earlier
+// one did stay accepted: a field the new spec changes is not drift.
+func (a *applier) applyOne(ctx context.Context, work *fleetv1alpha1.Work, d *desiredObject, led *ledger, inSync bool, prevAccepted acceptedEarlier, now time.Time) resourceResult {
 	look := plan.ApplyLook{
 		ManifestReconcileDisabled: d.obj.GetAnnotations()[fleetv1alpha1.AnnotationReconcile] == fleetv1alpha1.ReconcileDisabled,
 		WorkLabel:                 fleetv1alpha1.WorkLabelValue(work.Name), Adoption: work.Spec.Adoption,
@@ -367,7 +375,8 @@ func (a *applier) applyOne(ctx context.Context, work *fleetv1alpha1.Work, d *des
 		if res, ok := a.judge(ctx, d, live); ok && res.Drifted() {
 			accepted = drift.Accept(res, resourceOf(d.ref), excs, now)
 			if !inSync {
-				accepted.Accepted = drift.Restrict(accepted.Accepted, prevAccepted)
+				accepted.Accepted = drift.KeepUnchanged(drift.Restrict(accepted.Accepted, prevAccepted.fields),
+					prevAccepted.manifest, d.obj)
 			}
 		}
 	}
@@ -617,7 +626,12 @@ func (a *applier) unchangedSinceRead(r *resourceResult) bool {
 
 // desiredByRef decodes a Work's valid manifests, as apply would apply them.
 func (a *applier) desiredByRef(work *fleetv1alpha1.Work) map[refKey]*desiredObject {
-	objs := decodeManifests(work.Name, work.Spec.Manifests)
+	return a.manifestsByRef(work.Name, work.Spec.Manifests)
+}
+
+// manifestsByRef decodes a Work's manifests as desiredByRef does.
+func (a *applier) manifestsByRef(workName string, manifests []fleetv1alpha1.Manifest) map[refKey]*desiredObject {
+	objs := decodeManifests(workName, manifests)
 	out := make(map[refKey]*desiredObject, len(objs))
 	for i := range objs {
 		d := &objs[i]

@@ -167,6 +167,7 @@ func (a *agent) run(ctx context.Context, ping func(context.Context) error) error
 		st := &workState{record: rec}
 		if rec.Work != nil {
 			st.restoredHash = specHash(rec.Work)
+			st.restoredManifests = rec.Work.Spec.Manifests
 		}
 		a.setState(name, st)
 	}

@@ -19,8 +19,11 @@ type passRecord struct {
 	generation       int64
 	revision         string
 	instanceRevision string
-	at               time.Time
-	pass             *applyPass
+	// manifests are those the pass applied: what drift it (or a check
+	// since) accepted was judged against.
+	manifests []fleetv1alpha1.Manifest
+	at        time.Time
+	pass      *applyPass
 	// corrected are the drift corrections made since status was last
 	// written (by this pass or by checks since).
 	corrected []resourceResult

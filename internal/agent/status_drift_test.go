@@ -155,8 +155,8 @@ func TestStatusMixedDrift(t *testing.T) {
 	wantCond(t, st, fleetv1alpha1.ConditionDrifted, metav1.ConditionTrue, fleetv1alpha1.ReasonDriftDetected, "image (by kubectl-set)")
 
 	// After a restart the agent knows which fields were accepted from the status.
-	prev := acceptedDrift(&workState{}, &fleetv1alpha1.Work{Status: st})
-	if got := prev[depB.key()]; !slices.Equal(got, []string{"spec.replicas"}) {
+	prev := (&agent{}).acceptedDrift(&workState{}, &fleetv1alpha1.Work{Status: st})
+	if got := prev[depB.key()].fields; !slices.Equal(got, []string{"spec.replicas"}) {
 		t.Errorf("accepted before, read from the status = %v, want spec.replicas", got)
 	}
 

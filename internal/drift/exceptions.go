@@ -1,6 +1,7 @@
 package drift
 
 import (
+	"reflect"
 	"sort"
 	"strings"
 	"time"
@@ -38,6 +39,28 @@ func Covers(path, field string) bool {
 	}
 	rest := field[len(path):]
 	return rest == "" || rest[0] == '.' || rest[0] == '['
+}
+
+// CoversDrift reports whether e may accept the drift of fields on r: one
+// of its resource selectors matches r and its paths cover every field (an
+// exception without paths covers any). Its expiry is not looked at.
+func CoversDrift(e fleetv1alpha1.WorkDriftException, r Resource, fields []string) bool {
+	selected := false
+	for _, sel := range e.Resources {
+		if SelectorMatches(sel, r) {
+			selected = true
+			break
+		}
+	}
+	if !selected {
+		return false
+	}
+	for _, f := range fields {
+		if !coveredBy(e, f) {
+			return false
+		}
+	}
+	return true
 }
 
 // NextExpiry returns the earliest expiresAt after now among excs, or the
@@ -244,4 +267,25 @@ func indexOf(l []any, pe fieldpath.PathElement) int {
 		}
 	}
 	return -1
+}
+
+// KeepUnchanged narrows accepted drift, across a new spec, to the fields the
+// new manifest (now) sets as the earlier one (before) did: a field the new
+// spec sets differently is a change to apply, not drift, or an exception
+// would keep every later change of it (a patched image) off the object
+// while the new revision read applied. A deletion stays accepted as it was;
+// with no earlier manifest known, so does everything.
+func KeepUnchanged(accepted Result, before, now *unstructured.Unstructured) Result {
+	if accepted.Deleted || before == nil || now == nil {
+		return accepted
+	}
+	var out []field
+	for _, f := range accepted.all {
+		was, wasOK := valueAt(before.Object, f.path)
+		is, isOK := valueAt(now.Object, f.path)
+		if wasOK == isOK && reflect.DeepEqual(was, is) {
+			out = append(out, f)
+		}
+	}
+	return subset(accepted, out)
 }

@@ -216,3 +216,40 @@ func TestStrip(t *testing.T) {
 		})
 	}
 }
+
+func TestKeepUnchanged(t *testing.T) {
+	deployment := func(replicas int64, image string) *unstructured.Unstructured {
+		return &unstructured.Unstructured{Object: map[string]any{
+			"spec": map[string]any{
+				"replicas": replicas,
+				"template": map[string]any{"spec": map[string]any{"containers": []any{
+					map[string]any{"name": "app", "image": image, "args": []any{"--a"}},
+				}}},
+			},
+		}}
+	}
+	const image, replicas = "spec.template.spec.containers[name=app].image", "spec.replicas"
+	accepted := drifted("kubectl-edit", imagePath, replicasPath)
+	cases := []struct {
+		name        string
+		before, now *unstructured.Unstructured
+		want        []string
+	}{
+		{name: "same manifest", before: deployment(2, "app:1"), now: deployment(2, "app:1"), want: []string{image, replicas}},
+		{name: "the new spec changes the image", before: deployment(2, "app:1"), now: deployment(2, "app:2"), want: []string{replicas}},
+		{name: "the new spec changes both", before: deployment(2, "app:1"), now: deployment(3, "app:2")},
+		{name: "the new spec leaves a field out", before: deployment(2, "app:1"), now: &unstructured.Unstructured{Object: map[string]any{}}},
+		{name: "earlier manifest unknown", now: deployment(3, "app:2"), want: []string{image, replicas}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			got := KeepUnchanged(accepted, c.before, c.now)
+			if !reflect.DeepEqual(got.Fields, c.want) || got.Count != len(c.want) {
+				t.Errorf("KeepUnchanged = %q (%d), want %q", got.Fields, got.Count, c.want)
+			}
+		})
+	}
+	if got := KeepUnchanged(Result{Deleted: true}, deployment(2, "app:1"), deployment(3, "app:2")); !got.Deleted {
+		t.Errorf("a deletion stays accepted as it was: %+v", got)
+	}
+}

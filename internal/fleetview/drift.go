@@ -7,6 +7,7 @@ import (
 	"time"
 
 	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
+	"github.com/flotilla-dev/flotilla/internal/drift"
 )
 
 // MaxDriftItems bounds View.Drift.Items and View.Drift.PerCluster; the counts stay whole.
@@ -29,7 +30,8 @@ type Drift struct {
 	// drift first, then by name; bounded like Items (Clusters.Total counts all).
 	PerCluster []ClusterDrift `json:"perCluster"`
 	// Items are the drifted resources, unexplained first, oldest first; a
-	// View keeps at most MaxDriftItems of them.
+	// View keeps at most MaxDriftItems of them, and when there are more,
+	// each owner takes its turn within each state (inTurns).
 	Items []DriftedResource `json:"items"`
 }
 
@@ -187,6 +189,15 @@ func BuildDrift(s Snapshot, f DriftFilter, limit int) Drift {
 	slices.SortFunc(d.PerCluster, compareClusterDrift)
 	slices.SortFunc(items, compareDrifted)
 	if limit > 0 && len(items) > limit {
+		// A list cut short takes each owner in turn within each state, so
+		// one team's old drift cannot fill it.
+		split := slices.IndexFunc(items, func(it DriftedResource) bool { return it.State == fleetv1alpha1.DriftAccepted })
+		if split < 0 {
+			split = len(items)
+		}
+		driftInstance := func(it DriftedResource) string { return it.Instance }
+		inTurns(items[:split], driftInstance)
+		inTurns(items[split:], driftInstance)
 		items = items[:limit]
 	}
 	// A fleet of 10,000 drifting clusters must not make every view carry
@@ -240,7 +251,12 @@ func driftedResource(w *fleetv1alpha1.Work, r *fleetv1alpha1.ResourceStatus, exc
 		return item
 	}
 	e := exceptions[ref]
-	listed, inForce := workException(w, ref, e, now)
+	accepted := item.AcceptedFields
+	if item.State == fleetv1alpha1.DriftAccepted {
+		accepted = item.Fields
+	}
+	res := drift.Resource{Group: r.Group, Kind: r.Kind, Namespace: r.Namespace, Name: r.Name}
+	listed, inForce := workException(w, ref, e, res, accepted, now)
 	if !inForce {
 		// The agent's report is as of when it wrote it (an offline agent
 		// writes nothing), and its own cluster's word only: drift is
@@ -274,12 +290,18 @@ func driftedResource(w *fleetv1alpha1.Work, r *fleetv1alpha1.ResourceStatus, exc
 }
 
 // workException reports whether the hub gave w the exception named ref
-// (listed in its spec) and whether it is in force at now: listed, not
-// expired there, nor on the DriftException e when the reader sees it.
-func workException(w *fleetv1alpha1.Work, ref string, e *fleetv1alpha1.DriftException, now time.Time) (listed, inForce bool) {
+// (listed in its spec) for the drift of fields on res, and whether it is in
+// force at now: listed, not expired there, nor on the DriftException e when
+// the reader sees it. One listed that does not cover that drift (another
+// resource, a field outside its paths) counts as not given: an agent naming
+// it must not make its owner accountable for drift it never covered.
+func workException(w *fleetv1alpha1.Work, ref string, e *fleetv1alpha1.DriftException, res drift.Resource, fields []string, now time.Time) (listed, inForce bool) {
 	for _, we := range w.Spec.DriftExceptions {
 		if we.Name != ref {
 			continue
+		}
+		if !drift.CoversDrift(we, res, fields) {
+			return false, false
 		}
 		inForce = now.Before(we.ExpiresAt.Time) && (e == nil || now.Before(e.Spec.ExpiresAt.Time) && e.DeletionTimestamp.IsZero())
 		return true, inForce

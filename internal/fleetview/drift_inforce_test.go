@@ -13,7 +13,7 @@ import (
 // withException is w with a DriftException the hub copied into its spec.
 func withException(w fleetv1alpha1.Work, name string, expires time.Time) fleetv1alpha1.Work {
 	w.Spec.DriftExceptions = append(w.Spec.DriftExceptions, fleetv1alpha1.WorkDriftException{Name: name,
-		Resources: []fleetv1alpha1.ResourceSelector{{Kind: "ConfigMap"}}, ExpiresAt: metav1.NewTime(expires)})
+		Resources: []fleetv1alpha1.ResourceSelector{{Kind: "ConfigMap"}, {Group: "apps", Kind: "Deployment"}}, ExpiresAt: metav1.NewTime(expires)})
 	return w
 }
 
@@ -99,6 +99,66 @@ func TestAcceptedDriftNeedsAnExceptionInForce(t *testing.T) {
 			}
 			if tt.wantState == U && it.Exception != nil && it.Exception.Owner == "bob" {
 				t.Errorf("team-b's owner shown accountable for drift on team-a's instance: %+v", it.Exception)
+			}
+		})
+	}
+}
+
+// An agent names, for drift of its choosing, a DriftException the hub did
+// give its Work, in force, but that does not cover that drift: the
+// platform's, which accepts one ConfigMap key. Before the fix the view
+// counted the Deployment's image (or the ConfigMap's other key) accepted and
+// named the platform's owner accountable for it, and the unexplained-drift
+// alert stayed quiet. Now drift is accepted in the view only where the
+// exception's resources select the resource and its paths cover the fields.
+func TestAcceptedDriftNeedsAnExceptionThatCoversIt(t *testing.T) {
+	const U, A = fleetv1alpha1.DriftUnexplained, fleetv1alpha1.DriftAccepted
+	inForce := now.Add(time.Hour)
+	exceptions := []fleetv1alpha1.DriftException{{
+		ObjectMeta: metav1.ObjectMeta{Namespace: fleetv1alpha1.PlatformNamespace, Name: "incident"},
+		Spec:       fleetv1alpha1.DriftExceptionSpec{Owner: "platform-oncall", Reason: "incident", ExpiresAt: metav1.NewTime(inForce)},
+	}}
+	w := work("c1", "web", "shop", "web-2", "web-2", healthy)
+	w.Spec.DriftExceptions = []fleetv1alpha1.WorkDriftException{{Name: "flotilla-system/incident",
+		Resources: []fleetv1alpha1.ResourceSelector{{Kind: "ConfigMap", Name: "settings"}}, Paths: []string{"data.size"},
+		ExpiresAt: metav1.NewTime(inForce)}}
+	for _, tt := range []struct {
+		name       string
+		resource   fleetv1alpha1.ResourceStatus
+		wantState  fleetv1alpha1.DriftState
+		wantFields []string
+	}{{
+		name:      "another kind",
+		resource:  drifted("Deployment", "shop", "web", A, time.Hour, "flotilla-system/incident", "spec.template.spec.containers[name=app].image"),
+		wantState: U, wantFields: []string{"spec.template.spec.containers[name=app].image"},
+	}, {
+		name:      "another name",
+		resource:  drifted("ConfigMap", "shop", "other", A, time.Hour, "flotilla-system/incident", "data.size"),
+		wantState: U, wantFields: []string{"data.size"},
+	}, {
+		name:      "a field its paths do not cover",
+		resource:  drifted("ConfigMap", "shop", "settings", A, time.Hour, "flotilla-system/incident", "data.color", "data.size"),
+		wantState: U, wantFields: []string{"data.color", "data.size"},
+	}, {
+		name:      "accepted beside unexplained, a field its paths do not cover",
+		resource:  alsoAccepted(drifted("ConfigMap", "shop", "settings", U, time.Hour, "flotilla-system/incident", "data.mode"), "data.color"),
+		wantState: U, wantFields: []string{"data.mode", "data.color"},
+	}, {
+		name:      "covered: accepted",
+		resource:  drifted("ConfigMap", "shop", "settings", A, time.Hour, "flotilla-system/incident", "data.size"),
+		wantState: A, wantFields: []string{"data.size"},
+	}} {
+		t.Run(tt.name, func(t *testing.T) {
+			d := BuildDrift(Snapshot{Now: now, Works: []fleetv1alpha1.Work{withDrift(w, 0, tt.resource)}, DriftExceptions: exceptions}, DriftFilter{}, 0)
+			if len(d.Items) != 1 {
+				t.Fatalf("items = %+v, want one", d.Items)
+			}
+			it := d.Items[0]
+			if it.State != tt.wantState || !slices.Equal(it.Fields, tt.wantFields) || len(it.AcceptedFields) != 0 {
+				t.Errorf("state %s, fields %v, accepted %v; want %s, %v", it.State, it.Fields, it.AcceptedFields, tt.wantState, tt.wantFields)
+			}
+			if tt.wantState == U && it.Exception != nil {
+				t.Errorf("the platform's exception named accountable for drift it does not cover: %+v", it.Exception)
 			}
 		})
 	}

@@ -129,7 +129,7 @@ func TestBuildDrift(t *testing.T) {
 			Resources: counts(3, 2), Clusters: DriftCounts{Unexplained: 3, Accepted: 2, Total: 3}, Corrections: 6,
 			Promises:   []PromiseDrift{{Promise: "db", Resources: counts(1, 0), Clusters: 1}, {Promise: "web", Resources: counts(2, 2), Clusters: 2}},
 			PerCluster: []ClusterDrift{{Cluster: "c1", Resources: counts(1, 1)}, {Cluster: "c2", Resources: counts(1, 1)}},
-			Items:      []DriftedResource{deployC2, deployC1},
+			Items:      []DriftedResource{roleC3, deployC2}, // cut short: the platform's first, then each team's (inTurns)
 		},
 	}, {
 		name:   "one cluster",
@@ -227,5 +227,35 @@ func TestBuildDriftIgnoresOrder(t *testing.T) {
 		if string(got) != string(want) {
 			t.Fatalf("shuffled input gave different drift:\n%s\nwant\n%s", got, want)
 		}
+	}
+}
+
+// The attack: under a Promise whose drift policy is Report, team-a edits 60
+// of its objects on a member and leaves them so. Drift was listed oldest
+// first, so team-a's filled the dashboard's 50 and the drift someone made
+// later to the platform's fleet resources (its NetworkPolicy) and to
+// team-b's instance was only in the counts. Each owner now takes its turn,
+// the platform first, as with failures.
+func TestOneTeamsDriftDoesNotHideTheOthers(t *testing.T) {
+	var res []fleetv1alpha1.ResourceStatus
+	for i := range 60 {
+		res = append(res, drifted("ConfigMap", "team-a", "cm-"+string(rune('a'+i/26))+string(rune('a'+i%26)), fleetv1alpha1.DriftUnexplained, 48*time.Hour, "", "data"))
+	}
+	s := Snapshot{Now: now, Works: []fleetv1alpha1.Work{
+		withDrift(work("eu-1", "web", "shop", "r-1", "r-1", healthy), 0, res...),
+		withDrift(fleetWork("eu-1", "web"), 0, drifted("NetworkPolicy", "web-system", "deny-all", fleetv1alpha1.DriftUnexplained, time.Minute, "", "spec")),
+		withDrift(teamBWork("eu-1", "web", "orders"), 0, drifted("Deployment", "team-b", "orders", fleetv1alpha1.DriftUnexplained, time.Minute, "", "spec")),
+	}}
+	d := BuildDrift(s, DriftFilter{}, MaxDriftItems)
+	if d.Resources.Unexplained != 62 || len(d.Items) != MaxDriftItems {
+		t.Fatalf("drift: %d unexplained, %d listed; want 62 and %d", d.Resources.Unexplained, len(d.Items), MaxDriftItems)
+	}
+	var first []string
+	for _, it := range d.Items[:3] {
+		first = append(first, it.Kind+" "+it.Namespace+"/"+it.Name)
+	}
+	want := []string{"NetworkPolicy web-system/deny-all", "ConfigMap team-a/cm-aa", "Deployment team-b/orders"}
+	if !reflect.DeepEqual(first, want) {
+		t.Errorf("first drift listed = %q; want %q: the platform's, then each team's oldest", first, want)
 	}
 }

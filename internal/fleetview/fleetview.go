@@ -9,6 +9,7 @@ import (
 	"cmp"
 	"math"
 	"slices"
+	"strings"
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -75,7 +76,8 @@ type View struct {
 	// MaxFinishedRollouts finished ones, the last to finish first, then each
 	// Promise's platform Rollout that finished last if those leave it out.
 	Rollouts []RolloutView `json:"rollouts"`
-	// Failures are failing Works, by cluster, at most MaxFailures.
+	// Failures are failing Works, at most MaxFailures, each owner in turn
+	// (takingTurns).
 	Failures     []Failure `json:"failures"`
 	FailureCount int       `json:"failureCount"`
 	Offline      []Offline `json:"offline"`
@@ -115,8 +117,9 @@ type ClusterTile struct {
 	WorksHidden bool `json:"worksHidden,omitempty"`
 	// Reason says why the cluster is Failed or Offline.
 	Reason string `json:"reason,omitempty"`
-	// Rollout and Wave name the in-flight Rollout (newest) and its wave the
-	// cluster belongs to, if any.
+	// Rollout and Wave name the in-flight Rollout and its wave the cluster
+	// belongs to, if any: the newest of the platform's (clusterWaves), else
+	// the newest of a team's.
 	Rollout string `json:"rollout,omitempty"`
 	Wave    string `json:"wave,omitempty"`
 }
@@ -294,9 +297,7 @@ func Build(s Snapshot) View {
 	slices.SortFunc(v.Tiles, func(a, b ClusterTile) int { return cmp.Compare(a.Name, b.Name) })
 	slices.SortFunc(v.Offline, func(a, b Offline) int { return cmp.Compare(a.Cluster, b.Cluster) })
 
-	slices.SortFunc(failures, func(a, b Failure) int {
-		return cmp.Or(cmp.Compare(a.Cluster, b.Cluster), cmp.Compare(a.Work, b.Work))
-	})
+	failures = takingTurns(failures)
 	v.FailureCount = len(failures)
 	if len(failures) > MaxFailures {
 		failures = failures[:MaxFailures]
@@ -308,6 +309,47 @@ func Build(s Snapshot) View {
 	v.Freezes = buildFreezes(s.Freezes, s.Now)
 	v.Drift = BuildDrift(s, DriftFilter{}, MaxDriftItems)
 	return v
+}
+
+// takingTurns orders failures by cluster and Work, each owner in turn
+// (inTurns).
+func takingTurns(failures []Failure) []Failure {
+	slices.SortFunc(failures, func(a, b Failure) int {
+		return cmp.Or(cmp.Compare(a.Cluster, b.Cluster), cmp.Compare(a.Work, b.Work))
+	})
+	return inTurns(failures, func(f Failure) string { return f.Instance })
+}
+
+// inTurns reorders items, given in the order to show them, so that no owner
+// fills a bounded list: the platform's first (a Promise's fleet resources,
+// and instances in its namespace), then each team's first, then every
+// owner's second, and so on. A team chooses how many of its instances fail
+// or drift. instance names an item's instance, namespace/name ("" for fleet
+// resources).
+func inTurns[T any](items []T, instance func(T) string) []T {
+	type turn struct {
+		item  T
+		round int
+		team  int // 0 for the platform's, 1 for a team's: the platform goes first in a round
+	}
+	turns := make([]turn, len(items))
+	seen := map[string]int{} // owner → its items so far
+	for i, it := range items {
+		owner, _, _ := strings.Cut(instance(it), "/")
+		team := 1
+		if owner == "" || owner == fleetv1alpha1.PlatformNamespace {
+			owner, team = fleetv1alpha1.PlatformNamespace, 0
+		}
+		turns[i] = turn{item: it, round: seen[owner], team: team}
+		seen[owner]++
+	}
+	slices.SortStableFunc(turns, func(a, b turn) int {
+		return cmp.Or(cmp.Compare(a.round, b.round), cmp.Compare(a.team, b.team))
+	})
+	for i := range turns {
+		items[i] = turns[i].item
+	}
+	return items
 }
 
 // buildTile judges one cluster from its Works, and lists its failing ones.
@@ -518,21 +560,32 @@ func sortedRollouts(in []fleetv1alpha1.Rollout) []*fleetv1alpha1.Rollout {
 
 type clusterWave struct{ rollout, wave string }
 
-// clusterWaves maps each cluster to its wave in the newest in-flight Rollout
-// that has it in a wave.
+// clusterWaves maps each cluster to its wave in the newest in-flight
+// platform Rollout that has it in a wave, else in the newest in-flight
+// Rollout of a team's instance: a team starts its instances' Rollouts when
+// it likes, and a newer one must not take the clusters of the platform's
+// waves.
 func clusterWaves(rollouts []*fleetv1alpha1.Rollout) map[string]clusterWave {
 	waves := map[string]clusterWave{}
-	for _, r := range rollouts { // oldest first, so newer ones win
-		if r.Status.Phase.IsTerminal() {
-			continue
-		}
-		for _, w := range r.Status.Waves {
-			for _, c := range w.Clusters {
-				waves[c] = clusterWave{rollout: r.Namespace + "/" + r.Name, wave: w.Name}
+	for _, platform := range []bool{false, true} { // the platform's last, so they win
+		for _, r := range rollouts { // oldest first, so newer ones win
+			if r.Status.Phase.IsTerminal() || isPlatformRollout(r) != platform {
+				continue
+			}
+			for _, w := range r.Status.Waves {
+				for _, c := range w.Clusters {
+					waves[c] = clusterWave{rollout: r.Namespace + "/" + r.Name, wave: w.Name}
+				}
 			}
 		}
 	}
 	return waves
+}
+
+// isPlatformRollout reports whether r moves a Promise (its fleet resources
+// and every instance), which only the platform changes.
+func isPlatformRollout(r *fleetv1alpha1.Rollout) bool {
+	return r.Namespace == fleetv1alpha1.PlatformNamespace && r.Spec.Subject.Instance == nil
 }
 
 // buildRollouts keeps every Rollout in flight (oldest first) and the
@@ -555,7 +608,7 @@ func buildRollouts(rollouts []*fleetv1alpha1.Rollout) []RolloutView {
 	slices.SortStableFunc(ended, func(a, b *fleetv1alpha1.Rollout) int { return finishedAt(b).Compare(finishedAt(a)) })
 	shown := map[string]bool{} // Promises whose platform Rollout is kept
 	for i, r := range ended {
-		platform := r.Namespace == fleetv1alpha1.PlatformNamespace && r.Spec.Subject.Instance == nil
+		platform := isPlatformRollout(r)
 		if i >= MaxFinishedRollouts && (!platform || shown[r.Spec.Subject.Promise]) {
 			continue
 		}

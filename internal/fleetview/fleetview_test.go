@@ -1,6 +1,7 @@
 package fleetview
 
 import (
+	"cmp"
 	"encoding/json"
 	"math/rand/v2"
 	"reflect"
@@ -361,5 +362,82 @@ func TestTeamsCannotPushThePlatformsOutcomeOutOfView(t *testing.T) {
 	if !slices.Contains(names, fleetv1alpha1.PlatformNamespace+"/web-2") || slices.Contains(names, fleetv1alpha1.PlatformNamespace+"/web-1") ||
 		len(names) != MaxFinishedRollouts+1 {
 		t.Errorf("finished rollouts = %v; want the five that finished last and the platform's web-2, not web-1", names)
+	}
+}
+
+// The attack: team-a's instances fail on the clusters that sort first (a bad
+// image in a value, on purpose or not), more of them than the view lists.
+// Failures were listed by cluster and Work, so team-a's filled the list
+// (the dashboard's 50, `flotilla status`'s first 10) and the platform's
+// failing fleet resources, and team-b's failing instance, were only in the
+// count. Each owner now takes its turn: the platform's first, then every
+// team's first failure, then every one's second, and so on.
+func TestOneTeamsFailuresDoNotHideTheOthers(t *testing.T) {
+	s := Snapshot{Now: now}
+	add := func(name string, w fleetv1alpha1.Work) {
+		if !slices.ContainsFunc(s.Clusters, func(c fleetv1alpha1.Cluster) bool { return c.Name == name }) {
+			s.Clusters = append(s.Clusters, cluster(name, fleetv1alpha1.ClusterAvailabilityAvailable, nil))
+		}
+		s.Works = append(s.Works, w)
+	}
+	for c := range 6 {
+		for i := range 12 {
+			name := "a-" + string(rune('a'+c))
+			add(name, work(name, "web", "shop-"+string(rune('a'+i)), "web-2", "web-2", failed))
+		}
+	}
+	fleet := work("zz-1", "web", "", "web-2", "web-2", failed)
+	fleet.Name, fleet.Spec.Subject.Instance = "web-fleet", nil
+	add("zz-1", fleet)
+	teamB := work("zz-1", "web", "orders", "web-2", "web-2", failed)
+	teamB.Spec.Subject.Instance.Namespace = "team-b"
+	add("zz-1", teamB)
+
+	v := Build(s)
+	if v.FailureCount != 6*12+2 || len(v.Failures) != MaxFailures {
+		t.Fatalf("failures: count %d, listed %d; want %d and %d", v.FailureCount, len(v.Failures), 6*12+2, MaxFailures)
+	}
+	var first []string
+	for _, f := range v.Failures[:3] {
+		first = append(first, f.Cluster+" "+cmp.Or(f.Instance, "fleet resources"))
+	}
+	want := []string{"zz-1 fleet resources", "a-a team-a/shop-a", "zz-1 team-b/orders"}
+	if !slices.Equal(first, want) {
+		t.Errorf("first failures listed = %q; want %q: the platform's, then each team's first", first, want)
+	}
+}
+
+// The attack: during the platform's release of web-2, team-a changes its
+// instance, and the hub starts that change's Rollout, newer than the
+// platform's, in waves of its own over the same clusters. Each tile took the
+// wave of the newest Rollout in flight, so the dashboard's grid, grouped by
+// wave, showed the clusters in team-a's waves and the platform's canary and
+// general waves not at all. A Promise's Rollout now keeps its clusters; a
+// team's Rollout names only clusters no Promise's Rollout in flight has.
+func TestATeamsRolloutDoesNotTakeTheClustersOfThePlatformsWaves(t *testing.T) {
+	s := Snapshot{Now: now}
+	for _, name := range []string{"canary-1", "general-1", "lab-1"} {
+		s.Clusters = append(s.Clusters, cluster(name, fleetv1alpha1.ClusterAvailabilityAvailable, nil))
+	}
+	platform := rollout("web-2", now.Add(-time.Hour), fleetv1alpha1.RolloutPhaseWaitingForApproval,
+		fleetv1alpha1.WaveStatus{Name: "canary", Phase: fleetv1alpha1.WavePhaseWaitingForApproval, Clusters: []string{"canary-1"}},
+		fleetv1alpha1.WaveStatus{Name: "general", Clusters: []string{"general-1"}})
+	team := rollout("shop-7", now.Add(-time.Minute), fleetv1alpha1.RolloutPhaseProgressing,
+		fleetv1alpha1.WaveStatus{Name: "all", Phase: fleetv1alpha1.WavePhaseProgressing, Clusters: []string{"canary-1", "general-1", "lab-1"}})
+	team.Namespace = "team-a"
+	team.Spec.Subject.Instance = &fleetv1alpha1.LocalObjectReference{Name: "shop"}
+	s.Rollouts = []fleetv1alpha1.Rollout{platform, team}
+
+	got := map[string]string{}
+	for _, tile := range Build(s).Tiles {
+		got[tile.Name] = tile.Rollout + " " + tile.Wave
+	}
+	want := map[string]string{
+		"canary-1":  "flotilla-system/web-2 canary",
+		"general-1": "flotilla-system/web-2 general",
+		"lab-1":     "team-a/shop-7 all",
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("tiles' waves = %v; want %v", got, want)
 	}
 }

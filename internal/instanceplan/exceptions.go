@@ -1,9 +1,14 @@
 package instanceplan
 
 import (
+	"encoding/json"
 	"slices"
 	"strings"
 	"time"
+
+	"k8s.io/apimachinery/pkg/api/equality"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
 	"github.com/flotilla-dev/flotilla/internal/drift"
@@ -103,6 +108,46 @@ func selectsObject(sels []fleetv1alpha1.ResourceSelector, objects []drift.Resour
 		}
 	}
 	return false
+}
+
+// ExceptionsOnly is the write that brings w, a Work the hub otherwise keeps
+// as it is (its render failed, or its subject is held), the DriftExceptions
+// in.Exceptions gives it, and nothing else: a change of them applies
+// nothing on the member, and a Work kept for a failure of its team's must
+// not go on carrying an exception the platform revoked (or expired). ok is
+// false when there is nothing to write.
+func ExceptionsOnly(w *fleetv1alpha1.Work, in WorkInputs) (Write, bool) {
+	if w == nil || !w.DeletionTimestamp.IsZero() {
+		return Write{}, false
+	}
+	excs := WorkExceptions(in.View, w.Spec.Cluster, manifestObjects(w.Spec.Manifests), in.Exceptions)
+	if equality.Semantic.DeepEqual(w.Spec.DriftExceptions, excs) {
+		return Write{}, false
+	}
+	desired := w.DeepCopy()
+	desired.Status = fleetv1alpha1.WorkStatus{}
+	desired.Spec.DriftExceptions = excs
+	return Write{Cluster: w.Spec.Cluster, Current: w, Desired: desired, Op: Update}, true
+}
+
+// manifestObjects identifies a Work's manifests as exceptions match them;
+// one that does not decode matches none.
+func manifestObjects(manifests []fleetv1alpha1.Manifest) []drift.Resource {
+	out := make([]drift.Resource, 0, len(manifests))
+	for _, m := range manifests {
+		var obj struct {
+			APIVersion string            `json:"apiVersion"`
+			Kind       string            `json:"kind"`
+			Metadata   metav1.ObjectMeta `json:"metadata"`
+		}
+		if json.Unmarshal(m.Raw, &obj) != nil {
+			continue
+		}
+		if gv, err := schema.ParseGroupVersion(obj.APIVersion); err == nil {
+			out = append(out, drift.Resource{Group: gv.Group, Kind: obj.Kind, Namespace: obj.Metadata.Namespace, Name: obj.Metadata.Name})
+		}
+	}
+	return out
 }
 
 // NextExpiry is the earliest expiresAt among the exceptions of works, zero

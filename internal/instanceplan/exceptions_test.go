@@ -8,6 +8,7 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
 
 	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
 	"github.com/flotilla-dev/flotilla/internal/placement"
@@ -103,5 +104,38 @@ func TestATeamsExceptionsDoNotCrowdOutThePlatforms(t *testing.T) {
 	}
 	if last := got[len(got)-1].Name; last != "a-team/e14" {
 		t.Errorf("last carried = %s, want a-team/e14 (the team's, by name, after the platform's)", last)
+	}
+}
+
+// A Work kept as it is (its render failed, its instance held) still gets
+// the exceptions in force, and nothing else: a revoked one leaves it.
+func TestExceptionsOnly(t *testing.T) {
+	view := placement.NewView([]placement.Cluster{{Name: "edge-1"}}, nil)
+	out, err := Encode(render.Output{Manifests: []*unstructured.Unstructured{
+		{Object: map[string]any{"apiVersion": "v1", "kind": "ConfigMap", "metadata": map[string]any{"name": "settings", "namespace": "a-team"}}},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	expires := metav1.NewTime(time.Date(2031, 1, 1, 0, 0, 0, 0, time.UTC))
+	incident := fleetv1alpha1.DriftException{ObjectMeta: metav1.ObjectMeta{Namespace: fleetv1alpha1.PlatformNamespace, Name: "incident"},
+		Spec: fleetv1alpha1.DriftExceptionSpec{Resources: []fleetv1alpha1.ResourceSelector{{Kind: "ConfigMap"}}, ExpiresAt: expires}}
+	kept := &fleetv1alpha1.Work{Spec: fleetv1alpha1.WorkSpec{Cluster: "edge-1", Revision: "r1",
+		Manifests:       []fleetv1alpha1.Manifest{{RawExtension: runtime.RawExtension{Raw: out.Manifests[0]}}},
+		DriftExceptions: WorkExceptions(view, "edge-1", out.Objects, []fleetv1alpha1.DriftException{incident})}}
+	if len(kept.Spec.DriftExceptions) != 1 {
+		t.Fatalf("the Work carries %v, want the incident's exception", kept.Spec.DriftExceptions)
+	}
+
+	if _, ok := ExceptionsOnly(kept, WorkInputs{View: view, Exceptions: []fleetv1alpha1.DriftException{incident}}); ok {
+		t.Error("a write with the exceptions as they are")
+	}
+	w, ok := ExceptionsOnly(kept, WorkInputs{View: view})
+	if !ok || w.Op != Update || len(w.Desired.Spec.DriftExceptions) != 0 || w.Desired.Spec.Revision != "r1" ||
+		len(w.Desired.Spec.Manifests) != 1 || len(kept.Spec.DriftExceptions) != 1 {
+		t.Errorf("revoked: write %v (%+v), want an update of the exceptions alone, the kept Work untouched", ok, w.Desired)
+	}
+	if _, ok := ExceptionsOnly(nil, WorkInputs{View: view}); ok {
+		t.Error("a write with no Work")
 	}
 }

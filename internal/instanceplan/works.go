@@ -164,7 +164,8 @@ type Write struct {
 
 // Plan is Finish's answer: what to write and delete.
 type Plan struct {
-	// Writes are the rendered Targets' Works, in the Targets' order.
+	// Writes are the rendered Targets' Works, in the Targets' order, and
+	// the DriftExceptions of Works kept as they are (ExceptionsOnly).
 	Writes []Write
 	// Delete are the subject's Works on clusters it keeps no Work on (not
 	// placed, or nothing to render), by cluster.
@@ -200,6 +201,11 @@ func Finish(r Routing, results []Result, in WorkInputs) (Plan, error) {
 			continue
 		case Failed:
 			p.Failed[t.Cluster] = rd.Err
+			if w, ok := ExceptionsOnly(t.Current, in); ok {
+				// The Work is kept as it was, but not the exceptions it
+				// carries: a revoked one must not go on accepting drift.
+				p.Writes = append(p.Writes, w)
+			}
 		case Rendered:
 			desired, err := DesiredWork(r.Subject, rd, in)
 			if err != nil {

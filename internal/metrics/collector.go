@@ -33,7 +33,7 @@ var (
 		"Clusters healthy on a Promise's revision (every Work of the Promise there healthy, the cluster Available: its agent heartbeats); flotilla_promise_clusters minus this is applied but not healthy.",
 		[]string{"promise", "revision"}, nil)
 	rolloutsDesc = prometheus.NewDesc("flotilla_rollouts",
-		"Rollouts by phase, ended ones included.", []string{"phase"}, nil)
+		"Rollouts by phase, ended ones included, and whose they are (platform: a Promise's; team: an instance's).", []string{"phase", "owner"}, nil)
 	rolloutPhaseDesc = prometheus.NewDesc("flotilla_rollout_phase",
 		"1 for the phase a Rollout in flight is in, 0 for its other phases in flight.", []string{"namespace", "rollout", "phase"}, nil)
 	rolloutWaveIndexDesc = prometheus.NewDesc("flotilla_rollout_wave_index",
@@ -139,17 +139,23 @@ func fleetMetrics(s fleetview.Snapshot, emit func(prometheus.Metric)) {
 
 	driftMetrics(&v, gauge)
 
-	byPhase := map[fleetv1alpha1.RolloutPhase]int{}
+	type ownPhase struct {
+		phase fleetv1alpha1.RolloutPhase
+		owner Owner
+	}
+	byPhase := map[ownPhase]int{}
 	for i := range s.Rollouts {
 		ro := &s.Rollouts[i]
 		phase := phaseOf(ro)
-		byPhase[phase]++
+		byPhase[ownPhase{phase, OwnerOf(ro)}]++
 		if !phase.IsTerminal() {
 			rolloutMetrics(ro, phase, gauge)
 		}
 	}
-	for _, p := range Phases {
-		gauge(rolloutsDesc, float64(byPhase[p]), string(p))
+	for _, o := range Owners {
+		for _, p := range Phases {
+			gauge(rolloutsDesc, float64(byPhase[ownPhase{p, o}]), string(p), string(o))
+		}
 	}
 }
 

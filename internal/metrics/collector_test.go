@@ -191,20 +191,32 @@ flotilla_rollout_wave_index{namespace="flotilla-system",rollout="db-2"} 2
 # TYPE flotilla_rollout_waves gauge
 flotilla_rollout_waves{namespace="flotilla-system",rollout="cache-3"} 3
 flotilla_rollout_waves{namespace="flotilla-system",rollout="db-2"} 3
-# HELP flotilla_rollouts Rollouts by phase, ended ones included.
+# HELP flotilla_rollouts Rollouts by phase, ended ones included, and whose they are (platform: a Promise's; team: an instance's).
 # TYPE flotilla_rollouts gauge
-flotilla_rollouts{phase="Aborted"} 0
-flotilla_rollouts{phase="Baking"} 0
-flotilla_rollouts{phase="Failed"} 0
-flotilla_rollouts{phase="Halted"} 0
-flotilla_rollouts{phase="Paused"} 0
-flotilla_rollouts{phase="Pending"} 1
-flotilla_rollouts{phase="Progressing"} 0
-flotilla_rollouts{phase="RolledBack"} 0
-flotilla_rollouts{phase="RollingBack"} 0
-flotilla_rollouts{phase="Succeeded"} 1
-flotilla_rollouts{phase="Superseded"} 0
-flotilla_rollouts{phase="WaitingForApproval"} 1
+flotilla_rollouts{owner="platform",phase="Aborted"} 0
+flotilla_rollouts{owner="team",phase="Aborted"} 0
+flotilla_rollouts{owner="platform",phase="Baking"} 0
+flotilla_rollouts{owner="team",phase="Baking"} 0
+flotilla_rollouts{owner="platform",phase="Failed"} 0
+flotilla_rollouts{owner="team",phase="Failed"} 0
+flotilla_rollouts{owner="platform",phase="Halted"} 0
+flotilla_rollouts{owner="team",phase="Halted"} 0
+flotilla_rollouts{owner="platform",phase="Paused"} 0
+flotilla_rollouts{owner="team",phase="Paused"} 0
+flotilla_rollouts{owner="platform",phase="Pending"} 1
+flotilla_rollouts{owner="team",phase="Pending"} 0
+flotilla_rollouts{owner="platform",phase="Progressing"} 0
+flotilla_rollouts{owner="team",phase="Progressing"} 0
+flotilla_rollouts{owner="platform",phase="RolledBack"} 0
+flotilla_rollouts{owner="team",phase="RolledBack"} 0
+flotilla_rollouts{owner="platform",phase="RollingBack"} 0
+flotilla_rollouts{owner="team",phase="RollingBack"} 0
+flotilla_rollouts{owner="platform",phase="Succeeded"} 1
+flotilla_rollouts{owner="team",phase="Succeeded"} 0
+flotilla_rollouts{owner="platform",phase="Superseded"} 0
+flotilla_rollouts{owner="team",phase="Superseded"} 0
+flotilla_rollouts{owner="platform",phase="WaitingForApproval"} 1
+flotilla_rollouts{owner="team",phase="WaitingForApproval"} 0
 `
 	if err := testutil.CollectAndCompare(c, strings.NewReader(want)); err != nil {
 		t.Error(err)
@@ -227,26 +239,29 @@ func TestHubCounters(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h.RolloutTransition(fleetv1alpha1.RolloutPhaseProgressing)
-	h.RolloutTransition(fleetv1alpha1.RolloutPhaseProgressing)
-	h.RolloutTransition("")
-	h.RolloutRollback(RollbackManual)
+	h.RolloutTransition(fleetv1alpha1.RolloutPhaseProgressing, OwnerPlatform)
+	h.RolloutTransition(fleetv1alpha1.RolloutPhaseProgressing, OwnerPlatform)
+	h.RolloutTransition("", OwnerPlatform)
+	h.RolloutRollback(RollbackManual, OwnerTeam)
 	var none *Hub
-	none.RolloutTransition(fleetv1alpha1.RolloutPhaseFailed)
-	none.RolloutRollback(RollbackFailure)
+	none.RolloutTransition(fleetv1alpha1.RolloutPhaseFailed, OwnerPlatform)
+	none.RolloutRollback(RollbackFailure, OwnerPlatform)
 
-	if got := testutil.ToFloat64(h.transitions.WithLabelValues("Progressing")); got != 2 {
+	if got := testutil.ToFloat64(h.transitions.WithLabelValues("Progressing", "platform")); got != 2 {
 		t.Errorf("Progressing transitions %v, want 2", got)
 	}
-	if n := testutil.CollectAndCount(h.transitions); n != len(Phases) {
-		t.Errorf("%d transition series, want one per phase (%d)", n, len(Phases))
+	if n := testutil.CollectAndCount(h.transitions); n != len(Phases)*len(Owners) {
+		t.Errorf("%d transition series, want one per phase and owner (%d)", n, len(Phases)*len(Owners))
 	}
 	want := `
-# HELP flotilla_rollout_rollbacks_total Rollbacks started, by cause (failure, manual, freeze).
+# HELP flotilla_rollout_rollbacks_total Rollbacks started, by cause (failure, manual, freeze) and whose Rollout it is (platform, team).
 # TYPE flotilla_rollout_rollbacks_total counter
-flotilla_rollout_rollbacks_total{cause="failure"} 0
-flotilla_rollout_rollbacks_total{cause="freeze"} 0
-flotilla_rollout_rollbacks_total{cause="manual"} 1
+flotilla_rollout_rollbacks_total{cause="failure",owner="platform"} 0
+flotilla_rollout_rollbacks_total{cause="failure",owner="team"} 0
+flotilla_rollout_rollbacks_total{cause="freeze",owner="platform"} 0
+flotilla_rollout_rollbacks_total{cause="freeze",owner="team"} 0
+flotilla_rollout_rollbacks_total{cause="manual",owner="platform"} 0
+flotilla_rollout_rollbacks_total{cause="manual",owner="team"} 1
 `
 	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "flotilla_rollout_rollbacks_total"); err != nil {
 		t.Error(err)
@@ -307,6 +322,33 @@ flotilla_promise_clusters{promise="db",revision="r1"} 1
 flotilla_promise_clusters{promise="db",revision="r2"} 1
 `
 	if err := testutil.CollectAndCompare(newCollector(t, true, objs...), strings.NewReader(want), "flotilla_promise_clusters"); err != nil {
+		t.Error(err)
+	}
+}
+
+// A team's halted instance Rollout counts in flotilla_rollouts as the
+// team's: an alert on the platform's halted releases does not fire for it
+// (TestATeamsRolloutCountsAsTheTeams in internal/controller/rollout has the
+// counters).
+func TestATeamsRolloutsAreCountedAsTheTeams(t *testing.T) {
+	team := rolloutObj("shop-7", fleetv1alpha1.RolloutPhaseHalted, "canary", 0, fleetv1alpha1.RolloutCounts{})
+	team.Namespace = "team-a"
+	team.Spec.Subject.Instance = &fleetv1alpha1.LocalObjectReference{Name: "shop"}
+	c := newCollector(t, true, team, rolloutObj("web-2", fleetv1alpha1.RolloutPhaseSucceeded, "", 100, fleetv1alpha1.RolloutCounts{}))
+	want := `
+# HELP flotilla_rollouts Rollouts by phase, ended ones included, and whose they are (platform: a Promise's; team: an instance's).
+# TYPE flotilla_rollouts gauge
+`
+	for _, o := range Owners {
+		for _, p := range Phases {
+			n := 0
+			if o == OwnerTeam && p == fleetv1alpha1.RolloutPhaseHalted || o == OwnerPlatform && p == fleetv1alpha1.RolloutPhaseSucceeded {
+				n = 1
+			}
+			want += fmt.Sprintf("flotilla_rollouts{owner=%q,phase=%q} %d\n", o, p, n)
+		}
+	}
+	if err := testutil.CollectAndCompare(c, strings.NewReader(want), "flotilla_rollouts"); err != nil {
 		t.Error(err)
 	}
 }

@@ -63,16 +63,16 @@ func NewHub(registry *prometheus.Registry, reader client.Reader, clk clock.Passi
 		registry: registry,
 		transitions: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "flotilla_rollout_transitions_total",
-			Help: "Rollout phase changes, by the phase entered.",
-		}, []string{"phase"}),
+			Help: "Rollout phase changes, by the phase entered and whose Rollout it is (platform: a Promise's; team: an instance's).",
+		}, []string{"phase", "owner"}),
 		rollbacks: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "flotilla_rollout_rollbacks_total",
-			Help: "Rollbacks started, by cause (failure, manual, freeze).",
-		}, []string{"cause"}),
+			Help: "Rollbacks started, by cause (failure, manual, freeze) and whose Rollout it is (platform, team).",
+		}, []string{"cause", "owner"}),
 		failures: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "flotilla_rollout_cluster_failures_total",
-			Help: "Clusters a Rollout counted as failed, by reason: the cause seen on the member (ImagePullBackOff, CrashLoopBackOff, Unschedulable…) or the hub's (ProgressDeadlineExceeded, ClusterOffline, ApplyFailed…); reasons outside a fixed set count as Other.",
-		}, []string{"reason"}),
+			Help: "Clusters a Rollout counted as failed, by reason: the cause seen on the member (ImagePullBackOff, CrashLoopBackOff, Unschedulable…) or the hub's (ProgressDeadlineExceeded, ClusterOffline, ApplyFailed…); reasons outside a fixed set count as Other; and by whose Rollout it is (platform, team).",
+		}, []string{"reason", "owner"}),
 	}
 	// Labels are bounded: operations are three words, and Promise names are
 	// what the platform team publishes. Never a cluster, instance or revision.
@@ -89,14 +89,16 @@ func NewHub(registry *prometheus.Registry, reader client.Reader, clk clock.Passi
 		Help:    "Time to render one instance for one cluster.",
 		Buckets: prometheus.ExponentialBuckets(0.0001, 4, 8),
 	})
-	for _, p := range Phases {
-		h.transitions.WithLabelValues(string(p))
-	}
-	for _, c := range []RollbackCause{RollbackFailure, RollbackManual, RollbackFreeze} {
-		h.rollbacks.WithLabelValues(string(c))
-	}
-	for _, r := range FailureReasons {
-		h.failures.WithLabelValues(r)
+	for _, o := range Owners {
+		for _, p := range Phases {
+			h.transitions.WithLabelValues(string(p), string(o))
+		}
+		for _, c := range []RollbackCause{RollbackFailure, RollbackManual, RollbackFreeze} {
+			h.rollbacks.WithLabelValues(string(c), string(o))
+		}
+		for _, r := range FailureReasons {
+			h.failures.WithLabelValues(r, string(o))
+		}
 	}
 	c := &collector{reader: reader, clock: clk, elected: elected}
 	for _, m := range []prometheus.Collector{h.transitions, h.rollbacks, h.failures, h.worksWritten, h.renderErrors, h.renderDuration, c} {
@@ -107,13 +109,37 @@ func NewHub(registry *prometheus.Registry, reader client.Reader, clk clock.Passi
 	return h, nil
 }
 
-// RolloutTransition counts a Rollout entering phase. A nil Hub counts nothing
-// (controllers built without metrics, in tests).
-func (h *Hub) RolloutTransition(phase fleetv1alpha1.RolloutPhase) {
+// Owner says whose Rollout a counter counts (the owner label): teams run
+// their instances' Rollouts as they like, and what they do must not read as
+// the platform's release failing or rolling back.
+type Owner string
+
+// Owners of Rollouts.
+const (
+	// OwnerPlatform: a Promise's Rollout, in flotilla-system.
+	OwnerPlatform Owner = "platform"
+	// OwnerTeam: the Rollout of a team's instance.
+	OwnerTeam Owner = "team"
+)
+
+// Owners are every owner label value, so each series exists from the start.
+var Owners = []Owner{OwnerPlatform, OwnerTeam}
+
+// OwnerOf is whose Rollout ro is.
+func OwnerOf(ro *fleetv1alpha1.Rollout) Owner {
+	if ro.Namespace == fleetv1alpha1.PlatformNamespace && ro.Spec.Subject.Instance == nil {
+		return OwnerPlatform
+	}
+	return OwnerTeam
+}
+
+// RolloutTransition counts a Rollout of owner entering phase. A nil Hub
+// counts nothing (controllers built without metrics, in tests).
+func (h *Hub) RolloutTransition(phase fleetv1alpha1.RolloutPhase, owner Owner) {
 	if h == nil || phase == "" {
 		return
 	}
-	h.transitions.WithLabelValues(string(phase)).Inc()
+	h.transitions.WithLabelValues(string(phase), string(owner)).Inc()
 }
 
 // WorkWritten counts a Work the hub created, updated or deleted (op).
@@ -140,12 +166,12 @@ func (h *Hub) Rendered(d time.Duration) {
 	h.renderDuration.Observe(d.Seconds())
 }
 
-// RolloutRollback counts a rollback that started.
-func (h *Hub) RolloutRollback(cause RollbackCause) {
+// RolloutRollback counts a rollback of a Rollout of owner that started.
+func (h *Hub) RolloutRollback(cause RollbackCause, owner Owner) {
 	if h == nil {
 		return
 	}
-	h.rollbacks.WithLabelValues(string(cause)).Inc()
+	h.rollbacks.WithLabelValues(string(cause), string(owner)).Inc()
 }
 
 // FailureReasons are the reason label values of
@@ -173,10 +199,10 @@ func FailureReasonLabel(reason string) string {
 	return ReasonOther
 }
 
-// ClusterFailed counts a cluster a Rollout newly counts as failed.
-func (h *Hub) ClusterFailed(reason string) {
+// ClusterFailed counts a cluster a Rollout of owner newly counts as failed.
+func (h *Hub) ClusterFailed(reason string, owner Owner) {
 	if h == nil {
 		return
 	}
-	h.failures.WithLabelValues(FailureReasonLabel(reason)).Inc()
+	h.failures.WithLabelValues(FailureReasonLabel(reason), string(owner)).Inc()
 }

@@ -177,11 +177,14 @@ flotilla_promise_clusters{promise="shop",revision=%q} 3
 # HELP flotilla_promise_clusters Clusters running a Promise, by the revision their Works applied; (pending) when none applied yet, (mixed) when they differ, (unknown) when the Promise does not list it.
 # TYPE flotilla_promise_clusters gauge
 flotilla_promise_clusters{promise="shop",revision=%q} 3
-# HELP flotilla_rollout_rollbacks_total Rollbacks started, by cause (failure, manual, freeze).
+# HELP flotilla_rollout_rollbacks_total Rollbacks started, by cause (failure, manual, freeze) and whose Rollout it is (platform, team).
 # TYPE flotilla_rollout_rollbacks_total counter
-flotilla_rollout_rollbacks_total{cause="failure"} 0
-flotilla_rollout_rollbacks_total{cause="freeze"} 0
-flotilla_rollout_rollbacks_total{cause="manual"} 1
+flotilla_rollout_rollbacks_total{cause="failure",owner="platform"} 0
+flotilla_rollout_rollbacks_total{cause="failure",owner="team"} 0
+flotilla_rollout_rollbacks_total{cause="freeze",owner="platform"} 0
+flotilla_rollout_rollbacks_total{cause="freeze",owner="team"} 0
+flotilla_rollout_rollbacks_total{cause="manual",owner="platform"} 1
+flotilla_rollout_rollbacks_total{cause="manual",owner="team"} 0
 `, r2)+rolloutsByPhase(map[fleetv1alpha1.RolloutPhase]int{fleetv1alpha1.RolloutPhaseSucceeded: 1, fleetv1alpha1.RolloutPhaseRolledBack: 1})+
 		s.transitions(ro2, ro3), rolloutGauges("flotilla_promise_clusters", "flotilla_rollout_rollbacks_total",
 		"flotilla_rollouts", "flotilla_rollout_transitions_total")...)
@@ -428,12 +431,14 @@ flotilla_rollout_waves{namespace=%[1]q,rollout=%[2]q} 2
 	return b.String()
 }
 
-// rolloutsByPhase is the exposition of flotilla_rollouts.
+// rolloutsByPhase is the exposition of flotilla_rollouts, every one the platform's.
 func rolloutsByPhase(n map[fleetv1alpha1.RolloutPhase]int) string {
 	var b strings.Builder
-	b.WriteString("# HELP flotilla_rollouts Rollouts by phase, ended ones included.\n# TYPE flotilla_rollouts gauge\n")
+	b.WriteString("# HELP flotilla_rollouts Rollouts by phase, ended ones included, and whose they are (platform: a Promise's; team: an instance's).\n" +
+		"# TYPE flotilla_rollouts gauge\n")
 	for _, p := range metrics.Phases {
-		fmt.Fprintf(&b, "flotilla_rollouts{phase=%q} %d\n", p, n[p])
+		fmt.Fprintf(&b, "flotilla_rollouts{owner=\"platform\",phase=%q} %d\n", p, n[p])
+		fmt.Fprintf(&b, "flotilla_rollouts{owner=\"team\",phase=%q} 0\n", p)
 	}
 	return b.String()
 }
@@ -451,9 +456,11 @@ func (s *story) transitions(names ...string) string {
 		}
 	}
 	var b strings.Builder
-	b.WriteString("# HELP flotilla_rollout_transitions_total Rollout phase changes, by the phase entered.\n# TYPE flotilla_rollout_transitions_total counter\n")
+	b.WriteString("# HELP flotilla_rollout_transitions_total Rollout phase changes, by the phase entered and whose Rollout it is " +
+		"(platform: a Promise's; team: an instance's).\n# TYPE flotilla_rollout_transitions_total counter\n")
 	for _, p := range metrics.Phases {
-		fmt.Fprintf(&b, "flotilla_rollout_transitions_total{phase=%q} %d\n", p, n[p])
+		fmt.Fprintf(&b, "flotilla_rollout_transitions_total{owner=\"platform\",phase=%q} %d\n", p, n[p])
+		fmt.Fprintf(&b, "flotilla_rollout_transitions_total{owner=\"team\",phase=%q} 0\n", p)
 	}
 	return b.String()
 }

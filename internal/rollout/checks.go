@@ -249,6 +249,11 @@ func (p *planner) bindChecks() error {
 // that starts in this plan: its windows open now, and a plan repeated from
 // the status it writes must decide the same).
 func (p *planner) bindWaveChecks(w *wave, measured bool) error {
+	if w.st.Name == ImmediateWaveName {
+		// It runs none; it keeps the failures of the waves it merged.
+		p.judgeCarriedFailures(w)
+		return nil
+	}
 	{
 		specs := ResolveChecks(p.in.Strategy, w.st.Name, p.in.PromiseChecks, p.in.SkipChecks)
 		if len(specs) == 0 && len(w.st.Checks) == 0 {
@@ -289,10 +294,11 @@ func (p *planner) bindWaveChecks(w *wave, measured bool) error {
 	return nil
 }
 
-// applyActions applies a person's skip or re-run of c in w.
-func (p *planner) applyActions(w *wave, c *waveCheck) {
+// applyActions applies a person's skip or re-run of c in w (those of only,
+// when given).
+func (p *planner) applyActions(w *wave, c *waveCheck, only ...fleetv1alpha1.CheckActionType) {
 	for _, a := range p.in.Spec.CheckActions {
-		if a.Wave != w.st.Name || a.Check != c.spec.Name {
+		if a.Wave != w.st.Name || a.Check != c.spec.Name || (len(only) > 0 && !slices.Contains(only, a.Action)) {
 			continue
 		}
 		rec := a.ChangeRecord

@@ -230,6 +230,38 @@ func (p *planner) judgeChecks(w *wave) {
 	}
 }
 
+// judgeCarriedFailures marks the clusters of the Immediate wave w whose
+// check had failed in a wave a switch to Immediate merged
+// (mergeCheckFailures): they stay failed clusters (AnalysisFailed), unless
+// a person skips the check for the Immediate wave. There is nothing to
+// re-run: the Immediate wave measures nothing.
+func (p *planner) judgeCarriedFailures(w *wave) {
+	for i := range w.st.Checks {
+		st := &w.st.Checks[i]
+		p.applyActions(w, &waveCheck{spec: fleetv1alpha1.Check{Name: st.Name}, st: st}, fleetv1alpha1.CheckSkip)
+		if st.Skipped != nil || len(st.Marks) != len(w.st.Clusters) {
+			continue
+		}
+		for j, name := range w.st.Clusters {
+			if _, seen := w.checkFailed[name]; seen || st.Marks[j] != fleetv1alpha1.CheckMarkFailed {
+				continue
+			}
+			f := checkFailure{message: "check " + st.Name + " failed before the switch to Immediate"}
+			if d := slices.IndexFunc(st.Clusters, func(c fleetv1alpha1.ClusterCheckState) bool { return c.Cluster == name }); d >= 0 {
+				if m := st.Clusters[d].Decisive; m != nil {
+					f.at = m.Time.Time
+					f.message += fmt.Sprintf(": %s at %s (%d of %d measurements failed)",
+						or(m.Value, m.Message), m.Time.UTC().Format(time.RFC3339), st.Clusters[d].Failures, st.Clusters[d].Measurements)
+				}
+			}
+			if w.checkFailed == nil {
+				w.checkFailed = map[string]checkFailure{}
+			}
+			w.checkFailed[name] = f
+		}
+	}
+}
+
 // checkFailure is why a cluster's check failed.
 type checkFailure struct {
 	at      time.Time

@@ -1,6 +1,7 @@
 package rollout_test
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -170,12 +171,42 @@ func TestACheckFailedWithoutADecisiveMeasurementDoesNotStopThePlan(t *testing.T)
 	}
 }
 
-// Open: a canary cluster that failed a verification check (within the
-// canary's budget) is judged healthy again once the platform switches the
-// Rollout to Immediate, whose merged wave runs no checks and keeps no
-// check verdict: the Rollout ends Succeeded, "0 failed".
+// A canary cluster that failed a verification check (within the canary's
+// budget) was judged healthy again once the platform switched the Rollout
+// to Immediate, whose merged wave runs no checks and kept no check
+// verdict: the Rollout ended Succeeded, "0 failed". The merged wave now
+// keeps the failures of the waves it merges.
 func TestSwitchingToImmediateKeepsACheckFailure(t *testing.T) {
-	t.Skip("open: the Immediate wave a switch merges keeps no check verdict of the waves it merges")
+	f := switchToImmediateAfterACheckFailure(t)
+	f.at(5 * time.Minute).healthyAll().plan()
+	if f.d.Status.FailureCount != 1 {
+		t.Errorf("%d failures, phase %s: want c-1's check failure kept", f.d.Status.FailureCount, f.d.Status.Phase)
+	}
+	if fs := f.d.Status.Failures; len(fs) != 1 || fs[0].Cluster != "c-1" || fs[0].Reason != fleetv1alpha1.ReasonAnalysisFailed ||
+		!strings.Contains(fs[0].Message, "check errors failed before the switch to Immediate: [5]") {
+		t.Errorf("failures %+v, want c-1's check failure, its value", fs)
+	}
+}
+
+// A person may still skip the carried check for the Immediate wave, as for
+// any wave: its failure then counts no more.
+func TestACheckFailureCarriedIntoImmediateCanBeSkipped(t *testing.T) {
+	f := switchToImmediateAfterACheckFailure(t)
+	f.in.Spec.CheckActions = []fleetv1alpha1.CheckAction{{Wave: rollout.ImmediateWaveName, Check: "errors", Action: fleetv1alpha1.CheckSkip,
+		ChangeRecord: record("sec", t0.Add(5*time.Minute), "the errors were the old revision's")}}
+	f.at(5 * time.Minute).healthyAll().plan()
+	if f.d.Status.FailureCount != 0 || f.d.Status.Phase != fleetv1alpha1.RolloutPhaseSucceeded {
+		t.Errorf("%d failures, phase %s: want the skipped check's failure gone", f.d.Status.FailureCount, f.d.Status.Phase)
+	}
+	if cs := f.d.Status.Waves[0].Checks; len(cs) != 1 || cs[0].Skipped == nil || cs[0].Skipped.By != "sec" {
+		t.Errorf("Immediate wave checks %+v, want errors skipped by sec", cs)
+	}
+}
+
+// switchToImmediateAfterACheckFailure runs a canary whose cluster c-1
+// fails its check (within the canary's budget), then switches the Rollout
+// to Immediate.
+func switchToImmediateAfterACheckFailure(t *testing.T) *fixture {
 	s := strategy(wave("canary", failures("1"), bake(time.Hour), func(w *fleetv1alpha1.Wave) {
 		w.Selector = &fleetv1alpha1.WaveSelector{MatchLabels: map[string]string{"ring": "canary"}}
 	}), wave("general", catchAll))
@@ -192,8 +223,5 @@ func TestSwitchingToImmediateKeepsACheckFailure(t *testing.T) {
 	f.in.Spec.UpdatePolicy = fleetv1alpha1.UpdatePolicy{Mode: fleetv1alpha1.UpdateModeImmediate, Reason: "now"}
 	f.in.Spec.PolicyChange = ptr(record("sec", t0.Add(4*time.Minute), "now"))
 	f.at(4 * time.Minute).plan()
-	f.at(5 * time.Minute).healthyAll().plan()
-	if f.d.Status.FailureCount != 1 {
-		t.Errorf("%d failures, phase %s: want c-1's check failure kept", f.d.Status.FailureCount, f.d.Status.Phase)
-	}
+	return f
 }

@@ -215,8 +215,62 @@ func mergeForImmediate(waves []fleetv1alpha1.WaveStatus) []fleetv1alpha1.WaveSta
 		phase = fleetv1alpha1.WavePhaseProgressing
 	}
 	return []fleetv1alpha1.WaveStatus{{Name: ImmediateWaveName, Phase: phase, Clusters: names, StartedAt: started,
-		Relapses: mergeRelapses(waves, names)}}
+		Relapses: mergeRelapses(waves, names), Checks: mergeCheckFailures(waves, names)}}
 }
+
+// mergeCheckFailures carries into the merged wave (names) the clusters a
+// per-cluster check had failed in the waves it merges, one entry per check
+// name: the Immediate wave runs no checks, and a failure it forgot would
+// read healthy there. Only failures go: the other states are measurements
+// the emergency lane does not wait for, and a check a person skipped
+// failed nothing. Empty when no merged wave had a failure.
+func mergeCheckFailures(waves []fleetv1alpha1.WaveStatus, names []string) []fleetv1alpha1.WaveCheckStatus {
+	index := make(map[string]int, len(names))
+	for i, c := range names {
+		index[c] = i
+	}
+	var out []fleetv1alpha1.WaveCheckStatus
+	for _, w := range waves {
+		for _, st := range w.Checks {
+			if st.Skipped != nil || st.Scope == fleetv1alpha1.CheckWholeWave || len(st.Marks) != len(w.Clusters) ||
+				!strings.ContainsRune(st.Marks, fleetv1alpha1.CheckMarkFailed) {
+				continue
+			}
+			i := slices.IndexFunc(out, func(c fleetv1alpha1.WaveCheckStatus) bool { return c.Name == st.Name })
+			if i < 0 {
+				if len(out) == maxWaveChecks {
+					continue
+				}
+				out = append(out, fleetv1alpha1.WaveCheckStatus{Name: st.Name, Scope: st.Scope, Placement: st.Placement, When: st.When,
+					Verdict: fleetv1alpha1.CheckFailed, Marks: strings.Repeat(string(rune(fleetv1alpha1.CheckMarkNone)), len(names)),
+					Message: fleetv1alpha1.ClipMessage("failed before the switch to Immediate, in wave "+w.Name+": "+st.Message, 1024)})
+				i = len(out) - 1
+			}
+			carried := &out[i]
+			marks := []byte(carried.Marks)
+			for j, mark := range []byte(st.Marks) {
+				k, ok := index[w.Clusters[j]]
+				if mark != fleetv1alpha1.CheckMarkFailed || !ok || marks[k] == fleetv1alpha1.CheckMarkFailed {
+					continue
+				}
+				marks[k] = fleetv1alpha1.CheckMarkFailed
+				carried.Counts.Failed++
+				if d := slices.IndexFunc(st.Clusters, func(c fleetv1alpha1.ClusterCheckState) bool { return c.Cluster == w.Clusters[j] }); d >= 0 &&
+					len(carried.Clusters) < fleetv1alpha1.MaxCheckDetails {
+					carried.Clusters = append(carried.Clusters, st.Clusters[d])
+				}
+			}
+			carried.Marks = string(marks)
+		}
+	}
+	for i := range out {
+		slices.SortFunc(out[i].Clusters, func(a, b fleetv1alpha1.ClusterCheckState) int { return strings.Compare(a.Cluster, b.Cluster) })
+	}
+	return out
+}
+
+// maxWaveChecks bounds a wave's checks, as the API does.
+const maxWaveChecks = 16
 
 // mergeRelapses carries each cluster's relapse count into the merged wave
 // (names): a cluster that flapped out (Flapping) stays failed, and one

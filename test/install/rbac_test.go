@@ -322,9 +322,11 @@ func TestHubLeastPrivilege(t *testing.T) {
 		}
 		waitGone(t, memberClient, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: team, Name: "orders"}})
 		waitGone(t, admin, promisetest.Instance(instanceGroup, "Cache", team, "orders", nil))
-		if err := admin.Delete(ctx, &fleetv1alpha1.Promise{ObjectMeta: metav1.ObjectMeta{Name: "kv"}}); err != nil {
-			t.Fatal(err)
-		}
+		// flotilla-promise-deletion refuses it until the hub counts no instance.
+		promisetest.Eventually(t, 30*time.Second, "the Promise deleted", func() (bool, string) {
+			err := admin.Delete(ctx, &fleetv1alpha1.Promise{ObjectMeta: metav1.ObjectMeta{Name: "kv"}})
+			return err == nil, fmt.Sprint(err)
+		})
 		waitGone(t, admin, &fleetv1alpha1.Promise{ObjectMeta: metav1.ObjectMeta{Name: "kv"}})
 		waitGone(t, admin, &apiextensionsv1.CustomResourceDefinition{ObjectMeta: metav1.ObjectMeta{Name: "kvs." + instanceGroup}})
 	})

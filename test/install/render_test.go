@@ -42,6 +42,7 @@ func TestHubKustomization(t *testing.T) {
 		"ValidatingAdmissionPolicy//flotilla-rollout-actors", "ValidatingAdmissionPolicyBinding//flotilla-rollout-actors",
 		"ValidatingAdmissionPolicy//flotilla-freeze-actors", "ValidatingAdmissionPolicyBinding//flotilla-freeze-actors",
 		"ValidatingAdmissionPolicy//flotilla-promise-crds", "ValidatingAdmissionPolicyBinding//flotilla-promise-crds",
+		"ValidatingAdmissionPolicy//flotilla-promise-deletion", "ValidatingAdmissionPolicyBinding//flotilla-promise-deletion",
 	}
 	for _, c := range crds {
 		want = append(want, "CustomResourceDefinition//"+c.Name)

@@ -41,6 +41,20 @@ func TestStatusCountsOnlyWhatItAcceptsNow(t *testing.T) {
 	if got := Status(e, []fleetv1alpha1.Work{report("team-b/legacy")}, now.Add(time.Hour)).MatchedResources; got != 0 {
 		t.Errorf("expired, a stale report counts %d, want 0", got)
 	}
+	// The Work carries it, but it does not cover what the agent names it for.
+	for _, rs := range []fleetv1alpha1.ResourceStatus{
+		{Group: "apps", Kind: "Deployment", Name: "x", Drift: &fleetv1alpha1.ResourceDrift{State: fleetv1alpha1.DriftAccepted,
+			Fields: []string{"spec.replicas"}, Exception: "team-b/legacy"}},
+		{Kind: "ConfigMap", Name: "x", Drift: &fleetv1alpha1.ResourceDrift{State: fleetv1alpha1.DriftAccepted,
+			Fields: []string{"data.size", "data.color"}, Exception: "team-b/legacy"}},
+	} {
+		w := report("team-b/legacy")
+		w.Spec.DriftExceptions[0].Paths = []string{"data.size"}
+		w.Status.Resources = []fleetv1alpha1.ResourceStatus{rs}
+		if got := Status(e, []fleetv1alpha1.Work{w}, now).MatchedResources; got != 0 {
+			t.Errorf("drift it does not cover (%s %v) counts %d, want 0", rs.Kind, rs.Drift.Fields, got)
+		}
+	}
 	partial := fleetv1alpha1.Work{Status: fleetv1alpha1.WorkStatus{Resources: []fleetv1alpha1.ResourceStatus{{Kind: "ConfigMap", Name: "x",
 		Drift: &fleetv1alpha1.ResourceDrift{State: fleetv1alpha1.DriftUnexplained, Fields: []string{"data.color"},
 			AcceptedFields: []string{"data.size"}, Exception: "team-b/legacy"}}}}}

@@ -29,6 +29,7 @@ import (
 
 	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
 	"github.com/flotilla-dev/flotilla/internal/controller"
+	"github.com/flotilla-dev/flotilla/internal/drift"
 )
 
 // EventSource is the reporting controller named on the hub's Events.
@@ -138,29 +139,29 @@ func Status(e *fleetv1alpha1.DriftException, works []fleetv1alpha1.Work, now tim
 	st := *e.Status.DeepCopy()
 	st.ObservedGeneration = e.Generation
 	name := e.Namespace + "/" + e.Name
-	var matched, carried int32
+	var matched, carriedBy int32
 	for i := range works {
-		if !now.Before(e.Spec.ExpiresAt.Time) || !carries(&works[i], name, now) {
+		we, ok := carried(&works[i], name, now)
+		if !now.Before(e.Spec.ExpiresAt.Time) || !ok {
 			// Expired, or never given to this Work: whatever its agent
 			// last reported (an offline agent writes nothing), the
 			// exception accepts nothing there now.
 			continue
 		}
-		carried++
+		carriedBy++
 		for _, rs := range works[i].Status.Resources {
-			// Accepted in full, or some fields beside unexplained drift.
-			if d := rs.Drift; d != nil && d.Exception == name && (d.State == fleetv1alpha1.DriftAccepted || len(d.AcceptedFields) > 0) {
+			if acceptedBy(rs, we) {
 				matched++
 			}
 		}
 	}
 	st.MatchedResources = matched
-	st.Works = carried
+	st.Works = carriedBy
 	set := fleetv1alpha1.NewConditionSetter(&st.Conditions, e.Generation, now)
 	until := e.Spec.ExpiresAt.UTC().Format(time.RFC3339)
 	if now.Before(e.Spec.ExpiresAt.Time) {
 		message := "drift it covers is accepted until " + until + " (owner " + e.Spec.Owner + ")"
-		if carried == 0 {
+		if carriedBy == 0 {
 			// In force, yet accepting nothing: say so rather than let
 			// the owner believe the drift is covered.
 			message += "; no Work carries it yet: it selects no object the hub delivers to the clusters it selects, " +
@@ -177,15 +178,32 @@ func Status(e *fleetv1alpha1.DriftException, works []fleetv1alpha1.Work, now tim
 	return st
 }
 
-// carries reports whether the hub gave w the exception named name, in
-// force at now.
-func carries(w *fleetv1alpha1.Work, name string, now time.Time) bool {
+// carried returns w's copy of the exception named name, and whether the hub
+// gave it to w and it is in force at now.
+func carried(w *fleetv1alpha1.Work, name string, now time.Time) (fleetv1alpha1.WorkDriftException, bool) {
 	for _, we := range w.Spec.DriftExceptions {
 		if we.Name == name {
-			return now.Before(we.ExpiresAt.Time)
+			return we, now.Before(we.ExpiresAt.Time)
 		}
 	}
-	return false
+	return fleetv1alpha1.WorkDriftException{}, false
+}
+
+// acceptedBy reports whether rs reports drift that we accepts, in full or
+// some fields beside unexplained drift, and that we covers: an agent naming
+// it for another resource, or a field outside its paths, counts nothing.
+func acceptedBy(rs fleetv1alpha1.ResourceStatus, we fleetv1alpha1.WorkDriftException) bool {
+	d := rs.Drift
+	if d == nil || d.Exception != we.Name {
+		return false
+	}
+	fields := d.AcceptedFields
+	if d.State == fleetv1alpha1.DriftAccepted {
+		fields = d.Fields
+	} else if len(fields) == 0 {
+		return false
+	}
+	return drift.CoversDrift(we, drift.Resource{Group: rs.Group, Kind: rs.Kind, Namespace: rs.Namespace, Name: rs.Name}, fields)
 }
 
 // recordTransition logs and records the exception expiring.

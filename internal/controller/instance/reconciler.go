@@ -274,6 +274,9 @@ func (r *Reconciler) reconcileInstance(ctx context.Context, key Key, p *fleetv1a
 		return outcome{}, err
 	}
 	rt := instanceplan.Route(f)
+	if rt.Decision == instanceplan.Hold {
+		return r.holdInstance(ctx, key, p, rt)
+	}
 	if rt.Decision != instanceplan.Render {
 		return outcome{report: instanceplan.NewReport(rt, nil, rt.Existing)}, nil
 	}
@@ -323,6 +326,34 @@ func (r *Reconciler) reconcileInstance(ctx context.Context, key Key, p *fleetv1a
 		o.retryAfter = nameTakenRetry
 	}
 	return o, nil
+}
+
+// holdInstance keeps a held instance's Works as they are but for their
+// DriftExceptions (instanceplan.ExceptionsOnly): a team that holds its
+// instance (with more Overrides than the bound, say) must not so keep an
+// exception the platform revoked accepting drift on its members.
+func (r *Reconciler) holdInstance(ctx context.Context, key Key, p *fleetv1alpha1.Promise, rt instanceplan.Routing) (outcome, error) {
+	view, err := r.view(ctx)
+	if err != nil {
+		return outcome{}, err
+	}
+	in, err := r.workInputs(ctx, key, p, view)
+	if err != nil {
+		return outcome{}, err
+	}
+	var plan instanceplan.Plan
+	for _, c := range slices.Sorted(maps.Keys(rt.Existing)) {
+		if w, ok := instanceplan.ExceptionsOnly(rt.Existing[c], in); ok {
+			plan.Writes = append(plan.Writes, w)
+		}
+		plan.Keep = append(plan.Keep, c)
+	}
+	works, wrote, _, err := r.execute(ctx, rt, plan)
+	if err != nil {
+		return outcome{}, err
+	}
+	return outcome{report: instanceplan.NewReport(rt, nil, works), wrote: wrote,
+		nextExpiry: instanceplan.NextExpiry(instanceplan.OnClusters(works, plan.Keep))}, nil
 }
 
 // nameTakenRetry is how soon an instance whose Work's name another Work

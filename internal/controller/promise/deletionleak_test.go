@@ -32,7 +32,7 @@ import (
 // do not read) and its log.
 func TestAPromisesDeletionNamesNoTeamsInstances(t *testing.T) {
 	e := newEnv(t)
-	startHub(t)
+	stopHub := startHub(t)
 	const group, kind, plural, name = "leak.example.com", "LeakDb", "leakdbs", "leak-db"
 	e.Cluster("leak-c1", map[string]string{"story": "leak"})
 	e.Fleet("leak", map[string]string{"story": "leak"}, "leak-a", "leak-b")
@@ -84,10 +84,8 @@ func TestAPromisesDeletionNamesNoTeamsInstances(t *testing.T) {
 		})
 	}
 
-	// The deletion is refused while the instances exist.
-	if err := e.C.Delete(e.Ctx, &fleetv1alpha1.Promise{ObjectMeta: metav1.ObjectMeta{Name: name}}); err != nil {
-		t.Fatal(err)
-	}
+	// The deletion waits while the instances exist.
+	deleteWhileTheHubIsDown(e, stopHub, name)
 	readAsTeamB("the refused deletion", "instances exist", "2 "+kind, "kubectl get "+plural+"."+group+" -A", fleetv1alpha1.AnnotationForceDelete)
 	platformEvent(t, e, name, "leak-a/acquisition-zeta")
 

@@ -45,6 +45,12 @@ func (r *Reconciler) finalize(ctx context.Context, p *fleetv1alpha1.Promise) (ct
 		instances = append(instances, of...)
 	}
 	if len(instances) > 0 && !force {
+		// The instances are still served while the deletion waits: their
+		// own deletion (the hub's finalizer) is what lets the Promise go,
+		// and a hub started since has not watched them yet.
+		if err := r.Kinds.Register(ctx, p.Name, instanceapi.GVK(&p.Spec.API)); err != nil {
+			return ctrl.Result{}, fmt.Errorf("watching %s instances: %w", p.Spec.API.Kind, err)
+		}
 		return r.refuseDeletion(ctx, p, instances)
 	}
 	if len(instances) > 0 {

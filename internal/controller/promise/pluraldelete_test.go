@@ -23,7 +23,7 @@ import (
 // instances of every CRD that is the Promise's.
 func TestChangingThePluralDoesNotBypassTheDeletionGuard(t *testing.T) {
 	e := newEnv(t)
-	startHub(t)
+	stopHub := startHub(t)
 	const group, kind, name = "plural.example.com", "PluralDb", "plural-db"
 	e.Cluster("plural-c1", map[string]string{"story": "plural"})
 	e.Fleet("plural", map[string]string{"story": "plural"}, "plural-team")
@@ -45,9 +45,7 @@ func TestChangingThePluralDoesNotBypassTheDeletionGuard(t *testing.T) {
 	} else if !apierrors.IsInvalid(err) || !strings.Contains(err.Error(), "plural") {
 		t.Errorf("changing api.plural: %v, want a refusal naming api.plural", err)
 	}
-	if err := e.C.Delete(e.Ctx, getPromise(e, name)); err != nil {
-		t.Fatal(err)
-	}
+	deleteWhileTheHubIsDown(e, stopHub, name)
 	pt.Eventually(t, time.Minute, "the deletion waiting for the instance", func() (bool, string) {
 		p := getPromise(e, name)
 		return p.Status.Instances == 1 && strings.Contains(conditionMessage(p), "instances exist"), conditionMessage(p)

@@ -15,6 +15,8 @@ var hubCP *testenv.ControlPlane
 
 func TestMain(m *testing.M) { os.Exit(promisetest.Main(m, &hubCP)) }
 
-func startHub(tb testing.TB) { promisetest.StartHub(tb, hubCP.RESTConfig, hub.Options{}) }
+func startHub(tb testing.TB) (stop func()) {
+	return promisetest.StartHub(tb, hubCP.RESTConfig, hub.Options{})
+}
 
 func newEnv(tb testing.TB) *promisetest.Env { return promisetest.NewEnv(tb, hubCP.RESTConfig) }

@@ -24,12 +24,13 @@ const eventAction = "Rollout"
 func (r *Reconciler) record(ctx context.Context, ro *fleetv1alpha1.Rollout, old fleetv1alpha1.RolloutStatus, d rollout.Decision) {
 	log := ctrl.LoggerFrom(ctx)
 	st := &ro.Status
+	owner := metrics.OwnerOf(ro)
 	for _, e := range d.Events {
 		r.Recorder.Eventf(ro, nil, string(e.Type), e.Reason, eventAction, "%s", e.Message)
 	}
 	for _, f := range newFailures(old.Failures, st.Failures) {
 		r.Recorder.Eventf(ro, nil, corev1.EventTypeWarning, ReasonClusterFailed, eventAction, "%s", failureEvent(f))
-		r.Metrics.ClusterFailed(f.Reason)
+		r.Metrics.ClusterFailed(f.Reason, owner)
 		log.Info("cluster failed", "cluster", f.Cluster, "wave", f.Wave, "reason", f.Reason, "message", f.Message)
 	}
 	if old.Phase != st.Phase || old.CurrentWave != st.CurrentWave {
@@ -37,11 +38,11 @@ func (r *Reconciler) record(ctx context.Context, ro *fleetv1alpha1.Rollout, old 
 			"revision", ro.Spec.TargetRevision, "percentOnTarget", st.PercentOnTarget, "failed", st.Counts.Failed)
 	}
 	if old.Phase != st.Phase {
-		r.Metrics.RolloutTransition(st.Phase)
+		r.Metrics.RolloutTransition(st.Phase, owner)
 	}
 	cause, rollingBack := rollbackCause(ro.Spec, &old, st)
 	if rollingBack {
-		r.Metrics.RolloutRollback(cause)
+		r.Metrics.RolloutRollback(cause, owner)
 		log.Info("rollback started", "cause", cause, "wave", st.CurrentWave, "revision", st.RollbackRevision)
 	}
 	// The freeze that acted is the one the status names, not the one observed.

@@ -2,6 +2,7 @@ package rollout
 
 import (
 	"context"
+	"slices"
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -108,18 +109,19 @@ func TestRecordFreezeEvents(t *testing.T) {
 			if tt.event == "" && len(got) != 0 || tt.event != "" && (len(got) != 1 || got[0] != tt.event) {
 				t.Errorf("events %q, want %q", got, tt.event)
 			}
-			if n := counterValue(t, reg, "flotilla_rollout_rollbacks_total", "freeze"); n != tt.rollbacks {
+			if n := counterValue(t, reg, "flotilla_rollout_rollbacks_total", "freeze", "platform"); n != tt.rollbacks {
 				t.Errorf("freeze rollbacks %v, want %v", n, tt.rollbacks)
 			}
-			if n := counterValue(t, reg, "flotilla_rollout_transitions_total", string(tt.to)); n != tt.transitioned {
+			if n := counterValue(t, reg, "flotilla_rollout_transitions_total", "platform", string(tt.to)); n != tt.transitioned {
 				t.Errorf("transitions to %s: %v, want %v", tt.to, n, tt.transitioned)
 			}
 		})
 	}
 }
 
-// counterValue is the value of the series of counter name with one label value.
-func counterValue(t *testing.T, reg *prometheus.Registry, name, value string) float64 {
+// counterValue is the value of the series of counter name with these label
+// values, in the order of the labels' names (as Prometheus sorts them).
+func counterValue(t *testing.T, reg *prometheus.Registry, name string, values ...string) float64 {
 	t.Helper()
 	families, err := reg.Gather()
 	if err != nil {
@@ -130,12 +132,16 @@ func counterValue(t *testing.T, reg *prometheus.Registry, name, value string) fl
 			continue
 		}
 		for _, m := range f.GetMetric() {
-			if len(m.GetLabel()) == 1 && m.GetLabel()[0].GetValue() == value {
+			var got []string
+			for _, l := range m.GetLabel() {
+				got = append(got, l.GetValue())
+			}
+			if slices.Equal(got, values) {
 				return m.GetCounter().GetValue()
 			}
 		}
 	}
-	t.Fatalf("no series %s{%q}", name, value)
+	t.Fatalf("no series %s%q", name, values)
 	return 0
 }
 
@@ -156,5 +162,47 @@ func TestNewFailures(t *testing.T) {
 	long.Message = string(make([]byte, 2000))
 	if msg := failureEvent(long); len(msg) > 1024 {
 		t.Errorf("event message of %d bytes", len(msg))
+	}
+}
+
+// The attack: a team rolls back its own instance's Rollout (the how-to's
+// patch lets it) and makes its instance fail on a cluster, as often as it
+// likes. The counters did not say whose Rollout it was, so the platform's
+// alert on flotilla_rollout_rollbacks_total fired and
+// flotilla_rollout_cluster_failures_total{reason="OOMKilled"} read as the
+// platform's release failing. They now carry owner: a team's count as team.
+func TestATeamsRolloutCountsAsTheTeams(t *testing.T) {
+	c := fake.NewClientBuilder().WithScheme(kube.NewScheme()).Build()
+	reg := prometheus.NewRegistry()
+	m, err := metrics.NewHub(reg, c, clocktesting.NewFakePassiveClock(t0), make(chan struct{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &Reconciler{Client: c, Recorder: events.NewFakeRecorder(10), Metrics: m}
+	ro := &fleetv1alpha1.Rollout{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "team-a", Name: "shop-7"},
+		Spec: fleetv1alpha1.RolloutSpec{Subject: fleetv1alpha1.RolloutSubject{Promise: "web", Instance: &fleetv1alpha1.LocalObjectReference{Name: "shop"}},
+			FromRevision: "shop-6", TargetRevision: "shop-7",
+			Rollback: &fleetv1alpha1.RollbackRequest{ChangeRecord: fleetv1alpha1.ChangeRecord{By: "mallory"}}},
+		Status: fleetv1alpha1.RolloutStatus{Phase: fleetv1alpha1.RolloutPhaseRollingBack, RollbackRevision: "shop-6",
+			Failures: []fleetv1alpha1.ClusterFailure{{Cluster: "eu-1", Reason: "OOMKilled"}}},
+	}
+	r.record(context.Background(), ro, fleetv1alpha1.RolloutStatus{Phase: fleetv1alpha1.RolloutPhaseProgressing}, rollout.Decision{})
+
+	for _, s := range []struct {
+		name   string
+		labels []string
+		want   float64
+	}{
+		{"flotilla_rollout_rollbacks_total", []string{"manual", "platform"}, 0},
+		{"flotilla_rollout_rollbacks_total", []string{"manual", "team"}, 1},
+		{"flotilla_rollout_cluster_failures_total", []string{"platform", "OOMKilled"}, 0},
+		{"flotilla_rollout_cluster_failures_total", []string{"team", "OOMKilled"}, 1},
+		{"flotilla_rollout_transitions_total", []string{"platform", "RollingBack"}, 0},
+		{"flotilla_rollout_transitions_total", []string{"team", "RollingBack"}, 1},
+	} {
+		if got := counterValue(t, reg, s.name, s.labels...); got != s.want {
+			t.Errorf("%s%q = %v, want %v", s.name, s.labels, got, s.want)
+		}
 	}
 }
