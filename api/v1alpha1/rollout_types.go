@@ -59,6 +59,13 @@ func (p RolloutPhase) IsTerminal() bool {
 	return false
 }
 
+// IsPlatformRollout reports whether r moves a Promise (its fleet resources
+// and every instance), which only the platform changes, rather than one
+// team's instance.
+func (r *Rollout) IsPlatformRollout() bool {
+	return r.Namespace == PlatformNamespace && r.Spec.Subject.Instance == nil
+}
+
 // The characters of WaveStatus.Admitted.
 const (
 	// AdmittedNone: the cluster is not admitted.

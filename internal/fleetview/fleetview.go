@@ -569,7 +569,7 @@ func clusterWaves(rollouts []*fleetv1alpha1.Rollout) map[string]clusterWave {
 	waves := map[string]clusterWave{}
 	for _, platform := range []bool{false, true} { // the platform's last, so they win
 		for _, r := range rollouts { // oldest first, so newer ones win
-			if r.Status.Phase.IsTerminal() || isPlatformRollout(r) != platform {
+			if r.Status.Phase.IsTerminal() || r.IsPlatformRollout() != platform {
 				continue
 			}
 			for _, w := range r.Status.Waves {
@@ -580,12 +580,6 @@ func clusterWaves(rollouts []*fleetv1alpha1.Rollout) map[string]clusterWave {
 		}
 	}
 	return waves
-}
-
-// isPlatformRollout reports whether r moves a Promise (its fleet resources
-// and every instance), which only the platform changes.
-func isPlatformRollout(r *fleetv1alpha1.Rollout) bool {
-	return r.Namespace == fleetv1alpha1.PlatformNamespace && r.Spec.Subject.Instance == nil
 }
 
 // buildRollouts keeps every Rollout in flight (oldest first) and the
@@ -608,7 +602,7 @@ func buildRollouts(rollouts []*fleetv1alpha1.Rollout) []RolloutView {
 	slices.SortStableFunc(ended, func(a, b *fleetv1alpha1.Rollout) int { return finishedAt(b).Compare(finishedAt(a)) })
 	shown := map[string]bool{} // Promises whose platform Rollout is kept
 	for i, r := range ended {
-		platform := isPlatformRollout(r)
+		platform := r.IsPlatformRollout()
 		if i >= MaxFinishedRollouts && (!platform || shown[r.Spec.Subject.Promise]) {
 			continue
 		}

@@ -312,8 +312,8 @@ func checkInvariants(f instanceplan.Facts, in instanceplan.WorkInputs, rt instan
 	}
 	if rt.Decision == instanceplan.Render {
 		for c, o := range owned {
-			if !slices.Contains(p.Keep, c) && !slices.Contains(p.Delete, o) {
-				return fmt.Errorf("the Work on %s, not kept, is not deleted", c)
+			if !slices.Contains(p.Keep, c) && !slices.Contains(p.Delete, o) && !slices.Contains(p.Held, c) {
+				return fmt.Errorf("the Work on %s, not kept, is neither deleted nor held", c)
 			}
 		}
 	}

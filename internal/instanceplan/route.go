@@ -150,6 +150,9 @@ type Routing struct {
 	SpecRollout *fleetv1alpha1.Rollout
 	// StartRollout, when set, asks for the Rollout of an instance change.
 	StartRollout *InstanceChange
+	// Frozen: a FleetFreeze is in force (Rollouts.Freeze), so no Work is
+	// deleted for leaving the placement (Plan.Held).
+	Frozen bool
 }
 
 // Route decides what a reconcile of f.Subject does, and for each placed
@@ -170,6 +173,7 @@ func Route(f Facts) Routing {
 		return r
 	}
 	r.Decision = Render
+	r.Frozen = f.Rollouts.Freeze != ""
 	if !f.Subject.IsFleet() {
 		r.InstanceRevision = f.InstanceRevision
 		r.SpecRollout = f.Rollouts.SpecRollout(f.InstanceRevision)

@@ -174,6 +174,16 @@ func TestFinish(t *testing.T) {
 	if len(p.Writes) != 1 || p.Writes[0].Cluster != "c1" || !errors.Is(p.Failed["c1"], errTest) {
 		t.Errorf("with the current spec failing: writes %+v, failed %v", p.Writes, p.Failed)
 	}
+	// Under a FleetFreeze the Works of the clusters left out stay.
+	frozen := rt
+	frozen.Frozen = true
+	p, err = instanceplan.Finish(frozen, []instanceplan.Result{rt.Targets[1].Empty(), rt.Targets[0].Failed(errTest)}, w.inputs())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Delete) != 0 || !slices.Equal(p.Held, []string{"c2", "c3"}) || !slices.Equal(p.Keep, []string{"c1"}) {
+		t.Errorf("frozen: delete %d, held %v, keep %v", len(p.Delete), p.Held, p.Keep)
+	}
 	hold := instanceplan.Routing{Decision: instanceplan.Hold, Existing: rt.Existing}
 	if p, _ := instanceplan.Finish(hold, nil, w.inputs()); len(p.Delete)+len(p.Writes) > 0 {
 		t.Errorf("a held routing plans %d deletions, %d writes", len(p.Delete), len(p.Writes))

@@ -44,6 +44,9 @@ type Report struct {
 	// Offline are the placed clusters that are Offline: their agents' last
 	// reports are not current, so a Work there is not counted ready.
 	Offline map[string]bool
+	// Held are the clusters that left the placement but keep their Works
+	// while a FleetFreeze is in force (Plan.Held).
+	Held []string
 }
 
 // NewReport is the Report of routing r once carried out: failed are the
@@ -58,6 +61,16 @@ func NewReport(r Routing, failed map[string]error, works map[string]*fleetv1alph
 		InstanceRevision: r.InstanceRevision,
 		SpecRollout:      r.SpecRollout,
 	}
+}
+
+// heldMessage tells of the clusters that left the placement and keep their
+// Works for a FleetFreeze ("" when none), naming up to 10.
+func (o Report) heldMessage() string {
+	if len(o.Held) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("; %d clusters left the placement but keep their Works while a FleetFreeze is in force: %s",
+		len(o.Held), namedUpTo(o.Held, maxNamedClusters))
 }
 
 // promiseNotReady explains why there is nothing to render yet ("": there is).
@@ -112,10 +125,10 @@ func Status(old fleetv1alpha1.InstanceStatus, generation int64, o Report, now ti
 		set(fleetv1alpha1.ConditionPlaced, metav1.ConditionFalse, o.Placement.Violations[0].Reason, o.Placement.Message()+"; no Work is written")
 	case len(o.Placement.Clusters) == 0:
 		set(fleetv1alpha1.ConditionPlaced, metav1.ConditionFalse, fleetv1alpha1.ReasonNoMatchingClusters,
-			"no cluster matches the Promise's placement, the instance's spec.placement and its namespace's Fleets")
+			"no cluster matches the Promise's placement, the instance's spec.placement and its namespace's Fleets"+o.heldMessage())
 	default:
 		placedMsg = fmt.Sprintf("placed on %d clusters: %s", len(o.Placement.Clusters), strings.Join(o.Placement.Clusters, ", "))
-		set(fleetv1alpha1.ConditionPlaced, metav1.ConditionTrue, fleetv1alpha1.ReasonPlaced, placedMsg)
+		set(fleetv1alpha1.ConditionPlaced, metav1.ConditionTrue, fleetv1alpha1.ReasonPlaced, placedMsg+o.heldMessage())
 	}
 
 	// Stalled: what needs a person.
@@ -195,17 +208,23 @@ func readyOnline(works []fleetv1alpha1.Work, offline map[string]bool) (ready int
 	return ready, offlineClusters
 }
 
-// maxNamedOffline bounds the Offline clusters a Ready message names.
-const maxNamedOffline = 10
+// maxNamedClusters bounds the clusters a condition's message names (the
+// Offline ones of Ready, the held ones of Placed).
+const maxNamedClusters = 10
 
 // offlineMessage says which clusters are Offline, naming the first few.
 func offlineMessage(clusters []string) string {
-	named := clusters[:min(len(clusters), maxNamedOffline)]
-	msg := fmt.Sprintf("%d Offline (%s", len(clusters), strings.Join(named, ", "))
-	if len(clusters) > len(named) {
-		msg += ", …"
+	return fmt.Sprintf("%d Offline (%s): what runs there is not known; their agents' last reports are not counted",
+		len(clusters), namedUpTo(clusters, maxNamedClusters))
+}
+
+// namedUpTo lists the first n clusters, and "…" for any more.
+func namedUpTo(clusters []string, n int) string {
+	named := strings.Join(clusters[:min(len(clusters), n)], ", ")
+	if len(clusters) > n {
+		named += ", …"
 	}
-	return msg + "): what runs there is not known; their agents' last reports are not counted"
+	return named
 }
 
 // specState is the SpecApplied condition's reason and message ("" reason:

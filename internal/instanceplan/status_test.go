@@ -262,3 +262,17 @@ func TestStatusMessagesFollowTheCause(t *testing.T) {
 		}
 	}
 }
+
+func TestStatusNamesTheClustersAFreezeKeeps(t *testing.T) {
+	held := make([]string, 12)
+	for i := range held {
+		held[i] = fmt.Sprintf("c%02d", i)
+	}
+	st := Status(fleetv1alpha1.InstanceStatus{}, 1, Report{Placement: placement.Result{Clusters: []string{"a"}}, Held: held}, time.Now())
+	c := meta.FindStatusCondition(st.Conditions, fleetv1alpha1.ConditionPlaced)
+	want := "placed on 1 clusters: a; 12 clusters left the placement but keep their Works while a FleetFreeze is in force: " +
+		"c00, c01, c02, c03, c04, c05, c06, c07, c08, c09, …"
+	if c == nil || c.Reason != fleetv1alpha1.ReasonPlaced || c.Message != want {
+		t.Errorf("Placed = %+v, want message %q", c, want)
+	}
+}

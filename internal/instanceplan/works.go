@@ -170,6 +170,12 @@ type Plan struct {
 	// Delete are the subject's Works on clusters it keeps no Work on (not
 	// placed, or nothing to render), by cluster.
 	Delete []*fleetv1alpha1.Work
+	// Held are the clusters whose Works would be deleted but stay, as they
+	// are, while a FleetFreeze is in force (Routing.Frozen): the kill switch
+	// stops removals too, whether a Fleet's selector, a cluster's labels or
+	// a placement changed. Deleting the instance, or unjoining the cluster,
+	// still removes them.
+	Held []string
 	// Keep are the clusters the subject keeps a Work on: the Targets'
 	// clusters but the Empty ones, whether their render failed or not.
 	Keep []string
@@ -232,6 +238,10 @@ func Finish(r Routing, results []Result, in WorkInputs) (Plan, error) {
 		}
 	}
 	slices.Sort(clusters)
+	if r.Frozen {
+		p.Held = clusters
+		return p, nil
+	}
 	for _, c := range clusters {
 		p.Delete = append(p.Delete, r.Existing[c])
 	}

@@ -127,7 +127,7 @@ var Owners = []Owner{OwnerPlatform, OwnerTeam}
 
 // OwnerOf is whose Rollout ro is.
 func OwnerOf(ro *fleetv1alpha1.Rollout) Owner {
-	if ro.Namespace == fleetv1alpha1.PlatformNamespace && ro.Spec.Subject.Instance == nil {
+	if ro.IsPlatformRollout() {
 		return OwnerPlatform
 	}
 	return OwnerTeam

@@ -610,3 +610,13 @@ metadata:
 		t.Errorf("a team's own label was refused: %v", err)
 	}
 }
+
+// An instance's render of no object is refused: its Work would have the
+// agent prune all the instance runs and report that healthy.
+func TestAnInstanceRenderOfNothingIsRefused(t *testing.T) {
+	c := goPromise("web.yaml", `{{ if eq .instance.metadata.name "other" }}`+webTemplate+`{{ end }}`)
+	c.Output = &v1alpha1.PromiseOutput{Kinds: []v1alpha1.OutputKind{{Kind: "Service"}}}
+	if _, err := Render(webInput(t, c)); !errors.Is(err, ErrRenderedNothing) {
+		t.Errorf("a render of nothing: error %v, want ErrRenderedNothing", err)
+	}
+}

@@ -75,12 +75,25 @@ func Render(in Input) (Output, error) {
 		return Output{}, fmt.Errorf("rendering promise %s: no instance (fleet resources render with RenderFleetResources)", in.Promise)
 	}
 	out, err := checkedRender(in)
+	if err == nil && len(out.Manifests) == 0 {
+		err = ErrRenderedNothing
+	}
 	if err != nil {
 		return Output{}, fmt.Errorf("rendering promise %s for %s/%s: %w",
 			in.Promise, in.Instance.GetNamespace(), in.Instance.GetName(), err)
 	}
 	return out, nil
 }
+
+// ErrRenderedNothing refuses an instance's render of no object. Its Work
+// would hold nothing, and the agent would prune all the instance runs on
+// the cluster and report that healthy: a template whose condition went
+// wrong in a new revision would delete a workload wave by wave under a
+// Rollout that reads Succeeded. An instance that should run nothing is
+// deleted instead.
+var ErrRenderedNothing = errors.New("the templates rendered no object for this instance " +
+	"(a Work of nothing would remove all it runs on the cluster): check the templates' conditions; " +
+	"to remove the instance from its clusters, delete it")
 
 // checkedRender renders an instance whose spec the revision's schema
 // accepts (checkSpec), else refuses it. (A Promise's examples are rendered

@@ -315,8 +315,10 @@ func (r *Reconciler) reconcileInstance(ctx context.Context, key Key, p *fleetv1a
 		failed = maps.Clone(plan.Failed)
 		maps.Copy(failed, taken)
 	}
+	report := instanceplan.NewReport(rt, failed, works)
+	report.Held = plan.Held
 	o := outcome{
-		report:     instanceplan.NewReport(rt, failed, works),
+		report:     report,
 		wrote:      wrote,
 		nextExpiry: instanceplan.NextExpiry(instanceplan.OnClusters(works, plan.Keep)),
 	}
@@ -908,6 +910,9 @@ func (r *Reconciler) reconcileFleet(ctx context.Context, key Key, p *fleetv1alph
 	}
 	r.reportCheckErrors(ctx, key, p, rt, plan)
 	r.reportFleetRenderFailures(ctx, key, p, rt, plan)
+	if len(plan.Held) > 0 {
+		ctrl.LoggerFrom(ctx).Info("fleet resources left the placement; their Works stay while a FleetFreeze is in force", "clusters", plan.Held)
+	}
 	works, _, taken, err := r.execute(ctx, rt, plan)
 	if err != nil {
 		return time.Time{}, err

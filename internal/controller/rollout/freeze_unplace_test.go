@@ -1,0 +1,86 @@
+package rollout_test
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
+	"github.com/flotilla-dev/flotilla/internal/controller/promise/promisetest"
+)
+
+// The kill switch pulled, then a placement edit. The on-call froze the
+// fleet (Halt: "nothing changes now"); a platform engineer, or the
+// automation that labels clusters, then edited a Fleet's selector with a
+// typo that matches no cluster. Every instance the Fleet admitted lost its
+// placement, and the hub deleted its Works on every cluster at once: the
+// agents pruned the teams' workloads fleet-wide under the freeze. While a
+// freeze is active no Work is deleted for a placement change; the instance
+// says which clusters it keeps for the freeze, and once the freeze lifts
+// the placement is honoured.
+func TestAPlacementEditUnderAFreezeDeletesNoWork(t *testing.T) {
+	s := newStory(t, "unplfrz.example.com")
+	r1 := s.givenSite("unplfrz", "")
+	freeze := &fleetv1alpha1.FleetFreeze{
+		ObjectMeta: metav1.ObjectMeta{Name: "unplfrz-incident"},
+		Spec:       fleetv1alpha1.FleetFreezeSpec{Reason: "incident", Action: fleetv1alpha1.FreezeHalt, FrozenBy: "oncall"},
+	}
+	s.Create(freeze)
+	t.Cleanup(func() { _ = s.C.Delete(s.Ctx, freeze) })
+	s.waitFreezeActive(freeze.Name)
+
+	// The typo: the Fleet now matches no cluster.
+	f := &fleetv1alpha1.Fleet{}
+	if err := s.C.Get(s.Ctx, client.ObjectKey{Name: "unplfrz"}, f); err != nil {
+		t.Fatal(err)
+	}
+	f.Spec.Selector.MatchLabels = map[string]string{"suite": "unplfrz-typo"}
+	if err := s.C.Update(s.Ctx, f); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		for _, c := range s.clusters("unplfrz") {
+			if got := s.workRevision("unplfrz", "unplfrz-team", c); got != r1 {
+				t.Fatalf("under a Halt freeze a placement edit removed the Work on %s (it renders %q)", c, got)
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+
+	st := s.WaitInstance(s.group, "Site", "unplfrz-team", "shop", "says its Works stay for the freeze", func(st fleetv1alpha1.InstanceStatus) bool {
+		c := meta.FindStatusCondition(st.Conditions, fleetv1alpha1.ConditionPlaced)
+		return c != nil && strings.Contains(c.Message, "3 clusters left the placement but keep their Works while a FleetFreeze is in force")
+	})
+	if c := meta.FindStatusCondition(st.Conditions, fleetv1alpha1.ConditionPlaced); c.Reason != fleetv1alpha1.ReasonNoMatchingClusters {
+		t.Errorf("Placed reason %s, want %s", c.Reason, fleetv1alpha1.ReasonNoMatchingClusters)
+	}
+
+	// The freeze lifted, the placement stands: the Works go.
+	if err := s.C.Delete(s.Ctx, freeze); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range s.clusters("unplfrz") {
+		promisetest.Eventually(t, time.Minute, "the Work on "+c+" deleted", func() (bool, string) {
+			got := s.workRevision("unplfrz", "unplfrz-team", c)
+			return got == "", got
+		})
+	}
+}
+
+// waitFreezeActive waits until the hub has seen the FleetFreeze (its
+// controller, which shares the hub's cache, wrote its status).
+func (s *story) waitFreezeActive(name string) {
+	s.TB.Helper()
+	promisetest.Eventually(s.TB, time.Minute, "FleetFreeze "+name+" seen by the hub", func() (bool, string) {
+		f := &fleetv1alpha1.FleetFreeze{}
+		if err := s.C.Get(s.Ctx, client.ObjectKey{Name: name}, f); err != nil {
+			return false, err.Error()
+		}
+		return f.Status.ObservedGeneration == f.Generation, "not yet"
+	})
+}
