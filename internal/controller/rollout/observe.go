@@ -82,6 +82,9 @@ func observeCluster(c *fleetv1alpha1.Cluster, works []*fleetv1alpha1.Work, ro, t
 		Online: c.Status.Availability == fleetv1alpha1.ClusterAvailabilityAvailable,
 		Health: rollout.HealthHealthy,
 	}
+	if hb := c.Status.LastHeartbeatTime; hb != nil {
+		o.LastSeen = hb.Time
+	}
 	instances, adopters := 0, 0
 	for i, w := range works {
 		rendered, _ := revisionOf(w)
