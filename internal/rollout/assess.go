@@ -180,6 +180,12 @@ func (p *planner) judge(o *ClusterObservation, w *wave) verdict {
 		return p.flappingFailure(o, w)
 	}
 	switch {
+	case admitted && o.AppliedRevision == target && o.Health == HealthHealthy && !o.Online && w.started() && !w.done():
+		// Healthy when last heard from: the wave at work neither bakes
+		// nor completes on that (a change that cuts its member off
+		// reads healthy for ever); the offline policy applies, from
+		// when it went away.
+		return p.judgeOfflineFrom(o, w, o.LastSeen)
 	case admitted && o.AppliedRevision == target && o.Health == HealthHealthy:
 		return verdict{state: stateHealthy, since: p.since(o, w)}
 	case admitted && o.Health == HealthFailed:
@@ -197,9 +203,19 @@ func (p *planner) judge(o *ClusterObservation, w *wave) verdict {
 // judgeOffline applies the offline policy to a cluster of a started wave
 // that is offline and not (known to be) healthy on the target.
 func (p *planner) judgeOffline(o *ClusterObservation, w *wave) verdict {
+	return p.judgeOfflineFrom(o, w, time.Time{})
+}
+
+// judgeOfflineFrom is judgeOffline, the Wait policy counting its deadline
+// from no earlier than seen (zero: not known), when the hub last heard
+// from the cluster; never later than now.
+func (p *planner) judgeOfflineFrom(o *ClusterObservation, w *wave, seen time.Time) verdict {
 	ref := w.st.StartedAt.Time
 	if o.Revision == p.in.Spec.TargetRevision && o.AdmittedAt.After(ref) {
 		ref = o.AdmittedAt
+	}
+	if seen.After(ref) && !seen.After(p.now) {
+		ref = seen
 	}
 	switch p.in.Strategy.OfflinePolicy {
 	case fleetv1alpha1.OfflineSkip:

@@ -573,19 +573,27 @@ func TestOfflinePolicies(t *testing.T) {
 }
 
 func TestOfflineClusterHealthyOnTargetIsDone(t *testing.T) {
-	// Once healthy on the target, a cluster that goes offline counts as
-	// offline but does not hold its wave back, whatever the policy.
-	s := strategy(wave("general", catchAll, concurrency("1")))
+	// Once its wave completed, a cluster healthy on the target that goes
+	// offline counts as offline but holds nothing back, whatever the
+	// policy; in its wave at work, the offline policy applies to it
+	// (TestACanaryThatWentOfflineDoesNotBakeOnItsLastReport).
+	s := strategy(wave("first", concurrency("1")), wave("general", catchAll, concurrency("1")))
 	s.OfflinePolicy = fleetv1alpha1.OfflineCountAsFailure
-	f := newFixture(t, s, clusters("m", 2)...)
+	f := newFixture(t, s, append(clusters("f", 1, "ring", "first"), clusters("m", 1)...)...)
 	f.plan()
-	f.at(time.Minute).healthy("m-1").online(false, "m-1").plan()
-	f.wantAdmitted("m-2")
+	f.at(time.Minute).healthy("f-1").plan()
+	f.wantAdmitted("m-1")
+	f.at(2*time.Minute).online(false, "f-1").plan()
 	if c := f.d.Status.Counts; c.Offline != 1 || c.Failed != 0 || c.Healthy != 0 {
 		t.Fatalf("counts %+v", c)
 	}
-	f.at(2 * time.Minute).healthy("m-2").plan()
+	f.at(3 * time.Minute).healthy("m-1").plan()
 	f.wantPhase(fleetv1alpha1.RolloutPhaseSucceeded, "")
+
+	f = newFixture(t, s, append(clusters("f", 1, "ring", "first"), clusters("m", 1)...)...)
+	f.plan()
+	f.at(time.Minute).healthy("f-1").online(false, "f-1").plan()
+	f.wantPhase(fleetv1alpha1.RolloutPhaseHalted, "first")
 }
 
 func TestImmediateMode(t *testing.T) {

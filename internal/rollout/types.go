@@ -107,6 +107,10 @@ type ClusterObservation struct {
 	// Online is true while the agent heartbeats within its grace period
 	// (Git-delivered clusters without a health source are always online).
 	Online bool
+	// LastSeen is when the hub last heard from the cluster's agent (its
+	// last heartbeat, dated by the hub); zero if unknown. An offline
+	// cluster's health is only last known from then on.
+	LastSeen time.Time
 	// Revision is the revision the cluster's Work renders: the one admitted.
 	Revision string
 	// AdmittedAt is when Revision was admitted (set on the Work with it);

@@ -39,9 +39,10 @@ func adoptionOf(works map[string][]*fleetv1alpha1.Work, targets []string, adopte
 
 // observeCluster sums up a subject's Works on one cluster (at least one) as
 // the engine sees a cluster. Only the Works the Rollout moves count for it:
-// those that existed when it started (startedAt; every Work before the
-// start). A Work created since (a new instance) is not the Rollout's, and
-// neither is a failure on another revision than the cluster's.
+// those of instances (and fleet resources) that were there when it started
+// (joined says which came since; nil: every Work, before the start). A new
+// instance's Work is not the Rollout's, and neither is a failure on another
+// revision than the cluster's.
 //
 //   - Revision is the target as soon as any Work renders it (the cluster was
 //     admitted, even if a crash left some of its Works behind); otherwise
@@ -71,7 +72,7 @@ func adoptionOf(works map[string][]*fleetv1alpha1.Work, targets []string, adopte
 //
 // sub is the Rollout's subject: which revision of a Work it moves
 // (PromiseRevision or instance revision).
-func observeCluster(c *fleetv1alpha1.Cluster, works []*fleetv1alpha1.Work, ro, target string, startedAt time.Time,
+func observeCluster(c *fleetv1alpha1.Cluster, works []*fleetv1alpha1.Work, ro, target string, joined func(*fleetv1alpha1.Work) bool,
 	sub subject, adopted func(*fleetv1alpha1.Work) bool) rollout.ClusterObservation {
 	revisionOf := sub.revisionOf
 	sort.Slice(works, func(i, j int) bool { return works[i].Name < works[j].Name })
@@ -80,6 +81,9 @@ func observeCluster(c *fleetv1alpha1.Cluster, works []*fleetv1alpha1.Work, ro, t
 		Labels: c.Labels,
 		Online: c.Status.Availability == fleetv1alpha1.ClusterAvailabilityAvailable,
 		Health: rollout.HealthHealthy,
+	}
+	if hb := c.Status.LastHeartbeatTime; hb != nil {
+		o.LastSeen = hb.Time
 	}
 	instances, adopters := 0, 0
 	for i, w := range works {
@@ -96,10 +100,10 @@ func observeCluster(c *fleetv1alpha1.Cluster, works []*fleetv1alpha1.Work, ro, t
 	}
 	o.Adopted = instances > 0 && adopters == instances
 	moved := works
-	if !startedAt.IsZero() {
+	if joined != nil {
 		moved = nil
 		for _, w := range works {
-			if !w.CreationTimestamp.After(startedAt) {
+			if !joined(w) {
 				moved = append(moved, w)
 			}
 		}
@@ -191,6 +195,31 @@ func observeCluster(c *fleetv1alpha1.Cluster, works []*fleetv1alpha1.Work, ro, t
 		o.Unattributed = later
 	}
 	return o
+}
+
+// joinedSince says which Works came to a Rollout's clusters after it
+// started (startedAt): those of an instance created since, a new instance,
+// or of one the hub no longer knows (deleted). instanceCreated holds when
+// each instance the Works name was created; it is read only if a Work was
+// created after the start (nil: none known). A Work written again since
+// for an instance that was there (deleted by hand, or its placement left
+// the cluster and came back) is the Rollout's as the one it replaces was:
+// judged by its creation alone, its failure on the target went
+// unattributed and the cluster counted healthy on the other instances.
+// Fleet resources are the Promise's, there before its Rollout.
+func joinedSince(startedAt time.Time, instanceCreated func() map[types.NamespacedName]time.Time) func(*fleetv1alpha1.Work) bool {
+	var created map[types.NamespacedName]time.Time
+	return func(w *fleetv1alpha1.Work) bool {
+		i := w.Spec.Subject.Instance
+		if !w.CreationTimestamp.After(startedAt) || i == nil {
+			return false
+		}
+		if created == nil {
+			created = instanceCreated()
+		}
+		at, ok := created[types.NamespacedName{Namespace: i.Namespace, Name: i.Name}]
+		return !ok || at.After(startedAt)
+	}
 }
 
 // workLabel names what a Work renders: its instance, or the fleet resources.

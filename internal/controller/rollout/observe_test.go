@@ -80,8 +80,10 @@ func TestObserveCluster(t *testing.T) {
 		works   []*fleetv1alpha1.Work
 		adopted map[string]bool
 		started time.Time
-		sub     *subject // nil: Promise web's
-		want    rollout.ClusterObservation
+		// instancesCreated: when the instances were created (nil: none known).
+		instancesCreated map[types.NamespacedName]time.Time
+		sub              *subject // nil: Promise web's
+		want             rollout.ClusterObservation
 	}{
 		{
 			name:    "not admitted: every Work on the old revision",
@@ -135,6 +137,21 @@ func TestObserveCluster(t *testing.T) {
 			},
 			want: healthyOnTarget(&rollout.Unattributed{Revision: "r2", Reason: fleetv1alpha1.ReasonUnhealthy,
 				Message: "team-a/ledger: deployment Unhealthy", Since: t0.Add(3 * time.Minute)}),
+		},
+		{
+			// A platform engineer deleted ledger's Work mid-wave; the hub
+			// wrote it again. ledger was there at the start.
+			name:             "a Work written again for an instance there at the start, failing on the target, is the rollout's",
+			cluster:          cluster(fleetv1alpha1.ClusterAvailabilityAvailable),
+			started:          t0.Add(30 * time.Second),
+			instancesCreated: map[types.NamespacedName]time.Time{{Namespace: "team-a", Name: "ledger"}: t0.Add(-time.Hour)},
+			works: []*fleetv1alpha1.Work{
+				healthyNew("a"),
+				created(work("ledger", "r2", t0.Add(time.Minute), metav1.ConditionFalse, fleetv1alpha1.ReasonUnhealthy, t0.Add(3*time.Minute)), t0.Add(time.Minute)),
+			},
+			want: rollout.ClusterObservation{Revision: "r2", AppliedRevision: "r2", Health: rollout.HealthFailed,
+				Reason: fleetv1alpha1.ReasonUnhealthy, Message: "team-a/ledger: deployment Unhealthy",
+				HealthSince: t0.Add(3 * time.Minute), AdmittedAt: t0.Add(time.Minute), Online: true},
 		},
 		{
 			name:    "a moved Work failing on the target is the rollout's",
@@ -252,7 +269,11 @@ func TestObserveCluster(t *testing.T) {
 			if tc.sub != nil {
 				sub = *tc.sub
 			}
-			got := observeCluster(tc.cluster, tc.works, "web-2", "r2", tc.started, sub, adopted)
+			var joined func(*fleetv1alpha1.Work) bool
+			if !tc.started.IsZero() {
+				joined = joinedSince(tc.started, func() map[types.NamespacedName]time.Time { return tc.instancesCreated })
+			}
+			got := observeCluster(tc.cluster, tc.works, "web-2", "r2", joined, sub, adopted)
 			tc.want.Name, tc.want.Labels = "c1", tc.cluster.Labels
 			if got.Name != tc.want.Name || got.Revision != tc.want.Revision || got.AppliedRevision != tc.want.AppliedRevision ||
 				got.Health != tc.want.Health || got.Online != tc.want.Online || got.Adopted != tc.want.Adopted ||

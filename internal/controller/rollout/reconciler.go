@@ -346,16 +346,25 @@ func (r *Reconciler) observe(ctx context.Context, ro *fleetv1alpha1.Rollout, now
 	if err := r.waitForTargets(ctx, ro, sub, works, clusters.Items, now); err != nil {
 		return o, err
 	}
-	var startedAt time.Time
+	var joined func(*fleetv1alpha1.Work) bool
+	var listErr error
 	if ro.Status.StartedAt != nil {
-		startedAt = ro.Status.StartedAt.Time
+		// The instances are listed only if a Work is newer than the start.
+		joined = joinedSince(ro.Status.StartedAt.Time, func() map[types.NamespacedName]time.Time {
+			var created map[types.NamespacedName]time.Time
+			created, listErr = r.instancesCreated(ctx, p)
+			return created
+		})
 	}
 	in.Clusters = make([]rollout.ClusterObservation, 0, len(works))
 	for i := range clusters.Items {
 		c := &clusters.Items[i]
 		if ws := works[c.Name]; len(ws) > 0 && c.DeletionTimestamp.IsZero() {
-			in.Clusters = append(in.Clusters, observeCluster(c, ws, ro.Name, ro.Spec.TargetRevision, startedAt, sub, adopted))
+			in.Clusters = append(in.Clusters, observeCluster(c, ws, ro.Name, ro.Spec.TargetRevision, joined, sub, adopted))
 		}
+	}
+	if listErr != nil {
+		return o, listErr
 	}
 	if adopted != nil {
 		o.adoption = adoptionOf(works, targetClusters(ro, in.Clusters), adopted)
@@ -542,6 +551,19 @@ func (r *Reconciler) instances(ctx context.Context, p *fleetv1alpha1.Promise) ([
 		return nil, fmt.Errorf("listing %s instances: %w", gvk.Kind, err)
 	}
 	return list.Items, nil
+}
+
+// instancesCreated returns when each of the Promise's instances was created.
+func (r *Reconciler) instancesCreated(ctx context.Context, p *fleetv1alpha1.Promise) (map[types.NamespacedName]time.Time, error) {
+	items, err := r.instances(ctx, p)
+	if err != nil {
+		return map[types.NamespacedName]time.Time{}, err
+	}
+	created := make(map[types.NamespacedName]time.Time, len(items))
+	for _, inst := range items {
+		created[types.NamespacedName{Namespace: inst.GetNamespace(), Name: inst.GetName()}] = inst.GetCreationTimestamp().Time
+	}
+	return created, nil
 }
 
 // adopters returns the Promise's instances whose owners adopted the
