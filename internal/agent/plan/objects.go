@@ -311,6 +311,17 @@ func CheckObject(l CheckLook) Step {
 	}
 }
 
+// TakenAlong reports whether an object that deleting a Namespace or CRD of
+// Work workLabel would take along stops that delete: the Work did not
+// create it (no label, or another Work's), or it opts out of prune, as an
+// object marked prune: disabled to keep a database's data must not go with
+// its Namespace.
+func TakenAlong(workLabel string, labels, annotations map[string]string) bool {
+	return labels[fleetv1alpha1.LabelWork] != workLabel ||
+		annotations[fleetv1alpha1.AnnotationPrune] == fleetv1alpha1.PruneDisabled ||
+		annotations[fleetv1alpha1.AnnotationReconcile] == fleetv1alpha1.ReconcileDisabled
+}
+
 // PruneLook is what the agent knows of an object that left a Work.
 type PruneLook struct {
 	// Orphan: the Work's prunePolicy is Orphan.
@@ -363,7 +374,7 @@ func PruneObject(l PruneLook) (Step, string) {
 	case l.Container && !l.ForeignChecked:
 		return CheckForeign, ""
 	case len(l.Foreign) > 0:
-		return Keep, "left in place: deleting it would delete objects this Work did not create: " + strings.Join(l.Foreign, ", ")
+		return Keep, "left in place: deleting it would delete objects this Work did not create or leaves in place: " + strings.Join(l.Foreign, ", ")
 	}
 	return Delete, ""
 }

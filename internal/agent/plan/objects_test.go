@@ -277,3 +277,24 @@ func TestObjectDecisionsGolden(t *testing.T) {
 	}
 	golden.Check(t, "testdata/objects.golden", b.String())
 }
+
+func TestTakenAlong(t *testing.T) {
+	const prune, reconcile = fleetv1alpha1.AnnotationPrune, fleetv1alpha1.AnnotationReconcile
+	work := map[string]string{fleetv1alpha1.LabelWork: "w"}
+	tests := []struct {
+		name        string
+		labels, ann map[string]string
+		want        bool
+	}{
+		{"the Work's own", work, nil, false},
+		{"unlabelled", nil, nil, true},
+		{"another Work's", map[string]string{fleetv1alpha1.LabelWork: "other"}, nil, true},
+		{"the Work's, prune disabled", work, map[string]string{prune: fleetv1alpha1.PruneDisabled}, true},
+		{"the Work's, reconcile disabled", work, map[string]string{reconcile: fleetv1alpha1.ReconcileDisabled}, true},
+	}
+	for _, tt := range tests {
+		if got := plan.TakenAlong("w", tt.labels, tt.ann); got != tt.want {
+			t.Errorf("%s: TakenAlong = %v, want %v", tt.name, got, tt.want)
+		}
+	}
+}
