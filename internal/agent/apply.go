@@ -160,7 +160,7 @@ func (a *applier) apply(ctx context.Context, work *fleetv1alpha1.Work, inv inven
 			switch {
 			case err != nil && work.Spec.Scope != nil && meta.IsNoMatchError(err) && !kindAllowed(work.Spec.Scope, d.ref):
 				// Unknown here, and not a kind the Work may have anyway.
-				pass.resources[d.index] = a.refused(d.ref, violationMessage(confine(work.Spec.Scope, d.ref, true, false)))
+				pass.resources[d.index] = a.refused(d.ref, violationMessage(confine(work.Spec.Scope, d.ref, true, false, false)))
 				continue
 			case err != nil:
 				permanent := !definedKinds[d.ref.gvk().GroupKind()]
@@ -169,7 +169,7 @@ func (a *applier) apply(ctx context.Context, work *fleetv1alpha1.Work, inv inven
 				continue
 			}
 			pass.resources[d.index].ref = d.ref
-			if err := confine(work.Spec.Scope, d.ref, namespaced, scope.HasItems(d.obj.Object)); err != nil {
+			if err := confine(work.Spec.Scope, d.ref, namespaced, scope.HasItems(d.obj.Object), len(d.obj.GetFinalizers()) > 0); err != nil {
 				pass.resources[d.index] = a.refused(d.ref, violationMessage(err))
 				continue
 			}
@@ -266,9 +266,9 @@ func (a *applier) normalize(d *desiredObject) error {
 }
 
 // confine checks an object against the Work's scope (nil: anything goes).
-func confine(sc *fleetv1alpha1.WorkScope, ref objectRef, namespaced, list bool) error {
+func confine(sc *fleetv1alpha1.WorkScope, ref objectRef, namespaced, list, finalizers bool) error {
 	return scope.Check(sc, scope.Object{Group: ref.Group, Kind: ref.Kind, Namespace: ref.Namespace, Name: ref.Name,
-		ClusterScoped: !namespaced, List: list})
+		ClusterScoped: !namespaced, List: list, Finalizers: finalizers})
 }
 
 // kindAllowed reports whether the scope lists ref's kind.
