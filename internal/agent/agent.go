@@ -268,6 +268,7 @@ func (a *agent) finish(ctx context.Context, name string, st *workState, hubWork 
 			return err
 		}
 		a.setState(name, nil)
+		a.applier.owners.set(name, nil)
 		a.driftWatch.track(name, nil)
 		logr.FromContextOrDiscard(ctx).Info("forgot deleted work")
 		return nil
@@ -366,6 +367,7 @@ func (a *agent) applyWork(ctx context.Context, st *workState, work *fleetv1alpha
 	log := logr.FromContextOrDiscard(ctx)
 	saveInv := func(inv inventory) error {
 		st.record.Inventory = inv
+		a.applier.owners.set(work.Name, inv)
 		return a.store.save(st.record)
 	}
 	pass := a.applier.apply(ctx, work, st.record.Inventory, saveInv, inSync(st, hash), a.acceptedDrift(st, work), now)
@@ -497,6 +499,7 @@ func (a *agent) pruneAll(ctx context.Context, name string, st *workState) ([]res
 		logr.FromContextOrDiscard(ctx).Info("pruned", "resource", r.ref.String(), "result", r.result, "message", r.message)
 	}
 	st.record.Inventory = newInventory(retry...)
+	a.applier.owners.set(name, st.record.Inventory)
 	if st.record.Work != nil {
 		if err := a.store.save(st.record); err != nil {
 			logr.FromContextOrDiscard(ctx).Error(err, "saving inventory")

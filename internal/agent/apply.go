@@ -107,6 +107,9 @@ type applier struct {
 	metrics *metrics
 	// objects serialises the claim and apply of one object across workers.
 	objects objectLocks
+	// owners knows which Work's inventory records each object: one Work
+	// never claims, nor prunes, what another's records.
+	owners recordedOwners
 	// watch, when set, tells which objects no one changed since they were
 	// last read; check does not read those again.
 	watch *driftWatch
@@ -157,7 +160,7 @@ func (a *applier) apply(ctx context.Context, work *fleetv1alpha1.Work, inv inven
 			switch {
 			case err != nil && work.Spec.Scope != nil && meta.IsNoMatchError(err) && !kindAllowed(work.Spec.Scope, d.ref):
 				// Unknown here, and not a kind the Work may have anyway.
-				pass.resources[d.index] = a.refused(d.ref, violationMessage(confine(work.Spec.Scope, d.ref, true, false)))
+				pass.resources[d.index] = a.refused(d.ref, violationMessage(confine(work.Spec.Scope, d.ref, true, false, false)))
 				continue
 			case err != nil:
 				permanent := !definedKinds[d.ref.gvk().GroupKind()]
@@ -166,7 +169,7 @@ func (a *applier) apply(ctx context.Context, work *fleetv1alpha1.Work, inv inven
 				continue
 			}
 			pass.resources[d.index].ref = d.ref
-			if err := confine(work.Spec.Scope, d.ref, namespaced, scope.HasItems(d.obj.Object)); err != nil {
+			if err := confine(work.Spec.Scope, d.ref, namespaced, scope.HasItems(d.obj.Object), len(d.obj.GetFinalizers()) > 0); err != nil {
 				pass.resources[d.index] = a.refused(d.ref, violationMessage(err))
 				continue
 			}
@@ -263,9 +266,9 @@ func (a *applier) normalize(d *desiredObject) error {
 }
 
 // confine checks an object against the Work's scope (nil: anything goes).
-func confine(sc *fleetv1alpha1.WorkScope, ref objectRef, namespaced, list bool) error {
+func confine(sc *fleetv1alpha1.WorkScope, ref objectRef, namespaced, list, finalizers bool) error {
 	return scope.Check(sc, scope.Object{Group: ref.Group, Kind: ref.Kind, Namespace: ref.Namespace, Name: ref.Name,
-		ClusterScoped: !namespaced, List: list})
+		ClusterScoped: !namespaced, List: list, Finalizers: finalizers})
 }
 
 // kindAllowed reports whether the scope lists ref's kind.
@@ -334,10 +337,11 @@ func (a *applier) applyOne(ctx context.Context, work *fleetv1alpha1.Work, d *des
 	if !existed {
 		live = nil
 	}
-	look.Read, look.Live, look.RecordedUID = true, liveOf(live), led.uid(d.ref)
+	look.Read, look.Live, look.RecordedUID = true, a.liveOf(work.Name, live), led.uid(d.ref)
 	dec := plan.ApplyObject(look)
 	if dec.RecordLiveUID {
 		led.setUID(d.ref, live.GetUID()) // known already, or recognised by its label
+		a.owners.add(work.Name, live.GetUID())
 	}
 	switch dec.Step {
 	case plan.LeaveConflict:
@@ -395,6 +399,7 @@ func (a *applier) applyOne(ctx context.Context, work *fleetv1alpha1.Work, d *des
 	if dec.RecordNewUID {
 		// Created (or adopted) by this apply: the Work's from now on.
 		led.setUID(d.ref, out.GetUID())
+		a.owners.add(work.Name, out.GetUID())
 	}
 	ref.UID = out.GetUID()
 	r := resourceResult{ref: ref, result: fleetv1alpha1.ApplyResultApplied, health: health.Of(out), message: note,
@@ -758,7 +763,7 @@ func (a *applier) prune(ctx context.Context, workName string, refs []objectRef, 
 	var retry []objectRef
 	label := fleetv1alpha1.WorkLabelValue(workName)
 	for _, ref := range pruneOrder(refs) {
-		r := a.pruneOne(ctx, ref, label, orphan)
+		r := a.pruneOne(ctx, workName, ref, label, orphan)
 		if r.result == fleetv1alpha1.ApplyResultFailed {
 			retry = append(retry, ref)
 		}
@@ -768,7 +773,7 @@ func (a *applier) prune(ctx context.Context, workName string, refs []objectRef, 
 	return results, retry
 }
 
-func (a *applier) pruneOne(ctx context.Context, ref objectRef, label string, orphan bool) resourceResult {
+func (a *applier) pruneOne(ctx context.Context, workName string, ref objectRef, label string, orphan bool) resourceResult {
 	look := plan.PruneLook{Orphan: orphan, RecordedUID: ref.UID, WorkLabel: label, Container: ref.isNamespace() || ref.isCRD()}
 	for {
 		step, msg := plan.PruneObject(look)
@@ -785,7 +790,7 @@ func (a *applier) pruneOne(ctx context.Context, ref objectRef, label string, orp
 			case err != nil:
 				return failed(ref, "reading the live object before pruning", err, false)
 			}
-			look.Read, look.Live = true, liveOf(live)
+			look.Read, look.Live = true, a.liveOf(workName, live)
 		case plan.CheckForeign:
 			const shown = 5
 			others, err := a.member.foreign(ctx, ref, label, shown)
@@ -807,6 +812,16 @@ func (a *applier) pruneOne(ctx context.Context, ref objectRef, label string, orp
 			return resourceResult{ref: ref, result: fleetv1alpha1.ApplyResultPruned}
 		}
 	}
+}
+
+// liveOf is what plan's decisions need of a live object met by Work work:
+// liveOf's, and another Work whose inventory records it.
+func (a *applier) liveOf(work string, u *unstructured.Unstructured) *plan.Live {
+	l := liveOf(u)
+	if l != nil {
+		l.RecordedBy = a.owners.other(work, l.UID)
+	}
+	return l
 }
 
 // liveOf is what plan's decisions need of a live object; nil when it does

@@ -263,7 +263,7 @@ func TestPruneDeletesOnlyWhatTheWorkCreated(t *testing.T) {
 		"missing":    {fleetv1alpha1.ApplyResultPruned, "already gone"},
 		"no-uid":     {fleetv1alpha1.ApplyResultSkipped, "no UID was recorded"},
 		"replaced":   {fleetv1alpha1.ApplyResultSkipped, "not the object this Work created"},
-		"ns1":        {fleetv1alpha1.ApplyResultSkipped, "objects this Work did not create: ConfigMap/unlabelled"},
+		"ns1":        {fleetv1alpha1.ApplyResultSkipped, "objects this Work did not create or leaves in place: ConfigMap/unlabelled"},
 		"ns2":        {fleetv1alpha1.ApplyResultPruned, ""},
 	}
 	for name, w := range want {

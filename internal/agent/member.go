@@ -21,6 +21,7 @@ import (
 	"k8s.io/client-go/rest"
 
 	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
+	"github.com/flotilla-dev/flotilla/internal/agent/plan"
 )
 
 // member is the cluster the agent manages, reduced to what the agent needs.
@@ -256,11 +257,11 @@ func (m *apiMember) ping(ctx context.Context) error {
 }
 
 // foreign finds objects a cascading delete of ref would take along that the
-// Work did not create. It ignores objects that have an owner (Pods of a
-// Deployment, EndpointSlices of a Service: they go with their owner) and
-// what Kubernetes itself puts in every namespace.
+// Work did not create, or that prune leaves in place (plan.TakenAlong). It
+// ignores objects that have an owner (Pods of a Deployment, EndpointSlices
+// of a Service: they go with their owner) and what Kubernetes itself puts
+// in every namespace.
 func (m *apiMember) foreign(ctx context.Context, ref objectRef, workLabel string, limit int) ([]string, error) {
-	selector := fleetv1alpha1.LabelWork + "!=" + workLabel
 	switch {
 	case ref.isNamespace():
 		resources, err := m.kinds.preferredNamespacedResources(ctx)
@@ -278,7 +279,7 @@ func (m *apiMember) foreign(ctx context.Context, ref objectRef, workLabel string
 				if strings.Contains(r.Name, "/") || !hasVerb(r.Verbs, "list") || !hasVerb(r.Verbs, "delete") || systemKind(gv.Group, r.Name) {
 					continue
 				}
-				names, err := m.listForeign(ctx, gv.WithResource(r.Name), ref.Name, selector, true, limit-len(found))
+				names, err := m.listForeign(ctx, gv.WithResource(r.Name), ref.Name, workLabel, true, limit-len(found))
 				if err != nil {
 					return nil, err
 				}
@@ -308,7 +309,7 @@ func (m *apiMember) foreign(ctx context.Context, ref objectRef, workLabel string
 		// Every object of the kind counts, owned or not: deleting the CRD
 		// deletes them all, and their owners (another team's Ingress, say)
 		// stay.
-		names, err := m.listForeign(ctx, schema.GroupVersionResource{Group: group, Version: version, Resource: plural}, "", selector, false, limit)
+		names, err := m.listForeign(ctx, schema.GroupVersionResource{Group: group, Version: version, Resource: plural}, "", workLabel, false, limit)
 		if err != nil {
 			return nil, err
 		}
@@ -322,11 +323,13 @@ func (m *apiMember) foreign(ctx context.Context, ref objectRef, workLabel string
 }
 
 // listForeign lists up to limit names of gvr's objects in namespace ("": all)
-// that selector selects; with skipOwned, not those with an owner (they go
-// with it when their namespace does).
-func (m *apiMember) listForeign(ctx context.Context, gvr schema.GroupVersionResource, namespace, selector string, skipOwned bool, limit int) ([]string, error) {
+// that a delete would take along but Work workLabel's prune would not
+// delete; with skipOwned, not those with an owner (they go with it when
+// their namespace does).
+func (m *apiMember) listForeign(ctx context.Context, gvr schema.GroupVersionResource, namespace, workLabel string, skipOwned bool, limit int) ([]string, error) {
 	var found []string
-	opts := metav1.ListOptions{LabelSelector: selector, Limit: 250}
+	// All of them: the Work's own count too when they opt out of prune.
+	opts := metav1.ListOptions{Limit: 250}
 	for {
 		list, err := m.metadata.Resource(gvr).Namespace(namespace).List(ctx, opts)
 		if apierrors.IsNotFound(err) || apierrors.IsMethodNotSupported(err) {
@@ -336,7 +339,7 @@ func (m *apiMember) listForeign(ctx context.Context, gvr schema.GroupVersionReso
 			return nil, fmt.Errorf("listing %s: %w", gvr.GroupResource(), err)
 		}
 		for _, item := range list.Items {
-			if skipOwned && len(item.OwnerReferences) > 0 {
+			if (skipOwned && len(item.OwnerReferences) > 0) || !plan.TakenAlong(workLabel, item.Labels, item.Annotations) {
 				continue
 			}
 			name := item.Name

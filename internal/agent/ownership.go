@@ -1,7 +1,10 @@
 package agent
 
 import (
+	"sort"
 	"sync"
+
+	"k8s.io/apimachinery/pkg/types"
 )
 
 // Who owns an existing object (which Work may apply it, prune it) is
@@ -45,4 +48,78 @@ func (o *objectLocks) lock(key refKey) func() {
 		}
 		o.mu.Unlock()
 	}
+}
+
+// recordedOwners knows, across all of the agent's Works, which Work's
+// inventory records each object UID. An object is one Work's by that record,
+// whatever labels it carries: anyone who may update an object on the member
+// (a team, in its own namespace) can write another Work's label on it or
+// take the label off, and must not so hand the platform's object to its own
+// Work to apply over and prune.
+type recordedOwners struct {
+	mu     sync.Mutex
+	byUID  map[types.UID]map[string]bool
+	byWork map[string][]types.UID
+}
+
+// set replaces what work's inventory records (nil: nothing, the Work is gone).
+func (o *recordedOwners) set(work string, inv inventory) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.byUID == nil {
+		o.byUID, o.byWork = map[types.UID]map[string]bool{}, map[string][]types.UID{}
+	}
+	for _, uid := range o.byWork[work] {
+		delete(o.byUID[uid], work)
+		if len(o.byUID[uid]) == 0 {
+			delete(o.byUID, uid)
+		}
+	}
+	delete(o.byWork, work)
+	for _, r := range inv {
+		if r.UID != "" {
+			o.record(work, r.UID)
+		}
+	}
+}
+
+// add records that work's inventory holds uid (before the next save).
+func (o *recordedOwners) add(work string, uid types.UID) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.byUID == nil {
+		o.byUID, o.byWork = map[types.UID]map[string]bool{}, map[string][]types.UID{}
+	}
+	if !o.byUID[uid][work] {
+		o.record(work, uid)
+	}
+}
+
+func (o *recordedOwners) record(work string, uid types.UID) {
+	if o.byUID[uid] == nil {
+		o.byUID[uid] = map[string]bool{}
+	}
+	o.byUID[uid][work] = true
+	o.byWork[work] = append(o.byWork[work], uid)
+}
+
+// other returns a Work other than work whose inventory records uid; "" when
+// none does.
+func (o *recordedOwners) other(work string, uid types.UID) string {
+	if uid == "" {
+		return ""
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	var names []string
+	for w := range o.byUID[uid] {
+		if w != work {
+			names = append(names, w)
+		}
+	}
+	if len(names) == 0 {
+		return ""
+	}
+	sort.Strings(names) // the same name every time
+	return names[0]
 }

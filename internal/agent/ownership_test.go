@@ -412,3 +412,26 @@ func TestConcurrentWorksNeverBothClaimAnObject(t *testing.T) {
 		}
 	}
 }
+
+func TestRecordedOwners(t *testing.T) {
+	a := objectRef{Version: "v1", Kind: "ConfigMap", Namespace: "ns", Name: "a"}
+	b := objectRef{Version: "v1", Kind: "ConfigMap", Namespace: "ns", Name: "b"}
+	var o recordedOwners
+	o.set("platform", newInventory(a, b).withUID(a, "ua"))
+	if got := o.other("team", "ua"); got != "platform" {
+		t.Errorf("other(team, ua) = %q", got)
+	}
+	if got := o.other("platform", "ua"); got != "" {
+		t.Errorf("a Work is not another to itself: %q", got)
+	}
+	o.add("team", "ut")
+	if got := o.other("platform", "ut"); got != "team" {
+		t.Errorf("added: %q", got)
+	}
+	// A save replaces what the Work records; a Work gone records nothing.
+	o.set("team", nil)
+	o.set("platform", newInventory(a))
+	if o.other("x", "ua") != "" || o.other("x", "ut") != "" || o.other("x", "") != "" {
+		t.Errorf("stale records: %+v", o.byUID)
+	}
+}

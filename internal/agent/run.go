@@ -165,6 +165,7 @@ func (a *agent) run(ctx context.Context, ping func(context.Context) error) error
 	}
 	for name, rec := range records {
 		st := &workState{record: rec}
+		a.applier.owners.set(name, rec.Inventory)
 		if rec.Work != nil {
 			st.restoredHash = specHash(rec.Work)
 			st.restoredManifests = rec.Work.Spec.Manifests

@@ -19,6 +19,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/uuid"
 
 	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
+	"github.com/flotilla-dev/flotilla/internal/agent/plan"
 )
 
 // SimMemberOptions shape an in-memory member of the fleet simulator.
@@ -274,7 +275,8 @@ func (m *SimMember) delete(_ context.Context, ref objectRef, uid types.UID) erro
 }
 
 // foreign lists the objects deleting a Namespace or CRD would take along
-// that do not carry workLabel and have no owner.
+// that prune would not delete (plan.TakenAlong) and, in a Namespace, have
+// no owner.
 func (m *SimMember) foreign(_ context.Context, ref objectRef, workLabel string, limit int) ([]string, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -293,7 +295,7 @@ func (m *SimMember) foreign(_ context.Context, ref objectRef, workLabel string, 
 	var found []string
 	for k, o := range m.objects {
 		inScope := (ref.isNamespace() && k.Namespace == ref.Name) || (ref.isCRD() && k.Group == gk.Group && k.Kind == gk.Kind)
-		if !inScope || o.obj.GetLabels()[fleetv1alpha1.LabelWork] == workLabel || (ref.isNamespace() && len(o.obj.GetOwnerReferences()) > 0) {
+		if !inScope || !plan.TakenAlong(workLabel, o.obj.GetLabels(), o.obj.GetAnnotations()) || (ref.isNamespace() && len(o.obj.GetOwnerReferences()) > 0) {
 			continue
 		}
 		name := k.Name

@@ -155,7 +155,7 @@ func Plan(root string, works []fleetv1alpha1.Work, previous map[string][]byte) (
 		kept := make([]manifest, 0, len(parsed[i]))
 		var lost []string
 		for _, m := range parsed[i] {
-			if err := confine(w, m.key, m.list); err != nil {
+			if err := confine(w, m.key, m.list, m.finalizers); err != nil {
 				lost = append(lost, err.Error())
 				continue
 			}
@@ -204,7 +204,7 @@ func checkSubject(w *fleetv1alpha1.Work) error {
 // confine checks an object of w against w's scope: a Promise's fleet
 // resources (no instance) may hold anything, an instance's Work without a
 // scope (written by an older hub) nothing.
-func confine(w *fleetv1alpha1.Work, k objectKey, list bool) error {
+func confine(w *fleetv1alpha1.Work, k objectKey, list, finalizers bool) error {
 	if w.Spec.Subject.Instance == nil {
 		return nil
 	}
@@ -212,7 +212,7 @@ func confine(w *fleetv1alpha1.Work, k objectKey, list bool) error {
 		return fmt.Errorf("%s: this instance's Work has no spec.scope (written by an older hub)", k)
 	}
 	k.ClusterScoped = scope.BuiltinClusterScoped(k.Group, k.Kind)
-	k.List = list
+	k.List, k.Finalizers = list, finalizers
 	if err := scope.Check(w.Spec.Scope, k); err != nil {
 		return fmt.Errorf("outside the Work's scope: %w", err)
 	}
@@ -309,7 +309,9 @@ type manifest struct {
 	key objectKey
 	// list: it has a top-level items field (scope.HasItems).
 	list bool
-	yaml []byte
+	// finalizers: it sets metadata.finalizers.
+	finalizers bool
+	yaml       []byte
 }
 
 // manifests reads and stamps a Work's manifests, as YAML in a stable order
@@ -343,7 +345,9 @@ func manifests(w *fleetv1alpha1.Work) ([]manifest, error) {
 		if err != nil {
 			return nil, fmt.Errorf("converting manifest %d: %w", i, err)
 		}
-		ms = append(ms, manifest{key: key, list: scope.HasItems(content), yaml: y})
+		metadata, _ := content["metadata"].(map[string]any)
+		finalizers, _ := metadata["finalizers"].([]any)
+		ms = append(ms, manifest{key: key, list: scope.HasItems(content), finalizers: len(finalizers) > 0, yaml: y})
 	}
 	sort.SliceStable(ms, func(i, j int) bool {
 		a, b := ms[i].key, ms[j].key

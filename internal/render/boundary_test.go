@@ -620,3 +620,17 @@ func TestAnInstanceRenderOfNothingIsRefused(t *testing.T) {
 		t.Errorf("a render of nothing: error %v, want ErrRenderedNothing", err)
 	}
 }
+
+// A team's Override (or a value the templates print) putting a finalizer of
+// its own on its object: nobody would ever remove it, so the object, and
+// what it runs, would stay on members once the instance or the team's
+// tenancy is gone, as prune: disabled would.
+func TestATeamsRenderSetsNoFinalizer(t *testing.T) {
+	c := webPromise()
+	for _, typ := range []v1alpha1.PatchType{v1alpha1.PatchJSONMerge, v1alpha1.PatchStrategicMerge} {
+		_, err := Render(webInput(t, c, teamOverrideOf("keep", typ, `{"metadata":{"finalizers":["team.example.com/keep"]}}`)))
+		if err == nil || !strings.Contains(err.Error(), "metadata.finalizers") {
+			t.Errorf("%s: render = %v, want it refused for the finalizer", typ, err)
+		}
+	}
+}

@@ -262,6 +262,7 @@ func checkScope(sc *v1alpha1.WorkScope, objs []*unstructured.Unstructured) error
 			Name:          obj.GetName(),
 			ClusterScoped: scope.BuiltinClusterScoped(gvk.Group, gvk.Kind),
 			List:          scope.HasItems(obj.Object),
+			Finalizers:    len(obj.GetFinalizers()) > 0,
 		})
 		if err != nil {
 			return fmt.Errorf("refusing the whole render, an object is outside the Promise's output: %w", err)

@@ -85,6 +85,8 @@ type Object struct {
 	ClusterScoped bool
 	// List says the object has a top-level items field (HasItems).
 	List bool
+	// Finalizers says the object's manifest sets metadata.finalizers.
+	Finalizers bool
 }
 
 // HasItems says whether an object's content has a top-level items field.
@@ -127,6 +129,12 @@ func Check(sc *v1alpha1.WorkScope, obj Object) error {
 	}
 	if obj.List {
 		return violation("it has a top-level items field: Argo CD, and kustomize for a kind ending in List, apply its items instead of it, unchecked; an instance's objects are never lists")
+	}
+	if obj.Finalizers {
+		// No controller of the member handles a finalizer an instance's
+		// render makes up: its object would never go, and what it runs
+		// would stay once the instance, or the team's tenancy, is gone.
+		return violation("it sets metadata.finalizers: an instance's objects may not, since one that nobody removes keeps the object on the member once the instance is deleted")
 	}
 	if !hasKind(sc.Kinds, obj.Group, obj.Kind) {
 		return violation("kind %s is not in the Promise's output.kinds (%s)", groupKind(obj.Group, obj.Kind), kindList(sc.Kinds))

@@ -68,6 +68,7 @@ func TestCheck(t *testing.T) {
 		{"no namespace", Object{Kind: "ConfigMap", Name: "c"}, "has no namespace"},
 		{"foreign Namespace object", Object{Kind: "Namespace", Name: "kube-system", ClusterScoped: true}, "Namespace object may only"},
 		{"cluster-scoped even when declared", Object{Group: "rbac.authorization.k8s.io", Kind: "ClusterRoleBinding", Name: "x", ClusterScoped: true}, "cluster-scoped"},
+		{"finalizers of its own (nobody removes them: it would never go)", Object{Kind: "ConfigMap", Namespace: "team-a", Name: "x", Finalizers: true}, "metadata.finalizers"},
 		{"a list (a top-level items field), even of a declared kind in its namespace", Object{Kind: "ConfigMap", Namespace: "team-a", Name: "x", List: true}, "top-level items"},
 	}
 	for _, c := range cases {

@@ -20,6 +20,9 @@ type Live struct {
 	ReconcileDisabled, PruneDisabled bool
 	// Deleting: it has a deletion timestamp.
 	Deleting bool
+	// RecordedBy names another Work whose inventory records its UID ("" when
+	// none): it is that Work's, whatever its labels say.
+	RecordedBy string
 }
 
 // Claim is what a Work may do with an object that exists on the member.
@@ -57,15 +60,20 @@ func (c Claim) String() string {
 // between creating the object and recording its UID), when it carries the
 // Work's label: the agent sets that label itself on everything it applies
 // and overwrites whatever a manifest says, so no other Work can have put it
-// there. Otherwise an object without any Work label may be adopted under
+// there. An object whose UID another Work's inventory records (recordedBy)
+// is that Work's, whatever its labels: anyone who may update it on the
+// member can write this Work's label on it, or take the label off for it to
+// be adopted. Otherwise an object without any Work label may be adopted under
 // AdoptionIfUnowned, unless a controller keeps it (controller, the live
 // object's controller owner reference: applying over it would fight the
 // controller, and a prune would delete what the controller made); anything
 // else is a conflict, and the message names its owner.
-func ClaimOf(workLabel string, recorded, uid types.UID, label, controller string, adoption fleetv1alpha1.AdoptionPolicy) (Claim, string) {
+func ClaimOf(workLabel string, recorded, uid types.UID, label, controller, recordedBy string, adoption fleetv1alpha1.AdoptionPolicy) (Claim, string) {
 	switch {
 	case recorded != "" && uid == recorded:
 		return Owned, ""
+	case recordedBy != "":
+		return Conflict, "owned by Work " + recordedBy + " (its inventory records this object, whatever its labels say); left untouched"
 	case recorded == "" && label == workLabel:
 		return Owned, ""
 	case label == "" && controller != "":
@@ -184,7 +192,7 @@ func ApplyObject(l ApplyLook) ApplyDecision {
 	}
 	var d ApplyDecision
 	if l.Live != nil {
-		c, msg := ClaimOf(l.WorkLabel, l.RecordedUID, l.Live.UID, l.Live.WorkLabel, l.Live.Controller, l.Adoption)
+		c, msg := ClaimOf(l.WorkLabel, l.RecordedUID, l.Live.UID, l.Live.WorkLabel, l.Live.Controller, l.Live.RecordedBy, l.Adoption)
 		if c == Conflict {
 			return ApplyDecision{Step: LeaveConflict, Message: msg}
 		}
@@ -303,6 +311,17 @@ func CheckObject(l CheckLook) Step {
 	}
 }
 
+// TakenAlong reports whether an object that deleting a Namespace or CRD of
+// Work workLabel would take along stops that delete: the Work did not
+// create it (no label, or another Work's), or it opts out of prune, as an
+// object marked prune: disabled to keep a database's data must not go with
+// its Namespace.
+func TakenAlong(workLabel string, labels, annotations map[string]string) bool {
+	return labels[fleetv1alpha1.LabelWork] != workLabel ||
+		annotations[fleetv1alpha1.AnnotationPrune] == fleetv1alpha1.PruneDisabled ||
+		annotations[fleetv1alpha1.AnnotationReconcile] == fleetv1alpha1.ReconcileDisabled
+}
+
 // PruneLook is what the agent knows of an object that left a Work.
 type PruneLook struct {
 	// Orphan: the Work's prunePolicy is Orphan.
@@ -344,6 +363,8 @@ func PruneObject(l PruneLook) (Step, string) {
 		return Keep, "left in place: it no longer carries the " + fleetv1alpha1.LabelWork + " label"
 	case l.Live.WorkLabel != l.WorkLabel:
 		return Keep, "left in place: it now belongs to Work " + l.Live.WorkLabel
+	case l.Live.RecordedBy != "":
+		return Keep, "left in place: Work " + l.Live.RecordedBy + " records it too"
 	case l.Live.PruneDisabled:
 		return Keep, "left in place: " + fleetv1alpha1.AnnotationPrune + "=" + fleetv1alpha1.PruneDisabled
 	case l.Live.ReconcileDisabled:
@@ -353,7 +374,7 @@ func PruneObject(l PruneLook) (Step, string) {
 	case l.Container && !l.ForeignChecked:
 		return CheckForeign, ""
 	case len(l.Foreign) > 0:
-		return Keep, "left in place: deleting it would delete objects this Work did not create: " + strings.Join(l.Foreign, ", ")
+		return Keep, "left in place: deleting it would delete objects this Work did not create or leaves in place: " + strings.Join(l.Foreign, ", ")
 	}
 	return Delete, ""
 }

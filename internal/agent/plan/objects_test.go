@@ -25,33 +25,38 @@ func TestClaimOf(t *testing.T) {
 		recorded, uid  types.UID
 		label          string
 		controller     string
+		recordedBy     string
 		adoption       fleetv1alpha1.AdoptionPolicy
 		want           plan.Claim
 		messageContain string
 	}{
-		{"the UID recorded", "u1", "u1", "w", "", never, plan.Owned, ""},
-		{"the UID recorded, label removed since", "u1", "u1", "", "", never, plan.Owned, ""},
-		{"no UID recorded, the Work's label", "", "u1", "w", "", never, plan.Owned, ""},
-		{"no UID recorded, unlabelled", "", "u1", "", "", never, plan.Conflict, "not created by Flotilla: it existed before"},
-		{"no UID recorded, unlabelled, adoption unset", "", "u1", "", "", "", plan.Conflict, "adoption policy is Never"},
-		{"no UID recorded, another Work's", "", "u1", "other", "", never, plan.Conflict, "owned by Work other"},
-		{"adoption IfUnowned, unlabelled", "", "u1", "", "", ifUnowned, plan.Adopted, "adopted"},
-		{"adoption IfUnowned, another Work's", "", "u1", "other", "", ifUnowned, plan.Conflict, "owned by Work other"},
-		{"replaced by someone, the Work's label copied", "u1", "u2", "w", "", ifUnowned, plan.Conflict, "was replaced by another"},
-		{"replaced by someone, unlabelled", "u1", "u2", "", "", never, plan.Conflict, "not created by Flotilla"},
-		{"replaced by someone, unlabelled, IfUnowned", "u1", "u2", "", "", ifUnowned, plan.Adopted, "adopted"},
-		{"replaced by another Work's", "u1", "u2", "other", "", ifUnowned, plan.Conflict, "owned by Work other"},
+		{"the UID recorded", "u1", "u1", "w", "", "", never, plan.Owned, ""},
+		{"the UID recorded, label removed since", "u1", "u1", "", "", "", never, plan.Owned, ""},
+		{"no UID recorded, the Work's label", "", "u1", "w", "", "", never, plan.Owned, ""},
+		{"no UID recorded, unlabelled", "", "u1", "", "", "", never, plan.Conflict, "not created by Flotilla: it existed before"},
+		{"no UID recorded, unlabelled, adoption unset", "", "u1", "", "", "", "", plan.Conflict, "adoption policy is Never"},
+		{"no UID recorded, another Work's", "", "u1", "other", "", "", never, plan.Conflict, "owned by Work other"},
+		{"adoption IfUnowned, unlabelled", "", "u1", "", "", "", ifUnowned, plan.Adopted, "adopted"},
+		{"adoption IfUnowned, another Work's", "", "u1", "other", "", "", ifUnowned, plan.Conflict, "owned by Work other"},
+		{"replaced by someone, the Work's label copied", "u1", "u2", "w", "", "", ifUnowned, plan.Conflict, "was replaced by another"},
+		{"replaced by someone, unlabelled", "u1", "u2", "", "", "", never, plan.Conflict, "not created by Flotilla"},
+		{"replaced by someone, unlabelled, IfUnowned", "u1", "u2", "", "", "", ifUnowned, plan.Adopted, "adopted"},
+		{"replaced by another Work's", "u1", "u2", "other", "", "", ifUnowned, plan.Conflict, "owned by Work other"},
 		// A controller's object is never adopted: the Work would fight
 		// the controller, and its prune delete what the controller made.
-		{"adoption IfUnowned, a controller's", "", "u1", "", "ReplicaSet web-5d8f", ifUnowned, plan.Conflict, "controlled by ReplicaSet web-5d8f"},
-		{"adoption Never, a controller's", "", "u1", "", "ReplicaSet web-5d8f", never, plan.Conflict, "controlled by ReplicaSet web-5d8f"},
-		{"replaced by a controller's, IfUnowned", "u1", "u2", "", "Certificate tls", ifUnowned, plan.Conflict, "controlled by Certificate tls"},
-		{"the Work's own, a controller added since", "u1", "u1", "w", "Certificate tls", never, plan.Owned, ""},
-		{"no UID recorded, the Work's label, a controller's", "", "u1", "w", "Certificate tls", never, plan.Owned, ""},
+		{"adoption IfUnowned, a controller's", "", "u1", "", "ReplicaSet web-5d8f", "", ifUnowned, plan.Conflict, "controlled by ReplicaSet web-5d8f"},
+		{"adoption Never, a controller's", "", "u1", "", "ReplicaSet web-5d8f", "", never, plan.Conflict, "controlled by ReplicaSet web-5d8f"},
+		{"replaced by a controller's, IfUnowned", "u1", "u2", "", "Certificate tls", "", ifUnowned, plan.Conflict, "controlled by Certificate tls"},
+		{"the Work's own, a controller added since", "u1", "u1", "w", "Certificate tls", "", never, plan.Owned, ""},
+		// Another Work's inventory records the object: its labels (this
+		// Work's copied on, or none, for it to be adopted) count for nothing.
+		{"hostile: another Work records it, this Work's label copied on", "", "u1", "w", "", "platform", never, plan.Conflict, "owned by Work platform"},
+		{"hostile: another Work records it, label taken off, IfUnowned", "", "u1", "", "", "platform", ifUnowned, plan.Conflict, "owned by Work platform"},
+		{"no UID recorded, the Work's label, a controller's", "", "u1", "w", "Certificate tls", "", never, plan.Owned, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, msg := plan.ClaimOf("w", tt.recorded, tt.uid, tt.label, tt.controller, tt.adoption)
+			got, msg := plan.ClaimOf("w", tt.recorded, tt.uid, tt.label, tt.controller, tt.recordedBy, tt.adoption)
 			if got != tt.want || !strings.Contains(msg, tt.messageContain) {
 				t.Errorf("ClaimOf = %s %q, want %s containing %q", got, msg, tt.want, tt.messageContain)
 			}
@@ -78,6 +83,7 @@ var applyCases = []struct {
 	{"hostile: another Work's object, adoption IfUnowned", plan.ApplyLook{WorkLabel: "w", Adoption: ifUnowned, Read: true, Live: &plan.Live{UID: "u9", WorkLabel: "other"}}, plan.LeaveConflict},
 	{"hostile: replaced under the Work's name with the Work's label copied", plan.ApplyLook{WorkLabel: "w", RecordedUID: "u1", Read: true, Live: &plan.Live{UID: "u2", WorkLabel: "w"}}, plan.LeaveConflict},
 	{"pre-existing, unowned, adoption Never", plan.ApplyLook{WorkLabel: "w", Read: true, Live: &plan.Live{UID: "u5"}}, plan.LeaveConflict},
+	{"hostile: another Work records it, this Work's label copied on", plan.ApplyLook{WorkLabel: "w", Read: true, Live: &plan.Live{UID: "u9", WorkLabel: "w", RecordedBy: "platform"}}, plan.LeaveConflict},
 	{"pre-existing, unowned, adoption IfUnowned", plan.ApplyLook{WorkLabel: "w", Adoption: ifUnowned, Read: true, Live: &plan.Live{UID: "u5"}}, plan.ApplyIt},
 	{"hostile: a controller's object named by the Work, adoption IfUnowned", plan.ApplyLook{WorkLabel: "w", Adoption: ifUnowned, Read: true, Live: &plan.Live{UID: "u6", Controller: "ReplicaSet web-5d8f"}}, plan.LeaveConflict},
 	{"live object turns reconcile off", plan.ApplyLook{WorkLabel: "w", RecordedUID: "u1", Read: true, Live: &plan.Live{UID: "u1", WorkLabel: "w", ReconcileDisabled: true}}, plan.SkipLive},
@@ -140,6 +146,7 @@ var pruneCases = []struct {
 	{"hostile: no UID recorded, the Work's label", plan.PruneLook{WorkLabel: "w", Read: true, Live: mine}, plan.Keep},
 	{"hostile: now another Work's", plan.PruneLook{RecordedUID: "u1", WorkLabel: "w", Read: true, Live: &plan.Live{UID: "u1", WorkLabel: "other"}}, plan.Keep},
 	{"label removed", plan.PruneLook{RecordedUID: "u1", WorkLabel: "w", Read: true, Live: &plan.Live{UID: "u1"}}, plan.Keep},
+	{"hostile: another Work records it too", plan.PruneLook{RecordedUID: "u1", WorkLabel: "w", Read: true, Live: &plan.Live{UID: "u1", WorkLabel: "w", RecordedBy: "platform"}}, plan.Keep},
 	{"prune disabled", plan.PruneLook{RecordedUID: "u1", WorkLabel: "w", Read: true, Live: &plan.Live{UID: "u1", WorkLabel: "w", PruneDisabled: true}}, plan.Keep},
 	{"reconcile disabled", plan.PruneLook{RecordedUID: "u1", WorkLabel: "w", Read: true, Live: &plan.Live{UID: "u1", WorkLabel: "w", ReconcileDisabled: true}}, plan.Keep},
 	{"being deleted", plan.PruneLook{RecordedUID: "u1", WorkLabel: "w", Read: true, Live: &plan.Live{UID: "u1", WorkLabel: "w", Deleting: true}}, plan.Gone},
@@ -269,4 +276,25 @@ func TestObjectDecisionsGolden(t *testing.T) {
 		b.WriteString("\n")
 	}
 	golden.Check(t, "testdata/objects.golden", b.String())
+}
+
+func TestTakenAlong(t *testing.T) {
+	const prune, reconcile = fleetv1alpha1.AnnotationPrune, fleetv1alpha1.AnnotationReconcile
+	work := map[string]string{fleetv1alpha1.LabelWork: "w"}
+	tests := []struct {
+		name        string
+		labels, ann map[string]string
+		want        bool
+	}{
+		{"the Work's own", work, nil, false},
+		{"unlabelled", nil, nil, true},
+		{"another Work's", map[string]string{fleetv1alpha1.LabelWork: "other"}, nil, true},
+		{"the Work's, prune disabled", work, map[string]string{prune: fleetv1alpha1.PruneDisabled}, true},
+		{"the Work's, reconcile disabled", work, map[string]string{reconcile: fleetv1alpha1.ReconcileDisabled}, true},
+	}
+	for _, tt := range tests {
+		if got := plan.TakenAlong("w", tt.labels, tt.ann); got != tt.want {
+			t.Errorf("%s: TakenAlong = %v, want %v", tt.name, got, tt.want)
+		}
+	}
 }
