@@ -7,9 +7,6 @@ import (
 
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-
-	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
-	pt "github.com/flotilla-dev/flotilla/internal/controller/promise/promisetest"
 )
 
 // A platform engineer deletes the CRD the hub generated for a Promise
@@ -23,13 +20,7 @@ func TestDeletingAPromisesCRDIsRefused(t *testing.T) {
 	e := newEnv(t)
 	startHub(t)
 	const group, kind, name = "crddel.example.com", "CrdDelDb", "crddel-db"
-	e.Cluster("crddel-c1", map[string]string{"story": "crddel"})
-	e.Fleet("crddel", map[string]string{"story": "crddel"}, "crddel-team")
-	e.Namespace("crddel-team", nil)
-	e.Create(pt.ConfigMapPromise(name, group, kind, "crddel"))
-	e.PromiseReady(name)
-	e.Create(pt.Instance(group, kind, "crddel-team", "orders", map[string]any{"size": "small"}))
-	e.WaitWork(name, "crddel-team", "orders", "crddel-c1", func(*fleetv1alpha1.Work) (bool, string) { return true, "" })
+	givenOrders(e, "crddel", group, kind, name)
 
 	crd := &apiextensionsv1.CustomResourceDefinition{}
 	crds := crdClient(t)

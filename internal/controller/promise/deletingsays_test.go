@@ -24,13 +24,7 @@ func TestAnInstanceOfAPromiseBeingDeletedSaysSo(t *testing.T) {
 	e := newEnv(t)
 	stopHub := startHub(t)
 	const group, kind, name = "term.example.com", "TermDb", "term-db"
-	e.Cluster("term-c1", map[string]string{"story": "term"})
-	e.Fleet("term", map[string]string{"story": "term"}, "term-team")
-	e.Namespace("term-team", nil)
-	e.Create(pt.ConfigMapPromise(name, group, kind, "term"))
-	e.PromiseReady(name)
-	e.Create(pt.Instance(group, kind, "term-team", "orders", map[string]any{"size": "small"}))
-	e.WaitWork(name, "term-team", "orders", "term-c1", func(*fleetv1alpha1.Work) (bool, string) { return true, "" })
+	givenOrders(e, "term", group, kind, name)
 
 	deleteWhileTheHubIsDown(e, stopHub, name)
 	pt.Eventually(t, time.Minute, "the deletion waiting", func() (bool, string) {
@@ -63,13 +57,7 @@ func TestAWaitingDeletionSurvivesAHubRestart(t *testing.T) {
 	e := newEnv(t)
 	stopHub := startHub(t)
 	const group, kind, name = "restart.example.com", "RestartDb", "restart-db"
-	e.Cluster("restart-c1", map[string]string{"story": "restart"})
-	e.Fleet("restart", map[string]string{"story": "restart"}, "restart-team")
-	e.Namespace("restart-team", nil)
-	e.Create(pt.ConfigMapPromise(name, group, kind, "restart"))
-	e.PromiseReady(name)
-	e.Create(pt.Instance(group, kind, "restart-team", "orders", map[string]any{"size": "small"}))
-	e.WaitWork(name, "restart-team", "orders", "restart-c1", func(*fleetv1alpha1.Work) (bool, string) { return true, "" })
+	givenOrders(e, "restart", group, kind, name)
 
 	deleteWhileTheHubIsDown(e, stopHub, name)
 	e.Create(pt.Instance(group, kind, "restart-team", "late", map[string]any{"size": "small"}))
@@ -87,6 +75,19 @@ func TestAWaitingDeletionSurvivesAHubRestart(t *testing.T) {
 		w := e.Work(name, "restart-team", "orders", "restart-c1")
 		return apierrors.IsNotFound(err) && w == nil, fmt.Sprintf("promise: %v, work left: %v", err, w != nil)
 	})
+}
+
+// givenOrders publishes Promise name (kind in group) on cluster <story>-c1,
+// with instance "orders" in namespace <story>-team, and waits for its Work.
+func givenOrders(e *pt.Env, story, group, kind, name string) {
+	e.TB.Helper()
+	e.Cluster(story+"-c1", map[string]string{"story": story})
+	e.Fleet(story, map[string]string{"story": story}, story+"-team")
+	e.Namespace(story+"-team", nil)
+	e.Create(pt.ConfigMapPromise(name, group, kind, story))
+	e.PromiseReady(name)
+	e.Create(pt.Instance(group, kind, story+"-team", "orders", map[string]any{"size": "small"}))
+	e.WaitWork(name, story+"-team", "orders", story+"-c1", func(*fleetv1alpha1.Work) (bool, string) { return true, "" })
 }
 
 // deleteWhileTheHubIsDown deletes a Promise while no hub runs: it stops the

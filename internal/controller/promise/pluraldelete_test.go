@@ -25,13 +25,7 @@ func TestChangingThePluralDoesNotBypassTheDeletionGuard(t *testing.T) {
 	e := newEnv(t)
 	stopHub := startHub(t)
 	const group, kind, name = "plural.example.com", "PluralDb", "plural-db"
-	e.Cluster("plural-c1", map[string]string{"story": "plural"})
-	e.Fleet("plural", map[string]string{"story": "plural"}, "plural-team")
-	e.Namespace("plural-team", nil)
-	e.Create(pt.ConfigMapPromise(name, group, kind, "plural"))
-	e.PromiseReady(name)
-	e.Create(pt.Instance(group, kind, "plural-team", "orders", map[string]any{"size": "small"}))
-	e.WaitWork(name, "plural-team", "orders", "plural-c1", func(*fleetv1alpha1.Work) (bool, string) { return true, "" })
+	givenOrders(e, "plural", group, kind, name)
 
 	// The same plural, spelled out where it was defaulted, is no change.
 	e.UpdatePromise(name, func(p *fleetv1alpha1.Promise) { p.Spec.API.Plural = "pluraldbs" })
