@@ -911,7 +911,9 @@ func (r *Reconciler) reconcileFleet(ctx context.Context, key Key, p *fleetv1alph
 	r.reportCheckErrors(ctx, key, p, rt, plan)
 	r.reportFleetRenderFailures(ctx, key, p, rt, plan)
 	if len(plan.Held) > 0 {
-		ctrl.LoggerFrom(ctx).Info("fleet resources left the placement; their Works stay while a FleetFreeze is in force", "clusters", plan.Held)
+		// Once per reconcile while the freeze lasts: the count, and a few names.
+		ctrl.LoggerFrom(ctx).Info("fleet resources left the placement; their Works stay while a FleetFreeze is in force",
+			"count", len(plan.Held), "clusters", plan.Held[:min(len(plan.Held), 10)])
 	}
 	works, _, taken, err := r.execute(ctx, rt, plan)
 	if err != nil {
