@@ -66,6 +66,7 @@ data:
   secret: stolen`
 
 func TestAttacks(t *testing.T) {
+	t.Parallel() // its own fleet: see givenFleetWith
 	f := givenFleet(t, 2)
 	f.givenPlatformNamespace()
 	f.create(f.hub, &fleetv1alpha1.Fleet{

@@ -30,6 +30,7 @@ const (
 // Events and `flotilla rollout status` within seconds, long before the
 // progress deadline. One member (the pilot wave) and one Promise per story.
 func TestCausesTravel(t *testing.T) {
+	t.Parallel() // its own fleet: see givenFleetWith
 	start := time.Now()
 	cli := startBuildingFlotilla(t)
 	f := givenPilotFleet(t)

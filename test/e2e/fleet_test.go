@@ -39,7 +39,10 @@ func givenFleet(t *testing.T, n int) *fleet {
 }
 
 // givenFleetWith is givenFleet with more options (e.g. member labels); Dir,
-// Nodes and the agents' intervals are the fixture's own.
+// Nodes and the agents' intervals are the fixture's own. Every fleet has its
+// own control planes on ports the kernel picks, so the stories that start one
+// run in parallel (t.Parallel): the e2e package is the last to finish in
+// make test, and its stories mostly wait on timers, not on the CPU.
 func givenFleetWith(t *testing.T, opts devenv.Options) *fleet {
 	t.Helper()
 	dir, err := os.MkdirTemp("", testenv.DirPrefix+"fleet-")

@@ -23,6 +23,7 @@ const hubOutage = 30 * time.Second
 // hub returns, both agents pick up new Work and report status again, and
 // nothing on either member was deleted, recreated or restarted.
 func TestAgentsSurviveHubOutage(t *testing.T) {
+	t.Parallel() // its own fleet: see givenFleetWith
 	start := time.Now()
 	f := givenFleet(t, 2)
 	for _, member := range []string{"member-1", "member-2"} {

@@ -34,6 +34,7 @@ var (
 // nothing anywhere; an Override reshapes one cluster; deleting an instance
 // removes it from every member.
 func TestPromisesStory(t *testing.T) {
+	t.Parallel() // its own fleet: see givenFleetWith
 	f := givenFleet(t, 2)
 	f.givenPlatformNamespace()
 	f.givenTenantFleet("fleet-a", "member-1", "team-a")

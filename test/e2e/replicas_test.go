@@ -52,6 +52,7 @@ const (
 // What a Rollout admitted is rebuilt by the new leader from stored state
 // (the Rollout's status and its Works), never carried over in memory.
 func TestHubReplicas(t *testing.T) {
+	t.Parallel() // its own fleet: see givenFleetWith
 	began := time.Now()
 	flotilla := startBuildingFlotilla(t)
 	f := givenRolloutFleet(t)

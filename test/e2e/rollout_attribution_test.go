@@ -24,6 +24,7 @@ import (
 // back, and completes once general is approved: Succeeded, not degraded,
 // every other instance on the target.
 func TestRolloutAttribution(t *testing.T) {
+	t.Parallel() // its own fleet: see givenFleetWith
 	start := time.Now()
 	members := []string{"member-1", "member-2"}
 	ring := map[string]string{"member-1": "canary", "member-2": "general"}

@@ -61,6 +61,7 @@ func ringsStrategy(tweak ...func(*fleetv1alpha1.RolloutStrategySpec)) fleetv1alp
 // nothing leaks between them; they run in order because some stop the hub
 // controller, freeze the fleet or take a member offline.
 func TestRollouts(t *testing.T) {
+	t.Parallel() // its own fleet: see givenFleetWith
 	start := time.Now()
 	f := givenRolloutFleet(t)
 	t.Logf("rollout fleet ready in %s", time.Since(start).Round(time.Millisecond))
