@@ -111,7 +111,8 @@ const (
 	// WavePhaseRolledBack: it had started (or completed), and the Rollout's
 	// rollback moves its clusters back to the rollback revision.
 	WavePhaseRolledBack WavePhase = "RolledBack"
-	// WavePhaseSkipped: never run (the Rollout ended first, or the wave has no clusters).
+	// WavePhaseSkipped: never run (the Rollout ended first, or the wave has
+	// no clusters; see WaveStatus.unmatchedSelector).
 	WavePhaseSkipped WavePhase = "Skipped"
 )
 
@@ -373,6 +374,15 @@ type WaveStatus struct {
 	// approval, as recorded when the wave started.
 	// +optional
 	Approval *ChangeRecord `json:"approval,omitempty"`
+
+	// unmatchedSelector is set, at start, on an empty wave whose selector
+	// matched no Cluster of the hub at all (a typo, most likely, rather
+	// than a wave with none of this Rollout's targets): its selector, as
+	// written then. The next wave with clusters waits for an approval
+	// (WaitingForApproval) instead of going on without this wave's gate.
+	// +optional
+	// +kubebuilder:validation:MaxLength=1024
+	UnmatchedSelector string `json:"unmatchedSelector,omitempty"`
 
 	// checks are the wave's verification checks and their results, once
 	// the wave has started.

@@ -28,6 +28,10 @@ type wave struct {
 	// flapping names the clusters that relapsed more than MaxRelapses
 	// times in the wave (bindRelapses).
 	flapping map[string]bool
+	// unmatched, if set, says why the wave waits for an approval its
+	// strategy does not ask for: the waves before it matched no Cluster of
+	// the hub (gateAfterUnmatched).
+	unmatched string
 }
 
 // waveConfig is a wave's policy with counts and percentages resolved.
@@ -85,6 +89,7 @@ func freezeWaves(in Input) ([]fleetv1alpha1.WaveStatus, error) {
 			return nil, err
 		}
 	}
+	unmatched := unmatchedSelectors(in)
 	for i := range waves {
 		w := &waves[i]
 		if len(w.Clusters) > maxWaveClusters {
@@ -94,9 +99,93 @@ func freezeWaves(in Input) ([]fleetv1alpha1.WaveStatus, error) {
 		w.Phase = fleetv1alpha1.WavePhasePending
 		if len(w.Clusters) == 0 {
 			w.Phase = fleetv1alpha1.WavePhaseSkipped
+			w.UnmatchedSelector = unmatched[w.Name]
 		}
 	}
 	return waves, nil
+}
+
+// unmatchedSelectors are the selectors, by wave name, of the strategy waves
+// the controller found to match no Cluster of the hub (Input.UnmatchedWaves),
+// as text. None in Immediate mode: the emergency lane has no waves to skip.
+func unmatchedSelectors(in Input) map[string]string {
+	if mode(in.Spec) == fleetv1alpha1.UpdateModeImmediate {
+		return nil
+	}
+	out := map[string]string{}
+	for _, w := range in.Strategy.Waves {
+		if w.Selector == nil || !slices.Contains(in.UnmatchedWaves, w.Name) {
+			continue
+		}
+		// assignWaves refused a selector that does not parse.
+		if sel, err := metav1.LabelSelectorAsSelector(w.Selector.LabelSelector()); err == nil {
+			out[w.Name] = fleetv1alpha1.ClipMessage(sel.String(), maxSelectorText)
+		}
+	}
+	return out
+}
+
+// maxSelectorText bounds WaveStatus.unmatchedSelector, as the API does.
+const maxSelectorText = 1024
+
+// WavesMatchingNoCluster names the strategy waves whose selector matches
+// none of the labels given (every Cluster of the hub's): a typo, most
+// likely, which would otherwise skip the wave in every Rollout. A wave
+// without a selector, or with one that cannot be parsed (Plan refuses the
+// strategy), is never named.
+func WavesMatchingNoCluster(s fleetv1alpha1.RolloutStrategySpec, clusterLabels []map[string]string) []string {
+	var out []string
+	for _, w := range s.Waves {
+		if w.Selector == nil {
+			continue
+		}
+		sel, err := metav1.LabelSelectorAsSelector(w.Selector.LabelSelector())
+		if err != nil {
+			continue
+		}
+		if !slices.ContainsFunc(clusterLabels, func(l map[string]string) bool { return sel.Matches(labels.Set(l)) }) {
+			out = append(out, w.Name)
+		}
+	}
+	return out
+}
+
+// gateAfterUnmatched makes the first wave with clusters after waves that
+// matched no Cluster of the hub (unmatchedSelector) wait for an approval:
+// the Rollout goes on without their gate only if a person says so. The
+// marks are frozen in the status at the start, so a restarted hub holds the
+// same wave; an unmatched wave with no wave of clusters after it holds
+// nothing.
+func (p *planner) gateAfterUnmatched() {
+	var skipped []*fleetv1alpha1.WaveStatus
+	for _, w := range p.waves {
+		if len(w.st.Clusters) == 0 {
+			if w.st.UnmatchedSelector != "" {
+				skipped = append(skipped, w.st)
+			}
+			continue
+		}
+		if len(skipped) > 0 {
+			w.cfg.approval = true
+			w.unmatched = unmatchedMessage(skipped, w.st.Name)
+		}
+		skipped = nil
+	}
+}
+
+// unmatchedMessage says why wave next waits: "wave canary matches no
+// cluster of the fleet (selector ring=canray); approve wave general to go
+// on without it".
+func unmatchedMessage(skipped []*fleetv1alpha1.WaveStatus, next string) string {
+	parts := make([]string, len(skipped))
+	for i, w := range skipped {
+		parts[i] = fmt.Sprintf("wave %s matches no cluster of the fleet (selector %s)", w.Name, w.UnmatchedSelector)
+	}
+	it := "it"
+	if len(skipped) > 1 {
+		it = "them"
+	}
+	return fmt.Sprintf("%s; approve wave %s to go on without %s", strings.Join(parts, "; "), next, it)
 }
 
 // assignWaves puts each cluster (names sorted) in the first wave whose

@@ -147,6 +147,7 @@ func (p *planner) bindWavesWith(config func(*fleetv1alpha1.WaveStatus) (waveConf
 		}
 		p.waves[i] = w
 	}
+	p.gateAfterUnmatched()
 	return nil
 }
 

@@ -109,9 +109,13 @@ func (p *planner) stepWave(w *wave, hold bool) (outcome, bool) {
 		approval := p.approvalFor(w)
 		if w.cfg.approval && approval == nil {
 			w.st.Phase = fleetv1alpha1.WavePhaseWaitingForApproval
-			return outcome{phase: fleetv1alpha1.RolloutPhaseWaitingForApproval, wave: w.st.Name,
+			o := outcome{phase: fleetv1alpha1.RolloutPhaseWaitingForApproval, wave: w.st.Name,
 				reason:  fleetv1alpha1.ReasonWaitingForApproval,
-				message: fmt.Sprintf("wave %s (%s) waits for an approval", w.st.Name, clusters(len(w.st.Clusters)))}, false
+				message: fmt.Sprintf("wave %s (%s) waits for an approval", w.st.Name, clusters(len(w.st.Clusters)))}
+			if w.unmatched != "" {
+				o.message, o.warning = o.message+": "+w.unmatched, true
+			}
+			return o, false
 		}
 		o = p.startWave(w, approval)
 	}

@@ -242,8 +242,11 @@ func (p *planner) setApproved() {
 			"wave "+w.st.Name+" approved by "+actorOf(rec.By))
 		return
 	}
-	p.setCondition(fleetv1alpha1.ConditionApproved, false, fleetv1alpha1.ReasonWaitingForApproval,
-		"wave "+w.st.Name+" waits for an approval")
+	msg := "wave " + w.st.Name + " waits for an approval"
+	if w.unmatched != "" {
+		msg = w.unmatched
+	}
+	p.setCondition(fleetv1alpha1.ConditionApproved, false, fleetv1alpha1.ReasonWaitingForApproval, msg)
 }
 
 // rolledBackOnFailure reports whether a RolledBack Rollout was rolled back

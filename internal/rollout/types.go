@@ -47,6 +47,12 @@ type Input struct {
 	// start (no waves in Status) it lists every candidate, and the set is
 	// frozen from it. Clusters outside the frozen set are ignored.
 	Clusters []ClusterObservation
+	// UnmatchedWaves names the strategy waves whose selector matches no
+	// Cluster of the hub (WavesMatchingNoCluster), read before the start
+	// only: an empty wave so named is recorded as such when the target set
+	// is frozen (WaveStatus.unmatchedSelector), and the next wave with
+	// clusters waits for an approval.
+	UnmatchedWaves []string
 	// Freeze is the active FleetFreeze, if any; an expired one is nil.
 	Freeze *FreezeObservation
 	// SupersededBy names the newer Rollout that took over the subject;

@@ -346,6 +346,9 @@ func (r *Reconciler) observe(ctx context.Context, ro *fleetv1alpha1.Rollout, now
 	if err := r.waitForTargets(ctx, ro, sub, works, clusters.Items, now); err != nil {
 		return o, err
 	}
+	if len(ro.Status.Waves) == 0 {
+		in.UnmatchedWaves = rollout.WavesMatchingNoCluster(strategy, clusterLabels(clusters.Items))
+	}
 	var joined func(*fleetv1alpha1.Work) bool
 	var listErr error
 	if ro.Status.StartedAt != nil {
@@ -373,6 +376,19 @@ func (r *Reconciler) observe(ctx context.Context, ro *fleetv1alpha1.Rollout, now
 		return o, noStrategy
 	}
 	return o, nil
+}
+
+// clusterLabels are the labels of the hub's Clusters, those being deleted
+// aside: what a wave selector may match in the fleet, beyond this Rollout's
+// candidates.
+func clusterLabels(clusters []fleetv1alpha1.Cluster) []map[string]string {
+	out := make([]map[string]string, 0, len(clusters))
+	for i := range clusters {
+		if clusters[i].DeletionTimestamp.IsZero() {
+			out = append(out, clusters[i].Labels)
+		}
+	}
+	return out
 }
 
 // targetClusters are the Rollout's target set: its frozen waves' clusters,
