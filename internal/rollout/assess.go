@@ -187,7 +187,7 @@ func (p *planner) judge(o *ClusterObservation, w *wave) verdict {
 		// when it went away.
 		return p.judgeOfflineFrom(o, w, o.LastSeen)
 	case admitted && o.AppliedRevision == target && o.Health == HealthHealthy:
-		return verdict{state: stateHealthy, since: p.since(o, w)}
+		return verdict{state: stateHealthy, since: p.healthySince(o, w)}
 	case admitted && o.Health == HealthFailed:
 		return p.failed(o, w, or(o.Reason, fleetv1alpha1.ReasonUnhealthy), o.Message, p.since(o, w))
 	case !o.Online && w.started():
@@ -288,6 +288,24 @@ func (p *planner) since(o *ClusterObservation, w *wave) time.Time {
 	}
 	if w.started() && w.st.StartedAt.After(t) {
 		t = w.st.StartedAt.Time
+	}
+	return t
+}
+
+// healthySince is since when a healthy, online cluster counts healthy
+// toward its wave's bake: since, or when it last came online, if later.
+// Its health while offline was not seen (an agent that stops heartbeating
+// reports nothing), so a cluster away for most of the bake and back for a
+// moment did not bake; the bake counts from its return. The hub dated the
+// return; one after now (another replica's clock) counts from now.
+func (p *planner) healthySince(o *ClusterObservation, w *wave) time.Time {
+	t := p.since(o, w)
+	back := o.OnlineSince
+	if back.After(p.now) {
+		back = p.now
+	}
+	if back.After(t) {
+		t = back
 	}
 	return t
 }

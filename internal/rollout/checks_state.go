@@ -232,7 +232,8 @@ func (p *planner) judgeChecks(w *wave) {
 
 // judgeCarriedFailures marks the clusters of the Immediate wave w whose
 // check had failed in a wave a switch to Immediate merged
-// (mergeCheckFailures): they stay failed clusters (AnalysisFailed), unless
+// (mergeCheckFailures), or whose failure there is reported since
+// (carryLateFailures): they stay failed clusters (AnalysisFailed), unless
 // a person skips the check for the Immediate wave. There is nothing to
 // re-run: the Immediate wave measures nothing.
 func (p *planner) judgeCarriedFailures(w *wave) {
@@ -241,6 +242,9 @@ func (p *planner) judgeCarriedFailures(w *wave) {
 		p.applyActions(w, &waveCheck{spec: fleetv1alpha1.Check{Name: st.Name}, st: st}, fleetv1alpha1.CheckSkip)
 		if st.Skipped != nil || len(st.Marks) != len(w.st.Clusters) {
 			continue
+		}
+		if p.checked(w) {
+			p.carryLateFailures(w, st)
 		}
 		for j, name := range w.st.Clusters {
 			if _, seen := w.checkFailed[name]; seen || st.Marks[j] != fleetv1alpha1.CheckMarkFailed {
@@ -260,6 +264,48 @@ func (p *planner) judgeCarriedFailures(w *wave) {
 			w.checkFailed[name] = f
 		}
 	}
+}
+
+// carryLateFailures marks failed, in the check st the Immediate wave w
+// carried from the wave at work at the switch, the clusters whose agent
+// reports since that the run they were measured in failed in its window:
+// a state of st's run begun no earlier than the wave's start (since), its
+// decisive measurement failed no later than the switch (lastMeasuredAt;
+// MaxClockSkew allowed). Such a report was in flight when the switch came,
+// and is as true as one that arrived before it. An agent reports only on
+// its own cluster, which it could fail anyway (its Work's health), so its
+// word fails no other. The mark is kept: the agent drops the report once
+// its Work no longer carries the check.
+func (p *planner) carryLateFailures(w *wave, st *fleetv1alpha1.WaveCheckStatus) {
+	if st.Since == nil || st.LastMeasuredAt == nil {
+		return
+	}
+	end := st.LastMeasuredAt.Add(MaxClockSkew)
+	marks := []byte(st.Marks)
+	for i, o := range w.obs {
+		if o == nil || o.Revision != p.in.Spec.TargetRevision || marks[i] == fleetv1alpha1.CheckMarkFailed {
+			continue
+		}
+		j := slices.IndexFunc(o.Checks, func(ac AgentCheck) bool {
+			d := ac.State.Decisive
+			return ac.Name == st.Name && ac.Run == st.Run && !ac.State.Since.Before(st.Since.Time) &&
+				d != nil && d.Outcome == verify.Failed && !d.At.After(end)
+		})
+		if j < 0 {
+			continue
+		}
+		marks[i] = fleetv1alpha1.CheckMarkFailed
+		st.Counts.Failed++
+		if len(st.Clusters) < fleetv1alpha1.MaxCheckDetails {
+			st.Clusters = append(st.Clusters, fleetv1alpha1.ClusterCheckState{Cluster: o.Name, CheckState: toAPIState(o.Checks[j].State)})
+			slices.SortFunc(st.Clusters, func(a, b fleetv1alpha1.ClusterCheckState) int { return strings.Compare(a.Cluster, b.Cluster) })
+		}
+		if st.Verdict != fleetv1alpha1.CheckFailed {
+			st.Verdict = fleetv1alpha1.CheckFailed
+			st.Message = fleetv1alpha1.ClipMessage(fmt.Sprintf("failed before the switch to Immediate, on cluster %s: reported after it", o.Name), 1024)
+		}
+	}
+	st.Marks = string(marks)
 }
 
 // checkFailure is why a cluster's check failed.

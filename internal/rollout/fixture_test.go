@@ -95,10 +95,16 @@ func (f *fixture) progressing(names ...string) *fixture {
 	return f
 }
 
-// online sets clusters' heartbeat.
+// online sets clusters' heartbeat; one that comes back online is online
+// since now, as the hub dates it.
 func (f *fixture) online(up bool, names ...string) *fixture {
 	for _, n := range names {
-		f.update(n, func(o *rollout.ClusterObservation) { o.Online = up })
+		f.update(n, func(o *rollout.ClusterObservation) {
+			if up && !o.Online {
+				o.OnlineSince = f.in.Now
+			}
+			o.Online = up
+		})
 	}
 	return f
 }

@@ -225,3 +225,77 @@ func switchToImmediateAfterACheckFailure(t *testing.T) *fixture {
 	f.at(4 * time.Minute).plan()
 	return f
 }
+
+// A canary cluster's agent measured its check failed before the platform
+// switched the Rollout to Immediate, but its report reached the hub only
+// after the switch: no plan had written the failure into the canary's
+// status, so the merged wave carried nothing, the Immediate wave measures
+// nothing, and the Rollout ended Succeeded, "0 failed". The merged wave
+// now keeps the run each cluster was measured in: a failure of that run,
+// measured before the switch, counts when it arrives.
+func TestACheckFailureReportedAfterTheSwitchToImmediateCounts(t *testing.T) {
+	f := switchToImmediateBeforeAReport(t)
+	m := &verify.Measurement{At: t0.Add(3*time.Minute + 30*time.Second), Outcome: verify.Failed, Value: "[7]"}
+	f.update("c-2", func(o *rollout.ClusterObservation) {
+		o.Checks = []rollout.AgentCheck{{Name: "errors", State: verify.State{Since: t0.Add(time.Minute), Measurements: 3, Failures: 3, Last: m, Decisive: m}}}
+	})
+	f.at(5 * time.Minute).healthyAll().plan()
+	if fs := f.d.Status.Failures; len(fs) != 1 || fs[0].Cluster != "c-2" || fs[0].Reason != fleetv1alpha1.ReasonAnalysisFailed ||
+		!strings.Contains(fs[0].Message, "check errors failed before the switch to Immediate: [7]") {
+		t.Fatalf("failures %+v (phase %s), want c-2's check failure, its value", fs, f.d.Status.Phase)
+	}
+	// Kept: the agent's report may go once its Work no longer carries the check.
+	f.update("c-2", func(o *rollout.ClusterObservation) { o.Checks = nil })
+	f.at(6 * time.Minute).plan()
+	if f.d.Status.FailureCount != 1 {
+		t.Errorf("%d failures, phase %s: want c-2's late failure kept", f.d.Status.FailureCount, f.d.Status.Phase)
+	}
+}
+
+// Only a failure of the run the cluster was measured in, measured in its
+// wave before the switch, is carried: not one measured after the switch
+// (the Immediate wave runs no checks), not an older run's a person re-ran,
+// and not a state begun before the wave (an earlier wave's run).
+func TestOnlyAFailureMeasuredBeforeTheSwitchToImmediateIsCarried(t *testing.T) {
+	late := &verify.Measurement{At: t0.Add(4*time.Minute + 2*rollout.MaxClockSkew), Outcome: verify.Failed, Value: "[7]"}
+	early := &verify.Measurement{At: t0.Add(3 * time.Minute), Outcome: verify.Failed, Value: "[7]"}
+	for name, report := range map[string]struct {
+		cluster string
+		check   rollout.AgentCheck
+	}{
+		"measured after the switch": {"c-2", rollout.AgentCheck{Name: "errors",
+			State: verify.State{Since: t0.Add(time.Minute), Measurements: 3, Failures: 3, Last: late, Decisive: late}}},
+		"an older run": {"c-2", rollout.AgentCheck{Name: "errors", Run: -1,
+			State: verify.State{Since: t0.Add(time.Minute), Measurements: 3, Failures: 3, Last: early, Decisive: early}}},
+		"a state begun before the wave": {"c-2", rollout.AgentCheck{Name: "errors",
+			State: verify.State{Since: t0.Add(-time.Minute), Measurements: 3, Failures: 3, Last: early, Decisive: early}}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			f := switchToImmediateBeforeAReport(t)
+			f.update(report.cluster, func(o *rollout.ClusterObservation) { o.Checks = []rollout.AgentCheck{report.check} })
+			f.at(5 * time.Minute).healthyAll().plan()
+			if f.d.Status.FailureCount != 0 || f.d.Status.Phase != fleetv1alpha1.RolloutPhaseSucceeded {
+				t.Errorf("%d failures, phase %s: want nothing carried", f.d.Status.FailureCount, f.d.Status.Phase)
+			}
+		})
+	}
+}
+
+// switchToImmediateBeforeAReport runs a canary whose clusters are healthy
+// and whose check has no report yet, then switches the Rollout to
+// Immediate.
+func switchToImmediateBeforeAReport(t *testing.T) *fixture {
+	s := strategy(wave("canary", failures("1"), bake(time.Hour), func(w *fleetv1alpha1.Wave) {
+		w.Selector = &fleetv1alpha1.WaveSelector{MatchLabels: map[string]string{"ring": "canary"}}
+	}), wave("general", catchAll))
+	s.Checks = []fleetv1alpha1.Check{{Name: "errors", Condition: "result[0] < 1.0",
+		Metric: &fleetv1alpha1.MetricCheck{Address: "http://prometheus:9090", Query: `errors`, Placement: fleetv1alpha1.CheckOnAgent}}}
+	f := newFixture(t, s, append(clusters("c", 2, "ring", "canary"), clusters("g", 8)...)...)
+	f.plan()
+	f.at(time.Minute).healthyAll().plan()
+	f.at(3 * time.Minute).plan()
+	f.in.Spec.UpdatePolicy = fleetv1alpha1.UpdatePolicy{Mode: fleetv1alpha1.UpdateModeImmediate, Reason: "now"}
+	f.in.Spec.PolicyChange = ptr(record("sec", t0.Add(4*time.Minute), "now"))
+	f.at(4 * time.Minute).plan()
+	return f
+}

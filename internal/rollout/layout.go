@@ -280,12 +280,12 @@ func isImmediateLayout(waves []fleetv1alpha1.WaveStatus) bool {
 
 // mergeForImmediate turns a wave layout into the single immediate wave,
 // keeping the frozen target set, when the mode is switched to Immediate
-// after the start. The run goes on: the wave started when the first of the
-// merged ones did, since a cluster's progress deadline counts from no
-// earlier than its wave's start, and a cluster that failed by it before the
-// switch would otherwise read as converging again, its failure out of the
-// immediate budget.
-func mergeForImmediate(waves []fleetv1alpha1.WaveStatus) []fleetv1alpha1.WaveStatus {
+// after the start (at now). The run goes on: the wave started when the
+// first of the merged ones did, since a cluster's progress deadline counts
+// from no earlier than its wave's start, and a cluster that failed by it
+// before the switch would otherwise read as converging again, its failure
+// out of the immediate budget.
+func mergeForImmediate(waves []fleetv1alpha1.WaveStatus, now time.Time) []fleetv1alpha1.WaveStatus {
 	var names []string
 	var started *metav1.Time
 	for _, w := range waves {
@@ -304,7 +304,7 @@ func mergeForImmediate(waves []fleetv1alpha1.WaveStatus) []fleetv1alpha1.WaveSta
 		phase = fleetv1alpha1.WavePhaseProgressing
 	}
 	return []fleetv1alpha1.WaveStatus{{Name: ImmediateWaveName, Phase: phase, Clusters: names, StartedAt: started,
-		Relapses: mergeRelapses(waves, names), Checks: mergeCheckFailures(waves, names)}}
+		Relapses: mergeRelapses(waves, names), Checks: mergeCheckFailures(waves, names, now)}}
 }
 
 // mergeCheckFailures carries into the merged wave (names) the clusters a
@@ -312,17 +312,24 @@ func mergeForImmediate(waves []fleetv1alpha1.WaveStatus) []fleetv1alpha1.WaveSta
 // name: the Immediate wave runs no checks, and a failure it forgot would
 // read healthy there. Only failures go: the other states are measurements
 // the emergency lane does not wait for, and a check a person skipped
-// failed nothing. Empty when no merged wave had a failure.
-func mergeCheckFailures(waves []fleetv1alpha1.WaveStatus, names []string) []fleetv1alpha1.WaveCheckStatus {
+// failed nothing. An agent-placed check of the wave at work at the switch
+// (now) is carried too, failed or not, with its run and its window (from
+// the wave's start to now, in since and lastMeasuredAt): its agents
+// measure on their own, and a failure measured in the window may reach the
+// hub only after the switch (carryLateFailures). Empty when no merged wave
+// had a failure or such a check.
+func mergeCheckFailures(waves []fleetv1alpha1.WaveStatus, names []string, now time.Time) []fleetv1alpha1.WaveCheckStatus {
 	index := make(map[string]int, len(names))
 	for i, c := range names {
 		index[c] = i
 	}
 	var out []fleetv1alpha1.WaveCheckStatus
 	for _, w := range waves {
+		atWork := w.StartedAt != nil && (w.Phase == fleetv1alpha1.WavePhaseProgressing || w.Phase == fleetv1alpha1.WavePhaseBaking)
 		for _, st := range w.Checks {
-			if st.Skipped != nil || st.Scope == fleetv1alpha1.CheckWholeWave || len(st.Marks) != len(w.Clusters) ||
-				!strings.ContainsRune(st.Marks, fleetv1alpha1.CheckMarkFailed) {
+			failed := len(st.Marks) == len(w.Clusters) && strings.ContainsRune(st.Marks, fleetv1alpha1.CheckMarkFailed)
+			measuring := atWork && st.Placement == fleetv1alpha1.CheckOnAgent
+			if st.Skipped != nil || st.Scope == fleetv1alpha1.CheckWholeWave || !failed && !measuring {
 				continue
 			}
 			i := slices.IndexFunc(out, func(c fleetv1alpha1.WaveCheckStatus) bool { return c.Name == st.Name })
@@ -331,11 +338,24 @@ func mergeCheckFailures(waves []fleetv1alpha1.WaveStatus, names []string) []flee
 					continue
 				}
 				out = append(out, fleetv1alpha1.WaveCheckStatus{Name: st.Name, Scope: st.Scope, Placement: st.Placement, When: st.When,
-					Verdict: fleetv1alpha1.CheckFailed, Marks: strings.Repeat(string(rune(fleetv1alpha1.CheckMarkNone)), len(names)),
-					Message: fleetv1alpha1.ClipMessage("failed before the switch to Immediate, in wave "+w.Name+": "+st.Message, 1024)})
+					Verdict: fleetv1alpha1.CheckPending, Marks: strings.Repeat(string(rune(fleetv1alpha1.CheckMarkNone)), len(names))})
 				i = len(out) - 1
 			}
 			carried := &out[i]
+			if measuring {
+				carried.Run, carried.Since, carried.LastMeasuredAt = st.Run, w.StartedAt.DeepCopy(), ptr(stamp(now))
+				if carried.Verdict == fleetv1alpha1.CheckPending {
+					carried.Message = fleetv1alpha1.ClipMessage(fmt.Sprintf("measured in wave %s until the switch to Immediate: "+
+						"a failure of run %d measured by then counts when its agent reports it", w.Name, st.Run), 1024)
+				}
+			}
+			if !failed {
+				continue
+			}
+			if carried.Verdict == fleetv1alpha1.CheckPending {
+				carried.Verdict = fleetv1alpha1.CheckFailed
+				carried.Message = fleetv1alpha1.ClipMessage("failed before the switch to Immediate, in wave "+w.Name+": "+st.Message, 1024)
+			}
 			marks := []byte(carried.Marks)
 			for j, mark := range []byte(st.Marks) {
 				k, ok := index[w.Clusters[j]]

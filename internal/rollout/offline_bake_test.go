@@ -37,7 +37,8 @@ func TestACanaryThatWentOfflineDoesNotBakeOnItsLastReport(t *testing.T) {
 	}
 }
 
-// Back before its deadline, it bakes again from when it went away.
+// Back before its deadline, it bakes again from when it came back: the
+// time it was away is no time seen healthy.
 func TestACanaryBackFromOfflineBakesAgain(t *testing.T) {
 	f := newFixture(t, strategy(wave("canary", bake(30*time.Minute), deadline(10*time.Minute)), wave("general", catchAll, approval)),
 		cluster("c-1", "ring", "canary"), cluster("g-1"))
@@ -48,11 +49,34 @@ func TestACanaryBackFromOfflineBakesAgain(t *testing.T) {
 	f.at(3*time.Minute).online(false, "c-1").plan()
 	f.at(8*time.Minute).online(true, "c-1").plan()
 	f.wantPhase(fleetv1alpha1.RolloutPhaseBaking, "canary")
-	f.at(32 * time.Minute).plan()
+	f.at(37 * time.Minute).plan()
 	f.wantPhase(fleetv1alpha1.RolloutPhaseBaking, "canary")
-	f.at(34 * time.Minute).plan()
+	f.at(38 * time.Minute).plan()
 	f.wantPhase(fleetv1alpha1.RolloutPhaseWaitingForApproval, "general")
 	if w := f.wave("canary"); w.Phase != fleetv1alpha1.WavePhaseSucceeded {
 		t.Fatalf("canary %s", w.Phase)
 	}
+}
+
+// A canary whose agent stops heartbeating for most of the bake, and is
+// back just as it would end: its time away counted toward the bake, which
+// completed a minute after the cluster came back, as if the change had been
+// seen healthy there for the whole bakeTime. A cluster is healthy, as far
+// as the hub knows, only since it came back: the bake counts from then.
+func TestTimeOfflineDoesNotCountTowardTheBake(t *testing.T) {
+	f := newFixture(t, strategy(wave("canary", bake(30*time.Minute), deadline(time.Hour)), wave("general", catchAll, approval)),
+		cluster("c-1", "ring", "canary"), cluster("g-1"))
+	f.plan()
+	f.at(time.Minute).healthy("c-1").plan()
+	f.wantPhase(fleetv1alpha1.RolloutPhaseBaking, "canary")
+
+	f.update("c-1", func(o *rollout.ClusterObservation) { o.LastSeen = t0.Add(2 * time.Minute) })
+	f.at(3*time.Minute).online(false, "c-1").plan()
+	f.at(33*time.Minute).online(true, "c-1").plan()
+	f.at(34 * time.Minute).plan()
+	f.wantPhase(fleetv1alpha1.RolloutPhaseBaking, "canary")
+	f.at(62 * time.Minute).plan()
+	f.wantPhase(fleetv1alpha1.RolloutPhaseBaking, "canary")
+	f.at(63 * time.Minute).plan()
+	f.wantPhase(fleetv1alpha1.RolloutPhaseWaitingForApproval, "general")
 }

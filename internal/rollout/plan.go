@@ -159,7 +159,7 @@ func (p *planner) relayoutForImmediate() bool {
 		p.st.Phase == fleetv1alpha1.RolloutPhaseRollingBack {
 		return false
 	}
-	p.st.Waves = mergeForImmediate(p.st.Waves)
+	p.st.Waves = mergeForImmediate(p.st.Waves, p.now)
 	if p.st.CurrentWave != "" {
 		p.st.CurrentWave = ImmediateWaveName
 	}

@@ -117,6 +117,11 @@ type ClusterObservation struct {
 	// last heartbeat, dated by the hub); zero if unknown. An offline
 	// cluster's health is only last known from then on.
 	LastSeen time.Time
+	// OnlineSince is when the hub last saw the cluster come online (its
+	// Available condition's lastTransitionTime, dated by the hub); zero if
+	// unknown. A cluster is healthy, as far as the hub knows, from no
+	// earlier: the bake counts no time it was offline.
+	OnlineSince time.Time
 	// Revision is the revision the cluster's Work renders: the one admitted.
 	Revision string
 	// AdmittedAt is when Revision was admitted (set on the Work with it);

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 
 	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
@@ -69,6 +70,9 @@ func adoptionOf(works map[string][]*fleetv1alpha1.Work, targets []string, adopte
 //     (adopted reports an instance Work's adoption; fleet Works do not adopt).
 //   - Checks are the agents' reports of the checks of Rollout ro
 //     (agentChecks).
+//   - OnlineSince is when the Cluster's Available condition last turned
+//     True (the hub's Cluster controller dates it): the cluster's return,
+//     from which its wave's bake counts.
 //
 // sub is the Rollout's subject: which revision of a Work it moves
 // (PromiseRevision or instance revision).
@@ -84,6 +88,9 @@ func observeCluster(c *fleetv1alpha1.Cluster, works []*fleetv1alpha1.Work, ro, t
 	}
 	if hb := c.Status.LastHeartbeatTime; hb != nil {
 		o.LastSeen = hb.Time
+	}
+	if up := meta.FindStatusCondition(c.Status.Conditions, fleetv1alpha1.ConditionAvailable); o.Online && up != nil && up.Status == metav1.ConditionTrue {
+		o.OnlineSince = up.LastTransitionTime.Time
 	}
 	instances, adopters := 0, 0
 	for i, w := range works {

@@ -366,3 +366,33 @@ func TestRolloutName(t *testing.T) {
 		t.Errorf("RolloutName of a long name = %q (%d)", got, len(got))
 	}
 }
+
+// A cluster is online, for its wave's bake, since its Available condition
+// last turned True (the hub's Cluster controller dates it); an offline
+// cluster's is not read.
+func TestObserveClusterOnlineSince(t *testing.T) {
+	back := t0.Add(5 * time.Minute)
+	withAvailable := func(availability fleetv1alpha1.ClusterAvailability, status metav1.ConditionStatus) *fleetv1alpha1.Cluster {
+		c := cluster(availability)
+		c.Status.Conditions = []metav1.Condition{{Type: fleetv1alpha1.ConditionAvailable, Status: status,
+			Reason: fleetv1alpha1.ReasonHeartbeating, LastTransitionTime: metav1.NewTime(back)}}
+		return c
+	}
+	works := func() []*fleetv1alpha1.Work {
+		return []*fleetv1alpha1.Work{work("a", "r2", t0, metav1.ConditionTrue, fleetv1alpha1.ReasonHealthy, t0)}
+	}
+	for name, tc := range map[string]struct {
+		cluster *fleetv1alpha1.Cluster
+		want    time.Time
+	}{
+		"back online":          {withAvailable(fleetv1alpha1.ClusterAvailabilityAvailable, metav1.ConditionTrue), back},
+		"offline":              {withAvailable(fleetv1alpha1.ClusterAvailabilityOffline, metav1.ConditionFalse), time.Time{}},
+		"no condition (older)": {cluster(fleetv1alpha1.ClusterAvailabilityAvailable), time.Time{}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			if got := observeCluster(tc.cluster, works(), "web-2", "r2", nil, subject{promise: "web"}, nil).OnlineSince; !got.Equal(tc.want) {
+				t.Errorf("OnlineSince %s, want %s", got, tc.want)
+			}
+		})
+	}
+}

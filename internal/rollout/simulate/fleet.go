@@ -174,6 +174,10 @@ func (f *fleet) act(name string, a Action, now time.Time) error {
 	case Offline:
 		c.obs.Online = false
 	case Online:
+		if !c.obs.Online {
+			// The hub dates the return: the bake counts from it.
+			c.obs.OnlineSince = now
+		}
 		c.obs.Online = true
 		if !c.applyAt.IsZero() && c.applyAt.Before(now.Add(f.timing.ApplyAfter.Duration)) {
 			c.applyAt = now.Add(f.timing.ApplyAfter.Duration)
