@@ -4,16 +4,26 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	policyv1 "k8s.io/api/policy/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 
 	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
 	"github.com/flotilla-dev/flotilla/internal/agent/plan"
+	"github.com/flotilla-dev/flotilla/internal/drift"
 	"github.com/flotilla-dev/flotilla/internal/gitdelivery/stamp"
 	"github.com/flotilla-dev/flotilla/internal/health"
 )
@@ -21,11 +31,12 @@ import (
 // Report-only mode is for git-delivered clusters: the hub commits the Works'
 // manifests to git, a GitOps tool (Argo CD, Flux) applies them, and the agent
 // only reports. It reads each manifest's live object, tells by the rendered
-// hash the publisher stamped on the file (package stamp) whether the GitOps
-// tool synced this rendering yet, and reports per-resource health and the
-// Healthy and Ready conditions. The publisher owns observedGeneration, the
-// applied revision and the Applied condition; the agent keeps them as they
-// are, and both write with the resourceVersion (a conflict re-reads).
+// hash the publisher stamped on the file (package stamp) and by the fields
+// the manifest sets (drift.Compare) whether the GitOps tool synced this
+// rendering yet, and reports per-resource health and the Healthy and Ready
+// conditions. The publisher owns observedGeneration, the applied revision and
+// the Applied condition; the agent keeps them as they are, and both write
+// with the resourceVersion (a conflict re-reads).
 
 // errReportOnly is what a write to the member returns in report-only mode.
 var errReportOnly = errors.New("the agent is in report-only mode and never writes to the member")
@@ -118,8 +129,9 @@ func (a *agent) reportSync(ctx context.Context, name string) error {
 }
 
 // observe reads each manifest's live object and judges it: the rendered
-// object's health once the live one carries the manifest's rendered hash,
-// InProgress (waiting for the GitOps tool) before.
+// object's health once the live one carries the manifest's rendered hash and
+// holds what the manifest sets, InProgress (waiting for the GitOps tool)
+// before.
 func (a *agent) observe(ctx context.Context, work *fleetv1alpha1.Work) []resourceResult {
 	objs := decodeManifests(work.Name, work.Spec.Manifests)
 	out := make([]resourceResult, len(objs))
@@ -148,7 +160,8 @@ func (a *agent) observe(ctx context.Context, work *fleetv1alpha1.Work) []resourc
 			var live *unstructured.Unstructured
 			live, err = a.member.get(ctx, d.ref)
 			if err == nil {
-				out[i] = judgeLive(d.ref, live, want, notSynced)
+				out[i] = judgeLive(d.ref, live, rendering{raw: work.Spec.Manifests[i].Raw, hash: want,
+					substituted: stamp.Substituted(work.Spec.Subject.Instance != nil, d.obj.GetAnnotations())}, notSynced)
 				if out[i].result == fleetv1alpha1.ApplyResultApplied {
 					a.applier.explain(ctx, &out[i], live)
 				}
@@ -168,16 +181,63 @@ func (a *agent) observe(ctx context.Context, work *fleetv1alpha1.Work) []resourc
 	return out
 }
 
-// judgeLive judges a live object against the manifest's rendered hash want.
-func judgeLive(ref objectRef, live *unstructured.Unstructured, want string, notSynced func(string) resourceResult) resourceResult {
+// rendering is what a Work renders for one object: the manifest, its
+// rendered hash, and whether Flux may substitute variables in its file.
+type rendering struct {
+	raw         []byte
+	hash        string
+	substituted bool
+}
+
+// judgeLive judges a live object against the Work's rendering of it. The
+// rendered hash tells at once a live object of another revision; one that
+// carries the Work's hash must also hold what the manifest sets, for anyone
+// who may update it can copy the annotation (drift.Compare).
+func judgeLive(ref objectRef, live *unstructured.Unstructured, want rendering, notSynced func(string) resourceResult) resourceResult {
 	switch got := stamp.Of(live.GetAnnotations()); {
 	case got == "":
 		return notSynced("the live object was not written from Flotilla's files (no " + stamp.Annotation + " annotation)")
-	case got != want:
-		return notSynced(fmt.Sprintf("the live object is rendering %s, the Work's is %s", got, want))
+	case got != want.hash:
+		return notSynced(fmt.Sprintf("the live object is rendering %s, the Work's is %s", got, want.hash))
+	}
+	manifest := &unstructured.Unstructured{}
+	// UnmarshalJSON reads integers as int64, as the live object has them; the
+	// manifest decoded before, for the ref, carries the agent's labels too.
+	if err := manifest.UnmarshalJSON(want.raw); err != nil {
+		r := failed(ref, "decoding the manifest", err, true)
+		r.health = health.Result{Status: fleetv1alpha1.HealthFailed, Message: r.message}
+		return r
+	}
+	if diff := drift.Compare(drift.Stored(manifest.Object, storedKinds()), live.Object, want.substituted); diff.Drifted() {
+		return notSynced(fmt.Sprintf("the live object carries rendered hash %s but differs from that rendering at %s",
+			want.hash, differingFields(diff)))
 	}
 	// Synced: the rendered object is what is on the member.
 	return resourceResult{ref: ref, result: fleetv1alpha1.ApplyResultApplied, health: health.Of(live)}
+}
+
+// storedKinds is the scheme of the built-in kinds whose stored form the
+// agent works out (drift.Stored) from their Go types. It is registered on
+// first use, so that only report-only agents pay for it, and holds the
+// groups that Promises render (docs/benchmarks.md: registering every group
+// costs an idle agent megabytes).
+var storedKinds = sync.OnceValue(func() *runtime.Scheme {
+	s := runtime.NewScheme()
+	for _, add := range []func(*runtime.Scheme) error{corev1.AddToScheme, appsv1.AddToScheme, batchv1.AddToScheme,
+		networkingv1.AddToScheme, policyv1.AddToScheme, autoscalingv2.AddToScheme, rbacv1.AddToScheme} {
+		// Registering known types in a new scheme does not fail; a kind
+		// missing from it would only be compared as written.
+		_ = add(s)
+	}
+	return s
+})
+
+// differingFields names the first field that differs and how many more do.
+func differingFields(diff drift.Result) string {
+	if diff.Count <= 1 {
+		return diff.Fields[0]
+	}
+	return fmt.Sprintf("%s (and %d more fields)", diff.Fields[0], diff.Count-1)
 }
 
 // reportStatus returns the Work status for what a report-only agent saw

@@ -7,9 +7,13 @@ import (
 	"testing"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/utils/ptr"
 
 	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
 	"github.com/flotilla-dev/flotilla/internal/gitdelivery/stamp"
@@ -37,13 +41,16 @@ func newReportOnlyAgent() (*agent, *fakeMember) {
 }
 
 // Each manifest is judged by whether its live object carries the Work's
-// rendered hash: missing, unstamped and older objects wait for the GitOps
-// tool; synced ones get their health; and nothing is written to the member.
+// rendered hash and holds what the manifest sets: missing, unstamped and
+// older objects, and one stamped with the Work's hash over other content,
+// wait for the GitOps tool; synced ones get their health; and nothing is
+// written to the member.
 func TestObserveWaitsForTheRenderedObject(t *testing.T) {
 	a, f := newReportOnlyAgent()
 	synced, stale, unstamped, missing := configMap("synced", "2"), configMap("stale", "2"), configMap("unstamped", "2"), configMap("missing", "2")
+	forged := configMap("forged", "2")
 	unknownKind := map[string]any{"apiVersion": "example.com/v1", "kind": "Widget", "metadata": map[string]any{"name": "w"}}
-	work := unitWork("w", synced, stale, unstamped, missing, unknownKind)
+	work := unitWork("w", synced, stale, unstamped, missing, unknownKind, forged)
 	hash := func(i int) string {
 		h, err := stamp.Hash(work.Spec.Manifests[i].Raw)
 		if err != nil {
@@ -54,6 +61,7 @@ func TestObserveWaitsForTheRenderedObject(t *testing.T) {
 	f.put(live(synced, hash(0)))
 	f.put(live(configMap("stale", "1"), "0123456789abcdef"))
 	f.put(live(unstamped, ""))
+	f.put(live(configMap("forged", "1"), hash(5)))
 
 	results := a.observe(context.Background(), work)
 	want := []struct {
@@ -66,6 +74,7 @@ func TestObserveWaitsForTheRenderedObject(t *testing.T) {
 		{fleetv1alpha1.ApplyResultNotSynced, fleetv1alpha1.HealthInProgress, "not written from Flotilla's files"},
 		{fleetv1alpha1.ApplyResultNotSynced, fleetv1alpha1.HealthInProgress, "not on the member yet"},
 		{fleetv1alpha1.ApplyResultNotSynced, fleetv1alpha1.HealthInProgress, "does not serve its kind yet"},
+		{fleetv1alpha1.ApplyResultNotSynced, fleetv1alpha1.HealthInProgress, "the live object carries rendered hash " + hash(5) + " but differs from that rendering at data.v"},
 	}
 	if len(results) != len(want) {
 		t.Fatalf("%d results, want %d", len(results), len(want))
@@ -168,4 +177,80 @@ func TestReportStatusKeepsThePublishersFields(t *testing.T) {
 func conditionIs(st fleetv1alpha1.WorkStatus, typ string, status metav1.ConditionStatus) bool {
 	c := meta.FindStatusCondition(st.Conditions, typ)
 	return c != nil && c.Status == status
+}
+
+// What a GitOps tool's server-side apply leaves on a real API server is
+// synced for the report-only agent, defaults, omitted zero values and
+// canonical quantities included; an object changed after the apply, its
+// rendered hash kept, is not, and the message names the field.
+func TestAppliedManifestsReadSynced(t *testing.T) {
+	e := newEnv(t)
+	const ns = "report-content"
+	if _, err := e.memberKube.CoreV1().Namespaces().Create(e.ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	manifests := map[string]string{
+		"deployments": `{"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"web","namespace":"report-content","labels":{"app":"web"},"creationTimestamp":null},
+		  "spec":{"replicas":2,"selector":{"matchLabels":{"app":"web"}},"strategy":{},
+		    "template":{"metadata":{"labels":{"app":"web"},"creationTimestamp":null},"spec":{
+		      "containers":[{"name":"app","image":"nginx:1.27","args":["--port","8080"],
+		        "ports":[{"containerPort":8080}],"env":[{"name":"MODE","value":"prod"}],
+		        "resources":{"limits":{"cpu":"0.5","memory":"1024Mi"},"requests":{"cpu":0.25}},
+		        "volumeMounts":[{"name":"tmp","mountPath":"/tmp","readOnly":false}],
+		        "readinessProbe":{"httpGet":{"path":"/","port":8080}}}],
+		      "volumes":[{"name":"tmp","emptyDir":{}}],"hostNetwork":false,"automountServiceAccountToken":false}}},
+		  "status":{}}`,
+		"services": `{"apiVersion":"v1","kind":"Service","metadata":{"name":"web","namespace":"report-content"},
+		  "spec":{"selector":{"app":"web"},"ports":[{"port":80,"targetPort":8080}]}}`,
+		"secrets":    `{"apiVersion":"v1","kind":"Secret","metadata":{"name":"web","namespace":"report-content"},"stringData":{"password":"s3cret"}}`,
+		"configmaps": `{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"web","namespace":"report-content","annotations":{}},"data":{"cpu":"0.5"}}`,
+	}
+	gvr := func(resource string) schema.GroupVersionResource {
+		if resource == "deployments" {
+			return schema.GroupVersionResource{Group: "apps", Version: "v1", Resource: resource}
+		}
+		return schema.GroupVersionResource{Version: "v1", Resource: resource}
+	}
+	renderings := map[string]rendering{}
+	for resource, m := range manifests {
+		hash, err := stamp.Hash([]byte(m))
+		if err != nil {
+			t.Fatal(err)
+		}
+		stamped, err := stamp.Stamp([]byte(m))
+		if err != nil {
+			t.Fatal(err)
+		}
+		renderings[resource] = rendering{raw: []byte(m), hash: hash}
+		if _, err := e.memberDynamic.Resource(gvr(resource)).Namespace(ns).Patch(e.ctx, "web", types.ApplyPatchType, stamped,
+			metav1.PatchOptions{FieldManager: "gitops-test", Force: ptr.To(true)}); err != nil {
+			t.Fatalf("applying %s: %v", resource, err)
+		}
+	}
+	judge := func(resource string) resourceResult {
+		live, err := e.memberDynamic.Resource(gvr(resource)).Namespace(ns).Get(e.ctx, "web", metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		notSynced := func(why string) resourceResult {
+			return resourceResult{ref: refOf(live), result: fleetv1alpha1.ApplyResultNotSynced, message: why}
+		}
+		return judgeLive(refOf(live), live, renderings[resource], notSynced)
+	}
+	for resource := range manifests {
+		if r := judge(resource); r.result != fleetv1alpha1.ApplyResultApplied {
+			t.Errorf("%s as applied: %s %s", resource, r.result, r.message)
+		}
+	}
+
+	// Someone changes what a manifest sets and keeps the rendered hash.
+	patch := []byte(`{"spec":{"template":{"spec":{"containers":[{"name":"app","image":"nginx:1.26"}]}}}}`)
+	if _, err := e.memberDynamic.Resource(gvr("deployments")).Namespace(ns).Patch(e.ctx, "web", types.StrategicMergePatchType, patch,
+		metav1.PatchOptions{FieldManager: "team-edit"}); err != nil {
+		t.Fatal(err)
+	}
+	if r := judge("deployments"); r.result != fleetv1alpha1.ApplyResultNotSynced ||
+		!strings.HasSuffix(r.message, "differs from that rendering at spec.template.spec.containers[0].image") {
+		t.Errorf("changed Deployment: %s %q", r.result, r.message)
+	}
 }

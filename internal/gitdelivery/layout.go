@@ -364,7 +364,7 @@ func manifests(w *fleetv1alpha1.Work) ([]manifest, error) {
 
 // FluxSubstitute is the annotation by which an object opts out of Flux's
 // post-build variable substitution.
-const FluxSubstitute = "kustomize.toolkit.fluxcd.io/substitute"
+const FluxSubstitute = stamp.FluxSubstitute
 
 // withoutSubstitution sets FluxSubstitute: disabled on an instance's object
 // (JSON, already stamped). A Flux Kustomization with postBuild.substitute or

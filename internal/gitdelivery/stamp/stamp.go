@@ -1,7 +1,9 @@
 // Package stamp marks the manifests the hub writes to git with a hash of
 // what was rendered, so that an agent in report-only mode can tell whether
 // the live object on the member is the rendered one (the GitOps tool synced
-// it) or an older one. It is pure: the publisher stamps, the agent compares.
+// it) or an older one; the agent then compares the content too, since anyone
+// who may update the object can copy the annotation. It is pure: the
+// publisher stamps, the agent compares.
 package stamp
 
 import (
@@ -79,6 +81,17 @@ func Stamp(raw []byte) ([]byte, error) {
 		return nil, fmt.Errorf("encoding manifest: %w", err)
 	}
 	return out, nil
+}
+
+// FluxSubstitute is the annotation by which an object opts out of Flux's
+// post-build variable substitution.
+const FluxSubstitute = "kustomize.toolkit.fluxcd.io/substitute"
+
+// Substituted reports whether Flux may substitute variables in a manifest
+// the hub commits: not in an instance's objects, which the publisher commits
+// with FluxSubstitute: disabled, nor in one that opts out itself.
+func Substituted(instance bool, annotations map[string]string) bool {
+	return !instance && annotations[FluxSubstitute] != "disabled"
 }
 
 // Of returns the rendered hash an object's annotations carry; "" when none.
