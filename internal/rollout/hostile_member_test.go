@@ -207,23 +207,13 @@ func TestACheckFailureCarriedIntoImmediateCanBeSkipped(t *testing.T) {
 // fails its check (within the canary's budget), then switches the Rollout
 // to Immediate.
 func switchToImmediateAfterACheckFailure(t *testing.T) *fixture {
-	s := strategy(wave("canary", failures("1"), bake(time.Hour), func(w *fleetv1alpha1.Wave) {
-		w.Selector = &fleetv1alpha1.WaveSelector{MatchLabels: map[string]string{"ring": "canary"}}
-	}), wave("general", catchAll))
-	s.Checks = []fleetv1alpha1.Check{{Name: "errors", Condition: "result[0] < 1.0",
-		Metric: &fleetv1alpha1.MetricCheck{Address: "http://prometheus:9090", Query: `errors`, Placement: fleetv1alpha1.CheckOnAgent}}}
-	f := newFixture(t, s, append(clusters("c", 2, "ring", "canary"), clusters("g", 8)...)...)
-	f.plan()
-	f.at(time.Minute).healthyAll().plan()
+	f := canaryWithAnAgentCheck(t)
 	m := &verify.Measurement{At: t0.Add(2 * time.Minute), Outcome: verify.Failed, Value: "[5]"}
 	f.update("c-1", func(o *rollout.ClusterObservation) {
 		o.Checks = []rollout.AgentCheck{{Name: "errors", State: verify.State{Since: t0.Add(time.Minute), Measurements: 5, Failures: 5, Last: m, Decisive: m}}}
 	})
 	f.at(3 * time.Minute).plan()
-	f.in.Spec.UpdatePolicy = fleetv1alpha1.UpdatePolicy{Mode: fleetv1alpha1.UpdateModeImmediate, Reason: "now"}
-	f.in.Spec.PolicyChange = ptr(record("sec", t0.Add(4*time.Minute), "now"))
-	f.at(4 * time.Minute).plan()
-	return f
+	return switchToImmediateAt4m(f)
 }
 
 // A canary cluster's agent measured its check failed before the platform
@@ -285,6 +275,15 @@ func TestOnlyAFailureMeasuredBeforeTheSwitchToImmediateIsCarried(t *testing.T) {
 // and whose check has no report yet, then switches the Rollout to
 // Immediate.
 func switchToImmediateBeforeAReport(t *testing.T) *fixture {
+	f := canaryWithAnAgentCheck(t)
+	f.at(3 * time.Minute).plan()
+	return switchToImmediateAt4m(f)
+}
+
+// canaryWithAnAgentCheck runs a canary of two clusters (c-1, c-2), healthy
+// since 1m, baking for an hour under an agent-placed check, before a
+// general wave of eight.
+func canaryWithAnAgentCheck(t *testing.T) *fixture {
 	s := strategy(wave("canary", failures("1"), bake(time.Hour), func(w *fleetv1alpha1.Wave) {
 		w.Selector = &fleetv1alpha1.WaveSelector{MatchLabels: map[string]string{"ring": "canary"}}
 	}), wave("general", catchAll))
@@ -293,7 +292,11 @@ func switchToImmediateBeforeAReport(t *testing.T) *fixture {
 	f := newFixture(t, s, append(clusters("c", 2, "ring", "canary"), clusters("g", 8)...)...)
 	f.plan()
 	f.at(time.Minute).healthyAll().plan()
-	f.at(3 * time.Minute).plan()
+	return f
+}
+
+// switchToImmediateAt4m switches f's Rollout to Immediate at 4m, by sec.
+func switchToImmediateAt4m(f *fixture) *fixture {
 	f.in.Spec.UpdatePolicy = fleetv1alpha1.UpdatePolicy{Mode: fleetv1alpha1.UpdateModeImmediate, Reason: "now"}
 	f.in.Spec.PolicyChange = ptr(record("sec", t0.Add(4*time.Minute), "now"))
 	f.at(4 * time.Minute).plan()
