@@ -77,19 +77,10 @@ func TestACheckFailureReportedAfterTheSwitchToImmediateFailsTheCanary(t *testing
 		return len(w.Spec.Checks) == 0, fmt.Sprintf("%d checks", len(w.Spec.Checks))
 	})
 	s.ReportReady(w)
-	promisetest.Eventually(t, 30*time.Second, "the late report", func() (bool, string) {
-		w := s.Work(name, team, "shop", canary)
+	s.UpdateWorkStatus(s.Work(name, team, "shop", canary), func(w *fleetv1alpha1.Work) {
 		m := &fleetv1alpha1.CheckMeasurement{Time: measured, Outcome: "Failed", Value: "HTTP 503 in 2ms"}
 		w.Status.Checks = []fleetv1alpha1.WorkCheckStatus{{Rollout: ro, Name: "smoke", Revision: w.Spec.Revision,
 			CheckState: fleetv1alpha1.CheckState{Since: measured, Measurements: 1, Failures: 1, Last: m, Decisive: m}}}
-		err := s.C.Status().Update(s.Ctx, w)
-		if apierrors.IsConflict(err) {
-			return false, err.Error()
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		return true, ""
 	})
 	for _, c := range []string{name + "-g1", name + "-g2"} {
 		s.ReportReady(s.WaitWork(name, team, "shop", c, func(w *fleetv1alpha1.Work) (bool, string) {
