@@ -14,9 +14,6 @@ import (
 	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
 	"github.com/flotilla-dev/flotilla/internal/controller/promise/promisetest"
 	"github.com/flotilla-dev/flotilla/internal/gitdelivery/stamp"
-	"github.com/flotilla-dev/flotilla/internal/kube"
-	"github.com/flotilla-dev/flotilla/internal/membership"
-	"github.com/flotilla-dev/flotilla/internal/testenv"
 )
 
 // The attack: the GitOps tool synced revision r1; the hub commits r2; a team
@@ -28,21 +25,8 @@ import (
 func TestReportOnlyAgentComparesTheLiveContent(t *testing.T) {
 	startHub(t)
 	e := promisetest.NewEnv(t, hubCP.RESTConfig)
-	member := testenv.NewHub(t)
-	memberAdmin, err := client.New(member.RESTConfig, client.Options{Scheme: kube.NewScheme()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	repo := bareRepo(t, t.TempDir())
 	const cluster, group, team = "gdrc-1", "gdrc.example.com", "gdrc-team"
-	joined, err := membership.Join(e.Ctx, hubCP.RESTConfig, membership.JoinOptions{
-		Name: cluster, Labels: map[string]string{"suite": "gdrc"}, Delivery: fleetv1alpha1.DeliveryGit,
-		Git: &fleetv1alpha1.GitDelivery{URL: "file://" + repo, Branch: "main", HealthSource: fleetv1alpha1.GitHealthAgent},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	runReportOnlyAgent(t, joined, installReportOnlyIdentity(t, e.Ctx, member, memberAdmin, joined), cluster)
+	memberAdmin, repo, _ := givenReportOnlyCluster(t, e, cluster, "gdrc")
 	if err := memberAdmin.Create(e.Ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: team}}); err != nil {
 		t.Fatal(err)
 	}

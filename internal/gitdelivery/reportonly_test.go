@@ -50,23 +50,8 @@ const gitopsManager = "gitops-test"
 func TestReportOnlyAgentWaitsForTheGitOpsSync(t *testing.T) {
 	startHub(t)
 	e := promisetest.NewEnv(t, hubCP.RESTConfig)
-	member := testenv.NewHub(t) // etcd + kube-apiserver: ConfigMaps need no controllers
-	memberAdmin, err := client.New(member.RESTConfig, client.Options{Scheme: kube.NewScheme()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	repo := bareRepo(t, t.TempDir())
 	const cluster, group, team = "gdro-1", "gdro.example.com", "gdro-team"
-
-	joined, err := membership.Join(e.Ctx, hubCP.RESTConfig, membership.JoinOptions{
-		Name: cluster, Labels: map[string]string{"suite": "gdro"}, Delivery: fleetv1alpha1.DeliveryGit,
-		Git: &fleetv1alpha1.GitDelivery{URL: "file://" + repo, Branch: "main", HealthSource: fleetv1alpha1.GitHealthAgent},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	memberAgent := installReportOnlyIdentity(t, e.Ctx, member, memberAdmin, joined)
-	runReportOnlyAgent(t, joined, memberAgent, cluster)
+	memberAdmin, repo, joined := givenReportOnlyCluster(t, e, cluster, "gdro")
 
 	// The agent says it only reports, which fits the git delivery: Ready.
 	promisetest.Eventually(t, time.Minute, cluster+" Ready, its agent reporting mode "+fleetv1alpha1.AgentModeReportOnly, func() (bool, string) {
@@ -177,6 +162,30 @@ func TestReportOnlyAgentWaitsForTheGitOpsSync(t *testing.T) {
 	if c.Status.KubernetesVersion == "" {
 		t.Errorf("cluster facts not reported: %s", strFmt(c.Status))
 	}
+}
+
+// givenReportOnlyCluster joins cluster (labelled suite) with git delivery to
+// a new bare repository whose health its report-only agent reports, and
+// runs that agent against a member of its own (etcd and kube-apiserver:
+// ConfigMaps need no controllers). It returns the member's admin client (the
+// GitOps tool's), the repository and the join.
+func givenReportOnlyCluster(t *testing.T, e *promisetest.Env, cluster, suite string) (client.Client, string, *membership.Joined) {
+	t.Helper()
+	member := testenv.NewHub(t)
+	memberAdmin, err := client.New(member.RESTConfig, client.Options{Scheme: kube.NewScheme()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	repo := bareRepo(t, t.TempDir())
+	joined, err := membership.Join(e.Ctx, hubCP.RESTConfig, membership.JoinOptions{
+		Name: cluster, Labels: map[string]string{"suite": suite}, Delivery: fleetv1alpha1.DeliveryGit,
+		Git: &fleetv1alpha1.GitDelivery{URL: "file://" + repo, Branch: "main", HealthSource: fleetv1alpha1.GitHealthAgent},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runReportOnlyAgent(t, joined, installReportOnlyIdentity(t, e.Ctx, member, memberAdmin, joined), cluster)
+	return memberAdmin, repo, joined
 }
 
 // installReportOnlyIdentity creates on the member what join renders for a
