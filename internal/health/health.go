@@ -26,7 +26,9 @@ type Result struct {
 	Message string
 }
 
-// Of judges the health of a live object. A nil object (not found on the
+// Of judges the health of a live object: kstatus's verdict, except that a
+// StatefulSet whose Pods still run an earlier revision (an OnDelete or
+// partitioned update kstatus takes as done) is InProgress. A nil object (not found on the
 // member) is Unknown; so is an object kstatus cannot read, with the reason in
 // the message. It never panics on malformed input.
 func Of(obj *unstructured.Unstructured) Result {
@@ -37,7 +39,13 @@ func Of(obj *unstructured.Unstructured) Result {
 	if err != nil {
 		return Result{Status: fleetv1alpha1.HealthUnknown, Message: fmt.Sprintf("judging health: %v", err)}
 	}
-	return Result{Status: fromKstatus(res.Status), Message: res.Message}
+	status := fromKstatus(res.Status)
+	if status == fleetv1alpha1.HealthCurrent {
+		if held, ok := statefulSetHeldBack(obj); ok {
+			return held
+		}
+	}
+	return Result{Status: status, Message: res.Message}
 }
 
 // fromKstatus maps kstatus's statuses onto the API's four. An object being

@@ -110,3 +110,38 @@ func TestSummaryStatus(t *testing.T) {
 		})
 	}
 }
+
+// A team (its values, its Overrides, or edit rights on the member) sets a
+// StatefulSet's updateStrategy to OnDelete, or a partition, so that its Pods
+// keep the earlier template: kstatus read it Current, and the Work Ready on a
+// revision no Pod ran. It is InProgress until every Pod runs the new revision.
+func TestAStatefulSetWhosePodsKeepTheEarlierRevisionIsNotCurrent(t *testing.T) {
+	tests := []struct {
+		fixture     string
+		want        fleetv1alpha1.HealthStatus
+		wantMessage string
+	}{
+		{"statefulset-ondelete-not-updated.yaml", fleetv1alpha1.HealthInProgress,
+			"updateStrategy OnDelete (its Pods update only when deleted): 0 of 3 Pods on the new revision (update revision web-d44d5f5bc, current web-56b7787fc4)"},
+		{"statefulset-ondelete-not-ready.yaml", fleetv1alpha1.HealthInProgress, "Ready: 0/3"},
+		{"statefulset-ondelete-unobserved.yaml", fleetv1alpha1.HealthInProgress, "has not observed generation 2"},
+		{"statefulset-partition-holds-all.yaml", fleetv1alpha1.HealthInProgress,
+			"rollingUpdate.partition 3 (Pods below it keep the earlier revision): 0 of 3 Pods on the new revision"},
+		{"statefulset-partition-holds-one.yaml", fleetv1alpha1.HealthInProgress,
+			"rollingUpdate.partition 1 (Pods below it keep the earlier revision): 2 of 3 Pods on the new revision"},
+		// Updates that completed stay Current.
+		{"statefulset-ondelete-updated.yaml", fleetv1alpha1.HealthCurrent, ""},
+		{"statefulset-rolled.yaml", fleetv1alpha1.HealthCurrent, "updated: 3"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.fixture, func(t *testing.T) {
+			got := Of(load(t, tt.fixture))
+			if got.Status != tt.want {
+				t.Errorf("status = %s, want %s (message %q)", got.Status, tt.want, got.Message)
+			}
+			if !strings.Contains(got.Message, tt.wantMessage) {
+				t.Errorf("message = %q, want it to contain %q", got.Message, tt.wantMessage)
+			}
+		})
+	}
+}

@@ -1,0 +1,68 @@
+package health
+
+import (
+	"fmt"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
+)
+
+// statefulSetHeldBack judges a StatefulSet kstatus read as Current. kstatus
+// leaves an update that Pods must be deleted for to the user: under
+// updateStrategy OnDelete it reads Current at once (not a Pod ready, not one
+// on the new template), and a rollingUpdate.partition is "complete" once the
+// Pods above it are updated, a partition of at least spec.replicas at once.
+// Either way every Pod may still run the earlier template. Here the update
+// is complete only when the controller observed the spec, every replica is
+// ready, and the Pods all run the update revision: it is the current one, or
+// every replica is updated (an OnDelete update whose Pods were deleted never
+// moves currentRevision). ok is false when there is nothing to add.
+func statefulSetHeldBack(obj *unstructured.Unstructured) (Result, bool) {
+	gvk := obj.GroupVersionKind()
+	if gvk.Group != "apps" || gvk.Kind != "StatefulSet" {
+		return Result{}, false
+	}
+	content := obj.UnstructuredContent()
+	inProgress := func(format string, args ...any) (Result, bool) {
+		return Result{Status: fleetv1alpha1.HealthInProgress, Message: fmt.Sprintf(format, args...)}, true
+	}
+	observed, found, err := unstructured.NestedInt64(content, "status", "observedGeneration")
+	if !found || err != nil || observed < obj.GetGeneration() {
+		return inProgress("the StatefulSet controller has not observed generation %d yet", obj.GetGeneration())
+	}
+	want := intField(content, 1, "spec", "replicas")
+	replicas := intField(content, 0, "status", "replicas")
+	ready := intField(content, 0, "status", "readyReplicas")
+	updated := intField(content, 0, "status", "updatedReplicas")
+	switch {
+	case replicas < want:
+		return inProgress("Replicas: %d/%d", replicas, want)
+	case ready < want:
+		return inProgress("Ready: %d/%d", ready, want)
+	case replicas > want:
+		return inProgress("Pending termination: %d", replicas-want)
+	}
+	updateRevision, _, _ := unstructured.NestedString(content, "status", "updateRevision")
+	currentRevision, _, _ := unstructured.NestedString(content, "status", "currentRevision")
+	if updateRevision == currentRevision || updated >= want {
+		return Result{}, false
+	}
+	held := "the rolling update"
+	if strategy, _, _ := unstructured.NestedString(content, "spec", "updateStrategy", "type"); strategy == "OnDelete" {
+		held = "updateStrategy OnDelete (its Pods update only when deleted)"
+	} else if partition, found, _ := unstructured.NestedInt64(content, "spec", "updateStrategy", "rollingUpdate", "partition"); found && partition > 0 {
+		held = fmt.Sprintf("rollingUpdate.partition %d (Pods below it keep the earlier revision)", partition)
+	}
+	return inProgress("%s: %d of %d Pods on the new revision (update revision %s, current %s)",
+		held, updated, want, updateRevision, currentRevision)
+}
+
+// intField reads an integer field, def when it is absent or not an integer.
+func intField(content map[string]any, def int64, fields ...string) int64 {
+	v, found, err := unstructured.NestedInt64(content, fields...)
+	if !found || err != nil {
+		return def
+	}
+	return v
+}
