@@ -28,9 +28,10 @@ type Result struct {
 
 // Of judges the health of a live object: kstatus's verdict, except that a
 // StatefulSet whose Pods still run an earlier revision (an OnDelete or
-// partitioned update kstatus takes as done) is InProgress. A nil object (not found on the
-// member) is Unknown; so is an object kstatus cannot read, with the reason in
-// the message. It never panics on malformed input.
+// partitioned update kstatus takes as done) or a suspended Job is
+// InProgress. A nil object (not found on the member) is Unknown; so is an
+// object kstatus cannot read, with the reason in the message. It never
+// panics on malformed input.
 func Of(obj *unstructured.Unstructured) Result {
 	if obj == nil {
 		return Result{Status: fleetv1alpha1.HealthUnknown, Message: "not found on the member"}
@@ -43,6 +44,9 @@ func Of(obj *unstructured.Unstructured) Result {
 	if status == fleetv1alpha1.HealthCurrent {
 		if held, ok := statefulSetHeldBack(obj); ok {
 			return held
+		}
+		if suspended, ok := jobSuspended(obj); ok {
+			return suspended
 		}
 	}
 	return Result{Status: status, Message: res.Message}

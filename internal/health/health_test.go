@@ -145,3 +145,16 @@ func TestAStatefulSetWhosePodsKeepTheEarlierRevisionIsNotCurrent(t *testing.T) {
 		})
 	}
 }
+
+// A team suspending its running Job (edit rights on the member, or an
+// Override setting spec.suspend): its Pods are deleted, but a member that
+// keeps the Job's startTime had kstatus read it Current ("Job in progress").
+func TestASuspendedJobIsNotCurrent(t *testing.T) {
+	if got := Of(load(t, "job-suspended-after-start.yaml")); got.Status != fleetv1alpha1.HealthInProgress ||
+		!strings.Contains(got.Message, "Job suspended") {
+		t.Errorf("suspended Job = %+v, want InProgress saying it is suspended", got)
+	}
+	if got := Of(load(t, "job-running.yaml")); got.Status != fleetv1alpha1.HealthCurrent {
+		t.Errorf("running Job = %+v, want Current", got)
+	}
+}

@@ -66,3 +66,34 @@ func intField(content map[string]any, def int64, fields ...string) int64 {
 	}
 	return v
 }
+
+// jobSuspended judges a Job kstatus read as Current, which it does for any
+// Job that started: one suspended since (spec.suspend, or its Suspended
+// condition) runs no Pod, and a member whose Job controller keeps startTime
+// on suspension would have it read Current. A Job that completed stays so.
+func jobSuspended(obj *unstructured.Unstructured) (Result, bool) {
+	gvk := obj.GroupVersionKind()
+	if gvk.Group != "batch" || gvk.Kind != "Job" {
+		return Result{}, false
+	}
+	content := obj.UnstructuredContent()
+	if hasCondition(content, "Complete") {
+		return Result{}, false
+	}
+	if suspend, _, _ := unstructured.NestedBool(content, "spec", "suspend"); !suspend && !hasCondition(content, "Suspended") {
+		return Result{}, false
+	}
+	return Result{Status: fleetv1alpha1.HealthInProgress, Message: "Job suspended: it runs no Pod until resumed"}, true
+}
+
+// hasCondition reports whether status.conditions holds condType as True.
+func hasCondition(content map[string]any, condType string) bool {
+	conds, _, _ := unstructured.NestedSlice(content, "status", "conditions")
+	for _, c := range conds {
+		m, ok := c.(map[string]any)
+		if ok && m["type"] == condType && m["status"] == "True" {
+			return true
+		}
+	}
+	return false
+}
