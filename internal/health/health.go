@@ -28,8 +28,8 @@ type Result struct {
 
 // Of judges the health of a live object: kstatus's verdict, except that a
 // StatefulSet whose Pods still run an earlier revision (an OnDelete or
-// partitioned update kstatus takes as done) or a suspended Job is
-// InProgress. A nil object (not found on the member) is Unknown; so is an
+// partitioned update kstatus takes as done), a suspended Job, and a custom
+// object whose Ready condition is of an earlier generation are InProgress. A nil object (not found on the member) is Unknown; so is an
 // object kstatus cannot read, with the reason in the message. It never
 // panics on malformed input.
 func Of(obj *unstructured.Unstructured) Result {
@@ -47,6 +47,9 @@ func Of(obj *unstructured.Unstructured) Result {
 		}
 		if suspended, ok := jobSuspended(obj); ok {
 			return suspended
+		}
+		if stale, ok := staleReady(obj); ok {
+			return stale
 		}
 	}
 	return Result{Status: status, Message: res.Message}

@@ -158,3 +158,18 @@ func TestASuspendedJobIsNotCurrent(t *testing.T) {
 		t.Errorf("running Job = %+v, want Current", got)
 	}
 }
+
+// A custom kind whose controller records the generation it observed on its
+// Ready condition only: after a new revision changed its spec, kstatus read
+// the earlier generation's Ready=True as Current, though its controller
+// (down, or not there yet) had not acted on the change.
+func TestAReadyConditionOfAnEarlierGenerationIsNotCurrent(t *testing.T) {
+	got := Of(load(t, "unknown-kind-ready-stale.yaml"))
+	if got.Status != fleetv1alpha1.HealthInProgress ||
+		!strings.Contains(got.Message, "Ready condition is of generation 1, the object is at generation 2") {
+		t.Errorf("stale Ready = %+v, want InProgress naming both generations", got)
+	}
+	if got := Of(load(t, "unknown-kind-ready-observed.yaml")); got.Status != fleetv1alpha1.HealthCurrent {
+		t.Errorf("Ready of the current generation = %+v, want Current", got)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	kstatus "sigs.k8s.io/cli-utils/pkg/kstatus/status"
 
 	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
 )
@@ -96,4 +97,29 @@ func hasCondition(content map[string]any, condType string) bool {
 		}
 	}
 	return false
+}
+
+// staleReady judges an object of a kind kstatus has no rules for, which it
+// reads Current on a Ready=True condition. A controller that records the
+// generation it observed on the condition (metav1.Condition's
+// observedGeneration), not in status.observedGeneration, may still say Ready
+// for an earlier spec: it has not acted on the change yet, or is down.
+func staleReady(obj *unstructured.Unstructured) (Result, bool) {
+	if kstatus.GetLegacyConditionsFn(obj) != nil {
+		return Result{}, false // built-in kinds: their own rules and status.observedGeneration
+	}
+	conds, _, _ := unstructured.NestedSlice(obj.UnstructuredContent(), "status", "conditions")
+	for _, c := range conds {
+		m, ok := c.(map[string]any)
+		if !ok || m["type"] != "Ready" {
+			continue
+		}
+		observed, ok := m["observedGeneration"].(int64)
+		if ok && observed > 0 && observed < obj.GetGeneration() {
+			return Result{Status: fleetv1alpha1.HealthInProgress, Message: fmt.Sprintf(
+				"Ready condition is of generation %d, the object is at generation %d: its controller has not observed the change yet",
+				observed, obj.GetGeneration())}, true
+		}
+	}
+	return Result{}, false
 }
