@@ -26,9 +26,12 @@ type Result struct {
 	Message string
 }
 
-// Of judges the health of a live object. A nil object (not found on the
-// member) is Unknown; so is an object kstatus cannot read, with the reason in
-// the message. It never panics on malformed input.
+// Of judges the health of a live object: kstatus's verdict, except that a
+// StatefulSet whose Pods still run an earlier revision (an OnDelete or
+// partitioned update kstatus takes as done), a suspended Job, and a custom
+// object whose Ready condition is of an earlier generation are InProgress. A nil object (not found on the member) is Unknown; so is an
+// object kstatus cannot read, with the reason in the message. It never
+// panics on malformed input.
 func Of(obj *unstructured.Unstructured) Result {
 	if obj == nil {
 		return Result{Status: fleetv1alpha1.HealthUnknown, Message: "not found on the member"}
@@ -37,7 +40,19 @@ func Of(obj *unstructured.Unstructured) Result {
 	if err != nil {
 		return Result{Status: fleetv1alpha1.HealthUnknown, Message: fmt.Sprintf("judging health: %v", err)}
 	}
-	return Result{Status: fromKstatus(res.Status), Message: res.Message}
+	status := fromKstatus(res.Status)
+	if status == fleetv1alpha1.HealthCurrent {
+		if held, ok := statefulSetHeldBack(obj); ok {
+			return held
+		}
+		if suspended, ok := jobSuspended(obj); ok {
+			return suspended
+		}
+		if stale, ok := staleReady(obj); ok {
+			return stale
+		}
+	}
+	return Result{Status: status, Message: res.Message}
 }
 
 // fromKstatus maps kstatus's statuses onto the API's four. An object being

@@ -110,3 +110,66 @@ func TestSummaryStatus(t *testing.T) {
 		})
 	}
 }
+
+// A team (its values, its Overrides, or edit rights on the member) sets a
+// StatefulSet's updateStrategy to OnDelete, or a partition, so that its Pods
+// keep the earlier template: kstatus read it Current, and the Work Ready on a
+// revision no Pod ran. It is InProgress until every Pod runs the new revision.
+func TestAStatefulSetWhosePodsKeepTheEarlierRevisionIsNotCurrent(t *testing.T) {
+	tests := []struct {
+		fixture     string
+		want        fleetv1alpha1.HealthStatus
+		wantMessage string
+	}{
+		{"statefulset-ondelete-not-updated.yaml", fleetv1alpha1.HealthInProgress,
+			"updateStrategy OnDelete (its Pods update only when deleted): 0 of 3 Pods on the new revision (update revision web-d44d5f5bc, current web-56b7787fc4)"},
+		{"statefulset-ondelete-not-ready.yaml", fleetv1alpha1.HealthInProgress, "Ready: 0/3"},
+		{"statefulset-ondelete-unobserved.yaml", fleetv1alpha1.HealthInProgress, "has not observed generation 2"},
+		{"statefulset-partition-holds-all.yaml", fleetv1alpha1.HealthInProgress,
+			"rollingUpdate.partition 3 (Pods below it keep the earlier revision): 0 of 3 Pods on the new revision"},
+		{"statefulset-partition-holds-one.yaml", fleetv1alpha1.HealthInProgress,
+			"rollingUpdate.partition 1 (Pods below it keep the earlier revision): 2 of 3 Pods on the new revision"},
+		// Updates that completed stay Current.
+		{"statefulset-ondelete-updated.yaml", fleetv1alpha1.HealthCurrent, ""},
+		{"statefulset-rolled.yaml", fleetv1alpha1.HealthCurrent, "updated: 3"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.fixture, func(t *testing.T) {
+			got := Of(load(t, tt.fixture))
+			if got.Status != tt.want {
+				t.Errorf("status = %s, want %s (message %q)", got.Status, tt.want, got.Message)
+			}
+			if !strings.Contains(got.Message, tt.wantMessage) {
+				t.Errorf("message = %q, want it to contain %q", got.Message, tt.wantMessage)
+			}
+		})
+	}
+}
+
+// A team suspending its running Job (edit rights on the member, or an
+// Override setting spec.suspend): its Pods are deleted, but a member that
+// keeps the Job's startTime had kstatus read it Current ("Job in progress").
+func TestASuspendedJobIsNotCurrent(t *testing.T) {
+	if got := Of(load(t, "job-suspended-after-start.yaml")); got.Status != fleetv1alpha1.HealthInProgress ||
+		!strings.Contains(got.Message, "Job suspended") {
+		t.Errorf("suspended Job = %+v, want InProgress saying it is suspended", got)
+	}
+	if got := Of(load(t, "job-running.yaml")); got.Status != fleetv1alpha1.HealthCurrent {
+		t.Errorf("running Job = %+v, want Current", got)
+	}
+}
+
+// A custom kind whose controller records the generation it observed on its
+// Ready condition only: after a new revision changed its spec, kstatus read
+// the earlier generation's Ready=True as Current, though its controller
+// (down, or not there yet) had not acted on the change.
+func TestAReadyConditionOfAnEarlierGenerationIsNotCurrent(t *testing.T) {
+	got := Of(load(t, "unknown-kind-ready-stale.yaml"))
+	if got.Status != fleetv1alpha1.HealthInProgress ||
+		!strings.Contains(got.Message, "Ready condition is of generation 1, the object is at generation 2") {
+		t.Errorf("stale Ready = %+v, want InProgress naming both generations", got)
+	}
+	if got := Of(load(t, "unknown-kind-ready-observed.yaml")); got.Status != fleetv1alpha1.HealthCurrent {
+		t.Errorf("Ready of the current generation = %+v, want Current", got)
+	}
+}
