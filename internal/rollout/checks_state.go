@@ -393,6 +393,7 @@ func (p *planner) checkGate(w *wave, a assessment, start time.Time) string {
 			waiting = append(waiting, c.spec.Name+" (no cluster healthy on the target to measure)")
 			continue
 		}
+		end := c.runEnd(end, w.cfg.bakeTime)
 		if !c.perCluster() {
 			v := verify.VerdictPending
 			if c.wave != nil {
@@ -464,10 +465,10 @@ func (p *planner) scheduleChecks() {
 		active := measuring && (w.st.Phase == fleetv1alpha1.WavePhaseProgressing || w.st.Phase == fleetv1alpha1.WavePhaseBaking)
 		for _, c := range w.checks {
 			if active && !c.skipped() {
-				p.scheduleCheck(w, c, end, late)
+				p.scheduleCheck(w, c, c.runEnd(end, w.cfg.bakeTime), late)
 			}
 			c.encode(w.st.Clusters)
-			p.summarise(w, c, end)
+			p.summarise(w, c, c.runEnd(end, w.cfg.bakeTime))
 		}
 	}
 }
