@@ -96,6 +96,15 @@ type queryResponse struct {
 	Status    string `json:"status"`
 	ErrorType string `json:"errorType"`
 	Error     string `json:"error"`
+	// Warnings come with a successful answer that may be wrong or partial
+	// (Thanos' partial responses: a store not reached; PromQL's own
+	// warnings, e.g. a histogram's malformed buckets).
+	// Prometheus' info annotations come in infos, or here prefixed
+	// "PromQL info:" (before 2.52), and leave the data whole.
+	Warnings []string `json:"warnings"`
+	// IsPartial is VictoriaMetrics' (cluster version) mark of an answer
+	// missing a storage node's data.
+	IsPartial bool `json:"isPartial"`
 	Data      struct {
 		ResultType string          `json:"resultType"`
 		Result     json.RawMessage `json:"result"`
@@ -110,6 +119,16 @@ func parseQueryResponse(code int, body []byte) (verify.MetricResult, error) {
 	}
 	if r.Status != "success" {
 		return verify.MetricResult{}, fmt.Errorf("HTTP %d: %s: %s", code, r.ErrorType, r.Error)
+	}
+	// An answer that may lack a store's series (the cluster whose change
+	// fails) says nothing about it: not judged.
+	if r.IsPartial {
+		return verify.MetricResult{}, errors.New("the endpoint's answer is partial (isPartial: a storage node not reached), not judged")
+	}
+	for _, w := range r.Warnings {
+		if !strings.HasPrefix(w, "PromQL info:") {
+			return verify.MetricResult{}, fmt.Errorf("the endpoint's answer may be partial or wrong, not judged: warning: %.300s", w)
+		}
 	}
 	switch r.Data.ResultType {
 	case "vector":

@@ -205,6 +205,21 @@ func (c *waveCheck) windowEnd(s verify.State, end time.Time) time.Time {
 	return end
 }
 
+// runEnd is when c's window ends for a bake that ends at end (zero: an
+// open one) lasting bake: end, or for a re-run, a whole bake after the
+// re-run's window opened if that is later. A re-run forgets what the check
+// measured, and must measure as long again: otherwise one measurement at
+// the bake's end would pass a check that had failed just before it.
+func (c *waveCheck) runEnd(end time.Time, bake time.Duration) time.Time {
+	if end.IsZero() || c.st.Run == 0 || c.since.IsZero() {
+		return end
+	}
+	if e := c.since.Add(bake); e.After(end) {
+		return e
+	}
+	return end
+}
+
 // checked reports whether the wave's checks measure in this plan: it
 // started, is not done, and the rollout is not rolling back or over. The
 // checks of other waves are read (their failures stand) but not measured.

@@ -375,9 +375,12 @@ func (p *planner) inconclusive(w *wave) string {
 
 // checkGate says which checks of w that run through the bake have not
 // passed it yet (the bake started at start); "" when all did. A wave does
-// not complete before.
+// not complete before. With no cluster healthy on the target (they all
+// failed within the budget, left, or were skipped offline) none has:
+// nothing was measured, and a wave its checks did not show good must not
+// pass them by default; a person skips them.
 func (p *planner) checkGate(w *wave, a assessment, start time.Time) string {
-	if len(w.checks) == 0 || a.healthy == 0 {
+	if len(w.checks) == 0 {
 		return ""
 	}
 	end := start.Add(w.cfg.bakeTime)
@@ -386,6 +389,11 @@ func (p *planner) checkGate(w *wave, a assessment, start time.Time) string {
 		if c.skipped() || !c.bake() {
 			continue
 		}
+		if a.healthy == 0 {
+			waiting = append(waiting, c.spec.Name+" (no cluster healthy on the target to measure)")
+			continue
+		}
+		end := c.runEnd(end, w.cfg.bakeTime)
 		if !c.perCluster() {
 			v := verify.VerdictPending
 			if c.wave != nil {
@@ -457,10 +465,10 @@ func (p *planner) scheduleChecks() {
 		active := measuring && (w.st.Phase == fleetv1alpha1.WavePhaseProgressing || w.st.Phase == fleetv1alpha1.WavePhaseBaking)
 		for _, c := range w.checks {
 			if active && !c.skipped() {
-				p.scheduleCheck(w, c, end, late)
+				p.scheduleCheck(w, c, c.runEnd(end, w.cfg.bakeTime), late)
 			}
 			c.encode(w.st.Clusters)
-			p.summarise(w, c, end)
+			p.summarise(w, c, c.runEnd(end, w.cfg.bakeTime))
 		}
 	}
 }

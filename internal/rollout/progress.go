@@ -166,6 +166,12 @@ func (p *planner) stepWave(w *wave, hold bool) (outcome, bool) {
 		}
 		msg := fmt.Sprintf("wave %s: %d healthy, baking for %s until %s", w.st.Name, a.healthy, w.cfg.bakeTime,
 			start.Add(w.cfg.bakeTime).UTC().Format(time.RFC3339))
+		if a.healthy == 0 {
+			// Held for its checks (checkGate) with nothing baking: a
+			// cluster healthy again starts the bake afresh.
+			w.st.BakeStartedAt = nil
+			msg = fmt.Sprintf("wave %s: no cluster healthy on the target", w.st.Name)
+		}
 		if gate != "" {
 			msg += "; waiting for checks: " + gate
 		}

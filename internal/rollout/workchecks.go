@@ -54,8 +54,9 @@ func WorkChecksFor(r *fleetv1alpha1.Rollout, strategy fleetv1alpha1.RolloutStrat
 		}
 		c = *c.DeepCopy()
 		if c.Metric != nil {
-			q, err := verify.RenderQuery(c.Metric.Query, verify.QueryVars{Cluster: cluster, Labels: labels, Clusters: []string{cluster},
-				Wave: ws.Name, Revision: r.Spec.TargetRevision, FromRevision: r.Spec.FromRevision})
+			vars := QueryVarsOf(r)
+			vars.Cluster, vars.Labels, vars.Clusters, vars.Wave = cluster, labels, []string{cluster}, ws.Name
+			q, err := verify.RenderQuery(c.Metric.Query, vars)
 			if err != nil {
 				errs = append(errs, fmt.Errorf("check %s: %w", c.Name, err))
 				continue
@@ -66,6 +67,17 @@ func WorkChecksFor(r *fleetv1alpha1.Rollout, strategy fleetv1alpha1.RolloutStrat
 	}
 	slices.SortFunc(out, func(a, b fleetv1alpha1.WorkCheck) int { return strings.Compare(a.Name, b.Name) })
 	return out, errors.Join(errs...)
+}
+
+// QueryVarsOf is what every metric query of r's checks sees, whatever the
+// cluster or wave: its revisions and, for an instance's own change, the
+// instance (its namespace is the Rollout's).
+func QueryVarsOf(r *fleetv1alpha1.Rollout) verify.QueryVars {
+	v := verify.QueryVars{Revision: r.Spec.TargetRevision, FromRevision: r.Spec.FromRevision}
+	if in := r.Spec.Subject.Instance; in != nil {
+		v.Namespace, v.Instance = r.Namespace, in.Name
+	}
+	return v
 }
 
 // ChecksMoved lists the clusters whose Works' checks (WorkChecksFor) may

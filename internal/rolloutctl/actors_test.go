@@ -232,15 +232,15 @@ func TestForgedActorsAreRefused(t *testing.T) {
 		`{"spec":{"checkActions":[{"wave":"dev","check":"errors","action":"Rerun","by":"alice"}]}}`))
 	wantRefused(t, "alice's re-run rewritten by bob", patch(ctx, adminAsTeam(t, "bob"), "forged",
 		`{"spec":{"checkActions":[{"wave":"dev","check":"errors","action":"Rerun","by":"alice","message":"changed"}]}}`), "set by to bob")
-	wantAccepted(t, "bob's skip next to alice's re-run", patch(ctx, adminAsTeam(t, "bob"), "forged",
-		`{"spec":{"checkActions":[{"wave":"dev","check":"errors","action":"Rerun","by":"alice"},{"wave":"dev","check":"latency","action":"Skip","by":"bob","message":"dashboards checked"}]}}`))
+	wantAccepted(t, "bob's re-run next to alice's", patch(ctx, adminAsTeam(t, "bob"), "forged",
+		`{"spec":{"checkActions":[{"wave":"dev","check":"errors","action":"Rerun","by":"alice"},{"wave":"dev","check":"latency","action":"Rerun","by":"bob","message":"prometheus is back"}]}}`))
 
 	got := &fleetv1alpha1.Rollout{}
 	if err := adminClient(t).Get(ctx, client.ObjectKey{Namespace: actorsNS, Name: "forged"}, got); err != nil {
 		t.Fatal(err)
 	}
 	if len(got.Spec.CheckActions) != 2 || got.Spec.CheckActions[0].By != teamUser || got.Spec.CheckActions[1].By != "bob" {
-		t.Errorf("checkActions = %+v, want alice's re-run and bob's skip", got.Spec.CheckActions)
+		t.Errorf("checkActions = %+v, want alice's re-run and bob's", got.Spec.CheckActions)
 	}
 	if a := approvalOf(got, "dev"); a == nil || a.By != "bob" {
 		t.Errorf("bob's approval = %+v, want kept", a)

@@ -24,6 +24,10 @@ type QueryVars struct {
 	// Revision is the Rollout's target revision, FromRevision the one it
 	// moves from.
 	Revision, FromRevision string
+	// Namespace and Instance name the instance whose own change a Rollout
+	// moves, so that its query reads that instance's metrics, not every
+	// team's on the cluster; both empty for a Promise's Rollout.
+	Namespace, Instance string
 }
 
 // RenderQuery renders a metric query's template with vars. Values reach

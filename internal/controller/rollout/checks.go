@@ -84,7 +84,8 @@ func (r *Reconciler) measureCheck(ctx context.Context, ro *fleetv1alpha1.Rollout
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	vars := verify.QueryVars{Clusters: names, Wave: t.Wave, Revision: ro.Spec.TargetRevision, FromRevision: ro.Spec.FromRevision}
+	vars := rollout.QueryVarsOf(ro)
+	vars.Clusters, vars.Wave = names, t.Wave
 
 	var out []rollout.Measurement
 	switch {

@@ -1,0 +1,66 @@
+package rollout_test
+
+import (
+	"testing"
+	"time"
+
+	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
+	"github.com/flotilla-dev/flotilla/internal/rollout"
+	"github.com/flotilla-dev/flotilla/internal/verify"
+)
+
+// measureDue takes the measurements the last plan listed as due, all with
+// outcome, at now, and plans with them.
+func (f *fixture) measureDue(outcome verify.Outcome) {
+	f.t.Helper()
+	var ms []rollout.Measurement
+	for _, task := range f.d.Measure {
+		for _, c := range task.Clusters {
+			ms = append(ms, rollout.Measurement{Wave: task.Wave, Check: task.Check.Name, Cluster: c.Name,
+				Measurement: verify.Measurement{At: f.in.Now, Outcome: outcome, Value: "[0.01]"}})
+		}
+	}
+	f.in.Measurements = ms
+	f.plan()
+	f.in.Measurements = nil
+}
+
+// The attack: the canary's error-rate check fails the change (failureLimit
+// 0), and, half a minute before the bake's end, a team member (who may
+// re-run a check of its instance's Rollout) re-runs it: the next
+// measurement, the one at the bake's end, passed the check on its own, and
+// the canary completed on one measurement where the strategy asked for ten
+// minutes of them (the earlier ones showing the change bad). A re-run
+// measures a whole bake again: its check passes only with a passing
+// measurement a bakeTime after the re-run's first.
+func TestARerunMeasuresAWholeBake(t *testing.T) {
+	s := strategy(wave("canary", bake(10*time.Minute), failures("100%")), wave("general", catchAll, approval))
+	c := metricCheck("errors", "result[0] < 0.05")
+	s.Waves[0].Checks = []fleetv1alpha1.Check{c}
+	f := newFixture(t, s, cluster("c-1", "ring", "canary"), cluster("g-1"))
+	f.plan()
+	f.at(time.Minute).healthy("c-1").plan() // baking from 1m to 11m
+	f.at(2 * time.Minute).plan()
+	f.measureDue(verify.Failed)
+	if f.wave("canary").Checks[0].Verdict != fleetv1alpha1.CheckFailed {
+		t.Fatalf("check %+v, want failed", f.wave("canary").Checks[0])
+	}
+	f.in.Spec.CheckActions = []fleetv1alpha1.CheckAction{{Wave: "canary", Check: "errors", Action: fleetv1alpha1.CheckRerun,
+		ChangeRecord: record("alice", t0.Add(10*time.Minute+30*time.Second), "flaky")}}
+	f.at(10*time.Minute + 30*time.Second).plan()
+	f.measureDue(verify.Passed)
+	for m := 11 * time.Minute; m <= 12*time.Minute; m += time.Minute {
+		f.at(m).plan()
+		f.measureDue(verify.Passed)
+	}
+	if w := f.wave("canary"); w.Phase != fleetv1alpha1.WavePhaseBaking {
+		t.Fatalf("canary %s at 12m, check %+v: want it baking until a bakeTime of passing measurements after the re-run", w.Phase, w.Checks[0])
+	}
+	for m := 13 * time.Minute; m <= 21*time.Minute; m += time.Minute {
+		f.at(m).plan()
+		f.measureDue(verify.Passed)
+	}
+	if w := f.wave("canary"); w.Phase != fleetv1alpha1.WavePhaseSucceeded {
+		t.Fatalf("canary %s at 21m, check %+v: want it complete a bakeTime after the re-run", w.Phase, w.Checks[0])
+	}
+}
