@@ -30,12 +30,31 @@ func load(t *testing.T, name string) *unstructured.Unstructured {
 	return obj
 }
 
+// fixtureCase is a live object (a file of testdata), the health it must
+// read and a part of its message.
+type fixtureCase struct {
+	fixture     string
+	want        fleetv1alpha1.HealthStatus
+	wantMessage string
+}
+
+func judgeFixtures(t *testing.T, cases []fixtureCase) {
+	t.Helper()
+	for _, tt := range cases {
+		t.Run(tt.fixture, func(t *testing.T) {
+			got := Of(load(t, tt.fixture))
+			if got.Status != tt.want {
+				t.Errorf("status = %s, want %s (message %q)", got.Status, tt.want, got.Message)
+			}
+			if !strings.Contains(got.Message, tt.wantMessage) {
+				t.Errorf("message = %q, want it to contain %q", got.Message, tt.wantMessage)
+			}
+		})
+	}
+}
+
 func TestOf(t *testing.T) {
-	tests := []struct {
-		fixture     string
-		want        fleetv1alpha1.HealthStatus
-		wantMessage string
-	}{
+	judgeFixtures(t, []fixtureCase{
 		{"deployment-available.yaml", fleetv1alpha1.HealthCurrent, "Deployment is available"},
 		{"deployment-progressing.yaml", fleetv1alpha1.HealthInProgress, "Updated: 1/3"},
 		{"deployment-stale-generation.yaml", fleetv1alpha1.HealthInProgress, "generation is 4, but latest observed generation is 3"},
@@ -47,18 +66,7 @@ func TestOf(t *testing.T) {
 		{"unknown-kind-malformed-conditions.yaml", fleetv1alpha1.HealthUnknown, "judging health"},
 		{"terminating.yaml", fleetv1alpha1.HealthInProgress, "scheduled for deletion"},
 		{"crd-established.yaml", fleetv1alpha1.HealthCurrent, "CRD is established"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.fixture, func(t *testing.T) {
-			got := Of(load(t, tt.fixture))
-			if got.Status != tt.want {
-				t.Errorf("status = %s, want %s (message %q)", got.Status, tt.want, got.Message)
-			}
-			if !strings.Contains(got.Message, tt.wantMessage) {
-				t.Errorf("message = %q, want it to contain %q", got.Message, tt.wantMessage)
-			}
-		})
-	}
+	})
 }
 
 func TestOfNil(t *testing.T) {
@@ -116,11 +124,7 @@ func TestSummaryStatus(t *testing.T) {
 // keep the earlier template: kstatus read it Current, and the Work Ready on a
 // revision no Pod ran. It is InProgress until every Pod runs the new revision.
 func TestAStatefulSetWhosePodsKeepTheEarlierRevisionIsNotCurrent(t *testing.T) {
-	tests := []struct {
-		fixture     string
-		want        fleetv1alpha1.HealthStatus
-		wantMessage string
-	}{
+	judgeFixtures(t, []fixtureCase{
 		{"statefulset-ondelete-not-updated.yaml", fleetv1alpha1.HealthInProgress,
 			"updateStrategy OnDelete (its Pods update only when deleted): 0 of 3 Pods on the new revision (update revision web-d44d5f5bc, current web-56b7787fc4)"},
 		{"statefulset-ondelete-not-ready.yaml", fleetv1alpha1.HealthInProgress, "Ready: 0/3"},
@@ -132,18 +136,7 @@ func TestAStatefulSetWhosePodsKeepTheEarlierRevisionIsNotCurrent(t *testing.T) {
 		// Updates that completed stay Current.
 		{"statefulset-ondelete-updated.yaml", fleetv1alpha1.HealthCurrent, ""},
 		{"statefulset-rolled.yaml", fleetv1alpha1.HealthCurrent, "updated: 3"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.fixture, func(t *testing.T) {
-			got := Of(load(t, tt.fixture))
-			if got.Status != tt.want {
-				t.Errorf("status = %s, want %s (message %q)", got.Status, tt.want, got.Message)
-			}
-			if !strings.Contains(got.Message, tt.wantMessage) {
-				t.Errorf("message = %q, want it to contain %q", got.Message, tt.wantMessage)
-			}
-		})
-	}
+	})
 }
 
 // A team suspending its running Job (edit rights on the member, or an
