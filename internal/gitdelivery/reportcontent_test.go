@@ -31,15 +31,7 @@ func TestReportOnlyAgentComparesTheLiveContent(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	e.Fleet("gdrc", map[string]string{"suite": "gdrc"}, team)
-	e.Namespace(team, nil)
-	p := promisetest.ConfigMapPromise("gdrc", group, "Site", "gdrc")
-	p.Spec.Templates.GoTemplates[0].Template = release("1")
-	e.Create(p)
-	e.PromiseReady("gdrc")
-	e.Create(promisetest.Instance(group, "Site", team, "shop", map[string]any{"size": "small"}))
-	file := "clusters/" + cluster + "/gdrc/" + team + "/shop.yaml"
-	waitFile(t, repo, file, stamp.Annotation)
+	_, file := givenReleaseOneOfShop(t, e, repo, cluster, "gdrc", group, team)
 	gitopsSync(t, e.Ctx, repo, "clusters/"+cluster, memberAdmin)
 	e.WaitWork("gdrc", team, "shop", cluster, func(w *fleetv1alpha1.Work) (bool, string) {
 		return promisetest.ConditionIs(w.Status.Conditions, fleetv1alpha1.ConditionReady, metav1.ConditionTrue), strFmt(w.Status)

@@ -79,15 +79,7 @@ func TestReportOnlyAgentWaitsForTheGitOpsSync(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	e.Fleet("gdro", map[string]string{"suite": "gdro"}, team)
-	e.Namespace(team, nil)
-	p := promisetest.ConfigMapPromise("gdro", group, "Site", "gdro")
-	p.Spec.Templates.GoTemplates[0].Template = release("1")
-	e.Create(p)
-	r1 := e.PromiseReady("gdro")
-	e.Create(promisetest.Instance(group, "Site", team, "shop", map[string]any{"size": "small"}))
-	file := "clusters/" + cluster + "/gdro/" + team + "/shop.yaml"
-	waitFile(t, repo, file, stamp.Annotation)
+	r1, file := givenReleaseOneOfShop(t, e, repo, cluster, "gdro", group, team)
 
 	// Pushed, so admitted; not healthy: the live object is not the rendered one.
 	e.WaitWork("gdro", team, "shop", cluster, func(w *fleetv1alpha1.Work) (bool, string) {
@@ -186,6 +178,24 @@ func givenReportOnlyCluster(t *testing.T, e *promisetest.Env, cluster, suite str
 	}
 	runReportOnlyAgent(t, joined, installReportOnlyIdentity(t, e.Ctx, member, memberAdmin, joined), cluster)
 	return memberAdmin, repo, joined
+}
+
+// givenReleaseOneOfShop places team's instance shop of a new Promise
+// (named suite, its Fleet selecting the clusters labelled suite) that
+// renders a ConfigMap of release "1", and waits until the hub committed its
+// file to repo. It returns the Promise's revision and the file's path.
+func givenReleaseOneOfShop(t *testing.T, e *promisetest.Env, repo, cluster, suite, group, team string) (string, string) {
+	t.Helper()
+	e.Fleet(suite, map[string]string{"suite": suite}, team)
+	e.Namespace(team, nil)
+	p := promisetest.ConfigMapPromise(suite, group, "Site", suite)
+	p.Spec.Templates.GoTemplates[0].Template = release("1")
+	e.Create(p)
+	r1 := e.PromiseReady(suite)
+	e.Create(promisetest.Instance(group, "Site", team, "shop", map[string]any{"size": "small"}))
+	file := "clusters/" + cluster + "/" + suite + "/" + team + "/shop.yaml"
+	waitFile(t, repo, file, stamp.Annotation)
+	return r1, file
 }
 
 // installReportOnlyIdentity creates on the member what join renders for a
