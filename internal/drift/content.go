@@ -2,8 +2,10 @@ package drift
 
 import (
 	"encoding/base64"
+	"maps"
 	"reflect"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -33,7 +35,7 @@ import (
 func Compare(manifest, live map[string]any, substituted bool) Result {
 	c := comparison{substituted: substituted}
 	want := manifest
-	for _, k := range sortedKeys(want) {
+	for _, k := range slices.Sorted(maps.Keys(want)) {
 		switch k {
 		case "status":
 			continue // written through its own subresource, not applied
@@ -80,7 +82,7 @@ func (c *comparison) compare(p fieldpath.Path, want, got any, gotOK bool) {
 			c.add(p)
 			return
 		}
-		for _, k := range sortedKeys(w) {
+		for _, k := range slices.Sorted(maps.Keys(w)) {
 			v, ok := g[k]
 			c.compare(append(p, fieldpath.PathElement{FieldName: &k}), w[k], v, ok)
 		}
@@ -218,13 +220,4 @@ func isZero(v any) bool {
 		return len(z) == 0
 	}
 	return false
-}
-
-func sortedKeys(m map[string]any) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
