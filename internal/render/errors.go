@@ -11,4 +11,8 @@ var (
 	ErrValueCreatesStructure = errors.New("a value created YAML structure")
 	// ErrBudgetExceeded: the render ran past its bound on steps or memory.
 	ErrBudgetExceeded = errors.New("render budget exceeded")
+	// ErrNotRepeatable: the templates called a function whose result is not
+	// fixed by its arguments (the time, a random value), so two renders of
+	// the same revision would differ.
+	ErrNotRepeatable = errors.New("a render must be the same every time")
 )

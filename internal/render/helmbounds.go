@@ -164,19 +164,6 @@ func helmFuncs(b *budget) template.FuncMap {
 		}
 		return b.out("wrapWith", wrapWith(l, sep, str))
 	}
-	// randBytes allocates count bytes at once: 2^40 is a fatal out-of-memory
-	// error of the Go runtime, which no recover catches.
-	randBytes := sp["randBytes"].(func(int) (string, error))
-	fm["randBytes"] = func(count int) (string, error) {
-		if err := strBound("randBytes", count); err != nil {
-			return "", err
-		}
-		s, err := randBytes(count)
-		if err != nil {
-			return "", err
-		}
-		return b.out("randBytes", s)
-	}
 	for _, name := range []string{"regexReplaceAll", "regexReplaceAllLiteral"} {
 		f := sp[name].(func(string, string, string) string)
 		expand := name == "regexReplaceAll"
@@ -201,15 +188,7 @@ func helmFuncs(b *budget) template.FuncMap {
 			return b.out(name, r)
 		}
 	}
-	for _, name := range []string{"randAlphaNum", "randAlpha", "randAscii", "randNumeric"} {
-		f := sp[name].(func(int) string)
-		fm[name] = func(count int) (string, error) {
-			if err := strBound(name, count); err != nil {
-				return "", err
-			}
-			return b.out(name, f(count))
-		}
-	}
+	repeatable(fm, sp)
 	// What the templates write (see tickTemplate), in all.
 	fm[textFunc] = func(n int) (string, error) { return "", b.write(n) }
 	fm[outFunc] = func(v any) (any, error) {
