@@ -319,6 +319,16 @@ type HelmRepository struct {
 	// +kubebuilder:validation:MaxLength=128
 	Version string `json:"version"`
 
+	// digest is the SHA-256 of the packaged chart (.tgz), "sha256:<64 hex>".
+	// The hub records in each revision the digest of the archive it
+	// downloaded, and renders the revision only with that archive (kept in a
+	// snapshot ConfigMap): a chart republished under the same version is a new
+	// revision, which rolls out like any change. Set it to pin the archive:
+	// one the repository serves with another digest is refused.
+	// +optional
+	// +kubebuilder:validation:Pattern=`^sha256:[0-9a-f]{64}$`
+	Digest string `json:"digest,omitempty"`
+
 	// secretRef holds repository credentials (username/password): a Secret
 	// labelled fleet.flotilla.dev/chart-credentials "true" whose annotation
 	// fleet.flotilla.dev/chart-credentials-hosts lists the repository's host.

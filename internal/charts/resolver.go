@@ -87,27 +87,81 @@ func SnapshotName(archive []byte) string {
 	return SnapshotPrefix + hex.EncodeToString(sum[:])[:20]
 }
 
+// snapshotNameOfDigest is SnapshotName of the archive whose digest
+// ("sha256:<hex>") is given.
+func snapshotNameOfDigest(digest string) string {
+	return SnapshotPrefix + strings.TrimPrefix(digest, digestPrefix)[:20]
+}
+
+const digestPrefix = "sha256:"
+
+// Digest is the digest a revision records of a repository chart's archive.
+func Digest(archive []byte) string {
+	sum := sha256.Sum256(archive)
+	return digestPrefix + hex.EncodeToString(sum[:])
+}
+
+// maxSnapshotBytes is the largest archive kept in a snapshot ConfigMap (the
+// API server stores at most 1 MiB in one); a larger repository chart is only
+// checked against its revision's digest at each download.
+const maxSnapshotBytes = 1<<20 - 16<<10
+
 // Snapshot returns the content a PromiseRevision records, and the chart
-// archive to store when the content names a snapshot: a chart from a
+// archive to store in the snapshot the content names, if any. A chart from a
 // ConfigMap is replaced by a reference to an immutable, content-addressed
-// snapshot ConfigMap (SnapshotName), so the revision does not change
-// when the ConfigMap does (a changed ConfigMap makes a new revision
-// instead). Inline and repository charts stay as they are: an exact
-// repository version names one archive.
+// snapshot ConfigMap (SnapshotName), so the revision does not change when the
+// ConfigMap does (a changed ConfigMap makes a new revision instead). A chart
+// from a repository keeps its reference and gets the digest of the archive
+// downloaded, kept in the snapshot named by that digest: a version
+// republished with other content is a new revision, and each revision renders
+// with its own archive whatever the repository serves later (the hub
+// downloads a version once per process, so it would otherwise render the
+// revisions the fleet runs with the new archive after a restart, on every
+// cluster at once). Inline charts are content already.
 func (c *Resolver) Snapshot(ctx context.Context, content *fleetv1alpha1.PromiseContent) (*fleetv1alpha1.PromiseContent, []byte, error) {
 	out := content.DeepCopy()
 	h := helmOf(out)
-	if h == nil || h.ConfigMapRef == nil {
+	switch {
+	case h == nil:
 		return out, nil, nil
+	case h.ConfigMapRef != nil:
+		archive, err := c.configMapChart(ctx, h.ConfigMapRef)
+		if err != nil {
+			return nil, nil, err
+		}
+		h.ConfigMapRef = &fleetv1alpha1.ConfigMapKeyReference{
+			Name: SnapshotName(archive), Namespace: fleetv1alpha1.PlatformNamespace, Key: SnapshotKey,
+		}
+		return out, archive, nil
+	case h.Repository != nil:
+		archive, err := c.repositoryChart(ctx, h.Repository)
+		if err != nil {
+			return nil, nil, err
+		}
+		h.Repository.Digest = Digest(archive)
+		if len(archive) > maxSnapshotBytes {
+			return out, nil, nil
+		}
+		return out, archive, nil
 	}
-	archive, err := c.configMapChart(ctx, h.ConfigMapRef)
-	if err != nil {
-		return nil, nil, err
+	return out, nil, nil
+}
+
+// SnapshotRef names the snapshot ConfigMap that holds the chart of a
+// revision's content, nil when it has none.
+func SnapshotRef(content *fleetv1alpha1.PromiseContent) *fleetv1alpha1.ConfigMapKeyReference {
+	h := helmOf(content)
+	switch {
+	case h == nil:
+		return nil
+	case h.ConfigMapRef != nil:
+		return h.ConfigMapRef
+	case h.Repository != nil && h.Repository.Digest != "":
+		return &fleetv1alpha1.ConfigMapKeyReference{
+			Name: snapshotNameOfDigest(h.Repository.Digest), Namespace: fleetv1alpha1.PlatformNamespace, Key: SnapshotKey,
+		}
 	}
-	h.ConfigMapRef = &fleetv1alpha1.ConfigMapKeyReference{
-		Name: SnapshotName(archive), Namespace: fleetv1alpha1.PlatformNamespace, Key: SnapshotKey,
-	}
-	return out, archive, nil
+	return nil
 }
 
 // Load returns the loaded chart content renders with; nil when it does not
@@ -126,6 +180,8 @@ func (c *Resolver) Load(ctx context.Context, content *fleetv1alpha1.PromiseConte
 		}
 	case h.ConfigMapRef != nil:
 		archive, err = c.configMapChart(ctx, h.ConfigMapRef)
+	case h.Repository != nil && h.Repository.Digest != "":
+		archive, err = c.revisionChart(ctx, h.Repository)
 	case h.Repository != nil:
 		archive, err = c.repositoryChart(ctx, h.Repository)
 	default:
@@ -254,8 +310,53 @@ func (c *Resolver) repositoryChart(ctx context.Context, repo *fleetv1alpha1.Helm
 	if err != nil {
 		return nil, &Error{Err: err}
 	}
+	if err := checkDigest(repo, archive); err != nil {
+		return nil, err
+	}
 	c.remember(key, archive)
 	return archive, nil
+}
+
+// checkDigest refuses an archive other than the one repo's digest names.
+func checkDigest(repo *fleetv1alpha1.HelmRepository, archive []byte) error {
+	if repo.Digest == "" {
+		return nil
+	}
+	if got := Digest(archive); got != repo.Digest {
+		return &Error{Permanent: true, Err: fmt.Errorf("helm chart %s %s from %s: the repository serves an archive of digest %s, not %s "+
+			"(a version republished with other content; publish a new version instead, or name its digest)",
+			repo.Chart, repo.Version, redacted(repo.URL), got, repo.Digest)}
+	}
+	return nil
+}
+
+// revisionChart returns the archive of a revision's repository chart: the
+// one its digest names, from the snapshot the hub kept when it made the
+// revision, or, when there is none (an archive too large for one), downloaded
+// again and checked.
+func (c *Resolver) revisionChart(ctx context.Context, repo *fleetv1alpha1.HelmRepository) ([]byte, error) {
+	ref := &fleetv1alpha1.ConfigMapKeyReference{Name: snapshotNameOfDigest(repo.Digest), Namespace: fleetv1alpha1.PlatformNamespace, Key: SnapshotKey}
+	archive, err := c.configMapChart(ctx, ref)
+	var ce *Error
+	if errors.As(err, &ce) && ce.Permanent {
+		archive, err = c.repositoryChart(ctx, repo)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := checkDigest(repo, archive); err != nil {
+		return nil, err
+	}
+	return archive, nil
+}
+
+// redacted is a repository url without its credentials, if any.
+func redacted(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "the repository"
+	}
+	return u.Redacted()
 }
 
 // repositoryAuth reads the credentials repo names, refusing a Secret that is

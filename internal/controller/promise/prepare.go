@@ -18,7 +18,7 @@ type prepared struct {
 	content *fleetv1alpha1.PromiseContent
 	hash    string
 	// chart is the archive to keep in a snapshot ConfigMap, for content whose
-	// chart came from a ConfigMap; nil otherwise.
+	// chart came from a ConfigMap or a repository; nil otherwise.
 	chart []byte
 	crd   *apiextensionsv1.CustomResourceDefinition
 }

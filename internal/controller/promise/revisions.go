@@ -36,14 +36,14 @@ func (r *Reconciler) recordRevision(ctx context.Context, p *fleetv1alpha1.Promis
 	return rev, isNew, nil
 }
 
-// ensureChartSnapshot stores a chart that came from a ConfigMap in its
-// immutable, content-addressed snapshot ConfigMap, owned by the revisions
-// that use it (so it goes when the last of them does).
+// ensureChartSnapshot stores a chart that came from a ConfigMap or a
+// repository in its immutable, content-addressed snapshot ConfigMap, owned by
+// the revisions that use it (so it goes when the last of them does).
 func (r *Reconciler) ensureChartSnapshot(ctx context.Context, prep *prepared, rev *fleetv1alpha1.PromiseRevision) error {
-	if prep.chart == nil {
+	ref := charts.SnapshotRef(prep.content)
+	if prep.chart == nil || ref == nil {
 		return nil
 	}
-	ref := prep.content.Templates.Helm.ConfigMapRef
 	cm := &corev1.ConfigMap{}
 	key := client.ObjectKey{Namespace: ref.Namespace, Name: ref.Name}
 	err := r.APIReader.Get(ctx, key, cm)
