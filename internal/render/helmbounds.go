@@ -3,6 +3,7 @@ package render
 import (
 	"fmt"
 	"reflect"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -269,26 +270,58 @@ func tickChart(c *chart.Chart) {
 // would only tick its own text.
 const tplTextFunc = "__flotillaTplText"
 
-// tplDenied are the functions a text run through tpl may not call. They
-// build lists and maps or change them in place, with which a few steps make
-// a structure whose printing takes time and memory exponential in the steps,
-// or a cycle whose printing overflows the stack, a fatal error of the Go
-// runtime ({{ $d := dict }}{{ $_ := set $d "a" $d }}{{ $d }}); or a call
-// costs up to a second (key generation, bcrypt). A chart's own templates may
-// call them (the platform's code is trusted); the text tpl runs is, in
-// Bitnami's charts, an instance's value.
-var tplDenied = map[string]bool{
-	"list": true, "tuple": true, "dict": true, "append": true, "push": true, "prepend": true,
-	"concat": true, "mustAppend": true, "mustPush": true, "mustPrepend": true,
-	"set": true, "unset": true, "merge": true, "mergeOverwrite": true, "mustMerge": true,
-	"mustMergeOverwrite": true, "deepCopy": true, "mustDeepCopy": true,
-	"genPrivateKey": true, "genCA": true, "genCAWithKey": true, "genSelfSignedCert": true,
-	"genSelfSignedCertWithKey": true, "genSignedCert": true, "genSignedCertWithKey": true,
-	"buildCustomCert": true, "bcrypt": true, "htpasswd": true, "derivePassword": true,
+// tplAllowed are the functions a text run through tpl may call: those that
+// read, compare, convert and format values. The text is, in Bitnami's charts,
+// an instance's value, so what it may do is listed rather than what it may
+// not: a list of refusals missed now (a team's value that reads the date can
+// change what a revision renders without a Rollout), and would miss whatever
+// the next Sprig or Helm adds. Left out: the functions that build lists or
+// maps or change them in place (a few steps make a cycle whose printing
+// overflows the hub's stack, a fatal error of the Go runtime, or a structure
+// doubled at each step), costly ones (keys, certificates, bcrypt, scrypt),
+// those whose result is not fixed by their arguments (notRepeatable), and
+// those that reach outside the render (lookup, getHostByName, env). A
+// chart's own templates may call any of Helm's (the platform's code is
+// trusted) but notRepeatable.
+var tplAllowed = setOf(
+	// text/template's own
+	"and", "or", "not", "len", "index", "slice", "eq", "ne", "lt", "le", "gt", "ge",
+	"print", "printf", "println", "html", "js", "urlquery",
+	// Helm's
+	"include", "tpl", "required", "fail", "toYaml", "mustToYaml", "toYamlPretty", "toJson", "mustToJson", "toToml",
+	// strings
+	"abbrev", "abbrevboth", "b32dec", "b32enc", "b64dec", "b64enc", "cat", "camelcase", "contains",
+	"hasPrefix", "hasSuffix", "indent", "nindent", "initials", "kebabcase", "lower", "nospace", "plural",
+	"quote", "squote", "repeat", "replace", "snakecase", "substr", "swapcase", "title", "toString", "trim",
+	"trimAll", "trimall", "trimPrefix", "trimSuffix", "trunc", "untitle", "upper", "wrap", "wrapWith", "join",
+	"regexMatch", "mustRegexMatch", "regexFind", "mustRegexFind", "regexQuoteMeta", "regexReplaceAll",
+	"regexReplaceAllLiteral", "mustRegexReplaceAll", "mustRegexReplaceAllLiteral",
+	"sha1sum", "sha256sum", "sha512sum", "adler32sum", "toPrettyJson", "toRawJson", "mustToPrettyJson", "mustToRawJson",
+	// defaults and logic
+	"default", "empty", "coalesce", "ternary", "all", "any", "deepEqual",
+	// numbers
+	"atoi", "int", "int64", "float64", "toDecimal", "add", "add1", "sub", "mul", "div", "mod", "max", "min",
+	"biggest", "floor", "ceil", "round", "addf", "add1f", "subf", "mulf", "divf", "maxf", "minf",
+	"until", "untilStep", "seq",
+	// reading data
+	"dig", "get", "hasKey", "has", "mustHas", "first", "mustFirst", "last", "mustLast",
+	"typeOf", "typeIs", "typeIsLike", "kindOf", "kindIs",
+	// dates given, paths, versions
+	"date", "dateInZone", "date_in_zone", "dateModify", "date_modify", "mustDateModify", "must_date_modify",
+	"duration", "durationRound", "htmlDate", "htmlDateInZone", "toDate", "mustToDate", "unixEpoch",
+	"base", "dir", "ext", "clean", "isAbs", "semver", "semverCompare",
+)
+
+func setOf(names ...string) map[string]bool {
+	m := make(map[string]bool, len(names))
+	for _, n := range names {
+		m[n] = true
+	}
+	return m
 }
 
-// checkTplText refuses a text for tpl that calls a function of tplDenied. A
-// text that does not parse is left for Helm to report.
+// checkTplText refuses a text for tpl that calls a function tplAllowed does
+// not list. A text that does not parse is left for Helm to report.
 func checkTplText(text string) error {
 	t := parse.New("tpl")
 	t.Mode = parse.SkipFuncCheck
@@ -297,21 +330,27 @@ func checkTplText(text string) error {
 		return nil
 	}
 	for _, tree := range trees {
-		if fn := deniedCall(tree.Root); fn != "" {
-			return fmt.Errorf("a text run through tpl (in most charts, a value of the instance) may not call %s, which builds lists or maps or is costly: %w",
+		switch fn := callNotAllowed(tree.Root); {
+		case fn == "":
+		case slices.Contains(notRepeatable, fn):
+			return fmt.Errorf("a text run through tpl (in most charts, a value of the instance) may not call %s, which gives another result at every render: %w",
+				fn, ErrNotRepeatable)
+		default:
+			return fmt.Errorf("a text run through tpl (in most charts, a value of the instance) may call only functions that read, compare and format values, not %s: %w",
 				fn, ErrBudgetExceeded)
 		}
 	}
 	return nil
 }
 
-// deniedCall returns the first function of tplDenied that n calls.
-func deniedCall(n parse.Node) string {
+// callNotAllowed returns the first function n calls that tplAllowed does
+// not list.
+func callNotAllowed(n parse.Node) string {
 	var found string
 	visit := func(nodes ...parse.Node) {
 		for _, c := range nodes {
 			if found == "" {
-				found = deniedCall(c)
+				found = callNotAllowed(c)
 			}
 		}
 	}
@@ -333,7 +372,7 @@ func deniedCall(n parse.Node) string {
 	case *parse.ChainNode:
 		visit(n.Node)
 	case *parse.IdentifierNode:
-		if tplDenied[n.Ident] {
+		if !tplAllowed[n.Ident] {
 			return n.Ident
 		}
 	case *parse.IfNode:
