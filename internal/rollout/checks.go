@@ -61,6 +61,11 @@ type CheckTask struct {
 	// whole-wave check every admitted cluster of the wave (its
 	// .Clusters).
 	Clusters []TaskCluster
+	// Judged are, for a whole-wave check, the clusters its measurement
+	// judges: those in its window healthy on the target. A vector
+	// whose samples name clusters must name each of them to pass
+	// (verify.Condition.JudgeWave).
+	Judged []string
 }
 
 // TaskCluster is a cluster a CheckTask measures.
@@ -152,8 +157,8 @@ func ValidateCheck(c fleetv1alpha1.Check) error {
 		if err := verify.ParseQuery(m.Query); err != nil {
 			return err
 		}
-		if m.ClusterLabel != "" && (scope == fleetv1alpha1.CheckWholeWave || !OnHub(c)) {
-			return errors.New("clusterLabel groups a hub query's samples by cluster: it needs scope Cluster and placement Hub")
+		if m.ClusterLabel != "" && !OnHub(c) {
+			return errors.New("clusterLabel names the cluster of a hub query's samples: it needs placement Hub")
 		}
 	}
 	return nil

@@ -538,7 +538,7 @@ func (p *planner) scheduleCheck(w *wave, c *waveCheck, end time.Time, late bool)
 		return
 	}
 	var at time.Time
-	var measure []int
+	var measure, judged []int
 	switch {
 	case c.perCluster() && len(due) > 0:
 		measure = due
@@ -548,6 +548,14 @@ func (p *planner) scheduleCheck(w *wave, c *waveCheck, end time.Time, late bool)
 		}
 	case !c.perCluster() && waveOpen:
 		measure = admitted
+		// Its samples must name the clusters in its window that are
+		// healthy on the target: one still converging may not export
+		// yet, and its own health judges it.
+		for _, i := range due {
+			if p.judge(w.obs[i], w).state == stateHealthy {
+				judged = append(judged, i)
+			}
+		}
 		at = p.now
 		if c.wave != nil {
 			at = verify.Due(c.policy, *c.wave, end)
@@ -570,6 +578,9 @@ func (p *planner) scheduleCheck(w *wave, c *waveCheck, end time.Time, late bool)
 	task := CheckTask{Wave: w.st.Name, Check: c.spec}
 	for _, i := range measure {
 		task.Clusters = append(task.Clusters, TaskCluster{Name: w.obs[i].Name, Labels: w.obs[i].Labels})
+	}
+	for _, i := range judged {
+		task.Judged = append(task.Judged, w.obs[i].Name)
 	}
 	p.measure = append(p.measure, task)
 }
