@@ -332,7 +332,10 @@ func (p *planner) applyActions(w *wave, c *waveCheck, only ...fleetv1alpha1.Chec
 			if !sameRecord(c.st.Rerun, &rec) {
 				c.st.Rerun = rec.DeepCopy()
 				c.st.Run++
-				c.wave, c.since, c.lastAt = nil, time.Time{}, time.Time{}
+				// The new run's window opens now, by the hub's clock:
+				// an agent's report of when it began cannot move it
+				// earlier (recordChecks), nor so shorten its bake.
+				c.wave, c.since, c.lastAt = nil, p.now, time.Time{}
 				c.states = make([]*verify.State, len(w.st.Clusters))
 				c.st.Verdict = fleetv1alpha1.CheckPending
 				p.checkEvent(EventNormal, ReasonCheckRerun, fmt.Sprintf("wave %s: check %s re-run (run %d) by %s%s", w.st.Name, c.spec.Name, c.st.Run,
@@ -366,7 +369,7 @@ func (p *planner) recordChecks(w *wave) {
 						if s.Last != nil && s.Last.At.After(c.lastAt) {
 							c.lastAt = s.Last.At
 						}
-						if c.since.IsZero() || s.Since.Before(c.since) {
+						if c.since.IsZero() || (c.st.Run == 0 && s.Since.Before(c.since)) {
 							c.since = s.Since
 						}
 					}

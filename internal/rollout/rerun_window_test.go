@@ -32,7 +32,7 @@ func (f *fixture) measureDue(outcome verify.Outcome) {
 // the canary completed on one measurement where the strategy asked for ten
 // minutes of them (the earlier ones showing the change bad). A re-run
 // measures a whole bake again: its check passes only with a passing
-// measurement a bakeTime after the re-run's first.
+// measurement a bakeTime after the re-run.
 func TestARerunMeasuresAWholeBake(t *testing.T) {
 	s := strategy(wave("canary", bake(10*time.Minute), failures("100%")), wave("general", catchAll, approval))
 	c := metricCheck("errors", "result[0] < 0.05")
@@ -62,5 +62,33 @@ func TestARerunMeasuresAWholeBake(t *testing.T) {
 	}
 	if w := f.wave("canary"); w.Phase != fleetv1alpha1.WavePhaseSucceeded {
 		t.Fatalf("canary %s at 21m, check %+v: want it complete a bakeTime after the re-run", w.Phase, w.Checks[0])
+	}
+}
+
+// The attack: a re-run's window lasts a whole bake from its start, and the
+// hub took that start from the agents' reports, the earliest of them. A
+// hostile agent of one canary cluster reported the new run begun an hour
+// before the re-run, so the window "ended" at the bake's end, and the
+// honest member's single passing measurement after the re-run passed the
+// check for the whole canary (as TestARerunMeasuresAWholeBake forbids):
+// the hostile agent decided the other cluster's verdict. A re-run's window
+// starts when the hub records it, whatever an agent says.
+func TestAnAgentCannotBackdateARerunsWindow(t *testing.T) {
+	f := agentCheckCanary(t, "c-1", "c-2")
+	f.agentReports("c-1", 1, passing(t0.Add(-time.Hour), t0.Add(11*time.Minute)))
+	f.agentReports("c-2", 1, passing(t0.Add(10*time.Minute+40*time.Second), t0.Add(11*time.Minute)))
+	f.at(11*time.Minute + 5*time.Second).plan()
+	f.at(11*time.Minute + 10*time.Second).plan()
+	if w := f.wave("canary"); w.Phase != fleetv1alpha1.WavePhaseBaking {
+		t.Fatalf("canary %s at 11m10s, check %+v: a backdated report ended the re-run's window for every member", w.Phase, w.Checks[0])
+	}
+	if ck := f.wave("canary").Checks[0]; ck.Since == nil || !ck.Since.Time.Equal(t0.Add(10*time.Minute+30*time.Second)) {
+		t.Errorf("the re-run's window since %v, want when the hub recorded the re-run (10m30s)", ck.Since)
+	}
+	f.agentReports("c-1", 1, passing(t0.Add(-time.Hour), t0.Add(20*time.Minute+30*time.Second)))
+	f.agentReports("c-2", 1, passing(t0.Add(10*time.Minute+40*time.Second), t0.Add(20*time.Minute+30*time.Second)))
+	f.at(20*time.Minute + 31*time.Second).plan()
+	if w := f.wave("canary"); w.Phase != fleetv1alpha1.WavePhaseSucceeded {
+		t.Errorf("canary %s a whole bake after the re-run, check %+v", w.Phase, w.Checks[0])
 	}
 }
