@@ -329,6 +329,12 @@ func (p *planner) applyActions(w *wave, c *waveCheck, only ...fleetv1alpha1.Chec
 				p.checkEvent(EventWarning, ReasonCheckSkipped, fmt.Sprintf("wave %s: check %s skipped by %s: %s", w.st.Name, c.spec.Name, actorOf(rec.By), rec.Message))
 			}
 		case fleetv1alpha1.CheckRerun:
+			// A wave that is over, or a Rollout rolling back or over, is
+			// never measured again: a re-run would only forget the
+			// failures its check found, and its verdict stands.
+			if w.done() || rollingBack(p.st.Phase) || p.st.Phase.IsTerminal() {
+				continue
+			}
 			if !sameRecord(c.st.Rerun, &rec) {
 				c.st.Rerun = rec.DeepCopy()
 				c.st.Run++

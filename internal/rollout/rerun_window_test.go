@@ -92,3 +92,54 @@ func TestAnAgentCannotBackdateARerunsWindow(t *testing.T) {
 		t.Errorf("canary %s a whole bake after the re-run, check %+v", w.Phase, w.Checks[0])
 	}
 }
+
+// The attack: a team member (who may re-run a check of its instance's
+// Rollout) re-ran the canary's check after the canary had completed with
+// one cluster failed by it: the re-run forgot the check's states, a wave
+// that is over is never measured again, so the failure was simply gone —
+// the canary read Succeeded, the cluster healthy, and the Rollout ended
+// "Succeeded, 0 failed" (and its failure no longer counted against a
+// budget over the whole target set). A re-run of a check of a wave that is
+// over, or of a Rollout rolling back or over, is not applied: its verdict
+// stands.
+func TestARerunDoesNotEraseTheFailuresOfAWaveThatIsOver(t *testing.T) {
+	s := strategy(wave("canary", bake(10*time.Minute), failures("1")), wave("general", catchAll, bake(10*time.Minute)))
+	s.Waves[0].Checks = []fleetv1alpha1.Check{metricCheck("errors", "result[0] < 0.05")}
+	f := newFixture(t, s, cluster("c-1", "ring", "canary"), cluster("c-2", "ring", "canary"), cluster("g-1"))
+	f.plan()
+	f.at(time.Minute).healthy("c-1", "c-2").plan()
+	f.at(2 * time.Minute).plan()
+	for _, task := range f.d.Measure {
+		for _, c := range task.Clusters {
+			m := rollout.Measurement{Wave: task.Wave, Check: task.Check.Name, Cluster: c.Name,
+				Measurement: verify.Measurement{At: f.in.Now, Outcome: verify.Passed, Value: "[0.01]"}}
+			if c.Name == "c-2" {
+				m.Outcome, m.Value = verify.Failed, "[0.3]"
+			}
+			f.in.Measurements = append(f.in.Measurements, m)
+		}
+	}
+	f.plan()
+	f.in.Measurements = nil
+	for m := 3 * time.Minute; m <= 12*time.Minute; m += time.Minute {
+		f.at(m).plan()
+		f.measureDue(verify.Passed)
+	}
+	if w := f.wave("canary"); w.Phase != fleetv1alpha1.WavePhaseSucceededWithFailures || f.d.Status.Counts.Failed != 1 {
+		t.Fatalf("canary %s, %d failed; want it complete with c-2 failed by its check", w.Phase, f.d.Status.Counts.Failed)
+	}
+	f.in.Spec.CheckActions = []fleetv1alpha1.CheckAction{{Wave: "canary", Check: "errors", Action: fleetv1alpha1.CheckRerun,
+		ChangeRecord: record("team-a-dev", f.in.Now, "flaky")}}
+	f.at(13 * time.Minute).plan()
+	for m := 14 * time.Minute; m <= 30*time.Minute; m += time.Minute {
+		f.at(m).healthyAll().plan()
+	}
+	canary := f.wave("canary")
+	if canary.Phase != fleetv1alpha1.WavePhaseSucceededWithFailures || canary.Checks[0].Verdict != fleetv1alpha1.CheckFailed || canary.Checks[0].Run != 0 {
+		t.Errorf("canary %s, check %s (run %d): a re-run after the wave erased its failure", canary.Phase, canary.Checks[0].Verdict, canary.Checks[0].Run)
+	}
+	if st := f.d.Status; st.Phase != fleetv1alpha1.RolloutPhaseSucceeded || st.Counts.Failed != 1 || len(st.Failures) != 1 ||
+		st.Failures[0].Reason != fleetv1alpha1.ReasonAnalysisFailed {
+		t.Errorf("rollout %s, %d failed, failures %+v; want c-2 still failed by its check", st.Phase, st.Counts.Failed, st.Failures)
+	}
+}

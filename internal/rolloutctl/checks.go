@@ -56,6 +56,11 @@ func (c *Client) checkAction(ctx context.Context, ns, name string, action fleetv
 		if checks := waveChecks(r, wave); len(checks) > 0 && !slices.Contains(checks, opts.Check) {
 			return false, fmt.Errorf("wave %s of rollout %s has no check %q; its checks are: %s", wave, r.Name, opts.Check, strings.Join(checks, ", "))
 		}
+		if action == fleetv1alpha1.CheckRerun {
+			if err := refuseRerunOver(r, wave); err != nil {
+				return false, err
+			}
+		}
 		key := func(a fleetv1alpha1.CheckAction) bool {
 			return a.Wave == wave && a.Check == opts.Check && a.Action == action
 		}
@@ -75,6 +80,24 @@ func (c *Client) checkAction(ctx context.Context, ns, name string, action fleetv
 		}
 		return true, nil
 	})
+}
+
+// refuseRerunOver refuses to re-run a check of a wave that is over, or of
+// a rollout rolling back: the hub would not measure it again, and does not
+// apply such a re-run (its verdict stands, failures included).
+func refuseRerunOver(r *fleetv1alpha1.Rollout, wave string) error {
+	if r.Status.Phase == fleetv1alpha1.RolloutPhaseRollingBack {
+		return fmt.Errorf("rollout %s is rolling back; its checks are not measured again, and their verdicts stand", r.Name)
+	}
+	i := slices.IndexFunc(r.Status.Waves, func(w fleetv1alpha1.WaveStatus) bool { return w.Name == wave })
+	if i < 0 {
+		return nil
+	}
+	switch p := r.Status.Waves[i].Phase; p {
+	case fleetv1alpha1.WavePhaseSucceeded, fleetv1alpha1.WavePhaseSucceededWithFailures, fleetv1alpha1.WavePhaseSkipped:
+		return fmt.Errorf("wave %s of rollout %s is over (%s); its checks are not measured again, and their verdicts stand", wave, r.Name, p)
+	}
+	return nil
 }
 
 // waveChecks lists the checks the status reports for a wave.
