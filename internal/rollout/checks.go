@@ -329,10 +329,12 @@ func (p *planner) applyActions(w *wave, c *waveCheck, only ...fleetv1alpha1.Chec
 				p.checkEvent(EventWarning, ReasonCheckSkipped, fmt.Sprintf("wave %s: check %s skipped by %s: %s", w.st.Name, c.spec.Name, actorOf(rec.By), rec.Message))
 			}
 		case fleetv1alpha1.CheckRerun:
-			// A wave that is over, or a Rollout rolling back or over, is
-			// never measured again: a re-run would only forget the
-			// failures its check found, and its verdict stands.
-			if w.done() || rollingBack(p.st.Phase) || p.st.Phase.IsTerminal() {
+			// A wave that is over, a Rollout rolling back or over, and a
+			// check that runs only while clusters progress once the wave
+			// bakes, are not measured again: a re-run would only forget
+			// the failures the check found, and its verdict stands.
+			if w.done() || rollingBack(p.st.Phase) || p.st.Phase.IsTerminal() ||
+				(!c.bake() && w.st.Phase == fleetv1alpha1.WavePhaseBaking) {
 				continue
 			}
 			if !sameRecord(c.st.Rerun, &rec) {

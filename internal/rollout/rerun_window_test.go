@@ -143,3 +143,44 @@ func TestARerunDoesNotEraseTheFailuresOfAWaveThatIsOver(t *testing.T) {
 		t.Errorf("rollout %s, %d failed, failures %+v; want c-2 still failed by its check", st.Phase, st.Counts.Failed, st.Failures)
 	}
 }
+
+// The same through a check that runs while clusters progress (when:
+// Progress): once the wave bakes, its window is over, so a re-run in the
+// bake forgot the failure it had found during the progress and was never
+// measured again: the failed cluster recovered and the canary completed
+// without a failure. Such a re-run is not applied either.
+func TestARerunDoesNotEraseTheFailuresOfAProgressCheckInTheBake(t *testing.T) {
+	s := strategy(wave("canary", bake(10*time.Minute), failures("1")), wave("general", catchAll, bake(10*time.Minute)))
+	c := metricCheck("errors", "result[0] < 0.05")
+	c.When = fleetv1alpha1.CheckDuringProgress
+	s.Waves[0].Checks = []fleetv1alpha1.Check{c}
+	f := newFixture(t, s, cluster("c-1", "ring", "canary"), cluster("c-2", "ring", "canary"), cluster("g-1"))
+	f.plan()
+	f.at(30 * time.Second).plan()
+	for _, task := range f.d.Measure {
+		for _, c := range task.Clusters {
+			m := rollout.Measurement{Wave: task.Wave, Check: task.Check.Name, Cluster: c.Name,
+				Measurement: verify.Measurement{At: f.in.Now, Outcome: verify.Passed, Value: "[0.01]"}}
+			if c.Name == "c-2" {
+				m.Outcome, m.Value = verify.Failed, "[0.3]"
+			}
+			f.in.Measurements = append(f.in.Measurements, m)
+		}
+	}
+	f.plan()
+	f.in.Measurements = nil
+	if f.d.Status.Counts.Failed != 1 {
+		t.Fatalf("%d failed, want c-2 failed by its check (check %+v)", f.d.Status.Counts.Failed, f.wave("canary").Checks)
+	}
+	f.at(time.Minute).healthy("c-1", "c-2").plan()
+	f.at(2 * time.Minute).plan()
+	f.wantPhase(fleetv1alpha1.RolloutPhaseBaking, "canary")
+	f.in.Spec.CheckActions = []fleetv1alpha1.CheckAction{{Wave: "canary", Check: "errors", Action: fleetv1alpha1.CheckRerun,
+		ChangeRecord: record("team-a-dev", f.in.Now, "flaky")}}
+	for m := 3 * time.Minute; m <= 14*time.Minute; m += time.Minute {
+		f.at(m).plan()
+	}
+	if w := f.wave("canary"); w.Phase != fleetv1alpha1.WavePhaseSucceededWithFailures || f.d.Status.Counts.Failed != 1 {
+		t.Errorf("canary %s, %d failed, check %+v: a re-run in the bake erased what the progress check found", w.Phase, f.d.Status.Counts.Failed, w.Checks[0])
+	}
+}
