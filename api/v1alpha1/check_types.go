@@ -60,7 +60,7 @@ const (
 // +kubebuilder:validation:XValidation:rule="(has(self.metric) ? 1 : 0) + (has(self.http) ? 1 : 0) + (has(self.job) ? 1 : 0) == 1",message="a check is exactly one of metric, http or job"
 // +kubebuilder:validation:XValidation:rule="has(self.job) || has(self.condition)",message="metric and http checks need a condition"
 // +kubebuilder:validation:XValidation:rule="!has(self.scope) || self.scope == 'Cluster' || (has(self.metric) && (!has(self.metric.placement) || self.metric.placement == 'Hub'))",message="only a hub metric check can judge the whole wave"
-// +kubebuilder:validation:XValidation:rule="!has(self.metric) || !has(self.metric.clusterLabel) || ((!has(self.scope) || self.scope == 'Cluster') && (!has(self.metric.placement) || self.metric.placement == 'Hub'))",message="clusterLabel groups a hub query's samples by cluster: it needs scope Cluster and placement Hub"
+// +kubebuilder:validation:XValidation:rule="!has(self.metric) || !has(self.metric.clusterLabel) || !has(self.metric.placement) || self.metric.placement == 'Hub'",message="clusterLabel names the cluster of a hub query's samples: it needs placement Hub"
 type Check struct {
 	// name of the check, unique within a wave's checks; shown in the
 	// Rollout's status, Events and failure reasons.
@@ -85,9 +85,11 @@ type Check struct {
 
 	// condition is a CEL expression over the result, true when the check
 	// passes. Metric: `result` is the list of the vector's values
-	// (list(double)) and `samples` the list of {labels, value}; e.g.
-	// `result.size() > 0 && result[0] < 0.05`. HTTP: `result` is {code,
-	// body, latencySeconds, json}; e.g. `result.code == 200`. Job: `result`
+	// (list(double)), `samples` the list of {labels, value}, and
+	// `clusters` the names of the clusters judged (the one measured, or a
+	// whole-wave check's clusters in its window healthy on the target);
+	// e.g. `result.size() > 0 && result[0] < 0.05`. HTTP: `result` is
+	// {code, body, latencySeconds, json}; e.g. `result.code == 200`. Job: `result`
 	// is {succeeded, logTail}; unset, the Job's success. A result with no
 	// data, or a condition that cannot be evaluated, is Inconclusive, never
 	// passed.
@@ -162,10 +164,14 @@ type MetricCheck struct {
 	// +kubebuilder:validation:MaxLength=4096
 	Query string `json:"query"`
 
-	// clusterLabel, for a whole-wave query that returns one sample per
-	// cluster, is the label naming the cluster: each sample is judged as
-	// that cluster's result (a per-cluster verdict from one query). Unset,
-	// the whole vector is judged once, for the wave.
+	// clusterLabel is the label naming each sample's cluster. Scope
+	// Cluster: one query returns every cluster's samples, and each
+	// cluster's are judged as its result (a per-cluster verdict from one
+	// query); unset, the query is run per cluster. Scope Wave: the vector is
+	// judged once, and a measurement passes only if every cluster judged
+	// (in its window, healthy on the target) has a sample: one missing
+	// from the vector (its series stopped) is Inconclusive. Unset for scope
+	// Wave, the label `cluster`, when any sample carries it.
 	// +optional
 	// +kubebuilder:validation:MaxLength=63
 	ClusterLabel string `json:"clusterLabel,omitempty"`

@@ -796,7 +796,10 @@ func rolloutStrategyCases() []createCase {
 		},
 		{name: "checks of every kind", obj: with(validStrategy(), func(s *v1.RolloutStrategy) {
 			s.Spec.Checks = []v1.Check{metricCheck(), httpCheck(), jobCheck()}
-			s.Spec.Waves[0].Checks = []v1.Check{with2(metricCheck(), func(c *v1.Check) { c.Scope = v1.CheckWholeWave })}
+			s.Spec.Waves[0].Checks = []v1.Check{with2(metricCheck(), func(c *v1.Check) { c.Scope = v1.CheckWholeWave }),
+				with2(metricCheck(), func(c *v1.Check) {
+					c.Name, c.Scope, c.Metric.ClusterLabel = "by-cluster", v1.CheckWholeWave, "k8s_cluster"
+				})}
 		})},
 		{
 			name: "a check of two kinds",
@@ -825,11 +828,11 @@ func rolloutStrategyCases() []createCase {
 			want: []string{"spec.checks[0]", "only a hub metric check can judge the whole wave"},
 		},
 		{
-			name: "clusterLabel on a whole-wave check",
+			name: "clusterLabel on an agent's check",
 			obj: with(validStrategy(), func(s *v1.RolloutStrategy) {
-				s.Spec.Checks = []v1.Check{with2(metricCheck(), func(c *v1.Check) { c.Scope, c.Metric.ClusterLabel = v1.CheckWholeWave, "cluster" })}
+				s.Spec.Checks = []v1.Check{with2(metricCheck(), func(c *v1.Check) { c.Metric.Placement, c.Metric.ClusterLabel = v1.CheckOnAgent, "cluster" })}
 			}),
-			want: []string{"spec.checks[0]", "clusterLabel groups a hub query's samples by cluster"},
+			want: []string{"spec.checks[0]", "clusterLabel names the cluster of a hub query's samples"},
 		},
 		{
 			name: "a prometheus address that is not http",

@@ -125,7 +125,7 @@ func newAgent(ctx context.Context, opts Options, h *hubClient, m member, request
 		a.codeRelease = &codeRelease{every: opts.ReleaseCodePagesEvery, release: codepages.Release, log: a.log, results: met.codePageReleases}
 	}
 	if am, ok := m.(*apiMember); ok && !opts.ReportOnly {
-		a.checker = &checker{dynamic: am.dynamic}
+		a.checker = &checker{dynamic: am.dynamic, cluster: opts.ClusterName}
 	}
 	a.informer = h.workInformer()
 	notifier, notifies := m.(statusNotifier)

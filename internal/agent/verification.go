@@ -30,6 +30,8 @@ import (
 // is decided in internal/agent/checks.
 type checker struct {
 	dynamic dynamic.Interface
+	// cluster is the member's name: a metric condition's `clusters`.
+	cluster string
 
 	// conditions are the compiled conditions of the checks measured so
 	// far, by kind and source: a check measured every interval is compiled
@@ -190,7 +192,7 @@ func (c *checker) measure(ctx context.Context, t checks.Task, now time.Time) che
 	case verify.KindMetric:
 		qctx, cancel := context.WithTimeout(ctx, min(t.Policy.Interval, maxQueryTime))
 		defer cancel()
-		m = measure.Metric(qctx, &measure.Prometheus{URL: t.Check.Metric.Address, Credentials: creds}, cond, t.Check.Metric.Query, now)
+		m = measure.Metric(qctx, &measure.Prometheus{URL: t.Check.Metric.Address, Credentials: creds}, cond, t.Check.Metric.Query, []string{c.cluster}, now)
 	case verify.KindHTTP:
 		m = measure.HTTP(ctx, &measure.HTTPCheck{URL: t.Check.HTTP.URL, Method: t.Check.HTTP.Method, Credentials: creds,
 			Timeout: checks.HTTPTimeout(t.Check)}, cond, now)

@@ -396,8 +396,9 @@ func TestMetricCheckAgainstARealPrometheus(t *testing.T) {
 
 	w := work(cluster, "api", configMapObj("default", "checks-metric-api", map[string]string{"k": "v"}))
 	w.Spec.Checks = []fleetv1alpha1.WorkCheck{workCheck("error-rate", time.Second, fleetv1alpha1.Check{
+		// clusters is the agent's own cluster.
 		Metric:    &fleetv1alpha1.MetricCheck{Placement: fleetv1alpha1.CheckOnAgent, Address: prom.URL, Query: query},
-		Condition: "result[0] < 0.05", When: fleetv1alpha1.CheckDuringProgress,
+		Condition: `result[0] < 0.05 && clusters == ["` + cluster + `"]`, When: fleetv1alpha1.CheckDuringProgress,
 	})}
 	mustf(t, e.hubClient.Create(e.ctx, w), "creating work")
 	e.waitCheck(t, cluster, w.Name, "error-rate", time.Minute, "passing", func(s fleetv1alpha1.WorkCheckStatus) bool {

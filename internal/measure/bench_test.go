@@ -49,7 +49,7 @@ func BenchmarkWaveOf1000Clusters(b *testing.B) {
 	}
 	// Wait until every cluster has a rate.
 	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(500 * time.Millisecond) {
-		m := Metric(ctx, client, groupedCond, grouped, time.Now())
+		m := Metric(ctx, client, groupedCond, grouped, nil, time.Now())
 		if m.Outcome == verify.Passed {
 			break
 		}
@@ -61,7 +61,7 @@ func BenchmarkWaveOf1000Clusters(b *testing.B) {
 	b.Run("per-cluster", func(b *testing.B) {
 		for b.Loop() {
 			start := time.Now()
-			for i, m := range MetricEach(ctx, client, cond, queries, time.Now(), 8) {
+			for i, m := range MetricEach(ctx, client, cond, queries, names, time.Now(), 8) {
 				if m.Outcome != verify.Passed {
 					b.Fatalf("cluster %s: %+v", names[i], m)
 				}
@@ -72,7 +72,7 @@ func BenchmarkWaveOf1000Clusters(b *testing.B) {
 	b.Run("grouped", func(b *testing.B) {
 		for b.Loop() {
 			start := time.Now()
-			if m := Metric(ctx, client, groupedCond, grouped, time.Now()); m.Outcome != verify.Passed {
+			if m := Metric(ctx, client, groupedCond, grouped, nil, time.Now()); m.Outcome != verify.Passed {
 				b.Fatalf("%+v", m)
 			}
 			b.ReportMetric(time.Since(start).Seconds(), "s/wave")

@@ -8,14 +8,33 @@ import (
 )
 
 // Metric takes one measurement of a metric check: it runs query on prom at
-// now and judges the result with cond. An error reaching or asking the
-// endpoint is an Inconclusive measurement that says why.
-func Metric(ctx context.Context, prom *Prometheus, cond *verify.Condition, query string, now time.Time) verify.Measurement {
+// now and judges the result with cond, clusters being the clusters judged
+// (the condition's `clusters`). An error reaching or asking the endpoint is
+// an Inconclusive measurement that says why.
+func Metric(ctx context.Context, prom *Prometheus, cond *verify.Condition, query string, clusters []string, now time.Time) verify.Measurement {
 	result, err := prom.Query(ctx, query, now)
 	if err != nil {
 		return verify.Measurement{At: now, Outcome: verify.Inconclusive, Message: err.Error()}
 	}
+	result.Clusters = clusters
 	return judge(cond, result, now)
+}
+
+// MetricWave takes one measurement of a whole-wave check over clusters, as
+// Metric, judged by cond.JudgeWave: a vector whose samples name clusters by
+// label must name each of them to pass.
+func MetricWave(ctx context.Context, prom *Prometheus, cond *verify.Condition, query, label string, clusters []string, now time.Time) verify.Measurement {
+	result, err := prom.Query(ctx, query, now)
+	if err != nil {
+		return verify.Measurement{At: now, Outcome: verify.Inconclusive, Message: err.Error()}
+	}
+	result.Clusters = clusters
+	outcome, value, err := cond.JudgeWave(result, label)
+	m := verify.Measurement{At: now, Outcome: outcome, Value: value}
+	if err != nil {
+		m.Message = err.Error()
+	}
+	return m
 }
 
 // HTTP takes one measurement of an HTTP check.
@@ -36,10 +55,10 @@ func judge(cond *verify.Condition, result any, now time.Time) verify.Measurement
 	return m
 }
 
-// MetricEach measures one query per cluster (queries[i] for cluster i) with
-// at most parallel queries in flight, all judged at now: a wave's
+// MetricEach measures one query per cluster (queries[i] for clusters[i])
+// with at most parallel queries in flight, all judged at now: a wave's
 // per-cluster checks in one pass.
-func MetricEach(ctx context.Context, prom *Prometheus, cond *verify.Condition, queries []string, now time.Time, parallel int) []verify.Measurement {
+func MetricEach(ctx context.Context, prom *Prometheus, cond *verify.Condition, queries, clusters []string, now time.Time, parallel int) []verify.Measurement {
 	out := make([]verify.Measurement, len(queries))
 	next := make(chan int)
 	done := make(chan struct{})
@@ -48,7 +67,7 @@ func MetricEach(ctx context.Context, prom *Prometheus, cond *verify.Condition, q
 		go func() {
 			defer func() { done <- struct{}{} }()
 			for i := range next {
-				out[i] = Metric(ctx, prom, cond, queries[i], now)
+				out[i] = Metric(ctx, prom, cond, queries[i], clusters[i:i+1], now)
 			}
 		}()
 	}
@@ -93,6 +112,7 @@ func MetricByCluster(ctx context.Context, prom *Prometheus, cond *verify.Conditi
 			out[i] = verify.Measurement{At: now, Outcome: verify.Inconclusive, Message: "the query returned no sample with " + label + "=" + c}
 			continue
 		}
+		g.Clusters = []string{c}
 		out[i] = judge(cond, g, now)
 	}
 	return out

@@ -41,7 +41,7 @@ func TestMetricAgainstARealPrometheus(t *testing.T) {
 		t.Helper()
 		var m verify.Measurement
 		for deadline := time.Now().Add(45 * time.Second); time.Now().Before(deadline); time.Sleep(500 * time.Millisecond) {
-			m = Metric(ctx, client, cond, query, time.Now())
+			m = Metric(ctx, client, cond, query, nil, time.Now())
 			if m.Outcome == want {
 				return m
 			}
@@ -63,15 +63,15 @@ func TestMetricAgainstARealPrometheus(t *testing.T) {
 
 	// The same query for a cluster Prometheus knows nothing of: no data.
 	other, _ := verify.RenderQuery(errorRate, verify.QueryVars{Cluster: "us-1"})
-	if m := Metric(ctx, client, cond, other, time.Now()); m.Outcome != verify.Inconclusive || !strings.Contains(m.Message, "no data") {
+	if m := Metric(ctx, client, cond, other, nil, time.Now()); m.Outcome != verify.Inconclusive || !strings.Contains(m.Message, "no data") {
 		t.Errorf("a query without data: %+v", m)
 	}
 	// A query Prometheus refuses.
-	if m := Metric(ctx, client, cond, "sum(rate(app_requests_total[5s]", time.Now()); m.Outcome != verify.Inconclusive || !strings.Contains(m.Message, "bad_data") {
+	if m := Metric(ctx, client, cond, "sum(rate(app_requests_total[5s]", nil, time.Now()); m.Outcome != verify.Inconclusive || !strings.Contains(m.Message, "bad_data") {
 		t.Errorf("a bad query: %+v", m)
 	}
 	// A range vector is not a check's answer.
-	if m := Metric(ctx, client, cond, "app_requests_total[5s]", time.Now()); m.Outcome != verify.Inconclusive || !strings.Contains(m.Message, "matrix") {
+	if m := Metric(ctx, client, cond, "app_requests_total[5s]", nil, time.Now()); m.Outcome != verify.Inconclusive || !strings.Contains(m.Message, "matrix") {
 		t.Errorf("a range query: %+v", m)
 	}
 }
@@ -86,7 +86,7 @@ func TestMetricUnreachable(t *testing.T) {
 		{URL: "http://alice:s3cret-pw@" + addr},
 		{URL: "http://" + addr, Credentials: Credentials{BearerToken: "s3cret-token"}},
 	} {
-		m := Metric(context.Background(), client, cond, "up", time.Now())
+		m := Metric(context.Background(), client, cond, "up", nil, time.Now())
 		if m.Outcome != verify.Inconclusive || !strings.Contains(m.Message, "connection refused") {
 			t.Errorf("%s: %+v", client.URL, m)
 		}
@@ -94,7 +94,7 @@ func TestMetricUnreachable(t *testing.T) {
 			t.Errorf("a credential in the message: %s", m.Message)
 		}
 	}
-	if m := Metric(context.Background(), &Prometheus{URL: "ftp://x"}, cond, "up", time.Now()); m.Outcome != verify.Inconclusive || !strings.Contains(m.Message, "want http(s)") {
+	if m := Metric(context.Background(), &Prometheus{URL: "ftp://x"}, cond, "up", nil, time.Now()); m.Outcome != verify.Inconclusive || !strings.Contains(m.Message, "want http(s)") {
 		t.Errorf("an ftp URL: %+v", m)
 	}
 }
@@ -108,7 +108,7 @@ func TestCredentialsAreSent(t *testing.T) {
 	}))
 	defer srv.Close()
 	cond, _ := verify.Compile(verify.KindMetric, "result[0] < 0.05")
-	m := Metric(context.Background(), &Prometheus{URL: srv.URL + "/prometheus", Credentials: Credentials{BearerToken: "t0k"}}, cond, "x", time.Now())
+	m := Metric(context.Background(), &Prometheus{URL: srv.URL + "/prometheus", Credentials: Credentials{BearerToken: "t0k"}}, cond, "x", nil, time.Now())
 	if m.Outcome != verify.Passed || got.Load() != "Bearer t0k" {
 		t.Errorf("measurement %+v, Authorization %q", m, got.Load())
 	}

@@ -38,7 +38,7 @@ func TestAPartialResponseIsNotJudged(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	if m := Metric(ctx, &Prometheus{URL: partial.URL}, cond, "x", time.Now()); m.Outcome != verify.Inconclusive ||
+	if m := Metric(ctx, &Prometheus{URL: partial.URL}, cond, "x", nil, time.Now()); m.Outcome != verify.Inconclusive ||
 		!strings.Contains(m.Message, "partial") || !strings.Contains(m.Message, "thanos-sidecar.eu-2") {
 		t.Errorf("a whole-wave query answered in part: %+v, want Inconclusive naming the warning", m)
 	}
@@ -52,10 +52,10 @@ func TestAPartialResponseIsNotJudged(t *testing.T) {
 			{"metric":{"cluster":"eu-1"},"value":[1733400000,"0.01"]}]}}`)
 	}))
 	defer vm.Close()
-	if m := Metric(ctx, &Prometheus{URL: vm.URL}, cond, "x", time.Now()); m.Outcome != verify.Inconclusive || !strings.Contains(m.Message, "partial") {
+	if m := Metric(ctx, &Prometheus{URL: vm.URL}, cond, "x", nil, time.Now()); m.Outcome != verify.Inconclusive || !strings.Contains(m.Message, "partial") {
 		t.Errorf("a VictoriaMetrics answer marked isPartial: %+v, want Inconclusive", m)
 	}
-	if m := Metric(ctx, &Prometheus{URL: info.URL}, cond, "x", time.Now()); m.Outcome != verify.Passed {
+	if m := Metric(ctx, &Prometheus{URL: info.URL}, cond, "x", nil, time.Now()); m.Outcome != verify.Passed {
 		t.Errorf("an answer with an info annotation only: %+v, want Passed", m)
 	}
 }

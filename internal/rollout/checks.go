@@ -61,6 +61,11 @@ type CheckTask struct {
 	// whole-wave check every admitted cluster of the wave (its
 	// .Clusters).
 	Clusters []TaskCluster
+	// Judged are, for a whole-wave check, the clusters its measurement
+	// judges: those in its window healthy on the target. A vector
+	// whose samples name clusters must name each of them to pass
+	// (verify.Condition.JudgeWave).
+	Judged []string
 }
 
 // TaskCluster is a cluster a CheckTask measures.
@@ -152,8 +157,8 @@ func ValidateCheck(c fleetv1alpha1.Check) error {
 		if err := verify.ParseQuery(m.Query); err != nil {
 			return err
 		}
-		if m.ClusterLabel != "" && (scope == fleetv1alpha1.CheckWholeWave || !OnHub(c)) {
-			return errors.New("clusterLabel groups a hub query's samples by cluster: it needs scope Cluster and placement Hub")
+		if m.ClusterLabel != "" && !OnHub(c) {
+			return errors.New("clusterLabel names the cluster of a hub query's samples: it needs placement Hub")
 		}
 	}
 	return nil
@@ -324,10 +329,21 @@ func (p *planner) applyActions(w *wave, c *waveCheck, only ...fleetv1alpha1.Chec
 				p.checkEvent(EventWarning, ReasonCheckSkipped, fmt.Sprintf("wave %s: check %s skipped by %s: %s", w.st.Name, c.spec.Name, actorOf(rec.By), rec.Message))
 			}
 		case fleetv1alpha1.CheckRerun:
+			// A wave that is over, a Rollout rolling back or over, and a
+			// check that runs only while clusters progress once the wave
+			// bakes, are not measured again: a re-run would only forget
+			// the failures the check found, and its verdict stands.
+			if w.done() || rollingBack(p.st.Phase) || p.st.Phase.IsTerminal() ||
+				(!c.bake() && w.st.Phase == fleetv1alpha1.WavePhaseBaking) {
+				continue
+			}
 			if !sameRecord(c.st.Rerun, &rec) {
 				c.st.Rerun = rec.DeepCopy()
 				c.st.Run++
-				c.wave, c.since, c.lastAt = nil, time.Time{}, time.Time{}
+				// The new run's window opens now, by the hub's clock:
+				// an agent's report of when it began cannot move it
+				// earlier (recordChecks), nor so shorten its bake.
+				c.wave, c.since, c.lastAt = nil, p.now, time.Time{}
 				c.states = make([]*verify.State, len(w.st.Clusters))
 				c.st.Verdict = fleetv1alpha1.CheckPending
 				p.checkEvent(EventNormal, ReasonCheckRerun, fmt.Sprintf("wave %s: check %s re-run (run %d) by %s%s", w.st.Name, c.spec.Name, c.st.Run,
@@ -361,7 +377,7 @@ func (p *planner) recordChecks(w *wave) {
 						if s.Last != nil && s.Last.At.After(c.lastAt) {
 							c.lastAt = s.Last.At
 						}
-						if c.since.IsZero() || s.Since.Before(c.since) {
+						if c.since.IsZero() || (c.st.Run == 0 && s.Since.Before(c.since)) {
 							c.since = s.Since
 						}
 					}

@@ -397,7 +397,7 @@ func (p *planner) checkGate(w *wave, a assessment, start time.Time) string {
 		if !c.perCluster() {
 			v := verify.VerdictPending
 			if c.wave != nil {
-				v = verify.Assess(c.policy, *c.wave, end)
+				v = p.checkVerdict(c, *c.wave, end)
 			}
 			if v != verify.VerdictPassed {
 				waiting = append(waiting, fmt.Sprintf("%s (%s)", c.spec.Name, v))
@@ -409,7 +409,7 @@ func (p *planner) checkGate(w *wave, a assessment, start time.Time) string {
 			if p.judge(o, w).state != stateHealthy {
 				continue
 			}
-			if s := c.states[i]; s == nil || verify.Assess(c.policy, *s, c.windowEnd(*s, end)) != verify.VerdictPassed {
+			if s := c.states[i]; s == nil || p.checkVerdict(c, *s, c.windowEnd(*s, end)) != verify.VerdictPassed {
 				notPassed++
 			}
 		}
@@ -418,6 +418,20 @@ func (p *planner) checkGate(w *wave, a assessment, start time.Time) string {
 		}
 	}
 	return strings.Join(waiting, ", ")
+}
+
+// checkVerdict is c's verdict on s for the window that ends at end: a
+// measurement passes the window only once the hub's own clock has reached
+// its end too. An agent's report may be dated up to MaxClockSkew ahead (its
+// clock runs fast, or it lies), and would otherwise pass a window up to that
+// much before it ends; the plan wakes at the end to look again.
+func (p *planner) checkVerdict(c *waveCheck, s verify.State, end time.Time) verify.Verdict {
+	v := verify.Assess(c.policy, s, end)
+	if v == verify.VerdictPassed && p.now.Before(end) {
+		p.wake(end)
+		return verify.VerdictPassing
+	}
+	return v
 }
 
 // holdForCheck turns o into a hold for an inconclusive check: Stalled with
@@ -538,7 +552,7 @@ func (p *planner) scheduleCheck(w *wave, c *waveCheck, end time.Time, late bool)
 		return
 	}
 	var at time.Time
-	var measure []int
+	var measure, judged []int
 	switch {
 	case c.perCluster() && len(due) > 0:
 		measure = due
@@ -548,6 +562,14 @@ func (p *planner) scheduleCheck(w *wave, c *waveCheck, end time.Time, late bool)
 		}
 	case !c.perCluster() && waveOpen:
 		measure = admitted
+		// Its samples must name the clusters in its window that are
+		// healthy on the target: one still converging may not export
+		// yet, and its own health judges it.
+		for _, i := range due {
+			if p.judge(w.obs[i], w).state == stateHealthy {
+				judged = append(judged, i)
+			}
+		}
 		at = p.now
 		if c.wave != nil {
 			at = verify.Due(c.policy, *c.wave, end)
@@ -570,6 +592,9 @@ func (p *planner) scheduleCheck(w *wave, c *waveCheck, end time.Time, late bool)
 	task := CheckTask{Wave: w.st.Name, Check: c.spec}
 	for _, i := range measure {
 		task.Clusters = append(task.Clusters, TaskCluster{Name: w.obs[i].Name, Labels: w.obs[i].Labels})
+	}
+	for _, i := range judged {
+		task.Judged = append(task.Judged, w.obs[i].Name)
 	}
 	p.measure = append(p.measure, task)
 }
@@ -598,7 +623,7 @@ func (p *planner) summarise(w *wave, c *waveCheck, end time.Time) {
 	case !c.perCluster():
 		st.Verdict, st.Message = fleetv1alpha1.CheckPending, fmt.Sprintf("check %s: not measured yet", c.spec.Name)
 		if c.wave != nil {
-			st.Verdict = fleetv1alpha1.CheckVerdict(verify.Assess(c.policy, *c.wave, end))
+			st.Verdict = fleetv1alpha1.CheckVerdict(p.checkVerdict(c, *c.wave, end))
 			st.Message = p.explain(c, *c.wave, end)
 		}
 	default:
@@ -631,7 +656,7 @@ func (p *planner) summariseClusters(w *wave, c *waveCheck, end time.Time) {
 			continue
 		}
 		until := c.windowEnd(*s, end)
-		v := verify.Assess(c.policy, *s, until)
+		v := p.checkVerdict(c, *s, until)
 		if !relevant && v != verify.VerdictFailed && v != verify.VerdictInconclusive {
 			// Measured earlier; its cluster is out of the window now
 			// (failed otherwise, or the bake has not started).

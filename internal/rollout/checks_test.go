@@ -77,11 +77,11 @@ func TestInvalidCheckBlocks(t *testing.T) {
 			c.Metric.Query = "up{cluster={{ .Cluster }"
 			return c
 		}(), "query template"},
-		{"clusterLabel on a wave", func() fleetv1alpha1.Check {
+		{"clusterLabel on an agent", func() fleetv1alpha1.Check {
 			c := metricCheck("errors", "true")
-			c.Scope, c.Metric.ClusterLabel = fleetv1alpha1.CheckWholeWave, "cluster"
+			c.Metric.Placement, c.Metric.ClusterLabel = fleetv1alpha1.CheckOnAgent, "cluster"
 			return c
-		}(), "needs scope Cluster"},
+		}(), "needs placement Hub"},
 		{"none", fleetv1alpha1.Check{Name: "nothing", Condition: "true"}, "exactly one of"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

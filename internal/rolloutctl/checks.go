@@ -56,6 +56,11 @@ func (c *Client) checkAction(ctx context.Context, ns, name string, action fleetv
 		if checks := waveChecks(r, wave); len(checks) > 0 && !slices.Contains(checks, opts.Check) {
 			return false, fmt.Errorf("wave %s of rollout %s has no check %q; its checks are: %s", wave, r.Name, opts.Check, strings.Join(checks, ", "))
 		}
+		if action == fleetv1alpha1.CheckRerun {
+			if err := refuseRerunOver(r, wave, opts.Check); err != nil {
+				return false, err
+			}
+		}
 		key := func(a fleetv1alpha1.CheckAction) bool {
 			return a.Wave == wave && a.Check == opts.Check && a.Action == action
 		}
@@ -75,6 +80,30 @@ func (c *Client) checkAction(ctx context.Context, ns, name string, action fleetv
 		}
 		return true, nil
 	})
+}
+
+// refuseRerunOver refuses to re-run a check of a wave that is over, of a
+// rollout rolling back, or that runs only while clusters progress once the
+// wave bakes: the hub would not measure it again, and does not apply such
+// a re-run (its verdict stands, failures included).
+func refuseRerunOver(r *fleetv1alpha1.Rollout, wave, check string) error {
+	if r.Status.Phase == fleetv1alpha1.RolloutPhaseRollingBack {
+		return fmt.Errorf("rollout %s is rolling back; its checks are not measured again, and their verdicts stand", r.Name)
+	}
+	i := slices.IndexFunc(r.Status.Waves, func(w fleetv1alpha1.WaveStatus) bool { return w.Name == wave })
+	if i < 0 {
+		return nil
+	}
+	switch p := r.Status.Waves[i].Phase; p {
+	case fleetv1alpha1.WavePhaseSucceeded, fleetv1alpha1.WavePhaseSucceededWithFailures, fleetv1alpha1.WavePhaseSkipped:
+		return fmt.Errorf("wave %s of rollout %s is over (%s); its checks are not measured again, and their verdicts stand", wave, r.Name, p)
+	case fleetv1alpha1.WavePhaseBaking:
+		checks := r.Status.Waves[i].Checks
+		if j := slices.IndexFunc(checks, func(c fleetv1alpha1.WaveCheckStatus) bool { return c.Name == check }); j >= 0 && checks[j].When == fleetv1alpha1.CheckDuringProgress {
+			return fmt.Errorf("check %s of wave %s runs while clusters progress, and the wave bakes; it is not measured again, and its verdict stands", check, wave)
+		}
+	}
+	return nil
 }
 
 // waveChecks lists the checks the status reports for a wave.

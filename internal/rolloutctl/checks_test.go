@@ -34,6 +34,25 @@ func TestRerunAndSkipCheck(t *testing.T) {
 	}
 	recentRecord(t, r.Spec.CheckActions[0].ChangeRecord, start, "prometheus is back")
 
+	// A wave that is over keeps its checks' verdicts: the hub would not
+	// apply a re-run there (TestARerunDoesNotEraseTheFailuresOfAWaveThatIsOver).
+	over := threeWaves(fleetv1alpha1.RolloutPhaseProgressing, "prod")
+	over.Waves[0].Phase = fleetv1alpha1.WavePhaseSucceededWithFailures
+	over.Waves[0].Checks = []fleetv1alpha1.WaveCheckStatus{{Name: "errors", Verdict: fleetv1alpha1.CheckFailed}}
+	givenRollout(t, ctx, admin, "checks-over", over)
+	wantErr(t, func() error {
+		_, err := c.RerunCheck(ctx, ns, "checks-over", CheckOptions{Check: "errors", Wave: "canary"})
+		return err
+	}(), "wave canary of rollout checks-over is over (SucceededWithFailures); its checks are not measured again, and their verdicts stand")
+	baking := threeWaves(fleetv1alpha1.RolloutPhaseBaking, "canary")
+	baking.Waves[0].Phase = fleetv1alpha1.WavePhaseBaking
+	baking.Waves[0].Checks = []fleetv1alpha1.WaveCheckStatus{{Name: "errors", When: fleetv1alpha1.CheckDuringProgress, Verdict: fleetv1alpha1.CheckFailed}}
+	givenRollout(t, ctx, admin, "checks-baking", baking)
+	wantErr(t, func() error {
+		_, err := c.RerunCheck(ctx, ns, "checks-baking", CheckOptions{Check: "errors"})
+		return err
+	}(), "check errors of wave canary runs while clusters progress, and the wave bakes")
+
 	// Another re-run replaces the record; a skip is added next to it, once.
 	if _, err := c.RerunCheck(ctx, ns, "checks", CheckOptions{Check: "errors", Wave: "canary", Message: "again"}); err != nil {
 		t.Fatal(err)

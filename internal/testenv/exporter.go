@@ -102,3 +102,15 @@ func (e *MetricExporter) WaitScraped(t TB) {
 		}
 	}
 }
+
+// Remove stops exporting a cluster's series, as an application (or its
+// scrape) that stopped reporting: Prometheus marks them stale at its next
+// scrape, and a query no longer returns them.
+func (e *MetricExporter) Remove(cluster string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	delete(e.ratios, cluster)
+	e.ratio.DeleteLabelValues(cluster)
+	e.requests.DeleteLabelValues(cluster, "500")
+	e.requests.DeleteLabelValues(cluster, "200")
+}

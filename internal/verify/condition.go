@@ -1,6 +1,7 @@
 package verify
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -23,9 +24,13 @@ const maxJSONBody = 64 << 10
 // Condition is a check's compiled success condition: a CEL expression over
 // `result` that is true when the measurement passes.
 //
-//   - Metric: result is the list of the vector's values (list(double)), and
-//     samples the list of {"labels": map(string, string), "value": double}.
-//     Example: result.size() > 0 && result[0] < 0.05.
+//   - Metric: result is the list of the vector's values (list(double)),
+//     samples the list of {"labels": map(string, string), "value": double},
+//     and clusters the names of the clusters judged (list(string): the one
+//     measured, or a whole-wave check's clusters in its window healthy on
+//     the target). Examples:
+//     result.size() > 0 && result[0] < 0.05; clusters.all(c,
+//     samples.exists(s, s.labels.cluster == c)).
 //   - HTTP: result is {"code": int, "body": string, "latencySeconds":
 //     double, "json": the body parsed as JSON, or null}. Example:
 //     result.code == 200 && result.latencySeconds < 0.5.
@@ -61,6 +66,7 @@ func Compile(kind Kind, source string) (*Condition, error) {
 		vars = []*decls.VariableDecl{
 			decls.NewVariable("result", types.NewListType(types.DoubleType)),
 			decls.NewVariable("samples", types.NewListType(types.NewMapType(types.StringType, types.DynType))),
+			decls.NewVariable("clusters", types.NewListType(types.StringType)),
 		}
 	case KindHTTP, KindJob:
 		vars = []*decls.VariableDecl{decls.NewVariable("result", types.NewMapType(types.StringType, types.DynType))}
@@ -109,6 +115,33 @@ func (c *Condition) Judge(result any) (Outcome, string, error) {
 	return Failed, shown, nil
 }
 
+// JudgeWave is Judge for a whole-wave check's result r, whose samples name
+// their cluster by label ("": DefaultClusterLabel, if any sample carries
+// it): a measurement that would pass while a cluster of r.Clusters has no
+// sample is Inconclusive, naming it. A cluster missing from the vector was
+// not measured (its series stopped, its scrape broke with the change), and
+// a condition over the others says nothing of it; a failure stands, as it
+// is true of the clusters measured.
+func (c *Condition) JudgeWave(r MetricResult, label string) (Outcome, string, error) {
+	outcome, shown, err := c.Judge(r)
+	if outcome != Passed {
+		return outcome, shown, err
+	}
+	missing := Uncovered(r, label)
+	if len(missing) == 0 {
+		return outcome, shown, err
+	}
+	label = cmp.Or(label, DefaultClusterLabel)
+	names := strings.Join(missing[:min(len(missing), maxMissingShown)], ", ")
+	if more := len(missing) - maxMissingShown; more > 0 {
+		names += fmt.Sprintf(" and %d more", more)
+	}
+	return Inconclusive, shown, fmt.Errorf("the query returned no sample for %s (label %s): a cluster missing from the vector is not measured", names, label)
+}
+
+// maxMissingShown bounds the clusters JudgeWave names.
+const maxMissingShown = 5
+
 // variables are the CEL activation for result.
 func (c *Condition) variables(result any) (map[string]any, error) {
 	switch r := result.(type) {
@@ -126,7 +159,11 @@ func (c *Condition) variables(result any) (map[string]any, error) {
 			}
 			samples[i] = map[string]any{"labels": labels, "value": s.Value}
 		}
-		return map[string]any{"result": values, "samples": samples}, nil
+		clusters := r.Clusters
+		if clusters == nil {
+			clusters = []string{}
+		}
+		return map[string]any{"result": values, "samples": samples, "clusters": clusters}, nil
 	case HTTPResult:
 		if c.kind != KindHTTP {
 			break

@@ -109,3 +109,63 @@ func nan() float64 {
 	zero := 0.0
 	return zero / zero
 }
+
+// A whole-wave vector that names clusters must name every cluster judged:
+// a cluster whose series stopped is missing from it, and a condition over
+// the others passed without it.
+func TestJudgeWaveNeedsEveryClustersSample(t *testing.T) {
+	labelled := func(label string, clusters ...string) MetricResult {
+		r := MetricResult{Clusters: []string{"eu-1", "eu-2", "us-1"}}
+		for _, c := range clusters {
+			r.Samples = append(r.Samples, Sample{Labels: map[string]string{label: c}, Value: 0.01})
+		}
+		return r
+	}
+	for _, tc := range []struct {
+		name      string
+		condition string
+		result    MetricResult
+		label     string
+		want      Outcome
+		err       string
+	}{
+		{name: "every cluster", condition: "result.all(r, r < 0.05)", result: labelled("cluster", "eu-1", "eu-2", "us-1"), want: Passed},
+		{name: "one missing", condition: "result.all(r, r < 0.05)", result: labelled("cluster", "eu-1", "eu-2"), want: Inconclusive,
+			err: "no sample for us-1 (label cluster): a cluster missing from the vector is not measured"},
+		{name: "one missing, failed anyway", condition: "result.all(r, r < 0.001)", result: labelled("cluster", "eu-1"), want: Failed},
+		// Clusters outside the wave do not stand for one in it.
+		{name: "others instead", condition: "true", result: labelled("cluster", "eu-1", "eu-2", "ap-1"), want: Inconclusive, err: "us-1"},
+		// Aggregated over the clusters: no sample names one.
+		{name: "aggregated", condition: "result[0] < 0.05", result: MetricResult{Samples: []Sample{{Value: 0.01}}, Clusters: []string{"eu-1"}}, want: Passed},
+		{name: "another label, presumed", condition: "true", result: labelled("k8s_cluster", "eu-1"), want: Passed},
+		{name: "another label, named", condition: "true", result: labelled("k8s_cluster", "eu-1"), label: "k8s_cluster", want: Inconclusive, err: "eu-2, us-1 (label k8s_cluster)"},
+		// A label the check names is required, aggregated away or not.
+		{name: "named, aggregated away", condition: "true", result: MetricResult{Samples: []Sample{{Value: 1}}, Clusters: []string{"eu-1"}}, label: "cluster", want: Inconclusive, err: "eu-1"},
+		// The condition sees the clusters judged.
+		{name: "clusters in the condition", condition: `clusters.size() == 3 && clusters.all(c, samples.exists(s, s.labels.cluster == c))`,
+			result: labelled("cluster", "eu-1", "eu-2", "us-1"), want: Passed},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := Compile(KindMetric, tc.condition)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, _, err := c.JudgeWave(tc.result, tc.label)
+			if got != tc.want || (tc.err == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), tc.err)) {
+				t.Errorf("%s, %v; want %s with %q", got, err, tc.want, tc.err)
+			}
+		})
+	}
+}
+
+// A condition over `clusters` sees an empty list, never an error, where
+// the caller names none.
+func TestClustersIsAList(t *testing.T) {
+	c, err := Compile(KindMetric, "clusters.size() == 0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, _, err := c.Judge(MetricResult{Samples: []Sample{{Value: 1}}}); got != Passed {
+		t.Errorf("%s, %v", got, err)
+	}
+}

@@ -31,6 +31,10 @@ type Sample struct {
 // labels. Samples are in the order Prometheus returned them.
 type MetricResult struct {
 	Samples []Sample
+	// Clusters are the clusters the measurement judges, the condition's
+	// `clusters`: the one measured, or a whole-wave check's clusters in its
+	// window.
+	Clusters []string
 }
 
 // HTTPResult is an HTTP check's response.
@@ -91,4 +95,37 @@ func SplitBy(r MetricResult, label string) map[string]MetricResult {
 		out[v] = g
 	}
 	return out
+}
+
+// DefaultClusterLabel is the label a whole-wave check's samples are taken
+// to name their cluster by when the check names none.
+const DefaultClusterLabel = "cluster"
+
+// Uncovered is the clusters of r.Clusters that no sample of r names by
+// label: those a per-cluster vector leaves out, as when a cluster's series
+// stopped reaching the endpoint. With label "" the label is presumed
+// (DefaultClusterLabel): a vector none of whose samples carries it is
+// aggregated over the clusters (sum, max without cluster) and names none, so
+// nothing is missing from it. A label the check names is required.
+func Uncovered(r MetricResult, label string) []string {
+	presumed := label == ""
+	if presumed {
+		label = DefaultClusterLabel
+	}
+	named := map[string]bool{}
+	for _, s := range r.Samples {
+		if v, ok := s.Labels[label]; ok {
+			named[v] = true
+		}
+	}
+	if presumed && len(named) == 0 {
+		return nil
+	}
+	var missing []string
+	for _, c := range r.Clusters {
+		if !named[c] {
+			missing = append(missing, c)
+		}
+	}
+	return missing
 }

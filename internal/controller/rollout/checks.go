@@ -95,7 +95,7 @@ func (r *Reconciler) measureCheck(ctx context.Context, ro *fleetv1alpha1.Rollout
 			return inconclusive(err)
 		}
 		if c.Scope == fleetv1alpha1.CheckWholeWave {
-			out = each(measure.Metric(ctx, prom, cond, q, now))
+			out = each(measure.MetricWave(ctx, prom, cond, q, c.Metric.ClusterLabel, t.Judged, now))
 			break
 		}
 		out = make([]rollout.Measurement, len(names))
@@ -113,7 +113,7 @@ func (r *Reconciler) measureCheck(ctx context.Context, ro *fleetv1alpha1.Rollout
 			}
 			queries[i], rendered[i] = verify.RenderQuery(c.Metric.Query, v)
 		}
-		ms := measure.MetricEach(ctx, prom, cond, queries, now, measureParallel)
+		ms := measure.MetricEach(ctx, prom, cond, queries, names, now, measureParallel)
 		out = make([]rollout.Measurement, len(names))
 		for i, m := range ms {
 			if rendered[i] != nil {
