@@ -80,6 +80,8 @@ const (
 // one wave, after it had turned healthy there, before it fails (Flapping):
 // each relapse restarts its progress deadline and the wave's bake, so
 // without a bound a workload whose readiness flaps holds the wave for ever.
+// Going offline counts as leaving Healthy (an agent that goes away just
+// past its grace once per bake would hold it the same way).
 // Three lets a cluster ride out a few transient blips (a node drained, a
 // dependency restarted) within one wave.
 const MaxRelapses = 3
@@ -322,7 +324,8 @@ type WaveStatus struct {
 
 	// relapses counts each cluster's relapses in this wave, one character
 	// per cluster of clusters in the same order: how often it left Healthy
-	// on the target after it had turned healthy there (each relapse
+	// on the target, or went offline, after it had turned healthy there
+	// (each relapse
 	// restarts its progress deadline and the wave's bake). "." not healthy
 	// on the target in this wave yet; a digit n ("0"-"9"): healthy at the
 	// last look, after n relapses; a letter ("a"-"j", "a" + n): not healthy
