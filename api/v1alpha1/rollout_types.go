@@ -338,6 +338,17 @@ type WaveStatus struct {
 	// +kubebuilder:validation:Pattern=`^[.0-9a-j]*$`
 	Relapses string `json:"relapses,omitempty"`
 
+	// lastRelapseAt is when the hub last saw a cluster of this wave leave
+	// Healthy on the target (its own clock). A cluster not healthy on the
+	// target since a relapse counts its progress deadline from no later
+	// than this, whatever time its agent gives the change: an agent that
+	// dated it afresh every few minutes put its deadline out of reach.
+	// +optional
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:Format=date-time
+	// +kubebuilder:validation:Pattern=`^[0-9]{4}-[0-9]{2}-[0-9]{2}T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]([.][0-9]+)?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])$`
+	LastRelapseAt *metav1.Time `json:"lastRelapseAt,omitempty"`
+
 	// counts of the wave's clusters by state.
 	// +optional
 	Counts RolloutCounts `json:"counts,omitempty"`

@@ -235,7 +235,7 @@ func (p *planner) judgeOfflineFrom(o *ClusterObservation, w *wave, seen time.Tim
 // against its progress deadline, counted from the later of its admission and
 // its last change of health.
 func (p *planner) judgeConverging(o *ClusterObservation, w *wave) verdict {
-	from := p.since(o, w)
+	from := p.deadlineFrom(o, w)
 	if from.IsZero() {
 		return verdict{state: stateConverging}
 	}
@@ -285,6 +285,36 @@ func (p *planner) since(o *ClusterObservation, w *wave) time.Time {
 	t := o.AdmittedAt
 	if o.HealthSince.After(t) && !o.HealthSince.After(p.now.Add(MaxClockSkew)) {
 		t = o.HealthSince
+	}
+	if w.started() && w.st.StartedAt.After(t) {
+		t = w.st.StartedAt.Time
+	}
+	return t
+}
+
+// deadlineFrom is when the progress deadline of an admitted cluster not
+// healthy on the target counts from: since, but the change of health its
+// agent dates (its Healthy condition's lastTransitionTime, which it writes
+// itself) moves it only as far as the hub saw a change. A cluster not
+// healthy on the target yet in its wave counts from its admission (or its
+// wave's start): an honest agent's condition keeps its time while it stays
+// False, and one that dated it afresh every few minutes stayed in flight,
+// holding its wave and every later one, for ever. One that relapsed counts
+// from no later than when the hub last saw a cluster of its wave relapse.
+// Where relapses are not counted (the wave started in this plan), since.
+func (p *planner) deadlineFrom(o *ClusterObservation, w *wave) time.Time {
+	relapsed, counted := w.relapsed[o.Name]
+	if !counted {
+		return p.since(o, w)
+	}
+	t := o.AdmittedAt
+	if h := o.HealthSince; relapsed && w.st.LastRelapseAt != nil {
+		if h.After(w.st.LastRelapseAt.Time) {
+			h = w.st.LastRelapseAt.Time
+		}
+		if h.After(t) {
+			t = h
+		}
 	}
 	if w.started() && w.st.StartedAt.After(t) {
 		t = w.st.StartedAt.Time

@@ -47,10 +47,19 @@ func (p *planner) countRelapses() {
 		bakeFrom := p.bakeFrom(w)
 		var restart time.Time
 		marks := []byte(w.st.Relapses)
+		w.relapsed = map[string]bool{}
 		for i, name := range w.st.Clusters {
 			var recovered time.Time
+			_, wasHealthy, _ := readRelapses(marks[i])
 			marks[i], recovered = p.nextRelapseMark(w, i, marks[i], bakeFrom)
-			if n, _, _ := readRelapses(marks[i]); n > fleetv1alpha1.MaxRelapses {
+			n, healthy, seen := readRelapses(marks[i])
+			if wasHealthy && !healthy {
+				w.st.LastRelapseAt = ptr(stamp(p.now))
+			}
+			if !healthy {
+				w.relapsed[name] = seen
+			}
+			if n > fleetv1alpha1.MaxRelapses {
 				w.markFlapping(name)
 			} else if recovered.After(restart) {
 				restart = recovered
