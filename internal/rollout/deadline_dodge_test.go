@@ -68,3 +68,24 @@ func TestAFreshlyDatedRelapseCannotDodgeTheDeadline(t *testing.T) {
 		t.Fatalf("halted only at %s", got)
 	}
 }
+
+// A relapse counted by a hub that did not date it (its status has no
+// lastRelapseAt): the cluster keeps the deadline its agent dates, up to
+// the first look of this hub, and no more.
+func TestARelapseUndatedByAnEarlierHubIsDatedAtTheFirstLook(t *testing.T) {
+	f := newFixture(t, strategy(wave("canary", bake(time.Hour), deadline(10*time.Minute)), wave("general", catchAll)),
+		cluster("c-1", "ring", "canary"), cluster("g-1"))
+	f.plan()
+	f.at(time.Minute).healthy("c-1").plan()
+	f.at(5 * time.Minute).redated("c-1").plan()
+	f.in.Status.Waves[0].LastRelapseAt = nil // as an earlier hub wrote it
+	f.at(8 * time.Minute).redated("c-1").plan()
+	f.wantPhase(fleetv1alpha1.RolloutPhaseProgressing, "canary")
+	if at := f.wave("canary").LastRelapseAt; at == nil || !at.Time.Equal(t0.Add(8*time.Minute)) {
+		t.Fatalf("lastRelapseAt %v, want 8m", at)
+	}
+	f.at(17 * time.Minute).redated("c-1").plan()
+	f.wantPhase(fleetv1alpha1.RolloutPhaseProgressing, "canary")
+	f.at(18 * time.Minute).redated("c-1").plan()
+	f.wantPhase(fleetv1alpha1.RolloutPhaseHalted, "canary")
+}

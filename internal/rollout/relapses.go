@@ -48,6 +48,7 @@ func (p *planner) countRelapses() {
 		var restart time.Time
 		marks := []byte(w.st.Relapses)
 		w.relapsed = map[string]bool{}
+		relapsedNow := false // some cluster is not healthy since a relapse
 		for i, name := range w.st.Clusters {
 			var recovered time.Time
 			_, wasHealthy, _ := readRelapses(marks[i])
@@ -58,6 +59,7 @@ func (p *planner) countRelapses() {
 			}
 			if !healthy {
 				w.relapsed[name] = seen
+				relapsedNow = relapsedNow || seen
 			}
 			if n > fleetv1alpha1.MaxRelapses {
 				w.markFlapping(name)
@@ -66,6 +68,11 @@ func (p *planner) countRelapses() {
 			}
 		}
 		w.st.Relapses = string(marks)
+		if w.st.LastRelapseAt == nil && relapsedNow {
+			// Relapses counted by a hub that did not date them: from
+			// now on, as far as this hub knows.
+			w.st.LastRelapseAt = ptr(stamp(p.now))
+		}
 		if !restart.IsZero() {
 			// The bake restarts from the latest recovery (bake would
 			// say so too); moved here, so that planning again does not
