@@ -186,8 +186,9 @@ const (
 	// the measured value, the condition and when.
 	ReasonAnalysisFailed = "AnalysisFailed"
 	// ReasonFlapping (a Rollout's failed cluster): the cluster left
-	// Healthy on the target more than MaxRelapses times in its wave; the
-	// message says how often and what its agent reports now.
+	// Healthy on the target (or went offline) more than MaxRelapses times
+	// in its wave; the message says how often and what its agent reports
+	// now, or that the cluster is offline.
 	ReasonFlapping = "Flapping"
 	// ReasonCheckInconclusive (Rollout Stalled True): a verification check
 	// of the active wave is inconclusive (its endpoint unreachable, no

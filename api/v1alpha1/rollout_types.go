@@ -80,6 +80,8 @@ const (
 // one wave, after it had turned healthy there, before it fails (Flapping):
 // each relapse restarts its progress deadline and the wave's bake, so
 // without a bound a workload whose readiness flaps holds the wave for ever.
+// Going offline counts as leaving Healthy (an agent that goes away just
+// past its grace once per bake would hold it the same way).
 // Three lets a cluster ride out a few transient blips (a node drained, a
 // dependency restarted) within one wave.
 const MaxRelapses = 3
@@ -322,7 +324,8 @@ type WaveStatus struct {
 
 	// relapses counts each cluster's relapses in this wave, one character
 	// per cluster of clusters in the same order: how often it left Healthy
-	// on the target after it had turned healthy there (each relapse
+	// on the target, or went offline, after it had turned healthy there
+	// (each relapse
 	// restarts its progress deadline and the wave's bake). "." not healthy
 	// on the target in this wave yet; a digit n ("0"-"9"): healthy at the
 	// last look, after n relapses; a letter ("a"-"j", "a" + n): not healthy
@@ -334,6 +337,17 @@ type WaveStatus struct {
 	// +kubebuilder:validation:MaxLength=10000
 	// +kubebuilder:validation:Pattern=`^[.0-9a-j]*$`
 	Relapses string `json:"relapses,omitempty"`
+
+	// lastRelapseAt is when the hub last saw a cluster of this wave leave
+	// Healthy on the target (its own clock). A cluster not healthy on the
+	// target since a relapse counts its progress deadline from no later
+	// than this, whatever time its agent gives the change: an agent that
+	// dated it afresh every few minutes put its deadline out of reach.
+	// +optional
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:Format=date-time
+	// +kubebuilder:validation:Pattern=`^[0-9]{4}-[0-9]{2}-[0-9]{2}T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]([.][0-9]+)?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])$`
+	LastRelapseAt *metav1.Time `json:"lastRelapseAt,omitempty"`
 
 	// counts of the wave's clusters by state.
 	// +optional

@@ -2158,6 +2158,10 @@ func (in *WaveStatus) DeepCopyInto(out *WaveStatus) {
 		*out = make([]string, len(*in))
 		copy(*out, *in)
 	}
+	if in.LastRelapseAt != nil {
+		in, out := &in.LastRelapseAt, &out.LastRelapseAt
+		*out = (*in).DeepCopy()
+	}
 	out.Counts = in.Counts
 	if in.StartedAt != nil {
 		in, out := &in.StartedAt, &out.StartedAt

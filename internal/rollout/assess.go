@@ -90,6 +90,7 @@ func (p *planner) assess(w *wave) assessment {
 // change from one plan to the next while nothing changes.
 func (p *planner) unattributed(o *ClusterObservation, w *wave) fleetv1alpha1.ClusterFailure {
 	u := o.Unattributed
+	reason, message := agentCause(u.Reason, u.Message)
 	at := u.Since
 	if at.IsZero() || at.After(p.now) {
 		at = p.now
@@ -100,8 +101,8 @@ func (p *planner) unattributed(o *ClusterObservation, w *wave) fleetv1alpha1.Clu
 	return fleetv1alpha1.ClusterFailure{
 		Cluster:  o.Name,
 		Wave:     w.st.Name,
-		Reason:   fleetv1alpha1.ClipMessage(or(u.Reason, fleetv1alpha1.ReasonUnhealthy), 128),
-		Message:  fleetv1alpha1.ClipMessage(u.Message, 1024),
+		Reason:   fleetv1alpha1.ClipMessage(reason, 128),
+		Message:  fleetv1alpha1.ClipMessage(message, 1024),
 		Time:     stamp(at),
 		Revision: fleetv1alpha1.ClipMessage(u.Revision, 253),
 	}
@@ -189,7 +190,8 @@ func (p *planner) judge(o *ClusterObservation, w *wave) verdict {
 	case admitted && o.AppliedRevision == target && o.Health == HealthHealthy:
 		return verdict{state: stateHealthy, since: p.healthySince(o, w)}
 	case admitted && o.Health == HealthFailed:
-		return p.failed(o, w, or(o.Reason, fleetv1alpha1.ReasonUnhealthy), o.Message, p.since(o, w))
+		reason, message := agentCause(o.Reason, o.Message)
+		return p.failed(o, w, reason, message, p.since(o, w))
 	case !o.Online && w.started():
 		return p.judgeOffline(o, w)
 	case !o.Online:
@@ -198,6 +200,33 @@ func (p *planner) judge(o *ClusterObservation, w *wave) verdict {
 		return p.judgeConverging(o, w)
 	}
 	return verdict{state: statePending}
+}
+
+// hubReasons are the reasons of the hub's own judgement of a cluster: it
+// was offline, past its deadline, flapping, or failed a check the hub
+// placed or read.
+var hubReasons = map[string]bool{
+	fleetv1alpha1.ReasonProgressDeadlineExceeded: true,
+	fleetv1alpha1.ReasonClusterOffline:           true,
+	fleetv1alpha1.ReasonFlapping:                 true,
+	fleetv1alpha1.ReasonAnalysisFailed:           true,
+	fleetv1alpha1.ReasonFailureBudgetExceeded:    true,
+}
+
+// agentCause is the reason and message of a failure a cluster's agent
+// reports (its Work's condition, which it writes itself). A reason of the
+// hub's own judgement is the agent's word, not the hub's: it counts as
+// Unhealthy, the message saying what the agent reported, so that no
+// member can make the Rollout say the hub measured a check failing or saw
+// a cluster offline.
+func agentCause(reason, message string) (string, string) {
+	switch {
+	case reason == "":
+		return fleetv1alpha1.ReasonUnhealthy, message
+	case hubReasons[reason]:
+		return fleetv1alpha1.ReasonUnhealthy, "its agent reports " + reason + ": " + message
+	}
+	return reason, message
 }
 
 // judgeOffline applies the offline policy to a cluster of a started wave
@@ -235,7 +264,7 @@ func (p *planner) judgeOfflineFrom(o *ClusterObservation, w *wave, seen time.Tim
 // against its progress deadline, counted from the later of its admission and
 // its last change of health.
 func (p *planner) judgeConverging(o *ClusterObservation, w *wave) verdict {
-	from := p.since(o, w)
+	from := p.deadlineFrom(o, w)
 	if from.IsZero() {
 		return verdict{state: stateConverging}
 	}
@@ -285,6 +314,36 @@ func (p *planner) since(o *ClusterObservation, w *wave) time.Time {
 	t := o.AdmittedAt
 	if o.HealthSince.After(t) && !o.HealthSince.After(p.now.Add(MaxClockSkew)) {
 		t = o.HealthSince
+	}
+	if w.started() && w.st.StartedAt.After(t) {
+		t = w.st.StartedAt.Time
+	}
+	return t
+}
+
+// deadlineFrom is when the progress deadline of an admitted cluster not
+// healthy on the target counts from: since, but the change of health its
+// agent dates (its Healthy condition's lastTransitionTime, which it writes
+// itself) moves it only as far as the hub saw a change. A cluster not
+// healthy on the target yet in its wave counts from its admission (or its
+// wave's start): an honest agent's condition keeps its time while it stays
+// False, and one that dated it afresh every few minutes stayed in flight,
+// holding its wave and every later one, for ever. One that relapsed counts
+// from no later than when the hub last saw a cluster of its wave relapse.
+// Where relapses are not counted (the wave started in this plan), since.
+func (p *planner) deadlineFrom(o *ClusterObservation, w *wave) time.Time {
+	relapsed, counted := w.relapsed[o.Name]
+	if !counted {
+		return p.since(o, w)
+	}
+	t := o.AdmittedAt
+	if h := o.HealthSince; relapsed && w.st.LastRelapseAt != nil {
+		if h.After(w.st.LastRelapseAt.Time) {
+			h = w.st.LastRelapseAt.Time
+		}
+		if h.After(t) {
+			t = h
+		}
 	}
 	if w.started() && w.st.StartedAt.After(t) {
 		t = w.st.StartedAt.Time

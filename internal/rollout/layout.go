@@ -28,6 +28,11 @@ type wave struct {
 	// flapping names the clusters that relapsed more than MaxRelapses
 	// times in the wave (bindRelapses).
 	flapping map[string]bool
+	// relapsed says, of each cluster not healthy on the target at this
+	// look in a wave whose relapses count, whether it had been healthy on
+	// it in the wave (countRelapses): its progress deadline counts from
+	// its admission if not, from no later than st.LastRelapseAt if so.
+	relapsed map[string]bool
 	// unmatched, if set, says why the wave waits for an approval its
 	// strategy does not ask for: the waves before it matched no Cluster of
 	// the hub (gateAfterUnmatched).

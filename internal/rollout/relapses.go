@@ -47,16 +47,32 @@ func (p *planner) countRelapses() {
 		bakeFrom := p.bakeFrom(w)
 		var restart time.Time
 		marks := []byte(w.st.Relapses)
+		w.relapsed = map[string]bool{}
+		relapsedNow := false // some cluster is not healthy since a relapse
 		for i, name := range w.st.Clusters {
 			var recovered time.Time
+			_, wasHealthy, _ := readRelapses(marks[i])
 			marks[i], recovered = p.nextRelapseMark(w, i, marks[i], bakeFrom)
-			if n, _, _ := readRelapses(marks[i]); n > fleetv1alpha1.MaxRelapses {
+			n, healthy, seen := readRelapses(marks[i])
+			if wasHealthy && !healthy {
+				w.st.LastRelapseAt = ptr(stamp(p.now))
+			}
+			if !healthy {
+				w.relapsed[name] = seen
+				relapsedNow = relapsedNow || seen
+			}
+			if n > fleetv1alpha1.MaxRelapses {
 				w.markFlapping(name)
 			} else if recovered.After(restart) {
 				restart = recovered
 			}
 		}
 		w.st.Relapses = string(marks)
+		if w.st.LastRelapseAt == nil && relapsedNow {
+			// Relapses counted by a hub that did not date them: from
+			// now on, as far as this hub knows.
+			w.st.LastRelapseAt = ptr(stamp(p.now))
+		}
 		if !restart.IsZero() {
 			// The bake restarts from the latest recovery (bake would
 			// say so too); moved here, so that planning again does not
@@ -113,20 +129,23 @@ func (p *planner) storeRelapses() {
 	}
 }
 
-// healthyOnTarget reports whether a cluster is healthy on the target as
-// its agent reports it (judge aside: a flapping cluster may be).
+// healthyOnTarget reports whether a cluster is online and healthy on the
+// target as its agent reports it (judge aside: a flapping cluster may be).
+// Going offline is leaving Healthy: nobody sees its health while it is away,
+// and its return restarts the bake as a recovery does, so an agent that
+// goes away just past its grace once per bake is counted as flapping.
 func (p *planner) healthyOnTarget(o *ClusterObservation) bool {
 	target := p.in.Spec.TargetRevision
-	return o != nil && o.Revision == target && o.AppliedRevision == target && o.Health == HealthHealthy
+	return o != nil && o.Online && o.Revision == target && o.AppliedRevision == target && o.Health == HealthHealthy
 }
 
 // nextRelapseMark is the next mark of cluster i of w, whose last mark is
 // prev, and when it recovered if it relapsed and recovered unseen. A relapse
 // is counted when a cluster healthy at the last look is not healthy now,
 // and when it is healthy again since a later time than bakeFrom, the bake
-// the last plan counted: it left Healthy and came back between two plans,
-// and the bake restarts all the same. (A cluster a check failed is out of
-// the bake.)
+// the last plan counted: it left Healthy (or went offline) and came back
+// between two plans, and the bake restarts all the same. (A cluster a check
+// failed is out of the bake.)
 func (p *planner) nextRelapseMark(w *wave, i int, prev byte, bakeFrom time.Time) (byte, time.Time) {
 	o := w.obs[i]
 	n, wasHealthy, seen := readRelapses(prev)
@@ -137,7 +156,7 @@ func (p *planner) nextRelapseMark(w *wave, i int, prev byte, bakeFrom time.Time)
 	healthy := p.healthyOnTarget(o)
 	var recovered time.Time
 	_, checkFailed := w.checkFailed[o.Name]
-	switch since := p.since(o, w); {
+	switch since := p.healthySince(o, w); {
 	case !seen && !healthy:
 		return relapseNone, time.Time{}
 	case !seen:
@@ -151,7 +170,7 @@ func (p *planner) nextRelapseMark(w *wave, i int, prev byte, bakeFrom time.Time)
 	if n > fleetv1alpha1.MaxRelapses {
 		p.event(EventWarning, fleetv1alpha1.ReasonFlapping, fmt.Sprintf(
 			"wave %s: cluster %s left Healthy %d times in the wave, more than the %d allowed: it fails as Flapping (%s)",
-			w.st.Name, o.Name, n, fleetv1alpha1.MaxRelapses, agentReport(o)))
+			w.st.Name, o.Name, n, fleetv1alpha1.MaxRelapses, hubView(o)))
 	}
 	return relapseMark(n, healthy), recovered
 }
@@ -159,9 +178,22 @@ func (p *planner) nextRelapseMark(w *wave, i int, prev byte, bakeFrom time.Time)
 // flappingFailure is the failure of a cluster that relapsed more than
 // MaxRelapses times in its wave, dated from its last change of health.
 func (p *planner) flappingFailure(o *ClusterObservation, w *wave) verdict {
-	msg := fmt.Sprintf("left Healthy more than %d times in wave %s (each time restarting its progress deadline and the wave's bake); its agent now reports %s",
-		fleetv1alpha1.MaxRelapses, w.st.Name, agentReport(o))
+	msg := fmt.Sprintf("left Healthy (going offline counts) more than %d times in wave %s (each time restarting its progress deadline and the wave's bake); %s",
+		fleetv1alpha1.MaxRelapses, w.st.Name, hubView(o))
 	return p.failed(o, w, fleetv1alpha1.ReasonFlapping, msg, p.since(o, w))
+}
+
+// hubView says how the hub sees a cluster now: what its agent reports, or,
+// offline, since when and what it last reported.
+func hubView(o *ClusterObservation) string {
+	if o.Online {
+		return "its agent now reports " + agentReport(o)
+	}
+	since := ""
+	if !o.LastSeen.IsZero() {
+		since = " since " + o.LastSeen.UTC().Format(time.RFC3339)
+	}
+	return "the cluster is offline" + since + "; its agent last reported " + agentReport(o)
 }
 
 // agentReport says what a cluster's agent reports of its health.

@@ -62,9 +62,13 @@ func (s *story) givenSiteOf(name, strategy, tmpl string) string {
 	return r1
 }
 
-// cluster registers a member that counts as online without an agent.
+// cluster registers a member that counts as online without an agent,
+// unless the test registered it already (one with an agent's Lease).
 func (s *story) cluster(name string, labels map[string]string) {
 	s.TB.Helper()
+	if err := s.C.Get(s.Ctx, client.ObjectKey{Name: name}, &fleetv1alpha1.Cluster{}); err == nil {
+		return
+	}
 	s.OnlineCluster(name, labels)
 }
 

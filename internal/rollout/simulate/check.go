@@ -140,7 +140,10 @@ func (c *checker) concurrency(in rollout.Input, d rollout.Decision) error {
 				(o.AppliedRevision == o.Revision && o.Health == rollout.HealthHealthy) {
 				continue
 			}
-			if from := later(o.AdmittedAt, o.HealthSince); !in.Now.Before(from.Add(lim.deadline)) {
+			// From its admission: the engine counts a later change of
+			// health only as far as it saw a relapse, so counting from the
+			// earliest time never finds more in flight than it does.
+			if !in.Now.Before(o.AdmittedAt.Add(lim.deadline)) {
 				continue
 			}
 			inFlight++
