@@ -1,8 +1,10 @@
 package verify
 
 import (
+	"fmt"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestRenderQuery(t *testing.T) {
@@ -57,5 +59,48 @@ func TestSplitBy(t *testing.T) {
 	got := SplitBy(r, "cluster")
 	if len(got) != 2 || len(got["a"].Samples) != 2 || got["a"].Samples[1].Value != 3 || got["b"].Samples[0].Value != 2 {
 		t.Errorf("SplitBy: %+v", got)
+	}
+}
+
+// TestAQueryTemplateLoopIsBounded: a platform engineer's query template
+// that loops over a number, or calls itself twice, ran in the hub's
+// reconcile for hours (or for ever), writing nothing for the length bound to
+// stop; every Rollout of the strategy stalled with the hub's workers. Such a
+// template is refused when the check is validated, and a render stops at
+// the step bound.
+func TestAQueryTemplateLoopIsBounded(t *testing.T) {
+	for _, tpl := range []string{
+		`{{ range 1000000000000 }}{{ end }}up`,
+		`{{ define "x" }}{{ template "x" . }}{{ template "x" . }}{{ end }}{{ template "x" . }}up`,
+		`{{ range $i := 100000 }}{{ range $j := 100000 }}{{ end }}{{ end }}up`,
+	} {
+		start := time.Now()
+		if err := ParseQuery(tpl); err == nil || !strings.Contains(err.Error(), "steps") {
+			t.Errorf("%s: validated with %v", tpl, err)
+		}
+		if _, err := RenderQuery(tpl, QueryVars{Cluster: "a"}); err == nil || !strings.Contains(err.Error(), "steps") {
+			t.Errorf("%s: rendered with %v", tpl, err)
+		}
+		if took := time.Since(start); took > 5*time.Second {
+			t.Errorf("%s: took %v", tpl, took)
+		}
+	}
+
+	// A loop the clusters' number decides renders up to the bound, and a
+	// whole-wave query over 10,000 clusters fits.
+	many := make([]string, 10_000)
+	for i := range many {
+		many[i] = fmt.Sprintf("c%d", i)
+	}
+	nested := `{{ range .Clusters }}{{ range $.Clusters }}{{ end }}{{ end }}up`
+	if err := ParseQuery(nested); err != nil {
+		t.Errorf("a nested range over the clusters refused with none: %v", err)
+	}
+	if _, err := RenderQuery(nested, QueryVars{Clusters: many}); err == nil || !strings.Contains(err.Error(), "steps") {
+		t.Errorf("a nested range over 10,000 clusters rendered: %v", err)
+	}
+	each := `{{ define "c" }}{{ . }}{{ end }}up{cluster=~"{{ range $i, $c := .Clusters }}{{ if $i }}|{{ end }}{{ template "c" $c }}{{ end }}"}`
+	if q, err := RenderQuery(each, QueryVars{Clusters: many}); err != nil || !strings.HasSuffix(q, "|c9999\"}") {
+		t.Errorf("a query over 10,000 clusters: %.40q…, %v", q, err)
 	}
 }
