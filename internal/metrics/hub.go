@@ -183,7 +183,8 @@ var FailureReasons = []string{
 	"CreateContainerConfigError", "CreateContainerError", "RunContainerError", "Unschedulable",
 	"BackoffLimitExceeded", "DeadlineExceeded", "Evicted",
 	fleetv1alpha1.ReasonUnhealthy, fleetv1alpha1.ReasonApplyFailed, fleetv1alpha1.ReasonPruneFailed,
-	fleetv1alpha1.ReasonProgressDeadlineExceeded, fleetv1alpha1.ReasonClusterOffline, ReasonOther,
+	fleetv1alpha1.ReasonProgressDeadlineExceeded, fleetv1alpha1.ReasonClusterOffline,
+	fleetv1alpha1.ReasonAnalysisFailed, fleetv1alpha1.ReasonFlapping, ReasonOther,
 }
 
 // ReasonOther is the reason label of a failure whose reason is not one of FailureReasons.

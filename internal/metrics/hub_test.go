@@ -510,9 +510,14 @@ func get(t *testing.T, url string) string {
 	return string(b)
 }
 
+// The hub's own verdicts keep their reason: a cluster a verification check
+// failed, or that flapped, counted as Other, so an alert on
+// reason="AnalysisFailed" never fired. (An agent cannot report these
+// reasons as its own: TestAnAgentCannotReportTheHubsReason.)
 func TestFailureReasonLabel(t *testing.T) {
 	for in, want := range map[string]string{
 		"ImagePullBackOff": "ImagePullBackOff", "ProgressDeadlineExceeded": "ProgressDeadlineExceeded",
+		"AnalysisFailed": "AnalysisFailed", "Flapping": "Flapping",
 		"SomethingNew": metrics.ReasonOther, "": metrics.ReasonOther,
 	} {
 		if got := metrics.FailureReasonLabel(in); got != want {
