@@ -13,11 +13,22 @@ import (
 // outcome, at now, and plans with them.
 func (f *fixture) measureDue(outcome verify.Outcome) {
 	f.t.Helper()
+	f.measureDueFailing(outcome, "")
+}
+
+// measureDueFailing measures every due check with outcome ([0.01]), but on
+// cluster failing, where it fails ([0.3]), and plans.
+func (f *fixture) measureDueFailing(outcome verify.Outcome, failing string) {
+	f.t.Helper()
 	var ms []rollout.Measurement
 	for _, task := range f.d.Measure {
 		for _, c := range task.Clusters {
-			ms = append(ms, rollout.Measurement{Wave: task.Wave, Check: task.Check.Name, Cluster: c.Name,
-				Measurement: verify.Measurement{At: f.in.Now, Outcome: outcome, Value: "[0.01]"}})
+			m := rollout.Measurement{Wave: task.Wave, Check: task.Check.Name, Cluster: c.Name,
+				Measurement: verify.Measurement{At: f.in.Now, Outcome: outcome, Value: "[0.01]"}}
+			if c.Name == failing {
+				m.Outcome, m.Value = verify.Failed, "[0.3]"
+			}
+			ms = append(ms, m)
 		}
 	}
 	f.in.Measurements = ms
@@ -109,18 +120,7 @@ func TestARerunDoesNotEraseTheFailuresOfAWaveThatIsOver(t *testing.T) {
 	f.plan()
 	f.at(time.Minute).healthy("c-1", "c-2").plan()
 	f.at(2 * time.Minute).plan()
-	for _, task := range f.d.Measure {
-		for _, c := range task.Clusters {
-			m := rollout.Measurement{Wave: task.Wave, Check: task.Check.Name, Cluster: c.Name,
-				Measurement: verify.Measurement{At: f.in.Now, Outcome: verify.Passed, Value: "[0.01]"}}
-			if c.Name == "c-2" {
-				m.Outcome, m.Value = verify.Failed, "[0.3]"
-			}
-			f.in.Measurements = append(f.in.Measurements, m)
-		}
-	}
-	f.plan()
-	f.in.Measurements = nil
+	f.measureDueFailing(verify.Passed, "c-2")
 	for m := 3 * time.Minute; m <= 12*time.Minute; m += time.Minute {
 		f.at(m).plan()
 		f.measureDue(verify.Passed)
@@ -157,18 +157,7 @@ func TestARerunDoesNotEraseTheFailuresOfAProgressCheckInTheBake(t *testing.T) {
 	f := newFixture(t, s, cluster("c-1", "ring", "canary"), cluster("c-2", "ring", "canary"), cluster("g-1"))
 	f.plan()
 	f.at(30 * time.Second).plan()
-	for _, task := range f.d.Measure {
-		for _, c := range task.Clusters {
-			m := rollout.Measurement{Wave: task.Wave, Check: task.Check.Name, Cluster: c.Name,
-				Measurement: verify.Measurement{At: f.in.Now, Outcome: verify.Passed, Value: "[0.01]"}}
-			if c.Name == "c-2" {
-				m.Outcome, m.Value = verify.Failed, "[0.3]"
-			}
-			f.in.Measurements = append(f.in.Measurements, m)
-		}
-	}
-	f.plan()
-	f.in.Measurements = nil
+	f.measureDueFailing(verify.Passed, "c-2")
 	if f.d.Status.Counts.Failed != 1 {
 		t.Fatalf("%d failed, want c-2 failed by its check (check %+v)", f.d.Status.Counts.Failed, f.wave("canary").Checks)
 	}
