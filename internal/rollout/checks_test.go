@@ -77,6 +77,11 @@ func TestInvalidCheckBlocks(t *testing.T) {
 			c.Metric.Query = "up{cluster={{ .Cluster }"
 			return c
 		}(), "query template"},
+		{"query that loops for ever", func() fleetv1alpha1.Check {
+			c := metricCheck("errors", "true")
+			c.Metric.Query = "{{ range 1000000000000 }}{{ end }}up"
+			return c
+		}(), "more than 100000 steps"},
 		{"clusterLabel on an agent", func() fleetv1alpha1.Check {
 			c := metricCheck("errors", "true")
 			c.Metric.Placement, c.Metric.ClusterLabel = fleetv1alpha1.CheckOnAgent, "cluster"
