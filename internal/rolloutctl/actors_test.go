@@ -650,3 +650,37 @@ func TestARerunTheHubWouldIgnoreIsRefused(t *testing.T) {
 			"check errors of wave prod is not measured again: rollout rerun-over is "+string(phase))
 	}
 }
+
+// A re-run or skip naming a check that a started wave does not run (a
+// typo, a check of another wave) is refused, as rerun-check and skip-check
+// refuse it: the hub would match it to nothing, and the person would
+// believe the check measured again, or skipped.
+func TestAnActionOnACheckTheWaveDoesNotRunIsRefused(t *testing.T) {
+	ctx := testContext(t)
+	team, platform, _, _ := actorsSetup(t, ctx)
+	admin := adminClient(t)
+	teamRollout(t, ctx, "rerun-typo")
+	r := &fleetv1alpha1.Rollout{}
+	if err := admin.Get(ctx, client.ObjectKey{Namespace: actorsNS, Name: "rerun-typo"}, r); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = admin.Delete(context.Background(), r) })
+	setStatus(t, ctx, admin, r, fleetv1alpha1.RolloutStatus{Phase: fleetv1alpha1.RolloutPhaseBaking, CurrentWave: "canary", Waves: []fleetv1alpha1.WaveStatus{
+		{Name: "canary", Phase: fleetv1alpha1.WavePhaseBaking, Checks: []fleetv1alpha1.WaveCheckStatus{
+			{Name: "error-rate", When: fleetv1alpha1.CheckDuringBake}, {Name: "latency", When: fleetv1alpha1.CheckDuringBake}}},
+		{Name: "prod", Phase: fleetv1alpha1.WavePhasePending},
+	}})
+	waitPolicy(t, ctx, team, "rerun-typo")
+
+	wantRefused(t, "re-run of a check the wave does not run", patch(ctx, team, "rerun-typo",
+		`{"spec":{"checkActions":[{"wave":"canary","check":"error_rate","action":"Rerun","by":"alice"}]}}`),
+		"wave canary runs no check error_rate (its checks: error-rate, latency)")
+	wantRefused(t, "platform: skip of a check the wave does not run", patch(ctx, platform, "rerun-typo",
+		`{"spec":{"checkActions":[{"wave":"canary","check":"errors","action":"Skip","by":"pat","message":"noisy"}]}}`),
+		"wave canary runs no check errors (its checks: error-rate, latency)")
+	wantAccepted(t, "re-run of a check the wave runs", patch(ctx, team, "rerun-typo",
+		`{"spec":{"checkActions":[{"wave":"canary","check":"error-rate","action":"Rerun","by":"alice"}]}}`))
+	// A wave not started yet lists no checks: nothing to tell by.
+	wantAccepted(t, "re-run of a check of a wave to come", patch(ctx, team, "rerun-typo",
+		`{"spec":{"checkActions":[{"wave":"canary","check":"error-rate","action":"Rerun","by":"alice"},{"wave":"prod","check":"smoke","action":"Rerun","by":"alice"}]}}`))
+}
