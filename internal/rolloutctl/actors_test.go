@@ -601,7 +601,7 @@ func TestAPolicyChangeComesWithAChange(t *testing.T) {
 // ignore it, and the person would believe the check measured again.
 func TestARerunTheHubWouldIgnoreIsRefused(t *testing.T) {
 	ctx := testContext(t)
-	team, _, _, _ := actorsSetup(t, ctx)
+	team, platform, _, _ := actorsSetup(t, ctx)
 	admin := adminClient(t)
 	given := []fleetv1alpha1.CheckAction{{Wave: "canary", Check: "errors", Action: fleetv1alpha1.CheckRerun,
 		ChangeRecord: fleetv1alpha1.ChangeRecord{By: "bob", Message: "while it baked"}}}
@@ -631,6 +631,12 @@ func TestARerunTheHubWouldIgnoreIsRefused(t *testing.T) {
 	wantRefused(t, "bob's re-run of the canary given again", patch(ctx, team, "rerun-over",
 		`{"spec":{"checkActions":[{"wave":"canary","check":"errors","action":"Rerun","by":"alice","at":"2026-01-02T03:04:05Z"}]}}`),
 		"check errors of wave canary is not measured again")
+	// Nor does the platform skip a check of a wave that is over: that would
+	// forget its failures (TestASkipDoesNotEraseTheFailuresOfAWaveThatIsOver).
+	wantRefused(t, "platform: skip of a check of a wave that is over", patch(ctx, platform, "rerun-over",
+		`{"spec":{"checkActions":[{"wave":"canary","check":"errors","action":"Rerun","by":"bob","message":"while it baked"},`+
+			`{"wave":"canary","check":"smoke","action":"Skip","by":"pat","message":"noisy"}]}}`),
+		"check smoke of wave canary is not measured again: the wave is over (SucceededWithFailures); its verdict and the failures it found stand, and the hub would ignore a skip")
 	// What the hub measures may be re-run; records already there stay.
 	wantAccepted(t, "re-run of a bake check of the baking wave", patch(ctx, team, "rerun-over", rerun("prod", "errors", "2026-01-02T03:04:05Z")))
 	wantAccepted(t, "re-run of a check of a wave to come", patch(ctx, team, "rerun-over",
