@@ -42,6 +42,8 @@ at, message} to the Rollout's spec.checkActions. The check counts neither for no
 against that wave (its verdict is Skipped): a wave it held carries on. The reason
 (--message) is required; the record is under your name (the hub's admission
 policy refuses any other), is kept in the wave's status and cannot be taken back.
+A wave that is over, or a Rollout rolling back or over, keeps its checks'
+verdicts: a skip there is refused.
 
 Without --wave, the current wave.`,
 		&o.rolloutOptions, o, o.run)

@@ -324,7 +324,11 @@ func (p *planner) applyActions(w *wave, c *waveCheck, only ...fleetv1alpha1.Chec
 		rec := a.ChangeRecord
 		switch a.Action {
 		case fleetv1alpha1.CheckSkip:
-			if c.st.Skipped == nil {
+			// A skip counts the check neither for nor against its wave: in a
+			// wave that is over, or a Rollout rolling back or over, it would
+			// only forget the failures the check found, and the verdict
+			// stands.
+			if c.st.Skipped == nil && !w.done() && !rollingBack(p.st.Phase) && !p.st.Phase.IsTerminal() {
 				c.st.Skipped = rec.DeepCopy()
 				p.checkEvent(EventWarning, ReasonCheckSkipped, fmt.Sprintf("wave %s: check %s skipped by %s: %s", w.st.Name, c.spec.Name, actorOf(rec.By), rec.Message))
 			}

@@ -594,3 +594,99 @@ func TestAPolicyChangeComesWithAChange(t *testing.T) {
 	t.Cleanup(func() { _ = adminClient(t).Delete(context.Background(), r) })
 	wantRefused(t, "team creates with a policyChange", creator.Create(ctx, r), want)
 }
+
+// A re-run of a check the hub no longer measures (its wave over, the
+// Rollout rolling back or over, a Progress check once the wave bakes) is
+// refused when written by hand, as rerun-check refuses it: the hub would
+// ignore it, and the person would believe the check measured again.
+func TestARerunTheHubWouldIgnoreIsRefused(t *testing.T) {
+	ctx := testContext(t)
+	team, platform, _, _ := actorsSetup(t, ctx)
+	admin := adminClient(t)
+	given := []fleetv1alpha1.CheckAction{{Wave: "canary", Check: "errors", Action: fleetv1alpha1.CheckRerun,
+		ChangeRecord: fleetv1alpha1.ChangeRecord{By: "bob", Message: "while it baked"}}}
+	teamRollout(t, ctx, "rerun-over", func(r *fleetv1alpha1.Rollout) { r.Spec.CheckActions = given })
+	r := &fleetv1alpha1.Rollout{}
+	if err := admin.Get(ctx, client.ObjectKey{Namespace: actorsNS, Name: "rerun-over"}, r); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = admin.Delete(context.Background(), r) })
+	bakeChecks := []fleetv1alpha1.WaveCheckStatus{{Name: "errors", When: fleetv1alpha1.CheckDuringBake}, {Name: "smoke", When: fleetv1alpha1.CheckDuringProgress}}
+	st := fleetv1alpha1.RolloutStatus{Phase: fleetv1alpha1.RolloutPhaseBaking, CurrentWave: "prod", Waves: []fleetv1alpha1.WaveStatus{
+		{Name: "canary", Phase: fleetv1alpha1.WavePhaseSucceededWithFailures, Checks: bakeChecks},
+		{Name: "prod", Phase: fleetv1alpha1.WavePhaseBaking, Checks: bakeChecks},
+		{Name: "rest", Phase: fleetv1alpha1.WavePhasePending},
+	}}
+	setStatus(t, ctx, admin, r, st)
+	waitPolicy(t, ctx, team, "rerun-over")
+
+	rerun := func(wave, check, at string) string {
+		return `{"spec":{"checkActions":[{"wave":"canary","check":"errors","action":"Rerun","by":"bob","message":"while it baked"},` +
+			`{"wave":"` + wave + `","check":"` + check + `","action":"Rerun","by":"alice","at":"` + at + `"}]}}`
+	}
+	wantRefused(t, "re-run of a check of a wave that is over", patch(ctx, team, "rerun-over", rerun("canary", "smoke", "2026-01-02T03:04:05Z")),
+		"check smoke of wave canary is not measured again: the wave is over (SucceededWithFailures)")
+	wantRefused(t, "re-run of a Progress check of a baking wave", patch(ctx, team, "rerun-over", rerun("prod", "smoke", "2026-01-02T03:04:05Z")),
+		"check smoke of wave prod is not measured again: it runs while clusters progress, and the wave bakes")
+	wantRefused(t, "bob's re-run of the canary given again", patch(ctx, team, "rerun-over",
+		`{"spec":{"checkActions":[{"wave":"canary","check":"errors","action":"Rerun","by":"alice","at":"2026-01-02T03:04:05Z"}]}}`),
+		"check errors of wave canary is not measured again")
+	// Nor does the platform skip a check of a wave that is over: that would
+	// forget its failures (TestASkipDoesNotEraseTheFailuresOfAWaveThatIsOver).
+	wantRefused(t, "platform: skip of a check of a wave that is over", patch(ctx, platform, "rerun-over",
+		`{"spec":{"checkActions":[{"wave":"canary","check":"errors","action":"Rerun","by":"bob","message":"while it baked"},`+
+			`{"wave":"canary","check":"smoke","action":"Skip","by":"pat","message":"noisy"}]}}`),
+		"check smoke of wave canary is not measured again: the wave is over (SucceededWithFailures); its verdict and the failures it found stand, and the hub would ignore a skip")
+	// What the hub measures may be re-run; records already there stay.
+	wantAccepted(t, "re-run of a bake check of the baking wave", patch(ctx, team, "rerun-over", rerun("prod", "errors", "2026-01-02T03:04:05Z")))
+	wantAccepted(t, "re-run of a check of a wave to come", patch(ctx, team, "rerun-over",
+		`{"spec":{"checkActions":[{"wave":"canary","check":"errors","action":"Rerun","by":"bob","message":"while it baked"},`+
+			`{"wave":"prod","check":"errors","action":"Rerun","by":"alice","at":"2026-01-02T03:04:05Z"},`+
+			`{"wave":"rest","check":"smoke","action":"Rerun","by":"alice","at":"2026-01-02T03:04:05Z"}]}}`))
+	wantAccepted(t, "an approval next to the re-runs already given", patch(ctx, team, "rerun-over",
+		`{"spec":{"approvals":[{"wave":"prod","by":"alice"}]}}`))
+
+	for _, phase := range []fleetv1alpha1.RolloutPhase{fleetv1alpha1.RolloutPhaseRollingBack, fleetv1alpha1.RolloutPhaseSucceeded} {
+		if err := admin.Get(ctx, client.ObjectKeyFromObject(r), r); err != nil {
+			t.Fatal(err)
+		}
+		st.Phase = phase
+		setStatus(t, ctx, admin, r, st)
+		wantRefused(t, "re-run while the rollout is "+string(phase), patch(ctx, team, "rerun-over", rerun("prod", "errors", "2026-01-02T04:04:05Z")),
+			"check errors of wave prod is not measured again: rollout rerun-over is "+string(phase))
+	}
+}
+
+// A re-run or skip naming a check that a started wave does not run (a
+// typo, a check of another wave) is refused, as rerun-check and skip-check
+// refuse it: the hub would match it to nothing, and the person would
+// believe the check measured again, or skipped.
+func TestAnActionOnACheckTheWaveDoesNotRunIsRefused(t *testing.T) {
+	ctx := testContext(t)
+	team, platform, _, _ := actorsSetup(t, ctx)
+	admin := adminClient(t)
+	teamRollout(t, ctx, "rerun-typo")
+	r := &fleetv1alpha1.Rollout{}
+	if err := admin.Get(ctx, client.ObjectKey{Namespace: actorsNS, Name: "rerun-typo"}, r); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = admin.Delete(context.Background(), r) })
+	setStatus(t, ctx, admin, r, fleetv1alpha1.RolloutStatus{Phase: fleetv1alpha1.RolloutPhaseBaking, CurrentWave: "canary", Waves: []fleetv1alpha1.WaveStatus{
+		{Name: "canary", Phase: fleetv1alpha1.WavePhaseBaking, Checks: []fleetv1alpha1.WaveCheckStatus{
+			{Name: "error-rate", When: fleetv1alpha1.CheckDuringBake}, {Name: "latency", When: fleetv1alpha1.CheckDuringBake}}},
+		{Name: "prod", Phase: fleetv1alpha1.WavePhasePending},
+	}})
+	waitPolicy(t, ctx, team, "rerun-typo")
+
+	wantRefused(t, "re-run of a check the wave does not run", patch(ctx, team, "rerun-typo",
+		`{"spec":{"checkActions":[{"wave":"canary","check":"error_rate","action":"Rerun","by":"alice"}]}}`),
+		"wave canary runs no check error_rate (its checks: error-rate, latency)")
+	wantRefused(t, "platform: skip of a check the wave does not run", patch(ctx, platform, "rerun-typo",
+		`{"spec":{"checkActions":[{"wave":"canary","check":"errors","action":"Skip","by":"pat","message":"noisy"}]}}`),
+		"wave canary runs no check errors (its checks: error-rate, latency)")
+	wantAccepted(t, "re-run of a check the wave runs", patch(ctx, team, "rerun-typo",
+		`{"spec":{"checkActions":[{"wave":"canary","check":"error-rate","action":"Rerun","by":"alice"}]}}`))
+	// A wave not started yet lists no checks: nothing to tell by.
+	wantAccepted(t, "re-run of a check of a wave to come", patch(ctx, team, "rerun-typo",
+		`{"spec":{"checkActions":[{"wave":"canary","check":"error-rate","action":"Rerun","by":"alice"},{"wave":"prod","check":"smoke","action":"Rerun","by":"alice"}]}}`))
+}

@@ -56,10 +56,8 @@ func (c *Client) checkAction(ctx context.Context, ns, name string, action fleetv
 		if checks := waveChecks(r, wave); len(checks) > 0 && !slices.Contains(checks, opts.Check) {
 			return false, fmt.Errorf("wave %s of rollout %s has no check %q; its checks are: %s", wave, r.Name, opts.Check, strings.Join(checks, ", "))
 		}
-		if action == fleetv1alpha1.CheckRerun {
-			if err := refuseRerunOver(r, wave, opts.Check); err != nil {
-				return false, err
-			}
+		if err := refuseActionOver(r, action, wave, opts.Check); err != nil {
+			return false, err
 		}
 		key := func(a fleetv1alpha1.CheckAction) bool {
 			return a.Wave == wave && a.Check == opts.Check && a.Action == action
@@ -82,11 +80,11 @@ func (c *Client) checkAction(ctx context.Context, ns, name string, action fleetv
 	})
 }
 
-// refuseRerunOver refuses to re-run a check of a wave that is over, of a
-// rollout rolling back, or that runs only while clusters progress once the
-// wave bakes: the hub would not measure it again, and does not apply such
-// a re-run (its verdict stands, failures included).
-func refuseRerunOver(r *fleetv1alpha1.Rollout, wave, check string) error {
+// refuseActionOver refuses to re-run or skip a check of a wave that is
+// over or of a rollout rolling back, and to re-run one that runs only while
+// clusters progress once the wave bakes: the hub does not apply such an
+// action (the check's verdict stands, failures included).
+func refuseActionOver(r *fleetv1alpha1.Rollout, action fleetv1alpha1.CheckActionType, wave, check string) error {
 	if r.Status.Phase == fleetv1alpha1.RolloutPhaseRollingBack {
 		return fmt.Errorf("rollout %s is rolling back; its checks are not measured again, and their verdicts stand", r.Name)
 	}
@@ -98,6 +96,9 @@ func refuseRerunOver(r *fleetv1alpha1.Rollout, wave, check string) error {
 	case fleetv1alpha1.WavePhaseSucceeded, fleetv1alpha1.WavePhaseSucceededWithFailures, fleetv1alpha1.WavePhaseSkipped:
 		return fmt.Errorf("wave %s of rollout %s is over (%s); its checks are not measured again, and their verdicts stand", wave, r.Name, p)
 	case fleetv1alpha1.WavePhaseBaking:
+		if action != fleetv1alpha1.CheckRerun {
+			return nil
+		}
 		checks := r.Status.Waves[i].Checks
 		if j := slices.IndexFunc(checks, func(c fleetv1alpha1.WaveCheckStatus) bool { return c.Name == check }); j >= 0 && checks[j].When == fleetv1alpha1.CheckDuringProgress {
 			return fmt.Errorf("check %s of wave %s runs while clusters progress, and the wave bakes; it is not measured again, and its verdict stands", check, wave)

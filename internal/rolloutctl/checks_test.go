@@ -44,6 +44,10 @@ func TestRerunAndSkipCheck(t *testing.T) {
 		_, err := c.RerunCheck(ctx, ns, "checks-over", CheckOptions{Check: "errors", Wave: "canary"})
 		return err
 	}(), "wave canary of rollout checks-over is over (SucceededWithFailures); its checks are not measured again, and their verdicts stand")
+	wantErr(t, func() error {
+		_, err := c.SkipCheck(ctx, ns, "checks-over", CheckOptions{Check: "errors", Wave: "canary", Message: "noisy"})
+		return err
+	}(), "wave canary of rollout checks-over is over (SucceededWithFailures); its checks are not measured again, and their verdicts stand")
 	baking := threeWaves(fleetv1alpha1.RolloutPhaseBaking, "canary")
 	baking.Waves[0].Phase = fleetv1alpha1.WavePhaseBaking
 	baking.Waves[0].Checks = []fleetv1alpha1.WaveCheckStatus{{Name: "errors", When: fleetv1alpha1.CheckDuringProgress, Verdict: fleetv1alpha1.CheckFailed}}
