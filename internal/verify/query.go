@@ -15,9 +15,10 @@ const maxQueryLength = 256 << 10 // a whole-wave regex of 10,000 cluster names f
 
 // maxQuerySteps bounds the steps of one query render: each iteration of a
 // range and each template executed is one. A range over 10,000 clusters
-// takes 10,001 (a helper template called for each, 20,001); a range over a number ({{ range 1000000000000 }}) or a
-// template that calls itself twice would otherwise run for hours in the
-// hub's reconcile, writing nothing for the length bound to stop.
+// takes 10,001 (a helper template called for each, 20,001); a range over a
+// number ({{ range 1000000000000 }}) or a template that calls itself twice
+// would otherwise run for hours in the hub's reconcile, writing nothing for
+// the length bound to stop.
 const maxQuerySteps = 100_000
 
 // errQuerySteps is the error of a query render past maxQuerySteps.
