@@ -90,7 +90,8 @@ func SnapshotName(archive []byte) string {
 // snapshotNameOfDigest is SnapshotName of the archive whose digest
 // ("sha256:<hex>") is given.
 func snapshotNameOfDigest(digest string) string {
-	return SnapshotPrefix + strings.TrimPrefix(digest, digestPrefix)[:20]
+	sum := strings.TrimPrefix(digest, digestPrefix)
+	return SnapshotPrefix + sum[:min(20, len(sum))]
 }
 
 const digestPrefix = "sha256:"
