@@ -114,6 +114,19 @@ func TestAnAgentCannotBackdateARerunsWindow(t *testing.T) {
 // over, or of a Rollout rolling back or over, is not applied: its verdict
 // stands.
 func TestARerunDoesNotEraseTheFailuresOfAWaveThatIsOver(t *testing.T) {
+	f := canaryOverWithACheckFailure(t, fleetv1alpha1.CheckRerun, "team-a-dev")
+	canary := f.wave("canary")
+	if canary.Phase != fleetv1alpha1.WavePhaseSucceededWithFailures || canary.Checks[0].Verdict != fleetv1alpha1.CheckFailed || canary.Checks[0].Run != 0 {
+		t.Errorf("canary %s, check %s (run %d): a re-run after the wave erased its failure", canary.Phase, canary.Checks[0].Verdict, canary.Checks[0].Run)
+	}
+	wantStillFailedByItsCheck(t, f)
+}
+
+// canaryOverWithACheckFailure runs a canary of two clusters whose check
+// fails c-2 to its end (SucceededWithFailures), then has by write action on
+// that check and runs the rest of the Rollout, every cluster healthy.
+func canaryOverWithACheckFailure(t *testing.T, action fleetv1alpha1.CheckActionType, by string) *fixture {
+	t.Helper()
 	s := strategy(wave("canary", bake(10*time.Minute), failures("1")), wave("general", catchAll, bake(10*time.Minute)))
 	s.Waves[0].Checks = []fleetv1alpha1.Check{metricCheck("errors", "result[0] < 0.05")}
 	f := newFixture(t, s, cluster("c-1", "ring", "canary"), cluster("c-2", "ring", "canary"), cluster("g-1"))
@@ -128,16 +141,18 @@ func TestARerunDoesNotEraseTheFailuresOfAWaveThatIsOver(t *testing.T) {
 	if w := f.wave("canary"); w.Phase != fleetv1alpha1.WavePhaseSucceededWithFailures || f.d.Status.Counts.Failed != 1 {
 		t.Fatalf("canary %s, %d failed; want it complete with c-2 failed by its check", w.Phase, f.d.Status.Counts.Failed)
 	}
-	f.in.Spec.CheckActions = []fleetv1alpha1.CheckAction{{Wave: "canary", Check: "errors", Action: fleetv1alpha1.CheckRerun,
-		ChangeRecord: record("team-a-dev", f.in.Now, "flaky")}}
+	f.in.Spec.CheckActions = []fleetv1alpha1.CheckAction{{Wave: "canary", Check: "errors", Action: action,
+		ChangeRecord: record(by, f.in.Now, "after the wave")}}
 	f.at(13 * time.Minute).plan()
 	for m := 14 * time.Minute; m <= 30*time.Minute; m += time.Minute {
 		f.at(m).healthyAll().plan()
 	}
-	canary := f.wave("canary")
-	if canary.Phase != fleetv1alpha1.WavePhaseSucceededWithFailures || canary.Checks[0].Verdict != fleetv1alpha1.CheckFailed || canary.Checks[0].Run != 0 {
-		t.Errorf("canary %s, check %s (run %d): a re-run after the wave erased its failure", canary.Phase, canary.Checks[0].Verdict, canary.Checks[0].Run)
-	}
+	return f
+}
+
+// wantStillFailedByItsCheck wants the Rollout over with c-2 failed by its check.
+func wantStillFailedByItsCheck(t *testing.T, f *fixture) {
+	t.Helper()
 	if st := f.d.Status; st.Phase != fleetv1alpha1.RolloutPhaseSucceeded || st.Counts.Failed != 1 || len(st.Failures) != 1 ||
 		st.Failures[0].Reason != fleetv1alpha1.ReasonAnalysisFailed {
 		t.Errorf("rollout %s, %d failed, failures %+v; want c-2 still failed by its check", st.Phase, st.Counts.Failed, st.Failures)

@@ -44,8 +44,11 @@ func (r *Reconciler) ensureChartSnapshot(ctx context.Context, prep *prepared, re
 	if prep.chart == nil || ref == nil {
 		return nil
 	}
-	cm := &corev1.ConfigMap{}
 	key := client.ObjectKey{Namespace: ref.Namespace, Name: ref.Name}
+	if r.snapshotKept(ctx, key, rev) {
+		return nil
+	}
+	cm := &corev1.ConfigMap{}
 	err := r.APIReader.Get(ctx, key, cm)
 	if apierrors.IsNotFound(err) {
 		cm = &corev1.ConfigMap{
@@ -93,6 +96,31 @@ func (r *Reconciler) ensureChartSnapshot(ctx context.Context, prep *prepared, re
 		return fmt.Errorf("adding revision %s as owner of chart snapshot %s: %w", rev.Name, key, err)
 	}
 	return nil
+}
+
+// snapshotKept reports, from the cache of ConfigMap metadata the chart
+// resolver keeps, that the snapshot key exists and, for rev, is owned by it:
+// a Promise is reconciled at every change of its usage counts, and reading
+// the snapshot (up to 1 MiB) from the API server each time is for the first
+// only.
+func (r *Reconciler) snapshotKept(ctx context.Context, key client.ObjectKey, rev *fleetv1alpha1.PromiseRevision) bool {
+	if r.Charts == nil || r.Charts.Meta == nil {
+		return false
+	}
+	m := &metav1.PartialObjectMetadata{}
+	m.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("ConfigMap"))
+	if err := r.Charts.Meta.Get(ctx, key, m); err != nil {
+		return false
+	}
+	if rev == nil {
+		return true
+	}
+	for _, o := range m.OwnerReferences {
+		if o.UID == rev.UID {
+			return true
+		}
+	}
+	return false
 }
 
 // ensureRevision returns the revision of content, creating it when it does
