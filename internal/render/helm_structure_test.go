@@ -567,6 +567,7 @@ func TestATeamsValueThroughTplCallsOnlyListedFunctions(t *testing.T) {
 		"Flotilla's own counter": `{{ __flotillaOut 1 }}`,
 		"a url made a map":       `{{ urlParse "https://example.com" }}`,
 		"call":                   `{{ call .Values.f }}`,
+		"built for a nested tpl": `{{ tpl (print "{{ fromYaml " "\"a: b\" }}") . }}`,
 	} {
 		t.Run(name, func(t *testing.T) {
 			_, err := Render(helmInput(chart, map[string]any{"x": value}))
