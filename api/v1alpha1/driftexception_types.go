@@ -13,6 +13,15 @@ type DriftExceptionSpec struct {
 	// +kubebuilder:validation:XValidation:rule="self.trim() != ''",message="owner must name someone, not only spaces"
 	Owner string `json:"owner"`
 
+	// declaredBy is the user who created the exception or last changed its
+	// spec: the hub's admission policy (flotilla-driftexception-actors)
+	// refuses any other name, so it says who accepted the drift even where
+	// owner names a team or a queue. Unset on exceptions declared before the
+	// policy, and not checked for members of system:masters.
+	// +optional
+	// +kubebuilder:validation:MaxLength=253
+	DeclaredBy string `json:"declaredBy,omitempty"`
+
 	// reason the drift is accepted.
 	// +required
 	// +kubebuilder:validation:MinLength=1
@@ -88,6 +97,7 @@ type DriftExceptionStatus struct {
 // +kubebuilder:subresource:status
 // +kubebuilder:resource:scope=Namespaced,shortName=dex,categories=flotilla
 // +kubebuilder:printcolumn:name="Owner",type=string,JSONPath=`.spec.owner`
+// +kubebuilder:printcolumn:name="Declared By",type=string,JSONPath=`.spec.declaredBy`
 // +kubebuilder:printcolumn:name="Expires",type=string,JSONPath=`.spec.expiresAt`
 // +kubebuilder:printcolumn:name="Active",type=string,JSONPath=`.status.conditions[?(@.type=="Active")].status`
 // +kubebuilder:printcolumn:name="Matched",type=integer,JSONPath=`.status.matchedResources`

@@ -21,11 +21,11 @@ var actorsPolicy string
 var overridePatchPolicy string
 
 // ActorPolicies decodes the ValidatingAdmissionPolicies and bindings of
-// actors-policy.yaml: the "by" of every change on a Rollout or FleetFreeze is
-// the requesting user, and only the platform changes a Rollout's strategy or
-// update policy; and a Promise's instance CRD, or a Promise the hub counts
-// instances of, is deleted only once annotated force-delete. Each call
-// returns fresh objects.
+// actors-policy.yaml: the "by" of every change on a Rollout or FleetFreeze,
+// and a DriftException's declaredBy, is the requesting user, and only the
+// platform changes a Rollout's strategy or update policy; and a Promise's
+// instance CRD, or a Promise the hub counts instances of, is deleted only
+// once annotated force-delete. Each call returns fresh objects.
 func ActorPolicies() ([]*admissionregistrationv1.ValidatingAdmissionPolicy, []*admissionregistrationv1.ValidatingAdmissionPolicyBinding, error) {
 	return decodePolicies("actors-policy.yaml", actorsPolicy)
 }

@@ -236,7 +236,8 @@ func driftFields(fields []string) string {
 	return s
 }
 
-// describeException is "ns/name (owner, 3d left)", or only the name when the
+// describeException is "ns/name (owner, declared by alice, 3d left)" (who
+// declared it only where it is not the owner), or only the name when the
 // reader may not see the DriftException.
 func describeException(e *fleetview.DriftExceptionView, now time.Time) string {
 	if e == nil {
@@ -249,6 +250,9 @@ func describeException(e *fleetview.DriftExceptionView, now time.Time) string {
 	var parts []string
 	if e.Owner != "" {
 		parts = append(parts, e.Owner)
+	}
+	if e.DeclaredBy != "" && e.DeclaredBy != e.Owner {
+		parts = append(parts, "declared by "+e.DeclaredBy)
 	}
 	if e.ExpiresAt != nil {
 		if left := e.ExpiresAt.Sub(now); left > 0 {

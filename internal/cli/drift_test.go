@@ -33,13 +33,13 @@ func TestPrintDrift(t *testing.T) {
 			Items: []fleetview.DriftedResource{
 				{Cluster: "eu-1", Promise: "db", Kind: "ClusterRole", Group: "rbac.authorization.k8s.io", Name: "db-reader",
 					State: fleetv1alpha1.DriftUnexplained, Fields: []string{"rules"}, AcceptedFields: []string{"metadata.labels"},
-					Exception: &fleetview.DriftExceptionView{Namespace: "flotilla-system", Name: "labels", Owner: "platform", ExpiresAt: in(72*time.Hour + time.Minute)}},
+					Exception: &fleetview.DriftExceptionView{Namespace: "flotilla-system", Name: "labels", Owner: "platform", DeclaredBy: "pat", ExpiresAt: in(72*time.Hour + time.Minute)}},
 				{Cluster: "eu-1", Promise: "web", Instance: "team-a/shop", Kind: "Deployment", Group: "apps", Namespace: "team-a", Name: "shop",
 					State: fleetv1alpha1.DriftUnexplained, By: "kubectl\x1b[31m", Since: in(-5 * time.Hour),
 					Fields: []string{"spec.replicas", "spec.template.spec.containers[name=app].image", "metadata.labels.app", "spec.paused"}},
 				{Cluster: "eu-1", Promise: "web", Instance: "team-a/shop", Kind: "ConfigMap", Namespace: "team-a", Name: "shop",
 					State: fleetv1alpha1.DriftAccepted, By: "kubectl-edit", Since: in(-26 * time.Hour), Fields: []string{"data.color"},
-					Exception: &fleetview.DriftExceptionView{Namespace: "team-a", Name: "hotfix", Owner: "alice", ExpiresAt: in(72*time.Hour + time.Minute)}},
+					Exception: &fleetview.DriftExceptionView{Namespace: "team-a", Name: "hotfix", Owner: "alice", DeclaredBy: "alice", ExpiresAt: in(72*time.Hour + time.Minute)}},
 				{Cluster: "eu-2", Promise: "web", Instance: "team-a/shop", Kind: "ConfigMap", Namespace: "team-a", Name: "shop",
 					State: fleetv1alpha1.DriftAccepted, Since: in(-time.Hour), Fields: []string{"data.color"},
 					Exception: &fleetview.DriftExceptionView{Namespace: "team-a", Name: "old", Owner: "bob", ExpiresAt: in(-10 * time.Minute)}},
@@ -54,7 +54,7 @@ func TestPrintDrift(t *testing.T) {
 	printDrift(&b, &report)
 	want := `5 resources drifted on 2 clusters: 2 unexplained, 3 accepted
 CLUSTER  PROMISE  INSTANCE     RESOURCE                                         STATE        FIELDS                                                                                BY            AGE  EXCEPTION
-eu-1     db       -            ClusterRole.rbac.authorization.k8s.io/db-reader  Unexplained  rules [accepted: metadata.labels]                                                     -             -    flotilla-system/labels (platform, 3d left)
+eu-1     db       -            ClusterRole.rbac.authorization.k8s.io/db-reader  Unexplained  rules [accepted: metadata.labels]                                                     -             -    flotilla-system/labels (platform, declared by pat, 3d left)
 eu-1     web      team-a/shop  Deployment.apps/team-a/shop                      Unexplained  spec.replicas,spec.template.spec.containers[name=app].image,metadata.labels.app (+1)  kubectl?[31m  5h   -
 eu-1     web      team-a/shop  ConfigMap/team-a/shop                            Accepted     data.color                                                                            kubectl-edit  26h  team-a/hotfix (alice, 3d left)
 eu-2     web      team-a/shop  ConfigMap/team-a/shop                            Accepted     data.color                                                                            -             60m  team-a/old (bob, expired 10m ago)

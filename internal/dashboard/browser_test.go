@@ -228,7 +228,7 @@ func TestBrowserShowsTheFleet(t *testing.T) {
 		!strings.Contains(got, "data.size [accepted: data.color]") || !strings.Contains(got, "kubectl-edit") {
 		t.Errorf("eu-1's unexplained drift row %q", got)
 	}
-	if got := text(b, `[data-testid=drift-row].drift-Accepted[data-cluster=us-1]`); !strings.Contains(got, "shop/tolerated (db-team, expires ") {
+	if got := text(b, `[data-testid=drift-row].drift-Accepted[data-cluster=us-1]`); !strings.Contains(got, "shop/tolerated (db-team, declared by dana, expires ") {
 		t.Errorf("us-1's accepted drift row %q", got)
 	}
 	if !eval[bool](b, `getComputedStyle(document.querySelector('[data-testid=drift-row]')).backgroundColor !== getComputedStyle(document.querySelectorAll('[data-testid=drift-row]')[1]).backgroundColor`) {

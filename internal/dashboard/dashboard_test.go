@@ -126,7 +126,7 @@ func TestFleetAPIReturnsTheView(t *testing.T) {
 			t.Errorf("first drifted resource %+v, want eu-1's unexplained drift with data.color accepted by shop/tolerated", unexplained)
 		}
 		if e := accepted.Exception; accepted.Cluster != "us-1" || accepted.State != fleetv1alpha1.DriftAccepted || e == nil ||
-			e.Namespace != "shop" || e.Name != "tolerated" || e.Owner != "db-team" || e.Reason != "tuning by hand" || e.ExpiresAt == nil {
+			e.Namespace != "shop" || e.Name != "tolerated" || e.Owner != "db-team" || e.DeclaredBy != "dana" || e.Reason != "tuning by hand" || e.ExpiresAt == nil {
 			t.Errorf("second drifted resource %+v (exception %+v), want us-1's, accepted by shop/tolerated", accepted, e)
 		}
 	}

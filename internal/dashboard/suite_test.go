@@ -279,7 +279,7 @@ func createFixtureFleet(t testing.TB) {
 	e.Namespace("shop", nil)
 	e.Create(&fleetv1alpha1.DriftException{
 		ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "tolerated"},
-		Spec: fleetv1alpha1.DriftExceptionSpec{Owner: "db-team", Reason: "tuning by hand", ExpiresAt: metav1.NewTime(now.Add(72 * time.Hour)),
+		Spec: fleetv1alpha1.DriftExceptionSpec{Owner: "db-team", DeclaredBy: "dana", Reason: "tuning by hand", ExpiresAt: metav1.NewTime(now.Add(72 * time.Hour)),
 			Resources: []fleetv1alpha1.ResourceSelector{{Kind: "ConfigMap"}}},
 	})
 

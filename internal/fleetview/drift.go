@@ -94,11 +94,15 @@ type DriftedResource struct {
 // DriftExceptionView names a DriftException and, when the reader may see it,
 // who owns it, why and until when.
 type DriftExceptionView struct {
-	Namespace string     `json:"namespace,omitempty"`
-	Name      string     `json:"name"`
-	Owner     string     `json:"owner,omitempty"`
-	Reason    string     `json:"reason,omitempty"`
-	ExpiresAt *time.Time `json:"expiresAt,omitempty"`
+	Namespace string `json:"namespace,omitempty"`
+	Name      string `json:"name"`
+	Owner     string `json:"owner,omitempty"`
+	// DeclaredBy is the user who declared it or last changed it (its
+	// spec.declaredBy, checked at admission); empty on an exception
+	// declared before the hub recorded it.
+	DeclaredBy string     `json:"declaredBy,omitempty"`
+	Reason     string     `json:"reason,omitempty"`
+	ExpiresAt  *time.Time `json:"expiresAt,omitempty"`
 }
 
 // DriftFilter narrows a Drift to one cluster, one Promise and the instances of
@@ -281,7 +285,7 @@ func driftedResource(w *fleetv1alpha1.Work, r *fleetv1alpha1.ResourceStatus, exc
 		ev.Namespace, ev.Name = ns, name
 	}
 	if e != nil {
-		ev.Owner, ev.Reason = e.Spec.Owner, e.Spec.Reason
+		ev.Owner, ev.DeclaredBy, ev.Reason = e.Spec.Owner, e.Spec.DeclaredBy, e.Spec.Reason
 		expires := e.Spec.ExpiresAt.Time
 		ev.ExpiresAt = &expires
 	}

@@ -82,7 +82,7 @@ func driftSnapshot() Snapshot {
 		},
 		DriftExceptions: []fleetv1alpha1.DriftException{{
 			ObjectMeta: metav1.ObjectMeta{Namespace: "team-a", Name: "hotfix"},
-			Spec: fleetv1alpha1.DriftExceptionSpec{Owner: "alice", Reason: "incident 7",
+			Spec: fleetv1alpha1.DriftExceptionSpec{Owner: "team-a-oncall", DeclaredBy: "alice", Reason: "incident 7",
 				ExpiresAt: metav1.Time{Time: now.Add(48 * time.Hour)}},
 		}},
 	}
@@ -97,12 +97,12 @@ func TestBuildDrift(t *testing.T) {
 	deployC1 := DriftedResource{Cluster: "c1", Promise: "web", Instance: "team-a/shop", Work: "web-shop", Group: "apps", Kind: "Deployment",
 		Namespace: "team-a", Name: "shop", State: fleetv1alpha1.DriftUnexplained, Fields: []string{"spec.replicas"}, By: "kubectl-edit", Since: at(time.Hour),
 		AcceptedFields: []string{"metadata.labels.tier"}, // and the exception that accepts them:
-		Exception:      &DriftExceptionView{Namespace: "team-a", Name: "hotfix", Owner: "alice", Reason: "incident 7", ExpiresAt: &expires}}
+		Exception:      &DriftExceptionView{Namespace: "team-a", Name: "hotfix", Owner: "team-a-oncall", DeclaredBy: "alice", Reason: "incident 7", ExpiresAt: &expires}}
 	roleC3 := DriftedResource{Cluster: "c3", Promise: "db", Work: "db-fleet", Kind: "ClusterRole", Name: "db-reader",
 		State: fleetv1alpha1.DriftUnexplained, By: "kubectl-edit"}
 	cmC1 := DriftedResource{Cluster: "c1", Promise: "web", Instance: "team-a/shop", Work: "web-shop", Kind: "ConfigMap", Namespace: "team-a", Name: "shop",
 		State: fleetv1alpha1.DriftAccepted, Fields: []string{"data.color"}, By: "kubectl-edit", Since: at(3 * time.Hour),
-		Exception: &DriftExceptionView{Namespace: "team-a", Name: "hotfix", Owner: "alice", Reason: "incident 7", ExpiresAt: &expires}}
+		Exception: &DriftExceptionView{Namespace: "team-a", Name: "hotfix", Owner: "team-a-oncall", DeclaredBy: "alice", Reason: "incident 7", ExpiresAt: &expires}}
 	cmC2 := DriftedResource{Cluster: "c2", Promise: "web", Instance: "team-b/blog", Work: "web-blog", Kind: "ConfigMap", Namespace: "team-b", Name: "blog",
 		State: fleetv1alpha1.DriftAccepted, Fields: []string{"data.mode"}, By: "kubectl-edit", Since: at(time.Hour),
 		Exception: &DriftExceptionView{Namespace: "team-b", Name: "legacy"}} // not in the snapshot: its name only

@@ -49,6 +49,7 @@ func actorsSetup(t *testing.T, ctx context.Context) (team, platform client.WithW
 			// Not in the per-team how-to: lets the test show a forged frozenBy is refused.
 			{APIGroups: []string{fleetv1alpha1.Group}, Resources: []string{"fleetfreezes"}, Verbs: []string{"get", "list", "create", "update", "patch", "delete"}},
 			{APIGroups: []string{fleetv1alpha1.Group}, Resources: []string{"rolloutstrategies"}, Verbs: []string{"get", "list", "watch"}},
+			{APIGroups: []string{fleetv1alpha1.Group}, Resources: []string{"driftexceptions"}, Verbs: []string{"get", "list", "watch", "create", "update", "patch", "delete"}},
 		}},
 		&rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Name: "actors-tenant", Namespace: actorsNS},
 			RoleRef:  rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "actors-tenant"},

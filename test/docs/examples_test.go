@@ -15,6 +15,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -159,7 +160,7 @@ func createAll(ctx context.Context, t *testing.T, hub *testenv.ControlPlane, c c
 				t.Errorf("creating namespace %s: %v", ns, err)
 			}
 		}
-		err := c.Create(ctx, u)
+		err := createSeeingNewKinds(ctx, t, hub, c, u)
 		if apierrors.IsAlreadyExists(err) && shownBefore(examples, ex) {
 			// A page that shows an object before and after a change (an
 			// executable how-to's edit of a file it saved) is checked as
@@ -186,6 +187,25 @@ func createAll(ctx context.Context, t *testing.T, hub *testenv.ControlPlane, c c
 		}
 	}
 	return created
+}
+
+// createSeeingNewKinds creates u, and for up to 10 s again with a fresh
+// client while the API server's discovery does not list u's kind yet: an
+// instance CRD installed just before is Established a moment before its
+// kind is discovered, and a client's mapper that looked at the group then
+// does not look again.
+func createSeeingNewKinds(ctx context.Context, t *testing.T, hub *testenv.ControlPlane, c client.Client, u *unstructured.Unstructured) error {
+	t.Helper()
+	err := c.Create(ctx, u)
+	for deadline := time.Now().Add(10 * time.Second); meta.IsNoMatchError(err) && time.Now().Before(deadline); {
+		time.Sleep(200 * time.Millisecond)
+		fresh, cerr := client.New(hub.RESTConfig, client.Options{Scheme: c.Scheme()})
+		if cerr != nil {
+			return cerr
+		}
+		err = fresh.Create(ctx, u)
+	}
+	return err
 }
 
 // shownBefore reports whether an example earlier on the page names the same

@@ -593,6 +593,7 @@
     let s = (e.namespace ? e.namespace + "/" : "") + e.name;
     const parts = [];
     if (e.owner) parts.push(e.owner);
+    if (e.declaredBy && e.declaredBy !== e.owner) parts.push("declared by " + e.declaredBy);
     if (e.expiresAt) {
       const left = new Date(e.expiresAt) - new Date(nowIso);
       parts.push(left > 0 ? "expires " + fmtTime(e.expiresAt) : "expired " + age(e.expiresAt, nowIso));
