@@ -58,7 +58,7 @@ func actorsSetup(t *testing.T, ctx context.Context) (team, platform client.WithW
 			RoleRef:  rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "actors-tenant"},
 			Subjects: []rbacv1.Subject{{APIGroup: rbacv1.GroupName, Kind: "Group", Name: "team-actors"}}},
 		&rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: "actors-platform"}, Rules: []rbacv1.PolicyRule{
-			{APIGroups: []string{fleetv1alpha1.Group}, Resources: []string{"rollouts", "rolloutstrategies", "fleetfreezes"}, Verbs: []string{"*"}},
+			{APIGroups: []string{fleetv1alpha1.Group}, Resources: []string{"rollouts", "rolloutstrategies", "fleetfreezes", "driftexceptions"}, Verbs: []string{"*"}},
 		}},
 		&rbacv1.ClusterRoleBinding{ObjectMeta: metav1.ObjectMeta{Name: "actors-platform"},
 			RoleRef:  rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "actors-platform"},

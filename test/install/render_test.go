@@ -42,6 +42,7 @@ func TestHubKustomization(t *testing.T) {
 		"ValidatingAdmissionPolicy//flotilla-rollout-actors", "ValidatingAdmissionPolicyBinding//flotilla-rollout-actors",
 		"ValidatingAdmissionPolicy//flotilla-freeze-actors", "ValidatingAdmissionPolicyBinding//flotilla-freeze-actors",
 		"ValidatingAdmissionPolicy//flotilla-driftexception-actors", "ValidatingAdmissionPolicyBinding//flotilla-driftexception-actors",
+		"ValidatingAdmissionPolicy//flotilla-driftexception-lifetime", "ValidatingAdmissionPolicyBinding//flotilla-driftexception-lifetime",
 		"ValidatingAdmissionPolicy//flotilla-promise-crds", "ValidatingAdmissionPolicyBinding//flotilla-promise-crds",
 		"ValidatingAdmissionPolicy//flotilla-promise-deletion", "ValidatingAdmissionPolicyBinding//flotilla-promise-deletion",
 	}
@@ -289,6 +290,16 @@ func TestChartValues(t *testing.T) {
 	if _, err := helmTemplate(platformNamespace, map[string]any{"replicas": 2, "leaderElection": false}); err == nil ||
 		!strings.Contains(err.Error(), "leaderElection") {
 		t.Errorf("two replicas without leader election: %v, want a refusal", err)
+	}
+
+	// The longest a team's DriftException may last is the lifetime policy's parameter.
+	limits := typed(t, find(t, mustHelmTemplate(t, map[string]any{"driftExceptionMaxAge": "2160h"}), "ConfigMap", "flotilla-drift-exceptions"), &corev1.ConfigMap{})
+	if limits.Namespace != platformNamespace || limits.Data["maxAge"] != "2160h" {
+		t.Errorf("driftExceptionMaxAge 2160h: ConfigMap %s/%s data %v", limits.Namespace, limits.Name, limits.Data)
+	}
+	if _, err := helmTemplate(platformNamespace, map[string]any{"driftExceptionMaxAge": "90d"}); err == nil ||
+		!strings.Contains(err.Error(), "not a duration in hours and minutes") {
+		t.Errorf("driftExceptionMaxAge 90d: %v, want a refusal", err)
 	}
 
 	if _, err := helmTemplate("flotilla", nil); err == nil || !strings.Contains(err.Error(), "flotilla-system") {
