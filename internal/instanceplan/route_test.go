@@ -184,6 +184,16 @@ func TestFinish(t *testing.T) {
 	if len(p.Delete) != 0 || !slices.Equal(p.Held, []string{"c2", "c3"}) || !slices.Equal(p.Keep, []string{"c1"}) {
 		t.Errorf("frozen: delete %d, held %v, keep %v", len(p.Delete), p.Held, p.Keep)
 	}
+	if p.HeldFor != instanceplan.HeldForFreeze {
+		t.Errorf("frozen: held for %q", p.HeldFor)
+	}
+	// A placement that matches no cluster (a Fleet deleted, a selector
+	// mistyped) removes no Work either.
+	none := rt
+	none.Placement.Clusters, none.Targets = nil, nil
+	if p, _ := instanceplan.Finish(none, nil, w.inputs()); len(p.Delete) != 0 || len(p.Held) != len(rt.Existing) || p.HeldFor != instanceplan.HeldForNoCluster {
+		t.Errorf("placed nowhere: delete %d, held %v for %q", len(p.Delete), p.Held, p.HeldFor)
+	}
 	hold := instanceplan.Routing{Decision: instanceplan.Hold, Existing: rt.Existing}
 	if p, _ := instanceplan.Finish(hold, nil, w.inputs()); len(p.Delete)+len(p.Writes) > 0 {
 		t.Errorf("a held routing plans %d deletions, %d writes", len(p.Delete), len(p.Writes))

@@ -298,6 +298,9 @@ func trace(out *strings.Builder, w *world, rt instanceplan.Routing, p instancepl
 	for _, d := range p.Delete {
 		fmt.Fprintf(out, "    %-8s delete (%s)\n", d.Spec.Cluster, d.Spec.Revision)
 	}
+	for _, c := range p.Held {
+		fmt.Fprintf(out, "    %-8s held (%s)\n", c, p.HeldFor)
+	}
 	if w.subject.Instance == nil {
 		return
 	}

@@ -45,8 +45,9 @@ type Report struct {
 	// reports are not current, so a Work there is not counted ready.
 	Offline map[string]bool
 	// Held are the clusters that left the placement but keep their Works
-	// while a FleetFreeze is in force (Plan.Held).
-	Held []string
+	// (Plan.Held), for HeldFor.
+	Held    []string
+	HeldFor HoldReason
 }
 
 // NewReport is the Report of routing r once carried out: failed are the
@@ -64,13 +65,24 @@ func NewReport(r Routing, failed map[string]error, works map[string]*fleetv1alph
 }
 
 // heldMessage tells of the clusters that left the placement and keep their
-// Works for a FleetFreeze ("" when none), naming up to 10.
+// Works, and why ("" when none), naming up to 10.
 func (o Report) heldMessage() string {
 	if len(o.Held) == 0 {
 		return ""
 	}
-	return fmt.Sprintf("; %d clusters left the placement but keep their Works while a FleetFreeze is in force: %s",
-		len(o.Held), namedUpTo(o.Held, maxNamedClusters))
+	return "; " + HeldMessage(o.Held, o.HeldFor)
+}
+
+// HeldMessage says that held clusters keep their Works, and why, naming up
+// to 10.
+func HeldMessage(held []string, why HoldReason) string {
+	names := namedUpTo(held, maxNamedClusters)
+	if why == HeldForNoCluster {
+		return fmt.Sprintf("%d clusters left the placement but keep their Works: the placement matches no cluster, "+
+			"which the hub takes for a mistake (a Fleet deleted, a selector or a label mistyped) rather than remove "+
+			"every Work at once; fix the placement, or delete the instance to remove them: %s", len(held), names)
+	}
+	return fmt.Sprintf("%d clusters left the placement but keep their Works while a FleetFreeze is in force: %s", len(held), names)
 }
 
 // promiseNotReady explains why there is nothing to render yet ("": there is).

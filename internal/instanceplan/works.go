@@ -170,12 +170,12 @@ type Plan struct {
 	// Delete are the subject's Works on clusters it keeps no Work on (not
 	// placed, or nothing to render), by cluster.
 	Delete []*fleetv1alpha1.Work
-	// Held are the clusters whose Works would be deleted but stay, as they
-	// are, while a FleetFreeze is in force (Routing.Frozen): the kill switch
-	// stops removals too, whether a Fleet's selector, a cluster's labels or
-	// a placement changed. Deleting the instance, or unjoining the cluster,
-	// still removes them.
+	// Held are the clusters whose Works would be deleted for leaving the
+	// placement but stay, as they are; HeldFor says why. Deleting the
+	// instance, or unjoining the cluster, still removes them.
 	Held []string
+	// HeldFor is why Held keep their Works.
+	HeldFor HoldReason
 	// Keep are the clusters the subject keeps a Work on: the Targets'
 	// clusters but the Empty ones, whether their render failed or not.
 	Keep []string
@@ -185,6 +185,21 @@ type Plan struct {
 	// written Work as their query cannot be rendered for the cluster.
 	CheckErrors map[string]error
 }
+
+// HoldReason is why a Plan keeps Works on clusters that left the placement.
+type HoldReason string
+
+const (
+	// HeldForFreeze: a FleetFreeze is in force (Routing.Frozen); the kill
+	// switch stops removals too, whether a Fleet's selector, a cluster's
+	// labels or a placement changed.
+	HeldForFreeze HoldReason = "FleetFreeze"
+	// HeldForNoCluster: the placement matches no cluster at all. That is
+	// most often a mistake (a Fleet deleted, a selector or a label
+	// mistyped), and removing every Work at once would have the agents
+	// prune the workloads on every cluster, outside any wave.
+	HeldForNoCluster HoldReason = "NoMatchingClusters"
+)
 
 // Finish plans the Works of a Render routing from its Targets' results (one
 // per Target, in any order).
@@ -238,8 +253,13 @@ func Finish(r Routing, results []Result, in WorkInputs) (Plan, error) {
 		}
 	}
 	slices.Sort(clusters)
-	if r.Frozen {
-		p.Held = clusters
+	switch {
+	case len(clusters) == 0:
+	case r.Frozen:
+		p.Held, p.HeldFor = clusters, HeldForFreeze
+		return p, nil
+	case len(r.Placement.Clusters) == 0:
+		p.Held, p.HeldFor = clusters, HeldForNoCluster
 		return p, nil
 	}
 	for _, c := range clusters {

@@ -139,7 +139,9 @@ func (w *world) step() (instanceplan.Routing, instanceplan.Plan, error) {
 		}
 	}
 	if w.subject.Instance != nil {
-		w.status = instanceplan.Status(w.status, 1, instanceplan.NewReport(rt, p.Failed, works), w.now)
+		report := instanceplan.NewReport(rt, p.Failed, works)
+		report.Held, report.HeldFor = p.Held, p.HeldFor
+		w.status = instanceplan.Status(w.status, 1, report, w.now)
 	}
 	for _, d := range p.Delete {
 		delete(works, d.Spec.Cluster)

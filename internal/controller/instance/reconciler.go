@@ -316,7 +316,7 @@ func (r *Reconciler) reconcileInstance(ctx context.Context, key Key, p *fleetv1a
 		maps.Copy(failed, taken)
 	}
 	report := instanceplan.NewReport(rt, failed, works)
-	report.Held = plan.Held
+	report.Held, report.HeldFor = plan.Held, plan.HeldFor
 	o := outcome{
 		report:     report,
 		wrote:      wrote,
@@ -549,7 +549,7 @@ func (r *Reconciler) warnOnce(key Key, reason, msg string) bool {
 
 // forgetWarnings drops what warnOnce remembers of key (a subject gone).
 func (r *Reconciler) forgetWarnings(key Key) {
-	for _, reason := range []string{fleetv1alpha1.ReasonInvalidCheck, fleetv1alpha1.ReasonRenderFailed, fleetv1alpha1.ReasonInvalidSpec} {
+	for _, reason := range []string{fleetv1alpha1.ReasonInvalidCheck, fleetv1alpha1.ReasonRenderFailed, fleetv1alpha1.ReasonInvalidSpec, fleetv1alpha1.ReasonNoMatchingClusters} {
 		r.warned.Delete(warning{key, reason})
 	}
 }
@@ -910,11 +910,7 @@ func (r *Reconciler) reconcileFleet(ctx context.Context, key Key, p *fleetv1alph
 	}
 	r.reportCheckErrors(ctx, key, p, rt, plan)
 	r.reportFleetRenderFailures(ctx, key, p, rt, plan)
-	if len(plan.Held) > 0 {
-		// Once per reconcile while the freeze lasts: the count, and a few names.
-		ctrl.LoggerFrom(ctx).Info("fleet resources left the placement; their Works stay while a FleetFreeze is in force",
-			"count", len(plan.Held), "clusters", plan.Held[:min(len(plan.Held), 10)])
-	}
+	r.warnFleetHeld(ctx, key, p, plan)
 	works, _, taken, err := r.execute(ctx, rt, plan)
 	if err != nil {
 		return time.Time{}, err
@@ -948,6 +944,22 @@ func (r *Reconciler) reportFleetRenderFailures(ctx context.Context, key Key, p *
 	ctrl.LoggerFrom(ctx).Info("rendering fleet resources failed; their Works are left as they were", "error", msg)
 	r.Recorder.Eventf(p, nil, corev1.EventTypeWarning, fleetv1alpha1.ReasonRenderFailed, "RenderFleetResources",
 		"rendering fleet resources failed; their Works are left as they were: %s", msg)
+}
+
+// warnFleetHeld reports fleet resources that left the placement and keep
+// their Works: while a FleetFreeze is in force, logged at each reconcile;
+// for a placement that matches no cluster, also a Warning Event on the
+// Promise, once per message.
+func (r *Reconciler) warnFleetHeld(ctx context.Context, key Key, p *fleetv1alpha1.Promise, plan instanceplan.Plan) {
+	if len(plan.Held) == 0 {
+		r.warned.Delete(warning{key, fleetv1alpha1.ReasonNoMatchingClusters})
+		return
+	}
+	msg := "the Promise's fleet resources: " + instanceplan.HeldMessage(plan.Held, plan.HeldFor)
+	ctrl.LoggerFrom(ctx).Info(msg)
+	if plan.HeldFor == instanceplan.HeldForNoCluster && r.warnOnce(key, fleetv1alpha1.ReasonNoMatchingClusters, msg) {
+		r.Recorder.Eventf(p, nil, corev1.EventTypeWarning, fleetv1alpha1.ReasonNoMatchingClusters, "PlaceFleetResources", "%s", msg)
+	}
 }
 
 // warnHeld reports, once per message, fleet resources held where they are:

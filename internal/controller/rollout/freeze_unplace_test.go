@@ -21,7 +21,7 @@ import (
 // agents pruned the teams' workloads fleet-wide under the freeze. While a
 // freeze is active no Work is deleted for a placement change; the instance
 // says which clusters it keeps for the freeze, and once the freeze lifts
-// the placement is honoured.
+// the placement is honoured (but for one that matches no cluster at all).
 func TestAPlacementEditUnderAFreezeDeletesNoWork(t *testing.T) {
 	s := newStory(t, "unplfrz.example.com")
 	r1 := s.givenSite("unplfrz", "")
@@ -60,11 +60,24 @@ func TestAPlacementEditUnderAFreezeDeletesNoWork(t *testing.T) {
 		t.Errorf("Placed reason %s, want %s", c.Reason, fleetv1alpha1.ReasonNoMatchingClusters)
 	}
 
-	// The freeze lifted, the placement stands: the Works go.
+	// The freeze lifted, the placement stands: a placement that matches no
+	// cluster removes nothing (TestAPlacementThatMatchesNoClusterRemovesNoWork),
+	// one narrowed to the canary removes the others.
 	if err := s.C.Delete(s.Ctx, freeze); err != nil {
 		t.Fatal(err)
 	}
-	for _, c := range s.clusters("unplfrz") {
+	s.WaitInstance(s.group, "Site", "unplfrz-team", "shop", "says its Works stay for the empty placement", func(st fleetv1alpha1.InstanceStatus) bool {
+		c := meta.FindStatusCondition(st.Conditions, fleetv1alpha1.ConditionPlaced)
+		return c != nil && strings.Contains(c.Message, "3 clusters left the placement but keep their Works: the placement matches no cluster")
+	})
+	if err := s.C.Get(s.Ctx, client.ObjectKey{Name: "unplfrz"}, f); err != nil {
+		t.Fatal(err)
+	}
+	f.Spec.Selector.MatchLabels = map[string]string{"suite": "unplfrz", "ring": "canary"}
+	if err := s.C.Update(s.Ctx, f); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []string{"unplfrz-g1", "unplfrz-g2"} {
 		promisetest.Eventually(t, time.Minute, "the Work on "+c+" deleted", func() (bool, string) {
 			got := s.workRevision("unplfrz", "unplfrz-team", c)
 			return got == "", got
