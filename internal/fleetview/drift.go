@@ -31,7 +31,8 @@ type Drift struct {
 	PerCluster []ClusterDrift `json:"perCluster"`
 	// Items are the drifted resources, unexplained first, oldest first; a
 	// View keeps at most MaxDriftItems of them, and when there are more,
-	// each owner takes its turn within each state (inTurns).
+	// each owner takes its turn within each state (inTurns). Resources
+	// counts every one, listed or not.
 	Items []DriftedResource `json:"items"`
 }
 
@@ -139,7 +140,7 @@ func BuildDrift(s Snapshot, f DriftFilter, limit int) Drift {
 	promises := map[string]*PromiseDrift{}
 	promiseClusters := map[string]map[string]bool{}
 	clusters := map[string]*ClusterDrift{}
-	var items []DriftedResource
+	var items, workItems []DriftedResource
 	for i := range s.Works {
 		w := &s.Works[i]
 		if !f.matches(w) {
@@ -148,6 +149,7 @@ func BuildDrift(s Snapshot, f DriftFilter, limit int) Drift {
 		if w.Status.Drift != nil {
 			d.Corrections += w.Status.Drift.Corrections
 		}
+		workItems = workItems[:0]
 		for _, r := range w.Status.Resources {
 			if r.Drift == nil {
 				continue
@@ -168,8 +170,9 @@ func BuildDrift(s Snapshot, f DriftFilter, limit int) Drift {
 				clusters[item.Cluster] = c
 			}
 			c.Resources.add(item.State)
-			items = append(items, item)
+			workItems = append(workItems, item)
 		}
+		items = append(items, listable(workItems, limit)...)
 	}
 	for name, p := range promises {
 		p.Clusters = len(promiseClusters[name])
@@ -207,6 +210,25 @@ func BuildDrift(s Snapshot, f DriftFilter, limit int) Drift {
 	}
 	d.Items = append(d.Items, items...)
 	return d
+}
+
+// listable keeps, of one Work's drifted resources, those a list of limit
+// can show: its first limit in each state (the list takes each owner's in
+// order, and a Work is one owner's). An agent writes its Works' status, up
+// to 1,000 resources each, so a cluster's agent could otherwise have every
+// view sort and carry 1,000 rows for each of its Works; the counts stay
+// whole, and the view says how many it leaves out.
+func listable(items []DriftedResource, limit int) []DriftedResource {
+	if limit <= 0 || len(items) <= limit {
+		return items
+	}
+	slices.SortFunc(items, compareDrifted)
+	split := slices.IndexFunc(items, func(it DriftedResource) bool { return it.State == fleetv1alpha1.DriftAccepted })
+	if split < 0 {
+		split = len(items)
+	}
+	unexplained, accepted := items[:min(split, limit)], items[split:]
+	return append(unexplained, accepted[:min(len(accepted), limit)]...)
 }
 
 // compareClusterDrift orders clusters with the most unexplained drift first,
