@@ -31,7 +31,8 @@ type Drift struct {
 	PerCluster []ClusterDrift `json:"perCluster"`
 	// Items are the drifted resources, unexplained first, oldest first; a
 	// View keeps at most MaxDriftItems of them, and when there are more,
-	// each owner takes its turn within each state (inTurns). Resources
+	// each owner and each cluster takes its turn within each state
+	// (inTurns). Resources
 	// counts every one, listed or not.
 	Items []DriftedResource `json:"items"`
 }
@@ -192,15 +193,17 @@ func BuildDrift(s Snapshot, f DriftFilter, limit int) Drift {
 	slices.SortFunc(d.PerCluster, compareClusterDrift)
 	slices.SortFunc(items, compareDrifted)
 	if limit > 0 && len(items) > limit {
-		// A list cut short takes each owner in turn within each state, so
-		// one team's old drift cannot fill it.
+		// A list cut short takes each owner and each cluster in turn within
+		// each state, so neither one team's old drift nor one agent's
+		// (which dates it) can fill it.
 		split := slices.IndexFunc(items, func(it DriftedResource) bool { return it.State == fleetv1alpha1.DriftAccepted })
 		if split < 0 {
 			split = len(items)
 		}
 		driftInstance := func(it DriftedResource) string { return it.Instance }
-		inTurns(items[:split], driftInstance)
-		inTurns(items[split:], driftInstance)
+		driftCluster := func(it DriftedResource) string { return it.Cluster }
+		inTurns(items[:split], driftInstance, driftCluster)
+		inTurns(items[split:], driftInstance, driftCluster)
 		items = items[:limit]
 	}
 	// A fleet of 10,000 drifting clusters must not make every view carry

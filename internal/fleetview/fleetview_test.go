@@ -3,6 +3,7 @@ package fleetview
 import (
 	"cmp"
 	"encoding/json"
+	"fmt"
 	"math/rand/v2"
 	"reflect"
 	"slices"
@@ -439,5 +440,48 @@ func TestATeamsRolloutDoesNotTakeTheClustersOfThePlatformsWaves(t *testing.T) {
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("tiles' waves = %v; want %v", got, want)
+	}
+}
+
+// The attack: a member's agent (its cluster's name, a-hostile, sorting
+// first) reports every Work of its cluster failed: the fleet resources of
+// three Promises and twelve teams' instances. Failures were listed each
+// owner in turn by cluster, so the platform's first three were the hostile
+// cluster's, each team's first too, and the platform's fleet resources
+// failing on eu-1 in its release were left out of `flotilla status`'s ten.
+// A cluster's failures now take turns too: the hostile cluster shows one a
+// round.
+func TestOneClustersFailuresDoNotHideTheOthers(t *testing.T) {
+	s := Snapshot{Now: now, Clusters: []fleetv1alpha1.Cluster{
+		cluster("a-hostile", fleetv1alpha1.ClusterAvailabilityAvailable, nil),
+		cluster("eu-1", fleetv1alpha1.ClusterAvailabilityAvailable, nil),
+	}}
+	fleetFailing := func(c, promise string) fleetv1alpha1.Work {
+		w := work(c, promise, "", "r-2", "r-2", failed)
+		w.Name, w.Spec.Subject.Instance = promise+"-fleet", nil
+		return w
+	}
+	for _, p := range []string{"cache", "db", "web"} {
+		s.Works = append(s.Works, fleetFailing("a-hostile", p))
+	}
+	for i := range 12 {
+		w := work("a-hostile", "web", "shop", "r-2", "r-2", failed)
+		w.Spec.Subject.Instance.Namespace = fmt.Sprintf("team-%02d", i)
+		w.Name = "web-shop-" + w.Spec.Subject.Instance.Namespace
+		s.Works = append(s.Works, w)
+	}
+	s.Works = append(s.Works, fleetFailing("eu-1", "web"))
+
+	v := Build(s)
+	if v.FailureCount != 16 {
+		t.Fatalf("failures: count %d; want 16", v.FailureCount)
+	}
+	shown := v.Failures[:10] // what `flotilla status` prints
+	if !slices.ContainsFunc(shown, func(f Failure) bool { return f.Cluster == "eu-1" }) {
+		var listed []string
+		for _, f := range shown {
+			listed = append(listed, f.Cluster+" "+f.Work)
+		}
+		t.Errorf("the first ten failures listed are %q: the platform's failure on eu-1 is not among them", listed)
 	}
 }
