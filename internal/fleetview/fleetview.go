@@ -72,7 +72,8 @@ type View struct {
 	// Tiles has one entry per cluster, by name.
 	Tiles    []ClusterTile `json:"tiles"`
 	Promises []PromiseView `json:"promises"`
-	// Rollouts are the ones in flight, oldest first, then up to
+	// Rollouts are the ones in flight, the platform's then the teams',
+	// each oldest first, then up to
 	// MaxFinishedRollouts finished ones, the last to finish first, then each
 	// Promise's platform Rollout that finished last if those leave it out.
 	Rollouts []RolloutView `json:"rollouts"`
@@ -609,19 +610,24 @@ func clusterWaves(rollouts []*fleetv1alpha1.Rollout) map[string]clusterWave {
 	return waves
 }
 
-// buildRollouts keeps every Rollout in flight (oldest first) and the
+// buildRollouts keeps every Rollout in flight (the platform's first, then
+// the teams', each oldest first: a team changing its instances starts as
+// many Rollouts as it likes, and they must not bury the platform's) and the
 // MaxFinishedRollouts that finished last (by completion, else start): a
 // Rollout started long ago that just failed is the fleet's latest outcome,
 // whatever finished since it started. Each Promise's platform Rollout that
 // finished last is kept too, after them: teams run their instances'
 // Rollouts, and five of theirs must not push the platform's outcome out.
 func buildRollouts(rollouts []*fleetv1alpha1.Rollout) []RolloutView {
-	var inFlight, finished []RolloutView
+	var platformInFlight, inFlight, finished []RolloutView
 	var ended []*fleetv1alpha1.Rollout
 	for _, r := range rollouts {
-		if r.Status.Phase.IsTerminal() {
+		switch {
+		case r.Status.Phase.IsTerminal():
 			ended = append(ended, r)
-		} else {
+		case r.IsPlatformRollout():
+			platformInFlight = append(platformInFlight, rolloutView(r))
+		default:
 			inFlight = append(inFlight, rolloutView(r))
 		}
 	}
@@ -638,7 +644,7 @@ func buildRollouts(rollouts []*fleetv1alpha1.Rollout) []RolloutView {
 		}
 		finished = append(finished, rolloutView(r))
 	}
-	return append(append([]RolloutView{}, inFlight...), finished...)
+	return append(append(append([]RolloutView{}, platformInFlight...), inFlight...), finished...)
 }
 
 // finishedAt is when a finished Rollout completed; when the hub recorded no

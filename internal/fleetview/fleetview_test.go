@@ -485,3 +485,28 @@ func TestOneClustersFailuresDoNotHideTheOthers(t *testing.T) {
 		t.Errorf("the first ten failures listed are %q: the platform's failure on eu-1 is not among them", listed)
 	}
 }
+
+// The attack: team-a changes its 30 instances one by one before the
+// platform starts its release, and the hub starts a Rollout for each.
+// Rollouts in flight were listed oldest first, so `flotilla status` printed
+// team-a's 30, a wave a line, before the platform's release, and the
+// dashboard drew its card after theirs. The platform's Rollouts in flight
+// now come first.
+func TestATeamsRolloutsDoNotBuryThePlatformsInFlight(t *testing.T) {
+	s := Snapshot{Now: now}
+	for i := range 30 {
+		r := rollout(fmt.Sprintf("shop-%02d-r2", i), now.Add(-time.Hour+time.Duration(i)*time.Second), fleetv1alpha1.RolloutPhaseProgressing)
+		r.Namespace = "team-a"
+		r.Spec.Subject.Instance = &fleetv1alpha1.LocalObjectReference{Name: fmt.Sprintf("shop-%02d", i)}
+		s.Rollouts = append(s.Rollouts, r)
+	}
+	s.Rollouts = append(s.Rollouts, rollout("web-2", now.Add(-time.Minute), fleetv1alpha1.RolloutPhaseProgressing))
+	v := Build(s)
+	if len(v.Rollouts) != 31 {
+		t.Fatalf("%d rollouts in the view; want 31", len(v.Rollouts))
+	}
+	if first, next := v.Rollouts[0], v.Rollouts[1]; first.Name != "web-2" || next.Name != "shop-00-r2" {
+		t.Errorf("rollouts in flight listed %s/%s, %s/%s first; want the platform's web-2, then team-a's oldest",
+			first.Namespace, first.Name, next.Namespace, next.Name)
+	}
+}
