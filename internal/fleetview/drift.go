@@ -216,8 +216,10 @@ func BuildDrift(s Snapshot, f DriftFilter, limit int) Drift {
 }
 
 // listable keeps, of one Work's drifted resources, those a list of limit
-// can show: its first limit in each state (the list takes each owner's in
-// order, and a Work is one owner's). An agent writes its Works' status, up
+// can show: its first limit in each state (the list keeps each owner's and
+// each cluster's in order, and a Work is one owner's on one cluster, so it
+// shows a Work's first ones, and never more than limit). An agent writes
+// its Works' status, up
 // to 1,000 resources each, so a cluster's agent could otherwise have every
 // view sort and carry 1,000 rows for each of its Works; the counts stay
 // whole, and the view says how many it leaves out.
