@@ -22,7 +22,12 @@ const (
 	fleetStatusFailures = 10
 	fleetStatusOffline  = 10
 	fleetStatusMessage  = 100
-	barWidth            = 20
+	// fleetStatusTeamRollouts bounds the teams' Rollouts in flight shown
+	// in full: a team starts one for each instance it changes, and a
+	// hundred of them must not push the failures and freezes off the
+	// screen. The platform's are always shown.
+	fleetStatusTeamRollouts = 5
+	barWidth                = 20
 )
 
 // printFleetStatus writes the human-readable fleet roll-up of v, as of
@@ -127,9 +132,10 @@ func hasRevision(shares []fleetview.RevisionShare, rev string) bool {
 	return false
 }
 
-// printRolloutsInFlight writes each Rollout in flight with one line per wave
-// and its progress bar, the command that approves a waiting wave, then the
-// Rollouts that finished recently.
+// printRolloutsInFlight writes each Rollout in flight (of the teams', the
+// first fleetStatusTeamRollouts) with one line per wave and its progress
+// bar, the command that approves a waiting wave, then the Rollouts that
+// finished recently.
 func printRolloutsInFlight(w io.Writer, rollouts []fleetview.RolloutView, command string, now time.Time, seen fleetview.Visibility) {
 	var inFlight, finished []fleetview.RolloutView
 	for _, r := range rollouts {
@@ -155,7 +161,13 @@ func printRolloutsInFlight(w io.Writer, rollouts []fleetview.RolloutView, comman
 	default:
 		fmt.Fprintf(w, "\nRollouts in flight (%d%s):\n", len(inFlight), only)
 	}
+	teams := 0
 	for _, r := range inFlight {
+		if r.Instance != "" {
+			if teams++; teams > fleetStatusTeamRollouts {
+				continue
+			}
+		}
 		phase := outcome(r)
 		if r.CurrentWave != "" {
 			phase += ", wave " + r.CurrentWave
@@ -193,6 +205,9 @@ func printRolloutsInFlight(w io.Writer, rollouts []fleetview.RolloutView, comman
 		if r.Message != "" && r.AwaitingApproval == "" {
 			fmt.Fprintf(w, "    %s\n", display.Truncate(display.Printable(r.Message), fleetStatusMessage))
 		}
+	}
+	if more := teams - fleetStatusTeamRollouts; more > 0 {
+		fmt.Fprintf(w, "  and %d more of teams' instances (%s rollout list -A lists them)\n", more, command)
 	}
 	if len(finished) > 0 {
 		fmt.Fprintln(w, "\nRecently finished:")

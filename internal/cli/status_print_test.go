@@ -270,3 +270,33 @@ func TestPrintFleetStatusChecks(t *testing.T) {
 		})
 	}
 }
+
+// The attack: a team changes 100 of its instances during the platform's
+// release, and the hub starts a Rollout for each. `flotilla status` printed
+// every Rollout in flight in full, four lines and more each, so in `flotilla
+// status -w` on a terminal the failures, the drift and the FleetFreeze in
+// force, printed after them, fell hundreds of lines past its last. The
+// teams' Rollouts in flight are shown five at most, then counted: however
+// many a team starts, the status is as long.
+func TestATeamsRolloutsInFlightLeaveTheFreezeOnScreen(t *testing.T) {
+	status := func(teamRollouts int) string {
+		v := releaseView()
+		v.Rollouts = v.Rollouts[:1] // the platform's release
+		waves := []fleetview.WaveView{{Name: "canary", Phase: fleetv1alpha1.WavePhaseProgressing}, {Name: "general"}}
+		for i := range teamRollouts {
+			v.Rollouts = append(v.Rollouts, fleetview.RolloutView{Namespace: "team-a", Name: fmt.Sprintf("shop-%02d-r2", i), Promise: "web",
+				Instance: fmt.Sprintf("team-a/shop-%02d", i), TargetRevision: "web-2", Phase: fleetv1alpha1.RolloutPhaseProgressing, Waves: waves})
+		}
+		var b bytes.Buffer
+		printFleetStatus(&b, &v, "flotilla")
+		return b.String()
+	}
+	six, hundred := status(6), status(100)
+	if got, want := strings.Count(hundred, "\n"), strings.Count(six, "\n"); got != want {
+		t.Errorf("with 100 Rollouts of a team's instances in flight the status is %d lines; with 6, %d:\n%s", got, want, hundred)
+	}
+	if !strings.Contains(hundred, "  and 95 more of teams' instances (flotilla rollout list -A lists them)\n") ||
+		!strings.Contains(hundred, "Rollouts in flight (101):") || !strings.Contains(hundred, "\nFrozen: 1 FleetFreeze in force\n") {
+		t.Errorf("the teams' Rollouts past five are not counted, or the freeze is not shown:\n%s", hundred)
+	}
+}

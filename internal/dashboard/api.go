@@ -20,6 +20,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
+	"github.com/flotilla-dev/flotilla/internal/display"
 	"github.com/flotilla-dev/flotilla/internal/fleetview"
 	"github.com/flotilla-dev/flotilla/internal/fleetview/hubread"
 	"github.com/flotilla-dev/flotilla/internal/rolloutctl"
@@ -296,8 +297,9 @@ func writeError(w http.ResponseWriter, status int, msg string) {
 	writeJSON(w, status, ErrorBody{Error: msg})
 }
 
+// writeJSON answers v as JSON, every string in it inert (inertJSON).
 func writeJSON(w http.ResponseWriter, status int, v any) {
-	b, err := json.Marshal(v)
+	b, err := inertJSON(v)
 	if err != nil {
 		status = http.StatusInternalServerError
 		b = []byte(`{"error":"encoding the answer failed"}`)
@@ -305,4 +307,43 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	_, _ = w.Write(append(b, '\n'))
+}
+
+// inertJSON is v as JSON with every string (and key) on one line, its
+// control characters and Unicode's bidirectional controls replaced by "?"
+// (display.Printable), as every printer of the CLI shows text from the API.
+// The page shows what agents and teams wrote (a Work's message, drift
+// fields, a DriftException's owner) in cells with the hub's words: a
+// U+202E there reversed what followed it, such as the exception's expiry.
+func inertJSON(v any) ([]byte, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, err
+	}
+	d := json.NewDecoder(bytes.NewReader(b))
+	d.UseNumber() // numbers as they were
+	var tree any
+	if err := d.Decode(&tree); err != nil {
+		return nil, err
+	}
+	return json.Marshal(inert(tree))
+}
+
+// inert replaces, in a decoded JSON value, every string by its printable form.
+func inert(v any) any {
+	switch t := v.(type) {
+	case string:
+		return display.Printable(t)
+	case []any:
+		for i := range t {
+			t[i] = inert(t[i])
+		}
+	case map[string]any:
+		out := make(map[string]any, len(t))
+		for k, x := range t {
+			out[display.Printable(k)] = inert(x)
+		}
+		return out
+	}
+	return v
 }

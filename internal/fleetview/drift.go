@@ -31,7 +31,9 @@ type Drift struct {
 	PerCluster []ClusterDrift `json:"perCluster"`
 	// Items are the drifted resources, unexplained first, oldest first; a
 	// View keeps at most MaxDriftItems of them, and when there are more,
-	// each owner takes its turn within each state (inTurns).
+	// each owner and each cluster takes its turn within each state
+	// (inTurns). Resources
+	// counts every one, listed or not.
 	Items []DriftedResource `json:"items"`
 }
 
@@ -143,7 +145,7 @@ func BuildDrift(s Snapshot, f DriftFilter, limit int) Drift {
 	promises := map[string]*PromiseDrift{}
 	promiseClusters := map[string]map[string]bool{}
 	clusters := map[string]*ClusterDrift{}
-	var items []DriftedResource
+	var items, workItems []DriftedResource
 	for i := range s.Works {
 		w := &s.Works[i]
 		if !f.matches(w) {
@@ -152,6 +154,7 @@ func BuildDrift(s Snapshot, f DriftFilter, limit int) Drift {
 		if w.Status.Drift != nil {
 			d.Corrections += w.Status.Drift.Corrections
 		}
+		workItems = workItems[:0]
 		for _, r := range w.Status.Resources {
 			if r.Drift == nil {
 				continue
@@ -172,8 +175,9 @@ func BuildDrift(s Snapshot, f DriftFilter, limit int) Drift {
 				clusters[item.Cluster] = c
 			}
 			c.Resources.add(item.State)
-			items = append(items, item)
+			workItems = append(workItems, item)
 		}
+		items = append(items, listable(workItems, limit)...)
 	}
 	for name, p := range promises {
 		p.Clusters = len(promiseClusters[name])
@@ -193,15 +197,17 @@ func BuildDrift(s Snapshot, f DriftFilter, limit int) Drift {
 	slices.SortFunc(d.PerCluster, compareClusterDrift)
 	slices.SortFunc(items, compareDrifted)
 	if limit > 0 && len(items) > limit {
-		// A list cut short takes each owner in turn within each state, so
-		// one team's old drift cannot fill it.
+		// A list cut short takes each owner and each cluster in turn within
+		// each state, so neither one team's old drift nor one agent's
+		// (which dates it) can fill it.
 		split := slices.IndexFunc(items, func(it DriftedResource) bool { return it.State == fleetv1alpha1.DriftAccepted })
 		if split < 0 {
 			split = len(items)
 		}
 		driftInstance := func(it DriftedResource) string { return it.Instance }
-		inTurns(items[:split], driftInstance)
-		inTurns(items[split:], driftInstance)
+		driftCluster := func(it DriftedResource) string { return it.Cluster }
+		inTurns(items[:split], driftInstance, driftCluster)
+		inTurns(items[split:], driftInstance, driftCluster)
 		items = items[:limit]
 	}
 	// A fleet of 10,000 drifting clusters must not make every view carry
@@ -211,6 +217,27 @@ func BuildDrift(s Snapshot, f DriftFilter, limit int) Drift {
 	}
 	d.Items = append(d.Items, items...)
 	return d
+}
+
+// listable keeps, of one Work's drifted resources, those a list of limit
+// can show: its first limit in each state (the list keeps each owner's and
+// each cluster's in order, and a Work is one owner's on one cluster, so it
+// shows a Work's first ones, and never more than limit). An agent writes
+// its Works' status, up
+// to 1,000 resources each, so a cluster's agent could otherwise have every
+// view sort and carry 1,000 rows for each of its Works; the counts stay
+// whole, and the view says how many it leaves out.
+func listable(items []DriftedResource, limit int) []DriftedResource {
+	if limit <= 0 || len(items) <= limit {
+		return items
+	}
+	slices.SortFunc(items, compareDrifted)
+	split := slices.IndexFunc(items, func(it DriftedResource) bool { return it.State == fleetv1alpha1.DriftAccepted })
+	if split < 0 {
+		split = len(items)
+	}
+	unexplained, accepted := items[:min(split, limit)], items[split:]
+	return append(unexplained, accepted[:min(len(accepted), limit)]...)
 }
 
 // compareClusterDrift orders clusters with the most unexplained drift first,

@@ -2,8 +2,10 @@ package fleetview
 
 import (
 	"encoding/json"
+	"fmt"
 	"math/rand/v2"
 	"reflect"
+	"slices"
 	"testing"
 	"time"
 
@@ -257,5 +259,43 @@ func TestOneTeamsDriftDoesNotHideTheOthers(t *testing.T) {
 	want := []string{"NetworkPolicy web-system/deny-all", "ConfigMap team-a/cm-aa", "Deployment team-b/orders"}
 	if !reflect.DeepEqual(first, want) {
 		t.Errorf("first drift listed = %q; want %q: the platform's, then each team's oldest", first, want)
+	}
+}
+
+// The attack: a member's agent (a-hostile) reports 60 drifted resources on
+// each Work of its cluster, the platform's and twelve teams', each first
+// seen, it says, in 1970. Drift was listed oldest first, each owner in turn,
+// so the hostile cluster's filled every owner's turns and the dashboard's
+// 50, and drift made to the platform's NetworkPolicy on eu-1 was only in the
+// counts. A cluster's drift now takes turns too.
+func TestOneClustersDriftDoesNotHideTheOthers(t *testing.T) {
+	const U = fleetv1alpha1.DriftUnexplained
+	longAgo := now.Sub(time.Date(1970, 1, 1, 0, 0, 0, 0, time.UTC))
+	hostile := func(w fleetv1alpha1.Work) fleetv1alpha1.Work {
+		var res []fleetv1alpha1.ResourceStatus
+		for i := range 60 {
+			res = append(res, drifted("ConfigMap", "x", fmt.Sprintf("cm-%02d", i), U, longAgo, "", "data"))
+		}
+		return withDrift(w, 0, res...)
+	}
+	s := Snapshot{Now: now, Works: []fleetv1alpha1.Work{hostile(fleetWork("a-hostile", "web"))}}
+	for i := range 12 {
+		w := work("a-hostile", "web", "shop", "r-1", "r-1", healthy)
+		w.Spec.Subject.Instance.Namespace = fmt.Sprintf("team-%02d", i)
+		w.Name = "web-shop-" + w.Spec.Subject.Instance.Namespace
+		s.Works = append(s.Works, hostile(w))
+	}
+	s.Works = append(s.Works, withDrift(fleetWork("eu-1", "web"), 0,
+		drifted("NetworkPolicy", "web-system", "deny-all", U, time.Minute, "", "spec")))
+
+	d := BuildDrift(s, DriftFilter{}, MaxDriftItems)
+	if d.Resources.Unexplained != 13*60+1 || len(d.Items) != MaxDriftItems {
+		t.Fatalf("drift: %d unexplained, %d listed; want %d and %d", d.Resources.Unexplained, len(d.Items), 13*60+1, MaxDriftItems)
+	}
+	if !slices.ContainsFunc(d.Items, func(it DriftedResource) bool { return it.Cluster == "eu-1" }) {
+		t.Errorf("the drift listed is all a-hostile's: the NetworkPolicy drifted on eu-1 is not among the %d", len(d.Items))
+	}
+	if first := d.Items[:2]; first[0].Cluster != "a-hostile" || first[1].Cluster != "eu-1" {
+		t.Errorf("first two listed on %s and %s; want a-hostile's oldest, then eu-1's", first[0].Cluster, first[1].Cluster)
 	}
 }

@@ -72,12 +72,13 @@ type View struct {
 	// Tiles has one entry per cluster, by name.
 	Tiles    []ClusterTile `json:"tiles"`
 	Promises []PromiseView `json:"promises"`
-	// Rollouts are the ones in flight, oldest first, then up to
+	// Rollouts are the ones in flight, the platform's then the teams',
+	// each oldest first, then up to
 	// MaxFinishedRollouts finished ones, the last to finish first, then each
 	// Promise's platform Rollout that finished last if those leave it out.
 	Rollouts []RolloutView `json:"rollouts"`
-	// Failures are failing Works, at most MaxFailures, each owner in turn
-	// (takingTurns).
+	// Failures are failing Works, at most MaxFailures, each owner and each
+	// cluster in turn (takingTurns).
 	Failures     []Failure `json:"failures"`
 	FailureCount int       `json:"failureCount"`
 	Offline      []Offline `json:"offline"`
@@ -311,40 +312,67 @@ func Build(s Snapshot) View {
 	return v
 }
 
-// takingTurns orders failures by cluster and Work, each owner in turn
-// (inTurns).
+// takingTurns orders failures by cluster and Work, each owner and each
+// cluster in turn (inTurns).
 func takingTurns(failures []Failure) []Failure {
 	slices.SortFunc(failures, func(a, b Failure) int {
 		return cmp.Or(cmp.Compare(a.Cluster, b.Cluster), cmp.Compare(a.Work, b.Work))
 	})
-	return inTurns(failures, func(f Failure) string { return f.Instance })
+	return inTurns(failures, func(f Failure) string { return f.Instance }, func(f Failure) string { return f.Cluster })
 }
 
-// inTurns reorders items, given in the order to show them, so that no owner
-// fills a bounded list: the platform's first (a Promise's fleet resources,
-// and instances in its namespace), then each team's first, then every
-// owner's second, and so on. A team chooses how many of its instances fail
-// or drift. instance names an item's instance, namespace/name ("" for fleet
-// resources).
-func inTurns[T any](items []T, instance func(T) string) []T {
+// inTurns reorders items, given in the order to show them, so that neither
+// one owner nor one cluster fills a bounded list. A team chooses how many of
+// its instances fail or drift; a cluster's agent can fail or report drift on
+// every Work of its cluster, and dates its drift as it likes. An owner's
+// items take turns by cluster, a cluster's by owner (the platform's first:
+// a Promise's fleet resources, and instances in its namespace); an item's
+// round is the later of its turn among its owner's and among its cluster's,
+// and the list goes round by round, the platform first in each, then the
+// owners with the fewest shown. instance names an item's instance,
+// namespace/name ("" for fleet resources); cluster its cluster.
+func inTurns[T any](items []T, instance, cluster func(T) string) []T {
 	type turn struct {
-		item  T
-		round int
-		team  int // 0 for the platform's, 1 for a team's: the platform goes first in a round
+		item                   T
+		owner, cluster         string
+		pos, group             int // its place in items, and among those of its owner on its cluster
+		team                   int // 0 for the platform's, 1 for a team's: the platform goes first
+		ownerTurn, clusterTurn int
 	}
-	turns := make([]turn, len(items))
-	seen := map[string]int{} // owner → its items so far
+	turns := make([]*turn, len(items))
+	groups := map[[2]string]int{} // owner, cluster → items so far
 	for i, it := range items {
 		owner, _, _ := strings.Cut(instance(it), "/")
 		team := 1
 		if owner == "" || owner == fleetv1alpha1.PlatformNamespace {
 			owner, team = fleetv1alpha1.PlatformNamespace, 0
 		}
-		turns[i] = turn{item: it, round: seen[owner], team: team}
-		seen[owner]++
+		key := [2]string{owner, cluster(it)}
+		turns[i] = &turn{item: it, owner: owner, cluster: key[1], pos: i, group: groups[key], team: team}
+		groups[key]++
 	}
-	slices.SortStableFunc(turns, func(a, b turn) int {
-		return cmp.Or(cmp.Compare(a.round, b.round), cmp.Compare(a.team, b.team))
+	// rank sets each item's turn among those sharing its key, in the order by.
+	rank := func(key func(*turn) string, by func(a, b *turn) int, set func(*turn, int)) {
+		sorted := slices.Clone(turns)
+		slices.SortFunc(sorted, func(a, b *turn) int { return cmp.Or(cmp.Compare(key(a), key(b)), by(a, b)) })
+		n := 0
+		for i, t := range sorted {
+			if i > 0 && key(sorted[i-1]) != key(t) {
+				n = 0
+			}
+			set(t, n)
+			n++
+		}
+	}
+	rank(func(t *turn) string { return t.owner }, func(a, b *turn) int {
+		return cmp.Or(cmp.Compare(a.group, b.group), cmp.Compare(a.pos, b.pos))
+	}, func(t *turn, n int) { t.ownerTurn = n })
+	rank(func(t *turn) string { return t.cluster }, func(a, b *turn) int {
+		return cmp.Or(cmp.Compare(a.group, b.group), cmp.Compare(a.team, b.team), cmp.Compare(a.pos, b.pos))
+	}, func(t *turn, n int) { t.clusterTurn = n })
+	slices.SortFunc(turns, func(a, b *turn) int {
+		return cmp.Or(cmp.Compare(max(a.ownerTurn, a.clusterTurn), max(b.ownerTurn, b.clusterTurn)),
+			cmp.Compare(a.team, b.team), cmp.Compare(a.ownerTurn, b.ownerTurn), cmp.Compare(a.pos, b.pos))
 	})
 	for i := range turns {
 		items[i] = turns[i].item
@@ -582,19 +610,24 @@ func clusterWaves(rollouts []*fleetv1alpha1.Rollout) map[string]clusterWave {
 	return waves
 }
 
-// buildRollouts keeps every Rollout in flight (oldest first) and the
+// buildRollouts keeps every Rollout in flight (the platform's first, then
+// the teams', each oldest first: a team changing its instances starts as
+// many Rollouts as it likes, and they must not bury the platform's) and the
 // MaxFinishedRollouts that finished last (by completion, else start): a
 // Rollout started long ago that just failed is the fleet's latest outcome,
 // whatever finished since it started. Each Promise's platform Rollout that
 // finished last is kept too, after them: teams run their instances'
 // Rollouts, and five of theirs must not push the platform's outcome out.
 func buildRollouts(rollouts []*fleetv1alpha1.Rollout) []RolloutView {
-	var inFlight, finished []RolloutView
+	var platformInFlight, inFlight, finished []RolloutView
 	var ended []*fleetv1alpha1.Rollout
 	for _, r := range rollouts {
-		if r.Status.Phase.IsTerminal() {
+		switch {
+		case r.Status.Phase.IsTerminal():
 			ended = append(ended, r)
-		} else {
+		case r.IsPlatformRollout():
+			platformInFlight = append(platformInFlight, rolloutView(r))
+		default:
 			inFlight = append(inFlight, rolloutView(r))
 		}
 	}
@@ -611,7 +644,7 @@ func buildRollouts(rollouts []*fleetv1alpha1.Rollout) []RolloutView {
 		}
 		finished = append(finished, rolloutView(r))
 	}
-	return append(append([]RolloutView{}, inFlight...), finished...)
+	return append(append(append([]RolloutView{}, platformInFlight...), inFlight...), finished...)
 }
 
 // finishedAt is when a finished Rollout completed; when the hub recorded no

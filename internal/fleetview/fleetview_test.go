@@ -3,6 +3,7 @@ package fleetview
 import (
 	"cmp"
 	"encoding/json"
+	"fmt"
 	"math/rand/v2"
 	"reflect"
 	"slices"
@@ -439,5 +440,73 @@ func TestATeamsRolloutDoesNotTakeTheClustersOfThePlatformsWaves(t *testing.T) {
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("tiles' waves = %v; want %v", got, want)
+	}
+}
+
+// The attack: a member's agent (its cluster's name, a-hostile, sorting
+// first) reports every Work of its cluster failed: the fleet resources of
+// three Promises and twelve teams' instances. Failures were listed each
+// owner in turn by cluster, so the platform's first three were the hostile
+// cluster's, each team's first too, and the platform's fleet resources
+// failing on eu-1 in its release were left out of `flotilla status`'s ten.
+// A cluster's failures now take turns too: the hostile cluster shows one a
+// round.
+func TestOneClustersFailuresDoNotHideTheOthers(t *testing.T) {
+	s := Snapshot{Now: now, Clusters: []fleetv1alpha1.Cluster{
+		cluster("a-hostile", fleetv1alpha1.ClusterAvailabilityAvailable, nil),
+		cluster("eu-1", fleetv1alpha1.ClusterAvailabilityAvailable, nil),
+	}}
+	fleetFailing := func(c, promise string) fleetv1alpha1.Work {
+		w := work(c, promise, "", "r-2", "r-2", failed)
+		w.Name, w.Spec.Subject.Instance = promise+"-fleet", nil
+		return w
+	}
+	for _, p := range []string{"cache", "db", "web"} {
+		s.Works = append(s.Works, fleetFailing("a-hostile", p))
+	}
+	for i := range 12 {
+		w := work("a-hostile", "web", "shop", "r-2", "r-2", failed)
+		w.Spec.Subject.Instance.Namespace = fmt.Sprintf("team-%02d", i)
+		w.Name = "web-shop-" + w.Spec.Subject.Instance.Namespace
+		s.Works = append(s.Works, w)
+	}
+	s.Works = append(s.Works, fleetFailing("eu-1", "web"))
+
+	v := Build(s)
+	if v.FailureCount != 16 {
+		t.Fatalf("failures: count %d; want 16", v.FailureCount)
+	}
+	shown := v.Failures[:10] // what `flotilla status` prints
+	if !slices.ContainsFunc(shown, func(f Failure) bool { return f.Cluster == "eu-1" }) {
+		var listed []string
+		for _, f := range shown {
+			listed = append(listed, f.Cluster+" "+f.Work)
+		}
+		t.Errorf("the first ten failures listed are %q: the platform's failure on eu-1 is not among them", listed)
+	}
+}
+
+// The attack: team-a changes its 30 instances one by one before the
+// platform starts its release, and the hub starts a Rollout for each.
+// Rollouts in flight were listed oldest first, so `flotilla status` printed
+// team-a's 30, a wave a line, before the platform's release, and the
+// dashboard drew its card after theirs. The platform's Rollouts in flight
+// now come first.
+func TestATeamsRolloutsDoNotBuryThePlatformsInFlight(t *testing.T) {
+	s := Snapshot{Now: now}
+	for i := range 30 {
+		r := rollout(fmt.Sprintf("shop-%02d-r2", i), now.Add(-time.Hour+time.Duration(i)*time.Second), fleetv1alpha1.RolloutPhaseProgressing)
+		r.Namespace = "team-a"
+		r.Spec.Subject.Instance = &fleetv1alpha1.LocalObjectReference{Name: fmt.Sprintf("shop-%02d", i)}
+		s.Rollouts = append(s.Rollouts, r)
+	}
+	s.Rollouts = append(s.Rollouts, rollout("web-2", now.Add(-time.Minute), fleetv1alpha1.RolloutPhaseProgressing))
+	v := Build(s)
+	if len(v.Rollouts) != 31 {
+		t.Fatalf("%d rollouts in the view; want 31", len(v.Rollouts))
+	}
+	if first, next := v.Rollouts[0], v.Rollouts[1]; first.Name != "web-2" || next.Name != "shop-00-r2" {
+		t.Errorf("rollouts in flight listed %s/%s, %s/%s first; want the platform's web-2, then team-a's oldest",
+			first.Namespace, first.Name, next.Namespace, next.Name)
 	}
 }
