@@ -197,6 +197,9 @@ const (
 	AgentServiceAccount = "flotilla-agent"
 	// AgentLease is the coordination.k8s.io Lease the agent renews as its heartbeat.
 	AgentLease = "flotilla-agent"
+	// AgentEventSource is the source and reporting controller of the
+	// agent's Events, the only one the hub lets an agent's Events name.
+	AgentEventSource = "flotilla-agent"
 	// LabelWork marks an object on a member with the Work that applied it (see
 	// WorkLabelValue), so prune never deletes what another Work or a person created.
 	// The namespace is implied: one agent serves one cluster namespace.

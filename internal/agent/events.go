@@ -20,7 +20,7 @@ import (
 const EventDriftExceptionExpired = "DriftExceptionExpired"
 
 // eventComponent is the source of the agent's Events.
-const eventComponent = "flotilla-agent"
+const eventComponent = fleetv1alpha1.AgentEventSource
 
 // newEventRecorder records core/v1 Events on Works in the cluster's hub
 // namespace (the agent may create and patch Events there), through a client

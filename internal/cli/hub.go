@@ -51,7 +51,8 @@ func (o *hubOptions) addFlags(flags *pflag.FlagSet) {
 	flags.DurationVar(&o.ClusterOfflineGrace, "cluster-offline-grace", 0,
 		"time without a heartbeat after which a cluster is Offline (0: each agent's lease duration)")
 	flags.DurationVar(&o.HeartbeatStatusResolution, "heartbeat-status-resolution", liveness.DefaultHeartbeatStatusResolution,
-		"how stale a Cluster's status.lastHeartbeatTime may get while its availability holds (bounds status writes)")
+		"how stale a Cluster's status.lastHeartbeatTime may get while its availability holds (bounds status writes); "+
+			"also how often a cluster's recorded Kubernetes version may change")
 }
 
 func (o *hubOptions) run(cmd *cobra.Command) error {

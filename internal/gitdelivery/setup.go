@@ -86,9 +86,11 @@ func SetupWithManager(mgr ctrl.Manager, opts Options) error {
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("gitdelivery").
 		For(&fleetv1alpha1.Cluster{}, builder.WithPredicates(predicate.Funcs{
-			CreateFunc:  func(e event.CreateEvent) bool { return isGit(e.Object) },
-			DeleteFunc:  func(e event.DeleteEvent) bool { return isGit(e.Object) },
-			UpdateFunc:  func(e event.UpdateEvent) bool { return isGit(e.ObjectOld) || isGit(e.ObjectNew) },
+			CreateFunc: func(e event.CreateEvent) bool { return isGit(e.Object) },
+			DeleteFunc: func(e event.DeleteEvent) bool { return isGit(e.Object) },
+			UpdateFunc: func(e event.UpdateEvent) bool {
+				return (isGit(e.ObjectOld) || isGit(e.ObjectNew)) && specOrDeletionChanged(e)
+			},
 			GenericFunc: func(e event.GenericEvent) bool { return isGit(e.Object) },
 		})).
 		Watches(&fleetv1alpha1.Cluster{}, peers(mgr.GetClient())).
@@ -112,6 +114,17 @@ func (r removeOnStop) Start(ctx context.Context) error {
 
 // NeedLeaderElection implements manager.LeaderElectionRunnable: false.
 func (removeOnStop) NeedLeaderElection() bool { return false }
+
+// specOrDeletionChanged passes a Cluster's update that the publisher reads:
+// its spec (the generation) or its deletion. Status writes (the Cluster
+// controller's at each change of availability or of the facts its agent
+// reports, the publisher's own) are not, or an agent reporting a new node
+// count at every renewal of its Lease would make the hub fetch from git at
+// every one.
+func specOrDeletionChanged(e event.UpdateEvent) bool {
+	return e.ObjectOld.GetGeneration() != e.ObjectNew.GetGeneration() ||
+		e.ObjectOld.GetDeletionTimestamp().IsZero() != e.ObjectNew.GetDeletionTimestamp().IsZero()
+}
 
 func isGit(o client.Object) bool {
 	c, ok := o.(*fleetv1alpha1.Cluster)

@@ -85,7 +85,8 @@ type Options struct {
 	ClusterOfflineGrace time.Duration
 	// HeartbeatStatusResolution is how stale Cluster status.lastHeartbeatTime
 	// may get while availability does not change; it bounds the hub's Cluster
-	// status writes at one per cluster per resolution. Zero means
+	// status writes at one per cluster per resolution, and changes of a
+	// cluster's recorded Kubernetes version likewise. Zero means
 	// liveness.DefaultHeartbeatStatusResolution (5m).
 	HeartbeatStatusResolution time.Duration
 

@@ -1,6 +1,8 @@
 package membership
 
 import (
+	"fmt"
+
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
@@ -21,15 +23,36 @@ import (
 const AgentFinalizerPolicy = "flotilla-agent-finalizers"
 
 // The API server checks an events.k8s.io Event's namespace against the
-// object it regards only for cluster-scoped ones, so the same policy holds the
-// agent's Events (both APIs, created or patched) to objects of its own
-// namespace: one in flotilla-cluster-a "regarding" the platform's Rollout
-// would otherwise reach whatever exports Events by the object they name.
-const eventsRegardTheirNamespace = `request.resource.resource != 'events' || (` +
+// object it regards only for cluster-scoped ones, and nothing checks the kind
+// it names or who it says reported it. So the same policy holds the agent's
+// Events (both APIs, created or patched) to what its recorder writes: about
+// Works of its own namespace, reported as the agent. One in
+// flotilla-cluster-a "regarding" the platform's Rollout, or Cluster b given
+// flotilla-cluster-a as its namespace, from flotilla-hub with the hub's
+// ClusterOffline, would otherwise read as the hub's word about that object to
+// `kubectl events -A --for cluster/b` and whatever exports Events by the
+// object they name.
+var eventsAreTheAgents = `request.resource.resource != 'events' || (` +
 	`(request.resource.group == 'events.k8s.io' ? ` +
-	`!has(object.regarding) || object.regarding[?'namespace'].orValue('') == request.namespace : ` +
-	`object.involvedObject[?'namespace'].orValue('') == request.namespace) && ` +
-	`(!has(object.related) || object.related[?'namespace'].orValue('') == request.namespace))`
+	`has(object.regarding) && ` + aWorkOfTheNamespace("object.regarding") + ` && ` +
+	reportedAsTheAgent("reportingController", "deprecatedSource") + ` : ` +
+	`has(object.involvedObject) && ` + aWorkOfTheNamespace("object.involvedObject") + ` && ` +
+	reportedAsTheAgent("reportingComponent", "source") + `) && ` +
+	`(!has(object.related) || ` + aWorkOfTheNamespace("object.related") + `))`
+
+// aWorkOfTheNamespace is a CEL test that the object reference ref names a
+// Work of the request's namespace.
+func aWorkOfTheNamespace(ref string) string {
+	return fmt.Sprintf(`(%[1]s[?'namespace'].orValue('') == request.namespace && %[1]s[?'kind'].orValue('') == 'Work' && `+
+		`%[1]s[?'apiVersion'].orValue('').startsWith('%[2]s/'))`, ref, fleetv1alpha1.Group)
+}
+
+// reportedAsTheAgent is a CEL test that an Event names no reporter but the
+// agent, in its reporting field and its source's component.
+func reportedAsTheAgent(reporting, source string) string {
+	return fmt.Sprintf(`object[?'%[1]s'].orValue('') in ['', '%[3]s'] && `+
+		`object[?'%[2]s'].component.orValue('') in ['', '%[3]s']`, reporting, source, fleetv1alpha1.AgentEventSource)
+}
 
 // agentFinalizerPolicy returns the admission policy and binding above, with
 // both rules.
@@ -61,9 +84,10 @@ func agentFinalizerPolicy() []client.Object {
 					Message: "an agent may not add finalizers: they would keep its cluster's namespace from being deleted",
 					Reason:  ptr.To(metav1.StatusReasonForbidden),
 				}, {
-					Expression: eventsRegardTheirNamespace,
-					Message: "an agent's Event may regard (and relate to) only objects of its own cluster's namespace: " +
-						"an Event of its namespace about another object would read as the hub's or another cluster's",
+					Expression: eventsAreTheAgents,
+					Message: "an agent's Event may regard (and relate to) only Works of its own cluster's namespace, " +
+						"reported as " + fleetv1alpha1.AgentEventSource + ": " +
+						"an Event of its namespace about another object, or in another's name, would read as the hub's or another cluster's",
 					Reason: ptr.To(metav1.StatusReasonForbidden),
 				}},
 			},

@@ -234,8 +234,8 @@ func testEvent(ns string) *eventsv1.Event {
 	return &eventsv1.Event{
 		ObjectMeta:          metav1.ObjectMeta{Namespace: ns, GenerateName: "agent-"},
 		EventTime:           metav1.NewMicroTime(time.Now()),
-		ReportingController: "flotilla.dev/agent", ReportingInstance: "agent-a",
+		ReportingController: fleetv1alpha1.AgentEventSource, ReportingInstance: "agent-a",
 		Action: "Apply", Reason: "Applied", Type: corev1.EventTypeNormal,
-		Regarding: corev1.ObjectReference{Kind: "Work", Namespace: ns, Name: "web"},
+		Regarding: corev1.ObjectReference{Kind: "Work", APIVersion: fleetv1alpha1.GroupVersion.String(), Namespace: ns, Name: "web"},
 	}
 }

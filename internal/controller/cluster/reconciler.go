@@ -37,11 +37,15 @@ type Reconciler struct {
 	// the time without a heartbeat after which a cluster is Offline.
 	OfflineGrace time.Duration
 	// HeartbeatStatusResolution bounds how stale status.lastHeartbeatTime may
-	// get while availability does not change (see newStatus).
+	// get while availability does not change (see newStatus), and how often
+	// the recorded kubernetesVersion may change (see versionToRecord).
 	HeartbeatStatusResolution time.Duration
 
 	// renewals is when this hub saw each Lease's last renewal (see liveness.Observe).
 	renewals liveness.Renewals
+	// versionChanges is when this hub last changed each cluster's recorded
+	// kubernetesVersion (see versionToRecord).
+	versionChanges versionChanges
 	// statusWrites is each Cluster's resourceVersion after this hub's last
 	// status write (controller.PatchStatus records it; see Reconcile).
 	statusWrites controller.OwnWrites
@@ -97,6 +101,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 // forget drops what this hub remembers of a Cluster that is gone.
 func (r *Reconciler) forget(req ctrl.Request) {
 	r.renewals.Forget(req.Name)
+	r.versionChanges.forget(req.Name)
 	r.statusWrites.Forget(req.NamespacedName)
 }
 
@@ -108,13 +113,16 @@ func (r *Reconciler) writeStatus(ctx context.Context, cluster *fleetv1alpha1.Clu
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	previous, readyReasonBefore := cluster.Status.Availability, readyReason(cluster.Status)
+	previous, readyReasonBefore, versionBefore := cluster.Status.Availability, readyReason(cluster.Status), cluster.Status.KubernetesVersion
 	factsBefore := meta.FindStatusCondition(cluster.Status.Conditions, fleetv1alpha1.ConditionFactsValid).DeepCopy()
 	if previous == "" {
 		previous = fleetv1alpha1.ClusterAvailabilityUnknown
 	}
 	if err := controller.PatchStatus(ctx, r.Client, &r.statusWrites, cluster, func(c *fleetv1alpha1.Cluster) { c.Status = status }); err != nil {
 		return ctrl.Result{}, err
+	}
+	if status.KubernetesVersion != versionBefore {
+		r.versionChanges.record(cluster.Name, now)
 	}
 	if previous != status.Availability {
 		r.recordTransition(ctx, cluster, previous)
@@ -159,7 +167,16 @@ func (r *Reconciler) reconcile(ctx context.Context, cluster *fleetv1alpha1.Clust
 			j = withModeMismatch(j, msg)
 		}
 	}
-	return newStatus(cluster, j, hb, now, r.HeartbeatStatusResolution), j.RequeueAfter, nil
+	requeueAfter := j.RequeueAfter
+	if hb != nil && hb.Facts.KubernetesVersion != nil {
+		version, wait := versionToRecord(cluster.Status.KubernetesVersion, *hb.Facts.KubernetesVersion,
+			r.versionChanges.last(cluster.Name), now, r.HeartbeatStatusResolution)
+		hb.Facts.KubernetesVersion = &version
+		if wait > 0 && (requeueAfter == 0 || wait < requeueAfter) {
+			requeueAfter = wait
+		}
+	}
+	return newStatus(cluster, j, hb, now, r.HeartbeatStatusResolution), requeueAfter, nil
 }
 
 // readyReason is the reason of a cluster status's Ready condition.
