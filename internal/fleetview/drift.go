@@ -32,8 +32,7 @@ type Drift struct {
 	// Items are the drifted resources, unexplained first, oldest first; a
 	// View keeps at most MaxDriftItems of them, and when there are more,
 	// each owner and each cluster takes its turn within each state
-	// (inTurns). Resources
-	// counts every one, listed or not.
+	// (inTurns). Resources counts every one, listed or not.
 	Items []DriftedResource `json:"items"`
 }
 
@@ -223,10 +222,10 @@ func BuildDrift(s Snapshot, f DriftFilter, limit int) Drift {
 // can show: its first limit in each state (the list keeps each owner's and
 // each cluster's in order, and a Work is one owner's on one cluster, so it
 // shows a Work's first ones, and never more than limit). An agent writes
-// its Works' status, up
-// to 1,000 resources each, so a cluster's agent could otherwise have every
-// view sort and carry 1,000 rows for each of its Works; the counts stay
-// whole, and the view says how many it leaves out.
+// its Works' status, up to 1,000 resources each, so a cluster's agent
+// could otherwise have every view sort and carry 1,000 rows for each of
+// its Works; the counts stay whole, and the view says how many it leaves
+// out.
 func listable(items []DriftedResource, limit int) []DriftedResource {
 	if limit <= 0 || len(items) <= limit {
 		return items
