@@ -50,6 +50,8 @@ func (o *hubOptions) addFlags(flags *pflag.FlagSet) {
 	flags.BoolVar(&o.InstallCRDs, "install-crds", true, "install or upgrade Flotilla's CRDs at start")
 	flags.DurationVar(&o.ClusterOfflineGrace, "cluster-offline-grace", 0,
 		"time without a heartbeat after which a cluster is Offline (0: each agent's lease duration)")
+	flags.DurationVar(&o.ClusterMinAgentGrace, "min-agent-grace", liveness.DefaultMinAgentGrace,
+		"the least an agent's own lease duration counts for: a shorter one would flip its cluster Available and Offline every second (0: no floor)")
 	flags.DurationVar(&o.HeartbeatStatusResolution, "heartbeat-status-resolution", liveness.DefaultHeartbeatStatusResolution,
 		"how stale a Cluster's status.lastHeartbeatTime may get while its availability holds (bounds status writes); "+
 			"also how often a cluster's recorded Kubernetes version may change")

@@ -83,6 +83,12 @@ type Options struct {
 	// a heartbeat before it is Offline, whatever its agent's lease duration.
 	// Zero trusts each agent's Lease (leaseDurationSeconds).
 	ClusterOfflineGrace time.Duration
+	// ClusterMinAgentGrace, when positive, is the least an agent's own
+	// lease duration counts for: an agent asking for 1 s would otherwise
+	// flip its cluster Available and Offline about twice a second, each
+	// flip work for the hub's Rollouts, Fleets and instances. Zero sets no
+	// floor (`flotilla hub` defaults it to liveness.DefaultMinAgentGrace).
+	ClusterMinAgentGrace time.Duration
 	// HeartbeatStatusResolution is how stale Cluster status.lastHeartbeatTime
 	// may get while availability does not change; it bounds the hub's Cluster
 	// status writes at one per cluster per resolution, and changes of a
@@ -305,6 +311,7 @@ func NewManager(ctx context.Context, config *rest.Config, opts Options) (ctrl.Ma
 	}
 	if err := cluster.SetupWithManager(mgr, cluster.Options{
 		OfflineGrace:              opts.ClusterOfflineGrace,
+		MinAgentGrace:             opts.ClusterMinAgentGrace,
 		HeartbeatStatusResolution: opts.HeartbeatStatusResolution,
 	}); err != nil {
 		return nil, fmt.Errorf("setting up the Cluster controller: %w", err)

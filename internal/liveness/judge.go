@@ -24,6 +24,40 @@ const DefaultOfflineGrace = 180 * time.Second
 // this); the hub's --cluster-offline-grace is not bounded.
 const MaxAgentGrace = time.Hour
 
+// DefaultMinAgentGrace is the least grace the hub's flag gives an agent's
+// own leaseDurationSeconds (--min-agent-grace).
+const DefaultMinAgentGrace = 10 * time.Second
+
+// Grace is the hub's say in how long a cluster may go without a heartbeat.
+type Grace struct {
+	// Override, when positive, replaces every agent's leaseDurationSeconds
+	// (the hub's --cluster-offline-grace).
+	Override time.Duration
+	// AgentMin, when positive, is the least an agent's own
+	// leaseDurationSeconds counts for (the hub's --min-agent-grace): an
+	// agent that asks for 1 s and renews every 1.5 s would flip its cluster
+	// Available and Offline twice a second, and each flip re-plans the
+	// hub's Rollouts, counts its Fleets and reconciles the cluster's
+	// instances again.
+	AgentMin time.Duration
+}
+
+// of is the grace hb gets: the hub's override, else the agent's own
+// (bounded by AgentMin and MaxAgentGrace), else DefaultOfflineGrace;
+// floored says the agent asked for less than AgentMin.
+func (g Grace) of(hb *Heartbeat) (grace time.Duration, floored bool) {
+	if g.Override > 0 {
+		return g.Override, false
+	}
+	if hb.Duration <= 0 {
+		return DefaultOfflineGrace, false
+	}
+	if hb.Duration < g.AgentMin {
+		return g.AgentMin, true
+	}
+	return min(hb.Duration, MaxAgentGrace), false
+}
+
 // Heartbeat is what the hub knows of an agent's Lease.
 type Heartbeat struct {
 	// Seen is when the hub saw the last renewal, by its own clock (see
@@ -47,28 +81,24 @@ type Judgement struct {
 }
 
 // Judge judges a cluster from its agent's heartbeat. hb is nil when the
-// Lease does not exist. graceOverride, when positive, replaces the agent's own
-// leaseDurationSeconds (the hub's --cluster-offline-grace); the agent's own is
-// bounded by MaxAgentGrace. A cluster is Available while now is before the
-// hub saw the last renewal + grace: both times are the hub's clock, so neither
-// the member's clock nor what the agent writes as renewTime moves the expiry.
-func Judge(hb *Heartbeat, now time.Time, graceOverride time.Duration) Judgement {
+// Lease does not exist. g is the hub's say in the grace (Grace.of). A
+// cluster is Available while now is before the hub saw the last renewal +
+// grace: both times are the hub's clock, so neither the member's clock nor
+// what the agent writes as renewTime moves the expiry.
+func Judge(hb *Heartbeat, now time.Time, g Grace) Judgement {
 	if hb == nil {
 		return unknown(fmt.Sprintf("the agent's Lease %s does not exist; re-run `flotilla join` to create it", fleetv1alpha1.AgentLease))
 	}
 	if hb.Seen.IsZero() {
 		return unknown("the agent has not heartbeated yet")
 	}
-	grace := min(hb.Duration, MaxAgentGrace)
-	if graceOverride > 0 {
-		grace = graceOverride
-	}
-	if grace <= 0 {
-		grace = DefaultOfflineGrace
-	}
+	grace, floored := g.of(hb)
 	expiry := hb.Seen.Add(grace)
 	if now.Before(expiry) {
 		msg := fmt.Sprintf("the agent heartbeats; grace %s", grace)
+		if floored {
+			msg += fmt.Sprintf(" (it asks for %s, under the hub's least for an agent)", hb.Duration)
+		}
 		return Judgement{
 			Availability: fleetv1alpha1.ClusterAvailabilityAvailable,
 			Conditions:   conditions(metav1.ConditionTrue, fleetv1alpha1.ReasonHeartbeating, msg),

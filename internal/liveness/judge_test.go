@@ -14,13 +14,13 @@ import (
 func TestJudge(t *testing.T) {
 	now := time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC)
 	tests := []struct {
-		name          string
-		hb            *Heartbeat
-		graceOverride time.Duration
-		want          fleetv1alpha1.ClusterAvailability
-		wantReason    string
-		wantRequeue   time.Duration
-		wantMessage   string
+		name        string
+		hb          *Heartbeat
+		grace       Grace
+		want        fleetv1alpha1.ClusterAvailability
+		wantReason  string
+		wantRequeue time.Duration
+		wantMessage string
 	}{
 		{name: "no lease", hb: nil,
 			want: fleetv1alpha1.ClusterAvailabilityUnknown, wantReason: fleetv1alpha1.ReasonNeverConnected, wantMessage: "does not exist"},
@@ -35,20 +35,27 @@ func TestJudge(t *testing.T) {
 		{name: "missed", hb: &Heartbeat{Seen: now.Add(-200 * time.Second), Duration: 180 * time.Second},
 			want: fleetv1alpha1.ClusterAvailabilityOffline, wantReason: fleetv1alpha1.ReasonHeartbeatMissed,
 			wantMessage: "no heartbeat since 2026-11-21T11:56:40Z (grace 3m0s)"},
-		{name: "override shorter than the lease", hb: &Heartbeat{Seen: now.Add(-40 * time.Second), Duration: 180 * time.Second}, graceOverride: 30 * time.Second,
+		{name: "override shorter than the lease", hb: &Heartbeat{Seen: now.Add(-40 * time.Second), Duration: 180 * time.Second}, grace: Grace{Override: 30 * time.Second},
 			want: fleetv1alpha1.ClusterAvailabilityOffline, wantReason: fleetv1alpha1.ReasonHeartbeatMissed, wantMessage: "grace 30s"},
-		{name: "override longer than the lease", hb: &Heartbeat{Seen: now.Add(-40 * time.Second), Duration: 20 * time.Second}, graceOverride: time.Minute,
+		{name: "override longer than the lease", hb: &Heartbeat{Seen: now.Add(-40 * time.Second), Duration: 20 * time.Second}, grace: Grace{Override: time.Minute, AgentMin: 2 * time.Minute},
 			want: fleetv1alpha1.ClusterAvailabilityAvailable, wantReason: fleetv1alpha1.ReasonHeartbeating, wantRequeue: 20 * time.Second},
 		{name: "no lease duration: default grace", hb: &Heartbeat{Seen: now.Add(-170 * time.Second)},
 			want: fleetv1alpha1.ClusterAvailabilityAvailable, wantReason: fleetv1alpha1.ReasonHeartbeating, wantRequeue: 10 * time.Second},
 		{name: "an agent cannot ask for more than the maximum grace", hb: &Heartbeat{Seen: now.Add(-MaxAgentGrace), Duration: 100 * 365 * 24 * time.Hour},
 			want: fleetv1alpha1.ClusterAvailabilityOffline, wantReason: fleetv1alpha1.ReasonHeartbeatMissed, wantMessage: "grace 1h0m0s"},
-		{name: "the hub's override is not bounded", hb: &Heartbeat{Seen: now.Add(-MaxAgentGrace), Duration: time.Minute}, graceOverride: 2 * MaxAgentGrace,
+		{name: "the hub's override is not bounded", hb: &Heartbeat{Seen: now.Add(-MaxAgentGrace), Duration: time.Minute}, grace: Grace{Override: 2 * MaxAgentGrace},
 			want: fleetv1alpha1.ClusterAvailabilityAvailable, wantReason: fleetv1alpha1.ReasonHeartbeating, wantRequeue: MaxAgentGrace},
+		{name: "an agent asking for less than the hub's least gets the least", hb: &Heartbeat{Seen: now.Add(-5 * time.Second), Duration: time.Second},
+			grace: Grace{AgentMin: 10 * time.Second},
+			want:  fleetv1alpha1.ClusterAvailabilityAvailable, wantReason: fleetv1alpha1.ReasonHeartbeating, wantRequeue: 5 * time.Second,
+			wantMessage: "grace 10s (it asks for 1s, under the hub's least for an agent)"},
+		{name: "an agent asking for more than the least keeps its own", hb: &Heartbeat{Seen: now.Add(-25 * time.Second), Duration: 20 * time.Second},
+			grace: Grace{AgentMin: 10 * time.Second},
+			want:  fleetv1alpha1.ClusterAvailabilityOffline, wantReason: fleetv1alpha1.ReasonHeartbeatMissed, wantMessage: "grace 20s"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			j := Judge(tt.hb, now, tt.graceOverride)
+			j := Judge(tt.hb, now, tt.grace)
 			if j.Availability != tt.want || j.RequeueAfter != tt.wantRequeue {
 				t.Errorf("Judge = %s, requeue %s; want %s, requeue %s", j.Availability, j.RequeueAfter, tt.want, tt.wantRequeue)
 			}

@@ -57,7 +57,7 @@ func TestAFarFutureRenewTimeExpiresOnTheHubsClock(t *testing.T) {
 	}{{5 * time.Second, "Available"}, {34 * time.Second, "Available"}, {35 * time.Second, "Offline"}, {time.Hour, "Offline"}} {
 		now := start.Add(tc.at)
 		hb := &Heartbeat{Seen: r.Observe("edge-1", future, now), Duration: grace}
-		if got := Judge(hb, now, 0).Availability; string(got) != tc.want {
+		if got := Judge(hb, now, Grace{}).Availability; string(got) != tc.want {
 			t.Errorf("at +%s: %s, want %s", tc.at, got, tc.want)
 		}
 	}

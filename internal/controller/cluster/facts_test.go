@@ -99,13 +99,13 @@ func TestNewStatusCopiesFactsFromTheLease(t *testing.T) {
 	cluster := &fleetv1alpha1.Cluster{Status: fleetv1alpha1.ClusterStatus{KubernetesVersion: "v1.35.0", AgentVersion: "old", NodeCount: 1}}
 
 	hb := &heartbeat{Heartbeat: liveness.Heartbeat{Seen: now, Duration: time.Minute}}
-	status := newStatus(cluster, availability(hb, now, 0), hb, now, time.Minute)
+	status := newStatus(cluster, availability(hb, now, liveness.Grace{}), hb, now, time.Minute)
 	if status.KubernetesVersion != "v1.35.0" || status.AgentVersion != "old" || status.NodeCount != 1 {
 		t.Errorf("without facts on the Lease the status changed: %+v", status)
 	}
 
 	hb.Facts = facts{KubernetesVersion: ptr.To("v1.36.3"), AgentVersion: ptr.To("v0.9.0"), NodeCount: ptr.To[int32](5)}
-	status = newStatus(cluster, availability(hb, now, 0), hb, now, time.Minute)
+	status = newStatus(cluster, availability(hb, now, liveness.Grace{}), hb, now, time.Minute)
 	if status.KubernetesVersion != "v1.36.3" || status.AgentVersion != "v0.9.0" || status.NodeCount != 5 {
 		t.Errorf("facts on the Lease not copied: %+v", status)
 	}
@@ -120,7 +120,7 @@ func TestNewStatusCopiesFactsFromTheLease(t *testing.T) {
 		fleetv1alpha1.AnnotationNodeCount:         "7",
 	})
 	cluster.Status = status
-	status = newStatus(cluster, availability(hb, now, 0), hb, now, time.Minute)
+	status = newStatus(cluster, availability(hb, now, liveness.Grace{}), hb, now, time.Minute)
 	if status.KubernetesVersion != "v1.36.3" || status.NodeCount != 7 {
 		t.Errorf("an invalid version reached the status, or a valid count did not: %+v", status)
 	}

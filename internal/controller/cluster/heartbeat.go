@@ -15,9 +15,9 @@ type heartbeat struct {
 }
 
 // availability judges hb (nil: the Lease does not exist) by the liveness rules.
-func availability(hb *heartbeat, now time.Time, graceOverride time.Duration) liveness.Judgement {
+func availability(hb *heartbeat, now time.Time, g liveness.Grace) liveness.Judgement {
 	if hb == nil {
-		return liveness.Judge(nil, now, graceOverride)
+		return liveness.Judge(nil, now, g)
 	}
-	return liveness.Judge(&hb.Heartbeat, now, graceOverride)
+	return liveness.Judge(&hb.Heartbeat, now, g)
 }

@@ -43,7 +43,7 @@ func TestAgentModeMismatch(t *testing.T) {
 // A mismatch turns Ready False and leaves the cluster Available.
 func TestWithModeMismatch(t *testing.T) {
 	now := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
-	j := availability(&heartbeat{Heartbeat: liveness.Heartbeat{Seen: now, Duration: time.Minute}}, now, 0)
+	j := availability(&heartbeat{Heartbeat: liveness.Heartbeat{Seen: now, Duration: time.Minute}}, now, liveness.Grace{})
 	got := withModeMismatch(j, "wrong mode")
 	if got.Availability != fleetv1alpha1.ClusterAvailabilityAvailable || got.RequeueAfter != j.RequeueAfter {
 		t.Errorf("judgement %+v, want Available as before", got)

@@ -36,6 +36,9 @@ type Reconciler struct {
 	// OfflineGrace, when positive, replaces every agent's own lease duration as
 	// the time without a heartbeat after which a cluster is Offline.
 	OfflineGrace time.Duration
+	// MinAgentGrace, when positive, is the least an agent's own lease
+	// duration counts for (liveness.Grace.AgentMin).
+	MinAgentGrace time.Duration
 	// HeartbeatStatusResolution bounds how stale status.lastHeartbeatTime may
 	// get while availability does not change (see newStatus), and how often
 	// the recorded kubernetesVersion may change (see versionToRecord).
@@ -149,7 +152,7 @@ func (r *Reconciler) reconcile(ctx context.Context, cluster *fleetv1alpha1.Clust
 	if err != nil {
 		return fleetv1alpha1.ClusterStatus{}, 0, err
 	}
-	j := availability(hb, now, r.OfflineGrace)
+	j := availability(hb, now, liveness.Grace{Override: r.OfflineGrace, AgentMin: r.MinAgentGrace})
 	// The cache may be stale: after the hub's own API server was unreachable,
 	// its Lease watch takes a while to catch up, and every cluster would look
 	// Offline at once. Confirm the transition with a live read (one request,
@@ -160,7 +163,7 @@ func (r *Reconciler) reconcile(ctx context.Context, cluster *fleetv1alpha1.Clust
 		if hb, err = r.heartbeat(ctx, r.LiveReader, cluster, now); err != nil {
 			return fleetv1alpha1.ClusterStatus{}, 0, fmt.Errorf("confirming a missed heartbeat: %w", err)
 		}
-		j = availability(hb, now, r.OfflineGrace)
+		j = availability(hb, now, liveness.Grace{Override: r.OfflineGrace, AgentMin: r.MinAgentGrace})
 	}
 	if j.Availability == fleetv1alpha1.ClusterAvailabilityAvailable && hb != nil {
 		if msg := agentModeMismatch(cluster.Spec.Delivery, hb.Facts.AgentMode); msg != "" {

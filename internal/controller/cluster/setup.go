@@ -22,6 +22,9 @@ type Options struct {
 	// OfflineGrace, when positive, replaces each agent's lease duration as the
 	// time without a heartbeat after which a cluster is Offline.
 	OfflineGrace time.Duration
+	// MinAgentGrace, when positive, is the least an agent's own lease
+	// duration counts for (liveness.Grace.AgentMin); zero: no floor.
+	MinAgentGrace time.Duration
 	// HeartbeatStatusResolution bounds how stale status.lastHeartbeatTime may
 	// get; liveness.DefaultHeartbeatStatusResolution when zero.
 	HeartbeatStatusResolution time.Duration
@@ -53,6 +56,7 @@ func SetupWithManager(mgr ctrl.Manager, opts Options) error {
 		Recorder:                  hubcontroller.EventRecorder(mgr, EventSource),
 		Clock:                     clock.RealClock{},
 		OfflineGrace:              opts.OfflineGrace,
+		MinAgentGrace:             opts.MinAgentGrace,
 		HeartbeatStatusResolution: opts.HeartbeatStatusResolution,
 	}
 	return ctrl.NewControllerManagedBy(mgr).

@@ -24,7 +24,7 @@ func TestNewStatusWritesHeartbeatsCoarsely(t *testing.T) {
 	for i := 0; i <= 60; i++ { // one renewal every 5 s for 5 minutes
 		now := start.Add(time.Duration(i) * 5 * time.Second).Add(300 * time.Millisecond)
 		hb := &heartbeat{Heartbeat: liveness.Heartbeat{Seen: now.Add(-200 * time.Millisecond), Duration: 30 * time.Second}}
-		status := newStatus(cluster, availability(hb, now, 0), hb, now, resolution)
+		status := newStatus(cluster, availability(hb, now, liveness.Grace{}), hb, now, resolution)
 		if !equality.Semantic.DeepEqual(status, cluster.Status) {
 			writes++
 			cluster.Status = status
@@ -52,14 +52,14 @@ func TestNewStatusRecordsTheLastHeartbeatWhenGoingOffline(t *testing.T) {
 	renew := now.Add(-10 * time.Second)
 	cluster := &fleetv1alpha1.Cluster{}
 	hb := &heartbeat{Heartbeat: liveness.Heartbeat{Seen: renew, Duration: 30 * time.Second}}
-	cluster.Status = newStatus(cluster, availability(hb, now, 0), hb, now, time.Hour)
+	cluster.Status = newStatus(cluster, availability(hb, now, liveness.Grace{}), hb, now, time.Hour)
 
 	// Offline 50 s later: lastHeartbeatTime moves to the exact last renewal even
 	// though the resolution (an hour) has not passed.
 	later := now.Add(50 * time.Second)
 	renew2 := now.Add(5 * time.Second)
 	hb = &heartbeat{Heartbeat: liveness.Heartbeat{Seen: renew2, Duration: 30 * time.Second}}
-	status := newStatus(cluster, availability(hb, later, 0), hb, later, time.Hour)
+	status := newStatus(cluster, availability(hb, later, liveness.Grace{}), hb, later, time.Hour)
 	if status.Availability != fleetv1alpha1.ClusterAvailabilityOffline || !status.LastHeartbeatTime.Time.Equal(renew2) {
 		t.Fatalf("status = %s, lastHeartbeatTime %s; want Offline, %s", status.Availability, status.LastHeartbeatTime, renew2)
 	}
@@ -71,7 +71,7 @@ func TestNewStatusRecordsTheLastHeartbeatWhenGoingOffline(t *testing.T) {
 	// Still offline a minute later: nothing changes, not even the message's age.
 	cluster.Status = status
 	evenLater := later.Add(time.Minute)
-	if again := newStatus(cluster, availability(hb, evenLater, 0), hb, evenLater, time.Hour); !equality.Semantic.DeepEqual(again, status) {
+	if again := newStatus(cluster, availability(hb, evenLater, liveness.Grace{}), hb, evenLater, time.Hour); !equality.Semantic.DeepEqual(again, status) {
 		t.Errorf("a second reconcile while offline changed the status:\n%+v\n%+v", again, status)
 	}
 }
@@ -79,7 +79,7 @@ func TestNewStatusRecordsTheLastHeartbeatWhenGoingOffline(t *testing.T) {
 func TestNewStatusWithoutLeaseKeepsTheLastHeartbeat(t *testing.T) {
 	last := metav1.NewTime(time.Date(2026, 11, 21, 11, 0, 0, 0, time.UTC))
 	cluster := &fleetv1alpha1.Cluster{Status: fleetv1alpha1.ClusterStatus{LastHeartbeatTime: &last}}
-	status := newStatus(cluster, availability(nil, last.Add(time.Hour), 0), nil, last.Add(time.Hour), time.Minute)
+	status := newStatus(cluster, availability(nil, last.Add(time.Hour), liveness.Grace{}), nil, last.Add(time.Hour), time.Minute)
 	if status.Availability != fleetv1alpha1.ClusterAvailabilityUnknown || !status.LastHeartbeatTime.Equal(&last) {
 		t.Errorf("status = %+v", status)
 	}

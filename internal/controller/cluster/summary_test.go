@@ -32,19 +32,19 @@ func TestClusterSummaryConditions(t *testing.T) {
 		// want is the status that is True (Ready, Reconciling or Stalled) and its reason.
 		want, reason string
 	}{
-		{"agent heartbeating", agent, nil, availability(alive, now, 0), fleetv1alpha1.ConditionReady, fleetv1alpha1.ReasonHeartbeating},
-		{"agent not heartbeated yet", agent, nil, availability(&heartbeat{}, now, 0), fleetv1alpha1.ConditionReconciling, fleetv1alpha1.ReasonNeverConnected},
-		{"agent offline", agent, nil, availability(dead, now, 0), fleetv1alpha1.ConditionStalled, fleetv1alpha1.ReasonHeartbeatMissed},
-		{"agent in the wrong mode", agent, nil, withModeMismatch(availability(alive, now, 0), "wrong mode"), fleetv1alpha1.ConditionStalled, fleetv1alpha1.ReasonAgentModeMismatch},
-		{"git, not pushed yet", git, nil, availability(alive, now, 0), fleetv1alpha1.ConditionReconciling, fleetv1alpha1.ReasonProgressing},
-		{"git, pushed", git, delivered(metav1.ConditionTrue, fleetv1alpha1.ReasonGitPushed), availability(alive, now, 0), fleetv1alpha1.ConditionReady, fleetv1alpha1.ReasonHeartbeating},
+		{"agent heartbeating", agent, nil, availability(alive, now, liveness.Grace{}), fleetv1alpha1.ConditionReady, fleetv1alpha1.ReasonHeartbeating},
+		{"agent not heartbeated yet", agent, nil, availability(&heartbeat{}, now, liveness.Grace{}), fleetv1alpha1.ConditionReconciling, fleetv1alpha1.ReasonNeverConnected},
+		{"agent offline", agent, nil, availability(dead, now, liveness.Grace{}), fleetv1alpha1.ConditionStalled, fleetv1alpha1.ReasonHeartbeatMissed},
+		{"agent in the wrong mode", agent, nil, withModeMismatch(availability(alive, now, liveness.Grace{}), "wrong mode"), fleetv1alpha1.ConditionStalled, fleetv1alpha1.ReasonAgentModeMismatch},
+		{"git, not pushed yet", git, nil, availability(alive, now, liveness.Grace{}), fleetv1alpha1.ConditionReconciling, fleetv1alpha1.ReasonProgressing},
+		{"git, pushed", git, delivered(metav1.ConditionTrue, fleetv1alpha1.ReasonGitPushed), availability(alive, now, liveness.Grace{}), fleetv1alpha1.ConditionReady, fleetv1alpha1.ReasonHeartbeating},
 		{"git without agent, pushed", git, delivered(metav1.ConditionTrue, fleetv1alpha1.ReasonGitPushed), liveness.WithoutHeartbeat(), fleetv1alpha1.ConditionReady, fleetv1alpha1.ReasonHeartbeatNotRequired},
-		{"git, unreachable", git, delivered(metav1.ConditionFalse, fleetv1alpha1.ReasonGitUnreachable), availability(alive, now, 0), fleetv1alpha1.ConditionReconciling, fleetv1alpha1.ReasonGitUnreachable},
-		{"git, credentials refused", git, delivered(metav1.ConditionFalse, fleetv1alpha1.ReasonGitAuthFailed), availability(alive, now, 0), fleetv1alpha1.ConditionStalled, fleetv1alpha1.ReasonGitAuthFailed},
+		{"git, unreachable", git, delivered(metav1.ConditionFalse, fleetv1alpha1.ReasonGitUnreachable), availability(alive, now, liveness.Grace{}), fleetv1alpha1.ConditionReconciling, fleetv1alpha1.ReasonGitUnreachable},
+		{"git, credentials refused", git, delivered(metav1.ConditionFalse, fleetv1alpha1.ReasonGitAuthFailed), availability(alive, now, liveness.Grace{}), fleetv1alpha1.ConditionStalled, fleetv1alpha1.ReasonGitAuthFailed},
 		{"git, secret missing", git, delivered(metav1.ConditionFalse, fleetv1alpha1.ReasonSecretNotFound), liveness.WithoutHeartbeat(), fleetv1alpha1.ConditionStalled, fleetv1alpha1.ReasonSecretNotFound},
 		{"git, path overlaps another cluster's", git, delivered(metav1.ConditionFalse, fleetv1alpha1.ReasonGitPathConflict), liveness.WithoutHeartbeat(), fleetv1alpha1.ConditionStalled, fleetv1alpha1.ReasonGitPathConflict},
 		{"git, path is the repository's root", git, delivered(metav1.ConditionFalse, fleetv1alpha1.ReasonGitPathInvalid), liveness.WithoutHeartbeat(), fleetv1alpha1.ConditionStalled, fleetv1alpha1.ReasonGitPathInvalid},
-		{"git, pushed, agent offline", git, delivered(metav1.ConditionTrue, fleetv1alpha1.ReasonGitPushed), availability(dead, now, 0), fleetv1alpha1.ConditionStalled, fleetv1alpha1.ReasonHeartbeatMissed},
+		{"git, pushed, agent offline", git, delivered(metav1.ConditionTrue, fleetv1alpha1.ReasonGitPushed), availability(dead, now, liveness.Grace{}), fleetv1alpha1.ConditionStalled, fleetv1alpha1.ReasonHeartbeatMissed},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			c := &fleetv1alpha1.Cluster{ObjectMeta: metav1.ObjectMeta{Generation: 2}, Spec: fleetv1alpha1.ClusterSpec{Delivery: tt.delivery},
