@@ -42,3 +42,44 @@ func TestAWaveWhoseClustersLeftDoesNotReadSucceeded(t *testing.T) {
 		t.Fatalf("Degraded %+v", d)
 	}
 }
+
+// The attack: a team whose instances are all the Promise runs on the
+// canary's clusters removes them mid-wave (narrows their placement, or
+// deletes them) before they turn healthy on the platform's change. The
+// canary, with no check to wait for, completed at once with nothing baked
+// anywhere, and a general wave asking no approval took the change on every
+// other team's clusters at once: the canary's gate was gone. The next wave
+// now waits for an approval that names why, as after a wave that matched no
+// cluster; approved, it goes on.
+func TestAWaveWhoseClustersAllLeftHoldsTheNextWave(t *testing.T) {
+	f := newFixture(t, strategy(wave("canary", bake(30*time.Minute)), wave("general", catchAll)),
+		append(clusters("c", 2, "ring", "canary"), clusters("g", 2)...)...)
+	f.plan()
+	f.wantAdmitted("c-1", "c-2")
+	f.in.Clusters = slicesDelete(slicesDelete(f.in.Clusters, "c-1"), "c-2")
+	f.at(time.Minute).plan()
+	f.wantPhase(fleetv1alpha1.RolloutPhaseWaitingForApproval, "general")
+	f.wantAdmitted()
+	c := f.condition(fleetv1alpha1.ConditionApproved)
+	if c == nil || c.Status != metav1.ConditionFalse ||
+		!strings.Contains(c.Message, "wave canary completed with none of its 2 clusters healthy on the target (2 left the fleet)") {
+		t.Fatalf("Approved %+v", c)
+	}
+
+	f.in.Spec.Approvals = []fleetv1alpha1.Approval{{Wave: "general", ChangeRecord: record("alice", f.in.Now, "")}}
+	f.at(2 * time.Minute).plan()
+	f.wantPhase(fleetv1alpha1.RolloutPhaseProgressing, "general")
+	f.wantAdmitted("g-1", "g-2")
+}
+
+// A canary where one cluster stayed and baked is a canary that showed the
+// change good: the next wave starts as its strategy says.
+func TestAWaveWithAClusterLeftButOneBakedDoesNotHoldTheNext(t *testing.T) {
+	f := newFixture(t, strategy(wave("canary"), wave("general", catchAll)),
+		append(clusters("c", 2, "ring", "canary"), clusters("g", 2)...)...)
+	f.plan()
+	f.in.Clusters = slicesDelete(f.in.Clusters, "c-1")
+	f.at(time.Minute).healthyAll().plan()
+	f.wantPhase(fleetv1alpha1.RolloutPhaseProgressing, "general")
+	f.wantAdmitted("g-1", "g-2")
+}

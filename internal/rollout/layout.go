@@ -35,7 +35,8 @@ type wave struct {
 	relapsed map[string]bool
 	// unmatched, if set, says why the wave waits for an approval its
 	// strategy does not ask for: the waves before it matched no Cluster of
-	// the hub (gateAfterUnmatched).
+	// the hub (gateAfterUnmatched), or the wave before it completed with
+	// none of its clusters healthy on the target (gateAfterNothingShown).
 	unmatched string
 }
 

@@ -114,13 +114,18 @@ func TestTargetSetFrozenAtStart(t *testing.T) {
 		t.Fatalf("counts %+v, want 5 targets with 1 offline (gone)", c)
 	}
 	f.at(2 * time.Minute).healthyAll().plan()
-	f.wantPhase(fleetv1alpha1.RolloutPhaseProgressing, "remaining")
-	f.wantAdmitted("lab")
 	// It never ran the target: its wave did not succeed in full
-	// (TestAWaveWhoseClustersLeftDoesNotReadSucceeded).
+	// (TestAWaveWhoseClustersLeftDoesNotReadSucceeded), and the next wave
+	// goes on without it only once approved
+	// (TestAWaveWhoseClustersAllLeftHoldsTheNextWave).
 	if w := f.wave("general"); w.Phase != fleetv1alpha1.WavePhaseSucceededWithFailures {
 		t.Fatalf("wave general with its only cluster gone is %s, want SucceededWithFailures", w.Phase)
 	}
+	f.wantPhase(fleetv1alpha1.RolloutPhaseWaitingForApproval, "remaining")
+	f.in.Spec.Approvals = []fleetv1alpha1.Approval{{Wave: "remaining", ChangeRecord: record("alice", f.in.Now, "")}}
+	f.at(3 * time.Minute).healthyAll().plan()
+	f.wantPhase(fleetv1alpha1.RolloutPhaseProgressing, "remaining")
+	f.wantAdmitted("lab")
 }
 
 func slicesDelete(cs []rollout.ClusterObservation, name string) []rollout.ClusterObservation {

@@ -2,6 +2,7 @@ package rollout
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -106,6 +107,7 @@ func (p *planner) stepWave(w *wave, hold bool) (outcome, bool) {
 		if a := p.assess(w); len(a.failures) > w.cfg.maxFailures {
 			return p.onFailure(w, a), false
 		}
+		p.gateAfterNothingShown(w)
 		approval := p.approvalFor(w)
 		if w.cfg.approval && approval == nil {
 			w.st.Phase = fleetv1alpha1.WavePhaseWaitingForApproval
@@ -320,6 +322,52 @@ func (p *planner) failWave(w *wave, why string) outcome {
 	}
 	return outcome{phase: fleetv1alpha1.RolloutPhaseHalted, wave: w.st.Name, actor: ActorHub,
 		reason: fleetv1alpha1.ReasonAnalysisFailed, message: why, warning: true}
+}
+
+// gateAfterNothingShown makes wave w, about to start, wait for an approval
+// when the wave before it (the last one with clusters) completed with none
+// of them healthy on the target: they all left the fleet (a team's
+// instances, alone there, removed mid-wave), were skipped offline or failed
+// within its budget. That wave showed the change good nowhere, and w would
+// otherwise take it at once: the Rollout goes on without that wave's gate
+// only if a person says so, as after a wave that matched no cluster.
+func (p *planner) gateAfterNothingShown(w *wave) {
+	var prev *wave
+	for _, q := range p.waves {
+		if q == w {
+			break
+		}
+		if len(q.st.Clusters) > 0 {
+			prev = q
+		}
+	}
+	if prev == nil || !completed(prev.st.Phase) || w.unmatched != "" || checkSkipped(prev) {
+		return
+	}
+	a := p.assess(prev)
+	if a.healthy > 0 {
+		return
+	}
+	var why []string
+	if a.gone > 0 {
+		why = append(why, fmt.Sprintf("%d left the fleet", a.gone))
+	}
+	if n := int(a.counts.Offline) - a.gone; n > 0 {
+		why = append(why, fmt.Sprintf("%d offline", n))
+	}
+	if a.counts.Failed > 0 {
+		why = append(why, fmt.Sprintf("%d failed", a.counts.Failed))
+	}
+	w.cfg.approval = true
+	w.unmatched = fmt.Sprintf("wave %s completed with none of its %s healthy on the target (%s); approve wave %s to go on without it",
+		prev.st.Name, clusters(len(prev.st.Clusters)), strings.Join(why, ", "), w.st.Name)
+}
+
+// checkSkipped reports whether a person skipped a check of w: a wave whose
+// checks run through the bake completes with no cluster healthy on the
+// target only so, and the skip is the person's word to go on.
+func checkSkipped(w *wave) bool {
+	return slices.ContainsFunc(w.st.Checks, func(c fleetv1alpha1.WaveCheckStatus) bool { return c.Skipped != nil })
 }
 
 // approvalFor finds the approval of a wave in the spec.

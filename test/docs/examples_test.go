@@ -71,7 +71,10 @@ func TestExamples(t *testing.T) {
 				}
 			}
 			for i := len(created) - 1; i >= 0; i-- {
-				if err := c.Delete(ctx, created[i]); client.IgnoreNotFound(err) != nil {
+				// With its UID, as the hub deletes: flotilla-rollout-deletion
+				// refuses a Rollout deleted by hand.
+				uid := created[i].GetUID()
+				if err := c.Delete(ctx, created[i], client.Preconditions{UID: &uid}); client.IgnoreNotFound(err) != nil {
 					t.Errorf("deleting %s %s: %v", created[i].GetObjectKind().GroupVersionKind().Kind, created[i].GetName(), err)
 				}
 			}

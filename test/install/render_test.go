@@ -45,6 +45,7 @@ func TestHubKustomization(t *testing.T) {
 		"ValidatingAdmissionPolicy//flotilla-driftexception-lifetime", "ValidatingAdmissionPolicyBinding//flotilla-driftexception-lifetime",
 		"ValidatingAdmissionPolicy//flotilla-promise-crds", "ValidatingAdmissionPolicyBinding//flotilla-promise-crds",
 		"ValidatingAdmissionPolicy//flotilla-promise-deletion", "ValidatingAdmissionPolicyBinding//flotilla-promise-deletion",
+		"ValidatingAdmissionPolicy//flotilla-rollout-deletion", "ValidatingAdmissionPolicyBinding//flotilla-rollout-deletion",
 	}
 	for _, c := range crds {
 		want = append(want, "CustomResourceDefinition//"+c.Name)

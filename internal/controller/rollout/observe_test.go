@@ -330,22 +330,33 @@ func TestFromRevision(t *testing.T) {
 			Status: fleetv1alpha1.RolloutStatus{Phase: phase},
 		}
 	}
+	// A revert of r2 (only the canary took it) back to r1.
+	revert := func(phase fleetv1alpha1.RolloutPhase) *fleetv1alpha1.Rollout {
+		r := ro(phase)
+		r.Spec.FromRevision, r.Spec.TargetRevision = "r2", "r1"
+		return r
+	}
 	for _, tc := range []struct {
-		name   string
-		newest *fleetv1alpha1.Rollout
-		latest string
-		want   string
+		name     string
+		newest   *fleetv1alpha1.Rollout
+		isRevert bool
+		latest   string
+		want     string
 	}{
-		{"first change", nil, "r2", "r1"},
-		{"after a success", ro(fleetv1alpha1.RolloutPhaseSucceeded), "r3", "r2"},
-		{"after a rollback", ro(fleetv1alpha1.RolloutPhaseRolledBack), "r3", "r1"},
-		{"over one in flight", ro(fleetv1alpha1.RolloutPhaseProgressing), "r3", "r1"},
-		{"reverting one in flight", ro(fleetv1alpha1.RolloutPhaseProgressing), "r1", "r2"},
-		{"reverting an aborted one", ro(fleetv1alpha1.RolloutPhaseAborted), "r1", "r2"},
-		{"back to what a rollback left: nothing to do", ro(fleetv1alpha1.RolloutPhaseRolledBack), "r1", "r1"},
+		{"first change", nil, false, "r2", "r1"},
+		{"after a success", ro(fleetv1alpha1.RolloutPhaseSucceeded), false, "r3", "r2"},
+		{"after a rollback", ro(fleetv1alpha1.RolloutPhaseRolledBack), false, "r3", "r1"},
+		{"over one in flight", ro(fleetv1alpha1.RolloutPhaseProgressing), false, "r3", "r1"},
+		{"reverting one in flight", ro(fleetv1alpha1.RolloutPhaseProgressing), false, "r1", "r2"},
+		{"reverting an aborted one", ro(fleetv1alpha1.RolloutPhaseAborted), false, "r1", "r2"},
+		{"back to what a rollback left: nothing to do", ro(fleetv1alpha1.RolloutPhaseRolledBack), false, "r1", "r1"},
+		{"over a revert in flight: what it returns to", revert(fleetv1alpha1.RolloutPhaseWaitingForApproval), true, "r3", "r1"},
+		{"over an aborted revert: what it returns to", revert(fleetv1alpha1.RolloutPhaseAborted), true, "r3", "r1"},
+		{"undoing a revert in flight", revert(fleetv1alpha1.RolloutPhaseProgressing), true, "r2", "r1"},
+		{"after a revert succeeded", revert(fleetv1alpha1.RolloutPhaseSucceeded), true, "r3", "r1"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := FromRevision(tc.newest, "r1", tc.latest); got != tc.want {
+			if got := FromRevision(tc.newest, tc.isRevert, "r1", tc.latest); got != tc.want {
 				t.Errorf("FromRevision = %q, want %q", got, tc.want)
 			}
 		})

@@ -46,7 +46,8 @@ func (s *Starter) StartRollout(ctx context.Context, p *fleetv1alpha1.Promise, pr
 			rollouts = append(rollouts, ro)
 		}
 	}
-	from, err := s.usableFrom(ctx, subject{promise: p.Name}, FromRevision(rollout.Newest(rollouts), previous, latest), previous)
+	newest := rollout.Newest(rollouts)
+	from, err := s.usableFrom(ctx, subject{promise: p.Name}, FromRevision(newest, rollout.IsRevert(newest, rollouts), previous, latest), previous)
 	if err != nil {
 		return err
 	}
@@ -88,16 +89,20 @@ func (s *Starter) StartRollout(ctx context.Context, p *fleetv1alpha1.Promise, pr
 }
 
 // FromRevision is the fromRevision of a new Rollout to latest, given the
-// newest Rollout of the subject (nil if none) and the previous latest
-// revision: the revision the fleet settles on under the newest Rollout. When
+// newest Rollout of the subject (nil if none), whether it is a revert
+// (rollout.IsRevert) and the previous latest revision: the revision the
+// fleet settles on under the newest Rollout, which is what a new Work
+// starts on (rollout.NewWorkRevision). So a change made while a revert has
+// not settled starts from what the revert returns to, never from the change
+// it takes back, which only the clusters that change reached ran. When
 // that is latest itself while some clusters may run the newest Rollout's
 // target (it is in flight, or ended without settling), the change is a
 // revert of that target, which becomes fromRevision.
-func FromRevision(newest *fleetv1alpha1.Rollout, previous, latest string) string {
+func FromRevision(newest *fleetv1alpha1.Rollout, revert bool, previous, latest string) string {
 	if newest == nil {
 		return previous
 	}
-	from := rollout.StableRevision(newest)
+	from := rollout.NewWorkRevision(newest, revert)
 	if from != latest {
 		return from
 	}
@@ -166,7 +171,7 @@ func (s *Starter) StartInstanceRollout(ctx context.Context, p *fleetv1alpha1.Pro
 		return nil
 	}
 	from, err := s.usableFrom(ctx, subject{promise: p.Name, instance: &types.NamespacedName{Namespace: ns, Name: name}},
-		FromRevision(newest, previous, latest), previous)
+		FromRevision(newest, rollout.IsRevert(newest, live), previous, latest), previous)
 	if err != nil {
 		return err
 	}
