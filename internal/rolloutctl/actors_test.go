@@ -121,7 +121,7 @@ func handRollout(t *testing.T, name string, annotations map[string]string) *flee
 		},
 	}
 	admin := adminClient(t)
-	t.Cleanup(func() { _ = admin.Delete(context.Background(), r) })
+	t.Cleanup(func() { _ = deleteWithUID(admin, r) })
 	return r
 }
 
@@ -438,7 +438,7 @@ func TestOnlyThePlatformCreatesARolloutWithItsOwnGates(t *testing.T) {
 		if edit != nil {
 			edit(r)
 		}
-		t.Cleanup(func() { _ = admin.Delete(context.Background(), r) })
+		t.Cleanup(func() { _ = deleteWithUID(admin, r) })
 		return r
 	}
 	exfiltrate := &fleetv1alpha1.RolloutStrategySpec{
@@ -592,7 +592,7 @@ func TestAPolicyChangeComesWithAChange(t *testing.T) {
 			PolicyChange:   &fleetv1alpha1.ChangeRecord{By: teamUser, Message: "the platform's gates, by me"},
 		},
 	}
-	t.Cleanup(func() { _ = adminClient(t).Delete(context.Background(), r) })
+	t.Cleanup(func() { _ = deleteWithUID(adminClient(t), r) })
 	wantRefused(t, "team creates with a policyChange", creator.Create(ctx, r), want)
 }
 
@@ -611,7 +611,7 @@ func TestARerunTheHubWouldIgnoreIsRefused(t *testing.T) {
 	if err := admin.Get(ctx, client.ObjectKey{Namespace: actorsNS, Name: "rerun-over"}, r); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = admin.Delete(context.Background(), r) })
+	t.Cleanup(func() { _ = deleteWithUID(admin, r) })
 	bakeChecks := []fleetv1alpha1.WaveCheckStatus{{Name: "errors", When: fleetv1alpha1.CheckDuringBake}, {Name: "smoke", When: fleetv1alpha1.CheckDuringProgress}}
 	st := fleetv1alpha1.RolloutStatus{Phase: fleetv1alpha1.RolloutPhaseBaking, CurrentWave: "prod", Waves: []fleetv1alpha1.WaveStatus{
 		{Name: "canary", Phase: fleetv1alpha1.WavePhaseSucceededWithFailures, Checks: bakeChecks},
@@ -671,7 +671,7 @@ func TestAnActionOnACheckTheWaveDoesNotRunIsRefused(t *testing.T) {
 	if err := admin.Get(ctx, client.ObjectKey{Namespace: actorsNS, Name: "rerun-typo"}, r); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = admin.Delete(context.Background(), r) })
+	t.Cleanup(func() { _ = deleteWithUID(admin, r) })
 	setStatus(t, ctx, admin, r, fleetv1alpha1.RolloutStatus{Phase: fleetv1alpha1.RolloutPhaseBaking, CurrentWave: "canary", Waves: []fleetv1alpha1.WaveStatus{
 		{Name: "canary", Phase: fleetv1alpha1.WavePhaseBaking, Checks: []fleetv1alpha1.WaveCheckStatus{
 			{Name: "error-rate", When: fleetv1alpha1.CheckDuringBake}, {Name: "latency", When: fleetv1alpha1.CheckDuringBake}}},

@@ -91,10 +91,18 @@ func create(t *testing.T, ctx context.Context, c client.Client, obj client.Objec
 		t.Fatalf("creating %s: %v", obj.GetName(), err)
 	}
 	t.Cleanup(func() {
-		if err := c.Delete(context.Background(), obj); err != nil && !apierrors.IsNotFound(err) {
+		if err := deleteWithUID(c, obj); err != nil && !apierrors.IsNotFound(err) {
 			t.Errorf("deleting %s: %v", obj.GetName(), err)
 		}
 	})
+}
+
+// deleteWithUID deletes obj with its UID as a precondition, as the hub
+// does: the admission policy flotilla-rollout-deletion refuses deleting a
+// Rollout otherwise, to admins too.
+func deleteWithUID(c client.Client, obj client.Object) error {
+	uid := obj.GetUID()
+	return c.Delete(context.Background(), obj, client.Preconditions{UID: &uid})
 }
 
 // setStatus writes st as r's status, as the controller would.
