@@ -34,23 +34,8 @@ func TestAPlacementEditUnderAFreezeDeletesNoWork(t *testing.T) {
 	s.waitFreezeActive(freeze.Name)
 
 	// The typo: the Fleet now matches no cluster.
-	f := &fleetv1alpha1.Fleet{}
-	if err := s.C.Get(s.Ctx, client.ObjectKey{Name: "unplfrz"}, f); err != nil {
-		t.Fatal(err)
-	}
-	f.Spec.Selector.MatchLabels = map[string]string{"suite": "unplfrz-typo"}
-	if err := s.C.Update(s.Ctx, f); err != nil {
-		t.Fatal(err)
-	}
-	deadline := time.Now().Add(5 * time.Second)
-	for time.Now().Before(deadline) {
-		for _, c := range s.clusters("unplfrz") {
-			if got := s.workRevision("unplfrz", "unplfrz-team", c); got != r1 {
-				t.Fatalf("under a Halt freeze a placement edit removed the Work on %s (it renders %q)", c, got)
-			}
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	s.setFleetSelector("unplfrz", map[string]string{"suite": "unplfrz-typo"})
+	s.stays("unplfrz", r1, s.clusters("unplfrz")...)
 
 	st := s.WaitInstance(s.group, "Site", "unplfrz-team", "shop", "says its Works stay for the freeze", func(st fleetv1alpha1.InstanceStatus) bool {
 		c := meta.FindStatusCondition(st.Conditions, fleetv1alpha1.ConditionPlaced)
@@ -70,13 +55,7 @@ func TestAPlacementEditUnderAFreezeDeletesNoWork(t *testing.T) {
 		c := meta.FindStatusCondition(st.Conditions, fleetv1alpha1.ConditionPlaced)
 		return c != nil && strings.Contains(c.Message, "3 clusters left the placement but keep their Works: the placement matches no cluster")
 	})
-	if err := s.C.Get(s.Ctx, client.ObjectKey{Name: "unplfrz"}, f); err != nil {
-		t.Fatal(err)
-	}
-	f.Spec.Selector.MatchLabels = map[string]string{"suite": "unplfrz", "ring": "canary"}
-	if err := s.C.Update(s.Ctx, f); err != nil {
-		t.Fatal(err)
-	}
+	s.setFleetSelector("unplfrz", map[string]string{"suite": "unplfrz", "ring": "canary"})
 	for _, c := range []string{"unplfrz-g1", "unplfrz-g2"} {
 		promisetest.Eventually(t, time.Minute, "the Work on "+c+" deleted", func() (bool, string) {
 			got := s.workRevision("unplfrz", "unplfrz-team", c)

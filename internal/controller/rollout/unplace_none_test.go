@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
@@ -24,28 +25,8 @@ import (
 func TestAPlacementThatMatchesNoClusterRemovesNoWork(t *testing.T) {
 	s := newStory(t, "unplnone.example.com")
 	r1 := s.givenSite("unplnone", "")
-	setSelector := func(labels map[string]string) {
-		t.Helper()
-		f := &fleetv1alpha1.Fleet{}
-		if err := s.C.Get(s.Ctx, client.ObjectKey{Name: "unplnone"}, f); err != nil {
-			t.Fatal(err)
-		}
-		f.Spec.Selector.MatchLabels = labels
-		if err := s.C.Update(s.Ctx, f); err != nil {
-			t.Fatal(err)
-		}
-	}
-
-	setSelector(map[string]string{"suite": "unplnone-typo"})
-	deadline := time.Now().Add(5 * time.Second)
-	for time.Now().Before(deadline) {
-		for _, c := range s.clusters("unplnone") {
-			if got := s.workRevision("unplnone", "unplnone-team", c); got != r1 {
-				t.Fatalf("a placement that matches no cluster removed the Work on %s (it renders %q)", c, got)
-			}
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	s.setFleetSelector("unplnone", map[string]string{"suite": "unplnone-typo"})
+	s.stays("unplnone", r1, s.clusters("unplnone")...)
 	st := s.WaitInstance(s.group, "Site", "unplnone-team", "shop", "says its Works stay", func(st fleetv1alpha1.InstanceStatus) bool {
 		c := meta.FindStatusCondition(st.Conditions, fleetv1alpha1.ConditionPlaced)
 		return c != nil && strings.Contains(c.Message, "3 clusters left the placement but keep their Works: the placement matches no cluster")
@@ -55,7 +36,7 @@ func TestAPlacementThatMatchesNoClusterRemovesNoWork(t *testing.T) {
 	}
 
 	// Narrowed on purpose to the canary: the two others go.
-	setSelector(map[string]string{"suite": "unplnone", "ring": "canary"})
+	s.setFleetSelector("unplnone", map[string]string{"suite": "unplnone", "ring": "canary"})
 	for _, c := range []string{"unplnone-g1", "unplnone-g2"} {
 		promisetest.Eventually(t, time.Minute, "the Work on "+c+" deleted", func() (bool, string) {
 			got := s.workRevision("unplnone", "unplnone-team", c)
@@ -64,5 +45,18 @@ func TestAPlacementThatMatchesNoClusterRemovesNoWork(t *testing.T) {
 	}
 	if got := s.workRevision("unplnone", "unplnone-team", "unplnone-c1"); got != r1 {
 		t.Errorf("the canary's Work renders %q, want %s", got, r1)
+	}
+}
+
+// setFleetSelector replaces Fleet name's selector with matchLabels labels.
+func (s *story) setFleetSelector(name string, labels map[string]string) {
+	s.TB.Helper()
+	f := &fleetv1alpha1.Fleet{}
+	if err := s.C.Get(s.Ctx, client.ObjectKey{Name: name}, f); err != nil {
+		s.TB.Fatal(err)
+	}
+	f.Spec.Selector = metav1.LabelSelector{MatchLabels: labels}
+	if err := s.C.Update(s.Ctx, f); err != nil {
+		s.TB.Fatal(err)
 	}
 }
