@@ -70,17 +70,17 @@ func (o Report) heldMessage() string {
 	if len(o.Held) == 0 {
 		return ""
 	}
-	return "; " + HeldMessage(o.Held, o.HeldFor)
+	return "; " + HeldMessage(o.Held, o.HeldFor, "the instance")
 }
 
 // HeldMessage says that held clusters keep their Works, and why, naming up
-// to 10.
-func HeldMessage(held []string, why HoldReason) string {
+// to 10; deleting owner (the instance, the Promise) removes them.
+func HeldMessage(held []string, why HoldReason, owner string) string {
 	names := namedUpTo(held, maxNamedClusters)
 	if why == HeldForNoCluster {
 		return fmt.Sprintf("%d clusters left the placement but keep their Works: the placement matches no cluster, "+
 			"which the hub takes for a mistake (a Fleet deleted, a selector or a label mistyped) rather than remove "+
-			"every Work at once; fix the placement, or delete the instance to remove them: %s", len(held), names)
+			"every Work at once; fix the placement, or delete %s to remove them: %s", len(held), owner, names)
 	}
 	return fmt.Sprintf("%d clusters left the placement but keep their Works while a FleetFreeze is in force: %s", len(held), names)
 }

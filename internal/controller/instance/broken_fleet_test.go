@@ -97,3 +97,42 @@ func TestABrokenPromisePlacementKeepsItsFleetResources(t *testing.T) {
 		t.Fatal("the fleet resources' Work on bfp-1 was deleted after the Promise's placement broke")
 	}
 }
+
+// A Promise's placement edited, validly, to match no cluster (a label
+// mistyped): its fleet resources' Works were deleted on every cluster. They
+// stay, and a Warning on the Promise says why and how to remove them.
+func TestAPromisePlacementMatchingNoClusterKeepsItsFleetResources(t *testing.T) {
+	e := newEnv(t)
+	startHub(t, hub.Options{})
+	e.Cluster("nmp-1", map[string]string{"story": "nomatchpromise"})
+	e.Fleet("nmp", map[string]string{"story": "nomatchpromise"}, "nmp-team")
+	p := configMapPromise("nmp-op", "nomatchpromise.example.com", "Op", "nmp")
+	p.Spec.FleetResources = []fleetv1alpha1.Manifest{{RawExtension: promisetest.Raw(map[string]any{
+		"apiVersion": "v1", "kind": "Namespace", "metadata": map[string]any{"name": "nmp-operators"}})}}
+	e.Create(p)
+	e.PromiseReady("nmp-op")
+	e.WaitWork("nmp-op", "", "", "nmp-1", func(*fleetv1alpha1.Work) (bool, string) { return true, "" })
+
+	e.UpdatePromise("nmp-op", func(p *fleetv1alpha1.Promise) {
+		p.Spec.Placement.Selector = &metav1.LabelSelector{MatchLabels: map[string]string{"story": "nomatchpromsie"}}
+	})
+	promisetest.Eventually(t, time.Minute, "a Warning on the Promise saying its fleet resources stay", func() (bool, string) {
+		if e.Work("nmp-op", "", "", "nmp-1") == nil {
+			t.Fatal("the fleet resources' Work on nmp-1 was deleted after the Promise's placement matched no cluster")
+		}
+		events := &eventsv1.EventList{}
+		if err := e.C.List(e.Ctx, events); err != nil {
+			return false, err.Error()
+		}
+		for _, ev := range events.Items {
+			if ev.Regarding.Name == "nmp-op" && ev.Reason == fleetv1alpha1.ReasonNoMatchingClusters &&
+				strings.Contains(ev.Note, "1 clusters left the placement but keep their Works") && strings.Contains(ev.Note, "delete the Promise") {
+				return true, ""
+			}
+		}
+		return false, fmt.Sprintf("%d events", len(events.Items))
+	})
+	if e.Work("nmp-op", "", "", "nmp-1") == nil {
+		t.Fatal("the fleet resources' Work on nmp-1 was deleted after the Promise's placement matched no cluster")
+	}
+}

@@ -955,7 +955,7 @@ func (r *Reconciler) warnFleetHeld(ctx context.Context, key Key, p *fleetv1alpha
 		r.warned.Delete(warning{key, fleetv1alpha1.ReasonNoMatchingClusters})
 		return
 	}
-	msg := "the Promise's fleet resources: " + instanceplan.HeldMessage(plan.Held, plan.HeldFor)
+	msg := "the Promise's fleet resources: " + instanceplan.HeldMessage(plan.Held, plan.HeldFor, "the Promise")
 	ctrl.LoggerFrom(ctx).Info(msg)
 	if plan.HeldFor == instanceplan.HeldForNoCluster && r.warnOnce(key, fleetv1alpha1.ReasonNoMatchingClusters, msg) {
 		r.Recorder.Eventf(p, nil, corev1.EventTypeWarning, fleetv1alpha1.ReasonNoMatchingClusters, "PlaceFleetResources", "%s", msg)
