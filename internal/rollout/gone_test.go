@@ -83,3 +83,16 @@ func TestAWaveWithAClusterLeftButOneBakedDoesNotHoldTheNext(t *testing.T) {
 	f.wantPhase(fleetv1alpha1.RolloutPhaseProgressing, "general")
 	f.wantAdmitted("g-1", "g-2")
 }
+
+// A pilot whose one cluster failed within its budget (maxFailures: 1, the
+// demo's bad release) showed the change bad, as its budget allows: the
+// canary takes it next, as the strategy says, and no approval is asked.
+func TestAWaveWhoseClustersAllFailedWithinItsBudgetDoesNotHoldTheNext(t *testing.T) {
+	f := newFixture(t, strategy(wave("pilot", failures("1")), wave("canary", catchAll)),
+		append(clusters("p", 1, "ring", "pilot"), clusters("c", 2)...)...)
+	f.plan()
+	f.wantAdmitted("p-1")
+	f.at(time.Minute).failing("p-1").plan()
+	f.wantPhase(fleetv1alpha1.RolloutPhaseProgressing, "canary")
+	f.wantAdmitted("c-1", "c-2")
+}

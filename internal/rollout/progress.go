@@ -326,11 +326,13 @@ func (p *planner) failWave(w *wave, why string) outcome {
 
 // gateAfterNothingShown makes wave w, about to start, wait for an approval
 // when the wave before it (the last one with clusters) completed with none
-// of them healthy on the target: they all left the fleet (a team's
-// instances, alone there, removed mid-wave), were skipped offline or failed
-// within its budget. That wave showed the change good nowhere, and w would
-// otherwise take it at once: the Rollout goes on without that wave's gate
-// only if a person says so, as after a wave that matched no cluster.
+// of them healthy on the target and some of them left the fleet (a team's
+// instances, alone there, removed mid-wave) or skipped offline. That wave
+// showed the change good nowhere, and w would otherwise take it at once:
+// the Rollout goes on without that wave's gate only if a person says so,
+// as after a wave that matched no cluster. A wave whose clusters all failed
+// within its budget does not hold the next: the platform's budget allows
+// exactly that.
 func (p *planner) gateAfterNothingShown(w *wave) {
 	var prev *wave
 	for _, q := range p.waves {
@@ -345,7 +347,7 @@ func (p *planner) gateAfterNothingShown(w *wave) {
 		return
 	}
 	a := p.assess(prev)
-	if a.healthy > 0 {
+	if a.healthy > 0 || a.gone == 0 && a.counts.Offline == 0 {
 		return
 	}
 	var why []string
