@@ -78,6 +78,25 @@ func TestRanInFull(t *testing.T) {
 		}
 	}
 
+	// A fix forward made while a revert of a change only the canary took is
+	// in flight starts from the revert's target, r1, which the change
+	// started from: the fleet ran it in full, so the fix may be rolled back
+	// to it (a Rollback freeze, onFailure, a request without toRevision).
+	at := func(r fleetv1alpha1.Rollout, sec int64) fleetv1alpha1.Rollout {
+		r.CreationTimestamp = metav1.NewTime(time.Unix(sec, 0))
+		return r
+	}
+	change := at(ro("fix-1", "r1", "r2", rollout.ActorHub, fleetv1alpha1.RolloutPhaseWaitingForApproval), 1)
+	revertOfChange := at(ro("fix-2", "r2", "r1", rollout.ActorHub, fleetv1alpha1.RolloutPhaseSuperseded), 2)
+	fix := at(ro("fix-3", "r1", "r3", rollout.ActorHub, fleetv1alpha1.RolloutPhaseProgressing), 3)
+	fixHistory := []fleetv1alpha1.Rollout{change, revertOfChange, fix}
+	if rollout.StartsFromPartial(&fix, fixHistory) {
+		t.Error("StartsFromPartial(fix-3) = true: it starts from r1, which fix-1 started from, not from the change only the canary took")
+	}
+	if !rollout.StartsFromPartial(&revertOfChange, fixHistory) {
+		t.Error("StartsFromPartial(fix-2) = false: the revert starts from r2, which only fix-1's canary took")
+	}
+
 	// A revert undoes an earlier Rollout that did not succeed, back to where
 	// it started: only then is its target what the rest of the fleet runs.
 	undoSucceeded := ro("site-shop-5", "r2", "r0", rollout.ActorHub, fleetv1alpha1.RolloutPhaseProgressing)

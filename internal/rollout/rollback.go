@@ -112,6 +112,14 @@ func RanInFull(rev string, ro *fleetv1alpha1.Rollout, rollouts []fleetv1alpha1.R
 			return true
 		}
 	}
+	return hubStartedFrom(rev, all)
+}
+
+// hubStartedFrom reports whether a Rollout of all that the hub started
+// started from rev, other than a revert of an earlier Rollout's target
+// (revertsTo): the hub starts a Rollout from what the fleet settled on, so
+// the fleet ran rev in full then.
+func hubStartedFrom(rev string, all []fleetv1alpha1.Rollout) bool {
 	for i := range all {
 		if r := &all[i]; r.Spec.FromRevision == rev && r.Annotations[fleetv1alpha1.AnnotationStartedBy] == ActorHub && !revertsTo(r, all) {
 			return true
@@ -123,16 +131,20 @@ func RanInFull(rev string, ro *fleetv1alpha1.Rollout, rollouts []fleetv1alpha1.R
 // StartsFromPartial reports whether ro starts from a revision only some of
 // its target set took, as far as the Rollouts of its subject (rollouts)
 // show: the target of an earlier Rollout, none of which succeeded (a
-// revert of a change in flight starts from it). A Promise's Rollout is the
-// platform's, whose fromRevision is trusted otherwise; an instance's is
-// judged by RanInFull.
+// revert of a change in flight starts from it), and from which no Rollout
+// the hub started (other than a revert) started. So a fix forward made
+// while a revert was in flight, which starts from the revert's target (the
+// revision the change it undoes started from), may be rolled back to it. A
+// Promise's Rollout is the platform's, whose fromRevision is trusted
+// otherwise; an instance's is judged by RanInFull.
 func StartsFromPartial(ro *fleetv1alpha1.Rollout, rollouts []fleetv1alpha1.Rollout) bool {
 	from := ro.Spec.FromRevision
 	if from == "" {
 		return false
 	}
+	all := append([]fleetv1alpha1.Rollout{*ro}, rollouts...)
 	earlier := false
-	for _, q := range append([]fleetv1alpha1.Rollout{*ro}, rollouts...) {
+	for _, q := range all {
 		if q.Spec.TargetRevision != from {
 			continue
 		}
@@ -141,7 +153,7 @@ func StartsFromPartial(ro *fleetv1alpha1.Rollout, rollouts []fleetv1alpha1.Rollo
 		}
 		earlier = earlier || newer(ro, &q)
 	}
-	return earlier
+	return earlier && !hubStartedFrom(from, all)
 }
 
 // FromIsPartial reports whether ro's fromRevision is one only some of its

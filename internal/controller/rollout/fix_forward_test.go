@@ -54,3 +54,49 @@ func TestAFixForwardOfARevertDoesNotStartFromTheRevertedChange(t *testing.T) {
 	s.moves(name, r1, name+"-g3")
 	s.stays(name, r1, name+"-g1", name+"-g2", name+"-g3")
 }
+
+// The kill switch during the same incident: the canary took the change, the
+// platform reverted it and fixed forward before the revert settled, then
+// pulled a Rollback FleetFreeze. The fix starts from r1, the revert's
+// target, which the fleet ran in full before the change, but the hub took
+// it for a revision only some clusters ran (a Rollout had targeted it and
+// not succeeded: the revert), so the freeze held the fix instead of rolling
+// it back, and the canary kept the reverted change for as long as the
+// freeze stood. The fix now rolls back to r1, and the canary with it.
+func TestARollbackFreezeTakesBackAFixForwardOfARevert(t *testing.T) {
+	const name = "fixfrz"
+	s := newStory(t, name+".example.com")
+	required := func(w *fleetv1alpha1.Wave) { w.Approval = fleetv1alpha1.ApprovalRequired }
+	s.strategy(name, fleetv1alpha1.FailureHalt, wave("canary", required), wave("general", required))
+	r1 := s.givenSite(name, name)
+	change, r2 := s.release(name, "2", r1)
+	s.waitRollout(change, "waiting for the canary's approval", phaseIs(fleetv1alpha1.RolloutPhaseWaitingForApproval))
+	s.patchRollout(change, func(ro *fleetv1alpha1.Rollout) {
+		ro.Spec.Approvals = append(ro.Spec.Approvals, fleetv1alpha1.Approval{Wave: "canary",
+			ChangeRecord: fleetv1alpha1.ChangeRecord{By: "alice", At: &metav1.Time{Time: time.Now().Truncate(time.Second)}}})
+	})
+	s.moves(name, r2, name+"-c1")
+
+	revert := name + "-" + strconv.FormatInt(s.changePromise(name, template("1")), 10)
+	s.waitRollout(revert, "waiting for the canary's approval", phaseIs(fleetv1alpha1.RolloutPhaseWaitingForApproval))
+	fix, _ := s.release(name, "3", r1)
+	s.waitRollout(fix, "waiting for the canary's approval", phaseIs(fleetv1alpha1.RolloutPhaseWaitingForApproval))
+	s.stays(name, r2, name+"-c1")
+
+	freeze := &fleetv1alpha1.FleetFreeze{
+		ObjectMeta: metav1.ObjectMeta{Name: name + "-incident"},
+		Spec:       fleetv1alpha1.FleetFreezeSpec{Reason: "incident", Action: fleetv1alpha1.FreezeRollback, FrozenBy: "oncall"},
+	}
+	s.Create(freeze)
+	t.Cleanup(func() { _ = s.C.Delete(s.Ctx, freeze) })
+	ro := s.waitRollout(fix, "rolled back by the freeze", func(ro *fleetv1alpha1.Rollout) bool {
+		return ro.Status.Phase == fleetv1alpha1.RolloutPhaseRollingBack || ro.Status.Phase == fleetv1alpha1.RolloutPhaseRolledBack
+	})
+	if ro.Status.RollbackRevision != r1 {
+		t.Fatalf("the fix rolls back to %q, want %s, what the fleet ran before the change", ro.Status.RollbackRevision, r1)
+	}
+	s.moves(name, r1, name+"-c1")
+	s.reportReady(name, name+"-team", name+"-c1")
+	s.waitRollout(fix, "rolled back", phaseIs(fleetv1alpha1.RolloutPhaseRolledBack))
+	s.stays(name, r1, s.clusters(name)...)
+}
