@@ -194,6 +194,22 @@ func TestFinish(t *testing.T) {
 	if p, _ := instanceplan.Finish(none, nil, w.inputs()); len(p.Delete) != 0 || len(p.Held) != len(rt.Existing) || p.HeldFor != instanceplan.HeldForNoCluster {
 		t.Errorf("placed nowhere: delete %d, held %v for %q", len(p.Delete), p.Held, p.HeldFor)
 	}
+	// Under a FleetFreeze a new subject (no Work anywhere yet) gets none:
+	// it would land on every cluster at once, past every wave.
+	w.works = nil
+	fresh := instanceplan.Route(w.facts())
+	fresh.Frozen = true
+	rendered := []instanceplan.Result{
+		fresh.Targets[0].RenderedAs(instanceplan.Output{}, instanceplan.Confinement{}),
+		fresh.Targets[1].RenderedAs(instanceplan.Output{}, instanceplan.Confinement{}),
+	}
+	if p, err := instanceplan.Finish(fresh, rendered, w.inputs()); err != nil || len(p.Writes) != 0 || !slices.Equal(p.Waiting, []string{"c1", "c2"}) {
+		t.Errorf("a new subject under a freeze: writes %d, waiting %v, err %v", len(p.Writes), p.Waiting, err)
+	}
+	fresh.Frozen = false
+	if p, err := instanceplan.Finish(fresh, rendered, w.inputs()); err != nil || len(p.Writes) != 2 || len(p.Waiting) != 0 {
+		t.Errorf("a new subject with no freeze: writes %d, waiting %v, err %v", len(p.Writes), p.Waiting, err)
+	}
 	hold := instanceplan.Routing{Decision: instanceplan.Hold, Existing: rt.Existing}
 	if p, _ := instanceplan.Finish(hold, nil, w.inputs()); len(p.Delete)+len(p.Writes) > 0 {
 		t.Errorf("a held routing plans %d deletions, %d writes", len(p.Delete), len(p.Writes))

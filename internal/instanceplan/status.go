@@ -48,6 +48,9 @@ type Report struct {
 	// (Plan.Held), for HeldFor.
 	Held    []string
 	HeldFor HoldReason
+	// Waiting are the placed clusters a new instance is not written to
+	// while a FleetFreeze is in force (Plan.Waiting).
+	Waiting []string
 }
 
 // NewReport is the Report of routing r once carried out: failed are the
@@ -83,6 +86,13 @@ func HeldMessage(held []string, why HoldReason, owner string) string {
 			"every Work at once; fix the placement, or delete %s to remove them: %s", len(held), owner, names)
 	}
 	return fmt.Sprintf("%d clusters left the placement but keep their Works while a FleetFreeze is in force: %s", len(held), names)
+}
+
+// WaitingMessage says that a new subject's Works wait for the FleetFreeze
+// in force to lift, naming up to 10 of its placed clusters.
+func WaitingMessage(waiting []string, owner string) string {
+	return fmt.Sprintf("a FleetFreeze is in force: %s is new and passes no wave, so the kill switch holds it whole; "+
+		"its Works are written to its %d clusters when the freeze lifts: %s", owner, len(waiting), namedUpTo(waiting, maxNamedClusters))
 }
 
 // promiseNotReady explains why there is nothing to render yet ("": there is).
@@ -173,6 +183,8 @@ func Status(old fleetv1alpha1.InstanceStatus, generation int64, o Report, now ti
 		readyReason, readyMsg = fleetv1alpha1.ReasonNoMatchingClusters, "placed on no cluster"
 	case sum.Failed > 0:
 		readyReason, readyMsg = fleetv1alpha1.ReasonWorksFailing, failureMessage(sum)
+	case len(o.Waiting) > 0:
+		readyReason, readyMsg = fleetv1alpha1.ReasonFleetFrozen, WaitingMessage(o.Waiting, "the instance")
 	case spec.reason != "" && spec.reason != fleetv1alpha1.ReasonSucceeded:
 		// Healthy is not Ready while the clusters run another spec than
 		// the one the instance shows.
@@ -195,7 +207,7 @@ func Status(old fleetv1alpha1.InstanceStatus, generation int64, o Report, now ti
 	}
 	set(fleetv1alpha1.ConditionReady, metav1.ConditionFalse, readyReason, readyMsg)
 	if readyReason == fleetv1alpha1.ReasonProgressing || readyReason == fleetv1alpha1.ReasonPromiseNotReady ||
-		readyReason == fleetv1alpha1.ReasonRollingBack {
+		readyReason == fleetv1alpha1.ReasonRollingBack || readyReason == fleetv1alpha1.ReasonFleetFrozen {
 		set(fleetv1alpha1.ConditionReconciling, metav1.ConditionTrue, readyReason, readyMsg)
 	} else {
 		set(fleetv1alpha1.ConditionReconciling, metav1.ConditionFalse, readyReason, "")

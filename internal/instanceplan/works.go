@@ -176,6 +176,11 @@ type Plan struct {
 	Held []string
 	// HeldFor is why Held keep their Works.
 	HeldFor HoldReason
+	// Waiting are the placed clusters of a new subject (one with no Work
+	// yet: a new instance, a new Promise's fleet resources) that get no
+	// Work while a FleetFreeze is in force: a new subject passes no wave,
+	// so the kill switch holds it whole until it lifts.
+	Waiting []string
 	// Keep are the clusters the subject keeps a Work on: the Targets'
 	// clusters but the Empty ones, whether their render failed or not.
 	Keep []string
@@ -209,8 +214,13 @@ func Finish(r Routing, results []Result, in WorkInputs) (Plan, error) {
 		return p, nil
 	}
 	keep := make(map[string]bool, len(results))
+	arriving := r.Frozen && len(r.Existing) == 0
 	for _, rd := range results {
 		t := rd.Target
+		if arriving && rd.Outcome == Rendered {
+			p.Waiting = append(p.Waiting, t.Cluster)
+			continue
+		}
 		switch rd.Outcome {
 		case Empty:
 			continue

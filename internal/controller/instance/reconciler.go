@@ -316,7 +316,7 @@ func (r *Reconciler) reconcileInstance(ctx context.Context, key Key, p *fleetv1a
 		maps.Copy(failed, taken)
 	}
 	report := instanceplan.NewReport(rt, failed, works)
-	report.Held, report.HeldFor = plan.Held, plan.HeldFor
+	report.Held, report.HeldFor, report.Waiting = plan.Held, plan.HeldFor, plan.Waiting
 	o := outcome{
 		report:     report,
 		wrote:      wrote,
@@ -949,8 +949,15 @@ func (r *Reconciler) reportFleetRenderFailures(ctx context.Context, key Key, p *
 // warnFleetHeld reports fleet resources that left the placement and keep
 // their Works: while a FleetFreeze is in force, logged at each reconcile;
 // for a placement that matches no cluster, also a Warning Event on the
-// Promise, once per message.
+// Promise, once per message. New fleet resources that a FleetFreeze keeps
+// from every cluster (Plan.Waiting) get a Normal Event, once per message.
 func (r *Reconciler) warnFleetHeld(ctx context.Context, key Key, p *fleetv1alpha1.Promise, plan instanceplan.Plan) {
+	if len(plan.Waiting) == 0 {
+		r.warned.Delete(warning{key, fleetv1alpha1.ReasonFleetFrozen})
+	} else if msg := instanceplan.WaitingMessage(plan.Waiting, "the Promise's fleet resources"); r.warnOnce(key, fleetv1alpha1.ReasonFleetFrozen, msg) {
+		ctrl.LoggerFrom(ctx).Info(msg)
+		r.Recorder.Eventf(p, nil, corev1.EventTypeNormal, fleetv1alpha1.ReasonFleetFrozen, "PlaceFleetResources", "%s", msg)
+	}
 	if len(plan.Held) == 0 {
 		r.warned.Delete(warning{key, fleetv1alpha1.ReasonNoMatchingClusters})
 		return
