@@ -128,6 +128,16 @@ type ClusterStatus struct {
 	// +kubebuilder:validation:Pattern=`^[0-9]{4}-[0-9]{2}-[0-9]{2}T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]([.][0-9]+)?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])$`
 	LastHeartbeatTime *metav1.Time `json:"lastHeartbeatTime,omitempty"`
 
+	// agentClockOffsetSeconds is how far the agent's clock ran behind the
+	// hub's at the heartbeat lastHeartbeatTime records: when the hub saw
+	// that renewal minus the renewTime the agent wrote, in whole seconds
+	// (negative: the agent's clock runs ahead). A hub process that has seen
+	// no renewal of the Lease yet (after a restart, or as a new leader)
+	// dates the first one it sees by renewTime plus this, never later than
+	// its own clock.
+	// +optional
+	AgentClockOffsetSeconds int64 `json:"agentClockOffsetSeconds,omitempty"`
+
 	// kubernetesVersion of the member's API server, e.g. v1.36.3.
 	// +optional
 	// +kubebuilder:validation:MaxLength=64

@@ -356,15 +356,15 @@ func (p *planner) deadlineFrom(o *ClusterObservation, w *wave) time.Time {
 // Its health while offline was not seen (an agent that stops heartbeating
 // reports nothing), so a cluster away for most of the bake and back for a
 // moment did not bake; the bake counts from its return. The hub dated the
-// return; one after now (another replica's clock) counts from now.
+// return: one after now (dated by a replica whose clock runs ahead) counts
+// from then, as the admission and the wave's start it dated do. Counted from
+// now, it was a later time at every plan until this hub's clock got there,
+// each read as a recovery since the bake began: a relapse a plan, and a
+// canary that went away once failed Flapping.
 func (p *planner) healthySince(o *ClusterObservation, w *wave) time.Time {
 	t := p.since(o, w)
-	back := o.OnlineSince
-	if back.After(p.now) {
-		back = p.now
-	}
-	if back.After(t) {
-		t = back
+	if o.OnlineSince.After(t) {
+		t = o.OnlineSince
 	}
 	return t
 }

@@ -210,7 +210,7 @@ func (r *Reconciler) heartbeat(ctx context.Context, reader client.Reader, cl *fl
 	if t := lease.Spec.RenewTime; t != nil {
 		hb.Written = t.Time
 	}
-	hb.Seen = r.renewals.Observe(cluster, hb.Written, now)
+	hb.Seen = r.renewals.Observe(cluster, hb.Written, now, liveness.Offset(cl.Status.AgentClockOffsetSeconds))
 	if recorded := cl.Status.LastHeartbeatTime; hb.Seen.IsZero() && recorded != nil && !recorded.After(now) {
 		hb.Seen = recorded.Time
 	}

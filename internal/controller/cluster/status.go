@@ -44,7 +44,14 @@ func newStatus(cluster *fleetv1alpha1.Cluster, j liveness.Judgement, hb *heartbe
 		set.Set(c.Type, c.Status, c.Reason, c.Message)
 	}
 	if hb != nil && !hb.Seen.IsZero() {
-		status.LastHeartbeatTime = liveness.LastHeartbeat(status.LastHeartbeatTime, hb.Seen, changed, resolution)
+		last := liveness.LastHeartbeat(status.LastHeartbeatTime, hb.Seen, changed, resolution)
+		if !hb.Written.IsZero() && (status.LastHeartbeatTime == nil || !last.Equal(status.LastHeartbeatTime)) {
+			// Measured on the heartbeat recorded, so that it costs no
+			// write of its own: the next hub process's first look dates
+			// the agent's renewTime by it (liveness.Observe).
+			status.AgentClockOffsetSeconds = liveness.ClockOffset(hb.Seen, hb.Written)
+		}
+		status.LastHeartbeatTime = last
 	}
 	return status
 }
