@@ -83,12 +83,7 @@ func TestARollbackFreezeTakesBackAFixForwardOfARevert(t *testing.T) {
 	s.waitRollout(fix, "waiting for the canary's approval", phaseIs(fleetv1alpha1.RolloutPhaseWaitingForApproval))
 	s.stays(name, r2, name+"-c1")
 
-	freeze := &fleetv1alpha1.FleetFreeze{
-		ObjectMeta: metav1.ObjectMeta{Name: name + "-incident"},
-		Spec:       fleetv1alpha1.FleetFreezeSpec{Reason: "incident", Action: fleetv1alpha1.FreezeRollback, FrozenBy: "oncall"},
-	}
-	s.Create(freeze)
-	t.Cleanup(func() { _ = s.C.Delete(s.Ctx, freeze) })
+	s.freeze(name+"-incident", fleetv1alpha1.FreezeRollback)
 	ro := s.waitRollout(fix, "rolled back by the freeze", func(ro *fleetv1alpha1.Rollout) bool {
 		return ro.Status.Phase == fleetv1alpha1.RolloutPhaseRollingBack || ro.Status.Phase == fleetv1alpha1.RolloutPhaseRolledBack
 	})

@@ -52,12 +52,7 @@ func TestARollbackFreezeRollsBackARolloutThatCannotBePlanned(t *testing.T) {
 				return promisetest.ConditionReason(ro.Status.Conditions, fleetv1alpha1.ConditionStalled) == tc.reason
 			})
 
-			freeze := &fleetv1alpha1.FleetFreeze{
-				ObjectMeta: metav1.ObjectMeta{Name: n + "-incident"},
-				Spec:       fleetv1alpha1.FleetFreezeSpec{Reason: "incident", Action: fleetv1alpha1.FreezeRollback, FrozenBy: "oncall"},
-			}
-			s.Create(freeze)
-			t.Cleanup(func() { _ = s.C.Delete(s.Ctx, freeze) })
+			freeze := s.freeze(n+"-incident", fleetv1alpha1.FreezeRollback)
 			ro := s.waitRollout(name, "rolled back by the freeze", func(ro *fleetv1alpha1.Rollout) bool {
 				return ro.Status.Phase == fleetv1alpha1.RolloutPhaseRollingBack || ro.Status.Phase == fleetv1alpha1.RolloutPhaseRolledBack
 			})

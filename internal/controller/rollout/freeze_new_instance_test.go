@@ -5,7 +5,6 @@ import (
 	"testing"
 
 	"k8s.io/apimachinery/pkg/api/meta"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
 	"github.com/flotilla-dev/flotilla/internal/controller/promise/promisetest"
@@ -24,12 +23,7 @@ func TestAFreezeHoldsANewInstance(t *testing.T) {
 	r1 := s.givenSite(name, name)
 	team := name + "-team"
 
-	freeze := &fleetv1alpha1.FleetFreeze{
-		ObjectMeta: metav1.ObjectMeta{Name: name + "-incident"},
-		Spec:       fleetv1alpha1.FleetFreezeSpec{Reason: "incident", Action: fleetv1alpha1.FreezeHalt, FrozenBy: "oncall"},
-	}
-	s.Create(freeze)
-	t.Cleanup(func() { _ = s.C.Delete(s.Ctx, freeze) })
+	freeze := s.freeze(name+"-incident", fleetv1alpha1.FreezeHalt)
 	s.Create(promisetest.Instance(s.group, "Site", team, "late", map[string]any{"size": "small"}))
 	st := s.WaitInstance(s.group, "Site", team, "late", "held by the freeze", func(st fleetv1alpha1.InstanceStatus) bool {
 		c := meta.FindStatusCondition(st.Conditions, fleetv1alpha1.ConditionReady)

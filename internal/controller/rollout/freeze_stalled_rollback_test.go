@@ -3,8 +3,6 @@ package rollout_test
 import (
 	"testing"
 
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-
 	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
 	"github.com/flotilla-dev/flotilla/internal/controller/promise/promisetest"
 )
@@ -30,12 +28,7 @@ func TestARollbackFreezeRollsBackARolloutWhoseRollbackIsStalled(t *testing.T) {
 		return promisetest.ConditionReason(ro.Status.Conditions, fleetv1alpha1.ConditionStalled) == fleetv1alpha1.ReasonRevisionNotFound
 	})
 
-	freeze := &fleetv1alpha1.FleetFreeze{
-		ObjectMeta: metav1.ObjectMeta{Name: "frzstuck-incident"},
-		Spec:       fleetv1alpha1.FleetFreezeSpec{Reason: "incident", Action: fleetv1alpha1.FreezeRollback, FrozenBy: "oncall"},
-	}
-	s.Create(freeze)
-	t.Cleanup(func() { _ = s.C.Delete(s.Ctx, freeze) })
+	freeze := s.freeze("frzstuck-incident", fleetv1alpha1.FreezeRollback)
 	ro := s.waitRollout(name, "rolled back by the freeze", func(ro *fleetv1alpha1.Rollout) bool {
 		return ro.Status.Phase == fleetv1alpha1.RolloutPhaseRollingBack || ro.Status.Phase == fleetv1alpha1.RolloutPhaseRolledBack
 	})

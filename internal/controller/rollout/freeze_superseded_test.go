@@ -34,12 +34,7 @@ func TestARollbackFreezeTakesBackASupersededChange(t *testing.T) {
 	s.waitRollout(b, "waiting for the canary's approval", phaseIs(fleetv1alpha1.RolloutPhaseWaitingForApproval))
 	s.stays("frzsup", r2, "frzsup-c1")
 
-	freeze := &fleetv1alpha1.FleetFreeze{
-		ObjectMeta: metav1.ObjectMeta{Name: "frzsup-incident"},
-		Spec:       fleetv1alpha1.FleetFreezeSpec{Reason: "incident", Action: fleetv1alpha1.FreezeRollback, FrozenBy: "oncall"},
-	}
-	s.Create(freeze)
-	t.Cleanup(func() { _ = s.C.Delete(s.Ctx, freeze) })
+	freeze := s.freeze("frzsup-incident", fleetv1alpha1.FreezeRollback)
 	ro := s.waitRollout(b, "rolled back by the freeze", func(ro *fleetv1alpha1.Rollout) bool {
 		return ro.Status.Phase == fleetv1alpha1.RolloutPhaseRollingBack || ro.Status.Phase == fleetv1alpha1.RolloutPhaseRolledBack
 	})

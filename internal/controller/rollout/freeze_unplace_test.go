@@ -25,12 +25,7 @@ import (
 func TestAPlacementEditUnderAFreezeDeletesNoWork(t *testing.T) {
 	s := newStory(t, "unplfrz.example.com")
 	r1 := s.givenSite("unplfrz", "")
-	freeze := &fleetv1alpha1.FleetFreeze{
-		ObjectMeta: metav1.ObjectMeta{Name: "unplfrz-incident"},
-		Spec:       fleetv1alpha1.FleetFreezeSpec{Reason: "incident", Action: fleetv1alpha1.FreezeHalt, FrozenBy: "oncall"},
-	}
-	s.Create(freeze)
-	t.Cleanup(func() { _ = s.C.Delete(s.Ctx, freeze) })
+	freeze := s.freeze("unplfrz-incident", fleetv1alpha1.FreezeHalt)
 	s.waitFreezeActive(freeze.Name)
 
 	// The typo: the Fleet now matches no cluster.
@@ -62,6 +57,19 @@ func TestAPlacementEditUnderAFreezeDeletesNoWork(t *testing.T) {
 			return got == "", got
 		})
 	}
+}
+
+// freeze pulls the kill switch: a FleetFreeze named name with action, by
+// the on-call, lifted when the test ends.
+func (s *story) freeze(name string, action fleetv1alpha1.FreezeAction) *fleetv1alpha1.FleetFreeze {
+	s.TB.Helper()
+	f := &fleetv1alpha1.FleetFreeze{
+		ObjectMeta: metav1.ObjectMeta{Name: name},
+		Spec:       fleetv1alpha1.FleetFreezeSpec{Reason: "incident", Action: action, FrozenBy: "oncall"},
+	}
+	s.Create(f)
+	s.TB.Cleanup(func() { _ = s.C.Delete(s.Ctx, f) })
+	return f
 }
 
 // waitFreezeActive waits until the hub has seen the FleetFreeze (its

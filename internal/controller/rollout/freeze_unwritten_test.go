@@ -4,8 +4,6 @@ import (
 	"testing"
 	"time"
 
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-
 	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
 	"github.com/flotilla-dev/flotilla/internal/controller/promise/promisetest"
 	"github.com/flotilla-dev/flotilla/internal/hub"
@@ -33,12 +31,7 @@ func TestAnAdmissionUnwrittenWhenTheFleetFreezesIsNotWritten(t *testing.T) {
 	s.admitCanaryWithTheHubDown(stop, "downfrz", name, r1)
 
 	// The kill switch, while the hub is down.
-	freeze := &fleetv1alpha1.FleetFreeze{
-		ObjectMeta: metav1.ObjectMeta{Name: "downfrz-incident"},
-		Spec:       fleetv1alpha1.FleetFreezeSpec{Reason: "incident", Action: fleetv1alpha1.FreezeRollback, FrozenBy: "oncall"},
-	}
-	s.Create(freeze)
-	t.Cleanup(func() { _ = s.C.Delete(s.Ctx, freeze) })
+	freeze := s.freeze("downfrz-incident", fleetv1alpha1.FreezeRollback)
 
 	// The restarted hub's instance controller, alone: its Rollout
 	// controller may plan after it, or not at all, as here.
