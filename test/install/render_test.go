@@ -46,6 +46,7 @@ func TestHubKustomization(t *testing.T) {
 		"ValidatingAdmissionPolicy//flotilla-promise-crds", "ValidatingAdmissionPolicyBinding//flotilla-promise-crds",
 		"ValidatingAdmissionPolicy//flotilla-promise-deletion", "ValidatingAdmissionPolicyBinding//flotilla-promise-deletion",
 		"ValidatingAdmissionPolicy//flotilla-rollout-deletion", "ValidatingAdmissionPolicyBinding//flotilla-rollout-deletion",
+		"ValidatingAdmissionPolicy//flotilla-revision-deletion", "ValidatingAdmissionPolicyBinding//flotilla-revision-deletion",
 	}
 	for _, c := range crds {
 		want = append(want, "CustomResourceDefinition//"+c.Name)
