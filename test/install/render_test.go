@@ -47,6 +47,7 @@ func TestHubKustomization(t *testing.T) {
 		"ValidatingAdmissionPolicy//flotilla-promise-deletion", "ValidatingAdmissionPolicyBinding//flotilla-promise-deletion",
 		"ValidatingAdmissionPolicy//flotilla-rollout-deletion", "ValidatingAdmissionPolicyBinding//flotilla-rollout-deletion",
 		"ValidatingAdmissionPolicy//flotilla-revision-deletion", "ValidatingAdmissionPolicyBinding//flotilla-revision-deletion",
+		"ValidatingAdmissionPolicy//flotilla-cluster-namespaces", "ValidatingAdmissionPolicyBinding//flotilla-cluster-namespaces",
 	}
 	for _, c := range crds {
 		want = append(want, "CustomResourceDefinition//"+c.Name)
