@@ -26,8 +26,8 @@ var overridePatchPolicy string
 // platform changes a Rollout's strategy or update policy; and a Promise's
 // instance CRD, or a Promise the hub counts instances of, is deleted only
 // once annotated force-delete; and nobody deletes a Rollout, a revision the
-// hub records, or a joined cluster's namespace by hand. Each call returns
-// fresh objects.
+// hub records, a joined cluster's namespace or the record of unjoined names
+// by hand. Each call returns fresh objects.
 func ActorPolicies() ([]*admissionregistrationv1.ValidatingAdmissionPolicy, []*admissionregistrationv1.ValidatingAdmissionPolicyBinding, error) {
 	return decodePolicies("actors-policy.yaml", actorsPolicy)
 }

@@ -48,6 +48,7 @@ func TestHubKustomization(t *testing.T) {
 		"ValidatingAdmissionPolicy//flotilla-rollout-deletion", "ValidatingAdmissionPolicyBinding//flotilla-rollout-deletion",
 		"ValidatingAdmissionPolicy//flotilla-revision-deletion", "ValidatingAdmissionPolicyBinding//flotilla-revision-deletion",
 		"ValidatingAdmissionPolicy//flotilla-cluster-namespaces", "ValidatingAdmissionPolicyBinding//flotilla-cluster-namespaces",
+		"ValidatingAdmissionPolicy//flotilla-unjoined-clusters", "ValidatingAdmissionPolicyBinding//flotilla-unjoined-clusters",
 	}
 	for _, c := range crds {
 		want = append(want, "CustomResourceDefinition//"+c.Name)
