@@ -25,8 +25,9 @@ var overridePatchPolicy string
 // and a DriftException's declaredBy, is the requesting user, and only the
 // platform changes a Rollout's strategy or update policy; and a Promise's
 // instance CRD, or a Promise the hub counts instances of, is deleted only
-// once annotated force-delete; and nobody deletes a Rollout by hand. Each
-// call returns fresh objects.
+// once annotated force-delete; and nobody deletes a Rollout, a revision the
+// hub records, a joined cluster's namespace or the record of unjoined names
+// by hand. Each call returns fresh objects.
 func ActorPolicies() ([]*admissionregistrationv1.ValidatingAdmissionPolicy, []*admissionregistrationv1.ValidatingAdmissionPolicyBinding, error) {
 	return decodePolicies("actors-policy.yaml", actorsPolicy)
 }

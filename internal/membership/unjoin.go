@@ -105,6 +105,12 @@ func Unjoin(ctx context.Context, hub *rest.Config, name string, opts UnjoinOptio
 	objects := hubObjects(name, metav1.OwnerReference{}, 0)
 	slices.Reverse(objects)
 	for _, obj := range append([]client.Object{cluster}, objects...) {
+		if _, isNamespace := obj.(*corev1.Namespace); isNamespace {
+			if err := deleteClusterNamespace(ctx, c, ns); err != nil {
+				return err
+			}
+			continue
+		}
 		if err := c.Delete(ctx, obj); client.IgnoreNotFound(err) != nil {
 			return fmt.Errorf("deleting %s: %w", describe(c, obj), err)
 		}
@@ -112,6 +118,32 @@ func Unjoin(ctx context.Context, hub *rest.Config, name string, opts UnjoinOptio
 	// A cluster joined by an earlier version also has cluster-scoped RBAC; the
 	// garbage collector would remove it with the Cluster, this does it now.
 	return removeLegacyClusterRBAC(ctx, c, name)
+}
+
+// deleteClusterNamespace deletes a cluster's hub namespace, annotated
+// fleet.flotilla.dev/force-delete=true first: the admission policy
+// flotilla-cluster-namespaces refuses the deletion of one whose Cluster the
+// API server still knows of (by hand, which deletes its Works while the
+// Cluster stays joined), and it may not have seen the Cluster go yet.
+func deleteClusterNamespace(ctx context.Context, c client.Client, name string) error {
+	namespace := &corev1.Namespace{}
+	if err := c.Get(ctx, client.ObjectKey{Name: name}, namespace); err != nil {
+		return client.IgnoreNotFound(err)
+	}
+	if namespace.DeletionTimestamp != nil {
+		return nil
+	}
+	if namespace.Annotations[fleetv1alpha1.AnnotationForceDelete] != "true" {
+		base := namespace.DeepCopy()
+		metav1.SetMetaDataAnnotation(&namespace.ObjectMeta, fleetv1alpha1.AnnotationForceDelete, "true")
+		if err := c.Patch(ctx, namespace, client.MergeFrom(base)); client.IgnoreNotFound(err) != nil {
+			return fmt.Errorf("annotating namespace %s %s: %w", name, fleetv1alpha1.AnnotationForceDelete, err)
+		}
+	}
+	if err := c.Delete(ctx, namespace, client.Preconditions{UID: &namespace.UID}); client.IgnoreNotFound(err) != nil {
+		return fmt.Errorf("deleting namespace %s: %w", name, err)
+	}
+	return nil
 }
 
 // checkAgentPrunes refuses DeleteWorkloads for a git-delivered cluster: no

@@ -150,9 +150,6 @@ func (c *ControlPlane) RemoveNamespace(ctx context.Context, t TB, ns string) {
 	if err != nil {
 		t.Fatalf("client: %v", err)
 	}
-	if err := cs.CoreV1().Namespaces().Delete(ctx, ns, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
-		t.Fatalf("deleting namespace %s: %v", ns, err)
-	}
 	if err := wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 20*time.Second, true, func(ctx context.Context) (bool, error) {
 		n, err := cs.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{})
 		if apierrors.IsNotFound(err) {
@@ -160,6 +157,16 @@ func (c *ControlPlane) RemoveNamespace(ctx context.Context, t TB, ns string) {
 		}
 		if err != nil {
 			return false, err
+		}
+		if n.DeletionTimestamp == nil {
+			// Retried, as the garbage collector retries: the admission policy
+			// flotilla-cluster-namespaces lets a cluster's namespace go once
+			// the API server has seen its Cluster go, a moment after.
+			err := cs.CoreV1().Namespaces().Delete(ctx, ns, metav1.DeleteOptions{})
+			if err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) && !apierrors.IsForbidden(err) {
+				return false, err
+			}
+			return false, nil
 		}
 		n.Spec.Finalizers = []corev1.FinalizerName{}
 		if _, err := cs.CoreV1().Namespaces().Finalize(ctx, n, metav1.UpdateOptions{}); err != nil && !apierrors.IsConflict(err) {

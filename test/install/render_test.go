@@ -46,6 +46,9 @@ func TestHubKustomization(t *testing.T) {
 		"ValidatingAdmissionPolicy//flotilla-promise-crds", "ValidatingAdmissionPolicyBinding//flotilla-promise-crds",
 		"ValidatingAdmissionPolicy//flotilla-promise-deletion", "ValidatingAdmissionPolicyBinding//flotilla-promise-deletion",
 		"ValidatingAdmissionPolicy//flotilla-rollout-deletion", "ValidatingAdmissionPolicyBinding//flotilla-rollout-deletion",
+		"ValidatingAdmissionPolicy//flotilla-revision-deletion", "ValidatingAdmissionPolicyBinding//flotilla-revision-deletion",
+		"ValidatingAdmissionPolicy//flotilla-cluster-namespaces", "ValidatingAdmissionPolicyBinding//flotilla-cluster-namespaces",
+		"ValidatingAdmissionPolicy//flotilla-unjoined-clusters", "ValidatingAdmissionPolicyBinding//flotilla-unjoined-clusters",
 	}
 	for _, c := range crds {
 		want = append(want, "CustomResourceDefinition//"+c.Name)

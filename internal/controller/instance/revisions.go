@@ -439,7 +439,9 @@ func (r *Reconciler) collectInstanceRevisions(ctx context.Context, key Key, revi
 		if inUse[cr.Name] {
 			continue
 		}
-		if err := r.Client.Delete(ctx, &cr); client.IgnoreNotFound(err) != nil {
+		// With its UID, as the admission policy flotilla-revision-deletion
+		// asks; one made again since the cache saw it (a Conflict) stays.
+		if err := r.Client.Delete(ctx, &cr, client.Preconditions{UID: &cr.UID}); client.IgnoreNotFound(err) != nil && !apierrors.IsConflict(err) {
 			return fmt.Errorf("deleting instance revision %s: %w", cr.Name, err)
 		}
 	}

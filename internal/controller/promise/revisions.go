@@ -232,8 +232,15 @@ func (r *Reconciler) collectRevisions(ctx context.Context, p *fleetv1alpha1.Prom
 			limit = int(*l)
 		}
 		for _, name := range RevisionsToDelete(revisions, latest, inUse, limit) {
+			// With its UID, as the admission policy flotilla-revision-deletion
+			// asks of all but a person who means it.
+			uid := findRevision(revisions, name).UID
 			rev := &fleetv1alpha1.PromiseRevision{ObjectMeta: metav1.ObjectMeta{Name: name}}
-			if err := r.Client.Delete(ctx, rev); client.IgnoreNotFound(err) != nil {
+			err := r.Client.Delete(ctx, rev, client.Preconditions{UID: &uid})
+			if apierrors.IsConflict(err) {
+				continue // made again since the cache saw it: the next look judges that one
+			}
+			if client.IgnoreNotFound(err) != nil {
 				return nil, nil, fmt.Errorf("deleting revision %s: %w", name, err)
 			}
 			ctrl.LoggerFrom(ctx).Info("deleted unused revision", "revision", name)
