@@ -632,6 +632,11 @@ type RolloutStatus struct {
 // +kubebuilder:object:root=true
 // +kubebuilder:subresource:status
 // +kubebuilder:resource:scope=Namespaced,shortName=fro,categories=flotilla
+// The emergency lane merges the waves into one, and a wave's status holds
+// at most 10,000 clusters (status.waves[].clusters): a switch to Immediate
+// of a larger target set would leave a status the API server refuses, so
+// that no later plan, a FleetFreeze's rollback included, could be written.
+// +kubebuilder:validation:XValidation:rule="!has(self.spec.updatePolicy) || !has(self.spec.updatePolicy.mode) || self.spec.updatePolicy.mode != 'Immediate' || !has(self.status) || !has(self.status.waves) || self.status.waves.map(w, has(w.clusters) ? size(w.clusters) : 0).sum() <= 10000",message="updatePolicy.mode Immediate moves every remaining target in one wave, which holds at most 10,000 clusters, and this Rollout's target set has more: it keeps its waves (Progressive or Deadline)"
 // +kubebuilder:printcolumn:name="Subject",type=string,JSONPath=`.spec.subject.promise`
 // +kubebuilder:printcolumn:name="Instance",type=string,JSONPath=`.spec.subject.instance.name`,priority=1
 // +kubebuilder:printcolumn:name="From",type=string,JSONPath=`.spec.fromRevision`,priority=1

@@ -108,7 +108,34 @@ func freezeWaves(in Input) ([]fleetv1alpha1.WaveStatus, error) {
 			w.UnmatchedSelector = unmatched[w.Name]
 		}
 	}
+	if n := targetSetStatusBytes(in, waves); n > maxTargetSetStatusBytes {
+		return nil, fmt.Errorf("the target set's %d clusters would take up to %d bytes of the Rollout's status as its waves run "+
+			"(each cluster's name, and a character per decision, relapse count and check), more than the %d it may under the 1.5 MiB etcd stores in one object: "+
+			"give the change fewer checks, or place the Promise on fewer clusters", len(in.Clusters), n, maxTargetSetStatusBytes)
+	}
 	return waves, nil
+}
+
+// targetSetStatusBytes is the most the target set costs the Rollout's status
+// as its waves run: each cluster's name in its wave (quoted, and a comma),
+// its character in admitted and in relapses, and its mark of each check. A
+// switch to Immediate may carry the checks of every wave into one, so each
+// cluster counts every check of the run, up to the maxWaveChecks a wave keeps.
+func targetSetStatusBytes(in Input, waves []fleetv1alpha1.WaveStatus) int {
+	checks := map[string]bool{}
+	for _, w := range waves {
+		for _, c := range ResolveChecks(in.Strategy, w.Name, in.PromiseChecks, nil) {
+			checks[c.Name] = true
+		}
+	}
+	perCluster := len(`"",`) + len("T0") + min(len(checks), maxWaveChecks)
+	n := 0
+	for _, w := range waves {
+		for _, c := range w.Clusters {
+			n += len(c) + perCluster
+		}
+	}
+	return n
 }
 
 // unmatchedSelectors are the selectors, by wave name, of the strategy waves

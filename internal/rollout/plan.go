@@ -36,7 +36,10 @@ func Plan(in Input) (Decision, error) {
 		p.st.Waves = waves
 		p.st.StartedAt = ptr(stamp(p.now))
 	}
-	relaid := p.relayoutForImmediate()
+	relaid, err := p.relayoutForImmediate()
+	if err != nil {
+		return Decision{}, err
+	}
 	if err := p.bindWaves(); err != nil {
 		return Decision{}, fmt.Errorf("resolving wave policy: %w", err)
 	}
@@ -153,17 +156,28 @@ func (p *planner) bindWavesWith(config func(*fleetv1alpha1.WaveStatus) (waveConf
 
 // relayoutForImmediate merges the frozen waves into the immediate wave when
 // the mode was switched to Immediate after the start (not while rolling
-// back). A halted rollout stays halted, in the new layout.
-func (p *planner) relayoutForImmediate() bool {
+// back). A halted rollout stays halted, in the new layout. A target set
+// larger than a wave holds is not merged: that status could never be
+// written (the API server refuses such a switch; this is for a Rollout
+// switched before it did).
+func (p *planner) relayoutForImmediate() (bool, error) {
 	if mode(p.in.Spec) != fleetv1alpha1.UpdateModeImmediate || isImmediateLayout(p.st.Waves) ||
 		p.st.Phase == fleetv1alpha1.RolloutPhaseRollingBack {
-		return false
+		return false, nil
+	}
+	total := 0
+	for _, w := range p.st.Waves {
+		total += len(w.Clusters)
+	}
+	if total > maxWaveClusters {
+		return false, fmt.Errorf("updatePolicy.mode Immediate moves every remaining target in one wave, which holds at most %d clusters, and this Rollout's target set has %d: set the mode back to keep its waves",
+			maxWaveClusters, total)
 	}
 	p.st.Waves = mergeForImmediate(p.st.Waves, p.now)
 	if p.st.CurrentWave != "" {
 		p.st.CurrentWave = ImmediateWaveName
 	}
-	return true
+	return true, nil
 }
 
 // decide applies the rules in order of precedence: supersede, a requested

@@ -16,6 +16,14 @@ import (
 // maxWaveClusters is the API's bound on status.waves[].clusters.
 const maxWaveClusters = 10000
 
+// maxTargetSetStatusBytes bounds what a target set may cost the Rollout's
+// status (targetSetStatusBytes), leaving room for the rest of it (history,
+// failures, check details, conditions) under the 1.5 MiB etcd stores in one
+// object: a status past that is refused at every write, so the Rollout
+// would stop where it stood, its verdict stale, a freeze never acted on.
+// 10,000 clusters with names of 46 characters and 16 checks take 670 kB.
+const maxTargetSetStatusBytes = 1 << 20
+
 // Defaults the API server would fill in; Plan applies them to inline or
 // hand-written strategies that lack them.
 var (

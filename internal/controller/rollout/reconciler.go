@@ -21,6 +21,7 @@ import (
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -195,6 +196,13 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	// (a lagging cache, another replica) is refused with a conflict and
 	// made again from the new one, never written over it.
 	if err := controller.PatchStatus(ctx, r.Client, &r.statusWrites, ro, setStatus(status)); err != nil {
+		if tooLarge(err) {
+			// No status write can say so: every one carries the whole
+			// status. An Event is an object of its own.
+			r.Recorder.Eventf(ro, nil, corev1.EventTypeWarning, ReasonStatusTooLarge, eventAction,
+				"the Rollout's status is more than the API server stores in one object, so no plan of it is written "+
+					"(its phase and verdict stay as they were, a freeze is not acted on): %v", err)
+		}
 		return ctrl.Result{}, err
 	}
 	if changed {

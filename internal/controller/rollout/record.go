@@ -2,9 +2,11 @@ package rollout
 
 import (
 	"context"
+	"strings"
 	"unicode/utf8"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
 
@@ -118,6 +120,17 @@ func or(s, def string) string {
 		return def
 	}
 	return s
+}
+
+// ReasonStatusTooLarge is the reason of the Warning Event recorded when the
+// API server refuses a Rollout's status write for its size (etcd stores at
+// most 1.5 MiB in one object by default).
+const ReasonStatusTooLarge = "StatusTooLarge"
+
+// tooLarge reports whether a write was refused for its size: by etcd
+// ("request is too large"), or by the API server itself (413).
+func tooLarge(err error) bool {
+	return apierrors.IsRequestEntityTooLargeError(err) || strings.Contains(err.Error(), "request is too large")
 }
 
 // ReasonClusterFailed is the reason of the Event recorded when a Rollout
