@@ -11,6 +11,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -33,31 +34,7 @@ func TestAnUnjoinedAgentSeesNoWorkOfALaterClusterOfItsName(t *testing.T) {
 	const name = "rw-1"
 	ns := fleetv1alpha1.ClusterNamespace(name)
 
-	old, err := Join(ctx, hub.RESTConfig, JoinOptions{Name: name})
-	if err != nil {
-		t.Fatal(err)
-	}
-	oldAgent := agentClient(t, old.HubKubeconfig)
-	w, err := oldAgent.Watch(ctx, &fleetv1alpha1.WorkList{}, client.InNamespace(ns),
-		&client.ListOptions{Raw: &metav1.ListOptions{TimeoutSeconds: ptr.To(int64(3600))}})
-	if err != nil {
-		t.Fatalf("the agent watching its Works: %v", err)
-	}
-	defer w.Stop()
-
-	if err := Unjoin(ctx, hub.RESTConfig, name, UnjoinOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	// The old token is refused from now on (after the API server's cache).
-	if err := wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, 20*time.Second, true, func(ctx context.Context) (bool, error) {
-		_, err := whoAmI(ctx, oldAgent)
-		return apierrors.IsUnauthorized(err), nil
-	}); err != nil {
-		t.Fatal("the unjoined agent's token still authenticates")
-	}
-	// The test hub runs no namespace controller: finish the namespace's
-	// deletion as it would (nothing is left in it).
-	hub.RemoveNamespace(ctx, t, ns)
+	w := unjoinedWatching(ctx, t, name)
 
 	// Another cluster takes the name: refused, so the hub writes no Work
 	// there for the old agent to see.
@@ -101,4 +78,46 @@ func TestAnUnjoinedAgentSeesNoWorkOfALaterClusterOfItsName(t *testing.T) {
 	if _, err := Join(ctx, hub.RESTConfig, JoinOptions{Name: name}); err != nil {
 		t.Fatalf("join again after the name was reused: %v", err)
 	}
+}
+
+// unjoinedWatching joins cluster name, has its agent open a watch of its
+// Works with an hour's timeout, unjoins it and waits until its token is
+// refused, and returns the watch, still open (stopped when the test ends).
+// The test hub runs no namespace controller: it finishes the namespace's
+// deletion as that would (nothing is left in it).
+func unjoinedWatching(ctx context.Context, t *testing.T, name string) watch.Interface {
+	t.Helper()
+	joined, err := Join(ctx, hub.RESTConfig, JoinOptions{Name: name})
+	if err != nil {
+		t.Fatal(err)
+	}
+	agent := agentClient(t, joined.HubKubeconfig)
+	w, err := agent.Watch(ctx, &fleetv1alpha1.WorkList{}, client.InNamespace(fleetv1alpha1.ClusterNamespace(name)),
+		&client.ListOptions{Raw: &metav1.ListOptions{TimeoutSeconds: ptr.To(int64(3600))}})
+	if err != nil {
+		t.Fatalf("the agent watching its Works: %v", err)
+	}
+	t.Cleanup(w.Stop)
+	if err := Unjoin(ctx, hub.RESTConfig, name, UnjoinOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	// The old token is refused from now on (after the API server's cache).
+	if err := wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, 20*time.Second, true, func(ctx context.Context) (bool, error) {
+		_, err := whoAmI(ctx, agent)
+		return apierrors.IsUnauthorized(err), nil
+	}); err != nil {
+		t.Fatal("the unjoined agent's token still authenticates")
+	}
+	hub.RemoveNamespace(ctx, t, fleetv1alpha1.ClusterNamespace(name))
+	return w
+}
+
+// deletionRefusedSoon waits (up to 5 s) until a dry run of obj's deletion is
+// refused (want) or let through (!want): the API server enforces a policy a
+// moment after it sees it, and its params a moment after they change. The
+// test's own deletion then meets the policy as it stands.
+func deletionRefusedSoon(ctx context.Context, c client.Client, obj client.Object, want bool) {
+	_ = wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 5*time.Second, true, func(ctx context.Context) (bool, error) {
+		return apierrors.IsForbidden(c.Delete(ctx, obj.DeepCopyObject().(client.Object), client.DryRunAll)) == want, nil
+	})
 }

@@ -1,18 +1,13 @@
 package membership
 
 import (
-	"context"
 	"errors"
 	"strings"
 	"testing"
-	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/util/wait"
-	"k8s.io/utils/ptr"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	fleetv1alpha1 "github.com/flotilla-dev/flotilla/api/v1alpha1"
 )
@@ -31,28 +26,11 @@ func TestTheRecordOfUnjoinedNamesIsNotDeletedByHand(t *testing.T) {
 	ctx := testContext(t)
 	admin := adminClient(t)
 	const name = "unrec-1"
-	ns := fleetv1alpha1.ClusterNamespace(name)
-	old, err := Join(ctx, hub.RESTConfig, JoinOptions{Name: name})
-	if err != nil {
-		t.Fatal(err)
-	}
-	w, err := agentClient(t, old.HubKubeconfig).Watch(ctx, &fleetv1alpha1.WorkList{}, client.InNamespace(ns),
-		&client.ListOptions{Raw: &metav1.ListOptions{TimeoutSeconds: ptr.To(int64(3600))}})
-	if err != nil {
-		t.Fatalf("the agent watching its Works: %v", err)
-	}
-	defer w.Stop()
-	if err := Unjoin(ctx, hub.RESTConfig, name, UnjoinOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	hub.RemoveNamespace(ctx, t, ns)
+	w := unjoinedWatching(ctx, t, name)
 
 	record := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: fleetv1alpha1.PlatformNamespace, Name: UnjoinedClustersConfigMap}}
-	// The API server enforces a policy a moment after it sees it: dry runs wait.
-	_ = wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 5*time.Second, true, func(ctx context.Context) (bool, error) {
-		return apierrors.IsForbidden(admin.Delete(ctx, record.DeepCopy(), client.DryRunAll)), nil
-	})
-	err = admin.Delete(ctx, record)
+	deletionRefusedSoon(ctx, admin, record, true)
+	err := admin.Delete(ctx, record)
 	if !apierrors.IsForbidden(err) {
 		t.Fatalf("deleting %s/%s by hand: %v, want it refused", record.Namespace, record.Name, err)
 	}

@@ -27,14 +27,7 @@ import (
 func TestAPromiseRevisionIsNotDeletedByHand(t *testing.T) {
 	const name = "revdel"
 	s := newStory(t, name+".example.com")
-	s.strategy(name, fleetv1alpha1.FailureHalt, wave("canary"), wave("general", func(w *fleetv1alpha1.Wave) {
-		w.Approval = fleetv1alpha1.ApprovalRequired
-	}))
-	r1 := s.givenSite(name, name)
-	change, r2 := s.release(name, "2", r1)
-	s.moves(name, r2, name+"-c1")
-	s.reportReady(name, name+"-team", name+"-c1")
-	s.waitRollout(change, "waiting for the general wave's approval", phaseIs(fleetv1alpha1.RolloutPhaseWaitingForApproval))
+	change, r1, r2 := s.changeOnTheCanary(name)
 
 	err := s.C.Delete(s.Ctx, &fleetv1alpha1.PromiseRevision{ObjectMeta: metav1.ObjectMeta{Name: r1}})
 	if !apierrors.IsForbidden(err) {

@@ -26,14 +26,7 @@ import (
 func TestARolloutIsNotDeletedByHand(t *testing.T) {
 	const name = "rodel"
 	s := newStory(t, name+".example.com")
-	s.strategy(name, fleetv1alpha1.FailureHalt, wave("canary"), wave("general", func(w *fleetv1alpha1.Wave) {
-		w.Approval = fleetv1alpha1.ApprovalRequired
-	}))
-	r1 := s.givenSite(name, name)
-	change, r2 := s.release(name, "2", r1)
-	s.moves(name, r2, name+"-c1")
-	s.reportReady(name, name+"-team", name+"-c1")
-	s.waitRollout(change, "waiting for the general wave's approval", phaseIs(fleetv1alpha1.RolloutPhaseWaitingForApproval))
+	change, r1, _ := s.changeOnTheCanary(name)
 
 	refused := func(when string) {
 		t.Helper()
@@ -71,4 +64,19 @@ func TestARolloutIsNotDeletedByHand(t *testing.T) {
 	if err := s.C.Delete(s.Ctx, ro, client.Preconditions{UID: &ro.UID}); err != nil {
 		t.Fatalf("deleting the Rollout with its UID as a precondition: %v", err)
 	}
+}
+
+// changeOnTheCanary is a Promise name's change (r1 to r2) that ran on the
+// canary alone, healthy there, and waits for the general wave's approval.
+func (s *story) changeOnTheCanary(name string) (change, r1, r2 string) {
+	s.TB.Helper()
+	s.strategy(name, fleetv1alpha1.FailureHalt, wave("canary"), wave("general", func(w *fleetv1alpha1.Wave) {
+		w.Approval = fleetv1alpha1.ApprovalRequired
+	}))
+	r1 = s.givenSite(name, name)
+	change, r2 = s.release(name, "2", r1)
+	s.moves(name, r2, name+"-c1")
+	s.reportReady(name, name+"-team", name+"-c1")
+	s.waitRollout(change, "waiting for the general wave's approval", phaseIs(fleetv1alpha1.RolloutPhaseWaitingForApproval))
+	return change, r1, r2
 }
